@@ -1,0 +1,65 @@
+using Microsoft.Extensions.AI;
+
+namespace LlmWorkflow.Engine.Llm;
+
+/// <summary>
+/// What the engine's <c>llm</c> step calls. The implementation routes <c>provider/model</c> ids to
+/// <see cref="IChatClient"/>s, walks the fallback chain, retries, caches and prices the call.
+/// Failures are thrown as <see cref="Execution.WorkflowException"/> with a category.
+/// </summary>
+public interface ILlmGateway
+{
+    Task<LlmCallResult> CompleteAsync(LlmCallRequest request, CancellationToken cancellationToken);
+}
+
+/// <param name="Models">Fallback chain of <c>provider/model</c> ids, tried in order.</param>
+/// <param name="OnDelta">Receives streamed text deltas when <paramref name="Stream"/> is true.</param>
+/// <param name="CacheTtl">Opt-in exact-match response cache lifetime; null = no caching.</param>
+public sealed record LlmCallRequest(
+    IReadOnlyList<string> Models,
+    IReadOnlyList<ChatMessage> Messages,
+    float? Temperature = null,
+    int? MaxTokens = null,
+    bool JsonResponse = false,
+    bool Stream = false,
+    Action<string>? OnDelta = null,
+    TimeSpan? CacheTtl = null,
+    string? WorkflowName = null,
+    string? StepId = null);
+
+/// <summary>One model tried in a fallback chain and why it did not answer (null Error = it answered).</summary>
+public sealed record ModelAttempt(string Model, string? Error, double DurationMs);
+
+public sealed record LlmCallResult
+{
+    public required string Text { get; init; }
+
+    /// <summary>Provider that answered: openrouter, openai, anthropic, mock, or a configured compatible endpoint.</summary>
+    public required string Provider { get; init; }
+
+    /// <summary>Full <c>provider/model</c> id that answered.</summary>
+    public required string Model { get; init; }
+
+    public int InputTokens { get; init; }
+
+    public int OutputTokens { get; init; }
+
+    public int TotalTokens => InputTokens + OutputTokens;
+
+    /// <summary>USD, 6 decimal places; null when the model is unpriced (never a silent zero).</summary>
+    public decimal? CostUsd { get; init; }
+
+    public bool Priced => CostUsd is not null;
+
+    /// <summary>Token counts were estimated locally because the provider did not report usage.</summary>
+    public bool UsageEstimated { get; init; }
+
+    public bool CacheHit { get; init; }
+
+    public double DurationMs { get; init; }
+
+    /// <summary>Hash of the rendered prompt, for caching and audit.</summary>
+    public string? PromptHash { get; init; }
+
+    public IReadOnlyList<ModelAttempt> Attempts { get; init; } = [];
+}

@@ -1,0 +1,10 @@
+using LlmWorkflow.Engine.Execution;
+
+namespace LlmWorkflow.Tests;
+
+public sealed class SmokeTests
+{
+    [Fact]
+    public void ErrorCategoriesUseWireNames() =>
+        Assert.Equal("EXTERNAL_ERROR", ErrorCategory.ExternalError.ToWire());
+}
