@@ -1,0 +1,48 @@
+using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Health;
+using LlmWorkflow.Engine.Jobs;
+using LlmWorkflow.Engine.Persistence;
+using LlmWorkflow.Engine.Redis;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace LlmWorkflow.Engine;
+
+/// <summary>Registers what both the API and the Worker host: storage, Redis, dispatch and the workflow catalog.</summary>
+public static class EngineServiceCollectionExtensions
+{
+    public static IServiceCollection AddLlmWorkflowCore(this IServiceCollection services, IConfiguration configuration)
+    {
+        var postgres = configuration.GetConnectionString("postgres")
+            ?? throw new InvalidOperationException("ConnectionStrings:postgres is not set (environment variable ConnectionStrings__postgres).");
+        var redis = configuration.GetConnectionString("redis")
+            ?? throw new InvalidOperationException("ConnectionStrings:redis is not set (environment variable ConnectionStrings__redis).");
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(postgres).EnableDynamicJson().Build());
+        services.AddDbContextPool<LlmWorkflowDbContext>((sp, options) => options
+            .UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>())
+            // Migrations are written as SQL (the EF design-time package is not in our registry), so there is no
+            // model snapshot to compare against; SchemaMatchesModelTests guards the model against drift instead.
+            .ConfigureWarnings(w => w.Ignore(RelationalEventId.PendingModelChangesWarning)));
+        services.AddScoped<DatabaseMigrator>();
+
+        services.AddSingleton<IRedisClient>(sp => RedisClient.Connect(redis, sp.GetService<ILogger<RedisClient>>()));
+        services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section));
+        services.AddSingleton<JobQueue>();
+        services.AddSingleton<QueueWaitEstimator>();
+        services.AddScoped<JobSubmitter>();
+
+        var workflowsRoot = WorkflowsDirectory.Resolve(configuration["Workflows:Root"]);
+        services.AddSingleton(sp => WorkflowCatalog.Load(Path.Combine(workflowsRoot, "definitions")));
+
+        services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
+            .AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+        return services;
+    }
+}
