@@ -12,9 +12,15 @@ public sealed class JobStep
     /// <summary>Unique within a run: the step id, or <c>id[index]</c> inside a for_each iteration.</summary>
     public string StepKey { get; set; } = "";
 
+    /// <summary>The job's attempt (claim) that ran this step; a resumed job adds rows under its next attempt.</summary>
+    public int JobAttempt { get; set; } = 1;
+
     public string StepId { get; set; } = "";
 
     public string? ParentStepId { get; set; }
+
+    /// <summary>Inside a control-flow step: then/else, the parallel branch id or the for_each index.</summary>
+    public string? Branch { get; set; }
 
     public string DisplayName { get; set; } = "";
 

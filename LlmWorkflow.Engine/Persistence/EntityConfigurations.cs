@@ -60,6 +60,7 @@ internal sealed class JobStepConfiguration : IEntityTypeConfiguration<JobStep>
         step.Property(s => s.StepKey).HasMaxLength(300);
         step.Property(s => s.StepId).HasMaxLength(200);
         step.Property(s => s.ParentStepId).HasMaxLength(200);
+        step.Property(s => s.Branch).HasMaxLength(200);
         step.Property(s => s.DisplayName).HasMaxLength(255);
         step.Property(s => s.StepType).HasMaxLength(50);
         step.Property(s => s.Status).HasMaxLength(50);
@@ -70,7 +71,7 @@ internal sealed class JobStepConfiguration : IEntityTypeConfiguration<JobStep>
         step.Property(s => s.Error).HasColumnType("jsonb");
         step.Property(s => s.CreatedAt).HasDefaultValueSql("now()");
         step.HasOne<WorkflowJob>().WithMany().HasForeignKey(s => s.JobId).OnDelete(DeleteBehavior.Cascade);
-        step.HasIndex(s => new { s.JobId, s.StepKey }).HasDatabaseName("idx_job_steps_job_step_key");
+        step.HasIndex(s => new { s.JobId, s.StepKey, s.JobAttempt }).IsUnique().HasDatabaseName("idx_job_steps_job_step_key");
     }
 }
 

@@ -72,8 +72,10 @@ public sealed class InitialSchema : Migration
                 id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
                 job_id UUID NOT NULL REFERENCES llm_workflow_jobs(id) ON DELETE CASCADE,
                 step_key VARCHAR(300) NOT NULL,
+                job_attempt INTEGER NOT NULL DEFAULT 1,
                 step_id VARCHAR(200) NOT NULL,
                 parent_step_id VARCHAR(200),
+                branch VARCHAR(200),
                 display_name VARCHAR(255) NOT NULL,
                 step_type VARCHAR(50) NOT NULL,
                 status VARCHAR(50) NOT NULL,
@@ -91,7 +93,7 @@ public sealed class InitialSchema : Migration
                 is_checkpoint BOOLEAN NOT NULL DEFAULT FALSE,
                 created_at TIMESTAMPTZ NOT NULL DEFAULT now()
             );
-            CREATE INDEX idx_job_steps_job_step_key ON llm_job_steps(job_id, step_key);
+            CREATE UNIQUE INDEX idx_job_steps_job_step_key ON llm_job_steps(job_id, step_key, job_attempt);
 
             CREATE TABLE llm_webhook_attempts (
                 id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
