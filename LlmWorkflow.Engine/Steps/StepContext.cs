@@ -20,8 +20,6 @@ internal sealed class StepContext
 
     public required StepRunner Runner { get; init; }
 
-    public required StepServices Services { get; init; }
-
     /// <summary>The top-level step this one belongs to (progress).</summary>
     public required int TopLevelIndex { get; init; }
 
