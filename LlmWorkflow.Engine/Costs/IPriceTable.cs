@@ -11,4 +11,10 @@ public interface IPriceTable
 
     /// <summary>Cost rounded to 6 decimal places, or null when unpriced.</summary>
     decimal? Cost(string model, int inputTokens, int outputTokens);
+
+    /// <summary>
+    /// Cost where <paramref name="cachedInputTokens"/> of the input tokens came from the provider's prompt cache
+    /// (billed at <see cref="ModelPrice.CachedInputPerMillion"/> where the model has one).
+    /// </summary>
+    decimal? Cost(string model, int inputTokens, int outputTokens, int cachedInputTokens) => Cost(model, inputTokens, outputTokens);
 }

@@ -51,6 +51,9 @@ public sealed record LlmCallResult
 
     public bool Priced => CostUsd is not null;
 
+    /// <summary>Where <see cref="CostUsd"/> came from; see <see cref="CostSources"/>. Null when unpriced.</summary>
+    public string? CostSource { get; init; }
+
     /// <summary>Token counts were estimated locally because the provider did not report usage.</summary>
     public bool UsageEstimated { get; init; }
 

@@ -1,0 +1,252 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Costs;
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.External;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace LlmWorkflow.Engine.Llm;
+
+/// <summary>
+/// The engine's way to call LLMs: walks the fallback chain, retries each model on retryable failures (Polly, with
+/// the provider's Retry-After), streams deltas, prices the answer and serves exact repeats from the response cache.
+/// </summary>
+public sealed partial class LlmGateway : ILlmGateway
+{
+    private static readonly JsonSerializerOptions CacheJson = new(JsonSerializerDefaults.Web);
+
+    private readonly LlmProviderRegistry _providers;
+    private readonly IPriceTable _prices;
+    private readonly IResponseCache _cache;
+    private readonly ILogger<LlmGateway> _logger;
+    private readonly ResiliencePipeline _resilience;
+
+    public LlmGateway(LlmProviderRegistry providers, IPriceTable prices, IResponseCache cache, ILogger<LlmGateway> logger)
+    {
+        _providers = providers;
+        _prices = prices;
+        _cache = cache;
+        _logger = logger;
+        _resilience = BuildResilience(providers.Options);
+    }
+
+    public async Task<LlmCallResult> CompleteAsync(LlmCallRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Models.Count == 0)
+        {
+            throw WorkflowException.Config("missing_model", "The llm step names no model.", "Set config.model to a provider/model id, e.g. mock/echo.");
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var promptHash = PromptHasher.Hash(request.Messages);
+        var attempts = new List<ModelAttempt>(request.Models.Count);
+        WorkflowException? lastFailure = null;
+        foreach (var id in request.Models)
+        {
+            var modelStarted = Stopwatch.GetTimestamp();
+            try
+            {
+                var result = await CallModelAsync(ModelId.Parse(id), request, promptHash, cancellationToken).ConfigureAwait(false);
+                attempts.Add(new ModelAttempt(id, null, Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds));
+                return result with { Attempts = attempts, DurationMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds, PromptHash = promptHash };
+            }
+            catch (WorkflowException failure)
+            {
+                attempts.Add(new ModelAttempt(id, $"{failure.Error.Type}: {failure.Error.Message}", Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds));
+                LogModelFailed(id, failure.Error.Type, failure.Error.Message);
+                lastFailure = failure;
+            }
+        }
+
+        throw ChainFailed(lastFailure!, attempts);
+    }
+
+    private async Task<LlmCallResult> CallModelAsync(ModelId requested, LlmCallRequest request, string promptHash, CancellationToken cancellationToken)
+    {
+        // With Llm:Mock:ServeAllModels the mock answers everything and the result says so: mock/<requested id>.
+        var model = _providers.Options.Mock.ServeAllModels && requested.Provider != "mock" ? new ModelId("mock", requested.ToString()) : requested;
+        var client = _providers.GetClient(model);
+        var options = ChatOptionsFor(model, request);
+        var cacheKey = request.CacheTtl is null ? null : CacheKey(model, options, promptHash);
+        if (cacheKey is not null && await _cache.GetAsync(cacheKey, cancellationToken).ConfigureAwait(false) is { } cachedJson
+            && JsonSerializer.Deserialize<CachedLlmResponse>(cachedJson, CacheJson) is { } cached)
+        {
+            request.OnDelta?.Invoke(cached.Text);
+            return new LlmCallResult
+            {
+                Text = cached.Text,
+                Provider = cached.Provider,
+                Model = cached.Model,
+                InputTokens = cached.InputTokens,
+                OutputTokens = cached.OutputTokens,
+                UsageEstimated = cached.UsageEstimated,
+                CostUsd = 0m,
+                CostSource = CostSources.Cache,
+                CacheHit = true,
+            };
+        }
+
+        ChatResponse response;
+        try
+        {
+            response = await _resilience.ExecuteAsync(
+                async token => await InvokeOnceAsync(client, model, request, options, token).ConfigureAwait(false),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutRejectedException timeout)
+        {
+            throw LlmErrorClassifier.Classify(timeout, model, _providers.Find(model.Provider));
+        }
+
+        var result = Price(model, request, response);
+        if (cacheKey is not null)
+        {
+            var entry = new CachedLlmResponse(result.Text, result.Provider, result.Model, result.InputTokens, result.OutputTokens, result.UsageEstimated);
+            await _cache.SetAsync(cacheKey, JsonSerializer.Serialize(entry, CacheJson), request.CacheTtl!.Value, cancellationToken).ConfigureAwait(false);
+        }
+
+        return result;
+    }
+
+    /// <summary>One HTTP attempt; failures leave here classified so the retry strategy can tell retryable ones.</summary>
+    private async ValueTask<ChatResponse> InvokeOnceAsync(
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
+    {
+        var deltas = 0;
+        try
+        {
+            if (!request.Stream)
+            {
+                return await client.GetResponseAsync(request.Messages, options, cancellationToken).ConfigureAwait(false);
+            }
+
+            List<ChatResponseUpdate> updates = [];
+            await foreach (var update in client.GetStreamingResponseAsync(request.Messages, options, cancellationToken).ConfigureAwait(false))
+            {
+                updates.Add(update);
+                if (update.Text is { Length: > 0 } text)
+                {
+                    deltas++;
+                    request.OnDelta?.Invoke(text);
+                }
+            }
+
+            var response = updates.ToChatResponse();
+            if (updates.Select(u => ProviderCost.Get(u.AdditionalProperties)).LastOrDefault(c => c is not null) is { } cost)
+            {
+                var properties = response.AdditionalProperties;
+                ProviderCost.Set(ref properties, cost);
+                response.AdditionalProperties = properties;
+            }
+
+            return response;
+        }
+        catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            var classified = LlmErrorClassifier.Classify(exception, model, _providers.Find(model.Provider));
+            // Once text has reached the listener a retry would repeat it; fail over instead.
+            return deltas > 0 && classified.Error.Retryable
+                ? throw new WorkflowException(classified.Error with { Retryable = false, Type = "stream_interrupted" }, exception)
+                : throw classified;
+        }
+    }
+
+    private LlmCallResult Price(ModelId model, LlmCallRequest request, ChatResponse response)
+    {
+        var text = response.Text;
+        var usage = response.Usage;
+        var estimated = usage?.InputTokenCount is null || usage.OutputTokenCount is null;
+        var input = (int)(usage?.InputTokenCount ?? TokenEstimator.Estimate(request.Messages));
+        var output = (int)(usage?.OutputTokenCount ?? TokenEstimator.Estimate(text));
+        var reported = ProviderCost.Get(response.AdditionalProperties);
+        var cost = reported is { } providerCost
+            ? Math.Round(providerCost, 6, MidpointRounding.AwayFromZero)
+            : _prices.Cost(model.ToString(), input, output, (int)(usage?.CachedInputTokenCount ?? 0));
+        return new LlmCallResult
+        {
+            Text = text,
+            Provider = model.Provider,
+            Model = model.ToString(),
+            InputTokens = input,
+            OutputTokens = output,
+            UsageEstimated = estimated,
+            CostUsd = cost,
+            CostSource = reported is not null ? CostSources.Provider : cost is not null ? CostSources.PriceTable : null,
+        };
+    }
+
+    private static ChatOptions ChatOptionsFor(ModelId model, LlmCallRequest request)
+    {
+        var options = new ChatOptions
+        {
+            ModelId = model.Model,
+            Temperature = request.Temperature,
+            MaxOutputTokens = request.MaxTokens,
+            ResponseFormat = request.JsonResponse ? ChatResponseFormat.Json : null,
+        };
+        if (model.Provider == "mock")
+        {
+            options.AdditionalProperties = new()
+            {
+                [MockChatClient.WorkflowProperty] = request.WorkflowName,
+                [MockChatClient.StepProperty] = request.StepId,
+            };
+        }
+
+        return options;
+    }
+
+    private static string CacheKey(ModelId model, ChatOptions options, string promptHash)
+    {
+        var identity = $"{model}\n{options.Temperature?.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}\n{options.MaxOutputTokens}\n{options.ResponseFormat is ChatResponseFormatJson}\n{promptHash}";
+        return "llm:response:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)));
+    }
+
+    private static WorkflowException ChainFailed(WorkflowException last, List<ModelAttempt> attempts)
+    {
+        var details = last.Error.Details?.DeepClone().AsObject() ?? [];
+        details["attempts"] = new JsonArray([.. attempts.Select(a => (JsonNode)new JsonObject
+        {
+            ["model"] = a.Model,
+            ["error"] = a.Error,
+            ["duration_ms"] = Math.Round(a.DurationMs, 1),
+        })]);
+        var message = attempts.Count == 1
+            ? last.Error.Message
+            : $"All {attempts.Count} models of the fallback chain failed; last ({attempts[^1].Model}): {last.Error.Message}";
+        return new WorkflowException(last.Error with { Message = message, Details = details }, last);
+    }
+
+    private static ResiliencePipeline BuildResilience(LlmOptions options) => new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = Math.Max(0, options.Retry.MaxAttempts - 1),
+            BackoffType = DelayBackoffType.Exponential,
+            Delay = options.Retry.BaseDelay,
+            MaxDelay = options.Retry.MaxDelay,
+            UseJitter = options.Retry.UseJitter,
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception switch
+            {
+                TimeoutRejectedException => true,
+                WorkflowException { Error: { Retryable: true, RetryAfterSeconds: var wait } } =>
+                    wait is null || TimeSpan.FromSeconds(wait.Value) <= options.Retry.MaxRetryAfter,
+                _ => false,
+            }),
+            // The provider's Retry-After wins over our backoff; null falls back to exponential backoff with jitter.
+            DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is WorkflowException { Error.RetryAfterSeconds: { } seconds }
+                ? TimeSpan.FromSeconds(seconds)
+                : (TimeSpan?)null),
+        })
+        .AddTimeout(options.AttemptTimeout)
+        .Build();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "LLM model {Model} failed ({ErrorType}): {ErrorMessage}")]
+    private partial void LogModelFailed(string model, string errorType, string errorMessage);
+}

@@ -1,0 +1,28 @@
+namespace LlmWorkflow.Engine.Llm;
+
+/// <summary>One provider: how to reach it and how it authenticates.</summary>
+public sealed class LlmProviderOptions
+{
+    /// <summary><c>openai-compatible</c> (default for unknown names), <c>openrouter</c>, <c>anthropic</c> or <c>mock</c>.</summary>
+    public string? Kind { get; set; }
+
+    public string? BaseUrl { get; set; }
+
+    /// <summary>Key from configuration; otherwise read from <see cref="ApiKeyEnvironmentVariable"/>.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Environment variable holding the key (defaults: OPENAI_API_KEY, OPENROUTER_API_KEY, ANTHROPIC_API_KEY).</summary>
+    public string? ApiKeyEnvironmentVariable { get; set; }
+
+    /// <summary>Whether calls fail without a key; local endpoints such as Ollama need none.</summary>
+    public bool? RequiresApiKey { get; set; }
+
+    /// <summary>OpenRouter's <c>HTTP-Referer</c> attribution header.</summary>
+    public string? Referer { get; set; }
+
+    /// <summary>OpenRouter's <c>X-Title</c> attribution header.</summary>
+    public string? Title { get; set; }
+
+    /// <summary>Extra request headers (e.g. a gateway's routing header).</summary>
+    public Dictionary<string, string> Headers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+}

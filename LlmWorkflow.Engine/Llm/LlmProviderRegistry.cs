@@ -1,0 +1,198 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Collections.Concurrent;
+using Anthropic;
+using LlmWorkflow.Engine.Execution;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+using OpenAI;
+using OpenAI.Chat;
+
+namespace LlmWorkflow.Engine.Llm;
+
+/// <summary>
+/// Maps provider names to settings and <c>provider/model</c> ids to <see cref="IChatClient"/>s (one per model,
+/// created once). All SDK clients share one HttpClient whose <see cref="ProviderErrorHandler"/> classifies failures.
+/// </summary>
+public sealed class LlmProviderRegistry : IDisposable
+{
+    /// <summary>Anthropic requires max_tokens; used when a step sets none.</summary>
+    private const int AnthropicDefaultMaxTokens = 4096;
+
+    private static readonly Dictionary<string, (ProviderKind Kind, string BaseUrl, string EnvironmentVariable)> BuiltIn =
+        new(StringComparer.OrdinalIgnoreCase)
+        {
+            ["openai"] = (ProviderKind.OpenAi, "https://api.openai.com/v1", "OPENAI_API_KEY"),
+            ["openrouter"] = (ProviderKind.OpenRouter, "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+            ["anthropic"] = (ProviderKind.Anthropic, "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
+        };
+
+    private readonly LlmOptions _options;
+    private readonly Func<string, string?> _environment;
+    private readonly HttpClient _http;
+    private readonly MockChatClient _mock;
+    private readonly ConcurrentDictionary<string, ResolvedProvider?> _providers = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, IChatClient> _clients = new(StringComparer.Ordinal);
+
+    /// <param name="environment">Reads environment variables; tests pass their own.</param>
+    /// <param name="transport">Innermost HTTP handler; defaults to a pooled <see cref="SocketsHttpHandler"/>.</param>
+    public LlmProviderRegistry(IOptions<LlmOptions> options, Func<string, string?>? environment = null, HttpMessageHandler? transport = null)
+    {
+        _options = options.Value;
+        _environment = environment ?? Environment.GetEnvironmentVariable;
+        _http = new HttpClient(new ProviderErrorHandler(transport ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }))
+        {
+            // Attempt timeouts are the gateway's job (per attempt, with cancellation), not HttpClient's.
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        _mock = new MockChatClient(_options.Mock, new MockResponseStore(_options.Mock));
+    }
+
+    public LlmOptions Options => _options;
+
+    /// <summary>The provider's settings, or null when the name is neither built in nor configured.</summary>
+    public ResolvedProvider? Find(string provider) => _providers.GetOrAdd(provider, Resolve);
+
+    /// <summary>What stops <paramref name="model"/> from being called (unknown provider, missing key), or null.</summary>
+    public string? Problem(ModelId model)
+    {
+        if (_options.Mock.ServeAllModels)
+        {
+            return null;
+        }
+
+        var provider = Find(model.Provider);
+        if (provider is null)
+        {
+            return $"Unknown LLM provider '{model.Provider}' in model '{model}'. Known: {string.Join(", ", KnownProviders())}; "
+                + $"configure others under Llm:Providers:{model.Provider}:BaseUrl.";
+        }
+
+        return provider.HasUsableKey ? null : MissingKeyMessage(provider);
+    }
+
+    /// <summary>The client for one model; throws a CONFIG_ERROR for unknown providers and missing keys.</summary>
+    public IChatClient GetClient(ModelId model)
+    {
+        if (Problem(model) is { } problem)
+        {
+            throw Find(model.Provider) is { } provider
+                ? WorkflowException.Config("missing_api_key", problem, $"Set {provider.ApiKeySource} in the environment of the API and workers.")
+                : WorkflowException.Config("unknown_provider", problem);
+        }
+
+        if (_options.Mock.ServeAllModels || model.Provider == "mock")
+        {
+            return _mock;
+        }
+
+        return _clients.GetOrAdd(model.ToString(), _ => Create(Find(model.Provider)!, model.Model));
+    }
+
+    public IEnumerable<string> KnownProviders() =>
+        BuiltIn.Keys.Append("mock").Concat(_options.Providers.Keys).Distinct(StringComparer.OrdinalIgnoreCase);
+
+    public void Dispose() => _http.Dispose();
+
+    private ResolvedProvider? Resolve(string name)
+    {
+        _options.Providers.TryGetValue(name, out var configured);
+        var hasBuiltIn = BuiltIn.TryGetValue(name, out var builtIn);
+        if (name.Equals("mock", StringComparison.OrdinalIgnoreCase))
+        {
+            return new ResolvedProvider("mock", ProviderKind.Mock, null, null, "none", false, configured ?? new());
+        }
+
+        if (configured is null && !hasBuiltIn)
+        {
+            return null;
+        }
+
+        configured ??= new LlmProviderOptions();
+        var kind = configured.Kind?.ToLowerInvariant() switch
+        {
+            null => hasBuiltIn ? builtIn.Kind : ProviderKind.OpenAiCompatible,
+            "openai" => ProviderKind.OpenAi,
+            "openrouter" => ProviderKind.OpenRouter,
+            "anthropic" => ProviderKind.Anthropic,
+            "mock" => ProviderKind.Mock,
+            _ => ProviderKind.OpenAiCompatible,
+        };
+        var environmentVariable = configured.ApiKeyEnvironmentVariable
+            ?? (hasBuiltIn ? builtIn.EnvironmentVariable : name.ToUpperInvariant().Replace('-', '_') + "_API_KEY");
+        var key = string.IsNullOrWhiteSpace(configured.ApiKey) ? _environment(environmentVariable) : configured.ApiKey;
+        var baseUrl = configured.BaseUrl ?? (hasBuiltIn ? builtIn.BaseUrl : null);
+        return new ResolvedProvider(
+            name.ToLowerInvariant(),
+            kind,
+            baseUrl is null ? null : new Uri(baseUrl.TrimEnd('/') + "/"),
+            string.IsNullOrWhiteSpace(key) ? null : key,
+            $"{environmentVariable} (or Llm:Providers:{name}:ApiKey)",
+            configured.RequiresApiKey ?? kind is ProviderKind.OpenAi or ProviderKind.OpenRouter or ProviderKind.Anthropic,
+            configured);
+    }
+
+    private static string MissingKeyMessage(ResolvedProvider provider) =>
+        $"Missing API key for LLM provider '{provider.Name}': set {provider.ApiKeySource}.";
+
+    private IChatClient Create(ResolvedProvider provider, string model)
+    {
+        var baseUrl = provider.BaseUrl ?? throw WorkflowException.Config(
+            "missing_base_url", $"LLM provider '{provider.Name}' has no base URL: set Llm:Providers:{provider.Name}:BaseUrl.");
+        return provider.Kind == ProviderKind.Anthropic
+            ? CreateAnthropic(provider, baseUrl, model)
+            : CreateOpenAiCompatible(provider, baseUrl, model);
+    }
+
+    private IChatClient CreateAnthropic(ResolvedProvider provider, Uri baseUrl, string model)
+    {
+        var client = new AnthropicClient
+        {
+            ApiKey = provider.ApiKey,
+            BaseUrl = baseUrl.ToString().TrimEnd('/'),
+            HttpClient = _http,
+            MaxRetries = 0,
+            Timeout = _options.AttemptTimeout + TimeSpan.FromSeconds(30),
+        };
+        return client.AsIChatClient(model, AnthropicDefaultMaxTokens);
+    }
+
+    private OpenAiCompatibleChatClient CreateOpenAiCompatible(ResolvedProvider provider, Uri baseUrl, string model)
+    {
+        var clientOptions = new OpenAIClientOptions
+        {
+            Endpoint = baseUrl,
+            Transport = new HttpClientPipelineTransport(_http),
+            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
+            NetworkTimeout = _options.AttemptTimeout + TimeSpan.FromSeconds(30),
+        };
+        var headers = new Dictionary<string, string>(provider.Options.Headers, StringComparer.OrdinalIgnoreCase);
+        if (provider.Kind == ProviderKind.OpenRouter)
+        {
+            if (provider.Options.Referer is { } referer)
+            {
+                headers["HTTP-Referer"] = referer;
+            }
+
+            if (provider.Options.Title is { } title)
+            {
+                headers["X-Title"] = title;
+            }
+        }
+
+        if (headers.Count > 0)
+        {
+            clientOptions.AddPolicy(new ExtraHeadersPolicy(headers), PipelinePosition.PerCall);
+        }
+
+        // Keyless local servers (Ollama) ignore the bearer token, but the SDK insists on a credential.
+        var chatClient = new ChatClient(model, new ApiKeyCredential(provider.ApiKey ?? "no-key"), clientOptions);
+        var dialect = provider.Kind switch
+        {
+            ProviderKind.OpenAi => OpenAiDialect.OpenAi,
+            ProviderKind.OpenRouter => OpenAiDialect.OpenRouter,
+            _ => OpenAiDialect.Compatible,
+        };
+        return new OpenAiCompatibleChatClient(chatClient, dialect, new ChatClientMetadata(provider.Name, baseUrl, model));
+    }
+}

@@ -1,0 +1,34 @@
+using LlmWorkflow.Engine.Costs;
+using LlmWorkflow.Engine.External;
+using LlmWorkflow.Engine.Llm;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+// Extension methods for IServiceCollection live in its namespace by convention, so hosts find them without a using.
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the LLM gateway, providers, price table and model catalog.</summary>
+public static class LlmServiceCollectionExtensions
+{
+    /// <summary>
+    /// Binds <c>Llm</c> and <c>Pricing</c> and registers <see cref="ILlmGateway"/>, <see cref="LlmProviderRegistry"/>,
+    /// <see cref="IPriceTable"/>, <see cref="ModelCatalog"/> and an in-memory <see cref="IResponseCache"/> (replaced by
+    /// the Redis-backed one when <c>AddExternalServices</c> finds a Redis connection).
+    /// </summary>
+    public static IServiceCollection AddLlmProviders(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<LlmOptions>().Bind(configuration.GetSection(LlmOptions.SectionName));
+        services.AddOptions<PricingOptions>().Bind(configuration.GetSection(PricingOptions.SectionName));
+        services.AddMemoryCache();
+        services.TryAddSingleton<IResponseCache, MemoryResponseCache>();
+        services.TryAddSingleton(sp => PriceTable.Load(
+            sp.GetRequiredService<IOptions<PricingOptions>>().Value, sp.GetRequiredService<ILogger<PriceTable>>()));
+        services.TryAddSingleton<IPriceTable>(sp => sp.GetRequiredService<PriceTable>());
+        services.TryAddSingleton(sp => new LlmProviderRegistry(sp.GetRequiredService<IOptions<LlmOptions>>()));
+        services.TryAddSingleton<ModelCatalog>();
+        services.TryAddSingleton<ILlmGateway, LlmGateway>();
+        return services;
+    }
+}

@@ -1,0 +1,85 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using LlmWorkflow.Engine.External;
+
+namespace LlmWorkflow.Engine.Llm;
+
+/// <summary>
+/// Turns non-success provider responses into <see cref="ProviderHttpException"/> (status, redacted message,
+/// Retry-After) before the SDK sees them, so the gateway classifies OpenAI, OpenRouter and Anthropic alike.
+/// </summary>
+internal sealed class ProviderErrorHandler : DelegatingHandler
+{
+    private const int MaxMessageLength = 500;
+
+    public ProviderErrorHandler(HttpMessageHandler inner) : base(inner)
+    {
+    }
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
+
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            var secrets = request.Headers.Authorization?.Parameter is { } bearer ? [bearer, .. ApiKeyHeaders(request)] : ApiKeyHeaders(request);
+            var message = SecretRedactor.Redact(ExtractMessage(body, response.ReasonPhrase), secrets);
+            throw new ProviderHttpException(response.StatusCode, Truncate(message), RetryAfter(response.Headers));
+        }
+    }
+
+    /// <summary>Reads Retry-After (seconds or HTTP date) and the millisecond variant some providers send.</summary>
+    internal static TimeSpan? RetryAfter(HttpResponseHeaders headers)
+    {
+        if (headers.TryGetValues("retry-after-ms", out var ms)
+            && double.TryParse(ms.FirstOrDefault(), NumberStyles.Float, CultureInfo.InvariantCulture, out var millis))
+        {
+            return TimeSpan.FromMilliseconds(millis);
+        }
+
+        return headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - DateTimeOffset.UtcNow is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+            _ => null,
+        };
+    }
+
+    private static string[] ApiKeyHeaders(HttpRequestMessage request) =>
+        request.Headers.TryGetValues("x-api-key", out var values) ? [.. values] : [];
+
+    private static string ExtractMessage(string body, string? reason)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            var root = doc.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("error", out var error))
+            {
+                if (error.ValueKind == JsonValueKind.String)
+                {
+                    return error.GetString() ?? string.Empty;
+                }
+
+                if (error.ValueKind == JsonValueKind.Object && error.TryGetProperty("message", out var message))
+                {
+                    return message.GetString() ?? string.Empty;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON (a proxy's HTML page, plain text): use the text itself.
+        }
+
+        return string.IsNullOrWhiteSpace(body) ? reason ?? "no message" : body;
+    }
+
+    private static string Truncate(string text) => text.Length <= MaxMessageLength ? text : text[..MaxMessageLength] + "…";
+}

@@ -1,0 +1,18 @@
+using System.Net;
+
+namespace LlmWorkflow.Engine.Llm;
+
+/// <summary>
+/// A provider answered with a non-success status. Raised by <see cref="ProviderErrorHandler"/> below the SDKs so
+/// that every provider is classified the same way, with the Retry-After the provider sent.
+/// </summary>
+public sealed class ProviderHttpException(HttpStatusCode statusCode, string providerMessage, TimeSpan? retryAfter)
+    : Exception($"Provider returned {(int)statusCode}: {providerMessage}")
+{
+    public HttpStatusCode StatusCode { get; } = statusCode;
+
+    /// <summary>The provider's own error message, already redacted and shortened.</summary>
+    public string ProviderMessage { get; } = providerMessage;
+
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+}
