@@ -36,6 +36,13 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<JobQueue>();
         services.AddSingleton<QueueWaitEstimator>();
         services.AddScoped<JobSubmitter>();
+        services.AddScoped<JobCommands>();
+        services.AddSingleton<JobStore>();
+        services.AddSingleton<JobEventStream>();
+        services.AddSingleton<WorkerHeartbeats>();
+        services.AddSingleton<QueueSnapshot>();
+        services.AddScoped<JobMaintenance>();
+        services.AddScoped<UsageReport>();
 
         var workflowsRoot = WorkflowsDirectory.Resolve(configuration["Workflows:Root"]);
         services.AddSingleton(sp => WorkflowCatalog.Load(Path.Combine(workflowsRoot, "definitions")));

@@ -25,6 +25,7 @@ internal sealed partial class JobConsumerService(
         var slots = new SemaphoreSlim(_options.MaxConcurrentJobs, _options.MaxConcurrentJobs);
         var inFlight = new HashSet<Task>();
         var backoff = TimeSpan.FromMilliseconds(200);
+        var nextReclaim = DateTimeOffset.UtcNow;
 
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -35,7 +36,18 @@ internal sealed partial class JobConsumerService(
                 IReadOnlyList<DispatchedJob> batch;
                 try
                 {
-                    batch = await queue.ReadAsync(_options.Id, free, stoppingToken);
+                    batch = [];
+                    if (DateTimeOffset.UtcNow >= nextReclaim)
+                    {
+                        // Entries idle past the lease belong to dead workers: take them over (they resume from checkpoints).
+                        batch = await queue.ReclaimAsync(_options.Id, _options.LeaseDuration, free);
+                        nextReclaim = DateTimeOffset.UtcNow + _options.ReclaimInterval;
+                    }
+
+                    if (batch.Count == 0)
+                    {
+                        batch = await queue.ReadAsync(_options.Id, free, stoppingToken);
+                    }
                 }
                 finally
                 {

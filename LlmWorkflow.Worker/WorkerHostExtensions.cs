@@ -19,9 +19,11 @@ public static class WorkerHostExtensions
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(10));
 
         builder.Services.AddSingleton<JobProcessor>();
+        builder.Services.AddSingleton<RunningJobs>();
         builder.Services.AddSingleton<DispatchReconciler>();
         builder.Services.AddHostedService<JobConsumerService>();
         builder.Services.AddHostedService<DispatchReconcilerService>();
+        builder.Services.AddHostedService<WorkerPresenceService>();
         return builder;
     }
 

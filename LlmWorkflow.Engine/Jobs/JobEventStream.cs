@@ -30,6 +30,9 @@ public sealed class JobEventStream(IRedisClient redis, IOptions<QueueOptions> op
         }
     }
 
+    /// <summary>Forgets a job's live events (a retried job starts a fresh stream).</summary>
+    public async Task DeleteAsync(Guid jobId) => await redis.KeyDeleteAsync(Key(jobId));
+
     /// <summary>Events after <paramref name="afterId"/> ("0" = from the start), waiting up to <paramref name="block"/> for new ones.</summary>
     public async Task<IReadOnlyList<StreamEntry>> ReadAsync(Guid jobId, string afterId, TimeSpan block, CancellationToken cancellationToken)
     {

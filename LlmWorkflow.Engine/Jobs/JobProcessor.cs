@@ -18,6 +18,7 @@ public sealed partial class JobProcessor(
     JobEventStream events,
     WorkflowCatalog catalog,
     WorkflowRunner runner,
+    RunningJobs running,
     IOptions<WorkerOptions> options,
     ILogger<JobProcessor> logger)
 {
@@ -40,6 +41,15 @@ public sealed partial class JobProcessor(
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
         var sink = new JobProgressSink(store, events, claimed, logger);
 
+        if (claimed.Attempt > _options.MaxAttempts)
+        {
+            var reason = $"The job was started {claimed.Attempt - 1} times and never finished (its workers stopped each time); it was dead-lettered.";
+            var error = WorkflowException.System("too_many_attempts", reason).Error;
+            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), sink);
+            await queue.DeadLetterAsync(dispatched, reason);
+            return;
+        }
+
         if (!catalog.TryGet(claimed.WorkflowName, out var workflow))
         {
             var error = WorkflowException.Config("unknown_workflow", $"Workflow '{claimed.WorkflowName}' is not in this worker's catalog.").Error;
@@ -48,34 +58,37 @@ public sealed partial class JobProcessor(
             return;
         }
 
+        // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease.
         using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
         using var stopLease = new CancellationTokenSource();
-        var leaseLost = false;
-        var leaseKeeper = KeepLeaseAsync(claimed, () => { leaseLost = true; run.Cancel(); }, stopLease.Token);
-
-        var result = await runner.RunAsync(workflow, claimed.Input, new WorkflowRunOptions
+        var leaseKeeper = KeepLeaseAsync(claimed, dispatched, run, stopLease.Token);
+        running.Add(claimed.Id, run);
+        WorkflowRunResult result;
+        try
         {
-            RunId = claimed.Id.ToString(),
-            Context = RunContext(claimed),
-            Progress = sink,
-            Checkpoints = new PostgresCheckpointStore(store, claimed.Id, claimed.Attempt),
-            MaxCostUsd = claimed.BudgetUsd,
-        }, run.Token);
-
-        await stopLease.CancelAsync();
-        await leaseKeeper;
-
-        if (result.Status == WorkflowRunStatus.Cancelled && (abort.IsCancellationRequested || leaseLost))
-        {
-            if (abort.IsCancellationRequested)
+            result = await runner.RunAsync(workflow, claimed.Input, new WorkflowRunOptions
             {
-                // Shutting down: hand the job to another worker; it resumes from the checkpoints just written.
-                await store.ReleaseAsync(claimed.Id, _options.Id, CancellationToken.None);
-                await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
-                LogReleased(claimed.Id);
-            }
+                RunId = claimed.Id.ToString(),
+                Context = RunContext(claimed),
+                Progress = sink,
+                Checkpoints = new PostgresCheckpointStore(store, claimed.Id, claimed.Attempt),
+                MaxCostUsd = claimed.BudgetUsd,
+            }, run.Token);
+        }
+        finally
+        {
+            running.Remove(claimed.Id);
+            await stopLease.CancelAsync();
+            await leaseKeeper;
+        }
 
+        if (result.Status == WorkflowRunStatus.Cancelled && abort.IsCancellationRequested)
+        {
+            // Shutting down: hand the job to another worker; it resumes from the checkpoints just written.
+            await store.ReleaseAsync(claimed.Id, _options.Id, CancellationToken.None);
+            await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
             await queue.AckAsync(dispatched);
+            LogReleased(claimed.Id);
             return;
         }
 
@@ -95,7 +108,7 @@ public sealed partial class JobProcessor(
         }
     }
 
-    private async Task KeepLeaseAsync(ClaimedJob job, Action onLost, CancellationToken stop)
+    private async Task KeepLeaseAsync(ClaimedJob job, DispatchedJob dispatched, CancellationTokenSource run, CancellationToken stop)
     {
         var interval = _options.LeaseDuration / 3;
         try
@@ -107,13 +120,16 @@ public sealed partial class JobProcessor(
                 {
                     if (!await store.RenewLeaseAsync(job.Id, _options.Id, _options.LeaseDuration, stop))
                     {
-                        onLost();
+                        // Cancelled, deleted, or reclaimed after a stall: stop; FinishAsync only succeeds for the owner.
+                        await run.CancelAsync();
                         return;
                     }
+
+                    await queue.TouchAsync(dispatched, _options.Id);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    // Postgres briefly unavailable: keep running; the lease is long enough to survive a missed renewal.
+                    // Postgres or Redis briefly unavailable: keep running; the lease outlives a missed renewal.
                     LogLeaseRenewalFailed(ex, job.Id);
                 }
             }

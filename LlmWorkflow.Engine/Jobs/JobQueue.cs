@@ -23,6 +23,9 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
 
     public string ConsumerGroup => _options.ConsumerGroup;
 
+    /// <summary>Where entries delivered too many times go, with the reason; their jobs are failed.</summary>
+    public string DeadLetterKey => $"{_options.KeyPrefix}:jobs:dead";
+
     /// <summary>Creates the consumer group on every stream (idempotent).</summary>
     public async Task EnsureConsumerGroupsAsync(CancellationToken cancellationToken)
     {
@@ -85,6 +88,44 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
 
     public Task<long> AckAsync(DispatchedJob job) =>
         redis.StreamAckAsync(job.StreamKey, _options.ConsumerGroup, job.EntryId);
+
+    /// <summary>Resets the entry's idle time so it is not reclaimed while this worker is still running the job.</summary>
+    public Task TouchAsync(DispatchedJob job, string consumer) =>
+        redis.StreamClaimAsync(job.StreamKey, _options.ConsumerGroup, consumer, TimeSpan.Zero, [job.EntryId], justId: true);
+
+    /// <summary>
+    /// Takes over entries idle longer than <paramref name="minIdle"/> (their worker died without acking). Entries
+    /// whose stream data was trimmed are acknowledged and dropped: Postgres and the reconciler still know the job.
+    /// </summary>
+    public async Task<IReadOnlyList<DispatchedJob>> ReclaimAsync(string consumer, TimeSpan minIdle, int count)
+    {
+        var reclaimed = new List<DispatchedJob>();
+        foreach (var band in PriorityBands.ReadOrder)
+        {
+            var key = StreamKey(band);
+            var (_, entries, deleted) = await redis.StreamAutoClaimAsync(key, _options.ConsumerGroup, consumer, minIdle, "0-0", count);
+            reclaimed.AddRange(entries.Select(e => new DispatchedJob(Parse(e), key, e.Id)));
+            if (deleted.Count > 0)
+            {
+                await redis.StreamAckAsync(key, _options.ConsumerGroup, [.. deleted]);
+            }
+        }
+
+        return reclaimed;
+    }
+
+    /// <summary>Moves an entry to the dead-letter stream with the reason, and acknowledges it.</summary>
+    public async Task DeadLetterAsync(DispatchedJob job, string reason)
+    {
+        await redis.StreamAddAsync(DeadLetterKey,
+        [
+            new("job_id", job.Dispatch.JobId.ToString()),
+            new("stream", job.StreamKey),
+            new("entry_id", job.EntryId),
+            new("reason", reason),
+        ], _options.MaxStreamLength);
+        await AckAsync(job);
+    }
 
     private IReadOnlyList<PriorityBand> NextReadOrder()
     {

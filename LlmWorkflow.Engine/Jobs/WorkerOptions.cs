@@ -17,6 +17,12 @@ public sealed class WorkerOptions
     /// <summary>On shutdown, how long in-flight jobs may take to finish before they are released for another worker.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>A job claimed this many times without finishing (its workers keep dying) is dead-lettered and failed.</summary>
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>How often a worker looks for entries of dead workers to take over.</summary>
+    public TimeSpan ReclaimInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Queued jobs not dispatched for this long are written to the stream again (Redis may have lost them).</summary>
     public TimeSpan RedispatchAfter { get; set; } = TimeSpan.FromMinutes(2);
 

@@ -16,7 +16,7 @@ public sealed class WalkingSkeletonTests(TestServers servers) : IAsyncLifetime
     {
         var environment = await TestEnvironment.CreateAsync(servers, nameof(WalkingSkeletonTests));
         _api = new ApiFactory(environment.Settings());
-        _client = _api.CreateClient();
+        _client = _api.CreateAuthenticatedClient();
         _worker = await WorkerHost.StartAsync(environment.Settings(new Dictionary<string, string?> { ["Worker:Id"] = "skeleton-worker" }));
     }
 

@@ -19,6 +19,10 @@ public sealed class TestEnvironment
 
     public string KeyPrefix { get; }
 
+    public const string CallerKey = "test-caller-key";
+
+    public const string AdminKey = "test-admin-key";
+
     public static async Task<TestEnvironment> CreateAsync(TestServers servers, string name) =>
         new(await servers.CreateDatabaseAsync(name), servers.Redis.ConnectionString, $"t-{Guid.NewGuid():N}");
 
@@ -32,6 +36,11 @@ public sealed class TestEnvironment
             ["Queue:KeyPrefix"] = KeyPrefix,
             ["Queue:BlockTimeout"] = "00:00:00.500",
             ["Workflows:Root"] = RepositoryPaths.Workflows,
+            ["Auth:ApiKeys:0:Name"] = "tests",
+            ["Auth:ApiKeys:0:Key"] = CallerKey,
+            ["Auth:ApiKeys:1:Name"] = "tests-admin",
+            ["Auth:ApiKeys:1:Key"] = AdminKey,
+            ["Auth:ApiKeys:1:Admin"] = "true",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:LlmWorkflow"] = "Information",
         };
