@@ -1,4 +1,8 @@
+using LlmWorkflow.Engine.Costs;
 using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.External;
+using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Engine.Health;
 using LlmWorkflow.Engine.Jobs;
 using LlmWorkflow.Engine.Persistence;
@@ -45,7 +49,18 @@ public static class EngineServiceCollectionExtensions
         services.AddScoped<UsageReport>();
 
         var workflowsRoot = WorkflowsDirectory.Resolve(configuration["Workflows:Root"]);
-        services.AddSingleton(sp => WorkflowCatalog.Load(Path.Combine(workflowsRoot, "definitions")));
+        services.AddLlmProviders(configuration);
+        // Catalog loading checks structure only: a missing provider key must not stop the service from starting.
+        // Dry runs (POST /api/v1/workflow/validate) add the model checks; a job needing a missing key fails with CONFIG_ERROR.
+        services.AddSingleton(sp => WorkflowCatalog.Load(
+            Path.Combine(workflowsRoot, "definitions"),
+            new WorkflowValidator(sp.GetService<IExternalServiceGateway>()),
+            watchForChanges: configuration.GetValue("Workflows:WatchForChanges", false)));
+        services.AddSingleton(sp => new WorkflowRunner(
+            sp.GetRequiredService<ILlmGateway>(),
+            sp.GetService<IExternalServiceGateway>(),
+            sp.GetRequiredService<IPriceTable>(),
+            sp.GetRequiredService<TimeProvider>()));
 
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])

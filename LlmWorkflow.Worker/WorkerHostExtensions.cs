@@ -11,7 +11,6 @@ public static class WorkerHostExtensions
     {
         builder.AddServiceDefaults();
         builder.Services.AddLlmWorkflowCore(builder.Configuration);
-        builder.Services.AddLlmWorkflowExecution(builder.Configuration);
 
         var workerSection = builder.Configuration.GetSection(WorkerOptions.Section);
         builder.Services.AddOptions<WorkerOptions>().Bind(workerSection);

@@ -24,7 +24,7 @@ public sealed class JobSubmitter(
         if (!catalog.TryGet(submission.WorkflowName, out var workflow))
         {
             return new SubmissionResult(null, false,
-                [new SubmissionProblem("workflow_name", $"Unknown workflow '{submission.WorkflowName}'. Known workflows: {string.Join(", ", catalog.Names)}.")],
+                [new SubmissionProblem("workflow_name", $"Unknown workflow '{submission.WorkflowName}'. Known workflows: {string.Join(", ", catalog.All.Select(w => w.Name))}.")],
                 WorkflowNotFound: true);
         }
 

@@ -36,7 +36,7 @@ public sealed class QueueSnapshot(IRedisClient redis, JobQueue queue, WorkerHear
                     lag = group.Lag;
                     foreach (var consumer in await redis.StreamConsumersInfoAsync(key, queue.ConsumerGroup))
                     {
-                        consumers.Add(new ConsumerState(consumer.Name, consumer.Pending, consumer.IdleMs));
+                        consumers.Add(new ConsumerState(consumer.Name, consumer.Pending, (long)consumer.Idle.TotalMilliseconds));
                     }
 
                     if (pending > 0)

@@ -19,11 +19,11 @@ public sealed record UsageReportResult(
 /// <summary>Builds the admin usage/cost report.</summary>
 public sealed class UsageReport(LlmWorkflowDbContext db)
 {
-    public async Task<UsageReportResult> BuildAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    public async Task<UsageReportResult> BuildAsync(DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
     {
         var rows = await (
             from u in db.ProviderUsage.AsNoTracking()
-            where u.CreatedAt >= from && u.CreatedAt < to
+            where u.CreatedAt >= start && u.CreatedAt < end
             join j in db.Jobs.AsNoTracking() on u.JobId equals j.Id into jobs
             from j in jobs.DefaultIfEmpty()
             select new UsageRow(
@@ -37,7 +37,7 @@ public sealed class UsageReport(LlmWorkflowDbContext db)
                 u.CostUsd)).ToListAsync(cancellationToken);
 
         return new UsageReportResult(
-            from, to,
+            start, end,
             Sum("total", rows),
             By(rows, r => r.Model),
             By(rows, r => r.Workflow),
