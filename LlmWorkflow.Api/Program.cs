@@ -49,6 +49,3 @@ api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints();
 api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints();
 
 await app.RunAsync();
-
-/// <summary>Entry point marker for WebApplicationFactory in the tests.</summary>
-public partial class Program;

@@ -189,7 +189,7 @@ internal static class JobEndpoints
     }
 
     private static async Task<Results<Ok<BulkDeleteResponse>, ValidationProblem>> BulkDeleteAsync(
-        BulkDeleteRequest request,
+        [FromBody] BulkDeleteRequest request,
         JobCommands commands,
         HttpContext http,
         CancellationToken cancellationToken)

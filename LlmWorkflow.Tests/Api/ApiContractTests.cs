@@ -104,7 +104,7 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
         var deepResponse = await _client.PostAsync("/api/v1/workflow", new StringContent(deep.ToString(), Encoding.UTF8, "application/json"), ct);
         Assert.Equal(HttpStatusCode.BadRequest, deepResponse.StatusCode);
 
-        var big = $$"""{"workflow_name": "hello_transform", "input_data": {"name": "{{new string('x', 2_000_000)}}"}}""";
+        var big = "{\"workflow_name\": \"hello_transform\", \"input_data\": {\"name\": \"" + new string('x', 2_000_000) + "\"}}";
         var bigResponse = await _client.PostAsync("/api/v1/workflow", new StringContent(big, Encoding.UTF8, "application/json"), ct);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, bigResponse.StatusCode);
     }

@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 namespace LlmWorkflow.Tests.Infrastructure;
 
 /// <summary>The real API in-process (TestServer) against a test class's database and Redis prefix.</summary>
-public sealed class ApiFactory(IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<Program>
+public sealed class ApiFactory(IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<LlmWorkflow.Api.ApiAssembly>
 {
     /// <summary>A client that sends the test caller key (or the admin key).</summary>
     public HttpClient CreateAuthenticatedClient(bool admin = false)

@@ -1,6 +1,7 @@
 using LlmWorkflow.Engine.Persistence;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
