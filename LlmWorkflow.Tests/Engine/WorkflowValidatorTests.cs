@@ -1,4 +1,5 @@
 using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Transforms;
 using LlmWorkflow.Tests.Engine.Fakes;
 
 namespace LlmWorkflow.Tests.Engine;
@@ -76,6 +77,7 @@ public sealed class WorkflowValidatorTests
             ]
         },
         { "not_json.json", ["invalid_json@$"] },
+        { "bad_transforms.json", ["unknown_transform@$.steps[0].config.operation", "invalid_transform_config@$.steps[1].config.template"] },
     };
 
     [Theory]
@@ -119,7 +121,7 @@ public sealed class WorkflowValidatorTests
     private static IReadOnlyList<ValidationProblem> Check(string path)
     {
         var loaded = WorkflowDefinitionLoader.LoadFile(path);
-        var validator = new WorkflowValidator(services: new FakeExternalServiceGateway());
+        var validator = new WorkflowValidator(TransformRegistry.CreateDefault(), new FakeExternalServiceGateway());
         return loaded.Definition is { } workflow
             ? [.. loaded.Problems, .. validator.Validate(workflow, Path.GetFileName(path))]
             : loaded.Problems;
