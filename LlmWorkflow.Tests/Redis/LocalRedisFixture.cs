@@ -1,0 +1,35 @@
+using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Engine.Redis;
+using LlmWorkflow.Tests.Hosting;
+
+namespace LlmWorkflow.Tests.Redis;
+
+/// <summary>One real redis-server (in a temporary directory) shared by the tests of a class, plus a client for it.</summary>
+public sealed class LocalRedisFixture : IAsyncLifetime
+{
+    private readonly TemporaryDirectory _directory = new();
+
+    public LocalRedisFixture() => Server = new LocalRedis(new LocalRedisOptions { DataDirectory = _directory.Path });
+
+    public LocalRedis Server { get; }
+
+    public RedisClient Client { get; private set; } = null!;
+
+    public RedisConnectionOptions Options => RedisConnectionOptions.Parse(Server.ConnectionString);
+
+    public async ValueTask InitializeAsync()
+    {
+        await Server.StartAsync(TestContext.Current.CancellationToken);
+        Client = new RedisClient(Options);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Client.DisposeAsync();
+        await Server.DisposeAsync();
+        _directory.Dispose();
+    }
+
+    /// <summary>A key prefix no other test uses, so tests sharing the server never see each other's data.</summary>
+    public static string UniqueKey(string name) => $"test:{Guid.NewGuid():N}:{name}";
+}
