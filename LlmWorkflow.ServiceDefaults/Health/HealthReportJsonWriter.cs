@@ -1,0 +1,62 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace LlmWorkflow.ServiceDefaults.Health;
+
+/// <summary>
+/// Writes a health report as JSON: overall status and, per check, status, description, duration, tags, data and
+/// the error message, so a dashboard can show which dependency is failing and why.
+/// </summary>
+public static class HealthReportJsonWriter
+{
+    private static readonly JsonWriterOptions WriterOptions = new() { Indented = false };
+
+    /// <summary>A <c>HealthCheckOptions.ResponseWriter</c>.</summary>
+    public static async Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(report);
+        context.Response.ContentType = "application/json; charset=utf-8";
+
+        using var buffer = new MemoryStream();
+        await using (var json = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            json.WriteStartObject();
+            json.WriteString("status", report.Status.ToString());
+            json.WriteNumber("totalDurationMs", Math.Round(report.TotalDuration.TotalMilliseconds, 2));
+            json.WriteStartObject("checks");
+            foreach (var (name, entry) in report.Entries)
+            {
+                json.WriteStartObject(name);
+                json.WriteString("status", entry.Status.ToString());
+                json.WriteString("description", entry.Description);
+                json.WriteNumber("durationMs", Math.Round(entry.Duration.TotalMilliseconds, 2));
+                json.WriteStartArray("tags");
+                foreach (var tag in entry.Tags)
+                {
+                    json.WriteStringValue(tag);
+                }
+
+                json.WriteEndArray();
+                if (entry.Exception is { } exception)
+                {
+                    json.WriteString("error", exception.Message);
+                }
+
+                if (entry.Data.Count > 0)
+                {
+                    json.WritePropertyName("data");
+                    JsonSerializer.Serialize(json, entry.Data);
+                }
+
+                json.WriteEndObject();
+            }
+
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), context.RequestAborted);
+    }
+}

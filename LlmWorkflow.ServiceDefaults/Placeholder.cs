@@ -1,1 +1,0 @@
-namespace LlmWorkflow.ServiceDefaults;

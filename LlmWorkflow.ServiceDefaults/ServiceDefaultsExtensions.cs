@@ -1,0 +1,25 @@
+using LlmWorkflow.ServiceDefaults.Resilience;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>
+/// What every LlmWorkflow service shares, in the spirit of Aspire's ServiceDefaults: OpenTelemetry, health checks,
+/// resilient HttpClients and structured console logs.
+/// </summary>
+public static class ServiceDefaultsExtensions
+{
+    /// <summary>Adds the service defaults; call it first thing on the application builder.</summary>
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.ConfigureConsoleLogging();
+        builder.ConfigureOpenTelemetry();
+        builder.AddDefaultHealthChecks();
+
+        builder.Services.AddOptions<HttpResilienceOptions>().BindConfiguration(HttpResilienceOptions.SectionName);
+        builder.Services.ConfigureHttpClientDefaults(http => http.AddStandardResilience());
+        return builder;
+    }
+}
