@@ -10,11 +10,12 @@ public sealed record ConditionalStepConfig : IControlFlowConfig
     [JsonPropertyName("condition")]
     public required string Condition { get; init; }
 
+    // Missing lists arrive as null from the source-generated reader; "field ??" keeps them empty.
     [JsonPropertyName("then")]
-    public IReadOnlyList<StepDefinition> Then { get; init; } = [];
+    public IReadOnlyList<StepDefinition> Then { get => field ?? []; init; }
 
     [JsonPropertyName("else")]
-    public IReadOnlyList<StepDefinition> Else { get; init; } = [];
+    public IReadOnlyList<StepDefinition> Else { get => field ?? []; init; }
 
     [JsonIgnore]
     public IReadOnlyList<StepBlock> Blocks => [new("then", "config.then", Then), new("else", "config.else", Else)];

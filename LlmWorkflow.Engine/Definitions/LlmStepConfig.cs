@@ -15,7 +15,7 @@ public sealed record LlmStepConfig
     /// <summary><c>provider/model</c>, or an array used as a fallback chain.</summary>
     [JsonPropertyName("model")]
     [JsonConverter(typeof(ModelChainJsonConverter))]
-    public IReadOnlyList<string> Model { get; init; } = [];
+    public IReadOnlyList<string> Model { get => field ?? []; init; }
 
     [JsonPropertyName("prompt")]
     public string? Prompt { get; init; }

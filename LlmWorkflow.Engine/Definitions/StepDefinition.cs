@@ -26,7 +26,7 @@ public sealed record StepDefinition
     public string? Description { get; init; }
 
     [JsonPropertyName("config")]
-    public JsonObject Config { get; init; } = [];
+    public JsonObject Config { get => field ??= []; init; }
 
     /// <summary>Null means <see cref="OnErrorMode.Fail"/>.</summary>
     [JsonPropertyName("on_error")]

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
 
 namespace LlmWorkflow.Engine.Definitions;
@@ -14,10 +15,20 @@ public static class WorkflowDefinitionLoader
     /// <param name="source">Names the origin in problem reports (file name).</param>
     public static WorkflowLoadResult Parse(string json, string source)
     {
+        JsonNode? document;
+        try
+        {
+            document = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException ex)
+        {
+            return new(null, [new(source, "$", InvalidJsonCode, ex.Message, "Fix the JSON syntax at that line and position.")]);
+        }
+
         WorkflowDefinition? definition;
         try
         {
-            definition = JsonSerializer.Deserialize(json, DefinitionJsonContext.Default.WorkflowDefinition);
+            definition = document.Deserialize(DefinitionJsonContext.Default.WorkflowDefinition);
         }
         catch (JsonException ex)
         {
@@ -85,13 +96,7 @@ public static class WorkflowDefinitionLoader
     private static ValidationProblem ProblemFrom(JsonException ex, string source, string basePath)
     {
         var relative = ex.Path is { Length: > 1 } path ? path[1..] : "";
-        var isSyntax = ex.LineNumber is not null && ex.InnerException is null && ex.Message.Contains("invalid", StringComparison.OrdinalIgnoreCase);
         var message = ex.Message.Split(" Path:", 2)[0];
-        return new(
-            source,
-            basePath + relative,
-            isSyntax ? InvalidJsonCode : InvalidDefinitionCode,
-            message,
-            isSyntax ? "Fix the JSON syntax at that position." : "Compare the property with workflows/workflow.schema.json.");
+        return new(source, basePath + relative, InvalidDefinitionCode, message, "Compare the property with workflows/workflow.schema.json.");
     }
 }

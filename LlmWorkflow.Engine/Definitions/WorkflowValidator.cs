@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using LlmWorkflow.Engine.Expressions;
 using LlmWorkflow.Engine.External;
+using LlmWorkflow.Engine.Transforms;
 
 namespace LlmWorkflow.Engine.Definitions;
 
@@ -14,6 +15,7 @@ namespace LlmWorkflow.Engine.Definitions;
 /// failure depends on run-time data.
 /// </summary>
 public sealed partial class WorkflowValidator(
+    TransformRegistry? transforms = null,
     IExternalServiceGateway? services = null,
     IModelCatalog? models = null)
 {
@@ -64,7 +66,26 @@ public sealed partial class WorkflowValidator(
         }
     }
 
-    private static void CheckStep(StepLocation location, LeafConfigChecks leafChecks, ProblemList problems)
+    private void CheckTransform(JsonObject config, string configPath, LeafConfigChecks leafChecks, ProblemList problems)
+    {
+        if (leafChecks.Required(config, configPath, "operation", "the name of a transform, e.g. template") is not { } operation || transforms is null)
+        {
+            return;
+        }
+
+        if (!transforms.TryGet(operation, out var transform))
+        {
+            problems.Add($"{configPath}.operation", ValidationCodes.UnknownTransform, $"Unknown transform operation \"{operation}\".", $"Use one of: {string.Join(", ", transforms.Names)}.");
+            return;
+        }
+
+        foreach (var problem in transform.Validate(config))
+        {
+            problems.Add(configPath + problem.JsonPath.TrimStart('$'), ValidationCodes.InvalidTransformConfig, problem.Message, problem.Hint ?? transform.Description);
+        }
+    }
+
+    private void CheckStep(StepLocation location, LeafConfigChecks leafChecks, ProblemList problems)
     {
         var (step, path) = (location.Step, location.JsonPath);
         if (!StepIdPattern().IsMatch(step.Id))
@@ -92,7 +113,7 @@ public sealed partial class WorkflowValidator(
                 leafChecks.CheckExternal(step.Config, configPath);
                 break;
             case StepTypes.Transform:
-                leafChecks.Required(step.Config, configPath, "operation", "the name of a transform, e.g. template");
+                CheckTransform(step.Config, configPath, leafChecks, problems);
                 break;
             case StepTypes.Conditional when step.ControlFlow is ConditionalStepConfig conditional:
                 CheckConditional(conditional, configPath, problems);

@@ -5,6 +5,7 @@ using LlmWorkflow.Engine.Expressions;
 using LlmWorkflow.Engine.External;
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Engine.Steps;
+using LlmWorkflow.Engine.Transforms;
 
 namespace LlmWorkflow.Engine.Execution;
 
@@ -18,10 +19,12 @@ public sealed class WorkflowRunner
     private readonly StepRunner _steps;
     private readonly TimeProvider _time;
 
+    /// <param name="transforms">The operations <c>transform</c> steps can name, usually <see cref="TransformRegistry.CreateDefault"/>.</param>
     /// <param name="llm">Needed by <c>llm</c> steps; without it they fail with a CONFIG_ERROR.</param>
     /// <param name="external">Needed by <c>external_api</c> steps.</param>
     /// <param name="prices">Used for the budget check before LLM calls; without it budgets cannot be enforced.</param>
     public WorkflowRunner(
+        TransformRegistry transforms,
         ILlmGateway? llm = null,
         IExternalServiceGateway? external = null,
         IPriceTable? prices = null,
@@ -30,6 +33,7 @@ public sealed class WorkflowRunner
         _time = time ?? TimeProvider.System;
         _steps = new StepRunner(new Dictionary<string, IStepHandler>(StringComparer.Ordinal)
         {
+            [StepTypes.Transform] = new TransformStepHandler(transforms),
             [StepTypes.ExternalApi] = new ExternalApiStepHandler(external),
             [StepTypes.Conditional] = new ConditionalStepHandler(),
             [StepTypes.Parallel] = new ParallelStepHandler(),

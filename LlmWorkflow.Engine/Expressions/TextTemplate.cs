@@ -42,15 +42,15 @@ internal sealed class TextTemplate
     }
 
     /// <summary>A whole-string reference keeps its JSON type; anything else renders to a string.</summary>
-    public JsonNode? Evaluate(ExpressionScope scope) => parts switch
+    public JsonNode? Evaluate(ExpressionScope scope, bool throwIfMissing = true) => parts switch
     {
-        [{ Path: { } path }] => path.Evaluate(scope, throwIfMissing: true),
+        [{ Path: { } path }] => path.Evaluate(scope, throwIfMissing),
         [{ Literal: { } literal }] => JsonValue.Create(literal),
         [] => JsonValue.Create(string.Empty),
-        _ => JsonValue.Create(Render(scope)),
+        _ => JsonValue.Create(Render(scope, throwIfMissing)),
     };
 
-    public string Render(ExpressionScope scope)
+    public string Render(ExpressionScope scope, bool throwIfMissing = true)
     {
         if (parts is [{ Literal: { } only }])
         {
@@ -60,7 +60,7 @@ internal sealed class TextTemplate
         var builder = new StringBuilder();
         foreach (var part in parts)
         {
-            builder.Append(part.Path is null ? part.Literal : ValueText.Render(part.Path.Evaluate(scope, throwIfMissing: true)));
+            builder.Append(part.Path is null ? part.Literal : ValueText.Render(part.Path.Evaluate(scope, throwIfMissing)));
         }
 
         return builder.ToString();

@@ -23,11 +23,10 @@ public static class ValueResolver
     /// The result is a new tree, except that a top-level whole-string reference returns the referenced value
     /// itself, shared with the scope: treat it as read-only.
     /// </summary>
-    public static JsonNode? Resolve(JsonNode? template, ExpressionScope scope) => template switch
-    {
-        JsonValue value when value.TryGetValue<string>(out var text) => ResolveString(text, scope),
-        _ => ResolveOwned(template, scope),
-    };
+    public static JsonNode? Resolve(JsonNode? template, ExpressionScope scope) => Resolve(template, scope, throwIfMissing: true);
+
+    /// <summary>Like <see cref="Resolve(JsonNode?, ExpressionScope)"/>, but every missing value is null (as if marked <c>?</c>).</summary>
+    internal static JsonNode? ResolveOptional(JsonNode? template, ExpressionScope scope) => Resolve(template, scope, throwIfMissing: false);
 
     /// <summary>Resolves one string as text (a whole-string reference to an object renders as JSON).</summary>
     public static string ResolveText(string template, ExpressionScope scope) =>
@@ -44,11 +43,16 @@ public static class ValueResolver
         return references;
     }
 
-    private static JsonNode? ResolveString(string text, ExpressionScope scope) =>
-        TextTemplate.MayContainExpression(text) ? Parse(text).Evaluate(scope) : JsonValue.Create(text);
+    private static JsonNode? Resolve(JsonNode? template, ExpressionScope scope, bool throwIfMissing) => template switch
+    {
+        JsonValue value when value.TryGetValue<string>(out var text) => TextTemplate.MayContainExpression(text)
+            ? Parse(text).Evaluate(scope, throwIfMissing)
+            : JsonValue.Create(text),
+        _ => ResolveOwned(template, scope, throwIfMissing),
+    };
 
     /// <summary>Resolves into a node the caller owns, so it can be attached to a new parent.</summary>
-    private static JsonNode? ResolveOwned(JsonNode? template, ExpressionScope scope)
+    private static JsonNode? ResolveOwned(JsonNode? template, ExpressionScope scope, bool throwIfMissing)
     {
         switch (template)
         {
@@ -58,7 +62,7 @@ public static class ValueResolver
                 var resolvedObject = new JsonObject();
                 foreach (var (key, value) in obj)
                 {
-                    resolvedObject[key] = ResolveOwned(value, scope);
+                    resolvedObject[key] = ResolveOwned(value, scope, throwIfMissing);
                 }
 
                 return resolvedObject;
@@ -66,7 +70,7 @@ public static class ValueResolver
                 var resolvedArray = new JsonArray();
                 foreach (var element in array)
                 {
-                    resolvedArray.Add(ResolveOwned(element, scope));
+                    resolvedArray.Add(ResolveOwned(element, scope, throwIfMissing));
                 }
 
                 return resolvedArray;
@@ -77,7 +81,7 @@ public static class ValueResolver
                 }
 
                 var parsed = Parse(text);
-                var resolved = parsed.Evaluate(scope);
+                var resolved = parsed.Evaluate(scope, throwIfMissing);
 
                 // A whole-string reference returns a node of the scope's trees: copy it instead of adopting it.
                 return parsed.IsSingleReference ? resolved?.DeepClone() : resolved;

@@ -146,14 +146,17 @@ public sealed class LlmProviderRegistry : IDisposable
 
     private IChatClient CreateAnthropic(ResolvedProvider provider, Uri baseUrl, string model)
     {
-        var client = new AnthropicClient
+        var client = new AnthropicClient(new Anthropic.Core.ClientOptions
         {
             ApiKey = provider.ApiKey,
             BaseUrl = baseUrl.ToString().TrimEnd('/'),
             HttpClient = _http,
             MaxRetries = 0,
             Timeout = _options.AttemptTimeout + TimeSpan.FromSeconds(30),
-        };
+            // This SDK sends the key as a bearer token; x-api-key is the Messages API's documented header, which
+            // Anthropic-compatible gateways and older API versions require.
+            ExtraHeaders = provider.ApiKey is null ? [] : new Dictionary<string, string> { ["x-api-key"] = provider.ApiKey },
+        });
         return client.AsIChatClient(model, AnthropicDefaultMaxTokens);
     }
 

@@ -14,15 +14,14 @@ public static class LlmServiceCollectionExtensions
 {
     /// <summary>
     /// Binds <c>Llm</c> and <c>Pricing</c> and registers <see cref="ILlmGateway"/>, <see cref="LlmProviderRegistry"/>,
-    /// <see cref="IPriceTable"/>, <see cref="ModelCatalog"/> and an in-memory <see cref="IResponseCache"/> (replaced by
-    /// the Redis-backed one when <c>AddExternalServices</c> finds a Redis connection).
+    /// <see cref="IPriceTable"/>, <see cref="ModelCatalog"/> and the shared <see cref="IResponseCache"/> (memory, plus
+    /// Redis when an <c>IRedisClient</c> is registered).
     /// </summary>
     public static IServiceCollection AddLlmProviders(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<LlmOptions>().Bind(configuration.GetSection(LlmOptions.SectionName));
         services.AddOptions<PricingOptions>().Bind(configuration.GetSection(PricingOptions.SectionName));
-        services.AddMemoryCache();
-        services.TryAddSingleton<IResponseCache, MemoryResponseCache>();
+        services.AddSharedResponseCache();
         services.TryAddSingleton(sp => PriceTable.Load(
             sp.GetRequiredService<IOptions<PricingOptions>>().Value, sp.GetRequiredService<ILogger<PriceTable>>()));
         services.TryAddSingleton<IPriceTable>(sp => sp.GetRequiredService<PriceTable>());

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Transforms;
 using LlmWorkflow.Tests.Engine.Fakes;
 using static LlmWorkflow.Tests.Engine.TestWorkflows;
 
@@ -15,7 +16,7 @@ public sealed class WorkflowRunnerControlFlowTests
         var workflow = WithSteps(
             $"[{Call("a", "first", """{"city": "${input.city}"}""")}, {Call("b", "second", """{"from": "${steps.a.output.params.city}"}""")}]",
             """ "output": {"result": "${steps.b.output.params.from}", "n": "${input.n}"}, """);
-        var runner = new WorkflowRunner(external: new FakeExternalServiceGateway());
+        var runner = new WorkflowRunner(TransformRegistry.CreateDefault(), external: new FakeExternalServiceGateway());
 
         var result = await runner.RunAsync(workflow, JsonNode.Parse("""{"city": "Oslo", "n": 3}"""), Options, TestContext.Current.CancellationToken);
 
@@ -36,7 +37,7 @@ public sealed class WorkflowRunnerControlFlowTests
                 "then": [{{Call("big", "big")}}],
                 "else": [{{Call("small", "small")}}] } }]
             """);
-        var runner = new WorkflowRunner(external: new FakeExternalServiceGateway());
+        var runner = new WorkflowRunner(TransformRegistry.CreateDefault(), external: new FakeExternalServiceGateway());
 
         var result = await runner.RunAsync(workflow, new JsonObject { ["n"] = n }, Options, TestContext.Current.CancellationToken);
 
@@ -61,7 +62,7 @@ public sealed class WorkflowRunnerControlFlowTests
             return await FakeExternalServiceGateway.Echo(operation, parameters, ct);
         });
 
-        var result = await new WorkflowRunner(external: gateway).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: gateway).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
 
         Assert.Equal(WorkflowRunStatus.Completed, result.Status);
         Assert.Equal(Enumerable.Range(0, 6).Select(i => $"b{i}"), result.Output!.AsObject().Select(p => p.Key));
@@ -88,7 +89,7 @@ public sealed class WorkflowRunnerControlFlowTests
             return null;
         });
 
-        var result = await new WorkflowRunner(external: gateway).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: gateway).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
 
         Assert.Equal(WorkflowRunStatus.Failed, result.Status);
         Assert.Equal(("upstream_down", "bad"), (result.Error!.Type, result.Error.StepId));
@@ -112,7 +113,7 @@ public sealed class WorkflowRunnerControlFlowTests
                 : await FakeExternalServiceGateway.Echo(operation, parameters, ct);
         });
 
-        var result = await new WorkflowRunner(external: gateway).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: gateway).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
 
         Assert.Equal(WorkflowRunStatus.Failed, result.Status);
         Assert.Equal(StepStatus.Completed, result.Steps.Single(s => s.StepId == "good").Status);
@@ -138,7 +139,7 @@ public sealed class WorkflowRunnerControlFlowTests
         });
         var items = new JsonArray([.. Enumerable.Range(0, 8).Select(i => JsonValue.Create($"item{i}"))]);
 
-        var result = await new WorkflowRunner(external: gateway).RunAsync(workflow, new JsonObject { ["items"] = items }, Options, TestContext.Current.CancellationToken);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: gateway).RunAsync(workflow, new JsonObject { ["items"] = items }, Options, TestContext.Current.CancellationToken);
 
         Assert.Equal(WorkflowRunStatus.Completed, result.Status);
         Assert.Equal(Enumerable.Range(0, 8).Select(i => $"item{i}"), result.Output!.AsArray().Select(o => o!["params"]!["name"]!.GetValue<string>()));
@@ -152,7 +153,7 @@ public sealed class WorkflowRunnerControlFlowTests
     {
         var workflow = WithSteps($$"""[{"id": "each", "type": "for_each", "config": {"items": "${input.items}", "steps": [{{Call("x", "x")}}] } }]""");
 
-        var result = await new WorkflowRunner(external: new FakeExternalServiceGateway()).RunAsync(
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: new FakeExternalServiceGateway()).RunAsync(
             workflow, JsonNode.Parse("""{"items": "nope"}"""), Options, TestContext.Current.CancellationToken);
 
         Assert.Equal((WorkflowRunStatus.Failed, "for_each_items_not_array", ErrorCategory.UserError), (result.Status, result.Error!.Type, result.Error.Category));
@@ -164,7 +165,7 @@ public sealed class WorkflowRunnerControlFlowTests
         var workflow = WithSteps($"[{Call("a", "a")}, {Call("b", "b")}]");
         var sink = new RecordingProgressSink();
 
-        await new WorkflowRunner(external: new FakeExternalServiceGateway()).RunAsync(
+        await new WorkflowRunner(TransformRegistry.CreateDefault(), external: new FakeExternalServiceGateway()).RunAsync(
             workflow, null, Options with { Progress = sink }, TestContext.Current.CancellationToken);
 
         Assert.Equal(

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Transforms;
 using LlmWorkflow.Tests.Engine.Fakes;
 using static LlmWorkflow.Tests.Engine.TestWorkflows;
 
@@ -24,7 +25,7 @@ public sealed class WorkflowRunnerErrorHandlingTests
     {
         var workflow = WithSteps($"[{Call("ok", "ok")}, {Call("bad", "flaky", extra: "\"on_error\": \"fail\",")}, {Call("never", "never")}]");
 
-        var result = await new WorkflowRunner(external: Flaky(1)).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: Flaky(1)).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
 
         Assert.Equal(WorkflowRunStatus.Failed, result.Status);
         Assert.Equal(("upstream_down", ErrorCategory.ExternalError, "bad"), (result.Error!.Type, result.Error.Category, result.Error.StepId));
@@ -37,7 +38,7 @@ public sealed class WorkflowRunnerErrorHandlingTests
     {
         var workflow = WithSteps($$"""[{{Call("bad", "flaky", extra: "\"on_error\": \"continue\",")}}, {{Call("next", "next", """{"prev": "${steps.bad.output}"}""")}}]""");
 
-        var result = await new WorkflowRunner(external: Flaky(1)).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: Flaky(1)).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
 
         Assert.Equal(WorkflowRunStatus.Completed, result.Status);
         var bad = result.Steps[0];
@@ -50,7 +51,7 @@ public sealed class WorkflowRunnerErrorHandlingTests
     {
         var workflow = WithSteps(Call("bad", "flaky", extra: """ "on_error": {"mode": "default", "value": {"fallback": true}}, """).Insert(0, "[") + "]");
 
-        var result = await new WorkflowRunner(external: Flaky(5)).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: Flaky(5)).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
 
         Assert.Equal(WorkflowRunStatus.Completed, result.Status);
         Assert.Equal(StepStatus.Defaulted, result.Steps[0].Status);
@@ -62,7 +63,7 @@ public sealed class WorkflowRunnerErrorHandlingTests
     {
         var workflow = WithSteps("[" + Call("bad", "flaky", extra: """ "on_error": {"mode": "retry", "max_attempts": 3, "backoff_seconds": 0.01}, """) + "]");
 
-        var result = await new WorkflowRunner(external: Flaky(2)).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: Flaky(2)).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
 
         Assert.Equal(WorkflowRunStatus.Completed, result.Status);
         Assert.Equal((StepStatus.Completed, 3, null), (result.Steps[0].Status, result.Steps[0].Attempts, result.Steps[0].Error));
@@ -74,7 +75,7 @@ public sealed class WorkflowRunnerErrorHandlingTests
         var workflow = WithSteps("[" + Call("bad", "flaky", extra: """ "on_error": {"mode": "retry", "max_attempts": 2, "backoff_seconds": 0.01}, """) + "]");
         var gateway = Flaky(5);
 
-        var result = await new WorkflowRunner(external: gateway).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: gateway).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
 
         Assert.Equal(WorkflowRunStatus.Failed, result.Status);
         Assert.Equal(2, result.Steps[0].Attempts);
@@ -86,7 +87,7 @@ public sealed class WorkflowRunnerErrorHandlingTests
     {
         var workflow = WithSteps("[" + Call("bad", "x", """{"v": "${input.missing}"}""", """ "on_error": {"mode": "retry", "backoff_seconds": 0.01}, """) + "]");
 
-        var result = await new WorkflowRunner(external: new FakeExternalServiceGateway()).RunAsync(workflow, new JsonObject(), Options, TestContext.Current.CancellationToken);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: new FakeExternalServiceGateway()).RunAsync(workflow, new JsonObject(), Options, TestContext.Current.CancellationToken);
 
         Assert.Equal((WorkflowRunStatus.Failed, ErrorCategory.UserError, 1), (result.Status, result.Error!.Category, result.Steps[0].Attempts));
     }
@@ -101,7 +102,7 @@ public sealed class WorkflowRunnerErrorHandlingTests
             return null;
         });
 
-        var result = await new WorkflowRunner(external: gateway).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: gateway).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
 
         Assert.Equal(WorkflowRunStatus.Failed, result.Status);
         Assert.Equal(("timeout", ErrorCategory.ExternalError, true, "slow"), (result.Error!.Type, result.Error.Category, result.Error.Retryable, result.Error.StepId));
@@ -118,7 +119,7 @@ public sealed class WorkflowRunnerErrorHandlingTests
             return null;
         });
 
-        var result = await new WorkflowRunner(external: gateway).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: gateway).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
 
         Assert.Equal((WorkflowRunStatus.Failed, "workflow_timeout", ErrorCategory.SystemError), (result.Status, result.Error!.Type, result.Error.Category));
     }
@@ -140,7 +141,7 @@ public sealed class WorkflowRunnerErrorHandlingTests
         });
         var sink = new RecordingProgressSink();
 
-        var result = await new WorkflowRunner(external: gateway).RunAsync(workflow, null, Options with { Progress = sink }, cts.Token);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: gateway).RunAsync(workflow, null, Options with { Progress = sink }, cts.Token);
 
         Assert.Equal((WorkflowRunStatus.Cancelled, "cancelled"), (result.Status, result.Error!.Type));
         Assert.Equal(["first"], result.Steps.Select(s => s.StepId));
@@ -152,7 +153,7 @@ public sealed class WorkflowRunnerErrorHandlingTests
     {
         var workflow = WithSteps("[" + Call("bad", "flaky", """{"api_key": "sk-123", "query": "weather"}""") + "]");
 
-        var result = await new WorkflowRunner(external: Flaky(1)).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: Flaky(1)).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
 
         var config = result.Error!.Details!["config"]!;
         Assert.Equal(ErrorSanitizer.Redacted, config["params"]!["api_key"]!.GetValue<string>());
@@ -165,7 +166,7 @@ public sealed class WorkflowRunnerErrorHandlingTests
         var store = new InMemoryCheckpointStore();
         var workflow = WithSteps($$"""[{{Call("a", "a")}}, {{Call("b", "flaky", """{"prev": "${steps.a.output.operation}"}""")}}]""");
         var gateway = Flaky(1);
-        var runner = new WorkflowRunner(external: gateway);
+        var runner = new WorkflowRunner(TransformRegistry.CreateDefault(), external: gateway);
         var options = Options with { Checkpoints = store };
 
         var first = await runner.RunAsync(workflow, null, options, TestContext.Current.CancellationToken);

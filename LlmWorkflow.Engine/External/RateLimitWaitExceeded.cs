@@ -1,0 +1,15 @@
+using LlmWorkflow.Engine.Execution;
+
+namespace LlmWorkflow.Engine.External;
+
+/// <summary>The error both rate limiters raise when no token frees up within the allowed wait.</summary>
+internal static class RateLimitWaitExceeded
+{
+    public const string Type = "rate_limit_wait_exceeded";
+
+    public static WorkflowException For(string service, RateLimitOptions limit) => WorkflowException.External(
+        Type,
+        $"No {service} call slot became free within {limit.MaxWait.TotalSeconds:0.#} s (limit: {limit.Capacity} burst, {limit.RefillPerSecond} per second).",
+        retryable: true,
+        retryAfterSeconds: Math.Ceiling(1 / limit.RefillPerSecond));
+}

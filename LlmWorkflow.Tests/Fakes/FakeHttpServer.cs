@@ -1,0 +1,145 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LlmWorkflow.Tests.Fakes;
+
+/// <summary>
+/// An in-process Kestrel server on 127.0.0.1 with a random port: records every request, counts calls, answers with
+/// scripted <see cref="FakeResponse"/>s first and the subclass's default behaviour otherwise, and reports requests
+/// the client aborted. Subclasses add the API shape (OpenAI, Anthropic, WeatherAPI, Places).
+/// </summary>
+public abstract class FakeHttpServer : IAsyncDisposable
+{
+    private readonly ConcurrentQueue<RecordedRequest> _requests = new();
+    private readonly ConcurrentQueue<FakeResponse> _scripted = new();
+    private readonly TaskCompletionSource<RecordedRequest> _aborted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private WebApplication? _app;
+    private int _callCount;
+
+    /// <summary>Root URL, e.g. <c>http://127.0.0.1:54321/</c>.</summary>
+    public Uri BaseUrl { get; private set; } = null!;
+
+    /// <summary>Requests in arrival order.</summary>
+    public IReadOnlyList<RecordedRequest> Requests => [.. _requests];
+
+    public int CallCount => Volatile.Read(ref _callCount);
+
+    /// <summary>Latency added to every answer.</summary>
+    public TimeSpan Latency { get; set; }
+
+    /// <summary>Completes with the first request whose connection the client closed before the answer ended.</summary>
+    public Task<RecordedRequest> RequestAborted => _aborted.Task;
+
+    /// <summary>Answers the next request with <paramref name="response"/> (queued, first in first out).</summary>
+    public void Enqueue(FakeResponse response) => _scripted.Enqueue(response);
+
+    /// <summary>Answers the next request with this API's error shape.</summary>
+    public void EnqueueError(int statusCode, string message, TimeSpan? retryAfter = null)
+    {
+        var response = new FakeResponse(statusCode, ErrorBody(statusCode, message));
+        Enqueue(retryAfter is { } wait ? response.WithRetryAfter(wait) : response);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync(CancellationToken.None);
+            await _app.DisposeAsync();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>The body this API sends with an error status.</summary>
+    protected abstract string ErrorBody(int statusCode, string message);
+
+    /// <summary>The default answer when nothing is scripted.</summary>
+    protected abstract Task HandleAsync(HttpContext context, RecordedRequest request);
+
+    protected async Task StartServerAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        _app = builder.Build();
+        _app.Run(ServeAsync);
+        await _app.StartAsync();
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseUrl = new Uri(address.TrimEnd('/') + "/");
+    }
+
+    protected static async Task WriteJsonAsync(HttpContext context, string json, int statusCode = 200)
+    {
+        context.Response.StatusCode = statusCode;
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(json, context.RequestAborted);
+    }
+
+    private async Task ServeAsync(HttpContext context)
+    {
+        using var reader = new StreamReader(context.Request.Body);
+        var body = await reader.ReadToEndAsync(context.RequestAborted);
+        var request = new RecordedRequest(
+            context.Request.Method,
+            context.Request.Path.Value ?? "/",
+            context.Request.QueryString.Value ?? string.Empty,
+            context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
+            body,
+            DateTimeOffset.UtcNow,
+            Stopwatch.GetTimestamp());
+        _requests.Enqueue(request);
+        Interlocked.Increment(ref _callCount);
+        using var abortRegistration = context.RequestAborted.Register(() => _aborted.TrySetResult(request));
+        try
+        {
+            if (Latency > TimeSpan.Zero)
+            {
+                await Task.Delay(Latency, context.RequestAborted);
+            }
+
+            if (_scripted.TryDequeue(out var scripted))
+            {
+                await WriteScriptedAsync(context, scripted);
+            }
+            else
+            {
+                await HandleAsync(context, request);
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; RequestAborted has been signalled.
+        }
+    }
+
+    private static async Task WriteScriptedAsync(HttpContext context, FakeResponse response)
+    {
+        if (response.Hang)
+        {
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        }
+
+        if (response.Delay > TimeSpan.Zero)
+        {
+            await Task.Delay(response.Delay, context.RequestAborted);
+        }
+
+        context.Response.StatusCode = response.StatusCode;
+        context.Response.ContentType = response.ContentType;
+        foreach (var (name, value) in response.Headers)
+        {
+            context.Response.Headers[name] = value;
+        }
+
+        await context.Response.WriteAsync(response.Body, context.RequestAborted);
+    }
+}

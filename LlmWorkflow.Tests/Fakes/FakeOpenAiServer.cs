@@ -1,0 +1,123 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+
+namespace LlmWorkflow.Tests.Fakes;
+
+/// <summary>
+/// Fake OpenAI-compatible chat completions (<c>POST {prefix}/chat/completions</c>), JSON and SSE streaming, with
+/// OpenRouter's <c>usage.cost</c> when asked for. Use <see cref="ApiUrl"/> as the provider's base URL.
+/// </summary>
+public sealed class FakeOpenAiServer : FakeHttpServer
+{
+    private FakeOpenAiServer(FakeOpenAiOptions options) => Options = options;
+
+    public FakeOpenAiOptions Options { get; set; }
+
+    /// <summary>The API root clients are configured with, e.g. <c>http://127.0.0.1:5000/v1/</c>.</summary>
+    public Uri ApiUrl => new(BaseUrl, Options.ApiPrefix.Trim('/') + "/");
+
+    public static async Task<FakeOpenAiServer> StartAsync(FakeOpenAiOptions? options = null)
+    {
+        var server = new FakeOpenAiServer(options ?? new FakeOpenAiOptions());
+        await server.StartServerAsync();
+        return server;
+    }
+
+    protected override string ErrorBody(int statusCode, string message) => new JsonObject
+    {
+        ["error"] = new JsonObject { ["message"] = message, ["type"] = "fake_error", ["code"] = statusCode },
+    }.ToJsonString();
+
+    protected override async Task HandleAsync(HttpContext context, RecordedRequest request)
+    {
+        if (!request.Path.EndsWith("/chat/completions", StringComparison.Ordinal) || request.Json is not JsonObject body)
+        {
+            await WriteJsonAsync(context, ErrorBody(404, $"No route {request.Method} {request.Path}"), 404);
+            return;
+        }
+
+        var options = Options;
+        var model = body["model"]?.GetValue<string>() ?? "unknown";
+        if (body["stream"]?.GetValue<bool>() == true)
+        {
+            await StreamAsync(context, body, options, model);
+            return;
+        }
+
+        var completion = new JsonObject
+        {
+            ["id"] = "chatcmpl-fake",
+            ["object"] = "chat.completion",
+            ["created"] = 1_700_000_000,
+            ["model"] = model,
+            ["choices"] = new JsonArray(new JsonObject
+            {
+                ["index"] = 0,
+                ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = options.Text },
+                ["finish_reason"] = "stop",
+            }),
+        };
+        if (options.IncludeUsage)
+        {
+            completion["usage"] = Usage(body, options);
+        }
+
+        await WriteJsonAsync(context, completion.ToJsonString());
+    }
+
+    private static async Task StreamAsync(HttpContext context, JsonObject body, FakeOpenAiOptions options, string model)
+    {
+        context.Response.ContentType = "text/event-stream";
+        foreach (var chunk in options.Chunks)
+        {
+            await WriteEventAsync(context, Chunk(model, new JsonObject { ["content"] = chunk }, null));
+            if (options.ChunkDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(options.ChunkDelay, context.RequestAborted);
+            }
+        }
+
+        await WriteEventAsync(context, Chunk(model, new JsonObject(), "stop"));
+        if (options.IncludeUsage && body["stream_options"]?["include_usage"]?.GetValue<bool>() == true)
+        {
+            var usageChunk = Chunk(model, null, null);
+            usageChunk["usage"] = Usage(body, options);
+            await WriteEventAsync(context, usageChunk);
+        }
+
+        await context.Response.WriteAsync("data: [DONE]\n\n", context.RequestAborted);
+    }
+
+    private static JsonObject Chunk(string model, JsonObject? delta, string? finishReason) => new()
+    {
+        ["id"] = "chatcmpl-fake",
+        ["object"] = "chat.completion.chunk",
+        ["created"] = 1_700_000_000,
+        ["model"] = model,
+        ["choices"] = delta is null
+            ? new JsonArray()
+            : new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finishReason }),
+    };
+
+    private static JsonObject Usage(JsonObject body, FakeOpenAiOptions options)
+    {
+        var usage = new JsonObject
+        {
+            ["prompt_tokens"] = options.PromptTokens,
+            ["completion_tokens"] = options.CompletionTokens,
+            ["total_tokens"] = options.PromptTokens + options.CompletionTokens,
+        };
+        if (options.ReportedCost is { } cost && body["usage"]?["include"]?.GetValue<bool>() == true)
+        {
+            usage["cost"] = cost;
+        }
+
+        return usage;
+    }
+
+    private static async Task WriteEventAsync(HttpContext context, JsonObject data)
+    {
+        await context.Response.WriteAsync($"data: {data.ToJsonString()}\n\n", context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
+    }
+}

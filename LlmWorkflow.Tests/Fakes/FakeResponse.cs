@@ -1,0 +1,18 @@
+namespace LlmWorkflow.Tests.Fakes;
+
+/// <summary>A scripted answer for the next request a fake receives (instead of its default behaviour).</summary>
+public sealed record FakeResponse(int StatusCode, string Body = "", string ContentType = "application/json")
+{
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Wait before answering (on top of the server-wide latency).</summary>
+    public TimeSpan Delay { get; init; }
+
+    /// <summary>Never answer: the request stays open until the client gives up (timeouts, cancellation).</summary>
+    public bool Hang { get; init; }
+
+    public static FakeResponse Hanging() => new(200) { Hang = true };
+
+    public FakeResponse WithRetryAfter(TimeSpan retryAfter) =>
+        this with { Headers = new Dictionary<string, string>(Headers) { ["Retry-After"] = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) } };
+}
