@@ -7,6 +7,7 @@ using LlmWorkflow.Engine.Health;
 using LlmWorkflow.Engine.Jobs;
 using LlmWorkflow.Engine.Persistence;
 using LlmWorkflow.Engine.Redis;
+using LlmWorkflow.Engine.Transforms;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Configuration;
@@ -49,14 +50,18 @@ public static class EngineServiceCollectionExtensions
         services.AddScoped<UsageReport>();
 
         var workflowsRoot = WorkflowsDirectory.Resolve(configuration["Workflows:Root"]);
+        // External services first: their Redis-backed response cache is the one the LLM gateway should share.
+        services.AddExternalServices(configuration);
         services.AddLlmProviders(configuration);
+        services.AddSingleton(_ => TransformRegistry.CreateDefault());
         // Catalog loading checks structure only: a missing provider key must not stop the service from starting.
         // Dry runs (POST /api/v1/workflow/validate) add the model checks; a job needing a missing key fails with CONFIG_ERROR.
         services.AddSingleton(sp => WorkflowCatalog.Load(
             Path.Combine(workflowsRoot, "definitions"),
-            new WorkflowValidator(sp.GetService<IExternalServiceGateway>()),
+            new WorkflowValidator(sp.GetRequiredService<TransformRegistry>(), sp.GetService<IExternalServiceGateway>()),
             watchForChanges: configuration.GetValue("Workflows:WatchForChanges", false)));
         services.AddSingleton(sp => new WorkflowRunner(
+            sp.GetRequiredService<TransformRegistry>(),
             sp.GetRequiredService<ILlmGateway>(),
             sp.GetService<IExternalServiceGateway>(),
             sp.GetRequiredService<IPriceTable>(),
