@@ -1,7 +1,51 @@
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
-app.MapGet("/", () => "LlmWorkflow");
-app.Run();
+using System.Text.Json;
+using LlmWorkflow.Api.Auth;
+using LlmWorkflow.Api.Endpoints;
+using LlmWorkflow.Api.Infrastructure;
+using LlmWorkflow.Engine;
+using LlmWorkflow.Engine.Persistence;
 
-/// <summary>Entry point marker for WebApplicationFactory.</summary>
-public partial class Program;
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.Services.AddLlmWorkflowCore(builder.Configuration);
+
+builder.Services.ConfigureHttpJsonOptions(options =>
+{
+    options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+    options.SerializerOptions.MaxDepth = builder.Configuration.GetValue("Api:MaxJsonDepth", 32);
+});
+var maxBodyBytes = builder.Configuration.GetValue<long>("Api:MaxRequestBodyBytes", 1_048_576);
+builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = maxBodyBytes);
+builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
+builder.Services.AddExceptionHandler<DependencyUnavailableExceptionHandler>();
+builder.Services.AddOpenApi();
+builder.Services.AddApiKeyAuth(builder.Configuration);
+builder.Services.AddCallerRateLimits(builder.Configuration);
+
+var app = builder.Build();
+
+// Fail fast on a missing key configuration instead of at the first request.
+app.Services.GetRequiredService<ApiKeyRegistry>();
+
+await using (var scope = app.Services.CreateAsyncScope())
+{
+    await scope.ServiceProvider.GetRequiredService<DatabaseMigrator>().MigrateAsync(app.Lifetime.ApplicationStopping);
+}
+
+app.UseExceptionHandler();
+app.UseBodySizeLimit(maxBodyBytes);
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseRateLimiter();
+
+app.MapOpenApi();
+app.MapDefaultEndpoints();
+var api = app.MapGroup("/api/v1").RequireAuthorization(AuthServiceCollectionExtensions.CallerPolicy).RequireRateLimiting(RateLimitingSetup.Policy);
+api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints();
+api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints();
+
+await app.RunAsync();

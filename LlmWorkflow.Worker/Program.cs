@@ -1,3 +1,8 @@
+using LlmWorkflow.Worker;
+
 var builder = Host.CreateApplicationBuilder(args);
+builder.AddWorkerServices();
+
 var host = builder.Build();
-host.Run();
+await host.MigrateDatabaseAsync();
+await host.RunAsync();

@@ -43,6 +43,24 @@ public sealed partial class LocalPostgres : IAsyncDisposable
     /// <summary>Whether the server was started and not stopped since.</summary>
     public bool IsRunning { get; private set; }
 
+    /// <summary>The postmaster's process id while running (first line of <c>postmaster.pid</c>).</summary>
+    public int? ProcessId
+    {
+        get
+        {
+            try
+            {
+                return IsRunning && int.TryParse(File.ReadLines(Path.Combine(DataDirectory, "postmaster.pid")).FirstOrDefault(), CultureInfo.InvariantCulture, out var pid)
+                    ? pid
+                    : null;
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+        }
+    }
+
     /// <summary>The server's log file (kept in the data directory).</summary>
     public string LogFile => Path.Combine(DataDirectory, "server.log");
 

@@ -39,6 +39,9 @@ public sealed class LocalRedis : IAsyncDisposable
     /// <summary>The server's log file (kept in the data directory).</summary>
     public string LogFile => Path.Combine(DataDirectory, "redis.log");
 
+    /// <summary>Written by the server while it runs, so a server left behind by a killed AppHost can be found.</summary>
+    public string PidFile => Path.Combine(DataDirectory, "redis.pid");
+
     /// <summary>The running server's process id, or null when stopped.</summary>
     public int? ProcessId => _process is { HasExited: false } ? _process.Id : null;
 
@@ -55,6 +58,7 @@ public sealed class LocalRedis : IAsyncDisposable
         }
 
         Directory.CreateDirectory(DataDirectory);
+        await StopStaleServerAsync(cancellationToken);
         var startInfo = new ProcessStartInfo(_serverPath) { UseShellExecute = false, WorkingDirectory = DataDirectory };
         foreach (var argument in ServerArguments())
         {
@@ -125,6 +129,7 @@ public sealed class LocalRedis : IAsyncDisposable
             "--save", "",
             "--daemonize", "no",
             "--logfile", LogFile,
+            "--pidfile", PidFile,
         ];
         if (_password is not null)
         {
@@ -132,6 +137,32 @@ public sealed class LocalRedis : IAsyncDisposable
         }
 
         return arguments;
+    }
+
+    /// <summary>Two servers appending to one file would corrupt it: end one still running from an earlier run.</summary>
+    private async Task StopStaleServerAsync(CancellationToken cancellationToken)
+    {
+        if (!File.Exists(PidFile)
+            || !int.TryParse(await File.ReadAllTextAsync(PidFile, cancellationToken), CultureInfo.InvariantCulture, out var pid))
+        {
+            return;
+        }
+
+        try
+        {
+            using var stale = Process.GetProcessById(pid);
+            if (stale.ProcessName == "redis-server")
+            {
+                UnixSignals.Send(pid, UnixSignals.Terminate);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(StopTimeout);
+                await stale.WaitForExitAsync(timeout.Token);
+            }
+        }
+        catch (ArgumentException)
+        {
+            // No such process any more: the pid file is just left over.
+        }
     }
 
     private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)

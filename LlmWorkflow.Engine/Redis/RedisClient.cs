@@ -57,11 +57,16 @@ public sealed partial class RedisClient : IRedisClient
         {
             reply = (await connection.SendAsync(batch).WaitAsync(timeout, ct).ConfigureAwait(false))[0];
         }
-        catch (Exception ex)
+        catch (TimeoutException)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw NewTimeout(command, timeout);
+        }
+        catch
         {
             // The server may still be blocked on this connection (or send a late reply): never reuse it.
             await connection.DisposeAsync().ConfigureAwait(false);
-            throw ex is TimeoutException ? NewTimeout(command, timeout) : ex;
+            throw;
         }
         await ReturnBlockingAsync(connection).ConfigureAwait(false);
         return reply.IsError ? throw new RedisServerException(reply.AsString()!) : reply;
@@ -105,7 +110,18 @@ public sealed partial class RedisClient : IRedisClient
             }
             await idle.DisposeAsync().ConfigureAwait(false);
         }
-        return await ConnectAsync().WaitAsync(ct).ConfigureAwait(false);
+        var connecting = ConnectAsync();
+        try
+        {
+            return await connecting.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Nobody will use the connection being opened: close it once it is there.
+            _ = connecting.ContinueWith(
+                task => task.Result.DisposeAsync().AsTask(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            throw;
+        }
     }
 
     private async Task ReturnBlockingAsync(RedisConnection connection)

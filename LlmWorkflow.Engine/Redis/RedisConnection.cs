@@ -25,7 +25,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Channel<(IReadOnlyList<RedisCommand> Commands, ReplySink Sink)> _outgoing =
         Channel.CreateUnbounded<(IReadOnlyList<RedisCommand>, ReplySink)>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Queue<ReplySink> _awaiting = new(); // also the lock for _fault and _lastProgress
+    private readonly Queue<ReplySink> _awaiting = new(); // also the lock that guards _fault
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _readLoop;
     private readonly Task _writeLoop;
@@ -53,6 +53,11 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        // Keep-alive probes detect a peer that vanished without closing, even under BLOCK 0 where no timeout applies.
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 60);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 10);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
         Stream? stream = null;
         RedisConnection? connection = null;
         try

@@ -43,7 +43,7 @@ public static class RedisStreamCommands
 
     /// <summary>
     /// XREADGROUP of new entries (<c>&gt;</c>) from each key. With <paramref name="block"/> the read waits on a dedicated
-    /// connection for up to that long; a block that ends with nothing returns an empty list.
+    /// connection for up to that long (zero: indefinitely, as BLOCK 0); a block that ends with nothing returns an empty list.
     /// </summary>
     public static async Task<IReadOnlyList<StreamReadResult>> StreamReadGroupAsync(
         this IRedisClient redis, string group, string consumer, IReadOnlyList<string> keys, int count, TimeSpan? block, CancellationToken ct = default)

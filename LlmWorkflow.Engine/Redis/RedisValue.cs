@@ -55,6 +55,13 @@ public readonly struct RedisValue
         _ => throw new InvalidCastException($"A {Kind} reply '{this}' is not an integer."),
     };
 
+    /// <summary>A number in an integer or string reply (Lua scripts return fractions as strings).</summary>
+    public double AsDouble() => Kind == RedisValueKind.Integer
+        ? _integer
+        : double.TryParse(Kind is RedisValueKind.SimpleString or RedisValueKind.BulkString ? AsString() : null, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed)
+            ? parsed
+            : throw new InvalidCastException($"A {Kind} reply '{this}' is not a number.");
+
     /// <summary>Raw bytes of a string reply; null for a null reply.</summary>
     public byte[]? AsBytes() => Kind switch
     {

@@ -11,6 +11,7 @@ namespace LlmWorkflow.Engine.Redis;
 internal static class RespReader
 {
     private const int MaxDepth = 64;
+    private const long MaxLength = 512L * 1024 * 1024; // Redis's own proto-max-bulk-len default
 
     /// <summary>Reads one whole reply; false (reader left where it was) when more bytes are needed.</summary>
     public static bool TryRead(ref SequenceReader<byte> reader, out RedisValue value)
@@ -43,9 +44,9 @@ internal static class RespReader
                 value = RedisValue.Integer(ParseInteger(line));
                 return true;
             case (byte)'$':
-                return TryReadBulk(ref reader, ParseInteger(line), out value);
+                return TryReadBulk(ref reader, ParseLength(line), out value);
             case (byte)'*':
-                return TryReadArray(ref reader, ParseInteger(line), depth, out value);
+                return TryReadArray(ref reader, ParseLength(line), depth, out value);
             default:
                 throw new RedisConnectionException($"Protocol error: unexpected reply type byte 0x{prefix:X2}.");
         }
@@ -110,6 +111,12 @@ internal static class RespReader
         }
         line = sequence.IsSingleSegment ? sequence.FirstSpan : sequence.ToArray();
         return true;
+    }
+
+    private static long ParseLength(ReadOnlySpan<byte> line)
+    {
+        var length = ParseInteger(line);
+        return length <= MaxLength ? length : throw new RedisConnectionException($"Protocol error: length {length} is too large.");
     }
 
     private static long ParseInteger(ReadOnlySpan<byte> line) =>

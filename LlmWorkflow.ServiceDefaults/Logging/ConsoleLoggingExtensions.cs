@@ -26,7 +26,7 @@ public static class ConsoleLoggingExtensions
         {
             json.IncludeScopes = true;
             json.UseUtcTimestamp = true;
-            json.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+            json.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
         });
         return builder;
     }

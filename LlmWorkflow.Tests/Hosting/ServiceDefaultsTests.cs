@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
 
@@ -78,6 +80,24 @@ public sealed class ServiceDefaultsTests
 
         var exported = await exporter.WaitForAsync(a => (string?)a.GetTagItem("test.marker") == marker, ct);
         Assert.Equal("run workflow", exported.DisplayName);
+    }
+
+    [Fact]
+    public void ConsoleLogsAreJsonWithUtcTimestampsUnlessAFormatterIsChosen()
+    {
+        var defaults = Host.CreateApplicationBuilder();
+        defaults.AddServiceDefaults();
+        using var defaultHost = defaults.Build();
+        var chosen = Host.CreateApplicationBuilder();
+        chosen.Configuration["Logging:Console:FormatterName"] = "simple";
+        chosen.AddServiceDefaults();
+        using var chosenHost = chosen.Build();
+
+        Assert.Equal("json", defaultHost.Services.GetRequiredService<IOptions<ConsoleLoggerOptions>>().Value.FormatterName);
+        var json = defaultHost.Services.GetRequiredService<IOptionsMonitor<JsonConsoleFormatterOptions>>().CurrentValue;
+        Assert.True(json.UseUtcTimestamp);
+        Assert.True(json.IncludeScopes);
+        Assert.Equal("simple", chosenHost.Services.GetRequiredService<IOptions<ConsoleLoggerOptions>>().Value.FormatterName);
     }
 
     private static Task<LoopbackWebApp> StartAppAsync(CollectingActivityExporter exporter, CancellationToken ct) =>

@@ -124,6 +124,23 @@ public sealed class RedisClientTests(LocalRedisFixture redis) : IClassFixture<Lo
     }
 
     [Fact]
+    public async Task SequentialBlockingReadsReuseOneDedicatedConnection()
+    {
+        var options = redis.Options;
+        options.Database = 7; // tells this client's connections apart in CLIENT LIST
+        await using var client = new RedisClient(options);
+        var key = LocalRedisFixture.UniqueKey("reuse");
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Empty(await client.StreamReadAsync([(key, "$")], 1, TimeSpan.FromMilliseconds(10), _ct));
+        }
+
+        var clients = (await client.ExecuteAsync("CLIENT", ["LIST"], _ct)).AsString()!.Split('\n');
+        Assert.Single(clients, line => line.Contains(" db=7 ", StringComparison.Ordinal) && line.Contains(" cmd=xread ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task CancellingABlockingReadEndsItAndLaterReadsStillWork()
     {
         var key = LocalRedisFixture.UniqueKey("cancel");

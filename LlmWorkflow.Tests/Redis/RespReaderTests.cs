@@ -78,6 +78,8 @@ public sealed class RespReaderTests
     [InlineData("?what\r\n")]
     [InlineData(":12x\r\n")]
     [InlineData("$3\r\nabcd\r\n")]
+    [InlineData("*9223372036854775807\r\n")]
+    [InlineData("$999999999999\r\n")]
     public void ProtocolErrorsFailTheConnection(string wire) =>
         Assert.Throws<RedisConnectionException>(() => ReadAll(wire));
 
@@ -88,6 +90,9 @@ public sealed class RespReaderTests
         Assert.Throws<InvalidCastException>(() => reply.AsString());
         Assert.Throws<InvalidCastException>(() => RedisValue.SimpleString("x").AsArray());
         Assert.Equal(12, RedisValue.BulkString("12"u8.ToArray()).AsInt64());
+        Assert.Equal(0.25, RedisValue.BulkString("0.25"u8.ToArray()).AsDouble());
+        Assert.Equal(3, RedisValue.Integer(3).AsDouble());
+        Assert.Throws<InvalidCastException>(() => RedisValue.Null.AsDouble());
         Assert.Equal("[1, (nil), (error) ERR x]", RedisValue.Array([RedisValue.Integer(1), RedisValue.Null, RedisValue.Error("ERR x")]).ToString());
     }
 

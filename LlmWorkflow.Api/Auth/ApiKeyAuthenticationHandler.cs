@@ -1,0 +1,133 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace LlmWorkflow.Api.Auth;
+
+/// <summary>
+/// Authenticates <c>X-API-Key</c> or <c>X-API-Secret</c> against the configured keys. Keys are compared as SHA-256
+/// digests with <see cref="CryptographicOperations.FixedTimeEquals"/> and every key is checked, so timing reveals
+/// neither a key's content nor which key matched.
+/// </summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    ApiKeyRegistry registry) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string AdminClaim = "llmwf:admin";
+    public static readonly string[] HeaderNames = ["X-API-Key", "X-API-Secret"];
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        string? presented = null;
+        foreach (var header in HeaderNames)
+        {
+            if (Request.Headers.TryGetValue(header, out var value) && !string.IsNullOrEmpty(value))
+            {
+                presented = value.ToString();
+                break;
+            }
+        }
+
+        // EventSource cannot send headers, so the live events route also accepts ?api_key=.
+        if (presented is null && Request.Path.Value?.EndsWith("/events", StringComparison.Ordinal) == true
+            && Request.Query.TryGetValue("api_key", out var queryKey) && !string.IsNullOrEmpty(queryKey))
+        {
+            presented = queryKey.ToString();
+        }
+
+        if (presented is null)
+        {
+            return Task.FromResult(registry.AllowAnonymous
+                ? AuthenticateResult.Success(Ticket("anonymous", admin: false))
+                : AuthenticateResult.NoResult());
+        }
+
+        var match = registry.Find(presented);
+        return Task.FromResult(match is null
+            ? AuthenticateResult.Fail("Invalid API key.")
+            : AuthenticateResult.Success(Ticket(match.Name, match.Admin)));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        await Results.Problem(
+            title: "Unauthorized",
+            detail: "Send a valid API key in the X-API-Key (or X-API-Secret) header.",
+            statusCode: StatusCodes.Status401Unauthorized).ExecuteAsync(Context);
+    }
+
+    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = StatusCodes.Status403Forbidden;
+        await Results.Problem(
+            title: "Forbidden",
+            detail: "This route needs an admin API key.",
+            statusCode: StatusCodes.Status403Forbidden).ExecuteAsync(Context);
+    }
+
+    private AuthenticationTicket Ticket(string name, bool admin)
+    {
+        var claims = new List<Claim> { new(ClaimTypes.Name, name) };
+        if (admin)
+        {
+            claims.Add(new Claim(AdminClaim, "true"));
+        }
+
+        return new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName);
+    }
+}
+
+/// <summary>The configured keys, kept only as digests in memory.</summary>
+public sealed class ApiKeyRegistry
+{
+    private readonly (byte[] Digest, ApiKeyEntry Entry)[] _keys;
+
+    public ApiKeyRegistry(IOptions<ApiKeyOptions> options, IConfiguration configuration)
+    {
+        var entries = options.Value.ApiKeys.Where(k => !string.IsNullOrEmpty(k.Key)).ToList();
+        if (configuration["LLM_MICROSERVICE_API_KEY"] is { Length: > 0 } callerKey)
+        {
+            entries.Add(new ApiKeyEntry { Name = "main-app", Key = callerKey });
+        }
+
+        if (configuration["ADMIN_API_KEY"] is { Length: > 0 } adminKey)
+        {
+            entries.Add(new ApiKeyEntry { Name = "admin", Key = adminKey, Admin = true });
+        }
+
+        AllowAnonymous = options.Value.AllowAnonymous;
+        if (entries.Count == 0 && !AllowAnonymous)
+        {
+            throw new InvalidOperationException(
+                "No API keys are configured. Set LLM_MICROSERVICE_API_KEY (and ADMIN_API_KEY for admin routes), or Auth:ApiKeys, " +
+                "or Auth:AllowAnonymous=true for a local experiment.");
+        }
+
+        _keys = entries.Select(e => (SHA256.HashData(Encoding.UTF8.GetBytes(e.Key)), e)).ToArray();
+    }
+
+    public bool AllowAnonymous { get; }
+
+    public ApiKeyEntry? Find(string presented)
+    {
+        var digest = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
+        ApiKeyEntry? match = null;
+        foreach (var (candidate, entry) in _keys)
+        {
+            // No early exit: every key is compared, in constant time.
+            if (CryptographicOperations.FixedTimeEquals(candidate, digest))
+            {
+                match = entry;
+            }
+        }
+
+        return match;
+    }
+}

@@ -1,0 +1,43 @@
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Jobs;
+
+namespace LlmWorkflow.Api.Contracts;
+
+/// <summary>Maps stored rows to API responses; secrets (webhook_secret) are never copied out.</summary>
+internal static class JobMapping
+{
+    public static JobAcceptedResponse ToAccepted(this WorkflowJob job, int estimatedWaitSeconds) => new(
+        job.Id, job.Status.ToWire(), job.WorkflowName, job.CreatedAt, StatusUrl(job.Id), estimatedWaitSeconds);
+
+    public static string StatusUrl(Guid jobId) => $"/api/v1/status/{jobId}";
+
+    public static JobStatusResponse ToStatus(this WorkflowJob job, IReadOnlyList<JobStep> steps) => new()
+    {
+        JobId = job.Id,
+        Status = job.Status.ToWire(),
+        WorkflowName = job.WorkflowName,
+        UserId = job.UserId,
+        Username = job.Username,
+        Action = job.Action,
+        Priority = job.Priority,
+        CreatedAt = job.CreatedAt,
+        QueuedAt = job.QueuedAt,
+        StartedAt = job.StartedAt,
+        CompletedAt = job.CompletedAt,
+        DurationMs = job.DurationMs,
+        Progress = new JobProgress(job.CurrentStepId, job.CurrentStepName, job.ProgressPercent),
+        Result = ToNode(job.ResultData),
+        ErrorMessage = job.ErrorMessage,
+        Error = ToNode(job.ErrorData),
+        Attempt = job.Attempt,
+        Steps = steps.Select(ToResponse).ToArray(),
+    };
+
+    private static JobStepResponse ToResponse(JobStep step) => new(
+        step.StepKey, step.StepId, step.DisplayName, step.StepType, step.Status, step.Attempts,
+        step.StartedAt, step.FinishedAt, step.DurationMs, step.Model, step.InputTokens, step.OutputTokens,
+        step.CostUsd, ToNode(step.Output), ToNode(step.Error));
+
+    private static JsonNode? ToNode(System.Text.Json.JsonDocument? document) =>
+        document is null ? null : JsonNode.Parse(document.RootElement.GetRawText());
+}

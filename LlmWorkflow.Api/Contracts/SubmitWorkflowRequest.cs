@@ -1,0 +1,41 @@
+using System.ComponentModel;
+using System.Text.Json.Nodes;
+
+namespace LlmWorkflow.Api.Contracts;
+
+/// <summary>Body of <c>POST /api/v1/workflow</c> (and its alias <c>POST /api/v1/jobs</c>).</summary>
+public sealed record SubmitWorkflowRequest
+{
+    [Description("Name of a workflow in the catalog (GET /api/v1/workflows), e.g. emergency_contacts.")]
+    public string? WorkflowName { get; init; }
+
+    [Description("Input for the workflow, checked against its input_schema.")]
+    public JsonObject? InputData { get; init; }
+
+    [Description("Caller's user id. When given, reads of this job may be scoped to it.")]
+    public string? UserId { get; init; }
+
+    [Description("Who triggered the workflow (informational, max 255 characters).")]
+    public string? Username { get; init; }
+
+    [Description("The user activity that needed the workflow, e.g. 'generate mission report' (informational).")]
+    public string? Action { get; init; }
+
+    [Description("Where to POST the signed result when the job finishes.")]
+    public string? WebhookUrl { get; init; }
+
+    [Description("HMAC secret for this job's webhook signatures (else the service-wide LLM_WEBHOOK_SECRET). Never returned.")]
+    public string? WebhookSecret { get; init; }
+
+    [Description("Opt-in webhook events besides the terminal ones, e.g. [\"workflow.step_completed\"].")]
+    public IReadOnlyList<string>? WebhookEvents { get; init; }
+
+    [Description("0-10, higher runs first. Default 0.")]
+    public int? Priority { get; init; }
+
+    [Description("Keep full step inputs/outputs for debugging.")]
+    public bool? DebugMode { get; init; }
+
+    [Description("Budget for this job in USD; overrides the workflow's max_cost_usd.")]
+    public decimal? BudgetUsd { get; init; }
+}

@@ -1,0 +1,82 @@
+using LlmWorkflow.Engine.Jobs;
+using LlmWorkflow.Engine.Persistence;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace LlmWorkflow.Api.Endpoints;
+
+/// <summary>Admin-only routes: housekeeping, usage/cost report and queue state.</summary>
+internal static class AdminEndpoints
+{
+    public static RouteGroupBuilder MapAdminEndpoints(this RouteGroupBuilder admin)
+    {
+        admin.MapPost("/cleanup/stale", CleanupStaleAsync)
+            .WithName("CleanupStaleJobs")
+            .WithSummary("Fail jobs stuck in processing (no live worker) or waiting too long")
+            .WithDescription("processing_minutes (default 60): processing jobs started longer ago whose lease expired; " +
+                             "waiting_hours (default 72): pending/queued jobs older than this. Marked is_stale with a stale_reason.");
+        admin.MapPost("/cleanup/old", CleanupOldAsync)
+            .WithName("DeleteOldJobs")
+            .WithSummary("Delete finished jobs older than N days (default 7)");
+        admin.MapGet("/usage", UsageAsync)
+            .WithName("UsageReport")
+            .WithSummary("Spend and tokens grouped by model, workflow, user and day")
+            .WithDescription("Period: from/to (ISO 8601, UTC) or days (default 30) back from now.");
+        admin.MapGet("/queue", QueueAsync)
+            .WithName("QueueState")
+            .WithSummary("Dispatch streams per priority band, pending entries, consumers, worker heartbeats, dead letters");
+        return admin;
+    }
+
+    private static async Task<Results<Ok<CleanupResponse>, ValidationProblem>> CleanupStaleAsync(
+        JobMaintenance maintenance, int? processingMinutes, int? waitingHours, CancellationToken cancellationToken)
+    {
+        if (processingMinutes is < 1 || waitingHours is < 1)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["processing_minutes"] = ["processing_minutes and waiting_hours must be at least 1."] });
+        }
+
+        var count = await maintenance.CleanupStaleAsync(
+            TimeSpan.FromMinutes(processingMinutes ?? 60), TimeSpan.FromHours(waitingHours ?? 72), cancellationToken);
+        return TypedResults.Ok(new CleanupResponse(count));
+    }
+
+    private static async Task<Results<Ok<CleanupResponse>, ValidationProblem>> CleanupOldAsync(
+        JobMaintenance maintenance, int? days, CancellationToken cancellationToken)
+    {
+        if (days is < 1)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["days"] = ["days must be at least 1."] });
+        }
+
+        return TypedResults.Ok(new CleanupResponse(await maintenance.DeleteFinishedAsync(TimeSpan.FromDays(days ?? 7), cancellationToken)));
+    }
+
+    private static async Task<Results<Ok<UsageReportResult>, ValidationProblem>> UsageAsync(
+        UsageReport report, TimeProvider time, DateTimeOffset? from, DateTimeOffset? to, int? days, CancellationToken cancellationToken)
+    {
+        if (days is < 1 or > 366)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["days"] = ["days must be between 1 and 366."] });
+        }
+
+        var end = to ?? time.GetUtcNow();
+        var start = from ?? end.AddDays(-(days ?? 30));
+        if (start >= end)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["from"] = ["from must be before to."] });
+        }
+
+        return TypedResults.Ok(await report.BuildAsync(start, end, cancellationToken));
+    }
+
+    private static async Task<Ok<QueueState>> QueueAsync(QueueSnapshot snapshot, LlmWorkflowDbContext db, CancellationToken cancellationToken)
+    {
+        var oldestQueued = await db.Jobs.AsNoTracking().Where(j => j.Status == JobStatus.Queued)
+            .OrderBy(j => j.QueuedAt).Select(j => (DateTimeOffset?)j.QueuedAt).FirstOrDefaultAsync(cancellationToken);
+        return TypedResults.Ok(await snapshot.TakeAsync(oldestQueued, cancellationToken));
+    }
+}
+
+/// <summary>How many jobs a cleanup changed.</summary>
+internal sealed record CleanupResponse(int Affected);

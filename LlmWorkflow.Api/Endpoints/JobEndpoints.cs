@@ -1,0 +1,238 @@
+using LlmWorkflow.Api.Auth;
+using LlmWorkflow.Api.Contracts;
+using LlmWorkflow.Engine.Jobs;
+using LlmWorkflow.Engine.Persistence;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+
+namespace LlmWorkflow.Api.Endpoints;
+
+/// <summary>Submission and status routes of the v1 contract.</summary>
+internal static class JobEndpoints
+{
+    public static RouteGroupBuilder MapJobEndpoints(this RouteGroupBuilder api)
+    {
+        api.MapPost("/workflow", SubmitAsync)
+            .WithName("SubmitWorkflow")
+            .WithSummary("Submit a workflow run")
+            .WithDescription("Validates the workflow name and input against the workflow's input_schema, stores the job and queues it. " +
+                             "Returns 202 with the job id at once; a repeated Idempotency-Key returns the original job with 200.");
+        api.MapPost("/jobs", SubmitAsync)
+            .WithName("SubmitJob")
+            .WithSummary("Submit a workflow run (alias of POST /api/v1/workflow)");
+
+        api.MapGet("/status/{jobId:guid}", GetStatusAsync)
+            .WithName("GetJobStatus")
+            .WithSummary("Status, progress, per-step records, result and cost data of a job");
+        api.MapGet("/jobs/{jobId:guid}", GetStatusAsync)
+            .WithName("GetJob")
+            .WithSummary("Same as GET /api/v1/status/{job_id}");
+
+        api.MapGet("/jobs", ListAsync)
+            .WithName("ListJobs")
+            .WithSummary("List jobs, newest first")
+            .WithDescription("Filters: status_filter (pending|queued|processing|completed|failed|cancelled), user_id, limit (1-200, default 50), " +
+                             "offset, limit_results: a count \"1\"-\"500\" (overrides limit) or a period \"Today\" (since 00:00 UTC), \"7 Days\", \"30 Days\". " +
+                             "Invalid values get 400 listing the valid ones.");
+
+        api.MapDelete("/workflow/{jobId:guid}", CancelAsync)
+            .WithName("CancelJob")
+            .WithSummary("Cancel a job")
+            .WithDescription("A queued job is cancelled at once; a running job's worker stops it (in-flight LLM and HTTP calls are aborted) within about a second.");
+
+        api.MapDelete("/jobs/bulk", BulkDeleteAsync)
+            .WithName("BulkDeleteJobs")
+            .WithSummary("Delete jobs by id (running ones are stopped first)");
+
+        api.MapPost("/jobs/{jobId:guid}/retry", RetryAsync)
+            .WithName("RetryJob")
+            .WithSummary("Queue a failed or cancelled job again")
+            .WithDescription("The job resumes from its checkpoints: steps that finished before are not run (or paid for) again.");
+        return api;
+    }
+
+    private static async Task<Results<Accepted<JobAcceptedResponse>, Ok<JobAcceptedResponse>, ValidationProblem>> SubmitAsync(
+        SubmitWorkflowRequest request,
+        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        JobSubmitter submitter,
+        QueueWaitEstimator waitEstimator,
+        HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request.WorkflowName))
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["workflow_name"] = ["workflow_name is required."] });
+        }
+
+        var activity = System.Diagnostics.Activity.Current;
+        var submission = new JobSubmission
+        {
+            WorkflowName = request.WorkflowName,
+            InputData = request.InputData ?? [],
+            UserId = request.UserId,
+            Username = request.Username,
+            Action = request.Action,
+            WebhookUrl = request.WebhookUrl,
+            WebhookSecret = request.WebhookSecret,
+            WebhookEvents = request.WebhookEvents,
+            Priority = request.Priority ?? 0,
+            DebugMode = request.DebugMode ?? false,
+            BudgetUsd = request.BudgetUsd,
+            IdempotencyKey = string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey,
+            TraceParent = activity?.Id,
+            TraceState = activity?.TraceStateString,
+        };
+
+        var result = await submitter.SubmitAsync(submission, cancellationToken);
+        if (result.Job is not { } job)
+        {
+            return TypedResults.ValidationProblem(
+                result.Problems.GroupBy(p => p.Field).ToDictionary(g => g.Key, g => g.Select(p => p.Message).ToArray()),
+                detail: string.Join(" ", result.Problems.Select(p => $"{p.Field}: {p.Message}")));
+        }
+
+        var body = job.ToAccepted(await waitEstimator.EstimateSecondsAsync(job.Priority, cancellationToken));
+        if (!result.Created)
+        {
+            return TypedResults.Ok(body);
+        }
+
+        http.Response.Headers.Location = body.StatusUrl;
+        return TypedResults.Accepted(body.StatusUrl, body);
+    }
+
+    private static async Task<Results<Ok<JobStatusResponse>, NotFound<ProblemDetails>>> GetStatusAsync(
+        Guid jobId,
+        LlmWorkflowDbContext db,
+        HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        var job = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == jobId, cancellationToken);
+        if (job is null || !CallerScope.From(http).CanSee(job))
+        {
+            return JobNotFound(jobId);
+        }
+
+        var steps = await db.JobSteps.AsNoTracking()
+            .Where(s => s.JobId == jobId)
+            .OrderBy(s => s.StartedAt).ThenBy(s => s.CreatedAt)
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(job.ToStatus(steps));
+    }
+
+    private static async Task<Results<Ok<JobListResponse>, ValidationProblem>> ListAsync(
+        [FromQuery(Name = "status_filter")] string? statusFilter,
+        [FromQuery(Name = "user_id")] string? userId,
+        int? limit,
+        int? offset,
+        [FromQuery(Name = "limit_results")] string? limitResults,
+        LlmWorkflowDbContext db,
+        TimeProvider time,
+        HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        var scope = CallerScope.From(http);
+        var (query, errors) = JobListQuery.Parse(statusFilter, userId ?? scope.UserId, limit, offset, limitResults, time.GetUtcNow());
+        if (query is null)
+        {
+            return TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(v => v)));
+        }
+
+        var jobs = db.Jobs.AsNoTracking();
+        if (query.Status is { } status)
+        {
+            jobs = jobs.Where(j => j.Status == status);
+        }
+
+        if (query.UserId is { } user)
+        {
+            jobs = jobs.Where(j => j.UserId == user);
+        }
+
+        if (query.CreatedSince is { } since)
+        {
+            jobs = jobs.Where(j => j.CreatedAt >= since);
+        }
+
+        var total = await jobs.CountAsync(cancellationToken);
+        var page = await jobs.OrderByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id)
+            .Skip(query.Offset).Take(query.Limit)
+            .Select(j => new JobSummary(
+                j.Id, j.WorkflowName, j.Status.ToWire(), j.Priority, j.UserId, j.Username, j.Action, j.CreatedAt,
+                j.StartedAt, j.CompletedAt, j.DurationMs, j.ErrorMessage, j.CurrentStepId, j.CurrentStepName,
+                j.ProgressPercent, j.TotalTokens, j.CostUsd))
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(new JobListResponse(page, total, query.Limit, query.Offset));
+    }
+
+    private static async Task<Results<Ok<JobActionResponse>, Accepted<JobActionResponse>, NotFound<ProblemDetails>, Conflict<JobActionResponse>>> CancelAsync(
+        Guid jobId,
+        LlmWorkflowDbContext db,
+        JobCommands commands,
+        HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        if (!await VisibleAsync(db, jobId, http, cancellationToken))
+        {
+            return JobNotFound(jobId);
+        }
+
+        return await commands.CancelAsync(jobId, cancellationToken) switch
+        {
+            CancelOutcome.Cancelled => TypedResults.Ok(new JobActionResponse(jobId, "cancelled", "The job was waiting and is cancelled.")),
+            CancelOutcome.CancelRequested => TypedResults.Accepted(JobMapping.StatusUrl(jobId),
+                new JobActionResponse(jobId, "processing", "The job is running; its worker stops it within about a second.")),
+            CancelOutcome.AlreadyFinished => TypedResults.Conflict(new JobActionResponse(jobId, "finished", "The job already finished; nothing to cancel.")),
+            _ => JobNotFound(jobId),
+        };
+    }
+
+    private static async Task<Results<Ok<BulkDeleteResponse>, ValidationProblem>> BulkDeleteAsync(
+        [FromBody] BulkDeleteRequest request,
+        JobCommands commands,
+        HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        if (request.JobIds is not { Count: > 0 and <= 500 } ids)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["job_ids"] = ["job_ids must list 1 to 500 job ids."] });
+        }
+
+        var scope = CallerScope.From(http);
+        var deleted = await commands.DeleteAsync(ids.Distinct().ToArray(), scope.IsAdmin ? null : scope.UserId, cancellationToken);
+        var notFound = ids.Except(deleted).Distinct().ToArray();
+        return TypedResults.Ok(new BulkDeleteResponse(deleted.Count, deleted, notFound));
+    }
+
+    private static async Task<Results<Accepted<JobActionResponse>, NotFound<ProblemDetails>, Conflict<JobActionResponse>>> RetryAsync(
+        Guid jobId,
+        LlmWorkflowDbContext db,
+        JobCommands commands,
+        HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        if (!await VisibleAsync(db, jobId, http, cancellationToken))
+        {
+            return JobNotFound(jobId);
+        }
+
+        return await commands.RetryAsync(jobId, cancellationToken) switch
+        {
+            RetryOutcome.Requeued => TypedResults.Accepted(JobMapping.StatusUrl(jobId),
+                new JobActionResponse(jobId, "queued", "Queued again; finished steps are reused from checkpoints.")),
+            RetryOutcome.NotRetryable => TypedResults.Conflict(new JobActionResponse(jobId, "not_retryable", "Only failed or cancelled jobs can be retried.")),
+            _ => JobNotFound(jobId),
+        };
+    }
+
+    private static async Task<bool> VisibleAsync(LlmWorkflowDbContext db, Guid jobId, HttpContext http, CancellationToken cancellationToken)
+    {
+        var scope = CallerScope.From(http);
+        var owner = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.UserId }).FirstOrDefaultAsync(cancellationToken);
+        return owner is not null && (scope.IsAdmin || scope.UserId is null || owner.UserId == scope.UserId);
+    }
+
+    private static NotFound<ProblemDetails> JobNotFound(Guid jobId) =>
+        TypedResults.NotFound(new ProblemDetails { Title = "Job not found", Detail = $"No job with id {jobId}.", Status = 404 });
+}

@@ -1,0 +1,19 @@
+namespace LlmWorkflow.Engine.Definitions;
+
+/// <summary>
+/// The step type names accepted in <c>type</c>. <c>for_each</c> is its own type rather than a parallel form:
+/// it has one body run per item, not named branches, and its output is an array in item order.
+/// </summary>
+public static class StepTypes
+{
+    public const string Llm = "llm";
+    public const string ExternalApi = "external_api";
+    public const string Transform = "transform";
+    public const string Conditional = "conditional";
+    public const string Parallel = "parallel";
+    public const string ForEach = "for_each";
+
+    public static IReadOnlyList<string> All { get; } = [Llm, ExternalApi, Transform, Conditional, Parallel, ForEach];
+
+    public static bool IsKnown(string type) => All.Contains(type, StringComparer.Ordinal);
+}

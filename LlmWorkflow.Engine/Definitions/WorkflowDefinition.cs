@@ -1,0 +1,44 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace LlmWorkflow.Engine.Definitions;
+
+/// <summary>
+/// A workflow file from <c>workflows/definitions/*.json</c>: metadata, the input contract, the steps and the
+/// output template resolved over the step outputs when the run ends.
+/// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record WorkflowDefinition
+{
+    /// <summary>Editor hint pointing at <c>workflow.schema.json</c>; ignored by the engine.</summary>
+    [JsonPropertyName("$schema")]
+    public string? Schema { get; init; }
+
+    /// <summary>Unique name callers submit as <c>workflow_name</c>.</summary>
+    [JsonPropertyName("name")]
+    public required string Name { get; init; }
+
+    [JsonPropertyName("version")]
+    public string? Version { get; init; }
+
+    [JsonPropertyName("description")]
+    public string? Description { get; init; }
+
+    /// <summary>JSON Schema subset checked against <c>input_data</c> at submission (see <see cref="InputSchemaValidator"/>).</summary>
+    [JsonPropertyName("input_schema")]
+    public JsonObject? InputSchema { get; init; }
+
+    [JsonPropertyName("steps")]
+    public required IReadOnlyList<StepDefinition> Steps { get; init; }
+
+    /// <summary>JSON template over <c>${steps...}</c>, <c>${input...}</c>; null = the last step's output.</summary>
+    [JsonPropertyName("output")]
+    public JsonNode? Output { get; init; }
+
+    [JsonPropertyName("timeout_seconds")]
+    public double? TimeoutSeconds { get; init; }
+
+    /// <summary>Budget for the whole run; LLM steps whose worst-case cost would exceed it are not started.</summary>
+    [JsonPropertyName("max_cost_usd")]
+    public decimal? MaxCostUsd { get; init; }
+}

@@ -1,0 +1,237 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using LlmWorkflow.Engine.Expressions;
+using LlmWorkflow.Engine.External;
+using LlmWorkflow.Engine.Transforms;
+
+namespace LlmWorkflow.Engine.Definitions;
+
+/// <summary>
+/// Finds every problem in a loaded workflow at once, each with its JSON path and a fix hint (codes in
+/// <see cref="ValidationCodes"/>). Checks needing a collaborator run only when it is given.
+/// Unreachable steps reported: the block of a conditional whose condition is a literal (no references) and the
+/// body of a for_each over a literal empty array. Steps after one that always fails are not detected: a step's
+/// failure depends on run-time data.
+/// </summary>
+public sealed partial class WorkflowValidator(
+    TransformRegistry? transforms = null,
+    IExternalServiceGateway? services = null,
+    IModelCatalog? models = null)
+{
+    public IReadOnlyList<ValidationProblem> Validate(WorkflowDefinition workflow, string file)
+    {
+        var problems = new ProblemList(file);
+        CheckWorkflow(workflow, problems);
+
+        var locations = WorkflowWalker.Walk(workflow).ToList();
+        var firstById = new Dictionary<string, StepLocation>(StringComparer.Ordinal);
+        var leafChecks = new LeafConfigChecks(services, models, problems);
+        foreach (var location in locations)
+        {
+            if (!firstById.TryAdd(location.Step.Id, location))
+            {
+                problems.Add($"{location.JsonPath}.id", ValidationCodes.DuplicateStepId,
+                    $"Step id \"{location.Step.Id}\" is already used at {firstById[location.Step.Id].JsonPath}.",
+                    "Step ids are global, nested steps included: rename one of them.");
+            }
+
+            CheckStep(location, leafChecks, problems);
+        }
+
+        new ReferenceChecks(locations, problems).Check(workflow);
+        return problems.Items;
+    }
+
+    private static void CheckWorkflow(WorkflowDefinition workflow, ProblemList problems)
+    {
+        if (!WorkflowNamePattern().IsMatch(workflow.Name))
+        {
+            problems.Add("$.name", ValidationCodes.InvalidName, $"\"{workflow.Name}\" is not a valid workflow name.", "Use lower-case letters, digits and underscores, e.g. emergency_contacts.");
+        }
+
+        if (workflow.Steps.Count == 0)
+        {
+            problems.Add("$.steps", ValidationCodes.NoSteps, "The workflow has no steps.", "Add at least one step.");
+        }
+
+        if (workflow.TimeoutSeconds is <= 0)
+        {
+            problems.Add("$.timeout_seconds", ValidationCodes.InvalidTimeout, "timeout_seconds must be positive.", "Remove it for no limit or set e.g. 120.");
+        }
+
+        if (workflow.MaxCostUsd is <= 0)
+        {
+            problems.Add("$.max_cost_usd", ValidationCodes.InvalidBudget, "max_cost_usd must be positive.", "Remove it for no budget or set e.g. 0.50.");
+        }
+    }
+
+    private void CheckTransform(JsonObject config, string configPath, LeafConfigChecks leafChecks, ProblemList problems)
+    {
+        if (leafChecks.Required(config, configPath, "operation", "the name of a transform, e.g. template") is not { } operation || transforms is null)
+        {
+            return;
+        }
+
+        if (!transforms.TryGet(operation, out var transform))
+        {
+            problems.Add($"{configPath}.operation", ValidationCodes.UnknownTransform, $"Unknown transform operation \"{operation}\".", $"Use one of: {string.Join(", ", transforms.Names)}.");
+            return;
+        }
+
+        foreach (var problem in transform.Validate(config))
+        {
+            problems.Add(configPath + problem.JsonPath.TrimStart('$'), ValidationCodes.InvalidTransformConfig, problem.Message, problem.Hint ?? transform.Description);
+        }
+    }
+
+    private void CheckStep(StepLocation location, LeafConfigChecks leafChecks, ProblemList problems)
+    {
+        var (step, path) = (location.Step, location.JsonPath);
+        if (!StepIdPattern().IsMatch(step.Id))
+        {
+            problems.Add($"{path}.id", ValidationCodes.InvalidStepId, $"\"{step.Id}\" is not a valid step id.", "Start with a letter or underscore; use letters, digits, _ and -.");
+        }
+
+        if (step.TimeoutSeconds is <= 0)
+        {
+            problems.Add($"{path}.timeout_seconds", ValidationCodes.InvalidTimeout, "timeout_seconds must be positive.", "Remove it for no step limit or set e.g. 30.");
+        }
+
+        if (step.OnError is { } onError)
+        {
+            CheckOnError(onError, $"{path}.on_error", problems);
+        }
+
+        var configPath = $"{path}.config";
+        switch (step.Type)
+        {
+            case StepTypes.Llm:
+                leafChecks.CheckLlm(step.Config, configPath);
+                break;
+            case StepTypes.ExternalApi:
+                leafChecks.CheckExternal(step.Config, configPath);
+                break;
+            case StepTypes.Transform:
+                CheckTransform(step.Config, configPath, leafChecks, problems);
+                break;
+            case StepTypes.Conditional when step.ControlFlow is ConditionalStepConfig conditional:
+                CheckConditional(conditional, configPath, problems);
+                break;
+            case StepTypes.Parallel when step.ControlFlow is ParallelStepConfig parallel:
+                CheckParallel(parallel, configPath, problems);
+                break;
+            case StepTypes.ForEach when step.ControlFlow is ForEachStepConfig forEach:
+                CheckForEach(forEach, configPath, problems);
+                break;
+            case var type when !StepTypes.IsKnown(type):
+                problems.Add($"{path}.type", ValidationCodes.UnknownStepType, $"Unknown step type \"{type}\".", $"Use one of: {string.Join(", ", StepTypes.All)}.");
+                break;
+        }
+    }
+
+    private static void CheckOnError(OnErrorPolicy policy, string path, ProblemList problems)
+    {
+        if (policy.Mode == OnErrorMode.Retry)
+        {
+            if (policy.MaxAttempts is < 1 or > 10)
+            {
+                problems.Add($"{path}.max_attempts", ValidationCodes.InvalidOnError, "max_attempts must be from 1 to 10.", "Use e.g. 3 (the first attempt included).");
+            }
+
+            if (policy.BackoffSeconds is < 0)
+            {
+                problems.Add($"{path}.backoff_seconds", ValidationCodes.InvalidOnError, "backoff_seconds cannot be negative.", "Use e.g. 1.");
+            }
+
+            if (policy.BackoffMultiplier is < 1)
+            {
+                problems.Add($"{path}.backoff_multiplier", ValidationCodes.InvalidOnError, "backoff_multiplier must be 1 or more.", "Use e.g. 2 for exponential backoff.");
+            }
+        }
+        else if (policy.MaxAttempts is not null || policy.BackoffSeconds is not null || policy.BackoffMultiplier is not null)
+        {
+            problems.Add(path, ValidationCodes.InvalidOnError, "max_attempts and backoff settings apply only to mode \"retry\".", "Set mode to \"retry\" or remove them.");
+        }
+
+        if (policy.Mode != OnErrorMode.Default && policy.Value is not null)
+        {
+            problems.Add($"{path}.value", ValidationCodes.InvalidOnError, "value applies only to mode \"default\".", "Set mode to \"default\" or remove value.");
+        }
+    }
+
+    private static void CheckConditional(ConditionalStepConfig config, string configPath, ProblemList problems)
+    {
+        Condition condition;
+        try
+        {
+            condition = Condition.Parse(config.Condition);
+        }
+        catch (ExpressionSyntaxException ex)
+        {
+            problems.Add($"{configPath}.condition", ValidationCodes.InvalidCondition, ex.Message, "See the condition language: comparisons, and/or/not, exists, contains, in.");
+            return;
+        }
+
+        if (condition.References.Count == 0)
+        {
+            var (deadKey, dead) = condition.Evaluate(ExpressionScope.Empty) ? ("else", config.Else) : ("then", config.Then);
+            if (dead.Count > 0)
+            {
+                problems.Add($"{configPath}.{deadKey}", ValidationCodes.UnreachableSteps,
+                    $"The condition \"{config.Condition}\" is constant, so the {deadKey} steps never run.",
+                    "Make the condition depend on input or step outputs, or remove the dead branch.");
+            }
+        }
+    }
+
+    private static void CheckParallel(ParallelStepConfig config, string configPath, ProblemList problems)
+    {
+        if (config.Branches.Count == 0)
+        {
+            problems.Add($"{configPath}.branches", ValidationCodes.InvalidConfigValue, "A parallel step needs at least one branch.", "Add branches: {\"a\": [steps], \"b\": [steps]}.");
+        }
+
+        foreach (var (branchId, steps) in config.Branches.Where(branch => branch.Value.Count == 0))
+        {
+            problems.Add($"{configPath}.branches.{branchId}", ValidationCodes.InvalidConfigValue, $"Branch \"{branchId}\" has no steps.", "Add steps or remove the branch.");
+        }
+
+        if (config.MaxConcurrency is < 1)
+        {
+            problems.Add($"{configPath}.max_concurrency", ValidationCodes.InvalidConfigValue, "max_concurrency must be at least 1.", "Remove it to run all branches at once.");
+        }
+    }
+
+    private static void CheckForEach(ForEachStepConfig config, string configPath, ProblemList problems)
+    {
+        switch (config.Items)
+        {
+            case JsonArray { Count: 0 } when config.Steps.Count > 0:
+                problems.Add($"{configPath}.steps", ValidationCodes.UnreachableSteps, "items is an empty literal array, so the sub-steps never run.", "Point items at an expression such as ${input.places}.");
+                break;
+            case JsonArray:
+            case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                break;
+            default:
+                problems.Add($"{configPath}.items", ValidationCodes.InvalidConfigValue, "items must be an expression yielding an array or a literal array.", "Write e.g. \"items\": \"${steps.search.output.results}\".");
+                break;
+        }
+
+        if (config.Steps.Count == 0)
+        {
+            problems.Add($"{configPath}.steps", ValidationCodes.InvalidConfigValue, "A for_each step needs at least one sub-step.", "Add the steps to run per item.");
+        }
+
+        if (config.MaxConcurrency is < 1)
+        {
+            problems.Add($"{configPath}.max_concurrency", ValidationCodes.InvalidConfigValue, "max_concurrency must be at least 1.", $"Remove it for the default of 4.");
+        }
+    }
+
+    [GeneratedRegex("^[a-z][a-z0-9_-]*$")]
+    private static partial Regex WorkflowNamePattern();
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_-]*$")]
+    private static partial Regex StepIdPattern();
+}

@@ -1,0 +1,75 @@
+using LlmWorkflow.Engine.Costs;
+using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.External;
+using LlmWorkflow.Engine.Llm;
+using LlmWorkflow.Engine.Health;
+using LlmWorkflow.Engine.Jobs;
+using LlmWorkflow.Engine.Persistence;
+using LlmWorkflow.Engine.Redis;
+using LlmWorkflow.Engine.Transforms;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace LlmWorkflow.Engine;
+
+/// <summary>Registers what both the API and the Worker host: storage, Redis, dispatch and the workflow catalog.</summary>
+public static class EngineServiceCollectionExtensions
+{
+    public static IServiceCollection AddLlmWorkflowCore(this IServiceCollection services, IConfiguration configuration)
+    {
+        var postgres = configuration.GetConnectionString("postgres")
+            ?? throw new InvalidOperationException("ConnectionStrings:postgres is not set (environment variable ConnectionStrings__postgres).");
+        var redis = configuration.GetConnectionString("redis")
+            ?? throw new InvalidOperationException("ConnectionStrings:redis is not set (environment variable ConnectionStrings__redis).");
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(_ => new NpgsqlDataSourceBuilder(postgres).EnableDynamicJson().Build());
+        services.AddDbContextPool<LlmWorkflowDbContext>((sp, options) => options
+            .UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>())
+            // Migrations are written as SQL (the EF design-time package is not in our registry), so there is no
+            // model snapshot to compare against; SchemaMatchesModelTests guards the model against drift instead.
+            .ConfigureWarnings(w => w.Ignore(RelationalEventId.PendingModelChangesWarning)));
+        services.AddScoped<DatabaseMigrator>();
+
+        services.AddSingleton<IRedisClient>(sp => RedisClient.Connect(redis, sp.GetService<ILogger<RedisClient>>()));
+        services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section));
+        services.AddSingleton<JobQueue>();
+        services.AddSingleton<QueueWaitEstimator>();
+        services.AddScoped<JobSubmitter>();
+        services.AddScoped<JobCommands>();
+        services.AddSingleton<JobStore>();
+        services.AddSingleton<JobEventStream>();
+        services.AddSingleton<WorkerHeartbeats>();
+        services.AddSingleton<QueueSnapshot>();
+        services.AddScoped<JobMaintenance>();
+        services.AddScoped<UsageReport>();
+
+        var workflowsRoot = WorkflowsDirectory.Resolve(configuration["Workflows:Root"]);
+        // External services first: their Redis-backed response cache is the one the LLM gateway should share.
+        services.AddExternalServices(configuration);
+        services.AddLlmProviders(configuration);
+        services.AddSingleton(_ => TransformRegistry.CreateDefault());
+        // Catalog loading checks structure only: a missing provider key must not stop the service from starting.
+        // Dry runs (POST /api/v1/workflow/validate) add the model checks; a job needing a missing key fails with CONFIG_ERROR.
+        services.AddSingleton(sp => WorkflowCatalog.Load(
+            Path.Combine(workflowsRoot, "definitions"),
+            new WorkflowValidator(sp.GetRequiredService<TransformRegistry>(), sp.GetService<IExternalServiceGateway>()),
+            watchForChanges: configuration.GetValue("Workflows:WatchForChanges", false)));
+        services.AddSingleton(sp => new WorkflowRunner(
+            sp.GetRequiredService<TransformRegistry>(),
+            sp.GetRequiredService<ILlmGateway>(),
+            sp.GetService<IExternalServiceGateway>(),
+            sp.GetRequiredService<IPriceTable>(),
+            sp.GetRequiredService<TimeProvider>()));
+
+        services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
+            .AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+        return services;
+    }
+}

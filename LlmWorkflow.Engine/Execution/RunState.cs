@@ -1,0 +1,50 @@
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Definitions;
+
+namespace LlmWorkflow.Engine.Execution;
+
+/// <summary>What all steps of one run share: identity, input, sinks, the records written so far and the usage totals.</summary>
+internal sealed class RunState
+{
+    private readonly Lock _recordsLock = new();
+    private readonly List<StepRecord> _records = [];
+
+    public required string RunId { get; init; }
+
+    public required WorkflowDefinition Workflow { get; init; }
+
+    public required JsonNode? Input { get; init; }
+
+    public required JsonObject? Context { get; init; }
+
+    public required IProgressSink Progress { get; init; }
+
+    public required ICheckpointStore? Checkpoints { get; init; }
+
+    public required RunUsage Usage { get; init; }
+
+    public required TimeProvider Time { get; init; }
+
+    public int TotalTopLevelSteps => Workflow.Steps.Count;
+
+    public DateTimeOffset Now => Time.GetUtcNow();
+
+    public void AddRecord(StepRecord record)
+    {
+        lock (_recordsLock)
+        {
+            _records.Add(record);
+        }
+    }
+
+    public IReadOnlyList<StepRecord> SnapshotRecords()
+    {
+        lock (_recordsLock)
+        {
+            return [.. _records];
+        }
+    }
+
+    public int Percent(int finishedTopLevelSteps) =>
+        TotalTopLevelSteps == 0 ? 100 : finishedTopLevelSteps * 100 / TotalTopLevelSteps;
+}

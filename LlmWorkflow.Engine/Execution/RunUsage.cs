@@ -1,0 +1,82 @@
+using LlmWorkflow.Engine.Llm;
+
+namespace LlmWorkflow.Engine.Execution;
+
+/// <summary>
+/// Token and cost totals of a run, and the budget check. Concurrent branches reserve their worst-case cost
+/// before calling a model so two parallel calls cannot both squeeze under the limit.
+/// </summary>
+internal sealed class RunUsage(decimal? maxCostUsd)
+{
+    private readonly Lock _lock = new();
+    private decimal _reserved;
+
+    public int InputTokens { get; private set; }
+
+    public int OutputTokens { get; private set; }
+
+    public decimal? CostUsd { get; private set; }
+
+    public bool Unpriced { get; private set; }
+
+    public string? Provider { get; private set; }
+
+    public string? Model { get; private set; }
+
+    public decimal? MaxCostUsd => maxCostUsd;
+
+    /// <summary>Reserves <paramref name="estimateUsd"/>; false (nothing reserved) when it would exceed the budget.</summary>
+    public bool TryReserve(decimal estimateUsd, out decimal spentUsd)
+    {
+        lock (_lock)
+        {
+            spentUsd = (CostUsd ?? 0) + _reserved;
+            if (maxCostUsd is { } max && spentUsd + estimateUsd > max)
+            {
+                return false;
+            }
+
+            _reserved += estimateUsd;
+            return true;
+        }
+    }
+
+    public void Release(decimal estimateUsd)
+    {
+        lock (_lock)
+        {
+            _reserved -= estimateUsd;
+        }
+    }
+
+    public void Add(LlmCallResult call) => Add(call.InputTokens, call.OutputTokens, call.CostUsd, call.Provider, call.Model);
+
+    /// <summary>Adds usage restored from a checkpointed record.</summary>
+    public void Add(StepRecord record)
+    {
+        if (record.Model is not null)
+        {
+            Add(record.InputTokens ?? 0, record.OutputTokens ?? 0, record.CostUsd, record.Provider, record.Model);
+        }
+    }
+
+    private void Add(int inputTokens, int outputTokens, decimal? cost, string? provider, string? model)
+    {
+        lock (_lock)
+        {
+            InputTokens += inputTokens;
+            OutputTokens += outputTokens;
+            if (cost is { } priced)
+            {
+                CostUsd = (CostUsd ?? 0) + priced;
+            }
+            else
+            {
+                Unpriced = true;
+            }
+
+            Provider = provider;
+            Model = model;
+        }
+    }
+}

@@ -1,0 +1,8 @@
+using System.Text.Json.Nodes;
+
+namespace LlmWorkflow.Engine.Execution;
+
+/// <summary>A finished leaf step saved so a resumed run can skip it.</summary>
+/// <param name="Output">The full output (not size-capped) that later steps read.</param>
+/// <param name="Record">The record as first written.</param>
+public sealed record StepCheckpoint(string StepKey, JsonNode? Output, StepRecord Record);

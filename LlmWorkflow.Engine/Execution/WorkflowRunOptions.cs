@@ -1,0 +1,20 @@
+using System.Text.Json.Nodes;
+
+namespace LlmWorkflow.Engine.Execution;
+
+/// <summary>Per-run settings for <see cref="WorkflowRunner.RunAsync"/>.</summary>
+public sealed record WorkflowRunOptions
+{
+    /// <summary>Job id; keys checkpoints and names the run in progress events.</summary>
+    public required string RunId { get; init; }
+
+    /// <summary>Values exposed as <c>${context.x}</c> (user id, job metadata).</summary>
+    public JsonObject? Context { get; init; }
+
+    public IProgressSink? Progress { get; init; }
+
+    public ICheckpointStore? Checkpoints { get; init; }
+
+    /// <summary>Overrides the workflow's <c>max_cost_usd</c>.</summary>
+    public decimal? MaxCostUsd { get; init; }
+}

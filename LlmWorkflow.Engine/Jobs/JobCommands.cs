@@ -1,0 +1,144 @@
+using LlmWorkflow.Engine.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+
+namespace LlmWorkflow.Engine.Jobs;
+
+/// <summary>What happened to a cancel request.</summary>
+public enum CancelOutcome
+{
+    NotFound,
+
+    /// <summary>The job had already finished; nothing changed.</summary>
+    AlreadyFinished,
+
+    /// <summary>The job was waiting and is now cancelled.</summary>
+    Cancelled,
+
+    /// <summary>The job is running; its worker stops it within about a second.</summary>
+    CancelRequested,
+}
+
+/// <summary>What happened to a retry request.</summary>
+public enum RetryOutcome
+{
+    NotFound,
+
+    /// <summary>Only failed and cancelled jobs can be retried.</summary>
+    NotRetryable,
+
+    Requeued,
+}
+
+/// <summary>
+/// Operator and caller actions on existing jobs: cancel, bulk delete, retry. Running jobs are stopped through
+/// Postgres (the job's worker watches for cancel requests and deleted rows), so no worker address is needed.
+/// </summary>
+public sealed class JobCommands(LlmWorkflowDbContext db, JobQueue queue, JobEventStream events, TimeProvider time, ILogger<JobCommands> logger)
+{
+    public async Task<CancelOutcome> CancelAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var waiting = await db.Jobs
+            .Where(j => j.Id == jobId && (j.Status == JobStatus.Pending || j.Status == JobStatus.Queued))
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(j => j.Status, JobStatus.Cancelled)
+                .SetProperty(j => j.CancelRequestedAt, now)
+                .SetProperty(j => j.CompletedAt, now)
+                .SetProperty(j => j.UpdatedAt, now), cancellationToken);
+        if (waiting == 1)
+        {
+            await PublishCancelledAsync(jobId);
+            return CancelOutcome.Cancelled;
+        }
+
+        var running = await db.Jobs
+            .Where(j => j.Id == jobId && j.Status == JobStatus.Processing)
+            .ExecuteUpdateAsync(s => s.SetProperty(j => j.CancelRequestedAt, now).SetProperty(j => j.UpdatedAt, now), cancellationToken);
+        if (running == 1)
+        {
+            return CancelOutcome.CancelRequested;
+        }
+
+        return await db.Jobs.AnyAsync(j => j.Id == jobId, cancellationToken) ? CancelOutcome.AlreadyFinished : CancelOutcome.NotFound;
+    }
+
+    /// <summary>Deletes jobs (with their steps, usage and webhook rows); running ones are stopped by their workers.</summary>
+    public async Task<IReadOnlyList<Guid>> DeleteAsync(IReadOnlyCollection<Guid> jobIds, string? userId, CancellationToken cancellationToken)
+    {
+        var query = db.Jobs.Where(j => jobIds.Contains(j.Id));
+        if (userId is not null)
+        {
+            query = query.Where(j => j.UserId == userId);
+        }
+
+        var existing = await query.Select(j => j.Id).ToListAsync(cancellationToken);
+        if (existing.Count > 0)
+        {
+            await db.Jobs.Where(j => existing.Contains(j.Id)).ExecuteDeleteAsync(cancellationToken);
+            foreach (var id in existing)
+            {
+                await PublishCancelledAsync(id);
+            }
+        }
+
+        return existing;
+    }
+
+    /// <summary>Queues a failed or cancelled job again; it resumes from its checkpoints, so finished steps are not re-run.</summary>
+    public async Task<RetryOutcome> RetryAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.Priority }).FirstOrDefaultAsync(cancellationToken);
+        if (job is null)
+        {
+            return RetryOutcome.NotFound;
+        }
+
+        var now = time.GetUtcNow();
+        var updated = await db.Jobs
+            .Where(j => j.Id == jobId && (j.Status == JobStatus.Failed || j.Status == JobStatus.Cancelled))
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(j => j.Status, JobStatus.Queued)
+                .SetProperty(j => j.RetryCount, j => j.RetryCount + 1)
+                .SetProperty(j => j.ErrorMessage, (string?)null)
+                .SetProperty(j => j.ErrorData, (System.Text.Json.JsonDocument?)null)
+                .SetProperty(j => j.CompletedAt, (DateTimeOffset?)null)
+                .SetProperty(j => j.CancelRequestedAt, (DateTimeOffset?)null)
+                .SetProperty(j => j.QueuedAt, now)
+                .SetProperty(j => j.DispatchedAt, now)
+                .SetProperty(j => j.UpdatedAt, now), cancellationToken);
+        if (updated == 0)
+        {
+            return RetryOutcome.NotRetryable;
+        }
+
+        try
+        {
+            await events.DeleteAsync(jobId);
+            await queue.EnqueueAsync(new JobDispatch(jobId, job.Priority), cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning(ex, "Retried job {JobId} could not be dispatched now; the reconciler will dispatch it", jobId);
+        }
+
+        return RetryOutcome.Requeued;
+    }
+
+    private async Task PublishCancelledAsync(Guid jobId)
+    {
+        try
+        {
+            await events.PublishAsync(jobId, "cancelled", new System.Text.Json.Nodes.JsonObject
+            {
+                ["type"] = "cancelled",
+                ["job_id"] = jobId.ToString(),
+                ["timestamp"] = time.GetUtcNow(),
+            });
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning(ex, "Could not publish the cancelled event of job {JobId}", jobId);
+        }
+    }
+}

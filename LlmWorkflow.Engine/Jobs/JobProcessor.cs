@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Execution;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LlmWorkflow.Engine.Jobs;
+
+/// <summary>
+/// Runs one dispatched job in a worker: claim it in Postgres with a lease, keep the lease alive while the workflow
+/// runs, record progress and the outcome, then acknowledge the stream entry. Entries for jobs that cannot be claimed
+/// (finished, cancelled, owned by a live worker) are simply acknowledged.
+/// </summary>
+public sealed partial class JobProcessor(
+    JobStore store,
+    JobQueue queue,
+    JobEventStream events,
+    WorkflowCatalog catalog,
+    WorkflowRunner runner,
+    RunningJobs running,
+    IOptions<WorkerOptions> options,
+    ILogger<JobProcessor> logger)
+{
+    private readonly WorkerOptions _options = options.Value;
+
+    /// <param name="abort">Fires when the worker gives up on in-flight jobs at the end of its drain timeout.</param>
+    public async Task ProcessAsync(DispatchedJob dispatched, CancellationToken abort)
+    {
+        var jobId = dispatched.Dispatch.JobId;
+        using var activity = StartActivity(dispatched);
+
+        var claimed = jobId == Guid.Empty ? null : await store.ClaimAsync(jobId, _options.Id, _options.LeaseDuration, abort);
+        if (claimed is null)
+        {
+            await queue.AckAsync(dispatched);
+            return;
+        }
+
+        activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
+        activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
+        var sink = new JobProgressSink(store, events, claimed, logger);
+
+        if (claimed.Attempt > _options.MaxAttempts)
+        {
+            var reason = $"The job was started {claimed.Attempt - 1} times and never finished (its workers stopped each time); it was dead-lettered.";
+            var error = WorkflowException.System("too_many_attempts", reason).Error;
+            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), sink);
+            await queue.DeadLetterAsync(dispatched, reason);
+            return;
+        }
+
+        if (!catalog.TryGet(claimed.WorkflowName, out var workflow))
+        {
+            var error = WorkflowException.Config("unknown_workflow", $"Workflow '{claimed.WorkflowName}' is not in this worker's catalog.").Error;
+            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), sink);
+            await queue.AckAsync(dispatched);
+            return;
+        }
+
+        // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease.
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
+        using var stopLease = new CancellationTokenSource();
+        var leaseKeeper = KeepLeaseAsync(claimed, dispatched, run, stopLease.Token);
+        running.Add(claimed.Id, run);
+        WorkflowRunResult result;
+        try
+        {
+            result = await runner.RunAsync(workflow, claimed.Input, new WorkflowRunOptions
+            {
+                RunId = claimed.Id.ToString(),
+                Context = RunContext(claimed),
+                Progress = sink,
+                Checkpoints = new PostgresCheckpointStore(store, claimed.Id, claimed.Attempt),
+                MaxCostUsd = claimed.BudgetUsd,
+            }, run.Token);
+        }
+        finally
+        {
+            running.Remove(claimed.Id);
+            await stopLease.CancelAsync();
+            await leaseKeeper;
+        }
+
+        if (result.Status == WorkflowRunStatus.Cancelled && abort.IsCancellationRequested)
+        {
+            // Shutting down: hand the job to another worker; it resumes from the checkpoints just written.
+            await store.ReleaseAsync(claimed.Id, _options.Id, CancellationToken.None);
+            await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
+            await queue.AckAsync(dispatched);
+            LogReleased(claimed.Id);
+            return;
+        }
+
+        await FinishAsync(claimed, ToOutcome(result), sink);
+        await queue.AckAsync(dispatched);
+        Telemetry.JobDuration.Record(result.DurationMs / 1000.0, new KeyValuePair<string, object?>("workflow", claimed.WorkflowName));
+    }
+
+    private async Task FinishAsync(ClaimedJob job, JobOutcome outcome, JobProgressSink sink)
+    {
+        if (await store.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None))
+        {
+            Telemetry.JobsFinished.Add(1,
+                new KeyValuePair<string, object?>("workflow", job.WorkflowName),
+                new KeyValuePair<string, object?>("status", outcome.Status.ToWire()));
+            LogFinished(job.Id, job.WorkflowName, outcome.Status.ToWire());
+        }
+    }
+
+    private async Task KeepLeaseAsync(ClaimedJob job, DispatchedJob dispatched, CancellationTokenSource run, CancellationToken stop)
+    {
+        var interval = _options.LeaseDuration / 3;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(interval, stop);
+                try
+                {
+                    if (!await store.RenewLeaseAsync(job.Id, _options.Id, _options.LeaseDuration, stop))
+                    {
+                        // Cancelled, deleted, or reclaimed after a stall: stop; FinishAsync only succeeds for the owner.
+                        await run.CancelAsync();
+                        return;
+                    }
+
+                    await queue.TouchAsync(dispatched, _options.Id);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Postgres or Redis briefly unavailable: keep running; the lease outlives a missed renewal.
+                    LogLeaseRenewalFailed(ex, job.Id);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static JobOutcome ToOutcome(WorkflowRunResult result)
+    {
+        var status = result.Status switch
+        {
+            WorkflowRunStatus.Completed => JobStatus.Completed,
+            WorkflowRunStatus.Cancelled => JobStatus.Cancelled,
+            _ => JobStatus.Failed,
+        };
+        JsonNode? resultData = status == JobStatus.Completed
+            ? new JsonObject { ["output"] = result.Output?.DeepClone(), ["cost_data"] = CostData(result) }
+            : null;
+        return new JobOutcome(status, resultData, result.Error, result.InputTokens, result.OutputTokens, result.CostUsd ?? 0m);
+    }
+
+    /// <summary>The documents' <c>cost_data</c>: provider, model, token counts and USD (null when unpriced).</summary>
+    public static JsonObject CostData(WorkflowRunResult result) => new()
+    {
+        ["provider"] = result.Provider,
+        ["model"] = result.Model,
+        ["input_tokens"] = result.InputTokens,
+        ["output_tokens"] = result.OutputTokens,
+        ["total_tokens"] = result.TotalTokens,
+        ["cost_usd"] = result.CostUsd ?? (result.Unpriced ? null : 0m),
+        ["unpriced"] = result.Unpriced,
+    };
+
+    private static JsonObject RunContext(ClaimedJob job) => new()
+    {
+        ["job_id"] = job.Id.ToString(),
+        ["user_id"] = job.UserId,
+        ["username"] = job.Username,
+        ["action"] = job.Action,
+        ["priority"] = job.Priority,
+        ["attempt"] = job.Attempt,
+        ["debug_mode"] = job.DebugMode,
+    };
+
+    private static Activity? StartActivity(DispatchedJob dispatched)
+    {
+        ActivityContext.TryParse(dispatched.Dispatch.TraceParent, dispatched.Dispatch.TraceState, out var parent);
+        var activity = Telemetry.ActivitySource.StartActivity("job.run", ActivityKind.Consumer, parent);
+        activity?.SetTag("llmworkflow.job_id", dispatched.Dispatch.JobId);
+        activity?.SetTag("messaging.system", "redis");
+        activity?.SetTag("messaging.destination.name", dispatched.StreamKey);
+        return activity;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} ({Workflow}) finished: {Status}")]
+    private partial void LogFinished(Guid jobId, string workflow, string status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} released for another worker (shutdown)")]
+    private partial void LogReleased(Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not renew the lease of job {JobId}")]
+    private partial void LogLeaseRenewalFailed(Exception ex, Guid jobId);
+}

@@ -1,0 +1,238 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Execution;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace LlmWorkflow.Engine.Jobs;
+
+/// <summary>
+/// The worker's Postgres access on the hot path, in plain SQL: claim with a lease, renew, record steps, usage and
+/// progress, finish. Every statement is a single round trip; claims are conditional updates so two workers can
+/// never both own a job.
+/// </summary>
+public sealed class JobStore(NpgsqlDataSource dataSource)
+{
+    /// <summary>
+    /// Claims a queued job, or a processing job whose lease lapsed (its worker died). Returns null when the job
+    /// is finished, cancelled, owned by a live worker, or does not exist.
+    /// </summary>
+    public async Task<ClaimedJob?> ClaimAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            UPDATE llm_workflow_jobs
+               SET status = 'processing', lease_owner = $2, lease_expires_at = now() + $3,
+                   started_at = COALESCE(started_at, now()), attempt = attempt + 1, updated_at = now()
+             WHERE id = $1
+               AND (status = 'queued' OR (status = 'processing' AND lease_expires_at < now()))
+               AND cancel_requested_at IS NULL
+            RETURNING workflow_name, input_data, attempt, user_id, username, action, budget_usd, debug_mode, priority
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        command.Parameters.Add(new NpgsqlParameter { Value = workerId });
+        command.Parameters.Add(new NpgsqlParameter { Value = lease });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return new ClaimedJob(
+            jobId,
+            reader.GetString(0),
+            JsonNode.Parse(reader.GetString(1)),
+            reader.GetInt32(2),
+            reader.IsDBNull(3) ? null : reader.GetString(3),
+            reader.IsDBNull(4) ? null : reader.GetString(4),
+            reader.IsDBNull(5) ? null : reader.GetString(5),
+            reader.IsDBNull(6) ? null : reader.GetDecimal(6),
+            reader.GetBoolean(7),
+            reader.GetInt32(8));
+    }
+
+    /// <summary>Extends the lease; false when this worker no longer owns the job (it was cancelled or reclaimed).</summary>
+    public async Task<bool> RenewLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            UPDATE llm_workflow_jobs SET lease_expires_at = now() + $3
+             WHERE id = $1 AND lease_owner = $2 AND status = 'processing' AND cancel_requested_at IS NULL
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        command.Parameters.Add(new NpgsqlParameter { Value = workerId });
+        command.Parameters.Add(new NpgsqlParameter { Value = lease });
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>Gives a job back (worker shutting down): queued again, keeping its checkpoints for the next worker.</summary>
+    public async Task ReleaseAsync(Guid jobId, string workerId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            UPDATE llm_workflow_jobs
+               SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, updated_at = now()
+             WHERE id = $1 AND lease_owner = $2 AND status = 'processing'
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        command.Parameters.Add(new NpgsqlParameter { Value = workerId });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task UpdateProgressAsync(Guid jobId, string stepId, string stepName, int percent, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            UPDATE llm_workflow_jobs SET current_step_id = $2, current_step_name = $3, progress_percent = $4, updated_at = now()
+             WHERE id = $1 AND status = 'processing'
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        command.Parameters.Add(new NpgsqlParameter { Value = stepId });
+        command.Parameters.Add(new NpgsqlParameter { Value = stepName });
+        command.Parameters.Add(new NpgsqlParameter { Value = percent });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes a step record. With <paramref name="checkpointOutput"/> the row also becomes the step's checkpoint and
+    /// stores the full (uncapped) output that later steps of a resumed run read.
+    /// </summary>
+    public async Task UpsertStepAsync(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            INSERT INTO llm_job_steps (job_id, job_attempt, step_key, step_id, parent_step_id, branch, display_name, step_type,
+                                       status, attempts, started_at, finished_at, duration_ms, output, error, provider, model,
+                                       input_tokens, output_tokens, cost_usd, is_checkpoint)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+            ON CONFLICT (job_id, step_key, job_attempt) DO UPDATE SET
+                {(isCheckpoint ? "output = excluded.output, is_checkpoint = TRUE" : "status = excluded.status")}
+            """);
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter { Value = jobId });
+        p.Add(new NpgsqlParameter { Value = jobAttempt });
+        p.Add(new NpgsqlParameter { Value = record.StepKey });
+        p.Add(new NpgsqlParameter { Value = record.StepId });
+        p.Add(new NpgsqlParameter { Value = (object?)record.ParentStepId ?? DBNull.Value });
+        p.Add(new NpgsqlParameter { Value = (object?)record.Branch ?? DBNull.Value });
+        p.Add(new NpgsqlParameter { Value = record.DisplayName });
+        p.Add(new NpgsqlParameter { Value = record.Type });
+        p.Add(new NpgsqlParameter { Value = record.Status.ToWire() });
+        p.Add(new NpgsqlParameter { Value = record.Attempts });
+        p.Add(new NpgsqlParameter { Value = record.StartedAt });
+        p.Add(new NpgsqlParameter { Value = record.FinishedAt });
+        p.Add(new NpgsqlParameter { Value = (int)Math.Round(record.DurationMs) });
+        p.Add(Jsonb(isCheckpoint ? checkpointOutput : record.Output));
+        p.Add(Jsonb(record.Error is null ? null : JobErrors.ToJson(record.Error)));
+        p.Add(new NpgsqlParameter { Value = (object?)record.Provider ?? DBNull.Value });
+        p.Add(new NpgsqlParameter { Value = (object?)record.Model ?? DBNull.Value });
+        p.Add(new NpgsqlParameter { Value = record.InputTokens ?? 0 });
+        p.Add(new NpgsqlParameter { Value = record.OutputTokens ?? 0 });
+        p.Add(new NpgsqlParameter { Value = (object?)record.CostUsd ?? DBNull.Value });
+        p.Add(new NpgsqlParameter { Value = isCheckpoint });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The newest checkpoint of a step from any earlier attempt of the job.</summary>
+    public async Task<(JsonNode? Output, StepRecordRow Row)?> TryGetCheckpointAsync(Guid jobId, string stepKey, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT output, step_id, display_name, step_type, status, attempts, started_at, finished_at, duration_ms,
+                   parent_step_id, branch, provider, model, input_tokens, output_tokens, cost_usd
+              FROM llm_job_steps
+             WHERE job_id = $1 AND step_key = $2 AND is_checkpoint
+             ORDER BY job_attempt DESC
+             LIMIT 1
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        command.Parameters.Add(new NpgsqlParameter { Value = stepKey });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        var output = reader.IsDBNull(0) ? null : JsonNode.Parse(reader.GetString(0));
+        var row = new StepRecordRow(
+            reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetInt32(5),
+            reader.GetFieldValue<DateTimeOffset>(6), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
+            reader.IsDBNull(8) ? 0 : reader.GetInt32(8),
+            reader.IsDBNull(9) ? null : reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetString(10),
+            reader.IsDBNull(11) ? null : reader.GetString(11), reader.IsDBNull(12) ? null : reader.GetString(12),
+            reader.GetInt32(13), reader.GetInt32(14), reader.IsDBNull(15) ? null : reader.GetDecimal(15));
+        return (output, row);
+    }
+
+    public async Task InsertUsageAsync(Guid jobId, string stepId, string? workflowName, Llm.LlmCallResult call, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            INSERT INTO llm_provider_usage (job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            """);
+        var metadata = new JsonObject
+        {
+            ["step_id"] = stepId,
+            ["workflow_name"] = workflowName,
+            ["priced"] = call.Priced,
+            ["usage_estimated"] = call.UsageEstimated,
+            ["cache_hit"] = call.CacheHit,
+            ["prompt_hash"] = call.PromptHash,
+            ["attempts"] = new JsonArray(call.Attempts.Select(a => (JsonNode)new JsonObject { ["model"] = a.Model, ["error"] = a.Error, ["duration_ms"] = a.DurationMs }).ToArray()),
+        };
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter { Value = jobId });
+        p.Add(new NpgsqlParameter { Value = Truncate(call.Provider, 50) });
+        p.Add(new NpgsqlParameter { Value = Truncate(call.Model, 100) });
+        p.Add(new NpgsqlParameter { Value = call.InputTokens });
+        p.Add(new NpgsqlParameter { Value = call.OutputTokens });
+        p.Add(new NpgsqlParameter { Value = call.TotalTokens });
+        p.Add(new NpgsqlParameter { Value = call.CostUsd ?? 0m });
+        p.Add(new NpgsqlParameter { Value = (int)Math.Round(call.DurationMs) });
+        p.Add(Jsonb(metadata));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Stores the outcome and releases the lease. Only the lease owner can finish a job.</summary>
+    public async Task<bool> FinishAsync(Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            UPDATE llm_workflow_jobs
+               SET status = $3, result_data = $4, error_message = $5, error_data = $6,
+                   completed_at = now(), duration_ms = (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::int,
+                   input_tokens = $7, output_tokens = $8, total_tokens = $7 + $8, cost_usd = $9,
+                   progress_percent = CASE WHEN $3 = 'completed' THEN 100 ELSE progress_percent END,
+                   current_step_id = CASE WHEN $3 = 'completed' THEN NULL ELSE current_step_id END,
+                   current_step_name = CASE WHEN $3 = 'completed' THEN NULL ELSE current_step_name END,
+                   lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+             WHERE id = $1 AND lease_owner = $2 AND status = 'processing'
+            """);
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter { Value = jobId });
+        p.Add(new NpgsqlParameter { Value = workerId });
+        p.Add(new NpgsqlParameter { Value = outcome.Status.ToWire() });
+        p.Add(Jsonb(outcome.Result));
+        p.Add(new NpgsqlParameter { Value = (object?)outcome.Error?.Message ?? DBNull.Value });
+        p.Add(Jsonb(outcome.Error is null ? null : JobErrors.ToJson(outcome.Error)));
+        p.Add(new NpgsqlParameter { Value = outcome.InputTokens });
+        p.Add(new NpgsqlParameter { Value = outcome.OutputTokens });
+        p.Add(new NpgsqlParameter { Value = outcome.CostUsd });
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    private static NpgsqlParameter Jsonb(JsonNode? node) => new()
+    {
+        NpgsqlDbType = NpgsqlDbType.Jsonb,
+        Value = node is null ? DBNull.Value : node.ToJsonString(),
+    };
+
+    private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
+}
+
+/// <summary>What a worker needs from a claimed job row.</summary>
+public sealed record ClaimedJob(
+    Guid Id, string WorkflowName, JsonNode? Input, int Attempt, string? UserId, string? Username, string? Action,
+    decimal? BudgetUsd, bool DebugMode, int Priority);
+
+/// <summary>The final state a worker writes for a job.</summary>
+public sealed record JobOutcome(JobStatus Status, JsonNode? Result, WorkflowError? Error, int InputTokens, int OutputTokens, decimal CostUsd);
+
+/// <summary>A checkpointed step row, turned back into a <see cref="StepRecord"/> by the checkpoint store.</summary>
+public sealed record StepRecordRow(
+    string StepId, string DisplayName, string Type, string Status, int Attempts, DateTimeOffset StartedAt,
+    DateTimeOffset? FinishedAt, int DurationMs, string? ParentStepId, string? Branch, string? Provider, string? Model,
+    int InputTokens, int OutputTokens, decimal? CostUsd);

@@ -1,0 +1,47 @@
+using LlmWorkflow.Engine.Execution;
+
+namespace LlmWorkflow.Engine.Jobs;
+
+/// <summary>
+/// The engine's checkpoint store on <c>llm_job_steps</c>: a finished step's row doubles as its checkpoint, so a job
+/// resumed by another worker (after a crash) or retried skips every step that already finished.
+/// </summary>
+public sealed class PostgresCheckpointStore(JobStore store, Guid jobId, int jobAttempt) : ICheckpointStore
+{
+    public async ValueTask<StepCheckpoint?> TryGetAsync(string runId, string stepKey, CancellationToken cancellationToken)
+    {
+        if (await store.TryGetCheckpointAsync(jobId, stepKey, cancellationToken) is not var (output, row))
+        {
+            return null;
+        }
+
+        var record = new StepRecord
+        {
+            StepKey = stepKey,
+            StepId = row.StepId,
+            DisplayName = row.DisplayName,
+            Type = row.Type,
+            Status = ParseStatus(row.Status),
+            Attempts = row.Attempts,
+            StartedAt = row.StartedAt,
+            FinishedAt = row.FinishedAt ?? row.StartedAt,
+            DurationMs = row.DurationMs,
+            Output = StepOutputCap.Apply(output),
+            ParentStepId = row.ParentStepId,
+            Branch = row.Branch,
+            FromCheckpoint = true,
+            InputTokens = row.InputTokens,
+            OutputTokens = row.OutputTokens,
+            CostUsd = row.CostUsd,
+            Provider = row.Provider,
+            Model = row.Model,
+        };
+        return new StepCheckpoint(stepKey, output, record);
+    }
+
+    public async ValueTask SaveAsync(string runId, StepCheckpoint checkpoint, CancellationToken cancellationToken) =>
+        await store.UpsertStepAsync(jobId, jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true, cancellationToken);
+
+    private static StepStatus ParseStatus(string text) =>
+        Enum.GetValues<StepStatus>().FirstOrDefault(s => s.ToWire() == text);
+}

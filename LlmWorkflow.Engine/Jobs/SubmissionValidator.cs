@@ -1,0 +1,57 @@
+using LlmWorkflow.Engine.Definitions;
+
+namespace LlmWorkflow.Engine.Jobs;
+
+/// <summary>Field-level checks of a submission against its workflow; every problem names its field.</summary>
+public static class SubmissionValidator
+{
+    public const int MaxUserFieldLength = 255;
+
+    public static IReadOnlyList<SubmissionProblem> Validate(JobSubmission submission, WorkflowDefinition workflow)
+    {
+        var problems = new List<SubmissionProblem>();
+
+        if (submission.Priority is < PriorityBands.MinPriority or > PriorityBands.MaxPriority)
+        {
+            problems.Add(new("priority", $"Priority must be between {PriorityBands.MinPriority} and {PriorityBands.MaxPriority} (higher runs first); got {submission.Priority}."));
+        }
+
+        CheckLength(problems, "user_id", submission.UserId);
+        CheckLength(problems, "username", submission.Username);
+        CheckLength(problems, "action", submission.Action);
+        CheckLength(problems, "webhook_secret", submission.WebhookSecret);
+        CheckLength(problems, "Idempotency-Key", submission.IdempotencyKey);
+
+        if (submission.WebhookUrl is not null &&
+            (!Uri.TryCreate(submission.WebhookUrl, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps)))
+        {
+            problems.Add(new("webhook_url", "webhook_url must be an absolute http:// or https:// URL."));
+        }
+
+        if (submission.BudgetUsd is < 0)
+        {
+            problems.Add(new("budget_usd", "budget_usd must not be negative."));
+        }
+
+        if (workflow.InputSchema is { } schema)
+        {
+            foreach (var problem in InputSchemaValidator.Validate(schema, submission.InputData))
+            {
+                var field = string.IsNullOrEmpty(problem.Path) || problem.Path == "$"
+                    ? "input_data"
+                    : "input_data." + problem.Path.TrimStart('$', '.');
+                problems.Add(new(field, problem.Message));
+            }
+        }
+
+        return problems;
+    }
+
+    private static void CheckLength(List<SubmissionProblem> problems, string field, string? value)
+    {
+        if (value is { Length: > MaxUserFieldLength })
+        {
+            problems.Add(new(field, $"{field} must be at most {MaxUserFieldLength} characters."));
+        }
+    }
+}

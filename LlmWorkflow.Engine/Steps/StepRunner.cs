@@ -1,0 +1,244 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Expressions;
+
+namespace LlmWorkflow.Engine.Steps;
+
+/// <summary>
+/// Runs steps: checkpoint lookup, progress events, per-step timeout, the on_error policy (retry with backoff,
+/// continue, default) and the step record. Control-flow handlers call back into it for their nested blocks.
+/// </summary>
+internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handlers)
+{
+    /// <summary>Runs a list of steps in order and returns the last one's output.</summary>
+    public async Task<JsonNode?> RunBlockAsync(IReadOnlyList<StepDefinition> steps, ExecutionFrame frame, RunState run, CancellationToken cancellationToken)
+    {
+        JsonNode? last = null;
+        for (var i = 0; i < steps.Count; i++)
+        {
+            last = await RunStepAsync(steps[i], frame, run, frame.TopLevelIndex ?? i, cancellationToken);
+        }
+
+        return last;
+    }
+
+    /// <summary>Runs one step; a failure that its on_error does not absorb is rethrown as <see cref="WorkflowException"/>.</summary>
+    public async Task<JsonNode?> RunStepAsync(StepDefinition step, ExecutionFrame frame, RunState run, int topLevelIndex, CancellationToken cancellationToken)
+    {
+        var handler = handlers.GetValueOrDefault(step.Type) ?? throw WorkflowException.Config(
+            "unknown_step_type", $"Step \"{step.Id}\" has unknown type \"{step.Type}\".", ErrorSuggestions.For("unknown_step_type").ToArray());
+        var stepKey = frame.KeyPrefix + step.Id;
+        var isTopLevel = frame.TopLevelIndex is null;
+
+        if (handler.IsCheckpointed && run.Checkpoints is { } store
+            && await store.TryGetAsync(run.RunId, stepKey, cancellationToken) is { } checkpoint)
+        {
+            return await RestoreAsync(checkpoint, step, frame, run, topLevelIndex, isTopLevel, cancellationToken);
+        }
+
+        await run.Progress.PublishAsync(
+            new StepStarted(run.RunId, run.Now, step.Id, stepKey, step.Label, step.Type, topLevelIndex, run.TotalTopLevelSteps, run.Percent(topLevelIndex), frame.ParentStepId),
+            cancellationToken);
+
+        var startedAt = run.Now;
+        var startedTimestamp = run.Time.GetTimestamp();
+        var policy = step.OnError ?? OnErrorPolicy.Fail;
+        var usage = new StepLlmUsage();
+        var scope = frame.CreateScope(run);
+        JsonNode? output = null;
+        WorkflowError? error = null;
+        var attempt = 0;
+        while (true)
+        {
+            attempt++;
+            var context = new StepContext
+            {
+                Step = step,
+                StepKey = stepKey,
+                Frame = frame,
+                Scope = scope,
+                Run = run,
+                Runner = this,
+                TopLevelIndex = topLevelIndex,
+                LlmUsage = usage,
+            };
+            try
+            {
+                output = await ExecuteWithTimeoutAsync(handler, context, cancellationToken);
+                error = null;
+                break;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception ex)
+            {
+                error = Classify(ex, step);
+            }
+
+            if (attempt >= policy.EffectiveMaxAttempts || !IsWorthRetrying(error))
+            {
+                break;
+            }
+
+            await Task.Delay(policy.BackoffBefore(attempt + 1), run.Time, cancellationToken);
+        }
+
+        var status = error is null ? StepStatus.Completed : OutcomeOf(policy, error);
+        if (status == StepStatus.Defaulted)
+        {
+            output = policy.Value?.DeepClone();
+        }
+        else if (status != StepStatus.Completed)
+        {
+            output = null;
+        }
+
+        var record = new StepRecord
+        {
+            StepKey = stepKey,
+            StepId = step.Id,
+            DisplayName = step.Label,
+            Type = step.Type,
+            Status = status,
+            Attempts = attempt,
+            StartedAt = startedAt,
+            FinishedAt = run.Now,
+            DurationMs = run.Time.GetElapsedTime(startedTimestamp).TotalMilliseconds,
+            Output = StepOutputCap.Apply(output),
+            Error = error,
+            ParentStepId = frame.ParentStepId,
+            Branch = frame.Branch,
+            InputTokens = usage.LastCall is null ? null : usage.InputTokens,
+            OutputTokens = usage.LastCall is null ? null : usage.OutputTokens,
+            CostUsd = usage.CostUsd,
+            Provider = usage.LastCall?.Provider,
+            Model = usage.LastCall?.Model,
+        };
+        run.AddRecord(record);
+
+        if (status != StepStatus.Failed)
+        {
+            frame.Outputs.Set(step.Id, output);
+            if (handler.IsCheckpointed && run.Checkpoints is { } checkpoints)
+            {
+                await checkpoints.SaveAsync(run.RunId, new StepCheckpoint(stepKey, output, record), cancellationToken);
+            }
+        }
+
+        await run.Progress.PublishAsync(
+            new StepCompleted(run.RunId, run.Now, record, run.Percent(isTopLevel ? topLevelIndex + 1 : topLevelIndex)),
+            cancellationToken);
+
+        return status == StepStatus.Failed ? throw new WorkflowException(error!) : output;
+    }
+
+    /// <summary>Records the steps of a block that will not run (the branch of a conditional not taken), nested ones included.</summary>
+    public async Task MarkSkippedAsync(IReadOnlyList<StepDefinition> steps, ExecutionFrame frame, RunState run, int topLevelIndex, CancellationToken cancellationToken)
+    {
+        foreach (var step in steps)
+        {
+            var now = run.Now;
+            var record = new StepRecord
+            {
+                StepKey = frame.KeyPrefix + step.Id,
+                StepId = step.Id,
+                DisplayName = step.Label,
+                Type = step.Type,
+                Status = StepStatus.Skipped,
+                StartedAt = now,
+                FinishedAt = now,
+                ParentStepId = frame.ParentStepId,
+                Branch = frame.Branch,
+            };
+            run.AddRecord(record);
+            await run.Progress.PublishAsync(new StepCompleted(run.RunId, now, record, run.Percent(topLevelIndex)), cancellationToken);
+            foreach (var block in step.Blocks)
+            {
+                await MarkSkippedAsync(block.Steps, frame.ForBlock(step.Id, block.Key, topLevelIndex), run, topLevelIndex, cancellationToken);
+            }
+        }
+    }
+
+    private static async Task<JsonNode?> RestoreAsync(
+        StepCheckpoint checkpoint, StepDefinition step, ExecutionFrame frame, RunState run, int topLevelIndex, bool isTopLevel, CancellationToken cancellationToken)
+    {
+        var record = checkpoint.Record with { FromCheckpoint = true };
+        frame.Outputs.Set(step.Id, checkpoint.Output);
+        run.Usage.Add(record);
+        run.AddRecord(record);
+        await run.Progress.PublishAsync(
+            new StepCompleted(run.RunId, run.Now, record, run.Percent(isTopLevel ? topLevelIndex + 1 : topLevelIndex)),
+            cancellationToken);
+        return checkpoint.Output;
+    }
+
+    private static async Task<JsonNode?> ExecuteWithTimeoutAsync(IStepHandler handler, StepContext context, CancellationToken cancellationToken)
+    {
+        if (context.Step.TimeoutSeconds is not { } seconds)
+        {
+            return await handler.ExecuteAsync(context, cancellationToken);
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds), context.Run.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            return await handler.ExecuteAsync(context, linked.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // Calls to third parties time out on their side of the wire; our own work timing out is ours.
+            var category = context.Step.Type is StepTypes.Llm or StepTypes.ExternalApi ? ErrorCategory.ExternalError : ErrorCategory.SystemError;
+            throw new WorkflowException(new WorkflowError
+            {
+                Type = "timeout",
+                Category = category,
+                Message = $"Step \"{context.Step.Id}\" did not finish within {seconds} s.",
+                Retryable = true,
+                StepId = context.Step.Id,
+                Details = new JsonObject { ["timeout_seconds"] = seconds },
+            });
+        }
+    }
+
+    private static WorkflowError Classify(Exception exception, StepDefinition step)
+    {
+        var error = exception switch
+        {
+            WorkflowException workflow => workflow.Error,
+            ExpressionSyntaxException syntax => new WorkflowError
+            {
+                Type = "expression_syntax",
+                Category = ErrorCategory.ConfigError,
+                Message = syntax.Message,
+            },
+            _ => new WorkflowError
+            {
+                Type = "internal_error",
+                Category = ErrorCategory.SystemError,
+                Message = $"Step \"{step.Id}\" failed unexpectedly: {exception.Message}",
+            },
+        };
+        var details = error.Details?.DeepClone().AsObject() ?? [];
+        details.TryAdd("step_type", step.Type);
+        details.TryAdd("config", step.Config.DeepClone());
+        return ErrorSuggestions.WithDefaults(ErrorSanitizer.Sanitize(error with { StepId = error.StepId ?? step.Id, Details = details }));
+    }
+
+    /// <summary>Only failures that can go away on their own are retried; bad input or configuration will fail again.</summary>
+    private static bool IsWorthRetrying(WorkflowError error) =>
+        error.Retryable || error.Category is ErrorCategory.ExternalError or ErrorCategory.SystemError;
+
+    /// <summary>The budget stop ends the run whatever the step's on_error says.</summary>
+    private static StepStatus OutcomeOf(OnErrorPolicy policy, WorkflowError error) => policy.Mode switch
+    {
+        _ when error.Type == BudgetGuard.BudgetExceededType => StepStatus.Failed,
+        OnErrorMode.Continue => StepStatus.ContinuedAfterError,
+        OnErrorMode.Default => StepStatus.Defaulted,
+        _ => StepStatus.Failed,
+    };
+}

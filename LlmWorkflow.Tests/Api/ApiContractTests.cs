@@ -1,0 +1,230 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Tests.Infrastructure;
+
+namespace LlmWorkflow.Tests.Api;
+
+/// <summary>The v1 HTTP contract against a real API on real Postgres + Redis (no worker: jobs stay queued).</summary>
+public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
+{
+    private ApiFactory _api = null!;
+    private HttpClient _client = null!;
+    private HttpClient _admin = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(ApiContractTests));
+        _api = new ApiFactory(environment.Settings());
+        _client = _api.CreateAuthenticatedClient();
+        _admin = _api.CreateAuthenticatedClient(admin: true);
+    }
+
+    [Fact]
+    public async Task MissingOrWrongKeyIs401AndBothHeadersAuthenticate()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var anonymous = _api.CreateClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/v1/jobs", ct)).StatusCode);
+
+        using var wrong = new HttpRequestMessage(HttpMethod.Get, "/api/v1/jobs");
+        wrong.Headers.Add("X-API-Key", "not-a-key");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.SendAsync(wrong, ct)).StatusCode);
+
+        using var secret = new HttpRequestMessage(HttpMethod.Get, "/api/v1/jobs");
+        secret.Headers.Add("X-API-Secret", TestEnvironment.CallerKey);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.SendAsync(secret, ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task AdminRoutesNeedTheAdminKey()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        Assert.Equal(HttpStatusCode.Forbidden, (await _client.GetAsync("/api/v1/admin/usage", ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await _admin.GetAsync("/api/v1/admin/usage", ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task RepeatedIdempotencyKeyReturnsTheSameJobWith200()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var key = Guid.NewGuid().ToString();
+        var first = await SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "A" }, user_id = "u-idem" }, key);
+        var second = await SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "A" }, user_id = "u-idem" }, key);
+
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        var a = await first.Content.ReadFromJsonAsync<JsonObject>(ct);
+        var b = await second.Content.ReadFromJsonAsync<JsonObject>(ct);
+        Assert.Equal((string?)a!["job_id"], (string?)b!["job_id"]);
+    }
+
+    [Theory]
+    [InlineData("""{"workflow_name": "no_such_workflow", "input_data": {}}""", "workflow_name")]
+    [InlineData("""{"workflow_name": "hello_transform", "input_data": {}}""", "input_data.name")]
+    [InlineData("""{"workflow_name": "hello_transform", "input_data": {"name": 5}}""", "input_data.name")]
+    [InlineData("""{"workflow_name": "hello_transform", "input_data": {"name": "x"}, "priority": 11}""", "priority")]
+    [InlineData("""{"workflow_name": "hello_transform", "input_data": {"name": "x"}, "webhook_url": "ftp://x"}""", "webhook_url")]
+    [InlineData("""{"input_data": {"name": "x"}}""", "workflow_name")]
+    public async Task InvalidSubmissionsAre400NamingTheField(string body, string field)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var response = await _client.PostAsync("/api/v1/workflow", new StringContent(body, Encoding.UTF8, "application/json"), ct);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+        Assert.True(problem!["errors"]!.AsObject().ContainsKey(field), $"expected an error for '{field}': {problem.ToJsonString()}");
+    }
+
+    [Fact]
+    public async Task MalformedJsonIs400NamingTheField()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var response = await _client.PostAsync("/api/v1/workflow",
+            new StringContent("""{"workflow_name": "hello_transform", "priority": "high"}""", Encoding.UTF8, "application/json"), ct);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+        Assert.Equal("priority", (string?)problem!["field"]);
+
+        var truncated = await _client.PostAsync("/api/v1/workflow", new StringContent("{\"workflow_name\": ", Encoding.UTF8, "application/json"), ct);
+        Assert.Equal(HttpStatusCode.BadRequest, truncated.StatusCode);
+    }
+
+    [Fact]
+    public async Task DeepOrOversizedBodiesAreRejectedWith4xx()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var deep = new StringBuilder("""{"workflow_name": "hello_transform", "input_data": {"name": "x", "nested": """);
+        for (var i = 0; i < 100; i++)
+        {
+            deep.Append("{\"a\": ");
+        }
+
+        deep.Append('1').Append('}', 100).Append("}}");
+        var deepResponse = await _client.PostAsync("/api/v1/workflow", new StringContent(deep.ToString(), Encoding.UTF8, "application/json"), ct);
+        Assert.Equal(HttpStatusCode.BadRequest, deepResponse.StatusCode);
+
+        var big = "{\"workflow_name\": \"hello_transform\", \"input_data\": {\"name\": \"" + new string('x', 2_000_000) + "\"}}";
+        var bigResponse = await _client.PostAsync("/api/v1/workflow", new StringContent(big, Encoding.UTF8, "application/json"), ct);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, bigResponse.StatusCode);
+    }
+
+    [Fact]
+    public async Task AnotherUsersJobIs404()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var response = await SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "A" }, user_id = "owner-1" });
+        var jobId = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["job_id"]!;
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync($"/api/v1/status/{jobId}?user_id=owner-1", ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync($"/api/v1/status/{jobId}?user_id=someone-else", ct)).StatusCode);
+        using var header = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/jobs/{jobId}");
+        header.Headers.Add("X-User-Id", "someone-else");
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.SendAsync(header, ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.DeleteAsync($"/api/v1/workflow/{jobId}?user_id=someone-else", ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task ListFiltersByStatusUserAndLimitResults()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var user = "lister-" + Guid.NewGuid().ToString("N")[..8];
+        for (var i = 0; i < 3; i++)
+        {
+            await SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = $"n{i}" }, user_id = user, username = "lister", action = "list test" });
+        }
+
+        var all = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?user_id={user}", ct);
+        Assert.Equal(3, (int)all!["total"]!);
+        var first = all["jobs"]!.AsArray()[0]!;
+        Assert.Equal("lister", (string?)first["username"]);
+        Assert.Equal("list test", (string?)first["action"]);
+
+        var two = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?user_id={user}&limit_results=2", ct);
+        Assert.Equal(2, two!["jobs"]!.AsArray().Count);
+
+        foreach (var period in new[] { "Today", "7 Days", "30 Days" })
+        {
+            var recent = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?user_id={user}&limit_results={Uri.EscapeDataString(period)}", ct);
+            Assert.Equal(3, recent!["jobs"]!.AsArray().Count);
+        }
+
+        var queued = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?user_id={user}&status_filter=queued", ct);
+        Assert.Equal(3, (int)queued!["total"]!);
+        var completed = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?user_id={user}&status_filter=completed", ct);
+        Assert.Equal(0, (int)completed!["total"]!);
+    }
+
+    [Theory]
+    [InlineData("limit_results=0", "limit_results")]
+    [InlineData("limit_results=501", "limit_results")]
+    [InlineData("limit_results=Yesterday", "limit_results")]
+    [InlineData("status_filter=done", "status_filter")]
+    [InlineData("limit=500", "limit")]
+    [InlineData("offset=-1", "offset")]
+    public async Task BadListParametersAre400WithValidValues(string query, string field)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var response = await _client.GetAsync($"/api/v1/jobs?{query}", ct);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+        var message = string.Join(" ", problem!["errors"]![field]!.AsArray().Select(m => (string?)m));
+        Assert.False(string.IsNullOrEmpty(message));
+        if (field == "limit_results")
+        {
+            Assert.Contains("Today", message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task CancellingAQueuedJobCancelsItAndRetryRequeuesIt()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var response = await SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "C" } });
+        var jobId = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["job_id"]!;
+
+        Assert.Equal(HttpStatusCode.OK, (await _client.DeleteAsync($"/api/v1/workflow/{jobId}", ct)).StatusCode);
+        var status = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/status/{jobId}", ct);
+        Assert.Equal("cancelled", (string?)status!["status"]);
+        Assert.Equal(HttpStatusCode.Conflict, (await _client.DeleteAsync($"/api/v1/workflow/{jobId}", ct)).StatusCode);
+
+        Assert.Equal(HttpStatusCode.Accepted, (await _client.PostAsync($"/api/v1/jobs/{jobId}/retry", null, ct)).StatusCode);
+        status = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/status/{jobId}", ct);
+        Assert.Equal("queued", (string?)status!["status"]);
+        Assert.Equal(HttpStatusCode.Conflict, (await _client.PostAsync($"/api/v1/jobs/{jobId}/retry", null, ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task BulkDeleteRemovesJobsAndReportsUnknownIds()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var response = await SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "D" } });
+        var jobId = Guid.Parse((string)(await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["job_id"]!);
+        var unknown = Guid.NewGuid();
+
+        using var request = new HttpRequestMessage(HttpMethod.Delete, "/api/v1/jobs/bulk") { Content = JsonContent.Create(new { job_ids = new[] { jobId, unknown } }) };
+        var result = await (await _client.SendAsync(request, ct)).Content.ReadFromJsonAsync<JsonObject>(ct);
+
+        Assert.Equal(1, (int)result!["deleted"]!);
+        Assert.Equal(unknown.ToString(), (string?)result["not_found"]![0]);
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync($"/api/v1/status/{jobId}", ct)).StatusCode);
+    }
+
+    private Task<HttpResponseMessage> SubmitAsync(object body, string? idempotencyKey = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/workflow") { Content = JsonContent.Create(body) };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        return _client.SendAsync(request, TestContext.Current.CancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        _admin.Dispose();
+        await _api.DisposeAsync();
+    }
+}

@@ -1,0 +1,34 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+
+namespace LlmWorkflow.Tests.Infrastructure;
+
+/// <summary>Polls a job's status URL until it reaches a terminal state (or the timeout, which fails the test).</summary>
+public static class JobPolling
+{
+    private static readonly string[] Terminal = ["completed", "failed", "cancelled"];
+
+    public static async Task<JsonObject> WaitForTerminalAsync(HttpClient client, string statusUrl, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        JsonObject? last = null;
+        try
+        {
+            while (true)
+            {
+                last = await client.GetFromJsonAsync<JsonObject>(statusUrl, deadline.Token);
+                if (last is not null && Terminal.Contains((string?)last["status"]))
+                {
+                    return last;
+                }
+
+                await Task.Delay(50, deadline.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Job at {statusUrl} did not finish within {timeout}; last state: {last?.ToJsonString()}");
+        }
+    }
+}

@@ -1,0 +1,54 @@
+namespace LlmWorkflow.Tests.Infrastructure;
+
+/// <summary>
+/// An isolated slice of the shared servers for one test class: its own database and Redis key prefix, plus the
+/// configuration the API and Worker hosts need to use them.
+/// </summary>
+public sealed class TestEnvironment
+{
+    private TestEnvironment(string postgres, string redis, string keyPrefix)
+    {
+        PostgresConnectionString = postgres;
+        RedisConnectionString = redis;
+        KeyPrefix = keyPrefix;
+    }
+
+    public string PostgresConnectionString { get; }
+
+    public string RedisConnectionString { get; }
+
+    public string KeyPrefix { get; }
+
+    public const string CallerKey = "test-caller-key";
+
+    public const string AdminKey = "test-admin-key";
+
+    public static async Task<TestEnvironment> CreateAsync(TestServers servers, string name) =>
+        new(await servers.CreateDatabaseAsync(name), servers.Redis.ConnectionString, $"t-{Guid.NewGuid():N}");
+
+    /// <summary>Settings shared by the API and the Worker; callers add their own on top.</summary>
+    public Dictionary<string, string?> Settings(IDictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:postgres"] = PostgresConnectionString,
+            ["ConnectionStrings:redis"] = RedisConnectionString,
+            ["Queue:KeyPrefix"] = KeyPrefix,
+            ["Queue:BlockTimeout"] = "00:00:00.500",
+            ["Workflows:Root"] = RepositoryPaths.Workflows,
+            ["Auth:ApiKeys:0:Name"] = "tests",
+            ["Auth:ApiKeys:0:Key"] = CallerKey,
+            ["Auth:ApiKeys:1:Name"] = "tests-admin",
+            ["Auth:ApiKeys:1:Key"] = AdminKey,
+            ["Auth:ApiKeys:1:Admin"] = "true",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:LlmWorkflow"] = "Information",
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+}

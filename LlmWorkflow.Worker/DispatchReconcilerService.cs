@@ -1,0 +1,42 @@
+using LlmWorkflow.Engine.Jobs;
+using Microsoft.Extensions.Options;
+
+namespace LlmWorkflow.Worker;
+
+/// <summary>
+/// Postgres alone decides whether a job exists: periodically re-dispatches queued jobs whose stream entry may have
+/// been lost (Redis restarted without persistence, or the API could not reach Redis when it accepted the job).
+/// A duplicate entry is harmless: the claim in Postgres lets only one worker run a job.
+/// </summary>
+internal sealed partial class DispatchReconcilerService(
+    DispatchReconciler reconciler,
+    IOptions<WorkerOptions> options,
+    ILogger<DispatchReconcilerService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.ReconcileInterval);
+        do
+        {
+            try
+            {
+                var count = await reconciler.RedispatchStaleAsync(stoppingToken);
+                if (count > 0)
+                {
+                    LogRedispatched(count);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogFailed(ex);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Re-dispatched {Count} queued job(s) missing from the dispatch streams")]
+    private partial void LogRedispatched(int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dispatch reconciliation failed; will retry")]
+    private partial void LogFailed(Exception ex);
+}

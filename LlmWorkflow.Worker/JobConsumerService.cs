@@ -1,0 +1,137 @@
+using LlmWorkflow.Engine.Jobs;
+using Microsoft.Extensions.Options;
+
+namespace LlmWorkflow.Worker;
+
+/// <summary>
+/// Reads dispatch entries for this worker and runs up to <see cref="WorkerOptions.MaxConcurrentJobs"/> jobs at once.
+/// On shutdown it stops reading, gives in-flight jobs <see cref="WorkerOptions.DrainTimeout"/> to finish, then
+/// cancels them; a cancelled-by-shutdown job is released (lease cleared) so another worker resumes it from its checkpoints.
+/// </summary>
+internal sealed partial class JobConsumerService(
+    JobQueue queue,
+    JobProcessor processor,
+    IOptions<WorkerOptions> options,
+    ILogger<JobConsumerService> logger) : BackgroundService
+{
+    private readonly WorkerOptions _options = options.Value;
+    private readonly CancellationTokenSource _abortJobs = new();
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await queue.EnsureConsumerGroupsAsync(stoppingToken);
+        LogStarted(_options.Id, _options.MaxConcurrentJobs);
+
+        var slots = new SemaphoreSlim(_options.MaxConcurrentJobs, _options.MaxConcurrentJobs);
+        var inFlight = new HashSet<Task>();
+        var backoff = TimeSpan.FromMilliseconds(200);
+        var nextReclaim = DateTimeOffset.UtcNow;
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await slots.WaitAsync(stoppingToken);
+                var free = slots.CurrentCount + 1;
+                IReadOnlyList<DispatchedJob> batch;
+                try
+                {
+                    batch = [];
+                    if (DateTimeOffset.UtcNow >= nextReclaim)
+                    {
+                        // Entries idle past the lease belong to dead workers: take them over (they resume from checkpoints).
+                        batch = await queue.ReclaimAsync(_options.Id, _options.LeaseDuration, free);
+                        nextReclaim = DateTimeOffset.UtcNow + _options.ReclaimInterval;
+                    }
+
+                    if (batch.Count == 0)
+                    {
+                        batch = await queue.ReadAsync(_options.Id, free, stoppingToken);
+                    }
+                }
+                finally
+                {
+                    slots.Release();
+                }
+
+                backoff = TimeSpan.FromMilliseconds(200);
+                foreach (var job in batch)
+                {
+                    await slots.WaitAsync(stoppingToken);
+                    var task = RunOneAsync(job, slots);
+                    lock (inFlight)
+                    {
+                        inFlight.Add(task);
+                    }
+
+                    _ = task.ContinueWith(t => { lock (inFlight) { inFlight.Remove(t); } }, TaskScheduler.Default);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                // Redis or Postgres unavailable: keep the worker alive and retry with backoff.
+                LogReadFailed(ex, backoff.TotalMilliseconds);
+                await Task.Delay(backoff, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 5_000));
+            }
+        }
+
+        Task[] draining;
+        lock (inFlight)
+        {
+            draining = [.. inFlight];
+        }
+
+        LogDraining(draining.Length, _options.DrainTimeout.TotalSeconds);
+        var all = Task.WhenAll(draining);
+        if (await Task.WhenAny(all, Task.Delay(_options.DrainTimeout, CancellationToken.None)) != all)
+        {
+            await _abortJobs.CancelAsync();
+            await all.ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+
+        LogStopped(_options.Id);
+    }
+
+    private async Task RunOneAsync(DispatchedJob job, SemaphoreSlim slots)
+    {
+        try
+        {
+            await Task.Yield();
+            await processor.ProcessAsync(job, _abortJobs.Token);
+        }
+        catch (Exception ex)
+        {
+            LogJobCrashed(ex, job.Dispatch.JobId);
+        }
+        finally
+        {
+            slots.Release();
+        }
+    }
+
+    public override void Dispose()
+    {
+        _abortJobs.Dispose();
+        base.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker started: {WorkerId}, up to {MaxConcurrentJobs} concurrent jobs")]
+    private partial void LogStarted(string workerId, int maxConcurrentJobs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the dispatch streams failed; retrying in {DelayMs} ms")]
+    private partial void LogReadFailed(Exception ex, double delayMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Draining {Count} in-flight job(s), waiting up to {Seconds} s")]
+    private partial void LogDraining(int count, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker stopped: {WorkerId}")]
+    private partial void LogStopped(string workerId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId} crashed in the worker")]
+    private partial void LogJobCrashed(Exception ex, Guid jobId);
+}

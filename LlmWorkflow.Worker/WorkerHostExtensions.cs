@@ -1,0 +1,34 @@
+using LlmWorkflow.Engine;
+using LlmWorkflow.Engine.Jobs;
+using LlmWorkflow.Engine.Persistence;
+
+namespace LlmWorkflow.Worker;
+
+/// <summary>Composition of the worker host, shared by Program and the in-process test host.</summary>
+public static class WorkerHostExtensions
+{
+    public static IHostApplicationBuilder AddWorkerServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddServiceDefaults();
+        builder.Services.AddLlmWorkflowCore(builder.Configuration);
+
+        var workerSection = builder.Configuration.GetSection(WorkerOptions.Section);
+        builder.Services.AddOptions<WorkerOptions>().Bind(workerSection);
+        var drain = workerSection.GetValue("DrainTimeout", new WorkerOptions().DrainTimeout);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(10));
+
+        builder.Services.AddSingleton<JobProcessor>();
+        builder.Services.AddSingleton<RunningJobs>();
+        builder.Services.AddSingleton<DispatchReconciler>();
+        builder.Services.AddHostedService<JobConsumerService>();
+        builder.Services.AddHostedService<DispatchReconcilerService>();
+        builder.Services.AddHostedService<WorkerPresenceService>();
+        return builder;
+    }
+
+    public static async Task MigrateDatabaseAsync(this IHost host)
+    {
+        await using var scope = host.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<DatabaseMigrator>().MigrateAsync(CancellationToken.None);
+    }
+}

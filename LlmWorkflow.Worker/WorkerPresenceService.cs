@@ -1,0 +1,62 @@
+using LlmWorkflow.Engine.Jobs;
+using Microsoft.Extensions.Options;
+
+namespace LlmWorkflow.Worker;
+
+/// <summary>
+/// Two small loops beside the consumer: every 500 ms it stops running jobs that were cancelled or deleted; every
+/// 5 s it refreshes this worker's heartbeat (id, host, start time, in-flight count) that /health and the dashboard read.
+/// </summary>
+internal sealed partial class WorkerPresenceService(
+    RunningJobs running,
+    WorkerHeartbeats heartbeats,
+    TimeProvider time,
+    IOptions<WorkerOptions> options,
+    ILogger<WorkerPresenceService> logger) : BackgroundService
+{
+    private static readonly TimeSpan CancelPollInterval = TimeSpan.FromMilliseconds(500);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var started = time.GetUtcNow();
+        var nextBeat = DateTimeOffset.MinValue;
+        using var timer = new PeriodicTimer(CancelPollInterval);
+        try
+        {
+            do
+            {
+                try
+                {
+                    await running.StopCancelledAsync(stoppingToken);
+                    if (time.GetUtcNow() >= nextBeat)
+                    {
+                        await heartbeats.BeatAsync(new WorkerHeartbeat(
+                            options.Value.Id, Environment.MachineName, Environment.ProcessId, started, time.GetUtcNow(),
+                            running.Count, options.Value.MaxConcurrentJobs));
+                        nextBeat = time.GetUtcNow() + WorkerHeartbeats.Interval;
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogPresenceFailed(ex);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+
+        try
+        {
+            await heartbeats.RemoveAsync(options.Value.Id);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogPresenceFailed(ex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cancel polling or heartbeat failed; retrying")]
+    private partial void LogPresenceFailed(Exception ex);
+}
