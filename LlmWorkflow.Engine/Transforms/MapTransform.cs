@@ -55,7 +55,7 @@ internal sealed class MapTransform : TransformBase
         return hasTemplate
             ? TemplateOption.Validate(config, Name, "template")
             : config["fields"] is JsonObject
-                ? ConfigChecks.ExpressionSyntax(config, Name, "fields")
+                ? []
                 : [new TransformProblem("$.fields", $"{Name}: 'fields' must be an object of name -> value expression")];
     }
 }

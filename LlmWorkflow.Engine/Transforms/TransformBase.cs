@@ -15,12 +15,13 @@ internal abstract class TransformBase : ITransform
 
     public JsonNode? Apply(JsonObject config, ExpressionScope scope) => Apply(new TransformCall(Name, config, scope));
 
+    /// <summary>Option checks; <c>${...}</c> syntax is the validator's, through <see cref="ValueResolver.FindReferences"/> over the whole step.</summary>
     public IEnumerable<TransformProblem> Validate(JsonObject config)
     {
         var inputProblems = RequiresInput
             ? ConfigChecks.Required(config, Name, "input", "Point it at a value, e.g. \"input\": \"${steps.fetch.output}\"")
             : [];
-        return inputProblems.Concat(ConfigChecks.ExpressionSyntax(config, Name, "input")).Concat(ValidateOptions(config));
+        return inputProblems.Concat(ValidateOptions(config));
     }
 
     protected abstract JsonNode? Apply(TransformCall call);
