@@ -16,6 +16,8 @@ internal sealed class MapTransform : TransformBase
     public override string Description =>
         "Reshape each array item: {\"template\": \"{{name}}: {{phone}}\"} or {\"fields\": {\"title\": \"${item.name}\"}}";
 
+    public override IReadOnlyCollection<string> ItemScopedOptions { get; } = ["fields", "template"];
+
     protected override JsonNode? Apply(TransformCall call)
     {
         var template = TemplateOption.Read(call, "template");

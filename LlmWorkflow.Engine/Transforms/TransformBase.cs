@@ -10,6 +10,8 @@ internal abstract class TransformBase : ITransform
 
     public abstract string Description { get; }
 
+    public virtual IReadOnlyCollection<string> ItemScopedOptions => [];
+
     /// <summary>False for operations that build their value without an <c>input</c> (e.g. <c>template</c>).</summary>
     protected virtual bool RequiresInput => true;
 

@@ -20,6 +20,15 @@ public sealed class TransformRegistryTests
     }
 
     [Fact]
+    public void PerItemOptionsAreDeclaredForTheValidator()
+    {
+        var registry = TransformRegistry.CreateDefault();
+        Assert.Equal(
+            ["count: condition", "filter: condition", "join: template", "map: fields", "map: template"],
+            registry.Names.SelectMany(name => registry.Get(name).ItemScopedOptions.Select(option => $"{name}: {option}")));
+    }
+
+    [Fact]
     public void UnknownOperationListsKnownNames()
     {
         var registry = TransformRegistry.CreateDefault();
