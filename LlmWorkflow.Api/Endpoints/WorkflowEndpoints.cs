@@ -1,5 +1,6 @@
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Diagrams;
 using LlmWorkflow.Engine.Execution;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -17,6 +18,10 @@ internal static class WorkflowEndpoints
         api.MapGet("/workflows/{name}", Get)
             .WithName("GetWorkflow")
             .WithSummary("One workflow definition as loaded");
+        api.MapGet("/workflows/{name}/diagram", Diagram)
+            .WithName("GetWorkflowDiagram")
+            .WithSummary("The workflow as a Mermaid flowchart (text/plain), generated deterministically from the definition")
+            .Produces<string>(StatusCodes.Status200OK, "text/plain");
         api.MapPost("/workflow/validate", Validate)
             .WithName("ValidateWorkflow")
             .WithSummary("Dry run: validation problems, execution plan and cost estimate, with no calls made")
@@ -35,6 +40,11 @@ internal static class WorkflowEndpoints
     private static Results<Ok<WorkflowDefinition>, NotFound<ProblemDetails>> Get(string name, WorkflowCatalog catalog) =>
         catalog.TryGet(name, out var workflow)
             ? TypedResults.Ok(workflow)
+            : TypedResults.NotFound(new ProblemDetails { Title = "Workflow not found", Detail = $"No workflow named '{name}'.", Status = 404 });
+
+    private static Results<ContentHttpResult, NotFound<ProblemDetails>> Diagram(string name, WorkflowCatalog catalog) =>
+        catalog.TryGet(name, out var workflow)
+            ? TypedResults.Text(MermaidDiagram.Generate(workflow), "text/plain")
             : TypedResults.NotFound(new ProblemDetails { Title = "Workflow not found", Detail = $"No workflow named '{name}'.", Status = 404 });
 
     private static Results<Ok<DryRunPlan>, Microsoft.AspNetCore.Http.HttpResults.ValidationProblem, NotFound<ProblemDetails>> Validate(
