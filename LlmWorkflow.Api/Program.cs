@@ -47,5 +47,6 @@ app.MapDefaultEndpoints();
 var api = app.MapGroup("/api/v1").RequireAuthorization(AuthServiceCollectionExtensions.CallerPolicy).RequireRateLimiting(RateLimitingSetup.Policy);
 api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints();
 api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints();
+api.MapGroup("/admin/webhooks").WithTags("Webhooks").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapWebhookEndpoints();
 
 await app.RunAsync();
