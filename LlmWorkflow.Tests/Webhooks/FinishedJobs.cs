@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Webhooks;
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace LlmWorkflow.Tests.Webhooks;
@@ -15,10 +16,10 @@ public static class FinishedJobs
     };
 
     /// <summary>Inserts a completed job with a webhook and enqueues its <c>workflow.completed</c> event; returns the job id.</summary>
-    public static async Task<Guid> CompleteWithWebhookAsync(IServiceProvider services, string webhookUrl, string? webhookSecret)
+    public static async Task<Guid> CompleteWithWebhookAsync(NpgsqlDataSource database, string webhookUrl, string? webhookSecret)
     {
         var id = Guid.CreateVersion7();
-        await using (var command = services.GetRequiredService<NpgsqlDataSource>().CreateCommand("""
+        await using (var command = database.CreateCommand("""
             INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, status, input_data, result_data, webhook_url, webhook_secret,
                                            user_id, username, action, attempt, started_at, completed_at, duration_ms, total_tokens, cost_usd)
             VALUES ($1, $1::text, 'hello_transform', 'completed', '{}', $2::jsonb, $3, $4, 'user-1', 'ada', 'tests', 1, now(), now(), 1234, 42, 0.0012)
@@ -31,20 +32,21 @@ public static class FinishedJobs
             await command.ExecuteNonQueryAsync();
         }
 
-        await services.GetRequiredService<WebhookOutbox>().EnqueueTerminalAsync(id, CancellationToken.None);
+        var outbox = new WebhookOutbox(database, Options.Create(new WebhookOptions()), TimeProvider.System, NullLogger<WebhookOutbox>.Instance);
+        await outbox.EnqueueTerminalAsync(id, CancellationToken.None);
         return id;
     }
 
-    public static Task<IReadOnlyList<WebhookAttemptView>> AttemptsAsync(IServiceProvider services, Guid jobId) =>
-        services.GetRequiredService<WebhookAdmin>().ListAttemptsAsync(jobId, CancellationToken.None);
+    public static Task<IReadOnlyList<WebhookAttemptView>> AttemptsAsync(NpgsqlDataSource database, Guid jobId) =>
+        new WebhookAdmin(database).ListAttemptsAsync(jobId, CancellationToken.None);
 
     /// <summary>Waits until the job's latest attempt is in <paramref name="state"/> and returns all its attempts.</summary>
-    public static async Task<IReadOnlyList<WebhookAttemptView>> WaitForLatestStateAsync(IServiceProvider services, Guid jobId, string state, TimeSpan timeout)
+    public static async Task<IReadOnlyList<WebhookAttemptView>> WaitForLatestStateAsync(NpgsqlDataSource database, Guid jobId, string state, TimeSpan timeout)
     {
         IReadOnlyList<WebhookAttemptView> attempts = [];
         await Eventually.TrueAsync(async () =>
         {
-            attempts = await AttemptsAsync(services, jobId);
+            attempts = await AttemptsAsync(database, jobId);
             return attempts.Count > 0 && attempts[^1].State == state;
         }, timeout, $"the latest webhook attempt of job {jobId} to be {state}");
         return attempts;

@@ -5,6 +5,8 @@ using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Webhooks;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace LlmWorkflow.Tests.Webhooks;
 
@@ -23,7 +25,7 @@ public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
     private WorkerHost _worker = null!;
     private WebhookReceiver _receiver = null!;
 
-    private IServiceProvider Services => _worker.Services;
+    private NpgsqlDataSource Database => _worker.Services.GetRequiredService<NpgsqlDataSource>();
 
     public async ValueTask InitializeAsync()
     {
@@ -37,9 +39,9 @@ public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
     {
         _receiver.Enqueue(new FakeResponse(500, "down"));
         _receiver.Enqueue(new FakeResponse(400, "not yet"));
-        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Services, _receiver.HookUrl, _receiver.Secret);
+        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Database, _receiver.HookUrl, _receiver.Secret);
 
-        var attempts = await FinishedJobs.WaitForLatestStateAsync(Services, jobId, WebhookAttemptStates.Delivered, Wait);
+        var attempts = await FinishedJobs.WaitForLatestStateAsync(Database, jobId, WebhookAttemptStates.Delivered, Wait);
 
         Assert.Equal([1, 2, 3], attempts.Select(a => a.AttemptNumber));
         Assert.Equal([WebhookAttemptStates.Failed, WebhookAttemptStates.Failed, WebhookAttemptStates.Delivered], attempts.Select(a => a.State));
@@ -62,9 +64,9 @@ public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
     public async Task RedirectIsAFailureAndIsNotFollowed()
     {
         _receiver.Enqueue(new FakeResponse(302) { Headers = new Dictionary<string, string> { ["Location"] = new Uri(_receiver.BaseUrl, "moved").ToString() } });
-        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Services, _receiver.HookUrl, _receiver.Secret);
+        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Database, _receiver.HookUrl, _receiver.Secret);
 
-        var attempts = await FinishedJobs.WaitForLatestStateAsync(Services, jobId, WebhookAttemptStates.Delivered, Wait);
+        var attempts = await FinishedJobs.WaitForLatestStateAsync(Database, jobId, WebhookAttemptStates.Delivered, Wait);
 
         Assert.Equal(2, attempts.Count);
         Assert.Equal(302, attempts[0].HttpStatus);
@@ -77,9 +79,9 @@ public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
     public async Task GoneStopsRetrying()
     {
         _receiver.Enqueue(new FakeResponse(410, "unsubscribed"));
-        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Services, _receiver.HookUrl, _receiver.Secret);
+        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Database, _receiver.HookUrl, _receiver.Secret);
 
-        var attempts = await FinishedJobs.WaitForLatestStateAsync(Services, jobId, WebhookAttemptStates.Gone, Wait);
+        var attempts = await FinishedJobs.WaitForLatestStateAsync(Database, jobId, WebhookAttemptStates.Gone, Wait);
 
         // The next attempt would have been inserted by the same statement that recorded this one.
         var attempt = Assert.Single(attempts);
@@ -92,9 +94,9 @@ public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
     public async Task SlowReceiverTimesOutAndIsRetried()
     {
         _receiver.Enqueue(new FakeResponse(200) { Delay = TimeSpan.FromSeconds(20) });
-        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Services, _receiver.HookUrl, _receiver.Secret);
+        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Database, _receiver.HookUrl, _receiver.Secret);
 
-        var attempts = await FinishedJobs.WaitForLatestStateAsync(Services, jobId, WebhookAttemptStates.Delivered, Wait);
+        var attempts = await FinishedJobs.WaitForLatestStateAsync(Database, jobId, WebhookAttemptStates.Delivered, Wait);
 
         Assert.Equal(2, attempts.Count);
         Assert.Equal(WebhookAttemptStates.Failed, attempts[0].State);
@@ -108,9 +110,9 @@ public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
     public async Task RetryAfterOfA503IsHonoured()
     {
         _receiver.Enqueue(new FakeResponse(503).WithRetryAfter(TimeSpan.FromSeconds(1)));
-        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Services, _receiver.HookUrl, _receiver.Secret);
+        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Database, _receiver.HookUrl, _receiver.Secret);
 
-        await FinishedJobs.WaitForLatestStateAsync(Services, jobId, WebhookAttemptStates.Delivered, Wait);
+        await FinishedJobs.WaitForLatestStateAsync(Database, jobId, WebhookAttemptStates.Delivered, Wait);
 
         var requests = _receiver.Requests;
         Assert.Equal(2, requests.Count);
@@ -120,9 +122,9 @@ public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
     [Fact]
     public async Task WithoutAnySecretNothingIsSentAndTheEventIsDeadLettered()
     {
-        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Services, _receiver.HookUrl, webhookSecret: null);
+        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Database, _receiver.HookUrl, webhookSecret: null);
 
-        var attempts = await FinishedJobs.WaitForLatestStateAsync(Services, jobId, WebhookAttemptStates.DeadLettered, Wait);
+        var attempts = await FinishedJobs.WaitForLatestStateAsync(Database, jobId, WebhookAttemptStates.DeadLettered, Wait);
 
         var attempt = Assert.Single(attempts);
         Assert.Equal(WebhookDispatcher.NoSecretError, attempt.ErrorMessage);
@@ -138,8 +140,8 @@ public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
             _receiver.Enqueue(new FakeResponse(503, "maintenance"));
         }
 
-        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Services, _receiver.HookUrl, _receiver.Secret);
-        var failed = await FinishedJobs.WaitForLatestStateAsync(Services, jobId, WebhookAttemptStates.DeadLettered, Wait);
+        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Database, _receiver.HookUrl, _receiver.Secret);
+        var failed = await FinishedJobs.WaitForLatestStateAsync(Database, jobId, WebhookAttemptStates.DeadLettered, Wait);
         Assert.Equal([WebhookAttemptStates.Failed, WebhookAttemptStates.Failed, WebhookAttemptStates.DeadLettered], failed.Select(a => a.State));
 
         await using var api = new ApiFactory(Settings());
@@ -153,7 +155,7 @@ public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(4, (int?)replayed!["attempt_number"]);
         Assert.Equal(failed[0].EventId, (string?)replayed["event_id"]);
 
-        var attempts = await FinishedJobs.WaitForLatestStateAsync(Services, jobId, WebhookAttemptStates.Delivered, Wait);
+        var attempts = await FinishedJobs.WaitForLatestStateAsync(Database, jobId, WebhookAttemptStates.Delivered, Wait);
         Assert.Equal([1, 2, 3, 4], attempts.Select(a => a.AttemptNumber));
         Assert.Equal(204, attempts[3].HttpStatus);
         Assert.Equal(VerificationResult.Valid, _receiver.Verify(_receiver.Requests[^1]));
@@ -174,10 +176,10 @@ public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
             _receiver.Enqueue(new FakeResponse(500));
         }
 
-        var first = await FinishedJobs.CompleteWithWebhookAsync(Services, _receiver.HookUrl, _receiver.Secret);
-        var second = await FinishedJobs.CompleteWithWebhookAsync(Services, _receiver.HookUrl, _receiver.Secret);
-        await FinishedJobs.WaitForLatestStateAsync(Services, first, WebhookAttemptStates.DeadLettered, Wait);
-        await FinishedJobs.WaitForLatestStateAsync(Services, second, WebhookAttemptStates.DeadLettered, Wait);
+        var first = await FinishedJobs.CompleteWithWebhookAsync(Database, _receiver.HookUrl, _receiver.Secret);
+        var second = await FinishedJobs.CompleteWithWebhookAsync(Database, _receiver.HookUrl, _receiver.Secret);
+        await FinishedJobs.WaitForLatestStateAsync(Database, first, WebhookAttemptStates.DeadLettered, Wait);
+        await FinishedJobs.WaitForLatestStateAsync(Database, second, WebhookAttemptStates.DeadLettered, Wait);
 
         await using var api = new ApiFactory(Settings());
         using var admin = api.CreateAuthenticatedClient(admin: true);
@@ -186,8 +188,8 @@ public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
         var replayed = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
         Assert.Equal(2, (int?)replayed?["replayed"]);
 
-        await FinishedJobs.WaitForLatestStateAsync(Services, first, WebhookAttemptStates.Delivered, Wait);
-        await FinishedJobs.WaitForLatestStateAsync(Services, second, WebhookAttemptStates.Delivered, Wait);
+        await FinishedJobs.WaitForLatestStateAsync(Database, first, WebhookAttemptStates.Delivered, Wait);
+        await FinishedJobs.WaitForLatestStateAsync(Database, second, WebhookAttemptStates.Delivered, Wait);
     }
 
     public async ValueTask DisposeAsync()
