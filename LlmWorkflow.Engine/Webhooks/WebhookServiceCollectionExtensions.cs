@@ -20,7 +20,7 @@ public static class WebhookServiceCollectionExtensions
                 // Defaults here, not in the initializer: the binder appends configured items to a non-empty array.
                 if (options.RetryDelays.Length == 0)
                 {
-                    options.RetryDelays = WebhookOptions.DefaultRetryDelays;
+                    options.RetryDelays = [.. WebhookOptions.DefaultRetryDelays];
                 }
             })
             .Validate(o => o.MaxPayloadBytes >= 1024, "Webhooks:MaxPayloadBytes must be at least 1024.")

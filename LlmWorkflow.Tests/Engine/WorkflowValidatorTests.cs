@@ -20,6 +20,7 @@ public sealed class WorkflowValidatorTests
                 "circular_reference@$.steps[0].config.params.c",
                 "item_outside_for_each@$.steps[0].config.params.d",
                 "invalid_expression@$.steps[1].config.params.e",
+                "item_outside_for_each@$.steps[2].config.input",
                 "unknown_step_reference@$.output.x",
             ]
         },
@@ -122,6 +123,23 @@ public sealed class WorkflowValidatorTests
             """);
 
         Assert.Empty(new WorkflowValidator().Validate(workflow, "ok.json"));
+    }
+
+    [Fact]
+    public void AskTheModelCatalogAboutEveryModelOfAChain()
+    {
+        var workflow = TestWorkflows.Parse("""
+            {"name": "models", "steps": [{"id": "ask", "type": "llm", "config": {"model": ["openai/gpt-4o-mini", "acme/unpriced"], "prompt": "hi"}}]}
+            """);
+
+        var problem = Assert.Single(new WorkflowValidator(models: new RejectingModelCatalog("acme/unpriced")).Validate(workflow, "models.json"));
+
+        Assert.Equal(("$.steps[0].config.model[1]", ValidationCodes.UnknownModel, "acme/unpriced is not priced."), (problem.JsonPath, problem.Code, problem.Message));
+    }
+
+    private sealed class RejectingModelCatalog(string rejected) : IModelCatalog
+    {
+        public string? Check(string modelId) => modelId == rejected ? $"{modelId} is not priced." : null;
     }
 
     private static IReadOnlyList<ValidationProblem> Check(string path)
