@@ -74,8 +74,9 @@ public sealed class EmergencyContactsEndToEndTests(TestServers servers) : IAsync
         Assert.Equal(["fire_station", "hospital", "police"], _places.Requests.Select(r => r.Query("type")).Order());
         Assert.All(_places.Requests, r => Assert.Equal("37.7749,-122.4194", r.Query("location")));
         Assert.Equal(["Zuckerberg San Francisco General Hospital", "UCSF Medical Center at Mission Bay"],
-            output["nearby_services"]!["hospitals"]!.AsArray().Select(h => (string?)h!["name"]));
-        Assert.Equal("630 Valencia St, San Francisco", (string?)output["nearby_services"]!["police"]![0]!["address"]);
+            output["nearby_services"]!["hospitals"]!["places"]!.AsArray().Select(h => (string?)h!["name"]));
+        Assert.Equal("OK", (string?)output["nearby_services"]!["hospitals"]!["status"]);
+        Assert.Equal("630 Valencia St, San Francisco", (string?)output["nearby_services"]!["police"]!["places"]![0]!["address"]);
 
         // The model got the system prompt (with the shared safety rules) and the places in the user prompt.
         var call = Assert.Single(_llm.Requests).Json!;
@@ -113,6 +114,7 @@ public sealed class EmergencyContactsEndToEndTests(TestServers servers) : IAsync
         Assert.Equal(
             ["Extracting Fire Stations Details", "Extracting Hospitals Details", "Extracting Police Stations Details",
              "Keeping Nearest Fire Stations", "Keeping Nearest Hospitals", "Keeping Nearest Police Stations",
+             "Recording Fire Stations Lookup", "Recording Hospitals Lookup", "Recording Police Stations Lookup",
              "Searching Fire Stations", "Searching Hospitals", "Searching Police Stations"],
             started.Where(e => e["parent_step_id"] is not null).Select(e => (string)e["display_name"]!).Order(StringComparer.Ordinal));
         var percents = events.Where(e => e.Type == "step_completed" && e.Data["parent_step_id"] is null).Select(e => e.Data["percent"]!.GetValue<int>()).ToList();
@@ -143,7 +145,7 @@ public sealed class EmergencyContactsEndToEndTests(TestServers servers) : IAsync
             Assert.Equal("EXTERNAL_ERROR", (string?)s["error"]!["category"]);
             Assert.True(s["error"]!["retryable"]!.GetValue<bool>());
         });
-        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"hospitals":[],"police":[],"fire_stations":[]}"""), status["result"]!["output"]!["nearby_services"]));
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"hospitals":{"status":"UNAVAILABLE","places":[]},"police":{"status":"UNAVAILABLE","places":[]},"fire_stations":{"status":"UNAVAILABLE","places":[]}}"""), status["result"]!["output"]!["nearby_services"]));
         Assert.Equal(7, status["result"]!["output"]!["contacts"]!.AsArray().Count);
 
         var prompt = (string)Assert.Single(_llm.Requests).Json!["messages"]![1]!["content"]!;
