@@ -9,6 +9,7 @@ using LlmWorkflow.Engine.Persistence;
 using LlmWorkflow.Engine.Redis;
 using LlmWorkflow.Engine.Templates;
 using LlmWorkflow.Engine.Transforms;
+using LlmWorkflow.Engine.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Configuration;
@@ -49,6 +50,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<QueueSnapshot>();
         services.AddScoped<JobMaintenance>();
         services.AddScoped<UsageReport>();
+        services.AddWebhooks(configuration);
 
         var workflowsRoot = WorkflowsDirectory.Resolve(configuration["Workflows:Root"]);
         // External services first: their Redis-backed response cache is the one the LLM gateway should share.

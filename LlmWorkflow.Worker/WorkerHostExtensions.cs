@@ -23,6 +23,7 @@ public static class WorkerHostExtensions
         builder.Services.AddHostedService<JobConsumerService>();
         builder.Services.AddHostedService<DispatchReconcilerService>();
         builder.Services.AddHostedService<WorkerPresenceService>();
+        builder.Services.AddHostedService<WebhookDispatcherService>();
         return builder;
     }
 

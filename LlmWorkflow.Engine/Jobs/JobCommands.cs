@@ -1,4 +1,5 @@
 using LlmWorkflow.Engine.Persistence;
+using LlmWorkflow.Engine.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 
@@ -34,7 +35,7 @@ public enum RetryOutcome
 /// Operator and caller actions on existing jobs: cancel, bulk delete, retry. Running jobs are stopped through
 /// Postgres (the job's worker watches for cancel requests and deleted rows), so no worker address is needed.
 /// </summary>
-public sealed class JobCommands(LlmWorkflowDbContext db, JobQueue queue, JobEventStream events, TimeProvider time, ILogger<JobCommands> logger)
+public sealed class JobCommands(LlmWorkflowDbContext db, JobQueue queue, JobEventStream events, WebhookOutbox webhooks, TimeProvider time, ILogger<JobCommands> logger)
 {
     public async Task<CancelOutcome> CancelAsync(Guid jobId, CancellationToken cancellationToken)
     {
@@ -49,6 +50,7 @@ public sealed class JobCommands(LlmWorkflowDbContext db, JobQueue queue, JobEven
         if (waiting == 1)
         {
             await PublishCancelledAsync(jobId);
+            await webhooks.EnqueueTerminalAsync(jobId, CancellationToken.None);
             return CancelOutcome.Cancelled;
         }
 

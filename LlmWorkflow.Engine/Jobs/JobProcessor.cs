@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Webhooks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -19,6 +20,8 @@ public sealed partial class JobProcessor(
     WorkflowCatalog catalog,
     WorkflowRunner runner,
     RunningJobs running,
+    WebhookOutbox webhooks,
+    TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<JobProcessor> logger)
 {
@@ -70,7 +73,7 @@ public sealed partial class JobProcessor(
             {
                 RunId = claimed.Id.ToString(),
                 Context = RunContext(claimed),
-                Progress = sink,
+                Progress = await WebhookStepEventSink.ForJobAsync(sink, webhooks, claimed, time, logger, abort),
                 Checkpoints = new PostgresCheckpointStore(store, claimed.Id, claimed.Attempt),
                 MaxCostUsd = claimed.BudgetUsd,
             }, run.Token);
@@ -105,6 +108,7 @@ public sealed partial class JobProcessor(
                 new KeyValuePair<string, object?>("workflow", job.WorkflowName),
                 new KeyValuePair<string, object?>("status", outcome.Status.ToWire()));
             LogFinished(job.Id, job.WorkflowName, outcome.Status.ToWire());
+            await webhooks.EnqueueTerminalAsync(job.Id, CancellationToken.None);
         }
     }
 

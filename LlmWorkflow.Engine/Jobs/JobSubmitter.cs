@@ -1,8 +1,10 @@
 using System.Text.Json;
 using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.Persistence;
+using LlmWorkflow.Engine.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace LlmWorkflow.Engine.Jobs;
@@ -17,6 +19,7 @@ public sealed class JobSubmitter(
     JobQueue queue,
     WorkflowCatalog catalog,
     TimeProvider time,
+    IOptions<WebhookOptions> webhookOptions,
     ILogger<JobSubmitter> logger)
 {
     public async Task<SubmissionResult> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken)
@@ -28,7 +31,7 @@ public sealed class JobSubmitter(
                 WorkflowNotFound: true);
         }
 
-        var problems = SubmissionValidator.Validate(submission, workflow);
+        var problems = SubmissionValidator.Validate(submission, workflow, webhookOptions.Value.AllowPrivateNetworks);
         if (problems.Count > 0)
         {
             return new SubmissionResult(null, false, problems);

@@ -1,4 +1,5 @@
 using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Webhooks;
 
 namespace LlmWorkflow.Engine.Jobs;
 
@@ -7,7 +8,8 @@ public static class SubmissionValidator
 {
     public const int MaxUserFieldLength = 255;
 
-    public static IReadOnlyList<SubmissionProblem> Validate(JobSubmission submission, WorkflowDefinition workflow)
+    /// <param name="allowPrivateWebhookHosts">Accept webhook URLs on loopback/private addresses (<c>Webhooks:AllowPrivateNetworks</c>).</param>
+    public static IReadOnlyList<SubmissionProblem> Validate(JobSubmission submission, WorkflowDefinition workflow, bool allowPrivateWebhookHosts = false)
     {
         var problems = new List<SubmissionProblem>();
 
@@ -22,10 +24,9 @@ public static class SubmissionValidator
         CheckLength(problems, "webhook_secret", submission.WebhookSecret);
         CheckLength(problems, "Idempotency-Key", submission.IdempotencyKey);
 
-        if (submission.WebhookUrl is not null &&
-            (!Uri.TryCreate(submission.WebhookUrl, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps)))
+        if (submission.WebhookUrl is not null && WebhookUrlPolicy.Check(submission.WebhookUrl, allowPrivateWebhookHosts) is { } webhookProblem)
         {
-            problems.Add(new("webhook_url", "webhook_url must be an absolute http:// or https:// URL."));
+            problems.Add(new("webhook_url", webhookProblem));
         }
 
         if (submission.BudgetUsd is < 0)

@@ -5,7 +5,8 @@ namespace LlmWorkflow.Tests.Fakes;
 
 /// <summary>
 /// Fake Google Places legacy JSON API (<c>/maps/api/place/nearbysearch/json</c>, <c>/textsearch/json</c>): returns
-/// <see cref="Places"/> (vicinity for nearby, formatted_address for text search) with <c>status</c> OK or
+/// <see cref="Places"/> (those of the requested <c>type</c>, when given; vicinity for nearby, formatted_address for
+/// text search) with <c>status</c> OK or
 /// ZERO_RESULTS; <see cref="EnqueueStatus"/> scripts REQUEST_DENIED, OVER_QUERY_LIMIT, INVALID_REQUEST…
 /// </summary>
 public sealed class FakeGooglePlacesServer : FakeHttpServer
@@ -47,7 +48,9 @@ public sealed class FakeGooglePlacesServer : FakeHttpServer
             return;
         }
 
-        var places = Places.Select(p =>
+        // Like the real API, a type parameter restricts the results to places of that type.
+        var type = request.Query("type");
+        var places = Places.Where(p => string.IsNullOrEmpty(type) || p.Types.Contains(type)).Select(p =>
         {
             var result = new JsonObject
             {

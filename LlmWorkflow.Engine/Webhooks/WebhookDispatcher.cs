@@ -1,0 +1,97 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LlmWorkflow.Engine.Webhooks;
+
+/// <summary>
+/// One round of delivery: claim due attempts, sign and send them concurrently, record each result and schedule the
+/// next attempt or dead-letter the event. Everything it knows is in Postgres, so any worker can run any round.
+/// </summary>
+public sealed partial class WebhookDispatcher(
+    WebhookDeliveryStore store,
+    WebhookSender sender,
+    WebhookRetrySchedule schedule,
+    IOptions<WebhookOptions> options,
+    TimeProvider time,
+    ILogger<WebhookDispatcher> logger)
+{
+    /// <summary>What is recorded when neither the job nor the service has a signing secret.</summary>
+    public const string NoSecretError =
+        "No webhook secret: set LLM_WEBHOOK_SECRET (or Webhooks:Secret) or pass webhook_secret when submitting; unsigned webhooks are never sent.";
+
+    // Past the attempt's own timeout, so a lease only lapses when its worker is gone.
+    private static readonly TimeSpan LeaseMargin = TimeSpan.FromSeconds(30);
+
+    /// <summary>Delivers the due attempts of one batch; returns how many were claimed.</summary>
+    public async Task<int> DispatchDueAsync(CancellationToken cancellationToken)
+    {
+        var batch = await store.ClaimDueAsync(options.Value.BatchSize, options.Value.Timeout + LeaseMargin, cancellationToken);
+        await Task.WhenAll(batch.Select(delivery => DeliverAsync(delivery, cancellationToken)));
+        return batch.Count;
+    }
+
+    private async Task DeliverAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
+    {
+        var attemptedAt = time.GetUtcNow();
+        WebhookSendResult result;
+        try
+        {
+            result = await SendAsync(delivery, attemptedAt, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down mid-attempt: hand the attempt back so another worker sends it now, not after the lease.
+            await store.ReleaseAsync(delivery.AttemptId, CancellationToken.None);
+            return;
+        }
+        catch (Exception ex)
+        {
+            result = new WebhookSendResult(WebhookSendOutcome.RetryableFailure, null, null, ex.Message, 0);
+        }
+
+        var (state, next) = result.Outcome switch
+        {
+            WebhookSendOutcome.Delivered => (WebhookAttemptStates.Delivered, null),
+            WebhookSendOutcome.Gone => (WebhookAttemptStates.Gone, null),
+            WebhookSendOutcome.PermanentFailure => (WebhookAttemptStates.DeadLettered, null),
+            _ => schedule.NextAttemptAt(delivery.AttemptNumber, result.RetryAfter, time.GetUtcNow()) is { } at
+                ? (WebhookAttemptStates.Failed, at)
+                : (WebhookAttemptStates.DeadLettered, (DateTimeOffset?)null),
+        };
+        await store.RecordAsync(delivery, result, attemptedAt, state, next, CancellationToken.None);
+        LogAttempt(delivery.JobId, delivery.EventType, delivery.EventId, delivery.AttemptNumber, state, result.HttpStatus, result.Error);
+    }
+
+    private Task<WebhookSendResult> SendAsync(WebhookDelivery delivery, DateTimeOffset timestamp, CancellationToken cancellationToken)
+    {
+        var secrets = Secrets(delivery.JobSecret);
+        if (secrets.Count == 0)
+        {
+            return Task.FromResult(WebhookSendResult.NotSent(NoSecretError));
+        }
+
+        // jsonb does not keep the original bytes; the compact re-serialization is what is signed and sent.
+        var body = Encoding.UTF8.GetBytes(JsonNode.Parse(delivery.PayloadJson)!.ToJsonString());
+        return sender.SendAsync(new WebhookRequest(delivery.WebhookUrl, delivery.EventId, delivery.EventType, body, secrets, timestamp), cancellationToken);
+    }
+
+    /// <summary>The job's own secret alone, or the service secret followed by the ones being rotated out.</summary>
+    private List<string> Secrets(string? jobSecret)
+    {
+        if (!string.IsNullOrEmpty(jobSecret))
+        {
+            return [jobSecret];
+        }
+
+        var service = options.Value;
+        return string.IsNullOrEmpty(service.Secret)
+            ? []
+            : [service.Secret, .. service.PreviousSecrets.Where(s => !string.IsNullOrEmpty(s))];
+    }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Webhook {EventType} of job {JobId} (event {EventId}) attempt {AttemptNumber}: {State} (HTTP {HttpStatus}) {Error}")]
+    private partial void LogAttempt(Guid jobId, string eventType, string eventId, int attemptNumber, string state, int? httpStatus, string? error);
+}

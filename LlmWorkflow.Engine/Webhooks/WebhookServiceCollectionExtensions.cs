@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LlmWorkflow.Engine.Webhooks;
+
+/// <summary>Registers the webhook outbox, admin access and (used by workers only) the dispatcher.</summary>
+public static class WebhookServiceCollectionExtensions
+{
+    public static IServiceCollection AddWebhooks(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<WebhookOptions>()
+            .Bind(configuration.GetSection(WebhookOptions.Section))
+            .PostConfigure(options =>
+            {
+                if (string.IsNullOrEmpty(options.Secret))
+                {
+                    options.Secret = configuration[WebhookOptions.SecretEnvironmentVariable];
+                }
+
+                // Defaults here, not in the initializer: the binder appends configured items to a non-empty array.
+                if (options.RetryDelays.Length == 0)
+                {
+                    options.RetryDelays = [.. WebhookOptions.DefaultRetryDelays];
+                }
+            })
+            .Validate(o => o.MaxPayloadBytes >= 1024, "Webhooks:MaxPayloadBytes must be at least 1024.")
+            .Validate(o => o.Timeout > TimeSpan.Zero, "Webhooks:Timeout must be positive.")
+            .Validate(o => o.BatchSize > 0, "Webhooks:BatchSize must be positive.")
+            .Validate(o => o.RetryDelays.All(d => d >= TimeSpan.Zero), "Webhooks:RetryDelays must not be negative.");
+
+        services.AddSingleton<WebhookOutbox>();
+        services.AddSingleton<WebhookAdmin>();
+        services.AddSingleton<WebhookDeliveryStore>();
+        services.AddSingleton<WebhookRetrySchedule>();
+        services.AddSingleton<WebhookSender>();
+        services.AddSingleton<WebhookDispatcher>();
+        return services;
+    }
+}
