@@ -87,7 +87,11 @@ internal sealed class BenchEnvironment : IAsyncDisposable
 
     private Process Start(string dll, Dictionary<string, string> extra)
     {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, dll)])
+        // Each service runs from its own build output (built in the same configuration as this tool).
+        var project = Path.GetFileNameWithoutExtension(dll);
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+        var path = Path.GetFullPath(Path.Combine(project, "bin", configuration, "net10.0", dll));
+        var start = new ProcessStartInfo("dotnet", [path])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
