@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using LlmWorkflow.Engine.Expressions;
 using LlmWorkflow.Engine.External;
+using LlmWorkflow.Engine.Templates;
 using LlmWorkflow.Engine.Transforms;
 
 namespace LlmWorkflow.Engine.Definitions;
@@ -16,6 +17,7 @@ namespace LlmWorkflow.Engine.Definitions;
 /// </summary>
 public sealed partial class WorkflowValidator(
     TransformRegistry? transforms = null,
+    PromptLibrary? prompts = null,
     IExternalServiceGateway? services = null,
     IModelCatalog? models = null)
 {
@@ -66,6 +68,14 @@ public sealed partial class WorkflowValidator(
         }
     }
 
+    private void CheckPromptFile(string file, string jsonPath, ProblemList problems)
+    {
+        foreach (var message in prompts?.Check(file) ?? [])
+        {
+            problems.Add(jsonPath, ValidationCodes.MissingPromptFile, message, $"Create the file under {prompts!.PromptsRoot} or fix the path (includes too).");
+        }
+    }
+
     private void CheckTransform(JsonObject config, string configPath, LeafConfigChecks leafChecks, ProblemList problems)
     {
         if (leafChecks.Required(config, configPath, "operation", "the name of a transform, e.g. template") is not { } operation || transforms is null)
@@ -107,7 +117,11 @@ public sealed partial class WorkflowValidator(
         switch (step.Type)
         {
             case StepTypes.Llm:
-                leafChecks.CheckLlm(step.Config, configPath);
+                foreach (var (file, filePath) in leafChecks.CheckLlm(step.Config, configPath))
+                {
+                    CheckPromptFile(file, filePath, problems);
+                }
+
                 break;
             case StepTypes.ExternalApi:
                 leafChecks.CheckExternal(step.Config, configPath);

@@ -1,4 +1,5 @@
 using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Templates;
 using LlmWorkflow.Engine.Transforms;
 using LlmWorkflow.Tests.Engine.Fakes;
 
@@ -39,6 +40,7 @@ public sealed class WorkflowValidatorTests
                 "invalid_config_value@$.steps[0].config.temperature",
                 "invalid_config_value@$.steps[0].config.max_tokens",
                 "invalid_config_value@$.steps[0].config.response_format",
+                "missing_prompt_file@$.steps[0].config.prompt_file",
                 "invalid_model@$.steps[1].config.model[1]",
                 "invalid_config_value@$.steps[1].config.messages[0]",
                 "invalid_config_value@$.steps[1].config.stream",
@@ -77,6 +79,10 @@ public sealed class WorkflowValidatorTests
             ]
         },
         { "not_json.json", ["invalid_json@$"] },
+        {
+            "missing_prompts.json",
+            ["missing_prompt_file@$.steps[0].config.prompt_file", "missing_prompt_file@$.steps[1].config.prompt_file", "missing_prompt_file@$.steps[1].config.system_file"]
+        },
         { "bad_transforms.json", ["unknown_transform@$.steps[0].config.operation", "invalid_transform_config@$.steps[1].config.template"] },
     };
 
@@ -121,7 +127,7 @@ public sealed class WorkflowValidatorTests
     private static IReadOnlyList<ValidationProblem> Check(string path)
     {
         var loaded = WorkflowDefinitionLoader.LoadFile(path);
-        var validator = new WorkflowValidator(TransformRegistry.CreateDefault(), new FakeExternalServiceGateway());
+        var validator = new WorkflowValidator(TransformRegistry.CreateDefault(), new PromptLibrary(RepositoryPaths.TestPrompts), new FakeExternalServiceGateway());
         return loaded.Definition is { } workflow
             ? [.. loaded.Problems, .. validator.Validate(workflow, Path.GetFileName(path))]
             : loaded.Problems;
