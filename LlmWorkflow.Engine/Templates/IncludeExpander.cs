@@ -24,7 +24,8 @@ internal sealed class IncludeExpander(string promptsRoot, Func<string, string> r
         var root = Path.GetFullPath(promptsRoot);
         var full = Path.GetFullPath(Path.Combine(root, relativePath));
         var relative = Path.GetRelativePath(root, full);
-        return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? null : full;
+        var leavesRoot = relative == ".." || relative.StartsWith(".." + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.IsPathRooted(relative);
+        return leavesRoot ? null : full;
     }
 
     private string Expand(string text, List<string> chain, List<string>? problems)

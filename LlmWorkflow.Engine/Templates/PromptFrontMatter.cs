@@ -24,6 +24,7 @@ public sealed record PromptFrontMatter(string? Model, int? MaxTokens, float? Tem
             return None;
         }
 
+        // Search from the opening line's newline, so that an empty block ("---\n---") closes at once.
         var end = normalized.IndexOf("\n---", 3, StringComparison.Ordinal);
         var endOfLine = end < 0 ? -1 : normalized.IndexOf('\n', end + 4);
         if (end < 0 || (endOfLine < 0 ? normalized[(end + 4)..] : normalized[(end + 4)..endOfLine]).Trim().Length > 0)
@@ -33,7 +34,7 @@ public sealed record PromptFrontMatter(string? Model, int? MaxTokens, float? Tem
 
         body = endOfLine < 0 ? string.Empty : normalized[(endOfLine + 1)..];
         var frontMatter = None;
-        foreach (var rawLine in normalized[4..end].Split('\n'))
+        foreach (var rawLine in normalized[Math.Min(4, end)..end].Split('\n'))
         {
             var line = rawLine.Trim();
             if (line.Length == 0 || line.StartsWith('#'))

@@ -131,6 +131,14 @@ public sealed class PromptLibraryTests : IDisposable
     }
 
     [Fact]
+    public void EmptyFrontMatterIsAllowed()
+    {
+        var template = PromptTemplate.FromText("---\n---\nBody");
+        Assert.Equal(PromptFrontMatter.None, template.FrontMatter);
+        Assert.Equal("Body", template.Body);
+    }
+
+    [Fact]
     public void UnclosedFrontMatterIsAnError()
     {
         folder.With("open.md", "---\nmodel: x\nbody without end");
