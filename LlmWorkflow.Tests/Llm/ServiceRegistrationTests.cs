@@ -28,7 +28,7 @@ public sealed class ServiceRegistrationTests
 
         var llm = services.GetRequiredService<ILlmGateway>();
         var result = await llm.CompleteAsync(TestGateways.Ask("mock/lorem"), TestContext.Current.CancellationToken);
-        var catalog = services.GetRequiredService<ModelCatalog>();
+        var catalog = services.GetRequiredService<LlmWorkflow.Engine.Definitions.IModelCatalog>();
         var external = services.GetRequiredService<IExternalServiceGateway>();
 
         Assert.Equal(12, result.OutputTokens);
