@@ -7,6 +7,7 @@ using LlmWorkflow.Engine.Health;
 using LlmWorkflow.Engine.Jobs;
 using LlmWorkflow.Engine.Persistence;
 using LlmWorkflow.Engine.Redis;
+using LlmWorkflow.Engine.Templates;
 using LlmWorkflow.Engine.Transforms;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -58,12 +59,14 @@ public static class EngineServiceCollectionExtensions
         // Dry runs (POST /api/v1/workflow/validate) add the model checks; a job needing a missing key fails with CONFIG_ERROR.
         services.AddSingleton(sp => WorkflowCatalog.Load(
             Path.Combine(workflowsRoot, "definitions"),
-            new WorkflowValidator(sp.GetRequiredService<TransformRegistry>(), sp.GetService<IExternalServiceGateway>()),
+            new WorkflowValidator(sp.GetRequiredService<TransformRegistry>(), sp.GetRequiredService<PromptLibrary>(), sp.GetService<IExternalServiceGateway>()),
             watchForChanges: configuration.GetValue("Workflows:WatchForChanges", false)));
+        services.AddSingleton(_ => new PromptLibrary(Path.Combine(workflowsRoot, "prompts")));
         services.AddSingleton(sp => new WorkflowRunner(
             sp.GetRequiredService<TransformRegistry>(),
             sp.GetRequiredService<ILlmGateway>(),
             sp.GetService<IExternalServiceGateway>(),
+            sp.GetRequiredService<PromptLibrary>(),
             sp.GetRequiredService<IPriceTable>(),
             sp.GetRequiredService<TimeProvider>()));
 
