@@ -41,7 +41,7 @@ public sealed partial class WorkflowValidator(
             CheckStep(location, leafChecks, problems);
         }
 
-        new ReferenceChecks(locations, problems).Check(workflow);
+        new ReferenceChecks(locations, transforms, problems).Check(workflow);
         return problems.Items;
     }
 

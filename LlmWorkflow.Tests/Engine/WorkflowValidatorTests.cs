@@ -20,6 +20,7 @@ public sealed class WorkflowValidatorTests
                 "circular_reference@$.steps[0].config.params.c",
                 "item_outside_for_each@$.steps[0].config.params.d",
                 "invalid_expression@$.steps[1].config.params.e",
+                "item_outside_for_each@$.steps[2].config.input",
                 "unknown_step_reference@$.output.x",
             ]
         },
