@@ -53,7 +53,7 @@ internal static class ResultView
             "[bold]Total[/]", "", "", "",
             Number(llm.Sum(s => s.InputTokens ?? 0)),
             Number(llm.Sum(s => s.OutputTokens ?? 0)),
-            Markup.Escape(Format.Cost(total, unpriced: false) + (unpriced ? " + unpriced" : "")),
+            Markup.Escape(Format.Cost(llm.Count == 0 ? null : total, unpriced: false) + (unpriced ? " + unpriced" : "")),
             "");
         return table;
     }

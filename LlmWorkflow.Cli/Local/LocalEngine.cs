@@ -27,12 +27,16 @@ public sealed class LocalEngine : IAsyncDisposable
         var external = services.GetRequiredService<IExternalServiceGateway>();
         Validator = new WorkflowValidator(transforms, prompts, external, services.GetRequiredService<IModelCatalog>());
         Runner = new WorkflowRunner(transforms, services.GetRequiredService<ILlmGateway>(), external, prompts, Prices);
+        Planner = new DryRunPlanner(Validator, prompts, Prices);
     }
 
     /// <summary>Checks structure, references, transforms, prompt files, services and models (provider keys included).</summary>
     public WorkflowValidator Validator { get; }
 
     public WorkflowRunner Runner { get; }
+
+    /// <summary>Plans and prices a run without calling anything; prices are those of the named models even with mock.</summary>
+    public DryRunPlanner Planner { get; }
 
     public IPriceTable Prices => _services.GetRequiredService<IPriceTable>();
 

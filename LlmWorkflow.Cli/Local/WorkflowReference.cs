@@ -32,13 +32,13 @@ public sealed record WorkflowReference(string File, WorkflowDefinition Definitio
         if (LooksLikePath(nameOrPath))
         {
             var path = console.FullPath(nameOrPath);
-            return File.Exists(path) ? path : throw new UsageException($"{nameOrPath}: no such file.");
+            return System.IO.File.Exists(path) ? path : throw new UsageException($"{nameOrPath}: no such file.");
         }
 
         var folder = WorkflowsFolder.Find(workflowsOption, console.WorkingDirectory)
             ?? throw new UsageException($"Workflow \"{nameOrPath}\": no workflows/definitions folder above {console.WorkingDirectory}; pass --workflows <dir> or a path to the .json file.");
         var byFileName = Path.Combine(folder.Definitions, nameOrPath + ".json");
-        if (File.Exists(byFileName))
+        if (System.IO.File.Exists(byFileName))
         {
             return byFileName;
         }
