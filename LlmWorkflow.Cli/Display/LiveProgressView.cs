@@ -20,7 +20,7 @@ internal static class LiveProgressView
     {
         var progress = new RunProgress();
         var frame = 0;
-        await console.Live(Render(progress, title, frame))
+        await console.Live(Render(progress, title, frame, console.Profile.Width))
             .AutoClear(false)
             .Overflow(VerticalOverflow.Crop)
             .StartAsync(async context =>
@@ -44,15 +44,15 @@ internal static class LiveProgressView
                         more = events.WaitToReadAsync(cancellationToken).AsTask();
                     }
 
-                    context.UpdateTarget(Render(progress, title, ++frame));
+                    context.UpdateTarget(Render(progress, title, ++frame, console.Profile.Width));
                 }
 
-                context.UpdateTarget(Render(progress, title, frame));
+                context.UpdateTarget(Render(progress, title, frame, console.Profile.Width));
             });
         return progress;
     }
 
-    private static IRenderable Render(RunProgress progress, string title, int frame)
+    private static IRenderable Render(RunProgress progress, string title, int frame, int width)
     {
         var header = new Grid().AddColumn(new GridColumn().NoWrap()).AddColumn().AddColumn(new GridColumn().RightAligned());
         header.AddRow(
@@ -78,10 +78,12 @@ internal static class LiveProgressView
         }
 
         var rows = new List<IRenderable> { header, steps };
-        if (progress.Streaming is { } streaming && !progress.Finished)
+        if (progress.LastStreamed is { } streamed)
         {
-            var lines = streaming.StreamedText.ToString().Split('\n');
-            rows.Add(new Panel(new Text(string.Join('\n', lines[Math.Max(0, lines.Length - StreamLines)..]))) { Header = new PanelHeader($" {Markup.Escape(streaming.DisplayName)} ") }.Expand());
+            rows.Add(new Panel(new Text(StreamTail(streamed.StreamedText.ToString(), width - 4)))
+            {
+                Header = new PanelHeader($" {Markup.Escape(streamed.DisplayName)} "),
+            }.Expand());
         }
 
         if (progress.Finished && progress.ErrorMessage is { } error)
@@ -90,6 +92,20 @@ internal static class LiveProgressView
         }
 
         return new Rows(rows);
+    }
+
+    /// <summary>
+    /// The last <see cref="StreamLines"/> lines of the text, wrapped to <paramref name="width"/> and padded, so the
+    /// panel keeps one height: a live display never shrinks, and a shrinking frame would leave blank lines behind.
+    /// </summary>
+    private static string StreamTail(string text, int width)
+    {
+        var lines = text.Replace("\r", "").Split('\n')
+            .SelectMany(line => line.Length == 0 ? [""] : line.Chunk(Math.Max(width, 10)).Select(chunk => new string(chunk)))
+            .TakeLast(StreamLines)
+            .ToList();
+        lines.AddRange(Enumerable.Repeat("", StreamLines - lines.Count));
+        return string.Join('\n', lines);
     }
 
     private static string Icon(StepProgress step, int frame) => step.Status switch

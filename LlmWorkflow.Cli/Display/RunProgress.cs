@@ -23,8 +23,8 @@ internal sealed class RunProgress
 
     public string? ErrorMessage { get; private set; }
 
-    /// <summary>The step whose LLM text is streaming now, if any.</summary>
-    public StepProgress? Streaming { get; private set; }
+    /// <summary>The step whose streamed LLM text arrived last (kept after it completes, so displays keep their height).</summary>
+    public StepProgress? LastStreamed { get; private set; }
 
     public bool Finished => Outcome is not null;
 
@@ -60,16 +60,11 @@ internal sealed class RunProgress
                 completed.CostUsd = (decimal?)e["cost_usd"];
                 completed.Error = (string?)e["error"]?["message"];
                 Percent = (int?)e["percent"] ?? Percent;
-                if (Streaming == completed)
-                {
-                    Streaming = null;
-                }
-
                 break;
             case "llm_delta":
                 var streaming = Find(e);
                 streaming.StreamedText.Append((string?)e["text"]);
-                Streaming = streaming;
+                LastStreamed = streaming;
                 break;
             case "run_completed":
                 Outcome = "run_completed";

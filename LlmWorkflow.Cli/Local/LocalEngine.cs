@@ -47,7 +47,12 @@ public sealed class LocalEngine : IAsyncDisposable
         var defaults = new Dictionary<string, string?>();
         if (folder is not null)
         {
-            defaults[$"{PricingOptions.SectionName}:{nameof(PricingOptions.FilePath)}"] = folder.Pricing;
+            if (File.Exists(folder.Pricing))
+            {
+                // Otherwise the engine looks for workflows/pricing.json above the working directory and the tool.
+                defaults[$"{PricingOptions.SectionName}:{nameof(PricingOptions.FilePath)}"] = folder.Pricing;
+            }
+
             defaults[$"{LlmOptions.SectionName}:Mock:{nameof(MockProviderOptions.ResponsesDirectory)}"] = folder.MockResponses;
         }
 
@@ -64,7 +69,16 @@ public sealed class LocalEngine : IAsyncDisposable
             .AddSingleton(TimeProvider.System)
             .AddExternalServices(configuration)
             .AddLlmProviders(configuration);
-        return new LocalEngine(services.BuildServiceProvider(), folder);
+        var provider = services.BuildServiceProvider();
+        try
+        {
+            return new LocalEngine(provider, folder);
+        }
+        catch (FileNotFoundException ex)
+        {
+            provider.Dispose();
+            throw new UsageException($"{ex.Message} Run inside a repository with workflows/pricing.json or pass --workflows <dir>.");
+        }
     }
 
     public ValueTask DisposeAsync() => _services.DisposeAsync();

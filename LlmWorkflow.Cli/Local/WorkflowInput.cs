@@ -22,7 +22,7 @@ public static class WorkflowInput
         }
         catch (JsonException ex)
         {
-            throw new UsageException($"{source}: --input is not valid JSON: {ex.Message}");
+            throw new UsageException($"{source}: not valid JSON: {ex.Message}");
         }
 
         input ??= new JsonObject();
@@ -46,7 +46,7 @@ public static class WorkflowInput
         }
         catch (JsonException ex)
         {
-            throw new UsageException($"{source}: --input is not valid JSON: {ex.Message}");
+            throw new UsageException($"{source}: not valid JSON: {ex.Message}");
         }
     }
 
