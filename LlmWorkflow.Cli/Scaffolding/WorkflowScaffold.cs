@@ -38,12 +38,11 @@ internal static class WorkflowScaffold
                 ["id"] = "draft",
                 ["type"] = "llm",
                 ["display_name"] = "Draft the explanation",
-                ["description"] = "Asks the model for a short explanation, streaming the answer.",
+                ["description"] = "Asks the model for a short explanation, streaming the answer. The prompt sees the workflow input as its variables.",
                 ["config"] = new JsonObject
                 {
                     ["model"] = model,
                     ["prompt_file"] = $"{name}/draft.md",
-                    ["variables"] = new JsonObject { ["topic"] = "${input.topic}", ["audience"] = "${input.audience}" },
                     ["max_tokens"] = 400,
                     ["temperature"] = 0.3,
                     ["stream"] = true,

@@ -11,7 +11,7 @@ public sealed class RunCommandTests : IDisposable
 
     /// <summary>Every definition in workflows/definitions; each runs with its sample input from workflows/examples when there is one.</summary>
     public static TheoryData<string> ShippedWorkflows() =>
-        [.. Directory.EnumerateFiles(Path.Combine(RepositoryPaths.Workflows, "definitions"), "*.json").Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal)!];
+        [.. Directory.EnumerateFiles(Path.Combine(RepositoryPaths.Workflows, "definitions"), "*.json").Select(path => Path.GetFileNameWithoutExtension(path)).Order(StringComparer.Ordinal)];
 
     [Theory]
     [MemberData(nameof(ShippedWorkflows))]
