@@ -23,14 +23,13 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
 
     public async ValueTask<JsonNode?> ExecuteAsync(StepContext context, CancellationToken cancellationToken)
     {
-        var gateway = llm ?? throw WorkflowException.Config(
-            "llm_not_configured", "No LLM gateway is registered.", ErrorSuggestions.For("llm_not_configured").ToArray());
+        var gateway = llm ?? throw WorkflowException.Config("llm_not_configured", "No LLM gateway is registered.");
         var step = context.Step;
         var config = StepConfigReader.Read(step, DefinitionJsonContext.Default.LlmStepConfig);
         var prompt = LlmPromptRenderer.Render(config, prompts, ValueResolver.Resolve(config.Variables, context.Scope) ?? context.Scope.Input);
         var models = config.Model.Count > 0 ? config.Model
             : prompt.FrontMatter.Model is { } fromFile ? [fromFile]
-            : throw WorkflowException.Config("missing_model", $"llm step \"{step.Id}\" names no model.", "Set config.model or model in the prompt file's front matter.");
+            : throw WorkflowException.Config("missing_model", $"llm step \"{step.Id}\" names no model.");
         var maxTokens = config.MaxTokens ?? prompt.FrontMatter.MaxTokens;
 
         var reserved = Reserve(context, models, prompt.Messages, maxTokens);

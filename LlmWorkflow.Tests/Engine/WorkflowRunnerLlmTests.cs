@@ -158,6 +158,31 @@ public sealed class WorkflowRunnerLlmTests : IDisposable
     }
 
     [Fact]
+    public async Task ForEachIterationsAreCheckpointedUnderTheirOwnKeys()
+    {
+        var store = new InMemoryCheckpointStore();
+        var workflow = WithSteps(
+            """[{"id": "each", "type": "for_each", "config": {"items": ["a", "b", "c"], "steps": ["""
+                + Ask("ask", """{"model": "openai/cheap", "prompt": "About {{x}}", "variables": {"x": "${item}"}}""") + "]}}, "
+                + Call("after", "flaky") + "]");
+        var calls = 0;
+        var external = new FakeExternalServiceGateway((operation, parameters, ct) =>
+            Interlocked.Increment(ref calls) == 1
+                ? throw WorkflowException.External("upstream_down", "down", retryable: true)
+                : FakeExternalServiceGateway.Echo(operation, parameters, ct));
+        var llm = new FakeLlmGateway(request => request.Messages[0].Text);
+        var runner = new WorkflowRunner(TransformRegistry.CreateDefault(), llm, external);
+
+        await runner.RunAsync(workflow, null, Options with { Checkpoints = store }, TestContext.Current.CancellationToken);
+        var second = await runner.RunAsync(workflow, null, Options with { Checkpoints = store }, TestContext.Current.CancellationToken);
+
+        Assert.Equal(WorkflowRunStatus.Completed, second.Status);
+        Assert.Equal(3, llm.Requests.Count);
+        Assert.Equal(["each[0]/ask", "each[1]/ask", "each[2]/ask"], second.Steps.Where(s => s.FromCheckpoint).Select(s => s.StepKey).Order());
+        Assert.Equal(["About a", "About b", "About c"], second.Steps.Single(s => s.StepId == "each").Output!.AsArray().Select(o => o!["text"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task UnpricedCallsAreFlaggedNotCountedAsZero()
     {
         var workflow = WithSteps("[" + Ask("ask", """{"model": "mock/echo", "prompt": "a"}""") + "]");

@@ -125,6 +125,23 @@ public sealed class WorkflowValidatorTests
         Assert.Empty(new WorkflowValidator().Validate(workflow, "ok.json"));
     }
 
+    [Fact]
+    public void AskTheModelCatalogAboutEveryModelOfAChain()
+    {
+        var workflow = TestWorkflows.Parse("""
+            {"name": "models", "steps": [{"id": "ask", "type": "llm", "config": {"model": ["openai/gpt-4o-mini", "acme/unpriced"], "prompt": "hi"}}]}
+            """);
+
+        var problem = Assert.Single(new WorkflowValidator(models: new RejectingModelCatalog("acme/unpriced")).Validate(workflow, "models.json"));
+
+        Assert.Equal(("$.steps[0].config.model[1]", ValidationCodes.UnknownModel, "acme/unpriced is not priced."), (problem.JsonPath, problem.Code, problem.Message));
+    }
+
+    private sealed class RejectingModelCatalog(string rejected) : IModelCatalog
+    {
+        public string? Check(string modelId) => modelId == rejected ? $"{modelId} is not priced." : null;
+    }
+
     private static IReadOnlyList<ValidationProblem> Check(string path)
     {
         var loaded = WorkflowDefinitionLoader.LoadFile(path);
