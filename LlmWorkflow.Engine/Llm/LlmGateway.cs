@@ -78,7 +78,12 @@ public sealed partial class LlmGateway : ILlmGateway
         if (cacheKey is not null && await _cache.GetAsync(cacheKey, cancellationToken).ConfigureAwait(false) is { } cachedJson
             && JsonSerializer.Deserialize<CachedLlmResponse>(cachedJson, CacheJson) is { } cached)
         {
-            request.OnDelta?.Invoke(cached.Text);
+            if (request.Stream)
+            {
+                // Live viewers still see the answer, in one delta.
+                request.OnDelta?.Invoke(cached.Text);
+            }
+
             return new LlmCallResult
             {
                 Text = cached.Text,
