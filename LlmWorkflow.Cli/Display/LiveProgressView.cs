@@ -114,6 +114,7 @@ internal static class LiveProgressView
         "completed" => "[green]✔[/]",
         "failed" => "[red]✘[/]",
         "skipped" => "[grey]-[/]",
+        "stopped" => "[yellow]■[/]",
         _ => "[yellow]![/]",
     };
 

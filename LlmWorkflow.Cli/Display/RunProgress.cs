@@ -69,11 +69,23 @@ internal sealed class RunProgress
             case "run_completed":
                 Outcome = "run_completed";
                 Percent = 100;
+                StopRunningSteps();
                 break;
             case "run_failed" or "cancelled":
                 Outcome = (bool?)e["cancelled"] == true ? "cancelled" : (string?)e["type"];
                 ErrorMessage = (string?)e["error"]?["message"] ?? (string?)e["status"];
+                StopRunningSteps();
                 break;
+        }
+    }
+
+    /// <summary>Steps interrupted by the end of the run (cancelled, timed out) get no step_completed; freeze them as stopped.</summary>
+    private void StopRunningSteps()
+    {
+        foreach (var step in Steps.Where(s => s.Running))
+        {
+            step.Status = "stopped";
+            step.DurationMs = (DateTime.UtcNow - step.SeenAtUtc).TotalMilliseconds;
         }
     }
 
@@ -107,7 +119,7 @@ internal sealed class StepProgress(string key, string displayName, string? paren
 
     public int? Total { get; set; }
 
-    /// <summary>running, completed, failed, skipped, continued_after_error or defaulted.</summary>
+    /// <summary>running, completed, failed, skipped, continued_after_error, defaulted, or stopped (the run ended while it ran).</summary>
     public string Status { get; set; } = "running";
 
     public double? DurationMs { get; set; }
