@@ -24,7 +24,7 @@ internal static class ResultView
         ansi.Write(CostTable(steps));
     }
 
-    public static Table CostTable(IReadOnlyList<StepCostRow> steps)
+    private static Table CostTable(IReadOnlyList<StepCostRow> steps)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("Steps and cost")
             .AddColumn("Step").AddColumn("Type").AddColumn("Status").AddColumn("Model")

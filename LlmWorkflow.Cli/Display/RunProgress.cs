@@ -44,9 +44,6 @@ internal sealed class RunProgress
                     Steps.Add(step);
                 }
 
-                step.Type = (string?)e["step_type"];
-                step.Index = (int?)e["index"];
-                step.Total = (int?)e["total"];
                 step.Status = "running";
                 Percent = (int?)e["percent"] ?? Percent;
                 break;
@@ -112,12 +109,6 @@ internal sealed class StepProgress(string key, string displayName, string? paren
     public string DisplayName { get; } = displayName;
 
     public string? ParentStepId { get; } = parentStepId;
-
-    public string? Type { get; set; }
-
-    public int? Index { get; set; }
-
-    public int? Total { get; set; }
 
     /// <summary>running, completed, failed, skipped, continued_after_error, defaulted, or stopped (the run ended while it ran).</summary>
     public string Status { get; set; } = "running";

@@ -1,6 +1,6 @@
 namespace LlmWorkflow.Cli.Local;
 
-/// <summary>The <c>workflows/</c> folder: definitions, prompts, examples, pricing and the JSON schema.</summary>
+/// <summary>The <c>workflows/</c> folder: definitions, prompts, examples, pricing and canned mock answers.</summary>
 public sealed record WorkflowsFolder(string Root)
 {
     public string Definitions => Path.Combine(Root, "definitions");
@@ -12,8 +12,6 @@ public sealed record WorkflowsFolder(string Root)
     public string Pricing => Path.Combine(Root, "pricing.json");
 
     public string MockResponses => Path.Combine(Root, "mock-responses");
-
-    public string Schema => Path.Combine(Root, "workflow.schema.json");
 
     /// <summary>
     /// <paramref name="configured"/> (<c>--workflows</c>) when given, else the nearest <c>workflows/definitions</c>
