@@ -1,0 +1,59 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Cli.Local;
+using LlmWorkflow.Cli.Remote;
+
+namespace LlmWorkflow.Cli.Commands;
+
+/// <summary><c>submit &lt;workflow_name&gt;</c>: queues a job on the service (<c>POST /api/v1/workflow</c>), optionally following it.</summary>
+internal static class SubmitCommand
+{
+    public static Command Create(CliConsole console)
+    {
+        var workflow = new Argument<string>("workflow_name") { Description = "Name of a workflow in the service's catalog." };
+        var input = new Option<string?>("--input", "-i") { Description = "input_data: a JSON file or inline JSON. Default: {}." };
+        var priority = new Option<int?>("--priority", "-p") { Description = "0-10, higher runs first." };
+        var userId = new Option<string?>("--user-id") { Description = "user_id recorded on the job." };
+        var username = new Option<string?>("--username") { Description = "Who triggered it (informational)." };
+        var action = new Option<string?>("--action") { Description = "What the user was doing (informational)." };
+        var webhook = new Option<string?>("--webhook-url") { Description = "Where the service POSTs the signed result." };
+        var budget = new Option<decimal?>("--max-cost") { Description = "Budget in USD (budget_usd)." };
+        var watch = new Option<bool>("--watch", "-w") { Description = "Follow the job's progress until it ends (like `watch`)." };
+        var json = CommonOptions.Json("Print the service's JSON answer (with --watch: the final status).");
+        var service = new ServiceOptions();
+        var command = new Command("submit", "Submit a job to a running service.") { workflow, input, priority, userId, username, action, webhook, budget, watch, json };
+        service.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var request = new JsonObject
+            {
+                ["workflow_name"] = parse.GetRequiredValue(workflow),
+                ["input_data"] = parse.GetValue(input) is { } value ? WorkflowInput.Parse(value, console) : new JsonObject(),
+                ["priority"] = parse.GetValue(priority),
+                ["user_id"] = parse.GetValue(userId),
+                ["username"] = parse.GetValue(username),
+                ["action"] = parse.GetValue(action),
+                ["webhook_url"] = parse.GetValue(webhook),
+                ["budget_usd"] = parse.GetValue(budget),
+            };
+            using var client = service.Connect(parse, console);
+            var accepted = await client.SubmitAsync(request, cancellationToken);
+            var jobId = (string?)accepted["job_id"] ?? throw new ServiceException($"The service answered without a job_id: {accepted.ToJsonString()}");
+            if (parse.GetValue(watch))
+            {
+                if (!parse.GetValue(json))
+                {
+                    await console.Out.WriteLineAsync($"submitted job {jobId}");
+                }
+
+                return await JobFollower.FollowAsync(client, jobId, console, parse.GetValue(json), cancellationToken);
+            }
+
+            await console.Out.WriteLineAsync(parse.GetValue(json)
+                ? accepted.ToJsonString(CliJson.Indented)
+                : $"submitted job {jobId} ({(string?)accepted["status"]}, estimated wait {(int?)accepted["estimated_wait_seconds"]} s)\n  llmwf watch {jobId}\n  llmwf status {jobId}");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}

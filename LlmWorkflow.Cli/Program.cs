@@ -1,0 +1,3 @@
+using LlmWorkflow.Cli;
+
+return await CliApp.RunAsync(args, CliConsole.FromSystem());

@@ -1,0 +1,143 @@
+using System.Text.Json.Nodes;
+using LlmWorkflow.Cli;
+using LlmWorkflow.Tests.Infrastructure;
+
+namespace LlmWorkflow.Tests.Cli;
+
+/// <summary><c>llmwf run</c> in-process: every shipped workflow with --mock, result JSON, plain progress, input errors.</summary>
+public sealed class RunCommandTests : IDisposable
+{
+    private readonly TempWorkflows _project = new();
+
+    /// <summary>Every definition in workflows/definitions; each runs with its sample input from workflows/examples when there is one.</summary>
+    public static TheoryData<string> ShippedWorkflows() =>
+        [.. Directory.EnumerateFiles(Path.Combine(RepositoryPaths.Workflows, "definitions"), "*.json").Select(path => Path.GetFileNameWithoutExtension(path)).Order(StringComparer.Ordinal)];
+
+    [Theory]
+    [MemberData(nameof(ShippedWorkflows))]
+    public async Task EveryShippedWorkflowRunsWithMock(string workflow)
+    {
+        var example = Path.Combine(RepositoryPaths.Workflows, "examples", workflow + ".json");
+        string[] input = File.Exists(example) ? ["--input", example] : [];
+
+        var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, ["run", workflow, "--mock", "--json", .. input]);
+
+        Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
+        Assert.Equal("completed", (string?)result.Json["status"]);
+    }
+
+    [Fact]
+    public async Task JsonResultHasOutputStepsAndCostData()
+    {
+        var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, "run", "hello_transform", "--input", """{"name": "Ada"}""", "--json");
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        var json = result.Json;
+        Assert.Equal("hello_transform", (string?)json["workflow_name"]);
+        Assert.Equal("Hello, Ada!", (string?)json["output"]?["greeting"]);
+        Assert.Null(json["error"]);
+        var step = json["steps"]!.AsArray().Single()!;
+        Assert.Equal("greet", (string?)step["step_id"]);
+        Assert.Equal("completed", (string?)step["status"]);
+        Assert.Equal(0, (int?)json["cost_data"]?["total_tokens"]);
+        Assert.Equal(string.Empty, result.Error);
+    }
+
+    [Fact]
+    public async Task WithoutATerminalProgressIsPlainLines()
+    {
+        var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, "run", "hello_transform", "-i", """{"name": "Ada"}""");
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        Assert.DoesNotContain('\u001b', result.Out);
+        var lines = result.Out.Split('\n');
+        Assert.Contains("run started: hello_transform (1 steps)", lines);
+        Assert.Contains(lines, l => l.StartsWith("[1/1] Say hello (greet, transform) started", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("[100%] Say hello (greet) completed in ", StringComparison.Ordinal));
+        Assert.Contains("\"greeting\": \"Hello, Ada!\"", result.Out);
+        Assert.Contains("Steps and cost", result.Out);
+    }
+
+    [Fact]
+    public async Task StreamedLlmTextIsPrintedAsABlockWithThePlainProgress()
+    {
+        _project.Definition("streamer.json", """
+            { "name": "streamer", "steps": [ { "id": "say", "type": "llm", "config": { "model": "mock/echo", "prompt": "Tell me about {{topic}}", "stream": true } } ] }
+            """);
+
+        var result = await CliHarness.RunAsync(_project.Root, "run", "streamer", "--mock", "-i", """{"topic": "otters"}""");
+
+        Assert.Equal(ExitCodes.Success, result.ExitCode);
+        Assert.Contains("    | Tell me about otters", result.Out);
+        Assert.Contains("mock/echo", result.Out);
+    }
+
+    [Fact]
+    public async Task InputNotMatchingTheSchemaIsAUsageErrorNamingThePath()
+    {
+        var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, "run", "hello_transform", "--input", """{"name": 42}""");
+
+        Assert.Equal(ExitCodes.UsageError, result.ExitCode);
+        Assert.Contains("--input:$.name: Expected string, got number.", result.Error);
+        Assert.Contains(Path.Combine("workflows", "definitions", "hello_transform.json"), result.Error);
+    }
+
+    [Fact]
+    public async Task InputFileWithBadJsonIsAUsageErrorNamingTheFile()
+    {
+        var input = _project.File("input.json", "{ \"name\": ");
+
+        var result = await CliHarness.RunAsync(_project.Root, "run", Path.Combine(CliHarness.RepositoryRoot, "workflows", "definitions", "hello_transform.json"), "--input", "input.json");
+
+        Assert.Equal(ExitCodes.UsageError, result.ExitCode);
+        Assert.StartsWith("input.json: not valid JSON:", result.Error);
+    }
+
+    [Fact]
+    public async Task MissingInputFileIsAUsageError()
+    {
+        var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, "run", "hello_transform", "--input", "absent.json");
+
+        Assert.Equal(ExitCodes.UsageError, result.ExitCode);
+        Assert.Contains("--input absent.json: no such file", result.Error);
+    }
+
+    [Fact]
+    public async Task UnknownWorkflowNameIsAUsageErrorListingKnownOnes()
+    {
+        var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, "run", "no_such_workflow");
+
+        Assert.Equal(ExitCodes.UsageError, result.ExitCode);
+        Assert.Contains("Workflow \"no_such_workflow\" is not in", result.Error);
+        Assert.Contains("hello_transform", result.Error);
+    }
+
+    [Fact]
+    public async Task DefinitionThatDoesNotParseIsAUsageErrorWithFileAndPath()
+    {
+        var path = _project.Definition("typo.json", """{ "name": "typo", "stepz": [] }""");
+
+        var result = await CliHarness.RunAsync(_project.Root, "run", path);
+
+        Assert.Equal(ExitCodes.UsageError, result.ExitCode);
+        Assert.Contains(Path.Combine("workflows", "definitions", "typo.json") + ":$", result.Error);
+    }
+
+    [Fact]
+    public async Task FailingRunExitsOneWithTheErrorInTheJson()
+    {
+        _project.Definition("fails.json", """
+            { "name": "fails", "steps": [ { "id": "parse", "type": "transform", "config": { "operation": "parse_json", "input": "${input.text}" } } ] }
+            """);
+
+        var result = await CliHarness.RunAsync(_project.Root, "run", "fails", "--input", """{"text": "not json"}""", "--json");
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        var json = result.Json;
+        Assert.Equal("failed", (string?)json["status"]);
+        Assert.Equal("parse", (string?)json["error"]?["step_id"]);
+        Assert.Equal("failed", (string?)json["steps"]!.AsArray().Single()!["status"]);
+    }
+
+    public void Dispose() => _project.Dispose();
+}

@@ -1,0 +1,124 @@
+using LlmWorkflow.Cli;
+using LlmWorkflow.Tests.Infrastructure;
+
+namespace LlmWorkflow.Tests.Cli;
+
+/// <summary>
+/// submit, status, watch, jobs and cancel against the real API (in-process, its handler injected into the CLI) and
+/// a real Worker, on the shared Postgres and Redis.
+/// </summary>
+public sealed class ServiceCommandTests(TestServers servers) : IAsyncLifetime
+{
+    private const string Url = "http://localhost";
+    private ApiFactory _api = null!;
+    private WorkerHost _worker = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(ServiceCommandTests));
+        _api = new ApiFactory(environment.Settings());
+        _worker = await WorkerHost.StartAsync(environment.Settings(new Dictionary<string, string?> { ["Worker:Id"] = "cli-worker" }));
+    }
+
+    [Fact]
+    public async Task SubmitThenWatchStatusAndJobs()
+    {
+        var submitted = await Cli("submit", "hello_transform", "--input", """{"name": "Ada"}""", "--priority", "5", "--json");
+        Assert.True(submitted.ExitCode == ExitCodes.Success, submitted.ToString());
+        var jobId = (string)submitted.Json["job_id"]!;
+        Assert.Equal("queued", (string?)submitted.Json["status"]);
+
+        var watched = await Cli("watch", jobId);
+        Assert.True(watched.ExitCode == ExitCodes.Success, watched.ToString());
+        Assert.DoesNotContain('\u001b', watched.Out);
+        Assert.Contains("run started: hello_transform (1 steps)", watched.Out);
+        Assert.Contains("run completed:", watched.Out);
+        Assert.Contains("\"greeting\": \"Hello, Ada!\"", watched.Out);
+        Assert.Contains("Steps and cost", watched.Out);
+
+        var status = await Cli("status", jobId, "--json");
+        Assert.Equal(ExitCodes.Success, status.ExitCode);
+        Assert.Equal("completed", (string?)status.Json["status"]);
+        Assert.Equal(5, (int?)status.Json["priority"]);
+
+        var jobs = await Cli("jobs", "--status", "completed", "--json");
+        Assert.Equal(ExitCodes.Success, jobs.ExitCode);
+        Assert.Contains(jobs.Json["jobs"]!.AsArray(), j => (string?)j!["job_id"] == jobId);
+
+        var table = await Cli("jobs", "--limit", "5");
+        Assert.Contains(jobId, table.Out);
+    }
+
+    [Fact]
+    public async Task SubmitWithWatchAndJsonPrintsTheFinalStatus()
+    {
+        var result = await Cli("submit", "hello_transform", "-i", """{"name": "Grace"}""", "--watch", "--json");
+
+        Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
+        Assert.Equal("completed", (string?)result.Json["status"]);
+        Assert.Equal("Hello, Grace!", (string?)result.Json["result"]?["output"]?["greeting"]);
+    }
+
+    [Fact]
+    public async Task CancellingAFinishedJobExitsOneWithTheServiceMessage()
+    {
+        var submitted = await Cli("submit", "hello_transform", "-i", """{"name": "Ada"}""", "--watch", "--json");
+        var jobId = (string)submitted.Json["job_id"]!;
+
+        var result = await Cli("cancel", jobId);
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        Assert.Contains("HTTP 409", result.Error);
+    }
+
+    [Fact]
+    public async Task ServiceErrorsExitOneWithWhatTheServiceSaid()
+    {
+        var unknownJob = await Cli("status", Guid.NewGuid().ToString());
+        var badFilter = await Cli("jobs", "--status", "sleeping");
+        var unknownWorkflow = await Cli("submit", "no_such_workflow");
+
+        Assert.Equal(ExitCodes.Failure, unknownJob.ExitCode);
+        Assert.Contains("HTTP 404", unknownJob.Error);
+        Assert.Equal(ExitCodes.Failure, badFilter.ExitCode);
+        Assert.Contains("Valid values:", badFilter.Error);
+        Assert.Equal(ExitCodes.Failure, unknownWorkflow.ExitCode);
+        Assert.Contains("no_such_workflow", unknownWorkflow.Error);
+    }
+
+    [Fact]
+    public async Task WrongApiKeyIsRejected()
+    {
+        var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, _api.Server.CreateHandler(), "jobs", "--url", Url, "--api-key", "wrong");
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        Assert.Contains("HTTP 401", result.Error);
+    }
+
+    [Fact]
+    public async Task MalformedJobIdIsAUsageError()
+    {
+        var result = await Cli("status", "not-a-guid");
+
+        Assert.Equal(ExitCodes.UsageError, result.ExitCode);
+        Assert.Contains("\"not-a-guid\" is not a job id", result.Error);
+    }
+
+    [Fact]
+    public async Task UnreachableServiceSaysHowToPointAtOne()
+    {
+        var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, "jobs", "--url", "http://127.0.0.1:1");
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        Assert.Contains("Cannot reach the service at http://127.0.0.1:1/", result.Error);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _worker.DisposeAsync();
+        await _api.DisposeAsync();
+    }
+
+    private Task<CliResult> Cli(params string[] args) =>
+        CliHarness.RunAsync(CliHarness.RepositoryRoot, _api.Server.CreateHandler(), [.. args, "--url", Url, "--api-key", TestEnvironment.CallerKey]);
+}

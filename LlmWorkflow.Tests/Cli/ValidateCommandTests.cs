@@ -1,0 +1,111 @@
+using System.Text.Json.Nodes;
+using LlmWorkflow.Cli;
+
+namespace LlmWorkflow.Tests.Cli;
+
+/// <summary><c>llmwf validate</c> in-process: exit codes, file:jsonpath locations and the JSON shape.</summary>
+public sealed class ValidateCommandTests : IDisposable
+{
+    private const string Broken = """
+        {
+          "name": "broken",
+          "steps": [
+            { "id": "a", "type": "transform", "config": { "operation": "no_such_op", "input": "${input.x}" } },
+            { "id": "a", "type": "transform", "config": { "operation": "template", "template": "${steps.missing.output}" } }
+          ]
+        }
+        """;
+
+    private readonly TempWorkflows _project = new();
+
+    [Fact]
+    public async Task ShippedDefinitionsAreValid()
+    {
+        var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, "validate", "--mock");
+
+        Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
+        Assert.Contains("OK:", result.Out);
+    }
+
+    [Fact]
+    public async Task ProblemsAreReportedWithFileAndJsonPathAndExitOne()
+    {
+        _project.Definition("broken.json", Broken);
+
+        var result = await CliHarness.RunAsync(_project.Root, "validate");
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        var file = Path.Combine("workflows", "definitions", "broken.json");
+        Assert.Contains($"{file}:$.steps[0].config.operation: error unknown_transform:", result.Out);
+        Assert.Contains($"{file}:$.steps[1].id: error duplicate_step_id:", result.Out);
+        Assert.Contains("hint:", result.Out);
+        Assert.Contains("FAILED:", result.Out);
+    }
+
+    [Fact]
+    public async Task JsonOutputListsFilesAndProblems()
+    {
+        _project.Definition("broken.json", Broken);
+        _project.Definition("fine.json", """{ "name": "fine", "steps": [ { "id": "t", "type": "transform", "config": { "operation": "template", "template": "hi" } } ] }""");
+
+        var result = await CliHarness.RunAsync(_project.Root, "validate", "workflows/definitions", "--json");
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        var json = result.Json;
+        Assert.False((bool)json["valid"]!);
+        var files = json["files"]!.AsArray().Select(f => f!.AsObject()).ToList();
+        Assert.Equal(["broken", "fine"], files.Select(f => (string?)f["workflow"]));
+        Assert.Equal([false, true], files.Select(f => (bool)f["valid"]!));
+        var problem = json["problems"]!.AsArray().Select(p => p!.AsObject()).First(p => (string?)p["code"] == "unknown_transform");
+        Assert.Equal(Path.Combine("workflows", "definitions", "broken.json"), (string?)problem["file"]);
+        Assert.Equal("$.steps[0].config.operation", (string?)problem["json_path"]);
+        Assert.False(string.IsNullOrEmpty((string?)problem["message"]));
+        Assert.False(string.IsNullOrEmpty((string?)problem["hint"]));
+    }
+
+    [Fact]
+    public async Task SyntaxErrorsNameTheFile()
+    {
+        var path = _project.Definition("syntax.json", """{ "name": "syntax", "steps": [ """);
+
+        var result = await CliHarness.RunAsync(_project.Root, "validate", path, "--json");
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        var problem = result.Json["problems"]!.AsArray().Single()!;
+        Assert.Equal("invalid_json", (string?)problem["code"]);
+        Assert.Equal(Path.Combine("workflows", "definitions", "syntax.json"), (string?)problem["file"]);
+    }
+
+    [Fact]
+    public async Task UnknownProviderIsAProblemAtTheModelPath()
+    {
+        _project.Definition("model.json", """
+            { "name": "model", "steps": [ { "id": "ask", "type": "llm", "config": { "model": "nope/some-model", "prompt": "Hi" } } ] }
+            """);
+
+        var result = await CliHarness.RunAsync(_project.Root, "validate", "--json");
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        Assert.Contains(result.Json["problems"]!.AsArray(), p => ((string?)p!["json_path"])!.StartsWith("$.steps[0].config.model", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task MissingPathIsAUsageError()
+    {
+        var result = await CliHarness.RunAsync(_project.Root, "validate", "nowhere.json");
+
+        Assert.Equal(ExitCodes.UsageError, result.ExitCode);
+        Assert.Contains("nowhere.json: no such file or folder.", result.Error);
+    }
+
+    [Fact]
+    public async Task UnknownOptionIsAUsageError()
+    {
+        var result = await CliHarness.RunAsync(_project.Root, "validate", "--frobnicate");
+
+        Assert.Equal(ExitCodes.UsageError, result.ExitCode);
+        Assert.Contains("--frobnicate", result.Error);
+    }
+
+    public void Dispose() => _project.Dispose();
+}
