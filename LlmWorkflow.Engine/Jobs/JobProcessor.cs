@@ -42,7 +42,8 @@ public sealed partial class JobProcessor(
 
         activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
-        var sink = new JobProgressSink(store, events, claimed, logger);
+        var faults = new RunPersistenceFaults();
+        var sink = new JobProgressSink(store, events, claimed, faults, logger);
 
         if (claimed.Attempt > _options.MaxAttempts)
         {
@@ -74,7 +75,7 @@ public sealed partial class JobProcessor(
                 RunId = claimed.Id.ToString(),
                 Context = RunContext(claimed),
                 Progress = await WebhookStepEventSink.ForJobAsync(sink, webhooks, claimed, time, logger, abort),
-                Checkpoints = new PostgresCheckpointStore(store, claimed.Id, claimed.Attempt),
+                Checkpoints = new PostgresCheckpointStore(store, claimed.Id, claimed.Attempt, faults),
                 MaxCostUsd = claimed.BudgetUsd,
             }, run.Token);
         }
@@ -85,13 +86,16 @@ public sealed partial class JobProcessor(
             await leaseKeeper;
         }
 
-        if (result.Status == WorkflowRunStatus.Cancelled && abort.IsCancellationRequested)
+        var shuttingDown = result.Status == WorkflowRunStatus.Cancelled && abort.IsCancellationRequested;
+        if (shuttingDown || (result.Status != WorkflowRunStatus.Completed && faults.First is not null))
         {
-            // Shutting down: hand the job to another worker; it resumes from the checkpoints just written.
+            // Shutting down, or Postgres dropped out under the run (not the job's fault): hand the job back so a
+            // worker resumes it from its checkpoints. If Postgres is still down this throws, the entry stays
+            // unacknowledged, and it is reclaimed once the lease lapses.
             await store.ReleaseAsync(claimed.Id, _options.Id, CancellationToken.None);
             await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
             await queue.AckAsync(dispatched);
-            LogReleased(claimed.Id);
+            LogReleased(claimed.Id, shuttingDown ? "shutdown" : "database unavailable during the run");
             return;
         }
 
@@ -193,8 +197,8 @@ public sealed partial class JobProcessor(
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} ({Workflow}) finished: {Status}")]
     private partial void LogFinished(Guid jobId, string workflow, string status);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} released for another worker (shutdown)")]
-    private partial void LogReleased(Guid jobId);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} released for another worker ({Reason})")]
+    private partial void LogReleased(Guid jobId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not renew the lease of job {JobId}")]
     private partial void LogLeaseRenewalFailed(Exception ex, Guid jobId);

@@ -12,6 +12,7 @@ public sealed partial class JobProgressSink(
     JobStore store,
     JobEventStream events,
     ClaimedJob job,
+    RunPersistenceFaults faults,
     ILogger logger) : IProgressSink
 {
     public async ValueTask PublishAsync(ProgressEvent progressEvent, CancellationToken cancellationToken)
@@ -21,15 +22,15 @@ public sealed partial class JobProgressSink(
             case StepStarted started:
                 if (started.ParentStepId is null)
                 {
-                    await store.UpdateProgressAsync(job.Id, started.StepId, started.DisplayName, started.Percent, cancellationToken);
+                    await faults.GuardAsync(() => store.UpdateProgressAsync(job.Id, started.StepId, started.DisplayName, started.Percent, cancellationToken));
                 }
 
                 break;
             case StepCompleted { Record.FromCheckpoint: false } completed:
-                await store.UpsertStepAsync(job.Id, job.Attempt, completed.Record, null, isCheckpoint: false, cancellationToken);
+                await faults.GuardAsync(() => store.UpsertStepAsync(job.Id, job.Attempt, completed.Record, null, isCheckpoint: false, cancellationToken));
                 break;
             case LlmCallCompleted call:
-                await store.InsertUsageAsync(job.Id, call.StepId, job.WorkflowName, call.Result, cancellationToken);
+                await faults.GuardAsync(() => store.InsertUsageAsync(job.Id, call.StepId, job.WorkflowName, call.Result, cancellationToken));
                 break;
         }
 

@@ -6,11 +6,11 @@ namespace LlmWorkflow.Engine.Jobs;
 /// The engine's checkpoint store on <c>llm_job_steps</c>: a finished step's row doubles as its checkpoint, so a job
 /// resumed by another worker (after a crash) or retried skips every step that already finished.
 /// </summary>
-public sealed class PostgresCheckpointStore(JobStore store, Guid jobId, int jobAttempt) : ICheckpointStore
+public sealed class PostgresCheckpointStore(JobStore store, Guid jobId, int jobAttempt, RunPersistenceFaults faults) : ICheckpointStore
 {
     public async ValueTask<StepCheckpoint?> TryGetAsync(string runId, string stepKey, CancellationToken cancellationToken)
     {
-        if (await store.TryGetCheckpointAsync(jobId, stepKey, cancellationToken) is not var (output, row))
+        if (await faults.GuardAsync(() => store.TryGetCheckpointAsync(jobId, stepKey, cancellationToken)) is not var (output, row))
         {
             return null;
         }
@@ -40,7 +40,7 @@ public sealed class PostgresCheckpointStore(JobStore store, Guid jobId, int jobA
     }
 
     public async ValueTask SaveAsync(string runId, StepCheckpoint checkpoint, CancellationToken cancellationToken) =>
-        await store.UpsertStepAsync(jobId, jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true, cancellationToken);
+        await faults.GuardAsync(() => store.UpsertStepAsync(jobId, jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true, cancellationToken));
 
     private static StepStatus ParseStatus(string text) =>
         Enum.GetValues<StepStatus>().FirstOrDefault(s => s.ToWire() == text);

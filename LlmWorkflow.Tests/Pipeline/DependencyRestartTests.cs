@@ -48,7 +48,7 @@ public sealed class DependencyRestartTests(TestServers servers)
         foreach (var url in statusUrls)
         {
             var status = await JobPolling.WaitForTerminalAsync(client, url, TimeSpan.FromSeconds(90), ct);
-            Assert.Equal("completed", (string?)status["status"]);
+            Assert.True((string?)status["status"] == "completed", status.ToJsonString());
         }
     }
 
@@ -95,7 +95,7 @@ public sealed class DependencyRestartTests(TestServers servers)
         foreach (var url in statusUrls)
         {
             var status = await JobPolling.WaitForTerminalAsync(client, url, TimeSpan.FromSeconds(90), ct);
-            Assert.Equal("completed", (string?)status["status"]);
+            Assert.True((string?)status["status"] == "completed", status.ToJsonString());
         }
     }
 
