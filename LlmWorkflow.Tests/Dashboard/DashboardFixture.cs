@@ -1,6 +1,10 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 using Npgsql;
 
@@ -8,19 +12,18 @@ namespace LlmWorkflow.Tests.Dashboard;
 
 /// <summary>
 /// One isolated environment for the browser tests: its own database and Redis prefix, the real API on a real port,
-/// a real in-process Worker (mock LLM calls slowed down so progress is visible), and one headless Chromium.
+/// a real in-process Worker, a slow local HTTP endpoint the test workflows call (so progress is visible), and one
+/// headless Chromium.
 /// </summary>
 public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
 {
     public const string ChromiumPath = "/usr/bin/chromium";
 
-    /// <summary>Per mock LLM call; the pipeline makes four, so a run takes about ten seconds.</summary>
-    public const int MockLatencyMs = 2500;
-
     private static readonly string[] ChromiumArgs =
         ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
     private WorkerHost _worker = null!;
+    private WebApplication _slowServer = null!;
     private IPlaywright _playwright = null!;
 
     public RealApiHost Api { get; private set; } = null!;
@@ -31,24 +34,21 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
 
     public string PostgresConnectionString { get; private set; } = null!;
 
+    /// <summary>The slow endpoint: answers <c>GET ?ms=N&amp;step=id</c> after N milliseconds.</summary>
+    public string SlowUrl { get; private set; } = null!;
+
     /// <summary>Where every screenshot is written (the test output folder).</summary>
     public static string ScreenshotDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "screenshots");
 
     public async ValueTask InitializeAsync()
     {
+        SlowUrl = await StartSlowServerAsync();
         var environment = await TestEnvironment.CreateAsync(servers, "dashboard");
         PostgresConnectionString = environment.PostgresConnectionString;
         var settings = environment.Settings(new Dictionary<string, string?>
         {
             ["Workflows:Root"] = Path.Combine(RepositoryPaths.Root, "LlmWorkflow.Tests", "Dashboard", "workflows"),
-            ["Llm:Mock:LatencyMs"] = MockLatencyMs.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            // The mock is free; give it prices so the costs view has dollars to add up.
-            ["Pricing:Models:mock/lorem:InputPerMillion"] = "3",
-            ["Pricing:Models:mock/lorem:OutputPerMillion"] = "15",
-            ["Pricing:Models:mock/lorem-40:InputPerMillion"] = "3",
-            ["Pricing:Models:mock/lorem-40:OutputPerMillion"] = "15",
-            ["Pricing:Models:mock/echo:InputPerMillion"] = "0.5",
-            ["Pricing:Models:mock/echo:OutputPerMillion"] = "1.5",
+            ["External:Http:AllowedHosts:0"] = "127.0.0.1",
             ["Worker:Id"] = "dashboard-worker",
             ["Worker:MaxConcurrentJobs"] = "8",
         });
@@ -64,6 +64,38 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
             Args = ChromiumArgs,
         });
         Directory.CreateDirectory(ScreenshotDirectory);
+    }
+
+    private async Task<string> StartSlowServerAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, 0));
+        _slowServer = builder.Build();
+        _slowServer.MapGet("/slow", async (int? ms, string? step, CancellationToken cancellationToken) =>
+        {
+            await Task.Delay(ms ?? 1000, cancellationToken);
+            return Results.Json(new { step, waited_ms = ms ?? 1000, text = $"Result of {step}." });
+        });
+        await _slowServer.StartAsync();
+        return _slowServer.Urls.First().TrimEnd('/') + "/slow";
+    }
+
+    /// <summary>Usage rows as the LLM step records them (one per call), for the costs view.</summary>
+    public async Task RecordUsageAsync(string jobId, string model, int inputTokens, int outputTokens, decimal costUsd)
+    {
+        await using var connection = new NpgsqlConnection(PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "INSERT INTO llm_provider_usage (job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms) " +
+            "VALUES (@job, @provider, @model, @input, @output, @input + @output, @cost, 120)", connection);
+        command.Parameters.AddWithValue("job", Guid.Parse(jobId));
+        command.Parameters.AddWithValue("provider", model.Split('/')[0]);
+        command.Parameters.AddWithValue("model", model);
+        command.Parameters.AddWithValue("input", inputTokens);
+        command.Parameters.AddWithValue("output", outputTokens);
+        command.Parameters.AddWithValue("cost", costUsd);
+        await command.ExecuteNonQueryAsync();
     }
 
     /// <summary>Submits a workflow as the admin and returns the job id.</summary>
@@ -103,6 +135,11 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
         }
 
         Admin?.Dispose();
+        if (_slowServer is not null)
+        {
+            await _slowServer.DisposeAsync();
+        }
+
         if (Api is not null)
         {
             await Api.DisposeAsync();

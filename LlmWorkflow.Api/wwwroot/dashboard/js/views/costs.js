@@ -29,7 +29,7 @@ export async function renderCosts(main) {
 
   replace(main,
     h('h1', { tabindex: '-1' }, 'Costs'),
-    h('form', { class: 'toolbar', 'aria-label': 'Period', onsubmit: (e) => { e.preventDefault(); load(); } },
+    h('form', { class: 'toolbar', 'aria-label': 'Usage report period', onsubmit: (e) => { e.preventDefault(); load(); } },
       field('Period', period), field('Chart', metric), h('button', { type: 'submit', class: 'button secondary' }, 'Refresh')),
     custom, summary, message, content);
 
