@@ -131,7 +131,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         await Expect(row.Locator("progress")).ToBeVisibleAsync();
         await Expect(row.Locator("[data-role=current-step]")).Not.ToBeEmptyAsync();
 
-        await row.GetByRole(AriaRole.Button, new() { Name = $"Cancel job {jobId[..8]}" }).ClickAsync();
+        await row.GetByRole(AriaRole.Button, new() { Name = $"Cancel job {jobId[^8..]}" }).ClickAsync();
 
         await Expect(row).ToHaveAttributeAsync("data-status", "cancelled", new() { Timeout = 30_000 });
         var status = await fixture.WaitForTerminalAsync(jobId, Ct);

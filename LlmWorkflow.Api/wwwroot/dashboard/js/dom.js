@@ -82,5 +82,5 @@ export function table({ caption, columns, rows, attrs }) {
 }
 
 export function tableRow(columns, row, attrs) {
-  return h('tr', attrs, columns.map((c) => h('td', { 'data-label': c.label, class: c.num ? 'num' : null }, c.cell(row))));
+  return h('tr', attrs, columns.map((c) => h('td', { 'data-label': c.label, class: c.num ? 'num' : null }, h('div', { class: 'cell' }, c.cell(row)))));
 }

@@ -36,7 +36,8 @@ export function formatJson(value) {
 }
 
 export function shortId(id) {
-  return id ? String(id).slice(0, 8) : '';
+  // Job ids are UUIDv7 (time first), so the last characters are the distinctive ones.
+  return id ? String(id).slice(-8) : '';
 }
 
 export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);

@@ -30,11 +30,11 @@ export async function renderJobDetail(main, jobId) {
 
   replace(main,
     h('p', null, h('a', { href: '#/jobs' }, '← All jobs')),
-    heading, header, h('div', { class: 'card' }, actions, message, curlBox),
+    heading, h('div', { class: 'card' }, actions, message, curlBox),
     h('section', { class: 'card', 'aria-labelledby': 'progress-title' },
       h('h2', { id: 'progress-title' }, 'Progress'), progressBar, progressText, liveState,
       h('h3', null, 'Steps'), timeline),
-    errorBox, resultBox, inputBox, webhookBox);
+    errorBox, resultBox, header, inputBox, webhookBox);
 
   async function loadStatus() {
     const { data } = await api(`/status/${jobId}`);
@@ -61,7 +61,7 @@ export async function renderJobDetail(main, jobId) {
     document.title = `${job.workflow_name} · job ${jobId.slice(0, 8)} · LlmWorkflow`;
     replace(heading, job.workflow_name, ' ', statusBadge(job.status));
     main.dataset.jobStatus = job.status;
-    replace(header, h('dl', { class: 'facts card' },
+    replace(header, h('section', { class: 'card', 'aria-labelledby': 'details-title' }, h('h2', { id: 'details-title' }, 'Details'), h('dl', { class: 'facts wide' },
       fact('Job id', h('code', null, job.job_id)),
       fact('User', job.user_id ?? '—'),
       fact('Username', job.username ?? '—'),
@@ -71,7 +71,7 @@ export async function renderJobDetail(main, jobId) {
       fact('Started', formatDate(job.started_at)),
       fact('Completed', formatDate(job.completed_at)),
       fact('Duration', formatDuration(job.duration_ms)),
-      fact('Attempt', h('span', { 'data-role': 'attempt' }, String(job.attempt ?? 1)))));
+      fact('Attempt', h('span', { 'data-role': 'attempt' }, String(job.attempt ?? 1))))));
     renderActions();
     renderProgress();
     renderTimeline();
@@ -218,7 +218,10 @@ export async function renderJobDetail(main, jobId) {
         section(h('p', { class: 'muted' }, 'No webhook deliveries for this job.'));
         return;
       }
-      const keys = [...new Set(attempts.flatMap((a) => Object.keys(a).filter((k) => a[k] == null || typeof a[k] !== 'object')))];
+      const preferred = ['attempt_number', 'event_type', 'state', 'http_status', 'error_message', 'attempted_at', 'duration_ms', 'next_retry_at', 'webhook_url'];
+      const all = [...new Set(attempts.flatMap((a) => Object.keys(a).filter((k) => a[k] == null || typeof a[k] !== 'object')))];
+      const known = preferred.filter((k) => all.includes(k));
+      const keys = known.length >= 3 ? known : all;
       section(table({
         caption: `${attempts.length} attempt${attempts.length === 1 ? '' : 's'}`,
         columns: keys.map((k) => ({ label: k.replaceAll('_', ' '), cell: (a) => (k.endsWith('_at') ? formatDate(a[k]) : String(a[k] ?? '—')) })),

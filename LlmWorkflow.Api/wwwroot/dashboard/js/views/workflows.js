@@ -81,7 +81,7 @@ async function renderWorkflow(main, name) {
       note = error.message;
     }
   } else {
-    note = 'The API does not offer diagrams yet (GET /api/v1/workflows/{name}/diagram); this one is drawn from the step list.';
+    note = `The API does not offer diagrams yet (GET /api/v1/workflows/{name}/diagram)${steps.length ? '; this one is drawn from the step list' : ''}.`;
   }
   if (!mermaid && steps.length) mermaid = mermaidFromSteps(steps);
   if (note) diagramBox.append(h('p', { class: 'muted small-text' }, note));
@@ -193,23 +193,37 @@ function readControl(prop, { input }) {
   return value;
 }
 
+// The dry-run answer (DryRunPlan: problems, input_problems, steps, min/expected/max_cost_usd, unpriced_models, is_valid),
+// or a validation problem (errors by field).
 function renderValidation(data) {
-  const errors = data.errors ?? data.validation_errors ?? (data.problems ?? []);
-  const errorList = Array.isArray(errors) ? errors : Object.entries(errors).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((m) => `${k}: ${m}`));
-  const plan = data.plan ?? data.execution_plan ?? [];
-  const estimate = data.cost_estimate ?? data.estimate ?? null;
-  const valid = data.valid ?? errorList.length === 0;
+  const errors = [...(data.problems ?? []), ...(data.input_problems ?? [])];
+  const errorList = errors.length ? errors
+    : data.errors ? Object.entries(data.errors).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((m) => `${k}: ${m}`)) : [];
+  const plan = (data.steps ?? data.plan ?? []).map((step) => ({
+    step: `${'  '.repeat(step.depth ?? 0)}${step.display_name ?? step.id}`,
+    type: step.type,
+    runs: step.runs_unknown ? 'unknown' : step.runs,
+    models: Array.isArray(step.models) ? step.models.join(', ') : step.models,
+    input_tokens: step.estimated_input_tokens,
+    output_tokens: step.expected_output_tokens,
+    expected_cost_usd: step.expected_cost_usd,
+    note: step.note,
+  }));
+  const estimate = 'expected_cost_usd' in data
+    ? { min_cost_usd: data.min_cost_usd, expected_cost_usd: data.expected_cost_usd, max_cost_usd: data.max_cost_usd, unpriced_models: (data.unpriced_models ?? []).join(', ') || 'none' }
+    : data.cost_estimate ?? null;
+  const valid = data.is_valid ?? data.valid ?? errorList.length === 0;
   return h('div', { 'data-role': 'dry-run' },
     h('p', { class: valid ? 'notice' : 'notice error' }, valid ? 'Valid: nothing was run or paid for.' : 'Not valid.'),
-    errorList.length ? h('ul', { class: 'errors' }, errorList.map((e) => h('li', null, typeof e === 'string' ? e : [e.path ?? e.field ?? e.step_id, e.message].filter(Boolean).join(': ')))) : null,
+    errorList.length ? h('ul', { class: 'errors' }, errorList.map((e) => h('li', null, typeof e === 'string' ? e : [e.json_path ?? e.path ?? e.field, e.message, e.hint].filter(Boolean).join(': ')))) : null,
     Array.isArray(plan) && plan.length ? [h('h3', null, 'Plan'), table({
-      columns: [...new Set(plan.flatMap((p) => Object.keys(p).filter((k) => p[k] == null || typeof p[k] !== 'object')))]
-        .map((k) => ({ label: k.replaceAll('_', ' '), num: typeof plan[0][k] === 'number', cell: (p) => (k.includes('cost') ? formatCost(p[k]) : String(p[k] ?? '—')) })),
+      columns: Object.keys(plan[0]).filter((k) => plan.some((p) => p[k] != null && p[k] !== ''))
+        .map((k) => ({ label: k.replaceAll('_', ' '), num: k.includes('tokens') || k.includes('cost'), cell: (p) => (k.includes('cost') ? formatCost(p[k]) : String(p[k] ?? '—')) })),
       rows: plan,
     })] : null,
     estimate ? [h('h3', null, 'Cost estimate'), typeof estimate === 'object'
       ? h('dl', { class: 'facts' }, Object.entries(estimate).map(([k, v]) => [h('dt', null, k.replaceAll('_', ' ')),
-        h('dd', null, v != null && typeof v === 'object' ? h('pre', { class: 'json' }, formatJson(v)) : k.includes('usd') || k.includes('cost') ? formatCost(v) : String(v))]))
+        h('dd', { 'data-estimate': k }, v != null && typeof v === 'object' ? h('pre', { class: 'json' }, formatJson(v)) : k.includes('usd') || k.includes('cost') ? formatCost(v) : String(v))]))
       : h('p', null, String(estimate))] : null,
     h('details', null, h('summary', null, 'Full answer'), h('pre', { class: 'json' }, formatJson(data))));
 }
