@@ -94,6 +94,42 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task SearchByUserOrJobIdAndStatusFilterMatchTheApi()
+    {
+        var user = $"searcher-{Guid.NewGuid():N}"[..20];
+        var first = await fixture.SubmitAsync("dashboard_quick", new { n = 1 }, username: user, cancellationToken: Ct);
+        var second = await fixture.SubmitAsync("dashboard_quick", new { n = 2 }, username: user, cancellationToken: Ct);
+        var failing = await fixture.SubmitAsync("dashboard_failing", new { }, cancellationToken: Ct);
+        await fixture.WaitForTerminalAsync(failing, Ct);
+
+        var page = await OpenAsync("#/jobs");
+        await page.GetByLabel("Auto refresh").UncheckAsync();
+        var table = page.Locator("table[data-role=jobs]");
+        var rows = table.Locator("tbody tr[data-job-id]");
+
+        // Keyboard only: type the user id and press Enter.
+        await page.GetByLabel("Search").FillAsync(user);
+        await page.GetByLabel("Search").PressAsync("Enter");
+        await Expect(table).ToHaveAttributeAsync("data-query", $"limit_results=25&user_id={user}");
+        Assert.Equal([second, first], await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.jobId)"));
+
+        await page.GetByLabel("Search").FillAsync(first);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(1);
+        await Expect(rows.First).ToHaveAttributeAsync("data-job-id", first);
+
+        await page.GetByLabel("Search").FillAsync("");
+        await page.GetByLabel("Status").SelectOptionAsync("failed");
+        await Expect(table).ToHaveAttributeAsync("data-query", "status_filter=failed&limit_results=25");
+        var answer = await fixture.Admin.GetFromJsonAsync<JsonObject>("api/v1/jobs?status_filter=failed&limit_results=25", Ct);
+        var expected = answer!["jobs"]!.AsArray().Select(j => (string)j!["job_id"]!).ToArray();
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.jobId)"));
+        Assert.All(await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.status)"), s => Assert.Equal("failed", s));
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
     public async Task RunningJobDetailAdvancesLiveAndCompletesWithoutReload()
     {
         var jobId = await fixture.SubmitAsync("dashboard_pipeline", new { topic = "otters", service_url = fixture.SlowUrl }, username: "ada", action: "live progress", cancellationToken: Ct);
