@@ -78,6 +78,12 @@ export async function renderCosts(main) {
       h('div', { class: 'value' }, display), h('div', { class: 'label' }, label));
   }
 
+  // Each chart is drawn at about the width it gets: one column below 900 px, two above.
+  function chartWidth() {
+    const available = main.clientWidth || 640;
+    return Math.round(Math.max(280, Math.min(640, available < 900 ? available - 56 : available / 2 - 64)));
+  }
+
   function group(title, key, rows) {
     const id = `costs-${key}`;
     const cost = state.metric === 'cost';
@@ -90,7 +96,7 @@ export async function renderCosts(main) {
             label: row.key,
             value: cost ? Number(row.cost_usd) : row.total_tokens,
             display: cost ? formatCost(row.cost_usd) : formatTokens(row.total_tokens),
-          })), `${cost ? 'Spend' : 'Tokens'} ${title.toLowerCase()}`),
+          })), `${cost ? 'Spend' : 'Tokens'} ${title.toLowerCase()}`, chartWidth()),
           table({
             columns: [
               { label: key === 'by_day' ? 'Day (UTC)' : title.replace('By ', '').replace(/^./, (c) => c.toUpperCase()), cell: (row) => row.key },
