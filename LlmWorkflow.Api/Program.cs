@@ -49,6 +49,7 @@ app.MapOpenApi();
 app.MapDefaultEndpoints();
 var api = app.MapGroup("/api/v1").RequireAuthorization(AuthServiceCollectionExtensions.CallerPolicy).RequireRateLimiting(RateLimitingSetup.Policy);
 api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints();
+api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints();
 api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints();
 
 await app.RunAsync();

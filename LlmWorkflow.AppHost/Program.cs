@@ -3,6 +3,10 @@ using LlmWorkflow.AppHost.Hosting;
 // The local distributed application: `dotnet run --project LlmWorkflow.AppHost [-- --workers 3]`.
 var builder = DistributedApplication.CreateBuilder(args);
 
+// Local development keys, unless the environment provides real ones (the API refuses to start without any).
+var apiKey = Environment.GetEnvironmentVariable("LLM_MICROSERVICE_API_KEY") ?? "dev-api-key";
+var adminKey = Environment.GetEnvironmentVariable("ADMIN_API_KEY") ?? "dev-admin-key";
+
 var postgres = builder.AddPostgres("postgres").WithDatabase("llmworkflow");
 var redis = builder.AddRedis("redis");
 
@@ -11,6 +15,8 @@ builder.AddProject("api", "LlmWorkflow.Api/LlmWorkflow.Api.csproj")
     .WithReference(redis)
     .WithHttpEndpoint(port: builder.Options.ApiPort)
     .WithHttpHealthCheck("/health")
+    .WithEnvironment("LLM_MICROSERVICE_API_KEY", apiKey)
+    .WithEnvironment("ADMIN_API_KEY", adminKey)
     // Local webhook receivers listen on loopback, which production refuses.
     .WithEnvironment("Webhooks__AllowPrivateNetworks", "true");
 

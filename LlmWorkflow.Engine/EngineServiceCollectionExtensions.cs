@@ -7,6 +7,7 @@ using LlmWorkflow.Engine.Health;
 using LlmWorkflow.Engine.Jobs;
 using LlmWorkflow.Engine.Persistence;
 using LlmWorkflow.Engine.Redis;
+using LlmWorkflow.Engine.Templates;
 using LlmWorkflow.Engine.Transforms;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -54,18 +55,33 @@ public static class EngineServiceCollectionExtensions
         services.AddExternalServices(configuration);
         services.AddLlmProviders(configuration);
         services.AddSingleton(_ => TransformRegistry.CreateDefault());
+        services.AddSingleton(_ => new PromptLibrary(Path.Combine(workflowsRoot, "prompts")));
+
         // Catalog loading checks structure only: a missing provider key must not stop the service from starting.
-        // Dry runs (POST /api/v1/workflow/validate) add the model checks; a job needing a missing key fails with CONFIG_ERROR.
+        // Dry runs add the model checks (unknown provider, missing key, unpriced); a job needing a missing key
+        // fails with CONFIG_ERROR naming the variable.
         services.AddSingleton(sp => WorkflowCatalog.Load(
             Path.Combine(workflowsRoot, "definitions"),
-            new WorkflowValidator(sp.GetRequiredService<TransformRegistry>(), sp.GetService<IExternalServiceGateway>()),
+            new WorkflowValidator(
+                transforms: sp.GetRequiredService<TransformRegistry>(),
+                prompts: sp.GetRequiredService<PromptLibrary>(),
+                services: sp.GetService<IExternalServiceGateway>()),
             watchForChanges: configuration.GetValue("Workflows:WatchForChanges", false)));
+        services.AddSingleton(sp => new DryRunPlanner(
+            new WorkflowValidator(
+                transforms: sp.GetRequiredService<TransformRegistry>(),
+                prompts: sp.GetRequiredService<PromptLibrary>(),
+                services: sp.GetService<IExternalServiceGateway>(),
+                models: sp.GetRequiredService<ModelCatalog>()),
+            sp.GetRequiredService<PromptLibrary>(),
+            sp.GetRequiredService<IPriceTable>()));
         services.AddSingleton(sp => new WorkflowRunner(
-            sp.GetRequiredService<TransformRegistry>(),
-            sp.GetRequiredService<ILlmGateway>(),
-            sp.GetService<IExternalServiceGateway>(),
-            sp.GetRequiredService<IPriceTable>(),
-            sp.GetRequiredService<TimeProvider>()));
+            transforms: sp.GetRequiredService<TransformRegistry>(),
+            llm: sp.GetRequiredService<ILlmGateway>(),
+            external: sp.GetService<IExternalServiceGateway>(),
+            prompts: sp.GetRequiredService<PromptLibrary>(),
+            prices: sp.GetRequiredService<IPriceTable>(),
+            time: sp.GetRequiredService<TimeProvider>()));
 
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])

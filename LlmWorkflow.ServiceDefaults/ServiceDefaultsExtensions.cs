@@ -1,4 +1,5 @@
 using LlmWorkflow.ServiceDefaults.Resilience;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Microsoft.Extensions.Hosting;
@@ -18,7 +19,8 @@ public static class ServiceDefaultsExtensions
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
 
-        builder.Services.AddOptions<HttpResilienceOptions>().BindConfiguration(HttpResilienceOptions.SectionName);
+        // A null name binds the section for every named client, not just the unnamed one.
+        builder.Services.Configure<HttpResilienceOptions>(name: null, builder.Configuration.GetSection(HttpResilienceOptions.SectionName));
         builder.Services.ConfigureHttpClientDefaults(http => http.AddStandardResilience());
         return builder;
     }

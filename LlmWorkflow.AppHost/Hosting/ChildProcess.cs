@@ -109,7 +109,7 @@ public sealed class ChildProcess : IAsyncDisposable
         UnixSignals.Send(process.Id, UnixSignals.Terminate);
         if (await Task.WhenAny(_exited.Task, Task.Delay(grace)) != _exited.Task)
         {
-            _console.Info($"{Name} did not stop within {grace.TotalSeconds:0} s; killing it");
+            _console.Info($"{Name} did not stop within {grace.TotalSeconds:0.#} s; killing it");
             process.Kill(entireProcessTree: true);
         }
 

@@ -30,9 +30,6 @@ public sealed class PriceTable : IPriceTable
             .OrderByDescending(p => p.Prefix.Length)];
     }
 
-    /// <summary>Every priced id (wildcards included as written), for listings and data-driven tests.</summary>
-    public IEnumerable<string> ModelIds => _exact.Keys.Concat(_wildcards.Select(w => w.Prefix + "*"));
-
     /// <summary>Loads the pricing file named by the options and applies the configured overrides.</summary>
     public static PriceTable Load(PricingOptions options, ILogger<PriceTable>? logger = null)
     {

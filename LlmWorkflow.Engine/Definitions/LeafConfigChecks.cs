@@ -87,6 +87,12 @@ internal sealed class LeafConfigChecks(IExternalServiceGateway? services, IModel
         switch (config["model"])
         {
             case null when !config.ContainsKey("model"):
+                // A prompt file's front matter may name the model; the run fails clearly if it does not.
+                if (config.ContainsKey("prompt_file"))
+                {
+                    break;
+                }
+
                 problems.Add(path, ValidationCodes.MissingConfigProperty, "config.model is required.", "Set model to a \"provider/model\" id, e.g. \"openai/gpt-4o-mini\".");
                 break;
             case JsonValue value when value.GetValueKind() == JsonValueKind.String:

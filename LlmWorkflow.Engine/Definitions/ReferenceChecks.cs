@@ -1,4 +1,6 @@
+using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Expressions;
+using LlmWorkflow.Engine.Transforms;
 
 namespace LlmWorkflow.Engine.Definitions;
 
@@ -13,9 +15,12 @@ internal sealed class ReferenceChecks
     private readonly Dictionary<StepDefinition, StepLocation> _locations = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, StepLocation> _byId = new(StringComparer.Ordinal);
 
-    public ReferenceChecks(IEnumerable<StepLocation> locations, ProblemList problems)
+    private readonly TransformRegistry? _transforms;
+
+    public ReferenceChecks(IEnumerable<StepLocation> locations, TransformRegistry? transforms, ProblemList problems)
     {
         _problems = problems;
+        _transforms = transforms;
         foreach (var location in locations)
         {
             _locations[location.Step] = location;
@@ -33,16 +38,15 @@ internal sealed class ReferenceChecks
             AddFinished(step, finished);
         }
 
-        CheckReferences(Find(workflow.Output, "$.output"), finished, consumer: null, allowItem: false);
+        CheckReferences(Find(workflow.Output, "$.output"), finished, consumer: null, allowsItem: _ => false);
     }
 
     private void CheckBlock(IReadOnlyList<StepDefinition> steps, HashSet<string> available, bool insideForEach)
     {
         foreach (var step in steps)
         {
-            // Transforms such as map and filter evaluate their options per element, so item/index are theirs too.
-            var allowItem = insideForEach || step.Type == StepTypes.Transform;
-            CheckReferences(ReferencesOf(step, _locations[step].JsonPath), available, step, allowItem);
+            var stepPath = _locations[step].JsonPath;
+            CheckReferences(ReferencesOf(step, stepPath), available, step, reference => insideForEach || IsItemScoped(step, stepPath, reference));
             foreach (var block in step.Blocks)
             {
                 CheckBlock(block.Steps, [.. available], insideForEach || step.Type == StepTypes.ForEach);
@@ -51,6 +55,27 @@ internal sealed class ReferenceChecks
             AddFinished(step, available);
         }
     }
+
+    /// <summary>Transforms such as map and filter evaluate some options per element, where item/index are theirs.</summary>
+    private bool IsItemScoped(StepDefinition step, string stepPath, ExpressionReference reference)
+    {
+        if (step.Type != StepTypes.Transform)
+        {
+            return false;
+        }
+
+        if (_transforms is null)
+        {
+            return true;
+        }
+
+        var operation = step.Config["operation"] is JsonValue value && value.TryGetValue<string>(out var name) ? name : null;
+        return operation is not null && _transforms.TryGet(operation, out var transform)
+            && transform.ItemScopedOptions.Any(option => IsUnder(reference.JsonPath, $"{stepPath}.config.{option}"));
+    }
+
+    private static bool IsUnder(string path, string prefix) =>
+        path.StartsWith(prefix, StringComparison.Ordinal) && (path.Length == prefix.Length || path[prefix.Length] is '.' or '[');
 
     private static void AddFinished(StepDefinition step, HashSet<string> finished)
     {
@@ -87,7 +112,7 @@ internal sealed class ReferenceChecks
         }
     }
 
-    private IReadOnlyList<ExpressionReference> Find(System.Text.Json.Nodes.JsonNode? template, string jsonPath)
+    private IReadOnlyList<ExpressionReference> Find(JsonNode? template, string jsonPath)
     {
         try
         {
@@ -101,11 +126,11 @@ internal sealed class ReferenceChecks
         }
     }
 
-    private void CheckReferences(IEnumerable<ExpressionReference> references, HashSet<string> available, StepDefinition? consumer, bool allowItem)
+    private void CheckReferences(IEnumerable<ExpressionReference> references, HashSet<string> available, StepDefinition? consumer, Func<ExpressionReference, bool> allowsItem)
     {
         foreach (var reference in references)
         {
-            if (reference.Root is "item" or "index" && !allowItem)
+            if (reference.Root is "item" or "index" && !allowsItem(reference))
             {
                 _problems.Add(reference.JsonPath, ValidationCodes.ItemOutsideForEach,
                     $"{reference.Text} exists only inside the sub-steps of a for_each step.",

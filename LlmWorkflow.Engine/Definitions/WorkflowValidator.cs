@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using LlmWorkflow.Engine.Expressions;
 using LlmWorkflow.Engine.External;
+using LlmWorkflow.Engine.Templates;
 using LlmWorkflow.Engine.Transforms;
 
 namespace LlmWorkflow.Engine.Definitions;
@@ -16,6 +17,7 @@ namespace LlmWorkflow.Engine.Definitions;
 /// </summary>
 public sealed partial class WorkflowValidator(
     TransformRegistry? transforms = null,
+    PromptLibrary? prompts = null,
     IExternalServiceGateway? services = null,
     IModelCatalog? models = null)
 {
@@ -39,7 +41,7 @@ public sealed partial class WorkflowValidator(
             CheckStep(location, leafChecks, problems);
         }
 
-        new ReferenceChecks(locations, problems).Check(workflow);
+        new ReferenceChecks(locations, transforms, problems).Check(workflow);
         return problems.Items;
     }
 
@@ -63,6 +65,14 @@ public sealed partial class WorkflowValidator(
         if (workflow.MaxCostUsd is <= 0)
         {
             problems.Add("$.max_cost_usd", ValidationCodes.InvalidBudget, "max_cost_usd must be positive.", "Remove it for no budget or set e.g. 0.50.");
+        }
+    }
+
+    private void CheckPromptFile(string file, string jsonPath, ProblemList problems)
+    {
+        foreach (var message in prompts?.Check(file) ?? [])
+        {
+            problems.Add(jsonPath, ValidationCodes.MissingPromptFile, message, $"Create the file under {prompts!.PromptsRoot} or fix the path (includes too).");
         }
     }
 
@@ -107,7 +117,11 @@ public sealed partial class WorkflowValidator(
         switch (step.Type)
         {
             case StepTypes.Llm:
-                leafChecks.CheckLlm(step.Config, configPath);
+                foreach (var (file, filePath) in leafChecks.CheckLlm(step.Config, configPath))
+                {
+                    CheckPromptFile(file, filePath, problems);
+                }
+
                 break;
             case StepTypes.ExternalApi:
                 leafChecks.CheckExternal(step.Config, configPath);

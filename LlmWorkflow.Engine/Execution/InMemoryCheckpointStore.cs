@@ -7,8 +7,6 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
 {
     private readonly ConcurrentDictionary<(string RunId, string StepKey), StepCheckpoint> _checkpoints = new();
 
-    public int Count => _checkpoints.Count;
-
     public ValueTask<StepCheckpoint?> TryGetAsync(string runId, string stepKey, CancellationToken cancellationToken) =>
         ValueTask.FromResult(_checkpoints.GetValueOrDefault((runId, stepKey)));
 

@@ -5,6 +5,7 @@ using LlmWorkflow.Engine.Expressions;
 using LlmWorkflow.Engine.External;
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Engine.Steps;
+using LlmWorkflow.Engine.Templates;
 using LlmWorkflow.Engine.Transforms;
 
 namespace LlmWorkflow.Engine.Execution;
@@ -22,17 +23,20 @@ public sealed class WorkflowRunner
     /// <param name="transforms">The operations <c>transform</c> steps can name, usually <see cref="TransformRegistry.CreateDefault"/>.</param>
     /// <param name="llm">Needed by <c>llm</c> steps; without it they fail with a CONFIG_ERROR.</param>
     /// <param name="external">Needed by <c>external_api</c> steps.</param>
+    /// <param name="prompts">Resolves <c>prompt_file</c>/<c>system_file</c> and includes; inline prompts work without it.</param>
     /// <param name="prices">Used for the budget check before LLM calls; without it budgets cannot be enforced.</param>
     public WorkflowRunner(
         TransformRegistry transforms,
         ILlmGateway? llm = null,
         IExternalServiceGateway? external = null,
+        PromptLibrary? prompts = null,
         IPriceTable? prices = null,
         TimeProvider? time = null)
     {
         _time = time ?? TimeProvider.System;
         _steps = new StepRunner(new Dictionary<string, IStepHandler>(StringComparer.Ordinal)
         {
+            [StepTypes.Llm] = new LlmStepHandler(llm, prompts, prices),
             [StepTypes.Transform] = new TransformStepHandler(transforms),
             [StepTypes.ExternalApi] = new ExternalApiStepHandler(external),
             [StepTypes.Conditional] = new ConditionalStepHandler(),

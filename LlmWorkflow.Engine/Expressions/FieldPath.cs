@@ -15,7 +15,11 @@ public sealed class FieldPath
     private const int CacheLimit = 10_000;
     private static readonly ConcurrentDictionary<string, FieldPath> Cache = new(StringComparer.Ordinal);
 
-    internal FieldPath(PathSegment[] segments) => Segments = segments;
+    internal FieldPath(PathSegment[] segments)
+    {
+        Segments = segments;
+        HasWildcard = segments.Any(s => s.Kind == PathSegmentKind.Wildcard);
+    }
 
     /// <summary>The path that selects the value itself.</summary>
     public static FieldPath Self { get; } = new([]);
@@ -23,7 +27,7 @@ public sealed class FieldPath
     public IReadOnlyList<PathSegment> Segments { get; }
 
     /// <summary>True when the path contains <c>[*]</c> and so always yields an array.</summary>
-    public bool HasWildcard => Segments.Any(s => s.Kind == PathSegmentKind.Wildcard);
+    public bool HasWildcard { get; }
 
     /// <summary>Parses (or takes from the cache) a relative path; throws <see cref="ExpressionSyntaxException"/>.</summary>
     public static FieldPath Parse(string text)

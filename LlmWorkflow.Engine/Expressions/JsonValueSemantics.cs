@@ -94,6 +94,11 @@ internal static class JsonValueSemantics
             return IsNull(left) && IsNull(right);
         }
 
+        if (TryGetString(left, out var s) && TryGetString(right, out var t))
+        {
+            return string.Equals(s, t, StringComparison.Ordinal);
+        }
+
         if (TryGetNumber(left, out var a) && TryGetNumber(right, out var b))
         {
             return a == b;

@@ -46,7 +46,6 @@ internal sealed class TextTemplate
     {
         [{ Path: { } path }] => path.Evaluate(scope, throwIfMissing),
         [{ Literal: { } literal }] => JsonValue.Create(literal),
-        [] => JsonValue.Create(string.Empty),
         _ => JsonValue.Create(Render(scope, throwIfMissing)),
     };
 

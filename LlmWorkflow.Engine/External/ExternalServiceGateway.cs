@@ -122,22 +122,30 @@ public sealed partial class ExternalServiceGateway : IExternalServiceGateway
         return new WorkflowException(error, failure.InnerException);
     }
 
-    private static ResiliencePipeline BuildRetry(ExternalServicesOptions options) => new ResiliencePipelineBuilder()
-        .AddRetry(new RetryStrategyOptions
+    private static ResiliencePipeline BuildRetry(ExternalServicesOptions options)
+    {
+        var builder = new ResiliencePipelineBuilder();
+        // MaxAttempts = 1 means no retries (Polly rejects a retry strategy with zero retries).
+        if (options.MaxAttempts > 1)
         {
-            MaxRetryAttempts = Math.Max(0, options.MaxAttempts - 1),
-            BackoffType = DelayBackoffType.Exponential,
-            Delay = options.RetryBaseDelay,
-            MaxDelay = options.RetryMaxDelay,
-            UseJitter = true,
-            // Waiting for a rate-limit token already took MaxWait; the job-level retry decides what happens next.
-            ShouldHandle = args => ValueTask.FromResult(
-                args.Outcome.Exception is WorkflowException { Error: { Retryable: true, Type: not RateLimitWaitExceeded.Type } }),
-            DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is WorkflowException { Error.RetryAfterSeconds: { } seconds }
-                ? TimeSpan.FromSeconds(Math.Min(seconds, options.RetryMaxDelay.TotalSeconds))
-                : (TimeSpan?)null),
-        })
-        .Build();
+            builder.AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = options.MaxAttempts - 1,
+                BackoffType = DelayBackoffType.Exponential,
+                Delay = options.RetryBaseDelay,
+                MaxDelay = options.RetryMaxDelay,
+                UseJitter = true,
+                // Waiting for a rate-limit token already took MaxWait; the job-level retry decides what happens next.
+                ShouldHandle = args => ValueTask.FromResult(
+                    args.Outcome.Exception is WorkflowException { Error: { Retryable: true, Type: not RateLimitWaitExceeded.Type } }),
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is WorkflowException { Error.RetryAfterSeconds: { } seconds }
+                    ? TimeSpan.FromSeconds(Math.Min(seconds, options.RetryMaxDelay.TotalSeconds))
+                    : (TimeSpan?)null),
+            });
+        }
+
+        return builder.Build();
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "External call {Service}.{Operation} failed: {ErrorType}")]
     private partial void LogCallFailed(string service, string operation, string errorType);

@@ -25,7 +25,8 @@ public static class ServiceParameters
     public static double? Number(JsonObject parameters, string name) => parameters[name] switch
     {
         null => null,
-        JsonValue value when value.GetValueKind() == JsonValueKind.Number => value.GetValue<double>(),
+        // ToJsonString handles numbers created from any CLR type (int, decimal) as well as parsed ones.
+        JsonValue value when value.GetValueKind() == JsonValueKind.Number => double.Parse(value.ToJsonString(), CultureInfo.InvariantCulture),
         JsonValue value when value.GetValueKind() == JsonValueKind.String
             && double.TryParse(value.GetValue<string>(), NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed) => parsed,
         _ => throw Invalid(name, "must be a number"),

@@ -78,7 +78,12 @@ public sealed partial class LlmGateway : ILlmGateway
         if (cacheKey is not null && await _cache.GetAsync(cacheKey, cancellationToken).ConfigureAwait(false) is { } cachedJson
             && JsonSerializer.Deserialize<CachedLlmResponse>(cachedJson, CacheJson) is { } cached)
         {
-            request.OnDelta?.Invoke(cached.Text);
+            if (request.Stream)
+            {
+                // Live viewers still see the answer, in one delta.
+                request.OnDelta?.Invoke(cached.Text);
+            }
+
             return new LlmCallResult
             {
                 Text = cached.Text,
@@ -224,28 +229,35 @@ public sealed partial class LlmGateway : ILlmGateway
         return new WorkflowException(last.Error with { Message = message, Details = details }, last);
     }
 
-    private static ResiliencePipeline BuildResilience(LlmOptions options) => new ResiliencePipelineBuilder()
-        .AddRetry(new RetryStrategyOptions
+    private static ResiliencePipeline BuildResilience(LlmOptions options)
+    {
+        var builder = new ResiliencePipelineBuilder();
+        // MaxAttempts = 1 means no retries (Polly rejects a retry strategy with zero retries).
+        if (options.Retry.MaxAttempts > 1)
         {
-            MaxRetryAttempts = Math.Max(0, options.Retry.MaxAttempts - 1),
-            BackoffType = DelayBackoffType.Exponential,
-            Delay = options.Retry.BaseDelay,
-            MaxDelay = options.Retry.MaxDelay,
-            UseJitter = options.Retry.UseJitter,
-            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception switch
+            builder.AddRetry(new RetryStrategyOptions
             {
-                TimeoutRejectedException => true,
-                WorkflowException { Error: { Retryable: true, RetryAfterSeconds: var wait } } =>
-                    wait is null || TimeSpan.FromSeconds(wait.Value) <= options.Retry.MaxRetryAfter,
-                _ => false,
-            }),
-            // The provider's Retry-After wins over our backoff; null falls back to exponential backoff with jitter.
-            DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is WorkflowException { Error.RetryAfterSeconds: { } seconds }
-                ? TimeSpan.FromSeconds(seconds)
-                : (TimeSpan?)null),
-        })
-        .AddTimeout(options.AttemptTimeout)
-        .Build();
+                MaxRetryAttempts = options.Retry.MaxAttempts - 1,
+                BackoffType = DelayBackoffType.Exponential,
+                Delay = options.Retry.BaseDelay,
+                MaxDelay = options.Retry.MaxDelay,
+                UseJitter = options.Retry.UseJitter,
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception switch
+                {
+                    TimeoutRejectedException => true,
+                    WorkflowException { Error: { Retryable: true, RetryAfterSeconds: var wait } } =>
+                        wait is null || TimeSpan.FromSeconds(wait.Value) <= options.Retry.MaxRetryAfter,
+                    _ => false,
+                }),
+                // The provider's Retry-After wins over our backoff; null falls back to exponential backoff with jitter.
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is WorkflowException { Error.RetryAfterSeconds: { } seconds }
+                    ? TimeSpan.FromSeconds(seconds)
+                    : (TimeSpan?)null),
+            });
+        }
+
+        return builder.AddTimeout(options.AttemptTimeout).Build();
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "LLM model {Model} failed ({ErrorType}): {ErrorMessage}")]
     private partial void LogModelFailed(string model, string errorType, string errorMessage);

@@ -1,4 +1,5 @@
 using LlmWorkflow.Engine.Costs;
+using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.External;
 using LlmWorkflow.Engine.Llm;
 using Microsoft.Extensions.Configuration;
@@ -14,7 +15,7 @@ public static class LlmServiceCollectionExtensions
 {
     /// <summary>
     /// Binds <c>Llm</c> and <c>Pricing</c> and registers <see cref="ILlmGateway"/>, <see cref="LlmProviderRegistry"/>,
-    /// <see cref="IPriceTable"/>, <see cref="ModelCatalog"/> and the shared <see cref="IResponseCache"/> (memory, plus
+    /// <see cref="IPriceTable"/>, <see cref="ModelCatalog"/> (as <see cref="IModelCatalog"/> too) and the shared <see cref="IResponseCache"/> (memory, plus
     /// Redis when an <c>IRedisClient</c> is registered).
     /// </summary>
     public static IServiceCollection AddLlmProviders(this IServiceCollection services, IConfiguration configuration)
@@ -27,6 +28,7 @@ public static class LlmServiceCollectionExtensions
         services.TryAddSingleton<IPriceTable>(sp => sp.GetRequiredService<PriceTable>());
         services.TryAddSingleton(sp => new LlmProviderRegistry(sp.GetRequiredService<IOptions<LlmOptions>>()));
         services.TryAddSingleton<ModelCatalog>();
+        services.TryAddSingleton<IModelCatalog>(sp => sp.GetRequiredService<ModelCatalog>());
         services.TryAddSingleton<ILlmGateway, LlmGateway>();
         return services;
     }

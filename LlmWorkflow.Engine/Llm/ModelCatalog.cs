@@ -1,4 +1,5 @@
 using LlmWorkflow.Engine.Costs;
+using LlmWorkflow.Engine.Definitions;
 
 namespace LlmWorkflow.Engine.Llm;
 
@@ -6,7 +7,7 @@ namespace LlmWorkflow.Engine.Llm;
 /// Validation hook for workflow definitions: says, before anything runs, why a model id would fail
 /// (malformed, unknown provider, missing API key) or would be billed as unpriced.
 /// </summary>
-public sealed class ModelCatalog(LlmProviderRegistry providers, IPriceTable prices)
+public sealed class ModelCatalog(LlmProviderRegistry providers, IPriceTable prices) : IModelCatalog
 {
     /// <summary>Null when the model can be called and is priced; otherwise a message with the fix.</summary>
     public string? Check(string modelId)

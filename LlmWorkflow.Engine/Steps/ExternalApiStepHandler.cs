@@ -13,8 +13,7 @@ internal sealed class ExternalApiStepHandler(IExternalServiceGateway? gateway) :
 
     public async ValueTask<JsonNode?> ExecuteAsync(StepContext context, CancellationToken cancellationToken)
     {
-        var services = gateway ?? throw WorkflowException.Config(
-            "external_not_configured", "No external service gateway is registered.", ErrorSuggestions.For("external_not_configured").ToArray());
+        var services = gateway ?? throw WorkflowException.Config("external_not_configured", "No external service gateway is registered.");
         var config = StepConfigReader.Read(context.Step, DefinitionJsonContext.Default.ExternalApiStepConfig);
         var parameters = ValueResolver.Resolve(config.Params, context.Scope) as JsonObject ?? [];
         return await services.CallAsync(config.Service, config.Operation, parameters, cancellationToken);

@@ -24,8 +24,7 @@ internal sealed class ForEachStepHandler : IStepHandler
         {
             throw WorkflowException.User(
                 "for_each_items_not_array",
-                $"for_each step \"{context.Step.Id}\": items must resolve to an array.",
-                "Point items at an array, e.g. ${steps.search.output.results}.");
+                $"for_each step \"{context.Step.Id}\": items must resolve to an array.");
         }
 
         var outputs = new JsonNode?[items.Count];

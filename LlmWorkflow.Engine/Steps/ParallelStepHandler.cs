@@ -18,7 +18,7 @@ internal sealed class ParallelStepHandler : IStepHandler
         var config = (ParallelStepConfig)context.Step.ControlFlow!;
         var branches = config.Branches.ToList();
         var outputs = new JsonNode?[branches.Count];
-        using var gate = new SemaphoreSlim(config.MaxConcurrency ?? branches.Count);
+        using var gate = new SemaphoreSlim(Math.Max(1, config.MaxConcurrency ?? branches.Count));
         using var failFast = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = config.Mode == ParallelMode.FailFast ? failFast.Token : cancellationToken;
         WorkflowException? firstFailure = null;

@@ -27,8 +27,8 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
     /// <summary>Runs one step; a failure that its on_error does not absorb is rethrown as <see cref="WorkflowException"/>.</summary>
     public async Task<JsonNode?> RunStepAsync(StepDefinition step, ExecutionFrame frame, RunState run, int topLevelIndex, CancellationToken cancellationToken)
     {
-        var handler = handlers.GetValueOrDefault(step.Type) ?? throw WorkflowException.Config(
-            "unknown_step_type", $"Step \"{step.Id}\" has unknown type \"{step.Type}\".", ErrorSuggestions.For("unknown_step_type").ToArray());
+        var handler = handlers.GetValueOrDefault(step.Type)
+            ?? throw WorkflowException.Config("unknown_step_type", $"Step \"{step.Id}\" has unknown type \"{step.Type}\".");
         var stepKey = frame.KeyPrefix + step.Id;
         var isTopLevel = frame.TopLevelIndex is null;
 

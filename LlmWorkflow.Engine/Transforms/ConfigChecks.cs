@@ -86,20 +86,6 @@ internal static class ConfigChecks
         }
     }
 
-    /// <summary>Syntax of every <c>${...}</c> in a template option (per-item templates included).</summary>
-    public static IEnumerable<TransformProblem> ExpressionSyntax(JsonObject config, string operation, string name)
-    {
-        try
-        {
-            ValueResolver.FindReferences(config[name], $"$.{name}");
-            return [];
-        }
-        catch (ExpressionSyntaxException syntax)
-        {
-            return [new TransformProblem(syntax.JsonPath ?? $"$.{name}", $"{operation}: {syntax.Message}")];
-        }
-    }
-
     /// <summary>True for a string holding an expression, whose value is only known at run time.</summary>
     public static bool IsDeferred(JsonNode? value) =>
         JsonValueSemantics.TryGetString(value, out var text) && TextTemplate.MayContainExpression(text);

@@ -13,6 +13,8 @@ internal sealed class CountTransform : TransformBase
 
     public override string Description => "Count array items (optionally matching {\"condition\": \"item.open_now\"}), object properties or string characters";
 
+    public override IReadOnlyCollection<string> ItemScopedOptions { get; } = ["condition"];
+
     protected override JsonNode? Apply(TransformCall call)
     {
         var condition = ConditionOption.Read(call, "condition");

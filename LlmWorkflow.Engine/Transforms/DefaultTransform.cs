@@ -31,6 +31,5 @@ internal sealed class DefaultTransform : TransformBase
 
     protected override IEnumerable<TransformProblem> ValidateOptions(JsonObject config) =>
         ConfigChecks.Required(config, Name, "value", "Example: \"value\": []")
-            .Concat(ConfigChecks.OneOf(config, Name, "when", "empty", "null"))
-            .Concat(ConfigChecks.ExpressionSyntax(config, Name, "value"));
+            .Concat(ConfigChecks.OneOf(config, Name, "when", "empty", "null"));
 }

@@ -103,8 +103,8 @@ internal sealed class ExtractFieldsTransform : TransformBase
         {
             var value = path.Select(item);
 
-            // Wildcard projections are already fresh arrays; selected nodes belong to the input tree.
-            result[name] = value?.Parent is null ? value : value.DeepClone();
+            // Wildcard projections are fresh arrays; anything else belongs to the input tree and is copied.
+            result[name] = path.HasWildcard ? value : value?.DeepClone();
         }
 
         return result;

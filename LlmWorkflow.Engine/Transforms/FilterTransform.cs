@@ -13,6 +13,8 @@ internal sealed class FilterTransform : TransformBase
 
     public override string Description => "Keep array items matching a condition: {\"condition\": \"item.rating >= 4\"}";
 
+    public override IReadOnlyCollection<string> ItemScopedOptions { get; } = ["condition"];
+
     protected override JsonNode? Apply(TransformCall call)
     {
         var condition = ConditionOption.Read(call, "condition") ?? throw call.ConfigProblem("condition", "is required");

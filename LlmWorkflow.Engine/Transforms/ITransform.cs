@@ -22,6 +22,12 @@ public interface ITransform
     /// </summary>
     JsonNode? Apply(JsonObject config, ExpressionScope scope);
 
+    /// <summary>
+    /// Options evaluated once per item (e.g. <c>map.fields</c>, <c>filter.condition</c>): there, and only there,
+    /// <c>${item...}</c> and <c>${index}</c> are valid references, so a validator must allow them.
+    /// </summary>
+    IReadOnlyCollection<string> ItemScopedOptions { get; }
+
     /// <summary>Checks the literal config (required fields, types, regexes, conditions, known values) without running.</summary>
     IEnumerable<TransformProblem> Validate(JsonObject config);
 }

@@ -15,6 +15,8 @@ internal sealed class JoinTransform : TransformBase
 
     public override string Description => "Join array items into text: {\"separator\": \"\\n\", \"template\": \"- {{name}}\"}";
 
+    public override IReadOnlyCollection<string> ItemScopedOptions { get; } = ["template"];
+
     protected override JsonNode? Apply(TransformCall call)
     {
         var separator = call.String("separator") ?? ", ";

@@ -16,6 +16,8 @@ internal sealed class MapTransform : TransformBase
     public override string Description =>
         "Reshape each array item: {\"template\": \"{{name}}: {{phone}}\"} or {\"fields\": {\"title\": \"${item.name}\"}}";
 
+    public override IReadOnlyCollection<string> ItemScopedOptions { get; } = ["fields", "template"];
+
     protected override JsonNode? Apply(TransformCall call)
     {
         var template = TemplateOption.Read(call, "template");
@@ -55,7 +57,7 @@ internal sealed class MapTransform : TransformBase
         return hasTemplate
             ? TemplateOption.Validate(config, Name, "template")
             : config["fields"] is JsonObject
-                ? ConfigChecks.ExpressionSyntax(config, Name, "fields")
+                ? []
                 : [new TransformProblem("$.fields", $"{Name}: 'fields' must be an object of name -> value expression")];
     }
 }

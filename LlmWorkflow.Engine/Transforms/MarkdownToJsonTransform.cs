@@ -53,7 +53,7 @@ internal sealed class MarkdownToJsonTransform : TransformBase
                 var (heading, format, required) = ReadSpec(call, outputName, spec, defaultFormat);
                 var section = Find(root, heading);
                 result[outputName] = section is not null
-                    ? Convert(section, format, builder, markdown)
+                    ? ConvertSection(section, format, builder, markdown)
                     : required ? throw MissingSection(heading, root) : null;
             }
 
@@ -77,7 +77,7 @@ internal sealed class MarkdownToJsonTransform : TransformBase
                     key = $"{KeyStyle.Apply(section.Heading, keyStyle)}_{n}";
                 }
 
-                result[key] = Convert(section, format, builder, markdown);
+                result[key] = ConvertSection(section, format, builder, markdown);
             }
 
             return result;
@@ -153,7 +153,7 @@ internal sealed class MarkdownToJsonTransform : TransformBase
             ?? sections.FirstOrDefault(s => $" {KeyStyle.Normalize(s.Heading)} ".Contains($" {wanted} ", StringComparison.Ordinal));
     }
 
-    private static JsonNode Convert(MarkdownSection section, string format, MarkdownJsonBuilder builder, string markdown) => format switch
+    private static JsonNode ConvertSection(MarkdownSection section, string format, MarkdownJsonBuilder builder, string markdown) => format switch
     {
         "text" => JsonValue.Create(section.BodyMarkdown(markdown)),
         "tree" => builder.Tree(section),

@@ -51,7 +51,7 @@ internal sealed class MergeTransform : TransformBase
 
     protected override IEnumerable<TransformProblem> ValidateOptions(JsonObject config)
     {
-        var problems = ConfigChecks.Bool(config, Name, "deep").Concat(ConfigChecks.ExpressionSyntax(config, Name, "inputs"));
+        var problems = ConfigChecks.Bool(config, Name, "deep");
         if (config.ContainsKey("inputs") == config.ContainsKey("input"))
         {
             problems = problems.Append(new TransformProblem("$.inputs", $"{Name}: give exactly one of 'inputs' (a list of values) or 'input' (an array)", "Example: \"inputs\": [\"${steps.a.output}\", \"${steps.b.output}\"]"));

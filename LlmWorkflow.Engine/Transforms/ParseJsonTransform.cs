@@ -6,12 +6,16 @@ namespace LlmWorkflow.Engine.Transforms;
 
 /// <summary>
 /// <c>parse_json</c>: parses JSON out of an LLM answer, tolerating <c>```json</c> fences, prose before and after,
-/// comments and trailing commas: the first balanced <c>{...}</c> or <c>[...]</c> that parses wins. Input that is
-/// already an object or array passes through. Failure is a USER_ERROR <c>parse_error</c> with a snippet.
+/// comments and trailing commas. Tried in order: the whole text, the first fenced block, the first balanced
+/// <c>{...}</c> that parses, the first balanced <c>[...]</c> that parses. Input that is already an object or array
+/// passes through. Failure is a USER_ERROR <c>parse_error</c> with a snippet.
 /// </summary>
 internal sealed class ParseJsonTransform : TransformBase
 {
     private const int SnippetLength = 200;
+
+    /// <summary>Bounds the work on long answers full of brackets that are not JSON.</summary>
+    private const int MaxCandidates = 32;
 
     private static readonly JsonDocumentOptions Lenient = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
 
@@ -32,17 +36,15 @@ internal sealed class ParseJsonTransform : TransformBase
             throw call.InputProblem("a string holding JSON", input);
         }
 
-        if (TryParse(text.Trim(), out var whole))
+        if (TryParse(text.Trim(), out var whole) || TryParseFenced(text, out whole))
         {
             return whole;
         }
 
-        for (var start = text.IndexOfAny(['{', '[']); start >= 0; start = text.IndexOfAny(['{', '['], start + 1))
+        // Objects first: prose before the answer often holds bracketed asides such as "[1]" that parse as arrays.
+        if (TryParseEmbedded(text, '{', out var embedded) || TryParseEmbedded(text, '[', out embedded))
         {
-            if (FindBalancedEnd(text, start) is { } end && TryParse(text[start..(end + 1)], out var embedded))
-            {
-                return embedded;
-            }
+            return embedded;
         }
 
         var snippet = text.Length > SnippetLength ? text[..SnippetLength] + "…" : text;
@@ -51,6 +53,32 @@ internal sealed class ParseJsonTransform : TransformBase
     }
 
     protected override IEnumerable<TransformProblem> ValidateOptions(JsonObject config) => [];
+
+    private static bool TryParseFenced(string text, out JsonNode? result)
+    {
+        result = null;
+        var fence = text.IndexOf("```", StringComparison.Ordinal);
+        var contentStart = fence < 0 ? -1 : text.IndexOf('\n', fence);
+        var closing = contentStart < 0 ? -1 : text.IndexOf("```", contentStart, StringComparison.Ordinal);
+        return closing > 0 && TryParse(text[contentStart..closing].Trim(), out result);
+    }
+
+    private static bool TryParseEmbedded(string text, char opening, out JsonNode? result)
+    {
+        result = null;
+        var start = text.IndexOf(opening);
+        for (var attempt = 0; start >= 0 && attempt < MaxCandidates; attempt++)
+        {
+            if (FindBalancedEnd(text, start) is { } end && TryParse(text[start..(end + 1)], out result))
+            {
+                return true;
+            }
+
+            start = text.IndexOf(opening, start + 1);
+        }
+
+        return false;
+    }
 
     private static bool TryParse(string candidate, out JsonNode? result)
     {

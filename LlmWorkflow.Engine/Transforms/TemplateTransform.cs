@@ -26,6 +26,5 @@ internal sealed class TemplateTransform : TransformBase
 
     protected override IEnumerable<TransformProblem> ValidateOptions(JsonObject config) =>
         ConfigChecks.Required(config, Name, "template", "Example: \"template\": \"Hello {{name}}\"")
-            .Concat(TemplateOption.Validate(config, Name, "template"))
-            .Concat(ConfigChecks.ExpressionSyntax(config, Name, "variables"));
+            .Concat(TemplateOption.Validate(config, Name, "template"));
 }

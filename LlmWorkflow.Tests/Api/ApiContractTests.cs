@@ -210,6 +210,32 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync($"/api/v1/status/{jobId}", ct)).StatusCode);
     }
 
+    [Fact]
+    public async Task CatalogDiagramAndDryRunDescribeWorkflows()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var catalog = await _client.GetFromJsonAsync<JsonArray>("/api/v1/workflows", ct);
+        Assert.Contains(catalog!, w => (string?)w!["name"] == "hello_transform");
+
+        var definition = await _client.GetFromJsonAsync<JsonObject>("/api/v1/workflows/hello_transform", ct);
+        Assert.Equal("greet", (string?)definition!["steps"]![0]!["id"]);
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync("/api/v1/workflows/nope", ct)).StatusCode);
+
+        var diagram = await _client.GetStringAsync("/api/v1/workflows/hello_transform/diagram", ct);
+        Assert.StartsWith("flowchart", diagram, StringComparison.Ordinal);
+        Assert.Contains("Say hello", diagram, StringComparison.Ordinal);
+
+        var plan = await (await _client.PostAsJsonAsync("/api/v1/workflow/validate",
+            new { workflow_name = "hello_transform", input_data = new { name = "Ada" } }, ct)).Content.ReadFromJsonAsync<JsonObject>(ct);
+        Assert.True((bool)plan!["is_valid"]!);
+        Assert.Equal("greet", (string?)plan["steps"]![0]!["id"]);
+
+        var invalid = await (await _client.PostAsJsonAsync("/api/v1/workflow/validate",
+            new { workflow_name = "hello_transform", input_data = new { } }, ct)).Content.ReadFromJsonAsync<JsonObject>(ct);
+        Assert.False((bool)invalid!["is_valid"]!);
+        Assert.NotEmpty(invalid["input_problems"]!.AsArray());
+    }
+
     private Task<HttpResponseMessage> SubmitAsync(object body, string? idempotencyKey = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/workflow") { Content = JsonContent.Create(body) };

@@ -11,6 +11,8 @@ internal static class RepositoryPaths
 
     public static string BrokenWorkflows => Path.Combine(Root, "LlmWorkflow.Tests", "Engine", "BrokenWorkflows");
 
+    public static string TestPrompts => Path.Combine(Root, "LlmWorkflow.Tests", "Engine", "Prompts");
+
     private static string FindRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)

@@ -1,4 +1,5 @@
 using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Templates;
 using LlmWorkflow.Engine.Transforms;
 using LlmWorkflow.Tests.Engine.Fakes;
 
@@ -19,6 +20,7 @@ public sealed class WorkflowValidatorTests
                 "circular_reference@$.steps[0].config.params.c",
                 "item_outside_for_each@$.steps[0].config.params.d",
                 "invalid_expression@$.steps[1].config.params.e",
+                "item_outside_for_each@$.steps[2].config.input",
                 "unknown_step_reference@$.output.x",
             ]
         },
@@ -39,6 +41,7 @@ public sealed class WorkflowValidatorTests
                 "invalid_config_value@$.steps[0].config.temperature",
                 "invalid_config_value@$.steps[0].config.max_tokens",
                 "invalid_config_value@$.steps[0].config.response_format",
+                "missing_prompt_file@$.steps[0].config.prompt_file",
                 "invalid_model@$.steps[1].config.model[1]",
                 "invalid_config_value@$.steps[1].config.messages[0]",
                 "invalid_config_value@$.steps[1].config.stream",
@@ -77,6 +80,10 @@ public sealed class WorkflowValidatorTests
             ]
         },
         { "not_json.json", ["invalid_json@$"] },
+        {
+            "missing_prompts.json",
+            ["missing_prompt_file@$.steps[0].config.prompt_file", "missing_prompt_file@$.steps[1].config.prompt_file", "missing_prompt_file@$.steps[1].config.system_file"]
+        },
         { "bad_transforms.json", ["unknown_transform@$.steps[0].config.operation", "invalid_transform_config@$.steps[1].config.template"] },
     };
 
@@ -118,10 +125,27 @@ public sealed class WorkflowValidatorTests
         Assert.Empty(new WorkflowValidator().Validate(workflow, "ok.json"));
     }
 
+    [Fact]
+    public void AskTheModelCatalogAboutEveryModelOfAChain()
+    {
+        var workflow = TestWorkflows.Parse("""
+            {"name": "models", "steps": [{"id": "ask", "type": "llm", "config": {"model": ["openai/gpt-4o-mini", "acme/unpriced"], "prompt": "hi"}}]}
+            """);
+
+        var problem = Assert.Single(new WorkflowValidator(models: new RejectingModelCatalog("acme/unpriced")).Validate(workflow, "models.json"));
+
+        Assert.Equal(("$.steps[0].config.model[1]", ValidationCodes.UnknownModel, "acme/unpriced is not priced."), (problem.JsonPath, problem.Code, problem.Message));
+    }
+
+    private sealed class RejectingModelCatalog(string rejected) : IModelCatalog
+    {
+        public string? Check(string modelId) => modelId == rejected ? $"{modelId} is not priced." : null;
+    }
+
     private static IReadOnlyList<ValidationProblem> Check(string path)
     {
         var loaded = WorkflowDefinitionLoader.LoadFile(path);
-        var validator = new WorkflowValidator(TransformRegistry.CreateDefault(), new FakeExternalServiceGateway());
+        var validator = new WorkflowValidator(TransformRegistry.CreateDefault(), new PromptLibrary(RepositoryPaths.TestPrompts), new FakeExternalServiceGateway());
         return loaded.Definition is { } workflow
             ? [.. loaded.Problems, .. validator.Validate(workflow, Path.GetFileName(path))]
             : loaded.Problems;

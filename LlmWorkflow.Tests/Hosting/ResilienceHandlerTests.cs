@@ -4,6 +4,7 @@ using LlmWorkflow.ServiceDefaults.Resilience;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 
 namespace LlmWorkflow.Tests.Hosting;
@@ -136,6 +137,9 @@ public sealed class ResilienceHandlerTests
 
         Assert.Equal(HttpStatusCode.OK, resilient.StatusCode);
         Assert.Equal(3, server.Hits("/flaky"));
+        Assert.Equal(
+            TimeSpan.FromMilliseconds(10),
+            host.Services.GetRequiredService<IOptionsMonitor<HttpResilienceOptions>>().Get("catalog").RetryBaseDelay);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, plain.StatusCode);
         Assert.Equal(1, optedOutServer.Hits("/flaky"));
     }

@@ -100,6 +100,21 @@ public sealed class ServiceDefaultsTests
         Assert.Equal("simple", chosenHost.Services.GetRequiredService<IOptions<ConsoleLoggerOptions>>().Value.FormatterName);
     }
 
+    [Fact]
+    public void TelemetryIsAttributedToTheConfiguredServiceName()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration["OTEL_SERVICE_NAME"] = "worker-7";
+        builder.AddServiceDefaults();
+        using var host = builder.Build();
+
+        var resource = host.Services.GetRequiredService<TracerProvider>().GetResource().Attributes.ToDictionary();
+
+        Assert.Equal("worker-7", resource["service.name"]);
+        Assert.True(Guid.TryParse((string)resource["service.instance.id"], out _));
+        Assert.Equal(host.Services.GetRequiredService<IHostEnvironment>().EnvironmentName, resource["deployment.environment.name"]);
+    }
+
     private static Task<LoopbackWebApp> StartAppAsync(CollectingActivityExporter exporter, CancellationToken ct) =>
         LoopbackWebApp.StartAsync(
             builder =>

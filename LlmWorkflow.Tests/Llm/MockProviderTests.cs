@@ -105,4 +105,46 @@ public sealed class MockProviderTests
 
         Assert.IsType<JsonObject>(JsonNode.Parse(result.Text));
     }
+
+    [Fact]
+    public async Task CannedResponsesComeFromTheWorkflowsFile()
+    {
+        var directory = Directory.CreateTempSubdirectory("mock-responses-");
+        try
+        {
+            await File.WriteAllTextAsync(
+                Path.Combine(directory.FullName, "trip_planner.json"),
+                """{"summarize": "A short trip.", "plan": {"days": 2}}""",
+                TestContext.Current.CancellationToken);
+            var options = TestGateways.Options();
+            options.Mock.ResponsesDirectory = directory.FullName;
+            var gateway = TestGateways.Create(options);
+
+            var text = await gateway.CompleteAsync(
+                TestGateways.Ask("mock/echo") with { WorkflowName = "trip_planner", StepId = "summarize" }, TestContext.Current.CancellationToken);
+            var json = await gateway.CompleteAsync(
+                TestGateways.Ask("mock/echo") with { WorkflowName = "trip_planner", StepId = "plan" }, TestContext.Current.CancellationToken);
+            var otherStep = await gateway.CompleteAsync(
+                TestGateways.Ask("mock/echo", "fallback") with { WorkflowName = "trip_planner", StepId = "other" }, TestContext.Current.CancellationToken);
+
+            Assert.Equal("A short trip.", text.Text);
+            Assert.Equal("""{"days": 2}""", json.Text);
+            Assert.Equal("fallback", otherStep.Text);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task UsageRecordSaysTheCallWasServedByMock()
+    {
+        var result = await _gateway.CompleteAsync(TestGateways.Ask("mock/echo", "ping"), TestContext.Current.CancellationToken);
+
+        var usage = LlmUsageRecord.From(result);
+
+        Assert.Equal(("mock", "mock/echo", 0m, true), (usage.Provider, usage.Model, usage.CostUsd, usage.Priced));
+        Assert.Equal(usage.InputTokens + usage.OutputTokens, usage.TotalTokens);
+    }
 }

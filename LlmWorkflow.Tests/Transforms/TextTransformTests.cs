@@ -49,6 +49,8 @@ public sealed class TextTransformTests
     [InlineData("The list [see below] is: [1, 2, 3] as asked", "[1,2,3]")]
     [InlineData("{\"text\": \"a } inside\"} trailing", "{\"text\":\"a } inside\"}")]
     [InlineData("// comment\n{\"a\": /* x */ 2}", "{\"a\":2}")]
+    [InlineData("I found [3] places:\n{\"places\": [1]}", "{\"places\":[1]}")]
+    [InlineData("```\n[{\"a\": 1}]\n```", "[{\"a\":1}]")]
     public void ParseJsonToleratesFencesProseAndTrailingCommas(string text, string expected) =>
         Assert.Equal(expected, TransformRunner.RunText("""{"operation": "parse_json", "input": "${input}"}""", text));
 

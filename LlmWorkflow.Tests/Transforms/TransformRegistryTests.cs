@@ -20,6 +20,15 @@ public sealed class TransformRegistryTests
     }
 
     [Fact]
+    public void PerItemOptionsAreDeclaredForTheValidator()
+    {
+        var registry = TransformRegistry.CreateDefault();
+        Assert.Equal(
+            ["count: condition", "filter: condition", "join: template", "map: fields", "map: template"],
+            registry.Names.SelectMany(name => registry.Get(name).ItemScopedOptions.Select(option => $"{name}: {option}")));
+    }
+
+    [Fact]
     public void UnknownOperationListsKnownNames()
     {
         var registry = TransformRegistry.CreateDefault();
@@ -35,7 +44,7 @@ public sealed class TransformRegistryTests
     [InlineData("""{"operation": "extract_fields", "input": "${input}", "fields": {"a": "b..c"}}""", "$.fields.a")]
     [InlineData("""{"operation": "sort", "input": "${input}", "direction": "down", "by": "a["}""", "$.by", "$.direction")]
     [InlineData("""{"operation": "regex_extract", "input": "${input}", "pattern": "(unclosed"}""", "$.pattern")]
-    [InlineData("""{"operation": "split", "input": "${input.", "trim": "yes"}""", "$.input", "$.trim")]
+    [InlineData("""{"operation": "split", "input": "${input}", "trim": "yes"}""", "$.trim")]
     [InlineData("""{"operation": "map", "input": "${input}"}""", "$")]
     [InlineData("""{"operation": "truncate", "input": "${input}", "max_chars": 0}""", "$.max_chars")]
     [InlineData("""{"operation": "markdown_to_json", "input": "${input}", "sections": {"a": 3}, "split_level": 2}""", "$.split_level", "$.sections.a")]

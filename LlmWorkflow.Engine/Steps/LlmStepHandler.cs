@@ -1,0 +1,157 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using LlmWorkflow.Engine.Costs;
+using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Expressions;
+using LlmWorkflow.Engine.Llm;
+using LlmWorkflow.Engine.Templates;
+using Microsoft.Extensions.AI;
+
+namespace LlmWorkflow.Engine.Steps;
+
+/// <summary>
+/// <c>llm</c>: renders the prompt (inline, file or messages) with the resolved <c>variables</c> (default: the
+/// workflow input), checks the budget, calls the gateway and shapes the answer as
+/// <c>{text, json?, model, provider, usage:{input_tokens, output_tokens, total_tokens, cost_usd, estimated}, cache_hit}</c>.
+/// Prompt-file front matter supplies model, max_tokens and temperature when the config omits them.
+/// </summary>
+internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, IPriceTable? prices) : IStepHandler
+{
+    public bool IsCheckpointed => true;
+
+    public async ValueTask<JsonNode?> ExecuteAsync(StepContext context, CancellationToken cancellationToken)
+    {
+        var gateway = llm ?? throw WorkflowException.Config("llm_not_configured", "No LLM gateway is registered.");
+        var step = context.Step;
+        var config = StepConfigReader.Read(step, DefinitionJsonContext.Default.LlmStepConfig);
+        var prompt = LlmPromptRenderer.Render(config, prompts, ValueResolver.Resolve(config.Variables, context.Scope) ?? context.Scope.Input);
+        var models = config.Model.Count > 0 ? config.Model
+            : prompt.FrontMatter.Model is { } fromFile ? [fromFile]
+            : throw WorkflowException.Config("missing_model", $"llm step \"{step.Id}\" names no model.");
+        var maxTokens = config.MaxTokens ?? prompt.FrontMatter.MaxTokens;
+
+        var reserved = Reserve(context, models, prompt.Messages, maxTokens);
+        var deltas = config.Stream ? Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true }) : null;
+        var pump = deltas is null ? Task.CompletedTask : PublishDeltasAsync(context, deltas.Reader, cancellationToken);
+        LlmCallResult result;
+        try
+        {
+            result = await gateway.CompleteAsync(
+                new LlmCallRequest(
+                    models,
+                    prompt.Messages,
+                    config.Temperature ?? prompt.FrontMatter.Temperature,
+                    maxTokens,
+                    JsonResponse: config.ResponseFormat == LlmResponseFormat.Json,
+                    Stream: config.Stream,
+                    OnDelta: deltas is null ? null : text => deltas.Writer.TryWrite(text),
+                    CacheTtl: config.CacheTtlSeconds is { } ttl ? TimeSpan.FromSeconds(ttl) : null,
+                    WorkflowName: context.Run.Workflow.Name,
+                    StepId: step.Id),
+                cancellationToken);
+        }
+        finally
+        {
+            deltas?.Writer.TryComplete();
+            await pump;
+            if (reserved is { } amount)
+            {
+                context.Run.Usage.Release(amount);
+            }
+        }
+
+        context.LlmUsage.Add(result);
+        context.Run.Usage.Add(result);
+        await context.Run.Progress.PublishAsync(new LlmCallCompleted(context.Run.RunId, context.Run.Now, step.Id, result), cancellationToken);
+        return Shape(result, config);
+    }
+
+    /// <summary>Reserves the call's worst-case cost against the budget; null when there is no budget or no price to check.</summary>
+    private decimal? Reserve(StepContext context, IReadOnlyList<string> models, IReadOnlyList<ChatMessage> messages, int? maxTokens)
+    {
+        if (context.Run.Usage.MaxCostUsd is not { } max || prices is null)
+        {
+            return null;
+        }
+
+        var inputTokens = LlmCostEstimator.EstimateTokens(string.Concat(messages.Select(m => m.Text)));
+        if (LlmCostEstimator.MaxCost(prices, models, inputTokens, maxTokens ?? LlmCostEstimator.DefaultMaxOutputTokens) is not { } estimate)
+        {
+            return null;
+        }
+
+        return context.Run.Usage.TryReserve(estimate, out var spent)
+            ? estimate
+            : throw BudgetGuard.Exceeded(context.Step.Id, spent, estimate, max);
+    }
+
+    private static async Task PublishDeltasAsync(StepContext context, ChannelReader<string> deltas, CancellationToken cancellationToken)
+    {
+        await foreach (var text in deltas.ReadAllAsync(cancellationToken))
+        {
+            await context.Run.Progress.PublishAsync(new LlmDelta(context.Run.RunId, context.Run.Now, context.Step.Id, text), cancellationToken);
+        }
+    }
+
+    private static JsonObject Shape(LlmCallResult result, LlmStepConfig config)
+    {
+        var output = new JsonObject { ["text"] = result.Text };
+        if (config.ResponseFormat == LlmResponseFormat.Json)
+        {
+            var json = ParseJson(result.Text);
+            CheckRequiredKeys(json, config.JsonSchema);
+            output["json"] = json;
+        }
+
+        output["model"] = result.Model;
+        output["provider"] = result.Provider;
+        output["usage"] = new JsonObject
+        {
+            ["input_tokens"] = result.InputTokens,
+            ["output_tokens"] = result.OutputTokens,
+            ["total_tokens"] = result.TotalTokens,
+            ["cost_usd"] = result.CostUsd,
+            ["estimated"] = result.UsageEstimated,
+        };
+        output["cache_hit"] = result.CacheHit;
+        return output;
+    }
+
+    /// <summary>Parses a JSON answer, tolerating the ```json fences models like to add.</summary>
+    private static JsonNode? ParseJson(string text)
+    {
+        var body = text.Trim();
+        if (body.StartsWith("```", StringComparison.Ordinal))
+        {
+            var firstLineEnd = body.IndexOf('\n', StringComparison.Ordinal);
+            var closing = body.LastIndexOf("```", StringComparison.Ordinal);
+            body = firstLineEnd > 0 && closing > firstLineEnd ? body[(firstLineEnd + 1)..closing] : body.Trim('`');
+        }
+
+        try
+        {
+            return JsonNode.Parse(body);
+        }
+        catch (JsonException ex)
+        {
+            throw WorkflowException.External("json_parse_error", $"The model's answer is not valid JSON: {ex.Message}", retryable: true);
+        }
+    }
+
+    private static void CheckRequiredKeys(JsonNode? json, JsonObject? schema)
+    {
+        if (schema?["required"] is not JsonArray required)
+        {
+            return;
+        }
+
+        var missing = required.Select(key => key?.GetValue<string>()).OfType<string>()
+            .Where(key => json is not JsonObject obj || !obj.ContainsKey(key)).ToList();
+        if (missing.Count > 0)
+        {
+            throw WorkflowException.External("json_schema_mismatch", $"The model's JSON answer lacks required keys: {string.Join(", ", missing)}.", retryable: true);
+        }
+    }
+}

@@ -1,0 +1,72 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace LlmWorkflow.Tests.Infrastructure;
+
+/// <summary>
+/// The real Worker as a separate OS process, so tests can kill it with SIGKILL the way a crash or an OOM kill would.
+/// Settings become environment variables (<c>A:B</c> → <c>A__B</c>).
+/// </summary>
+public sealed class WorkerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output = new();
+
+    private WorkerProcess(Process process) => _process = process;
+
+    public int Id => _process.Id;
+
+    public string Output => string.Join('\n', _output);
+
+    public static async Task<WorkerProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, TimeSpan? readyTimeout = null)
+    {
+        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "LlmWorkflow.Worker.dll")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = RepositoryPaths.Root,
+        };
+        foreach (var (key, value) in settings)
+        {
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        start.Environment["DOTNET_ENVIRONMENT"] = "Testing";
+        start.Environment["Logging__Console__FormatterName"] = "simple";
+        var worker = new WorkerProcess(Process.Start(start)!);
+        worker._process.OutputDataReceived += (_, e) => { if (e.Data is not null) { worker._output.Enqueue(e.Data); } };
+        worker._process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { worker._output.Enqueue(e.Data); } };
+        worker._process.BeginOutputReadLine();
+        worker._process.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow + (readyTimeout ?? TimeSpan.FromSeconds(60));
+        while (!worker._output.Any(l => l.Contains("Worker started", StringComparison.Ordinal)))
+        {
+            if (worker._process.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException("The worker process did not start:\n" + worker.Output);
+            }
+
+            await Task.Delay(100);
+        }
+
+        return worker;
+    }
+
+    /// <summary>SIGKILL: no drain, no lease release, no ack — exactly a crash.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await KillAsync();
+        }
+
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,33 @@
+using System.Globalization;
+using LlmWorkflow.LoadTest;
+
+// Usage (from the repository root, Release build):
+//   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- submit [rate=500] [seconds=20]
+//   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- throughput [jobs=20000] [workers=2]
+//   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- io [jobs=500] [latency_ms=1000]
+var scenario = args.FirstOrDefault() ?? "";
+int Arg(int index, int fallback) => args.Length > index ? int.Parse(args[index], CultureInfo.InvariantCulture) : fallback;
+var workflowsRoot = Path.GetFullPath(Path.Combine("bench", "workflows"));
+if (!Directory.Exists(workflowsRoot))
+{
+    Console.Error.WriteLine("Run from the repository root (bench/workflows not found).");
+    return 2;
+}
+
+await using var environment = await BenchEnvironment.StartAsync(workflowsRoot);
+var result = scenario switch
+{
+    "submit" => await Scenarios.SubmitLatencyAsync(environment, Arg(1, 500), Arg(2, 20)),
+    "throughput" => await Scenarios.ThroughputAsync(environment, Arg(1, 20_000), Arg(2, 2)),
+    "io" => await Scenarios.IoConcurrencyAsync(environment, Arg(1, 500), TimeSpan.FromMilliseconds(Arg(2, 1000))),
+    _ => null,
+};
+if (result is null)
+{
+    Console.Error.WriteLine("Usage: LlmWorkflow.LoadTest submit [rate] [seconds] | throughput [jobs] [workers] | io [jobs] [latency_ms]");
+    return 2;
+}
+
+result["machine"] = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}";
+Console.WriteLine(result.ToJsonString());
+return 0;

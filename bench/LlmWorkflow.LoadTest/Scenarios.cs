@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace LlmWorkflow.LoadTest;
+
+/// <summary>The three measurements of bench/README.md; each prints one JSON line.</summary>
+internal static class Scenarios
+{
+    /// <summary>Open-loop submissions at a fixed rate: latency percentiles and the rate actually achieved.</summary>
+    public static async Task<JsonObject> SubmitLatencyAsync(BenchEnvironment environment, int rate, int seconds)
+    {
+        await environment.StartApiAsync();
+        using var submitter = new Submitter(environment.ApiUrl).Configure();
+        await submitter.SubmitManyAsync("bench_transform", 500, i => new { name = $"warmup {i}" }, concurrency: 16);
+
+        var total = rate * seconds;
+        var latencies = new double[total];
+        var errors = 0;
+        var started = Stopwatch.GetTimestamp();
+        var tasks = new List<Task>(total);
+        for (var i = 0; i < total; i++)
+        {
+            // Open loop: request i is sent at its scheduled time whether or not earlier ones have answered.
+            var due = TimeSpan.FromSeconds((double)i / rate);
+            var wait = due - Stopwatch.GetElapsedTime(started);
+            if (wait > TimeSpan.FromMilliseconds(1))
+            {
+                await Task.Delay(wait);
+            }
+
+            var index = i;
+            tasks.Add(Task.Run(async () =>
+            {
+                var latency = await submitter.SubmitAsync("bench_transform", new { name = $"job {index}" });
+                if (latency is { } ms)
+                {
+                    latencies[index] = ms;
+                }
+                else
+                {
+                    Interlocked.Increment(ref errors);
+                    latencies[index] = double.NaN;
+                }
+            }));
+        }
+
+        await Task.WhenAll(tasks);
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        var sorted = latencies.Where(l => !double.IsNaN(l)).Order().ToArray();
+        return new JsonObject
+        {
+            ["scenario"] = "submit_latency",
+            ["target_rps"] = rate,
+            ["requests"] = total,
+            ["errors"] = errors,
+            ["achieved_rps"] = Math.Round(total / elapsed, 1),
+            ["p50_ms"] = Math.Round(Percentiles.Of(sorted, 50), 2),
+            ["p95_ms"] = Math.Round(Percentiles.Of(sorted, 95), 2),
+            ["p99_ms"] = Math.Round(Percentiles.Of(sorted, 99), 2),
+            ["max_ms"] = Math.Round(sorted[^1], 2),
+        };
+    }
+
+    /// <summary>
+    /// End-to-end throughput of a one-transform workflow: a backlog is queued first, then N workers drain it.
+    /// Jobs/s is measured on the completion timestamps Postgres recorded (every job durable before it counts).
+    /// </summary>
+    public static async Task<JsonObject> ThroughputAsync(BenchEnvironment environment, int jobs, int workers)
+    {
+        await environment.StartApiAsync();
+        using (var submitter = new Submitter(environment.ApiUrl).Configure())
+        {
+            await submitter.SubmitManyAsync("bench_transform", jobs, i => new { name = $"job {i}" });
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        for (var w = 1; w <= workers; w++)
+        {
+            environment.StartWorker($"bench-worker-{w}", new() { ["Worker__MaxConcurrentJobs"] = "64" });
+        }
+
+        while (await environment.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE status = 'completed'") < jobs)
+        {
+            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromMinutes(5))
+            {
+                throw new TimeoutException("Jobs did not complete within 5 minutes.");
+            }
+
+            await Task.Delay(200);
+        }
+
+        var window = await environment.CountAsync(
+            "SELECT (EXTRACT(EPOCH FROM max(completed_at) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs");
+        return new JsonObject
+        {
+            ["scenario"] = "throughput",
+            ["workflow"] = "bench_transform",
+            ["workers"] = workers,
+            ["jobs"] = jobs,
+            ["completed_in_postgres"] = await environment.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE status = 'completed'"),
+            ["drain_seconds"] = Math.Round(window / 1000.0, 2),
+            ["jobs_per_second"] = Math.Round(jobs / (window / 1000.0), 1),
+        };
+    }
+
+    /// <summary>
+    /// I/O-bound concurrency: many jobs each waiting on a 1 s LLM call, in one worker process. Makespan is from the
+    /// first job start to the last completion; peak memory is the worker's VmHWM.
+    /// </summary>
+    public static async Task<JsonObject> IoConcurrencyAsync(BenchEnvironment environment, int jobs, TimeSpan latency)
+    {
+        await using var llm = await FakeLlmServer.StartAsync(latency);
+        environment.Settings["Llm__Providers__openai__BaseUrl"] = llm.ApiUrl.ToString();
+        environment.Settings["Llm__Providers__openai__ApiKey"] = "sk-bench";
+        await environment.StartApiAsync();
+        using (var submitter = new Submitter(environment.ApiUrl).Configure())
+        {
+            await submitter.SubmitManyAsync("bench_llm", jobs, i => new { question = $"question {i}" });
+        }
+
+        using var worker = environment.StartWorker("bench-io-worker", new() { ["Worker__MaxConcurrentJobs"] = jobs.ToString(CultureInfo.InvariantCulture) });
+        var started = Stopwatch.GetTimestamp();
+        long peakKb = 0;
+        while (await environment.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE status IN ('completed', 'failed')") < jobs)
+        {
+            peakKb = Math.Max(peakKb, PeakMemoryKb(worker.Id));
+            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromMinutes(3))
+            {
+                throw new TimeoutException("Jobs did not complete within 3 minutes.");
+            }
+
+            await Task.Delay(100);
+        }
+
+        peakKb = Math.Max(peakKb, PeakMemoryKb(worker.Id));
+        var makespanMs = await environment.CountAsync(
+            "SELECT (EXTRACT(EPOCH FROM max(completed_at) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs");
+        return new JsonObject
+        {
+            ["scenario"] = "io_concurrency",
+            ["jobs"] = jobs,
+            ["llm_latency_ms"] = latency.TotalMilliseconds,
+            ["completed"] = await environment.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE status = 'completed'"),
+            ["makespan_seconds"] = Math.Round(makespanMs / 1000.0, 2),
+            ["worker_peak_memory_mb"] = Math.Round(peakKb / 1024.0, 1),
+        };
+    }
+
+    /// <summary>Peak resident set size (VmHWM) of a process, from /proc.</summary>
+    private static long PeakMemoryKb(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+    }
+}
