@@ -140,6 +140,8 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         // A step finished while the job is still processing: only a live page gets there.
         await Expect(page.Locator("main[data-job-status=processing] [data-role=timeline] li[data-step-id=draft][data-status=completed]")).ToBeVisibleAsync();
         await Expect(page.Locator("li[data-step-id=draft]")).ToContainTextAsync("Draft the note");
+        await Expect(page.Locator("li[data-step-id=draft] pre.stream")).ToContainTextAsync("lorem ipsum");
+        await Expect(page.Locator("li[data-step-id=draft]")).ToContainTextAsync("Model mock/lorem");
         await Expect(page.Locator("[data-role=progress-text]")).ToContainTextAsync("Running");
         await Screenshot(page, "job-detail-live", "light", 1280);
 

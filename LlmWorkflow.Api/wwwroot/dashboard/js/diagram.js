@@ -1,10 +1,14 @@
 // A small renderer for the Mermaid flowcharts of GET /workflows/{name}/diagram: nodes laid out in layers (longest path
 // from a start node), drawn as SVG boxes and arrows, plus an ordered text list for screen readers. It understands the
-// subset workflow diagrams use (flowchart/graph, node shapes [..] (..) {..} [[..]] ([..]) ((..)), edges -->, -.->, ==>,
-// with |labels| or -- label -->); anything else is ignored and the raw text stays available.
+// subset workflow diagrams use (flowchart/graph, node shapes [..] (..) {..} [[..]] ([..]) ((..)) [/../], subgraphs,
+// edges -->, -.->, ==> with |labels| or -- label -->, #quot;-style entities); anything else is ignored and the raw
+// text stays available. Nodes inside a subgraph (parallel branches, for_each bodies) hang below it.
+// Why not the mermaid library: it is about 3 MB minified with many dependencies, for what here is a short chain.
 import { h, s } from './dom.js';
 
-const NODE = /([A-Za-z0-9_.:-]+)\s*(\(\[|\[\[|\(\(|\[\(|\[|\(|\{\{|\{|>)\s*"?(.*?)"?\s*(\]\)|\]\]|\)\)|\)\]|\]|\)|\}\}|\})/y;
+const NODE = /([A-Za-z0-9_.:-]+)\s*(\(\[|\[\[|\(\(|\[\(|\[\/|\[\\|\[|\(|\{\{|\{|>)\s*"?(.*?)"?\s*(\]\)|\]\]|\)\)|\)\]|\/\]|\\\]|\]|\)|\}\}|\})/y;
+const SUBGRAPH = /^subgraph\s+([A-Za-z0-9_.:-]+)\s*(?:\[\s*"?(.*?)"?\s*\])?\s*$/;
+const ENTITIES = { quot: '"', amp: '&', lt: '<', gt: '>', '35': '#' };
 const ID = /([A-Za-z0-9_.:-]+)/y;
 const EDGE = /\s*(?:--\s*([^->|][^-]*?)\s*-->|-->|-\.->|-\.\s*([^.]+?)\s*\.->|==>|---|-\.-)\s*(?:\|"?([^|]*?)"?\|)?\s*/y;
 
@@ -13,12 +17,25 @@ export function parseMermaid(text) {
   const edges = [];
   const node = (id, label) => {
     if (!nodes.has(id)) nodes.set(id, { id, label: id });
-    if (label) nodes.get(id).label = label.replace(/<br\s*\/?>/gi, ' ').replace(/\\n/g, ' ');
+    const n = nodes.get(id);
+    if (label) n.label = decode(label);
+    if (!n.parent && groups.length && groups[groups.length - 1] !== id) n.parent = groups[groups.length - 1];
     return id;
   };
-  for (const raw of text.split(/\r?\n|;/)) {
+  const groups = [];
+  for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
-    if (!line || /^(flowchart|graph|%%|classDef|class |style |linkStyle|click |subgraph|end$|direction)/.test(line)) continue;
+    const group = line.match(SUBGRAPH);
+    if (group) {
+      node(group[1], group[2]);
+      groups.push(group[1]);
+      continue;
+    }
+    if (line === 'end') {
+      groups.pop();
+      continue;
+    }
+    if (!line || /^(flowchart|graph|%%|classDef|class |style |linkStyle|click |direction)/.test(line)) continue;
     let pos = 0;
     const readNode = () => {
       NODE.lastIndex = pos;
@@ -41,7 +58,15 @@ export function parseMermaid(text) {
       from = to;
     }
   }
+  // A subgraph's members without an incoming edge start below it.
+  for (const n of nodes.values()) {
+    if (n.parent && !edges.some((e) => e.to === n.id)) edges.push({ from: n.parent, to: n.id, label: '', implicit: true });
+  }
   return { nodes: [...nodes.values()], edges };
+}
+
+function decode(label) {
+  return label.replace(/#(\w+);/g, (all, name) => ENTITIES[name] ?? all).replace(/<br\s*\/?>/gi, ' ').replace(/\\n/g, ' ');
 }
 
 /** Layers by longest path from the roots (cycles are cut at the first back edge). */
@@ -75,7 +100,7 @@ export function renderDiagram(text, title) {
     row.forEach((n, i) => pos.set(n.id, { x: (width - rowWidth) / 2 + i * (boxW + gapX), y: pad + r * (boxH + gapY) }));
   });
   const height = pad * 2 + rows.length * boxH + (rows.length - 1) * gapY;
-  const svg = s('svg', { class: 'diagram', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': title });
+  const svg = s('svg', { class: 'diagram', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': title });
   svg.append(s('defs', null, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
     s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }))));
   for (const e of graph.edges) {
@@ -84,7 +109,7 @@ export function renderDiagram(text, title) {
     const x1 = a.x + boxW / 2; const y1 = down ? a.y + boxH : a.y;
     const x2 = b.x + boxW / 2; const y2 = down ? b.y : b.y + boxH;
     const mid = (y1 + y2) / 2;
-    svg.append(s('path', { d: `M${x1},${y1} C${x1},${mid} ${x2},${mid} ${x2},${y2}`, 'marker-end': 'url(#arrow)' }));
+    svg.append(s('path', { d: `M${x1},${y1} C${x1},${mid} ${x2},${mid} ${x2},${y2}`, 'marker-end': 'url(#arrow)', 'stroke-dasharray': e.implicit ? '4 3' : null }));
     if (e.label) svg.append(s('text', { x: (x1 + x2) / 2 + 4, y: mid + 4, 'font-size': 11 }, e.label.slice(0, 24)));
   }
   for (const n of graph.nodes) {
@@ -93,7 +118,7 @@ export function renderDiagram(text, title) {
       s('text', { x: p.x + boxW / 2, y: p.y + boxH / 2 + 4, 'text-anchor': 'middle' }, n.label.length > 26 ? `${n.label.slice(0, 25)}…` : n.label));
   }
   const list = h('ol', { class: 'visually-hidden' }, graph.nodes.map((n) => {
-    const outgoing = graph.edges.filter((e) => e.from === n.id).map((e) => `${graph.nodes.find((x) => x.id === e.to).label}${e.label ? ` (${e.label})` : ''}`);
+    const outgoing = graph.edges.filter((e) => e.from === n.id).map((e) => `${graph.nodes.find((x) => x.id === e.to).label}${e.label ? ` (${e.label})` : ''}${e.implicit ? ' (inside)' : ''}`);
     return h('li', null, `${n.label}${outgoing.length ? ` → ${outgoing.join(', ')}` : ''}`);
   }));
   return h('figure', { 'data-role': 'diagram' }, svg, list);

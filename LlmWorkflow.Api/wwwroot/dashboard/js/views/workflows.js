@@ -63,7 +63,7 @@ async function renderWorkflow(main, name) {
             { label: 'Name', cell: (st) => st.display_name ?? '—' },
             { label: 'Type', cell: (st) => st.type },
             { label: 'Model', cell: (st) => { const m = st.config?.model; return Array.isArray(m) ? m.join(' → ') : m ?? '—'; } },
-            { label: 'On error', cell: (st) => (typeof st.on_error === 'object' ? st.on_error?.mode ?? formatJson(st.on_error) : st.on_error ?? 'fail') },
+            { label: 'On error', cell: (st) => (st.on_error == null ? 'fail' : typeof st.on_error === 'object' ? st.on_error.mode ?? formatJson(st.on_error) : st.on_error) },
           ],
           rows: steps,
         })));
