@@ -240,6 +240,35 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task WorkflowsViewShowsCatalogDiagramAndDryRun()
+    {
+        var page = await OpenAsync("#/workflows");
+        var card = page.Locator("[data-role=catalog] li[data-workflow=dashboard_pipeline]");
+        await Expect(card).ToContainTextAsync("6 steps");
+        await card.GetByRole(AriaRole.Link, new() { Name = "dashboard_pipeline" }).ClickAsync();
+
+        await Expect(page.Locator("table[data-role=steps] tbody tr")).ToHaveCountAsync(6);
+        await Expect(page.Locator("table[data-role=steps]")).ToContainTextAsync("mock/lorem");
+        var diagram = page.Locator("[data-role=diagram]");
+        await Expect(diagram.Locator("svg rect")).ToHaveCountAsync(8); // start, six steps, end
+        await Expect(diagram).ToContainTextAsync("Draft the note");
+
+        await page.GetByLabel("topic (required)").FillAsync("otters");
+        await page.GetByLabel("service_url (required)").FillAsync(fixture.SlowUrl);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Dry run (plan and cost estimate)" }).ClickAsync();
+        var dryRun = page.Locator("[data-role=dry-run]");
+        await Expect(dryRun).ToContainTextAsync("Valid: nothing was run or paid for.");
+        await Expect(dryRun).ToContainTextAsync("Draft the note");
+        await Expect(dryRun.Locator("[data-estimate=expected_cost_usd]")).ToBeVisibleAsync();
+        await Screenshot(page, "workflow-dry-run", "light", 1280);
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Submit job" }).ClickAsync();
+        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("#/jobs/[0-9a-f-]{36}$"));
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToContainTextAsync("dashboard_pipeline");
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
     public async Task EveryViewRendersInLightAndDarkOnDesktopAndPhone()
     {
         var done = await fixture.SubmitAsync("dashboard_pipeline", new { topic = "screenshots", service_url = fixture.SlowUrl }, username: "ada", action: "generate report", cancellationToken: Ct);
@@ -281,7 +310,6 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         await Expect(login.GetByLabel("Admin API key")).ToBeVisibleAsync();
         await Screenshot(login, "login", "light", 1280);
         AssertNoConsoleErrors();
-        CopyToDocs();
     }
 
     private async Task<IPage> OpenAsync(string hash, bool signIn = true, ColorScheme scheme = ColorScheme.Light, int width = 1280)
@@ -329,33 +357,24 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         return page;
     }
 
+    /// <summary>The screenshots the README shows; they are also copied into docs/screenshots.</summary>
+    private static readonly HashSet<string> ForDocs =
+    [
+        "jobs-light-1280", "jobs-dark-1280", "jobs-light-375", "job-detail-light-1280", "job-detail-dark-375",
+        "job-detail-live-light-1280", "job-detail-failed-light-1280", "queue-light-1280", "costs-light-1280",
+        "costs-dark-1280", "workflow-light-1280", "workflow-dry-run-light-1280", "login-light-1280",
+    ];
+
     private static async Task Screenshot(IPage page, string view, string scheme, int width)
     {
-        await page.ScreenshotAsync(new PageScreenshotOptions
+        var name = $"{view}-{scheme}-{width}";
+        var path = Path.Combine(DashboardFixture.ScreenshotDirectory, name + ".png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, Animations = ScreenshotAnimations.Disabled });
+        if (ForDocs.Contains(name))
         {
-            Path = Path.Combine(DashboardFixture.ScreenshotDirectory, $"{view}-{scheme}-{width}.png"),
-            Animations = ScreenshotAnimations.Disabled,
-        });
-    }
-
-    /// <summary>The screenshots the README shows are copied into docs/screenshots.</summary>
-    private static void CopyToDocs()
-    {
-        var target = Path.Combine(RepositoryPaths.Root, "docs", "screenshots");
-        Directory.CreateDirectory(target);
-        string[] important =
-        [
-            "jobs-light-1280", "jobs-dark-1280", "jobs-light-375", "job-detail-light-1280", "job-detail-dark-375",
-            "job-detail-live-light-1280", "job-detail-failed-light-1280", "queue-light-1280", "costs-light-1280",
-            "costs-dark-1280", "workflow-light-1280", "login-light-1280",
-        ];
-        foreach (var name in important)
-        {
-            var source = Path.Combine(DashboardFixture.ScreenshotDirectory, name + ".png");
-            if (File.Exists(source))
-            {
-                File.Copy(source, Path.Combine(target, name + ".png"), overwrite: true);
-            }
+            var docs = Path.Combine(RepositoryPaths.Root, "docs", "screenshots");
+            Directory.CreateDirectory(docs);
+            File.Copy(path, Path.Combine(docs, name + ".png"), overwrite: true);
         }
     }
 
