@@ -260,6 +260,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         await Expect(dryRun).ToContainTextAsync("Valid: nothing was run or paid for.");
         await Expect(dryRun).ToContainTextAsync("Draft the note");
         await Expect(dryRun.Locator("[data-estimate=expected_cost_usd]")).ToBeVisibleAsync();
+        await page.EvaluateAsync("document.querySelector('#run-title').scrollIntoView({ block: 'start' })");
         await Screenshot(page, "workflow-dry-run", "light", 1280);
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Submit job" }).ClickAsync();
