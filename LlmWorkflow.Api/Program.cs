@@ -38,6 +38,9 @@ await using (var scope = app.Services.CreateAsyncScope())
 app.UseExceptionHandler();
 app.UseBodySizeLimit(maxBodyBytes);
 app.UseStatusCodePages();
+// Operations dashboard: plain files in wwwroot/dashboard; /dashboard redirects to /dashboard/ (index.html).
+app.UseDefaultFiles();
+app.UseStaticFiles();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();

@@ -1,0 +1,115 @@
+// Costs: spend and tokens by day, model, workflow and user over a chosen period (GET /admin/usage).
+import { api } from '../api.js';
+import { h, replace, select, field, table } from '../dom.js';
+import { formatCost, formatTokens } from '../format.js';
+import { barChart } from '../charts.js';
+
+const PERIODS = [['1', 'Last 24 hours'], ['7', 'Last 7 days'], ['30', 'Last 30 days'], ['90', 'Last 90 days'], ['365', 'Last 365 days'], ['custom', 'Custom range']];
+const state = { period: '30', metric: 'cost', from: '', to: '' };
+
+export async function renderCosts(main) {
+  let disposed = false;
+  const period = select({ name: 'period' }, PERIODS, state.period);
+  const from = h('input', { type: 'date', name: 'from', value: state.from });
+  const to = h('input', { type: 'date', name: 'to', value: state.to });
+  const custom = h('div', { class: 'toolbar', hidden: state.period !== 'custom' }, field('From (UTC)', from), field('To (UTC, inclusive)', to));
+  const metric = select({ name: 'metric' }, [['cost', 'Spend (USD)'], ['tokens', 'Tokens']], state.metric);
+  const content = h('div');
+  const message = h('div');
+  const summary = h('p', { class: 'muted', 'aria-live': 'polite' });
+  let report = null;
+
+  period.addEventListener('change', () => {
+    state.period = period.value;
+    custom.hidden = state.period !== 'custom';
+    if (state.period !== 'custom') load();
+  });
+  for (const input of [from, to]) input.addEventListener('change', () => { state.from = from.value; state.to = to.value; if (from.value && to.value) load(); });
+  metric.addEventListener('change', () => { state.metric = metric.value; if (report) render(report); });
+
+  replace(main,
+    h('h1', { tabindex: '-1' }, 'Costs'),
+    h('form', { class: 'toolbar', 'aria-label': 'Usage report period', onsubmit: (e) => { e.preventDefault(); load(); } },
+      field('Period', period), field('Chart', metric), h('button', { type: 'submit', class: 'button secondary' }, 'Refresh')),
+    custom, summary, message, content);
+
+  function query() {
+    if (state.period === 'custom' && state.from && state.to) {
+      const end = new Date(`${state.to}T00:00:00Z`);
+      end.setUTCDate(end.getUTCDate() + 1);
+      return `from=${encodeURIComponent(`${state.from}T00:00:00Z`)}&to=${encodeURIComponent(end.toISOString())}`;
+    }
+    return `days=${state.period === 'custom' ? '30' : state.period}`;
+  }
+
+  async function load() {
+    const q = query();
+    try {
+      const { data } = await api(`/admin/usage?${q}`);
+      if (disposed) return;
+      report = data;
+      content.dataset.query = q;
+      replace(message);
+      render(data);
+    } catch (error) {
+      if (!disposed) replace(message, h('p', { class: 'notice error', role: 'alert' }, error.message));
+    }
+  }
+
+  function render(r) {
+    const t = r.total;
+    summary.textContent = `${new Date(r.from).toLocaleString()} – ${new Date(r.to).toLocaleString()}`;
+    replace(content,
+      h('div', { class: 'stats', 'data-role': 'totals' },
+        stat('Spend', formatCost(t.cost_usd), 'cost_usd', t.cost_usd),
+        stat('LLM calls', formatTokens(t.calls), 'calls', t.calls),
+        stat('Input tokens', formatTokens(t.input_tokens), 'input_tokens', t.input_tokens),
+        stat('Output tokens', formatTokens(t.output_tokens), 'output_tokens', t.output_tokens),
+        stat('Total tokens', formatTokens(t.total_tokens), 'total_tokens', t.total_tokens)),
+      h('div', { class: 'grid-2' },
+        group('By day', 'by_day', r.by_day),
+        group('By model', 'by_model', r.by_model),
+        group('By workflow', 'by_workflow', r.by_workflow),
+        group('By user', 'by_user', r.by_user)));
+  }
+
+  function stat(label, display, key, value) {
+    return h('div', { class: 'stat', 'data-total': key, 'data-value': String(value) },
+      h('div', { class: 'value' }, display), h('div', { class: 'label' }, label));
+  }
+
+  // Each chart is drawn at about the width it gets: one column below 900 px, two above.
+  function chartWidth() {
+    const available = main.clientWidth || 640;
+    return Math.round(Math.max(280, Math.min(640, available < 900 ? available - 56 : available / 2 - 64)));
+  }
+
+  function group(title, key, rows) {
+    const id = `costs-${key}`;
+    const cost = state.metric === 'cost';
+    return h('section', { class: 'card', 'aria-labelledby': id, 'data-group': key },
+      h('h2', { id }, title),
+      rows.length === 0
+        ? h('p', { class: 'muted' }, 'No LLM usage in this period.')
+        : [
+          barChart(rows.map((row) => ({
+            label: row.key,
+            value: cost ? Number(row.cost_usd) : row.total_tokens,
+            display: cost ? formatCost(row.cost_usd) : formatTokens(row.total_tokens),
+          })), `${cost ? 'Spend' : 'Tokens'} ${title.toLowerCase()}`, chartWidth()),
+          table({
+            columns: [
+              { label: key === 'by_day' ? 'Day (UTC)' : title.replace('By ', '').replace(/^./, (c) => c.toUpperCase()), cell: (row) => row.key },
+              { label: 'Calls', num: true, cell: (row) => formatTokens(row.calls) },
+              { label: 'Input tokens', num: true, cell: (row) => formatTokens(row.input_tokens) },
+              { label: 'Output tokens', num: true, cell: (row) => formatTokens(row.output_tokens) },
+              { label: 'Cost', num: true, cell: (row) => formatCost(row.cost_usd) },
+            ],
+            rows,
+          }),
+        ]);
+  }
+
+  await load();
+  return () => { disposed = true; };
+}

@@ -1,0 +1,358 @@
+// Job detail: live progress over Server-Sent Events (step timeline, streamed LLM text), result, actionable error,
+// webhook deliveries, and the actions cancel / retry / replay webhook / copy curl.
+import { api, ApiError, eventsUrl, offers } from '../api.js';
+import { h, replace, toast, table } from '../dom.js';
+import { formatCost, formatDate, formatDuration, formatJson, formatTokens, TERMINAL } from '../format.js';
+import { statusBadge } from './jobs.js';
+
+export async function renderJobDetail(main, jobId) {
+  let job = null;
+  let source = null;
+  let lastEventId = null;
+  let pollTimer = null;
+  let disposed = false;
+  const steps = new Map(); // step_key -> step view state
+  const streams = new Map(); // step_key -> <pre> of streamed text
+
+  const heading = h('h1', { tabindex: '-1' }, 'Job');
+  const header = h('div');
+  const actions = h('div', { class: 'actions', role: 'group', 'aria-label': 'Job actions' });
+  const progressBar = h('progress', { max: 100, value: 0, 'aria-labelledby': 'progress-text' });
+  const progressText = h('p', { id: 'progress-text', 'aria-live': 'polite', 'data-role': 'progress-text' });
+  const liveState = h('p', { class: 'muted small-text', 'data-role': 'live-state' });
+  const timeline = h('ol', { class: 'timeline', 'data-role': 'timeline', 'aria-label': 'Steps' });
+  const resultBox = h('div');
+  const errorBox = h('div');
+  const inputBox = h('div');
+  const webhookBox = h('div');
+  const curlBox = h('div');
+  const message = h('div');
+
+  replace(main,
+    h('p', null, h('a', { href: '#/jobs' }, '← All jobs')),
+    heading, h('div', { class: 'card' }, actions, message, curlBox),
+    h('section', { class: 'card', 'aria-labelledby': 'progress-title' },
+      h('h2', { id: 'progress-title' }, 'Progress'), progressBar, progressText, liveState,
+      h('h3', null, 'Steps'), timeline),
+    errorBox, resultBox, header, inputBox, webhookBox);
+
+  async function loadStatus() {
+    const { data } = await api(`/status/${jobId}`);
+    job = data;
+    for (const step of job.steps ?? []) mergeStep(step.step_key ?? step.step_id, {
+      step_id: step.step_id, display_name: step.display_name, status: step.status, duration_ms: step.duration_ms,
+      attempts: step.attempts, input_tokens: step.input_tokens, output_tokens: step.output_tokens, cost_usd: step.cost_usd,
+      model: step.model, type: step.type, error: step.error,
+    });
+    if (job.status === 'processing' && job.progress?.current_step_id && ![...steps.values()].some((s) => s.step_id === job.progress.current_step_id)) {
+      mergeStep(job.progress.current_step_id, { step_id: job.progress.current_step_id, display_name: job.progress.current_step_name, status: 'running' });
+    }
+    render();
+  }
+
+  function mergeStep(key, fields) {
+    const current = steps.get(key) ?? { key };
+    for (const [name, value] of Object.entries(fields)) if (value !== undefined) current[name] = value;
+    steps.set(key, current);
+  }
+
+  function render() {
+    if (!job || disposed) return;
+    document.title = `${job.workflow_name} · job ${jobId.slice(0, 8)} · LlmWorkflow`;
+    replace(heading, job.workflow_name, ' ', statusBadge(job.status));
+    main.dataset.jobStatus = job.status;
+    replace(header, h('section', { class: 'card', 'aria-labelledby': 'details-title' }, h('h2', { id: 'details-title' }, 'Details'), h('dl', { class: 'facts wide' },
+      fact('Job id', h('code', null, job.job_id)),
+      fact('User', job.user_id ?? '—'),
+      fact('Username', job.username ?? '—'),
+      fact('Action', job.action ?? '—'),
+      fact('Priority', String(job.priority)),
+      fact('Created', formatDate(job.created_at)),
+      fact('Started', formatDate(job.started_at)),
+      fact('Completed', formatDate(job.completed_at)),
+      fact('Duration', formatDuration(job.duration_ms)),
+      fact('Attempt', h('span', { 'data-role': 'attempt' }, String(job.attempt ?? 1))))));
+    renderActions();
+    renderProgress();
+    renderTimeline();
+    renderResult();
+    renderError();
+    renderInput();
+  }
+
+  function fact(label, value) {
+    return [h('dt', null, label), h('dd', null, value)];
+  }
+
+  function renderProgress() {
+    main.dataset.jobStatus = job.status;
+    heading.querySelector('.badge')?.replaceWith(statusBadge(job.status));
+    const percent = job.status === 'completed' ? 100 : job.progress?.percent ?? 0;
+    progressBar.value = percent;
+    const name = job.progress?.current_step_name;
+    progressText.textContent = job.status === 'processing'
+      ? `${name ? `Running “${name}”` : 'Running'} — ${percent}%`
+      : job.status === 'completed' ? 'Completed — 100%'
+        : job.status === 'failed' ? `Failed${name ? ` at “${name}”` : ''}`
+          : job.status === 'cancelled' ? 'Cancelled'
+            : `Waiting for a worker (${job.status})`;
+  }
+
+  function renderTimeline() {
+    if (steps.size === 0) {
+      replace(timeline, h('li', { class: 'muted' }, TERMINAL.has(job?.status) ? 'No steps were recorded.' : 'No step has started yet.'));
+      return;
+    }
+    replace(timeline, [...steps.values()].map((step) => {
+      const meta = [
+        step.duration_ms != null ? `Duration ${formatDuration(step.duration_ms)}` : null,
+        step.attempts != null ? `Attempts ${step.attempts}` : null,
+        step.model ? `Model ${step.model}` : null,
+        step.input_tokens || step.output_tokens ? `Tokens ${formatTokens(step.input_tokens)} in / ${formatTokens(step.output_tokens)} out` : null,
+        step.cost_usd != null ? `Cost ${formatCost(step.cost_usd)}` : null,
+      ].filter(Boolean);
+      let stream = streams.get(step.key);
+      if (!stream && step.text) {
+        stream = h('pre', { class: 'stream', 'aria-label': `Streamed text of ${step.display_name}` });
+        stream.textContent = step.text;
+        streams.set(step.key, stream);
+      }
+      return h('li', { 'data-step-id': step.step_id, 'data-status': step.status },
+        h('div', { class: 'step-head' }, h('span', { class: 'step-title' }, step.display_name ?? step.step_id),
+          statusBadge(step.status ?? 'pending'), h('code', { class: 'muted small-text' }, step.step_id)),
+        meta.length ? h('ul', { class: 'step-meta' }, meta.map((m) => h('li', null, m))) : null,
+        step.error ? h('p', { class: 'notice error' }, step.error.message ?? formatJson(step.error)) : null,
+        stream ?? null);
+    }));
+  }
+
+  function renderActions() {
+    const buttons = [];
+    if (!TERMINAL.has(job.status)) {
+      buttons.push(h('button', { type: 'button', class: 'button danger', 'data-action': 'cancel', onclick: (e) => run(e.currentTarget, () => api(`/workflow/${jobId}`, { method: 'DELETE' })) }, 'Cancel job'));
+    }
+    if (job.status === 'failed' || job.status === 'cancelled') {
+      buttons.push(h('button', { type: 'button', class: 'button', 'data-action': 'retry', onclick: (e) => run(e.currentTarget, () => api(`/jobs/${jobId}/retry`, { method: 'POST' })) }, 'Retry job'));
+    }
+    if (webhooksAvailable && TERMINAL.has(job.status)) {
+      buttons.push(h('button', { type: 'button', class: 'button secondary', 'data-action': 'replay-webhook', onclick: (e) => run(e.currentTarget, () => api(`/admin/webhooks/${jobId}/replay`, { method: 'POST' })) }, 'Replay webhook'));
+    }
+    buttons.push(h('button', { type: 'button', class: 'button secondary', 'data-action': 'copy-curl', onclick: copyCurl }, 'Copy curl'));
+    replace(actions, buttons);
+  }
+
+  async function run(button, call) {
+    button.disabled = true;
+    try {
+      const { data } = await call();
+      toast(data?.message ?? 'Done.');
+      replace(message);
+    } catch (error) {
+      replace(message, h('p', { class: 'notice error', role: 'alert' }, error.body?.message ?? error.message));
+    }
+    await refresh();
+  }
+
+  function copyCurl() {
+    const command = `curl -H "X-API-Key: $LLMWF_API_KEY" ${location.origin}/api/v1/status/${jobId}`;
+    const text = h('pre', { class: 'json', 'data-role': 'curl' }, command);
+    replace(curlBox, h('p', { class: 'small-text muted' }, 'Set LLMWF_API_KEY in your shell; the key is never copied.'), text);
+    navigator.clipboard?.writeText(command).then(() => toast('curl command copied.'), () => toast('Copy it from the box below.'));
+  }
+
+  function renderResult() {
+    if (!job.result) {
+      replace(resultBox);
+      return;
+    }
+    const cost = job.result.cost_data;
+    replace(resultBox, h('section', { class: 'card', 'aria-labelledby': 'result-title' },
+      h('h2', { id: 'result-title' }, 'Output'),
+      h('pre', { class: 'json', 'data-role': 'output', tabindex: '0' }, formatJson(job.result.output ?? job.result)),
+      cost ? [h('h3', null, 'Cost'), h('dl', { class: 'facts' },
+        Object.entries(cost).filter(([, v]) => v == null || typeof v !== 'object').map(([k, v]) =>
+          fact(k.replaceAll('_', ' '), k.includes('cost') ? formatCost(v) : k.includes('tokens') ? formatTokens(v) : String(v ?? '—'))))] : null));
+  }
+
+  function renderError() {
+    const error = job.error;
+    if (!error && !job.error_message) {
+      replace(errorBox);
+      return;
+    }
+    const suggestions = error?.suggestions ?? [];
+    replace(errorBox, h('section', { class: 'card', role: 'region', 'aria-labelledby': 'error-title', 'data-role': 'error' },
+      h('h2', { id: 'error-title' }, 'Error'),
+      h('p', { class: 'notice error' }, error?.message ?? job.error_message),
+      h('dl', { class: 'facts' },
+        fact('Category', error?.category ?? '—'),
+        fact('Type', error?.type ?? '—'),
+        fact('Retryable', error?.retryable == null ? '—' : error.retryable ? 'Yes — retrying may succeed' : 'No — fix the cause first'),
+        error?.retry_after != null ? fact('Retry after', `${error.retry_after} s`) : null,
+        fact('Step', error?.step_id ?? '—')),
+      suggestions.length ? [h('h3', null, 'What to do'), h('ul', null, suggestions.map((s) => h('li', null, s)))] : null,
+      error?.details ? h('details', null, h('summary', null, 'Details'), h('pre', { class: 'json' }, formatJson(error.details))) : null));
+  }
+
+  function renderInput() {
+    const input = job.input_data ?? job.input;
+    replace(inputBox, h('section', { class: 'card', 'aria-labelledby': 'input-title' },
+      h('h2', { id: 'input-title' }, 'Input'),
+      input === undefined
+        ? h('p', { class: 'muted' }, 'The status API does not return the job input.')
+        : h('pre', { class: 'json', 'data-role': 'input', tabindex: '0' }, formatJson(input))));
+  }
+
+  let webhooksAvailable = false;
+  async function loadWebhooks() {
+    webhooksAvailable = await offers('GET', '/admin/webhooks/{}');
+    const section = (body) => replace(webhookBox, h('section', { class: 'card', 'aria-labelledby': 'webhook-title' }, h('h2', { id: 'webhook-title' }, 'Webhook deliveries'), body));
+    if (!webhooksAvailable) {
+      section(h('p', { class: 'muted' }, 'This API does not offer webhook delivery history yet (GET /api/v1/admin/webhooks/{job_id}).'));
+      return;
+    }
+    try {
+      const { data } = await api(`/admin/webhooks/${jobId}`);
+      const attempts = Array.isArray(data) ? data : data?.attempts ?? [];
+      if (attempts.length === 0) {
+        section(h('p', { class: 'muted' }, 'No webhook deliveries for this job.'));
+        return;
+      }
+      const preferred = ['attempt_number', 'event_type', 'state', 'http_status', 'error_message', 'attempted_at', 'duration_ms', 'next_retry_at', 'webhook_url'];
+      const all = [...new Set(attempts.flatMap((a) => Object.keys(a).filter((k) => a[k] == null || typeof a[k] !== 'object')))];
+      const known = preferred.filter((k) => all.includes(k));
+      const keys = known.length >= 3 ? known : all;
+      section(table({
+        caption: `${attempts.length} attempt${attempts.length === 1 ? '' : 's'}`,
+        columns: keys.map((k) => ({ label: k.replaceAll('_', ' '), cell: (a) => (k.endsWith('_at') ? formatDate(a[k]) : String(a[k] ?? '—')) })),
+        rows: attempts,
+      }));
+    } catch (error) {
+      section(h('p', { class: error instanceof ApiError && error.status === 404 ? 'muted' : 'notice error' }, error.message));
+    }
+    if (job) renderActions();
+  }
+
+  function connect() {
+    if (disposed || source || !job || TERMINAL.has(job.status) || typeof EventSource === 'undefined') {
+      if (!source && job && !TERMINAL.has(job.status)) poll();
+      return;
+    }
+    source = new EventSource(eventsUrl(jobId, lastEventId));
+    liveState.textContent = 'Live: connected to the event stream.';
+    const handle = (type) => (event) => {
+      if (event.lastEventId) lastEventId = event.lastEventId;
+      let data = {};
+      try { data = JSON.parse(event.data); } catch { /* keep {} */ }
+      onEvent(type, data);
+    };
+    for (const type of ['run_started', 'step_started', 'step_completed', 'llm_delta', 'llm_call_completed', 'run_completed', 'run_failed', 'cancelled']) {
+      source.addEventListener(type, handle(type));
+    }
+    source.onerror = () => {
+      // EventSource reconnects by itself (sending Last-Event-ID); if it gives up, fall back to polling.
+      if (source?.readyState === EventSource.CLOSED) {
+        source = null;
+        liveState.textContent = 'Live stream closed; polling for updates.';
+        poll();
+      } else {
+        liveState.textContent = 'Live: reconnecting…';
+      }
+    };
+  }
+
+  function disconnect() {
+    source?.close();
+    source = null;
+  }
+
+  function onEvent(type, data) {
+    const key = data.step_key ?? data.step_id;
+    switch (type) {
+      case 'run_started':
+        job.status = 'processing';
+        renderProgress();
+        break;
+      case 'step_started':
+        mergeStep(key, { step_id: data.step_id, display_name: data.display_name, status: 'running', type: data.step_type });
+        if (!data.parent_step_id) {
+          job.status = 'processing';
+          job.progress = { current_step_id: data.step_id, current_step_name: data.display_name, percent: data.percent ?? 0 };
+        }
+        renderProgress();
+        renderTimeline();
+        break;
+      case 'step_completed':
+        mergeStep(key, {
+          step_id: data.step_id, display_name: data.display_name, status: data.status, duration_ms: data.duration_ms,
+          attempts: data.attempts, input_tokens: data.input_tokens, output_tokens: data.output_tokens, cost_usd: data.cost_usd,
+          model: data.model, error: data.error ?? undefined,
+        });
+        if (!data.parent_step_id && job.progress) job.progress.percent = data.percent ?? job.progress.percent;
+        renderProgress();
+        renderTimeline();
+        break;
+      case 'llm_delta': {
+        const step = steps.get(key) ?? { key, step_id: data.step_id, display_name: data.step_id, status: 'running' };
+        step.text = (step.text ?? '') + (data.text ?? '');
+        steps.set(key, step);
+        const pre = streams.get(key);
+        if (pre) pre.textContent = step.text;
+        else renderTimeline();
+        break;
+      }
+      case 'run_completed':
+      case 'run_failed':
+      case 'cancelled':
+        // The server closes the stream after a terminal event; a retried job's old terminal event is followed by more.
+        disconnect();
+        refresh();
+        break;
+      default:
+        break;
+    }
+  }
+
+  async function refresh() {
+    try {
+      await loadStatus();
+      if (TERMINAL.has(job.status)) {
+        disconnect();
+        clearTimeout(pollTimer);
+        liveState.textContent = `Finished: ${job.status}.`;
+        if (webhooksAvailable) loadWebhooks();
+      } else {
+        connect();
+      }
+    } catch (error) {
+      replace(message, h('p', { class: 'notice error', role: 'alert' }, error.message));
+    }
+  }
+
+  function poll() {
+    clearTimeout(pollTimer);
+    if (disposed) return;
+    pollTimer = setTimeout(async () => {
+      await refresh();
+      if (job && !TERMINAL.has(job.status) && !source) poll();
+    }, 2000);
+  }
+
+  try {
+    await loadStatus();
+  } catch (error) {
+    replace(main, h('p', null, h('a', { href: '#/jobs' }, '← All jobs')), h('h1', { tabindex: '-1' }, 'Job not available'),
+      h('p', { class: 'notice error', role: 'alert' }, error.message));
+    return () => {};
+  }
+  if (TERMINAL.has(job.status)) liveState.textContent = `Finished: ${job.status}.`;
+  connect();
+  loadWebhooks();
+
+  return () => {
+    disposed = true;
+    disconnect();
+    clearTimeout(pollTimer);
+    document.title = 'LlmWorkflow dashboard';
+  };
+}

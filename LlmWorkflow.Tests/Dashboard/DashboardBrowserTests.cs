@@ -1,0 +1,397 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Tests.Infrastructure;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace LlmWorkflow.Tests.Dashboard;
+
+/// <summary>
+/// The operations dashboard in headless Chromium against the real API and Worker on real Postgres and Redis:
+/// sign-in, the jobs list and its filters compared with the API, live progress over SSE, cancel, retry, costs, and
+/// screenshots of every view (light and dark, desktop and phone). Every page must log no console error.
+/// </summary>
+public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixture<DashboardFixture>, IAsyncLifetime
+{
+    private static readonly string[] LimitResultsOptions = ["25", "50", "100", "200", "Today", "7 Days", "30 Days"];
+
+    private readonly List<string> _consoleErrors = [];
+    private readonly List<IBrowserContext> _contexts = [];
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public ValueTask InitializeAsync()
+    {
+        SetDefaultExpectTimeout(20_000);
+        return ValueTask.CompletedTask;
+    }
+
+    [Fact]
+    public async Task SignInWithTheAdminKeyShowsSubmittedJobs()
+    {
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add(await fixture.SubmitAsync("dashboard_quick", new { n = i }, username: "grace", action: $"sign-in check {i}", cancellationToken: Ct));
+        }
+
+        var page = await OpenAsync("#/jobs", signIn: false);
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Sign in" })).ToBeVisibleAsync();
+        await page.GetByLabel("Admin API key").FillAsync(TestEnvironment.AdminKey);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Jobs" })).ToBeVisibleAsync();
+        await Expect(page.GetByLabel("Limit results")).ToHaveValueAsync("25");
+        foreach (var id in ids)
+        {
+            var row = page.Locator($"table[data-role=jobs] tr[data-job-id='{id}']");
+            await Expect(row).ToBeVisibleAsync();
+            await Expect(row).ToContainTextAsync("grace");
+            await Expect(row).ToContainTextAsync("sign-in check");
+            await Expect(row).ToContainTextAsync("dashboard_quick");
+        }
+
+        // The key lives in sessionStorage only.
+        Assert.Equal(TestEnvironment.AdminKey, await page.EvaluateAsync<string>("sessionStorage.getItem('llmwf.dashboard.apiKey')"));
+        Assert.Equal(0, await page.EvaluateAsync<int>("localStorage.length"));
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task EveryLimitResultsOptionShowsWhatTheApiAnswers()
+    {
+        var recent = new List<string>();
+        for (var i = 0; i < 60; i++)
+        {
+            recent.Add(await fixture.SubmitAsync("dashboard_quick", new { n = i }, username: $"user{i % 4}", cancellationToken: Ct));
+        }
+
+        await fixture.BackdateAsync(recent.Take(8), TimeSpan.FromDays(3));
+        await fixture.BackdateAsync(recent.Skip(8).Take(6), TimeSpan.FromDays(20));
+        await fixture.BackdateAsync(recent.Skip(14).Take(4), TimeSpan.FromDays(45));
+
+        var page = await OpenAsync("#/jobs");
+        await page.GetByLabel("Auto refresh").UncheckAsync();
+        var table = page.Locator("table[data-role=jobs]");
+        var totals = new HashSet<string>();
+        foreach (var option in LimitResultsOptions)
+        {
+            await page.GetByLabel("Limit results").SelectOptionAsync(option);
+            await Expect(table).ToHaveAttributeAsync("data-query", "limit_results=" + option.Replace(' ', '+'));
+
+            var shown = await table.Locator("tbody tr[data-job-id]").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.jobId)");
+            var answer = await fixture.Admin.GetFromJsonAsync<JsonObject>($"api/v1/jobs?limit_results={Uri.EscapeDataString(option)}", Ct);
+            var expected = answer!["jobs"]!.AsArray().Select(j => (string)j!["job_id"]!).ToArray();
+            Assert.Equal(expected, shown);
+            Assert.Equal(((int)answer["total"]!).ToString(CultureInfo.InvariantCulture), await table.GetAttributeAsync("data-total"));
+            totals.Add($"{shown.Length}/{answer["total"]}");
+        }
+
+        // The options really differ (25/50/100/200 rows, and three periods over backdated jobs).
+        Assert.True(totals.Count >= 5, string.Join(", ", totals));
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task SearchByUserOrJobIdAndStatusFilterMatchTheApi()
+    {
+        var user = $"searcher-{Guid.NewGuid():N}"[..20];
+        var first = await fixture.SubmitAsync("dashboard_quick", new { n = 1 }, username: user, cancellationToken: Ct);
+        var second = await fixture.SubmitAsync("dashboard_quick", new { n = 2 }, username: user, cancellationToken: Ct);
+        var failing = await fixture.SubmitAsync("dashboard_failing", new { }, cancellationToken: Ct);
+        await fixture.WaitForTerminalAsync(failing, Ct);
+
+        var page = await OpenAsync("#/jobs");
+        await page.GetByLabel("Auto refresh").UncheckAsync();
+        var table = page.Locator("table[data-role=jobs]");
+        var rows = table.Locator("tbody tr[data-job-id]");
+
+        // Keyboard only: type the user id and press Enter.
+        await page.GetByLabel("Search").FillAsync(user);
+        await page.GetByLabel("Search").PressAsync("Enter");
+        await Expect(table).ToHaveAttributeAsync("data-query", $"limit_results=25&user_id={user}");
+        Assert.Equal([second, first], await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.jobId)"));
+
+        await page.GetByLabel("Search").FillAsync(first);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply" }).ClickAsync();
+        await Expect(rows).ToHaveCountAsync(1);
+        await Expect(rows.First).ToHaveAttributeAsync("data-job-id", first);
+
+        await page.GetByLabel("Search").FillAsync("");
+        await page.GetByLabel("Status").SelectOptionAsync("failed");
+        await Expect(table).ToHaveAttributeAsync("data-query", "status_filter=failed&limit_results=25");
+        var answer = await fixture.Admin.GetFromJsonAsync<JsonObject>("api/v1/jobs?status_filter=failed&limit_results=25", Ct);
+        var expected = answer!["jobs"]!.AsArray().Select(j => (string)j!["job_id"]!).ToArray();
+        Assert.NotEmpty(expected);
+        Assert.Equal(expected, await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.jobId)"));
+        Assert.All(await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.status)"), s => Assert.Equal("failed", s));
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task RunningJobDetailAdvancesLiveAndCompletesWithoutReload()
+    {
+        var jobId = await fixture.SubmitAsync("dashboard_pipeline", new { topic = "otters", service_url = fixture.SlowUrl }, username: "ada", action: "live progress", cancellationToken: Ct);
+        var page = await OpenAsync($"#/jobs/{jobId}");
+        await page.EvaluateAsync("window.__sameDocument = true");
+        var main = page.Locator("main");
+
+        // A step finished while the job is still processing: only a live page gets there.
+        await Expect(page.Locator("main[data-job-status=processing] [data-role=timeline] li[data-step-id=draft][data-status=completed]")).ToBeVisibleAsync();
+        await Expect(page.Locator("li[data-step-id=draft]")).ToContainTextAsync("Draft the note");
+        await Expect(page.Locator("li[data-step-id=draft] pre.stream")).ToContainTextAsync("lorem ipsum");
+        await Expect(page.Locator("li[data-step-id=draft]")).ToContainTextAsync("Model mock/lorem");
+        await Expect(page.Locator("[data-role=progress-text]")).ToContainTextAsync("Running");
+        await Screenshot(page, "job-detail-live", "light", 1280);
+
+        await Expect(main).ToHaveAttributeAsync("data-job-status", "completed", new() { Timeout = 60_000 });
+        foreach (var step in new[] { "prepare", "research", "draft", "review", "polish", "summarize" })
+        {
+            await Expect(page.Locator($"li[data-step-id={step}]")).ToHaveAttributeAsync("data-status", "completed");
+        }
+
+        await Expect(page.Locator("li[data-step-id=review]")).ToContainTextAsync("Attempts 1");
+        await Expect(page.Locator("li[data-step-id=review]")).ToContainTextAsync("Duration");
+        await Expect(page.Locator("[data-role=output]")).ToContainTextAsync("summary");
+        await Expect(page.Locator("[data-role=progress-text]")).ToHaveTextAsync("Completed — 100%");
+        Assert.True(await page.EvaluateAsync<bool>("window.__sameDocument === true"), "The page was reloaded.");
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task CancelFromTheListStopsARunningJob()
+    {
+        var jobId = await fixture.SubmitAsync("dashboard_pipeline", new { topic = "cancel me", service_url = fixture.SlowUrl }, action: "to be cancelled", cancellationToken: Ct);
+        var page = await OpenAsync("#/jobs");
+        var row = page.Locator($"table[data-role=jobs] tr[data-job-id='{jobId}']");
+        await Expect(row).ToHaveAttributeAsync("data-status", "processing");
+        await Expect(row.Locator("progress")).ToBeVisibleAsync();
+        await Expect(row.Locator("[data-role=current-step]")).Not.ToBeEmptyAsync();
+
+        await row.GetByRole(AriaRole.Button, new() { Name = $"Cancel job {jobId[^8..]}" }).ClickAsync();
+
+        await Expect(row).ToHaveAttributeAsync("data-status", "cancelled", new() { Timeout = 30_000 });
+        var status = await fixture.WaitForTerminalAsync(jobId, Ct);
+        Assert.Equal("cancelled", (string?)status["status"]);
+        Assert.DoesNotContain(status["steps"]!.AsArray(), s => (string?)s!["step_id"] == "summarize" && (string?)s["status"] == "completed");
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task RetryButtonOfAFailedJobQueuesItAgain()
+    {
+        var jobId = await fixture.SubmitAsync("dashboard_failing", new { }, action: "fails", cancellationToken: Ct);
+        var failed = await fixture.WaitForTerminalAsync(jobId, Ct);
+        Assert.Equal("failed", (string?)failed["status"]);
+        var firstAttempt = (int)failed["attempt"]!;
+
+        var page = await OpenAsync($"#/jobs/{jobId}");
+        var error = page.Locator("[data-role=error]");
+        await Expect(error).ToBeVisibleAsync();
+        await Expect(error).ToContainTextAsync("Category");
+        await Expect(error).ToContainTextAsync("Retryable");
+        await Screenshot(page, "job-detail-failed", "light", 1280);
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Retry job" }).ClickAsync();
+
+        await Expect(page.Locator("[data-role=attempt]")).ToHaveTextAsync((firstAttempt + 1).ToString(CultureInfo.InvariantCulture), new() { Timeout = 30_000 });
+        var again = await fixture.WaitForTerminalAsync(jobId, Ct);
+        Assert.Equal(firstAttempt + 1, (int)again["attempt"]!);
+        await Expect(page.Locator("main")).ToHaveAttributeAsync("data-job-status", (string)again["status"]!);
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task CostsViewTotalsMatchTheUsageReport()
+    {
+        // LLM usage rows as the llm step records them, for two users, two workflows and three models.
+        var first = await fixture.SubmitAsync("dashboard_quick", new { n = 1 }, username: "linus", cancellationToken: Ct);
+        var second = await fixture.SubmitAsync("dashboard_failing", new { }, username: "grace", cancellationToken: Ct);
+        await fixture.RecordUsageAsync(first, "openai/gpt-4o-mini", 1200, 300, 0.00036m);
+        await fixture.RecordUsageAsync(first, "anthropic/claude-haiku-4-5", 900, 450, 0.003150m);
+        await fixture.RecordUsageAsync(second, "openai/gpt-4o-mini", 5000, 800, 0.00123m);
+        await fixture.RecordUsageAsync(second, "mock/lorem", 64, 64, 0m);
+
+        var page = await OpenAsync("#/costs");
+        await page.GetByLabel("Period", new() { Exact = true }).SelectOptionAsync("7");
+        await Expect(page.Locator("[data-role=totals]")).ToBeVisibleAsync();
+        await Expect(page.Locator("main [data-query]")).ToHaveAttributeAsync("data-query", "days=7");
+
+        var report = await fixture.Admin.GetFromJsonAsync<JsonObject>("api/v1/admin/usage?days=7", Ct);
+        var total = report!["total"]!;
+        Assert.True((decimal)total["cost_usd"]! > 0m, "the recorded calls cost something");
+        foreach (var key in new[] { "cost_usd", "calls", "input_tokens", "output_tokens", "total_tokens" })
+        {
+            var shown = await page.Locator($"[data-total={key}]").GetAttributeAsync("data-value");
+            Assert.Equal((decimal)total[key]!, decimal.Parse(shown!, NumberStyles.Float, CultureInfo.InvariantCulture));
+        }
+
+        foreach (var group in new[] { "by_day", "by_model", "by_workflow", "by_user" })
+        {
+            var rows = await page.Locator($"[data-group={group}] tbody tr").CountAsync();
+            Assert.Equal(report[group]!.AsArray().Count, rows);
+            await Expect(page.Locator($"[data-group={group}] svg.chart")).ToBeVisibleAsync();
+        }
+
+        await Expect(page.Locator("[data-group=by_user]")).ToContainTextAsync("linus");
+        await Expect(page.Locator("[data-group=by_model]")).ToContainTextAsync("anthropic/claude-haiku-4-5");
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task WorkflowsViewShowsCatalogDiagramAndDryRun()
+    {
+        var page = await OpenAsync("#/workflows");
+        var card = page.Locator("[data-role=catalog] li[data-workflow=dashboard_pipeline]");
+        await Expect(card).ToContainTextAsync("6 steps");
+        await card.GetByRole(AriaRole.Link, new() { Name = "dashboard_pipeline" }).ClickAsync();
+
+        await Expect(page.Locator("table[data-role=steps] tbody tr")).ToHaveCountAsync(6);
+        await Expect(page.Locator("table[data-role=steps]")).ToContainTextAsync("mock/lorem");
+        var diagram = page.Locator("[data-role=diagram]");
+        await Expect(diagram.Locator("svg rect")).ToHaveCountAsync(8); // start, six steps, end
+        await Expect(diagram).ToContainTextAsync("Draft the note");
+
+        await page.GetByLabel("topic (required)").FillAsync("otters");
+        await page.GetByLabel("service_url (required)").FillAsync(fixture.SlowUrl);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Dry run (plan and cost estimate)" }).ClickAsync();
+        var dryRun = page.Locator("[data-role=dry-run]");
+        await Expect(dryRun).ToContainTextAsync("Valid: nothing was run or paid for.");
+        await Expect(dryRun).ToContainTextAsync("Draft the note");
+        await Expect(dryRun.Locator("[data-estimate=expected_cost_usd]")).ToBeVisibleAsync();
+        await page.EvaluateAsync("document.querySelector('#run-title').scrollIntoView({ block: 'start' })");
+        await Screenshot(page, "workflow-dry-run", "light", 1280);
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Submit job" }).ClickAsync();
+        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("#/jobs/[0-9a-f-]{36}$"));
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToContainTextAsync("dashboard_pipeline");
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task EveryViewRendersInLightAndDarkOnDesktopAndPhone()
+    {
+        var done = await fixture.SubmitAsync("dashboard_pipeline", new { topic = "screenshots", service_url = fixture.SlowUrl }, username: "ada", action: "generate report", cancellationToken: Ct);
+        await fixture.SubmitAsync("dashboard_quick", new { n = 1 }, username: "grace", action: "refresh contacts", cancellationToken: Ct);
+        Assert.Equal("completed", (string?)(await fixture.WaitForTerminalAsync(done, Ct))["status"]);
+        var running = await fixture.SubmitAsync("dashboard_pipeline", new { topic = "in progress", service_url = fixture.SlowUrl }, username: "linus", action: "draft mission", cancellationToken: Ct);
+        await fixture.RecordUsageAsync(done, "openai/gpt-4o-mini", 2400, 600, 0.00072m);
+        await fixture.RecordUsageAsync(done, "anthropic/claude-haiku-4-5", 1800, 900, 0.0063m);
+        await fixture.RecordUsageAsync(running, "openrouter/meta-llama/llama-3.1-8b-instruct", 3000, 500, 0.00021m);
+
+        var views = new (string Name, string Hash, string Ready)[]
+        {
+            ("jobs", "#/jobs", "table[data-role=jobs] tbody tr[data-job-id]"),
+            ("job-detail", $"#/jobs/{done}", "main[data-job-status=completed] li[data-step-id=summarize]"),
+            ("queue", "#/queue", "[data-role=queue-stats]"),
+            ("costs", "#/costs", "[data-role=totals]"),
+            ("workflows", "#/workflows", "main h1"),
+            ("workflow", "#/workflows/dashboard_pipeline", "#run-title"),
+        };
+
+        foreach (var scheme in new[] { ColorScheme.Light, ColorScheme.Dark })
+        {
+            foreach (var width in new[] { 1280, 375 })
+            {
+                var page = await OpenAsync("#/jobs", scheme: scheme, width: width);
+                await Expect(page.Locator($"tr[data-job-id='{running}']")).ToBeVisibleAsync();
+                foreach (var (name, hash, ready) in views)
+                {
+                    await page.EvaluateAsync($"location.hash = '{hash}'");
+                    await Expect(page.Locator(ready).First).ToBeVisibleAsync();
+                    await Screenshot(page, name, scheme == ColorScheme.Light ? "light" : "dark", width);
+                    var overflow = await page.EvaluateAsync<int>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+                    Assert.True(overflow <= 0, $"{name} at {width}px scrolls sideways by {overflow}px");
+                }
+            }
+        }
+
+        var login = await OpenAsync("#/jobs", signIn: false, scheme: ColorScheme.Light, width: 1280);
+        await Expect(login.GetByLabel("Admin API key")).ToBeVisibleAsync();
+        await Screenshot(login, "login", "light", 1280);
+        AssertNoConsoleErrors();
+    }
+
+    private async Task<IPage> OpenAsync(string hash, bool signIn = true, ColorScheme scheme = ColorScheme.Light, int width = 1280)
+    {
+        var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = fixture.Api.BaseAddress.ToString(),
+            ColorScheme = scheme,
+            ViewportSize = new ViewportSize { Width = width, Height = width < 600 ? 812 : 800 },
+            DeviceScaleFactor = 1,
+        });
+        _contexts.Add(context);
+        var page = await context.NewPageAsync();
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                lock (_consoleErrors)
+                {
+                    _consoleErrors.Add($"{message.Text} ({message.Location})");
+                }
+            }
+        };
+        page.PageError += (_, error) =>
+        {
+            lock (_consoleErrors)
+            {
+                _consoleErrors.Add("page error: " + error);
+            }
+        };
+
+        if (signIn)
+        {
+            // Sign in through the form, as a person would; the key then lives in this context's sessionStorage.
+            await page.GotoAsync("dashboard/" + hash);
+            await page.GetByLabel("Admin API key").FillAsync(TestEnvironment.AdminKey);
+            await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+            await Expect(page.Locator("#nav")).ToBeVisibleAsync();
+        }
+        else
+        {
+            await page.GotoAsync("dashboard/" + hash);
+        }
+
+        return page;
+    }
+
+    /// <summary>The screenshots the README shows; they are also copied into docs/screenshots.</summary>
+    private static readonly HashSet<string> ForDocs =
+    [
+        "jobs-light-1280", "jobs-dark-1280", "jobs-light-375", "job-detail-light-1280", "job-detail-dark-375",
+        "job-detail-live-light-1280", "job-detail-failed-light-1280", "queue-light-1280", "costs-light-1280",
+        "costs-dark-1280", "workflow-light-1280", "workflow-dry-run-light-1280", "login-light-1280",
+    ];
+
+    private static async Task Screenshot(IPage page, string view, string scheme, int width)
+    {
+        var name = $"{view}-{scheme}-{width}";
+        var path = Path.Combine(DashboardFixture.ScreenshotDirectory, name + ".png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, Animations = ScreenshotAnimations.Disabled });
+        if (ForDocs.Contains(name))
+        {
+            var docs = Path.Combine(RepositoryPaths.Root, "docs", "screenshots");
+            Directory.CreateDirectory(docs);
+            File.Copy(path, Path.Combine(docs, name + ".png"), overwrite: true);
+        }
+    }
+
+    private void AssertNoConsoleErrors()
+    {
+        lock (_consoleErrors)
+        {
+            Assert.True(_consoleErrors.Count == 0, "Console errors:\n" + string.Join("\n", _consoleErrors));
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var context in _contexts)
+        {
+            await context.CloseAsync();
+        }
+    }
+}

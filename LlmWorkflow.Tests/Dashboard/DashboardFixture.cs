@@ -1,0 +1,150 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Playwright;
+using Npgsql;
+
+namespace LlmWorkflow.Tests.Dashboard;
+
+/// <summary>
+/// One isolated environment for the browser tests: its own database and Redis prefix, the real API on a real port,
+/// a real in-process Worker, a slow local HTTP endpoint the test workflows call (so progress is visible), and one
+/// headless Chromium.
+/// </summary>
+public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
+{
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    private static readonly string[] ChromiumArgs =
+        ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+    private WorkerHost _worker = null!;
+    private WebApplication _slowServer = null!;
+    private IPlaywright _playwright = null!;
+
+    public RealApiHost Api { get; private set; } = null!;
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    public HttpClient Admin { get; private set; } = null!;
+
+    public string PostgresConnectionString { get; private set; } = null!;
+
+    /// <summary>The slow endpoint: answers <c>GET ?ms=N&amp;step=id</c> after N milliseconds.</summary>
+    public string SlowUrl { get; private set; } = null!;
+
+    /// <summary>Where every screenshot is written (the test output folder).</summary>
+    public static string ScreenshotDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "screenshots");
+
+    public async ValueTask InitializeAsync()
+    {
+        SlowUrl = await StartSlowServerAsync();
+        var environment = await TestEnvironment.CreateAsync(servers, "dashboard");
+        PostgresConnectionString = environment.PostgresConnectionString;
+        var settings = environment.Settings(new Dictionary<string, string?>
+        {
+            ["Workflows:Root"] = Path.Combine(RepositoryPaths.Root, "LlmWorkflow.Tests", "Dashboard", "workflows"),
+            ["External:Http:AllowedHosts:0"] = "127.0.0.1",
+            // The pipeline's streamed mock LLM step: its text arrives in chunks over about two seconds.
+            ["Llm:Mock:LatencyMs"] = "2000",
+            ["Worker:Id"] = "dashboard-worker",
+            ["Worker:MaxConcurrentJobs"] = "8",
+        });
+        Api = RealApiHost.Start(settings);
+        Admin = Api.CreateClient();
+        _worker = await WorkerHost.StartAsync(settings);
+
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args = ChromiumArgs,
+        });
+        Directory.CreateDirectory(ScreenshotDirectory);
+    }
+
+    private async Task<string> StartSlowServerAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, 0));
+        _slowServer = builder.Build();
+        _slowServer.MapGet("/slow", async (int? ms, string? step, CancellationToken cancellationToken) =>
+        {
+            await Task.Delay(ms ?? 1000, cancellationToken);
+            return Results.Json(new { step, waited_ms = ms ?? 1000, text = $"Result of {step}." });
+        });
+        await _slowServer.StartAsync();
+        return _slowServer.Urls.First().TrimEnd('/') + "/slow";
+    }
+
+    /// <summary>Usage rows as the LLM step records them (one per call), for the costs view.</summary>
+    public async Task RecordUsageAsync(string jobId, string model, int inputTokens, int outputTokens, decimal costUsd)
+    {
+        await using var connection = new NpgsqlConnection(PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "INSERT INTO llm_provider_usage (job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms) " +
+            "VALUES (@job, @provider, @model, @input, @output, @input + @output, @cost, 120)", connection);
+        command.Parameters.AddWithValue("job", Guid.Parse(jobId));
+        command.Parameters.AddWithValue("provider", model.Split('/')[0]);
+        command.Parameters.AddWithValue("model", model);
+        command.Parameters.AddWithValue("input", inputTokens);
+        command.Parameters.AddWithValue("output", outputTokens);
+        command.Parameters.AddWithValue("cost", costUsd);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>Submits a workflow as the admin and returns the job id.</summary>
+    public async Task<string> SubmitAsync(string workflow, object input, string username = "ada", string action = "browser test", CancellationToken cancellationToken = default)
+    {
+        var response = await Admin.PostAsJsonAsync("api/v1/workflow", new { workflow_name = workflow, input_data = input, username, user_id = username, action }, cancellationToken);
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken);
+        return (string)body!["job_id"]!;
+    }
+
+    public Task<JsonObject> WaitForTerminalAsync(string jobId, CancellationToken cancellationToken) =>
+        JobPolling.WaitForTerminalAsync(Admin, $"api/v1/status/{jobId}", TimeSpan.FromSeconds(90), cancellationToken);
+
+    /// <summary>Moves jobs' creation time back, so the period filters (Today, 7 Days, 30 Days) have something to tell apart.</summary>
+    public async Task BackdateAsync(IEnumerable<string> jobIds, TimeSpan age)
+    {
+        await using var connection = new NpgsqlConnection(PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("UPDATE llm_workflow_jobs SET created_at = now() - @age WHERE id = ANY(@ids)", connection);
+        command.Parameters.AddWithValue("age", age);
+        command.Parameters.AddWithValue("ids", jobIds.Select(Guid.Parse).ToArray());
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Browser is not null)
+        {
+            await Browser.DisposeAsync();
+        }
+
+        _playwright?.Dispose();
+        if (_worker is not null)
+        {
+            await _worker.DisposeAsync();
+        }
+
+        Admin?.Dispose();
+        if (_slowServer is not null)
+        {
+            await _slowServer.DisposeAsync();
+        }
+
+        if (Api is not null)
+        {
+            await Api.DisposeAsync();
+        }
+    }
+}
