@@ -26,6 +26,7 @@ internal static class JobMapping
         CompletedAt = job.CompletedAt,
         DurationMs = job.DurationMs,
         Progress = new JobProgress(job.CurrentStepId, job.CurrentStepName, job.ProgressPercent),
+        InputData = ToNode(job.InputData),
         Result = ToNode(job.ResultData),
         ErrorMessage = job.ErrorMessage,
         Error = ToNode(job.ErrorData),

@@ -31,6 +31,9 @@ public sealed record JobStatusResponse
 
     public JobProgress? Progress { get; init; }
 
+    /// <summary>The input the job was submitted with.</summary>
+    public JsonNode? InputData { get; init; }
+
     /// <summary><c>{output, cost_data}</c> once the job completed.</summary>
     public JsonNode? Result { get; init; }
 

@@ -358,7 +358,10 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         return page;
     }
 
-    /// <summary>The screenshots the README shows; they are also copied into docs/screenshots.</summary>
+    /// <summary>
+    /// The screenshots the README shows. They are copied into docs/screenshots only when UPDATE_SCREENSHOTS=1, so an
+    /// ordinary test run never rewrites tracked files.
+    /// </summary>
     private static readonly HashSet<string> ForDocs =
     [
         "jobs-light-1280", "jobs-dark-1280", "jobs-light-375", "job-detail-light-1280", "job-detail-dark-375",
@@ -371,7 +374,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         var name = $"{view}-{scheme}-{width}";
         var path = Path.Combine(DashboardFixture.ScreenshotDirectory, name + ".png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, Animations = ScreenshotAnimations.Disabled });
-        if (ForDocs.Contains(name))
+        if (ForDocs.Contains(name) && Environment.GetEnvironmentVariable("UPDATE_SCREENSHOTS") == "1")
         {
             var docs = Path.Combine(RepositoryPaths.Root, "docs", "screenshots");
             Directory.CreateDirectory(docs);
