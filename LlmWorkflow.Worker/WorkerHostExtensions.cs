@@ -19,6 +19,8 @@ public static class WorkerHostExtensions
 
         builder.Services.AddSingleton<JobProcessor>();
         builder.Services.AddSingleton<RunningJobs>();
+        builder.Services.AddSingleton<LiveEventPublisher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveEventPublisher>());
         builder.Services.AddSingleton<DispatchReconciler>();
         builder.Services.AddHostedService<JobConsumerService>();
         builder.Services.AddHostedService<DispatchReconcilerService>();

@@ -30,6 +30,14 @@ public sealed class JobEventStream(IRedisClient redis, IOptions<QueueOptions> op
         }
     }
 
+    /// <summary>The XADD of one event, for pipelined writers.</summary>
+    public RedisCommand AddCommand(Guid jobId, string type, string data) =>
+        new("XADD", [Key(jobId), "MAXLEN", "~", MaxEventsPerJob, "*", TypeField, type, DataField, data]);
+
+    /// <summary>The EXPIRE that follows a terminal event.</summary>
+    public RedisCommand ExpireCommand(Guid jobId) =>
+        new("EXPIRE", [Key(jobId), (long)RetentionAfterEnd.TotalSeconds]);
+
     /// <summary>Forgets a job's live events (a retried job starts a fresh stream).</summary>
     public async Task DeleteAsync(Guid jobId) => await redis.KeyDeleteAsync(Key(jobId));
 

@@ -16,7 +16,7 @@ namespace LlmWorkflow.Engine.Jobs;
 public sealed partial class JobProcessor(
     JobStore store,
     JobQueue queue,
-    JobEventStream events,
+    LiveEventPublisher events,
     WorkflowCatalog catalog,
     WorkflowRunner runner,
     RunningJobs running,
@@ -43,7 +43,8 @@ public sealed partial class JobProcessor(
         activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
         var faults = new RunPersistenceFaults();
-        var sink = new JobProgressSink(store, events, claimed, faults, logger);
+        var checkpoints = new PostgresCheckpointStore(store, claimed.Id, claimed.Attempt, faults);
+        var sink = new JobProgressSink(store, events, claimed, checkpoints, faults);
 
         if (claimed.Attempt > _options.MaxAttempts)
         {
@@ -74,8 +75,10 @@ public sealed partial class JobProcessor(
             {
                 RunId = claimed.Id.ToString(),
                 Context = RunContext(claimed),
-                Progress = await WebhookStepEventSink.ForJobAsync(sink, webhooks, claimed, time, logger, abort),
-                Checkpoints = new PostgresCheckpointStore(store, claimed.Id, claimed.Attempt, faults),
+                Progress = claimed.HasWebhook && claimed.WebhookEvents.Contains(WebhookEventTypes.StepCompleted)
+                    ? await WebhookStepEventSink.ForJobAsync(sink, webhooks, claimed, time, logger, abort)
+                    : sink,
+                Checkpoints = checkpoints,
                 MaxCostUsd = claimed.BudgetUsd,
             }, run.Token);
         }
@@ -112,7 +115,10 @@ public sealed partial class JobProcessor(
                 new KeyValuePair<string, object?>("workflow", job.WorkflowName),
                 new KeyValuePair<string, object?>("status", outcome.Status.ToWire()));
             LogFinished(job.Id, job.WorkflowName, outcome.Status.ToWire());
-            await webhooks.EnqueueTerminalAsync(job.Id, CancellationToken.None);
+            if (job.HasWebhook)
+            {
+                await webhooks.EnqueueTerminalAsync(job.Id, CancellationToken.None);
+            }
         }
     }
 

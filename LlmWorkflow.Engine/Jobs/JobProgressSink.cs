@@ -1,19 +1,18 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
-using Microsoft.Extensions.Logging;
 
 namespace LlmWorkflow.Engine.Jobs;
 
 /// <summary>
 /// Turns a run's progress events into durable records (step rows, usage rows, the job's current step) and live
-/// events (the job's Redis event stream). Live events are best effort: a Redis hiccup must not fail the job.
+/// events (the job's Redis event stream, written in the background by <see cref="LiveEventPublisher"/>).
 /// </summary>
-public sealed partial class JobProgressSink(
+public sealed class JobProgressSink(
     JobStore store,
-    JobEventStream events,
+    LiveEventPublisher events,
     ClaimedJob job,
-    RunPersistenceFaults faults,
-    ILogger logger) : IProgressSink
+    PostgresCheckpointStore checkpoints,
+    RunPersistenceFaults faults) : IProgressSink
 {
     public async ValueTask PublishAsync(ProgressEvent progressEvent, CancellationToken cancellationToken)
     {
@@ -26,7 +25,8 @@ public sealed partial class JobProgressSink(
                 }
 
                 break;
-            case StepCompleted { Record.FromCheckpoint: false } completed:
+            // A checkpointed step's row is already written (with its full output): one write per step, not two.
+            case StepCompleted { Record.FromCheckpoint: false } completed when !checkpoints.WasSaved(completed.Record.StepKey):
                 await faults.GuardAsync(() => store.UpsertStepAsync(job.Id, job.Attempt, completed.Record, null, isCheckpoint: false, cancellationToken));
                 break;
             case LlmCallCompleted call:
@@ -34,24 +34,6 @@ public sealed partial class JobProgressSink(
                 break;
         }
 
-        await PublishLiveAsync(progressEvent.Kind, ProgressEventJson.ToJson(progressEvent));
+        events.Publish(job.Id, progressEvent.Kind, ProgressEventJson.ToJson(progressEvent));
     }
-
-    /// <summary>Publishes an event that does not come from the engine (e.g. <c>cancelled</c>).</summary>
-    public Task PublishLiveAsync(string type, JsonObject data) => PublishLiveCoreAsync(type, data);
-
-    private async Task PublishLiveCoreAsync(string type, JsonObject data)
-    {
-        try
-        {
-            await events.PublishAsync(job.Id, type, data);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            LogLiveEventFailed(ex, type, job.Id);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not publish live event {Type} for job {JobId}")]
-    private partial void LogLiveEventFailed(Exception ex, string type, Guid jobId);
 }

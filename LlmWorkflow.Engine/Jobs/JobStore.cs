@@ -26,7 +26,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
              WHERE id = $1
                AND (status = 'queued' OR (status = 'processing' AND lease_expires_at < now()))
                AND cancel_requested_at IS NULL
-            RETURNING workflow_name, input_data, attempt, user_id, username, action, budget_usd, debug_mode, priority
+            RETURNING workflow_name, input_data, attempt, user_id, username, action, budget_usd, debug_mode, priority,
+                      webhook_url IS NOT NULL, webhook_events
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         command.Parameters.Add(new NpgsqlParameter { Value = workerId });
@@ -47,7 +48,9 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
             reader.IsDBNull(5) ? null : reader.GetString(5),
             reader.IsDBNull(6) ? null : reader.GetDecimal(6),
             reader.GetBoolean(7),
-            reader.GetInt32(8));
+            reader.GetInt32(8),
+            reader.GetBoolean(9),
+            reader.IsDBNull(10) ? [] : reader.GetFieldValue<string[]>(10));
     }
 
     /// <summary>Extends the lease; false when this worker no longer owns the job (it was cancelled or reclaimed).</summary>
@@ -224,9 +227,11 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
 }
 
 /// <summary>What a worker needs from a claimed job row.</summary>
+/// <param name="HasWebhook">The job has a webhook URL, so its terminal event goes to the outbox.</param>
+/// <param name="WebhookEvents">Opt-in events beyond the terminal ones, e.g. <c>workflow.step_completed</c>.</param>
 public sealed record ClaimedJob(
     Guid Id, string WorkflowName, JsonNode? Input, int Attempt, string? UserId, string? Username, string? Action,
-    decimal? BudgetUsd, bool DebugMode, int Priority);
+    decimal? BudgetUsd, bool DebugMode, int Priority, bool HasWebhook, IReadOnlyList<string> WebhookEvents);
 
 /// <summary>The final state a worker writes for a job.</summary>
 public sealed record JobOutcome(JobStatus Status, JsonNode? Result, WorkflowError? Error, int InputTokens, int OutputTokens, decimal CostUsd);

@@ -8,8 +8,19 @@ namespace LlmWorkflow.Engine.Jobs;
 /// </summary>
 public sealed class PostgresCheckpointStore(JobStore store, Guid jobId, int jobAttempt, RunPersistenceFaults faults) : ICheckpointStore
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _saved = new(StringComparer.Ordinal);
+
+    /// <summary>True when this run already wrote the step's row as a checkpoint (the engine saves before it reports).</summary>
+    public bool WasSaved(string stepKey) => _saved.ContainsKey(stepKey);
+
     public async ValueTask<StepCheckpoint?> TryGetAsync(string runId, string stepKey, CancellationToken cancellationToken)
     {
+        // A job's first attempt has no earlier checkpoints: skip the lookup (one query less per step on the hot path).
+        if (jobAttempt == 1)
+        {
+            return null;
+        }
+
         if (await faults.GuardAsync(() => store.TryGetCheckpointAsync(jobId, stepKey, cancellationToken)) is not var (output, row))
         {
             return null;
@@ -39,8 +50,11 @@ public sealed class PostgresCheckpointStore(JobStore store, Guid jobId, int jobA
         return new StepCheckpoint(stepKey, output, record);
     }
 
-    public async ValueTask SaveAsync(string runId, StepCheckpoint checkpoint, CancellationToken cancellationToken) =>
+    public async ValueTask SaveAsync(string runId, StepCheckpoint checkpoint, CancellationToken cancellationToken)
+    {
         await faults.GuardAsync(() => store.UpsertStepAsync(jobId, jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true, cancellationToken));
+        _saved[checkpoint.StepKey] = true;
+    }
 
     private static StepStatus ParseStatus(string text) =>
         Enum.GetValues<StepStatus>().FirstOrDefault(s => s.ToWire() == text);

@@ -89,7 +89,9 @@ internal sealed class BenchEnvironment : IAsyncDisposable
     {
         // Each service runs from its own build output (built in the same configuration as this tool).
         var project = Path.GetFileNameWithoutExtension(dll);
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+        var configuration = typeof(BenchEnvironment).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyConfigurationAttribute), false)
+            .OfType<System.Reflection.AssemblyConfigurationAttribute>().Single().Configuration;
         var path = Path.GetFullPath(Path.Combine(project, "bin", configuration, "net10.0", dll));
         var start = new ProcessStartInfo("dotnet", [path])
         {
