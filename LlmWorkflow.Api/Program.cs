@@ -21,7 +21,7 @@ builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadReq
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
 builder.Services.AddExceptionHandler<DependencyUnavailableExceptionHandler>();
-builder.Services.AddOpenApi();
+builder.Services.AddLlmWorkflowOpenApi();
 builder.Services.AddApiKeyAuth(builder.Configuration);
 builder.Services.AddCallerRateLimits(builder.Configuration);
 
@@ -45,7 +45,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.UseRateLimiter();
 
-app.MapOpenApi();
+app.MapApiDocs();
 app.MapDefaultEndpoints();
 var api = app.MapGroup("/api/v1").RequireAuthorization(AuthServiceCollectionExtensions.CallerPolicy).RequireRateLimiting(RateLimitingSetup.Policy);
 api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints();

@@ -87,7 +87,8 @@ public static class EngineServiceCollectionExtensions
 
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
-            .AddCheck<RedisHealthCheck>("redis", tags: ["ready"]);
+            .AddCheck<RedisHealthCheck>("redis", tags: ["ready"])
+            .AddCheck<WorkersHealthCheck>("workers", tags: ["ready"]);
         return services;
     }
 }

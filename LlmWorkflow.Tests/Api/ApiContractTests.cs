@@ -236,6 +236,35 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
         Assert.NotEmpty(invalid["input_problems"]!.AsArray());
     }
 
+    [Fact]
+    public async Task OpenApiDocumentDescribesAuthAndSwaggerUiIsServed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var anonymous = _api.CreateClient();
+        var document = await anonymous.GetFromJsonAsync<JsonObject>("/openapi/v1.json", ct);
+        Assert.Equal("header", (string?)document!["components"]!["securitySchemes"]!["ApiKey"]!["in"]);
+        Assert.NotNull(document["paths"]!["/api/v1/workflow"]);
+        Assert.All(document["paths"]!.AsObject(), path => Assert.All(path.Value!.AsObject(), operation =>
+            Assert.False(string.IsNullOrEmpty((string?)operation.Value!["summary"]), $"{path.Key} {operation.Key} has no summary")));
+
+        var ui = await anonymous.GetAsync("/docs/index.html", ct);
+        Assert.Equal(HttpStatusCode.OK, ui.StatusCode);
+        Assert.Contains("swagger", await ui.Content.ReadAsStringAsync(ct), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task HealthReportsDatabaseRedisAndWorkers()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var anonymous = _api.CreateClient();
+        var health = await anonymous.GetFromJsonAsync<JsonObject>("/health", ct);
+        var checks = health!["checks"]!.AsObject();
+        Assert.Equal("Healthy", (string?)checks["database"]!["status"]);
+        Assert.Equal("Healthy", (string?)checks["redis"]!["status"]);
+        // No worker runs in this class: the service is usable (jobs queue) but degraded.
+        Assert.Equal("Degraded", (string?)checks["workers"]!["status"]);
+    }
+
     private Task<HttpResponseMessage> SubmitAsync(object body, string? idempotencyKey = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/workflow") { Content = JsonContent.Create(body) };
