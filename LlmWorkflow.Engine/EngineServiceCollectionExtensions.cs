@@ -44,7 +44,6 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<QueueWaitEstimator>();
         services.AddScoped<JobSubmitter>();
         services.AddScoped<JobCommands>();
-        services.AddSingleton<JobStore>();
         services.AddSingleton<JobEventStream>();
         services.AddSingleton<WorkerHeartbeats>();
         services.AddSingleton<QueueSnapshot>();

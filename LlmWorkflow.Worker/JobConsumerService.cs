@@ -55,10 +55,14 @@ internal sealed partial class JobConsumerService(
                 }
 
                 backoff = TimeSpan.FromMilliseconds(200);
+                var claims = batch.Count == 0 ? null : await processor.ClaimAsync(batch, stoppingToken);
+                var started = new HashSet<Guid>();
                 foreach (var job in batch)
                 {
                     await slots.WaitAsync(stoppingToken);
-                    var task = RunOneAsync(job, slots);
+                    // A job id can appear twice in one batch (a re-dispatched entry): only the first entry runs it.
+                    var claim = started.Add(job.Dispatch.JobId) ? claims!.GetValueOrDefault(job.Dispatch.JobId) : null;
+                    var task = RunOneAsync(job, claim, slots);
                     lock (inFlight)
                     {
                         inFlight.Add(task);
@@ -97,12 +101,12 @@ internal sealed partial class JobConsumerService(
         LogStopped(_options.Id);
     }
 
-    private async Task RunOneAsync(DispatchedJob job, SemaphoreSlim slots)
+    private async Task RunOneAsync(DispatchedJob job, ClaimedJob? claimed, SemaphoreSlim slots)
     {
         try
         {
             await Task.Yield();
-            await processor.ProcessAsync(job, _abortJobs.Token);
+            await processor.ProcessAsync(job, claimed, _abortJobs.Token);
         }
         catch (Exception ex)
         {

@@ -17,6 +17,10 @@ public static class WorkerHostExtensions
         var drain = workerSection.GetValue("DrainTimeout", new WorkerOptions().DrainTimeout);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(10));
 
+        // The write batcher is registered (and so started) before the consumer, and stops after it has drained.
+        builder.Services.AddSingleton<PostgresWriteBatcher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<PostgresWriteBatcher>());
+        builder.Services.AddSingleton<JobStore>();
         builder.Services.AddSingleton<JobProcessor>();
         builder.Services.AddSingleton<RunningJobs>();
         builder.Services.AddSingleton<LiveEventPublisher>();

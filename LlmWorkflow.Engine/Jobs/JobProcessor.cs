@@ -27,13 +27,16 @@ public sealed partial class JobProcessor(
 {
     private readonly WorkerOptions _options = options.Value;
 
-    /// <param name="abort">Fires when the worker gives up on in-flight jobs at the end of its drain timeout.</param>
-    public async Task ProcessAsync(DispatchedJob dispatched, CancellationToken abort)
-    {
-        var jobId = dispatched.Dispatch.JobId;
-        using var activity = StartActivity(dispatched);
+    /// <summary>Claims the jobs of a batch of entries in one statement; entries whose job is absent need no run.</summary>
+    public Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(IReadOnlyList<DispatchedJob> batch, CancellationToken cancellationToken) =>
+        store.ClaimAsync(batch.Select(d => d.Dispatch.JobId).Where(id => id != Guid.Empty).Distinct().ToArray(),
+            _options.Id, _options.LeaseDuration, cancellationToken);
 
-        var claimed = jobId == Guid.Empty ? null : await store.ClaimAsync(jobId, _options.Id, _options.LeaseDuration, abort);
+    /// <param name="claimed">The job as claimed for this worker, or null when it must not run here (then the entry is acknowledged).</param>
+    /// <param name="abort">Fires when the worker gives up on in-flight jobs at the end of its drain timeout.</param>
+    public async Task ProcessAsync(DispatchedJob dispatched, ClaimedJob? claimed, CancellationToken abort)
+    {
+        using var activity = StartActivity(dispatched);
         if (claimed is null)
         {
             await queue.AckAsync(dispatched);

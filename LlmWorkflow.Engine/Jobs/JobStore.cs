@@ -8,88 +8,93 @@ namespace LlmWorkflow.Engine.Jobs;
 
 /// <summary>
 /// The worker's Postgres access on the hot path, in plain SQL: claim with a lease, renew, record steps, usage and
-/// progress, finish. Every statement is a single round trip; claims are conditional updates so two workers can
-/// never both own a job.
+/// progress, finish. Claims are conditional updates so two workers can never both own a job; writes go through the
+/// <see cref="PostgresWriteBatcher"/>, which commits many jobs' writes in one round trip.
 /// </summary>
-public sealed class JobStore(NpgsqlDataSource dataSource)
+public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher writes)
 {
     /// <summary>
-    /// Claims a queued job, or a processing job whose lease lapsed (its worker died). Returns null when the job
-    /// is finished, cancelled, owned by a live worker, or does not exist.
+    /// Claims jobs in one statement: each queued one, or processing one whose lease lapsed (its worker died). Jobs
+    /// that are finished, cancelled, owned by a live worker or missing are simply absent from the result.
     /// </summary>
-    public async Task<ClaimedJob?> ClaimAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken)
+    public async Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
             UPDATE llm_workflow_jobs
                SET status = 'processing', lease_owner = $2, lease_expires_at = now() + $3,
                    started_at = COALESCE(started_at, now()), attempt = attempt + 1, updated_at = now()
-             WHERE id = $1
+             WHERE id = ANY($1)
                AND (status = 'queued' OR (status = 'processing' AND lease_expires_at < now()))
                AND cancel_requested_at IS NULL
-            RETURNING workflow_name, input_data, attempt, user_id, username, action, budget_usd, debug_mode, priority,
+            RETURNING id, workflow_name, input_data, attempt, user_id, username, action, budget_usd, debug_mode, priority,
                       webhook_url IS NOT NULL, webhook_events
             """);
-        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        command.Parameters.Add(new NpgsqlParameter { Value = jobIds.ToArray() });
         command.Parameters.Add(new NpgsqlParameter { Value = workerId });
         command.Parameters.Add(new NpgsqlParameter { Value = lease });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
+        var claimed = new Dictionary<Guid, ClaimedJob>(jobIds.Count);
+        while (await reader.ReadAsync(cancellationToken))
         {
-            return null;
+            var job = new ClaimedJob(
+                reader.GetGuid(0),
+                reader.GetString(1),
+                JsonNode.Parse(reader.GetString(2)),
+                reader.GetInt32(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5),
+                reader.IsDBNull(6) ? null : reader.GetString(6),
+                reader.IsDBNull(7) ? null : reader.GetDecimal(7),
+                reader.GetBoolean(8),
+                reader.GetInt32(9),
+                reader.GetBoolean(10),
+                reader.IsDBNull(11) ? [] : reader.GetFieldValue<string[]>(11));
+            claimed[job.Id] = job;
         }
 
-        return new ClaimedJob(
-            jobId,
-            reader.GetString(0),
-            JsonNode.Parse(reader.GetString(1)),
-            reader.GetInt32(2),
-            reader.IsDBNull(3) ? null : reader.GetString(3),
-            reader.IsDBNull(4) ? null : reader.GetString(4),
-            reader.IsDBNull(5) ? null : reader.GetString(5),
-            reader.IsDBNull(6) ? null : reader.GetDecimal(6),
-            reader.GetBoolean(7),
-            reader.GetInt32(8),
-            reader.GetBoolean(9),
-            reader.IsDBNull(10) ? [] : reader.GetFieldValue<string[]>(10));
+        return claimed;
     }
 
     /// <summary>Extends the lease; false when this worker no longer owns the job (it was cancelled or reclaimed).</summary>
     public async Task<bool> RenewLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
+        var p = new List<NpgsqlParameter>();
+        var sql = """
             UPDATE llm_workflow_jobs SET lease_expires_at = now() + $3
              WHERE id = $1 AND lease_owner = $2 AND status = 'processing' AND cancel_requested_at IS NULL
-            """);
-        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
-        command.Parameters.Add(new NpgsqlParameter { Value = workerId });
-        command.Parameters.Add(new NpgsqlParameter { Value = lease });
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+            """;
+        p.Add(new NpgsqlParameter { Value = jobId });
+        p.Add(new NpgsqlParameter { Value = workerId });
+        p.Add(new NpgsqlParameter { Value = lease });
+        return await writes.ExecuteAsync(sql, p, cancellationToken) == 1;
     }
 
     /// <summary>Gives a job back (worker shutting down): queued again, keeping its checkpoints for the next worker.</summary>
     public async Task ReleaseAsync(Guid jobId, string workerId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
+        var p = new List<NpgsqlParameter>();
+        var sql = """
             UPDATE llm_workflow_jobs
                SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, updated_at = now()
              WHERE id = $1 AND lease_owner = $2 AND status = 'processing'
-            """);
-        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
-        command.Parameters.Add(new NpgsqlParameter { Value = workerId });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+            """;
+        p.Add(new NpgsqlParameter { Value = jobId });
+        p.Add(new NpgsqlParameter { Value = workerId });
+        await writes.ExecuteAsync(sql, p, cancellationToken);
     }
 
     public async Task UpdateProgressAsync(Guid jobId, string stepId, string stepName, int percent, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
+        var p = new List<NpgsqlParameter>();
+        var sql = """
             UPDATE llm_workflow_jobs SET current_step_id = $2, current_step_name = $3, progress_percent = $4, updated_at = now()
              WHERE id = $1 AND status = 'processing'
-            """);
-        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
-        command.Parameters.Add(new NpgsqlParameter { Value = stepId });
-        command.Parameters.Add(new NpgsqlParameter { Value = stepName });
-        command.Parameters.Add(new NpgsqlParameter { Value = percent });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+            """;
+        p.Add(new NpgsqlParameter { Value = jobId });
+        p.Add(new NpgsqlParameter { Value = stepId });
+        p.Add(new NpgsqlParameter { Value = stepName });
+        p.Add(new NpgsqlParameter { Value = percent });
+        await writes.ExecuteAsync(sql, p, cancellationToken);
     }
 
     /// <summary>
@@ -98,15 +103,15 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task UpsertStepAsync(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"""
+        var p = new List<NpgsqlParameter>();
+        var sql = $"""
             INSERT INTO llm_job_steps (job_id, job_attempt, step_key, step_id, parent_step_id, branch, display_name, step_type,
                                        status, attempts, started_at, finished_at, duration_ms, output, error, provider, model,
                                        input_tokens, output_tokens, cost_usd, is_checkpoint)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
             ON CONFLICT (job_id, step_key, job_attempt) DO UPDATE SET
                 {(isCheckpoint ? "output = excluded.output, is_checkpoint = TRUE" : "status = excluded.status")}
-            """);
-        var p = command.Parameters;
+            """;
         p.Add(new NpgsqlParameter { Value = jobId });
         p.Add(new NpgsqlParameter { Value = jobAttempt });
         p.Add(new NpgsqlParameter { Value = record.StepKey });
@@ -128,7 +133,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter { Value = record.OutputTokens ?? 0 });
         p.Add(new NpgsqlParameter { Value = (object?)record.CostUsd ?? DBNull.Value });
         p.Add(new NpgsqlParameter { Value = isCheckpoint });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await writes.ExecuteAsync(sql, p, cancellationToken);
     }
 
     /// <summary>The newest checkpoint of a step from any earlier attempt of the job.</summary>
@@ -163,10 +168,11 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
 
     public async Task InsertUsageAsync(Guid jobId, string stepId, string? workflowName, Llm.LlmCallResult call, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
+        var p = new List<NpgsqlParameter>();
+        var sql = """
             INSERT INTO llm_provider_usage (job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            """);
+            """;
         var metadata = new JsonObject
         {
             ["step_id"] = stepId,
@@ -177,7 +183,6 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
             ["prompt_hash"] = call.PromptHash,
             ["attempts"] = new JsonArray(call.Attempts.Select(a => (JsonNode)new JsonObject { ["model"] = a.Model, ["error"] = a.Error, ["duration_ms"] = a.DurationMs }).ToArray()),
         };
-        var p = command.Parameters;
         p.Add(new NpgsqlParameter { Value = jobId });
         p.Add(new NpgsqlParameter { Value = Truncate(call.Provider, 50) });
         p.Add(new NpgsqlParameter { Value = Truncate(call.Model, 100) });
@@ -187,13 +192,14 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter { Value = call.CostUsd ?? 0m });
         p.Add(new NpgsqlParameter { Value = (int)Math.Round(call.DurationMs) });
         p.Add(Jsonb(metadata));
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        await writes.ExecuteAsync(sql, p, cancellationToken);
     }
 
     /// <summary>Stores the outcome and releases the lease. Only the lease owner can finish a job.</summary>
     public async Task<bool> FinishAsync(Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
+        var p = new List<NpgsqlParameter>();
+        var sql = """
             UPDATE llm_workflow_jobs
                SET status = $3, result_data = $4, error_message = $5, error_data = $6,
                    completed_at = now(), duration_ms = (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::int,
@@ -203,8 +209,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
                    current_step_name = CASE WHEN $3 = 'completed' THEN NULL ELSE current_step_name END,
                    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
              WHERE id = $1 AND lease_owner = $2 AND status = 'processing'
-            """);
-        var p = command.Parameters;
+            """;
         p.Add(new NpgsqlParameter { Value = jobId });
         p.Add(new NpgsqlParameter { Value = workerId });
         p.Add(new NpgsqlParameter { Value = outcome.Status.ToWire() });
@@ -214,7 +219,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter { Value = outcome.InputTokens });
         p.Add(new NpgsqlParameter { Value = outcome.OutputTokens });
         p.Add(new NpgsqlParameter { Value = outcome.CostUsd });
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        return await writes.ExecuteAsync(sql, p, cancellationToken) == 1;
     }
 
     private static NpgsqlParameter Jsonb(JsonNode? node) => new()
