@@ -58,6 +58,60 @@ public sealed partial class WebhookOutbox(
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Records terminal events that never reached the outbox: a worker that crashed between storing a job's outcome
+    /// and recording its event, or a job failed by the stale-job cleanup. Only one worker sweeps at a time (an
+    /// advisory lock), and only jobs finished more than a few seconds ago, so it never races the normal path.
+    /// </summary>
+    public async Task<int> EnqueueMissingTerminalEventsAsync(TimeSpan lookBack, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using (var tryLock = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection))
+        {
+            tryLock.Parameters.Add(new NpgsqlParameter { Value = SweepLockKey });
+            if (await tryLock.ExecuteScalarAsync(cancellationToken) is not true)
+            {
+                return 0;
+            }
+        }
+
+        try
+        {
+            var missing = new List<Guid>();
+            await using (var find = new NpgsqlCommand($"""
+                SELECT j.id FROM llm_workflow_jobs j
+                 WHERE j.webhook_url IS NOT NULL
+                   AND j.status IN ('completed', 'failed', 'cancelled')
+                   AND j.completed_at > now() - $1 AND j.completed_at < now() - interval '5 seconds'
+                   AND NOT EXISTS (SELECT 1 FROM llm_webhook_attempts a
+                                    WHERE a.job_id = j.id AND a.created_at >= j.completed_at
+                                      AND a.event_type IN ('{WebhookEventTypes.Completed}', '{WebhookEventTypes.Failed}', '{WebhookEventTypes.Cancelled}'))
+                 LIMIT 500
+                """, connection))
+            {
+                find.Parameters.Add(new NpgsqlParameter { Value = lookBack });
+                await using var reader = await find.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    missing.Add(reader.GetGuid(0));
+                }
+            }
+
+            foreach (var jobId in missing)
+            {
+                await EnqueueTerminalAsync(jobId, cancellationToken);
+            }
+
+            return missing.Count;
+        }
+        finally
+        {
+            await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock($1)", connection);
+            unlock.Parameters.Add(new NpgsqlParameter { Value = SweepLockKey });
+            await unlock.ExecuteScalarAsync(CancellationToken.None);
+        }
+    }
+
     /// <summary>The webhook URL of a job that opted in to <paramref name="eventType"/>; null otherwise.</summary>
     public async Task<string?> FindOptInUrlAsync(Guid jobId, string eventType, CancellationToken cancellationToken)
     {
@@ -69,6 +123,9 @@ public sealed partial class WebhookOutbox(
         command.Parameters.Add(new NpgsqlParameter { Value = eventType });
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
+
+    // "LLMWFWH" in ASCII: one sweeper at a time across all workers.
+    private const long SweepLockKey = 0x4C4C4D57465748;
 
     /// <summary>Standard Webhooks message id: unique per event, time-ordered, repeated on every retry of the event.</summary>
     public static string NewEventId() => $"msg_{Guid.CreateVersion7():N}";

@@ -119,7 +119,7 @@ internal static class Scenarios
             await submitter.SubmitManyAsync("bench_llm", jobs, i => new { question = $"question {i}" });
         }
 
-        using var worker = environment.StartWorker("bench-io-worker", new() { ["Worker__MaxConcurrentJobs"] = jobs.ToString(CultureInfo.InvariantCulture) });
+        var worker = environment.StartWorker("bench-io-worker", new() { ["Worker__MaxConcurrentJobs"] = jobs.ToString(CultureInfo.InvariantCulture) });
         var started = Stopwatch.GetTimestamp();
         long peakKb = 0;
         while (await environment.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE status IN ('completed', 'failed')") < jobs)
