@@ -167,7 +167,20 @@ public sealed partial class JobProcessor(
         JsonNode? resultData = status == JobStatus.Completed
             ? new JsonObject { ["output"] = result.Output?.DeepClone(), ["cost_data"] = CostData(result) }
             : null;
-        return new JobOutcome(status, resultData, result.Error, result.InputTokens, result.OutputTokens, result.CostUsd ?? 0m);
+        return new JobOutcome(status, resultData, result.Error, result.InputTokens, result.OutputTokens, result.CostUsd ?? 0m,
+            ErrorMessage(result));
+    }
+
+    /// <summary>The job's <c>error_message</c>: the error text, prefixed with the failing step's name when there is one.</summary>
+    private static string? ErrorMessage(WorkflowRunResult result)
+    {
+        if (result.Error is not { } error)
+        {
+            return null;
+        }
+
+        var step = error.StepId is null ? null : result.Steps.LastOrDefault(s => s.StepId == error.StepId);
+        return step is null ? error.Message : $"Step \"{step.DisplayName}\" ({step.StepId}) failed: {error.Message}";
     }
 
     /// <summary>The documents' <c>cost_data</c>: provider, model, token counts and USD (null when unpriced).</summary>

@@ -214,7 +214,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         p.Add(new NpgsqlParameter { Value = workerId });
         p.Add(new NpgsqlParameter { Value = outcome.Status.ToWire() });
         p.Add(Jsonb(outcome.Result));
-        p.Add(new NpgsqlParameter { Value = (object?)outcome.Error?.Message ?? DBNull.Value });
+        p.Add(new NpgsqlParameter { Value = (object?)(outcome.ErrorMessage ?? outcome.Error?.Message) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         p.Add(Jsonb(outcome.Error is null ? null : JobErrors.ToJson(outcome.Error)));
         p.Add(new NpgsqlParameter { Value = outcome.InputTokens });
         p.Add(new NpgsqlParameter { Value = outcome.OutputTokens });
@@ -239,7 +239,8 @@ public sealed record ClaimedJob(
     decimal? BudgetUsd, bool DebugMode, int Priority, bool HasWebhook, IReadOnlyList<string> WebhookEvents);
 
 /// <summary>The final state a worker writes for a job.</summary>
-public sealed record JobOutcome(JobStatus Status, JsonNode? Result, WorkflowError? Error, int InputTokens, int OutputTokens, decimal CostUsd);
+/// <param name="ErrorMessage">The <c>error_message</c> column; defaults to the error's own message.</param>
+public sealed record JobOutcome(JobStatus Status, JsonNode? Result, WorkflowError? Error, int InputTokens, int OutputTokens, decimal CostUsd, string? ErrorMessage = null);
 
 /// <summary>A checkpointed step row, turned back into a <see cref="StepRecord"/> by the checkpoint store.</summary>
 public sealed record StepRecordRow(

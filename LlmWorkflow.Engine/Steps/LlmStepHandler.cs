@@ -114,6 +114,7 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
             ["total_tokens"] = result.TotalTokens,
             ["cost_usd"] = result.CostUsd,
             ["estimated"] = result.UsageEstimated,
+            ["duration_ms"] = Math.Round(result.DurationMs, 1),
         };
         output["cache_hit"] = result.CacheHit;
         return output;

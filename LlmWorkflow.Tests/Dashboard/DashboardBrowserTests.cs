@@ -264,7 +264,8 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         await Screenshot(page, "workflow-dry-run", "light", 1280);
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Submit job" }).ClickAsync();
-        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("#/jobs/[0-9a-f-]{36}$"));
+        // A hash route change is a same-document navigation: poll the URL rather than wait for a load event.
+        await Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("#/jobs/[0-9a-f-]{36}$"));
         await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToContainTextAsync("dashboard_pipeline");
         AssertNoConsoleErrors();
     }

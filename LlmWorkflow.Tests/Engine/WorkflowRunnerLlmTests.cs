@@ -46,7 +46,7 @@ public sealed class WorkflowRunnerLlmTests : IDisposable
         Assert.Equal([(ChatRole.System, "Be brief."), (ChatRole.User, "Hello Ada from Oslo")], request.Messages.Select(m => (m.Role, m.Text)));
         Assert.Equal((0.2f, 50, TimeSpan.FromSeconds(60), "test", "ask"), (request.Temperature, request.MaxTokens, request.CacheTtl, request.WorkflowName, request.StepId));
         Assert.Equal(
-            """{"text":"Hi there","model":"openai/cheap","provider":"openai","usage":{"input_tokens":7,"output_tokens":2,"total_tokens":9,"cost_usd":0.001,"estimated":false},"cache_hit":false}""",
+            """{"text":"Hi there","model":"openai/cheap","provider":"openai","usage":{"input_tokens":7,"output_tokens":2,"total_tokens":9,"cost_usd":0.001,"estimated":false,"duration_ms":0},"cache_hit":false}""",
             result.Output!.ToJsonString());
         Assert.Equal((7, 2, 0.001m, false, "openai", "openai/cheap"), (result.InputTokens, result.OutputTokens, result.CostUsd, result.Unpriced, result.Provider, result.Model));
         Assert.Equal((7, 2, 0.001m, "openai/cheap"), (result.Steps[0].InputTokens, result.Steps[0].OutputTokens, result.Steps[0].CostUsd, result.Steps[0].Model));

@@ -169,7 +169,7 @@ public sealed class EmergencyContactsEndToEndTests(TestServers servers) : IAsync
         Assert.Equal("parse_response", (string?)error["step_id"]);
         Assert.False(error["retryable"]!.GetValue<bool>());
         Assert.Contains("section 'Emergency Contacts' not found", (string?)error["message"], StringComparison.Ordinal);
-        Assert.Equal((string?)error["message"], (string?)status["error_message"]);
+        Assert.Equal($"Step \"Parsing Contact Plan\" (parse_response) failed: {error["message"]}", (string?)status["error_message"]);
         Assert.Equal("Parsing Contact Plan", (string?)status["steps"]!.AsArray().Single(s => (string?)s!["step_id"] == "parse_response")!["display_name"]);
 
         var steps = status["steps"]!.AsArray().ToDictionary(s => (string)s!["step_id"]!, s => (string)s!["status"]!);
