@@ -28,42 +28,16 @@ internal sealed class ForEachStepHandler : IStepHandler
         }
 
         var outputs = new JsonNode?[items.Count];
-        using var gate = new SemaphoreSlim(Math.Max(1, config.MaxConcurrency ?? DefaultMaxConcurrency));
-        using var failFast = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        WorkflowException? firstFailure = null;
-
-        async Task RunIterationAsync(int index)
-        {
-            await gate.WaitAsync(failFast.Token);
-            try
+        await BoundedFanOut.RunAsync(
+            items.Count,
+            config.MaxConcurrency ?? DefaultMaxConcurrency,
+            failFast: true,
+            async (index, token) =>
             {
                 var frame = context.Frame.ForIteration(context.StepKey, context.Step.Id, context.TopLevelIndex, items[index], index);
-                outputs[index] = await context.Runner.RunBlockAsync(config.Steps, frame, context.Run, failFast.Token);
-            }
-            catch (WorkflowException failure)
-            {
-                Interlocked.CompareExchange(ref firstFailure, failure, null);
-                await failFast.CancelAsync();
-            }
-            finally
-            {
-                gate.Release();
-            }
-        }
-
-        try
-        {
-            await Task.WhenAll(Enumerable.Range(0, items.Count).Select(RunIterationAsync));
-        }
-        catch (OperationCanceledException) when (firstFailure is not null && !cancellationToken.IsCancellationRequested)
-        {
-            // Iterations cancelled because another failed; that failure is reported below.
-        }
-
-        if (firstFailure is not null)
-        {
-            throw firstFailure;
-        }
+                outputs[index] = await context.Runner.RunBlockAsync(config.Steps, frame, context.Run, token);
+            },
+            cancellationToken);
 
         return new JsonArray([.. outputs.Select(output => output?.DeepClone())]);
     }

@@ -18,44 +18,17 @@ internal sealed class ParallelStepHandler : IStepHandler
         var config = (ParallelStepConfig)context.Step.ControlFlow!;
         var branches = config.Branches.ToList();
         var outputs = new JsonNode?[branches.Count];
-        using var gate = new SemaphoreSlim(Math.Max(1, config.MaxConcurrency ?? branches.Count));
-        using var failFast = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var token = config.Mode == ParallelMode.FailFast ? failFast.Token : cancellationToken;
-        WorkflowException? firstFailure = null;
-
-        async Task RunBranchAsync(int index)
-        {
-            var (branchId, steps) = branches[index];
-            await gate.WaitAsync(token);
-            try
+        await BoundedFanOut.RunAsync(
+            branches.Count,
+            config.MaxConcurrency ?? branches.Count,
+            failFast: config.Mode == ParallelMode.FailFast,
+            async (index, token) =>
             {
+                var (branchId, steps) = branches[index];
                 var frame = context.Frame.ForBlock(context.Step.Id, branchId, context.TopLevelIndex);
                 outputs[index] = await context.Runner.RunBlockAsync(steps, frame, context.Run, token);
-            }
-            catch (WorkflowException failure)
-            {
-                Interlocked.CompareExchange(ref firstFailure, failure, null);
-                await failFast.CancelAsync();
-            }
-            finally
-            {
-                gate.Release();
-            }
-        }
-
-        try
-        {
-            await Task.WhenAll(Enumerable.Range(0, branches.Count).Select(RunBranchAsync));
-        }
-        catch (OperationCanceledException) when (firstFailure is not null && !cancellationToken.IsCancellationRequested)
-        {
-            // Siblings cancelled by fail_fast; the failure that caused it is reported below.
-        }
-
-        if (firstFailure is not null)
-        {
-            throw firstFailure;
-        }
+            },
+            cancellationToken);
 
         var result = new JsonObject();
         for (var i = 0; i < branches.Count; i++)
