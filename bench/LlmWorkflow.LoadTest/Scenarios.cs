@@ -12,7 +12,7 @@ internal static class Scenarios
     {
         await environment.StartApiAsync();
         using var submitter = new Submitter(environment.ApiUrl).Configure();
-        await submitter.SubmitManyAsync("bench_transform", 500, i => new { name = $"warmup {i}" }, concurrency: 16);
+        await submitter.SubmitManyAsync("bench_transform", 3000, i => new { name = $"warmup {i}" }, concurrency: 16);
 
         var total = rate * seconds;
         var latencies = new double[total];
@@ -77,7 +77,7 @@ internal static class Scenarios
         var started = Stopwatch.GetTimestamp();
         for (var w = 1; w <= workers; w++)
         {
-            environment.StartWorker($"bench-worker-{w}", new() { ["Worker__MaxConcurrentJobs"] = "64" });
+            environment.StartWorker($"bench-worker-{w}", new() { ["Worker__MaxConcurrentJobs"] = "256" });
         }
 
         while (await environment.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE status = 'completed'") < jobs)
