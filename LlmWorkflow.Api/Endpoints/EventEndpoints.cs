@@ -2,6 +2,7 @@ using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Api.Auth;
+using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Engine.Jobs;
 using LlmWorkflow.Engine.Persistence;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -43,7 +44,7 @@ internal static class EventEndpoints
         var job = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == jobId, cancellationToken);
         if (job is null || !CallerScope.From(http).CanSee(job))
         {
-            return TypedResults.NotFound(new ProblemDetails { Title = "Job not found", Detail = $"No job with id {jobId}.", Status = 404 });
+            return NotFoundProblems.Job(jobId);
         }
 
         var after = lastEventIdHeader ?? lastEventIdQuery ?? "0";

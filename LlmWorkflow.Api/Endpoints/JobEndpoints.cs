@@ -111,7 +111,7 @@ internal static class JobEndpoints
         var job = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == jobId, cancellationToken);
         if (job is null || !CallerScope.From(http).CanSee(job))
         {
-            return JobNotFound(jobId);
+            return NotFoundProblems.Job(jobId);
         }
 
         var steps = await db.JobSteps.AsNoTracking()
@@ -175,7 +175,7 @@ internal static class JobEndpoints
     {
         if (!await VisibleAsync(db, jobId, http, cancellationToken))
         {
-            return JobNotFound(jobId);
+            return NotFoundProblems.Job(jobId);
         }
 
         return await commands.CancelAsync(jobId, cancellationToken) switch
@@ -184,7 +184,7 @@ internal static class JobEndpoints
             CancelOutcome.CancelRequested => TypedResults.Accepted(JobMapping.StatusUrl(jobId),
                 new JobActionResponse(jobId, "processing", "The job is running; its worker stops it within about a second.")),
             CancelOutcome.AlreadyFinished => TypedResults.Conflict(new JobActionResponse(jobId, "finished", "The job already finished; nothing to cancel.")),
-            _ => JobNotFound(jobId),
+            _ => NotFoundProblems.Job(jobId),
         };
     }
 
@@ -214,7 +214,7 @@ internal static class JobEndpoints
     {
         if (!await VisibleAsync(db, jobId, http, cancellationToken))
         {
-            return JobNotFound(jobId);
+            return NotFoundProblems.Job(jobId);
         }
 
         return await commands.RetryAsync(jobId, cancellationToken) switch
@@ -222,7 +222,7 @@ internal static class JobEndpoints
             RetryOutcome.Requeued => TypedResults.Accepted(JobMapping.StatusUrl(jobId),
                 new JobActionResponse(jobId, "queued", "Queued again; finished steps are reused from checkpoints.")),
             RetryOutcome.NotRetryable => TypedResults.Conflict(new JobActionResponse(jobId, "not_retryable", "Only failed or cancelled jobs can be retried.")),
-            _ => JobNotFound(jobId),
+            _ => NotFoundProblems.Job(jobId),
         };
     }
 
@@ -232,7 +232,4 @@ internal static class JobEndpoints
         var owner = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.UserId }).FirstOrDefaultAsync(cancellationToken);
         return owner is not null && (scope.IsAdmin || scope.UserId is null || owner.UserId == scope.UserId);
     }
-
-    private static NotFound<ProblemDetails> JobNotFound(Guid jobId) =>
-        TypedResults.NotFound(new ProblemDetails { Title = "Job not found", Detail = $"No job with id {jobId}.", Status = 404 });
 }

@@ -40,12 +40,12 @@ internal static class WorkflowEndpoints
     private static Results<Ok<WorkflowDefinition>, NotFound<ProblemDetails>> Get(string name, WorkflowCatalog catalog) =>
         catalog.TryGet(name, out var workflow)
             ? TypedResults.Ok(workflow)
-            : TypedResults.NotFound(new ProblemDetails { Title = "Workflow not found", Detail = $"No workflow named '{name}'.", Status = 404 });
+            : NotFoundProblems.Workflow(name);
 
     private static Results<ContentHttpResult, NotFound<ProblemDetails>> Diagram(string name, WorkflowCatalog catalog) =>
         catalog.TryGet(name, out var workflow)
             ? TypedResults.Text(MermaidDiagram.Generate(workflow), "text/plain")
-            : TypedResults.NotFound(new ProblemDetails { Title = "Workflow not found", Detail = $"No workflow named '{name}'.", Status = 404 });
+            : NotFoundProblems.Workflow(name);
 
     private static Results<Ok<DryRunPlan>, Microsoft.AspNetCore.Http.HttpResults.ValidationProblem, NotFound<ProblemDetails>> Validate(
         ValidateWorkflowRequest request, WorkflowCatalog catalog, DryRunPlanner planner)
@@ -69,7 +69,7 @@ internal static class WorkflowEndpoints
         }
         else if (!catalog.TryGet(request.WorkflowName, out workflow))
         {
-            return TypedResults.NotFound(new ProblemDetails { Title = "Workflow not found", Detail = $"No workflow named '{request.WorkflowName}'.", Status = 404 });
+            return NotFoundProblems.Workflow(request.WorkflowName);
         }
 
         return TypedResults.Ok(planner.Plan(workflow, request.InputData ?? []));
