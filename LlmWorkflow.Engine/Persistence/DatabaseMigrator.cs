@@ -13,7 +13,42 @@ public sealed class DatabaseMigrator(LlmWorkflowDbContext db, ILogger<DatabaseMi
     // Arbitrary constant shared by every LlmWorkflow process: "LLMWF" in ASCII.
     private const long MigrationLockKey = 0x4C4C4D5746;
 
+    /// <summary>How long start-up waits for PostgreSQL to accept connections (containers often start before it).</summary>
+    public static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(60);
+
     public async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        var deadline = DateTimeOffset.UtcNow + StartupWait;
+        for (var delay = TimeSpan.FromMilliseconds(250); ; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks)))
+        {
+            try
+            {
+                await MigrateOnceAsync(cancellationToken);
+                return;
+            }
+            catch (Exception ex) when (Unreachable(ex) is { } cause && DateTimeOffset.UtcNow + delay < deadline)
+            {
+                logger.LogWarning("PostgreSQL is not reachable yet ({Message}); retrying in {Delay} ms", cause.Message, delay.TotalMilliseconds);
+                await Task.Delay(delay, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>The connection failure behind an exception (EF wraps it as a transient failure); null for server-side errors.</summary>
+    private static NpgsqlException? Unreachable(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is NpgsqlException npgsql and not PostgresException)
+            {
+                return npgsql;
+            }
+        }
+
+        return null;
+    }
+
+    private async Task MigrateOnceAsync(CancellationToken cancellationToken)
     {
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
         await db.Database.OpenConnectionAsync(cancellationToken);
