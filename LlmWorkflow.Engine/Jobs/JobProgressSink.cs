@@ -6,6 +6,9 @@ namespace LlmWorkflow.Engine.Jobs;
 /// <summary>
 /// Turns a run's progress events into durable records (step rows, usage rows, the job's current step) and live
 /// events (the job's Redis event stream, written in the background by <see cref="LiveEventPublisher"/>).
+/// The job row's current step is written only for top-level steps still running after <see cref="ProgressDelay"/>:
+/// pollers see every step that takes long enough to be seen, and fast steps cost no extra statement (the live
+/// event stream still reports every step).
 /// </summary>
 public sealed class JobProgressSink(
     JobStore store,
@@ -14,16 +17,22 @@ public sealed class JobProgressSink(
     PostgresCheckpointStore checkpoints,
     RunPersistenceFaults faults) : IProgressSink
 {
+    public static readonly TimeSpan ProgressDelay = TimeSpan.FromMilliseconds(250);
+
+    // Bumped by every top-level step start and finish; a delayed progress write only lands if nothing happened since.
+    private int _progressVersion;
+
     public async ValueTask PublishAsync(ProgressEvent progressEvent, CancellationToken cancellationToken)
     {
+        if (progressEvent is StepCompleted { Record.ParentStepId: null })
+        {
+            Interlocked.Increment(ref _progressVersion);
+        }
+
         switch (progressEvent)
         {
-            case StepStarted started:
-                if (started.ParentStepId is null)
-                {
-                    await faults.GuardAsync(() => store.UpdateProgressAsync(job.Id, started.StepId, started.DisplayName, started.Percent, cancellationToken));
-                }
-
+            case StepStarted { ParentStepId: null } started:
+                _ = WriteProgressLaterAsync(Interlocked.Increment(ref _progressVersion), started);
                 break;
             // A checkpointed step's row is already written (with its full output): one write per step, not two.
             case StepCompleted { Record.FromCheckpoint: false } completed when !checkpoints.WasSaved(completed.Record.StepKey):
@@ -35,5 +44,24 @@ public sealed class JobProgressSink(
         }
 
         events.Publish(job.Id, progressEvent.Kind, ProgressEventJson.ToJson(progressEvent));
+    }
+
+    private async Task WriteProgressLaterAsync(int version, StepStarted started)
+    {
+        await Task.Delay(ProgressDelay);
+        if (Volatile.Read(ref _progressVersion) != version)
+        {
+            return;
+        }
+
+        try
+        {
+            // Only a processing job is updated, so a write that lands after the job finished changes nothing.
+            await store.UpdateProgressAsync(job.Id, started.StepId, started.DisplayName, started.Percent, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            // Progress on the job row is advisory; the step records and the live events carry the truth.
+        }
     }
 }
