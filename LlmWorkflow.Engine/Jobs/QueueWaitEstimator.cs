@@ -6,17 +6,14 @@ namespace LlmWorkflow.Engine.Jobs;
 
 /// <summary>
 /// Rough <c>estimated_wait_seconds</c> for a new job: queued jobs at or above its band times the recent average
-/// run time, spread over the worker capacity. Refreshed from Postgres at most every few seconds, so submission
-/// stays one INSERT + one XADD on the hot path.
+/// run time, spread over the job slots of the live workers (their heartbeats). Refreshed at most every few seconds,
+/// so submission stays one INSERT + one XADD on the hot path.
 /// </summary>
-public sealed class QueueWaitEstimator(IServiceScopeFactory scopes, TimeProvider time)
+public sealed class QueueWaitEstimator(IServiceScopeFactory scopes, WorkerHeartbeats heartbeats, TimeProvider time)
 {
     private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(5);
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private volatile Snapshot _snapshot = new(DateTimeOffset.MinValue, new Dictionary<PriorityBand, int>(), 1.0, 1);
-
-    /// <summary>Concurrent job slots across all workers; the worker heartbeat registry keeps it current.</summary>
-    public int Capacity { get; set; } = 20;
 
     public async Task<int> EstimateSecondsAsync(int priority, CancellationToken cancellationToken)
     {
@@ -56,7 +53,9 @@ public sealed class QueueWaitEstimator(IServiceScopeFactory scopes, TimeProvider
             .OrderByDescending(j => j.CompletedAt).Take(100).Select(j => j.DurationMs!.Value)
             .ToListAsync(cancellationToken);
         var average = recent.Count == 0 ? 1.0 : recent.Average() / 1000.0;
-        return new Snapshot(time.GetUtcNow(), byBand, average, Capacity);
+        // With no live worker, estimate as if one default worker were about to start.
+        var slots = (await heartbeats.ListAsync()).Sum(w => w.MaxConcurrentJobs);
+        return new Snapshot(time.GetUtcNow(), byBand, average, slots > 0 ? slots : new WorkerOptions().MaxConcurrentJobs);
     }
 
     private sealed record Snapshot(DateTimeOffset TakenAt, IReadOnlyDictionary<PriorityBand, int> QueuedByBand, double AverageRunSeconds, int Capacity);

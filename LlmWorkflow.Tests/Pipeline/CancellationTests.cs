@@ -13,20 +13,12 @@ public sealed class CancellationTests(TestServers servers)
     public async Task CancellingARunningJobAbortsItsInFlightLlmCall()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var llm = await FakeOpenAiServer.StartAsync();
-        llm.Enqueue(FakeResponse.Hanging());
-        var environment = await TestEnvironment.CreateAsync(servers, nameof(CancellationTests));
-        var settings = environment.Settings(PipelineTestWorkflows.Settings(llm));
-        await using var api = new ApiFactory(settings);
-        using var client = api.CreateAuthenticatedClient();
-        await using var worker = await WorkerHost.StartAsync(settings, ct);
-
-        var accepted = await (await client.PostAsJsonAsync("/api/v1/workflow",
-            new { workflow_name = "one_llm_step", input_data = new { question = "will this finish?" } }, ct)).Content.ReadFromJsonAsync<JsonObject>(ct);
-        var statusUrl = (string)accepted!["status_url"]!;
+        await using var pipeline = await LlmPipeline.StartAsync(servers, nameof(CancellationTests), llm => llm.Enqueue(FakeResponse.Hanging()), ct);
+        var (llm, client) = (pipeline.Llm, pipeline.Client);
+        var statusUrl = await pipeline.SubmitAsync("one_llm_step", new { question = "will this finish?" }, ct);
         await WorkerCrashTests.WaitUntilAsync(() => Task.FromResult(llm.CallCount == 1), TimeSpan.FromSeconds(30));
 
-        var cancel = await client.DeleteAsync($"/api/v1/workflow/{accepted["job_id"]}", ct);
+        var cancel = await client.DeleteAsync(statusUrl.Replace("/status/", "/workflow/", StringComparison.Ordinal), ct);
         Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
         var cancelledAt = DateTime.UtcNow;
 

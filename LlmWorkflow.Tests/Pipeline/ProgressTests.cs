@@ -1,6 +1,5 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
 
 namespace LlmWorkflow.Tests.Pipeline;
@@ -12,17 +11,9 @@ public sealed class ProgressTests(TestServers servers)
     public async Task StatusShowsTheRunningStepThenTheFinishedRecord()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var llm = await FakeOpenAiServer.StartAsync();
-        llm.Latency = TimeSpan.FromSeconds(2);
-        var environment = await TestEnvironment.CreateAsync(servers, nameof(ProgressTests));
-        var settings = environment.Settings(PipelineTestWorkflows.Settings(llm));
-        await using var api = new ApiFactory(settings);
-        using var client = api.CreateAuthenticatedClient();
-        await using var worker = await WorkerHost.StartAsync(settings, ct);
-
-        var accepted = await (await client.PostAsJsonAsync("/api/v1/workflow",
-            new { workflow_name = "two_llm_steps", input_data = new { topic = "progress" } }, ct)).Content.ReadFromJsonAsync<JsonObject>(ct);
-        var statusUrl = (string)accepted!["status_url"]!;
+        await using var pipeline = await LlmPipeline.StartAsync(servers, nameof(ProgressTests), llm => llm.Latency = TimeSpan.FromSeconds(2), ct);
+        var client = pipeline.Client;
+        var statusUrl = await pipeline.SubmitAsync("two_llm_steps", new { topic = "progress" }, ct);
 
         JsonObject? running = null;
         await WorkerCrashTests.WaitUntilAsync(async () =>
