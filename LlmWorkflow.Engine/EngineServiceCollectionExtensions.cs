@@ -42,6 +42,7 @@ public static class EngineServiceCollectionExtensions
         services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section));
         services.AddSingleton<JobQueue>();
         services.AddSingleton<QueueWaitEstimator>();
+        services.AddSingleton<SubmissionBatcher>();
         services.AddScoped<JobSubmitter>();
         services.AddScoped<JobCommands>();
         services.AddSingleton<JobEventStream>();

@@ -26,6 +26,10 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
 
     public JobStore Store => _services.GetRequiredService<JobStore>();
 
+    /// <summary>A singleton of the composition, e.g. the submission batcher or the job queue.</summary>
+    public T Get<T>()
+        where T : notnull => _services.GetRequiredService<T>();
+
     public static async Task<LifecycleDatabase> CreateAsync(TestServers servers, string name, CancellationToken ct, IDictionary<string, string?>? settings = null)
     {
         var environment = await TestEnvironment.CreateAsync(servers, name);
