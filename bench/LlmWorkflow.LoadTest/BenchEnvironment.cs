@@ -44,7 +44,9 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         environment._redis = new LocalRedis(new LocalRedisOptions { DataDirectory = Path.Combine(environment._root, "redis") });
         await Task.WhenAll(environment._postgres.StartAsync(), environment._redis.StartAsync());
         await environment._postgres.CreateDatabaseIfMissingAsync("bench", CancellationToken.None);
-        environment.PostgresConnectionString = environment._postgres.GetConnectionString("bench") + ";Maximum Pool Size=100";
+        // LLMWF_BENCH_PG_OPTIONS appends to the services' connection string, e.g. "Max Auto Prepare=0" to measure without it.
+        environment.PostgresConnectionString = environment._postgres.GetConnectionString("bench") + ";Maximum Pool Size=100"
+            + (Environment.GetEnvironmentVariable("LLMWF_BENCH_PG_OPTIONS") is { Length: > 0 } options ? ";" + options : "");
         environment.Settings["ConnectionStrings__postgres"] = environment.PostgresConnectionString;
         environment.Settings["ConnectionStrings__redis"] = environment._redis.ConnectionString;
         environment.Settings["Workflows__Root"] = workflowsRoot;
