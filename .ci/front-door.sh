@@ -14,6 +14,7 @@ JOB_TIMEOUT=60
 STOP_TIMEOUT=60
 log=$(mktemp /tmp/front-door.XXXXXX.log)
 group=""
+pids=()
 
 fail() {
   echo "front door: FAILED: $*" >&2
@@ -21,6 +22,7 @@ fail() {
   cat "$log" >&2
   echo "---------------------------" >&2
   [ -n "$group" ] && kill -KILL -- "-$group" 2> /dev/null || true
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2> /dev/null || true; done
   exit 1
 }
 
@@ -36,9 +38,13 @@ status_command=$(readme_command "curl -s http://localhost:5080/api/v1/status/<jo
 [ -n "$submit_command" ] && [ -n "$status_command" ] || fail "README lost its curl examples"
 
 echo "front door: $run_command"
-# A session of its own: its process group id is the launcher's pid, and SIGINT to the group is a terminal's Ctrl+C.
-setsid bash -c "exec $run_command" > "$log" 2>&1 < /dev/null &
+# With job control on, the command gets a process group of its own (its id is the command's pid) and does not
+# inherit the ignored SIGINT that a script's background commands otherwise get: SIGINT to that group is exactly
+# what a terminal's Ctrl+C does.
+set -m
+bash -c "exec $run_command" > "$log" 2>&1 < /dev/null &
 group=$!
+set +m
 
 deadline=$((SECONDS + START_TIMEOUT))
 until grep -q 'running; press Ctrl+C to stop' "$log"; do
@@ -73,15 +79,16 @@ stop_line=$(wc -l < "$log")
 kill -INT -- "-$group"
 deadline=$((SECONDS + STOP_TIMEOUT))
 any_alive() {
-  pgrep -s "$group" > /dev/null && return 0
+  pgrep -g "$group" > /dev/null && return 0
   for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null && return 0; done
   return 1
 }
 while any_alive; do
-  [ $SECONDS -lt $deadline ] || fail "processes still running ${STOP_TIMEOUT} s after Ctrl+C: $(pgrep -s "$group" | tr '\n' ' ') ${pids[*]}"
+  [ $SECONDS -lt $deadline ] || fail "processes still running ${STOP_TIMEOUT} s after Ctrl+C: $(pgrep -g "$group" | tr '\n' ' ') ${pids[*]}"
   sleep 1
 done
 group=""
+pids=()
 grep -q '\[apphost\] stopped' "$log" || fail "the AppHost did not report 'stopped'"
 
 errors=$(grep -E '^\S+ (fail|crit): |\] (fail|crit): ' "$log" || true)
