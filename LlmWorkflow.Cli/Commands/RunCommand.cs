@@ -50,7 +50,7 @@ internal static class RunCommand
                     await display;
                 }
 
-                ResultView.Write(console, RunResultJson.Status(result.Status), result.Output, result.Error?.Message, RunResultJson.CostRows(result));
+                ResultView.Write(console, RunResultJson.Status(result.Status), result.Output, result.Error?.Message, RunResultJson.CostRows(result), result.Models);
             }
 
             return result.Status == WorkflowRunStatus.Completed ? ExitCodes.Success : ExitCodes.Failure;
