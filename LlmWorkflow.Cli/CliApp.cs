@@ -22,6 +22,8 @@ public static class CliApp
         WatchCommand.Create(console),
         JobsCommand.Create(console),
         CancelCommand.Create(console),
+        RetryCommand.Create(console),
+        WorkflowsCommand.Create(console),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (see <see cref="ExitCodes"/>).</summary>

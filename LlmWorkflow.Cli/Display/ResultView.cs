@@ -8,12 +8,16 @@ namespace LlmWorkflow.Cli.Display;
 /// <summary>The end of a run for people: the output JSON (or the error), a per-step cost table with totals, and the cost per model.</summary>
 internal static class ResultView
 {
-    public static void Write(CliConsole console, string status, JsonNode? output, string? error, IReadOnlyList<StepCostRow> steps, IReadOnlyList<ModelCost> models)
+    /// <param name="errorShown">The progress display already printed the error: it is not repeated here.</param>
+    public static void Write(CliConsole console, string status, JsonNode? output, string? error, IReadOnlyList<StepCostRow> steps, IReadOnlyList<ModelCost> models, bool errorShown = false)
     {
         var ansi = console.Ansi;
         if (error is not null)
         {
-            ansi.MarkupLine($"[red]{Markup.Escape(status)}:[/] {Markup.Escape(error)}");
+            if (!errorShown)
+            {
+                ansi.MarkupLine($"[red]{Markup.Escape(status)}:[/] {Markup.Escape(error)}");
+            }
         }
         else
         {

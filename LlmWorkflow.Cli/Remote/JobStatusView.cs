@@ -43,7 +43,8 @@ internal static class JobStatusView
     ];
 
     /// <summary>Prints the output (or error) and the cost table of a finished job; one line of progress for a running one.</summary>
-    public static void Write(CliConsole console, JsonObject status)
+    /// <param name="errorShown">The progress display already printed the job's error (watch).</param>
+    public static void Write(CliConsole console, JsonObject status, bool errorShown = false)
     {
         var state = Status(status);
         console.Out.WriteLine($"job {(string?)status["job_id"]}: {(string?)status["workflow_name"]} {state}");
@@ -54,7 +55,7 @@ internal static class JobStatusView
             return;
         }
 
-        ResultView.Write(console, state, status["result"]?["output"], state == "completed" ? null : Error(status) ?? state, CostRows(status), ModelCosts(status));
+        ResultView.Write(console, state, status["result"]?["output"], state == "completed" ? null : Error(status) ?? state, CostRows(status), ModelCosts(status), errorShown);
     }
 
     public static int ExitCode(JsonObject status) => Status(status) == "completed" ? ExitCodes.Success : ExitCodes.Failure;
