@@ -16,6 +16,7 @@ public static class CliApp
         DiagramCommand.Create(console),
         RunCommand.Create(console),
         NewCommand.Create(console),
+        EditCommand.Create(console),
         UpgradeCommand.Create(console),
         SubmitCommand.Create(console),
         StatusCommand.Create(console),
