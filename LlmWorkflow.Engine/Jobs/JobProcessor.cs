@@ -39,7 +39,14 @@ public sealed partial class JobProcessor(
         using var activity = StartActivity(dispatched);
         if (claimed is null)
         {
-            await queue.AckAsync(dispatched);
+            // Still running under a live lease: leave the entry pending, so it is reclaimed again once the lease
+            // lapses. (A worker killed right after renewing its lease, before touching the entry, leaves an entry
+            // that looks idle while the lease still runs; acknowledging it would strand the job in processing.)
+            if (!await store.IsLeasedAsync(dispatched.Dispatch.JobId, CancellationToken.None))
+            {
+                await queue.AckAsync(dispatched);
+            }
+
             return;
         }
 
