@@ -24,6 +24,7 @@ builder.Services.AddExceptionHandler<DependencyUnavailableExceptionHandler>();
 builder.Services.AddLlmWorkflowOpenApi();
 builder.Services.AddApiKeyAuth(builder.Configuration);
 builder.Services.AddCallerRateLimits(builder.Configuration);
+builder.Services.AddConfiguredCors(builder.Configuration);
 
 var app = builder.Build();
 
@@ -41,12 +42,15 @@ app.UseStatusCodePages();
 // Operations dashboard: plain files in wwwroot/dashboard; /dashboard redirects to /dashboard/ (index.html).
 app.UseDefaultFiles();
 app.UseStaticFiles();
+app.UseCors();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseSubmissionUserPeek(app.Services.GetRequiredService<RateLimitingOptions>());
 app.UseRateLimiter();
 
 app.MapApiDocs();
 app.MapDefaultEndpoints();
+app.MapApiHealth();
 var api = app.MapGroup("/api/v1").RequireAuthorization(AuthServiceCollectionExtensions.CallerPolicy).RequireRateLimiting(RateLimitingSetup.Policy);
 api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints();
 api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints();
