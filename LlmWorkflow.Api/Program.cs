@@ -2,6 +2,7 @@ using System.Text.Json;
 using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Endpoints;
 using LlmWorkflow.Api.Infrastructure;
+using LlmWorkflow.Api.Infrastructure.OpenApi;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Engine.Persistence;
 
