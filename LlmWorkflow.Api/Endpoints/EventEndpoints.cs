@@ -36,7 +36,7 @@ internal static class EventEndpoints
         return api;
     }
 
-    private static async Task<Results<ServerSentEventsResult<string>, NoContent, NotFound<ProblemDetails>, ValidationProblem>> StreamAsync(
+    private static async Task<Results<ServerSentEventsResult<string>, NoContent, NotFoundProblem, ValidationProblem>> StreamAsync(
         Guid jobId,
         [FromHeader(Name = "Last-Event-ID")] string? lastEventIdHeader,
         [FromQuery(Name = "last_event_id")] string? lastEventIdQuery,

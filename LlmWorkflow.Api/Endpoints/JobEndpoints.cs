@@ -102,7 +102,7 @@ internal static class JobEndpoints
         return TypedResults.Accepted(body.StatusUrl, body);
     }
 
-    private static async Task<Results<Ok<JobStatusResponse>, NotFound<ProblemDetails>>> GetStatusAsync(
+    private static async Task<Results<Ok<JobStatusResponse>, NotFoundProblem>> GetStatusAsync(
         Guid jobId,
         LlmWorkflowDbContext db,
         HttpContext http,
@@ -176,7 +176,7 @@ internal static class JobEndpoints
         ["valid_values"] = JobListQuery.LimitResultsValues,
     };
 
-    private static async Task<Results<Ok<JobActionResponse>, Accepted<JobActionResponse>, NotFound<ProblemDetails>, Conflict<JobActionResponse>>> CancelAsync(
+    private static async Task<Results<Ok<JobActionResponse>, Accepted<JobActionResponse>, NotFoundProblem, Conflict<JobActionResponse>>> CancelAsync(
         Guid jobId,
         LlmWorkflowDbContext db,
         JobCommands commands,
@@ -215,7 +215,7 @@ internal static class JobEndpoints
         return TypedResults.Ok(new BulkDeleteResponse(deleted.Count, deleted, notFound));
     }
 
-    private static async Task<Results<Accepted<JobActionResponse>, NotFound<ProblemDetails>, Conflict<JobActionResponse>>> RetryAsync(
+    private static async Task<Results<Accepted<JobActionResponse>, NotFoundProblem, Conflict<JobActionResponse>>> RetryAsync(
         Guid jobId,
         LlmWorkflowDbContext db,
         JobCommands commands,

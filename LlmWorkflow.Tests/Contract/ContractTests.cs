@@ -42,4 +42,11 @@ public sealed class ContractTests(ContractFixture fixture, ITestOutputHelper out
             new Dictionary<string, string> { ["REDOCLY_TELEMETRY"] = "off", ["REDOCLY_SUPPRESS_UPDATE_NOTICE"] = "true" }, ScriptTimeout);
         output.WriteLine(text);
     }
+
+    [Fact]
+    public async Task EveryRouteAnswersAsTheOpenApiDocumentDeclaresUnderAjvStrict()
+    {
+        var text = await RunScriptAsync("validate-responses.ts");
+        Assert.Contains("validated ", text, StringComparison.Ordinal);
+    }
 }

@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using LlmWorkflow.Api.Contracts;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -58,7 +60,7 @@ internal sealed class OpenApiContractTransformer : IOpenApiDocumentTransformer
                 }
             }
 
-            schema.Required = OpenApiSchemaShapes.RequestRequired.TryGetValue(name, out var required)
+            schema.Required = OpenApiSchemaShapes.ExplicitRequired.TryGetValue(name, out var required)
                 ? new HashSet<string>(required)
                 : new HashSet<string>(properties.Keys);
         }
@@ -101,6 +103,20 @@ internal sealed class OpenApiContractTransformer : IOpenApiDocumentTransformer
                 {
                     AddProblem(document, operation, "400", "Malformed JSON or invalid fields; errors names each field.", schema: "HttpValidationProblemDetails");
                     AddProblem(document, operation, "413", "The body exceeds Api:MaxRequestBodyBytes.");
+                }
+
+                foreach (var parameter in operation.Parameters ?? [])
+                {
+                    if (parameter is OpenApiParameter { Name: "status_filter", Schema: OpenApiSchema filter })
+                    {
+                        filter.Enum = JobListQuery.StatusFilterValues.Select(v => (JsonNode)JsonValue.Create(v)!).ToList();
+                    }
+                }
+
+                if (path == "/api/v1/jobs" && method == HttpMethod.Get
+                    && operation.Responses.TryGetValue("400", out var listProblem) && listProblem is OpenApiResponse { Content: { } listContent })
+                {
+                    listContent[ProblemJson] = new OpenApiMediaType { Schema = new OpenApiSchemaReference("InvalidLimitResultsProblem", document) };
                 }
 
                 if (path.EndsWith("/events", StringComparison.Ordinal) && method == HttpMethod.Get)

@@ -57,6 +57,25 @@ internal static class OpenApiSchemaShapes
             ["cost_usd"] = new OpenApiSchema { Type = JsonSchemaType.Number | JsonSchemaType.Null, Description = "USD; null when a model used is unpriced." },
             ["unpriced"] = new OpenApiSchema { Type = JsonSchemaType.Boolean },
         }),
+        ["InvalidLimitResultsProblem"] = new OpenApiSchema
+        {
+            Description = "The list's 400: a validation problem, plus document 003's members when limit_results is invalid.",
+            AllOf =
+            [
+                Ref("HttpValidationProblemDetails", document),
+                new OpenApiSchema
+                {
+                    Type = JsonSchemaType.Object,
+                    Properties = new Dictionary<string, IOpenApiSchema>
+                    {
+                        ["error"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("InvalidLimitResults")] },
+                        ["message"] = new OpenApiSchema { Type = JsonSchemaType.String },
+                        ["limit_results"] = NullableString("The value that was refused."),
+                        ["valid_values"] = new OpenApiSchema { Type = JsonSchemaType.Array, Items = new OpenApiSchema { Type = JsonSchemaType.String } },
+                    },
+                },
+            ],
+        },
         ["JobResult"] = Object("What a completed job produced.", new()
         {
             ["output"] = AnyJson("The workflow's output (its definition's output mapping)."),
@@ -72,7 +91,7 @@ internal static class OpenApiSchemaShapes
             ["step_id"] = NullableString("The failing step."),
             ["details"] = AnyJson("Structured details (e.g. the provider's status code)."),
             ["suggestions"] = new OpenApiSchema { Type = JsonSchemaType.Array, Items = new OpenApiSchema { Type = JsonSchemaType.String } },
-        }, required: ["type", "category", "message", "retryable"]),
+        }),
     };
 
     /// <summary>Properties whose generated schema is replaced: (component, property) to the schema they really have.</summary>
@@ -104,9 +123,17 @@ internal static class OpenApiSchemaShapes
         [("WorkflowDefinition", "output")] = AnyJson("Output mapping of the workflow."),
     };
 
-    /// <summary>Request bodies: only what the server needs is required; every other schema is a response and always has every property.</summary>
-    public static IReadOnlyDictionary<string, string[]> RequestRequired { get; } = new Dictionary<string, string[]>
+    /// <summary>
+    /// Schemas whose members are not all always present: request bodies (only what the server needs is required)
+    /// and problem details (RFC 9457 members the service always sets). Every other schema is a response body that
+    /// always carries every property, null or not.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string[]> ExplicitRequired { get; } = new Dictionary<string, string[]>
     {
+        ["ProblemDetails"] = ["type", "title", "status"],
+        ["HttpValidationProblemDetails"] = ["type", "title", "status"],
+        ["OnErrorPolicy"] = ["mode"],
+        ["JobError"] = ["type", "category", "message", "retryable"],
         ["SubmitWorkflowRequest"] = ["workflow_name"],
         ["ValidateWorkflowRequest"] = [],
         ["BulkDeleteRequest"] = ["job_ids"],
@@ -135,11 +162,11 @@ internal static class OpenApiSchemaShapes
         Enum = values.Select(v => (JsonNode)JsonValue.Create(v)!).ToList(),
     };
 
-    private static OpenApiSchema Object(string description, Dictionary<string, IOpenApiSchema> properties, string[]? required = null) => new()
+    /// <summary>An object whose members are all required unless <see cref="ExplicitRequired"/> says otherwise.</summary>
+    private static OpenApiSchema Object(string description, Dictionary<string, IOpenApiSchema> properties) => new()
     {
         Type = JsonSchemaType.Object,
         Description = description,
         Properties = properties,
-        Required = new HashSet<string>(required ?? properties.Keys.ToArray()),
     };
 }
