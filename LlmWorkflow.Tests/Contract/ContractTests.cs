@@ -49,4 +49,16 @@ public sealed class ContractTests(ContractFixture fixture, ITestOutputHelper out
         var text = await RunScriptAsync("validate-responses.ts");
         Assert.Contains("validated ", text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task GeneratedTypeScriptClientTypeChecksAndWorksAgainstTheService()
+    {
+        await RunScriptAsync("download-openapi.ts");
+        var generated = Path.Combine(NodeScripts.Directory, "typed", "generated", "llmworkflow.d.ts");
+        output.WriteLine(await NodeScripts.RunAsync("openapi-typescript", [Path.Combine(OutDirectory, "openapi.json"), "-o", generated], Environment(), ScriptTimeout));
+        output.WriteLine(await NodeScripts.RunAsync("tsc", ["-p", "tsconfig.json"], Environment(), ScriptTimeout));
+        var text = await NodeScripts.RunAsync("tsx", [Path.Combine("typed", "ordinary-calls.ts")], Environment(), ScriptTimeout);
+        output.WriteLine(text);
+        Assert.Contains("typed client: job ", text, StringComparison.Ordinal);
+    }
 }
