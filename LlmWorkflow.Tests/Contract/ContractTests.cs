@@ -61,4 +61,18 @@ public sealed class ContractTests(ContractFixture fixture, ITestOutputHelper out
         output.WriteLine(text);
         Assert.Contains("typed client: job ", text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task EventSourceGetsEveryEventOnceAndStopsOn204()
+    {
+        var text = await RunScriptAsync("eventsource-streams.ts");
+        Assert.Contains("no duplicates, one terminal event", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheDocumentsClientPollerAndWebhookHandlerWorkAgainstTheService()
+    {
+        var text = await RunScriptAsync("seeds-main-app.ts");
+        Assert.Contains("main app: ", text, StringComparison.Ordinal);
+    }
 }
