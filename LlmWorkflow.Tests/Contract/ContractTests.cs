@@ -75,4 +75,13 @@ public sealed class ContractTests(ContractFixture fixture, ITestOutputHelper out
         var text = await RunScriptAsync("seeds-main-app.ts");
         Assert.Contains("main app: ", text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task EveryTypeScriptExampleInTheDocsTypeChecks()
+    {
+        var extracted = await RunScriptAsync("extract-doc-examples.ts");
+        Assert.Contains("API_GUIDE: ", extracted, StringComparison.Ordinal);
+        Assert.Contains("WEBHOOKS: ", extracted, StringComparison.Ordinal);
+        output.WriteLine(await NodeScripts.RunAsync("tsc", ["-p", "tsconfig.docs.json"], Environment(), ScriptTimeout));
+    }
 }
