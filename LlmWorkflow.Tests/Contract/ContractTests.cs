@@ -84,4 +84,11 @@ public sealed class ContractTests(ContractFixture fixture, ITestOutputHelper out
         Assert.Contains("WEBHOOKS: ", extracted, StringComparison.Ordinal);
         output.WriteLine(await NodeScripts.RunAsync("tsc", ["-p", "tsconfig.docs.json"], Environment(), ScriptTimeout));
     }
+
+    [Fact]
+    public async Task EveryCurlExampleInTheApiGuideRunsAsWritten()
+    {
+        var text = await RunScriptAsync("run-doc-curls.ts");
+        Assert.Contains("docs curl examples: ", text, StringComparison.Ordinal);
+    }
 }
