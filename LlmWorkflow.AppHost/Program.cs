@@ -20,6 +20,7 @@ builder.AddProject("api", "LlmWorkflow.Api/LlmWorkflow.Api.csproj")
     .WithHttpHealthCheck("/alive")
     .WithLink("Dashboard", "/dashboard/")
     .WithLink("API docs", "/docs")
+    .WithLink("API reference", "/scalar/")
     .WithLink("OpenAPI", "/openapi/v1.json")
     .WithLink("Health", "/health")
     .WithEnvironment("LLM_MICROSERVICE_API_KEY", apiKey)
@@ -37,7 +38,8 @@ builder.AddProject("worker", "LlmWorkflow.Worker/LlmWorkflow.Worker.csproj")
     .WithEnvironment("Webhooks__AllowPrivateNetworks", "true");
 
 builder.AddNote("Caller key", $"X-API-Key: {Shown(apiKey, "LLM_MICROSERVICE_API_KEY")}")
-    .AddNote("Admin key", $"X-API-Key: {Shown(adminKey, "ADMIN_API_KEY")} (also signs in to the dashboard)");
+    .AddNote("Admin key", $"X-API-Key: {Shown(adminKey, "ADMIN_API_KEY")} (also signs in to the dashboard)")
+    .AddNote("Webhook secret", $"{Shown(webhookSecret, "LLM_WEBHOOK_SECRET")} (signs webhooks: verify them with it)");
 
 return await builder.Build().RunAsync();
 
