@@ -117,11 +117,8 @@ public sealed partial class JobProcessor(
             Telemetry.JobsFinished.Add(1,
                 new KeyValuePair<string, object?>("workflow", job.WorkflowName),
                 new KeyValuePair<string, object?>("status", outcome.Status.ToWire()));
+            // The terminal webhook event was recorded by the same statement (JobStore.FinishAsync).
             LogFinished(job.Id, job.WorkflowName, outcome.Status.ToWire());
-            if (job.HasWebhook)
-            {
-                await webhooks.EnqueueTerminalAsync(job.Id, CancellationToken.None);
-            }
         }
     }
 
