@@ -8,11 +8,20 @@ namespace LlmWorkflow.Tests.Cli;
 /// <summary>
 /// docs/CLI.md stays true: every <c>$ llmwf …</c> transcript is run (in doc order, after writing the
 /// <c>json file=…</c> blocks it refers to, in a copy of the repository's workflows) and must print exactly what the
-/// page shows; every command of the tool is documented; every <c>llmwf</c> line of a bash example parses.
+/// page shows (as a redirected process, without provider keys; a block ending in <c>...</c> is an excerpt of the
+/// first lines); every command of the tool is documented; every <c>llmwf</c> line of a bash example parses.
 /// </summary>
 public sealed partial class DocsCliTests : IDisposable
 {
     private static readonly string CliDoc = Path.Combine(RepositoryPaths.Root, "docs", "CLI.md");
+
+    /// <summary>The page describes a fresh clone: no provider keys, whatever the machine running the tests has.</summary>
+    private static readonly Dictionary<string, string> WithoutProviderKeys = new()
+    {
+        ["OPENROUTER_API_KEY"] = "",
+        ["OPENAI_API_KEY"] = "",
+        ["ANTHROPIC_API_KEY"] = "",
+    };
 
     private readonly TempWorkflows _project = new();
 
@@ -50,9 +59,12 @@ public sealed partial class DocsCliTests : IDisposable
             }
 
             transcripts++;
-            var result = await CliHarness.RunAsync(_project.Root, ShellWords(lines[0]["$ llmwf ".Length..]));
-            var expected = string.Join('\n', lines.Skip(1).Select(l => l.TrimEnd()));
-            var actual = string.Join('\n', result.Out.TrimEnd('\n').Split('\n').Select(l => l.TrimEnd()));
+            var result = await CliHarness.RunProcessAsync(_project.Root, WithoutProviderKeys, ShellWords(lines[0]["$ llmwf ".Length..]));
+            var shown = lines.Skip(1).Select(l => l.TrimEnd()).ToList();
+            var excerpt = shown is [.., "..."];
+            var printed = result.Out.TrimEnd('\n').Split('\n').Select(l => l.TrimEnd()).ToList();
+            var expected = string.Join('\n', excerpt ? shown[..^1] : shown);
+            var actual = string.Join('\n', excerpt ? printed.Take(shown.Count - 1) : printed);
             if (expected != actual)
             {
                 failures.Append($"--- {lines[0]}\n--- the page shows:\n{expected}\n--- the tool printed (exit {result.ExitCode}):\n{actual}\n{result.Error}\n");
