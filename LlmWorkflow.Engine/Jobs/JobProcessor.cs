@@ -39,10 +39,11 @@ public sealed partial class JobProcessor(
         using var activity = StartActivity(dispatched);
         if (claimed is null)
         {
-            // Still running under a live lease: leave the entry pending, so it is reclaimed again once the lease
-            // lapses. (A worker killed right after renewing its lease, before touching the entry, leaves an entry
-            // that looks idle while the lease still runs; acknowledging it would strand the job in processing.)
-            if (!await store.IsLeasedAsync(dispatched.Dispatch.JobId, CancellationToken.None))
+            // A running job's stream entry can go idle a moment before its Postgres lease lapses (the two are renewed
+            // one after the other), so a reclaim may find the job still leased. Acking the entry then would orphan the
+            // job if its worker is dead: nothing re-dispatches a processing job. Leave it pending instead; it is
+            // reclaimed again once the lease has lapsed. Finished, cancelled and unknown jobs are acked as before.
+            if (dispatched.Dispatch.JobId == Guid.Empty || !await store.IsProcessingAsync(dispatched.Dispatch.JobId, abort))
             {
                 await queue.AckAsync(dispatched);
             }

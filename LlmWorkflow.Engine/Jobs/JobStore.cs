@@ -28,11 +28,6 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
                   webhook_url IS NOT NULL, webhook_events
         """;
 
-    private static readonly string IsLeasedSql = $"""
-        SELECT 1 FROM llm_workflow_jobs
-         WHERE id = $1 AND {JobLifecycle.Guard(JobTransition.Renew)} AND lease_expires_at >= now()
-        """;
-
     private static readonly string RenewSql = $"""
         UPDATE llm_workflow_jobs SET lease_expires_at = now() + $3
          WHERE id = $1 AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Renew)} AND cancel_requested_at IS NULL
@@ -51,6 +46,15 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
 
     private readonly Dictionary<JobStatus, string> _finishSql = new[] { JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled }
         .ToDictionary(s => s, s => FinishSql(JobLifecycle.ForOutcome(s), webhookOptions.Value.MaxPayloadBytes));
+
+    /// <summary>Whether the job is being processed (by this or another worker) and not asked to stop.</summary>
+    public async Task<bool> IsProcessingAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT EXISTS (SELECT 1 FROM llm_workflow_jobs WHERE id = $1 AND status = 'processing' AND cancel_requested_at IS NULL)");
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
 
     /// <summary>
     /// Claims jobs in one statement: each queued one, or processing one whose lease lapsed (its worker died). Jobs
@@ -83,14 +87,6 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         }
 
         return claimed;
-    }
-
-    /// <summary>Whether the job is running under a lease that has not lapsed (its entry must not be acknowledged).</summary>
-    public async Task<bool> IsLeasedAsync(Guid jobId, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(IsLeasedSql);
-        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
-        return await command.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
     /// <summary>Extends the lease; false when this worker no longer owns the job (it was cancelled or reclaimed).</summary>
