@@ -17,7 +17,12 @@ var api = builder.AddProject("api", "LlmWorkflow.Api/LlmWorkflow.Api.csproj")
     .WithReference(redis)
     .WithHttpEndpoint(port: builder.Options.ApiPort)
     .WithExternalHttpEndpoints()
-    .WithHttpHealthCheck("/health")
+    // Ready once it serves (/alive): /health also reports the workers, which register after the API is up.
+    .WithHttpHealthCheck("/alive")
+    .WithLink("Dashboard", "/dashboard/")
+    .WithLink("API docs", "/docs")
+    .WithLink("OpenAPI", "/openapi/v1.json")
+    .WithLink("Health", "/health")
     .WithEnvironment("LLM_MICROSERVICE_API_KEY", apiKey)
     .WithEnvironment("ADMIN_API_KEY", adminKey);
 
@@ -34,4 +39,11 @@ if (builder.ExecutionContext.IsRunMode)
     worker.WithEnvironment("Webhooks__AllowPrivateNetworks", "true");
 }
 
+builder.AddNote("Caller key", $"X-API-Key: {Shown(apiKey.RunValue, "LLM_MICROSERVICE_API_KEY")}")
+    .AddNote("Admin key", $"X-API-Key: {Shown(adminKey.RunValue, "ADMIN_API_KEY")} (also signs in to the dashboard)");
+
 return await builder.Build().RunAsync();
+
+// Development keys are printed so a newcomer can use them; keys from the environment are real secrets and are not.
+static string Shown(string key, string variable) =>
+    Environment.GetEnvironmentVariable(variable) is null ? key : $"from ${variable} (not shown)";

@@ -7,6 +7,7 @@ public sealed class DistributedApplicationBuilder
     private readonly List<RedisServerResource> _redis = [];
     private readonly List<ProjectResource> _projects = [];
     private readonly List<ParameterResource> _parameters = [];
+    private readonly List<(string Label, string Text)> _notes = [];
 
     internal DistributedApplicationBuilder(AppHostOptions options, string repositoryRoot)
     {
@@ -69,6 +70,16 @@ public sealed class DistributedApplicationBuilder
     internal IReadOnlyList<ProjectResource> ProjectResources => _projects;
 
     internal IReadOnlyList<ParameterResource> ParameterResources => _parameters;
+
+    /// <summary>Notes printed under the resource table and the projects' links (e.g. the development keys).</summary>
+    public IReadOnlyList<(string Label, string Text)> Notes => _notes;
+
+    /// <summary>Adds a note printed under the resource table once everything is ready.</summary>
+    public DistributedApplicationBuilder AddNote(string label, string text)
+    {
+        _notes.Add((label, text));
+        return this;
+    }
 
     /// <summary>Creates the application from the declared resources.</summary>
     public DistributedApplication Build() => new(this, [.. _postgres], [.. _redis], [.. _projects]);
