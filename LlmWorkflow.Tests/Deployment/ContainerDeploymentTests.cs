@@ -35,8 +35,11 @@ public sealed class ContainerDeploymentTests(TestServers servers, ITestOutputHel
             TimeSpan.FromMinutes(3));
         Mark(clock, "base image pushed to the local registry");
 
-        var apiImage = await PublishImageAsync("LlmWorkflow.Api", "llmworkflow-api", registry, run);
-        var workerImage = await PublishImageAsync("LlmWorkflow.Worker", "llmworkflow-worker", registry, run);
+        // Both at once: --no-build publishes touch only their own project's output.
+        var images = await Task.WhenAll(
+            PublishImageAsync("LlmWorkflow.Api", "llmworkflow-api", registry, run),
+            PublishImageAsync("LlmWorkflow.Worker", "llmworkflow-worker", registry, run));
+        var (apiImage, workerImage) = (images[0], images[1]);
         Mark(clock, "both images published by the SDK");
 
         var containers = new List<PodmanContainer>();
@@ -59,6 +62,7 @@ public sealed class ContainerDeploymentTests(TestServers servers, ITestOutputHel
                 ["ConnectionStrings__redis"] = environment.RedisConnectionString,
                 ["Queue__KeyPrefix"] = environment.KeyPrefix,
                 ["Llm__Mock__LatencyMs"] = "3000",
+                ["Llm__Mock__ServeAllModels"] = "true",
             };
             var api = await PodmanContainer.RunAsync($"llmwf-api-{run}", apiImage, run, new Dictionary<string, string>(shared)
             {
@@ -89,10 +93,18 @@ public sealed class ContainerDeploymentTests(TestServers servers, ITestOutputHel
 
             Mark(clock, "API and two workers running");
 
-            // The example workflows complete (hello_transform is instant; support_triage makes three mock LLM calls).
-            foreach (var workflow in new[] { "hello_transform", "support_triage" })
+            // The example workflows that run offline complete, submitted together (emergency_contacts needs Google
+            // Places). The mock answers every model id, so mission_generation's OpenRouter steps run without keys.
+            string[] examples = ["hello_transform", "support_triage", "trip_briefing", "mission_generation"];
+            var submitted = new List<(string Workflow, string Id)>();
+            foreach (var workflow in examples)
             {
-                var status = await RunAsync(client, workflow, ct);
+                submitted.Add((workflow, await SubmitAsync(client, workflow, ct)));
+            }
+
+            foreach (var (workflow, id) in submitted)
+            {
+                var status = await PollUntilTerminalAsync(client, id, ct);
                 Assert.True((string?)status["status"] == "completed", $"{workflow}: {status.ToJsonString()}");
             }
 
@@ -174,9 +186,6 @@ public sealed class ContainerDeploymentTests(TestServers servers, ITestOutputHel
         command.Parameters.AddWithValue("id", Guid.Parse(jobId));
         return await command.ExecuteScalarAsync() as string;
     }
-
-    private static async Task<JsonObject> RunAsync(HttpClient client, string workflow, CancellationToken ct) =>
-        await PollUntilTerminalAsync(client, await SubmitAsync(client, workflow, ct), ct);
 
     private static async Task<string> SubmitAsync(HttpClient client, string workflow, CancellationToken ct)
     {
