@@ -8,6 +8,8 @@ var builder = DistributedApplication.CreateBuilder(args);
 // in the manifest they are secret parameters the deployment tool asks for.
 var apiKey = builder.AddParameter("api-key", Environment.GetEnvironmentVariable("LLM_MICROSERVICE_API_KEY") ?? "dev-api-key", secret: true);
 var adminKey = builder.AddParameter("admin-key", Environment.GetEnvironmentVariable("ADMIN_API_KEY") ?? "dev-admin-key", secret: true);
+// The API refuses webhook_url without a signing secret; the workers sign with the same one.
+var webhookSecret = builder.AddParameter("webhook-secret", Environment.GetEnvironmentVariable("LLM_WEBHOOK_SECRET") ?? "dev-webhook-secret", secret: true);
 
 var postgres = builder.AddPostgres("postgres").WithDatabase("llmworkflow");
 var redis = builder.AddRedis("redis");
@@ -21,16 +23,19 @@ var api = builder.AddProject("api", "LlmWorkflow.Api/LlmWorkflow.Api.csproj")
     .WithHttpHealthCheck("/alive")
     .WithLink("Dashboard", "/dashboard/")
     .WithLink("API docs", "/docs")
+    .WithLink("API reference", "/scalar/")
     .WithLink("OpenAPI", "/openapi/v1.json")
     .WithLink("Health", "/health")
     .WithEnvironment("LLM_MICROSERVICE_API_KEY", apiKey)
-    .WithEnvironment("ADMIN_API_KEY", adminKey);
+    .WithEnvironment("ADMIN_API_KEY", adminKey)
+    .WithEnvironment("LLM_WEBHOOK_SECRET", webhookSecret);
 
 var worker = builder.AddProject("worker", "LlmWorkflow.Worker/LlmWorkflow.Worker.csproj")
     .WithReference(postgres)
     .WithReference(redis)
     .WithReplicas(builder.Options.Workers, idVariable: "Worker__Id")
-    .WithReadyLogLine("Worker started");
+    .WithReadyLogLine("Worker started")
+    .WithEnvironment("LLM_WEBHOOK_SECRET", webhookSecret);
 
 if (builder.ExecutionContext.IsRunMode)
 {
@@ -40,7 +45,8 @@ if (builder.ExecutionContext.IsRunMode)
 }
 
 builder.AddNote("Caller key", $"X-API-Key: {Shown(apiKey.RunValue, "LLM_MICROSERVICE_API_KEY")}")
-    .AddNote("Admin key", $"X-API-Key: {Shown(adminKey.RunValue, "ADMIN_API_KEY")} (also signs in to the dashboard)");
+    .AddNote("Admin key", $"X-API-Key: {Shown(adminKey.RunValue, "ADMIN_API_KEY")} (also signs in to the dashboard)")
+    .AddNote("Webhook secret", $"{Shown(webhookSecret.RunValue, "LLM_WEBHOOK_SECRET")} (signs webhooks: verify them with it)");
 
 return await builder.Build().RunAsync();
 

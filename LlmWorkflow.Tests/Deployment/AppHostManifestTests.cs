@@ -43,6 +43,7 @@ public sealed partial class AppHostManifestTests
                     ["redis"] = "redis.v0",
                     ["api-key"] = "parameter.v0",
                     ["admin-key"] = "parameter.v0",
+                    ["webhook-secret"] = "parameter.v0",
                     ["api"] = "project.v0",
                     ["worker"] = "project.v0",
                 },
@@ -71,6 +72,7 @@ public sealed partial class AppHostManifestTests
             var workerEnv = resources["worker"]!["env"]!.AsObject();
             Assert.Equal("{llmworkflow.connectionString}", (string?)workerEnv["ConnectionStrings__postgres"]);
             Assert.Equal("{redis.connectionString}", (string?)workerEnv["ConnectionStrings__redis"]);
+            Assert.Equal("{webhook-secret.value}", (string?)workerEnv["LLM_WEBHOOK_SECRET"]);
 
             // Development-only settings stay out of what gets deployed.
             foreach (var env in new[] { apiEnv, workerEnv })
