@@ -53,6 +53,7 @@ public static class EngineServiceCollectionExtensions
         services.AddWebhooks(configuration);
 
         var workflowsRoot = WorkflowsDirectory.Resolve(configuration["Workflows:Root"]);
+        UseWorkflowsFolderForDataFiles(services, configuration, workflowsRoot);
         // External services first: their Redis-backed response cache is the one the LLM gateway should share.
         services.AddExternalServices(configuration);
         services.AddLlmProviders(configuration);
@@ -90,6 +91,25 @@ public static class EngineServiceCollectionExtensions
             .AddCheck<RedisHealthCheck>("redis", tags: ["ready"])
             .AddCheck<WorkersHealthCheck>("workers", tags: ["ready"]);
         return services;
+    }
+
+    /// <summary>
+    /// The pricing file and the mock provider's canned answers come from the same workflows folder as the
+    /// definitions (a published app's copy, or Workflows:Root), unless their own settings name another place.
+    /// </summary>
+    private static void UseWorkflowsFolderForDataFiles(IServiceCollection services, IConfiguration configuration, string workflowsRoot)
+    {
+        var pricing = Path.Combine(workflowsRoot, "pricing.json");
+        if (configuration[$"{PricingOptions.SectionName}:{nameof(PricingOptions.FilePath)}"] is null && File.Exists(pricing))
+        {
+            services.PostConfigure<PricingOptions>(options => options.FilePath = pricing);
+        }
+
+        var mockResponses = Path.Combine(workflowsRoot, "mock-responses");
+        if (configuration[$"{LlmOptions.SectionName}:Mock:{nameof(MockProviderOptions.ResponsesDirectory)}"] is null && Directory.Exists(mockResponses))
+        {
+            services.PostConfigure<LlmOptions>(options => options.Mock.ResponsesDirectory = mockResponses);
+        }
     }
 
     /// <summary>

@@ -14,8 +14,13 @@ public sealed record AppHostOptions
           --postgres <connstr>   use this PostgreSQL instead of starting one (Npgsql form, database included)
           --redis <connstr>      use this Redis instead of starting one (host:port[,password=...])
           --data <dir>           where the local PostgreSQL and Redis keep their data (default <repo>/.data)
+          --publisher manifest   write the Aspire manifest of the application model and exit (starts nothing)
+          --output-path <file>   where --publisher writes (default aspire-manifest.json)
           --help                 show this text
         """;
+
+    /// <summary>The one publisher: the Aspire manifest.</summary>
+    public const string ManifestPublisherName = "manifest";
 
     /// <summary>Worker processes to run.</summary>
     public int Workers { get; init; } = 2;
@@ -31,6 +36,12 @@ public sealed record AppHostOptions
 
     /// <summary>Where local servers keep data; null means <c>.data</c> under the repository root.</summary>
     public string? DataDirectory { get; init; }
+
+    /// <summary>The publisher to run instead of the application (<c>manifest</c>), or null to run it.</summary>
+    public string? Publisher { get; init; }
+
+    /// <summary>Where the publisher writes its output.</summary>
+    public string OutputPath { get; init; } = "aspire-manifest.json";
 
     /// <summary>Whether <c>--help</c> was asked for.</summary>
     public bool ShowHelp { get; init; }
@@ -74,6 +85,10 @@ public sealed record AppHostOptions
                 "--postgres" => options with { PostgresConnectionString = value },
                 "--redis" => options with { RedisConnectionString = value },
                 "--data" => options with { DataDirectory = value },
+                "--publisher" => value == ManifestPublisherName
+                    ? options with { Publisher = value }
+                    : throw new ArgumentException($"--publisher supports only '{ManifestPublisherName}', not '{value}'."),
+                "--output-path" => options with { OutputPath = value },
                 _ => throw new ArgumentException($"Unknown option {name}."),
             };
         }

@@ -56,6 +56,11 @@ public static class ChildEnvironment
             variables[name] = value;
         }
 
+        foreach (var (name, parameter) in project.ParameterEnvironment)
+        {
+            variables[name] = parameter.RunValue;
+        }
+
         return variables;
     }
 }

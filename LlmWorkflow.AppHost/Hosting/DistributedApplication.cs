@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using LlmWorkflow.AppHost.Hosting.Manifest;
 using LlmWorkflow.AppHost.Resources;
 
 namespace LlmWorkflow.AppHost.Hosting;
@@ -63,6 +64,13 @@ public sealed class DistributedApplication
         if (_builder.Options.ShowHelp)
         {
             Console.WriteLine(AppHostOptions.Usage);
+            return 0;
+        }
+
+        if (_builder.ExecutionContext.IsPublishMode)
+        {
+            await ManifestPublisher.WriteAsync(_builder, _builder.Options.OutputPath, CancellationToken.None);
+            Console.WriteLine($"Wrote the Aspire manifest to {Path.GetFullPath(_builder.Options.OutputPath)}");
             return 0;
         }
 

@@ -6,6 +6,7 @@ public sealed class DistributedApplicationBuilder
     private readonly List<PostgresServerResource> _postgres = [];
     private readonly List<RedisServerResource> _redis = [];
     private readonly List<ProjectResource> _projects = [];
+    private readonly List<ParameterResource> _parameters = [];
     private readonly List<(string Label, string Text)> _notes = [];
 
     internal DistributedApplicationBuilder(AppHostOptions options, string repositoryRoot)
@@ -17,6 +18,9 @@ public sealed class DistributedApplicationBuilder
 
     /// <summary>A bad command line or a missing repository, reported when the application runs.</summary>
     internal string? StartupError { get; init; }
+
+    /// <summary>Run or publish mode (<c>--publisher manifest</c>).</summary>
+    public DistributedApplicationExecutionContext ExecutionContext => new(Options.Publisher is not null);
 
     /// <summary>The parsed command line.</summary>
     public AppHostOptions Options { get; }
@@ -50,6 +54,22 @@ public sealed class DistributedApplicationBuilder
         _projects.Add(resource);
         return resource;
     }
+
+    /// <summary>A value from outside the model; <paramref name="runValue"/> is used when the AppHost runs.</summary>
+    public ParameterResource AddParameter(string name, string runValue, bool secret = false)
+    {
+        var resource = new ParameterResource(name, runValue, secret);
+        _parameters.Add(resource);
+        return resource;
+    }
+
+    internal IReadOnlyList<PostgresServerResource> PostgresResources => _postgres;
+
+    internal IReadOnlyList<RedisServerResource> RedisResources => _redis;
+
+    internal IReadOnlyList<ProjectResource> ProjectResources => _projects;
+
+    internal IReadOnlyList<ParameterResource> ParameterResources => _parameters;
 
     /// <summary>Notes printed under the resource table and the projects' links (e.g. the development keys).</summary>
     public IReadOnlyList<(string Label, string Text)> Notes => _notes;

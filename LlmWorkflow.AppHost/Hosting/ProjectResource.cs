@@ -7,6 +7,7 @@ public sealed class ProjectResource
 {
     private readonly List<IResourceWithConnectionString> _references = [];
     private readonly Dictionary<string, string> _environment = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ParameterResource> _parameterEnvironment = new(StringComparer.Ordinal);
     private readonly List<(string Label, string Path)> _links = [];
 
     /// <summary>Declares the project; <paramref name="projectPath"/> is absolute.</summary>
@@ -27,6 +28,12 @@ public sealed class ProjectResource
 
     /// <summary>Extra environment variables.</summary>
     public IReadOnlyDictionary<string, string> Environment => _environment;
+
+    /// <summary>Environment variables whose values come from parameters.</summary>
+    public IReadOnlyDictionary<string, ParameterResource> ParameterEnvironment => _parameterEnvironment;
+
+    /// <summary>Whether the HTTP endpoint is reachable from outside the deployment (ingress) once deployed.</summary>
+    public bool HasExternalHttpEndpoints { get; private set; }
 
     /// <summary>The HTTP port on 127.0.0.1, if the project serves HTTP.</summary>
     public int? HttpPort { get; private set; }
@@ -68,6 +75,13 @@ public sealed class ProjectResource
         return this;
     }
 
+    /// <summary>Marks the HTTP endpoint as external: the manifest's <c>http</c> binding gets <c>external: true</c>.</summary>
+    public ProjectResource WithExternalHttpEndpoints()
+    {
+        HasExternalHttpEndpoints = true;
+        return this;
+    }
+
     /// <summary>Counts the project ready when <paramref name="path"/> answers 200.</summary>
     public ProjectResource WithHttpHealthCheck(string path)
     {
@@ -102,6 +116,13 @@ public sealed class ProjectResource
     public ProjectResource WithEnvironment(string name, string value)
     {
         _environment[name] = value;
+        return this;
+    }
+
+    /// <summary>Sets an environment variable from a parameter: its run value locally, <c>{name.value}</c> in the manifest.</summary>
+    public ProjectResource WithEnvironment(string name, ParameterResource parameter)
+    {
+        _parameterEnvironment[name] = parameter;
         return this;
     }
 }

@@ -38,6 +38,7 @@ public sealed class AppHostOptionsTests
     [InlineData("--workers", "-1")]
     [InlineData("--api-port", "70000")]
     [InlineData("--colour", "blue")]
+    [InlineData("--publisher", "kubernetes")]
     public void RejectsBadOptions(string name, string value)
     {
         var error = Assert.Throws<ArgumentException>(() => AppHostOptions.Parse([name, value]));
@@ -47,4 +48,14 @@ public sealed class AppHostOptionsTests
     [Fact]
     public void RejectsAnOptionWithoutItsValue() =>
         Assert.Throws<ArgumentException>(() => AppHostOptions.Parse(["--workers"]));
+
+    [Fact]
+    public void ReadsTheManifestPublisherAndItsOutputPath()
+    {
+        var options = AppHostOptions.Parse(["--publisher", "manifest", "--output-path", "out/aspire-manifest.json"]);
+
+        Assert.Equal("manifest", options.Publisher);
+        Assert.Equal("out/aspire-manifest.json", options.OutputPath);
+        Assert.Null(AppHostOptions.Parse([]).Publisher);
+    }
 }

@@ -27,4 +27,36 @@ public sealed class RedisTlsTests(TlsRedisFixture tls) : IClassFixture<TlsRedisF
 
         Assert.Contains("Could not connect", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ManagedRedisConnectionStringAuthenticatesWithAPasswordOverTls()
+    {
+        // The form infra/ stores for Azure Managed Redis: host:port,password=<access key>,ssl=true,abortConnect=false.
+        const string password = "access-key-with=and/+";
+        await using (var admin = new RedisClient(tls.Options()))
+        {
+            await admin.ExecuteAsync("CONFIG", ["SET", "requirepass", password], _ct);
+        }
+
+        try
+        {
+            var options = RedisConnectionOptions.Parse($"127.0.0.1:{tls.Port},password={password},ssl=true,abortConnect=false,sslHost=redis.test");
+            options.CertificateValidation = tls.Validate;
+            Assert.True(options.Ssl);
+            await using var client = new RedisClient(options);
+            Assert.True(await client.StringSetAsync("tls:auth", "authenticated", ct: _ct));
+            Assert.Equal("authenticated", await client.StringGetAsync("tls:auth", _ct));
+
+            // Without the password the server refuses the connection's commands.
+            await using var anonymous = new RedisClient(tls.Options());
+            await Assert.ThrowsAnyAsync<RedisException>(() => anonymous.StringGetAsync("tls:auth", _ct));
+        }
+        finally
+        {
+            var options = tls.Options();
+            options.Password = password;
+            await using var admin = new RedisClient(options);
+            await admin.ExecuteAsync("CONFIG", ["SET", "requirepass", ""], CancellationToken.None);
+        }
+    }
 }

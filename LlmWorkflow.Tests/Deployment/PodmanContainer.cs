@@ -1,0 +1,53 @@
+using System.Globalization;
+
+namespace LlmWorkflow.Tests.Deployment;
+
+/// <summary>
+/// A container run by podman the way this sandbox allows: runc (crun is refused), the host's network, and explicit
+/// ulimits (podman's defaults are refused). Every container carries the test run's label so cleanup removes exactly
+/// what the run started.
+/// </summary>
+public sealed class PodmanContainer : IAsyncDisposable
+{
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(60);
+
+    private PodmanContainer(string name) => Name = name;
+
+    public string Name { get; }
+
+    public static async Task<PodmanContainer> RunAsync(string name, string image, string runLabel, IReadOnlyDictionary<string, string> environment)
+    {
+        List<string> arguments =
+        [
+            "run", "--detach", "--name", name, "--label", $"llmwf-test-run={runLabel}",
+            "--runtime", "runc", "--network=host",
+            "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
+            "--pull", "never",
+        ];
+        foreach (var (key, value) in environment)
+        {
+            arguments.Add("--env");
+            arguments.Add($"{key}={value}");
+        }
+
+        arguments.Add(image);
+        await ExternalCommand.RunAsync("podman", arguments, CommandTimeout);
+        return new PodmanContainer(name);
+    }
+
+    public Task<string> LogsAsync() => ExternalCommand.RunAsync("podman", ["logs", Name], CommandTimeout);
+
+    /// <summary>Sends SIGTERM, as Kubernetes or Container Apps do on scale-in or a new revision.</summary>
+    public Task TerminateAsync() => ExternalCommand.RunAsync("podman", ["kill", "--signal", "TERM", Name], CommandTimeout);
+
+    /// <summary>The container's state (<c>running</c>, <c>exited</c>) and exit code.</summary>
+    public async Task<(string Status, int ExitCode)> StateAsync()
+    {
+        var text = (await ExternalCommand.RunAsync("podman", ["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", Name], CommandTimeout)).Trim();
+        var parts = text.Split(' ');
+        return (parts[0], int.Parse(parts[1], CultureInfo.InvariantCulture));
+    }
+
+    public async ValueTask DisposeAsync() =>
+        await ExternalCommand.RunAsync("podman", ["rm", "--force", "--time", "0", Name], CommandTimeout, allowFailure: true);
+}

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Tests.Infrastructure;
+
+namespace LlmWorkflow.Tests.Deployment;
+
+/// <summary>
+/// What a container image holds is the publish output: it must carry the workflows folder, so the published API
+/// started from an unrelated directory, with no Workflows:Root, serves the catalog and prices from its own copy.
+/// </summary>
+public sealed class PublishedOutputTests(TestServers servers)
+{
+    [Fact]
+    public async Task PublishedApiRunsFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var publish = Directory.CreateTempSubdirectory("llmwf-publish-api-");
+        var elsewhere = Directory.CreateTempSubdirectory("llmwf-elsewhere-");
+        try
+        {
+            await ExternalCommand.RunAsync(
+                "dotnet",
+                ["publish", Path.Combine(RepositoryPaths.Root, "LlmWorkflow.Api", "LlmWorkflow.Api.csproj"), "--no-build",
+                    "-c", ExternalCommand.BuildConfiguration, "-o", publish.FullName],
+                TimeSpan.FromMinutes(3));
+
+            // Every data file the services read is in the output, in the layout WorkflowsDirectory expects.
+            foreach (var file in new[] { "definitions/hello_transform.json", "pricing.json", "workflow.schema.json", "mock-responses/support_triage.json" })
+            {
+                Assert.True(File.Exists(Path.Combine(publish.FullName, "workflows", file)), $"workflows/{file} is missing from the publish output");
+            }
+
+            Assert.NotEmpty(Directory.GetFiles(Path.Combine(publish.FullName, "workflows", "prompts"), "*.md", SearchOption.AllDirectories));
+
+            var environment = await TestEnvironment.CreateAsync(servers, nameof(PublishedOutputTests));
+            var port = PortAllocator.GetFreePort();
+            var start = new ProcessStartInfo("dotnet", [Path.Combine(publish.FullName, "LlmWorkflow.Api.dll")])
+            {
+                WorkingDirectory = elsewhere.FullName,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            foreach (var (key, value) in environment.Settings())
+            {
+                if (key != "Workflows:Root")
+                {
+                    start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+                }
+            }
+
+            start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+            var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            using var api = Process.Start(start)!;
+            api.OutputDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
+            api.ErrorDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
+            api.BeginOutputReadLine();
+            api.BeginErrorReadLine();
+            try
+            {
+                using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+                client.DefaultRequestHeaders.Add("X-API-Key", TestEnvironment.CallerKey);
+                var workflows = await WaitForJsonAsync(client, "/api/v1/workflows", api, output, ct);
+                Assert.Contains("hello_transform", workflows.ToJsonString(), StringComparison.Ordinal);
+
+                // The dry run prices the workflow's models from the published pricing.json.
+                var input = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Workflows, "examples", "support_triage.json"), ct));
+                using var validate = await client.PostAsJsonAsync("/api/v1/workflow/validate", new JsonObject { ["workflow_name"] = "support_triage", ["input_data"] = input }, ct);
+                var plan = await validate.Content.ReadFromJsonAsync<JsonObject>(ct);
+                Assert.True(validate.IsSuccessStatusCode, plan?.ToJsonString());
+                Assert.Empty(plan!["unpriced_models"]!.AsArray());
+            }
+            finally
+            {
+                api.Kill();
+                await api.WaitForExitAsync(CancellationToken.None);
+            }
+        }
+        finally
+        {
+            publish.Delete(recursive: true);
+            elsewhere.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<JsonNode> WaitForJsonAsync(
+        HttpClient client, string path, Process api, System.Collections.Concurrent.ConcurrentQueue<string> output, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (true)
+        {
+            Assert.False(api.HasExited, "The published API exited:\n" + string.Join('\n', output));
+            try
+            {
+                using var response = await client.GetAsync(path, ct);
+                if (response.IsSuccessStatusCode)
+                {
+                    return (await response.Content.ReadFromJsonAsync<JsonNode>(ct))!;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "The published API did not serve " + path + ":\n" + string.Join('\n', output));
+            await Task.Delay(200, ct);
+        }
+    }
+}
