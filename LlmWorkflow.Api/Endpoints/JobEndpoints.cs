@@ -34,7 +34,8 @@ internal static class JobEndpoints
             .WithSummary("List jobs, newest first")
             .WithDescription("Filters: status_filter (pending|queued|processing|completed|failed|cancelled), user_id, limit (1-200, default 50), " +
                              "offset, limit_results: a count \"1\"-\"500\" (overrides limit) or a period \"Today\" (since 00:00 UTC), \"7 Days\", \"30 Days\". " +
-                             "Invalid values get 400 listing the valid ones.");
+                             "Only the caller key's tenant's jobs are listed; user_id narrows within it (it cannot widen a key bound to a user or X-User-Id). " +
+                             "Admin keys see every tenant and may filter with tenant_id. Invalid values get 400 listing the valid ones.");
 
         api.MapDelete("/workflow/{jobId:guid}", CancelAsync)
             .WithName("CancelJob")
@@ -66,11 +67,14 @@ internal static class JobEndpoints
         }
 
         var activity = System.Diagnostics.Activity.Current;
+        var scope = CallerScope.From(http);
         var submission = new JobSubmission
         {
             WorkflowName = request.WorkflowName,
             InputData = request.InputData ?? [],
-            UserId = request.UserId,
+            TenantId = scope.TenantId,
+            // A key bound to a user submits as that user whatever the body says.
+            UserId = CallerScope.BoundUser(http) ?? request.UserId,
             Username = request.Username,
             Action = request.Action,
             WebhookUrl = request.WebhookUrl,
@@ -127,19 +131,36 @@ internal static class JobEndpoints
         int? limit,
         int? offset,
         [FromQuery(Name = "limit_results")] string? limitResults,
+        [FromQuery(Name = "tenant_id")] string? tenantId,
         LlmWorkflowDbContext db,
         TimeProvider time,
         HttpContext http,
         CancellationToken cancellationToken)
     {
+        // user_id only narrows: CallerScope already combines it with the key's bound user and X-User-Id.
+        _ = userId;
         var scope = CallerScope.From(http);
-        var (query, errors) = JobListQuery.Parse(statusFilter, userId ?? scope.UserId, limit, offset, limitResults, time.GetUtcNow());
+        var (query, errors) = JobListQuery.Parse(statusFilter, scope.UserId, limit, offset, limitResults, time.GetUtcNow());
         if (query is null)
         {
             return TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(v => v)));
         }
 
         var jobs = db.Jobs.AsNoTracking();
+        if (scope.Contradictory)
+        {
+            jobs = jobs.Where(_ => false);
+        }
+
+        if (scope.TenantFilter is { } tenant)
+        {
+            jobs = jobs.Where(j => j.TenantId == tenant);
+        }
+        else if (tenantId is { Length: > 0 } adminTenant)
+        {
+            jobs = jobs.Where(j => j.TenantId == adminTenant);
+        }
+
         if (query.Status is { } status)
         {
             jobs = jobs.Where(j => j.Status == status);
@@ -200,7 +221,9 @@ internal static class JobEndpoints
         }
 
         var scope = CallerScope.From(http);
-        var deleted = await commands.DeleteAsync(ids.Distinct().ToArray(), scope.IsAdmin ? null : scope.UserId, cancellationToken);
+        var deleted = scope.Contradictory
+            ? []
+            : await commands.DeleteAsync(ids.Distinct().ToArray(), scope.TenantFilter, scope.IsAdmin ? null : scope.UserId, cancellationToken);
         var notFound = ids.Except(deleted).Distinct().ToArray();
         return TypedResults.Ok(new BulkDeleteResponse(deleted.Count, deleted, notFound));
     }
@@ -229,7 +252,7 @@ internal static class JobEndpoints
     private static async Task<bool> VisibleAsync(LlmWorkflowDbContext db, Guid jobId, HttpContext http, CancellationToken cancellationToken)
     {
         var scope = CallerScope.From(http);
-        var owner = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.UserId }).FirstOrDefaultAsync(cancellationToken);
-        return owner is not null && (scope.IsAdmin || scope.UserId is null || owner.UserId == scope.UserId);
+        var owner = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.TenantId, j.UserId }).FirstOrDefaultAsync(cancellationToken);
+        return owner is not null && scope.CanSee(owner.TenantId, owner.UserId);
     }
 }

@@ -66,9 +66,16 @@ public sealed class JobCommands(LlmWorkflowDbContext db, JobQueue queue, JobEven
     }
 
     /// <summary>Deletes jobs (with their steps, usage and webhook rows); running ones are stopped by their workers.</summary>
-    public async Task<IReadOnlyList<Guid>> DeleteAsync(IReadOnlyCollection<Guid> jobIds, string? userId, CancellationToken cancellationToken)
+    /// <param name="tenantId">Only this tenant's jobs (null: any tenant, for admins).</param>
+    /// <param name="userId">Only this user's jobs (null: any user of the tenant).</param>
+    public async Task<IReadOnlyList<Guid>> DeleteAsync(IReadOnlyCollection<Guid> jobIds, string? tenantId, string? userId, CancellationToken cancellationToken)
     {
         var query = db.Jobs.Where(j => jobIds.Contains(j.Id));
+        if (tenantId is not null)
+        {
+            query = query.Where(j => j.TenantId == tenantId);
+        }
+
         if (userId is not null)
         {
             query = query.Where(j => j.UserId == userId);

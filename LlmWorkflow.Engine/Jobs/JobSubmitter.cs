@@ -55,6 +55,7 @@ public sealed class JobSubmitter(
             WebhookUrl = submission.WebhookUrl,
             WebhookSecret = submission.WebhookSecret,
             WebhookEvents = submission.WebhookEvents?.ToArray(),
+            TenantId = submission.TenantId,
             UserId = submission.UserId,
             Username = submission.Username,
             Action = submission.Action,
@@ -98,8 +99,8 @@ public sealed class JobSubmitter(
         await using var command = dataSource.CreateCommand("""
             INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, priority, webhook_url, webhook_secret, webhook_events,
                                            user_id, username, action, status, input_data, debug_mode, budget_usd, idempotency_key,
-                                           queued_at, dispatched_at, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13, $14, $15, $15, $15, $15)
+                                           queued_at, dispatched_at, created_at, updated_at, tenant_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13, $14, $15, $15, $15, $15, $16)
             """);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter { Value = job.Id });
@@ -117,11 +118,12 @@ public sealed class JobSubmitter(
         p.Add(new NpgsqlParameter { Value = (object?)job.BudgetUsd ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Numeric });
         p.Add(new NpgsqlParameter { Value = (object?)job.IdempotencyKey ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Varchar });
         p.Add(new NpgsqlParameter { Value = job.CreatedAt });
+        p.Add(new NpgsqlParameter { Value = job.TenantId, NpgsqlDbType = NpgsqlDbType.Varchar });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private Task<WorkflowJob?> FindByIdempotencyKeyAsync(JobSubmission submission, CancellationToken cancellationToken) =>
         db.Jobs.AsNoTracking().FirstOrDefaultAsync(
-            j => j.IdempotencyKey == submission.IdempotencyKey && j.UserId == submission.UserId,
+            j => j.IdempotencyKey == submission.IdempotencyKey && j.TenantId == submission.TenantId && j.UserId == submission.UserId,
             cancellationToken);
 }
