@@ -32,7 +32,7 @@ internal static class EventEndpoints
         return api;
     }
 
-    private static async Task<Results<ServerSentEventsResult<string>, NotFound<ProblemDetails>>> StreamAsync(
+    private static async Task<Results<ServerSentEventsResult<string>, NotFound<ProblemDetails>, ValidationProblem>> StreamAsync(
         Guid jobId,
         [FromHeader(Name = "Last-Event-ID")] string? lastEventIdHeader,
         [FromQuery(Name = "last_event_id")] string? lastEventIdQuery,
@@ -41,13 +41,23 @@ internal static class EventEndpoints
         HttpContext http,
         CancellationToken cancellationToken)
     {
+        var after = lastEventIdHeader ?? lastEventIdQuery ?? "0";
+        if (!IsStreamEntryId(after))
+        {
+            // Redis would refuse it mid-stream; say so up front.
+            var field = lastEventIdHeader is not null ? "Last-Event-ID" : "last_event_id";
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                [field] = [$"{field} must be an event id this stream sent (<milliseconds>-<sequence>, e.g. 1732200000000-0) or 0."],
+            });
+        }
+
         var job = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == jobId, cancellationToken);
         if (job is null || !CallerScope.From(http).CanSee(job))
         {
             return NotFoundProblems.Job(jobId);
         }
 
-        var after = lastEventIdHeader ?? lastEventIdQuery ?? "0";
         return TypedResults.ServerSentEvents(ReadAsync(job, after, events, http.RequestServices, cancellationToken));
     }
 
@@ -81,6 +91,18 @@ internal static class EventEndpoints
                 yield break;
             }
         }
+    }
+
+    /// <summary>A Redis stream entry id: <c>ms</c> or <c>ms-seq</c>, both unsigned 64-bit.</summary>
+    private static bool IsStreamEntryId(string id)
+    {
+        var dash = id.IndexOf('-', StringComparison.Ordinal);
+        var ms = dash < 0 ? id : id[..dash];
+        return IsUInt64(ms) && (dash < 0 || IsUInt64(id[(dash + 1)..]));
+
+        static bool IsUInt64(string text) =>
+            text.Length is > 0 and <= 20 && text.All(char.IsAsciiDigit)
+            && ulong.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _);
     }
 
     private static async Task<SseItem<string>?> FinishedWithoutEventsAsync(Guid jobId, IServiceProvider services, CancellationToken cancellationToken)

@@ -66,6 +66,12 @@ internal static class JobEndpoints
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["workflow_name"] = ["workflow_name is required."] });
         }
 
+        var headerUser = http.Request.Headers[CallerScope.UserHeader].FirstOrDefault();
+        if (!string.IsNullOrEmpty(headerUser) && request.UserId is { Length: > 0 } bodyUser && bodyUser != headerUser && CallerScope.BoundUser(http) is null)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["user_id"] = [$"user_id must match the {CallerScope.UserHeader} header when both are sent."] });
+        }
+
         var activity = System.Diagnostics.Activity.Current;
         var scope = CallerScope.From(http);
         var submission = new JobSubmission
@@ -73,8 +79,8 @@ internal static class JobEndpoints
             WorkflowName = request.WorkflowName,
             InputData = request.InputData ?? [],
             TenantId = scope.TenantId,
-            // A key bound to a user submits as that user whatever the body says.
-            UserId = CallerScope.BoundUser(http) ?? request.UserId,
+            // A key bound to a user submits as that user whatever the request says.
+            UserId = CallerScope.BoundUser(http) ?? (string.IsNullOrEmpty(headerUser) ? request.UserId : headerUser),
             Username = request.Username,
             Action = request.Action,
             WebhookUrl = request.WebhookUrl,
