@@ -87,6 +87,9 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
             await Task.Delay(policy.BackoffBefore(attempt + 1), run.Time, cancellationToken);
         }
 
+        // Answers go to PostgreSQL as they are: a NUL (or lone surrogate) would fail every write of them, so they are
+        // cleaned here, once, and the record says so.
+        output = StorableJson.Clean(output, out var cleanedCharacters);
         var status = error is null ? StepStatus.Completed : OutcomeOf(policy, error);
         if (status == StepStatus.Defaulted)
         {
@@ -117,16 +120,39 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
             CostUsd = usage.CostUsd,
             Provider = usage.LastCall?.Provider,
             Model = usage.LastCall?.Model,
+            Notes = cleanedCharacters > 0
+                ? $"The output held {cleanedCharacters} character(s) that cannot be stored (U+0000 removed, lone surrogates replaced by U+FFFD)."
+                : null,
         };
-        run.AddRecord(record);
 
-        if (status != StepStatus.Failed)
+        if (status != StepStatus.Failed && handler.IsCheckpointed && run.Checkpoints is { } checkpoints)
         {
-            frame.Outputs.Set(step.Id, output);
-            if (handler.IsCheckpointed && run.Checkpoints is { } checkpoints)
+            try
             {
                 await checkpoints.SaveAsync(run.RunId, new StepCheckpoint(stepKey, output, record), cancellationToken);
             }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // A checkpoint that cannot be written fails the step with its cause instead of crashing the run (a
+                // crashed run is reclaimed and its paid calls made again). A lost database connection is told apart
+                // by the job's persistence-fault record, which requeues the job instead of failing it.
+                error = new WorkflowError
+                {
+                    Type = "checkpoint_write_failed",
+                    Category = ErrorCategory.SystemError,
+                    Message = $"The output of step \"{step.Id}\" could not be stored: {ex.Message}",
+                    StepId = step.Id,
+                };
+                status = StepStatus.Failed;
+                output = null;
+                record = record with { Status = status, Error = error, Output = null };
+            }
+        }
+
+        run.AddRecord(record);
+        if (status != StepStatus.Failed)
+        {
+            frame.Outputs.Set(step.Id, output);
         }
 
         await run.Progress.PublishAsync(

@@ -6,11 +6,12 @@ namespace LlmWorkflow.Engine.Persistence.Migrations;
 /// <summary>
 /// Every job belongs to a tenant (the caller key's application). Jobs stored before tenants existed belong to
 /// <c>main-app</c>, the tenant of <c>LLM_MICROSERVICE_API_KEY</c>. Idempotency keys become unique per tenant and
-/// user (NULLS NOT DISTINCT: a repeated key without a user_id is a replay too).
+/// user (NULLS NOT DISTINCT: a repeated key without a user_id is a replay too). Step rows get <c>notes</c>: what the
+/// service changed about an output before storing it (a poison answer's NULs removed).
 /// </summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
-[Migration("20261122130000_JobTenants")]
-public sealed class JobTenants : Migration
+[Migration("20261122130000_TenantsAndStepNotes")]
+public sealed class TenantsAndStepNotes : Migration
 {
     protected override void Up(MigrationBuilder migrationBuilder)
     {
@@ -20,6 +21,7 @@ public sealed class JobTenants : Migration
             CREATE UNIQUE INDEX idx_workflow_jobs_tenant_idempotency ON llm_workflow_jobs(tenant_id, user_id, idempotency_key)
                 NULLS NOT DISTINCT WHERE idempotency_key IS NOT NULL;
             CREATE INDEX idx_workflow_jobs_tenant_created_at ON llm_workflow_jobs(tenant_id, created_at);
+            ALTER TABLE llm_job_steps ADD COLUMN notes TEXT;
             """);
     }
 
@@ -30,6 +32,7 @@ public sealed class JobTenants : Migration
             DROP INDEX IF EXISTS idx_workflow_jobs_tenant_idempotency;
             CREATE UNIQUE INDEX idx_workflow_jobs_idempotency ON llm_workflow_jobs(user_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
             ALTER TABLE llm_workflow_jobs DROP COLUMN IF EXISTS tenant_id;
+            ALTER TABLE llm_job_steps DROP COLUMN IF EXISTS notes;
             """);
     }
 }
