@@ -129,6 +129,8 @@ public sealed class JobCommands(LlmWorkflowDbContext db, JobQueue queue, JobEven
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             logger.LogWarning(ex, "Retried job {JobId} could not be dispatched now; the reconciler will dispatch it", jobId);
+            await db.Jobs.Where(j => j.Id == jobId && j.Status == JobStatus.Queued)
+                .ExecuteUpdateAsync(s => s.SetProperty(j => j.DispatchedAt, (DateTimeOffset?)null), CancellationToken.None);
         }
 
         return RetryOutcome.Requeued;

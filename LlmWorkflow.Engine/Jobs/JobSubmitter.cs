@@ -88,6 +88,7 @@ public sealed class JobSubmitter(
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             logger.LogWarning(ex, "Job {JobId} is stored but could not be dispatched; the reconciler will dispatch it", job.Id);
+            await JobDispatchMarks.ClearAsync(dataSource, job.Id, logger);
         }
 
         return new SubmissionResult(job, Created: true, []);
