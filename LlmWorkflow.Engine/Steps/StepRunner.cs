@@ -224,7 +224,7 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
                 Type = "timeout",
                 Category = category,
                 Message = $"Step \"{context.Step.Id}\" did not finish within {seconds} s.",
-                Retryable = true,
+                Retryable = category == ErrorCategory.ExternalError,
                 StepId = context.Step.Id,
                 Details = new JsonObject { ["timeout_seconds"] = seconds },
             });
@@ -256,8 +256,9 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
     }
 
     /// <summary>Only failures that can go away on their own are retried; bad input or configuration will fail again.</summary>
+    /// <remarks>Document 001's taxonomy: only EXTERNAL_ERROR is retryable; SYSTEM_ERROR (our own failure) is not.</remarks>
     private static bool IsWorthRetrying(WorkflowError error) =>
-        error.Retryable || error.Category is ErrorCategory.ExternalError or ErrorCategory.SystemError;
+        error.Category is ErrorCategory.ExternalError || (error.Retryable && error.Category is not ErrorCategory.SystemError);
 
     /// <summary>The budget stop ends the run whatever the step's on_error says.</summary>
     private static StepStatus OutcomeOf(OnErrorPolicy policy, WorkflowError error) => policy.Mode switch
