@@ -5,7 +5,8 @@ using LlmWorkflow.Api.Infrastructure;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Engine.Persistence;
 
-var builder = WebApplication.CreateBuilder(args);
+// Settings and static files sit beside the assembly, so the API reads the same appsettings.json wherever it is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.AddServiceDefaults();
 builder.Services.AddLlmWorkflowCore(builder.Configuration);

@@ -125,9 +125,9 @@ internal sealed class LeafConfigChecks(IExternalServiceGateway? services, IModel
         {
             problems.Add(path, ValidationCodes.InvalidModel, $"\"{model}\" is not a \"provider/model\" id.", "Prefix the model with its provider, e.g. \"openai/gpt-4o-mini\" or \"mock/echo\".");
         }
-        else if (models?.Check(model) is { } message)
+        else if (models?.Check(model) is { } problem)
         {
-            problems.Add(path, ValidationCodes.UnknownModel, message, "Use a configured provider and a model listed in the pricing file.");
+            problems.Add(path, problem.Code, problem.Message, problem.Hint);
         }
     }
 
@@ -158,13 +158,24 @@ internal sealed class LeafConfigChecks(IExternalServiceGateway? services, IModel
         }
     }
 
+    /// <summary>Keys of the original documents' shape and their names here; `llmwf upgrade` renames them.</summary>
+    private static readonly Dictionary<string, string> DocumentKeys = new(StringComparer.Ordinal)
+    {
+        ["config"] = "params",
+        ["prompt_template"] = "prompt_file",
+        ["system_template"] = "system_file",
+    };
+
     private void RejectUnknown(JsonObject config, string configPath, string[] allowed)
     {
         foreach (var (key, _) in config)
         {
             if (!allowed.Contains(key))
             {
-                problems.Add($"{configPath}.{key}", ValidationCodes.UnknownConfigProperty, $"config.{key} is not a known property.", $"Known properties: {string.Join(", ", allowed)}.");
+                var hint = DocumentKeys.TryGetValue(key, out var renamed) && allowed.Contains(renamed)
+                    ? $"This is the original documents' name for {renamed}: rename it, or run `llmwf upgrade <file>` to upgrade the whole definition."
+                    : $"Known properties: {string.Join(", ", allowed)}.";
+                problems.Add($"{configPath}.{key}", ValidationCodes.UnknownConfigProperty, $"config.{key} is not a known property.", hint);
             }
         }
     }

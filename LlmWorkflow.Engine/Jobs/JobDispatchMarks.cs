@@ -10,18 +10,23 @@ namespace LlmWorkflow.Engine.Jobs;
 /// </summary>
 public static class JobDispatchMarks
 {
-    public static async Task ClearAsync(NpgsqlDataSource dataSource, Guid jobId, ILogger logger)
+    public static async Task ClearAsync(NpgsqlDataSource dataSource, Guid[] jobIds, ILogger logger)
     {
+        if (jobIds.Length == 0)
+        {
+            return;
+        }
+
         try
         {
-            await using var command = dataSource.CreateCommand("UPDATE llm_workflow_jobs SET dispatched_at = NULL WHERE id = $1 AND status = 'queued'");
-            command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+            await using var command = dataSource.CreateCommand("UPDATE llm_workflow_jobs SET dispatched_at = NULL WHERE id = ANY($1) AND status = 'queued'");
+            command.Parameters.Add(new NpgsqlParameter { Value = jobIds });
             await command.ExecuteNonQueryAsync(CancellationToken.None);
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
         {
-            // The periodic redispatch still sends it, later.
-            logger.LogWarning(ex, "Could not clear the dispatch mark of job {JobId}", jobId);
+            // The periodic redispatch still sends them, later.
+            logger.LogWarning(ex, "Could not clear the dispatch mark of {Count} job(s)", jobIds.Length);
         }
     }
 }

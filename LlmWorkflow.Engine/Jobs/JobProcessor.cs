@@ -117,11 +117,8 @@ public sealed partial class JobProcessor(
             Telemetry.JobsFinished.Add(1,
                 new KeyValuePair<string, object?>("workflow", job.WorkflowName),
                 new KeyValuePair<string, object?>("status", outcome.Status.ToWire()));
+            // The terminal webhook event was recorded by the same statement (JobStore.FinishAsync).
             LogFinished(job.Id, job.WorkflowName, outcome.Status.ToWire());
-            if (job.HasWebhook)
-            {
-                await webhooks.EnqueueTerminalAsync(job.Id, CancellationToken.None);
-            }
         }
     }
 
@@ -183,17 +180,8 @@ public sealed partial class JobProcessor(
         return step is null ? error.Message : $"Step \"{step.DisplayName}\" ({step.StepId}) failed: {error.Message}";
     }
 
-    /// <summary>The documents' <c>cost_data</c>: provider, model, token counts and USD (null when unpriced).</summary>
-    public static JsonObject CostData(WorkflowRunResult result) => new()
-    {
-        ["provider"] = result.Provider,
-        ["model"] = result.Model,
-        ["input_tokens"] = result.InputTokens,
-        ["output_tokens"] = result.OutputTokens,
-        ["total_tokens"] = result.TotalTokens,
-        ["cost_usd"] = result.CostUsd ?? (result.Unpriced ? null : 0m),
-        ["unpriced"] = result.Unpriced,
-    };
+    /// <summary>The documents' <c>cost_data</c>: totals, the last model's provider and id, and the per-model breakdown.</summary>
+    public static JsonObject CostData(WorkflowRunResult result) => Costs.CostData.From(result).ToJson();
 
     private static JsonObject RunContext(ClaimedJob job) => new()
     {
