@@ -2,6 +2,7 @@ using System.Text.Json;
 using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Endpoints;
 using LlmWorkflow.Api.Infrastructure;
+using LlmWorkflow.Api.Infrastructure.OpenApi;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Engine.Persistence;
 
@@ -26,6 +27,7 @@ builder.Services.AddExceptionHandler<DependencyUnavailableExceptionHandler>();
 builder.Services.AddLlmWorkflowOpenApi();
 builder.Services.AddApiKeyAuth(builder.Configuration);
 builder.Services.AddCallerRateLimits(builder.Configuration);
+builder.Services.AddConfiguredCors(builder.Configuration);
 
 var app = builder.Build();
 
@@ -43,13 +45,16 @@ app.UseStatusCodePages();
 // Operations dashboard: plain files in wwwroot/dashboard; /dashboard redirects to /dashboard/ (index.html).
 app.UseDefaultFiles();
 app.UseStaticFiles();
+app.UseCors();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseSubmissionUserPeek(app.Services.GetRequiredService<RateLimitingOptions>());
 app.UseRateLimiter();
 app.UseHostileInputGuard(maxJsonDepth);
 
 app.MapApiDocs();
 app.MapDefaultEndpoints();
+app.MapApiHealth();
 var api = app.MapGroup("/api/v1").RequireAuthorization(AuthServiceCollectionExtensions.CallerPolicy).RequireRateLimiting(RateLimitingSetup.Policy);
 api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints();
 api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints();

@@ -38,15 +38,10 @@ internal static class AdminEndpoints
 
     private static async Task<Results<Ok<CleanupResponse>, ValidationProblem>> CleanupStaleAsync(
         JobMaintenance maintenance,
-        [FromQuery(Name = "processing_minutes")] int? processingMinutesSnake,
-        [FromQuery(Name = "waiting_hours")] int? waitingHoursSnake,
-        int? processingMinutes,
-        int? waitingHours,
+        [FromQuery(Name = "processing_minutes")] int? processingMinutes,
+        [FromQuery(Name = "waiting_hours")] int? waitingHours,
         CancellationToken cancellationToken)
     {
-        // The documented names are snake_case; the camelCase ones stay accepted for older callers.
-        processingMinutes = processingMinutesSnake ?? processingMinutes;
-        waitingHours = waitingHoursSnake ?? waitingHours;
         var errors = new Dictionary<string, string[]>();
         if (processingMinutes is < 1 or > MaxProcessingMinutes)
         {

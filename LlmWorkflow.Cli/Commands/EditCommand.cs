@@ -28,7 +28,17 @@ internal static partial class EditCommand
             }
 
             var (path, folder) = await ResolveAsync(parse.GetRequiredValue(workflow), parse.GetValue(workflows), console, cancellationToken);
-            var document = new DefinitionDocument(path, await File.ReadAllTextAsync(path, cancellationToken));
+            DefinitionDocument document;
+            try
+            {
+                document = new DefinitionDocument(path, await File.ReadAllTextAsync(path, cancellationToken));
+            }
+            catch (System.Text.Json.JsonException ex)
+            {
+                // The editor works on the JSON tree, so the text must parse first.
+                throw new UsageException($"{console.DisplayPath(path)}: {Engine.Definitions.JsonErrorText.Describe(ex)} Fix the JSON syntax, then edit.");
+            }
+
             await using var engine = LocalEngine.Create(folder, mock: true);
             new WorkflowEditor(document, console.Ansi, engine, folder).Run();
             return ExitCodes.Success;

@@ -39,7 +39,15 @@ public sealed partial class JobProcessor(
         using var activity = StartActivity(dispatched);
         if (claimed is null)
         {
-            await queue.AckAsync(dispatched);
+            // A running job's stream entry can go idle a moment before its Postgres lease lapses (the two are renewed
+            // one after the other), so a reclaim may find the job still leased. Acking the entry then would orphan the
+            // job if its worker is dead: nothing re-dispatches a processing job. Leave it pending instead; it is
+            // reclaimed again once the lease has lapsed. Finished, cancelled and unknown jobs are acked as before.
+            if (dispatched.Dispatch.JobId == Guid.Empty || !await store.IsProcessingAsync(dispatched.Dispatch.JobId, abort))
+            {
+                await queue.AckAsync(dispatched);
+            }
+
             return;
         }
 

@@ -29,7 +29,19 @@ public sealed class JobSubmitter(
                 WorkflowNotFound: true);
         }
 
+        if (submission.WebhookUrl is null && !string.IsNullOrEmpty(webhookOptions.Value.DefaultUrl))
+        {
+            submission = submission with { WebhookUrl = webhookOptions.Value.DefaultUrl };
+        }
+
         var problems = SubmissionValidator.Validate(submission, workflow, webhookOptions.Value.AllowPrivateNetworks);
+        if (submission.WebhookUrl is not null && !webhookOptions.Value.CanSign(submission.WebhookSecret))
+        {
+            // Refused now rather than accepted and silently dead-lettered: unsigned webhooks are never sent.
+            problems = [.. problems, new SubmissionProblem("webhook_secret",
+                "webhook_url needs a signing secret and this service has none: send webhook_secret, or set LLM_WEBHOOK_SECRET (Webhooks:Secret) on the service.")];
+        }
+
         if (problems.Count > 0)
         {
             return new SubmissionResult(null, false, problems);

@@ -140,7 +140,6 @@ public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
 
     [Theory]
     [InlineData("/api/v1/admin/cleanup/old?days=2147483647", "days")]
-    [InlineData("/api/v1/admin/cleanup/stale?waitingHours=2147483647", "waiting_hours")]
     [InlineData("/api/v1/admin/cleanup/stale?waiting_hours=2147483647", "waiting_hours")]
     [InlineData("/api/v1/admin/cleanup/stale?processing_minutes=0", "processing_minutes")]
     public async Task AdminOverflowsAre400(string path, string field)
@@ -168,7 +167,7 @@ public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
         events.Headers.TryAddWithoutValidation("Last-Event-ID", "not-an-id");
         using var response = await _http.SendAsync(events, HttpCompletionOption.ResponseHeadersRead, ct);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains("Last-Event-ID", await response.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+        Assert.Contains("last_event_id", await response.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
     }
 
     [Fact]
