@@ -19,9 +19,10 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
     private const string KeyABoundToBob = "key-app-a-bob";
     private const string KeyASecond = "key-app-a-second";
 
-    /// <summary>Routes that read only the shared workflow catalog, which holds no tenant data.</summary>
+    /// <summary>Routes that read only the shared workflow catalog or the service's health, which hold no tenant data.</summary>
     private static readonly HashSet<string> TenantNeutral =
     [
+        "GET /api/v1/health",
         "GET /api/v1/workflows",
         "GET /api/v1/workflows/{name}",
         "GET /api/v1/workflows/{name}/diagram",
