@@ -12,10 +12,11 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 builder.AddServiceDefaults();
 builder.Services.AddLlmWorkflowCore(builder.Configuration);
 
+var maxJsonDepth = builder.Configuration.GetValue("Api:MaxJsonDepth", 32);
 builder.Services.ConfigureHttpJsonOptions(options =>
 {
     options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
-    options.SerializerOptions.MaxDepth = builder.Configuration.GetValue("Api:MaxJsonDepth", 32);
+    options.SerializerOptions.MaxDepth = maxJsonDepth;
 });
 var maxBodyBytes = builder.Configuration.GetValue<long>("Api:MaxRequestBodyBytes", 1_048_576);
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = maxBodyBytes);
@@ -49,6 +50,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.UseSubmissionUserPeek(app.Services.GetRequiredService<RateLimitingOptions>());
 app.UseRateLimiter();
+app.UseHostileInputGuard(maxJsonDepth);
 
 app.MapApiDocs();
 app.MapDefaultEndpoints();

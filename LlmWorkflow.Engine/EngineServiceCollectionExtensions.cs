@@ -57,6 +57,7 @@ public static class EngineServiceCollectionExtensions
         // External services first: their Redis-backed response cache is the one the LLM gateway should share.
         services.AddExternalServices(configuration);
         services.AddLlmProviders(configuration);
+        WorkflowsDirectory.UseDataFilesOf(services, configuration, workflowsRoot);
         services.AddSingleton(_ => TransformRegistry.CreateDefault());
         services.AddSingleton(_ => new PromptLibrary(Path.Combine(workflowsRoot, "prompts")));
 

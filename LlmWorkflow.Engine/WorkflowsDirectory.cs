@@ -1,3 +1,8 @@
+using LlmWorkflow.Engine.Costs;
+using LlmWorkflow.Engine.Llm;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
 namespace LlmWorkflow.Engine;
 
 /// <summary>
@@ -6,6 +11,31 @@ namespace LlmWorkflow.Engine;
 /// </summary>
 public static class WorkflowsDirectory
 {
+    /// <summary>
+    /// Points pricing (<c>pricing.json</c>) and the mock provider's canned answers (<c>mock-responses/</c>) at the
+    /// resolved workflows folder, so <c>Workflows:Root</c> moves them too. An explicit <c>Pricing:FilePath</c> or
+    /// <c>Llm:Mock:ResponsesDirectory</c> still wins; a root without the file keeps the default lookup.
+    /// </summary>
+    public static void UseDataFilesOf(IServiceCollection services, IConfiguration configuration, string root)
+    {
+        services.PostConfigure<PricingOptions>(options =>
+        {
+            var pricing = Path.Combine(root, "pricing.json");
+            if (string.IsNullOrEmpty(configuration[$"{PricingOptions.SectionName}:FilePath"]) && File.Exists(pricing))
+            {
+                options.FilePath = pricing;
+            }
+        });
+        services.PostConfigure<LlmOptions>(options =>
+        {
+            var responses = Path.Combine(root, "mock-responses");
+            if (string.IsNullOrEmpty(configuration[$"{LlmOptions.SectionName}:Mock:ResponsesDirectory"]) && Directory.Exists(responses))
+            {
+                options.Mock.ResponsesDirectory = responses;
+            }
+        });
+    }
+
     public static string Resolve(string? configured)
     {
         if (!string.IsNullOrWhiteSpace(configured))

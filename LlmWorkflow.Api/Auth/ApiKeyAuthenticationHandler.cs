@@ -44,14 +44,14 @@ public sealed class ApiKeyAuthenticationHandler(
         if (presented is null)
         {
             return Task.FromResult(registry.AllowAnonymous
-                ? AuthenticateResult.Success(Ticket("anonymous", admin: false))
+                ? AuthenticateResult.Success(Ticket(new ApiKeyEntry { Name = CallerScope.AnonymousTenant }))
                 : AuthenticateResult.NoResult());
         }
 
         var match = registry.Find(presented);
         return Task.FromResult(match is null
             ? AuthenticateResult.Fail("Invalid API key.")
-            : AuthenticateResult.Success(Ticket(match.Name, match.Admin)));
+            : AuthenticateResult.Success(Ticket(match)));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -72,19 +72,27 @@ public sealed class ApiKeyAuthenticationHandler(
             statusCode: StatusCodes.Status403Forbidden).ExecuteAsync(Context);
     }
 
-    private AuthenticationTicket Ticket(string name, bool admin)
+    private AuthenticationTicket Ticket(ApiKeyEntry key)
     {
-        var claims = new List<Claim> { new(ClaimTypes.Name, name) };
-        if (admin)
+        var claims = new List<Claim> { new(ClaimTypes.Name, key.Name), new(CallerScope.TenantClaim, key.TenantId) };
+        if (key.Admin)
         {
             claims.Add(new Claim(AdminClaim, "true"));
+        }
+
+        if (!string.IsNullOrEmpty(key.UserId))
+        {
+            claims.Add(new Claim(CallerScope.BoundUserClaim, key.UserId));
         }
 
         return new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName);
     }
 }
 
-/// <summary>The configured keys, kept only as digests in memory.</summary>
+/// <summary>
+/// The configured keys, kept only as SHA-256 digests in memory (the plain key is dropped after start-up). Each
+/// entry is its own tenant (its <c>Name</c>) unless it names a <c>Tenant</c> to share.
+/// </summary>
 public sealed class ApiKeyRegistry
 {
     private readonly (byte[] Digest, ApiKeyEntry Entry)[] _keys;
@@ -102,6 +110,11 @@ public sealed class ApiKeyRegistry
             entries.Add(new ApiKeyEntry { Name = "admin", Key = adminKey, Admin = true });
         }
 
+        if (entries.FirstOrDefault(e => string.IsNullOrWhiteSpace(e.Name)) is not null)
+        {
+            throw new InvalidOperationException("Every Auth:ApiKeys entry needs a Name: it identifies the key in logs and is its tenant unless Tenant is set.");
+        }
+
         AllowAnonymous = options.Value.AllowAnonymous;
         if (entries.Count == 0 && !AllowAnonymous)
         {
@@ -110,7 +123,10 @@ public sealed class ApiKeyRegistry
                 "or Auth:AllowAnonymous=true for a local experiment.");
         }
 
-        _keys = entries.Select(e => (SHA256.HashData(Encoding.UTF8.GetBytes(e.Key)), e)).ToArray();
+        _keys = entries.Select(e => (SHA256.HashData(Encoding.UTF8.GetBytes(e.Key)), Entry: new ApiKeyEntry
+        {
+            Name = e.Name, Admin = e.Admin, Tenant = e.Tenant, UserId = e.UserId, Key = "",
+        })).ToArray();
     }
 
     public bool AllowAnonymous { get; }

@@ -14,7 +14,10 @@ public sealed class ApiKeyOptions
     public bool AllowAnonymous { get; set; }
 }
 
-/// <summary>One accepted key: a name for logs and rate-limit partitions (the key itself is never logged) and its scope.</summary>
+/// <summary>
+/// One accepted key: a name for logs and rate-limit partitions (the key itself is never logged), its scope, its
+/// tenant and optionally the one user it acts for.
+/// </summary>
 public sealed class ApiKeyEntry
 {
     public string Name { get; set; } = "";
@@ -22,4 +25,12 @@ public sealed class ApiKeyEntry
     public string Key { get; set; } = "";
 
     public bool Admin { get; set; }
+
+    /// <summary>The tenant (application) whose jobs this key owns; defaults to the key's <see cref="Name"/>, so every key is its own tenant unless two entries name the same one.</summary>
+    public string? Tenant { get; set; }
+
+    /// <summary>When set, the key acts for this user only, whatever a request's <c>user_id</c> or <c>X-User-Id</c> says.</summary>
+    public string? UserId { get; set; }
+
+    public string TenantId => string.IsNullOrWhiteSpace(Tenant) ? Name : Tenant;
 }

@@ -40,7 +40,7 @@ internal static class JobMapping
     private static JobStepResponse ToResponse(JobStep step) => new(
         step.StepKey, step.StepId, step.DisplayName, step.StepType, step.Status, step.Attempts,
         step.StartedAt, step.FinishedAt, step.DurationMs, step.Model, step.InputTokens, step.OutputTokens,
-        step.CostUsd, ToNode(step.Output), ToNode(step.Error));
+        step.CostUsd, ToNode(step.Output), ToNode(step.Error), step.Notes);
 
     private static JsonNode? ToNode(System.Text.Json.JsonDocument? document) =>
         document is null ? null : JsonNode.Parse(document.RootElement.GetRawText());

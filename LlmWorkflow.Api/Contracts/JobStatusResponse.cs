@@ -74,4 +74,5 @@ public sealed record JobStepResponse(
     int OutputTokens,
     decimal? CostUsd,
     JsonNode? Output,
-    JsonNode? Error);
+    JsonNode? Error,
+    string? Notes = null);

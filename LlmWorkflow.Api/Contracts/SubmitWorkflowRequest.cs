@@ -36,6 +36,6 @@ public sealed record SubmitWorkflowRequest
     [Description("Keep full step inputs/outputs for debugging.")]
     public bool? DebugMode { get; init; }
 
-    [Description("Budget for this job in USD; overrides the workflow's max_cost_usd.")]
+    [Description("Budget for this job in USD, 0-9999.999999; overrides the workflow's max_cost_usd.")]
     public decimal? BudgetUsd { get; init; }
 }

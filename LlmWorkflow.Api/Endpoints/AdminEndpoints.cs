@@ -9,20 +9,27 @@ namespace LlmWorkflow.Api.Endpoints;
 /// <summary>Admin-only routes: housekeeping, usage/cost report and queue state.</summary>
 internal static class AdminEndpoints
 {
+    // Documented ranges, checked before any arithmetic on dates (2147483647 days overflows DateTimeOffset).
+    private const int MaxProcessingMinutes = 525_600;
+    private const int MaxWaitingHours = 87_600;
+    private const int MaxCleanupDays = 36_500;
+    private static readonly DateTimeOffset EarliestReportInstant = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset LatestReportInstant = new(9000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     public static RouteGroupBuilder MapAdminEndpoints(this RouteGroupBuilder admin)
     {
         admin.MapPost("/cleanup/stale", CleanupStaleAsync)
             .WithName("CleanupStaleJobs")
             .WithSummary("Fail jobs stuck in processing (no live worker) or waiting too long")
-            .WithDescription("processing_minutes (default 60): processing jobs started longer ago whose lease expired; " +
-                             "waiting_hours (default 72): pending/queued jobs older than this. Marked is_stale with a stale_reason.");
+            .WithDescription("processing_minutes (1-525600, default 60): processing jobs started longer ago whose lease expired; " +
+                             "waiting_hours (1-87600, default 72): pending/queued jobs older than this. Marked is_stale with a stale_reason.");
         admin.MapPost("/cleanup/old", CleanupOldAsync)
             .WithName("DeleteOldJobs")
-            .WithSummary("Delete finished jobs older than N days (default 7)");
+            .WithSummary("Delete finished jobs older than N days (1-36500, default 7)");
         admin.MapGet("/usage", UsageAsync)
             .WithName("UsageReport")
             .WithSummary("Spend and tokens grouped by model, workflow, user and day")
-            .WithDescription("Period: from/to (ISO 8601, UTC) or days (default 30) back from now.");
+            .WithDescription("Period: from/to (ISO 8601, UTC, years 2000-9000) or days (1-366, default 30) back from now.");
         admin.MapGet("/queue", QueueAsync)
             .WithName("QueueState")
             .WithSummary("Dispatch streams per priority band, pending entries, consumers, worker heartbeats, dead letters");
@@ -35,9 +42,20 @@ internal static class AdminEndpoints
         [FromQuery(Name = "waiting_hours")] int? waitingHours,
         CancellationToken cancellationToken)
     {
-        if (processingMinutes is < 1 || waitingHours is < 1)
+        var errors = new Dictionary<string, string[]>();
+        if (processingMinutes is < 1 or > MaxProcessingMinutes)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["processing_minutes"] = ["processing_minutes and waiting_hours must be at least 1."] });
+            errors["processing_minutes"] = [$"processing_minutes must be between 1 and {MaxProcessingMinutes} (one year)."];
+        }
+
+        if (waitingHours is < 1 or > MaxWaitingHours)
+        {
+            errors["waiting_hours"] = [$"waiting_hours must be between 1 and {MaxWaitingHours} (ten years)."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
         }
 
         var count = await maintenance.CleanupStaleAsync(
@@ -48,9 +66,9 @@ internal static class AdminEndpoints
     private static async Task<Results<Ok<CleanupResponse>, ValidationProblem>> CleanupOldAsync(
         JobMaintenance maintenance, int? days, CancellationToken cancellationToken)
     {
-        if (days is < 1)
+        if (days is < 1 or > MaxCleanupDays)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["days"] = ["days must be at least 1."] });
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["days"] = [$"days must be between 1 and {MaxCleanupDays} (100 years)."] });
         }
 
         return TypedResults.Ok(new CleanupResponse(await maintenance.DeleteFinishedAsync(TimeSpan.FromDays(days ?? 7), cancellationToken)));
@@ -62,6 +80,17 @@ internal static class AdminEndpoints
         if (days is < 1 or > 366)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["days"] = ["days must be between 1 and 366."] });
+        }
+
+        foreach (var (name, value) in new[] { ("from", from), ("to", to) })
+        {
+            if (value is { } instant && (instant < EarliestReportInstant || instant > LatestReportInstant))
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+                {
+                    [name] = [$"{name} must be between {EarliestReportInstant:yyyy-MM-dd} and {LatestReportInstant:yyyy-MM-dd}."],
+                });
+            }
         }
 
         var end = to ?? time.GetUtcNow();

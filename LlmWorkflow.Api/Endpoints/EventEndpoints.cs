@@ -65,7 +65,8 @@ internal static class EventEndpoints
             return TypedResults.NoContent();
         }
 
-        return TypedResults.ServerSentEvents(ReadAsync(job, resumeFrom ?? "0", events, http.RequestServices, cancellationToken));
+        // An empty Last-Event-ID (or ?last_event_id=) means from the start, like none at all.
+        return TypedResults.ServerSentEvents(ReadAsync(job, string.IsNullOrEmpty(resumeFrom) ? "0" : resumeFrom, events, http.RequestServices, cancellationToken));
     }
 
     /// <summary>

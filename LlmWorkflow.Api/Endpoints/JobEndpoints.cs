@@ -34,6 +34,8 @@ internal static class JobEndpoints
             .WithSummary("List jobs, newest first")
             .WithDescription("Filters: status_filter (all|running|pending|queued|processing|completed|failed|cancelled; running = processing), user_id, limit (1-200, default 50), " +
                              "offset, limit_results: a count \"1\"-\"500\" (overrides limit) or a period \"Today\" (since 00:00 UTC), \"7 Days\", \"30 Days\". " +
+                             "Only the caller key's tenant's jobs are listed; user_id narrows within it (it cannot widen a key bound to a user or X-User-Id). " +
+                             "Admin keys see every tenant and may filter with tenant_id. " +
                              "Invalid values get 400 listing the valid ones; a bad limit_results also carries document 003's error: \"InvalidLimitResults\" and valid_values.");
 
         api.MapDelete("/workflow/{jobId:guid}", CancelAsync)
@@ -65,12 +67,21 @@ internal static class JobEndpoints
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["workflow_name"] = ["workflow_name is required."] });
         }
 
+        var headerUser = http.Request.Headers[CallerScope.UserHeader].FirstOrDefault();
+        if (!string.IsNullOrEmpty(headerUser) && request.UserId is { Length: > 0 } bodyUser && bodyUser != headerUser && CallerScope.BoundUser(http) is null)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["user_id"] = [$"user_id must match the {CallerScope.UserHeader} header when both are sent."] });
+        }
+
         var activity = System.Diagnostics.Activity.Current;
+        var scope = CallerScope.From(http);
         var submission = new JobSubmission
         {
             WorkflowName = request.WorkflowName,
             InputData = request.InputData ?? [],
-            UserId = request.UserId,
+            TenantId = scope.TenantId,
+            // A key bound to a user submits as that user whatever the request says.
+            UserId = CallerScope.BoundUser(http) ?? (string.IsNullOrEmpty(headerUser) ? request.UserId : headerUser),
             Username = request.Username,
             Action = request.Action,
             WebhookUrl = request.WebhookUrl,
@@ -127,13 +138,16 @@ internal static class JobEndpoints
         int? limit,
         int? offset,
         [FromQuery(Name = "limit_results")] string? limitResults,
+        [FromQuery(Name = "tenant_id")] string? tenantId,
         LlmWorkflowDbContext db,
         TimeProvider time,
         HttpContext http,
         CancellationToken cancellationToken)
     {
+        // user_id only narrows: CallerScope already combines it with the key's bound user and X-User-Id.
+        _ = userId;
         var scope = CallerScope.From(http);
-        var (query, errors) = JobListQuery.Parse(statusFilter, userId ?? scope.UserId, limit, offset, limitResults, time.GetUtcNow());
+        var (query, errors) = JobListQuery.Parse(statusFilter, scope.UserId, limit, offset, limitResults, time.GetUtcNow());
         if (query is null)
         {
             return TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(v => v)),
@@ -141,6 +155,20 @@ internal static class JobEndpoints
         }
 
         var jobs = db.Jobs.AsNoTracking();
+        if (scope.Contradictory)
+        {
+            jobs = jobs.Where(_ => false);
+        }
+
+        if (scope.TenantFilter is { } tenant)
+        {
+            jobs = jobs.Where(j => j.TenantId == tenant);
+        }
+        else if (tenantId is { Length: > 0 } adminTenant)
+        {
+            jobs = jobs.Where(j => j.TenantId == adminTenant);
+        }
+
         if (query.Status is { } status)
         {
             jobs = jobs.Where(j => j.Status == status);
@@ -210,7 +238,9 @@ internal static class JobEndpoints
         }
 
         var scope = CallerScope.From(http);
-        var deleted = await commands.DeleteAsync(ids.Distinct().ToArray(), scope.IsAdmin ? null : scope.UserId, cancellationToken);
+        var deleted = scope.Contradictory
+            ? []
+            : await commands.DeleteAsync(ids.Distinct().ToArray(), scope.TenantFilter, scope.IsAdmin ? null : scope.UserId, cancellationToken);
         var notFound = ids.Except(deleted).Distinct().ToArray();
         return TypedResults.Ok(new BulkDeleteResponse(deleted.Count, deleted, notFound));
     }
@@ -239,7 +269,7 @@ internal static class JobEndpoints
     private static async Task<bool> VisibleAsync(LlmWorkflowDbContext db, Guid jobId, HttpContext http, CancellationToken cancellationToken)
     {
         var scope = CallerScope.From(http);
-        var owner = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.UserId }).FirstOrDefaultAsync(cancellationToken);
-        return owner is not null && (scope.IsAdmin || scope.UserId is null || owner.UserId == scope.UserId);
+        var owner = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.TenantId, j.UserId }).FirstOrDefaultAsync(cancellationToken);
+        return owner is not null && scope.CanSee(owner.TenantId, owner.UserId);
     }
 }

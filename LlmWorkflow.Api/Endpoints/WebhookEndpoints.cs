@@ -80,6 +80,11 @@ internal static class WebhookEndpoints
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["since"] = ["since is required (ISO 8601, e.g. 2026-11-21T00:00:00Z)."] });
         }
 
+        if (since.Value.Year is < 2000 or > 9000)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["since"] = ["since must be between the years 2000 and 9000."] });
+        }
+
         return TypedResults.Ok(new ReplayedResponse(await admin.ReplayDeadLettersAsync(since.Value, cancellationToken)));
     }
 }

@@ -16,19 +16,8 @@ public static class ErrorSanitizer
     public static WorkflowError Sanitize(WorkflowError error) =>
         error.Details is null ? error : error with { Details = Sanitize(error.Details) };
 
-    /// <summary>Whether a property name looks like it holds a credential. <c>max_tokens</c> does not; <c>access_token</c> does.</summary>
-    public static bool IsSecretKey(string key)
-    {
-        var name = key.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal).ToLowerInvariant();
-        return name.EndsWith("key", StringComparison.Ordinal)
-            || name.EndsWith("token", StringComparison.Ordinal)
-            || name.Contains("password", StringComparison.Ordinal)
-            || name.Contains("passwd", StringComparison.Ordinal)
-            || name.Contains("secret", StringComparison.Ordinal)
-            || name.Contains("authorization", StringComparison.Ordinal)
-            || name.Contains("credential", StringComparison.Ordinal)
-            || name.Contains("cookie", StringComparison.Ordinal);
-    }
+    /// <summary>Whether a property name looks like it holds a credential (<see cref="SecretNames"/>). <c>max_tokens</c> does not; <c>access_token</c> and <c>auth</c> do.</summary>
+    public static bool IsSecretKey(string key) => SecretNames.IsSecret(key);
 
     private static JsonNode? SanitizeNode(JsonNode? node) => node switch
     {

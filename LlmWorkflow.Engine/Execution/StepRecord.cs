@@ -49,4 +49,7 @@ public sealed record StepRecord
     public string? Provider { get; init; }
 
     public string? Model { get; init; }
+
+    /// <summary>What the service changed about the step's output before storing it (e.g. NUL characters removed); null when nothing.</summary>
+    public string? Notes { get; init; }
 }

@@ -89,7 +89,7 @@ public sealed class WorkflowRunner
                 Type = "workflow_timeout",
                 Category = ErrorCategory.SystemError,
                 Message = $"Workflow \"{workflow.Name}\" did not finish within {workflow.TimeoutSeconds} s.",
-                Retryable = true,
+                Retryable = false,
                 Details = new JsonObject { ["timeout_seconds"] = workflow.TimeoutSeconds },
             });
         }

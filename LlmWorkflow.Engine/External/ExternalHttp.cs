@@ -20,11 +20,19 @@ public sealed class ExternalHttp(HttpClient http, TimeSpan timeout)
         {
             using var response = await http.SendAsync(request, attempt.Token).ConfigureAwait(false);
             var body = await response.Content.ReadAsStringAsync(attempt.Token).ConfigureAwait(false);
-            return new ExternalHttpResponse(response.StatusCode, body, response.Content.Headers.ContentType?.MediaType, RetryAfter(response));
+            return new ExternalHttpResponse(response.StatusCode, body, response.Content.Headers.ContentType?.MediaType, RetryAfter(response))
+            {
+                Location = response.Headers.Location,
+            };
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw WorkflowException.External("timeout", $"{target} did not answer within {timeout.TotalSeconds:0.#} s.", retryable: true);
+        }
+        catch (HttpRequestException failure) when (FindBlocked(failure) is { } blocked)
+        {
+            throw WorkflowException.Config("address_not_allowed", $"{target} was not called: {blocked.Message}",
+                "Set External:Http:AllowPrivateNetworks=true only if workflows may reach internal addresses.");
         }
         catch (HttpRequestException failure)
         {
@@ -48,6 +56,19 @@ public sealed class ExternalHttp(HttpClient http, TimeSpan timeout)
         };
     }
 
+    private static Webhooks.WebhookDestinationBlockedException? FindBlocked(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is Webhooks.WebhookDestinationBlockedException blocked)
+            {
+                return blocked;
+            }
+        }
+
+        return null;
+    }
+
     private static TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
     {
         { Delta: { } delta } => delta,
@@ -59,6 +80,11 @@ public sealed class ExternalHttp(HttpClient http, TimeSpan timeout)
 /// <summary>Status, body and Retry-After of one external response.</summary>
 public sealed record ExternalHttpResponse(HttpStatusCode StatusCode, string Body, string? MediaType, TimeSpan? RetryAfter)
 {
+    /// <summary>The Location header of a redirect (relative or absolute).</summary>
+    public Uri? Location { get; init; }
+
+    public bool IsRedirect => (int)StatusCode is 301 or 302 or 303 or 307 or 308;
+
     public bool IsSuccess => (int)StatusCode is >= 200 and < 300;
 
     /// <summary>The body as JSON, or null when it is not JSON.</summary>

@@ -26,17 +26,35 @@ public static class ExternalServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<ExternalServicesOptions>>().Value;
-            // One pooled HttpClient for all services; timeouts are per attempt in ExternalHttp.
-            return new ExternalHttp(new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = Timeout.InfiniteTimeSpan }, options.Timeout);
+            // One pooled HttpClient for the named services; timeouts are per attempt in ExternalHttp. No service
+            // follows redirects on its own: an unchecked hop could lead anywhere.
+            return new ExternalHttp(new HttpClient(new SocketsHttpHandler
+            {
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                AllowAutoRedirect = false,
+            }) { Timeout = Timeout.InfiniteTimeSpan }, options.Timeout);
         });
         services.AddSingleton<IExternalService>(sp => new WeatherApiService(
             sp.GetRequiredService<ExternalHttp>(), Options(sp).For(WeatherApiService.ServiceName), Environment.GetEnvironmentVariable));
         services.AddSingleton<IExternalService>(sp => new GooglePlacesService(
             sp.GetRequiredService<ExternalHttp>(), Options(sp).For(GooglePlacesService.ServiceName), Environment.GetEnvironmentVariable));
-        services.AddSingleton<IExternalService>(sp => new HttpApiService(sp.GetRequiredService<ExternalHttp>(), Options(sp).Http));
+        services.AddSingleton<IExternalService>(sp => new HttpApiService(GuardedHttp(Options(sp)), Options(sp).Http));
         services.TryAddSingleton<IExternalServiceGateway, ExternalServiceGateway>();
         return services;
     }
+
+    /// <summary>
+    /// The generic http step's client: the webhooks' connect guard (resolved addresses checked, then connected to
+    /// exactly those) and no automatic redirects (<see cref="HttpApiService"/> checks each hop itself).
+    /// </summary>
+    public static ExternalHttp GuardedHttp(ExternalServicesOptions options) =>
+        new(new HttpClient(new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            AllowAutoRedirect = false,
+            ConnectCallback = (context, cancellationToken) => LlmWorkflow.Engine.Webhooks.GuardedConnector.ConnectAsync(
+                context.DnsEndPoint, options.Http.AllowPrivateNetworks, cancellationToken, "External:Http:AllowPrivateNetworks"),
+        }) { Timeout = Timeout.InfiniteTimeSpan }, options.Timeout);
 
     private static ExternalServicesOptions Options(IServiceProvider services) =>
         services.GetRequiredService<IOptions<ExternalServicesOptions>>().Value;

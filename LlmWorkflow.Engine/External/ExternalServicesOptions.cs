@@ -61,4 +61,13 @@ public sealed class HttpServiceOptions
 {
     /// <summary>Hosts the workflow may call: exact names or <c>*.example.com</c>. Empty = the service is disabled.</summary>
     public List<string> AllowedHosts { get; set; } = [];
+
+    /// <summary>
+    /// Let allowed hosts resolve to loopback, private, link-local (cloud metadata) and other non-public addresses.
+    /// Off by default: an allowed name whose DNS points inside the network is refused at connect time.
+    /// </summary>
+    public bool AllowPrivateNetworks { get; set; }
+
+    /// <summary>Redirects followed per call; every hop is checked like the first URL.</summary>
+    public int MaxRedirects { get; set; } = 5;
 }

@@ -9,7 +9,9 @@ namespace LlmWorkflow.Engine.External;
 /// <summary>
 /// Generic <c>http</c> service: <c>get</c> and <c>post</c> to <c>url</c> (with <c>{name}</c> placeholders filled,
 /// escaped, from <c>path</c>), plus <c>query</c>, <c>headers</c> and a JSON <c>body</c>. Only hosts in
-/// <c>External:Http:AllowedHosts</c> may be called. Returns the JSON body, or the text when it is not JSON.
+/// <c>External:Http:AllowedHosts</c> may be called, and every redirect hop is checked the same way (scheme, allow-list,
+/// and at connect time the resolved address, unless <c>External:Http:AllowPrivateNetworks</c>). Returns the JSON body,
+/// or the text when it is not JSON.
 /// </summary>
 public sealed partial class HttpApiService(ExternalHttp http, HttpServiceOptions options) : IExternalService
 {
@@ -28,35 +30,36 @@ public sealed partial class HttpApiService(ExternalHttp http, HttpServiceOptions
     public async Task<JsonNode?> CallAsync(string operation, JsonObject parameters, CancellationToken cancellationToken)
     {
         var url = BuildUrl(parameters);
-        if (!IsAllowed(url.Host))
+        var method = operation == "post" ? HttpMethod.Post : HttpMethod.Get;
+        List<string> secrets = [.. (parameters["headers"] as JsonObject ?? [])
+            .Where(h => SecretRedactor.IsSecretName(h.Key)).Select(h => h.Value?.ToString() ?? string.Empty)];
+        var firstHost = url.Host;
+        ExternalHttpResponse response;
+        for (var hop = 0; ; hop++)
         {
-            throw WorkflowException.Config(
-                "host_not_allowed",
-                $"The http service may not call '{url.Host}'.",
-                $"Add {url.Host} to External:Http:AllowedHosts if the workflow should reach it.");
-        }
-
-        using var request = new HttpRequestMessage(operation == "post" ? HttpMethod.Post : HttpMethod.Get, url);
-        List<string> secrets = [];
-        if (parameters["headers"] is JsonObject headers)
-        {
-            foreach (var (name, value) in headers)
+            // Every hop passes the same checks as the first URL: scheme, allow-list, and (at connect) the address.
+            CheckAllowed(url, hop);
+            // Credentials go only to the host the workflow named, not to where it redirects.
+            using var request = BuildRequest(method, url, parameters, includeSecrets: hop == 0 || url.Host == firstHost);
+            response = await http.SendAsync(request, secrets, cancellationToken).ConfigureAwait(false);
+            if (!response.IsRedirect || response.Location is null)
             {
-                var text = value?.ToString() ?? string.Empty;
-                request.Headers.TryAddWithoutValidation(name, text);
-                if (SecretRedactor.IsSecretName(name))
-                {
-                    secrets.Add(text);
-                }
+                break;
+            }
+
+            if (hop >= options.MaxRedirects)
+            {
+                throw WorkflowException.External("too_many_redirects", $"{url.Host} redirected more than {options.MaxRedirects} times.", retryable: false);
+            }
+
+            url = response.Location.IsAbsoluteUri ? response.Location : new Uri(url, response.Location);
+            if (response.StatusCode == System.Net.HttpStatusCode.SeeOther
+                || (method == HttpMethod.Post && (int)response.StatusCode is 301 or 302))
+            {
+                method = HttpMethod.Get;
             }
         }
 
-        if (operation == "post" && parameters["body"] is { } body)
-        {
-            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
-        }
-
-        var response = await http.SendAsync(request, secrets, cancellationToken).ConfigureAwait(false);
         if (!response.IsSuccess)
         {
             var excerpt = response.Body.Length > 200 ? response.Body[..200] : response.Body;
@@ -64,6 +67,47 @@ public sealed partial class HttpApiService(ExternalHttp http, HttpServiceOptions
         }
 
         return response.Json() ?? JsonValue.Create(response.Body);
+    }
+
+    private void CheckAllowed(Uri url, int hop)
+    {
+        var via = hop == 0 ? "" : " (reached by a redirect)";
+        if (url.Scheme is not ("http" or "https"))
+        {
+            throw WorkflowException.Config("invalid_url", $"The http service only calls http(s) URLs; got a {url.Scheme} URL{via}.");
+        }
+
+        if (!IsAllowed(url.Host))
+        {
+            throw WorkflowException.Config(
+                hop == 0 ? "host_not_allowed" : "redirect_not_allowed",
+                $"The http service may not call '{url.Host}'{via}.",
+                $"Add {url.Host} to External:Http:AllowedHosts if the workflow should reach it.");
+        }
+    }
+
+    private static HttpRequestMessage BuildRequest(HttpMethod method, Uri url, JsonObject parameters, bool includeSecrets)
+    {
+        var request = new HttpRequestMessage(method, url);
+        if (parameters["headers"] is JsonObject headers)
+        {
+            foreach (var (name, value) in headers)
+            {
+                if (!includeSecrets && SecretRedactor.IsSecretName(name))
+                {
+                    continue;
+                }
+
+                request.Headers.TryAddWithoutValidation(name, value?.ToString() ?? string.Empty);
+            }
+        }
+
+        if (method == HttpMethod.Post && parameters["body"] is { } body)
+        {
+            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        }
+
+        return request;
     }
 
     private static Uri BuildUrl(JsonObject parameters)

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using LlmWorkflow.Engine.Execution;
 
 namespace LlmWorkflow.Engine.External;
 
@@ -29,19 +30,19 @@ public static partial class SecretRedactor
             }
         }
 
-        text = SecretQueryParameter().Replace(text, m => m.Groups["name"].Value + "=" + Mask);
+        text = QueryParameter().Replace(text, m => SecretNames.IsSecret(m.Groups["name"].Value.TrimStart('?', '&', ';'))
+            ? m.Groups["name"].Value + "=" + Mask
+            : m.Value);
         return ProviderKeyFormat().Replace(text, Mask);
     }
 
-    /// <summary>True for parameter or header names that carry credentials (key, token, secret, password, auth).</summary>
-    public static bool IsSecretName(string name) => SecretName().IsMatch(name);
+    /// <summary>True for parameter or header names that carry credentials, by the one rule list in <see cref="SecretNames"/>.</summary>
+    public static bool IsSecretName(string name) => SecretNames.IsSecret(name);
 
-    [GeneratedRegex(@"(?<name>[?&;]?[\w.-]*(?:key|token|secret|password|signature|auth)[\w.-]*)=[^&\s""']+", RegexOptions.IgnoreCase)]
-    private static partial Regex SecretQueryParameter();
+    [GeneratedRegex(@"(?<name>[?&;]?[\w.-]+)=[^&\s""']+")]
+    private static partial Regex QueryParameter();
 
     [GeneratedRegex(@"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,}|\bAIza[0-9A-Za-z_\-]{20,}")]
     private static partial Regex ProviderKeyFormat();
 
-    [GeneratedRegex(@"key|token|secret|password|auth|signature|credential", RegexOptions.IgnoreCase)]
-    private static partial Regex SecretName();
 }

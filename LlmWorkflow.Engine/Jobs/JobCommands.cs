@@ -76,9 +76,16 @@ public sealed class JobCommands(
     }
 
     /// <summary>Deletes jobs (with their steps, usage and webhook rows); running ones are stopped by their workers.</summary>
-    public async Task<IReadOnlyList<Guid>> DeleteAsync(IReadOnlyCollection<Guid> jobIds, string? userId, CancellationToken cancellationToken)
+    /// <param name="tenantId">Only this tenant's jobs (null: any tenant, for admins).</param>
+    /// <param name="userId">Only this user's jobs (null: any user of the tenant).</param>
+    public async Task<IReadOnlyList<Guid>> DeleteAsync(IReadOnlyCollection<Guid> jobIds, string? tenantId, string? userId, CancellationToken cancellationToken)
     {
         var query = db.Jobs.Where(j => jobIds.Contains(j.Id));
+        if (tenantId is not null)
+        {
+            query = query.Where(j => j.TenantId == tenantId);
+        }
+
         if (userId is not null)
         {
             query = query.Where(j => j.UserId == userId);
@@ -133,6 +140,8 @@ public sealed class JobCommands(
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             logger.LogWarning(ex, "Retried job {JobId} could not be dispatched now; the reconciler will dispatch it", jobId);
+            await db.Jobs.Where(j => j.Id == jobId && j.Status == JobStatus.Queued)
+                .ExecuteUpdateAsync(s => s.SetProperty(j => j.DispatchedAt, (DateTimeOffset?)null), CancellationToken.None);
         }
 
         return RetryOutcome.Requeued;

@@ -11,7 +11,8 @@ public static class JobErrors
         ["type"] = error.Type,
         ["category"] = error.Category.ToWire(),
         ["message"] = error.Message,
-        ["retryable"] = error.Retryable,
+        // Document 001: SYSTEM_ERROR is never retryable, whatever raised it.
+        ["retryable"] = error.Retryable && error.Category != ErrorCategory.SystemError,
         ["retry_after"] = error.RetryAfterSeconds,
         ["step_id"] = error.StepId,
         ["details"] = error.Details?.DeepClone(),

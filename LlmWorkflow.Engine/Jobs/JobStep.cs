@@ -53,5 +53,8 @@ public sealed class JobStep
     /// <summary>True when this record is a checkpoint a resumed run may reuse instead of re-running the step.</summary>
     public bool IsCheckpoint { get; set; }
 
+    /// <summary>What the service changed about the output before storing it (e.g. NUL characters removed).</summary>
+    public string? Notes { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 }

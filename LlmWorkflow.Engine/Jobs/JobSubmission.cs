@@ -9,6 +9,9 @@ public sealed record JobSubmission
 
     public JsonObject InputData { get; init; } = [];
 
+    /// <summary>The caller key's tenant; the job and its idempotency key belong to it.</summary>
+    public string TenantId { get; init; } = "";
+
     public string? UserId { get; init; }
 
     public string? Username { get; init; }

@@ -63,6 +63,7 @@ public sealed class JobSubmitter(
             WebhookUrl = submission.WebhookUrl,
             WebhookSecret = submission.WebhookSecret,
             WebhookEvents = submission.WebhookEvents?.ToArray(),
+            TenantId = submission.TenantId,
             UserId = submission.UserId,
             Username = submission.Username,
             Action = submission.Action,
@@ -93,6 +94,6 @@ public sealed class JobSubmitter(
 
     private Task<WorkflowJob?> FindByIdempotencyKeyAsync(JobSubmission submission, CancellationToken cancellationToken) =>
         db.Jobs.AsNoTracking().FirstOrDefaultAsync(
-            j => j.IdempotencyKey == submission.IdempotencyKey && j.UserId == submission.UserId,
+            j => j.IdempotencyKey == submission.IdempotencyKey && j.TenantId == submission.TenantId && j.UserId == submission.UserId,
             cancellationToken);
 }

@@ -39,6 +39,11 @@ public static class ProgressEventJson
                 json["percent"] = s.Percent;
                 json["parent_step_id"] = s.Record.ParentStepId;
                 json["error"] = s.Record.Error is null ? null : JobErrors.ToJson(s.Record.Error);
+                if (s.Record.Notes is { } notes)
+                {
+                    json["notes"] = notes;
+                }
+
                 break;
             case LlmDelta d:
                 json["step_id"] = d.StepId;

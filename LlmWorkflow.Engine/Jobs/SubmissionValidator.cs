@@ -8,6 +8,9 @@ public static class SubmissionValidator
 {
     public const int MaxUserFieldLength = 255;
 
+    /// <summary>The largest budget the budget_usd column (DECIMAL(10, 6)) holds.</summary>
+    public const decimal MaxBudgetUsd = 9999.999999m;
+
     /// <param name="allowPrivateWebhookHosts">Accept webhook URLs on loopback/private addresses (<c>Webhooks:AllowPrivateNetworks</c>).</param>
     public static IReadOnlyList<SubmissionProblem> Validate(JobSubmission submission, WorkflowDefinition workflow, bool allowPrivateWebhookHosts = false)
     {
@@ -29,9 +32,9 @@ public static class SubmissionValidator
             problems.Add(new("webhook_url", webhookProblem));
         }
 
-        if (submission.BudgetUsd is < 0)
+        if (submission.BudgetUsd is < 0 or > MaxBudgetUsd)
         {
-            problems.Add(new("budget_usd", "budget_usd must not be negative."));
+            problems.Add(new("budget_usd", $"budget_usd must be between 0 and {MaxBudgetUsd}."));
         }
 
         if (workflow.InputSchema is { } schema)

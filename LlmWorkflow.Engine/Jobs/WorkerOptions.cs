@@ -26,6 +26,9 @@ public sealed class WorkerOptions
     /// <summary>Queued jobs not dispatched for this long are written to the stream again (Redis may have lost them).</summary>
     public TimeSpan RedispatchAfter { get; set; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>How often the reconciler looks for queued jobs Redis may have lost.</summary>
-    public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// How often the reconciler looks for queued jobs Redis may have lost, and for jobs accepted while Redis was down
+    /// (stored without dispatched_at), which it dispatches on its first tick after Redis is back.
+    /// </summary>
+    public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(3);
 }

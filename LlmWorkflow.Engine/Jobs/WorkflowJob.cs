@@ -21,6 +21,9 @@ public sealed class WorkflowJob
 
     public string? WebhookSecret { get; set; }
 
+    /// <summary>The application (caller key's tenant) that owns the job; other tenants never see it.</summary>
+    public string TenantId { get; set; } = "";
+
     public string? UserId { get; set; }
 
     public string? Username { get; set; }

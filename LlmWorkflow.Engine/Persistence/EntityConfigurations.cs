@@ -14,6 +14,7 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.Property(j => j.CeleryTaskId).HasMaxLength(255);
         job.Property(j => j.WorkflowName).HasMaxLength(100);
         job.Property(j => j.WebhookSecret).HasMaxLength(255);
+        job.Property(j => j.TenantId).HasMaxLength(100);
         job.Property(j => j.UserId).HasMaxLength(255);
         job.Property(j => j.Username).HasMaxLength(255);
         job.Property(j => j.Action).HasMaxLength(255);
@@ -40,8 +41,9 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.HasIndex(j => j.IsStale).HasFilter("is_stale = TRUE").HasDatabaseName("idx_workflow_jobs_stale");
         job.HasIndex(j => new { j.Status, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_status_created_at");
         job.HasIndex(j => new { j.UserId, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_user_created_at");
-        job.HasIndex(j => new { j.UserId, j.IdempotencyKey }).IsUnique()
-            .HasFilter("idempotency_key IS NOT NULL").HasDatabaseName("idx_workflow_jobs_idempotency");
+        job.HasIndex(j => new { j.TenantId, j.UserId, j.IdempotencyKey }).IsUnique().AreNullsDistinct(false)
+            .HasFilter("idempotency_key IS NOT NULL").HasDatabaseName("idx_workflow_jobs_tenant_idempotency");
+        job.HasIndex(j => new { j.TenantId, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_tenant_created_at");
         job.HasIndex(j => j.LeaseExpiresAt).HasFilter("status = 'processing'").HasDatabaseName("idx_workflow_jobs_lease");
         job.HasIndex(j => j.DispatchedAt).HasFilter("status = 'queued'").HasDatabaseName("idx_workflow_jobs_queued");
     }

@@ -87,6 +87,9 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
             await Task.Delay(policy.BackoffBefore(attempt + 1), run.Time, cancellationToken);
         }
 
+        // Answers go to PostgreSQL as they are: a NUL (or lone surrogate) would fail every write of them, so they are
+        // cleaned here, once, and the record says so.
+        output = StorableJson.Clean(output, out var cleanedCharacters);
         var status = error is null ? StepStatus.Completed : OutcomeOf(policy, error);
         if (status == StepStatus.Defaulted)
         {
@@ -117,16 +120,39 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
             CostUsd = usage.CostUsd,
             Provider = usage.LastCall?.Provider,
             Model = usage.LastCall?.Model,
+            Notes = cleanedCharacters > 0
+                ? $"The output held {cleanedCharacters} character(s) that cannot be stored (U+0000 removed, lone surrogates replaced by U+FFFD)."
+                : null,
         };
-        run.AddRecord(record);
 
-        if (status != StepStatus.Failed)
+        if (status != StepStatus.Failed && handler.IsCheckpointed && run.Checkpoints is { } checkpoints)
         {
-            frame.Outputs.Set(step.Id, output);
-            if (handler.IsCheckpointed && run.Checkpoints is { } checkpoints)
+            try
             {
                 await checkpoints.SaveAsync(run.RunId, new StepCheckpoint(stepKey, output, record), cancellationToken);
             }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // A checkpoint that cannot be written fails the step with its cause instead of crashing the run (a
+                // crashed run is reclaimed and its paid calls made again). A lost database connection is told apart
+                // by the job's persistence-fault record, which requeues the job instead of failing it.
+                error = new WorkflowError
+                {
+                    Type = "checkpoint_write_failed",
+                    Category = ErrorCategory.SystemError,
+                    Message = $"The output of step \"{step.Id}\" could not be stored: {ex.Message}",
+                    StepId = step.Id,
+                };
+                status = StepStatus.Failed;
+                output = null;
+                record = record with { Status = status, Error = error, Output = null };
+            }
+        }
+
+        run.AddRecord(record);
+        if (status != StepStatus.Failed)
+        {
+            frame.Outputs.Set(step.Id, output);
         }
 
         await run.Progress.PublishAsync(
@@ -198,7 +224,7 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
                 Type = "timeout",
                 Category = category,
                 Message = $"Step \"{context.Step.Id}\" did not finish within {seconds} s.",
-                Retryable = true,
+                Retryable = category == ErrorCategory.ExternalError,
                 StepId = context.Step.Id,
                 Details = new JsonObject { ["timeout_seconds"] = seconds },
             });
@@ -230,8 +256,9 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
     }
 
     /// <summary>Only failures that can go away on their own are retried; bad input or configuration will fail again.</summary>
+    /// <remarks>Document 001's taxonomy: only EXTERNAL_ERROR is retryable; SYSTEM_ERROR (our own failure) is not.</remarks>
     private static bool IsWorthRetrying(WorkflowError error) =>
-        error.Retryable || error.Category is ErrorCategory.ExternalError or ErrorCategory.SystemError;
+        error.Category is ErrorCategory.ExternalError || (error.Retryable && error.Category is not ErrorCategory.SystemError);
 
     /// <summary>The budget stop ends the run whatever the step's on_error says.</summary>
     private static StepStatus OutcomeOf(OnErrorPolicy policy, WorkflowError error) => policy.Mode switch

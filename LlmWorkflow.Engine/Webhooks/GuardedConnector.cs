@@ -4,13 +4,15 @@ using System.Net.Sockets;
 namespace LlmWorkflow.Engine.Webhooks;
 
 /// <summary>
-/// The <see cref="SocketsHttpHandler.ConnectCallback"/> of webhook deliveries: resolves the host once, refuses the
+/// The <see cref="SocketsHttpHandler.ConnectCallback"/> of webhook deliveries and of the generic <c>http</c> step: resolves the host once, refuses the
 /// connection if any resolved address is non-public (unless allowed), and connects to exactly the addresses it
 /// checked, so a DNS answer that changes between check and connect (rebinding) cannot slip through.
 /// </summary>
 public static class GuardedConnector
 {
-    public static async ValueTask<Stream> ConnectAsync(DnsEndPoint endpoint, bool allowPrivateNetworks, CancellationToken cancellationToken)
+    /// <param name="setting">The setting that would allow private networks, named in the refusal.</param>
+    public static async ValueTask<Stream> ConnectAsync(
+        DnsEndPoint endpoint, bool allowPrivateNetworks, CancellationToken cancellationToken, string setting = "Webhooks:AllowPrivateNetworks")
     {
         var addresses = IPAddress.TryParse(endpoint.Host, out var literal)
             ? [literal]
@@ -27,7 +29,7 @@ public static class GuardedConnector
                 if (NetworkAddressPolicy.BlockedRange(address) is { } range)
                 {
                     throw new WebhookDestinationBlockedException(
-                        $"Webhook host '{endpoint.Host}' resolves to {address} ({range}); private networks are not allowed (Webhooks:AllowPrivateNetworks).");
+                        $"Host '{endpoint.Host}' resolves to {address} ({range}); private networks are not allowed ({setting}).");
                 }
             }
         }

@@ -49,6 +49,7 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
         {
             ["Workflows:Root"] = Path.Combine(RepositoryPaths.Root, "LlmWorkflow.Tests", "Dashboard", "workflows"),
             ["External:Http:AllowedHosts:0"] = "127.0.0.1",
+            ["External:Http:AllowPrivateNetworks"] = "true",
             // The pipeline's streamed mock LLM step: its text arrives in chunks over about two seconds.
             ["Llm:Mock:LatencyMs"] = "2000",
             ["Worker:Id"] = "dashboard-worker",

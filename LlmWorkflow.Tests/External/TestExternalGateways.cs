@@ -18,7 +18,8 @@ internal static class TestExternalGateways
             Timeout = TimeSpan.FromSeconds(2),
             RetryBaseDelay = TimeSpan.FromMilliseconds(10),
             RetryMaxDelay = TimeSpan.FromMilliseconds(200),
-            Http = new HttpServiceOptions { AllowedHosts = [.. allowedHosts] },
+            // The fakes listen on loopback; the address guard itself is tested with this off.
+            Http = new HttpServiceOptions { AllowedHosts = [.. allowedHosts], AllowPrivateNetworks = true },
         };
         options.Services[WeatherApiService.ServiceName] = new ExternalServiceOptions { BaseUrl = weather?.ToString() };
         options.Services[GooglePlacesService.ServiceName] = new ExternalServiceOptions { BaseUrl = places?.ToString() };
@@ -38,7 +39,7 @@ internal static class TestExternalGateways
         [
             new WeatherApiService(http, options.For(WeatherApiService.ServiceName), name => environment.GetValueOrDefault(name)),
             new GooglePlacesService(http, options.For(GooglePlacesService.ServiceName), name => environment.GetValueOrDefault(name)),
-            new HttpApiService(http, options.Http),
+            new HttpApiService(Microsoft.Extensions.DependencyInjection.ExternalServiceCollectionExtensions.GuardedHttp(options), options.Http),
         ];
         return new ExternalServiceGateway(
             services,

@@ -1,0 +1,274 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.Net.Http.Headers;
+
+namespace LlmWorkflow.Api.Infrastructure;
+
+/// <summary>
+/// The edge check for text the service would store or pass on: every API request's path, query values, headers and
+/// JSON body strings are refused with a 400 naming the field when they hold U+0000 or a lone UTF-16 surrogate
+/// (PostgreSQL text and jsonb cannot store either, and they only come from broken or hostile callers). JSON bodies
+/// are also refused for duplicate keys, numbers outside the range of a double, and nesting deeper than the
+/// configured depth; a Content-Type whose charset is not UTF-8 (or is empty) gets 415.
+/// </summary>
+public static class HostileInputGuard
+{
+    public static IApplicationBuilder UseHostileInputGuard(this IApplicationBuilder app, int maxJsonDepth) =>
+        app.Use(async (context, next) =>
+        {
+            if (!context.Request.Path.StartsWithSegments("/api"))
+            {
+                await next(context);
+                return;
+            }
+
+            var problem = CheckPathQueryAndHeaders(context.Request) ?? CheckContentType(context.Request);
+            if (problem is null && IsJson(context.Request))
+            {
+                var body = await ReadBodyAsync(context.Request, context.RequestAborted);
+                problem = body.Length == 0 ? null : CheckJsonBody(body, maxJsonDepth);
+                context.Request.Body = new MemoryStream(body, writable: false);
+            }
+
+            if (problem is not null)
+            {
+                context.Response.StatusCode = problem.Status;
+                await Results.Problem(
+                    title: problem.Status == StatusCodes.Status415UnsupportedMediaType ? "Unsupported media type" : "Invalid input",
+                    detail: problem.Detail,
+                    statusCode: problem.Status,
+                    extensions: new Dictionary<string, object?> { ["field"] = problem.Field }).ExecuteAsync(context);
+                return;
+            }
+
+            await next(context);
+        });
+
+    /// <summary>Why a request was refused: the field (parameter, header or JSON path) and what is wrong with it.</summary>
+    public sealed record Problem(string Field, string Detail, int Status = StatusCodes.Status400BadRequest);
+
+    /// <summary>A reason the text cannot be stored, or null when it is clean.</summary>
+    public static string? TextProblem(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '\0')
+            {
+                return "contains U+0000 (NUL), which cannot be stored";
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(c))
+            {
+                return "contains a lone UTF-16 surrogate, which is not valid Unicode text";
+            }
+        }
+
+        return null;
+    }
+
+    private static Problem? CheckPathQueryAndHeaders(HttpRequest request)
+    {
+        if (request.Path.Value is { } path && TextProblem(path) is { } pathProblem)
+        {
+            return new Problem("path", "The request path " + pathProblem + ".");
+        }
+
+        foreach (var (name, values) in request.Query)
+        {
+            foreach (var text in (IEnumerable<string?>)[name, .. values])
+            {
+                if (text is not null && TextProblem(text) is { } queryProblem)
+                {
+                    return new Problem(name, $"Query parameter '{Printable(name)}' {queryProblem}.");
+                }
+            }
+        }
+
+        foreach (var (name, values) in request.Headers)
+        {
+            foreach (var text in values)
+            {
+                if (text is not null && TextProblem(text) is { } headerProblem)
+                {
+                    return new Problem(name, $"Header '{name}' {headerProblem}.");
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static Problem? CheckContentType(HttpRequest request)
+    {
+        if (request.Headers.ContentType.Count == 0 || string.IsNullOrEmpty(request.ContentType))
+        {
+            return null;
+        }
+
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType))
+        {
+            return new Problem("Content-Type", "The Content-Type header cannot be parsed.", StatusCodes.Status415UnsupportedMediaType);
+        }
+
+        // JSON is UTF-8 (RFC 8259); an empty or other charset would make the body reader fail later.
+        var charsetGiven = mediaType.Parameters.Any(p => p.Name.Equals("charset", StringComparison.OrdinalIgnoreCase));
+        var charset = mediaType.Charset.HasValue ? mediaType.Charset.Value!.Trim('"') : "";
+        if (charsetGiven && !charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+        {
+            return new Problem("Content-Type", $"Unsupported charset '{Printable(charset)}'; send UTF-8 (e.g. 'application/json; charset=utf-8').",
+                StatusCodes.Status415UnsupportedMediaType);
+        }
+
+        return null;
+    }
+
+    private static bool IsJson(HttpRequest request) =>
+        request.ContentLength != 0
+        && MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
+        && (mediaType.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || mediaType.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Reads the whole body; its size is already bounded by Kestrel's MaxRequestBodySize and the 413 check.</summary>
+    private static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream(request.ContentLength is { } length and < int.MaxValue ? (int)length : 1024);
+        await request.Body.CopyToAsync(buffer, cancellationToken);
+        return buffer.ToArray();
+    }
+
+    /// <summary>One pass of a JSON reader over the body: strings, property names, numbers, duplicate keys, depth.</summary>
+    public static Problem? CheckJsonBody(ReadOnlySpan<byte> body, int maxDepth)
+    {
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = maxDepth + 1, CommentHandling = JsonCommentHandling.Disallow });
+        var path = new List<string>();
+        var keys = new Stack<HashSet<string>?>();
+        string? pendingProperty = null;
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject:
+                    case JsonTokenType.StartArray:
+                        path.Add(pendingProperty ?? (keys.Count == 0 ? "" : "[]"));
+                        keys.Push(reader.TokenType == JsonTokenType.StartObject ? new HashSet<string>(StringComparer.Ordinal) : null);
+                        pendingProperty = null;
+                        break;
+                    case JsonTokenType.EndObject:
+                    case JsonTokenType.EndArray:
+                        keys.Pop();
+                        path.RemoveAt(path.Count - 1);
+                        pendingProperty = null;
+                        break;
+                    case JsonTokenType.PropertyName:
+                        var name = ReadString(ref reader, out var nameProblem);
+                        var field = Join(path, name ?? "?");
+                        if (nameProblem is not null)
+                        {
+                            return new Problem(field, $"Property name at '{field}' {nameProblem}.");
+                        }
+
+                        if (keys.Peek() is { } seen && !seen.Add(name!))
+                        {
+                            return new Problem(field, $"Property '{field}' appears more than once in the same object.");
+                        }
+
+                        pendingProperty = name;
+                        break;
+                    case JsonTokenType.String:
+                        ReadString(ref reader, out var textProblem);
+                        if (textProblem is not null)
+                        {
+                            var at = Join(path, pendingProperty ?? "[]");
+                            return new Problem(at, $"Field '{at}' {textProblem}.");
+                        }
+
+                        pendingProperty = null;
+                        break;
+                    case JsonTokenType.Number:
+                        if (!reader.TryGetDouble(out var number) || !double.IsFinite(number))
+                        {
+                            var at = Join(path, pendingProperty ?? "[]");
+                            return new Problem(at, $"Field '{at}' is a number outside the supported range (about ±1.7e308).");
+                        }
+
+                        pendingProperty = null;
+                        break;
+                    default:
+                        pendingProperty = null;
+                        break;
+                }
+            }
+        }
+        catch (JsonException ex)
+        {
+            var at = Join(path, pendingProperty ?? "");
+            var depth = reader.CurrentDepth >= maxDepth;
+            return new Problem(at.Length == 0 ? "body" : at,
+                depth ? $"The JSON body is nested deeper than {maxDepth} levels." : "The request body is not valid JSON: " + ex.Message);
+        }
+
+        return null;
+    }
+
+    private static string? ReadString(ref Utf8JsonReader reader, out string? problem)
+    {
+        try
+        {
+            var value = reader.GetString()!;
+            problem = TextProblem(value);
+            return value;
+        }
+        catch (InvalidOperationException)
+        {
+            // The reader refuses escapes that decode to invalid UTF-16 (e.g. a lone "\ud800").
+            problem = "contains a lone UTF-16 surrogate, which is not valid Unicode text";
+            return null;
+        }
+    }
+
+    private static string Join(List<string> path, string leaf)
+    {
+        var builder = new StringBuilder();
+        foreach (var segment in path.Skip(1).Append(leaf))
+        {
+            if (segment.Length == 0)
+            {
+                continue;
+            }
+
+            if (segment == "[]")
+            {
+                builder.Append("[]");
+                continue;
+            }
+
+            if (builder.Length > 0)
+            {
+                builder.Append('.');
+            }
+
+            builder.Append(Printable(segment));
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>The text with control characters and surrogates shown as escapes, safe to echo in a problem.</summary>
+    private static string Printable(string text)
+    {
+        var builder = new StringBuilder(Math.Min(text.Length, 100));
+        foreach (var c in text.Take(100))
+        {
+            builder.Append(char.IsControl(c) || char.IsSurrogate(c) ? $"\\u{(int)c:x4}" : c);
+        }
+
+        return builder.ToString();
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Tests.Fakes;
+using LlmWorkflow.Tests.Infrastructure;
+using LlmWorkflow.Tests.Pipeline;
+using Npgsql;
+
+namespace LlmWorkflow.Tests.Security;
+
+/// <summary>
+/// A poison LLM answer (U+0000, a lone surrogate) through the real API, Worker, Postgres and Redis against the fake
+/// OpenAI server: it is cleaned before storage, stored once, paid once (the fake counts calls, Postgres counts usage
+/// rows) and the step record says what was changed.
+/// </summary>
+public sealed class PoisonAnswerTests(TestServers servers)
+{
+    [Fact]
+    public async Task AnAnswerWithNulIsStoredOncePaidOnceAndTheStepSaysItWasCleaned()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var pipeline = await LlmPipeline.StartAsync(servers, nameof(AnAnswerWithNulIsStoredOncePaidOnceAndTheStepSaysItWasCleaned),
+            llm => llm.Options = llm.Options with { Chunks = ["poison\u0000", "ed ans\u0000wer"] }, ct);
+        var statusUrl = await pipeline.SubmitAsync("one_llm_step", new { question = "nul" }, ct);
+        var status = await JobPolling.WaitForTerminalAsync(pipeline.Client, statusUrl, TimeSpan.FromSeconds(60), ct);
+
+        Assert.Equal("completed", (string?)status["status"]);
+        Assert.Equal("poisoned answer", (string?)status["result"]!["output"]!["answer"]);
+        var step = status["steps"]!.AsArray().Single(s => (string?)s!["step_id"] == "answer")!;
+        Assert.Contains("U+0000", (string?)step["notes"], StringComparison.Ordinal);
+        Assert.Equal(1, pipeline.Llm.CallCount);
+        Assert.Equal(1, await UsageRowsAsync(pipeline, Guid.Parse((string)status["job_id"]!)));
+    }
+
+    [Fact]
+    public async Task AnAnswerWithALoneSurrogateIsStoredOncePaidOnce()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var body = """{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"half \ud800 a pair"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}""";
+        await using var pipeline = await LlmPipeline.StartAsync(servers, nameof(AnAnswerWithALoneSurrogateIsStoredOncePaidOnce),
+            llm => llm.Enqueue(new FakeResponse(200, body)), ct);
+        var statusUrl = await pipeline.SubmitAsync("one_llm_step", new { question = "surrogate" }, ct);
+        var status = await JobPolling.WaitForTerminalAsync(pipeline.Client, statusUrl, TimeSpan.FromSeconds(60), ct);
+
+        // Stored and finished either way (completed with U+FFFD, or failed naming the answer), never re-bought.
+        Assert.True((string?)status["status"] is "completed" or "failed", status.ToJsonString());
+        if ((string?)status["status"] == "completed")
+        {
+            Assert.Equal("half \uFFFD a pair", (string?)status["result"]!["output"]!["answer"]);
+        }
+
+        Assert.Equal(1, pipeline.Llm.CallCount);
+    }
+
+    [Fact]
+    public void CleaningRemovesNulAndReplacesLoneSurrogatesInKeysAndValuesAndLeavesCleanNodesAlone()
+    {
+        var clean = JsonNode.Parse("""{"a": ["b", {"c": 1}], "emoji": "\ud83d\ude00"}""");
+        Assert.Same(clean, StorableJson.Clean(clean, out var none));
+        Assert.Equal(0, none);
+
+        var poison = new JsonObject { ["k\u0000ey"] = new JsonArray("x\u0000y", "\ud800", 3), ["n"] = null };
+        var cleaned = StorableJson.Clean(poison, out var changed);
+        Assert.Equal(["key", "n"], cleaned!.AsObject().Select(p => p.Key));
+        Assert.Equal(["xy", "\uFFFD"], cleaned["key"]!.AsArray().Take(2).Select(n => (string?)n));
+        Assert.Equal(3, (int)cleaned["key"]![2]!);
+        Assert.Equal(3, changed);
+    }
+
+    private static async Task<long> UsageRowsAsync(LlmPipeline pipeline, Guid jobId)
+    {
+        var connectionString = pipeline.Api.Services.GetService(typeof(NpgsqlDataSource)) is NpgsqlDataSource source ? source.ConnectionString : throw new InvalidOperationException();
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM llm_provider_usage WHERE job_id = @id", connection);
+        command.Parameters.AddWithValue("id", jobId);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}

@@ -1,0 +1,320 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Tests.Infrastructure;
+
+namespace LlmWorkflow.Tests.Security;
+
+/// <summary>
+/// Two tenants x two users against every route of the OpenAPI document, on a real API with real Postgres and Redis.
+/// Routes that take a job id are probed generically (every intruder gets 404, or 403 on admin routes, and the job is
+/// unchanged); routes without one need a named probe below, so a new route fails this test until it is covered.
+/// </summary>
+public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
+{
+    private const string KeyA = "key-app-a";
+    private const string KeyB = "key-app-b";
+    private const string KeyABoundToAlice = "key-app-a-alice";
+    private const string KeyABoundToBob = "key-app-a-bob";
+    private const string KeyASecond = "key-app-a-second";
+
+    /// <summary>Routes that read only the shared workflow catalog or the service's health, which hold no tenant data.</summary>
+    private static readonly HashSet<string> TenantNeutral =
+    [
+        "GET /api/v1/health",
+        "GET /api/v1/workflows",
+        "GET /api/v1/workflows/{name}",
+        "GET /api/v1/workflows/{name}/diagram",
+        "POST /api/v1/workflow/validate",
+    ];
+
+    private static readonly string[] SubmitRoutes = ["POST /api/v1/workflow", "POST /api/v1/jobs"];
+
+    /// <summary>Everyone who must not see alice's job in tenant app-a.</summary>
+    private static readonly Actor[] Intruders =
+    [
+        new("other tenant, same user id", KeyB, "alice"),
+        new("other tenant, no user", KeyB, null),
+        new("other tenant, other user", KeyB, "bob"),
+        new("same tenant, other user", KeyA, "bob"),
+        new("same tenant, other user header, user_id query names the owner", KeyA, "bob", QueryUser: "alice"),
+        new("key bound to bob", KeyABoundToBob, null),
+        new("key bound to bob, X-User-Id and user_id name the owner", KeyABoundToBob, "alice", QueryUser: "alice"),
+    ];
+
+    /// <summary>Callers that may see the job: its owner, a key bound to the owner, a second key sharing tenant app-a.</summary>
+    private static readonly Actor[] Owners =
+    [
+        new("owner", KeyA, "alice"),
+        new("key bound to alice", KeyABoundToAlice, null),
+        new("second key of tenant app-a, as alice", KeyASecond, "alice"),
+        new("admin", TestEnvironment.AdminKey, null),
+    ];
+
+    private ApiFactory _api = null!;
+    private HttpClient _http = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(TenantIsolationTests));
+        _api = new ApiFactory(environment.Settings(new Dictionary<string, string?>
+        {
+            ["Auth:ApiKeys:2:Name"] = "app-a",
+            ["Auth:ApiKeys:2:Key"] = KeyA,
+            ["Auth:ApiKeys:3:Name"] = "app-b",
+            ["Auth:ApiKeys:3:Key"] = KeyB,
+            ["Auth:ApiKeys:4:Name"] = "app-a-alice",
+            ["Auth:ApiKeys:4:Key"] = KeyABoundToAlice,
+            ["Auth:ApiKeys:4:Tenant"] = "app-a",
+            ["Auth:ApiKeys:4:UserId"] = "alice",
+            ["Auth:ApiKeys:5:Name"] = "app-a-bob",
+            ["Auth:ApiKeys:5:Key"] = KeyABoundToBob,
+            ["Auth:ApiKeys:5:Tenant"] = "app-a",
+            ["Auth:ApiKeys:5:UserId"] = "bob",
+            ["Auth:ApiKeys:6:Name"] = "app-a-second",
+            ["Auth:ApiKeys:6:Key"] = KeyASecond,
+            ["Auth:ApiKeys:6:Tenant"] = "app-a",
+        }));
+        _http = _api.CreateClient();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _http.Dispose();
+        await _api.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task EveryDocumentedRouteKeepsTenantsAndUsersApart()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var operations = await OpenApiOperations.LoadAsync(_http, ct);
+        Assert.NotEmpty(operations);
+
+        var idempotencyKey = "idem-" + Guid.NewGuid().ToString("N");
+        var jobId = await SubmitAsync(new Actor("owner", KeyA, "alice"), "/api/v1/workflow", idempotencyKey, "alice", ct);
+        var failures = new List<string>();
+        var covered = new List<string>();
+
+        // 1. Intruders on every route, before anything changes the job.
+        foreach (var operation in operations)
+        {
+            if (operation.PathParameters.Contains("jobId"))
+            {
+                foreach (var intruder in Intruders)
+                {
+                    var status = await SendAsync(intruder, operation, jobId, ct);
+                    var expected = operation.IsAdmin ? HttpStatusCode.Forbidden : HttpStatusCode.NotFound;
+                    if (status != expected)
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}': {(int)status}, expected {(int)expected}");
+                    }
+                }
+            }
+            else if (operation.IsAdmin)
+            {
+                foreach (var intruder in Intruders)
+                {
+                    var status = await SendAsync(intruder, operation, jobId, ct);
+                    if (status != HttpStatusCode.Forbidden)
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}': {(int)status}, expected 403");
+                    }
+                }
+            }
+            else if (operation.Key == "GET /api/v1/jobs")
+            {
+                foreach (var intruder in Intruders)
+                {
+                    if ((await ListAsync(intruder, null, ct)).Contains(jobId))
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}' lists the job");
+                    }
+                }
+            }
+            else if (SubmitRoutes.Contains(operation.Key))
+            {
+                foreach (var intruder in Intruders)
+                {
+                    var replayed = await TrySubmitAsync(intruder, operation.Path, idempotencyKey, "alice", ct);
+                    if (replayed == jobId)
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}' replayed the owner's Idempotency-Key and got the owner's job");
+                    }
+                }
+            }
+            else if (operation.Key == "DELETE /api/v1/jobs/bulk")
+            {
+                foreach (var intruder in Intruders)
+                {
+                    var deleted = await BulkDeleteAsync(intruder, jobId, ct);
+                    if (deleted.Contains(jobId))
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}' deleted the job");
+                    }
+                }
+            }
+            else if (!TenantNeutral.Contains(operation.Key))
+            {
+                failures.Add($"{operation.Key} has no tenant-isolation probe: add one to {nameof(TenantIsolationTests)}");
+                continue;
+            }
+
+            covered.Add(operation.Key);
+        }
+
+        // 2. The job is untouched.
+        var owner = Owners[0];
+        using (var status = await SendRawAsync(owner, HttpMethod.Get, $"/api/v1/jobs/{jobId}", null, ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, status.StatusCode);
+            var job = await status.Content.ReadFromJsonAsync<JsonObject>(ct);
+            Assert.Equal("queued", (string?)job!["status"]);
+            Assert.Equal("alice", (string?)job["user_id"]);
+        }
+
+        // 3. Positive controls: whoever may see the job does (reads first, then the routes that change it).
+        // The events route goes last: by then the job is cancelled, so its stream ends with the cancelled event.
+        var ordered = operations.Where(o => o.PathParameters.Contains("jobId"))
+            .OrderBy(o => o.Path.EndsWith("/events", StringComparison.Ordinal) ? 2 : o.Method == "DELETE" ? 1 : 0);
+        foreach (var operation in ordered)
+        {
+            foreach (var actor in Owners)
+            {
+                if (operation.IsAdmin != (actor.Key == TestEnvironment.AdminKey) && operation.IsAdmin)
+                {
+                    continue;
+                }
+
+                var status = await SendAsync(actor, operation, jobId, ct);
+                var allowed = operation.Method == "DELETE" && actor != Owners[0]
+                    ? status is HttpStatusCode.OK or HttpStatusCode.Conflict
+                    : status is not (HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
+                      && (operation.IsAdmin || status != HttpStatusCode.NotFound);
+                if (!allowed)
+                {
+                    failures.Add($"{operation.Key} as '{actor.Name}': {(int)status}, expected access");
+                }
+            }
+        }
+
+        foreach (var actor in Owners)
+        {
+            var query = actor.Key == TestEnvironment.AdminKey ? "tenant_id=app-a" : null;
+            if (!(await ListAsync(actor, query, ct)).Contains(jobId))
+            {
+                failures.Add($"GET /api/v1/jobs as '{actor.Name}' does not list the job");
+            }
+        }
+
+        Assert.DoesNotContain(jobId, await ListAsync(Owners[3], "tenant_id=app-b", ct));
+        Assert.Equal(jobId, await SubmitAsync(Owners[1], "/api/v1/workflow", idempotencyKey, "someone-else", ct));
+        Assert.Contains(jobId, await BulkDeleteAsync(Owners[0], jobId, ct));
+
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+        Assert.Contains("GET /api/v1/status/{jobId}", covered);
+        Assert.Contains("GET /api/v1/jobs/{jobId}/events", covered);
+        Assert.Contains("POST /api/v1/jobs/{jobId}/retry", covered);
+        Assert.Contains("DELETE /api/v1/workflow/{jobId}", covered);
+    }
+
+    [Fact]
+    public async Task AKeyBoundToAUserSubmitsAsThatUserWhateverTheBodySays()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var jobId = await SubmitAsync(new Actor("bound", KeyABoundToBob, null), "/api/v1/workflow", null, "mallory", ct);
+        using var response = await SendRawAsync(new Actor("bound", KeyABoundToBob, null), HttpMethod.Get, $"/api/v1/jobs/{jobId}", null, ct);
+        var job = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+        Assert.Equal("bob", (string?)job!["user_id"]);
+        Assert.DoesNotContain(jobId, await ListAsync(new Actor("mallory", KeyA, "mallory"), null, ct));
+        Assert.Contains(jobId, await ListAsync(new Actor("bob", KeyA, "bob"), null, ct));
+    }
+
+    private async Task<HttpStatusCode> SendAsync(Actor actor, OpenApiOperation operation, string jobId, CancellationToken ct)
+    {
+        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform" });
+        var body = operation.HasBody ? "{}" : null;
+        if (operation.Key == "POST /api/v1/admin/webhooks/replay")
+        {
+            path += "?since=2026-01-01T00:00:00Z";
+        }
+
+        using var response = await SendRawAsync(actor, new HttpMethod(operation.Method), path, body, ct);
+        return response.StatusCode;
+    }
+
+    private async Task<HttpResponseMessage> SendRawAsync(Actor actor, HttpMethod method, string path, string? body, CancellationToken ct)
+    {
+        if (actor.QueryUser is { } queryUser)
+        {
+            path += (path.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "user_id=" + Uri.EscapeDataString(queryUser);
+        }
+
+        using var request = new HttpRequestMessage(method, path);
+        request.Headers.Add("X-API-Key", actor.Key);
+        if (actor.HeaderUser is { } headerUser)
+        {
+            request.Headers.Add("X-User-Id", headerUser);
+        }
+
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        }
+
+        // Headers only: the events route streams until the job ends.
+        return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+    }
+
+    private async Task<string> SubmitAsync(Actor actor, string path, string? idempotencyKey, string userId, CancellationToken ct) =>
+        await TrySubmitAsync(actor, path, idempotencyKey, userId, ct)
+        ?? throw new Xunit.Sdk.XunitException($"submit as '{actor.Name}' was refused");
+
+    /// <summary>Submits a job; the job id, or null when the API refused the request with a 4xx.</summary>
+    private async Task<string?> TrySubmitAsync(Actor actor, string path, string? idempotencyKey, string userId, CancellationToken ct)
+    {
+        var body = new JsonObject
+        {
+            ["workflow_name"] = "hello_transform",
+            ["input_data"] = new JsonObject { ["name"] = "isolation" },
+            ["user_id"] = userId,
+        }.ToJsonString();
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-API-Key", actor.Key);
+        if (actor.HeaderUser is { } headerUser)
+        {
+            request.Headers.Add("X-User-Id", headerUser);
+        }
+
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        using var response = await _http.SendAsync(request, ct);
+        var text = await response.Content.ReadAsStringAsync(ct);
+        Assert.True(response.IsSuccessStatusCode || (int)response.StatusCode is >= 400 and < 500, $"submit as '{actor.Name}': {(int)response.StatusCode} {text}");
+        return response.IsSuccessStatusCode ? (string?)JsonNode.Parse(text)!["job_id"] : null;
+    }
+
+    private async Task<List<string>> ListAsync(Actor actor, string? query, CancellationToken ct)
+    {
+        using var response = await SendRawAsync(actor, HttpMethod.Get, "/api/v1/jobs?limit=200" + (query is null ? "" : "&" + query), null, ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var page = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+        return page!["jobs"]!.AsArray().Select(j => (string)j!["job_id"]!).ToList();
+    }
+
+    private async Task<List<string>> BulkDeleteAsync(Actor actor, string jobId, CancellationToken ct)
+    {
+        using var response = await SendRawAsync(actor, HttpMethod.Delete, "/api/v1/jobs/bulk",
+            new JsonObject { ["job_ids"] = new JsonArray(jobId) }.ToJsonString(), ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var result = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+        return result!["deleted_job_ids"]!.AsArray().Select(j => (string)j!).ToList();
+    }
+
+    /// <summary>A caller: its key, the X-User-Id it sends, and a user_id query parameter it adds.</summary>
+    private sealed record Actor(string Name, string Key, string? HeaderUser, string? QueryUser = null);
+}
