@@ -6,7 +6,7 @@ namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
 /// What every LlmWorkflow service shares, in the spirit of Aspire's ServiceDefaults: OpenTelemetry, health checks,
-/// resilient HttpClients and structured console logs.
+/// resilient HttpClients and structured console logs (with e-mail addresses redacted).
 /// </summary>
 public static class ServiceDefaultsExtensions
 {
@@ -16,6 +16,7 @@ public static class ServiceDefaultsExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.ConfigureConsoleLogging();
+        builder.RedactEmailsInLogs();
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
 

@@ -30,6 +30,8 @@ public static class WorkerHostExtensions
         builder.Services.AddHostedService<DispatchReconcilerService>();
         builder.Services.AddHostedService<WorkerPresenceService>();
         builder.Services.AddHostedService<WebhookDispatcherService>();
+        builder.Services.AddSingleton<QueueDepthReader>();
+        builder.Services.AddHostedService<QueueMetricsService>();
         return builder;
     }
 

@@ -49,6 +49,8 @@ public sealed class JobCommands(LlmWorkflowDbContext db, JobQueue queue, JobEven
                 .SetProperty(j => j.UpdatedAt, now), cancellationToken);
         if (waiting == 1)
         {
+            var workflow = await db.Jobs.Where(j => j.Id == jobId).Select(j => j.WorkflowName).FirstOrDefaultAsync(cancellationToken);
+            Telemetry.JobsFinished.Add(1, new KeyValuePair<string, object?>("workflow", workflow), new KeyValuePair<string, object?>("status", "cancelled"));
             await PublishCancelledAsync(jobId);
             await webhooks.EnqueueTerminalAsync(jobId, CancellationToken.None);
             return CancelOutcome.Cancelled;

@@ -80,6 +80,7 @@ public sealed class JobSubmitter(
             return new SubmissionResult(winner, Created: false, []);
         }
 
+        Telemetry.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("workflow", job.WorkflowName));
         try
         {
             await queue.EnqueueAsync(new JobDispatch(job.Id, job.Priority, submission.TraceParent, submission.TraceState), cancellationToken);
