@@ -14,7 +14,12 @@ builder.AddProject("api", "LlmWorkflow.Api/LlmWorkflow.Api.csproj")
     .WithReference(postgres)
     .WithReference(redis)
     .WithHttpEndpoint(port: builder.Options.ApiPort)
-    .WithHttpHealthCheck("/health")
+    // Ready once it serves (/alive): /health also reports the workers, which register after the API is up.
+    .WithHttpHealthCheck("/alive")
+    .WithLink("Dashboard", "/dashboard/")
+    .WithLink("API docs", "/docs")
+    .WithLink("OpenAPI", "/openapi/v1.json")
+    .WithLink("Health", "/health")
     .WithEnvironment("LLM_MICROSERVICE_API_KEY", apiKey)
     .WithEnvironment("ADMIN_API_KEY", adminKey)
     // Local webhook receivers listen on loopback, which production refuses.
@@ -27,4 +32,11 @@ builder.AddProject("worker", "LlmWorkflow.Worker/LlmWorkflow.Worker.csproj")
     .WithReadyLogLine("Worker started")
     .WithEnvironment("Webhooks__AllowPrivateNetworks", "true");
 
+builder.AddNote("Caller key", $"X-API-Key: {Shown(apiKey, "LLM_MICROSERVICE_API_KEY")}")
+    .AddNote("Admin key", $"X-API-Key: {Shown(adminKey, "ADMIN_API_KEY")} (also signs in to the dashboard)");
+
 return await builder.Build().RunAsync();
+
+// Development keys are printed so a newcomer can use them; keys from the environment are real secrets and are not.
+static string Shown(string key, string variable) =>
+    Environment.GetEnvironmentVariable(variable) is null ? key : $"from ${variable} (not shown)";

@@ -121,7 +121,7 @@ public sealed class DistributedApplication
         }
 
         await Task.WhenAll(_children.Select(c => WaitUntilReadyAsync(c.Project, c.Child, shutdown)));
-        _console.WriteBlock(ResourceTable.Format(Rows()));
+        _console.WriteBlock(ResourceTable.Format(Rows()) + StartupSummary.Format(SummaryEntries()));
         _console.Info("running; press Ctrl+C to stop");
         await Task.Delay(Timeout.Infinite, shutdown);
         return 0;
@@ -194,6 +194,12 @@ public sealed class DistributedApplication
             await Task.Delay(ReadinessPollInterval, cancellationToken);
         }
     }
+
+    private IEnumerable<(string Label, string Value)> SummaryEntries() =>
+        _projects
+            .Where(p => p is { Replicas: > 0, HttpUrl: not null })
+            .SelectMany(p => p.Links.Select(link => (link.Label, p.HttpUrl + link.Path)))
+            .Concat(_builder.Notes);
 
     private IEnumerable<ResourceRow> Rows() =>
         _postgres.Select(p => p.Row())

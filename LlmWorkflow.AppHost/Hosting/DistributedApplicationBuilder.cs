@@ -6,6 +6,7 @@ public sealed class DistributedApplicationBuilder
     private readonly List<PostgresServerResource> _postgres = [];
     private readonly List<RedisServerResource> _redis = [];
     private readonly List<ProjectResource> _projects = [];
+    private readonly List<(string Label, string Text)> _notes = [];
 
     internal DistributedApplicationBuilder(AppHostOptions options, string repositoryRoot)
     {
@@ -48,6 +49,16 @@ public sealed class DistributedApplicationBuilder
         var resource = new ProjectResource(name, Path.GetFullPath(Path.Combine(RepositoryRoot, projectPath)));
         _projects.Add(resource);
         return resource;
+    }
+
+    /// <summary>Notes printed under the resource table and the projects' links (e.g. the development keys).</summary>
+    public IReadOnlyList<(string Label, string Text)> Notes => _notes;
+
+    /// <summary>Adds a note printed under the resource table once everything is ready.</summary>
+    public DistributedApplicationBuilder AddNote(string label, string text)
+    {
+        _notes.Add((label, text));
+        return this;
     }
 
     /// <summary>Creates the application from the declared resources.</summary>

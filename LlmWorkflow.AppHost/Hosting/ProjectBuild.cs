@@ -1,15 +1,16 @@
 using System.Diagnostics;
+using System.Text.Json;
 
 namespace LlmWorkflow.AppHost.Hosting;
 
 /// <summary>
 /// Builds a project once and returns its assembly, so replicas start with <c>dotnet app.dll</c>: starting N copies
-/// with <c>dotnet run</c> would build N times in parallel.
+/// with <c>dotnet run</c> would build N times in parallel. MSBuild's incremental build makes a second start cheap.
 /// </summary>
 public static class ProjectBuild
 {
-    /// <summary>Builds the project in Debug and returns the built assembly's path.</summary>
-    /// <exception cref="InvalidOperationException">The build failed; the message holds its output.</exception>
+    /// <summary>Builds the project in Debug (restoring first, as <c>dotnet build</c> does) and returns the built assembly's path.</summary>
+    /// <exception cref="InvalidOperationException">The build failed; the message holds the compiler's errors.</exception>
     public static async Task<string> BuildAsync(string projectPath, CancellationToken cancellationToken)
     {
         var startInfo = new ProcessStartInfo("dotnet")
@@ -19,8 +20,10 @@ public static class ProjectBuild
             RedirectStandardError = true,
             WorkingDirectory = Path.GetDirectoryName(projectPath)!,
         };
-        // With -getProperty the build prints only the property's value on success, and its errors otherwise.
-        foreach (var argument in (string[])["build", projectPath, "-c", "Debug", "-nologo", "-getProperty:TargetPath"])
+        // -getProperty alone only evaluates the project; with -getTargetResult:Build the Build target really runs and
+        // stdout is one JSON document with the property and the target's result, while errors go to stderr.
+        string[] arguments = ["build", projectPath, "-c", "Debug", "-nologo", "-getProperty:TargetPath", "-getTargetResult:Build"];
+        foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);
         }
@@ -29,10 +32,35 @@ public static class ProjectBuild
         var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var errors = process.StandardError.ReadToEndAsync(cancellationToken);
         await process.WaitForExitAsync(cancellationToken);
-        var targetPath = (await output).Trim();
-        return process.ExitCode == 0 && File.Exists(targetPath)
-            ? targetPath
-            : throw new InvalidOperationException(
-                $"Building {Path.GetFileName(projectPath)} failed (exit code {process.ExitCode}):\n{targetPath}\n{await errors}".TrimEnd());
+        var result = Parse(await output);
+        if (process.ExitCode == 0 && result is { Succeeded: true, TargetPath: { } targetPath } && File.Exists(targetPath))
+        {
+            return targetPath;
+        }
+
+        var details = (await errors).Trim();
+        throw new InvalidOperationException(
+            $"Building {Path.GetFileName(projectPath)} failed (exit code {process.ExitCode}):\n{(details.Length > 0 ? details : (await output).Trim())}");
+    }
+
+    /// <summary>Reads the JSON MSBuild prints for <c>-getProperty</c> with <c>-getTargetResult</c>; null if it is not that.</summary>
+    internal static (bool Succeeded, string? TargetPath)? Parse(string output)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(output);
+            var root = document.RootElement;
+            var targetPath = root.TryGetProperty("Properties", out var properties)
+                && properties.TryGetProperty("TargetPath", out var path) ? path.GetString() : null;
+            var succeeded = root.TryGetProperty("TargetResults", out var targets)
+                && targets.TryGetProperty("Build", out var build)
+                && build.TryGetProperty("Result", out var outcome)
+                && outcome.GetString() == "Success";
+            return (succeeded, string.IsNullOrEmpty(targetPath) ? null : targetPath);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 }

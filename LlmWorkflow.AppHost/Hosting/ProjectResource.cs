@@ -7,6 +7,7 @@ public sealed class ProjectResource
 {
     private readonly List<IResourceWithConnectionString> _references = [];
     private readonly Dictionary<string, string> _environment = new(StringComparer.Ordinal);
+    private readonly List<(string Label, string Path)> _links = [];
 
     /// <summary>Declares the project; <paramref name="projectPath"/> is absolute.</summary>
     public ProjectResource(string name, string projectPath)
@@ -39,6 +40,9 @@ public sealed class ProjectResource
     /// <summary>Text the project logs once it is ready (for projects without HTTP).</summary>
     public string? ReadyLogLine { get; private set; }
 
+    /// <summary>Pages worth opening once the project runs (label, path under <see cref="HttpUrl"/>).</summary>
+    public IReadOnlyList<(string Label, string Path)> Links => _links;
+
     /// <summary>How many copies run.</summary>
     public int Replicas { get; private set; } = 1;
 
@@ -68,6 +72,13 @@ public sealed class ProjectResource
     public ProjectResource WithHttpHealthCheck(string path)
     {
         HealthCheckPath = path;
+        return this;
+    }
+
+    /// <summary>Lists a page of the project under the resource table once it is ready (needs an HTTP endpoint).</summary>
+    public ProjectResource WithLink(string label, string path)
+    {
+        _links.Add((label, path));
         return this;
     }
 

@@ -49,6 +49,8 @@ public sealed class LocalRedis : IAsyncDisposable
     public string ConnectionString =>
         _password is null ? $"127.0.0.1:{Port}" : $"127.0.0.1:{Port},password={_password}";
 
+    private const string SetSid = "/usr/bin/setsid";
+
     /// <summary>Starts the server and waits until it answers PING.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -59,7 +61,15 @@ public sealed class LocalRedis : IAsyncDisposable
 
         Directory.CreateDirectory(DataDirectory);
         await StopStaleServerAsync(cancellationToken);
-        var startInfo = new ProcessStartInfo(_serverPath) { UseShellExecute = false, WorkingDirectory = DataDirectory };
+        // In a session of its own (setsid execs in place, so the pid stays Redis's): a Ctrl+C in the terminal signals
+        // the whole foreground process group, and Redis must outlive the projects that are still closing their
+        // connections; the AppHost stops it last. pg_ctl does the same for PostgreSQL.
+        var startInfo = new ProcessStartInfo(File.Exists(SetSid) ? SetSid : _serverPath) { UseShellExecute = false, WorkingDirectory = DataDirectory };
+        if (File.Exists(SetSid))
+        {
+            startInfo.ArgumentList.Add(_serverPath);
+        }
+
         foreach (var argument in ServerArguments())
         {
             startInfo.ArgumentList.Add(argument);

@@ -125,9 +125,9 @@ internal sealed class LeafConfigChecks(IExternalServiceGateway? services, IModel
         {
             problems.Add(path, ValidationCodes.InvalidModel, $"\"{model}\" is not a \"provider/model\" id.", "Prefix the model with its provider, e.g. \"openai/gpt-4o-mini\" or \"mock/echo\".");
         }
-        else if (models?.Check(model) is { } message)
+        else if (models?.Check(model) is { } problem)
         {
-            problems.Add(path, ValidationCodes.UnknownModel, message, "Use a configured provider and a model listed in the pricing file.");
+            problems.Add(path, problem.Code, problem.Message, problem.Hint);
         }
     }
 

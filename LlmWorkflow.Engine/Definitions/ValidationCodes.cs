@@ -16,6 +16,7 @@ public static class ValidationCodes
     public const string InvalidConfigValue = "invalid_config_value";
     public const string InvalidModel = "invalid_model";
     public const string UnknownModel = "unknown_model";
+    public const string MissingProviderKey = "missing_provider_key";
     public const string InvalidPromptSource = "invalid_prompt_source";
     public const string MissingPromptFile = "missing_prompt_file";
     public const string UnknownExternalService = "unknown_external_service";

@@ -53,6 +53,10 @@ public sealed class LlmProviderRegistry : IDisposable
     /// <summary>The provider's settings, or null when the name is neither built in nor configured.</summary>
     public ResolvedProvider? Find(string provider) => _providers.GetOrAdd(provider, Resolve);
 
+    /// <summary>The missing-key message when <paramref name="model"/>'s provider is known but has no key, or null.</summary>
+    public string? MissingKey(ModelId model) =>
+        !_options.Mock.ServeAllModels && Find(model.Provider) is { HasUsableKey: false } provider ? MissingKeyMessage(provider) : null;
+
     /// <summary>What stops <paramref name="model"/> from being called (unknown provider, missing key), or null.</summary>
     public string? Problem(ModelId model)
     {

@@ -1,4 +1,6 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -60,6 +62,9 @@ public sealed class DatabaseMigrator(LlmWorkflowDbContext db, ILogger<DatabaseMi
                 await lockCommand.ExecuteNonQueryAsync(cancellationToken);
             }
 
+            // On a fresh database EF would query the missing history table and log that failure at error level,
+            // which a newcomer cannot tell from a real fault; creating the (empty) table first avoids it.
+            await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
             var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
             if (pending.Count > 0)
             {

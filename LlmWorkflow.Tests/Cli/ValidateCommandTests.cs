@@ -28,6 +28,23 @@ public sealed class ValidateCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task WithoutProviderKeysTheShippedDefinitionsNameTheMissingKeyAndTheOfflineCheck()
+    {
+        // A fresh clone: no OPENROUTER_API_KEY in the environment (the harness hides the real one).
+        var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, "validate", "--json");
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        var problems = result.Json["problems"]!.AsArray();
+        Assert.NotEmpty(problems);
+        Assert.All(problems, p =>
+        {
+            Assert.Equal("missing_provider_key", (string?)p!["code"]);
+            Assert.Contains("OPENROUTER_API_KEY", (string?)p["message"], StringComparison.Ordinal);
+            Assert.Contains("llmwf validate --mock", (string?)p["hint"], StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
     public async Task ProblemsAreReportedWithFileAndJsonPathAndExitOne()
     {
         _project.Definition("broken.json", Broken);

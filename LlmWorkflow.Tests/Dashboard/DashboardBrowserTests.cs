@@ -240,6 +240,52 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task CostsViewKeepsTheNewestPeriodWhenAnOlderAnswerArrivesLast()
+    {
+        var first = await fixture.SubmitAsync("dashboard_quick", new { n = 1 }, username: "ada", cancellationToken: Ct);
+        await fixture.RecordUsageAsync(first, "openai/gpt-4o-mini", 100, 50, 0.0001m);
+        var page = await OpenAsync("#/jobs");
+
+        // Hold the answer to the first (30-day) request until the user has chosen 7 days and seen its figures.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        static bool IsThirtyDays(string url) => url.Contains("/api/v1/admin/usage?days=30", StringComparison.Ordinal);
+        page.RequestFinished += (_, request) => { if (IsThirtyDays(request.Url)) settled.TrySetResult(); };
+        page.RequestFailed += (_, request) => { if (IsThirtyDays(request.Url)) settled.TrySetResult(); };
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await page.RouteAsync(IsThirtyDays, async route =>
+        {
+            held.TrySetResult();
+            await release.Task;
+            try
+            {
+                await route.ContinueAsync();
+            }
+            catch (PlaywrightException)
+            {
+                // The page already gave up on this request (the newer choice aborted it): that is the point.
+            }
+        });
+
+        await page.EvaluateAsync("location.hash = '#/costs'");
+        await held.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        await page.GetByLabel("Period", new() { Exact = true }).SelectOptionAsync("7");
+        await Expect(page.Locator("main [data-query]")).ToHaveAttributeAsync("data-query", "days=7");
+
+        release.SetResult();
+        await settled.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        // Let any late answer reach the page's script before looking again.
+        await page.EvaluateAsync("() => new Promise((resolve) => setTimeout(resolve, 250))");
+
+        await Expect(page.Locator("main [data-query]")).ToHaveAttributeAsync("data-query", "days=7");
+        await Expect(page.GetByLabel("Period", new() { Exact = true })).ToHaveValueAsync("7");
+        var report = await fixture.Admin.GetFromJsonAsync<JsonObject>("api/v1/admin/usage?days=7", Ct);
+        var shown = await page.Locator("[data-total=calls]").GetAttributeAsync("data-value");
+        Assert.Equal((long)report!["total"]!["calls"]!, long.Parse(shown!, CultureInfo.InvariantCulture));
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
     public async Task WorkflowsViewShowsCatalogDiagramAndDryRun()
     {
         var page = await OpenAsync("#/workflows");

@@ -139,7 +139,8 @@ public sealed class WorkflowValidatorTests
 
     private sealed class RejectingModelCatalog(string rejected) : IModelCatalog
     {
-        public string? Check(string modelId) => modelId == rejected ? $"{modelId} is not priced." : null;
+        public ModelProblem? Check(string modelId) =>
+            modelId == rejected ? new ModelProblem(ValidationCodes.UnknownModel, $"{modelId} is not priced.", "Price it.") : null;
     }
 
     private static IReadOnlyList<ValidationProblem> Check(string path)

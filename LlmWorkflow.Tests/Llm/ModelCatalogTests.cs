@@ -21,16 +21,31 @@ public sealed class ModelCatalogTests
     }
 
     [Theory]
-    [InlineData("claude", "not of the form provider/model")]
-    [InlineData("nowhere/model", "Unknown LLM provider 'nowhere'")]
-    [InlineData("openai/gpt-4o", "OPENAI_API_KEY")]
-    [InlineData("anthropic/claude-sonnet-4-5", "ANTHROPIC_API_KEY")]
-    [InlineData("openrouter/some/new-model", "Unpriced model")]
-    public void ProblemsNameTheFix(string model, string expected)
+    [InlineData("claude", "invalid_model", "not of the form provider/model")]
+    [InlineData("nowhere/model", "unknown_model", "Unknown LLM provider 'nowhere'")]
+    [InlineData("openai/gpt-4o", "missing_provider_key", "OPENAI_API_KEY")]
+    [InlineData("anthropic/claude-sonnet-4-5", "missing_provider_key", "ANTHROPIC_API_KEY")]
+    [InlineData("openrouter/some/new-model", "unknown_model", "Unpriced model")]
+    public void ProblemsNameTheFix(string model, string code, string expected)
     {
         var catalog = Catalog(TestGateways.Options(), ("OPENROUTER_API_KEY", "sk-or-x"));
 
-        Assert.Contains(expected, catalog.Check(model), StringComparison.Ordinal);
+        var problem = catalog.Check(model);
+
+        Assert.NotNull(problem);
+        Assert.Equal(code, problem.Code);
+        Assert.Contains(expected, problem.Message, StringComparison.Ordinal);
+        Assert.False(string.IsNullOrWhiteSpace(problem.Hint));
+    }
+
+    [Fact]
+    public void AMissingKeyPointsToTheOfflineCheck()
+    {
+        var problem = Catalog(TestGateways.Options()).Check("openrouter/anthropic/claude-3.5-sonnet");
+
+        Assert.Equal("missing_provider_key", problem?.Code);
+        Assert.Contains("llmwf validate --mock", problem!.Hint, StringComparison.Ordinal);
+        Assert.Contains("Llm__Mock__ServeAllModels=true", problem.Hint, StringComparison.Ordinal);
     }
 
     [Fact]

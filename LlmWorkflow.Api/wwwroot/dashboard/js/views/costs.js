@@ -3,6 +3,7 @@ import { api } from '../api.js';
 import { h, replace, select, field, table } from '../dom.js';
 import { formatCost, formatTokens } from '../format.js';
 import { barChart } from '../charts.js';
+import { latestRequest } from '../latest.js';
 
 const PERIODS = [['1', 'Last 24 hours'], ['7', 'Last 7 days'], ['30', 'Last 30 days'], ['90', 'Last 90 days'], ['365', 'Last 365 days'], ['custom', 'Custom range']];
 const state = { period: '30', metric: 'cost', from: '', to: '' };
@@ -18,6 +19,7 @@ export async function renderCosts(main) {
   const message = h('div');
   const summary = h('p', { class: 'muted', 'aria-live': 'polite' });
   let report = null;
+  const requests = latestRequest();
 
   period.addEventListener('change', () => {
     state.period = period.value;
@@ -44,15 +46,16 @@ export async function renderCosts(main) {
 
   async function load() {
     const q = query();
+    const request = requests.begin();
     try {
-      const { data } = await api(`/admin/usage?${q}`);
-      if (disposed) return;
+      const { data } = await api(`/admin/usage?${q}`, { signal: request.signal });
+      if (disposed || !request.isLatest()) return;
       report = data;
       content.dataset.query = q;
       replace(message);
       render(data);
     } catch (error) {
-      if (!disposed) replace(message, h('p', { class: 'notice error', role: 'alert' }, error.message));
+      if (!disposed && request.isLatest()) replace(message, h('p', { class: 'notice error', role: 'alert' }, error.message));
     }
   }
 
@@ -111,5 +114,5 @@ export async function renderCosts(main) {
   }
 
   await load();
-  return () => { disposed = true; };
+  return () => { disposed = true; requests.cancel(); };
 }

@@ -4,6 +4,7 @@ import { api, ApiError, eventsUrl, offers } from '../api.js';
 import { h, replace, toast, table } from '../dom.js';
 import { formatCost, formatDate, formatDuration, formatJson, formatTokens, TERMINAL } from '../format.js';
 import { statusBadge } from './jobs.js';
+import { latestRequest } from '../latest.js';
 
 export async function renderJobDetail(main, jobId) {
   let job = null;
@@ -36,8 +37,13 @@ export async function renderJobDetail(main, jobId) {
       h('h3', null, 'Steps'), timeline),
     errorBox, resultBox, header, inputBox, webhookBox);
 
+  const statusRequests = latestRequest();
+
   async function loadStatus() {
-    const { data } = await api(`/status/${jobId}`);
+    // Polls, live events and button presses all reload; an older answer must not overwrite a newer one.
+    const request = statusRequests.begin();
+    const { data } = await api(`/status/${jobId}`, { signal: request.signal });
+    if (!request.isLatest()) return;
     job = data;
     for (const step of job.steps ?? []) mergeStep(step.step_key ?? step.step_id, {
       step_id: step.step_id, display_name: step.display_name, status: step.status, duration_ms: step.duration_ms,
@@ -325,6 +331,8 @@ export async function renderJobDetail(main, jobId) {
         connect();
       }
     } catch (error) {
+      // A newer reload superseded this one.
+      if (error.name === 'AbortError') return;
       replace(message, h('p', { class: 'notice error', role: 'alert' }, error.message));
     }
   }

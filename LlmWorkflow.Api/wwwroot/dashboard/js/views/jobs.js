@@ -1,6 +1,7 @@
 // Jobs: the admin "LLM Queue" list (document 003): status filter, limit results (default 25), search, auto refresh,
 // live mini progress for running jobs, cancel and retry from the list.
 import { api, ApiError } from '../api.js';
+import { latestRequest } from '../latest.js';
 import { h, replace, select, field, toast, tableRow } from '../dom.js';
 import { formatCost, formatDate, formatDuration, formatTokens, isGuid, shortId, ACTIVE } from '../format.js';
 
@@ -70,7 +71,7 @@ async function act(button, call) {
 
 export async function renderJobs(main) {
   let timer = null;
-  let controller = null;
+  const requests = latestRequest();
   let disposed = false;
 
   const statusSelect = select({ name: 'status_filter' }, STATUSES, state.status);
@@ -132,23 +133,22 @@ export async function renderJobs(main) {
 
   async function load() {
     clearTimeout(timer);
-    controller?.abort();
-    controller = new AbortController();
+    const request = requests.begin();
     const q = query();
     try {
       let jobs;
       let total;
       if (state.search && isGuid(state.search)) {
-        const { data } = await api(`/jobs/${state.search.trim()}`, { signal: controller.signal });
+        const { data } = await api(`/jobs/${state.search.trim()}`, { signal: request.signal });
         jobs = [{ ...data, progress_percent: data.progress?.percent ?? 0, current_step_name: data.progress?.current_step_name }];
         total = 1;
         pageSize = 1;
       } else {
-        const { data } = await api(`/jobs?${q}`, { signal: controller.signal });
+        const { data } = await api(`/jobs?${q}`, { signal: request.signal });
         ({ jobs, total } = data);
         pageSize = data.limit;
       }
-      if (disposed) return;
+      if (disposed || !request.isLatest()) return;
       renderRows(jobs);
       tableEl.dataset.query = q;
       tableEl.dataset.total = String(total);
@@ -159,7 +159,7 @@ export async function renderJobs(main) {
       updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
       replace(message);
     } catch (error) {
-      if (error.name === 'AbortError' || disposed) return;
+      if (error.name === 'AbortError' || disposed || !request.isLatest()) return;
       if (error instanceof ApiError && error.status === 404 && isGuid(state.search)) {
         renderRows([]);
         tableEl.dataset.query = q;
@@ -197,7 +197,7 @@ export async function renderJobs(main) {
   return () => {
     disposed = true;
     clearTimeout(timer);
-    controller?.abort();
+    requests.cancel();
     reload = () => {};
   };
 }

@@ -2,12 +2,14 @@
 import { api } from '../api.js';
 import { h, replace, table, field, toast } from '../dom.js';
 import { formatDate, formatDuration } from '../format.js';
+import { latestRequest } from '../latest.js';
 
 const REFRESH_MS = 5000;
 
 export async function renderQueue(main) {
   let timer = null;
   let disposed = false;
+  const requests = latestRequest();
   const content = h('div', { 'aria-live': 'off' });
   const message = h('div');
   const updated = h('p', { class: 'muted small-text' });
@@ -52,14 +54,15 @@ export async function renderQueue(main) {
 
   async function load() {
     clearTimeout(timer);
+    const request = requests.begin();
     try {
-      const { data } = await api('/admin/queue');
-      if (disposed) return;
+      const { data } = await api('/admin/queue', { signal: request.signal });
+      if (disposed || !request.isLatest()) return;
       render(data);
       replace(message);
       updated.textContent = `Updated ${new Date().toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s`;
     } catch (error) {
-      if (disposed) return;
+      if (disposed || !request.isLatest()) return;
       replace(message, h('p', { class: 'notice error', role: 'alert' }, error.message));
     }
     if (!disposed) timer = setTimeout(load, REFRESH_MS);
@@ -116,5 +119,5 @@ export async function renderQueue(main) {
   }
 
   await load();
-  return () => { disposed = true; clearTimeout(timer); };
+  return () => { disposed = true; clearTimeout(timer); requests.cancel(); };
 }

@@ -3,6 +3,7 @@ import { api, offers } from '../api.js';
 import { h, replace, field, table, toast } from '../dom.js';
 import { formatCost, formatJson } from '../format.js';
 import { renderDiagram, mermaidFromSteps } from '../diagram.js';
+import { latestRequest } from '../latest.js';
 
 export async function renderWorkflows(main, name) {
   return name ? renderWorkflow(main, name) : renderCatalog(main);
@@ -124,15 +125,19 @@ function submitSection(name, schema) {
   const validateButton = h('button', { type: 'button', class: 'button secondary', 'data-action': 'dry-run' }, 'Dry run (plan and cost estimate)');
   const submitButton = h('button', { type: 'submit', class: 'button', 'data-action': 'submit' }, 'Submit job');
 
+  const dryRuns = latestRequest();
   validateButton.addEventListener('click', async () => {
     if (!(await offers('POST', '/workflow/validate'))) {
       replace(result, h('p', { class: 'notice warn' }, 'This API does not offer dry runs yet (POST /api/v1/workflow/validate).'));
       return;
     }
+    // A second dry run started before the first answered replaces it.
+    const request = dryRuns.begin();
     try {
-      const { data } = await api('/workflow/validate', { method: 'POST', body: { workflow_name: nameInput.value.trim(), input_data: inputData() } });
-      replace(result, renderValidation(data));
+      const { data } = await api('/workflow/validate', { method: 'POST', body: { workflow_name: nameInput.value.trim(), input_data: inputData() }, signal: request.signal });
+      if (request.isLatest()) replace(result, renderValidation(data));
     } catch (error) {
+      if (!request.isLatest()) return;
       replace(result, error.body && typeof error.body === 'object' ? renderValidation(error.body) : h('p', { class: 'notice error', role: 'alert' }, error.message));
     }
   });

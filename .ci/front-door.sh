@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The front door, exactly as a newcomer meets it on a fresh clone, before anything else is built:
+#   1. run the README's run command (`dotnet run --project LlmWorkflow.AppHost`) in the background, bounded;
+#   2. wait for the resource table;
+#   3. submit hello_transform with the README's own curl command and poll the README's status command until completed;
+#   4. press Ctrl+C (SIGINT to the whole process group, as a terminal does) and check that every process it started
+#      is gone and that the console showed no error-level line and no warning while stopping.
+# Any failure prints the AppHost's log and exits non-zero.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+START_TIMEOUT=${FRONT_DOOR_START_TIMEOUT:-900}   # first start restores and builds AppHost, Api and Worker
+JOB_TIMEOUT=60
+STOP_TIMEOUT=60
+log=$(mktemp /tmp/front-door.XXXXXX.log)
+group=""
+pids=()
+
+fail() {
+  echo "front door: FAILED: $*" >&2
+  echo "----- AppHost console -----" >&2
+  cat "$log" >&2
+  echo "---------------------------" >&2
+  [ -n "$group" ] && kill -KILL -- "-$group" 2> /dev/null || true
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2> /dev/null || true; done
+  exit 1
+}
+
+# The README's commands, read from the README itself so the two cannot drift apart.
+readme_command() { # $1: the text the command starts with
+  awk -v start="$1" '
+    index($0, start) == 1 { on = 1 }
+    on { print; if ($0 !~ /\\$/) exit }' README.md
+}
+run_command=$(grep -m1 -E '^dotnet run --project LlmWorkflow.AppHost$' README.md) || fail "README has no 'dotnet run --project LlmWorkflow.AppHost' line"
+submit_command=$(readme_command "curl -s -X POST http://localhost:5080/api/v1/workflow")
+status_command=$(readme_command "curl -s http://localhost:5080/api/v1/status/<job_id>")
+[ -n "$submit_command" ] && [ -n "$status_command" ] || fail "README lost its curl examples"
+
+echo "front door: $run_command"
+# With job control on, the command gets a process group of its own (its id is the command's pid) and does not
+# inherit the ignored SIGINT that a script's background commands otherwise get: SIGINT to that group is exactly
+# what a terminal's Ctrl+C does.
+set -m
+bash -c "exec $run_command" > "$log" 2>&1 < /dev/null &
+group=$!
+set +m
+
+deadline=$((SECONDS + START_TIMEOUT))
+until grep -q 'running; press Ctrl+C to stop' "$log"; do
+  kill -0 "$group" 2> /dev/null || fail "the AppHost exited before it was ready"
+  [ $SECONDS -lt $deadline ] || fail "no resource table after ${START_TIMEOUT} s"
+  sleep 2
+done
+sed -n '/^NAME /,/running; press Ctrl+C/p' "$log"
+
+# Every pid in the resource table (postgres, redis, api, workers) must be gone after Ctrl+C.
+mapfile -t pids < <(sed -n '/^NAME /,/^$/p' "$log" | awk 'NR > 1 && $3 ~ /^[0-9]+$/ { print $3 }')
+[ ${#pids[@]} -ge 5 ] || fail "expected postgres, redis, api and two workers in the resource table"
+
+echo "front door: $submit_command"
+answer=$(eval "$submit_command") || fail "submitting hello_transform failed"
+echo "$answer"
+job_id=$(sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p' <<< "$answer")
+[ -n "$job_id" ] || fail "no job_id in the submit answer: $answer"
+
+deadline=$((SECONDS + JOB_TIMEOUT))
+while :; do
+  status=$(eval "${status_command//<job_id>/$job_id}") || fail "polling the status failed"
+  grep -q '"status":"completed"' <<< "$status" && break
+  grep -qE '"status":"(failed|cancelled)"' <<< "$status" && fail "the job did not complete: $status"
+  [ $SECONDS -lt $deadline ] || fail "the job did not complete within ${JOB_TIMEOUT} s: $status"
+  sleep 1
+done
+grep -q '"greeting":"Hello, Ada!"' <<< "$status" || fail "unexpected result: $status"
+echo "front door: job $job_id completed: Hello, Ada!"
+
+stop_line=$(wc -l < "$log")
+kill -INT -- "-$group"
+deadline=$((SECONDS + STOP_TIMEOUT))
+any_alive() {
+  pgrep -g "$group" > /dev/null && return 0
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null && return 0; done
+  return 1
+}
+while any_alive; do
+  [ $SECONDS -lt $deadline ] || fail "processes still running ${STOP_TIMEOUT} s after Ctrl+C: $(pgrep -g "$group" | tr '\n' ' ') ${pids[*]}"
+  sleep 1
+done
+group=""
+pids=()
+grep -q '\[apphost\] stopped' "$log" || fail "the AppHost did not report 'stopped'"
+
+errors=$(grep -E '^\S+ (fail|crit): |\] (fail|crit): ' "$log" || true)
+[ -z "$errors" ] || fail "error-level lines on a healthy run:"$'\n'"$errors"
+noisy=$(tail -n "+$((stop_line + 1))" "$log" | grep -E '\] warn: ' || true)
+[ -z "$noisy" ] || fail "warnings while stopping:"$'\n'"$noisy"
+echo "front door: passed (started, ran hello_transform, stopped cleanly; no processes left)"
+rm -f "$log"
