@@ -32,6 +32,7 @@ public static class WorkerHostExtensions
         builder.Services.AddHostedService<WebhookDispatcherService>();
         builder.Services.AddSingleton<QueueDepthReader>();
         builder.Services.AddHostedService<QueueMetricsService>();
+        builder.Services.AddHostedService<MaintenanceService>();
         return builder;
     }
 
