@@ -6,6 +6,14 @@ import { formatCost, formatDate, formatDuration, formatJson, formatTokens, TERMI
 import { statusBadge } from './jobs.js';
 import { latestRequest } from '../latest.js';
 
+/** Retry re-runs a job from its checkpoints: worth it after a cancel or a failure that may go away on its own. */
+export function retryCanHelp(job) {
+  if (job.status === 'cancelled') return true;
+  if (job.status !== 'failed') return false;
+  if (job.error?.type === 'budget_exceeded') return false;
+  return job.error?.retryable !== false || ['SYSTEM_ERROR', 'EXTERNAL_ERROR'].includes(job.error?.category);
+}
+
 export async function renderJobDetail(main, jobId) {
   let job = null;
   let source = null;
@@ -77,7 +85,7 @@ export async function renderJobDetail(main, jobId) {
       fact('Started', formatDate(job.started_at)),
       fact('Completed', formatDate(job.completed_at)),
       fact('Duration', formatDuration(job.duration_ms)),
-      fact('Attempt', h('span', { 'data-role': 'attempt' }, String(job.attempt ?? 1))))));
+      fact('Attempt', h('span', { 'data-role': 'attempt' }, job.attempt ? String(job.attempt) : '—')))));
     renderActions();
     renderProgress();
     renderTimeline();
@@ -109,7 +117,11 @@ export async function renderJobDetail(main, jobId) {
       replace(timeline, h('li', { class: 'muted' }, TERMINAL.has(job?.status) ? 'No steps were recorded.' : 'No step has started yet.'));
       return;
     }
-    replace(timeline, [...steps.values()].map((step) => {
+    replace(timeline, [...steps.values()].map((shown) => {
+      // A step still marked running when the job ended was interrupted by the cancel (or the failure), not running.
+      const step = TERMINAL.has(job?.status) && (shown.status === 'running' || !shown.status)
+        ? { ...shown, status: job.status === 'cancelled' ? 'cancelled' : 'interrupted' }
+        : shown;
       const meta = [
         step.duration_ms != null ? `Duration ${formatDuration(step.duration_ms)}` : null,
         step.attempts != null ? `Attempts ${step.attempts}` : null,
@@ -137,7 +149,7 @@ export async function renderJobDetail(main, jobId) {
     if (!TERMINAL.has(job.status)) {
       buttons.push(h('button', { type: 'button', class: 'button danger', 'data-action': 'cancel', onclick: (e) => run(e.currentTarget, () => api(`/workflow/${jobId}`, { method: 'DELETE' })) }, 'Cancel job'));
     }
-    if (job.status === 'failed' || job.status === 'cancelled') {
+    if (retryCanHelp(job)) {
       buttons.push(h('button', { type: 'button', class: 'button', 'data-action': 'retry', onclick: (e) => run(e.currentTarget, () => api(`/jobs/${jobId}/retry`, { method: 'POST' })) }, 'Retry job'));
     }
     if (webhooksAvailable && TERMINAL.has(job.status)) {
@@ -182,6 +194,14 @@ export async function renderJobDetail(main, jobId) {
 
   function renderError() {
     const error = job.error;
+    if (job.status === 'cancelled') {
+      // A cancel is what someone asked for, not a failure: no error styling, no error taxonomy.
+      replace(errorBox, h('section', { class: 'card', 'aria-labelledby': 'cancelled-title', 'data-role': 'cancelled' },
+        h('h2', { id: 'cancelled-title' }, 'Cancelled'),
+        h('p', { class: 'notice' }, `The job was cancelled${job.completed_at ? ` at ${formatDate(job.completed_at)}` : ''}. `
+          + 'Steps that had finished keep their results; Retry runs the rest.')));
+      return;
+    }
     if (!error && !job.error_message) {
       replace(errorBox);
       return;
@@ -196,6 +216,7 @@ export async function renderJobDetail(main, jobId) {
         fact('Retryable', error?.retryable == null ? '—' : error.retryable ? 'Yes — retrying may succeed' : 'No — fix the cause first'),
         error?.retry_after != null ? fact('Retry after', `${error.retry_after} s`) : null,
         fact('Step', error?.step_id ?? '—')),
+      !retryCanHelp(job) ? h('p', { class: 'muted', 'data-role': 'no-retry' }, 'Retry is not offered: this failure would happen again. Fix the cause (input, configuration or budget) and submit a new job.') : null,
       suggestions.length ? [h('h3', null, 'What to do'), h('ul', null, suggestions.map((s) => h('li', null, s)))] : null,
       error?.details ? h('details', null, h('summary', null, 'Details'), h('pre', { class: 'json' }, formatJson(error.details))) : null));
   }
@@ -278,6 +299,8 @@ export async function renderJobDetail(main, jobId) {
       case 'run_started':
         job.status = 'processing';
         renderProgress();
+        // The start time and attempt come from the job row the worker just claimed.
+        loadStatus().catch(() => {});
         break;
       case 'step_started':
         mergeStep(key, { step_id: data.step_id, display_name: data.display_name, status: 'running', type: data.step_type });
