@@ -158,7 +158,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         await Expect(page.Locator("[data-role=progress-text]")).ToContainTextAsync("Running");
         // While it runs, the details say when it started and which attempt this is (not "—" and 0).
         await Expect(page.Locator("[data-role=attempt]")).ToHaveTextAsync("1");
-        await Expect(page.Locator("dt:text-is('Started') + dd")).Not.ToHaveTextAsync("—");
+        await Expect(page.Locator("section[aria-labelledby=details-title] dt:text-is('Started') + dd")).Not.ToHaveTextAsync("—");
         await Screenshot(page, "job-detail-live", "light", 1280);
 
         await Expect(main).ToHaveAttributeAsync("data-job-status", "completed", new() { Timeout = 60_000 });
@@ -195,6 +195,33 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task StepDetailShowsTimesAndMarkdownOutputAndTheJobOutputAsJson()
+    {
+        var jobId = await fixture.SubmitAsync("dashboard_markdown", new { name = "Ada" }, cancellationToken: Ct);
+        Assert.Equal("completed", (string?)(await fixture.WaitForTerminalAsync(jobId, Ct))["status"]);
+
+        var page = await OpenAsync($"#/jobs/{jobId}");
+        var step = page.Locator("li[data-step-id=report]");
+        await step.GetByText("Details of Write the report").ClickAsync();
+        var output = step.Locator("[data-role=step-output][data-format=markdown]");
+        await Expect(output.Locator("h4")).ToHaveTextAsync("Report for Ada");
+        await Expect(output.Locator("li strong")).ToHaveTextAsync("Bold");
+        await Expect(output.Locator("li code")).ToHaveTextAsync("code");
+        await Expect(output.Locator("p em")).ToHaveTextAsync("emphasis");
+        // Markup in model output stays text.
+        await Expect(output.Locator("img")).ToHaveCountAsync(0);
+        await Expect(output.Locator("p")).ToContainTextAsync("<img src=x onerror=alert(1)>");
+        await Expect(step.Locator("dt:text-is('Started') + dd")).Not.ToHaveTextAsync("—");
+        await Expect(step.Locator("dt:text-is('Finished') + dd")).Not.ToHaveTextAsync("—");
+
+        var jobOutput = page.Locator("[data-role=output][data-format=json]");
+        var shown = JsonNode.Parse(await jobOutput.InnerTextAsync())!;
+        Assert.Equal("Ada", (string?)shown["name"]);
+        Assert.StartsWith("# Report for Ada", (string?)shown["report"], StringComparison.Ordinal);
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
     public async Task NonRetryableFailureOffersNoRetryAndSaysWhy()
     {
         var jobId = await fixture.SubmitAsync("dashboard_failing", new { }, action: "fails", cancellationToken: Ct);
@@ -216,10 +243,10 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
     [Fact]
     public async Task CancelledJobShowsAsCancelledAndItsRetryRunsTheRest()
     {
-        var jobId = await fixture.SubmitAsync("dashboard_pipeline", new { topic = "cancel then retry", service_url = fixture.SlowUrl }, action: "cancel then retry", cancellationToken: Ct);
+        // The wait step takes 8 s (under the HTTP attempt timeout): the cancel lands while it runs; its retry waits again and completes.
+        var jobId = await fixture.SubmitAsync("dashboard_cancellable", new { service_url = fixture.SlowUrl, wait_ms = "8000" }, action: "cancel then retry", cancellationToken: Ct);
         var page = await OpenAsync($"#/jobs/{jobId}");
-        // The draft step streams for about five seconds: the cancel lands while it runs.
-        await Expect(page.Locator("main[data-job-status=processing] [data-role=timeline] li[data-step-id=draft][data-status=running]")).ToBeVisibleAsync();
+        await Expect(page.Locator("main[data-job-status=processing] [data-role=timeline] li[data-step-id=wait][data-status=running]")).ToBeVisibleAsync();
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Cancel job" }).ClickAsync();
 
@@ -231,7 +258,8 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         await Expect(page.Locator("[data-role=error]")).ToHaveCountAsync(0);
         await Expect(page.Locator(".notice.error")).ToHaveCountAsync(0);
         await Expect(page.Locator("[data-role=timeline] li[data-status=running]")).ToHaveCountAsync(0);
-        await Expect(page.Locator("[data-role=timeline] li[data-step-id=draft]")).ToHaveAttributeAsync("data-status", "cancelled");
+        await Expect(page.Locator("[data-role=timeline] li[data-step-id=wait]")).ToHaveAttributeAsync("data-status", "cancelled");
+        await Expect(page.Locator("[data-role=timeline] li[data-step-id=prepare]")).ToHaveAttributeAsync("data-status", "completed");
         await Screenshot(page, "job-detail-cancelled", "light", 1280);
 
         // Retry helps here: the job runs again as attempt 2 and the page follows it.

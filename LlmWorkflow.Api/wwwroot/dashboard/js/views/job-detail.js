@@ -5,6 +5,7 @@ import { h, replace, toast, table } from '../dom.js';
 import { formatCost, formatDate, formatDuration, formatJson, formatTokens, TERMINAL } from '../format.js';
 import { statusBadge } from './jobs.js';
 import { latestRequest } from '../latest.js';
+import { renderOutput } from '../markdown.js';
 
 /** Retry re-runs a job from its checkpoints: worth it after a cancel or a failure that may go away on its own. */
 export function retryCanHelp(job) {
@@ -56,7 +57,8 @@ export async function renderJobDetail(main, jobId) {
     for (const step of job.steps ?? []) mergeStep(step.step_key ?? step.step_id, {
       step_id: step.step_id, display_name: step.display_name, status: step.status, duration_ms: step.duration_ms,
       attempts: step.attempts, input_tokens: step.input_tokens, output_tokens: step.output_tokens, cost_usd: step.cost_usd,
-      model: step.model, type: step.type, error: step.error,
+      model: step.model, type: step.type, error: step.error, output: step.output, started_at: step.started_at, finished_at: step.finished_at,
+      provider: step.provider,
     });
     if (job.status === 'processing' && job.progress?.current_step_id && ![...steps.values()].some((s) => s.step_id === job.progress.current_step_id)) {
       mergeStep(job.progress.current_step_id, { step_id: job.progress.current_step_id, display_name: job.progress.current_step_name, status: 'running' });
@@ -140,8 +142,25 @@ export async function renderJobDetail(main, jobId) {
           statusBadge(step.status ?? 'pending'), h('code', { class: 'muted small-text' }, step.step_id)),
         meta.length ? h('ul', { class: 'step-meta' }, meta.map((m) => h('li', null, m))) : null,
         step.error ? h('p', { class: 'notice error' }, step.error.message ?? formatJson(step.error)) : null,
-        stream ?? null);
+        stream ?? null,
+        stepDetail(step));
     }));
+  }
+
+  /** What a finished step produced and when it ran, folded away until asked for. */
+  function stepDetail(step) {
+    if (step.output === undefined && !step.started_at) return null;
+    return h('details', { class: 'step-detail', 'data-role': 'step-detail' },
+      h('summary', null, `Details of ${step.display_name ?? step.step_id}`),
+      h('dl', { class: 'facts' },
+        fact('Started', formatDate(step.started_at)),
+        fact('Finished', formatDate(step.finished_at)),
+        step.model ? fact('Model', step.model) : null,
+        step.input_tokens != null ? fact('Tokens', `${formatTokens(step.input_tokens)} in / ${formatTokens(step.output_tokens)} out`) : null,
+        step.cost_usd != null ? fact('Cost', formatCost(step.cost_usd)) : null),
+      step.output === undefined || step.output === null
+        ? h('p', { class: 'muted' }, 'No output.')
+        : [h('h4', null, 'Output'), renderOutput(step.output, { 'data-role': 'step-output' })]);
   }
 
   function renderActions() {
@@ -186,7 +205,7 @@ export async function renderJobDetail(main, jobId) {
     const cost = job.result.cost_data;
     replace(resultBox, h('section', { class: 'card', 'aria-labelledby': 'result-title' },
       h('h2', { id: 'result-title' }, 'Output'),
-      h('pre', { class: 'json', 'data-role': 'output', tabindex: '0' }, formatJson(job.result.output ?? job.result)),
+      renderOutput(job.result.output ?? job.result, { 'data-role': 'output' }),
       cost ? [h('h3', null, 'Cost'), h('dl', { class: 'facts' },
         Object.entries(cost).filter(([, v]) => v == null || typeof v !== 'object').map(([k, v]) =>
           fact(k.replaceAll('_', ' '), k.includes('cost') ? formatCost(v) : k.includes('tokens') ? formatTokens(v) : String(v ?? '—'))))] : null));
