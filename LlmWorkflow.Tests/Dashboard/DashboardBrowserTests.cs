@@ -407,7 +407,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
 
         foreach (var scheme in new[] { ColorScheme.Light, ColorScheme.Dark })
         {
-            foreach (var width in new[] { 1280, 375 })
+            foreach (var width in new[] { 1280, 1024, 375 })
             {
                 var page = await OpenAsync("#/jobs", scheme: scheme, width: width);
                 await Expect(page.Locator($"tr[data-job-id='{running}']")).ToBeVisibleAsync();
@@ -418,6 +418,10 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
                     await Screenshot(page, name, scheme == ColorScheme.Light ? "light" : "dark", width);
                     var overflow = await page.EvaluateAsync<int>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
                     Assert.True(overflow <= 0, $"{name} at {width}px scrolls sideways by {overflow}px");
+                    // No table is cut off inside its own scroll box either (a clipped Cost column is as bad as a page scroll).
+                    var clipped = await page.EvaluateAsync<string[]>(
+                        "[...document.querySelectorAll('main .table-wrap')].filter(w => w.scrollWidth - w.clientWidth > 1).map(w => w.querySelector('table')?.dataset.role ?? w.querySelector('caption')?.textContent ?? 'table')");
+                    Assert.True(clipped.Length == 0, $"{name} at {width}px clips: {string.Join(", ", clipped)}");
                 }
             }
         }
