@@ -2,10 +2,12 @@ using System.Text.Json;
 using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Endpoints;
 using LlmWorkflow.Api.Infrastructure;
+using LlmWorkflow.Api.Infrastructure.OpenApi;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Engine.Persistence;
 
-var builder = WebApplication.CreateBuilder(args);
+// Settings and static files sit beside the assembly, so the API reads the same appsettings.json wherever it is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 builder.AddServiceDefaults();
 builder.Services.AddLlmWorkflowCore(builder.Configuration);
@@ -24,6 +26,7 @@ builder.Services.AddExceptionHandler<DependencyUnavailableExceptionHandler>();
 builder.Services.AddLlmWorkflowOpenApi();
 builder.Services.AddApiKeyAuth(builder.Configuration);
 builder.Services.AddCallerRateLimits(builder.Configuration);
+builder.Services.AddConfiguredCors(builder.Configuration);
 
 var app = builder.Build();
 
@@ -41,12 +44,15 @@ app.UseStatusCodePages();
 // Operations dashboard: plain files in wwwroot/dashboard; /dashboard redirects to /dashboard/ (index.html).
 app.UseDefaultFiles();
 app.UseStaticFiles();
+app.UseCors();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseSubmissionUserPeek(app.Services.GetRequiredService<RateLimitingOptions>());
 app.UseRateLimiter();
 
 app.MapApiDocs();
 app.MapDefaultEndpoints();
+app.MapApiHealth();
 var api = app.MapGroup("/api/v1").RequireAuthorization(AuthServiceCollectionExtensions.CallerPolicy).RequireRateLimiting(RateLimitingSetup.Policy);
 api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints();
 api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints();

@@ -16,11 +16,15 @@ public static class CliApp
         DiagramCommand.Create(console),
         RunCommand.Create(console),
         NewCommand.Create(console),
+        EditCommand.Create(console),
+        UpgradeCommand.Create(console),
         SubmitCommand.Create(console),
         StatusCommand.Create(console),
         WatchCommand.Create(console),
         JobsCommand.Create(console),
         CancelCommand.Create(console),
+        RetryCommand.Create(console),
+        WorkflowsCommand.Create(console),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (see <see cref="ExitCodes"/>).</summary>

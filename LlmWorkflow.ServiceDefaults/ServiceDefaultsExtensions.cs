@@ -1,3 +1,4 @@
+using LlmWorkflow.ServiceDefaults.Configuration;
 using LlmWorkflow.ServiceDefaults.Resilience;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,6 +16,7 @@ public static class ServiceDefaultsExtensions
         where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
+        PlatformEnvironmentVariables.AddFallbacks(builder.Configuration);
         builder.ConfigureConsoleLogging();
         builder.RedactEmailsInLogs();
         builder.ConfigureOpenTelemetry();

@@ -1,5 +1,4 @@
 using LlmWorkflow.Engine.Jobs;
-using LlmWorkflow.Engine.Webhooks;
 using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Worker;
@@ -7,12 +6,10 @@ namespace LlmWorkflow.Worker;
 /// <summary>
 /// Postgres alone decides whether a job exists: periodically re-dispatches queued jobs whose stream entry may have
 /// been lost (Redis restarted without persistence, or the API could not reach Redis when it accepted the job).
-/// A duplicate entry is harmless: the claim in Postgres lets only one worker run a job. The same loop records
-/// terminal webhook events that never reached the outbox.
+/// A duplicate entry is harmless: the claim in Postgres lets only one worker run a job.
 /// </summary>
 internal sealed partial class DispatchReconcilerService(
     DispatchReconciler reconciler,
-    WebhookOutbox webhooks,
     IOptions<WorkerOptions> options,
     ILogger<DispatchReconcilerService> logger) : BackgroundService
 {
@@ -28,12 +25,6 @@ internal sealed partial class DispatchReconcilerService(
                 {
                     LogRedispatched(count);
                 }
-
-                var events = await webhooks.EnqueueMissingTerminalEventsAsync(TimeSpan.FromDays(1), stoppingToken);
-                if (events > 0)
-                {
-                    LogWebhooksRecovered(events);
-                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -45,9 +36,6 @@ internal sealed partial class DispatchReconcilerService(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Re-dispatched {Count} queued job(s) missing from the dispatch streams")]
     private partial void LogRedispatched(int count);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Recorded {Count} missing terminal webhook event(s)")]
-    private partial void LogWebhooksRecovered(int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dispatch reconciliation failed; will retry")]
     private partial void LogFailed(Exception ex);

@@ -1,6 +1,7 @@
 using LlmWorkflow.Worker;
 
-var builder = Host.CreateApplicationBuilder(args);
+// Settings sit beside the assembly, so the worker reads the same appsettings.json wherever it is started from.
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddWorkerServices();
 
 var host = builder.Build();

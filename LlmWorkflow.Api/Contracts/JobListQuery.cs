@@ -17,22 +17,32 @@ public sealed record JobListQuery(JobStatus? Status, string? UserId, int Limit, 
     public string? WorkflowName { get; init; }
 
     public string? Search { get; init; }
+    public const string AllStatuses = "all";
+    public const string RunningStatus = "running";
     public static readonly string[] LimitResultsValues = ["1-500", "Today", "7 Days", "30 Days"];
+
+    /// <summary>Every accepted status_filter: the job statuses plus document 003's "all" and "running" (= processing).</summary>
+    public static IReadOnlyList<string> StatusFilterValues { get; } = [AllStatuses, RunningStatus, .. JobStatusNames.All];
 
     public static (JobListQuery? Query, Dictionary<string, string[]> Errors) Parse(
         string? statusFilter, string? userId, int? limit, int? offset, string? limitResults, DateTimeOffset now)
     {
         var errors = new Dictionary<string, string[]>();
         JobStatus? status = null;
-        if (!string.IsNullOrEmpty(statusFilter))
+        // Document 003's admin screen sends "all" (no filter) and "running" (= processing); both keep working.
+        if (!string.IsNullOrEmpty(statusFilter) && !string.Equals(statusFilter, AllStatuses, StringComparison.OrdinalIgnoreCase))
         {
-            if (JobStatusNames.TryParse(statusFilter, out var parsed))
+            if (string.Equals(statusFilter, RunningStatus, StringComparison.OrdinalIgnoreCase))
+            {
+                status = JobStatus.Processing;
+            }
+            else if (JobStatusNames.TryParse(statusFilter, out var parsed))
             {
                 status = parsed;
             }
             else
             {
-                errors["status_filter"] = [$"Invalid status_filter '{statusFilter}'. Valid values: {string.Join(", ", JobStatusNames.All)}."];
+                errors["status_filter"] = [$"Invalid status_filter '{statusFilter}'. Valid values: {string.Join(", ", StatusFilterValues)}."];
             }
         }
 

@@ -31,6 +31,15 @@ public sealed record JobStatusResponse
 
     public JobProgress? Progress { get; init; }
 
+    /// <summary>The running step's id (also in <c>progress</c>), top level as document 002's poller reads it.</summary>
+    public string? CurrentStepId { get; init; }
+
+    /// <summary>The running step's display name (also in <c>progress</c>).</summary>
+    public string? CurrentStepName { get; init; }
+
+    /// <summary>Overall percent done, 0-100 (also <c>progress.percent</c>).</summary>
+    public int ProgressPercent { get; init; }
+
     /// <summary>The input the job was submitted with.</summary>
     public JsonNode? InputData { get; init; }
 

@@ -1,6 +1,7 @@
 using LlmWorkflow.Engine.Jobs;
 using LlmWorkflow.Engine.Persistence;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 
 namespace LlmWorkflow.Api.Endpoints;
@@ -32,7 +33,10 @@ internal static class AdminEndpoints
     }
 
     private static async Task<Results<Ok<CleanupResponse>, ValidationProblem>> CleanupStaleAsync(
-        JobMaintenance maintenance, int? processingMinutes, int? waitingHours, CancellationToken cancellationToken)
+        JobMaintenance maintenance,
+        [FromQuery(Name = "processing_minutes")] int? processingMinutes,
+        [FromQuery(Name = "waiting_hours")] int? waitingHours,
+        CancellationToken cancellationToken)
     {
         if (processingMinutes is < 1 || waitingHours is < 1)
         {

@@ -5,6 +5,7 @@ using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Engine.Jobs;
 using LlmWorkflow.Engine.Persistence;
+using LlmWorkflow.Engine.Redis;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -14,7 +15,8 @@ namespace LlmWorkflow.Api.Endpoints;
 /// <summary>
 /// <c>GET /api/v1/jobs/{id}/events</c>: the job's live events as Server-Sent Events, read from its Redis event stream.
 /// Every event carries the stream entry id as its SSE id, so a reconnecting client (EventSource does this itself)
-/// resumes after <c>Last-Event-ID</c>. The response ends after the terminal event.
+/// resumes after <c>Last-Event-ID</c>. The response ends after the terminal event, and a request that resumes at or
+/// past the terminal event gets 204 No Content — the status that makes EventSource stop reconnecting.
 /// </summary>
 internal static class EventEndpoints
 {
@@ -26,13 +28,15 @@ internal static class EventEndpoints
             .WithName("StreamJobEvents")
             .WithSummary("Live progress as Server-Sent Events")
             .WithDescription("Events: run_started, step_started, step_completed, llm_delta, llm_call_completed, run_completed, run_failed, cancelled. " +
-                             "Resumable with the Last-Event-ID header (or ?last_event_id=); closed after the terminal event. " +
-                             "EventSource cannot send headers, so browsers may pass the key as ?api_key=.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+                             "Every event has an id; resume with the Last-Event-ID header (or ?last_event_id=). The stream closes after the " +
+                             "terminal event, and a request resuming at or after the terminal event answers 204 No Content, which ends " +
+                             "EventSource's reconnects. EventSource cannot send headers, so browsers may pass the key as ?api_key=.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .Produces(StatusCodes.Status204NoContent);
         return api;
     }
 
-    private static async Task<Results<ServerSentEventsResult<string>, NotFound<ProblemDetails>>> StreamAsync(
+    private static async Task<Results<ServerSentEventsResult<string>, NoContent, NotFoundProblem, ValidationProblem>> StreamAsync(
         Guid jobId,
         [FromHeader(Name = "Last-Event-ID")] string? lastEventIdHeader,
         [FromQuery(Name = "last_event_id")] string? lastEventIdQuery,
@@ -47,8 +51,38 @@ internal static class EventEndpoints
             return NotFoundProblems.Job(jobId);
         }
 
-        var after = lastEventIdHeader ?? lastEventIdQuery ?? "0";
-        return TypedResults.ServerSentEvents(ReadAsync(job, after, events, http.RequestServices, cancellationToken));
+        var resumeFrom = string.IsNullOrEmpty(lastEventIdHeader) ? lastEventIdQuery : lastEventIdHeader;
+        if (!string.IsNullOrEmpty(resumeFrom) && !StreamIds.TryParse(resumeFrom, out _))
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["last_event_id"] = [$"'{resumeFrom}' is not an event id (ids look like 1732280000000-0); send the id of the last event received."],
+            });
+        }
+
+        if (!string.IsNullOrEmpty(resumeFrom) && await ClientSawTheEndAsync(job, resumeFrom, events, cancellationToken))
+        {
+            return TypedResults.NoContent();
+        }
+
+        return TypedResults.ServerSentEvents(ReadAsync(job, resumeFrom ?? "0", events, http.RequestServices, cancellationToken));
+    }
+
+    /// <summary>
+    /// True when the client already has the terminal event: the live stream's last entry is terminal and not after
+    /// <paramref name="lastEventId"/>, or the live stream is gone (expired) for a finished job — any resuming client
+    /// was then served the ending already, live or rebuilt from the database.
+    /// </summary>
+    private static async Task<bool> ClientSawTheEndAsync(WorkflowJob job, string lastEventId, JobEventStream events, CancellationToken cancellationToken)
+    {
+        var last = await events.LastAsync(job.Id, cancellationToken);
+        if (last is null)
+        {
+            return job.Status.IsTerminal();
+        }
+
+        var lastType = last.Fields.GetValueOrDefault(JobEventStream.TypeField, "message");
+        return JobEventStream.TerminalTypes.Contains(lastType) && StreamIds.Compare(last.Id, lastEventId) <= 0;
     }
 
     private static async IAsyncEnumerable<SseItem<string>> ReadAsync(
@@ -83,6 +117,10 @@ internal static class EventEndpoints
         }
     }
 
+    /// <summary>
+    /// The terminal event rebuilt from the job row, with the same fields as the live one and an id derived from the
+    /// completion time (a stream-style id), so a reconnect after it is recognised and answered 204.
+    /// </summary>
     private static async Task<SseItem<string>?> FinishedWithoutEventsAsync(Guid jobId, IServiceProvider services, CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
@@ -99,14 +137,23 @@ internal static class EventEndpoints
             JobStatus.Cancelled => "cancelled",
             _ => "run_failed",
         };
+        var finishedAt = job.CompletedAt ?? job.UpdatedAt;
         var data = new JsonObject
         {
             ["type"] = type,
             ["job_id"] = job.Id.ToString(),
-            ["timestamp"] = job.CompletedAt ?? job.UpdatedAt,
+            ["timestamp"] = finishedAt,
             ["status"] = job.Status.ToWire(),
+            ["cost_usd"] = job.CostUsd,
+            ["total_tokens"] = job.TotalTokens,
             ["from_database"] = true,
         };
-        return new SseItem<string>(data.ToJsonString(), type);
+        if (job.Status != JobStatus.Completed && job.ErrorData is { } error)
+        {
+            data["error"] = JsonNode.Parse(error.RootElement.GetRawText());
+            data["cancelled"] = job.Status == JobStatus.Cancelled;
+        }
+
+        return new SseItem<string>(data.ToJsonString(), type) { EventId = $"{finishedAt.ToUnixTimeMilliseconds()}-0" };
     }
 }

@@ -32,10 +32,10 @@ internal static class JobEndpoints
         api.MapGet("/jobs", ListAsync)
             .WithName("ListJobs")
             .WithSummary("List jobs, newest first")
-            .WithDescription("Filters: status_filter (pending|queued|processing|completed|failed|cancelled), user_id, limit (1-200, default 50), " +
+            .WithDescription("Filters: status_filter (all|running|pending|queued|processing|completed|failed|cancelled; running = processing), user_id, limit (1-200, default 50), " +
                              "offset, limit_results: a count \"1\"-\"500\" (overrides limit) or a period \"Today\" (since 00:00 UTC), \"7 Days\", \"30 Days\"; " +
                              "workflow_name (exact); search: part of the job id (a prefix, or the short id the dashboard shows), username or user id (case-insensitive). " +
-                             "Invalid values get 400 listing the valid ones.");
+                             "Invalid values get 400 listing the valid ones; a bad limit_results also carries document 003's error: \"InvalidLimitResults\" and valid_values.");
 
         api.MapDelete("/workflow/{jobId:guid}", CancelAsync)
             .WithName("CancelJob")
@@ -103,7 +103,7 @@ internal static class JobEndpoints
         return TypedResults.Accepted(body.StatusUrl, body);
     }
 
-    private static async Task<Results<Ok<JobStatusResponse>, NotFound<ProblemDetails>>> GetStatusAsync(
+    private static async Task<Results<Ok<JobStatusResponse>, NotFoundProblem>> GetStatusAsync(
         Guid jobId,
         LlmWorkflowDbContext db,
         HttpContext http,
@@ -140,7 +140,8 @@ internal static class JobEndpoints
             JobListQuery.Parse(statusFilter, userId ?? scope.UserId, limit, offset, limitResults, time.GetUtcNow()), workflowName, search);
         if (query is null)
         {
-            return TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(v => v)));
+            return TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(v => v)),
+                extensions: errors.ContainsKey("limit_results") ? InvalidLimitResults(limitResults) : null);
         }
 
         var jobs = db.Jobs.AsNoTracking();
@@ -187,7 +188,16 @@ internal static class JobEndpoints
         return TypedResults.Ok(new JobListResponse(page, total, query.Limit, query.Offset));
     }
 
-    private static async Task<Results<Ok<JobActionResponse>, Accepted<JobActionResponse>, NotFound<ProblemDetails>, Conflict<JobActionResponse>>> CancelAsync(
+    /// <summary>Document 003's members of the limit_results 400, kept next to the problem details ones its clients read.</summary>
+    private static Dictionary<string, object?> InvalidLimitResults(string? limitResults) => new()
+    {
+        ["error"] = "InvalidLimitResults",
+        ["message"] = $"Invalid limit_results value: '{limitResults}'. Expected: numeric value (1-500), 'Today', '7 Days', or '30 Days'",
+        ["limit_results"] = limitResults,
+        ["valid_values"] = JobListQuery.LimitResultsValues,
+    };
+
+    private static async Task<Results<Ok<JobActionResponse>, Accepted<JobActionResponse>, NotFoundProblem, Conflict<JobActionResponse>>> CancelAsync(
         Guid jobId,
         LlmWorkflowDbContext db,
         JobCommands commands,
@@ -226,7 +236,7 @@ internal static class JobEndpoints
         return TypedResults.Ok(new BulkDeleteResponse(deleted.Count, deleted, notFound));
     }
 
-    private static async Task<Results<Accepted<JobActionResponse>, NotFound<ProblemDetails>, Conflict<JobActionResponse>>> RetryAsync(
+    private static async Task<Results<Accepted<JobActionResponse>, NotFoundProblem, Conflict<JobActionResponse>>> RetryAsync(
         Guid jobId,
         LlmWorkflowDbContext db,
         JobCommands commands,

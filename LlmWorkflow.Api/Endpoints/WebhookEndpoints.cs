@@ -1,3 +1,4 @@
+using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Engine.Webhooks;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -49,20 +50,20 @@ internal static class WebhookEndpoints
         return TypedResults.Ok(await admin.ListDeadLettersAsync(limit ?? 50, cancellationToken));
     }
 
-    private static async Task<Results<Accepted<WebhookAttemptView>, NotFound<ProblemDetails>, Conflict<ProblemDetails>>> ReplayAsync(
+    private static async Task<Results<Accepted<WebhookAttemptView>, NotFoundProblem, ConflictProblem>> ReplayAsync(
         Guid jobId, WebhookAdmin admin, CancellationToken cancellationToken)
     {
         var replay = await admin.ReplayAsync(jobId, cancellationToken);
         return replay.Outcome switch
         {
             WebhookReplayOutcome.Replayed => TypedResults.Accepted($"/api/v1/admin/webhooks/{jobId}", replay.Attempt),
-            WebhookReplayOutcome.AlreadyPending => TypedResults.Conflict(new ProblemDetails
+            WebhookReplayOutcome.AlreadyPending => new ConflictProblem(new ProblemDetails
             {
                 Title = "A delivery attempt is already waiting",
                 Detail = $"Attempt {replay.Attempt?.AttemptNumber} of event {replay.Attempt?.EventId} is pending; it will be sent without a replay.",
                 Status = StatusCodes.Status409Conflict,
             }),
-            _ => TypedResults.NotFound(new ProblemDetails
+            _ => new NotFoundProblem(new ProblemDetails
             {
                 Title = "No webhook event to replay",
                 Detail = $"Job {jobId} does not exist, has no webhook_url, or has not sent any webhook event yet.",

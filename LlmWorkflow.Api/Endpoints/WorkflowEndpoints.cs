@@ -37,17 +37,17 @@ internal static class WorkflowEndpoints
             .Select(w => new WorkflowSummary(w.Name, w.Version, w.Description, w.Steps.Count, w.InputSchema))
             .ToArray());
 
-    private static Results<Ok<WorkflowDefinition>, NotFound<ProblemDetails>> Get(string name, WorkflowCatalog catalog) =>
+    private static Results<Ok<WorkflowDefinition>, NotFoundProblem> Get(string name, WorkflowCatalog catalog) =>
         catalog.TryGet(name, out var workflow)
             ? TypedResults.Ok(workflow)
             : NotFoundProblems.Workflow(name);
 
-    private static Results<ContentHttpResult, NotFound<ProblemDetails>> Diagram(string name, WorkflowCatalog catalog) =>
+    private static Results<ContentHttpResult, NotFoundProblem> Diagram(string name, WorkflowCatalog catalog) =>
         catalog.TryGet(name, out var workflow)
             ? TypedResults.Text(MermaidDiagram.Generate(workflow), "text/plain")
             : NotFoundProblems.Workflow(name);
 
-    private static Results<Ok<DryRunPlan>, Microsoft.AspNetCore.Http.HttpResults.ValidationProblem, NotFound<ProblemDetails>> Validate(
+    private static Results<Ok<DryRunPlan>, Microsoft.AspNetCore.Http.HttpResults.ValidationProblem, NotFoundProblem> Validate(
         ValidateWorkflowRequest request, WorkflowCatalog catalog, DryRunPlanner planner)
     {
         WorkflowDefinition? workflow;

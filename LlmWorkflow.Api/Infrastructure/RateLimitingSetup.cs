@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
-using LlmWorkflow.Api.Auth;
 using Microsoft.AspNetCore.RateLimiting;
 
 namespace LlmWorkflow.Api.Infrastructure;
@@ -13,7 +12,7 @@ public sealed class RateLimitingOptions
     /// <summary>Off by default, as the documents ask; the main app usually limits its own users.</summary>
     public bool Enabled { get; set; }
 
-    /// <summary>Requests per minute for one user (X-User-Id header or user_id query), per API key.</summary>
+    /// <summary>Requests per minute for one user (user_id query, X-User-Id header, or a submission body's user_id), per API key.</summary>
     public int PerUserPerMinute { get; set; } = 60;
 
     /// <summary>Requests per minute for one API key across all its users.</summary>
@@ -28,6 +27,7 @@ public static class RateLimitingSetup
     public static IServiceCollection AddCallerRateLimits(this IServiceCollection services, IConfiguration configuration)
     {
         var options = configuration.GetSection(RateLimitingOptions.Section).Get<RateLimitingOptions>() ?? new RateLimitingOptions();
+        services.AddSingleton(options);
         services.AddRateLimiter(limiter =>
         {
             limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
@@ -62,6 +62,6 @@ public static class RateLimitingSetup
     private static string PartitionKey(HttpContext http, bool perUser)
     {
         var key = http.User.Identity?.Name ?? "anonymous";
-        return perUser ? key + "|" + (CallerScope.From(http).UserId ?? "-") : key;
+        return perUser ? key + "|" + (SubmissionUserPeek.UserOf(http) ?? "-") : key;
     }
 }

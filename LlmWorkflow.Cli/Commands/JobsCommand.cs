@@ -44,12 +44,13 @@ internal static class JobsCommand
         return command;
     }
 
-    private static Table Table(JsonObject page)
+    internal static Table Table(JsonObject page)
     {
         var jobs = (page["jobs"] as JsonArray ?? []).OfType<JsonObject>().ToList();
         var table = new Table().Border(TableBorder.Rounded)
             .Title($"{jobs.Count} of {(int?)page["total"] ?? jobs.Count} jobs")
-            .AddColumn("Job").AddColumn("Workflow").AddColumn("Status").AddColumn(new TableColumn("%").RightAligned())
+            // A job id is copied and pasted: it must stay on one line however narrow the terminal.
+            .AddColumn(new TableColumn("Job").NoWrap()).AddColumn("Workflow").AddColumn("Status").AddColumn(new TableColumn("%").RightAligned())
             .AddColumn("User").AddColumn("Created (UTC)").AddColumn(new TableColumn("Duration").RightAligned())
             .AddColumn(new TableColumn("Tokens").RightAligned()).AddColumn(new TableColumn("Cost").RightAligned());
         foreach (var job in jobs)

@@ -40,6 +40,7 @@ internal static class RunCommand
             {
                 var sink = new ChannelProgressSink();
                 var display = ProgressDisplay.ShowAsync(sink.Reader, console, reference.Definition.Name, CancellationToken.None);
+                RunProgress shown;
                 try
                 {
                     result = await engine.Runner.RunAsync(reference.Definition, data, options with { Progress = sink }, cancellationToken);
@@ -47,10 +48,11 @@ internal static class RunCommand
                 finally
                 {
                     sink.Complete();
-                    await display;
+                    shown = await display;
                 }
 
-                ResultView.Write(console, RunResultJson.Status(result.Status), result.Output, result.Error?.Message, RunResultJson.CostRows(result));
+                ResultView.Write(console, RunResultJson.Status(result.Status), result.Output, result.Error?.Message, RunResultJson.CostRows(result), result.Models,
+                    errorShown: shown.ErrorMessage is not null);
             }
 
             return result.Status == WorkflowRunStatus.Completed ? ExitCodes.Success : ExitCodes.Failure;

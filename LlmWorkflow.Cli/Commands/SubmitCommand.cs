@@ -11,7 +11,9 @@ internal static class SubmitCommand
     public static Command Create(CliConsole console)
     {
         var workflow = new Argument<string>("workflow_name") { Description = "Name of a workflow in the service's catalog." };
-        var input = new Option<string?>("--input", "-i") { Description = "input_data: a JSON file or inline JSON. Default: {}." };
+        var input = new Option<string?>("--input", "-i") { Description = "input_data: a JSON file or inline JSON. Default: workflows/examples/<workflow_name>.json when present (as `run` uses it), else {}." };
+        var workflows = CommonOptions.Workflows();
+        workflows.Description = "The local workflows folder whose examples/ supply the default input. Default: the nearest workflows/ above the current directory.";
         var priority = new Option<int?>("--priority", "-p") { Description = "0-10, higher runs first." };
         var userId = new Option<string?>("--user-id") { Description = "user_id recorded on the job." };
         var username = new Option<string?>("--username") { Description = "Who triggered it (informational)." };
@@ -21,14 +23,21 @@ internal static class SubmitCommand
         var watch = new Option<bool>("--watch", "-w") { Description = "Follow the job's progress until it ends (like `watch`)." };
         var json = CommonOptions.Json("Print the service's JSON answer (with --watch: the final status).");
         var service = new ServiceOptions();
-        var command = new Command("submit", "Submit a job to a running service.") { workflow, input, priority, userId, username, action, webhook, budget, watch, json };
+        var command = new Command("submit", "Submit a job to a running service.") { workflow, input, workflows, priority, userId, username, action, webhook, budget, watch, json };
         service.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
+            var name = parse.GetRequiredValue(workflow);
+            var (inputData, example) = Input(parse.GetValue(input), name, parse.GetValue(workflows), console);
+            if (example is not null && !parse.GetValue(json))
+            {
+                await console.Out.WriteLineAsync($"input_data from {console.DisplayPath(example)}");
+            }
+
             var request = new JsonObject
             {
-                ["workflow_name"] = parse.GetRequiredValue(workflow),
-                ["input_data"] = parse.GetValue(input) is { } value ? WorkflowInput.Parse(value, console) : new JsonObject(),
+                ["workflow_name"] = name,
+                ["input_data"] = inputData,
                 ["priority"] = parse.GetValue(priority),
                 ["user_id"] = parse.GetValue(userId),
                 ["username"] = parse.GetValue(username),
@@ -55,5 +64,21 @@ internal static class SubmitCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>--input when given; else the workflow's sample input from the local examples folder, as `run` does; else {}.</summary>
+    private static (JsonNode Input, string? ExampleFile) Input(string? value, string workflowName, string? workflowsOption, CliConsole console)
+    {
+        if (value is not null)
+        {
+            return (WorkflowInput.Parse(value, console), null);
+        }
+
+        var example = WorkflowsFolder.Find(workflowsOption, console.WorkingDirectory) is { } folder
+            ? Path.Combine(folder.Examples, workflowName + ".json")
+            : null;
+        return example is not null && File.Exists(example)
+            ? (WorkflowInput.Parse(example, console), example)
+            : (new JsonObject(), null);
     }
 }

@@ -17,15 +17,17 @@ internal static class ValidateCommand
         };
         var json = CommonOptions.Json("Print the result as JSON: {valid, files[], problems[{file, json_path, code, message, hint}]}.");
         var mock = CommonOptions.Mock();
+        var workflows = CommonOptions.Workflows();
+        workflows.Description = "The workflows folder whose prompts/ and pricing.json the definitions use, as `run --workflows` would. Default: per file, the workflows/ it sits in or the nearest above it.";
         mock.Description = "Check models as `run --mock` would use them: no provider API keys needed (CI without secrets).";
         var command = new Command("validate", "Check workflow definitions: structure, references, transforms, prompt files, models and prices. Exit 1 when any problem is found.")
         {
-            paths, json, mock,
+            paths, json, mock, workflows,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var files = DefinitionFiles(parse.GetValue(paths) ?? [], console);
-            var report = await CheckAsync(files, parse.GetValue(mock), console);
+            var files = DefinitionFiles(parse.GetValue(paths) ?? [], parse.GetValue(workflows), console);
+            var report = await CheckAsync(files, parse.GetValue(mock), parse.GetValue(workflows), console);
             if (parse.GetValue(json))
             {
                 await console.Out.WriteLineAsync(report.ToJson().ToJsonString(CliJson.Indented));
@@ -40,11 +42,11 @@ internal static class ValidateCommand
         return command;
     }
 
-    private static List<string> DefinitionFiles(string[] paths, CliConsole console)
+    private static List<string> DefinitionFiles(string[] paths, string? workflowsOption, CliConsole console)
     {
         if (paths.Length == 0)
         {
-            var folder = WorkflowsFolder.Find(null, console.WorkingDirectory)
+            var folder = WorkflowsFolder.Find(workflowsOption, console.WorkingDirectory)
                 ?? throw new UsageException($"No workflows/definitions folder above {console.WorkingDirectory}; name the files or folders to check.");
             paths = [folder.Definitions];
         }
@@ -72,7 +74,7 @@ internal static class ValidateCommand
         return files;
     }
 
-    private static async Task<ValidationReport> CheckAsync(List<string> files, bool mock, CliConsole console)
+    private static async Task<ValidationReport> CheckAsync(List<string> files, bool mock, string? workflowsOption, CliConsole console)
     {
         var engines = new Dictionary<string, LocalEngine>(StringComparer.Ordinal);
         var report = new ValidationReport();
@@ -86,7 +88,8 @@ internal static class ValidateCommand
                 var problems = loaded.Problems.Select(p => p with { File = shown }).ToList();
                 if (loaded.Definition is { } definition)
                 {
-                    var folder = WorkflowsFolder.ForDefinitionFile(file) ?? WorkflowsFolder.Find(null, Path.GetDirectoryName(file)!);
+                    // The same folder `run` would use for this file: its prompts and pricing.
+                    var folder = WorkflowReference.FolderFor(file, workflowsOption, console);
                     var key = folder?.Root ?? "";
                     if (!engines.TryGetValue(key, out var engine))
                     {

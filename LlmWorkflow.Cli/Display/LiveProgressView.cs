@@ -77,7 +77,9 @@ internal static class LiveProgressView
                 new Markup(step.Model is null ? "" : Markup.Escape(Format.Cost(step.CostUsd, unpriced: true))));
         }
 
-        var rows = new List<IRenderable> { header, steps };
+        // Never a one-line frame: Spectre moves the cursor up height-1 lines with CSI <n>A, and terminals read
+        // CSI 0A as one line up, so a one-line first frame would overwrite the line printed before the display.
+        var rows = new List<IRenderable> { header, progress.Steps.Count > 0 ? steps : new Markup("[grey]waiting for the first step…[/]") };
         if (progress.LastStreamed is { } streamed)
         {
             rows.Add(new Panel(new Text(StreamTail(streamed.StreamedText.ToString(), width - 4)))

@@ -13,10 +13,16 @@ internal static class PlainProgressWriter
     public static async Task<RunProgress> WriteAsync(ChannelReader<JsonObject> events, TextWriter output, CancellationToken cancellationToken)
     {
         var progress = new RunProgress();
+        var stepErrors = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var e in events.ReadAllAsync(cancellationToken))
         {
             progress.Apply(e);
-            if (Line(e, progress) is { } line)
+            if ((string?)e["type"] == "step_completed" && (string?)e["error"]?["message"] is { } stepError)
+            {
+                stepErrors.Add(stepError);
+            }
+
+            if (Line(e, progress, stepErrors) is { } line)
             {
                 await output.WriteLineAsync(line);
             }
@@ -33,7 +39,8 @@ internal static class PlainProgressWriter
         return progress;
     }
 
-    private static string? Line(JsonObject e, RunProgress progress)
+    /// <param name="stepErrors">Errors already printed on a step's line: the run's failure line then points at it instead of repeating it.</param>
+    private static string? Line(JsonObject e, RunProgress progress, HashSet<string> stepErrors)
     {
         var indent = e["parent_step_id"] is null ? "" : "  ";
         return (string?)e["type"] switch
@@ -42,7 +49,8 @@ internal static class PlainProgressWriter
             "step_started" => $"{indent}[{(int?)e["index"] + 1}/{(int?)e["total"]}] {(string?)e["display_name"]} ({(string?)e["step_id"]}, {(string?)e["step_type"]}) started",
             "step_completed" => $"{indent}[{progress.Percent,3}%] {(string?)e["display_name"]} ({(string?)e["step_id"]}) {(string?)e["status"]} in {Format.Duration((double?)e["duration_ms"])}{Usage(e)}{Error(e)}",
             "run_completed" => $"run completed: {(int?)e["total_tokens"] ?? 0} tokens, {Format.Cost((decimal?)e["cost_usd"], unpriced: false)}",
-            "run_failed" or "cancelled" => $"run {(progress.Outcome == "cancelled" ? "cancelled" : "failed")}: {progress.ErrorMessage}",
+            "run_failed" or "cancelled" => $"run {(progress.Outcome == "cancelled" ? "cancelled" : "failed")}"
+                + (progress.ErrorMessage is { } message && stepErrors.Contains(message) ? " (the step's error is above)" : $": {progress.ErrorMessage}"),
             _ => null,
         };
     }

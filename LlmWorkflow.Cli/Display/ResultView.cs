@@ -1,18 +1,23 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Costs;
 using Spectre.Console;
 
 namespace LlmWorkflow.Cli.Display;
 
-/// <summary>The end of a run for people: the output JSON (or the error), then a per-step cost table with totals.</summary>
+/// <summary>The end of a run for people: the output JSON (or the error), a per-step cost table with totals, and the cost per model.</summary>
 internal static class ResultView
 {
-    public static void Write(CliConsole console, string status, JsonNode? output, string? error, IReadOnlyList<StepCostRow> steps)
+    /// <param name="errorShown">The progress display already printed the error: it is not repeated here.</param>
+    public static void Write(CliConsole console, string status, JsonNode? output, string? error, IReadOnlyList<StepCostRow> steps, IReadOnlyList<ModelCost> models, bool errorShown = false)
     {
         var ansi = console.Ansi;
         if (error is not null)
         {
-            ansi.MarkupLine($"[red]{Markup.Escape(status)}:[/] {Markup.Escape(error)}");
+            if (!errorShown)
+            {
+                ansi.MarkupLine($"[red]{Markup.Escape(status)}:[/] {Markup.Escape(error)}");
+            }
         }
         else
         {
@@ -22,6 +27,27 @@ internal static class ResultView
         }
 
         ansi.Write(CostTable(steps));
+        if (models.Count > 0)
+        {
+            ansi.Write(ModelTable(models));
+        }
+    }
+
+    /// <summary>cost_data.models: what each model was used for in total (a run may fall back or mix models).</summary>
+    private static Table ModelTable(IReadOnlyList<ModelCost> models)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title("Cost by model")
+            .AddColumn("Model").AddColumn(new TableColumn("Calls").RightAligned())
+            .AddColumn(new TableColumn("Tokens in").RightAligned())
+            .AddColumn(new TableColumn("Tokens out").RightAligned())
+            .AddColumn(new TableColumn("Cost").RightAligned());
+        foreach (var model in models)
+        {
+            var cost = model.CostUsd is null ? Format.Cost(null, unpriced: true) : Format.Cost(model.CostUsd, unpriced: false) + (model.Unpriced ? " + unpriced" : "");
+            table.AddRow(Markup.Escape(model.Model), Number(model.Calls), Number(model.InputTokens), Number(model.OutputTokens), Markup.Escape(cost));
+        }
+
+        return table;
     }
 
     private static Table CostTable(IReadOnlyList<StepCostRow> steps)

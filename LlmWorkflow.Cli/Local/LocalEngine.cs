@@ -25,7 +25,7 @@ public sealed class LocalEngine : IAsyncDisposable
         var transforms = TransformRegistry.CreateDefault();
         var prompts = folder is null ? null : new PromptLibrary(folder.Prompts);
         var external = services.GetRequiredService<IExternalServiceGateway>();
-        Validator = new WorkflowValidator(transforms, prompts, external, services.GetRequiredService<IModelCatalog>());
+        Validator = new WorkflowValidator(transforms, prompts, external, services.GetRequiredService<IModelCatalog>(), promptsRequired: true);
         Runner = new WorkflowRunner(transforms, services.GetRequiredService<ILlmGateway>(), external, prompts, Prices);
         Planner = new DryRunPlanner(Validator, prompts, Prices);
     }
@@ -39,6 +39,9 @@ public sealed class LocalEngine : IAsyncDisposable
     public DryRunPlanner Planner { get; }
 
     public IPriceTable Prices => _services.GetRequiredService<IPriceTable>();
+
+    /// <summary>Provider names a model id may start with: the built-in ones, mock, and those configured under Llm:Providers.</summary>
+    public IReadOnlyCollection<string> KnownProviders => [.. _services.GetRequiredService<LlmProviderRegistry>().KnownProviders()];
 
     /// <param name="folder">Supplies prompts, pricing and canned mock answers; null for a definition outside a workflows folder.</param>
     /// <param name="mock">Serve every model id with the offline mock provider (no keys, no network, no cost).</param>

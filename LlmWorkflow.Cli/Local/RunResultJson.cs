@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Cli.Display;
+using LlmWorkflow.Engine.Costs;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Jobs;
 
@@ -15,16 +16,7 @@ internal static class RunResultJson
         ["output"] = result.Output?.DeepClone(),
         ["error"] = result.Error is null ? null : JobErrors.ToJson(result.Error),
         ["duration_ms"] = Math.Round(result.DurationMs, 1),
-        ["cost_data"] = new JsonObject
-        {
-            ["provider"] = result.Provider,
-            ["model"] = result.Model,
-            ["input_tokens"] = result.InputTokens,
-            ["output_tokens"] = result.OutputTokens,
-            ["total_tokens"] = result.TotalTokens,
-            ["cost_usd"] = result.CostUsd,
-            ["unpriced"] = result.Unpriced,
-        },
+        ["cost_data"] = CostData.From(result).ToJson(),
         ["steps"] = new JsonArray([.. result.Steps.Select(step => new JsonObject
         {
             ["step_key"] = step.StepKey,

@@ -22,7 +22,7 @@ public static class WorkflowInput
         }
         catch (JsonException ex)
         {
-            throw new UsageException($"{source}: not valid JSON: {ex.Message}");
+            throw new UsageException($"{source}: not valid JSON: {JsonErrorText.Describe(ex)}");
         }
 
         input ??= new JsonObject();
@@ -46,7 +46,7 @@ public static class WorkflowInput
         }
         catch (JsonException ex)
         {
-            throw new UsageException($"{source}: not valid JSON: {ex.Message}");
+            throw new UsageException($"{source}: not valid JSON: {JsonErrorText.Describe(ex)}");
         }
     }
 

@@ -21,11 +21,14 @@ public sealed record WorkflowReference(string File, WorkflowDefinition Definitio
                 loaded.Problems.Select(p => $"{where}:{p.JsonPath}: {p.Message}").Prepend($"{where} is not a valid workflow definition (run `llmwf validate {where}`):")));
         }
 
-        var folder = workflowsOption is not null
+        return new WorkflowReference(file, definition, FolderFor(file, workflowsOption, console));
+    }
+
+    /// <summary>The workflows folder a definition file runs with (prompts, pricing, examples); validate uses the same.</summary>
+    public static WorkflowsFolder? FolderFor(string file, string? workflowsOption, CliConsole console) =>
+        workflowsOption is not null
             ? WorkflowsFolder.Find(workflowsOption, console.WorkingDirectory)
             : WorkflowsFolder.ForDefinitionFile(file) ?? WorkflowsFolder.Find(null, Path.GetDirectoryName(file)!);
-        return new WorkflowReference(file, definition, folder);
-    }
 
     private static string FindFile(string nameOrPath, string? workflowsOption, CliConsole console)
     {

@@ -19,7 +19,8 @@ internal static class JobFollower
                 // Only the end matters; the stream returns after the terminal event.
             }
         }
-        else
+        RunProgress? shown = null;
+        if (!json)
         {
             var events = Channel.CreateUnbounded<JsonObject>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
             var display = ProgressDisplay.ShowAsync(events.Reader, console, $"job {jobId}", CancellationToken.None);
@@ -34,7 +35,7 @@ internal static class JobFollower
             finally
             {
                 events.Writer.TryComplete();
-                await display;
+                shown = await display;
             }
         }
 
@@ -45,7 +46,7 @@ internal static class JobFollower
         }
         else
         {
-            JobStatusView.Write(console, status);
+            JobStatusView.Write(console, status, errorShown: shown?.ErrorMessage is not null);
         }
 
         return JobStatusView.ExitCode(status);

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Cli.Display;
+using LlmWorkflow.Engine.Costs;
 
 namespace LlmWorkflow.Cli.Remote;
 
@@ -26,8 +27,24 @@ internal static class JobStatusView
             (double?)step["duration_ms"])),
     ];
 
+    /// <summary>result.cost_data.models of a completed job; empty for older services that do not send it.</summary>
+    public static List<ModelCost> ModelCosts(JsonObject status) =>
+    [
+        .. (status["result"]?["cost_data"]?["models"] as JsonArray ?? []).OfType<JsonObject>().Select(model => new ModelCost
+        {
+            Provider = (string?)model["provider"] ?? "?",
+            Model = (string?)model["model"] ?? "?",
+            Calls = (int?)model["calls"] ?? 0,
+            InputTokens = (int?)model["input_tokens"] ?? 0,
+            OutputTokens = (int?)model["output_tokens"] ?? 0,
+            CostUsd = (decimal?)model["cost_usd"],
+            Unpriced = (bool?)model["unpriced"] ?? false,
+        }),
+    ];
+
     /// <summary>Prints the output (or error) and the cost table of a finished job; one line of progress for a running one.</summary>
-    public static void Write(CliConsole console, JsonObject status)
+    /// <param name="errorShown">The progress display already printed the job's error (watch).</param>
+    public static void Write(CliConsole console, JsonObject status, bool errorShown = false)
     {
         var state = Status(status);
         console.Out.WriteLine($"job {(string?)status["job_id"]}: {(string?)status["workflow_name"]} {state}");
@@ -38,7 +55,7 @@ internal static class JobStatusView
             return;
         }
 
-        ResultView.Write(console, state, status["result"]?["output"], state == "completed" ? null : Error(status) ?? state, CostRows(status));
+        ResultView.Write(console, state, status["result"]?["output"], state == "completed" ? null : Error(status) ?? state, CostRows(status), ModelCosts(status), errorShown);
     }
 
     public static int ExitCode(JsonObject status) => Status(status) == "completed" ? ExitCodes.Success : ExitCodes.Failure;

@@ -38,6 +38,18 @@ public sealed class ServiceClient : IDisposable
         return SendAsync(new HttpRequestMessage(HttpMethod.Get, query.Length == 0 ? "api/v1/jobs" : $"api/v1/jobs?{query}"), cancellationToken);
     }
 
+    /// <summary><c>POST /api/v1/jobs/{id}/retry</c>: queues a failed or cancelled job again (finished steps are reused).</summary>
+    public Task<JsonObject> RetryAsync(string jobId, CancellationToken cancellationToken) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Post, $"api/v1/jobs/{Uri.EscapeDataString(jobId)}/retry"), cancellationToken);
+
+    /// <summary><c>GET /api/v1/workflows</c>: the service's catalog, an array of summaries.</summary>
+    public async Task<JsonArray> ListWorkflowsAsync(CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "api/v1/workflows");
+        using var response = await SendRawAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        return await response.Content.ReadFromJsonAsync<JsonArray>(cancellationToken) ?? [];
+    }
+
     public Task<JsonObject> CancelAsync(string jobId, CancellationToken cancellationToken) =>
         SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"api/v1/workflow/{Uri.EscapeDataString(jobId)}"), cancellationToken);
 
@@ -150,10 +162,15 @@ public sealed class ServiceClient : IDisposable
         {
             if (JsonNode.Parse(body) is JsonObject problem)
             {
-                var parts = new List<string?> { (string?)problem["detail"] ?? (string?)problem["message"] ?? (string?)problem["title"] };
+                var summary = (string?)problem["detail"] ?? (string?)problem["message"] ?? (string?)problem["title"];
+                var parts = new List<string?> { summary };
                 if (problem["errors"] is JsonObject errors)
                 {
-                    parts.AddRange(errors.SelectMany(e => e.Value is JsonArray messages ? messages.Select(m => $"{e.Key}: {(string?)m}") : []));
+                    // The service often repeats its field errors in detail; each is printed once.
+                    parts.AddRange(errors
+                        .SelectMany(e => e.Value is JsonArray messages ? messages.Select(m => (Field: e.Key, Message: (string?)m)) : [])
+                        .Where(e => summary is null || !summary.Contains(e.Message ?? "", StringComparison.Ordinal))
+                        .Select(e => $"{e.Field}: {e.Message}"));
                 }
 
                 return string.Join(" ", parts.Where(p => !string.IsNullOrEmpty(p)));

@@ -158,13 +158,24 @@ internal sealed class LeafConfigChecks(IExternalServiceGateway? services, IModel
         }
     }
 
+    /// <summary>Keys of the original documents' shape and their names here; `llmwf upgrade` renames them.</summary>
+    private static readonly Dictionary<string, string> DocumentKeys = new(StringComparer.Ordinal)
+    {
+        ["config"] = "params",
+        ["prompt_template"] = "prompt_file",
+        ["system_template"] = "system_file",
+    };
+
     private void RejectUnknown(JsonObject config, string configPath, string[] allowed)
     {
         foreach (var (key, _) in config)
         {
             if (!allowed.Contains(key))
             {
-                problems.Add($"{configPath}.{key}", ValidationCodes.UnknownConfigProperty, $"config.{key} is not a known property.", $"Known properties: {string.Join(", ", allowed)}.");
+                var hint = DocumentKeys.TryGetValue(key, out var renamed) && allowed.Contains(renamed)
+                    ? $"This is the original documents' name for {renamed}: rename it, or run `llmwf upgrade <file>` to upgrade the whole definition."
+                    : $"Known properties: {string.Join(", ", allowed)}.";
+                problems.Add($"{configPath}.{key}", ValidationCodes.UnknownConfigProperty, $"config.{key} is not a known property.", hint);
             }
         }
     }

@@ -22,7 +22,7 @@ public static class WorkflowDefinitionLoader
         }
         catch (JsonException ex)
         {
-            return new(null, [new(source, "$", InvalidJsonCode, ex.Message, "Fix the JSON syntax at that line and position.")]);
+            return new(null, [new(source, "$", InvalidJsonCode, JsonErrorText.Describe(ex), "Fix the JSON syntax at that line and column.")]);
         }
 
         WorkflowDefinition? definition;

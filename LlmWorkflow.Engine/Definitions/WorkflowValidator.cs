@@ -15,11 +15,16 @@ namespace LlmWorkflow.Engine.Definitions;
 /// body of a for_each over a literal empty array. Steps after one that always fails are not detected: a step's
 /// failure depends on run-time data.
 /// </summary>
+/// <param name="promptsRequired">
+/// Without <paramref name="prompts"/>, report every prompt file as unresolvable (a run without a prompt library fails
+/// with <c>prompts_not_configured</c>) instead of skipping the check; the CLI sets it so validate agrees with run.
+/// </param>
 public sealed partial class WorkflowValidator(
     TransformRegistry? transforms = null,
     PromptLibrary? prompts = null,
     IExternalServiceGateway? services = null,
-    IModelCatalog? models = null)
+    IModelCatalog? models = null,
+    bool promptsRequired = false)
 {
     public IReadOnlyList<ValidationProblem> Validate(WorkflowDefinition workflow, string file)
     {
@@ -70,6 +75,14 @@ public sealed partial class WorkflowValidator(
 
     private void CheckPromptFile(string file, string jsonPath, ProblemList problems)
     {
+        if (prompts is null && promptsRequired)
+        {
+            problems.Add(jsonPath, ValidationCodes.MissingPromptFile,
+                $"Prompt file \"{file}\" cannot be found: there is no workflows/prompts folder for this definition, so a run would fail with prompts_not_configured.",
+                "Move the definition into workflows/definitions/ (prompts are read from workflows/prompts/), pass --workflows <dir>, or use an inline prompt.");
+            return;
+        }
+
         foreach (var message in prompts?.Check(file) ?? [])
         {
             problems.Add(jsonPath, ValidationCodes.MissingPromptFile, message, $"Create the file under {prompts!.PromptsRoot} or fix the path (includes too).");

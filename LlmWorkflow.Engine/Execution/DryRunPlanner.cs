@@ -114,7 +114,7 @@ public sealed class DryRunPlanner(WorkflowValidator validator, PromptLibrary? pr
         LlmStepConfig config;
         try
         {
-            config = step.Config.Deserialize(DefinitionJsonContext.Default.LlmStepConfig)!;
+            config = WithInlineExpressions(step.Config, planning).Deserialize(DefinitionJsonContext.Default.LlmStepConfig)!;
             prompt = LlmPromptRenderer.Render(config, prompts, ResolvePartially(config.Variables, planning.Scope) ?? planning.Scope.Input);
         }
         catch (Exception ex) when (ex is JsonException or WorkflowException)
@@ -166,6 +166,21 @@ public sealed class DryRunPlanner(WorkflowValidator validator, PromptLibrary? pr
         }
 
         return config;
+    }
+
+    /// <summary>The config with what can be resolved now resolved in the inline prompt texts, as the llm step resolves them at run time.</summary>
+    private static JsonObject WithInlineExpressions(JsonObject config, Planning planning)
+    {
+        var copy = config.DeepClone().AsObject();
+        foreach (var key in new[] { "prompt", "system", "messages" })
+        {
+            if (copy.ContainsKey(key))
+            {
+                copy[key] = ResolvePartially(copy[key], planning.Scope);
+            }
+        }
+
+        return copy;
     }
 
     /// <summary>Resolves each string that can be resolved now; a string with any run-time reference stays as written.</summary>

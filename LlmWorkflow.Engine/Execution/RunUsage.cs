@@ -1,3 +1,4 @@
+using LlmWorkflow.Engine.Costs;
 using LlmWorkflow.Engine.Llm;
 
 namespace LlmWorkflow.Engine.Execution;
@@ -10,6 +11,9 @@ internal sealed class RunUsage(decimal? maxCostUsd)
 {
     private readonly Lock _lock = new();
     private decimal _reserved;
+
+    /// <summary>Totals per <c>provider/model</c>, in the order the models first answered.</summary>
+    private readonly List<ModelCost> _models = [];
 
     public int InputTokens { get; private set; }
 
@@ -24,6 +28,18 @@ internal sealed class RunUsage(decimal? maxCostUsd)
     public string? Model { get; private set; }
 
     public decimal? MaxCostUsd => maxCostUsd;
+
+    /// <summary>The per-model breakdown so far.</summary>
+    public IReadOnlyList<ModelCost> Models
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _models];
+            }
+        }
+    }
 
     /// <summary>Reserves <paramref name="estimateUsd"/>; false (nothing reserved) when it would exceed the budget.</summary>
     public bool TryReserve(decimal estimateUsd, out decimal spentUsd)
@@ -77,6 +93,34 @@ internal sealed class RunUsage(decimal? maxCostUsd)
 
             Provider = provider;
             Model = model;
+            AddToModel(inputTokens, outputTokens, cost, provider, model);
+        }
+    }
+
+    private void AddToModel(int inputTokens, int outputTokens, decimal? cost, string? provider, string? model)
+    {
+        if (model is null)
+        {
+            return;
+        }
+
+        var index = _models.FindIndex(m => m.Model == model);
+        var current = index >= 0 ? _models[index] : new ModelCost { Provider = provider ?? model.Split('/')[0], Model = model };
+        var updated = current with
+        {
+            Calls = current.Calls + 1,
+            InputTokens = current.InputTokens + inputTokens,
+            OutputTokens = current.OutputTokens + outputTokens,
+            CostUsd = cost is { } priced ? (current.CostUsd ?? 0) + priced : current.CostUsd,
+            Unpriced = current.Unpriced || cost is null,
+        };
+        if (index >= 0)
+        {
+            _models[index] = updated;
+        }
+        else
+        {
+            _models.Add(updated);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Costs;
 
 namespace LlmWorkflow.Engine.Execution;
 
@@ -32,6 +33,9 @@ public sealed record WorkflowRunResult
 
     /// <summary><c>provider/model</c> of the last LLM call that answered.</summary>
     public string? Model { get; init; }
+
+    /// <summary>The same usage per <c>provider/model</c>, in first-use order.</summary>
+    public IReadOnlyList<ModelCost> Models { get; init; } = [];
 
     public DateTimeOffset StartedAt { get; init; }
 

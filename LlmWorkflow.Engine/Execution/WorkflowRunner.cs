@@ -128,6 +128,7 @@ public sealed class WorkflowRunner
         Unpriced = run.Usage.Unpriced,
         Provider = run.Usage.Provider,
         Model = run.Usage.Model,
+        Models = run.Usage.Models,
         StartedAt = startedAt,
         FinishedAt = _time.GetUtcNow(),
     };

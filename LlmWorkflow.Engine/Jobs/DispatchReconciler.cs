@@ -33,10 +33,11 @@ public sealed class DispatchReconciler(
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<LlmWorkflowDbContext>();
         var total = 0;
+        var dispatchable = JobLifecycle.From(JobTransition.Dispatch);
         while (!cancellationToken.IsCancellationRequested)
         {
             var stale = await db.Jobs.AsNoTracking()
-                .Where(j => j.Status == JobStatus.Queued && (j.DispatchedAt == null || j.DispatchedAt < cutoff))
+                .Where(j => dispatchable.Contains(j.Status) && (j.DispatchedAt == null || j.DispatchedAt < cutoff))
                 .OrderByDescending(j => j.Priority).ThenBy(j => j.QueuedAt)
                 .Take(BatchSize)
                 .Select(j => new { j.Id, j.Priority })
@@ -48,7 +49,7 @@ public sealed class DispatchReconciler(
 
             await queue.EnqueueManyAsync(stale.Select(j => new JobDispatch(j.Id, j.Priority)).ToArray(), cancellationToken);
             var ids = stale.Select(j => j.Id).ToArray();
-            await db.Jobs.Where(j => ids.Contains(j.Id) && j.Status == JobStatus.Queued)
+            await db.Jobs.Where(j => ids.Contains(j.Id) && dispatchable.Contains(j.Status))
                 .ExecuteUpdateAsync(s => s.SetProperty(j => j.DispatchedAt, now), cancellationToken);
             total += stale.Count;
             if (stale.Count < BatchSize)

@@ -2,6 +2,8 @@ using LlmWorkflow.Engine.Persistence;
 using LlmWorkflow.Engine.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace LlmWorkflow.Engine.Jobs;
 
@@ -35,29 +37,37 @@ public enum RetryOutcome
 /// Operator and caller actions on existing jobs: cancel, bulk delete, retry. Running jobs are stopped through
 /// Postgres (the job's worker watches for cancel requests and deleted rows), so no worker address is needed.
 /// </summary>
-public sealed class JobCommands(LlmWorkflowDbContext db, JobQueue queue, JobEventStream events, WebhookOutbox webhooks, TimeProvider time, ILogger<JobCommands> logger)
+public sealed class JobCommands(
+    LlmWorkflowDbContext db,
+    NpgsqlDataSource dataSource,
+    JobQueue queue,
+    JobEventStream events,
+    IOptions<WebhookOptions> webhookOptions,
+    TimeProvider time,
+    ILogger<JobCommands> logger)
 {
     public async Task<CancelOutcome> CancelAsync(Guid jobId, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var waiting = await db.Jobs
-            .Where(j => j.Id == jobId && (j.Status == JobStatus.Pending || j.Status == JobStatus.Queued))
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(j => j.Status, JobStatus.Cancelled)
-                .SetProperty(j => j.CancelRequestedAt, now)
-                .SetProperty(j => j.CompletedAt, now)
-                .SetProperty(j => j.UpdatedAt, now), cancellationToken);
+        int waiting;
+        await using (var cancel = dataSource.CreateCommand(CancelWaitingSql(webhookOptions.Value.MaxPayloadBytes)))
+        {
+            cancel.Parameters.Add(new NpgsqlParameter { Value = jobId });
+            cancel.Parameters.Add(new NpgsqlParameter { Value = now });
+            waiting = await cancel.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         if (waiting == 1)
         {
             var workflow = await db.Jobs.Where(j => j.Id == jobId).Select(j => j.WorkflowName).FirstOrDefaultAsync(cancellationToken);
             Telemetry.JobsFinished.Add(1, new KeyValuePair<string, object?>("workflow", workflow), new KeyValuePair<string, object?>("status", "cancelled"));
             await PublishCancelledAsync(jobId);
-            await webhooks.EnqueueTerminalAsync(jobId, CancellationToken.None);
             return CancelOutcome.Cancelled;
         }
 
+        var cancellable = JobLifecycle.From(JobTransition.RequestCancel);
         var running = await db.Jobs
-            .Where(j => j.Id == jobId && j.Status == JobStatus.Processing)
+            .Where(j => j.Id == jobId && cancellable.Contains(j.Status))
             .ExecuteUpdateAsync(s => s.SetProperty(j => j.CancelRequestedAt, now).SetProperty(j => j.UpdatedAt, now), cancellationToken);
         if (running == 1)
         {
@@ -99,8 +109,9 @@ public sealed class JobCommands(LlmWorkflowDbContext db, JobQueue queue, JobEven
         }
 
         var now = time.GetUtcNow();
+        var retryable = JobLifecycle.From(JobTransition.Retry);
         var updated = await db.Jobs
-            .Where(j => j.Id == jobId && (j.Status == JobStatus.Failed || j.Status == JobStatus.Cancelled))
+            .Where(j => j.Id == jobId && retryable.Contains(j.Status))
             .ExecuteUpdateAsync(s => s
                 .SetProperty(j => j.Status, JobStatus.Queued)
                 .SetProperty(j => j.RetryCount, j => j.RetryCount + 1)
@@ -128,6 +139,23 @@ public sealed class JobCommands(LlmWorkflowDbContext db, JobQueue queue, JobEven
 
         return RetryOutcome.Requeued;
     }
+
+    /// <summary>Cancels a waiting job and records its terminal webhook event in the same statement (see JobStore's finish).</summary>
+    private static string CancelWaitingSql(int maxPayloadBytes) => $"""
+        WITH job AS (
+            SELECT id, workflow_name, 'cancelled'::text AS status, user_id, username, action, attempt, webhook_url,
+                   result_data, error_data, duration_ms, total_tokens, cost_usd
+              FROM llm_workflow_jobs
+             WHERE id = $1 AND {JobLifecycle.Guard(JobTransition.Cancel)}
+               FOR UPDATE
+        ), outbox AS (
+            {WebhookOutbox.TerminalEventsSql("job", maxPayloadBytes)}
+        )
+        UPDATE llm_workflow_jobs j
+           SET status = job.status, cancel_requested_at = $2, completed_at = $2, updated_at = $2
+          FROM job
+         WHERE j.id = job.id
+        """;
 
     private async Task PublishCancelledAsync(Guid jobId)
     {

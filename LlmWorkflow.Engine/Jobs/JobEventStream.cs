@@ -41,6 +41,14 @@ public sealed class JobEventStream(IRedisClient redis, IOptions<QueueOptions> op
     /// <summary>Forgets a job's live events (a retried job starts a fresh stream).</summary>
     public async Task DeleteAsync(Guid jobId) => await redis.KeyDeleteAsync(Key(jobId));
 
+    /// <summary>The stream's newest event, or null when the stream does not exist (never written, expired or deleted).</summary>
+    public async Task<StreamEntry?> LastAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        var reply = await redis.ExecuteAsync("XREVRANGE", [Key(jobId), "+", "-", "COUNT", 1], cancellationToken);
+        var entries = RedisReplies.ToStreamEntries(reply);
+        return entries.Count == 0 ? null : entries[0];
+    }
+
     /// <summary>Events after <paramref name="afterId"/> ("0" = from the start), waiting up to <paramref name="block"/> for new ones.</summary>
     public async Task<IReadOnlyList<StreamEntry>> ReadAsync(Guid jobId, string afterId, TimeSpan block, CancellationToken cancellationToken)
     {

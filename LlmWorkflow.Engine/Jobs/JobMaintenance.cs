@@ -3,6 +3,7 @@ using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Webhooks;
 using Npgsql;
 using NpgsqlTypes;
+using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Engine.Jobs;
 
@@ -10,7 +11,7 @@ namespace LlmWorkflow.Engine.Jobs;
 /// Housekeeping, run on a schedule by the workers (<see cref="ScheduledMaintenance"/>) and on demand by the admin
 /// API: failing stale jobs (with an error and their terminal webhook) and deleting finished jobs past their retention.
 /// </summary>
-public sealed class JobMaintenance(NpgsqlDataSource dataSource, WebhookOutbox webhooks, TimeProvider time)
+public sealed class JobMaintenance(NpgsqlDataSource dataSource, IOptions<WebhookOptions> webhookOptions, TimeProvider time)
 {
     /// <summary>The error type a stale job fails with.</summary>
     public const string StaleErrorType = "stale_job";
@@ -23,18 +24,65 @@ public sealed class JobMaintenance(NpgsqlDataSource dataSource, WebhookOutbox we
     public async Task<StaleCleanupResult> CleanupStaleAsync(TimeSpan processingThreshold, TimeSpan waitingThreshold, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var stuck = await FailAsync(
-            "status = 'processing' AND started_at < $1 AND (lease_expires_at IS NULL OR lease_expires_at < now())",
-            now - processingThreshold, "processing_timeout",
-            $"The job stopped making progress (no live worker held it for over {Describe(processingThreshold)}) and was marked stale.",
-            processingThreshold, cancellationToken);
-        var waiting = await FailAsync(
-            "status IN ('pending', 'queued') AND created_at < $1",
-            now - waitingThreshold, "never_started",
-            $"The job waited over {Describe(waitingThreshold)} without starting and was marked stale.",
-            waitingThreshold, cancellationToken);
-        return new StaleCleanupResult(stuck, waiting);
+        var processingMessage = $"The job stopped making progress (no live worker held it for over {Describe(processingThreshold)}) and was marked stale.";
+        var waitingMessage = $"The job waited over {Describe(waitingThreshold)} without starting and was marked stale.";
+        await using var command = dataSource.CreateCommand(CleanupStaleSql(webhookOptions.Value.MaxPayloadBytes));
+        command.Parameters.Add(new NpgsqlParameter { Value = now });
+        command.Parameters.Add(new NpgsqlParameter { Value = now - processingThreshold });
+        command.Parameters.Add(new NpgsqlParameter { Value = now - waitingThreshold });
+        command.Parameters.Add(new NpgsqlParameter { Value = processingMessage });
+        command.Parameters.Add(new NpgsqlParameter { Value = waitingMessage });
+        command.Parameters.Add(Jsonb(StaleError("processing_timeout", processingMessage, processingThreshold)));
+        command.Parameters.Add(Jsonb(StaleError("never_started", waitingMessage, waitingThreshold)));
+        int processing = 0, waiting = 0;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            _ = reader.GetString(0) == "processing_timeout" ? processing++ : waiting++;
+            Telemetry.JobsFinished.Add(1, new KeyValuePair<string, object?>("workflow", reader.GetString(1)), new KeyValuePair<string, object?>("status", "failed"));
+        }
+
+        return new StaleCleanupResult(processing, waiting);
     }
+
+    /// <summary>
+    /// One statement: claims the stale rows (skipping any another transaction holds, e.g. a worker finishing it now),
+    /// records their terminal webhook events with the stale error, and fails them.
+    /// </summary>
+    private static string CleanupStaleSql(int maxPayloadBytes) => $"""
+        WITH job AS (
+            SELECT id, workflow_name, 'failed'::text AS status, user_id, username, action, attempt, webhook_url,
+                   result_data, CASE WHEN status = 'processing' THEN $6::jsonb ELSE $7::jsonb END AS error_data,
+                   duration_ms, total_tokens, cost_usd,
+                   CASE WHEN status = 'processing' THEN 'processing_timeout' ELSE 'never_started' END AS stale_reason
+              FROM llm_workflow_jobs
+             WHERE {JobLifecycle.Guard(JobTransition.StaleCleanup)}
+               AND ((status = 'processing' AND started_at < $2 AND (lease_expires_at IS NULL OR lease_expires_at < $1))
+                    OR (status IN ('pending', 'queued') AND created_at < $3))
+               FOR UPDATE SKIP LOCKED
+        ), outbox AS (
+            {WebhookOutbox.TerminalEventsSql("job", maxPayloadBytes)}
+        )
+        UPDATE llm_workflow_jobs j
+           SET status = job.status, is_stale = TRUE, stale_reason = job.stale_reason, error_data = job.error_data,
+               error_message = CASE WHEN job.stale_reason = 'processing_timeout' THEN $4 ELSE $5 END,
+               completed_at = $1, lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
+          FROM job
+         WHERE j.id = job.id
+        RETURNING job.stale_reason, job.workflow_name
+        """;
+
+    private static JsonObject StaleError(string reason, string message, TimeSpan threshold) => JobErrors.ToJson(new WorkflowError
+    {
+        Type = StaleErrorType,
+        Category = ErrorCategory.SystemError,
+        Message = message,
+        Retryable = true,
+        Details = new JsonObject { ["stale_reason"] = reason, ["threshold_seconds"] = threshold.TotalSeconds },
+        Suggestions = ["Retry the job; check that workers are running and reading the dispatch streams."],
+    });
+
+    private static NpgsqlParameter Jsonb(JsonNode node) => new() { Value = node.ToJsonString(), NpgsqlDbType = NpgsqlDbType.Jsonb };
 
     /// <summary>
     /// Deletes completed, failed and cancelled jobs created before <paramref name="olderThan"/> ago (their steps, usage
@@ -64,49 +112,6 @@ public sealed class JobMaintenance(NpgsqlDataSource dataSource, WebhookOutbox we
                 return new RetentionResult(deleted, batches);
             }
         }
-    }
-
-    private async Task<int> FailAsync(string condition, DateTimeOffset cutoff, string reason, string message, TimeSpan threshold, CancellationToken cancellationToken)
-    {
-        var error = JobErrors.ToJson(new WorkflowError
-        {
-            Type = StaleErrorType,
-            Category = ErrorCategory.SystemError,
-            Message = message,
-            Retryable = true,
-            Details = new JsonObject { ["stale_reason"] = reason, ["threshold_seconds"] = threshold.TotalSeconds },
-            Suggestions = ["Retry the job; check that workers are running and reading the dispatch streams."],
-        });
-        await using var command = dataSource.CreateCommand($"""
-            UPDATE llm_workflow_jobs
-               SET status = 'failed', is_stale = TRUE, stale_reason = $2, error_message = $3, error_data = $4,
-                   completed_at = now(), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-             WHERE {condition}
-            RETURNING id, workflow_name, webhook_url IS NOT NULL
-            """);
-        command.Parameters.Add(new NpgsqlParameter { Value = cutoff });
-        command.Parameters.Add(new NpgsqlParameter { Value = reason });
-        command.Parameters.Add(new NpgsqlParameter { Value = message });
-        command.Parameters.Add(new NpgsqlParameter { Value = error.ToJsonString(), NpgsqlDbType = NpgsqlDbType.Jsonb });
-        var failed = new List<(Guid Id, string Workflow, bool HasWebhook)>();
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                failed.Add((reader.GetGuid(0), reader.GetString(1), reader.GetBoolean(2)));
-            }
-        }
-
-        foreach (var job in failed)
-        {
-            Telemetry.JobsFinished.Add(1, new KeyValuePair<string, object?>("workflow", job.Workflow), new KeyValuePair<string, object?>("status", "failed"));
-            if (job.HasWebhook)
-            {
-                await webhooks.EnqueueTerminalAsync(job.Id, CancellationToken.None);
-            }
-        }
-
-        return failed.Count;
     }
 
     private static string Describe(TimeSpan span) => span.TotalHours >= 1 && span.TotalHours == Math.Floor(span.TotalHours)

@@ -39,7 +39,15 @@ public sealed partial class JobProcessor(
         using var activity = StartActivity(dispatched);
         if (claimed is null)
         {
-            await queue.AckAsync(dispatched);
+            // A running job's stream entry can go idle a moment before its Postgres lease lapses (the two are renewed
+            // one after the other), so a reclaim may find the job still leased. Acking the entry then would orphan the
+            // job if its worker is dead: nothing re-dispatches a processing job. Leave it pending instead; it is
+            // reclaimed again once the lease has lapsed. Finished, cancelled and unknown jobs are acked as before.
+            if (dispatched.Dispatch.JobId == Guid.Empty || !await store.IsProcessingAsync(dispatched.Dispatch.JobId, abort))
+            {
+                await queue.AckAsync(dispatched);
+            }
+
             return;
         }
 
@@ -135,11 +143,8 @@ public sealed partial class JobProcessor(
             Telemetry.JobsFinished.Add(1,
                 new KeyValuePair<string, object?>("workflow", job.WorkflowName),
                 new KeyValuePair<string, object?>("status", outcome.Status.ToWire()));
+            // The terminal webhook event was recorded by the same statement (JobStore.FinishAsync).
             LogFinished(job.Id, job.WorkflowName, outcome.Status.ToWire());
-            if (job.HasWebhook)
-            {
-                await webhooks.EnqueueTerminalAsync(job.Id, CancellationToken.None);
-            }
         }
     }
 
@@ -201,17 +206,8 @@ public sealed partial class JobProcessor(
         return step is null ? error.Message : $"Step \"{step.DisplayName}\" ({step.StepId}) failed: {error.Message}";
     }
 
-    /// <summary>The documents' <c>cost_data</c>: provider, model, token counts and USD (null when unpriced).</summary>
-    public static JsonObject CostData(WorkflowRunResult result) => new()
-    {
-        ["provider"] = result.Provider,
-        ["model"] = result.Model,
-        ["input_tokens"] = result.InputTokens,
-        ["output_tokens"] = result.OutputTokens,
-        ["total_tokens"] = result.TotalTokens,
-        ["cost_usd"] = result.CostUsd ?? (result.Unpriced ? null : 0m),
-        ["unpriced"] = result.Unpriced,
-    };
+    /// <summary>The documents' <c>cost_data</c>: totals, the last model's provider and id, and the per-model breakdown.</summary>
+    public static JsonObject CostData(WorkflowRunResult result) => Costs.CostData.From(result).ToJson();
 
     private static JsonObject RunContext(ClaimedJob job) => new()
     {

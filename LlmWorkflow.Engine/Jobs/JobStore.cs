@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Webhooks;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -9,26 +11,58 @@ namespace LlmWorkflow.Engine.Jobs;
 /// <summary>
 /// The worker's Postgres access on the hot path, in plain SQL: claim with a lease, renew, record steps, usage and
 /// progress, finish. Claims are conditional updates so two workers can never both own a job; writes go through the
-/// <see cref="PostgresWriteBatcher"/>, which commits many jobs' writes in one round trip.
+/// <see cref="PostgresWriteBatcher"/>, which commits many jobs' writes in one round trip. Every statement that changes
+/// a job carries its <see cref="JobLifecycle"/> guard.
 /// </summary>
-public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher writes)
+public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher writes, IOptions<WebhookOptions> webhookOptions)
 {
+    private static readonly string ClaimSql = $"""
+        UPDATE llm_workflow_jobs
+           SET status = 'processing', lease_owner = $2, lease_expires_at = now() + $3,
+               started_at = COALESCE(started_at, now()), attempt = attempt + 1, updated_at = now()
+         WHERE id = ANY($1)
+           AND (({JobLifecycle.Guard(JobTransition.Claim)})
+                OR ({JobLifecycle.Guard(JobTransition.Reclaim)} AND lease_expires_at < now()))
+           AND cancel_requested_at IS NULL
+        RETURNING id, workflow_name, input_data, attempt, user_id, username, action, budget_usd, debug_mode, priority,
+                  webhook_url IS NOT NULL, webhook_events
+        """;
+
+    private static readonly string RenewSql = $"""
+        UPDATE llm_workflow_jobs SET lease_expires_at = now() + $3
+         WHERE id = $1 AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Renew)} AND cancel_requested_at IS NULL
+        """;
+
+    private static readonly string ReleaseSql = $"""
+        UPDATE llm_workflow_jobs
+           SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, updated_at = now()
+         WHERE id = $1 AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Release)}
+        """;
+
+    private static readonly string ProgressSql = $"""
+        UPDATE llm_workflow_jobs SET current_step_id = $2, current_step_name = $3, progress_percent = $4, updated_at = now()
+         WHERE id = $1 AND {JobLifecycle.Guard(JobTransition.Checkpoint)}
+        """;
+
+    private readonly Dictionary<JobStatus, string> _finishSql = new[] { JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled }
+        .ToDictionary(s => s, s => FinishSql(JobLifecycle.ForOutcome(s), webhookOptions.Value.MaxPayloadBytes));
+
+    /// <summary>Whether the job is being processed (by this or another worker) and not asked to stop.</summary>
+    public async Task<bool> IsProcessingAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT EXISTS (SELECT 1 FROM llm_workflow_jobs WHERE id = $1 AND status = 'processing' AND cancel_requested_at IS NULL)");
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     /// <summary>
     /// Claims jobs in one statement: each queued one, or processing one whose lease lapsed (its worker died). Jobs
     /// that are finished, cancelled, owned by a live worker or missing are simply absent from the result.
     /// </summary>
     public async Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            UPDATE llm_workflow_jobs
-               SET status = 'processing', lease_owner = $2, lease_expires_at = now() + $3,
-                   started_at = COALESCE(started_at, now()), attempt = attempt + 1, updated_at = now()
-             WHERE id = ANY($1)
-               AND (status = 'queued' OR (status = 'processing' AND lease_expires_at < now()))
-               AND cancel_requested_at IS NULL
-            RETURNING id, workflow_name, input_data, attempt, user_id, username, action, budget_usd, debug_mode, priority,
-                      webhook_url IS NOT NULL, webhook_events
-            """);
+        await using var command = dataSource.CreateCommand(ClaimSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobIds.ToArray() });
         command.Parameters.Add(new NpgsqlParameter { Value = workerId });
         command.Parameters.Add(new NpgsqlParameter { Value = lease });
@@ -59,10 +93,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     public async Task<bool> RenewLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken)
     {
         var p = new List<NpgsqlParameter>();
-        var sql = """
-            UPDATE llm_workflow_jobs SET lease_expires_at = now() + $3
-             WHERE id = $1 AND lease_owner = $2 AND status = 'processing' AND cancel_requested_at IS NULL
-            """;
+        var sql = RenewSql;
         p.Add(new NpgsqlParameter { Value = jobId });
         p.Add(new NpgsqlParameter { Value = workerId });
         p.Add(new NpgsqlParameter { Value = lease });
@@ -73,11 +104,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     public async Task ReleaseAsync(Guid jobId, string workerId, CancellationToken cancellationToken)
     {
         var p = new List<NpgsqlParameter>();
-        var sql = """
-            UPDATE llm_workflow_jobs
-               SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, updated_at = now()
-             WHERE id = $1 AND lease_owner = $2 AND status = 'processing'
-            """;
+        var sql = ReleaseSql;
         p.Add(new NpgsqlParameter { Value = jobId });
         p.Add(new NpgsqlParameter { Value = workerId });
         await writes.ExecuteAsync(sql, p, cancellationToken);
@@ -86,10 +113,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     public async Task UpdateProgressAsync(Guid jobId, string stepId, string stepName, int percent, CancellationToken cancellationToken)
     {
         var p = new List<NpgsqlParameter>();
-        var sql = """
-            UPDATE llm_workflow_jobs SET current_step_id = $2, current_step_name = $3, progress_percent = $4, updated_at = now()
-             WHERE id = $1 AND status = 'processing'
-            """;
+        var sql = ProgressSql;
         p.Add(new NpgsqlParameter { Value = jobId });
         p.Add(new NpgsqlParameter { Value = stepId });
         p.Add(new NpgsqlParameter { Value = stepName });
@@ -108,7 +132,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
             INSERT INTO llm_job_steps (job_id, job_attempt, step_key, step_id, parent_step_id, branch, display_name, step_type,
                                        status, attempts, started_at, finished_at, duration_ms, output, error, provider, model,
                                        input_tokens, output_tokens, cost_usd, is_checkpoint)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21
+             WHERE EXISTS (SELECT 1 FROM llm_workflow_jobs WHERE id = $1 AND attempt = $2 AND {JobLifecycle.Guard(JobTransition.Checkpoint)})
             ON CONFLICT (job_id, step_key, job_attempt) DO UPDATE SET
                 {(isCheckpoint ? "output = excluded.output, is_checkpoint = TRUE" : "status = excluded.status")}
             """;
@@ -131,7 +156,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         p.Add(new NpgsqlParameter { Value = (object?)record.Model ?? DBNull.Value });
         p.Add(new NpgsqlParameter { Value = record.InputTokens ?? 0 });
         p.Add(new NpgsqlParameter { Value = record.OutputTokens ?? 0 });
-        p.Add(new NpgsqlParameter { Value = (object?)record.CostUsd ?? DBNull.Value });
+        // Typed: a NULL in INSERT … SELECT would otherwise default to text, which does not cast to numeric.
+        p.Add(new NpgsqlParameter { Value = (object?)record.CostUsd ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Numeric });
         p.Add(new NpgsqlParameter { Value = isCheckpoint });
         await writes.ExecuteAsync(sql, p, cancellationToken);
     }
@@ -195,32 +221,55 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         await writes.ExecuteAsync(sql, p, cancellationToken);
     }
 
-    /// <summary>Stores the outcome and releases the lease. Only the lease owner can finish a job.</summary>
+    /// <summary>
+    /// Stores the outcome, releases the lease and records the terminal webhook event, in one statement. Only the lease
+    /// owner of a running job can finish it; false when this worker no longer owns it.
+    /// </summary>
     public async Task<bool> FinishAsync(Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken)
     {
-        var p = new List<NpgsqlParameter>();
-        var sql = """
-            UPDATE llm_workflow_jobs
-               SET status = $3, result_data = $4, error_message = $5, error_data = $6,
-                   completed_at = now(), duration_ms = (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::int,
-                   input_tokens = $7, output_tokens = $8, total_tokens = $7 + $8, cost_usd = $9,
-                   progress_percent = CASE WHEN $3 = 'completed' THEN 100 ELSE progress_percent END,
-                   current_step_id = CASE WHEN $3 = 'completed' THEN NULL ELSE current_step_id END,
-                   current_step_name = CASE WHEN $3 = 'completed' THEN NULL ELSE current_step_name END,
-                   lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-             WHERE id = $1 AND lease_owner = $2 AND status = 'processing'
-            """;
-        p.Add(new NpgsqlParameter { Value = jobId });
-        p.Add(new NpgsqlParameter { Value = workerId });
-        p.Add(new NpgsqlParameter { Value = outcome.Status.ToWire() });
-        p.Add(Jsonb(outcome.Result));
-        p.Add(new NpgsqlParameter { Value = (object?)(outcome.ErrorMessage ?? outcome.Error?.Message) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        p.Add(Jsonb(outcome.Error is null ? null : JobErrors.ToJson(outcome.Error)));
-        p.Add(new NpgsqlParameter { Value = outcome.InputTokens });
-        p.Add(new NpgsqlParameter { Value = outcome.OutputTokens });
-        p.Add(new NpgsqlParameter { Value = outcome.CostUsd });
-        return await writes.ExecuteAsync(sql, p, cancellationToken) == 1;
+        var p = new List<NpgsqlParameter>
+        {
+            new() { Value = jobId },
+            new() { Value = workerId },
+            new() { Value = outcome.Status.ToWire() },
+            Jsonb(outcome.Result),
+            new() { Value = (object?)(outcome.ErrorMessage ?? outcome.Error?.Message) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
+            Jsonb(outcome.Error is null ? null : JobErrors.ToJson(outcome.Error)),
+            new() { Value = outcome.InputTokens },
+            new() { Value = outcome.OutputTokens },
+            new() { Value = outcome.CostUsd, NpgsqlDbType = NpgsqlDbType.Numeric },
+        };
+        return await writes.ExecuteAsync(_finishSql[outcome.Status], p, cancellationToken) == 1;
     }
+
+    /// <summary>
+    /// The finishing statement: <c>job</c> locks the owned running row and computes its values after the
+    /// transition, <c>outbox</c> records the terminal event from them, and the UPDATE writes them. The lock makes a
+    /// racing transition (a cancel, a reclaim) wait and then re-check its own guard against the finished row.
+    /// </summary>
+    private static string FinishSql(JobTransition transition, int maxPayloadBytes) => $"""
+        WITH job AS (
+            SELECT id, workflow_name, $3::text AS status, user_id, username, action, attempt, webhook_url,
+                   $4::jsonb AS result_data, $6::jsonb AS error_data,
+                   (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::int AS duration_ms,
+                   $7::int + $8::int AS total_tokens, $9::numeric AS cost_usd
+              FROM llm_workflow_jobs
+             WHERE id = $1 AND lease_owner = $2 AND {JobLifecycle.Guard(transition)}
+               FOR UPDATE
+        ), outbox AS (
+            {WebhookOutbox.TerminalEventsSql("job", maxPayloadBytes)}
+        )
+        UPDATE llm_workflow_jobs j
+           SET status = job.status, result_data = job.result_data, error_message = $5, error_data = job.error_data,
+               completed_at = now(), duration_ms = job.duration_ms,
+               input_tokens = $7, output_tokens = $8, total_tokens = job.total_tokens, cost_usd = job.cost_usd,
+               progress_percent = CASE WHEN job.status = 'completed' THEN 100 ELSE j.progress_percent END,
+               current_step_id = CASE WHEN job.status = 'completed' THEN NULL ELSE j.current_step_id END,
+               current_step_name = CASE WHEN job.status = 'completed' THEN NULL ELSE j.current_step_name END,
+               lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+          FROM job
+         WHERE j.id = job.id
+        """;
 
     private static NpgsqlParameter Jsonb(JsonNode? node) => new()
     {

@@ -3,26 +3,22 @@ using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.Persistence;
 using LlmWorkflow.Engine.Webhooks;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Npgsql;
-using NpgsqlTypes;
 
 namespace LlmWorkflow.Engine.Jobs;
 
 /// <summary>
 /// Accepts a workflow run: validates it against the catalog and the workflow's input schema, inserts the job
-/// (Postgres is the source of truth) and dispatches its id on the priority stream. If Redis is unavailable the job
-/// stays queued in Postgres and the reconciler dispatches it later, so an accepted job is never lost.
+/// (Postgres is the source of truth) and dispatches its id on the priority stream, both through the
+/// <see cref="SubmissionBatcher"/>. If Redis is unavailable the job stays queued in Postgres and the reconciler
+/// dispatches it later, so an accepted job is never lost.
 /// </summary>
 public sealed class JobSubmitter(
     LlmWorkflowDbContext db,
-    NpgsqlDataSource dataSource,
-    JobQueue queue,
+    SubmissionBatcher submissions,
     WorkflowCatalog catalog,
     TimeProvider time,
-    IOptions<WebhookOptions> webhookOptions,
-    ILogger<JobSubmitter> logger)
+    IOptions<WebhookOptions> webhookOptions)
 {
     public async Task<SubmissionResult> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken)
     {
@@ -33,7 +29,19 @@ public sealed class JobSubmitter(
                 WorkflowNotFound: true);
         }
 
+        if (submission.WebhookUrl is null && !string.IsNullOrEmpty(webhookOptions.Value.DefaultUrl))
+        {
+            submission = submission with { WebhookUrl = webhookOptions.Value.DefaultUrl };
+        }
+
         var problems = SubmissionValidator.Validate(submission, workflow, webhookOptions.Value.AllowPrivateNetworks);
+        if (submission.WebhookUrl is not null && !webhookOptions.Value.CanSign(submission.WebhookSecret))
+        {
+            // Refused now rather than accepted and silently dead-lettered: unsigned webhooks are never sent.
+            problems = [.. problems, new SubmissionProblem("webhook_secret",
+                "webhook_url needs a signing secret and this service has none: send webhook_secret, or set LLM_WEBHOOK_SECRET (Webhooks:Secret) on the service.")];
+        }
+
         if (problems.Count > 0)
         {
             return new SubmissionResult(null, false, problems);
@@ -69,56 +77,19 @@ public sealed class JobSubmitter(
             UpdatedAt = now,
         };
 
-        try
-        {
-            await InsertAsync(job, cancellationToken);
-        }
-        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && submission.IdempotencyKey is not null)
+        // Inserted and dispatched together with concurrent submissions (one INSERT and one pipelined XADD per batch).
+        var dispatch = new JobDispatch(job.Id, job.Priority, submission.TraceParent, submission.TraceState);
+        if (!await submissions.InsertAndDispatchAsync(job, dispatch, cancellationToken))
         {
             // Two requests with the same key raced; the other one won, so answer with its job.
-            var winner = await FindByIdempotencyKeyAsync(submission, cancellationToken);
-            return new SubmissionResult(winner, Created: false, []);
+            var winner = submission.IdempotencyKey is null ? null : await FindByIdempotencyKeyAsync(submission, cancellationToken);
+            return winner is null
+                ? throw new InvalidOperationException($"Job {job.Id} was not inserted and no job holds its idempotency key.")
+                : new SubmissionResult(winner, Created: false, []);
         }
 
         Telemetry.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("workflow", job.WorkflowName));
-        try
-        {
-            await queue.EnqueueAsync(new JobDispatch(job.Id, job.Priority, submission.TraceParent, submission.TraceState), cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            logger.LogWarning(ex, "Job {JobId} is stored but could not be dispatched; the reconciler will dispatch it", job.Id);
-        }
-
         return new SubmissionResult(job, Created: true, []);
-    }
-
-    /// <summary>The submit hot path's one INSERT, as plain SQL (EF change tracking costs more than the statement).</summary>
-    private async Task InsertAsync(WorkflowJob job, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("""
-            INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, priority, webhook_url, webhook_secret, webhook_events,
-                                           user_id, username, action, status, input_data, debug_mode, budget_usd, idempotency_key,
-                                           queued_at, dispatched_at, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13, $14, $15, $15, $15, $15)
-            """);
-        var p = command.Parameters;
-        p.Add(new NpgsqlParameter { Value = job.Id });
-        p.Add(new NpgsqlParameter { Value = job.CeleryTaskId });
-        p.Add(new NpgsqlParameter { Value = job.WorkflowName });
-        p.Add(new NpgsqlParameter { Value = job.Priority });
-        p.Add(new NpgsqlParameter { Value = (object?)job.WebhookUrl ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        p.Add(new NpgsqlParameter { Value = (object?)job.WebhookSecret ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Varchar });
-        p.Add(new NpgsqlParameter { Value = (object?)job.WebhookEvents ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        p.Add(new NpgsqlParameter { Value = (object?)job.UserId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Varchar });
-        p.Add(new NpgsqlParameter { Value = (object?)job.Username ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Varchar });
-        p.Add(new NpgsqlParameter { Value = (object?)job.Action ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Varchar });
-        p.Add(new NpgsqlParameter { Value = job.InputData.RootElement.GetRawText(), NpgsqlDbType = NpgsqlDbType.Jsonb });
-        p.Add(new NpgsqlParameter { Value = job.DebugMode });
-        p.Add(new NpgsqlParameter { Value = (object?)job.BudgetUsd ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Numeric });
-        p.Add(new NpgsqlParameter { Value = (object?)job.IdempotencyKey ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Varchar });
-        p.Add(new NpgsqlParameter { Value = job.CreatedAt });
-        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private Task<WorkflowJob?> FindByIdempotencyKeyAsync(JobSubmission submission, CancellationToken cancellationToken) =>

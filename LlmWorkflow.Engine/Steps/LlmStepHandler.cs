@@ -25,7 +25,7 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
     {
         var gateway = llm ?? throw WorkflowException.Config("llm_not_configured", "No LLM gateway is registered.");
         var step = context.Step;
-        var config = StepConfigReader.Read(step, DefinitionJsonContext.Default.LlmStepConfig);
+        var config = WithInlineExpressions(StepConfigReader.Read(step, DefinitionJsonContext.Default.LlmStepConfig), context.Scope);
         var prompt = LlmPromptRenderer.Render(config, prompts, ValueResolver.Resolve(config.Variables, context.Scope) ?? context.Scope.Input);
         var models = config.Model.Count > 0 ? config.Model
             : prompt.FrontMatter.Model is { } fromFile ? [fromFile]
@@ -67,6 +67,20 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
         await context.Run.Progress.PublishAsync(new LlmCallCompleted(context.Run.RunId, context.Run.Now, step.Id, result), cancellationToken);
         return Shape(result, config);
     }
+
+    /// <summary>
+    /// Resolves <c>${...}</c> in inline prompt text (prompt, system, messages) like every other config value, before
+    /// the <c>{{variable}}</c> templates render; prompt files are templates only.
+    /// </summary>
+    internal static LlmStepConfig WithInlineExpressions(LlmStepConfig config, ExpressionScope scope) => config with
+    {
+        Prompt = Resolve(config.Prompt, scope),
+        System = Resolve(config.System, scope),
+        Messages = config.Messages?.Select(m => m with { Content = Resolve(m.Content, scope)! }).ToList(),
+    };
+
+    private static string? Resolve(string? text, ExpressionScope scope) =>
+        text is not null && TextTemplate.MayContainExpression(text) ? ValueResolver.ResolveText(text, scope) : text;
 
     /// <summary>Reserves the call's worst-case cost against the budget; null when there is no budget or no price to check.</summary>
     private decimal? Reserve(StepContext context, IReadOnlyList<string> models, IReadOnlyList<ChatMessage> messages, int? maxTokens)

@@ -11,6 +11,15 @@ public sealed class WebhookOptions
     /// <summary>The service-wide signing secret, used for jobs submitted without their own <c>webhook_secret</c>.</summary>
     public string? Secret { get; set; }
 
+    /// <summary>
+    /// Where to deliver webhooks of jobs submitted without a <c>webhook_url</c> (environment variable <c>WEBHOOK_URL</c>):
+    /// the documents' main app sends only workflow_name and input_data and expects its callback route to be known.
+    /// </summary>
+    public string? DefaultUrl { get; set; }
+
+    /// <summary>True when some secret (this service's or the job's own) can sign deliveries.</summary>
+    public bool CanSign(string? jobSecret) => !string.IsNullOrEmpty(jobSecret) || !string.IsNullOrEmpty(Secret);
+
     /// <summary>Secrets being rotated out: deliveries signed with the service-wide secret carry one signature per secret.</summary>
     public string[] PreviousSecrets { get; set; } = [];
 

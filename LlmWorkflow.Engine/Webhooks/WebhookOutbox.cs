@@ -1,6 +1,4 @@
 using System.Text.Json.Nodes;
-using LlmWorkflow.Engine.Jobs;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -12,35 +10,54 @@ namespace LlmWorkflow.Engine.Webhooks;
 /// <c>pending</c>, due now. Workers' dispatchers deliver it later, off the job's path, so a slow receiver never
 /// delays a job and a restarted worker loses nothing.
 /// </summary>
-public sealed partial class WebhookOutbox(
-    NpgsqlDataSource dataSource,
-    IOptions<WebhookOptions> options,
-    TimeProvider time,
-    ILogger<WebhookOutbox> logger)
+public sealed class WebhookOutbox(NpgsqlDataSource dataSource, IOptions<WebhookOptions> options)
 {
     /// <summary>
-    /// Records the terminal event (completed, failed, cancelled) of a finished job that has a webhook URL. Never
-    /// throws: the job's outcome is already stored, so a failure here is logged rather than failing the job.
+    /// The terminal-event half of a terminal transition: an <c>INSERT … SELECT</c> that records one
+    /// <c>workflow.completed | failed | cancelled</c> event, due now, for each row of <paramref name="finishedJobs"/>
+    /// that has a webhook URL. It is meant to sit in a <c>WITH</c> clause of the statement that finishes the jobs, so
+    /// the outcome and its event commit together or not at all (no gap to repair, no sweeper). The source must have
+    /// the columns <c>id, workflow_name, status, user_id, username, action, attempt, webhook_url, result_data,
+    /// error_data, duration_ms, total_tokens, cost_usd</c> holding the jobs' values after the transition. The body is
+    /// the documents' payload, built here once for every terminal transition; bodies above
+    /// <paramref name="maxPayloadBytes"/> carry the status URL instead of the output.
+    /// </summary>
+    public static string TerminalEventsSql(string finishedJobs, int maxPayloadBytes) => $"""
+        INSERT INTO llm_webhook_attempts (job_id, event_id, event_type, attempt_number, webhook_url, payload, attempted_at, next_retry_at, state)
+        SELECT e.id, e.event_id, e.event_type, 1, e.webhook_url,
+               CASE WHEN octet_length(e.body::text) > {maxPayloadBytes}
+                         AND jsonb_typeof(e.body -> 'result') = 'object' AND (e.body -> 'result' -> 'output') IS NOT NULL
+                    THEN jsonb_set(e.body, ARRAY['result', 'output'], jsonb_build_object(
+                             'truncated', TRUE, 'size_bytes', octet_length(e.body::text), 'status_url', '/api/v1/status/' || e.id::text))
+                    ELSE e.body END,
+               now(), now(), 'pending'
+          FROM (SELECT f.id, f.webhook_url, 'workflow.' || f.status AS event_type,
+                       -- Standard Webhooks message id, time-ordered like a UUIDv7: 'msg_' + 12 hex ms + 20 random hex.
+                       'msg_' || lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
+                              || substr(replace(gen_random_uuid()::text, '-', ''), 13, 20) AS event_id,
+                       jsonb_build_object(
+                           'event', 'workflow.' || f.status, 'job_id', f.id::text, 'status', f.status,
+                           'workflow_name', f.workflow_name, 'user_id', f.user_id, 'result', f.result_data,
+                           'metadata', jsonb_build_object('duration_ms', f.duration_ms, 'total_tokens', f.total_tokens,
+                               'cost_usd', f.cost_usd, 'username', f.username, 'action', f.action, 'attempt', f.attempt),
+                           'error', f.error_data,
+                           'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) AS body
+                  FROM {finishedJobs} f
+                 WHERE f.webhook_url IS NOT NULL AND f.status IN ('completed', 'failed', 'cancelled')) e
+        """;
+
+    /// <summary>
+    /// Records the terminal event of a job that is already finished, from its stored row (tests and operators that
+    /// write finished rows directly). The pipeline's own transitions record the event in the finishing statement.
     /// </summary>
     public async Task EnqueueTerminalAsync(Guid jobId, CancellationToken cancellationToken)
     {
-        try
-        {
-            var finished = await ReadJobAsync(jobId, cancellationToken);
-            if (finished is not ({ } job, { } url) ||
-                !JobStatusNames.TryParse(job.Status, out var status) ||
-                WebhookEventTypes.ForStatus(status) is not { } eventType)
-            {
-                return;
-            }
-
-            var payload = WebhookPayloads.Terminal(eventType, job, time.GetUtcNow(), options.Value.MaxPayloadBytes);
-            await EnqueueAsync(jobId, eventType, url, payload, cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            LogEnqueueFailed(ex, jobId);
-        }
+        await using var command = dataSource.CreateCommand($"""
+            WITH job AS (SELECT * FROM llm_workflow_jobs WHERE id = $1)
+            {TerminalEventsSql("job", options.Value.MaxPayloadBytes)}
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>Inserts the first attempt of a new event (new <c>webhook-id</c>), due immediately.</summary>
@@ -58,60 +75,6 @@ public sealed partial class WebhookOutbox(
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>
-    /// Records terminal events that never reached the outbox: a worker that crashed between storing a job's outcome
-    /// and recording its event, or a job failed by the stale-job cleanup. Only one worker sweeps at a time (an
-    /// advisory lock), and only jobs finished more than a few seconds ago, so it never races the normal path.
-    /// </summary>
-    public async Task<int> EnqueueMissingTerminalEventsAsync(TimeSpan lookBack, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using (var tryLock = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection))
-        {
-            tryLock.Parameters.Add(new NpgsqlParameter { Value = SweepLockKey });
-            if (await tryLock.ExecuteScalarAsync(cancellationToken) is not true)
-            {
-                return 0;
-            }
-        }
-
-        try
-        {
-            var missing = new List<Guid>();
-            await using (var find = new NpgsqlCommand($"""
-                SELECT j.id FROM llm_workflow_jobs j
-                 WHERE j.webhook_url IS NOT NULL
-                   AND j.status IN ('completed', 'failed', 'cancelled')
-                   AND j.completed_at > now() - $1 AND j.completed_at < now() - interval '5 seconds'
-                   AND NOT EXISTS (SELECT 1 FROM llm_webhook_attempts a
-                                    WHERE a.job_id = j.id AND a.created_at >= j.completed_at
-                                      AND a.event_type IN ('{WebhookEventTypes.Completed}', '{WebhookEventTypes.Failed}', '{WebhookEventTypes.Cancelled}'))
-                 LIMIT 500
-                """, connection))
-            {
-                find.Parameters.Add(new NpgsqlParameter { Value = lookBack });
-                await using var reader = await find.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    missing.Add(reader.GetGuid(0));
-                }
-            }
-
-            foreach (var jobId in missing)
-            {
-                await EnqueueTerminalAsync(jobId, cancellationToken);
-            }
-
-            return missing.Count;
-        }
-        finally
-        {
-            await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock($1)", connection);
-            unlock.Parameters.Add(new NpgsqlParameter { Value = SweepLockKey });
-            await unlock.ExecuteScalarAsync(CancellationToken.None);
-        }
-    }
-
     /// <summary>The webhook URL of a job that opted in to <paramref name="eventType"/>; null otherwise.</summary>
     public async Task<string?> FindOptInUrlAsync(Guid jobId, string eventType, CancellationToken cancellationToken)
     {
@@ -124,43 +87,6 @@ public sealed partial class WebhookOutbox(
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }
 
-    // "LLMWFWH" in ASCII: one sweeper at a time across all workers.
-    private const long SweepLockKey = 0x4C4C4D57465748;
-
     /// <summary>Standard Webhooks message id: unique per event, time-ordered, repeated on every retry of the event.</summary>
     public static string NewEventId() => $"msg_{Guid.CreateVersion7():N}";
-
-    private async Task<(WebhookJobSnapshot Job, string Url)?> ReadJobAsync(Guid jobId, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("""
-            SELECT workflow_name, status, user_id, username, action, attempt, result_data::text, error_data::text,
-                   duration_ms, total_tokens, cost_usd, webhook_url
-              FROM llm_workflow_jobs
-             WHERE id = $1 AND webhook_url IS NOT NULL
-            """);
-        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            return null;
-        }
-
-        var job = new WebhookJobSnapshot(
-            jobId,
-            reader.GetString(0),
-            reader.GetString(1),
-            reader.IsDBNull(2) ? null : reader.GetString(2),
-            reader.IsDBNull(3) ? null : reader.GetString(3),
-            reader.IsDBNull(4) ? null : reader.GetString(4),
-            reader.GetInt32(5),
-            reader.IsDBNull(6) ? null : JsonNode.Parse(reader.GetString(6)),
-            reader.IsDBNull(7) ? null : JsonNode.Parse(reader.GetString(7)),
-            reader.IsDBNull(8) ? null : reader.GetInt32(8),
-            reader.GetInt32(9),
-            reader.GetDecimal(10));
-        return (job, reader.GetString(11));
-    }
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not record the webhook event of job {JobId}; the receiver will not be notified")]
-    private partial void LogEnqueueFailed(Exception ex, Guid jobId);
 }

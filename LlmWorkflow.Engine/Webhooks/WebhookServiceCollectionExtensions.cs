@@ -26,7 +26,10 @@ public static class WebhookServiceCollectionExtensions
             .Validate(o => o.MaxPayloadBytes >= 1024, "Webhooks:MaxPayloadBytes must be at least 1024.")
             .Validate(o => o.Timeout > TimeSpan.Zero, "Webhooks:Timeout must be positive.")
             .Validate(o => o.BatchSize > 0, "Webhooks:BatchSize must be positive.")
-            .Validate(o => o.RetryDelays.All(d => d >= TimeSpan.Zero), "Webhooks:RetryDelays must not be negative.");
+            .Validate(o => o.RetryDelays.All(d => d >= TimeSpan.Zero), "Webhooks:RetryDelays must not be negative.")
+            .Validate(o => string.IsNullOrEmpty(o.DefaultUrl) || o.CanSign(null),
+                "Webhooks:DefaultUrl (WEBHOOK_URL) is set but no signing secret is: set LLM_WEBHOOK_SECRET (Webhooks:Secret); unsigned webhooks are never sent.")
+            .ValidateOnStart();
 
         services.AddSingleton<WebhookOutbox>();
         services.AddSingleton<WebhookAdmin>();

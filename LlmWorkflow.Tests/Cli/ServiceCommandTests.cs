@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using LlmWorkflow.Cli;
 using LlmWorkflow.Tests.Infrastructure;
 
@@ -111,6 +112,65 @@ public sealed class ServiceCommandTests(TestServers servers) : IAsyncLifetime
 
         Assert.Equal(ExitCodes.Failure, result.ExitCode);
         Assert.Contains("Cannot reach the service at http://127.0.0.1:1/", result.Error);
+    }
+
+    [Fact]
+    public async Task SubmitWithoutInputUsesTheExampleInputLikeRun()
+    {
+        var result = await Cli("submit", "hello_transform", "--watch");
+
+        Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
+        Assert.Contains($"input_data from {Path.Combine("workflows", "examples", "hello_transform.json")}", result.Out);
+        Assert.Contains("\"greeting\": \"Hello, Ada!\"", result.Out);
+    }
+
+    [Fact]
+    public async Task ServiceErrorsArePrintedOnce()
+    {
+        var badFilter = await Cli("jobs", "--status", "sleeping");
+        var badInput = await Cli("submit", "hello_transform", "--input", """{"name": 42}""");
+
+        Assert.Equal(ExitCodes.Failure, badFilter.ExitCode);
+        Assert.Single(Occurrences(badFilter.Error, "Valid values:"));
+        Assert.Equal(ExitCodes.Failure, badInput.ExitCode);
+        Assert.Contains("input_data", badInput.Error);
+        Assert.Single(Occurrences(badInput.Error, "Expected string"));
+        Assert.Single(badInput.Error.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public async Task RetryOfACompletedJobExitsOneWithTheServiceReason()
+    {
+        var submitted = await Cli("submit", "hello_transform", "-i", """{"name": "Ada"}""", "--watch", "--json");
+        var jobId = (string)submitted.Json["job_id"]!;
+
+        var result = await Cli("retry", jobId);
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        Assert.Contains("HTTP 409", result.Error);
+        Assert.Contains("Only failed or cancelled jobs can be retried.", result.Error);
+    }
+
+    [Fact]
+    public async Task WorkflowsListsTheServiceCatalog()
+    {
+        var table = await Cli("workflows");
+        var json = await Cli("workflows", "--json");
+
+        Assert.True(table.ExitCode == ExitCodes.Success, table.ToString());
+        Assert.Contains(table.Out.Split('\n'), line => line.Contains("hello_transform", StringComparison.Ordinal) && line.Contains("emergency_contacts", StringComparison.Ordinal) is false);
+        Assert.Contains("emergency_contacts", table.Out);
+        var names = JsonNode.Parse(json.Out)!.AsArray().Select(w => (string?)w!["name"]).ToList();
+        Assert.Contains("hello_transform", names);
+        Assert.Contains("mission_generation", names);
+    }
+
+    private static IEnumerable<int> Occurrences(string text, string value)
+    {
+        for (var at = text.IndexOf(value, StringComparison.Ordinal); at >= 0; at = text.IndexOf(value, at + value.Length, StringComparison.Ordinal))
+        {
+            yield return at;
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -35,6 +35,36 @@ public sealed class TerminalTests(TestServers servers) : IDisposable
     }
 
     [Fact]
+    public async Task LiveDisplayKeepsTheLinePrintedBeforeIt()
+    {
+        await ScaffoldAsync();
+        using var terminal = TmuxTerminal.Start(_project.Root, $"echo FIRST-LINE; echo PREVIOUS-LINE; Llm__Mock__LatencyMs=1000 dotnet {CliHarness.ToolPath} run demo --mock");
+
+        var done = await terminal.WaitForScreenAsync(screen => screen.Contains("EXIT="), ScreenTimeout);
+
+        AssertEndedCleanly(done, "demo");
+        var lines = done.Split('\n');
+        Assert.Equal("FIRST-LINE", lines[0].TrimEnd());
+        Assert.Equal("PREVIOUS-LINE", lines[1].TrimEnd());
+        Assert.StartsWith("demo  ", lines[2], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AFailedRunShowsItsErrorOnceOnTheTerminal()
+    {
+        _project.Definition("broken_run.json", """
+            { "name": "broken_run", "steps": [ { "id": "parse", "type": "transform", "display_name": "Parse the text", "config": { "operation": "parse_json", "input": "${input.text}" } } ] }
+            """);
+        using var terminal = TmuxTerminal.Start(_project.Root, $"dotnet {CliHarness.ToolPath} run broken_run --input '{{\"text\": \"not json\"}}'");
+
+        var done = await terminal.WaitForScreenAsync(screen => screen.Contains("EXIT="), ScreenTimeout);
+
+        Assert.Contains("EXIT=1", done);
+        var errorLines = done.Split('\n').Where(line => line.Contains("not valid JSON", StringComparison.OrdinalIgnoreCase) || line.Contains("parse_json", StringComparison.Ordinal)).ToList();
+        Assert.True(errorLines.Count == 1, $"The error should appear once. Screen:\n{done}");
+    }
+
+    [Fact]
     public async Task RunPipedFromATerminalPrintsPlainLines()
     {
         await ScaffoldAsync();

@@ -25,6 +25,12 @@ public sealed class TmuxTerminal : IDisposable
 
     public string Capture() => Tmux("capture-pane", "-p", "-t", "cli");
 
+    /// <summary>Types <paramref name="text"/> literally (no key names), as a person would.</summary>
+    public void Type(string text) => Tmux("send-keys", "-t", "cli", "-l", text);
+
+    /// <summary>Presses named keys: Enter, Escape, Up, Down…</summary>
+    public void Press(params string[] keys) => Tmux(["send-keys", "-t", "cli", .. keys]);
+
     /// <summary>Polls the screen until <paramref name="condition"/> holds; returns that screen (or fails with the last one).</summary>
     public async Task<string> WaitForScreenAsync(Func<string, bool> condition, TimeSpan timeout)
     {

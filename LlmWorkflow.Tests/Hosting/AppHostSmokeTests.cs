@@ -35,7 +35,8 @@ public sealed partial class AppHostSmokeTests
         appHost.BeginErrorReadLine();
         try
         {
-            await WaitForAsync(() => output.Any(l => l.Contains("press Ctrl+C to stop", StringComparison.Ordinal)), TimeSpan.FromSeconds(120), output);
+            // The AppHost builds Api and Worker first (incremental: a no-op after the solution build, but slow on a busy machine).
+            await WaitForAsync(() => output.Any(l => l.Contains("press Ctrl+C to stop", StringComparison.Ordinal)), TimeSpan.FromSeconds(300), output);
             var table = string.Join('\n', output);
             foreach (var name in new[] { "postgres", "redis", "api", "worker-1", "worker-2" })
             {

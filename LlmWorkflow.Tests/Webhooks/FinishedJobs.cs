@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Webhooks;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -32,7 +31,7 @@ public static class FinishedJobs
             await command.ExecuteNonQueryAsync();
         }
 
-        var outbox = new WebhookOutbox(database, Options.Create(new WebhookOptions()), TimeProvider.System, NullLogger<WebhookOutbox>.Instance);
+        var outbox = new WebhookOutbox(database, Options.Create(new WebhookOptions()));
         await outbox.EnqueueTerminalAsync(id, CancellationToken.None);
         return id;
     }

@@ -1,7 +1,6 @@
 using LlmWorkflow.Engine.Webhooks;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace LlmWorkflow.Tests.Webhooks;
@@ -74,32 +73,6 @@ public sealed class WebhookDurabilityTests(TestServers servers) : IAsyncLifetime
     {
         await _receiver.DisposeAsync();
         await _database.DisposeAsync();
-    }
-
-    [Fact]
-    public async Task TerminalEventMissingFromTheOutboxIsRecordedAndDelivered()
-    {
-        var ct = TestContext.Current.CancellationToken;
-        // The worker's reconcile loop sweeps every second here.
-        await using var worker = await WorkerHost.StartAsync(
-            new Dictionary<string, string?>(Settings("sweeper")) { ["Worker:ReconcileInterval"] = "00:00:01" }, ct);
-
-        // A job finished (by a worker that crashed before recording its event, or by the stale cleanup) with no event.
-        var jobId = Guid.CreateVersion7();
-        await using (var command = _database.CreateCommand(
-            "INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, status, input_data, webhook_url, webhook_secret, started_at, completed_at) " +
-            "VALUES ($1, $1::text, 'hello_transform', 'failed', '{}', $2, $3, now() - interval '1 minute', now() - interval '30 seconds')"))
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = jobId });
-            command.Parameters.Add(new NpgsqlParameter { Value = _receiver.HookUrl });
-            command.Parameters.Add(new NpgsqlParameter { Value = _receiver.Secret });
-            await command.ExecuteNonQueryAsync(ct);
-        }
-
-        var attempts = await FinishedJobs.WaitForLatestStateAsync(_database, jobId, WebhookAttemptStates.Delivered, Wait);
-
-        Assert.Equal(WebhookEventTypes.Failed, Assert.Single(attempts).EventType);
-        Assert.Equal(0, await worker.Services.GetRequiredService<WebhookOutbox>().EnqueueMissingTerminalEventsAsync(TimeSpan.FromDays(1), ct));
     }
 
     private Dictionary<string, string?> Settings(string workerId) => _environment.Settings(new Dictionary<string, string?>

@@ -1,79 +1,135 @@
+using System.Text;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Engine.Webhooks;
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Jobs;
+using LlmWorkflow.Tests.Infrastructure;
+using LlmWorkflow.Tests.Pipeline;
+using Npgsql;
 
 namespace LlmWorkflow.Tests.Webhooks;
 
-/// <summary>The payload shape of the documents and the size cap.</summary>
-public sealed class WebhookPayloadTests
+/// <summary>
+/// The payload shape of the documents and the size cap, as the terminal transitions write it (the body is built in
+/// the finishing statement, so these tests finish real job rows in Postgres and read the recorded event).
+/// </summary>
+public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
 {
-    private static readonly DateTimeOffset Now = new(2026, 11, 21, 12, 0, 0, TimeSpan.Zero);
+    private const int MaxPayloadBytes = 4096;
 
-    private static WebhookJobSnapshot Job(JsonNode? result, JsonNode? error = null, string status = "completed") =>
-        new(Guid.Parse("0193a5d2-0000-7000-8000-000000000001"), "mission_generation", status, "user-1", "ada", "generate", 2,
-            result, error, 1500, 321, 0.0123m);
+    private LifecycleDatabase _db = null!;
+
+    public async ValueTask InitializeAsync() => _db = await LifecycleDatabase.CreateAsync(
+        servers, nameof(WebhookPayloadTests), TestContext.Current.CancellationToken,
+        new Dictionary<string, string?> { ["Webhooks:MaxPayloadBytes"] = MaxPayloadBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+
+    public ValueTask DisposeAsync() => _db.DisposeAsync();
 
     [Fact]
-    public void CompletedPayloadCarriesResultMetadataAndTimestamp()
+    public async Task CompletedPayloadCarriesResultMetadataAndTimestamp()
     {
-        var payload = WebhookPayloads.Terminal(WebhookEventTypes.Completed, Job(FinishedJobs.SampleResult), Now, 256 * 1024);
+        var id = await RunningJobAsync();
+        var before = DateTimeOffset.UtcNow.AddSeconds(-5);
 
+        Assert.True(await _db.Store.FinishAsync(id, "worker-a",
+            new JobOutcome(JobStatus.Completed, FinishedJobs.SampleResult.DeepClone(), null, 300, 21, 0.0123m), CancellationToken.None));
+
+        var payload = await PayloadAsync(id);
         Assert.Equal("workflow.completed", (string?)payload["event"]);
-        Assert.Equal("0193a5d2-0000-7000-8000-000000000001", (string?)payload["job_id"]);
+        Assert.Equal(id.ToString(), (string?)payload["job_id"]);
         Assert.Equal("completed", (string?)payload["status"]);
-        Assert.Equal("mission_generation", (string?)payload["workflow_name"]);
+        Assert.Equal("hello_transform", (string?)payload["workflow_name"]);
         Assert.Equal("user-1", (string?)payload["user_id"]);
         Assert.Equal("Walk the dog.", (string?)payload["result"]?["output"]?["mission_plan"]);
         Assert.Equal(42, (int?)payload["result"]?["cost_data"]?["total_tokens"]);
         var metadata = payload["metadata"]!;
-        Assert.Equal(1500, (int?)metadata["duration_ms"]);
+        Assert.InRange((int)metadata["duration_ms"]!, 1400, 120_000);
         Assert.Equal(321, (int?)metadata["total_tokens"]);
         Assert.Equal(0.0123m, (decimal?)metadata["cost_usd"]);
         Assert.Equal("ada", (string?)metadata["username"]);
         Assert.Equal("generate", (string?)metadata["action"]);
-        Assert.Equal(2, (int?)metadata["attempt"]);
+        Assert.Equal(1, (int?)metadata["attempt"]);
         Assert.Null(payload["error"]);
-        Assert.Equal(Now, (DateTimeOffset?)payload["timestamp"]);
+        Assert.InRange((DateTimeOffset)payload["timestamp"]!, before, DateTimeOffset.UtcNow.AddSeconds(5));
+        Assert.EndsWith("Z", (string)payload["timestamp"]!, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void FailedPayloadCarriesTheStructuredError()
+    public async Task FailedPayloadCarriesTheStructuredError()
     {
-        var error = new JsonObject
+        var id = await RunningJobAsync();
+        var error = new WorkflowError
         {
-            ["type"] = "TimeoutError", ["category"] = "EXTERNAL_ERROR", ["message"] = "API request timed out",
-            ["retryable"] = true, ["retry_after"] = 30, ["step_id"] = "fetch_weather", ["details"] = new JsonObject { ["service"] = "weatherapi" },
+            Type = "TimeoutError", Category = ErrorCategory.ExternalError, Message = "API request timed out",
+            Retryable = true, RetryAfterSeconds = 30, StepId = "fetch_weather", Details = new JsonObject { ["service"] = "weatherapi" },
         };
 
-        var payload = WebhookPayloads.Terminal(WebhookEventTypes.Failed, Job(null, error, "failed"), Now, 256 * 1024);
+        Assert.True(await _db.Store.FinishAsync(id, "worker-a", new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), CancellationToken.None));
 
+        var payload = await PayloadAsync(id);
         Assert.Equal("workflow.failed", (string?)payload["event"]);
         Assert.Null(payload["result"]);
-        Assert.True(JsonNode.DeepEquals(error, payload["error"]));
+        Assert.True(JsonNode.DeepEquals(JobErrors.ToJson(error), payload["error"]), payload["error"]?.ToJsonString());
     }
 
     [Fact]
-    public void OutputAboveTheCapIsReplacedByTheStatusUrl()
+    public async Task CancelledWaitingJobPayloadSaysCancelled()
     {
+        var id = await _db.InsertJobAsync(JobStatus.Queued);
+
+        Assert.Equal(CancelOutcome.Cancelled, await _db.CommandsAsync(c => c.CancelAsync(id, CancellationToken.None)));
+
+        var payload = await PayloadAsync(id);
+        Assert.Equal("workflow.cancelled", (string?)payload["event"]);
+        Assert.Equal("cancelled", (string?)payload["status"]);
+    }
+
+    [Fact]
+    public async Task OutputAboveTheCapIsReplacedByTheStatusUrl()
+    {
+        var id = await RunningJobAsync();
         var big = new JsonObject
         {
             ["output"] = new JsonObject { ["text"] = new string('x', 5000) },
             ["cost_data"] = new JsonObject { ["total_tokens"] = 7 },
         };
 
-        var payload = WebhookPayloads.Terminal(WebhookEventTypes.Completed, Job(big), Now, maxPayloadBytes: 4096);
+        Assert.True(await _db.Store.FinishAsync(id, "worker-a", new JobOutcome(JobStatus.Completed, big, null, 3, 4, 0m), CancellationToken.None));
 
+        var payload = await PayloadAsync(id);
         var output = payload["result"]!["output"]!;
         Assert.True((bool?)output["truncated"]);
-        Assert.Equal("/api/v1/status/0193a5d2-0000-7000-8000-000000000001", (string?)output["status_url"]);
+        Assert.Equal($"/api/v1/status/{id}", (string?)output["status_url"]);
         Assert.True((int?)output["size_bytes"] > 5000);
         Assert.Equal(7, (int?)payload["result"]!["cost_data"]!["total_tokens"]);
-        Assert.True(payload.ToJsonString().Length < 4096);
+        Assert.True(Encoding.UTF8.GetByteCount(payload.ToJsonString()) < MaxPayloadBytes);
     }
 
     [Fact]
-    public void OutputUnderTheCapIsKept()
+    public async Task OutputUnderTheCapIsKept()
     {
-        var payload = WebhookPayloads.Terminal(WebhookEventTypes.Completed, Job(FinishedJobs.SampleResult), Now, maxPayloadBytes: 1024);
-        Assert.Equal("Walk the dog.", (string?)payload["result"]?["output"]?["mission_plan"]);
+        var id = await RunningJobAsync();
+
+        Assert.True(await _db.Store.FinishAsync(id, "worker-a",
+            new JobOutcome(JobStatus.Completed, FinishedJobs.SampleResult.DeepClone(), null, 1, 1, 0m), CancellationToken.None));
+
+        Assert.Equal("Walk the dog.", (string?)(await PayloadAsync(id))["result"]?["output"]?["mission_plan"]);
+    }
+
+    /// <summary>A running job leased to worker-a, started 1.5 s ago, with a caller identity.</summary>
+    private async Task<Guid> RunningJobAsync()
+    {
+        var id = await _db.InsertJobAsync(JobStatus.Processing);
+        await using var command = _db.Database.CreateCommand(
+            "UPDATE llm_workflow_jobs SET user_id = 'user-1', username = 'ada', action = 'generate', started_at = now() - interval '1500 milliseconds' WHERE id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        await command.ExecuteNonQueryAsync();
+        return id;
+    }
+
+    private async Task<JsonObject> PayloadAsync(Guid id)
+    {
+        await using var command = _db.Database.CreateCommand("SELECT payload::text FROM llm_webhook_attempts WHERE job_id = $1 AND attempt_number = 1");
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        return JsonNode.Parse((string)(await command.ExecuteScalarAsync())!)!.AsObject();
     }
 }

@@ -82,6 +82,7 @@ public sealed class MissionGenerationEndToEndTests(TestServers servers) : IAsync
         Assert.Equal(PromptTokens + CompletionTokens, usage["total_tokens"]!.GetValue<int>());
         Assert.Equal(expectedCost, usage["cost_usd"]!.GetValue<decimal>());
         Assert.Equal(expectedCost, status["result"]!["cost_data"]!["cost_usd"]!.GetValue<decimal>());
+        AssertOneModelBreakdown(status["result"]!["cost_data"]!, expectedCost);
 
         // The request: streamed, system prompt from the prompt library, user message built by the transforms.
         var call = Assert.Single(_llm.Requests).Json!;
@@ -122,7 +123,21 @@ public sealed class MissionGenerationEndToEndTests(TestServers servers) : IAsync
         Assert.Equal("openrouter/anthropic/claude-3.5-sonnet", (string?)result["output"]!["llm_usage"]!["model"]);
         Assert.Equal(PromptTokens + CompletionTokens, result["output"]!["llm_usage"]!["total_tokens"]!.GetValue<int>());
         Assert.Equal(expectedCost, result["cost_data"]!["cost_usd"]!.GetValue<decimal>());
+        AssertOneModelBreakdown(result["cost_data"]!, expectedCost);
         Assert.Equal("generate mission report", (string?)payload["metadata"]!["action"]);
+    }
+
+    /// <summary>cost_data.models: the one model the job used, with the same totals as cost_data.</summary>
+    private static void AssertOneModelBreakdown(JsonNode costData, decimal expectedCost)
+    {
+        var model = Assert.Single(costData["models"]!.AsArray())!;
+        Assert.Equal("openrouter", (string?)model["provider"]);
+        Assert.Equal("openrouter/anthropic/claude-3.5-sonnet", (string?)model["model"]);
+        Assert.Equal(1, (int?)model["calls"]);
+        Assert.Equal(PromptTokens, (int?)model["input_tokens"]);
+        Assert.Equal(CompletionTokens, (int?)model["output_tokens"]);
+        Assert.Equal(expectedCost, (decimal?)model["cost_usd"]);
+        Assert.False((bool?)model["unpriced"]);
     }
 
     private async Task<RecordedRequest> WaitForWebhookAsync(CancellationToken cancellationToken)

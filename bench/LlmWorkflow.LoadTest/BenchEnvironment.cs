@@ -18,6 +18,18 @@ internal sealed class BenchEnvironment : IAsyncDisposable
 
     public string PostgresConnectionString { get; private set; } = "";
 
+    public bool FsyncOff { get; private set; }
+
+    /// <summary>The API and worker processes started so far, by role (<c>api</c>, <c>worker</c>).</summary>
+    public List<(string Role, Process Process)> Services { get; } = [];
+
+    /// <summary>The workers' "Worker started" lines.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> WorkerOutput { get; } = new();
+
+    public int? PostgresProcessId => _postgres.ProcessId;
+
+    public int? RedisProcessId => _redis.ProcessId;
+
     public Uri ApiUrl { get; private set; } = null!;
 
     public Dictionary<string, string> Settings { get; } = new();
@@ -25,8 +37,10 @@ internal sealed class BenchEnvironment : IAsyncDisposable
     public static async Task<BenchEnvironment> StartAsync(string workflowsRoot)
     {
         var environment = new BenchEnvironment();
-        // Benchmarks measure the service, not disk flushes of a throw-away cluster (documented in bench/README.md).
-        environment._postgres = new LocalPostgres(new LocalPostgresOptions { DataDirectory = Path.Combine(environment._root, "pg"), TradeDurabilityForSpeed = true });
+        // PostgreSQL with its defaults (fsync on): what a deployment runs. LLMWF_BENCH_FSYNC_OFF=1 turns fsync and
+        // full-page writes off, for diagnostics only (figures taken that way must be labelled as such).
+        environment.FsyncOff = Environment.GetEnvironmentVariable("LLMWF_BENCH_FSYNC_OFF") == "1";
+        environment._postgres = new LocalPostgres(new LocalPostgresOptions { DataDirectory = Path.Combine(environment._root, "pg"), TradeDurabilityForSpeed = environment.FsyncOff });
         environment._redis = new LocalRedis(new LocalRedisOptions { DataDirectory = Path.Combine(environment._root, "redis") });
         await Task.WhenAll(environment._postgres.StartAsync(), environment._redis.StartAsync());
         await environment._postgres.CreateDatabaseIfMissingAsync("bench", CancellationToken.None);
@@ -38,6 +52,15 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         environment.Settings["Logging__LogLevel__Default"] = "Warning";
         environment.Settings["DOTNET_ENVIRONMENT"] = "Production";
         environment.Settings["ASPNETCORE_ENVIRONMENT"] = "Production";
+
+        // Variants to measure (runtime knobs, connection-string options): LLMWF_BENCH_SERVICE_ENV="K=V;K2=V2" is
+        // passed to the API and every worker, e.g. "DOTNET_TieredPGO=0" or "ConnectionStrings__postgres=...".
+        foreach (var pair in (Environment.GetEnvironmentVariable("LLMWF_BENCH_SERVICE_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            environment.Settings[pair[..equals]] = pair[(equals + 1)..];
+        }
+
         return environment;
     }
 
@@ -45,7 +68,7 @@ internal sealed class BenchEnvironment : IAsyncDisposable
     {
         var port = PortAllocator.GetFreePort();
         ApiUrl = new Uri($"http://127.0.0.1:{port}");
-        Start("LlmWorkflow.Api.dll", new() { ["ASPNETCORE_URLS"] = ApiUrl.ToString() });
+        Services.Add(("api", Start("LlmWorkflow.Api.dll", new() { ["ASPNETCORE_URLS"] = ApiUrl.ToString() })));
         using var http = new HttpClient { BaseAddress = ApiUrl };
         for (var i = 0; i < 600; i++)
         {
@@ -68,13 +91,16 @@ internal sealed class BenchEnvironment : IAsyncDisposable
 
     public Process StartWorker(string id, Dictionary<string, string>? extra = null)
     {
-        var settings = new Dictionary<string, string> { ["Worker__Id"] = id };
+        // The consumer's start-up line stays visible (at Warning everything else is quiet): scenarios wait for it.
+        var settings = new Dictionary<string, string> { ["Worker__Id"] = id, ["Logging__LogLevel__LlmWorkflow.Worker.JobConsumerService"] = "Information" };
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {
             settings[key] = value;
         }
 
-        return Start("LlmWorkflow.Worker.dll", settings);
+        var worker = Start("LlmWorkflow.Worker.dll", settings);
+        Services.Add(("worker", worker));
+        return worker;
     }
 
     public async Task<long> CountAsync(string sql)
@@ -97,6 +123,8 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            // Not the repository root: the services must find their own appsettings.json beside their assembly.
+            WorkingDirectory = _root,
         };
         foreach (var (key, value) in Settings.Concat(extra))
         {
@@ -104,7 +132,7 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         }
 
         var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null && e.Data.Contains("Worker started", StringComparison.Ordinal)) { WorkerOutput.Enqueue(e.Data); } };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine($"[{dll}] {e.Data}"); } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

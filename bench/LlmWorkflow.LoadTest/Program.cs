@@ -5,6 +5,8 @@ using LlmWorkflow.LoadTest;
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- submit [rate=500] [seconds=20]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- throughput [jobs=20000] [workers=2]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- io [jobs=500] [latency_ms=1000]
+//   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- e2e [jobs=5000] [workers=2] [concurrency=32]
+//   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- burst [requests=2000] [concurrency=32]
 var scenario = args.FirstOrDefault() ?? "";
 int Arg(int index, int fallback) => args.Length > index ? int.Parse(args[index], CultureInfo.InvariantCulture) : fallback;
 var workflowsRoot = Path.GetFullPath(Path.Combine("bench", "workflows"));
@@ -20,11 +22,13 @@ var result = scenario switch
     "submit" => await Scenarios.SubmitLatencyAsync(environment, Arg(1, 500), Arg(2, 20)),
     "throughput" => await Scenarios.ThroughputAsync(environment, Arg(1, 20_000), Arg(2, 2)),
     "io" => await Scenarios.IoConcurrencyAsync(environment, Arg(1, 500), TimeSpan.FromMilliseconds(Arg(2, 1000))),
+    "e2e" => await Scenarios.EndToEndAsync(environment, Arg(1, 5_000), Arg(2, 2), Arg(3, 32)),
+    "burst" => await Scenarios.BurstAsync(environment, Arg(1, 2_000), Arg(2, 32)),
     _ => null,
 };
 if (result is null)
 {
-    Console.Error.WriteLine("Usage: LlmWorkflow.LoadTest submit [rate] [seconds] | throughput [jobs] [workers] | io [jobs] [latency_ms]");
+    Console.Error.WriteLine("Usage: LlmWorkflow.LoadTest submit [rate] [seconds] | throughput [jobs] [workers] | io [jobs] [latency_ms] | e2e [jobs] [workers] [concurrency] | burst [requests] [concurrency]");
     return 2;
 }
 

@@ -74,6 +74,8 @@ internal static class Scenarios
             await submitter.SubmitManyAsync("bench_transform", jobs, i => new { name = $"job {i}" });
         }
 
+        var meter = new CpuMeter(environment);
+        var cpuBefore = meter.Read();
         var started = Stopwatch.GetTimestamp();
         for (var w = 1; w <= workers; w++)
         {
@@ -90,11 +92,14 @@ internal static class Scenarios
             await Task.Delay(200);
         }
 
+        var cpuAfter = meter.Read();
         var window = await environment.CountAsync(
             "SELECT (EXTRACT(EPOCH FROM max(completed_at) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs");
         return new JsonObject
         {
             ["scenario"] = "throughput",
+            ["fsync"] = !environment.FsyncOff,
+            ["cpu_ms_per_job"] = CpuMeter.Split(cpuBefore, cpuAfter, jobs),
             ["workflow"] = "bench_transform",
             ["workers"] = workers,
             ["jobs"] = jobs,
@@ -102,6 +107,110 @@ internal static class Scenarios
             ["drain_seconds"] = Math.Round(window / 1000.0, 2),
             ["jobs_per_second"] = Math.Round(jobs / (window / 1000.0), 1),
         };
+    }
+
+    /// <summary>
+    /// The product path end to end (S2): the API and <paramref name="workers"/> workers start cold, then
+    /// <paramref name="jobs"/> one-transform jobs are submitted over HTTP at <paramref name="concurrency"/> while the
+    /// workers drain them. Jobs/s = jobs / (last <c>completed_at</c> − first <c>created_at</c>) from Postgres; the
+    /// CPU each process group spent over the whole run is reported per job.
+    /// </summary>
+    public static async Task<JsonObject> EndToEndAsync(BenchEnvironment environment, int jobs, int workers, int concurrency)
+    {
+        await environment.StartApiAsync();
+        for (var w = 1; w <= workers; w++)
+        {
+            environment.StartWorker($"bench-worker-{w}", new() { ["Worker__MaxConcurrentJobs"] = "256" });
+        }
+
+        await WaitForWorkersAsync(environment, workers);
+        var meter = new CpuMeter(environment);
+        var cpuBefore = meter.Read();
+        var started = Stopwatch.GetTimestamp();
+        double[] latencies;
+        using (var submitter = new Submitter(environment.ApiUrl).Configure())
+        {
+            latencies = await submitter.SubmitManyAsync("bench_transform", jobs, i => new { name = $"job {i}" }, concurrency);
+        }
+
+        var submitSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        await WaitForCompletedAsync(environment, jobs, started);
+        var cpuAfter = meter.Read();
+        var window = await environment.CountAsync(
+            "SELECT (EXTRACT(EPOCH FROM max(completed_at) - min(created_at)) * 1000)::bigint FROM llm_workflow_jobs");
+        return new JsonObject
+        {
+            ["scenario"] = "end_to_end",
+            ["fsync"] = !environment.FsyncOff,
+            ["workflow"] = "bench_transform",
+            ["workers"] = workers,
+            ["jobs"] = jobs,
+            ["concurrency"] = concurrency,
+            ["jobs_per_second"] = Math.Round(jobs / (window / 1000.0), 1),
+            ["seconds"] = Math.Round(window / 1000.0, 2),
+            ["submit_rps"] = Math.Round(jobs / submitSeconds, 1),
+            ["submit_p50_ms"] = Math.Round(Percentiles.Of(latencies, 50), 2),
+            ["submit_p99_ms"] = Math.Round(Percentiles.Of(latencies, 99), 2),
+            ["cpu_ms_per_job"] = CpuMeter.Split(cpuBefore, cpuAfter, jobs),
+        };
+    }
+
+    /// <summary>S1: <paramref name="requests"/> submissions at <paramref name="concurrency"/> (closed loop) against a cold API, no workers.</summary>
+    public static async Task<JsonObject> BurstAsync(BenchEnvironment environment, int requests, int concurrency)
+    {
+        await environment.StartApiAsync();
+        var meter = new CpuMeter(environment);
+        var cpuBefore = meter.Read();
+        var started = Stopwatch.GetTimestamp();
+        double[] latencies;
+        using (var submitter = new Submitter(environment.ApiUrl).Configure())
+        {
+            latencies = await submitter.SubmitManyAsync("bench_transform", requests, i => new { name = $"job {i}" }, concurrency);
+        }
+
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        return new JsonObject
+        {
+            ["scenario"] = "burst",
+            ["fsync"] = !environment.FsyncOff,
+            ["requests"] = requests,
+            ["concurrency"] = concurrency,
+            ["requests_per_second"] = Math.Round(requests / seconds, 1),
+            ["p50_ms"] = Math.Round(Percentiles.Of(latencies, 50), 2),
+            ["p99_ms"] = Math.Round(Percentiles.Of(latencies, 99), 2),
+            ["cpu_ms_per_request"] = CpuMeter.Split(cpuBefore, meter.Read(), requests),
+        };
+    }
+
+    private static async Task WaitForWorkersAsync(BenchEnvironment environment, int workers)
+    {
+        // A worker is ready once its consumer runs (it logs "Worker started"; BenchEnvironment keeps that log on).
+        var started = Stopwatch.GetTimestamp();
+        while (!WorkersStarted(environment, workers))
+        {
+            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromMinutes(2))
+            {
+                throw new TimeoutException("Workers did not start within 2 minutes.");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    private static bool WorkersStarted(BenchEnvironment environment, int workers) =>
+        environment.WorkerOutput.Count(l => l.Contains("Worker started", StringComparison.Ordinal)) >= workers;
+
+    private static async Task WaitForCompletedAsync(BenchEnvironment environment, int jobs, long started)
+    {
+        while (await environment.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE status = 'completed'") < jobs)
+        {
+            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromMinutes(5))
+            {
+                throw new TimeoutException("Jobs did not complete within 5 minutes.");
+            }
+
+            await Task.Delay(100);
+        }
     }
 
     /// <summary>

@@ -23,17 +23,25 @@ internal sealed class Submitter(Uri apiUrl) : IDisposable
         return response.IsSuccessStatusCode ? elapsed : null;
     }
 
-    /// <summary>Submits <paramref name="count"/> jobs with bounded concurrency, as fast as the API accepts them.</summary>
-    public async Task SubmitManyAsync(string workflow, int count, Func<int, object> input, int concurrency = 64)
+    /// <summary>
+    /// Submits <paramref name="count"/> jobs with bounded concurrency (closed loop), as fast as the API accepts them;
+    /// returns each submission's latency in milliseconds, sorted.
+    /// </summary>
+    public async Task<double[]> SubmitManyAsync(string workflow, int count, Func<int, object> input, int concurrency = 64)
     {
         var next = -1;
         var failures = 0;
+        var latencies = new double[count];
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
             int i;
             while ((i = Interlocked.Increment(ref next)) < count)
             {
-                if (await SubmitAsync(workflow, input(i)) is null)
+                if (await SubmitAsync(workflow, input(i)) is { } ms)
+                {
+                    latencies[i] = ms;
+                }
+                else
                 {
                     Interlocked.Increment(ref failures);
                 }
@@ -43,6 +51,9 @@ internal sealed class Submitter(Uri apiUrl) : IDisposable
         {
             throw new InvalidOperationException($"{failures} submissions failed.");
         }
+
+        Array.Sort(latencies);
+        return latencies;
     }
 
     public void Dispose() => _http.Dispose();

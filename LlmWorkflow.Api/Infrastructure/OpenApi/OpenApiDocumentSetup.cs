@@ -1,13 +1,16 @@
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
-namespace LlmWorkflow.Api.Infrastructure;
+namespace LlmWorkflow.Api.Infrastructure.OpenApi;
 
-/// <summary>The OpenAPI document's title, description and auth scheme (both key headers), shown by Swagger UI at /docs.</summary>
+/// <summary>
+/// The OpenAPI document (<c>/openapi/v1.json</c>): title, description, auth scheme (both key headers), tag
+/// descriptions, and the transformers that make it exact. Shown by Swagger UI at /docs and Scalar at /scalar.
+/// </summary>
 internal static class OpenApiDocumentSetup
 {
     public static IServiceCollection AddLlmWorkflowOpenApi(this IServiceCollection services) =>
-        services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
+        services.AddOpenApi(options => options.AddSchemaTransformer<OpenApiNumberTypes>().AddDocumentTransformer((document, _, _) =>
         {
             document.Info = new OpenApiInfo
             {
@@ -27,8 +30,28 @@ internal static class OpenApiDocumentSetup
             };
             document.Security ??= [];
             document.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("ApiKey", document)] = [] });
+            foreach (var tag in document.Tags ?? new HashSet<OpenApiTag>())
+            {
+                tag.Description ??= TagDescriptions.GetValueOrDefault(tag.Name ?? "");
+            }
+
+            // The health alias is anonymous, like the probes.
+            if (document.Paths.TryGetValue("/api/v1/health", out var health) && health.Operations?.GetValueOrDefault(HttpMethod.Get) is { } check)
+            {
+                check.Security = [];
+            }
+
             return Task.CompletedTask;
-        }));
+        }).AddDocumentTransformer<OpenApiContractTransformer>());
+
+    private static readonly Dictionary<string, string> TagDescriptions = new()
+    {
+        ["Jobs"] = "Submit workflow runs and follow them: status, list, cancel, retry, delete, live events.",
+        ["Workflows"] = "The workflow catalog, diagrams and the dry run.",
+        ["Admin"] = "Housekeeping, usage and queue state (admin key).",
+        ["Webhooks"] = "Webhook delivery attempts, dead letters and replays (admin key).",
+        ["Health"] = "Service health in document 001's shape (no key needed).",
+    };
 
     public static WebApplication MapApiDocs(this WebApplication app)
     {

@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Configuration;
+
+namespace LlmWorkflow.ServiceDefaults.Configuration;
+
+/// <summary>
+/// The requirement documents' environment variable names (Render, Heroku-style platforms, docker-compose files)
+/// accepted as fallbacks for this service's own settings, so one container image runs on any platform. A setting
+/// given under its own name (e.g. <c>ConnectionStrings__postgres</c>) always wins over the fallback.
+/// </summary>
+public static class PlatformEnvironmentVariables
+{
+    /// <summary>The fallbacks: document name, the setting it feeds, and how its value is translated.</summary>
+    public static IReadOnlyList<(string Variable, string Setting, Func<string, string> Translate)> Mappings { get; } =
+    [
+        ("DATABASE_URL", "ConnectionStrings:postgres", PostgresUrlToConnectionString),
+        // Redis URLs (redis://[user:pass@]host:port/db, rediss:// for TLS) are understood by the Redis client as they are.
+        ("REDIS_URL", "ConnectionStrings:redis", value => value),
+        ("PORT", "urls", value => $"http://0.0.0.0:{ParsePort(value)}"),
+        ("LOG_LEVEL", "Logging:LogLevel:Default", ToLogLevel),
+        ("WEBHOOK_TIMEOUT", "Webhooks:Timeout", value => TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)).ToString("c", CultureInfo.InvariantCulture)),
+        ("WEBHOOK_URL", "Webhooks:DefaultUrl", value => value),
+        ("CORS_ALLOWED_ORIGINS", "Cors:AllowedOrigins", value => value),
+    ];
+
+    /// <summary>Adds the translated fallbacks for every document variable that is set and whose setting is not.</summary>
+    public static void AddFallbacks(IConfigurationManager configuration)
+    {
+        var fallbacks = new Dictionary<string, string?>();
+        foreach (var (variable, setting, translate) in Mappings)
+        {
+            if (configuration[variable] is not { Length: > 0 } value || !string.IsNullOrEmpty(configuration[setting]))
+            {
+                continue;
+            }
+
+            try
+            {
+                fallbacks[setting] = translate(value.Trim());
+            }
+            catch (FormatException ex)
+            {
+                throw new InvalidOperationException($"Environment variable {variable} is not valid: {ex.Message}", ex);
+            }
+        }
+
+        if (fallbacks.Count > 0)
+        {
+            configuration.AddInMemoryCollection(fallbacks);
+        }
+    }
+
+    /// <summary>
+    /// <c>postgres://user:password@host:port/database?sslmode=require</c> (or <c>postgresql://</c>) as an Npgsql
+    /// connection string; a value that is already a key=value connection string is kept.
+    /// </summary>
+    public static string PostgresUrlToConnectionString(string value)
+    {
+        if (!value.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase)
+            && !value.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
+        {
+            return value;
+        }
+
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
+        {
+            throw new FormatException("expected postgres://user:password@host:port/database");
+        }
+
+        var builder = new StringBuilder();
+        Append(builder, "Host", uri.Host);
+        Append(builder, "Port", (uri.IsDefaultPort || uri.Port < 0 ? 5432 : uri.Port).ToString(CultureInfo.InvariantCulture));
+        var database = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
+        if (database.Length > 0)
+        {
+            Append(builder, "Database", database);
+        }
+
+        if (uri.UserInfo.Length > 0)
+        {
+            var colon = uri.UserInfo.IndexOf(':', StringComparison.Ordinal);
+            Append(builder, "Username", Uri.UnescapeDataString(colon < 0 ? uri.UserInfo : uri.UserInfo[..colon]));
+            if (colon >= 0)
+            {
+                Append(builder, "Password", Uri.UnescapeDataString(uri.UserInfo[(colon + 1)..]));
+            }
+        }
+
+        foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            var key = Uri.UnescapeDataString(equals < 0 ? pair : pair[..equals]);
+            var item = equals < 0 ? "" : Uri.UnescapeDataString(pair[(equals + 1)..]);
+            // libpq's sslmode values match Npgsql's SSL Mode names once capitalised (require -> Require).
+            Append(builder, key.Equals("sslmode", StringComparison.OrdinalIgnoreCase) ? "SSL Mode" : key,
+                key.Equals("sslmode", StringComparison.OrdinalIgnoreCase) ? SslMode(item) : item);
+        }
+
+        return builder.ToString();
+    }
+
+    private static string SslMode(string libpq) => libpq.ToLowerInvariant() switch
+    {
+        "disable" => "Disable",
+        "allow" => "Allow",
+        "prefer" => "Prefer",
+        "require" => "Require",
+        "verify-ca" => "VerifyCA",
+        "verify-full" => "VerifyFull",
+        _ => throw new FormatException($"unknown sslmode '{libpq}'"),
+    };
+
+    private static void Append(StringBuilder builder, string key, string value)
+    {
+        if (builder.Length > 0)
+        {
+            builder.Append(';');
+        }
+
+        // Quote values so ';' or '=' in a password cannot end the pair early.
+        builder.Append(key).Append('=').Append('"').Append(value.Replace("\"", "\"\"", StringComparison.Ordinal)).Append('"');
+    }
+
+    private static int ParsePort(string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and < 65536
+            ? port
+            : throw new FormatException($"'{value}' is not a TCP port");
+
+    /// <summary>Python/uvicorn level names (debug, info, warning, error, critical) as .NET log levels.</summary>
+    private static string ToLogLevel(string value) => value.ToLowerInvariant() switch
+    {
+        "trace" => "Trace",
+        "debug" => "Debug",
+        "info" or "information" => "Information",
+        "warn" or "warning" => "Warning",
+        "error" => "Error",
+        "critical" or "fatal" => "Critical",
+        "none" => "None",
+        _ => throw new FormatException($"unknown log level '{value}' (use debug, info, warning, error or critical)"),
+    };
+}

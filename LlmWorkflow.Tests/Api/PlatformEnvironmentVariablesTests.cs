@@ -1,0 +1,90 @@
+using LlmWorkflow.Engine.Redis;
+using LlmWorkflow.ServiceDefaults.Configuration;
+using Microsoft.Extensions.Configuration;
+using Npgsql;
+
+namespace LlmWorkflow.Tests.Api;
+
+/// <summary>The documents' environment variable names translated into this service's settings.</summary>
+public sealed class PlatformEnvironmentVariablesTests
+{
+    private static ConfigurationManager Configure(Dictionary<string, string?> variables)
+    {
+        var configuration = new ConfigurationManager();
+        configuration.AddInMemoryCollection(variables);
+        PlatformEnvironmentVariables.AddFallbacks(configuration);
+        return configuration;
+    }
+
+    [Fact]
+    public void DatabaseUrlInUrlFormBecomesAnNpgsqlConnectionString()
+    {
+        var configuration = Configure(new() { ["DATABASE_URL"] = "postgres://app%40svc:p%3Bss%3Dw@db.example.com:6543/llm?sslmode=require" });
+        var builder = new NpgsqlConnectionStringBuilder(configuration.GetConnectionString("postgres"));
+        Assert.Equal("db.example.com", builder.Host);
+        Assert.Equal(6543, builder.Port);
+        Assert.Equal("app@svc", builder.Username);
+        Assert.Equal("p;ss=w", builder.Password);
+        Assert.Equal("llm", builder.Database);
+        Assert.Equal(SslMode.Require, builder.SslMode);
+    }
+
+    [Fact]
+    public void PostgresqlSchemeAndDefaultPortWork()
+    {
+        var builder = new NpgsqlConnectionStringBuilder(Configure(new() { ["DATABASE_URL"] = "postgresql://user:password@host/database" }).GetConnectionString("postgres"));
+        Assert.Equal(("host", 5432, "user", "database"), (builder.Host, builder.Port, builder.Username, builder.Database));
+    }
+
+    [Theory]
+    [InlineData("redis://redis:6379", "redis", 6379, null, false, 0)]
+    [InlineData("rediss://:s3cret@cache.example.com:6380/2", "cache.example.com", 6380, "s3cret", true, 2)]
+    [InlineData("redis://default:pw@10.0.0.5:6390", "10.0.0.5", 6390, "pw", false, 0)]
+    public void RedisUrlsIncludingTlsAndPasswordsReachTheRedisClient(string url, string host, int port, string? password, bool ssl, int database)
+    {
+        var options = RedisConnectionOptions.Parse(Configure(new() { ["REDIS_URL"] = url }).GetConnectionString("redis")!);
+        Assert.Equal((host, port, password, ssl, database), (options.Host, options.Port, options.Password, options.Ssl, options.Database));
+    }
+
+    [Fact]
+    public void PortLogLevelAndWebhookSettingsMapToTheirSettings()
+    {
+        var configuration = Configure(new()
+        {
+            ["PORT"] = "10000",
+            ["LOG_LEVEL"] = "debug",
+            ["WEBHOOK_TIMEOUT"] = "30",
+            ["WEBHOOK_URL"] = "http://host.docker.internal:5001/webhook",
+            ["CORS_ALLOWED_ORIGINS"] = "https://app.example.com",
+        });
+        Assert.Equal("http://0.0.0.0:10000", configuration["urls"]);
+        Assert.Equal("Debug", configuration["Logging:LogLevel:Default"]);
+        Assert.Equal(TimeSpan.FromSeconds(30), configuration.GetValue<TimeSpan>("Webhooks:Timeout"));
+        Assert.Equal("http://host.docker.internal:5001/webhook", configuration["Webhooks:DefaultUrl"]);
+        Assert.Equal("https://app.example.com", configuration["Cors:AllowedOrigins"]);
+    }
+
+    [Fact]
+    public void TheServicesOwnNamesWinOverTheFallbacks()
+    {
+        var configuration = Configure(new()
+        {
+            ["ConnectionStrings:postgres"] = "Host=own",
+            ["DATABASE_URL"] = "postgres://u:p@other/db",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["LOG_LEVEL"] = "debug",
+        });
+        Assert.Equal("Host=own", configuration.GetConnectionString("postgres"));
+        Assert.Equal("Warning", configuration["Logging:LogLevel:Default"]);
+    }
+
+    [Theory]
+    [InlineData("PORT", "eighty")]
+    [InlineData("LOG_LEVEL", "loud")]
+    [InlineData("DATABASE_URL", "postgres://u:p@h/db?sslmode=sometimes")]
+    public void InvalidValuesFailNamingTheVariable(string variable, string value)
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => Configure(new() { [variable] = value }));
+        Assert.Contains(variable, error.Message, StringComparison.Ordinal);
+    }
+}

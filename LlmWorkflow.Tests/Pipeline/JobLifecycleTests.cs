@@ -1,0 +1,301 @@
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Jobs;
+using LlmWorkflow.Tests.Infrastructure;
+using Npgsql;
+
+namespace LlmWorkflow.Tests.Pipeline;
+
+/// <summary>
+/// The lifecycle table against real Postgres: each guard matches exactly the states the table allows, every
+/// forbidden transition changes nothing (and records no webhook event), and transitions racing on one job never
+/// both win.
+/// </summary>
+public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
+{
+    private static readonly JobStatus[] Finished = [JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled];
+
+    private LifecycleDatabase _db = null!;
+
+    public async ValueTask InitializeAsync() =>
+        _db = await LifecycleDatabase.CreateAsync(servers, nameof(JobLifecycleTests), TestContext.Current.CancellationToken);
+
+    public ValueTask DisposeAsync() => _db.DisposeAsync();
+
+    [Fact]
+    public async Task EachGuardMatchesExactlyTheStatesTheTableAllows()
+    {
+        foreach (var rule in JobLifecycle.Table)
+        {
+            foreach (var status in Enum.GetValues<JobStatus>())
+            {
+                await using var command = _db.Database.CreateCommand(
+                    $"SELECT count(*) FROM (VALUES ($1::text)) AS job(status) WHERE {JobLifecycle.Guard(rule.Transition)}");
+                command.Parameters.Add(new NpgsqlParameter { Value = status.ToWire() });
+                var matches = (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))! == 1;
+                Assert.True(matches == JobLifecycle.IsAllowed(rule.Transition, status), $"{rule.Transition} from {status}: guard says {matches}");
+            }
+        }
+    }
+
+    [Fact]
+    public void EveryTransitionHasOneRuleAndFinishedJobsOnlyLeaveByRetry()
+    {
+        Assert.Equal(Enum.GetValues<JobTransition>().Order(), JobLifecycle.Table.Select(r => r.Transition).Order());
+        var leavingFinished = JobLifecycle.Table.Where(r => r.From.Any(Finished.Contains)).Select(r => r.Transition);
+        Assert.Equal(new[] { JobTransition.Retry }, leavingFinished);
+    }
+
+    [Theory]
+    [InlineData(JobStatus.Completed)]
+    [InlineData(JobStatus.Failed)]
+    [InlineData(JobStatus.Cancelled)]
+    public async Task CancellingAFinishedJobChangesNothing(JobStatus status)
+    {
+        var id = await _db.InsertJobAsync(status);
+
+        Assert.Equal(CancelOutcome.AlreadyFinished, await _db.CommandsAsync(c => c.CancelAsync(id, CancellationToken.None)));
+
+        Assert.Equal(status, await _db.StatusAsync(id));
+        Assert.Empty(await _db.TerminalEventsAsync(id));
+        Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND cancel_requested_at IS NOT NULL", id));
+    }
+
+    [Theory]
+    [InlineData(JobStatus.Cancelled, JobStatus.Completed)]
+    [InlineData(JobStatus.Cancelled, JobStatus.Failed)]
+    [InlineData(JobStatus.Completed, JobStatus.Failed)]
+    [InlineData(JobStatus.Failed, JobStatus.Completed)]
+    [InlineData(JobStatus.Queued, JobStatus.Completed)]
+    [InlineData(JobStatus.Pending, JobStatus.Cancelled)]
+    public async Task FinishingAJobThatIsNotRunningChangesNothing(JobStatus current, JobStatus outcome)
+    {
+        var id = await _db.InsertJobAsync(current);
+
+        Assert.False(await _db.Store.FinishAsync(id, "worker-a", Outcome(outcome), CancellationToken.None));
+
+        Assert.Equal(current, await _db.StatusAsync(id));
+        Assert.Empty(await _db.TerminalEventsAsync(id));
+    }
+
+    [Fact]
+    public async Task OnlyTheLeaseOwnerFinishesARunningJob()
+    {
+        var id = await _db.InsertJobAsync(JobStatus.Processing, leaseOwner: "worker-a");
+
+        Assert.False(await _db.Store.FinishAsync(id, "worker-b", Outcome(JobStatus.Completed), CancellationToken.None));
+        Assert.Equal(JobStatus.Processing, await _db.StatusAsync(id));
+        Assert.True(await _db.Store.FinishAsync(id, "worker-a", Outcome(JobStatus.Completed), CancellationToken.None));
+        Assert.Equal(JobStatus.Completed, await _db.StatusAsync(id));
+    }
+
+    [Theory]
+    [InlineData(JobStatus.Processing)]
+    [InlineData(JobStatus.Queued)]
+    [InlineData(JobStatus.Pending)]
+    [InlineData(JobStatus.Completed)]
+    public async Task RetryingAJobThatDidNotFailOrGetCancelledChangesNothing(JobStatus status)
+    {
+        var id = await _db.InsertJobAsync(status);
+
+        Assert.Equal(RetryOutcome.NotRetryable, await _db.CommandsAsync(c => c.RetryAsync(id, CancellationToken.None)));
+
+        Assert.Equal(status, await _db.StatusAsync(id));
+        Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND retry_count > 0", id));
+    }
+
+    [Theory]
+    [InlineData(JobStatus.Completed)]
+    [InlineData(JobStatus.Failed)]
+    [InlineData(JobStatus.Cancelled)]
+    [InlineData(JobStatus.Pending)]
+    public async Task ClaimingAJobThatIsNotQueuedOrLapsedFindsNothing(JobStatus status)
+    {
+        var id = await _db.InsertJobAsync(status, leaseLapsed: true);
+
+        Assert.Empty(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None));
+        Assert.Equal(status, await _db.StatusAsync(id));
+    }
+
+    [Fact]
+    public async Task ARunningJobWithALiveLeaseIsNotReclaimed()
+    {
+        var id = await _db.InsertJobAsync(JobStatus.Processing, leaseOwner: "worker-a");
+
+        Assert.Empty(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None));
+        Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND lease_owner = 'worker-b'", id));
+    }
+
+    [Theory]
+    [InlineData(JobStatus.Completed)]
+    [InlineData(JobStatus.Cancelled)]
+    [InlineData(JobStatus.Queued)]
+    public async Task RenewReleaseAndCheckpointOfAJobThatIsNotRunningChangeNothing(JobStatus status)
+    {
+        var id = await _db.InsertJobAsync(status);
+
+        Assert.False(await _db.Store.RenewLeaseAsync(id, "worker-a", TimeSpan.FromSeconds(30), CancellationToken.None));
+        await _db.Store.ReleaseAsync(id, "worker-a", CancellationToken.None);
+        await _db.Store.UpsertStepAsync(id, 1, Step(), new JsonObject { ["x"] = 1 }, isCheckpoint: true, CancellationToken.None);
+        await _db.Store.UpdateProgressAsync(id, "late", "Late step", 50, CancellationToken.None);
+
+        Assert.Equal(status, await _db.StatusAsync(id));
+        Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1", id));
+        Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND current_step_id IS NOT NULL", id));
+    }
+
+    [Fact]
+    public async Task AnEarlierAttemptCannotWriteCheckpointsAfterTheJobWasReclaimed()
+    {
+        var id = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true);
+        Assert.Single(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None));
+
+        await _db.Store.UpsertStepAsync(id, 1, Step(), new JsonObject { ["stale"] = true }, isCheckpoint: true, CancellationToken.None);
+        await _db.Store.UpsertStepAsync(id, 2, Step(), new JsonObject { ["current"] = true }, isCheckpoint: true, CancellationToken.None);
+
+        Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND job_attempt = 1", id));
+        Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND job_attempt = 2", id));
+    }
+
+    [Fact]
+    public async Task StaleCleanupNeverTouchesFinishedOrLiveJobs()
+    {
+        var old = TimeSpan.FromDays(10);
+        var finished = await _db.InsertJobAsync(JobStatus.Completed, age: old);
+        var live = await _db.InsertJobAsync(JobStatus.Processing, age: old);
+        var stuck = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true, age: old);
+        var waiting = await _db.InsertJobAsync(JobStatus.Queued, age: old);
+
+        await _db.MaintenanceAsync(async m => (await m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None)).Total);
+
+        Assert.Equal(JobStatus.Completed, await _db.StatusAsync(finished));
+        Assert.Equal(JobStatus.Processing, await _db.StatusAsync(live));
+        Assert.Equal(JobStatus.Failed, await _db.StatusAsync(stuck));
+        Assert.Equal(JobStatus.Failed, await _db.StatusAsync(waiting));
+        Assert.Empty(await _db.TerminalEventsAsync(finished));
+        Assert.Equal(new[] { ("workflow.failed", "failed") }, await _db.TerminalEventsAsync(stuck));
+        Assert.Equal(new[] { ("workflow.failed", "failed") }, await _db.TerminalEventsAsync(waiting));
+    }
+
+    [Fact]
+    public async Task CancelRacingClaimOnAQueuedJobHasOneWinner()
+    {
+        var ids = new List<Guid>();
+        for (var i = 0; i < 40; i++)
+        {
+            ids.Add(await _db.InsertJobAsync(JobStatus.Queued));
+        }
+
+        var outcomes = await Task.WhenAll(ids.Select(async id =>
+        {
+            var cancel = Task.Run(() => _db.CommandsAsync(c => c.CancelAsync(id, CancellationToken.None)));
+            var claim = Task.Run(() => _db.Store.ClaimAsync([id], "worker-a", TimeSpan.FromSeconds(30), CancellationToken.None));
+            return (Id: id, Cancel: await cancel, Claimed: (await claim).ContainsKey(id));
+        }));
+
+        foreach (var (id, cancel, claimed) in outcomes)
+        {
+            var status = await _db.StatusAsync(id);
+            if (claimed)
+            {
+                // The claim won: the cancel found a running job and only asked it to stop.
+                Assert.Equal(CancelOutcome.CancelRequested, cancel);
+                Assert.Equal(JobStatus.Processing, status);
+                Assert.Empty(await _db.TerminalEventsAsync(id));
+            }
+            else
+            {
+                Assert.Equal(CancelOutcome.Cancelled, cancel);
+                Assert.Equal(JobStatus.Cancelled, status);
+                Assert.Equal(new[] { ("workflow.cancelled", "cancelled") }, await _db.TerminalEventsAsync(id));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task FinishRacingStaleCleanupOnALapsedJobHasOneWinnerAndOneEvent()
+    {
+        var ids = new List<Guid>();
+        for (var i = 0; i < 40; i++)
+        {
+            ids.Add(await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true, age: TimeSpan.FromDays(1)));
+        }
+
+        var finishes = ids.Select(id => Task.Run(() => _db.Store.FinishAsync(id, "worker-a", Outcome(JobStatus.Completed), CancellationToken.None))).ToArray();
+        var cleanup = Task.Run(() => _db.MaintenanceAsync(async m => (await m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None)).Total));
+        var finished = await Task.WhenAll(finishes);
+        var cleaned = await cleanup;
+
+        // Cleanup skips rows a finishing worker holds, so a second pass catches any it skipped.
+        cleaned += await _db.MaintenanceAsync(async m => (await m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None)).Total);
+        Assert.Equal(ids.Count, finished.Count(f => f) + cleaned);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var expected = finished[i] ? JobStatus.Completed : JobStatus.Failed;
+            Assert.Equal(expected, await _db.StatusAsync(ids[i]));
+            var terminal = Assert.Single(await _db.TerminalEventsAsync(ids[i]));
+            Assert.Equal(expected.ToWire(), terminal.Status);
+        }
+    }
+
+    [Fact]
+    public async Task TwoOutcomesRacingForOneJobHaveOneWinner()
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            var id = await _db.InsertJobAsync(JobStatus.Processing);
+            var completed = Task.Run(() => _db.Store.FinishAsync(id, "worker-a", Outcome(JobStatus.Completed), CancellationToken.None));
+            var failed = Task.Run(() => _db.Store.FinishAsync(id, "worker-a", Outcome(JobStatus.Failed), CancellationToken.None));
+            var results = await Task.WhenAll(completed, failed);
+
+            Assert.Equal(1, results.Count(r => r));
+            var winner = results[0] ? JobStatus.Completed : JobStatus.Failed;
+            Assert.Equal(winner, await _db.StatusAsync(id));
+            Assert.Equal(winner.ToWire(), Assert.Single(await _db.TerminalEventsAsync(id)).Status);
+        }
+    }
+
+    [Fact]
+    public async Task RetriesRacingOnOneFailedJobRequeueItOnce()
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            var id = await _db.InsertJobAsync(JobStatus.Failed);
+            var results = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ =>
+                Task.Run(() => _db.CommandsAsync(c => c.RetryAsync(id, CancellationToken.None)))));
+
+            Assert.Equal(1, results.Count(r => r == RetryOutcome.Requeued));
+            Assert.Equal(1, await _db.CountAsync("SELECT retry_count::bigint FROM llm_workflow_jobs WHERE id = $1", id));
+        }
+    }
+
+    [Fact]
+    public async Task ClaimsRacingOnOneQueuedJobGiveItToOneWorker()
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            var id = await _db.InsertJobAsync(JobStatus.Queued);
+            var claims = await Task.WhenAll(new[] { "worker-a", "worker-b", "worker-c" }.Select(w =>
+                Task.Run(() => _db.Store.ClaimAsync([id], w, TimeSpan.FromSeconds(30), CancellationToken.None))));
+
+            Assert.Equal(1, claims.Count(c => c.ContainsKey(id)));
+            Assert.Equal(1, await _db.CountAsync("SELECT attempt::bigint FROM llm_workflow_jobs WHERE id = $1", id));
+        }
+    }
+
+    private static JobOutcome Outcome(JobStatus status) => status == JobStatus.Completed
+        ? new JobOutcome(status, new JsonObject { ["output"] = new JsonObject { ["ok"] = true } }, null, 3, 4, 0.01m)
+        : new JobOutcome(status, null, new WorkflowError { Type = "TestError", Category = ErrorCategory.SystemError, Message = "boom" }, 0, 0, 0m);
+
+    private static StepRecord Step() => new()
+    {
+        StepKey = "first",
+        StepId = "first",
+        DisplayName = "First",
+        Type = "transform",
+        Status = StepStatus.Completed,
+        Attempts = 1,
+        StartedAt = DateTimeOffset.UtcNow,
+        FinishedAt = DateTimeOffset.UtcNow,
+    };
+}

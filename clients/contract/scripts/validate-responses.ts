@@ -1,0 +1,149 @@
+// (a) Every route's real responses — successes and errors — validated against the live /openapi/v1.json.
+import { readFileSync } from "node:fs";
+import { adminKey } from "./env.ts";
+import { ContractRecorder, parseEvents } from "./contract-recorder.ts";
+
+const api = await ContractRecorder.load();
+const missing = "00000000-0000-4000-8000-000000000000";
+const example = (name: string) => JSON.parse(readFileSync(new URL(`../../../workflows/examples/${name}.json`, import.meta.url), "utf8"));
+const admin = { key: adminKey };
+
+async function submit(workflow: string, input: unknown, extra: Record<string, unknown> = {}): Promise<string> {
+  const answer = await api.expect({ method: "POST", route: "/api/v1/workflow", body: { workflow_name: workflow, input_data: input, ...extra } }, 202);
+  return answer.json.job_id;
+}
+
+async function finished(jobId: string): Promise<any> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    const answer = await api.expect({ method: "GET", route: "/api/v1/status/{jobId}", path: { jobId } }, 200);
+    if (["completed", "failed", "cancelled"].includes(answer.json?.status)) return answer.json;
+    await new Promise(resolve => setTimeout(resolve, 200));
+  }
+  throw new Error(`job ${jobId} did not finish within 90 s`);
+}
+
+// Health, anonymous.
+await api.expect({ method: "GET", route: "/api/v1/health", key: null }, 200);
+
+// Workflows: the catalog, every definition, diagrams, dry runs.
+const catalog = await api.expect({ method: "GET", route: "/api/v1/workflows" }, 200);
+for (const workflow of catalog.json as { name: string }[]) {
+  await api.expect({ method: "GET", route: "/api/v1/workflows/{name}", path: { name: workflow.name } }, 200);
+  await api.expect({ method: "GET", route: "/api/v1/workflows/{name}/diagram", path: { name: workflow.name } }, 200);
+  await api.expect({ method: "POST", route: "/api/v1/workflow/validate", body: { workflow_name: workflow.name, input_data: example(workflow.name) } }, 200);
+}
+await api.expect({ method: "GET", route: "/api/v1/workflows/{name}", path: { name: "no_such_workflow" } }, 404);
+await api.expect({ method: "GET", route: "/api/v1/workflows/{name}/diagram", path: { name: "no_such_workflow" } }, 404);
+await api.expect({ method: "POST", route: "/api/v1/workflow/validate", body: { workflow_name: "no_such_workflow" } }, 404);
+await api.expect({ method: "POST", route: "/api/v1/workflow/validate", body: {} }, 400);
+await api.expect({ method: "POST", route: "/api/v1/workflow/validate", body: { workflow: { name: "broken", steps: [{ id: "x" }] } } }, 400);
+await api.expect({ method: "POST", route: "/api/v1/workflow/validate", rawBody: "{not json" }, 400);
+await api.expect({ method: "GET", route: "/api/v1/workflows", key: null }, 401);
+await api.expect({ method: "GET", route: "/api/v1/workflows", key: "not-a-key" }, 401);
+
+// Submission: 202, the idempotent repeat 200, every kind of 400, 401, 413.
+const hello = await submit("hello_transform", { name: "Ada" }, { user_id: "contract-user", username: "ada", action: "contract test" });
+const idempotency = { "Idempotency-Key": `contract-${Date.now()}` };
+await api.expect({ method: "POST", route: "/api/v1/workflow", headers: idempotency, body: { workflow_name: "hello_transform", input_data: { name: "Idem" } } }, 202);
+await api.expect({ method: "POST", route: "/api/v1/workflow", headers: idempotency, body: { workflow_name: "hello_transform", input_data: { name: "Idem" } } }, 200);
+await api.expect({ method: "POST", route: "/api/v1/jobs", body: { workflow_name: "hello_transform", input_data: { name: "Alias" } } }, 202);
+await api.expect({ method: "POST", route: "/api/v1/jobs", body: { workflow_name: "hello_transform", input_data: {} } }, 400);
+for (const body of [
+  { workflow_name: "no_such_workflow", input_data: {} },
+  { workflow_name: "hello_transform", input_data: { name: 5 } },
+  { workflow_name: "hello_transform", input_data: { name: "x" }, priority: 11 },
+  { workflow_name: "hello_transform", input_data: { name: "x" }, webhook_url: "ftp://x" },
+  { input_data: { name: "x" } },
+]) {
+  await api.expect({ method: "POST", route: "/api/v1/workflow", body }, 400);
+}
+await api.expect({ method: "POST", route: "/api/v1/workflow", rawBody: '{"workflow_name": "hello_transform", "input_data": {"name": "x"}, "priority": "high"}' }, 400);
+await api.expect({ method: "POST", route: "/api/v1/workflow", rawBody: "{" }, 400);
+await api.expect({ method: "POST", route: "/api/v1/workflow", key: null, body: { workflow_name: "hello_transform", input_data: { name: "x" } } }, 401);
+await api.expect({ method: "POST", route: "/api/v1/workflow", rawBody: JSON.stringify({ workflow_name: "hello_transform", input_data: { name: "x".repeat(1_100_000) } }) }, 413);
+
+// Status while queued or running, then finished; the alias; 404 and 401.
+const trip = await submit("trip_briefing", example("trip_briefing"), { user_id: "contract-user" });
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}", path: { jobId: trip } }, 200);
+const tripDone = await finished(trip);
+if (tripDone.status !== "completed") api.failures.push(`trip_briefing ended ${tripDone.status}: ${JSON.stringify(tripDone.error)}`);
+await finished(hello);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}", path: { jobId: trip } }, 200);
+await api.expect({ method: "GET", route: "/api/v1/status/{jobId}", path: { jobId: missing } }, 404);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}", path: { jobId: missing } }, 404);
+await api.expect({ method: "GET", route: "/api/v1/status/{jobId}", path: { jobId: trip }, key: null }, 401);
+
+// A failing job (bad model answer is not available offline, so a cancelled one stands in for "not completed").
+const toCancel = await submit("trip_briefing", example("trip_briefing"));
+await api.expect({ method: "DELETE", route: "/api/v1/workflow/{jobId}", path: { jobId: toCancel } }, 200, 202);
+const cancelled = await finished(toCancel);
+await api.expect({ method: "DELETE", route: "/api/v1/workflow/{jobId}", path: { jobId: trip } }, 409);
+await api.expect({ method: "DELETE", route: "/api/v1/workflow/{jobId}", path: { jobId: missing } }, 404);
+
+// Retry: a cancelled job is queued again (202), a completed one is not (409), a missing one 404.
+if (cancelled.status === "cancelled") {
+  await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/retry", path: { jobId: toCancel } }, 202);
+  await finished(toCancel);
+}
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/retry", path: { jobId: trip } }, 409);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/retry", path: { jobId: missing } }, 404);
+
+// Lists: every status_filter (document 003's all and running included), limit_results counts and periods, 400s.
+for (const status_filter of ["all", "running", "pending", "queued", "processing", "completed", "failed", "cancelled"]) {
+  await api.expect({ method: "GET", route: "/api/v1/jobs", query: { status_filter } }, 200);
+}
+for (const limit_results of ["25", "500", "Today", "7 Days", "30 Days"]) {
+  await api.expect({ method: "GET", route: "/api/v1/jobs", query: { limit_results } }, 200);
+}
+await api.expect({ method: "GET", route: "/api/v1/jobs", query: { user_id: "contract-user", limit: "1", offset: "1" } }, 200);
+const badLimit = await api.expect({ method: "GET", route: "/api/v1/jobs", query: { limit_results: "Yesterday" } }, 400);
+if (badLimit.json?.error !== "InvalidLimitResults" || !Array.isArray(badLimit.json?.valid_values)) {
+  api.failures.push(`limit_results=Yesterday: expected error InvalidLimitResults with valid_values, got ${badLimit.text}`);
+}
+await api.expect({ method: "GET", route: "/api/v1/jobs", query: { status_filter: "done" } }, 400);
+await api.expect({ method: "GET", route: "/api/v1/jobs", query: { limit: "0" } }, 400);
+
+// Events: a finished job's whole stream, then resumed at its terminal event (204), a bad id (400), a missing job (404).
+const stream = await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/events", path: { jobId: trip } }, 200);
+const events = parseEvents(stream.text);
+const last = events.at(-1);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/events", path: { jobId: trip }, headers: { "Last-Event-ID": last?.id ?? "0" } }, 204);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/events", path: { jobId: trip }, query: { last_event_id: last?.id ?? "0" } }, 204);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/events", path: { jobId: trip }, headers: { "Last-Event-ID": "not-an-id" } }, 400);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/events", path: { jobId: missing } }, 404);
+
+// Bulk delete.
+const doomed = await submit("hello_transform", { name: "Doomed" });
+await api.expect({ method: "DELETE", route: "/api/v1/jobs/bulk", body: { job_ids: [doomed, missing] } }, 200);
+await api.expect({ method: "DELETE", route: "/api/v1/jobs/bulk", body: { job_ids: [] } }, 400);
+
+// Admin: 200s, 400s, and 403 for a caller key.
+await api.expect({ method: "POST", route: "/api/v1/admin/cleanup/stale", ...admin }, 200);
+await api.expect({ method: "POST", route: "/api/v1/admin/cleanup/stale", query: { processing_minutes: "0" }, ...admin }, 400);
+await api.expect({ method: "POST", route: "/api/v1/admin/cleanup/stale" }, 403);
+await api.expect({ method: "POST", route: "/api/v1/admin/cleanup/old", query: { days: "365" }, ...admin }, 200);
+await api.expect({ method: "POST", route: "/api/v1/admin/cleanup/old", query: { days: "0" }, ...admin }, 400);
+await api.expect({ method: "POST", route: "/api/v1/admin/cleanup/old" }, 403);
+await api.expect({ method: "GET", route: "/api/v1/admin/usage", ...admin }, 200);
+await api.expect({ method: "GET", route: "/api/v1/admin/usage", query: { days: "0" }, ...admin }, 400);
+await api.expect({ method: "GET", route: "/api/v1/admin/usage" }, 403);
+await api.expect({ method: "GET", route: "/api/v1/admin/queue", ...admin }, 200);
+await api.expect({ method: "GET", route: "/api/v1/admin/queue" }, 403);
+
+// Webhook admin: every job here got the service's default webhook URL; nothing listens there during this script,
+// so attempts fail and dead-letter.
+await api.expect({ method: "GET", route: "/api/v1/admin/webhooks/{jobId}", path: { jobId: trip }, ...admin }, 200);
+await api.expect({ method: "GET", route: "/api/v1/admin/webhooks/{jobId}", path: { jobId: trip } }, 403);
+await api.expect({ method: "GET", route: "/api/v1/admin/webhooks/dead-letters", ...admin }, 200);
+await api.expect({ method: "GET", route: "/api/v1/admin/webhooks/dead-letters", query: { limit: "0" }, ...admin }, 400);
+await api.expect({ method: "POST", route: "/api/v1/admin/webhooks/{jobId}/replay", path: { jobId: missing }, ...admin }, 404);
+await api.expect({ method: "POST", route: "/api/v1/admin/webhooks/{jobId}/replay", path: { jobId: trip }, ...admin }, 202, 409);
+await api.expect({ method: "POST", route: "/api/v1/admin/webhooks/replay", query: { since: new Date(Date.now() - 3_600_000).toISOString() }, ...admin }, 200);
+await api.expect({ method: "POST", route: "/api/v1/admin/webhooks/replay", ...admin }, 400);
+
+console.log(api.summary());
+if (api.failures.length > 0) {
+  console.error(`${api.failures.length} contract failures:\n- ${api.failures.join("\n- ")}`);
+  process.exit(1);
+}
