@@ -49,6 +49,8 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton<WorkerHeartbeats>();
         services.AddSingleton<QueueSnapshot>();
         services.AddScoped<JobMaintenance>();
+        services.AddOptions<MaintenanceOptions>().Bind(configuration.GetSection(MaintenanceOptions.Section));
+        services.AddSingleton<ScheduledMaintenance>();
         services.AddScoped<UsageReport>();
         services.AddWebhooks(configuration);
 

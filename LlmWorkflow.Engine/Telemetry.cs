@@ -1,23 +1,87 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using LlmWorkflow.Engine.Jobs;
 
 namespace LlmWorkflow.Engine;
 
-/// <summary>The service's own ActivitySource and Meter (both named <c>LlmWorkflow</c>; ServiceDefaults subscribes to them).</summary>
+/// <summary>
+/// The service's own ActivitySources and Meter (ServiceDefaults subscribes to them by name). Every span, metric and
+/// attribute named here is listed in docs/OBSERVABILITY.md.
+/// </summary>
 public static class Telemetry
 {
     public const string Name = "LlmWorkflow";
 
+    /// <summary>Redis command spans have their own source so that the sampler can tell idle polling from real work.</summary>
+    public const string RedisSourceName = "LlmWorkflow.Redis";
+
+    /// <summary>The project's cost attribute on LLM spans (USD; absent when the model is unpriced).</summary>
+    public const string CostAttribute = "llmworkflow.cost_usd";
+
+    /// <summary>Spans for job runs (<c>job.run</c>), steps (<c>step {id}</c>) and LLM calls (<c>chat {model}</c>).</summary>
     public static readonly ActivitySource ActivitySource = new(Name);
+
+    /// <summary>Spans for commands of our own RESP client (<c>db.system.name = redis</c>).</summary>
+    public static readonly ActivitySource RedisActivitySource = new(RedisSourceName);
 
     public static readonly Meter Meter = new(Name);
 
+    public static readonly Counter<long> JobsSubmitted = Meter.CreateCounter<long>(
+        "llmworkflow.jobs.submitted", unit: "{job}", description: "Jobs accepted by the API, by workflow.");
+
     public static readonly Counter<long> JobsFinished = Meter.CreateCounter<long>(
-        "llmworkflow.jobs.finished", description: "Jobs that reached a terminal state, by workflow and status.");
+        "llmworkflow.jobs.finished", unit: "{job}", description: "Jobs that reached a terminal state (completed, failed, cancelled), by workflow and status.");
 
     public static readonly Histogram<double> JobDuration = Meter.CreateHistogram<double>(
-        "llmworkflow.jobs.duration", unit: "s", description: "Wall time of a job run in a worker.");
+        "llmworkflow.jobs.duration", unit: "s", description: "Wall time of a job run in a worker, by workflow and status.");
 
-    public static readonly Counter<long> JobsSubmitted = Meter.CreateCounter<long>(
-        "llmworkflow.jobs.submitted", description: "Jobs accepted by the API, by workflow.");
+    public static readonly Histogram<double> StepDuration = Meter.CreateHistogram<double>(
+        "llmworkflow.steps.duration", unit: "s", description: "Wall time of a step (retries included), by workflow, step type and status.");
+
+    public static readonly Counter<long> LlmTokens = Meter.CreateCounter<long>(
+        "llmworkflow.llm.tokens", unit: "{token}", description: "Tokens of answered LLM calls, by provider, model and gen_ai.token.type (input, output).");
+
+    public static readonly Counter<double> LlmCost = Meter.CreateCounter<double>(
+        "llmworkflow.llm.cost", unit: "USD", description: "Cost of answered, priced LLM calls, by provider and model.");
+
+    public static readonly Counter<long> WebhookDeliveries = Meter.CreateCounter<long>(
+        "llmworkflow.webhooks.deliveries", unit: "{attempt}", description: "Webhook delivery attempts, by event type and outcome (delivered, failed, dead_lettered, gone).");
+
+    public static readonly Counter<long> CheckpointResumptions = Meter.CreateCounter<long>(
+        "llmworkflow.checkpoints.resumed", unit: "{step}", description: "Steps restored from a checkpoint instead of run again, by workflow.");
+
+    /// <summary>The latest queue reading per priority band, observed by the two gauges below.</summary>
+    public static QueueReading Queue { get; } = new();
+
+    static Telemetry()
+    {
+        Meter.CreateObservableGauge("llmworkflow.queue.depth", Queue.Depths, unit: "{job}",
+            description: "Dispatch entries not yet acknowledged (waiting or running), by priority band.");
+        Meter.CreateObservableGauge("llmworkflow.queue.oldest_age", Queue.OldestAges, unit: "s",
+            description: "Age of the oldest entry not yet acknowledged, by priority band.");
+    }
+
+    /// <summary>Marks an activity as failed the way OpenTelemetry expects: error status, error.type, an exception event.</summary>
+    public static void RecordFailure(this Activity? activity, string errorType, string message, Exception? exception = null)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetStatus(ActivityStatusCode.Error, message);
+        activity.SetTag("error.type", errorType);
+        if (exception is not null)
+        {
+            activity.AddException(exception);
+        }
+        else
+        {
+            activity.AddEvent(new ActivityEvent("exception", tags: new ActivityTagsCollection
+            {
+                ["exception.type"] = errorType,
+                ["exception.message"] = message,
+            }));
+        }
+    }
 }

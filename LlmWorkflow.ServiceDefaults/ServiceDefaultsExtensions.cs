@@ -7,7 +7,7 @@ namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
 /// What every LlmWorkflow service shares, in the spirit of Aspire's ServiceDefaults: OpenTelemetry, health checks,
-/// resilient HttpClients and structured console logs.
+/// resilient HttpClients and structured console logs (with e-mail addresses redacted).
 /// </summary>
 public static class ServiceDefaultsExtensions
 {
@@ -18,6 +18,7 @@ public static class ServiceDefaultsExtensions
         ArgumentNullException.ThrowIfNull(builder);
         PlatformEnvironmentVariables.AddFallbacks(builder.Configuration);
         builder.ConfigureConsoleLogging();
+        builder.RedactEmailsInLogs();
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
 

@@ -30,6 +30,9 @@ public static class WorkerHostExtensions
         builder.Services.AddHostedService<DispatchReconcilerService>();
         builder.Services.AddHostedService<WorkerPresenceService>();
         builder.Services.AddHostedService<WebhookDispatcherService>();
+        builder.Services.AddSingleton<QueueDepthReader>();
+        builder.Services.AddHostedService<QueueMetricsService>();
+        builder.Services.AddHostedService<MaintenanceService>();
         return builder;
     }
 

@@ -6,11 +6,17 @@ namespace LlmWorkflow.Api.Contracts;
 /// <summary>
 /// The list filters of <c>GET /api/v1/jobs</c>, exactly as document 003 specifies: <c>status_filter</c>, <c>user_id</c>,
 /// <c>limit</c> (1-200, default 50), <c>offset</c>, and <c>limit_results</c>: a count "1"-"500" (overrides limit) or
-/// a period "Today" (since 00:00 UTC), "7 Days", "30 Days".
+/// a period "Today" (since 00:00 UTC), "7 Days", "30 Days"; plus <c>workflow_name</c> (exact) and <c>search</c>: part of
+/// the job id (a prefix, or the short id the dashboard shows), username or user id, case-insensitive.
 /// </summary>
 public sealed record JobListQuery(JobStatus? Status, string? UserId, int Limit, int Offset, DateTimeOffset? CreatedSince)
 {
     public const int DefaultLimit = 50;
+    public const int MaxTextLength = 100;
+
+    public string? WorkflowName { get; init; }
+
+    public string? Search { get; init; }
     public const string AllStatuses = "all";
     public const string RunningStatus = "running";
     public static readonly string[] LimitResultsValues = ["1-500", "Today", "7 Days", "30 Days"];
@@ -82,5 +88,26 @@ public sealed record JobListQuery(JobStatus? Status, string? UserId, int Limit, 
         return errors.Count > 0
             ? (null, errors)
             : (new JobListQuery(status, string.IsNullOrEmpty(userId) ? null : userId, effectiveLimit, offset ?? 0, since), errors);
+    }
+
+    /// <summary>Adds the workflow and search filters to a parsed query, or the errors naming the field.</summary>
+    public static (JobListQuery? Query, Dictionary<string, string[]> Errors) WithText(
+        (JobListQuery? Query, Dictionary<string, string[]> Errors) parsed, string? workflowName, string? search)
+    {
+        var (query, errors) = parsed;
+        if (workflowName is { Length: > MaxTextLength })
+        {
+            errors["workflow_name"] = [$"workflow_name must be at most {MaxTextLength} characters."];
+        }
+
+        var term = search?.Trim();
+        if (term is { Length: > MaxTextLength })
+        {
+            errors["search"] = [$"search must be at most {MaxTextLength} characters."];
+        }
+
+        return errors.Count > 0 || query is null
+            ? (null, errors)
+            : (query with { WorkflowName = string.IsNullOrEmpty(workflowName) ? null : workflowName, Search = string.IsNullOrEmpty(term) ? null : term }, errors);
     }
 }

@@ -26,6 +26,9 @@ internal static class AdminEndpoints
         admin.MapPost("/cleanup/old", CleanupOldAsync)
             .WithName("DeleteOldJobs")
             .WithSummary("Delete finished jobs older than N days (1-36500, default 7)");
+        admin.MapGet("/maintenance", MaintenanceAsync)
+            .WithName("MaintenanceRuns")
+            .WithSummary("Scheduled maintenance: its settings and the last run of each task (stale_cleanup, retention)");
         admin.MapGet("/usage", UsageAsync)
             .WithName("UsageReport")
             .WithSummary("Spend and tokens grouped by model, workflow, user and day")
@@ -58,9 +61,9 @@ internal static class AdminEndpoints
             return TypedResults.ValidationProblem(errors);
         }
 
-        var count = await maintenance.CleanupStaleAsync(
+        var result = await maintenance.CleanupStaleAsync(
             TimeSpan.FromMinutes(processingMinutes ?? 60), TimeSpan.FromHours(waitingHours ?? 72), cancellationToken);
-        return TypedResults.Ok(new CleanupResponse(count));
+        return TypedResults.Ok(new CleanupResponse(result.Total));
     }
 
     private static async Task<Results<Ok<CleanupResponse>, ValidationProblem>> CleanupOldAsync(
@@ -71,7 +74,16 @@ internal static class AdminEndpoints
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["days"] = [$"days must be between 1 and {MaxCleanupDays} (100 years)."] });
         }
 
-        return TypedResults.Ok(new CleanupResponse(await maintenance.DeleteFinishedAsync(TimeSpan.FromDays(days ?? 7), cancellationToken)));
+        return TypedResults.Ok(new CleanupResponse((await maintenance.DeleteFinishedAsync(TimeSpan.FromDays(days ?? 7), cancellationToken)).Deleted));
+    }
+
+    private static async Task<Ok<MaintenanceResponse>> MaintenanceAsync(
+        ScheduledMaintenance scheduled, Microsoft.Extensions.Options.IOptions<MaintenanceOptions> options, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        return TypedResults.Ok(new MaintenanceResponse(
+            settings.Enabled, settings.Interval.TotalSeconds, settings.StaleProcessingAfter.TotalSeconds, settings.StaleWaitingAfter.TotalSeconds,
+            settings.Retention.TotalSeconds, await scheduled.LastRunsAsync(cancellationToken)));
     }
 
     private static async Task<Results<Ok<UsageReportResult>, ValidationProblem>> UsageAsync(
@@ -110,6 +122,11 @@ internal static class AdminEndpoints
         return TypedResults.Ok(await snapshot.TakeAsync(oldestQueued, cancellationToken));
     }
 }
+
+/// <summary>The maintenance schedule as the API's configuration says (workers read the same section) and the last runs.</summary>
+internal sealed record MaintenanceResponse(
+    bool Enabled, double IntervalSeconds, double StaleProcessingAfterSeconds, double StaleWaitingAfterSeconds, double RetentionSeconds,
+    IReadOnlyList<MaintenanceRun> LastRuns);
 
 /// <summary>How many jobs a cleanup changed.</summary>
 internal sealed record CleanupResponse(int Affected);

@@ -33,7 +33,8 @@ internal static class JobEndpoints
             .WithName("ListJobs")
             .WithSummary("List jobs, newest first")
             .WithDescription("Filters: status_filter (all|running|pending|queued|processing|completed|failed|cancelled; running = processing), user_id, limit (1-200, default 50), " +
-                             "offset, limit_results: a count \"1\"-\"500\" (overrides limit) or a period \"Today\" (since 00:00 UTC), \"7 Days\", \"30 Days\". " +
+                             "offset, limit_results: a count \"1\"-\"500\" (overrides limit) or a period \"Today\" (since 00:00 UTC), \"7 Days\", \"30 Days\"; " +
+                             "workflow_name (exact); search: part of the job id (a prefix, or the short id the dashboard shows), username or user id (case-insensitive). " +
                              "Only the caller key's tenant's jobs are listed; user_id narrows within it (it cannot widen a key bound to a user or X-User-Id). " +
                              "Admin keys see every tenant and may filter with tenant_id. " +
                              "Invalid values get 400 listing the valid ones; a bad limit_results also carries document 003's error: \"InvalidLimitResults\" and valid_values.");
@@ -139,6 +140,8 @@ internal static class JobEndpoints
         int? offset,
         [FromQuery(Name = "limit_results")] string? limitResults,
         [FromQuery(Name = "tenant_id")] string? tenantId,
+        [FromQuery(Name = "workflow_name")] string? workflowName,
+        string? search,
         LlmWorkflowDbContext db,
         TimeProvider time,
         HttpContext http,
@@ -147,7 +150,8 @@ internal static class JobEndpoints
         // user_id only narrows: CallerScope already combines it with the key's bound user and X-User-Id.
         _ = userId;
         var scope = CallerScope.From(http);
-        var (query, errors) = JobListQuery.Parse(statusFilter, scope.UserId, limit, offset, limitResults, time.GetUtcNow());
+        var (query, errors) = JobListQuery.WithText(
+            JobListQuery.Parse(statusFilter, scope.UserId, limit, offset, limitResults, time.GetUtcNow()), workflowName, search);
         if (query is null)
         {
             return TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(v => v)),
@@ -182,6 +186,23 @@ internal static class JobEndpoints
         if (query.CreatedSince is { } since)
         {
             jobs = jobs.Where(j => j.CreatedAt >= since);
+        }
+
+        if (query.WorkflowName is { } workflow)
+        {
+            jobs = jobs.Where(j => j.WorkflowName == workflow);
+        }
+
+        if (query.Search is { } term)
+        {
+            // Any part of the id (the dashboard shows its last 8 characters, callers paste prefixes), username or user id,
+            // ignoring case; LIKE wildcards in the term are escaped.
+            var escaped = term.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal)
+                .Replace("_", @"\_", StringComparison.Ordinal);
+            var anywhere = "%" + escaped + "%";
+            jobs = jobs.Where(j => EF.Functions.ILike(j.Id.ToString(), anywhere, @"\")
+                || (j.Username != null && EF.Functions.ILike(j.Username, anywhere, @"\"))
+                || (j.UserId != null && EF.Functions.ILike(j.UserId, anywhere, @"\")));
         }
 
         var total = await jobs.CountAsync(cancellationToken);

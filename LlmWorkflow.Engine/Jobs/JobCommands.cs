@@ -59,6 +59,8 @@ public sealed class JobCommands(
 
         if (waiting == 1)
         {
+            var workflow = await db.Jobs.Where(j => j.Id == jobId).Select(j => j.WorkflowName).FirstOrDefaultAsync(cancellationToken);
+            Telemetry.JobsFinished.Add(1, new KeyValuePair<string, object?>("workflow", workflow), new KeyValuePair<string, object?>("status", "cancelled"));
             await PublishCancelledAsync(jobId);
             return CancelOutcome.Cancelled;
         }

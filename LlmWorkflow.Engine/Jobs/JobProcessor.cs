@@ -55,7 +55,7 @@ public sealed partial class JobProcessor(
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
         var faults = new RunPersistenceFaults();
         var checkpoints = new PostgresCheckpointStore(store, claimed.Id, claimed.Attempt, faults);
-        var sink = new JobProgressSink(store, events, claimed, checkpoints, faults);
+        var sink = new JobProgressSink(store, events, claimed, checkpoints, faults, logger);
 
         if (claimed.Attempt > _options.MaxAttempts)
         {
@@ -63,6 +63,7 @@ public sealed partial class JobProcessor(
             var error = WorkflowException.System("too_many_attempts", reason).Error;
             await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), sink);
             await queue.DeadLetterAsync(dispatched, reason);
+            activity.RecordFailure(error.Type, reason);
             return;
         }
 
@@ -71,6 +72,7 @@ public sealed partial class JobProcessor(
             var error = WorkflowException.Config("unknown_workflow", $"Workflow '{claimed.WorkflowName}' is not in this worker's catalog.").Error;
             await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), sink);
             await queue.AckAsync(dispatched);
+            activity.RecordFailure(error.Type, error.Message);
             return;
         }
 
@@ -110,12 +112,28 @@ public sealed partial class JobProcessor(
             await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
             await queue.AckAsync(dispatched);
             LogReleased(claimed.Id, shuttingDown ? "shutdown" : "database unavailable during the run");
+            activity?.SetTag("llmworkflow.job.status", "released");
             return;
         }
 
-        await FinishAsync(claimed, ToOutcome(result), sink);
+        var outcome = ToOutcome(result);
+        await FinishAsync(claimed, outcome, sink);
         await queue.AckAsync(dispatched);
-        Telemetry.JobDuration.Record(result.DurationMs / 1000.0, new KeyValuePair<string, object?>("workflow", claimed.WorkflowName));
+        var status = outcome.Status.ToWire();
+        Telemetry.JobDuration.Record(result.DurationMs / 1000.0,
+            new KeyValuePair<string, object?>("workflow", claimed.WorkflowName), new KeyValuePair<string, object?>("status", status));
+        activity?.SetTag("llmworkflow.job.status", status);
+        if (outcome.Status == JobStatus.Completed)
+        {
+            activity?.SetStatus(ActivityStatusCode.Ok);
+            activity?.SetTag("gen_ai.usage.input_tokens", result.InputTokens);
+            activity?.SetTag("gen_ai.usage.output_tokens", result.OutputTokens);
+            activity?.SetTag(Telemetry.CostAttribute, result.CostUsd is { } cost ? (double)cost : null);
+        }
+        else if (result.Error is { } error && outcome.Status == JobStatus.Failed)
+        {
+            activity.RecordFailure(error.Type, ErrorMessage(result) ?? error.Message);
+        }
     }
 
     private async Task FinishAsync(ClaimedJob job, JobOutcome outcome, JobProgressSink sink)
@@ -206,7 +224,7 @@ public sealed partial class JobProcessor(
     {
         ActivityContext.TryParse(dispatched.Dispatch.TraceParent, dispatched.Dispatch.TraceState, out var parent);
         var activity = Telemetry.ActivitySource.StartActivity("job.run", ActivityKind.Consumer, parent);
-        activity?.SetTag("llmworkflow.job_id", dispatched.Dispatch.JobId);
+        activity?.SetTag("llmworkflow.job_id", dispatched.Dispatch.JobId.ToString());
         activity?.SetTag("messaging.system", "redis");
         activity?.SetTag("messaging.destination.name", dispatched.StreamKey);
         return activity;

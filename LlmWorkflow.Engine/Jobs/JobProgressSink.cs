@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LlmWorkflow.Engine.Jobs;
 
@@ -8,15 +10,18 @@ namespace LlmWorkflow.Engine.Jobs;
 /// events (the job's Redis event stream, written in the background by <see cref="LiveEventPublisher"/>).
 /// The job row's current step is written only for top-level steps still running after <see cref="ProgressDelay"/>:
 /// pollers see every step that takes long enough to be seen, and fast steps cost no extra statement (the live
-/// event stream still reports every step).
+/// event stream still reports every step). Every finished step is logged with the job id, workflow, step and duration.
 /// </summary>
-public sealed class JobProgressSink(
+public sealed partial class JobProgressSink(
     JobStore store,
     LiveEventPublisher events,
     ClaimedJob job,
     PostgresCheckpointStore checkpoints,
-    RunPersistenceFaults faults) : IProgressSink
+    RunPersistenceFaults faults,
+    ILogger? logger = null) : IProgressSink
 {
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
+
     public static readonly TimeSpan ProgressDelay = TimeSpan.FromMilliseconds(250);
 
     // Bumped by every top-level step start and finish; a delayed progress write only lands if nothing happened since.
@@ -27,6 +32,12 @@ public sealed class JobProgressSink(
         if (progressEvent is StepCompleted { Record.ParentStepId: null })
         {
             Interlocked.Increment(ref _progressVersion);
+        }
+
+        if (progressEvent is StepCompleted { Record: var record })
+        {
+            LogStepFinished(_logger, job.Id, job.WorkflowName, record.StepId, record.StepKey, record.Type, record.Status.ToWire(),
+                Math.Round(record.DurationMs, 1), record.Attempts, record.FromCheckpoint);
         }
 
         switch (progressEvent)
@@ -64,4 +75,9 @@ public sealed class JobProgressSink(
             // Progress on the job row is advisory; the step records and the live events carry the truth.
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Step {StepId} ({StepType}, {StepKey}) of job {JobId} ({Workflow}) {StepStatus} in {DurationMs} ms; attempts {Attempts}, from checkpoint {FromCheckpoint}")]
+    private static partial void LogStepFinished(
+        ILogger logger, Guid jobId, string workflow, string stepId, string stepKey, string stepType, string stepStatus, double durationMs, int attempts, bool fromCheckpoint);
 }

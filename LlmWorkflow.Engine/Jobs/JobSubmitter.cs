@@ -89,6 +89,7 @@ public sealed class JobSubmitter(
                 : new SubmissionResult(winner, Created: false, []);
         }
 
+        Telemetry.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("workflow", job.WorkflowName));
         return new SubmissionResult(job, Created: true, []);
     }
 

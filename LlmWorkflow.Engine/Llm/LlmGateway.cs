@@ -68,10 +68,69 @@ public sealed partial class LlmGateway : ILlmGateway
         throw ChainFailed(lastFailure!, attempts);
     }
 
+    /// <summary>
+    /// One model of the chain, in a client span named and tagged by the OpenTelemetry GenAI conventions (the HTTP
+    /// call to the provider, retries included, is its child); answered calls add to the token and cost metrics.
+    /// </summary>
     private async Task<LlmCallResult> CallModelAsync(ModelId requested, LlmCallRequest request, string promptHash, CancellationToken cancellationToken)
     {
         // With Llm:Mock:ServeAllModels the mock answers everything and the result says so: mock/<requested id>.
         var model = _providers.Options.Mock.ServeAllModels && requested.Provider != "mock" ? new ModelId("mock", requested.ToString()) : requested;
+        using var span = Telemetry.ActivitySource.StartActivity("chat " + model.Model, ActivityKind.Client);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("gen_ai.operation.name", "chat");
+            span.SetTag("gen_ai.provider.name", model.Provider);
+            span.SetTag("gen_ai.request.model", model.Model);
+            span.SetTag("gen_ai.request.temperature", request.Temperature);
+            span.SetTag("gen_ai.request.max_tokens", request.MaxTokens);
+            span.SetTag("llmworkflow.step.id", request.StepId);
+        }
+
+        try
+        {
+            var result = await CallModelCoreAsync(model, request, promptHash, cancellationToken).ConfigureAwait(false);
+            Record(span, result);
+            return result;
+        }
+        catch (WorkflowException failure)
+        {
+            span.RecordFailure(failure.Error.Type, failure.Error.Message, failure);
+            throw;
+        }
+    }
+
+    private static void Record(Activity? span, LlmCallResult result)
+    {
+        var model = ModelId.TryParse(result.Model, out var id) ? id.Model : result.Model;
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("gen_ai.response.model", model);
+            span.SetTag("gen_ai.usage.input_tokens", result.InputTokens);
+            span.SetTag("gen_ai.usage.output_tokens", result.OutputTokens);
+            span.SetTag("llmworkflow.cache_hit", result.CacheHit);
+            if (result.CostUsd is { } cost)
+            {
+                span.SetTag(Telemetry.CostAttribute, (double)cost);
+            }
+        }
+
+        if (result.CacheHit)
+        {
+            return; // nothing was consumed
+        }
+
+        KeyValuePair<string, object?> provider = new("gen_ai.provider.name", result.Provider), requestModel = new("gen_ai.request.model", model);
+        Telemetry.LlmTokens.Add(result.InputTokens, provider, requestModel, new("gen_ai.token.type", "input"));
+        Telemetry.LlmTokens.Add(result.OutputTokens, provider, requestModel, new("gen_ai.token.type", "output"));
+        if (result.CostUsd is { } usd)
+        {
+            Telemetry.LlmCost.Add((double)usd, provider, requestModel);
+        }
+    }
+
+    private async Task<LlmCallResult> CallModelCoreAsync(ModelId model, LlmCallRequest request, string promptHash, CancellationToken cancellationToken)
+    {
         var client = _providers.GetClient(model);
         var options = ChatOptionsFor(model, request);
         var cacheKey = request.CacheTtl is null ? null : CacheKey(model, options, promptHash);

@@ -35,9 +35,42 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
         if (handler.IsCheckpointed && run.Checkpoints is { } store
             && await store.TryGetAsync(run.RunId, stepKey, cancellationToken) is { } checkpoint)
         {
+            Telemetry.CheckpointResumptions.Add(1, new KeyValuePair<string, object?>("workflow", run.Workflow.Name));
             return await RestoreAsync(checkpoint, step, frame, run, topLevelIndex, isTopLevel, cancellationToken);
         }
 
+        using var span = StartSpan(step, stepKey, run);
+        try
+        {
+            return await RunStartedStepAsync(step, handler, stepKey, isTopLevel, frame, run, topLevelIndex, span, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            span?.SetTag("llmworkflow.step.status", "cancelled");
+            throw;
+        }
+    }
+
+    /// <summary>A span per step run (nested steps and LLM calls become its children); checkpointed steps get none.</summary>
+    private static Activity? StartSpan(StepDefinition step, string stepKey, RunState run)
+    {
+        var span = Telemetry.ActivitySource.StartActivity("step " + step.Id);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("llmworkflow.workflow", run.Workflow.Name);
+            span.SetTag("llmworkflow.job_id", run.RunId);
+            span.SetTag("llmworkflow.step.id", step.Id);
+            span.SetTag("llmworkflow.step.key", stepKey);
+            span.SetTag("llmworkflow.step.type", step.Type);
+        }
+
+        return span;
+    }
+
+    private async Task<JsonNode?> RunStartedStepAsync(
+        StepDefinition step, IStepHandler handler, string stepKey, bool isTopLevel, ExecutionFrame frame, RunState run, int topLevelIndex,
+        Activity? span, CancellationToken cancellationToken)
+    {
         await run.Progress.PublishAsync(
             new StepStarted(run.RunId, run.Now, step.Id, stepKey, step.Label, step.Type, topLevelIndex, run.TotalTopLevelSteps, run.Percent(topLevelIndex), frame.ParentStepId),
             cancellationToken);
@@ -150,6 +183,18 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
         }
 
         run.AddRecord(record);
+        var statusName = status.ToWire();
+        Telemetry.StepDuration.Record(record.DurationMs / 1000.0,
+            new KeyValuePair<string, object?>("workflow", run.Workflow.Name),
+            new KeyValuePair<string, object?>("step_type", step.Type),
+            new KeyValuePair<string, object?>("status", statusName));
+        span?.SetTag("llmworkflow.step.status", statusName);
+        span?.SetTag("llmworkflow.step.attempts", attempt);
+        if (error is not null)
+        {
+            span.RecordFailure(error.Type, error.Message);
+        }
+
         if (status != StepStatus.Failed)
         {
             frame.Outputs.Set(step.Id, output);

@@ -32,8 +32,13 @@ public sealed partial class WebhookDispatcher(
         return batch.Count;
     }
 
+    /// <summary>One attempt in its own span (the outbox poll that found it is not traced), so its HTTP call shows.</summary>
     private async Task DeliverAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
     {
+        using var span = Telemetry.ActivitySource.StartActivity("webhook.deliver " + delivery.EventType, System.Diagnostics.ActivityKind.Producer);
+        span?.SetTag("llmworkflow.job_id", delivery.JobId.ToString());
+        span?.SetTag("llmworkflow.webhook.event", delivery.EventType);
+        span?.SetTag("llmworkflow.webhook.attempt", delivery.AttemptNumber);
         var attemptedAt = time.GetUtcNow();
         WebhookSendResult result;
         try
@@ -61,6 +66,14 @@ public sealed partial class WebhookDispatcher(
                 : (WebhookAttemptStates.DeadLettered, (DateTimeOffset?)null),
         };
         await store.RecordAsync(delivery, result, attemptedAt, state, next, CancellationToken.None);
+        Telemetry.WebhookDeliveries.Add(1,
+            new KeyValuePair<string, object?>("event", delivery.EventType), new KeyValuePair<string, object?>("outcome", state));
+        span?.SetTag("llmworkflow.webhook.outcome", state);
+        span?.SetTag("http.response.status_code", result.HttpStatus);
+        if (result.Outcome != WebhookSendOutcome.Delivered)
+        {
+            span.RecordFailure(state, result.Error ?? $"HTTP {result.HttpStatus}");
+        }
         LogAttempt(delivery.JobId, delivery.EventType, delivery.EventId, delivery.AttemptNumber, state, result.HttpStatus, result.Error);
     }
 

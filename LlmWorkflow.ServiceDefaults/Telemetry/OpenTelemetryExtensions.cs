@@ -59,7 +59,7 @@ public static class OpenTelemetryExtensions
         {
             var tracing = Sdk.CreateTracerProviderBuilder()
                 .ConfigureResource(DescribeService)
-                .SetSampler(new HealthProbeSampler(HealthEndpointPaths.All))
+                .SetSampler(new BackgroundPollingSampler(new HealthProbeSampler(HealthEndpointPaths.All)))
                 .AddSource([.. TelemetryNames.ActivitySources]);
             foreach (var setup in services.GetServices<TracingSetup>())
             {

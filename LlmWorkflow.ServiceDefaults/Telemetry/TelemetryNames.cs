@@ -9,9 +9,12 @@ public static class TelemetryNames
     /// </summary>
     public const string LlmWorkflow = "LlmWorkflow";
 
+    /// <summary>The source of our Redis client's command spans (defined in Engine, like the one above).</summary>
+    public const string LlmWorkflowRedis = "LlmWorkflow.Redis";
+
     /// <summary>Activity sources: ASP.NET Core and HttpClient's built-in ones, Npgsql's, and ours.</summary>
     public static readonly IReadOnlyList<string> ActivitySources =
-        ["Microsoft.AspNetCore", "System.Net.Http", "Npgsql", LlmWorkflow];
+        ["Microsoft.AspNetCore", "System.Net.Http", "Npgsql", LlmWorkflow, LlmWorkflowRedis];
 
     /// <summary>Meters built into .NET and ASP.NET Core, Npgsql's, and ours.</summary>
     public static readonly IReadOnlyList<string> Meters =

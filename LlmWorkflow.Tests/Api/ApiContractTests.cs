@@ -155,6 +155,35 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(0, (int)completed!["total"]!);
     }
 
+    [Fact]
+    public async Task ListSearchFindsJobsByIdPartUsernameAndUserIdAndFiltersByWorkflow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var marker = Guid.NewGuid().ToString("N")[..10];
+        var mine = new List<string>();
+        object helloInput = new { name = "s" };
+        object ticketInput = new { ticket_id = "T-1", customer_name = "Ada", customer_tier = "pro", subject = "s", message = "m" };
+        foreach (var (workflow, input, username) in new[] { ("hello_transform", helloInput, $"Ada_{marker}"), ("hello_transform", helloInput, $"grace{marker}"), ("support_triage", ticketInput, $"Ada_{marker}") })
+        {
+            var response = await SubmitAsync(new { workflow_name = workflow, input_data = input, user_id = $"uid-{marker}-{mine.Count}", username });
+            response.EnsureSuccessStatusCode();
+            mine.Add((string)(await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["job_id"]!);
+        }
+
+        async Task<string[]> SearchAsync(string query) =>
+            [.. (await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?{query}", ct))!["jobs"]!.AsArray().Select(j => (string)j!["job_id"]!)];
+
+        // Username, any case; "_" is a literal character, not a LIKE wildcard.
+        Assert.Equal([mine[2], mine[0]], await SearchAsync($"search={Uri.EscapeDataString($"ada_{marker}".ToUpperInvariant())}"));
+        Assert.Empty(await SearchAsync($"search={Uri.EscapeDataString($"Ada%{marker}")}"));
+        Assert.Equal([mine[2], mine[1], mine[0]], await SearchAsync($"search=uid-{marker}"));
+        Assert.Equal([mine[1], mine[0]], await SearchAsync($"search={marker}&workflow_name=hello_transform"));
+        // The last 8 characters (the dashboard's short id) and a prefix of the id.
+        Assert.Equal([mine[1]], await SearchAsync($"search={mine[1][^8..]}"));
+        Assert.Equal([mine[1]], await SearchAsync($"search={mine[1][..^3].ToUpperInvariant()}"));
+        Assert.Empty(await SearchAsync($"search={marker}&workflow_name=no_such_workflow"));
+    }
+
     [Theory]
     [InlineData("limit_results=0", "limit_results")]
     [InlineData("limit_results=501", "limit_results")]
@@ -162,6 +191,8 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
     [InlineData("status_filter=done", "status_filter")]
     [InlineData("limit=500", "limit")]
     [InlineData("offset=-1", "offset")]
+    [InlineData("search=0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789x", "search")]
+    [InlineData("workflow_name=0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789x", "workflow_name")]
     public async Task BadListParametersAre400WithValidValues(string query, string field)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -94,12 +94,12 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
     }
 
     [Fact]
-    public async Task SearchByUserOrJobIdAndStatusFilterMatchTheApi()
+    public async Task SearchByUsernameShortIdAndWorkflowFilterMatchTheApi()
     {
-        var user = $"searcher-{Guid.NewGuid():N}"[..20];
-        var first = await fixture.SubmitAsync("dashboard_quick", new { n = 1 }, username: user, cancellationToken: Ct);
-        var second = await fixture.SubmitAsync("dashboard_quick", new { n = 2 }, username: user, cancellationToken: Ct);
-        var failing = await fixture.SubmitAsync("dashboard_failing", new { }, cancellationToken: Ct);
+        var username = $"Searcher{Guid.NewGuid():N}"[..20];
+        var first = await fixture.SubmitAsync("dashboard_quick", new { n = 1 }, username: username, userId: $"uid-{Guid.NewGuid():N}", cancellationToken: Ct);
+        var second = await fixture.SubmitAsync("dashboard_quick", new { n = 2 }, username: username, userId: $"uid-{Guid.NewGuid():N}", cancellationToken: Ct);
+        var failing = await fixture.SubmitAsync("dashboard_failing", new { }, username: username, cancellationToken: Ct);
         await fixture.WaitForTerminalAsync(failing, Ct);
 
         var page = await OpenAsync("#/jobs");
@@ -107,16 +107,29 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         var table = page.Locator("table[data-role=jobs]");
         var rows = table.Locator("tbody tr[data-job-id]");
 
-        // Keyboard only: type the user id and press Enter.
-        await page.GetByLabel("Search").FillAsync(user);
+        // Keyboard only: the username as the table shows it, in lower case, then Enter.
+        await page.GetByLabel("Search").FillAsync(username.ToLowerInvariant());
         await page.GetByLabel("Search").PressAsync("Enter");
-        await Expect(table).ToHaveAttributeAsync("data-query", $"limit_results=25&user_id={user}");
-        Assert.Equal([second, first], await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.jobId)"));
+        await Expect(table).ToHaveAttributeAsync("data-query", $"limit_results=25&search={username.ToLowerInvariant()}");
+        Assert.Equal([failing, second, first], await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.jobId)"));
 
-        await page.GetByLabel("Search").FillAsync(first);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Apply" }).ClickAsync();
-        await Expect(rows).ToHaveCountAsync(1);
-        await Expect(rows.First).ToHaveAttributeAsync("data-job-id", first);
+        // The workflow filter narrows the same search to one workflow.
+        await page.GetByLabel("Workflow").SelectOptionAsync("dashboard_quick");
+        await Expect(table).ToHaveAttributeAsync("data-query", $"limit_results=25&workflow_name=dashboard_quick&search={username.ToLowerInvariant()}");
+        Assert.Equal([second, first], await rows.EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.jobId)"));
+        await page.GetByLabel("Workflow").SelectOptionAsync("");
+
+        // The short id shown under the workflow name finds its job, and so does a prefix of the full id.
+        var shortId = await table.Locator($"tr[data-job-id='{first}'] .mono").InnerTextAsync();
+        Assert.True(first.EndsWith(shortId, StringComparison.Ordinal), $"short id {shortId} of {first}");
+        foreach (var term in new[] { shortId, first[..^4].ToUpperInvariant() })
+        {
+            await page.GetByLabel("Search").FillAsync(term);
+            await page.GetByRole(AriaRole.Button, new() { Name = "Apply" }).ClickAsync();
+            await Expect(table).ToHaveAttributeAsync("data-query", $"limit_results=25&search={term}");
+            await Expect(rows).ToHaveCountAsync(1);
+            await Expect(rows.First).ToHaveAttributeAsync("data-job-id", first);
+        }
 
         await page.GetByLabel("Search").FillAsync("");
         await page.GetByLabel("Status").SelectOptionAsync("failed");
@@ -143,6 +156,9 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         await Expect(page.Locator("li[data-step-id=draft] pre.stream")).ToContainTextAsync("lorem ipsum");
         await Expect(page.Locator("li[data-step-id=draft]")).ToContainTextAsync("Model mock/lorem");
         await Expect(page.Locator("[data-role=progress-text]")).ToContainTextAsync("Running");
+        // While it runs, the details say when it started and which attempt this is (not "—" and 0).
+        await Expect(page.Locator("[data-role=attempt]")).ToHaveTextAsync("1");
+        await Expect(page.Locator("section[aria-labelledby=details-title] dt:text-is('Started') + dd")).Not.ToHaveTextAsync("—");
         await Screenshot(page, "job-detail-live", "light", 1280);
 
         await Expect(main).ToHaveAttributeAsync("data-job-status", "completed", new() { Timeout = 60_000 });
@@ -179,26 +195,78 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
     }
 
     [Fact]
-    public async Task RetryButtonOfAFailedJobQueuesItAgain()
+    public async Task StepDetailShowsTimesAndMarkdownOutputAndTheJobOutputAsJson()
+    {
+        var jobId = await fixture.SubmitAsync("dashboard_markdown", new { name = "Ada" }, cancellationToken: Ct);
+        Assert.Equal("completed", (string?)(await fixture.WaitForTerminalAsync(jobId, Ct))["status"]);
+
+        var page = await OpenAsync($"#/jobs/{jobId}");
+        var step = page.Locator("li[data-step-id=report]");
+        await step.GetByText("Details of Write the report").ClickAsync();
+        var output = step.Locator("[data-role=step-output][data-format=markdown]");
+        await Expect(output.Locator("h4")).ToHaveTextAsync("Report for Ada");
+        await Expect(output.Locator("li strong")).ToHaveTextAsync("Bold");
+        await Expect(output.Locator("li code")).ToHaveTextAsync("code");
+        await Expect(output.Locator("p em")).ToHaveTextAsync("emphasis");
+        // Markup in model output stays text.
+        await Expect(output.Locator("img")).ToHaveCountAsync(0);
+        await Expect(output.Locator("p")).ToContainTextAsync("<img src=x onerror=alert(1)>");
+        await Expect(step.Locator("dt:text-is('Started') + dd")).Not.ToHaveTextAsync("—");
+        await Expect(step.Locator("dt:text-is('Finished') + dd")).Not.ToHaveTextAsync("—");
+
+        var jobOutput = page.Locator("[data-role=output][data-format=json]");
+        var shown = JsonNode.Parse(await jobOutput.InnerTextAsync())!;
+        Assert.Equal("Ada", (string?)shown["name"]);
+        Assert.StartsWith("# Report for Ada", (string?)shown["report"], StringComparison.Ordinal);
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task NonRetryableFailureOffersNoRetryAndSaysWhy()
     {
         var jobId = await fixture.SubmitAsync("dashboard_failing", new { }, action: "fails", cancellationToken: Ct);
         var failed = await fixture.WaitForTerminalAsync(jobId, Ct);
         Assert.Equal("failed", (string?)failed["status"]);
-        var firstAttempt = (int)failed["attempt"]!;
+        Assert.False((bool)failed["error"]!["retryable"]!);
 
         var page = await OpenAsync($"#/jobs/{jobId}");
         var error = page.Locator("[data-role=error]");
         await Expect(error).ToBeVisibleAsync();
         await Expect(error).ToContainTextAsync("Category");
-        await Expect(error).ToContainTextAsync("Retryable");
+        await Expect(error.Locator("[data-role=no-retry]")).ToContainTextAsync("would happen again");
         await Screenshot(page, "job-detail-failed", "light", 1280);
+        await Expect(page.Locator("[data-action=copy-curl]")).ToBeVisibleAsync();
+        await Expect(page.Locator("[data-action=retry]")).ToHaveCountAsync(0);
+        AssertNoConsoleErrors();
+    }
 
+    [Fact]
+    public async Task CancelledJobShowsAsCancelledAndItsRetryRunsTheRest()
+    {
+        // The wait step takes 8 s (under the HTTP attempt timeout): the cancel lands while it runs; its retry waits again and completes.
+        var jobId = await fixture.SubmitAsync("dashboard_cancellable", new { service_url = fixture.SlowUrl, wait_ms = "8000" }, action: "cancel then retry", cancellationToken: Ct);
+        var page = await OpenAsync($"#/jobs/{jobId}");
+        await Expect(page.Locator("main[data-job-status=processing] [data-role=timeline] li[data-step-id=wait][data-status=running]")).ToBeVisibleAsync();
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Cancel job" }).ClickAsync();
+
+        var main = page.Locator("main");
+        await Expect(main).ToHaveAttributeAsync("data-job-status", "cancelled", new() { Timeout = 30_000 });
+        // Cancelled is neither an error nor still running.
+        await Expect(page.Locator("h1 .badge")).ToHaveTextAsync("cancelled");
+        await Expect(page.Locator("[data-role=cancelled]")).ToContainTextAsync("The job was cancelled");
+        await Expect(page.Locator("[data-role=error]")).ToHaveCountAsync(0);
+        await Expect(page.Locator(".notice.error")).ToHaveCountAsync(0);
+        await Expect(page.Locator("[data-role=timeline] li[data-status=running]")).ToHaveCountAsync(0);
+        await Expect(page.Locator("[data-role=timeline] li[data-step-id=wait]")).ToHaveAttributeAsync("data-status", "cancelled");
+        await Expect(page.Locator("[data-role=timeline] li[data-step-id=prepare]")).ToHaveAttributeAsync("data-status", "completed");
+        await Screenshot(page, "job-detail-cancelled", "light", 1280);
+
+        // Retry helps here: the job runs again as attempt 2 and the page follows it.
         await page.GetByRole(AriaRole.Button, new() { Name = "Retry job" }).ClickAsync();
-
-        await Expect(page.Locator("[data-role=attempt]")).ToHaveTextAsync((firstAttempt + 1).ToString(CultureInfo.InvariantCulture), new() { Timeout = 30_000 });
-        var again = await fixture.WaitForTerminalAsync(jobId, Ct);
-        Assert.Equal(firstAttempt + 1, (int)again["attempt"]!);
-        await Expect(page.Locator("main")).ToHaveAttributeAsync("data-job-status", (string)again["status"]!);
+        await Expect(main).ToHaveAttributeAsync("data-job-status", "completed", new() { Timeout = 90_000 });
+        await Expect(page.Locator("[data-role=attempt]")).ToHaveTextAsync("2");
+        await Expect(page.Locator("[data-role=cancelled]")).ToHaveCountAsync(0);
         AssertNoConsoleErrors();
     }
 
@@ -339,7 +407,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
 
         foreach (var scheme in new[] { ColorScheme.Light, ColorScheme.Dark })
         {
-            foreach (var width in new[] { 1280, 375 })
+            foreach (var width in new[] { 1280, 1024, 375 })
             {
                 var page = await OpenAsync("#/jobs", scheme: scheme, width: width);
                 await Expect(page.Locator($"tr[data-job-id='{running}']")).ToBeVisibleAsync();
@@ -350,6 +418,16 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
                     await Screenshot(page, name, scheme == ColorScheme.Light ? "light" : "dark", width);
                     var overflow = await page.EvaluateAsync<int>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
                     Assert.True(overflow <= 0, $"{name} at {width}px scrolls sideways by {overflow}px");
+                    // The costs tables are not cut off inside their scroll boxes either (the reported clipped Cost column).
+                    // The jobs table still scrolls inside its own box at 1024 px (see the issue's closing note).
+                    if (name != "costs")
+                    {
+                        continue;
+                    }
+
+                    var clipped = await page.EvaluateAsync<string[]>(
+                        "[...document.querySelectorAll('main .table-wrap')].filter(w => w.scrollWidth - w.clientWidth > 1).map(w => w.querySelector('table')?.dataset.role ?? w.querySelector('caption')?.textContent ?? 'table')");
+                    Assert.True(clipped.Length == 0, $"{name} at {width}px clips: {string.Join(", ", clipped)}");
                 }
             }
         }
@@ -412,7 +490,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
     private static readonly HashSet<string> ForDocs =
     [
         "jobs-light-1280", "jobs-dark-1280", "jobs-light-375", "job-detail-light-1280", "job-detail-dark-375",
-        "job-detail-live-light-1280", "job-detail-failed-light-1280", "queue-light-1280", "costs-light-1280",
+        "job-detail-live-light-1280", "job-detail-failed-light-1280", "job-detail-cancelled-light-1280", "queue-light-1280", "costs-light-1280",
         "costs-dark-1280", "workflow-light-1280", "workflow-dry-run-light-1280", "login-light-1280",
     ];
 

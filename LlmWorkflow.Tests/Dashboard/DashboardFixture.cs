@@ -102,9 +102,10 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
     }
 
     /// <summary>Submits a workflow as the admin and returns the job id.</summary>
-    public async Task<string> SubmitAsync(string workflow, object input, string username = "ada", string action = "browser test", CancellationToken cancellationToken = default)
+    public async Task<string> SubmitAsync(
+        string workflow, object input, string username = "ada", string action = "browser test", CancellationToken cancellationToken = default, string? userId = null)
     {
-        var response = await Admin.PostAsJsonAsync("api/v1/workflow", new { workflow_name = workflow, input_data = input, username, user_id = username, action }, cancellationToken);
+        var response = await Admin.PostAsJsonAsync("api/v1/workflow", new { workflow_name = workflow, input_data = input, username, user_id = userId ?? username, action }, cancellationToken);
         response.EnsureSuccessStatusCode();
         var body = await response.Content.ReadFromJsonAsync<JsonObject>(cancellationToken);
         return (string)body!["job_id"]!;

@@ -41,6 +41,8 @@ public sealed class TestEnvironment
             ["Auth:ApiKeys:1:Name"] = "tests-admin",
             ["Auth:ApiKeys:1:Key"] = AdminKey,
             ["Auth:ApiKeys:1:Admin"] = "true",
+            // Scheduled maintenance would delete or fail the old rows tests create; its own tests turn it on.
+            ["Maintenance:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:LlmWorkflow"] = "Information",
         };

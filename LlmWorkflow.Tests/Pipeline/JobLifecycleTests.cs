@@ -166,7 +166,7 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
         var stuck = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true, age: old);
         var waiting = await _db.InsertJobAsync(JobStatus.Queued, age: old);
 
-        await _db.MaintenanceAsync(m => m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None));
+        await _db.MaintenanceAsync(async m => (await m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None)).Total);
 
         Assert.Equal(JobStatus.Completed, await _db.StatusAsync(finished));
         Assert.Equal(JobStatus.Processing, await _db.StatusAsync(live));
@@ -222,12 +222,12 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
         }
 
         var finishes = ids.Select(id => Task.Run(() => _db.Store.FinishAsync(id, "worker-a", Outcome(JobStatus.Completed), CancellationToken.None))).ToArray();
-        var cleanup = Task.Run(() => _db.MaintenanceAsync(m => m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None)));
+        var cleanup = Task.Run(() => _db.MaintenanceAsync(async m => (await m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None)).Total));
         var finished = await Task.WhenAll(finishes);
         var cleaned = await cleanup;
 
         // Cleanup skips rows a finishing worker holds, so a second pass catches any it skipped.
-        cleaned += await _db.MaintenanceAsync(m => m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None));
+        cleaned += await _db.MaintenanceAsync(async m => (await m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None)).Total);
         Assert.Equal(ids.Count, finished.Count(f => f) + cleaned);
         for (var i = 0; i < ids.Count; i++)
         {

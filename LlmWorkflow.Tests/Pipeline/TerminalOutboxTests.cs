@@ -68,11 +68,11 @@ public sealed class TerminalOutboxTests(TestServers servers) : IAsyncLifetime
         await using (await RejectEventsAsync())
         {
             await Assert.ThrowsAsync<PostgresException>(() =>
-                _db.MaintenanceAsync(m => m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None)));
+                _db.MaintenanceAsync(async m => (await m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None)).Total));
             Assert.Equal(JobStatus.Processing, await _db.StatusAsync(id));
         }
 
-        Assert.Equal(1, await _db.MaintenanceAsync(m => m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None)));
+        Assert.Equal(1, await _db.MaintenanceAsync(async m => (await m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None)).Total));
         Assert.Equal(new[] { ("workflow.failed", "failed") }, await _db.TerminalEventsAsync(id));
     }
 

@@ -5,6 +5,15 @@ import { h, replace, toast, table } from '../dom.js';
 import { formatCost, formatDate, formatDuration, formatJson, formatTokens, TERMINAL } from '../format.js';
 import { statusBadge } from './jobs.js';
 import { latestRequest } from '../latest.js';
+import { renderOutput } from '../markdown.js';
+
+/** Retry re-runs a job from its checkpoints: worth it after a cancel or a failure that may go away on its own. */
+export function retryCanHelp(job) {
+  if (job.status === 'cancelled') return true;
+  if (job.status !== 'failed') return false;
+  if (job.error?.type === 'budget_exceeded') return false;
+  return job.error?.retryable !== false || ['SYSTEM_ERROR', 'EXTERNAL_ERROR'].includes(job.error?.category);
+}
 
 export async function renderJobDetail(main, jobId) {
   let job = null;
@@ -48,7 +57,8 @@ export async function renderJobDetail(main, jobId) {
     for (const step of job.steps ?? []) mergeStep(step.step_key ?? step.step_id, {
       step_id: step.step_id, display_name: step.display_name, status: step.status, duration_ms: step.duration_ms,
       attempts: step.attempts, input_tokens: step.input_tokens, output_tokens: step.output_tokens, cost_usd: step.cost_usd,
-      model: step.model, type: step.type, error: step.error,
+      model: step.model, type: step.type, error: step.error, output: step.output, started_at: step.started_at, finished_at: step.finished_at,
+      provider: step.provider,
     });
     if (job.status === 'processing' && job.progress?.current_step_id && ![...steps.values()].some((s) => s.step_id === job.progress.current_step_id)) {
       mergeStep(job.progress.current_step_id, { step_id: job.progress.current_step_id, display_name: job.progress.current_step_name, status: 'running' });
@@ -77,7 +87,7 @@ export async function renderJobDetail(main, jobId) {
       fact('Started', formatDate(job.started_at)),
       fact('Completed', formatDate(job.completed_at)),
       fact('Duration', formatDuration(job.duration_ms)),
-      fact('Attempt', h('span', { 'data-role': 'attempt' }, String(job.attempt ?? 1))))));
+      fact('Attempt', h('span', { 'data-role': 'attempt' }, job.attempt ? String(job.attempt) : '—')))));
     renderActions();
     renderProgress();
     renderTimeline();
@@ -109,7 +119,11 @@ export async function renderJobDetail(main, jobId) {
       replace(timeline, h('li', { class: 'muted' }, TERMINAL.has(job?.status) ? 'No steps were recorded.' : 'No step has started yet.'));
       return;
     }
-    replace(timeline, [...steps.values()].map((step) => {
+    replace(timeline, [...steps.values()].map((shown) => {
+      // A step still marked running when the job ended was interrupted by the cancel (or the failure), not running.
+      const step = TERMINAL.has(job?.status) && (shown.status === 'running' || !shown.status)
+        ? { ...shown, status: job.status === 'cancelled' ? 'cancelled' : 'interrupted' }
+        : shown;
       const meta = [
         step.duration_ms != null ? `Duration ${formatDuration(step.duration_ms)}` : null,
         step.attempts != null ? `Attempts ${step.attempts}` : null,
@@ -128,8 +142,25 @@ export async function renderJobDetail(main, jobId) {
           statusBadge(step.status ?? 'pending'), h('code', { class: 'muted small-text' }, step.step_id)),
         meta.length ? h('ul', { class: 'step-meta' }, meta.map((m) => h('li', null, m))) : null,
         step.error ? h('p', { class: 'notice error' }, step.error.message ?? formatJson(step.error)) : null,
-        stream ?? null);
+        stream ?? null,
+        stepDetail(step));
     }));
+  }
+
+  /** What a finished step produced and when it ran, folded away until asked for. */
+  function stepDetail(step) {
+    if (step.output === undefined && !step.started_at) return null;
+    return h('details', { class: 'step-detail', 'data-role': 'step-detail' },
+      h('summary', null, `Details of ${step.display_name ?? step.step_id}`),
+      h('dl', { class: 'facts' },
+        fact('Started', formatDate(step.started_at)),
+        fact('Finished', formatDate(step.finished_at)),
+        step.model ? fact('Model', step.model) : null,
+        step.input_tokens != null ? fact('Tokens', `${formatTokens(step.input_tokens)} in / ${formatTokens(step.output_tokens)} out`) : null,
+        step.cost_usd != null ? fact('Cost', formatCost(step.cost_usd)) : null),
+      step.output === undefined || step.output === null
+        ? h('p', { class: 'muted' }, 'No output.')
+        : [h('h4', null, 'Output'), renderOutput(step.output, { 'data-role': 'step-output' })]);
   }
 
   function renderActions() {
@@ -137,7 +168,7 @@ export async function renderJobDetail(main, jobId) {
     if (!TERMINAL.has(job.status)) {
       buttons.push(h('button', { type: 'button', class: 'button danger', 'data-action': 'cancel', onclick: (e) => run(e.currentTarget, () => api(`/workflow/${jobId}`, { method: 'DELETE' })) }, 'Cancel job'));
     }
-    if (job.status === 'failed' || job.status === 'cancelled') {
+    if (retryCanHelp(job)) {
       buttons.push(h('button', { type: 'button', class: 'button', 'data-action': 'retry', onclick: (e) => run(e.currentTarget, () => api(`/jobs/${jobId}/retry`, { method: 'POST' })) }, 'Retry job'));
     }
     if (webhooksAvailable && TERMINAL.has(job.status)) {
@@ -174,7 +205,7 @@ export async function renderJobDetail(main, jobId) {
     const cost = job.result.cost_data;
     replace(resultBox, h('section', { class: 'card', 'aria-labelledby': 'result-title' },
       h('h2', { id: 'result-title' }, 'Output'),
-      h('pre', { class: 'json', 'data-role': 'output', tabindex: '0' }, formatJson(job.result.output ?? job.result)),
+      renderOutput(job.result.output ?? job.result, { 'data-role': 'output' }),
       cost ? [h('h3', null, 'Cost'), h('dl', { class: 'facts' },
         Object.entries(cost).filter(([, v]) => v == null || typeof v !== 'object').map(([k, v]) =>
           fact(k.replaceAll('_', ' '), k.includes('cost') ? formatCost(v) : k.includes('tokens') ? formatTokens(v) : String(v ?? '—'))))] : null));
@@ -182,6 +213,14 @@ export async function renderJobDetail(main, jobId) {
 
   function renderError() {
     const error = job.error;
+    if (job.status === 'cancelled') {
+      // A cancel is what someone asked for, not a failure: no error styling, no error taxonomy.
+      replace(errorBox, h('section', { class: 'card', 'aria-labelledby': 'cancelled-title', 'data-role': 'cancelled' },
+        h('h2', { id: 'cancelled-title' }, 'Cancelled'),
+        h('p', { class: 'notice' }, `The job was cancelled${job.completed_at ? ` at ${formatDate(job.completed_at)}` : ''}. `
+          + 'Steps that had finished keep their results; Retry runs the rest.')));
+      return;
+    }
     if (!error && !job.error_message) {
       replace(errorBox);
       return;
@@ -196,6 +235,7 @@ export async function renderJobDetail(main, jobId) {
         fact('Retryable', error?.retryable == null ? '—' : error.retryable ? 'Yes — retrying may succeed' : 'No — fix the cause first'),
         error?.retry_after != null ? fact('Retry after', `${error.retry_after} s`) : null,
         fact('Step', error?.step_id ?? '—')),
+      !retryCanHelp(job) ? h('p', { class: 'muted', 'data-role': 'no-retry' }, 'Retry is not offered: this failure would happen again. Fix the cause (input, configuration or budget) and submit a new job.') : null,
       suggestions.length ? [h('h3', null, 'What to do'), h('ul', null, suggestions.map((s) => h('li', null, s)))] : null,
       error?.details ? h('details', null, h('summary', null, 'Details'), h('pre', { class: 'json' }, formatJson(error.details))) : null));
   }
@@ -278,6 +318,8 @@ export async function renderJobDetail(main, jobId) {
       case 'run_started':
         job.status = 'processing';
         renderProgress();
+        // The start time and attempt come from the job row the worker just claimed.
+        loadStatus().catch(() => {});
         break;
       case 'step_started':
         mergeStep(key, { step_id: data.step_id, display_name: data.display_name, status: 'running', type: data.step_type });

@@ -1,16 +1,16 @@
 // Jobs: the admin "LLM Queue" list (document 003): status filter, limit results (default 25), search, auto refresh,
 // live mini progress for running jobs, cancel and retry from the list.
-import { api, ApiError } from '../api.js';
+import { api } from '../api.js';
 import { latestRequest } from '../latest.js';
 import { h, replace, select, field, toast, tableRow } from '../dom.js';
-import { formatCost, formatDate, formatDuration, formatTokens, isGuid, shortId, ACTIVE } from '../format.js';
+import { formatCost, formatDate, formatDuration, formatTokens, shortId, ACTIVE } from '../format.js';
 
 export const LIMIT_RESULTS = ['25', '50', '100', '200', 'Today', '7 Days', '30 Days'];
 const STATUSES = [['', 'All statuses'], 'pending', 'queued', 'processing', 'completed', 'failed', 'cancelled'];
 const REFRESH_MS = 3000;
 
 // Filters survive navigating to a job and back.
-const state = { status: '', limitResults: '25', search: '', offset: 0, autoRefresh: true };
+const state = { status: '', workflow: '', limitResults: '25', search: '', offset: 0, autoRefresh: true };
 
 export function statusBadge(status) {
   return h('span', { class: `badge ${status}`, 'data-status': status }, status);
@@ -76,7 +76,8 @@ export async function renderJobs(main) {
 
   const statusSelect = select({ name: 'status_filter' }, STATUSES, state.status);
   const limitSelect = select({ name: 'limit_results' }, LIMIT_RESULTS, state.limitResults);
-  const search = h('input', { type: 'search', name: 'search', value: state.search, placeholder: 'Job id or user id', autocomplete: 'off' });
+  const workflowSelect = select({ name: 'workflow_name' }, [['', 'All workflows'], ...(state.workflow ? [state.workflow] : [])], state.workflow);
+  const search = h('input', { type: 'search', name: 'search', value: state.search, placeholder: 'Job id, username or user id', autocomplete: 'off' });
   const auto = h('input', { type: 'checkbox', name: 'auto_refresh', checked: state.autoRefresh });
   const refresh = h('button', { type: 'button', class: 'button secondary' }, 'Refresh');
   const summary = h('p', { class: 'muted', 'aria-live': 'polite', 'data-role': 'summary' });
@@ -93,12 +94,14 @@ export async function renderJobs(main) {
 
   const onFilter = () => {
     state.status = statusSelect.value;
+    state.workflow = workflowSelect.value;
     state.limitResults = limitSelect.value;
     state.search = search.value.trim();
     state.offset = 0;
     load();
   };
   statusSelect.addEventListener('change', onFilter);
+  workflowSelect.addEventListener('change', onFilter);
   limitSelect.addEventListener('change', onFilter);
   search.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); onFilter(); } });
   search.addEventListener('search', onFilter);
@@ -111,6 +114,7 @@ export async function renderJobs(main) {
     h('h1', { tabindex: '-1' }, 'Jobs'),
     h('form', { class: 'toolbar', role: 'search', 'aria-label': 'Filter jobs', onsubmit: (e) => { e.preventDefault(); onFilter(); } },
       field('Status', statusSelect),
+      field('Workflow', workflowSelect),
       field('Limit results', limitSelect),
       field('Search', search),
       h('button', { type: 'submit', class: 'button' }, 'Apply'),
@@ -126,7 +130,8 @@ export async function renderJobs(main) {
     const params = new URLSearchParams();
     if (state.status) params.set('status_filter', state.status);
     if (state.limitResults) params.set('limit_results', state.limitResults);
-    if (state.search && !isGuid(state.search)) params.set('user_id', state.search);
+    if (state.workflow) params.set('workflow_name', state.workflow);
+    if (state.search) params.set('search', state.search);
     if (state.offset) params.set('offset', String(state.offset));
     return params.toString();
   }
@@ -136,18 +141,9 @@ export async function renderJobs(main) {
     const request = requests.begin();
     const q = query();
     try {
-      let jobs;
-      let total;
-      if (state.search && isGuid(state.search)) {
-        const { data } = await api(`/jobs/${state.search.trim()}`, { signal: request.signal });
-        jobs = [{ ...data, progress_percent: data.progress?.percent ?? 0, current_step_name: data.progress?.current_step_name }];
-        total = 1;
-        pageSize = 1;
-      } else {
-        const { data } = await api(`/jobs?${q}`, { signal: request.signal });
-        ({ jobs, total } = data);
-        pageSize = data.limit;
-      }
+      const { data } = await api(`/jobs?${q}`, { signal: request.signal });
+      const { jobs, total } = data;
+      pageSize = data.limit;
       if (disposed || !request.isLatest()) return;
       renderRows(jobs);
       tableEl.dataset.query = q;
@@ -160,13 +156,7 @@ export async function renderJobs(main) {
       replace(message);
     } catch (error) {
       if (error.name === 'AbortError' || disposed || !request.isLatest()) return;
-      if (error instanceof ApiError && error.status === 404 && isGuid(state.search)) {
-        renderRows([]);
-        tableEl.dataset.query = q;
-        summary.textContent = `No job with id ${state.search}.`;
-      } else {
-        replace(message, h('p', { class: 'notice error', role: 'alert' }, error.message));
-      }
+      replace(message, h('p', { class: 'notice error', role: 'alert' }, error.message));
     }
     schedule();
   }
@@ -191,6 +181,17 @@ export async function renderJobs(main) {
     clearTimeout(timer);
     if (state.autoRefresh && !disposed) timer = setTimeout(() => (document.hidden ? schedule() : load()), REFRESH_MS);
   }
+
+  // The workflow filter lists the catalog (names of removed workflows can still be typed into the URL state).
+  api('/workflows').then(({ data }) => {
+    const names = (Array.isArray(data) ? data : data?.workflows ?? []).map((w) => w.name).filter(Boolean).sort();
+    if (disposed || names.length === 0) return;
+    replace(workflowSelect, [['', 'All workflows'], ...new Set([...names, ...(state.workflow ? [state.workflow] : [])])].map((o) => {
+      const [value, label] = Array.isArray(o) ? o : [o, o];
+      return h('option', { value }, label);
+    }));
+    workflowSelect.value = state.workflow;
+  }).catch(() => {});
 
   reload = load;
   await load();

@@ -6,6 +6,13 @@ import { latestRequest } from '../latest.js';
 
 const REFRESH_MS = 5000;
 
+/** A settings period in its largest whole unit: 7 days, 1 h, 30 min. */
+function formatSpan(seconds) {
+  if (seconds % 86400 === 0) return `${seconds / 86400} day${seconds === 86400 ? '' : 's'}`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  return seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
+}
+
 export async function renderQueue(main) {
   let timer = null;
   let disposed = false;
@@ -14,12 +21,14 @@ export async function renderQueue(main) {
   const message = h('div');
   const updated = h('p', { class: 'muted small-text' });
   const days = h('input', { type: 'number', min: 1, value: 7, name: 'days', inputmode: 'numeric', style: 'width:6rem' });
+  const lastRuns = h('div', { 'data-role': 'maintenance-runs' });
 
   replace(main,
     h('h1', { tabindex: '-1' }, 'Queue & workers'),
     updated, message, content,
     h('section', { class: 'card', 'aria-labelledby': 'maint-title' },
       h('h2', { id: 'maint-title' }, 'Maintenance'),
+      lastRuns,
       h('div', { class: 'toolbar' },
         confirmButton('Fail stale jobs', 'Mark stuck jobs as failed?', () => api('/admin/cleanup/stale', { method: 'POST' })),
         field('Older than (days)', days),
@@ -56,9 +65,13 @@ export async function renderQueue(main) {
     clearTimeout(timer);
     const request = requests.begin();
     try {
-      const { data } = await api('/admin/queue', { signal: request.signal });
+      const [{ data }, maintenance] = await Promise.all([
+        api('/admin/queue', { signal: request.signal }),
+        api('/admin/maintenance', { signal: request.signal }).then((r) => r.data, () => null),
+      ]);
       if (disposed || !request.isLatest()) return;
       render(data);
+      renderMaintenance(maintenance);
       replace(message);
       updated.textContent = `Updated ${new Date().toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s`;
     } catch (error) {
@@ -112,6 +125,32 @@ export async function renderQueue(main) {
             ],
             rows: workers,
           })));
+  }
+
+  function renderMaintenance(m) {
+    if (!m) {
+      replace(lastRuns, h('p', { class: 'muted' }, 'The schedule is not available (GET /api/v1/admin/maintenance).'));
+      return;
+    }
+    const every = formatSpan(m.interval_seconds);
+    replace(lastRuns,
+      h('p', { class: 'muted small-text' }, m.enabled
+        ? `Scheduled in the workers every ${every}: stale after ${formatSpan(m.stale_processing_after_seconds)} processing or ${formatSpan(m.stale_waiting_after_seconds)} waiting; finished jobs kept ${formatSpan(m.retention_seconds)}.`
+        : 'Scheduled maintenance is off; use the buttons below.'),
+      (m.last_runs ?? []).length === 0
+        ? h('p', { class: 'muted' }, 'No scheduled run yet.')
+        : table({
+          caption: 'Last scheduled runs',
+          attrs: { 'data-role': 'maintenance' },
+          columns: [
+            { label: 'Task', cell: (r) => r.task.replaceAll('_', ' ') },
+            { label: 'Last run', cell: (r) => formatDate(r.finished_at) },
+            { label: 'Jobs', num: true, cell: (r) => String(r.affected) },
+            { label: 'Worker', cell: (r) => h('code', null, r.runner) },
+            { label: 'Result', cell: (r) => (r.error ? h('span', { class: 'notice error' }, r.error) : 'ok') },
+          ],
+          rows: m.last_runs,
+        }));
   }
 
   function stat(label, value) {

@@ -1,0 +1,65 @@
+// A small Markdown renderer for LLM output: headings, paragraphs, bullet and numbered lists, fenced code, and inline
+// **bold**, *emphasis* and `code`. It builds DOM nodes with text content only, so model output can never inject markup.
+import { h } from './dom.js';
+
+const INLINE = /(\*\*[^*]+\*\*|`[^`]+`|\*[^*\s][^*]*\*)/g;
+
+function inline(text) {
+  return text.split(INLINE).filter((part) => part !== '').map((part) => {
+    if (part.startsWith('**') && part.endsWith('**') && part.length > 4) return h('strong', null, part.slice(2, -2));
+    if (part.startsWith('`') && part.endsWith('`') && part.length > 2) return h('code', null, part.slice(1, -1));
+    if (part.startsWith('*') && part.endsWith('*') && part.length > 2) return h('em', null, part.slice(1, -1));
+    return part;
+  });
+}
+
+/** Renders Markdown text as a <div class="markdown">. */
+export function renderMarkdown(text) {
+  const blocks = [];
+  const lines = String(text).replace(/\r\n/g, '\n').split('\n');
+  let i = 0;
+  while (i < lines.length) {
+    const line = lines[i];
+    if (line.startsWith('```')) {
+      const code = [];
+      for (i++; i < lines.length && !lines[i].startsWith('```'); i++) code.push(lines[i]);
+      i++;
+      blocks.push(h('pre', { class: 'json' }, h('code', null, code.join('\n'))));
+      continue;
+    }
+    const heading = /^(#{1,6})\s+(.*)$/.exec(line);
+    if (heading) {
+      // Output headings sit under the page's own h2/h3.
+      blocks.push(h(`h${Math.min(6, heading[1].length + 3)}`, null, inline(heading[2])));
+      i++;
+      continue;
+    }
+    const list = /^\s*([-*+]|\d+[.)])\s+/.exec(line);
+    if (list) {
+      const ordered = /\d/.test(list[1]);
+      const items = [];
+      while (i < lines.length && /^\s*([-*+]|\d+[.)])\s+/.test(lines[i]) && /\d/.test(/^\s*([-*+]|\d+[.)])/.exec(lines[i])[1]) === ordered) {
+        items.push(h('li', null, inline(lines[i].replace(/^\s*([-*+]|\d+[.)])\s+/, ''))));
+        i++;
+      }
+      blocks.push(h(ordered ? 'ol' : 'ul', null, items));
+      continue;
+    }
+    if (line.trim() === '') {
+      i++;
+      continue;
+    }
+    const paragraph = [];
+    while (i < lines.length && lines[i].trim() !== '' && !/^(#{1,6}\s|```|\s*([-*+]|\d+[.)])\s+)/.test(lines[i])) paragraph.push(lines[i++]);
+    blocks.push(h('p', null, inline(paragraph.join(' '))));
+  }
+  return h('div', { class: 'markdown' }, blocks);
+}
+
+/** A step's or job's output: Markdown when it is text, indented JSON otherwise. */
+export function renderOutput(value, attrs = {}) {
+  if (typeof value === 'string') return h('div', { ...attrs, 'data-format': 'markdown' }, renderMarkdown(value));
+  const pre = h('pre', { class: 'json', tabindex: '0', ...attrs, 'data-format': 'json' });
+  pre.textContent = JSON.stringify(value, null, 2);
+  return pre;
+}

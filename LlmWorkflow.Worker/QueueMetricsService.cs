@@ -1,0 +1,40 @@
+using LlmWorkflow.Engine;
+using LlmWorkflow.Engine.Jobs;
+
+namespace LlmWorkflow.Worker;
+
+/// <summary>
+/// Reads the dispatch streams' depth and oldest-entry age every <see cref="Interval"/> for the queue gauges
+/// (<c>llmworkflow.queue.depth</c>, <c>llmworkflow.queue.oldest_age</c>). Its Redis calls are background polling
+/// and are not traced.
+/// </summary>
+internal sealed partial class QueueMetricsService(QueueDepthReader reader, ILogger<QueueMetricsService> logger) : BackgroundService
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Interval);
+        try
+        {
+            do
+            {
+                try
+                {
+                    Telemetry.Queue.Update(await reader.ReadAsync(stoppingToken));
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogReadFailed(ex);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Reading the queue depth failed; will retry")]
+    private partial void LogReadFailed(Exception ex);
+}
