@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using LlmWorkflow.Tests.Infrastructure;
 
 namespace LlmWorkflow.Tests.Contract;
@@ -18,43 +16,7 @@ internal static class NodeScripts
     public static async Task<string> RunAsync(string tool, IEnumerable<string> arguments, IDictionary<string, string> environment, TimeSpan timeout)
     {
         RequireInstalled();
-        var start = new ProcessStartInfo(Bin(tool))
-        {
-            WorkingDirectory = Directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {tool}.");
-        var output = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        using var deadline = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{tool} {string.Join(' ', start.ArgumentList)} did not finish within {timeout}:\n{output}");
-        }
-
-        process.WaitForExit(); // flushes the redirected output
-        var text = output.ToString();
-        Assert.True(process.ExitCode == 0, $"{tool} {string.Join(' ', start.ArgumentList)} exited {process.ExitCode}:\n{text}");
-        return text;
+        return await ExternalCommand.RunAsync(Bin(tool), arguments, timeout, new Dictionary<string, string>(environment), Directory);
     }
 
     public static void RequireInstalled()

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LlmWorkflow.Tests.Infrastructure;
 
 namespace LlmWorkflow.Tests.Deployment;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace LlmWorkflow.Tests.Deployment;
+namespace LlmWorkflow.Tests.Infrastructure;
 
-/// <summary>Runs a command line tool (dotnet publish, podman, skopeo) to completion and returns its output.</summary>
+/// <summary>Runs a command line tool (dotnet publish, podman, skopeo, node clients) to completion and returns its output.</summary>
 public static class ExternalCommand
 {
     public static async Task<string> RunAsync(
