@@ -18,7 +18,8 @@ public sealed class JobSubmitter(
     SubmissionBatcher submissions,
     WorkflowCatalog catalog,
     TimeProvider time,
-    IOptions<WebhookOptions> webhookOptions)
+    IOptions<WebhookOptions> webhookOptions,
+    WebhookSecretProtector secretProtector)
 {
     public async Task<SubmissionResult> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken)
     {
@@ -61,7 +62,7 @@ public sealed class JobSubmitter(
             WorkflowName = workflow.Name,
             Priority = submission.Priority,
             WebhookUrl = submission.WebhookUrl,
-            WebhookSecret = submission.WebhookSecret,
+            WebhookSecret = secretProtector.Protect(submission.WebhookSecret),
             WebhookEvents = submission.WebhookEvents?.ToArray(),
             TenantId = submission.TenantId,
             UserId = submission.UserId,

@@ -13,7 +13,7 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.Property(j => j.Id).HasDefaultValueSql("gen_random_uuid()");
         job.Property(j => j.CeleryTaskId).HasMaxLength(255);
         job.Property(j => j.WorkflowName).HasMaxLength(100);
-        job.Property(j => j.WebhookSecret).HasMaxLength(255);
+        job.Property(j => j.WebhookSecret).HasMaxLength(1000);
         job.Property(j => j.TenantId).HasMaxLength(100);
         job.Property(j => j.UserId).HasMaxLength(255);
         job.Property(j => j.Username).HasMaxLength(255);

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
@@ -13,6 +14,7 @@ public sealed partial class WebhookDispatcher(
     WebhookDeliveryStore store,
     WebhookSender sender,
     WebhookRetrySchedule schedule,
+    WebhookSecretProtector secretProtector,
     IOptions<WebhookOptions> options,
     TimeProvider time,
     ILogger<WebhookDispatcher> logger)
@@ -77,9 +79,23 @@ public sealed partial class WebhookDispatcher(
         LogAttempt(delivery.JobId, delivery.EventType, delivery.EventId, delivery.AttemptNumber, state, result.HttpStatus, result.Error);
     }
 
+    /// <summary>What is recorded when the job's stored secret cannot be decrypted (its key is gone from the ring).</summary>
+    public const string UndecryptableSecretError =
+        "The job's webhook_secret cannot be decrypted: its Data Protection key is missing from llm_data_protection_keys.";
+
     private Task<WebhookSendResult> SendAsync(WebhookDelivery delivery, DateTimeOffset timestamp, CancellationToken cancellationToken)
     {
-        var secrets = Secrets(delivery.JobSecret);
+        string? jobSecret;
+        try
+        {
+            jobSecret = secretProtector.Unprotect(delivery.JobSecret);
+        }
+        catch (CryptographicException)
+        {
+            return Task.FromResult(WebhookSendResult.NotSent(UndecryptableSecretError));
+        }
+
+        var secrets = Secrets(jobSecret);
         if (secrets.Count == 0)
         {
             return Task.FromResult(WebhookSendResult.NotSent(NoSecretError));

@@ -1,5 +1,8 @@
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace LlmWorkflow.Engine.Webhooks;
 
@@ -31,6 +34,11 @@ public static class WebhookServiceCollectionExtensions
                 "Webhooks:DefaultUrl (WEBHOOK_URL) is set but no signing secret is: set LLM_WEBHOOK_SECRET (Webhooks:Secret); unsigned webhooks are never sent.")
             .ValidateOnStart();
 
+        // Per-job secrets are encrypted at rest; API and Worker share the application name and the key ring.
+        services.AddDataProtection().SetApplicationName(WebhookSecretProtector.ApplicationName);
+        services.AddOptions<KeyManagementOptions>()
+            .Configure<NpgsqlDataSource>((options, dataSource) => options.XmlRepository = new PostgresXmlRepository(dataSource));
+        services.AddSingleton<WebhookSecretProtector>();
         services.AddSingleton<WebhookOutbox>();
         services.AddSingleton<WebhookAdmin>();
         services.AddSingleton<WebhookDeliveryStore>();
