@@ -1,10 +1,13 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Webhooks;
 using LlmWorkflow.Tests.Infrastructure;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace LlmWorkflow.Tests.Webhooks;
@@ -18,6 +21,7 @@ public sealed class WebhookSecretEncryptionTests(TestServers servers) : IAsyncLi
     private const string JobSecret = "s3cret";
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
+    private readonly CapturingLoggerProvider _apiLogs = new();
     private ApiFactory _api = null!;
     private WorkerHost _worker = null!;
     private HttpClient _client = null!;
@@ -33,7 +37,9 @@ public sealed class WebhookSecretEncryptionTests(TestServers servers) : IAsyncLi
             ["Webhooks:PollInterval"] = "00:00:00.050",
         });
         _api = new ApiFactory(settings);
-        _client = _api.CreateAuthenticatedClient();
+        var api = _api.WithWebHostBuilder(b => b.ConfigureLogging(l => l.AddProvider(_apiLogs)));
+        _client = api.CreateClient();
+        _client.DefaultRequestHeaders.Add("X-API-Key", TestEnvironment.CallerKey);
         _worker = await WorkerHost.StartAsync(settings);
     }
 
@@ -82,6 +88,30 @@ public sealed class WebhookSecretEncryptionTests(TestServers servers) : IAsyncLi
         await FinishedJobs.WaitForLatestStateAsync(Database, jobId, WebhookAttemptStates.Delivered, Wait);
     }
 
+    [Fact]
+    public async Task FreshApiStartLogsOnlyTheUnencryptedKeyWarningFromDataProtection()
+    {
+        // The first submission with a secret makes Data Protection create (or load) its key ring.
+        var response = await _client.PostAsJsonAsync("/api/v1/workflow", new
+        {
+            workflow_name = "hello_transform",
+            input_data = new { name = "Ada" },
+            webhook_url = "http://127.0.0.1:9/hooks",
+            webhook_secret = JobSecret,
+        }, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+
+        // The one expected warning: without a certificate (Linux has no DPAPI) the key XML is stored unencrypted
+        // in llm_data_protection_keys, and Data Protection says so once, when it creates the key.
+        var warnings = _apiLogs.Lines
+            .Where(l => l.Category.StartsWith("Microsoft.AspNetCore.DataProtection", StringComparison.Ordinal) && l.Level >= LogLevel.Warning)
+            .ToList();
+        var only = Assert.Single(warnings);
+        Assert.Equal(LogLevel.Warning, only.Level);
+        Assert.Contains("No XML encryptor configured", only.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(_apiLogs.Lines, l => l.Level >= LogLevel.Error);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _worker.DisposeAsync();
@@ -89,3 +119,27 @@ public sealed class WebhookSecretEncryptionTests(TestServers servers) : IAsyncLi
         await _api.DisposeAsync();
     }
 }
+
+/// <summary>Keeps every log line of a host with its category and level.</summary>
+internal sealed class CapturingLoggerProvider : ILoggerProvider
+{
+    public ConcurrentQueue<CapturedLogLine> Lines { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, Lines);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class CapturingLogger(string category, ConcurrentQueue<CapturedLogLine> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Enqueue(new CapturedLogLine(category, logLevel, formatter(state, exception)));
+    }
+}
+
+internal sealed record CapturedLogLine(string Category, LogLevel Level, string Message);
