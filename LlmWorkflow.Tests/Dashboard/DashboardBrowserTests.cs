@@ -442,21 +442,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
     public async Task WebhooksViewListsADeadLetterAndReplaysItToAReceiverThatNowAccepts()
     {
         var receiver = $"r{Guid.NewGuid():N}";
-        var response = await fixture.Admin.PostAsJsonAsync("api/v1/workflow", new
-        {
-            workflow_name = "dashboard_quick",
-            input_data = new { n = 1 },
-            username = "hook",
-            user_id = "hook",
-            action = "webhook dead letter",
-            webhook_url = fixture.WebhookUrl(receiver),
-            webhook_secret = "dashboard-receiver-secret",
-        }, Ct);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync(Ct));
-        var jobId = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["job_id"]!;
-        await fixture.WaitForTerminalAsync(jobId, Ct);
-        // The receiver answers 503 twice (first attempt and the one retry), then the event is dead-lettered.
-        await WaitUntilAsync(async () => (await DeadLetterJobIdsAsync()).Contains(jobId), "the event to be dead-lettered");
+        var jobId = await DeadLetteredJobAsync(receiver);
 
         foreach (var width in new[] { 1024, 375 })
         {
@@ -499,6 +485,36 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task ReplayAllShownReplaysEveryListedDeadLetter()
+    {
+        var receivers = new[] { $"r{Guid.NewGuid():N}", $"r{Guid.NewGuid():N}" };
+        var jobIds = await Task.WhenAll(receivers.Select(DeadLetteredJobAsync));
+        foreach (var receiver in receivers)
+        {
+            fixture.AcceptingReceivers[receiver] = true;
+        }
+
+        var page = await OpenAsync("#/webhooks");
+        foreach (var jobId in jobIds)
+        {
+            await Expect(page.Locator($"table[data-role=dead-letters] tbody tr:has(a[href='#/jobs/{jobId}'])")).ToBeVisibleAsync();
+        }
+
+        var replayAll = page.Locator("button[data-action=replay-all]");
+        await replayAll.ClickAsync();
+        await Expect(replayAll).ToContainTextAsync("Press again");
+        await replayAll.ClickAsync();
+        await Expect(page.Locator("[data-role=dead-letters-empty]")).ToBeVisibleAsync();
+        await Expect(replayAll).ToBeDisabledAsync();
+        foreach (var receiver in receivers)
+        {
+            await WaitUntilAsync(() => Task.FromResult(fixture.DeliveredWebhooks.TryGetValue(receiver, out var ids) && ids.Count == 1), $"the replayed delivery to {receiver}");
+        }
+
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
     public async Task AJobWithoutAWebhookOffersNoWebhookReplay()
     {
         var jobId = await fixture.SubmitAsync("dashboard_quick", new { n = 2 }, action: "no webhook", cancellationToken: Ct);
@@ -509,6 +525,27 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         await Expect(page.Locator("button[data-action=copy-curl]")).ToBeVisibleAsync();
         await Expect(page.Locator("button[data-action=replay-webhook]")).ToHaveCountAsync(0);
         AssertNoConsoleErrors();
+    }
+
+    /// <summary>A finished job whose completed event the refusing receiver turned away until it was dead-lettered.</summary>
+    private async Task<string> DeadLetteredJobAsync(string receiver)
+    {
+        var response = await fixture.Admin.PostAsJsonAsync("api/v1/workflow", new
+        {
+            workflow_name = "dashboard_quick",
+            input_data = new { n = 1 },
+            username = "hook",
+            user_id = "hook",
+            action = "webhook dead letter",
+            webhook_url = fixture.WebhookUrl(receiver),
+            webhook_secret = "dashboard-receiver-secret",
+        }, Ct);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync(Ct));
+        var jobId = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["job_id"]!;
+        await fixture.WaitForTerminalAsync(jobId, Ct);
+        // The receiver answers 503 twice (first attempt and the one retry), then the event is dead-lettered.
+        await WaitUntilAsync(async () => (await DeadLetterJobIdsAsync()).Contains(jobId), "the event to be dead-lettered");
+        return jobId;
     }
 
     private async Task<List<string>> DeadLetterJobIdsAsync()
