@@ -117,12 +117,14 @@ public sealed class ScheduledMaintenanceTests(TestServers servers)
         var id = Guid.NewGuid();
         await using var connection = new NpgsqlConnection(environment.PostgresConnectionString);
         await connection.OpenAsync();
-        // Intervals are written into the SQL from the test's own constants.
+        // Intervals are written into the SQL from the test's own constants. Every row counts as dispatched just now, as
+        // a job waiting in a backlog is: the workers' reconciler would otherwise dispatch the never-dispatched ones at
+        // start and race the stale cleanup for them.
         await using var command = new NpgsqlCommand($"""
             INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, status, input_data, webhook_url, created_at, queued_at,
-                                           started_at, lease_owner, lease_expires_at, completed_at)
+                                           dispatched_at, started_at, lease_owner, lease_expires_at, completed_at)
             VALUES ($1, $1::text, 'hello_transform', $2, '{"{}"}', $3, now() - interval '{created}', now() - interval '{created}',
-                    {Ago(started)}, {(leaseExpires is null ? "NULL" : "'gone-worker'")}, {(leaseExpires is null ? "NULL" : $"now() + interval '{leaseExpires}'")}, {Ago(completed)})
+                    now(), {Ago(started)}, {(leaseExpires is null ? "NULL" : "'gone-worker'")}, {(leaseExpires is null ? "NULL" : $"now() + interval '{leaseExpires}'")}, {Ago(completed)})
             """, connection);
         command.Parameters.AddWithValue(id);
         command.Parameters.AddWithValue(status);
