@@ -438,6 +438,133 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         AssertNoConsoleErrors();
     }
 
+    [Fact]
+    public async Task WebhooksViewListsADeadLetterAndReplaysItToAReceiverThatNowAccepts()
+    {
+        var receiver = $"r{Guid.NewGuid():N}";
+        var jobId = await DeadLetteredJobAsync(receiver);
+
+        foreach (var width in new[] { 1024, 375 })
+        {
+            var page = await OpenAsync("#/webhooks", width: width);
+            var row = page.Locator($"table[data-role=dead-letters] tbody tr:has(a[href='#/jobs/{jobId}'])");
+            await Expect(row).ToBeVisibleAsync();
+            await Expect(row).ToContainTextAsync("workflow.completed");
+            await Expect(row).ToContainTextAsync(fixture.WebhookUrl(receiver));
+            await Expect(row).ToContainTextAsync("503");
+            await Expect(row.Locator("td[data-label=Attempts]")).ToHaveTextAsync("2");
+            await Screenshot(page, "webhooks", "light", width);
+            var overflow = await page.EvaluateAsync<int>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
+            Assert.True(overflow <= 0, $"webhooks at {width}px scrolls sideways by {overflow}px");
+        }
+
+        fixture.AcceptingReceivers[receiver] = true;
+        var webhooks = await OpenAsync("#/webhooks", width: 1280);
+        var listed = webhooks.Locator($"table[data-role=dead-letters] tbody tr:has(a[href='#/jobs/{jobId}'])");
+        var replay = listed.Locator("button[data-action=replay]");
+        // Two-step confirmation: the first press only asks.
+        await replay.ClickAsync();
+        await Expect(replay).ToContainTextAsync("Press again");
+        Assert.False(fixture.DeliveredWebhooks.ContainsKey(receiver));
+        await replay.ClickAsync();
+        await Expect(listed).ToHaveCountAsync(0);
+        await Expect(webhooks.Locator("[data-role=dead-letters-empty]")).ToBeVisibleAsync();
+
+        await WaitUntilAsync(() => Task.FromResult(fixture.DeliveredWebhooks.TryGetValue(receiver, out var ids) && !ids.IsEmpty), "the replayed delivery");
+        var attempts = await fixture.Admin.GetFromJsonAsync<JsonArray>($"api/v1/admin/webhooks/{jobId}", Ct);
+        var last = attempts!.Last()!;
+        Assert.Equal("delivered", (string?)last["state"]);
+        Assert.Equal(3, (int?)last["attempt_number"]);
+        Assert.Equal((string?)last["event_id"], Assert.Single(fixture.DeliveredWebhooks[receiver]));
+        Assert.DoesNotContain(jobId, await DeadLetterJobIdsAsync());
+
+        // The job that has a webhook offers a replay on its detail page.
+        await webhooks.EvaluateAsync($"location.hash = '#/jobs/{jobId}'");
+        await Expect(webhooks.Locator("button[data-action=replay-webhook]")).ToBeVisibleAsync();
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task ReplayAllShownReplaysEveryListedDeadLetter()
+    {
+        var receivers = new[] { $"r{Guid.NewGuid():N}", $"r{Guid.NewGuid():N}" };
+        var jobIds = await Task.WhenAll(receivers.Select(DeadLetteredJobAsync));
+        foreach (var receiver in receivers)
+        {
+            fixture.AcceptingReceivers[receiver] = true;
+        }
+
+        var page = await OpenAsync("#/webhooks");
+        foreach (var jobId in jobIds)
+        {
+            await Expect(page.Locator($"table[data-role=dead-letters] tbody tr:has(a[href='#/jobs/{jobId}'])")).ToBeVisibleAsync();
+        }
+
+        var replayAll = page.Locator("button[data-action=replay-all]");
+        await replayAll.ClickAsync();
+        await Expect(replayAll).ToContainTextAsync("Press again");
+        await replayAll.ClickAsync();
+        await Expect(page.Locator("[data-role=dead-letters-empty]")).ToBeVisibleAsync();
+        await Expect(replayAll).ToBeDisabledAsync();
+        foreach (var receiver in receivers)
+        {
+            await WaitUntilAsync(() => Task.FromResult(fixture.DeliveredWebhooks.TryGetValue(receiver, out var ids) && ids.Count == 1), $"the replayed delivery to {receiver}");
+        }
+
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task AJobWithoutAWebhookOffersNoWebhookReplay()
+    {
+        var jobId = await fixture.SubmitAsync("dashboard_quick", new { n = 2 }, action: "no webhook", cancellationToken: Ct);
+        await fixture.WaitForTerminalAsync(jobId, Ct);
+
+        var page = await OpenAsync($"#/jobs/{jobId}");
+        await Expect(page.Locator("main[data-view=jobs] section[aria-labelledby=webhook-title]")).ToContainTextAsync("No webhook deliveries for this job.");
+        await Expect(page.Locator("button[data-action=copy-curl]")).ToBeVisibleAsync();
+        await Expect(page.Locator("button[data-action=replay-webhook]")).ToHaveCountAsync(0);
+        AssertNoConsoleErrors();
+    }
+
+    /// <summary>A finished job whose completed event the refusing receiver turned away until it was dead-lettered.</summary>
+    private async Task<string> DeadLetteredJobAsync(string receiver)
+    {
+        var response = await fixture.Admin.PostAsJsonAsync("api/v1/workflow", new
+        {
+            workflow_name = "dashboard_quick",
+            input_data = new { n = 1 },
+            username = "hook",
+            user_id = "hook",
+            action = "webhook dead letter",
+            webhook_url = fixture.WebhookUrl(receiver),
+            webhook_secret = "dashboard-receiver-secret",
+        }, Ct);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync(Ct));
+        var jobId = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["job_id"]!;
+        await fixture.WaitForTerminalAsync(jobId, Ct);
+        // The receiver answers 503 twice (first attempt and the one retry), then the event is dead-lettered.
+        await WaitUntilAsync(async () => (await DeadLetterJobIdsAsync()).Contains(jobId), "the event to be dead-lettered");
+        return jobId;
+    }
+
+    private async Task<List<string>> DeadLetterJobIdsAsync()
+    {
+        var deadLetters = await fixture.Admin.GetFromJsonAsync<JsonArray>("api/v1/admin/webhooks/dead-letters?limit=500", Ct);
+        return [.. deadLetters!.Select(d => (string)d!["job_id"]!)];
+    }
+
+    /// <summary>Waits for a condition of the background webhook dispatcher, with a generous deadline for a loaded machine.</summary>
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting for {what}.");
+            await Task.Delay(100, Ct);
+        }
+    }
+
     private async Task<IPage> OpenAsync(string hash, bool signIn = true, ColorScheme scheme = ColorScheme.Light, int width = 1280)
     {
         var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions

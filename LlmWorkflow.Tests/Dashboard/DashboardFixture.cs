@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Tests.Infrastructure;
@@ -37,6 +38,15 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
     /// <summary>The slow endpoint: answers <c>GET ?ms=N&amp;step=id</c> after N milliseconds.</summary>
     public string SlowUrl { get; private set; } = null!;
 
+    /// <summary>Receivers (by name) that currently answer 204; every other receiver answers 503.</summary>
+    public ConcurrentDictionary<string, bool> AcceptingReceivers { get; } = new();
+
+    /// <summary>Event ids delivered (answered 204), by receiver name.</summary>
+    public ConcurrentDictionary<string, ConcurrentQueue<string>> DeliveredWebhooks { get; } = new();
+
+    /// <summary>A webhook URL on the local receiver; it refuses until <see cref="AcceptingReceivers"/> holds its name.</summary>
+    public string WebhookUrl(string receiver) => SlowUrl.Replace("/slow", "/hook/" + receiver, StringComparison.Ordinal);
+
     /// <summary>Where every screenshot is written (the test output folder).</summary>
     public static string ScreenshotDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "screenshots");
 
@@ -54,6 +64,10 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
             ["Llm:Mock:LatencyMs"] = "2000",
             ["Worker:Id"] = "dashboard-worker",
             ["Worker:MaxConcurrentJobs"] = "8",
+            // Webhooks to the local receiver below, retried once after 200 ms, so a refused delivery dead-letters quickly.
+            ["Webhooks:AllowPrivateNetworks"] = "true",
+            ["Webhooks:PollInterval"] = "00:00:00.100",
+            ["Webhooks:RetryDelays:0"] = "00:00:00.200",
         });
         Api = RealApiHost.Start(settings);
         Admin = Api.CreateClient();
@@ -79,6 +93,16 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
         {
             await Task.Delay(ms ?? 1000, cancellationToken);
             return Results.Json(new { step, waited_ms = ms ?? 1000, text = $"Result of {step}." });
+        });
+        _slowServer.MapPost("/hook/{receiver}", (string receiver, HttpRequest request) =>
+        {
+            if (!AcceptingReceivers.ContainsKey(receiver))
+            {
+                return Results.StatusCode(StatusCodes.Status503ServiceUnavailable);
+            }
+
+            DeliveredWebhooks.GetOrAdd(receiver, _ => new()).Enqueue(request.Headers["webhook-id"].ToString());
+            return Results.NoContent();
         });
         await _slowServer.StartAsync();
         return _slowServer.Urls.First().TrimEnd('/') + "/slow";

@@ -6,6 +6,7 @@ import { renderJobDetail } from './views/job-detail.js';
 import { renderQueue } from './views/queue.js';
 import { renderCosts } from './views/costs.js';
 import { renderWorkflows } from './views/workflows.js';
+import { renderWebhooks } from './views/webhooks.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -16,6 +17,7 @@ const ROUTES = [
   { pattern: /^#\/jobs$/, view: 'jobs', render: () => renderJobs(main) },
   { pattern: /^#\/queue$/, view: 'queue', render: () => renderQueue(main) },
   { pattern: /^#\/costs$/, view: 'costs', render: () => renderCosts(main) },
+  { pattern: /^#\/webhooks$/, view: 'webhooks', render: () => renderWebhooks(main) },
   { pattern: /^#\/workflows(?:\/([^/]+))?$/, view: 'workflows', render: (m) => renderWorkflows(main, m[1] ? decodeURIComponent(m[1]) : null) },
 ];
 

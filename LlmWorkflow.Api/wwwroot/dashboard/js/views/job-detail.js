@@ -171,7 +171,7 @@ export async function renderJobDetail(main, jobId) {
     if (retryCanHelp(job)) {
       buttons.push(h('button', { type: 'button', class: 'button', 'data-action': 'retry', onclick: (e) => run(e.currentTarget, () => api(`/jobs/${jobId}/retry`, { method: 'POST' })) }, 'Retry job'));
     }
-    if (webhooksAvailable && TERMINAL.has(job.status)) {
+    if (hasWebhookEvents && TERMINAL.has(job.status)) {
       buttons.push(h('button', { type: 'button', class: 'button secondary', 'data-action': 'replay-webhook', onclick: (e) => run(e.currentTarget, () => api(`/admin/webhooks/${jobId}/replay`, { method: 'POST' })) }, 'Replay webhook'));
     }
     buttons.push(h('button', { type: 'button', class: 'button secondary', 'data-action': 'copy-curl', onclick: copyCurl }, 'Copy curl'));
@@ -250,6 +250,8 @@ export async function renderJobDetail(main, jobId) {
   }
 
   let webhooksAvailable = false;
+  // Only a job that has sent a webhook event can replay one (the route answers 404 otherwise).
+  let hasWebhookEvents = false;
   async function loadWebhooks() {
     webhooksAvailable = await offers('GET', '/admin/webhooks/{}');
     const section = (body) => replace(webhookBox, h('section', { class: 'card', 'aria-labelledby': 'webhook-title' }, h('h2', { id: 'webhook-title' }, 'Webhook deliveries'), body));
@@ -260,6 +262,7 @@ export async function renderJobDetail(main, jobId) {
     try {
       const { data } = await api(`/admin/webhooks/${jobId}`);
       const attempts = Array.isArray(data) ? data : data?.attempts ?? [];
+      hasWebhookEvents = attempts.length > 0;
       if (attempts.length === 0) {
         section(h('p', { class: 'muted' }, 'No webhook deliveries for this job.'));
         return;
