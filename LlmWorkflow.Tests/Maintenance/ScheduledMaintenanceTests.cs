@@ -31,7 +31,14 @@ public sealed class ScheduledMaintenanceTests(TestServers servers)
             ["LLM_WEBHOOK_SECRET"] = Secret,
         });
         // Migrate first (a worker with maintenance off), then seed, then start the two maintaining workers.
-        await (await WorkerHost.StartAsync(settings, ct)).DisposeAsync();
+        await using (var migrator = await WorkerHost.StartAsync(settings, ct))
+        {
+            // The consumer groups must exist before the maintaining workers start (the first worker may be disposed
+            // before it creates them): their reconciler reads missing streams as Redis having lost its state and
+            // dispatches every queued job at once, which would run the never-started job instead of failing it.
+            await migrator.Services.GetRequiredService<JobQueue>().EnsureConsumerGroupsAsync(ct);
+        }
+
         var stuck = await InsertJobAsync(environment, "processing", created: "3 hours", started: "2 hours", leaseExpires: "-10 minutes", webhook: hooks.HookUrl);
         var leased = await InsertJobAsync(environment, "processing", created: "3 hours", started: "2 hours", leaseExpires: "+5 minutes");
         var forgotten = await InsertJobAsync(environment, "queued", created: "73 hours");
