@@ -60,8 +60,11 @@ public sealed class OtlpEndToEndTests(TestServers servers)
 
         // The trace tree of the job.
         var run = await WaitForSpanAsync(receiver, s => s.Name == "job.run" && s.Attribute("llmworkflow.job_id")?.StringValue == jobId);
-        await Eventually.TrueAsync(() => Task.FromResult(receiver.Spans.Count(s => s.TraceId == run.TraceId && s.Name.StartsWith("step ", StringComparison.Ordinal)) == 3),
-            Wait, "three step spans in the job's trace");
+        // Each process exports in its own batches: wait for the API's root span as well as the worker's steps.
+        await Eventually.TrueAsync(() => Task.FromResult(
+                receiver.Spans.Count(s => s.TraceId == run.TraceId && s.Name.StartsWith("step ", StringComparison.Ordinal)) == 3
+                && receiver.Spans.Any(s => s.TraceId == run.TraceId && s.IsRoot)),
+            Wait, "three step spans and the API's root span in the job's trace");
         var trace = receiver.Spans.Where(s => s.TraceId == run.TraceId).ToList();
         var root = Assert.Single(trace, s => s.IsRoot);
         Assert.Equal(("api", "POST /api/v1/workflow", Span.Types.SpanKind.Server), (root.Service, root.Name, root.Span.Kind));
