@@ -83,8 +83,17 @@ any_alive() {
   for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null && return 0; done
   return 1
 }
+# What a stuck stop looks like from outside: each survivor's state and signal masks (pending, blocked, ignored,
+# caught), so a failure says whether the signal arrived at all.
+survivors() {
+  for pid in $(pgrep -g "$group") "${pids[@]}"; do
+    [ -r "/proc/$pid/status" ] || continue
+    echo "  $(ps -o pid=,stat=,etime=,args= -p "$pid" | cut -c1-160)"
+    echo "    $(grep -E '^(SigPnd|ShdPnd|SigBlk|SigIgn|SigCgt):' "/proc/$pid/status" | tr -s '\t\n' ' ')"
+  done
+}
 while any_alive; do
-  [ $SECONDS -lt $deadline ] || fail "processes still running ${STOP_TIMEOUT} s after Ctrl+C: $(pgrep -g "$group" | tr '\n' ' ') ${pids[*]}"
+  [ $SECONDS -lt $deadline ] || fail "processes still running ${STOP_TIMEOUT} s after Ctrl+C:"$'\n'"$(survivors)"
   sleep 1
 done
 group=""
