@@ -40,9 +40,10 @@ status_command=$(readme_command "curl -s http://localhost:5080/api/v1/status/<jo
 echo "front door: $run_command"
 # With job control on, the command gets a process group of its own (its id is the command's pid) and does not
 # inherit the ignored SIGINT that a script's background commands otherwise get: SIGINT to that group is exactly
-# what a terminal's Ctrl+C does.
+# what a terminal's Ctrl+C does. A shell cannot undo a SIGINT that was already ignored when it started (CI launched
+# with nohup or from a background job): `env --default-signal=INT` restores it, as a terminal's shell would have.
 set -m
-bash -c "exec $run_command" > "$log" 2>&1 < /dev/null &
+env --default-signal=INT bash -c "exec $run_command" > "$log" 2>&1 < /dev/null &
 group=$!
 set +m
 
