@@ -43,7 +43,8 @@ public sealed partial class ApiProcess : IAsyncDisposable
         api._process.BeginOutputReadLine();
         api._process.BeginErrorReadLine();
 
-        var deadline = DateTime.UtcNow + (readyTimeout ?? TimeSpan.FromSeconds(60));
+        // A bound on a hung start, not a speed check: a loaded CI machine can take a minute to JIT and migrate.
+        var deadline = DateTime.UtcNow + (readyTimeout ?? TimeSpan.FromMinutes(3));
         Match? listening;
         while ((listening = api._output.Select(l => Listening().Match(l)).FirstOrDefault(m => m.Success)) is null)
         {

@@ -39,7 +39,8 @@ public sealed class WorkerProcess : IAsyncDisposable
         worker._process.BeginOutputReadLine();
         worker._process.BeginErrorReadLine();
 
-        var deadline = DateTime.UtcNow + (readyTimeout ?? TimeSpan.FromSeconds(60));
+        // A bound on a hung start, not a speed check: a loaded CI machine can take a minute to JIT and migrate.
+        var deadline = DateTime.UtcNow + (readyTimeout ?? TimeSpan.FromMinutes(3));
         while (!worker._output.Any(l => l.Contains("Worker started", StringComparison.Ordinal)))
         {
             if (worker._process.HasExited || DateTime.UtcNow > deadline)
