@@ -22,7 +22,9 @@ public sealed partial class AppHostSmokeTests
         var port = PortAllocator.GetFreePort();
         var output = new ConcurrentQueue<string>();
         var appHostDll = Path.Combine(AppContext.BaseDirectory, "LlmWorkflow.AppHost.dll");
-        using var appHost = Process.Start(new ProcessStartInfo("dotnet", [appHostDll, "--api-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data", data, "--workers", "2"])
+        // `env --default-signal=INT` (which execs, keeping the pid): a test run launched from a background job inherits
+        // SIGINT ignored, and an ignored signal stays ignored in children, so Ctrl+C below would never reach the AppHost.
+        using var appHost = Process.Start(new ProcessStartInfo("env", ["--default-signal=INT", "dotnet", appHostDll, "--api-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data", data, "--workers", "2"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
