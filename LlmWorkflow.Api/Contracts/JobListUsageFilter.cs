@@ -13,10 +13,13 @@ public sealed record JobListUsageFilter(string? Username, string? Model, DateTim
     /// <summary>True when the jobs must have matching LLM calls.</summary>
     public bool FiltersUsage => Model is not null || UsageFrom is not null || UsageTo is not null;
 
+    /// <summary>The filter, or errors naming the field; instants are read here (not bound) so a bad one is a 400 that names it.</summary>
     public static (JobListUsageFilter? Filter, Dictionary<string, string[]> Errors) Parse(
-        string? username, string? model, DateTimeOffset? usageFrom, DateTimeOffset? usageTo)
+        string? username, string? model, string? usageFromText, string? usageToText)
     {
         var errors = new Dictionary<string, string[]>();
+        var usageFrom = Instant("usage_from", usageFromText, errors);
+        var usageTo = Instant("usage_to", usageToText, errors);
         foreach (var (name, value) in new[] { ("username", username), ("model", model) })
         {
             if (value is { Length: > JobListQuery.MaxTextLength })
@@ -33,7 +36,12 @@ public sealed record JobListUsageFilter(string? Username, string? Model, DateTim
             }
         }
 
-        if (errors.Count == 0 && usageFrom >= usageTo)
+        if (errors.Count > 0)
+        {
+            return (null, errors);
+        }
+
+        if (usageFrom >= usageTo)
         {
             errors["usage_from"] = ["usage_from must be before usage_to."];
         }
@@ -41,5 +49,21 @@ public sealed record JobListUsageFilter(string? Username, string? Model, DateTim
         return errors.Count > 0
             ? (null, errors)
             : (new JobListUsageFilter(string.IsNullOrEmpty(username) ? null : username, string.IsNullOrEmpty(model) ? null : model, usageFrom, usageTo), errors);
+    }
+
+    private static DateTimeOffset? Instant(string name, string? text, Dictionary<string, string[]> errors)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return null;
+        }
+
+        if (DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var instant))
+        {
+            return instant.ToUniversalTime();
+        }
+
+        errors[name] = [$"{name} must be an ISO 8601 instant, e.g. 2026-01-31T00:00:00Z."];
+        return null;
     }
 }

@@ -35,9 +35,10 @@ internal static class AnalyticsEndpoints
     private static async Task<Ok<TenantListResponse>> TenantsAsync(LlmWorkflowDbContext db, CancellationToken cancellationToken)
     {
         var tenants = await db.Jobs.AsNoTracking().GroupBy(j => j.TenantId)
-            .Select(g => new TenantSummary(g.Key, g.Count()))
-            .OrderBy(t => t.TenantId).Take(MaxTenants).ToListAsync(cancellationToken);
-        return TypedResults.Ok(new TenantListResponse(tenants));
+            .OrderBy(g => g.Key).Take(MaxTenants)
+            .Select(g => new { g.Key, Jobs = g.Count() })
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(new TenantListResponse(tenants.Select(t => new TenantSummary(t.Key, t.Jobs)).ToList()));
     }
 
     private static async Task<Results<Ok<JobTimeSeriesResult>, ValidationProblem>> TimeSeriesAsync(
