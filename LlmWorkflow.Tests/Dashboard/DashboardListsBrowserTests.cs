@@ -121,11 +121,11 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
 
         // Retry: the cancelled jobs are queued again, the completed one is refused.
         await page.GetByRole(AriaRole.Button, new() { Name = "Refresh" }).ClickAsync();
-        await Expect(page.Locator($"tr[data-job-id='{running[0]}']")).ToHaveAttributeAsync("data-status", "cancelled");
-        await Expect(page.Locator($"tr[data-job-id='{running[1]}']")).ToHaveAttributeAsync("data-status", "cancelled");
+        await Expect(page.Locator($"table[data-role=jobs] tr[data-job-id='{running[0]}']")).ToHaveAttributeAsync("data-status", "cancelled");
+        await Expect(page.Locator($"table[data-role=jobs] tr[data-job-id='{running[1]}']")).ToHaveAttributeAsync("data-status", "cancelled");
         foreach (var id in new[] { running[0], running[1], finished })
         {
-            await page.Locator($"tr[data-job-id='{id}'] input[data-action=select]").CheckAsync();
+            await page.Locator($"table[data-role=jobs] tr[data-job-id='{id}'] input[data-action=select]").CheckAsync();
         }
 
         await page.Locator("[data-bulk=retry]").ClickAsync();
@@ -223,8 +223,7 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
     public async Task ActivityChartsShowWhatPostgresHoldsForTheChosenTenant()
     {
         // Jobs of the caller key's tenant ("tests"), which only this test uses, so its figures are exactly these jobs.
-        using var caller = fixture.Api.CreateClient();
-        caller.DefaultRequestHeaders.Add("X-API-Key", TestEnvironment.CallerKey);
+        using var caller = fixture.Api.CreateClient(admin: false);
         var ids = new List<string>();
         for (var i = 0; i < 4; i++)
         {
@@ -303,8 +302,7 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
     [Fact]
     public async Task TenantFilterNarrowsTheJobsListAndTheCosts()
     {
-        using var caller = fixture.Api.CreateClient();
-        caller.DefaultRequestHeaders.Add("X-API-Key", TestEnvironment.CallerKey);
+        using var caller = fixture.Api.CreateClient(admin: false);
         var callerJob = await SubmitAsync(caller, "dashboard_quick", "tenant-check", 0);
         var adminJob = await fixture.SubmitAsync("dashboard_quick", new { n = 9 }, username: "tenant-check", cancellationToken: Ct);
         await JobPolling.WaitForTerminalAsync(caller, $"api/v1/status/{callerJob}", TimeSpan.FromSeconds(90), Ct);
@@ -337,7 +335,7 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
         await page.EvaluateAsync("location.hash = '#/jobs'");
         await page.GetByLabel("Tenant").SelectOptionAsync("");
         await Expect(table).ToHaveAttributeAsync("data-query", "limit_results=25");
-        await Expect(page.Locator($"tr[data-job-id='{adminJob}']")).ToBeVisibleAsync();
+        await Expect(table.Locator($"tr[data-job-id='{adminJob}']")).ToBeVisibleAsync();
         AssertNoConsoleErrors();
     }
 

@@ -35,16 +35,18 @@ function truncate(text, max) {
  * A time-series line chart: one line per series over shared time buckets, with y gridlines and x labels. It is
  * role="img" with a summary as its name; views put the same numbers in a table (the accessible, exact form).
  * @param {{name: string, points: {t: number, v: number}[]}[]} series  t in ms since the epoch; missing buckets are gaps in the data, not zeros
- * @param {{title: string, from: number, to: number, width?: number, height?: number, format?: (v: number) => string, timeLabel?: (t: number) => string}} options
+ * @param {{title: string, from: number, to: number, width?: number, height?: number, format?: (v: number) => string, timeLabel?: (t: number) => string, integer?: boolean}} options
+ *   integer: counts, so the scale tops at an even whole number and the middle gridline is whole too
  */
-export function lineChart(series, { title, from, to, width = 640, height = 220, format = String, timeLabel = (t) => new Date(t).toISOString() }) {
+export function lineChart(series, { title, from, to, width = 640, height = 220, format = String, timeLabel = (t) => new Date(t).toISOString(), integer = false }) {
   const left = 64;
   const right = 12;
   const top = 10;
   const bottom = 28;
   const plotW = width - left - right;
   const plotH = height - top - bottom;
-  const max = Math.max(0, ...series.flatMap((s) => s.points.map((p) => p.v))) || 1;
+  const highest = Math.max(0, ...series.flatMap((line) => line.points.map((p) => p.v)));
+  const max = integer ? Math.max(2, Math.ceil(highest / 2) * 2) : highest || 1;
   const x = (t) => left + (to > from ? ((t - from) / (to - from)) * plotW : 0);
   const y = (v) => top + plotH - (v / max) * plotH;
   const svg = s('svg', { class: 'chart line-chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': title, preserveAspectRatio: 'xMinYMin meet' });

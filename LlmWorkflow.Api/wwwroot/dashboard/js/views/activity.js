@@ -71,7 +71,7 @@ export async function renderActivity(main) {
 
     const throughputChart = lineChart(
       ['submitted', 'completed', 'failed'].map((key) => ({ name: key, points: buckets.map((b) => ({ t: b.t, v: b[key] })) })),
-      { ...opts, title: `Jobs per ${per}: ${totals.submitted} submitted, ${totals.completed} completed, ${totals.failed} failed, ${totals.cancelled} cancelled`, format: (v) => formatTokens(v) });
+      { ...opts, title: `Jobs per ${per}: ${totals.submitted} submitted, ${totals.completed} completed, ${totals.failed} failed, ${totals.cancelled} cancelled`, format: (v) => formatTokens(v), integer: true });
     const rated = buckets.filter((b) => b.failure_rate != null);
     const failureChart = lineChart([{ name: 'failure rate', points: rated.map((b) => ({ t: b.t, v: b.failure_rate })) }],
       { ...opts, title: `Failure rate per ${per} (failed / finished): ${finished ? percent(totals.failed / finished) : 'no finished jobs'} over the period`, format: percent });

@@ -115,10 +115,10 @@ export async function renderCosts(main) {
       h('div', { class: 'label' }, name));
   }
 
-  // Each chart is drawn at about the width it gets: one column below 900 px, two above.
+  // Each chart is drawn at about the width it gets: .grid-2 has two columns only from 2 × 36rem + gap (about 1170 px).
   function chartWidth() {
     const available = main.clientWidth || 640;
-    return Math.round(Math.max(280, Math.min(640, available < 900 ? available - 56 : available / 2 - 64)));
+    return Math.round(Math.max(280, Math.min(960, available < 1170 ? available - 56 : available / 2 - 64)));
   }
 
   function group(r, title, key, rows) {
