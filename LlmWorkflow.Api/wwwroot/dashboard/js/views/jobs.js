@@ -103,6 +103,8 @@ function applyLink(queryString) {
   state.status = '';
   state.search = '';
   state.offset = 0;
+  // A period (Today, 7 Days...) would hide some of the figure's jobs; a page size does not.
+  if (!/^\d+$/.test(state.limitResults)) state.limitResults = '25';
   if (params.has('tenant_id')) tenantState.tenant = params.get('tenant_id');
 }
 
