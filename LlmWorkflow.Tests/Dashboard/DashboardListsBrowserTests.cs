@@ -153,7 +153,9 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
         await Expect(rows).ToHaveCountAsync(0);
         Assert.Equal(0L, (long)(await ScalarAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = ANY(@ids)",
             ("ids", running.Append(finished).Select(Guid.Parse).ToArray())))!);
-        AssertNoConsoleErrors();
+
+        // The browser logs each refused request; exactly the two refusals above, nothing else.
+        AssertNoConsoleErrors($"/api/v1/workflow/{finished}", $"/api/v1/jobs/{finished}/retry");
     }
 
     [Fact]
@@ -238,7 +240,7 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
 
         var page = await OpenAsync("#/activity");
         await Expect(page.Locator("[data-role=activity-totals]")).ToBeVisibleAsync();
-        await page.GetByLabel("Tenant").SelectOptionAsync("tests");
+        await page.GetByLabel("Tenant", new() { Exact = true }).SelectOptionAsync("tests");
         var content = page.Locator("main [data-query]");
         await Expect(content).ToHaveAttributeAsync("data-query", new System.Text.RegularExpressions.Regex("tenant_id=tests$"));
         var query = System.Web.HttpUtility.ParseQueryString((await content.GetAttributeAsync("data-query"))!);
@@ -312,7 +314,7 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
 
         var page = await OpenAsync("#/jobs");
         await page.GetByLabel("Auto refresh").UncheckAsync();
-        await page.GetByLabel("Tenant").SelectOptionAsync("tests");
+        await page.GetByLabel("Tenant", new() { Exact = true }).SelectOptionAsync("tests");
         var table = page.Locator("table[data-role=jobs]");
         await Expect(table).ToHaveAttributeAsync("data-query", "limit_results=25&tenant_id=tests");
         var expected = await QueryIdsAsync("SELECT id FROM llm_workflow_jobs WHERE tenant_id = 'tests'");
@@ -326,14 +328,14 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
         await page.EvaluateAsync("location.hash = '#/costs'");
         var content = page.Locator("main [data-query]");
         await Expect(content).ToHaveAttributeAsync("data-query", "days=30&tenant_id=tests");
-        await Expect(page.GetByLabel("Tenant")).ToHaveValueAsync("tests");
+        await Expect(page.GetByLabel("Tenant", new() { Exact = true })).ToHaveValueAsync("tests");
         var spend = (decimal)(await ScalarAsync(
             "SELECT coalesce(sum(u.cost_usd), 0) FROM llm_provider_usage u JOIN llm_workflow_jobs j ON j.id = u.job_id WHERE j.tenant_id = 'tests'"))!;
         Assert.Equal(spend, decimal.Parse((await page.Locator("[data-total=cost_usd]").GetAttributeAsync("data-value"))!, NumberStyles.Float, CultureInfo.InvariantCulture));
 
         // All tenants again: the admin's own job is back.
         await page.EvaluateAsync("location.hash = '#/jobs'");
-        await page.GetByLabel("Tenant").SelectOptionAsync("");
+        await page.GetByLabel("Tenant", new() { Exact = true }).SelectOptionAsync("");
         await Expect(table).ToHaveAttributeAsync("data-query", "limit_results=25");
         await Expect(table.Locator($"tr[data-job-id='{adminJob}']")).ToBeVisibleAsync();
         AssertNoConsoleErrors();
@@ -531,11 +533,19 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
         }
     }
 
-    private void AssertNoConsoleErrors()
+    /// <param name="expected409s">Routes the test expects the API to refuse with 409 once each (Chromium logs every non-2xx answer).</param>
+    private void AssertNoConsoleErrors(params string[] expected409s)
     {
         lock (_consoleErrors)
         {
-            Assert.True(_consoleErrors.Count == 0, "Console errors:\n" + string.Join("\n", _consoleErrors));
+            var refused = _consoleErrors.Where(e => e.Contains("status of 409", StringComparison.Ordinal)).ToList();
+            foreach (var route in expected409s)
+            {
+                Assert.Single(refused, e => e.Contains(route + ":", StringComparison.Ordinal));
+            }
+
+            var unexpected = _consoleErrors.Where(e => !expected409s.Any(route => e.Contains("status of 409", StringComparison.Ordinal) && e.Contains(route + ":", StringComparison.Ordinal))).ToList();
+            Assert.True(unexpected.Count == 0, "Console errors:\n" + string.Join("\n", unexpected));
         }
     }
 
