@@ -2,6 +2,9 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 using Npgsql;
 using static Microsoft.Playwright.Assertions;
@@ -80,23 +83,29 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
     [Fact]
     public async Task BulkCancelRetryAndDeleteReportWhatEachJobDid()
     {
+        // The running jobs call an endpoint that never answers, so they are still running whenever the cancel lands
+        // (however loaded the machine); the finished one is refused.
+        await using var hold = await HoldServer.StartAsync();
         var username = $"bulk{Guid.NewGuid():N}"[..14];
-        var running = new[]
-        {
-            await fixture.SubmitAsync("dashboard_cancellable", new { service_url = fixture.SlowUrl, wait_ms = "14000" }, username: username, cancellationToken: Ct),
-            await fixture.SubmitAsync("dashboard_cancellable", new { service_url = fixture.SlowUrl, wait_ms = "14000" }, username: username, cancellationToken: Ct),
-        };
-        var finished = await fixture.SubmitAsync("dashboard_quick", new { n = 1 }, username: username, cancellationToken: Ct);
-        Assert.Equal("completed", (string?)(await fixture.WaitForTerminalAsync(finished, Ct))["status"]);
-        foreach (var id in running)
-        {
-            await WaitForAsync(async () => await StatusAsync(id) == "processing", $"job {id} running");
-        }
-
         var page = await OpenAsync("#/jobs");
         await page.GetByLabel("Auto refresh").UncheckAsync();
         await page.GetByLabel("Search").FillAsync(username);
         await page.GetByLabel("Search").PressAsync("Enter");
+
+        var running = new[]
+        {
+            await fixture.SubmitAsync("dashboard_cancellable", new { service_url = hold.Url, wait_ms = "0" }, username: username, cancellationToken: Ct),
+            await fixture.SubmitAsync("dashboard_cancellable", new { service_url = hold.Url, wait_ms = "0" }, username: username, cancellationToken: Ct),
+        };
+        var finished = await fixture.SubmitAsync("dashboard_quick", new { n = 1 }, username: username, cancellationToken: Ct);
+        Assert.Equal("completed", (string?)(await fixture.WaitForTerminalAsync(finished, Ct))["status"]);
+        await WaitForAsync(() => Task.FromResult(hold.Waiting >= 2), "both running jobs calling the held endpoint");
+        foreach (var id in running)
+        {
+            Assert.Equal("processing", await StatusAsync(id));
+        }
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Refresh" }).ClickAsync();
         var rows = page.Locator("table[data-role=jobs] tbody tr[data-job-id]");
         await Expect(rows).ToHaveCountAsync(3);
         await Expect(page.Locator("[data-bulk=cancel]")).ToBeDisabledAsync();
@@ -558,4 +567,54 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
     }
 
     private sealed record JobRow(string Workflow, string Status, DateTimeOffset Created, DateTimeOffset? Started, DateTimeOffset? Completed);
+
+    /// <summary>A local endpoint that holds every request open until the test ends (or the caller gives up).</summary>
+    private sealed class HoldServer : IAsyncDisposable
+    {
+        private readonly Microsoft.AspNetCore.Builder.WebApplication _app;
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _waiting;
+
+        private HoldServer(Microsoft.AspNetCore.Builder.WebApplication app) => _app = app;
+
+        public string Url { get; private set; } = "";
+
+        /// <summary>Requests currently held.</summary>
+        public int Waiting => Volatile.Read(ref _waiting);
+
+        public static async Task<HoldServer> StartAsync()
+        {
+            var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.UseKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, 0));
+            var server = new HoldServer(builder.Build());
+            server._app.MapGet("/hold", async (Microsoft.AspNetCore.Http.HttpContext context) =>
+            {
+                Interlocked.Increment(ref server._waiting);
+                try
+                {
+                    await server._release.Task.WaitAsync(context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                    // The worker gave up on the call (cancelled or timed out): nothing to answer.
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref server._waiting);
+                }
+
+                return Microsoft.AspNetCore.Http.Results.Json(new { text = "released" });
+            });
+            await server._app.StartAsync();
+            server.Url = server._app.Urls.First().TrimEnd('/') + "/hold";
+            return server;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _release.TrySetResult();
+            await _app.DisposeAsync();
+        }
+    }
 }
