@@ -58,7 +58,7 @@ app.MapApiHealth();
 var api = app.MapGroup("/api/v1").RequireAuthorization(AuthServiceCollectionExtensions.CallerPolicy).RequireRateLimiting(RateLimitingSetup.Policy);
 api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints();
 api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints();
-api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints();
+api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints().MapAnalyticsEndpoints();
 api.MapGroup("/admin/webhooks").WithTags("Webhooks").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapWebhookEndpoints();
 
 await app.RunAsync();

@@ -52,6 +52,7 @@ public static class EngineServiceCollectionExtensions
         services.AddOptions<MaintenanceOptions>().Bind(configuration.GetSection(MaintenanceOptions.Section));
         services.AddSingleton<ScheduledMaintenance>();
         services.AddScoped<UsageReport>();
+        services.AddSingleton<JobTimeSeries>();
         services.AddWebhooks(configuration);
 
         var workflowsRoot = WorkflowsDirectory.Resolve(configuration["Workflows:Root"]);

@@ -13,6 +13,7 @@ internal static class AdminEndpoints
     private const int MaxProcessingMinutes = 525_600;
     private const int MaxWaitingHours = 87_600;
     private const int MaxCleanupDays = 36_500;
+    internal const int MaxTenantLength = 100;
     private static readonly DateTimeOffset EarliestReportInstant = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly DateTimeOffset LatestReportInstant = new(9000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -32,7 +33,9 @@ internal static class AdminEndpoints
         admin.MapGet("/usage", UsageAsync)
             .WithName("UsageReport")
             .WithSummary("Spend and tokens grouped by model, workflow, user and day")
-            .WithDescription("Period: from/to (ISO 8601, UTC, years 2000-9000) or days (1-366, default 30) back from now.");
+            .WithDescription("Period: from/to (ISO 8601, UTC, years 2000-9000) or days (1-366, default 30) back from now. " +
+                             "tenant_id (optional): only that tenant's jobs. by_user groups by user id (or username when a job named none) and carries user_id and username; " +
+                             "GET /jobs with user_id/username, workflow_name, model and usage_from/usage_to lists the jobs behind any figure.");
         admin.MapGet("/queue", QueueAsync)
             .WithName("QueueState")
             .WithSummary("Dispatch streams per priority band, pending entries, consumers, worker heartbeats, dead letters");
@@ -87,8 +90,14 @@ internal static class AdminEndpoints
     }
 
     private static async Task<Results<Ok<UsageReportResult>, ValidationProblem>> UsageAsync(
-        UsageReport report, TimeProvider time, DateTimeOffset? from, DateTimeOffset? to, int? days, CancellationToken cancellationToken)
+        UsageReport report, TimeProvider time, DateTimeOffset? from, DateTimeOffset? to, int? days,
+        [FromQuery(Name = "tenant_id")] string? tenantId, CancellationToken cancellationToken)
     {
+        if (tenantId is { Length: > MaxTenantLength })
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["tenant_id"] = [$"tenant_id must be at most {MaxTenantLength} characters."] });
+        }
+
         if (days is < 1 or > 366)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["days"] = ["days must be between 1 and 366."] });
@@ -112,7 +121,7 @@ internal static class AdminEndpoints
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["from"] = ["from must be before to."] });
         }
 
-        return TypedResults.Ok(await report.BuildAsync(start, end, cancellationToken));
+        return TypedResults.Ok(await report.BuildAsync(start, end, string.IsNullOrEmpty(tenantId) ? null : tenantId, cancellationToken));
     }
 
     private static async Task<Ok<QueueState>> QueueAsync(QueueSnapshot snapshot, LlmWorkflowDbContext db, CancellationToken cancellationToken)

@@ -31,10 +31,14 @@ internal static class JobEndpoints
 
         api.MapGet("/jobs", ListAsync)
             .WithName("ListJobs")
-            .WithSummary("List jobs, newest first")
+            .WithSummary("List jobs (newest first unless sorted)")
             .WithDescription("Filters: status_filter (all|running|pending|queued|processing|completed|failed|cancelled; running = processing), user_id, limit (1-200, default 50), " +
                              "offset, limit_results: a count \"1\"-\"500\" (overrides limit) or a period \"Today\" (since 00:00 UTC), \"7 Days\", \"30 Days\"; " +
-                             "workflow_name (exact); search: part of the job id (a prefix, or the short id the dashboard shows), username or user id (case-insensitive). " +
+                             "workflow_name (exact); search: part of the job id (a prefix, or the short id the dashboard shows), username or user id (case-insensitive); " +
+                             "username (exact); model, usage_from, usage_to (ISO 8601, years 2000-9000): only jobs with an LLM call (of that model) recorded in [usage_from, usage_to), " +
+                             "the rows GET /admin/usage sums, so a figure of the usage report drills down to its jobs. " +
+                             "Order: sort (created_at|status|workflow_name|username|priority|duration_ms|total_tokens|cost_usd, default created_at) and order (asc|desc, default desc); " +
+                             "ties are broken by created time and job id, so offset pages neither repeat nor skip a job; empty durations sort last. " +
                              "Only the caller key's tenant's jobs are listed; user_id narrows within it (it cannot widen a key bound to a user or X-User-Id). " +
                              "Admin keys see every tenant and may filter with tenant_id. " +
                              "Invalid values get 400 listing the valid ones; a bad limit_results also carries document 003's error: \"InvalidLimitResults\" and valid_values.");
@@ -142,6 +146,12 @@ internal static class JobEndpoints
         [FromQuery(Name = "tenant_id")] string? tenantId,
         [FromQuery(Name = "workflow_name")] string? workflowName,
         string? search,
+        string? username,
+        string? model,
+        [FromQuery(Name = "usage_from")] string? usageFrom,
+        [FromQuery(Name = "usage_to")] string? usageTo,
+        string? sort,
+        string? order,
         LlmWorkflowDbContext db,
         TimeProvider time,
         HttpContext http,
@@ -152,7 +162,14 @@ internal static class JobEndpoints
         var scope = CallerScope.From(http);
         var (query, errors) = JobListQuery.WithText(
             JobListQuery.Parse(statusFilter, scope.UserId, limit, offset, limitResults, time.GetUtcNow()), workflowName, search);
-        if (query is null)
+        var (usage, usageErrors) = JobListUsageFilter.Parse(username, model, usageFrom, usageTo);
+        var (ordering, sortErrors) = JobListSort.Parse(sort, order);
+        foreach (var (field, messages) in usageErrors.Concat(sortErrors))
+        {
+            errors[field] = messages;
+        }
+
+        if (query is null || usage is null || ordering is null)
         {
             return TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(v => v)),
                 extensions: errors.ContainsKey("limit_results") ? InvalidLimitResults(limitResults) : null);
@@ -205,8 +222,21 @@ internal static class JobEndpoints
                 || (j.UserId != null && EF.Functions.ILike(j.UserId, anywhere, @"\")));
         }
 
+        if (usage.Username is { } name)
+        {
+            jobs = jobs.Where(j => j.Username == name);
+        }
+
+        if (usage.FiltersUsage)
+        {
+            jobs = jobs.Where(j => db.ProviderUsage.Any(u => u.JobId == j.Id
+                && (usage.Model == null || u.Model == usage.Model)
+                && (usage.UsageFrom == null || u.CreatedAt >= usage.UsageFrom)
+                && (usage.UsageTo == null || u.CreatedAt < usage.UsageTo)));
+        }
+
         var total = await jobs.CountAsync(cancellationToken);
-        var page = await jobs.OrderByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id)
+        var page = await ordering.Apply(jobs)
             .Skip(query.Offset).Take(query.Limit)
             .Select(j => new JobSummary(
                 j.Id, j.WorkflowName, j.Status.ToWire(), j.Priority, j.UserId, j.Username, j.Action, j.CreatedAt,

@@ -103,6 +103,11 @@ if (badLimit.json?.error !== "InvalidLimitResults" || !Array.isArray(badLimit.js
 }
 await api.expect({ method: "GET", route: "/api/v1/jobs", query: { status_filter: "done" } }, 400);
 await api.expect({ method: "GET", route: "/api/v1/jobs", query: { limit: "0" } }, 400);
+// Sorting and the cost drill-down filters.
+await api.expect({ method: "GET", route: "/api/v1/jobs", query: { sort: "cost_usd", order: "asc", limit: "5" } }, 200);
+await api.expect({ method: "GET", route: "/api/v1/jobs", query: { model: "mock/lorem", usage_from: new Date(Date.now() - 86_400_000).toISOString(), usage_to: new Date().toISOString() } }, 200);
+await api.expect({ method: "GET", route: "/api/v1/jobs", query: { sort: "name" } }, 400);
+await api.expect({ method: "GET", route: "/api/v1/jobs", query: { usage_from: "yesterday" } }, 400);
 
 // Events: a finished job's whole stream, then resumed at its terminal event (204), a bad id (400), a missing job (404).
 const stream = await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/events", path: { jobId: trip } }, 200);
@@ -130,6 +135,12 @@ await api.expect({ method: "GET", route: "/api/v1/admin/usage", query: { days: "
 await api.expect({ method: "GET", route: "/api/v1/admin/usage" }, 403);
 await api.expect({ method: "GET", route: "/api/v1/admin/queue", ...admin }, 200);
 await api.expect({ method: "GET", route: "/api/v1/admin/queue" }, 403);
+await api.expect({ method: "GET", route: "/api/v1/admin/tenants", ...admin }, 200);
+await api.expect({ method: "GET", route: "/api/v1/admin/tenants" }, 403);
+await api.expect({ method: "GET", route: "/api/v1/admin/metrics/jobs", ...admin }, 200);
+await api.expect({ method: "GET", route: "/api/v1/admin/metrics/jobs", query: { bucket: "minute", from: new Date(Date.now() - 3_600_000).toISOString() }, ...admin }, 200);
+await api.expect({ method: "GET", route: "/api/v1/admin/metrics/jobs", query: { bucket: "week" }, ...admin }, 400);
+await api.expect({ method: "GET", route: "/api/v1/admin/metrics/jobs" }, 403);
 
 // Webhook admin: every job here got the service's default webhook URL; nothing listens there during this script,
 // so attempts fail and dead-letter.

@@ -5,6 +5,7 @@ import { renderJobs } from './views/jobs.js';
 import { renderJobDetail } from './views/job-detail.js';
 import { renderQueue } from './views/queue.js';
 import { renderCosts } from './views/costs.js';
+import { renderActivity } from './views/activity.js';
 import { renderWorkflows } from './views/workflows.js';
 import { renderWebhooks } from './views/webhooks.js';
 
@@ -14,9 +15,10 @@ const logout = document.getElementById('logout');
 
 const ROUTES = [
   { pattern: /^#\/jobs\/([0-9a-f-]{36})$/i, view: 'jobs', render: (m) => renderJobDetail(main, m[1]) },
-  { pattern: /^#\/jobs$/, view: 'jobs', render: () => renderJobs(main) },
+  { pattern: /^#\/jobs(?:\?(.*))?$/, view: 'jobs', render: (m) => renderJobs(main, m[1]) },
   { pattern: /^#\/queue$/, view: 'queue', render: () => renderQueue(main) },
   { pattern: /^#\/costs$/, view: 'costs', render: () => renderCosts(main) },
+  { pattern: /^#\/activity$/, view: 'activity', render: () => renderActivity(main) },
   { pattern: /^#\/webhooks$/, view: 'webhooks', render: () => renderWebhooks(main) },
   { pattern: /^#\/workflows(?:\/([^/]+))?$/, view: 'workflows', render: (m) => renderWorkflows(main, m[1] ? decodeURIComponent(m[1]) : null) },
 ];

@@ -30,3 +30,60 @@ export function barChart(rows, title, width = 640) {
 function truncate(text, max) {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
+
+/**
+ * A time-series line chart: one line per series over shared time buckets, with y gridlines and x labels. It is
+ * role="img" with a summary as its name; views put the same numbers in a table (the accessible, exact form).
+ * @param {{name: string, points: {t: number, v: number}[]}[]} series  t in ms since the epoch; missing buckets are gaps in the data, not zeros
+ * @param {{title: string, from: number, to: number, width?: number, height?: number, format?: (v: number) => string, timeLabel?: (t: number) => string, integer?: boolean}} options
+ *   integer: counts, so the scale tops at an even whole number and the middle gridline is whole too
+ */
+export function lineChart(series, { title, from, to, width = 640, height = 220, format = String, timeLabel = (t) => new Date(t).toISOString(), integer = false }) {
+  const left = 64;
+  const right = 12;
+  const top = 10;
+  const bottom = 28;
+  const plotW = width - left - right;
+  const plotH = height - top - bottom;
+  const highest = Math.max(0, ...series.flatMap((line) => line.points.map((p) => p.v)));
+  const max = integer ? Math.max(2, Math.ceil(highest / 2) * 2) : highest || 1;
+  const x = (t) => left + (to > from ? ((t - from) / (to - from)) * plotW : 0);
+  const y = (v) => top + plotH - (v / max) * plotH;
+  const svg = s('svg', { class: 'chart line-chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': title, preserveAspectRatio: 'xMinYMin meet' });
+  svg.append(s('title', null, title));
+  for (const fraction of [0, 0.5, 1]) {
+    const value = max * fraction;
+    svg.append(
+      s('line', { class: 'grid', x1: left, x2: width - right, y1: y(value), y2: y(value) }),
+      s('text', { x: left - 6, y: y(value) + 4, 'text-anchor': 'end' }, format(value)));
+  }
+  [from, (from + to) / 2, to].forEach((t, i) => {
+    svg.append(s('text', { x: x(t), y: height - 8, 'text-anchor': ['start', 'middle', 'end'][i] }, timeLabel(t)));
+  });
+  series.forEach((line, i) => {
+    const points = [...line.points].sort((a, b) => a.t - b.t);
+    const group = s('g', { class: `series series-${i % 6}`, 'data-series': line.name });
+    if (points.length > 1) group.append(s('polyline', { points: points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ') }));
+    for (const p of points) {
+      group.append(s('circle', { cx: x(p.t).toFixed(1), cy: y(p.v).toFixed(1), r: points.length > 120 ? 1.5 : 3 },
+        s('title', null, `${line.name}, ${timeLabel(p.t)}: ${format(p.v)}`)));
+    }
+    svg.append(group);
+  });
+  return svg;
+}
+
+/** The legend of a lineChart: the series names with their colours (the colour is never the only cue: names are listed). */
+export function legend(names) {
+  const list = document.createElement('ul');
+  list.className = 'legend';
+  names.forEach((name, i) => {
+    const item = document.createElement('li');
+    const swatch = document.createElement('span');
+    swatch.className = `swatch series-${i % 6}`;
+    swatch.setAttribute('aria-hidden', 'true');
+    item.append(swatch, name);
+    list.append(item);
+  });
+  return list;
+}

@@ -75,9 +75,9 @@ export function field(label, control, { inline = false, hint } = {}) {
 }
 
 /** A responsive table: headers become data-label on cells so narrow screens can stack them. */
-export function table({ caption, columns, rows, attrs }) {
+export function table({ caption, columns, rows, attrs, rowAttrs }) {
   const head = h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label))));
-  const body = h('tbody', null, rows.map((row) => tableRow(columns, row)));
+  const body = h('tbody', null, rows.map((row) => tableRow(columns, row, rowAttrs?.(row))));
   return h('div', { class: 'table-wrap' }, h('table', { class: 'responsive', ...attrs }, caption ? h('caption', null, caption) : null, head, body));
 }
 

@@ -1,6 +1,8 @@
-// Costs: spend and tokens by day, model, workflow and user over a chosen period (GET /admin/usage).
+// Costs: spend and tokens by day, model, workflow and user over a chosen period (GET /admin/usage). Every figure links
+// to the jobs behind it: the jobs list filtered to the LLM calls the figure sums (model/user/workflow, usage period).
 import { api } from '../api.js';
 import { h, replace, select, field, table } from '../dom.js';
+import { tenantField, withTenant } from '../tenant.js';
 import { formatCost, formatTokens } from '../format.js';
 import { barChart } from '../charts.js';
 import { latestRequest } from '../latest.js';
@@ -32,16 +34,47 @@ export async function renderCosts(main) {
   replace(main,
     h('h1', { tabindex: '-1' }, 'Costs'),
     h('form', { class: 'toolbar', 'aria-label': 'Usage report period', onsubmit: (e) => { e.preventDefault(); load(); } },
-      field('Period', period), field('Chart', metric), h('button', { type: 'submit', class: 'button secondary' }, 'Refresh')),
+      field('Period', period), field('Chart', metric), tenantField(() => load()), h('button', { type: 'submit', class: 'button secondary' }, 'Refresh')),
     custom, summary, message, content);
 
   function query() {
+    let q;
     if (state.period === 'custom' && state.from && state.to) {
       const end = new Date(`${state.to}T00:00:00Z`);
       end.setUTCDate(end.getUTCDate() + 1);
-      return `from=${encodeURIComponent(`${state.from}T00:00:00Z`)}&to=${encodeURIComponent(end.toISOString())}`;
+      q = `from=${encodeURIComponent(`${state.from}T00:00:00Z`)}&to=${encodeURIComponent(end.toISOString())}`;
+    } else {
+      q = `days=${state.period === 'custom' ? '30' : state.period}`;
     }
-    return `days=${state.period === 'custom' ? '30' : state.period}`;
+    const tenant = withTenant(new URLSearchParams()).toString();
+    return tenant ? `${q}&${tenant}` : q;
+  }
+
+  /** The jobs-list link of one figure: the report's period (or the day), the tenant, and the group's own filter. */
+  function jobsLink(r, key, row) {
+    const params = withTenant(new URLSearchParams());
+    let from = r.from;
+    let to = r.to;
+    if (key === 'by_model') params.set('model', row.key);
+    else if (key === 'by_workflow') { if (row.key === '(deleted)') return null; params.set('workflow_name', row.key); }
+    else if (key === 'by_user') {
+      if (row.user_id) params.set('user_id', row.user_id);
+      else if (row.username) params.set('username', row.username);
+      else return null;
+    } else if (key === 'by_day') {
+      const dayStart = new Date(`${row.key}T00:00:00Z`);
+      const dayEnd = new Date(dayStart.getTime() + 86_400_000);
+      from = new Date(Math.max(dayStart.getTime(), new Date(r.from).getTime())).toISOString();
+      to = new Date(Math.min(dayEnd.getTime(), new Date(r.to).getTime())).toISOString();
+    }
+    params.set('usage_from', from);
+    params.set('usage_to', to);
+    return `#/jobs?${params}`;
+  }
+
+  function label(key, row) {
+    if (key !== 'by_user') return row.key;
+    return row.username ?? row.user_id ?? '(no user)';
   }
 
   async function load() {
@@ -64,30 +97,31 @@ export async function renderCosts(main) {
     summary.textContent = `${new Date(r.from).toLocaleString()} – ${new Date(r.to).toLocaleString()}`;
     replace(content,
       h('div', { class: 'stats', 'data-role': 'totals' },
-        stat('Spend', formatCost(t.cost_usd), 'cost_usd', t.cost_usd),
+        stat('Spend', formatCost(t.cost_usd), 'cost_usd', t.cost_usd, jobsLink(r, 'total', t)),
         stat('LLM calls', formatTokens(t.calls), 'calls', t.calls),
         stat('Input tokens', formatTokens(t.input_tokens), 'input_tokens', t.input_tokens),
         stat('Output tokens', formatTokens(t.output_tokens), 'output_tokens', t.output_tokens),
         stat('Total tokens', formatTokens(t.total_tokens), 'total_tokens', t.total_tokens)),
       h('div', { class: 'grid-2' },
-        group('By day', 'by_day', r.by_day),
-        group('By model', 'by_model', r.by_model),
-        group('By workflow', 'by_workflow', r.by_workflow),
-        group('By user', 'by_user', r.by_user)));
+        group(r, 'By day', 'by_day', r.by_day),
+        group(r, 'By model', 'by_model', r.by_model),
+        group(r, 'By workflow', 'by_workflow', r.by_workflow),
+        group(r, 'By user', 'by_user', r.by_user)));
   }
 
-  function stat(label, display, key, value) {
+  function stat(name, display, key, value, href) {
     return h('div', { class: 'stat', 'data-total': key, 'data-value': String(value) },
-      h('div', { class: 'value' }, display), h('div', { class: 'label' }, label));
+      h('div', { class: 'value' }, href ? h('a', { href, 'data-role': 'jobs-link', 'aria-label': `${name} ${display}: show its jobs` }, display) : display),
+      h('div', { class: 'label' }, name));
   }
 
-  // Each chart is drawn at about the width it gets: one column below 900 px, two above.
+  // Each chart is drawn at about the width it gets: .grid-2 has two columns only from 2 × 36rem + gap (about 1170 px).
   function chartWidth() {
     const available = main.clientWidth || 640;
-    return Math.round(Math.max(280, Math.min(640, available < 900 ? available - 56 : available / 2 - 64)));
+    return Math.round(Math.max(280, Math.min(960, available < 1170 ? available - 56 : available / 2 - 64)));
   }
 
-  function group(title, key, rows) {
+  function group(r, title, key, rows) {
     const id = `costs-${key}`;
     const cost = state.metric === 'cost';
     return h('section', { class: 'card', 'aria-labelledby': id, 'data-group': key },
@@ -96,21 +130,37 @@ export async function renderCosts(main) {
         ? h('p', { class: 'muted' }, 'No LLM usage in this period.')
         : [
           barChart(rows.map((row) => ({
-            label: row.key,
+            label: label(key, row),
             value: cost ? Number(row.cost_usd) : row.total_tokens,
             display: cost ? formatCost(row.cost_usd) : formatTokens(row.total_tokens),
           })), `${cost ? 'Spend' : 'Tokens'} ${title.toLowerCase()}`, chartWidth()),
           table({
             columns: [
-              { label: key === 'by_day' ? 'Day (UTC)' : title.replace('By ', '').replace(/^./, (c) => c.toUpperCase()), cell: (row) => row.key },
-              { label: 'Calls', num: true, cell: (row) => formatTokens(row.calls) },
+              { label: key === 'by_day' ? 'Day (UTC)' : title.replace('By ', '').replace(/^./, (c) => c.toUpperCase()), cell: (row) => groupCell(r, key, row) },
+              { label: 'Calls', num: true, cell: (row) => figure(r, key, row, formatTokens(row.calls), 'LLM calls') },
               { label: 'Input tokens', num: true, cell: (row) => formatTokens(row.input_tokens) },
               { label: 'Output tokens', num: true, cell: (row) => formatTokens(row.output_tokens) },
-              { label: 'Cost', num: true, cell: (row) => formatCost(row.cost_usd) },
+              { label: 'Cost', num: true, cell: (row) => figure(r, key, row, formatCost(row.cost_usd), 'Cost') },
             ],
             rows,
+            rowAttrs: (row) => ({ 'data-key': row.key }),
           }),
         ]);
+  }
+
+  // The group's name links to its jobs; a user shows the username with the user id beneath when they differ.
+  function groupCell(r, key, row) {
+    const href = jobsLink(r, key, row);
+    const name = label(key, row);
+    const link = href ? h('a', { href, 'data-role': 'jobs-link' }, name) : name;
+    return key === 'by_user' && row.user_id && row.username && row.user_id !== row.username
+      ? [link, h('div', { class: 'muted small-text mono' }, row.user_id)]
+      : link;
+  }
+
+  function figure(r, key, row, display, what) {
+    const href = jobsLink(r, key, row);
+    return href ? h('a', { href, 'data-role': 'jobs-link', 'aria-label': `${what} ${display} for ${label(key, row)}: show its jobs` }, display) : display;
   }
 
   await load();

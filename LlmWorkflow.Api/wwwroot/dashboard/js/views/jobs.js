@@ -1,16 +1,25 @@
 // Jobs: the admin "LLM Queue" list (document 003): status filter, limit results (default 25), search, auto refresh,
-// live mini progress for running jobs, cancel and retry from the list.
+// live mini progress for running jobs, cancel and retry from the list; server-side sorting by the column headers,
+// bulk cancel/retry/delete of selected rows, the tenant filter, and the cost drill-down filters (#/jobs?model=...).
 import { api } from '../api.js';
 import { latestRequest } from '../latest.js';
 import { h, replace, select, field, toast, tableRow } from '../dom.js';
 import { formatCost, formatDate, formatDuration, formatTokens, shortId, ACTIVE } from '../format.js';
+import { tenantField, tenantState, withTenant } from '../tenant.js';
+import { bulkPanel } from './jobs-bulk.js';
 
 export const LIMIT_RESULTS = ['25', '50', '100', '200', 'Today', '7 Days', '30 Days'];
 const STATUSES = [['', 'All statuses'], 'pending', 'queued', 'processing', 'completed', 'failed', 'cancelled'];
 const REFRESH_MS = 3000;
 
+// The drill-down filters a cost figure links to; they are shown (and cleared) above the table.
+export const DRILL_DOWN = [['user_id', 'User id'], ['username', 'Username'], ['model', 'Model'], ['usage_from', 'LLM calls from'], ['usage_to', 'LLM calls before']];
+
 // Filters survive navigating to a job and back.
-const state = { status: '', workflow: '', limitResults: '25', search: '', offset: 0, autoRefresh: true };
+const state = {
+  status: '', workflow: '', limitResults: '25', search: '', offset: 0, autoRefresh: true,
+  sort: 'created_at', order: 'desc', drill: {}, selected: new Set(),
+};
 
 export function statusBadge(status) {
   return h('span', { class: `badge ${status}`, 'data-status': status }, status);
@@ -18,7 +27,17 @@ export function statusBadge(status) {
 
 const COLUMNS = [
   {
+    label: 'Select',
+    head: () => h('span', { class: 'visually-hidden' }, 'Select'),
+    cell: (j) => h('input', {
+      type: 'checkbox', 'data-action': 'select', checked: state.selected.has(j.job_id),
+      'aria-label': `Select job ${shortId(j.job_id)} (${j.workflow_name})`,
+      onchange: (e) => { if (e.currentTarget.checked) state.selected.add(j.job_id); else state.selected.delete(j.job_id); selectionChanged(); },
+    }),
+  },
+  {
     label: 'Status',
+    sort: 'status',
     cell: (j) => [statusBadge(j.status), ACTIVE.has(j.status) && j.status === 'processing'
       ? h('div', { class: 'mini-progress' },
         h('progress', { max: 100, value: j.progress_percent ?? 0, 'aria-label': `Progress of job ${shortId(j.job_id)}: ${j.progress_percent ?? 0}%` }),
@@ -27,18 +46,23 @@ const COLUMNS = [
   },
   {
     label: 'Workflow',
+    sort: 'workflow_name',
     cell: (j) => [h('a', { href: `#/jobs/${j.job_id}` }, j.workflow_name), h('div', { class: 'muted small-text mono' }, shortId(j.job_id))],
   },
-  { label: 'Username', cell: (j) => j.username ?? j.user_id ?? '—' },
-  { label: 'Action', cell: (j) => j.action ?? '—' },
-  { label: 'Priority', num: true, cell: (j) => String(j.priority) },
-  { label: 'Created', cell: (j) => h('time', { datetime: j.created_at }, formatDate(j.created_at)) },
-  { label: 'Duration', num: true, cell: (j) => formatDuration(j.duration_ms) },
-  { label: 'Tokens', num: true, cell: (j) => formatTokens(j.total_tokens) },
-  { label: 'Cost', num: true, cell: (j) => formatCost(j.cost_usd) },
+  // Username with the action beneath it: one column instead of two keeps the table within 1024 px.
+  { label: 'User', sort: 'username', cell: (j) => [j.username ?? j.user_id ?? '—', j.action ? h('div', { class: 'muted small-text', 'data-role': 'action' }, j.action) : null] },
+  { label: 'Priority', sort: 'priority', num: true, cell: (j) => String(j.priority) },
+  { label: 'Created', sort: 'created_at', cell: (j) => h('time', { datetime: j.created_at }, formatDate(j.created_at)) },
+  { label: 'Duration', sort: 'duration_ms', num: true, cell: (j) => formatDuration(j.duration_ms) },
+  { label: 'Tokens', sort: 'total_tokens', num: true, cell: (j) => formatTokens(j.total_tokens) },
+  { label: 'Cost', sort: 'cost_usd', num: true, cell: (j) => formatCost(j.cost_usd) },
   { label: 'Actions', cell: (j) => rowActions(j) },
 ];
 
+// Text columns start ascending, numbers and times descending (largest, newest first).
+const TEXT_SORTS = new Set(['status', 'workflow_name', 'username']);
+
+let selectionChanged = () => {};
 let reload = () => {};
 
 function rowActions(job) {
@@ -69,7 +93,23 @@ async function act(button, call) {
   reload();
 }
 
-export async function renderJobs(main) {
+/** Applies the filters of a #/jobs?... link (the costs view's drill-down) and starts from the first page. */
+function applyLink(queryString) {
+  if (!queryString) return;
+  const params = new URLSearchParams(queryString);
+  state.drill = {};
+  for (const [key] of DRILL_DOWN) if (params.get(key)) state.drill[key] = params.get(key);
+  state.workflow = params.get('workflow_name') ?? '';
+  state.status = '';
+  state.search = '';
+  state.offset = 0;
+  // A period (Today, 7 Days...) would hide some of the figure's jobs; a page size does not.
+  if (!/^\d+$/.test(state.limitResults)) state.limitResults = '25';
+  if (params.has('tenant_id')) tenantState.tenant = params.get('tenant_id');
+}
+
+export async function renderJobs(main, queryString) {
+  applyLink(queryString);
   let timer = null;
   const requests = latestRequest();
   let disposed = false;
@@ -83,10 +123,66 @@ export async function renderJobs(main) {
   const summary = h('p', { class: 'muted', 'aria-live': 'polite', 'data-role': 'summary' });
   const message = h('div');
   const tbody = h('tbody');
-  const tableEl = h('table', { class: 'responsive', 'data-role': 'jobs', 'aria-describedby': 'jobs-summary' },
-    h('caption', { class: 'visually-hidden' }, 'Jobs, newest first'),
-    h('thead', null, h('tr', null, COLUMNS.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),
-    tbody);
+  const caption = h('caption', { class: 'visually-hidden' });
+  const headRow = h('tr');
+  const tableEl = h('table', { class: 'responsive jobs-table', 'data-role': 'jobs', 'aria-describedby': 'jobs-summary' },
+    caption, h('thead', null, headRow), tbody);
+  const drillBar = h('div', { 'data-role': 'drill-down' });
+  const bulk = bulkPanel({ state, onDone: () => load() });
+  selectionChanged = () => { bulk.update(currentJobs); syncSelectAll(); };
+  const selectAll = h('input', {
+    type: 'checkbox', 'data-role': 'select-all', 'aria-label': 'Select all jobs shown',
+    onchange: (e) => {
+      for (const j of currentJobs) { if (e.currentTarget.checked) state.selected.add(j.job_id); else state.selected.delete(j.job_id); }
+      for (const box of tbody.querySelectorAll('input[data-action=select]')) box.checked = e.currentTarget.checked;
+      selectionChanged();
+    },
+  });
+  let currentJobs = [];
+
+  function syncSelectAll() {
+    const shown = currentJobs.filter((j) => state.selected.has(j.job_id)).length;
+    selectAll.checked = shown > 0 && shown === currentJobs.length;
+    selectAll.indeterminate = shown > 0 && shown < currentJobs.length;
+  }
+
+  function renderHead() {
+    const sortLabel = COLUMNS.find((c) => c.sort === state.sort)?.label ?? state.sort;
+    caption.textContent = `Jobs, sorted by ${sortLabel.toLowerCase()} ${state.order === 'asc' ? 'ascending' : 'descending'}`;
+    replace(headRow, COLUMNS.map((c) => {
+      if (c.label === 'Select') return h('th', { scope: 'col', class: 'select' }, selectAll);
+      if (!c.sort) return h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label);
+      const active = state.sort === c.sort;
+      return h('th', {
+        scope: 'col', class: c.num ? 'num' : null, 'data-sort': c.sort,
+        'aria-sort': active ? (state.order === 'asc' ? 'ascending' : 'descending') : 'none',
+      }, h('button', {
+        type: 'button', class: 'sort', 'data-sort': c.sort,
+        onclick: () => {
+          if (active) state.order = state.order === 'asc' ? 'desc' : 'asc';
+          else { state.sort = c.sort; state.order = TEXT_SORTS.has(c.sort) ? 'asc' : 'desc'; }
+          state.offset = 0;
+          renderHead();
+          load();
+          headRow.querySelector(`button[data-sort="${c.sort}"]`)?.focus();
+        },
+      }, c.label, h('span', { class: 'sort-mark', 'aria-hidden': 'true' }, active ? (state.order === 'asc' ? ' ▲' : ' ▼') : '')));
+    }));
+  }
+  renderHead();
+  renderDrill();
+
+  function renderDrill() {
+    const active = DRILL_DOWN.filter(([key]) => state.drill[key]);
+    if (active.length === 0) { replace(drillBar); return; }
+    replace(drillBar, h('p', { class: 'notice drill' },
+      h('span', null, 'Jobs behind a cost figure: '),
+      active.map(([key, label]) => h('span', { class: 'chip', 'data-filter': key }, `${label}: ${key.startsWith('usage_') ? formatDate(state.drill[key]) : state.drill[key]}`)),
+      h('button', {
+        type: 'button', class: 'button secondary small', 'data-action': 'clear-drill',
+        onclick: () => { state.drill = {}; state.offset = 0; renderDrill(); load(); },
+      }, 'Clear these filters')));
+  }
   summary.id = 'jobs-summary';
   const prev = h('button', { type: 'button', class: 'button secondary small', disabled: true }, 'Previous');
   const next = h('button', { type: 'button', class: 'button secondary small', disabled: true }, 'Next');
@@ -117,10 +213,11 @@ export async function renderJobs(main) {
       field('Workflow', workflowSelect),
       field('Limit results', limitSelect),
       field('Search', search),
+      tenantField(onFilter),
       h('button', { type: 'submit', class: 'button' }, 'Apply'),
       refresh,
       field('Auto refresh', auto, { inline: true })),
-    summary, message,
+    drillBar, summary, message, bulk.element,
     h('div', { class: 'table-wrap' }, tableEl),
     h('div', { class: 'pager' }, h('div', { class: 'actions' }, prev, next), updated));
 
@@ -133,6 +230,9 @@ export async function renderJobs(main) {
     if (state.workflow) params.set('workflow_name', state.workflow);
     if (state.search) params.set('search', state.search);
     if (state.offset) params.set('offset', String(state.offset));
+    withTenant(params);
+    for (const [key] of DRILL_DOWN) if (state.drill[key]) params.set(key, state.drill[key]);
+    if (state.sort !== 'created_at' || state.order !== 'desc') { params.set('sort', state.sort); params.set('order', state.order); }
     return params.toString();
   }
 
@@ -162,6 +262,10 @@ export async function renderJobs(main) {
   }
 
   function renderRows(jobs) {
+    currentJobs = jobs;
+    // A selection holds only jobs on the page, so a bulk action never touches a job the operator cannot see.
+    const shownIds = new Set(jobs.map((j) => j.job_id));
+    for (const id of [...state.selected]) if (!shownIds.has(id)) state.selected.delete(id);
     // Keep keyboard focus on the same control across refreshes.
     const focused = document.activeElement;
     const focusKey = tbody.contains(focused) ? [focused.closest('tr')?.dataset.jobId, focused.dataset.action ?? focused.getAttribute('href')] : null;
@@ -175,6 +279,7 @@ export async function renderJobs(main) {
       const target = row?.querySelector(`[data-action="${focusKey[1]}"]`) ?? row?.querySelector(`a[href="${focusKey[1]}"]`);
       target?.focus();
     }
+    selectionChanged();
   }
 
   function schedule() {
@@ -200,5 +305,6 @@ export async function renderJobs(main) {
     clearTimeout(timer);
     requests.cancel();
     reload = () => {};
+    selectionChanged = () => {};
   };
 }
