@@ -84,6 +84,19 @@ public sealed class DatabaseApiKeyTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, await StatusAsync(shared.Secret, HttpMethod.Get, $"/api/v1/jobs/{configJob}", ct));
         Assert.Equal(HttpStatusCode.NotFound, await StatusAsync(shared.Secret, HttpMethod.Get, $"/api/v1/jobs/{firstJob}", ct));
 
+        // EventSource sends the key as ?api_key=: a database key works there too, for its own tenant only.
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(first.Secret, HttpMethod.Delete, $"/api/v1/workflow/{firstJob}", ct));
+        using (var events = await _http.GetAsync($"/api/v1/jobs/{firstJob}/events?api_key={first.Secret}", ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, events.StatusCode);
+            Assert.Contains("event: cancelled", await events.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+        }
+
+        using (var foreign = await _http.GetAsync($"/api/v1/jobs/{firstJob}/events?api_key={second.Secret}", ct))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, foreign.StatusCode);
+        }
+
         // A key that merely looks like a database key, and a changed character of a real one, are refused.
         Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync("lwk_" + new string('A', 43), HttpMethod.Get, "/api/v1/jobs", ct));
         var altered = first.Secret[..^1] + (first.Secret[^1] == 'A' ? 'B' : 'A');
@@ -199,8 +212,14 @@ public sealed class DatabaseApiKeyTests(TestServers servers) : IAsyncLifetime
         var ct = TestContext.Current.CancellationToken;
         var key = await CreateKeyAsync(new JsonObject { ["name"] = "secretive-app", ["user_id"] = "u1" }, ct);
         var id = (string)key.Key["id"]!;
-        await SubmitAsync(key.Secret, null, ct);
+        var job = await SubmitAsync(key.Secret, null, ct);
         Assert.Equal(HttpStatusCode.OK, await StatusAsync(key.Secret, HttpMethod.Get, "/api/v1/jobs?user_id=u1", ct));
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(key.Secret, HttpMethod.Delete, $"/api/v1/workflow/{job}", ct));
+        using (var events = await _http.GetAsync($"/api/v1/jobs/{job}/events?api_key={key.Secret}", ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, events.StatusCode);
+        }
+
         Assert.Equal(HttpStatusCode.Unauthorized, await StatusAsync(key.Secret + "x", HttpMethod.Get, "/api/v1/jobs", ct));
         using var rotate = await SendAsync(TestEnvironment.AdminKey, HttpMethod.Post, $"/api/v1/admin/keys/{id}/rotate", null, ct);
         var successor = (string)(await rotate.Content.ReadFromJsonAsync<JsonObject>(ct))!["api_key"]!;
@@ -361,6 +380,7 @@ public sealed class DatabaseApiKeyTests(TestServers servers) : IAsyncLifetime
             ["Auth:KeyUsageFlushInterval"] = "00:00:00.200",
             // Everything a key could leak into, logged.
             ["Logging:LogLevel:Default"] = "Debug",
+            ["Logging:LogLevel:Microsoft.AspNetCore"] = "Debug",
         };
         foreach (var (name, value) in extra ?? new Dictionary<string, string?>())
         {
