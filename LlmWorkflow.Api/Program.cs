@@ -59,6 +59,7 @@ var api = app.MapGroup("/api/v1").RequireAuthorization(AuthServiceCollectionExte
 api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints();
 api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints();
 api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints().MapAnalyticsEndpoints();
+api.MapGroup("/admin/keys").WithTags("API keys").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapApiKeyEndpoints();
 api.MapGroup("/admin/webhooks").WithTags("Webhooks").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapWebhookEndpoints();
 
 await app.RunAsync();

@@ -25,6 +25,7 @@ public static class CliApp
         CancelCommand.Create(console),
         RetryCommand.Create(console),
         WorkflowsCommand.Create(console),
+        KeysCommand.Create(console),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (see <see cref="ExitCodes"/>).</summary>

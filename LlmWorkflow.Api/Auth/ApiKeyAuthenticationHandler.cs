@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
@@ -8,21 +7,22 @@ using Microsoft.Extensions.Options;
 namespace LlmWorkflow.Api.Auth;
 
 /// <summary>
-/// Authenticates <c>X-API-Key</c> or <c>X-API-Secret</c> against the configured keys. Keys are compared as SHA-256
-/// digests with <see cref="CryptographicOperations.FixedTimeEquals"/> and every key is checked, so timing reveals
-/// neither a key's content nor which key matched.
+/// Authenticates <c>X-API-Key</c> or <c>X-API-Secret</c> against the configured keys, then (for keys shaped like
+/// one) the database keys. Keys are compared as SHA-256 digests with <see cref="CryptographicOperations.FixedTimeEquals"/>
+/// and every configured key is checked, so timing reveals neither a key's content nor which key matched.
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    ApiKeyRegistry registry) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    ApiKeyRegistry registry,
+    DatabaseApiKeys databaseKeys) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
     public const string AdminClaim = "llmwf:admin";
     public static readonly string[] HeaderNames = ["X-API-Key", "X-API-Secret"];
 
-    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? presented = null;
         foreach (var header in HeaderNames)
@@ -43,15 +43,21 @@ public sealed class ApiKeyAuthenticationHandler(
 
         if (presented is null)
         {
-            return Task.FromResult(registry.AllowAnonymous
+            return registry.AllowAnonymous
                 ? AuthenticateResult.Success(Ticket(new ApiKeyEntry { Name = CallerScope.AnonymousTenant }))
-                : AuthenticateResult.NoResult());
+                : AuthenticateResult.NoResult();
         }
 
-        var match = registry.Find(presented);
-        return Task.FromResult(match is null
+        var digest = ApiKeySecret.Digest(presented);
+        var match = registry.Find(digest);
+        if (match is null && ApiKeySecret.LooksLikeDatabaseKey(presented))
+        {
+            match = (await databaseKeys.FindAsync(digest, Context.RequestAborted))?.ToEntry();
+        }
+
+        return match is null
             ? AuthenticateResult.Fail("Invalid API key.")
-            : AuthenticateResult.Success(Ticket(match)));
+            : AuthenticateResult.Success(Ticket(match));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -115,6 +121,7 @@ public sealed class ApiKeyRegistry
             throw new InvalidOperationException("Every Auth:ApiKeys entry needs a Name: it identifies the key in logs and is its tenant unless Tenant is set.");
         }
 
+        options.Value.Validate();
         AllowAnonymous = options.Value.AllowAnonymous;
         if (entries.Count == 0 && !AllowAnonymous)
         {
@@ -123,7 +130,7 @@ public sealed class ApiKeyRegistry
                 "or Auth:AllowAnonymous=true for a local experiment.");
         }
 
-        _keys = entries.Select(e => (SHA256.HashData(Encoding.UTF8.GetBytes(e.Key)), Entry: new ApiKeyEntry
+        _keys = entries.Select(e => (ApiKeySecret.Digest(e.Key), Entry: new ApiKeyEntry
         {
             Name = e.Name, Admin = e.Admin, Tenant = e.Tenant, UserId = e.UserId, Key = "",
         })).ToArray();
@@ -131,9 +138,9 @@ public sealed class ApiKeyRegistry
 
     public bool AllowAnonymous { get; }
 
-    public ApiKeyEntry? Find(string presented)
+    /// <param name="digest">The presented key's SHA-256 digest (<see cref="ApiKeySecret.Digest"/>).</param>
+    public ApiKeyEntry? Find(byte[] digest)
     {
-        var digest = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
         ApiKeyEntry? match = null;
         foreach (var (candidate, entry) in _keys)
         {

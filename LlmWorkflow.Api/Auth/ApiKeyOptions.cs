@@ -12,6 +12,31 @@ public sealed class ApiKeyOptions
 
     /// <summary>Accept requests without a key (local experiments only). Off by default: the API refuses to start with no keys.</summary>
     public bool AllowAnonymous { get; set; }
+
+    /// <summary>
+    /// How long an API instance reuses a database key lookup (0 to 60 s, default 5 s; 0 looks up every request). The
+    /// bound on how long another instance still accepts a key after it was revoked or its rotation overlap ended early.
+    /// </summary>
+    public TimeSpan KeyCacheTtl { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often the last use of database keys is written (0.1 s to 1 h, default 30 s): one statement for all keys.</summary>
+    public TimeSpan KeyUsageFlushInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    public static readonly TimeSpan MaxKeyCacheTtl = TimeSpan.FromSeconds(60);
+
+    /// <summary>Refuses settings outside their documented ranges at start-up.</summary>
+    public void Validate()
+    {
+        if (KeyCacheTtl < TimeSpan.Zero || KeyCacheTtl > MaxKeyCacheTtl)
+        {
+            throw new InvalidOperationException($"Auth:KeyCacheTtl must be between 00:00:00 and 00:01:00 (it is {KeyCacheTtl}).");
+        }
+
+        if (KeyUsageFlushInterval < TimeSpan.FromMilliseconds(100) || KeyUsageFlushInterval > TimeSpan.FromHours(1))
+        {
+            throw new InvalidOperationException($"Auth:KeyUsageFlushInterval must be between 00:00:00.100 and 01:00:00 (it is {KeyUsageFlushInterval}).");
+        }
+    }
 }
 
 /// <summary>

@@ -12,6 +12,10 @@ public static class AuthServiceCollectionExtensions
     {
         services.AddOptions<ApiKeyOptions>().Bind(configuration.GetSection(ApiKeyOptions.Section));
         services.AddSingleton<ApiKeyRegistry>();
+        services.AddSingleton<ApiKeyStore>();
+        services.AddSingleton<DatabaseApiKeys>();
+        services.AddSingleton<ApiKeyUsageRecorder>();
+        services.AddHostedService(sp => sp.GetRequiredService<ApiKeyUsageRecorder>());
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorizationBuilder()

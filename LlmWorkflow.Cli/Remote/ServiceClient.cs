@@ -50,6 +50,23 @@ public sealed class ServiceClient : IDisposable
         return await response.Content.ReadFromJsonAsync<JsonArray>(cancellationToken) ?? [];
     }
 
+    /// <summary><c>POST /api/v1/admin/keys</c> (admin key): a new API key; the answer holds its secret, shown once.</summary>
+    public Task<JsonObject> CreateKeyAsync(JsonObject request, CancellationToken cancellationToken) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Post, "api/v1/admin/keys") { Content = JsonContent.Create(request) }, cancellationToken);
+
+    /// <summary><c>GET /api/v1/admin/keys</c> (admin key): every database key without secrets, optionally of one tenant.</summary>
+    public Task<JsonObject> ListKeysAsync(string? tenantId, CancellationToken cancellationToken) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Get, tenantId is null ? "api/v1/admin/keys" : $"api/v1/admin/keys?tenant_id={Uri.EscapeDataString(tenantId)}"), cancellationToken);
+
+    /// <summary><c>POST /api/v1/admin/keys/{id}/rotate</c> (admin key): a successor key; the old one works for the overlap.</summary>
+    public Task<JsonObject> RotateKeyAsync(string keyId, int? overlapSeconds, CancellationToken cancellationToken) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Post, $"api/v1/admin/keys/{Uri.EscapeDataString(keyId)}/rotate" +
+            (overlapSeconds is { } seconds ? $"?overlap_seconds={seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : "")), cancellationToken);
+
+    /// <summary><c>POST /api/v1/admin/keys/{id}/revoke</c> (admin key): the key stops working.</summary>
+    public Task<JsonObject> RevokeKeyAsync(string keyId, CancellationToken cancellationToken) =>
+        SendAsync(new HttpRequestMessage(HttpMethod.Post, $"api/v1/admin/keys/{Uri.EscapeDataString(keyId)}/revoke"), cancellationToken);
+
     public Task<JsonObject> CancelAsync(string jobId, CancellationToken cancellationToken) =>
         SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"api/v1/workflow/{Uri.EscapeDataString(jobId)}"), cancellationToken);
 
@@ -155,7 +172,9 @@ public sealed class ServiceClient : IDisposable
     {
         if (status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden && body.Length == 0)
         {
-            return "Pass --api-key or set LLMWF_API_KEY.";
+            return status == HttpStatusCode.Forbidden
+                ? "This needs an admin key: pass --api-key or set LLMWF_ADMIN_KEY."
+                : "Pass --api-key or set LLMWF_API_KEY.";
         }
 
         try

@@ -5,10 +5,10 @@ using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.Hosting;
 
-/// <summary>E-mail addresses never reach a log sink (document 004: PII redaction in logs).</summary>
+/// <summary>E-mail addresses (document 004: PII redaction in logs) and API keys never reach a log sink.</summary>
 public static class LogRedactionExtensions
 {
-    /// <summary>Replaces the logger factory with one whose loggers redact e-mail addresses in messages and arguments.</summary>
+    /// <summary>Replaces the logger factory with one whose loggers redact e-mail addresses and API keys in messages and arguments.</summary>
     public static TBuilder RedactEmailsInLogs<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
     {

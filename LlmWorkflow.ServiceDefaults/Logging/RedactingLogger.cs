@@ -3,8 +3,8 @@ using Microsoft.Extensions.Logging;
 namespace LlmWorkflow.ServiceDefaults.Logging;
 
 /// <summary>
-/// Passes lines through unchanged unless their message or a string argument holds an e-mail address; then the
-/// provider gets the redacted message and arguments instead (structured fields stay structured).
+/// Passes lines through unchanged unless their message or a string argument holds an e-mail address or an API key;
+/// then the provider gets the redacted message and arguments instead (structured fields stay structured).
 /// </summary>
 internal sealed class RedactingLogger(ILogger inner) : ILogger
 {
@@ -21,17 +21,21 @@ internal sealed class RedactingLogger(ILogger inner) : ILogger
 
         var message = formatter(state, exception);
         var pairs = state as IReadOnlyList<KeyValuePair<string, object?>>;
-        if (!EmailRedactor.MayContainEmail(message) && (pairs is null || !pairs.Any(p => p.Value is string s && EmailRedactor.MayContainEmail(s))))
+        if (!MayNeedRedaction(message) && (pairs is null || !pairs.Any(p => p.Value is string s && MayNeedRedaction(s))))
         {
             inner.Log(logLevel, eventId, state, exception, formatter);
             return;
         }
 
         var redacted = new RedactedLogState(
-            EmailRedactor.Redact(message),
-            pairs?.Select(p => p.Value is string s && p.Key != "{OriginalFormat}" ? new KeyValuePair<string, object?>(p.Key, EmailRedactor.Redact(s)) : p).ToArray() ?? []);
+            Redact(message),
+            pairs?.Select(p => p.Value is string s && p.Key != "{OriginalFormat}" ? new KeyValuePair<string, object?>(p.Key, Redact(s)) : p).ToArray() ?? []);
         inner.Log(logLevel, eventId, redacted, exception, static (s, _) => s.Message);
     }
+
+    private static bool MayNeedRedaction(string text) => EmailRedactor.MayContainEmail(text) || ApiKeyRedactor.MayContainKey(text);
+
+    private static string Redact(string text) => ApiKeyRedactor.Redact(EmailRedactor.Redact(text));
 }
 
 /// <summary>A log line's state after redaction: the arguments as structured pairs and the already formatted message.</summary>

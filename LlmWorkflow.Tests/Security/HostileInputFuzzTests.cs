@@ -70,8 +70,9 @@ public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
         // stays finished, so its stream ends at once).
         var jobId = await SubmitCancelledJobAsync(ct);
         var eventsJobId = await SubmitCancelledJobAsync(ct);
+        var keyId = await CreateDatabaseKeyAsync(ct);
         var requests = operations
-            .SelectMany(o => Variants(o, o.Path.EndsWith("/events", StringComparison.Ordinal) ? eventsJobId : jobId))
+            .SelectMany(o => Variants(o, o.Path.EndsWith("/events", StringComparison.Ordinal) ? eventsJobId : jobId, keyId))
             .ToList();
 
         var stopwatch = Stopwatch.StartNew();
@@ -241,9 +242,9 @@ public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
         }
     }
 
-    private static IEnumerable<FuzzRequest> Variants(OpenApiOperation operation, string jobId)
+    private static IEnumerable<FuzzRequest> Variants(OpenApiOperation operation, string jobId, string keyId)
     {
-        var validPath = new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform" };
+        var validPath = new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = keyId };
         var basePath = operation.Fill(validPath);
         var validBody = operation.HasBody ? ValidBody(operation) : null;
 
@@ -292,9 +293,23 @@ public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
         }
     }
 
-    private static string ValidBody(OpenApiOperation operation) => operation.Path.Contains("bulk", StringComparison.Ordinal)
-        ? """{"job_ids": ["00000000-0000-0000-0000-000000000001"]}"""
-        : """{"workflow_name": "hello_transform", "input_data": {"name": "fuzz"}, "user_id": "u", "username": "n", "action": "a", "priority": 1}""";
+    private static string ValidBody(OpenApiOperation operation) => operation.Path switch
+    {
+        _ when operation.Path.Contains("bulk", StringComparison.Ordinal) => """{"job_ids": ["00000000-0000-0000-0000-000000000001"]}""",
+        _ when operation.Path.Contains("/admin/keys", StringComparison.Ordinal) =>
+            """{"name": "fuzz", "tenant_id": "fuzz", "role": "caller", "user_id": "u", "expires_at": "2030-01-01T00:00:00Z"}""",
+        _ => """{"workflow_name": "hello_transform", "input_data": {"name": "fuzz"}, "user_id": "u", "username": "n", "action": "a", "priority": 1}""",
+    };
+
+    /// <summary>A database key whose id the key routes are fuzzed with (rotated and revoked along the way).</summary>
+    private async Task<string> CreateDatabaseKeyAsync(CancellationToken ct)
+    {
+        using var create = new HttpRequestMessage(HttpMethod.Post, "/api/v1/admin/keys") { Content = JsonContent.Create(new { name = "fuzz-target" }) };
+        create.Headers.Add("X-API-Key", TestEnvironment.AdminKey);
+        using var response = await _http.SendAsync(create, ct);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["key"]!["id"]!;
+    }
 
     private static IEnumerable<byte[]> HostileBodies(string valid)
     {

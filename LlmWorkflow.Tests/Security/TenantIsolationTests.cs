@@ -31,8 +31,8 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
 
     private static readonly string[] SubmitRoutes = ["POST /api/v1/workflow", "POST /api/v1/jobs"];
 
-    /// <summary>Everyone who must not see alice's job in tenant app-a.</summary>
-    private static readonly Actor[] Intruders =
+    /// <summary>Everyone who must not see alice's job in tenant app-a (configured keys, and database keys made at start).</summary>
+    private Actor[] Intruders =>
     [
         new("other tenant, same user id", KeyB, "alice"),
         new("other tenant, no user", KeyB, null),
@@ -41,17 +41,23 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
         new("same tenant, other user header, user_id query names the owner", KeyA, "bob", QueryUser: "alice"),
         new("key bound to bob", KeyABoundToBob, null),
         new("key bound to bob, X-User-Id and user_id name the owner", KeyABoundToBob, "alice", QueryUser: "alice"),
+        new("database key of tenant app-b, as alice", _databaseKeyB, "alice"),
+        new("database key of tenant app-a bound to bob, X-User-Id and user_id name the owner", _databaseKeyABoundToBob, "alice", QueryUser: "alice"),
     ];
 
     /// <summary>Callers that may see the job: its owner, a key bound to the owner, a second key sharing tenant app-a.</summary>
-    private static readonly Actor[] Owners =
+    private Actor[] Owners =>
     [
         new("owner", KeyA, "alice"),
         new("key bound to alice", KeyABoundToAlice, null),
         new("second key of tenant app-a, as alice", KeyASecond, "alice"),
         new("admin", TestEnvironment.AdminKey, null),
+        new("database key of tenant app-a, as alice", _databaseKeyA, "alice"),
     ];
 
+    private string _databaseKeyA = null!;
+    private string _databaseKeyB = null!;
+    private string _databaseKeyABoundToBob = null!;
     private ApiFactory _api = null!;
     private HttpClient _http = null!;
 
@@ -77,6 +83,18 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
             ["Auth:ApiKeys:6:Tenant"] = "app-a",
         }));
         _http = _api.CreateClient();
+        _databaseKeyA = await CreateDatabaseKeyAsync("""{"name": "app-a-db", "tenant_id": "app-a"}""");
+        _databaseKeyB = await CreateDatabaseKeyAsync("""{"name": "app-b-db", "tenant_id": "app-b"}""");
+        _databaseKeyABoundToBob = await CreateDatabaseKeyAsync("""{"name": "app-a-db-bob", "tenant_id": "app-a", "user_id": "bob"}""");
+    }
+
+    /// <summary>A key stored in PostgreSQL through the admin route; its secret.</summary>
+    private async Task<string> CreateDatabaseKeyAsync(string body)
+    {
+        using var response = await SendRawAsync(new Actor("admin", TestEnvironment.AdminKey, null), HttpMethod.Post, "/api/v1/admin/keys", body,
+            TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken))!["api_key"]!;
     }
 
     public async ValueTask DisposeAsync()
@@ -233,7 +251,8 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
 
     private async Task<HttpStatusCode> SendAsync(Actor actor, OpenApiOperation operation, string jobId, CancellationToken ct)
     {
-        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform" });
+        // Key routes are admin routes: any key id shows whether a non-admin is refused.
+        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = Guid.NewGuid().ToString() });
         var body = operation.HasBody ? "{}" : null;
         if (operation.Key == "POST /api/v1/admin/webhooks/replay")
         {

@@ -30,6 +30,28 @@ public sealed class LogRedactionTests
         Assert.Equal(42, plain.Arguments["JobId"]);
     }
 
+    [Fact]
+    public void ApiKeysInQueryStringsAndDatabaseKeysAnywhereAreRedacted()
+    {
+        var captured = new CapturingProvider();
+        var builder = Host.CreateApplicationBuilder();
+        builder.AddServiceDefaults();
+        builder.Logging.AddProvider(captured);
+        using var host = builder.Build();
+        var logger = host.Services.GetRequiredService<ILogger<LogRedactionTests>>();
+        const string databaseKey = "lwk_Bw2FEX5WxDj5m5SCbP2jm6uzJts1HXGiujVF4mXv308";
+
+        // The line ASP.NET Core's hosting diagnostics write for EventSource's ?api_key= (any key, configured ones too).
+        logger.LogInformation("Request starting {Url}", "http://localhost/api/v1/jobs/1/events?last_event_id=0&api_key=configured-secret&x=1");
+        logger.LogWarning("Refused key {Key}", databaseKey);
+
+        var request = captured.Lines.Single(l => l.Message.StartsWith("Request", StringComparison.Ordinal));
+        Assert.Equal("Request starting http://localhost/api/v1/jobs/1/events?last_event_id=0&api_key=[REDACTED]&x=1", request.Message);
+        var refused = captured.Lines.Single(l => l.Message.StartsWith("Refused", StringComparison.Ordinal));
+        Assert.Equal("Refused key lwk_Bw2FEX5W[REDACTED]", refused.Message);
+        Assert.Equal("lwk_Bw2FEX5W[REDACTED]", refused.Arguments["Key"]);
+    }
+
     private sealed record CapturedLine(string Message, IReadOnlyDictionary<string, object?> Arguments);
 
     private sealed class CapturingProvider : ILoggerProvider

@@ -11,6 +11,7 @@ namespace LlmWorkflow.LoadTest;
 internal sealed class BenchEnvironment : IAsyncDisposable
 {
     public const string ApiKey = "bench-key";
+    public const string AdminKey = "bench-admin-key";
     private readonly string _root = Directory.CreateTempSubdirectory("llmwf-bench-").FullName;
     private readonly List<Process> _processes = [];
     private LocalPostgres _postgres = null!;
@@ -34,6 +35,12 @@ internal sealed class BenchEnvironment : IAsyncDisposable
 
     public Dictionary<string, string> Settings { get; } = new();
 
+    /// <summary>
+    /// The key submissions send: the configured one, or with <c>LLMWF_BENCH_KEY=database</c> a key created through
+    /// <c>POST /api/v1/admin/keys</c> once the API is up (to measure authentication against PostgreSQL).
+    /// </summary>
+    public static string CallerKey { get; private set; } = ApiKey;
+
     public static async Task<BenchEnvironment> StartAsync(string workflowsRoot)
     {
         var environment = new BenchEnvironment();
@@ -51,6 +58,7 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         environment.Settings["ConnectionStrings__redis"] = environment._redis.ConnectionString;
         environment.Settings["Workflows__Root"] = workflowsRoot;
         environment.Settings["LLM_MICROSERVICE_API_KEY"] = ApiKey;
+        environment.Settings["ADMIN_API_KEY"] = AdminKey;
         environment.Settings["Logging__LogLevel__Default"] = "Warning";
         environment.Settings["DOTNET_ENVIRONMENT"] = "Production";
         environment.Settings["ASPNETCORE_ENVIRONMENT"] = "Production";
@@ -78,6 +86,11 @@ internal sealed class BenchEnvironment : IAsyncDisposable
             {
                 if ((await http.GetAsync(new Uri("/health", UriKind.Relative))).IsSuccessStatusCode)
                 {
+                    if (Environment.GetEnvironmentVariable("LLMWF_BENCH_KEY") == "database")
+                    {
+                        CallerKey = await CreateDatabaseKeyAsync(http);
+                    }
+
                     return;
                 }
             }
@@ -89,6 +102,19 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         }
 
         throw new InvalidOperationException("The API did not become healthy.");
+    }
+
+    private static async Task<string> CreateDatabaseKeyAsync(HttpClient http)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/admin/keys", UriKind.Relative))
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { name = "bench-app" }),
+        };
+        request.Headers.Add("X-API-Key", AdminKey);
+        using var response = await http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        var answer = await System.Net.Http.Json.HttpContentJsonExtensions.ReadFromJsonAsync<System.Text.Json.Nodes.JsonObject>(response.Content);
+        return (string)answer!["api_key"]!;
     }
 
     public Process StartWorker(string id, Dictionary<string, string>? extra = null)

@@ -10,7 +10,7 @@ internal sealed class Submitter(Uri apiUrl) : IDisposable
 
     public Submitter Configure()
     {
-        _http.DefaultRequestHeaders.Add("X-API-Key", BenchEnvironment.ApiKey);
+        _http.DefaultRequestHeaders.Add("X-API-Key", BenchEnvironment.CallerKey);
         return this;
     }
 

@@ -31,6 +31,8 @@ internal static class OpenApiSchemaShapes
         ["WebhookAttemptState"] = StringEnum("State of one webhook delivery attempt.",
             [WebhookAttemptStates.Pending, WebhookAttemptStates.Delivered, WebhookAttemptStates.Failed, WebhookAttemptStates.DeadLettered, WebhookAttemptStates.Gone]),
         ["JobActionStatus"] = StringEnum("Outcome of a cancel or retry request.", ["cancelled", "processing", "finished", "queued", "not_retryable"]),
+        ["ApiKeyRole"] = StringEnum("caller: its tenant's jobs only; admin: every tenant and the admin routes.", LlmWorkflow.Api.Auth.StoredApiKey.Roles),
+        ["ApiKeyState"] = StringEnum("active; rotated (a successor exists, valid until expires_at); expired; revoked.", LlmWorkflow.Api.Auth.StoredApiKey.States),
         ["OnErrorMode"] = StringEnum("What the runner does when a step fails.", ["fail", "continue", "retry", "default"]),
         ["OnErrorPolicy"] = new OpenApiSchema
         {
@@ -108,6 +110,16 @@ internal static class OpenApiSchemaShapes
         [("JobStepResponse", "output")] = AnyJson("The step's output (null while running or when it failed)."),
         [("JobStepResponse", "error")] = Nullable(Ref("JobError", document), null),
         [("WebhookAttemptView", "state")] = Ref("WebhookAttemptState", document),
+        [("ApiKeyView", "role")] = Ref("ApiKeyRole", document),
+        [("ApiKeyView", "state")] = Ref("ApiKeyState", document),
+        [("ApiKeyView", "prefix")] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.String,
+            Description = "The key's first 12 characters (lwk_ and 8 more), shown to tell keys apart; not enough to use it.",
+        },
+        [("ApiKeyIssued", "api_key")] = SecretKey(),
+        [("ApiKeyRotated", "api_key")] = SecretKey(),
+        [("CreateApiKeyRequest", "role")] = Nullable(Ref("ApiKeyRole", document), "Default: caller."),
         [("WebhookAttemptView", "payload")] = AnyJson("The signed body as sent."),
         [("SubmitWorkflowRequest", "workflow_name")] = new OpenApiSchema
         {
@@ -137,6 +149,7 @@ internal static class OpenApiSchemaShapes
         ["SubmitWorkflowRequest"] = ["workflow_name"],
         ["ValidateWorkflowRequest"] = [],
         ["BulkDeleteRequest"] = ["job_ids"],
+        ["CreateApiKeyRequest"] = ["name"],
     };
 
     public static IOpenApiSchema Ref(string id, OpenApiDocument document) => new OpenApiSchemaReference(id, document);
@@ -152,6 +165,12 @@ internal static class OpenApiSchemaShapes
 
     private static OpenApiSchema NullableString(string description) =>
         new() { Type = JsonSchemaType.String | JsonSchemaType.Null, Description = description };
+
+    private static OpenApiSchema SecretKey() => new()
+    {
+        Type = JsonSchemaType.String,
+        Description = "The key's secret, to send as X-API-Key. Returned only in this answer: it is stored as a SHA-256 digest and cannot be shown again.",
+    };
 
     private static OpenApiSchema Integer() => new() { Type = JsonSchemaType.Integer, Format = "int32" };
 

@@ -153,6 +153,29 @@ await api.expect({ method: "POST", route: "/api/v1/admin/webhooks/{jobId}/replay
 await api.expect({ method: "POST", route: "/api/v1/admin/webhooks/replay", query: { since: new Date(Date.now() - 3_600_000).toISOString() }, ...admin }, 200);
 await api.expect({ method: "POST", route: "/api/v1/admin/webhooks/replay", ...admin }, 400);
 
+// API keys: create (201, secret once), list, get, rotate (201, then 409), revoke; 400s naming fields, 404s, 403 for a caller key.
+const createdKey = await api.expect({ method: "POST", route: "/api/v1/admin/keys", body: { name: "contract-app", user_id: "contract-user" }, ...admin }, 201);
+const keyId: string = createdKey.json?.key?.id ?? missing;
+const secret: string = createdKey.json?.api_key ?? "";
+await api.expect({ method: "POST", route: "/api/v1/admin/keys", body: { name: "contract-admin", role: "admin", expires_at: new Date(Date.now() + 86_400_000).toISOString() }, ...admin }, 201);
+await api.expect({ method: "POST", route: "/api/v1/admin/keys", body: { name: "has space", role: "root" }, ...admin }, 400);
+await api.expect({ method: "POST", route: "/api/v1/admin/keys", body: { name: "contract-app" } }, 403);
+await api.expect({ method: "GET", route: "/api/v1/jobs", key: secret }, 200);
+const keyList = await api.expect({ method: "GET", route: "/api/v1/admin/keys", ...admin }, 200);
+if (keyList.text.includes(secret)) api.failures.push("GET /api/v1/admin/keys lists a secret");
+await api.expect({ method: "GET", route: "/api/v1/admin/keys", query: { tenant_id: "contract-app" }, ...admin }, 200);
+await api.expect({ method: "GET", route: "/api/v1/admin/keys" }, 403);
+await api.expect({ method: "GET", route: "/api/v1/admin/keys/{keyId}", path: { keyId }, ...admin }, 200);
+await api.expect({ method: "GET", route: "/api/v1/admin/keys/{keyId}", path: { keyId: missing }, ...admin }, 404);
+await api.expect({ method: "POST", route: "/api/v1/admin/keys/{keyId}/rotate", path: { keyId }, query: { overlap_seconds: "-1" }, ...admin }, 400);
+await api.expect({ method: "POST", route: "/api/v1/admin/keys/{keyId}/rotate", path: { keyId }, query: { overlap_seconds: "60" }, ...admin }, 201);
+await api.expect({ method: "POST", route: "/api/v1/admin/keys/{keyId}/rotate", path: { keyId }, ...admin }, 409);
+await api.expect({ method: "POST", route: "/api/v1/admin/keys/{keyId}/rotate", path: { keyId: missing }, ...admin }, 404);
+await api.expect({ method: "POST", route: "/api/v1/admin/keys/{keyId}/revoke", path: { keyId }, ...admin }, 200);
+await api.expect({ method: "POST", route: "/api/v1/admin/keys/{keyId}/revoke", path: { keyId: missing }, ...admin }, 404);
+await api.expect({ method: "POST", route: "/api/v1/admin/keys/{keyId}/revoke", path: { keyId } }, 403);
+await api.expect({ method: "GET", route: "/api/v1/jobs", key: secret }, 401);
+
 console.log(api.summary());
 if (api.failures.length > 0) {
   console.error(`${api.failures.length} contract failures:\n- ${api.failures.join("\n- ")}`);

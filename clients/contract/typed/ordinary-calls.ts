@@ -91,6 +91,17 @@ check(workflows.data?.some(w => w.name === "trip_briefing" && w.step_count > 0),
 const usage = await admin.GET("/api/v1/admin/usage", { params: { query: { days: 1 } } });
 check(usage.response.status === 200, `usage answered ${usage.response.status}`);
 
+// API keys: the secret is typed and returned once; the list carries roles and states as unions.
+const createdKey = await admin.POST("/api/v1/admin/keys", { body: { name: "typed-client-app", role: "caller" } });
+check(createdKey.response.status === 201 && createdKey.data, `create key answered ${createdKey.response.status}`);
+const secret: string = createdKey.data.api_key;
+const keyRole: Schemas["ApiKeyRole"] = createdKey.data.key.role;
+check(secret.startsWith(createdKey.data.key.prefix) && keyRole === "caller", "the secret starts with the listed prefix");
+const rotatedKey = await admin.POST("/api/v1/admin/keys/{keyId}/rotate", { params: { path: { keyId: createdKey.data.key.id }, query: { overlap_seconds: 0 } } });
+check(rotatedKey.data?.previous.state === "expired" || rotatedKey.data?.previous.state === "rotated", "the rotated key is no longer active");
+const keyStates: Schemas["ApiKeyState"][] = (await admin.GET("/api/v1/admin/keys")).data?.keys.map(k => k.state) ?? [];
+check(keyStates.includes("active"), "the successor is listed active");
+
 console.log(`typed client: job ${jobId} ${describe(status.status)}, ${tokens} tokens, cost ${cost}, ${steps.length} steps`);
 
 // What must not compile: these lines are type errors, and tsc fails if any of them is not.
@@ -105,5 +116,7 @@ export function wrongUses(job: Schemas["JobStatusResponse"]) {
   const tokens: string = job.result!.cost_data.total_tokens;
   // @ts-expect-error category is the taxonomy, not any string
   const category: ErrorCategory = "OOPS";
+  // @ts-expect-error a key's role is caller or admin
+  void admin.POST("/api/v1/admin/keys", { body: { name: "x", role: "root" } });
   return [state, tokens, category];
 }
