@@ -10,7 +10,7 @@ namespace LlmWorkflow.Engine.Diagrams;
 /// parallelograms, transforms as rectangles; a conditional as a rhombus with yes/no edges; a parallel step as a
 /// hexagon that forks into one lane subgraph per branch, every lane's last step joining into the next step; a
 /// for_each as a hexagon loop head inside a subgraph labelled with its items expression: the head leads into the
-/// body, the body's end loops back (dotted, "next item") and the head leads on to the next step ("done"). Node ids are
+/// body, the body's end loops back (dotted, "next item") and, after the last item, leads on to the next step ("done"). Node ids are
 /// <c>s_</c> + step id (step ids may be Mermaid keywords such as <c>end</c>). Shared by the API's diagram route, the
 /// dashboard and <c>llmwf diagram</c>.
 /// </summary>
@@ -99,13 +99,16 @@ public static class MermaidDiagram
                     Node($"subgraph {node}__loop[\"for each {Escape(items)}\"]", depth);
                     Node($"{node}{{{{\"{label}\"}}}}", depth + 1);
                     var bodyEnd = Chain(forEach.Steps, [new(node, null)], depth + 1);
-                    if (forEach.Steps.Count > 0)
+                    Node("end", depth);
+                    if (forEach.Steps.Count == 0)
                     {
-                        Connect(bodyEnd.Select(e => e with { Label = e.Label is null ? NextItemLabel : $"{e.Label}, {NextItemLabel}" }), node, dotted: true);
+                        return [new(node, DoneLabel)];
                     }
 
-                    Node("end", depth);
-                    return [new(node, DoneLabel)];
+                    // The body's end either loops back for the next item or, after the last one, goes on: drawn from
+                    // there, what follows the loop is laid out below it.
+                    Connect(bodyEnd.Select(e => e with { Label = Combined(e.Label, NextItemLabel) }), node, dotted: true);
+                    return [.. bodyEnd.Select(e => e with { Label = Combined(e.Label, DoneLabel) })];
                 default:
                     Node(step.Type switch
                     {
@@ -116,6 +119,8 @@ public static class MermaidDiagram
                     return [new(node, null)];
             }
         }
+        private static string Combined(string? label, string next) => label is null ? next : $"{label}, {next}";
+
         private static string NodeId(string stepId) => "s_" + stepId;
 
         /// <summary>Mermaid entity codes for the characters that would end or confuse a quoted label.</summary>

@@ -57,7 +57,7 @@ public sealed class MermaidDiagramTests
                 s_b2 --> s_each
                 s_each --> s_end
                 s_end -.->|next item| s_each
-                s_each -->|done| finish
+                s_end -->|done| finish
 
             """.ReplaceLineEndings("\n"),
             diagram);

@@ -19,8 +19,8 @@ function loadMermaid() {
         securityLevel: 'strict',
         theme: dark ? 'dark' : 'default',
         fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
-        // Plain SVG text (no foreignObject): crisp in screenshots, readable by tests and assistive tech.
-        flowchart: { htmlLabels: false, useMaxWidth: true, curve: 'basis' },
+        // Scaled down to the card's width (never a horizontal scroll); long labels wrap inside their node.
+        flowchart: { useMaxWidth: true, curve: 'basis' },
       });
       resolve(window.mermaid);
     };
