@@ -101,10 +101,9 @@ public sealed partial class DashboardBrowserTests
         // (The job's own input, shown as submitted, is the caller's; what the steps were given is redacted.)
         Assert.DoesNotContain(SecretKey, await page.Locator("[data-role=timeline]").InnerTextAsync(), StringComparison.Ordinal);
 
-        await draft.ScrollIntoViewIfNeededAsync();
-        await ScreenshotForDocs(page, "job-detail-steps", 1280);
-        await attempts.ScrollIntoViewIfNeededAsync();
-        await ScreenshotForDocs(page, "job-detail-attempts", 1280);
+        await Expect(page.Locator("#toast")).Not.ToHaveClassAsync(new Regex("visible"));
+        await ScreenshotForDocs(page, page.Locator("section[aria-labelledby=progress-title]"), "job-detail-steps");
+        await ScreenshotForDocs(page, attempts, "job-detail-attempts");
         AssertNoConsoleErrors();
     }
 
@@ -150,8 +149,7 @@ public sealed partial class DashboardBrowserTests
         var loop = clusters["s_each__loop"];
         Assert.True((double)after["y"]! >= (double)loop["y"]! + (double)loop["height"]!, $"publish {after.ToJsonString()} is not below the loop {loop.ToJsonString()}");
 
-        await diagram.ScrollIntoViewIfNeededAsync();
-        await ScreenshotForDocs(page, "workflow-diagram", 1280);
+        await ScreenshotForDocs(page, page.Locator("section[aria-labelledby=diagram-title]"), "workflow-diagram");
         AssertNoConsoleErrors();
     }
 
@@ -166,14 +164,18 @@ public sealed partial class DashboardBrowserTests
             && X(inner) + W(inner) <= X(outer) + W(outer) + Tolerance && Y(inner) + H(inner) <= Y(outer) + H(outer) + Tolerance;
     }
 
-    /// <summary>A screenshot the docs show: copied into docs/screenshots only with UPDATE_SCREENSHOTS=1 (see <see cref="Screenshot"/>).</summary>
-    private static async Task ScreenshotForDocs(IPage page, string view, int width)
+    /// <summary>
+    /// A screenshot of one part of the page (all of it, however long) at the default 1280 px width, copied into
+    /// docs/screenshots only with UPDATE_SCREENSHOTS=1, like <see cref="Screenshot"/>.
+    /// </summary>
+    private static async Task ScreenshotForDocs(IPage page, ILocator part, string view)
     {
-        await Screenshot(page, view, "light", width);
+        var name = $"{view}-light-{page.ViewportSize?.Width ?? 1280}.png";
+        var path = Path.Combine(DashboardFixture.ScreenshotDirectory, name);
+        await part.ScreenshotAsync(new LocatorScreenshotOptions { Path = path, Animations = ScreenshotAnimations.Disabled });
         if (Environment.GetEnvironmentVariable("UPDATE_SCREENSHOTS") == "1")
         {
-            var name = $"{view}-light-{width}.png";
-            File.Copy(Path.Combine(DashboardFixture.ScreenshotDirectory, name), Path.Combine(RepositoryPaths.Root, "docs", "screenshots", name), overwrite: true);
+            File.Copy(path, Path.Combine(RepositoryPaths.Root, "docs", "screenshots", name), overwrite: true);
         }
     }
 
