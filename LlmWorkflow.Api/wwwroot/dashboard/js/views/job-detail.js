@@ -169,7 +169,7 @@ export async function renderJobDetail(main, jobId) {
         fact('Attempts', step.attempts != null ? String(step.attempts) : '—'),
         step.job_attempt ? fact('Job attempt', String(step.job_attempt)) : null,
         step.model ? fact('Model', step.model) : null,
-        step.input_tokens != null ? fact('Tokens', `${formatTokens(step.input_tokens)} in / ${formatTokens(step.output_tokens)} out`) : null,
+        step.input_tokens || step.output_tokens || step.type === 'llm' ? fact('Tokens', `${formatTokens(step.input_tokens)} in / ${formatTokens(step.output_tokens)} out`) : null,
         step.cost_usd != null ? fact('Cost', formatCost(step.cost_usd)) : null),
       step.input != null
         ? [h('h4', null, 'Input'), h('pre', { class: 'json', 'data-role': 'step-input', tabindex: '0' }, formatJson(step.input))]
