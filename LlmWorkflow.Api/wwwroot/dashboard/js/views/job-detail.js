@@ -59,12 +59,17 @@ export async function renderJobDetail(main, jobId) {
     // Rows of every attempt: a later attempt's row of a step replaces an earlier one in the timeline (steps it did
     // not re-run keep their row from the attempt that ran them); the attempt history shows each attempt's own rows.
     const rows = [...(job.steps ?? [])].sort((a, b) => (a.job_attempt ?? 1) - (b.job_attempt ?? 1));
-    for (const step of rows) mergeStep(step.step_key ?? step.step_id, {
-      step_id: step.step_id, display_name: step.display_name, status: step.status, duration_ms: step.duration_ms,
-      attempts: step.attempts, input_tokens: step.input_tokens, output_tokens: step.output_tokens, cost_usd: step.cost_usd,
-      model: step.model, type: step.type, error: step.error, output: step.output, started_at: step.started_at, finished_at: step.finished_at,
-      provider: step.provider, job_attempt: step.job_attempt, input: step.input, rendered_prompt: step.rendered_prompt,
-    });
+    for (const step of rows) {
+      const key = step.step_key ?? step.step_id;
+      // The live stream already follows a newer attempt of this step: an older row does not describe it.
+      if ((steps.get(key)?.job_attempt ?? 0) > (step.job_attempt ?? 1)) continue;
+      mergeStep(key, {
+        step_id: step.step_id, display_name: step.display_name, status: step.status, duration_ms: step.duration_ms,
+        attempts: step.attempts, input_tokens: step.input_tokens, output_tokens: step.output_tokens, cost_usd: step.cost_usd,
+        model: step.model, type: step.type, error: step.error, output: step.output, started_at: step.started_at, finished_at: step.finished_at,
+        provider: step.provider, job_attempt: step.job_attempt, input: step.input, rendered_prompt: step.rendered_prompt,
+      });
+    }
     if (job.status === 'processing' && job.progress?.current_step_id && ![...steps.values()].some((s) => s.step_id === job.progress.current_step_id)) {
       mergeStep(job.progress.current_step_id, { step_id: job.progress.current_step_id, display_name: job.progress.current_step_name, status: 'running' });
     }
@@ -414,12 +419,19 @@ export async function renderJobDetail(main, jobId) {
     switch (type) {
       case 'run_started':
         job.status = 'processing';
+        // A retried job's new run is the attempt after the last one that ended (the status read below confirms it).
+        job.attempt = Math.max(job.attempt || 1, ...(job.previous_attempts ?? []).map((a) => a.attempt + 1));
         renderProgress();
         // The start time and attempt come from the job row the worker just claimed.
         loadStatus().catch(() => {});
         break;
       case 'step_started':
-        mergeStep(key, { step_id: data.step_id, display_name: data.display_name, status: 'running', type: data.step_type });
+        // A step an earlier attempt ran starts afresh: its old row (output, input, text) no longer describes it.
+        if ((steps.get(key)?.job_attempt ?? job.attempt) < job.attempt) {
+          steps.delete(key);
+          streams.delete(key);
+        }
+        mergeStep(key, { step_id: data.step_id, display_name: data.display_name, status: 'running', type: data.step_type, job_attempt: job.attempt });
         if (!data.parent_step_id) {
           job.status = 'processing';
           job.progress = { current_step_id: data.step_id, current_step_name: data.display_name, percent: data.percent ?? 0 };
@@ -436,6 +448,7 @@ export async function renderJobDetail(main, jobId) {
         if (!data.parent_step_id && job.progress) job.progress.percent = data.percent ?? job.progress.percent;
         renderProgress();
         renderTimeline();
+        reloadSoon();
         break;
       case 'llm_delta': {
         const step = steps.get(key) ?? { key, step_id: data.step_id, display_name: data.step_id, status: 'running' };
@@ -456,6 +469,16 @@ export async function renderJobDetail(main, jobId) {
       default:
         break;
     }
+  }
+
+  // Events carry no step input, prompt or output: a finished step brings them in with one status read, however
+  // many steps finish close together.
+  let reloadTimer = null;
+  function reloadSoon() {
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(() => {
+      if (!disposed) loadStatus().catch(() => {});
+    }, 400);
   }
 
   async function refresh() {
@@ -500,6 +523,7 @@ export async function renderJobDetail(main, jobId) {
     disposed = true;
     disconnect();
     clearTimeout(pollTimer);
+    clearTimeout(reloadTimer);
     document.title = 'LlmWorkflow dashboard';
   };
 }
