@@ -403,7 +403,7 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
             ("queue", "#/queue", "[data-role=queue-stats]"),
             ("costs", "#/costs", "[data-role=totals]"),
             ("workflows", "#/workflows", "main h1"),
-            ("workflow", "#/workflows/dashboard_pipeline", "#run-title"),
+            ("workflow", "#/workflows/dashboard_pipeline", "[data-role=diagram][data-state=drawn]"),
         };
 
         foreach (var scheme in new[] { ColorScheme.Light, ColorScheme.Dark })
