@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Jobs;
 
@@ -35,12 +36,16 @@ internal static class JobMapping
         Error = ToNode(job.ErrorData),
         Attempt = job.Attempt,
         Steps = steps.Select(ToResponse).ToArray(),
+        PreviousAttempts = job.PreviousAttempts?.Deserialize<JobAttemptSummary[]>(AttemptJson) ?? [],
     };
+
+    /// <summary>previous_attempts is written by SQL (jsonb_build_object) with snake_case keys.</summary>
+    private static readonly JsonSerializerOptions AttemptJson = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     private static JobStepResponse ToResponse(JobStep step) => new(
         step.StepKey, step.StepId, step.DisplayName, step.StepType, step.Status, step.Attempts,
         step.StartedAt, step.FinishedAt, step.DurationMs, step.Model, step.InputTokens, step.OutputTokens,
-        step.CostUsd, ToNode(step.Output), ToNode(step.Error), step.Notes);
+        step.CostUsd, ToNode(step.Output), ToNode(step.Error), step.Notes, step.JobAttempt, ToNode(step.Input), step.RenderedPrompt);
 
     private static JsonNode? ToNode(System.Text.Json.JsonDocument? document) =>
         document is null ? null : JsonNode.Parse(document.RootElement.GetRawText());

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json.Nodes;
 
 namespace LlmWorkflow.Api.Contracts;
@@ -52,8 +53,23 @@ public sealed record JobStatusResponse
 
     public int Attempt { get; init; }
 
+    /// <summary>Step rows of every attempt of the job (each carries its <c>job_attempt</c>), oldest first.</summary>
     public IReadOnlyList<JobStepResponse> Steps { get; init; } = [];
+
+    [Description("The attempts that a retry ended, oldest first: each attempt's outcome, error and timings as they were when the job was retried. Empty when the job was never retried.")]
+    public IReadOnlyList<JobAttemptSummary> PreviousAttempts { get; init; } = [];
 }
+
+/// <summary>One earlier attempt of a retried job, as it stood when the retry was requested.</summary>
+public sealed record JobAttemptSummary(
+    [property: Description("The job attempt number (the job_attempt of this attempt's steps).")] int Attempt,
+    [property: Description("How the attempt ended: failed or cancelled.")] string Status,
+    [property: Description("The attempt's error message, if it failed.")] string? ErrorMessage,
+    JsonNode? Error,
+    [property: Description("When the attempt started running (null if it never did).")] DateTimeOffset? StartedAt,
+    [property: Description("When the attempt ended.")] DateTimeOffset? CompletedAt,
+    [property: Description("How long the attempt ran, in milliseconds.")] int? DurationMs,
+    [property: Description("When the retry was requested.")] DateTimeOffset RetriedAt);
 
 /// <summary>Where a running job is: the current step's id, friendly name and overall percent.</summary>
 public sealed record JobProgress(string? CurrentStepId, string? CurrentStepName, int Percent);
@@ -75,4 +91,7 @@ public sealed record JobStepResponse(
     decimal? CostUsd,
     JsonNode? Output,
     JsonNode? Error,
-    string? Notes = null);
+    string? Notes = null,
+    [property: Description("The job attempt that ran this step: 1 for the first run, higher after a resume or a retry.")] int JobAttempt = 1,
+    JsonNode? Input = null,
+    [property: Description("An llm step's messages as sent, one [role] block each, secrets redacted; cut after 32768 characters with a '… [truncated: n more characters]' marker. Null for other steps.")] string? RenderedPrompt = null);

@@ -30,6 +30,12 @@ public sealed record StepRecord
 
     public WorkflowError? Error { get; init; }
 
+    /// <summary>What the step was given: its resolved params, template variables or transform config (<see cref="StepInputCapture.Input"/>).</summary>
+    public JsonNode? Input { get; init; }
+
+    /// <summary>An llm step's messages as sent, one <c>[role]</c> block each (<see cref="StepInputCapture.Prompt"/>); null for other steps.</summary>
+    public string? RenderedPrompt { get; init; }
+
     /// <summary>The control-flow step this step ran inside; null at top level.</summary>
     public string? ParentStepId { get; init; }
 

@@ -115,20 +115,17 @@ public sealed class JobCommands(
             return RetryOutcome.NotFound;
         }
 
-        var now = time.GetUtcNow();
-        var retryable = JobLifecycle.From(JobTransition.Retry);
-        var updated = await db.Jobs
-            .Where(j => j.Id == jobId && retryable.Contains(j.Status))
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(j => j.Status, JobStatus.Queued)
-                .SetProperty(j => j.RetryCount, j => j.RetryCount + 1)
-                .SetProperty(j => j.ErrorMessage, (string?)null)
-                .SetProperty(j => j.ErrorData, (System.Text.Json.JsonDocument?)null)
-                .SetProperty(j => j.CompletedAt, (DateTimeOffset?)null)
-                .SetProperty(j => j.CancelRequestedAt, (DateTimeOffset?)null)
-                .SetProperty(j => j.QueuedAt, now)
-                .SetProperty(j => j.DispatchedAt, now)
-                .SetProperty(j => j.UpdatedAt, now), cancellationToken);
+        // The attempt being retried is kept in previous_attempts (its outcome, error and timings), not overwritten;
+        // started_at restarts with the next claim so the new attempt's timings are its own. Its step rows stay too
+        // (keyed by job_attempt).
+        int updated;
+        await using (var retry = dataSource.CreateCommand(RetrySql))
+        {
+            retry.Parameters.Add(new NpgsqlParameter { Value = jobId });
+            retry.Parameters.Add(new NpgsqlParameter { Value = time.GetUtcNow() });
+            updated = await retry.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         if (updated == 0)
         {
             return RetryOutcome.NotRetryable;
@@ -148,6 +145,17 @@ public sealed class JobCommands(
 
         return RetryOutcome.Requeued;
     }
+
+    private static readonly string RetrySql = $"""
+        UPDATE llm_workflow_jobs
+           SET previous_attempts = COALESCE(previous_attempts, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+                   'attempt', attempt, 'status', status, 'error_message', error_message, 'error', error_data,
+                   'started_at', started_at, 'completed_at', completed_at, 'duration_ms', duration_ms, 'retried_at', $2::timestamptz)),
+               status = 'queued', retry_count = retry_count + 1, error_message = NULL, error_data = NULL,
+               started_at = NULL, completed_at = NULL, cancel_requested_at = NULL,
+               queued_at = $2, dispatched_at = $2, updated_at = $2
+         WHERE id = $1 AND {JobLifecycle.Guard(JobTransition.Retry)}
+        """;
 
     /// <summary>Cancels a waiting job and records its terminal webhook event in the same statement (see JobStore's finish).</summary>
     private static string CancelWaitingSql(int maxPayloadBytes) => $"""

@@ -40,6 +40,12 @@ public sealed class JobStep
 
     public JsonDocument? Error { get; set; }
 
+    /// <summary>What the step was given (resolved params or template variables), secrets redacted, capped by <see cref="Execution.StepInputCapture"/>.</summary>
+    public JsonDocument? Input { get; set; }
+
+    /// <summary>An llm step's messages as sent, one <c>[role]</c> block each, capped; null for other steps.</summary>
+    public string? RenderedPrompt { get; set; }
+
     public string? Provider { get; set; }
 
     public string? Model { get; set; }

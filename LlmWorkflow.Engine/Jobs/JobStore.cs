@@ -131,8 +131,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         var sql = $"""
             INSERT INTO llm_job_steps (job_id, job_attempt, step_key, step_id, parent_step_id, branch, display_name, step_type,
                                        status, attempts, started_at, finished_at, duration_ms, output, error, provider, model,
-                                       input_tokens, output_tokens, cost_usd, is_checkpoint, notes)
-            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22
+                                       input_tokens, output_tokens, cost_usd, is_checkpoint, notes, input, rendered_prompt)
+            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24
              WHERE EXISTS (SELECT 1 FROM llm_workflow_jobs WHERE id = $1 AND attempt = $2 AND {JobLifecycle.Guard(JobTransition.Checkpoint)})
             ON CONFLICT (job_id, step_key, job_attempt) DO UPDATE SET
                 {(isCheckpoint ? "output = excluded.output, is_checkpoint = TRUE" : "status = excluded.status")}
@@ -160,6 +160,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         p.Add(new NpgsqlParameter { Value = (object?)record.CostUsd ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Numeric });
         p.Add(new NpgsqlParameter { Value = isCheckpoint });
         p.Add(new NpgsqlParameter { Value = (object?)record.Notes ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        p.Add(Jsonb(record.Input));
+        p.Add(new NpgsqlParameter { Value = (object?)record.RenderedPrompt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         await writes.ExecuteAsync(sql, p, cancellationToken);
     }
 

@@ -54,6 +54,9 @@ public sealed class WorkflowJob
 
     public int RetryCount { get; set; }
 
+    /// <summary>The attempts a retry ended, oldest first: JSON objects as <see cref="JobCommands.RetryAsync"/> records them; null before any retry.</summary>
+    public JsonDocument? PreviousAttempts { get; set; }
+
     public int MaxRetries { get; set; } = 3;
 
     public bool IsStale { get; set; }

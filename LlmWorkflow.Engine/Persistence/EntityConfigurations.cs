@@ -29,6 +29,7 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.Property(j => j.InputData).HasColumnType("jsonb");
         job.Property(j => j.ResultData).HasColumnType("jsonb");
         job.Property(j => j.ErrorData).HasColumnType("jsonb");
+        job.Property(j => j.PreviousAttempts).HasColumnType("jsonb");
         job.Property(j => j.QueuedAt).HasDefaultValueSql("now()");
         job.Property(j => j.CreatedAt).HasDefaultValueSql("now()");
         job.Property(j => j.UpdatedAt).HasDefaultValueSql("now()");
@@ -71,6 +72,7 @@ internal sealed class JobStepConfiguration : IEntityTypeConfiguration<JobStep>
         step.Property(s => s.CostUsd).HasPrecision(10, 6);
         step.Property(s => s.Output).HasColumnType("jsonb");
         step.Property(s => s.Error).HasColumnType("jsonb");
+        step.Property(s => s.Input).HasColumnType("jsonb");
         step.Property(s => s.CreatedAt).HasDefaultValueSql("now()");
         step.HasOne<WorkflowJob>().WithMany().HasForeignKey(s => s.JobId).OnDelete(DeleteBehavior.Cascade);
         step.HasIndex(s => new { s.JobId, s.StepKey, s.JobAttempt }).IsUnique().HasDatabaseName("idx_job_steps_job_step_key");

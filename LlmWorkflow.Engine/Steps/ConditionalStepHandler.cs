@@ -16,6 +16,7 @@ internal sealed class ConditionalStepHandler : IStepHandler
     {
         var config = (ConditionalStepConfig)context.Step.ControlFlow!;
         var taken = Condition.Parse(config.Condition).Evaluate(context.Scope);
+        context.Input = new JsonObject { ["condition"] = config.Condition, ["result"] = taken };
         var (run, skip, branch) = taken ? (config.Then, config.Else, "then") : (config.Else, config.Then, "else");
 
         await context.Runner.MarkSkippedAsync(

@@ -16,6 +16,7 @@ internal sealed class ExternalApiStepHandler(IExternalServiceGateway? gateway) :
         var services = gateway ?? throw WorkflowException.Config("external_not_configured", "No external service gateway is registered.");
         var config = StepConfigReader.Read(context.Step, DefinitionJsonContext.Default.ExternalApiStepConfig);
         var parameters = ValueResolver.Resolve(config.Params, context.Scope) as JsonObject ?? [];
+        context.Input = new JsonObject { ["service"] = config.Service, ["operation"] = config.Operation, ["params"] = parameters.DeepClone() };
         return await services.CallAsync(config.Service, config.Operation, parameters, cancellationToken);
     }
 }

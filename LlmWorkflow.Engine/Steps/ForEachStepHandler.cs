@@ -27,6 +27,7 @@ internal sealed class ForEachStepHandler : IStepHandler
                 $"for_each step \"{context.Step.Id}\": items must resolve to an array.");
         }
 
+        context.Input = new JsonObject { ["items"] = items.DeepClone() };
         var outputs = new JsonNode?[items.Count];
         await BoundedFanOut.RunAsync(
             items.Count,

@@ -26,7 +26,10 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
         var gateway = llm ?? throw WorkflowException.Config("llm_not_configured", "No LLM gateway is registered.");
         var step = context.Step;
         var config = WithInlineExpressions(StepConfigReader.Read(step, DefinitionJsonContext.Default.LlmStepConfig), context.Scope);
-        var prompt = LlmPromptRenderer.Render(config, prompts, ValueResolver.Resolve(config.Variables, context.Scope) ?? context.Scope.Input);
+        var variables = ValueResolver.Resolve(config.Variables, context.Scope) ?? context.Scope.Input;
+        context.Input = variables?.DeepClone();
+        var prompt = LlmPromptRenderer.Render(config, prompts, variables);
+        context.RenderedPrompt = string.Join("\n\n", prompt.Messages.Select(m => $"[{m.Role.Value}]\n{m.Text}"));
         var models = config.Model.Count > 0 ? config.Model
             : prompt.FrontMatter.Model is { } fromFile ? [fromFile]
             : throw WorkflowException.Config("missing_model", $"llm step \"{step.Id}\" names no model.");

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Expressions;
@@ -25,4 +26,10 @@ internal sealed class StepContext
 
     /// <summary>LLM usage of this step over all its attempts, for its record.</summary>
     public required StepLlmUsage LlmUsage { get; init; }
+
+    /// <summary>Set by the handler once it resolved what it works on; kept in the step record (redacted, capped).</summary>
+    public JsonNode? Input { get; set; }
+
+    /// <summary>Set by the llm handler: the messages it sends, as text.</summary>
+    public string? RenderedPrompt { get; set; }
 }

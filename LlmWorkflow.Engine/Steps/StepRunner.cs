@@ -83,10 +83,11 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
         JsonNode? output = null;
         WorkflowError? error = null;
         var attempt = 0;
+        StepContext? context = null;
         while (true)
         {
             attempt++;
-            var context = new StepContext
+            context = new StepContext
             {
                 Step = step,
                 StepKey = stepKey,
@@ -146,6 +147,8 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
             DurationMs = run.Time.GetElapsedTime(startedTimestamp).TotalMilliseconds,
             Output = StepOutputCap.Apply(output),
             Error = error,
+            Input = StepInputCapture.Input(context.Input),
+            RenderedPrompt = StepInputCapture.Prompt(context.RenderedPrompt),
             ParentStepId = frame.ParentStepId,
             Branch = frame.Branch,
             InputTokens = usage.LastCall is null ? null : usage.InputTokens,

@@ -284,6 +284,24 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OpenApiDocumentDescribesStepInputsAndAttemptHistory()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var anonymous = _api.CreateClient();
+        var schemas = (await anonymous.GetFromJsonAsync<JsonObject>("/openapi/v1.json", ct))!["components"]!["schemas"]!;
+        var step = schemas["JobStepResponse"]!["properties"]!;
+        foreach (var property in new[] { "input", "rendered_prompt", "job_attempt" })
+        {
+            Assert.False(string.IsNullOrWhiteSpace((string?)step[property]?["description"]), $"JobStepResponse.{property} has no description");
+        }
+
+        Assert.Contains("[REDACTED]", (string?)step["input"]!["description"], StringComparison.Ordinal);
+        Assert.False(string.IsNullOrWhiteSpace((string?)schemas["JobStatusResponse"]!["properties"]!["previous_attempts"]!["description"]));
+        var attempt = schemas["JobAttemptSummary"]!["properties"]!.AsObject();
+        Assert.Equal(["attempt", "status", "error_message", "error", "started_at", "completed_at", "duration_ms", "retried_at"], attempt.Select(p => p.Key));
+    }
+
+    [Fact]
     public async Task HealthReportsDatabaseRedisAndWorkers()
     {
         var ct = TestContext.Current.CancellationToken;

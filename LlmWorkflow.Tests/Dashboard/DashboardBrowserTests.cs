@@ -12,7 +12,7 @@ namespace LlmWorkflow.Tests.Dashboard;
 /// sign-in, the jobs list and its filters compared with the API, live progress over SSE, cancel, retry, costs, and
 /// screenshots of every view (light and dark, desktop and phone). Every page must log no console error.
 /// </summary>
-public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixture<DashboardFixture>, IAsyncLifetime
+public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IClassFixture<DashboardFixture>, IAsyncLifetime
 {
     private static readonly string[] LimitResultsOptions = ["25", "50", "100", "200", "Today", "7 Days", "30 Days"];
 
@@ -364,7 +364,8 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         await Expect(page.Locator("table[data-role=steps] tbody tr")).ToHaveCountAsync(6);
         await Expect(page.Locator("table[data-role=steps]")).ToContainTextAsync("mock/lorem");
         var diagram = page.Locator("[data-role=diagram]");
-        await Expect(diagram.Locator("svg rect")).ToHaveCountAsync(8); // start, six steps, end
+        await Expect(diagram).ToHaveAttributeAsync("data-state", "drawn");
+        await Expect(diagram.Locator("svg g.node")).ToHaveCountAsync(8); // start, six steps, end
         await Expect(diagram).ToContainTextAsync("Draft the note");
 
         await page.GetByLabel("topic (required)").FillAsync("otters");
@@ -402,7 +403,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
             ("queue", "#/queue", "[data-role=queue-stats]"),
             ("costs", "#/costs", "[data-role=totals]"),
             ("workflows", "#/workflows", "main h1"),
-            ("workflow", "#/workflows/dashboard_pipeline", "#run-title"),
+            ("workflow", "#/workflows/dashboard_pipeline", "[data-role=diagram][data-state=drawn]"),
         };
 
         foreach (var scheme in new[] { ColorScheme.Light, ColorScheme.Dark })

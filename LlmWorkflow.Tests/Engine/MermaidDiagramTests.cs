@@ -5,7 +5,7 @@ namespace LlmWorkflow.Tests.Engine;
 public sealed class MermaidDiagramTests
 {
     [Fact]
-    public void DrawsEveryStepKindDeterministically()
+    public void DrawsEveryStepKindDeterministicallyWithForkJoinAndLoopEdges()
     {
         var workflow = TestWorkflows.Parse("""
             {"name": "diagram", "steps": [
@@ -30,7 +30,8 @@ public sealed class MermaidDiagramTests
                 s_fetch[/"Fetch #quot;weather#quot;"/]
                 s_check{"Is it #lt;hot#gt;?"}
                 s_warn[["Write warning"]]
-                subgraph s_fan["Gather"]
+                subgraph s_fan__lanes["in parallel"]
+                    s_fan{{"Gather"}}
                     subgraph s_fan__a["a"]
                         s_a1["a1"]
                     end
@@ -39,7 +40,8 @@ public sealed class MermaidDiagramTests
                         s_b2["b2"]
                     end
                 end
-                subgraph s_each["Per place: for each ${input.places}"]
+                subgraph s_each__loop["for each ${input.places}"]
+                    s_each{{"Per place"}}
                     s_end["Shape #35;1"]
                 end
                 finish(["End"])
@@ -48,9 +50,14 @@ public sealed class MermaidDiagramTests
                 s_check -->|yes| s_warn
                 s_warn --> s_fan
                 s_check -->|no| s_fan
+                s_fan --> s_a1
+                s_fan --> s_b1
                 s_b1 --> s_b2
-                s_fan --> s_each
-                s_each --> finish
+                s_a1 --> s_each
+                s_b2 --> s_each
+                s_each --> s_end
+                s_end -.->|next item| s_each
+                s_end -->|done| finish
 
             """.ReplaceLineEndings("\n"),
             diagram);

@@ -109,6 +109,13 @@ internal static class OpenApiSchemaShapes
         [("JobStepResponse", "status")] = Ref("StepStatus", document),
         [("JobStepResponse", "output")] = AnyJson("The step's output (null while running or when it failed)."),
         [("JobStepResponse", "error")] = Nullable(Ref("JobError", document), null),
+        [("JobStepResponse", "input")] = AnyJson(
+            "What the step was given: an llm step's template variables, an external_api step's service, operation and resolved params, " +
+            "a transform's resolved config, a for_each's items, a conditional's condition and result. Values under secret names are " +
+            "\"[REDACTED]\"; above 16 KiB it is {\"truncated\": true, \"size_bytes\": n, \"preview\": \"…\"}. Null for steps that ran before this was recorded."),
+
+        [("JobAttemptSummary", "status")] = Ref("JobStatus", document),
+        [("JobAttemptSummary", "error")] = Nullable(Ref("JobError", document), "The attempt's structured error, if it failed."),
         [("WebhookAttemptView", "state")] = Ref("WebhookAttemptState", document),
         [("ApiKeyView", "role")] = Ref("ApiKeyRole", document),
         [("ApiKeyView", "state")] = Ref("ApiKeyState", document),

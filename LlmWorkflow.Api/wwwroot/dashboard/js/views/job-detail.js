@@ -1,5 +1,6 @@
-// Job detail: live progress over Server-Sent Events (step timeline, streamed LLM text), result, actionable error,
-// webhook deliveries, and the actions cancel / retry / replay webhook / copy curl.
+// Job detail: live progress over Server-Sent Events (step timeline, streamed LLM text), per-step detail (input,
+// rendered prompt, output, tokens, cost, model, attempts, timings), the history of a retried job's attempts, result,
+// actionable error, webhook deliveries, and the actions cancel / retry / replay webhook / copy curl.
 import { api, ApiError, eventsUrl, offers } from '../api.js';
 import { h, replace, toast, table } from '../dom.js';
 import { formatCost, formatDate, formatDuration, formatJson, formatTokens, TERMINAL } from '../format.js';
@@ -35,6 +36,7 @@ export async function renderJobDetail(main, jobId) {
   const errorBox = h('div');
   const inputBox = h('div');
   const webhookBox = h('div');
+  const attemptsBox = h('div');
   const curlBox = h('div');
   const message = h('div');
 
@@ -44,7 +46,7 @@ export async function renderJobDetail(main, jobId) {
     h('section', { class: 'card', 'aria-labelledby': 'progress-title' },
       h('h2', { id: 'progress-title' }, 'Progress'), progressBar, progressText, liveState,
       h('h3', null, 'Steps'), timeline),
-    errorBox, resultBox, header, inputBox, webhookBox);
+    errorBox, resultBox, attemptsBox, header, inputBox, webhookBox);
 
   const statusRequests = latestRequest();
 
@@ -54,12 +56,20 @@ export async function renderJobDetail(main, jobId) {
     const { data } = await api(`/status/${jobId}`, { signal: request.signal });
     if (!request.isLatest()) return;
     job = data;
-    for (const step of job.steps ?? []) mergeStep(step.step_key ?? step.step_id, {
-      step_id: step.step_id, display_name: step.display_name, status: step.status, duration_ms: step.duration_ms,
-      attempts: step.attempts, input_tokens: step.input_tokens, output_tokens: step.output_tokens, cost_usd: step.cost_usd,
-      model: step.model, type: step.type, error: step.error, output: step.output, started_at: step.started_at, finished_at: step.finished_at,
-      provider: step.provider,
-    });
+    // Rows of every attempt: a later attempt's row of a step replaces an earlier one in the timeline (steps it did
+    // not re-run keep their row from the attempt that ran them); the attempt history shows each attempt's own rows.
+    const rows = [...(job.steps ?? [])].sort((a, b) => (a.job_attempt ?? 1) - (b.job_attempt ?? 1));
+    for (const step of rows) {
+      const key = step.step_key ?? step.step_id;
+      // The live stream already follows a newer attempt of this step: an older row does not describe it.
+      if ((steps.get(key)?.job_attempt ?? 0) > (step.job_attempt ?? 1)) continue;
+      mergeStep(key, {
+        step_id: step.step_id, display_name: step.display_name, status: step.status, duration_ms: step.duration_ms,
+        attempts: step.attempts, input_tokens: step.input_tokens, output_tokens: step.output_tokens, cost_usd: step.cost_usd,
+        model: step.model, type: step.type, error: step.error, output: step.output, started_at: step.started_at, finished_at: step.finished_at,
+        provider: step.provider, job_attempt: step.job_attempt, input: step.input, rendered_prompt: step.rendered_prompt,
+      });
+    }
     if (job.status === 'processing' && job.progress?.current_step_id && ![...steps.values()].some((s) => s.step_id === job.progress.current_step_id)) {
       mergeStep(job.progress.current_step_id, { step_id: job.progress.current_step_id, display_name: job.progress.current_step_name, status: 'running' });
     }
@@ -93,6 +103,7 @@ export async function renderJobDetail(main, jobId) {
     renderTimeline();
     renderResult();
     renderError();
+    renderAttempts();
     renderInput();
   }
 
@@ -119,6 +130,7 @@ export async function renderJobDetail(main, jobId) {
       replace(timeline, h('li', { class: 'muted' }, TERMINAL.has(job?.status) ? 'No steps were recorded.' : 'No step has started yet.'));
       return;
     }
+    const span = timeSpan([...steps.values()]);
     replace(timeline, [...steps.values()].map((shown) => {
       // A step still marked running when the job ended was interrupted by the cancel (or the failure), not running.
       const step = TERMINAL.has(job?.status) && (shown.status === 'running' || !shown.status)
@@ -130,6 +142,7 @@ export async function renderJobDetail(main, jobId) {
         step.model ? `Model ${step.model}` : null,
         step.input_tokens || step.output_tokens ? `Tokens ${formatTokens(step.input_tokens)} in / ${formatTokens(step.output_tokens)} out` : null,
         step.cost_usd != null ? `Cost ${formatCost(step.cost_usd)}` : null,
+        step.job_attempt && job.attempt && step.job_attempt < job.attempt ? `From attempt ${step.job_attempt}` : null,
       ].filter(Boolean);
       let stream = streams.get(step.key);
       if (!stream && step.text) {
@@ -141,26 +154,112 @@ export async function renderJobDetail(main, jobId) {
         h('div', { class: 'step-head' }, h('span', { class: 'step-title' }, step.display_name ?? step.step_id),
           statusBadge(step.status ?? 'pending'), h('code', { class: 'muted small-text' }, step.step_id)),
         meta.length ? h('ul', { class: 'step-meta' }, meta.map((m) => h('li', null, m))) : null,
+        timingBar(step, span),
         step.error ? h('p', { class: 'notice error' }, step.error.message ?? formatJson(step.error)) : null,
         stream ?? null,
         stepDetail(step));
     }));
   }
 
-  /** What a finished step produced and when it ran, folded away until asked for. */
+  /** What a step was given and produced, and when it ran, folded away until asked for. */
   function stepDetail(step) {
     if (step.output === undefined && !step.started_at) return null;
     return h('details', { class: 'step-detail', 'data-role': 'step-detail' },
       h('summary', null, `Details of ${step.display_name ?? step.step_id}`),
       h('dl', { class: 'facts' },
+        fact('Type', step.type ?? '—'),
         fact('Started', formatDate(step.started_at)),
         fact('Finished', formatDate(step.finished_at)),
+        fact('Duration', formatDuration(step.duration_ms)),
+        fact('Attempts', step.attempts != null ? String(step.attempts) : '—'),
+        step.job_attempt ? fact('Job attempt', String(step.job_attempt)) : null,
         step.model ? fact('Model', step.model) : null,
-        step.input_tokens != null ? fact('Tokens', `${formatTokens(step.input_tokens)} in / ${formatTokens(step.output_tokens)} out`) : null,
+        step.input_tokens || step.output_tokens || step.type === 'llm' ? fact('Tokens', `${formatTokens(step.input_tokens)} in / ${formatTokens(step.output_tokens)} out`) : null,
         step.cost_usd != null ? fact('Cost', formatCost(step.cost_usd)) : null),
+      step.input != null
+        ? [h('h4', null, 'Input'), h('pre', { class: 'json', 'data-role': 'step-input', tabindex: '0' }, formatJson(step.input))]
+        : null,
+      step.rendered_prompt
+        ? [h('h4', null, 'Rendered prompt'), h('pre', { class: 'prompt', 'data-role': 'step-prompt', tabindex: '0' }, step.rendered_prompt)]
+        : null,
       step.output === undefined || step.output === null
         ? h('p', { class: 'muted' }, 'No output.')
         : [h('h4', null, 'Output'), renderOutput(step.output, { 'data-role': 'step-output' })]);
+  }
+
+  /** The first start and last finish of the shown steps: the scale of their timing bars. */
+  function timeSpan(shown) {
+    const starts = shown.map((st) => Date.parse(st.started_at)).filter(Number.isFinite);
+    if (starts.length === 0) return null;
+    const ends = shown.map((st) => Date.parse(st.finished_at ?? '') || (st.started_at ? Date.now() : NaN)).filter(Number.isFinite);
+    const from = Math.min(...starts);
+    return { from, length: Math.max(1, Math.max(from + 1, ...ends) - from) };
+  }
+
+  /** Where in the job's time a step ran, as a bar (a timeline of the steps, read together). */
+  function timingBar(step, span) {
+    const start = Date.parse(step.started_at);
+    if (!span || !Number.isFinite(start)) return null;
+    const end = Date.parse(step.finished_at ?? '') || Date.now();
+    const left = ((start - span.from) / span.length) * 100;
+    const width = Math.max(0.5, ((end - start) / span.length) * 100);
+    const label = `Started ${formatDuration(start - span.from)} after the first step, ran ${formatDuration(end - start)}`;
+    return h('div', { class: 'step-bar', 'data-role': 'step-bar', role: 'img', 'aria-label': label, title: label },
+      h('span', { style: `left:${Math.min(left, 99.5).toFixed(2)}%;width:${Math.min(width, 100 - Math.min(left, 99.5)).toFixed(2)}%` }));
+  }
+
+  /**
+   * Each attempt of a retried (or resumed) job: how it ended, its error and timings as they were, and the steps it
+   * ran. Shown once there is more than one attempt.
+   */
+  function renderAttempts() {
+    const previous = job.previous_attempts ?? [];
+    const rows = job.steps ?? [];
+    // After a retry and before a worker claims the job, the attempt to come is one past the last one that ended.
+    const upcoming = Math.max(job.attempt || 1, ...previous.map((a) => a.attempt + 1));
+    const numbers = [...new Set([...previous.map((a) => a.attempt), ...rows.map((r) => r.job_attempt ?? 1), upcoming])].sort((a, b) => a - b);
+    if (numbers.length < 2) {
+      replace(attemptsBox);
+      return;
+    }
+    const current = Math.max(...numbers);
+    replace(attemptsBox, h('section', { class: 'card', 'aria-labelledby': 'attempts-title', 'data-role': 'attempts' },
+      h('h2', { id: 'attempts-title' }, `Attempts (${numbers.length})`),
+      h('p', { class: 'muted small-text' }, 'A retry runs only what had not finished: each attempt keeps the steps it ran, its outcome and its timings.'),
+      numbers.slice().reverse().map((n) => {
+        const ended = previous.find((a) => a.attempt === n);
+        const outcome = ended ?? (n === current
+          ? { status: job.status, error_message: job.error_message, error: job.error, started_at: job.started_at, completed_at: job.completed_at, duration_ms: job.duration_ms }
+          : { status: 'interrupted' });
+        const own = rows.filter((r) => (r.job_attempt ?? 1) === n);
+        return h('section', { class: 'attempt', 'data-attempt': n, 'data-status': outcome.status, 'aria-labelledby': `attempt-${n}-title` },
+          h('h3', { id: `attempt-${n}-title` }, `Attempt ${n}${n === current ? ' (current)' : ''} `, statusBadge(outcome.status)),
+          h('dl', { class: 'facts wide' },
+            fact('Started', formatDate(outcome.started_at)),
+            fact(outcome.status === 'cancelled' ? 'Cancelled' : 'Ended', formatDate(outcome.completed_at)),
+            fact('Duration', formatDuration(outcome.duration_ms)),
+            ended?.retried_at ? fact('Retried', formatDate(ended.retried_at)) : null,
+            outcome.status === 'interrupted' ? fact('Note', 'Its worker stopped; another worker resumed the job.') : null),
+          outcome.error_message || outcome.error?.message
+            ? h('p', { class: outcome.status === 'cancelled' ? 'notice' : 'notice error', 'data-role': 'attempt-error' },
+              [outcome.error?.category, outcome.error?.message ?? outcome.error_message].filter(Boolean).join(': '))
+            : null,
+          own.length
+            ? table({
+              caption: `Steps run in attempt ${n}`,
+              attrs: { 'data-role': 'attempt-steps' },
+              columns: [
+                { label: 'Step', cell: (r) => h('span', { 'data-step-key': r.step_key }, r.display_name ?? r.step_id) },
+                { label: 'Status', cell: (r) => statusBadge(r.status) },
+                { label: 'Started', cell: (r) => formatDate(r.started_at) },
+                { label: 'Duration', num: true, cell: (r) => formatDuration(r.duration_ms) },
+                { label: 'Tries', num: true, cell: (r) => String(r.attempts ?? '—') },
+                { label: 'Error', cell: (r) => r.error?.message ?? '—' },
+              ],
+              rows: own,
+            })
+            : h('p', { class: 'muted' }, n === current && !TERMINAL.has(job.status) ? 'No step of this attempt has finished yet.' : 'No step ran in this attempt.'));
+      })));
   }
 
   function renderActions() {
@@ -320,12 +419,19 @@ export async function renderJobDetail(main, jobId) {
     switch (type) {
       case 'run_started':
         job.status = 'processing';
+        // A retried job's new run is the attempt after the last one that ended (the status read below confirms it).
+        job.attempt = Math.max(job.attempt || 1, ...(job.previous_attempts ?? []).map((a) => a.attempt + 1));
         renderProgress();
         // The start time and attempt come from the job row the worker just claimed.
         loadStatus().catch(() => {});
         break;
       case 'step_started':
-        mergeStep(key, { step_id: data.step_id, display_name: data.display_name, status: 'running', type: data.step_type });
+        // A step an earlier attempt ran starts afresh: its old row (output, input, text) no longer describes it.
+        if ((steps.get(key)?.job_attempt ?? job.attempt) < job.attempt) {
+          steps.delete(key);
+          streams.delete(key);
+        }
+        mergeStep(key, { step_id: data.step_id, display_name: data.display_name, status: 'running', type: data.step_type, job_attempt: job.attempt });
         if (!data.parent_step_id) {
           job.status = 'processing';
           job.progress = { current_step_id: data.step_id, current_step_name: data.display_name, percent: data.percent ?? 0 };
@@ -342,6 +448,7 @@ export async function renderJobDetail(main, jobId) {
         if (!data.parent_step_id && job.progress) job.progress.percent = data.percent ?? job.progress.percent;
         renderProgress();
         renderTimeline();
+        reloadSoon();
         break;
       case 'llm_delta': {
         const step = steps.get(key) ?? { key, step_id: data.step_id, display_name: data.step_id, status: 'running' };
@@ -362,6 +469,16 @@ export async function renderJobDetail(main, jobId) {
       default:
         break;
     }
+  }
+
+  // Events carry no step input, prompt or output: a finished step brings them in with one status read, however
+  // many steps finish close together.
+  let reloadTimer = null;
+  function reloadSoon() {
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(() => {
+      if (!disposed) loadStatus().catch(() => {});
+    }, 400);
   }
 
   async function refresh() {
@@ -406,6 +523,7 @@ export async function renderJobDetail(main, jobId) {
     disposed = true;
     disconnect();
     clearTimeout(pollTimer);
+    clearTimeout(reloadTimer);
     document.title = 'LlmWorkflow dashboard';
   };
 }
