@@ -21,6 +21,7 @@ public sealed partial class JobProcessor(
     WorkflowRunner runner,
     RunningJobs running,
     WebhookOutbox webhooks,
+    HeldWrites held,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<JobProcessor> logger)
@@ -53,9 +54,11 @@ public sealed partial class JobProcessor(
 
         activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
+        // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease.
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
         var faults = new RunPersistenceFaults();
-        var checkpoints = new PostgresCheckpointStore(store, claimed.Id, claimed.Attempt, faults);
-        var sink = new JobProgressSink(store, events, claimed, checkpoints, faults, logger);
+        var checkpoints = new PostgresCheckpointStore(store, claimed, faults, held, () => run.Cancel());
+        var sink = new JobProgressSink(store, events, claimed, checkpoints, logger);
 
         if (claimed.Attempt > _options.MaxAttempts)
         {
@@ -76,8 +79,6 @@ public sealed partial class JobProcessor(
             return;
         }
 
-        // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease.
-        using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
         using var stopLease = new CancellationTokenSource();
         var leaseKeeper = KeepLeaseAsync(claimed, dispatched, run, stopLease.Token);
         running.Add(claimed.Id, run);
@@ -101,6 +102,9 @@ public sealed partial class JobProcessor(
             await stopLease.CancelAsync();
             await leaseKeeper;
         }
+
+        // Usage of a call whose step never recorded (the run was cancelled inside it) is still a paid call.
+        await checkpoints.FlushUsageAsync();
 
         var shuttingDown = result.Status == WorkflowRunStatus.Cancelled && abort.IsCancellationRequested;
         if (shuttingDown || (result.Status != WorkflowRunStatus.Completed && faults.First is not null))
@@ -164,12 +168,21 @@ public sealed partial class JobProcessor(
                         await run.CancelAsync();
                         return;
                     }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Postgres unavailable: keep running (a held result waits for it). The lease in Postgres may lapse,
+                    // but nobody can claim the job without its stream entry, which the touch below keeps with this worker.
+                    LogLeaseRenewalFailed(ex, job.Id);
+                }
 
+                try
+                {
                     await queue.TouchAsync(dispatched, _options.Id);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    // Postgres or Redis briefly unavailable: keep running; the lease outlives a missed renewal.
+                    // Redis briefly unavailable: the Postgres lease still fences the job.
                     LogLeaseRenewalFailed(ex, job.Id);
                 }
             }

@@ -125,7 +125,19 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     /// Writes a step record. With <paramref name="checkpointOutput"/> the row also becomes the step's checkpoint and
     /// stores the full (uncapped) output that later steps of a resumed run read.
     /// </summary>
-    public async Task UpsertStepAsync(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint, CancellationToken cancellationToken)
+    public async Task UpsertStepAsync(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint, CancellationToken cancellationToken) =>
+        await writes.ExecuteAsync([StepStatement(jobId, jobAttempt, record, checkpointOutput, isCheckpoint)], cancellationToken);
+
+    /// <summary>
+    /// Writes a step record (or checkpoint), the first statement, and the usage rows of the LLM calls it paid for, in
+    /// one transaction. False when the step row was refused because this run no longer owns the job's attempt (it was reclaimed,
+    /// finished or deleted); the usage rows are written regardless while the job exists, because the calls were paid.
+    /// </summary>
+    public async Task<bool> WriteStepAsync(IReadOnlyList<WriteStatement> statements, CancellationToken cancellationToken) =>
+        (await writes.ExecuteAsync(statements, cancellationToken))[0] == 1;
+
+    /// <summary>The statement that writes a step record, fenced by the job's attempt so a reclaimed run cannot write.</summary>
+    public static WriteStatement StepStatement(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint)
     {
         var p = new List<NpgsqlParameter>();
         var sql = $"""
@@ -160,7 +172,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         p.Add(new NpgsqlParameter { Value = (object?)record.CostUsd ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Numeric });
         p.Add(new NpgsqlParameter { Value = isCheckpoint });
         p.Add(new NpgsqlParameter { Value = (object?)record.Notes ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        await writes.ExecuteAsync(sql, p, cancellationToken);
+        return new WriteStatement(sql, p);
     }
 
     /// <summary>The newest checkpoint of a step from any earlier attempt of the job.</summary>
@@ -193,12 +205,22 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         return (output, row);
     }
 
-    public async Task InsertUsageAsync(Guid jobId, string stepId, string? workflowName, Llm.LlmCallResult call, CancellationToken cancellationToken)
+    public async Task InsertUsageAsync(Guid jobId, string stepId, string? workflowName, Llm.LlmCallResult call, CancellationToken cancellationToken) =>
+        await writes.ExecuteAsync([UsageStatement(Guid.CreateVersion7(), jobId, stepId, workflowName, call)], cancellationToken);
+
+    /// <summary>
+    /// The statement that records one answered LLM call. Its id is chosen by the worker when the answer arrives, so a
+    /// write retried after an outage (or whose commit was not acknowledged) can never add a second row for one call.
+    /// Not fenced by the lease: a paid call is recorded whoever owns the job now; only a deleted job's is dropped.
+    /// </summary>
+    public static WriteStatement UsageStatement(Guid usageId, Guid jobId, string stepId, string? workflowName, Llm.LlmCallResult call)
     {
         var p = new List<NpgsqlParameter>();
         var sql = """
-            INSERT INTO llm_provider_usage (job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            INSERT INTO llm_provider_usage (id, job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
+            SELECT $10, $1, $2, $3, $4, $5, $6, $7, $8, $9
+             WHERE EXISTS (SELECT 1 FROM llm_workflow_jobs WHERE id = $1)
+            ON CONFLICT (id) DO NOTHING
             """;
         var metadata = new JsonObject
         {
@@ -219,7 +241,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         p.Add(new NpgsqlParameter { Value = call.CostUsd ?? 0m });
         p.Add(new NpgsqlParameter { Value = (int)Math.Round(call.DurationMs) });
         p.Add(Jsonb(metadata));
-        await writes.ExecuteAsync(sql, p, cancellationToken);
+        p.Add(new NpgsqlParameter { Value = usageId });
+        return new WriteStatement(sql, p);
     }
 
     /// <summary>

@@ -64,7 +64,7 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
 
         context.LlmUsage.Add(result);
         context.Run.Usage.Add(result);
-        await context.Run.Progress.PublishAsync(new LlmCallCompleted(context.Run.RunId, context.Run.Now, step.Id, result), cancellationToken);
+        await context.Run.Progress.PublishAsync(new LlmCallCompleted(context.Run.RunId, context.Run.Now, step.Id, result) { StepKey = context.StepKey }, cancellationToken);
         return Shape(result, config);
     }
 
