@@ -87,6 +87,8 @@ public sealed class PostgresOutageHoldTests(TestServers servers)
         var back = Stopwatch.StartNew();
         var outage = down.Elapsed - back.Elapsed;
 
+        // The API's pooled connections died with the server: it answers 503 until it has reconnected.
+        await WorkerCrashTests.WaitUntilAsync(async () => (await client.GetAsync(statusUrls[0], ct)).IsSuccessStatusCode, TimeSpan.FromSeconds(60));
         var finishedAfter = TimeSpan.Zero;
         foreach (var url in statusUrls)
         {
