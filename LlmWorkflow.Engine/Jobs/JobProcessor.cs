@@ -103,8 +103,15 @@ public sealed partial class JobProcessor(
             await leaseKeeper;
         }
 
-        // Usage of a call whose step never recorded (the run was cancelled inside it) is still a paid call.
-        await checkpoints.FlushUsageAsync();
+        try
+        {
+            // Usage of a call whose step never recorded (the run was cancelled inside it) is still a paid call.
+            await checkpoints.FlushUsageAsync();
+        }
+        catch (TimeoutException)
+        {
+            // Held past Worker:HoldWritesFor (logged, and recorded as a persistence fault): the job is handed back below.
+        }
 
         var shuttingDown = result.Status == WorkflowRunStatus.Cancelled && abort.IsCancellationRequested;
         if (shuttingDown || (result.Status != WorkflowRunStatus.Completed && faults.First is not null))

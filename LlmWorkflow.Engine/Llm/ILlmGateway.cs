@@ -65,4 +65,7 @@ public sealed record LlmCallResult
     public string? PromptHash { get; init; }
 
     public IReadOnlyList<ModelAttempt> Attempts { get; init; } = [];
+
+    /// <summary>Bytes of the answer that were not valid UTF-8 and were replaced by U+FFFD before it was parsed.</summary>
+    public int InvalidUtf8Replaced { get; init; }
 }

@@ -158,6 +158,8 @@ public sealed partial class LlmGateway : ILlmGateway
         }
 
         ChatResponse response;
+        var repairs = new AnswerRepairs();
+        AnswerGuard.Current = repairs;
         try
         {
             response = await _resilience.ExecuteAsync(
@@ -169,7 +171,7 @@ public sealed partial class LlmGateway : ILlmGateway
             throw LlmErrorClassifier.Classify(timeout, model, _providers.Find(model.Provider));
         }
 
-        var result = Price(model, request, response);
+        var result = Price(model, request, response) with { InvalidUtf8Replaced = repairs.Replaced };
         if (cacheKey is not null)
         {
             var entry = new CachedLlmResponse(result.Text, result.Provider, result.Model, result.InputTokens, result.OutputTokens, result.UsageEstimated);
@@ -184,6 +186,7 @@ public sealed partial class LlmGateway : ILlmGateway
         IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
     {
         var deltas = 0;
+        AnswerGuard.Current?.Reset();
         try
         {
             if (!request.Stream)

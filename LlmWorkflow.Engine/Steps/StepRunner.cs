@@ -153,9 +153,7 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
             CostUsd = usage.CostUsd,
             Provider = usage.LastCall?.Provider,
             Model = usage.LastCall?.Model,
-            Notes = cleanedCharacters > 0
-                ? $"The output held {cleanedCharacters} character(s) that cannot be stored (U+0000 removed, lone surrogates replaced by U+FFFD)."
-                : null,
+            Notes = Notes(cleanedCharacters, usage.InvalidUtf8Replaced),
         };
 
         if (status != StepStatus.Failed && handler.IsCheckpointed && run.Checkpoints is { } checkpoints)
@@ -205,6 +203,23 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
             cancellationToken);
 
         return status == StepStatus.Failed ? throw new WorkflowException(error!) : output;
+    }
+
+    /// <summary>What was changed in the step's answer so that it could be read and stored, or null.</summary>
+    private static string? Notes(int cleanedCharacters, int invalidUtf8Bytes)
+    {
+        var notes = new List<string>();
+        if (invalidUtf8Bytes > 0)
+        {
+            notes.Add($"The LLM answer held {invalidUtf8Bytes} byte sequence(s) that are not valid UTF-8 (each replaced by U+FFFD).");
+        }
+
+        if (cleanedCharacters > 0)
+        {
+            notes.Add($"The output held {cleanedCharacters} character(s) that cannot be stored (U+0000 removed, lone surrogates replaced by U+FFFD).");
+        }
+
+        return notes.Count == 0 ? null : string.Join(" ", notes);
     }
 
     /// <summary>Records the steps of a block that will not run (the branch of a conditional not taken), nested ones included.</summary>

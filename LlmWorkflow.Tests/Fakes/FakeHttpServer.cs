@@ -147,6 +147,12 @@ public abstract class FakeHttpServer : IAsyncDisposable
             context.Response.Headers[name] = value;
         }
 
+        if (response.BodyBytes is { } bytes)
+        {
+            await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
+            return;
+        }
+
         await context.Response.WriteAsync(response.Body, context.RequestAborted);
     }
 }

@@ -8,9 +8,9 @@ using Npgsql;
 namespace LlmWorkflow.Tests.Security;
 
 /// <summary>
-/// A poison LLM answer (U+0000, a lone surrogate) through the real API, Worker, Postgres and Redis against the fake
-/// OpenAI server: it is cleaned before storage, stored once, paid once (the fake counts calls, Postgres counts usage
-/// rows) and the step record says what was changed.
+/// A poison LLM answer (U+0000, a lone surrogate, bytes that are not UTF-8, 10 MB) through the real API, Worker,
+/// Postgres and Redis against the fake OpenAI server: it is cleaned before storage (or refused over the size limit),
+/// stored once, paid once (the fake counts calls, Postgres counts usage rows) and the step record says what happened.
 /// </summary>
 public sealed class PoisonAnswerTests(TestServers servers)
 {
@@ -50,6 +50,82 @@ public sealed class PoisonAnswerTests(TestServers servers)
 
         Assert.Equal(1, pipeline.Llm.CallCount);
     }
+
+    [Fact]
+    public async Task AnAnswerWithInvalidUtf8IsStoredOncePaidOnceAndTheStepSaysSo()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        byte[] body =
+        [
+            .. System.Text.Encoding.UTF8.GetBytes("""{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"bad """),
+            0xFF, 0xFE,
+            .. System.Text.Encoding.UTF8.GetBytes(""" bytes"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}"""),
+        ];
+        await using var pipeline = await LlmPipeline.StartAsync(servers, nameof(AnAnswerWithInvalidUtf8IsStoredOncePaidOnceAndTheStepSaysSo),
+            llm => llm.Enqueue(new FakeResponse(200) { BodyBytes = body }), ct);
+        var statusUrl = await pipeline.SubmitAsync("one_llm_step", new { question = "utf8" }, ct);
+        var status = await JobPolling.WaitForTerminalAsync(pipeline.Client, statusUrl, TimeSpan.FromSeconds(60), ct);
+
+        Assert.True((string?)status["status"] == "completed", status.ToJsonString());
+        Assert.Equal("bad \uFFFD\uFFFD bytes", (string?)status["result"]!["output"]!["answer"]);
+        var step = status["steps"]!.AsArray().Single(s => (string?)s!["step_id"] == "answer")!;
+        Assert.Contains("2 byte sequence(s) that are not valid UTF-8", (string?)step["notes"], StringComparison.Ordinal);
+        Assert.Equal(1, pipeline.Llm.CallCount);
+        Assert.Equal(1, await UsageRowsAsync(pipeline, Guid.Parse((string)status["job_id"]!)));
+    }
+
+    [Fact]
+    public async Task ATenMegabyteAnswerIsStoredOncePaidOnce()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var text = new string('x', TenMegabytes);
+        await using var pipeline = await LlmPipeline.StartAsync(servers, nameof(ATenMegabyteAnswerIsStoredOncePaidOnce),
+            llm => llm.Enqueue(new FakeResponse(200, Completion(text))), ct);
+        var statusUrl = await pipeline.SubmitAsync("one_llm_step", new { question = "big" }, ct);
+        var status = await JobPolling.WaitForTerminalAsync(pipeline.Client, statusUrl, TimeSpan.FromSeconds(120), ct);
+
+        Assert.True((string?)status["status"] == "completed", (string?)status["error_message"]);
+        Assert.Equal(text, (string?)status["result"]!["output"]!["answer"]);
+        Assert.Equal(1, (int)status["attempt"]!);
+        Assert.Equal(1, pipeline.Llm.CallCount);
+        Assert.Equal(1, await UsageRowsAsync(pipeline, Guid.Parse((string)status["job_id"]!)));
+    }
+
+    [Fact]
+    public async Task ATenMegabyteAnswerOverTheLimitIsRefusedOnceAndTheErrorNamesTheAnswerAndTheLimit()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var pipeline = await LlmPipeline.StartAsync(servers, nameof(ATenMegabyteAnswerOverTheLimitIsRefusedOnceAndTheErrorNamesTheAnswerAndTheLimit),
+            llm => llm.Enqueue(new FakeResponse(200, Completion(new string('x', TenMegabytes)))), ct,
+            new Dictionary<string, string?> { ["Llm:MaxAnswerBytes"] = "1048576" });
+        var statusUrl = await pipeline.SubmitAsync("one_llm_step", new { question = "too big" }, ct);
+        var status = await JobPolling.WaitForTerminalAsync(pipeline.Client, statusUrl, TimeSpan.FromSeconds(60), ct);
+
+        Assert.Equal("failed", (string?)status["status"]);
+        var message = (string?)status["error_message"];
+        Assert.Contains("answer of openai/gpt-4o-mini was refused", message, StringComparison.Ordinal);
+        Assert.Contains("1,048,576-byte limit (Llm:MaxAnswerBytes)", message, StringComparison.Ordinal);
+        Assert.Contains("answer_too_large", status.ToJsonString(), StringComparison.Ordinal);
+        Assert.Equal(1, (int)status["attempt"]!);
+        Assert.Equal(1, pipeline.Llm.CallCount);
+    }
+
+    private const int TenMegabytes = 10 * 1024 * 1024;
+
+    private static string Completion(string content) => new JsonObject
+    {
+        ["id"] = "c",
+        ["object"] = "chat.completion",
+        ["created"] = 1,
+        ["model"] = "gpt-4o-mini",
+        ["choices"] = new JsonArray(new JsonObject
+        {
+            ["index"] = 0,
+            ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = content },
+            ["finish_reason"] = "stop",
+        }),
+        ["usage"] = new JsonObject { ["prompt_tokens"] = 5, ["completion_tokens"] = 2_621_440, ["total_tokens"] = 2_621_445 },
+    }.ToJsonString();
 
     [Fact]
     public void CleaningRemovesNulAndReplacesLoneSurrogatesInKeysAndValuesAndLeavesCleanNodesAlone()
