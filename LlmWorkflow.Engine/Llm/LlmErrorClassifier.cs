@@ -26,7 +26,7 @@ internal static class LlmErrorClassifier
             // Paid for but refused: asking again would pay again for the same oversized answer.
             details["answer_bytes_read"] = tooLarge.Bytes;
             details["max_answer_bytes"] = tooLarge.MaxBytes;
-            return WithDetails(WorkflowException.External("answer_too_large", $"The answer of {model} was refused: {tooLarge.Message}", retryable: false),
+            return WithDetails(WorkflowException.External(LlmGateway.AnswerTooLargeType, $"The answer of {model} was refused: {tooLarge.Message}", retryable: false),
                 details, exception);
         }
 

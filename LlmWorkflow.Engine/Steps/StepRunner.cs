@@ -316,9 +316,11 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
     }
 
     /// <summary>Only failures that can go away on their own are retried; bad input or configuration will fail again.</summary>
-    /// <remarks>Document 001's taxonomy: only EXTERNAL_ERROR is retryable; SYSTEM_ERROR (our own failure) is not.</remarks>
+    /// <remarks>Document 001's taxonomy: only EXTERNAL_ERROR is retryable; SYSTEM_ERROR (our own failure) is not.
+    /// An answer refused for its size would be refused again after being paid again, so it is not retried.</remarks>
     private static bool IsWorthRetrying(WorkflowError error) =>
-        error.Category is ErrorCategory.ExternalError || (error.Retryable && error.Category is not ErrorCategory.SystemError);
+        error.Type != Llm.LlmGateway.AnswerTooLargeType
+        && (error.Category is ErrorCategory.ExternalError || (error.Retryable && error.Category is not ErrorCategory.SystemError));
 
     /// <summary>The budget stop ends the run whatever the step's on_error says.</summary>
     private static StepStatus OutcomeOf(OnErrorPolicy policy, WorkflowError error) => policy.Mode switch

@@ -108,6 +108,11 @@ public sealed class PoisonAnswerTests(TestServers servers)
         Assert.Contains("answer_too_large", status.ToJsonString(), StringComparison.Ordinal);
         Assert.Equal(1, (int)status["attempt"]!);
         Assert.Equal(1, pipeline.Llm.CallCount);
+        // Paid for, so recorded: one usage row, estimated (at least the bytes read) and marked so.
+        var usage = await UsageAsync(pipeline, Guid.Parse((string)status["job_id"]!));
+        Assert.Equal(1, usage.Rows);
+        Assert.True(usage.OutputTokens >= 1_048_576 / 4, $"{usage.OutputTokens} output tokens");
+        Assert.True(usage.Estimated);
     }
 
     private const int TenMegabytes = 10 * 1024 * 1024;
@@ -140,6 +145,20 @@ public sealed class PoisonAnswerTests(TestServers servers)
         Assert.Equal(["xy", "\uFFFD"], cleaned["key"]!.AsArray().Take(2).Select(n => (string?)n));
         Assert.Equal(3, (int)cleaned["key"]![2]!);
         Assert.Equal(3, changed);
+    }
+
+    private static async Task<(long Rows, long OutputTokens, bool Estimated)> UsageAsync(LlmPipeline pipeline, Guid jobId)
+    {
+        var connectionString = pipeline.Api.Services.GetService(typeof(NpgsqlDataSource)) is NpgsqlDataSource source ? source.ConnectionString : throw new InvalidOperationException();
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*), COALESCE(sum(output_tokens), 0), COALESCE(bool_and((metadata ->> 'usage_estimated')::boolean), false) FROM llm_provider_usage WHERE job_id = @id",
+            connection);
+        command.Parameters.AddWithValue("id", jobId);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetBoolean(2));
     }
 
     private static async Task<long> UsageRowsAsync(LlmPipeline pipeline, Guid jobId)
