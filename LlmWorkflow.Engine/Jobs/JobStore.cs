@@ -36,7 +36,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     private static readonly string ReleaseSql = $"""
         UPDATE llm_workflow_jobs
            SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, updated_at = now()
-         WHERE id = $1 AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Release)}
+         WHERE id = $1 AND lease_owner = $2 AND ($3::int IS NULL OR attempt = $3) AND {JobLifecycle.Guard(JobTransition.Release)}
         """;
 
     private static readonly string ProgressSql = $"""
@@ -101,12 +101,15 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     }
 
     /// <summary>Gives a job back (worker shutting down): queued again, keeping its checkpoints for the next worker.</summary>
-    public async Task ReleaseAsync(Guid jobId, string workerId, CancellationToken cancellationToken)
+    /// <param name="attempt">The attempt this run claimed, so a run of an attempt that was taken over (even by the same
+    /// worker, after a stall) cannot release the newer one; null for any attempt.</param>
+    public async Task ReleaseAsync(Guid jobId, string workerId, CancellationToken cancellationToken, int? attempt = null)
     {
         var p = new List<NpgsqlParameter>();
         var sql = ReleaseSql;
         p.Add(new NpgsqlParameter { Value = jobId });
         p.Add(new NpgsqlParameter { Value = workerId });
+        p.Add(new NpgsqlParameter { Value = (object?)attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
         await writes.ExecuteAsync(sql, p, cancellationToken);
     }
 
@@ -249,7 +252,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     /// Stores the outcome, releases the lease and records the terminal webhook event, in one statement. Only the lease
     /// owner of a running job can finish it; false when this worker no longer owns it.
     /// </summary>
-    public async Task<bool> FinishAsync(Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken)
+    /// <param name="attempt">The attempt this run claimed (see <see cref="ReleaseAsync"/>); null for any attempt.</param>
+    public async Task<bool> FinishAsync(Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken, int? attempt = null)
     {
         var p = new List<NpgsqlParameter>
         {
@@ -262,6 +266,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
             new() { Value = outcome.InputTokens },
             new() { Value = outcome.OutputTokens },
             new() { Value = outcome.CostUsd, NpgsqlDbType = NpgsqlDbType.Numeric },
+            new() { Value = (object?)attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer },
         };
         return await writes.ExecuteAsync(_finishSql[outcome.Status], p, cancellationToken) == 1;
     }
@@ -278,7 +283,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
                    (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::int AS duration_ms,
                    $7::int + $8::int AS total_tokens, $9::numeric AS cost_usd
               FROM llm_workflow_jobs
-             WHERE id = $1 AND lease_owner = $2 AND {JobLifecycle.Guard(transition)}
+             WHERE id = $1 AND lease_owner = $2 AND ($10::int IS NULL OR attempt = $10) AND {JobLifecycle.Guard(transition)}
                FOR UPDATE
         ), outbox AS (
             {WebhookOutbox.TerminalEventsSql("job", maxPayloadBytes)}

@@ -93,6 +93,22 @@ public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(2, await _db.CountAsync("SELECT count(*) FROM llm_provider_usage WHERE job_id = $1", id));
     }
 
+    [Fact]
+    public async Task AnAttemptTakenOverByTheSameWorkerCanNeitherFinishNorReleaseTheJob()
+    {
+        var id = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true);
+        // The same worker reclaims its own job after a stall longer than the lease: attempt 2 is the owner now.
+        var claimed = Assert.Single(await _db.Store.ClaimAsync([id], "worker-a", TimeSpan.FromSeconds(30), CancellationToken.None)).Value;
+        var outcome = new JobOutcome(JobStatus.Cancelled, null, null, 0, 0, 0m);
+
+        Assert.False(await _db.Store.FinishAsync(id, "worker-a", outcome, CancellationToken.None, attempt: 1));
+        await _db.Store.ReleaseAsync(id, "worker-a", CancellationToken.None, attempt: 1);
+        Assert.Equal(JobStatus.Processing, await _db.StatusAsync(id));
+
+        Assert.True(await _db.Store.FinishAsync(id, "worker-a", outcome with { Status = JobStatus.Completed }, CancellationToken.None, claimed.Attempt));
+        Assert.Equal(JobStatus.Completed, await _db.StatusAsync(id));
+    }
+
     private PostgresCheckpointStore Checkpoints(Guid id, int attempt, Action leaseLost) => new(
         _db.Store,
         new ClaimedJob(id, "hello_transform", new JsonObject(), attempt, null, null, null, null, false, 5, false, []),

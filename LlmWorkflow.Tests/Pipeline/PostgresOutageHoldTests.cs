@@ -47,10 +47,12 @@ public sealed class PostgresOutageHoldTests(TestServers servers)
 
         var environment = await TestEnvironment.CreateAsync(servers, nameof(PostgresOutageHoldTests));
         var connectionString = postgres.GetConnectionString("postgres");
-        // The pipeline tests' 2-second lease lapses during the outage: the worker must still keep its jobs.
+        // A 5-second lease lapses during the 10-second outage: the worker must still keep its jobs (its stream entries
+        // stay touched, so no reclaim starts), with margin for a loaded machine's scheduling delays.
         var settings = environment.Settings(PipelineTestWorkflows.Settings(llm, new Dictionary<string, string?>
         {
             ["ConnectionStrings:postgres"] = connectionString,
+            ["Worker:LeaseDuration"] = "00:00:05",
             ["Worker:MaxConcurrentJobs"] = Jobs.ToString(System.Globalization.CultureInfo.InvariantCulture),
         }));
         await using var api = new ApiFactory(settings);

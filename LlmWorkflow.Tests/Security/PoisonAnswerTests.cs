@@ -79,8 +79,10 @@ public sealed class PoisonAnswerTests(TestServers servers)
     {
         var ct = TestContext.Current.CancellationToken;
         var text = new string('x', TenMegabytes);
+        // The production lease: writing 10 MB twice (checkpoint, result) on a loaded machine can outlast the pipeline
+        // tests' 2-second lease, and a reclaimed run would call the provider again.
         await using var pipeline = await LlmPipeline.StartAsync(servers, nameof(ATenMegabyteAnswerIsStoredOncePaidOnce),
-            llm => llm.Enqueue(new FakeResponse(200, Completion(text))), ct);
+            llm => llm.Enqueue(new FakeResponse(200, Completion(text))), ct, new Dictionary<string, string?> { ["Worker:LeaseDuration"] = "00:00:30" });
         var statusUrl = await pipeline.SubmitAsync("one_llm_step", new { question = "big" }, ct);
         var status = await JobPolling.WaitForTerminalAsync(pipeline.Client, statusUrl, TimeSpan.FromSeconds(120), ct);
 
