@@ -50,6 +50,12 @@ public static class Telemetry
     public static readonly Counter<long> CheckpointResumptions = Meter.CreateCounter<long>(
         "llmworkflow.checkpoints.resumed", unit: "{step}", description: "Steps restored from a checkpoint instead of run again, by workflow.");
 
+    public static readonly Counter<long> HeldWritesStarted = Meter.CreateCounter<long>(
+        "llmworkflow.writes.held", unit: "{write}", description: "Step results (checkpoint and usage rows) a worker held because PostgreSQL was unreachable.");
+
+    public static readonly Counter<long> HeldWritesDiscarded = Meter.CreateCounter<long>(
+        "llmworkflow.writes.held_discarded", unit: "{write}", description: "Held step results given up because PostgreSQL stayed unreachable beyond the hold, by reason (time, memory).");
+
     /// <summary>The latest queue reading per priority band, observed by the two gauges below.</summary>
     public static QueueReading Queue { get; } = new();
 

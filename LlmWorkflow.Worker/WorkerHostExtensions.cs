@@ -21,6 +21,7 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<PostgresWriteBatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PostgresWriteBatcher>());
         builder.Services.AddSingleton<JobStore>();
+        builder.Services.AddSingleton<HeldWrites>();
         builder.Services.AddSingleton<JobProcessor>();
         builder.Services.AddSingleton<RunningJobs>();
         builder.Services.AddSingleton<LiveEventPublisher>();

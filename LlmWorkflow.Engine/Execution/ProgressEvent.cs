@@ -56,6 +56,9 @@ public sealed record LlmCallCompleted(string RunId, DateTimeOffset Timestamp, st
     : ProgressEvent(RunId, Timestamp)
 {
     public override string Kind => "llm_call_completed";
+
+    /// <summary>The step's key (unique per foreach iteration), so the usage row is written with that step's record.</summary>
+    public string? StepKey { get; init; }
 }
 
 public sealed record RunCompleted(string RunId, DateTimeOffset Timestamp, JsonNode? Output, decimal? CostUsd, int TotalTokens)

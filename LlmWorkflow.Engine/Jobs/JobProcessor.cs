@@ -21,6 +21,7 @@ public sealed partial class JobProcessor(
     WorkflowRunner runner,
     RunningJobs running,
     WebhookOutbox webhooks,
+    HeldWrites held,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<JobProcessor> logger)
@@ -53,9 +54,16 @@ public sealed partial class JobProcessor(
 
         activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
+        // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease.
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
         var faults = new RunPersistenceFaults();
-        var checkpoints = new PostgresCheckpointStore(store, claimed.Id, claimed.Attempt, faults);
-        var sink = new JobProgressSink(store, events, claimed, checkpoints, faults, logger);
+        var taken = false;
+        var checkpoints = new PostgresCheckpointStore(store, claimed, faults, held, () =>
+        {
+            Volatile.Write(ref taken, true);
+            run.Cancel();
+        });
+        var sink = new JobProgressSink(store, events, claimed, checkpoints, logger);
 
         if (claimed.Attempt > _options.MaxAttempts)
         {
@@ -76,8 +84,6 @@ public sealed partial class JobProcessor(
             return;
         }
 
-        // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease.
-        using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
         using var stopLease = new CancellationTokenSource();
         var leaseKeeper = KeepLeaseAsync(claimed, dispatched, run, stopLease.Token);
         running.Add(claimed.Id, run);
@@ -102,13 +108,32 @@ public sealed partial class JobProcessor(
             await leaseKeeper;
         }
 
+        try
+        {
+            // Usage of a call whose step never recorded (the run was cancelled inside it) is still a paid call.
+            await checkpoints.FlushUsageAsync();
+        }
+        catch (TimeoutException)
+        {
+            // Held past Worker:HoldWritesFor (logged, and recorded as a persistence fault): the job is handed back below.
+        }
+
+        if (Volatile.Read(ref taken))
+        {
+            // A step row of this attempt was refused: a newer attempt (another worker, or this one after a stall) owns
+            // the job and its stream entry now. Nothing of this run is written; the owner finishes the job.
+            LogTakenOver(claimed.Id, claimed.Attempt);
+            activity?.SetTag("llmworkflow.job.status", "taken_over");
+            return;
+        }
+
         var shuttingDown = result.Status == WorkflowRunStatus.Cancelled && abort.IsCancellationRequested;
         if (shuttingDown || (result.Status != WorkflowRunStatus.Completed && faults.First is not null))
         {
             // Shutting down, or Postgres dropped out under the run (not the job's fault): hand the job back so a
             // worker resumes it from its checkpoints. If Postgres is still down this throws, the entry stays
             // unacknowledged, and it is reclaimed once the lease lapses.
-            await store.ReleaseAsync(claimed.Id, _options.Id, CancellationToken.None);
+            await store.ReleaseAsync(claimed.Id, _options.Id, CancellationToken.None, claimed.Attempt);
             await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
             await queue.AckAsync(dispatched);
             LogReleased(claimed.Id, shuttingDown ? "shutdown" : "database unavailable during the run");
@@ -138,7 +163,7 @@ public sealed partial class JobProcessor(
 
     private async Task FinishAsync(ClaimedJob job, JobOutcome outcome, JobProgressSink sink)
     {
-        if (await store.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None))
+        if (await store.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None, job.Attempt))
         {
             Telemetry.JobsFinished.Add(1,
                 new KeyValuePair<string, object?>("workflow", job.WorkflowName),
@@ -148,7 +173,14 @@ public sealed partial class JobProcessor(
         }
     }
 
-    private async Task KeepLeaseAsync(ClaimedJob job, DispatchedJob dispatched, CancellationTokenSource run, CancellationToken stop)
+    /// <summary>
+    /// Renews the Postgres lease and touches the stream entry every <c>LeaseDuration / 3</c>, in two loops so that a
+    /// slow or failing one (Postgres unreachable) never delays the other.
+    /// </summary>
+    private Task KeepLeaseAsync(ClaimedJob job, DispatchedJob dispatched, CancellationTokenSource run, CancellationToken stop) =>
+        Task.WhenAll(RenewLeaseAsync(job, run, stop), TouchEntryAsync(job, dispatched, stop));
+
+    private async Task RenewLeaseAsync(ClaimedJob job, CancellationTokenSource run, CancellationToken stop)
     {
         var interval = _options.LeaseDuration / 3;
         try
@@ -164,12 +196,35 @@ public sealed partial class JobProcessor(
                         await run.CancelAsync();
                         return;
                     }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Postgres unavailable: keep running (a held result waits for it). The lease in Postgres may lapse,
+                    // but nobody can claim the job without its stream entry, which TouchEntryAsync keeps with this worker.
+                    LogLeaseRenewalFailed(ex, job.Id);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
 
+    private async Task TouchEntryAsync(ClaimedJob job, DispatchedJob dispatched, CancellationToken stop)
+    {
+        var interval = _options.LeaseDuration / 3;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(interval, stop);
+                try
+                {
                     await queue.TouchAsync(dispatched, _options.Id);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    // Postgres or Redis briefly unavailable: keep running; the lease outlives a missed renewal.
+                    // Redis briefly unavailable: the Postgres lease still fences the job.
                     LogLeaseRenewalFailed(ex, job.Id);
                 }
             }
@@ -235,6 +290,9 @@ public sealed partial class JobProcessor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} released for another worker ({Reason})")]
     private partial void LogReleased(Guid jobId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: attempt {Attempt} was taken over by a newer attempt; this run stopped without writing")]
+    private partial void LogTakenOver(Guid jobId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not renew the lease of job {JobId}")]
     private partial void LogLeaseRenewalFailed(Exception ex, Guid jobId);

@@ -17,7 +17,6 @@ public sealed partial class JobProgressSink(
     LiveEventPublisher events,
     ClaimedJob job,
     PostgresCheckpointStore checkpoints,
-    RunPersistenceFaults faults,
     ILogger? logger = null) : IProgressSink
 {
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
@@ -47,10 +46,11 @@ public sealed partial class JobProgressSink(
                 break;
             // A checkpointed step's row is already written (with its full output): one write per step, not two.
             case StepCompleted { Record.FromCheckpoint: false } completed when !checkpoints.WasSaved(completed.Record.StepKey):
-                await faults.GuardAsync(() => store.UpsertStepAsync(job.Id, job.Attempt, completed.Record, null, isCheckpoint: false, cancellationToken));
+                await checkpoints.WriteRecordAsync(completed.Record);
                 break;
             case LlmCallCompleted call:
-                await faults.GuardAsync(() => store.InsertUsageAsync(job.Id, call.StepId, job.WorkflowName, call.Result, cancellationToken));
+                // Written with its step's row (checkpoint or record), in one transaction, held through an outage.
+                checkpoints.AddUsage(call.StepKey ?? call.StepId, call.StepId, call.Result);
                 break;
         }
 

@@ -36,7 +36,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     private static readonly string ReleaseSql = $"""
         UPDATE llm_workflow_jobs
            SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, updated_at = now()
-         WHERE id = $1 AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Release)}
+         WHERE id = $1 AND lease_owner = $2 AND ($3::int IS NULL OR attempt = $3) AND {JobLifecycle.Guard(JobTransition.Release)}
         """;
 
     private static readonly string ProgressSql = $"""
@@ -101,12 +101,15 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     }
 
     /// <summary>Gives a job back (worker shutting down): queued again, keeping its checkpoints for the next worker.</summary>
-    public async Task ReleaseAsync(Guid jobId, string workerId, CancellationToken cancellationToken)
+    /// <param name="attempt">The attempt this run claimed, so a run of an attempt that was taken over (even by the same
+    /// worker, after a stall) cannot release the newer one; null for any attempt.</param>
+    public async Task ReleaseAsync(Guid jobId, string workerId, CancellationToken cancellationToken, int? attempt = null)
     {
         var p = new List<NpgsqlParameter>();
         var sql = ReleaseSql;
         p.Add(new NpgsqlParameter { Value = jobId });
         p.Add(new NpgsqlParameter { Value = workerId });
+        p.Add(new NpgsqlParameter { Value = (object?)attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
         await writes.ExecuteAsync(sql, p, cancellationToken);
     }
 
@@ -125,7 +128,19 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     /// Writes a step record. With <paramref name="checkpointOutput"/> the row also becomes the step's checkpoint and
     /// stores the full (uncapped) output that later steps of a resumed run read.
     /// </summary>
-    public async Task UpsertStepAsync(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint, CancellationToken cancellationToken)
+    public async Task UpsertStepAsync(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint, CancellationToken cancellationToken) =>
+        await writes.ExecuteAsync([StepStatement(jobId, jobAttempt, record, checkpointOutput, isCheckpoint)], cancellationToken);
+
+    /// <summary>
+    /// Writes a step record (or checkpoint), the first statement, and the usage rows of the LLM calls it paid for, in
+    /// one transaction. False when the step row was refused because this run no longer owns the job's attempt (it was reclaimed,
+    /// finished or deleted); the usage rows are written regardless while the job exists, because the calls were paid.
+    /// </summary>
+    public async Task<bool> WriteStepAsync(IReadOnlyList<WriteStatement> statements, CancellationToken cancellationToken) =>
+        (await writes.ExecuteAsync(statements, cancellationToken))[0] == 1;
+
+    /// <summary>The statement that writes a step record, fenced by the job's attempt so a reclaimed run cannot write.</summary>
+    public static WriteStatement StepStatement(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint)
     {
         var p = new List<NpgsqlParameter>();
         var sql = $"""
@@ -162,7 +177,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         p.Add(new NpgsqlParameter { Value = (object?)record.Notes ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         p.Add(Jsonb(record.Input));
         p.Add(new NpgsqlParameter { Value = (object?)record.RenderedPrompt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        await writes.ExecuteAsync(sql, p, cancellationToken);
+        return new WriteStatement(sql, p);
     }
 
     /// <summary>The newest checkpoint of a step from any earlier attempt of the job.</summary>
@@ -195,12 +210,22 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         return (output, row);
     }
 
-    public async Task InsertUsageAsync(Guid jobId, string stepId, string? workflowName, Llm.LlmCallResult call, CancellationToken cancellationToken)
+    public async Task InsertUsageAsync(Guid jobId, string stepId, string? workflowName, Llm.LlmCallResult call, CancellationToken cancellationToken) =>
+        await writes.ExecuteAsync([UsageStatement(Guid.CreateVersion7(), jobId, stepId, workflowName, call)], cancellationToken);
+
+    /// <summary>
+    /// The statement that records one answered LLM call. Its id is chosen by the worker when the answer arrives, so a
+    /// write retried after an outage (or whose commit was not acknowledged) can never add a second row for one call.
+    /// Not fenced by the lease: a paid call is recorded whoever owns the job now; only a deleted job's is dropped.
+    /// </summary>
+    public static WriteStatement UsageStatement(Guid usageId, Guid jobId, string stepId, string? workflowName, Llm.LlmCallResult call)
     {
         var p = new List<NpgsqlParameter>();
         var sql = """
-            INSERT INTO llm_provider_usage (job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            INSERT INTO llm_provider_usage (id, job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
+            SELECT $10, $1, $2, $3, $4, $5, $6, $7, $8, $9
+             WHERE EXISTS (SELECT 1 FROM llm_workflow_jobs WHERE id = $1)
+            ON CONFLICT (id) DO NOTHING
             """;
         var metadata = new JsonObject
         {
@@ -221,14 +246,16 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         p.Add(new NpgsqlParameter { Value = call.CostUsd ?? 0m });
         p.Add(new NpgsqlParameter { Value = (int)Math.Round(call.DurationMs) });
         p.Add(Jsonb(metadata));
-        await writes.ExecuteAsync(sql, p, cancellationToken);
+        p.Add(new NpgsqlParameter { Value = usageId });
+        return new WriteStatement(sql, p);
     }
 
     /// <summary>
     /// Stores the outcome, releases the lease and records the terminal webhook event, in one statement. Only the lease
     /// owner of a running job can finish it; false when this worker no longer owns it.
     /// </summary>
-    public async Task<bool> FinishAsync(Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken)
+    /// <param name="attempt">The attempt this run claimed (see <see cref="ReleaseAsync"/>); null for any attempt.</param>
+    public async Task<bool> FinishAsync(Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken, int? attempt = null)
     {
         var p = new List<NpgsqlParameter>
         {
@@ -241,6 +268,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
             new() { Value = outcome.InputTokens },
             new() { Value = outcome.OutputTokens },
             new() { Value = outcome.CostUsd, NpgsqlDbType = NpgsqlDbType.Numeric },
+            new() { Value = (object?)attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer },
         };
         return await writes.ExecuteAsync(_finishSql[outcome.Status], p, cancellationToken) == 1;
     }
@@ -257,7 +285,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
                    (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::int AS duration_ms,
                    $7::int + $8::int AS total_tokens, $9::numeric AS cost_usd
               FROM llm_workflow_jobs
-             WHERE id = $1 AND lease_owner = $2 AND {JobLifecycle.Guard(transition)}
+             WHERE id = $1 AND lease_owner = $2 AND ($10::int IS NULL OR attempt = $10) AND {JobLifecycle.Guard(transition)}
                FOR UPDATE
         ), outbox AS (
             {WebhookOutbox.TerminalEventsSql("job", maxPayloadBytes)}

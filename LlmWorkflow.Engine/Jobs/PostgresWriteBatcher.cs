@@ -9,8 +9,9 @@ namespace LlmWorkflow.Engine.Jobs;
 /// Group commit for the worker's hot-path writes. Concurrent jobs hand their statements here; a single writer sends
 /// whatever is waiting (up to <see cref="MaxBatch"/>) as one <see cref="NpgsqlBatch"/> in one transaction — one round
 /// trip and one commit for many jobs — and completes each caller with its own rows-affected count once committed, so
-/// durability is unchanged. If a batch fails, its statements are retried one by one so that one bad statement
-/// fails only its own caller.
+/// durability is unchanged. If a batch fails, its callers' writes are retried one by one so that one bad statement
+/// fails only its own caller. A caller may hand over several statements as one write (a step's checkpoint and the
+/// usage rows of its LLM calls): they always commit or fail together.
 /// </summary>
 public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, ILogger<PostgresWriteBatcher> logger) : BackgroundService
 {
@@ -18,9 +19,13 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
     private readonly Channel<PendingWrite> _pending = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
 
     /// <summary>Queues one statement; completes with its rows-affected count after the batch commits.</summary>
-    public Task<int> ExecuteAsync(string sql, IReadOnlyList<NpgsqlParameter> parameters, CancellationToken cancellationToken)
+    public async Task<int> ExecuteAsync(string sql, IReadOnlyList<NpgsqlParameter> parameters, CancellationToken cancellationToken) =>
+        (await ExecuteAsync([new WriteStatement(sql, parameters)], cancellationToken))[0];
+
+    /// <summary>Queues statements that commit together; completes with each one's rows-affected count.</summary>
+    public Task<int[]> ExecuteAsync(IReadOnlyList<WriteStatement> statements, CancellationToken cancellationToken)
     {
-        var write = new PendingWrite(sql, parameters, new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var write = new PendingWrite(statements, new TaskCompletionSource<int[]>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_pending.Writer.TryWrite(write))
         {
             throw new InvalidOperationException("The Postgres write batcher has stopped.");
@@ -52,9 +57,11 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
         while (true)
         {
             batch.Clear();
-            while (batch.Count < MaxBatch && _pending.Reader.TryRead(out var write))
+            var statements = 0;
+            while (statements < MaxBatch && _pending.Reader.TryRead(out var write))
             {
                 batch.Add(write);
+                statements += write.Statements.Count;
             }
 
             if (batch.Count == 0)
@@ -89,10 +96,10 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         await using var batch = new NpgsqlBatch(connection, transaction);
-        foreach (var write in writes)
+        foreach (var statement in writes.SelectMany(w => w.Statements))
         {
-            var command = new NpgsqlBatchCommand(write.Sql);
-            foreach (var parameter in write.Parameters)
+            var command = new NpgsqlBatchCommand(statement.Sql);
+            foreach (var parameter in statement.Parameters)
             {
                 command.Parameters.Add(parameter.Clone());
             }
@@ -102,9 +109,16 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
 
         await batch.ExecuteNonQueryAsync();
         await transaction.CommitAsync();
-        for (var i = 0; i < writes.Count; i++)
+        var next = 0;
+        foreach (var write in writes)
         {
-            writes[i].Completion.TrySetResult(batch.BatchCommands[i].RecordsAffected);
+            var counts = new int[write.Statements.Count];
+            for (var i = 0; i < counts.Length; i++)
+            {
+                counts[i] = batch.BatchCommands[next++].RecordsAffected;
+            }
+
+            write.Completion.TrySetResult(counts);
         }
     }
 
@@ -112,13 +126,7 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
     {
         try
         {
-            await using var command = dataSource.CreateCommand(write.Sql);
-            foreach (var parameter in write.Parameters)
-            {
-                command.Parameters.Add(parameter.Clone());
-            }
-
-            write.Completion.TrySetResult(await command.ExecuteNonQueryAsync());
+            await ExecuteBatchAsync([write]);
         }
         catch (Exception ex)
         {
@@ -126,8 +134,11 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
         }
     }
 
-    private sealed record PendingWrite(string Sql, IReadOnlyList<NpgsqlParameter> Parameters, TaskCompletionSource<int> Completion);
+    private sealed record PendingWrite(IReadOnlyList<WriteStatement> Statements, TaskCompletionSource<int[]> Completion);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} writes failed; retrying them one by one")]
     private partial void LogBatchFailed(Exception ex, int count);
 }
+
+/// <summary>One SQL statement with its positional parameters.</summary>
+public sealed record WriteStatement(string Sql, IReadOnlyList<NpgsqlParameter> Parameters);

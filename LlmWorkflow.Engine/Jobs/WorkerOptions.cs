@@ -31,4 +31,14 @@ public sealed class WorkerOptions
     /// (stored without dispatched_at), which it dispatches on its first tick after Redis is back.
     /// </summary>
     public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// While PostgreSQL is unreachable, how long a worker holds a finished step's result (its checkpoint and the usage
+    /// rows of its LLM calls) and retries writing it before giving up; the job then resumes from its last stored
+    /// checkpoint and that step runs again. See docs/JOB_LIFECYCLE.md.
+    /// </summary>
+    public TimeSpan HoldWritesFor { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The memory (estimated bytes) a worker may hold in such results at once; a result beyond it is not held.</summary>
+    public long HoldWritesMaxBytes { get; set; } = 256L * 1024 * 1024;
 }

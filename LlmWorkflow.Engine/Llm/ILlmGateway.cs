@@ -15,6 +15,10 @@ public interface ILlmGateway
 /// <param name="Models">Fallback chain of <c>provider/model</c> ids, tried in order.</param>
 /// <param name="OnDelta">Receives streamed text deltas when <paramref name="Stream"/> is true.</param>
 /// <param name="CacheTtl">Opt-in exact-match response cache lifetime; null = no caching.</param>
+/// <param name="OnRefusedAnswer">
+/// Receives a call that was answered (and so paid) but whose answer was refused (over <c>Llm:MaxAnswerBytes</c>),
+/// with estimated usage, so it is recorded even though the step does not get an answer.
+/// </param>
 public sealed record LlmCallRequest(
     IReadOnlyList<string> Models,
     IReadOnlyList<ChatMessage> Messages,
@@ -25,7 +29,8 @@ public sealed record LlmCallRequest(
     Action<string>? OnDelta = null,
     TimeSpan? CacheTtl = null,
     string? WorkflowName = null,
-    string? StepId = null);
+    string? StepId = null,
+    Action<LlmCallResult>? OnRefusedAnswer = null);
 
 /// <summary>One model tried in a fallback chain and why it did not answer (null Error = it answered).</summary>
 public sealed record ModelAttempt(string Model, string? Error, double DurationMs);
@@ -65,4 +70,7 @@ public sealed record LlmCallResult
     public string? PromptHash { get; init; }
 
     public IReadOnlyList<ModelAttempt> Attempts { get; init; } = [];
+
+    /// <summary>Bytes of the answer that were not valid UTF-8 and were replaced by U+FFFD before it was parsed.</summary>
+    public int InvalidUtf8Replaced { get; init; }
 }

@@ -21,6 +21,15 @@ internal static class LlmErrorClassifier
         }
 
         var details = new JsonObject { ["provider"] = model.Provider, ["model"] = model.ToString() };
+        if (Find<AnswerTooLargeException>(exception) is { } tooLarge)
+        {
+            // Paid for but refused: asking again would pay again for the same oversized answer.
+            details["answer_bytes_read"] = tooLarge.Bytes;
+            details["max_answer_bytes"] = tooLarge.MaxBytes;
+            return WithDetails(WorkflowException.External(LlmGateway.AnswerTooLargeType, $"The answer of {model} was refused: {tooLarge.Message}", retryable: false),
+                details, exception);
+        }
+
         if (Find<ProviderHttpException>(exception) is { } http)
         {
             details["http_status"] = (int)http.StatusCode;

@@ -59,6 +59,11 @@ public sealed partial class LlmGateway : ILlmGateway
             }
             catch (WorkflowException failure)
             {
+                if (failure.Error.Type == AnswerTooLargeType)
+                {
+                    request.OnRefusedAnswer?.Invoke(RefusedCall(ModelId.Parse(id), request, failure, promptHash, Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds));
+                }
+
                 attempts.Add(new ModelAttempt(id, $"{failure.Error.Type}: {failure.Error.Message}", Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds));
                 LogModelFailed(id, failure.Error.Type, failure.Error.Message);
                 lastFailure = failure;
@@ -158,6 +163,8 @@ public sealed partial class LlmGateway : ILlmGateway
         }
 
         ChatResponse response;
+        var repairs = new AnswerRepairs();
+        AnswerGuard.Current = repairs;
         try
         {
             response = await _resilience.ExecuteAsync(
@@ -169,7 +176,7 @@ public sealed partial class LlmGateway : ILlmGateway
             throw LlmErrorClassifier.Classify(timeout, model, _providers.Find(model.Provider));
         }
 
-        var result = Price(model, request, response);
+        var result = Price(model, request, response) with { InvalidUtf8Replaced = repairs.Replaced };
         if (cacheKey is not null)
         {
             var entry = new CachedLlmResponse(result.Text, result.Provider, result.Model, result.InputTokens, result.OutputTokens, result.UsageEstimated);
@@ -184,6 +191,7 @@ public sealed partial class LlmGateway : ILlmGateway
         IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
     {
         var deltas = 0;
+        AnswerGuard.Current?.Reset();
         try
         {
             if (!request.Stream)
@@ -243,6 +251,35 @@ public sealed partial class LlmGateway : ILlmGateway
             UsageEstimated = estimated,
             CostUsd = cost,
             CostSource = reported is not null ? CostSources.Provider : cost is not null ? CostSources.PriceTable : null,
+        };
+    }
+
+    /// <summary>The error type of an answer refused for its size (<see cref="LlmOptions.MaxAnswerBytes"/>).</summary>
+    public const string AnswerTooLargeType = "answer_too_large";
+
+    /// <summary>
+    /// A refused answer was still paid for: its usage, estimated (the provider's usage is at the end of the body, which
+    /// is not read) from the prompt and the bytes read, a lower bound of the answer.
+    /// </summary>
+    private LlmCallResult RefusedCall(ModelId model, LlmCallRequest request, WorkflowException failure, string promptHash, double durationMs)
+    {
+        var bytes = failure.Error.Details?["answer_bytes_read"]?.GetValue<long>() ?? 0;
+        var input = TokenEstimator.Estimate(request.Messages);
+        var output = (int)Math.Min(int.MaxValue, bytes / 4);
+        var cost = _prices.Cost(model.ToString(), input, output, 0);
+        return new LlmCallResult
+        {
+            Text = string.Empty,
+            Provider = model.Provider,
+            Model = model.ToString(),
+            InputTokens = input,
+            OutputTokens = output,
+            UsageEstimated = true,
+            CostUsd = cost,
+            CostSource = cost is null ? null : CostSources.PriceTable,
+            DurationMs = durationMs,
+            PromptHash = promptHash,
+            Attempts = [new ModelAttempt(model.ToString(), $"{failure.Error.Type}: {failure.Error.Message}", durationMs)],
         };
     }
 

@@ -17,4 +17,10 @@ public sealed class LlmOptions
 
     /// <summary>Limit for one HTTP attempt (a retry gets a fresh one).</summary>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>
+    /// The largest answer body (bytes on the wire, JSON or SSE) read from a provider. A larger answer is refused
+    /// without being read further: the step fails with <c>answer_too_large</c> and the call is not repeated.
+    /// </summary>
+    public long MaxAnswerBytes { get; set; } = 16L * 1024 * 1024;
 }

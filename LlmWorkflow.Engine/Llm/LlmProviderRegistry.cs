@@ -40,7 +40,8 @@ public sealed class LlmProviderRegistry : IDisposable
     {
         _options = options.Value;
         _environment = environment ?? Environment.GetEnvironmentVariable;
-        _http = new HttpClient(new ProviderErrorHandler(transport ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }))
+        _http = new HttpClient(new ProviderErrorHandler(
+            transport ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }, _options.MaxAnswerBytes))
         {
             // Attempt timeouts are the gateway's job (per attempt, with cancellation), not HttpClient's.
             Timeout = Timeout.InfiniteTimeSpan,

@@ -8,13 +8,16 @@ namespace LlmWorkflow.Engine.Llm;
 /// <summary>
 /// Turns non-success provider responses into <see cref="ProviderHttpException"/> (status, redacted message,
 /// Retry-After) before the SDK sees them, so the gateway classifies OpenAI, OpenRouter and Anthropic alike.
+/// Successful answers are read through <see cref="AnswerGuard"/> (size limit, invalid UTF-8 replaced).
 /// </summary>
 internal sealed class ProviderErrorHandler : DelegatingHandler
 {
     private const int MaxMessageLength = 500;
+    private readonly long _maxAnswerBytes;
 
-    public ProviderErrorHandler(HttpMessageHandler inner) : base(inner)
+    public ProviderErrorHandler(HttpMessageHandler inner, long maxAnswerBytes = 16L * 1024 * 1024) : base(inner)
     {
+        _maxAnswerBytes = maxAnswerBytes;
     }
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -22,6 +25,16 @@ internal sealed class ProviderErrorHandler : DelegatingHandler
         var response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         if (response.IsSuccessStatusCode)
         {
+            try
+            {
+                AnswerGuard.Apply(response, _maxAnswerBytes);
+            }
+            catch (AnswerTooLargeException)
+            {
+                response.Dispose();
+                throw;
+            }
+
             return response;
         }
 

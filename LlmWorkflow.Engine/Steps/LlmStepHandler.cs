@@ -38,6 +38,7 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
         var reserved = Reserve(context, models, prompt.Messages, maxTokens);
         var deltas = config.Stream ? Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true }) : null;
         var pump = deltas is null ? Task.CompletedTask : PublishDeltasAsync(context, deltas.Reader, cancellationToken);
+        var refused = new System.Collections.Concurrent.ConcurrentQueue<LlmCallResult>();
         LlmCallResult result;
         try
         {
@@ -52,7 +53,8 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
                     OnDelta: deltas is null ? null : text => deltas.Writer.TryWrite(text),
                     CacheTtl: config.CacheTtlSeconds is { } ttl ? TimeSpan.FromSeconds(ttl) : null,
                     WorkflowName: context.Run.Workflow.Name,
-                    StepId: step.Id),
+                    StepId: step.Id,
+                    OnRefusedAnswer: refused.Enqueue),
                 cancellationToken);
         }
         finally
@@ -63,12 +65,25 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
             {
                 context.Run.Usage.Release(amount);
             }
+
+            // Answers refused for their size were paid for: recorded like any answered call, whatever happens next.
+            foreach (var call in refused)
+            {
+                await RecordAsync(context, call, cancellationToken);
+            }
         }
 
-        context.LlmUsage.Add(result);
-        context.Run.Usage.Add(result);
-        await context.Run.Progress.PublishAsync(new LlmCallCompleted(context.Run.RunId, context.Run.Now, step.Id, result), cancellationToken);
+        await RecordAsync(context, result, cancellationToken);
         return Shape(result, config);
+    }
+
+    /// <summary>Counts a paid call against the step and the run, and publishes it (the pipeline writes its usage row).</summary>
+    private static async Task RecordAsync(StepContext context, LlmCallResult call, CancellationToken cancellationToken)
+    {
+        context.LlmUsage.Add(call);
+        context.Run.Usage.Add(call);
+        await context.Run.Progress.PublishAsync(
+            new LlmCallCompleted(context.Run.RunId, context.Run.Now, context.Step.Id, call) { StepKey = context.StepKey }, cancellationToken);
     }
 
     /// <summary>

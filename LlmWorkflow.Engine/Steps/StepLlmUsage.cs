@@ -13,6 +13,9 @@ internal sealed class StepLlmUsage
 
     public LlmCallResult? LastCall { get; private set; }
 
+    /// <summary>Invalid UTF-8 bytes replaced in the answers (the step record's notes say so).</summary>
+    public int InvalidUtf8Replaced { get; private set; }
+
     public void Add(LlmCallResult call)
     {
         InputTokens += call.InputTokens;
@@ -22,6 +25,7 @@ internal sealed class StepLlmUsage
             CostUsd = (CostUsd ?? 0) + cost;
         }
 
+        InvalidUtf8Replaced += call.InvalidUtf8Replaced;
         LastCall = call;
     }
 }

@@ -156,9 +156,7 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
             CostUsd = usage.CostUsd,
             Provider = usage.LastCall?.Provider,
             Model = usage.LastCall?.Model,
-            Notes = cleanedCharacters > 0
-                ? $"The output held {cleanedCharacters} character(s) that cannot be stored (U+0000 removed, lone surrogates replaced by U+FFFD)."
-                : null,
+            Notes = Notes(cleanedCharacters, usage.InvalidUtf8Replaced),
         };
 
         if (status != StepStatus.Failed && handler.IsCheckpointed && run.Checkpoints is { } checkpoints)
@@ -208,6 +206,23 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
             cancellationToken);
 
         return status == StepStatus.Failed ? throw new WorkflowException(error!) : output;
+    }
+
+    /// <summary>What was changed in the step's answer so that it could be read and stored, or null.</summary>
+    private static string? Notes(int cleanedCharacters, int invalidUtf8Bytes)
+    {
+        var notes = new List<string>();
+        if (invalidUtf8Bytes > 0)
+        {
+            notes.Add($"The LLM answer held {invalidUtf8Bytes} byte sequence(s) that are not valid UTF-8 (each replaced by U+FFFD).");
+        }
+
+        if (cleanedCharacters > 0)
+        {
+            notes.Add($"The output held {cleanedCharacters} character(s) that cannot be stored (U+0000 removed, lone surrogates replaced by U+FFFD).");
+        }
+
+        return notes.Count == 0 ? null : string.Join(" ", notes);
     }
 
     /// <summary>Records the steps of a block that will not run (the branch of a conditional not taken), nested ones included.</summary>
@@ -304,9 +319,11 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
     }
 
     /// <summary>Only failures that can go away on their own are retried; bad input or configuration will fail again.</summary>
-    /// <remarks>Document 001's taxonomy: only EXTERNAL_ERROR is retryable; SYSTEM_ERROR (our own failure) is not.</remarks>
+    /// <remarks>Document 001's taxonomy: only EXTERNAL_ERROR is retryable; SYSTEM_ERROR (our own failure) is not.
+    /// An answer refused for its size would be refused again after being paid again, so it is not retried.</remarks>
     private static bool IsWorthRetrying(WorkflowError error) =>
-        error.Category is ErrorCategory.ExternalError || (error.Retryable && error.Category is not ErrorCategory.SystemError);
+        error.Type != Llm.LlmGateway.AnswerTooLargeType
+        && (error.Category is ErrorCategory.ExternalError || (error.Retryable && error.Category is not ErrorCategory.SystemError));
 
     /// <summary>The budget stop ends the run whatever the step's on_error says.</summary>
     private static StepStatus OutcomeOf(OnErrorPolicy policy, WorkflowError error) => policy.Mode switch

@@ -35,6 +35,12 @@ public abstract class FakeHttpServer : IAsyncDisposable
     /// <summary>Latency added to every answer.</summary>
     public TimeSpan Latency { get; set; }
 
+    /// <summary>
+    /// Every answer waits for this task after the request is counted (e.g. until the test has stopped a dependency);
+    /// completed by default.
+    /// </summary>
+    public Task AnswerGate { get; set; } = Task.CompletedTask;
+
     /// <summary>Completes with the first request whose connection the client closed before the answer ended.</summary>
     public Task<RecordedRequest> RequestAborted => _aborted.Task;
 
@@ -101,6 +107,7 @@ public abstract class FakeHttpServer : IAsyncDisposable
         using var abortRegistration = context.RequestAborted.Register(() => _aborted.TrySetResult(request));
         try
         {
+            await AnswerGate.WaitAsync(context.RequestAborted);
             if (Latency > TimeSpan.Zero)
             {
                 await Task.Delay(Latency, context.RequestAborted);
@@ -138,6 +145,12 @@ public abstract class FakeHttpServer : IAsyncDisposable
         foreach (var (name, value) in response.Headers)
         {
             context.Response.Headers[name] = value;
+        }
+
+        if (response.BodyBytes is { } bytes)
+        {
+            await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
+            return;
         }
 
         await context.Response.WriteAsync(response.Body, context.RequestAborted);

@@ -5,6 +5,9 @@ public sealed record FakeResponse(int StatusCode, string Body = "", string Conte
 {
     public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Raw bytes sent instead of <see cref="Body"/> (e.g. bytes that are not valid UTF-8).</summary>
+    public byte[]? BodyBytes { get; init; }
+
     /// <summary>Wait before answering (on top of the server-wide latency).</summary>
     public TimeSpan Delay { get; init; }
 

@@ -28,12 +28,14 @@ internal sealed class LlmPipeline : IAsyncDisposable
     public WorkerHost Worker { get; }
 
     /// <param name="scriptLlm">Set latency or queue scripted answers before the worker starts.</param>
-    public static async Task<LlmPipeline> StartAsync(TestServers servers, string name, Action<FakeOpenAiServer> scriptLlm, CancellationToken ct)
+    /// <param name="extra">Settings on top of the pipeline test settings.</param>
+    public static async Task<LlmPipeline> StartAsync(
+        TestServers servers, string name, Action<FakeOpenAiServer> scriptLlm, CancellationToken ct, IDictionary<string, string?>? extra = null)
     {
         var llm = await FakeOpenAiServer.StartAsync();
         scriptLlm(llm);
         var environment = await TestEnvironment.CreateAsync(servers, name);
-        var settings = environment.Settings(PipelineTestWorkflows.Settings(llm));
+        var settings = environment.Settings(PipelineTestWorkflows.Settings(llm, extra));
         var api = new ApiFactory(settings);
         return new LlmPipeline(llm, api, api.CreateAuthenticatedClient(), await WorkerHost.StartAsync(settings, ct));
     }
