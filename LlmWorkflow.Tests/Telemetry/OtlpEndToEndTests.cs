@@ -5,6 +5,7 @@ using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Webhooks;
 using OpenTelemetry.Proto.Metrics.V1;
 using OpenTelemetry.Proto.Trace.V1;
+using LlmWorkflow.Engine;
 
 namespace LlmWorkflow.Tests.Telemetry;
 

@@ -1,0 +1,34 @@
+namespace LlmWorkflow.Pipeline.Jobs;
+
+/// <summary>Worker settings (configuration section <c>Worker</c>).</summary>
+public sealed class WorkerOptions
+{
+    public const string Section = "Worker";
+
+    /// <summary>Consumer name in the group and lease owner; defaults to host name + process id.</summary>
+    public string Id { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+
+    /// <summary>Jobs one worker process runs at once (they are I/O bound: mostly waiting on LLMs).</summary>
+    public int MaxConcurrentJobs { get; set; } = 64;
+
+    /// <summary>How long a claim lasts without renewal; a crashed worker's jobs are reclaimed after this.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>On shutdown, how long in-flight jobs may take to finish before they are released for another worker.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>A job claimed this many times without finishing (its workers keep dying) is dead-lettered and failed.</summary>
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>How often a worker looks for entries of dead workers to take over.</summary>
+    public TimeSpan ReclaimInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Queued jobs not dispatched for this long are written to the stream again (Redis may have lost them).</summary>
+    public TimeSpan RedispatchAfter { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// How often the reconciler looks for queued jobs Redis may have lost, and for jobs accepted while Redis was down
+    /// (stored without dispatched_at), which it dispatches on its first tick after Redis is back.
+    /// </summary>
+    public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(3);
+}
