@@ -9,6 +9,12 @@ public enum JobTransition
     /// <summary>The reconciler re-writes a queued job's stream entry (Redis may have lost it).</summary>
     Dispatch,
 
+    /// <summary>
+    /// The reconciler writes a stream entry for a running job whose lease lapsed (its worker died): the lease is the
+    /// one record of who runs a job, so this, not the Redis pending list, hands the job to another worker.
+    /// </summary>
+    DispatchLapsed,
+
     /// <summary>A worker takes a queued job with a lease.</summary>
     Claim,
 
@@ -64,6 +70,7 @@ public static class JobLifecycle
     [
         new(JobTransition.Submit, [], JobStatus.Queued),
         new(JobTransition.Dispatch, [JobStatus.Queued], JobStatus.Queued),
+        new(JobTransition.DispatchLapsed, Running, JobStatus.Processing),
         new(JobTransition.Claim, [JobStatus.Queued], JobStatus.Processing),
         new(JobTransition.Reclaim, Running, JobStatus.Processing),
         new(JobTransition.Renew, Running, JobStatus.Processing),

@@ -86,16 +86,31 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
         return result;
     }
 
-    public Task<long> AckAsync(DispatchedJob job) =>
-        redis.StreamAckAsync(job.StreamKey, _options.ConsumerGroup, job.EntryId);
+    /// <summary>
+    /// Acknowledges a batch of entries in one round trip (one XACK per stream). A worker acks as soon as the claim
+    /// statement has decided who runs each job: from then on the Postgres lease alone records it.
+    /// </summary>
+    public async Task AckAsync(IReadOnlyList<DispatchedJob> jobs)
+    {
+        var commands = jobs.GroupBy(j => j.StreamKey)
+            .Select(g => new RedisCommand("XACK", [g.Key, _options.ConsumerGroup, .. g.Select(j => (object)j.EntryId)]))
+            .ToArray();
+        if (commands.Length == 0)
+        {
+            return;
+        }
 
-    /// <summary>Resets the entry's idle time so it is not reclaimed while this worker is still running the job.</summary>
-    public Task TouchAsync(DispatchedJob job, string consumer) =>
-        redis.StreamClaimAsync(job.StreamKey, _options.ConsumerGroup, consumer, TimeSpan.Zero, [job.EntryId], justId: true);
+        var failed = (await redis.PipelineAsync(commands)).FirstOrDefault(r => r.IsError);
+        if (failed.IsError)
+        {
+            throw new RedisServerException(failed.AsString() ?? "XACK failed");
+        }
+    }
 
     /// <summary>
-    /// Takes over entries idle longer than <paramref name="minIdle"/> (their worker died without acking). Entries
-    /// whose stream data was trimmed are acknowledged and dropped: Postgres and the reconciler still know the job.
+    /// Takes over entries idle longer than <paramref name="minIdle"/>: read by a worker that died before its claim
+    /// statement decided them (entries are acked right after it). Entries whose stream data was trimmed are
+    /// acknowledged and dropped: Postgres and the reconciler still know the job.
     /// </summary>
     public async Task<IReadOnlyList<DispatchedJob>> ReclaimAsync(string consumer, TimeSpan minIdle, int count)
     {
@@ -114,7 +129,7 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
         return reclaimed;
     }
 
-    /// <summary>Moves an entry to the dead-letter stream with the reason, and acknowledges it.</summary>
+    /// <summary>Records a dead-lettered job in the dead-letter stream with the reason (its entry was acked at claim).</summary>
     public async Task DeadLetterAsync(DispatchedJob job, string reason)
     {
         await redis.StreamAddAsync(DeadLetterKey,
@@ -124,7 +139,6 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
             new("entry_id", job.EntryId),
             new("reason", reason),
         ], _options.MaxStreamLength);
-        await AckAsync(job);
     }
 
     private IReadOnlyList<PriorityBand> NextReadOrder()

@@ -48,15 +48,6 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     private readonly Dictionary<JobStatus, string> _finishSql = new[] { JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled }
         .ToDictionary(s => s, s => FinishSql(JobLifecycle.ForOutcome(s), webhookOptions.Value.MaxPayloadBytes));
 
-    /// <summary>Whether the job is being processed (by this or another worker) and not asked to stop.</summary>
-    public async Task<bool> IsProcessingAsync(Guid jobId, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(
-            "SELECT EXISTS (SELECT 1 FROM llm_workflow_jobs WHERE id = $1 AND status = 'processing' AND cancel_requested_at IS NULL)");
-        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
-    }
-
     /// <summary>
     /// Claims jobs in one statement: each queued one, or processing one whose lease lapsed (its worker died). Jobs
     /// that are finished, cancelled, owned by a live worker or missing are simply absent from the result.

@@ -11,7 +11,10 @@ public sealed class WorkerOptions
     /// <summary>Jobs one worker process runs at once (they are I/O bound: mostly waiting on LLMs).</summary>
     public int MaxConcurrentJobs { get; set; } = 64;
 
-    /// <summary>How long a claim lasts without renewal; a crashed worker's jobs are reclaimed after this.</summary>
+    /// <summary>
+    /// How long a claim lasts without renewal (renewed every third of it); a crashed worker's jobs are re-dispatched
+    /// by the reconciler within <see cref="ReconcileInterval"/> after this.
+    /// </summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>On shutdown, how long in-flight jobs may take to finish before they are released for another worker.</summary>
@@ -20,15 +23,19 @@ public sealed class WorkerOptions
     /// <summary>A job claimed this many times without finishing (its workers keep dying) is dead-lettered and failed.</summary>
     public int MaxAttempts { get; set; } = 5;
 
-    /// <summary>How often a worker looks for entries of dead workers to take over.</summary>
+    /// <summary>
+    /// How often a worker looks for stream entries idle longer than <see cref="LeaseDuration"/>: read by a worker
+    /// that died before its claim statement decided them (entries are acked right after it).
+    /// </summary>
     public TimeSpan ReclaimInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Queued jobs not dispatched for this long are written to the stream again (Redis may have lost them).</summary>
     public TimeSpan RedispatchAfter { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
-    /// How often the reconciler looks for queued jobs Redis may have lost, and for jobs accepted while Redis was down
-    /// (stored without dispatched_at), which it dispatches on its first tick after Redis is back.
+    /// How often the reconciler looks for queued jobs Redis may have lost, for jobs accepted while Redis was down
+    /// (stored without dispatched_at), which it dispatches on its first tick after Redis is back, and for running
+    /// jobs whose lease lapsed (their worker died), which it dispatches again for another worker to reclaim.
     /// </summary>
     public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(3);
 }

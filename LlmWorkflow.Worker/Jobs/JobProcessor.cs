@@ -42,15 +42,9 @@ internal sealed partial class JobProcessor(
         using var activity = StartActivity(dispatched);
         if (claimed is null)
         {
-            // A running job's stream entry can go idle a moment before its Postgres lease lapses (the two are renewed
-            // one after the other), so a reclaim may find the job still leased. Acking the entry then would orphan the
-            // job if its worker is dead: nothing re-dispatches a processing job. Leave it pending instead; it is
-            // reclaimed again once the lease has lapsed. Finished, cancelled and unknown jobs are acked as before.
-            if (dispatched.Dispatch.JobId == Guid.Empty || !await store.IsProcessingAsync(dispatched.Dispatch.JobId, abort))
-            {
-                await queue.AckAsync(dispatched);
-            }
-
+            // Finished, cancelled, unknown, or run by another worker whose lease still holds: nothing to do here (the
+            // entry was acked with its batch). If that worker dies, the reconciler re-dispatches the job once its
+            // lease lapses (JobTransition.DispatchLapsed).
             return;
         }
 
@@ -74,7 +68,6 @@ internal sealed partial class JobProcessor(
         {
             var error = WorkflowException.Config("unknown_workflow", $"Workflow '{claimed.WorkflowName}' is not in this worker's catalog.").Error;
             await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), sink);
-            await queue.AckAsync(dispatched);
             activity.RecordFailure(error.Type, error.Message);
             return;
         }
@@ -82,7 +75,7 @@ internal sealed partial class JobProcessor(
         // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease.
         using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
         using var stopLease = new CancellationTokenSource();
-        var leaseKeeper = KeepLeaseAsync(claimed, dispatched, run, stopLease.Token);
+        var leaseKeeper = KeepLeaseAsync(claimed, run, stopLease.Token);
         running.Add(claimed.Id, run);
         WorkflowRunResult result;
         try
@@ -109,11 +102,10 @@ internal sealed partial class JobProcessor(
         if (shuttingDown || (result.Status != WorkflowRunStatus.Completed && faults.First is not null))
         {
             // Shutting down, or Postgres dropped out under the run (not the job's fault): hand the job back so a
-            // worker resumes it from its checkpoints. If Postgres is still down this throws, the entry stays
-            // unacknowledged, and it is reclaimed once the lease lapses.
+            // worker resumes it from its checkpoints. If Postgres is still down this throws and the job keeps its
+            // lease until it lapses; the reconciler then re-dispatches it.
             await store.ReleaseAsync(claimed.Id, _options.Id, CancellationToken.None);
             await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
-            await queue.AckAsync(dispatched);
             LogReleased(claimed.Id, shuttingDown ? "shutdown" : "database unavailable during the run");
             activity?.SetTag("llmworkflow.job.status", "released");
             return;
@@ -121,7 +113,6 @@ internal sealed partial class JobProcessor(
 
         var outcome = ToOutcome(result);
         await FinishAsync(claimed, outcome, sink);
-        await queue.AckAsync(dispatched);
         var status = outcome.Status.ToWire();
         Telemetry.JobDuration.Record(result.DurationMs / 1000.0,
             new KeyValuePair<string, object?>("workflow", claimed.WorkflowName), new KeyValuePair<string, object?>("status", status));
@@ -151,7 +142,7 @@ internal sealed partial class JobProcessor(
         }
     }
 
-    private async Task KeepLeaseAsync(ClaimedJob job, DispatchedJob dispatched, CancellationTokenSource run, CancellationToken stop)
+    private async Task KeepLeaseAsync(ClaimedJob job, CancellationTokenSource run, CancellationToken stop)
     {
         var interval = _options.LeaseDuration / 3;
         try
@@ -161,18 +152,17 @@ internal sealed partial class JobProcessor(
                 await Task.Delay(interval, stop);
                 try
                 {
+                    // The lease is the one record of who runs the job: one statement per tick, nothing in Redis.
                     if (!await store.RenewLeaseAsync(job.Id, _options.Id, _options.LeaseDuration, stop))
                     {
                         // Cancelled, deleted, or reclaimed after a stall: stop; FinishAsync only succeeds for the owner.
                         await run.CancelAsync();
                         return;
                     }
-
-                    await queue.TouchAsync(dispatched, _options.Id);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    // Postgres or Redis briefly unavailable: keep running; the lease outlives a missed renewal.
+                    // Postgres briefly unavailable: keep running; the lease outlives a missed renewal.
                     LogLeaseRenewalFailed(ex, job.Id);
                 }
             }
