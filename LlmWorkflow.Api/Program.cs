@@ -4,7 +4,8 @@ using LlmWorkflow.Api.Endpoints;
 using LlmWorkflow.Api.Infrastructure;
 using LlmWorkflow.Api.Infrastructure.OpenApi;
 using LlmWorkflow.Engine;
-using LlmWorkflow.Engine.Persistence;
+using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Pipeline;
 
 // Settings and static files sit beside the assembly, so the API reads the same appsettings.json wherever it is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });

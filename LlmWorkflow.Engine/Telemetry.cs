@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using LlmWorkflow.Engine.Jobs;
 
 namespace LlmWorkflow.Engine;
 
@@ -12,17 +11,11 @@ public static class Telemetry
 {
     public const string Name = "LlmWorkflow";
 
-    /// <summary>Redis command spans have their own source so that the sampler can tell idle polling from real work.</summary>
-    public const string RedisSourceName = "LlmWorkflow.Redis";
-
     /// <summary>The project's cost attribute on LLM spans (USD; absent when the model is unpriced).</summary>
     public const string CostAttribute = "llmworkflow.cost_usd";
 
     /// <summary>Spans for job runs (<c>job.run</c>), steps (<c>step {id}</c>) and LLM calls (<c>chat {model}</c>).</summary>
     public static readonly ActivitySource ActivitySource = new(Name);
-
-    /// <summary>Spans for commands of our own RESP client (<c>db.system.name = redis</c>).</summary>
-    public static readonly ActivitySource RedisActivitySource = new(RedisSourceName);
 
     public static readonly Meter Meter = new(Name);
 
@@ -55,17 +48,6 @@ public static class Telemetry
 
     public static readonly Counter<long> HeldWritesDiscarded = Meter.CreateCounter<long>(
         "llmworkflow.writes.held_discarded", unit: "{write}", description: "Held step results given up because PostgreSQL stayed unreachable beyond the hold, by reason (time, memory).");
-
-    /// <summary>The latest queue reading per priority band, observed by the two gauges below.</summary>
-    public static QueueReading Queue { get; } = new();
-
-    static Telemetry()
-    {
-        Meter.CreateObservableGauge("llmworkflow.queue.depth", Queue.Depths, unit: "{job}",
-            description: "Dispatch entries not yet acknowledged (waiting or running), by priority band.");
-        Meter.CreateObservableGauge("llmworkflow.queue.oldest_age", Queue.OldestAges, unit: "s",
-            description: "Age of the oldest entry not yet acknowledged, by priority band.");
-    }
 
     /// <summary>Marks an activity as failed the way OpenTelemetry expects: error status, error.type, an exception event.</summary>
     public static void RecordFailure(this Activity? activity, string errorType, string message, Exception? exception = null)

@@ -1,5 +1,6 @@
-using LlmWorkflow.Engine.Jobs;
 using Microsoft.Extensions.Options;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Worker.Jobs;
 
 namespace LlmWorkflow.Worker;
 

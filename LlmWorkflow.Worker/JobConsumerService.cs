@@ -1,5 +1,6 @@
-using LlmWorkflow.Engine.Jobs;
 using Microsoft.Extensions.Options;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Worker.Jobs;
 
 namespace LlmWorkflow.Worker;
 
@@ -55,7 +56,15 @@ internal sealed partial class JobConsumerService(
                 }
 
                 backoff = TimeSpan.FromMilliseconds(200);
-                var claims = batch.Count == 0 ? null : await processor.ClaimAsync(batch, stoppingToken);
+                IReadOnlyDictionary<Guid, ClaimedJob>? claims = null;
+                if (batch.Count > 0)
+                {
+                    claims = await processor.ClaimAsync(batch, stoppingToken);
+                    // The claim decided who runs each job; the Postgres lease records it from here on. Until this ack
+                    // the entries are pending, so a worker dying between the read and the claim loses none of them.
+                    await queue.AckAsync(batch);
+                }
+
                 var started = new HashSet<Guid>();
                 foreach (var job in batch)
                 {

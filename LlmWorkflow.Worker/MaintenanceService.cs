@@ -1,5 +1,5 @@
-using LlmWorkflow.Engine.Jobs;
 using Microsoft.Extensions.Options;
+using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Worker;
 

@@ -1,5 +1,4 @@
-using LlmWorkflow.Engine;
-using LlmWorkflow.Engine.Jobs;
+using LlmWorkflow.Worker.Jobs;
 
 namespace LlmWorkflow.Worker;
 
@@ -21,7 +20,7 @@ internal sealed partial class QueueMetricsService(QueueDepthReader reader, ILogg
             {
                 try
                 {
-                    Telemetry.Queue.Update(await reader.ReadAsync(stoppingToken));
+                    QueueReading.Current.Update(await reader.ReadAsync(stoppingToken));
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {

@@ -1,5 +1,6 @@
-using LlmWorkflow.Engine.Webhooks;
 using Microsoft.Extensions.Options;
+using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Worker.Webhooks;
 
 namespace LlmWorkflow.Worker;
 

@@ -1,6 +1,8 @@
-using LlmWorkflow.Engine;
-using LlmWorkflow.Engine.Jobs;
-using LlmWorkflow.Engine.Persistence;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Pipeline;
+using LlmWorkflow.Worker.Jobs;
+using LlmWorkflow.Worker.Webhooks;
 
 namespace LlmWorkflow.Worker;
 
@@ -30,6 +32,10 @@ public static class WorkerHostExtensions
         builder.Services.AddHostedService<JobConsumerService>();
         builder.Services.AddHostedService<DispatchReconcilerService>();
         builder.Services.AddHostedService<WorkerPresenceService>();
+        builder.Services.AddSingleton<WebhookDeliveryStore>();
+        builder.Services.AddSingleton<WebhookRetrySchedule>();
+        builder.Services.AddSingleton<WebhookSender>();
+        builder.Services.AddSingleton<WebhookDispatcher>();
         builder.Services.AddHostedService<WebhookDispatcherService>();
         builder.Services.AddSingleton<QueueDepthReader>();
         builder.Services.AddHostedService<QueueMetricsService>();

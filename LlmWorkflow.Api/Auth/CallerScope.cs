@@ -1,5 +1,5 @@
 using System.Security.Claims;
-using LlmWorkflow.Engine.Jobs;
+using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Api.Auth;
 

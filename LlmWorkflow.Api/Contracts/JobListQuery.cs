@@ -1,5 +1,5 @@
 using System.Globalization;
-using LlmWorkflow.Engine.Jobs;
+using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Api.Contracts;
 

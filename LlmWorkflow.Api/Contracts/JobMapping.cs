@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Engine.Jobs;
+using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Api.Contracts;
 

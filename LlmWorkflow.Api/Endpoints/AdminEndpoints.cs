@@ -1,8 +1,8 @@
-using LlmWorkflow.Engine.Jobs;
-using LlmWorkflow.Engine.Persistence;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Persistence;
 
 namespace LlmWorkflow.Api.Endpoints;
 

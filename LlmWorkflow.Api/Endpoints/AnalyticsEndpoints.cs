@@ -1,5 +1,5 @@
-using LlmWorkflow.Engine.Jobs;
-using LlmWorkflow.Engine.Persistence;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Persistence;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;

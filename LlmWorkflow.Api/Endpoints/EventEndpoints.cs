@@ -3,12 +3,12 @@ using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Contracts;
-using LlmWorkflow.Engine.Jobs;
-using LlmWorkflow.Engine.Persistence;
-using LlmWorkflow.Engine.Redis;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Pipeline.Redis;
 
 namespace LlmWorkflow.Api.Endpoints;
 

@@ -1,7 +1,7 @@
 using LlmWorkflow.Api.Contracts;
-using LlmWorkflow.Engine.Webhooks;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using LlmWorkflow.Pipeline.Webhooks;
 
 namespace LlmWorkflow.Api.Endpoints;
 

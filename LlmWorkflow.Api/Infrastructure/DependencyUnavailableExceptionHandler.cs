@@ -1,7 +1,7 @@
-using LlmWorkflow.Engine.Redis;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
+using LlmWorkflow.Pipeline.Redis;
 
 namespace LlmWorkflow.Api.Infrastructure;
 

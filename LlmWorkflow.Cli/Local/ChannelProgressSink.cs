@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using LlmWorkflow.Engine.Execution;
-using LlmWorkflow.Engine.Jobs;
 
 namespace LlmWorkflow.Cli.Local;
 

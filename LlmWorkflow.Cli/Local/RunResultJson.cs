@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using LlmWorkflow.Cli.Display;
 using LlmWorkflow.Engine.Costs;
 using LlmWorkflow.Engine.Execution;
-using LlmWorkflow.Engine.Jobs;
 
 namespace LlmWorkflow.Cli.Local;
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Network;
 
 namespace LlmWorkflow.Engine.External;
 
@@ -56,11 +57,11 @@ public sealed class ExternalHttp(HttpClient http, TimeSpan timeout)
         };
     }
 
-    private static Webhooks.WebhookDestinationBlockedException? FindBlocked(Exception? ex)
+    private static WebhookDestinationBlockedException? FindBlocked(Exception? ex)
     {
         for (; ex is not null; ex = ex.InnerException)
         {
-            if (ex is Webhooks.WebhookDestinationBlockedException blocked)
+            if (ex is WebhookDestinationBlockedException blocked)
             {
                 return blocked;
             }

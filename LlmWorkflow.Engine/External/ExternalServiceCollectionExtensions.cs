@@ -1,5 +1,5 @@
 using LlmWorkflow.Engine.External;
-using LlmWorkflow.Engine.Redis;
+using LlmWorkflow.Engine.Network;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -11,17 +11,16 @@ public static class ExternalServiceCollectionExtensions
 {
     /// <summary>
     /// Binds <c>External</c> and registers <see cref="IExternalServiceGateway"/> with weatherapi, google_places and
-    /// http. When an <see cref="IRedisClient"/> is registered, the response cache gets a Redis level and rate limits
-    /// are shared by all workers; otherwise both stay in process.
+    /// http. The response cache and the rate limiter stay in process unless the host registered its own
+    /// <see cref="IResponseCache"/> and <see cref="IServiceRateLimiter"/> first (the service's hosts share both
+    /// through Redis).
     /// </summary>
     public static IServiceCollection AddExternalServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<ExternalServicesOptions>().Bind(configuration.GetSection(ExternalServicesOptions.SectionName));
         services.AddSharedResponseCache();
         services.AddMetrics();
-        services.TryAddSingleton<IServiceRateLimiter>(sp => sp.GetService<IRedisClient>() is { } redis
-            ? new RedisRateLimiter(redis)
-            : new LocalRateLimiter());
+        services.TryAddSingleton<IServiceRateLimiter, LocalRateLimiter>();
         services.TryAddSingleton<ExternalServiceMetrics>();
         services.TryAddSingleton(sp =>
         {
@@ -52,7 +51,7 @@ public static class ExternalServiceCollectionExtensions
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             AllowAutoRedirect = false,
-            ConnectCallback = (context, cancellationToken) => LlmWorkflow.Engine.Webhooks.GuardedConnector.ConnectAsync(
+            ConnectCallback = (context, cancellationToken) => GuardedConnector.ConnectAsync(
                 context.DnsEndPoint, options.Http.AllowPrivateNetworks, cancellationToken, "External:Http:AllowPrivateNetworks"),
         }) { Timeout = Timeout.InfiniteTimeSpan }, options.Timeout);
 

@@ -2,8 +2,8 @@ using LlmWorkflow.Engine.Execution;
 
 namespace LlmWorkflow.Engine.External;
 
-/// <summary>The error both rate limiters raise when no token frees up within the allowed wait.</summary>
-internal static class RateLimitWaitExceeded
+/// <summary>The error every <see cref="IServiceRateLimiter"/> raises when no token frees up within the allowed wait.</summary>
+public static class RateLimitWaitExceeded
 {
     public const string Type = "rate_limit_wait_exceeded";
 

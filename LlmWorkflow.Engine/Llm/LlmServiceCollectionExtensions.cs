@@ -15,8 +15,8 @@ public static class LlmServiceCollectionExtensions
 {
     /// <summary>
     /// Binds <c>Llm</c> and <c>Pricing</c> and registers <see cref="ILlmGateway"/>, <see cref="LlmProviderRegistry"/>,
-    /// <see cref="IPriceTable"/>, <see cref="ModelCatalog"/> (as <see cref="IModelCatalog"/> too) and the shared <see cref="IResponseCache"/> (memory, plus
-    /// Redis when an <c>IRedisClient</c> is registered).
+    /// <see cref="IPriceTable"/>, <see cref="ModelCatalog"/> (as <see cref="IModelCatalog"/> too) and the shared <see cref="IResponseCache"/> (in memory unless
+    /// the host registered another first).
     /// </summary>
     public static IServiceCollection AddLlmProviders(this IServiceCollection services, IConfiguration configuration)
     {

@@ -1,7 +1,7 @@
-using LlmWorkflow.Engine.Redis;
 using LlmWorkflow.ServiceDefaults.Configuration;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
+using LlmWorkflow.Pipeline.Redis;
 
 namespace LlmWorkflow.Tests.Api;
 

@@ -1,15 +1,15 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
-using LlmWorkflow.Engine.Jobs;
-using LlmWorkflow.Engine.Redis;
-using LlmWorkflow.Engine.Webhooks;
 using LlmWorkflow.ServiceDefaults.Health;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Redis;
+using LlmWorkflow.Pipeline.Webhooks;
 
 namespace LlmWorkflow.Tests.Deployment;
 

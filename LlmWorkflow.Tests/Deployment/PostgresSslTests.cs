@@ -2,10 +2,11 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using LlmWorkflow.AppHost.Resources;
 using LlmWorkflow.Engine;
-using LlmWorkflow.Engine.Persistence;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Pipeline;
 
 namespace LlmWorkflow.Tests.Deployment;
 

@@ -1,5 +1,4 @@
 using LlmWorkflow.Engine.Execution;
-using LlmWorkflow.Engine.Jobs;
 using LlmWorkflow.Engine.Transforms;
 using LlmWorkflow.Tests.Engine.Fakes;
 using static LlmWorkflow.Tests.Engine.TestWorkflows;

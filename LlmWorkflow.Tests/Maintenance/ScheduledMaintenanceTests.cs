@@ -1,10 +1,10 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Engine.Jobs;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Tests.Maintenance;
 

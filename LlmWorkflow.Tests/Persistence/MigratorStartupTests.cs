@@ -1,8 +1,8 @@
 using LlmWorkflow.AppHost.Resources;
-using LlmWorkflow.Engine.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
+using LlmWorkflow.Pipeline.Persistence;
 
 namespace LlmWorkflow.Tests.Persistence;
 

@@ -1,9 +1,9 @@
-using LlmWorkflow.Engine.Persistence;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using LlmWorkflow.Pipeline.Persistence;
 
 namespace LlmWorkflow.Tests.Persistence;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
-using LlmWorkflow.Engine.Jobs;
+using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;

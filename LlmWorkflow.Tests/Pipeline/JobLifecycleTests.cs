@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
-using LlmWorkflow.Engine.Jobs;
 using LlmWorkflow.Tests.Infrastructure;
 using Npgsql;
+using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Tests.Pipeline;
 

@@ -1,10 +1,11 @@
 using LlmWorkflow.Engine;
-using LlmWorkflow.Engine.Jobs;
-using LlmWorkflow.Engine.Persistence;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Pipeline;
 
 namespace LlmWorkflow.Tests.Pipeline;
 

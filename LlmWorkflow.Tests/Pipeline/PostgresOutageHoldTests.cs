@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.AppHost.Resources;
-using LlmWorkflow.Engine.Jobs;
+using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -47,12 +47,13 @@ public sealed class PostgresOutageHoldTests(TestServers servers)
 
         var environment = await TestEnvironment.CreateAsync(servers, nameof(PostgresOutageHoldTests));
         var connectionString = postgres.GetConnectionString("postgres");
-        // A 5-second lease lapses during the 10-second outage: the worker must still keep its jobs (its stream entries
-        // stay touched, so no reclaim starts), with margin for a loaded machine's scheduling delays.
+        // The lease is the one record of who runs a job, and the hold is promised for outages shorter than what is left
+        // of it (at least two thirds of LeaseDuration): 60 s leaves 40 s, room for the 10-second outage plus PostgreSQL's
+        // crash recovery on a loaded machine.
         var settings = environment.Settings(PipelineTestWorkflows.Settings(llm, new Dictionary<string, string?>
         {
             ["ConnectionStrings:postgres"] = connectionString,
-            ["Worker:LeaseDuration"] = "00:00:05",
+            ["Worker:LeaseDuration"] = "00:01:00",
             ["Worker:MaxConcurrentJobs"] = Jobs.ToString(System.Globalization.CultureInfo.InvariantCulture),
         }));
         await using var api = new ApiFactory(settings);

@@ -1,17 +1,18 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Engine.Jobs;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>
-/// A dead worker's stream entry can go idle before its Postgres lease lapses (they are renewed one after the other,
-/// and a busy machine widens the gap). The reclaiming worker then cannot claim the job yet; it must leave the entry
-/// pending rather than ack it, or the job is orphaned in `processing` with nothing left to re-dispatch it.
+/// A worker that read an entry and took the job's lease, then died without a trace: the entry goes idle and is
+/// reclaimed by a survivor while the lease still holds, so the survivor cannot claim the job yet and acks the entry.
+/// The job must not be orphaned in `processing`: once the lease lapses, the reconciler re-dispatches it
+/// (DispatchLapsed) and the survivor runs it.
 /// </summary>
 public sealed class ReclaimRaceTests(TestServers servers)
 {

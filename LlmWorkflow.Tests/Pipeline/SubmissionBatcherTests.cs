@@ -1,8 +1,8 @@
 using System.Text.Json;
-using LlmWorkflow.Engine.Jobs;
-using LlmWorkflow.Engine.Redis;
 using LlmWorkflow.Tests.Infrastructure;
 using Npgsql;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Redis;
 
 namespace LlmWorkflow.Tests.Pipeline;
 

@@ -1,14 +1,18 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Redis;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>
-/// kill -9 of a worker between two LLM steps: another worker reclaims the job after the lease lapses, resumes from
-/// the checkpoint of the first step, and the first step's (paid) LLM call is not made again.
+/// kill -9 of a worker between two LLM steps: once the lease lapses the reconciler re-dispatches the job, another
+/// worker reclaims it, resumes from the checkpoint of the first step, and the first step's (paid) LLM call is not
+/// made again.
 /// </summary>
 public sealed class WorkerCrashTests(TestServers servers)
 {
@@ -32,6 +36,14 @@ public sealed class WorkerCrashTests(TestServers servers)
         // Wait until the first step is checkpointed and the second call is in flight, then crash the worker.
         await WaitUntilAsync(async () => await CheckpointExistsAsync(environment, jobId, "first"), TimeSpan.FromSeconds(30));
         await WaitUntilAsync(() => Task.FromResult(PipelineTestWorkflows.CallsContaining(llm, "SECOND") == 1), TimeSpan.FromSeconds(30));
+        // Who runs the job is recorded by its Postgres lease alone: the entry was acked when the claim decided it.
+        var queue = api.Services.GetRequiredService<JobQueue>();
+        var redis = api.Services.GetRequiredService<IRedisClient>();
+        foreach (var key in queue.StreamKeys)
+        {
+            Assert.Equal(0, (await redis.StreamPendingAsync(key, queue.ConsumerGroup, ct)).Count);
+        }
+
         await doomed.KillAsync();
 
         llm.Latency = TimeSpan.Zero;

@@ -1,6 +1,6 @@
 using LlmWorkflow.AppHost.Resources;
-using LlmWorkflow.Engine.Redis;
 using LlmWorkflow.Tests.Hosting;
+using LlmWorkflow.Pipeline.Redis;
 
 namespace LlmWorkflow.Tests.Redis;
 

@@ -1,4 +1,4 @@
-using LlmWorkflow.Engine.Redis;
+using LlmWorkflow.Pipeline.Redis;
 
 namespace LlmWorkflow.Tests.Redis;
 

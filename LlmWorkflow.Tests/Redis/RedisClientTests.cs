@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using LlmWorkflow.Engine.Redis;
+using LlmWorkflow.Pipeline.Redis;
 
 namespace LlmWorkflow.Tests.Redis;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using LlmWorkflow.Engine.Redis;
+using LlmWorkflow.Pipeline.Redis;
 
 namespace LlmWorkflow.Tests.Redis;
 

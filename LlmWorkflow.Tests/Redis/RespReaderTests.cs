@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text;
-using LlmWorkflow.Engine.Redis;
+using LlmWorkflow.Pipeline.Redis;
 
 namespace LlmWorkflow.Tests.Redis;
 

@@ -5,8 +5,8 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using LlmWorkflow.AppHost.Resources;
-using LlmWorkflow.Engine.Redis;
 using LlmWorkflow.Tests.Hosting;
+using LlmWorkflow.Pipeline.Redis;
 
 namespace LlmWorkflow.Tests.Redis;
 

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Webhooks;
+using LlmWorkflow.Engine;
 
 namespace LlmWorkflow.Tests.Telemetry;
 

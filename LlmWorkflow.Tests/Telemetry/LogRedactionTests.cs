@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using LlmWorkflow.Engine;
 
 namespace LlmWorkflow.Tests.Telemetry;
 

@@ -13,6 +13,7 @@ using OpenTelemetry.Proto.Collector.Trace.V1;
 using OpenTelemetry.Proto.Common.V1;
 using OpenTelemetry.Proto.Metrics.V1;
 using OpenTelemetry.Proto.Trace.V1;
+using LlmWorkflow.Engine;
 
 namespace LlmWorkflow.Tests.Telemetry;
 

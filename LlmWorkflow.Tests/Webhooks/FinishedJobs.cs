@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
-using LlmWorkflow.Engine.Webhooks;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using LlmWorkflow.Pipeline.Webhooks;
 
 namespace LlmWorkflow.Tests.Webhooks;
 

@@ -1,8 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Engine.Webhooks;
 using LlmWorkflow.Tests.Infrastructure;
+using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Worker.Webhooks;
 
 namespace LlmWorkflow.Tests.Webhooks;
 

@@ -1,7 +1,7 @@
-using LlmWorkflow.Engine.Webhooks;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
 using Npgsql;
+using LlmWorkflow.Pipeline.Webhooks;
 
 namespace LlmWorkflow.Tests.Webhooks;
 

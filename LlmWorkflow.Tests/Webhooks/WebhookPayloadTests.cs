@@ -1,10 +1,10 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
-using LlmWorkflow.Engine.Jobs;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Pipeline;
 using Npgsql;
+using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Tests.Webhooks;
 

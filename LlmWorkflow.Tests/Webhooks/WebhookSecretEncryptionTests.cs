@@ -3,12 +3,12 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Engine.Webhooks;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using LlmWorkflow.Pipeline.Webhooks;
 
 namespace LlmWorkflow.Tests.Webhooks;
 

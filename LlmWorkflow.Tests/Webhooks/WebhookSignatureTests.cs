@@ -1,5 +1,5 @@
 using System.Text;
-using LlmWorkflow.Engine.Webhooks;
+using LlmWorkflow.Worker.Webhooks;
 
 namespace LlmWorkflow.Tests.Webhooks;
 

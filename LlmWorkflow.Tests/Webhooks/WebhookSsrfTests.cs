@@ -1,7 +1,9 @@
 using System.Net;
 using System.Text;
-using LlmWorkflow.Engine.Webhooks;
 using Microsoft.Extensions.Options;
+using LlmWorkflow.Engine.Network;
+using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Worker.Webhooks;
 
 namespace LlmWorkflow.Tests.Webhooks;
 

@@ -256,6 +256,106 @@ internal static class Scenarios
         };
     }
 
+    /// <summary>
+    /// Who runs a job, and how fast a dead worker's jobs move: <paramref name="jobs"/> jobs wait on a long LLM call in
+    /// one worker ("doomed") with the default lease settings. Over a steady window it counts, per running job and per
+    /// lease tick, the job-row updates in PostgreSQL and the stream commands in Redis (INFO commandstats). Then a
+    /// second worker starts, the first is killed (SIGKILL), and the scenario times until the survivor has claimed
+    /// every job: from the kill, and from the moment the last of the dead worker's leases lapsed.
+    /// </summary>
+    public static async Task<JsonObject> RecoveryAsync(BenchEnvironment environment, int jobs, int windowSeconds)
+    {
+        await using var llm = await FakeLlmServer.StartAsync(TimeSpan.FromMinutes(10));
+        environment.Settings["Llm__Providers__openai__BaseUrl"] = llm.ApiUrl.ToString();
+        environment.Settings["Llm__Providers__openai__ApiKey"] = "sk-bench";
+        await environment.StartApiAsync();
+        var doomed = environment.StartWorker("bench-doomed", new() { ["Worker__MaxConcurrentJobs"] = "1000" });
+        await WaitForWorkersAsync(environment, 1);
+        using (var submitter = new Submitter(environment.ApiUrl).Configure())
+        {
+            await submitter.SubmitManyAsync("bench_llm", jobs, i => new { question = $"question {i}" });
+        }
+
+        await WaitForCountAsync(environment, jobs, "SELECT count(*) FROM llm_workflow_jobs WHERE status = 'processing' AND lease_owner = 'bench-doomed'");
+        await using var redis = LlmWorkflow.Pipeline.Redis.RedisClient.Connect(environment.Settings["ConnectionStrings__redis"]);
+        const string JobUpdates = "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'llm_workflow_jobs'";
+        var updatesBefore = await environment.CountAsync(JobUpdates);
+        var redisBefore = await StreamCommandCallsAsync(redis);
+        await Task.Delay(TimeSpan.FromSeconds(windowSeconds));
+        // pg_stat counters are flushed by backends at most once a second: wait for the window's updates to show.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var updatesAfter = await environment.CountAsync(JobUpdates);
+        var redisAfter = await StreamCommandCallsAsync(redis);
+        var ticks = windowSeconds / (30.0 / 3); // default Worker:LeaseDuration 30 s, renewed every third of it
+
+        environment.StartWorker("bench-survivor", new() { ["Worker__MaxConcurrentJobs"] = "1000" });
+        await WaitForWorkersAsync(environment, 2);
+        doomed.Kill();
+        var killed = Stopwatch.GetTimestamp();
+        var killedAt = DateTimeOffset.UtcNow;
+        var lastLeaseLapse = await environment.CountAsync(
+            "SELECT (EXTRACT(EPOCH FROM max(lease_expires_at)) * 1000)::bigint FROM llm_workflow_jobs WHERE lease_owner = 'bench-doomed'");
+        await WaitForCountAsync(environment, jobs, "SELECT count(*) FROM llm_workflow_jobs WHERE status = 'processing' AND lease_owner = 'bench-survivor'");
+        var recovered = Stopwatch.GetElapsedTime(killed).TotalSeconds;
+        var sinceLapse = (killedAt.ToUnixTimeMilliseconds() + recovered * 1000 - lastLeaseLapse) / 1000.0;
+        foreach (var (_, process) in environment.Services.Where(s => s.Role == "worker" && !s.Process.HasExited))
+        {
+            process.Kill(); // their LLM calls would otherwise hold the fake server's shutdown for its full timeout
+        }
+
+        var perJobTick = new JsonObject { ["postgres_job_updates"] = Math.Round((updatesAfter - updatesBefore) / (double)jobs / ticks, 2) };
+        foreach (var (command, calls) in redisAfter)
+        {
+            var delta = calls - redisBefore.GetValueOrDefault(command);
+            if (delta > 0)
+            {
+                perJobTick["redis_" + command] = Math.Round(delta / (double)jobs / ticks, 2);
+            }
+        }
+
+        return new JsonObject
+        {
+            ["scenario"] = "recovery",
+            ["jobs"] = jobs,
+            ["window_seconds"] = windowSeconds,
+            ["per_running_job_per_lease_tick"] = perJobTick,
+            ["recovery_seconds_after_kill"] = Math.Round(recovered, 2),
+            ["recovery_seconds_after_last_lease_lapsed"] = Math.Round(sinceLapse, 2),
+        };
+    }
+
+    private static async Task WaitForCountAsync(BenchEnvironment environment, int expected, string sql)
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (await environment.CountAsync(sql) < expected)
+        {
+            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromMinutes(3))
+            {
+                throw new TimeoutException($"Not reached within 3 minutes: {sql}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Calls so far of each stream command (INFO commandstats), e.g. xclaim, xack, xautoclaim.</summary>
+    private static async Task<Dictionary<string, long>> StreamCommandCallsAsync(LlmWorkflow.Pipeline.Redis.RedisClient redis)
+    {
+        var info = (await redis.ExecuteAsync("INFO", ["commandstats"])).AsString() ?? "";
+        var calls = new Dictionary<string, long>();
+        foreach (var line in info.Split('\n', StringSplitOptions.TrimEntries))
+        {
+            // cmdstat_xclaim:calls=12,usec=...
+            if (line.StartsWith("cmdstat_x", StringComparison.Ordinal) && line.IndexOf(":calls=", StringComparison.Ordinal) is var colon and > 0)
+            {
+                var value = line[(colon + 7)..];
+                calls[line[8..colon]] = long.Parse(value[..value.IndexOf(',', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return calls;
+    }
+
     /// <summary>Peak resident set size (VmHWM) of a process, from /proc.</summary>
     private static long PeakMemoryKb(int pid)
     {

@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
-using LlmWorkflow.Engine.Jobs;
-using LlmWorkflow.Engine.Webhooks;
 using Microsoft.OpenApi;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Webhooks;
 
 namespace LlmWorkflow.Api.Infrastructure.OpenApi;
 

@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Redis;
+
+namespace LlmWorkflow.Pipeline.Health;
+
+/// <summary>
+/// Healthy when at least one worker heartbeat is live; degraded (still 200) when none is: the API keeps accepting
+/// jobs, which wait in the queue until a worker starts.
+/// </summary>
+public sealed class WorkersHealthCheck(WorkerHeartbeats heartbeats) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var workers = await heartbeats.ListAsync();
+            var data = new Dictionary<string, object>
+            {
+                ["workers"] = workers.Count,
+                ["in_flight"] = workers.Sum(w => w.InFlight),
+            };
+            return workers.Count > 0
+                ? HealthCheckResult.Healthy($"{workers.Count} worker(s)", data)
+                : HealthCheckResult.Degraded("No live worker heartbeat: jobs are queued until a worker starts.", data: data);
+        }
+        catch (Exception ex) when (ex is Redis.RedisException or TimeoutException)
+        {
+            return HealthCheckResult.Degraded("Worker heartbeats are unreadable (redis unreachable).");
+        }
+    }
+}

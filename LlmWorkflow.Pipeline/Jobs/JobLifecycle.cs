@@ -1,0 +1,114 @@
+namespace LlmWorkflow.Pipeline.Jobs;
+
+/// <summary>Every way a job's row changes; each is one guarded SQL statement.</summary>
+public enum JobTransition
+{
+    /// <summary>The API inserts the job (no earlier state).</summary>
+    Submit,
+
+    /// <summary>The reconciler re-writes a queued job's stream entry (Redis may have lost it).</summary>
+    Dispatch,
+
+    /// <summary>
+    /// The reconciler writes a stream entry for a running job whose lease lapsed (its worker died): the lease is the
+    /// one record of who runs a job, so this, not the Redis pending list, hands the job to another worker.
+    /// </summary>
+    DispatchLapsed,
+
+    /// <summary>A worker takes a queued job with a lease.</summary>
+    Claim,
+
+    /// <summary>A worker takes a running job whose lease lapsed (its worker died).</summary>
+    Reclaim,
+
+    /// <summary>The lease owner extends its lease.</summary>
+    Renew,
+
+    /// <summary>The current attempt records a step row or checkpoint, or the running step.</summary>
+    Checkpoint,
+
+    /// <summary>The lease owner gives the job back (shutdown, database lost mid-run).</summary>
+    Release,
+
+    /// <summary>The lease owner stores a successful outcome.</summary>
+    Finish,
+
+    /// <summary>The lease owner stores a failed outcome (including dead-lettering).</summary>
+    Fail,
+
+    /// <summary>A waiting job is cancelled by its caller.</summary>
+    Cancel,
+
+    /// <summary>A running job is asked to stop; its worker then finishes it as cancelled.</summary>
+    RequestCancel,
+
+    /// <summary>The lease owner stops a job whose cancellation was requested.</summary>
+    FinishCancelled,
+
+    /// <summary>A failed or cancelled job is queued again (it resumes from its checkpoints).</summary>
+    Retry,
+
+    /// <summary>The admin cleanup fails jobs stuck without a live worker or waiting too long.</summary>
+    StaleCleanup,
+}
+
+/// <summary>One row of the lifecycle table: the states a transition may start from and the state it leaves.</summary>
+public sealed record JobTransitionRule(JobTransition Transition, IReadOnlyList<JobStatus> From, JobStatus To);
+
+/// <summary>
+/// The job lifecycle, written once: which transition may start from which state (docs/JOB_LIFECYCLE.md shows the
+/// same table). Every statement that changes a job's row puts <see cref="Guard"/> in its WHERE clause, so a
+/// forbidden transition matches no row, and two racing transitions on one job cannot both win: the second
+/// re-checks the guard against the first one's committed row and finds it no longer matches.
+/// </summary>
+public static class JobLifecycle
+{
+    private static readonly JobStatus[] Waiting = [JobStatus.Pending, JobStatus.Queued];
+    private static readonly JobStatus[] Running = [JobStatus.Processing];
+
+    public static IReadOnlyList<JobTransitionRule> Table { get; } =
+    [
+        new(JobTransition.Submit, [], JobStatus.Queued),
+        new(JobTransition.Dispatch, [JobStatus.Queued], JobStatus.Queued),
+        new(JobTransition.DispatchLapsed, Running, JobStatus.Processing),
+        new(JobTransition.Claim, [JobStatus.Queued], JobStatus.Processing),
+        new(JobTransition.Reclaim, Running, JobStatus.Processing),
+        new(JobTransition.Renew, Running, JobStatus.Processing),
+        new(JobTransition.Checkpoint, Running, JobStatus.Processing),
+        new(JobTransition.Release, Running, JobStatus.Queued),
+        new(JobTransition.Finish, Running, JobStatus.Completed),
+        new(JobTransition.Fail, Running, JobStatus.Failed),
+        new(JobTransition.Cancel, Waiting, JobStatus.Cancelled),
+        new(JobTransition.RequestCancel, Running, JobStatus.Processing),
+        new(JobTransition.FinishCancelled, Running, JobStatus.Cancelled),
+        new(JobTransition.Retry, [JobStatus.Failed, JobStatus.Cancelled], JobStatus.Queued),
+        new(JobTransition.StaleCleanup, [JobStatus.Pending, JobStatus.Queued, JobStatus.Processing], JobStatus.Failed),
+    ];
+
+    private static readonly Dictionary<JobTransition, JobTransitionRule> ByTransition = Table.ToDictionary(r => r.Transition);
+    private static readonly Dictionary<JobTransition, string> Guards = Table.ToDictionary(
+        r => r.Transition,
+        r => r.From.Count == 0 ? "FALSE" : $"status IN ({string.Join(", ", r.From.Select(s => $"'{s.ToWire()}'"))})");
+
+    public static JobTransitionRule Rule(JobTransition transition) => ByTransition[transition];
+
+    public static bool IsAllowed(JobTransition transition, JobStatus from) => ByTransition[transition].From.Contains(from);
+
+    /// <summary>The states <paramref name="transition"/> may start from.</summary>
+    public static IReadOnlyList<JobStatus> From(JobTransition transition) => ByTransition[transition].From;
+
+    /// <summary>
+    /// The WHERE-clause predicate on the job's <c>status</c> column, e.g. <c>status IN ('pending', 'queued')</c>; a
+    /// constant per transition, so statements built with it keep one text and stay prepared.
+    /// </summary>
+    public static string Guard(JobTransition transition) => Guards[transition];
+
+    /// <summary>The transition a worker's outcome is stored with.</summary>
+    public static JobTransition ForOutcome(JobStatus outcome) => outcome switch
+    {
+        JobStatus.Completed => JobTransition.Finish,
+        JobStatus.Failed => JobTransition.Fail,
+        JobStatus.Cancelled => JobTransition.FinishCancelled,
+        _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, "A worker's outcome is completed, failed or cancelled."),
+    };
+}

@@ -1,0 +1,47 @@
+using System.Text.Json.Nodes;
+
+namespace LlmWorkflow.Pipeline.Jobs;
+
+/// <summary>A validated-on-submit request to run a workflow (the body of <c>POST /api/v1/workflow</c>).</summary>
+public sealed record JobSubmission
+{
+    public required string WorkflowName { get; init; }
+
+    public JsonObject InputData { get; init; } = [];
+
+    /// <summary>The caller key's tenant; the job and its idempotency key belong to it.</summary>
+    public string TenantId { get; init; } = "";
+
+    public string? UserId { get; init; }
+
+    public string? Username { get; init; }
+
+    public string? Action { get; init; }
+
+    public string? WebhookUrl { get; init; }
+
+    public string? WebhookSecret { get; init; }
+
+    public IReadOnlyList<string>? WebhookEvents { get; init; }
+
+    public int Priority { get; init; }
+
+    public bool DebugMode { get; init; }
+
+    public decimal? BudgetUsd { get; init; }
+
+    public string? IdempotencyKey { get; init; }
+
+    public string? TraceParent { get; init; }
+
+    public string? TraceState { get; init; }
+}
+
+/// <summary>One reason a submission was refused, naming the offending field (e.g. <c>input_data.city</c>).</summary>
+public sealed record SubmissionProblem(string Field, string Message);
+
+/// <summary>The outcome of a submission: a new job, the existing job for a repeated idempotency key, or problems.</summary>
+public sealed record SubmissionResult(WorkflowJob? Job, bool Created, IReadOnlyList<SubmissionProblem> Problems, bool WorkflowNotFound = false)
+{
+    public bool Succeeded => Job is not null;
+}

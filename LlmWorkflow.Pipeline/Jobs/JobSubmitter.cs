@@ -1,0 +1,102 @@
+using System.Text.Json;
+using LlmWorkflow.Engine.Definitions;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using LlmWorkflow.Engine;
+using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Pipeline.Webhooks;
+
+namespace LlmWorkflow.Pipeline.Jobs;
+
+/// <summary>
+/// Accepts a workflow run: validates it against the catalog and the workflow's input schema, inserts the job
+/// (Postgres is the source of truth) and dispatches its id on the priority stream, both through the
+/// <see cref="SubmissionBatcher"/>. If Redis is unavailable the job stays queued in Postgres and the reconciler
+/// dispatches it later, so an accepted job is never lost.
+/// </summary>
+public sealed class JobSubmitter(
+    LlmWorkflowDbContext db,
+    SubmissionBatcher submissions,
+    WorkflowCatalog catalog,
+    TimeProvider time,
+    IOptions<WebhookOptions> webhookOptions,
+    WebhookSecretProtector secretProtector)
+{
+    public async Task<SubmissionResult> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken)
+    {
+        if (!catalog.TryGet(submission.WorkflowName, out var workflow))
+        {
+            return new SubmissionResult(null, false,
+                [new SubmissionProblem("workflow_name", $"Unknown workflow '{submission.WorkflowName}'. Known workflows: {string.Join(", ", catalog.All.Select(w => w.Name))}.")],
+                WorkflowNotFound: true);
+        }
+
+        if (submission.WebhookUrl is null && !string.IsNullOrEmpty(webhookOptions.Value.DefaultUrl))
+        {
+            submission = submission with { WebhookUrl = webhookOptions.Value.DefaultUrl };
+        }
+
+        var problems = SubmissionValidator.Validate(submission, workflow, webhookOptions.Value.AllowPrivateNetworks);
+        if (submission.WebhookUrl is not null && !webhookOptions.Value.CanSign(submission.WebhookSecret))
+        {
+            // Refused now rather than accepted and silently dead-lettered: unsigned webhooks are never sent.
+            problems = [.. problems, new SubmissionProblem("webhook_secret",
+                "webhook_url needs a signing secret and this service has none: send webhook_secret, or set LLM_WEBHOOK_SECRET (Webhooks:Secret) on the service.")];
+        }
+
+        if (problems.Count > 0)
+        {
+            return new SubmissionResult(null, false, problems);
+        }
+
+        if (submission.IdempotencyKey is not null && await FindByIdempotencyKeyAsync(submission, cancellationToken) is { } existing)
+        {
+            return new SubmissionResult(existing, Created: false, []);
+        }
+
+        var now = time.GetUtcNow();
+        var id = Guid.CreateVersion7(now);
+        var job = new WorkflowJob
+        {
+            Id = id,
+            CeleryTaskId = id.ToString(),
+            WorkflowName = workflow.Name,
+            Priority = submission.Priority,
+            WebhookUrl = submission.WebhookUrl,
+            WebhookSecret = secretProtector.Protect(submission.WebhookSecret),
+            WebhookEvents = submission.WebhookEvents?.ToArray(),
+            TenantId = submission.TenantId,
+            UserId = submission.UserId,
+            Username = submission.Username,
+            Action = submission.Action,
+            Status = JobStatus.Queued,
+            InputData = JsonSerializer.SerializeToDocument(submission.InputData),
+            DebugMode = submission.DebugMode,
+            BudgetUsd = submission.BudgetUsd,
+            IdempotencyKey = submission.IdempotencyKey,
+            QueuedAt = now,
+            DispatchedAt = now,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+
+        // Inserted and dispatched together with concurrent submissions (one INSERT and one pipelined XADD per batch).
+        var dispatch = new JobDispatch(job.Id, job.Priority, submission.TraceParent, submission.TraceState);
+        if (!await submissions.InsertAndDispatchAsync(job, dispatch, cancellationToken))
+        {
+            // Two requests with the same key raced; the other one won, so answer with its job.
+            var winner = submission.IdempotencyKey is null ? null : await FindByIdempotencyKeyAsync(submission, cancellationToken);
+            return winner is null
+                ? throw new InvalidOperationException($"Job {job.Id} was not inserted and no job holds its idempotency key.")
+                : new SubmissionResult(winner, Created: false, []);
+        }
+
+        Telemetry.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("workflow", job.WorkflowName));
+        return new SubmissionResult(job, Created: true, []);
+    }
+
+    private Task<WorkflowJob?> FindByIdempotencyKeyAsync(JobSubmission submission, CancellationToken cancellationToken) =>
+        db.Jobs.AsNoTracking().FirstOrDefaultAsync(
+            j => j.IdempotencyKey == submission.IdempotencyKey && j.TenantId == submission.TenantId && j.UserId == submission.UserId,
+            cancellationToken);
+}

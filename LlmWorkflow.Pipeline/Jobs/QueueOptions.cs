@@ -1,0 +1,25 @@
+namespace LlmWorkflow.Pipeline.Jobs;
+
+/// <summary>Dispatch settings (configuration section <c>Queue</c>).</summary>
+public sealed class QueueOptions
+{
+    public const string Section = "Queue";
+
+    /// <summary>Prefix of every Redis key the service owns, so several deployments can share one Redis.</summary>
+    public string KeyPrefix { get; set; } = "llmwf";
+
+    /// <summary>The single consumer group all workers join.</summary>
+    public string ConsumerGroup { get; set; } = "workers";
+
+    /// <summary>How long one blocking read waits before the worker loops (and notices shutdown).</summary>
+    public TimeSpan BlockTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Every Nth read looks at the bands in reverse order (low first), so a steady stream of high-priority
+    /// work delays low-priority jobs by at most N reads instead of starving them.
+    /// </summary>
+    public int LowPriorityEveryNthRead { get; set; } = 10;
+
+    /// <summary>Approximate cap per dispatch stream (acknowledged entries are trimmed first by Redis).</summary>
+    public long MaxStreamLength { get; set; } = 1_000_000;
+}

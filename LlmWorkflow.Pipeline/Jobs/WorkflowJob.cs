@@ -1,0 +1,102 @@
+using System.Text.Json;
+
+namespace LlmWorkflow.Pipeline.Jobs;
+
+/// <summary>
+/// A row of <c>llm_workflow_jobs</c>: the documents' columns plus username/action, progress, idempotency,
+/// the worker lease and token/cost totals. Postgres is the source of truth for whether a job exists.
+/// </summary>
+public sealed class WorkflowJob
+{
+    public Guid Id { get; set; }
+
+    /// <summary>Dispatch id. The column name is kept from the original (Celery) schema for compatibility; it equals the job id.</summary>
+    public string CeleryTaskId { get; set; } = "";
+
+    public string WorkflowName { get; set; } = "";
+
+    public int Priority { get; set; }
+
+    public string? WebhookUrl { get; set; }
+
+    public string? WebhookSecret { get; set; }
+
+    /// <summary>The application (caller key's tenant) that owns the job; other tenants never see it.</summary>
+    public string TenantId { get; set; } = "";
+
+    public string? UserId { get; set; }
+
+    public string? Username { get; set; }
+
+    public string? Action { get; set; }
+
+    public JobStatus Status { get; set; } = JobStatus.Pending;
+
+    public JsonDocument InputData { get; set; } = JsonDocument.Parse("{}");
+
+    public JsonDocument? ResultData { get; set; }
+
+    public string? ErrorMessage { get; set; }
+
+    /// <summary>The structured error: type, category, message, retryable, retry_after, step_id, details, suggestions.</summary>
+    public JsonDocument? ErrorData { get; set; }
+
+    public DateTimeOffset QueuedAt { get; set; }
+
+    /// <summary>When the job id was last written to a dispatch stream; the reconciler re-dispatches stale queued jobs.</summary>
+    public DateTimeOffset? DispatchedAt { get; set; }
+
+    public DateTimeOffset? StartedAt { get; set; }
+
+    public DateTimeOffset? CompletedAt { get; set; }
+
+    public int? DurationMs { get; set; }
+
+    public int RetryCount { get; set; }
+
+    /// <summary>The attempts a retry ended, oldest first: JSON objects as <see cref="JobCommands.RetryAsync"/> records them; null before any retry.</summary>
+    public JsonDocument? PreviousAttempts { get; set; }
+
+    public int MaxRetries { get; set; } = 3;
+
+    public bool IsStale { get; set; }
+
+    public string? StaleReason { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public string? CurrentStepId { get; set; }
+
+    public string? CurrentStepName { get; set; }
+
+    public int ProgressPercent { get; set; }
+
+    public string? IdempotencyKey { get; set; }
+
+    public string? LeaseOwner { get; set; }
+
+    public DateTimeOffset? LeaseExpiresAt { get; set; }
+
+    /// <summary>How many times a worker has claimed this job (1 on the first run; more after crashes or retries).</summary>
+    public int Attempt { get; set; }
+
+    public int InputTokens { get; set; }
+
+    public int OutputTokens { get; set; }
+
+    public int TotalTokens { get; set; }
+
+    public decimal CostUsd { get; set; }
+
+    /// <summary>Optional per-job budget (overrides the workflow's max_cost_usd).</summary>
+    public decimal? BudgetUsd { get; set; }
+
+    public bool DebugMode { get; set; }
+
+    /// <summary>Opt-in webhook events beyond the terminal ones, e.g. <c>workflow.step_completed</c>.</summary>
+    public string[]? WebhookEvents { get; set; }
+
+    public DateTimeOffset? CancelRequestedAt { get; set; }
+}

@@ -1,0 +1,86 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace LlmWorkflow.Pipeline.Persistence;
+
+/// <summary>
+/// Applies pending migrations at start-up. Several processes (API + N workers) start together, so the
+/// migration runs under a Postgres advisory lock: the first process migrates, the others wait and find nothing to do.
+/// </summary>
+public sealed class DatabaseMigrator(LlmWorkflowDbContext db, ILogger<DatabaseMigrator> logger)
+{
+    // Arbitrary constant shared by every LlmWorkflow process: "LLMWF" in ASCII.
+    private const long MigrationLockKey = 0x4C4C4D5746;
+
+    /// <summary>How long start-up waits for PostgreSQL to accept connections (containers often start before it).</summary>
+    public static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(60);
+
+    public async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        var deadline = DateTimeOffset.UtcNow + StartupWait;
+        for (var delay = TimeSpan.FromMilliseconds(250); ; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks)))
+        {
+            try
+            {
+                await MigrateOnceAsync(cancellationToken);
+                return;
+            }
+            catch (Exception ex) when (Unreachable(ex) is { } cause && DateTimeOffset.UtcNow + delay < deadline)
+            {
+                logger.LogWarning("PostgreSQL is not reachable yet ({Message}); retrying in {Delay} ms", cause.Message, delay.TotalMilliseconds);
+                await Task.Delay(delay, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>The connection failure behind an exception (EF wraps it as a transient failure); null for server-side errors.</summary>
+    private static NpgsqlException? Unreachable(Exception exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is NpgsqlException npgsql and not PostgresException)
+            {
+                return npgsql;
+            }
+        }
+
+        return null;
+    }
+
+    private async Task MigrateOnceAsync(CancellationToken cancellationToken)
+    {
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection))
+            {
+                lockCommand.Parameters.AddWithValue("key", MigrationLockKey);
+                await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            // On a fresh database EF would query the missing history table and log that failure at error level,
+            // which a newcomer cannot tell from a real fault; creating the (empty) table first avoids it.
+            await db.GetService<IHistoryRepository>().CreateIfNotExistsAsync(cancellationToken);
+            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+            if (pending.Count > 0)
+            {
+                logger.LogInformation("Applying {Count} database migration(s): {Migrations}", pending.Count, string.Join(", ", pending));
+                await db.Database.MigrateAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            await using (var unlockCommand = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", connection))
+            {
+                unlockCommand.Parameters.AddWithValue("key", MigrationLockKey);
+                await unlockCommand.ExecuteNonQueryAsync(CancellationToken.None);
+            }
+
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+}

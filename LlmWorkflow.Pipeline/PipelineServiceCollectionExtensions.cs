@@ -1,0 +1,149 @@
+using LlmWorkflow.Engine;
+using LlmWorkflow.Engine.Costs;
+using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.External;
+using LlmWorkflow.Engine.Llm;
+using LlmWorkflow.Engine.Templates;
+using LlmWorkflow.Engine.Transforms;
+using LlmWorkflow.Pipeline.External;
+using LlmWorkflow.Pipeline.Health;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Pipeline.Redis;
+using LlmWorkflow.Pipeline.Webhooks;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace LlmWorkflow.Pipeline;
+
+/// <summary>
+/// Registers what both the API and the Worker host: storage, Redis, dispatch, webhooks' outbox, health checks, and
+/// the workflow engine with its response cache and rate limits shared through Redis.
+/// </summary>
+public static class PipelineServiceCollectionExtensions
+{
+    public static IServiceCollection AddLlmWorkflowCore(this IServiceCollection services, IConfiguration configuration)
+    {
+        var postgres = configuration.GetConnectionString("postgres")
+            ?? throw new InvalidOperationException("ConnectionStrings:postgres is not set (environment variable ConnectionStrings__postgres).");
+        var redis = configuration.GetConnectionString("redis")
+            ?? throw new InvalidOperationException("ConnectionStrings:redis is not set (environment variable ConnectionStrings__redis).");
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(_ => CreateDataSource(postgres));
+        services.AddDbContextPool<LlmWorkflowDbContext>((sp, options) => options
+            .UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>())
+            // Migrations are written as SQL (the EF design-time package is not in our registry), so there is no
+            // model snapshot to compare against; SchemaMatchesModelTests guards the model against drift instead.
+            .ConfigureWarnings(w => w.Ignore(RelationalEventId.PendingModelChangesWarning)));
+        services.AddScoped<DatabaseMigrator>();
+
+        services.AddSingleton<IRedisClient>(sp => RedisClient.Connect(redis, sp.GetService<ILogger<RedisClient>>()));
+        services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section));
+        services.AddSingleton<JobQueue>();
+        services.AddSingleton<QueueWaitEstimator>();
+        services.AddSingleton<SubmissionBatcher>();
+        services.AddScoped<JobSubmitter>();
+        services.AddScoped<JobCommands>();
+        services.AddSingleton<JobEventStream>();
+        services.AddSingleton<WorkerHeartbeats>();
+        services.AddSingleton<QueueSnapshot>();
+        services.AddScoped<JobMaintenance>();
+        services.AddOptions<MaintenanceOptions>().Bind(configuration.GetSection(MaintenanceOptions.Section));
+        services.AddSingleton<ScheduledMaintenance>();
+        services.AddScoped<UsageReport>();
+        services.AddSingleton<JobTimeSeries>();
+        services.AddWebhooks(configuration);
+
+        var workflowsRoot = WorkflowsDirectory.Resolve(configuration["Workflows:Root"]);
+        UseWorkflowsFolderForDataFiles(services, configuration, workflowsRoot);
+        // Registered before the engine's own: the engine adds in-process ones only when none is registered. The LLM
+        // gateway and the external services share this one response cache.
+        services.AddMemoryCache();
+        services.AddSingleton<IResponseCache>(sp => new TieredResponseCache(
+            sp.GetRequiredService<IMemoryCache>(),
+            sp.GetRequiredService<IRedisClient>(),
+            sp.GetRequiredService<IOptions<ExternalServicesOptions>>().Value.MemoryCacheMaxTtl,
+            sp.GetRequiredService<ILogger<TieredResponseCache>>()));
+        services.AddSingleton<IServiceRateLimiter>(sp => new RedisRateLimiter(sp.GetRequiredService<IRedisClient>()));
+        services.AddExternalServices(configuration);
+        services.AddLlmProviders(configuration);
+        WorkflowsDirectory.UseDataFilesOf(services, configuration, workflowsRoot);
+        services.AddSingleton(_ => TransformRegistry.CreateDefault());
+        services.AddSingleton(_ => new PromptLibrary(Path.Combine(workflowsRoot, "prompts")));
+
+        // Catalog loading checks structure only: a missing provider key must not stop the service from starting.
+        // Dry runs add the model checks (unknown provider, missing key, unpriced); a job needing a missing key
+        // fails with CONFIG_ERROR naming the variable.
+        services.AddSingleton(sp => WorkflowCatalog.Load(
+            Path.Combine(workflowsRoot, "definitions"),
+            new WorkflowValidator(
+                transforms: sp.GetRequiredService<TransformRegistry>(),
+                prompts: sp.GetRequiredService<PromptLibrary>(),
+                services: sp.GetService<IExternalServiceGateway>()),
+            watchForChanges: configuration.GetValue("Workflows:WatchForChanges", false)));
+        services.AddSingleton(sp => new DryRunPlanner(
+            new WorkflowValidator(
+                transforms: sp.GetRequiredService<TransformRegistry>(),
+                prompts: sp.GetRequiredService<PromptLibrary>(),
+                services: sp.GetService<IExternalServiceGateway>(),
+                models: sp.GetRequiredService<ModelCatalog>()),
+            sp.GetRequiredService<PromptLibrary>(),
+            sp.GetRequiredService<IPriceTable>()));
+        services.AddSingleton(sp => new WorkflowRunner(
+            transforms: sp.GetRequiredService<TransformRegistry>(),
+            llm: sp.GetRequiredService<ILlmGateway>(),
+            external: sp.GetService<IExternalServiceGateway>(),
+            prompts: sp.GetRequiredService<PromptLibrary>(),
+            prices: sp.GetRequiredService<IPriceTable>(),
+            time: sp.GetRequiredService<TimeProvider>()));
+
+        services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
+            .AddCheck<RedisHealthCheck>("redis", tags: ["ready"])
+            .AddCheck<WorkersHealthCheck>("workers", tags: ["ready"]);
+        return services;
+    }
+
+    /// <summary>
+    /// The pricing file and the mock provider's canned answers come from the same workflows folder as the
+    /// definitions (a published app's copy, or Workflows:Root), unless their own settings name another place.
+    /// </summary>
+    private static void UseWorkflowsFolderForDataFiles(IServiceCollection services, IConfiguration configuration, string workflowsRoot)
+    {
+        var pricing = Path.Combine(workflowsRoot, "pricing.json");
+        if (configuration[$"{PricingOptions.SectionName}:{nameof(PricingOptions.FilePath)}"] is null && File.Exists(pricing))
+        {
+            services.PostConfigure<PricingOptions>(options => options.FilePath = pricing);
+        }
+
+        var mockResponses = Path.Combine(workflowsRoot, "mock-responses");
+        if (configuration[$"{LlmOptions.SectionName}:Mock:{nameof(MockProviderOptions.ResponsesDirectory)}"] is null && Directory.Exists(mockResponses))
+        {
+            services.PostConfigure<LlmOptions>(options => options.Mock.ResponsesDirectory = mockResponses);
+        }
+    }
+
+    /// <summary>
+    /// The one Postgres data source of a host. The pipeline runs a handful of statements thousands of times, so they
+    /// are prepared after a few uses (<c>Max Auto Prepare</c>): Postgres otherwise parses and plans every execution,
+    /// which profiling put at about 30 % of its CPU. A connection string that sets the keyword itself wins.
+    /// </summary>
+    public static NpgsqlDataSource CreateDataSource(string connectionString)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString).EnableDynamicJson();
+        if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
+        }
+
+        return builder.Build();
+    }
+}

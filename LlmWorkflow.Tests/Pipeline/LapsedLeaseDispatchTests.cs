@@ -1,0 +1,71 @@
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Redis;
+using LlmWorkflow.Tests.Infrastructure;
+using LlmWorkflow.Worker.Jobs;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace LlmWorkflow.Tests.Pipeline;
+
+/// <summary>
+/// The Postgres lease is the one record of who runs a job (docs/JOB_LIFECYCLE.md, "Who runs a job"): a dead worker's
+/// job is handed on by the reconciler writing a new stream entry once its lease has lapsed (DispatchLapsed), once
+/// per lapse, and never for a job whose lease still holds or whose caller asked it to stop.
+/// </summary>
+public sealed class LapsedLeaseDispatchTests(TestServers servers) : IAsyncLifetime
+{
+    private LifecycleDatabase _db = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _db = await LifecycleDatabase.CreateAsync(servers, nameof(LapsedLeaseDispatchTests), TestContext.Current.CancellationToken);
+        await _db.Get<JobQueue>().EnsureConsumerGroupsAsync(TestContext.Current.CancellationToken);
+    }
+
+    public ValueTask DisposeAsync() => _db.DisposeAsync();
+
+    [Fact]
+    public async Task ALapsedLeaseGetsOneEntryPerLapseAndALiveOrStoppedJobNone()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var reconciler = new DispatchReconciler(
+            _db.Get<IServiceScopeFactory>(), _db.Database, _db.Get<JobQueue>(), _db.Get<IRedisClient>(),
+            Options.Create(new WorkerOptions()), TimeProvider.System);
+        var age = TimeSpan.FromMinutes(1.5); // last dispatched before the lease lapsed, within RedispatchAfter
+        var dead = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true, age: age);
+        var alive = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: false, age: age);
+        var stopping = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true, age: age);
+        await _db.CountAsync("WITH u AS (UPDATE llm_workflow_jobs SET cancel_requested_at = now() WHERE id = $1 RETURNING 1) SELECT count(*) FROM u", stopping);
+
+        Assert.Equal(1, await reconciler.RedispatchStaleAsync(ct));
+        Assert.Equal([dead], await DispatchedJobIdsAsync());
+
+        // Once per lapse: the next ticks leave the entry alone while the job waits for a worker to reclaim it.
+        Assert.Equal(0, await reconciler.RedispatchStaleAsync(ct));
+        Assert.Equal([dead], await DispatchedJobIdsAsync());
+
+        // Reclaimed by another worker which then died too: its lease lapses after the last entry, so one more entry.
+        Assert.Single(await _db.Store.ClaimAsync([dead], "worker-b", TimeSpan.FromSeconds(30), ct));
+        await _db.CountAsync("""
+            WITH u AS (UPDATE llm_workflow_jobs SET dispatched_at = now() - interval '20 seconds', lease_expires_at = now() - interval '10 seconds'
+                        WHERE id = $1 RETURNING 1)
+            SELECT count(*) FROM u
+            """, dead);
+        Assert.Equal(1, await reconciler.RedispatchStaleAsync(ct));
+        Assert.Equal([dead, dead], await DispatchedJobIdsAsync());
+        Assert.Equal(JobStatus.Processing, await _db.StatusAsync(alive));
+    }
+
+    private async Task<List<Guid>> DispatchedJobIdsAsync()
+    {
+        var queue = _db.Get<JobQueue>();
+        var redis = _db.Get<IRedisClient>();
+        var ids = new List<Guid>();
+        foreach (var key in queue.StreamKeys)
+        {
+            ids.AddRange((await redis.StreamRangeAsync(key)).Select(e => Guid.Parse(e.Fields["job_id"])));
+        }
+
+        return ids;
+    }
+}

@@ -1,0 +1,264 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Execution;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using LlmWorkflow.Engine;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Worker.Webhooks;
+
+namespace LlmWorkflow.Worker.Jobs;
+
+/// <summary>
+/// Runs one dispatched job in a worker: claim it in Postgres with a lease, keep the lease alive while the workflow
+/// runs, record progress and the outcome, then acknowledge the stream entry. Entries for jobs that cannot be claimed
+/// (finished, cancelled, owned by a live worker) are simply acknowledged.
+/// </summary>
+internal sealed partial class JobProcessor(
+    JobStore store,
+    JobQueue queue,
+    LiveEventPublisher events,
+    WorkflowCatalog catalog,
+    WorkflowRunner runner,
+    RunningJobs running,
+    WebhookOutbox webhooks,
+    HeldWrites held,
+    TimeProvider time,
+    IOptions<WorkerOptions> options,
+    ILogger<JobProcessor> logger)
+{
+    private readonly WorkerOptions _options = options.Value;
+
+    /// <summary>Claims the jobs of a batch of entries in one statement; entries whose job is absent need no run.</summary>
+    public Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(IReadOnlyList<DispatchedJob> batch, CancellationToken cancellationToken) =>
+        store.ClaimAsync(batch.Select(d => d.Dispatch.JobId).Where(id => id != Guid.Empty).Distinct().ToArray(),
+            _options.Id, _options.LeaseDuration, cancellationToken);
+
+    /// <param name="claimed">The job as claimed for this worker, or null when it must not run here (then the entry is acknowledged).</param>
+    /// <param name="abort">Fires when the worker gives up on in-flight jobs at the end of its drain timeout.</param>
+    public async Task ProcessAsync(DispatchedJob dispatched, ClaimedJob? claimed, CancellationToken abort)
+    {
+        using var activity = StartActivity(dispatched);
+        if (claimed is null)
+        {
+            // Finished, cancelled, unknown, or run by another worker whose lease still holds: nothing to do here (the
+            // entry was acked with its batch). If that worker dies, the reconciler re-dispatches the job once its
+            // lease lapses (JobTransition.DispatchLapsed).
+            return;
+        }
+
+        activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
+        activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
+        // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease.
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
+        var faults = new RunPersistenceFaults();
+        var taken = false;
+        var checkpoints = new PostgresCheckpointStore(store, claimed, faults, held, () =>
+        {
+            Volatile.Write(ref taken, true);
+            run.Cancel();
+        });
+        var sink = new JobProgressSink(store, events, claimed, checkpoints, logger);
+
+        if (claimed.Attempt > _options.MaxAttempts)
+        {
+            var reason = $"The job was started {claimed.Attempt - 1} times and never finished (its workers stopped each time); it was dead-lettered.";
+            var error = WorkflowException.System("too_many_attempts", reason).Error;
+            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), sink);
+            await queue.DeadLetterAsync(dispatched, reason);
+            activity.RecordFailure(error.Type, reason);
+            return;
+        }
+
+        if (!catalog.TryGet(claimed.WorkflowName, out var workflow))
+        {
+            var error = WorkflowException.Config("unknown_workflow", $"Workflow '{claimed.WorkflowName}' is not in this worker's catalog.").Error;
+            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), sink);
+            activity.RecordFailure(error.Type, error.Message);
+            return;
+        }
+
+        using var stopLease = new CancellationTokenSource();
+        var leaseKeeper = KeepLeaseAsync(claimed, run, stopLease.Token);
+        running.Add(claimed.Id, run);
+        WorkflowRunResult result;
+        try
+        {
+            result = await runner.RunAsync(workflow, claimed.Input, new WorkflowRunOptions
+            {
+                RunId = claimed.Id.ToString(),
+                Context = RunContext(claimed),
+                Progress = claimed.HasWebhook && claimed.WebhookEvents.Contains(WebhookEventTypes.StepCompleted)
+                    ? await WebhookStepEventSink.ForJobAsync(sink, webhooks, claimed, time, logger, abort)
+                    : sink,
+                Checkpoints = checkpoints,
+                MaxCostUsd = claimed.BudgetUsd,
+            }, run.Token);
+        }
+        finally
+        {
+            running.Remove(claimed.Id);
+            await stopLease.CancelAsync();
+            await leaseKeeper;
+        }
+
+        try
+        {
+            // Usage of a call whose step never recorded (the run was cancelled inside it) is still a paid call.
+            await checkpoints.FlushUsageAsync();
+        }
+        catch (TimeoutException)
+        {
+            // Held past Worker:HoldWritesFor (logged, and recorded as a persistence fault): the job is handed back below.
+        }
+
+        if (Volatile.Read(ref taken))
+        {
+            // A step row of this attempt was refused: a newer attempt (another worker, or this one after a stall) owns
+            // the job and its stream entry now. Nothing of this run is written; the owner finishes the job.
+            LogTakenOver(claimed.Id, claimed.Attempt);
+            activity?.SetTag("llmworkflow.job.status", "taken_over");
+            return;
+        }
+
+        var shuttingDown = result.Status == WorkflowRunStatus.Cancelled && abort.IsCancellationRequested;
+        if (shuttingDown || (result.Status != WorkflowRunStatus.Completed && faults.First is not null))
+        {
+            // Shutting down, or Postgres dropped out under the run (not the job's fault): hand the job back so a
+            // worker resumes it from its checkpoints. If Postgres is still down this throws and the job keeps its
+            // lease until it lapses; the reconciler then re-dispatches it.
+            await store.ReleaseAsync(claimed.Id, _options.Id, CancellationToken.None, claimed.Attempt);
+            await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
+            LogReleased(claimed.Id, shuttingDown ? "shutdown" : "database unavailable during the run");
+            activity?.SetTag("llmworkflow.job.status", "released");
+            return;
+        }
+
+        var outcome = ToOutcome(result);
+        await FinishAsync(claimed, outcome, sink);
+        var status = outcome.Status.ToWire();
+        Telemetry.JobDuration.Record(result.DurationMs / 1000.0,
+            new KeyValuePair<string, object?>("workflow", claimed.WorkflowName), new KeyValuePair<string, object?>("status", status));
+        activity?.SetTag("llmworkflow.job.status", status);
+        if (outcome.Status == JobStatus.Completed)
+        {
+            activity?.SetStatus(ActivityStatusCode.Ok);
+            activity?.SetTag("gen_ai.usage.input_tokens", result.InputTokens);
+            activity?.SetTag("gen_ai.usage.output_tokens", result.OutputTokens);
+            activity?.SetTag(Telemetry.CostAttribute, result.CostUsd is { } cost ? (double)cost : null);
+        }
+        else if (result.Error is { } error && outcome.Status == JobStatus.Failed)
+        {
+            activity.RecordFailure(error.Type, ErrorMessage(result) ?? error.Message);
+        }
+    }
+
+    private async Task FinishAsync(ClaimedJob job, JobOutcome outcome, JobProgressSink sink)
+    {
+        if (await store.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None, job.Attempt))
+        {
+            Telemetry.JobsFinished.Add(1,
+                new KeyValuePair<string, object?>("workflow", job.WorkflowName),
+                new KeyValuePair<string, object?>("status", outcome.Status.ToWire()));
+            // The terminal webhook event was recorded by the same statement (JobStore.FinishAsync).
+            LogFinished(job.Id, job.WorkflowName, outcome.Status.ToWire());
+        }
+    }
+
+    private async Task KeepLeaseAsync(ClaimedJob job, CancellationTokenSource run, CancellationToken stop)
+    {
+        var interval = _options.LeaseDuration / 3;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(interval, stop);
+                try
+                {
+                    // The lease is the one record of who runs the job: one statement per tick, nothing in Redis.
+                    if (!await store.RenewLeaseAsync(job.Id, _options.Id, _options.LeaseDuration, stop))
+                    {
+                        // Cancelled, deleted, or reclaimed after a stall: stop; FinishAsync only succeeds for the owner.
+                        await run.CancelAsync();
+                        return;
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Postgres unavailable: keep running (a held result waits for it). No one can take the job over while
+                    // Postgres is down; if the outage outlasts the lease, another worker may claim it once Postgres is back
+                    // (the held step row is then refused and that answer is bought again: docs/JOB_LIFECYCLE.md).
+                    LogLeaseRenewalFailed(ex, job.Id);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static JobOutcome ToOutcome(WorkflowRunResult result)
+    {
+        var status = result.Status switch
+        {
+            WorkflowRunStatus.Completed => JobStatus.Completed,
+            WorkflowRunStatus.Cancelled => JobStatus.Cancelled,
+            _ => JobStatus.Failed,
+        };
+        JsonNode? resultData = status == JobStatus.Completed
+            ? new JsonObject { ["output"] = result.Output?.DeepClone(), ["cost_data"] = CostData(result) }
+            : null;
+        return new JobOutcome(status, resultData, result.Error, result.InputTokens, result.OutputTokens, result.CostUsd ?? 0m,
+            ErrorMessage(result));
+    }
+
+    /// <summary>The job's <c>error_message</c>: the error text, prefixed with the failing step's name when there is one.</summary>
+    private static string? ErrorMessage(WorkflowRunResult result)
+    {
+        if (result.Error is not { } error)
+        {
+            return null;
+        }
+
+        var step = error.StepId is null ? null : result.Steps.LastOrDefault(s => s.StepId == error.StepId);
+        return step is null ? error.Message : $"Step \"{step.DisplayName}\" ({step.StepId}) failed: {error.Message}";
+    }
+
+    /// <summary>The documents' <c>cost_data</c>: totals, the last model's provider and id, and the per-model breakdown.</summary>
+    public static JsonObject CostData(WorkflowRunResult result) => LlmWorkflow.Engine.Costs.CostData.From(result).ToJson();
+
+    private static JsonObject RunContext(ClaimedJob job) => new()
+    {
+        ["job_id"] = job.Id.ToString(),
+        ["user_id"] = job.UserId,
+        ["username"] = job.Username,
+        ["action"] = job.Action,
+        ["priority"] = job.Priority,
+        ["attempt"] = job.Attempt,
+        ["debug_mode"] = job.DebugMode,
+    };
+
+    private static Activity? StartActivity(DispatchedJob dispatched)
+    {
+        ActivityContext.TryParse(dispatched.Dispatch.TraceParent, dispatched.Dispatch.TraceState, out var parent);
+        var activity = Telemetry.ActivitySource.StartActivity("job.run", ActivityKind.Consumer, parent);
+        activity?.SetTag("llmworkflow.job_id", dispatched.Dispatch.JobId.ToString());
+        activity?.SetTag("messaging.system", "redis");
+        activity?.SetTag("messaging.destination.name", dispatched.StreamKey);
+        return activity;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} ({Workflow}) finished: {Status}")]
+    private partial void LogFinished(Guid jobId, string workflow, string status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} released for another worker ({Reason})")]
+    private partial void LogReleased(Guid jobId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: attempt {Attempt} was taken over by a newer attempt; this run stopped without writing")]
+    private partial void LogTakenOver(Guid jobId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not renew the lease of job {JobId}")]
+    private partial void LogLeaseRenewalFailed(Exception ex, Guid jobId);
+}

@@ -1,0 +1,84 @@
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Execution;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using LlmWorkflow.Pipeline.Jobs;
+
+namespace LlmWorkflow.Worker.Jobs;
+
+/// <summary>
+/// Turns a run's progress events into durable records (step rows, usage rows, the job's current step) and live
+/// events (the job's Redis event stream, written in the background by <see cref="LiveEventPublisher"/>).
+/// The job row's current step is written only for top-level steps still running after <see cref="ProgressDelay"/>:
+/// pollers see every step that takes long enough to be seen, and fast steps cost no extra statement (the live
+/// event stream still reports every step). Every finished step is logged with the job id, workflow, step and duration.
+/// </summary>
+internal sealed partial class JobProgressSink(
+    JobStore store,
+    LiveEventPublisher events,
+    ClaimedJob job,
+    PostgresCheckpointStore checkpoints,
+    ILogger? logger = null) : IProgressSink
+{
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
+
+    public static readonly TimeSpan ProgressDelay = TimeSpan.FromMilliseconds(250);
+
+    // Bumped by every top-level step start and finish; a delayed progress write only lands if nothing happened since.
+    private int _progressVersion;
+
+    public async ValueTask PublishAsync(ProgressEvent progressEvent, CancellationToken cancellationToken)
+    {
+        if (progressEvent is StepCompleted { Record.ParentStepId: null })
+        {
+            Interlocked.Increment(ref _progressVersion);
+        }
+
+        if (progressEvent is StepCompleted { Record: var record })
+        {
+            LogStepFinished(_logger, job.Id, job.WorkflowName, record.StepId, record.StepKey, record.Type, record.Status.ToWire(),
+                Math.Round(record.DurationMs, 1), record.Attempts, record.FromCheckpoint);
+        }
+
+        switch (progressEvent)
+        {
+            case StepStarted { ParentStepId: null } started:
+                _ = WriteProgressLaterAsync(Interlocked.Increment(ref _progressVersion), started);
+                break;
+            // A checkpointed step's row is already written (with its full output): one write per step, not two.
+            case StepCompleted { Record.FromCheckpoint: false } completed when !checkpoints.WasSaved(completed.Record.StepKey):
+                await checkpoints.WriteRecordAsync(completed.Record);
+                break;
+            case LlmCallCompleted call:
+                // Written with its step's row (checkpoint or record), in one transaction, held through an outage.
+                checkpoints.AddUsage(call.StepKey ?? call.StepId, call.StepId, call.Result);
+                break;
+        }
+
+        events.Publish(job.Id, progressEvent.Kind, ProgressEventJson.ToJson(progressEvent));
+    }
+
+    private async Task WriteProgressLaterAsync(int version, StepStarted started)
+    {
+        await Task.Delay(ProgressDelay);
+        if (Volatile.Read(ref _progressVersion) != version)
+        {
+            return;
+        }
+
+        try
+        {
+            // Only a processing job is updated, so a write that lands after the job finished changes nothing.
+            await store.UpdateProgressAsync(job.Id, started.StepId, started.DisplayName, started.Percent, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            // Progress on the job row is advisory; the step records and the live events carry the truth.
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Step {StepId} ({StepType}, {StepKey}) of job {JobId} ({Workflow}) {StepStatus} in {DurationMs} ms; attempts {Attempts}, from checkpoint {FromCheckpoint}")]
+    private static partial void LogStepFinished(
+        ILogger logger, Guid jobId, string workflow, string stepId, string stepKey, string stepType, string stepStatus, double durationMs, int attempts, bool fromCheckpoint);
+}

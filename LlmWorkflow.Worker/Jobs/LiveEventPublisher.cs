@@ -1,0 +1,83 @@
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Redis;
+
+namespace LlmWorkflow.Worker.Jobs;
+
+/// <summary>
+/// Writes the worker's live progress events to the per-job Redis streams in the background, pipelining many events
+/// per round trip, so a job never waits on Redis to report progress. A single writer keeps each job's events in
+/// order. Live events are best effort: Postgres keeps the durable record, and when Redis is unreachable (or the
+/// buffer is full) events are dropped with a warning rather than slowing jobs down.
+/// </summary>
+internal sealed partial class LiveEventPublisher(IRedisClient redis, JobEventStream events, ILogger<LiveEventPublisher> logger) : BackgroundService
+{
+    private const int MaxBatch = 256;
+    private readonly Channel<LiveEvent> _pending = Channel.CreateBounded<LiveEvent>(
+        new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+
+    public void Publish(Guid jobId, string type, JsonObject data)
+    {
+        if (!_pending.Writer.TryWrite(new LiveEvent(jobId, type, data.ToJsonString())))
+        {
+            LogDropped(type, jobId);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<RedisCommand>(MaxBatch * 2);
+        try
+        {
+            while (await _pending.Reader.WaitToReadAsync(stoppingToken))
+            {
+                await FlushAsync(batch);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+
+        // Shutting down: write what is left so clients see the final events of drained jobs.
+        await FlushAsync(batch);
+    }
+
+    private async Task FlushAsync(List<RedisCommand> batch)
+    {
+        while (_pending.Reader.TryRead(out var first))
+        {
+            batch.Clear();
+            var item = first;
+            var count = 0;
+            do
+            {
+                batch.Add(events.AddCommand(item.JobId, item.Type, item.Data));
+                if (JobEventStream.TerminalTypes.Contains(item.Type))
+                {
+                    batch.Add(events.ExpireCommand(item.JobId));
+                }
+            }
+            while (++count < MaxBatch && _pending.Reader.TryRead(out item!));
+
+            try
+            {
+                await redis.PipelineAsync(batch);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                LogWriteFailed(ex, count);
+            }
+        }
+    }
+
+    private sealed record LiveEvent(Guid JobId, string Type, string Data);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Live event buffer full: dropped {Type} of job {JobId}")]
+    private partial void LogDropped(string type, Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write {Count} live event(s) to Redis; they are dropped (Postgres keeps the record)")]
+    private partial void LogWriteFailed(Exception ex, int count);
+}

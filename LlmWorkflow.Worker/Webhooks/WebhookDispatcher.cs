@@ -1,0 +1,128 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using LlmWorkflow.Engine;
+using LlmWorkflow.Pipeline.Webhooks;
+
+namespace LlmWorkflow.Worker.Webhooks;
+
+/// <summary>
+/// One round of delivery: claim due attempts, sign and send them concurrently, record each result and schedule the
+/// next attempt or dead-letter the event. Everything it knows is in Postgres, so any worker can run any round.
+/// </summary>
+internal sealed partial class WebhookDispatcher(
+    WebhookDeliveryStore store,
+    WebhookSender sender,
+    WebhookRetrySchedule schedule,
+    WebhookSecretProtector secretProtector,
+    IOptions<WebhookOptions> options,
+    TimeProvider time,
+    ILogger<WebhookDispatcher> logger)
+{
+    /// <summary>What is recorded when neither the job nor the service has a signing secret.</summary>
+    public const string NoSecretError =
+        "No webhook secret: set LLM_WEBHOOK_SECRET (or Webhooks:Secret) or pass webhook_secret when submitting; unsigned webhooks are never sent.";
+
+    // Past the attempt's own timeout, so a lease only lapses when its worker is gone.
+    private static readonly TimeSpan LeaseMargin = TimeSpan.FromSeconds(30);
+
+    /// <summary>Delivers the due attempts of one batch; returns how many were claimed.</summary>
+    public async Task<int> DispatchDueAsync(CancellationToken cancellationToken)
+    {
+        var batch = await store.ClaimDueAsync(options.Value.BatchSize, options.Value.Timeout + LeaseMargin, cancellationToken);
+        await Task.WhenAll(batch.Select(delivery => DeliverAsync(delivery, cancellationToken)));
+        return batch.Count;
+    }
+
+    /// <summary>One attempt in its own span (the outbox poll that found it is not traced), so its HTTP call shows.</summary>
+    private async Task DeliverAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
+    {
+        using var span = Telemetry.ActivitySource.StartActivity("webhook.deliver " + delivery.EventType, System.Diagnostics.ActivityKind.Producer);
+        span?.SetTag("llmworkflow.job_id", delivery.JobId.ToString());
+        span?.SetTag("llmworkflow.webhook.event", delivery.EventType);
+        span?.SetTag("llmworkflow.webhook.attempt", delivery.AttemptNumber);
+        var attemptedAt = time.GetUtcNow();
+        WebhookSendResult result;
+        try
+        {
+            result = await SendAsync(delivery, attemptedAt, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down mid-attempt: hand the attempt back so another worker sends it now, not after the lease.
+            await store.ReleaseAsync(delivery.AttemptId, CancellationToken.None);
+            return;
+        }
+        catch (Exception ex)
+        {
+            result = new WebhookSendResult(WebhookSendOutcome.RetryableFailure, null, null, ex.Message, 0);
+        }
+
+        var (state, next) = result.Outcome switch
+        {
+            WebhookSendOutcome.Delivered => (WebhookAttemptStates.Delivered, null),
+            WebhookSendOutcome.Gone => (WebhookAttemptStates.Gone, null),
+            WebhookSendOutcome.PermanentFailure => (WebhookAttemptStates.DeadLettered, null),
+            _ => schedule.NextAttemptAt(delivery.AttemptNumber, result.RetryAfter, time.GetUtcNow()) is { } at
+                ? (WebhookAttemptStates.Failed, at)
+                : (WebhookAttemptStates.DeadLettered, (DateTimeOffset?)null),
+        };
+        await store.RecordAsync(delivery, result, attemptedAt, state, next, CancellationToken.None);
+        Telemetry.WebhookDeliveries.Add(1,
+            new KeyValuePair<string, object?>("event", delivery.EventType), new KeyValuePair<string, object?>("outcome", state));
+        span?.SetTag("llmworkflow.webhook.outcome", state);
+        span?.SetTag("http.response.status_code", result.HttpStatus);
+        if (result.Outcome != WebhookSendOutcome.Delivered)
+        {
+            span.RecordFailure(state, result.Error ?? $"HTTP {result.HttpStatus}");
+        }
+        LogAttempt(delivery.JobId, delivery.EventType, delivery.EventId, delivery.AttemptNumber, state, result.HttpStatus, result.Error);
+    }
+
+    /// <summary>What is recorded when the job's stored secret cannot be decrypted (its key is gone from the ring).</summary>
+    public const string UndecryptableSecretError =
+        "The job's webhook_secret cannot be decrypted: its Data Protection key is missing from llm_data_protection_keys.";
+
+    private Task<WebhookSendResult> SendAsync(WebhookDelivery delivery, DateTimeOffset timestamp, CancellationToken cancellationToken)
+    {
+        string? jobSecret;
+        try
+        {
+            jobSecret = secretProtector.Unprotect(delivery.JobSecret);
+        }
+        catch (CryptographicException)
+        {
+            return Task.FromResult(WebhookSendResult.NotSent(UndecryptableSecretError));
+        }
+
+        var secrets = Secrets(jobSecret);
+        if (secrets.Count == 0)
+        {
+            return Task.FromResult(WebhookSendResult.NotSent(NoSecretError));
+        }
+
+        // jsonb does not keep the original bytes; the compact re-serialization is what is signed and sent.
+        var body = Encoding.UTF8.GetBytes(JsonNode.Parse(delivery.PayloadJson)!.ToJsonString());
+        return sender.SendAsync(new WebhookRequest(delivery.WebhookUrl, delivery.EventId, delivery.EventType, body, secrets, timestamp), cancellationToken);
+    }
+
+    /// <summary>The job's own secret alone, or the service secret followed by the ones being rotated out.</summary>
+    private List<string> Secrets(string? jobSecret)
+    {
+        if (!string.IsNullOrEmpty(jobSecret))
+        {
+            return [jobSecret];
+        }
+
+        var service = options.Value;
+        return string.IsNullOrEmpty(service.Secret)
+            ? []
+            : [service.Secret, .. service.PreviousSecrets.Where(s => !string.IsNullOrEmpty(s))];
+    }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Webhook {EventType} of job {JobId} (event {EventId}) attempt {AttemptNumber}: {State} (HTTP {HttpStatus}) {Error}")]
+    private partial void LogAttempt(Guid jobId, string eventType, string eventId, int attemptNumber, string state, int? httpStatus, string? error);
+}

@@ -1,0 +1,25 @@
+using LlmWorkflow.Pipeline.Jobs;
+
+namespace LlmWorkflow.Worker.Webhooks;
+
+/// <summary>The event names sent in <c>X-Webhook-Event</c> and the payload's <c>event</c> field.</summary>
+internal static class WebhookEventTypes
+{
+    public const string Completed = "workflow.completed";
+
+    public const string Failed = "workflow.failed";
+
+    public const string Cancelled = "workflow.cancelled";
+
+    /// <summary>Opt-in: sent only when the job's <c>webhook_events</c> lists it.</summary>
+    public const string StepCompleted = "workflow.step_completed";
+
+    /// <summary>The terminal event for a finished job; null while the job is not finished.</summary>
+    public static string? ForStatus(JobStatus status) => status switch
+    {
+        JobStatus.Completed => Completed,
+        JobStatus.Failed => Failed,
+        JobStatus.Cancelled => Cancelled,
+        _ => null,
+    };
+}

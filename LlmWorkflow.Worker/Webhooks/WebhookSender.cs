@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Reflection;
+using System.Text;
+using Microsoft.Extensions.Options;
+using LlmWorkflow.Engine.Network;
+using LlmWorkflow.Pipeline.Webhooks;
+
+namespace LlmWorkflow.Worker.Webhooks;
+
+/// <summary>
+/// Sends one webhook attempt over its own <see cref="HttpClient"/> (no shared resilience handler: the retry
+/// schedule lives in Postgres). Connections go through <see cref="GuardedConnector"/>; redirects are not followed;
+/// the attempt is bounded by <see cref="WebhookOptions.Timeout"/>; only the first bytes of the answer are kept.
+/// </summary>
+internal sealed class WebhookSender : IDisposable
+{
+    /// <summary><c>LlmWorkflow/&lt;version&gt;</c>, sent as User-Agent.</summary>
+    public static readonly string UserAgent =
+        $"LlmWorkflow/{typeof(WebhookSender).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0"}";
+
+    private readonly HttpClient _client;
+    private readonly WebhookOptions _options;
+
+    public WebhookSender(IOptions<WebhookOptions> options)
+    {
+        _options = options.Value;
+        var allowPrivate = _options.AllowPrivateNetworks;
+        _client = new HttpClient(new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            ConnectCallback = (context, cancellationToken) => GuardedConnector.ConnectAsync(context.DnsEndPoint, allowPrivate, cancellationToken),
+        })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+    }
+
+    public async Task<WebhookSendResult> SendAsync(WebhookRequest request, CancellationToken cancellationToken)
+    {
+        using var message = new HttpRequestMessage(HttpMethod.Post, request.Url) { Content = new ReadOnlyMemoryContent(request.Body) };
+        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        var timestamp = request.Timestamp.ToUnixTimeSeconds();
+        var headers = message.Headers;
+        headers.TryAddWithoutValidation("User-Agent", UserAgent);
+        headers.Add("X-Webhook-Event", request.EventType);
+        headers.Add("X-Webhook-Signature", WebhookSignatures.Legacy(request.Secrets[0], request.Body.Span));
+        headers.Add("webhook-id", request.EventId);
+        headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        headers.Add("webhook-signature", WebhookSignatures.Standard(request.Secrets, request.EventId, timestamp, request.Body.Span));
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.Timeout);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            using var response = await _client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            var body = await ReadCappedAsync(response.Content, timeout.Token);
+            var status = (int)response.StatusCode;
+            var duration = ElapsedMs(started);
+            return status switch
+            {
+                >= 200 and < 300 => new(WebhookSendOutcome.Delivered, status, body, null, duration),
+                410 => new(WebhookSendOutcome.Gone, status, body, "The receiver answered 410 Gone; this event is not retried.", duration),
+                >= 300 and < 400 => new(WebhookSendOutcome.RetryableFailure, status, body,
+                    $"Redirects are not followed (Location: {response.Headers.Location?.ToString() ?? "none"}); configure the final URL.", duration),
+                429 or >= 500 => new(WebhookSendOutcome.RetryableFailure, status, body, $"HTTP {status}.", duration, RetryAfter(response)),
+                _ => new(WebhookSendOutcome.RetryableFailure, status, body, $"HTTP {status}.", duration),
+            };
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return new(WebhookSendOutcome.RetryableFailure, null, null, $"Timed out after {_options.Timeout.TotalSeconds:0.###} s.", ElapsedMs(started));
+        }
+        catch (HttpRequestException ex) when (FindBlocked(ex) is { } blocked)
+        {
+            return new(WebhookSendOutcome.PermanentFailure, null, null, blocked.Message, ElapsedMs(started));
+        }
+        catch (HttpRequestException ex)
+        {
+            return new(WebhookSendOutcome.RetryableFailure, null, null, ex.Message, ElapsedMs(started));
+        }
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    private async Task<string?> ReadCappedAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        var buffer = new byte[_options.MaxResponseBodyBytes + 1];
+        var read = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken);
+        if (read == 0)
+        {
+            return null;
+        }
+
+        // One byte more than the cap tells whether the answer was longer than what is stored.
+        return read > _options.MaxResponseBodyBytes
+            ? Encoding.UTF8.GetString(buffer, 0, _options.MaxResponseBodyBytes) + " [truncated]"
+            : Encoding.UTF8.GetString(buffer, 0, read);
+    }
+
+    private static TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - DateTimeOffset.UtcNow,
+        _ => null,
+    };
+
+    private static WebhookDestinationBlockedException? FindBlocked(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is WebhookDestinationBlockedException blocked)
+            {
+                return blocked;
+            }
+        }
+
+        return null;
+    }
+
+    private static int ElapsedMs(long started) => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+}
