@@ -1,3 +1,4 @@
+using LlmWorkflow.Engine;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

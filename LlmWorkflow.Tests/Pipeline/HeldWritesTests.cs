@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Worker.Jobs;
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,3 +1,4 @@
+using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Pipeline.Jobs;
 
@@ -60,7 +61,7 @@ internal sealed class PostgresCheckpointStore(
     }
 
     /// <summary>Keeps an answered call's usage row until its step's row is written (see <see cref="SaveAsync"/>).</summary>
-    public void AddUsage(string stepKey, string stepId, Llm.LlmCallResult call)
+    public void AddUsage(string stepKey, string stepId, LlmCallResult call)
     {
         var statement = JobStore.UsageStatement(Guid.CreateVersion7(), _jobId, stepId, job.WorkflowName, call);
         lock (_usage)
