@@ -11,10 +11,12 @@ namespace LlmWorkflow.LoadTest;
 internal sealed class BenchEnvironment : IAsyncDisposable
 {
     public const string ApiKey = "bench-key";
+    public const string AdminKey = "bench-admin-key";
     private readonly string _root = Directory.CreateTempSubdirectory("llmwf-bench-").FullName;
     private readonly List<Process> _processes = [];
     private LocalPostgres _postgres = null!;
     private LocalRedis _redis = null!;
+    private string? _keptPostgresDirectory;
 
     public string PostgresConnectionString { get; private set; } = "";
 
@@ -40,7 +42,14 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         // PostgreSQL with its defaults (fsync on): what a deployment runs. LLMWF_BENCH_FSYNC_OFF=1 turns fsync and
         // full-page writes off, for diagnostics only (figures taken that way must be labelled as such).
         environment.FsyncOff = Environment.GetEnvironmentVariable("LLMWF_BENCH_FSYNC_OFF") == "1";
-        environment._postgres = new LocalPostgres(new LocalPostgresOptions { DataDirectory = Path.Combine(environment._root, "pg"), TradeDurabilityForSpeed = environment.FsyncOff });
+        // LLMWF_BENCH_PG_DIR keeps PostgreSQL's data directory across runs (the scale scenario seeds it once); it is
+        // created on first use and never deleted by the tool.
+        environment._keptPostgresDirectory = Environment.GetEnvironmentVariable("LLMWF_BENCH_PG_DIR") is { Length: > 0 } kept ? Path.GetFullPath(kept) : null;
+        environment._postgres = new LocalPostgres(new LocalPostgresOptions
+        {
+            DataDirectory = environment._keptPostgresDirectory ?? Path.Combine(environment._root, "pg"),
+            TradeDurabilityForSpeed = environment.FsyncOff,
+        });
         environment._redis = new LocalRedis(new LocalRedisOptions { DataDirectory = Path.Combine(environment._root, "redis") });
         await Task.WhenAll(environment._postgres.StartAsync(), environment._redis.StartAsync());
         await environment._postgres.CreateDatabaseIfMissingAsync("bench", CancellationToken.None);
@@ -51,6 +60,7 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         environment.Settings["ConnectionStrings__redis"] = environment._redis.ConnectionString;
         environment.Settings["Workflows__Root"] = workflowsRoot;
         environment.Settings["LLM_MICROSERVICE_API_KEY"] = ApiKey;
+        environment.Settings["ADMIN_API_KEY"] = AdminKey;
         environment.Settings["Logging__LogLevel__Default"] = "Warning";
         environment.Settings["DOTNET_ENVIRONMENT"] = "Production";
         environment.Settings["ASPNETCORE_ENVIRONMENT"] = "Production";
@@ -103,6 +113,21 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         var worker = Start("LlmWorkflow.Worker.dll", settings);
         Services.Add(("worker", worker));
         return worker;
+    }
+
+    /// <summary>Whether PostgreSQL's data directory outlives this run (<c>LLMWF_BENCH_PG_DIR</c>).</summary>
+    public bool KeepsDatabase => _keptPostgresDirectory is not null;
+
+    /// <summary>Stops one service process (a worker whose phase is over).</summary>
+    public async Task StopAsync(Process process)
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        Services.RemoveAll(s => s.Process == process);
     }
 
     public async Task<long> CountAsync(string sql)

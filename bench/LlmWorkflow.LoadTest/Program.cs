@@ -7,6 +7,7 @@ using LlmWorkflow.LoadTest;
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- io [jobs=500] [latency_ms=1000]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- e2e [jobs=5000] [workers=2] [concurrency=32]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- burst [requests=2000] [concurrency=32]
+//   LLMWF_BENCH_PG_DIR=/var/tmp/llmwf-scale dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- scale [jobs=10000000] [rounds=3]
 var scenario = args.FirstOrDefault() ?? "";
 int Arg(int index, int fallback) => args.Length > index ? int.Parse(args[index], CultureInfo.InvariantCulture) : fallback;
 var workflowsRoot = Path.GetFullPath(Path.Combine("bench", "workflows"));
@@ -24,11 +25,12 @@ var result = scenario switch
     "io" => await Scenarios.IoConcurrencyAsync(environment, Arg(1, 500), TimeSpan.FromMilliseconds(Arg(2, 1000))),
     "e2e" => await Scenarios.EndToEndAsync(environment, Arg(1, 5_000), Arg(2, 2), Arg(3, 32)),
     "burst" => await Scenarios.BurstAsync(environment, Arg(1, 2_000), Arg(2, 32)),
+    "scale" => await ScaleScenario.RunAsync(environment, args.Length > 1 ? long.Parse(args[1], CultureInfo.InvariantCulture) : 10_000_000, Arg(2, 3)),
     _ => null,
 };
 if (result is null)
 {
-    Console.Error.WriteLine("Usage: LlmWorkflow.LoadTest submit [rate] [seconds] | throughput [jobs] [workers] | io [jobs] [latency_ms] | e2e [jobs] [workers] [concurrency] | burst [requests] [concurrency]");
+    Console.Error.WriteLine("Usage: LlmWorkflow.LoadTest submit [rate] [seconds] | throughput [jobs] [workers] | io [jobs] [latency_ms] | e2e [jobs] [workers] [concurrency] | burst [requests] [concurrency] | scale [jobs] [rounds]");
     return 2;
 }
 
