@@ -51,6 +51,7 @@ public static class EngineServiceCollectionExtensions
         services.AddScoped<JobMaintenance>();
         services.AddOptions<MaintenanceOptions>().Bind(configuration.GetSection(MaintenanceOptions.Section));
         services.AddSingleton<ScheduledMaintenance>();
+        services.AddSingleton<UsageRollup>();
         services.AddScoped<UsageReport>();
         services.AddWebhooks(configuration);
 

@@ -37,6 +37,7 @@ internal static class JobEndpoints
                              "workflow_name (exact); search: part of the job id (a prefix, or the short id the dashboard shows), username or user id (case-insensitive). " +
                              "Only the caller key's tenant's jobs are listed; user_id narrows within it (it cannot widen a key bound to a user or X-User-Id). " +
                              "Admin keys see every tenant and may filter with tenant_id. " +
+                             $"total is exact up to {JobListCount.ExactUpTo:N0} matching jobs (or offset + limit, if larger); beyond that total_exact is false and total is a lower bound (more pages follow). " +
                              "Invalid values get 400 listing the valid ones; a bad limit_results also carries document 003's error: \"InvalidLimitResults\" and valid_values.");
 
         api.MapDelete("/workflow/{jobId:guid}", CancelAsync)
@@ -205,15 +206,20 @@ internal static class JobEndpoints
                 || (j.UserId != null && EF.Functions.ILike(j.UserId, anywhere, @"\")));
         }
 
-        var total = await jobs.CountAsync(cancellationToken);
-        var page = await jobs.OrderByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id)
+        // Counting every match costs a scan of all of them (seconds at millions of jobs); the count stops one past
+        // its limit, which is enough to say "more than that" and whether a next page exists.
+        var countLimit = JobListCount.LimitFor(query.Offset, query.Limit);
+        var newestFirst = jobs.OrderByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id);
+        var counted = await newestFirst.Take(countLimit + 1).CountAsync(cancellationToken);
+        var (total, exact) = JobListCount.Total(counted, countLimit);
+        var page = await newestFirst
             .Skip(query.Offset).Take(query.Limit)
             .Select(j => new JobSummary(
                 j.Id, j.WorkflowName, j.Status.ToWire(), j.Priority, j.UserId, j.Username, j.Action, j.CreatedAt,
                 j.StartedAt, j.CompletedAt, j.DurationMs, j.ErrorMessage, j.CurrentStepId, j.CurrentStepName,
                 j.ProgressPercent, j.TotalTokens, j.CostUsd))
             .ToListAsync(cancellationToken);
-        return TypedResults.Ok(new JobListResponse(page, total, query.Limit, query.Offset));
+        return TypedResults.Ok(new JobListResponse(page, total, query.Limit, query.Offset, exact));
     }
 
     /// <summary>Document 003's members of the limit_results 400, kept next to the problem details ones its clients read.</summary>

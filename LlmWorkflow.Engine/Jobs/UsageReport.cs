@@ -1,5 +1,4 @@
-using LlmWorkflow.Engine.Persistence;
-using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace LlmWorkflow.Engine.Jobs;
 
@@ -16,47 +15,120 @@ public sealed record UsageReportResult(
     IReadOnlyList<UsageGroup> ByUser,
     IReadOnlyList<UsageGroup> ByDay);
 
-/// <summary>Builds the admin usage/cost report.</summary>
-public sealed class UsageReport(LlmWorkflowDbContext db)
+/// <summary>
+/// Builds the admin usage/cost report. Whole days the <see cref="UsageRollup"/> has summed (whole months at once where
+/// it can) come from <c>llm_usage_rollup</c>; the rest — the partial first and last day, and the days not closed
+/// yet — is aggregated from the usage rows by PostgreSQL. Either way only sums cross the wire.
+/// </summary>
+public sealed class UsageReport(NpgsqlDataSource dataSource, UsageRollup rollup)
 {
+    /// <summary>A report request rolls up at most this many days itself; maintenance rolls up the rest.</summary>
+    public const int RollUpDaysPerReport = 31;
+
+    private const string NoUser = "(none)";
+
     public async Task<UsageReportResult> BuildAsync(DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
     {
-        var rows = await (
-            from u in db.ProviderUsage.AsNoTracking()
-            where u.CreatedAt >= start && u.CreatedAt < end
-            join j in db.Jobs.AsNoTracking() on u.JobId equals j.Id into jobs
-            from j in jobs.DefaultIfEmpty()
-            select new UsageRow(
-                u.Model,
-                j == null ? "(deleted)" : j.WorkflowName,
-                j == null ? null : j.UserId,
-                u.CreatedAt,
-                u.InputTokens,
-                u.OutputTokens,
-                u.TotalTokens,
-                u.CostUsd)).ToListAsync(cancellationToken);
+        var watermark = await rollup.RollUpAsync(RollUpDaysPerReport, cancellationToken);
+        var sums = new List<(string Dimension, string Key, UsageGroup Sum)>();
 
+        // Whole days in [start, end) that are rolled up: [firstDay, lastDay).
+        var firstDay = DateOnly.FromDateTime(start.UtcDateTime);
+        firstDay = UsageRollup.Instant(firstDay) < start ? firstDay.AddDays(1) : firstDay;
+        var lastDay = DateOnly.FromDateTime(end.UtcDateTime);
+        lastDay = watermark is { } rolled && rolled < lastDay ? rolled : lastDay;
+        if (watermark is null || firstDay >= lastDay)
+        {
+            sums.AddRange(await RawAsync(start, end, start, start, cancellationToken));
+        }
+        else
+        {
+            sums.AddRange(await RolledAsync(firstDay, lastDay, cancellationToken));
+            sums.AddRange(await RawAsync(start, UsageRollup.Instant(firstDay), UsageRollup.Instant(lastDay), end, cancellationToken));
+        }
+
+        IReadOnlyList<UsageGroup> By(string dimension) => sums.Where(s => s.Dimension == dimension)
+            .GroupBy(s => s.Key, StringComparer.Ordinal).Select(g => Add(g.Key, g.Select(s => s.Sum)))
+            .OrderByDescending(g => g.CostUsd).ThenBy(g => g.Key, StringComparer.Ordinal).ToArray();
+        var byModel = By("model");
         return new UsageReportResult(
             start, end,
-            Sum("total", rows),
-            By(rows, r => r.Model),
-            By(rows, r => r.Workflow),
-            By(rows, r => r.User ?? "(none)"),
-            rows.GroupBy(r => r.CreatedAt.UtcDateTime.Date).OrderBy(g => g.Key)
-                .Select(g => Sum(g.Key.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), g)).ToArray());
+            Add("total", byModel),
+            byModel,
+            By("workflow"),
+            By("user"),
+            By("day").OrderBy(g => g.Key, StringComparer.Ordinal).ToArray());
     }
 
-    private static UsageGroup Sum(string key, IEnumerable<UsageRow> group)
+    /// <summary>Sums from the rollup for the whole days [<paramref name="from"/>, <paramref name="to"/>): month rows for whole months, day rows for the rest.</summary>
+    private async Task<List<(string, string, UsageGroup)>> RolledAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken)
     {
-        var list = group as IReadOnlyCollection<UsageRow> ?? group.ToList();
-        return new UsageGroup(key, list.Count,
-            list.Sum(r => (long)r.InputTokens), list.Sum(r => (long)r.OutputTokens), list.Sum(r => (long)r.TotalTokens),
-            list.Sum(r => r.CostUsd));
+        var firstMonth = from.Day == 1 ? from : new DateOnly(from.Year, from.Month, 1).AddMonths(1);
+        var endMonth = new DateOnly(to.Year, to.Month, 1);
+        if (firstMonth >= endMonth)
+        {
+            (firstMonth, endMonth) = (to, to);
+        }
+
+        await using var command = dataSource.CreateCommand("""
+            SELECT dimension, key, sum(calls)::bigint, sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(total_tokens)::bigint, sum(cost_usd)
+              FROM llm_usage_rollup
+             WHERE (granularity = 'm' AND period >= $3 AND period < $4)
+                OR (granularity = 'd' AND ((period >= $1 AND period < $3) OR (period >= $4 AND period < $2)))
+             GROUP BY dimension, key
+            UNION ALL
+            SELECT 'day', to_char(period, 'YYYY-MM-DD'), sum(calls)::bigint, sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(total_tokens)::bigint, sum(cost_usd)
+              FROM llm_usage_rollup
+             WHERE granularity = 'd' AND dimension = 'model' AND period >= $1 AND period < $2
+             GROUP BY period
+            """);
+        foreach (var day in new[] { from, to, firstMonth, endMonth })
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = day });
+        }
+
+        return await ReadAsync(command, cancellationToken);
     }
 
-    private static IReadOnlyList<UsageGroup> By(IEnumerable<UsageRow> rows, Func<UsageRow, string> key) =>
-        rows.GroupBy(key).Select(g => Sum(g.Key, g))
-            .OrderByDescending(g => g.CostUsd).ThenBy(g => g.Key, StringComparer.Ordinal).ToArray();
+    /// <summary>Sums straight from the usage rows created in [<paramref name="from1"/>, <paramref name="to1"/>) or [<paramref name="from2"/>, <paramref name="to2"/>).</summary>
+    private async Task<List<(string, string, UsageGroup)>> RawAsync(
+        DateTimeOffset from1, DateTimeOffset to1, DateTimeOffset from2, DateTimeOffset to2, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            SELECT CASE WHEN GROUPING(day) = 0 THEN 'day' WHEN GROUPING(model) = 0 THEN 'model' WHEN GROUPING(workflow) = 0 THEN 'workflow' ELSE 'user' END,
+                   CASE WHEN GROUPING(day) = 0 THEN to_char(day, 'YYYY-MM-DD') WHEN GROUPING(model) = 0 THEN model
+                        WHEN GROUPING(workflow) = 0 THEN workflow ELSE user_id END,
+                   count(*), sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(total_tokens)::bigint, sum(cost_usd)
+              FROM ({UsageRollup.UsageRowsSql}
+                     WHERE (u.created_at >= $1 AND u.created_at < $2) OR (u.created_at >= $3 AND u.created_at < $4)) usage
+             GROUP BY GROUPING SETS ((day), (model), (workflow), (user_id))
+            """);
+        foreach (var instant in new[] { from1, to1, from2, to2 })
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = instant });
+        }
 
-    private sealed record UsageRow(string Model, string Workflow, string? User, DateTimeOffset CreatedAt, int InputTokens, int OutputTokens, int TotalTokens, decimal CostUsd);
+        return await ReadAsync(command, cancellationToken);
+    }
+
+    private static async Task<List<(string, string, UsageGroup)>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var rows = new List<(string, string, UsageGroup)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var key = reader.IsDBNull(1) ? NoUser : reader.GetString(1);
+            rows.Add((reader.GetString(0), key, new UsageGroup(key, (int)reader.GetInt64(2), reader.GetInt64(3),
+                reader.GetInt64(4), reader.GetInt64(5), reader.IsDBNull(6) ? 0m : reader.GetDecimal(6))));
+        }
+
+        return rows;
+    }
+
+    private static UsageGroup Add(string key, IEnumerable<UsageGroup> groups)
+    {
+        var list = groups as IReadOnlyCollection<UsageGroup> ?? groups.ToList();
+        return new UsageGroup(key, list.Sum(g => g.Calls), list.Sum(g => g.InputTokens), list.Sum(g => g.OutputTokens),
+            list.Sum(g => g.TotalTokens), list.Sum(g => g.CostUsd));
+    }
 }

@@ -148,13 +148,13 @@ internal static class ScaleSeeder
                     r.reference - make_interval(secs => ({jobs} - i)::float8 / {jobs} * {SpanDays} * 86400) AS created,
                     CASE WHEN i % 10 < 6 THEN 'main-app' WHEN i % 10 < 8 THEN 'tenant-b' WHEN i % 10 = 8 THEN 'tenant-c' ELSE 'tenant-d' END AS tenant,
                     'user-' || lpad(((i * 7919) % 20000)::text, 5, '0') AS user_id,
-                    (ARRAY['mission_generation','summarize','classify_ticket','translate','extract_entities','bench_transform'])[1 + (i / 7) % 6] AS workflow,
+                    (ARRAY['mission_generation','summarize','classify_ticket','translate','extract_entities','bench_transform'])[1 + ((i / 7) % 6)::int] AS workflow,
                     CASE WHEN i % 50 = 3 THEN 'failed' WHEN i % 200 = 7 THEN 'cancelled' ELSE 'completed' END AS status,
-                    (ARRAY['openai/gpt-4o-mini','anthropic/claude-haiku-4-5','openai/gpt-4o','google/gemini-2.0-flash'])[1 + (i / 3) % 4] AS model,
-                    500 + (i * 37) % 3000 AS input_tokens,
-                    100 + (i * 53) % 900 AS output_tokens,
-                    800 + (i * 97) % 20000 AS llm_ms
-               FROM generate_series({start}, {end - 1}) i, bench_seed r)
+                    (ARRAY['openai/gpt-4o-mini','anthropic/claude-haiku-4-5','openai/gpt-4o','google/gemini-2.0-flash'])[1 + ((i / 3) % 4)::int] AS model,
+                    (500 + (i * 37) % 3000)::int AS input_tokens,
+                    (100 + (i * 53) % 900)::int AS output_tokens,
+                    (800 + (i * 97) % 20000)::int AS llm_ms
+               FROM generate_series({start}::bigint, {end - 1}::bigint) i, bench_seed r)
             """;
         await Execute(connection, $"""
             INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, priority, user_id, username, action, status, input_data,

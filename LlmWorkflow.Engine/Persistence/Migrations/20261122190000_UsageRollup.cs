@@ -1,0 +1,45 @@
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+namespace LlmWorkflow.Engine.Persistence.Migrations;
+
+/// <summary>
+/// The usage report's rollup (<see cref="Jobs.UsageRollup"/>): sums of <c>llm_provider_usage</c> per closed UTC day
+/// ('d') and month ('m'), per dimension (model, workflow, user; key NULL for a job without user), and the first day
+/// not rolled up yet.
+/// </summary>
+[DbContext(typeof(LlmWorkflowDbContext))]
+[Migration("20261122190000_UsageRollup")]
+public sealed class UsageRollup : Migration
+{
+    protected override void Up(MigrationBuilder migrationBuilder)
+    {
+        migrationBuilder.Sql("""
+            CREATE TABLE llm_usage_rollup (
+                granularity CHAR(1) NOT NULL CHECK (granularity IN ('d', 'm')),
+                period DATE NOT NULL,
+                dimension VARCHAR(10) NOT NULL CHECK (dimension IN ('model', 'workflow', 'user')),
+                key VARCHAR(255),
+                calls BIGINT NOT NULL,
+                input_tokens BIGINT NOT NULL,
+                output_tokens BIGINT NOT NULL,
+                total_tokens BIGINT NOT NULL,
+                cost_usd NUMERIC(20, 6) NOT NULL
+            );
+            CREATE UNIQUE INDEX idx_usage_rollup_period_key ON llm_usage_rollup(granularity, period, dimension, key) NULLS NOT DISTINCT;
+
+            CREATE TABLE llm_usage_rollup_state (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                rolled_through DATE NOT NULL
+            );
+            """);
+    }
+
+    protected override void Down(MigrationBuilder migrationBuilder)
+    {
+        migrationBuilder.Sql("""
+            DROP TABLE IF EXISTS llm_usage_rollup_state;
+            DROP TABLE IF EXISTS llm_usage_rollup;
+            """);
+    }
+}
