@@ -7,7 +7,7 @@ namespace LlmWorkflow.Api.Contracts;
 public static class JobListCount
 {
     /// <summary>Counts up to this many matches are exact whatever the page.</summary>
-    public const int ExactUpTo = 10_000;
+    public const int ExactUpTo = 1_000;
 
     /// <summary>The count limit for a page: at least <see cref="ExactUpTo"/>, and always past the page asked for (so "is there a next page" is answered).</summary>
     public static int LimitFor(int offset, int limit) => (int)Math.Min(int.MaxValue - 1, Math.Max(ExactUpTo, (long)offset + limit));

@@ -162,7 +162,7 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
     {
         var ct = TestContext.Current.CancellationToken;
         // More jobs than the count limit, of one user, in the caller key's tenant (the tenant of a job it submitted);
-        // rows written directly: 10,001 submissions would only test the submit path again. Five of them failed.
+        // rows written directly: 1,001 submissions would only test the submit path again. Five of them failed.
         var user = "counted-" + Guid.NewGuid().ToString("N")[..8];
         await using (var connection = new Npgsql.NpgsqlConnection(_postgres))
         {
@@ -171,20 +171,22 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
                 INSERT INTO llm_workflow_jobs (celery_task_id, workflow_name, user_id, status, input_data, completed_at, tenant_id, created_at)
                 SELECT gen_random_uuid()::text, 'hello_transform', $1, CASE WHEN i <= 5 THEN 'failed' ELSE 'completed' END, '{}', now(),
                        (SELECT tenant_id FROM llm_workflow_jobs WHERE id = $2), now() - i * interval '1 second'
-                  FROM generate_series(1, 10001) i
+                  FROM generate_series(1, $3) i
                 """, connection);
             insert.Parameters.AddWithValue(user);
             insert.Parameters.AddWithValue(Guid.Parse((string)(await SubmitAndReadAsync(user))["job_id"]!));
+            insert.Parameters.AddWithValue(LlmWorkflow.Api.Contracts.JobListCount.ExactUpTo + 1);
             await insert.ExecuteNonQueryAsync(ct);
         }
 
-        // 10,002 jobs (10,001 + the submitted one): more than the limit, so a lower bound, and a next page exists.
+        // Limit + 2 jobs (the inserted ones and the submitted one): the count stops one past the limit, a lower bound.
+        var limit = LlmWorkflow.Api.Contracts.JobListCount.ExactUpTo;
         var first = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?user_id={user}", ct);
-        Assert.Equal((10_001, false, 50), ((int)first!["total"]!, (bool)first["total_exact"]!, first["jobs"]!.AsArray().Count));
+        Assert.Equal((limit + 1, false, 50), ((int)first!["total"]!, (bool)first["total_exact"]!, first["jobs"]!.AsArray().Count));
 
         // Past the limit the count goes as far as the page asked for: the last page knows it is the last.
-        var last = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?user_id={user}&offset=10000&limit=50", ct);
-        Assert.Equal((10_002, true, 2), ((int)last!["total"]!, (bool)last["total_exact"]!, last["jobs"]!.AsArray().Count));
+        var last = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?user_id={user}&offset={limit}&limit=50", ct);
+        Assert.Equal((limit + 2, true, 2), ((int)last!["total"]!, (bool)last["total_exact"]!, last["jobs"]!.AsArray().Count));
 
         var failed = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?user_id={user}&status_filter=failed", ct);
         Assert.Equal((5, true, 5), ((int)failed!["total"]!, (bool)failed["total_exact"]!, failed["jobs"]!.AsArray().Count));
