@@ -82,7 +82,9 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         ApiUrl = new Uri($"http://127.0.0.1:{port}");
         Services.Add(("api", Start("LlmWorkflow.Api.dll", new() { ["ASPNETCORE_URLS"] = ApiUrl.ToString() })));
         using var http = new HttpClient { BaseAddress = ApiUrl };
-        for (var i = 0; i < 600; i++)
+        // Minutes, not seconds, on a large seeded database: the API migrates before it answers (an index on millions of rows).
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);
+        while (DateTime.UtcNow < deadline)
         {
             try
             {
