@@ -1,7 +1,11 @@
 namespace LlmWorkflow.Api.Contracts;
 
-/// <summary>A page of job summaries, newest first.</summary>
-public sealed record JobListResponse(IReadOnlyList<JobSummary> Jobs, int Total, int Limit, int Offset);
+/// <summary>
+/// A page of job summaries, newest first. <see cref="Total"/> is exact when <see cref="TotalExact"/> is true; past
+/// <see cref="JobListCount.ExactUpTo"/> matching jobs (and past the requested page) counting stops and it is a lower
+/// bound: there are at least that many, and more pages follow.
+/// </summary>
+public sealed record JobListResponse(IReadOnlyList<JobSummary> Jobs, int Total, int Limit, int Offset, bool TotalExact);
 
 /// <summary>One row of the jobs list (document 003's JobSummary plus progress, tokens and cost).</summary>
 public sealed record JobSummary(

@@ -41,6 +41,7 @@ internal static class JobEndpoints
                              "ties are broken by created time and job id, so offset pages neither repeat nor skip a job; empty durations sort last. " +
                              "Only the caller key's tenant's jobs are listed; user_id narrows within it (it cannot widen a key bound to a user or X-User-Id). " +
                              "Admin keys see every tenant and may filter with tenant_id. " +
+                             $"total is exact up to {JobListCount.ExactUpTo:N0} matching jobs (or offset + limit, if larger); beyond that total_exact is false and total is a lower bound (more pages follow). " +
                              "Invalid values get 400 listing the valid ones; a bad limit_results also carries document 003's error: \"InvalidLimitResults\" and valid_values.");
 
         api.MapDelete("/workflow/{jobId:guid}", CancelAsync)
@@ -235,7 +236,12 @@ internal static class JobEndpoints
                 && (usage.UsageTo == null || u.CreatedAt < usage.UsageTo)));
         }
 
-        var total = await jobs.CountAsync(cancellationToken);
+        // Counting every match costs a scan of all of them (seconds at millions of jobs); the count stops one past
+        // its limit, which is enough to say "more than that" and whether a next page exists.
+        var countLimit = JobListCount.LimitFor(query.Offset, query.Limit);
+        var counted = await jobs.OrderByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id)
+            .Take(countLimit + 1).CountAsync(cancellationToken);
+        var (total, exact) = JobListCount.Total(counted, countLimit);
         var page = await ordering.Apply(jobs)
             .Skip(query.Offset).Take(query.Limit)
             .Select(j => new JobSummary(
@@ -243,7 +249,7 @@ internal static class JobEndpoints
                 j.StartedAt, j.CompletedAt, j.DurationMs, j.ErrorMessage, j.CurrentStepId, j.CurrentStepName,
                 j.ProgressPercent, j.TotalTokens, j.CostUsd))
             .ToListAsync(cancellationToken);
-        return TypedResults.Ok(new JobListResponse(page, total, query.Limit, query.Offset));
+        return TypedResults.Ok(new JobListResponse(page, total, query.Limit, query.Offset, exact));
     }
 
     /// <summary>Document 003's members of the limit_results 400, kept next to the problem details ones its clients read.</summary>

@@ -87,7 +87,8 @@ public sealed class JobMaintenance(NpgsqlDataSource dataSource, IOptions<Webhook
 
     /// <summary>
     /// Deletes completed, failed and cancelled jobs created before <paramref name="olderThan"/> ago (their steps, usage
-    /// and webhook rows go with them), <paramref name="batchSize"/> rows per statement so no statement holds many locks.
+    /// and webhook rows go with them), <paramref name="batchSize"/> rows per statement and transaction so no statement
+    /// holds many locks or stalls the workers' writes.
     /// </summary>
     public async Task<RetentionResult> DeleteFinishedAsync(TimeSpan olderThan, CancellationToken cancellationToken, int batchSize = 1000)
     {
@@ -95,23 +96,37 @@ public sealed class JobMaintenance(NpgsqlDataSource dataSource, IOptions<Webhook
         var cutoff = time.GetUtcNow() - olderThan;
         var deleted = 0;
         var batches = 0;
+        // Oldest first, each batch starting where the last one ended: a batch never walks again over the index
+        // entries of rows the batches before it deleted (they stay in the index until vacuum).
+        var from = DateTimeOffset.MinValue;
         while (true)
         {
             await using var command = dataSource.CreateCommand("""
-                DELETE FROM llm_workflow_jobs
-                 WHERE id IN (SELECT id FROM llm_workflow_jobs
-                               WHERE status IN ('completed', 'failed', 'cancelled') AND created_at < $1
-                               LIMIT $2)
+                WITH doomed AS (
+                    DELETE FROM llm_workflow_jobs
+                     WHERE id IN (SELECT id FROM llm_workflow_jobs
+                                   WHERE created_at >= $3 AND created_at < $1 AND status IN ('completed', 'failed', 'cancelled')
+                                   ORDER BY created_at
+                                   LIMIT $2)
+                       -- Re-checked on the row itself: a job retried meanwhile is not finished any more.
+                       AND status IN ('completed', 'failed', 'cancelled')
+                    RETURNING created_at)
+                SELECT count(*), max(created_at) FROM doomed
                 """);
             command.Parameters.Add(new NpgsqlParameter { Value = cutoff });
             command.Parameters.Add(new NpgsqlParameter { Value = batchSize });
-            var count = await command.ExecuteNonQueryAsync(cancellationToken);
+            command.Parameters.Add(new NpgsqlParameter { Value = from });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            var count = (int)reader.GetInt64(0);
             deleted += count;
             batches++;
             if (count < batchSize)
             {
                 return new RetentionResult(deleted, batches);
             }
+
+            from = reader.GetFieldValue<DateTimeOffset>(1);
         }
     }
 

@@ -53,10 +53,14 @@ public sealed class DatabaseMigrator(LlmWorkflowDbContext db, ILogger<DatabaseMi
     private async Task MigrateOnceAsync(CancellationToken cancellationToken)
     {
         var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        var timeout = db.Database.GetCommandTimeout();
         await db.Database.OpenConnectionAsync(cancellationToken);
         try
         {
-            await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection))
+            // No command timeout while migrating: building an index on a table of millions of jobs takes minutes, and
+            // so does waiting here for another process that is doing it.
+            db.Database.SetCommandTimeout(0);
+            await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection) { CommandTimeout = 0 })
             {
                 lockCommand.Parameters.AddWithValue("key", MigrationLockKey);
                 await lockCommand.ExecuteNonQueryAsync(cancellationToken);
@@ -80,6 +84,7 @@ public sealed class DatabaseMigrator(LlmWorkflowDbContext db, ILogger<DatabaseMi
                 await unlockCommand.ExecuteNonQueryAsync(CancellationToken.None);
             }
 
+            db.Database.SetCommandTimeout(timeout);
             await db.Database.CloseConnectionAsync();
         }
     }

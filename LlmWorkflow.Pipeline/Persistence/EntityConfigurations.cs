@@ -45,6 +45,8 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.HasIndex(j => new { j.TenantId, j.UserId, j.IdempotencyKey }).IsUnique().AreNullsDistinct(false)
             .HasFilter("idempotency_key IS NOT NULL").HasDatabaseName("idx_workflow_jobs_tenant_idempotency");
         job.HasIndex(j => new { j.TenantId, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_tenant_created_at");
+        job.HasIndex(j => new { j.TenantId, j.Status, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_tenant_status_created_at");
+        job.HasIndex(j => new { j.TenantId, j.UserId, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_tenant_user_created_at");
         job.HasIndex(j => j.LeaseExpiresAt).HasFilter("status = 'processing'").HasDatabaseName("idx_workflow_jobs_lease");
         job.HasIndex(j => j.DispatchedAt).HasFilter("status = 'queued'").HasDatabaseName("idx_workflow_jobs_queued");
     }

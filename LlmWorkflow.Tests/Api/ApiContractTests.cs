@@ -12,10 +12,12 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
     private ApiFactory _api = null!;
     private HttpClient _client = null!;
     private HttpClient _admin = null!;
+    private string _postgres = "";
 
     public async ValueTask InitializeAsync()
     {
         var environment = await TestEnvironment.CreateAsync(servers, nameof(ApiContractTests));
+        _postgres = environment.PostgresConnectionString;
         _api = new ApiFactory(environment.Settings());
         _client = _api.CreateAuthenticatedClient();
         _admin = _api.CreateAuthenticatedClient(admin: true);
@@ -153,6 +155,47 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(3, (int)queued!["total"]!);
         var completed = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?user_id={user}&status_filter=completed", ct);
         Assert.Equal(0, (int)completed!["total"]!);
+    }
+
+    [Fact]
+    public async Task ListTotalIsExactUpToTheCountLimitThenALowerBound()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // More jobs than the count limit, of one user, in the caller key's tenant (the tenant of a job it submitted);
+        // rows written directly: 1,001 submissions would only test the submit path again. Five of them failed.
+        var user = "counted-" + Guid.NewGuid().ToString("N")[..8];
+        await using (var connection = new Npgsql.NpgsqlConnection(_postgres))
+        {
+            await connection.OpenAsync(ct);
+            await using var insert = new Npgsql.NpgsqlCommand("""
+                INSERT INTO llm_workflow_jobs (celery_task_id, workflow_name, user_id, status, input_data, completed_at, tenant_id, created_at)
+                SELECT gen_random_uuid()::text, 'hello_transform', $1, CASE WHEN i <= 5 THEN 'failed' ELSE 'completed' END, '{}', now(),
+                       (SELECT tenant_id FROM llm_workflow_jobs WHERE id = $2), now() - i * interval '1 second'
+                  FROM generate_series(1, $3) i
+                """, connection);
+            insert.Parameters.AddWithValue(user);
+            insert.Parameters.AddWithValue(Guid.Parse((string)(await SubmitAndReadAsync(user))["job_id"]!));
+            insert.Parameters.AddWithValue(LlmWorkflow.Api.Contracts.JobListCount.ExactUpTo + 1);
+            await insert.ExecuteNonQueryAsync(ct);
+        }
+
+        // Limit + 2 jobs (the inserted ones and the submitted one): the count stops one past the limit, a lower bound.
+        var limit = LlmWorkflow.Api.Contracts.JobListCount.ExactUpTo;
+        var first = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?user_id={user}", ct);
+        Assert.Equal((limit + 1, false, 50), ((int)first!["total"]!, (bool)first["total_exact"]!, first["jobs"]!.AsArray().Count));
+
+        // Past the limit the count goes as far as the page asked for: the last page knows it is the last.
+        var last = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?user_id={user}&offset={limit}&limit=50", ct);
+        Assert.Equal((limit + 2, true, 2), ((int)last!["total"]!, (bool)last["total_exact"]!, last["jobs"]!.AsArray().Count));
+
+        var failed = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?user_id={user}&status_filter=failed", ct);
+        Assert.Equal((5, true, 5), ((int)failed!["total"]!, (bool)failed["total_exact"]!, failed["jobs"]!.AsArray().Count));
+    }
+
+    private async Task<JsonObject> SubmitAndReadAsync(string user)
+    {
+        using var response = await SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "counted" }, user_id = user });
+        return (await response.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken))!;
     }
 
     [Fact]

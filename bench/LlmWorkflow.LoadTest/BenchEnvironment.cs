@@ -16,6 +16,7 @@ internal sealed class BenchEnvironment : IAsyncDisposable
     private readonly List<Process> _processes = [];
     private LocalPostgres _postgres = null!;
     private LocalRedis _redis = null!;
+    private string? _keptPostgresDirectory;
 
     public string PostgresConnectionString { get; private set; } = "";
 
@@ -47,7 +48,14 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         // PostgreSQL with its defaults (fsync on): what a deployment runs. LLMWF_BENCH_FSYNC_OFF=1 turns fsync and
         // full-page writes off, for diagnostics only (figures taken that way must be labelled as such).
         environment.FsyncOff = Environment.GetEnvironmentVariable("LLMWF_BENCH_FSYNC_OFF") == "1";
-        environment._postgres = new LocalPostgres(new LocalPostgresOptions { DataDirectory = Path.Combine(environment._root, "pg"), TradeDurabilityForSpeed = environment.FsyncOff });
+        // LLMWF_BENCH_PG_DIR keeps PostgreSQL's data directory across runs (the scale scenario seeds it once); it is
+        // created on first use and never deleted by the tool.
+        environment._keptPostgresDirectory = Environment.GetEnvironmentVariable("LLMWF_BENCH_PG_DIR") is { Length: > 0 } kept ? Path.GetFullPath(kept) : null;
+        environment._postgres = new LocalPostgres(new LocalPostgresOptions
+        {
+            DataDirectory = environment._keptPostgresDirectory ?? Path.Combine(environment._root, "pg"),
+            TradeDurabilityForSpeed = environment.FsyncOff,
+        });
         environment._redis = new LocalRedis(new LocalRedisOptions { DataDirectory = Path.Combine(environment._root, "redis") });
         await Task.WhenAll(environment._postgres.StartAsync(), environment._redis.StartAsync());
         await environment._postgres.CreateDatabaseIfMissingAsync("bench", CancellationToken.None);
@@ -80,7 +88,9 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         ApiUrl = new Uri($"http://127.0.0.1:{port}");
         Services.Add(("api", Start("LlmWorkflow.Api.dll", new() { ["ASPNETCORE_URLS"] = ApiUrl.ToString() })));
         using var http = new HttpClient { BaseAddress = ApiUrl };
-        for (var i = 0; i < 600; i++)
+        // Minutes, not seconds, on a large seeded database: the API migrates before it answers (an index on millions of rows).
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);
+        while (DateTime.UtcNow < deadline)
         {
             try
             {
@@ -129,6 +139,21 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         var worker = Start("LlmWorkflow.Worker.dll", settings);
         Services.Add(("worker", worker));
         return worker;
+    }
+
+    /// <summary>Whether PostgreSQL's data directory outlives this run (<c>LLMWF_BENCH_PG_DIR</c>).</summary>
+    public bool KeepsDatabase => _keptPostgresDirectory is not null;
+
+    /// <summary>Stops one service process (a worker whose phase is over).</summary>
+    public async Task StopAsync(Process process)
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        Services.RemoveAll(s => s.Process == process);
     }
 
     public async Task<long> CountAsync(string sql)
