@@ -67,7 +67,19 @@ public sealed partial class AppHostSmokeTests
             }
 
             using var stopped = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await appHost.WaitForExitAsync(stopped.Token);
+            try
+            {
+                await appHost.WaitForExitAsync(stopped.Token);
+            }
+            finally
+            {
+                // A stop that failed must not leave the AppHost, its projects and servers running for the rest of the suite.
+                if (!appHost.HasExited)
+                {
+                    appHost.Kill(entireProcessTree: true);
+                }
+            }
+
             Directory.Delete(data, recursive: true);
         }
 

@@ -50,6 +50,8 @@ public sealed partial class ApiProcess : IAsyncDisposable
         {
             if (api._process.HasExited || DateTime.UtcNow > deadline)
             {
+                // Not left running after the test gives up on it (it would hold ports and CPU for the rest of the run).
+                api._process.Kill(entireProcessTree: true);
                 throw new InvalidOperationException("The API process did not start:\n" + api.Output);
             }
 

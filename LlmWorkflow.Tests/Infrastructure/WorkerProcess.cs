@@ -45,6 +45,8 @@ public sealed class WorkerProcess : IAsyncDisposable
         {
             if (worker._process.HasExited || DateTime.UtcNow > deadline)
             {
+                // Not left running after the test gives up on it (it would hold ports and CPU for the rest of the run).
+                worker._process.Kill(entireProcessTree: true);
                 throw new InvalidOperationException("The worker process did not start:\n" + worker.Output);
             }
 
