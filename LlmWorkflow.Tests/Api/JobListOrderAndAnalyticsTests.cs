@@ -396,51 +396,14 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
         return rows;
     }
 
-    private async Task<List<Guid>> QueryIdsAsync(string sql, params (string Name, object Value)[] parameters)
-    {
-        await using var connection = new NpgsqlConnection(_postgres);
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
+    private Task<List<Guid>> QueryIdsAsync(string sql, params (string Name, object Value)[] parameters) =>
+        TestSql.QueryIdsAsync(_postgres, sql, Ct, parameters);
 
-        await using var reader = await command.ExecuteReaderAsync(Ct);
-        var ids = new List<Guid>();
-        while (await reader.ReadAsync(Ct))
-        {
-            ids.Add(reader.GetGuid(0));
-        }
+    private Task<object?> ScalarAsync(string sql, params (string Name, object Value)[] parameters) =>
+        TestSql.ScalarAsync(_postgres, sql, Ct, parameters);
 
-        return ids;
-    }
-
-    private async Task<object?> ScalarAsync(string sql, params (string Name, object Value)[] parameters)
-    {
-        await using var connection = new NpgsqlConnection(_postgres);
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        return await command.ExecuteScalarAsync(Ct);
-    }
-
-    private async Task ExecuteAsync(string sql, params (string Name, object Value)[] parameters)
-    {
-        await using var connection = new NpgsqlConnection(_postgres);
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        await command.ExecuteNonQueryAsync(Ct);
-    }
+    private Task ExecuteAsync(string sql, params (string Name, object Value)[] parameters) =>
+        TestSql.ExecuteAsync(_postgres, sql, Ct, parameters);
 
     private sealed record JobRow(Guid Id, string Status, string Workflow, string? Username, string? UserId, int Priority, int? Duration, int Tokens, decimal Cost, DateTimeOffset Created);
 

@@ -567,32 +567,7 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
 
     private async Task<IPage> OpenAsync(string hash, bool signIn = true, ColorScheme scheme = ColorScheme.Light, int width = 1280)
     {
-        var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            BaseURL = fixture.Api.BaseAddress.ToString(),
-            ColorScheme = scheme,
-            ViewportSize = new ViewportSize { Width = width, Height = width < 600 ? 812 : 800 },
-            DeviceScaleFactor = 1,
-        });
-        _contexts.Add(context);
-        var page = await context.NewPageAsync();
-        page.Console += (_, message) =>
-        {
-            if (message.Type == "error")
-            {
-                lock (_consoleErrors)
-                {
-                    _consoleErrors.Add($"{message.Text} ({message.Location})");
-                }
-            }
-        };
-        page.PageError += (_, error) =>
-        {
-            lock (_consoleErrors)
-            {
-                _consoleErrors.Add("page error: " + error);
-            }
-        };
+        var page = await fixture.NewPageAsync(scheme, width, width < 600 ? 812 : 800, _contexts, _consoleErrors);
 
         if (signIn)
         {

@@ -173,4 +173,39 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
             await Api.DisposeAsync();
         }
     }
+
+    /// <summary>
+    /// A page in a fresh browser context on the API, at <paramref name="width"/> × <paramref name="height"/> px, whose
+    /// console errors and uncaught page errors are collected into <paramref name="consoleErrors"/>.
+    /// </summary>
+    public async Task<IPage> NewPageAsync(ColorScheme scheme, int width, int height, List<IBrowserContext> contexts, List<string> consoleErrors)
+    {
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = Api.BaseAddress.ToString(),
+            ColorScheme = scheme,
+            ViewportSize = new ViewportSize { Width = width, Height = height },
+            DeviceScaleFactor = 1,
+        });
+        contexts.Add(context);
+        var page = await context.NewPageAsync();
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                lock (consoleErrors)
+                {
+                    consoleErrors.Add($"{message.Text} ({message.Location})");
+                }
+            }
+        };
+        page.PageError += (_, error) =>
+        {
+            lock (consoleErrors)
+            {
+                consoleErrors.Add("page error: " + error);
+            }
+        };
+        return page;
+    }
 }

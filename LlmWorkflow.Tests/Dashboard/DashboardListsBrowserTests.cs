@@ -452,67 +452,15 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
         return rows;
     }
 
-    private async Task<List<Guid>> QueryIdsAsync(string sql, params (string Name, object Value)[] parameters)
-    {
-        await using var connection = new NpgsqlConnection(fixture.PostgresConnectionString);
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
+    private Task<List<Guid>> QueryIdsAsync(string sql, params (string Name, object Value)[] parameters) =>
+        TestSql.QueryIdsAsync(fixture.PostgresConnectionString, sql, Ct, parameters);
 
-        await using var reader = await command.ExecuteReaderAsync(Ct);
-        var ids = new List<Guid>();
-        while (await reader.ReadAsync(Ct))
-        {
-            ids.Add(reader.GetGuid(0));
-        }
-
-        return ids;
-    }
-
-    private async Task<object?> ScalarAsync(string sql, params (string Name, object Value)[] parameters)
-    {
-        await using var connection = new NpgsqlConnection(fixture.PostgresConnectionString);
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        return await command.ExecuteScalarAsync(Ct);
-    }
+    private Task<object?> ScalarAsync(string sql, params (string Name, object Value)[] parameters) =>
+        TestSql.ScalarAsync(fixture.PostgresConnectionString, sql, Ct, parameters);
 
     private async Task<IPage> OpenAsync(string hash, ColorScheme scheme = ColorScheme.Light, int width = 1280)
     {
-        var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            BaseURL = fixture.Api.BaseAddress.ToString(),
-            ColorScheme = scheme,
-            ViewportSize = new ViewportSize { Width = width, Height = 800 },
-            DeviceScaleFactor = 1,
-        });
-        _contexts.Add(context);
-        var page = await context.NewPageAsync();
-        page.Console += (_, message) =>
-        {
-            if (message.Type == "error")
-            {
-                lock (_consoleErrors)
-                {
-                    _consoleErrors.Add($"{message.Text} ({message.Location})");
-                }
-            }
-        };
-        page.PageError += (_, error) =>
-        {
-            lock (_consoleErrors)
-            {
-                _consoleErrors.Add("page error: " + error);
-            }
-        };
+        var page = await fixture.NewPageAsync(scheme, width, 800, _contexts, _consoleErrors);
 
         // Sign in through the form, as a person would.
         await page.GotoAsync("dashboard/" + hash);
