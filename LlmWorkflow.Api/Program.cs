@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmWorkflow.Api.Auth;
+using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Api.Endpoints;
 using LlmWorkflow.Api.Infrastructure;
 using LlmWorkflow.Api.Infrastructure.OpenApi;
@@ -18,6 +19,7 @@ builder.Services.ConfigureHttpJsonOptions(options =>
 {
     options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
     options.SerializerOptions.MaxDepth = maxJsonDepth;
+    options.SerializerOptions.TypeInfoResolverChain.Insert(0, SubmitJsonContext.Default);
 });
 var maxBodyBytes = builder.Configuration.GetValue<long>("Api:MaxRequestBodyBytes", 1_048_576);
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = maxBodyBytes);
@@ -29,6 +31,7 @@ builder.Services.AddLlmWorkflowOpenApi();
 builder.Services.AddApiKeyAuth(builder.Configuration);
 builder.Services.AddCallerRateLimits(builder.Configuration);
 builder.Services.AddConfiguredCors(builder.Configuration);
+builder.Services.AddHostedService<ApiWarmup>();
 
 var app = builder.Build();
 
@@ -43,20 +46,32 @@ await using (var scope = app.Services.CreateAsyncScope())
 app.UseExceptionHandler();
 app.UseBodySizeLimit(maxBodyBytes);
 app.UseStatusCodePages();
-// Operations dashboard: plain files in wwwroot/dashboard; /dashboard redirects to /dashboard/ (index.html).
-app.UseDefaultFiles();
-app.UseStaticFiles();
+// Operations dashboard (wwwroot/dashboard; /dashboard redirects to /dashboard/) and the API reference (/docs, /scalar):
+// files are looked up only outside /api, so API requests do not pay for the file lookups.
+app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api"), files => files.UseDefaultFiles().UseStaticFiles());
+app.UseApiDocsUi();
 app.UseCors();
 app.UseAuthentication();
 app.UseAuthorization();
-app.UseSubmissionUserPeek(app.Services.GetRequiredService<RateLimitingOptions>());
-app.UseRateLimiter();
+var rateLimits = app.Services.GetRequiredService<RateLimitingOptions>();
+if (rateLimits.Enabled)
+{
+    // Off by default: then neither the limiter nor the body peek it needs runs at all.
+    app.UseSubmissionUserPeek(rateLimits);
+    app.UseRateLimiter();
+}
+
 app.UseHostileInputGuard(maxJsonDepth);
 
-app.MapApiDocs();
+app.MapOpenApi();
 app.MapDefaultEndpoints();
 app.MapApiHealth();
-var api = app.MapGroup("/api/v1").RequireAuthorization(AuthServiceCollectionExtensions.CallerPolicy).RequireRateLimiting(RateLimitingSetup.Policy);
+var api = app.MapGroup("/api/v1").RequireAuthorization(AuthServiceCollectionExtensions.CallerPolicy);
+if (rateLimits.Enabled)
+{
+    api.RequireRateLimiting(RateLimitingSetup.Policy);
+}
+
 api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints();
 api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints();
 api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints().MapAnalyticsEndpoints();

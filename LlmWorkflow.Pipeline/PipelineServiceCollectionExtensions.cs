@@ -59,6 +59,7 @@ public static class PipelineServiceCollectionExtensions
         services.AddOptions<MaintenanceOptions>().Bind(configuration.GetSection(MaintenanceOptions.Section));
         services.AddSingleton<ScheduledMaintenance>();
         services.AddScoped<UsageReport>();
+        services.AddSingleton<UsageRollup>();
         services.AddSingleton<JobTimeSeries>();
         services.AddWebhooks(configuration);
 

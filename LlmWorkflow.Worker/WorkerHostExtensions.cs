@@ -32,6 +32,7 @@ public static class WorkerHostExtensions
         builder.Services.AddHostedService<JobConsumerService>();
         builder.Services.AddHostedService<DispatchReconcilerService>();
         builder.Services.AddHostedService<WorkerPresenceService>();
+        builder.Services.AddHostedService<LeaseRenewalService>();
         builder.Services.AddSingleton<WebhookDeliveryStore>();
         builder.Services.AddSingleton<WebhookRetrySchedule>();
         builder.Services.AddSingleton<WebhookSender>();

@@ -5,7 +5,14 @@ namespace LlmWorkflow.Api.Contracts;
 /// <see cref="JobListCount.ExactUpTo"/> matching jobs (and past the requested page) counting stops and it is a lower
 /// bound: there are at least that many, and more pages follow.
 /// </summary>
-public sealed record JobListResponse(IReadOnlyList<JobSummary> Jobs, int Total, int Limit, int Offset, bool TotalExact);
+public sealed record JobListResponse(IReadOnlyList<JobSummary> Jobs, int Total, int Limit, int Offset, bool TotalExact)
+{
+    /// <summary>
+    /// In the created_at order, when the page is full: the <c>cursor</c> of the next page (<see cref="JobListCursor"/>);
+    /// null otherwise.
+    /// </summary>
+    public string? NextCursor { get; init; }
+}
 
 /// <summary>One row of the jobs list (document 003's JobSummary plus progress, tokens and cost).</summary>
 public sealed record JobSummary(

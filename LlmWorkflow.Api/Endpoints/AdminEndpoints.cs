@@ -14,6 +14,7 @@ internal static class AdminEndpoints
     private const int MaxWaitingHours = 87_600;
     private const int MaxCleanupDays = 36_500;
     internal const int MaxTenantLength = 100;
+    private const int MaxUserOffset = 1_000_000;
     private static readonly DateTimeOffset EarliestReportInstant = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly DateTimeOffset LatestReportInstant = new(9000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -29,12 +30,15 @@ internal static class AdminEndpoints
             .WithSummary("Delete finished jobs older than N days (1-36500, default 7)");
         admin.MapGet("/maintenance", MaintenanceAsync)
             .WithName("MaintenanceRuns")
-            .WithSummary("Scheduled maintenance: its settings and the last run of each task (stale_cleanup, retention)");
+            .WithSummary("Scheduled maintenance: its settings and the last run of each task (stale_cleanup, usage_rollup, retention)");
         admin.MapGet("/usage", UsageAsync)
             .WithName("UsageReport")
             .WithSummary("Spend and tokens grouped by model, workflow, user and day")
             .WithDescription("Period: from/to (ISO 8601, UTC, years 2000-9000) or days (1-366, default 30) back from now. " +
                              "tenant_id (optional): only that tenant's jobs. by_user groups by user id (or username when a job named none) and carries user_id and username; " +
+                             "it lists the user_limit (1-10000, default 100) most expensive users after skipping user_offset (0-1000000, default 0), ordered by cost then key, " +
+                             "followed, when other users had usage, by one group with key \"(others)\" summing every user not listed; user_count says how many users had usage. " +
+                             "Full days are summed from a daily/monthly rollup and the rest from the raw calls, so the figures always equal the sum of the calls. " +
                              "GET /jobs with user_id/username, workflow_name, model and usage_from/usage_to lists the jobs behind any figure.");
         admin.MapGet("/queue", QueueAsync)
             .WithName("QueueState")
@@ -91,8 +95,21 @@ internal static class AdminEndpoints
 
     private static async Task<Results<Ok<UsageReportResult>, ValidationProblem>> UsageAsync(
         UsageReport report, TimeProvider time, DateTimeOffset? from, DateTimeOffset? to, int? days,
-        [FromQuery(Name = "tenant_id")] string? tenantId, CancellationToken cancellationToken)
+        [FromQuery(Name = "tenant_id")] string? tenantId,
+        [FromQuery(Name = "user_limit")] int? userLimit,
+        [FromQuery(Name = "user_offset")] int? userOffset,
+        CancellationToken cancellationToken)
     {
+        if (userLimit is < 1 or > UsageReport.MaxUserLimit)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["user_limit"] = [$"user_limit must be between 1 and {UsageReport.MaxUserLimit}."] });
+        }
+
+        if (userOffset is < 0 or > MaxUserOffset)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["user_offset"] = [$"user_offset must be between 0 and {MaxUserOffset}."] });
+        }
+
         if (tenantId is { Length: > MaxTenantLength })
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["tenant_id"] = [$"tenant_id must be at most {MaxTenantLength} characters."] });
@@ -121,7 +138,8 @@ internal static class AdminEndpoints
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["from"] = ["from must be before to."] });
         }
 
-        return TypedResults.Ok(await report.BuildAsync(start, end, string.IsNullOrEmpty(tenantId) ? null : tenantId, cancellationToken));
+        return TypedResults.Ok(await report.BuildAsync(start, end, string.IsNullOrEmpty(tenantId) ? null : tenantId, cancellationToken,
+            userLimit ?? UsageReport.DefaultUserLimit, userOffset ?? 0));
     }
 
     private static async Task<Ok<QueueState>> QueueAsync(QueueSnapshot snapshot, LlmWorkflowDbContext db, CancellationToken cancellationToken)

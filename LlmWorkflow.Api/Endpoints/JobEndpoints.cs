@@ -39,6 +39,9 @@ internal static class JobEndpoints
                              "the rows GET /admin/usage sums, so a figure of the usage report drills down to its jobs. " +
                              "Order: sort (created_at|status|workflow_name|username|priority|duration_ms|total_tokens|cost_usd, default created_at) and order (asc|desc, default desc); " +
                              "ties are broken by created time and job id, so offset pages neither repeat nor skip a job; empty durations sort last. " +
+                             "Keyset paging (created_at order only): a full page carries next_cursor; pass it as cursor (without offset) for the next page, which starts " +
+                             "strictly after the previous page's last job, so jobs added or deleted meanwhile neither repeat nor skip one, and a deep page reads only its own rows. " +
+                             "offset keeps working (it reads every skipped entry). " +
                              "Only the caller key's tenant's jobs are listed; user_id narrows within it (it cannot widen a key bound to a user or X-User-Id). " +
                              "Admin keys see every tenant and may filter with tenant_id. " +
                              $"total is exact up to {JobListCount.ExactUpTo:N0} matching jobs (or offset + limit, if larger); beyond that total_exact is false and total is a lower bound (more pages follow). " +
@@ -153,6 +156,7 @@ internal static class JobEndpoints
         [FromQuery(Name = "usage_to")] string? usageTo,
         string? sort,
         string? order,
+        string? cursor,
         LlmWorkflowDbContext db,
         TimeProvider time,
         HttpContext http,
@@ -170,7 +174,25 @@ internal static class JobEndpoints
             errors[field] = messages;
         }
 
-        if (query is null || usage is null || ordering is null)
+        JobListCursor? after = null;
+        if (cursor is not null)
+        {
+            after = JobListCursor.Decode(cursor);
+            if (after is null)
+            {
+                errors["cursor"] = ["cursor is not valid: pass the next_cursor of a previous page."];
+            }
+            else if (ordering is not null && ordering.Field != JobListSort.DefaultField)
+            {
+                errors["cursor"] = ["cursor pages the created_at order only: leave sort out or use sort=created_at."];
+            }
+            else if (query is not null && query.Offset != 0)
+            {
+                errors["cursor"] = ["cursor and offset cannot be combined: a cursor page starts after the cursor's job."];
+            }
+        }
+
+        if (query is null || usage is null || ordering is null || errors.ContainsKey("cursor"))
         {
             return TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(v => v)),
                 extensions: errors.ContainsKey("limit_results") ? InvalidLimitResults(limitResults) : null);
@@ -237,19 +259,39 @@ internal static class JobEndpoints
         }
 
         // Counting every match costs a scan of all of them (seconds at millions of jobs); the count stops one past
-        // its limit, which is enough to say "more than that" and whether a next page exists.
+        // its limit, which is enough to say "more than that" and whether a next page exists. With a cursor it still
+        // counts the filters' matches, not only those after the cursor.
         var countLimit = JobListCount.LimitFor(query.Offset, query.Limit);
         var counted = await jobs.OrderByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id)
             .Take(countLimit + 1).CountAsync(cancellationToken);
         var (total, exact) = JobListCount.Total(counted, countLimit);
-        var page = await ordering.Apply(jobs)
-            .Skip(query.Offset).Take(query.Limit)
+        if (after is not null)
+        {
+            // A row-value comparison, so PostgreSQL starts the (tenant_id, …, created_at, id) index range at the cursor.
+            jobs = ordering.Descending
+                ? jobs.Where(j => EF.Functions.LessThan(ValueTuple.Create(j.CreatedAt, j.Id), ValueTuple.Create(after.CreatedAt, after.Id)))
+                : jobs.Where(j => EF.Functions.GreaterThan(ValueTuple.Create(j.CreatedAt, j.Id), ValueTuple.Create(after.CreatedAt, after.Id)));
+        }
+
+        var rows = jobs;
+        if (query.Offset > 0)
+        {
+            // Deferred join: the skipped rows are walked in the index alone (their ids), only the page's rows are read.
+            var pageIds = ordering.Apply(jobs).Skip(query.Offset).Take(query.Limit).Select(j => j.Id);
+            rows = db.Jobs.AsNoTracking().Where(j => pageIds.Contains(j.Id));
+        }
+
+        var page = await ordering.Apply(rows)
+            .Take(query.Limit)
             .Select(j => new JobSummary(
                 j.Id, j.WorkflowName, j.Status.ToWire(), j.Priority, j.UserId, j.Username, j.Action, j.CreatedAt,
                 j.StartedAt, j.CompletedAt, j.DurationMs, j.ErrorMessage, j.CurrentStepId, j.CurrentStepName,
                 j.ProgressPercent, j.TotalTokens, j.CostUsd))
             .ToListAsync(cancellationToken);
-        return TypedResults.Ok(new JobListResponse(page, total, query.Limit, query.Offset, exact));
+        var next = ordering.Field == JobListSort.DefaultField && page.Count == query.Limit
+            ? new JobListCursor(page[^1].CreatedAt, page[^1].JobId).Encode()
+            : null;
+        return TypedResults.Ok(new JobListResponse(page, total, query.Limit, query.Offset, exact) { NextCursor = next });
     }
 
     /// <summary>Document 003's members of the limit_results 400, kept next to the problem details ones its clients read.</summary>

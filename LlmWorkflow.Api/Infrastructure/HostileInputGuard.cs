@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.Net.Http.Headers;
 
 namespace LlmWorkflow.Api.Infrastructure;
@@ -22,8 +23,10 @@ public static class HostileInputGuard
                 return;
             }
 
-            var problem = CheckPathQueryAndHeaders(context.Request) ?? CheckContentType(context.Request);
-            if (problem is null && IsJson(context.Request))
+            // The Content-Type is parsed once, for both the charset check and whether the body is JSON.
+            var mediaType = ParseContentType(context.Request, out var unparsable);
+            var problem = CheckPathQueryAndHeaders(context.Request) ?? CheckContentType(mediaType, unparsable);
+            if (problem is null && context.Request.ContentLength != 0 && IsJson(mediaType))
             {
                 var body = await ReadBodyAsync(context.Request, context.RequestAborted);
                 problem = body.Length == 0 ? null : CheckJsonBody(body, maxJsonDepth);
@@ -78,7 +81,8 @@ public static class HostileInputGuard
             return new Problem("path", "The request path " + pathProblem + ".");
         }
 
-        foreach (var (name, values) in request.Query)
+        // Only a request with a query string has query values to check (reading Query would build an empty collection).
+        foreach (var (name, values) in request.QueryString.HasValue ? request.Query : QueryCollection.Empty)
         {
             foreach (var text in (IEnumerable<string?>)[name, .. values])
             {
@@ -103,16 +107,28 @@ public static class HostileInputGuard
         return null;
     }
 
-    private static Problem? CheckContentType(HttpRequest request)
+    private static MediaTypeHeaderValue? ParseContentType(HttpRequest request, out bool unparsable)
     {
+        unparsable = false;
         if (request.Headers.ContentType.Count == 0 || string.IsNullOrEmpty(request.ContentType))
         {
             return null;
         }
 
-        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType))
+        unparsable = !MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType);
+        return mediaType;
+    }
+
+    private static Problem? CheckContentType(MediaTypeHeaderValue? mediaType, bool unparsable)
+    {
+        if (unparsable)
         {
             return new Problem("Content-Type", "The Content-Type header cannot be parsed.", StatusCodes.Status415UnsupportedMediaType);
+        }
+
+        if (mediaType is null)
+        {
+            return null;
         }
 
         // JSON is UTF-8 (RFC 8259); an empty or other charset would make the body reader fail later.
@@ -127,15 +143,22 @@ public static class HostileInputGuard
         return null;
     }
 
-    private static bool IsJson(HttpRequest request) =>
-        request.ContentLength != 0
-        && MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
+    private static bool IsJson(MediaTypeHeaderValue? mediaType) =>
+        mediaType is not null
         && (mediaType.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
             || mediaType.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Reads the whole body; its size is already bounded by Kestrel's MaxRequestBodySize and the 413 check.</summary>
     private static async Task<byte[]> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
     {
+        if (request.ContentLength is { } declared and > 0 and < int.MaxValue)
+        {
+            // Kestrel ends the body at the declared length (and fails a shorter one with a 400), so one exact read suffices.
+            var body = new byte[declared];
+            await request.Body.ReadExactlyAsync(body, cancellationToken);
+            return body;
+        }
+
         using var buffer = new MemoryStream(request.ContentLength is { } length and < int.MaxValue ? (int)length : 1024);
         await request.Body.CopyToAsync(buffer, cancellationToken);
         return buffer.ToArray();
@@ -182,7 +205,11 @@ public static class HostileInputGuard
                         pendingProperty = name;
                         break;
                     case JsonTokenType.String:
-                        ReadString(ref reader, out var textProblem);
+                        // Unescaped UTF-8 cannot hold U+0000 (the reader refuses raw control characters) and holds a
+                        // surrogate only as invalid UTF-8, so validating the bytes spares decoding every string.
+                        var textProblem = reader.ValueIsEscaped
+                            ? ReadStringProblem(ref reader)
+                            : Utf8.IsValid(reader.ValueSpan) ? null : LoneSurrogate;
                         if (textProblem is not null)
                         {
                             var at = Join(path, pendingProperty ?? "[]");
@@ -217,6 +244,14 @@ public static class HostileInputGuard
         return null;
     }
 
+    private const string LoneSurrogate = "contains a lone UTF-16 surrogate, which is not valid Unicode text";
+
+    private static string? ReadStringProblem(ref Utf8JsonReader reader)
+    {
+        ReadString(ref reader, out var problem);
+        return problem;
+    }
+
     private static string? ReadString(ref Utf8JsonReader reader, out string? problem)
     {
         try
@@ -227,8 +262,8 @@ public static class HostileInputGuard
         }
         catch (InvalidOperationException)
         {
-            // The reader refuses escapes that decode to invalid UTF-16 (e.g. a lone "\ud800").
-            problem = "contains a lone UTF-16 surrogate, which is not valid Unicode text";
+            // The reader refuses escapes that decode to invalid UTF-16 (e.g. a lone "\ud800") and invalid UTF-8.
+            problem = LoneSurrogate;
             return null;
         }
     }

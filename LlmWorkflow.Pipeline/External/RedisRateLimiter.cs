@@ -8,7 +8,7 @@ namespace LlmWorkflow.Pipeline.External;
 /// Token buckets in Redis shared by every worker: one Lua script refills by elapsed server time and takes a token
 /// atomically, or says how many milliseconds until one is free; the caller waits that long and asks again.
 /// </summary>
-public sealed class RedisRateLimiter(IRedisClient redis, string keyPrefix = "llmwf:ratelimit:") : IServiceRateLimiter
+internal sealed class RedisRateLimiter(IRedisClient redis, string keyPrefix = "llmwf:ratelimit:") : IServiceRateLimiter
 {
     // Server time (TIME) keeps workers with skewed clocks consistent; Redis 7 replicates script effects, so TIME is allowed.
     private const string TakeTokenScript = """

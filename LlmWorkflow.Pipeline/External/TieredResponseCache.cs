@@ -10,7 +10,7 @@ namespace LlmWorkflow.Pipeline.External;
 /// for at most its remaining Redis lifetime. Redis trouble degrades to a miss (and a warning): a cache never fails
 /// the call it serves.
 /// </summary>
-public sealed partial class TieredResponseCache(
+internal sealed partial class TieredResponseCache(
     IMemoryCache memory, IRedisClient redis, TimeSpan memoryMaxTtl, ILogger<TieredResponseCache> logger, string keyPrefix = "llmwf:cache:") : IResponseCache
 {
     public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken)

@@ -4,7 +4,7 @@ using Npgsql;
 namespace LlmWorkflow.Pipeline.Health;
 
 /// <summary>Ready when PostgreSQL answers a trivial query.</summary>
-public sealed class DatabaseHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
+internal sealed class DatabaseHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

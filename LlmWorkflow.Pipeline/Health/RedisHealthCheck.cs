@@ -4,7 +4,7 @@ using LlmWorkflow.Pipeline.Redis;
 namespace LlmWorkflow.Pipeline.Health;
 
 /// <summary>Ready when Redis answers PING.</summary>
-public sealed class RedisHealthCheck(IRedisClient redis) : IHealthCheck
+internal sealed class RedisHealthCheck(IRedisClient redis) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

@@ -8,7 +8,7 @@ namespace LlmWorkflow.Pipeline.Health;
 /// Healthy when at least one worker heartbeat is live; degraded (still 200) when none is: the API keeps accepting
 /// jobs, which wait in the queue until a worker starts.
 /// </summary>
-public sealed class WorkersHealthCheck(WorkerHeartbeats heartbeats) : IHealthCheck
+internal sealed class WorkersHealthCheck(WorkerHeartbeats heartbeats) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

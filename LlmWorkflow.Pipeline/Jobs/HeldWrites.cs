@@ -101,7 +101,9 @@ public sealed partial class HeldWrites(IOptions<WorkerOptions> options, TimeProv
 
     /// <summary>A rough size of a write's parameters in memory (UTF-16 text), for the hold's memory bound.</summary>
     public static long EstimateBytes(IEnumerable<WriteStatement> statements) =>
-        statements.Sum(s => s.Sql.Length * 2L + s.Parameters.Sum(p => p.Value is string text ? text.Length * 2L : 16L));
+        statements.Sum(s => s.Sql.Length * 2L + s.Parameters.Sum(p => Estimate(p.Value)) + (s.Values?.Sum(Estimate) ?? 0));
+
+    private static long Estimate(object? value) => value is string text ? text.Length * 2L : 16L;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL is unreachable: holding the result of {What} until it returns")]
     private partial void LogHolding(Exception ex, string what);

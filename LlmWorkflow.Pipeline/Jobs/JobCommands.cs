@@ -97,7 +97,16 @@ public sealed class JobCommands(
         var existing = await query.Select(j => j.Id).ToListAsync(cancellationToken);
         if (existing.Count > 0)
         {
-            await db.Jobs.Where(j => existing.Contains(j.Id)).ExecuteDeleteAsync(cancellationToken);
+            // One statement: the jobs (their steps and usage rows by cascade) and their calls' share of the usage rollup.
+            await using var delete = dataSource.CreateCommand($"""
+                WITH doomed AS (
+                    DELETE FROM llm_workflow_jobs WHERE id = ANY($1)
+                    RETURNING id, tenant_id, workflow_name, user_id, username),
+                {UsageRollup.SubtractDeletedJobsSql("doomed")}
+                SELECT count(*) FROM doomed
+                """);
+            delete.Parameters.Add(new NpgsqlParameter { Value = existing.ToArray() });
+            await delete.ExecuteNonQueryAsync(cancellationToken);
             foreach (var id in existing)
             {
                 await PublishCancelledAsync(id);

@@ -17,21 +17,32 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// </summary>
 public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher writes, IOptions<WebhookOptions> webhookOptions)
 {
+    // Each id is one primary-key probe (a LATERAL lookup with FOR UPDATE is never flattened into a join): with
+    // `id = ANY($1)` alone the prepared (generic) plan scanned every queued job through the partial index on status.
     private static readonly string ClaimSql = $"""
-        UPDATE llm_workflow_jobs
+        WITH claimable AS (
+            SELECT j.id
+              FROM unnest($1::uuid[]) AS r(id) CROSS JOIN LATERAL (
+                   SELECT j.id FROM llm_workflow_jobs j
+                    WHERE j.id = r.id
+                      AND ((j.{JobLifecycle.Guard(JobTransition.Claim)})
+                           OR (j.{JobLifecycle.Guard(JobTransition.Reclaim)} AND j.lease_expires_at < now()))
+                      AND j.cancel_requested_at IS NULL
+                      FOR UPDATE) j
+        )
+        UPDATE llm_workflow_jobs j
            SET status = 'processing', lease_owner = $2, lease_expires_at = now() + $3,
-               started_at = COALESCE(started_at, now()), attempt = attempt + 1, updated_at = now()
-         WHERE id = ANY($1)
-           AND (({JobLifecycle.Guard(JobTransition.Claim)})
-                OR ({JobLifecycle.Guard(JobTransition.Reclaim)} AND lease_expires_at < now()))
-           AND cancel_requested_at IS NULL
-        RETURNING id, workflow_name, input_data, attempt, user_id, username, action, budget_usd, debug_mode, priority,
-                  webhook_url IS NOT NULL, webhook_events
+               started_at = COALESCE(j.started_at, now()), attempt = j.attempt + 1, updated_at = now()
+          FROM claimable
+         WHERE j.id = claimable.id
+        RETURNING j.id, j.workflow_name, j.input_data, j.attempt, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
+                  j.priority, j.webhook_url IS NOT NULL, j.webhook_events
         """;
 
     private static readonly string RenewSql = $"""
         UPDATE llm_workflow_jobs SET lease_expires_at = now() + $3
-         WHERE id = $1 AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Renew)} AND cancel_requested_at IS NULL
+         WHERE id = ANY($1) AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Renew)} AND cancel_requested_at IS NULL
+        RETURNING id
         """;
 
     private static readonly string ReleaseSql = $"""
@@ -45,8 +56,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
          WHERE id = $1 AND {JobLifecycle.Guard(JobTransition.Checkpoint)}
         """;
 
-    private readonly Dictionary<JobStatus, string> _finishSql = new[] { JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled }
-        .ToDictionary(s => s, s => FinishSql(JobLifecycle.ForOutcome(s), webhookOptions.Value.MaxPayloadBytes));
+    private readonly MultiRowStatement _finishRows = new("finish", FinishSql(webhookOptions.Value.MaxPayloadBytes), FinishColumns);
 
     /// <summary>
     /// Claims jobs in one statement: each queued one, or processing one whose lease lapsed (its worker died). Jobs
@@ -82,14 +92,27 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     }
 
     /// <summary>Extends the lease; false when this worker no longer owns the job (it was cancelled or reclaimed).</summary>
-    public async Task<bool> RenewLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken)
+    public async Task<bool> RenewLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken) =>
+        (await RenewLeasesAsync([jobId], workerId, lease, cancellationToken)).Contains(jobId);
+
+    /// <summary>
+    /// Extends the leases of all the jobs a worker runs, in one statement; returns the jobs it still owns (the others
+    /// were cancelled, deleted or reclaimed).
+    /// </summary>
+    public async Task<IReadOnlySet<Guid>> RenewLeasesAsync(IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken)
     {
-        var p = new List<NpgsqlParameter>();
-        var sql = RenewSql;
-        p.Add(new NpgsqlParameter { Value = jobId });
-        p.Add(new NpgsqlParameter { Value = workerId });
-        p.Add(new NpgsqlParameter { Value = lease });
-        return await writes.ExecuteAsync(sql, p, cancellationToken) == 1;
+        await using var command = dataSource.CreateCommand(RenewSql);
+        command.Parameters.Add(new NpgsqlParameter { Value = jobIds.ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = workerId });
+        command.Parameters.Add(new NpgsqlParameter { Value = lease });
+        var renewed = new HashSet<Guid>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            renewed.Add(reader.GetGuid(0));
+        }
+
+        return renewed;
     }
 
     /// <summary>Gives a job back (worker shutting down): queued again, keeping its checkpoints for the next worker.</summary>
@@ -132,45 +155,66 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         (await writes.ExecuteAsync(statements, cancellationToken))[0] == 1;
 
     /// <summary>The statement that writes a step record, fenced by the job's attempt so a reclaimed run cannot write.</summary>
-    public static WriteStatement StepStatement(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint)
-    {
-        var p = new List<NpgsqlParameter>();
-        var sql = $"""
+    /// <remarks>One row of a multi-row statement: the step rows of many jobs in a batch are one INSERT.</remarks>
+    public static WriteStatement StepStatement(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint) =>
+        (isCheckpoint ? CheckpointRows : StepRecordRows).Row(
+            (jobId, record.StepKey, jobAttempt),
+            jobId, jobAttempt, record.StepKey, record.StepId, record.ParentStepId, record.Branch, record.DisplayName, record.Type,
+            record.Status.ToWire(), record.Attempts, record.StartedAt, record.FinishedAt, (int)Math.Round(record.DurationMs),
+            JsonText(isCheckpoint ? checkpointOutput : record.Output), JsonText(record.Error is null ? null : JobErrors.ToJson(record.Error)),
+            record.Provider, record.Model, record.InputTokens ?? 0, record.OutputTokens ?? 0, record.CostUsd, isCheckpoint,
+            record.Notes, JsonText(record.Input), record.RenderedPrompt);
+
+    private static readonly MultiRowColumn[] StepColumns =
+    [
+        MultiRowColumn.Of<Guid>(NpgsqlDbType.Uuid), MultiRowColumn.Of<int>(NpgsqlDbType.Integer),
+        MultiRowColumn.Of<string>(NpgsqlDbType.Text), MultiRowColumn.Of<string>(NpgsqlDbType.Text),
+        MultiRowColumn.Of<string>(NpgsqlDbType.Text), MultiRowColumn.Of<string>(NpgsqlDbType.Text),
+        MultiRowColumn.Of<string>(NpgsqlDbType.Text), MultiRowColumn.Of<string>(NpgsqlDbType.Text),
+        MultiRowColumn.Of<string>(NpgsqlDbType.Text), MultiRowColumn.Of<int>(NpgsqlDbType.Integer),
+        MultiRowColumn.Of<DateTimeOffset>(NpgsqlDbType.TimestampTz), MultiRowColumn.Of<DateTimeOffset>(NpgsqlDbType.TimestampTz),
+        MultiRowColumn.Of<int>(NpgsqlDbType.Integer), MultiRowColumn.Of<string>(NpgsqlDbType.Jsonb),
+        MultiRowColumn.Of<string>(NpgsqlDbType.Jsonb), MultiRowColumn.Of<string>(NpgsqlDbType.Text),
+        MultiRowColumn.Of<string>(NpgsqlDbType.Text), MultiRowColumn.Of<int>(NpgsqlDbType.Integer),
+        MultiRowColumn.Of<int>(NpgsqlDbType.Integer), MultiRowColumn.Of<decimal?>(NpgsqlDbType.Numeric),
+        MultiRowColumn.Of<bool>(NpgsqlDbType.Boolean), MultiRowColumn.Of<string>(NpgsqlDbType.Text),
+        MultiRowColumn.Of<string>(NpgsqlDbType.Jsonb), MultiRowColumn.Of<string>(NpgsqlDbType.Text),
+    ];
+
+    private static readonly MultiRowStatement CheckpointRows = new("step checkpoint", StepSql("output = excluded.output, is_checkpoint = TRUE"), StepColumns);
+
+    private static readonly MultiRowStatement StepRecordRows = new("step record", StepSql("status = excluded.status"), StepColumns);
+
+    /// <summary>
+    /// Step rows of many jobs: each is written only while its job is running the attempt that made it
+    /// (<see cref="JobTransition.Checkpoint"/>); returns the <c>ord</c> of every row written (inserted or updated).
+    /// </summary>
+    private static string StepSql(string onConflict) => $"""
+        WITH r AS (
+            SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                                 $9::text[], $10::int[], $11::timestamptz[], $12::timestamptz[], $13::int[], $14::jsonb[],
+                                 $15::jsonb[], $16::text[], $17::text[], $18::int[], $19::int[], $20::numeric[], $21::bool[],
+                                 $22::text[], $23::jsonb[], $24::text[], $25::int[])
+                AS r(job_id, job_attempt, step_key, step_id, parent_step_id, branch, display_name, step_type, step_status,
+                     attempts, started_at, finished_at, duration_ms, output, error, provider, model, input_tokens,
+                     output_tokens, cost_usd, is_checkpoint, notes, input, rendered_prompt, ord)
+        ), written AS (
             INSERT INTO llm_job_steps (job_id, job_attempt, step_key, step_id, parent_step_id, branch, display_name, step_type,
                                        status, attempts, started_at, finished_at, duration_ms, output, error, provider, model,
                                        input_tokens, output_tokens, cost_usd, is_checkpoint, notes, input, rendered_prompt)
-            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24
-             WHERE EXISTS (SELECT 1 FROM llm_workflow_jobs WHERE id = $1 AND attempt = $2 AND {JobLifecycle.Guard(JobTransition.Checkpoint)})
-            ON CONFLICT (job_id, step_key, job_attempt) DO UPDATE SET
-                {(isCheckpoint ? "output = excluded.output, is_checkpoint = TRUE" : "status = excluded.status")}
-            """;
-        p.Add(new NpgsqlParameter { Value = jobId });
-        p.Add(new NpgsqlParameter { Value = jobAttempt });
-        p.Add(new NpgsqlParameter { Value = record.StepKey });
-        p.Add(new NpgsqlParameter { Value = record.StepId });
-        p.Add(new NpgsqlParameter { Value = (object?)record.ParentStepId ?? DBNull.Value });
-        p.Add(new NpgsqlParameter { Value = (object?)record.Branch ?? DBNull.Value });
-        p.Add(new NpgsqlParameter { Value = record.DisplayName });
-        p.Add(new NpgsqlParameter { Value = record.Type });
-        p.Add(new NpgsqlParameter { Value = record.Status.ToWire() });
-        p.Add(new NpgsqlParameter { Value = record.Attempts });
-        p.Add(new NpgsqlParameter { Value = record.StartedAt });
-        p.Add(new NpgsqlParameter { Value = record.FinishedAt });
-        p.Add(new NpgsqlParameter { Value = (int)Math.Round(record.DurationMs) });
-        p.Add(Jsonb(isCheckpoint ? checkpointOutput : record.Output));
-        p.Add(Jsonb(record.Error is null ? null : JobErrors.ToJson(record.Error)));
-        p.Add(new NpgsqlParameter { Value = (object?)record.Provider ?? DBNull.Value });
-        p.Add(new NpgsqlParameter { Value = (object?)record.Model ?? DBNull.Value });
-        p.Add(new NpgsqlParameter { Value = record.InputTokens ?? 0 });
-        p.Add(new NpgsqlParameter { Value = record.OutputTokens ?? 0 });
-        // Typed: a NULL in INSERT … SELECT would otherwise default to text, which does not cast to numeric.
-        p.Add(new NpgsqlParameter { Value = (object?)record.CostUsd ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Numeric });
-        p.Add(new NpgsqlParameter { Value = isCheckpoint });
-        p.Add(new NpgsqlParameter { Value = (object?)record.Notes ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        p.Add(Jsonb(record.Input));
-        p.Add(new NpgsqlParameter { Value = (object?)record.RenderedPrompt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        return new WriteStatement(sql, p);
-    }
+            SELECT job_id, job_attempt, step_key, step_id, parent_step_id, branch, display_name, step_type, step_status,
+                   attempts, started_at, finished_at, duration_ms, output, error, provider, model, input_tokens,
+                   output_tokens, cost_usd, is_checkpoint, notes, input, rendered_prompt
+              FROM r
+             -- OFFSET 0 keeps the EXISTS a per-row primary-key probe (not a join over every running job).
+             WHERE EXISTS (SELECT 1 FROM llm_workflow_jobs j
+                            WHERE j.id = r.job_id AND j.attempt = r.job_attempt AND j.{JobLifecycle.Guard(JobTransition.Checkpoint)}
+                           OFFSET 0)
+            ON CONFLICT (job_id, step_key, job_attempt) DO UPDATE SET {onConflict}
+            RETURNING job_id, step_key, job_attempt
+        )
+        SELECT r.ord FROM r JOIN written w ON w.job_id = r.job_id AND w.step_key = r.step_key AND w.job_attempt = r.job_attempt
+        """;
 
     /// <summary>The newest checkpoint of a step from any earlier attempt of the job.</summary>
     public async Task<(JsonNode? Output, StepRecordRow Row)?> TryGetCheckpointAsync(Guid jobId, string stepKey, CancellationToken cancellationToken)
@@ -209,16 +253,10 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     /// The statement that records one answered LLM call. Its id is chosen by the worker when the answer arrives, so a
     /// write retried after an outage (or whose commit was not acknowledged) can never add a second row for one call.
     /// Not fenced by the lease: a paid call is recorded whoever owns the job now; only a deleted job's is dropped.
+    /// One row of a multi-row statement: the usage rows of many calls in a batch are one INSERT.
     /// </summary>
     public static WriteStatement UsageStatement(Guid usageId, Guid jobId, string stepId, string? workflowName, LlmCallResult call)
     {
-        var p = new List<NpgsqlParameter>();
-        var sql = """
-            INSERT INTO llm_provider_usage (id, job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
-            SELECT $10, $1, $2, $3, $4, $5, $6, $7, $8, $9
-             WHERE EXISTS (SELECT 1 FROM llm_workflow_jobs WHERE id = $1)
-            ON CONFLICT (id) DO NOTHING
-            """;
         var metadata = new JsonObject
         {
             ["step_id"] = stepId,
@@ -229,77 +267,105 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
             ["prompt_hash"] = call.PromptHash,
             ["attempts"] = new JsonArray(call.Attempts.Select(a => (JsonNode)new JsonObject { ["model"] = a.Model, ["error"] = a.Error, ["duration_ms"] = a.DurationMs }).ToArray()),
         };
-        p.Add(new NpgsqlParameter { Value = jobId });
-        p.Add(new NpgsqlParameter { Value = Truncate(call.Provider, 50) });
-        p.Add(new NpgsqlParameter { Value = Truncate(call.Model, 100) });
-        p.Add(new NpgsqlParameter { Value = call.InputTokens });
-        p.Add(new NpgsqlParameter { Value = call.OutputTokens });
-        p.Add(new NpgsqlParameter { Value = call.TotalTokens });
-        p.Add(new NpgsqlParameter { Value = call.CostUsd ?? 0m });
-        p.Add(new NpgsqlParameter { Value = (int)Math.Round(call.DurationMs) });
-        p.Add(Jsonb(metadata));
-        p.Add(new NpgsqlParameter { Value = usageId });
-        return new WriteStatement(sql, p);
+        return UsageRows.Row(usageId,
+            usageId, jobId, Truncate(call.Provider, 50), Truncate(call.Model, 100), call.InputTokens, call.OutputTokens,
+            call.TotalTokens, call.CostUsd ?? 0m, (int)Math.Round(call.DurationMs), JsonText(metadata));
     }
+
+    private static readonly MultiRowStatement UsageRows = new("usage", """
+        WITH r AS (
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[], $8::numeric[],
+                                 $9::int[], $10::jsonb[], $11::int[])
+                AS r(id, job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata, ord)
+        ), written AS (
+            INSERT INTO llm_provider_usage (id, job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
+            SELECT id, job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata
+              FROM r
+             WHERE EXISTS (SELECT 1 FROM llm_workflow_jobs j WHERE j.id = r.job_id OFFSET 0)
+            ON CONFLICT (id) DO NOTHING
+            RETURNING id
+        )
+        SELECT r.ord FROM r JOIN written w ON w.id = r.id
+        """,
+        [
+            MultiRowColumn.Of<Guid>(NpgsqlDbType.Uuid), MultiRowColumn.Of<Guid>(NpgsqlDbType.Uuid),
+            MultiRowColumn.Of<string>(NpgsqlDbType.Text), MultiRowColumn.Of<string>(NpgsqlDbType.Text),
+            MultiRowColumn.Of<int>(NpgsqlDbType.Integer), MultiRowColumn.Of<int>(NpgsqlDbType.Integer),
+            MultiRowColumn.Of<int>(NpgsqlDbType.Integer), MultiRowColumn.Of<decimal>(NpgsqlDbType.Numeric),
+            MultiRowColumn.Of<int>(NpgsqlDbType.Integer), MultiRowColumn.Of<string>(NpgsqlDbType.Jsonb),
+        ]);
 
     /// <summary>
     /// Stores the outcome, releases the lease and records the terminal webhook event, in one statement. Only the lease
     /// owner of a running job can finish it; false when this worker no longer owns it.
     /// </summary>
     /// <param name="attempt">The attempt this run claimed (see <see cref="ReleaseAsync"/>); null for any attempt.</param>
-    public async Task<bool> FinishAsync(Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken, int? attempt = null)
-    {
-        var p = new List<NpgsqlParameter>
-        {
-            new() { Value = jobId },
-            new() { Value = workerId },
-            new() { Value = outcome.Status.ToWire() },
-            Jsonb(outcome.Result),
-            new() { Value = (object?)(outcome.ErrorMessage ?? outcome.Error?.Message) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text },
-            Jsonb(outcome.Error is null ? null : JobErrors.ToJson(outcome.Error)),
-            new() { Value = outcome.InputTokens },
-            new() { Value = outcome.OutputTokens },
-            new() { Value = outcome.CostUsd, NpgsqlDbType = NpgsqlDbType.Numeric },
-            new() { Value = (object?)attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer },
-        };
-        return await writes.ExecuteAsync(_finishSql[outcome.Status], p, cancellationToken) == 1;
-    }
+    /// <remarks>One row of a multi-row statement: the finishes of many jobs in a batch are one statement, each row with
+    /// its own guard, so only the rows whose guard fails lose.</remarks>
+    public async Task<bool> FinishAsync(Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken, int? attempt = null) =>
+        (await writes.ExecuteAsync([FinishStatement(jobId, workerId, outcome, attempt)], cancellationToken))[0] == 1;
+
+    /// <summary>The row of the finishing statement for one job (see <see cref="FinishAsync"/>).</summary>
+    public WriteStatement FinishStatement(Guid jobId, string workerId, JobOutcome outcome, int? attempt) =>
+        _finishRows.Row(jobId,
+            jobId, workerId, outcome.Status.ToWire(), JsonText(outcome.Result), outcome.ErrorMessage ?? outcome.Error?.Message,
+            JsonText(outcome.Error is null ? null : JobErrors.ToJson(outcome.Error)), outcome.InputTokens, outcome.OutputTokens,
+            outcome.CostUsd, attempt);
 
     /// <summary>
-    /// The finishing statement: <c>job</c> locks the owned running row and computes its values after the
-    /// transition, <c>outbox</c> records the terminal event from them, and the UPDATE writes them. The lock makes a
-    /// racing transition (a cancel, a reclaim) wait and then re-check its own guard against the finished row.
+    /// The finishing statement, for many jobs at once: <c>job</c> locks each owned running row (the lease owner, the
+    /// attempt, the transition's guard for its outcome) and computes its values after the transition, <c>outbox</c>
+    /// records the terminal events from them, and the UPDATE writes them and returns the <c>ord</c> of each finished
+    /// row. The lock makes a racing transition (a cancel, a reclaim) wait and then re-check its own guard against the
+    /// finished row.
     /// </summary>
-    private static string FinishSql(JobTransition transition, int maxPayloadBytes) => $"""
-        WITH job AS (
-            SELECT id, workflow_name, $3::text AS status, user_id, username, action, attempt, webhook_url,
-                   $4::jsonb AS result_data, $6::jsonb AS error_data,
-                   (EXTRACT(EPOCH FROM (now() - started_at)) * 1000)::int AS duration_ms,
-                   $7::int + $8::int AS total_tokens, $9::numeric AS cost_usd
-              FROM llm_workflow_jobs
-             WHERE id = $1 AND lease_owner = $2 AND ($10::int IS NULL OR attempt = $10) AND {JobLifecycle.Guard(transition)}
-               FOR UPDATE
+    private static string FinishSql(int maxPayloadBytes) => $"""
+        WITH r AS (
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::int[], $8::int[],
+                                 $9::numeric[], $10::int[], $11::int[])
+                AS r(id, worker, outcome, result_data, error_message, error_data, input_tokens, output_tokens, cost_usd, claimed_attempt, ord)
+        ), job AS (
+            -- A LATERAL lookup per row (FOR UPDATE keeps it from being flattened into a join): each row is one primary-key
+            -- probe, never a scan of every running job through the partial index on status.
+            SELECT j.id, j.workflow_name, r.outcome AS status, j.user_id, j.username, j.action, j.attempt, j.webhook_url,
+                   r.result_data, r.error_data, r.error_message, r.input_tokens, r.output_tokens,
+                   (EXTRACT(EPOCH FROM (now() - j.started_at)) * 1000)::int AS duration_ms,
+                   r.input_tokens + r.output_tokens AS total_tokens, r.cost_usd, r.ord
+              FROM r CROSS JOIN LATERAL (
+                   SELECT j.id, j.workflow_name, j.user_id, j.username, j.action, j.attempt, j.webhook_url, j.started_at
+                     FROM llm_workflow_jobs j
+                    WHERE j.id = r.id AND j.lease_owner = r.worker AND (r.claimed_attempt IS NULL OR j.attempt = r.claimed_attempt)
+                      AND ({string.Join(" OR ", new[] { JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled }.Select(outcome =>
+                          $"(r.outcome = '{outcome.ToWire()}' AND j.{JobLifecycle.Guard(JobLifecycle.ForOutcome(outcome))})"))})
+                      FOR UPDATE) j
         ), outbox AS (
             {WebhookOutbox.TerminalEventsSql("job", maxPayloadBytes)}
         )
         UPDATE llm_workflow_jobs j
-           SET status = job.status, result_data = job.result_data, error_message = $5, error_data = job.error_data,
+           SET status = job.status, result_data = job.result_data, error_message = job.error_message, error_data = job.error_data,
                completed_at = now(), duration_ms = job.duration_ms,
-               input_tokens = $7, output_tokens = $8, total_tokens = job.total_tokens, cost_usd = job.cost_usd,
+               input_tokens = job.input_tokens, output_tokens = job.output_tokens, total_tokens = job.total_tokens,
+               cost_usd = job.cost_usd,
                progress_percent = CASE WHEN job.status = 'completed' THEN 100 ELSE j.progress_percent END,
                current_step_id = CASE WHEN job.status = 'completed' THEN NULL ELSE j.current_step_id END,
                current_step_name = CASE WHEN job.status = 'completed' THEN NULL ELSE j.current_step_name END,
                lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
           FROM job
          WHERE j.id = job.id
+        RETURNING job.ord
         """;
 
-    /// <summary>A jsonb parameter; text PostgreSQL cannot store (NUL, lone surrogates) is cleaned rather than failing the write.</summary>
-    private static NpgsqlParameter Jsonb(JsonNode? node) => new()
-    {
-        NpgsqlDbType = NpgsqlDbType.Jsonb,
-        Value = node is null ? DBNull.Value : StorableJson.Clean(node)!.ToJsonString(),
-    };
+    private static readonly MultiRowColumn[] FinishColumns =
+    [
+        MultiRowColumn.Of<Guid>(NpgsqlDbType.Uuid), MultiRowColumn.Of<string>(NpgsqlDbType.Text),
+        MultiRowColumn.Of<string>(NpgsqlDbType.Text), MultiRowColumn.Of<string>(NpgsqlDbType.Jsonb),
+        MultiRowColumn.Of<string>(NpgsqlDbType.Text), MultiRowColumn.Of<string>(NpgsqlDbType.Jsonb),
+        MultiRowColumn.Of<int>(NpgsqlDbType.Integer), MultiRowColumn.Of<int>(NpgsqlDbType.Integer),
+        MultiRowColumn.Of<decimal>(NpgsqlDbType.Numeric), MultiRowColumn.Of<int?>(NpgsqlDbType.Integer),
+    ];
+
+    /// <summary>A jsonb value as text; text PostgreSQL cannot store (NUL, lone surrogates) is cleaned rather than failing the write.</summary>
+    private static string? JsonText(JsonNode? node) => node is null ? null : StorableJson.Clean(node)!.ToJsonString();
 
     private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LlmWorkflow.Engine.Definitions;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Pipeline.Persistence;
@@ -15,7 +16,7 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// dispatches it later, so an accepted job is never lost.
 /// </summary>
 public sealed class JobSubmitter(
-    LlmWorkflowDbContext db,
+    IServiceProvider services,
     SubmissionBatcher submissions,
     WorkflowCatalog catalog,
     TimeProvider time,
@@ -95,8 +96,10 @@ public sealed class JobSubmitter(
         return new SubmissionResult(job, Created: true, []);
     }
 
+    // The database context is taken from the request's scope only for an idempotency key: most submissions carry
+    // none, and would otherwise rent (and reset) a pooled context for nothing.
     private Task<WorkflowJob?> FindByIdempotencyKeyAsync(JobSubmission submission, CancellationToken cancellationToken) =>
-        db.Jobs.AsNoTracking().FirstOrDefaultAsync(
+        services.GetRequiredService<LlmWorkflowDbContext>().Jobs.AsNoTracking().FirstOrDefaultAsync(
             j => j.IdempotencyKey == submission.IdempotencyKey && j.TenantId == submission.TenantId && j.UserId == submission.UserId,
             cancellationToken);
 }

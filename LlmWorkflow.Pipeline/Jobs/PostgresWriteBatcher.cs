@@ -11,7 +11,8 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// trip and one commit for many jobs — and completes each caller with its own rows-affected count once committed, so
 /// durability is unchanged. If a batch fails, its callers' writes are retried one by one so that one bad statement
 /// fails only its own caller. A caller may hand over several statements as one write (a step's checkpoint and the
-/// usage rows of its LLM calls): they always commit or fail together.
+/// usage rows of its LLM calls): they always commit or fail together. Rows of a <see cref="MultiRowStatement"/> (the
+/// finishes, step rows and usage rows of many jobs) are coalesced: one statement per kind per batch, not one per job.
 /// </summary>
 public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, ILogger<PostgresWriteBatcher> logger) : BackgroundService
 {
@@ -94,28 +95,81 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
     private async Task ExecuteBatchAsync(List<PendingWrite> writes)
     {
         await using var connection = await dataSource.OpenConnectionAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await using var batch = new NpgsqlBatch(connection, transaction);
+        // No explicit transaction: a batch is sent with one Sync, so PostgreSQL runs it as one implicit transaction
+        // (any error rolls back every command) and commits it before it answers; BEGIN and a COMMIT round trip are saved.
+        await using var batch = new NpgsqlBatch(connection);
+
+        // Every statement of the batch gets a position (its ord). Plain statements become one command each; the rows
+        // of one multi-row kind become one command, placed where the kind first appears.
+        var commands = new List<NpgsqlBatchCommand>();
+        var groups = new List<RowGroup>();
+        var open = new Dictionary<MultiRowStatement, List<RowGroup>>();
+        var ord = 0;
         foreach (var statement in writes.SelectMany(w => w.Statements))
         {
-            var command = new NpgsqlBatchCommand(statement.Sql);
-            foreach (var parameter in statement.Parameters)
+            if (statement.Rows is { } kind)
             {
-                command.Parameters.Add(parameter.Clone());
+                if (!open.TryGetValue(kind, out var ofKind))
+                {
+                    open[kind] = ofKind = [];
+                }
+
+                var group = ofKind.FirstOrDefault(g => statement.Key is null || !g.Keys.Contains(statement.Key));
+                if (group is null)
+                {
+                    group = new RowGroup(kind, new NpgsqlBatchCommand(kind.Sql));
+                    ofKind.Add(group);
+                    groups.Add(group);
+                    batch.BatchCommands.Add(group.Command);
+                }
+
+                group.Add(statement, ord);
+                commands.Add(group.Command);
+            }
+            else
+            {
+                var command = new NpgsqlBatchCommand(statement.Sql);
+                foreach (var parameter in statement.Parameters)
+                {
+                    command.Parameters.Add(parameter.Clone());
+                }
+
+                batch.BatchCommands.Add(command);
+                commands.Add(command);
             }
 
-            batch.BatchCommands.Add(command);
+            ord++;
         }
 
-        await batch.ExecuteNonQueryAsync();
-        await transaction.CommitAsync();
+        foreach (var group in groups)
+        {
+            foreach (var parameter in group.Kind.Parameters(group.Rows, group.Ords))
+            {
+                group.Command.Parameters.Add(parameter);
+            }
+        }
+
+        // Multi-row statements return the ords of the rows they wrote; plain statements return no rows.
+        var written = new bool[ord];
+        await using (var reader = await batch.ExecuteReaderAsync())
+        {
+            do
+            {
+                while (await reader.ReadAsync())
+                {
+                    written[reader.GetInt32(0)] = true;
+                }
+            }
+            while (await reader.NextResultAsync());
+        }
+
         var next = 0;
         foreach (var write in writes)
         {
             var counts = new int[write.Statements.Count];
-            for (var i = 0; i < counts.Length; i++)
+            for (var i = 0; i < counts.Length; i++, next++)
             {
-                counts[i] = batch.BatchCommands[next++].RecordsAffected;
+                counts[i] = write.Statements[i].Rows is null ? commands[next].RecordsAffected : written[next] ? 1 : 0;
             }
 
             write.Completion.TrySetResult(counts);
@@ -136,9 +190,38 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
 
     private sealed record PendingWrite(IReadOnlyList<WriteStatement> Statements, TaskCompletionSource<int[]> Completion);
 
+    /// <summary>The rows of one multi-row statement in a batch; <see cref="Keys"/> keeps a key to one row per statement.</summary>
+    private sealed class RowGroup(MultiRowStatement kind, NpgsqlBatchCommand command)
+    {
+        public MultiRowStatement Kind { get; } = kind;
+
+        public NpgsqlBatchCommand Command { get; } = command;
+
+        public List<WriteStatement> Rows { get; } = [];
+
+        public List<int> Ords { get; } = [];
+
+        public HashSet<object> Keys { get; } = [];
+
+        public void Add(WriteStatement row, int ord)
+        {
+            Rows.Add(row);
+            Ords.Add(ord);
+            if (row.Key is { } key)
+            {
+                Keys.Add(key);
+            }
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} writes failed; retrying them one by one")]
     private partial void LogBatchFailed(Exception ex, int count);
 }
 
-/// <summary>One SQL statement with its positional parameters.</summary>
-public sealed record WriteStatement(string Sql, IReadOnlyList<NpgsqlParameter> Parameters);
+/// <summary>
+/// One SQL statement with its positional parameters (it must return no rows), or one row of a
+/// <see cref="MultiRowStatement"/> (<see cref="Rows"/>, with the row's <see cref="Values"/>; made by
+/// <see cref="MultiRowStatement.Row"/>), which the batcher sends together with the other rows of its kind.
+/// </summary>
+public sealed record WriteStatement(
+    string Sql, IReadOnlyList<NpgsqlParameter> Parameters, MultiRowStatement? Rows = null, object? Key = null, object?[]? Values = null);

@@ -1,6 +1,4 @@
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
-using LlmWorkflow.Pipeline.Persistence;
+using Npgsql;
 
 namespace LlmWorkflow.Pipeline.Jobs;
 
@@ -9,11 +7,28 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// run time, spread over the job slots of the live workers (their heartbeats). Refreshed at most every few seconds,
 /// so submission stays one INSERT + one XADD on the hot path.
 /// </summary>
-public sealed class QueueWaitEstimator(IServiceScopeFactory scopes, WorkerHeartbeats heartbeats, TimeProvider time)
+public sealed class QueueWaitEstimator(NpgsqlDataSource dataSource, WorkerHeartbeats heartbeats, TimeProvider time)
 {
     private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(5);
+
+    private static readonly string QueuedSql =
+        $"SELECT priority, count(*) FROM llm_workflow_jobs WHERE status = '{JobStatus.Queued.ToWire()}' GROUP BY priority";
+
+    /// <summary>
+    /// The average run time of the 100 most recently submitted completed jobs. Ordered by <c>created_at</c>, which an
+    /// index serves (a backward scan that stops after 100 rows): ordered by <c>completed_at</c>, which none does, it
+    /// sorted every completed job — at 10 M jobs a parallel scan of the table every few seconds, on the submit path
+    /// (bench/README.md, "Scale").
+    /// </summary>
+    private static readonly string RecentRunSql = $"""
+        SELECT avg(duration_ms)::float8 FROM (
+            SELECT duration_ms FROM llm_workflow_jobs
+             WHERE status = '{JobStatus.Completed.ToWire()}' AND duration_ms IS NOT NULL
+             ORDER BY created_at DESC LIMIT 100) recent
+        """;
+
     private readonly SemaphoreSlim _refresh = new(1, 1);
-    private volatile Snapshot _snapshot = new(DateTimeOffset.MinValue, new Dictionary<PriorityBand, int>(), 1.0, 1);
+    private volatile Snapshot _snapshot = new(DateTimeOffset.MinValue, QueuedAhead(new Dictionary<PriorityBand, int>()), 1.0, 1);
 
     public async Task<int> EstimateSecondsAsync(int priority, CancellationToken cancellationToken)
     {
@@ -35,28 +50,52 @@ public sealed class QueueWaitEstimator(IServiceScopeFactory scopes, WorkerHeartb
             }
         }
 
-        var band = PriorityBands.ForPriority(priority);
-        var ahead = PriorityBands.ReadOrder.TakeWhile(b => b != band).Append(band).Sum(b => snapshot.QueuedByBand.GetValueOrDefault(b));
+        var ahead = snapshot.QueuedAhead[(int)PriorityBands.ForPriority(priority)];
         var slots = Math.Max(1, snapshot.Capacity);
         return (int)Math.Ceiling(ahead * snapshot.AverageRunSeconds / slots);
     }
 
-    private async Task<Snapshot> TakeAsync(CancellationToken cancellationToken)
+    /// <summary>Per band (indexed by <see cref="PriorityBand"/>): the queued jobs workers read before or with it.</summary>
+    private static int[] QueuedAhead(IReadOnlyDictionary<PriorityBand, int> queuedByBand)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<LlmWorkflowDbContext>();
-        var queued = await db.Jobs.Where(j => j.Status == JobStatus.Queued)
-            .GroupBy(j => j.Priority).Select(g => new { Priority = g.Key, Count = g.Count() })
-            .ToListAsync(cancellationToken);
-        var byBand = queued.GroupBy(q => PriorityBands.ForPriority(q.Priority)).ToDictionary(g => g.Key, g => g.Sum(q => q.Count));
-        var recent = await db.Jobs.Where(j => j.Status == JobStatus.Completed && j.DurationMs != null)
-            .OrderByDescending(j => j.CompletedAt).Take(100).Select(j => j.DurationMs!.Value)
-            .ToListAsync(cancellationToken);
-        var average = recent.Count == 0 ? 1.0 : recent.Average() / 1000.0;
-        // With no live worker, estimate as if one default worker were about to start.
-        var slots = (await heartbeats.ListAsync()).Sum(w => w.MaxConcurrentJobs);
-        return new Snapshot(time.GetUtcNow(), byBand, average, slots > 0 ? slots : new WorkerOptions().MaxConcurrentJobs);
+        var ahead = new int[PriorityBands.ReadOrder.Count];
+        var sum = 0;
+        foreach (var band in PriorityBands.ReadOrder)
+        {
+            sum += queuedByBand.GetValueOrDefault(band);
+            ahead[(int)band] = sum;
+        }
+
+        return ahead;
     }
 
-    private sealed record Snapshot(DateTimeOffset TakenAt, IReadOnlyDictionary<PriorityBand, int> QueuedByBand, double AverageRunSeconds, int Capacity);
+    private async Task<Snapshot> TakeAsync(CancellationToken cancellationToken)
+    {
+        // Plain SQL, one round trip: the first submission of a fresh process runs this, and EF Core would first have
+        // to compile (and the runtime to JIT) its query pipeline for two queries used nowhere else.
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(QueuedSql));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(RecentRunSql));
+        var byBand = new Dictionary<PriorityBand, int>();
+        double? averageMs;
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var band = PriorityBands.ForPriority(reader.GetInt32(0));
+                byBand[band] = byBand.GetValueOrDefault(band) + (int)reader.GetInt64(1);
+            }
+
+            await reader.NextResultAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            averageMs = reader.IsDBNull(0) ? null : reader.GetDouble(0);
+        }
+
+        // With no live worker, estimate as if one default worker were about to start.
+        var slots = (await heartbeats.ListAsync()).Sum(w => w.MaxConcurrentJobs);
+        return new Snapshot(time.GetUtcNow(), QueuedAhead(byBand), averageMs is { } ms ? ms / 1000.0 : 1.0,
+            slots > 0 ? slots : new WorkerOptions().MaxConcurrentJobs);
+    }
+
+    private sealed record Snapshot(DateTimeOffset TakenAt, int[] QueuedAhead, double AverageRunSeconds, int Capacity);
 }

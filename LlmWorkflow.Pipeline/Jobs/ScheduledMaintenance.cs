@@ -8,7 +8,7 @@ using NpgsqlTypes;
 namespace LlmWorkflow.Pipeline.Jobs;
 
 /// <summary>
-/// The workers' scheduled maintenance: stale-job cleanup, then retention. Every worker checks regularly; a Postgres
+/// The workers' scheduled maintenance: stale-job cleanup, the usage rollup of closed hours, then retention. Every worker checks regularly; a Postgres
 /// advisory lock lets one run at a time, and the last run recorded in <c>llm_maintenance_runs</c> tells the others
 /// that the work is done for this interval.
 /// </summary>
@@ -21,6 +21,7 @@ public sealed partial class ScheduledMaintenance(
 {
     public const string StaleCleanupTask = "stale_cleanup";
     public const string RetentionTask = "retention";
+    public const string UsageRollupTask = "usage_rollup";
 
     // Arbitrary constant shared by every worker: "LLMWFMNT" in ASCII.
     private const long LockKey = 0x4C4C4D57464D4E54;
@@ -56,6 +57,12 @@ public sealed partial class ScheduledMaintenance(
                     ["stale_processing_after_seconds"] = settings.StaleProcessingAfter.TotalSeconds,
                     ["stale_waiting_after_seconds"] = settings.StaleWaitingAfter.TotalSeconds,
                 });
+            }, cancellationToken);
+            await RunTaskAsync(connection, UsageRollupTask, runner, async () =>
+            {
+                var rollup = scope.ServiceProvider.GetRequiredService<UsageRollup>();
+                var hours = await rollup.RollUpAsync(cancellationToken);
+                return (hours, new JsonObject { ["rolled_until"] = (await rollup.RolledUntilAsync(cancellationToken))?.ToString("O", System.Globalization.CultureInfo.InvariantCulture) });
             }, cancellationToken);
             await RunTaskAsync(connection, RetentionTask, runner, async () =>
             {

@@ -58,6 +58,12 @@ public sealed partial class SubmissionBatcher(NpgsqlDataSource dataSource, JobQu
         return pending.Completion.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Runs the batch INSERT with no rows: the statement, its parameter types and a pooled connection are ready before
+    /// the first submission needs them (<c>ApiWarmup</c>). Changes nothing.
+    /// </summary>
+    public async Task WarmUpAsync(CancellationToken cancellationToken) => await InsertAsync([], cancellationToken);
+
     private async Task FlushWhileWaitingAsync()
     {
         while (true)
@@ -108,7 +114,7 @@ public sealed partial class SubmissionBatcher(NpgsqlDataSource dataSource, JobQu
 
     private async Task FlushAsync(Pending[] batch)
     {
-        var inserted = await InsertAsync(batch);
+        var inserted = await InsertAsync(batch, CancellationToken.None);
         var dispatches = batch.Where(p => inserted.Contains(p.Job.Id)).Select(p => p.Dispatch).ToArray();
         try
         {
@@ -126,7 +132,7 @@ public sealed partial class SubmissionBatcher(NpgsqlDataSource dataSource, JobQu
         }
     }
 
-    private async Task<HashSet<Guid>> InsertAsync(Pending[] batch)
+    private async Task<HashSet<Guid>> InsertAsync(Pending[] batch, CancellationToken cancellationToken)
     {
         var jobs = batch.Select(p => p.Job).ToArray();
         await using var command = dataSource.CreateCommand(InsertSql);
@@ -148,8 +154,8 @@ public sealed partial class SubmissionBatcher(NpgsqlDataSource dataSource, JobQu
         p.Add(Texts(jobs.Select(j => j.TenantId)));
 
         var inserted = new HashSet<Guid>(batch.Length);
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
         {
             inserted.Add(reader.GetGuid(0));
         }

@@ -1,5 +1,6 @@
-using Microsoft.EntityFrameworkCore;
-using LlmWorkflow.Pipeline.Persistence;
+using System.Globalization;
+using System.Text;
+using Npgsql;
 
 namespace LlmWorkflow.Pipeline.Jobs;
 
@@ -21,65 +22,304 @@ public sealed record UsageReportResult(
     IReadOnlyList<UsageGroup> ByModel,
     IReadOnlyList<UsageGroup> ByWorkflow,
     IReadOnlyList<UsageGroup> ByUser,
-    IReadOnlyList<UsageGroup> ByDay);
-
-/// <summary>Builds the admin usage/cost report.</summary>
-public sealed class UsageReport(LlmWorkflowDbContext db)
+    IReadOnlyList<UsageGroup> ByDay)
 {
-    /// <param name="tenantId">Only this tenant's jobs (calls of deleted jobs have no tenant and are left out); null: all.</param>
-    public async Task<UsageReportResult> BuildAsync(DateTimeOffset start, DateTimeOffset end, string? tenantId, CancellationToken cancellationToken)
-    {
-        var rows = await (
-            from u in db.ProviderUsage.AsNoTracking()
-            where u.CreatedAt >= start && u.CreatedAt < end
-            join j in db.Jobs.AsNoTracking() on u.JobId equals j.Id into jobs
-            from j in jobs.DefaultIfEmpty()
-            where tenantId == null || (j != null && j.TenantId == tenantId)
-            select new UsageRow(
-                u.Model,
-                j == null ? "(deleted)" : j.WorkflowName,
-                j == null ? null : j.UserId,
-                j == null ? null : j.Username,
-                u.CreatedAt,
-                u.InputTokens,
-                u.OutputTokens,
-                u.TotalTokens,
-                u.CostUsd)).ToListAsync(cancellationToken);
+    /// <summary>How many user groups had usage in the period (<see cref="ByUser"/> lists a page of them).</summary>
+    public int UserCount { get; init; }
+}
 
+/// <summary>
+/// Builds the admin usage/cost report: the full days the rollup holds (<see cref="UsageRollup"/>) from its sums, the
+/// rest of the period (its partial first day, and everything since the rollup's last day) from the raw rows; all
+/// summed by PostgreSQL. The answer equals summing the raw rows of the period.
+/// </summary>
+public sealed class UsageReport(NpgsqlDataSource dataSource)
+{
+    /// <summary>Users listed by default (the most expensive first); the rest are summed in one "(others)" group.</summary>
+    public const int DefaultUserLimit = 100;
+
+    public const int MaxUserLimit = 10_000;
+
+    /// <summary>The key of the group summing the users after the listed page.</summary>
+    public const string OthersKey = "(others)";
+
+    private const string DeletedWorkflow = "(deleted)";
+
+    /// <param name="tenantId">Only this tenant's jobs (calls of deleted jobs have no tenant and are left out); null: all.</param>
+    /// <param name="userLimit">Users listed in <see cref="UsageReportResult.ByUser"/>, most expensive first.</param>
+    /// <param name="userOffset">Users skipped before the listed ones (paging through <see cref="UsageReportResult.UserCount"/>).</param>
+    public async Task<UsageReportResult> BuildAsync(
+        DateTimeOffset start, DateTimeOffset end, string? tenantId, CancellationToken cancellationToken,
+        int userLimit = DefaultUserLimit, int userOffset = 0)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // One snapshot for the rollup's state and both queries (a rollup committing meanwhile is either wholly seen
+        // or not at all, so no day is counted twice), and enough work_mem for the per-user sums (a few hundred thousand
+        // rollup rows at 10 M jobs) to sort and hash in memory instead of spilling at the default 4 MB.
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        await using (var settings = new NpgsqlCommand("SET LOCAL work_mem = '64MB'", connection, transaction))
+        {
+            await settings.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        DateTimeOffset? rolledUntil = null;
+        await using (var state = new NpgsqlCommand("SELECT rolled_until FROM llm_usage_rollup_state", connection, transaction))
+        await using (var reader = await state.ExecuteReaderAsync(cancellationToken))
+        {
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                rolledUntil = reader.GetFieldValue<DateTimeOffset>(0);
+            }
+        }
+
+        var plan = Plan(start, end, rolledUntil);
+
+        var cells = await DimensionCellsAsync(connection, plan, tenantId, cancellationToken);
+        var (users, userCount) = await UsersAsync(connection, plan, tenantId, userLimit, userOffset, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return new UsageReportResult(
             start, end,
-            Sum("total", rows),
-            By(rows, r => r.Model),
-            By(rows, r => r.Workflow),
-            ByUser(rows),
-            rows.GroupBy(r => r.CreatedAt.UtcDateTime.Date).OrderBy(g => g.Key)
-                .Select(g => Sum(g.Key.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), g)).ToArray());
+            Sum("total", cells),
+            By(cells, c => c.Model),
+            By(cells, c => c.Workflow.Length == 0 ? DeletedWorkflow : c.Workflow),
+            users,
+            cells.GroupBy(c => c.Day).OrderBy(g => g.Key)
+                .Select(g => Sum(g.Key.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), g)).ToArray())
+        {
+            UserCount = userCount,
+        };
     }
-
-    private static UsageGroup Sum(string key, IEnumerable<UsageRow> group)
-    {
-        var list = group as IReadOnlyCollection<UsageRow> ?? group.ToList();
-        return new UsageGroup(key, list.Count,
-            list.Sum(r => (long)r.InputTokens), list.Sum(r => (long)r.OutputTokens), list.Sum(r => (long)r.TotalTokens),
-            list.Sum(r => r.CostUsd));
-    }
-
-    private static IReadOnlyList<UsageGroup> By(IEnumerable<UsageRow> rows, Func<UsageRow, string> key) =>
-        rows.GroupBy(key).Select(g => Sum(g.Key, g))
-            .OrderByDescending(g => g.CostUsd).ThenBy(g => g.Key, StringComparer.Ordinal).ToArray();
 
     /// <summary>
-    /// Grouped by user id, or by username for jobs that named no user id, so the dashboard can show usernames and link
-    /// each group to its jobs (user_id or username filter of the jobs list).
+    /// Which parts of [start, end) come from where: the days [FirstDay, EndDay) from the rollup (per-user sums from
+    /// month rows where a rolled month is in the period to its last rolled day — minus the day rows before the period
+    /// when that reads fewer days than adding the period's days), and the raw ranges (at most two: the partial first
+    /// day, and everything from the rollup's end) from <c>llm_provider_usage</c>. The rollup's last day may be partly
+    /// rolled (its rows hold the calls before <paramref name="rolledUntil"/>): it is used only by a period that runs
+    /// past the rollup's end. A period ending now thus reads at most about half a month of per-user day rows and an
+    /// hour or two of raw rows (the rollup runs with scheduled maintenance, hourly by default).
     /// </summary>
-    private static IReadOnlyList<UsageGroup> ByUser(IEnumerable<UsageRow> rows) =>
-        rows.GroupBy(r => (r.User, Username: r.User is null ? r.Username : null))
-            .Select(g => Sum(g.Key.User ?? g.Key.Username ?? "(none)", g) with
+    internal static ReportPlan Plan(DateTimeOffset start, DateTimeOffset end, DateTimeOffset? rolledUntil)
+    {
+        var firstDay = DateOnly.FromDateTime(start.UtcDateTime);
+        if (UsageRollup.Midnight(firstDay) < start)
+        {
+            firstDay = firstDay.AddDays(1);
+        }
+
+        if (rolledUntil is not { } rolled)
+        {
+            return new ReportPlan(firstDay, firstDay, [], [], [], [(start, end)]);
+        }
+
+        // The first day with no rollup rows (the day after a partly rolled one).
+        var rolledDays = DateOnly.FromDateTime((rolled - TimeSpan.FromTicks(1)).UtcDateTime).AddDays(1);
+        DateOnly endDay;
+        DateTimeOffset rawTail;
+        if (end >= rolled)
+        {
+            (endDay, rawTail) = (rolledDays, rolled);
+        }
+        else
+        {
+            endDay = DateOnly.FromDateTime(end.UtcDateTime);
+            rawTail = UsageRollup.Midnight(endDay);
+        }
+
+        if (firstDay >= endDay)
+        {
+            return new ReportPlan(firstDay, firstDay, [], [], [], [(start, end)]);
+        }
+
+        var months = new List<DateOnly>();
+        var plusDays = new List<DateOnly>();
+        var minusDays = new List<DateOnly>();
+        for (var month = new DateOnly(firstDay.Year, firstDay.Month, 1); month < endDay; month = month.AddMonths(1))
+        {
+            // The month row holds the month's rolled days: [month, min(next month, rolled until)).
+            var monthEnd = month.AddMonths(1) < rolledDays ? month.AddMonths(1) : rolledDays;
+            var partStart = firstDay > month ? firstDay : month;
+            var partEnd = endDay < monthEnd ? endDay : monthEnd;
+            var inside = partEnd.DayNumber - partStart.DayNumber;
+            var outside = monthEnd.DayNumber - month.DayNumber - inside;
+            // Month minus the days before the period only: a month row's latest username is then the period's
+            // whenever it falls in the period (and the period's part has no username otherwise); days after the period
+            // could hide a later username, so such a month is summed from its days.
+            if (outside < inside && partEnd == monthEnd)
             {
-                UserId = g.Key.User,
-                Username = g.OrderByDescending(r => r.CreatedAt).Select(r => r.Username).FirstOrDefault(n => n is not null),
-            })
+                months.Add(month);
+                for (var day = month; day < monthEnd; day = day.AddDays(1))
+                {
+                    if (day < partStart || day >= partEnd)
+                    {
+                        minusDays.Add(day);
+                    }
+                }
+            }
+            else
+            {
+                for (var day = partStart; day < partEnd; day = day.AddDays(1))
+                {
+                    plusDays.Add(day);
+                }
+            }
+        }
+
+        var raw = new List<(DateTimeOffset, DateTimeOffset)>();
+        if (start < UsageRollup.Midnight(firstDay))
+        {
+            raw.Add((start, UsageRollup.Midnight(firstDay)));
+        }
+
+        if (rawTail < end)
+        {
+            raw.Add((rawTail, end));
+        }
+
+        return new ReportPlan(firstDay, endDay, months, plusDays, minusDays, raw);
+    }
+
+    /// <summary>Sums per (day, model, workflow) of the period: rollup days plus raw ranges.</summary>
+    private static async Task<List<Cell>> DimensionCellsAsync(NpgsqlConnection connection, ReportPlan plan, string? tenantId, CancellationToken cancellationToken)
+    {
+        var sql = new StringBuilder($"""
+            SELECT day, model, workflow_name, sum(calls)::int, sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(total_tokens)::bigint, sum(cost_usd)
+              FROM (SELECT day, model, workflow_name, calls, input_tokens, output_tokens, total_tokens, cost_usd
+                      FROM llm_usage_daily WHERE day >= @first_day AND day < @end_day{(tenantId is null ? "" : " AND tenant_id = @tenant")}
+            """);
+        AppendRaw(sql, plan, tenantId, "day, model, workflow_name, 1, input_tokens, output_tokens, total_tokens, cost_usd");
+        sql.Append(") x GROUP BY day, model, workflow_name HAVING sum(calls) <> 0");
+        await using var command = Command(connection, sql.ToString(), plan, tenantId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var cells = new List<Cell>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            cells.Add(new Cell(reader.GetFieldValue<DateOnly>(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3),
+                reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetDecimal(7)));
+        }
+
+        return cells;
+    }
+
+    /// <summary>
+    /// Per-user sums, ranked by cost (then key) in PostgreSQL: the requested page, then one "(others)" group for the
+    /// rest; and how many user groups there are.
+    /// </summary>
+    private static async Task<(IReadOnlyList<UsageGroup> Users, int Count)> UsersAsync(
+        NpgsqlConnection connection, ReportPlan plan, string? tenantId, int limit, int offset, CancellationToken cancellationToken)
+    {
+        var tenant = tenantId is null ? "" : " AND tenant_id = @tenant";
+        var sql = new StringBuilder($"""
+            WITH calls AS (
+                SELECT user_id, user_key, calls, input_tokens, output_tokens, total_tokens, cost_usd,
+                       CASE WHEN username_at >= @first_instant THEN username END AS username,
+                       CASE WHEN username_at >= @first_instant THEN username_at END AS username_at
+                  FROM llm_usage_user_monthly WHERE month = ANY(@months){tenant}
+                UNION ALL
+                SELECT user_id, user_key, calls, input_tokens, output_tokens, total_tokens, cost_usd, username, username_at
+                  FROM llm_usage_user_daily WHERE day = ANY(@plus_days){tenant}
+                UNION ALL
+                SELECT user_id, user_key, -calls, -input_tokens, -output_tokens, -total_tokens, -cost_usd, NULL, NULL
+                  FROM llm_usage_user_daily WHERE day = ANY(@minus_days){tenant}
+            """);
+        AppendRaw(sql, plan, tenantId, "user_id, user_key, 1, input_tokens, output_tokens, total_tokens, cost_usd, username, created_at");
+        sql.Append("""
+            ), users AS (
+                SELECT user_id, user_key, sum(calls) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+                       sum(total_tokens) AS total_tokens, sum(cost_usd) AS cost_usd,
+                       (array_agg(username ORDER BY username_at DESC) FILTER (WHERE username IS NOT NULL))[1] AS username,
+                       CASE WHEN user_key = '' THEN user_id WHEN user_key = 'none' THEN '(none)' ELSE substr(user_key, 3) END AS key
+                  FROM calls GROUP BY user_id, user_key HAVING sum(calls) <> 0
+            ), ranked AS MATERIALIZED (
+                SELECT *, row_number() OVER (ORDER BY cost_usd DESC, key COLLATE "C") AS rank, count(*) OVER () AS user_count FROM users
+            )
+            SELECT key, user_key, username, calls::int, input_tokens::bigint, output_tokens::bigint, total_tokens::bigint, cost_usd, rank, user_count::int
+              FROM ranked WHERE rank > @offset AND rank <= @offset + @limit
+            UNION ALL
+            SELECT NULL, NULL, NULL, sum(calls)::int, sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(total_tokens)::bigint, sum(cost_usd),
+                   NULL, max(user_count)::int
+              FROM ranked WHERE rank <= @offset OR rank > @offset + @limit HAVING count(*) > 0
+             ORDER BY rank NULLS LAST
+            """);
+        await using var command = Command(connection, sql.ToString(), plan, tenantId);
+        command.Parameters.AddWithValue("months", plan.Months.ToArray());
+        command.Parameters.AddWithValue("first_instant", UsageRollup.Midnight(plan.FirstDay));
+        command.Parameters.AddWithValue("plus_days", plan.PlusDays.ToArray());
+        command.Parameters.AddWithValue("minus_days", plan.MinusDays.ToArray());
+        command.Parameters.AddWithValue("limit", (long)limit);
+        command.Parameters.AddWithValue("offset", (long)offset);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var users = new List<UsageGroup>();
+        var count = 0;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            count = reader.GetInt32(9);
+            var listed = !reader.IsDBNull(0);
+            var key = listed ? reader.GetString(0) : OthersKey;
+            users.Add(new UsageGroup(key, reader.GetInt32(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetDecimal(7))
+            {
+                UserId = listed && reader.GetString(1).Length == 0 ? key : null,
+                Username = reader.IsDBNull(2) ? null : reader.GetString(2),
+            });
+        }
+
+        return (users, count);
+    }
+
+    /// <summary>Appends the raw ranges of the plan as UNION ALL branches selecting <paramref name="columns"/> of the raw call columns.</summary>
+    private static void AppendRaw(StringBuilder sql, ReportPlan plan, string? tenantId, string columns)
+    {
+        for (var i = 0; i < plan.Raw.Count; i++)
+        {
+            sql.Append(CultureInfo.InvariantCulture, $"""
+
+                UNION ALL
+                SELECT {columns} FROM (
+                    SELECT {UsageRollup.RawCallColumns}
+                      FROM llm_provider_usage u LEFT JOIN llm_workflow_jobs j ON j.id = u.job_id
+                     WHERE u.created_at >= @raw_from_{i} AND u.created_at < @raw_to_{i}{(tenantId is null ? "" : " AND j.tenant_id = @tenant")}) raw_{i}
+                """);
+        }
+    }
+
+    private static NpgsqlCommand Command(NpgsqlConnection connection, string sql, ReportPlan plan, string? tenantId)
+    {
+        var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("first_day", plan.FirstDay);
+        command.Parameters.AddWithValue("end_day", plan.EndDay);
+        if (tenantId is not null)
+        {
+            command.Parameters.AddWithValue("tenant", tenantId);
+        }
+
+        for (var i = 0; i < plan.Raw.Count; i++)
+        {
+            command.Parameters.AddWithValue($"raw_from_{i}", plan.Raw[i].From);
+            command.Parameters.AddWithValue($"raw_to_{i}", plan.Raw[i].To);
+        }
+
+        return command;
+    }
+
+    private static UsageGroup Sum(string key, IEnumerable<Cell> cells)
+    {
+        var list = cells as IReadOnlyCollection<Cell> ?? cells.ToList();
+        return new UsageGroup(key, list.Sum(c => c.Calls), list.Sum(c => c.InputTokens), list.Sum(c => c.OutputTokens), list.Sum(c => c.TotalTokens),
+            list.Sum(c => c.CostUsd));
+    }
+
+    private static IReadOnlyList<UsageGroup> By(IEnumerable<Cell> cells, Func<Cell, string> key) =>
+        cells.GroupBy(key).Select(g => Sum(g.Key, g))
             .OrderByDescending(g => g.CostUsd).ThenBy(g => g.Key, StringComparer.Ordinal).ToArray();
 
-    private sealed record UsageRow(string Model, string Workflow, string? User, string? Username, DateTimeOffset CreatedAt, int InputTokens, int OutputTokens, int TotalTokens, decimal CostUsd);
+    private sealed record Cell(DateOnly Day, string Model, string Workflow, int Calls, long InputTokens, long OutputTokens, long TotalTokens, decimal CostUsd);
 }
+
+/// <summary>Where each part of a report's period is summed from (see <see cref="UsageReport.Plan"/>).</summary>
+internal sealed record ReportPlan(
+    DateOnly FirstDay,
+    DateOnly EndDay,
+    IReadOnlyList<DateOnly> Months,
+    IReadOnlyList<DateOnly> PlusDays,
+    IReadOnlyList<DateOnly> MinusDays,
+    IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> Raw);

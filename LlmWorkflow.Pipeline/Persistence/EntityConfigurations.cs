@@ -35,18 +35,15 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.Property(j => j.UpdatedAt).HasDefaultValueSql("now()");
 
         job.HasIndex(j => j.CeleryTaskId).IsUnique().HasDatabaseName("idx_workflow_jobs_celery_task");
-        job.HasIndex(j => j.Status).HasDatabaseName("idx_workflow_jobs_status");
-        job.HasIndex(j => j.UserId).HasDatabaseName("idx_workflow_jobs_user_id");
-        job.HasIndex(j => j.WorkflowName).HasDatabaseName("idx_workflow_jobs_workflow_name");
         job.HasIndex(j => j.CreatedAt).HasDatabaseName("idx_workflow_jobs_created_at");
         job.HasIndex(j => j.IsStale).HasFilter("is_stale = TRUE").HasDatabaseName("idx_workflow_jobs_stale");
         job.HasIndex(j => new { j.Status, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_status_created_at");
         job.HasIndex(j => new { j.UserId, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_user_created_at");
         job.HasIndex(j => new { j.TenantId, j.UserId, j.IdempotencyKey }).IsUnique().AreNullsDistinct(false)
             .HasFilter("idempotency_key IS NOT NULL").HasDatabaseName("idx_workflow_jobs_tenant_idempotency");
-        job.HasIndex(j => new { j.TenantId, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_tenant_created_at");
-        job.HasIndex(j => new { j.TenantId, j.Status, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_tenant_status_created_at");
-        job.HasIndex(j => new { j.TenantId, j.UserId, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_tenant_user_created_at");
+        job.HasIndex(j => new { j.TenantId, j.CreatedAt, j.Id }).HasDatabaseName("idx_workflow_jobs_tenant_created_at_id");
+        job.HasIndex(j => new { j.TenantId, j.Status, j.CreatedAt, j.Id }).HasDatabaseName("idx_workflow_jobs_tenant_status_created_at_id");
+        job.HasIndex(j => new { j.TenantId, j.UserId, j.CreatedAt, j.Id }).HasDatabaseName("idx_workflow_jobs_tenant_user_created_at_id");
         job.HasIndex(j => j.LeaseExpiresAt).HasFilter("status = 'processing'").HasDatabaseName("idx_workflow_jobs_lease");
         job.HasIndex(j => j.DispatchedAt).HasFilter("status = 'queued'").HasDatabaseName("idx_workflow_jobs_queued");
     }
@@ -95,8 +92,6 @@ internal sealed class ProviderUsageConfiguration : IEntityTypeConfiguration<Prov
         usage.Property(u => u.CreatedAt).HasDefaultValueSql("now()");
         usage.HasOne<WorkflowJob>().WithMany().HasForeignKey(u => u.JobId).OnDelete(DeleteBehavior.Cascade);
         usage.HasIndex(u => u.JobId).HasDatabaseName("idx_provider_usage_job_id");
-        usage.HasIndex(u => u.Provider).HasDatabaseName("idx_provider_usage_provider");
-        usage.HasIndex(u => u.Model).HasDatabaseName("idx_provider_usage_model");
         usage.HasIndex(u => u.CreatedAt).HasDatabaseName("idx_provider_usage_created_at");
     }
 }

@@ -7,7 +7,7 @@ public class RedisException : Exception
 }
 
 /// <summary>The server answered with an error reply; the message is the server's text (e.g. <c>BUSYGROUP ...</c>).</summary>
-public sealed class RedisServerException : RedisException
+internal sealed class RedisServerException : RedisException
 {
     public RedisServerException(string message) : base(message) { }
 

@@ -1,7 +1,7 @@
 namespace LlmWorkflow.Pipeline.Redis;
 
 /// <summary>Typed commands on hashes.</summary>
-public static class RedisHashCommands
+internal static class RedisHashCommands
 {
     /// <summary>HSET of several fields at once; returns how many fields were new.</summary>
     public static async Task<long> HashSetAsync(

@@ -5,7 +5,7 @@ using System.Text;
 namespace LlmWorkflow.Pipeline.Redis;
 
 /// <summary>Lua scripts, sent by SHA1 and only in full when the server does not have them cached yet.</summary>
-public static class RedisScriptCommands
+internal static class RedisScriptCommands
 {
     private static readonly ConcurrentDictionary<string, string> Sha1ByScript = new(StringComparer.Ordinal);
 

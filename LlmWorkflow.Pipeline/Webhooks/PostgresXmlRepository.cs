@@ -8,7 +8,7 @@ namespace LlmWorkflow.Pipeline.Webhooks;
 /// Data Protection's key ring in <c>llm_data_protection_keys</c>, so every API and Worker instance reads the keys
 /// any of them created. Data Protection calls this synchronously and caches the ring, so the calls are rare.
 /// </summary>
-public sealed class PostgresXmlRepository(NpgsqlDataSource dataSource) : IXmlRepository
+internal sealed class PostgresXmlRepository(NpgsqlDataSource dataSource) : IXmlRepository
 {
     public IReadOnlyCollection<XElement> GetAllElements()
     {

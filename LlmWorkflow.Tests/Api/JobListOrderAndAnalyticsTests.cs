@@ -12,32 +12,9 @@ namespace LlmWorkflow.Tests.Api;
 /// real Postgres (no worker: the test writes the jobs' timestamps and figures itself, then compares every answer with
 /// what it computes from the rows it reads back from the database).
 /// </summary>
-public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncLifetime
+public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : ApiWithDatabase(servers)
 {
     private static readonly string[] SortFields = ["created_at", "status", "workflow_name", "username", "priority", "duration_ms", "total_tokens", "cost_usd"];
-
-    private ApiFactory _api = null!;
-    private HttpClient _caller = null!;
-    private HttpClient _admin = null!;
-    private string _postgres = null!;
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    public async ValueTask InitializeAsync()
-    {
-        var environment = await TestEnvironment.CreateAsync(servers, nameof(JobListOrderAndAnalyticsTests));
-        _postgres = environment.PostgresConnectionString;
-        _api = new ApiFactory(environment.Settings());
-        _caller = _api.CreateAuthenticatedClient();
-        _admin = _api.CreateAuthenticatedClient(admin: true);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _caller.Dispose();
-        _admin.Dispose();
-        await _api.DisposeAsync();
-    }
 
     [Fact]
     public async Task EverySortPagesThroughAllJobsInOrderWithoutRepeatsOrGaps()
@@ -46,7 +23,7 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
         var ids = new List<Guid>();
         for (var i = 0; i < 9; i++)
         {
-            ids.Add(await SubmitAsync(_caller, user, $"sort {i}"));
+            ids.Add(await SubmitAsync(Caller, user, $"sort {i}"));
         }
 
         // Ties on every column (and three jobs created in the same instant), empty durations and usernames.
@@ -77,7 +54,7 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
                 var paged = new List<Guid>();
                 for (var offset = 0; offset < rows.Count; offset += 2)
                 {
-                    var page = await _caller.GetFromJsonAsync<JsonObject>($"api/v1/jobs?user_id={user}&limit=2&offset={offset}&sort={field}&order={order}", Ct);
+                    var page = await Caller.GetFromJsonAsync<JsonObject>($"api/v1/jobs?user_id={user}&limit=2&offset={offset}&sort={field}&order={order}", Ct);
                     Assert.Equal(rows.Count, (int)page!["total"]!);
                     paged.AddRange(page["jobs"]!.AsArray().Select(j => Guid.Parse((string)j!["job_id"]!)));
                 }
@@ -87,7 +64,7 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
         }
 
         // Without sort: newest first, as before.
-        var plain = await _caller.GetFromJsonAsync<JsonObject>($"api/v1/jobs?user_id={user}", Ct);
+        var plain = await Caller.GetFromJsonAsync<JsonObject>($"api/v1/jobs?user_id={user}", Ct);
         Assert.Equal(Expected(rows, "created_at", descending: true), plain!["jobs"]!.AsArray().Select(j => Guid.Parse((string)j!["job_id"]!)));
     }
 
@@ -106,7 +83,7 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
     [InlineData("api/v1/admin/metrics/jobs?from=soon", "from")]
     public async Task InvalidOrderFiltersAndRangesAre400NamingTheField(string path, string field)
     {
-        using var response = await _admin.GetAsync(path, Ct);
+        using var response = await Admin.GetAsync(path, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
         Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{path}: {(int)response.StatusCode} {text}");
         Assert.Contains(field, text, StringComparison.Ordinal);
@@ -122,7 +99,7 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
                      ($"api/v1/admin/usage?tenant_id={longText}", "tenant_id"), ($"api/v1/admin/metrics/jobs?tenant_id={longText}", "tenant_id"),
                  })
         {
-            using var response = await _admin.GetAsync(path, Ct);
+            using var response = await Admin.GetAsync(path, Ct);
             var problem = await response.Content.ReadFromJsonAsync<JsonObject>(Ct);
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
             Assert.True(problem!["errors"]!.AsObject().ContainsKey(field), $"{path}: {problem.ToJsonString()}");
@@ -134,10 +111,10 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
     {
         var user = $"d{Guid.NewGuid():N}"[..12];
         var model = $"test/model-{Guid.NewGuid():N}"[..24];
-        var withCall = await SubmitAsync(_admin, user, "drill 1", username: "Ada Lovelace");
-        var otherModel = await SubmitAsync(_admin, user, "drill 2", username: "Ada Lovelace");
-        var oldCall = await SubmitAsync(_admin, user, "drill 3", username: "Ada Lovelace");
-        var noUserId = await SubmitAsync(_admin, null, "drill 4", username: $"only-name-{user}");
+        var withCall = await SubmitAsync(Admin, user, "drill 1", username: "Ada Lovelace");
+        var otherModel = await SubmitAsync(Admin, user, "drill 2", username: "Ada Lovelace");
+        var oldCall = await SubmitAsync(Admin, user, "drill 3", username: "Ada Lovelace");
+        var noUserId = await SubmitAsync(Admin, null, "drill 4", username: $"only-name-{user}");
         var now = DateTimeOffset.UtcNow;
         await RecordUsageAsync(withCall, model, 0.25m, now.AddMinutes(-5));
         await RecordUsageAsync(otherModel, "test/other", 0.5m, now.AddMinutes(-5));
@@ -147,7 +124,7 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
         var from = now.AddDays(-1);
         var to = now.AddMinutes(1);
         var period = $"usage_from={Uri.EscapeDataString(from.ToString("O"))}&usage_to={Uri.EscapeDataString(to.ToString("O"))}";
-        var report = await _admin.GetFromJsonAsync<JsonObject>($"api/v1/admin/usage?from={Uri.EscapeDataString(from.ToString("O"))}&to={Uri.EscapeDataString(to.ToString("O"))}", Ct);
+        var report = await Admin.GetFromJsonAsync<JsonObject>($"api/v1/admin/usage?from={Uri.EscapeDataString(from.ToString("O"))}&to={Uri.EscapeDataString(to.ToString("O"))}", Ct);
 
         // By user: the username with the user id, and a group keyed by username for the job that named no user id.
         var byUser = report!["by_user"]!.AsArray();
@@ -169,31 +146,31 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
             var expected = await QueryIdsAsync(
                 "SELECT DISTINCT j.id FROM llm_workflow_jobs j JOIN llm_provider_usage u ON u.job_id = j.id " +
                 $"WHERE u.created_at >= @from AND u.created_at < @to AND {sql}", ("from", from), ("to", to), ("model", model), ("user", user));
-            var listed = await ListIdsAsync(_admin, $"{query}&{period}&limit=200");
+            var listed = await ListIdsAsync(Admin, $"{query}&{period}&limit=200");
             Assert.Equal(expected.Order(), listed.Order());
             Assert.NotEmpty(listed);
         }
 
-        Assert.Equal(new[] { withCall, noUserId }.Order(), (await ListIdsAsync(_admin, $"model={Uri.EscapeDataString(model)}&{period}")).Order());
+        Assert.Equal(new[] { withCall, noUserId }.Order(), (await ListIdsAsync(Admin, $"model={Uri.EscapeDataString(model)}&{period}")).Order());
     }
 
     [Fact]
     public async Task OnlyAdminsChooseATenantAndCallersAlwaysSeeTheirOwn()
     {
         var user = $"t{Guid.NewGuid():N}"[..12];
-        var callerJob = await SubmitAsync(_caller, user, "tenant tests");
-        var adminJob = await SubmitAsync(_admin, user, "tenant tests-admin");
+        var callerJob = await SubmitAsync(Caller, user, "tenant tests");
+        var adminJob = await SubmitAsync(Admin, user, "tenant tests-admin");
         await RecordUsageAsync(callerJob, "test/tenant", 0.25m, DateTimeOffset.UtcNow.AddMinutes(-1));
         await RecordUsageAsync(adminJob, "test/tenant", 0.5m, DateTimeOffset.UtcNow.AddMinutes(-1));
 
         // A caller naming another tenant still sees only its own.
-        Assert.Equal([callerJob], await ListIdsAsync(_caller, $"user_id={user}&tenant_id=tests-admin"));
-        Assert.Equal([callerJob], await ListIdsAsync(_caller, $"user_id={user}"));
-        Assert.Equal([adminJob], await ListIdsAsync(_admin, $"user_id={user}&tenant_id=tests-admin"));
-        Assert.Equal([callerJob], await ListIdsAsync(_admin, $"user_id={user}&tenant_id=tests"));
-        Assert.Equal(new[] { callerJob, adminJob }.Order(), (await ListIdsAsync(_admin, $"user_id={user}")).Order());
+        Assert.Equal([callerJob], await ListIdsAsync(Caller, $"user_id={user}&tenant_id=tests-admin"));
+        Assert.Equal([callerJob], await ListIdsAsync(Caller, $"user_id={user}"));
+        Assert.Equal([adminJob], await ListIdsAsync(Admin, $"user_id={user}&tenant_id=tests-admin"));
+        Assert.Equal([callerJob], await ListIdsAsync(Admin, $"user_id={user}&tenant_id=tests"));
+        Assert.Equal(new[] { callerJob, adminJob }.Order(), (await ListIdsAsync(Admin, $"user_id={user}")).Order());
 
-        var tenants = await _admin.GetFromJsonAsync<JsonObject>("api/v1/admin/tenants", Ct);
+        var tenants = await Admin.GetFromJsonAsync<JsonObject>("api/v1/admin/tenants", Ct);
         foreach (var tenant in tenants!["tenants"]!.AsArray())
         {
             var count = (long)(await ScalarAsync("SELECT count(*) FROM llm_workflow_jobs WHERE tenant_id = @t", ("t", (string)tenant!["tenant_id"]!)))!;
@@ -205,7 +182,7 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
         // The usage report and the time series narrow to the tenant too.
         foreach (var tenant in new[] { "tests", "tests-admin" })
         {
-            var usage = await _admin.GetFromJsonAsync<JsonObject>($"api/v1/admin/usage?days=1&tenant_id={tenant}", Ct);
+            var usage = await Admin.GetFromJsonAsync<JsonObject>($"api/v1/admin/usage?days=1&tenant_id={tenant}", Ct);
             var cost = (decimal)(await ScalarAsync(
                 "SELECT coalesce(sum(u.cost_usd), 0) FROM llm_provider_usage u JOIN llm_workflow_jobs j ON j.id = u.job_id " +
                 "WHERE j.tenant_id = @t AND u.created_at >= @from AND u.created_at < @to",
@@ -214,7 +191,7 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
             Assert.Equal(cost, (decimal)usage["total"]!["cost_usd"]!);
             Assert.True(cost > 0m);
 
-            var series = await _admin.GetFromJsonAsync<JsonObject>($"api/v1/admin/metrics/jobs?tenant_id={tenant}", Ct);
+            var series = await Admin.GetFromJsonAsync<JsonObject>($"api/v1/admin/metrics/jobs?tenant_id={tenant}", Ct);
             var submitted = series!["throughput"]!.AsArray().Sum(b => (int)b!["submitted"]!);
             var inDb = (long)(await ScalarAsync("SELECT count(*) FROM llm_workflow_jobs WHERE tenant_id = @t AND created_at >= @from AND created_at < @to",
                 ("t", tenant), ("from", DateTimeOffset.Parse((string)series["from"]!, CultureInfo.InvariantCulture)),
@@ -223,8 +200,8 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
         }
 
         // Callers get 403 on the admin routes.
-        Assert.Equal(HttpStatusCode.Forbidden, (await _caller.GetAsync("api/v1/admin/tenants", Ct)).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await _caller.GetAsync("api/v1/admin/metrics/jobs", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Caller.GetAsync("api/v1/admin/tenants", Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Caller.GetAsync("api/v1/admin/metrics/jobs", Ct)).StatusCode);
     }
 
     [Fact]
@@ -236,7 +213,7 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
         var ids = new List<Guid>();
         for (var i = 0; i < 24; i++)
         {
-            var id = await SubmitAsync(_admin, "series", $"series {i}");
+            var id = await SubmitAsync(Admin, "series", $"series {i}");
             ids.Add(id);
             var created = start.AddSeconds(random.Next(0, 50 * 60));
             var wait = TimeSpan.FromMilliseconds(random.Next(10, 20_000));
@@ -250,7 +227,7 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
 
         var from = start;
         var to = start.AddHours(2);
-        var answer = await _admin.GetFromJsonAsync<JsonObject>(
+        var answer = await Admin.GetFromJsonAsync<JsonObject>(
             $"api/v1/admin/metrics/jobs?tenant_id=series-tenant&bucket=minute&from={Uri.EscapeDataString(from.ToString("O"))}&to={Uri.EscapeDataString(to.ToString("O"))}", Ct);
         var buckets = answer!["throughput"]!.AsArray();
         Assert.Equal(120, buckets.Count);
@@ -362,7 +339,7 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
 
     private async Task<List<JobRow>> ReadJobsAsync(string user)
     {
-        await using var connection = new NpgsqlConnection(_postgres);
+        await using var connection = new NpgsqlConnection(Postgres);
         await connection.OpenAsync(Ct);
         await using var command = new NpgsqlCommand(
             "SELECT id, status, workflow_name, username, user_id, priority, duration_ms, total_tokens, cost_usd, created_at FROM llm_workflow_jobs WHERE user_id = @user", connection);
@@ -381,7 +358,7 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
 
     private async Task<List<SeriesRow>> ReadSeriesRowsAsync()
     {
-        await using var connection = new NpgsqlConnection(_postgres);
+        await using var connection = new NpgsqlConnection(Postgres);
         await connection.OpenAsync(Ct);
         await using var command = new NpgsqlCommand(
             "SELECT workflow_name, status, created_at, queued_at, started_at, completed_at FROM llm_workflow_jobs WHERE tenant_id = 'series-tenant'", connection);
@@ -397,13 +374,13 @@ public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : IAsyncL
     }
 
     private Task<List<Guid>> QueryIdsAsync(string sql, params (string Name, object Value)[] parameters) =>
-        TestSql.QueryIdsAsync(_postgres, sql, Ct, parameters);
+        TestSql.QueryIdsAsync(Postgres, sql, Ct, parameters);
 
     private Task<object?> ScalarAsync(string sql, params (string Name, object Value)[] parameters) =>
-        TestSql.ScalarAsync(_postgres, sql, Ct, parameters);
+        TestSql.ScalarAsync(Postgres, sql, Ct, parameters);
 
     private Task ExecuteAsync(string sql, params (string Name, object Value)[] parameters) =>
-        TestSql.ExecuteAsync(_postgres, sql, Ct, parameters);
+        TestSql.ExecuteAsync(Postgres, sql, Ct, parameters);
 
     private sealed record JobRow(Guid Id, string Status, string Workflow, string? Username, string? UserId, int Priority, int? Duration, int Tokens, decimal Cost, DateTimeOffset Created);
 

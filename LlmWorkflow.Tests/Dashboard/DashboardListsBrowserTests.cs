@@ -47,10 +47,7 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
             await fixture.WaitForTerminalAsync(id, Ct);
         }
 
-        var page = await OpenAsync("#/jobs");
-        await page.GetByLabel("Auto refresh").UncheckAsync();
-        await page.GetByLabel("Search").FillAsync(username);
-        await page.GetByLabel("Search").PressAsync("Enter");
+        var page = await OpenJobsSearchingAsync(username);
         var table = page.Locator("table[data-role=jobs]");
         await Expect(table).ToHaveAttributeAsync("data-query", $"limit_results=25&search={username}");
         await Expect(table.Locator("th[data-sort=created_at]")).ToHaveAttributeAsync("aria-sort", "descending");
@@ -81,16 +78,71 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task PastTheCountLimitTheSummarySaysAThousandPlusJobs()
+    {
+        // More matches than the API counts (total_exact false): old jobs of their own tenant, found by their username.
+        var username = $"many{Guid.NewGuid():N}"[..14];
+        await InsertFinishedJobsAsync(username, "count-limit-tenant", LlmWorkflow.Api.Contracts.JobListCount.ExactUpTo + 5, perSecond: 1);
+
+        var page = await OpenJobsSearchingAsync(username);
+        var table = page.Locator("table[data-role=jobs]");
+        await Expect(table).ToHaveAttributeAsync("data-query", $"limit_results=25&search={username}");
+        var api = await fixture.Admin.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?limit_results=25&search={username}", Ct);
+        Assert.False((bool)api!["total_exact"]!);
+        // The count stops one past its limit: the limit is what the summary promises, with a "+".
+        var counted = ((int)api["total"]! - 1).ToString("N0", CultureInfo.InvariantCulture);
+        await Expect(page.Locator("[data-role=summary]")).ToHaveTextAsync($"Showing 1–25 of {counted}+ jobs");
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Next" })).ToBeEnabledAsync();
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task NextAndPreviousPageByTheApisCursorInTheCreatedOrder()
+    {
+        // 60 jobs, five per instant (ties broken by id): pages of 25 go by cursor and match the API's offset pages.
+        var username = $"pager{Guid.NewGuid():N}"[..14];
+        await InsertFinishedJobsAsync(username, "pager-tenant", 60, perSecond: 5);
+
+        var page = await OpenJobsSearchingAsync(username);
+        var table = page.Locator("table[data-role=jobs]");
+        var summary = page.Locator("[data-role=summary]");
+        var next = page.GetByRole(AriaRole.Button, new() { Name = "Next" });
+        var previous = page.GetByRole(AriaRole.Button, new() { Name = "Previous" });
+
+        async Task ExpectPageAsync(int offset, int count, bool byCursor)
+        {
+            await Expect(summary).ToHaveTextAsync($"Showing {offset + 1}–{offset + count} of 60 jobs");
+            var query = await table.GetAttributeAsync("data-query");
+            Assert.Equal(byCursor, query!.Contains("cursor=", StringComparison.Ordinal));
+            Assert.DoesNotContain("offset=", query, StringComparison.Ordinal);
+            var expected = (await fixture.Admin.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?limit_results=25&search={username}&offset={offset}", Ct))!["jobs"]!
+                .AsArray().Select(j => (string)j!["job_id"]!).ToArray();
+            var shown = await table.Locator("tbody tr").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.jobId)");
+            Assert.Equal(expected, shown);
+        }
+
+        await ExpectPageAsync(0, 25, byCursor: false);
+        await next.ClickAsync();
+        await ExpectPageAsync(25, 25, byCursor: true);
+        await next.ClickAsync();
+        await ExpectPageAsync(50, 10, byCursor: true);
+        await Expect(next).ToBeDisabledAsync();
+        await previous.ClickAsync();
+        await ExpectPageAsync(25, 25, byCursor: true);
+        await previous.ClickAsync();
+        await ExpectPageAsync(0, 25, byCursor: false);
+        await Expect(previous).ToBeDisabledAsync();
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
     public async Task BulkCancelRetryAndDeleteReportWhatEachJobDid()
     {
         // The running jobs call an endpoint that never answers, so they are still running whenever the cancel lands
         // (however loaded the machine); the finished one is refused.
         await using var hold = await HoldServer.StartAsync();
         var username = $"bulk{Guid.NewGuid():N}"[..14];
-        var page = await OpenAsync("#/jobs");
-        await page.GetByLabel("Auto refresh").UncheckAsync();
-        await page.GetByLabel("Search").FillAsync(username);
-        await page.GetByLabel("Search").PressAsync("Enter");
+        var page = await OpenJobsSearchingAsync(username);
 
         var running = new[]
         {
@@ -457,6 +509,25 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
 
     private Task<object?> ScalarAsync(string sql, params (string Name, object Value)[] parameters) =>
         TestSql.ScalarAsync(fixture.PostgresConnectionString, sql, Ct, parameters);
+
+    /// <summary>The jobs view, not refreshing by itself, searching for <paramref name="username"/>.</summary>
+    private async Task<IPage> OpenJobsSearchingAsync(string username)
+    {
+        var page = await OpenAsync("#/jobs");
+        await page.GetByLabel("Auto refresh").UncheckAsync();
+        await page.GetByLabel("Search").FillAsync(username);
+        await page.GetByLabel("Search").PressAsync("Enter");
+        return page;
+    }
+
+    /// <summary>Old completed jobs of one username and tenant, written straight to Postgres, <paramref name="perSecond"/> per created second.</summary>
+    private Task InsertFinishedJobsAsync(string username, string tenant, int count, int perSecond) =>
+        TestSql.ExecuteAsync(fixture.PostgresConnectionString, """
+            INSERT INTO llm_workflow_jobs (celery_task_id, workflow_name, username, status, input_data, completed_at, tenant_id, created_at)
+            SELECT gen_random_uuid()::text, 'dashboard_quick', @username, 'completed', '{}', now(), @tenant,
+                   timestamptz '2020-01-01 00:00:00+00' + (i / @per_second) * interval '1 second'
+              FROM generate_series(1, @count) i
+            """, Ct, ("username", username), ("tenant", tenant), ("count", count), ("per_second", perSecond));
 
     private async Task<IPage> OpenAsync(string hash, ColorScheme scheme = ColorScheme.Light, int width = 1280)
     {

@@ -14,6 +14,7 @@ namespace LlmWorkflow.Tests.Deployment;
 /// PostgreSQL and Redis, the example workflows complete over HTTP, and a worker stopped with SIGTERM mid-job hands
 /// the job to the other. Everything the test starts is removed.
 /// </summary>
+[Collection(PublishesApiAndWorker.Name)]
 public sealed class ContainerDeploymentTests(TestServers servers, ITestOutputHelper output)
 {
     private const string BaseImage = "localhost/dotnet/aspnet:10.0";
@@ -35,11 +36,9 @@ public sealed class ContainerDeploymentTests(TestServers servers, ITestOutputHel
             TimeSpan.FromMinutes(3));
         Mark(clock, "base image pushed to the local registry");
 
-        // Both at once: --no-build publishes touch only their own project's output.
-        var images = await Task.WhenAll(
-            PublishImageAsync("LlmWorkflow.Api", "llmworkflow-api", registry, run),
-            PublishImageAsync("LlmWorkflow.Worker", "llmworkflow-worker", registry, run));
-        var (apiImage, workerImage) = (images[0], images[1]);
+        // One after the other: each builds its project for linux-x64 (ReadyToRun), and both build the shared libraries.
+        var apiImage = await PublishImageAsync("LlmWorkflow.Api", "llmworkflow-api", registry, run);
+        var workerImage = await PublishImageAsync("LlmWorkflow.Worker", "llmworkflow-worker", registry, run);
         Mark(clock, "both images published by the SDK");
 
         var containers = new List<PodmanContainer>();
@@ -167,11 +166,11 @@ public sealed class ContainerDeploymentTests(TestServers servers, ITestOutputHel
         await ExternalCommand.RunAsync(
             "dotnet",
             [
-                "publish", Path.Combine(RepositoryPaths.Root, project, project + ".csproj"), "--no-build", "-c", ExternalCommand.BuildConfiguration,
+                "publish", Path.Combine(RepositoryPaths.Root, project, project + ".csproj"), "--no-restore", "-c", ExternalCommand.BuildConfiguration,
                 "-t:PublishContainer", $"-p:ContainerBaseImage={registry.Address}/dotnet/aspnet:10.0", $"-p:ContainerRegistry={registry.Address}",
                 $"-p:ContainerImageTags={tag}",
             ],
-            TimeSpan.FromMinutes(4),
+            TimeSpan.FromMinutes(8),
             environment: new Dictionary<string, string> { ["DOTNET_CONTAINER_INSECURE_REGISTRIES"] = registry.Address });
         var image = $"{registry.Address}/{repository}:{tag}";
         output.WriteLine($"published {image}");

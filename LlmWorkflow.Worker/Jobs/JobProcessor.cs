@@ -51,7 +51,7 @@ internal sealed partial class JobProcessor(
 
         activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
-        // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease.
+        // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease (LeaseRenewalService).
         using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
         var faults = new RunPersistenceFaults();
         var taken = false;
@@ -80,8 +80,7 @@ internal sealed partial class JobProcessor(
             return;
         }
 
-        using var stopLease = new CancellationTokenSource();
-        var leaseKeeper = KeepLeaseAsync(claimed, run, stopLease.Token);
+        // From here the worker's LeaseRenewalService keeps the job's lease (one statement for all running jobs).
         running.Add(claimed.Id, run);
         WorkflowRunResult result;
         try
@@ -100,8 +99,6 @@ internal sealed partial class JobProcessor(
         finally
         {
             running.Remove(claimed.Id);
-            await stopLease.CancelAsync();
-            await leaseKeeper;
         }
 
         try
@@ -167,38 +164,6 @@ internal sealed partial class JobProcessor(
         }
     }
 
-    private async Task KeepLeaseAsync(ClaimedJob job, CancellationTokenSource run, CancellationToken stop)
-    {
-        var interval = _options.LeaseDuration / 3;
-        try
-        {
-            while (true)
-            {
-                await Task.Delay(interval, stop);
-                try
-                {
-                    // The lease is the one record of who runs the job: one statement per tick, nothing in Redis.
-                    if (!await store.RenewLeaseAsync(job.Id, _options.Id, _options.LeaseDuration, stop))
-                    {
-                        // Cancelled, deleted, or reclaimed after a stall: stop; FinishAsync only succeeds for the owner.
-                        await run.CancelAsync();
-                        return;
-                    }
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    // Postgres unavailable: keep running (a held result waits for it). No one can take the job over while
-                    // Postgres is down; if the outage outlasts the lease, another worker may claim it once Postgres is back
-                    // (the held step row is then refused and that answer is bought again: docs/JOB_LIFECYCLE.md).
-                    LogLeaseRenewalFailed(ex, job.Id);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-        }
-    }
-
     private static JobOutcome ToOutcome(WorkflowRunResult result)
     {
         var status = result.Status switch
@@ -258,7 +223,4 @@ internal sealed partial class JobProcessor(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: attempt {Attempt} was taken over by a newer attempt; this run stopped without writing")]
     private partial void LogTakenOver(Guid jobId, int attempt);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not renew the lease of job {JobId}")]
-    private partial void LogLeaseRenewalFailed(Exception ex, Guid jobId);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using LlmWorkflow.Pipeline.Jobs;
 using Npgsql;
 
 namespace LlmWorkflow.Worker.Jobs;
@@ -6,9 +7,10 @@ namespace LlmWorkflow.Worker.Jobs;
 /// <summary>
 /// The jobs this worker is running, each with a token that stops it. <see cref="StopCancelledAsync"/> asks Postgres
 /// in one query which of them were cancelled or deleted since, so a cancel reaches a running job within one poll
-/// interval (the worker polls twice a second) without any worker-to-worker messaging.
+/// interval (the worker polls twice a second) without any worker-to-worker messaging. <see cref="RenewLeasesAsync"/>
+/// extends all their leases in one statement (per worker, not per job).
 /// </summary>
-internal sealed class RunningJobs(NpgsqlDataSource dataSource)
+internal sealed class RunningJobs(NpgsqlDataSource dataSource, JobStore store)
 {
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _running = new();
 
@@ -38,6 +40,32 @@ internal sealed class RunningJobs(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken))
         {
             if (_running.TryGetValue(reader.GetGuid(0), out var stop))
+            {
+                await stop.CancelAsync();
+                stopped++;
+            }
+        }
+
+        return stopped;
+    }
+
+    /// <summary>
+    /// Extends the lease of every running job; stops the runs of the jobs this worker no longer owns (cancelled,
+    /// deleted, or reclaimed after a stall: their Finish would lose anyway). Returns how many were stopped.
+    /// </summary>
+    public async Task<int> RenewLeasesAsync(string workerId, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        if (_running.IsEmpty)
+        {
+            return 0;
+        }
+
+        var ids = _running.Keys.ToArray();
+        var owned = await store.RenewLeasesAsync(ids, workerId, lease, cancellationToken);
+        var stopped = 0;
+        foreach (var id in ids)
+        {
+            if (!owned.Contains(id) && _running.TryGetValue(id, out var stop))
             {
                 await stop.CancelAsync();
                 stopped++;

@@ -171,7 +171,11 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         var configuration = typeof(BenchEnvironment).Assembly
             .GetCustomAttributes(typeof(System.Reflection.AssemblyConfigurationAttribute), false)
             .OfType<System.Reflection.AssemblyConfigurationAttribute>().Single().Configuration;
-        var path = Path.GetFullPath(Path.Combine(project, "bin", configuration, "net10.0", dll));
+        // LLMWF_BENCH_PUBLISHED=<dir> runs what `dotnet publish` put in <dir>/<project>/ instead (ReadyToRun, as the
+        // container images ship), see bench/README.md.
+        var path = Environment.GetEnvironmentVariable("LLMWF_BENCH_PUBLISHED") is { Length: > 0 } published
+            ? Path.GetFullPath(Path.Combine(published, project, dll))
+            : Path.GetFullPath(Path.Combine(project, "bin", configuration, "net10.0", dll));
         var start = new ProcessStartInfo("dotnet", [path])
         {
             RedirectStandardOutput = true,

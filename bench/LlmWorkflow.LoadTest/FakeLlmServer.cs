@@ -37,5 +37,20 @@ internal sealed class FakeLlmServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>
+    /// Answers <paramref name="concurrency"/> requests at once before the measurement, so the fake's own JIT and
+    /// thread-pool growth (a real provider is never cold) are not counted against the worker.
+    /// </summary>
+    public async Task WarmUpAsync(int concurrency)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler()) { Timeout = TimeSpan.FromMinutes(2) };
+        var url = new Uri(ApiUrl, "chat/completions");
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        {
+            using var response = await http.PostAsync(url, new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+            response.EnsureSuccessStatusCode();
+        }));
+    }
+
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 }

@@ -8,7 +8,7 @@ using LlmWorkflow.LoadTest;
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- e2e [jobs=5000] [workers=2] [concurrency=32]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- burst [requests=2000] [concurrency=32]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- recovery [jobs=200] [window_seconds=30]
-//   LLMWF_BENCH_PG_DIR=/var/tmp/llmwf-scale dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- scale [jobs=10000000] [rounds=3]
+//   LLMWF_BENCH_PG_DIR=/var/tmp/llmwf-scale dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- scale [jobs=10000000] [rounds=3] [retention=1]
 var scenario = args.FirstOrDefault() ?? "";
 int Arg(int index, int fallback) => args.Length > index ? int.Parse(args[index], CultureInfo.InvariantCulture) : fallback;
 var workflowsRoot = Path.GetFullPath(Path.Combine("bench", "workflows"));
@@ -27,12 +27,12 @@ var result = scenario switch
     "e2e" => await Scenarios.EndToEndAsync(environment, Arg(1, 5_000), Arg(2, 2), Arg(3, 32)),
     "burst" => await Scenarios.BurstAsync(environment, Arg(1, 2_000), Arg(2, 32)),
     "recovery" => await Scenarios.RecoveryAsync(environment, Arg(1, 200), Arg(2, 30)),
-    "scale" => await ScaleScenario.RunAsync(environment, args.Length > 1 ? long.Parse(args[1], CultureInfo.InvariantCulture) : 10_000_000, Arg(2, 3)),
+    "scale" => await ScaleScenario.RunAsync(environment, args.Length > 1 ? long.Parse(args[1], CultureInfo.InvariantCulture) : 10_000_000, Arg(2, 3), Arg(3, 1) != 0),
     _ => null,
 };
 if (result is null)
 {
-    Console.Error.WriteLine("Usage: LlmWorkflow.LoadTest submit [rate] [seconds] | throughput [jobs] [workers] | io [jobs] [latency_ms] | e2e [jobs] [workers] [concurrency] | burst [requests] [concurrency] | recovery [jobs] [window_seconds] | scale [jobs] [rounds]");
+    Console.Error.WriteLine("Usage: LlmWorkflow.LoadTest submit [rate] [seconds] | throughput [jobs] [workers] | io [jobs] [latency_ms] | e2e [jobs] [workers] [concurrency] | burst [requests] [concurrency] | recovery [jobs] [window_seconds] | scale [jobs] [rounds] [retention 0|1]");
     return 2;
 }
 

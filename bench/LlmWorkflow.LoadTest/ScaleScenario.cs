@@ -11,7 +11,8 @@ namespace LlmWorkflow.LoadTest;
 /// <summary>
 /// The scale benchmark: the product path (API over HTTP, a worker draining) on a database holding
 /// <c>N</c> finished jobs (<see cref="ScaleSeeder"/>), or on an empty one with <c>N = 0</c>. Per round: submit latency
-/// (open loop) and job latency, status, four list queries and the usage report; then once, the scheduled retention
+/// (open loop) and job latency, status, five list queries (the deep page by offset and by cursor) and the usage
+/// report; then once, the scheduled retention
 /// deleting the oldest tenth while submissions continue.
 /// </summary>
 internal static class ScaleScenario
@@ -40,13 +41,21 @@ internal static class ScaleScenario
         ("usage_all_time", "/api/v1/admin/usage?from=2000-01-01T00:00:00Z"),
     ];
 
-    public static async Task<JsonObject> RunAsync(BenchEnvironment environment, long jobs, int rounds)
+    /// <param name="retention">Whether the retention phase runs after the rounds (it deletes the oldest tenth).</param>
+    public static async Task<JsonObject> RunAsync(BenchEnvironment environment, long jobs, int rounds, bool retention = true)
     {
         var result = new JsonObject { ["scenario"] = "scale", ["seeded_jobs"] = jobs, ["fsync"] = !environment.FsyncOff, ["rounds"] = rounds };
         await environment.StartApiAsync();
         if (jobs > 0)
         {
             await ScaleSeeder.EnsureAsync(environment.PostgresConnectionString, jobs, Log);
+        }
+
+        if (rounds == 0)
+        {
+            // `scale N 0`: seed (or restore) only, e.g. ahead of the measured runs.
+            result["database"] = await DescribeDatabaseAsync(environment);
+            return result;
         }
 
         result["database"] = await DescribeDatabaseAsync(environment);
@@ -59,8 +68,9 @@ internal static class ScaleScenario
         var warm = await SubmitOpenLoopAsync(caller, 200, 10);
         await WaitForCompletedAsync(environment, warm.Ids);
         var statusIds = await StatusIdsAsync(environment, jobs);
+        var lists = Lists.Append(("list_deep_page_cursor_10000", await DeepCursorQueryAsync(caller))).ToArray();
         await TimeGetsAsync(caller, statusIds.Take(100).Select(id => $"/api/v1/status/{id}"));
-        foreach (var (_, query) in Lists)
+        foreach (var (_, query) in lists)
         {
             await TimeGetsAsync(caller, Enumerable.Repeat(query, 5));
         }
@@ -89,7 +99,7 @@ internal static class ScaleScenario
             var status = await TimeGetsAsync(caller, ids.Select(id => $"/api/v1/status/{id}"));
             Add("status_p50_ms", Percentiles.Of(status, 50));
             Add("status_p99_ms", Percentiles.Of(status, 99));
-            foreach (var (name, query) in Lists)
+            foreach (var (name, query) in lists)
             {
                 var list = await TimeGetsAsync(caller, Enumerable.Repeat(query, ListRequests));
                 Add($"{name}_p50_ms", Percentiles.Of(list, 50));
@@ -118,7 +128,11 @@ internal static class ScaleScenario
 
         result["figures"] = figures;
         result["load_average_per_round"] = load;
-        result["retention"] = await RetentionAsync(environment, caller, jobs);
+        if (retention)
+        {
+            result["retention"] = await RetentionAsync(environment, caller, jobs);
+        }
+
         result["load_average_end"] = LoadAverage();
         result["errors"] = new JsonArray(Errors.Select(e => (JsonNode)e).ToArray());
         return result;
@@ -394,6 +408,17 @@ internal static class ScaleScenario
 
             await Task.Delay(200);
         }
+    }
+
+    /// <summary>
+    /// The keyset page after the 10,000th job of the list (the deep page's rows, by cursor); on a database with fewer
+    /// jobs, the second page.
+    /// </summary>
+    private static async Task<string> DeepCursorQueryAsync(HttpClient caller)
+    {
+        var deep = await caller.GetFromJsonAsync<JsonObject>("/api/v1/jobs?offset=9950&limit=50");
+        var cursor = (string?)deep!["next_cursor"] ?? (string?)(await caller.GetFromJsonAsync<JsonObject>("/api/v1/jobs"))!["next_cursor"];
+        return cursor is null ? "/api/v1/jobs" : $"/api/v1/jobs?cursor={cursor}";
     }
 
     private static HttpClient Client(BenchEnvironment environment, string key)

@@ -124,6 +124,7 @@ internal static class Scenarios
         }
 
         await WaitForWorkersAsync(environment, workers);
+        await using var roundTrips = await RoundTripMeter.StartAsync(environment);
         var meter = new CpuMeter(environment);
         var cpuBefore = meter.Read();
         var started = Stopwatch.GetTimestamp();
@@ -152,6 +153,7 @@ internal static class Scenarios
             ["submit_p50_ms"] = Math.Round(Percentiles.Of(latencies, 50), 2),
             ["submit_p99_ms"] = Math.Round(Percentiles.Of(latencies, 99), 2),
             ["cpu_ms_per_job"] = CpuMeter.Split(cpuBefore, cpuAfter, jobs),
+            ["round_trips_per_job"] = await roundTrips.PerJobAsync(jobs),
         };
     }
 
@@ -220,6 +222,7 @@ internal static class Scenarios
     public static async Task<JsonObject> IoConcurrencyAsync(BenchEnvironment environment, int jobs, TimeSpan latency)
     {
         await using var llm = await FakeLlmServer.StartAsync(latency);
+        await llm.WarmUpAsync(jobs);
         environment.Settings["Llm__Providers__openai__BaseUrl"] = llm.ApiUrl.ToString();
         environment.Settings["Llm__Providers__openai__ApiKey"] = "sk-bench";
         await environment.StartApiAsync();
@@ -253,6 +256,19 @@ internal static class Scenarios
             ["completed"] = await environment.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE status = 'completed'"),
             ["makespan_seconds"] = Math.Round(makespanMs / 1000.0, 2),
             ["worker_peak_memory_mb"] = Math.Round(peakKb / 1024.0, 1),
+            // Where the makespan goes: claims spread over time, LLM steps taking longer than the fake's latency, or
+            // the time between a job's last step and its finish.
+            ["claim_spread_ms"] = await environment.CountAsync(
+                "SELECT (EXTRACT(EPOCH FROM max(started_at) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs"),
+            ["llm_step_ms_p50"] = await environment.CountAsync(
+                "SELECT (percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms))::bigint FROM llm_job_steps WHERE step_type = 'llm'"),
+            ["llm_step_ms_max"] = await environment.CountAsync("SELECT max(duration_ms)::bigint FROM llm_job_steps WHERE step_type = 'llm'"),
+            ["first_step_start_ms"] = await environment.CountAsync(
+                "SELECT (EXTRACT(EPOCH FROM (SELECT min(s.started_at) FROM llm_job_steps s) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs"),
+            ["last_step_start_ms"] = await environment.CountAsync(
+                "SELECT (EXTRACT(EPOCH FROM (SELECT max(s.started_at) FROM llm_job_steps s) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs"),
+            ["last_step_end_to_last_finish_ms"] = await environment.CountAsync(
+                "SELECT (EXTRACT(EPOCH FROM max(completed_at) - (SELECT max(s.finished_at) FROM llm_job_steps s)) * 1000)::bigint FROM llm_workflow_jobs"),
         };
     }
 

@@ -53,15 +53,15 @@ internal static class OpenApiDocumentSetup
         ["Health"] = "Service health in document 001's shape (no key needed).",
     };
 
-    public static WebApplication MapApiDocs(this WebApplication app)
+    /// <summary>Swagger UI at /docs; its middleware runs only for /docs paths, not for every API request.</summary>
+    public static WebApplication UseApiDocsUi(this WebApplication app)
     {
-        app.MapOpenApi();
-        app.UseSwaggerUI(options =>
+        app.UseWhen(context => context.Request.Path.StartsWithSegments("/docs"), docs => docs.UseSwaggerUI(options =>
         {
             options.RoutePrefix = "docs";
             options.SwaggerEndpoint("/openapi/v1.json", "LlmWorkflow API v1");
             options.DocumentTitle = "LlmWorkflow API";
-        });
+        }));
         return app;
     }
 }

@@ -74,6 +74,8 @@ export async function renderCosts(main) {
 
   function label(key, row) {
     if (key !== 'by_user') return row.key;
+    // The report lists the 100 most expensive users and sums the rest in one "(others)" group (no user id or name).
+    if (row.key === '(others)' && !row.user_id && !row.username) return '(other users)';
     return row.username ?? row.user_id ?? '(no user)';
   }
 

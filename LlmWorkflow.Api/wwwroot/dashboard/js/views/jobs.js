@@ -15,11 +15,20 @@ const REFRESH_MS = 3000;
 // The drill-down filters a cost figure links to; they are shown (and cleared) above the table.
 export const DRILL_DOWN = [['user_id', 'User id'], ['username', 'Username'], ['model', 'Model'], ['usage_from', 'LLM calls from'], ['usage_to', 'LLM calls before']];
 
-// Filters survive navigating to a job and back.
+// Filters survive navigating to a job and back. In the created-time order pages go by the API's cursor (a page
+// costs the same however deep, and stays put while new jobs arrive); `cursors` holds the pages before this one.
+// Other orders go by offset. `offset` is the page's position either way, for the "Showing" line.
 const state = {
-  status: '', workflow: '', limitResults: '25', search: '', offset: 0, autoRefresh: true,
+  status: '', workflow: '', limitResults: '25', search: '', offset: 0, cursor: null, cursors: [], autoRefresh: true,
   sort: 'created_at', order: 'desc', drill: {}, selected: new Set(),
 };
+
+/** Back to the first page (after any change of filter or order). */
+function firstPage() {
+  state.offset = 0;
+  state.cursor = null;
+  state.cursors = [];
+}
 
 export function statusBadge(status) {
   return h('span', { class: `badge ${status}`, 'data-status': status }, status);
@@ -102,7 +111,7 @@ function applyLink(queryString) {
   state.workflow = params.get('workflow_name') ?? '';
   state.status = '';
   state.search = '';
-  state.offset = 0;
+  firstPage();
   // A period (Today, 7 Days...) would hide some of the figure's jobs; a page size does not.
   if (!/^\d+$/.test(state.limitResults)) state.limitResults = '25';
   if (params.has('tenant_id')) tenantState.tenant = params.get('tenant_id');
@@ -161,7 +170,7 @@ export async function renderJobs(main, queryString) {
         onclick: () => {
           if (active) state.order = state.order === 'asc' ? 'desc' : 'asc';
           else { state.sort = c.sort; state.order = TEXT_SORTS.has(c.sort) ? 'asc' : 'desc'; }
-          state.offset = 0;
+          firstPage();
           renderHead();
           load();
           headRow.querySelector(`button[data-sort="${c.sort}"]`)?.focus();
@@ -180,7 +189,7 @@ export async function renderJobs(main, queryString) {
       active.map(([key, label]) => h('span', { class: 'chip', 'data-filter': key }, `${label}: ${key.startsWith('usage_') ? formatDate(state.drill[key]) : state.drill[key]}`)),
       h('button', {
         type: 'button', class: 'button secondary small', 'data-action': 'clear-drill',
-        onclick: () => { state.drill = {}; state.offset = 0; renderDrill(); load(); },
+        onclick: () => { state.drill = {}; firstPage(); renderDrill(); load(); },
       }, 'Clear these filters')));
   }
   summary.id = 'jobs-summary';
@@ -193,7 +202,7 @@ export async function renderJobs(main, queryString) {
     state.workflow = workflowSelect.value;
     state.limitResults = limitSelect.value;
     state.search = search.value.trim();
-    state.offset = 0;
+    firstPage();
     load();
   };
   statusSelect.addEventListener('change', onFilter);
@@ -203,8 +212,16 @@ export async function renderJobs(main, queryString) {
   search.addEventListener('search', onFilter);
   refresh.addEventListener('click', () => load());
   auto.addEventListener('change', () => { state.autoRefresh = auto.checked; schedule(); });
-  prev.addEventListener('click', () => { state.offset = Math.max(0, state.offset - pageSize); load(); });
-  next.addEventListener('click', () => { state.offset += pageSize; load(); });
+  prev.addEventListener('click', () => {
+    if (state.cursors.length > 0) state.cursor = state.cursors.pop();
+    state.offset = Math.max(0, state.offset - pageSize);
+    load();
+  });
+  next.addEventListener('click', () => {
+    if (nextCursor) { state.cursors.push(state.cursor); state.cursor = nextCursor; }
+    state.offset += pageSize;
+    load();
+  });
 
   replace(main,
     h('h1', { tabindex: '-1' }, 'Jobs'),
@@ -222,6 +239,7 @@ export async function renderJobs(main, queryString) {
     h('div', { class: 'pager' }, h('div', { class: 'actions' }, prev, next), updated));
 
   let pageSize = 25;
+  let nextCursor = null;
 
   function query() {
     const params = new URLSearchParams();
@@ -229,7 +247,8 @@ export async function renderJobs(main, queryString) {
     if (state.limitResults) params.set('limit_results', state.limitResults);
     if (state.workflow) params.set('workflow_name', state.workflow);
     if (state.search) params.set('search', state.search);
-    if (state.offset) params.set('offset', String(state.offset));
+    if (state.cursor) params.set('cursor', state.cursor);
+    else if (state.offset) params.set('offset', String(state.offset));
     withTenant(params);
     for (const [key] of DRILL_DOWN) if (state.drill[key]) params.set(key, state.drill[key]);
     if (state.sort !== 'created_at' || state.order !== 'desc') { params.set('sort', state.sort); params.set('order', state.order); }
@@ -243,15 +262,21 @@ export async function renderJobs(main, queryString) {
     try {
       const { data } = await api(`/jobs?${q}`, { signal: request.signal });
       const { jobs, total } = data;
-      pageSize = data.limit;
       if (disposed || !request.isLatest()) return;
+      pageSize = data.limit;
+      nextCursor = data.next_cursor ?? null;
       renderRows(jobs);
       tableEl.dataset.query = q;
       tableEl.dataset.total = String(total);
       const first = jobs.length ? state.offset + 1 : 0;
-      summary.textContent = `Showing ${first}–${state.offset + jobs.length} of ${total} job${total === 1 ? '' : 's'}`;
+      // Past the API's count limit total is a lower bound (total_exact false): "1,000+ jobs", not "of 1001".
+      const of = data.total_exact === false
+        ? `${(total - 1).toLocaleString('en-US')}+ jobs`
+        : `${total} job${total === 1 ? '' : 's'}`;
+      summary.textContent = `Showing ${first}–${state.offset + jobs.length} of ${of}`;
       prev.disabled = state.offset === 0;
-      next.disabled = state.offset + jobs.length >= total;
+      // In the created-time order the API's cursor says whether a next page exists (a full page carries one).
+      next.disabled = state.offset + jobs.length >= total || (state.sort === 'created_at' && !nextCursor);
       updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
       replace(message);
     } catch (error) {

@@ -1,0 +1,58 @@
+using LlmWorkflow.Pipeline.Redis;
+using LlmWorkflow.Tests.Infrastructure;
+using LlmWorkflow.Tests.Webhooks;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LlmWorkflow.Tests.Api;
+
+/// <summary>
+/// The API's start-up warm-up (<c>ApiWarmup</c>): with its dependencies up it finishes before the first request and
+/// leaves no trace (no job, no stream entry); with Redis unreachable the API still starts and answers, the warm-up
+/// reporting that it is incomplete.
+/// </summary>
+public sealed class ApiWarmupTests(TestServers servers)
+{
+    private const string Category = "LlmWorkflow.Api.Infrastructure.ApiWarmup";
+
+    [Fact]
+    public async Task WarmsUpBeforeTheFirstRequestAndChangesNothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(ApiWarmupTests));
+        var logs = new CapturingLoggerProvider();
+        await using var factory = new ApiFactory(environment.Settings());
+        await using var api = factory.WithWebHostBuilder(b => b.ConfigureLogging(l => l.AddProvider(logs)));
+        using var client = api.CreateClient();
+
+        using var health = await client.GetAsync("/alive", ct);
+        Assert.True(health.IsSuccessStatusCode);
+        Assert.Contains(logs.Lines, l => l.Category == Category && l.Level == LogLevel.Information && l.Message.StartsWith("Warm for the first requests", StringComparison.Ordinal));
+        Assert.DoesNotContain(logs.Lines, l => l.Category == Category && l.Level >= LogLevel.Warning);
+        Assert.Equal(0L, Convert.ToInt64(await TestSql.ScalarAsync(environment.PostgresConnectionString, "SELECT count(*) FROM llm_workflow_jobs", ct)));
+        var redis = api.Services.GetRequiredService<IRedisClient>();
+        var keys = await redis.ExecuteAsync("KEYS", [$"{environment.KeyPrefix}:jobs:*"], ct);
+        foreach (var key in keys.AsArray())
+        {
+            Assert.Equal(0L, (await redis.ExecuteAsync("XLEN", [key.AsString()!], ct)).AsInt64());
+        }
+    }
+
+    [Fact]
+    public async Task AnUnreachableRedisLeavesTheApiStartingColdNotFailing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(ApiWarmupTests) + "Cold");
+        var logs = new CapturingLoggerProvider();
+        // Nothing listens on port 1: every Redis command fails.
+        await using var factory = new ApiFactory(environment.Settings(new Dictionary<string, string?> { ["ConnectionStrings:redis"] = "127.0.0.1:1" }));
+        await using var api = factory.WithWebHostBuilder(b => b.ConfigureLogging(l => l.AddProvider(logs)));
+        using var client = api.CreateClient();
+
+        using var alive = await client.GetAsync("/alive", ct);
+        Assert.True(alive.IsSuccessStatusCode);
+        Assert.Contains(logs.Lines, l => l.Category == Category && l.Level == LogLevel.Warning && l.Message.StartsWith("Warm-up incomplete", StringComparison.Ordinal));
+    }
+}

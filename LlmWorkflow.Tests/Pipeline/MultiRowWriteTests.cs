@@ -1,0 +1,220 @@
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Llm;
+using LlmWorkflow.Tests.Infrastructure;
+using LlmWorkflow.Pipeline.Jobs;
+
+namespace LlmWorkflow.Tests.Pipeline;
+
+/// <summary>
+/// The worker's writes of many jobs go to PostgreSQL as one statement per kind (finish, step row, usage row, lease
+/// renewal): each row keeps its own guard, so in one statement only the rows whose guard fails lose, each caller
+/// learns its own answer, and the webhook outbox holds exactly one event per finished job and none for a loser. Statements handed
+/// over as one write always share a batch, so these tests put several jobs' rows into one statement for certain.
+/// </summary>
+public sealed class MultiRowWriteTests(TestServers servers) : IAsyncLifetime
+{
+    private LifecycleDatabase _db = null!;
+
+    public async ValueTask InitializeAsync() =>
+        _db = await LifecycleDatabase.CreateAsync(servers, nameof(MultiRowWriteTests), TestContext.Current.CancellationToken);
+
+    public ValueTask DisposeAsync() => _db.DisposeAsync();
+
+    private PostgresWriteBatcher Writes => _db.Get<PostgresWriteBatcher>();
+
+    [Fact]
+    public async Task FinishesOfManyJobsInOneStatementLoseOnlyWhereTheirGuardFails()
+    {
+        var owned = await _db.InsertJobAsync(JobStatus.Processing);
+        var failing = await _db.InsertJobAsync(JobStatus.Processing);
+        var stopping = await _db.InsertJobAsync(JobStatus.Processing);
+        var otherOwner = await _db.InsertJobAsync(JobStatus.Processing, leaseOwner: "worker-b");
+        var cancelled = await _db.InsertJobAsync(JobStatus.Cancelled);
+        var completed = await _db.InsertJobAsync(JobStatus.Completed);
+        var newerAttempt = await _db.InsertJobAsync(JobStatus.Processing);
+        var missing = Guid.CreateVersion7();
+        await _db.CountAsync("WITH u AS (UPDATE llm_workflow_jobs SET cancel_requested_at = now() WHERE id = $1 RETURNING 1) SELECT count(*) FROM u", stopping);
+
+        var answers = await Writes.ExecuteAsync(
+        [
+            _db.Store.FinishStatement(owned, "worker-a", Outcome(JobStatus.Completed), attempt: 1),
+            _db.Store.FinishStatement(failing, "worker-a", Outcome(JobStatus.Failed), attempt: 1),
+            _db.Store.FinishStatement(stopping, "worker-a", Outcome(JobStatus.Cancelled), attempt: 1),
+            _db.Store.FinishStatement(otherOwner, "worker-a", Outcome(JobStatus.Completed), attempt: 1),
+            _db.Store.FinishStatement(cancelled, "worker-a", Outcome(JobStatus.Completed), attempt: null),
+            _db.Store.FinishStatement(completed, "worker-a", Outcome(JobStatus.Failed), attempt: null),
+            _db.Store.FinishStatement(newerAttempt, "worker-a", Outcome(JobStatus.Completed), attempt: 2),
+            _db.Store.FinishStatement(missing, "worker-a", Outcome(JobStatus.Completed), attempt: null),
+        ], CancellationToken.None);
+
+        Assert.Equal(new[] { 1, 1, 1, 0, 0, 0, 0, 0 }, answers);
+        Assert.Equal(JobStatus.Completed, await _db.StatusAsync(owned));
+        Assert.Equal(JobStatus.Failed, await _db.StatusAsync(failing));
+        Assert.Equal(JobStatus.Cancelled, await _db.StatusAsync(stopping));
+        Assert.Equal(JobStatus.Processing, await _db.StatusAsync(otherOwner));
+        Assert.Equal(JobStatus.Cancelled, await _db.StatusAsync(cancelled));
+        Assert.Equal(JobStatus.Completed, await _db.StatusAsync(completed));
+        Assert.Equal(JobStatus.Processing, await _db.StatusAsync(newerAttempt));
+
+        Assert.Equal(new[] { ("workflow.completed", "completed") }, await _db.TerminalEventsAsync(owned));
+        Assert.Equal(new[] { ("workflow.failed", "failed") }, await _db.TerminalEventsAsync(failing));
+        Assert.Equal(new[] { ("workflow.cancelled", "cancelled") }, await _db.TerminalEventsAsync(stopping));
+        foreach (var loser in new[] { otherOwner, cancelled, completed, newerAttempt, missing })
+        {
+            Assert.Empty(await _db.TerminalEventsAsync(loser));
+        }
+
+        // Each winner got its own outcome's values, not a neighbour's.
+        Assert.Equal(1, await _db.CountAsync(
+            "SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND result_data -> 'output' ->> 'ok' = 'true' AND total_tokens = 7 AND cost_usd = 0.01 AND progress_percent = 100 AND lease_owner IS NULL",
+            owned));
+        Assert.Equal(1, await _db.CountAsync(
+            "SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND error_message = 'boom' AND error_data ->> 'type' = 'TestError' AND result_data IS NULL",
+            failing));
+        Assert.Equal(1, await _db.CountAsync(
+            "SELECT count(*) FROM llm_webhook_attempts WHERE job_id = $1 AND payload -> 'metadata' ->> 'total_tokens' = '7'", owned));
+    }
+
+    [Fact]
+    public async Task ConcurrentFinishersEachLearnWhetherTheirOwnJobWasFinished()
+    {
+        var mine = new List<Guid>();
+        var taken = new List<Guid>();
+        for (var i = 0; i < 20; i++)
+        {
+            mine.Add(await _db.InsertJobAsync(JobStatus.Processing));
+            taken.Add(await _db.InsertJobAsync(JobStatus.Processing, leaseOwner: "worker-b"));
+        }
+
+        var finishes = mine.Concat(taken)
+            .Select(id => (id, task: Task.Run(() => _db.Store.FinishAsync(id, "worker-a", Outcome(JobStatus.Completed), CancellationToken.None, attempt: 1))))
+            .ToArray();
+        await Task.WhenAll(finishes.Select(f => f.task));
+
+        foreach (var (id, task) in finishes)
+        {
+            var expected = mine.Contains(id);
+            Assert.Equal(expected, await task);
+            Assert.Equal(expected ? JobStatus.Completed : JobStatus.Processing, await _db.StatusAsync(id));
+            Assert.Equal(expected ? 1 : 0, (await _db.TerminalEventsAsync(id)).Count);
+        }
+    }
+
+    [Fact]
+    public async Task TwoFinishesOfOneJobInOneWriteHaveOneWinnerAndOneEvent()
+    {
+        var id = await _db.InsertJobAsync(JobStatus.Processing);
+
+        var answers = await Writes.ExecuteAsync(
+        [
+            _db.Store.FinishStatement(id, "worker-a", Outcome(JobStatus.Failed), attempt: 1),
+            _db.Store.FinishStatement(id, "worker-a", Outcome(JobStatus.Completed), attempt: 1),
+        ], CancellationToken.None);
+
+        Assert.Equal(new[] { 1, 0 }, answers);
+        Assert.Equal(JobStatus.Failed, await _db.StatusAsync(id));
+        Assert.Equal(new[] { ("workflow.failed", "failed") }, await _db.TerminalEventsAsync(id));
+    }
+
+    [Fact]
+    public async Task StepRowsOfManyJobsInOneStatementAreWrittenOnlyForTheAttemptThatRunsTheJob()
+    {
+        var running = await _db.InsertJobAsync(JobStatus.Processing);
+        var alsoRunning = await _db.InsertJobAsync(JobStatus.Processing);
+        var finished = await _db.InsertJobAsync(JobStatus.Completed);
+        var reclaimed = await _db.InsertJobAsync(JobStatus.Processing);
+
+        var answers = await Writes.ExecuteAsync(
+        [
+            JobStore.StepStatement(running, 1, Step("a"), new JsonObject { ["n"] = 1 }, isCheckpoint: true),
+            JobStore.StepStatement(alsoRunning, 1, Step("a"), new JsonObject { ["n"] = 2 }, isCheckpoint: true),
+            JobStore.StepStatement(finished, 1, Step("a"), new JsonObject { ["n"] = 3 }, isCheckpoint: true),
+            JobStore.StepStatement(reclaimed, 2, Step("a"), new JsonObject { ["n"] = 4 }, isCheckpoint: true),
+            JobStore.StepStatement(running, 1, Step("b"), null, isCheckpoint: false),
+            // The same step row twice in one write: the second updates the first (two statements, not one).
+            JobStore.StepStatement(running, 1, Step("c"), new JsonObject { ["v"] = "first" }, isCheckpoint: true),
+            JobStore.StepStatement(running, 1, Step("c"), new JsonObject { ["v"] = "second" }, isCheckpoint: true),
+        ], CancellationToken.None);
+
+        Assert.Equal(new[] { 1, 1, 0, 0, 1, 1, 1 }, answers);
+        Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND step_key = 'a' AND is_checkpoint AND output ->> 'n' = '1'", running));
+        Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND step_key = 'a' AND output ->> 'n' = '2'", alsoRunning));
+        Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND step_key = 'b' AND NOT is_checkpoint AND display_name = 'Step b'", running));
+        Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND step_key = 'c' AND output ->> 'v' = 'second'", running));
+        Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1", finished));
+        Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1", reclaimed));
+    }
+
+    [Fact]
+    public async Task UsageRowsOfManyCallsInOneStatementAreWrittenOnceForJobsThatExist()
+    {
+        var job = await _db.InsertJobAsync(JobStatus.Processing);
+        var finished = await _db.InsertJobAsync(JobStatus.Completed);
+        var deleted = Guid.CreateVersion7();
+        var repeated = Guid.CreateVersion7();
+
+        var answers = await Writes.ExecuteAsync(
+        [
+            JobStore.UsageStatement(Guid.CreateVersion7(), job, "ask", "wf", Call(10)),
+            JobStore.UsageStatement(Guid.CreateVersion7(), finished, "ask", "wf", Call(20)),
+            JobStore.UsageStatement(Guid.CreateVersion7(), deleted, "ask", "wf", Call(30)),
+            JobStore.UsageStatement(repeated, job, "ask", "wf", Call(40)),
+            JobStore.UsageStatement(repeated, job, "ask", "wf", Call(40)),
+        ], CancellationToken.None);
+
+        Assert.Equal(new[] { 1, 1, 0, 1, 0 }, answers);
+        Assert.Equal(2, await _db.CountAsync("SELECT count(*) FROM llm_provider_usage WHERE job_id = $1", job));
+        Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_provider_usage WHERE job_id = $1 AND input_tokens = 20 AND metadata ->> 'step_id' = 'ask'", finished));
+        Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_provider_usage WHERE job_id = $1", deleted));
+    }
+
+    [Fact]
+    public async Task OneRenewalExtendsTheLeasesOfExactlyTheJobsTheWorkerStillOwns()
+    {
+        var owned = await _db.InsertJobAsync(JobStatus.Processing);
+        var lapsedButOwned = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true);
+        var otherOwner = await _db.InsertJobAsync(JobStatus.Processing, leaseOwner: "worker-b");
+        var stopping = await _db.InsertJobAsync(JobStatus.Processing);
+        var finished = await _db.InsertJobAsync(JobStatus.Completed);
+        await _db.CountAsync("WITH u AS (UPDATE llm_workflow_jobs SET cancel_requested_at = now() WHERE id = $1 RETURNING 1) SELECT count(*) FROM u", stopping);
+
+        var renewed = await _db.Store.RenewLeasesAsync(
+            [owned, lapsedButOwned, otherOwner, stopping, finished, Guid.CreateVersion7()], "worker-a", TimeSpan.FromHours(2), CancellationToken.None);
+
+        Assert.Equal(new[] { owned, lapsedButOwned }.Order(), renewed.Order());
+        foreach (var id in new[] { owned, lapsedButOwned })
+        {
+            Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND lease_expires_at > now() + interval '90 minutes'", id));
+        }
+
+        Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND lease_expires_at > now() + interval '90 minutes'", otherOwner));
+        Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND lease_expires_at > now() + interval '90 minutes'", stopping));
+    }
+
+    private static JobOutcome Outcome(JobStatus status) => status == JobStatus.Completed
+        ? new JobOutcome(status, new JsonObject { ["output"] = new JsonObject { ["ok"] = true } }, null, 3, 4, 0.01m)
+        : new JobOutcome(status, null, new WorkflowError { Type = "TestError", Category = ErrorCategory.SystemError, Message = "boom" }, 0, 0, 0m);
+
+    private static StepRecord Step(string key) => new()
+    {
+        StepKey = key,
+        StepId = key,
+        DisplayName = $"Step {key}",
+        Type = "transform",
+        Status = StepStatus.Completed,
+        Attempts = 1,
+        StartedAt = DateTimeOffset.UtcNow,
+        FinishedAt = DateTimeOffset.UtcNow,
+    };
+
+    private static LlmCallResult Call(int inputTokens) => new()
+    {
+        Text = "answer",
+        Provider = "mock",
+        Model = "mock/model",
+        InputTokens = inputTokens,
+        OutputTokens = 1,
+        CostUsd = 0.001m,
+    };
+}

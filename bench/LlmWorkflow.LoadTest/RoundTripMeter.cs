@@ -1,0 +1,57 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Pipeline.Redis;
+
+namespace LlmWorkflow.LoadTest;
+
+/// <summary>
+/// Counts the round trips a run costs per job: PostgreSQL transactions committed (<c>pg_stat_database</c>) and Redis
+/// commands by name (<c>INFO commandstats</c>, reset at the start). They show how well work is batched — e.g. how
+/// per-job statements grow as more worker processes split the same jobs into smaller batches.
+/// </summary>
+internal sealed class RoundTripMeter : IAsyncDisposable
+{
+    private const string CommittedSql = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()";
+
+    private readonly BenchEnvironment _environment;
+    private readonly RedisClient _redis;
+    private long _committedBefore;
+
+    private RoundTripMeter(BenchEnvironment environment)
+    {
+        _environment = environment;
+        _redis = new RedisClient(RedisConnectionOptions.Parse(environment.Settings["ConnectionStrings__redis"]));
+    }
+
+    public static async Task<RoundTripMeter> StartAsync(BenchEnvironment environment)
+    {
+        var meter = new RoundTripMeter(environment);
+        await meter._redis.ExecuteAsync("CONFIG", ["RESETSTAT"]);
+        meter._committedBefore = await environment.CountAsync(CommittedSql);
+        return meter;
+    }
+
+    /// <summary>Per job since the start: <c>pg_transactions</c>, and <c>redis</c> calls by command.</summary>
+    public async Task<JsonObject> PerJobAsync(int jobs)
+    {
+        var committed = await _environment.CountAsync(CommittedSql) - _committedBefore;
+        var info = (await _redis.ExecuteAsync("INFO", ["commandstats"])).AsString() ?? "";
+        var redis = new JsonObject();
+        // Lines like "cmdstat_xadd:calls=5000,usec=…"; CONFIG and INFO are this meter's own.
+        foreach (var line in info.Split('\n', StringSplitOptions.TrimEntries).Where(l => l.StartsWith("cmdstat_", StringComparison.Ordinal)))
+        {
+            var name = line[8..line.IndexOf(':', StringComparison.Ordinal)];
+            if (name.StartsWith("config", StringComparison.Ordinal) || name == "info")
+            {
+                continue;
+            }
+
+            var calls = long.Parse(line.Split("calls=")[1].Split(',')[0], CultureInfo.InvariantCulture);
+            redis[name] = Math.Round(calls / (double)jobs, 3);
+        }
+
+        return new JsonObject { ["pg_transactions"] = Math.Round(committed / (double)jobs, 3), ["redis"] = redis };
+    }
+
+    public ValueTask DisposeAsync() => _redis.DisposeAsync();
+}
