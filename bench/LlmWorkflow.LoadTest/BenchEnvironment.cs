@@ -176,13 +176,13 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         var path = Environment.GetEnvironmentVariable("LLMWF_BENCH_PUBLISHED") is { Length: > 0 } published
             ? Path.GetFullPath(Path.Combine(published, project, dll))
             : Path.GetFullPath(Path.Combine(project, "bin", configuration, "net10.0", dll));
-        var start = new ProcessStartInfo("dotnet", [path])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            // Not the repository root: the services must find their own appsettings.json beside their assembly.
-            WorkingDirectory = _root,
-        };
+        // A self-contained publish (the API's Release publish) starts through its apphost, as its image's entrypoint does.
+        var appHost = Path.ChangeExtension(path, null);
+        var start = File.Exists(appHost) && IsSelfContained(path) ? new ProcessStartInfo(appHost) : new ProcessStartInfo("dotnet", [path]);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        // Not the repository root: the services must find their own appsettings.json beside their assembly.
+        start.WorkingDirectory = _root;
         foreach (var (key, value) in Settings.Concat(extra))
         {
             start.Environment[key] = value;
@@ -196,6 +196,10 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         _processes.Add(process);
         return process;
     }
+
+    private static bool IsSelfContained(string dll) =>
+        File.Exists(Path.ChangeExtension(dll, ".runtimeconfig.json"))
+        && File.ReadAllText(Path.ChangeExtension(dll, ".runtimeconfig.json")).Contains("\"includedFrameworks\"", StringComparison.Ordinal);
 
     public async ValueTask DisposeAsync()
     {

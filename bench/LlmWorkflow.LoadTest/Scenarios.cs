@@ -110,7 +110,8 @@ internal static class Scenarios
     }
 
     /// <summary>
-    /// The product path end to end (S2): the API and <paramref name="workers"/> workers start cold, then
+    /// The product path end to end (S2): the API and <paramref name="workers"/> workers start cold (the load generator
+    /// warms its own code first, against a stand-in), then
     /// <paramref name="jobs"/> one-transform jobs are submitted over HTTP at <paramref name="concurrency"/> while the
     /// workers drain them. Jobs/s = jobs / (last <c>completed_at</c> − first <c>created_at</c>) from Postgres; the
     /// CPU each process group spent over the whole run is reported per job.
@@ -124,6 +125,7 @@ internal static class Scenarios
         }
 
         await WaitForWorkersAsync(environment, workers);
+        await LoadGeneratorWarmup.RunAsync(jobs, concurrency);
         await using var roundTrips = await RoundTripMeter.StartAsync(environment);
         var meter = new CpuMeter(environment);
         var cpuBefore = meter.Read();
@@ -161,6 +163,8 @@ internal static class Scenarios
     public static async Task<JsonObject> BurstAsync(BenchEnvironment environment, int requests, int concurrency)
     {
         await environment.StartApiAsync();
+        // The API is fresh; the load generator is not part of it, so its own first requests go elsewhere.
+        await LoadGeneratorWarmup.RunAsync(requests, concurrency);
         var meter = new CpuMeter(environment);
         var cpuBefore = meter.Read();
         var started = Stopwatch.GetTimestamp();
