@@ -133,7 +133,7 @@ internal static class Scenarios
         double[] latencies;
         using (var submitter = new Submitter(environment.ApiUrl).Configure())
         {
-            latencies = await submitter.SubmitManyAsync("bench_transform", jobs, i => new { name = $"job {i}" }, concurrency);
+            latencies = [.. (await submitter.SubmitManyAsync("bench_transform", jobs, i => new { name = $"job {i}" }, concurrency)).Order()];
         }
 
         var submitSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -168,13 +168,17 @@ internal static class Scenarios
         var meter = new CpuMeter(environment);
         var cpuBefore = meter.Read();
         var started = Stopwatch.GetTimestamp();
-        double[] latencies;
+        double[] sent;
         using (var submitter = new Submitter(environment.ApiUrl).Configure())
         {
-            latencies = await submitter.SubmitManyAsync("bench_transform", requests, i => new { name = $"job {i}" }, concurrency);
+            sent = await submitter.SubmitManyAsync("bench_transform", requests, i => new { name = $"job {i}" }, concurrency);
         }
 
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        double[] latencies = [.. sent.Order()];
+        // The first wave (the first `concurrency` requests, sent at once to the fresh API) apart from the rest.
+        var firstWave = sent.Take(concurrency).ToArray();
+        double[] rest = [.. sent.Skip(concurrency).Order()];
         return new JsonObject
         {
             ["scenario"] = "burst",
@@ -184,6 +188,9 @@ internal static class Scenarios
             ["requests_per_second"] = Math.Round(requests / seconds, 1),
             ["p50_ms"] = Math.Round(Percentiles.Of(latencies, 50), 2),
             ["p99_ms"] = Math.Round(Percentiles.Of(latencies, 99), 2),
+            ["first_wave_ms_min"] = Math.Round(firstWave.Min(), 2),
+            ["first_wave_ms_max"] = Math.Round(firstWave.Max(), 2),
+            ["after_first_wave_p99_ms"] = Math.Round(Percentiles.Of(rest, 99), 2),
             ["cpu_ms_per_request"] = CpuMeter.Split(cpuBefore, meter.Read(), requests),
         };
     }

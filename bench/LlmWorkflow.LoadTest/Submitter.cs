@@ -25,7 +25,7 @@ internal sealed class Submitter(Uri apiUrl) : IDisposable
 
     /// <summary>
     /// Submits <paramref name="count"/> jobs with bounded concurrency (closed loop), as fast as the API accepts them;
-    /// returns each submission's latency in milliseconds, sorted.
+    /// returns each submission's latency in milliseconds, in the order they were sent.
     /// </summary>
     public async Task<double[]> SubmitManyAsync(string workflow, int count, Func<int, object> input, int concurrency = 64)
     {
@@ -52,7 +52,6 @@ internal sealed class Submitter(Uri apiUrl) : IDisposable
             throw new InvalidOperationException($"{failures} submissions failed.");
         }
 
-        Array.Sort(latencies);
         return latencies;
     }
 
