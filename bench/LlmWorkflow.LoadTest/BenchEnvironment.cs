@@ -197,9 +197,11 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         return process;
     }
 
+    /// <summary>A self-contained app's runtimeconfig.json lists the frameworks it carries.</summary>
     private static bool IsSelfContained(string dll) =>
-        File.Exists(Path.ChangeExtension(dll, ".runtimeconfig.json"))
-        && File.ReadAllText(Path.ChangeExtension(dll, ".runtimeconfig.json")).Contains("\"includedFrameworks\"", StringComparison.Ordinal);
+        Path.ChangeExtension(dll, ".runtimeconfig.json") is var config
+        && File.Exists(config)
+        && File.ReadAllText(config).Contains("\"includedFrameworks\"", StringComparison.Ordinal);
 
     public async ValueTask DisposeAsync()
     {
