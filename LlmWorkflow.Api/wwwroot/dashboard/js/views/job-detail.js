@@ -130,6 +130,8 @@ export async function renderJobDetail(main, jobId) {
       replace(timeline, h('li', { class: 'muted' }, TERMINAL.has(job?.status) ? 'No steps were recorded.' : 'No step has started yet.'));
       return;
     }
+    // A refresh (a poll, a replayed terminal event) redraws the timeline: the step details a reader opened stay open.
+    const opened = new Set([...timeline.querySelectorAll('li[data-step-id] > details[open]')].map((d) => d.parentElement.dataset.stepId));
     const span = timeSpan([...steps.values()]);
     replace(timeline, [...steps.values()].map((shown) => {
       // A step still marked running when the job ended was interrupted by the cancel (or the failure), not running.
@@ -157,14 +159,14 @@ export async function renderJobDetail(main, jobId) {
         timingBar(step, span),
         step.error ? h('p', { class: 'notice error' }, step.error.message ?? formatJson(step.error)) : null,
         stream ?? null,
-        stepDetail(step));
+        stepDetail(step, opened.has(step.step_id)));
     }));
   }
 
   /** What a step was given and produced, and when it ran, folded away until asked for. */
-  function stepDetail(step) {
+  function stepDetail(step, open) {
     if (step.output === undefined && !step.started_at) return null;
-    return h('details', { class: 'step-detail', 'data-role': 'step-detail' },
+    return h('details', { class: 'step-detail', 'data-role': 'step-detail', open },
       h('summary', null, `Details of ${step.display_name ?? step.step_id}`),
       h('dl', { class: 'facts' },
         fact('Type', step.type ?? '—'),
