@@ -39,7 +39,11 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
     public Task<string> EnqueueAsync(JobDispatch dispatch, CancellationToken cancellationToken = default) =>
         redis.StreamAddAsync(StreamKey(PriorityBands.ForPriority(dispatch.Priority)), Fields(dispatch), _options.MaxStreamLength);
 
-    /// <summary>Enqueues many jobs in one pipelined round trip.</summary>
+    /// <summary>
+    /// Enqueues many jobs in one round trip, as one MULTI/EXEC transaction: a worker blocked in its read then wakes
+    /// with the whole batch (one claim, one ack for all of it) instead of with the first entry alone, which a plain
+    /// pipeline gives it (Redis serves blocked readers after each command outside a transaction).
+    /// </summary>
     public async Task EnqueueManyAsync(IReadOnlyList<JobDispatch> dispatches, CancellationToken cancellationToken = default)
     {
         if (dispatches.Count == 0)
@@ -48,7 +52,7 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
         }
 
         var commands = dispatches.Select(d => StreamAddCommand(d)).ToArray();
-        var replies = await redis.PipelineAsync(commands, cancellationToken);
+        var replies = await redis.TransactionAsync(commands, cancellationToken);
         var failed = replies.FirstOrDefault(r => r.IsError);
         if (failed.IsError)
         {

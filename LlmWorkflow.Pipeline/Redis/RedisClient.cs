@@ -59,7 +59,10 @@ public sealed partial class RedisClient : IRedisClient
             return [];
         }
 
-        using var span = StartSpan(commands.All(c => c.Name == commands[0].Name) ? commands[0].Name : "PIPELINE", commands.Count);
+        // A transaction's span is named for the commands it wraps (MULTI and EXEC are framing, not operations).
+        var operations = commands.Where(c => c.Name is not (RedisTransactionCommands.Multi or RedisTransactionCommands.Exec)).ToArray();
+        var name = operations.Length > 0 && operations.All(c => c.Name == operations[0].Name) ? operations[0].Name : "PIPELINE";
+        using var span = StartSpan(name, Math.Max(1, operations.Length));
         try
         {
             return await SendAsync(commands, ct).ConfigureAwait(false);
