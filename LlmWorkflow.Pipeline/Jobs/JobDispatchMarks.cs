@@ -8,7 +8,7 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// inserted with, or the reconciler would wait <see cref="WorkerOptions.RedispatchAfter"/> before sending it; without
 /// the mark it goes out on the reconciler's first tick after Redis is back.
 /// </summary>
-internal static class JobDispatchMarks
+public static class JobDispatchMarks
 {
     public static async Task ClearAsync(NpgsqlDataSource dataSource, Guid[] jobIds, ILogger logger)
     {

@@ -2,7 +2,7 @@ using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Redis;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Worker.Jobs;
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Tests.Pipeline;
@@ -10,7 +10,8 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// <summary>
 /// The Postgres lease is the one record of who runs a job (docs/JOB_LIFECYCLE.md, "Who runs a job"): a dead worker's
 /// job is handed on by the reconciler writing a new stream entry once its lease has lapsed (DispatchLapsed), once
-/// per lapse, and never for a job whose lease still holds or whose caller asked it to stop.
+/// per lapse, and never for a job whose lease still holds or whose caller asked it to stop. A queued job whose entry
+/// may be lost gets a new one once per <see cref="WorkerOptions.RedispatchAfter"/>.
 /// </summary>
 public sealed class LapsedLeaseDispatchTests(TestServers servers) : IAsyncLifetime
 {
@@ -28,9 +29,7 @@ public sealed class LapsedLeaseDispatchTests(TestServers servers) : IAsyncLifeti
     public async Task ALapsedLeaseGetsOneEntryPerLapseAndALiveOrStoppedJobNone()
     {
         var ct = TestContext.Current.CancellationToken;
-        var reconciler = new DispatchReconciler(
-            _db.Get<IServiceScopeFactory>(), _db.Database, _db.Get<JobQueue>(), _db.Get<IRedisClient>(),
-            Options.Create(new WorkerOptions()), TimeProvider.System);
+        var reconciler = NewReconciler();
         var age = TimeSpan.FromMinutes(1.5); // last dispatched before the lease lapsed, within RedispatchAfter
         var dead = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true, age: age);
         var alive = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: false, age: age);
@@ -55,6 +54,29 @@ public sealed class LapsedLeaseDispatchTests(TestServers servers) : IAsyncLifeti
         Assert.Equal([dead, dead], await DispatchedJobIdsAsync());
         Assert.Equal(JobStatus.Processing, await _db.StatusAsync(alive));
     }
+
+    [Fact]
+    public async Task AQueuedJobWhoseEntryMayBeLostIsSentAgainOldestFirstOncePerRedispatchWindow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var reconciler = NewReconciler();
+        // Last dispatched longer ago than RedispatchAfter (2 minutes): the entry may be lost. Inserted newest first.
+        var old = await _db.InsertJobAsync(JobStatus.Queued, age: TimeSpan.FromMinutes(3));
+        var older = await _db.InsertJobAsync(JobStatus.Queued, age: TimeSpan.FromMinutes(4));
+        await _db.InsertJobAsync(JobStatus.Queued, age: TimeSpan.FromSeconds(30));
+        await _db.InsertJobAsync(JobStatus.Completed, age: TimeSpan.FromMinutes(5));
+
+        Assert.Equal(2, await reconciler.RedispatchStaleAsync(ct));
+        Assert.Equal([older, old], await DispatchedJobIdsAsync());
+
+        // Marked as dispatched by the same statement: the next tick leaves them alone.
+        Assert.Equal(0, await reconciler.RedispatchStaleAsync(ct));
+        Assert.Equal([older, old], await DispatchedJobIdsAsync());
+    }
+
+    private DispatchReconciler NewReconciler() => new(
+        _db.Database, _db.Get<JobQueue>(), _db.Get<IRedisClient>(), Options.Create(new WorkerOptions()), TimeProvider.System,
+        NullLogger<DispatchReconciler>.Instance);
 
     private async Task<List<Guid>> DispatchedJobIdsAsync()
     {

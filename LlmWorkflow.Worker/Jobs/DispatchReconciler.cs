@@ -1,8 +1,6 @@
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Persistence;
 using LlmWorkflow.Pipeline.Redis;
 using Npgsql;
 
@@ -16,12 +14,12 @@ namespace LlmWorkflow.Worker.Jobs;
 /// acked at claim), and a worker then reclaims it with the Claim statement.
 /// </summary>
 internal sealed class DispatchReconciler(
-    IServiceScopeFactory scopes,
     NpgsqlDataSource dataSource,
     JobQueue queue,
     IRedisClient redis,
     IOptions<WorkerOptions> options,
-    TimeProvider time)
+    TimeProvider time,
+    ILogger<DispatchReconciler> logger)
 {
     private const int BatchSize = 1_000;
 
@@ -38,6 +36,20 @@ internal sealed class DispatchReconciler(
                        LIMIT $2
                        FOR UPDATE SKIP LOCKED)
         RETURNING id, priority
+        """;
+
+    // Marks queued jobs whose entry Redis may have lost (never sent, or sent longer ago than RedispatchAfter) as
+    // dispatched now and returns them, in one statement; SKIP LOCKED keeps two reconcilers from sending one job twice
+    // in a pass. Their entries are written next.
+    private static readonly string StaleQueuedSql = $"""
+        UPDATE llm_workflow_jobs SET dispatched_at = now()
+         WHERE id IN (SELECT id FROM llm_workflow_jobs
+                       WHERE {JobLifecycle.Guard(JobTransition.Dispatch)}
+                         AND (dispatched_at IS NULL OR dispatched_at < $1)
+                       ORDER BY priority DESC, queued_at
+                       LIMIT $2
+                       FOR UPDATE SKIP LOCKED)
+        RETURNING id, priority, queued_at
         """;
 
     public async Task<int> RedispatchStaleAsync(CancellationToken cancellationToken) =>
@@ -82,27 +94,34 @@ internal sealed class DispatchReconciler(
 
         var now = time.GetUtcNow();
         var cutoff = redisLostState ? now : now - options.Value.RedispatchAfter;
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<LlmWorkflowDbContext>();
         var total = 0;
-        var dispatchable = JobLifecycle.From(JobTransition.Dispatch);
         while (!cancellationToken.IsCancellationRequested)
         {
-            var stale = await db.Jobs.AsNoTracking()
-                .Where(j => dispatchable.Contains(j.Status) && (j.DispatchedAt == null || j.DispatchedAt < cutoff))
-                .OrderByDescending(j => j.Priority).ThenBy(j => j.QueuedAt)
-                .Take(BatchSize)
-                .Select(j => new { j.Id, j.Priority })
-                .ToListAsync(cancellationToken);
-            if (stale.Count == 0)
+            var stale = new List<(JobDispatch Dispatch, DateTimeOffset QueuedAt)>();
+            await using (var command = dataSource.CreateCommand(StaleQueuedSql))
             {
-                break;
+                command.Parameters.Add(new NpgsqlParameter { Value = cutoff });
+                command.Parameters.Add(new NpgsqlParameter { Value = BatchSize });
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    stale.Add((new JobDispatch(reader.GetGuid(0), reader.GetInt32(1)), reader.GetFieldValue<DateTimeOffset>(2)));
+                }
             }
 
-            await queue.EnqueueManyAsync(stale.Select(j => new JobDispatch(j.Id, j.Priority)).ToArray(), cancellationToken);
-            var ids = stale.Select(j => j.Id).ToArray();
-            await db.Jobs.Where(j => ids.Contains(j.Id) && dispatchable.Contains(j.Status))
-                .ExecuteUpdateAsync(s => s.SetProperty(j => j.DispatchedAt, now), cancellationToken);
+            // RETURNING keeps no order: oldest first within a band, as the submissions were.
+            var dispatches = stale.OrderByDescending(s => s.Dispatch.Priority).ThenBy(s => s.QueuedAt).Select(s => s.Dispatch).ToArray();
+            try
+            {
+                await queue.EnqueueManyAsync(dispatches, cancellationToken);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException or OperationCanceledException)
+            {
+                // Not sent: without their marks they go out on the first tick after Redis is back, not RedispatchAfter later.
+                await JobDispatchMarks.ClearAsync(dataSource, [.. dispatches.Select(d => d.JobId)], logger);
+                throw;
+            }
+
             total += stale.Count;
             if (stale.Count < BatchSize)
             {
