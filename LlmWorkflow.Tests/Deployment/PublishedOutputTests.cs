@@ -102,6 +102,27 @@ public sealed class PublishedOutputTests(TestServers servers)
         }
     }
 
+    // The Worker's Release publish (its image) is framework-dependent ReadyToRun with tiered compilation off; a build
+    // that is not published keeps tiering. Read from MSBuild's evaluation: the SDK writes TieredCompilation into the
+    // runtimeconfig, as the API's publish above shows.
+    [Theory]
+    [InlineData("Release", "true", "false")]
+    [InlineData("Debug", "false", "")]
+    public async Task WorkerPublishTurnsTieredCompilationOffOnlyInARelease(string configuration, string publishing, string tieredCompilation)
+    {
+        var output = await ExternalCommand.RunAsync(
+            "dotnet",
+            ["msbuild", Path.Combine(RepositoryPaths.Root, "LlmWorkflow.Worker", "LlmWorkflow.Worker.csproj"),
+                "-getProperty:TieredCompilation", "-getProperty:SelfContained", "-getProperty:PublishReadyToRun",
+                $"-p:Configuration={configuration}", $"-p:_IsPublishing={publishing}"],
+            TimeSpan.FromMinutes(2));
+
+        var properties = JsonNode.Parse(output)!["Properties"]!;
+        Assert.Equal(tieredCompilation, (string?)properties["TieredCompilation"]);
+        Assert.NotEqual("true", (string?)properties["SelfContained"]);
+        Assert.Equal("true", (string?)properties["PublishReadyToRun"]);
+    }
+
     /// <summary>A ReadyToRun image carries native code behind the CLI header's ManagedNativeHeader directory.</summary>
     private static bool IsReadyToRun(string path)
     {
