@@ -59,10 +59,19 @@ public sealed partial class RedisClient : IRedisClient
             return [];
         }
 
-        // A transaction's span is named for the commands it wraps (MULTI and EXEC are framing, not operations).
-        var operations = commands.Where(c => c.Name is not (RedisTransactionCommands.Multi or RedisTransactionCommands.Exec)).ToArray();
-        var name = operations.Length > 0 && operations.All(c => c.Name == operations[0].Name) ? operations[0].Name : "PIPELINE";
-        using var span = StartSpan(name, Math.Max(1, operations.Length));
+        // Named for its one command, else PIPELINE; a transaction for the commands it wraps (MULTI and EXEC are framing).
+        string? name = null;
+        var operations = 0;
+        foreach (var command in commands)
+        {
+            if (command.Name is not (RedisTransactionCommands.Multi or RedisTransactionCommands.Exec))
+            {
+                operations++;
+                name = name is null || name == command.Name ? command.Name : "PIPELINE";
+            }
+        }
+
+        using var span = StartSpan(name ?? "PIPELINE", Math.Max(1, operations));
         try
         {
             return await SendAsync(commands, ct).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Redis;
 using Microsoft.Extensions.Options;
@@ -70,6 +71,26 @@ public sealed class RedisTransactionCommandsTests(LocalRedisFixture redis) : ICl
         await queue.EnqueueManyAsync(batch, _ct);
 
         Assert.Equal(batch.Select(d => d.JobId), (await read).Select(j => j.Dispatch.JobId));
+    }
+
+    [Fact]
+    public async Task ATransactionsSpanIsNamedForTheCommandsItWrapsAndAMixedPipelineIsPipeline()
+    {
+        var key = LocalRedisFixture.UniqueKey("spans");
+        var spans = new System.Collections.Concurrent.ConcurrentQueue<Activity>();
+        using var root = new Activity("test").Start();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == RedisTelemetry.ActivitySource.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = span => { if (span.TraceId == root.TraceId) { spans.Enqueue(span); } },
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        await _client.TransactionAsync([.. Enumerable.Range(0, 3).Select(i => new RedisCommand("XADD", [key, "*", "n", i]))], _ct);
+        await _client.PipelineAsync([new RedisCommand("XLEN", [key]), new RedisCommand("TYPE", [key])], _ct);
+
+        Assert.Equal([("XADD", 3), ("PIPELINE", 2)], spans.Select(s => (s.DisplayName, (int)s.GetTagItem("db.operation.batch.size")!)));
     }
 
     /// <summary>Waits until CLIENT LIST shows a connection blocked in XREADGROUP (the read must be waiting, not yet sent).</summary>
