@@ -23,8 +23,10 @@ internal sealed class DispatchReconciler(
 {
     private const int BatchSize = 1_000;
 
-    // Marks the lapsed jobs as dispatched before their entries are written, so that two reconcilers racing on one
-    // lapse write one entry (SKIP LOCKED); dispatched_at older than the lease means "not yet for this lapse", and
+    // Both statements mark the jobs they return as dispatched now, before their entries are written, so that two
+    // reconcilers racing write one entry per job (SKIP LOCKED); each returns the column its band is ordered by.
+
+    // Running jobs whose lease lapsed: dispatched_at older than the lease means "not yet for this lapse", and
     // RedispatchAfter covers an entry Redis lost. A job asked to stop is not run again (as the Claim statement).
     private static readonly string LapsedSql = $"""
         UPDATE llm_workflow_jobs SET dispatched_at = now()
@@ -35,12 +37,10 @@ internal sealed class DispatchReconciler(
                        ORDER BY priority DESC, lease_expires_at
                        LIMIT $2
                        FOR UPDATE SKIP LOCKED)
-        RETURNING id, priority
+        RETURNING id, priority, lease_expires_at
         """;
 
-    // Marks queued jobs whose entry Redis may have lost (never sent, or sent longer ago than RedispatchAfter) as
-    // dispatched now and returns them, in one statement; SKIP LOCKED keeps two reconcilers from sending one job twice
-    // in a pass. Their entries are written next.
+    // Queued jobs whose entry Redis may have lost: never sent, or sent longer ago than the cutoff.
     private static readonly string StaleQueuedSql = $"""
         UPDATE llm_workflow_jobs SET dispatched_at = now()
          WHERE id IN (SELECT id FROM llm_workflow_jobs
@@ -52,39 +52,7 @@ internal sealed class DispatchReconciler(
         RETURNING id, priority, queued_at
         """;
 
-    public async Task<int> RedispatchStaleAsync(CancellationToken cancellationToken) =>
-        await RedispatchQueuedAsync(cancellationToken) + await RedispatchLapsedAsync(cancellationToken);
-
-    /// <summary>Writes a stream entry for each running job whose lease lapsed since its last entry.</summary>
-    private async Task<int> RedispatchLapsedAsync(CancellationToken cancellationToken)
-    {
-        var total = 0;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            var lapsed = new List<JobDispatch>();
-            await using (var command = dataSource.CreateCommand(LapsedSql))
-            {
-                command.Parameters.Add(new NpgsqlParameter { Value = time.GetUtcNow() - options.Value.RedispatchAfter });
-                command.Parameters.Add(new NpgsqlParameter { Value = BatchSize });
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    lapsed.Add(new JobDispatch(reader.GetGuid(0), reader.GetInt32(1)));
-                }
-            }
-
-            await queue.EnqueueManyAsync(lapsed, cancellationToken);
-            total += lapsed.Count;
-            if (lapsed.Count < BatchSize)
-            {
-                break;
-            }
-        }
-
-        return total;
-    }
-
-    private async Task<int> RedispatchQueuedAsync(CancellationToken cancellationToken)
+    public async Task<int> RedispatchStaleAsync(CancellationToken cancellationToken)
     {
         var redisLostState = await ConsumerGroupMissingAsync();
         if (redisLostState)
@@ -93,37 +61,46 @@ internal sealed class DispatchReconciler(
         }
 
         var now = time.GetUtcNow();
-        var cutoff = redisLostState ? now : now - options.Value.RedispatchAfter;
+        var redispatchBefore = now - options.Value.RedispatchAfter;
+        // Redis came back empty: every queued job needs its entry again, now.
+        return await SendMarkedAsync(StaleQueuedSql, redisLostState ? now : redispatchBefore, cancellationToken)
+            + await SendMarkedAsync(LapsedSql, redispatchBefore, cancellationToken);
+    }
+
+    /// <summary>Marks and returns the jobs of <paramref name="sql"/>, a batch at a time, and writes their stream entries.</summary>
+    private async Task<int> SendMarkedAsync(string sql, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
         var total = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
-            var stale = new List<(JobDispatch Dispatch, DateTimeOffset QueuedAt)>();
-            await using (var command = dataSource.CreateCommand(StaleQueuedSql))
+            var marked = new List<(JobDispatch Dispatch, DateTimeOffset Since)>();
+            await using (var command = dataSource.CreateCommand(sql))
             {
                 command.Parameters.Add(new NpgsqlParameter { Value = cutoff });
                 command.Parameters.Add(new NpgsqlParameter { Value = BatchSize });
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
                 while (await reader.ReadAsync(cancellationToken))
                 {
-                    stale.Add((new JobDispatch(reader.GetGuid(0), reader.GetInt32(1)), reader.GetFieldValue<DateTimeOffset>(2)));
+                    marked.Add((new JobDispatch(reader.GetGuid(0), reader.GetInt32(1)), reader.GetFieldValue<DateTimeOffset>(2)));
                 }
             }
 
-            // RETURNING keeps no order: oldest first within a band, as the submissions were.
-            var dispatches = stale.OrderByDescending(s => s.Dispatch.Priority).ThenBy(s => s.QueuedAt).Select(s => s.Dispatch).ToArray();
+            // RETURNING keeps no order: within a band, oldest first.
+            var dispatches = marked.OrderByDescending(m => m.Dispatch.Priority).ThenBy(m => m.Since).Select(m => m.Dispatch).ToArray();
             try
             {
                 await queue.EnqueueManyAsync(dispatches, cancellationToken);
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException or OperationCanceledException)
             {
-                // Not sent: without their marks they go out on the first tick after Redis is back, not RedispatchAfter later.
+                // Not sent: a queued job loses its mark, so it goes out on the first tick after Redis is back rather
+                // than RedispatchAfter later (JobDispatchMarks clears queued jobs only; a lapsed job keeps waiting).
                 await JobDispatchMarks.ClearAsync(dataSource, [.. dispatches.Select(d => d.JobId)], logger);
                 throw;
             }
 
-            total += stale.Count;
-            if (stale.Count < BatchSize)
+            total += marked.Count;
+            if (marked.Count < BatchSize)
             {
                 break;
             }
