@@ -1,6 +1,7 @@
 using LlmWorkflow.Worker;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace LlmWorkflow.Tests.Infrastructure;
 
@@ -13,11 +14,17 @@ public sealed class WorkerHost : IAsyncDisposable
 
     public IServiceProvider Services => _host.Services;
 
-    public static async Task<WorkerHost> StartAsync(IReadOnlyDictionary<string, string?> settings, CancellationToken cancellationToken = default)
+    /// <param name="logs">Also receives the host's logs, for tests that read them.</param>
+    public static async Task<WorkerHost> StartAsync(IReadOnlyDictionary<string, string?> settings, CancellationToken cancellationToken = default, ILoggerProvider? logs = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = "Testing" });
         builder.Configuration.AddInMemoryCollection(settings);
         builder.AddWorkerServices();
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+
         var host = builder.Build();
         await host.MigrateDatabaseAsync();
         await host.StartAsync(cancellationToken);

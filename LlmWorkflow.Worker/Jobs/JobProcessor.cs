@@ -164,7 +164,8 @@ internal sealed partial class JobProcessor(
         }
     }
 
-    private static JobOutcome ToOutcome(WorkflowRunResult result)
+    /// <summary>The job's outcome as <see cref="JobStore.FinishAsync"/> stores it.</summary>
+    public static JobOutcome ToOutcome(WorkflowRunResult result)
     {
         var status = result.Status switch
         {
