@@ -14,8 +14,9 @@ namespace LlmWorkflow.Worker.Jobs;
 /// parameter type). It runs that path for a job id that is never inserted: the claim, the lease renewal, the engine on
 /// a one-step transform workflow held in memory, the step's checkpoint row and the finish. Every statement is guarded
 /// by the job's row, so none of them writes anything, and no Redis key is touched but a PING.
-/// Measured: a cold worker compiled ≈ 700 methods while running its first 5,000 jobs (bench/README.md, S2). Best effort
-/// and bounded: a dependency that is down at start delays the worker by at most <see cref="Limit"/> and fails nothing.
+/// Measured: a cold worker compiled ≈ 700 methods while it ran its first 5,000 jobs, ≈ 250 after this (bench/README.md,
+/// "The Worker warms its job path"). Best effort and bounded: a dependency that is down at start delays the worker by at
+/// most <see cref="Limit"/> and fails nothing.
 /// </summary>
 internal sealed partial class WorkerWarmup(
     JobStore store,
