@@ -12,7 +12,7 @@ namespace LlmWorkflow.Tests.Telemetry;
 /// <summary>
 /// The API and a worker as separate processes exporting over OTLP/HTTP protobuf to a receiver that decodes with
 /// protoc-generated classes: one job's trace tree (POST → job.run → steps → LLM call → HTTP), an idle minute that
-/// exports no spans, and the metrics with their values.
+/// exports no spans, no span from the processes' start-up (their warm-ups included), and the metrics with their values.
 /// </summary>
 public sealed class OtlpEndToEndTests(TestServers servers)
 {
@@ -52,6 +52,7 @@ public sealed class OtlpEndToEndTests(TestServers servers)
         using var client = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = api.BaseAddress };
         client.DefaultRequestHeaders.Add("X-API-Key", TestEnvironment.CallerKey);
 
+        var firstRequest = DateTimeOffset.UtcNow;
         using var submit = await client.PostAsJsonAsync("/api/v1/workflow",
             new { workflow_name = Workflow, input_data = new { topic = "tracing" }, webhook_url = hooks.HookUrl }, ct);
         submit.EnsureSuccessStatusCode();
@@ -121,6 +122,10 @@ public sealed class OtlpEndToEndTests(TestServers servers)
         TestContext.Current.TestOutputHelper?.WriteLine($"Spans started in an idle minute: {idle.Count}");
         Assert.True(idle.Count == 0, "Spans started while idle: " + string.Join("; ",
             idle.Take(20).Select(s => $"{s} at +{(StartedAt(s) - idleStart).TotalSeconds:0.000} s")));
+
+        // Start-up (migrations, the API's and the worker's warm-ups) is not a request or a job: no span of it either.
+        var startup = receiver.Spans.Where(s => StartedAt(s) < firstRequest).ToList();
+        Assert.True(startup.Count == 0, "Spans started before the first request: " + string.Join("; ", startup.Take(20)));
     }
 
     private static DateTimeOffset StartedAt(ReceivedSpan span) =>

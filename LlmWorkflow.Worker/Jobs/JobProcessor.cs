@@ -164,8 +164,7 @@ internal sealed partial class JobProcessor(
         }
     }
 
-    /// <summary>The job's outcome as <see cref="JobStore.FinishAsync"/> stores it.</summary>
-    public static JobOutcome ToOutcome(WorkflowRunResult result)
+    private static JobOutcome ToOutcome(WorkflowRunResult result)
     {
         var status = result.Status switch
         {
