@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace LlmWorkflow.Pipeline;
+
+/// <summary>
+/// Before a host takes work, runs the cold paths of that work once, so its first requests or jobs do not pay for them
+/// together: the JIT of code with no ReadyToRun form, a first pooled connection, a statement's first preparation.
+/// Hosted services start in order, so a warm-up registered before Kestrel or the job consumer finishes before they
+/// start. Best effort and bounded: a dependency that is down at start delays the host by at most <see cref="Limit"/>
+/// and fails nothing (the first work then pays as before); a warm-up writes nothing.
+/// </summary>
+/// <param name="firstWork">What the warm-up is for, as its log lines name it, e.g. <c>requests</c>.</param>
+public abstract partial class StartupWarmup(ILogger logger, string firstWork) : IHostedService
+{
+    public static readonly TimeSpan Limit = TimeSpan.FromSeconds(5);
+
+    /// <summary>The work's cold paths, run once; <paramref name="cancellationToken"/> fires at <see cref="Limit"/>.</summary>
+    protected abstract Task WarmUpAsync(CancellationToken cancellationToken);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(Limit);
+        var started = TimeProvider.System.GetTimestamp();
+        try
+        {
+            await WarmUpAsync(limit.Token);
+            LogWarm(logger, firstWork, TimeProvider.System.GetElapsedTime(started).TotalMilliseconds);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogNotWarm(logger, ex, firstWork);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Warm for the first {Work} in {Milliseconds:F0} ms")]
+    private static partial void LogWarm(ILogger logger, string work, double milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Warm-up incomplete (a dependency is not reachable yet); the first {Work} will pay for it")]
+    private static partial void LogNotWarm(ILogger logger, Exception ex, string work);
+}
