@@ -5,7 +5,7 @@ namespace LlmWorkflow.Pipeline;
 
 /// <summary>
 /// Before a host takes work, runs the cold paths of that work once, so its first requests or jobs do not pay for them
-/// together: the JIT of code with no ReadyToRun form, a first pooled connection, a statement's first preparation.
+/// together: the JIT of code with no ReadyToRun form, the first connection of a pool, each statement's first round trip.
 /// Hosted services start in order, so a warm-up registered before Kestrel or the job consumer finishes before they
 /// start. Best effort and bounded: a dependency that is down at start delays the host by at most <see cref="Limit"/>
 /// and fails nothing (the first work then pays as before); a warm-up writes nothing.
@@ -13,7 +13,7 @@ namespace LlmWorkflow.Pipeline;
 /// <param name="firstWork">What the warm-up is for, as its log lines name it, e.g. <c>requests</c>.</param>
 public abstract partial class StartupWarmup(ILogger logger, string firstWork) : IHostedService
 {
-    public static readonly TimeSpan Limit = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(5);
 
     /// <summary>The work's cold paths, run once; <paramref name="cancellationToken"/> fires at <see cref="Limit"/>.</summary>
     protected abstract Task WarmUpAsync(CancellationToken cancellationToken);
