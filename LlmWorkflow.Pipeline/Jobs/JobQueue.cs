@@ -51,12 +51,25 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
             return;
         }
 
-        var commands = dispatches.Select(d => StreamAddCommand(d)).ToArray();
+        var commands = dispatches.Select(d => StreamAddCommand(d, StreamKey(PriorityBands.ForPriority(d.Priority)))).ToArray();
         var replies = await redis.TransactionAsync(commands, cancellationToken);
         var failed = replies.FirstOrDefault(r => r.IsError);
         if (failed.IsError)
         {
             throw new RedisServerException(failed.AsString() ?? "XADD failed");
+        }
+    }
+
+    /// <summary>
+    /// Sends the transaction <see cref="EnqueueManyAsync"/> sends for <paramref name="dispatch"/>, but to a stream that
+    /// does not exist and with NOMKSTREAM, so Redis adds nothing: a warm-up's rehearsal of the dispatch.
+    /// </summary>
+    public async Task RehearseEnqueueAsync(JobDispatch dispatch, CancellationToken cancellationToken)
+    {
+        var replies = await redis.TransactionAsync([StreamAddCommand(dispatch, $"{_options.KeyPrefix}:warmup:no-stream", makeStream: false)], cancellationToken);
+        if (replies[0].IsError)
+        {
+            throw new RedisServerException(replies[0].AsString() ?? "XADD failed");
         }
     }
 
@@ -152,9 +165,10 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
         return read % every == 0 ? PriorityBands.ReadOrder.Reverse().ToArray() : PriorityBands.ReadOrder;
     }
 
-    private RedisCommand StreamAddCommand(JobDispatch dispatch)
+    private RedisCommand StreamAddCommand(JobDispatch dispatch, string streamKey, bool makeStream = true)
     {
-        var args = new List<object> { StreamKey(PriorityBands.ForPriority(dispatch.Priority)), "MAXLEN", "~", _options.MaxStreamLength, "*" };
+        List<object> args = makeStream ? [streamKey] : [streamKey, "NOMKSTREAM"];
+        args.AddRange(["MAXLEN", "~", _options.MaxStreamLength, "*"]);
         foreach (var (name, value) in Fields(dispatch))
         {
             args.Add(name);

@@ -55,6 +55,40 @@ public sealed class JobSubmitter(
             return new SubmissionResult(existing, Created: false, []);
         }
 
+        // Inserted and dispatched together with concurrent submissions (one INSERT and one pipelined XADD per batch).
+        var (job, dispatch) = NewJob(submission, workflow);
+        if (!await submissions.InsertAndDispatchAsync(job, dispatch, cancellationToken))
+        {
+            // Two requests with the same key raced; the other one won, so answer with its job.
+            var winner = submission.IdempotencyKey is null ? null : await FindByIdempotencyKeyAsync(submission, cancellationToken);
+            return winner is null
+                ? throw new InvalidOperationException($"Job {job.Id} was not inserted and no job holds its idempotency key.")
+                : new SubmissionResult(winner, Created: false, []);
+        }
+
+        Telemetry.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("workflow", job.WorkflowName));
+        return new SubmissionResult(job, Created: true, []);
+    }
+
+    /// <summary>
+    /// Runs a submission's code once and keeps nothing (<c>ApiWarmup</c>): the catalog lookup, the validation, the
+    /// job's construction and <see cref="SubmissionBatcher.RehearseAsync"/>. The rehearsal's input need not be valid:
+    /// what is rehearsed is the checking, not its outcome. An unknown workflow rehearses nothing.
+    /// </summary>
+    public Task RehearseAsync(JobSubmission submission, CancellationToken cancellationToken)
+    {
+        if (!catalog.TryGet(submission.WorkflowName, out var workflow))
+        {
+            return Task.CompletedTask;
+        }
+
+        _ = SubmissionValidator.Validate(submission, workflow, webhookOptions.Value.AllowPrivateNetworks);
+        var (job, dispatch) = NewJob(submission, workflow);
+        return submissions.RehearseAsync(job, dispatch, cancellationToken);
+    }
+
+    private (WorkflowJob Job, JobDispatch Dispatch) NewJob(JobSubmission submission, WorkflowDefinition workflow)
+    {
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now);
         var job = new WorkflowJob
@@ -80,20 +114,7 @@ public sealed class JobSubmitter(
             CreatedAt = now,
             UpdatedAt = now,
         };
-
-        // Inserted and dispatched together with concurrent submissions (one INSERT and one pipelined XADD per batch).
-        var dispatch = new JobDispatch(job.Id, job.Priority, submission.TraceParent, submission.TraceState);
-        if (!await submissions.InsertAndDispatchAsync(job, dispatch, cancellationToken))
-        {
-            // Two requests with the same key raced; the other one won, so answer with its job.
-            var winner = submission.IdempotencyKey is null ? null : await FindByIdempotencyKeyAsync(submission, cancellationToken);
-            return winner is null
-                ? throw new InvalidOperationException($"Job {job.Id} was not inserted and no job holds its idempotency key.")
-                : new SubmissionResult(winner, Created: false, []);
-        }
-
-        Telemetry.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("workflow", job.WorkflowName));
-        return new SubmissionResult(job, Created: true, []);
+        return (job, new JobDispatch(job.Id, job.Priority, submission.TraceParent, submission.TraceState));
     }
 
     // The database context is taken from the request's scope only for an idempotency key: most submissions carry

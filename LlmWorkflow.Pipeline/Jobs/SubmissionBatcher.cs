@@ -59,10 +59,23 @@ public sealed partial class SubmissionBatcher(NpgsqlDataSource dataSource, JobQu
     }
 
     /// <summary>
-    /// Runs the batch INSERT with no rows: the statement, its parameter types and a pooled connection are ready before
-    /// the first submission needs them (<c>ApiWarmup</c>). Changes nothing.
+    /// Runs a flush of one job and keeps nothing: the batch INSERT in a transaction that is rolled back, and the
+    /// dispatch to no stream (<see cref="JobQueue.RehearseEnqueueAsync"/>). What a first batch would pay once — the
+    /// statement, its parameter types and row reader, a pooled connection, the Redis transaction — is then paid
+    /// before the first submission (<c>ApiWarmup</c>).
     /// </summary>
-    public async Task WarmUpAsync(CancellationToken cancellationToken) => await InsertAsync([], cancellationToken);
+    public async Task RehearseAsync(WorkflowJob job, JobDispatch dispatch, CancellationToken cancellationToken)
+    {
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await using var command = connection.CreateCommand();
+            await InsertAsync(command, [job], cancellationToken);
+            await transaction.RollbackAsync(cancellationToken);
+        }
+
+        await queue.RehearseEnqueueAsync(dispatch, cancellationToken);
+    }
 
     private async Task FlushWhileWaitingAsync()
     {
@@ -114,7 +127,12 @@ public sealed partial class SubmissionBatcher(NpgsqlDataSource dataSource, JobQu
 
     private async Task FlushAsync(Pending[] batch)
     {
-        var inserted = await InsertAsync(batch, CancellationToken.None);
+        HashSet<Guid> inserted;
+        await using (var command = dataSource.CreateCommand())
+        {
+            inserted = await InsertAsync(command, [.. batch.Select(p => p.Job)], CancellationToken.None);
+        }
+
         var dispatches = batch.Where(p => inserted.Contains(p.Job.Id)).Select(p => p.Dispatch).ToArray();
         try
         {
@@ -132,10 +150,9 @@ public sealed partial class SubmissionBatcher(NpgsqlDataSource dataSource, JobQu
         }
     }
 
-    private async Task<HashSet<Guid>> InsertAsync(Pending[] batch, CancellationToken cancellationToken)
+    private static async Task<HashSet<Guid>> InsertAsync(NpgsqlCommand command, WorkflowJob[] jobs, CancellationToken cancellationToken)
     {
-        var jobs = batch.Select(p => p.Job).ToArray();
-        await using var command = dataSource.CreateCommand(InsertSql);
+        command.CommandText = InsertSql;
         var p = command.Parameters;
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.Id).ToArray() });
         p.Add(Texts(jobs.Select(j => j.WorkflowName)));
@@ -153,7 +170,7 @@ public sealed partial class SubmissionBatcher(NpgsqlDataSource dataSource, JobQu
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.CreatedAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         p.Add(Texts(jobs.Select(j => j.TenantId)));
 
-        var inserted = new HashSet<Guid>(batch.Length);
+        var inserted = new HashSet<Guid>(jobs.Length);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

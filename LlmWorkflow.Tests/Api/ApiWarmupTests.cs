@@ -10,7 +10,7 @@ namespace LlmWorkflow.Tests.Api;
 
 /// <summary>
 /// The API's start-up warm-up (<c>ApiWarmup</c>): with its dependencies up it finishes before the first request and
-/// leaves no trace (no job, no stream entry); with Redis unreachable the API still starts and answers, the warm-up
+/// leaves no trace of its rehearsed submission (no job, no stream entry, no key); with Redis unreachable the API still starts and answers, the warm-up
 /// reporting that it is incomplete.
 /// </summary>
 public sealed class ApiWarmupTests(TestServers servers)
@@ -33,6 +33,7 @@ public sealed class ApiWarmupTests(TestServers servers)
         Assert.DoesNotContain(logs.Lines, l => l.Category == Category && l.Level >= LogLevel.Warning);
         Assert.Equal(0L, Convert.ToInt64(await TestSql.ScalarAsync(environment.PostgresConnectionString, "SELECT count(*) FROM llm_workflow_jobs", ct)));
         var redis = api.Services.GetRequiredService<IRedisClient>();
+        Assert.Empty((await redis.ExecuteAsync("KEYS", [$"{environment.KeyPrefix}:warmup:*"], ct)).AsArray());
         var keys = await redis.ExecuteAsync("KEYS", [$"{environment.KeyPrefix}:jobs:*"], ct);
         foreach (var key in keys.AsArray())
         {
