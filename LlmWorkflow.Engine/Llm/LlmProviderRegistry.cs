@@ -35,13 +35,12 @@ public sealed class LlmProviderRegistry : IDisposable
     private readonly ConcurrentDictionary<string, IChatClient> _clients = new(StringComparer.Ordinal);
 
     /// <param name="environment">Reads environment variables; tests pass their own.</param>
-    /// <param name="transport">Innermost HTTP handler; defaults to a pooled <see cref="SocketsHttpHandler"/>.</param>
+    /// <param name="transport">Innermost HTTP handler; defaults to <see cref="CreateTransport"/>.</param>
     public LlmProviderRegistry(IOptions<LlmOptions> options, Func<string, string?>? environment = null, HttpMessageHandler? transport = null)
     {
         _options = options.Value;
         _environment = environment ?? Environment.GetEnvironmentVariable;
-        _http = new HttpClient(new ProviderErrorHandler(
-            transport ?? new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }, _options.MaxAnswerBytes))
+        _http = new HttpClient(new ProviderErrorHandler(new PreferHttp2Handler(transport ?? CreateTransport()), _options.MaxAnswerBytes))
         {
             // Attempt timeouts are the gateway's job (per attempt, with cancellation), not HttpClient's.
             Timeout = Timeout.InfiniteTimeSpan,
@@ -50,6 +49,15 @@ public sealed class LlmProviderRegistry : IDisposable
     }
 
     public LlmOptions Options => _options;
+
+    /// <summary>The default innermost handler of provider calls.</summary>
+    internal static SocketsHttpHandler CreateTransport() => new()
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        // An HTTP/2 connection carries at most the provider's stream limit (often 100) of concurrent calls: past it,
+        // open another connection rather than queue calls behind the others.
+        EnableMultipleHttp2Connections = true,
+    };
 
     /// <summary>The provider's settings, or null when the name is neither built in nor configured.</summary>
     public ResolvedProvider? Find(string provider) => _providers.GetOrAdd(provider, Resolve);

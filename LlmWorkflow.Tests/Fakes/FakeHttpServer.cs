@@ -1,11 +1,13 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -71,11 +73,19 @@ public abstract class FakeHttpServer : IAsyncDisposable
     /// <summary>The default answer when nothing is scripted.</summary>
     protected abstract Task HandleAsync(HttpContext context, RecordedRequest request);
 
-    protected async Task StartServerAsync()
+    /// <param name="certificate">Serve https with it, HTTP/2 and HTTP/1.1 agreed in the handshake; plain http when null.</param>
+    protected async Task StartServerAsync(X509Certificate2? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            if (certificate is not null)
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseHttps(certificate);
+            }
+        }));
         _app = builder.Build();
         _app.Run(ServeAsync);
         await _app.StartAsync();
@@ -101,7 +111,9 @@ public abstract class FakeHttpServer : IAsyncDisposable
             context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
             body,
             DateTimeOffset.UtcNow,
-            Stopwatch.GetTimestamp());
+            Stopwatch.GetTimestamp(),
+            context.Request.Protocol,
+            context.Connection.Id);
         _requests.Enqueue(request);
         Interlocked.Increment(ref _callCount);
         using var abortRegistration = context.RequestAborted.Register(() => _aborted.TrySetResult(request));

@@ -19,6 +19,9 @@ public sealed record FakeOpenAiOptions
     /// <summary>Path prefix of the API (the SDK's endpoint is <c>BaseUrl + ApiPrefix</c>).</summary>
     public string ApiPrefix { get; init; } = "v1";
 
+    /// <summary>Serve https with this certificate (HTTP/2 or HTTP/1.1, as the client agrees); plain http when null.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; init; }
+
     /// <summary>Pause between streamed chunks.</summary>
     public TimeSpan ChunkDelay { get; init; }
 

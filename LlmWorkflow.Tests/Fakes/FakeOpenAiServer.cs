@@ -19,7 +19,7 @@ public sealed class FakeOpenAiServer : FakeHttpServer
     public static async Task<FakeOpenAiServer> StartAsync(FakeOpenAiOptions? options = null)
     {
         var server = new FakeOpenAiServer(options ?? new FakeOpenAiOptions());
-        await server.StartServerAsync();
+        await server.StartServerAsync(server.Options.Certificate);
         return server;
     }
 

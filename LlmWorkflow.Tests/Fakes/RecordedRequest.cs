@@ -10,7 +10,9 @@ public sealed record RecordedRequest(
     IReadOnlyDictionary<string, string> Headers,
     string Body,
     DateTimeOffset ReceivedAt,
-    long Timestamp)
+    long Timestamp,
+    string Protocol = "HTTP/1.1",
+    string ConnectionId = "")
 {
     /// <summary>The body parsed as JSON (null when empty or not JSON).</summary>
     public JsonNode? Json => Body.Length == 0 ? null : JsonNode.Parse(Body);

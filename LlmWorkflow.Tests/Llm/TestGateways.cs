@@ -32,11 +32,13 @@ internal static class TestGateways
         LlmOptions options,
         IReadOnlyDictionary<string, string>? environment = null,
         IResponseCache? cache = null,
-        IPriceTable? prices = null)
+        IPriceTable? prices = null,
+        HttpMessageHandler? transport = null)
     {
         var registry = new LlmProviderRegistry(
             Microsoft.Extensions.Options.Options.Create(options),
-            name => environment?.GetValueOrDefault(name));
+            name => environment?.GetValueOrDefault(name),
+            transport);
         return new LlmGateway(
             registry,
             prices ?? Prices,
