@@ -1,25 +1,55 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
 
 namespace LlmWorkflow.LoadTest;
 
-/// <summary>An OpenAI-compatible chat completions endpoint that answers every request after a fixed delay.</summary>
+/// <summary>
+/// An OpenAI-compatible chat completions endpoint that answers every request after a fixed delay: plain http, or
+/// https with a self-signed certificate and HTTP/2 offered, as a hosted provider serves it (Kestrel's default of 100
+/// concurrent streams per connection).
+/// </summary>
 internal sealed class FakeLlmServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly X509Certificate2? _certificate;
 
-    private FakeLlmServer(WebApplication app) => _app = app;
+    private FakeLlmServer(WebApplication app, X509Certificate2? certificate)
+    {
+        _app = app;
+        _certificate = certificate;
+    }
 
     public Uri ApiUrl { get; private set; } = null!;
 
-    public static async Task<FakeLlmServer> StartAsync(TimeSpan latency)
+    /// <summary>
+    /// With https, the certificate as PEM in a file of its own: a service trusts it (and nothing else) with
+    /// <c>SSL_CERT_FILE</c> and <c>SSL_CERT_DIR</c>, which .NET reads on Linux.
+    /// </summary>
+    public string? CertificatePemFile { get; private set; }
+
+    public static async Task<FakeLlmServer> StartAsync(TimeSpan latency, bool https = false)
     {
+        var certificate = https ? CreateCertificate() : null;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxConcurrentConnections = null);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxConcurrentConnections = null;
+            k.Listen(IPAddress.Loopback, 0, listen =>
+            {
+                if (certificate is not null)
+                {
+                    listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listen.UseHttps(certificate);
+                }
+            });
+        });
         var app = builder.Build();
         app.MapPost("/v1/chat/completions", async (HttpContext context) =>
         {
@@ -32,9 +62,27 @@ internal sealed class FakeLlmServer : IAsyncDisposable
                 """, context.RequestAborted);
         });
         await app.StartAsync();
-        var server = new FakeLlmServer(app);
+        var server = new FakeLlmServer(app, certificate);
         server.ApiUrl = new Uri(app.Urls.First().TrimEnd('/') + "/v1/");
+        if (certificate is not null)
+        {
+            var directory = Directory.CreateTempSubdirectory("llmwf-bench-tls-");
+            server.CertificatePemFile = Path.Combine(directory.FullName, "fake-llm.pem");
+            await File.WriteAllTextAsync(server.CertificatePemFile, certificate.ExportCertificatePem());
+        }
+
         return server;
+    }
+
+    private static X509Certificate2 CreateCertificate()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=fake-llm", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(6));
+        return X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), null);
     }
 
     /// <summary>
@@ -43,7 +91,18 @@ internal sealed class FakeLlmServer : IAsyncDisposable
     /// </summary>
     public async Task WarmUpAsync(int concurrency)
     {
-        using var http = new HttpClient(new SocketsHttpHandler()) { Timeout = TimeSpan.FromMinutes(2) };
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+        if (_certificate is { } certificate)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) => presented?.GetCertHashString() == certificate.GetCertHashString();
+        }
+
+        using var http = new HttpClient(handler)
+        {
+            Timeout = TimeSpan.FromMinutes(2),
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        };
         var url = new Uri(ApiUrl, "chat/completions");
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
@@ -52,5 +111,13 @@ internal sealed class FakeLlmServer : IAsyncDisposable
         }));
     }
 
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        _certificate?.Dispose();
+        if (CertificatePemFile is not null)
+        {
+            Directory.Delete(Path.GetDirectoryName(CertificatePemFile)!, recursive: true);
+        }
+    }
 }

@@ -230,10 +230,16 @@ internal static class Scenarios
     /// I/O-bound concurrency: many jobs each waiting on a 1 s LLM call, in one worker process. Makespan is from the
     /// first job start to the last completion; peak memory is the worker's VmHWM.
     /// </summary>
-    public static async Task<JsonObject> IoConcurrencyAsync(BenchEnvironment environment, int jobs, TimeSpan latency)
+    public static async Task<JsonObject> IoConcurrencyAsync(BenchEnvironment environment, int jobs, TimeSpan latency, bool https = false)
     {
-        await using var llm = await FakeLlmServer.StartAsync(latency);
+        await using var llm = await FakeLlmServer.StartAsync(latency, https);
         await llm.WarmUpAsync(jobs);
+        if (llm.CertificatePemFile is { } pem)
+        {
+            environment.Settings["SSL_CERT_FILE"] = pem;
+            environment.Settings["SSL_CERT_DIR"] = Path.GetDirectoryName(pem)!;
+        }
+
         environment.Settings["Llm__Providers__openai__BaseUrl"] = llm.ApiUrl.ToString();
         environment.Settings["Llm__Providers__openai__ApiKey"] = "sk-bench";
         await environment.StartApiAsync();
@@ -264,6 +270,7 @@ internal static class Scenarios
             ["scenario"] = "io_concurrency",
             ["jobs"] = jobs,
             ["llm_latency_ms"] = latency.TotalMilliseconds,
+            ["https"] = https,
             ["completed"] = await environment.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE status = 'completed'"),
             ["makespan_seconds"] = Math.Round(makespanMs / 1000.0, 2),
             ["worker_peak_memory_mb"] = Math.Round(peakKb / 1024.0, 1),
