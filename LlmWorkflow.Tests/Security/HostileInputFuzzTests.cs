@@ -230,16 +230,9 @@ public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
             request.Content.Headers.TryAddWithoutValidation("Content-Type", fuzz.ContentType ?? "application/json");
         }
 
-        try
-        {
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            return response.StatusCode;
-        }
-        catch (HttpRequestException ex) when (fuzz.Body is { Length: > 1_048_576 } && ex.InnerException is IOException)
-        {
-            // Kestrel answers an oversized body with 413 and closes the connection while the client is still writing.
-            return HttpStatusCode.RequestEntityTooLarge;
-        }
+        // An oversized body (10 MB) is read and discarded before its 413 (BodySizeLimit), so the answer always arrives.
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        return response.StatusCode;
     }
 
     private static IEnumerable<FuzzRequest> Variants(OpenApiOperation operation, string jobId, string keyId)
