@@ -10,8 +10,8 @@ namespace LlmWorkflow.Tests.Api;
 
 /// <summary>
 /// The API's start-up warm-up (<c>ApiWarmup</c>): with its dependencies up it finishes before the first request and
-/// leaves no trace of its rehearsed submission (no job, no stream entry, no key); with Redis unreachable the API still starts and answers, the warm-up
-/// reporting that it is incomplete.
+/// leaves no trace of its rehearsed submission (no job, no stream entry, no key); with Redis unreachable the API
+/// still starts and answers, the warm-up reporting that it is incomplete.
 /// </summary>
 public sealed class ApiWarmupTests(TestServers servers)
 {
