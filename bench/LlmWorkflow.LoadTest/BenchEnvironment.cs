@@ -72,11 +72,11 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         environment.Settings["ASPNETCORE_ENVIRONMENT"] = "Production";
 
         // Variants to measure (runtime knobs, connection-string options): LLMWF_BENCH_SERVICE_ENV="K=V;K2=V2" is
-        // passed to the API and every worker, e.g. "DOTNET_TieredPGO=0" or "ConnectionStrings__postgres=...".
-        foreach (var pair in (Environment.GetEnvironmentVariable("LLMWF_BENCH_SERVICE_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
+        // passed to the API and every worker, e.g. "DOTNET_TieredPGO=0" or "ConnectionStrings__postgres=...";
+        // LLMWF_BENCH_WORKER_ENV the same to the workers only.
+        foreach (var (key, value) in ParseVariant("LLMWF_BENCH_SERVICE_ENV"))
         {
-            var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            environment.Settings[pair[..equals]] = pair[(equals + 1)..];
+            environment.Settings[key] = value;
         }
 
         return environment;
@@ -131,7 +131,7 @@ internal sealed class BenchEnvironment : IAsyncDisposable
     {
         // The consumer's start-up line stays visible (at Warning everything else is quiet): scenarios wait for it.
         var settings = new Dictionary<string, string> { ["Worker__Id"] = id, ["Logging__LogLevel__LlmWorkflow.Worker.JobConsumerService"] = "Information" };
-        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+        foreach (var (key, value) in ParseVariant("LLMWF_BENCH_WORKER_ENV").Concat(extra ?? new Dictionary<string, string>()))
         {
             settings[key] = value;
         }
@@ -140,6 +140,12 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         Services.Add(("worker", worker));
         return worker;
     }
+
+    /// <summary>The <c>K=V;K2=V2</c> pairs of a variant variable (empty when it is not set).</summary>
+    private static IEnumerable<KeyValuePair<string, string>> ParseVariant(string variable) =>
+        (Environment.GetEnvironmentVariable(variable) ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries)
+            .Select(pair => pair.Split('=', 2))
+            .Select(parts => KeyValuePair.Create(parts[0], parts.Length == 2 ? parts[1] : ""));
 
     /// <summary>Whether PostgreSQL's data directory outlives this run (<c>LLMWF_BENCH_PG_DIR</c>).</summary>
     public bool KeepsDatabase => _keptPostgresDirectory is not null;
