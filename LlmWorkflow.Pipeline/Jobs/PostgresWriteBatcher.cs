@@ -100,45 +100,53 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
         await using var batch = new NpgsqlBatch(connection);
 
         // Every statement of the batch gets a position (its ord). Plain statements become one command each; the rows
-        // of one multi-row kind become one command, placed where the kind first appears.
+        // of one multi-row kind become one command, placed where the kind first appears. A write's statements run in
+        // the order given (a step row before the finish that follows it, whose guard would refuse it afterwards): a row
+        // joins its kind's command only if that command runs no earlier than the write's previous statement.
         var commands = new List<NpgsqlBatchCommand>();
         var groups = new List<RowGroup>();
         var open = new Dictionary<MultiRowStatement, List<RowGroup>>();
         var ord = 0;
-        foreach (var statement in writes.SelectMany(w => w.Statements))
+        foreach (var write in writes)
         {
-            if (statement.Rows is { } kind)
+            var previous = -1;
+            foreach (var statement in write.Statements)
             {
-                if (!open.TryGetValue(kind, out var ofKind))
+                if (statement.Rows is { } kind)
                 {
-                    open[kind] = ofKind = [];
+                    if (!open.TryGetValue(kind, out var ofKind))
+                    {
+                        open[kind] = ofKind = [];
+                    }
+
+                    var group = ofKind.FirstOrDefault(g => g.Position >= previous && (statement.Key is null || !g.Keys.Contains(statement.Key)));
+                    if (group is null)
+                    {
+                        group = new RowGroup(kind, new NpgsqlBatchCommand(kind.Sql), batch.BatchCommands.Count);
+                        ofKind.Add(group);
+                        groups.Add(group);
+                        batch.BatchCommands.Add(group.Command);
+                    }
+
+                    group.Add(statement, ord);
+                    commands.Add(group.Command);
+                    previous = group.Position;
+                }
+                else
+                {
+                    var command = new NpgsqlBatchCommand(statement.Sql);
+                    foreach (var parameter in statement.Parameters)
+                    {
+                        command.Parameters.Add(parameter.Clone());
+                    }
+
+                    previous = batch.BatchCommands.Count;
+                    batch.BatchCommands.Add(command);
+                    commands.Add(command);
                 }
 
-                var group = ofKind.FirstOrDefault(g => statement.Key is null || !g.Keys.Contains(statement.Key));
-                if (group is null)
-                {
-                    group = new RowGroup(kind, new NpgsqlBatchCommand(kind.Sql));
-                    ofKind.Add(group);
-                    groups.Add(group);
-                    batch.BatchCommands.Add(group.Command);
-                }
-
-                group.Add(statement, ord);
-                commands.Add(group.Command);
+                ord++;
             }
-            else
-            {
-                var command = new NpgsqlBatchCommand(statement.Sql);
-                foreach (var parameter in statement.Parameters)
-                {
-                    command.Parameters.Add(parameter.Clone());
-                }
-
-                batch.BatchCommands.Add(command);
-                commands.Add(command);
-            }
-
-            ord++;
         }
 
         foreach (var group in groups)
@@ -191,11 +199,14 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
     private sealed record PendingWrite(IReadOnlyList<WriteStatement> Statements, TaskCompletionSource<int[]> Completion);
 
     /// <summary>The rows of one multi-row statement in a batch; <see cref="Keys"/> keeps a key to one row per statement.</summary>
-    private sealed class RowGroup(MultiRowStatement kind, NpgsqlBatchCommand command)
+    /// <param name="position">The command's place in the batch (commands run in this order).</param>
+    private sealed class RowGroup(MultiRowStatement kind, NpgsqlBatchCommand command, int position)
     {
         public MultiRowStatement Kind { get; } = kind;
 
         public NpgsqlBatchCommand Command { get; } = command;
+
+        public int Position { get; } = position;
 
         public List<WriteStatement> Rows { get; } = [];
 

@@ -147,6 +147,30 @@ public sealed class MultiRowWriteTests(TestServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AWritesStatementsRunInTheirOrderWhenAnotherWriteOpenedTheLaterKindFirst()
+    {
+        var first = await _db.InsertJobAsync(JobStatus.Processing);
+        var second = await _db.InsertJobAsync(JobStatus.Processing);
+
+        // One batch: the finish kind opens with the first job, then the second job's step row and its finish. Joining
+        // the open finish command would finish the second job before its step row, whose guard then refuses it.
+        var answers = await Writes.ExecuteAsync(
+        [
+            _db.Store.FinishStatement(first, "worker-a", Outcome(JobStatus.Completed), attempt: 1),
+            JobStore.StepStatement(second, 1, Step("a"), new JsonObject { ["n"] = 1 }, isCheckpoint: true),
+            _db.Store.FinishStatement(second, "worker-a", Outcome(JobStatus.Completed), attempt: 1),
+        ], CancellationToken.None);
+
+        Assert.Equal(new[] { 1, 1, 1 }, answers);
+        Assert.Equal(JobStatus.Completed, await _db.StatusAsync(second));
+        Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND step_key = 'a' AND output ->> 'n' = '1'", second));
+        // Still one transaction: the step row and both finishes share it.
+        Assert.Equal(1, await _db.CountAsync(
+            $"SELECT count(DISTINCT x) FROM (SELECT xmin::text AS x FROM llm_workflow_jobs WHERE id IN ($1, '{first}') UNION ALL SELECT xmin::text FROM llm_job_steps WHERE job_id = $1) t",
+            second));
+    }
+
+    [Fact]
     public async Task UsageRowsOfManyCallsInOneStatementAreWrittenOnceForJobsThatExist()
     {
         var job = await _db.InsertJobAsync(JobStatus.Processing);
