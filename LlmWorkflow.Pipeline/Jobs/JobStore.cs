@@ -300,10 +300,13 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     /// owner of a running job can finish it; false when this worker no longer owns it.
     /// </summary>
     /// <param name="attempt">The attempt this run claimed (see <see cref="ReleaseAsync"/>); null for any attempt.</param>
+    /// <param name="stepRows">Step rows the run has not written yet (<see cref="StepStatement"/>), written first in the
+    /// same transaction.</param>
     /// <remarks>One row of a multi-row statement: the finishes of many jobs in a batch are one statement, each row with
     /// its own guard, so only the rows whose guard fails lose.</remarks>
-    public async Task<bool> FinishAsync(Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken, int? attempt = null) =>
-        (await writes.ExecuteAsync([FinishStatement(jobId, workerId, outcome, attempt)], cancellationToken))[0] == 1;
+    public async Task<bool> FinishAsync(
+        Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken, int? attempt = null, IReadOnlyList<WriteStatement>? stepRows = null) =>
+        (await writes.ExecuteAsync([.. stepRows ?? [], FinishStatement(jobId, workerId, outcome, attempt)], cancellationToken))[^1] == 1;
 
     /// <summary>The row of the finishing statement for one job (see <see cref="FinishAsync"/>).</summary>
     public WriteStatement FinishStatement(Guid jobId, string workerId, JobOutcome outcome, int? attempt) =>

@@ -55,18 +55,19 @@ internal sealed partial class JobProcessor(
         using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
         var faults = new RunPersistenceFaults();
         var taken = false;
+        var wantsStepEvents = claimed.HasWebhook && claimed.WebhookEvents.Contains(WebhookEventTypes.StepCompleted);
         var checkpoints = new PostgresCheckpointStore(store, claimed, faults, held, () =>
         {
             Volatile.Write(ref taken, true);
             run.Cancel();
-        });
+        }, deferFreeSteps: !wantsStepEvents);
         var sink = new JobProgressSink(store, events, claimed, checkpoints, logger);
 
         if (claimed.Attempt > _options.MaxAttempts)
         {
             var reason = $"The job was started {claimed.Attempt - 1} times and never finished (its workers stopped each time); it was dead-lettered.";
             var error = WorkflowException.System("too_many_attempts", reason).Error;
-            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), sink);
+            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), []);
             await queue.DeadLetterAsync(dispatched, reason);
             activity.RecordFailure(error.Type, reason);
             return;
@@ -75,7 +76,7 @@ internal sealed partial class JobProcessor(
         if (!catalog.TryGet(claimed.WorkflowName, out var workflow))
         {
             var error = WorkflowException.Config("unknown_workflow", $"Workflow '{claimed.WorkflowName}' is not in this worker's catalog.").Error;
-            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), sink);
+            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), []);
             activity.RecordFailure(error.Type, error.Message);
             return;
         }
@@ -89,7 +90,7 @@ internal sealed partial class JobProcessor(
             {
                 RunId = claimed.Id.ToString(),
                 Context = RunContext(claimed),
-                Progress = claimed.HasWebhook && claimed.WebhookEvents.Contains(WebhookEventTypes.StepCompleted)
+                Progress = wantsStepEvents
                     ? await WebhookStepEventSink.ForJobAsync(sink, webhooks, claimed, time, logger, abort)
                     : sink,
                 Checkpoints = checkpoints,
@@ -113,6 +114,7 @@ internal sealed partial class JobProcessor(
 
         if (Volatile.Read(ref taken))
         {
+            await checkpoints.DiscardDeferredAsync();
             // A step row of this attempt was refused: a newer attempt (another worker, or this one after a stall) owns
             // the job and its stream entry now. Nothing of this run is written; the owner finishes the job.
             LogTakenOver(claimed.Id, claimed.Attempt);
@@ -123,6 +125,7 @@ internal sealed partial class JobProcessor(
         var shuttingDown = result.Status == WorkflowRunStatus.Cancelled && abort.IsCancellationRequested;
         if (shuttingDown || (result.Status != WorkflowRunStatus.Completed && faults.First is not null))
         {
+            await checkpoints.DiscardDeferredAsync();
             // Shutting down, or Postgres dropped out under the run (not the job's fault): hand the job back so a
             // worker resumes it from its checkpoints. If Postgres is still down this throws and the job keeps its
             // lease until it lapses; the reconciler then re-dispatches it.
@@ -134,7 +137,8 @@ internal sealed partial class JobProcessor(
         }
 
         var outcome = ToOutcome(result);
-        await FinishAsync(claimed, outcome, sink);
+        // The finish writes the step rows still deferred (transforms, control flow) first, in its own transaction.
+        await FinishAsync(claimed, outcome, await checkpoints.TakeDeferredAsync());
         var status = outcome.Status.ToWire();
         Telemetry.JobDuration.Record(result.DurationMs / 1000.0,
             new KeyValuePair<string, object?>("workflow", claimed.WorkflowName), new KeyValuePair<string, object?>("status", status));
@@ -152,9 +156,9 @@ internal sealed partial class JobProcessor(
         }
     }
 
-    private async Task FinishAsync(ClaimedJob job, JobOutcome outcome, JobProgressSink sink)
+    private async Task FinishAsync(ClaimedJob job, JobOutcome outcome, IReadOnlyList<WriteStatement> stepRows)
     {
-        if (await store.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None, job.Attempt))
+        if (await store.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None, job.Attempt, stepRows))
         {
             Telemetry.JobsFinished.Add(1,
                 new KeyValuePair<string, object?>("workflow", job.WorkflowName),

@@ -1,3 +1,4 @@
+using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Pipeline.Jobs;
@@ -11,14 +12,39 @@ namespace LlmWorkflow.Worker.Jobs;
 /// either stored with its usage or neither is; while PostgreSQL is unreachable that write is held
 /// (<see cref="HeldWrites"/>) rather than lost.
 /// </summary>
+/// <remarks>
+/// <para>
+/// The row of a step that costs nothing to run again (a transform or a control-flow step: no LLM call, no external
+/// request) is deferred, not written on its own. It goes first in the run's next write (a paid step's checkpoint, or
+/// the finish: <see cref="TakeDeferredAsync"/>), in the same transaction. If nothing else is written within
+/// <c>deferFor</c>, it is written alone, so pollers still see a step that is followed by a slow one.
+/// </para>
+/// <para>
+/// A job of one transform step thus commits its step row and its finish together. A worker that dies loses only
+/// deferred rows written after its last write, and no later checkpoint can exist without them: every write carries
+/// the rows deferred before it. The resumed run computes those steps again.
+/// </para>
+/// </remarks>
+/// <param name="deferFreeSteps">False when each step row must be written as the step finishes (the job's webhook
+/// wants <c>workflow.step_completed</c>, whose receiver may read the step at once).</param>
 /// <param name="leaseLost">Called when a step row is refused because the job's attempt is no longer this run's.</param>
+/// <param name="deferFor">How long a deferred row waits for the run's next write before it is written alone; by
+/// default <see cref="JobProgressSink.ProgressDelay"/>, the delay after which pollers see a running step.</param>
 internal sealed class PostgresCheckpointStore(
-    JobStore store, ClaimedJob job, RunPersistenceFaults faults, HeldWrites held, Action leaseLost) : ICheckpointStore
+    JobStore store, ClaimedJob job, RunPersistenceFaults faults, HeldWrites held, Action leaseLost,
+    bool deferFreeSteps = true, TimeSpan? deferFor = null) : ICheckpointStore
 {
+    private readonly TimeSpan _deferFor = deferFor ?? JobProgressSink.ProgressDelay;
+
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _saved = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<WriteStatement>> _usage = new(StringComparer.Ordinal);
+    private readonly List<WriteStatement> _deferred = [];
     private readonly Guid _jobId = job.Id;
     private readonly int _jobAttempt = job.Attempt;
+
+    // Guarded by _deferred: which deferral the pending delayed write belongs to, and that write while it runs.
+    private int _deferral;
+    private Task _delayedWrite = Task.CompletedTask;
 
     /// <summary>True when this run already wrote the step's row as a checkpoint (the engine saves before it reports).</summary>
     public bool WasSaved(string stepKey) => _saved.ContainsKey(stepKey);
@@ -60,6 +86,27 @@ internal sealed class PostgresCheckpointStore(
         return new StepCheckpoint(stepKey, output, record);
     }
 
+    /// <summary>
+    /// Drops the deferred step rows (the run is handed back or taken over; a resumed run computes those steps again),
+    /// once a delayed write of earlier rows has settled, so no write of this run outlives it.
+    /// </summary>
+    public async Task DiscardDeferredAsync()
+    {
+        Task delayed;
+        lock (_deferred)
+        {
+            _deferral++;
+            _deferred.Clear();
+            delayed = _delayedWrite;
+        }
+
+        await delayed;
+        lock (_deferred)
+        {
+            _deferred.Clear();
+        }
+    }
+
     /// <summary>Keeps an answered call's usage row until its step's row is written (see <see cref="SaveAsync"/>).</summary>
     public void AddUsage(string stepKey, string stepId, LlmCallResult call)
     {
@@ -82,13 +129,34 @@ internal sealed class PostgresCheckpointStore(
     /// </remarks>
     public async ValueTask SaveAsync(string runId, StepCheckpoint checkpoint, CancellationToken cancellationToken)
     {
-        await WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true), checkpoint.StepKey);
+        await WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true), checkpoint.Record);
         _saved[checkpoint.StepKey] = true;
     }
 
     /// <summary>Writes a step record that is not a checkpoint (a failed or uncheckpointed step) with its usage rows.</summary>
     public Task WriteRecordAsync(StepRecord record) =>
-        WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, record, null, isCheckpoint: false), record.StepKey);
+        WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, record, null, isCheckpoint: false), record);
+
+    /// <summary>
+    /// The deferred step rows, for the finish to write first in its own write (once a delayed write of earlier rows
+    /// has settled, so the finish cannot overtake it).
+    /// </summary>
+    public async Task<List<WriteStatement>> TakeDeferredAsync()
+    {
+        Task delayed;
+        lock (_deferred)
+        {
+            delayed = _delayedWrite;
+        }
+
+        await delayed;
+        lock (_deferred)
+        {
+            List<WriteStatement> rows = [.. _deferred];
+            _deferred.Clear();
+            return rows;
+        }
+    }
 
     /// <summary>Writes usage rows whose step never recorded (the run stopped inside it), so no paid call goes unrecorded.</summary>
     public async Task FlushUsageAsync()
@@ -110,10 +178,20 @@ internal sealed class PostgresCheckpointStore(
         }
     }
 
-    private async Task WriteStepAsync(WriteStatement step, string stepKey)
+    private async Task WriteStepAsync(WriteStatement step, StepRecord record)
     {
-        var statements = new List<WriteStatement> { step };
-        statements.AddRange(TakeUsage(stepKey));
+        var stepKey = record.StepKey;
+        var usage = TakeUsage(stepKey);
+        if (deferFreeSteps && usage.Count == 0 && RerunIsFree(record.Type))
+        {
+            Defer(step);
+            return;
+        }
+
+        // Every row of the write is this job's, under the same guard (running this attempt): one answer for all.
+        var statements = await TakeDeferredAsync();
+        statements.Add(step);
+        statements.AddRange(usage);
         var written = await faults.GuardAsync(() => held.WriteAsync(() => store.WriteStepAsync(statements, CancellationToken.None),
             HeldWrites.EstimateBytes(statements), $"step \"{stepKey}\" of job {_jobId}"));
         if (!written)
@@ -122,6 +200,62 @@ internal sealed class PostgresCheckpointStore(
             // finished or deleted: this run stops, and the usage rows went in regardless.
             leaseLost();
             throw new OperationCanceledException($"Job {_jobId} is no longer owned by this run (attempt {_jobAttempt}); the result of step \"{stepKey}\" was not stored.");
+        }
+    }
+
+    /// <summary>Steps that call out (LLM calls are paid, external requests may act) are written as they finish.</summary>
+    private static bool RerunIsFree(string stepType) => stepType is not (StepTypes.Llm or StepTypes.ExternalApi);
+
+    private void Defer(WriteStatement step)
+    {
+        lock (_deferred)
+        {
+            _deferred.Add(step);
+            if (_deferred.Count == 1)
+            {
+                var deferral = ++_deferral;
+                _ = WriteDeferredLaterAsync(deferral);
+            }
+        }
+    }
+
+    /// <summary>Writes the deferred rows alone if the run wrote nothing else since <paramref name="deferral"/> began.</summary>
+    private async Task WriteDeferredLaterAsync(int deferral)
+    {
+        await Task.Delay(_deferFor);
+        List<WriteStatement> rows;
+        TaskCompletionSource settled;
+        lock (_deferred)
+        {
+            if (_deferral != deferral || _deferred.Count == 0)
+            {
+                return;
+            }
+
+            rows = [.. _deferred];
+            _deferred.Clear();
+            settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _delayedWrite = settled.Task;
+        }
+
+        try
+        {
+            if (!await store.WriteStepAsync(rows, CancellationToken.None))
+            {
+                leaseLost();
+            }
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            // Not written: the rows stay deferred, ahead of any deferred since, for the run's next write.
+            lock (_deferred)
+            {
+                _deferred.InsertRange(0, rows);
+            }
+        }
+        finally
+        {
+            settled.SetResult();
         }
     }
 
