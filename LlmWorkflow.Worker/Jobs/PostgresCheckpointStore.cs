@@ -88,24 +88,10 @@ internal sealed class PostgresCheckpointStore(
 
     /// <summary>
     /// Drops the deferred step rows (the run is handed back or taken over; a resumed run computes those steps again),
-    /// once a delayed write of earlier rows has settled, so no write of this run outlives it.
+    /// once a delayed write of earlier rows has settled, so no write of this run outlives it. A pending delayed write
+    /// then finds nothing to write.
     /// </summary>
-    public async Task DiscardDeferredAsync()
-    {
-        Task delayed;
-        lock (_deferred)
-        {
-            _deferral++;
-            _deferred.Clear();
-            delayed = _delayedWrite;
-        }
-
-        await delayed;
-        lock (_deferred)
-        {
-            _deferred.Clear();
-        }
-    }
+    public Task DiscardDeferredAsync() => TakeDeferredAsync();
 
     /// <summary>Keeps an answered call's usage row until its step's row is written (see <see cref="SaveAsync"/>).</summary>
     public void AddUsage(string stepKey, string stepId, LlmCallResult call)
@@ -122,7 +108,10 @@ internal sealed class PostgresCheckpointStore(
         }
     }
 
-    /// <summary>Writes the checkpoint with the step's usage rows; the run waits here while the write is held.</summary>
+    /// <summary>
+    /// Writes the checkpoint with the step's usage rows, and the rows deferred before it; the run waits here while the
+    /// write is held. The checkpoint of a step that costs nothing to run again is deferred instead.
+    /// </summary>
     /// <remarks>
     /// The write does not follow the run's cancellation: an answer that was paid for is stored (or its hold runs out)
     /// even when the job is being cancelled or the worker is stopping.
@@ -133,7 +122,10 @@ internal sealed class PostgresCheckpointStore(
         _saved[checkpoint.StepKey] = true;
     }
 
-    /// <summary>Writes a step record that is not a checkpoint (a failed or uncheckpointed step) with its usage rows.</summary>
+    /// <summary>
+    /// Writes a step record that is not a checkpoint (a failed or uncheckpointed step) with its usage rows, or defers
+    /// it as <see cref="SaveAsync"/> does.
+    /// </summary>
     public Task WriteRecordAsync(StepRecord record) =>
         WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, record, null, isCheckpoint: false), record);
 
