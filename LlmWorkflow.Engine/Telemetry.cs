@@ -49,6 +49,26 @@ public static class Telemetry
     public static readonly Counter<long> HeldWritesDiscarded = Meter.CreateCounter<long>(
         "llmworkflow.writes.held_discarded", unit: "{write}", description: "Held step results given up because PostgreSQL stayed unreachable beyond the hold, by reason (time, memory).");
 
+    private static readonly AsyncLocal<bool> Rehearsing = new();
+
+    /// <summary>
+    /// Until the returned scope is disposed, runs started from this flow record no metrics: a rehearsal (the worker's
+    /// warm-up, <see cref="Llm.LlmRehearsal"/>) runs the real code on made-up data that no operator should see counted.
+    /// </summary>
+    public static IDisposable BeginRehearsal()
+    {
+        Rehearsing.Value = true;
+        return new RehearsalScope();
+    }
+
+    /// <summary>True inside <see cref="BeginRehearsal"/>: metric recorders skip their measurement.</summary>
+    internal static bool IsRehearsal => Rehearsing.Value;
+
+    private sealed class RehearsalScope : IDisposable
+    {
+        public void Dispose() => Rehearsing.Value = false;
+    }
+
     /// <summary>Marks an activity as failed the way OpenTelemetry expects: error status, error.type, an exception event.</summary>
     public static void RecordFailure(this Activity? activity, string errorType, string message, Exception? exception = null)
     {

@@ -120,9 +120,9 @@ public sealed partial class LlmGateway : ILlmGateway
             }
         }
 
-        if (result.CacheHit)
+        if (result.CacheHit || Telemetry.IsRehearsal)
         {
-            return; // nothing was consumed
+            return; // nothing was consumed, or nothing real
         }
 
         KeyValuePair<string, object?> provider = new("gen_ai.provider.name", result.Provider), requestModel = new("gen_ai.request.model", model);

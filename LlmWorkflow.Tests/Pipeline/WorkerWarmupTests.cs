@@ -7,9 +7,10 @@ using Microsoft.Extensions.Logging;
 namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>
-/// The worker's start-up warm-up (<c>WorkerWarmup</c>): with its dependencies up it runs a job's statements before the
-/// consumer reads its first job and leaves no trace (no job, step, usage or webhook row, no live-event stream); with
-/// Redis unreachable it gives up within its bound and reports that it is incomplete instead of failing the start.
+/// The worker's start-up warm-up (<c>WorkerWarmup</c>): with its dependencies up it rehearses an LLM call and runs a
+/// job's statements before the consumer reads its first job (a rehearsal that fails is a warning, which the first test
+/// rules out) and leaves no trace (no job, step, usage or webhook row, no live-event stream); with Redis unreachable it
+/// gives up within its bound and reports that it is incomplete instead of failing the start.
 /// </summary>
 public sealed class WorkerWarmupTests(TestServers servers)
 {

@@ -126,7 +126,16 @@ public sealed class OtlpEndToEndTests(TestServers servers)
         // Start-up (migrations, the API's and the worker's warm-ups) is not a request or a job: no span of it either.
         var startup = receiver.Spans.Where(s => StartedAt(s) < firstRequest).ToList();
         Assert.True(startup.Count == 0, "Spans started before the first request: " + string.Join("; ", startup.Take(20)));
+        // The worker's warm-up rehearses an LLM step (LlmRehearsal): it counts in no metric either.
+        var rehearsed = receiver.Metrics.Where(m => DataPointAttributes(m.Metric).Any(attributes => attributes.Any(a =>
+            a.Key is "workflow" or "gen_ai.provider.name" && a.Value.StringValue == "rehearsal"))).Select(m => m.Name).Distinct().ToList();
+        Assert.True(rehearsed.Count == 0, "Metrics with the rehearsal's points: " + string.Join(", ", rehearsed));
     }
+
+    private static IEnumerable<IEnumerable<OpenTelemetry.Proto.Common.V1.KeyValue>> DataPointAttributes(Metric metric) =>
+        (metric.Sum?.DataPoints.Select(p => p.Attributes) ?? [])
+            .Concat(metric.Gauge?.DataPoints.Select(p => p.Attributes) ?? [])
+            .Concat(metric.Histogram?.DataPoints.Select(p => p.Attributes) ?? []);
 
     private static DateTimeOffset StartedAt(ReceivedSpan span) =>
         DateTimeOffset.UnixEpoch.AddTicks((long)(span.Span.StartTimeUnixNano / 100));

@@ -23,7 +23,7 @@ var result = scenario switch
 {
     "submit" => await Scenarios.SubmitLatencyAsync(environment, Arg(1, 500), Arg(2, 20)),
     "throughput" => await Scenarios.ThroughputAsync(environment, Arg(1, 20_000), Arg(2, 2)),
-    "io" => await Scenarios.IoConcurrencyAsync(environment, Arg(1, 500), TimeSpan.FromMilliseconds(Arg(2, 1000)), https: Arg(3, 0) == 1),
+    "io" => await Scenarios.IoConcurrencyAsync(environment, Arg(1, 500), TimeSpan.FromMilliseconds(Arg(2, 1000)), https: Arg(3, 0) == 1, waves: Arg(4, 1)),
     "e2e" => await Scenarios.EndToEndAsync(environment, Arg(1, 5_000), Arg(2, 2), Arg(3, 32)),
     "burst" => await Scenarios.BurstAsync(environment, Arg(1, 2_000), Arg(2, 32)),
     "recovery" => await Scenarios.RecoveryAsync(environment, Arg(1, 200), Arg(2, 30)),

@@ -228,9 +228,12 @@ internal static class Scenarios
 
     /// <summary>
     /// I/O-bound concurrency: many jobs each waiting on a 1 s LLM call, in one worker process. Makespan is from the
-    /// first job start to the last completion; peak memory is the worker's VmHWM.
+    /// first job start to the last completion; peak memory is the worker's VmHWM. With <paramref name="waves"/> &gt; 1
+    /// (a diagnostic: what a warm worker does, its code compiled and its connections open) the same worker runs that
+    /// many waves one after the other, each queued whole while the worker is paused (SIGSTOP), as the first is queued
+    /// before it starts; the figures are the last wave's.
     /// </summary>
-    public static async Task<JsonObject> IoConcurrencyAsync(BenchEnvironment environment, int jobs, TimeSpan latency, bool https = false)
+    public static async Task<JsonObject> IoConcurrencyAsync(BenchEnvironment environment, int jobs, TimeSpan latency, bool https = false, int waves = 1)
     {
         await using var llm = await FakeLlmServer.StartAsync(latency, https);
         await llm.WarmUpAsync(jobs);
@@ -243,51 +246,71 @@ internal static class Scenarios
         environment.Settings["Llm__Providers__openai__BaseUrl"] = llm.ApiUrl.ToString();
         environment.Settings["Llm__Providers__openai__ApiKey"] = "sk-bench";
         await environment.StartApiAsync();
-        using (var submitter = new Submitter(environment.ApiUrl).Configure())
-        {
-            await submitter.SubmitManyAsync("bench_llm", jobs, i => new { question = $"question {i}" });
-        }
+        using var submitter = new Submitter(environment.ApiUrl).Configure();
+        await submitter.SubmitManyAsync("bench_llm", jobs, i => new { question = $"question {i}" });
 
         var worker = environment.StartWorker("bench-io-worker", new() { ["Worker__MaxConcurrentJobs"] = jobs.ToString(CultureInfo.InvariantCulture) });
-        var started = Stopwatch.GetTimestamp();
         long peakKb = 0;
-        while (await environment.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE status IN ('completed', 'failed')") < jobs)
+        var wave = "true"; // the jobs of the wave being measured, as a condition on llm_workflow_jobs
+        for (var w = 1; ; w++)
         {
-            peakKb = Math.Max(peakKb, PeakMemoryKb(worker.Id));
-            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromMinutes(3))
+            var started = Stopwatch.GetTimestamp();
+            while (await environment.CountAsync($"SELECT count(*) FROM llm_workflow_jobs WHERE status IN ('completed', 'failed') AND {wave}") < jobs)
             {
-                throw new TimeoutException("Jobs did not complete within 3 minutes.");
+                peakKb = Math.Max(peakKb, PeakMemoryKb(worker.Id));
+                if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromMinutes(3))
+                {
+                    throw new TimeoutException("Jobs did not complete within 3 minutes.");
+                }
+
+                await Task.Delay(100);
             }
 
-            await Task.Delay(100);
+            if (w == waves)
+            {
+                break;
+            }
+
+            var last = await environment.CountAsync("SELECT (EXTRACT(EPOCH FROM max(created_at)) * 1000000)::bigint FROM llm_workflow_jobs");
+            wave = $"created_at > 'epoch'::timestamptz + {last} * interval '1 microsecond'";
+            Signal(worker, "STOP");
+            await submitter.SubmitManyAsync("bench_llm", jobs, i => new { question = $"question {i}" });
+            Signal(worker, "CONT");
         }
 
         peakKb = Math.Max(peakKb, PeakMemoryKb(worker.Id));
         var makespanMs = await environment.CountAsync(
-            "SELECT (EXTRACT(EPOCH FROM max(completed_at) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs");
+            $"SELECT (EXTRACT(EPOCH FROM max(completed_at) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs WHERE {wave}");
         return new JsonObject
         {
             ["scenario"] = "io_concurrency",
             ["jobs"] = jobs,
             ["llm_latency_ms"] = latency.TotalMilliseconds,
             ["https"] = https,
-            ["completed"] = await environment.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE status = 'completed'"),
+            ["waves"] = waves,
+            ["completed"] = await environment.CountAsync($"SELECT count(*) FROM llm_workflow_jobs WHERE status = 'completed' AND {wave}"),
             ["makespan_seconds"] = Math.Round(makespanMs / 1000.0, 2),
             ["worker_peak_memory_mb"] = Math.Round(peakKb / 1024.0, 1),
             // Where the makespan goes: claims spread over time, LLM steps taking longer than the fake's latency, or
             // the time between a job's last step and its finish.
             ["claim_spread_ms"] = await environment.CountAsync(
-                "SELECT (EXTRACT(EPOCH FROM max(started_at) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs"),
+                $"SELECT (EXTRACT(EPOCH FROM max(started_at) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs WHERE {wave}"),
             ["llm_step_ms_p50"] = await environment.CountAsync(
-                "SELECT (percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms))::bigint FROM llm_job_steps WHERE step_type = 'llm'"),
-            ["llm_step_ms_max"] = await environment.CountAsync("SELECT max(duration_ms)::bigint FROM llm_job_steps WHERE step_type = 'llm'"),
+                $"SELECT (percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms))::bigint FROM llm_job_steps WHERE step_type = 'llm' AND job_id IN (SELECT id FROM llm_workflow_jobs WHERE {wave})"),
+            ["llm_step_ms_max"] = await environment.CountAsync($"SELECT max(duration_ms)::bigint FROM llm_job_steps WHERE step_type = 'llm' AND job_id IN (SELECT id FROM llm_workflow_jobs WHERE {wave})"),
             ["first_step_start_ms"] = await environment.CountAsync(
-                "SELECT (EXTRACT(EPOCH FROM (SELECT min(s.started_at) FROM llm_job_steps s) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs"),
+                $"SELECT (EXTRACT(EPOCH FROM (SELECT min(s.started_at) FROM llm_job_steps s WHERE s.job_id IN (SELECT id FROM llm_workflow_jobs WHERE {wave})) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs WHERE {wave}"),
             ["last_step_start_ms"] = await environment.CountAsync(
-                "SELECT (EXTRACT(EPOCH FROM (SELECT max(s.started_at) FROM llm_job_steps s) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs"),
+                $"SELECT (EXTRACT(EPOCH FROM (SELECT max(s.started_at) FROM llm_job_steps s WHERE s.job_id IN (SELECT id FROM llm_workflow_jobs WHERE {wave})) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs WHERE {wave}"),
             ["last_step_end_to_last_finish_ms"] = await environment.CountAsync(
-                "SELECT (EXTRACT(EPOCH FROM max(completed_at) - (SELECT max(s.finished_at) FROM llm_job_steps s)) * 1000)::bigint FROM llm_workflow_jobs"),
+                $"SELECT (EXTRACT(EPOCH FROM max(completed_at) - (SELECT max(s.finished_at) FROM llm_job_steps s WHERE s.job_id IN (SELECT id FROM llm_workflow_jobs WHERE {wave}))) * 1000)::bigint FROM llm_workflow_jobs WHERE {wave}"),
         };
+    }
+
+    private static void Signal(Process process, string signal)
+    {
+        using var kill = Process.Start("kill", $"-{signal} {process.Id}");
+        kill.WaitForExit();
     }
 
     /// <summary>

@@ -1,0 +1,83 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Costs;
+using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.External;
+using LlmWorkflow.Engine.Transforms;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace LlmWorkflow.Engine.Llm;
+
+/// <summary>
+/// Runs a one-step <c>llm</c> workflow through the real engine, gateway (Polly), OpenAI SDK and provider handlers against
+/// an OpenAI-compatible answer made in memory, so that a worker compiles that path before its first real calls instead
+/// of while hundreds of them wait on it (bench/README.md, "S3: the worker rehearses an LLM call"). Nothing leaves the
+/// process, and inside <see cref="Telemetry.BeginRehearsal"/> the run records no metric. Spans are the caller's to
+/// suppress: the worker's warm-up runs with OpenTelemetry's instrumentation suppressed.
+/// </summary>
+public static class LlmRehearsal
+{
+    private const string Provider = "rehearsal";
+
+    private const string Workflow = """
+        {
+          "name": "rehearsal",
+          "version": "1.0.0",
+          "steps": [
+            {
+              "id": "answer",
+              "type": "llm",
+              "config": { "model": "rehearsal/model", "prompt": "Answer briefly: {{question}}", "variables": { "question": "${input.question}" }, "max_tokens": 8 }
+            }
+          ],
+          "output": { "answer": "${steps.answer.output.text}" }
+        }
+        """;
+
+    /// <summary>Runs the rehearsal; returns the run's result (completed, with the made-up answer, when the path works).</summary>
+    public static async Task<WorkflowRunResult> RunAsync(IPriceTable prices, CancellationToken cancellationToken)
+    {
+        var options = new LlmOptions();
+        options.Providers[Provider] = new LlmProviderOptions
+        {
+            Kind = "openai-compatible",
+            BaseUrl = "http://rehearsal.invalid/v1",
+            ApiKey = Provider,
+        };
+        using var registry = new LlmProviderRegistry(Options.Create(options), _ => null, new InMemoryAnswer());
+        using var memory = new MemoryCache(new MemoryCacheOptions());
+        var gateway = new LlmGateway(registry, prices, new MemoryResponseCache(memory), NullLogger<LlmGateway>.Instance);
+        var runner = new WorkflowRunner(TransformRegistry.CreateDefault(), gateway, prices: prices);
+        var workflow = WorkflowDefinitionLoader.Parse(Workflow, "rehearsal").Definition
+            ?? throw new InvalidOperationException("The rehearsal workflow does not parse.");
+        return await runner.RunAsync(workflow, new JsonObject { ["question"] = "ready?" },
+            new WorkflowRunOptions { RunId = Guid.CreateVersion7().ToString() }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Answers every request with one chat completion, after yielding once: a real answer arrives later, and the
+    /// continuations that then run (the SDK's and the gateway's state machines) are what needs compiling.
+    /// </summary>
+    private sealed class InMemoryAnswer : HttpMessageHandler
+    {
+        private const string Completion = """
+            {"id":"rehearsal","object":"chat.completion","created":0,"model":"model",
+             "choices":[{"index":0,"message":{"role":"assistant","content":"ready"},"finish_reason":"stop"}],
+             "usage":{"prompt_tokens":4,"completion_tokens":1,"total_tokens":5}}
+            """;
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            await Task.Yield();
+            return new HttpResponseMessage(HttpStatusCode.OK)
+            {
+                RequestMessage = request,
+                Content = new StringContent(Completion, Encoding.UTF8, "application/json"),
+            };
+        }
+    }
+}
