@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace LlmWorkflow.Engine.Llm;
@@ -41,17 +42,23 @@ internal static class AnswerGuard
     /// <summary>
     /// Reads the original body through a UTF-8 decoder with replacement (it keeps partial sequences across reads, so
     /// a character split between two network reads is not damaged) and re-encodes it: valid UTF-8 passes unchanged.
+    /// Its buffers come from the shared array pools and go back once the body is read or the stream disposed: fresh
+    /// ones were 48 KB per answer, a third of what a worker allocated per LLM job (bench/README.md, "S3: what an LLM job allocates").
     /// </summary>
     private sealed class GuardedStream(HttpContent content, long maxBytes, AnswerRepairs? repairs) : Stream
     {
+        private const int ChunkBytes = 16 * 1024;
         private readonly Decoder _decoder = new UTF8Encoding(false, throwOnInvalidBytes: false).GetDecoder();
-        private readonly byte[] _input = new byte[16 * 1024];
-        private readonly char[] _chars = new char[16 * 1024 + 4];
-        private byte[] _output = [];
+        private readonly Lock _gate = new();
+        private byte[]? _input;
+        private char[]? _chars;
+        private byte[]? _output;
         private int _outputStart;
         private int _outputEnd;
         private long _read;
         private bool _ended;
+        private bool _reading;
+        private bool _disposed;
         private Stream? _source;
 
         public override bool CanRead => true;
@@ -72,25 +79,49 @@ internal static class AnswerGuard
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            while (_outputStart == _outputEnd)
+            lock (_gate)
             {
-                if (_ended)
-                {
-                    return 0;
-                }
-
-                await FillAsync(cancellationToken).ConfigureAwait(false);
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                _reading = true;
             }
 
-            var n = Math.Min(buffer.Length, _outputEnd - _outputStart);
-            _output.AsSpan(_outputStart, n).CopyTo(buffer.Span);
-            _outputStart += n;
-            return n;
+            try
+            {
+                while (_outputStart == _outputEnd)
+                {
+                    if (_ended)
+                    {
+                        return 0;
+                    }
+
+                    await FillAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                var n = Math.Min(buffer.Length, _outputEnd - _outputStart);
+                _output.AsSpan(_outputStart, n).CopyTo(buffer.Span);
+                _outputStart += n;
+                return n;
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    _reading = false;
+                    // Read to the end, or disposed while reading: no later read needs the buffers.
+                    if (_disposed || (_ended && _outputStart == _outputEnd))
+                    {
+                        ReturnBuffers();
+                    }
+                }
+            }
         }
 
         private async Task FillAsync(CancellationToken cancellationToken)
         {
             _source ??= await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            _input ??= ArrayPool<byte>.Shared.Rent(ChunkBytes);
+            // A chunk of bytes decodes to at most as many chars, plus the decoder's carried partial sequence.
+            _chars ??= ArrayPool<char>.Shared.Rent(_input.Length + 4);
             var read = await _source.ReadAsync(_input, cancellationToken).ConfigureAwait(false);
             _read += read;
             if (_read > maxBytes)
@@ -107,13 +138,32 @@ internal static class AnswerGuard
             }
 
             var byteCount = Encoding.UTF8.GetByteCount(_chars, 0, charCount);
-            if (_output.Length < byteCount)
+            if (_output is null || _output.Length < byteCount)
             {
-                _output = new byte[byteCount];
+                // Only this read uses the buffers (the gate holds Dispose off them), so the old one can go back now.
+                Return(ref _output);
+                _output = ArrayPool<byte>.Shared.Rent(Math.Max(byteCount, 1));
             }
 
             _outputStart = 0;
             _outputEnd = Encoding.UTF8.GetBytes(_chars, 0, charCount, _output, 0);
+        }
+
+        /// <summary>Called under <see cref="_gate"/> once no read can use the buffers any more.</summary>
+        private void ReturnBuffers()
+        {
+            Return(ref _input);
+            Return(ref _chars);
+            Return(ref _output);
+        }
+
+        private static void Return<T>(ref T[]? buffer)
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<T>.Shared.Return(buffer);
+                buffer = null;
+            }
         }
 
         /// <summary>How many U+FFFD the decoder made: those in the output minus those the input encoded as EF BF BD.</summary>
@@ -151,6 +201,18 @@ internal static class AnswerGuard
         {
             if (disposing)
             {
+                lock (_gate)
+                {
+                    // A read still in flight (a cancelled call disposes its response from another thread) keeps the
+                    // buffers until it ends and returns them itself; returning them twice, or while the network
+                    // still writes into one, would hand the same array to two readers.
+                    _disposed = true;
+                    if (!_reading)
+                    {
+                        ReturnBuffers();
+                    }
+                }
+
                 _source?.Dispose();
                 content.Dispose();
             }
