@@ -57,16 +57,18 @@ public static class Telemetry
     /// </summary>
     public static IDisposable BeginRehearsal()
     {
+        var scope = new RehearsalScope(Rehearsing.Value);
         Rehearsing.Value = true;
-        return new RehearsalScope();
+        return scope;
     }
 
     /// <summary>True inside <see cref="BeginRehearsal"/>: metric recorders skip their measurement.</summary>
     internal static bool IsRehearsal => Rehearsing.Value;
 
-    private sealed class RehearsalScope : IDisposable
+    /// <summary>Restores what the flow was before, so a scope inside another does not end the outer one.</summary>
+    private sealed class RehearsalScope(bool outer) : IDisposable
     {
-        public void Dispose() => Rehearsing.Value = false;
+        public void Dispose() => Rehearsing.Value = outer;
     }
 
     /// <summary>Marks an activity as failed the way OpenTelemetry expects: error status, error.type, an exception event.</summary>

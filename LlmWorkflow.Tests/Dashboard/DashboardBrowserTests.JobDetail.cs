@@ -84,6 +84,8 @@ public sealed partial class DashboardBrowserTests
 
         // Per-step detail: input and rendered prompt (secrets redacted), output, model, tokens and timings.
         await draft.GetByText("Details of Draft the note").ClickAsync();
+        // Read once the opened detail shows it (InnerText does not wait: inside a closed <details> it reads nothing).
+        await Expect(draft.Locator("[data-role=step-input]")).ToBeVisibleAsync();
         var input = JsonNode.Parse(await draft.Locator("[data-role=step-input]").InnerTextAsync())!;
         Assert.True(JsonNode.DeepEquals(draftRow["input"], input), input.ToJsonString());
         var prompt = draft.Locator("[data-role=step-prompt]");
@@ -95,6 +97,7 @@ public sealed partial class DashboardBrowserTests
         await Expect(draft.Locator("dt:text-is('Job attempt') + dd")).ToHaveTextAsync("1");
         var fetch = page.Locator("[data-role=timeline] li[data-step-id=fetch]");
         await fetch.GetByText("Details of Fetch the facts").ClickAsync();
+        await Expect(fetch.Locator("[data-role=step-input]")).ToBeVisibleAsync();
         var fetchInput = JsonNode.Parse(await fetch.Locator("[data-role=step-input]").InnerTextAsync())!;
         Assert.Equal("[REDACTED]", (string?)fetchInput["params"]!["query"]!["token"]);
         Assert.Equal("otters", (string?)fetchInput["params"]!["query"]!["topic"]);

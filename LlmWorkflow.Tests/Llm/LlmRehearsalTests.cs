@@ -40,6 +40,12 @@ public sealed class LlmRehearsalTests
         measurements.Clear();
         using (EngineTelemetry.BeginRehearsal())
         {
+            // A scope inside another ends without ending the outer one.
+            using (EngineTelemetry.BeginRehearsal())
+            {
+                await LlmRehearsal.RunAsync(TestGateways.Prices, ct);
+            }
+
             await LlmRehearsal.RunAsync(TestGateways.Prices, ct);
         }
 
