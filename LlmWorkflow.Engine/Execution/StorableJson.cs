@@ -81,13 +81,38 @@ public static class StorableJson
         return builder.ToString();
     }
 
-    private static bool NeedsCleaning(JsonNode node) => node switch
+    // Loops rather than LINQ: every step's output and input passes through here, almost always clean.
+    private static bool NeedsCleaning(JsonNode node)
     {
-        JsonObject obj => obj.Any(p => !IsStorable(p.Key) || (p.Value is not null && NeedsCleaning(p.Value))),
-        JsonArray array => array.Any(item => item is not null && NeedsCleaning(item)),
-        JsonValue value => ReadString(value, out var text) is var readable && (!readable || (text is not null && !IsStorable(text))),
-        _ => false,
-    };
+        switch (node)
+        {
+            case JsonObject obj:
+                for (var i = 0; i < obj.Count; i++)
+                {
+                    var (key, value) = obj.GetAt(i);
+                    if (!IsStorable(key) || (value is not null && NeedsCleaning(value)))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            case JsonArray array:
+                for (var i = 0; i < array.Count; i++)
+                {
+                    if (array[i] is { } item && NeedsCleaning(item))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            case JsonValue value:
+                return !ReadString(value, out var text) || (text is not null && !IsStorable(text));
+            default:
+                return false;
+        }
+    }
 
     /// <summary>False when the value is a string that cannot be decoded (a lone surrogate escape in parsed JSON).</summary>
     private static bool ReadString(JsonValue value, out string? text)

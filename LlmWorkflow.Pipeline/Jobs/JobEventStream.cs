@@ -30,8 +30,8 @@ public sealed class JobEventStream(IRedisClient redis, IOptions<QueueOptions> op
         }
     }
 
-    /// <summary>The XADD of one event, for pipelined writers.</summary>
-    public RedisCommand AddCommand(Guid jobId, string type, string data) =>
+    /// <summary>The XADD of one event (its JSON as UTF-8), for pipelined writers.</summary>
+    public RedisCommand AddCommand(Guid jobId, string type, byte[] data) =>
         new("XADD", [Key(jobId), "MAXLEN", "~", MaxEventsPerJob, "*", TypeField, type, DataField, data]);
 
     /// <summary>The EXPIRE that follows a terminal event.</summary>

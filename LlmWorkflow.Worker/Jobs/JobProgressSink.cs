@@ -55,7 +55,7 @@ internal sealed partial class JobProgressSink(
                 break;
         }
 
-        events.Publish(job.Id, progressEvent.Kind, ProgressEventJson.ToJson(progressEvent));
+        events.Publish(job.Id, progressEvent);
     }
 
     private async Task WriteProgressLaterAsync(int version, StepStarted started)

@@ -1,5 +1,5 @@
-using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using LlmWorkflow.Engine.Execution;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using LlmWorkflow.Pipeline.Jobs;
@@ -19,11 +19,12 @@ internal sealed partial class LiveEventPublisher(IRedisClient redis, JobEventStr
     private readonly Channel<LiveEvent> _pending = Channel.CreateBounded<LiveEvent>(
         new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
-    public void Publish(Guid jobId, string type, JsonObject data)
+    /// <summary>Queues the event, already serialized: it is not read again, so its JSON is fixed when it happens.</summary>
+    public void Publish(Guid jobId, ProgressEvent progressEvent)
     {
-        if (!_pending.Writer.TryWrite(new LiveEvent(jobId, type, data.ToJsonString())))
+        if (!_pending.Writer.TryWrite(new LiveEvent(jobId, progressEvent.Kind, ProgressEventJson.ToUtf8(progressEvent))))
         {
-            LogDropped(type, jobId);
+            LogDropped(progressEvent.Kind, jobId);
         }
     }
 
@@ -73,7 +74,7 @@ internal sealed partial class LiveEventPublisher(IRedisClient redis, JobEventStr
         }
     }
 
-    private sealed record LiveEvent(Guid JobId, string Type, string Data);
+    private sealed record LiveEvent(Guid JobId, string Type, byte[] Data);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Live event buffer full: dropped {Type} of job {JobId}")]
     private partial void LogDropped(string type, Guid jobId);
