@@ -163,7 +163,8 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
         {
             try
             {
-                await checkpoints.SaveAsync(run.RunId, new StepCheckpoint(stepKey, output, record), cancellationToken);
+                var endsRun = isTopLevel && topLevelIndex == run.TotalTopLevelSteps - 1;
+                await checkpoints.SaveAsync(run.RunId, new StepCheckpoint(stepKey, output, record) { EndsRun = endsRun }, cancellationToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {

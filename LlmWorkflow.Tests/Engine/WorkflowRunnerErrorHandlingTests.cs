@@ -178,4 +178,27 @@ public sealed class WorkflowRunnerErrorHandlingTests
         Assert.True(second.Steps[0].FromCheckpoint);
         Assert.Equal("a", second.Output!["params"]!["prev"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task OnlyTheLastTopLevelStepIsSavedAsEndingTheRun()
+    {
+        var store = new InMemoryCheckpointStore();
+        var fan = $$$"""{"id": "fan", "type": "parallel", "config": {"mode": "wait_all", "branches": {"x": [{{{Call("inner", "b")}}}] } } }""";
+        var workflow = WithSteps($"[{Call("first", "a")}, {fan}, {Call("last", "c")}]");
+
+        var result = await new WorkflowRunner(TransformRegistry.CreateDefault(), external: new FakeExternalServiceGateway())
+            .RunAsync(workflow, null, Options with { Checkpoints = store }, TestContext.Current.CancellationToken);
+
+        Assert.Equal(WorkflowRunStatus.Completed, result.Status);
+        var saved = new List<(string, bool)>();
+        foreach (var key in result.Steps.Select(s => s.StepKey))
+        {
+            if (await store.TryGetAsync("run-1", key, TestContext.Current.CancellationToken) is { } checkpoint)
+            {
+                saved.Add((key, checkpoint.EndsRun));
+            }
+        }
+
+        Assert.Equal([("first", false), ("inner", false), ("last", true)], saved.OrderBy(s => s.Item1 == "last").ThenBy(s => s.Item1));
+    }
 }

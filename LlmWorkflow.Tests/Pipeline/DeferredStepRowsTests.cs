@@ -49,7 +49,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
         var store = Checkpoints(id, deferFor: Never);
 
         await store.SaveAsync(id.ToString(), Checkpoint("shape", "transform"), CancellationToken.None);
-        store.AddUsage("answer", "answer", new LlmCallResult { Text = "hi", Provider = "openai", Model = "openai/gpt-4o-mini", InputTokens = 5, OutputTokens = 2 });
+        store.AddUsage("answer", "answer", Call());
         await store.SaveAsync(id.ToString(), Checkpoint("answer", "llm"), CancellationToken.None);
 
         Assert.Equal(2, await StepRowsAsync(id));
@@ -80,7 +80,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
         var store = Checkpoints(id, deferFor: TimeSpan.FromMilliseconds(50));
 
         await store.SaveAsync(id.ToString(), Checkpoint("dropped", "transform"), CancellationToken.None);
-        await store.DiscardDeferredAsync();
+        await store.EndWithoutFinishAsync();
         Assert.Empty(await store.TakeDeferredAsync());
 
         // A row deferred after the discard is written alone once its own delay has passed, which is after the discarded
@@ -95,15 +95,84 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
     [InlineData("external_api", true)]
     [InlineData("llm", true)]
     [InlineData("transform", false)]
-    public async Task RowsOfStepsThatCallOutAndRowsOfJobsThatWantStepEventsAreWrittenAtOnce(string stepType, bool deferFreeSteps)
+    public async Task RowsOfStepsThatCallOutAndRowsOfJobsThatWantStepEventsAreWrittenAtOnce(string stepType, bool deferStepRows)
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing);
-        var store = Checkpoints(id, deferFor: Never, deferFreeSteps);
+        var store = Checkpoints(id, deferFor: Never, deferStepRows);
 
         await store.SaveAsync(id.ToString(), Checkpoint("step", stepType), CancellationToken.None);
+        // A job that wants step events gets even its last step's row at once.
+        await store.SaveAsync(id.ToString(), Checkpoint("last", stepType) with { EndsRun = !deferStepRows }, CancellationToken.None);
 
-        Assert.Equal(1, await StepRowsAsync(id));
+        Assert.Equal(2, await StepRowsAsync(id));
+        Assert.False(store.HoldsLastPaidStep);
         Assert.Empty(await store.TakeDeferredAsync());
+    }
+
+    [Theory]
+    [InlineData("llm")]
+    [InlineData("external_api")]
+    public async Task TheLastStepsCheckpointAndUsageCommitInTheFinishsTransactionAfterTheDeferredRows(string stepType)
+    {
+        var id = await _db.InsertJobAsync(JobStatus.Processing);
+        var store = Checkpoints(id, deferFor: Never);
+
+        await store.SaveAsync(id.ToString(), Checkpoint("shape", "transform"), CancellationToken.None);
+        store.AddUsage("answer", "answer", Call());
+        await store.SaveAsync(id.ToString(), Checkpoint("answer", stepType) with { EndsRun = true }, CancellationToken.None);
+        Assert.Equal(0, await StepRowsAsync(id));
+        Assert.Equal(0, await UsageRowsAsync(id));
+        Assert.True(store.HoldsLastPaidStep);
+
+        var rows = await store.TakeDeferredAsync();
+        Assert.False(store.HoldsLastPaidStep);
+        Assert.Equal(3, rows.Count);
+        Assert.True(await _db.Store.FinishAsync(id, "worker-a", Completed(), CancellationToken.None, attempt: 1, rows));
+
+        Assert.Equal(JobStatus.Completed, await _db.StatusAsync(id));
+        Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND step_key = 'answer' AND is_checkpoint AND output ->> 'v' = 'answer'", id));
+        Assert.Equal(1, await UsageRowsAsync(id));
+        Assert.Equal(1, await TransactionsAsync(id, withUsage: true));
+    }
+
+    [Fact]
+    public async Task ALastPaidStepOfARunThatIsHandedBackIsWrittenSoTheResumedRunSkipsTheCall()
+    {
+        var id = await _db.InsertJobAsync(JobStatus.Processing);
+        var store = Checkpoints(id, deferFor: Never);
+        await store.SaveAsync(id.ToString(), Checkpoint("shape", "transform"), CancellationToken.None);
+        store.AddUsage("answer", "answer", Call());
+        await store.SaveAsync(id.ToString(), Checkpoint("answer", "llm") with { EndsRun = true }, CancellationToken.None);
+
+        await store.EndWithoutFinishAsync();
+
+        Assert.False(store.HoldsLastPaidStep);
+        Assert.Empty(await store.TakeDeferredAsync());
+        Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND step_key = 'shape'", id));
+        Assert.Equal(1, await UsageRowsAsync(id));
+        // The job is handed back and claimed again: the new attempt finds the answer and does not buy it again.
+        await _db.Store.ReleaseAsync(id, "worker-a", CancellationToken.None, attempt: 1);
+        var claimed = Assert.Single(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None)).Value;
+        var resumed = Checkpoints(id, deferFor: Never, attempt: claimed.Attempt);
+        var restored = await resumed.TryGetAsync(id.ToString(), "answer", CancellationToken.None);
+        Assert.Equal("answer", (string?)restored!.Output!["v"]);
+        Assert.Null(await resumed.TryGetAsync(id.ToString(), "shape", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task ALastPaidStepOfAnAttemptThatWasTakenOverIsRefusedButItsCallIsStillRecorded()
+    {
+        var id = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true);
+        var store = Checkpoints(id, deferFor: Never);
+        store.AddUsage("answer", "answer", Call());
+        await store.SaveAsync(id.ToString(), Checkpoint("answer", "llm") with { EndsRun = true }, CancellationToken.None);
+        Assert.Single(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None));
+
+        await store.EndWithoutFinishAsync();
+
+        Assert.Equal(0, await StepRowsAsync(id));
+        Assert.Equal(1, await UsageRowsAsync(id));
+        Assert.Equal(JobStatus.Processing, await _db.StatusAsync(id));
     }
 
     [Fact]
@@ -121,21 +190,27 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(0, await StepRowsAsync(id));
     }
 
-    private PostgresCheckpointStore Checkpoints(Guid id, TimeSpan deferFor, bool deferFreeSteps = true) => new(
+    private PostgresCheckpointStore Checkpoints(Guid id, TimeSpan deferFor, bool deferStepRows = true, int attempt = 1) => new(
         _db.Store,
-        new ClaimedJob(id, "hello_transform", new JsonObject(), 1, null, null, null, null, false, 5, false, []),
+        new ClaimedJob(id, "hello_transform", new JsonObject(), attempt, null, null, null, null, false, 5, false, []),
         new RunPersistenceFaults(),
         new HeldWrites(Options.Create(new WorkerOptions()), TimeProvider.System, NullLogger<HeldWrites>.Instance),
         () => throw new InvalidOperationException("The lease was not expected to be lost."),
-        deferFreeSteps,
+        deferStepRows,
         deferFor);
 
     private Task<long> StepRowsAsync(Guid id) => _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1", id);
 
-    /// <summary>How many transactions wrote the job row and its step rows.</summary>
-    private Task<long> TransactionsAsync(Guid id) => _db.CountAsync(
-        "SELECT count(DISTINCT x) FROM (SELECT xmin::text AS x FROM llm_workflow_jobs WHERE id = $1 UNION ALL SELECT xmin::text FROM llm_job_steps WHERE job_id = $1) t",
+    private Task<long> UsageRowsAsync(Guid id) => _db.CountAsync("SELECT count(*) FROM llm_provider_usage WHERE job_id = $1", id);
+
+    /// <summary>How many transactions wrote the job row and its step rows (and its usage rows).</summary>
+    private Task<long> TransactionsAsync(Guid id, bool withUsage = false) => _db.CountAsync(
+        "SELECT count(DISTINCT x) FROM (SELECT xmin::text AS x FROM llm_workflow_jobs WHERE id = $1 UNION ALL SELECT xmin::text FROM llm_job_steps WHERE job_id = $1" +
+        (withUsage ? " UNION ALL SELECT xmin::text FROM llm_provider_usage WHERE job_id = $1" : "") + ") t",
         id);
+
+    private static LlmCallResult Call() =>
+        new() { Text = "hi", Provider = "openai", Model = "openai/gpt-4o-mini", InputTokens = 5, OutputTokens = 2 };
 
     private async Task WaitForStepRowsAsync(Guid id, long expected)
     {

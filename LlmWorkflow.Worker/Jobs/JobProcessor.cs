@@ -60,7 +60,7 @@ internal sealed partial class JobProcessor(
         {
             Volatile.Write(ref taken, true);
             run.Cancel();
-        }, deferFreeSteps: !wantsStepEvents);
+        }, deferStepRows: !wantsStepEvents);
         var sink = new JobProgressSink(store, events, claimed, checkpoints, logger);
 
         if (claimed.Attempt > _options.MaxAttempts)
@@ -114,7 +114,7 @@ internal sealed partial class JobProcessor(
 
         if (Volatile.Read(ref taken))
         {
-            await checkpoints.DiscardDeferredAsync();
+            await checkpoints.EndWithoutFinishAsync();
             // A step row of this attempt was refused: a newer attempt (another worker, or this one after a stall) owns
             // the job and its stream entry now. Nothing of this run is written; the owner finishes the job.
             LogTakenOver(claimed.Id, claimed.Attempt);
@@ -125,7 +125,7 @@ internal sealed partial class JobProcessor(
         var shuttingDown = result.Status == WorkflowRunStatus.Cancelled && abort.IsCancellationRequested;
         if (shuttingDown || (result.Status != WorkflowRunStatus.Completed && faults.First is not null))
         {
-            await checkpoints.DiscardDeferredAsync();
+            await checkpoints.EndWithoutFinishAsync();
             // Shutting down, or Postgres dropped out under the run (not the job's fault): hand the job back so a
             // worker resumes it from its checkpoints. If Postgres is still down this throws and the job keeps its
             // lease until it lapses; the reconciler then re-dispatches it.
@@ -137,8 +137,10 @@ internal sealed partial class JobProcessor(
         }
 
         var outcome = ToOutcome(result);
-        // The finish writes the step rows still deferred (transforms, control flow) first, in its own transaction.
-        await FinishAsync(claimed, outcome, await checkpoints.TakeDeferredAsync());
+        // The finish writes the step rows still deferred (transforms, control flow, the last step) first, in its own
+        // transaction; when the last step called out, that is a paid answer, held like a checkpoint through an outage.
+        var holdsPaidAnswer = checkpoints.HoldsLastPaidStep;
+        await FinishAsync(claimed, outcome, await checkpoints.TakeDeferredAsync(), holdsPaidAnswer);
         var status = outcome.Status.ToWire();
         Telemetry.JobDuration.Record(result.DurationMs / 1000.0,
             new KeyValuePair<string, object?>("workflow", claimed.WorkflowName), new KeyValuePair<string, object?>("status", status));
@@ -156,9 +158,13 @@ internal sealed partial class JobProcessor(
         }
     }
 
-    private async Task FinishAsync(ClaimedJob job, JobOutcome outcome, IReadOnlyList<WriteStatement> stepRows)
+    private async Task FinishAsync(ClaimedJob job, JobOutcome outcome, IReadOnlyList<WriteStatement> stepRows, bool holdsPaidAnswer = false)
     {
-        if (await store.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None, job.Attempt, stepRows))
+        Task<bool> Finish() => store.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None, job.Attempt, stepRows);
+        var finished = holdsPaidAnswer
+            ? await held.WriteAsync(Finish, HeldWrites.EstimateBytes(stepRows), $"the last step and the finish of job {job.Id}")
+            : await Finish();
+        if (finished)
         {
             Telemetry.JobsFinished.Add(1,
                 new KeyValuePair<string, object?>("workflow", job.WorkflowName),

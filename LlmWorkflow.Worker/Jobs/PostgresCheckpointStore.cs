@@ -20,25 +20,35 @@ namespace LlmWorkflow.Worker.Jobs;
 /// <c>deferFor</c>, it is written alone, so pollers still see a step that is followed by a slow one.
 /// </para>
 /// <para>
-/// A job of one transform step thus commits its step row and its finish together. A worker that dies loses only
+/// The checkpoint of the run's last step, paid or not, also waits: the finish follows at once and writes it first, in
+/// its transaction, with the step's usage rows (<see cref="HoldsLastPaidStep"/>: the finish is then held like a
+/// checkpoint while PostgreSQL is unreachable). A run that ends without its finish writes those rows instead of
+/// dropping them (<see cref="EndWithoutFinishAsync"/>): a paid call keeps its usage row, and its checkpoint spares a
+/// resumed run the call.
+/// </para>
+/// <para>
+/// A job of one transform step, or of one LLM step, thus commits its step row and its finish together. A worker that dies loses only
 /// deferred rows written after its last write, and no later checkpoint can exist without them: every write carries
 /// the rows deferred before it. The resumed run computes those steps again.
 /// </para>
 /// </remarks>
-/// <param name="deferFreeSteps">False when each step row must be written as the step finishes (the job's webhook
+/// <param name="deferStepRows">False when each step row must be written as the step finishes (the job's webhook
 /// wants <c>workflow.step_completed</c>, whose receiver may read the step at once).</param>
 /// <param name="leaseLost">Called when a step row is refused because the job's attempt is no longer this run's.</param>
 /// <param name="deferFor">How long a deferred row waits for the run's next write before it is written alone; by
 /// default <see cref="JobProgressSink.ProgressDelay"/>, the delay after which pollers see a running step.</param>
 internal sealed class PostgresCheckpointStore(
     JobStore store, ClaimedJob job, RunPersistenceFaults faults, HeldWrites held, Action leaseLost,
-    bool deferFreeSteps = true, TimeSpan? deferFor = null) : ICheckpointStore
+    bool deferStepRows = true, TimeSpan? deferFor = null) : ICheckpointStore
 {
     private readonly TimeSpan _deferFor = deferFor ?? JobProgressSink.ProgressDelay;
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _saved = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<WriteStatement>> _usage = new(StringComparer.Ordinal);
     private readonly List<WriteStatement> _deferred = [];
+
+    // Guarded by _deferred: the last step's checkpoint and usage rows, when that step called out (LLM, external API).
+    private List<WriteStatement>? _lastPaidStep;
     private readonly Guid _jobId = job.Id;
     private readonly int _jobAttempt = job.Attempt;
 
@@ -87,11 +97,44 @@ internal sealed class PostgresCheckpointStore(
     }
 
     /// <summary>
-    /// Drops the deferred step rows (the run is handed back or taken over; a resumed run computes those steps again),
-    /// once a delayed write of earlier rows has settled, so no write of this run outlives it. A pending delayed write
-    /// then finds nothing to write.
+    /// True while the checkpoint of the run's last step, a step that called out, waits for the finish: the finish
+    /// then carries a paid answer and is held while PostgreSQL is unreachable, as the checkpoint itself would be.
     /// </summary>
-    public Task DiscardDeferredAsync() => TakeDeferredAsync();
+    public bool HoldsLastPaidStep
+    {
+        get
+        {
+            lock (_deferred)
+            {
+                return _lastPaidStep is not null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The run ends without its finish (it is handed back or taken over). Drops the deferred rows of free steps (a
+    /// resumed run computes those steps again), once a delayed write of earlier rows has settled, so no write of this
+    /// run outlives it; a pending delayed write then finds nothing to write. The last step's rows, if it called out,
+    /// are written instead (held like a checkpoint): its usage rows record paid calls whoever owns the job now, and its
+    /// checkpoint, if this attempt still owns the job, spares the resumed run the call.
+    /// </summary>
+    public async Task EndWithoutFinishAsync()
+    {
+        await TakeDeferredAsync(keepLastPaidStep: true);
+        List<WriteStatement>? rows;
+        lock (_deferred)
+        {
+            rows = _lastPaidStep;
+            _lastPaidStep = null;
+        }
+
+        if (rows is not null)
+        {
+            // Refused when another attempt owns the job: then its usage rows went in regardless, and the run stops anyway.
+            await faults.GuardAsync(() => held.WriteAsync(() => store.WriteStepAsync(rows, CancellationToken.None),
+                HeldWrites.EstimateBytes(rows), $"the last step of job {_jobId}"));
+        }
+    }
 
     /// <summary>Keeps an answered call's usage row until its step's row is written (see <see cref="SaveAsync"/>).</summary>
     public void AddUsage(string stepKey, string stepId, LlmCallResult call)
@@ -118,7 +161,8 @@ internal sealed class PostgresCheckpointStore(
     /// </remarks>
     public async ValueTask SaveAsync(string runId, StepCheckpoint checkpoint, CancellationToken cancellationToken)
     {
-        await WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true), checkpoint.Record);
+        await WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true), checkpoint.Record,
+            endsRun: checkpoint.EndsRun);
         _saved[checkpoint.StepKey] = true;
     }
 
@@ -130,10 +174,12 @@ internal sealed class PostgresCheckpointStore(
         WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, record, null, isCheckpoint: false), record);
 
     /// <summary>
-    /// The deferred step rows, for the finish to write first in its own write (once a delayed write of earlier rows
-    /// has settled, so the finish cannot overtake it).
+    /// The step rows not written yet, for the finish to write first in its own write (once a delayed write of earlier
+    /// rows has settled, so the finish cannot overtake it): the deferred rows of free steps, then the last step's.
     /// </summary>
-    public async Task<List<WriteStatement>> TakeDeferredAsync()
+    public Task<List<WriteStatement>> TakeDeferredAsync() => TakeDeferredAsync(keepLastPaidStep: false);
+
+    private async Task<List<WriteStatement>> TakeDeferredAsync(bool keepLastPaidStep)
     {
         Task delayed;
         lock (_deferred)
@@ -146,6 +192,12 @@ internal sealed class PostgresCheckpointStore(
         {
             List<WriteStatement> rows = [.. _deferred];
             _deferred.Clear();
+            if (!keepLastPaidStep && _lastPaidStep is { } last)
+            {
+                rows.AddRange(last);
+                _lastPaidStep = null;
+            }
+
             return rows;
         }
     }
@@ -170,13 +222,25 @@ internal sealed class PostgresCheckpointStore(
         }
     }
 
-    private async Task WriteStepAsync(WriteStatement step, StepRecord record)
+    private async Task WriteStepAsync(WriteStatement step, StepRecord record, bool endsRun = false)
     {
         var stepKey = record.StepKey;
         var usage = TakeUsage(stepKey);
-        if (deferFreeSteps && usage.Count == 0 && RerunIsFree(record.Type))
+        if (deferStepRows && usage.Count == 0 && RerunIsFree(record.Type))
         {
             Defer(step);
+            return;
+        }
+
+        if (deferStepRows && endsRun)
+        {
+            // Nothing of the run follows but its finish, which writes these rows first in its own transaction: one
+            // transaction for the job's last answer and its outcome, where a crash loses no more than before it.
+            lock (_deferred)
+            {
+                _lastPaidStep = [step, .. usage];
+            }
+
             return;
         }
 
