@@ -27,9 +27,9 @@ namespace LlmWorkflow.Worker.Jobs;
 /// resumed run the call.
 /// </para>
 /// <para>
-/// A job of one transform step, or of one LLM step, thus commits its step row and its finish together. A worker that dies loses only
-/// deferred rows written after its last write, and no later checkpoint can exist without them: every write carries
-/// the rows deferred before it. The resumed run computes those steps again.
+/// A job of one transform step, or of one LLM step, thus commits its step row and its finish together. A worker that
+/// dies loses only deferred rows written after its last write, and no later checkpoint can exist without them: every
+/// write carries the rows deferred before it. The resumed run computes those steps again.
 /// </para>
 /// </remarks>
 /// <param name="deferStepRows">False when each step row must be written as the step finishes (the job's webhook
@@ -46,15 +46,15 @@ internal sealed class PostgresCheckpointStore(
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _saved = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<WriteStatement>> _usage = new(StringComparer.Ordinal);
     private readonly List<WriteStatement> _deferred = [];
-
-    // Guarded by _deferred: the last step's checkpoint and usage rows, when that step called out (LLM, external API).
-    private List<WriteStatement>? _lastPaidStep;
     private readonly Guid _jobId = job.Id;
     private readonly int _jobAttempt = job.Attempt;
 
     // Guarded by _deferred: which deferral the pending delayed write belongs to, and that write while it runs.
     private int _deferral;
     private Task _delayedWrite = Task.CompletedTask;
+
+    // Guarded by _deferred: the last step's checkpoint and usage rows, when that step called out (LLM, external API).
+    private List<WriteStatement>? _lastPaidStep;
 
     /// <summary>True when this run already wrote the step's row as a checkpoint (the engine saves before it reports).</summary>
     public bool WasSaved(string stepKey) => _saved.ContainsKey(stepKey);
@@ -235,7 +235,8 @@ internal sealed class PostgresCheckpointStore(
         if (deferStepRows && endsRun)
         {
             // Nothing of the run follows but its finish, which writes these rows first in its own transaction: one
-            // transaction for the job's last answer and its outcome, where a crash loses no more than before it.
+            // transaction for the job's last answer and its outcome. A crash before that commit loses the answer, as a
+            // crash before this checkpoint's own commit would.
             lock (_deferred)
             {
                 _lastPaidStep = [step, .. usage];

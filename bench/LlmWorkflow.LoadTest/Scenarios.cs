@@ -114,10 +114,21 @@ internal static class Scenarios
     /// warms its own code first, against a stand-in), then
     /// <paramref name="jobs"/> one-transform jobs are submitted over HTTP at <paramref name="concurrency"/> while the
     /// workers drain them. Jobs/s = jobs / (last <c>completed_at</c> − first <c>created_at</c>) from Postgres; the
-    /// CPU each process group spent over the whole run is reported per job.
+    /// CPU each process group spent over the whole run is reported per job. With <paramref name="llmLatencyMs"/> the
+    /// jobs are <c>bench_llm</c> instead (one LLM call each, to the in-process fake answering after that many ms, whose
+    /// CPU counts as the client's).
     /// </summary>
-    public static async Task<JsonObject> EndToEndAsync(BenchEnvironment environment, int jobs, int workers, int concurrency)
+    public static async Task<JsonObject> EndToEndAsync(BenchEnvironment environment, int jobs, int workers, int concurrency, int? llmLatencyMs = null)
     {
+        await using var llm = llmLatencyMs is { } latency ? await FakeLlmServer.StartAsync(TimeSpan.FromMilliseconds(latency), https: false) : null;
+        if (llm is not null)
+        {
+            await llm.WarmUpAsync(concurrency);
+            environment.Settings["Llm__Providers__openai__BaseUrl"] = llm.ApiUrl.ToString();
+            environment.Settings["Llm__Providers__openai__ApiKey"] = "sk-bench";
+        }
+
+        var workflow = llm is null ? "bench_transform" : "bench_llm";
         await environment.StartApiAsync();
         for (var w = 1; w <= workers; w++)
         {
@@ -133,7 +144,9 @@ internal static class Scenarios
         double[] latencies;
         using (var submitter = new Submitter(environment.ApiUrl).Configure())
         {
-            latencies = [.. (await submitter.SubmitManyAsync("bench_transform", jobs, i => new { name = $"job {i}" }, concurrency)).Order()];
+            latencies = [.. (llm is null
+                ? await submitter.SubmitManyAsync(workflow, jobs, i => new { name = $"job {i}" }, concurrency)
+                : await submitter.SubmitManyAsync(workflow, jobs, i => new { question = $"question {i}" }, concurrency)).Order()];
         }
 
         var submitSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -145,7 +158,8 @@ internal static class Scenarios
         {
             ["scenario"] = "end_to_end",
             ["fsync"] = !environment.FsyncOff,
-            ["workflow"] = "bench_transform",
+            ["workflow"] = workflow,
+            ["llm_latency_ms"] = llmLatencyMs,
             ["workers"] = workers,
             ["jobs"] = jobs,
             ["concurrency"] = concurrency,
