@@ -201,6 +201,8 @@ public sealed class LlmProviderRegistry : IDisposable
             clientOptions.AddPolicy(new ExtraHeadersPolicy(headers), PipelinePosition.PerCall);
         }
 
+        clientOptions.AddPolicy(new RequestBodyCopyPolicy(), PipelinePosition.PerCall);
+
         // Keyless local servers (Ollama) ignore the bearer token, but the SDK insists on a credential.
         var chatClient = new ChatClient(model, new ApiKeyCredential(provider.ApiKey ?? "no-key"), clientOptions);
         var dialect = provider.Kind switch
