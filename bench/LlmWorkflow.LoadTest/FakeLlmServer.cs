@@ -86,6 +86,22 @@ internal sealed class FakeLlmServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// Points the services' <c>openai</c> provider at this fake (and, with https, makes them trust its certificate and
+    /// nothing else).
+    /// </summary>
+    public void ConfigureServices(Dictionary<string, string> settings)
+    {
+        if (CertificatePemFile is { } pem)
+        {
+            settings["SSL_CERT_FILE"] = pem;
+            settings["SSL_CERT_DIR"] = Path.GetDirectoryName(pem)!;
+        }
+
+        settings["Llm__Providers__openai__BaseUrl"] = ApiUrl.ToString();
+        settings["Llm__Providers__openai__ApiKey"] = "sk-bench";
+    }
+
+    /// <summary>
     /// Answers <paramref name="concurrency"/> requests at once before the measurement, so the fake's own JIT and
     /// thread-pool growth (a real provider is never cold) are not counted against the worker.
     /// </summary>

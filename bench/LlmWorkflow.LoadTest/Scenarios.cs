@@ -124,11 +124,12 @@ internal static class Scenarios
         if (llm is not null)
         {
             await llm.WarmUpAsync(concurrency);
-            environment.Settings["Llm__Providers__openai__BaseUrl"] = llm.ApiUrl.ToString();
-            environment.Settings["Llm__Providers__openai__ApiKey"] = "sk-bench";
+            llm.ConfigureServices(environment.Settings);
         }
 
-        var workflow = llm is null ? "bench_transform" : "bench_llm";
+        var (workflow, input) = llm is null
+            ? ("bench_transform", (Func<int, object>)(i => new { name = $"job {i}" }))
+            : ("bench_llm", i => new { question = $"question {i}" });
         await environment.StartApiAsync();
         for (var w = 1; w <= workers; w++)
         {
@@ -144,9 +145,7 @@ internal static class Scenarios
         double[] latencies;
         using (var submitter = new Submitter(environment.ApiUrl).Configure())
         {
-            latencies = [.. (llm is null
-                ? await submitter.SubmitManyAsync(workflow, jobs, i => new { name = $"job {i}" }, concurrency)
-                : await submitter.SubmitManyAsync(workflow, jobs, i => new { question = $"question {i}" }, concurrency)).Order()];
+            latencies = [.. (await submitter.SubmitManyAsync(workflow, jobs, input, concurrency)).Order()];
         }
 
         var submitSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
@@ -251,14 +250,7 @@ internal static class Scenarios
     {
         await using var llm = await FakeLlmServer.StartAsync(latency, https);
         await llm.WarmUpAsync(jobs);
-        if (llm.CertificatePemFile is { } pem)
-        {
-            environment.Settings["SSL_CERT_FILE"] = pem;
-            environment.Settings["SSL_CERT_DIR"] = Path.GetDirectoryName(pem)!;
-        }
-
-        environment.Settings["Llm__Providers__openai__BaseUrl"] = llm.ApiUrl.ToString();
-        environment.Settings["Llm__Providers__openai__ApiKey"] = "sk-bench";
+        llm.ConfigureServices(environment.Settings);
         await environment.StartApiAsync();
         using var submitter = new Submitter(environment.ApiUrl).Configure();
         await submitter.SubmitManyAsync("bench_llm", jobs, i => new { question = $"question {i}" });
@@ -337,8 +329,7 @@ internal static class Scenarios
     public static async Task<JsonObject> RecoveryAsync(BenchEnvironment environment, int jobs, int windowSeconds)
     {
         await using var llm = await FakeLlmServer.StartAsync(TimeSpan.FromMinutes(10));
-        environment.Settings["Llm__Providers__openai__BaseUrl"] = llm.ApiUrl.ToString();
-        environment.Settings["Llm__Providers__openai__ApiKey"] = "sk-bench";
+        llm.ConfigureServices(environment.Settings);
         await environment.StartApiAsync();
         var doomed = environment.StartWorker("bench-doomed", new() { ["Worker__MaxConcurrentJobs"] = "1000" });
         await WaitForWorkersAsync(environment, 1);
