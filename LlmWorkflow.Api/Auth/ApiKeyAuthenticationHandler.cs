@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Encodings.Web;
+using LlmWorkflow.Api.Infrastructure;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
@@ -24,6 +25,12 @@ public sealed class ApiKeyAuthenticationHandler(
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
+        // Only the server sets features: no client can send this mark (RehearsingServer).
+        if (SubmissionRehearsal.IsRehearsal(Context))
+        {
+            return AuthenticateResult.Success(Ticket(new ApiKeyEntry { Name = SubmissionRehearsal.Tenant }));
+        }
+
         string? presented = null;
         foreach (var header in HeaderNames)
         {

@@ -1,5 +1,6 @@
 using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Contracts;
+using LlmWorkflow.Api.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -102,6 +103,7 @@ internal static class JobEndpoints
             IdempotencyKey = string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey,
             TraceParent = activity?.Id,
             TraceState = activity?.TraceStateString,
+            Rehearsal = SubmissionRehearsal.IsRehearsal(http),
         };
 
         var result = await submitter.SubmitAsync(submission, cancellationToken);

@@ -45,9 +45,16 @@ public sealed class JobSubmitter(
                 "webhook_url needs a signing secret and this service has none: send webhook_secret, or set LLM_WEBHOOK_SECRET (Webhooks:Secret) on the service.")];
         }
 
-        if (problems.Count > 0)
+        if (problems.Count > 0 && !submission.Rehearsal)
         {
             return new SubmissionResult(null, false, problems);
+        }
+
+        if (submission.Rehearsal)
+        {
+            var (rehearsed, rehearsedDispatch) = NewJob(submission, workflow);
+            await submissions.RehearseAsync(rehearsed, rehearsedDispatch, cancellationToken);
+            return new SubmissionResult(rehearsed, Created: true, []);
         }
 
         if (submission.IdempotencyKey is not null && await FindByIdempotencyKeyAsync(submission, cancellationToken) is { } existing)
@@ -68,23 +75,6 @@ public sealed class JobSubmitter(
 
         Telemetry.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("workflow", job.WorkflowName));
         return new SubmissionResult(job, Created: true, []);
-    }
-
-    /// <summary>
-    /// Runs a submission's code once and keeps nothing (<c>ApiWarmup</c>): the catalog lookup, the validation, the
-    /// job's construction and <see cref="SubmissionBatcher.RehearseAsync"/>. The rehearsal's input need not be valid:
-    /// what is rehearsed is the checking, not its outcome. An unknown workflow rehearses nothing.
-    /// </summary>
-    public Task RehearseAsync(JobSubmission submission, CancellationToken cancellationToken)
-    {
-        if (!catalog.TryGet(submission.WorkflowName, out var workflow))
-        {
-            return Task.CompletedTask;
-        }
-
-        _ = SubmissionValidator.Validate(submission, workflow, webhookOptions.Value.AllowPrivateNetworks);
-        var (job, dispatch) = NewJob(submission, workflow);
-        return submissions.RehearseAsync(job, dispatch, cancellationToken);
     }
 
     private (WorkflowJob Job, JobDispatch Dispatch) NewJob(JobSubmission submission, WorkflowDefinition workflow)

@@ -106,9 +106,9 @@ public sealed class OtlpEndToEndTests(TestServers servers)
         Assert.Equal(llm.Options.CompletionTokens, await WaitForSumAsync(receiver, "worker", "llmworkflow.llm.tokens", ("gen_ai.request.model", "gpt-4o-mini"), ("gen_ai.token.type", "output")));
         Assert.Equal(cost, await WaitForSumAsync(receiver, "worker", "llmworkflow.llm.cost", ("gen_ai.request.model", "gpt-4o-mini")), 9);
         Assert.Equal(1, await WaitForSumAsync(receiver, "worker", "llmworkflow.webhooks.deliveries", ("event", "workflow.completed"), ("outcome", "delivered")));
-        Assert.Equal(1ul, (await WaitForHistogramAsync(receiver, "llmworkflow.jobs.duration", ("workflow", Workflow), ("status", "completed"))).Count);
-        Assert.Equal(3ul, (await WaitForHistogramAsync(receiver, "llmworkflow.steps.duration", ("workflow", Workflow), ("step_type", "transform"), ("status", "completed"))).Count
-            + (await WaitForHistogramAsync(receiver, "llmworkflow.steps.duration", ("workflow", Workflow), ("step_type", "llm"), ("status", "completed"))).Count);
+        Assert.Equal(1ul, (await WaitForHistogramAsync(receiver, "worker", "llmworkflow.jobs.duration", ("workflow", Workflow), ("status", "completed"))).Count);
+        Assert.Equal(3ul, (await WaitForHistogramAsync(receiver, "worker", "llmworkflow.steps.duration", ("workflow", Workflow), ("step_type", "transform"), ("status", "completed"))).Count
+            + (await WaitForHistogramAsync(receiver, "worker", "llmworkflow.steps.duration", ("workflow", Workflow), ("step_type", "llm"), ("status", "completed"))).Count);
         await Eventually.TrueAsync(() => Task.FromResult(LatestGaugeBands(receiver, "llmworkflow.queue.depth") is { Count: 3 } bands && bands.Values.All(v => v == 0)),
             Wait, "queue depth gauges of the three bands at 0");
         Assert.Equal(["high", "low", "normal"], LatestGaugeBands(receiver, "llmworkflow.queue.oldest_age").Keys.Order());
@@ -130,6 +130,11 @@ public sealed class OtlpEndToEndTests(TestServers servers)
         var rehearsed = receiver.Metrics.Where(m => DataPointAttributes(m.Metric).Any(attributes => attributes.Any(a =>
             a.Key is "workflow" or "gen_ai.provider.name" && a.Value.StringValue == "rehearsal"))).Select(m => m.Name).Distinct().ToList();
         Assert.True(rehearsed.Count == 0, "Metrics with the rehearsal's points: " + string.Join(", ", rehearsed));
+        // The API rehearses a submission through its pipeline before it listens (RehearsingServer): it ran, and it is no
+        // request in the request metric (one submission was made) and no job in the jobs metric (asserted above).
+        Assert.Contains("Rehearsed a submission through the request pipeline", api.Output, StringComparison.Ordinal);
+        Assert.Equal(1ul, (await WaitForHistogramAsync(receiver, "api", "http.server.request.duration",
+            ("http.request.method", "POST"), ("http.route", "/api/v1/workflow"))).Count);
     }
 
     private static IEnumerable<IEnumerable<OpenTelemetry.Proto.Common.V1.KeyValue>> DataPointAttributes(Metric metric) =>
@@ -158,9 +163,9 @@ public sealed class OtlpEndToEndTests(TestServers servers)
         return point.ValueCase == NumberDataPoint.ValueOneofCase.AsInt ? point.AsInt : point.AsDouble;
     }
 
-    private static async Task<HistogramDataPoint> WaitForHistogramAsync(OtlpReceiver receiver, string name, params (string Key, string Value)[] attributes)
+    private static async Task<HistogramDataPoint> WaitForHistogramAsync(OtlpReceiver receiver, string service, string name, params (string Key, string Value)[] attributes)
     {
-        HistogramDataPoint? Latest() => receiver.Metrics.Where(m => m.Service == "worker" && m.Name == name)
+        HistogramDataPoint? Latest() => receiver.Metrics.Where(m => m.Service == service && m.Name == name)
             .SelectMany(m => m.Metric.Histogram?.DataPoints ?? [])
             .Where(p => Matches(p.Attributes, attributes))
             .OrderBy(p => p.TimeUnixNano).LastOrDefault();
