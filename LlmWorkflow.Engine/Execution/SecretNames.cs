@@ -15,7 +15,23 @@ public static class SecretNames
     public static bool IsSecret(string name)
     {
         var normalized = name.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal).ToLowerInvariant();
-        return Contained.Any(fragment => normalized.Contains(fragment, StringComparison.Ordinal))
-            || Endings.Any(ending => normalized.EndsWith(ending, StringComparison.Ordinal));
+        // Loops, not LINQ over lambdas that capture the name: this runs for every input field of every step.
+        foreach (var fragment in Contained)
+        {
+            if (normalized.Contains(fragment, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        foreach (var ending in Endings)
+        {
+            if (normalized.EndsWith(ending, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

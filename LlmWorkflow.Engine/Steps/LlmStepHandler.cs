@@ -38,7 +38,8 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
         var reserved = Reserve(context, models, prompt.Messages, maxTokens);
         var deltas = config.Stream ? Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true }) : null;
         var pump = deltas is null ? Task.CompletedTask : PublishDeltasAsync(context, deltas.Reader, cancellationToken);
-        var refused = new System.Collections.Concurrent.ConcurrentQueue<LlmCallResult>();
+        // Created only when an answer is refused (rare): an empty queue per call cost a segment of 32 slots.
+        System.Collections.Concurrent.ConcurrentQueue<LlmCallResult>? refused = null;
         LlmCallResult result;
         try
         {
@@ -54,7 +55,7 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
                     CacheTtl: config.CacheTtlSeconds is { } ttl ? TimeSpan.FromSeconds(ttl) : null,
                     WorkflowName: context.Run.Workflow.Name,
                     StepId: step.Id,
-                    OnRefusedAnswer: refused.Enqueue),
+                    OnRefusedAnswer: call => LazyInitializer.EnsureInitialized(ref refused).Enqueue(call)),
                 cancellationToken);
         }
         finally
@@ -67,9 +68,12 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
             }
 
             // Answers refused for their size were paid for: recorded like any answered call, whatever happens next.
-            foreach (var call in refused)
+            if (refused is not null)
             {
-                await RecordAsync(context, call, cancellationToken);
+                foreach (var call in refused)
+                {
+                    await RecordAsync(context, call, cancellationToken);
+                }
             }
         }
 
