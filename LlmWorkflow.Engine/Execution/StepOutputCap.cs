@@ -58,7 +58,7 @@ public static class StepOutputCap
     /// <summary>Counts what is written into one scratch buffer, reused for every write.</summary>
     private sealed class ByteCounter : IBufferWriter<byte>
     {
-        private byte[] _scratch = new byte[4096];
+        private readonly byte[] _scratch = new byte[4096];
 
         public long Count { get; set; }
 
@@ -68,14 +68,8 @@ public static class StepOutputCap
 
         public Span<byte> GetSpan(int sizeHint = 0) => Scratch(sizeHint);
 
-        private byte[] Scratch(int sizeHint)
-        {
-            if (sizeHint > _scratch.Length)
-            {
-                _scratch = new byte[Math.Max(sizeHint, _scratch.Length * 2)];
-            }
-
-            return _scratch;
-        }
+        // The writer asks for room for a whole long string value at once; such a buffer is used once, not kept by the
+        // thread (a 10 MB answer would otherwise pin a 60 MB scratch to a pool thread for good).
+        private byte[] Scratch(int sizeHint) => sizeHint > _scratch.Length ? new byte[sizeHint] : _scratch;
     }
 }

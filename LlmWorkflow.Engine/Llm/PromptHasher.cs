@@ -20,7 +20,8 @@ public static class PromptHasher
         var length = 0;
         foreach (var message in messages)
         {
-            length += Encoding.UTF8.GetMaxByteCount(message.Role.Value.Length) + Encoding.UTF8.GetMaxByteCount(message.Text.Length) + 2;
+            // Exact counts, not the maximum (three bytes a char): a long prompt rents no more than it needs from the pool.
+            length += Encoding.UTF8.GetByteCount(message.Role.Value) + Encoding.UTF8.GetByteCount(message.Text) + RoleEnd.Length + MessageEnd.Length;
         }
 
         var buffer = ArrayPool<byte>.Shared.Rent(length);
