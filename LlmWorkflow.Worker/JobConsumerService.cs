@@ -78,6 +78,14 @@ internal sealed partial class JobConsumerService(
                     }
 
                     _ = task.ContinueWith(t => { lock (inFlight) { inFlight.Remove(t); } }, TaskScheduler.Default);
+                    if (processor.CallsOut(claim))
+                    {
+                        // Go to the back of the thread pool's queue before starting the next job: the job just started
+                        // queues its next steps there too (its provider connection opened, its request sent). Without
+                        // this, a batch of 500 LLM jobs queued all of its starts first, and no request left until every
+                        // job had started. Jobs that only compute skip it: theirs would only split the batch's writes.
+                        await Task.Yield();
+                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

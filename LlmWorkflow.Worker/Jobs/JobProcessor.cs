@@ -36,6 +36,13 @@ internal sealed partial class JobProcessor(
         store.ClaimAsync(batch.Select(d => d.Dispatch.JobId).Where(id => id != Guid.Empty).Distinct().ToArray(),
             _options.Id, _options.LeaseDuration, cancellationToken);
 
+    /// <summary>
+    /// Whether the job's workflow waits on the network (an <c>llm</c> or <c>external_api</c> step anywhere in it), so
+    /// that its start should get its request out before the next job starts (see <see cref="JobConsumerService"/>).
+    /// </summary>
+    public bool CallsOut(ClaimedJob? claimed) =>
+        claimed is not null && catalog.TryGet(claimed.WorkflowName, out var workflow) && NetworkSteps.CallsOut(workflow);
+
     /// <param name="claimed">The job as claimed for this worker, or null when it must not run here (then the entry is acknowledged).</param>
     /// <param name="abort">Fires when the worker gives up on in-flight jobs at the end of its drain timeout.</param>
     public async Task ProcessAsync(DispatchedJob dispatched, ClaimedJob? claimed, CancellationToken abort)

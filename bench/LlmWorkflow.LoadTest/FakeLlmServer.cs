@@ -27,6 +27,38 @@ internal sealed class FakeLlmServer : IAsyncDisposable
 
     public Uri ApiUrl { get; private set; } = null!;
 
+    private long _firstArrival = long.MaxValue;
+    private long _lastArrival = long.MinValue;
+
+    /// <summary>When the first and the last request since <see cref="ForgetArrivals"/> arrived (Unix ms), or null.</summary>
+    public (long First, long Last)? Arrivals =>
+        Volatile.Read(ref _firstArrival) is var first and not long.MaxValue ? (first, Volatile.Read(ref _lastArrival)) : null;
+
+    public void ForgetArrivals()
+    {
+        Volatile.Write(ref _firstArrival, long.MaxValue);
+        Volatile.Write(ref _lastArrival, long.MinValue);
+    }
+
+    private void RecordArrival(long unixMs)
+    {
+        for (var first = Volatile.Read(ref _firstArrival); unixMs < first; first = Volatile.Read(ref _firstArrival))
+        {
+            if (Interlocked.CompareExchange(ref _firstArrival, unixMs, first) == first)
+            {
+                break;
+            }
+        }
+
+        for (var last = Volatile.Read(ref _lastArrival); unixMs > last; last = Volatile.Read(ref _lastArrival))
+        {
+            if (Interlocked.CompareExchange(ref _lastArrival, unixMs, last) == last)
+            {
+                break;
+            }
+        }
+    }
+
     /// <summary>
     /// With https, the certificate as PEM in a file of its own: a service trusts it (and nothing else) with
     /// <c>SSL_CERT_FILE</c> and <c>SSL_CERT_DIR</c>, which .NET reads on Linux.
@@ -51,8 +83,10 @@ internal sealed class FakeLlmServer : IAsyncDisposable
             });
         });
         var app = builder.Build();
+        FakeLlmServer? server = null;
         app.MapPost("/v1/chat/completions", async (HttpContext context) =>
         {
+            server!.RecordArrival(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             await Task.Delay(latency, context.RequestAborted);
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync("""
@@ -62,7 +96,7 @@ internal sealed class FakeLlmServer : IAsyncDisposable
                 """, context.RequestAborted);
         });
         await app.StartAsync();
-        var server = new FakeLlmServer(app, certificate);
+        server = new FakeLlmServer(app, certificate);
         server.ApiUrl = new Uri(app.Urls.First().TrimEnd('/') + "/v1/");
         if (certificate is not null)
         {
@@ -125,6 +159,7 @@ internal sealed class FakeLlmServer : IAsyncDisposable
             using var response = await http.PostAsync(url, new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
             response.EnsureSuccessStatusCode();
         }));
+        ForgetArrivals();
     }
 
     public async ValueTask DisposeAsync()

@@ -281,12 +281,15 @@ internal static class Scenarios
             wave = $"created_at > 'epoch'::timestamptz + {last} * interval '1 microsecond'";
             Signal(worker, "STOP");
             await submitter.SubmitManyAsync("bench_llm", jobs, i => new { question = $"question {i}" });
+            llm.ForgetArrivals();
             Signal(worker, "CONT");
         }
 
         peakKb = Math.Max(peakKb, PeakMemoryKb(worker.Id));
         var makespanMs = await environment.CountAsync(
             $"SELECT (EXTRACT(EPOCH FROM max(completed_at) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs WHERE {wave}");
+        var firstStartMs = await environment.CountAsync($"SELECT (EXTRACT(EPOCH FROM min(started_at)) * 1000)::bigint FROM llm_workflow_jobs WHERE {wave}");
+        var arrivals = llm.Arrivals ?? throw new InvalidOperationException("No request reached the fake LLM.");
         return new JsonObject
         {
             ["scenario"] = "io_concurrency",
@@ -308,6 +311,10 @@ internal static class Scenarios
                 $"SELECT (EXTRACT(EPOCH FROM (SELECT min(s.started_at) FROM llm_job_steps s WHERE s.job_id IN (SELECT id FROM llm_workflow_jobs WHERE {wave})) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs WHERE {wave}"),
             ["last_step_start_ms"] = await environment.CountAsync(
                 $"SELECT (EXTRACT(EPOCH FROM (SELECT max(s.started_at) FROM llm_job_steps s WHERE s.job_id IN (SELECT id FROM llm_workflow_jobs WHERE {wave})) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs WHERE {wave}"),
+            // When the fake provider received the wave's first and last request, from the first job start: a request
+            // leaves only once its job's start has run and the worker's thread pool has sent it.
+            ["first_request_ms"] = arrivals.First - firstStartMs,
+            ["last_request_ms"] = arrivals.Last - firstStartMs,
             ["last_step_end_to_last_finish_ms"] = await environment.CountAsync(
                 $"SELECT (EXTRACT(EPOCH FROM max(completed_at) - (SELECT max(s.finished_at) FROM llm_job_steps s WHERE s.job_id IN (SELECT id FROM llm_workflow_jobs WHERE {wave}))) * 1000)::bigint FROM llm_workflow_jobs WHERE {wave}"),
         };
