@@ -125,7 +125,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         p.Add(new NpgsqlParameter { Value = jobId });
         p.Add(new NpgsqlParameter { Value = workerId });
         p.Add(new NpgsqlParameter { Value = (object?)attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
-        await writes.ExecuteAsync(sql, p, cancellationToken);
+        await writes.ExecuteAsync(jobId, sql, p, cancellationToken);
     }
 
     public async Task UpdateProgressAsync(Guid jobId, string stepId, string stepName, int percent, CancellationToken cancellationToken)
@@ -136,7 +136,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         p.Add(new NpgsqlParameter { Value = stepId });
         p.Add(new NpgsqlParameter { Value = stepName });
         p.Add(new NpgsqlParameter { Value = percent });
-        await writes.ExecuteAsync(sql, p, cancellationToken);
+        await writes.ExecuteAsync(jobId, sql, p, cancellationToken);
     }
 
     /// <summary>
@@ -144,15 +144,15 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     /// stores the full (uncapped) output that later steps of a resumed run read.
     /// </summary>
     public async Task UpsertStepAsync(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint, CancellationToken cancellationToken) =>
-        await writes.ExecuteAsync([StepStatement(jobId, jobAttempt, record, checkpointOutput, isCheckpoint)], cancellationToken);
+        await writes.ExecuteAsync(jobId, [StepStatement(jobId, jobAttempt, record, checkpointOutput, isCheckpoint)], cancellationToken);
 
     /// <summary>
     /// Writes a step record (or checkpoint), the first statement, and the usage rows of the LLM calls it paid for, in
     /// one transaction. False when the step row was refused because this run no longer owns the job's attempt (it was reclaimed,
     /// finished or deleted); the usage rows are written regardless while the job exists, because the calls were paid.
     /// </summary>
-    public async Task<bool> WriteStepAsync(IReadOnlyList<WriteStatement> statements, CancellationToken cancellationToken) =>
-        (await writes.ExecuteAsync(statements, cancellationToken))[0] == 1;
+    public async Task<bool> WriteStepAsync(Guid jobId, IReadOnlyList<WriteStatement> statements, CancellationToken cancellationToken) =>
+        (await writes.ExecuteAsync(jobId, statements, cancellationToken))[0] == 1;
 
     /// <summary>The statement that writes a step record, fenced by the job's attempt so a reclaimed run cannot write.</summary>
     /// <remarks>One row of a multi-row statement: the step rows of many jobs in a batch are one INSERT.</remarks>
@@ -247,7 +247,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     }
 
     public async Task InsertUsageAsync(Guid jobId, string stepId, string? workflowName, LlmCallResult call, CancellationToken cancellationToken) =>
-        await writes.ExecuteAsync([UsageStatement(Guid.CreateVersion7(), jobId, stepId, workflowName, call)], cancellationToken);
+        await writes.ExecuteAsync(jobId, [UsageStatement(Guid.CreateVersion7(), jobId, stepId, workflowName, call)], cancellationToken);
 
     /// <summary>
     /// The statement that records one answered LLM call. Its id is chosen by the worker when the answer arrives, so a
@@ -306,7 +306,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     /// its own guard, so only the rows whose guard fails lose.</remarks>
     public async Task<bool> FinishAsync(
         Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken, int? attempt = null, IReadOnlyList<WriteStatement>? stepRows = null) =>
-        (await writes.ExecuteAsync([.. stepRows ?? [], FinishStatement(jobId, workerId, outcome, attempt)], cancellationToken))[^1] == 1;
+        (await writes.ExecuteAsync(jobId, [.. stepRows ?? [], FinishStatement(jobId, workerId, outcome, attempt)], cancellationToken))[^1] == 1;
 
     /// <summary>The row of the finishing statement for one job (see <see cref="FinishAsync"/>).</summary>
     public WriteStatement FinishStatement(Guid jobId, string workerId, JobOutcome outcome, int? attempt) =>

@@ -6,7 +6,7 @@ using Npgsql;
 namespace LlmWorkflow.Pipeline.Jobs;
 
 /// <summary>
-/// Group commit for the worker's hot-path writes. Concurrent jobs hand their statements here; a single writer sends
+/// Group commit for the worker's hot-path writes. Concurrent jobs hand their statements here; the writer sends
 /// whatever is waiting (up to <see cref="MaxBatch"/>) as one <see cref="NpgsqlBatch"/> in one transaction — one round
 /// trip and one commit for many jobs — and completes each caller with its own rows-affected count once committed, so
 /// durability is unchanged. If a batch fails, its callers' writes are retried one by one so that one bad statement
@@ -14,19 +14,40 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// usage rows of its LLM calls): they always commit or fail together. Rows of a <see cref="MultiRowStatement"/> (the
 /// finishes, step rows and usage rows of many jobs) are coalesced: one statement per kind per batch, not one per job.
 /// </summary>
+/// <remarks>
+/// One batch is in flight at a time, except when a whole second batch is already waiting (hundreds of jobs finishing
+/// at once): then up to <see cref="MaxBatchesInFlight"/> run side by side, so PostgreSQL works on both cores instead of
+/// one while the jobs wait. A second batch holds only writes of jobs with no write in flight, so a job's writes still
+/// commit one after another in the order given, and two batches never lock the same job's rows. A write that names no
+/// job (<see cref="ExecuteAsync(IReadOnlyList{WriteStatement}, CancellationToken)"/>) runs in no batch beside another.
+/// </remarks>
 public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, ILogger<PostgresWriteBatcher> logger) : BackgroundService
 {
     public const int MaxBatch = 256;
+
+    /// <summary>Batches in flight at once; past the first, only full ones (see the remarks).</summary>
+    public const int MaxBatchesInFlight = 2;
+
     private readonly Channel<PendingWrite> _pending = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
 
-    /// <summary>Queues one statement; completes with its rows-affected count after the batch commits.</summary>
-    public async Task<int> ExecuteAsync(string sql, IReadOnlyList<NpgsqlParameter> parameters, CancellationToken cancellationToken) =>
-        (await ExecuteAsync([new WriteStatement(sql, parameters)], cancellationToken))[0];
+    /// <summary>Queues one statement of one job; completes with its rows-affected count after the batch commits.</summary>
+    public async Task<int> ExecuteAsync(Guid job, string sql, IReadOnlyList<NpgsqlParameter> parameters, CancellationToken cancellationToken) =>
+        (await ExecuteAsync(job, [new WriteStatement(sql, parameters)], cancellationToken))[0];
 
-    /// <summary>Queues statements that commit together; completes with each one's rows-affected count.</summary>
-    public Task<int[]> ExecuteAsync(IReadOnlyList<WriteStatement> statements, CancellationToken cancellationToken)
+    /// <summary>Queues statements of one job that commit together; completes with each one's rows-affected count.</summary>
+    public Task<int[]> ExecuteAsync(Guid job, IReadOnlyList<WriteStatement> statements, CancellationToken cancellationToken) =>
+        Enqueue(job, statements, cancellationToken);
+
+    /// <summary>
+    /// Queues statements that commit together, of any number of jobs; completes with each one's rows-affected count.
+    /// Such a write never shares the database with another batch in flight.
+    /// </summary>
+    public Task<int[]> ExecuteAsync(IReadOnlyList<WriteStatement> statements, CancellationToken cancellationToken) =>
+        Enqueue(null, statements, cancellationToken);
+
+    private Task<int[]> Enqueue(Guid? job, IReadOnlyList<WriteStatement> statements, CancellationToken cancellationToken)
     {
-        var write = new PendingWrite(statements, new TaskCompletionSource<int[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var write = new PendingWrite(job, statements, new TaskCompletionSource<int[]>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_pending.Writer.TryWrite(write))
         {
             throw new InvalidOperationException("The Postgres write batcher has stopped.");
@@ -39,10 +60,38 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
     {
         // Runs until StopAsync completes the channel and every queued write is flushed (not on the stopping token:
         // jobs still draining must be able to record their results).
-        var batch = new List<PendingWrite>(MaxBatch);
-        while (await _pending.Reader.WaitToReadAsync(CancellationToken.None))
+        var waiting = new List<PendingWrite>();
+        var inFlight = new List<InFlightBatch>(MaxBatchesInFlight);
+        Task<bool>? arrival = null;
+        var open = true;
+        while (open || waiting.Count > 0 || inFlight.Count > 0)
         {
-            await DrainAsync(batch);
+            while (_pending.Reader.TryRead(out var write))
+            {
+                waiting.Add(write);
+            }
+
+            inFlight.RemoveAll(batch => batch.Sent.IsCompleted);
+            if (TakeBatch(waiting, inFlight) is { } next)
+            {
+                inFlight.Add(new InFlightBatch(next.Jobs, SendAsync(next.Writes)));
+                continue;
+            }
+
+            // Nothing to send now: wait for a write to arrive or a batch to commit.
+            var wakeUps = inFlight.ConvertAll(batch => batch.Sent);
+            if (open)
+            {
+                arrival ??= _pending.Reader.WaitToReadAsync(CancellationToken.None).AsTask();
+                wakeUps.Add(arrival);
+            }
+
+            await Task.WhenAny(wakeUps);
+            if (arrival is { IsCompleted: true })
+            {
+                open = await arrival;
+                arrival = null;
+            }
         }
     }
 
@@ -53,41 +102,88 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
         await base.StopAsync(cancellationToken);
     }
 
-    private async Task DrainAsync(List<PendingWrite> batch)
+    /// <summary>
+    /// The next batch to send, taken out of <paramref name="waiting"/>, or null. With nothing in flight: the writes in
+    /// arrival order, up to <see cref="MaxBatch"/> statements. Beside batches in flight: a full batch of writes whose
+    /// jobs have none in flight, in arrival order, stopping at a write that names no job.
+    /// </summary>
+    private static (List<PendingWrite> Writes, HashSet<Guid>? Jobs)? TakeBatch(List<PendingWrite> waiting, List<InFlightBatch> inFlight)
     {
-        while (true)
+        if (waiting.Count == 0 || inFlight.Count >= MaxBatchesInFlight || inFlight.Exists(batch => batch.Jobs is null))
         {
-            batch.Clear();
-            var statements = 0;
-            while (statements < MaxBatch && _pending.Reader.TryRead(out var write))
-            {
-                batch.Add(write);
-                statements += write.Statements.Count;
-            }
+            return null;
+        }
 
-            if (batch.Count == 0)
+        var taken = new List<PendingWrite>();
+        HashSet<Guid>? jobs = [];
+        var statements = 0;
+        var index = 0;
+        for (; index < waiting.Count && statements < MaxBatch; index++)
+        {
+            var write = waiting[index];
+            if (inFlight.Count > 0)
             {
-                return;
-            }
-
-            try
-            {
-                await ExecuteBatchAsync(batch);
-            }
-            catch (Exception ex) when (batch.Count > 1 && ex is NpgsqlException)
-            {
-                LogBatchFailed(ex, batch.Count);
-                foreach (var write in batch)
+                if (write.Job is not { } job)
                 {
-                    await ExecuteOneAsync(write);
+                    break; // nothing passes a write that names no job
+                }
+
+                if (inFlight.Exists(batch => batch.Jobs!.Contains(job)))
+                {
+                    continue; // it waits for its job's write in flight; so do the job's later writes
                 }
             }
-            catch (Exception ex)
+
+            taken.Add(write);
+            statements += write.Statements.Count;
+            if (write.Job is { } own)
             {
-                foreach (var write in batch)
-                {
-                    write.Completion.TrySetException(ex);
-                }
+                jobs?.Add(own);
+            }
+            else
+            {
+                jobs = null;
+            }
+        }
+
+        if (taken.Count == 0 || (inFlight.Count > 0 && statements < MaxBatch))
+        {
+            return null;
+        }
+
+        if (taken.Count == index)
+        {
+            waiting.RemoveRange(0, index);
+        }
+        else
+        {
+            var sent = new HashSet<PendingWrite>(taken, ReferenceEqualityComparer.Instance);
+            waiting.RemoveAll(sent.Contains);
+        }
+
+        return (taken, jobs);
+    }
+
+    /// <summary>Sends one batch; never throws (each write's task carries its own outcome).</summary>
+    private async Task SendAsync(List<PendingWrite> batch)
+    {
+        try
+        {
+            await ExecuteBatchAsync(batch);
+        }
+        catch (Exception ex) when (batch.Count > 1 && ex is NpgsqlException)
+        {
+            LogBatchFailed(ex, batch.Count);
+            foreach (var write in batch)
+            {
+                await ExecuteOneAsync(write);
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (var write in batch)
+            {
+                write.Completion.TrySetException(ex);
             }
         }
     }
@@ -196,7 +292,11 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
         }
     }
 
-    private sealed record PendingWrite(IReadOnlyList<WriteStatement> Statements, TaskCompletionSource<int[]> Completion);
+    /// <param name="Job">The job the write belongs to; null for a write of several jobs, which runs beside no other batch.</param>
+    private sealed record PendingWrite(Guid? Job, IReadOnlyList<WriteStatement> Statements, TaskCompletionSource<int[]> Completion);
+
+    /// <param name="Jobs">The jobs with a write in the batch; null when a write names no job (then it could be any).</param>
+    private sealed record InFlightBatch(HashSet<Guid>? Jobs, Task Sent);
 
     /// <summary>The rows of one multi-row statement in a batch; <see cref="Keys"/> keeps a key to one row per statement.</summary>
     /// <param name="position">The command's place in the batch (commands run in this order).</param>

@@ -83,8 +83,8 @@ public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
         await holder.SaveAsync(id.ToString(), Checkpoint(), CancellationToken.None);
         // A usage row written twice (as after a commit whose acknowledgement was lost) is still one row.
         var again = JobStore.UsageStatement(Guid.CreateVersion7(), id, "other", "hello_transform", Call());
-        await _db.Store.WriteStepAsync([again], CancellationToken.None);
-        await _db.Store.WriteStepAsync([again], CancellationToken.None);
+        await _db.Store.WriteStepAsync(id, [again], CancellationToken.None);
+        await _db.Store.WriteStepAsync(id, [again], CancellationToken.None);
 
         var claimed = Assert.Single(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None)).Value;
         var newOwner = Checkpoints(id, claimed.Attempt, () => { });

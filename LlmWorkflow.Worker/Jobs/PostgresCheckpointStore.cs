@@ -131,7 +131,7 @@ internal sealed class PostgresCheckpointStore(
         if (rows is not null)
         {
             // Refused when another attempt owns the job: then its usage rows went in regardless, and the run stops anyway.
-            await faults.GuardAsync(() => held.WriteAsync(() => store.WriteStepAsync(rows, CancellationToken.None),
+            await faults.GuardAsync(() => held.WriteAsync(() => store.WriteStepAsync(_jobId, rows, CancellationToken.None),
                 HeldWrites.EstimateBytes(rows), $"the last step of job {_jobId}"));
         }
     }
@@ -216,7 +216,7 @@ internal sealed class PostgresCheckpointStore(
             var rows = TakeUsage(key);
             if (rows.Count > 0)
             {
-                await faults.GuardAsync(() => held.WriteAsync(() => store.WriteStepAsync(rows, CancellationToken.None),
+                await faults.GuardAsync(() => held.WriteAsync(() => store.WriteStepAsync(_jobId, rows, CancellationToken.None),
                     HeldWrites.EstimateBytes(rows), $"the LLM usage of step \"{key}\" of job {_jobId}"));
             }
         }
@@ -249,7 +249,7 @@ internal sealed class PostgresCheckpointStore(
         var statements = await TakeDeferredAsync();
         statements.Add(step);
         statements.AddRange(usage);
-        var written = await faults.GuardAsync(() => held.WriteAsync(() => store.WriteStepAsync(statements, CancellationToken.None),
+        var written = await faults.GuardAsync(() => held.WriteAsync(() => store.WriteStepAsync(_jobId, statements, CancellationToken.None),
             HeldWrites.EstimateBytes(statements), $"step \"{stepKey}\" of job {_jobId}"));
         if (!written)
         {
@@ -297,7 +297,7 @@ internal sealed class PostgresCheckpointStore(
 
         try
         {
-            if (!await store.WriteStepAsync(rows, CancellationToken.None))
+            if (!await store.WriteStepAsync(_jobId, rows, CancellationToken.None))
             {
                 leaseLost();
             }

@@ -55,7 +55,7 @@ internal sealed class WorkerWarmup(JobStore store, IRedisClient redis, IPriceTab
             StepKey = "warm-up", StepId = "warm-up", DisplayName = "Warm-up", Type = "transform", Status = StepStatus.Completed,
             Attempts = 1, StartedAt = now, FinishedAt = now, Output = JsonValue.Create("warm"),
         };
-        await store.WriteStepAsync([JobStore.StepStatement(jobId, 1, step, step.Output, isCheckpoint: true)], cancellationToken);
+        await store.WriteStepAsync(jobId, [JobStore.StepStatement(jobId, 1, step, step.Output, isCheckpoint: true)], cancellationToken);
         var outcome = new JobOutcome(JobStatus.Completed, new JsonObject { ["output"] = "warm" }, null, 0, 0, 0m);
         await store.FinishAsync(jobId, worker, outcome, cancellationToken, attempt: 1);
     }
