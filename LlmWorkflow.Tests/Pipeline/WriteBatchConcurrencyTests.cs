@@ -31,9 +31,8 @@ public sealed class WriteBatchConcurrencyTests(TestServers servers) : IAsyncLife
     {
         var ct = TestContext.Current.CancellationToken;
         var held = Guid.NewGuid();
-        await using var holder = await LockHolder.TakeAsync(_db.Database, ct);
-        var first = Writes.ExecuteAsync(held, [WaitForLock(), Probe(held, 1)], CancellationToken.None);
-        await WaitUntilTheBatchWaitsOnTheLockAsync(ct);
+        var (holder, first) = await HoldABatchAsync(held, ct);
+        await using var _ = holder;
 
         // The held job's second write only counts if its first one committed before it ran.
         var second = Writes.ExecuteAsync(held, [ProbeAfter(held, 2, 1)], CancellationToken.None);
@@ -56,10 +55,8 @@ public sealed class WriteBatchConcurrencyTests(TestServers servers) : IAsyncLife
     public async Task LessThanAFullBatchOrAWriteOfNoJobWaitsForTheBatchInFlight()
     {
         var ct = TestContext.Current.CancellationToken;
-        var held = Guid.NewGuid();
-        await using var holder = await LockHolder.TakeAsync(_db.Database, ct);
-        var first = Writes.ExecuteAsync(held, [WaitForLock(), Probe(held, 1)], CancellationToken.None);
-        await WaitUntilTheBatchWaitsOnTheLockAsync(ct);
+        var (holder, first) = await HoldABatchAsync(Guid.NewGuid(), ct);
+        await using var _ = holder;
 
         // A few writes of other jobs: not worth a second transaction, they join the next batch.
         var few = Enumerable.Range(0, 10)
@@ -114,12 +111,20 @@ public sealed class WriteBatchConcurrencyTests(TestServers servers) : IAsyncLife
         }
     }
 
-    private async Task WaitUntilTheBatchWaitsOnTheLockAsync(CancellationToken ct)
+    /// <summary>
+    /// Sends a write of <paramref name="job"/> (a probe row after the advisory lock) and returns once its batch waits on
+    /// the lock the returned holder keeps: that batch stays in flight until the holder releases it.
+    /// </summary>
+    private async Task<(LockHolder Holder, Task<int[]> Write)> HoldABatchAsync(Guid job, CancellationToken ct)
     {
+        var holder = await LockHolder.TakeAsync(_db.Database, ct);
+        var write = Writes.ExecuteAsync(job, [WaitForLock(), Probe(job, 1)], CancellationToken.None);
         while (await ScalarAsync($"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {HeldLock} AND NOT granted", ct) == 0)
         {
             await Task.Delay(20, ct);
         }
+
+        return (holder, write);
     }
 
     private Task<long> CountAsync(CancellationToken ct) => ScalarAsync("SELECT count(*) FROM write_probe", ct);
