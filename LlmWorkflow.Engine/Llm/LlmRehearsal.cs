@@ -1,5 +1,4 @@
-using System.Net;
-using System.Text;
+using System.Diagnostics.Metrics;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Costs;
 using LlmWorkflow.Engine.Definitions;
@@ -38,17 +37,30 @@ public static class LlmRehearsal
         }
         """;
 
+    /// <summary>The chat completion the rehearsal's call is answered with.</summary>
+    private const string Completion = """
+        {"id":"rehearsal","object":"chat.completion","created":0,"model":"model",
+         "choices":[{"index":0,"message":{"role":"assistant","content":"ready"},"finish_reason":"stop"}],
+         "usage":{"prompt_tokens":4,"completion_tokens":1,"total_tokens":5}}
+        """;
+
     /// <summary>Runs the rehearsal; returns the run's result (completed, with the made-up answer, when the path works).</summary>
     public static async Task<WorkflowRunResult> RunAsync(IPriceTable prices, CancellationToken cancellationToken)
     {
+        await using var answer = LoopbackAnswer.Start("application/json", Completion, cancellationToken);
         var options = new LlmOptions();
         options.Providers[Provider] = new LlmProviderOptions
         {
             Kind = "openai-compatible",
-            BaseUrl = "http://rehearsal.invalid/v1",
+            BaseUrl = new Uri(answer.BaseUrl, "v1").ToString(),
             ApiKey = Provider,
         };
-        using var registry = new LlmProviderRegistry(Options.Create(options), _ => null, new InMemoryAnswer());
+        // The provider's own transport (LlmProviderRegistry.CreateTransport), not a stand-in: its pool and socket run too.
+        // Its HTTP client metrics go to a meter nobody listens to: the rehearsal is no provider call in
+        // http.client.request.duration either.
+        var transport = LlmProviderRegistry.CreateTransport();
+        transport.MeterFactory = UnobservedMeters.Instance;
+        using var registry = new LlmProviderRegistry(Options.Create(options), _ => null, transport);
         using var memory = new MemoryCache(new MemoryCacheOptions());
         var gateway = new LlmGateway(registry, prices, new MemoryResponseCache(memory), NullLogger<LlmGateway>.Instance);
         var runner = new WorkflowRunner(TransformRegistry.CreateDefault(), gateway, prices: prices);
@@ -58,26 +70,15 @@ public static class LlmRehearsal
             new WorkflowRunOptions { RunId = Guid.CreateVersion7().ToString() }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Answers every request with one chat completion, after yielding once: a real answer arrives later, and the
-    /// continuations that then run (the SDK's and the gateway's state machines) are what needs compiling.
-    /// </summary>
-    private sealed class InMemoryAnswer : HttpMessageHandler
+    /// <summary>Makes meters under a name no telemetry pipeline subscribes to.</summary>
+    private sealed class UnobservedMeters : IMeterFactory
     {
-        private const string Completion = """
-            {"id":"rehearsal","object":"chat.completion","created":0,"model":"model",
-             "choices":[{"index":0,"message":{"role":"assistant","content":"ready"},"finish_reason":"stop"}],
-             "usage":{"prompt_tokens":4,"completion_tokens":1,"total_tokens":5}}
-            """;
+        public static readonly UnobservedMeters Instance = new();
 
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        public Meter Create(MeterOptions options) => new("llmworkflow.rehearsal.unobserved", options.Version);
+
+        public void Dispose()
         {
-            await Task.Yield();
-            return new HttpResponseMessage(HttpStatusCode.OK)
-            {
-                RequestMessage = request,
-                Content = new StringContent(Completion, Encoding.UTF8, "application/json"),
-            };
         }
     }
 }

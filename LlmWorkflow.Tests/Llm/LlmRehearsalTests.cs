@@ -6,8 +6,8 @@ using LlmWorkflow.Engine.Llm;
 namespace LlmWorkflow.Tests.Llm;
 
 /// <summary>
-/// <see cref="LlmRehearsal"/>, the worker's rehearsal of an LLM call: it runs an llm step through the OpenAI SDK against
-/// an answer made in memory (the SDK's parse of it reaches the step's record), and inside
+/// <see cref="LlmRehearsal"/>, the worker's rehearsal of an LLM call: it runs an llm step through the OpenAI SDK and the
+/// provider's transport against an answer served on a loopback port (the SDK's parse of it reaches the step's record), and inside
 /// <see cref="EngineTelemetry.BeginRehearsal"/> it adds nothing to the step and token metrics it adds to outside.
 /// </summary>
 public sealed class LlmRehearsalTests

@@ -130,6 +130,12 @@ public sealed class OtlpEndToEndTests(TestServers servers)
         var rehearsed = receiver.Metrics.Where(m => DataPointAttributes(m.Metric).Any(attributes => attributes.Any(a =>
             a.Key is "workflow" or "gen_ai.provider.name" && a.Value.StringValue == "rehearsal"))).Select(m => m.Name).Distinct().ToList();
         Assert.True(rehearsed.Count == 0, "Metrics with the rehearsal's points: " + string.Join(", ", rehearsed));
+        // Its call goes over a real loopback connection, and is no provider call in the HTTP client metric: the
+        // worker's requests went to the fake provider, the webhook receiver and (its exporter's) the OTLP receiver only.
+        var calledPorts = receiver.Metrics.Where(m => m.Service == "worker" && m.Name == "http.client.request.duration")
+            .SelectMany(m => m.Metric.Histogram?.DataPoints ?? []).SelectMany(p => p.Attributes)
+            .Where(a => a.Key == "server.port").Select(a => a.Value.IntValue).Distinct().Order().ToList();
+        Assert.Equal(new[] { (long)llm.ApiUrl.Port, new Uri(hooks.HookUrl).Port, receiver.Endpoint.Port }.Order(), calledPorts);
         // The API rehearses a submission through its pipeline before it listens (RehearsingServer): it ran, and it is no
         // request in the request metric (one submission was made) and no job in the jobs metric (asserted above).
         Assert.Contains("Rehearsed a submission through the request pipeline", api.Output, StringComparison.Ordinal);

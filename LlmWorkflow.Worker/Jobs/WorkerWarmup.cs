@@ -17,9 +17,10 @@ namespace LlmWorkflow.Worker.Jobs;
 /// over the worker's own types and the SDKs', Npgsql's resolution of each array parameter type of the multi-row
 /// statements). Two parts:
 /// <list type="bullet">
-/// <item>It rehearses an LLM call (<see cref="LlmRehearsal"/>: the engine, gateway, OpenAI SDK and handlers against an
-/// answer made in memory; no dependency needed) with instrumentation suppressed and no metric recorded: 500 cold LLM
-/// jobs in one worker finished 0.3 s sooner (bench/README.md, "S3: the worker rehearses an LLM call").</item>
+/// <item>It rehearses an LLM call (<see cref="LlmRehearsal"/>: the engine, gateway, OpenAI SDK, handlers and transport
+/// against an answer this process serves on a loopback port; no dependency needed) with instrumentation suppressed and
+/// no metric recorded: 500 cold LLM jobs in one worker finished 0.3 s sooner (bench/README.md, "S3: the worker
+/// rehearses an LLM call").</item>
 /// <item>It runs a job's statements for a job id that is never inserted: the claim, the lease renewal, a step's
 /// checkpoint row and the finish. Every one is guarded by the job's row, so none of them writes anything; no Redis key
 /// is touched but a PING, and no span is exported (statements without a parent span are dropped by
