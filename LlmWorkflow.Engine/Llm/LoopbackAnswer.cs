@@ -98,9 +98,9 @@ internal sealed class LoopbackAnswer : IAsyncDisposable
         {
             await _serving.ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException or IOException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException or IOException or InvalidDataException)
         {
-            // Stopped before (or while) a request came: nothing was served.
+            // Stopped before (or while) a request came, or the request was not one it reads: nothing was served.
         }
     }
 }
