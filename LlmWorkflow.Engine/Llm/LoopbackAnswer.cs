@@ -84,7 +84,10 @@ internal sealed class LoopbackAnswer : IAsyncDisposable
             var colon = line.IndexOf(':', StringComparison.Ordinal);
             if (colon > 0 && line.AsSpan(0, colon).Trim().Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
             {
-                return int.Parse(line.AsSpan(colon + 1).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                return int.TryParse(line.AsSpan(colon + 1).Trim(), System.Globalization.NumberStyles.None,
+                    System.Globalization.CultureInfo.InvariantCulture, out var length)
+                    ? length
+                    : throw new InvalidDataException("The request's Content-Length is not a number.");
             }
         }
 

@@ -67,6 +67,15 @@ public sealed class LoopbackAnswerTests
     }
 
     [Fact]
+    public async Task AContentLengthThatIsNotANumberIsRefused()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var stream = new MemoryStream(Encoding.ASCII.GetBytes("POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n"));
+
+        await Assert.ThrowsAsync<InvalidDataException>(() => LoopbackAnswer.ReadRequestAsync(stream, ct));
+    }
+
+    [Fact]
     public async Task ARequestLargerThanItReadsIsRefused()
     {
         var ct = TestContext.Current.CancellationToken;
