@@ -58,8 +58,9 @@ public static class LlmRehearsal
         // The provider's own transport (LlmProviderRegistry.CreateTransport), not a stand-in: its pool and socket run too.
         // Its HTTP client metrics go to a meter nobody listens to: the rehearsal is no provider call in
         // http.client.request.duration either.
+        using var meters = new UnobservedMeters();
         var transport = LlmProviderRegistry.CreateTransport();
-        transport.MeterFactory = UnobservedMeters.Instance;
+        transport.MeterFactory = meters;
         using var registry = new LlmProviderRegistry(Options.Create(options), _ => null, transport);
         using var memory = new MemoryCache(new MemoryCacheOptions());
         var gateway = new LlmGateway(registry, prices, new MemoryResponseCache(memory), NullLogger<LlmGateway>.Instance);
@@ -70,15 +71,29 @@ public static class LlmRehearsal
             new WorkflowRunOptions { RunId = Guid.CreateVersion7().ToString() }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Makes meters under a name no telemetry pipeline subscribes to.</summary>
+    /// <summary>Makes meters under a name no telemetry pipeline subscribes to, and disposes them with itself.</summary>
     private sealed class UnobservedMeters : IMeterFactory
     {
-        public static readonly UnobservedMeters Instance = new();
+        private readonly List<Meter> _made = [];
 
-        public Meter Create(MeterOptions options) => new("llmworkflow.rehearsal.unobserved", options.Version);
+        public Meter Create(MeterOptions options)
+        {
+            var meter = new Meter("llmworkflow.rehearsal.unobserved", options.Version);
+            lock (_made)
+            {
+                _made.Add(meter);
+            }
+
+            return meter;
+        }
 
         public void Dispose()
         {
+            lock (_made)
+            {
+                _made.ForEach(meter => meter.Dispose());
+                _made.Clear();
+            }
         }
     }
 }
