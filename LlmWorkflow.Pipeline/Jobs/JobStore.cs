@@ -39,10 +39,23 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
                   j.priority, j.webhook_url IS NOT NULL, j.webhook_events
         """;
 
+    // The renewal never waits for a row lock: a row another transaction holds (this worker's own write batch,
+    // usually) is skipped and renewed at the next tick, with two thirds of its lease still left. Waiting would let
+    // the renewal and a batch lock the same jobs in opposite orders and deadlock. Ownership is read from the
+    // statement's snapshot, so a skipped job still counts as owned; if that transaction takes it away, the next
+    // renewal says so.
     private static readonly string RenewSql = $"""
-        UPDATE llm_workflow_jobs SET lease_expires_at = now() + $3
-         WHERE id = ANY($1) AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Renew)} AND cancel_requested_at IS NULL
-        RETURNING id
+        WITH owned AS (
+            SELECT id FROM llm_workflow_jobs
+             WHERE id = ANY($1) AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Renew)} AND cancel_requested_at IS NULL
+        ), renewed AS (
+            UPDATE llm_workflow_jobs j SET lease_expires_at = now() + $3
+              FROM (SELECT id FROM llm_workflow_jobs
+                     WHERE id = ANY($1) AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Renew)} AND cancel_requested_at IS NULL
+                       FOR UPDATE SKIP LOCKED) free
+             WHERE j.id = free.id
+        )
+        SELECT id FROM owned
         """;
 
     private static readonly string ReleaseSql = $"""
@@ -97,7 +110,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
 
     /// <summary>
     /// Extends the leases of all the jobs a worker runs, in one statement; returns the jobs it still owns (the others
-    /// were cancelled, deleted or reclaimed).
+    /// were cancelled, deleted or reclaimed). A job whose row another transaction holds at that moment is not extended
+    /// this time, but still counts as owned.
     /// </summary>
     public async Task<IReadOnlySet<Guid>> RenewLeasesAsync(IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken)
     {

@@ -3,6 +3,7 @@ using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Pipeline.Jobs;
+using Npgsql;
 
 namespace LlmWorkflow.Tests.Pipeline;
 
@@ -214,6 +215,41 @@ public sealed class MultiRowWriteTests(TestServers servers) : IAsyncLifetime
 
         Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND lease_expires_at > now() + interval '90 minutes'", otherOwner));
         Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND lease_expires_at > now() + interval '90 minutes'", stopping));
+    }
+
+    [Fact]
+    public async Task ARenewalSkipsARowAnotherTransactionHoldsInsteadOfWaitingForIt()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var free = await _db.InsertJobAsync(JobStatus.Processing);
+        var held = await _db.InsertJobAsync(JobStatus.Processing);
+        var lease = TimeSpan.FromHours(2);
+        const string ExtendedSql = "SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND lease_expires_at > now() + interval '90 minutes'";
+
+        // Another transaction (a write batch of the worker's, say) holds one row and then wants the other. A renewal
+        // that waited for the held row while holding the free one would close the circle: a deadlock.
+        await using var connection = await _db.Database.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await TouchAsync(held);
+
+        var renewed = await _db.Store.RenewLeasesAsync([free, held], "worker-a", lease, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10), ct);
+        Assert.Equal(new[] { free, held }.Order(), renewed.Order());
+        await TouchAsync(free);
+        await transaction.CommitAsync(ct);
+
+        Assert.Equal(1, await _db.CountAsync(ExtendedSql, free));
+        Assert.Equal(0, await _db.CountAsync(ExtendedSql, held));
+
+        // The next renewal finds the row free and extends it.
+        Assert.Equal(new[] { free, held }.Order(), (await _db.Store.RenewLeasesAsync([free, held], "worker-a", lease, ct)).Order());
+        Assert.Equal(1, await _db.CountAsync(ExtendedSql, held));
+
+        async Task TouchAsync(Guid job)
+        {
+            await using var touch = new NpgsqlCommand("UPDATE llm_workflow_jobs SET updated_at = now() WHERE id = $1", connection, transaction);
+            touch.Parameters.Add(new NpgsqlParameter { Value = job });
+            Assert.Equal(1, await touch.ExecuteNonQueryAsync(ct).WaitAsync(TimeSpan.FromSeconds(10), ct));
+        }
     }
 
     private static JobOutcome Outcome(JobStatus status) => status == JobStatus.Completed
