@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
@@ -17,6 +18,40 @@ public sealed class DatabaseMigrator(LlmWorkflowDbContext db, ILogger<DatabaseMi
 
     /// <summary>How long start-up waits for PostgreSQL to accept connections (containers often start before it).</summary>
     public static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(60);
+
+    /// <summary>The ids of the migrations this build carries, oldest first (read from their <c>[Migration]</c> attributes).</summary>
+    public static IReadOnlyList<string> KnownMigrations { get; } = typeof(DatabaseMigrator).Assembly.GetTypes()
+        .Select(type => type.GetCustomAttribute<MigrationAttribute>()?.Id)
+        .OfType<string>()
+        .Order(StringComparer.Ordinal)
+        .ToArray();
+
+    /// <summary>
+    /// Whether every migration this build carries is recorded as applied, read with plain SQL. A process whose own code
+    /// uses no EF Core (the worker) asks this first, so when another process has already migrated it never builds EF's
+    /// model and migrator, whose code would stay resident for the life of the process. False when the history table is
+    /// missing, a migration is pending or PostgreSQL cannot be reached: <see cref="MigrateAsync"/> then does the rest.
+    /// </summary>
+    public static async Task<bool> IsCurrentAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            await using var exists = new NpgsqlCommand("""SELECT to_regclass('"__EFMigrationsHistory"') IS NOT NULL""", connection);
+            if (await exists.ExecuteScalarAsync(cancellationToken) is not true)
+            {
+                return false;
+            }
+
+            await using var applied = new NpgsqlCommand("""SELECT count(*) FROM "__EFMigrationsHistory" WHERE "MigrationId" = ANY($1)""", connection);
+            applied.Parameters.Add(new NpgsqlParameter { Value = KnownMigrations.ToArray() });
+            return (long)(await applied.ExecuteScalarAsync(cancellationToken))! == KnownMigrations.Count;
+        }
+        catch (NpgsqlException ex) when (ex is not PostgresException)
+        {
+            return false;
+        }
+    }
 
     public async Task MigrateAsync(CancellationToken cancellationToken)
     {
