@@ -8,10 +8,10 @@ namespace LlmWorkflow.Tests.Deployment;
 
 /// <summary>
 /// What a container image holds is the Release publish output: it must carry the workflows folder, so the published
-/// API started from an unrelated directory, with no Workflows:Root, serves the catalog and prices from its own copy.
-/// As ContainerImage.props sets for a Release publish, it is self-contained, its code is one composite ReadyToRun
-/// image of the app and the frameworks, and tiered compilation is off; it is started through its apphost, as the
-/// image's entrypoint starts it.
+/// API started from an unrelated directory, with no Workflows:Root, serves the catalog and prices from its own copy,
+/// and the published Worker started the same way runs a job. As ContainerImage.props sets for a Release publish, each
+/// is self-contained, its code is one composite ReadyToRun image of the app and the frameworks, and tiered compilation
+/// is off; each is started through its apphost, as the image's entrypoint starts it.
 /// </summary>
 [Collection(PublishesApiAndWorker.Name)]
 public sealed class PublishedOutputTests(TestServers servers)
@@ -32,25 +32,7 @@ public sealed class PublishedOutputTests(TestServers servers)
                     "-c", "Release", "-o", publish.FullName],
                 TimeSpan.FromMinutes(20));
 
-            // One composite image holds the native code of the app, its packages and the frameworks it carries.
-            Assert.True(IsReadyToRun(Path.Combine(publish.FullName, "LlmWorkflow.Api.r2r.dll")), "the composite ReadyToRun image is missing");
-            foreach (var assembly in new[] { "LlmWorkflow.Api.dll", "LlmWorkflow.Pipeline.dll", "Npgsql.dll", "System.Private.CoreLib.dll", "Microsoft.AspNetCore.Server.Kestrel.Core.dll" })
-            {
-                Assert.True(IsReadyToRun(Path.Combine(publish.FullName, assembly)), $"{assembly} in the publish output is not part of the ReadyToRun composite");
-            }
-
-            var runtimeOptions = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(publish.FullName, "LlmWorkflow.Api.runtimeconfig.json"), ct))!["runtimeOptions"]!;
-            Assert.NotNull(runtimeOptions["includedFrameworks"]);
-            Assert.False((bool)runtimeOptions["configProperties"]!["System.Runtime.TieredCompilation"]!);
-            Assert.False((bool)runtimeOptions["configProperties"]!["System.Runtime.TieredPGO"]!);
-
-            // Every data file the services read is in the output, in the layout WorkflowsDirectory expects.
-            foreach (var file in new[] { "definitions/hello_transform.json", "pricing.json", "workflow.schema.json", "mock-responses/support_triage.json" })
-            {
-                Assert.True(File.Exists(Path.Combine(publish.FullName, "workflows", file)), $"workflows/{file} is missing from the publish output");
-            }
-
-            Assert.NotEmpty(Directory.GetFiles(Path.Combine(publish.FullName, "workflows", "prompts"), "*.md", SearchOption.AllDirectories));
+            await AssertCompositeImageWithWorkflowsAsync(publish.FullName, "LlmWorkflow.Api", "Microsoft.AspNetCore.Server.Kestrel.Core.dll", ct);
 
             var environment = await TestEnvironment.CreateAsync(servers, nameof(PublishedOutputTests));
             var port = PortAllocator.GetFreePort();
@@ -102,13 +84,49 @@ public sealed class PublishedOutputTests(TestServers servers)
         }
     }
 
-    // The Worker's Release publish (its image) is framework-dependent ReadyToRun with tiered compilation off; a build
-    // that is not published keeps tiering. Read from MSBuild's evaluation: the SDK writes TieredCompilation into the
-    // runtimeconfig, as the API's publish above shows.
+    [Fact]
+    public async Task PublishedWorkerRunsAJobFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var publish = Directory.CreateTempSubdirectory("llmwf-publish-worker-");
+        var elsewhere = Directory.CreateTempSubdirectory("llmwf-elsewhere-");
+        try
+        {
+            await ExternalCommand.RunAsync(
+                "dotnet",
+                ["publish", Path.Combine(RepositoryPaths.Root, "LlmWorkflow.Worker", "LlmWorkflow.Worker.csproj"), "--no-restore",
+                    "-c", "Release", "-o", publish.FullName],
+                TimeSpan.FromMinutes(20));
+
+            await AssertCompositeImageWithWorkflowsAsync(publish.FullName, "LlmWorkflow.Worker", "LlmWorkflow.Engine.dll", ct);
+
+            // The in-process API migrates the database and takes the submission; the published worker runs the job.
+            var environment = await TestEnvironment.CreateAsync(servers, nameof(PublishedWorkerRunsAJobFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder));
+            await using var api = new ApiFactory(environment.Settings());
+            using var client = api.CreateAuthenticatedClient();
+            var workerSettings = environment.Settings().Where(setting => setting.Key != "Workflows:Root").ToDictionary();
+            await using var worker = await WorkerProcess.StartAsync(workerSettings, published: publish.FullName, workingDirectory: elsewhere.FullName);
+
+            var submitted = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = "hello_transform", input_data = new { name = "published" } }, ct);
+            Assert.Equal(System.Net.HttpStatusCode.Accepted, submitted.StatusCode);
+            var jobId = (string)(await submitted.Content.ReadFromJsonAsync<JsonObject>(ct))!["job_id"]!;
+            var status = await JobPolling.WaitForTerminalAsync(client, $"/api/v1/status/{jobId}", TimeSpan.FromSeconds(60), ct);
+            Assert.True((string?)status["status"] == "completed", "the published worker did not complete the job: " + status + "\n" + worker.Output);
+        }
+        finally
+        {
+            publish.Delete(recursive: true);
+            elsewhere.Delete(recursive: true);
+        }
+    }
+
+    // A Release publish (an image) is self-contained with tiered compilation off; a build that is not published is
+    // framework-dependent and keeps tiering. Read from MSBuild's evaluation: the SDK writes TieredCompilation into the
+    // runtimeconfig, as the publishes above show.
     [Theory]
-    [InlineData("Release", "true", "false")]
-    [InlineData("Debug", "false", "")]
-    public async Task WorkerPublishTurnsTieredCompilationOffOnlyInARelease(string configuration, string publishing, string tieredCompilation)
+    [InlineData("Release", "true", "false", "true")]
+    [InlineData("Debug", "false", "", "false")]
+    public async Task WorkerPublishTurnsTieredCompilationOffOnlyInARelease(string configuration, string publishing, string tieredCompilation, string selfContained)
     {
         var output = await ExternalCommand.RunAsync(
             "dotnet",
@@ -119,8 +137,33 @@ public sealed class PublishedOutputTests(TestServers servers)
 
         var properties = JsonNode.Parse(output)!["Properties"]!;
         Assert.Equal(tieredCompilation, (string?)properties["TieredCompilation"]);
-        Assert.NotEqual("true", (string?)properties["SelfContained"]);
+        Assert.Equal(selfContained, (string?)properties["SelfContained"]);
         Assert.Equal("true", (string?)properties["PublishReadyToRun"]);
+    }
+
+    /// <summary>
+    /// One composite image holds the native code of the app, its packages and the frameworks it carries; tiered
+    /// compilation is off; every data file the services read is in the output, in the layout WorkflowsDirectory expects.
+    /// </summary>
+    private static async Task AssertCompositeImageWithWorkflowsAsync(string publish, string app, string ownAssembly, CancellationToken ct)
+    {
+        Assert.True(IsReadyToRun(Path.Combine(publish, app + ".r2r.dll")), "the composite ReadyToRun image is missing");
+        foreach (var assembly in new[] { app + ".dll", ownAssembly, "LlmWorkflow.Pipeline.dll", "Npgsql.dll", "System.Private.CoreLib.dll" })
+        {
+            Assert.True(IsReadyToRun(Path.Combine(publish, assembly)), $"{assembly} in the publish output is not part of the ReadyToRun composite");
+        }
+
+        var runtimeOptions = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(publish, app + ".runtimeconfig.json"), ct))!["runtimeOptions"]!;
+        Assert.NotNull(runtimeOptions["includedFrameworks"]);
+        Assert.False((bool)runtimeOptions["configProperties"]!["System.Runtime.TieredCompilation"]!);
+        Assert.False((bool)runtimeOptions["configProperties"]!["System.Runtime.TieredPGO"]!);
+
+        foreach (var file in new[] { "definitions/hello_transform.json", "pricing.json", "workflow.schema.json", "mock-responses/support_triage.json" })
+        {
+            Assert.True(File.Exists(Path.Combine(publish, "workflows", file)), $"workflows/{file} is missing from the publish output");
+        }
+
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(publish, "workflows", "prompts"), "*.md", SearchOption.AllDirectories));
     }
 
     /// <summary>A ReadyToRun image carries native code behind the CLI header's ManagedNativeHeader directory.</summary>

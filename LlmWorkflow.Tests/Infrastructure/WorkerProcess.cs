@@ -18,14 +18,17 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     public string Output => string.Join('\n', _output);
 
-    public static async Task<WorkerProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, TimeSpan? readyTimeout = null)
+    /// <param name="published">A publish output folder: start its apphost from <paramref name="workingDirectory"/>, as an
+    /// image's entrypoint does, instead of the test build's worker through <c>dotnet</c>.</param>
+    public static async Task<WorkerProcess> StartAsync(
+        IReadOnlyDictionary<string, string?> settings, TimeSpan? readyTimeout = null, string? published = null, string? workingDirectory = null)
     {
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "LlmWorkflow.Worker.dll")])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = RepositoryPaths.Root,
-        };
+        var start = published is null
+            ? new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "LlmWorkflow.Worker.dll")])
+            : new ProcessStartInfo(Path.Combine(published, "LlmWorkflow.Worker"));
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.WorkingDirectory = workingDirectory ?? RepositoryPaths.Root;
         foreach (var (key, value) in settings)
         {
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
