@@ -20,67 +20,49 @@ public sealed class PublishedOutputTests(TestServers servers)
     public async Task PublishedApiRunsFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder()
     {
         var ct = TestContext.Current.CancellationToken;
-        var publish = Directory.CreateTempSubdirectory("llmwf-publish-api-");
-        var elsewhere = Directory.CreateTempSubdirectory("llmwf-elsewhere-");
+        using var published = await PublishedApp.PublishAsync("LlmWorkflow.Api", "Microsoft.AspNetCore.Server.Kestrel.Core.dll", ct);
+
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(PublishedOutputTests));
+        var port = PortAllocator.GetFreePort();
+        var start = new ProcessStartInfo(Path.Combine(published.Folder, "LlmWorkflow.Api"))
+        {
+            WorkingDirectory = published.Elsewhere,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var (key, value) in environment.Settings())
+        {
+            if (key != "Workflows:Root")
+            {
+                start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+            }
+        }
+
+        start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var api = Process.Start(start)!;
+        api.OutputDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
+        api.ErrorDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
+        api.BeginOutputReadLine();
+        api.BeginErrorReadLine();
         try
         {
-            await ExternalCommand.RunAsync(
-                "dotnet",
-                // Release, as `dotnet publish` and azd build the images; its own build (the tests are built in Debug),
-                // for linux-x64 (the packs came with the solution's restore). The composite takes minutes on two cores.
-                ["publish", Path.Combine(RepositoryPaths.Root, "LlmWorkflow.Api", "LlmWorkflow.Api.csproj"), "--no-restore",
-                    "-c", "Release", "-o", publish.FullName],
-                TimeSpan.FromMinutes(20));
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+            client.DefaultRequestHeaders.Add("X-API-Key", TestEnvironment.CallerKey);
+            var workflows = await WaitForJsonAsync(client, "/api/v1/workflows", api, output, ct);
+            Assert.Contains("hello_transform", workflows.ToJsonString(), StringComparison.Ordinal);
 
-            await AssertCompositeImageWithWorkflowsAsync(publish.FullName, "LlmWorkflow.Api", "Microsoft.AspNetCore.Server.Kestrel.Core.dll", ct);
-
-            var environment = await TestEnvironment.CreateAsync(servers, nameof(PublishedOutputTests));
-            var port = PortAllocator.GetFreePort();
-            var start = new ProcessStartInfo(Path.Combine(publish.FullName, "LlmWorkflow.Api"))
-            {
-                WorkingDirectory = elsewhere.FullName,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            foreach (var (key, value) in environment.Settings())
-            {
-                if (key != "Workflows:Root")
-                {
-                    start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-                }
-            }
-
-            start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
-            var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
-            using var api = Process.Start(start)!;
-            api.OutputDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
-            api.ErrorDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
-            api.BeginOutputReadLine();
-            api.BeginErrorReadLine();
-            try
-            {
-                using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
-                client.DefaultRequestHeaders.Add("X-API-Key", TestEnvironment.CallerKey);
-                var workflows = await WaitForJsonAsync(client, "/api/v1/workflows", api, output, ct);
-                Assert.Contains("hello_transform", workflows.ToJsonString(), StringComparison.Ordinal);
-
-                // The dry run prices the workflow's models from the published pricing.json.
-                var input = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Workflows, "examples", "support_triage.json"), ct));
-                using var validate = await client.PostAsJsonAsync("/api/v1/workflow/validate", new JsonObject { ["workflow_name"] = "support_triage", ["input_data"] = input }, ct);
-                var plan = await validate.Content.ReadFromJsonAsync<JsonObject>(ct);
-                Assert.True(validate.IsSuccessStatusCode, plan?.ToJsonString());
-                Assert.Empty(plan!["unpriced_models"]!.AsArray());
-            }
-            finally
-            {
-                api.Kill();
-                await api.WaitForExitAsync(CancellationToken.None);
-            }
+            // The dry run prices the workflow's models from the published pricing.json.
+            var input = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Workflows, "examples", "support_triage.json"), ct));
+            using var validate = await client.PostAsJsonAsync("/api/v1/workflow/validate", new JsonObject { ["workflow_name"] = "support_triage", ["input_data"] = input }, ct);
+            var plan = await validate.Content.ReadFromJsonAsync<JsonObject>(ct);
+            Assert.True(validate.IsSuccessStatusCode, plan?.ToJsonString());
+            Assert.Empty(plan!["unpriced_models"]!.AsArray());
         }
         finally
         {
-            publish.Delete(recursive: true);
-            elsewhere.Delete(recursive: true);
+            api.Kill();
+            await api.WaitForExitAsync(CancellationToken.None);
         }
     }
 
@@ -88,36 +70,20 @@ public sealed class PublishedOutputTests(TestServers servers)
     public async Task PublishedWorkerRunsAJobFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder()
     {
         var ct = TestContext.Current.CancellationToken;
-        var publish = Directory.CreateTempSubdirectory("llmwf-publish-worker-");
-        var elsewhere = Directory.CreateTempSubdirectory("llmwf-elsewhere-");
-        try
-        {
-            await ExternalCommand.RunAsync(
-                "dotnet",
-                ["publish", Path.Combine(RepositoryPaths.Root, "LlmWorkflow.Worker", "LlmWorkflow.Worker.csproj"), "--no-restore",
-                    "-c", "Release", "-o", publish.FullName],
-                TimeSpan.FromMinutes(20));
+        using var published = await PublishedApp.PublishAsync("LlmWorkflow.Worker", "LlmWorkflow.Engine.dll", ct);
 
-            await AssertCompositeImageWithWorkflowsAsync(publish.FullName, "LlmWorkflow.Worker", "LlmWorkflow.Engine.dll", ct);
+        // The in-process API migrates the database and takes the submission; the published worker runs the job.
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(PublishedWorkerRunsAJobFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder));
+        await using var api = new ApiFactory(environment.Settings());
+        using var client = api.CreateAuthenticatedClient();
+        var workerSettings = environment.Settings().Where(setting => setting.Key != "Workflows:Root").ToDictionary();
+        await using var worker = await WorkerProcess.StartAsync(workerSettings, published: published.Folder, workingDirectory: published.Elsewhere);
 
-            // The in-process API migrates the database and takes the submission; the published worker runs the job.
-            var environment = await TestEnvironment.CreateAsync(servers, nameof(PublishedWorkerRunsAJobFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder));
-            await using var api = new ApiFactory(environment.Settings());
-            using var client = api.CreateAuthenticatedClient();
-            var workerSettings = environment.Settings().Where(setting => setting.Key != "Workflows:Root").ToDictionary();
-            await using var worker = await WorkerProcess.StartAsync(workerSettings, published: publish.FullName, workingDirectory: elsewhere.FullName);
-
-            var submitted = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = "hello_transform", input_data = new { name = "published" } }, ct);
-            Assert.Equal(System.Net.HttpStatusCode.Accepted, submitted.StatusCode);
-            var jobId = (string)(await submitted.Content.ReadFromJsonAsync<JsonObject>(ct))!["job_id"]!;
-            var status = await JobPolling.WaitForTerminalAsync(client, $"/api/v1/status/{jobId}", TimeSpan.FromSeconds(60), ct);
-            Assert.True((string?)status["status"] == "completed", "the published worker did not complete the job: " + status + "\n" + worker.Output);
-        }
-        finally
-        {
-            publish.Delete(recursive: true);
-            elsewhere.Delete(recursive: true);
-        }
+        var submitted = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = "hello_transform", input_data = new { name = "published" } }, ct);
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, submitted.StatusCode);
+        var jobId = (string)(await submitted.Content.ReadFromJsonAsync<JsonObject>(ct))!["job_id"]!;
+        var status = await JobPolling.WaitForTerminalAsync(client, $"/api/v1/status/{jobId}", TimeSpan.FromSeconds(60), ct);
+        Assert.True((string?)status["status"] == "completed", "the published worker did not complete the job: " + status + "\n" + worker.Output);
     }
 
     // A Release publish (an image) is self-contained with tiered compilation off; a build that is not published is
@@ -141,29 +107,71 @@ public sealed class PublishedOutputTests(TestServers servers)
         Assert.Equal("true", (string?)properties["PublishReadyToRun"]);
     }
 
-    /// <summary>
-    /// One composite image holds the native code of the app, its packages and the frameworks it carries; tiered
-    /// compilation is off; every data file the services read is in the output, in the layout WorkflowsDirectory expects.
-    /// </summary>
-    private static async Task AssertCompositeImageWithWorkflowsAsync(string publish, string app, string ownAssembly, CancellationToken ct)
+    /// <summary>A Release publish output and an unrelated directory to start it from; both are deleted on dispose.</summary>
+    private sealed class PublishedApp : IDisposable
     {
-        Assert.True(IsReadyToRun(Path.Combine(publish, app + ".r2r.dll")), "the composite ReadyToRun image is missing");
-        foreach (var assembly in new[] { app + ".dll", ownAssembly, "LlmWorkflow.Pipeline.dll", "Npgsql.dll", "System.Private.CoreLib.dll" })
+        private PublishedApp(string folder, string elsewhere) => (Folder, Elsewhere) = (folder, elsewhere);
+
+        /// <summary>The publish output.</summary>
+        public string Folder { get; }
+
+        /// <summary>An unrelated, empty directory to start it from.</summary>
+        public string Elsewhere { get; }
+
+        /// <summary>
+        /// Publishes <paramref name="app"/> in Release, as `dotnet publish` and azd build the images (its own build: the
+        /// tests are built in Debug; for linux-x64, whose packs came with the solution's restore; the composite takes
+        /// minutes on two cores), and checks what the image will hold: one composite image with the native code of the
+        /// app, its packages and the frameworks it carries; tiered compilation off; every data file the services read, in
+        /// the layout WorkflowsDirectory expects.
+        /// </summary>
+        public static async Task<PublishedApp> PublishAsync(string app, string ownAssembly, CancellationToken ct)
         {
-            Assert.True(IsReadyToRun(Path.Combine(publish, assembly)), $"{assembly} in the publish output is not part of the ReadyToRun composite");
+            var published = new PublishedApp(
+                Directory.CreateTempSubdirectory($"llmwf-publish-{app}-").FullName, Directory.CreateTempSubdirectory("llmwf-elsewhere-").FullName);
+            try
+            {
+                await published.CheckAsync(app, ownAssembly, ct);
+                return published;
+            }
+            catch
+            {
+                published.Dispose();
+                throw;
+            }
         }
 
-        var runtimeOptions = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(publish, app + ".runtimeconfig.json"), ct))!["runtimeOptions"]!;
-        Assert.NotNull(runtimeOptions["includedFrameworks"]);
-        Assert.False((bool)runtimeOptions["configProperties"]!["System.Runtime.TieredCompilation"]!);
-        Assert.False((bool)runtimeOptions["configProperties"]!["System.Runtime.TieredPGO"]!);
-
-        foreach (var file in new[] { "definitions/hello_transform.json", "pricing.json", "workflow.schema.json", "mock-responses/support_triage.json" })
+        public void Dispose()
         {
-            Assert.True(File.Exists(Path.Combine(publish, "workflows", file)), $"workflows/{file} is missing from the publish output");
+            Directory.Delete(Folder, recursive: true);
+            Directory.Delete(Elsewhere, recursive: true);
         }
 
-        Assert.NotEmpty(Directory.GetFiles(Path.Combine(publish, "workflows", "prompts"), "*.md", SearchOption.AllDirectories));
+        private async Task CheckAsync(string app, string ownAssembly, CancellationToken ct)
+        {
+            await ExternalCommand.RunAsync(
+                "dotnet",
+                ["publish", Path.Combine(RepositoryPaths.Root, app, app + ".csproj"), "--no-restore", "-c", "Release", "-o", Folder],
+                TimeSpan.FromMinutes(20));
+
+            Assert.True(IsReadyToRun(Path.Combine(Folder, app + ".r2r.dll")), "the composite ReadyToRun image is missing");
+            foreach (var assembly in new[] { app + ".dll", ownAssembly, "LlmWorkflow.Pipeline.dll", "Npgsql.dll", "System.Private.CoreLib.dll" })
+            {
+                Assert.True(IsReadyToRun(Path.Combine(Folder, assembly)), $"{assembly} in the publish output is not part of the ReadyToRun composite");
+            }
+
+            var runtimeOptions = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(Folder, app + ".runtimeconfig.json"), ct))!["runtimeOptions"]!;
+            Assert.NotNull(runtimeOptions["includedFrameworks"]);
+            Assert.False((bool)runtimeOptions["configProperties"]!["System.Runtime.TieredCompilation"]!);
+            Assert.False((bool)runtimeOptions["configProperties"]!["System.Runtime.TieredPGO"]!);
+
+            foreach (var file in new[] { "definitions/hello_transform.json", "pricing.json", "workflow.schema.json", "mock-responses/support_triage.json" })
+            {
+                Assert.True(File.Exists(Path.Combine(Folder, "workflows", file)), $"workflows/{file} is missing from the publish output");
+            }
+
+            Assert.NotEmpty(Directory.GetFiles(Path.Combine(Folder, "workflows", "prompts"), "*.md", SearchOption.AllDirectories));
+        }
     }
 
     /// <summary>A ReadyToRun image carries native code behind the CLI header's ManagedNativeHeader directory.</summary>
