@@ -2,7 +2,6 @@ using LlmWorkflow.Pipeline.Persistence;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Webhooks;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
@@ -20,10 +19,7 @@ public sealed class CurrentSchemaTests(TestServers servers)
     [Fact]
     public async Task TheNewestMigrationIsTheLastOneEntityFrameworkApplies()
     {
-        await using var db = new LlmWorkflowDbContext(new DbContextOptionsBuilder<LlmWorkflowDbContext>()
-            .UseNpgsql("Host=unused")
-            .ConfigureWarnings(w => w.Ignore(RelationalEventId.PendingModelChangesWarning))
-            .Options);
+        await using var db = MigrationContext.Create("Host=unused");
 
         Assert.Equal(DatabaseMigrator.NewestMigration, db.Database.GetMigrations().Last());
     }
@@ -36,10 +32,7 @@ public sealed class CurrentSchemaTests(TestServers servers)
         await using var dataSource = NpgsqlDataSource.Create(connectionString);
         Assert.False(await DatabaseMigrator.IsCurrentAsync(dataSource, ct), "a database with no history table");
 
-        await using (var db = new LlmWorkflowDbContext(new DbContextOptionsBuilder<LlmWorkflowDbContext>()
-            .UseNpgsql(dataSource)
-            .ConfigureWarnings(w => w.Ignore(RelationalEventId.PendingModelChangesWarning))
-            .Options))
+        await using (var db = MigrationContext.Create(connectionString))
         {
             await new DatabaseMigrator(db, NullLogger<DatabaseMigrator>.Instance).MigrateAsync(ct);
         }

@@ -1,6 +1,5 @@
 using LlmWorkflow.AppHost.Resources;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Logging.Abstractions;
 using LlmWorkflow.Pipeline.Persistence;
 
@@ -15,10 +14,7 @@ public sealed class MigratorStartupTests
         var ct = TestContext.Current.CancellationToken;
         var folder = Directory.CreateTempSubdirectory("llmwf-late-pg-").FullName;
         await using var postgres = new LocalPostgres(new LocalPostgresOptions { DataDirectory = folder, TradeDurabilityForSpeed = true });
-        await using var db = new LlmWorkflowDbContext(new DbContextOptionsBuilder<LlmWorkflowDbContext>()
-            .UseNpgsql(postgres.ConnectionString)
-            .ConfigureWarnings(w => w.Ignore(RelationalEventId.PendingModelChangesWarning))
-            .Options);
+        await using var db = MigrationContext.Create(postgres.ConnectionString);
 
         var migration = new DatabaseMigrator(db, NullLogger<DatabaseMigrator>.Instance).MigrateAsync(ct);
         await Task.Delay(TimeSpan.FromSeconds(1), ct);

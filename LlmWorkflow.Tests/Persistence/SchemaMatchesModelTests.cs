@@ -18,7 +18,7 @@ public sealed class SchemaMatchesModelTests(TestServers servers)
     {
         var ct = TestContext.Current.CancellationToken;
         var connectionString = await servers.CreateDatabaseAsync(nameof(EveryMappedColumnAndIndexExistsAfterMigration));
-        await using var db = CreateContext(connectionString);
+        await using var db = MigrationContext.Create(connectionString);
         await new DatabaseMigrator(db, NullLogger<DatabaseMigrator>.Instance).MigrateAsync(ct);
 
         var columns = await QueryAsync(connectionString,
@@ -62,7 +62,7 @@ public sealed class SchemaMatchesModelTests(TestServers servers)
     {
         var ct = TestContext.Current.CancellationToken;
         var connectionString = await servers.CreateDatabaseAsync(nameof(DownMigrationDropsEveryTable));
-        await using var db = CreateContext(connectionString);
+        await using var db = MigrationContext.Create(connectionString);
         await new DatabaseMigrator(db, NullLogger<DatabaseMigrator>.Instance).MigrateAsync(ct);
 
         var migrator = db.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>();
@@ -78,7 +78,7 @@ public sealed class SchemaMatchesModelTests(TestServers servers)
     {
         var ct = TestContext.Current.CancellationToken;
         var connectionString = await servers.CreateDatabaseAsync(nameof(ConcurrentStartupsMigrateOnce));
-        var contexts = Enumerable.Range(0, 4).Select(_ => CreateContext(connectionString)).ToArray();
+        var contexts = Enumerable.Range(0, 4).Select(_ => MigrationContext.Create(connectionString)).ToArray();
         try
         {
             await Task.WhenAll(contexts.Select(db => new DatabaseMigrator(db, NullLogger<DatabaseMigrator>.Instance).MigrateAsync(ct)));
@@ -92,16 +92,10 @@ public sealed class SchemaMatchesModelTests(TestServers servers)
         }
 
         var history = await QueryAsync(connectionString, "SELECT \"MigrationId\", \"ProductVersion\" FROM \"__EFMigrationsHistory\"", ct);
-        await using var model = CreateContext(connectionString);
+        await using var model = MigrationContext.Create(connectionString);
         // Each migration recorded once (a second migrator would have failed on the existing tables).
         Assert.Equal(model.Database.GetMigrations().Order(), history.Keys.Order());
     }
-
-    private static LlmWorkflowDbContext CreateContext(string connectionString) =>
-        new(new DbContextOptionsBuilder<LlmWorkflowDbContext>()
-            .UseNpgsql(connectionString)
-            .ConfigureWarnings(w => w.Ignore(Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.PendingModelChangesWarning))
-            .Options);
 
     private static bool TypesCompatible(string? model, string database)
     {
