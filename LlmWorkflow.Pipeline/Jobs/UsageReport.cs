@@ -96,8 +96,12 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
     /// when that reads fewer days than adding the period's days), and the raw ranges (at most two: the partial first
     /// day, and everything from the rollup's end) from <c>llm_provider_usage</c>. The rollup's last day may be partly
     /// rolled (its rows hold the calls before <paramref name="rolledUntil"/>): it is used only by a period that runs
-    /// past the rollup's end. A period ending now thus reads at most about half a month of per-user day rows and an
-    /// hour or two of raw rows (the rollup runs with scheduled maintenance, hourly by default).
+    /// past the rollup's end. The partial first day, when the rollup holds all of it and the period starts in its first
+    /// half, is its rollup rows minus its raw rows before the start instead: at most half a day of raw rows, where
+    /// summing the rest of the day would read up to a whole day's (each call joined to its job: at 10 M jobs most of
+    /// a report's time, bench/README.md "The usage report's first day"). A period ending now thus reads at most about
+    /// half a month of per-user day rows, half a day of raw rows before its start and an hour or two of raw rows at its
+    /// end (the rollup runs with scheduled maintenance, hourly by default).
     /// </summary>
     internal static ReportPlan Plan(DateTimeOffset start, DateTimeOffset end, DateTimeOffset? rolledUntil)
     {
@@ -109,7 +113,7 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
 
         if (rolledUntil is not { } rolled)
         {
-            return new ReportPlan(firstDay, firstDay, [], [], [], [(start, end)]);
+            return new ReportPlan(start, firstDay, firstDay, [], [], [], [(start, end)]);
         }
 
         // The first day with no rollup rows (the day after a partly rolled one).
@@ -128,17 +132,24 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
 
         if (firstDay >= endDay)
         {
-            return new ReportPlan(firstDay, firstDay, [], [], [], [(start, end)]);
+            return new ReportPlan(start, firstDay, firstDay, [], [], [], [(start, end)]);
         }
+
+        // The partial first day as its (complete) rollup rows minus the calls before the start, when those are fewer.
+        var headDay = firstDay.AddDays(-1);
+        var headStart = UsageRollup.Midnight(headDay);
+        var subtractHead = start > headStart && start - headStart < UsageRollup.Midnight(firstDay) - start
+            && headDay < DateOnly.FromDateTime(rolled.UtcDateTime);
+        var rollupFirstDay = subtractHead ? headDay : firstDay;
 
         var months = new List<DateOnly>();
         var plusDays = new List<DateOnly>();
         var minusDays = new List<DateOnly>();
-        for (var month = new DateOnly(firstDay.Year, firstDay.Month, 1); month < endDay; month = month.AddMonths(1))
+        for (var month = new DateOnly(rollupFirstDay.Year, rollupFirstDay.Month, 1); month < endDay; month = month.AddMonths(1))
         {
             // The month row holds the month's rolled days: [month, min(next month, rolled until)).
             var monthEnd = month.AddMonths(1) < rolledDays ? month.AddMonths(1) : rolledDays;
-            var partStart = firstDay > month ? firstDay : month;
+            var partStart = rollupFirstDay > month ? rollupFirstDay : month;
             var partEnd = endDay < monthEnd ? endDay : monthEnd;
             var inside = partEnd.DayNumber - partStart.DayNumber;
             var outside = monthEnd.DayNumber - month.DayNumber - inside;
@@ -166,7 +177,7 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
         }
 
         var raw = new List<(DateTimeOffset, DateTimeOffset)>();
-        if (start < UsageRollup.Midnight(firstDay))
+        if (!subtractHead && start < UsageRollup.Midnight(firstDay))
         {
             raw.Add((start, UsageRollup.Midnight(firstDay)));
         }
@@ -176,7 +187,10 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
             raw.Add((rawTail, end));
         }
 
-        return new ReportPlan(firstDay, endDay, months, plusDays, minusDays, raw);
+        return new ReportPlan(start, rollupFirstDay, endDay, months, plusDays, minusDays, raw)
+        {
+            RawSubtracted = subtractHead ? [(headStart, start)] : [],
+        };
     }
 
     /// <summary>Sums per (day, model, workflow) of the period: rollup days plus raw ranges.</summary>
@@ -187,7 +201,9 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
               FROM (SELECT day, model, workflow_name, calls, input_tokens, output_tokens, total_tokens, cost_usd
                       FROM llm_usage_daily WHERE day >= @first_day AND day < @end_day{(tenantId is null ? "" : " AND tenant_id = @tenant")}
             """);
-        AppendRaw(sql, plan, tenantId, "day, model, workflow_name, 1, input_tokens, output_tokens, total_tokens, cost_usd");
+        AppendRaw(sql, plan, tenantId,
+            "day, model, workflow_name, 1, input_tokens, output_tokens, total_tokens, cost_usd",
+            "day, model, workflow_name, -1, -input_tokens, -output_tokens, -total_tokens, -cost_usd");
         sql.Append(") x GROUP BY day, model, workflow_name HAVING sum(calls) <> 0");
         await using var command = Command(connection, sql.ToString(), plan, tenantId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -216,13 +232,17 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
                        CASE WHEN username_at >= @first_instant THEN username_at END AS username_at
                   FROM llm_usage_user_monthly WHERE month = ANY(@months){tenant}
                 UNION ALL
-                SELECT user_id, user_key, calls, input_tokens, output_tokens, total_tokens, cost_usd, username, username_at
+                SELECT user_id, user_key, calls, input_tokens, output_tokens, total_tokens, cost_usd,
+                       CASE WHEN username_at >= @first_instant THEN username END,
+                       CASE WHEN username_at >= @first_instant THEN username_at END
                   FROM llm_usage_user_daily WHERE day = ANY(@plus_days){tenant}
                 UNION ALL
                 SELECT user_id, user_key, -calls, -input_tokens, -output_tokens, -total_tokens, -cost_usd, NULL, NULL
                   FROM llm_usage_user_daily WHERE day = ANY(@minus_days){tenant}
             """);
-        AppendRaw(sql, plan, tenantId, "user_id, user_key, 1, input_tokens, output_tokens, total_tokens, cost_usd, username, created_at");
+        AppendRaw(sql, plan, tenantId,
+            "user_id, user_key, 1, input_tokens, output_tokens, total_tokens, cost_usd, username, created_at",
+            "user_id, user_key, -1, -input_tokens, -output_tokens, -total_tokens, -cost_usd, NULL, NULL");
         sql.Append("""
             ), users AS (
                 SELECT user_id, user_key, sum(calls) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
@@ -243,7 +263,9 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
             """);
         await using var command = Command(connection, sql.ToString(), plan, tenantId);
         command.Parameters.AddWithValue("months", plan.Months.ToArray());
-        command.Parameters.AddWithValue("first_instant", UsageRollup.Midnight(plan.FirstDay));
+        // A rollup row's latest username counts when that call is in the period: a day or month row may reach back
+        // before the start (the first day's rows, a month minus its days before the period).
+        command.Parameters.AddWithValue("first_instant", plan.Start);
         command.Parameters.AddWithValue("plus_days", plan.PlusDays.ToArray());
         command.Parameters.AddWithValue("minus_days", plan.MinusDays.ToArray());
         command.Parameters.AddWithValue("limit", (long)limit);
@@ -266,18 +288,23 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
         return (users, count);
     }
 
-    /// <summary>Appends the raw ranges of the plan as UNION ALL branches selecting <paramref name="columns"/> of the raw call columns.</summary>
-    private static void AppendRaw(StringBuilder sql, ReportPlan plan, string? tenantId, string columns)
+    /// <summary>
+    /// Appends the raw ranges of the plan as UNION ALL branches selecting <paramref name="columns"/> of the raw call
+    /// columns, and its subtracted ranges selecting <paramref name="subtractedColumns"/>.
+    /// </summary>
+    private static void AppendRaw(StringBuilder sql, ReportPlan plan, string? tenantId, string columns, string subtractedColumns)
     {
-        for (var i = 0; i < plan.Raw.Count; i++)
+        var ranges = plan.Raw.Select((range, i) => (Columns: columns, Name: $"raw_{i}"))
+            .Concat(plan.RawSubtracted.Select((range, i) => (Columns: subtractedColumns, Name: $"subtracted_{i}")));
+        foreach (var (selected, name) in ranges)
         {
             sql.Append(CultureInfo.InvariantCulture, $"""
 
                 UNION ALL
-                SELECT {columns} FROM (
+                SELECT {selected} FROM (
                     SELECT {UsageRollup.RawCallColumns}
                       FROM llm_provider_usage u LEFT JOIN llm_workflow_jobs j ON j.id = u.job_id
-                     WHERE u.created_at >= @raw_from_{i} AND u.created_at < @raw_to_{i}{(tenantId is null ? "" : " AND j.tenant_id = @tenant")}) raw_{i}
+                     WHERE u.created_at >= @{name}_from AND u.created_at < @{name}_to{(tenantId is null ? "" : " AND j.tenant_id = @tenant")}) {name}
                 """);
         }
     }
@@ -294,8 +321,14 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
 
         for (var i = 0; i < plan.Raw.Count; i++)
         {
-            command.Parameters.AddWithValue($"raw_from_{i}", plan.Raw[i].From);
-            command.Parameters.AddWithValue($"raw_to_{i}", plan.Raw[i].To);
+            command.Parameters.AddWithValue($"raw_{i}_from", plan.Raw[i].From);
+            command.Parameters.AddWithValue($"raw_{i}_to", plan.Raw[i].To);
+        }
+
+        for (var i = 0; i < plan.RawSubtracted.Count; i++)
+        {
+            command.Parameters.AddWithValue($"subtracted_{i}_from", plan.RawSubtracted[i].From);
+            command.Parameters.AddWithValue($"subtracted_{i}_to", plan.RawSubtracted[i].To);
         }
 
         return command;
@@ -316,10 +349,17 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
 }
 
 /// <summary>Where each part of a report's period is summed from (see <see cref="UsageReport.Plan"/>).</summary>
+/// <param name="Start">The period's start.</param>
+/// <param name="FirstDay">The first day summed from the rollup (the partial first day when its raw rows before the start are subtracted).</param>
 internal sealed record ReportPlan(
+    DateTimeOffset Start,
     DateOnly FirstDay,
     DateOnly EndDay,
     IReadOnlyList<DateOnly> Months,
     IReadOnlyList<DateOnly> PlusDays,
     IReadOnlyList<DateOnly> MinusDays,
-    IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> Raw);
+    IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> Raw)
+{
+    /// <summary>Raw ranges summed from the rollup but outside the period (the first day's calls before the start): subtracted.</summary>
+    public IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> RawSubtracted { get; init; } = [];
+}

@@ -173,6 +173,11 @@ public sealed class UsageRollupTests(TestServers servers) : ApiWithDatabase(serv
             "days=2",
             // Ends before the rollup's end (inside its partly rolled last day unless it is just after midnight).
             $"from={Uri.EscapeDataString(now.AddDays(-5).ToString("O", CultureInfo.InvariantCulture))}&to={Uri.EscapeDataString(now.AddHours(-3).ToString("O", CultureInfo.InvariantCulture))}",
+            // Start in the first half of a rolled day: that day's rollup rows minus its calls before the start. Within a
+            // month; from the month before last's last day (then a whole month row); from this month's first day.
+            Since(now.AddDays(-20).Date.AddHours(2).AddMinutes(29)),
+            Since(new DateTime(now.Year, now.Month, 1, 5, 3, 0, DateTimeKind.Utc).AddMonths(-1).AddDays(-1)),
+            Since(new DateTime(now.Year, now.Month, 1, 11, 59, 0, DateTimeKind.Utc)),
         };
         var rows = await ReadRawAsync();
         foreach (var period in periods)
@@ -193,6 +198,30 @@ public sealed class UsageRollupTests(TestServers servers) : ApiWithDatabase(serv
                 }
             }
         }
+    }
+
+    private static string Since(DateTime start) => $"from={Uri.EscapeDataString(start.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture))}";
+
+    [Fact]
+    public void APeriodStartingInTheFirstHalfOfARolledDaySubtractsThatDaysEarlierCallsInsteadOfSummingTheRest()
+    {
+        var rolled = new DateTimeOffset(2026, 11, 24, 3, 0, 0, TimeSpan.Zero);
+        var end = rolled.AddMinutes(75);
+
+        var early = UsageReport.Plan(new DateTimeOffset(2026, 10, 25, 4, 20, 0, TimeSpan.Zero), end, rolled);
+        Assert.Equal(new DateOnly(2026, 10, 25), early.FirstDay);
+        Assert.Equal([(new DateTimeOffset(2026, 10, 25, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 10, 25, 4, 20, 0, TimeSpan.Zero))], early.RawSubtracted);
+        Assert.Equal([(rolled, end)], early.Raw);
+
+        // Later in the day the rest of it is the smaller part: summed raw, as before.
+        var late = UsageReport.Plan(new DateTimeOffset(2026, 10, 25, 19, 0, 0, TimeSpan.Zero), end, rolled);
+        Assert.Equal(new DateOnly(2026, 10, 26), late.FirstDay);
+        Assert.Empty(late.RawSubtracted);
+        Assert.Equal([(new DateTimeOffset(2026, 10, 25, 19, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 10, 26, 0, 0, 0, TimeSpan.Zero)), (rolled, end)], late.Raw);
+
+        // A day the rollup holds only in part is never subtracted from.
+        var partlyRolled = UsageReport.Plan(new DateTimeOffset(2026, 11, 23, 1, 0, 0, TimeSpan.Zero), end, new DateTimeOffset(2026, 11, 23, 20, 0, 0, TimeSpan.Zero));
+        Assert.Empty(partlyRolled.RawSubtracted);
     }
 
     /// <summary>The report's groups as comparable lines.</summary>
