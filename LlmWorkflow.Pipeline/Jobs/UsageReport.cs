@@ -30,8 +30,9 @@ public sealed record UsageReportResult(
 
 /// <summary>
 /// Builds the admin usage/cost report: the full days the rollup holds (<see cref="UsageRollup"/>) from its sums, the
-/// rest of the period (its partial first day, and everything since the rollup's last day) from the raw rows; all
-/// summed by PostgreSQL. The answer equals summing the raw rows of the period.
+/// rest of the period (its partial first day, or that day's rollup rows minus its calls before the start, and
+/// everything since the rollup's last day) from the raw rows; all summed by PostgreSQL. The answer equals summing the
+/// raw rows of the period.
 /// </summary>
 public sealed class UsageReport(NpgsqlDataSource dataSource)
 {
@@ -99,7 +100,7 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
     /// past the rollup's end. The partial first day, when the rollup holds all of it and the period starts in its first
     /// half, is its rollup rows minus its raw rows before the start instead: at most half a day of raw rows, where
     /// summing the rest of the day would read up to a whole day's (each call joined to its job: at 10 M jobs most of
-    /// a report's time, bench/README.md "The usage report's first day"). A period ending now thus reads at most about
+    /// a report's time: bench/README.md, "At 10 million jobs again"). A period ending now thus reads at most about
     /// half a month of per-user day rows, half a day of raw rows before its start and an hour or two of raw rows at its
     /// end (the rollup runs with scheduled maintenance, hourly by default).
     /// </summary>
