@@ -174,10 +174,11 @@ public sealed class UsageRollupTests(TestServers servers) : ApiWithDatabase(serv
             // Ends before the rollup's end (inside its partly rolled last day unless it is just after midnight).
             $"from={Uri.EscapeDataString(now.AddDays(-5).ToString("O", CultureInfo.InvariantCulture))}&to={Uri.EscapeDataString(now.AddHours(-3).ToString("O", CultureInfo.InvariantCulture))}",
             // Start in the first half of a rolled day: that day's rollup rows minus its calls before the start. Within a
-            // month; from the month before last's last day (then a whole month row); from this month's first day.
+            // month; from the month before last's last day (then a whole month row); from a month's first day (this
+            // month's, unless it began less than two days ago).
             Since(now.AddDays(-20).Date.AddHours(2).AddMinutes(29)),
             Since(new DateTime(now.Year, now.Month, 1, 5, 3, 0, DateTimeKind.Utc).AddMonths(-1).AddDays(-1)),
-            Since(new DateTime(now.Year, now.Month, 1, 11, 59, 0, DateTimeKind.Utc)),
+            Since(new DateTime(now.AddDays(-2).Year, now.AddDays(-2).Month, 1, 11, 59, 0, DateTimeKind.Utc)),
         };
         var rows = await ReadRawAsync();
         foreach (var period in periods)
