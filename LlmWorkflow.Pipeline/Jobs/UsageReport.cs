@@ -188,10 +188,7 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
             raw.Add((rawTail, end));
         }
 
-        return new ReportPlan(start, rollupFirstDay, endDay, months, plusDays, minusDays, raw)
-        {
-            RawSubtracted = subtractHead ? [(headStart, start)] : [],
-        };
+        return new ReportPlan(start, rollupFirstDay, endDay, months, plusDays, minusDays, raw);
     }
 
     /// <summary>Sums per (day, model, workflow) of the period: rollup days plus raw ranges.</summary>
@@ -361,6 +358,7 @@ internal sealed record ReportPlan(
     IReadOnlyList<DateOnly> MinusDays,
     IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> Raw)
 {
-    /// <summary>Raw ranges summed from the rollup but outside the period (the first day's calls before the start): subtracted.</summary>
-    public IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> RawSubtracted { get; init; } = [];
+    /// <summary>Summed from the rollup but before the period (the first day's calls before the start): subtracted.</summary>
+    public IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> RawSubtracted =>
+        UsageRollup.Midnight(FirstDay) < Start ? [(UsageRollup.Midnight(FirstDay), Start)] : [];
 }
