@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Tests.Infrastructure;
 
 namespace LlmWorkflow.Tests.Deployment;
 
@@ -11,9 +12,9 @@ namespace LlmWorkflow.Tests.Deployment;
 public sealed class LocalRegistry : IAsyncDisposable
 {
     private readonly DirectoryInfo _root;
-    private readonly Process _process;
+    private readonly CapturedProcess _process;
 
-    private LocalRegistry(DirectoryInfo root, Process process, int port)
+    private LocalRegistry(DirectoryInfo root, CapturedProcess process, int port)
     {
         _root = root;
         _process = process;
@@ -42,15 +43,7 @@ public sealed class LocalRegistry : IAsyncDisposable
             http:
               addr: 127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}
             """);
-        var process = Process.Start(new ProcessStartInfo("docker-registry", ["serve", config])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = CapturedProcess.Start(new ProcessStartInfo("docker-registry", ["serve", config]));
         var registry = new LocalRegistry(root, process, port);
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
@@ -70,10 +63,11 @@ public sealed class LocalRegistry : IAsyncDisposable
                 // Not listening yet.
             }
 
-            if (process.HasExited || DateTime.UtcNow > deadline)
+            if (process.Process.HasExited || DateTime.UtcNow > deadline)
             {
+                var said = process.Tail();
                 await registry.DisposeAsync();
-                throw new InvalidOperationException("docker-registry did not start listening on " + registry.Address);
+                throw new InvalidOperationException($"docker-registry did not start listening on {registry.Address}:\n{said}");
             }
 
             await Task.Delay(100);
@@ -82,13 +76,7 @@ public sealed class LocalRegistry : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (!_process.HasExited)
-        {
-            _process.Kill();
-            await _process.WaitForExitAsync();
-        }
-
-        _process.Dispose();
+        await _process.DisposeAsync();
         _root.Delete(recursive: true);
     }
 }

@@ -27,8 +27,6 @@ public sealed class PublishedOutputTests(TestServers servers)
         var start = new ProcessStartInfo(Path.Combine(published.Folder, "LlmWorkflow.Api"))
         {
             WorkingDirectory = published.Elsewhere,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
         };
         foreach (var (key, value) in environment.Settings())
         {
@@ -39,31 +37,18 @@ public sealed class PublishedOutputTests(TestServers servers)
         }
 
         start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
-        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        using var api = Process.Start(start)!;
-        api.OutputDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
-        api.ErrorDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
-        api.BeginOutputReadLine();
-        api.BeginErrorReadLine();
-        try
-        {
-            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
-            client.DefaultRequestHeaders.Add("X-API-Key", TestEnvironment.CallerKey);
-            var workflows = await WaitForJsonAsync(client, "/api/v1/workflows", api, output, ct);
-            Assert.Contains("hello_transform", workflows.ToJsonString(), StringComparison.Ordinal);
+        await using var api = CapturedProcess.Start(start);
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+        client.DefaultRequestHeaders.Add("X-API-Key", TestEnvironment.CallerKey);
+        var workflows = await WaitForJsonAsync(client, "/api/v1/workflows", api, ct);
+        Assert.Contains("hello_transform", workflows.ToJsonString(), StringComparison.Ordinal);
 
-            // The dry run prices the workflow's models from the published pricing.json.
-            var input = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Workflows, "examples", "support_triage.json"), ct));
-            using var validate = await client.PostAsJsonAsync("/api/v1/workflow/validate", new JsonObject { ["workflow_name"] = "support_triage", ["input_data"] = input }, ct);
-            var plan = await validate.Content.ReadFromJsonAsync<JsonObject>(ct);
-            Assert.True(validate.IsSuccessStatusCode, plan?.ToJsonString());
-            Assert.Empty(plan!["unpriced_models"]!.AsArray());
-        }
-        finally
-        {
-            api.Kill();
-            await api.WaitForExitAsync(CancellationToken.None);
-        }
+        // The dry run prices the workflow's models from the published pricing.json.
+        var input = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Workflows, "examples", "support_triage.json"), ct));
+        using var validate = await client.PostAsJsonAsync("/api/v1/workflow/validate", new JsonObject { ["workflow_name"] = "support_triage", ["input_data"] = input }, ct);
+        var plan = await validate.Content.ReadFromJsonAsync<JsonObject>(ct);
+        Assert.True(validate.IsSuccessStatusCode, plan?.ToJsonString());
+        Assert.Empty(plan!["unpriced_models"]!.AsArray());
     }
 
     [Fact]
@@ -182,13 +167,12 @@ public sealed class PublishedOutputTests(TestServers servers)
         return reader.PEHeaders.CorHeader is { ManagedNativeHeaderDirectory.Size: > 0 };
     }
 
-    private static async Task<JsonNode> WaitForJsonAsync(
-        HttpClient client, string path, Process api, System.Collections.Concurrent.ConcurrentQueue<string> output, CancellationToken ct)
+    private static async Task<JsonNode> WaitForJsonAsync(HttpClient client, string path, CapturedProcess api, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
         while (true)
         {
-            Assert.False(api.HasExited, "The published API exited:\n" + string.Join('\n', output));
+            Assert.False(api.Process.HasExited, "The published API exited:\n" + api.Tail());
             try
             {
                 using var response = await client.GetAsync(path, ct);
@@ -202,7 +186,7 @@ public sealed class PublishedOutputTests(TestServers servers)
                 // Not listening yet.
             }
 
-            Assert.True(DateTime.UtcNow < deadline, "The published API did not serve " + path + ":\n" + string.Join('\n', output));
+            Assert.True(DateTime.UtcNow < deadline, "The published API did not serve " + path + ":\n" + api.Tail());
             await Task.Delay(200, ct);
         }
     }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -20,26 +19,19 @@ public sealed partial class AppHostSmokeTests
         var ct = TestContext.Current.CancellationToken;
         var data = Directory.CreateTempSubdirectory("llmwf-apphost-").FullName;
         var port = PortAllocator.GetFreePort();
-        var output = new ConcurrentQueue<string>();
         var appHostDll = Path.Combine(AppContext.BaseDirectory, "LlmWorkflow.AppHost.dll");
         // `env --default-signal=INT` (which execs, keeping the pid): a test run launched from a background job inherits
         // SIGINT ignored, and an ignored signal stays ignored in children, so Ctrl+C below would never reach the AppHost.
-        using var appHost = Process.Start(new ProcessStartInfo("env", ["--default-signal=INT", "dotnet", appHostDll, "--api-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data", data, "--workers", "2"])
+        await using var appHost = CapturedProcess.Start(new ProcessStartInfo("env", ["--default-signal=INT", "dotnet", appHostDll, "--api-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data", data, "--workers", "2"])
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
             WorkingDirectory = RepositoryPaths.Root,
             Environment = { ["LLM_MICROSERVICE_API_KEY"] = "smoke-key", ["ADMIN_API_KEY"] = "smoke-admin" },
-        })!;
-        appHost.OutputDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
-        appHost.ErrorDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
-        appHost.BeginOutputReadLine();
-        appHost.BeginErrorReadLine();
+        });
         try
         {
             // The AppHost builds Api and Worker first (incremental: a no-op after the solution build, but slow on a busy machine).
-            await WaitForAsync(() => output.Any(l => l.Contains("press Ctrl+C to stop", StringComparison.Ordinal)), TimeSpan.FromSeconds(300), output);
-            var table = string.Join('\n', output);
+            await appHost.WaitForLineAsync(l => l.Contains("press Ctrl+C to stop", StringComparison.Ordinal), TimeSpan.FromSeconds(300), "The AppHost did not report its resources");
+            var table = appHost.Output;
             foreach (var name in new[] { "postgres", "redis", "api", "worker-1", "worker-2" })
             {
                 Assert.Matches(new Regex($"^{name}\\s+Running", RegexOptions.Multiline), table);
@@ -51,7 +43,7 @@ public sealed partial class AppHostSmokeTests
 
             var workerPid = int.Parse(WorkerPid().Match(table).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
             Process.GetProcessById(workerPid).Kill();
-            await WaitForAsync(() => output.Any(l => l.Contains("worker-1 exited unexpectedly", StringComparison.Ordinal)), TimeSpan.FromSeconds(30), output);
+            await appHost.WaitForLineAsync(l => l.Contains("worker-1 exited unexpectedly", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "The AppHost did not report the killed worker");
 
             for (var i = 0; i < 3; i++)
             {
@@ -61,7 +53,7 @@ public sealed partial class AppHostSmokeTests
         finally
         {
             // Ctrl+C equivalent: the AppHost stops its children and servers and exits cleanly.
-            using (var kill = Process.Start("kill", ["-INT", appHost.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            using (var kill = Process.Start("kill", ["-INT", appHost.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
                 await kill.WaitForExitAsync(CancellationToken.None);
             }
@@ -69,21 +61,18 @@ public sealed partial class AppHostSmokeTests
             using var stopped = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             try
             {
-                await appHost.WaitForExitAsync(stopped.Token);
+                await appHost.Process.WaitForExitAsync(stopped.Token);
             }
             finally
             {
                 // A stop that failed must not leave the AppHost, its projects and servers running for the rest of the suite.
-                if (!appHost.HasExited)
-                {
-                    appHost.Kill(entireProcessTree: true);
-                }
+                await appHost.KillAsync();
             }
 
             Directory.Delete(data, recursive: true);
         }
 
-        Assert.Equal(0, appHost.ExitCode);
+        Assert.Equal(0, appHost.Process.ExitCode);
     }
 
     private static async Task<string?> RunJobAsync(HttpClient client, string name, CancellationToken ct)
@@ -94,20 +83,6 @@ public sealed partial class AppHostSmokeTests
         var status = await JobPolling.WaitForTerminalAsync(client, (string)accepted!["status_url"]!, TimeSpan.FromSeconds(60), ct);
         Assert.Equal($"Hello, {name}!", (string?)status["result"]?["output"]?["greeting"]);
         return (string?)status["status"];
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, TimeSpan timeout, ConcurrentQueue<string> output)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("AppHost output so far:\n" + string.Join('\n', output.TakeLast(60)));
-            }
-
-            await Task.Delay(200);
-        }
     }
 
     [GeneratedRegex(@"^worker-1\s+Running\s+(\d+)", RegexOptions.Multiline)]

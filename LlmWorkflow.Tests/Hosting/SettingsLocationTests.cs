@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using LlmWorkflow.Tests.Infrastructure;
@@ -65,11 +64,8 @@ public sealed partial class SettingsLocationTests(TestServers servers) : IAsyncL
 
     private async Task<IReadOnlyList<string>> RunUntilReadyAsync(string binary, string project, string readyLine, IReadOnlyDictionary<string, string> extra)
     {
-        var output = new ConcurrentQueue<string>();
         var start = new ProcessStartInfo("dotnet", [Path.Combine(binary, project + ".dll")])
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
             WorkingDirectory = _unrelated.Path,
         };
 
@@ -90,31 +86,14 @@ public sealed partial class SettingsLocationTests(TestServers servers) : IAsyncL
             start.Environment[key] = value;
         }
 
-        using var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { output.Enqueue(e.Data); } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
+        var process = CapturedProcess.Start(start);
+        await using (process)
         {
-            var deadline = DateTime.UtcNow + StartTimeout;
-            while (!output.Any(l => l.Contains(readyLine, StringComparison.Ordinal)))
-            {
-                if (process.HasExited || DateTime.UtcNow > deadline)
-                {
-                    Assert.Fail($"{project} did not start:\n{string.Join('\n', output)}");
-                }
-
-                await Task.Delay(100, TestContext.Current.CancellationToken);
-            }
-        }
-        finally
-        {
-            process.Kill();
-            await process.WaitForExitAsync(CancellationToken.None);
+            await process.WaitForLineAsync(l => l.Contains(readyLine, StringComparison.Ordinal), StartTimeout, $"{project} did not start");
         }
 
-        return output.ToArray();
+        // Read after the kill: what the host logged between its ready line and its end counts too.
+        return process.Lines.ToArray();
     }
 
     [GeneratedRegex(@"Executed DbCommand")]

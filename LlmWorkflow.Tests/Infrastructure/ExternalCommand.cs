@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 
 namespace LlmWorkflow.Tests.Infrastructure;
 
@@ -16,8 +15,6 @@ public static class ExternalCommand
     {
         var start = new ProcessStartInfo(fileName)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
             WorkingDirectory = workingDirectory ?? Directory.GetCurrentDirectory(),
         };
         foreach (var argument in arguments)
@@ -30,29 +27,23 @@ public static class ExternalCommand
             start.Environment[name] = value;
         }
 
-        var output = new StringBuilder();
-        using var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        await using var process = CapturedProcess.Start(start);
         using var deadline = new CancellationTokenSource(timeout);
         try
         {
-            await process.WaitForExitAsync(deadline.Token);
+            await process.Process.WaitForExitAsync(deadline.Token);
         }
         catch (OperationCanceledException)
         {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} {string.Join(' ', start.ArgumentList)} did not finish in {timeout.TotalSeconds:0} s:\n{output}");
+            await process.KillAsync();
+            throw new TimeoutException($"{fileName} {string.Join(' ', start.ArgumentList)} did not finish in {timeout.TotalSeconds:0} s:\n{process.Output}");
         }
 
         // WaitForExitAsync returns once the streams are drained, so the output is complete here.
-        var text = output.ToString();
-        if (process.ExitCode != 0 && !allowFailure)
+        var text = process.Output;
+        if (process.Process.ExitCode != 0 && !allowFailure)
         {
-            throw new InvalidOperationException($"{fileName} {string.Join(' ', start.ArgumentList)} exited with {process.ExitCode}:\n{text}");
+            throw new InvalidOperationException($"{fileName} {string.Join(' ', start.ArgumentList)} exited with {process.Process.ExitCode}:\n{text}");
         }
 
         return text;

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 
 namespace LlmWorkflow.Tests.Infrastructure;
@@ -9,14 +8,13 @@ namespace LlmWorkflow.Tests.Infrastructure;
 /// </summary>
 public sealed class WorkerProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly ConcurrentQueue<string> _output = new();
+    private readonly CapturedProcess _process;
 
-    private WorkerProcess(Process process) => _process = process;
+    private WorkerProcess(CapturedProcess process) => _process = process;
 
-    public int Id => _process.Id;
+    public int Id => _process.Process.Id;
 
-    public string Output => string.Join('\n', _output);
+    public string Output => _process.Output;
 
     /// <param name="published">A publish output folder: start its apphost from <paramref name="workingDirectory"/>, as an
     /// image's entrypoint does, instead of the test build's worker through <c>dotnet</c>.</param>
@@ -26,8 +24,6 @@ public sealed class WorkerProcess : IAsyncDisposable
         var start = published is null
             ? new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "LlmWorkflow.Worker.dll")])
             : new ProcessStartInfo(Path.Combine(published, "LlmWorkflow.Worker"));
-        start.RedirectStandardOutput = true;
-        start.RedirectStandardError = true;
         start.WorkingDirectory = workingDirectory ?? RepositoryPaths.Root;
         foreach (var (key, value) in settings)
         {
@@ -36,43 +32,22 @@ public sealed class WorkerProcess : IAsyncDisposable
 
         start.Environment["DOTNET_ENVIRONMENT"] = "Testing";
         start.Environment["Logging__Console__FormatterName"] = "simple";
-        var worker = new WorkerProcess(Process.Start(start)!);
-        worker._process.OutputDataReceived += (_, e) => { if (e.Data is not null) { worker._output.Enqueue(e.Data); } };
-        worker._process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { worker._output.Enqueue(e.Data); } };
-        worker._process.BeginOutputReadLine();
-        worker._process.BeginErrorReadLine();
-
-        // A bound on a hung start, not a speed check: a loaded CI machine can take a minute to JIT and migrate.
-        var deadline = DateTime.UtcNow + (readyTimeout ?? TimeSpan.FromMinutes(3));
-        while (!worker._output.Any(l => l.Contains("Worker started", StringComparison.Ordinal)))
+        var process = CapturedProcess.Start(start);
+        try
         {
-            if (worker._process.HasExited || DateTime.UtcNow > deadline)
-            {
-                // Not left running after the test gives up on it (it would hold ports and CPU for the rest of the run).
-                worker._process.Kill(entireProcessTree: true);
-                throw new InvalidOperationException("The worker process did not start:\n" + worker.Output);
-            }
-
-            await Task.Delay(100);
+            // A bound on a hung start, not a speed check: a loaded CI machine can take a minute to JIT and migrate.
+            await process.WaitForLineAsync(l => l.Contains("Worker started", StringComparison.Ordinal), readyTimeout ?? TimeSpan.FromMinutes(3), "The worker process did not start");
+            return new WorkerProcess(process);
         }
-
-        return worker;
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>SIGKILL: no drain, no lease release, no ack — exactly a crash.</summary>
-    public async Task KillAsync()
-    {
-        _process.Kill();
-        await _process.WaitForExitAsync();
-    }
+    public Task KillAsync() => _process.KillAsync();
 
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            await KillAsync();
-        }
-
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => _process.DisposeAsync();
 }
