@@ -201,22 +201,31 @@ internal static class ScaleSeeder
                    round(input_tokens * 0.00000015 + output_tokens * 0.0000006, 6), tenant
               FROM {job} j
             """, transaction);
+        // A job's two steps side by side (ordered by job, then step), as the product writes them moments apart: the
+        // status read then finds both on one heap page, not a chunk apart.
         await Execute(connection, $"""
             INSERT INTO llm_job_steps (job_id, step_key, job_attempt, step_id, display_name, step_type, status, attempts, started_at,
                 finished_at, duration_ms, output, provider, model, input_tokens, output_tokens, cost_usd, is_checkpoint, created_at)
-            SELECT id, 'generate', 1, 'generate', 'Generate the answer', 'llm', 'completed', 1, created + interval '40 ms',
-                   created + make_interval(secs => (llm_ms + 40) / 1000.0), llm_ms,
-                   jsonb_build_object('text', 'Answer about topic ' || (i % 1000) || ': ' || repeat('lorem ipsum dolor ', 12)),
-                   split_part(model, '/', 1), model, input_tokens, output_tokens,
-                   round(input_tokens * 0.00000015 + output_tokens * 0.0000006, 6), TRUE, created + make_interval(secs => (llm_ms + 40) / 1000.0)
+            SELECT job_id, step_key, job_attempt, step_id, display_name, step_type, status, attempts, started_at,
+                   finished_at, duration_ms, output, provider, model, input_tokens, output_tokens, cost_usd, is_checkpoint, created_at
+              FROM (
+            SELECT i, 1 AS ordinal, id AS job_id, 'generate' AS step_key, 1 AS job_attempt, 'generate' AS step_id,
+                   'Generate the answer' AS display_name, 'llm' AS step_type, 'completed' AS status, 1 AS attempts, created + interval '40 ms' AS started_at,
+                   created + make_interval(secs => (llm_ms + 40) / 1000.0) AS finished_at, llm_ms AS duration_ms,
+                   jsonb_build_object('text', 'Answer about topic ' || (i % 1000) || ': ' || repeat('lorem ipsum dolor ', 12)) AS output,
+                   split_part(model, '/', 1) AS provider, model, input_tokens, output_tokens,
+                   round(input_tokens * 0.00000015 + output_tokens * 0.0000006, 6) AS cost_usd, TRUE AS is_checkpoint,
+                   created + make_interval(secs => (llm_ms + 40) / 1000.0) AS created_at
               FROM {job} j
             UNION ALL
-            SELECT id, 'format', 1, 'format', 'Format the answer', 'transform',
+            SELECT i, 2, id, 'format', 1, 'format', 'Format the answer', 'transform',
                    CASE WHEN status = 'completed' THEN 'completed' ELSE 'failed' END, 1,
                    created + make_interval(secs => (llm_ms + 40) / 1000.0), created + make_interval(secs => (llm_ms + 60) / 1000.0), 20,
                    jsonb_build_object('summary', 'Summary of topic ' || (i % 1000)), NULL, NULL, 0, 0, NULL, FALSE,
                    created + make_interval(secs => (llm_ms + 60) / 1000.0)
               FROM {job} j
+                   ) steps
+             ORDER BY i, ordinal
             """, transaction);
         await Execute(connection, $"""
             INSERT INTO llm_provider_usage (job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata, created_at)
