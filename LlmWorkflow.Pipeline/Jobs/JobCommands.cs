@@ -98,15 +98,24 @@ public sealed class JobCommands(
         if (existing.Count > 0)
         {
             // One statement: the jobs (their steps and usage rows by cascade) and their calls' share of the usage rollup.
-            await using var delete = dataSource.CreateCommand($"""
+            // In a transaction of its own for the setting (Npgsql sends the BEGIN with it).
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using (var settings = new NpgsqlCommand(TransactionSettings.NoJit, connection, transaction))
+            {
+                await settings.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await using var delete = new NpgsqlCommand($"""
                 WITH doomed AS (
                     DELETE FROM llm_workflow_jobs WHERE id = ANY($1)
                     RETURNING id, tenant_id, workflow_name, user_id, username),
                 {UsageRollup.SubtractDeletedJobsSql("doomed")}
                 SELECT count(*) FROM doomed
-                """);
+                """, connection, transaction);
             delete.Parameters.Add(new NpgsqlParameter { Value = existing.ToArray() });
             await delete.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
             foreach (var id in existing)
             {
                 await PublishCancelledAsync(id);

@@ -106,7 +106,7 @@ public sealed class JobMaintenance(NpgsqlDataSource dataSource, IOptions<Webhook
             // rollup rows): with hash joins the planner scanned and hashed the whole rollup tables on every batch
             // (~1 s of CPU per batch at 10 M jobs, bench/README.md "Scale").
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await using (var plan = new NpgsqlCommand("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", connection, transaction))
+            await using (var plan = new NpgsqlCommand($"{TransactionSettings.NoJit}; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", connection, transaction))
             {
                 await plan.ExecuteNonQueryAsync(cancellationToken);
             }

@@ -1,0 +1,13 @@
+namespace LlmWorkflow.Pipeline.Jobs;
+
+/// <summary>Settings a pipeline transaction sets for itself (<c>SET LOCAL</c>: they end with it, on any pooled connection).</summary>
+internal static class TransactionSettings
+{
+    /// <summary>
+    /// No JIT compilation for the transaction's statements. PostgreSQL compiles a statement whose estimated cost passes
+    /// <c>jit_above_cost</c>; the statements that join the usage rollup (retention's batches, a job delete, the usage
+    /// report) are estimated in the millions for index probes that run in milliseconds, so at 10 M jobs each execution
+    /// paid up to 1.75 s of LLVM compilation: a one-job delete took 1.9 s instead of 10 ms (bench/README.md, "JIT").
+    /// </summary>
+    public const string NoJit = "SET LOCAL jit = off";
+}
