@@ -55,7 +55,10 @@ public sealed class CapturedProcess : IAsyncDisposable
 
             if (Process.HasExited)
             {
-                throw new InvalidOperationException($"{waitingFor}: the process exited with {Process.ExitCode} first:\n{Tail()}");
+                // Its last lines may still be on their way: WaitForExitAsync returns once both streams are drained.
+                await Process.WaitForExitAsync();
+                return _lines.FirstOrDefault(matches)
+                    ?? throw new InvalidOperationException($"{waitingFor}: the process exited with {Process.ExitCode} first:\n{Tail()}");
             }
 
             if (DateTime.UtcNow > deadline)
