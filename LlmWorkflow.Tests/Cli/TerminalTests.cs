@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using LlmWorkflow.AppHost.Resources;
 using LlmWorkflow.Cli;
 using LlmWorkflow.Tests.Infrastructure;
 
@@ -82,7 +82,7 @@ public sealed class TerminalTests(TestServers servers) : IDisposable
     public async Task WatchShowsLiveProgressOfAServiceJobAndEndsCleanly()
     {
         await ScaffoldAsync();
-        var port = FreePort();
+        var port = PortAllocator.GetFreePort();
         var environment = await TestEnvironment.CreateAsync(servers, nameof(TerminalTests));
         var settings = environment.Settings(new Dictionary<string, string?>
         {
@@ -137,10 +137,4 @@ public sealed class TerminalTests(TestServers servers) : IDisposable
         return (string)accepted!["job_id"]!;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

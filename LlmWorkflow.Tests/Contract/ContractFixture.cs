@@ -1,5 +1,4 @@
-using System.Net;
-using System.Net.Sockets;
+using LlmWorkflow.AppHost.Resources;
 using LlmWorkflow.Tests.Dashboard;
 using LlmWorkflow.Tests.Infrastructure;
 
@@ -25,7 +24,7 @@ public sealed class ContractFixture(TestServers servers) : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        ReceiverPort = FreePort();
+        ReceiverPort = PortAllocator.GetFreePort();
         var environment = await TestEnvironment.CreateAsync(servers, "contract");
         var settings = environment.Settings(new Dictionary<string, string?>
         {
@@ -44,12 +43,6 @@ public sealed class ContractFixture(TestServers servers) : IAsyncLifetime
         _worker = await WorkerHost.StartAsync(settings);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async ValueTask DisposeAsync()
     {

@@ -1,6 +1,5 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using LlmWorkflow.AppHost.Resources;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Worker.Jobs;
@@ -29,7 +28,7 @@ public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
     public async Task AResultHeldLongerThanHoldWritesForIsGivenUpWithAnErrorNamingTheSetting()
     {
         var held = Held(new WorkerOptions { HoldWritesFor = TimeSpan.FromSeconds(1) });
-        await using var unreachable = NpgsqlDataSource.Create($"Host=127.0.0.1;Port={ClosedPort()};Username=x;Pooling=false;Timeout=2");
+        await using var unreachable = NpgsqlDataSource.Create($"Host=127.0.0.1;Port={PortAllocator.GetFreePort()};Username=x;Pooling=false;Timeout=2");
 
         var error = await Assert.ThrowsAsync<WriteHoldExceededException>(() =>
             held.WriteAsync(() => unreachable.CreateCommand("SELECT 1").ExecuteScalarAsync(), 100, "step \"answer\" of job j"));
@@ -45,7 +44,7 @@ public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
     public async Task AResultBeyondTheMemoryBoundIsNotHeld()
     {
         var held = Held(new WorkerOptions { HoldWritesMaxBytes = 1_000 });
-        await using var unreachable = NpgsqlDataSource.Create($"Host=127.0.0.1;Port={ClosedPort()};Username=x;Pooling=false;Timeout=2");
+        await using var unreachable = NpgsqlDataSource.Create($"Host=127.0.0.1;Port={PortAllocator.GetFreePort()};Username=x;Pooling=false;Timeout=2");
         var attempts = 0;
 
         var error = await Assert.ThrowsAsync<WriteHoldExceededException>(() =>
@@ -133,10 +132,4 @@ public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
 
     private static LlmCallResult Call() => new() { Text = "held", Provider = "openai", Model = "openai/gpt-4o-mini", InputTokens = 5, OutputTokens = 2 };
 
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
