@@ -1,8 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using LlmWorkflow.AppHost.Resources;
 using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Tests.Hosting;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -17,10 +15,7 @@ namespace LlmWorkflow.Tests.Scale;
 /// </summary>
 public sealed class RollupStatementsSkipJitTests(TestServers servers) : IAsyncLifetime
 {
-    private const string Database = "jit";
-
-    private readonly TemporaryDirectory _root = new();
-    private LocalPostgres _postgres = null!;
+    private StatementStatsPostgres _postgres = null!;
     private string _connectionString = null!;
     private ApiFactory _api = null!;
 
@@ -28,15 +23,9 @@ public sealed class RollupStatementsSkipJitTests(TestServers servers) : IAsyncLi
 
     public async ValueTask InitializeAsync()
     {
-        _postgres = new LocalPostgres(new LocalPostgresOptions { DataDirectory = Path.Combine(_root.Path, "postgres"), TradeDurabilityForSpeed = true, MaxConnections = 50 });
-        await _postgres.StartAsync();
-        await TestSql.ExecuteAsync(_postgres.ConnectionString, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'", Ct);
-        await _postgres.StopAsync();
-        NpgsqlConnection.ClearPool(new NpgsqlConnection(_postgres.ConnectionString));
-        await _postgres.StartAsync();
-        _connectionString = await _postgres.CreateDatabaseIfMissingAsync(Database);
-        await TestSql.ExecuteAsync(_postgres.ConnectionString, $"ALTER DATABASE {Database} SET jit_above_cost = 0", Ct);
-        await TestSql.ExecuteAsync(_connectionString, "CREATE EXTENSION pg_stat_statements", Ct);
+        _postgres = await StatementStatsPostgres.StartAsync("jit", Ct);
+        _connectionString = _postgres.ConnectionString;
+        await TestSql.ExecuteAsync(_postgres.ServerConnectionString, $"ALTER DATABASE {_postgres.Database} SET jit_above_cost = 0", Ct);
         _api = new ApiFactory(TestEnvironment.OnDatabase(_connectionString, servers).Settings());
     }
 
@@ -44,7 +33,6 @@ public sealed class RollupStatementsSkipJitTests(TestServers servers) : IAsyncLi
     {
         await _api.DisposeAsync();
         await _postgres.DisposeAsync();
-        _root.Dispose();
     }
 
     [Fact]
@@ -63,7 +51,7 @@ public sealed class RollupStatementsSkipJitTests(TestServers servers) : IAsyncLi
             """, Ct);
         // Rolled up, so that each delete below subtracts its calls from the rollup and the report reads it.
         Assert.True(await new UsageRollup(_api.Services.GetRequiredService<NpgsqlDataSource>(), TimeProvider.System).RollUpAsync(Ct) > 0);
-        await TestSql.ExecuteAsync(_connectionString, "SELECT pg_stat_statements_reset()", Ct);
+        await _postgres.ResetAsync(Ct);
 
         using (var report = await admin.GetAsync("/api/v1/admin/usage?days=30", Ct))
         {
@@ -86,7 +74,7 @@ public sealed class RollupStatementsSkipJitTests(TestServers servers) : IAsyncLi
         // The control: any other statement on this database is compiled.
         await TestSql.ScalarAsync(_connectionString, "SELECT count(*) FROM llm_workflow_jobs WHERE status = 'completed'", Ct);
 
-        var statements = await StatementsAsync();
+        var statements = await _postgres.StatementsAsync(Ct);
         Assert.True(statements.Single(s => s.Query.StartsWith("SELECT count(*) FROM llm_workflow_jobs", StringComparison.Ordinal)).JitFunctions > 0,
             "JIT is not on in this server, so the test proves nothing: is PostgreSQL's llvmjit installed?");
         var rollupStatements = statements.Where(s => s.Query.Contains("llm_usage_", StringComparison.Ordinal)).ToList();
@@ -94,21 +82,5 @@ public sealed class RollupStatementsSkipJitTests(TestServers servers) : IAsyncLi
         Assert.Contains(rollupStatements, s => s.Query.Contains("ORDER BY created_at", StringComparison.Ordinal) && s.Query.Contains("WITH doomed AS", StringComparison.Ordinal));
         Assert.Contains(rollupStatements, s => s.Query.Contains("FROM llm_usage_daily WHERE day >=", StringComparison.Ordinal));
         Assert.All(rollupStatements, s => Assert.True(s.JitFunctions == 0, $"compiled with JIT ({s.JitFunctions} functions): {s.Query}"));
-    }
-
-    private async Task<List<(string Query, long JitFunctions)>> StatementsAsync()
-    {
-        await using var connection = new NpgsqlConnection(_connectionString);
-        await connection.OpenAsync(Ct);
-        await using var command = new NpgsqlCommand(
-            "SELECT query, jit_functions FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())", connection);
-        await using var reader = await command.ExecuteReaderAsync(Ct);
-        var statements = new List<(string, long)>();
-        while (await reader.ReadAsync(Ct))
-        {
-            statements.Add((reader.GetString(0), reader.GetInt64(1)));
-        }
-
-        return statements;
     }
 }
