@@ -1,0 +1,68 @@
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Redis;
+using Microsoft.Extensions.Options;
+
+namespace LlmWorkflow.Tests.Redis;
+
+/// <summary>
+/// A worker's read of the dispatch streams against the real server: one command reads the bands highest first, each
+/// for what the ones before it left of the count, never more than the count in all (what is read is pending for this
+/// worker until acked); every Nth read starts at the lowest band; with every band empty it blocks, then returns nothing.
+/// </summary>
+public sealed class JobQueueReadTests(LocalRedisFixture redis) : IClassFixture<LocalRedisFixture>
+{
+    private readonly IRedisClient _client = redis.Client;
+    private readonly CancellationToken _ct = TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task BandsAreReadHighestFirstUpToTheCountAndEveryNthReadStartsAtTheLowest()
+    {
+        var queue = new JobQueue(_client, Options.Create(new QueueOptions
+        {
+            KeyPrefix = LocalRedisFixture.UniqueKey("bands"),
+            LowPriorityEveryNthRead = 3,
+            BlockTimeout = TimeSpan.FromMilliseconds(100),
+        }));
+        await queue.EnsureConsumerGroupsAsync(_ct);
+        var high = await EnqueueAsync(queue, priority: 9, count: 3);
+        var normal = await EnqueueAsync(queue, priority: 5, count: 4);
+        var low = await EnqueueAsync(queue, priority: 1, count: 5);
+
+        Guid[] first = [.. high, .. normal[..2]];
+        Assert.Equal(first, await ReadAsync(queue, 5));
+        Assert.Equal(5, await PendingAsync(queue, "worker-1"));
+        Assert.Equal(normal[2..], await ReadAsync(queue, 2));
+        Assert.Equal(low[..4], await ReadAsync(queue, 4)); // the third read: lowest band first
+        Assert.Equal(low[4..], await ReadAsync(queue, 10));
+        Assert.Equal(12, await PendingAsync(queue, "worker-1"));
+
+        var started = DateTime.UtcNow;
+        Assert.Empty(await ReadAsync(queue, 10));
+        Assert.True(DateTime.UtcNow - started >= TimeSpan.FromMilliseconds(90), "an empty read blocks for the block timeout");
+    }
+
+    private async Task<Guid[]> EnqueueAsync(JobQueue queue, int priority, int count)
+    {
+        JobDispatch[] dispatches = [.. Enumerable.Range(0, count).Select(_ => new JobDispatch(Guid.NewGuid(), priority))];
+        await queue.EnqueueManyAsync(dispatches, _ct);
+        return [.. dispatches.Select(d => d.JobId)];
+    }
+
+    private async Task<Guid[]> ReadAsync(JobQueue queue, int count) =>
+        [.. (await queue.ReadAsync("worker-1", count, _ct)).Select(j => j.Dispatch.JobId)];
+
+    private async Task<long> PendingAsync(JobQueue queue, string consumer)
+    {
+        long pending = 0;
+        foreach (var key in queue.StreamKeys)
+        {
+            var summary = (await _client.ExecuteAsync("XPENDING", [key, queue.ConsumerGroup], _ct)).AsArray();
+            foreach (var entry in summary[3].AsArray().Where(c => c.AsArray()[0].AsString() == consumer))
+            {
+                pending += long.Parse(entry.AsArray()[1].AsString()!, System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return pending;
+    }
+}
