@@ -74,44 +74,34 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
     }
 
     /// <summary>
-    /// Reads up to <paramref name="count"/> new entries for this consumer, highest band first, in one round trip
-    /// (<see cref="ReadBandsScript"/>). Only when every band is empty does it block (on all bands at once) for up to
-    /// <see cref="QueueOptions.BlockTimeout"/>.
+    /// Reads up to <paramref name="count"/> new entries for this consumer, highest band first. Only when every band
+    /// is empty does it block (on all bands at once) for up to <see cref="QueueOptions.BlockTimeout"/>.
     /// </summary>
     public async Task<IReadOnlyList<DispatchedJob>> ReadAsync(string consumer, int count, CancellationToken cancellationToken)
     {
-        var keys = NextReadOrder().Select(StreamKey).ToArray();
+        var order = NextReadOrder();
         var result = new List<DispatchedJob>(count);
-        AddEntries(RedisReplies.ToStreamReadResults(
-            await redis.ScriptEvaluateAsync(ReadBandsScript, keys, [_options.ConsumerGroup, consumer, count], cancellationToken)), result);
+        foreach (var band in order)
+        {
+            var remaining = count - result.Count;
+            if (remaining <= 0)
+            {
+                break;
+            }
+
+            var batch = await redis.StreamReadGroupAsync(_options.ConsumerGroup, consumer, [StreamKey(band)], remaining, block: null, cancellationToken);
+            AddEntries(batch, result);
+        }
+
         if (result.Count == 0)
         {
+            var keys = order.Select(StreamKey).ToArray();
             var batch = await redis.StreamReadGroupAsync(_options.ConsumerGroup, consumer, keys, count, _options.BlockTimeout, cancellationToken);
             AddEntries(batch, result);
         }
 
         return result;
     }
-
-    /// <summary>
-    /// XREADGROUP of each stream in <c>KEYS</c> in turn, each for what the earlier ones left of the count (ARGV: group,
-    /// consumer, count), as one reply shaped like a multi-stream XREADGROUP's. One command where a read of each band
-    /// was one round trip each: a worker reads all three bands on every turn, and with several workers most of those
-    /// reads found nothing. A single XREADGROUP over all keys would take up to the count from every band.
-    /// </summary>
-    private const string ReadBandsScript = """
-        local taken, out = 0, {}
-        for _, key in ipairs(KEYS) do
-          local want = tonumber(ARGV[3]) - taken
-          if want <= 0 then break end
-          local reply = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', want, 'STREAMS', key, '>')
-          if reply then
-            out[#out + 1] = reply[1]
-            taken = taken + #reply[1][2]
-          end
-        end
-        return out
-        """;
 
     /// <summary>
     /// Acknowledges a batch of entries in one round trip (one XACK per stream). A worker acks as soon as the claim

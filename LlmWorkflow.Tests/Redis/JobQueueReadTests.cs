@@ -5,9 +5,9 @@ using Microsoft.Extensions.Options;
 namespace LlmWorkflow.Tests.Redis;
 
 /// <summary>
-/// A worker's read of the dispatch streams against the real server: one command reads the bands highest first, each
-/// for what the ones before it left of the count, never more than the count in all (what is read is pending for this
-/// worker until acked); every Nth read starts at the lowest band; with every band empty it blocks, then returns nothing.
+/// A worker's read of the dispatch streams against the real server: the bands highest first, each for what the ones
+/// before it left of the count, never more than the count in all (what is read is pending for this worker until
+/// acked); every Nth read starts at the lowest band; with every band empty it blocks, then returns nothing.
 /// </summary>
 public sealed class JobQueueReadTests(LocalRedisFixture redis) : IClassFixture<LocalRedisFixture>
 {
