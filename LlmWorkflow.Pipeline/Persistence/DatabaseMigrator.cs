@@ -47,7 +47,7 @@ public sealed class DatabaseMigrator(LlmWorkflowDbContext db, ILogger<DatabaseMi
             applied.Parameters.Add(new NpgsqlParameter { Value = NewestMigration });
             return await applied.ExecuteScalarAsync(cancellationToken) is true;
         }
-        catch (NpgsqlException ex) when (ex is not PostgresException)
+        catch (NpgsqlException ex) when (Unreachable(ex) is not null)
         {
             return false;
         }
@@ -71,11 +71,20 @@ public sealed class DatabaseMigrator(LlmWorkflowDbContext db, ILogger<DatabaseMi
         }
     }
 
-    /// <summary>The connection failure behind an exception (EF wraps it as a transient failure); null for server-side errors.</summary>
+    /// <summary>
+    /// The failure to reach PostgreSQL behind an exception (EF wraps it as a transient failure): no connection, or a
+    /// server that answers but does not take sessions yet (<c>57P03</c>, "the database system is starting up", while
+    /// it replays its log after a start). Null for every other server-side error.
+    /// </summary>
     private static NpgsqlException? Unreachable(Exception exception)
     {
         for (var current = exception; current is not null; current = current.InnerException)
         {
+            if (current is PostgresException { SqlState: PostgresErrorCodes.CannotConnectNow } starting)
+            {
+                return starting;
+            }
+
             if (current is NpgsqlException npgsql and not PostgresException)
             {
                 return npgsql;
