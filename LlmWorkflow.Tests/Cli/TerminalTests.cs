@@ -136,5 +136,4 @@ public sealed class TerminalTests(TestServers servers) : IDisposable
         var accepted = await response.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken);
         return (string)accepted!["job_id"]!;
     }
-
 }

@@ -43,7 +43,6 @@ public sealed class ContractFixture(TestServers servers) : IAsyncLifetime
         _worker = await WorkerHost.StartAsync(settings);
     }
 
-
     public async ValueTask DisposeAsync()
     {
         if (_worker is not null)

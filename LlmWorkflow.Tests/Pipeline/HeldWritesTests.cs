@@ -131,5 +131,4 @@ public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
     });
 
     private static LlmCallResult Call() => new() { Text = "held", Provider = "openai", Model = "openai/gpt-4o-mini", InputTokens = 5, OutputTokens = 2 };
-
 }
