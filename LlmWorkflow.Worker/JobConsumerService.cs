@@ -13,10 +13,12 @@ internal sealed partial class JobConsumerService(
     JobQueue queue,
     JobProcessor processor,
     IOptions<WorkerOptions> options,
+    TimeProvider time,
     ILogger<JobConsumerService> logger) : BackgroundService
 {
     private readonly WorkerOptions _options = options.Value;
     private readonly CancellationTokenSource _abortJobs = new();
+    private readonly ClaimLinger _linger = new(options.Value, time);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -48,6 +50,12 @@ internal sealed partial class JobConsumerService(
                     if (batch.Count == 0)
                     {
                         batch = await queue.ReadAsync(_options.Id, free, stoppingToken);
+                        if (_linger.Before(batch.Count, free) is { Ticks: > 0 } wait)
+                        {
+                            // A small batch in a steady flow: wait for company, then claim it with what arrived meanwhile.
+                            await Task.Delay(wait, time, stoppingToken);
+                            batch = [.. batch, .. await queue.ReadWaitingAsync(_options.Id, free - batch.Count, stoppingToken)];
+                        }
                     }
                 }
                 finally
