@@ -34,6 +34,12 @@ internal sealed partial class JobConsumerService(
         {
             try
             {
+                if (_linger.BeforeRead() is { Ticks: > 0 } wait)
+                {
+                    // The last read was small in a steady flow: let more arrive, so they are claimed in one batch.
+                    await Task.Delay(wait, time, stoppingToken);
+                }
+
                 await slots.WaitAsync(stoppingToken);
                 var free = slots.CurrentCount + 1;
                 IReadOnlyList<DispatchedJob> batch;
@@ -50,12 +56,7 @@ internal sealed partial class JobConsumerService(
                     if (batch.Count == 0)
                     {
                         batch = await queue.ReadAsync(_options.Id, free, stoppingToken);
-                        if (_linger.Before(batch.Count, free) is { Ticks: > 0 } wait)
-                        {
-                            // A small batch in a steady flow: wait for company, then claim it with what arrived meanwhile.
-                            await Task.Delay(wait, time, stoppingToken);
-                            batch = [.. batch, .. await queue.ReadWaitingAsync(_options.Id, free - batch.Count, stoppingToken)];
-                        }
+                        _linger.Read(batch.Count, free);
                     }
                 }
                 finally

@@ -81,27 +81,6 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
     {
         var order = NextReadOrder();
         var result = new List<DispatchedJob>(count);
-        await ReadBandsAsync(consumer, order, count, result, cancellationToken);
-        if (result.Count == 0)
-        {
-            var keys = order.Select(StreamKey).ToArray();
-            var batch = await redis.StreamReadGroupAsync(_options.ConsumerGroup, consumer, keys, count, _options.BlockTimeout, cancellationToken);
-            AddEntries(batch, result);
-        }
-
-        return result;
-    }
-
-    /// <summary>Reads up to <paramref name="count"/> entries already waiting, highest band first; never blocks.</summary>
-    public async Task<IReadOnlyList<DispatchedJob>> ReadWaitingAsync(string consumer, int count, CancellationToken cancellationToken)
-    {
-        var result = new List<DispatchedJob>(count);
-        await ReadBandsAsync(consumer, NextReadOrder(), count, result, cancellationToken);
-        return result;
-    }
-
-    private async Task ReadBandsAsync(string consumer, IReadOnlyList<PriorityBand> order, int count, List<DispatchedJob> result, CancellationToken cancellationToken)
-    {
         foreach (var band in order)
         {
             var remaining = count - result.Count;
@@ -113,6 +92,15 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
             var batch = await redis.StreamReadGroupAsync(_options.ConsumerGroup, consumer, [StreamKey(band)], remaining, block: null, cancellationToken);
             AddEntries(batch, result);
         }
+
+        if (result.Count == 0)
+        {
+            var keys = order.Select(StreamKey).ToArray();
+            var batch = await redis.StreamReadGroupAsync(_options.ConsumerGroup, consumer, keys, count, _options.BlockTimeout, cancellationToken);
+            AddEntries(batch, result);
+        }
+
+        return result;
     }
 
     /// <summary>

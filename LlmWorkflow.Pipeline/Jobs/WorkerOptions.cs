@@ -12,16 +12,16 @@ public sealed class WorkerOptions
     public int MaxConcurrentJobs { get; set; } = 64;
 
     /// <summary>
-    /// While dispatch entries keep arriving, the shortest time between two claims of one worker: a read that finds
-    /// fewer than <see cref="BatchTarget"/> entries less than this long after the previous claim waits out the rest,
-    /// then takes what arrived meanwhile. Every claim costs the same whatever its size (a claim statement, an ack and a
-    /// write batch: round trips, PostgreSQL transactions and CPU), and workers sharing a steady flow each read only
-    /// their share, so without it more workers meant smaller, costlier batches (bench/README.md, "Claims wait for
-    /// company"). A read after a quiet spell is claimed at once; zero turns waiting off.
+    /// While dispatch entries keep arriving, the shortest time between two reads of one worker: after a read of fewer
+    /// than <see cref="BatchTarget"/> entries, the next read waits until this long after it, so what arrives meanwhile
+    /// is claimed in one batch. Every claim costs the same whatever its size (a claim statement, an ack and a write
+    /// batch: round trips, PostgreSQL transactions and CPU), and workers sharing a steady flow each read only their
+    /// share, so without it more workers meant smaller, costlier batches (bench/README.md, "Claims wait for company").
+    /// After an empty read (a quiet spell) the next read goes at once; zero turns waiting off.
     /// </summary>
-    public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(20);
+    public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>A read of at least this many entries (or of all free slots) is claimed at once, without <see cref="BatchLinger"/>.</summary>
+    /// <summary>After a read of at least this many entries (or of every free slot) the next read goes at once, without <see cref="BatchLinger"/>.</summary>
     public int BatchTarget { get; set; } = 64;
 
     /// <summary>

@@ -4,69 +4,56 @@ using LlmWorkflow.Worker.Jobs;
 namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>
-/// When the consumer waits before claiming what it read: only a small batch read while entries keep arriving, and
-/// only until <see cref="WorkerOptions.BatchLinger"/> after the previous claim.
+/// When the consumer waits before its next read: only after a small read, and only until
+/// <see cref="WorkerOptions.BatchLinger"/> after it.
 /// </summary>
 public sealed class ClaimLingerTests
 {
-    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(50);
     private readonly ManualClock _clock = new();
 
     [Fact]
-    public void TheFirstReadAndAReadAfterAQuietSpellAreClaimedAtOnce()
+    public void TheFirstReadGoesAtOnce() => Assert.Equal(TimeSpan.Zero, Create().BeforeRead());
+
+    [Fact]
+    public void AfterASmallReadTheNextWaitsUntilTheLingerHasPassed()
     {
         var linger = Create();
-        Assert.Equal(TimeSpan.Zero, linger.Before(read: 1, free: 64));
+        linger.Read(read: 5, free: 256);
 
-        _clock.Advance(Linger);
-        Assert.Equal(TimeSpan.Zero, linger.Before(read: 1, free: 64));
+        _clock.Advance(TimeSpan.FromMilliseconds(20));
+        Assert.Equal(TimeSpan.FromMilliseconds(30), linger.BeforeRead());
+
+        _clock.Advance(TimeSpan.FromMilliseconds(30));
+        Assert.Equal(TimeSpan.Zero, linger.BeforeRead());
     }
 
     [Fact]
-    public void ASmallReadInASteadyFlowWaitsUntilTheLingerAfterThePreviousClaim()
+    public void AfterAFullReadTheNextGoesAtOnce()
     {
         var linger = Create();
-        linger.Before(read: 5, free: 256);
+        linger.Read(read: 64, free: 256); // the batch target
+        Assert.Equal(TimeSpan.Zero, linger.BeforeRead());
 
-        _clock.Advance(TimeSpan.FromMilliseconds(6));
-        var wait = linger.Before(read: 5, free: 256);
-        Assert.Equal(TimeSpan.FromMilliseconds(14), wait);
-
-        // The next claim is measured from the end of that wait, when the batch was claimed.
-        _clock.Advance(wait + TimeSpan.FromMilliseconds(2));
-        Assert.Equal(TimeSpan.FromMilliseconds(18), linger.Before(read: 3, free: 256));
+        linger.Read(read: 10, free: 10); // every free slot
+        Assert.Equal(TimeSpan.Zero, linger.BeforeRead());
     }
 
     [Fact]
-    public void AFullBatchIsClaimedAtOnce()
+    public void AfterAnEmptyReadTheNextGoesAtOnce()
     {
         var linger = Create();
-        linger.Before(read: 1, free: 256);
-
-        _clock.Advance(TimeSpan.FromMilliseconds(1));
-        Assert.Equal(TimeSpan.Zero, linger.Before(read: 64, free: 256)); // the batch target
-        _clock.Advance(TimeSpan.FromMilliseconds(1));
-        Assert.Equal(TimeSpan.Zero, linger.Before(read: 10, free: 10)); // every free slot
-    }
-
-    [Fact]
-    public void AnEmptyReadNeitherWaitsNorCountsAsAClaim()
-    {
-        var linger = Create();
-        Assert.Equal(TimeSpan.Zero, linger.Before(read: 0, free: 64));
-        Assert.Equal(TimeSpan.Zero, linger.Before(read: 1, free: 64));
-
-        _clock.Advance(TimeSpan.FromMilliseconds(5));
-        Assert.Equal(TimeSpan.Zero, linger.Before(read: 0, free: 64));
-        Assert.Equal(TimeSpan.FromMilliseconds(15), linger.Before(read: 1, free: 64));
+        linger.Read(read: 1, free: 64);
+        linger.Read(read: 0, free: 64); // the block timeout passed: a quiet spell
+        Assert.Equal(TimeSpan.Zero, linger.BeforeRead());
     }
 
     [Fact]
     public void AZeroLingerNeverWaits()
     {
         var linger = Create(TimeSpan.Zero);
-        linger.Before(read: 1, free: 64);
-        Assert.Equal(TimeSpan.Zero, linger.Before(read: 1, free: 64));
+        linger.Read(read: 1, free: 64);
+        Assert.Equal(TimeSpan.Zero, linger.BeforeRead());
     }
 
     private ClaimLinger Create(TimeSpan? linger = null) =>

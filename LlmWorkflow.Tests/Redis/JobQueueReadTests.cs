@@ -7,8 +7,7 @@ namespace LlmWorkflow.Tests.Redis;
 /// <summary>
 /// A worker's read of the dispatch streams against the real server: the bands highest first, each for what the ones
 /// before it left of the count, never more than the count in all (what is read is pending for this worker until
-/// acked); every Nth read starts at the lowest band; with every band empty it blocks, then returns nothing. The
-/// top-up read of a lingering claim takes only what is waiting and never blocks.
+/// acked); every Nth read starts at the lowest band; with every band empty it blocks, then returns nothing.
 /// </summary>
 public sealed class JobQueueReadTests(LocalRedisFixture redis) : IClassFixture<LocalRedisFixture>
 {
@@ -40,29 +39,6 @@ public sealed class JobQueueReadTests(LocalRedisFixture redis) : IClassFixture<L
         var started = DateTime.UtcNow;
         Assert.Empty(await ReadAsync(queue, 10));
         Assert.True(DateTime.UtcNow - started >= TimeSpan.FromMilliseconds(90), "an empty read blocks for the block timeout");
-    }
-
-    [Fact]
-    public async Task ReadingWhatIsWaitingTakesTheBandsInOrderAndNeverBlocks()
-    {
-        var queue = new JobQueue(_client, Options.Create(new QueueOptions
-        {
-            KeyPrefix = LocalRedisFixture.UniqueKey("waiting"),
-            LowPriorityEveryNthRead = 100,
-            BlockTimeout = TimeSpan.FromSeconds(5),
-        }));
-        await queue.EnsureConsumerGroupsAsync(_ct);
-        var low = await EnqueueAsync(queue, priority: 1, count: 2);
-        var high = await EnqueueAsync(queue, priority: 9, count: 2);
-
-        Guid[] waiting = [.. (await queue.ReadWaitingAsync("worker-1", 3, _ct)).Select(j => j.Dispatch.JobId)];
-        Assert.Equal([.. high, low[0]], waiting);
-        Assert.Equal(3, await PendingAsync(queue, "worker-1"));
-
-        Assert.Equal(low[1..], (await queue.ReadWaitingAsync("worker-1", 10, _ct)).Select(j => j.Dispatch.JobId));
-        var started = DateTime.UtcNow;
-        Assert.Empty(await queue.ReadWaitingAsync("worker-1", 10, _ct));
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(2), "nothing waiting: it returns without the 5 s block");
     }
 
     private async Task<Guid[]> EnqueueAsync(JobQueue queue, int priority, int count)

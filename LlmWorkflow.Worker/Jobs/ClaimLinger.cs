@@ -3,31 +3,33 @@ using LlmWorkflow.Pipeline.Jobs;
 namespace LlmWorkflow.Worker.Jobs;
 
 /// <summary>
-/// How long the consumer waits before claiming a batch it has read (<see cref="WorkerOptions.BatchLinger"/>): a
-/// small batch read while entries keep arriving waits until <see cref="WorkerOptions.BatchLinger"/> after the
-/// previous claim, so a worker under a steady flow claims at most that often and each claim carries more jobs. A
-/// full batch, or the first batch after a quiet spell (nothing claimed for that long), is claimed at once.
+/// Paces a worker's reads under a steady flow (<see cref="WorkerOptions.BatchLinger"/>): after a small read (fewer
+/// than <see cref="WorkerOptions.BatchTarget"/> entries and fewer than the free slots), the next read waits until
+/// that long after it, so what arrives meanwhile is claimed in one batch. After a full read, an empty one (a quiet
+/// spell) or once the pace has passed, the next read goes at once. The wait comes before the read, so nothing is
+/// read and unclaimed while the worker waits.
 /// </summary>
 internal sealed class ClaimLinger(WorkerOptions options, TimeProvider time)
 {
-    private DateTimeOffset? _previousClaim;
+    private DateTimeOffset _previousRead;
+    private bool _previousWasSmall;
 
-    /// <summary>The wait before claiming <paramref name="read"/> entries read with <paramref name="free"/> slots free; records the claim.</summary>
-    public TimeSpan Before(int read, int free)
+    /// <summary>How long to wait before the next read.</summary>
+    public TimeSpan BeforeRead()
     {
-        if (read == 0)
+        if (!_previousWasSmall)
         {
             return TimeSpan.Zero;
         }
 
-        var now = time.GetUtcNow();
-        var wait = TimeSpan.Zero;
-        if (_previousClaim is { } previous && read < Math.Min(free, options.BatchTarget) && now - previous < options.BatchLinger)
-        {
-            wait = options.BatchLinger - (now - previous);
-        }
+        var since = time.GetUtcNow() - _previousRead;
+        return since < options.BatchLinger ? options.BatchLinger - since : TimeSpan.Zero;
+    }
 
-        _previousClaim = now + wait;
-        return wait;
+    /// <summary>Records a read of <paramref name="read"/> entries made with <paramref name="free"/> slots free.</summary>
+    public void Read(int read, int free)
+    {
+        _previousRead = time.GetUtcNow();
+        _previousWasSmall = read > 0 && read < Math.Min(free, options.BatchTarget);
     }
 }

@@ -130,8 +130,9 @@ internal sealed class BenchEnvironment : IAsyncDisposable
     public Process StartWorker(string id, Dictionary<string, string>? extra = null)
     {
         // The consumer's start-up line stays visible (at Warning everything else is quiet): scenarios wait for it.
+        // LLMWF_BENCH_WORKER_ENV comes last, so a variant can change what a scenario sets (Worker__MaxConcurrentJobs).
         var settings = new Dictionary<string, string> { ["Worker__Id"] = id, ["Logging__LogLevel__LlmWorkflow.Worker.JobConsumerService"] = "Information" };
-        foreach (var (key, value) in ParseVariant("LLMWF_BENCH_WORKER_ENV").Concat(extra ?? new Dictionary<string, string>()))
+        foreach (var (key, value) in (extra ?? new Dictionary<string, string>()).Concat(ParseVariant("LLMWF_BENCH_WORKER_ENV")))
         {
             settings[key] = value;
         }
