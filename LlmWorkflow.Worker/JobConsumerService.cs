@@ -5,7 +5,8 @@ using LlmWorkflow.Worker.Jobs;
 namespace LlmWorkflow.Worker;
 
 /// <summary>
-/// Reads dispatch entries for this worker and runs up to <see cref="WorkerOptions.MaxConcurrentJobs"/> jobs at once.
+/// Reads dispatch entries for this worker and runs up to <see cref="WorkerOptions.MaxConcurrentJobs"/> jobs at once;
+/// after a small read in a steady flow the next read waits for company (<see cref="ClaimLinger"/>).
 /// On shutdown it stops reading, gives in-flight jobs <see cref="WorkerOptions.DrainTimeout"/> to finish, then
 /// cancels them; a cancelled-by-shutdown job is released (lease cleared) so another worker resumes it from its checkpoints.
 /// </summary>

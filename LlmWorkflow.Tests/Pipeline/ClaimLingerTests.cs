@@ -1,4 +1,5 @@
 using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Worker.Jobs;
 
 namespace LlmWorkflow.Tests.Pipeline;
@@ -10,7 +11,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 public sealed class ClaimLingerTests
 {
     private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(50);
-    private readonly ManualClock _clock = new();
+    private readonly ManualClock _clock = new(new DateTimeOffset(2026, 11, 24, 12, 0, 0, TimeSpan.Zero));
 
     [Fact]
     public void TheFirstReadGoesAtOnce() => Assert.Equal(TimeSpan.Zero, Create().BeforeRead());
@@ -58,13 +59,4 @@ public sealed class ClaimLingerTests
 
     private ClaimLinger Create(TimeSpan? linger = null) =>
         new(new WorkerOptions { BatchLinger = linger ?? Linger, BatchTarget = 64 }, _clock);
-
-    private sealed class ManualClock : TimeProvider
-    {
-        private DateTimeOffset _now = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
-
-        public void Advance(TimeSpan by) => _now += by;
-
-        public override DateTimeOffset GetUtcNow() => _now;
-    }
 }

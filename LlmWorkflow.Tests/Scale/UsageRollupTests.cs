@@ -47,13 +47,13 @@ public sealed class UsageRollupTests(TestServers servers) : ApiWithDatabase(serv
         // between to the rows the first one wrote. Fixed clocks: a run crossing an hour boundary changes nothing.
         var now = DateTimeOffset.UtcNow;
         var dataSource = Api.Services.GetRequiredService<NpgsqlDataSource>();
-        var earlier = new UsageRollup(dataSource, new FixedClock(now.AddHours(-30)));
+        var earlier = new UsageRollup(dataSource, new ManualClock(now.AddHours(-30)));
         Assert.True(await earlier.RollUpAsync(Ct) > 50 * 24);
         Assert.Equal(FloorHour(now.AddHours(-30) - UsageRollup.Grace), await earlier.RolledUntilAsync(Ct));
         await AssertRollupEqualsRawAsync();
         await AssertReportsEqualRawAsync("after a rollup 30 hours ago");
 
-        var rollup = new UsageRollup(dataSource, new FixedClock(now));
+        var rollup = new UsageRollup(dataSource, new ManualClock(now));
         Assert.Equal(30, await rollup.RollUpAsync(Ct));
         Assert.Equal(FloorHour(now - UsageRollup.Grace), await rollup.RolledUntilAsync(Ct));
         Assert.True(Convert.ToInt64(await TestSql.ScalarAsync(Postgres, "SELECT count(*) FROM llm_usage_user_monthly", Ct), CultureInfo.InvariantCulture) > 0);
@@ -285,11 +285,6 @@ public sealed class UsageRollupTests(TestServers servers) : ApiWithDatabase(serv
     }
 
     private static DateTimeOffset FloorHour(DateTimeOffset instant) => new(instant.UtcDateTime.Date.AddHours(instant.UtcDateTime.Hour), TimeSpan.Zero);
-
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
 
     private sealed record RawCall(string Model, string? Tenant, string? Workflow, string? UserId, string? Username, DateTimeOffset CreatedAt,
         int Input, int Output, int Total, decimal Cost);
