@@ -17,7 +17,8 @@ public sealed class WorkerOptions
     /// is claimed in one batch. Every claim costs the same whatever its size (a claim statement, an ack and a write
     /// batch: round trips, PostgreSQL transactions and CPU), and workers sharing a steady flow each read only their
     /// share, so without it more workers meant smaller, costlier batches (bench/README.md, "Claims wait for company").
-    /// After an empty read (a quiet spell) the next read goes at once; zero turns waiting off.
+    /// After an empty read (a quiet spell) the next read goes at once; zero turns waiting off. Under a steady flow a job
+    /// waits up to this much more for its claim (bench/README.md, "What the pace costs a steady flow").
     /// </summary>
     public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(50);
 

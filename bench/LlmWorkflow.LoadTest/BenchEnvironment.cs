@@ -163,12 +163,14 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         Services.RemoveAll(s => s.Process == process);
     }
 
-    public async Task<long> CountAsync(string sql)
+    public Task<long> CountAsync(string sql) => ScalarAsync<long>(sql);
+
+    public async Task<T> ScalarAsync<T>(string sql)
     {
         await using var connection = new NpgsqlConnection(PostgresConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
-        return (long)(await command.ExecuteScalarAsync())!;
+        return (T)(await command.ExecuteScalarAsync())!;
     }
 
     private Process Start(string dll, Dictionary<string, string> extra)

@@ -2,7 +2,7 @@ using System.Globalization;
 using LlmWorkflow.LoadTest;
 
 // Usage (from the repository root, Release build):
-//   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- submit [rate=500] [seconds=20]
+//   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- submit [rate=500] [seconds=20] [workers=0: draining as it arrives]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- throughput [jobs=20000] [workers=2]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- io [jobs=500] [latency_ms=1000] [https=0|1]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- e2e [jobs=5000] [workers=2] [concurrency=32] [llm_latency_ms: one LLM call per job]
@@ -21,7 +21,7 @@ if (!Directory.Exists(workflowsRoot))
 await using var environment = await BenchEnvironment.StartAsync(workflowsRoot);
 var result = scenario switch
 {
-    "submit" => await Scenarios.SubmitLatencyAsync(environment, Arg(1, 500), Arg(2, 20)),
+    "submit" => await Scenarios.SubmitLatencyAsync(environment, Arg(1, 500), Arg(2, 20), Arg(3, 0)),
     "throughput" => await Scenarios.ThroughputAsync(environment, Arg(1, 20_000), Arg(2, 2)),
     "io" => await Scenarios.IoConcurrencyAsync(environment, Arg(1, 500), TimeSpan.FromMilliseconds(Arg(2, 1000)), https: Arg(3, 0) == 1, waves: Arg(4, 1)),
     "e2e" => await Scenarios.EndToEndAsync(environment, Arg(1, 5_000), Arg(2, 2), Arg(3, 32), args.Length > 4 ? Arg(4, 0) : null),
@@ -32,7 +32,7 @@ var result = scenario switch
 };
 if (result is null)
 {
-    Console.Error.WriteLine("Usage: LlmWorkflow.LoadTest submit [rate] [seconds] | throughput [jobs] [workers] | io [jobs] [latency_ms] [https 0|1] | e2e [jobs] [workers] [concurrency] [llm_latency_ms] | burst [requests] [concurrency] | recovery [jobs] [window_seconds] | scale [jobs] [rounds] [retention 0|1]");
+    Console.Error.WriteLine("Usage: LlmWorkflow.LoadTest submit [rate] [seconds] [workers] | throughput [jobs] [workers] | io [jobs] [latency_ms] [https 0|1] | e2e [jobs] [workers] [concurrency] [llm_latency_ms] | burst [requests] [concurrency] | recovery [jobs] [window_seconds] | scale [jobs] [rounds] [retention 0|1]");
     return 2;
 }
 

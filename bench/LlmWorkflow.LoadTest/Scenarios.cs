@@ -7,12 +7,34 @@ namespace LlmWorkflow.LoadTest;
 /// <summary>The three measurements of bench/README.md; each prints one JSON line.</summary>
 internal static class Scenarios
 {
-    /// <summary>Open-loop submissions at a fixed rate: latency percentiles and the rate actually achieved.</summary>
-    public static async Task<JsonObject> SubmitLatencyAsync(BenchEnvironment environment, int rate, int seconds)
+    /// <summary>
+    /// Open-loop submissions at a fixed rate: latency percentiles and the rate actually achieved. With
+    /// <paramref name="workers"/> &gt; 0 those workers drain the flow as it arrives (a steady flow, not a burst), and
+    /// the figures add how long each job waited for its claim (<c>started_at − created_at</c>) and in all
+    /// (<c>completed_at − created_at</c>), from Postgres, the CPU each process group spent per job and the round trips per job.
+    /// </summary>
+    public static async Task<JsonObject> SubmitLatencyAsync(BenchEnvironment environment, int rate, int seconds, int workers = 0)
     {
         await environment.StartApiAsync();
+        for (var w = 1; w <= workers; w++)
+        {
+            environment.StartWorker($"bench-worker-{w}", new() { ["Worker__MaxConcurrentJobs"] = "256" });
+        }
+
+        await WaitForWorkersAsync(environment, workers);
         using var submitter = new Submitter(environment.ApiUrl).Configure();
-        await submitter.SubmitManyAsync("bench_transform", 3000, i => new { name = $"warmup {i}" }, concurrency: 16);
+        const int warmUp = 3000;
+        await submitter.SubmitManyAsync("bench_transform", warmUp, i => new { name = $"warmup {i}" }, concurrency: 16);
+        var warmUpSent = Stopwatch.GetTimestamp();
+        if (workers > 0)
+        {
+            await WaitForCompletedAsync(environment, warmUp, warmUpSent);
+        }
+
+        var after = await environment.ScalarAsync<DateTime>("SELECT max(created_at) FROM llm_workflow_jobs");
+        await using var roundTrips = workers > 0 ? await RoundTripMeter.StartAsync(environment) : null;
+        var meter = new CpuMeter(environment);
+        var cpuBefore = meter.Read();
 
         var total = rate * seconds;
         var latencies = new double[total];
@@ -48,7 +70,7 @@ internal static class Scenarios
         await Task.WhenAll(tasks);
         var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var sorted = latencies.Where(l => !double.IsNaN(l)).Order().ToArray();
-        return new JsonObject
+        var result = new JsonObject
         {
             ["scenario"] = "submit_latency",
             ["target_rps"] = rate,
@@ -59,6 +81,33 @@ internal static class Scenarios
             ["p95_ms"] = Math.Round(Percentiles.Of(sorted, 95), 2),
             ["p99_ms"] = Math.Round(Percentiles.Of(sorted, 99), 2),
             ["max_ms"] = Math.Round(sorted[^1], 2),
+        };
+        if (workers > 0)
+        {
+            await WaitForCompletedAsync(environment, warmUp + total - errors, started);
+            result["workers"] = workers;
+            result["claim_wait_ms"] = await JobLatencyAsync(environment, "started_at", after);
+            result["job_latency_ms"] = await JobLatencyAsync(environment, "completed_at", after);
+            result["cpu_ms_per_job"] = CpuMeter.Split(cpuBefore, meter.Read(), total - errors);
+            result["round_trips_per_job"] = await roundTrips!.PerJobAsync(total - errors);
+        }
+
+        return result;
+    }
+
+    /// <summary>p50, p99 and max of <c><paramref name="column"/> − created_at</c> over the jobs created after <paramref name="after"/>, ms.</summary>
+    private static async Task<JsonObject> JobLatencyAsync(BenchEnvironment environment, string column, DateTime after)
+    {
+        var figures = await environment.ScalarAsync<double[]>($"""
+            SELECT ARRAY[percentile_disc(0.5) WITHIN GROUP (ORDER BY ms), percentile_disc(0.99) WITHIN GROUP (ORDER BY ms), max(ms)]
+              FROM (SELECT EXTRACT(EPOCH FROM {column} - created_at)::float8 * 1000 AS ms FROM llm_workflow_jobs
+                     WHERE created_at > '{after:O}'::timestamptz) AS jobs
+            """);
+        return new JsonObject
+        {
+            ["p50"] = Math.Round(figures[0], 1),
+            ["p99"] = Math.Round(figures[1], 1),
+            ["max"] = Math.Round(figures[2], 1),
         };
     }
 
