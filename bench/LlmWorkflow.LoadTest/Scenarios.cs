@@ -16,10 +16,7 @@ internal static class Scenarios
     public static async Task<JsonObject> SubmitLatencyAsync(BenchEnvironment environment, int rate, int seconds, int workers = 0)
     {
         await environment.StartApiAsync();
-        for (var w = 1; w <= workers; w++)
-        {
-            environment.StartWorker($"bench-worker-{w}", new() { ["Worker__MaxConcurrentJobs"] = "256" });
-        }
+        StartDrainingWorkers(environment, workers);
 
         await WaitForWorkersAsync(environment, workers);
         using var submitter = new Submitter(environment.ApiUrl).Configure();
@@ -31,7 +28,6 @@ internal static class Scenarios
             await WaitForCompletedAsync(environment, warmUp, warmUpSent);
         }
 
-        var after = await environment.ScalarAsync<DateTime>("SELECT max(created_at) FROM llm_workflow_jobs");
         await using var roundTrips = workers > 0 ? await RoundTripMeter.StartAsync(environment) : null;
         var meter = new CpuMeter(environment);
         var cpuBefore = meter.Read();
@@ -86,8 +82,8 @@ internal static class Scenarios
         {
             await WaitForCompletedAsync(environment, warmUp + total - errors, started);
             result["workers"] = workers;
-            result["claim_wait_ms"] = await JobLatencyAsync(environment, "started_at", after);
-            result["job_latency_ms"] = await JobLatencyAsync(environment, "completed_at", after);
+            result["claim_wait_ms"] = await JobLatencyAsync(environment, "started_at");
+            result["job_latency_ms"] = await JobLatencyAsync(environment, "completed_at");
             result["cpu_ms_per_job"] = CpuMeter.Split(cpuBefore, meter.Read(), total - errors);
             result["round_trips_per_job"] = await roundTrips!.PerJobAsync(total - errors);
         }
@@ -95,13 +91,13 @@ internal static class Scenarios
         return result;
     }
 
-    /// <summary>p50, p99 and max of <c><paramref name="column"/> − created_at</c> over the jobs created after <paramref name="after"/>, ms.</summary>
-    private static async Task<JsonObject> JobLatencyAsync(BenchEnvironment environment, string column, DateTime after)
+    /// <summary>p50, p99 and max of <c><paramref name="column"/> − created_at</c> over the measured jobs (not the warm-up's), ms.</summary>
+    private static async Task<JsonObject> JobLatencyAsync(BenchEnvironment environment, string column)
     {
         var figures = await environment.ScalarAsync<double[]>($"""
             SELECT ARRAY[percentile_disc(0.5) WITHIN GROUP (ORDER BY ms), percentile_disc(0.99) WITHIN GROUP (ORDER BY ms), max(ms)]
               FROM (SELECT EXTRACT(EPOCH FROM {column} - created_at)::float8 * 1000 AS ms FROM llm_workflow_jobs
-                     WHERE created_at > '{after:O}'::timestamptz) AS jobs
+                     WHERE input_data->>'name' LIKE 'job %') AS jobs
             """);
         return new JsonObject
         {
@@ -126,21 +122,9 @@ internal static class Scenarios
         var meter = new CpuMeter(environment);
         var cpuBefore = meter.Read();
         var started = Stopwatch.GetTimestamp();
-        for (var w = 1; w <= workers; w++)
-        {
-            environment.StartWorker($"bench-worker-{w}", new() { ["Worker__MaxConcurrentJobs"] = "256" });
-        }
+        StartDrainingWorkers(environment, workers);
 
-        while (await environment.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE status = 'completed'") < jobs)
-        {
-            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromMinutes(5))
-            {
-                throw new TimeoutException("Jobs did not complete within 5 minutes.");
-            }
-
-            await Task.Delay(200);
-        }
-
+        await WaitForCompletedAsync(environment, jobs, started);
         var cpuAfter = meter.Read();
         var window = await environment.CountAsync(
             "SELECT (EXTRACT(EPOCH FROM max(completed_at) - min(started_at)) * 1000)::bigint FROM llm_workflow_jobs");
@@ -180,10 +164,7 @@ internal static class Scenarios
             ? ("bench_transform", (Func<int, object>)(i => new { name = $"job {i}" }))
             : ("bench_llm", i => new { question = $"question {i}" });
         await environment.StartApiAsync();
-        for (var w = 1; w <= workers; w++)
-        {
-            environment.StartWorker($"bench-worker-{w}", new() { ["Worker__MaxConcurrentJobs"] = "256" });
-        }
+        StartDrainingWorkers(environment, workers);
 
         await WaitForWorkersAsync(environment, workers);
         await LoadGeneratorWarmup.RunAsync(jobs, concurrency);
@@ -255,6 +236,15 @@ internal static class Scenarios
             ["after_first_wave_p99_ms"] = Math.Round(Percentiles.Of(rest, 99), 2),
             ["cpu_ms_per_request"] = CpuMeter.Split(cpuBefore, meter.Read(), requests),
         };
+    }
+
+    /// <summary>Starts <paramref name="workers"/> worker processes with 256 slots each, as the drain scenarios run them.</summary>
+    private static void StartDrainingWorkers(BenchEnvironment environment, int workers)
+    {
+        for (var w = 1; w <= workers; w++)
+        {
+            environment.StartWorker($"bench-worker-{w}", new() { ["Worker__MaxConcurrentJobs"] = "256" });
+        }
     }
 
     private static async Task WaitForWorkersAsync(BenchEnvironment environment, int workers)
