@@ -15,6 +15,7 @@ internal static class AdminEndpoints
     private const int MaxCleanupDays = 36_500;
     internal const int MaxTenantLength = 100;
     private const int MaxUserOffset = 1_000_000;
+    private const int MaxRebuildDays = 366;
     private static readonly DateTimeOffset EarliestReportInstant = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly DateTimeOffset LatestReportInstant = new(9000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -40,6 +41,15 @@ internal static class AdminEndpoints
                              "followed, when other users had usage, by one group with key \"(others)\" summing every user not listed; user_count says how many users had usage. " +
                              "Full days are summed from a daily/monthly rollup and the rest from the raw calls, so the figures always equal the sum of the calls. " +
                              "GET /jobs with user_id/username, workflow_name, model and usage_from/usage_to lists the jobs behind any figure.");
+        admin.MapPost("/usage/rebuild", RebuildUsageAsync)
+            .WithName("RebuildUsageRollup")
+            .WithSummary("Recompute the usage report's rollup for the UTC days [from, to) from the raw calls")
+            .WithDescription("For LLM calls written with a time the rollup had already passed (usage rows imported from another system, " +
+                             "part of a table restored): GET /admin/usage sums full days from the rollup, so such calls are missing from it until their " +
+                             $"days are rebuilt. from and to (required): UTC dates (YYYY-MM-DD), years 2000-9000, from before to, at most {MaxRebuildDays} days " +
+                             "(send one request per year for longer). Only days the rollup already holds are rebuilt (rebuilt_until; null when the rollup " +
+                             "holds none of them); later calls are summed raw by the report and rolled up by scheduled maintenance. One transaction per " +
+                             "calendar month, serialised with maintenance's roll-up and with job deletes, so the report stays equal to the calls throughout.");
         admin.MapGet("/queue", QueueAsync)
             .WithName("QueueState")
             .WithSummary("Dispatch streams per priority band, pending entries, consumers, worker heartbeats, dead letters");
@@ -142,6 +152,44 @@ internal static class AdminEndpoints
             userLimit ?? UsageReport.DefaultUserLimit, userOffset ?? 0));
     }
 
+    private static async Task<Results<Ok<UsageRebuildResponse>, ValidationProblem>> RebuildUsageAsync(
+        UsageRollup rollup, DateOnly? from, DateOnly? to, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        foreach (var (name, value) in new[] { ("from", from), ("to", to) })
+        {
+            if (value is not { } day)
+            {
+                errors[name] = [$"{name} is required: a UTC date (YYYY-MM-DD)."];
+            }
+            else if (day.Year is < 2000 or >= 9000)
+            {
+                errors[name] = [$"{name} must be between 2000-01-01 and 8999-12-31."];
+            }
+        }
+
+        if (errors.Count == 0 && from >= to)
+        {
+            errors["from"] = ["from must be before to."];
+        }
+        else if (errors.Count == 0 && to!.Value.DayNumber - from!.Value.DayNumber > MaxRebuildDays)
+        {
+            errors["to"] = [$"to must be at most {MaxRebuildDays} days after from: rebuild a longer period one year per request."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(v => v)));
+        }
+
+        var rolledUntil = await rollup.RebuildAsync(from!.Value, to!.Value, cancellationToken);
+        var (start, end) = (Midnight(from.Value), Midnight(to.Value));
+        DateTimeOffset? rebuiltUntil = rolledUntil is { } rolled && rolled > start ? (rolled < end ? rolled : end) : null;
+        return TypedResults.Ok(new UsageRebuildResponse(from.Value, to.Value, rebuiltUntil, rolledUntil));
+
+        static DateTimeOffset Midnight(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+    }
+
     private static async Task<Ok<QueueState>> QueueAsync(QueueSnapshot snapshot, LlmWorkflowDbContext db, CancellationToken cancellationToken)
     {
         var oldestQueued = await db.Jobs.AsNoTracking().Where(j => j.Status == JobStatus.Queued)
@@ -154,6 +202,12 @@ internal static class AdminEndpoints
 internal sealed record MaintenanceResponse(
     bool Enabled, double IntervalSeconds, double StaleProcessingAfterSeconds, double StaleWaitingAfterSeconds, double RetentionSeconds,
     IReadOnlyList<MaintenanceRun> LastRuns);
+
+/// <summary>
+/// A rebuild of the usage rollup: the days asked for, the instant up to which they now hold the raw calls (null when the
+/// rollup held none of them), and the rollup's end.
+/// </summary>
+internal sealed record UsageRebuildResponse(DateOnly From, DateOnly To, DateTimeOffset? RebuiltUntil, DateTimeOffset? RolledUntil);
 
 /// <summary>How many jobs a cleanup changed.</summary>
 internal sealed record CleanupResponse(int Affected);

@@ -60,13 +60,16 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
 
     /// <summary>
     /// Recomputes the rolled-up part of the days [<paramref name="from"/>, <paramref name="until"/>) from the raw rows,
-    /// for usage rows written with an earlier time than the grace allows (imports, restores).
+    /// for usage rows written with an earlier time than the grace allows (imports from another system, restores of
+    /// part of a table); one transaction per calendar month. Only the rolled-up part is rebuilt: days from the rollup's
+    /// end (<see cref="RolledUntilAsync"/>, returned; null when nothing is rolled up yet) are summed raw by the report and
+    /// rolled up by maintenance anyway.
     /// </summary>
-    public async Task RebuildAsync(DateOnly from, DateOnly until, CancellationToken cancellationToken)
+    public async Task<DateTimeOffset?> RebuildAsync(DateOnly from, DateOnly until, CancellationToken cancellationToken)
     {
         if (await RolledUntilAsync(cancellationToken) is not { } rolledUntil)
         {
-            return;
+            return null;
         }
 
         var end = Min(Midnight(until), rolledUntil);
@@ -76,6 +79,8 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
             await RollRangeAsync(start, stop, rebuild: true, cancellationToken);
             start = stop;
         }
+
+        return rolledUntil;
     }
 
     /// <summary>

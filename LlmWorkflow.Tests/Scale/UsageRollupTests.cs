@@ -98,10 +98,57 @@ public sealed class UsageRollupTests(TestServers servers) : ApiWithDatabase(serv
             VALUES (md5('rollup-50')::uuid, 'fake', 'm-one', 9, 9, 18, 0.009000, now() - interval '9 days')
             """, Ct);
         var day = DateOnly.FromDateTime(DateTime.UtcNow.AddDays(-9));
-        await rollup.RebuildAsync(day.AddDays(-1), day.AddDays(2), Ct);
+        Assert.Equal(1L, await CallsMissingFromTheRollupAsync(day));
+
+        // The admin endpoint rebuilds those days; the rollup ends after them, so all of them are rebuilt.
+        using (var rebuild = await Admin.PostAsync($"/api/v1/admin/usage/rebuild?from={day.AddDays(-1):yyyy-MM-dd}&to={day.AddDays(2):yyyy-MM-dd}", null, Ct))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, rebuild.StatusCode);
+            var answer = (await rebuild.Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+            Assert.Equal(day.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), (string)answer["from"]!);
+            Assert.Equal(new DateTimeOffset(day.AddDays(2).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), (DateTimeOffset)answer["rebuilt_until"]!);
+            Assert.Equal(FloorHour(now - UsageRollup.Grace), (DateTimeOffset)answer["rolled_until"]!);
+        }
+
+        Assert.Equal(0L, await CallsMissingFromTheRollupAsync(day));
         await AssertRollupEqualsRawAsync();
         await AssertReportsEqualRawAsync("after a rebuild");
+
+        // Days past the rollup's end are not rebuilt (the report sums them raw): the answer says so.
+        var future = DateOnly.FromDateTime(DateTime.UtcNow.AddDays(3));
+        var beyond = (await (await Admin.PostAsync($"/api/v1/admin/usage/rebuild?from={future:yyyy-MM-dd}&to={future.AddDays(1):yyyy-MM-dd}", null, Ct))
+            .Content.ReadFromJsonAsync<JsonObject>(Ct))!;
+        Assert.Null(beyond["rebuilt_until"]);
+        await AssertRollupEqualsRawAsync();
     }
+
+    [Theory]
+    [InlineData("", "from")]
+    [InlineData("?from=2026-01-02", "to")]
+    [InlineData("?from=2026-01-02&to=2026-01-02", "from")]
+    [InlineData("?from=2026-01-01&to=2027-01-03", "to")]
+    [InlineData("?from=1999-12-31&to=2000-01-02", "from")]
+    [InlineData("?from=2026-01-01&to=9000-01-01", "to")]
+    [InlineData("?from=2026-02-30&to=2026-03-02", "from")]
+    public async Task RebuildRefusesAMissingReversedOrTooLongRangeNamingTheField(string query, string field)
+    {
+        using var response = await Admin.PostAsync($"/api/v1/admin/usage/rebuild{query}", null, Ct);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(field, await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RebuildIsForAdminKeysOnly()
+    {
+        using var response = await Caller.PostAsync("/api/v1/admin/usage/rebuild?from=2026-01-01&to=2026-01-02", null, Ct);
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
+    /// <summary>Calls of the UTC day <paramref name="day"/> that its rollup row does not count.</summary>
+    private async Task<long> CallsMissingFromTheRollupAsync(DateOnly day) => Convert.ToInt64(await TestSql.ScalarAsync(Postgres, """
+        SELECT (SELECT count(*) FROM llm_provider_usage WHERE created_at >= @day::timestamp AT TIME ZONE 'UTC' AND created_at < (@day::timestamp + interval '1 day') AT TIME ZONE 'UTC')
+             - (SELECT coalesce(sum(calls), 0) FROM llm_usage_daily WHERE day = @day)
+        """, Ct, ("day", day)), CultureInfo.InvariantCulture);
 
     [Fact]
     public async Task UserPagingListsTheMostExpensiveUsersAndSumsTheRestAsOthers()
