@@ -46,7 +46,7 @@ internal static class AdminEndpoints
             .WithSummary("Recompute the usage report's rollup for the UTC days [from, to) from the raw calls")
             .WithDescription("For LLM calls written with a time the rollup had already passed (usage rows imported from another system, " +
                              "part of a table restored): GET /admin/usage sums full days from the rollup, so such calls are missing from it until their " +
-                             $"days are rebuilt. from and to (required): UTC dates (YYYY-MM-DD), years 2000-9000, from before to, at most {MaxRebuildDays} days " +
+                             $"days are rebuilt. from and to (required): UTC dates (YYYY-MM-DD), years 2000-8999, from before to, at most {MaxRebuildDays} days " +
                              "(send one request per year for longer). Only days the rollup already holds are rebuilt (rebuilt_until; null when the rollup " +
                              "holds none of them); later calls are summed raw by the report and rolled up by scheduled maintenance. One transaction per " +
                              "calendar month, serialised with maintenance's roll-up and with job deletes, so the report stays equal to the calls throughout.");
