@@ -183,12 +183,8 @@ internal static class AdminEndpoints
             return TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(v => v)));
         }
 
-        var rolledUntil = await rollup.RebuildAsync(from!.Value, to!.Value, cancellationToken);
-        var (start, end) = (Midnight(from.Value), Midnight(to.Value));
-        DateTimeOffset? rebuiltUntil = rolledUntil is { } rolled && rolled > start ? (rolled < end ? rolled : end) : null;
-        return TypedResults.Ok(new UsageRebuildResponse(from.Value, to.Value, rebuiltUntil, rolledUntil));
-
-        static DateTimeOffset Midnight(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        var rebuild = await rollup.RebuildAsync(from!.Value, to!.Value, cancellationToken);
+        return TypedResults.Ok(new UsageRebuildResponse(from.Value, to.Value, rebuild.RebuiltUntil, rebuild.RolledUntil));
     }
 
     private static async Task<Ok<QueueState>> QueueAsync(QueueSnapshot snapshot, LlmWorkflowDbContext db, CancellationToken cancellationToken)
@@ -204,10 +200,7 @@ internal sealed record MaintenanceResponse(
     bool Enabled, double IntervalSeconds, double StaleProcessingAfterSeconds, double StaleWaitingAfterSeconds, double RetentionSeconds,
     IReadOnlyList<MaintenanceRun> LastRuns);
 
-/// <summary>
-/// A rebuild of the usage rollup: the days asked for, the instant up to which they now hold the raw calls (null when the
-/// rollup held none of them), and the rollup's end.
-/// </summary>
+/// <summary>A rebuild of the usage rollup: the days asked for and what it reached (<see cref="UsageRollupRebuild"/>).</summary>
 internal sealed record UsageRebuildResponse(DateOnly From, DateOnly To, DateTimeOffset? RebuiltUntil, DateTimeOffset? RolledUntil);
 
 /// <summary>How many jobs a cleanup changed.</summary>

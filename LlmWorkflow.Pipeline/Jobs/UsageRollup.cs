@@ -62,14 +62,13 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
     /// Recomputes the rolled-up part of the days [<paramref name="from"/>, <paramref name="until"/>) from the raw rows,
     /// for usage rows written with an earlier time than the grace allows (imports from another system, restores of
     /// part of a table); one transaction per calendar month. Only the rolled-up part is rebuilt: days from the rollup's
-    /// end (<see cref="RolledUntilAsync"/>, returned; null when nothing is rolled up yet) are summed raw by the report and
-    /// rolled up by maintenance anyway.
+    /// end (<see cref="RolledUntilAsync"/>) are summed raw by the report and rolled up by maintenance anyway.
     /// </summary>
-    public async Task<DateTimeOffset?> RebuildAsync(DateOnly from, DateOnly until, CancellationToken cancellationToken)
+    public async Task<UsageRollupRebuild> RebuildAsync(DateOnly from, DateOnly until, CancellationToken cancellationToken)
     {
         if (await RolledUntilAsync(cancellationToken) is not { } rolledUntil)
         {
-            return null;
+            return new UsageRollupRebuild(null, null);
         }
 
         var end = Min(Midnight(until), rolledUntil);
@@ -80,7 +79,7 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
             start = stop;
         }
 
-        return rolledUntil;
+        return new UsageRollupRebuild(end > Midnight(from) ? end : null, rolledUntil);
     }
 
     /// <summary>
@@ -259,3 +258,7 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }
+
+/// <summary>What a rebuild reached: the instant up to which the days asked for now hold the raw calls (null when the
+/// rollup held none of them), and the rollup's end (null when nothing is rolled up yet).</summary>
+public sealed record UsageRollupRebuild(DateTimeOffset? RebuiltUntil, DateTimeOffset? RolledUntil);
