@@ -92,12 +92,14 @@ public sealed class UsageRollupTests(TestServers servers) : ApiWithDatabase(serv
         await AssertRollupEqualsRawAsync();
         await AssertReportsEqualRawAsync("after a bulk delete");
 
-        // A call written with a time inside a rolled-up day (an import): rebuilding that day takes it in.
+        // A call written with a time inside a rolled-up day (an import): rebuilding that day takes it in. Its time is
+        // chosen here, so the day checked below is the call's own even at midnight.
+        var importedAt = DateTimeOffset.UtcNow.AddDays(-9);
         await TestSql.ExecuteAsync(Postgres, """
             INSERT INTO llm_provider_usage (job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, created_at)
-            VALUES (md5('rollup-50')::uuid, 'fake', 'm-one', 9, 9, 18, 0.009000, now() - interval '9 days')
-            """, Ct);
-        var day = DateOnly.FromDateTime(DateTime.UtcNow.AddDays(-9));
+            VALUES (md5('rollup-50')::uuid, 'fake', 'm-one', 9, 9, 18, 0.009000, @at)
+            """, Ct, ("at", importedAt));
+        var day = DateOnly.FromDateTime(importedAt.UtcDateTime);
         Assert.Equal(1L, await CallsMissingFromTheRollupAsync(day));
 
         // The admin endpoint rebuilds those days; the rollup ends after them, so all of them are rebuilt.
