@@ -7,6 +7,7 @@ namespace LlmWorkflow.Worker;
 /// <summary>
 /// Reads dispatch entries for this worker and runs up to <see cref="WorkerOptions.MaxConcurrentJobs"/> jobs at once;
 /// after a small read in a steady flow the next read waits for company (<see cref="ClaimLinger"/>).
+/// The entries of jobs run without a claim (workflows that only compute) are acknowledged after those runs end.
 /// On shutdown it stops reading, gives in-flight jobs <see cref="WorkerOptions.DrainTimeout"/> to finish, then
 /// cancels them; a cancelled-by-shutdown job is released (lease cleared) so another worker resumes it from its checkpoints.
 /// </summary>
@@ -44,6 +45,7 @@ internal sealed partial class JobConsumerService(
                 await slots.WaitAsync(stoppingToken);
                 var free = slots.CurrentCount + 1;
                 IReadOnlyList<DispatchedJob> batch;
+                var reclaimed = false;
                 try
                 {
                     batch = [];
@@ -51,6 +53,7 @@ internal sealed partial class JobConsumerService(
                     {
                         // Entries idle past the lease belong to dead workers: take them over (they resume from checkpoints).
                         batch = await queue.ReclaimAsync(_options.Id, _options.LeaseDuration, free);
+                        reclaimed = batch.Count > 0;
                         nextReclaim = DateTimeOffset.UtcNow + _options.ReclaimInterval;
                     }
 
@@ -66,28 +69,35 @@ internal sealed partial class JobConsumerService(
                 }
 
                 backoff = TimeSpan.FromMilliseconds(200);
-                IReadOnlyDictionary<Guid, ClaimedJob>? claims = null;
+                // A job id can appear twice in one batch (a re-dispatched entry): only the first entry runs it.
+                var runs = new List<(DispatchedJob Entry, ClaimedJob? Claim)>(batch.Count);
                 if (batch.Count > 0)
                 {
-                    claims = await processor.ClaimAsync(batch, stoppingToken);
+                    // A reclaimed entry may be a run without a claim that died with its worker: claim it this time, so
+                    // that a job which keeps killing workers counts attempts and is dead-lettered like any other.
+                    var claims = await processor.ClaimAsync(batch, mayRunUnclaimed: !reclaimed, stoppingToken);
+                    var started = new HashSet<Guid>();
+                    runs.AddRange(batch.Select(e => (e, started.Add(e.Dispatch.JobId) ? claims.GetValueOrDefault(e.Dispatch.JobId) : null)));
                     // The claim decided who runs each job; the Postgres lease records it from here on. Until this ack
                     // the entries are pending, so a worker dying between the read and the claim loses none of them.
-                    await queue.AckAsync(batch);
+                    // The entry of a run without a claim is the one record of that run: it is acked after the finish.
+                    if (runs.Where(r => r.Claim is not { Leased: false }).Select(r => r.Entry).ToArray() is { Length: > 0 } settled)
+                    {
+                        await queue.AckAsync(settled);
+                    }
                 }
 
-                var started = new HashSet<Guid>();
-                foreach (var job in batch)
+                List<(DispatchedJob Entry, Task<bool> Run)>? unclaimed = null;
+                foreach (var (job, claim) in runs)
                 {
                     await slots.WaitAsync(stoppingToken);
-                    // A job id can appear twice in one batch (a re-dispatched entry): only the first entry runs it.
-                    var claim = started.Add(job.Dispatch.JobId) ? claims!.GetValueOrDefault(job.Dispatch.JobId) : null;
                     var task = RunOneAsync(job, claim, slots);
-                    lock (inFlight)
+                    if (claim is { Leased: false })
                     {
-                        inFlight.Add(task);
+                        (unclaimed ??= []).Add((job, task));
                     }
 
-                    _ = task.ContinueWith(t => { lock (inFlight) { inFlight.Remove(t); } }, TaskScheduler.Default);
+                    Track(inFlight, task);
                     if (processor.CallsOut(claim))
                     {
                         // Go to the back of the thread pool's queue before starting the next job: the job just started
@@ -96,6 +106,11 @@ internal sealed partial class JobConsumerService(
                         // job had started. Jobs that only compute skip it: theirs would only split the batch's writes.
                         await Task.Yield();
                     }
+                }
+
+                if (unclaimed is not null)
+                {
+                    Track(inFlight, AckWhenRunAsync(unclaimed));
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -128,21 +143,58 @@ internal sealed partial class JobConsumerService(
         LogStopped(_options.Id);
     }
 
-    private async Task RunOneAsync(DispatchedJob job, ClaimedJob? claimed, SemaphoreSlim slots)
+    /// <summary>Runs one job; true unless the run failed outside the workflow (its entry is then not settled).</summary>
+    private async Task<bool> RunOneAsync(DispatchedJob job, ClaimedJob? claimed, SemaphoreSlim slots)
     {
         try
         {
             await Task.Yield();
             await processor.ProcessAsync(job, claimed, _abortJobs.Token);
+            return true;
         }
         catch (Exception ex)
         {
             LogJobCrashed(ex, job.Dispatch.JobId);
+            return false;
         }
         finally
         {
             slots.Release();
         }
+    }
+
+    /// <summary>
+    /// Acknowledges the entries of a batch's runs without a claim once they ended, in one command. The entry of a run
+    /// that failed outside the workflow (its finish could not be written) stays pending: a worker reclaims it after
+    /// <see cref="WorkerOptions.LeaseDuration"/>, as it would a claimed job's after its lease, and claims it then.
+    /// </summary>
+    private async Task AckWhenRunAsync(List<(DispatchedJob Entry, Task<bool> Run)> runs)
+    {
+        await Task.WhenAll(runs.Select(r => r.Run));
+        var settled = runs.Where(r => r.Run.Result).Select(r => r.Entry).ToArray();
+        try
+        {
+            if (settled.Length > 0)
+            {
+                await queue.AckAsync(settled);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Redis unavailable: the entries stay pending and are reclaimed after the lease; their jobs are finished, so
+            // that claim finds nothing to run.
+            LogAckFailed(ex, settled.Length);
+        }
+    }
+
+    private static void Track(HashSet<Task> inFlight, Task task)
+    {
+        lock (inFlight)
+        {
+            inFlight.Add(task);
+        }
+
+        _ = task.ContinueWith(t => { lock (inFlight) { inFlight.Remove(t); } }, TaskScheduler.Default);
     }
 
     public override void Dispose()
@@ -162,6 +214,9 @@ internal sealed partial class JobConsumerService(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker stopped: {WorkerId}")]
     private partial void LogStopped(string workerId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Acknowledging {Count} finished run(s) without a claim failed; their entries are reclaimed after the lease")]
+    private partial void LogAckFailed(Exception ex, int count);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId} crashed in the worker")]
     private partial void LogJobCrashed(Exception ex, Guid jobId);

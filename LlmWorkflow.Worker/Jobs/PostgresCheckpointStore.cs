@@ -36,7 +36,8 @@ namespace LlmWorkflow.Worker.Jobs;
 /// wants <c>workflow.step_completed</c>, whose receiver may read the step at once).</param>
 /// <param name="leaseLost">Called when a step row is refused because the job's attempt is no longer this run's.</param>
 /// <param name="deferFor">How long a deferred row waits for the run's next write before it is written alone; by
-/// default <see cref="JobProgressSink.ProgressDelay"/>, the delay after which pollers see a running step.</param>
+/// default <see cref="JobProgressSink.ProgressDelay"/>, the delay after which pollers see a running step. Never, for
+/// a run without a claim (<see cref="ClaimedJob.Leased"/> false): all its rows go with its finish.</param>
 internal sealed class PostgresCheckpointStore(
     JobStore store, ClaimedJob job, RunPersistenceFaults faults, HeldWrites held, Action leaseLost,
     bool deferStepRows = true, TimeSpan? deferFor = null) : ICheckpointStore
@@ -161,7 +162,7 @@ internal sealed class PostgresCheckpointStore(
     /// </remarks>
     public async ValueTask SaveAsync(string runId, StepCheckpoint checkpoint, CancellationToken cancellationToken)
     {
-        await WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true), checkpoint.Record,
+        await WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true, leased: job.Leased), checkpoint.Record,
             endsRun: checkpoint.EndsRun);
         _saved[checkpoint.StepKey] = true;
     }
@@ -171,7 +172,7 @@ internal sealed class PostgresCheckpointStore(
     /// it as <see cref="SaveAsync"/> does.
     /// </summary>
     public Task WriteRecordAsync(StepRecord record) =>
-        WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, record, null, isCheckpoint: false), record);
+        WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, record, null, isCheckpoint: false, leased: job.Leased), record);
 
     /// <summary>
     /// The step rows not written yet, for the finish to write first in its own write (once a delayed write of earlier
@@ -268,7 +269,9 @@ internal sealed class PostgresCheckpointStore(
         lock (_deferred)
         {
             _deferred.Add(step);
-            if (_deferred.Count == 1)
+            // A run without a claim writes nothing before its finish: its rows are only written with it (the job is
+            // still queued, so no row of a step could be written alone under the running job's guard).
+            if (_deferred.Count == 1 && job.Leased)
             {
                 var deferral = ++_deferral;
                 _ = WriteDeferredLaterAsync(deferral);
