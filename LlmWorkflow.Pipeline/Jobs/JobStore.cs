@@ -22,14 +22,15 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     private static readonly string RunsUnclaimed =
         $"j.{JobLifecycle.Guard(JobTransition.FinishUnclaimed)} AND j.workflow_name = ANY($4::text[]) AND COALESCE(cardinality(j.webhook_events), 0) = 0";
 
-    // Each id is one primary-key probe (a LATERAL lookup with FOR UPDATE is never flattened into a join; OFFSET 0 keeps
-    // the one without a lock apart too): with `id = ANY($1)` alone the prepared (generic) plan scanned every queued job
-    // through the partial index on status.
+    // Each id is one primary-key probe (a LATERAL lookup with FOR UPDATE is never flattened into a join): with
+    // `id = ANY($1)` alone the prepared (generic) plan scanned every queued job through the partial index on status.
+    // The lookup without a lock has only the id inside its OFFSET 0 (conditions are not pushed past it): with its
+    // status condition inside, the plan probed that partial index once per id, reading every queued job each time.
     // A queued job of a workflow named in $4 (one that only computes) is read, not claimed: the worker runs it without
     // a lease and finishes it straight from queued (JobTransition.FinishUnclaimed), one row version fewer. Not when its
     // webhook opted in to more than the terminal event (workflow.step_completed): that run writes each step row as the
     // step finishes, under the claim's guard.
-    private static readonly string ClaimSql = $"""
+    internal static readonly string ClaimSql = $"""
         WITH claimable AS (
             SELECT j.id
               FROM unnest($1::uuid[]) AS r(id) CROSS JOIN LATERAL (
@@ -53,11 +54,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         UNION ALL
         SELECT j.id, j.workflow_name, j.input_data, j.attempt + 1, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
                j.priority, j.webhook_url IS NOT NULL, j.webhook_events, FALSE, COALESCE(j.started_at, now())
-          FROM unnest($1::uuid[]) AS r(id) CROSS JOIN LATERAL (
-               SELECT * FROM llm_workflow_jobs j
-                WHERE j.id = r.id AND j.cancel_requested_at IS NULL AND {RunsUnclaimed}
-               OFFSET 0) j
-         WHERE cardinality($4::text[]) > 0
+          FROM unnest($1::uuid[]) AS r(id) CROSS JOIN LATERAL (SELECT * FROM llm_workflow_jobs j WHERE j.id = r.id OFFSET 0) j
+         WHERE cardinality($4::text[]) > 0 AND j.cancel_requested_at IS NULL AND {RunsUnclaimed}
         """;
 
     // The renewal never waits for a row lock: a row another transaction holds (this worker's own write batch,

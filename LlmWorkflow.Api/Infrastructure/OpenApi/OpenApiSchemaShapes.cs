@@ -25,7 +25,9 @@ internal static class OpenApiSchemaShapes
             Description = "A JSON object with any members.",
             AdditionalProperties = new OpenApiSchema(),
         },
-        ["JobStatus"] = StringEnum("Lifecycle state of a job.", JobStatusNames.All),
+        ["JobStatus"] = StringEnum(
+            "Lifecycle state of a job. A job whose workflow makes no LLM or external API call is never processing: it is queued until its outcome is stored.",
+            JobStatusNames.All),
         ["StepStatus"] = StringEnum("How a step ended.", Enum.GetValues<StepStatus>().Select(s => s.ToWire())),
         ["ErrorCategory"] = StringEnum("Error taxonomy: who can fix it.", Enum.GetValues<ErrorCategory>().Select(c => c.ToWire())),
         ["WebhookAttemptState"] = StringEnum("State of one webhook delivery attempt.",
