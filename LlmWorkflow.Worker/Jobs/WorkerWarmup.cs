@@ -22,7 +22,7 @@ namespace LlmWorkflow.Worker.Jobs;
 /// no metric recorded: 500 cold LLM jobs in one worker finished 0.3 s sooner (bench/README.md, "S3: the worker
 /// rehearses an LLM call").</item>
 /// <item>It runs a job's statements for a job id that is never inserted: the claim, the lease renewal, a step's
-/// checkpoint row and the finish. Every one is guarded by the job's row, so none of them writes anything; no Redis key
+/// checkpoint row and the finish, and the finish of a run without a claim with its step row. Every one is guarded by the job's row, so none of them writes anything; no Redis key
 /// is touched but a PING, and no span is exported (statements without a parent span are dropped by
 /// <c>BackgroundPollingSampler</c>). A cold worker compiled ≈ 700 methods while it ran its first 5,000 jobs, ≈ 300
 /// after this (bench/README.md, "The Worker warms its job path").</item>
@@ -48,7 +48,8 @@ internal sealed class WorkerWarmup(JobStore store, IRedisClient redis, IPriceTab
         // A version-7 id, as submitted jobs have, and never inserted: every guarded statement finds no row.
         var jobId = Guid.CreateVersion7();
         await redis.PingAsync(cancellationToken);
-        await store.ClaimAsync([jobId], worker, lease, cancellationToken);
+        // With a workflow to read without a claim, so both of the claim's branches run.
+        await store.ClaimAsync([jobId], worker, lease, cancellationToken, ["warm-up"]);
         await store.RenewLeasesAsync([jobId], worker, lease, cancellationToken);
         var now = DateTimeOffset.UtcNow;
         var step = new StepRecord
@@ -59,5 +60,8 @@ internal sealed class WorkerWarmup(JobStore store, IRedisClient redis, IPriceTab
         await store.WriteStepAsync(jobId, [JobStore.StepStatement(jobId, 1, step, step.Output, isCheckpoint: true)], cancellationToken);
         var outcome = new JobOutcome(JobStatus.Completed, new JsonObject { ["output"] = "warm" }, null, 0, 0, 0m);
         await store.FinishAsync(jobId, worker, outcome, cancellationToken, attempt: 1);
+        var unclaimed = new ClaimedJob(jobId, "warm-up", null, 1, null, null, null, null, false, 0, false, [], Leased: false, StartedAt: now);
+        await store.FinishUnclaimedAsync(unclaimed, worker, outcome,
+            [JobStore.StepStatement(jobId, 1, step, step.Output, isCheckpoint: true, leased: false)], cancellationToken);
     }
 }
