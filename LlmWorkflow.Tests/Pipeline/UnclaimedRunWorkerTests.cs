@@ -4,6 +4,7 @@ using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Redis;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
+using LlmWorkflow.Tests.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -47,7 +48,7 @@ public sealed class UnclaimedRunWorkerTests(TestServers servers)
         // Both entries were acknowledged: the unclaimed one after its finish.
         var queue = api.Services.GetRequiredService<JobQueue>();
         var redis = api.Services.GetRequiredService<IRedisClient>();
-        await WaitForAsync(async () =>
+        await Eventually.TrueAsync(async () =>
         {
             var pending = 0L;
             foreach (var key in queue.StreamKeys)
@@ -56,7 +57,7 @@ public sealed class UnclaimedRunWorkerTests(TestServers servers)
             }
 
             return pending == 0;
-        }, "the dispatch entries to be acknowledged", ct);
+        }, TimeSpan.FromSeconds(20), "the dispatch entries to be acknowledged");
     }
 
     [Fact]
@@ -142,15 +143,5 @@ public sealed class UnclaimedRunWorkerTests(TestServers servers)
         await using var command = new NpgsqlCommand(sql, connection);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         return (long)(await command.ExecuteScalarAsync(ct))!;
-    }
-
-    private static async Task WaitForAsync(Func<Task<bool>> condition, string what, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
-            await Task.Delay(50, ct);
-        }
     }
 }
