@@ -98,22 +98,16 @@ public sealed class JobCommands(
         if (existing.Count > 0)
         {
             // One statement: the jobs (their steps and usage rows by cascade) and their calls' share of the usage rollup.
-            // In a transaction of its own for the setting (Npgsql sends the BEGIN with it).
+            // In a transaction of its own for the setting, sent with it in one round trip (Npgsql adds the BEGIN).
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await using (var settings = new NpgsqlCommand(TransactionSettings.NoJit, connection, transaction))
-            {
-                await settings.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            await using var delete = new NpgsqlCommand($"""
+            await using var delete = TransactionSettings.Batch(connection, transaction, TransactionSettings.NoJit, $"""
                 WITH doomed AS (
                     DELETE FROM llm_workflow_jobs WHERE id = ANY($1)
                     RETURNING id, tenant_id, workflow_name, user_id, username),
                 {UsageRollup.SubtractDeletedJobsSql("doomed")}
                 SELECT count(*) FROM doomed
-                """, connection, transaction);
-            delete.Parameters.Add(new NpgsqlParameter { Value = existing.ToArray() });
+                """, existing.ToArray());
             await delete.ExecuteNonQueryAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             foreach (var id in existing)

@@ -106,13 +106,10 @@ public sealed class JobMaintenance(NpgsqlDataSource dataSource, IOptions<Webhook
             // rollup rows): with hash joins the planner scanned and hashed the whole rollup tables on every batch
             // (~1 s of CPU per batch at 10 M jobs, bench/README.md "Scale").
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await using (var plan = new NpgsqlCommand($"{TransactionSettings.NoJit}; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", connection, transaction))
-            {
-                await plan.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            // The usage rollup loses the deleted jobs' calls in the same statement (UsageRollup.SubtractDeletedJobsSql).
-            await using var command = new NpgsqlCommand($"""
+            // The usage rollup loses the deleted jobs' calls in the same statement (UsageRollup.SubtractDeletedJobsSql);
+            // the plan's settings go in the same round trip.
+            await using var command = TransactionSettings.Batch(connection, transaction,
+                $"{TransactionSettings.NoJit}; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", $"""
                 WITH doomed AS (
                     DELETE FROM llm_workflow_jobs
                      WHERE id IN (SELECT id FROM llm_workflow_jobs
@@ -124,10 +121,7 @@ public sealed class JobMaintenance(NpgsqlDataSource dataSource, IOptions<Webhook
                     RETURNING id, created_at, tenant_id, workflow_name, user_id, username),
                 {UsageRollup.SubtractDeletedJobsSql("doomed")}
                 SELECT count(*), max(created_at) FROM doomed
-                """, connection, transaction);
-            command.Parameters.Add(new NpgsqlParameter { Value = cutoff });
-            command.Parameters.Add(new NpgsqlParameter { Value = batchSize });
-            command.Parameters.Add(new NpgsqlParameter { Value = from });
+                """, cutoff, batchSize, from);
             int count;
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
             {

@@ -1,3 +1,5 @@
+using Npgsql;
+
 namespace LlmWorkflow.Pipeline.Jobs;
 
 /// <summary>Settings a pipeline transaction sets for itself (<c>SET LOCAL</c>: they end with it, on any pooled connection).</summary>
@@ -10,4 +12,27 @@ internal static class TransactionSettings
     /// paid up to 1.75 s of LLVM compilation: a one-job delete took 1.9 s instead of 10 ms (bench/README.md, "JIT").
     /// </summary>
     public const string NoJit = "SET LOCAL jit = off";
+
+    /// <summary>
+    /// The transaction's settings (<paramref name="settings"/>: <c>SET LOCAL</c> statements separated by <c>;</c>) and
+    /// then its statement with positional parameters, in one round trip: the settings are in force when the statement is
+    /// planned. A reader of the batch starts at the statement's rows (the settings return none).
+    /// </summary>
+    public static NpgsqlBatch Batch(NpgsqlConnection connection, NpgsqlTransaction transaction, string settings, string sql, params object[] parameters)
+    {
+        var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var setting in settings.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(setting));
+        }
+
+        var statement = new NpgsqlBatchCommand(sql);
+        foreach (var value in parameters)
+        {
+            statement.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+
+        batch.BatchCommands.Add(statement);
+        return batch;
+    }
 }

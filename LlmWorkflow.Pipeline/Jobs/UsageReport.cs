@@ -58,13 +58,9 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
         // or not at all, so no day is counted twice), and enough work_mem for the per-user sums (a few hundred thousand
         // rollup rows at 10 M jobs) to sort and hash in memory instead of spilling at the default 4 MB.
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        await using (var settings = new NpgsqlCommand($"SET LOCAL work_mem = '64MB'; {TransactionSettings.NoJit}", connection, transaction))
-        {
-            await settings.ExecuteNonQueryAsync(cancellationToken);
-        }
-
         DateTimeOffset? rolledUntil = null;
-        await using (var state = new NpgsqlCommand("SELECT rolled_until FROM llm_usage_rollup_state", connection, transaction))
+        await using (var state = TransactionSettings.Batch(connection, transaction,
+            $"SET LOCAL work_mem = '64MB'; {TransactionSettings.NoJit}", "SELECT rolled_until FROM llm_usage_rollup_state"))
         await using (var reader = await state.ExecuteReaderAsync(cancellationToken))
         {
             if (await reader.ReadAsync(cancellationToken))

@@ -292,11 +292,13 @@ internal static class Scenarios
         llm.ConfigureServices(environment.Settings);
         await environment.StartApiAsync();
         using var submitter = new Submitter(environment.ApiUrl).Configure();
+        // The jobs of the wave being measured, as a condition on llm_workflow_jobs: those created after the newest job
+        // before it (a database kept with LLMWF_BENCH_PG_DIR holds earlier runs' finished jobs).
+        var wave = await CreatedAfterNewestJobAsync(environment);
         await submitter.SubmitManyAsync("bench_llm", jobs, i => new { question = $"question {i}" });
 
         var worker = environment.StartWorker("bench-io-worker", new() { ["Worker__MaxConcurrentJobs"] = jobs.ToString(CultureInfo.InvariantCulture) });
         long peakKb = 0;
-        var wave = "true"; // the jobs of the wave being measured, as a condition on llm_workflow_jobs
         for (var w = 1; ; w++)
         {
             var started = Stopwatch.GetTimestamp();
@@ -316,8 +318,7 @@ internal static class Scenarios
                 break;
             }
 
-            var last = await environment.CountAsync("SELECT (EXTRACT(EPOCH FROM max(created_at)) * 1000000)::bigint FROM llm_workflow_jobs");
-            wave = $"created_at > 'epoch'::timestamptz + {last} * interval '1 microsecond'";
+            wave = await CreatedAfterNewestJobAsync(environment);
             Signal(worker, "STOP");
             await submitter.SubmitManyAsync("bench_llm", jobs, i => new { question = $"question {i}" });
             llm.ForgetArrivals();
@@ -357,6 +358,12 @@ internal static class Scenarios
             ["last_step_end_to_last_finish_ms"] = await environment.CountAsync(
                 $"SELECT (EXTRACT(EPOCH FROM max(completed_at) - (SELECT max(s.finished_at) FROM llm_job_steps s WHERE s.job_id IN (SELECT id FROM llm_workflow_jobs WHERE {wave}))) * 1000)::bigint FROM llm_workflow_jobs WHERE {wave}"),
         };
+    }
+
+    private static async Task<string> CreatedAfterNewestJobAsync(BenchEnvironment environment)
+    {
+        var newest = await environment.CountAsync("SELECT COALESCE((EXTRACT(EPOCH FROM max(created_at)) * 1000000)::bigint, 0) FROM llm_workflow_jobs");
+        return $"created_at > 'epoch'::timestamptz + {newest} * interval '1 microsecond'";
     }
 
     private static void Signal(Process process, string signal)
