@@ -7,15 +7,19 @@ namespace LlmWorkflow.LoadTest;
 /// <summary>
 /// Counts the round trips a run costs per job: PostgreSQL transactions committed (<c>pg_stat_database</c>) and Redis
 /// commands by name (<c>INFO commandstats</c>, reset at the start). They show how well work is batched — e.g. how
-/// per-job statements grow as more worker processes split the same jobs into smaller batches.
+/// per-job statements grow as more worker processes split the same jobs into smaller batches. Also the PostgreSQL
+/// sessions opened in the window (<c>pg_stat_database.sessions</c>): each is a new backend that starts and prepares
+/// its statements anew.
 /// </summary>
 internal sealed class RoundTripMeter : IAsyncDisposable
 {
     private const string CommittedSql = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()";
+    private const string SessionsSql = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()";
 
     private readonly BenchEnvironment _environment;
     private readonly RedisClient _redis;
     private long _committedBefore;
+    private long _sessionsBefore;
 
     private RoundTripMeter(BenchEnvironment environment)
     {
@@ -28,13 +32,18 @@ internal sealed class RoundTripMeter : IAsyncDisposable
         var meter = new RoundTripMeter(environment);
         await meter._redis.ExecuteAsync("CONFIG", ["RESETSTAT"]);
         meter._committedBefore = await environment.CountAsync(CommittedSql);
+        meter._sessionsBefore = await environment.CountAsync(SessionsSql);
         return meter;
     }
 
-    /// <summary>Per job since the start: <c>pg_transactions</c>, and <c>redis</c> calls by command.</summary>
+    /// <summary>
+    /// Per job since the start: <c>pg_transactions</c>, and <c>redis</c> calls by command; <c>pg_sessions</c> is a count
+    /// (the sessions opened since the start), not per job.
+    /// </summary>
     public async Task<JsonObject> PerJobAsync(int jobs)
     {
         var committed = await _environment.CountAsync(CommittedSql) - _committedBefore;
+        var sessions = await _environment.CountAsync(SessionsSql) - _sessionsBefore;
         var info = (await _redis.ExecuteAsync("INFO", ["commandstats"])).AsString() ?? "";
         var redis = new JsonObject();
         // Lines like "cmdstat_xadd:calls=5000,usec=…"; CONFIG and INFO are this meter's own.
@@ -50,7 +59,7 @@ internal sealed class RoundTripMeter : IAsyncDisposable
             redis[name] = Math.Round(calls / (double)jobs, 3);
         }
 
-        return new JsonObject { ["pg_transactions"] = Math.Round(committed / (double)jobs, 3), ["redis"] = redis };
+        return new JsonObject { ["pg_transactions"] = Math.Round(committed / (double)jobs, 3), ["pg_sessions"] = sessions, ["redis"] = redis };
     }
 
     public ValueTask DisposeAsync() => _redis.DisposeAsync();
