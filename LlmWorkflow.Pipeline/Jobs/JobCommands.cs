@@ -101,7 +101,7 @@ public sealed class JobCommands(
             // In a transaction of its own for the setting, sent with it in one round trip (Npgsql adds the BEGIN).
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await using var delete = TransactionSettings.Batch(connection, transaction, TransactionSettings.NoJit, $"""
+            await using var delete = TransactionSettings.Batch(connection, transaction, [TransactionSettings.NoJit], $"""
                 WITH doomed AS (
                     DELETE FROM llm_workflow_jobs WHERE id = ANY($1)
                     RETURNING id, tenant_id, workflow_name, user_id, username),

@@ -109,7 +109,7 @@ public sealed class JobMaintenance(NpgsqlDataSource dataSource, IOptions<Webhook
             // The usage rollup loses the deleted jobs' calls in the same statement (UsageRollup.SubtractDeletedJobsSql);
             // the plan's settings go in the same round trip.
             await using var command = TransactionSettings.Batch(connection, transaction,
-                $"{TransactionSettings.NoJit}; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off", $"""
+                [TransactionSettings.NoJit, .. TransactionSettings.NoHashOrMergeJoins], $"""
                 WITH doomed AS (
                     DELETE FROM llm_workflow_jobs
                      WHERE id IN (SELECT id FROM llm_workflow_jobs

@@ -13,15 +13,18 @@ internal static class TransactionSettings
     /// </summary>
     public const string NoJit = "SET LOCAL jit = off";
 
+    /// <summary>Index probes only: no hash or merge joins for the transaction's statements (retention's batches).</summary>
+    public static readonly string[] NoHashOrMergeJoins = ["SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off"];
+
     /// <summary>
-    /// The transaction's settings (<paramref name="settings"/>: <c>SET LOCAL</c> statements separated by <c>;</c>) and
-    /// then its statement with positional parameters, in one round trip: the settings are in force when the statement is
+    /// The transaction's settings (<paramref name="settings"/>, one <c>SET LOCAL</c> statement each) and then its
+    /// statement with positional parameters, in one round trip: the settings are in force when the statement is
     /// planned. A reader of the batch starts at the statement's rows (the settings return none).
     /// </summary>
-    public static NpgsqlBatch Batch(NpgsqlConnection connection, NpgsqlTransaction transaction, string settings, string sql, params object[] parameters)
+    public static NpgsqlBatch Batch(NpgsqlConnection connection, NpgsqlTransaction transaction, string[] settings, string sql, params object[] parameters)
     {
         var batch = new NpgsqlBatch(connection, transaction);
-        foreach (var setting in settings.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var setting in settings)
         {
             batch.BatchCommands.Add(new NpgsqlBatchCommand(setting));
         }
