@@ -51,25 +51,26 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
             return;
         }
 
-        var commands = dispatches.Select(d => StreamAddCommand(d, StreamKey(PriorityBands.ForPriority(d.Priority)))).ToArray();
-        var replies = await redis.TransactionAsync(commands, cancellationToken);
-        var failed = replies.FirstOrDefault(r => r.IsError);
-        if (failed.IsError)
-        {
-            throw new RedisServerException(failed.AsString() ?? "XADD failed");
-        }
+        await AddInTransactionAsync(dispatches, d => StreamKey(PriorityBands.ForPriority(d.Priority)), makeStream: true, cancellationToken);
     }
 
     /// <summary>
     /// Sends the transaction <see cref="EnqueueManyAsync"/> sends for <paramref name="dispatch"/>, but to a stream that
     /// does not exist and with NOMKSTREAM, so Redis adds nothing: a warm-up's rehearsal of the dispatch.
     /// </summary>
-    public async Task RehearseEnqueueAsync(JobDispatch dispatch, CancellationToken cancellationToken)
+    public Task RehearseEnqueueAsync(JobDispatch dispatch, CancellationToken cancellationToken) =>
+        // An array, as a submission batch passes: a one-element list literal would take other code through the LINQ below.
+        AddInTransactionAsync(new[] { dispatch }, _ => $"{_options.KeyPrefix}:warmup:no-stream", makeStream: false, cancellationToken);
+
+    private async Task AddInTransactionAsync(IReadOnlyList<JobDispatch> dispatches, Func<JobDispatch, string> streamKey, bool makeStream,
+        CancellationToken cancellationToken)
     {
-        var replies = await redis.TransactionAsync([StreamAddCommand(dispatch, $"{_options.KeyPrefix}:warmup:no-stream", makeStream: false)], cancellationToken);
-        if (replies[0].IsError)
+        var commands = dispatches.Select(d => StreamAddCommand(d, streamKey(d), makeStream)).ToArray();
+        var replies = await redis.TransactionAsync(commands, cancellationToken);
+        var failed = replies.FirstOrDefault(r => r.IsError);
+        if (failed.IsError)
         {
-            throw new RedisServerException(replies[0].AsString() ?? "XADD failed");
+            throw new RedisServerException(failed.AsString() ?? "XADD failed");
         }
     }
 
@@ -165,7 +166,7 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
         return read % every == 0 ? PriorityBands.ReadOrder.Reverse().ToArray() : PriorityBands.ReadOrder;
     }
 
-    private RedisCommand StreamAddCommand(JobDispatch dispatch, string streamKey, bool makeStream = true)
+    private RedisCommand StreamAddCommand(JobDispatch dispatch, string streamKey, bool makeStream)
     {
         List<object> args = makeStream ? [streamKey] : [streamKey, "NOMKSTREAM"];
         args.AddRange(["MAXLEN", "~", _options.MaxStreamLength, "*"]);

@@ -55,6 +55,8 @@ public sealed class ApiWarmupTests(TestServers servers)
         var listening = Array.FindIndex(lines, l => l.Contains("Now listening on:", StringComparison.Ordinal));
         Assert.True(rehearsed >= 0 && rehearsed < listening, "The rehearsal was not logged before the server listened:\n" + api.Output);
         Assert.DoesNotContain("submission rehearsal did not complete", api.Output, StringComparison.Ordinal);
+        // More than once: what the runtime builds on a second use (compiled service resolvers, reflection stubs) is built then.
+        Assert.Contains("request pipeline 3 times", lines[rehearsed], StringComparison.Ordinal);
 
         // Nothing of it was kept: no job, no stream entry, no key.
         Assert.Equal(0L, Convert.ToInt64(await TestSql.ScalarAsync(environment.PostgresConnectionString, "SELECT count(*) FROM llm_workflow_jobs", ct)));
