@@ -69,6 +69,8 @@ public sealed partial class RehearsingServer(IServer server, WorkflowCatalog cat
         }
 
         LogRehearsed(Rehearsals, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        // Start-up's garbage is collected now, not by the first collection under traffic, which has all of it to mark.
+        GC.Collect();
     }
 
     /// <summary>One rehearsal; null when it was answered 202, else the status and the exception it ended with.</summary>
