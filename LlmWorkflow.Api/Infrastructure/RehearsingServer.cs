@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Pipeline;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
@@ -69,8 +70,9 @@ public sealed partial class RehearsingServer(IServer server, WorkflowCatalog cat
         }
 
         LogRehearsed(Rehearsals, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        // Start-up's garbage is collected now, not by the first collection under traffic, which has all of it to mark.
-        GC.Collect();
+        // The rehearsals ran after the warm-up's collection: what they left and built is promoted now, not by the first
+        // collection under traffic, which fell in the first wave with the workstation GC (bench/README.md).
+        StartupWarmup.CollectStartupGarbage();
     }
 
     /// <summary>One rehearsal; null when it was answered 202, else the status and the exception it ended with.</summary>
