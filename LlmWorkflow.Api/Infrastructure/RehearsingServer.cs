@@ -15,13 +15,13 @@ namespace LlmWorkflow.Api.Infrastructure;
 /// The web server, with one thing first: before it listens, one submission (<c>POST /api/v1/workflow</c>, marked
 /// <see cref="SubmissionRehearsal"/>) goes <see cref="Rehearsals"/> times through the same request pipeline every request
 /// takes — hosting, routing, authentication, the endpoint's body binding, <c>JobSubmitter</c>, the batch statements, the
-/// 202 answer — and keeps nothing. Code that runs only once a request reaches it (generic instantiations without ReadyToRun code, first-use
-/// stubs, the endpoint's async state machines, type loads) is then ready before the first caller. Measured
-/// (bench/README.md, "S1: the server rehearses a submission"): the slowest of the first 32 concurrent submissions to a
-/// fresh API took 36 ms (median of 16 runs) with only <see cref="ApiWarmup"/>, 26 ms with the rehearsal.
-/// The rehearsal is not a request anyone made: it exports no span (OpenTelemetry's instrumentation
-/// is suppressed) and no <c>http.server.request.duration</c> point, and counts in no job metric. Best effort and bounded:
-/// if it fails or takes longer than <see cref="Limit"/>, the server starts anyway and the first requests pay as before.
+/// 202 answer — and keeps nothing. Code that runs only once a request reaches it (generic instantiations without
+/// ReadyToRun code, first-use stubs, the endpoint's async state machines, type loads) is then ready before the first
+/// caller. Measured (bench/README.md, "S1: the server rehearses a submission"): the slowest of the first 32 concurrent
+/// submissions to a fresh API took 36 ms (median of 16 runs) with only <see cref="ApiWarmup"/>, 26 ms with the rehearsal.
+/// The rehearsal is not a request anyone made: it exports no span (OpenTelemetry's instrumentation is suppressed) and no
+/// <c>http.server.request.duration</c> point, and counts in no job metric. Best effort and bounded: if it fails or takes
+/// longer than <see cref="Limit"/>, the server starts anyway and the first requests pay as before.
 /// </summary>
 public sealed partial class RehearsingServer(IServer server, WorkflowCatalog catalog, ILogger<RehearsingServer> logger) : IServer
 {
@@ -31,8 +31,8 @@ public sealed partial class RehearsingServer(IServer server, WorkflowCatalog cat
     /// How many times the submission is rehearsed. The second time a service is resolved, dependency injection compiles
     /// its resolver (in the background), and the second time a constructor is invoked through reflection, the runtime
     /// emits a stub for it; the third rehearsal runs what they built (the JIT compiles it on that first run). With one
-    /// rehearsal all of that happened in the first wave of requests (bench/README.md, "S1's first wave: what the API
-    /// still compiled").
+    /// rehearsal all of that happened in the first wave of requests (bench/README.md, "S1: the first wave rehearsed three
+    /// times").
     /// </summary>
     private const int Rehearsals = 3;
 
