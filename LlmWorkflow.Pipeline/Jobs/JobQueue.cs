@@ -44,15 +44,10 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
     /// with the whole batch (one claim, one ack for all of it) instead of with the first entry alone, which a plain
     /// pipeline gives it (Redis serves blocked readers after each command outside a transaction).
     /// </summary>
-    public async Task EnqueueManyAsync(IReadOnlyList<JobDispatch> dispatches, CancellationToken cancellationToken = default)
-    {
-        if (dispatches.Count == 0)
-        {
-            return;
-        }
-
-        await AddInTransactionAsync(dispatches, d => StreamKey(PriorityBands.ForPriority(d.Priority)), makeStream: true, cancellationToken);
-    }
+    public Task EnqueueManyAsync(IReadOnlyList<JobDispatch> dispatches, CancellationToken cancellationToken = default) =>
+        dispatches.Count == 0
+            ? Task.CompletedTask
+            : AddInTransactionAsync(dispatches, d => StreamKey(PriorityBands.ForPriority(d.Priority)), makeStream: true, cancellationToken);
 
     /// <summary>
     /// Sends the transaction <see cref="EnqueueManyAsync"/> sends for <paramref name="dispatch"/>, but to a stream that
