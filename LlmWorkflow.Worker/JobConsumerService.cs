@@ -6,13 +6,15 @@ namespace LlmWorkflow.Worker;
 
 /// <summary>
 /// Reads dispatch entries for this worker and runs up to <see cref="WorkerOptions.MaxConcurrentJobs"/> jobs at once;
-/// after a small read in a steady flow the next read waits for company (<see cref="ClaimLinger"/>).
+/// after a small read in a steady flow the next read waits for company (<see cref="ClaimLinger"/>), and of the worker
+/// processes on one machine only the one holding the <see cref="ReadTurn"/> reads.
 /// The entries of jobs run without a claim (workflows that only compute) are acknowledged after those runs end.
 /// On shutdown it stops reading, gives in-flight jobs <see cref="WorkerOptions.DrainTimeout"/> to finish, then
 /// cancels them; a cancelled-by-shutdown job is released (lease cleared) so another worker resumes it from its checkpoints.
 /// </summary>
 internal sealed partial class JobConsumerService(
     JobQueue queue,
+    ReadTurn turn,
     JobProcessor processor,
     IOptions<WorkerOptions> options,
     TimeProvider time,
@@ -21,6 +23,7 @@ internal sealed partial class JobConsumerService(
     private readonly WorkerOptions _options = options.Value;
     private readonly CancellationTokenSource _abortJobs = new();
     private readonly ClaimLinger _linger = new(options.Value, time);
+    private readonly TimeSpan _turnPoll = TimeSpan.FromTicks(Math.Max(options.Value.BatchLinger.Ticks, TimeSpan.FromMilliseconds(20).Ticks));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -42,10 +45,18 @@ internal sealed partial class JobConsumerService(
                     await Task.Delay(wait, time, stoppingToken);
                 }
 
-                await slots.WaitAsync(stoppingToken);
+                if (!await slots.WaitAsync(_options.BatchLinger, stoppingToken))
+                {
+                    // Every slot busy for a while (jobs waiting on LLMs, say): this worker takes no more for now, so
+                    // another worker of this machine reads meanwhile.
+                    await turn.GiveUpAsync(stoppingToken);
+                    await slots.WaitAsync(stoppingToken);
+                }
+
                 var free = slots.CurrentCount + 1;
                 IReadOnlyList<DispatchedJob> batch;
                 var reclaimed = false;
+                var turnHeldElsewhere = false;
                 try
                 {
                     batch = [];
@@ -59,13 +70,27 @@ internal sealed partial class JobConsumerService(
 
                     if (batch.Count == 0)
                     {
-                        batch = await queue.ReadAsync(_options.Id, free, stoppingToken);
-                        _linger.Read(batch.Count, free);
+                        if (await turn.TryTakeAsync(stoppingToken))
+                        {
+                            batch = await queue.ReadAsync(_options.Id, free, stoppingToken);
+                            _linger.Read(batch.Count, free);
+                        }
+                        else
+                        {
+                            turnHeldElsewhere = true;
+                        }
                     }
                 }
                 finally
                 {
                     slots.Release();
+                }
+
+                if (turnHeldElsewhere)
+                {
+                    // Another worker of this machine reads while it keeps up; ask again after the pace.
+                    await Task.Delay(_turnPoll, time, stoppingToken);
+                    continue;
                 }
 
                 backoff = TimeSpan.FromMilliseconds(200);
@@ -126,6 +151,7 @@ internal sealed partial class JobConsumerService(
             }
         }
 
+        await GiveUpTurnAsync();
         Task[] draining;
         lock (inFlight)
         {
@@ -141,6 +167,20 @@ internal sealed partial class JobConsumerService(
         }
 
         LogStopped(_options.Id);
+    }
+
+    /// <summary>Stopping: another worker of this machine reads from now on, rather than after the turn lapses.</summary>
+    private async Task GiveUpTurnAsync()
+    {
+        try
+        {
+            await turn.GiveUpAsync(CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // Redis unavailable: the turn lapses on its own.
+            LogGiveUpFailed(ex);
+        }
     }
 
     /// <summary>Runs one job; true unless the run failed outside the workflow (its entry is then not settled).</summary>
@@ -208,6 +248,9 @@ internal sealed partial class JobConsumerService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the dispatch streams failed; retrying in {DelayMs} ms")]
     private partial void LogReadFailed(Exception ex, double delayMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not give up the read turn on stopping; it lapses on its own")]
+    private partial void LogGiveUpFailed(Exception ex);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Draining {Count} in-flight job(s), waiting up to {Seconds} s")]
     private partial void LogDraining(int count, double seconds);

@@ -26,6 +26,7 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<JobStore>();
         builder.Services.AddSingleton<HeldWrites>();
         builder.Services.AddSingleton<JobProcessor>();
+        builder.Services.AddSingleton<ReadTurn>();
         builder.Services.AddSingleton<RunningJobs>();
         builder.Services.AddSingleton<LiveEventPublisher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveEventPublisher>());

@@ -26,6 +26,14 @@ public sealed class WorkerOptions
     public int BatchTarget { get; set; } = 64;
 
     /// <summary>
+    /// Worker processes on one machine take turns to read the dispatch streams (<see cref="ReadTurn"/>): one reads while
+    /// it can take work, the others wait (one Redis command every <see cref="BatchLinger"/>, at least 20 ms) and read
+    /// once its slots all stay busy for <see cref="BatchLinger"/>, or it stops or dies. Workers on different machines are not affected. False: every
+    /// worker process reads for itself.
+    /// </summary>
+    public bool OneReaderPerMachine { get; set; } = true;
+
+    /// <summary>
     /// How long a claim lasts without renewal (renewed every third of it); a crashed worker's jobs are re-dispatched
     /// by the reconciler within <see cref="ReconcileInterval"/> after this.
     /// </summary>
