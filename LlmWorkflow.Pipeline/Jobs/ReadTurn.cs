@@ -9,9 +9,10 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// whatever it carries) and adds wake-ups, and on two cores a second and a fourth worker lowered throughput
 /// (bench/README.md, "One reader per machine"). The holder renews the turn before each read; another process of the
 /// same machine reads only when the turn is free: when the holder's slots all stayed busy for its pace (it can take no
-/// more work and gives the turn away), it stopped, or it died (the turn lapses after <see cref="Lifetime"/>). Workers on different machines
-/// (containers) each have their own turn, so they read as before. A preference, not a lock: two holders at once
-/// (a lapse under a slow cycle) only read as workers did without it, and a Redis error is the read's own error.
+/// more work and gives the turn away), it stopped, or it died (the turn lapses after <see cref="Lifetime"/>). Workers
+/// on different machines (containers) each have their own turn, so they read as before. A preference, not a lock: two
+/// holders at once (a lapse under a slow cycle) only read as workers did without it, and a Redis error is the read's
+/// own error.
 /// </summary>
 public sealed class ReadTurn(IRedisClient redis, IOptions<QueueOptions> queue, IOptions<WorkerOptions> worker)
 {

@@ -52,7 +52,7 @@ public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
         var ct = TestContext.Current.CancellationToken;
         var holder = Turn("worker-a");
         var other = Turn("worker-b");
-        Assert.Equal(TimeSpan.FromMilliseconds(500), holder.Lifetime); // no pace: the floor
+        Assert.Equal(TimeSpan.FromMilliseconds(2500), holder.Lifetime); // 500 ms and twice the 1 s pace
 
         Assert.True(await holder.TryTakeAsync(ct));
         Assert.False(await other.TryTakeAsync(ct));
@@ -81,9 +81,9 @@ public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
         await using var api = new ApiFactory(settings);
         using var client = api.CreateAuthenticatedClient();
 
-        // A worker of this machine that took the turn and died: it never renews it, and it lapses after 3 s.
+        // A worker of this machine that took the turn and died: it never renews it.
         var key = TurnKey(environment.KeyPrefix);
-        Assert.True(await _redis.StringSetAsync(key, "dead-worker", TimeSpan.FromSeconds(3), ct: ct));
+        Assert.True(await _redis.StringSetAsync(key, "dead-worker", TimeSpan.FromMinutes(1), ct: ct));
         await using var worker = await WorkerHost.StartAsync(settings, ct);
         var job = await SubmitAsync(client, ct);
 
@@ -91,6 +91,8 @@ public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
         var waiting = await client.GetFromJsonAsync<JsonObject>($"/api/v1/status/{job}", ct);
         Assert.Equal("queued", (string?)waiting!["status"]);
 
+        // Its turn lapses (its lifetime runs out now rather than in a minute).
+        Assert.True(await _redis.KeyExpireAsync(key, TimeSpan.FromMilliseconds(300), ct));
         var done = await JobPolling.WaitForTerminalAsync(client, $"/api/v1/status/{job}", TimeSpan.FromSeconds(60), ct);
         Assert.Equal("completed", (string?)done["status"]);
         Assert.NotEqual("dead-worker", await _redis.StringGetAsync(key, ct));
@@ -125,10 +127,10 @@ public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
     {
         var ct = TestContext.Current.CancellationToken;
         var answers = new TaskCompletionSource();
-        // One slot and a 3 s pace: the turn lives 6.5 s unless renewed, and is given up 3 s after the slot stays busy.
+        // One slot and a 10 s pace: the turn lives 20.5 s unless renewed, and is given up 10 s after the slot stays busy.
         await using var pipeline = await LlmPipeline.StartAsync(servers, nameof(AWorkerWhoseSlotsAllStayBusyGivesItsTurnAway),
             llm => llm.AnswerGate = answers.Task, ct,
-            new Dictionary<string, string?> { ["Worker:Id"] = "busy-worker", ["Worker:MaxConcurrentJobs"] = "1", ["Worker:BatchLinger"] = "00:00:03" });
+            new Dictionary<string, string?> { ["Worker:Id"] = "busy-worker", ["Worker:MaxConcurrentJobs"] = "1", ["Worker:BatchLinger"] = "00:00:10" });
         var key = TurnKey(pipeline.Api.Services.GetRequiredService<IOptions<QueueOptions>>().Value.KeyPrefix);
 
         var statusUrl = await pipeline.SubmitAsync("one_llm_step", new { question = "held" }, ct);
@@ -136,7 +138,7 @@ public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
         Assert.Equal("busy-worker", await _redis.StringGetAsync(key, ct)); // it read the job, so it holds the turn
 
         // Given up well before it would lapse.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(4.5);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         while (await _redis.StringGetAsync(key, ct) is not null)
         {
             Assert.True(DateTime.UtcNow < deadline, "the worker kept the read turn while its only slot was busy");
@@ -151,7 +153,8 @@ public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
     private ReadTurn Turn(string workerId, bool oneReaderPerMachine = true) => new(
         _redis,
         Options.Create(new QueueOptions { KeyPrefix = _prefix }),
-        Options.Create(new WorkerOptions { Id = workerId, BatchLinger = TimeSpan.Zero, OneReaderPerMachine = oneReaderPerMachine }));
+        // A 1 s pace: the turn lives 2.5 s, far longer than the calls between two assertions take on a loaded machine.
+        Options.Create(new WorkerOptions { Id = workerId, BatchLinger = TimeSpan.FromSeconds(1), OneReaderPerMachine = oneReaderPerMachine }));
 
     private static string TurnKey(string prefix) => $"{prefix}:read-turn:workers:{Environment.MachineName}";
 
