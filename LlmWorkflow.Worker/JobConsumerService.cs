@@ -23,7 +23,9 @@ internal sealed partial class JobConsumerService(
     private readonly WorkerOptions _options = options.Value;
     private readonly CancellationTokenSource _abortJobs = new();
     private readonly ClaimLinger _linger = new(options.Value, time);
-    private readonly TimeSpan _turnPoll = TimeSpan.FromTicks(Math.Max(options.Value.BatchLinger.Ticks, TimeSpan.FromMilliseconds(20).Ticks));
+    // A worker without the read turn asks again after the pace, and never more often than this (a pace of zero).
+    private static readonly TimeSpan MinTurnPoll = TimeSpan.FromMilliseconds(20);
+    private readonly TimeSpan _turnPoll = options.Value.BatchLinger > MinTurnPoll ? options.Value.BatchLinger : MinTurnPoll;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

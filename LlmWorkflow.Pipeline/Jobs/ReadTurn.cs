@@ -42,17 +42,17 @@ public sealed class ReadTurn(IRedisClient redis, IOptions<QueueOptions> queue, I
     /// </summary>
     public TimeSpan Lifetime { get; } = TimeSpan.FromMilliseconds(500) + 2 * worker.Value.BatchLinger;
 
-    /// <summary>Whether the turn is shared at all (<see cref="WorkerOptions.OneReaderPerMachine"/>).</summary>
-    public bool Enabled { get; } = worker.Value.OneReaderPerMachine;
+    // Off (WorkerOptions.OneReaderPerMachine false): every worker reads, and no key is written.
+    private readonly bool _enabled = worker.Value.OneReaderPerMachine;
 
     /// <summary>Takes or renews the turn; false when another worker of this machine holds it.</summary>
     public async Task<bool> TryTakeAsync(CancellationToken cancellationToken) =>
-        !Enabled || (await redis.ScriptEvaluateAsync(TakeScript, [_key], [_holder, (long)Lifetime.TotalMilliseconds], cancellationToken)).AsInt64() == 1;
+        !_enabled || (await redis.ScriptEvaluateAsync(TakeScript, [_key], [_holder, (long)Lifetime.TotalMilliseconds], cancellationToken)).AsInt64() == 1;
 
     /// <summary>Gives the turn away if this worker holds it, so another worker of this machine reads next.</summary>
     public async Task GiveUpAsync(CancellationToken cancellationToken)
     {
-        if (Enabled)
+        if (_enabled)
         {
             await redis.ScriptEvaluateAsync(GiveUpScript, [_key], [_holder], cancellationToken);
         }

@@ -1,5 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using LlmWorkflow.Pipeline.Persistence;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -65,13 +63,8 @@ public sealed class ClaimBatchingTests(TestServers servers)
         return (started.Distinct().Count(), loneJob.StartedAt!.Value - loneJob.CreatedAt);
     }
 
-    private static async Task<Guid> SubmitAsync(HttpClient client, CancellationToken ct)
-    {
-        var response = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = "hello_transform", input_data = new { name = "flow" } }, ct);
-        response.EnsureSuccessStatusCode();
-        var body = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
-        return Guid.Parse((string)body!["job_id"]!);
-    }
+    private static Task<Guid> SubmitAsync(HttpClient client, CancellationToken ct) =>
+        ApiSubmissions.SubmitAsync(client, "hello_transform", new { name = "flow" }, ct);
 
     private static async Task WaitForAllAsync(HttpClient client, IEnumerable<Guid> jobs, CancellationToken ct)
     {

@@ -85,7 +85,7 @@ public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
         var key = TurnKey(environment.KeyPrefix);
         Assert.True(await _redis.StringSetAsync(key, "dead-worker", TimeSpan.FromMinutes(1), ct: ct));
         await using var worker = await WorkerHost.StartAsync(settings, ct);
-        var job = await SubmitAsync(client, ct);
+        var job = await ApiSubmissions.SubmitAsync(client, "hello_transform", new { name = "turn" }, ct);
 
         await Task.Delay(TimeSpan.FromSeconds(1), ct);
         var waiting = await client.GetFromJsonAsync<JsonObject>($"/api/v1/status/{job}", ct);
@@ -158,11 +158,4 @@ public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
 
     private static string TurnKey(string prefix) => $"{prefix}:read-turn:workers:{Environment.MachineName}";
 
-    private static async Task<Guid> SubmitAsync(HttpClient client, CancellationToken ct)
-    {
-        var response = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = "hello_transform", input_data = new { name = "turn" } }, ct);
-        response.EnsureSuccessStatusCode();
-        var body = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
-        return Guid.Parse((string)body!["job_id"]!);
-    }
 }

@@ -1,5 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Redis;
 using LlmWorkflow.Tests.Fakes;
@@ -30,8 +28,8 @@ public sealed class UnclaimedRunWorkerTests(TestServers servers)
         await using var worker = await WorkerHost.StartAsync(settings, ct);
         await RecordTransitionsAsync(environment, ct);
 
-        var computes = await SubmitAsync(client, "two_transforms", new { name = "Ada" }, ct);
-        var calls = await SubmitAsync(client, "one_llm_step", new { question = "unclaimed" }, ct);
+        var computes = await ApiSubmissions.SubmitAsync(client, "two_transforms", new { name = "Ada" }, ct);
+        var calls = await ApiSubmissions.SubmitAsync(client, "one_llm_step", new { question = "unclaimed" }, ct);
         var computed = await JobPolling.WaitForTerminalAsync(client, $"/api/v1/status/{computes}", TimeSpan.FromSeconds(60), ct);
         var called = await JobPolling.WaitForTerminalAsync(client, $"/api/v1/status/{calls}", TimeSpan.FromSeconds(60), ct);
 
@@ -78,7 +76,7 @@ public sealed class UnclaimedRunWorkerTests(TestServers servers)
         var queue = api.Services.GetRequiredService<JobQueue>();
         await queue.EnsureConsumerGroupsAsync(ct);
         await RecordTransitionsAsync(environment, ct);
-        var jobId = await SubmitAsync(client, "two_transforms", new { name = "Grace" }, ct);
+        var jobId = await ApiSubmissions.SubmitAsync(client, "two_transforms", new { name = "Grace" }, ct);
 
         // A "ghost" worker reads the entry to run it without a claim, then dies: the job stays queued, the entry pending.
         Assert.Contains(await queue.ReadAsync("ghost", 10, ct), job => job.Dispatch.JobId == jobId);
@@ -89,13 +87,6 @@ public sealed class UnclaimedRunWorkerTests(TestServers servers)
         Assert.Equal(1, (int)status["attempt"]!);
         // Reclaimed entries are claimed: a job that kills every worker running it counts attempts toward dead-lettering.
         Assert.Equal(["queued", "queued>processing", "processing>completed"], await TransitionsAsync(environment, jobId, ct));
-    }
-
-    private static async Task<Guid> SubmitAsync(HttpClient client, string workflow, object input, CancellationToken ct)
-    {
-        var response = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = workflow, input_data = input }, ct);
-        response.EnsureSuccessStatusCode();
-        return Guid.Parse((string)(await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["job_id"]!);
     }
 
     /// <summary>A trigger that logs each job row's insert and every change of its status, in commit order per job.</summary>
