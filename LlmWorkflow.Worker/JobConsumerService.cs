@@ -23,9 +23,8 @@ internal sealed partial class JobConsumerService(
     private readonly WorkerOptions _options = options.Value;
     private readonly CancellationTokenSource _abortJobs = new();
     private readonly ClaimLinger _linger = new(options.Value, time);
-    // A worker without the read turn asks again after the pace, and never more often than this (a pace of zero).
-    private static readonly TimeSpan MinTurnPoll = TimeSpan.FromMilliseconds(20);
-    private readonly TimeSpan _turnPoll = options.Value.BatchLinger > MinTurnPoll ? options.Value.BatchLinger : MinTurnPoll;
+    // Runs in flight whose workflow waits on the network (JobProcessor.CallsOut).
+    private int _networkRuns;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -49,9 +48,15 @@ internal sealed partial class JobConsumerService(
 
                 if (!await slots.WaitAsync(_options.BatchLinger, stoppingToken))
                 {
-                    // Every slot busy for a while (jobs waiting on LLMs, say): this worker takes no more for now, so
-                    // another worker of this machine reads meanwhile.
-                    await turn.GiveUpAsync(stoppingToken);
+                    // Every slot busy for a while: this worker takes no more for now. While some of its jobs wait on the
+                    // network (LLMs, external APIs), another worker of this machine adds capacity, so it reads meanwhile.
+                    // Jobs that only compute wait on this machine's cores and its database writes, which a second reader
+                    // shares: handing it the flow would only split it (a stall that outlasts the turn lets it lapse).
+                    if (Volatile.Read(ref _networkRuns) > 0)
+                    {
+                        await turn.GiveUpAsync(stoppingToken);
+                    }
+
                     await slots.WaitAsync(stoppingToken);
                 }
 
@@ -90,8 +95,8 @@ internal sealed partial class JobConsumerService(
 
                 if (turnHeldElsewhere)
                 {
-                    // Another worker of this machine reads while it keeps up; ask again after the pace.
-                    await Task.Delay(_turnPoll, time, stoppingToken);
+                    // Another worker of this machine reads while it keeps up; ask again once it hands the turn over.
+                    await turn.WaitForHandOffAsync(stoppingToken);
                     continue;
                 }
 
@@ -118,14 +123,15 @@ internal sealed partial class JobConsumerService(
                 foreach (var (job, claim) in runs)
                 {
                     await slots.WaitAsync(stoppingToken);
-                    var task = RunOneAsync(job, claim, slots);
+                    var callsOut = processor.CallsOut(claim);
+                    var task = RunOneAsync(job, claim, callsOut, slots);
                     if (claim is { Leased: false })
                     {
                         (unclaimed ??= []).Add((job, task));
                     }
 
                     Track(inFlight, task);
-                    if (processor.CallsOut(claim))
+                    if (callsOut)
                     {
                         // Go to the back of the thread pool's queue before starting the next job: the job just started
                         // queues its next steps there too (its provider connection opened, its request sent). Without
@@ -186,8 +192,13 @@ internal sealed partial class JobConsumerService(
     }
 
     /// <summary>Runs one job; true unless the run failed outside the workflow (its entry is then not settled).</summary>
-    private async Task<bool> RunOneAsync(DispatchedJob job, ClaimedJob? claimed, SemaphoreSlim slots)
+    private async Task<bool> RunOneAsync(DispatchedJob job, ClaimedJob? claimed, bool callsOut, SemaphoreSlim slots)
     {
+        if (callsOut)
+        {
+            Interlocked.Increment(ref _networkRuns);
+        }
+
         try
         {
             await Task.Yield();
@@ -201,6 +212,11 @@ internal sealed partial class JobConsumerService(
         }
         finally
         {
+            if (callsOut)
+            {
+                Interlocked.Decrement(ref _networkRuns);
+            }
+
             slots.Release();
         }
     }

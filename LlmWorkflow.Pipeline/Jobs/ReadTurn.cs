@@ -1,3 +1,4 @@
+using System.Globalization;
 using LlmWorkflow.Pipeline.Redis;
 using Microsoft.Extensions.Options;
 
@@ -8,8 +9,9 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// a flow between them only makes each claim smaller (every claim costs a claim statement, an ack and a write batch
 /// whatever it carries) and adds wake-ups, and on two cores a second and a fourth worker lowered throughput
 /// (bench/README.md, "One reader per machine"). The holder renews the turn before each read; another process of the
-/// same machine reads only when the turn is free: when the holder's slots all stayed busy for its pace (it can take no
-/// more work and gives the turn away), it stopped, or it died (the turn lapses after <see cref="Lifetime"/>). Workers
+/// same machine wait for the turn and read only once it is free: when the holder's slots all stayed busy for its pace
+/// with some of its jobs waiting on the network (it can take no more work and hands the turn over), it stopped, or it
+/// died (the turn lapses after <see cref="Lifetime"/>). Workers
 /// on different machines (containers) each have their own turn, so they read as before. A preference, not a lock: two
 /// holders at once (a lapse under a slow cycle) only read as workers did without it, and a Redis error is the read's
 /// own error.
@@ -26,14 +28,20 @@ public sealed class ReadTurn(IRedisClient redis, IOptions<QueueOptions> queue, I
         return 0
         """;
 
+    // Frees the turn if this worker holds it, and leaves one hand-off token (living as long as a turn) that wakes one
+    // waiting worker; 1 when it was held.
     private const string GiveUpScript = """
         if redis.call('GET', KEYS[1]) == ARGV[1] then
-            return redis.call('DEL', KEYS[1])
+            redis.call('DEL', KEYS[1], KEYS[2])
+            redis.call('RPUSH', KEYS[2], 1)
+            redis.call('PEXPIRE', KEYS[2], ARGV[2])
+            return 1
         end
         return 0
         """;
 
     private readonly string _key = $"{queue.Value.KeyPrefix}:read-turn:{queue.Value.ConsumerGroup}:{Environment.MachineName}";
+    private readonly string _handOffKey = $"{queue.Value.KeyPrefix}:read-turn-handoff:{queue.Value.ConsumerGroup}:{Environment.MachineName}";
     private readonly string _holder = worker.Value.Id;
 
     /// <summary>
@@ -49,12 +57,25 @@ public sealed class ReadTurn(IRedisClient redis, IOptions<QueueOptions> queue, I
     public async Task<bool> TryTakeAsync(CancellationToken cancellationToken) =>
         !_enabled || (await redis.ScriptEvaluateAsync(TakeScript, [_key], [_holder, (long)Lifetime.TotalMilliseconds], cancellationToken)).AsInt64() == 1;
 
-    /// <summary>Gives the turn away if this worker holds it, so another worker of this machine reads next.</summary>
+    /// <summary>Gives the turn away if this worker holds it, and wakes a worker of this machine waiting for it.</summary>
     public async Task GiveUpAsync(CancellationToken cancellationToken)
     {
         if (_enabled)
         {
-            await redis.ScriptEvaluateAsync(GiveUpScript, [_key], [_holder], cancellationToken);
+            await redis.ScriptEvaluateAsync(GiveUpScript, [_key, _handOffKey], [_holder, (long)Lifetime.TotalMilliseconds], cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Waits, blocked in Redis rather than asking again and again, until the holder gives the turn up or for as long as
+    /// a turn lives (by then a holder that stopped renewing, or died, has let it lapse); then ask with
+    /// <see cref="TryTakeAsync"/>. Asking every pace instead cost a waiting worker about 1.6 % of a core under load.
+    /// </summary>
+    public async Task WaitForHandOffAsync(CancellationToken cancellationToken)
+    {
+        if (_enabled)
+        {
+            await redis.ExecuteBlockingAsync("BLPOP", [_handOffKey, Lifetime.TotalSeconds.ToString(CultureInfo.InvariantCulture)], Lifetime, cancellationToken);
         }
     }
 }

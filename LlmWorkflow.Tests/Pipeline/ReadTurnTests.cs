@@ -1,17 +1,22 @@
+using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Redis;
 using LlmWorkflow.Tests.Infrastructure;
+using LlmWorkflow.Tests.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>
 /// The read turn on the real Redis: one worker of a machine holds it at a time, renews it, gives it up or lets it
-/// lapse; a worker reads only while it holds it, so a job waits for a turn held elsewhere and is run once it lapses
-/// (a holder that died); a worker that stops, or whose slots all stay busy, gives its turn away at once.
+/// lapse; a waiting worker wakes at the hand-off, or once the turn could have lapsed. A worker reads only while it holds
+/// it, so a job waits for a turn held elsewhere and is run once it lapses (a holder that died); a worker that stops, or
+/// whose slots all stay busy with a job that calls out, gives its turn away at once, and one whose slots all wait on
+/// its database writes keeps it.
 /// </summary>
 public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
 {
@@ -58,6 +63,60 @@ public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
         Assert.False(await other.TryTakeAsync(ct));
         await Task.Delay(holder.Lifetime + TimeSpan.FromMilliseconds(200), ct);
         Assert.True(await other.TryTakeAsync(ct));
+    }
+
+    [Fact]
+    public async Task AWaitingWorkerWakesAsSoonAsTheHolderHandsTheTurnOver()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // A 10 s pace: a turn lives 20.5 s, so only the hand-off can end the wait within this test.
+        var holder = Turn("worker-a", pace: TimeSpan.FromSeconds(10));
+        var waiter = Turn("worker-b", pace: TimeSpan.FromSeconds(10));
+        Assert.True(await holder.TryTakeAsync(ct));
+        Assert.False(await waiter.TryTakeAsync(ct));
+
+        var waiting = waiter.WaitForHandOffAsync(ct);
+        await Task.Delay(300, ct);
+        Assert.False(waiting.IsCompleted); // blocked in Redis, not asking
+
+        await holder.GiveUpAsync(ct);
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        Assert.True(await waiter.TryTakeAsync(ct));
+        Assert.False(await holder.TryTakeAsync(ct));
+        // The one token was taken by the waiter.
+        Assert.Equal(0, (await _redis.ExecuteAsync("LLEN", [HandOffKey(_prefix)], ct)).AsInt64());
+    }
+
+    [Fact]
+    public async Task AWaitWithoutAHandOffEndsOnceTheHoldersTurnHasLapsed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var holder = Turn("worker-a"); // a turn lives 2.5 s
+        var waiter = Turn("worker-b");
+        Assert.True(await holder.TryTakeAsync(ct));
+        Assert.False(await waiter.TryTakeAsync(ct));
+
+        // The holder dies: it never renews nor gives up. The wait ends after a turn's lifetime, when the turn has lapsed.
+        var started = Stopwatch.GetTimestamp();
+        await waiter.WaitForHandOffAsync(ct);
+        Assert.True(Stopwatch.GetElapsedTime(started) >= TimeSpan.FromSeconds(2), "the wait ended before the turn could lapse");
+        Assert.True(await waiter.TryTakeAsync(ct));
+    }
+
+    [Fact]
+    public async Task AHandOffNobodyWaitsForLeavesOneTokenThatLapses()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var holder = Turn("worker-a");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(await holder.TryTakeAsync(ct));
+            await holder.GiveUpAsync(ct);
+        }
+
+        Assert.Equal(1, (await _redis.ExecuteAsync("LLEN", [HandOffKey(_prefix)], ct)).AsInt64());
+        var ttl = (await _redis.ExecuteAsync("PTTL", [HandOffKey(_prefix)], ct)).AsInt64();
+        Assert.InRange(ttl, 1, (long)holder.Lifetime.TotalMilliseconds);
     }
 
     [Fact]
@@ -150,12 +209,49 @@ public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
         Assert.Equal("completed", (string?)done["status"]);
     }
 
-    private ReadTurn Turn(string workerId, bool oneReaderPerMachine = true) => new(
+    [Fact]
+    public async Task AWorkerWhoseSlotsAllWaitOnItsDatabaseKeepsItsTurn()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(AWorkerWhoseSlotsAllWaitOnItsDatabaseKeepsItsTurn));
+        // One slot and a 5 s pace: a slot busy with a job that calls out gives the turn up after 5 s (the test above);
+        // the turn lives 10.5 s from the holder's last read unless given up.
+        var settings = environment.Settings(
+            new Dictionary<string, string?> { ["Worker:Id"] = "computing-worker", ["Worker:MaxConcurrentJobs"] = "1", ["Worker:BatchLinger"] = "00:00:05" });
+        var key = TurnKey(environment.KeyPrefix);
+        await using var api = new ApiFactory(settings);
+        using var client = api.CreateAuthenticatedClient();
+        await using var worker = await WorkerHost.StartAsync(settings, ct);
+
+        // The job only computes; its finish writes its step row, which this lock holds back, so its slot stays busy.
+        await using var database = new NpgsqlConnection(environment.PostgresConnectionString);
+        await database.OpenAsync(ct);
+        await using var transaction = await database.BeginTransactionAsync(ct);
+        await new NpgsqlCommand("LOCK TABLE llm_job_steps IN SHARE MODE", database, transaction).ExecuteNonQueryAsync(ct);
+        var job = await ApiSubmissions.SubmitAsync(client, "hello_transform", new { name = "held" }, ct);
+        var finishWaits = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'llm_job_steps'::regclass AND NOT granted", database, transaction);
+        await Eventually.TrueAsync(async () => (long)(await finishWaits.ExecuteScalarAsync(ct))! > 0,
+            TimeSpan.FromSeconds(30), "the job's finish to wait on the lock");
+        Assert.Equal("computing-worker", await _redis.StringGetAsync(key, ct)); // it read the job, so it holds the turn
+
+        // Past the pace the worker still holds the turn: another reader on these cores would wait on the same database.
+        await Task.Delay(TimeSpan.FromSeconds(7), ct);
+        Assert.Equal("computing-worker", await _redis.StringGetAsync(key, ct));
+
+        await transaction.RollbackAsync(ct);
+        var done = await JobPolling.WaitForTerminalAsync(client, $"/api/v1/status/{job}", TimeSpan.FromSeconds(60), ct);
+        Assert.Equal("completed", (string?)done["status"]);
+    }
+
+    // By default a 1 s pace: the turn lives 2.5 s, far longer than the calls between two assertions take on a loaded machine.
+    private ReadTurn Turn(string workerId, bool oneReaderPerMachine = true, TimeSpan? pace = null) => new(
         _redis,
         Options.Create(new QueueOptions { KeyPrefix = _prefix }),
-        // A 1 s pace: the turn lives 2.5 s, far longer than the calls between two assertions take on a loaded machine.
-        Options.Create(new WorkerOptions { Id = workerId, BatchLinger = TimeSpan.FromSeconds(1), OneReaderPerMachine = oneReaderPerMachine }));
+        Options.Create(new WorkerOptions { Id = workerId, BatchLinger = pace ?? TimeSpan.FromSeconds(1), OneReaderPerMachine = oneReaderPerMachine }));
 
     private static string TurnKey(string prefix) => $"{prefix}:read-turn:workers:{Environment.MachineName}";
+
+    private static string HandOffKey(string prefix) => $"{prefix}:read-turn-handoff:workers:{Environment.MachineName}";
 
 }
