@@ -8,11 +8,11 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// The turn to read the dispatch streams, one per machine: worker processes on one machine share its cores, so splitting
 /// a flow between them only makes each claim smaller (every claim costs a claim statement, an ack and a write batch
 /// whatever it carries) and adds wake-ups, and on two cores a second and a fourth worker lowered throughput
-/// (bench/README.md, "One reader per machine"). The holder renews the turn before each read; another process of the
-/// same machine wait for the turn and read only once it is free: when the holder's slots all stayed busy for its pace
-/// with some of its jobs waiting on the network (it can take no more work and hands the turn over), it stopped, or it
-/// died (the turn lapses after <see cref="Lifetime"/>). Workers
-/// on different machines (containers) each have their own turn, so they read as before. A preference, not a lock: two
+/// (bench/README.md, "One reader per machine"). The holder renews the turn before each read; the other processes of
+/// the same machine wait for it (<see cref="WaitForHandOffAsync"/>) and read only once it is free: when the holder's
+/// slots all stayed busy for its pace with some of its jobs waiting on the network (it can take no more work and hands
+/// the turn over), it stopped, or it died (the turn lapses after <see cref="Lifetime"/>). Workers on different
+/// machines (containers) each have their own turn, so they read as before. A preference, not a lock: two
 /// holders at once (a lapse under a slow cycle) only read as workers did without it, and a Redis error is the read's
 /// own error.
 /// </summary>

@@ -107,7 +107,7 @@ public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
     public async Task AHandOffNobodyWaitsForLeavesOneTokenThatLapses()
     {
         var ct = TestContext.Current.CancellationToken;
-        var holder = Turn("worker-a");
+        var holder = Turn("worker-a", pace: TimeSpan.FromSeconds(10)); // a token lives 20.5 s
         for (var i = 0; i < 3; i++)
         {
             Assert.True(await holder.TryTakeAsync(ct));
@@ -227,9 +227,13 @@ public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
         await using var database = new NpgsqlConnection(environment.PostgresConnectionString);
         await database.OpenAsync(ct);
         await using var transaction = await database.BeginTransactionAsync(ct);
-        await new NpgsqlCommand("LOCK TABLE llm_job_steps IN SHARE MODE", database, transaction).ExecuteNonQueryAsync(ct);
+        await using (var lockSteps = new NpgsqlCommand("LOCK TABLE llm_job_steps IN SHARE MODE", database, transaction))
+        {
+            await lockSteps.ExecuteNonQueryAsync(ct);
+        }
+
         var job = await ApiSubmissions.SubmitAsync(client, "hello_transform", new { name = "held" }, ct);
-        var finishWaits = new NpgsqlCommand(
+        await using var finishWaits = new NpgsqlCommand(
             "SELECT count(*) FROM pg_locks WHERE relation = 'llm_job_steps'::regclass AND NOT granted", database, transaction);
         await Eventually.TrueAsync(async () => (long)(await finishWaits.ExecuteScalarAsync(ct))! > 0,
             TimeSpan.FromSeconds(30), "the job's finish to wait on the lock");
