@@ -41,7 +41,7 @@ public sealed class ReadTurn(IRedisClient redis, IOptions<QueueOptions> queue, I
         """;
 
     private readonly string _key = $"{queue.Value.KeyPrefix}:read-turn:{queue.Value.ConsumerGroup}:{Environment.MachineName}";
-    private readonly string _handOffKey = $"{queue.Value.KeyPrefix}:read-turn-handoff:{queue.Value.ConsumerGroup}:{Environment.MachineName}";
+    private string HandOffKey => $"{_key}:hand-off";
     private readonly string _holder = worker.Value.Id;
 
     /// <summary>
@@ -62,7 +62,7 @@ public sealed class ReadTurn(IRedisClient redis, IOptions<QueueOptions> queue, I
     {
         if (_enabled)
         {
-            await redis.ScriptEvaluateAsync(GiveUpScript, [_key, _handOffKey], [_holder, (long)Lifetime.TotalMilliseconds], cancellationToken);
+            await redis.ScriptEvaluateAsync(GiveUpScript, [_key, HandOffKey], [_holder, (long)Lifetime.TotalMilliseconds], cancellationToken);
         }
     }
 
@@ -75,7 +75,7 @@ public sealed class ReadTurn(IRedisClient redis, IOptions<QueueOptions> queue, I
     {
         if (_enabled)
         {
-            await redis.ExecuteBlockingAsync("BLPOP", [_handOffKey, Lifetime.TotalSeconds.ToString(CultureInfo.InvariantCulture)], Lifetime, cancellationToken);
+            await redis.ExecuteBlockingAsync("BLPOP", [HandOffKey, Lifetime.TotalSeconds.ToString(CultureInfo.InvariantCulture)], Lifetime, cancellationToken);
         }
     }
 }

@@ -27,8 +27,8 @@ public sealed class WorkerOptions
 
     /// <summary>
     /// Worker processes on one machine take turns to read the dispatch streams (<see cref="ReadTurn"/>): one reads while
-    /// it can take work, the others wait (one Redis command every <see cref="BatchLinger"/>, at least 20 ms) and read
-    /// once its slots all stay busy for <see cref="BatchLinger"/>, or it stops or dies. Workers on different machines
+    /// it can take work, the others wait blocked in Redis and read once its slots all stay busy for
+    /// <see cref="BatchLinger"/> with jobs waiting on the network, or it stops or dies. Workers on different machines
     /// are not affected. False: every worker process reads for itself.
     /// </summary>
     public bool OneReaderPerMachine { get; set; } = true;

@@ -256,6 +256,6 @@ public sealed class ReadTurnTests(TestServers servers) : IAsyncLifetime
 
     private static string TurnKey(string prefix) => $"{prefix}:read-turn:workers:{Environment.MachineName}";
 
-    private static string HandOffKey(string prefix) => $"{prefix}:read-turn-handoff:workers:{Environment.MachineName}";
+    private static string HandOffKey(string prefix) => $"{TurnKey(prefix)}:hand-off";
 
 }
