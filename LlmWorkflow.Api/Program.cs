@@ -13,6 +13,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 
 builder.AddServiceDefaults();
 builder.Services.AddLlmWorkflowCore(builder.Configuration);
+builder.EnrichLlmWorkflowDatabase();
 
 var maxJsonDepth = builder.Configuration.GetValue("Api:MaxJsonDepth", 32);
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -48,7 +49,7 @@ await using (var scope = app.Services.CreateAsyncScope())
 app.UseExceptionHandler();
 app.UseBodySizeLimit(maxBodyBytes);
 app.UseStatusCodePages();
-// Operations dashboard (wwwroot/dashboard; /dashboard redirects to /dashboard/) and the API reference (/docs, /scalar):
+// Operations dashboard (wwwroot/dashboard; /dashboard redirects to /dashboard/):
 // files are looked up only outside /api, so API requests do not pay for the file lookups.
 app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api"), files => files.UseDefaultFiles().UseStaticFiles());
 app.UseApiDocsUi();

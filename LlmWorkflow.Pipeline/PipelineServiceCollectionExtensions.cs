@@ -8,6 +8,7 @@ using LlmWorkflow.Engine.Templates;
 using LlmWorkflow.Engine.Transforms;
 using LlmWorkflow.Pipeline.External;
 using LlmWorkflow.Pipeline.Health;
+using LlmWorkflow.Pipeline.Http;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Persistence;
 using LlmWorkflow.Pipeline.Redis;
@@ -76,6 +77,7 @@ public static class PipelineServiceCollectionExtensions
         services.AddSingleton<IServiceRateLimiter>(sp => new RedisRateLimiter(sp.GetRequiredService<IRedisClient>()));
         services.AddExternalServices(configuration);
         services.AddLlmProviders(configuration);
+        services.AddOutboundHttpResilience(configuration);
         WorkflowsDirectory.UseDataFilesOf(services, configuration, workflowsRoot);
         services.AddSingleton(_ => TransformRegistry.CreateDefault());
         services.AddSingleton(_ => new PromptLibrary(Path.Combine(workflowsRoot, "prompts")));

@@ -1,13 +1,11 @@
 using LlmWorkflow.ServiceDefaults.Configuration;
-using LlmWorkflow.ServiceDefaults.Resilience;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// What every LlmWorkflow service shares, in the spirit of Aspire's ServiceDefaults: OpenTelemetry, health checks,
-/// resilient HttpClients and structured console logs (with e-mail addresses redacted).
+/// What every LlmWorkflow service shares, as in Aspire's ServiceDefaults template: OpenTelemetry, health checks,
+/// service discovery and structured console logs (with e-mail addresses and API keys redacted).
 /// </summary>
 public static class ServiceDefaultsExtensions
 {
@@ -22,9 +20,12 @@ public static class ServiceDefaultsExtensions
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
 
-        // A null name binds the section for every named client, not just the unnamed one.
-        builder.Services.Configure<HttpResilienceOptions>(name: null, builder.Configuration.GetSection(HttpResilienceOptions.SectionName));
-        builder.Services.ConfigureHttpClientDefaults(http => http.AddStandardResilience());
+        // Unlike Aspire's template, no ConfigureHttpClientDefaults: every outbound client of these services says what
+        // it gets (LLM providers and external APIs: a per-host circuit breaker and timeouts, their gateways' own
+        // retries; webhooks: their recorded schedule only), and webhook and http-step URLs come from users, so
+        // service discovery must not rewrite them. A client calling another resource of the app opts in with
+        // AddServiceDiscovery() (and AddStandardResilienceHandler()).
+        builder.Services.AddServiceDiscovery();
         return builder;
     }
 }

@@ -3,6 +3,8 @@ using LlmWorkflow.Pipeline.Persistence;
 using LlmWorkflow.Pipeline;
 using LlmWorkflow.Worker.Jobs;
 using LlmWorkflow.Worker.Webhooks;
+using LlmWorkflow.Pipeline.Webhooks;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace LlmWorkflow.Worker;
@@ -14,6 +16,7 @@ public static class WorkerHostExtensions
     {
         builder.AddServiceDefaults();
         builder.Services.AddLlmWorkflowCore(builder.Configuration);
+        builder.EnrichLlmWorkflowDatabase();
 
         var workerSection = builder.Configuration.GetSection(WorkerOptions.Section);
         builder.Services.AddOptions<WorkerOptions>().Bind(workerSection);
@@ -39,7 +42,13 @@ public static class WorkerHostExtensions
         builder.Services.AddHostedService<LeaseRenewalService>();
         builder.Services.AddSingleton<WebhookDeliveryStore>();
         builder.Services.AddSingleton<WebhookRetrySchedule>();
-        builder.Services.AddSingleton<WebhookSender>();
+        // No resilience handler: a retry here would be a second, unrecorded layer under the delivery schedule.
+        builder.Services.AddHttpClient(WebhookSender.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp => WebhookSender.CreateTransport(sp.GetRequiredService<IOptions<WebhookOptions>>().Value))
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            .RemoveAllLoggers();
+        builder.Services.AddSingleton(sp => new WebhookSender(
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(WebhookSender.HttpClientName), sp.GetRequiredService<IOptions<WebhookOptions>>()));
         builder.Services.AddSingleton<WebhookDispatcher>();
         builder.Services.AddHostedService<WebhookDispatcherService>();
         builder.Services.AddSingleton<QueueDepthReader>();

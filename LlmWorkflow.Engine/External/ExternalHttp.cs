@@ -3,15 +3,23 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Network;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
 
 namespace LlmWorkflow.Engine.External;
 
 /// <summary>
-/// Sends one external request with a timeout and turns transport failures into classified errors (timeouts and
-/// connection failures are retryable). URLs in messages are redacted: API keys travel in query strings.
+/// Sends one external request with a timeout and turns transport failures into classified errors (timeouts, an open
+/// circuit breaker and connection failures are retryable). URLs in messages are redacted: API keys travel in query strings.
 /// </summary>
 public sealed class ExternalHttp(HttpClient http, TimeSpan timeout)
 {
+    /// <summary>The IHttpClientFactory name of the named services' client (weatherapi, google_places).</summary>
+    public const string ServicesClientName = "external-services";
+
+    /// <summary>The IHttpClientFactory name of the generic http step's client, whose transport guards every connect.</summary>
+    public const string GuardedClientName = "external-http";
+
     public async Task<ExternalHttpResponse> SendAsync(HttpRequestMessage request, IEnumerable<string?> secrets, CancellationToken cancellationToken)
     {
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -26,9 +34,15 @@ public sealed class ExternalHttp(HttpClient http, TimeSpan timeout)
                 Location = response.Headers.Location,
             };
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is TimeoutRejectedException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             throw WorkflowException.External("timeout", $"{target} did not answer within {timeout.TotalSeconds:0.#} s.", retryable: true);
+        }
+        catch (BrokenCircuitException broken)
+        {
+            // The host's circuit breaker for this host is open: the gateway's retry waits it out.
+            throw WorkflowException.External("service_unavailable", $"{target} failed too often recently; calls to it are paused.",
+                retryable: true, broken.RetryAfter?.TotalSeconds);
         }
         catch (HttpRequestException failure) when (FindBlocked(failure) is { } blocked)
         {

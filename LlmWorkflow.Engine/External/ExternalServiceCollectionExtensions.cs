@@ -11,7 +11,8 @@ public static class ExternalServiceCollectionExtensions
 {
     /// <summary>
     /// Binds <c>External</c> and registers <see cref="IExternalServiceGateway"/> with weatherapi, google_places and
-    /// http. The response cache and the rate limiter stay in process unless the host registered its own
+    /// http, calling out through the IHttpClientFactory clients <see cref="ExternalHttp.ServicesClientName"/> and
+    /// <see cref="ExternalHttp.GuardedClientName"/> (the hosts add their resilience handlers). The response cache and the rate limiter stay in process unless the host registered its own
     /// <see cref="IResponseCache"/> and <see cref="IServiceRateLimiter"/> first (the service's hosts share both
     /// through Redis).
     /// </summary>
@@ -22,38 +23,44 @@ public static class ExternalServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton<IServiceRateLimiter, LocalRateLimiter>();
         services.TryAddSingleton<ExternalServiceMetrics>();
-        services.TryAddSingleton(sp =>
-        {
-            var options = sp.GetRequiredService<IOptions<ExternalServicesOptions>>().Value;
-            // One pooled HttpClient for the named services; timeouts are per attempt in ExternalHttp. No service
-            // follows redirects on its own: an unchecked hop could lead anywhere.
-            return new ExternalHttp(new HttpClient(new SocketsHttpHandler
-            {
-                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-                AllowAutoRedirect = false,
-            }) { Timeout = Timeout.InfiniteTimeSpan }, options.Timeout);
-        });
+        // No client follows redirects on its own: an unchecked hop could lead anywhere. Timeouts are per attempt
+        // in ExternalHttp; the clients live as long as the process, their transports renew connections themselves.
+        services.AddHttpClient(ExternalHttp.ServicesClientName)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false })
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            .RemoveAllLoggers();
+        services.AddHttpClient(ExternalHttp.GuardedClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp => GuardedHandler(Options(sp)))
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            .RemoveAllLoggers();
+        services.TryAddSingleton(sp => Client(sp, ExternalHttp.ServicesClientName));
         services.AddSingleton<IExternalService>(sp => new WeatherApiService(
             sp.GetRequiredService<ExternalHttp>(), Options(sp).For(WeatherApiService.ServiceName), Environment.GetEnvironmentVariable));
         services.AddSingleton<IExternalService>(sp => new GooglePlacesService(
             sp.GetRequiredService<ExternalHttp>(), Options(sp).For(GooglePlacesService.ServiceName), Environment.GetEnvironmentVariable));
-        services.AddSingleton<IExternalService>(sp => new HttpApiService(GuardedHttp(Options(sp)), Options(sp).Http));
+        services.AddSingleton<IExternalService>(sp => new HttpApiService(Client(sp, ExternalHttp.GuardedClientName), Options(sp).Http));
         services.TryAddSingleton<IExternalServiceGateway, ExternalServiceGateway>();
         return services;
     }
 
     /// <summary>
-    /// The generic http step's client: the webhooks' connect guard (resolved addresses checked, then connected to
+    /// The generic http step's transport: the webhooks' connect guard (resolved addresses checked, then connected to
     /// exactly those) and no automatic redirects (<see cref="HttpApiService"/> checks each hop itself).
     /// </summary>
-    public static ExternalHttp GuardedHttp(ExternalServicesOptions options) =>
-        new(new HttpClient(new SocketsHttpHandler
-        {
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            AllowAutoRedirect = false,
-            ConnectCallback = (context, cancellationToken) => GuardedConnector.ConnectAsync(
-                context.DnsEndPoint, options.Http.AllowPrivateNetworks, cancellationToken, "External:Http:AllowPrivateNetworks"),
-        }) { Timeout = Timeout.InfiniteTimeSpan }, options.Timeout);
+    public static SocketsHttpHandler GuardedHandler(ExternalServicesOptions options) => new()
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        AllowAutoRedirect = false,
+        ConnectCallback = (context, cancellationToken) => GuardedConnector.ConnectAsync(
+            context.DnsEndPoint, options.Http.AllowPrivateNetworks, cancellationToken, "External:Http:AllowPrivateNetworks"),
+    };
+
+    private static ExternalHttp Client(IServiceProvider services, string name)
+    {
+        var http = services.GetRequiredService<IHttpClientFactory>().CreateClient(name);
+        http.Timeout = Timeout.InfiniteTimeSpan;
+        return new ExternalHttp(http, Options(services).Timeout);
+    }
 
     private static ExternalServicesOptions Options(IServiceProvider services) =>
         services.GetRequiredService<IOptions<ExternalServicesOptions>>().Value;

@@ -2,14 +2,15 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
+using Polly.CircuitBreaker;
 using Polly.Timeout;
 
 namespace LlmWorkflow.Engine.Llm;
 
 /// <summary>
 /// Maps what a provider call threw to the error taxonomy: 401/403 → CONFIG_ERROR invalid key, 404 → CONFIG_ERROR
-/// unknown model, 400/422 → CONFIG_ERROR bad request (USER_ERROR when the prompt is too long), 408/429/5xx,
-/// timeouts and connection failures → retryable EXTERNAL_ERROR.
+/// unknown model, 400/422 → CONFIG_ERROR bad request (USER_ERROR when the prompt is too long), 408/429/5xx, an
+/// open circuit breaker, timeouts and connection failures → retryable EXTERNAL_ERROR.
 /// </summary>
 internal static class LlmErrorClassifier
 {
@@ -34,6 +35,16 @@ internal static class LlmErrorClassifier
         {
             details["http_status"] = (int)http.StatusCode;
             return WithDetails(FromStatus(http, model, provider), details, exception);
+        }
+
+        if (Find<BrokenCircuitException>(exception) is { } broken)
+        {
+            // The host's circuit breaker for this provider is open: wait it out (retry) or move down the fallback chain.
+            return WithDetails(
+                WorkflowException.External("provider_unavailable", $"{model.Provider} failed too often recently; calls to it are paused.",
+                    retryable: true, broken.RetryAfter?.TotalSeconds),
+                details,
+                exception);
         }
 
         if (Find<TimeoutRejectedException>(exception) is not null || Find<TimeoutException>(exception) is not null)

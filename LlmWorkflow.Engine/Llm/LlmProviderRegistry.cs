@@ -13,6 +13,7 @@ namespace LlmWorkflow.Engine.Llm;
 /// <summary>
 /// Maps provider names to settings and <c>provider/model</c> ids to <see cref="IChatClient"/>s (one per model,
 /// created once). All SDK clients share one HttpClient whose <see cref="ProviderErrorHandler"/> classifies failures.
+/// In the services that client comes from IHttpClientFactory (<see cref="HttpClientName"/>).
 /// </summary>
 public sealed class LlmProviderRegistry : IDisposable
 {
@@ -30,23 +31,33 @@ public sealed class LlmProviderRegistry : IDisposable
     private readonly LlmOptions _options;
     private readonly Func<string, string?> _environment;
     private readonly HttpClient _http;
+    private readonly bool _ownsHttp;
     private readonly MockChatClient _mock;
     private readonly ConcurrentDictionary<string, ResolvedProvider?> _providers = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, IChatClient> _clients = new(StringComparer.Ordinal);
 
+    /// <summary>Calls providers over its own handler chain (as <c>AddLlmProviders</c> registers it); for rehearsals and tests.</summary>
     /// <param name="environment">Reads environment variables; tests pass their own.</param>
     /// <param name="transport">Innermost HTTP handler; defaults to <see cref="CreateTransport"/>.</param>
     public LlmProviderRegistry(IOptions<LlmOptions> options, Func<string, string?>? environment = null, HttpMessageHandler? transport = null)
+        : this(options, new HttpClient(new ProviderErrorHandler(new PreferHttp2Handler(transport ?? CreateTransport()), options.Value.MaxAnswerBytes)), environment)
+    {
+        _ownsHttp = true;
+    }
+
+    /// <summary>Calls providers over <paramref name="http"/>: the factory's <see cref="HttpClientName"/> client in the services.</summary>
+    public LlmProviderRegistry(IOptions<LlmOptions> options, HttpClient http, Func<string, string?>? environment = null)
     {
         _options = options.Value;
         _environment = environment ?? Environment.GetEnvironmentVariable;
-        _http = new HttpClient(new ProviderErrorHandler(new PreferHttp2Handler(transport ?? CreateTransport()), _options.MaxAnswerBytes))
-        {
-            // Attempt timeouts are the gateway's job (per attempt, with cancellation), not HttpClient's.
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
+        _http = http;
+        // Attempt timeouts are the gateway's job (per attempt, with cancellation), not HttpClient's.
+        _http.Timeout = Timeout.InfiniteTimeSpan;
         _mock = new MockChatClient(_options.Mock, new MockResponseStore(_options.Mock));
     }
+
+    /// <summary>The IHttpClientFactory name of the provider calls' client (the hosts add its resilience handler).</summary>
+    public const string HttpClientName = "llm-providers";
 
     public LlmOptions Options => _options;
 
@@ -105,7 +116,13 @@ public sealed class LlmProviderRegistry : IDisposable
     public IEnumerable<string> KnownProviders() =>
         BuiltIn.Keys.Append("mock").Concat(_options.Providers.Keys).Distinct(StringComparer.OrdinalIgnoreCase);
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        if (_ownsHttp)
+        {
+            _http.Dispose();
+        }
+    }
 
     private ResolvedProvider? Resolve(string name)
     {

@@ -14,7 +14,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class LlmServiceCollectionExtensions
 {
     /// <summary>
-    /// Binds <c>Llm</c> and <c>Pricing</c> and registers <see cref="ILlmGateway"/>, <see cref="LlmProviderRegistry"/>,
+    /// Binds <c>Llm</c> and <c>Pricing</c> and registers <see cref="ILlmGateway"/>, <see cref="LlmProviderRegistry"/> (over
+    /// the IHttpClientFactory client <see cref="LlmProviderRegistry.HttpClientName"/>),
     /// <see cref="IPriceTable"/>, <see cref="ModelCatalog"/> (as <see cref="IModelCatalog"/> too) and the shared <see cref="IResponseCache"/> (in memory unless
     /// the host registered another first).
     /// </summary>
@@ -26,7 +27,18 @@ public static class LlmServiceCollectionExtensions
         services.TryAddSingleton(sp => PriceTable.Load(
             sp.GetRequiredService<IOptions<PricingOptions>>().Value, sp.GetRequiredService<ILogger<PriceTable>>()));
         services.TryAddSingleton<IPriceTable>(sp => sp.GetRequiredService<PriceTable>());
-        services.TryAddSingleton(sp => new LlmProviderRegistry(sp.GetRequiredService<IOptions<LlmOptions>>()));
+        // Outermost first: failures classified, HTTP/2 asked for, then whatever the host adds (its resilience handler).
+        services.AddHttpClient(LlmProviderRegistry.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(LlmProviderRegistry.CreateTransport)
+            .AddHttpMessageHandler(sp => new ProviderErrorHandler(sp.GetRequiredService<IOptions<LlmOptions>>().Value.MaxAnswerBytes))
+            .AddHttpMessageHandler(() => new PreferHttp2Handler())
+            // The registry keeps its client for the process's life; the transport renews connections itself.
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            // The gateway logs failed calls; the factory's four lines per request would bury them.
+            .RemoveAllLoggers();
+        services.TryAddSingleton(sp => new LlmProviderRegistry(
+            sp.GetRequiredService<IOptions<LlmOptions>>(),
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(LlmProviderRegistry.HttpClientName)));
         services.TryAddSingleton<ModelCatalog>();
         services.TryAddSingleton<IModelCatalog>(sp => sp.GetRequiredService<ModelCatalog>());
         services.TryAddSingleton<ILlmGateway, LlmGateway>();

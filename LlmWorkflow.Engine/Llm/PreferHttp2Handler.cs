@@ -9,8 +9,17 @@ namespace LlmWorkflow.Engine.Llm;
 /// (a local OpenAI-compatible server) HTTP/1.1 is used, as before. The SDKs build their own request messages, whose
 /// version is 1.1 unless set, so it is set here rather than on the <see cref="HttpClient"/>.
 /// </summary>
-internal sealed class PreferHttp2Handler(HttpMessageHandler inner) : DelegatingHandler(inner)
+internal sealed class PreferHttp2Handler : DelegatingHandler
 {
+    /// <summary>For IHttpClientFactory, which links the handlers itself.</summary>
+    public PreferHttp2Handler()
+    {
+    }
+
+    public PreferHttp2Handler(HttpMessageHandler inner) : base(inner)
+    {
+    }
+
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         request.Version = HttpVersion.Version20;

@@ -15,6 +15,12 @@ internal sealed class ProviderErrorHandler : DelegatingHandler
     private const int MaxMessageLength = 500;
     private readonly long _maxAnswerBytes;
 
+    /// <summary>For IHttpClientFactory, which links the handlers itself.</summary>
+    public ProviderErrorHandler(long maxAnswerBytes)
+    {
+        _maxAnswerBytes = maxAnswerBytes;
+    }
+
     public ProviderErrorHandler(HttpMessageHandler inner, long maxAnswerBytes = 16L * 1024 * 1024) : base(inner)
     {
         _maxAnswerBytes = maxAnswerBytes;

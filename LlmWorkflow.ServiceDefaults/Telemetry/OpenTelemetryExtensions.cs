@@ -1,11 +1,10 @@
 using LlmWorkflow.ServiceDefaults.Health;
 using LlmWorkflow.ServiceDefaults.Telemetry;
-using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
-using OpenTelemetry.Logs;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -13,8 +12,10 @@ using OpenTelemetry.Trace;
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// OpenTelemetry traces, metrics and logs for a service, wired with the core SDK (no hosting package exists here).
-/// Other code adds to the providers with <c>services.ConfigureTracing(...)</c> and <c>services.ConfigureMetrics(...)</c>.
+/// OpenTelemetry traces, metrics and logs for a service, in the shape of Aspire's service defaults: the hosting
+/// package, ASP.NET Core, HttpClient and runtime instrumentation, and the OTLP exporter when
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (the Aspire AppHost sets it). Client integrations (Npgsql) add their
+/// own sources; other code adds with <c>services.ConfigureOpenTelemetryTracerProvider(...)</c>.
 /// </summary>
 public static class OpenTelemetryExtensions
 {
@@ -26,72 +27,41 @@ public static class OpenTelemetryExtensions
         where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
-
-        // ASP.NET Core 10 leaves the OpenTelemetry tags (http.request.method, url.path, ...) off its activities
-        // unless told otherwise; without the instrumentation package we rely on them.
-        AppContext.SetSwitch("Microsoft.AspNetCore.Hosting.SuppressActivityOpenTelemetryData", false);
-
-        var serviceName = builder.Configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } configured
-            ? configured
-            : builder.Environment.ApplicationName;
-        var instanceId = Guid.NewGuid().ToString();
-        var environmentName = builder.Environment.EnvironmentName;
-        void DescribeService(ResourceBuilder resource) => resource
-            .AddService(serviceName, serviceInstanceId: instanceId)
-            .AddAttributes([new("deployment.environment.name", environmentName)]);
-        var exportOverOtlp = !string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointVariable]);
-
         builder.Logging.AddOpenTelemetry(logging =>
         {
             logging.IncludeFormattedMessage = true;
             logging.IncludeScopes = true;
         });
-        builder.Services.ConfigureOpenTelemetryLoggerProvider(logging =>
+
+        var serviceName = builder.Configuration["OTEL_SERVICE_NAME"] is { Length: > 0 } configured
+            ? configured
+            : builder.Environment.ApplicationName;
+        var environmentName = builder.Environment.EnvironmentName;
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource
+                .AddService(serviceName, serviceInstanceId: Guid.NewGuid().ToString())
+                .AddAttributes([new("deployment.environment.name", environmentName)]))
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter([.. TelemetryNames.Meters]))
+            .WithTracing(tracing => tracing
+                // Idle background loops (stream reads, heartbeats, outbox polling) start no trace of their own.
+                .SetSampler(new BackgroundPollingSampler(new ParentBasedSampler(new AlwaysOnSampler())))
+                .AddSource([.. TelemetryNames.ActivitySources])
+                // Orchestrators probe every few seconds; a filtered request also drops its children (the checks' pings).
+                .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = context => !IsHealthProbe(context.Request.Path))
+                .AddHttpClientInstrumentation());
+
+        if (!string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointVariable]))
         {
-            logging.ConfigureResource(DescribeService);
-            if (exportOverOtlp)
-            {
-                logging.AddOtlpExporter();
-            }
-        });
+            telemetry.UseOtlpExporter();
+        }
 
-        builder.Services.AddSingleton(services =>
-        {
-            var tracing = Sdk.CreateTracerProviderBuilder()
-                .ConfigureResource(DescribeService)
-                .SetSampler(new BackgroundPollingSampler(new HealthProbeSampler(HealthEndpointPaths.All)))
-                .AddSource([.. TelemetryNames.ActivitySources]);
-            foreach (var setup in services.GetServices<TracingSetup>())
-            {
-                setup.Configure(services, tracing);
-            }
-
-            if (exportOverOtlp)
-            {
-                tracing.AddOtlpExporter();
-            }
-
-            return tracing.Build();
-        });
-        builder.Services.AddSingleton(services =>
-        {
-            var metrics = Sdk.CreateMeterProviderBuilder()
-                .ConfigureResource(DescribeService)
-                .AddMeter([.. TelemetryNames.Meters]);
-            foreach (var setup in services.GetServices<MetricsSetup>())
-            {
-                setup.Configure(services, metrics);
-            }
-
-            if (exportOverOtlp)
-            {
-                metrics.AddOtlpExporter();
-            }
-
-            return metrics.Build();
-        });
-        builder.Services.AddHostedService<OpenTelemetryHostedService>();
-        builder.Services.AddTransient<IStartupFilter, HttpServerActivityEnricher>();
         return builder;
     }
+
+    private static bool IsHealthProbe(PathString path) =>
+        HealthEndpointPaths.All.Any(probe => path.Equals(probe, StringComparison.OrdinalIgnoreCase));
 }

@@ -1,6 +1,6 @@
 namespace LlmWorkflow.ServiceDefaults.Telemetry;
 
-/// <summary>The activity sources and meters every service exports.</summary>
+/// <summary>The project's own activity sources and meters, which every service exports.</summary>
 public static class TelemetryNames
 {
     /// <summary>
@@ -9,22 +9,12 @@ public static class TelemetryNames
     /// </summary>
     public const string LlmWorkflow = "LlmWorkflow";
 
-    /// <summary>The source of our Redis client's command spans (defined in Engine, like the one above).</summary>
+    /// <summary>The source of our Redis client's command spans (defined in Pipeline, like the one above).</summary>
     public const string LlmWorkflowRedis = "LlmWorkflow.Redis";
 
-    /// <summary>Activity sources: ASP.NET Core and HttpClient's built-in ones, Npgsql's, and ours.</summary>
-    public static readonly IReadOnlyList<string> ActivitySources =
-        ["Microsoft.AspNetCore", "System.Net.Http", "Npgsql", LlmWorkflow, LlmWorkflowRedis];
+    /// <summary>Our activity sources; ASP.NET Core, HttpClient and Npgsql come with their instrumentation.</summary>
+    public static readonly IReadOnlyList<string> ActivitySources = [LlmWorkflow, LlmWorkflowRedis];
 
-    /// <summary>Meters built into .NET and ASP.NET Core, Npgsql's, and ours.</summary>
-    public static readonly IReadOnlyList<string> Meters =
-    [
-        "Microsoft.AspNetCore.Hosting",
-        "Microsoft.AspNetCore.Server.Kestrel",
-        "Microsoft.AspNetCore.Http.Connections",
-        "System.Net.Http",
-        "System.Runtime",
-        "Npgsql",
-        LlmWorkflow,
-    ];
+    /// <summary>Our meters; ASP.NET Core, HttpClient, the runtime and Npgsql come with their instrumentation.</summary>
+    public static readonly IReadOnlyList<string> Meters = [LlmWorkflow];
 }

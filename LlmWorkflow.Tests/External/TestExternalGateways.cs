@@ -39,7 +39,7 @@ internal static class TestExternalGateways
         [
             new WeatherApiService(http, options.For(WeatherApiService.ServiceName), name => environment.GetValueOrDefault(name)),
             new GooglePlacesService(http, options.For(GooglePlacesService.ServiceName), name => environment.GetValueOrDefault(name)),
-            new HttpApiService(Microsoft.Extensions.DependencyInjection.ExternalServiceCollectionExtensions.GuardedHttp(options), options.Http),
+            new HttpApiService(new ExternalHttp(new HttpClient(Microsoft.Extensions.DependencyInjection.ExternalServiceCollectionExtensions.GuardedHandler(options)), options.Timeout), options.Http),
         ];
         return new ExternalServiceGateway(
             services,

@@ -97,7 +97,8 @@ public sealed class WebhookSsrfTests
     public async Task DeliveryToABlockedHostFailsPermanentlyWithoutReachingIt()
     {
         await using var receiver = await WebhookReceiver.StartAsync("secret");
-        using var sender = new WebhookSender(Options.Create(new WebhookOptions { AllowPrivateNetworks = false }));
+        var options = new WebhookOptions { AllowPrivateNetworks = false };
+        using var sender = new WebhookSender(new HttpClient(WebhookSender.CreateTransport(options)), Options.Create(options));
         var url = new UriBuilder(receiver.HookUrl) { Host = "localhost" }.Uri.ToString();
 
         var result = await sender.SendAsync(

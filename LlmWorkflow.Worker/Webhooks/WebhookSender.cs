@@ -10,8 +10,8 @@ using LlmWorkflow.Pipeline.Webhooks;
 namespace LlmWorkflow.Worker.Webhooks;
 
 /// <summary>
-/// Sends one webhook attempt over its own <see cref="HttpClient"/> (no shared resilience handler: the retry
-/// schedule lives in Postgres). Connections go through <see cref="GuardedConnector"/>; redirects are not followed;
+/// Sends one webhook attempt over the IHttpClientFactory client <see cref="HttpClientName"/>, which has no
+/// resilience handler: the retry schedule (5/15/45 s, recorded in Postgres) is the only one. Connections go through <see cref="GuardedConnector"/>; redirects are not followed;
 /// the attempt is bounded by <see cref="WebhookOptions.Timeout"/>; only the first bytes of the answer are kept.
 /// </summary>
 internal sealed class WebhookSender : IDisposable
@@ -20,22 +20,30 @@ internal sealed class WebhookSender : IDisposable
     public static readonly string UserAgent =
         $"LlmWorkflow/{typeof(WebhookSender).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0"}";
 
+    /// <summary>The IHttpClientFactory name of the deliveries' client; it gets no resilience handler.</summary>
+    public const string HttpClientName = "webhooks";
+
     private readonly HttpClient _client;
     private readonly WebhookOptions _options;
 
-    public WebhookSender(IOptions<WebhookOptions> options)
+    /// <param name="client">The factory's <see cref="HttpClientName"/> client, over <see cref="CreateTransport"/>.</param>
+    public WebhookSender(HttpClient client, IOptions<WebhookOptions> options)
     {
         _options = options.Value;
-        var allowPrivate = _options.AllowPrivateNetworks;
-        _client = new HttpClient(new SocketsHttpHandler
+        _client = client;
+        _client.Timeout = Timeout.InfiniteTimeSpan;
+    }
+
+    /// <summary>Connections go through <see cref="GuardedConnector"/>; no redirects, no cookies.</summary>
+    public static SocketsHttpHandler CreateTransport(WebhookOptions options)
+    {
+        var allowPrivate = options.AllowPrivateNetworks;
+        return new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
             UseCookies = false,
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
             ConnectCallback = (context, cancellationToken) => GuardedConnector.ConnectAsync(context.DnsEndPoint, allowPrivate, cancellationToken),
-        })
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
         };
     }
 

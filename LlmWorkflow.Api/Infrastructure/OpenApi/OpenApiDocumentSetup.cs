@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
+using Scalar.AspNetCore;
 
 namespace LlmWorkflow.Api.Infrastructure.OpenApi;
 
@@ -53,7 +54,11 @@ internal static class OpenApiDocumentSetup
         ["Health"] = "Service health in document 001's shape (no key needed).",
     };
 
-    /// <summary>Swagger UI at /docs; its middleware runs only for /docs paths, not for every API request.</summary>
+    /// <summary>
+    /// Swagger UI at /docs (its middleware runs only for /docs paths, not for every API request) and the Scalar API
+    /// reference at /scalar/. Scalar's script is served from its package's assembly; its fonts, telemetry, "Ask AI"
+    /// agent and MCP link (which reach Scalar's servers) are off, so the reference works offline.
+    /// </summary>
     public static WebApplication UseApiDocsUi(this WebApplication app)
     {
         app.UseWhen(context => context.Request.Path.StartsWithSegments("/docs"), docs => docs.UseSwaggerUI(options =>
@@ -62,6 +67,14 @@ internal static class OpenApiDocumentSetup
             options.SwaggerEndpoint("/openapi/v1.json", "LlmWorkflow API v1");
             options.DocumentTitle = "LlmWorkflow API";
         }));
+        app.MapScalarApiReference("/scalar", options => options
+            .WithTitle("LlmWorkflow API reference")
+            .DisableDefaultFonts()
+            .DisableTelemetry()
+            .DisableAgent()
+            .DisableMcp()
+            .HideClientButton()
+            .AddPreferredSecuritySchemes(["ApiKey"]));
         return app;
     }
 }

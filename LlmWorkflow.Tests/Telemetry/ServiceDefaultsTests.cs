@@ -8,9 +8,10 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using OpenTelemetry;
+using LlmWorkflow.Tests.External;
 using OpenTelemetry.Trace;
 
-namespace LlmWorkflow.Tests.Hosting;
+namespace LlmWorkflow.Tests.Telemetry;
 
 public sealed class ServiceDefaultsTests
 {
@@ -122,7 +123,7 @@ public sealed class ServiceDefaultsTests
                 builder.AddServiceDefaults();
                 builder.Services.AddHealthChecks().AddCheck(
                     "failing", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Degraded("queue is slow"), ["ready"]);
-                builder.Services.ConfigureTracing((_, tracing) => tracing.AddProcessor(new SimpleActivityExportProcessor(exporter)));
+                builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddProcessor(new SimpleActivityExportProcessor(exporter)));
             },
             app =>
             {

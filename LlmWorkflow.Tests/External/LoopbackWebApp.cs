@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace LlmWorkflow.Tests.Hosting;
+namespace LlmWorkflow.Tests.External;
 
 /// <summary>A real Kestrel app on 127.0.0.1 and a free port, for tests that need an HTTP server.</summary>
 internal sealed class LoopbackWebApp : IAsyncDisposable

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace LlmWorkflow.Tests.Hosting;
+namespace LlmWorkflow.Tests.External;
 
 /// <summary>
 /// A real Kestrel server whose endpoints fail in scripted ways, counting the hits per path:

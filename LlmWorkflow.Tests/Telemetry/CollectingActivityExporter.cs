@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using OpenTelemetry;
 
-namespace LlmWorkflow.Tests.Hosting;
+namespace LlmWorkflow.Tests.Telemetry;
 
 /// <summary>Keeps exported activities in memory and lets a test wait for one to arrive.</summary>
 internal sealed class CollectingActivityExporter : BaseExporter<Activity>
