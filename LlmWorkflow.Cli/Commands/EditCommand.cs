@@ -43,6 +43,7 @@ internal static partial class EditCommand
             // Shown at once: the engine (pricing, providers, validator) takes a moment to load.
             console.Ansi.MarkupLine($"[bold]llmwf edit[/] {Markup.Escape(console.DisplayPath(path))}: loading the validator and the price list…");
             await using var engine = LocalEngine.Create(folder, mock: true);
+            console.Ansi.MarkupLine("checking it (the first check compiles its prompt templates)…");
             var keys = new EditorConsole(console.Ansi);
             var ctrlCAsKey = TryTreatControlCAsInput(true);
             try

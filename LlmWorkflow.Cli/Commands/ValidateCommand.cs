@@ -140,17 +140,24 @@ internal static class ValidateCommand
     public static bool IsWarning(ValidationProblem problem) => MachineCodes.Contains(problem.Code);
 
     /// <summary>One problem as <c>file:jsonpath: error|warning code: message</c> and its hint.</summary>
-    public static async Task WriteAsync(ValidationProblem problem, string severity, CliConsole console)
+    public static async Task WriteAsync(ValidationProblem problem, string severity, CliConsole console, bool showHint = true)
     {
         await console.Out.WriteLineAsync($"{problem.File}:{problem.JsonPath}: {severity} {problem.Code}: {problem.Message}");
-        await console.Out.WriteLineAsync($"    hint: {problem.Hint}");
+        if (showHint)
+        {
+            await console.Out.WriteLineAsync($"    hint: {problem.Hint}");
+        }
     }
 
     private static async Task WriteHumanAsync(ValidationReport report, CliConsole console)
     {
+        // The warnings' hint is the same for every missing key: shown once.
+        var hintShown = false;
         foreach (var (severity, problem) in report.Problems.Select(p => ("error", p)).Concat(report.Warnings.Select(w => ("warning", w))).OrderBy(p => report.FileIndex(p.Item2.File)))
         {
-            await WriteAsync(problem, severity, console);
+            var warning = severity == "warning";
+            await WriteAsync(problem, severity, console, showHint: !warning || !hintShown);
+            hintShown |= warning;
         }
 
         var warnings = report.Warnings.Count == 0 ? "" : $", {report.Warnings.Count} warning(s)";

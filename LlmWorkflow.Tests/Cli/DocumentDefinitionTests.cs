@@ -65,7 +65,7 @@ public sealed class DocumentDefinitionTests : IDisposable
     public async Task TheWrappedFormIsUnwrappedAndItsInputBecomesTheExampleInput()
     {
         // The example as a request body wraps it: the definition with an input for it.
-        var wrapped = $$"""{"workflow": {{Document001Example}}, "input_data": {"lat": 48.85, "lng": 2.35}}""";
+        var wrapped = """{"workflow": """ + Document001Example + """, "input_data": {"lat": 48.85, "lng": 2.35}}""";
         var path = _project.Definition("my_workflow.json", wrapped);
 
         var result = await CliHarness.RunAsync(_project.Root, "upgrade", path);
@@ -91,7 +91,7 @@ public sealed class DocumentDefinitionTests : IDisposable
     [Fact]
     public async Task AWrapperWithOtherKeysIsRefusedWithoutWriting()
     {
-        var wrapped = $$"""{"workflow": {{Document001Example}}, "input_data": {}, "webhook_url": "https://example.com/hook"}""";
+        var wrapped = """{"workflow": """ + Document001Example + """, "input_data": {}, "webhook_url": "https://example.com/hook"}""";
         var path = _project.Definition("my_workflow.json", wrapped);
 
         var result = await CliHarness.RunAsync(_project.Root, "upgrade", path);
@@ -119,7 +119,7 @@ public sealed class DocumentDefinitionTests : IDisposable
     [Fact]
     public async Task AWrappedDefinitionIsReportedInJsonTermsByValidate()
     {
-        var path = _project.Definition("my_workflow.json", $$"""{"workflow": {{Document001Example}}, "input_data": {}}""");
+        var path = _project.Definition("my_workflow.json", """{"workflow": """ + Document001Example + """, "input_data": {}}""");
 
         var result = await CliHarness.RunAsync(_project.Root, "validate", path);
 
