@@ -103,8 +103,8 @@ public sealed class EditorTests : IDisposable
         await Enter(terminal, "${input.scenarios}", "added count_scenarios; the job output is the workflow output, which does not use it yet");
 
         // The workflow's own output gains a field holding the new step's output.
-        await Choose(terminal, "Workflow output", "Add a field from a step's output");
-        await Choose(terminal, "Add a field", "Step whose output the field holds");
+        await Choose(terminal, "Workflow", "Add a field from a step's output");
+        await Choose(terminal, "Add", "Step whose output the field holds");
         await Choose(terminal, "count_scenarios", "Field name:");
         var shown = await Enter(terminal, "scenario_count", "workflow output = {");
         Assert.Contains("saved", await Choose(terminal, "Save", "saved " + _definition));
