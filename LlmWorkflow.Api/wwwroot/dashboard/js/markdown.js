@@ -68,7 +68,7 @@ function jsonBlock(value, attrs = {}) {
 }
 
 /**
- * A step's or job's output, readable: text as Markdown; an LLM step's {"text": "..."} as its Markdown; an object
+ * A step's or job's output, readable: text as Markdown; an llm step's {"text": "...", ...} as its Markdown; an object
  * whose fields hold text as one labelled block per field (Markdown for text, indented JSON for the rest), with the
  * raw JSON folded beneath; anything else as indented JSON.
  */
@@ -77,8 +77,10 @@ export function renderOutput(value, attrs = {}) {
   const isObject = value && typeof value === 'object' && !Array.isArray(value);
   const entries = isObject ? Object.entries(value) : [];
   const textual = entries.filter(([, v]) => typeof v === 'string' && looksLikeMarkdown(v));
-  if (entries.length === 1 && entries[0][0] === 'text' && typeof entries[0][1] === 'string') {
-    return h('div', { ...attrs, 'data-format': 'markdown' }, renderMarkdown(entries[0][1]));
+  // An llm step's answer: its text first, the model, usage and the rest folded beneath.
+  if (typeof value?.text === 'string') {
+    return h('div', { ...attrs, 'data-format': 'markdown' }, renderMarkdown(value.text),
+      entries.length > 1 ? h('details', { class: 'raw-json' }, h('summary', null, 'Model, usage and the whole output as JSON'), jsonBlock(value, { 'data-role': 'raw-json' })) : null);
   }
   if (textual.length === 0) return jsonBlock(value, { ...attrs, 'data-format': 'json' });
   return h('div', { ...attrs, 'data-format': 'fields' },

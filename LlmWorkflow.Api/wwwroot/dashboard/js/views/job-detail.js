@@ -3,7 +3,7 @@
 // actionable error, webhook deliveries, and the actions cancel / retry / replay webhook / copy curl.
 import { api, ApiError, eventsUrl, offers } from '../api.js';
 import { h, replace, toast, table } from '../dom.js';
-import { formatCost, formatDate, formatDuration, formatJson, formatTokens, retryCanHelp, TERMINAL } from '../format.js';
+import { formatCost, formatDate, formatDuration, formatJson, formatTokens, retryCanHelp, shortId, TERMINAL } from '../format.js';
 import { statusBadge } from './jobs.js';
 import { latestRequest } from '../latest.js';
 import { renderOutput } from '../markdown.js';
@@ -87,7 +87,7 @@ export async function renderJobDetail(main, jobId) {
 
   function render() {
     if (!job || disposed) return;
-    document.title = `${job.workflow_name} · job ${jobId.slice(0, 8)} · LlmWorkflow`;
+    document.title = `${job.workflow_name} · job ${shortId(jobId)} · LlmWorkflow`;
     replace(heading, job.workflow_name, ' ', statusBadge(job.status));
     main.dataset.jobStatus = job.status;
     replace(header, h('section', { class: 'card', 'aria-labelledby': 'details-title' }, h('h2', { id: 'details-title' }, 'Details'), h('dl', { class: 'facts wide' },
@@ -271,7 +271,8 @@ export async function renderJobDetail(main, jobId) {
             outcome.status === 'interrupted' ? fact('Note', 'Its worker stopped; another worker resumed the job.') : null),
           outcome.error_message || outcome.error?.message
             ? h('p', { class: outcome.status === 'cancelled' ? 'notice' : 'notice error', 'data-role': 'attempt-error' },
-              [outcome.error?.category, outcome.error?.message ?? outcome.error_message].filter(Boolean).join(': '))
+              // A cancel is no failure: no category (attempts stored before cancels lost theirs say USER_ERROR).
+              [outcome.status === 'cancelled' ? null : outcome.error?.category, outcome.error?.message ?? outcome.error_message].filter(Boolean).join(': '))
             : null,
           own.length
             ? table({

@@ -323,6 +323,10 @@ export async function renderJobs(main, queryString) {
     const q = query();
     try {
       loadCounts();
+      for (const link of counts.querySelectorAll('a[data-count-status]')) {
+        if (link.dataset.countStatus === state.status) link.setAttribute('aria-current', 'true');
+        else link.removeAttribute('aria-current');
+      }
       const { data } = await api(`/jobs?${q}`, { signal: request.signal });
       const { jobs, total } = data;
       if (disposed || !request.isLatest()) return;
