@@ -35,7 +35,7 @@ internal static class JobEndpoints
             .WithSummary("List jobs (newest first unless sorted)")
             .WithDescription("Filters: status_filter (all|running|pending|queued|processing|completed|failed|cancelled; running = processing), user_id, limit (1-200, default 50), " +
                              "offset, limit_results: a count \"1\"-\"500\" (overrides limit) or a period \"Today\" (since 00:00 UTC), \"7 Days\", \"30 Days\"; " +
-                             "workflow_name (exact); search: part of the job id (a prefix, or the short id the dashboard shows), username or user id (case-insensitive); " +
+                             "workflow_name (exact); search: part of the job id (a prefix, or the short id the dashboard shows), username, user id, action or input_data (its JSON text) (case-insensitive); " +
                              "username (exact); model, usage_from, usage_to (ISO 8601, years 2000-9000): only jobs with an LLM call (of that model) recorded in [usage_from, usage_to), " +
                              "the rows GET /admin/usage sums, so a figure of the usage report drills down to its jobs. " +
                              "Order: sort (created_at|status|workflow_name|username|priority|duration_ms|total_tokens|cost_usd, default created_at) and order (asc|desc, default desc); " +
@@ -237,14 +237,16 @@ internal static class JobEndpoints
 
         if (query.Search is { } term)
         {
-            // Any part of the id (the dashboard shows its last 8 characters, callers paste prefixes), username or user id,
-            // ignoring case; LIKE wildcards in the term are escaped.
+            // Any part of the id (the dashboard shows its last 8 characters, callers paste prefixes), username, user id,
+            // action or input (its JSON text), ignoring case; LIKE wildcards in the term are escaped.
             var escaped = term.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal)
                 .Replace("_", @"\_", StringComparison.Ordinal);
             var anywhere = "%" + escaped + "%";
             jobs = jobs.Where(j => EF.Functions.ILike(j.Id.ToString(), anywhere, @"\")
                 || (j.Username != null && EF.Functions.ILike(j.Username, anywhere, @"\"))
-                || (j.UserId != null && EF.Functions.ILike(j.UserId, anywhere, @"\")));
+                || (j.UserId != null && EF.Functions.ILike(j.UserId, anywhere, @"\"))
+                || (j.Action != null && EF.Functions.ILike(j.Action, anywhere, @"\"))
+                || EF.Functions.ILike(j.InputData.RootElement.GetRawText(), anywhere, @"\"));
         }
 
         if (usage.Username is { } name)
@@ -288,7 +290,7 @@ internal static class JobEndpoints
             .Select(j => new JobSummary(
                 j.Id, j.WorkflowName, j.Status.ToWire(), j.Priority, j.UserId, j.Username, j.Action, j.CreatedAt,
                 j.StartedAt, j.CompletedAt, j.DurationMs, j.ErrorMessage, j.CurrentStepId, j.CurrentStepName,
-                j.ProgressPercent, j.TotalTokens, j.CostUsd))
+                j.ProgressPercent, j.TotalTokens, j.CostUsd, j.Status == JobStatus.Failed ? j.ErrorData : null))
             .ToListAsync(cancellationToken);
         var next = ordering.Field == JobListSort.DefaultField && page.Count == query.Limit
             ? new JobListCursor(page[^1].CreatedAt, page[^1].JobId).Encode()

@@ -231,7 +231,10 @@ internal sealed partial class JobProcessor(
         JsonNode? resultData = status == JobStatus.Completed
             ? new JsonObject { ["output"] = result.Output?.DeepClone(), ["cost_data"] = CostData(result) }
             : null;
-        return new JobOutcome(status, resultData, result.Error, result.InputTokens, result.OutputTokens, result.CostUsd ?? 0m,
+        // A cancel is what someone asked for, not a failure: it gets no error taxonomy (the engine's error says USER_ERROR),
+        // like a job cancelled while it waited and like its workflow.cancelled webhook.
+        var error = status == JobStatus.Cancelled ? null : result.Error;
+        return new JobOutcome(status, resultData, error, result.InputTokens, result.OutputTokens, result.CostUsd ?? 0m,
             ErrorMessage(result));
     }
 
