@@ -5,7 +5,7 @@ const rows = readFileSync(process.argv[2], 'utf8').trim().split('\n').map((line)
 const metrics = ['jobs_per_second', 'requests_per_second', 'p99_ms', 'submit_p99_ms', 'makespan_seconds', 'worker_peak_memory_mb', 'seconds', 'node_cpu_ms_per_job'];
 const groups = new Map();
 for (const row of rows) {
-  const key = `${row.scenario ?? row.yardstick}${row.client ? ` (${row.client} client)` : ''}`;
+  const key = `${row.scenario ?? row.yardstick}${row.build ? `, ${row.build} build` : ''}${row.client ? ` (${row.client} client)` : ''}`;
   groups.set(key, [...(groups.get(key) ?? []), row]);
 }
 const median = (values) => {
