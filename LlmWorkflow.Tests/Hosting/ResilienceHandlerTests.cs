@@ -128,7 +128,8 @@ public sealed class ResilienceHandlerTests
         });
         builder.AddServiceDefaults();
         builder.Services.AddHttpClient("catalog", c => c.BaseAddress = server.BaseAddress);
-        builder.Services.AddHttpClient("webhooks", c => c.BaseAddress = optedOutServer.BaseAddress).RemoveAllResilienceHandlers();
+        // Named in full: Aspire.Hosting.Testing brings Microsoft.Extensions.Http.Resilience's method of the same name.
+        HttpResilienceExtensions.RemoveAllResilienceHandlers(builder.Services.AddHttpClient("webhooks", c => c.BaseAddress = optedOutServer.BaseAddress));
         using var host = builder.Build();
         var factory = host.Services.GetRequiredService<IHttpClientFactory>();
 
