@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Tests.LocalServers;
 using LlmWorkflow.Tests.Hosting;
 using LlmWorkflow.Pipeline.Redis;
 

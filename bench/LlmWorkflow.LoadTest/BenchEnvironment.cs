@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Tests.LocalServers;
 using Npgsql;
 
 namespace LlmWorkflow.LoadTest;

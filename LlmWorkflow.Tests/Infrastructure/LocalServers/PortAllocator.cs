@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace LlmWorkflow.AppHost.Resources;
+namespace LlmWorkflow.Tests.LocalServers;
 
 /// <summary>
 /// Hands out TCP ports that are free on the loopback interface, for servers that bind them a moment later. The ports

@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
-using LlmWorkflow.AppHost.Hosting;
 
-namespace LlmWorkflow.AppHost.Resources;
+namespace LlmWorkflow.Tests.LocalServers;
 
 /// <summary>
 /// A redis-server child process on 127.0.0.1 with the append-only file on (fsync every second, no RDB snapshots), so

@@ -1,4 +1,4 @@
-namespace LlmWorkflow.AppHost.Resources;
+namespace LlmWorkflow.Tests.LocalServers;
 
 /// <summary>How a <see cref="LocalRedis"/> instance is laid out.</summary>
 public sealed record LocalRedisOptions

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Npgsql;
 
-namespace LlmWorkflow.AppHost.Resources;
+namespace LlmWorkflow.Tests.LocalServers;
 
 /// <summary>
 /// A PostgreSQL server run from the locally installed binaries, listening on 127.0.0.1 only, with trust

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace LlmWorkflow.AppHost.Resources;
+namespace LlmWorkflow.Tests.LocalServers;
 
 /// <summary>Just enough RESP to ask a Redis server whether it is ready, without a client library.</summary>
 internal static class RespProbe

@@ -1,4 +1,4 @@
-namespace LlmWorkflow.AppHost.Resources;
+namespace LlmWorkflow.Tests.LocalServers;
 
 /// <summary>A server program (PostgreSQL or Redis) is not installed; the message says what to install.</summary>
 public sealed class MissingServerBinariesException : Exception

@@ -1,4 +1,4 @@
-namespace LlmWorkflow.AppHost.Resources;
+namespace LlmWorkflow.Tests.LocalServers;
 
 /// <summary>How a <see cref="LocalPostgres"/> instance is laid out and tuned.</summary>
 public sealed record LocalPostgresOptions

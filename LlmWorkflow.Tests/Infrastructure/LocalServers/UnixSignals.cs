@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace LlmWorkflow.AppHost.Hosting;
+namespace LlmWorkflow.Tests.LocalServers;
 
 /// <summary>Sends POSIX signals; .NET can only SIGKILL a child, and clean stops need SIGTERM.</summary>
 internal static partial class UnixSignals

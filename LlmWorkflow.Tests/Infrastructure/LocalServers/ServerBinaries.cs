@@ -1,4 +1,4 @@
-namespace LlmWorkflow.AppHost.Resources;
+namespace LlmWorkflow.Tests.LocalServers;
 
 /// <summary>Finds locally installed PostgreSQL and Redis server programs.</summary>
 public static class ServerBinaries
