@@ -51,6 +51,7 @@ public sealed class AppHostEndToEndTests(AspireAppFixture app) : IClassFixture<A
         {
             await Task.Delay(TimeSpan.FromSeconds(1), ct);
             using var response = await dashboard.GetAsync($"/api/telemetry/traces/{traceId}", ct);
+            Assert.NotEqual(HttpStatusCode.Unauthorized, response.StatusCode);
             if (response.StatusCode == HttpStatusCode.OK)
             {
                 services = ServiceNames(await response.Content.ReadFromJsonAsync<JsonNode>(ct));
@@ -104,7 +105,7 @@ public sealed class AppHostEndToEndTests(AspireAppFixture app) : IClassFixture<A
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(60))
         {
-            await using var command = database.CreateCommand("SELECT lease_owner FROM jobs WHERE id = $1 AND status = 'processing'");
+            await using var command = database.CreateCommand("SELECT lease_owner FROM llm_workflow_jobs WHERE id = $1 AND status = 'processing'");
             command.Parameters.AddWithValue(jobId);
             if (await command.ExecuteScalarAsync(ct) is string owner && owner != except)
             {

@@ -40,6 +40,8 @@ public sealed class AspireAppFixture : IAsyncLifetime
             [
                 "--workers", "2", "--api-port", apiPort.ToString(CultureInfo.InvariantCulture), "--data", _data.FullName,
                 "--AppHost:Infrastructure=local",
+                // The testing builder gives the dashboard random ports unless told not to; these free ones are known.
+                "--DcpPublisher:RandomizePorts=false",
                 $"--ASPNETCORE_URLS={DashboardUrl.ToString().TrimEnd('/')}",
                 $"--ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=http://localhost:{Port()}",
                 $"--ASPIRE_DASHBOARD_MCP_ENDPOINT_URL=http://localhost:{Port()}",
@@ -60,6 +62,12 @@ public sealed class AspireAppFixture : IAsyncLifetime
         startup.CancelAfter(TimeSpan.FromMinutes(4));
         await App.StartAsync(startup.Token);
         await App.ResourceNotifications.WaitForResourceHealthyAsync("api", startup.Token);
+        if (!builder.Resources.Any(resource => resource.Name == "aspire-dashboard"))
+        {
+            throw new InvalidOperationException("The testing builder started the AppHost without its dashboard.");
+        }
+
+        await App.ResourceNotifications.WaitForResourceHealthyAsync("aspire-dashboard", startup.Token);
         Api = new HttpClient { BaseAddress = new Uri($"http://localhost:{apiPort}") };
         Api.DefaultRequestHeaders.Add("X-API-Key", "dev-api-key");
     }
