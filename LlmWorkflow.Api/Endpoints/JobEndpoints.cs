@@ -242,11 +242,14 @@ internal static class JobEndpoints
             var escaped = term.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal)
                 .Replace("_", @"\_", StringComparison.Ordinal);
             var anywhere = "%" + escaped + "%";
+            // EF cannot turn a jsonb value into its text, so the input is matched by a subquery of its own.
+            var inputMatches = db.Database.SqlQuery<Guid>(
+                $@"SELECT id AS ""Value"" FROM llm_workflow_jobs WHERE input_data::text ILIKE {anywhere} ESCAPE '\'");
             jobs = jobs.Where(j => EF.Functions.ILike(j.Id.ToString(), anywhere, @"\")
                 || (j.Username != null && EF.Functions.ILike(j.Username, anywhere, @"\"))
                 || (j.UserId != null && EF.Functions.ILike(j.UserId, anywhere, @"\"))
                 || (j.Action != null && EF.Functions.ILike(j.Action, anywhere, @"\"))
-                || EF.Functions.ILike(j.InputData.RootElement.GetRawText(), anywhere, @"\"));
+                || inputMatches.Contains(j.Id));
         }
 
         if (usage.Username is { } name)

@@ -59,7 +59,7 @@ public sealed partial class DashboardBrowserTests
         var text = (string)status["steps"]!.AsArray().Single(s => (string?)s!["step_key"] == "climate_outlook")!["output"]!["text"]!;
         var firstLine = text.Split('\n', StringSplitOptions.RemoveEmptyEntries)[0].TrimStart('#', ' ', '-', '*');
         await Expect(answer.Locator(".markdown")).ToContainTextAsync(firstLine[..Math.Min(20, firstLine.Length)]);
-        await Expect(answer).Not.ToContainTextAsync("\"text\":");
+        await Expect(answer.Locator(".markdown")).Not.ToContainTextAsync("\"text\":");
 
         // The Cost card names every model the job used, in words.
         var models = status["result"]!["cost_data"]!["models"]!.AsArray().Select(m => (string)m!["model"]!).ToArray();

@@ -222,8 +222,8 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         var raw = jobOutput.Locator("[data-role=raw-json]");
         await Expect(raw).ToBeVisibleAsync();
         var shown = JsonNode.Parse(await raw.InnerTextAsync())!;
-        var output = (await fixture.Admin.GetFromJsonAsync<JsonObject>($"api/v1/status/{jobId}", Ct))!["result"]!["output"]!;
-        Assert.True(JsonNode.DeepEquals(output, shown), shown.ToJsonString());
+        var apiOutput = (await fixture.Admin.GetFromJsonAsync<JsonObject>($"api/v1/status/{jobId}", Ct))!["result"]!["output"]!;
+        Assert.True(JsonNode.DeepEquals(apiOutput, shown), shown.ToJsonString());
         Assert.True(await raw.EvaluateAsync<bool>("e => e.scrollHeight <= e.clientHeight + 1"), "the job output is cut off inside its box");
         AssertNoConsoleErrors();
     }

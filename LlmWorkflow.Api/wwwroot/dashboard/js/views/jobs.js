@@ -167,7 +167,7 @@ export async function renderJobs(main, queryString) {
   const auto = h('input', { type: 'checkbox', name: 'auto_refresh', checked: state.autoRefresh });
   const refresh = h('button', { type: 'button', class: 'button secondary' }, 'Refresh');
   const summary = h('p', { class: 'muted', 'aria-live': 'polite', 'data-role': 'summary' });
-  const counts = h('ul', { class: 'status-counts', 'data-role': 'status-counts', 'aria-label': 'Jobs per status' });
+  const counts = h('ul', { class: 'status-counts', 'data-role': 'status-counts', 'aria-label': 'Number of jobs in each state' });
   const message = h('div');
   const tbody = h('tbody');
   const caption = h('caption', { class: 'visually-hidden' });
