@@ -154,7 +154,15 @@ internal sealed class WorkflowEditor
 
         if (answer == save)
         {
-            Save(problems);
+            try
+            {
+                Save(problems);
+            }
+            catch (EditorInterrupt)
+            {
+                // Esc or Ctrl+C at "Save anyway?": not saved, keep editing.
+            }
+
             return !_document.IsDirty;
         }
 
