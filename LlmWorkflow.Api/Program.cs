@@ -31,9 +31,6 @@ builder.Services.AddLlmWorkflowOpenApi();
 builder.Services.AddApiKeyAuth(builder.Configuration);
 builder.Services.AddCallerRateLimits(builder.Configuration);
 builder.Services.AddConfiguredCors(builder.Configuration);
-builder.Services.AddHostedService<ApiWarmup>();
-// Last of the server's registrations: it wraps the web server registered so far (Kestrel).
-builder.Services.RehearseSubmissionBeforeListening();
 
 var app = builder.Build();
 

@@ -26,13 +26,10 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<JobStore>();
         builder.Services.AddSingleton<HeldWrites>();
         builder.Services.AddSingleton<JobProcessor>();
-        builder.Services.AddSingleton<ReadTurn>();
         builder.Services.AddSingleton<RunningJobs>();
         builder.Services.AddSingleton<LiveEventPublisher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveEventPublisher>());
         builder.Services.AddSingleton<DispatchReconciler>();
-        // Started (and finished) before the consumer reads its first job.
-        builder.Services.AddHostedService<WorkerWarmup>();
         builder.Services.AddHostedService<JobConsumerService>();
         builder.Services.AddHostedService<DispatchReconcilerService>();
         builder.Services.AddHostedService<WorkerPresenceService>();

@@ -49,14 +49,6 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
             ? Task.CompletedTask
             : AddInTransactionAsync(dispatches, d => StreamKey(PriorityBands.ForPriority(d.Priority)), makeStream: true, cancellationToken);
 
-    /// <summary>
-    /// Sends the transaction <see cref="EnqueueManyAsync"/> sends for <paramref name="dispatch"/>, but to a stream that
-    /// does not exist and with NOMKSTREAM, so Redis adds nothing: a warm-up's rehearsal of the dispatch.
-    /// </summary>
-    public Task RehearseEnqueueAsync(JobDispatch dispatch, CancellationToken cancellationToken) =>
-        // An array, as a submission batch passes: a one-element list literal would take other code through the LINQ below.
-        AddInTransactionAsync(new[] { dispatch }, _ => $"{_options.KeyPrefix}:warmup:no-stream", makeStream: false, cancellationToken);
-
     private async Task AddInTransactionAsync(IReadOnlyList<JobDispatch> dispatches, Func<JobDispatch, string> streamKey, bool makeStream,
         CancellationToken cancellationToken)
     {

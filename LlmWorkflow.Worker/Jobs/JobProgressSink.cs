@@ -42,8 +42,7 @@ internal sealed partial class JobProgressSink(
 
         switch (progressEvent)
         {
-            // A job run without a claim stays queued until its finish: there is no running row to show the step on.
-            case StepStarted { ParentStepId: null } started when job.Leased:
+            case StepStarted { ParentStepId: null } started:
                 _ = WriteProgressLaterAsync(Interlocked.Increment(ref _progressVersion), started);
                 break;
             // A checkpointed step's row is already written (with its full output): one write per step, not two.
