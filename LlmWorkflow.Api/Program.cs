@@ -13,6 +13,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 
 builder.AddServiceDefaults();
 builder.Services.AddLlmWorkflowCore(builder.Configuration);
+builder.AddLlmWorkflowRedis();
 
 var maxJsonDepth = builder.Configuration.GetValue("Api:MaxJsonDepth", 32);
 builder.Services.ConfigureHttpJsonOptions(options =>

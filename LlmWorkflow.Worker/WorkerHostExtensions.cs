@@ -14,6 +14,7 @@ public static class WorkerHostExtensions
     {
         builder.AddServiceDefaults();
         builder.Services.AddLlmWorkflowCore(builder.Configuration);
+        builder.AddLlmWorkflowRedis();
 
         var workerSection = builder.Configuration.GetSection(WorkerOptions.Section);
         builder.Services.AddOptions<WorkerOptions>().Bind(workerSection);

@@ -107,6 +107,14 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         return claimed;
     }
 
+    /// <summary>Whether a cancel of the job was accepted (or the job is gone): checked before each paid step starts.</summary>
+    public async Task<bool> StopRequestedAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT cancel_requested_at IS NULL FROM llm_workflow_jobs WHERE id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        return await command.ExecuteScalarAsync(cancellationToken) is not true;
+    }
+
     /// <summary>Extends the lease; false when this worker no longer owns the job (it was cancelled or reclaimed).</summary>
     public async Task<bool> RenewLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken) =>
         (await RenewLeasesAsync([jobId], workerId, lease, cancellationToken)).Contains(jobId);
@@ -355,14 +363,16 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         ), job AS (
             -- A LATERAL lookup per row (FOR UPDATE keeps it from being flattened into a join): each row is one primary-key
             -- probe, never a scan of every running job through the partial index on status.
-            SELECT j.id, j.workflow_name, r.outcome AS status, j.user_id, j.username, j.action,
-                   j.attempt, j.webhook_url,
-                   r.result_data, r.error_data, r.error_message, r.input_tokens, r.output_tokens,
+            -- An accepted cancel wins over the run's own outcome: the job ends cancelled (its usage rows are written anyway).
+            SELECT j.id, j.workflow_name, CASE WHEN j.cancel_requested_at IS NULL THEN r.outcome ELSE 'cancelled' END AS status,
+                   j.user_id, j.username, j.action, j.attempt, j.webhook_url,
+                   CASE WHEN j.cancel_requested_at IS NULL THEN r.result_data END AS result_data,
+                   r.error_data, r.error_message, r.input_tokens, r.output_tokens,
                    j.started_at,
                    (EXTRACT(EPOCH FROM (now() - j.started_at)) * 1000)::int AS duration_ms,
                    r.input_tokens + r.output_tokens AS total_tokens, r.cost_usd, r.ord
               FROM r CROSS JOIN LATERAL (
-                   SELECT j.id, j.workflow_name, j.user_id, j.username, j.action, j.attempt, j.webhook_url, j.started_at
+                   SELECT j.id, j.workflow_name, j.user_id, j.username, j.action, j.attempt, j.webhook_url, j.started_at, j.cancel_requested_at
                      FROM llm_workflow_jobs j
                     WHERE j.id = r.id AND j.lease_owner = r.worker AND (r.claimed_attempt IS NULL OR j.attempt = r.claimed_attempt)
                       AND ({OutcomeGuards()})

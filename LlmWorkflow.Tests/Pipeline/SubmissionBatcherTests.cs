@@ -2,7 +2,7 @@ using System.Text.Json;
 using LlmWorkflow.Tests.Infrastructure;
 using Npgsql;
 using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Tests.Pipeline;
 
@@ -125,7 +125,7 @@ public sealed class SubmissionBatcherTests(TestServers servers) : IAsyncLifetime
     private async Task<long> StreamLengthAsync()
     {
         var queue = _db.Get<JobQueue>();
-        var redis = _db.Get<IRedisClient>();
+        var redis = _db.Get<IConnectionMultiplexer>().GetDatabase();
         long total = 0;
         foreach (var key in queue.StreamKeys)
         {

@@ -68,7 +68,7 @@ internal sealed partial class JobProcessor(
             Volatile.Write(ref taken, true);
             run.Cancel();
         }, deferStepRows: !wantsStepEvents);
-        var sink = new JobProgressSink(store, events, claimed, checkpoints, logger);
+        var sink = new JobProgressSink(store, events, claimed, checkpoints, logger, run);
 
         if (claimed.Attempt > _options.MaxAttempts)
         {
