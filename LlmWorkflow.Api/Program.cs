@@ -14,6 +14,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 builder.AddServiceDefaults();
 builder.Services.AddLlmWorkflowCore(builder.Configuration);
 builder.EnrichLlmWorkflowDatabase();
+builder.AddLlmWorkflowRedis();
 
 var maxJsonDepth = builder.Configuration.GetValue("Api:MaxJsonDepth", 32);
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -32,9 +33,6 @@ builder.Services.AddLlmWorkflowOpenApi();
 builder.Services.AddApiKeyAuth(builder.Configuration);
 builder.Services.AddCallerRateLimits(builder.Configuration);
 builder.Services.AddConfiguredCors(builder.Configuration);
-builder.Services.AddHostedService<ApiWarmup>();
-// Last of the server's registrations: it wraps the web server registered so far (Kestrel).
-builder.Services.RehearseSubmissionBeforeListening();
 
 var app = builder.Build();
 

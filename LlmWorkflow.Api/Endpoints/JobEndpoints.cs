@@ -103,7 +103,6 @@ internal static class JobEndpoints
             IdempotencyKey = string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey,
             TraceParent = activity?.Id,
             TraceState = activity?.TraceStateString,
-            Rehearsal = SubmissionRehearsal.IsRehearsal(http),
         };
 
         var result = await submitter.SubmitAsync(submission, cancellationToken);

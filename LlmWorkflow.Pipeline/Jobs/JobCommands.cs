@@ -19,7 +19,7 @@ public enum CancelOutcome
     /// <summary>The job was waiting and is now cancelled.</summary>
     Cancelled,
 
-    /// <summary>The job is running; its worker stops it within about a second.</summary>
+    /// <summary>The job is running; its worker stops it at once, and it ends cancelled whatever its run does meanwhile.</summary>
     CancelRequested,
 }
 
@@ -66,12 +66,27 @@ public sealed class JobCommands(
             return CancelOutcome.Cancelled;
         }
 
-        var cancellable = JobLifecycle.From(JobTransition.RequestCancel);
-        var running = await db.Jobs
-            .Where(j => j.Id == jobId && cancellable.Contains(j.Status))
-            .ExecuteUpdateAsync(s => s.SetProperty(j => j.CancelRequestedAt, now).SetProperty(j => j.UpdatedAt, now), cancellationToken);
+        int running;
+        await using (var request = dataSource.CreateCommand(RequestCancelSql))
+        {
+            request.Parameters.Add(new NpgsqlParameter { Value = jobId });
+            request.Parameters.Add(new NpgsqlParameter { Value = now });
+            running = await request.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         if (running == 1)
         {
+            // From this commit on the job ends cancelled: its worker's finish stores "cancelled" whatever the run's
+            // outcome, and checks before each paid step. The notice only makes the worker stop at once.
+            try
+            {
+                await queue.AnnounceCancelAsync(jobId);
+            }
+            catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+            {
+                logger.LogWarning(ex, "Could not announce the cancel of job {JobId}; its worker sees it at its next poll", jobId);
+            }
+
             return CancelOutcome.CancelRequested;
         }
 
@@ -158,6 +173,12 @@ public sealed class JobCommands(
 
         return RetryOutcome.Requeued;
     }
+
+    // The first request's time is kept: a repeated cancel changes nothing.
+    private static readonly string RequestCancelSql = $"""
+        UPDATE llm_workflow_jobs SET cancel_requested_at = COALESCE(cancel_requested_at, $2), updated_at = $2
+         WHERE id = $1 AND {JobLifecycle.Guard(JobTransition.RequestCancel)}
+        """;
 
     private static readonly string RetrySql = $"""
         UPDATE llm_workflow_jobs
