@@ -67,7 +67,7 @@ internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService 
             return ("Content-Type", $"The body must be JSON (Content-Type: application/json), not \"{media.Groups["type"].Value}\".");
         }
 
-        return ("body", "The request could not be read: send a JSON object (Content-Type: application/json).");
+        return ("body", "The request body could not be read: send a JSON object (Content-Type: application/json).");
     }
 
     private static (string? Field, string Detail) DescribeJson(JsonException json, IDictionary<string, object?> extensions)
@@ -112,6 +112,11 @@ internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService 
     internal static string JsonTypeName(string dotnetType)
     {
         var type = NullableWrapper().Match(dotnetType) is { Success: true } inner ? inner.Groups["inner"].Value : dotnetType.TrimEnd('?');
+        if (type.StartsWith("Nullable<", StringComparison.Ordinal))
+        {
+            type = type["Nullable<".Length..^1];
+        }
+
         var bare = type.Contains('`', StringComparison.Ordinal) ? type[..type.IndexOf('[', StringComparison.Ordinal)] : type;
         var name = bare[(bare.LastIndexOf('.') + 1)..];
         return name switch
