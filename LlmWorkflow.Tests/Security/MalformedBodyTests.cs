@@ -28,7 +28,7 @@ public sealed class MalformedBodyTests(TestServers servers) : IAsyncLifetime
         { Submit, "POST", """{"workflow_name": "hello_transform", "input_data": {"name": "Ada"}, "priority": 99999999999999999999}""", "priority", "integer" },
         { Submit, "POST", """{"workflow_name": "hello_transform", "input_data": {"name": "Ada"}, "priority": {}}""", "priority", "integer" },
         { Submit, "POST", """{"workflow_name": "hello_transform", "input_data": {"name": "Ada"}, "debug_mode": "yes"}""", "debug_mode", "boolean" },
-        { Submit, "POST", """{"workflow_name": "hello_transform", "input_data": {"name": "Ada"}, "budget_usd": "5"}""", "budget_usd", "number" },
+        { Submit, "POST", """{"workflow_name": "hello_transform", "input_data": {"name": "Ada"}, "budget_usd": "five"}""", "budget_usd", "number" },
         { Submit, "POST", """{"workflow_name": "hello_transform", "input_data": {"name": "Ada"}, "budget_usd": 1e400}""", "budget_usd", null },
         { Submit, "POST", """{"workflow_name": "hello_transform", "input_data": {"name": "Ada"}, "user_id": 12}""", "user_id", "string" },
         { Submit, "POST", """{"workflow_name": "hello_transform", "input_data": {"name": "Ada"}, "username": ["a"]}""", "username", "string" },
