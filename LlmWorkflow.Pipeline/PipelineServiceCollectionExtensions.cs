@@ -50,6 +50,7 @@ public static class PipelineServiceCollectionExtensions
         services.AddSingleton<SubmissionBatcher>();
         services.AddScoped<JobSubmitter>();
         services.AddScoped<JobCommands>();
+        services.AddSingleton<DeletedJobs>();
         services.AddSingleton<JobEventStream>();
         services.AddSingleton<WorkerHeartbeats>();
         services.AddSingleton<QueueSnapshot>();
