@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.LoadTest;
 
@@ -17,20 +17,20 @@ internal sealed class RoundTripMeter : IAsyncDisposable
     private const string SessionsSql = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()";
 
     private readonly BenchEnvironment _environment;
-    private readonly RedisClient _redis;
+    private readonly ConnectionMultiplexer _redis;
     private long _committedBefore;
     private long _sessionsBefore;
 
-    private RoundTripMeter(BenchEnvironment environment)
+    private RoundTripMeter(BenchEnvironment environment, ConnectionMultiplexer redis)
     {
         _environment = environment;
-        _redis = new RedisClient(RedisConnectionOptions.Parse(environment.Settings["ConnectionStrings__redis"]));
+        _redis = redis;
     }
 
     public static async Task<RoundTripMeter> StartAsync(BenchEnvironment environment)
     {
-        var meter = new RoundTripMeter(environment);
-        await meter._redis.ExecuteAsync("CONFIG", ["RESETSTAT"]);
+        var meter = new RoundTripMeter(environment, await RedisCommandStats.ConnectAsync(environment));
+        await meter._redis.GetDatabase().ExecuteAsync("CONFIG", "RESETSTAT");
         meter._committedBefore = await environment.CountAsync(CommittedSql);
         meter._sessionsBefore = await environment.CountAsync(SessionsSql);
         return meter;
@@ -44,7 +44,7 @@ internal sealed class RoundTripMeter : IAsyncDisposable
     {
         var committed = await _environment.CountAsync(CommittedSql) - _committedBefore;
         var sessions = await _environment.CountAsync(SessionsSql) - _sessionsBefore;
-        var info = (await _redis.ExecuteAsync("INFO", ["commandstats"])).AsString() ?? "";
+        var info = await RedisCommandStats.ReadAsync(_redis);
         var redis = new JsonObject();
         // Lines like "cmdstat_xadd:calls=5000,usec=…"; CONFIG and INFO are this meter's own.
         foreach (var line in info.Split('\n', StringSplitOptions.TrimEntries).Where(l => l.StartsWith("cmdstat_", StringComparison.Ordinal)))
@@ -62,5 +62,5 @@ internal sealed class RoundTripMeter : IAsyncDisposable
         return new JsonObject { ["pg_transactions"] = Math.Round(committed / (double)jobs, 3), ["pg_sessions"] = sessions, ["redis"] = redis };
     }
 
-    public ValueTask DisposeAsync() => _redis.DisposeAsync();
+    public async ValueTask DisposeAsync() => await _redis.DisposeAsync();
 }

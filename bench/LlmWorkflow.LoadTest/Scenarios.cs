@@ -243,7 +243,7 @@ internal static class Scenarios
 
     private static async Task WaitForWorkersAsync(BenchEnvironment environment, int workers)
     {
-        // A worker is ready once its consumer runs (it logs "Worker started"; BenchEnvironment keeps that log on).
+        // A worker is ready once its consumer runs (it logs "Worker started" at Information, the shipped level).
         var started = Stopwatch.GetTimestamp();
         while (!WorkersStarted(environment, workers))
         {
@@ -386,7 +386,7 @@ internal static class Scenarios
         }
 
         await WaitForCountAsync(environment, jobs, "SELECT count(*) FROM llm_workflow_jobs WHERE status = 'processing' AND lease_owner = 'bench-doomed'");
-        await using var redis = LlmWorkflow.Pipeline.Redis.RedisClient.Connect(environment.Settings["ConnectionStrings__redis"]);
+        await using var redis = await RedisCommandStats.ConnectAsync(environment);
         const string JobUpdates = "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'llm_workflow_jobs'";
         var updatesBefore = await environment.CountAsync(JobUpdates);
         var redisBefore = await StreamCommandCallsAsync(redis);
@@ -448,9 +448,9 @@ internal static class Scenarios
     }
 
     /// <summary>Calls so far of each stream command (INFO commandstats), e.g. xclaim, xack, xautoclaim.</summary>
-    private static async Task<Dictionary<string, long>> StreamCommandCallsAsync(LlmWorkflow.Pipeline.Redis.RedisClient redis)
+    private static async Task<Dictionary<string, long>> StreamCommandCallsAsync(StackExchange.Redis.ConnectionMultiplexer redis)
     {
-        var info = (await redis.ExecuteAsync("INFO", ["commandstats"])).AsString() ?? "";
+        var info = await RedisCommandStats.ReadAsync(redis);
         var calls = new Dictionary<string, long>();
         foreach (var line in info.Split('\n', StringSplitOptions.TrimEntries))
         {
