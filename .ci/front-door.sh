@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # The front door, exactly as a newcomer meets it on a fresh clone, before anything else is built:
 #   1. run the README's run command (`dotnet run --project LlmWorkflow.AppHost`) in the background, bounded;
-#   2. wait for the resource table;
+#   2. wait for the lines printed once everything runs, and open the Aspire dashboard's login URL printed there;
 #   3. submit hello_transform with the README's own curl command and poll the README's status command until completed;
-#   4. press Ctrl+C (SIGINT to the whole process group, as a terminal does) and check that every process it started
-#      is gone and that the console showed no error-level line and no warning while stopping.
+#   4. ask the Aspire dashboard's telemetry API for the worker's spans: the job's span (tagged with its id) must be there;
+#   5. press Ctrl+C (SIGINT to the whole process group, as a terminal does) and check that every process it started
+#      (the orchestrator runs detached: found as the process watching the AppHost) is gone and that the
+#      console showed no error-level line and no warning while stopping.
 # Any failure prints the AppHost's log and exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 START_TIMEOUT=${FRONT_DOOR_START_TIMEOUT:-900}   # first start restores and builds AppHost, Api and Worker
 JOB_TIMEOUT=60
+TRACE_TIMEOUT=60
+# The key of the dashboard's telemetry API: set here so the script can read it, instead of one Aspire generates and
+# keeps in the user secrets. It changes nothing else about the run.
+export AppHost__DashboardApiKey=${AppHost__DashboardApiKey:-front-door-$RANDOM$RANDOM}
 STOP_TIMEOUT=60
 log=$(mktemp /tmp/front-door.XXXXXX.log)
 group=""
@@ -50,14 +56,27 @@ set +m
 deadline=$((SECONDS + START_TIMEOUT))
 until grep -q 'running; press Ctrl+C to stop' "$log"; do
   kill -0 "$group" 2> /dev/null || fail "the AppHost exited before it was ready"
-  [ $SECONDS -lt $deadline ] || fail "no resource table after ${START_TIMEOUT} s"
+  [ $SECONDS -lt $deadline ] || fail "not running after ${START_TIMEOUT} s"
   sleep 2
 done
-sed -n '/^NAME /,/running; press Ctrl+C/p' "$log"
+echo "front door: ready after ${SECONDS} s"
+grep -m1 '^\[apphost\] postgres and redis run' "$log" || fail "no line saying where postgres and redis run"
+sed -n '/^Aspire dashboard /,/running; press Ctrl+C/p' "$log"
+# The orchestrator (DCP) detaches from our process group; it watches the AppHost's pid, and runs everything else.
+descendants() { local pid; for pid in "$@"; do echo "$pid"; descendants $(pgrep -P "$pid"); done; }
+orchestrator=$(for pid in $(pgrep -g "$group"); do pgrep -f -- "start-apiserver --monitor $pid( |$)"; done)
+[ -n "$orchestrator" ] || fail "found no orchestrator process watching the AppHost"
+mapfile -t pids < <(descendants $orchestrator)
+for server in postgres redis-server LlmWorkflow.Api LlmWorkflow.Worker; do
+  ps -o args= -p "$(IFS=,; echo "${pids[*]}")" | grep -q "$server" || fail "no $server among the orchestrator's processes"
+done
 
-# Every pid in the resource table (postgres, redis, api, workers) must be gone after Ctrl+C.
-mapfile -t pids < <(sed -n '/^NAME /,/^$/p' "$log" | awk 'NR > 1 && $3 ~ /^[0-9]+$/ { print $3 }')
-[ ${#pids[@]} -ge 5 ] || fail "expected postgres, redis, api and two workers in the resource table"
+login_url=$(sed -n 's/^Aspire dashboard  *\(http[^ ]*\).*/\1/p' "$log" | head -1)
+[ -n "$login_url" ] || fail "no Aspire dashboard login URL printed"
+code=$(curl -s -o /dev/null -w '%{http_code}' -L -c /dev/null "$login_url") || fail "the Aspire dashboard does not answer at $login_url"
+[ "$code" = 200 ] || fail "the Aspire dashboard answered $code at $login_url"
+dashboard=${login_url%%/login*}
+echo "front door: the Aspire dashboard answers at $login_url"
 
 echo "front door: $submit_command"
 answer=$(eval "$submit_command") || fail "submitting hello_transform failed"
@@ -75,6 +94,18 @@ while :; do
 done
 grep -q '"greeting":"Hello, Ada!"' <<< "$status" || fail "unexpected result: $status"
 echo "front door: job $job_id completed: Hello, Ada!"
+
+# The worker's job span carries the job id; the dashboard's telemetry API lists what its OTLP endpoint received.
+deadline=$((SECONDS + TRACE_TIMEOUT))
+until curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/spans?resource=worker" | grep -q "$job_id"; do
+  [ $SECONDS -lt $deadline ] || fail "the job's trace did not reach the Aspire dashboard within ${TRACE_TIMEOUT} s"
+  sleep 2
+done
+trace_id=$(curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/spans?resource=worker" \
+  | jq -r --arg job "$job_id" '[.. | objects | select(has("traceId") and any(.attributes[]?; .value.stringValue? == $job)) | .traceId][0]')
+trace=$(curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/traces/$trace_id")
+grep -q '"stringValue":"api"' <<< "$trace" || fail "the job's trace $trace_id in the dashboard has no span of the api: $trace"
+echo "front door: the job's trace $trace_id reached the Aspire dashboard (api and worker spans): $dashboard/traces/detail/$trace_id"
 
 stop_line=$(wc -l < "$log")
 kill -INT -- "-$group"
@@ -99,11 +130,12 @@ while any_alive; do
 done
 group=""
 pids=()
-grep -q '\[apphost\] stopped' "$log" || fail "the AppHost did not report 'stopped'"
+wait "$group" 2> /dev/null && status=0 || status=$?
 
-errors=$(grep -E '^\S+ (fail|crit): |\] (fail|crit): ' "$log" || true)
+errors=$(grep -E '^(fail|crit): ' "$log" || true)
 [ -z "$errors" ] || fail "error-level lines on a healthy run:"$'\n'"$errors"
-noisy=$(tail -n "+$((stop_line + 1))" "$log" | grep -E '\] warn: ' || true)
+noisy=$(tail -n "+$((stop_line + 1))" "$log" | grep -E '^warn: ' || true)
 [ -z "$noisy" ] || fail "warnings while stopping:"$'\n'"$noisy"
-echo "front door: passed (started, ran hello_transform, stopped cleanly; no processes left)"
+[ "$status" = 0 ] || fail "the AppHost exited with $status after Ctrl+C"
+echo "front door: passed (started, Aspire dashboard answered, ran hello_transform, its trace reached the dashboard, stopped cleanly; no processes left)"
 rm -f "$log"

@@ -14,6 +14,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 builder.AddServiceDefaults();
 builder.Services.AddLlmWorkflowCore(builder.Configuration);
 builder.EnrichLlmWorkflowDatabase();
+builder.AddLlmWorkflowRedis();
 
 var maxJsonDepth = builder.Configuration.GetValue("Api:MaxJsonDepth", 32);
 builder.Services.ConfigureHttpJsonOptions(options =>
@@ -32,9 +33,6 @@ builder.Services.AddLlmWorkflowOpenApi();
 builder.Services.AddApiKeyAuth(builder.Configuration);
 builder.Services.AddCallerRateLimits(builder.Configuration);
 builder.Services.AddConfiguredCors(builder.Configuration);
-builder.Services.AddHostedService<ApiWarmup>();
-// Last of the server's registrations: it wraps the web server registered so far (Kestrel).
-builder.Services.RehearseSubmissionBeforeListening();
 
 var app = builder.Build();
 
@@ -77,7 +75,7 @@ if (rateLimits.Enabled)
 
 api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints();
 api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints();
-api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints().MapAnalyticsEndpoints();
+api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints().MapAnalyticsEndpoints().MapDashboardEndpoints();
 api.MapGroup("/admin/keys").WithTags("API keys").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapApiKeyEndpoints();
 api.MapGroup("/admin/webhooks").WithTags("Webhooks").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapWebhookEndpoints();
 

@@ -1,40 +1,45 @@
-using LlmWorkflow.AppHost.Hosting;
+using LlmWorkflow.AppHost;
 
 // The local distributed application: `dotnet run --project LlmWorkflow.AppHost [-- --workers 3]`.
 // `-- --publisher manifest --output-path <file>` writes the same model as an Aspire manifest instead of running it.
 var builder = DistributedApplication.CreateBuilder(args);
+var settings = AppHostSettings.From(builder.Configuration);
 
 // Local development keys, unless the environment provides real ones (the API refuses to start without any);
 // in the manifest they are secret parameters the deployment tool asks for.
-var apiKey = builder.AddParameter("api-key", Environment.GetEnvironmentVariable("LLM_MICROSERVICE_API_KEY") ?? "dev-api-key", secret: true);
-var adminKey = builder.AddParameter("admin-key", Environment.GetEnvironmentVariable("ADMIN_API_KEY") ?? "dev-admin-key", secret: true);
+var apiKey = builder.AddParameter("api-key", DevelopmentKey("LLM_MICROSERVICE_API_KEY", "dev-api-key"), secret: true);
+var adminKey = builder.AddParameter("admin-key", DevelopmentKey("ADMIN_API_KEY", "dev-admin-key"), secret: true);
 // The API refuses webhook_url without a signing secret; the workers sign with the same one.
-var webhookSecret = builder.AddParameter("webhook-secret", Environment.GetEnvironmentVariable("LLM_WEBHOOK_SECRET") ?? "dev-webhook-secret", secret: true);
+var webhookSecret = builder.AddParameter("webhook-secret", DevelopmentKey("LLM_WEBHOOK_SECRET", "dev-webhook-secret"), secret: true);
 
-var postgres = builder.AddPostgres("postgres").WithDatabase("llmworkflow");
-var redis = builder.AddRedis("redis");
+var (database, redis) = Infrastructure.Add(builder, settings);
 
-var api = builder.AddProject("api", "LlmWorkflow.Api/LlmWorkflow.Api.csproj")
-    .WithReference(postgres)
-    .WithReference(redis)
-    .WithHttpEndpoint(port: builder.Options.ApiPort)
+var api = builder.AddProject<Projects.LlmWorkflow_Api>("api")
+    // The services read ConnectionStrings__postgres / ConnectionStrings__redis, not the per-property variables.
+    .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
+    .WithReference(database, connectionName: "postgres").WaitFor(database)
+    .WithReference(redis, connectionName: "redis").WaitFor(redis)
+    // No proxy in front of the API: the load tool measures the service, not the orchestrator's proxy.
+    .WithHttpEndpoint(port: settings.ApiPort, isProxied: false)
     .WithExternalHttpEndpoints()
     // Ready once it serves (/alive): /health also reports the workers, which register after the API is up.
     .WithHttpHealthCheck("/alive")
-    .WithLink("Dashboard", "/dashboard/")
-    .WithLink("API docs", "/docs")
-    .WithLink("API reference", "/scalar/")
-    .WithLink("OpenAPI", "/openapi/v1.json")
-    .WithLink("Health", "/health")
+    .WithUrls(context =>
+    {
+        foreach (var (label, path) in ServicePages.Links)
+        {
+            context.Urls.Add(new() { Url = path, DisplayText = label, Endpoint = context.GetEndpoint("http") });
+        }
+    })
     .WithEnvironment("LLM_MICROSERVICE_API_KEY", apiKey)
     .WithEnvironment("ADMIN_API_KEY", adminKey)
     .WithEnvironment("LLM_WEBHOOK_SECRET", webhookSecret);
 
-var worker = builder.AddProject("worker", "LlmWorkflow.Worker/LlmWorkflow.Worker.csproj")
-    .WithReference(postgres)
-    .WithReference(redis)
-    .WithReplicas(builder.Options.Workers, idVariable: "Worker__Id")
-    .WithReadyLogLine("Worker started")
+var worker = builder.AddProject<Projects.LlmWorkflow_Worker>("worker")
+    .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
+    .WithReference(database, connectionName: "postgres").WaitFor(database)
+    .WithReference(redis, connectionName: "redis").WaitFor(redis)
+    .WithReplicas(settings.Workers)
     .WithEnvironment("LLM_WEBHOOK_SECRET", webhookSecret);
 
 if (builder.ExecutionContext.IsRunMode)
@@ -42,14 +47,28 @@ if (builder.ExecutionContext.IsRunMode)
     // Local webhook receivers listen on loopback, which production refuses.
     api.WithEnvironment("Webhooks__AllowPrivateNetworks", "true");
     worker.WithEnvironment("Webhooks__AllowPrivateNetworks", "true");
+    // Each replica's worker id is its name in the Aspire dashboard (worker-<suffix>), so a job's worker_id names it there.
+    worker.WithEnvironment("Worker__Id", "worker-{{- index .Annotations \"otel-service-instance-id\" -}}");
+    // The service dashboard links a job to its trace in the Aspire dashboard, when one runs.
+    api.WithEnvironment(context =>
+    {
+        if (AspireDashboard.Url(builder) is { } url)
+        {
+            context.EnvironmentVariables["AspireDashboard__Url"] = url;
+        }
+    });
+    builder.Services.AddHostedService(services => new StartupSummary(services, builder, settings, [
+        ("Caller key", $"X-API-Key: {Shown("LLM_MICROSERVICE_API_KEY", "dev-api-key")}"),
+        ("Admin key", $"X-API-Key: {Shown("ADMIN_API_KEY", "dev-admin-key")} (also signs in to the dashboard)"),
+        ("Webhook secret", $"{Shown("LLM_WEBHOOK_SECRET", "dev-webhook-secret")} (signs webhooks: verify them with it)"),
+    ]));
 }
 
-builder.AddNote("Caller key", $"X-API-Key: {Shown(apiKey.RunValue, "LLM_MICROSERVICE_API_KEY")}")
-    .AddNote("Admin key", $"X-API-Key: {Shown(adminKey.RunValue, "ADMIN_API_KEY")} (also signs in to the dashboard)")
-    .AddNote("Webhook secret", $"{Shown(webhookSecret.RunValue, "LLM_WEBHOOK_SECRET")} (signs webhooks: verify them with it)");
+builder.Build().Run();
 
-return await builder.Build().RunAsync();
+static string DevelopmentKey(string variable, string developmentValue) =>
+    Environment.GetEnvironmentVariable(variable) ?? developmentValue;
 
 // Development keys are printed so a newcomer can use them; keys from the environment are real secrets and are not.
-static string Shown(string key, string variable) =>
-    Environment.GetEnvironmentVariable(variable) is null ? key : $"from ${variable} (not shown)";
+static string Shown(string variable, string developmentValue) =>
+    Environment.GetEnvironmentVariable(variable) is null ? developmentValue : $"from ${variable} (not shown)";

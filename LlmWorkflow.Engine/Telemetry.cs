@@ -49,28 +49,6 @@ public static class Telemetry
     public static readonly Counter<long> HeldWritesDiscarded = Meter.CreateCounter<long>(
         "llmworkflow.writes.held_discarded", unit: "{write}", description: "Held step results given up because PostgreSQL stayed unreachable beyond the hold, by reason (time, memory).");
 
-    private static readonly AsyncLocal<bool> Rehearsing = new();
-
-    /// <summary>
-    /// Until the returned scope is disposed, runs started from this flow record no metrics: a rehearsal (the worker's
-    /// warm-up, <see cref="Llm.LlmRehearsal"/>) runs the real code on made-up data that no operator should see counted.
-    /// </summary>
-    public static IDisposable BeginRehearsal()
-    {
-        var scope = new RehearsalScope(Rehearsing.Value);
-        Rehearsing.Value = true;
-        return scope;
-    }
-
-    /// <summary>True inside <see cref="BeginRehearsal"/>: metric recorders skip their measurement.</summary>
-    internal static bool IsRehearsal => Rehearsing.Value;
-
-    /// <summary>Restores what the flow was before, so a scope inside another does not end the outer one.</summary>
-    private sealed class RehearsalScope(bool outer) : IDisposable
-    {
-        public void Dispose() => Rehearsing.Value = outer;
-    }
-
     /// <summary>Marks an activity as failed the way OpenTelemetry expects: error status, error.type, an exception event.</summary>
     public static void RecordFailure(this Activity? activity, string errorType, string message, Exception? exception = null)
     {

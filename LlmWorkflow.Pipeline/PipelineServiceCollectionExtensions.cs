@@ -11,7 +11,7 @@ using LlmWorkflow.Pipeline.Health;
 using LlmWorkflow.Pipeline.Http;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Persistence;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 using LlmWorkflow.Pipeline.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -25,7 +25,7 @@ using Npgsql;
 namespace LlmWorkflow.Pipeline;
 
 /// <summary>
-/// Registers what both the API and the Worker host: storage, Redis, dispatch, webhooks' outbox, health checks, and
+/// Registers what both the API and the Worker host (the Redis client comes from <see cref="RedisSetup"/>): storage, dispatch, webhooks' outbox, health checks, and
 /// the workflow engine with its response cache and rate limits shared through Redis.
 /// </summary>
 public static class PipelineServiceCollectionExtensions
@@ -34,8 +34,6 @@ public static class PipelineServiceCollectionExtensions
     {
         var postgres = configuration.GetConnectionString("postgres")
             ?? throw new InvalidOperationException("ConnectionStrings:postgres is not set (environment variable ConnectionStrings__postgres).");
-        var redis = configuration.GetConnectionString("redis")
-            ?? throw new InvalidOperationException("ConnectionStrings:redis is not set (environment variable ConnectionStrings__redis).");
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(_ => CreateDataSource(postgres));
@@ -46,13 +44,13 @@ public static class PipelineServiceCollectionExtensions
             .ConfigureWarnings(w => w.Ignore(RelationalEventId.PendingModelChangesWarning)));
         services.AddScoped<DatabaseMigrator>();
 
-        services.AddSingleton<IRedisClient>(sp => RedisClient.Connect(redis, sp.GetService<ILogger<RedisClient>>()));
         services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section));
         services.AddSingleton<JobQueue>();
         services.AddSingleton<QueueWaitEstimator>();
         services.AddSingleton<SubmissionBatcher>();
         services.AddScoped<JobSubmitter>();
         services.AddScoped<JobCommands>();
+        services.AddSingleton<DeletedJobs>();
         services.AddSingleton<JobEventStream>();
         services.AddSingleton<WorkerHeartbeats>();
         services.AddSingleton<QueueSnapshot>();
@@ -71,10 +69,10 @@ public static class PipelineServiceCollectionExtensions
         services.AddMemoryCache();
         services.AddSingleton<IResponseCache>(sp => new TieredResponseCache(
             sp.GetRequiredService<IMemoryCache>(),
-            sp.GetRequiredService<IRedisClient>(),
+            sp.GetRequiredService<IConnectionMultiplexer>(),
             sp.GetRequiredService<IOptions<ExternalServicesOptions>>().Value.MemoryCacheMaxTtl,
             sp.GetRequiredService<ILogger<TieredResponseCache>>()));
-        services.AddSingleton<IServiceRateLimiter>(sp => new RedisRateLimiter(sp.GetRequiredService<IRedisClient>()));
+        services.AddSingleton<IServiceRateLimiter>(sp => new RedisRateLimiter(sp.GetRequiredService<IConnectionMultiplexer>()));
         services.AddExternalServices(configuration);
         services.AddLlmProviders(configuration);
         services.AddOutboundHttpResilience(configuration);
@@ -110,7 +108,6 @@ public static class PipelineServiceCollectionExtensions
 
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
-            .AddCheck<RedisHealthCheck>("redis", tags: ["ready"])
             .AddCheck<WorkersHealthCheck>("workers", tags: ["ready"]);
         return services;
     }

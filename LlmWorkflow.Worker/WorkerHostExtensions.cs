@@ -17,6 +17,7 @@ public static class WorkerHostExtensions
         builder.AddServiceDefaults();
         builder.Services.AddLlmWorkflowCore(builder.Configuration);
         builder.EnrichLlmWorkflowDatabase();
+        builder.AddLlmWorkflowRedis();
 
         var workerSection = builder.Configuration.GetSection(WorkerOptions.Section);
         builder.Services.AddOptions<WorkerOptions>().Bind(workerSection);
@@ -29,13 +30,10 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<JobStore>();
         builder.Services.AddSingleton<HeldWrites>();
         builder.Services.AddSingleton<JobProcessor>();
-        builder.Services.AddSingleton<ReadTurn>();
         builder.Services.AddSingleton<RunningJobs>();
         builder.Services.AddSingleton<LiveEventPublisher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveEventPublisher>());
         builder.Services.AddSingleton<DispatchReconciler>();
-        // Started (and finished) before the consumer reads its first job.
-        builder.Services.AddHostedService<WorkerWarmup>();
         builder.Services.AddHostedService<JobConsumerService>();
         builder.Services.AddHostedService<DispatchReconcilerService>();
         builder.Services.AddHostedService<WorkerPresenceService>();

@@ -5,11 +5,12 @@ using LlmWorkflow.Worker.Jobs;
 namespace LlmWorkflow.Worker;
 
 /// <summary>
-/// Two small loops beside the consumer: every 500 ms it stops running jobs that were cancelled or deleted; every
-/// 5 s it refreshes this worker's heartbeat (id, host, start time, in-flight count) that /health and the dashboard read.
+/// Beside the consumer: it stops a running job as soon as its cancel is announced over Redis, and, as the safety net for
+/// a notice lost, every 500 ms stops running jobs that were cancelled or deleted; every 5 s it refreshes this worker's heartbeat (id, host, start time, in-flight count) that /health and the dashboard read.
 /// </summary>
 internal sealed partial class WorkerPresenceService(
     RunningJobs running,
+    JobQueue queue,
     WorkerHeartbeats heartbeats,
     TimeProvider time,
     IOptions<WorkerOptions> options,
@@ -20,6 +21,7 @@ internal sealed partial class WorkerPresenceService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var started = time.GetUtcNow();
+        await WatchCancelsAsync(stoppingToken);
         var nextBeat = DateTimeOffset.MinValue;
         using var timer = new PeriodicTimer(CancelPollInterval);
         try
@@ -55,6 +57,25 @@ internal sealed partial class WorkerPresenceService(
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogPresenceFailed(ex);
+        }
+    }
+
+    private async Task WatchCancelsAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                // StackExchange.Redis renews the subscription after a reconnect.
+                await queue.WatchCancelsAsync(running.Stop);
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Redis unreachable at start: the poll below still stops cancelled jobs; try again shortly.
+                LogPresenceFailed(ex);
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
         }
     }
 

@@ -25,12 +25,6 @@ public sealed class ApiKeyAuthenticationHandler(
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        // Only the server sets features: no client can send this mark (RehearsingServer).
-        if (SubmissionRehearsal.IsRehearsal(Context))
-        {
-            return AuthenticateResult.Success(Ticket(new ApiKeyEntry { Name = SubmissionRehearsal.Tenant }));
-        }
-
         string? presented = null;
         foreach (var header in HeaderNames)
         {

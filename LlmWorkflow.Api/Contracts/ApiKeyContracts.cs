@@ -2,8 +2,23 @@ using LlmWorkflow.Api.Auth;
 
 namespace LlmWorkflow.Api.Contracts;
 
-/// <summary>Body of <c>POST /api/v1/admin/keys</c>.</summary>
-public sealed record CreateApiKeyRequest(string? Name, string? TenantId, string? Role, string? UserId, DateTimeOffset? ExpiresAt);
+/// <summary>
+/// Body of <c>POST /api/v1/admin/keys</c>.
+/// Init properties, not constructor parameters: System.Text.Json then reports a wrongly typed field with the field's
+/// type (which the 400 turns into its JSON type) instead of the request's.
+/// </summary>
+public sealed record CreateApiKeyRequest
+{
+    public string? Name { get; init; }
+
+    public string? TenantId { get; init; }
+
+    public string? Role { get; init; }
+
+    public string? UserId { get; init; }
+
+    public DateTimeOffset? ExpiresAt { get; init; }
+}
 
 /// <summary>A database API key as listed: never its secret, only the prefix that identifies it.</summary>
 public sealed record ApiKeyView(

@@ -1,7 +1,14 @@
 namespace LlmWorkflow.Api.Contracts;
 
-/// <summary>Body of <c>DELETE /api/v1/jobs/bulk</c>.</summary>
-public sealed record BulkDeleteRequest(IReadOnlyList<Guid>? JobIds);
+/// <summary>
+/// Body of <c>DELETE /api/v1/jobs/bulk</c>.
+/// Init properties, not constructor parameters: System.Text.Json then reports a wrongly typed field with the field's
+/// type (which the 400 turns into its JSON type) instead of the request's.
+/// </summary>
+public sealed record BulkDeleteRequest
+{
+    public IReadOnlyList<Guid>? JobIds { get; init; }
+}
 
 /// <summary>Which jobs were deleted (running ones are stopped by their workers) and which ids matched nothing.</summary>
 public sealed record BulkDeleteResponse(int Deleted, IReadOnlyList<Guid> DeletedJobIds, IReadOnlyList<Guid> NotFound);

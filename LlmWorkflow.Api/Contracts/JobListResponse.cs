@@ -32,4 +32,6 @@ public sealed record JobSummary(
     string? CurrentStepName,
     int ProgressPercent,
     int TotalTokens,
-    decimal CostUsd);
+    decimal CostUsd,
+    [property: System.ComponentModel.Description("The structured error of a failed job (type, category, retryable, ...), so a list can tell which failures a retry may fix.")]
+    System.Text.Json.JsonDocument? Error = null);

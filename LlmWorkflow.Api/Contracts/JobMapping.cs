@@ -20,6 +20,7 @@ internal static class JobMapping
         UserId = job.UserId,
         Username = job.Username,
         Action = job.Action,
+        TenantId = job.TenantId,
         Priority = job.Priority,
         CreatedAt = job.CreatedAt,
         QueuedAt = job.QueuedAt,
@@ -45,7 +46,8 @@ internal static class JobMapping
     private static JobStepResponse ToResponse(JobStep step) => new(
         step.StepKey, step.StepId, step.DisplayName, step.StepType, step.Status, step.Attempts,
         step.StartedAt, step.FinishedAt, step.DurationMs, step.Model, step.InputTokens, step.OutputTokens,
-        step.CostUsd, ToNode(step.Output), ToNode(step.Error), step.Notes, step.JobAttempt, ToNode(step.Input), step.RenderedPrompt);
+        step.CostUsd, ToNode(step.Output), ToNode(step.Error), step.Notes, step.JobAttempt, ToNode(step.Input), step.RenderedPrompt,
+        step.ParentStepId, step.Branch);
 
     private static JsonNode? ToNode(System.Text.Json.JsonDocument? document) =>
         document is null ? null : JsonNode.Parse(document.RootElement.GetRawText());

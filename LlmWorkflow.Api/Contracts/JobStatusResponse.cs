@@ -18,6 +18,9 @@ public sealed record JobStatusResponse
 
     public string? Action { get; init; }
 
+    [Description("The tenant the job belongs to (the submitting key's tenant).")]
+    public string? TenantId { get; init; }
+
     public int Priority { get; init; }
 
     public DateTimeOffset CreatedAt { get; init; }
@@ -94,4 +97,6 @@ public sealed record JobStepResponse(
     string? Notes = null,
     [property: Description("The job attempt that ran this step: 1 for the first run, higher after a resume or a retry.")] int JobAttempt = 1,
     JsonNode? Input = null,
-    [property: Description("An llm step's messages as sent, one [role] block each, secrets redacted; cut after 32768 characters with a '… [truncated: n more characters]' marker. Null for other steps.")] string? RenderedPrompt = null);
+    [property: Description("An llm step's messages as sent, one [role] block each, secrets redacted; cut after 32768 characters with a '… [truncated: n more characters]' marker. Null for other steps.")] string? RenderedPrompt = null,
+    [property: Description("The control-flow step (parallel, for_each, condition) this step ran inside, by step id; null at top level.")] string? ParentStepId = null,
+    [property: Description("Where inside the parent: then/else, the parallel branch id, or the for_each item index (\"0\", \"1\", ...); null at top level.")] string? Branch = null);

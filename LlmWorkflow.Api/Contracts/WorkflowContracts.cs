@@ -7,6 +7,13 @@ public sealed record WorkflowSummary(string Name, string? Version, string? Descr
 
 /// <summary>
 /// Body of <c>POST /api/v1/workflow/validate</c>: a catalog workflow by name, or an ad-hoc definition to check
-/// before adding it, plus the input to plan with.
+/// before adding it, plus the input to plan with. Init properties, so a wrongly typed field is reported with its own type.
 /// </summary>
-public sealed record ValidateWorkflowRequest(string? WorkflowName, JsonObject? Workflow, JsonObject? InputData);
+public sealed record ValidateWorkflowRequest
+{
+    public string? WorkflowName { get; init; }
+
+    public JsonObject? Workflow { get; init; }
+
+    public JsonObject? InputData { get; init; }
+}

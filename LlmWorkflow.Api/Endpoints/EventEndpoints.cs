@@ -9,6 +9,7 @@ using Microsoft.EntityFrameworkCore;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Persistence;
 using LlmWorkflow.Pipeline.Redis;
+using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Api.Endpoints;
 
@@ -16,11 +17,11 @@ namespace LlmWorkflow.Api.Endpoints;
 /// <c>GET /api/v1/jobs/{id}/events</c>: the job's live events as Server-Sent Events, read from its Redis event stream.
 /// Every event carries the stream entry id as its SSE id, so a reconnecting client (EventSource does this itself)
 /// resumes after <c>Last-Event-ID</c>. The response ends after the terminal event, and a request that resumes at or
-/// past the terminal event gets 204 No Content — the status that makes EventSource stop reconnecting.
+/// past the terminal event gets 204 No Content — the status that makes EventSource stop reconnecting. Between reads
+/// the request waits for the notice the writer publishes after each write, or at most <c>Queue:PollInterval</c>.
 /// </summary>
 internal static class EventEndpoints
 {
-    private static readonly TimeSpan ReadBlock = TimeSpan.FromSeconds(5);
 
     public static RouteGroupBuilder MapEventEndpoints(this RouteGroupBuilder api)
     {
@@ -82,8 +83,8 @@ internal static class EventEndpoints
             return job.Status.IsTerminal();
         }
 
-        var lastType = last.Fields.GetValueOrDefault(JobEventStream.TypeField, "message");
-        return JobEventStream.TerminalTypes.Contains(lastType) && StreamIds.Compare(last.Id, lastEventId) <= 0;
+        var lastType = (string?)last.Value[JobEventStream.TypeField] ?? "message";
+        return JobEventStream.TerminalTypes.Contains(lastType) && StreamIds.Compare(last.Value.Id.ToString(), lastEventId) <= 0;
     }
 
     private static async IAsyncEnumerable<SseItem<string>> ReadAsync(
@@ -94,26 +95,35 @@ internal static class EventEndpoints
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var sawAny = false;
+        var poll = services.GetRequiredService<IOptions<QueueOptions>>().Value.PollInterval;
+        await using var watch = await events.WatchAsync(job.Id);
         while (!cancellationToken.IsCancellationRequested)
         {
-            var entries = await events.ReadAsync(job.Id, after, ReadBlock, cancellationToken);
+            // Taken before the read, so a write made while the read runs still wakes the wait below.
+            var written = watch.Next();
+            var entries = await events.ReadAsync(job.Id, after, cancellationToken);
             foreach (var entry in entries)
             {
                 sawAny = true;
-                after = entry.Id;
-                var type = entry.Fields.GetValueOrDefault(JobEventStream.TypeField, "message");
-                yield return new SseItem<string>(entry.Fields.GetValueOrDefault(JobEventStream.DataField, "{}"), type) { EventId = entry.Id };
+                after = entry.Id.ToString();
+                var type = (string?)entry[JobEventStream.TypeField] ?? "message";
+                yield return new SseItem<string>((string?)entry[JobEventStream.DataField] ?? "{}", type) { EventId = after };
                 if (JobEventStream.TerminalTypes.Contains(type))
                 {
                     yield break;
                 }
             }
 
-            if (entries.Count == 0 && !sawAny && await FinishedWithoutEventsAsync(job.Id, services, cancellationToken) is { } final)
+            if (entries.Length == 0 && !sawAny && await FinishedWithoutEventsAsync(job.Id, services, cancellationToken) is { } final)
             {
                 // The live stream expired (or never existed); Postgres still knows how the job ended.
                 yield return final;
                 yield break;
+            }
+
+            if (entries.Length == 0)
+            {
+                await written.WaitAsync(poll, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
     }

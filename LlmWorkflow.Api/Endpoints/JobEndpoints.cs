@@ -12,6 +12,12 @@ namespace LlmWorkflow.Api.Endpoints;
 /// <summary>Submission and status routes of the v1 contract.</summary>
 internal static class JobEndpoints
 {
+    private const string JobProblemDescription =
+        "404 for an unknown job (or another tenant's or user's); 410 Gone for a deleted job during the retention period. Both bodies " +
+        "are problem+json whose status is a string, never a number (callers read a job's status from it): \"not_found\" on 404, " +
+        "\"failed\" on 410 (with deleted_at and error.type job_deleted), so pollers that stop on completed/failed stop; the HTTP " +
+        "status is in http_status.";
+
     public static RouteGroupBuilder MapJobEndpoints(this RouteGroupBuilder api)
     {
         api.MapPost("/workflow", SubmitAsync)
@@ -25,17 +31,19 @@ internal static class JobEndpoints
 
         api.MapGet("/status/{jobId:guid}", GetStatusAsync)
             .WithName("GetJobStatus")
-            .WithSummary("Status, progress, per-step records, result and cost data of a job");
+            .WithSummary("Status, progress, per-step records, result and cost data of a job")
+            .WithDescription(JobProblemDescription);
         api.MapGet("/jobs/{jobId:guid}", GetStatusAsync)
             .WithName("GetJob")
-            .WithSummary("Same as GET /api/v1/status/{job_id}");
+            .WithSummary("Same as GET /api/v1/status/{job_id}")
+            .WithDescription(JobProblemDescription);
 
         api.MapGet("/jobs", ListAsync)
             .WithName("ListJobs")
             .WithSummary("List jobs (newest first unless sorted)")
             .WithDescription("Filters: status_filter (all|running|pending|queued|processing|completed|failed|cancelled; running = processing), user_id, limit (1-200, default 50), " +
                              "offset, limit_results: a count \"1\"-\"500\" (overrides limit) or a period \"Today\" (since 00:00 UTC), \"7 Days\", \"30 Days\"; " +
-                             "workflow_name (exact); search: part of the job id (a prefix, or the short id the dashboard shows), username or user id (case-insensitive); " +
+                             "workflow_name (exact); search: part of the job id (a prefix, or the short id the dashboard shows), username, user id, action or input_data (its JSON text) (case-insensitive); " +
                              "username (exact); model, usage_from, usage_to (ISO 8601, years 2000-9000): only jobs with an LLM call (of that model) recorded in [usage_from, usage_to), " +
                              "the rows GET /admin/usage sums, so a figure of the usage report drills down to its jobs. " +
                              "Order: sort (created_at|status|workflow_name|username|priority|duration_ms|total_tokens|cost_usd, default created_at) and order (asc|desc, default desc); " +
@@ -51,16 +59,20 @@ internal static class JobEndpoints
         api.MapDelete("/workflow/{jobId:guid}", CancelAsync)
             .WithName("CancelJob")
             .WithSummary("Cancel a job")
-            .WithDescription("A queued job is cancelled at once; a running job's worker stops it (in-flight LLM and HTTP calls are aborted) within about a second.");
+            .WithDescription("A queued job is cancelled at once; a running job's worker stops it (in-flight LLM and HTTP calls are aborted) within about a second. " +
+                             "Either way a workflow.cancelled webhook is sent. " + JobProblemDescription);
 
         api.MapDelete("/jobs/bulk", BulkDeleteAsync)
             .WithName("BulkDeleteJobs")
-            .WithSummary("Delete jobs by id (running ones are stopped first)");
+            .WithSummary("Delete jobs by id (queued and running ones are cancelled first)")
+            .WithDescription("A queued or running job is cancelled first, as DELETE /api/v1/workflow/{job_id} does, so its workflow.cancelled " +
+                             "webhook is sent (it is delivered after the job is gone); then the job, its steps and usage are deleted. " +
+                             "A deleted job's status URL answers 410 Gone for the retention period (Maintenance:Retention, default 7 days), then 404.");
 
         api.MapPost("/jobs/{jobId:guid}/retry", RetryAsync)
             .WithName("RetryJob")
             .WithSummary("Queue a failed or cancelled job again")
-            .WithDescription("The job resumes from its checkpoints: steps that finished before are not run (or paid for) again.");
+            .WithDescription("The job resumes from its checkpoints: steps that finished before are not run (or paid for) again. " + JobProblemDescription);
         return api;
     }
 
@@ -103,7 +115,6 @@ internal static class JobEndpoints
             IdempotencyKey = string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey,
             TraceParent = activity?.Id,
             TraceState = activity?.TraceStateString,
-            Rehearsal = SubmissionRehearsal.IsRehearsal(http),
         };
 
         var result = await submitter.SubmitAsync(submission, cancellationToken);
@@ -124,16 +135,17 @@ internal static class JobEndpoints
         return TypedResults.Accepted(body.StatusUrl, body);
     }
 
-    private static async Task<Results<Ok<JobStatusResponse>, NotFoundProblem>> GetStatusAsync(
+    private static async Task<Results<Ok<JobStatusResponse>, JobProblemResult>> GetStatusAsync(
         Guid jobId,
         LlmWorkflowDbContext db,
+        DeletedJobs deletedJobs,
         HttpContext http,
         CancellationToken cancellationToken)
     {
         var job = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == jobId, cancellationToken);
         if (job is null || !CallerScope.From(http).CanSee(job))
         {
-            return NotFoundProblems.Job(jobId);
+            return await MissingAsync(jobId, job is null, deletedJobs, http, cancellationToken);
         }
 
         var steps = await db.JobSteps.AsNoTracking()
@@ -237,14 +249,19 @@ internal static class JobEndpoints
 
         if (query.Search is { } term)
         {
-            // Any part of the id (the dashboard shows its last 8 characters, callers paste prefixes), username or user id,
-            // ignoring case; LIKE wildcards in the term are escaped.
+            // Any part of the id (the dashboard shows its last 8 characters, callers paste prefixes), username, user id,
+            // action or input (its JSON text), ignoring case; LIKE wildcards in the term are escaped.
             var escaped = term.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal)
                 .Replace("_", @"\_", StringComparison.Ordinal);
             var anywhere = "%" + escaped + "%";
+            // EF cannot turn a jsonb value into its text, so the input is matched by a subquery of its own.
+            var inputMatches = db.Database.SqlQuery<Guid>(
+                $@"SELECT id AS ""Value"" FROM llm_workflow_jobs WHERE input_data::text ILIKE {anywhere} ESCAPE '\'");
             jobs = jobs.Where(j => EF.Functions.ILike(j.Id.ToString(), anywhere, @"\")
                 || (j.Username != null && EF.Functions.ILike(j.Username, anywhere, @"\"))
-                || (j.UserId != null && EF.Functions.ILike(j.UserId, anywhere, @"\")));
+                || (j.UserId != null && EF.Functions.ILike(j.UserId, anywhere, @"\"))
+                || (j.Action != null && EF.Functions.ILike(j.Action, anywhere, @"\"))
+                || inputMatches.Contains(j.Id));
         }
 
         if (usage.Username is { } name)
@@ -288,7 +305,7 @@ internal static class JobEndpoints
             .Select(j => new JobSummary(
                 j.Id, j.WorkflowName, j.Status.ToWire(), j.Priority, j.UserId, j.Username, j.Action, j.CreatedAt,
                 j.StartedAt, j.CompletedAt, j.DurationMs, j.ErrorMessage, j.CurrentStepId, j.CurrentStepName,
-                j.ProgressPercent, j.TotalTokens, j.CostUsd))
+                j.ProgressPercent, j.TotalTokens, j.CostUsd, j.Status == JobStatus.Failed ? j.ErrorData : null))
             .ToListAsync(cancellationToken);
         var next = ordering.Field == JobListSort.DefaultField && page.Count == query.Limit
             ? new JobListCursor(page[^1].CreatedAt, page[^1].JobId).Encode()
@@ -305,16 +322,17 @@ internal static class JobEndpoints
         ["valid_values"] = JobListQuery.LimitResultsValues,
     };
 
-    private static async Task<Results<Ok<JobActionResponse>, Accepted<JobActionResponse>, NotFoundProblem, Conflict<JobActionResponse>>> CancelAsync(
+    private static async Task<Results<Ok<JobActionResponse>, Accepted<JobActionResponse>, JobProblemResult, Conflict<JobActionResponse>>> CancelAsync(
         Guid jobId,
         LlmWorkflowDbContext db,
         JobCommands commands,
+        DeletedJobs deletedJobs,
         HttpContext http,
         CancellationToken cancellationToken)
     {
-        if (!await VisibleAsync(db, jobId, http, cancellationToken))
+        if (await VisibleAsync(db, jobId, http, cancellationToken) is not true and var visible)
         {
-            return NotFoundProblems.Job(jobId);
+            return await MissingAsync(jobId, visible is null, deletedJobs, http, cancellationToken);
         }
 
         return await commands.CancelAsync(jobId, cancellationToken) switch
@@ -323,7 +341,7 @@ internal static class JobEndpoints
             CancelOutcome.CancelRequested => TypedResults.Accepted(JobMapping.StatusUrl(jobId),
                 new JobActionResponse(jobId, "processing", "The job is running; its worker stops it within about a second.")),
             CancelOutcome.AlreadyFinished => TypedResults.Conflict(new JobActionResponse(jobId, "finished", "The job already finished; nothing to cancel.")),
-            _ => NotFoundProblems.Job(jobId),
+            _ => await MissingAsync(jobId, true, deletedJobs, http, cancellationToken),
         };
     }
 
@@ -346,16 +364,17 @@ internal static class JobEndpoints
         return TypedResults.Ok(new BulkDeleteResponse(deleted.Count, deleted, notFound));
     }
 
-    private static async Task<Results<Accepted<JobActionResponse>, NotFoundProblem, Conflict<JobActionResponse>>> RetryAsync(
+    private static async Task<Results<Accepted<JobActionResponse>, JobProblemResult, Conflict<JobActionResponse>>> RetryAsync(
         Guid jobId,
         LlmWorkflowDbContext db,
         JobCommands commands,
+        DeletedJobs deletedJobs,
         HttpContext http,
         CancellationToken cancellationToken)
     {
-        if (!await VisibleAsync(db, jobId, http, cancellationToken))
+        if (await VisibleAsync(db, jobId, http, cancellationToken) is not true and var visible)
         {
-            return NotFoundProblems.Job(jobId);
+            return await MissingAsync(jobId, visible is null, deletedJobs, http, cancellationToken);
         }
 
         return await commands.RetryAsync(jobId, cancellationToken) switch
@@ -363,14 +382,24 @@ internal static class JobEndpoints
             RetryOutcome.Requeued => TypedResults.Accepted(JobMapping.StatusUrl(jobId),
                 new JobActionResponse(jobId, "queued", "Queued again; finished steps are reused from checkpoints.")),
             RetryOutcome.NotRetryable => TypedResults.Conflict(new JobActionResponse(jobId, "not_retryable", "Only failed or cancelled jobs can be retried.")),
-            _ => NotFoundProblems.Job(jobId),
+            _ => await MissingAsync(jobId, true, deletedJobs, http, cancellationToken),
         };
     }
 
-    private static async Task<bool> VisibleAsync(LlmWorkflowDbContext db, Guid jobId, HttpContext http, CancellationToken cancellationToken)
+    /// <summary>Whether the caller may see the job; null when there is no such job (row).</summary>
+    private static async Task<bool?> VisibleAsync(LlmWorkflowDbContext db, Guid jobId, HttpContext http, CancellationToken cancellationToken)
     {
         var scope = CallerScope.From(http);
         var owner = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.TenantId, j.UserId }).FirstOrDefaultAsync(cancellationToken);
-        return owner is not null && scope.CanSee(owner.TenantId, owner.UserId);
+        return owner is null ? null : scope.CanSee(owner.TenantId, owner.UserId);
     }
+
+    /// <summary>
+    /// 410 for a job this caller could see that was deleted (its tombstone is kept for the retention period), else 404,
+    /// also for another tenant's or user's job, which is reported exactly like a missing one.
+    /// </summary>
+    private static async Task<JobProblemResult> MissingAsync(Guid jobId, bool noRow, DeletedJobs deletedJobs, HttpContext http, CancellationToken cancellationToken) =>
+        noRow && await deletedJobs.FindAsync(jobId, cancellationToken) is { } deleted && CallerScope.From(http).CanSee(deleted.TenantId, deleted.UserId)
+            ? new JobProblemResult(JobProblem.Gone(deleted))
+            : new JobProblemResult(JobProblem.NotFound(jobId));
 }

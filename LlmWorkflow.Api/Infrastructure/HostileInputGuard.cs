@@ -12,7 +12,7 @@ namespace LlmWorkflow.Api.Infrastructure;
 /// are also refused for duplicate keys, numbers outside the range of a double, and nesting deeper than the
 /// configured depth; a Content-Type whose charset is not UTF-8 (or is empty) gets 415.
 /// </summary>
-public static class HostileInputGuard
+public static partial class HostileInputGuard
 {
     public static IApplicationBuilder UseHostileInputGuard(this IApplicationBuilder app, int maxJsonDepth) =>
         app.Use(async (context, next) =>
@@ -36,19 +36,29 @@ public static class HostileInputGuard
             if (problem is not null)
             {
                 context.Response.StatusCode = problem.Status;
+                var extensions = new Dictionary<string, object?> { ["field"] = problem.Field };
+                if (problem.LineNumber is { } line && problem.BytePositionInLine is { } position)
+                {
+                    extensions["line_number"] = line;
+                    extensions["byte_position_in_line"] = position;
+                }
+
                 await Results.Problem(
                     title: problem.Status == StatusCodes.Status415UnsupportedMediaType ? "Unsupported media type" : "Invalid input",
                     detail: problem.Detail,
                     statusCode: problem.Status,
-                    extensions: new Dictionary<string, object?> { ["field"] = problem.Field }).ExecuteAsync(context);
+                    extensions: extensions).ExecuteAsync(context);
                 return;
             }
 
             await next(context);
         });
 
-    /// <summary>Why a request was refused: the field (parameter, header or JSON path) and what is wrong with it.</summary>
-    public sealed record Problem(string Field, string Detail, int Status = StatusCodes.Status400BadRequest);
+    /// <summary>
+    /// Why a request was refused: the field (parameter, header or JSON path), what is wrong with it and, for a body
+    /// that is not JSON, where the reader stopped (System.Text.Json's line and byte, counted from 0).
+    /// </summary>
+    public sealed record Problem(string Field, string Detail, int Status = StatusCodes.Status400BadRequest, long? LineNumber = null, long? BytePositionInLine = null);
 
     /// <summary>A reason the text cannot be stored, or null when it is clean.</summary>
     public static string? TextProblem(string text)
@@ -171,6 +181,8 @@ public static class HostileInputGuard
         var path = new List<string>();
         var keys = new Stack<HashSet<string>?>();
         string? pendingProperty = null;
+        // The property the reader last finished or entered, to name where a syntax error is (after 'workflow_name').
+        string? lastProperty = null;
         try
         {
             while (reader.Read())
@@ -182,10 +194,12 @@ public static class HostileInputGuard
                         path.Add(pendingProperty ?? (keys.Count == 0 ? "" : "[]"));
                         keys.Push(reader.TokenType == JsonTokenType.StartObject ? new HashSet<string>(StringComparer.Ordinal) : null);
                         pendingProperty = null;
+                        lastProperty = null;
                         break;
                     case JsonTokenType.EndObject:
                     case JsonTokenType.EndArray:
                         keys.Pop();
+                        lastProperty = path[^1] is { Length: > 0 } container && container != "[]" ? container : null;
                         path.RemoveAt(path.Count - 1);
                         pendingProperty = null;
                         break;
@@ -203,6 +217,7 @@ public static class HostileInputGuard
                         }
 
                         pendingProperty = name;
+                        lastProperty = name;
                         break;
                     case JsonTokenType.String:
                         // Unescaped UTF-8 cannot hold U+0000 (the reader refuses raw control characters) and holds a
@@ -235,14 +250,24 @@ public static class HostileInputGuard
         }
         catch (JsonException ex)
         {
-            var at = Join(path, pendingProperty ?? "");
-            var depth = reader.CurrentDepth >= maxDepth;
-            return new Problem(at.Length == 0 ? "body" : at,
-                depth ? $"The JSON body is nested deeper than {maxDepth} levels." : "The request body is not valid JSON: " + ex.Message);
+            var at = Join(path, pendingProperty ?? lastProperty ?? "");
+            var field = at.Length == 0 ? "body" : at;
+            if (reader.CurrentDepth >= maxDepth)
+            {
+                return new Problem(field, $"The JSON body is nested deeper than {maxDepth} levels (at '{field}').");
+            }
+
+            var reason = ReaderPosition().Replace(ex.Message, "").TrimEnd('.', ' ');
+            var where = at.Length == 0 ? "" : $" at '{at}'";
+            return new Problem(field, $"The request body is not valid JSON{where}: {reason} (line {ex.LineNumber}, byte {ex.BytePositionInLine}, counted from 0).",
+                LineNumber: ex.LineNumber, BytePositionInLine: ex.BytePositionInLine);
         }
 
         return null;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\s*(Path: .*?\|\s*)?LineNumber: \d+ \| BytePositionInLine: \d+\.?", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex ReaderPosition();
 
     private const string LoneSurrogate = "contains a lone UTF-16 surrogate, which is not valid Unicode text";
 

@@ -22,8 +22,8 @@ internal static class DryRunCommand
         var mock = CommonOptions.Mock();
         mock.Description = "Check models as `run --mock` would use them (no API keys needed); costs stay those of the named models.";
         var prompts = new Option<bool>("--prompts") { Description = "Also print each llm step's rendered prompt." };
-        var json = CommonOptions.Json("Print the plan as JSON {valid, problems[], steps[], min_cost_usd, expected_cost_usd, max_cost_usd, unpriced_models[]}.");
-        var command = new Command("dry-run", "Show the execution plan and its min/expected/max cost without calling any model or service. Exit 1 when the plan has problems.")
+        var json = CommonOptions.Json("Print the plan as JSON {valid, problems[], warnings[], steps[], min_cost_usd, expected_cost_usd, max_cost_usd, unpriced_models[]}.");
+        var command = new Command("dry-run", "Show the execution plan and its min/expected/max cost without calling any model or service. Exit 1 when the plan has problems (a missing provider key is only a warning).")
         {
             workflow, workflows, input, mock, prompts, json,
         };
@@ -43,7 +43,7 @@ internal static class DryRunCommand
                 Write(plan, reference.Definition.Name, file, parse.GetValue(prompts), console);
             }
 
-            return plan.IsValid ? ExitCodes.Success : ExitCodes.Failure;
+            return IsValid(plan) ? ExitCodes.Success : ExitCodes.Failure;
         });
         return command;
     }
@@ -100,8 +100,9 @@ internal static class DryRunCommand
 
         foreach (var problem in plan.Problems)
         {
-            console.Out.WriteLine($"{file}:{problem.JsonPath}: error {problem.Code}: {problem.Message}");
-            console.Out.WriteLine($"    hint: {problem.Hint}");
+            var warning = ValidateCommand.IsWarning(problem);
+            console.Out.WriteLine($"{file}:{problem.JsonPath}: {(warning ? "warning" : "error")} {problem.Code}: {problem.Message}");
+            console.Out.WriteLine($"    hint: {(warning ? ValidateCommand.MissingKeyHint : problem.Hint)}");
         }
 
         foreach (var problem in plan.InputProblems)
@@ -110,12 +111,19 @@ internal static class DryRunCommand
         }
     }
 
+    /// <summary>Nothing is called, so a provider key missing on this machine is a warning, as in <c>validate</c>.</summary>
+    private static bool IsValid(DryRunPlan plan) => plan.InputProblems.Count == 0 && plan.Problems.All(ValidateCommand.IsWarning);
+
     private static JsonObject ToJson(DryRunPlan plan, string file) => new()
     {
-        ["valid"] = plan.IsValid,
-        ["problems"] = new JsonArray([.. plan.Problems.Select(p => new JsonObject
+        ["valid"] = IsValid(plan),
+        ["problems"] = new JsonArray([.. plan.Problems.Where(p => !ValidateCommand.IsWarning(p)).Select(p => new JsonObject
         {
             ["file"] = file, ["json_path"] = p.JsonPath, ["code"] = p.Code, ["message"] = p.Message, ["hint"] = p.Hint,
+        })]),
+        ["warnings"] = new JsonArray([.. plan.Problems.Where(ValidateCommand.IsWarning).Select(p => new JsonObject
+        {
+            ["file"] = file, ["json_path"] = p.JsonPath, ["code"] = p.Code, ["message"] = p.Message, ["hint"] = ValidateCommand.MissingKeyHint,
         })]),
         ["input_problems"] = new JsonArray([.. plan.InputProblems.Select(p => new JsonObject { ["json_path"] = p.Path, ["message"] = p.Message })]),
         ["steps"] = new JsonArray([.. plan.Steps.Select(s => new JsonObject

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using LlmWorkflow.Cli.Editing;
 using LlmWorkflow.Cli.Local;
 using LlmWorkflow.Cli.Scaffolding;
+using Spectre.Console;
 
 namespace LlmWorkflow.Cli.Commands;
 
@@ -39,8 +40,24 @@ internal static partial class EditCommand
                 throw new UsageException($"{console.DisplayPath(path)}: {Engine.Definitions.JsonErrorText.Describe(ex)} Fix the JSON syntax, then edit.");
             }
 
+            // Shown at once: the engine (pricing, providers, validator) takes a moment to load.
+            console.Ansi.MarkupLine($"[bold]llmwf edit[/] {Markup.Escape(console.DisplayPath(path))}: loading the validator and the price list…");
             await using var engine = LocalEngine.Create(folder, mock: true);
-            new WorkflowEditor(document, console.Ansi, engine, folder).Run();
+            console.Ansi.MarkupLine("checking it (the first check compiles its prompt templates)…");
+            var keys = new EditorConsole(console.Ansi);
+            var ctrlCAsKey = TryTreatControlCAsInput(true);
+            try
+            {
+                new WorkflowEditor(document, keys, engine, folder).Run();
+            }
+            finally
+            {
+                if (ctrlCAsKey)
+                {
+                    TryTreatControlCAsInput(false);
+                }
+            }
+
             return ExitCodes.Success;
         });
         return command;
@@ -79,6 +96,20 @@ internal static partial class EditCommand
         }
 
         return (path, folder);
+    }
+
+    /// <summary>Ctrl+C as a key the editor reads (so it can ask before losing edits) instead of a signal; false when stdin is no terminal.</summary>
+    private static bool TryTreatControlCAsInput(bool value)
+    {
+        try
+        {
+            Console.TreatControlCAsInput = value;
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     [GeneratedRegex("^[a-z][a-z0-9_-]*$")]

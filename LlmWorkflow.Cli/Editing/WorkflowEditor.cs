@@ -39,6 +39,7 @@ internal sealed class WorkflowEditor
     private enum MainAction
     {
         AddStep,
+        Output,
         Undo,
         Diagram,
         DryRun,
@@ -46,7 +47,10 @@ internal sealed class WorkflowEditor
         Quit,
     }
 
-    /// <summary>Runs until the author quits; returns whether the last state was saved.</summary>
+    /// <summary>
+    /// Runs until the author quits; returns whether the last state was saved. Esc closes the open menu or dialog
+    /// (at the main menu it is Quit); Ctrl+C is Quit from anywhere: both ask first when there are unsaved edits.
+    /// </summary>
     public bool Run()
     {
         while (true)
@@ -55,36 +59,114 @@ internal sealed class WorkflowEditor
             var steps = _document.Steps();
             _console.Clear();
             WriteHeader(problems);
-            var choice = _console.Prompt(MainMenu(steps, problems));
-            switch (choice.Value)
+            Choice choice;
+            try
             {
-                case StepNode node:
-                    StepMenu(node);
-                    break;
-                case MainAction.AddStep:
-                    AddStep(_document.Root["steps"] as JsonArray ?? [], (_document.Root["steps"] as JsonArray)?.Count ?? 0, steps.LastOrDefault(s => s.Depth == 0));
-                    break;
-                case MainAction.Undo:
-                    _status = _document.Undo() is { } undone ? $"undid: {undone}" : "nothing to undo";
-                    break;
-                case MainAction.Diagram:
-                    ShowDiagram();
-                    break;
-                case MainAction.DryRun:
-                    ShowDryRun();
-                    break;
-                case MainAction.Save:
-                    Save(problems);
-                    break;
-                case MainAction.Quit:
-                    if (!_document.IsDirty || _console.Confirm("Discard the unsaved changes?", defaultValue: false))
-                    {
-                        return !_document.IsDirty;
-                    }
+                choice = _console.Prompt(MainMenu(steps, problems));
+            }
+            catch (EditorInterrupt)
+            {
+                if (ConfirmQuit(problems))
+                {
+                    return !_document.IsDirty;
+                }
 
-                    break;
+                continue;
+            }
+
+            try
+            {
+                if (Act(choice.Value, steps, problems))
+                {
+                    return !_document.IsDirty;
+                }
+            }
+            catch (EditorInterrupt interrupt) when (interrupt.Key == EditorKey.Escape)
+            {
+                _status = "closed (Esc)";
+            }
+            catch (EditorInterrupt)
+            {
+                if (ConfirmQuit(problems))
+                {
+                    return !_document.IsDirty;
+                }
             }
         }
+    }
+
+    /// <summary>Does what the main menu entry stands for; true when the editor should end.</summary>
+    private bool Act(object choice, IReadOnlyList<StepNode> steps, IReadOnlyList<ValidationProblem> problems)
+    {
+        switch (choice)
+        {
+            case StepNode node:
+                StepMenu(node);
+                break;
+            case MainAction.AddStep:
+                AddStep(_document.Root["steps"] as JsonArray ?? [], (_document.Root["steps"] as JsonArray)?.Count ?? 0, steps.LastOrDefault(s => s.Depth == 0));
+                break;
+            case MainAction.Output:
+                OutputMenu(steps);
+                break;
+            case MainAction.Undo:
+                _status = _document.Undo() is { } undone ? $"undid: {undone}" : "nothing to undo";
+                break;
+            case MainAction.Diagram:
+                ShowDiagram();
+                break;
+            case MainAction.DryRun:
+                ShowDryRun();
+                break;
+            case MainAction.Save:
+                Save(problems);
+                break;
+            case MainAction.Quit:
+                return ConfirmQuit(problems);
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether to end: at once when everything is saved, else as the author answers (Esc keeps editing).</summary>
+    private bool ConfirmQuit(IReadOnlyList<ValidationProblem> problems)
+    {
+        if (!_document.IsDirty)
+        {
+            return true;
+        }
+
+        const string keep = "Keep editing";
+        const string save = "Save and quit";
+        const string discard = "Discard the changes and quit";
+        string answer;
+        try
+        {
+            answer = _console.Prompt(new SelectionPrompt<string>()
+                .Title("[yellow]There are unsaved changes.[/] [grey](Esc: keep editing; Ctrl+C again: discard and quit)[/]")
+                .EnableSearch()
+                .AddChoices(keep, save, discard));
+        }
+        catch (EditorInterrupt interrupt)
+        {
+            answer = interrupt.Key == EditorKey.CtrlC ? discard : keep;
+        }
+
+        if (answer == save)
+        {
+            try
+            {
+                Save(problems);
+            }
+            catch (EditorInterrupt)
+            {
+                // Esc or Ctrl+C at "Save anyway?": not saved, keep editing.
+            }
+
+            return !_document.IsDirty;
+        }
+
+        return answer == discard;
     }
 
     private void WriteHeader(IReadOnlyList<ValidationProblem> problems)
@@ -108,13 +190,14 @@ internal sealed class WorkflowEditor
         var width = _console.Profile.Width - 6;
         var choices = steps.Select(node => new Choice(StepLabel(node, ProblemsOf(node, steps, problems), width), node)).ToList();
         choices.Add(new Choice("+ Add step", MainAction.AddStep));
+        choices.Add(new Choice($"⇥ Workflow output = {Markup.Escape(OutputPreview())}", MainAction.Output));
         choices.Add(new Choice("↶ Undo", MainAction.Undo));
         choices.Add(new Choice("◇ Diagram (Mermaid)", MainAction.Diagram));
         choices.Add(new Choice("$ Dry-run cost", MainAction.DryRun));
         choices.Add(new Choice("✔ Save", MainAction.Save));
         choices.Add(new Choice("✖ Quit", MainAction.Quit));
         return new SelectionPrompt<Choice>()
-            .Title($"[bold]{Markup.Escape(_document.Name)}[/]: choose a step to edit, or an action (type to search)")
+            .Title($"[bold]{Markup.Escape(_document.Name)}[/]: choose a step to edit, or an action (type to search; Esc or Ctrl+C quits)")
             .PageSize(Math.Max(10, Math.Min(choices.Count + 1, _console.Profile.Height - 8)))
             .EnableSearch()
             .UseConverter(c => c.Text)
@@ -205,8 +288,65 @@ internal sealed class WorkflowEditor
         };
         var step = new JsonObject { ["id"] = id, ["type"] = type, ["display_name"] = displayName, ["config"] = config };
         _document.Insert(container, index, step);
-        _status = $"added {id}";
+        _status = _document.Root["output"] is null
+            ? $"added {id}"
+            : $"added {id}; the job output is the workflow output, which does not use it yet (⇥ Workflow output)";
     }
+
+    /// <summary>The workflow's own <c>output</c>: the template resolved over the step outputs when the run ends.</summary>
+    private void OutputMenu(IReadOnlyList<StepNode> steps)
+    {
+        const string useStep = "Use one step's output";
+        const string addField = "Add a field from a step's output";
+        const string removeField = "Remove a field";
+        const string asJson = "Edit as JSON or text";
+        const string useLast = "Use the last step's output (no output template)";
+        var current = _document.Root["output"];
+        var actions = new List<string> { useStep, addField };
+        if (current is JsonObject { Count: > 0 })
+        {
+            actions.Add(removeField);
+        }
+
+        actions.AddRange([asJson, useLast, Back]);
+        var action = _console.Prompt(new SelectionPrompt<string>()
+            .Title($"Workflow output = [bold]{Markup.Escape(OutputPreview())}[/] (the job's output when the run ends)")
+            .EnableSearch()
+            .AddChoices(actions));
+        JsonNode? output;
+        switch (action)
+        {
+            case useStep:
+                output = StepOutput(steps, "Step whose output is the job output");
+                break;
+            case addField:
+                var step = StepOutput(steps, "Step whose output the field holds");
+                var key = _console.Prompt(new TextPrompt<string>("Field name:").DefaultValue(step.ToString()["${steps.".Length..^".output}".Length]));
+                output = current is JsonObject fields ? fields.DeepClone() : new JsonObject();
+                output[key] = step;
+                break;
+            case removeField:
+                output = current!.DeepClone();
+                output.AsObject().Remove(_console.Prompt(new SelectionPrompt<string>().Title("Field to remove").EnableSearch().AddChoices(current.AsObject().Select(p => p.Key))));
+                break;
+            case asJson:
+                output = Text("output", current);
+                break;
+            case useLast:
+                output = null;
+                break;
+            default:
+                return;
+        }
+
+        _document.Set(_document.Root, "output", output, "set the workflow output");
+        _status = $"workflow output = {OutputPreview()}";
+    }
+
+    private JsonValue StepOutput(IReadOnlyList<StepNode> steps, string title) =>
+        JsonValue.Create($"${{steps.{_console.Prompt(new SelectionPrompt<string>().Title(title).EnableSearch().AddChoices(steps.Select(s => s.Id)))}.output}}");
+
+    private string OutputPreview() => _document.Root["output"] is { } output ? Preview(output) : "(the last step's output)";
 
     private void EditField(StepNode node)
     {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace LlmWorkflow.Engine.Definitions;
 
@@ -6,7 +7,7 @@ namespace LlmWorkflow.Engine.Definitions;
 /// A JSON syntax error for people: System.Text.Json counts lines and byte positions from 0 ("LineNumber: 3" is the
 /// fourth line), editors from 1, so the message is rewritten with 1-based line and column.
 /// </summary>
-public static class JsonErrorText
+public static partial class JsonErrorText
 {
     public static string Describe(JsonException ex)
     {
@@ -24,4 +25,58 @@ public static class JsonErrorText
             ? $"line {line + 1}, column {(ex.BytePositionInLine ?? 0) + 1}: {message.TrimEnd()}"
             : message.TrimEnd();
     }
+
+    /// <summary>
+    /// A definition of the wrong shape, in JSON terms: System.Text.Json names the .NET type it was filling
+    /// (<c>System.Nullable`1[System.Double]</c>, <c>LlmWorkflow…WorkflowDefinition</c>), which means nothing to an author.
+    /// </summary>
+    public static string DescribeShape(JsonException ex)
+    {
+        var message = ex.Message.Split(" Path:", 2)[0].TrimEnd();
+        if (MissingRequired().Match(message) is { Success: true } missing)
+        {
+            return $"Missing required properties: {missing.Groups[1].Value.Replace("'", "", StringComparison.Ordinal)}.";
+        }
+
+        if (UnmappedProperty().Match(message) is { Success: true } unknown)
+        {
+            return $"Unknown property \"{unknown.Groups[1].Value}\".";
+        }
+
+        if (NotConvertible().Match(message) is { Success: true } converted)
+        {
+            return $"Expected {JsonKind(converted.Groups[1].Value)} here.";
+        }
+
+        // Our own converters' messages are written for authors; anything else naming a .NET type is not shown.
+        return DotNetTypeName().IsMatch(message) ? "This value has the wrong JSON type or shape." : message;
+    }
+
+    /// <summary>The JSON kind a .NET type is read from.</summary>
+    private static string JsonKind(string type) => type switch
+    {
+        _ when type.Contains("Dictionary`", StringComparison.Ordinal) || type.Contains("JsonObject", StringComparison.Ordinal) => "an object",
+        _ when type.Contains("List`", StringComparison.Ordinal) || type.Contains("[]", StringComparison.Ordinal) || type.Contains("JsonArray", StringComparison.Ordinal) => "an array",
+        _ when type.Contains("System.String", StringComparison.Ordinal) => "a string",
+        _ when type.Contains("System.Boolean", StringComparison.Ordinal) => "true or false",
+        _ when WholeNumber().IsMatch(type) => "a whole number",
+        _ when type.Contains("System.Double", StringComparison.Ordinal) || type.Contains("System.Decimal", StringComparison.Ordinal) || type.Contains("System.Single", StringComparison.Ordinal) => "a number",
+        _ when type.EndsWith("Definition", StringComparison.Ordinal) || type.EndsWith("Config", StringComparison.Ordinal) => "an object",
+        _ => "another kind of value (see workflows/workflow.schema.json)",
+    };
+
+    [GeneratedRegex(@"missing required properties including: (.+?)\.?$")]
+    private static partial Regex MissingRequired();
+
+    [GeneratedRegex(@"^The JSON property '(.+?)' could not be mapped")]
+    private static partial Regex UnmappedProperty();
+
+    [GeneratedRegex(@"could not be converted to (\S+)")]
+    private static partial Regex NotConvertible();
+
+    [GeneratedRegex(@"System\.(U?Int(16|32|64)|Byte|SByte)\b")]
+    private static partial Regex WholeNumber();
+
+    [GeneratedRegex(@"\b(System|LlmWorkflow|Microsoft)\.[A-Za-z]")]
+    private static partial Regex DotNetTypeName();
 }

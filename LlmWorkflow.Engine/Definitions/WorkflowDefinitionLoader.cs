@@ -96,7 +96,6 @@ public static class WorkflowDefinitionLoader
     private static ValidationProblem ProblemFrom(JsonException ex, string source, string basePath)
     {
         var relative = ex.Path is { Length: > 1 } path ? path[1..] : "";
-        var message = ex.Message.Split(" Path:", 2)[0];
-        return new(source, basePath + relative, InvalidDefinitionCode, message, "Compare the property with workflows/workflow.schema.json.");
+        return new(source, basePath + relative, InvalidDefinitionCode, JsonErrorText.DescribeShape(ex), "Compare the property with workflows/workflow.schema.json.");
     }
 }

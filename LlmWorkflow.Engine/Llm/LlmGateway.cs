@@ -120,9 +120,9 @@ public sealed partial class LlmGateway : ILlmGateway
             }
         }
 
-        if (result.CacheHit || Telemetry.IsRehearsal)
+        if (result.CacheHit)
         {
-            return; // nothing was consumed, or nothing real
+            return; // nothing was consumed
         }
 
         KeyValuePair<string, object?> provider = new("gen_ai.provider.name", result.Provider), requestModel = new("gen_ai.request.model", model);

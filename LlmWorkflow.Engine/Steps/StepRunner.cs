@@ -186,13 +186,10 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
 
         run.AddRecord(record);
         var statusName = status.ToWire();
-        if (!Telemetry.IsRehearsal)
-        {
-            Telemetry.StepDuration.Record(record.DurationMs / 1000.0,
-                new KeyValuePair<string, object?>("workflow", run.Workflow.Name),
-                new KeyValuePair<string, object?>("step_type", step.Type),
-                new KeyValuePair<string, object?>("status", statusName));
-        }
+        Telemetry.StepDuration.Record(record.DurationMs / 1000.0,
+            new KeyValuePair<string, object?>("workflow", run.Workflow.Name),
+            new KeyValuePair<string, object?>("step_type", step.Type),
+            new KeyValuePair<string, object?>("status", statusName));
 
         span?.SetTag("llmworkflow.step.status", statusName);
         span?.SetTag("llmworkflow.step.attempts", attempt);

@@ -1,6 +1,6 @@
 using LlmWorkflow.Engine.External;
 using System.Globalization;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Pipeline.External;
 
@@ -8,7 +8,7 @@ namespace LlmWorkflow.Pipeline.External;
 /// Token buckets in Redis shared by every worker: one Lua script refills by elapsed server time and takes a token
 /// atomically, or says how many milliseconds until one is free; the caller waits that long and asks again.
 /// </summary>
-internal sealed class RedisRateLimiter(IRedisClient redis, string keyPrefix = "llmwf:ratelimit:") : IServiceRateLimiter
+internal sealed class RedisRateLimiter(IConnectionMultiplexer redis, string keyPrefix = "llmwf:ratelimit:") : IServiceRateLimiter
 {
     // Server time (TIME) keeps workers with skewed clocks consistent; Redis 7 replicates script effects, so TIME is allowed.
     private const string TakeTokenScript = """
@@ -34,15 +34,16 @@ internal sealed class RedisRateLimiter(IRedisClient redis, string keyPrefix = "l
     public async ValueTask AcquireAsync(string service, RateLimitOptions limit, CancellationToken cancellationToken)
     {
         var deadline = TimeProvider.System.GetTimestamp() + (long)(limit.MaxWait.TotalSeconds * TimeProvider.System.TimestampFrequency);
-        string[] keys = [keyPrefix + service];
-        object[] args =
+        RedisKey[] keys = [keyPrefix + service];
+        RedisValue[] args =
         [
             limit.Capacity.ToString(CultureInfo.InvariantCulture),
             (limit.RefillPerSecond / 1000).ToString("R", CultureInfo.InvariantCulture),
         ];
         while (true)
         {
-            var waitMs = (await redis.ScriptEvaluateAsync(TakeTokenScript, keys, args, cancellationToken).ConfigureAwait(false)).AsInt64();
+            cancellationToken.ThrowIfCancellationRequested();
+            var waitMs = (long)await redis.GetDatabase().ScriptEvaluateAsync(TakeTokenScript, keys, args).ConfigureAwait(false);
             if (waitMs == 0)
             {
                 return;

@@ -1,7 +1,7 @@
 using LlmWorkflow.Engine.External;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Pipeline.External;
 
@@ -11,7 +11,7 @@ namespace LlmWorkflow.Pipeline.External;
 /// the call it serves.
 /// </summary>
 internal sealed partial class TieredResponseCache(
-    IMemoryCache memory, IRedisClient redis, TimeSpan memoryMaxTtl, ILogger<TieredResponseCache> logger, string keyPrefix = "llmwf:cache:") : IResponseCache
+    IMemoryCache memory, IConnectionMultiplexer redis, TimeSpan memoryMaxTtl, ILogger<TieredResponseCache> logger, string keyPrefix = "llmwf:cache:") : IResponseCache
 {
     public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken)
     {
@@ -22,22 +22,20 @@ internal sealed partial class TieredResponseCache(
 
         try
         {
-            var replies = await redis.PipelineAsync(
-                [new RedisCommand("GET", [keyPrefix + key]), new RedisCommand("PTTL", [keyPrefix + key])], cancellationToken).ConfigureAwait(false);
-            if (replies[0].AsString() is not { } shared)
+            var found = await redis.GetDatabase().StringGetWithExpiryAsync(keyPrefix + key).ConfigureAwait(false);
+            if ((string?)found.Value is not { } shared)
             {
                 return null;
             }
 
-            var remaining = replies[1].IsError ? 0 : replies[1].AsInt64();
-            if (remaining > 0)
+            if (found.Expiry is { Ticks: > 0 } remaining)
             {
-                Remember(key, shared, TimeSpan.FromMilliseconds(remaining));
+                Remember(key, shared, remaining);
             }
 
             return shared;
         }
-        catch (RedisException failure)
+        catch (Exception failure) when (failure is RedisException or TimeoutException)
         {
             LogRedisUnavailable(failure.Message);
             return null;
@@ -49,9 +47,9 @@ internal sealed partial class TieredResponseCache(
         Remember(key, value, ttl);
         try
         {
-            await redis.StringSetAsync(keyPrefix + key, value, ttl, ct: cancellationToken).ConfigureAwait(false);
+            await redis.GetDatabase().StringSetAsync(keyPrefix + key, value, ttl).ConfigureAwait(false);
         }
-        catch (RedisException failure)
+        catch (Exception failure) when (failure is RedisException or TimeoutException)
         {
             LogRedisUnavailable(failure.Message);
         }

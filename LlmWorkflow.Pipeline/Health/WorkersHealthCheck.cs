@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Pipeline.Health;
 
@@ -24,7 +24,7 @@ internal sealed class WorkersHealthCheck(WorkerHeartbeats heartbeats) : IHealthC
                 ? HealthCheckResult.Healthy($"{workers.Count} worker(s)", data)
                 : HealthCheckResult.Degraded("No live worker heartbeat: jobs are queued until a worker starts.", data: data);
         }
-        catch (Exception ex) when (ex is Redis.RedisException or TimeoutException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             return HealthCheckResult.Degraded("Worker heartbeats are unreadable (redis unreachable).");
         }

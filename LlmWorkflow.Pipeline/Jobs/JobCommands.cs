@@ -19,7 +19,7 @@ public enum CancelOutcome
     /// <summary>The job was waiting and is now cancelled.</summary>
     Cancelled,
 
-    /// <summary>The job is running; its worker stops it within about a second.</summary>
+    /// <summary>The job is running; its worker stops it at once, and it ends cancelled whatever its run does meanwhile.</summary>
     CancelRequested,
 }
 
@@ -66,19 +66,43 @@ public sealed class JobCommands(
             return CancelOutcome.Cancelled;
         }
 
-        var cancellable = JobLifecycle.From(JobTransition.RequestCancel);
-        var running = await db.Jobs
-            .Where(j => j.Id == jobId && cancellable.Contains(j.Status))
-            .ExecuteUpdateAsync(s => s.SetProperty(j => j.CancelRequestedAt, now).SetProperty(j => j.UpdatedAt, now), cancellationToken);
+        int running;
+        await using (var request = dataSource.CreateCommand(RequestCancelSql))
+        {
+            request.Parameters.Add(new NpgsqlParameter { Value = jobId });
+            request.Parameters.Add(new NpgsqlParameter { Value = now });
+            running = await request.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         if (running == 1)
         {
+            // From this commit on the job ends cancelled: its worker's finish stores "cancelled" whatever the run's
+            // outcome, and checks before each paid step. The notice only makes the worker stop at once.
+            try
+            {
+                await queue.AnnounceCancelAsync(jobId);
+            }
+            catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+            {
+                logger.LogWarning(ex, "Could not announce the cancel of job {JobId}; its worker sees it at its next poll", jobId);
+            }
+
             return CancelOutcome.CancelRequested;
         }
 
         return await db.Jobs.AnyAsync(j => j.Id == jobId, cancellationToken) ? CancelOutcome.AlreadyFinished : CancelOutcome.NotFound;
     }
 
-    /// <summary>Deletes jobs (with their steps, usage and webhook rows); running ones are stopped by their workers.</summary>
+    /// <summary>How long a delete waits for the workers of running jobs to record their cancel before deleting them.</summary>
+    public static readonly TimeSpan CancelBeforeDeleteWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Deletes jobs (with their steps, usage and delivered webhook rows) and leaves a tombstone of each, so its status
+    /// URL answers 410 Gone until retention purges it. A waiting or running job is cancelled first, through
+    /// <see cref="CancelAsync"/>, so the caller hears of it by its <c>workflow.cancelled</c> webhook, which outlives
+    /// the job (signed with the tombstone's secret); a running job whose worker has not recorded the cancel within
+    /// <see cref="CancelBeforeDeleteWait"/> gets that event from the delete itself.
+    /// </summary>
     /// <param name="tenantId">Only this tenant's jobs (null: any tenant, for admins).</param>
     /// <param name="userId">Only this user's jobs (null: any user of the tenant).</param>
     public async Task<IReadOnlyList<Guid>> DeleteAsync(IReadOnlyCollection<Guid> jobIds, string? tenantId, string? userId, CancellationToken cancellationToken)
@@ -94,30 +118,81 @@ public sealed class JobCommands(
             query = query.Where(j => j.UserId == userId);
         }
 
-        var existing = await query.Select(j => j.Id).ToListAsync(cancellationToken);
-        if (existing.Count > 0)
+        var existing = await query.Select(j => new { j.Id, j.Status }).ToListAsync(cancellationToken);
+        if (existing.Count == 0)
         {
-            // One statement: the jobs (their steps and usage rows by cascade) and their calls' share of the usage rollup.
-            // In a transaction of its own for the setting, sent with it in one round trip (Npgsql adds the BEGIN).
-            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await using var delete = TransactionSettings.Batch(connection, transaction, [TransactionSettings.NoJit], $"""
-                WITH doomed AS (
-                    DELETE FROM llm_workflow_jobs WHERE id = ANY($1)
-                    RETURNING id, tenant_id, workflow_name, user_id, username),
-                {UsageRollup.SubtractDeletedJobsSql("doomed")}
-                SELECT count(*) FROM doomed
-                """, existing.ToArray());
-            await delete.ExecuteNonQueryAsync(cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-            foreach (var id in existing)
+            return [];
+        }
+
+        var running = new List<Guid>();
+        foreach (var job in existing.Where(j => !j.Status.IsTerminal()))
+        {
+            if (await CancelAsync(job.Id, cancellationToken) == CancelOutcome.CancelRequested)
             {
-                await PublishCancelledAsync(id);
+                running.Add(job.Id);
             }
         }
 
-        return existing;
+        await WaitUntilFinishedAsync(running, cancellationToken);
+        var ids = existing.Select(j => j.Id).ToArray();
+        // One statement: the jobs (their steps and usage rows by cascade), their tombstones, their settled webhook
+        // attempts, the cancelled events of jobs still unfinished, and their calls' share of the usage rollup. In a
+        // transaction of its own for the setting, sent with it in one round trip (Npgsql adds the BEGIN).
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            await using var delete = TransactionSettings.Batch(connection, transaction, [TransactionSettings.NoJit],
+                DeleteSql(webhookOptions.Value.MaxPayloadBytes), ids, time.GetUtcNow());
+            await delete.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        foreach (var id in ids)
+        {
+            await PublishCancelledAsync(id);
+        }
+
+        return ids;
     }
+
+    /// <summary>Waits (bounded) until the workers of these jobs have recorded their cancel, so their own event is the one sent.</summary>
+    private async Task WaitUntilFinishedAsync(List<Guid> jobIds, CancellationToken cancellationToken)
+    {
+        var unfinished = JobLifecycle.From(JobTransition.RequestCancel);
+        for (var deadline = time.GetUtcNow() + CancelBeforeDeleteWait; jobIds.Count > 0 && time.GetUtcNow() < deadline;)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(50), time, cancellationToken);
+            var still = await db.Jobs.Where(j => jobIds.Contains(j.Id) && unfinished.Contains(j.Status)).Select(j => j.Id).ToListAsync(cancellationToken);
+            jobIds.RemoveAll(id => !still.Contains(id));
+        }
+    }
+
+    private static string DeleteSql(int maxPayloadBytes) => $"""
+        WITH doomed AS (
+            DELETE FROM llm_workflow_jobs WHERE id = ANY($1)
+            RETURNING id, tenant_id, workflow_name, status, user_id, username, action, attempt, webhook_url, webhook_secret,
+                      result_data, error_data, duration_ms, total_tokens, cost_usd),
+        unfinished AS (
+            SELECT id, workflow_name, 'cancelled'::text AS status, user_id, username, action, attempt, webhook_url,
+                   result_data, error_data, duration_ms, total_tokens, cost_usd
+              FROM doomed WHERE status NOT IN ('completed', 'failed', 'cancelled')),
+        cancelled_events AS (
+            {WebhookOutbox.TerminalEventsSql("unfinished", maxPayloadBytes)}),
+        tombstones AS (
+            -- The secret is kept only while an event of the job may still be sent.
+            INSERT INTO llm_deleted_jobs (job_id, tenant_id, user_id, workflow_name, webhook_secret, deleted_at)
+            SELECT d.id, d.tenant_id, d.user_id, d.workflow_name,
+                   CASE WHEN d.status NOT IN ('completed', 'failed', 'cancelled')
+                          OR EXISTS (SELECT 1 FROM llm_webhook_attempts a WHERE a.job_id = d.id AND a.state = 'pending')
+                        THEN d.webhook_secret END,
+                   $2
+              FROM doomed d
+            ON CONFLICT (job_id) DO NOTHING),
+        settled_attempts AS (
+            DELETE FROM llm_webhook_attempts WHERE job_id IN (SELECT id FROM doomed) AND state <> 'pending'),
+        {UsageRollup.SubtractDeletedJobsSql("doomed")}
+        SELECT count(*) FROM doomed
+        """;
 
     /// <summary>Queues a failed or cancelled job again; it resumes from its checkpoints, so finished steps are not re-run.</summary>
     public async Task<RetryOutcome> RetryAsync(Guid jobId, CancellationToken cancellationToken)
@@ -158,6 +233,12 @@ public sealed class JobCommands(
 
         return RetryOutcome.Requeued;
     }
+
+    // The first request's time is kept: a repeated cancel changes nothing.
+    private static readonly string RequestCancelSql = $"""
+        UPDATE llm_workflow_jobs SET cancel_requested_at = COALESCE(cancel_requested_at, $2), updated_at = $2
+         WHERE id = $1 AND {JobLifecycle.Guard(JobTransition.RequestCancel)}
+        """;
 
     private static readonly string RetrySql = $"""
         UPDATE llm_workflow_jobs

@@ -1,58 +1,84 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Pipeline.Jobs;
 
 /// <summary>
 /// The per-job live event stream in Redis (<c>{prefix}:events:{jobId}</c>) that the API serves as Server-Sent
 /// Events. Entry ids double as SSE ids, so a client resumes with <c>Last-Event-ID</c>. Streams expire an hour after
-/// the terminal event; Postgres keeps the durable record.
+/// the terminal event; Postgres keeps the durable record. Every write is followed by a notice on the job's channel
+/// (<see cref="NoticeChannel"/>), which wakes the requests reading the stream (the multiplexer refuses a blocking XREAD).
 /// </summary>
-public sealed class JobEventStream(IRedisClient redis, IOptions<QueueOptions> options)
+public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueOptions> options)
 {
     public const string TypeField = "type";
     public const string DataField = "data";
-    private const long MaxEventsPerJob = 5_000;
+    private const int MaxEventsPerJob = 5_000;
     private static readonly TimeSpan RetentionAfterEnd = TimeSpan.FromHours(1);
 
     public static IReadOnlySet<string> TerminalTypes { get; } = new HashSet<string> { "run_completed", "run_failed", "cancelled" };
 
     public string Key(Guid jobId) => $"{options.Value.KeyPrefix}:events:{jobId}";
 
+    /// <summary>The channel a notice goes to after the job's events were written.</summary>
+    public RedisChannel NoticeChannel(Guid jobId) => RedisChannel.Literal($"{options.Value.KeyPrefix}:events:{jobId}:written");
+
     public async Task PublishAsync(Guid jobId, string type, JsonObject data, CancellationToken cancellationToken = default)
     {
-        var key = Key(jobId);
-        await redis.StreamAddAsync(key, [new(TypeField, type), new(DataField, data.ToJsonString())], MaxEventsPerJob);
-        if (TerminalTypes.Contains(type))
-        {
-            await redis.KeyExpireAsync(key, RetentionAfterEnd);
-        }
+        var batch = redis.GetDatabase().CreateBatch();
+        var writes = new List<Task>(3) { AddTo(batch, jobId, type, data.ToJsonString()) };
+        writes.Add(batch.PublishAsync(NoticeChannel(jobId), type));
+        batch.Execute();
+        await Task.WhenAll(writes);
     }
 
-    /// <summary>The XADD of one event (its JSON as UTF-8), for pipelined writers.</summary>
-    public RedisCommand AddCommand(Guid jobId, string type, byte[] data) =>
-        new("XADD", [Key(jobId), "MAXLEN", "~", MaxEventsPerJob, "*", TypeField, type, DataField, data]);
-
-    /// <summary>The EXPIRE that follows a terminal event.</summary>
-    public RedisCommand ExpireCommand(Guid jobId) =>
-        new("EXPIRE", [Key(jobId), (long)RetentionAfterEnd.TotalSeconds]);
+    /// <summary>Queues the XADD of one event (and, for a terminal one, the stream's expiry) on a batch.</summary>
+    public Task AddTo(IBatch batch, Guid jobId, string type, RedisValue data)
+    {
+        var key = Key(jobId);
+        var add = batch.StreamAddAsync(key, [new(TypeField, type), new(DataField, data)], maxLength: MaxEventsPerJob, useApproximateMaxLength: true);
+        return TerminalTypes.Contains(type) ? Task.WhenAll(add, batch.KeyExpireAsync(key, RetentionAfterEnd)) : add;
+    }
 
     /// <summary>Forgets a job's live events (a retried job starts a fresh stream).</summary>
-    public async Task DeleteAsync(Guid jobId) => await redis.KeyDeleteAsync(Key(jobId));
+    public async Task DeleteAsync(Guid jobId) => await redis.GetDatabase().KeyDeleteAsync(Key(jobId));
 
     /// <summary>The stream's newest event, or null when the stream does not exist (never written, expired or deleted).</summary>
     public async Task<StreamEntry?> LastAsync(Guid jobId, CancellationToken cancellationToken)
     {
-        var reply = await redis.ExecuteAsync("XREVRANGE", [Key(jobId), "+", "-", "COUNT", 1], cancellationToken);
-        var entries = RedisReplies.ToStreamEntries(reply);
-        return entries.Count == 0 ? null : entries[0];
+        var entries = await redis.GetDatabase().StreamRangeAsync(Key(jobId), "-", "+", count: 1, messageOrder: Order.Descending);
+        return entries.Length == 0 ? null : entries[0];
     }
 
-    /// <summary>Events after <paramref name="afterId"/> ("0" = from the start), waiting up to <paramref name="block"/> for new ones.</summary>
-    public async Task<IReadOnlyList<StreamEntry>> ReadAsync(Guid jobId, string afterId, TimeSpan block, CancellationToken cancellationToken)
+    /// <summary>Events after <paramref name="afterId"/> ("0" = from the start), without waiting.</summary>
+    public async Task<StreamEntry[]> ReadAsync(Guid jobId, string afterId, CancellationToken cancellationToken) =>
+        await redis.GetDatabase().StreamReadAsync(Key(jobId), afterId, count: 100);
+
+    /// <summary>
+    /// Subscribes to the job's notices; the watch's <see cref="EventWatch.Next"/> completes at the next write. Dispose
+    /// it to unsubscribe.
+    /// </summary>
+    public async Task<EventWatch> WatchAsync(Guid jobId)
     {
-        var results = await redis.StreamReadAsync([(Key(jobId), afterId)], 100, block, cancellationToken);
-        return results.Count == 0 ? [] : results[0].Entries;
+        var watch = new EventWatch(redis.GetSubscriber(), NoticeChannel(jobId));
+        await watch.SubscribeAsync();
+        return watch;
+    }
+
+    /// <summary>One reader's subscription to a job's notices.</summary>
+    public sealed class EventWatch(ISubscriber subscriber, RedisChannel channel) : IAsyncDisposable
+    {
+        private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes at the next notice after this call.</summary>
+        public Task Next() => Volatile.Read(ref _next).Task;
+
+        internal Task SubscribeAsync() => subscriber.SubscribeAsync(channel, OnNotice);
+
+        private void OnNotice(RedisChannel _, RedisValue __) =>
+            Interlocked.Exchange(ref _next, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+        public async ValueTask DisposeAsync() => await subscriber.UnsubscribeAsync(channel, OnNotice);
     }
 }

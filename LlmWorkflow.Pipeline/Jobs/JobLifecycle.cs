@@ -36,15 +36,6 @@ public enum JobTransition
     /// <summary>The lease owner stores a failed outcome (including dead-lettering).</summary>
     Fail,
 
-    /// <summary>
-    /// A worker stores the successful outcome of a job it ran without a claim: its workflow only computes (no
-    /// <c>llm</c> or <c>external_api</c> step), so a lost or repeated run repeats nothing but computation.
-    /// </summary>
-    FinishUnclaimed,
-
-    /// <summary>A worker stores the failed outcome of a job it ran without a claim (see <see cref="FinishUnclaimed"/>).</summary>
-    FailUnclaimed,
-
     /// <summary>A waiting job is cancelled by its caller.</summary>
     Cancel,
 
@@ -87,8 +78,6 @@ public static class JobLifecycle
         new(JobTransition.Release, Running, JobStatus.Queued),
         new(JobTransition.Finish, Running, JobStatus.Completed),
         new(JobTransition.Fail, Running, JobStatus.Failed),
-        new(JobTransition.FinishUnclaimed, [JobStatus.Queued], JobStatus.Completed),
-        new(JobTransition.FailUnclaimed, [JobStatus.Queued], JobStatus.Failed),
         new(JobTransition.Cancel, Waiting, JobStatus.Cancelled),
         new(JobTransition.RequestCancel, Running, JobStatus.Processing),
         new(JobTransition.FinishCancelled, Running, JobStatus.Cancelled),
@@ -121,13 +110,5 @@ public static class JobLifecycle
         JobStatus.Failed => JobTransition.Fail,
         JobStatus.Cancelled => JobTransition.FinishCancelled,
         _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, "A worker's outcome is completed, failed or cancelled."),
-    };
-
-    /// <summary>The transition the outcome of a run without a claim is stored with (it cannot be cancelled mid-run).</summary>
-    public static JobTransition ForUnclaimedOutcome(JobStatus outcome) => outcome switch
-    {
-        JobStatus.Completed => JobTransition.FinishUnclaimed,
-        JobStatus.Failed => JobTransition.FailUnclaimed,
-        _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, "The outcome of a run without a claim is completed or failed."),
     };
 }

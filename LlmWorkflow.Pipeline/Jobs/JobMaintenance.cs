@@ -87,7 +87,7 @@ public sealed class JobMaintenance(NpgsqlDataSource dataSource, IOptions<Webhook
 
     /// <summary>
     /// Deletes completed, failed and cancelled jobs created before <paramref name="olderThan"/> ago (their steps, usage
-    /// and webhook rows go with them), <paramref name="batchSize"/> rows per statement and transaction so no statement
+    /// and webhook rows go with them; so do tombstones of jobs deleted before then), <paramref name="batchSize"/> rows per statement and transaction so no statement
     /// holds many locks or stalls the workers' writes.
     /// </summary>
     public async Task<RetentionResult> DeleteFinishedAsync(TimeSpan olderThan, CancellationToken cancellationToken, int batchSize = 1000)
@@ -119,6 +119,7 @@ public sealed class JobMaintenance(NpgsqlDataSource dataSource, IOptions<Webhook
                        -- Re-checked on the row itself: a job retried meanwhile is not finished any more.
                        AND status IN ('completed', 'failed', 'cancelled')
                     RETURNING id, created_at, tenant_id, workflow_name, user_id, username),
+                attempts AS (DELETE FROM llm_webhook_attempts WHERE job_id IN (SELECT id FROM doomed)),
                 {UsageRollup.SubtractDeletedJobsSql("doomed")}
                 SELECT count(*), max(created_at) FROM doomed
                 """, cutoff, batchSize, from);
@@ -135,9 +136,24 @@ public sealed class JobMaintenance(NpgsqlDataSource dataSource, IOptions<Webhook
             batches++;
             if (count < batchSize)
             {
+                await PurgeTombstonesAsync(connection, cutoff, cancellationToken);
                 return new RetentionResult(deleted, batches);
             }
         }
+    }
+
+    /// <summary>
+    /// Tombstones of jobs deleted before the cutoff go with the retention period (their status URL then answers 404),
+    /// and so do the webhook attempts that outlived those jobs.
+    /// </summary>
+    private static async Task PurgeTombstonesAsync(NpgsqlConnection connection, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        await using var purge = new NpgsqlCommand("""
+            WITH purged AS (DELETE FROM llm_deleted_jobs WHERE deleted_at < $1 RETURNING job_id)
+            DELETE FROM llm_webhook_attempts WHERE job_id IN (SELECT job_id FROM purged)
+            """, connection);
+        purge.Parameters.Add(new NpgsqlParameter { Value = cutoff });
+        await purge.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static string Describe(TimeSpan span) => span.TotalHours >= 1 && span.TotalHours == Math.Floor(span.TotalHours)

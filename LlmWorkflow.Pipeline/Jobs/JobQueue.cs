@@ -1,13 +1,16 @@
 using Microsoft.Extensions.Options;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Pipeline.Jobs;
 
 /// <summary>
 /// Dispatch over Redis streams: one stream per <see cref="PriorityBand"/>, one consumer group shared by all workers.
-/// Entries carry only the job id and trace context; Postgres decides whether the job still needs running.
+/// Entries carry only the job id and trace context; Postgres decides whether the job still needs running. The
+/// multiplexer refuses blocking commands, so a worker reads without blocking and, when every band is empty, waits for
+/// the notice a dispatcher publishes after its XADD (<see cref="DispatchNotices"/>), or at most
+/// <see cref="QueueOptions.PollInterval"/>, a safety net for a notice lost while a connection was re-established.
 /// </summary>
-public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
+public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<QueueOptions> options)
 {
     private const string JobIdField = "job_id";
     private const string PriorityField = "priority";
@@ -15,13 +18,35 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
     private const string TraceStateField = "tracestate";
 
     private readonly QueueOptions _options = options.Value;
+    private readonly Lazy<DispatchNotices> _notices = new(
+        () => new DispatchNotices(redis, RedisChannel.Literal($"{options.Value.KeyPrefix}:jobs:dispatched")), LazyThreadSafetyMode.PublicationOnly);
     private long _reads;
+
+    private IDatabase Db => redis.GetDatabase();
+
+    private RedisChannel NoticeChannel => RedisChannel.Literal($"{_options.KeyPrefix}:jobs:dispatched");
 
     public string StreamKey(PriorityBand band) => band.StreamKey(_options.KeyPrefix);
 
     public IReadOnlyList<string> StreamKeys => PriorityBands.ReadOrder.Select(StreamKey).ToArray();
 
     public string ConsumerGroup => _options.ConsumerGroup;
+
+    /// <summary>Where the API announces a cancel request for a running job (the message is its id): its worker stops it.</summary>
+    public RedisChannel CancelChannel => RedisChannel.Literal($"{_options.KeyPrefix}:jobs:cancel");
+
+    /// <summary>Tells the workers at once that a running job was asked to stop (they also poll Postgres, as a safety net).</summary>
+    public async Task AnnounceCancelAsync(Guid jobId) => await redis.GetSubscriber().PublishAsync(CancelChannel, jobId.ToString());
+
+    /// <summary>Calls <paramref name="onCancel"/> with the id of every job whose cancel is announced from now on.</summary>
+    public async Task WatchCancelsAsync(Action<Guid> onCancel) =>
+        await redis.GetSubscriber().SubscribeAsync(CancelChannel, (_, message) =>
+        {
+            if (Guid.TryParse((string?)message, out var jobId))
+            {
+                onCancel(jobId);
+            }
+        });
 
     /// <summary>Where entries delivered too many times go, with the reason; their jobs are failed.</summary>
     public string DeadLetterKey => $"{_options.KeyPrefix}:jobs:dead";
@@ -32,52 +57,69 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
         foreach (var key in StreamKeys)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await redis.StreamCreateGroupAsync(key, _options.ConsumerGroup, "0", createStream: true);
+            try
+            {
+                await Db.StreamCreateConsumerGroupAsync(key, _options.ConsumerGroup, "0", createStream: true);
+            }
+            catch (RedisServerException ex) when (ex.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal))
+            {
+                // Another worker (or an earlier start) created it.
+            }
         }
     }
 
-    public Task<string> EnqueueAsync(JobDispatch dispatch, CancellationToken cancellationToken = default) =>
-        redis.StreamAddAsync(StreamKey(PriorityBands.ForPriority(dispatch.Priority)), Fields(dispatch), _options.MaxStreamLength);
+    public Task EnqueueAsync(JobDispatch dispatch, CancellationToken cancellationToken = default) => EnqueueManyAsync([dispatch], cancellationToken);
 
     /// <summary>
-    /// Enqueues many jobs in one round trip, as one MULTI/EXEC transaction: a worker blocked in its read then wakes
-    /// with the whole batch (one claim, one ack for all of it) instead of with the first entry alone, which a plain
-    /// pipeline gives it (Redis serves blocked readers after each command outside a transaction).
+    /// Enqueues many jobs in one round trip, as one MULTI/EXEC transaction with the notice that wakes waiting workers,
+    /// so a worker reads the whole batch (one claim, one ack for all of it).
     /// </summary>
-    public Task EnqueueManyAsync(IReadOnlyList<JobDispatch> dispatches, CancellationToken cancellationToken = default) =>
-        dispatches.Count == 0
-            ? Task.CompletedTask
-            : AddInTransactionAsync(dispatches, d => StreamKey(PriorityBands.ForPriority(d.Priority)), makeStream: true, cancellationToken);
-
-    /// <summary>
-    /// Sends the transaction <see cref="EnqueueManyAsync"/> sends for <paramref name="dispatch"/>, but to a stream that
-    /// does not exist and with NOMKSTREAM, so Redis adds nothing: a warm-up's rehearsal of the dispatch.
-    /// </summary>
-    public Task RehearseEnqueueAsync(JobDispatch dispatch, CancellationToken cancellationToken) =>
-        // An array, as a submission batch passes: a one-element list literal would take other code through the LINQ below.
-        AddInTransactionAsync(new[] { dispatch }, _ => $"{_options.KeyPrefix}:warmup:no-stream", makeStream: false, cancellationToken);
-
-    private async Task AddInTransactionAsync(IReadOnlyList<JobDispatch> dispatches, Func<JobDispatch, string> streamKey, bool makeStream,
-        CancellationToken cancellationToken)
+    public async Task EnqueueManyAsync(IReadOnlyList<JobDispatch> dispatches, CancellationToken cancellationToken = default)
     {
-        var commands = dispatches.Select(d => StreamAddCommand(d, streamKey(d), makeStream)).ToArray();
-        var replies = await redis.TransactionAsync(commands, cancellationToken);
-        var failed = replies.FirstOrDefault(r => r.IsError);
-        if (failed.IsError)
+        if (dispatches.Count == 0)
         {
-            throw new RedisServerException(failed.AsString() ?? "XADD failed");
+            return;
         }
+
+        var transaction = Db.CreateTransaction();
+        var adds = dispatches
+            .Select(d => transaction.StreamAddAsync(StreamKey(PriorityBands.ForPriority(d.Priority)), Fields(d),
+                maxLength: (int)Math.Min(int.MaxValue, _options.MaxStreamLength), useApproximateMaxLength: true))
+            .ToArray();
+        var notice = transaction.PublishAsync(NoticeChannel, dispatches.Count);
+        if (!await transaction.ExecuteAsync())
+        {
+            throw new RedisException("The dispatch transaction was not executed.");
+        }
+
+        await Task.WhenAll(adds);
+        await notice;
     }
 
     /// <summary>
-    /// Reads up to <paramref name="count"/> new entries for this consumer, highest band first. Only when every band
-    /// is empty does it block (on all bands at once) for up to <see cref="QueueOptions.BlockTimeout"/>.
+    /// Reads up to <paramref name="count"/> new entries for this consumer, highest band first. When every band is
+    /// empty it waits for a dispatch notice (or <see cref="QueueOptions.PollInterval"/>) and reads once more.
     /// </summary>
     public async Task<IReadOnlyList<DispatchedJob>> ReadAsync(string consumer, int count, CancellationToken cancellationToken)
     {
-        var order = NextReadOrder();
+        using var untraced = RedisSetup.Untraced();
+        // Taken before the read, so a notice published after it is not missed while the read runs.
+        var notice = _notices.Value.Next();
+        var result = await ReadOnceAsync(consumer, count);
+        if (result.Count == 0)
+        {
+            await notice.WaitAsync(_options.PollInterval, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
+            cancellationToken.ThrowIfCancellationRequested();
+            result = await ReadOnceAsync(consumer, count);
+        }
+
+        return result;
+    }
+
+    private async Task<List<DispatchedJob>> ReadOnceAsync(string consumer, int count)
+    {
         var result = new List<DispatchedJob>(count);
-        foreach (var band in order)
+        foreach (var band in NextReadOrder())
         {
             var remaining = count - result.Count;
             if (remaining <= 0)
@@ -85,15 +127,9 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
                 break;
             }
 
-            var batch = await redis.StreamReadGroupAsync(_options.ConsumerGroup, consumer, [StreamKey(band)], remaining, block: null, cancellationToken);
-            AddEntries(batch, result);
-        }
-
-        if (result.Count == 0)
-        {
-            var keys = order.Select(StreamKey).ToArray();
-            var batch = await redis.StreamReadGroupAsync(_options.ConsumerGroup, consumer, keys, count, _options.BlockTimeout, cancellationToken);
-            AddEntries(batch, result);
+            var key = StreamKey(band);
+            var entries = await Db.StreamReadGroupAsync(key, _options.ConsumerGroup, consumer, StreamPosition.NewMessages, remaining);
+            result.AddRange(entries.Select(e => new DispatchedJob(Parse(e), key, e.Id.ToString())));
         }
 
         return result;
@@ -105,19 +141,12 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
     /// </summary>
     public async Task AckAsync(IReadOnlyList<DispatchedJob> jobs)
     {
-        var commands = jobs.GroupBy(j => j.StreamKey)
-            .Select(g => new RedisCommand("XACK", [g.Key, _options.ConsumerGroup, .. g.Select(j => (object)j.EntryId)]))
+        var batch = Db.CreateBatch();
+        var acks = jobs.GroupBy(j => j.StreamKey)
+            .Select(g => batch.StreamAcknowledgeAsync(g.Key, _options.ConsumerGroup, g.Select(j => (RedisValue)j.EntryId).ToArray()))
             .ToArray();
-        if (commands.Length == 0)
-        {
-            return;
-        }
-
-        var failed = (await redis.PipelineAsync(commands)).FirstOrDefault(r => r.IsError);
-        if (failed.IsError)
-        {
-            throw new RedisServerException(failed.AsString() ?? "XACK failed");
-        }
+        batch.Execute();
+        await Task.WhenAll(acks);
     }
 
     /// <summary>
@@ -127,15 +156,16 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
     /// </summary>
     public async Task<IReadOnlyList<DispatchedJob>> ReclaimAsync(string consumer, TimeSpan minIdle, int count)
     {
+        using var untraced = RedisSetup.Untraced();
         var reclaimed = new List<DispatchedJob>();
         foreach (var band in PriorityBands.ReadOrder)
         {
             var key = StreamKey(band);
-            var (_, entries, deleted) = await redis.StreamAutoClaimAsync(key, _options.ConsumerGroup, consumer, minIdle, "0-0", count);
-            reclaimed.AddRange(entries.Select(e => new DispatchedJob(Parse(e), key, e.Id)));
-            if (deleted.Count > 0)
+            var claim = await Db.StreamAutoClaimAsync(key, _options.ConsumerGroup, consumer, (long)minIdle.TotalMilliseconds, "0-0", count);
+            reclaimed.AddRange(claim.ClaimedEntries.Where(e => !e.IsNull).Select(e => new DispatchedJob(Parse(e), key, e.Id.ToString())));
+            if (claim.DeletedIds.Length > 0)
             {
-                await redis.StreamAckAsync(key, _options.ConsumerGroup, [.. deleted]);
+                await Db.StreamAcknowledgeAsync(key, _options.ConsumerGroup, claim.DeletedIds);
             }
         }
 
@@ -145,13 +175,13 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
     /// <summary>Records a dead-lettered job in the dead-letter stream with the reason (its entry was acked at claim).</summary>
     public async Task DeadLetterAsync(DispatchedJob job, string reason)
     {
-        await redis.StreamAddAsync(DeadLetterKey,
+        await Db.StreamAddAsync(DeadLetterKey,
         [
             new("job_id", job.Dispatch.JobId.ToString()),
             new("stream", job.StreamKey),
             new("entry_id", job.EntryId),
             new("reason", reason),
-        ], _options.MaxStreamLength);
+        ], maxLength: (int)Math.Min(int.MaxValue, _options.MaxStreamLength), useApproximateMaxLength: true);
     }
 
     private IReadOnlyList<PriorityBand> NextReadOrder()
@@ -161,25 +191,12 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
         return read % every == 0 ? PriorityBands.ReadOrder.Reverse().ToArray() : PriorityBands.ReadOrder;
     }
 
-    private RedisCommand StreamAddCommand(JobDispatch dispatch, string streamKey, bool makeStream)
+    private static NameValueEntry[] Fields(JobDispatch dispatch)
     {
-        List<object> args = makeStream ? [streamKey] : [streamKey, "NOMKSTREAM"];
-        args.AddRange(["MAXLEN", "~", _options.MaxStreamLength, "*"]);
-        foreach (var (name, value) in Fields(dispatch))
-        {
-            args.Add(name);
-            args.Add(value);
-        }
-
-        return new RedisCommand("XADD", args);
-    }
-
-    private static List<KeyValuePair<string, string>> Fields(JobDispatch dispatch)
-    {
-        var fields = new List<KeyValuePair<string, string>>(4)
+        var fields = new List<NameValueEntry>(4)
         {
             new(JobIdField, dispatch.JobId.ToString()),
-            new(PriorityField, dispatch.Priority.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            new(PriorityField, dispatch.Priority),
         };
         if (dispatch.TraceParent is not null)
         {
@@ -191,27 +208,13 @@ public sealed class JobQueue(IRedisClient redis, IOptions<QueueOptions> options)
             fields.Add(new(TraceStateField, dispatch.TraceState));
         }
 
-        return fields;
-    }
-
-    private static void AddEntries(IReadOnlyList<StreamReadResult> batch, List<DispatchedJob> into)
-    {
-        foreach (var stream in batch)
-        {
-            foreach (var entry in stream.Entries)
-            {
-                into.Add(new DispatchedJob(Parse(entry), stream.Stream, entry.Id));
-            }
-        }
+        return [.. fields];
     }
 
     internal static JobDispatch Parse(StreamEntry entry)
     {
-        var fields = entry.Fields;
-        var jobId = fields.TryGetValue(JobIdField, out var idText) && Guid.TryParse(idText, out var id) ? id : Guid.Empty;
-        var priority = fields.TryGetValue(PriorityField, out var p) && int.TryParse(p, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : 0;
-        fields.TryGetValue(TraceParentField, out var traceParent);
-        fields.TryGetValue(TraceStateField, out var traceState);
-        return new JobDispatch(jobId, priority, traceParent, traceState);
+        var jobId = Guid.TryParse((string?)entry[JobIdField], out var id) ? id : Guid.Empty;
+        var priority = entry[PriorityField].TryParse(out int value) ? value : 0;
+        return new JobDispatch(jobId, priority, (string?)entry[TraceParentField], (string?)entry[TraceStateField]);
     }
 }

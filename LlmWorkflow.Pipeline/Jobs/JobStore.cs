@@ -17,19 +17,8 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// </summary>
 public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher writes, IOptions<WebhookOptions> webhookOptions)
 {
-    /// <summary>A job the claim reads instead of claiming: queued, of a workflow in $4, no opt-in webhook events.</summary>
-    /// <remarks>Declared before <see cref="ClaimSql"/>, which is built from it (static fields start in order).</remarks>
-    private static readonly string RunsUnclaimed =
-        $"j.{JobLifecycle.Guard(JobTransition.FinishUnclaimed)} AND j.workflow_name = ANY($4::text[]) AND COALESCE(cardinality(j.webhook_events), 0) = 0";
-
     // Each id is one primary-key probe (a LATERAL lookup with FOR UPDATE is never flattened into a join): with
     // `id = ANY($1)` alone the prepared (generic) plan scanned every queued job through the partial index on status.
-    // The lookup without a lock has only the id inside its OFFSET 0 (conditions are not pushed past it): with its
-    // status condition inside, the plan probed that partial index once per id, reading every queued job each time.
-    // A queued job of a workflow named in $4 (one that only computes) is read, not claimed: the worker runs it without
-    // a lease and finishes it straight from queued (JobTransition.FinishUnclaimed), one row version fewer. Not when its
-    // webhook opted in to more than the terminal event (workflow.step_completed): that run writes each step row as the
-    // step finishes, under the claim's guard.
     internal static readonly string ClaimSql = $"""
         WITH claimable AS (
             SELECT j.id
@@ -39,7 +28,6 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
                       AND ((j.{JobLifecycle.Guard(JobTransition.Claim)})
                            OR (j.{JobLifecycle.Guard(JobTransition.Reclaim)} AND j.lease_expires_at < now()))
                       AND j.cancel_requested_at IS NULL
-                      AND NOT ({RunsUnclaimed})
                       FOR UPDATE) j
         ), claimed AS (
             UPDATE llm_workflow_jobs j
@@ -48,14 +36,9 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
               FROM claimable
              WHERE j.id = claimable.id
             RETURNING j.id, j.workflow_name, j.input_data, j.attempt, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
-                      j.priority, j.webhook_url IS NOT NULL, j.webhook_events, TRUE AS leased, j.started_at
+                      j.priority, j.webhook_url IS NOT NULL, j.webhook_events
         )
         SELECT * FROM claimed
-        UNION ALL
-        SELECT j.id, j.workflow_name, j.input_data, j.attempt + 1, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
-               j.priority, j.webhook_url IS NOT NULL, j.webhook_events, FALSE, COALESCE(j.started_at, now())
-          FROM unnest($1::uuid[]) AS r(id) CROSS JOIN LATERAL (SELECT * FROM llm_workflow_jobs j WHERE j.id = r.id OFFSET 0) j
-         WHERE cardinality($4::text[]) > 0 AND j.cancel_requested_at IS NULL AND {RunsUnclaimed}
         """;
 
     // The renewal never waits for a row lock: a row another transaction holds (this worker's own write batch,
@@ -88,25 +71,19 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
          WHERE id = $1 AND {JobLifecycle.Guard(JobTransition.Checkpoint)}
         """;
 
-    private readonly MultiRowStatement _finishRows = new("finish", FinishSql(webhookOptions.Value.MaxPayloadBytes, unclaimed: false), FinishColumns);
-
-    private readonly MultiRowStatement _finishUnclaimedRows =
-        new("unclaimed finish", FinishSql(webhookOptions.Value.MaxPayloadBytes, unclaimed: true), FinishColumns);
+    private readonly MultiRowStatement _finishRows = new("finish", FinishSql(webhookOptions.Value.MaxPayloadBytes), FinishColumns);
 
     /// <summary>
     /// Claims jobs in one statement: each queued one, or processing one whose lease lapsed (its worker died). Jobs
     /// that are finished, cancelled, owned by a live worker or missing are simply absent from the result.
     /// </summary>
-    /// <param name="unclaimedWorkflows">Workflows that only compute: a queued job of one of them is returned without a
-    /// claim (<see cref="ClaimedJob.Leased"/> false), to be finished with <see cref="FinishUnclaimedStatement"/>.</param>
     public async Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(
-        IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken, IReadOnlyList<string>? unclaimedWorkflows = null)
+        IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(ClaimSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobIds.ToArray() });
         command.Parameters.Add(new NpgsqlParameter { Value = workerId });
         command.Parameters.Add(new NpgsqlParameter { Value = lease });
-        command.Parameters.Add(new NpgsqlParameter { Value = unclaimedWorkflows ?? [], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var claimed = new Dictionary<Guid, ClaimedJob>(jobIds.Count);
         while (await reader.ReadAsync(cancellationToken))
@@ -123,13 +100,19 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
                 reader.GetBoolean(8),
                 reader.GetInt32(9),
                 reader.GetBoolean(10),
-                reader.IsDBNull(11) ? [] : reader.GetFieldValue<string[]>(11),
-                reader.GetBoolean(12),
-                reader.GetFieldValue<DateTimeOffset>(13));
+                reader.IsDBNull(11) ? [] : reader.GetFieldValue<string[]>(11));
             claimed[job.Id] = job;
         }
 
         return claimed;
+    }
+
+    /// <summary>Whether a cancel of the job was accepted (or the job is gone): checked before each paid step starts.</summary>
+    public async Task<bool> StopRequestedAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT cancel_requested_at IS NULL FROM llm_workflow_jobs WHERE id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        return await command.ExecuteScalarAsync(cancellationToken) is not true;
     }
 
     /// <summary>Extends the lease; false when this worker no longer owns the job (it was cancelled or reclaimed).</summary>
@@ -198,10 +181,8 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
 
     /// <summary>The statement that writes a step record, fenced by the job's attempt so a reclaimed run cannot write.</summary>
     /// <remarks>One row of a multi-row statement: the step rows of many jobs in a batch are one INSERT.</remarks>
-    /// <param name="leased">False for a run without a claim: its rows go with its finish, in the same transaction, and
-    /// are written only while the job is still queued (<see cref="JobTransition.FinishUnclaimed"/>).</param>
-    public static WriteStatement StepStatement(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint, bool leased = true) =>
-        (leased ? (isCheckpoint ? CheckpointRows : StepRecordRows) : (isCheckpoint ? UnclaimedCheckpointRows : UnclaimedStepRecordRows)).Row(
+    public static WriteStatement StepStatement(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint) =>
+        (isCheckpoint ? CheckpointRows : StepRecordRows).Row(
             (jobId, record.StepKey, jobAttempt),
             jobId, jobAttempt, record.StepKey, record.StepId, record.ParentStepId, record.Branch, record.DisplayName, record.Type,
             record.Status.ToWire(), record.Attempts, record.StartedAt, record.FinishedAt, (int)Math.Round(record.DurationMs),
@@ -233,20 +214,9 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     private static readonly string RunningAttempt =
         $"j.attempt = r.job_attempt AND j.{JobLifecycle.Guard(JobTransition.Checkpoint)} OFFSET 0";
 
-    // A run without a claim writes its rows just before its finish, in the same transaction: only while the job is
-    // still queued, and the row is locked from here, so a cancel cannot slip in between the rows and the finish.
-    private static readonly string QueuedForAttempt =
-        $"j.attempt + 1 = r.job_attempt AND j.{JobLifecycle.Guard(JobTransition.FinishUnclaimed)} AND j.cancel_requested_at IS NULL OFFSET 0 FOR UPDATE";
-
     private static readonly MultiRowStatement CheckpointRows = new("step checkpoint", StepSql(CheckpointConflict, RunningAttempt), StepColumns);
 
     private static readonly MultiRowStatement StepRecordRows = new("step record", StepSql(RecordConflict, RunningAttempt), StepColumns);
-
-    private static readonly MultiRowStatement UnclaimedCheckpointRows =
-        new("unclaimed step checkpoint", StepSql(CheckpointConflict, QueuedForAttempt), StepColumns);
-
-    private static readonly MultiRowStatement UnclaimedStepRecordRows =
-        new("unclaimed step record", StepSql(RecordConflict, QueuedForAttempt), StepColumns);
 
     /// <summary>
     /// Step rows of many jobs: each is written only while its job matches <paramref name="jobGuard"/> (running the
@@ -375,28 +345,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         _finishRows.Row(jobId,
             jobId, workerId, outcome.Status.ToWire(), JsonText(outcome.Result), outcome.ErrorMessage ?? outcome.Error?.Message,
             JsonText(outcome.Error is null ? null : JobErrors.ToJson(outcome.Error)), outcome.InputTokens, outcome.OutputTokens,
-            outcome.CostUsd, attempt, null);
-
-    /// <summary>
-    /// Stores the outcome of a job run without a claim (<see cref="ClaimedJob.Leased"/> false) and records its terminal
-    /// webhook event, in one statement, after <paramref name="stepRows"/> (made with <c>leased: false</c>) in the same
-    /// transaction. Only a job still queued at the attempt before the run's is finished (<see cref="JobTransition.FinishUnclaimed"/>,
-    /// <see cref="JobTransition.FailUnclaimed"/>): false when it was cancelled, deleted, claimed or finished meanwhile,
-    /// and then none of the step rows are written either.
-    /// </summary>
-    public async Task<bool> FinishUnclaimedAsync(
-        ClaimedJob job, string workerId, JobOutcome outcome, IReadOnlyList<WriteStatement> stepRows, CancellationToken cancellationToken) =>
-        (await writes.ExecuteAsync(job.Id, [.. stepRows, FinishUnclaimedStatement(job, workerId, outcome)], cancellationToken))[^1] == 1;
-
-    /// <summary>The row of the finishing statement for a job run without a claim (see <see cref="FinishUnclaimedAsync"/>).</summary>
-    public WriteStatement FinishUnclaimedStatement(ClaimedJob job, string workerId, JobOutcome outcome)
-    {
-        _ = JobLifecycle.ForUnclaimedOutcome(outcome.Status);
-        return _finishUnclaimedRows.Row(job.Id,
-            job.Id, workerId, outcome.Status.ToWire(), JsonText(outcome.Result), outcome.ErrorMessage ?? outcome.Error?.Message,
-            JsonText(outcome.Error is null ? null : JobErrors.ToJson(outcome.Error)), outcome.InputTokens, outcome.OutputTokens,
-            outcome.CostUsd, job.Attempt, job.StartedAt);
-    }
+            outcome.CostUsd, attempt);
 
     /// <summary>
     /// The finishing statement, for many jobs at once: <c>job</c> locks each owned running row (the lease owner, the
@@ -405,30 +354,28 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     /// row. The lock makes a racing transition (a cancel, a reclaim) wait and then re-check its own guard against the
     /// finished row.
     /// </summary>
-    /// <param name="unclaimed">The statement for runs without a claim: each row is a queued job at the attempt before
-    /// the run's, with no cancel requested; the finish records the run's attempt and, for a job's first run, its start.</param>
-    private static string FinishSql(int maxPayloadBytes, bool unclaimed) => $"""
+    private static string FinishSql(int maxPayloadBytes) => $"""
         WITH r AS (
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::int[], $8::int[],
-                                 $9::numeric[], $10::int[], $11::timestamptz[], $12::int[])
+                                 $9::numeric[], $10::int[], $11::int[])
                 AS r(id, worker, outcome, result_data, error_message, error_data, input_tokens, output_tokens, cost_usd, claimed_attempt,
-                     started_at, ord)
+                     ord)
         ), job AS (
             -- A LATERAL lookup per row (FOR UPDATE keeps it from being flattened into a join): each row is one primary-key
             -- probe, never a scan of every running job through the partial index on status.
-            SELECT j.id, j.workflow_name, r.outcome AS status, j.user_id, j.username, j.action,
-                   {(unclaimed ? "r.claimed_attempt" : "j.attempt")} AS attempt, j.webhook_url,
-                   r.result_data, r.error_data, r.error_message, r.input_tokens, r.output_tokens,
-                   {(unclaimed ? "COALESCE(j.started_at, r.started_at)" : "j.started_at")} AS started_at,
-                   (EXTRACT(EPOCH FROM (now() - {(unclaimed ? "COALESCE(j.started_at, r.started_at)" : "j.started_at")})) * 1000)::int AS duration_ms,
+            -- An accepted cancel wins over the run's own outcome: the job ends cancelled (its usage rows are written anyway).
+            SELECT j.id, j.workflow_name, CASE WHEN j.cancel_requested_at IS NULL THEN r.outcome ELSE 'cancelled' END AS status,
+                   j.user_id, j.username, j.action, j.attempt, j.webhook_url,
+                   CASE WHEN j.cancel_requested_at IS NULL THEN r.result_data END AS result_data,
+                   r.error_data, r.error_message, r.input_tokens, r.output_tokens,
+                   j.started_at,
+                   (EXTRACT(EPOCH FROM (now() - j.started_at)) * 1000)::int AS duration_ms,
                    r.input_tokens + r.output_tokens AS total_tokens, r.cost_usd, r.ord
               FROM r CROSS JOIN LATERAL (
-                   SELECT j.id, j.workflow_name, j.user_id, j.username, j.action, j.attempt, j.webhook_url, j.started_at
+                   SELECT j.id, j.workflow_name, j.user_id, j.username, j.action, j.attempt, j.webhook_url, j.started_at, j.cancel_requested_at
                      FROM llm_workflow_jobs j
-                    WHERE j.id = r.id AND {(unclaimed
-                        ? "j.attempt + 1 = r.claimed_attempt AND j.cancel_requested_at IS NULL"
-                        : "j.lease_owner = r.worker AND (r.claimed_attempt IS NULL OR j.attempt = r.claimed_attempt)")}
-                      AND ({OutcomeGuards(unclaimed)})
+                    WHERE j.id = r.id AND j.lease_owner = r.worker AND (r.claimed_attempt IS NULL OR j.attempt = r.claimed_attempt)
+                      AND ({OutcomeGuards()})
                       FOR UPDATE) j
         ), outbox AS (
             {WebhookOutbox.TerminalEventsSql("job", maxPayloadBytes)}
@@ -441,17 +388,16 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
                progress_percent = CASE WHEN job.status = 'completed' THEN 100 ELSE j.progress_percent END,
                current_step_id = CASE WHEN job.status = 'completed' THEN NULL ELSE j.current_step_id END,
                current_step_name = CASE WHEN job.status = 'completed' THEN NULL ELSE j.current_step_name END,
-               {(unclaimed ? "attempt = job.attempt, started_at = job.started_at, " : "")}lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+               lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
           FROM job
          WHERE j.id = job.id
         RETURNING job.ord
         """;
 
     /// <summary>Each outcome may only be stored from the states its transition starts from.</summary>
-    private static string OutcomeGuards(bool unclaimed) => string.Join(" OR ",
-        (unclaimed ? new[] { JobStatus.Completed, JobStatus.Failed } : [JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled])
-        .Select(outcome => $"(r.outcome = '{outcome.ToWire()}' AND j.{JobLifecycle.Guard(
-            unclaimed ? JobLifecycle.ForUnclaimedOutcome(outcome) : JobLifecycle.ForOutcome(outcome))})"));
+    private static string OutcomeGuards() => string.Join(" OR ",
+        new[] { JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled }
+        .Select(outcome => $"(r.outcome = '{outcome.ToWire()}' AND j.{JobLifecycle.Guard(JobLifecycle.ForOutcome(outcome))})"));
 
     private static readonly MultiRowColumn[] FinishColumns =
     [
@@ -460,7 +406,6 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
         MultiRowColumn.Of<string>(NpgsqlDbType.Text), MultiRowColumn.Of<string>(NpgsqlDbType.Jsonb),
         MultiRowColumn.Of<int>(NpgsqlDbType.Integer), MultiRowColumn.Of<int>(NpgsqlDbType.Integer),
         MultiRowColumn.Of<decimal>(NpgsqlDbType.Numeric), MultiRowColumn.Of<int?>(NpgsqlDbType.Integer),
-        MultiRowColumn.Of<DateTimeOffset?>(NpgsqlDbType.TimestampTz),
     ];
 
     /// <summary>A jsonb value as text; text PostgreSQL cannot store (NUL, lone surrogates) is cleaned rather than failing the write.</summary>
@@ -470,16 +415,12 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
 }
 
 /// <summary>What a worker needs from a claimed job row.</summary>
-/// <param name="Attempt">The attempt this run is: the claim's, or for a run without a claim the one its finish records.</param>
+/// <param name="Attempt">The attempt this run is (the claim's).</param>
 /// <param name="HasWebhook">The job has a webhook URL, so its terminal event goes to the outbox.</param>
 /// <param name="WebhookEvents">Opt-in events beyond the terminal ones, e.g. <c>workflow.step_completed</c>.</param>
-/// <param name="Leased">True when this worker holds the job's lease; false for a job of a workflow that only computes,
-/// read without a claim and still queued while it runs (<see cref="JobTransition.FinishUnclaimed"/>).</param>
-/// <param name="StartedAt">When the job first started (the claim's time for a job that never ran).</param>
 public sealed record ClaimedJob(
     Guid Id, string WorkflowName, JsonNode? Input, int Attempt, string? UserId, string? Username, string? Action,
-    decimal? BudgetUsd, bool DebugMode, int Priority, bool HasWebhook, IReadOnlyList<string> WebhookEvents,
-    bool Leased = true, DateTimeOffset StartedAt = default);
+    decimal? BudgetUsd, bool DebugMode, int Priority, bool HasWebhook, IReadOnlyList<string> WebhookEvents);
 
 /// <summary>The final state a worker writes for a job.</summary>
 /// <param name="ErrorMessage">The <c>error_message</c> column; defaults to the error's own message.</param>

@@ -35,13 +35,6 @@ public sealed record JobSubmission
     public string? TraceParent { get; init; }
 
     public string? TraceState { get; init; }
-
-    /// <summary>
-    /// The API's start-up rehearsal (<c>RehearsingServer</c>): every step runs, validation included, and nothing is kept
-    /// — the batch INSERT is rolled back, the dispatch goes to no stream, no metric counts it — and the result is an
-    /// accepted job whatever the validation found, so the answer's code runs too.
-    /// </summary>
-    public bool Rehearsal { get; init; }
 }
 
 /// <summary>One reason a submission was refused, naming the offending field (e.g. <c>input_data.city</c>).</summary>

@@ -45,16 +45,9 @@ public sealed class JobSubmitter(
                 "webhook_url needs a signing secret and this service has none: send webhook_secret, or set LLM_WEBHOOK_SECRET (Webhooks:Secret) on the service.")];
         }
 
-        if (problems.Count > 0 && !submission.Rehearsal)
+        if (problems.Count > 0)
         {
             return new SubmissionResult(null, false, problems);
-        }
-
-        if (submission.Rehearsal)
-        {
-            var (rehearsed, rehearsedDispatch) = NewJob(submission, workflow);
-            await submissions.RehearseAsync(rehearsed, rehearsedDispatch, cancellationToken);
-            return new SubmissionResult(rehearsed, Created: true, []);
         }
 
         if (submission.IdempotencyKey is not null && await FindByIdempotencyKeyAsync(submission, cancellationToken) is { } existing)

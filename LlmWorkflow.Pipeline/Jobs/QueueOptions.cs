@@ -11,8 +11,11 @@ public sealed class QueueOptions
     /// <summary>The single consumer group all workers join.</summary>
     public string ConsumerGroup { get; set; } = "workers";
 
-    /// <summary>How long one blocking read waits before the worker loops (and notices shutdown).</summary>
-    public TimeSpan BlockTimeout { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// The longest an idle reader (a worker's job read, a live-events request) waits before reading again when no
+    /// pub/sub notice woke it: the safety net for a notice lost while a connection was re-established.
+    /// </summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Every Nth read looks at the bands in reverse order (low first), so a steady stream of high-priority

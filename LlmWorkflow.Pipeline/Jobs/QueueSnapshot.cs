@@ -1,4 +1,4 @@
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Pipeline.Jobs;
 
@@ -12,10 +12,11 @@ public sealed record ConsumerState(string Name, long Pending, long IdleMs);
 public sealed record QueueState(IReadOnlyList<StreamState> Streams, IReadOnlyList<WorkerHeartbeat> Workers, long DeadLetters, DateTimeOffset? OldestQueuedAt);
 
 /// <summary>Reads the dispatch streams' state from Redis (XINFO, XPENDING) and worker heartbeats.</summary>
-public sealed class QueueSnapshot(IRedisClient redis, JobQueue queue, WorkerHeartbeats heartbeats)
+public sealed class QueueSnapshot(IConnectionMultiplexer multiplexer, JobQueue queue, WorkerHeartbeats heartbeats)
 {
     public async Task<QueueState> TakeAsync(DateTimeOffset? oldestQueuedAt, CancellationToken cancellationToken)
     {
+        var redis = multiplexer.GetDatabase();
         var streams = new List<StreamState>();
         foreach (var band in PriorityBands.ReadOrder)
         {
@@ -28,21 +29,20 @@ public sealed class QueueSnapshot(IRedisClient redis, JobQueue queue, WorkerHear
             var consumers = new List<ConsumerState>();
             if (length > 0 || await redis.KeyExistsAsync(key))
             {
-                var groups = await redis.StreamGroupsInfoAsync(key);
-                var group = groups.FirstOrDefault(g => g.Name == queue.ConsumerGroup);
-                if (group is not null)
+                var groups = await redis.StreamGroupInfoAsync(key);
+                if (groups.FirstOrDefault(g => g.Name == queue.ConsumerGroup) is { Name: not null } group)
                 {
-                    pending = group.Pending;
+                    pending = group.PendingMessageCount;
                     lag = group.Lag;
-                    foreach (var consumer in await redis.StreamConsumersInfoAsync(key, queue.ConsumerGroup))
+                    foreach (var consumer in await redis.StreamConsumerInfoAsync(key, queue.ConsumerGroup))
                     {
-                        consumers.Add(new ConsumerState(consumer.Name, consumer.Pending, (long)consumer.Idle.TotalMilliseconds));
+                        consumers.Add(new ConsumerState(consumer.Name, consumer.PendingMessageCount, consumer.IdleTimeInMilliseconds));
                     }
 
                     if (pending > 0)
                     {
-                        var oldest = await redis.StreamPendingRangeAsync(key, queue.ConsumerGroup, 1);
-                        oldestIdle = oldest.Count > 0 ? oldest[0].IdleMs / 1000.0 : null;
+                        var oldest = await redis.StreamPendingMessagesAsync(key, queue.ConsumerGroup, 1, RedisValue.Null);
+                        oldestIdle = oldest.Length > 0 ? oldest[0].IdleTimeInMilliseconds / 1000.0 : null;
                     }
                 }
             }

@@ -58,32 +58,6 @@ public sealed partial class SubmissionBatcher(NpgsqlDataSource dataSource, JobQu
         return pending.Completion.Task.WaitAsync(cancellationToken);
     }
 
-    /// <summary>
-    /// Runs a flush of one job and keeps nothing: the batch INSERT in a transaction that is rolled back, the same
-    /// statement as a batch sends it (a data-source command) with no rows, and the dispatch to no stream
-    /// (<see cref="JobQueue.RehearseEnqueueAsync"/>). What a first batch would pay once — the statement, its parameter
-    /// types and row reader, a pooled connection, the Redis transaction, and the code of each path, which a composite
-    /// image without tiered compilation otherwise compiles while the first requests wait — is then paid before the
-    /// first submission (<c>RehearsingServer</c>).
-    /// </summary>
-    public async Task RehearseAsync(WorkflowJob job, JobDispatch dispatch, CancellationToken cancellationToken)
-    {
-        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
-        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
-        {
-            await using var command = connection.CreateCommand();
-            await InsertAsync(command, [job], cancellationToken);
-            await transaction.RollbackAsync(cancellationToken);
-        }
-
-        await using (var command = dataSource.CreateCommand())
-        {
-            await InsertAsync(command, [], cancellationToken);
-        }
-
-        await queue.RehearseEnqueueAsync(dispatch, cancellationToken);
-    }
-
     private async Task FlushWhileWaitingAsync()
     {
         while (true)

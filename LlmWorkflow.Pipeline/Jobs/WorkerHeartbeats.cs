@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Pipeline.Jobs;
 
@@ -16,27 +16,41 @@ public sealed record WorkerHeartbeat(
     [property: JsonPropertyName("max_concurrent_jobs")] int MaxConcurrentJobs);
 
 /// <summary>Worker heartbeats in Redis (<c>{prefix}:workers:{id}</c> with a TTL), read by /health and the dashboard.</summary>
-public sealed class WorkerHeartbeats(IRedisClient redis, IOptions<QueueOptions> options)
+public sealed class WorkerHeartbeats(IConnectionMultiplexer redis, IOptions<QueueOptions> options)
 {
+    private const string Field = "heartbeat";
+
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
     public static readonly TimeSpan TimeToLive = TimeSpan.FromSeconds(15);
 
     private string Prefix => $"{options.Value.KeyPrefix}:workers:";
 
-    public Task BeatAsync(WorkerHeartbeat heartbeat) =>
-        redis.StringSetAsync(Prefix + heartbeat.WorkerId, JsonSerializer.Serialize(heartbeat), TimeToLive);
+    /// <summary>Writes the heartbeat (a hash field with a TTL), untraced: it runs every few seconds, busy or idle.</summary>
+    public async Task BeatAsync(WorkerHeartbeat heartbeat)
+    {
+        using var untraced = RedisSetup.Untraced();
+        var key = Prefix + heartbeat.WorkerId;
+        var batch = redis.GetDatabase().CreateBatch();
+        var set = batch.HashSetAsync(key, Field, JsonSerializer.Serialize(heartbeat));
+        var expire = batch.KeyExpireAsync(key, TimeToLive);
+        batch.Execute();
+        await Task.WhenAll(set, expire);
+    }
 
-    public async Task RemoveAsync(string workerId) => await redis.KeyDeleteAsync(Prefix + workerId);
+    public async Task RemoveAsync(string workerId) => await redis.GetDatabase().KeyDeleteAsync(Prefix + workerId);
 
     public async Task<IReadOnlyList<WorkerHeartbeat>> ListAsync()
     {
-        var keys = await redis.ScanKeysAsync(Prefix + "*");
-        var beats = new List<WorkerHeartbeat>(keys.Count);
-        foreach (var key in keys)
+        var db = redis.GetDatabase();
+        var beats = new List<WorkerHeartbeat>();
+        foreach (var server in redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
         {
-            if (await redis.StringGetAsync(key) is { } json && JsonSerializer.Deserialize<WorkerHeartbeat>(json) is { } beat)
+            await foreach (var key in server.KeysAsync(db.Database, Prefix + "*"))
             {
-                beats.Add(beat);
+                if ((string?)await db.HashGetAsync(key, Field) is { } json && JsonSerializer.Deserialize<WorkerHeartbeat>(json) is { } beat)
+                {
+                    beats.Add(beat);
+                }
             }
         }
 

@@ -12,28 +12,6 @@ public sealed class WorkerOptions
     public int MaxConcurrentJobs { get; set; } = 64;
 
     /// <summary>
-    /// While dispatch entries keep arriving, the shortest time between two reads of one worker: after a read of fewer
-    /// than <see cref="BatchTarget"/> entries, the next read waits until this long after it, so what arrives meanwhile
-    /// is claimed in one batch. Every claim costs the same whatever its size (a claim statement, an ack and a write
-    /// batch: round trips, PostgreSQL transactions and CPU), and workers sharing a steady flow each read only their
-    /// share, so without it more workers meant smaller, costlier batches (bench/README.md, "Claims wait for company").
-    /// After an empty read (a quiet spell) the next read goes at once; zero turns waiting off. Under a steady flow a job
-    /// waits up to this much more for its claim (bench/README.md, "What the pace costs a steady flow").
-    /// </summary>
-    public TimeSpan BatchLinger { get; set; } = TimeSpan.FromMilliseconds(50);
-
-    /// <summary>After a read of at least this many entries (or of every free slot) the next read goes at once, without <see cref="BatchLinger"/>.</summary>
-    public int BatchTarget { get; set; } = 64;
-
-    /// <summary>
-    /// Worker processes on one machine take turns to read the dispatch streams (<see cref="ReadTurn"/>): one reads while
-    /// it can take work, the others wait blocked in Redis and read once its slots all stay busy for
-    /// <see cref="BatchLinger"/> with jobs waiting on the network, or it stops or dies. Workers on different machines
-    /// are not affected. False: every worker process reads for itself.
-    /// </summary>
-    public bool OneReaderPerMachine { get; set; } = true;
-
-    /// <summary>
     /// How long a claim lasts without renewal (renewed every third of it); a crashed worker's jobs are re-dispatched
     /// by the reconciler within <see cref="ReconcileInterval"/> after this.
     /// </summary>

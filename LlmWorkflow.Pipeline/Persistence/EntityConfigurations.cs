@@ -109,7 +109,7 @@ internal sealed class WebhookAttemptConfiguration : IEntityTypeConfiguration<Web
         attempt.Property(a => a.Payload).HasColumnType("jsonb");
         attempt.Property(a => a.AttemptedAt).HasDefaultValueSql("now()");
         attempt.Property(a => a.CreatedAt).HasDefaultValueSql("now()");
-        attempt.HasOne<WorkflowJob>().WithMany().HasForeignKey(a => a.JobId).OnDelete(DeleteBehavior.Cascade);
+        // No foreign key: a deleted job's pending workflow.cancelled attempts outlive it (migration DeletedJobs).
         attempt.HasIndex(a => a.JobId).HasDatabaseName("idx_webhook_attempts_job_id");
         attempt.HasIndex(a => a.HttpStatus).HasDatabaseName("idx_webhook_attempts_status");
         attempt.HasIndex(a => a.NextRetryAt).HasFilter("next_retry_at IS NOT NULL").HasDatabaseName("idx_webhook_attempts_next_retry");

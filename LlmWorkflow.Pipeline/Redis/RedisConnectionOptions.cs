@@ -1,10 +1,13 @@
 using System.Globalization;
 using System.Net.Security;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Pipeline.Redis;
 
 /// <summary>
-/// Where and how to connect. <see cref="Parse"/> accepts the StackExchange/Aspire form
+/// Where and how to connect, read from <c>ConnectionStrings:redis</c> and handed to StackExchange.Redis as
+/// <see cref="ConfigurationOptions"/> (<see cref="ApplyTo"/>): StackExchange.Redis reads only its own form, and the
+/// documented <c>REDIS_URL</c> gives a URL. <see cref="Parse"/> accepts the StackExchange/Aspire form
 /// (<c>host:port,password=..,ssl=true,user=..,defaultDatabase=..,connectTimeout=..,syncTimeout=..</c>, times in
 /// milliseconds, unknown keys ignored) and URLs (<c>redis://[user:pass@]host:port/db</c>, <c>rediss://</c> for TLS,
 /// with the same keys allowed as query parameters).
@@ -35,14 +38,32 @@ public sealed class RedisConnectionOptions
     /// <summary>Time allowed for TCP connect, TLS handshake, AUTH and SELECT together.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Time allowed for a reply; blocking commands get their block time plus this margin.</summary>
+    /// <summary>Time allowed for a reply.</summary>
     public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Number of shared, pipelined connections that carry non-blocking commands.</summary>
-    public int PoolSize { get; set; } = 2;
+    /// <summary>
+    /// Sets these settings on StackExchange.Redis's options. A connection that cannot be made at start does not fail
+    /// the host: the multiplexer keeps trying, and each command fails (503 in the API) until Redis answers.
+    /// </summary>
+    public void ApplyTo(ConfigurationOptions options)
+    {
+        options.EndPoints.Clear();
+        options.EndPoints.Add(Host, Port);
+        options.User = User;
+        options.Password = Password;
+        options.Ssl = Ssl;
+        options.SslHost = SslHost;
+        if (CertificateValidation is { } validate)
+        {
+            options.CertificateValidation += validate;
+        }
 
-    /// <summary>Idle dedicated connections kept for blocking commands; more are opened on demand and closed after use.</summary>
-    public int BlockingPoolSize { get; set; } = 8;
+        options.DefaultDatabase = Database;
+        options.ConnectTimeout = (int)ConnectTimeout.TotalMilliseconds;
+        options.SyncTimeout = (int)CommandTimeout.TotalMilliseconds;
+        options.AsyncTimeout = (int)CommandTimeout.TotalMilliseconds;
+        options.AbortOnConnectFail = false;
+    }
 
     public static RedisConnectionOptions Parse(string connectionString)
     {
@@ -126,7 +147,6 @@ public sealed class RedisConnectionOptions
             case "defaultdatabase": Database = ParseInt(key, value); break;
             case "connecttimeout": ConnectTimeout = TimeSpan.FromMilliseconds(ParseInt(key, value)); break;
             case "synctimeout" or "asynctimeout": CommandTimeout = TimeSpan.FromMilliseconds(ParseInt(key, value)); break;
-            case "poolsize": PoolSize = Math.Max(1, ParseInt(key, value)); break;
             default: break; // abortConnect, name, allowAdmin, ... mean nothing to this client.
         }
     }

@@ -1,5 +1,7 @@
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.XmlEncryption;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -9,6 +11,11 @@ namespace LlmWorkflow.Pipeline.Webhooks;
 /// <summary>Registers the webhook outbox, the per-job secret protector and admin access (the Worker adds the dispatcher).</summary>
 public static class WebhookServiceCollectionExtensions
 {
+    /// <summary>A PKCS#12 file whose certificate encrypts Data Protection's key XML at rest (optional).</summary>
+    public const string DataProtectionCertificatePath = "DataProtection:CertificatePath";
+
+    public const string DataProtectionCertificatePassword = "DataProtection:CertificatePassword";
+
     public static IServiceCollection AddWebhooks(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<WebhookOptions>()
@@ -35,9 +42,22 @@ public static class WebhookServiceCollectionExtensions
             .ValidateOnStart();
 
         // Per-job secrets are encrypted at rest; API and Worker share the application name and the key ring.
-        services.AddDataProtection().SetApplicationName(WebhookSecretProtector.ApplicationName);
+        var dataProtection = services.AddDataProtection().SetApplicationName(WebhookSecretProtector.ApplicationName);
+        if (configuration[DataProtectionCertificatePath] is { Length: > 0 } certificatePath)
+        {
+            dataProtection.ProtectKeysWithCertificate(
+                X509CertificateLoader.LoadPkcs12FromFile(certificatePath, configuration[DataProtectionCertificatePassword]));
+        }
+
         services.AddOptions<KeyManagementOptions>()
-            .Configure<NpgsqlDataSource>((options, dataSource) => options.XmlRepository = new PostgresXmlRepository(dataSource));
+            .Configure<NpgsqlDataSource>((options, dataSource) =>
+            {
+                options.XmlRepository = new PostgresXmlRepository(dataSource);
+                // Without a certificate the key XML is stored as it is, by choice (docs/SECURITY.md): it sits in the
+                // same database as the secrets it protects, which guards against copies of the jobs table alone. Saying
+                // so explicitly replaces Data Protection's start-up warning about a missing encryptor.
+                options.XmlEncryptor ??= new NullXmlEncryptor();
+            });
         services.AddSingleton<WebhookSecretProtector>();
         services.AddSingleton<WebhookOutbox>();
         services.AddSingleton<WebhookAdmin>();

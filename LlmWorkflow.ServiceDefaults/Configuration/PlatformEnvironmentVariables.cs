@@ -1,13 +1,16 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 
 namespace LlmWorkflow.ServiceDefaults.Configuration;
 
 /// <summary>
 /// The requirement documents' environment variable names (Render, Heroku-style platforms, docker-compose files)
-/// accepted as fallbacks for this service's own settings, so one container image runs on any platform. A setting
-/// given under its own name (e.g. <c>ConnectionStrings__postgres</c>) always wins over the fallback.
+/// accepted for this service's own settings, so one container image runs on any platform. A document variable wins
+/// over the settings files (the shipped appsettings.json sets defaults such as the log level, which a platform's
+/// variable must be able to change); a setting given under its own name by any other source (an environment variable
+/// such as <c>ConnectionStrings__postgres</c>, the command line) wins over the document variable.
 /// </summary>
 public static class PlatformEnvironmentVariables
 {
@@ -24,13 +27,16 @@ public static class PlatformEnvironmentVariables
         ("CORS_ALLOWED_ORIGINS", "Cors:AllowedOrigins", value => value),
     ];
 
-    /// <summary>Adds the translated fallbacks for every document variable that is set and whose setting is not.</summary>
+    /// <summary>
+    /// Adds the translated value of every document variable that is set, unless its setting is given by a source that
+    /// is not a settings file.
+    /// </summary>
     public static void AddFallbacks(IConfigurationManager configuration)
     {
         var fallbacks = new Dictionary<string, string?>();
         foreach (var (variable, setting, translate) in Mappings)
         {
-            if (configuration[variable] is not { Length: > 0 } value || !string.IsNullOrEmpty(configuration[setting]))
+            if (configuration[variable] is not { Length: > 0 } value || GivenOutsideSettingsFiles(configuration, setting))
             {
                 continue;
             }
@@ -38,6 +44,10 @@ public static class PlatformEnvironmentVariables
             try
             {
                 fallbacks[setting] = translate(value.Trim());
+                if (setting == LogLevelSetting)
+                {
+                    RaiseFileCategoryLevels(configuration, fallbacks[setting]!, fallbacks);
+                }
             }
             catch (FormatException ex)
             {
@@ -48,6 +58,40 @@ public static class PlatformEnvironmentVariables
         if (fallbacks.Count > 0)
         {
             configuration.AddInMemoryCollection(fallbacks);
+        }
+    }
+
+    private const string LogLevelSetting = "Logging:LogLevel:Default";
+
+    /// <summary>Whether the value that wins for <paramref name="setting"/> comes from a source other than a settings file.</summary>
+    private static bool GivenOutsideSettingsFiles(IConfigurationManager configuration, string setting)
+    {
+        // The last source that has the key is the one whose value wins.
+        foreach (var provider in ((IConfigurationRoot)configuration).Providers.Reverse())
+        {
+            if (provider.TryGet(setting, out var value) && !string.IsNullOrEmpty(value))
+            {
+                return provider is not FileConfigurationProvider;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// LOG_LEVEL is the level of every category, as uvicorn's is: a category the settings files set more verbose than
+    /// it (the shipped Microsoft.Hosting.Lifetime: Information) is raised to it; quieter ones stay as they are.
+    /// </summary>
+    private static void RaiseFileCategoryLevels(IConfigurationManager configuration, string level, Dictionary<string, string?> fallbacks)
+    {
+        var wanted = Enum.Parse<LogLevel>(level);
+        foreach (var category in configuration.GetSection("Logging:LogLevel").GetChildren())
+        {
+            if (category.Value is { } current && Enum.TryParse<LogLevel>(current, ignoreCase: true, out var currentLevel)
+                && currentLevel < wanted && !GivenOutsideSettingsFiles(configuration, category.Path))
+            {
+                fallbacks[category.Path] = level;
+            }
         }
     }
 

@@ -269,10 +269,10 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task BulkDeleteRemovesJobsAndReportsUnknownIds()
+    public async Task BulkDeleteCancelsAQueuedJobFirstAndLeavesA410WithAStringStatus()
     {
         var ct = TestContext.Current.CancellationToken;
-        var response = await SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "D" } });
+        var response = await SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "D" }, webhook_url = "https://hooks.example.com/llm" });
         var jobId = Guid.Parse((string)(await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["job_id"]!);
         var unknown = Guid.NewGuid();
 
@@ -281,6 +281,54 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
 
         Assert.Equal(1, (int)result!["deleted"]!);
         Assert.Equal(unknown.ToString(), (string?)result["not_found"]![0]);
+
+        // Cancelled first, as DELETE /workflow/{id} does: its workflow.cancelled event outlives the job, to be delivered.
+        Assert.Equal("workflow.cancelled", await TestSql.ScalarAsync(_postgres,
+            "SELECT event_type FROM llm_webhook_attempts WHERE job_id = @id AND state = 'pending'", ct, ("id", jobId)));
+        Assert.Equal(0L, Convert.ToInt64(await TestSql.ScalarAsync(_postgres, "SELECT count(*) FROM llm_workflow_jobs WHERE id = @id", ct, ("id", jobId))));
+
+        foreach (var route in new[] { $"/api/v1/status/{jobId}", $"/api/v1/jobs/{jobId}" })
+        {
+            using var gone = await _client.GetAsync(route, ct);
+            Assert.Equal(HttpStatusCode.Gone, gone.StatusCode);
+            Assert.Equal("application/problem+json", gone.Content.Headers.ContentType?.MediaType);
+            var body = (await gone.Content.ReadFromJsonAsync<JsonObject>(ct))!;
+            Assert.Equal("failed", body["status"]!.GetValue<string>());
+            Assert.Equal(410, (int)body["http_status"]!);
+            Assert.Equal("job_deleted", (string?)body["error"]!["type"]);
+            Assert.Contains("was deleted", (string?)body["error_message"], StringComparison.Ordinal);
+            Assert.NotNull(body["deleted_at"]);
+        }
+
+        Assert.Equal(HttpStatusCode.Gone, (await _client.DeleteAsync($"/api/v1/workflow/{jobId}", ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Gone, (await _client.PostAsync($"/api/v1/jobs/{jobId}/retry", null, ct)).StatusCode);
+
+        // Never a job: 404, whose status is a string too.
+        using var missing = await _client.GetAsync($"/api/v1/status/{unknown}", ct);
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        var notFound = (await missing.Content.ReadFromJsonAsync<JsonObject>(ct))!;
+        Assert.Equal("not_found", notFound["status"]!.GetValue<string>());
+        Assert.Equal(404, (int)notFound["http_status"]!);
+    }
+
+    [Fact]
+    public async Task ATombstoneIsSeenOnlyByWhoCouldSeeTheJobAndGoesWithRetention()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var response = await SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "T" }, user_id = "u-tomb" });
+        var jobId = Guid.Parse((string)(await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["job_id"]!);
+        using var request = new HttpRequestMessage(HttpMethod.Delete, "/api/v1/jobs/bulk") { Content = JsonContent.Create(new { job_ids = new[] { jobId } }) };
+        Assert.Equal(1, (int)(await (await _client.SendAsync(request, ct)).Content.ReadFromJsonAsync<JsonObject>(ct))!["deleted"]!);
+
+        // Another user of the tenant sees a missing job, not a deleted one.
+        using var other = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/status/{jobId}");
+        other.Headers.Add("X-User-Id", "someone-else");
+        Assert.Equal(HttpStatusCode.NotFound, (await _client.SendAsync(other, ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.Gone, (await _client.GetAsync($"/api/v1/status/{jobId}", ct)).StatusCode);
+
+        // The retention run purges tombstones older than its period with the old jobs.
+        await TestSql.ExecuteAsync(_postgres, "UPDATE llm_deleted_jobs SET deleted_at = now() - interval '400 days' WHERE job_id = @id", ct, ("id", jobId));
+        Assert.Equal(HttpStatusCode.OK, (await _admin.PostAsync("/api/v1/admin/cleanup/old?days=365", null, ct)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync($"/api/v1/status/{jobId}", ct)).StatusCode);
     }
 

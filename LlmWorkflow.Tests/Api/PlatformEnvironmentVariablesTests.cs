@@ -64,6 +64,26 @@ public sealed class PlatformEnvironmentVariablesTests
         Assert.Equal("https://app.example.com", configuration["Cors:AllowedOrigins"]);
     }
 
+    [Theory]
+    [InlineData("LlmWorkflow.Api")]
+    [InlineData("LlmWorkflow.Worker")]
+    public void LogLevelWinsOverTheShippedAppsettingsAndRaisesItsMoreVerboseCategories(string project)
+    {
+        // The shipped file as the host loads it (a file source), then the environment (here in memory, as the
+        // environment-variable source is: not a file).
+        var configuration = new ConfigurationManager();
+        configuration.AddJsonFile(Path.Combine(Infrastructure.RepositoryPaths.Root, project, "appsettings.json"), optional: false);
+        Assert.Equal("Information", configuration["Logging:LogLevel:Default"]);
+        configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["LOG_LEVEL"] = "error", ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Debug" });
+        PlatformEnvironmentVariables.AddFallbacks(configuration);
+
+        Assert.Equal("Error", configuration["Logging:LogLevel:Default"]);
+        Assert.Equal("Error", configuration["Logging:LogLevel:Microsoft.Hosting.Lifetime"]);
+        Assert.Equal("Error", configuration["Logging:LogLevel:Microsoft.AspNetCore"]);
+        // Given under its own name outside the files: kept.
+        Assert.Equal("Debug", configuration["Logging:LogLevel:System.Net.Http.HttpClient"]);
+    }
+
     [Fact]
     public void TheServicesOwnNamesWinOverTheFallbacks()
     {

@@ -7,7 +7,7 @@ namespace LlmWorkflow.Tests.Cli;
 
 /// <summary>
 /// docs/CLI.md stays true: every <c>$ llmwf …</c> transcript is run (in doc order, after writing the
-/// <c>json file=…</c> blocks it refers to, in a copy of the repository's workflows) and must print exactly what the
+/// <c>json file=…</c> (or <c>markdown file=…</c>) blocks it refers to, in a copy of the repository's workflows) and must print exactly what the
 /// page shows (as a redirected process, without provider keys; a block ending in <c>...</c> is an excerpt of the
 /// first lines); every command of the tool is documented; every <c>llmwf</c> line of a bash example parses.
 /// </summary>
@@ -186,6 +186,6 @@ public sealed partial class DocsCliTests : IDisposable
         return [.. words];
     }
 
-    [GeneratedRegex(@"^json file=(\S+)$")]
+    [GeneratedRegex(@"^\w+ file=(\S+)$")]
     private static partial Regex FileBlock();
 }

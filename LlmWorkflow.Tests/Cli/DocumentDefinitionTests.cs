@@ -11,35 +11,8 @@ namespace LlmWorkflow.Tests.Cli;
 /// </summary>
 public sealed class DocumentDefinitionTests : IDisposable
 {
-    /// <summary>Verbatim from document 001, "Workflow System / Quick Example".</summary>
-    private const string Document001Example = """
-        {
-          "name": "my_workflow",
-          "version": "1.0.0",
-          "description": "My custom workflow",
-          "steps": [
-            {
-              "id": "fetch_data",
-              "type": "external_api",
-              "config": {
-                "service": "weatherapi",
-                "operation": "current",
-                "config": {"lat": "${input.lat}", "lng": "${input.lng}"}
-              }
-            },
-            {
-              "id": "generate_response",
-              "type": "llm",
-              "config": {
-                "model": "anthropic/claude-3.5-sonnet",
-                "prompt_template": "my-workflow/prompt.md",
-                "variables": {"weather": "${steps.fetch_data.data}"}
-              }
-            }
-          ],
-          "timeout_seconds": 120
-        }
-        """;
+    /// <summary>Document 001, "Workflow System / Quick Example", as printed there.</summary>
+    private static readonly string Document001Example = Document001.QuickExample;
 
     private readonly TempWorkflows _project = new();
 
@@ -89,6 +62,75 @@ public sealed class DocumentDefinitionTests : IDisposable
     }
 
     [Fact]
+    public async Task TheWrappedFormIsUnwrappedAndItsInputBecomesTheExampleInput()
+    {
+        // The example as a request body wraps it: the definition with an input for it.
+        var wrapped = """{"workflow": """ + Document001Example + """, "input_data": {"lat": 48.85, "lng": 2.35}}""";
+        var path = _project.Definition("my_workflow.json", wrapped);
+
+        var result = await CliHarness.RunAsync(_project.Root, "upgrade", path);
+
+        Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
+        var shown = Path.Combine("workflows", "definitions", "my_workflow.json");
+        var example = Path.Combine("workflows", "examples", "my_workflow.json");
+        Assert.Contains($"{shown}:$: unwrapped", result.Out);
+        Assert.Contains($"{shown}:$.input_data: moved to {example}", result.Out);
+        Assert.Contains($"{shown}:$.workflow.steps[0].config.config: renamed to params", result.Out);
+        Assert.Contains($"{shown}:$.workflow.steps[1].config.prompt_template: renamed to prompt_file", result.Out);
+        Assert.Contains($"{shown}:$.workflow.steps[1].config.model:", result.Out);
+        Assert.Contains($"{shown}:$.workflow.steps[1].config.variables.weather:", result.Out);
+        Assert.Contains($"Upgraded {shown}: 6 change(s); it validates", result.Out);
+        var upgraded = JsonNode.Parse(await File.ReadAllTextAsync(path, TestContext.Current.CancellationToken))!.AsObject();
+        Assert.Equal(["name", "version", "description", "steps", "timeout_seconds"], upgraded.Select(p => p.Key));
+        var input = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(_project.Root, example), TestContext.Current.CancellationToken))!;
+        Assert.Equal(48.85, (double)input["lat"]!);
+        var validate = await CliHarness.RunAsync(_project.Root, "validate", path, "--mock");
+        Assert.True(validate.ExitCode == ExitCodes.Success, validate.ToString());
+    }
+
+    [Fact]
+    public async Task AWrapperWithOtherKeysIsRefusedWithoutWriting()
+    {
+        var wrapped = """{"workflow": """ + Document001Example + """, "input_data": {}, "webhook_url": "https://example.com/hook"}""";
+        var path = _project.Definition("my_workflow.json", wrapped);
+
+        var result = await CliHarness.RunAsync(_project.Root, "upgrade", path);
+
+        Assert.Equal(ExitCodes.UsageError, result.ExitCode);
+        Assert.Contains("$.webhook_url: not part of a definition", result.Error);
+        Assert.Equal(wrapped, await File.ReadAllTextAsync(path, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task AnUpgradeThatDoesNotValidateIsNotReportedAsSuccess()
+    {
+        // The prompt file the example names is missing: upgrade cannot write the author's prompt.
+        File.Delete(Path.Combine(_project.Workflows, "prompts", "my-workflow", "prompt.md"));
+        var path = _project.Definition("my_workflow.json", Document001Example);
+
+        var result = await CliHarness.RunAsync(_project.Root, "upgrade", path);
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        Assert.DoesNotContain("Upgraded", result.Out);
+        Assert.Contains("$.steps[1].config.prompt_file: error missing_prompt_file", result.Out);
+        Assert.Contains("but it does not validate yet: 1 problem(s)", result.Out);
+    }
+
+    [Fact]
+    public async Task AWrappedDefinitionIsReportedInJsonTermsByValidate()
+    {
+        var path = _project.Definition("my_workflow.json", """{"workflow": """ + Document001Example + """, "input_data": {}}""");
+
+        var result = await CliHarness.RunAsync(_project.Root, "validate", path);
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        Assert.Contains("$.workflow: error invalid_definition: Unknown property \"workflow\".", result.Out);
+        Assert.Contains("llmwf upgrade", result.Out);
+        Assert.DoesNotContain("System.", result.Out);
+        Assert.DoesNotContain("LlmWorkflow.", result.Out);
+    }
+
+    [Fact]
     public async Task UpgradeCheckReportsWithoutWriting()
     {
         var path = _project.Definition("my_workflow.json", Document001Example);
@@ -107,8 +149,11 @@ public sealed class DocumentDefinitionTests : IDisposable
 
         var result = await CliHarness.RunAsync(_project.Root, "upgrade", path, "--default-provider", "together");
 
-        Assert.Equal(ExitCodes.Success, result.ExitCode);
         Assert.Contains("\"meta-llama/llama-3.1-70b-instruct\" → \"together/meta-llama/llama-3.1-70b-instruct\"", result.Out);
+        // Nothing here configures or prices a "together" provider: the rewrite is done, but not reported as a success.
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        Assert.Contains("$.steps[1].config.model: error unknown_model: Unknown LLM provider 'together'", result.Out);
+        Assert.Contains("but it does not validate yet", result.Out);
     }
 
     [Fact]

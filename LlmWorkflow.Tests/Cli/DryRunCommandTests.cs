@@ -52,6 +52,21 @@ public sealed class DryRunCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task WithoutProviderKeysThePlanIsValidWithWarnings()
+    {
+        // Nothing is called: a key missing on this machine (emptied in the tool's environment) does not fail the plan.
+        var withoutKeys = new Dictionary<string, string> { ["OPENROUTER_API_KEY"] = "", ["OPENAI_API_KEY"] = "", ["ANTHROPIC_API_KEY"] = "" };
+
+        var result = await CliHarness.RunProcessAsync(CliHarness.RepositoryRoot, withoutKeys, "dry-run", "emergency_contacts", "--json");
+
+        Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
+        Assert.True((bool)result.Json["valid"]!);
+        Assert.Empty(result.Json["problems"]!.AsArray());
+        Assert.All(result.Json["warnings"]!.AsArray(), w => Assert.Equal("missing_provider_key", (string?)w!["code"]));
+        Assert.NotEmpty(result.Json["warnings"]!.AsArray());
+    }
+
+    [Fact]
     public async Task InputMissingARequiredPropertyIsAUsageError()
     {
         var result = await CliHarness.RunAsync(_project.Root, "dry-run", "priced", "--mock", "--input", "{}");

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using LlmWorkflow.Tests.Infrastructure;
 
 namespace LlmWorkflow.Tests.Cli;
@@ -83,8 +84,68 @@ public sealed class EditorTests : IDisposable
         Assert.Equal(File.ReadAllText(Path.Combine(EditorFiles, "emergency_contacts.original.json")), File.ReadAllText(_definition));
 
         // Quitting with unsaved changes asks too.
-        await Choose(terminal, "Quit", "Discard the unsaved changes?");
-        await Enter(terminal, "y", "EXIT=0");
+        await Choose(terminal, "Quit", "There are unsaved changes.");
+        await Choose(terminal, "Discard", "EXIT=0");
+        Assert.Equal(File.ReadAllText(Path.Combine(EditorFiles, "emergency_contacts.original.json")), File.ReadAllText(_definition));
+    }
+
+    [Fact]
+    public async Task AStepAddedInTheEditorReachesTheWorkflowOutput()
+    {
+        using var terminal = TmuxTerminal.Start(_project.Root, $"dotnet {CliHarness.ToolPath} edit emergency_contacts");
+        await terminal.WaitForScreenAsync(screen => screen.Contains("+ Add step") && screen.Contains("saved  valid"), ScreenTimeout);
+
+        await Choose(terminal, "Add", "Step type");
+        await Choose(terminal, "transform", "Step id:");
+        await Enter(terminal, "count_scenarios", "Display name");
+        await Enter(terminal, "Counting Scenarios", "Transform");
+        await Choose(terminal, "count", "input (an expression)");
+        await Enter(terminal, "${input.scenarios}", "added count_scenarios; the job output is the workflow output, which does not use it yet");
+
+        // The workflow's own output gains a field holding the new step's output.
+        await Choose(terminal, "Workflow", "Add a field from a step's output");
+        await Choose(terminal, "Add", "Step whose output the field holds");
+        await Choose(terminal, "count_scenarios", "Field name:");
+        var shown = await Enter(terminal, "scenario_count", "workflow output = {");
+        Assert.Contains("saved", await Choose(terminal, "Save", "saved " + _definition));
+        Assert.Contains("valid", shown);
+        await Choose(terminal, "Quit", "EXIT=0");
+
+        var saved = JsonNode.Parse(File.ReadAllText(_definition))!.AsObject();
+        var output = saved["output"]!.AsObject();
+        Assert.Equal("${steps.count_scenarios.output}", (string?)output["scenario_count"]);
+        Assert.Equal(["contacts", "meetingLocations", "quickReference", "notes", "analysis_markdown", "nearby_services", "llm_usage", "scenario_count"], output.Select(p => p.Key));
+        Assert.Equal("count_scenarios", (string?)saved["steps"]!.AsArray().Last()!["id"]);
+    }
+
+    [Fact]
+    public async Task CtrlCWithUnsavedEditsAsksFirstAndEscClosesMenus()
+    {
+        using var terminal = TmuxTerminal.Start(_project.Root, $"dotnet {CliHarness.ToolPath} edit emergency_contacts");
+        await terminal.WaitForScreenAsync(screen => screen.Contains("+ Add step") && screen.Contains("saved  valid"), ScreenTimeout);
+
+        // Esc closes a menu without changing anything.
+        await Choose(terminal, "parse_response", "Remove");
+        terminal.Press("Escape");
+        await terminal.WaitForScreenAsync(screen => screen.Contains("closed (Esc)") && screen.Contains("saved  valid"), ScreenTimeout);
+
+        await Choose(terminal, "parse_response", "Remove");
+        await Choose(terminal, "Remove", "removed parse_response", "modified");
+
+        // Ctrl+C asks; Esc in the question keeps editing, with the edit still there.
+        terminal.Press("C-c");
+        await terminal.WaitForScreenAsync(screen => screen.Contains("There are unsaved changes."), ScreenTimeout);
+        terminal.Press("Escape");
+        var kept = await terminal.WaitForScreenAsync(screen => screen.Contains("+ Add step") && !screen.Contains("There are unsaved changes."), ScreenTimeout);
+        Assert.Contains("modified", kept);
+        Assert.DoesNotContain("EXIT=", kept);
+
+        // Ctrl+C twice discards and quits; the file is as it was.
+        terminal.Press("C-c");
+        await terminal.WaitForScreenAsync(screen => screen.Contains("There are unsaved changes."), ScreenTimeout);
+        terminal.Press("C-c");
+        var done = await terminal.WaitForScreenAsync(screen => screen.Contains("EXIT="), ScreenTimeout);
+        Assert.Contains("EXIT=0", done);
         Assert.Equal(File.ReadAllText(Path.Combine(EditorFiles, "emergency_contacts.original.json")), File.ReadAllText(_definition));
     }
 

@@ -11,6 +11,9 @@ public sealed class TmuxTerminal : IDisposable
 {
     private readonly string _socket = $"llmwf-tests-{Guid.NewGuid():N}";
 
+    /// <summary>Prefix for a shell command that must run as on a fresh clone: no provider key in its environment.</summary>
+    public const string WithoutProviderKeys = "unset OPENROUTER_API_KEY OPENAI_API_KEY ANTHROPIC_API_KEY; ";
+
     private TmuxTerminal()
     {
     }

@@ -214,10 +214,17 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         await Expect(step.Locator("dt:text-is('Started') + dd")).Not.ToHaveTextAsync("—");
         await Expect(step.Locator("dt:text-is('Finished') + dd")).Not.ToHaveTextAsync("—");
 
-        var jobOutput = page.Locator("[data-role=output][data-format=json]");
-        var shown = JsonNode.Parse(await jobOutput.InnerTextAsync())!;
-        Assert.Equal("Ada", (string?)shown["name"]);
-        Assert.StartsWith("# Report for Ada", (string?)shown["report"], StringComparison.Ordinal);
+        // The job output: each field labelled, its Markdown rendered, its JSON a click away and whole.
+        var jobOutput = page.Locator("[data-role=output][data-format=fields]");
+        await Expect(jobOutput.Locator("dd[data-field=report] h4")).ToHaveTextAsync("Report for Ada");
+        await Expect(jobOutput.Locator("dd[data-field=name]")).ToHaveTextAsync("Ada");
+        await jobOutput.GetByText("As JSON").ClickAsync();
+        var raw = jobOutput.Locator("[data-role=raw-json]");
+        await Expect(raw).ToBeVisibleAsync();
+        var shown = JsonNode.Parse(await raw.InnerTextAsync())!;
+        var apiOutput = (await fixture.Admin.GetFromJsonAsync<JsonObject>($"api/v1/status/{jobId}", Ct))!["result"]!["output"]!;
+        Assert.True(JsonNode.DeepEquals(apiOutput, shown), shown.ToJsonString());
+        Assert.True(await raw.EvaluateAsync<bool>("e => e.scrollHeight <= e.clientHeight + 1"), "the job output is cut off inside its box");
         AssertNoConsoleErrors();
     }
 
@@ -299,7 +306,7 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         {
             var rows = await page.Locator($"[data-group={group}] tbody tr").CountAsync();
             Assert.Equal(report[group]!.AsArray().Count, rows);
-            await Expect(page.Locator($"[data-group={group}] svg.chart")).ToBeVisibleAsync();
+            await Expect(page.Locator($"[data-group={group}] [data-role=bar-chart]")).ToBeVisibleAsync();
         }
 
         await Expect(page.Locator("[data-group=by_user]")).ToContainTextAsync("linus");
@@ -386,11 +393,14 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
     }
 
     [Fact]
-    public async Task EveryViewRendersInLightAndDarkOnDesktopAndPhone()
+    public async Task EveryViewRendersWholeInLightAndDarkAtEveryWidth()
     {
-        var done = await fixture.SubmitAsync("dashboard_pipeline", new { topic = "screenshots", service_url = fixture.SlowUrl }, username: "ada", action: "generate report", cancellationToken: Ct);
+        var done = await fixture.SubmitAsync("dashboard_pipeline", new { topic = "a rather long topic to wrap in narrow columns", service_url = fixture.SlowUrl },
+            username: "a-very-long-username-that-must-wrap@example.org", action: "generate the quarterly report for the board", cancellationToken: Ct);
         await fixture.SubmitAsync("dashboard_quick", new { n = 1 }, username: "grace", action: "refresh contacts", cancellationToken: Ct);
+        var failed = await fixture.SubmitAsync("dashboard_failing", new { }, username: "linus", action: "look up the facts", cancellationToken: Ct);
         Assert.Equal("completed", (string?)(await fixture.WaitForTerminalAsync(done, Ct))["status"]);
+        await fixture.WaitForTerminalAsync(failed, Ct);
         var running = await fixture.SubmitAsync("dashboard_pipeline", new { topic = "in progress", service_url = fixture.SlowUrl }, username: "linus", action: "draft mission", cancellationToken: Ct);
         await fixture.RecordUsageAsync(done, "openai/gpt-4o-mini", 2400, 600, 0.00072m);
         await fixture.RecordUsageAsync(done, "anthropic/claude-haiku-4-5", 1800, 900, 0.0063m);
@@ -402,13 +412,16 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
             ("job-detail", $"#/jobs/{done}", "main[data-job-status=completed] li[data-step-id=summarize]"),
             ("queue", "#/queue", "[data-role=queue-stats]"),
             ("costs", "#/costs", "[data-role=totals]"),
+            ("activity", "#/activity", "[data-role=activity-totals]"),
+            ("webhooks", "#/webhooks", "main h1"),
             ("workflows", "#/workflows", "main h1"),
             ("workflow", "#/workflows/dashboard_pipeline", "[data-role=diagram][data-state=drawn]"),
         };
 
         foreach (var scheme in new[] { ColorScheme.Light, ColorScheme.Dark })
         {
-            foreach (var width in new[] { 1280, 1024, 375 })
+            var schemeName = scheme == ColorScheme.Light ? "light" : "dark";
+            foreach (var width in new[] { 1920, 1280, 1024, 375 })
             {
                 var page = await OpenAsync("#/jobs", scheme: scheme, width: width);
                 await Expect(page.Locator($"tr[data-job-id='{running}']")).ToBeVisibleAsync();
@@ -416,18 +429,20 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
                 {
                     await page.EvaluateAsync($"location.hash = '{hash}'");
                     await Expect(page.Locator(ready).First).ToBeVisibleAsync();
-                    await Screenshot(page, name, scheme == ColorScheme.Light ? "light" : "dark", width);
+                    await Screenshot(page, name, schemeName, width);
                     var overflow = await page.EvaluateAsync<int>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
-                    Assert.True(overflow <= 0, $"{name} at {width}px scrolls sideways by {overflow}px");
-                    // The jobs and costs tables are not cut off inside their scroll boxes either (the reported clipped Cost column).
-                    if (name is not ("costs" or "jobs"))
+                    Assert.True(overflow <= 0, $"{name} at {width}px {schemeName} scrolls sideways by {overflow}px");
+                    // From 1024 px up no table cell, table box or chart label is cut off (on phones tables stack).
+                    if (width >= 1024)
                     {
-                        continue;
+                        var clipped = await page.EvaluateAsync<string[]>(ClippedScript);
+                        Assert.True(clipped.Length == 0, $"{name} at {width}px {schemeName} clips: {string.Join(" | ", clipped)}");
                     }
 
-                    var clipped = await page.EvaluateAsync<string[]>(
-                        "[...document.querySelectorAll('main .table-wrap')].filter(w => w.scrollWidth - w.clientWidth > 1).map(w => w.querySelector('table')?.dataset.role ?? w.querySelector('caption')?.textContent ?? 'table')");
-                    Assert.True(clipped.Length == 0, $"{name} at {width}px clips: {string.Join(", ", clipped)}");
+                    if (name == "workflow")
+                    {
+                        await AssertDiagramContrastAsync(page, $"{width}px {schemeName}", dark: scheme == ColorScheme.Dark);
+                    }
                 }
             }
         }
@@ -436,6 +451,62 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         await Expect(login.GetByLabel("Admin API key")).ToBeVisibleAsync();
         await Screenshot(login, "login", "light", 1280);
         AssertNoConsoleErrors();
+    }
+
+    /// <summary>
+    /// Every visible table cell and chart label whose content is wider than its box (scrollWidth above clientWidth),
+    /// every table box that scrolls, and every SVG chart text that sticks out of its chart, described for the message.
+    /// </summary>
+    private const string ClippedScript = """
+        () => {
+          const where = (el) => `${el.closest('[data-group]')?.dataset.group ?? el.closest('table')?.dataset.role ?? el.closest('section')?.getAttribute('aria-labelledby') ?? el.tagName}: "${el.textContent.trim().slice(0, 40)}" (${el.scrollWidth} > ${el.clientWidth})`;
+          const visible = (el) => el.getClientRects().length > 0 && !el.closest('details:not([open])');
+          const clipped = [...document.querySelectorAll('main td, main th, main [data-role=chart-label], main .table-wrap')]
+            .filter((el) => visible(el) && el.scrollWidth - el.clientWidth > 1).map(where);
+          for (const text of document.querySelectorAll('main svg.chart text')) {
+            const view = text.ownerSVGElement.viewBox.baseVal;
+            const box = text.getBBox();
+            if (box.x < view.x - 1 || box.x + box.width > view.x + view.width + 1) clipped.push(`chart text "${text.textContent}"`);
+          }
+          return clipped;
+        }
+        """;
+
+    /// <summary>
+    /// The workflow diagram in the page's scheme: arrows (lines and heads) stand out from the card by at least 3:1,
+    /// node labels from their boxes by 4.5:1 (WCAG), and in dark mode the boxes are dark (no light-theme boxes).
+    /// </summary>
+    private static async Task AssertDiagramContrastAsync(IPage page, string context, bool dark)
+    {
+        var measured = JsonNode.Parse(await page.EvaluateAsync<string>("""
+            () => {
+              const rgb = (c) => { const m = (c || '').match(/rgba?\(([^)]+)\)/); return m ? m[1].split(',').map(Number) : null; };
+              const lum = (c) => { const [r, g, b] = rgb(c).slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+              const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+              const svg = document.querySelector('[data-role=diagram] svg.diagram');
+              const card = getComputedStyle(svg.closest('.card')).backgroundColor;
+              const lines = [...svg.querySelectorAll('.edgePaths path, path.flowchart-link')].map((p) => getComputedStyle(p).stroke).filter(rgb);
+              const heads = [...svg.querySelectorAll('marker path')].map((p) => getComputedStyle(p).fill).filter(rgb);
+              const nodes = [...svg.querySelectorAll('g.node')].map((n) => {
+                const shape = n.querySelector('rect, polygon, circle, ellipse, path');
+                const label = n.querySelector('.nodeLabel, .label span, text') ?? n;
+                return { fill: getComputedStyle(shape).fill, text: getComputedStyle(label).color || getComputedStyle(label).fill };
+              }).filter((n) => rgb(n.fill) && rgb(n.text) && rgb(n.fill)[3] !== 0);
+              return JSON.stringify({
+                lines: lines.length, heads: heads.length, nodes: nodes.length,
+                line: Math.min(...lines.map((c) => ratio(c, card))), head: Math.min(...heads.map((c) => ratio(c, card))),
+                label: Math.min(...nodes.map((n) => ratio(n.text, n.fill))), brightestBox: Math.max(...nodes.map((n) => lum(n.fill))),
+              });
+            }
+            """))!;
+        Assert.True((int)measured["lines"]! > 0 && (int)measured["heads"]! > 0 && (int)measured["nodes"]! > 0, $"{context}: nothing measured: {measured.ToJsonString()}");
+        Assert.True((double)measured["line"]! >= 3, $"{context}: arrows are hard to see: {measured.ToJsonString()}");
+        Assert.True((double)measured["head"]! >= 3, $"{context}: arrow heads are hard to see: {measured.ToJsonString()}");
+        Assert.True((double)measured["label"]! >= 4.5, $"{context}: node labels lack contrast: {measured.ToJsonString()}");
+        if (dark)
+        {
+            Assert.True((double)measured["brightestBox"]! < 0.2, $"{context}: the diagram keeps light boxes in dark mode: {measured.ToJsonString()}");
+        }
     }
 
     [Fact]
@@ -453,6 +524,8 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
             await Expect(row).ToContainTextAsync(fixture.WebhookUrl(receiver));
             await Expect(row).ToContainTextAsync("503");
             await Expect(row.Locator("td[data-label=Attempts]")).ToHaveTextAsync("2");
+            // The same part of the id as the jobs list (the last characters; the first ones are its creation time).
+            await Expect(row.Locator("td[data-label=Job] a")).ToHaveTextAsync(jobId[^8..]);
             await Screenshot(page, "webhooks", "light", width);
             var overflow = await page.EvaluateAsync<int>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
             Assert.True(overflow <= 0, $"webhooks at {width}px scrolls sideways by {overflow}px");
@@ -578,11 +651,7 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
 
         if (signIn)
         {
-            // Sign in through the form, as a person would; the key then lives in this context's sessionStorage.
-            await page.GotoAsync("dashboard/" + hash);
-            await page.GetByLabel("Admin API key").FillAsync(TestEnvironment.AdminKey);
-            await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-            await Expect(page.Locator("#nav")).ToBeVisibleAsync();
+            await SignInAsync(page, hash);
         }
         else
         {
@@ -592,13 +661,23 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         return page;
     }
 
+    /// <summary>Signs in through the form, as a person would; the key then lives in this context's sessionStorage.</summary>
+    private static async Task SignInAsync(IPage page, string hash)
+    {
+        await page.GotoAsync("dashboard/" + hash);
+        await page.GetByLabel("Admin API key").FillAsync(TestEnvironment.AdminKey);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Expect(page.Locator("#nav")).ToBeVisibleAsync();
+    }
+
     /// <summary>
     /// The screenshots the README shows. They are copied into docs/screenshots only when UPDATE_SCREENSHOTS=1, so an
     /// ordinary test run never rewrites tracked files.
     /// </summary>
     private static readonly HashSet<string> ForDocs =
     [
-        "jobs-light-1280", "jobs-dark-1280", "jobs-light-375", "job-detail-light-1280", "job-detail-dark-375",
+        "jobs-light-1280", "jobs-dark-1280", "jobs-light-375", "jobs-light-1024", "job-detail-light-1280", "job-detail-dark-375", "workflow-dark-1280",
+        "costs-light-1024", "activity-dark-1024",
         "job-detail-live-light-1280", "job-detail-failed-light-1280", "job-detail-cancelled-light-1280", "queue-light-1280", "costs-light-1280",
         "costs-dark-1280", "workflow-light-1280", "workflow-dry-run-light-1280", "login-light-1280",
     ];

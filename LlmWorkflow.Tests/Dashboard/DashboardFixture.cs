@@ -26,6 +26,10 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
     private WorkerHost _worker = null!;
     private WebApplication _slowServer = null!;
     private IPlaywright _playwright = null!;
+    private string _workflowsRoot = null!;
+
+    /// <summary>The Aspire dashboard the API is told about (AspireDashboard:Url); nothing listens there.</summary>
+    public const string AspireDashboardUrl = "http://127.0.0.1:18888";
 
     public RealApiHost Api { get; private set; } = null!;
 
@@ -54,10 +58,12 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
     {
         SlowUrl = await StartSlowServerAsync();
         var environment = await TestEnvironment.CreateAsync(servers, "dashboard");
+        _workflowsRoot = CreateWorkflowsRoot();
         PostgresConnectionString = environment.PostgresConnectionString;
         var settings = environment.Settings(new Dictionary<string, string?>
         {
-            ["Workflows:Root"] = Path.Combine(RepositoryPaths.Root, "LlmWorkflow.Tests", "Dashboard", "workflows"),
+            ["Workflows:Root"] = _workflowsRoot,
+            ["AspireDashboard:Url"] = AspireDashboardUrl,
             ["External:Http:AllowedHosts:0"] = "127.0.0.1",
             ["External:Http:AllowPrivateNetworks"] = "true",
             // The pipeline's streamed mock LLM step: its text arrives in chunks over about two seconds.
@@ -81,6 +87,31 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
             Args = ChromiumArgs,
         });
         Directory.CreateDirectory(ScreenshotDirectory);
+    }
+
+    /// <summary>
+    /// The test workflows plus the shipped trip_briefing and the prompts it reads, in a folder of their own (the API
+    /// reads one workflows root).
+    /// </summary>
+    private static string CreateWorkflowsRoot()
+    {
+        var root = Path.Combine(Path.GetTempPath(), $"llmwf-dashboard-workflows-{Guid.NewGuid():N}");
+        var definitions = Directory.CreateDirectory(Path.Combine(root, "definitions")).FullName;
+        foreach (var file in Directory.GetFiles(Path.Combine(RepositoryPaths.Root, "LlmWorkflow.Tests", "Dashboard", "workflows", "definitions")))
+        {
+            File.Copy(file, Path.Combine(definitions, Path.GetFileName(file)));
+        }
+
+        File.Copy(Path.Combine(RepositoryPaths.Root, "workflows", "definitions", "trip_briefing.json"), Path.Combine(definitions, "trip_briefing.json"));
+        var prompts = Path.Combine(RepositoryPaths.Root, "workflows", "prompts");
+        foreach (var file in Directory.GetFiles(prompts, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(root, "prompts", Path.GetRelativePath(prompts, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+
+        return root;
     }
 
     private async Task<string> StartSlowServerAsync()
@@ -171,6 +202,11 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
         if (Api is not null)
         {
             await Api.DisposeAsync();
+        }
+
+        if (_workflowsRoot is not null && Directory.Exists(_workflowsRoot))
+        {
+            Directory.Delete(_workflowsRoot, recursive: true);
         }
     }
 

@@ -213,11 +213,7 @@ public sealed partial class InfraAgreementTests(TestServers servers)
         try
         {
             var path = Path.Combine(folder.FullName, "aspire-manifest.json");
-            await ExternalCommand.RunAsync(
-                "dotnet",
-                [Path.Combine(AppContext.BaseDirectory, "LlmWorkflow.AppHost.dll"), "--publisher", "manifest", "--output-path", path],
-                TimeSpan.FromSeconds(60),
-                workingDirectory: RepositoryPaths.Root);
+            await AppHostManifestTests.PublishManifestAsync(path);
             return JsonNode.Parse(await File.ReadAllTextAsync(path))!;
         }
         finally

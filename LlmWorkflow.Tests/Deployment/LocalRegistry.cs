@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Tests.LocalServers;
 using LlmWorkflow.Tests.Infrastructure;
 
 namespace LlmWorkflow.Tests.Deployment;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Tests.LocalServers;
 using LlmWorkflow.Tests.Infrastructure;
 
 namespace LlmWorkflow.Tests.Deployment;

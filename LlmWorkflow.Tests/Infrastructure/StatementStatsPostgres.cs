@@ -1,4 +1,4 @@
-using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Tests.LocalServers;
 using LlmWorkflow.Tests.Hosting;
 using Npgsql;
 

@@ -38,7 +38,7 @@ public sealed class TestEnvironment
             ["ConnectionStrings:postgres"] = PostgresConnectionString,
             ["ConnectionStrings:redis"] = RedisConnectionString,
             ["Queue:KeyPrefix"] = KeyPrefix,
-            ["Queue:BlockTimeout"] = "00:00:00.500",
+            ["Queue:PollInterval"] = "00:00:00.500",
             ["Workflows:Root"] = RepositoryPaths.Workflows,
             ["Auth:ApiKeys:0:Name"] = "tests",
             ["Auth:ApiKeys:0:Key"] = CallerKey,

@@ -1,4 +1,4 @@
-using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Tests.LocalServers;
 using Npgsql;
 
 [assembly: AssemblyFixture(typeof(LlmWorkflow.Tests.Infrastructure.TestServers))]

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Tests.LocalServers;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Worker.Jobs;

@@ -49,6 +49,22 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
     [Theory]
     [InlineData(JobStatus.Completed)]
     [InlineData(JobStatus.Failed)]
+    public async Task AFinishAfterAnAcceptedCancelStoresCancelled(JobStatus outcome)
+    {
+        var id = await _db.InsertJobAsync(JobStatus.Processing);
+        Assert.Equal(CancelOutcome.CancelRequested, await _db.CommandsAsync(c => c.CancelAsync(id, CancellationToken.None)));
+
+        // The run did not stop in time and finished: the cancel that was answered 202 still wins.
+        Assert.True(await _db.Store.FinishAsync(id, "worker-a", Outcome(outcome), CancellationToken.None));
+
+        Assert.Equal(JobStatus.Cancelled, await _db.StatusAsync(id));
+        Assert.Equal([("workflow.cancelled", "cancelled")], await _db.TerminalEventsAsync(id));
+        Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND result_data IS NOT NULL", id));
+    }
+
+    [Theory]
+    [InlineData(JobStatus.Completed)]
+    [InlineData(JobStatus.Failed)]
     [InlineData(JobStatus.Cancelled)]
     public async Task CancellingAFinishedJobChangesNothing(JobStatus status)
     {

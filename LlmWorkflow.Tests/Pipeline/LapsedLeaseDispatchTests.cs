@@ -1,5 +1,5 @@
 using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Worker.Jobs;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -75,17 +75,17 @@ public sealed class LapsedLeaseDispatchTests(TestServers servers) : IAsyncLifeti
     }
 
     private DispatchReconciler NewReconciler() => new(
-        _db.Database, _db.Get<JobQueue>(), _db.Get<IRedisClient>(), Options.Create(new WorkerOptions()), TimeProvider.System,
+        _db.Database, _db.Get<JobQueue>(), _db.Get<IConnectionMultiplexer>(), Options.Create(new WorkerOptions()), TimeProvider.System,
         NullLogger<DispatchReconciler>.Instance);
 
     private async Task<List<Guid>> DispatchedJobIdsAsync()
     {
         var queue = _db.Get<JobQueue>();
-        var redis = _db.Get<IRedisClient>();
+        var redis = _db.Get<IConnectionMultiplexer>().GetDatabase();
         var ids = new List<Guid>();
         foreach (var key in queue.StreamKeys)
         {
-            ids.AddRange((await redis.StreamRangeAsync(key)).Select(e => Guid.Parse(e.Fields["job_id"])));
+            ids.AddRange((await redis.StreamRangeAsync(key)).Select(e => Guid.Parse((string)e["job_id"]!)));
         }
 
         return ids;

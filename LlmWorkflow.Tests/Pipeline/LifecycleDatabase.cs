@@ -37,6 +37,8 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(environment.Settings(settings)).Build();
         var services = new ServiceCollection().AddLogging();
         services.AddLlmWorkflowCore(configuration);
+        services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(_ =>
+            StackExchange.Redis.ConnectionMultiplexer.Connect(configuration.GetConnectionString("redis") + ",abortConnect=false"));
         services.AddSingleton<PostgresWriteBatcher>();
         services.AddSingleton<JobStore>();
         var provider = services.BuildServiceProvider();

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Tests.LocalServers;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;

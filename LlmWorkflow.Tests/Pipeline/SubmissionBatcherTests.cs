@@ -2,7 +2,7 @@ using System.Text.Json;
 using LlmWorkflow.Tests.Infrastructure;
 using Npgsql;
 using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Tests.Pipeline;
 
@@ -119,42 +119,13 @@ public sealed class SubmissionBatcherTests(TestServers servers) : IAsyncLifetime
         }
     }
 
-    [Fact]
-    public async Task ARehearsalRunsTheFlushAndKeepsNothing()
-    {
-        var ct = TestContext.Current.CancellationToken;
-        var job = Job("user-rehearsal");
-        var streamBefore = await StreamLengthAsync();
-
-        await Rehearse(job);
-
-        await using (var command = _db.Database.CreateCommand("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1"))
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = job.Id });
-            Assert.Equal(0L, await command.ExecuteScalarAsync(ct));
-        }
-
-        Assert.Equal(streamBefore, await StreamLengthAsync());
-        var prefix = _db.Get<Microsoft.Extensions.Options.IOptions<QueueOptions>>().Value.KeyPrefix;
-        Assert.Empty((await _db.Get<IRedisClient>().ExecuteAsync("KEYS", [$"{prefix}:warmup:*"], ct)).AsArray());
-        // The rolled-back INSERT left nothing behind, not even a lock on the job's id: the real submission goes through.
-        Assert.True(await Submit(job));
-        // The rehearsal really runs the statement: a row the table refuses fails it with the database's own error.
-        var refused = Job("user-rehearsal-refused");
-        refused.Username = new string('u', 300); // longer than the column (VARCHAR(255))
-        await Assert.ThrowsAsync<PostgresException>(() => Rehearse(refused));
-    }
-
-    private Task Rehearse(WorkflowJob job) =>
-        _db.Get<SubmissionBatcher>().RehearseAsync(job, new JobDispatch(job.Id, job.Priority), TestContext.Current.CancellationToken);
-
     private Task<bool> Submit(WorkflowJob job) =>
         _db.Get<SubmissionBatcher>().InsertAndDispatchAsync(job, new JobDispatch(job.Id, job.Priority), CancellationToken.None);
 
     private async Task<long> StreamLengthAsync()
     {
         var queue = _db.Get<JobQueue>();
-        var redis = _db.Get<IRedisClient>();
+        var redis = _db.Get<IConnectionMultiplexer>().GetDatabase();
         long total = 0;
         foreach (var key in queue.StreamKeys)
         {

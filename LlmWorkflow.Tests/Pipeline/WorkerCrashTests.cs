@@ -1,7 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,10 +38,10 @@ public sealed class WorkerCrashTests(TestServers servers)
         await WaitUntilAsync(() => Task.FromResult(PipelineTestWorkflows.CallsContaining(llm, "SECOND") == 1), TimeSpan.FromSeconds(30));
         // Who runs the job is recorded by its Postgres lease alone: the entry was acked when the claim decided it.
         var queue = api.Services.GetRequiredService<JobQueue>();
-        var redis = api.Services.GetRequiredService<IRedisClient>();
+        var redis = api.Services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
         foreach (var key in queue.StreamKeys)
         {
-            Assert.Equal(0, (await redis.StreamPendingAsync(key, queue.ConsumerGroup, ct)).Count);
+            Assert.Equal(0, (await redis.StreamPendingAsync(key, queue.ConsumerGroup)).PendingMessageCount);
         }
 
         await doomed.KillAsync();

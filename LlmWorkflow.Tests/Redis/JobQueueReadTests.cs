@@ -1,17 +1,18 @@
 using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Redis;
 using Microsoft.Extensions.Options;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Tests.Redis;
 
 /// <summary>
 /// A worker's read of the dispatch streams against the real server: the bands highest first, each for what the ones
 /// before it left of the count, never more than the count in all (what is read is pending for this worker until
-/// acked); every Nth read starts at the lowest band; with every band empty it blocks, then returns nothing.
+/// acked); every Nth read starts at the lowest band; with every band empty it waits for the poll interval, then returns
+/// nothing, unless a dispatch's notice wakes it first.
 /// </summary>
 public sealed class JobQueueReadTests(LocalRedisFixture redis) : IClassFixture<LocalRedisFixture>
 {
-    private readonly IRedisClient _client = redis.Client;
+    private readonly IConnectionMultiplexer _client = redis.Client;
     private readonly CancellationToken _ct = TestContext.Current.CancellationToken;
 
     [Fact]
@@ -21,7 +22,7 @@ public sealed class JobQueueReadTests(LocalRedisFixture redis) : IClassFixture<L
         {
             KeyPrefix = LocalRedisFixture.UniqueKey("bands"),
             LowPriorityEveryNthRead = 3,
-            BlockTimeout = TimeSpan.FromMilliseconds(100),
+            PollInterval = TimeSpan.FromMilliseconds(100),
         }));
         await queue.EnsureConsumerGroupsAsync(_ct);
         var high = await EnqueueAsync(queue, priority: 9, count: 3);
@@ -38,7 +39,22 @@ public sealed class JobQueueReadTests(LocalRedisFixture redis) : IClassFixture<L
 
         var started = DateTime.UtcNow;
         Assert.Empty(await ReadAsync(queue, 10));
-        Assert.True(DateTime.UtcNow - started >= TimeSpan.FromMilliseconds(90), "an empty read blocks for the block timeout");
+        Assert.True(DateTime.UtcNow - started >= TimeSpan.FromMilliseconds(90), "an empty read waits for the poll interval");
+    }
+
+    [Fact]
+    public async Task AnIdleReadIsWokenByADispatchLongBeforeItsPollInterval()
+    {
+        var queue = new JobQueue(_client, Options.Create(new QueueOptions { KeyPrefix = LocalRedisFixture.UniqueKey("wake"), PollInterval = TimeSpan.FromSeconds(30) }));
+        await queue.EnsureConsumerGroupsAsync(_ct);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var read = queue.ReadAsync("worker-1", 10, _ct);
+        await Task.Delay(200, _ct);
+        var sent = await EnqueueAsync(queue, priority: 5, count: 1);
+
+        Guid[] received = [.. (await read.WaitAsync(TimeSpan.FromSeconds(10), _ct)).Select(j => j.Dispatch.JobId)];
+        Assert.Equal(sent, received);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"the read took {started.Elapsed} (poll interval 30 s)");
     }
 
     private async Task<Guid[]> EnqueueAsync(JobQueue queue, int priority, int count)
@@ -56,11 +72,8 @@ public sealed class JobQueueReadTests(LocalRedisFixture redis) : IClassFixture<L
         long pending = 0;
         foreach (var key in queue.StreamKeys)
         {
-            var summary = (await _client.ExecuteAsync("XPENDING", [key, queue.ConsumerGroup], _ct)).AsArray();
-            foreach (var entry in summary[3].AsArray().Where(c => c.AsArray()[0].AsString() == consumer))
-            {
-                pending += long.Parse(entry.AsArray()[1].AsString()!, System.Globalization.CultureInfo.InvariantCulture);
-            }
+            var summary = await _client.GetDatabase().StreamPendingAsync(key, queue.ConsumerGroup);
+            pending += summary.Consumers.Where(c => c.Name == consumer).Sum(c => c.PendingMessageCount);
         }
 
         return pending;

@@ -1,10 +1,10 @@
-using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Tests.LocalServers;
 using LlmWorkflow.Tests.Hosting;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Tests.Redis;
 
-/// <summary>One real redis-server (in a temporary directory) shared by the tests of a class, plus a client for it.</summary>
+/// <summary>One real redis-server (in a temporary directory) shared by the tests of a class, plus a multiplexer for it.</summary>
 public sealed class LocalRedisFixture : IAsyncLifetime
 {
     private readonly TemporaryDirectory _directory = new();
@@ -13,14 +13,12 @@ public sealed class LocalRedisFixture : IAsyncLifetime
 
     public LocalRedis Server { get; }
 
-    public RedisClient Client { get; private set; } = null!;
-
-    public RedisConnectionOptions Options => RedisConnectionOptions.Parse(Server.ConnectionString);
+    public IConnectionMultiplexer Client { get; private set; } = null!;
 
     public async ValueTask InitializeAsync()
     {
         await Server.StartAsync(TestContext.Current.CancellationToken);
-        Client = new RedisClient(Options);
+        Client = await ConnectionMultiplexer.ConnectAsync(Server.ConnectionString);
     }
 
     public async ValueTask DisposeAsync()

@@ -4,9 +4,9 @@ using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Tests.LocalServers;
 using LlmWorkflow.Tests.Hosting;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Tests.Redis;
 
@@ -46,19 +46,24 @@ public sealed class TlsRedisFixture : IAsyncLifetime
             startInfo.ArgumentList.Add(argument);
         }
         _server = Process.Start(startInfo);
-        await using var client = new RedisClient(Options());
-        await RedisTestHelpers.RetryAsync(() => client.PingAsync(TestContext.Current.CancellationToken), TimeSpan.FromSeconds(10));
+        // Waits until the server answers over TLS (it takes a moment to listen on a loaded machine).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            var options = ConfigurationOptions.Parse($"127.0.0.1:{Port},ssl=true,sslHost=redis.test,connectTimeout=2000");
+            options.CertificateValidation += Validate;
+            try
+            {
+                await using var client = await ConnectionMultiplexer.ConnectAsync(options);
+                await client.GetDatabase().PingAsync();
+                return;
+            }
+            catch (RedisConnectionException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200, TestContext.Current.CancellationToken);
+            }
+        }
     }
-
-    /// <summary>Options for this server over TLS, validated by <see cref="Validate"/>.</summary>
-    public RedisConnectionOptions Options(string sslHost = "redis.test") => new()
-    {
-        Host = "127.0.0.1",
-        Port = Port,
-        Ssl = true,
-        SslHost = sslHost,
-        CertificateValidation = Validate,
-    };
 
     public async ValueTask DisposeAsync()
     {

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 using Npgsql;
 
 namespace LlmWorkflow.Worker.Jobs;
@@ -16,7 +16,7 @@ namespace LlmWorkflow.Worker.Jobs;
 internal sealed class DispatchReconciler(
     NpgsqlDataSource dataSource,
     JobQueue queue,
-    IRedisClient redis,
+    IConnectionMultiplexer redis,
     IOptions<WorkerOptions> options,
     TimeProvider time,
     ILogger<DispatchReconciler> logger)
@@ -111,9 +111,10 @@ internal sealed class DispatchReconciler(
 
     private async Task<bool> ConsumerGroupMissingAsync()
     {
+        using var untraced = LlmWorkflow.Pipeline.RedisSetup.Untraced();
         foreach (var key in queue.StreamKeys)
         {
-            if (!await redis.KeyExistsAsync(key))
+            if (!await redis.GetDatabase().KeyExistsAsync(key))
             {
                 return true;
             }

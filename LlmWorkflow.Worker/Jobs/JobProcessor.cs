@@ -13,9 +13,8 @@ namespace LlmWorkflow.Worker.Jobs;
 
 /// <summary>
 /// Runs one dispatched job in a worker: claim it in Postgres with a lease, keep the lease alive while the workflow
-/// runs, record progress and the outcome, then acknowledge the stream entry. Entries for jobs that cannot be claimed
-/// (finished, cancelled, owned by a live worker) are simply acknowledged. A job whose workflow only computes runs
-/// without a claim and is finished straight from queued (docs/JOB_LIFECYCLE.md, "Jobs that only compute").
+/// runs, record progress and the outcome. Entries for jobs that cannot be claimed (finished, cancelled, owned by a live
+/// worker) are simply acknowledged.
 /// </summary>
 internal sealed partial class JobProcessor(
     JobStore store,
@@ -32,17 +31,10 @@ internal sealed partial class JobProcessor(
 {
     private readonly WorkerOptions _options = options.Value;
 
-    /// <summary>
-    /// Claims the jobs of a batch of entries in one statement; entries whose job is absent need no run. With
-    /// <paramref name="mayRunUnclaimed"/>, queued jobs of workflows that only compute are read without a claim
-    /// (<see cref="ClaimedJob.Leased"/> false): their runs finish them straight from queued, and their entries are
-    /// acknowledged only after that (see <see cref="JobConsumerService"/>).
-    /// </summary>
-    public Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(IReadOnlyList<DispatchedJob> batch, bool mayRunUnclaimed, CancellationToken cancellationToken) =>
+    /// <summary>Claims the jobs of a batch of entries in one statement; entries whose job is absent need no run.</summary>
+    public Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(IReadOnlyList<DispatchedJob> batch, CancellationToken cancellationToken) =>
         store.ClaimAsync(batch.Select(d => d.Dispatch.JobId).Where(id => id != Guid.Empty).Distinct().ToArray(),
-            _options.Id, _options.LeaseDuration, cancellationToken,
-            // Read from the catalog each time (a few workflows), so a reload counts from the next batch.
-            mayRunUnclaimed ? [.. catalog.All.Where(w => !NetworkSteps.CallsOut(w)).Select(w => w.Name)] : null);
+            _options.Id, _options.LeaseDuration, cancellationToken);
 
     /// <summary>
     /// Whether the job's workflow waits on the network (an <c>llm</c> or <c>external_api</c> step anywhere in it), so
@@ -64,19 +56,7 @@ internal sealed partial class JobProcessor(
             return;
         }
 
-        if (!claimed.Leased && (!catalog.TryGet(claimed.WorkflowName, out var current) || NetworkSteps.CallsOut(current)))
-        {
-            // The catalog was reloaded since the claim read the job, and its workflow may call out now: such a run
-            // needs the lease, so claim it before it starts (absent: another worker has it, or it was cancelled).
-            claimed = (await store.ClaimAsync([claimed.Id], _options.Id, _options.LeaseDuration, CancellationToken.None)).GetValueOrDefault(claimed.Id);
-            if (claimed is null)
-            {
-                return;
-            }
-        }
-
         activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
-        activity?.SetTag("llmworkflow.claimed", claimed.Leased);
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
         // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease (LeaseRenewalService).
         using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
@@ -88,7 +68,7 @@ internal sealed partial class JobProcessor(
             Volatile.Write(ref taken, true);
             run.Cancel();
         }, deferStepRows: !wantsStepEvents);
-        var sink = new JobProgressSink(store, events, claimed, checkpoints, logger);
+        var sink = new JobProgressSink(store, events, claimed, checkpoints, logger, run);
 
         if (claimed.Attempt > _options.MaxAttempts)
         {
@@ -108,13 +88,8 @@ internal sealed partial class JobProcessor(
             return;
         }
 
-        // From here the worker's LeaseRenewalService keeps the job's lease (one statement for all running jobs). A run
-        // without a claim has no lease to keep, and no cancel request to watch for: a queued job is cancelled at once,
-        // and the run's finish then finds it no longer queued.
-        if (claimed.Leased)
-        {
-            running.Add(claimed.Id, run);
-        }
+        // From here the worker's LeaseRenewalService keeps the job's lease (one statement for all running jobs).
+        running.Add(claimed.Id, run);
 
         WorkflowRunResult result;
         try
@@ -152,17 +127,6 @@ internal sealed partial class JobProcessor(
             // the job and its stream entry now. Nothing of this run is written; the owner finishes the job.
             LogTakenOver(claimed.Id, claimed.Attempt);
             activity?.SetTag("llmworkflow.job.status", "taken_over");
-            return;
-        }
-
-        if (!claimed.Leased && (result.Status == WorkflowRunStatus.Cancelled || faults.First is not null))
-        {
-            // Stopped (the worker is shutting down) or PostgreSQL dropped out under it: the job is still queued, so
-            // it only needs a new entry for another worker (or this one) to run it again; the run wrote nothing.
-            await checkpoints.EndWithoutFinishAsync();
-            await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
-            LogReleased(claimed.Id, abort.IsCancellationRequested ? "shutdown" : "database unavailable during the run");
-            activity?.SetTag("llmworkflow.job.status", "released");
             return;
         }
 
@@ -204,9 +168,7 @@ internal sealed partial class JobProcessor(
 
     private async Task FinishAsync(ClaimedJob job, JobOutcome outcome, IReadOnlyList<WriteStatement> stepRows, bool holdsPaidAnswer = false)
     {
-        Task<bool> Finish() => job.Leased
-            ? store.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None, job.Attempt, stepRows)
-            : store.FinishUnclaimedAsync(job, _options.Id, outcome, stepRows, CancellationToken.None);
+        Task<bool> Finish() => store.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None, job.Attempt, stepRows);
         var finished = holdsPaidAnswer
             ? await held.WriteAsync(Finish, HeldWrites.EstimateBytes(stepRows), $"the last step and the finish of job {job.Id}")
             : await Finish();
@@ -231,7 +193,10 @@ internal sealed partial class JobProcessor(
         JsonNode? resultData = status == JobStatus.Completed
             ? new JsonObject { ["output"] = result.Output?.DeepClone(), ["cost_data"] = CostData(result) }
             : null;
-        return new JobOutcome(status, resultData, result.Error, result.InputTokens, result.OutputTokens, result.CostUsd ?? 0m,
+        // A cancel is what someone asked for, not a failure: it gets no error taxonomy (the engine's error says USER_ERROR),
+        // like a job cancelled while it waited and like its workflow.cancelled webhook.
+        var error = status == JobStatus.Cancelled ? null : result.Error;
+        return new JobOutcome(status, resultData, error, result.InputTokens, result.OutputTokens, result.CostUsd ?? 0m,
             ErrorMessage(result));
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.Execution;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -18,7 +19,8 @@ internal sealed partial class JobProgressSink(
     LiveEventPublisher events,
     ClaimedJob job,
     PostgresCheckpointStore checkpoints,
-    ILogger? logger = null) : IProgressSink
+    ILogger? logger = null,
+    CancellationTokenSource? stop = null) : IProgressSink
 {
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
 
@@ -29,6 +31,14 @@ internal sealed partial class JobProgressSink(
 
     public async ValueTask PublishAsync(ProgressEvent progressEvent, CancellationToken cancellationToken)
     {
+        if (stop is not null && progressEvent is StepStarted { Type: StepTypes.Llm or StepTypes.ExternalApi }
+            && await store.StopRequestedAsync(job.Id, cancellationToken))
+        {
+            // No paid step starts after a cancel was accepted, even if its notice has not reached this worker yet.
+            await stop.CancelAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
         if (progressEvent is StepCompleted { Record.ParentStepId: null })
         {
             Interlocked.Increment(ref _progressVersion);
@@ -42,8 +52,7 @@ internal sealed partial class JobProgressSink(
 
         switch (progressEvent)
         {
-            // A job run without a claim stays queued until its finish: there is no running row to show the step on.
-            case StepStarted { ParentStepId: null } started when job.Leased:
+            case StepStarted { ParentStepId: null } started:
                 _ = WriteProgressLaterAsync(Interlocked.Increment(ref _progressVersion), started);
                 break;
             // A checkpointed step's row is already written (with its full output): one write per step, not two.

@@ -3,17 +3,17 @@ using LlmWorkflow.Engine.Execution;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Worker.Jobs;
 
 /// <summary>
 /// Writes the worker's live progress events to the per-job Redis streams in the background, pipelining many events
 /// per round trip, so a job never waits on Redis to report progress. A single writer keeps each job's events in
-/// order. Live events are best effort: Postgres keeps the durable record, and when Redis is unreachable (or the
+/// order; after each batch one notice per job wakes the requests serving its events. Live events are best effort: Postgres keeps the durable record, and when Redis is unreachable (or the
 /// buffer is full) events are dropped with a warning rather than slowing jobs down.
 /// </summary>
-internal sealed partial class LiveEventPublisher(IRedisClient redis, JobEventStream events, ILogger<LiveEventPublisher> logger) : BackgroundService
+internal sealed partial class LiveEventPublisher(IConnectionMultiplexer redis, JobEventStream events, ILogger<LiveEventPublisher> logger) : BackgroundService
 {
     private const int MaxBatch = 256;
     private readonly Channel<LiveEvent> _pending = Channel.CreateBounded<LiveEvent>(
@@ -30,7 +30,7 @@ internal sealed partial class LiveEventPublisher(IRedisClient redis, JobEventStr
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<RedisCommand>(MaxBatch * 2);
+        var batch = new List<Task>(MaxBatch * 2);
         try
         {
             while (await _pending.Reader.WaitToReadAsync(stoppingToken))
@@ -46,26 +46,28 @@ internal sealed partial class LiveEventPublisher(IRedisClient redis, JobEventStr
         await FlushAsync(batch);
     }
 
-    private async Task FlushAsync(List<RedisCommand> batch)
+    private async Task FlushAsync(List<Task> writes)
     {
+        var jobs = new HashSet<Guid>();
         while (_pending.Reader.TryRead(out var first))
         {
-            batch.Clear();
+            writes.Clear();
+            jobs.Clear();
+            var batch = redis.GetDatabase().CreateBatch();
             var item = first;
             var count = 0;
             do
             {
-                batch.Add(events.AddCommand(item.JobId, item.Type, item.Data));
-                if (JobEventStream.TerminalTypes.Contains(item.Type))
-                {
-                    batch.Add(events.ExpireCommand(item.JobId));
-                }
+                writes.Add(events.AddTo(batch, item.JobId, item.Type, item.Data));
+                jobs.Add(item.JobId);
             }
             while (++count < MaxBatch && _pending.Reader.TryRead(out item!));
 
+            writes.AddRange(jobs.Select(job => batch.PublishAsync(events.NoticeChannel(job), count)));
+            batch.Execute();
             try
             {
-                await redis.PipelineAsync(batch);
+                await Task.WhenAll(writes);
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {

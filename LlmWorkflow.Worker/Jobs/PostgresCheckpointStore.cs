@@ -36,8 +36,7 @@ namespace LlmWorkflow.Worker.Jobs;
 /// wants <c>workflow.step_completed</c>, whose receiver may read the step at once).</param>
 /// <param name="leaseLost">Called when a step row is refused because the job's attempt is no longer this run's.</param>
 /// <param name="deferFor">How long a deferred row waits for the run's next write before it is written alone; by
-/// default <see cref="JobProgressSink.ProgressDelay"/>, the delay after which pollers see a running step. Never, for
-/// a run without a claim (<see cref="ClaimedJob.Leased"/> false): all its rows go with its finish.</param>
+/// default <see cref="JobProgressSink.ProgressDelay"/>, the delay after which pollers see a running step.</param>
 internal sealed class PostgresCheckpointStore(
     JobStore store, ClaimedJob job, RunPersistenceFaults faults, HeldWrites held, Action leaseLost,
     bool deferStepRows = true, TimeSpan? deferFor = null) : ICheckpointStore
@@ -162,7 +161,7 @@ internal sealed class PostgresCheckpointStore(
     /// </remarks>
     public async ValueTask SaveAsync(string runId, StepCheckpoint checkpoint, CancellationToken cancellationToken)
     {
-        await WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true, leased: job.Leased), checkpoint.Record,
+        await WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true), checkpoint.Record,
             endsRun: checkpoint.EndsRun);
         _saved[checkpoint.StepKey] = true;
     }
@@ -172,7 +171,7 @@ internal sealed class PostgresCheckpointStore(
     /// it as <see cref="SaveAsync"/> does.
     /// </summary>
     public Task WriteRecordAsync(StepRecord record) =>
-        WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, record, null, isCheckpoint: false, leased: job.Leased), record);
+        WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, record, null, isCheckpoint: false), record);
 
     /// <summary>
     /// The step rows not written yet, for the finish to write first in its own write (once a delayed write of earlier
@@ -269,9 +268,7 @@ internal sealed class PostgresCheckpointStore(
         lock (_deferred)
         {
             _deferred.Add(step);
-            // A run without a claim writes nothing before its finish: its rows are only written with it (the job is
-            // still queued, so no row of a step could be written alone under the running job's guard).
-            if (_deferred.Count == 1 && job.Leased)
+            if (_deferred.Count == 1)
             {
                 var deferral = ++_deferral;
                 _ = WriteDeferredLaterAsync(deferral);

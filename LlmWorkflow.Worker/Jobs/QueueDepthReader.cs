@@ -1,5 +1,5 @@
 using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Redis;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Worker.Jobs;
 
@@ -7,37 +7,38 @@ namespace LlmWorkflow.Worker.Jobs;
 /// Reads, per priority band, how many dispatch entries are not yet acknowledged (the group's lag plus its pending
 /// entries) and how old the oldest of them is (stream ids are the enqueue time in milliseconds).
 /// </summary>
-internal sealed class QueueDepthReader(IRedisClient redis, JobQueue queue, TimeProvider time)
+internal sealed class QueueDepthReader(IConnectionMultiplexer multiplexer, JobQueue queue, TimeProvider time)
 {
     public async Task<IReadOnlyList<BandReading>> ReadAsync(CancellationToken cancellationToken)
     {
+        using var untraced = LlmWorkflow.Pipeline.RedisSetup.Untraced();
+        var redis = multiplexer.GetDatabase();
         var readings = new List<BandReading>();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         foreach (var band in PriorityBands.ReadOrder)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var key = queue.StreamKey(band);
             var name = band.ToString().ToLowerInvariant();
-            var group = (await redis.KeyExistsAsync(key)
-                ? await redis.StreamGroupsInfoAsync(key, cancellationToken)
-                : []).FirstOrDefault(g => g.Name == queue.ConsumerGroup);
-            if (group is null)
+            var groups = await redis.KeyExistsAsync(key) ? await redis.StreamGroupInfoAsync(key) : [];
+            if (groups.FirstOrDefault(g => g.Name == queue.ConsumerGroup) is not { Name: not null } group)
             {
                 readings.Add(new BandReading(name, 0, 0));
                 continue;
             }
 
-            var lag = group.Lag ?? await redis.StreamLengthAsync(key, cancellationToken);
+            var lag = group.Lag ?? await redis.StreamLengthAsync(key);
             long? oldest = null;
-            if (group.Pending > 0 && (await redis.StreamPendingRangeAsync(key, group.Name, 1, ct: cancellationToken)) is [var first, ..])
+            if (group.PendingMessageCount > 0 && (await redis.StreamPendingMessagesAsync(key, queue.ConsumerGroup, 1, RedisValue.Null)) is [var first, ..])
             {
-                oldest = IdMilliseconds(first.Id);
+                oldest = IdMilliseconds(first.MessageId.ToString());
             }
-            else if (lag > 0 && (await redis.StreamRangeAsync(key, "(" + group.LastDeliveredId, "+", 1, cancellationToken)) is [var next, ..])
+            else if (lag > 0 && (await redis.StreamRangeAsync(key, "(" + group.LastDeliveredId, "+", 1)) is [var next, ..])
             {
-                oldest = IdMilliseconds(next.Id);
+                oldest = IdMilliseconds(next.Id.ToString());
             }
 
-            readings.Add(new BandReading(name, group.Pending + lag, oldest is { } ms ? Math.Max(0, (now - ms) / 1000.0) : 0));
+            readings.Add(new BandReading(name, group.PendingMessageCount + lag, oldest is { } ms ? Math.Max(0, (now - ms) / 1000.0) : 0));
         }
 
         return readings;

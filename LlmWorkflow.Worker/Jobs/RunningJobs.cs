@@ -20,6 +20,15 @@ internal sealed class RunningJobs(NpgsqlDataSource dataSource, JobStore store)
 
     public void Remove(Guid jobId) => _running.TryRemove(jobId, out _);
 
+    /// <summary>Stops the job's run if it runs here (a cancel announced over Redis).</summary>
+    public void Stop(Guid jobId)
+    {
+        if (_running.TryGetValue(jobId, out var stop))
+        {
+            stop.Cancel();
+        }
+    }
+
     /// <summary>Cancels the runs whose job has a cancel request or no longer exists; returns how many.</summary>
     public async Task<int> StopCancelledAsync(CancellationToken cancellationToken)
     {

@@ -21,9 +21,12 @@ internal sealed class WebhookDeliveryStore(NpgsqlDataSource dataSource)
                    FOR UPDATE SKIP LOCKED)
             UPDATE llm_webhook_attempts a
                SET next_retry_at = now() + $2
-              FROM due, llm_workflow_jobs j
-             WHERE a.id = due.id AND j.id = a.job_id
-            RETURNING a.id, a.job_id, a.event_id, a.event_type, a.attempt_number, a.webhook_url, a.payload::text, j.webhook_secret
+              FROM due
+             WHERE a.id = due.id
+            -- A deleted job's last events are signed with the secret its tombstone keeps.
+            RETURNING a.id, a.job_id, a.event_id, a.event_type, a.attempt_number, a.webhook_url, a.payload::text,
+                      COALESCE((SELECT j.webhook_secret FROM llm_workflow_jobs j WHERE j.id = a.job_id),
+                               (SELECT d.webhook_secret FROM llm_deleted_jobs d WHERE d.job_id = a.job_id))
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = batchSize });
         command.Parameters.Add(new NpgsqlParameter { Value = lease });

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using LlmWorkflow.AppHost.Resources;
+using LlmWorkflow.Tests.LocalServers;
 using Npgsql;
 
 namespace LlmWorkflow.LoadTest;
@@ -67,7 +67,6 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         environment.Settings["Workflows__Root"] = workflowsRoot;
         environment.Settings["LLM_MICROSERVICE_API_KEY"] = ApiKey;
         environment.Settings["ADMIN_API_KEY"] = AdminKey;
-        environment.Settings["Logging__LogLevel__Default"] = "Warning";
         environment.Settings["DOTNET_ENVIRONMENT"] = "Production";
         environment.Settings["ASPNETCORE_ENVIRONMENT"] = "Production";
 
@@ -129,9 +128,8 @@ internal sealed class BenchEnvironment : IAsyncDisposable
 
     public Process StartWorker(string id, Dictionary<string, string>? extra = null)
     {
-        // The consumer's start-up line stays visible (at Warning everything else is quiet): scenarios wait for it.
         // LLMWF_BENCH_WORKER_ENV comes last, so a variant can change what a scenario sets (Worker__MaxConcurrentJobs).
-        var settings = new Dictionary<string, string> { ["Worker__Id"] = id, ["Logging__LogLevel__LlmWorkflow.Worker.JobConsumerService"] = "Information" };
+        var settings = new Dictionary<string, string> { ["Worker__Id"] = id };
         foreach (var (key, value) in (extra ?? new Dictionary<string, string>()).Concat(ParseVariant("LLMWF_BENCH_WORKER_ENV")))
         {
             settings[key] = value;

@@ -37,5 +37,7 @@ if (result is null)
 }
 
 result["machine"] = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}";
+// LLMWF_BENCH_BUILD names the build measured (bench/run.sh sets "before" for the base commit's build).
+result["build"] = Environment.GetEnvironmentVariable("LLMWF_BENCH_BUILD") is { Length: > 0 } build ? build : null;
 Console.WriteLine(result.ToJsonString());
 return 0;

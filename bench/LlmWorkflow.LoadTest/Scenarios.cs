@@ -172,11 +172,7 @@ internal static class Scenarios
         var meter = new CpuMeter(environment);
         var cpuBefore = meter.Read();
         var started = Stopwatch.GetTimestamp();
-        double[] latencies;
-        using (var submitter = new Submitter(environment.ApiUrl).Configure())
-        {
-            latencies = [.. (await submitter.SubmitManyAsync(workflow, jobs, input, concurrency)).Order()];
-        }
+        double[] latencies = [.. (await SubmissionClient.SubmitManyAsync(environment.ApiUrl, workflow, jobs, input, concurrency)).Order()];
 
         var submitSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         await WaitForCompletedAsync(environment, jobs, started);
@@ -186,6 +182,7 @@ internal static class Scenarios
         return new JsonObject
         {
             ["scenario"] = "end_to_end",
+            ["client"] = SubmissionClient.IsNode ? "node" : "dotnet",
             ["fsync"] = !environment.FsyncOff,
             ["workflow"] = workflow,
             ["llm_latency_ms"] = llmLatencyMs,
@@ -211,11 +208,7 @@ internal static class Scenarios
         var meter = new CpuMeter(environment);
         var cpuBefore = meter.Read();
         var started = Stopwatch.GetTimestamp();
-        double[] sent;
-        using (var submitter = new Submitter(environment.ApiUrl).Configure())
-        {
-            sent = await submitter.SubmitManyAsync("bench_transform", requests, i => new { name = $"job {i}" }, concurrency);
-        }
+        var sent = await SubmissionClient.SubmitManyAsync(environment.ApiUrl, "bench_transform", requests, i => new { name = $"job {i}" }, concurrency);
 
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         double[] latencies = [.. sent.Order()];
@@ -225,6 +218,7 @@ internal static class Scenarios
         return new JsonObject
         {
             ["scenario"] = "burst",
+            ["client"] = SubmissionClient.IsNode ? "node" : "dotnet",
             ["fsync"] = !environment.FsyncOff,
             ["requests"] = requests,
             ["concurrency"] = concurrency,

@@ -40,6 +40,8 @@ var env = concat([
   { name: 'ADMIN_API_KEY', secretRef: 'admin-api-key' }
   { name: 'LLM_WEBHOOK_SECRET', secretRef: 'webhook-secret' }
   { name: 'ASPNETCORE_FORWARDEDHEADERS_ENABLED', value: 'true' }
+  // Aspire's model sets it on every project: the OTLP exporter retries a failed export from memory.
+  { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
   { name: 'OTEL_SERVICE_NAME', value: 'api' }
   { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }
   { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: otlpProtocol }

@@ -55,6 +55,8 @@ var env = concat([
   { name: 'LLM_WEBHOOK_SECRET', secretRef: 'webhook-secret' }
   { name: 'Queue__ConsumerGroup', value: consumerGroup }
   { name: 'Worker__DrainTimeout', value: drainTimeout }
+  // Aspire's model sets it on every project: the OTLP exporter retries a failed export from memory.
+  { name: 'OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY', value: 'in_memory' }
   { name: 'OTEL_SERVICE_NAME', value: 'worker' }
   { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: otlpEndpoint }
   { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: otlpProtocol }

@@ -106,6 +106,7 @@ internal static class OpenApiSchemaShapes
         [("JobStatusResponse", "result")] = Nullable(Ref("JobResult", document), "Set once the job completed."),
         [("JobStatusResponse", "error")] = Nullable(Ref("JobError", document), "Set when the job failed or was cancelled."),
         [("JobSummary", "status")] = Ref("JobStatus", document),
+        [("JobSummary", "error")] = Nullable(Ref("JobError", document), "Set when the job failed."),
         [("JobAcceptedResponse", "status")] = Ref("JobStatus", document),
         [("JobActionResponse", "status")] = Ref("JobActionStatus", document),
         [("JobStepResponse", "status")] = Ref("StepStatus", document),

@@ -106,17 +106,51 @@ try {
   const runningNow = await fetchLLMJobs("running", "30 Days");
   check(runningNow.jobs.every(j => j.status === "processing"), "status_filter=running lists only processing jobs");
 
-  // 4. Cancel: the dashboard's proxy route and the client library (both DELETE /api/v1/jobs/bulk).
-  const toCancel = await submitWorkflow("trip_briefing", { traveler: "Ada", destination: "Faro", start_date: "2026-07-01", days: 2, interests: ["beaches"] });
+  // 4. Cancel by delete, as document 002 does it: the progress page's poller runs while the user deletes the report,
+  // whose server action calls cancelJob() (DELETE /api/v1/jobs/bulk). The running job is cancelled first (the main
+  // app gets workflow.cancelled), then deleted; its status URL answers 410 with the string status "failed", so the
+  // poller, which stops only on completed or failed, stops and shows error_message.
+  const running = await submitWorkflow("trip_briefing", { traveler: "Ada", destination: "Faro", start_date: "2026-07-01", days: 2, interests: ["beaches"] }, userId);
+  let deletedPolling = true, deletedError: string | undefined, polls = 0;
+  const pollDeleted = createPoll("report-2", running.jobId, {
+    fetchStatus: id => fetch(`${process.env.LLM_SERVICE_URL}/api/v1/jobs/${id}`, { headers: { "X-API-Secret": process.env.LLM_SERVICE_API_SECRET! } }),
+    setProgress: () => {},
+    setIsPolling: value => { deletedPolling = value; },
+    onComplete: () => { throw new Error("the deleted job's poller saw it complete"); },
+    onError: error => { deletedError = error; },
+  });
+  await until("the trip_briefing job to run", async () => (await getJobStatus(running.jobId)).status === "processing" ? true : undefined);
+  await pollDeleted();
+  check(deletedPolling, "the poller keeps polling a running job");
+  check((await cancelJob(running.jobId)).deleted, "cancelJob deleted the running job");
+  for (; deletedPolling && polls < 20; polls++) {
+    await pollDeleted();
+    if (deletedPolling) await new Promise(resolve => setTimeout(resolve, 200));
+  }
+  check(!deletedPolling, `the poller still polls the deleted job after ${polls} polls`);
+  check(deletedError?.includes("was deleted"), `the poller showed: ${deletedError}`);
+  const gone = await fetch(`${process.env.LLM_SERVICE_URL}/api/v1/status/${running.jobId}`, { headers: { "X-API-Secret": process.env.LLM_SERVICE_API_SECRET! } });
+  const goneBody = await gone.json() as { status: unknown; http_status: number; deleted_at: string; error: { type: string } };
+  check(gone.status === 410 && typeof goneBody.status === "string" && goneBody.http_status === 410 && goneBody.deleted_at
+    && goneBody.error.type === "job_deleted", `the deleted job's status URL: ${gone.status} ${JSON.stringify(goneBody)}`);
+  const cancelledHook = await until("the deleted job's workflow.cancelled webhook",
+    () => callback.received.find(p => p.job_id === running.jobId && p.event === "workflow.cancelled"));
+  check(cancelledHook.status === "cancelled", `cancelled webhook: ${JSON.stringify(cancelledHook)}`);
+
+  // The dashboard's proxy route (DELETE /api/v1/jobs/bulk too) on a job that may still be queued: cancelled, then deleted.
+  const toCancel = await submitWorkflow("trip_briefing", { traveler: "Bo", destination: "Faro", start_date: "2026-07-01", days: 2, interests: ["beaches"] });
   const cancelled = await (await proxy.CANCEL(new Request("http://main-app/x", { method: "POST" }), { params: Promise.resolve({ jobId: toCancel.jobId }) })).json() as { deleted: number };
   check(cancelled.deleted === 1, `the cancel route deleted ${JSON.stringify(cancelled)}`);
+  await until("the proxied delete's workflow.cancelled webhook",
+    () => callback.received.find(p => p.job_id === toCancel.jobId && p.event === "workflow.cancelled"));
   const again = await submitWorkflow("hello_transform", { name: "Bo" });
   check((await cancelJob(again.jobId)).deleted, "cancelJob deleted the job");
 
   check(standardVerified === callback.received.length && standardVerified >= 2,
     `standardwebhooks verified ${standardVerified} of ${callback.received.length} deliveries`);
   console.log(`main app: progress shown ${steps.join(" -> ")}; ${callback.received.length} webhooks received, ` +
-    `all verified by hand-made HMAC and standardwebhooks; report ${report.status} with ${report.reportData.metadata.tokensUsed} tokens`);
+    `all verified by hand-made HMAC and standardwebhooks; report ${report.status} with ${report.reportData.metadata.tokensUsed} tokens; ` +
+    `the poller of a job deleted while running stopped after ${polls} poll(s) with "${deletedError}"`);
 } finally {
   server.close();
 }

@@ -121,6 +121,11 @@ await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/events", path: { 
 // Bulk delete.
 const doomed = await submit("hello_transform", { name: "Doomed" });
 await api.expect({ method: "DELETE", route: "/api/v1/jobs/bulk", body: { job_ids: [doomed, missing] } }, 200);
+// The deleted job: 410 Gone on its status, cancel and retry routes (a string status, never the number).
+await api.expect({ method: "GET", route: "/api/v1/status/{jobId}", path: { jobId: doomed } }, 410);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}", path: { jobId: doomed } }, 410);
+await api.expect({ method: "DELETE", route: "/api/v1/workflow/{jobId}", path: { jobId: doomed } }, 410);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/retry", path: { jobId: doomed } }, 410);
 await api.expect({ method: "DELETE", route: "/api/v1/jobs/bulk", body: { job_ids: [] } }, 400);
 
 // Admin: 200s, 400s, and 403 for a caller key.

@@ -12,18 +12,7 @@ function loadMermaid() {
   library ??= new Promise((resolve, reject) => {
     const script = document.createElement('script');
     script.src = new URL('../vendor/mermaid/mermaid.min.js', import.meta.url).href;
-    script.onload = () => {
-      const dark = window.matchMedia?.('(prefers-color-scheme: dark)').matches;
-      window.mermaid.initialize({
-        startOnLoad: false,
-        securityLevel: 'strict',
-        theme: dark ? 'dark' : 'default',
-        fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
-        // Scaled down to the card's width (never a horizontal scroll); long labels wrap inside their node.
-        flowchart: { useMaxWidth: true, curve: 'basis' },
-      });
-      resolve(window.mermaid);
-    };
+    script.onload = () => resolve(window.mermaid);
     script.onerror = () => {
       library = null;
       reject(new Error('The diagram library (vendor/mermaid) could not be loaded.'));
@@ -31,6 +20,36 @@ function loadMermaid() {
     document.head.append(script);
   });
   return library;
+}
+
+/** Mermaid's 'base' theme in the dashboard's colours (css/dashboard.css): readable boxes and visible arrows in both schemes. */
+function settings() {
+  const css = getComputedStyle(document.documentElement);
+  const color = (name) => css.getPropertyValue(name).trim();
+  const dark = window.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false;
+  return {
+    startOnLoad: false,
+    securityLevel: 'strict',
+    theme: 'base',
+    darkMode: dark,
+    themeVariables: {
+      darkMode: dark,
+      background: color('--surface'),
+      primaryColor: color('--surface-2'),
+      primaryTextColor: color('--text'),
+      primaryBorderColor: color('--accent'),
+      secondaryColor: color('--surface'),
+      tertiaryColor: color('--surface'),
+      lineColor: color('--text'),
+      textColor: color('--text'),
+      clusterBkg: color('--surface'),
+      clusterBorder: color('--border'),
+      edgeLabelBackground: color('--surface'),
+      fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+    },
+    // Scaled down to the card's width (never a horizontal scroll); long labels wrap inside their node.
+    flowchart: { useMaxWidth: true, curve: 'basis' },
+  };
 }
 
 /**
@@ -47,6 +66,8 @@ export function renderDiagram(text, title) {
 async function draw(figure, text, title) {
   try {
     const mermaid = await loadMermaid();
+    // Configured at every drawing from the page's own colours, so a diagram follows the light or dark scheme in force.
+    mermaid.initialize(settings());
     const { svg } = await mermaid.render(`workflow-diagram-${++drawings}`, text);
     const parsed = new DOMParser().parseFromString(svg, 'image/svg+xml').documentElement;
     const element = document.importNode(parsed, true);

@@ -46,3 +46,11 @@ export const ACTIVE = new Set(['pending', 'queued', 'processing']);
 export function isGuid(text) {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(text.trim());
 }
+
+/** Retry re-runs a job from its checkpoints: worth it after a cancel or a failure that may go away on its own. */
+export function retryCanHelp(job) {
+  if (job.status === 'cancelled') return true;
+  if (job.status !== 'failed') return false;
+  if (job.error?.type === 'budget_exceeded') return false;
+  return job.error?.retryable !== false || ['SYSTEM_ERROR', 'EXTERNAL_ERROR'].includes(job.error?.category);
+}

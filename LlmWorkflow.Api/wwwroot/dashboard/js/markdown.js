@@ -56,10 +56,39 @@ export function renderMarkdown(text) {
   return h('div', { class: 'markdown' }, blocks);
 }
 
-/** A step's or job's output: Markdown when it is text, indented JSON otherwise. */
-export function renderOutput(value, attrs = {}) {
-  if (typeof value === 'string') return h('div', { ...attrs, 'data-format': 'markdown' }, renderMarkdown(value));
-  const pre = h('pre', { class: 'json', tabindex: '0', ...attrs, 'data-format': 'json' });
+/** Text worth rendering as Markdown: several lines, or a heading, list, emphasis or code mark. */
+function looksLikeMarkdown(text) {
+  return /\n|^#{1,6}\s|^\s*([-*+]|\d+[.)])\s|\*\*|`/m.test(text);
+}
+
+function jsonBlock(value, attrs = {}) {
+  const pre = h('pre', { class: 'json', tabindex: '0', ...attrs });
   pre.textContent = JSON.stringify(value, null, 2);
   return pre;
+}
+
+/**
+ * A step's or job's output, readable: text as Markdown; an llm step's {"text": "...", ...} as its Markdown; an object
+ * whose fields hold text as one labelled block per field (Markdown for text, indented JSON for the rest), with the
+ * raw JSON folded beneath; anything else as indented JSON.
+ */
+export function renderOutput(value, attrs = {}) {
+  if (typeof value === 'string') return h('div', { ...attrs, 'data-format': 'markdown' }, renderMarkdown(value));
+  const isObject = value && typeof value === 'object' && !Array.isArray(value);
+  const entries = isObject ? Object.entries(value) : [];
+  const textual = entries.filter(([, v]) => typeof v === 'string' && looksLikeMarkdown(v));
+  // An llm step's answer: its text first, the model, usage and the rest folded beneath.
+  if (typeof value?.text === 'string') {
+    return h('div', { ...attrs, 'data-format': 'markdown' }, renderMarkdown(value.text),
+      entries.length > 1 ? h('details', { class: 'raw-json' }, h('summary', null, 'Model, usage and the whole output as JSON'), jsonBlock(value, { 'data-role': 'raw-json' })) : null);
+  }
+  if (textual.length === 0) return jsonBlock(value, { ...attrs, 'data-format': 'json' });
+  return h('div', { ...attrs, 'data-format': 'fields' },
+    h('dl', { class: 'output-fields' }, entries.map(([key, v]) => [
+      h('dt', null, h('code', null, key)),
+      h('dd', { 'data-field': key }, typeof v === 'string'
+        ? (looksLikeMarkdown(v) ? renderMarkdown(v) : h('p', null, v))
+        : jsonBlock(v)),
+    ])),
+    h('details', { class: 'raw-json' }, h('summary', null, 'As JSON'), jsonBlock(value, { 'data-role': 'raw-json' })));
 }

@@ -117,12 +117,6 @@ export async function renderCosts(main) {
       h('div', { class: 'label' }, name));
   }
 
-  // Each chart is drawn at about the width it gets: .grid-2 has two columns only from 2 × 36rem + gap (about 1170 px).
-  function chartWidth() {
-    const available = main.clientWidth || 640;
-    return Math.round(Math.max(280, Math.min(960, available < 1170 ? available - 56 : available / 2 - 64)));
-  }
-
   function group(r, title, key, rows) {
     const id = `costs-${key}`;
     const cost = state.metric === 'cost';
@@ -135,7 +129,7 @@ export async function renderCosts(main) {
             label: label(key, row),
             value: cost ? Number(row.cost_usd) : row.total_tokens,
             display: cost ? formatCost(row.cost_usd) : formatTokens(row.total_tokens),
-          })), `${cost ? 'Spend' : 'Tokens'} ${title.toLowerCase()}`, chartWidth()),
+          })), `${cost ? 'Spend' : 'Tokens'} ${title.toLowerCase()}`),
           table({
             columns: [
               { label: key === 'by_day' ? 'Day (UTC)' : title.replace('By ', '').replace(/^./, (c) => c.toUpperCase()), cell: (row) => groupCell(r, key, row) },

@@ -3,18 +3,12 @@
 // actionable error, webhook deliveries, and the actions cancel / retry / replay webhook / copy curl.
 import { api, ApiError, eventsUrl, offers } from '../api.js';
 import { h, replace, toast, table } from '../dom.js';
-import { formatCost, formatDate, formatDuration, formatJson, formatTokens, TERMINAL } from '../format.js';
+import { formatCost, formatDate, formatDuration, formatJson, formatTokens, retryCanHelp, shortId, TERMINAL } from '../format.js';
 import { statusBadge } from './jobs.js';
 import { latestRequest } from '../latest.js';
 import { renderOutput } from '../markdown.js';
-
-/** Retry re-runs a job from its checkpoints: worth it after a cancel or a failure that may go away on its own. */
-export function retryCanHelp(job) {
-  if (job.status === 'cancelled') return true;
-  if (job.status !== 'failed') return false;
-  if (job.error?.type === 'budget_exceeded') return false;
-  return job.error?.retryable !== false || ['SYSTEM_ERROR', 'EXTERNAL_ERROR'].includes(job.error?.category);
-}
+import { buildTree, definitionOrder } from '../step-tree.js';
+import { dashboardConfig, traceUrl } from '../config.js';
 
 export async function renderJobDetail(main, jobId) {
   let job = null;
@@ -23,6 +17,8 @@ export async function renderJobDetail(main, jobId) {
   let pollTimer = null;
   let disposed = false;
   const steps = new Map(); // step_key -> step view state
+  let order = new Map(); // step id -> position in the workflow definition (empty until it has loaded)
+  let aspireUrl = null; // the Aspire dashboard, where a job's trace and logs are
   const streams = new Map(); // step_key -> <pre> of streamed text
 
   const heading = h('h1', { tabindex: '-1' }, 'Job');
@@ -59,6 +55,12 @@ export async function renderJobDetail(main, jobId) {
     // Rows of every attempt: a later attempt's row of a step replaces an earlier one in the timeline (steps it did
     // not re-run keep their row from the attempt that ran them); the attempt history shows each attempt's own rows.
     const rows = [...(job.steps ?? [])].sort((a, b) => (a.job_attempt ?? 1) - (b.job_attempt ?? 1));
+    // A step's first start over every attempt orders the timeline: a retried step keeps its place.
+    const firstStart = new Map();
+    for (const step of rows) {
+      const key = step.step_key ?? step.step_id;
+      if (!firstStart.has(key) || Date.parse(step.started_at) < Date.parse(firstStart.get(key))) firstStart.set(key, step.started_at);
+    }
     for (const step of rows) {
       const key = step.step_key ?? step.step_id;
       // The live stream already follows a newer attempt of this step: an older row does not describe it.
@@ -68,6 +70,7 @@ export async function renderJobDetail(main, jobId) {
         attempts: step.attempts, input_tokens: step.input_tokens, output_tokens: step.output_tokens, cost_usd: step.cost_usd,
         model: step.model, type: step.type, error: step.error, output: step.output, started_at: step.started_at, finished_at: step.finished_at,
         provider: step.provider, job_attempt: step.job_attempt, input: step.input, rendered_prompt: step.rendered_prompt,
+        parent_step_id: step.parent_step_id, branch: step.branch, first_started_at: firstStart.get(key),
       });
     }
     if (job.status === 'processing' && job.progress?.current_step_id && ![...steps.values()].some((s) => s.step_id === job.progress.current_step_id)) {
@@ -77,14 +80,14 @@ export async function renderJobDetail(main, jobId) {
   }
 
   function mergeStep(key, fields) {
-    const current = steps.get(key) ?? { key };
+    const current = steps.get(key) ?? { key, first_started_at: fields.started_at ?? new Date().toISOString() };
     for (const [name, value] of Object.entries(fields)) if (value !== undefined) current[name] = value;
     steps.set(key, current);
   }
 
   function render() {
     if (!job || disposed) return;
-    document.title = `${job.workflow_name} · job ${jobId.slice(0, 8)} · LlmWorkflow`;
+    document.title = `${job.workflow_name} · job ${shortId(jobId)} · LlmWorkflow`;
     replace(heading, job.workflow_name, ' ', statusBadge(job.status));
     main.dataset.jobStatus = job.status;
     replace(header, h('section', { class: 'card', 'aria-labelledby': 'details-title' }, h('h2', { id: 'details-title' }, 'Details'), h('dl', { class: 'facts wide' },
@@ -92,6 +95,9 @@ export async function renderJobDetail(main, jobId) {
       fact('User', job.user_id ?? '—'),
       fact('Username', job.username ?? '—'),
       fact('Action', job.action ?? '—'),
+      fact('Tenant', h('span', { 'data-role': 'tenant' }, job.tenant_id ?? '—')),
+      fact('Worker', h('code', { 'data-role': 'worker-id' }, job.worker_id ?? '—')),
+      fact('Trace', traceFact()),
       fact('Priority', String(job.priority)),
       fact('Created', formatDate(job.created_at)),
       fact('Started', formatDate(job.started_at)),
@@ -105,6 +111,15 @@ export async function renderJobDetail(main, jobId) {
     renderError();
     renderAttempts();
     renderInput();
+  }
+
+  /** The trace id, linked to its page in the Aspire dashboard when the API names one (AspireDashboard:Url). */
+  function traceFact() {
+    if (!job.trace_id) return h('span', { 'data-role': 'trace-id' }, '—');
+    const href = traceUrl(aspireUrl, job.trace_id);
+    return href
+      ? h('a', { href, target: '_blank', rel: 'noopener', 'data-role': 'trace-id', class: 'mono wrap-anywhere', title: 'Open the trace and its logs in the Aspire dashboard' }, job.trace_id)
+      : h('code', { 'data-role': 'trace-id', class: 'wrap-anywhere' }, job.trace_id);
   }
 
   function fact(label, value) {
@@ -131,36 +146,48 @@ export async function renderJobDetail(main, jobId) {
       return;
     }
     // A refresh (a poll, a replayed terminal event) redraws the timeline: the step details a reader opened stay open.
-    const opened = new Set([...timeline.querySelectorAll('li[data-step-id] > details[open]')].map((d) => d.parentElement.dataset.stepId));
+    const opened = new Set([...timeline.querySelectorAll('li[data-step-key] > details[open]')].map((d) => d.parentElement.dataset.stepKey));
     const span = timeSpan([...steps.values()]);
-    replace(timeline, [...steps.values()].map((shown) => {
-      // A step still marked running when the job ended was interrupted by the cancel (or the failure), not running.
-      const step = TERMINAL.has(job?.status) && (shown.status === 'running' || !shown.status)
-        ? { ...shown, status: job.status === 'cancelled' ? 'cancelled' : 'interrupted' }
-        : shown;
-      const meta = [
-        step.duration_ms != null ? `Duration ${formatDuration(step.duration_ms)}` : null,
-        step.attempts != null ? `Attempts ${step.attempts}` : null,
-        step.model ? `Model ${step.model}` : null,
-        step.input_tokens || step.output_tokens ? `Tokens ${formatTokens(step.input_tokens)} in / ${formatTokens(step.output_tokens)} out` : null,
-        step.cost_usd != null ? `Cost ${formatCost(step.cost_usd)}` : null,
-        step.job_attempt && job.attempt && step.job_attempt < job.attempt ? `From attempt ${step.job_attempt}` : null,
-      ].filter(Boolean);
-      let stream = streams.get(step.key);
-      if (!stream && step.text) {
-        stream = h('pre', { class: 'stream', 'aria-label': `Streamed text of ${step.display_name}` });
-        stream.textContent = step.text;
-        streams.set(step.key, stream);
-      }
-      return h('li', { 'data-step-id': step.step_id, 'data-status': step.status },
-        h('div', { class: 'step-head' }, h('span', { class: 'step-title' }, step.display_name ?? step.step_id),
-          statusBadge(step.status ?? 'pending'), h('code', { class: 'muted small-text' }, step.step_id)),
-        meta.length ? h('ul', { class: 'step-meta' }, meta.map((m) => h('li', null, m))) : null,
-        timingBar(step, span),
-        step.error ? h('p', { class: 'notice error' }, step.error.message ?? formatJson(step.error)) : null,
-        stream ?? null,
-        stepDetail(step, opened.has(step.step_id)));
-    }));
+    replace(timeline, buildTree(steps, order).map((node) => stepItem(node, span, opened)));
+  }
+
+  /** One step of the tree with its children: for_each iterations under `key[index]`, parallel branches by name. */
+  function stepItem(node, span, opened) {
+    const shown = node.step;
+    // A step still marked running when the job ended was interrupted by the cancel (or the failure), not running.
+    const step = TERMINAL.has(job?.status) && (shown.status === 'running' || !shown.status)
+      ? { ...shown, status: job.status === 'cancelled' ? 'cancelled' : 'interrupted' }
+      : shown;
+    const meta = [
+      step.duration_ms != null ? `Duration ${formatDuration(step.duration_ms)}` : null,
+      step.attempts != null ? `Attempts ${step.attempts}` : null,
+      step.model ? `Model ${step.model}` : null,
+      step.input_tokens || step.output_tokens ? `Tokens ${formatTokens(step.input_tokens)} in / ${formatTokens(step.output_tokens)} out` : null,
+      step.cost_usd != null ? `Cost ${formatCost(step.cost_usd)}` : null,
+      step.job_attempt && job.attempt && step.job_attempt < job.attempt ? `From attempt ${step.job_attempt}` : null,
+    ].filter(Boolean);
+    let stream = streams.get(step.key);
+    if (!stream && step.text) {
+      stream = h('pre', { class: 'stream', 'aria-label': `Streamed text of ${step.display_name}` });
+      stream.textContent = step.text;
+      streams.set(step.key, stream);
+    }
+    return h('li', { 'data-step-id': step.step_id, 'data-step-key': step.key, 'data-status': step.status },
+      h('div', { class: 'step-head' }, h('span', { class: 'step-title' }, step.display_name ?? step.step_id),
+        statusBadge(step.status ?? 'pending'), h('code', { class: 'muted small-text step-key' }, step.key)),
+      meta.length ? h('ul', { class: 'step-meta' }, meta.map((m) => h('li', null, m))) : null,
+      timingBar(step, span),
+      step.error ? h('p', { class: 'notice error' }, step.error.message ?? formatJson(step.error)) : null,
+      stream ?? null,
+      stepDetail(step, opened.has(step.key)),
+      node.groups.length
+        ? h('ol', { class: 'timeline-groups', 'aria-label': `Inside ${step.display_name ?? step.step_id}` }, node.groups.map((group) => {
+          const label = group.iteration != null ? `${node.key}[${group.iteration}]` : group.branch != null ? `Branch ${group.branch}` : null;
+          return h('li', { class: 'step-group', 'data-group': group.key, 'data-iteration': group.iteration ?? null, 'data-branch': group.iteration == null ? group.branch : null },
+            label ? h('div', { class: 'group-label' }, group.iteration != null ? [h('code', null, label), ` · item ${group.iteration + 1}`] : label) : null,
+            h('ol', { class: 'timeline nested' }, group.children.map((child) => stepItem(child, span, opened))));
+        }))
+        : null);
   }
 
   /** What a step was given and produced, and when it ran, folded away until asked for. */
@@ -244,7 +271,8 @@ export async function renderJobDetail(main, jobId) {
             outcome.status === 'interrupted' ? fact('Note', 'Its worker stopped; another worker resumed the job.') : null),
           outcome.error_message || outcome.error?.message
             ? h('p', { class: outcome.status === 'cancelled' ? 'notice' : 'notice error', 'data-role': 'attempt-error' },
-              [outcome.error?.category, outcome.error?.message ?? outcome.error_message].filter(Boolean).join(': '))
+              // A cancel is no failure: no category (attempts stored before cancels lost theirs say USER_ERROR).
+              [outcome.status === 'cancelled' ? null : outcome.error?.category, outcome.error?.message ?? outcome.error_message].filter(Boolean).join(': '))
             : null,
           own.length
             ? table({
@@ -307,9 +335,33 @@ export async function renderJobDetail(main, jobId) {
     replace(resultBox, h('section', { class: 'card', 'aria-labelledby': 'result-title' },
       h('h2', { id: 'result-title' }, 'Output'),
       renderOutput(job.result.output ?? job.result, { 'data-role': 'output' }),
-      cost ? [h('h3', null, 'Cost'), h('dl', { class: 'facts' },
-        Object.entries(cost).filter(([, v]) => v == null || typeof v !== 'object').map(([k, v]) =>
-          fact(k.replaceAll('_', ' '), k.includes('cost') ? formatCost(v) : k.includes('tokens') ? formatTokens(v) : String(v ?? '—'))))] : null));
+      cost ? costCard(cost) : null));
+  }
+
+  /** The job's totals and one row per model it called (cost_data.models), in words rather than key names. */
+  function costCard(cost) {
+    const models = Array.isArray(cost.models) ? cost.models : cost.model ? [cost] : [];
+    return [h('h3', null, 'Cost'), h('dl', { class: 'facts', 'data-role': 'cost' },
+      fact('Total cost', formatCost(cost.cost_usd)),
+      fact('Input tokens', formatTokens(cost.input_tokens)),
+      fact('Output tokens', formatTokens(cost.output_tokens)),
+      fact('Total tokens', formatTokens(cost.total_tokens)),
+      cost.unpriced ? fact('Note', 'Some calls used a model without a price: the cost is a lower bound.') : null),
+    models.length
+      ? table({
+        caption: `${models.length} model${models.length === 1 ? '' : 's'} used`,
+        attrs: { 'data-role': 'cost-models' },
+        columns: [
+          { label: 'Model', cell: (m) => h('span', { class: 'wrap-anywhere' }, m.model ?? '—') },
+          { label: 'Calls', num: true, cell: (m) => formatTokens(m.calls) },
+          { label: 'Input tokens', num: true, cell: (m) => formatTokens(m.input_tokens) },
+          { label: 'Output tokens', num: true, cell: (m) => formatTokens(m.output_tokens) },
+          { label: 'Cost', num: true, cell: (m) => (m.unpriced ? 'no price' : formatCost(m.cost_usd)) },
+        ],
+        rows: models,
+        rowAttrs: (m) => ({ 'data-model': m.model }),
+      })
+      : null];
   }
 
   function renderError() {
@@ -433,7 +485,10 @@ export async function renderJobDetail(main, jobId) {
           steps.delete(key);
           streams.delete(key);
         }
-        mergeStep(key, { step_id: data.step_id, display_name: data.display_name, status: 'running', type: data.step_type, job_attempt: job.attempt });
+        mergeStep(key, {
+          step_id: data.step_id, display_name: data.display_name, status: 'running', type: data.step_type, job_attempt: job.attempt,
+          parent_step_id: data.parent_step_id ?? undefined, started_at: data.timestamp,
+        });
         if (!data.parent_step_id) {
           job.status = 'processing';
           job.progress = { current_step_id: data.step_id, current_step_name: data.display_name, percent: data.percent ?? 0 };
@@ -445,7 +500,7 @@ export async function renderJobDetail(main, jobId) {
         mergeStep(key, {
           step_id: data.step_id, display_name: data.display_name, status: data.status, duration_ms: data.duration_ms,
           attempts: data.attempts, input_tokens: data.input_tokens, output_tokens: data.output_tokens, cost_usd: data.cost_usd,
-          model: data.model, error: data.error ?? undefined,
+          model: data.model, error: data.error ?? undefined, parent_step_id: data.parent_step_id ?? undefined, branch: data.branch ?? undefined,
         });
         if (!data.parent_step_id && job.progress) job.progress.percent = data.percent ?? job.progress.percent;
         renderProgress();
@@ -518,6 +573,12 @@ export async function renderJobDetail(main, jobId) {
     return () => {};
   }
   if (TERMINAL.has(job.status)) liveState.textContent = `Finished: ${job.status}.`;
+  // The definition orders sibling steps as written; without it (a removed workflow) they go by first start.
+  api(`/workflows/${encodeURIComponent(job.workflow_name)}`).then(({ data }) => {
+    order = definitionOrder(data);
+    if (!disposed && steps.size) renderTimeline();
+  }).catch(() => {});
+  dashboardConfig().then((config) => { aspireUrl = config.aspire_dashboard_url; if (!disposed) render(); });
   connect();
   loadWebhooks();
 

@@ -1,15 +1,20 @@
 // Jobs: the admin "LLM Queue" list (document 003): status filter, limit results (default 25), search, auto refresh,
 // live mini progress for running jobs, cancel and retry from the list; server-side sorting by the column headers,
 // bulk cancel/retry/delete of selected rows, the tenant filter, and the cost drill-down filters (#/jobs?model=...).
+// Every filter and the order live in the URL (#/jobs?status_filter=failed&search=kyoto), so a view can be shared,
+// bookmarked and left with the back button; each failed row shows its error, and counts per status lead to them.
 import { api } from '../api.js';
 import { latestRequest } from '../latest.js';
 import { h, replace, select, field, toast, tableRow } from '../dom.js';
-import { formatCost, formatDate, formatDuration, formatTokens, shortId, ACTIVE } from '../format.js';
+import { formatCost, formatDate, formatDuration, formatTokens, retryCanHelp, shortId, ACTIVE } from '../format.js';
 import { tenantField, tenantState, withTenant } from '../tenant.js';
 import { bulkPanel } from './jobs-bulk.js';
 
 export const LIMIT_RESULTS = ['25', '50', '100', '200', 'Today', '7 Days', '30 Days'];
-const STATUSES = [['', 'All statuses'], 'pending', 'queued', 'processing', 'completed', 'failed', 'cancelled'];
+const STATUS_NAMES = ['pending', 'queued', 'processing', 'completed', 'failed', 'cancelled'];
+const STATUSES = [['', 'All statuses'], ...STATUS_NAMES];
+// Counts per status cost one capped count each: read when the filters change, and every few refreshes.
+const COUNTS_EVERY = 5;
 const REFRESH_MS = 3000;
 
 // The drill-down filters a cost figure links to; they are shown (and cleared) above the table.
@@ -56,7 +61,10 @@ const COLUMNS = [
   {
     label: 'Workflow',
     sort: 'workflow_name',
-    cell: (j) => [h('a', { href: `#/jobs/${j.job_id}` }, j.workflow_name), h('div', { class: 'muted small-text mono' }, shortId(j.job_id))],
+    cell: (j) => [h('a', { href: `#/jobs/${j.job_id}` }, j.workflow_name), h('div', { class: 'muted small-text mono' }, shortId(j.job_id)),
+      j.status === 'failed' && (j.error_message || j.error?.message)
+        ? h('div', { class: 'row-error', 'data-role': 'row-error' }, j.error_message ?? j.error.message)
+        : null],
   },
   // Username with the action beneath it: one column instead of two keeps the table within 1024 px.
   { label: 'User', sort: 'username', cell: (j) => [j.username ?? j.user_id ?? '—', j.action ? h('div', { class: 'muted small-text', 'data-role': 'action' }, j.action) : null] },
@@ -82,7 +90,8 @@ function rowActions(job) {
       onclick: (e) => act(e.currentTarget, () => api(`/workflow/${job.job_id}`, { method: 'DELETE' })),
     }, 'Cancel'));
   }
-  if (job.status === 'failed' || job.status === 'cancelled') {
+  // Not on a failure a retry cannot fix (a budget stop, bad input): the job page says what to do instead.
+  if (retryCanHelp(job)) {
     buttons.push(h('button', {
       type: 'button', class: 'button secondary small', 'data-action': 'retry', 'aria-label': `Retry job ${shortId(job.job_id)} (${job.workflow_name})`,
       onclick: (e) => act(e.currentTarget, () => api(`/jobs/${job.job_id}/retry`, { method: 'POST' })),
@@ -102,19 +111,47 @@ async function act(button, call) {
   reload();
 }
 
-/** Applies the filters of a #/jobs?... link (the costs view's drill-down) and starts from the first page. */
+const SORTS = new Set(COLUMNS.map((c) => c.sort).filter(Boolean));
+
+/**
+ * Reads the view from its URL: every filter and the order (a #/jobs link from the costs view, a bookmark, the back
+ * button). A bare #/jobs keeps the filters of the last visit (from a job's page back to its list).
+ */
 function applyLink(queryString) {
-  if (!queryString) return;
+  if (queryString == null) return;
   const params = new URLSearchParams(queryString);
   state.drill = {};
   for (const [key] of DRILL_DOWN) if (params.get(key)) state.drill[key] = params.get(key);
   state.workflow = params.get('workflow_name') ?? '';
-  state.status = '';
-  state.search = '';
+  state.status = STATUS_NAMES.includes(params.get('status_filter')) ? params.get('status_filter') : '';
+  state.search = params.get('search') ?? '';
+  state.limitResults = LIMIT_RESULTS.includes(params.get('limit_results')) ? params.get('limit_results') : '25';
+  const sort = params.get('sort');
+  state.sort = SORTS.has(sort) ? sort : 'created_at';
+  state.order = params.get('order') === 'asc' ? 'asc' : 'desc';
+  tenantState.tenant = params.get('tenant_id') ?? '';
   firstPage();
-  // A period (Today, 7 Days...) would hide some of the figure's jobs; a page size does not.
-  if (!/^\d+$/.test(state.limitResults)) state.limitResults = '25';
-  if (params.has('tenant_id')) tenantState.tenant = params.get('tenant_id');
+}
+
+/** The view's filters and order as a query string: the URL's and, with the page, the API's. */
+function filterParams() {
+  const params = new URLSearchParams();
+  if (state.status) params.set('status_filter', state.status);
+  if (state.limitResults) params.set('limit_results', state.limitResults);
+  if (state.workflow) params.set('workflow_name', state.workflow);
+  if (state.search) params.set('search', state.search);
+  withTenant(params);
+  for (const [key] of DRILL_DOWN) if (state.drill[key]) params.set(key, state.drill[key]);
+  if (state.sort !== 'created_at' || state.order !== 'desc') { params.set('sort', state.sort); params.set('order', state.order); }
+  return params;
+}
+
+/** Puts the filters into the address (a new history entry for a change, so Back undoes it) without redrawing. */
+function syncUrl(push) {
+  const hash = `#/jobs?${filterParams()}`;
+  if (location.hash === hash) return;
+  if (push) history.pushState(null, '', hash);
+  else history.replaceState(null, '', hash);
 }
 
 export async function renderJobs(main, queryString) {
@@ -126,10 +163,11 @@ export async function renderJobs(main, queryString) {
   const statusSelect = select({ name: 'status_filter' }, STATUSES, state.status);
   const limitSelect = select({ name: 'limit_results' }, LIMIT_RESULTS, state.limitResults);
   const workflowSelect = select({ name: 'workflow_name' }, [['', 'All workflows'], ...(state.workflow ? [state.workflow] : [])], state.workflow);
-  const search = h('input', { type: 'search', name: 'search', value: state.search, placeholder: 'Job id, username or user id', autocomplete: 'off' });
+  const search = h('input', { type: 'search', name: 'search', value: state.search, placeholder: 'Job id, user, action or input', autocomplete: 'off' });
   const auto = h('input', { type: 'checkbox', name: 'auto_refresh', checked: state.autoRefresh });
   const refresh = h('button', { type: 'button', class: 'button secondary' }, 'Refresh');
   const summary = h('p', { class: 'muted', 'aria-live': 'polite', 'data-role': 'summary' });
+  const counts = h('ul', { class: 'status-counts', 'data-role': 'status-counts', 'aria-label': 'Number of jobs in each state' });
   const message = h('div');
   const tbody = h('tbody');
   const caption = h('caption', { class: 'visually-hidden' });
@@ -172,6 +210,7 @@ export async function renderJobs(main, queryString) {
           else { state.sort = c.sort; state.order = TEXT_SORTS.has(c.sort) ? 'asc' : 'desc'; }
           firstPage();
           renderHead();
+          syncUrl(true);
           load();
           headRow.querySelector(`button[data-sort="${c.sort}"]`)?.focus();
         },
@@ -189,7 +228,7 @@ export async function renderJobs(main, queryString) {
       active.map(([key, label]) => h('span', { class: 'chip', 'data-filter': key }, `${label}: ${key.startsWith('usage_') ? formatDate(state.drill[key]) : state.drill[key]}`)),
       h('button', {
         type: 'button', class: 'button secondary small', 'data-action': 'clear-drill',
-        onclick: () => { state.drill = {}; firstPage(); renderDrill(); load(); },
+        onclick: () => { state.drill = {}; firstPage(); renderDrill(); syncUrl(true); load(); },
       }, 'Clear these filters')));
   }
   summary.id = 'jobs-summary';
@@ -203,6 +242,7 @@ export async function renderJobs(main, queryString) {
     state.limitResults = limitSelect.value;
     state.search = search.value.trim();
     firstPage();
+    syncUrl(true);
     load();
   };
   statusSelect.addEventListener('change', onFilter);
@@ -234,7 +274,7 @@ export async function renderJobs(main, queryString) {
       h('button', { type: 'submit', class: 'button' }, 'Apply'),
       refresh,
       field('Auto refresh', auto, { inline: true })),
-    drillBar, summary, message, bulk.element,
+    drillBar, counts, summary, message, bulk.element,
     h('div', { class: 'table-wrap' }, tableEl),
     h('div', { class: 'pager' }, h('div', { class: 'actions' }, prev, next), updated));
 
@@ -242,17 +282,39 @@ export async function renderJobs(main, queryString) {
   let nextCursor = null;
 
   function query() {
-    const params = new URLSearchParams();
-    if (state.status) params.set('status_filter', state.status);
-    if (state.limitResults) params.set('limit_results', state.limitResults);
-    if (state.workflow) params.set('workflow_name', state.workflow);
-    if (state.search) params.set('search', state.search);
+    const params = filterParams();
     if (state.cursor) params.set('cursor', state.cursor);
     else if (state.offset) params.set('offset', String(state.offset));
-    withTenant(params);
-    for (const [key] of DRILL_DOWN) if (state.drill[key]) params.set(key, state.drill[key]);
-    if (state.sort !== 'created_at' || state.order !== 'desc') { params.set('sort', state.sort); params.set('order', state.order); }
     return params.toString();
+  }
+
+  let countsKey = null;
+  let loadsSinceCounts = 0;
+
+  /** One capped count per status under the other filters (the API's total of a one-row page). */
+  async function loadCounts() {
+    const params = filterParams();
+    params.delete('status_filter');
+    params.delete('sort');
+    params.delete('order');
+    // A page size is not a filter; a period (Today, 7 Days...) is, and keeps its name with a one-row page.
+    if (/^\d+$/.test(state.limitResults)) params.delete('limit_results');
+    params.set('limit', '1');
+    const key = params.toString();
+    if (key === countsKey && ++loadsSinceCounts < COUNTS_EVERY) return;
+    countsKey = key;
+    loadsSinceCounts = 0;
+    try {
+      const answers = await Promise.all(STATUS_NAMES.map((status) => api(`/jobs?${key}&status_filter=${status}`)));
+      if (disposed || key !== countsKey) return;
+      const figure = (data) => (data.total_exact === false ? `${(data.total - 1).toLocaleString('en-US')}+` : data.total.toLocaleString('en-US'));
+      replace(counts, STATUS_NAMES.map((status, i) => h('li', null, h('a', {
+        href: '#/jobs', 'data-count-status': status, 'data-count': String(answers[i].data.total), 'aria-current': state.status === status ? 'true' : null,
+        onclick: (e) => { e.preventDefault(); statusSelect.value = state.status === status ? '' : status; onFilter(); },
+      }, statusBadge(status), h('span', { class: 'count' }, figure(answers[i].data))))));
+    } catch {
+      countsKey = null; // try again with the next load
+    }
   }
 
   async function load() {
@@ -260,6 +322,11 @@ export async function renderJobs(main, queryString) {
     const request = requests.begin();
     const q = query();
     try {
+      loadCounts();
+      for (const link of counts.querySelectorAll('a[data-count-status]')) {
+        if (link.dataset.countStatus === state.status) link.setAttribute('aria-current', 'true');
+        else link.removeAttribute('aria-current');
+      }
       const { data } = await api(`/jobs?${q}`, { signal: request.signal });
       const { jobs, total } = data;
       if (disposed || !request.isLatest()) return;
@@ -324,6 +391,7 @@ export async function renderJobs(main, queryString) {
   }).catch(() => {});
 
   reload = load;
+  syncUrl(false);
   await load();
   return () => {
     disposed = true;

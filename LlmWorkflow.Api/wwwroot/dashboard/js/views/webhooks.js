@@ -1,7 +1,7 @@
 // Webhooks: dead-lettered deliveries (retries exhausted) across all jobs, with per-row and bulk replay.
 import { api } from '../api.js';
 import { h, replace, table, field, toast } from '../dom.js';
-import { formatDate } from '../format.js';
+import { formatDate, shortId } from '../format.js';
 import { latestRequest } from '../latest.js';
 
 export async function renderWebhooks(main) {
@@ -83,7 +83,8 @@ export async function renderWebhooks(main) {
       caption: `${rows.length} dead-lettered event${rows.length === 1 ? '' : 's'}`,
       attrs: { 'data-role': 'dead-letters' },
       columns: [
-        { label: 'Job', cell: (d) => h('a', { href: `#/jobs/${d.job_id}`, class: 'mono' }, d.job_id.slice(0, 8)) },
+        // The same part of the id as the jobs list: the last characters (the first ones are its creation time).
+        { label: 'Job', cell: (d) => h('a', { href: `#/jobs/${d.job_id}`, class: 'mono', 'aria-label': `Job ${d.job_id}` }, shortId(d.job_id)) },
         { label: 'Event', cell: (d) => d.event_type },
         { label: 'URL', cell: (d) => h('code', { class: 'wrap-anywhere' }, d.webhook_url) },
         { label: 'Attempts', num: true, cell: (d) => String(d.attempt_number) },
@@ -91,7 +92,7 @@ export async function renderWebhooks(main) {
         { label: 'When', cell: (d) => formatDate(d.attempted_at) },
         { label: 'Action', cell: (d) => confirmButton('Replay', 'Replay?', async () => {
           await api(`/admin/webhooks/${d.job_id}/replay`, { method: 'POST' });
-          return `Replay of ${d.event_type} for job ${d.job_id.slice(0, 8)} scheduled.`;
+          return `Replay of ${d.event_type} for job ${shortId(d.job_id)} scheduled.`;
         }, { 'data-action': 'replay', class: 'button secondary small' }) },
       ],
       rows,

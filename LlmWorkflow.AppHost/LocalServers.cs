@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace LlmWorkflow.AppHost;
+
+/// <summary>A server run from a local binary that hands out a connection string, like Aspire's container resources do.</summary>
+public sealed class LocalServerResource(string name, string command, string workingDirectory, string connectionString)
+    : ExecutableResource(name, command, workingDirectory), IResourceWithConnectionString
+{
+    /// <inheritdoc />
+    public ReferenceExpression ConnectionStringExpression => ReferenceExpression.Create($"{connectionString}");
+}
+
+/// <summary>
+/// postgres and redis-server from the machine's binaries as Aspire executable resources, for machines where no container
+/// runtime can run Aspire's images (no Docker engine, Podman older than 5 or offline). Aspire has no such integration,
+/// hence these few lines. Data lives under the checkout's <c>.data</c> (or <c>--data</c>), is initialised on first
+/// start by a <c>postgres-init</c> step and reused afterwards; both listen on 127.0.0.1 only, postgres with trust
+/// authentication, so no generated password can disagree with an existing data directory.
+/// </summary>
+public static class LocalServers
+{
+    private const string PostgresAccount = "postgres";
+
+    /// <summary>postgres on a free loopback port, its cluster in <paramref name="dataDirectory"/>; the connection string names <paramref name="database"/>.</summary>
+    public static IResourceBuilder<IResourceWithConnectionString> AddLocalPostgres(
+        this IDistributedApplicationBuilder builder, string name, string dataDirectory, string database)
+    {
+        var bin = FindPostgresBinDirectory();
+        var port = FreeLoopbackPort();
+        var connectionString = $"Host=127.0.0.1;Port={port.ToString(CultureInfo.InvariantCulture)};Username=postgres;Database={database}";
+
+        // As root the server must run as the postgres account; setpriv execs, so the orchestrator signals postgres itself.
+        string[] server = [Path.Combine(bin, "postgres"), "-D", dataDirectory, "-p", port.ToString(CultureInfo.InvariantCulture),
+            "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="];
+        var asAccount = Environment.UserName == "root"
+            ? new[] { $"--reuid={PostgresAccount}", $"--regid={PostgresAccount}", "--init-groups", "--" }
+            : [];
+        var resource = new LocalServerResource(name, asAccount.Length > 0 ? "setpriv" : server[0], "/", connectionString);
+
+        var init = builder.AddExecutable($"{name}-init", "bash", "/", "-c", InitScript, $"{name}-init", dataDirectory, bin, database, PostgresAccount)
+            .WithParentRelationship(resource);
+
+        var healthCheck = $"{name}_check";
+        // No pooling: an idle pooled session would hold postgres's smart shutdown open when the AppHost stops.
+        builder.Services.AddHealthChecks().AddNpgSql(connectionString + ";Pooling=false", name: healthCheck);
+        return builder.AddResource(resource)
+            .WithArgs([.. asAccount, .. asAccount.Length > 0 ? server : server[1..]])
+            .WithEndpoint(port: port, name: "tcp", scheme: "tcp", isProxied: false)
+            .WithHealthCheck(healthCheck)
+            .WaitForCompletion(init)
+            .WithIconName("Database");
+    }
+
+    /// <summary>redis-server on a free loopback port with the append-only file on, its data in <paramref name="dataDirectory"/>.</summary>
+    public static IResourceBuilder<IResourceWithConnectionString> AddLocalRedis(
+        this IDistributedApplicationBuilder builder, string name, string dataDirectory)
+    {
+        var program = FindOnPath("REDIS_SERVER", "redis-server")
+            ?? throw Missing("redis-server", "REDIS_SERVER or PATH");
+        var port = FreeLoopbackPort();
+        var connectionString = $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}";
+        Directory.CreateDirectory(dataDirectory);
+
+        var healthCheck = $"{name}_check";
+        builder.Services.AddHealthChecks().AddRedis(connectionString, name: healthCheck);
+        // `save ""` (two quote characters, as redis-server reads its arguments as config lines): no RDB snapshots.
+        return builder.AddResource(new LocalServerResource(name, program, dataDirectory, connectionString))
+            .WithArgs("--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", dataDirectory,
+                "--appendonly", "yes", "--appendfsync", "everysec", "--save", "\"\"")
+            .WithEndpoint(port: port, name: "tcp", scheme: "tcp", isProxied: false)
+            .WithHealthCheck(healthCheck)
+            .WithIconName("Memory");
+    }
+
+    // First start: initdb (trust authentication; the server listens on loopback only) and the database, in single-user
+    // mode so nothing listens meanwhile. Later starts find PG_VERSION and keep the data. As root the cluster belongs to
+    // the postgres account, which must be able to reach it.
+    private const string InitScript = """
+        set -eu
+        data=$1 bin=$2 database=$3 account=$4
+        if [ -f "$data/PG_VERSION" ]; then echo "reusing the PostgreSQL cluster in $data"; exit 0; fi
+        mkdir -p "$data"
+        run=""
+        if [ "$(id -u)" = 0 ]; then
+          chown "$account:$account" "$data"
+          dir=$(dirname "$data")
+          while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done
+          run="setpriv --reuid=$account --regid=$account --init-groups --"
+        fi
+        $run "$bin/initdb" -D "$data" -U postgres -E UTF8 --locale=C --auth=trust
+        echo "CREATE DATABASE \"$database\"" | $run "$bin/postgres" --single -D "$data" postgres > /dev/null
+        echo "initialised a PostgreSQL cluster with the database $database in $data"
+        """;
+
+    private static string FindPostgresBinDirectory()
+    {
+        var candidates = new List<string>();
+        if (Environment.GetEnvironmentVariable("PG_BIN") is { Length: > 0 } explicitDirectory)
+        {
+            candidates.Add(explicitDirectory);
+        }
+
+        if (Directory.Exists("/usr/lib/postgresql"))
+        {
+            candidates.AddRange(Directory.GetDirectories("/usr/lib/postgresql")
+                .OrderByDescending(dir => int.TryParse(Path.GetFileName(dir), CultureInfo.InvariantCulture, out var major) ? major : -1)
+                .Select(dir => Path.Combine(dir, "bin")));
+        }
+
+        candidates.AddRange(PathDirectories());
+        return candidates.FirstOrDefault(dir => File.Exists(Path.Combine(dir, "initdb")) && File.Exists(Path.Combine(dir, "postgres")))
+            ?? throw Missing("the PostgreSQL server programs (initdb, postgres)", "PG_BIN, /usr/lib/postgresql/*/bin or PATH");
+    }
+
+    private static string? FindOnPath(string variable, string program) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } explicitPath
+            ? explicitPath
+            : PathDirectories().Select(dir => Path.Combine(dir, program)).FirstOrDefault(File.Exists);
+
+    private static IEnumerable<string> PathDirectories() =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
+
+    private static FileNotFoundException Missing(string what, string where) =>
+        new($"Found no {what} in {where}: install them (Debian/Ubuntu: sudo apt-get install -y postgresql redis-server) " +
+            "or run postgres and redis as containers (AppHost:Infrastructure=containers).");
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,30 @@
+using System.Runtime.InteropServices;
+
+namespace LlmWorkflow.Tests.LocalServers;
+
+/// <summary>Sends POSIX signals; .NET can only SIGKILL a child, and clean stops need SIGTERM.</summary>
+internal static partial class UnixSignals
+{
+    /// <summary>Asks a process to terminate cleanly.</summary>
+    public const int Terminate = 15;
+
+    /// <summary>Sends <paramref name="signal"/> to the process; false when it no longer exists.</summary>
+    public static bool Send(int processId, int signal) => Kill(processId, signal) == 0;
+
+    /// <summary>The conventional name of a signal number, for messages like "(signal KILL)".</summary>
+    public static string Name(int signal) => signal switch
+    {
+        1 => "HUP",
+        2 => "INT",
+        3 => "QUIT",
+        6 => "ABRT",
+        9 => "KILL",
+        11 => "SEGV",
+        13 => "PIPE",
+        15 => "TERM",
+        _ => signal.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int sig);
+}

@@ -1,0 +1,26 @@
+// Medians and ranges of the JSON lines bench/run.sh wrote, grouped by scenario and client.
+import { readFileSync } from 'node:fs';
+
+const rows = readFileSync(process.argv[2], 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+const metrics = ['jobs_per_second', 'requests_per_second', 'p99_ms', 'submit_p99_ms', 'makespan_seconds', 'worker_peak_memory_mb', 'seconds', 'node_cpu_ms_per_job'];
+const groups = new Map();
+for (const row of rows) {
+  const key = `${row.scenario ?? row.yardstick}${row.build ? `, ${row.build} build` : ''}${row.client ? ` (${row.client} client)` : ''}`;
+  groups.set(key, [...(groups.get(key) ?? []), row]);
+}
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+for (const [key, group] of groups) {
+  const parts = metrics.filter((metric) => typeof group[0][metric] === 'number').map((metric) => {
+    const values = group.map((row) => row[metric]);
+    return `${metric} ${median(values)} [${Math.min(...values)}-${Math.max(...values)}]`;
+  });
+  const cpu = group.map((row) => row.cpu_ms_per_job?.total ?? row.cpu_ms_per_request?.total).filter((v) => typeof v === 'number');
+  if (cpu.length) {
+    parts.push(`cpu_ms_total ${median(cpu)} [${Math.min(...cpu)}-${Math.max(...cpu)}]`);
+  }
+  console.log(`${key}, ${group.length} runs: ${parts.join(', ')}`);
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# One command per figure on bench/README.md: publishes the API and the Worker as their images ship (Release,
+# self-contained composite ReadyToRun), then runs a load-tool scenario ROUNDS times, interleaved with the same scenario
+# driven by the independent Node client and with the BullMQ yardstick, each round in turn; every result is one JSON line
+# in $OUT, and the medians with their ranges are printed at the end.
+#   bench/run.sh e2e 5000 1 32      # S2     bench/run.sh burst 2000 32     # S1     bench/run.sh io 500 1000     # S3
+# Environment: ROUNDS (3), CLIENTS ("dotnet node"; node applies to e2e and burst), YARDSTICK (1 for e2e), OUT;
+# BEFORE=<dir> also runs, in each round, the API and Worker published in <dir>/LlmWorkflow.Api and <dir>/LlmWorkflow.Worker
+# (an earlier commit's `dotnet publish -c Release`), so a change is measured against its base in the same sitting.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scenario=${1:?usage: bench/run.sh <scenario> [args...]}
+rounds=${ROUNDS:-3}
+clients=${CLIENTS:-dotnet node}
+[ "$scenario" = e2e ] || [ "$scenario" = burst ] || clients=dotnet
+yardstick=${YARDSTICK:-$([ "$scenario" = e2e ] && echo 1 || echo 0)}
+out=${OUT:-artifacts/bench/$scenario-$(date -u +%Y%m%dT%H%M%S).jsonl}
+published=artifacts/bench/publish
+mkdir -p "$(dirname "$out")"
+
+for project in LlmWorkflow.Api LlmWorkflow.Worker; do
+  dotnet publish "$project" -c Release -o "$published/$project" --nologo -v quiet > /dev/null
+done
+dotnet build bench/LlmWorkflow.LoadTest -c Release --nologo -v quiet > /dev/null
+if [[ " $clients " == *" node "* ]] || [ "$yardstick" = 1 ]; then
+  (cd bench/node && npm ci --no-audit --no-fund --silent)
+fi
+
+yardstick_round() {
+  local port dir
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  dir=$(mktemp -d)
+  redis-server --port "$port" --dir "$dir" --save '' --appendonly no --daemonize yes --pidfile "$dir/pid" > /dev/null
+  sleep 0.3
+  node bench/node/bullmq.mjs "$port" "${2:-5000}" 100 | tee -a "$out"
+  kill "$(cat "$dir/pid")"; rm -rf "$dir"
+}
+
+for round in $(seq "$rounds"); do
+  for client in $clients; do
+    LLMWF_BENCH_PUBLISHED=$published LLMWF_BENCH_CLIENT=$client \
+      dotnet run -c Release --no-build --project bench/LlmWorkflow.LoadTest -- "$@" | tail -n 1 | tee -a "$out"
+  done
+  if [ -n "${BEFORE:-}" ]; then
+    LLMWF_BENCH_PUBLISHED=$BEFORE LLMWF_BENCH_BUILD=before \
+      dotnet run -c Release --no-build --project bench/LlmWorkflow.LoadTest -- "$@" | tail -n 1 | tee -a "$out"
+  fi
+  [ "$yardstick" = 1 ] && yardstick_round "$@"
+done
+
+node bench/node/summary.mjs "$out"
