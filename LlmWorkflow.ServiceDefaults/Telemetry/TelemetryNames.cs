@@ -9,11 +9,8 @@ public static class TelemetryNames
     /// </summary>
     public const string LlmWorkflow = "LlmWorkflow";
 
-    /// <summary>The source of our Redis client's command spans (defined in Pipeline, like the one above).</summary>
-    public const string LlmWorkflowRedis = "LlmWorkflow.Redis";
-
-    /// <summary>Our activity sources; ASP.NET Core, HttpClient and Npgsql come with their instrumentation.</summary>
-    public static readonly IReadOnlyList<string> ActivitySources = [LlmWorkflow, LlmWorkflowRedis];
+    /// <summary>Our activity sources; ASP.NET Core, HttpClient, Npgsql and Redis come with their instrumentation.</summary>
+    public static readonly IReadOnlyList<string> ActivitySources = [LlmWorkflow];
 
     /// <summary>Our meters; ASP.NET Core, HttpClient, the runtime and Npgsql come with their instrumentation.</summary>
     public static readonly IReadOnlyList<string> Meters = [LlmWorkflow];

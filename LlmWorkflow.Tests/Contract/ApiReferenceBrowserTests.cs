@@ -5,7 +5,7 @@ using static Microsoft.Playwright.Assertions;
 namespace LlmWorkflow.Tests.Contract;
 
 /// <summary>
-/// The Scalar API reference at <c>/scalar/</c> in headless Chromium: it renders the live OpenAPI document from the
+/// The Scalar API reference at <c>/scalar/</c> (Scalar.AspNetCore) in headless Chromium: it renders the live OpenAPI document from the
 /// service's own files, and asks nothing of any other host (every request leaving 127.0.0.1 is refused and recorded).
 /// </summary>
 public sealed class ApiReferenceBrowserTests(ContractFixture fixture) : IClassFixture<ContractFixture>
@@ -47,7 +47,7 @@ public sealed class ApiReferenceBrowserTests(ContractFixture fixture) : IClassFi
         var response = await page.GotoAsync(new Uri(fixture.Api.BaseAddress, "scalar/").ToString());
         Assert.Equal(200, response!.Status);
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "LlmWorkflow API", Level = 1 })).ToBeVisibleAsync(new() { Timeout = 60_000 });
-        await page.GetByRole(AriaRole.Button, new() { Name = "Jobs Open Group" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Open Group - Jobs" }).ClickAsync();
         await Expect(page.GetByText("Submit a workflow run").First).ToBeVisibleAsync();
 
         Assert.True(outside.Count == 0, "requests to other hosts: " + string.Join(", ", outside));

@@ -57,7 +57,7 @@ internal static class OpenApiDocumentSetup
     /// <summary>
     /// Swagger UI at /docs (its middleware runs only for /docs paths, not for every API request) and the Scalar API
     /// reference at /scalar/. Scalar's script is served from its package's assembly; its fonts, telemetry, "Ask AI"
-    /// agent and MCP link (which reach Scalar's servers) are off, so the reference works offline.
+    /// agent, MCP link and developer tools (which reach Scalar's servers) are off, so the reference works offline.
     /// </summary>
     public static WebApplication UseApiDocsUi(this WebApplication app)
     {
@@ -74,6 +74,7 @@ internal static class OpenApiDocumentSetup
             .DisableAgent()
             .DisableMcp()
             .HideClientButton()
+            .HideDeveloperTools()
             .AddPreferredSecuritySchemes(["ApiKey"]));
         return app;
     }
