@@ -163,7 +163,7 @@ export async function renderJobs(main, queryString) {
   const statusSelect = select({ name: 'status_filter' }, STATUSES, state.status);
   const limitSelect = select({ name: 'limit_results' }, LIMIT_RESULTS, state.limitResults);
   const workflowSelect = select({ name: 'workflow_name' }, [['', 'All workflows'], ...(state.workflow ? [state.workflow] : [])], state.workflow);
-  const search = h('input', { type: 'search', name: 'search', value: state.search, placeholder: 'Job id, user, action or input', autocomplete: 'off' });
+  const search = h('input', { type: 'search', name: 'search', value: state.search, placeholder: 'Id, user, action, input', autocomplete: 'off' });
   const auto = h('input', { type: 'checkbox', name: 'auto_refresh', checked: state.autoRefresh });
   const refresh = h('button', { type: 'button', class: 'button secondary' }, 'Refresh');
   const summary = h('p', { class: 'muted', 'aria-live': 'polite', 'data-role': 'summary' });
