@@ -272,7 +272,7 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
     public async Task BulkDeleteCancelsAQueuedJobFirstAndLeavesA410WithAStringStatus()
     {
         var ct = TestContext.Current.CancellationToken;
-        var response = await SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "D" }, webhook_url = "https://hooks.example.com/llm" });
+        var response = await SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "D" }, webhook_url = "https://hooks.example.com/llm", webhook_secret = "s3cret" });
         var jobId = Guid.Parse((string)(await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["job_id"]!);
         var unknown = Guid.NewGuid();
 
