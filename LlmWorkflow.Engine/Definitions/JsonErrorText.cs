@@ -4,8 +4,9 @@ using System.Text.RegularExpressions;
 namespace LlmWorkflow.Engine.Definitions;
 
 /// <summary>
-/// A JSON syntax error for people: System.Text.Json counts lines and byte positions from 0 ("LineNumber: 3" is the
-/// fourth line), editors from 1, so the message is rewritten with 1-based line and column.
+/// JSON errors for people: System.Text.Json counts lines and byte positions from 0 ("LineNumber: 3" is the fourth
+/// line), editors from 1, so a syntax error is rewritten with 1-based line and column; a shape error is said in JSON
+/// terms rather than .NET type names.
 /// </summary>
 public static partial class JsonErrorText
 {
