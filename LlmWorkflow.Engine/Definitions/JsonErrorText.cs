@@ -4,11 +4,14 @@ using System.Text.RegularExpressions;
 namespace LlmWorkflow.Engine.Definitions;
 
 /// <summary>
-/// A JSON syntax error for people: System.Text.Json counts lines and byte positions from 0 ("LineNumber: 3" is the
-/// fourth line), editors from 1, so the message is rewritten with 1-based line and column.
+/// JSON errors for people: System.Text.Json counts lines and byte positions from 0 ("LineNumber: 3" is the fourth
+/// line), editors from 1, so a syntax error is rewritten with 1-based line and column; a shape error is said in JSON
+/// terms rather than .NET type names.
 /// </summary>
 public static partial class JsonErrorText
 {
+    private const string WrongType = "This value has the wrong JSON type; workflows/workflow.schema.json gives the type of each property.";
+
     public static string Describe(JsonException ex)
     {
         var message = ex.Message;
@@ -43,17 +46,18 @@ public static partial class JsonErrorText
             return $"Unknown property \"{unknown.Groups[1].Value}\".";
         }
 
-        if (NotConvertible().Match(message) is { Success: true } converted)
+        if (NotConvertible().Match(message) is { Success: true } converted && JsonKind(converted.Groups[1].Value.TrimEnd('.')) is { } kind)
         {
-            return $"Expected {JsonKind(converted.Groups[1].Value)} here.";
+            return $"Expected {kind} here.";
         }
 
-        // Our own converters' messages are written for authors; anything else naming a .NET type is not shown.
-        return DotNetTypeName().IsMatch(message) ? "This value has the wrong JSON type or shape." : message;
+        // Our own converters' messages are written for authors; anything else naming a .NET type is not shown (for a
+        // scalar property System.Text.Json names the object holding it, not the type the value should have).
+        return DotNetTypeName().IsMatch(message) ? WrongType : message;
     }
 
-    /// <summary>The JSON kind a .NET type is read from.</summary>
-    private static string JsonKind(string type) => type switch
+    /// <summary>The JSON kind a .NET type is read from; null for the definition's own records and anything unknown.</summary>
+    private static string? JsonKind(string type) => type switch
     {
         _ when type.Contains("Dictionary`", StringComparison.Ordinal) || type.Contains("JsonObject", StringComparison.Ordinal) => "an object",
         _ when type.Contains("List`", StringComparison.Ordinal) || type.Contains("[]", StringComparison.Ordinal) || type.Contains("JsonArray", StringComparison.Ordinal) => "an array",
@@ -61,8 +65,7 @@ public static partial class JsonErrorText
         _ when type.Contains("System.Boolean", StringComparison.Ordinal) => "true or false",
         _ when WholeNumber().IsMatch(type) => "a whole number",
         _ when type.Contains("System.Double", StringComparison.Ordinal) || type.Contains("System.Decimal", StringComparison.Ordinal) || type.Contains("System.Single", StringComparison.Ordinal) => "a number",
-        _ when type.EndsWith("Definition", StringComparison.Ordinal) || type.EndsWith("Config", StringComparison.Ordinal) => "an object",
-        _ => "another kind of value (see workflows/workflow.schema.json)",
+        _ => null,
     };
 
     [GeneratedRegex(@"missing required properties including: (.+?)\.?$")]

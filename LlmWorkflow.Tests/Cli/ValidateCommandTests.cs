@@ -99,6 +99,24 @@ public sealed class ValidateCommandTests : IDisposable
         Assert.False(string.IsNullOrEmpty((string?)problem["hint"]));
     }
 
+    [Theory]
+    [InlineData("""{"name": "shape", "steps": [], "timeout_seconds": "soon"}""", "$.timeout_seconds", "This value has the wrong JSON type; workflows/workflow.schema.json gives the type of each property.")]
+    [InlineData("""{"name": 5, "steps": []}""", "$.name", "This value has the wrong JSON type; workflows/workflow.schema.json gives the type of each property.")]
+    [InlineData("""{"name": "shape", "steps": {"a": 1}}""", "$.steps", "Expected an array here.")]
+    [InlineData("""{"steps": []}""", "$", "Missing required properties: name.")]
+    [InlineData("""{"name": "shape", "steps": [], "extra": 1}""", "$.extra", "Unknown property \"extra\".")]
+    public async Task ShapeErrorsAreReportedInJsonTermsWithoutDotNetTypeNames(string json, string path, string message)
+    {
+        var file = _project.Definition("shape.json", json);
+
+        var result = await CliHarness.RunAsync(_project.Root, "validate", file);
+
+        Assert.Equal(ExitCodes.Failure, result.ExitCode);
+        Assert.Contains($"{Path.Combine("workflows", "definitions", "shape.json")}:{path}: error invalid_definition: {message}", result.Out);
+        Assert.DoesNotContain("System.", result.Out);
+        Assert.DoesNotContain("LlmWorkflow.", result.Out);
+    }
+
     [Fact]
     public async Task SyntaxErrorsNameTheFile()
     {
