@@ -58,7 +58,7 @@ public sealed class StartupLogTests(TestServers servers)
             Assert.Contains("dbug: ", debug.Output, StringComparison.Ordinal);
         }
 
-        // warning: the API's own information lines (its start-up rehearsal) are gone; "Now listening on" stays only
+        // warning: the API's own information lines are gone; "Now listening on" stays only
         // because the test helper sets Microsoft.Hosting.Lifetime under its own name, which wins over LOG_LEVEL.
         await using var quiet = await ApiProcess.StartAsync(ShippedLogLevels(environment.Settings(new Dictionary<string, string?> { ["LOG_LEVEL"] = "warning" })));
         Assert.DoesNotContain("info: LlmWorkflow", quiet.Output, StringComparison.Ordinal);
@@ -76,18 +76,6 @@ public sealed class StartupLogTests(TestServers servers)
         return settings;
     }
 
-    /// <summary>
-    /// Warnings of the start-up warm-ups and rehearsals (job-path's code, being reworked) that only say they ran out of
-    /// their time limit, which a test machine shared by parallel builds reaches; every other warning fails the test,
-    /// those of a warm-up that failed for another reason included. The worker's rehearsal of rehearsal/model's price
-    /// goes with the rehearsal's deletion.
-    /// </summary>
-    private static bool IsWarmupCutShort(string entry) =>
-        (entry.Contains("Warm-up incomplete", StringComparison.Ordinal)
-            && (entry.Contains("OperationCanceledException", StringComparison.Ordinal) || entry.Contains("TaskCanceledException", StringComparison.Ordinal)))
-        || entry.Contains("rehearsal did not complete (status 499)", StringComparison.Ordinal)
-        || entry.Contains("rehearsal/model", StringComparison.Ordinal);
-
     private static void AssertNoWarning(string process, string output)
     {
         var lines = output.Split('\n');
@@ -101,11 +89,6 @@ public sealed class StartupLogTests(TestServers servers)
             // The simple console formatter writes the level and category on one line, the message on the next and
             // then the exception, if any.
             var entry = string.Join(" ", lines.Skip(i).Take(4).Select(l => l.Trim()));
-            if (IsWarmupCutShort(entry))
-            {
-                continue;
-            }
-
             Assert.Fail($"The {process} printed a warning on a healthy start: {entry}\n--- full output ---\n{output}");
         }
     }
