@@ -190,6 +190,8 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         await Expect(row).ToHaveAttributeAsync("data-status", "cancelled", new() { Timeout = 30_000 });
         var status = await fixture.WaitForTerminalAsync(jobId, Ct);
         Assert.Equal("cancelled", (string?)status["status"]);
+        // A cancel is not a failure: no error taxonomy (it used to say USER_ERROR).
+        Assert.Null(status["error"]);
         Assert.DoesNotContain(status["steps"]!.AsArray(), s => (string?)s!["step_id"] == "summarize" && (string?)s["status"] == "completed");
         AssertNoConsoleErrors();
     }
@@ -274,6 +276,8 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         await Expect(main).ToHaveAttributeAsync("data-job-status", "completed", new() { Timeout = 90_000 });
         await Expect(page.Locator("[data-role=attempt]")).ToHaveTextAsync("2");
         await Expect(page.Locator("[data-role=cancelled]")).ToHaveCountAsync(0);
+        await Expect(page.Locator("section.attempt[data-attempt='1']")).ToHaveAttributeAsync("data-status", "cancelled");
+        await Expect(page.Locator("section.attempt[data-attempt='1']")).Not.ToContainTextAsync("USER_ERROR");
         AssertNoConsoleErrors();
     }
 
