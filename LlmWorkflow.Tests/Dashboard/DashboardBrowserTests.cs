@@ -291,6 +291,20 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         await fixture.RecordUsageAsync(first, "anthropic/claude-haiku-4-5", 900, 450, 0.003150m);
         await fixture.RecordUsageAsync(second, "openai/gpt-4o-mini", 5000, 800, 0.00123m);
         await fixture.RecordUsageAsync(second, "mock/lorem", 64, 64, 0m);
+        // Jobs of earlier tests still running would add usage rows between the page's report and the test's.
+        await WaitUntilAsync(async () =>
+        {
+            foreach (var status in new[] { "pending", "queued", "processing" })
+            {
+                var waiting = await fixture.Admin.GetFromJsonAsync<JsonObject>($"api/v1/jobs?status_filter={status}&limit=1", Ct);
+                if ((int)waiting!["total"]! > 0)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }, "every job to finish");
 
         var page = await OpenAsync("#/costs");
         await page.GetByLabel("Period", new() { Exact = true }).SelectOptionAsync("7");
