@@ -190,6 +190,8 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         await Expect(row).ToHaveAttributeAsync("data-status", "cancelled", new() { Timeout = 30_000 });
         var status = await fixture.WaitForTerminalAsync(jobId, Ct);
         Assert.Equal("cancelled", (string?)status["status"]);
+        // A cancel is not a failure: no error taxonomy (it used to say USER_ERROR).
+        Assert.Null(status["error"]);
         Assert.DoesNotContain(status["steps"]!.AsArray(), s => (string?)s!["step_id"] == "summarize" && (string?)s["status"] == "completed");
         AssertNoConsoleErrors();
     }
@@ -274,6 +276,8 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         await Expect(main).ToHaveAttributeAsync("data-job-status", "completed", new() { Timeout = 90_000 });
         await Expect(page.Locator("[data-role=attempt]")).ToHaveTextAsync("2");
         await Expect(page.Locator("[data-role=cancelled]")).ToHaveCountAsync(0);
+        await Expect(page.Locator("section.attempt[data-attempt='1']")).ToHaveAttributeAsync("data-status", "cancelled");
+        await Expect(page.Locator("section.attempt[data-attempt='1']")).Not.ToContainTextAsync("USER_ERROR");
         AssertNoConsoleErrors();
     }
 
@@ -287,6 +291,20 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         await fixture.RecordUsageAsync(first, "anthropic/claude-haiku-4-5", 900, 450, 0.003150m);
         await fixture.RecordUsageAsync(second, "openai/gpt-4o-mini", 5000, 800, 0.00123m);
         await fixture.RecordUsageAsync(second, "mock/lorem", 64, 64, 0m);
+        // Jobs of earlier tests still running would add usage rows between the page's report and the test's.
+        await WaitUntilAsync(async () =>
+        {
+            foreach (var status in new[] { "pending", "queued", "processing" })
+            {
+                var waiting = await fixture.Admin.GetFromJsonAsync<JsonObject>($"api/v1/jobs?status_filter={status}&limit=1", Ct);
+                if ((int)waiting!["total"]! > 0)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }, "every job to finish");
 
         var page = await OpenAsync("#/costs");
         await page.GetByLabel("Period", new() { Exact = true }).SelectOptionAsync("7");

@@ -104,7 +104,7 @@ internal static class OpenApiSchemaShapes
         [("JobStatusResponse", "status")] = Ref("JobStatus", document),
         [("JobStatusResponse", "input_data")] = Ref(AnyJsonObject, document),
         [("JobStatusResponse", "result")] = Nullable(Ref("JobResult", document), "Set once the job completed."),
-        [("JobStatusResponse", "error")] = Nullable(Ref("JobError", document), "Set when the job failed or was cancelled."),
+        [("JobStatusResponse", "error")] = Nullable(Ref("JobError", document), "Set when the job failed; a cancelled job has none (error_message says it was cancelled)."),
         [("JobSummary", "status")] = Ref("JobStatus", document),
         [("JobSummary", "error")] = Nullable(Ref("JobError", document), "Set when the job failed."),
         [("JobAcceptedResponse", "status")] = Ref("JobStatus", document),

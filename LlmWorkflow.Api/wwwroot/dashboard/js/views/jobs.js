@@ -322,7 +322,6 @@ export async function renderJobs(main, queryString) {
     const request = requests.begin();
     const q = query();
     try {
-      loadCounts();
       for (const link of counts.querySelectorAll('a[data-count-status]')) {
         if (link.dataset.countStatus === state.status) link.setAttribute('aria-current', 'true');
         else link.removeAttribute('aria-current');
@@ -333,6 +332,8 @@ export async function renderJobs(main, queryString) {
       pageSize = data.limit;
       nextCursor = data.next_cursor ?? null;
       renderRows(jobs);
+      // After the rows: the list shows first, the counts follow.
+      loadCounts();
       tableEl.dataset.query = q;
       tableEl.dataset.total = String(total);
       const first = jobs.length ? state.offset + 1 : 0;
