@@ -95,13 +95,14 @@ done
 grep -q '"greeting":"Hello, Ada!"' <<< "$status" || fail "unexpected result: $status"
 echo "front door: job $job_id completed: Hello, Ada!"
 
-# The worker's job span carries the job id; the dashboard's telemetry API lists what its OTLP endpoint received.
+# The worker's job span carries the job id; the dashboard's telemetry API lists what its OTLP endpoint received
+# (unfiltered: the dashboard names each worker replica on its own).
 deadline=$((SECONDS + TRACE_TIMEOUT))
-until curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/spans?resource=worker" | grep -q "$job_id"; do
+until curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/spans" | grep -q "$job_id"; do
   [ $SECONDS -lt $deadline ] || fail "the job's trace did not reach the Aspire dashboard within ${TRACE_TIMEOUT} s"
   sleep 2
 done
-trace_id=$(curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/spans?resource=worker" \
+trace_id=$(curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/spans" \
   | jq -r --arg job "$job_id" '[.. | objects | select(has("traceId") and any(.attributes[]?; .value.stringValue? == $job)) | .traceId][0]')
 trace=$(curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/traces/$trace_id")
 grep -q '"stringValue":"api"' <<< "$trace" || fail "the job's trace $trace_id in the dashboard has no span of the api: $trace"
