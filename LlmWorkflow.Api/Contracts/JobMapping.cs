@@ -36,6 +36,8 @@ internal static class JobMapping
         ErrorMessage = job.ErrorMessage,
         Error = ToNode(job.ErrorData),
         Attempt = job.Attempt,
+        TraceId = job.TraceId,
+        WorkerId = job.WorkerId,
         Steps = steps.Select(ToResponse).ToArray(),
         PreviousAttempts = job.PreviousAttempts?.Deserialize<JobAttemptSummary[]>(AttemptJson) ?? [],
     };

@@ -56,6 +56,12 @@ public sealed record JobStatusResponse
 
     public int Attempt { get; init; }
 
+    [Description("The W3C trace id (32 lowercase hex) of the job's trace, which its submit request started; null when the submission was not traced.")]
+    public string? TraceId { get; init; }
+
+    [Description("The worker that ran (or is running) the job's latest attempt; kept after the job ends; null until a worker claims it.")]
+    public string? WorkerId { get; init; }
+
     /// <summary>Step rows of every attempt of the job (each carries its <c>job_attempt</c>), oldest first.</summary>
     public IReadOnlyList<JobStepResponse> Steps { get; init; } = [];
 

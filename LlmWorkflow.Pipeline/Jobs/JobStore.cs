@@ -31,7 +31,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
                       FOR UPDATE) j
         ), claimed AS (
             UPDATE llm_workflow_jobs j
-               SET status = 'processing', lease_owner = $2, lease_expires_at = now() + $3,
+               SET status = 'processing', lease_owner = $2, worker_id = $2, lease_expires_at = now() + $3,
                    started_at = COALESCE(j.started_at, now()), attempt = j.attempt + 1, updated_at = now()
               FROM claimable
              WHERE j.id = claimable.id

@@ -92,6 +92,9 @@ public sealed class JobSubmitter(
             DebugMode = submission.DebugMode,
             BudgetUsd = submission.BudgetUsd,
             IdempotencyKey = submission.IdempotencyKey,
+            TraceId = System.Diagnostics.ActivityContext.TryParse(submission.TraceParent, submission.TraceState, out var trace)
+                ? trace.TraceId.ToHexString()
+                : null,
             QueuedAt = now,
             DispatchedAt = now,
             CreatedAt = now,

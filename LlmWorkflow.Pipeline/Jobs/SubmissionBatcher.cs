@@ -17,15 +17,15 @@ public sealed partial class SubmissionBatcher(NpgsqlDataSource dataSource, JobQu
     private static readonly string InsertSql = $"""
         INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, priority, webhook_url, webhook_secret, webhook_events,
                                        user_id, username, action, status, input_data, debug_mode, budget_usd, idempotency_key,
-                                       queued_at, dispatched_at, created_at, updated_at, tenant_id)
+                                       queued_at, dispatched_at, created_at, updated_at, tenant_id, trace_id)
         SELECT r.id, r.id::text, r.workflow_name, r.priority, r.webhook_url, r.webhook_secret,
                CASE WHEN r.webhook_events IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.webhook_events)) END,
                r.user_id, r.username, r.action, '{JobLifecycle.Rule(JobTransition.Submit).To.ToWire()}', r.input_data, r.debug_mode,
-               r.budget_usd, r.idempotency_key, r.created_at, r.created_at, r.created_at, r.created_at, r.tenant_id
+               r.budget_usd, r.idempotency_key, r.created_at, r.created_at, r.created_at, r.created_at, r.tenant_id, r.trace_id
           FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::text[],
-                      $10::jsonb[], $11::bool[], $12::numeric[], $13::text[], $14::timestamptz[], $15::text[])
+                      $10::jsonb[], $11::bool[], $12::numeric[], $13::text[], $14::timestamptz[], $15::text[], $16::text[])
                AS r(id, workflow_name, priority, webhook_url, webhook_secret, webhook_events, user_id, username, action,
-                    input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id)
+                    input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id, trace_id)
         ON CONFLICT DO NOTHING
         RETURNING id
         """;
@@ -150,6 +150,7 @@ public sealed partial class SubmissionBatcher(NpgsqlDataSource dataSource, JobQu
         p.Add(Texts(jobs.Select(j => j.IdempotencyKey)));
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.CreatedAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         p.Add(Texts(jobs.Select(j => j.TenantId)));
+        p.Add(Texts(jobs.Select(j => j.TraceId)));
 
         var inserted = new HashSet<Guid>(jobs.Length);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

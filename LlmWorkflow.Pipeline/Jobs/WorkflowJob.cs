@@ -77,6 +77,12 @@ public sealed class WorkflowJob
 
     public string? LeaseOwner { get; set; }
 
+    /// <summary>The W3C trace id (32 lowercase hex) of the job's trace, started by its submit request; null when untraced.</summary>
+    public string? TraceId { get; set; }
+
+    /// <summary>The worker that ran (or runs) the job's latest attempt; kept after the job ends.</summary>
+    public string? WorkerId { get; set; }
+
     public DateTimeOffset? LeaseExpiresAt { get; set; }
 
     /// <summary>How many times a worker has claimed this job (1 on the first run; more after crashes or retries).</summary>

@@ -87,7 +87,8 @@ internal sealed partial class JobProgressSink(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information,
+    // Per-step detail is Debug (and in the trace): Information is the job's one line (JobProcessor).
+    [LoggerMessage(Level = LogLevel.Debug,
         Message = "Step {StepId} ({StepType}, {StepKey}) of job {JobId} ({Workflow}) {StepStatus} in {DurationMs} ms; attempts {Attempts}, from checkpoint {FromCheckpoint}")]
     private static partial void LogStepFinished(
         ILogger logger, Guid jobId, string workflow, string stepId, string stepKey, string stepType, string stepStatus, double durationMs, int attempts, bool fromCheckpoint);

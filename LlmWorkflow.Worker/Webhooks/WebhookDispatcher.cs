@@ -78,7 +78,7 @@ internal sealed partial class WebhookDispatcher(
         {
             span.RecordFailure(state, result.Error ?? $"HTTP {result.HttpStatus}");
         }
-        LogAttempt(delivery.JobId, delivery.EventType, delivery.EventId, delivery.AttemptNumber, state, result.HttpStatus, result.Error);
+        LogAttempt(result.Outcome == WebhookSendOutcome.Delivered ? LogLevel.Debug : LogLevel.Warning, delivery.JobId, delivery.EventType, delivery.EventId, delivery.AttemptNumber, state, result.HttpStatus, result.Error);
     }
 
     /// <summary>What is recorded when the job's stored secret cannot be decrypted (its key is gone from the ring).</summary>
@@ -122,7 +122,8 @@ internal sealed partial class WebhookDispatcher(
             : [service.Secret, .. service.PreviousSecrets.Where(s => !string.IsNullOrEmpty(s))];
     }
 
-    [LoggerMessage(Level = LogLevel.Information,
+    // A delivery is Debug (a line per job beside the job's own); a failed attempt is a Warning.
+    [LoggerMessage(
         Message = "Webhook {EventType} of job {JobId} (event {EventId}) attempt {AttemptNumber}: {State} (HTTP {HttpStatus}) {Error}")]
-    private partial void LogAttempt(Guid jobId, string eventType, string eventId, int attemptNumber, string state, int? httpStatus, string? error);
+    private partial void LogAttempt(LogLevel level, Guid jobId, string eventType, string eventId, int attemptNumber, string state, int? httpStatus, string? error);
 }
