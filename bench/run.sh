@@ -18,9 +18,12 @@ out=${OUT:-artifacts/bench/$scenario-$(date -u +%Y%m%dT%H%M%S).jsonl}
 published=artifacts/bench/publish
 mkdir -p "$(dirname "$out")"
 
-for project in LlmWorkflow.Api LlmWorkflow.Worker; do
-  dotnet publish "$project" -c Release -o "$published/$project" --nologo -v quiet > /dev/null
-done
+# SKIP_PUBLISH=1 reuses the last publish (of the same commit: nothing checks that).
+if [ -z "${SKIP_PUBLISH:-}" ]; then
+  for project in LlmWorkflow.Api LlmWorkflow.Worker; do
+    dotnet publish "$project" -c Release -o "$published/$project" --nologo -v quiet > /dev/null
+  done
+fi
 dotnet build bench/LlmWorkflow.LoadTest -c Release --nologo -v quiet > /dev/null
 if [[ " $clients " == *" node "* ]] || [ "$yardstick" = 1 ]; then
   (cd bench/node && npm ci --no-audit --no-fund --silent)
