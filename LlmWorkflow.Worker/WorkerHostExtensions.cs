@@ -58,8 +58,8 @@ public static class WorkerHostExtensions
     public static async Task MigrateDatabaseAsync(this IHost host)
     {
         // The worker's own code uses no EF Core. When the schema is current (the API or another worker migrated it),
-        // EF's model and migrator are never built, and their code never joins the worker's resident memory (16 MB of
-        // its peak under 500 concurrent jobs: bench/README.md, "The Worker as one composite image, and without EF Core").
+        // EF's model and migrator are never built, and their code never joins the worker's resident memory (about
+        // 16 MB of its peak under 500 concurrent jobs).
         if (await DatabaseMigrator.IsCurrentAsync(host.Services.GetRequiredService<NpgsqlDataSource>(), CancellationToken.None))
         {
             return;

@@ -43,8 +43,7 @@ internal static class AnswerGuard
     /// Reads the original body through a UTF-8 decoder with replacement (it keeps partial sequences across reads, so
     /// a character split between two network reads is not damaged) and re-encodes it: valid UTF-8 passes unchanged.
     /// Its buffers come from the shared array pools and go back once the body is read or the stream disposed: fresh
-    /// ones were 48 KB per answer, a third of what a worker allocated per LLM job (bench/README.md, "S3: what an LLM
-    /// job allocates").
+    /// ones were 48 KB per answer, a third of what a worker allocated per LLM job.
     /// </summary>
     private sealed class GuardedStream(HttpContent content, long maxBytes, AnswerRepairs? repairs) : Stream
     {

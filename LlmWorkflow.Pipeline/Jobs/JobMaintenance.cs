@@ -104,7 +104,7 @@ public sealed class JobMaintenance(NpgsqlDataSource dataSource, IOptions<Webhook
         {
             // One transaction per batch. Its joins are probes of primary keys (a thousand jobs, their calls, their
             // rollup rows): with hash joins the planner scanned and hashed the whole rollup tables on every batch
-            // (~1 s of CPU per batch at 10 M jobs, bench/README.md "Scale").
+            // (~1 s of CPU per batch at 10 M jobs).
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             // The usage rollup loses the deleted jobs' calls in the same statement (UsageRollup.SubtractDeletedJobsSql);
             // the plan's settings go in the same round trip.

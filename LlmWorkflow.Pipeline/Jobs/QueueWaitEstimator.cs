@@ -17,8 +17,7 @@ public sealed class QueueWaitEstimator(NpgsqlDataSource dataSource, WorkerHeartb
     /// <summary>
     /// The average run time of the 100 most recently submitted completed jobs. Ordered by <c>created_at</c>, which an
     /// index serves (a backward scan that stops after 100 rows): ordered by <c>completed_at</c>, which none does, it
-    /// sorted every completed job — at 10 M jobs a parallel scan of the table every few seconds, on the submit path
-    /// (bench/README.md, "Scale").
+    /// sorted every completed job — at 10 M jobs a parallel scan of the table every few seconds, on the submit path.
     /// </summary>
     private static readonly string RecentRunSql = $"""
         SELECT avg(duration_ms)::float8 FROM (

@@ -9,7 +9,7 @@ internal static class TransactionSettings
     /// No JIT compilation for the transaction's statements. PostgreSQL compiles a statement whose estimated cost passes
     /// <c>jit_above_cost</c>; the statements that join the usage rollup (retention's batches, a job delete, the usage
     /// report) are estimated in the millions for index probes that run in milliseconds, so at 10 M jobs each execution
-    /// paid up to 1.75 s of LLVM compilation: a one-job delete took 1.9 s instead of 10 ms (bench/README.md, "JIT").
+    /// paid up to 1.75 s of LLVM compilation: a one-job delete took 1.9 s instead of 10 ms.
     /// </summary>
     public const string NoJit = "SET LOCAL jit = off";
 

@@ -96,7 +96,7 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
     /// past the rollup's end. The partial first day, when the rollup holds all of it and the period starts in its first
     /// half, is its rollup rows minus its raw rows before the start instead: at most half a day of raw rows, where
     /// summing the rest of the day would read up to a whole day's (each call joined to its job: at 10 M jobs most of
-    /// a report's time: bench/README.md, "At 10 million jobs again"). A period ending now thus reads at most about
+    /// a report's time). A period ending now thus reads at most about
     /// half a month of per-user day rows, half a day of raw rows before its start and an hour or two of raw rows at its
     /// end (the rollup runs with scheduled maintenance, hourly by default).
     /// </summary>

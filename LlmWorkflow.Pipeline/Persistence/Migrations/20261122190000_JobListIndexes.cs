@@ -5,7 +5,7 @@ namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 
 /// <summary>
 /// The jobs list's two most used filters within a tenant get an index each that also gives the list's order (newest
-/// first), so a page and its bounded count read only the rows they return (bench/README.md, "Scale").
+/// first), so a page and its bounded count read only the rows they return.
 /// </summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
 [Migration("20261122190000_JobListIndexes")]

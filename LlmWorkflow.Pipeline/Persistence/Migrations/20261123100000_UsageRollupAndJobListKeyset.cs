@@ -4,7 +4,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 
 /// <summary>
-/// Scale (bench/README.md, "Scale"): the usage report's rollup and the jobs list's keyset order.
+/// Scale: the usage report's rollup and the jobs list's keyset order.
 /// <list type="bullet">
 /// <item><c>llm_usage_daily</c>: sums per UTC day, tenant, model and workflow; <c>llm_usage_user_daily</c> and
 /// <c>llm_usage_user_monthly</c>: sums per day / month, tenant and user group. Filled for closed days by

@@ -5,8 +5,8 @@ namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 
 /// <summary>
 /// The usage rollup advances by the hour instead of by the day (<c>UsageRollup</c>): <c>rolled_until</c> becomes an
-/// instant, so the report's raw tail is an hour or two of calls (maintenance runs hourly) instead of everything since midnight
-/// (bench/README.md, "Scale"). The open day's rollup rows hold its rolled hours; a day stays one row per key.
+/// instant, so the report's raw tail is an hour or two of calls (maintenance runs hourly) instead of everything since midnight.
+/// The open day's rollup rows hold its rolled hours; a day stays one row per key.
 /// </summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
 [Migration("20261123110000_HourlyUsageRollup")]
