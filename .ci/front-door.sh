@@ -104,8 +104,12 @@ until curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetr
 done
 trace_id=$(curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/spans" \
   | jq -r --arg job "$job_id" '[.. | objects | select(has("traceId") and any(.attributes[]?; .value.stringValue? == $job)) | .traceId][0]')
-trace=$(curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/traces/$trace_id")
-grep -q '"stringValue":"api"' <<< "$trace" || fail "the job's trace $trace_id in the dashboard has no span of the api: $trace"
+# Each service's exporter sends its own batch, so the api's request span may arrive after the worker's spans.
+until trace=$(curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/traces/$trace_id") \
+    && grep -q '"stringValue":"api"' <<< "$trace"; do
+  [ $SECONDS -lt $deadline ] || fail "the job's trace $trace_id in the dashboard has no span of the api after ${TRACE_TIMEOUT} s: $trace"
+  sleep 2
+done
 echo "front door: the job's trace $trace_id reached the Aspire dashboard (api and worker spans): $dashboard/traces/detail/$trace_id"
 
 stop_line=$(wc -l < "$log")
