@@ -47,6 +47,7 @@ public static class PipelineServiceCollectionExtensions
         services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section));
         services.AddSingleton<JobQueue>();
         services.AddSingleton<QueueWaitEstimator>();
+        services.AddSingleton<JobLifecycleStore>();
         services.AddSingleton<SubmissionBatcher>();
         services.AddScoped<JobSubmitter>();
         services.AddScoped<JobCommands>();

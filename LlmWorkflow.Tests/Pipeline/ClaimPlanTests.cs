@@ -50,7 +50,7 @@ public sealed class ClaimPlanTests(TestServers servers) : IAsyncLifetime
         await using var transaction = await connection.BeginTransactionAsync(ct);
         await ExecuteAsync(connection, $"""
             SET LOCAL plan_cache_mode = force_generic_plan;
-            PREPARE claim_plan (uuid[], text, interval, text[]) AS {JobStore.ClaimSql};
+            PREPARE claim_plan (uuid[], text, interval, text[]) AS {JobLifecycleStore.ClaimSql};
             """, ct);
         await using var explain = new NpgsqlCommand(
             $"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE claim_plan ('{{{string.Join(',', ids)}}}', 'worker-a', '30 seconds', '{unclaimedWorkflows}')",

@@ -81,7 +81,7 @@ public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
         holder.AddUsage("answer", "answer", Call());
         await holder.SaveAsync(id.ToString(), Checkpoint(), CancellationToken.None);
         // A usage row written twice (as after a commit whose acknowledgement was lost) is still one row.
-        var again = JobStore.UsageStatement(Guid.CreateVersion7(), id, "other", "hello_transform", Call());
+        var again = JobLifecycleStore.UsageStatement(Guid.CreateVersion7(), id, "other", "hello_transform", Call());
         await _db.Store.WriteStepAsync(id, [again], CancellationToken.None);
         await _db.Store.WriteStepAsync(id, [again], CancellationToken.None);
 

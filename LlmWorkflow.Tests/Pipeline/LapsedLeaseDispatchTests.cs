@@ -2,7 +2,6 @@ using LlmWorkflow.Pipeline.Jobs;
 using StackExchange.Redis;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Worker.Jobs;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Tests.Pipeline;
@@ -75,8 +74,7 @@ public sealed class LapsedLeaseDispatchTests(TestServers servers) : IAsyncLifeti
     }
 
     private DispatchReconciler NewReconciler() => new(
-        _db.Database, _db.Get<JobQueue>(), _db.Get<IConnectionMultiplexer>(), Options.Create(new WorkerOptions()), TimeProvider.System,
-        NullLogger<DispatchReconciler>.Instance);
+        _db.Store, _db.Get<JobQueue>(), _db.Get<IConnectionMultiplexer>(), Options.Create(new WorkerOptions()), TimeProvider.System);
 
     private async Task<List<Guid>> DispatchedJobIdsAsync()
     {

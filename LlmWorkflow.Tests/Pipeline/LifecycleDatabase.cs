@@ -10,7 +10,7 @@ using LlmWorkflow.Pipeline;
 namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>
-/// The pipeline's real stores (JobStore with its write batcher, JobCommands, JobMaintenance) on a test class's own
+/// The pipeline's real stores (JobLifecycleStore with the worker's write batcher, JobCommands, JobMaintenance) on a test class's own
 /// migrated database, with no worker running, so a test can put a job row in any state and attempt transitions on it.
 /// </summary>
 internal sealed class LifecycleDatabase : IAsyncDisposable
@@ -25,7 +25,7 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
 
     public NpgsqlDataSource Database { get; }
 
-    public JobStore Store => _services.GetRequiredService<JobStore>();
+    public JobLifecycleStore Store => _services.GetRequiredService<JobLifecycleStore>();
 
     /// <summary>A singleton of the composition, e.g. the submission batcher or the job queue.</summary>
     public T Get<T>()
@@ -40,7 +40,6 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(_ =>
             StackExchange.Redis.ConnectionMultiplexer.Connect(configuration.GetConnectionString("redis") + ",abortConnect=false"));
         services.AddSingleton<PostgresWriteBatcher>();
-        services.AddSingleton<JobStore>();
         var provider = services.BuildServiceProvider();
         await using (var scope = provider.CreateAsyncScope())
         {

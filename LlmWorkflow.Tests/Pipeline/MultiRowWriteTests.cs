@@ -128,14 +128,14 @@ public sealed class MultiRowWriteTests(TestServers servers) : IAsyncLifetime
 
         var answers = await Writes.ExecuteAsync(
         [
-            JobStore.StepStatement(running, 1, Step("a"), new JsonObject { ["n"] = 1 }, isCheckpoint: true),
-            JobStore.StepStatement(alsoRunning, 1, Step("a"), new JsonObject { ["n"] = 2 }, isCheckpoint: true),
-            JobStore.StepStatement(finished, 1, Step("a"), new JsonObject { ["n"] = 3 }, isCheckpoint: true),
-            JobStore.StepStatement(reclaimed, 2, Step("a"), new JsonObject { ["n"] = 4 }, isCheckpoint: true),
-            JobStore.StepStatement(running, 1, Step("b"), null, isCheckpoint: false),
+            JobLifecycleStore.StepStatement(running, 1, Step("a"), new JsonObject { ["n"] = 1 }, isCheckpoint: true),
+            JobLifecycleStore.StepStatement(alsoRunning, 1, Step("a"), new JsonObject { ["n"] = 2 }, isCheckpoint: true),
+            JobLifecycleStore.StepStatement(finished, 1, Step("a"), new JsonObject { ["n"] = 3 }, isCheckpoint: true),
+            JobLifecycleStore.StepStatement(reclaimed, 2, Step("a"), new JsonObject { ["n"] = 4 }, isCheckpoint: true),
+            JobLifecycleStore.StepStatement(running, 1, Step("b"), null, isCheckpoint: false),
             // The same step row twice in one write: the second updates the first (two statements, not one).
-            JobStore.StepStatement(running, 1, Step("c"), new JsonObject { ["v"] = "first" }, isCheckpoint: true),
-            JobStore.StepStatement(running, 1, Step("c"), new JsonObject { ["v"] = "second" }, isCheckpoint: true),
+            JobLifecycleStore.StepStatement(running, 1, Step("c"), new JsonObject { ["v"] = "first" }, isCheckpoint: true),
+            JobLifecycleStore.StepStatement(running, 1, Step("c"), new JsonObject { ["v"] = "second" }, isCheckpoint: true),
         ], CancellationToken.None);
 
         Assert.Equal(new[] { 1, 1, 0, 0, 1, 1, 1 }, answers);
@@ -158,7 +158,7 @@ public sealed class MultiRowWriteTests(TestServers servers) : IAsyncLifetime
         var answers = await Writes.ExecuteAsync(
         [
             _db.Store.FinishStatement(first, "worker-a", Outcome(JobStatus.Completed), attempt: 1),
-            JobStore.StepStatement(second, 1, Step("a"), new JsonObject { ["n"] = 1 }, isCheckpoint: true),
+            JobLifecycleStore.StepStatement(second, 1, Step("a"), new JsonObject { ["n"] = 1 }, isCheckpoint: true),
             _db.Store.FinishStatement(second, "worker-a", Outcome(JobStatus.Completed), attempt: 1),
         ], CancellationToken.None);
 
@@ -181,11 +181,11 @@ public sealed class MultiRowWriteTests(TestServers servers) : IAsyncLifetime
 
         var answers = await Writes.ExecuteAsync(
         [
-            JobStore.UsageStatement(Guid.CreateVersion7(), job, "ask", "wf", Call(10)),
-            JobStore.UsageStatement(Guid.CreateVersion7(), finished, "ask", "wf", Call(20)),
-            JobStore.UsageStatement(Guid.CreateVersion7(), deleted, "ask", "wf", Call(30)),
-            JobStore.UsageStatement(repeated, job, "ask", "wf", Call(40)),
-            JobStore.UsageStatement(repeated, job, "ask", "wf", Call(40)),
+            JobLifecycleStore.UsageStatement(Guid.CreateVersion7(), job, "ask", "wf", Call(10)),
+            JobLifecycleStore.UsageStatement(Guid.CreateVersion7(), finished, "ask", "wf", Call(20)),
+            JobLifecycleStore.UsageStatement(Guid.CreateVersion7(), deleted, "ask", "wf", Call(30)),
+            JobLifecycleStore.UsageStatement(repeated, job, "ask", "wf", Call(40)),
+            JobLifecycleStore.UsageStatement(repeated, job, "ask", "wf", Call(40)),
         ], CancellationToken.None);
 
         Assert.Equal(new[] { 1, 1, 0, 1, 0 }, answers);

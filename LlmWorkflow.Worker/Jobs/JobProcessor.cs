@@ -17,7 +17,7 @@ namespace LlmWorkflow.Worker.Jobs;
 /// worker) are simply acknowledged.
 /// </summary>
 internal sealed partial class JobProcessor(
-    JobStore store,
+    JobLifecycleStore store,
     JobQueue queue,
     LiveEventPublisher events,
     WorkflowCatalog catalog,
@@ -177,7 +177,7 @@ internal sealed partial class JobProcessor(
             Telemetry.JobsFinished.Add(1,
                 new KeyValuePair<string, object?>("workflow", job.WorkflowName),
                 new KeyValuePair<string, object?>("status", outcome.Status.ToWire()));
-            // The terminal webhook event was recorded by the same statement (JobStore.FinishAsync).
+            // The terminal webhook event was recorded by the same statement (JobLifecycleStore.FinishAsync).
             LogFinished(job.Id, job.WorkflowName, outcome.Status.ToWire());
         }
     }

@@ -15,7 +15,7 @@ namespace LlmWorkflow.Worker.Jobs;
 /// event stream still reports every step). Every finished step is logged with the job id, workflow, step and duration.
 /// </summary>
 internal sealed partial class JobProgressSink(
-    JobStore store,
+    JobLifecycleStore store,
     LiveEventPublisher events,
     ClaimedJob job,
     PostgresCheckpointStore checkpoints,

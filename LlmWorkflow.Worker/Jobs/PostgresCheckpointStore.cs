@@ -38,7 +38,7 @@ namespace LlmWorkflow.Worker.Jobs;
 /// <param name="deferFor">How long a deferred row waits for the run's next write before it is written alone; by
 /// default <see cref="JobProgressSink.ProgressDelay"/>, the delay after which pollers see a running step.</param>
 internal sealed class PostgresCheckpointStore(
-    JobStore store, ClaimedJob job, RunPersistenceFaults faults, HeldWrites held, Action leaseLost,
+    JobLifecycleStore store, ClaimedJob job, RunPersistenceFaults faults, HeldWrites held, Action leaseLost,
     bool deferStepRows = true, TimeSpan? deferFor = null) : ICheckpointStore
 {
     private readonly TimeSpan _deferFor = deferFor ?? JobProgressSink.ProgressDelay;
@@ -139,7 +139,7 @@ internal sealed class PostgresCheckpointStore(
     /// <summary>Keeps an answered call's usage row until its step's row is written (see <see cref="SaveAsync"/>).</summary>
     public void AddUsage(string stepKey, string stepId, LlmCallResult call)
     {
-        var statement = JobStore.UsageStatement(Guid.CreateVersion7(), _jobId, stepId, job.WorkflowName, call);
+        var statement = JobLifecycleStore.UsageStatement(Guid.CreateVersion7(), _jobId, stepId, job.WorkflowName, call);
         lock (_usage)
         {
             if (!_usage.TryGetValue(stepKey, out var rows))
@@ -161,7 +161,7 @@ internal sealed class PostgresCheckpointStore(
     /// </remarks>
     public async ValueTask SaveAsync(string runId, StepCheckpoint checkpoint, CancellationToken cancellationToken)
     {
-        await WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true), checkpoint.Record,
+        await WriteStepAsync(JobLifecycleStore.StepStatement(_jobId, _jobAttempt, checkpoint.Record, checkpoint.Output, isCheckpoint: true), checkpoint.Record,
             endsRun: checkpoint.EndsRun);
         _saved[checkpoint.StepKey] = true;
     }
@@ -171,7 +171,7 @@ internal sealed class PostgresCheckpointStore(
     /// it as <see cref="SaveAsync"/> does.
     /// </summary>
     public Task WriteRecordAsync(StepRecord record) =>
-        WriteStepAsync(JobStore.StepStatement(_jobId, _jobAttempt, record, null, isCheckpoint: false), record);
+        WriteStepAsync(JobLifecycleStore.StepStatement(_jobId, _jobAttempt, record, null, isCheckpoint: false), record);
 
     /// <summary>
     /// The step rows not written yet, for the finish to write first in its own write (once a delayed write of earlier

@@ -10,7 +10,7 @@ namespace LlmWorkflow.Worker.Jobs;
 /// interval (the worker polls twice a second) without any worker-to-worker messaging. <see cref="RenewLeasesAsync"/>
 /// extends all their leases in one statement (per worker, not per job).
 /// </summary>
-internal sealed class RunningJobs(NpgsqlDataSource dataSource, JobStore store)
+internal sealed class RunningJobs(NpgsqlDataSource dataSource, JobLifecycleStore store)
 {
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _running = new();
 

@@ -1,8 +1,6 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Llm;
-using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 using LlmWorkflow.Pipeline.Webhooks;
@@ -10,166 +8,18 @@ using LlmWorkflow.Pipeline.Webhooks;
 namespace LlmWorkflow.Pipeline.Jobs;
 
 /// <summary>
-/// The worker's Postgres access on the hot path, in plain SQL: claim with a lease, renew, record steps, usage and
-/// progress, finish. Claims are conditional updates so two workers can never both own a job; writes go through the
-/// <see cref="PostgresWriteBatcher"/>, which commits many jobs' writes in one round trip. Every statement that changes
-/// a job carries its <see cref="JobLifecycle"/> guard.
+/// A run's writes: its step rows (records and checkpoints, fenced by the attempt), the usage rows of its paid calls,
+/// and its finish (Finish, Fail, FinishCancelled) with the terminal webhook event. Each kind is one multi-row
+/// statement for the writes of many jobs in one batch of the worker's <see cref="PostgresWriteBatcher"/>.
 /// </summary>
-public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher writes, IOptions<WebhookOptions> webhookOptions)
+public sealed partial class JobLifecycleStore
 {
-    // Each id is one primary-key probe (a LATERAL lookup with FOR UPDATE is never flattened into a join): with
-    // `id = ANY($1)` alone the prepared (generic) plan scanned every queued job through the partial index on status.
-    internal static readonly string ClaimSql = $"""
-        WITH claimable AS (
-            SELECT j.id
-              FROM unnest($1::uuid[]) AS r(id) CROSS JOIN LATERAL (
-                   SELECT j.id FROM llm_workflow_jobs j
-                    WHERE j.id = r.id
-                      AND ((j.{JobLifecycle.Guard(JobTransition.Claim)})
-                           OR (j.{JobLifecycle.Guard(JobTransition.Reclaim)} AND j.lease_expires_at < now()))
-                      AND j.cancel_requested_at IS NULL
-                      FOR UPDATE) j
-        ), claimed AS (
-            UPDATE llm_workflow_jobs j
-               SET status = 'processing', lease_owner = $2, worker_id = $2, lease_expires_at = now() + $3,
-                   started_at = COALESCE(j.started_at, now()), attempt = j.attempt + 1, updated_at = now()
-              FROM claimable
-             WHERE j.id = claimable.id
-            RETURNING j.id, j.workflow_name, j.input_data, j.attempt, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
-                      j.priority, j.webhook_url IS NOT NULL, j.webhook_events
-        )
-        SELECT * FROM claimed
-        """;
-
-    // The renewal never waits for a row lock: a row another transaction holds (this worker's own write batch,
-    // usually) is skipped and renewed at the next tick, with two thirds of its lease still left. Waiting would let
-    // the renewal and a batch lock the same jobs in opposite orders and deadlock. Ownership is read from the
-    // statement's snapshot, so a skipped job still counts as owned; if that transaction takes it away, the next
-    // renewal says so.
-    private static readonly string RenewSql = $"""
-        WITH owned AS (
-            SELECT id FROM llm_workflow_jobs
-             WHERE id = ANY($1) AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Renew)} AND cancel_requested_at IS NULL
-        ), renewed AS (
-            UPDATE llm_workflow_jobs j SET lease_expires_at = now() + $3
-              FROM (SELECT id FROM llm_workflow_jobs
-                     WHERE id = ANY($1) AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Renew)} AND cancel_requested_at IS NULL
-                       FOR UPDATE SKIP LOCKED) free
-             WHERE j.id = free.id
-        )
-        SELECT id FROM owned
-        """;
-
-    private static readonly string ReleaseSql = $"""
-        UPDATE llm_workflow_jobs
-           SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, updated_at = now()
-         WHERE id = $1 AND lease_owner = $2 AND ($3::int IS NULL OR attempt = $3) AND {JobLifecycle.Guard(JobTransition.Release)}
-        """;
-
-    private static readonly string ProgressSql = $"""
-        UPDATE llm_workflow_jobs SET current_step_id = $2, current_step_name = $3, progress_percent = $4, updated_at = now()
-         WHERE id = $1 AND {JobLifecycle.Guard(JobTransition.Checkpoint)}
-        """;
-
-    private readonly MultiRowStatement _finishRows = new("finish", FinishSql(webhookOptions.Value.MaxPayloadBytes), FinishColumns);
-
-    /// <summary>
-    /// Claims jobs in one statement: each queued one, or processing one whose lease lapsed (its worker died). Jobs
-    /// that are finished, cancelled, owned by a live worker or missing are simply absent from the result.
-    /// </summary>
-    public async Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(
-        IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(ClaimSql);
-        command.Parameters.Add(new NpgsqlParameter { Value = jobIds.ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { Value = workerId });
-        command.Parameters.Add(new NpgsqlParameter { Value = lease });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var claimed = new Dictionary<Guid, ClaimedJob>(jobIds.Count);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var job = new ClaimedJob(
-                reader.GetGuid(0),
-                reader.GetString(1),
-                JsonNode.Parse(reader.GetString(2)),
-                reader.GetInt32(3),
-                reader.IsDBNull(4) ? null : reader.GetString(4),
-                reader.IsDBNull(5) ? null : reader.GetString(5),
-                reader.IsDBNull(6) ? null : reader.GetString(6),
-                reader.IsDBNull(7) ? null : reader.GetDecimal(7),
-                reader.GetBoolean(8),
-                reader.GetInt32(9),
-                reader.GetBoolean(10),
-                reader.IsDBNull(11) ? [] : reader.GetFieldValue<string[]>(11));
-            claimed[job.Id] = job;
-        }
-
-        return claimed;
-    }
-
-    /// <summary>Whether a cancel of the job was accepted (or the job is gone): checked before each paid step starts.</summary>
-    public async Task<bool> StopRequestedAsync(Guid jobId, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand("SELECT cancel_requested_at IS NULL FROM llm_workflow_jobs WHERE id = $1");
-        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
-        return await command.ExecuteScalarAsync(cancellationToken) is not true;
-    }
-
-    /// <summary>Extends the lease; false when this worker no longer owns the job (it was cancelled or reclaimed).</summary>
-    public async Task<bool> RenewLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken) =>
-        (await RenewLeasesAsync([jobId], workerId, lease, cancellationToken)).Contains(jobId);
-
-    /// <summary>
-    /// Extends the leases of all the jobs a worker runs, in one statement; returns the jobs it still owns (the others
-    /// were cancelled, deleted or reclaimed). A job whose row another transaction holds at that moment is not extended
-    /// this time, but still counts as owned.
-    /// </summary>
-    public async Task<IReadOnlySet<Guid>> RenewLeasesAsync(IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(RenewSql);
-        command.Parameters.Add(new NpgsqlParameter { Value = jobIds.ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { Value = workerId });
-        command.Parameters.Add(new NpgsqlParameter { Value = lease });
-        var renewed = new HashSet<Guid>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            renewed.Add(reader.GetGuid(0));
-        }
-
-        return renewed;
-    }
-
-    /// <summary>Gives a job back (worker shutting down): queued again, keeping its checkpoints for the next worker.</summary>
-    /// <param name="attempt">The attempt this run claimed, so a run of an attempt that was taken over (even by the same
-    /// worker, after a stall) cannot release the newer one; null for any attempt.</param>
-    public async Task ReleaseAsync(Guid jobId, string workerId, CancellationToken cancellationToken, int? attempt = null)
-    {
-        var p = new List<NpgsqlParameter>();
-        var sql = ReleaseSql;
-        p.Add(new NpgsqlParameter { Value = jobId });
-        p.Add(new NpgsqlParameter { Value = workerId });
-        p.Add(new NpgsqlParameter { Value = (object?)attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
-        await writes.ExecuteAsync(jobId, sql, p, cancellationToken);
-    }
-
-    public async Task UpdateProgressAsync(Guid jobId, string stepId, string stepName, int percent, CancellationToken cancellationToken)
-    {
-        var p = new List<NpgsqlParameter>();
-        var sql = ProgressSql;
-        p.Add(new NpgsqlParameter { Value = jobId });
-        p.Add(new NpgsqlParameter { Value = stepId });
-        p.Add(new NpgsqlParameter { Value = stepName });
-        p.Add(new NpgsqlParameter { Value = percent });
-        await writes.ExecuteAsync(jobId, sql, p, cancellationToken);
-    }
-
     /// <summary>
     /// Writes a step record. With <paramref name="checkpointOutput"/> the row also becomes the step's checkpoint and
     /// stores the full (uncapped) output that later steps of a resumed run read.
     /// </summary>
     public async Task UpsertStepAsync(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint, CancellationToken cancellationToken) =>
-        await writes.ExecuteAsync(jobId, [StepStatement(jobId, jobAttempt, record, checkpointOutput, isCheckpoint)], cancellationToken);
+        await Writes.ExecuteAsync(jobId, [StepStatement(jobId, jobAttempt, record, checkpointOutput, isCheckpoint)], cancellationToken);
 
     /// <summary>
     /// Writes a step record (or checkpoint), the first statement, and the usage rows of the LLM calls it paid for, in
@@ -177,7 +27,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     /// finished or deleted); the usage rows are written regardless while the job exists, because the calls were paid.
     /// </summary>
     public async Task<bool> WriteStepAsync(Guid jobId, IReadOnlyList<WriteStatement> statements, CancellationToken cancellationToken) =>
-        (await writes.ExecuteAsync(jobId, statements, cancellationToken))[0] == 1;
+        (await Writes.ExecuteAsync(jobId, statements, cancellationToken))[0] == 1;
 
     /// <summary>The statement that writes a step record, fenced by the job's attempt so a reclaimed run cannot write.</summary>
     /// <remarks>One row of a multi-row statement: the step rows of many jobs in a batch are one INSERT.</remarks>
@@ -267,19 +117,19 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
             return null;
         }
 
-        var output = reader.IsDBNull(0) ? null : JsonNode.Parse(reader.GetString(0));
+        var output = reader.FieldOrNull<string>("output") is { } text ? JsonNode.Parse(text) : null;
         var row = new StepRecordRow(
-            reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetInt32(5),
-            reader.GetFieldValue<DateTimeOffset>(6), reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
-            reader.IsDBNull(8) ? 0 : reader.GetInt32(8),
-            reader.IsDBNull(9) ? null : reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetString(10),
-            reader.IsDBNull(11) ? null : reader.GetString(11), reader.IsDBNull(12) ? null : reader.GetString(12),
-            reader.GetInt32(13), reader.GetInt32(14), reader.IsDBNull(15) ? null : reader.GetDecimal(15));
+            reader.Field<string>("step_id"), reader.Field<string>("display_name"), reader.Field<string>("step_type"),
+            reader.Field<string>("status"), reader.Field<int>("attempts"), reader.Field<DateTimeOffset>("started_at"),
+            reader.FieldOrNull<DateTimeOffset?>("finished_at"), reader.FieldOrNull<int?>("duration_ms") ?? 0,
+            reader.FieldOrNull<string>("parent_step_id"), reader.FieldOrNull<string>("branch"),
+            reader.FieldOrNull<string>("provider"), reader.FieldOrNull<string>("model"),
+            reader.Field<int>("input_tokens"), reader.Field<int>("output_tokens"), reader.FieldOrNull<decimal?>("cost_usd"));
         return (output, row);
     }
 
     public async Task InsertUsageAsync(Guid jobId, string stepId, string? workflowName, LlmCallResult call, CancellationToken cancellationToken) =>
-        await writes.ExecuteAsync(jobId, [UsageStatement(Guid.CreateVersion7(), jobId, stepId, workflowName, call)], cancellationToken);
+        await Writes.ExecuteAsync(jobId, [UsageStatement(Guid.CreateVersion7(), jobId, stepId, workflowName, call)], cancellationToken);
 
     /// <summary>
     /// The statement that records one answered LLM call. Its id is chosen by the worker when the answer arrives, so a
@@ -338,7 +188,7 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
     /// its own guard, so only the rows whose guard fails lose.</remarks>
     public async Task<bool> FinishAsync(
         Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken, int? attempt = null, IReadOnlyList<WriteStatement>? stepRows = null) =>
-        (await writes.ExecuteAsync(jobId, [.. stepRows ?? [], FinishStatement(jobId, workerId, outcome, attempt)], cancellationToken))[^1] == 1;
+        (await Writes.ExecuteAsync(jobId, [.. stepRows ?? [], FinishStatement(jobId, workerId, outcome, attempt)], cancellationToken))[^1] == 1;
 
     /// <summary>The row of the finishing statement for one job (see <see cref="FinishAsync"/>).</summary>
     public WriteStatement FinishStatement(Guid jobId, string workerId, JobOutcome outcome, int? attempt) =>
@@ -413,14 +263,6 @@ public sealed class JobStore(NpgsqlDataSource dataSource, PostgresWriteBatcher w
 
     private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
 }
-
-/// <summary>What a worker needs from a claimed job row.</summary>
-/// <param name="Attempt">The attempt this run is (the claim's).</param>
-/// <param name="HasWebhook">The job has a webhook URL, so its terminal event goes to the outbox.</param>
-/// <param name="WebhookEvents">Opt-in events beyond the terminal ones, e.g. <c>workflow.step_completed</c>.</param>
-public sealed record ClaimedJob(
-    Guid Id, string WorkflowName, JsonNode? Input, int Attempt, string? UserId, string? Username, string? Action,
-    decimal? BudgetUsd, bool DebugMode, int Priority, bool HasWebhook, IReadOnlyList<string> WebhookEvents);
 
 /// <summary>The final state a worker writes for a job.</summary>
 /// <param name="ErrorMessage">The <c>error_message</c> column; defaults to the error's own message.</param>
