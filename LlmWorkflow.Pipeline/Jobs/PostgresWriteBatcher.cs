@@ -194,15 +194,47 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
         // No explicit transaction: a batch is sent with one Sync, so PostgreSQL runs it as one implicit transaction
         // (any error rolls back every command) and commits it before it answers; BEGIN and a COMMIT round trip are saved.
         await using var batch = new NpgsqlBatch(connection);
+        var commands = AddCommands(batch, writes);
 
-        // Every statement of the batch gets a position (its ord). Plain statements become one command each; the rows
-        // of one multi-row kind become one command, placed where the kind first appears. A write's statements run in
-        // the order given (a step row before the finish that follows it, whose guard would refuse it afterwards): a row
-        // joins its kind's command only if that command runs no earlier than the write's previous statement.
+        // Multi-row statements return the ords of the rows they wrote; plain statements return no rows.
+        var written = new bool[commands.Count];
+        await using (var reader = await batch.ExecuteReaderAsync())
+        {
+            do
+            {
+                while (await reader.ReadAsync())
+                {
+                    written[reader.Field<int>("ord")] = true;
+                }
+            }
+            while (await reader.NextResultAsync());
+        }
+
+        var next = 0;
+        foreach (var write in writes)
+        {
+            var counts = new int[write.Statements.Count];
+            for (var i = 0; i < counts.Length; i++, next++)
+            {
+                counts[i] = write.Statements[i].Rows is null ? commands[next].RecordsAffected : written[next] ? 1 : 0;
+            }
+
+            write.Completion.TrySetResult(counts);
+        }
+    }
+
+    /// <summary>
+    /// Adds the writes' statements to <paramref name="batch"/>; returns the command of each statement, by its position
+    /// (its ord). Plain statements become one command each; the rows of one multi-row kind become one command, placed
+    /// where the kind first appears. A write's statements run in the order given (a step row before the finish that
+    /// follows it, whose guard would refuse it afterwards): a row joins its kind's command only if that command runs
+    /// no earlier than the write's previous statement.
+    /// </summary>
+    private static List<NpgsqlBatchCommand> AddCommands(NpgsqlBatch batch, List<PendingWrite> writes)
+    {
         var commands = new List<NpgsqlBatchCommand>();
         var groups = new List<RowGroup>();
         var open = new Dictionary<MultiRowStatement, List<RowGroup>>();
-        var ord = 0;
         foreach (var write in writes)
         {
             var previous = -1;
@@ -224,7 +256,7 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
                         batch.BatchCommands.Add(group.Command);
                     }
 
-                    group.Add(statement, ord);
+                    group.Add(statement, commands.Count);
                     commands.Add(group.Command);
                     previous = group.Position;
                 }
@@ -240,8 +272,6 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
                     batch.BatchCommands.Add(command);
                     commands.Add(command);
                 }
-
-                ord++;
             }
         }
 
@@ -253,31 +283,7 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
             }
         }
 
-        // Multi-row statements return the ords of the rows they wrote; plain statements return no rows.
-        var written = new bool[ord];
-        await using (var reader = await batch.ExecuteReaderAsync())
-        {
-            do
-            {
-                while (await reader.ReadAsync())
-                {
-                    written[reader.GetInt32(0)] = true;
-                }
-            }
-            while (await reader.NextResultAsync());
-        }
-
-        var next = 0;
-        foreach (var write in writes)
-        {
-            var counts = new int[write.Statements.Count];
-            for (var i = 0; i < counts.Length; i++, next++)
-            {
-                counts[i] = write.Statements[i].Rows is null ? commands[next].RecordsAffected : written[next] ? 1 : 0;
-            }
-
-            write.Completion.TrySetResult(counts);
-        }
+        return commands;
     }
 
     private async Task ExecuteOneAsync(PendingWrite write)

@@ -58,6 +58,11 @@ internal sealed partial class JobProcessor(
 
         activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
+        if (await WorkflowToRunAsync(dispatched, claimed, activity) is not { } workflow)
+        {
+            return;
+        }
+
         // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease (LeaseRenewalService).
         using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
         var faults = new RunPersistenceFaults();
@@ -69,24 +74,6 @@ internal sealed partial class JobProcessor(
             run.Cancel();
         }, deferStepRows: !wantsStepEvents);
         var sink = new JobProgressSink(store, events, claimed, checkpoints, logger, run);
-
-        if (claimed.Attempt > _options.MaxAttempts)
-        {
-            var reason = $"The job was started {claimed.Attempt - 1} times and never finished (its workers stopped each time); it was dead-lettered.";
-            var error = WorkflowException.System("too_many_attempts", reason).Error;
-            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), []);
-            await queue.DeadLetterAsync(dispatched, reason);
-            activity.RecordFailure(error.Type, reason);
-            return;
-        }
-
-        if (!catalog.TryGet(claimed.WorkflowName, out var workflow))
-        {
-            var error = WorkflowException.Config("unknown_workflow", $"Workflow '{claimed.WorkflowName}' is not in this worker's catalog.").Error;
-            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), []);
-            activity.RecordFailure(error.Type, error.Message);
-            return;
-        }
 
         // From here the worker's LeaseRenewalService keeps the job's lease (one statement for all running jobs).
         running.Add(claimed.Id, run);
@@ -110,16 +97,7 @@ internal sealed partial class JobProcessor(
             running.Remove(claimed.Id);
         }
 
-        try
-        {
-            // Usage of a call whose step never recorded (the run was cancelled inside it) is still a paid call.
-            await checkpoints.FlushUsageAsync();
-        }
-        catch (TimeoutException)
-        {
-            // Held past Worker:HoldWritesFor (logged, and recorded as a persistence fault): the job is handed back below.
-        }
-
+        await FlushUsageAsync(checkpoints);
         if (Volatile.Read(ref taken))
         {
             await checkpoints.EndWithoutFinishAsync();
@@ -133,14 +111,7 @@ internal sealed partial class JobProcessor(
         var shuttingDown = result.Status == WorkflowRunStatus.Cancelled && abort.IsCancellationRequested;
         if (shuttingDown || (result.Status != WorkflowRunStatus.Completed && faults.First is not null))
         {
-            await checkpoints.EndWithoutFinishAsync();
-            // Shutting down, or Postgres dropped out under the run (not the job's fault): hand the job back so a
-            // worker resumes it from its checkpoints. If Postgres is still down this throws and the job keeps its
-            // lease until it lapses; the reconciler then re-dispatches it.
-            await store.ReleaseAsync(claimed.Id, _options.Id, CancellationToken.None, claimed.Attempt);
-            await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
-            LogReleased(claimed.Id, shuttingDown ? "shutdown" : "database unavailable during the run");
-            activity?.SetTag("llmworkflow.job.status", "released");
+            await HandBackAsync(dispatched, claimed, checkpoints, shuttingDown ? "shutdown" : "database unavailable during the run", activity);
             return;
         }
 
@@ -149,6 +120,65 @@ internal sealed partial class JobProcessor(
         // transaction; when the last step called out, that is a paid answer, held like a checkpoint through an outage.
         var holdsPaidAnswer = checkpoints.HoldsLastPaidStep;
         await FinishAsync(claimed, outcome, await checkpoints.TakeDeferredAsync(), holdsPaidAnswer);
+        RecordFinished(activity, claimed, outcome, result);
+    }
+
+    /// <summary>
+    /// The job's workflow, or null when the job must not run: started too often (dead-lettered) or not in this
+    /// worker's catalog; either way it is failed here.
+    /// </summary>
+    private async Task<WorkflowDefinition?> WorkflowToRunAsync(DispatchedJob dispatched, ClaimedJob claimed, Activity? activity)
+    {
+        if (claimed.Attempt > _options.MaxAttempts)
+        {
+            var reason = $"The job was started {claimed.Attempt - 1} times and never finished (its workers stopped each time); it was dead-lettered.";
+            var error = WorkflowException.System("too_many_attempts", reason).Error;
+            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), []);
+            await queue.DeadLetterAsync(dispatched, reason);
+            activity.RecordFailure(error.Type, reason);
+            return null;
+        }
+
+        if (!catalog.TryGet(claimed.WorkflowName, out var workflow))
+        {
+            var error = WorkflowException.Config("unknown_workflow", $"Workflow '{claimed.WorkflowName}' is not in this worker's catalog.").Error;
+            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), []);
+            activity.RecordFailure(error.Type, error.Message);
+            return null;
+        }
+
+        return workflow;
+    }
+
+    private static async Task FlushUsageAsync(PostgresCheckpointStore checkpoints)
+    {
+        try
+        {
+            // Usage of a call whose step never recorded (the run was cancelled inside it) is still a paid call.
+            await checkpoints.FlushUsageAsync();
+        }
+        catch (TimeoutException)
+        {
+            // Held past Worker:HoldWritesFor (logged, and recorded as a persistence fault): the job is handed back by the caller.
+        }
+    }
+
+    /// <summary>
+    /// Shutting down, or Postgres dropped out under the run (not the job's fault): hand the job back so a worker
+    /// resumes it from its checkpoints. If Postgres is still down this throws and the job keeps its lease until it
+    /// lapses; the reconciler then re-dispatches it.
+    /// </summary>
+    private async Task HandBackAsync(DispatchedJob dispatched, ClaimedJob claimed, PostgresCheckpointStore checkpoints, string why, Activity? activity)
+    {
+        await checkpoints.EndWithoutFinishAsync();
+        await store.ReleaseAsync(claimed.Id, _options.Id, CancellationToken.None, claimed.Attempt);
+        await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
+        LogReleased(claimed.Id, why);
+        activity?.SetTag("llmworkflow.job.status", "released");
+    }
+
+    private static void RecordFinished(Activity? activity, ClaimedJob claimed, JobOutcome outcome, WorkflowRunResult result)
+    {
         var status = outcome.Status.ToWire();
         Telemetry.JobDuration.Record(result.DurationMs / 1000.0,
             new KeyValuePair<string, object?>("workflow", claimed.WorkflowName), new KeyValuePair<string, object?>("status", status));
