@@ -5,8 +5,8 @@
 #   3. submit hello_transform with the README's own curl command and poll the README's status command until completed;
 #   4. ask the Aspire dashboard's telemetry API for the worker's spans: the job's span (tagged with its id) must be there;
 #   5. press Ctrl+C (SIGINT to the whole process group, as a terminal does) and check that every process it started
-#      (the orchestrator runs detached: found as the process watching the AppHost) is gone and that the
-#      console showed no error-level line and no warning while stopping.
+#      (the orchestrator runs detached: found as the process watching the AppHost) is gone, that the run command
+#      exited with code 0 and that the console showed no error-level line and no warning while stopping.
 # Any failure prints the AppHost's log and exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -133,12 +133,16 @@ while any_alive; do
   [ $SECONDS -lt $deadline ] || fail "processes still running ${STOP_TIMEOUT} s after Ctrl+C:"$'\n'"$(survivors)"
   sleep 1
 done
+# The run command's own exit code (bash keeps a finished background job's status for `wait`): a clean stop is 0.
+exit_code=0
+wait "$group" || exit_code=$?
 group=""
 pids=()
+[ "$exit_code" = 0 ] || fail "the run command exited with code $exit_code after Ctrl+C, not 0"
 
 errors=$(grep -E '^(fail|crit): ' "$log" || true)
 [ -z "$errors" ] || fail "error-level lines on a healthy run:"$'\n'"$errors"
 noisy=$(tail -n "+$((stop_line + 1))" "$log" | grep -E '^warn: ' || true)
 [ -z "$noisy" ] || fail "warnings while stopping:"$'\n'"$noisy"
-echo "front door: passed (started, Aspire dashboard answered, ran hello_transform, its trace reached the dashboard, stopped cleanly; no processes left)"
+echo "front door: passed (started, Aspire dashboard answered, ran hello_transform, its trace reached the dashboard, stopped cleanly with exit code 0; no processes left)"
 rm -f "$log"

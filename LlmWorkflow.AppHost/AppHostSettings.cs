@@ -17,10 +17,12 @@ public enum InfrastructureMode
 
 /// <summary>
 /// The AppHost's own settings, from configuration: <c>--workers 3</c>, <c>--api-port 5090</c>, <c>--data dir</c>
-/// (command-line keys, as before) and <c>AppHost:Infrastructure</c> (<c>containers</c>, <c>local</c> or <c>auto</c>;
-/// also <c>--AppHost:Infrastructure local</c> or the environment variable <c>AppHost__Infrastructure</c>).
+/// (command-line keys, as before), <c>AppHost:Infrastructure</c> (<c>containers</c>, <c>local</c> or <c>auto</c>;
+/// also <c>--AppHost:Infrastructure local</c> or the environment variable <c>AppHost__Infrastructure</c>) and
+/// <c>AppHost:Proxied</c> (<c>true</c> puts the orchestrator's proxy in front of postgres, redis and the api; off by
+/// default, kept to measure it again: README, "The orchestrator's proxy").
 /// </summary>
-public sealed record AppHostSettings(int Workers, int ApiPort, string DataDirectory, InfrastructureMode Infrastructure)
+public sealed record AppHostSettings(int Workers, int ApiPort, string DataDirectory, InfrastructureMode Infrastructure, bool Proxied)
 {
     /// <summary>Reads and checks the settings; a bad value stops the AppHost with a message naming the setting.</summary>
     public static AppHostSettings From(IConfiguration configuration)
@@ -33,7 +35,11 @@ public sealed record AppHostSettings(int Workers, int ApiPort, string DataDirect
                 ? parsed
                 : throw new ArgumentException($"AppHost:Infrastructure is 'containers', 'local' or 'auto', not '{text}'.")
             : InfrastructureMode.Auto;
-        return new(workers, apiPort, data, mode);
+        var proxied = configuration["AppHost:Proxied"] is { Length: > 0 } flag
+            && (bool.TryParse(flag, out var parsedFlag)
+                ? parsedFlag
+                : throw new ArgumentException($"AppHost:Proxied is 'true' or 'false', not '{flag}'."));
+        return new(workers, apiPort, data, mode, proxied);
     }
 
     private static int Number(IConfiguration configuration, string key, int defaultValue, int minimum, int maximum) =>

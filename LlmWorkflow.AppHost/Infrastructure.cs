@@ -23,11 +23,11 @@ public static class Infrastructure
         Console.WriteLine(useContainers
             ? $"[apphost] postgres and redis run as containers: {reason}"
             : $"[apphost] postgres and redis run from the local binaries: {reason}");
-        return useContainers ? AddContainers(builder) : AddLocal(builder, settings.DataDirectory);
+        return useContainers ? AddContainers(builder, settings.Proxied) : AddLocal(builder, settings);
     }
 
     private static (IResourceBuilder<IResourceWithConnectionString>, IResourceBuilder<IResourceWithConnectionString>) AddContainers(
-        IDistributedApplicationBuilder builder)
+        IDistributedApplicationBuilder builder, bool proxied)
     {
         // Fixed development passwords: a generated one lives in user secrets, and a data volume initialised under it
         // refuses every later start once those secrets are gone or the volume is shared by another checkout.
@@ -35,19 +35,19 @@ public static class Infrastructure
         var redisPassword = builder.AddParameter("redis-password", "dev-redis-password", secret: true);
         var database = builder.AddPostgres("postgres", password: postgresPassword)
             .WithDataVolume()
-            .WithEndpoint("tcp", endpoint => endpoint.IsProxied = false)
+            .WithEndpoint("tcp", endpoint => endpoint.IsProxied = proxied)
             .AddDatabase(DatabaseName);
         var redis = builder.AddRedis("redis", password: redisPassword)
             .WithDataVolume()
             .WithPersistence(TimeSpan.FromSeconds(10))
-            .WithEndpoint("tcp", endpoint => endpoint.IsProxied = false);
+            .WithEndpoint("tcp", endpoint => endpoint.IsProxied = proxied);
         return (database, redis);
     }
 
     private static (IResourceBuilder<IResourceWithConnectionString>, IResourceBuilder<IResourceWithConnectionString>) AddLocal(
-        IDistributedApplicationBuilder builder, string dataDirectory) =>
-        (builder.AddLocalPostgres("postgres", Path.Combine(dataDirectory, "postgres"), DatabaseName),
-         builder.AddLocalRedis("redis", Path.Combine(dataDirectory, "redis")));
+        IDistributedApplicationBuilder builder, AppHostSettings settings) =>
+        (builder.AddLocalPostgres("postgres", Path.Combine(settings.DataDirectory, "postgres"), DatabaseName, settings.Proxied),
+         builder.AddLocalRedis("redis", Path.Combine(settings.DataDirectory, "redis"), settings.Proxied));
 
     /// <summary>Containers when forced, or when Docker or Podman (5+, what Aspire supports) answers; local binaries otherwise.</summary>
     public static (bool UseContainers, string Reason) Decide(InfrastructureMode mode)

@@ -25,14 +25,15 @@ public static class LocalServers
 
     /// <summary>postgres on a free loopback port, its cluster in <paramref name="dataDirectory"/>; the connection string names <paramref name="database"/>.</summary>
     public static IResourceBuilder<IResourceWithConnectionString> AddLocalPostgres(
-        this IDistributedApplicationBuilder builder, string name, string dataDirectory, string database)
+        this IDistributedApplicationBuilder builder, string name, string dataDirectory, string database, bool proxied)
     {
         var bin = FindPostgresBinDirectory();
         var port = FreeLoopbackPort();
+        var listenPort = proxied ? FreeLoopbackPort() : port;
         var connectionString = $"Host=127.0.0.1;Port={port.ToString(CultureInfo.InvariantCulture)};Username=postgres;Database={database}";
 
         // As root the server must run as the postgres account; setpriv execs, so the orchestrator signals postgres itself.
-        string[] server = [Path.Combine(bin, "postgres"), "-D", dataDirectory, "-p", port.ToString(CultureInfo.InvariantCulture),
+        string[] server = [Path.Combine(bin, "postgres"), "-D", dataDirectory, "-p", listenPort.ToString(CultureInfo.InvariantCulture),
             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="];
         var asAccount = Environment.UserName == "root"
             ? new[] { $"--reuid={PostgresAccount}", $"--regid={PostgresAccount}", "--init-groups", "--" }
@@ -47,7 +48,7 @@ public static class LocalServers
         builder.Services.AddHealthChecks().AddNpgSql(connectionString + ";Pooling=false", name: healthCheck);
         return builder.AddResource(resource)
             .WithArgs([.. asAccount, .. asAccount.Length > 0 ? server : server[1..]])
-            .WithEndpoint(port: port, name: "tcp", scheme: "tcp", isProxied: false)
+            .WithServerEndpoint(port, listenPort, proxied)
             .WithHealthCheck(healthCheck)
             .WaitForCompletion(init)
             .WithIconName("Database");
@@ -55,11 +56,12 @@ public static class LocalServers
 
     /// <summary>redis-server on a free loopback port with the append-only file on, its data in <paramref name="dataDirectory"/>.</summary>
     public static IResourceBuilder<IResourceWithConnectionString> AddLocalRedis(
-        this IDistributedApplicationBuilder builder, string name, string dataDirectory)
+        this IDistributedApplicationBuilder builder, string name, string dataDirectory, bool proxied)
     {
         var program = FindOnPath("REDIS_SERVER", "redis-server")
             ?? throw Missing("redis-server", "REDIS_SERVER or PATH");
         var port = FreeLoopbackPort();
+        var listenPort = proxied ? FreeLoopbackPort() : port;
         var connectionString = $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}";
         Directory.CreateDirectory(dataDirectory);
 
@@ -67,9 +69,9 @@ public static class LocalServers
         builder.Services.AddHealthChecks().AddRedis(connectionString, name: healthCheck);
         // `save ""` (two quote characters, as redis-server reads its arguments as config lines): no RDB snapshots.
         return builder.AddResource(new LocalServerResource(name, program, dataDirectory, connectionString))
-            .WithArgs("--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", dataDirectory,
+            .WithArgs("--port", listenPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", dataDirectory,
                 "--appendonly", "yes", "--appendfsync", "everysec", "--save", "\"\"")
-            .WithEndpoint(port: port, name: "tcp", scheme: "tcp", isProxied: false)
+            .WithServerEndpoint(port, listenPort, proxied)
             .WithHealthCheck(healthCheck)
             .WithIconName("Memory");
     }
@@ -125,6 +127,13 @@ public static class LocalServers
     private static FileNotFoundException Missing(string what, string where) =>
         new($"Found no {what} in {where}: install them (Debian/Ubuntu: sudo apt-get install -y postgresql redis-server) " +
             "or run postgres and redis as containers (AppHost:Infrastructure=containers).");
+
+    // Clients (the connection string, the health check) always use `port`. Unproxied (the default) the server listens
+    // there itself; proxied (AppHost:Proxied, to measure the proxy) the orchestrator's proxy listens there and forwards
+    // to the server on `listenPort`.
+    private static IResourceBuilder<LocalServerResource> WithServerEndpoint(
+        this IResourceBuilder<LocalServerResource> server, int port, int listenPort, bool proxied) =>
+        server.WithEndpoint(port: port, targetPort: proxied ? listenPort : null, name: "tcp", scheme: "tcp", isProxied: proxied);
 
     private static int FreeLoopbackPort()
     {

@@ -19,8 +19,8 @@ var api = builder.AddProject<Projects.LlmWorkflow_Api>("api")
     .WithReferenceEnvironment(ReferenceEnvironmentInjectionFlags.ConnectionString)
     .WithReference(database, connectionName: "postgres").WaitFor(database)
     .WithReference(redis, connectionName: "redis").WaitFor(redis)
-    // No proxy in front of the API: the load tool measures the service, not the orchestrator's proxy.
-    .WithHttpEndpoint(port: settings.ApiPort, isProxied: false)
+    // No proxy in front of the API unless AppHost:Proxied asks for one (README, "The orchestrator's proxy": what it costs).
+    .WithHttpEndpoint(port: settings.ApiPort, isProxied: settings.Proxied)
     .WithExternalHttpEndpoints()
     // Ready once it serves (/alive): /health also reports the workers, which register after the API is up.
     .WithHttpHealthCheck("/alive")
