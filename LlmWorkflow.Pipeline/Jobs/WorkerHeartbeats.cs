@@ -15,45 +15,52 @@ public sealed record WorkerHeartbeat(
     [property: JsonPropertyName("in_flight")] int InFlight,
     [property: JsonPropertyName("max_concurrent_jobs")] int MaxConcurrentJobs);
 
-/// <summary>Worker heartbeats in Redis (<c>{prefix}:workers:{id}</c> with a TTL), read by /health and the dashboard.</summary>
-public sealed class WorkerHeartbeats(IConnectionMultiplexer redis, IOptions<QueueOptions> options)
+/// <summary>
+/// Worker heartbeats in one Redis hash (<c>{prefix}:workers</c>, a field per worker), read by /health, the dashboard
+/// and the wait estimate on the submit path. One hash rather than a key per worker: listing keys by pattern walks the
+/// whole keyspace, which holds a live-event stream per recent job. A field older than <see cref="TimeToLive"/>
+/// belongs to a worker that died; the reader skips and removes it.
+/// </summary>
+public sealed class WorkerHeartbeats(IConnectionMultiplexer redis, IOptions<QueueOptions> options, TimeProvider time)
 {
-    private const string Field = "heartbeat";
-
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
     public static readonly TimeSpan TimeToLive = TimeSpan.FromSeconds(15);
 
-    private string Prefix => $"{options.Value.KeyPrefix}:workers:";
+    private RedisKey Key => $"{options.Value.KeyPrefix}:workers";
 
-    /// <summary>Writes the heartbeat (a hash field with a TTL), untraced: it runs every few seconds, busy or idle.</summary>
+    /// <summary>Writes the heartbeat, untraced: it runs every few seconds, busy or idle.</summary>
     public async Task BeatAsync(WorkerHeartbeat heartbeat)
     {
         using var untraced = RedisSetup.Untraced();
-        var key = Prefix + heartbeat.WorkerId;
-        var batch = redis.GetDatabase().CreateBatch();
-        var set = batch.HashSetAsync(key, Field, JsonSerializer.Serialize(heartbeat));
-        var expire = batch.KeyExpireAsync(key, TimeToLive);
-        batch.Execute();
-        await Task.WhenAll(set, expire);
+        await redis.GetDatabase().HashSetAsync(Key, heartbeat.WorkerId, JsonSerializer.Serialize(heartbeat));
     }
 
-    public async Task RemoveAsync(string workerId) => await redis.GetDatabase().KeyDeleteAsync(Prefix + workerId);
+    public async Task RemoveAsync(string workerId) => await redis.GetDatabase().HashDeleteAsync(Key, workerId);
 
     public async Task<IReadOnlyList<WorkerHeartbeat>> ListAsync()
     {
         var db = redis.GetDatabase();
-        var beats = new List<WorkerHeartbeat>();
-        foreach (var server in redis.GetServers().Where(s => s.IsConnected && !s.IsReplica))
+        var now = time.GetUtcNow();
+        var live = new List<WorkerHeartbeat>();
+        var dead = new List<RedisValue>();
+        foreach (var entry in await db.HashGetAllAsync(Key))
         {
-            await foreach (var key in server.KeysAsync(db.Database, Prefix + "*"))
+            var beat = JsonSerializer.Deserialize<WorkerHeartbeat>((string)entry.Value!);
+            if (beat is not null && now - beat.LastSeenAt <= TimeToLive)
             {
-                if ((string?)await db.HashGetAsync(key, Field) is { } json && JsonSerializer.Deserialize<WorkerHeartbeat>(json) is { } beat)
-                {
-                    beats.Add(beat);
-                }
+                live.Add(beat);
+            }
+            else
+            {
+                dead.Add(entry.Name);
             }
         }
 
-        return beats.OrderBy(b => b.WorkerId, StringComparer.Ordinal).ToArray();
+        if (dead.Count > 0)
+        {
+            await db.HashDeleteAsync(Key, dead.ToArray());
+        }
+
+        return live.OrderBy(b => b.WorkerId, StringComparer.Ordinal).ToArray();
     }
 }
