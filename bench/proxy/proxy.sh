@@ -4,7 +4,7 @@
 #   - the round trip of a Redis PING and a PostgreSQL `SELECT 1` (round-trips.mjs: SAMPLES each after a warm-up),
 #     through the address the services get (ConnectionStrings__redis/__postgres: the proxy when proxied);
 #   - SUBMITS submissions of hello_transform at CONCURRENCY over HTTP (bench/node/submit.mjs, after a warm-up).
-# Usage: LlmWorkflow.AppHost/bench/proxy.sh [rounds]   (default 3 rounds, each one run of both arms)
+# Usage: bench/proxy/proxy.sh [rounds]   (default 3 rounds, each one run of both arms)
 # Prints one line per measurement, prefixed with the round and the arm; needs node, no AppHost running on its ports.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,7 +12,7 @@ ROUNDS=${1:-3}
 SAMPLES=${SAMPLES:-2000}
 SUBMITS=${SUBMITS:-2000}
 CONCURRENCY=${CONCURRENCY:-32}
-here=LlmWorkflow.AppHost/bench
+here=bench/proxy
 log=$(mktemp /tmp/apphost-proxy.XXXXXX.log)
 group=""
 trap '[ -n "$group" ] && kill -INT -- "-$group" 2> /dev/null; true' EXIT
