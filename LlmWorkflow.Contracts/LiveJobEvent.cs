@@ -16,7 +16,9 @@ namespace LlmWorkflow.Contracts;
 [JsonDerivedType(typeof(RunCompletedEvent), LiveEventTypes.RunCompleted)]
 [JsonDerivedType(typeof(RunFailedEvent), LiveEventTypes.RunFailed)]
 [JsonDerivedType(typeof(JobCancelledEvent), LiveEventTypes.Cancelled)]
-public record LiveJobEvent(string JobId, DateTimeOffset Timestamp)
+public record LiveJobEvent(
+    [property: JsonPropertyOrder(-2)] string JobId,
+    [property: JsonPropertyOrder(-1)] DateTimeOffset Timestamp)
 {
     /// <summary>The wire name of this kind (the <c>type</c> field and the SSE event name); null for an unknown kind.</summary>
     [JsonIgnore]

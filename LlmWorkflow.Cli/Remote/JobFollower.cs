@@ -1,4 +1,6 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlmWorkflow.Contracts;
 using System.Threading.Channels;
 using LlmWorkflow.Cli.Display;
 
@@ -28,8 +30,10 @@ internal static class JobFollower
             {
                 await foreach (var e in client.StreamEventsAsync(jobId, cancellationToken))
                 {
-                    e.Data["type"] ??= e.Type;
-                    events.Writer.TryWrite(e.Data);
+                    // The display reads events as JSON trees, the form local runs give it too.
+                    var data = JsonSerializer.SerializeToNode(e.Data, WireJsonContext.Default.LiveJobEvent)!.AsObject();
+                    data["type"] ??= e.Type;
+                    events.Writer.TryWrite(data);
                 }
             }
             finally
@@ -42,7 +46,7 @@ internal static class JobFollower
         var status = await FinalStatusAsync(client, jobId, cancellationToken);
         if (json)
         {
-            await console.Out.WriteLineAsync(status.ToJsonString(CliJson.Indented));
+            await console.Out.WriteLineAsync(CliJson.Indent(status));
         }
         else
         {
@@ -53,7 +57,7 @@ internal static class JobFollower
     }
 
     /// <summary>The status once the database shows the end too: the terminal event can arrive just before that write.</summary>
-    private static async Task<JsonObject> FinalStatusAsync(ServiceClient client, string jobId, CancellationToken cancellationToken)
+    private static async Task<JobStatusResponse> FinalStatusAsync(ServiceClient client, string jobId, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + FinalStatusWait;
         while (true)
