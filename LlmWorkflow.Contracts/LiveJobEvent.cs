@@ -22,7 +22,18 @@ public record LiveJobEvent(
 {
     /// <summary>The wire name of this kind (the <c>type</c> field and the SSE event name); null for an unknown kind.</summary>
     [JsonIgnore]
-    public virtual string? Type => null;
+    public string? Type => this switch
+    {
+        RunStartedEvent => LiveEventTypes.RunStarted,
+        StepStartedEvent => LiveEventTypes.StepStarted,
+        StepCompletedEvent => LiveEventTypes.StepCompleted,
+        LlmDeltaEvent => LiveEventTypes.LlmDelta,
+        LlmCallCompletedEvent => LiveEventTypes.LlmCallCompleted,
+        RunCompletedEvent => LiveEventTypes.RunCompleted,
+        RunFailedEvent => LiveEventTypes.RunFailed,
+        JobCancelledEvent => LiveEventTypes.Cancelled,
+        _ => null,
+    };
 }
 
 /// <summary>The <c>type</c> values of live events.</summary>
@@ -43,10 +54,7 @@ public static class LiveEventTypes
 
 /// <param name="TotalSteps">Number of top-level steps, the denominator of the percentages.</param>
 public sealed record RunStartedEvent(string JobId, DateTimeOffset Timestamp, string WorkflowName, int TotalSteps)
-    : LiveJobEvent(JobId, Timestamp)
-{
-    public override string Type => LiveEventTypes.RunStarted;
-}
+    : LiveJobEvent(JobId, Timestamp);
 
 public sealed record StepStartedEvent(
     string JobId,
@@ -59,10 +67,7 @@ public sealed record StepStartedEvent(
     int Total,
     int Percent,
     string? ParentStepId)
-    : LiveJobEvent(JobId, Timestamp)
-{
-    public override string Type => LiveEventTypes.StepStarted;
-}
+    : LiveJobEvent(JobId, Timestamp);
 
 public sealed record StepCompletedEvent(
     string JobId,
@@ -81,16 +86,10 @@ public sealed record StepCompletedEvent(
     string? ParentStepId,
     JsonNode? Error,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Notes)
-    : LiveJobEvent(JobId, Timestamp)
-{
-    public override string Type => LiveEventTypes.StepCompleted;
-}
+    : LiveJobEvent(JobId, Timestamp);
 
 public sealed record LlmDeltaEvent(string JobId, DateTimeOffset Timestamp, string StepId, string Text)
-    : LiveJobEvent(JobId, Timestamp)
-{
-    public override string Type => LiveEventTypes.LlmDelta;
-}
+    : LiveJobEvent(JobId, Timestamp);
 
 public sealed record LlmCallCompletedEvent(
     string JobId,
@@ -102,10 +101,7 @@ public sealed record LlmCallCompletedEvent(
     int OutputTokens,
     decimal? CostUsd,
     bool CacheHit)
-    : LiveJobEvent(JobId, Timestamp)
-{
-    public override string Type => LiveEventTypes.LlmCallCompleted;
-}
+    : LiveJobEvent(JobId, Timestamp);
 
 /// <param name="Status">Set (with <paramref name="FromDatabase"/>) only when the event was rebuilt from the job row.</param>
 public sealed record RunCompletedEvent(
@@ -115,10 +111,7 @@ public sealed record RunCompletedEvent(
     int TotalTokens,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Status = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? FromDatabase = null)
-    : LiveJobEvent(JobId, Timestamp)
-{
-    public override string Type => LiveEventTypes.RunCompleted;
-}
+    : LiveJobEvent(JobId, Timestamp);
 
 /// <param name="Status">Set (with the totals and <paramref name="FromDatabase"/>) only when rebuilt from the job row.</param>
 public sealed record RunFailedEvent(
@@ -130,10 +123,7 @@ public sealed record RunFailedEvent(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] decimal? CostUsd = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? TotalTokens = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? FromDatabase = null)
-    : LiveJobEvent(JobId, Timestamp)
-{
-    public override string Type => LiveEventTypes.RunFailed;
-}
+    : LiveJobEvent(JobId, Timestamp);
 
 /// <summary>
 /// A job cancelled while queued or by request. The live event has only the common fields; one rebuilt from the job
@@ -148,7 +138,4 @@ public sealed record JobCancelledEvent(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? FromDatabase = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonNode? Error = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Cancelled = null)
-    : LiveJobEvent(JobId, Timestamp)
-{
-    public override string Type => LiveEventTypes.Cancelled;
-}
+    : LiveJobEvent(JobId, Timestamp);
