@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using LlmWorkflow.Contracts;
 using System.Threading.Channels;
 using LlmWorkflow.Cli.Display;
@@ -24,16 +22,13 @@ internal static class JobFollower
         RunProgress? shown = null;
         if (!json)
         {
-            var events = Channel.CreateUnbounded<JsonObject>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            var events = Channel.CreateUnbounded<LiveJobEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
             var display = ProgressDisplay.ShowAsync(events.Reader, console, $"job {jobId}", CancellationToken.None);
             try
             {
                 await foreach (var e in client.StreamEventsAsync(jobId, cancellationToken))
                 {
-                    // The display reads events as JSON trees, the form local runs give it too.
-                    var data = JsonSerializer.SerializeToNode(e.Data, WireJsonContext.Default.LiveJobEvent)!.AsObject();
-                    data["type"] ??= e.Type;
-                    events.Writer.TryWrite(data);
+                    events.Writer.TryWrite(e.Data);
                 }
             }
             finally
