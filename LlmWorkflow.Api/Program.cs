@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Contracts;
+using LlmWorkflow.Contracts;
 using LlmWorkflow.Api.Endpoints;
 using LlmWorkflow.Api.Infrastructure;
 using LlmWorkflow.Api.Infrastructure.OpenApi;
@@ -22,6 +23,8 @@ builder.Services.ConfigureHttpJsonOptions(options =>
     options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
     options.SerializerOptions.MaxDepth = maxJsonDepth;
     options.SerializerOptions.TypeInfoResolverChain.Insert(0, SubmitJsonContext.Default);
+    // The wire payloads shared with the Worker and Cli (the status response among them).
+    options.SerializerOptions.TypeInfoResolverChain.Insert(1, WireJsonContext.Default);
 });
 var maxBodyBytes = builder.Configuration.GetValue<long>("Api:MaxRequestBodyBytes", 1_048_576);
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = maxBodyBytes);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlmWorkflow.Contracts;
 using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Api.Contracts;
@@ -39,11 +40,9 @@ internal static class JobMapping
         TraceId = job.TraceId,
         WorkerId = job.WorkerId,
         Steps = steps.Select(ToResponse).ToArray(),
-        PreviousAttempts = job.PreviousAttempts?.Deserialize<JobAttemptSummary[]>(AttemptJson) ?? [],
+        // previous_attempts is written by SQL (jsonb_build_object) in the wire's snake_case.
+        PreviousAttempts = job.PreviousAttempts?.Deserialize(WireJsonContext.Default.JobAttemptSummaryArray) ?? [],
     };
-
-    /// <summary>previous_attempts is written by SQL (jsonb_build_object) with snake_case keys.</summary>
-    private static readonly JsonSerializerOptions AttemptJson = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     private static JobStepResponse ToResponse(JobStep step) => new(
         step.StepKey, step.StepId, step.DisplayName, step.StepType, step.Status, step.Attempts,

@@ -1,6 +1,8 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlmWorkflow.Contracts;
 using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Contracts;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -142,29 +144,18 @@ internal static class EventEndpoints
             return null;
         }
 
-        var type = job.Status switch
-        {
-            JobStatus.Completed => "run_completed",
-            JobStatus.Cancelled => "cancelled",
-            _ => "run_failed",
-        };
         var finishedAt = job.CompletedAt ?? job.UpdatedAt;
-        var data = new JsonObject
+        var id = job.Id.ToString();
+        var status = job.Status.ToWire();
+        var error = job.ErrorData is { } stored ? JsonNode.Parse(stored.RootElement.GetRawText()) : null;
+        LiveJobEvent final = job.Status switch
         {
-            ["type"] = type,
-            ["job_id"] = job.Id.ToString(),
-            ["timestamp"] = finishedAt,
-            ["status"] = job.Status.ToWire(),
-            ["cost_usd"] = job.CostUsd,
-            ["total_tokens"] = job.TotalTokens,
-            ["from_database"] = true,
+            JobStatus.Completed => new RunCompletedEvent(id, finishedAt, job.CostUsd, job.TotalTokens, status, FromDatabase: true),
+            JobStatus.Cancelled => new JobCancelledEvent(id, finishedAt, status, job.CostUsd, job.TotalTokens, FromDatabase: true,
+                error, Cancelled: error is null ? null : true),
+            _ => new RunFailedEvent(id, finishedAt, error, Cancelled: false, status, job.CostUsd, job.TotalTokens, FromDatabase: true),
         };
-        if (job.Status != JobStatus.Completed && job.ErrorData is { } error)
-        {
-            data["error"] = JsonNode.Parse(error.RootElement.GetRawText());
-            data["cancelled"] = job.Status == JobStatus.Cancelled;
-        }
-
-        return new SseItem<string>(data.ToJsonString(), type) { EventId = $"{finishedAt.ToUnixTimeMilliseconds()}-0" };
+        var data = JsonSerializer.Serialize(final, WireJsonContext.Default.LiveJobEvent);
+        return new SseItem<string>(data, final.Type) { EventId = $"{finishedAt.ToUnixTimeMilliseconds()}-0" };
     }
 }

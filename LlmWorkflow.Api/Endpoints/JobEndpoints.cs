@@ -1,3 +1,4 @@
+using LlmWorkflow.Contracts;
 using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Api.Infrastructure;

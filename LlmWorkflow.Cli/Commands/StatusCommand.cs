@@ -19,7 +19,7 @@ internal static class StatusCommand
             var status = await client.GetStatusAsync(parse.GetRequiredValue(jobId), cancellationToken);
             if (parse.GetValue(json))
             {
-                await console.Out.WriteLineAsync(status.ToJsonString(CliJson.Indented));
+                await console.Out.WriteLineAsync(CliJson.Indent(status));
             }
             else
             {

@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using LlmWorkflow.Contracts;
 using System.Threading.Channels;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -16,7 +16,7 @@ internal static class LiveProgressView
     private static readonly string[] Spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
-    public static async Task<RunProgress> ShowAsync(ChannelReader<JsonObject> events, IAnsiConsole console, string title, CancellationToken cancellationToken)
+    public static async Task<RunProgress> ShowAsync(ChannelReader<LiveJobEvent> events, IAnsiConsole console, string title, CancellationToken cancellationToken)
     {
         var progress = new RunProgress();
         var frame = 0;

@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using LlmWorkflow.Contracts;
 using System.Threading.Channels;
 
 namespace LlmWorkflow.Cli.Display;
@@ -7,7 +7,7 @@ namespace LlmWorkflow.Cli.Display;
 internal static class ProgressDisplay
 {
     /// <summary>Consumes <paramref name="events"/> until the writer completes; returns what the events said.</summary>
-    public static Task<RunProgress> ShowAsync(ChannelReader<JsonObject> events, CliConsole console, string title, CancellationToken cancellationToken) =>
+    public static Task<RunProgress> ShowAsync(ChannelReader<LiveJobEvent> events, CliConsole console, string title, CancellationToken cancellationToken) =>
         console.Interactive
             ? LiveProgressView.ShowAsync(events, console.Ansi, title, cancellationToken)
             : PlainProgressWriter.WriteAsync(events, console.Out, cancellationToken);

@@ -1,11 +1,12 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using LlmWorkflow.Contracts;
 
 namespace LlmWorkflow.Cli.Display;
 
 /// <summary>
-/// What a progress display knows about a run, built from its events in their wire form (the service's SSE
-/// <c>data</c> payloads; local runs convert with <c>ProgressEventJson</c>), so <c>run</c> and <c>watch</c> show the same.
+/// What a progress display knows about a run, built from its events as the shared wire records (the service's SSE
+/// <c>data</c> payloads; local runs convert with <c>ProgressEventJson.ToWire</c>), so <c>run</c> and <c>watch</c> show the same.
 /// </summary>
 internal sealed class RunProgress
 {
@@ -28,53 +29,54 @@ internal sealed class RunProgress
 
     public bool Finished => Outcome is not null;
 
-    public void Apply(JsonObject e)
+    public void Apply(LiveJobEvent e)
     {
-        switch ((string?)e["type"])
+        switch (e)
         {
-            case "run_started":
-                WorkflowName = (string?)e["workflow_name"];
+            case RunStartedEvent started:
+                WorkflowName = started.WorkflowName;
                 break;
-            case "step_started":
-                var key = (string?)e["step_key"] ?? (string?)e["step_id"] ?? "?";
-                if (!_byKey.TryGetValue(key, out var step))
-                {
-                    step = new StepProgress(key, (string?)e["display_name"] ?? key, (string?)e["parent_step_id"]);
-                    _byKey[key] = step;
-                    Steps.Add(step);
-                }
-
+            case StepStartedEvent started:
+                var step = Find(started.StepKey ?? started.StepId, started.DisplayName, started.ParentStepId);
                 step.Status = "running";
-                Percent = (int?)e["percent"] ?? Percent;
+                Percent = started.Percent;
                 break;
-            case "step_completed":
-                var completed = Find(e);
-                completed.Status = (string?)e["status"] ?? "completed";
-                completed.DurationMs = (double?)e["duration_ms"];
-                completed.Model = (string?)e["model"];
-                completed.InputTokens = (int?)e["input_tokens"];
-                completed.OutputTokens = (int?)e["output_tokens"];
-                completed.CostUsd = (decimal?)e["cost_usd"];
-                completed.Error = (string?)e["error"]?["message"];
-                Percent = (int?)e["percent"] ?? Percent;
+            case StepCompletedEvent completed:
+                var done = Find(completed.StepKey ?? completed.StepId, completed.DisplayName, completed.ParentStepId);
+                done.Status = completed.Status ?? "completed";
+                done.DurationMs = completed.DurationMs;
+                done.Model = completed.Model;
+                done.InputTokens = completed.InputTokens;
+                done.OutputTokens = completed.OutputTokens;
+                done.CostUsd = completed.CostUsd;
+                done.Error = ErrorText(completed.Error);
+                Percent = completed.Percent;
                 break;
-            case "llm_delta":
-                var streaming = Find(e);
-                streaming.StreamedText.Append((string?)e["text"]);
+            case LlmDeltaEvent delta:
+                var streaming = Find(delta.StepId, null, null);
+                streaming.StreamedText.Append(delta.Text);
                 LastStreamed = streaming;
                 break;
-            case "run_completed":
-                Outcome = "run_completed";
+            case RunCompletedEvent:
+                Outcome = LiveEventTypes.RunCompleted;
                 Percent = 100;
                 StopRunningSteps();
                 break;
-            case "run_failed" or "cancelled":
-                Outcome = (bool?)e["cancelled"] == true ? "cancelled" : (string?)e["type"];
-                ErrorMessage = (string?)e["error"]?["message"] ?? (string?)e["status"];
+            case RunFailedEvent failed:
+                Outcome = failed.Cancelled ? LiveEventTypes.Cancelled : LiveEventTypes.RunFailed;
+                ErrorMessage = ErrorText(failed.Error) ?? failed.Status;
+                StopRunningSteps();
+                break;
+            case JobCancelledEvent cancelled:
+                Outcome = LiveEventTypes.Cancelled;
+                ErrorMessage = ErrorText(cancelled.Error) ?? cancelled.Status;
                 StopRunningSteps();
                 break;
         }
     }
+
+    /// <summary>The message of an event's structured error (a dynamic part of the record).</summary>
+    public static string? ErrorText(JsonNode? error) => (string?)error?["message"];
 
     /// <summary>Steps interrupted by the end of the run (cancelled, timed out) get no step_completed; freeze them as stopped.</summary>
     private void StopRunningSteps()
@@ -87,12 +89,12 @@ internal sealed class RunProgress
     }
 
     /// <summary>The step an event names; events for a step never seen started (a resumed stream) add it.</summary>
-    private StepProgress Find(JsonObject e)
+    private StepProgress Find(string? key, string? displayName, string? parentStepId)
     {
-        var key = (string?)e["step_key"] ?? (string?)e["step_id"] ?? "?";
+        key ??= "?";
         if (!_byKey.TryGetValue(key, out var step))
         {
-            step = new StepProgress(key, (string?)e["display_name"] ?? key, (string?)e["parent_step_id"]) { Status = "running" };
+            step = new StepProgress(key, displayName ?? key, parentStepId) { Status = "running" };
             _byKey[key] = step;
             Steps.Add(step);
         }

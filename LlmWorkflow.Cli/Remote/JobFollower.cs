@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using LlmWorkflow.Contracts;
 using System.Threading.Channels;
 using LlmWorkflow.Cli.Display;
 
@@ -22,13 +22,12 @@ internal static class JobFollower
         RunProgress? shown = null;
         if (!json)
         {
-            var events = Channel.CreateUnbounded<JsonObject>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            var events = Channel.CreateUnbounded<LiveJobEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
             var display = ProgressDisplay.ShowAsync(events.Reader, console, $"job {jobId}", CancellationToken.None);
             try
             {
                 await foreach (var e in client.StreamEventsAsync(jobId, cancellationToken))
                 {
-                    e.Data["type"] ??= e.Type;
                     events.Writer.TryWrite(e.Data);
                 }
             }
@@ -42,7 +41,7 @@ internal static class JobFollower
         var status = await FinalStatusAsync(client, jobId, cancellationToken);
         if (json)
         {
-            await console.Out.WriteLineAsync(status.ToJsonString(CliJson.Indented));
+            await console.Out.WriteLineAsync(CliJson.Indent(status));
         }
         else
         {
@@ -53,7 +52,7 @@ internal static class JobFollower
     }
 
     /// <summary>The status once the database shows the end too: the terminal event can arrive just before that write.</summary>
-    private static async Task<JsonObject> FinalStatusAsync(ServiceClient client, string jobId, CancellationToken cancellationToken)
+    private static async Task<JobStatusResponse> FinalStatusAsync(ServiceClient client, string jobId, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + FinalStatusWait;
         while (true)

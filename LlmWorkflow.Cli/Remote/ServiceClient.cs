@@ -4,6 +4,7 @@ using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlmWorkflow.Contracts;
 
 namespace LlmWorkflow.Cli.Remote;
 
@@ -28,8 +29,13 @@ public sealed class ServiceClient : IDisposable
     public Task<JsonObject> SubmitAsync(JsonObject request, CancellationToken cancellationToken) =>
         SendAsync(new HttpRequestMessage(HttpMethod.Post, "api/v1/workflow") { Content = JsonContent.Create(request) }, cancellationToken);
 
-    public Task<JsonObject> GetStatusAsync(string jobId, CancellationToken cancellationToken) =>
-        SendAsync(new HttpRequestMessage(HttpMethod.Get, $"api/v1/status/{Uri.EscapeDataString(jobId)}"), cancellationToken);
+    public async Task<JobStatusResponse> GetStatusAsync(string jobId, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/status/{Uri.EscapeDataString(jobId)}");
+        using var response = await SendRawAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        return await response.Content.ReadFromJsonAsync(WireJsonContext.Default.JobStatusResponse, cancellationToken)
+               ?? throw new ServiceException($"The service answered the status of job {jobId} with an empty body.");
+    }
 
     /// <param name="filters">Query parameters of <c>GET /api/v1/jobs</c> (status_filter, user_id, limit, offset, limit_results); nulls are left out.</param>
     public Task<JsonObject> ListJobsAsync(IReadOnlyDictionary<string, string?> filters, CancellationToken cancellationToken)
@@ -102,7 +108,7 @@ public sealed class ServiceClient : IDisposable
                         }
 
                         var item = events.Current;
-                        next = new JobEvent(item.EventId, item.EventType, JsonNode.Parse(item.Data) as JsonObject ?? []);
+                        next = new JobEvent(item.EventId, item.EventType, JsonSerializer.Deserialize(item.Data, WireJsonContext.Default.LiveJobEvent)!);
                     }
                     catch (IOException) when (attempt < MaxReconnects)
                     {

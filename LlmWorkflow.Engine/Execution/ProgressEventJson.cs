@@ -1,156 +1,41 @@
-using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlmWorkflow.Contracts;
 
 namespace LlmWorkflow.Engine.Execution;
 
 /// <summary>
-/// The JSON payload of each live event (SSE <c>data:</c>), snake_case like the rest of the API. Written straight to
-/// UTF-8, the form the worker stores in Redis: every step of every job publishes two or more events, and building a
-/// node tree and a UTF-16 string for each was a quarter of an LLM job's allocations.
+/// The live event of each progress event: the shared <see cref="LiveJobEvent"/> record, serialized through the
+/// source-generated <see cref="WireJsonContext"/> (snake_case like the rest of the API), so the worker that writes
+/// events and the CLI that reads them use one definition.
 /// </summary>
 public static class ProgressEventJson
 {
-    // Larger buffers are not kept by the thread: an event carrying a large error detail is rare.
-    private const int KeptBufferBytes = 16 * 1024;
-
-    [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_buffer;
-
-    [ThreadStatic]
-    private static Utf8JsonWriter? t_writer;
-
-    /// <summary>The event's JSON as UTF-8 bytes (an array of exactly its length).</summary>
-    public static byte[] ToUtf8(ProgressEvent e)
+    /// <summary>The event as its wire record.</summary>
+    public static LiveJobEvent ToWire(ProgressEvent e) => e switch
     {
-        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
-        var writer = t_writer ??= new Utf8JsonWriter(buffer);
-        try
-        {
-            Write(writer, e);
-            writer.Flush();
-            return buffer.WrittenSpan.ToArray();
-        }
-        finally
-        {
-            if (buffer.Capacity > KeptBufferBytes)
-            {
-                t_buffer = null;
-                t_writer = null;
-            }
-            else
-            {
-                buffer.ResetWrittenCount();
-                writer.Reset(buffer);
-            }
-        }
-    }
+        RunStarted s => new RunStartedEvent(s.RunId, s.Timestamp, s.WorkflowName, s.TotalSteps),
+        StepStarted s => new StepStartedEvent(s.RunId, s.Timestamp, s.StepId, s.StepKey, s.DisplayName, s.Type, s.Index, s.Total, s.Percent, s.ParentStepId),
+        StepCompleted s => ToWire(s),
+        LlmDelta d => new LlmDeltaEvent(d.RunId, d.Timestamp, d.StepId, d.Text),
+        LlmCallCompleted c => new LlmCallCompletedEvent(c.RunId, c.Timestamp, c.StepId, c.Result.Provider, c.Result.Model,
+            c.Result.InputTokens, c.Result.OutputTokens, c.Result.CostUsd, c.Result.CacheHit),
+        RunCompleted c => new RunCompletedEvent(c.RunId, c.Timestamp, c.CostUsd, c.TotalTokens),
+        RunFailed f => new RunFailedEvent(f.RunId, f.Timestamp, JobErrors.ToJson(f.Error), f.Cancelled),
+        _ => new LiveJobEvent(e.RunId, e.Timestamp),
+    };
+
+    /// <summary>The event's JSON as UTF-8 bytes, the form the worker stores in Redis.</summary>
+    public static byte[] ToUtf8(ProgressEvent e) => JsonSerializer.SerializeToUtf8Bytes(ToWire(e), WireJsonContext.Default.LiveJobEvent);
 
     /// <summary>The event's JSON as a node (the CLI's display reads it so).</summary>
-    public static JsonObject ToJson(ProgressEvent e) => JsonNode.Parse(ToUtf8(e))!.AsObject();
+    public static JsonObject ToJson(ProgressEvent e) => JsonSerializer.SerializeToNode(ToWire(e), WireJsonContext.Default.LiveJobEvent)!.AsObject();
 
-    public static void Write(Utf8JsonWriter json, ProgressEvent e)
+    private static StepCompletedEvent ToWire(StepCompleted s)
     {
-        json.WriteStartObject();
-        json.WriteString("type", e.Kind);
-        json.WriteString("job_id", e.RunId);
-        json.WriteString("timestamp", e.Timestamp);
-        switch (e)
-        {
-            case RunStarted s:
-                json.WriteString("workflow_name", s.WorkflowName);
-                json.WriteNumber("total_steps", s.TotalSteps);
-                break;
-            case StepStarted s:
-                json.WriteString("step_id", s.StepId);
-                json.WriteString("step_key", s.StepKey);
-                json.WriteString("display_name", s.DisplayName);
-                json.WriteString("step_type", s.Type);
-                json.WriteNumber("index", s.Index);
-                json.WriteNumber("total", s.Total);
-                json.WriteNumber("percent", s.Percent);
-                json.WriteString("parent_step_id", s.ParentStepId);
-                break;
-            case StepCompleted s:
-                json.WriteString("step_id", s.Record.StepId);
-                json.WriteString("step_key", s.Record.StepKey);
-                json.WriteString("display_name", s.Record.DisplayName);
-                json.WriteString("status", s.Record.Status.ToWire());
-                json.WriteNumber("duration_ms", s.Record.DurationMs);
-                json.WriteNumber("attempts", s.Record.Attempts);
-                WriteNumber(json, "input_tokens", s.Record.InputTokens);
-                WriteNumber(json, "output_tokens", s.Record.OutputTokens);
-                WriteNumber(json, "cost_usd", s.Record.CostUsd);
-                json.WriteString("model", s.Record.Model);
-                json.WriteNumber("percent", s.Percent);
-                json.WriteString("parent_step_id", s.Record.ParentStepId);
-                WriteError(json, s.Record.Error);
-                if (s.Record.Notes is { } notes)
-                {
-                    json.WriteString("notes", notes);
-                }
-
-                break;
-            case LlmDelta d:
-                json.WriteString("step_id", d.StepId);
-                json.WriteString("text", d.Text);
-                break;
-            case LlmCallCompleted c:
-                json.WriteString("step_id", c.StepId);
-                json.WriteString("provider", c.Result.Provider);
-                json.WriteString("model", c.Result.Model);
-                json.WriteNumber("input_tokens", c.Result.InputTokens);
-                json.WriteNumber("output_tokens", c.Result.OutputTokens);
-                WriteNumber(json, "cost_usd", c.Result.CostUsd);
-                json.WriteBoolean("cache_hit", c.Result.CacheHit);
-                break;
-            case RunCompleted c:
-                WriteNumber(json, "cost_usd", c.CostUsd);
-                json.WriteNumber("total_tokens", c.TotalTokens);
-                break;
-            case RunFailed f:
-                WriteError(json, f.Error);
-                json.WriteBoolean("cancelled", f.Cancelled);
-                break;
-        }
-
-        json.WriteEndObject();
-    }
-
-    private static void WriteNumber(Utf8JsonWriter json, string name, int? value)
-    {
-        if (value is { } number)
-        {
-            json.WriteNumber(name, number);
-        }
-        else
-        {
-            json.WriteNull(name);
-        }
-    }
-
-    private static void WriteNumber(Utf8JsonWriter json, string name, decimal? value)
-    {
-        if (value is { } number)
-        {
-            json.WriteNumber(name, number);
-        }
-        else
-        {
-            json.WriteNull(name);
-        }
-    }
-
-    private static void WriteError(Utf8JsonWriter json, WorkflowError? error)
-    {
-        json.WritePropertyName("error");
-        if (error is null)
-        {
-            json.WriteNullValue();
-        }
-        else
-        {
-            JobErrors.ToJson(error).WriteTo(json);
-        }
+        var step = s.Record;
+        return new StepCompletedEvent(s.RunId, s.Timestamp, step.StepId, step.StepKey, step.DisplayName, step.Status.ToWire(),
+            step.DurationMs, step.Attempts, step.InputTokens, step.OutputTokens, step.CostUsd, step.Model, s.Percent, step.ParentStepId,
+            step.Error is null ? null : JobErrors.ToJson(step.Error), step.Notes);
     }
 }

@@ -1,4 +1,6 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlmWorkflow.Contracts;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -17,17 +19,29 @@ public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueO
     private const int MaxEventsPerJob = 5_000;
     private static readonly TimeSpan RetentionAfterEnd = TimeSpan.FromHours(1);
 
-    public static IReadOnlySet<string> TerminalTypes { get; } = new HashSet<string> { "run_completed", "run_failed", "cancelled" };
+    public static IReadOnlySet<string> TerminalTypes => LiveEventTypes.Terminal;
 
     public string Key(Guid jobId) => $"{options.Value.KeyPrefix}:events:{jobId}";
 
     /// <summary>The channel a notice goes to after the job's events were written.</summary>
     public RedisChannel NoticeChannel(Guid jobId) => RedisChannel.Literal($"{options.Value.KeyPrefix}:events:{jobId}:written");
 
-    public async Task PublishAsync(Guid jobId, string type, JsonObject data, CancellationToken cancellationToken = default)
+    /// <summary>Writes one event outside the worker's batched publisher (a cancel made by the API, for one).</summary>
+    public Task PublishAsync(LiveJobEvent liveEvent, CancellationToken cancellationToken = default) =>
+        PublishAsync(Guid.Parse(liveEvent.JobId), liveEvent.Type ?? "message",
+            JsonSerializer.Serialize(liveEvent, WireJsonContext.Default.LiveJobEvent), cancellationToken);
+
+    /// <summary>
+    /// Kept for <c>JobCommands</c>' cancelled event until it builds a <see cref="JobCancelledEvent"/>; new code
+    /// publishes the record.
+    /// </summary>
+    public Task PublishAsync(Guid jobId, string type, JsonObject data, CancellationToken cancellationToken = default) =>
+        PublishAsync(jobId, type, data.ToJsonString(), cancellationToken);
+
+    private async Task PublishAsync(Guid jobId, string type, string data, CancellationToken cancellationToken)
     {
         var batch = redis.GetDatabase().CreateBatch();
-        var writes = new List<Task>(3) { AddTo(batch, jobId, type, data.ToJsonString()) };
+        var writes = new List<Task>(3) { AddTo(batch, jobId, type, data) };
         writes.Add(batch.PublishAsync(NoticeChannel(jobId), type));
         batch.Execute();
         await Task.WhenAll(writes);

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Text.Json.Nodes;
 using Npgsql;
 
 namespace LlmWorkflow.Pipeline.Webhooks;
@@ -112,5 +111,5 @@ public sealed class WebhookAdmin(NpgsqlDataSource dataSource)
         reader.IsDBNull(11) ? null : reader.GetInt32(11),
         reader.IsDBNull(12) ? null : reader.GetFieldValue<DateTimeOffset>(12),
         reader.GetFieldValue<DateTimeOffset>(13),
-        JsonNode.Parse(reader.GetString(14)));
+        WebhookBodies.ToNode(reader.GetString(14)));
 }

@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using LlmWorkflow.Contracts;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -18,32 +18,27 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource, IOptions<WebhookO
     /// that has a webhook URL. It is meant to sit in a <c>WITH</c> clause of the statement that finishes the jobs, so
     /// the outcome and its event commit together or not at all (no gap to repair, no sweeper). The source must have
     /// the columns <c>id, workflow_name, status, user_id, username, action, attempt, webhook_url, result_data,
-    /// error_data, duration_ms, total_tokens, cost_usd</c> holding the jobs' values after the transition. The body is
-    /// the documents' payload, built here once for every terminal transition; bodies above
-    /// <paramref name="maxPayloadBytes"/> carry the status URL instead of the output.
+    /// error_data, duration_ms, total_tokens, cost_usd</c> holding the jobs' values after the transition. The event
+    /// stores a <see cref="TerminalWebhookSnapshot"/> of those values, the transition's time and
+    /// <paramref name="maxPayloadBytes"/>; the body is rendered from it in C# (<see cref="WebhookBodies"/>), the same
+    /// bytes on every attempt.
     /// </summary>
     public static string TerminalEventsSql(string finishedJobs, int maxPayloadBytes) => $"""
         INSERT INTO llm_webhook_attempts (job_id, event_id, event_type, attempt_number, webhook_url, payload, attempted_at, next_retry_at, state)
-        SELECT e.id, e.event_id, e.event_type, 1, e.webhook_url,
-               CASE WHEN octet_length(e.body::text) > {maxPayloadBytes}
-                         AND jsonb_typeof(e.body -> 'result') = 'object' AND (e.body -> 'result' -> 'output') IS NOT NULL
-                    THEN jsonb_set(e.body, ARRAY['result', 'output'], jsonb_build_object(
-                             'truncated', TRUE, 'size_bytes', octet_length(e.body::text), 'status_url', '/api/v1/status/' || e.id::text))
-                    ELSE e.body END,
+        SELECT f.id,
+               -- Standard Webhooks message id, time-ordered like a UUIDv7: 'msg_' + 12 hex ms + 20 random hex.
+               'msg_' || lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
+                      || substr(replace(gen_random_uuid()::text, '-', ''), 13, 20),
+               'workflow.' || f.status, 1, f.webhook_url,
+               jsonb_build_object('{WebhookBodies.SnapshotKey}', jsonb_build_object(
+                   'job_id', f.id, 'status', f.status, 'workflow_name', f.workflow_name, 'user_id', f.user_id,
+                   'username', f.username, 'action', f.action, 'attempt', f.attempt,
+                   'result_data', f.result_data, 'error_data', f.error_data, 'duration_ms', f.duration_ms,
+                   'total_tokens', f.total_tokens, 'cost_usd', f.cost_usd,
+                   'finished_at', now(), 'max_payload_bytes', {maxPayloadBytes})),
                now(), now(), 'pending'
-          FROM (SELECT f.id, f.webhook_url, 'workflow.' || f.status AS event_type,
-                       -- Standard Webhooks message id, time-ordered like a UUIDv7: 'msg_' + 12 hex ms + 20 random hex.
-                       'msg_' || lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
-                              || substr(replace(gen_random_uuid()::text, '-', ''), 13, 20) AS event_id,
-                       jsonb_build_object(
-                           'event', 'workflow.' || f.status, 'job_id', f.id::text, 'status', f.status,
-                           'workflow_name', f.workflow_name, 'user_id', f.user_id, 'result', f.result_data,
-                           'metadata', jsonb_build_object('duration_ms', f.duration_ms, 'total_tokens', f.total_tokens,
-                               'cost_usd', f.cost_usd, 'username', f.username, 'action', f.action, 'attempt', f.attempt),
-                           'error', f.error_data,
-                           'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) AS body
-                  FROM {finishedJobs} f
-                 WHERE f.webhook_url IS NOT NULL AND f.status IN ('completed', 'failed', 'cancelled')) e
+          FROM {finishedJobs} f
+         WHERE f.webhook_url IS NOT NULL AND f.status IN ('completed', 'failed', 'cancelled')
         """;
 
     /// <summary>
@@ -60,8 +55,8 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource, IOptions<WebhookO
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Inserts the first attempt of a new event (new <c>webhook-id</c>), due immediately.</summary>
-    public async Task EnqueueAsync(Guid jobId, string eventType, string webhookUrl, JsonObject payload, CancellationToken cancellationToken)
+    /// <summary>Inserts the first attempt of a new step event (new <c>webhook-id</c>), due immediately; the body is stored whole.</summary>
+    public async Task EnqueueAsync(Guid jobId, string webhookUrl, StepWebhookBody body, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
             INSERT INTO llm_webhook_attempts (job_id, event_id, event_type, attempt_number, webhook_url, payload, attempted_at, next_retry_at, state)
@@ -69,9 +64,9 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource, IOptions<WebhookO
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         command.Parameters.Add(new NpgsqlParameter { Value = NewEventId() });
-        command.Parameters.Add(new NpgsqlParameter { Value = eventType });
+        command.Parameters.Add(new NpgsqlParameter { Value = body.Event });
         command.Parameters.Add(new NpgsqlParameter { Value = webhookUrl });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = payload.ToJsonString() });
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = WebhookBodies.Step(body) });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

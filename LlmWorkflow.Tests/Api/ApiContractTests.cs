@@ -1,3 +1,4 @@
+using LlmWorkflow.Contracts;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;

@@ -1,9 +1,10 @@
-using System.Text.Json.Nodes;
+using System.Text.Json;
+using LlmWorkflow.Contracts;
 using LlmWorkflow.Cli.Display;
 
 namespace LlmWorkflow.Tests.Cli;
 
-/// <summary>The display model both run and watch feed with wire events.</summary>
+/// <summary>The display model both run and watch feed with wire events (read through the shared records).</summary>
 public sealed class RunProgressTests
 {
     [Fact]
@@ -46,7 +47,7 @@ public sealed class RunProgressTests
     {
         foreach (var e in events)
         {
-            progress.Apply(JsonNode.Parse(e)!.AsObject());
+            progress.Apply(JsonSerializer.Deserialize(e, WireJsonContext.Default.LiveJobEvent)!);
         }
     }
 }

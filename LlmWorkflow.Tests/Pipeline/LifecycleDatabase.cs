@@ -100,11 +100,11 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         return JobStatusNames.TryParse(text, out var status) ? status : throw new InvalidOperationException(text);
     }
 
-    /// <summary>The terminal webhook events recorded for a job (first attempts: one per event).</summary>
+    /// <summary>The terminal webhook events recorded for a job (first attempts: one per event), with the sent body's status.</summary>
     public async Task<IReadOnlyList<(string EventType, string Status)>> TerminalEventsAsync(Guid id)
     {
         await using var command = Database.CreateCommand("""
-            SELECT event_type, payload ->> 'status' FROM llm_webhook_attempts
+            SELECT event_type, payload::text FROM llm_webhook_attempts
              WHERE job_id = $1 AND attempt_number = 1 AND event_type IN ('workflow.completed', 'workflow.failed', 'workflow.cancelled')
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = id });
@@ -112,7 +112,7 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         var events = new List<(string, string)>();
         while (await reader.ReadAsync())
         {
-            events.Add((reader.GetString(0), reader.GetString(1)));
+            events.Add((reader.GetString(0), (string)LlmWorkflow.Pipeline.Webhooks.WebhookBodies.ToNode(reader.GetString(1))!["status"]!));
         }
 
         return events;

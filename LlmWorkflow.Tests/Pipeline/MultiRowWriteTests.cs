@@ -74,7 +74,7 @@ public sealed class MultiRowWriteTests(TestServers servers) : IAsyncLifetime
             "SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND error_message = 'boom' AND error_data ->> 'type' = 'TestError' AND result_data IS NULL",
             failing));
         Assert.Equal(1, await _db.CountAsync(
-            "SELECT count(*) FROM llm_webhook_attempts WHERE job_id = $1 AND payload -> 'metadata' ->> 'total_tokens' = '7'", owned));
+            "SELECT count(*) FROM llm_webhook_attempts WHERE job_id = $1 AND payload -> 'terminal_snapshot' ->> 'total_tokens' = '7'", owned));
     }
 
     [Fact]

@@ -15,23 +15,34 @@ public static class FinishedJobs
     };
 
     /// <summary>Inserts a completed job with a webhook and enqueues its <c>workflow.completed</c> event; returns the job id.</summary>
-    public static async Task<Guid> CompleteWithWebhookAsync(NpgsqlDataSource database, string webhookUrl, string? webhookSecret)
+    public static Task<Guid> CompleteWithWebhookAsync(NpgsqlDataSource database, string webhookUrl, string? webhookSecret) =>
+        FinishWithWebhookAsync(database, webhookUrl, webhookSecret, "completed", SampleResult, null);
+
+    /// <summary>
+    /// Inserts a job finished as <paramref name="status"/> with a webhook and enqueues its terminal event through the
+    /// outbox (the same SQL the finishing statements use); returns the job id.
+    /// </summary>
+    public static async Task<Guid> FinishWithWebhookAsync(
+        NpgsqlDataSource database, string webhookUrl, string? webhookSecret, string status, JsonNode? result, JsonNode? error,
+        int maxPayloadBytes = 256 * 1024)
     {
         var id = Guid.CreateVersion7();
         await using (var command = database.CreateCommand("""
-            INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, status, input_data, result_data, webhook_url, webhook_secret,
+            INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, status, input_data, result_data, error_data, webhook_url, webhook_secret,
                                            user_id, username, action, attempt, started_at, completed_at, duration_ms, total_tokens, cost_usd)
-            VALUES ($1, $1::text, 'hello_transform', 'completed', '{}', $2::jsonb, $3, $4, 'user-1', 'ada', 'tests', 1, now(), now(), 1234, 42, 0.0012)
+            VALUES ($1, $1::text, 'hello_transform', $5, '{}', $2::jsonb, $6::jsonb, $3, $4, 'user-1', 'ada', 'tests', 1, now(), now(), 1234, 42, 0.0012)
             """))
         {
             command.Parameters.Add(new NpgsqlParameter { Value = id });
-            command.Parameters.Add(new NpgsqlParameter { Value = SampleResult.ToJsonString() });
+            command.Parameters.Add(new NpgsqlParameter { Value = (object?)result?.ToJsonString() ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
             command.Parameters.Add(new NpgsqlParameter { Value = webhookUrl });
             command.Parameters.Add(new NpgsqlParameter { Value = (object?)webhookSecret ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Varchar });
+            command.Parameters.Add(new NpgsqlParameter { Value = status });
+            command.Parameters.Add(new NpgsqlParameter { Value = (object?)error?.ToJsonString() ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
             await command.ExecuteNonQueryAsync();
         }
 
-        var outbox = new WebhookOutbox(database, Options.Create(new WebhookOptions()));
+        var outbox = new WebhookOutbox(database, Options.Create(new WebhookOptions { MaxPayloadBytes = maxPayloadBytes }));
         await outbox.EnqueueTerminalAsync(id, CancellationToken.None);
         return id;
     }

@@ -57,6 +57,9 @@ public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
         Assert.All(requests, r => Assert.Equal(VerificationResult.Valid, _receiver.Verify(r)));
         Assert.Single(requests.Select(r => r.Header("webhook-id")).Distinct());
         Assert.Equal(attempts[0].EventId, requests[0].Header("webhook-id"));
+        // Every attempt sends the same body, and the admin view shows that body.
+        Assert.Single(requests.Select(r => r.Body).Distinct());
+        Assert.All(attempts, a => Assert.Equal(requests[0].Body, a.Payload!.ToJsonString()));
         AssertGap(requests[0], requests[1], FirstDelay);
         AssertGap(requests[1], requests[2], SecondDelay);
     }
@@ -160,11 +163,49 @@ public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
         Assert.Equal([1, 2, 3, 4], attempts.Select(a => a.AttemptNumber));
         Assert.Equal(204, attempts[3].HttpStatus);
         Assert.Equal(VerificationResult.Valid, _receiver.Verify(_receiver.Requests[^1]));
+        // The replay sends the body the first attempt sent.
+        Assert.Single(_receiver.Requests.Select(r => r.Body).Distinct());
 
         var listed = await admin.GetFromJsonAsync<JsonArray>($"/api/v1/admin/webhooks/{jobId}", ct);
         Assert.NotNull(listed);
         Assert.Equal(["failed", "failed", "dead_lettered", "delivered"], listed.Select(a => (string?)a!["state"]));
         Assert.DoesNotContain(_receiver.Secret, listed.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnEventStoredWholeByThePreviousVersionIsDeliveredAndShownAsStored()
+    {
+        var jobId = await FinishedJobs.CompleteWithWebhookAsync(Database, _receiver.HookUrl, _receiver.Secret);
+        var legacyBody = new JsonObject
+        {
+            ["event"] = "workflow.completed", ["job_id"] = jobId.ToString(), ["status"] = "completed", ["workflow_name"] = "hello_transform",
+            ["user_id"] = "user-1", ["result"] = FinishedJobs.SampleResult.DeepClone(),
+            ["metadata"] = new JsonObject { ["duration_ms"] = 1234, ["total_tokens"] = 42, ["cost_usd"] = 0.0012m, ["username"] = "ada", ["action"] = "tests", ["attempt"] = 1 },
+            ["error"] = null, ["timestamp"] = "2026-11-21T12:00:00.123456Z",
+        };
+        var legacyId = WebhookOutbox.NewEventId();
+        await using (var command = Database.CreateCommand("""
+            INSERT INTO llm_webhook_attempts (job_id, event_id, event_type, attempt_number, webhook_url, payload, attempted_at, next_retry_at, state)
+            VALUES ($1, $2, 'workflow.completed', 1, $3, $4::jsonb, now(), now(), 'pending')
+            """))
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+            command.Parameters.Add(new NpgsqlParameter { Value = legacyId });
+            command.Parameters.Add(new NpgsqlParameter { Value = _receiver.HookUrl });
+            command.Parameters.Add(new NpgsqlParameter { Value = legacyBody.ToJsonString() });
+            await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        }
+
+        var requests = await _receiver.WaitForRequestsAsync(2, Wait);
+
+        var legacy = Assert.Single(requests, r => r.Header("webhook-id") == legacyId);
+        Assert.Equal(VerificationResult.Valid, _receiver.Verify(legacy));
+        Assert.True(JsonNode.DeepEquals(legacyBody, legacy.Json), legacy.Body);
+        var attempts = await FinishedJobs.AttemptsAsync(Database, jobId);
+        Assert.Equal(legacy.Body, attempts.First(a => a.EventId == legacyId).Payload!.ToJsonString());
+        // The snapshot-rendered event of the same job carries the same fields as the one the previous version stored.
+        var rendered = Assert.Single(requests, r => r.Header("webhook-id") != legacyId).Json!.AsObject();
+        Assert.Equal(legacyBody.Select(p => p.Key).Order(), rendered.Select(p => p.Key).Order());
     }
 
     [Fact]

@@ -4,13 +4,15 @@ using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Pipeline;
 using Npgsql;
+using LlmWorkflow.Pipeline.Webhooks;
 using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Tests.Webhooks;
 
 /// <summary>
-/// The payload shape of the documents and the size cap, as the terminal transitions write it (the body is built in
-/// the finishing statement, so these tests finish real job rows in Postgres and read the recorded event).
+/// The payload shape of the documents and the size cap, as the terminal transitions record it: the finishing
+/// statement stores a snapshot of the finished row and <see cref="WebhookBodies"/> renders the body from it, so these
+/// tests finish real job rows in Postgres and render the recorded event as the dispatcher does.
 /// </summary>
 public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
 {
@@ -115,6 +117,38 @@ public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
         Assert.Equal("Walk the dog.", (string?)(await PayloadAsync(id))["result"]?["output"]?["mission_plan"]);
     }
 
+    [Fact]
+    public async Task EveryRenderingOfOneStoredEventIsTheSameBytesWhateverTheCapIsLater()
+    {
+        var id = await RunningJobAsync();
+        var big = new JsonObject { ["output"] = new JsonObject { ["text"] = new string('x', 5000) }, ["cost_data"] = null };
+        Assert.True(await _db.Store.FinishAsync(id, "worker-a", new JobOutcome(JobStatus.Completed, big, null, 3, 4, 0m), CancellationToken.None));
+        var stored = await StoredPayloadAsync(id);
+
+        var first = WebhookBodies.ToUtf8(stored);
+        await Task.Delay(20, TestContext.Current.CancellationToken);
+        // A retry or replay copies the stored payload; the cap in force when the job finished travels with it.
+        var copied = JsonNode.Parse(stored)!.ToJsonString();
+
+        Assert.Equal(first, WebhookBodies.ToUtf8(copied));
+        Assert.Equal(MaxPayloadBytes, (int?)JsonNode.Parse(stored)![WebhookBodies.SnapshotKey]!["max_payload_bytes"]);
+        Assert.True((bool?)JsonNode.Parse(first)!["result"]!["output"]!["truncated"]);
+    }
+
+    [Fact]
+    public async Task ABodyStoredWholeByThePreviousVersionIsSentAsStored()
+    {
+        var legacy = """
+            {"event":"workflow.completed","job_id":"0193a5d2-6f1e-7c4b-9d3a-2f0e8b7c6a51","status":"completed","workflow_name":"w",
+             "user_id":null,"result":{"output":{"a":1},"cost_data":null},"metadata":{"duration_ms":1,"total_tokens":2,"cost_usd":0.5,
+             "username":null,"action":null,"attempt":1},"error":null,"timestamp":"2026-11-21T12:00:00.123456Z"}
+            """;
+
+        var sent = WebhookBodies.ToUtf8(legacy);
+
+        Assert.Equal(JsonNode.Parse(legacy)!.ToJsonString(), Encoding.UTF8.GetString(sent));
+    }
+
     /// <summary>A running job leased to worker-a, started 1.5 s ago, with a caller identity.</summary>
     private async Task<Guid> RunningJobAsync()
     {
@@ -126,10 +160,13 @@ public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
         return id;
     }
 
-    private async Task<JsonObject> PayloadAsync(Guid id)
+    /// <summary>The body the dispatcher sends for the job's first recorded event.</summary>
+    private async Task<JsonObject> PayloadAsync(Guid id) => JsonNode.Parse(WebhookBodies.ToUtf8(await StoredPayloadAsync(id)))!.AsObject();
+
+    private async Task<string> StoredPayloadAsync(Guid id)
     {
         await using var command = _db.Database.CreateCommand("SELECT payload::text FROM llm_webhook_attempts WHERE job_id = $1 AND attempt_number = 1");
         command.Parameters.Add(new NpgsqlParameter { Value = id });
-        return JsonNode.Parse((string)(await command.ExecuteScalarAsync())!)!.AsObject();
+        return (string)(await command.ExecuteScalarAsync())!;
     }
 }

@@ -1,6 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Engine;
@@ -103,8 +101,8 @@ internal sealed partial class WebhookDispatcher(
             return Task.FromResult(WebhookSendResult.NotSent(NoSecretError));
         }
 
-        // jsonb does not keep the original bytes; the compact re-serialization is what is signed and sent.
-        var body = Encoding.UTF8.GetBytes(JsonNode.Parse(delivery.PayloadJson)!.ToJsonString());
+        // A terminal event is stored as a snapshot of the finished job and rendered here, identically on every attempt.
+        var body = WebhookBodies.ToUtf8(delivery.PayloadJson);
         return sender.SendAsync(new WebhookRequest(delivery.WebhookUrl, delivery.EventId, delivery.EventType, body, secrets, timestamp), cancellationToken);
     }
 

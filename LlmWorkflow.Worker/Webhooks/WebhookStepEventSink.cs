@@ -28,7 +28,7 @@ internal sealed partial class WebhookStepEventSink(
         try
         {
             var payload = WebhookPayloads.StepCompleted(job, record, completed.Percent, time.GetUtcNow());
-            await outbox.EnqueueAsync(job.Id, WebhookEventTypes.StepCompleted, webhookUrl, payload, cancellationToken);
+            await outbox.EnqueueAsync(job.Id, webhookUrl, payload, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -1,3 +1,4 @@
+using LlmWorkflow.Contracts;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
 using Microsoft.OpenApi;

@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
 
-namespace LlmWorkflow.Api.Contracts;
+namespace LlmWorkflow.Contracts;
 
 /// <summary>Full state of one job (<c>GET /api/v1/status/{job_id}</c>).</summary>
 public sealed record JobStatusResponse

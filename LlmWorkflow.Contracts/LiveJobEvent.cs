@@ -1,0 +1,141 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace LlmWorkflow.Contracts;
+
+/// <summary>
+/// One live event of a job (the SSE <c>data:</c> of <c>GET /api/v1/jobs/{id}/events</c> and the Redis stream entry
+/// it is served from). <c>type</c> names the kind; an unknown kind (a newer service) reads as this base record.
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type", IgnoreUnrecognizedTypeDiscriminators = true)]
+[JsonDerivedType(typeof(RunStartedEvent), LiveEventTypes.RunStarted)]
+[JsonDerivedType(typeof(StepStartedEvent), LiveEventTypes.StepStarted)]
+[JsonDerivedType(typeof(StepCompletedEvent), LiveEventTypes.StepCompleted)]
+[JsonDerivedType(typeof(LlmDeltaEvent), LiveEventTypes.LlmDelta)]
+[JsonDerivedType(typeof(LlmCallCompletedEvent), LiveEventTypes.LlmCallCompleted)]
+[JsonDerivedType(typeof(RunCompletedEvent), LiveEventTypes.RunCompleted)]
+[JsonDerivedType(typeof(RunFailedEvent), LiveEventTypes.RunFailed)]
+[JsonDerivedType(typeof(JobCancelledEvent), LiveEventTypes.Cancelled)]
+public record LiveJobEvent(
+    [property: JsonPropertyOrder(-2)] string JobId,
+    [property: JsonPropertyOrder(-1)] DateTimeOffset Timestamp)
+{
+    /// <summary>The wire name of this kind (the <c>type</c> field and the SSE event name); null for an unknown kind.</summary>
+    [JsonIgnore]
+    public string? Type => this switch
+    {
+        RunStartedEvent => LiveEventTypes.RunStarted,
+        StepStartedEvent => LiveEventTypes.StepStarted,
+        StepCompletedEvent => LiveEventTypes.StepCompleted,
+        LlmDeltaEvent => LiveEventTypes.LlmDelta,
+        LlmCallCompletedEvent => LiveEventTypes.LlmCallCompleted,
+        RunCompletedEvent => LiveEventTypes.RunCompleted,
+        RunFailedEvent => LiveEventTypes.RunFailed,
+        JobCancelledEvent => LiveEventTypes.Cancelled,
+        _ => null,
+    };
+}
+
+/// <summary>The <c>type</c> values of live events.</summary>
+public static class LiveEventTypes
+{
+    public const string RunStarted = "run_started";
+    public const string StepStarted = "step_started";
+    public const string StepCompleted = "step_completed";
+    public const string LlmDelta = "llm_delta";
+    public const string LlmCallCompleted = "llm_call_completed";
+    public const string RunCompleted = "run_completed";
+    public const string RunFailed = "run_failed";
+    public const string Cancelled = "cancelled";
+
+    /// <summary>The kinds after which a job's stream ends.</summary>
+    public static IReadOnlySet<string> Terminal { get; } = new HashSet<string>(StringComparer.Ordinal) { RunCompleted, RunFailed, Cancelled };
+}
+
+/// <param name="TotalSteps">Number of top-level steps, the denominator of the percentages.</param>
+public sealed record RunStartedEvent(string JobId, DateTimeOffset Timestamp, string WorkflowName, int TotalSteps)
+    : LiveJobEvent(JobId, Timestamp);
+
+public sealed record StepStartedEvent(
+    string JobId,
+    DateTimeOffset Timestamp,
+    string StepId,
+    string StepKey,
+    string DisplayName,
+    string StepType,
+    int Index,
+    int Total,
+    int Percent,
+    string? ParentStepId)
+    : LiveJobEvent(JobId, Timestamp);
+
+public sealed record StepCompletedEvent(
+    string JobId,
+    DateTimeOffset Timestamp,
+    string StepId,
+    string StepKey,
+    string DisplayName,
+    string Status,
+    double DurationMs,
+    int Attempts,
+    int? InputTokens,
+    int? OutputTokens,
+    decimal? CostUsd,
+    string? Model,
+    int Percent,
+    string? ParentStepId,
+    JsonNode? Error,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Notes)
+    : LiveJobEvent(JobId, Timestamp);
+
+public sealed record LlmDeltaEvent(string JobId, DateTimeOffset Timestamp, string StepId, string Text)
+    : LiveJobEvent(JobId, Timestamp);
+
+public sealed record LlmCallCompletedEvent(
+    string JobId,
+    DateTimeOffset Timestamp,
+    string StepId,
+    string Provider,
+    string Model,
+    int InputTokens,
+    int OutputTokens,
+    decimal? CostUsd,
+    bool CacheHit)
+    : LiveJobEvent(JobId, Timestamp);
+
+/// <param name="Status">Set (with <paramref name="FromDatabase"/>) only when the event was rebuilt from the job row.</param>
+public sealed record RunCompletedEvent(
+    string JobId,
+    DateTimeOffset Timestamp,
+    decimal? CostUsd,
+    int TotalTokens,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Status = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? FromDatabase = null)
+    : LiveJobEvent(JobId, Timestamp);
+
+/// <param name="Status">Set (with the totals and <paramref name="FromDatabase"/>) only when rebuilt from the job row.</param>
+public sealed record RunFailedEvent(
+    string JobId,
+    DateTimeOffset Timestamp,
+    JsonNode? Error,
+    bool Cancelled,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Status = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] decimal? CostUsd = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? TotalTokens = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? FromDatabase = null)
+    : LiveJobEvent(JobId, Timestamp);
+
+/// <summary>
+/// A job cancelled while queued or by request. The live event has only the common fields; one rebuilt from the job
+/// row also carries the status, totals and error.
+/// </summary>
+public sealed record JobCancelledEvent(
+    string JobId,
+    DateTimeOffset Timestamp,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Status = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] decimal? CostUsd = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? TotalTokens = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? FromDatabase = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonNode? Error = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Cancelled = null)
+    : LiveJobEvent(JobId, Timestamp);

@@ -1,0 +1,50 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace LlmWorkflow.Contracts;
+
+/// <summary>
+/// The body of a terminal webhook (<c>workflow.completed | failed | cancelled</c>) in the documents' shape. Bodies
+/// above the size cap carry a <see cref="TruncatedOutput"/> in place of <c>result.output</c>.
+/// </summary>
+/// <param name="Result"><c>{output, cost_data}</c> of a completed job; null otherwise.</param>
+/// <param name="Error">The structured error of a failed or cancelled job; null when completed.</param>
+public sealed record TerminalWebhookBody(
+    string Event,
+    string JobId,
+    string Status,
+    string WorkflowName,
+    string? UserId,
+    JsonNode? Result,
+    TerminalWebhookMetadata Metadata,
+    JsonNode? Error,
+    [property: JsonConverter(typeof(UtcTimestampJsonConverter))] DateTimeOffset Timestamp);
+
+/// <summary>The job's totals and caller identity in a terminal webhook.</summary>
+public sealed record TerminalWebhookMetadata(
+    int? DurationMs,
+    int TotalTokens,
+    decimal CostUsd,
+    string? Username,
+    string? Action,
+    int Attempt);
+
+/// <summary>What replaces an output too large for the webhook: fetch it from the status URL.</summary>
+public sealed record TruncatedOutput(bool Truncated, int SizeBytes, string StatusUrl);
+
+/// <summary>The body of a <c>workflow.step_completed</c> webhook (opt-in): one finished top-level step.</summary>
+public sealed record StepWebhookBody(
+    string Event,
+    string JobId,
+    string Status,
+    string WorkflowName,
+    string? UserId,
+    StepWebhookStep Step,
+    StepWebhookMetadata Metadata,
+    DateTimeOffset Timestamp);
+
+/// <param name="Percent">Share of top-level steps finished, counting this one.</param>
+public sealed record StepWebhookStep(string StepId, string DisplayName, string Type, string Status, int DurationMs, int Percent);
+
+/// <summary>The caller identity a step webhook carries.</summary>
+public sealed record StepWebhookMetadata(string? Username, string? Action, int Attempt);
