@@ -1,3 +1,4 @@
+using LlmWorkflow.Contracts;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using LlmWorkflow.Engine;
@@ -170,12 +171,7 @@ public sealed class JobCommands(
     {
         try
         {
-            await events.PublishAsync(jobId, "cancelled", new System.Text.Json.Nodes.JsonObject
-            {
-                ["type"] = "cancelled",
-                ["job_id"] = jobId.ToString(),
-                ["timestamp"] = time.GetUtcNow(),
-            });
+            await events.PublishAsync(new JobCancelledEvent(jobId.ToString(), time.GetUtcNow()));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using LlmWorkflow.Contracts;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -30,13 +29,6 @@ public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueO
     public Task PublishAsync(LiveJobEvent liveEvent, CancellationToken cancellationToken = default) =>
         PublishAsync(Guid.Parse(liveEvent.JobId), liveEvent.Type ?? "message",
             JsonSerializer.Serialize(liveEvent, WireJsonContext.Default.LiveJobEvent), cancellationToken);
-
-    /// <summary>
-    /// Kept for <c>JobCommands</c>' cancelled event until it builds a <see cref="JobCancelledEvent"/>; new code
-    /// publishes the record.
-    /// </summary>
-    public Task PublishAsync(Guid jobId, string type, JsonObject data, CancellationToken cancellationToken = default) =>
-        PublishAsync(jobId, type, data.ToJsonString(), cancellationToken);
 
     private async Task PublishAsync(Guid jobId, string type, string data, CancellationToken cancellationToken)
     {
