@@ -13,7 +13,7 @@ namespace LlmWorkflow.Pipeline.Http;
 /// What the service's hosts add to the engine's outbound clients (LLM providers, the external services, the http
 /// step): Microsoft.Extensions.Http.Resilience's circuit breaker, one per host called, and a timeout backstop.
 /// </summary>
-public static class OutboundHttpResilience
+internal static class OutboundHttpResilience
 {
     /// <summary>How much longer than the caller's own per-attempt timeout the backstop waits: it must never fire first.</summary>
     private static readonly TimeSpan BackstopMargin = TimeSpan.FromSeconds(30);

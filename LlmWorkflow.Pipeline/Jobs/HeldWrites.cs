@@ -120,4 +120,4 @@ public sealed partial class HeldWrites(IOptions<WorkerOptions> options, TimeProv
 /// (time or memory). A <see cref="TimeoutException"/>, so the run counts it as a database outage: the job is handed
 /// back and resumes from its last stored checkpoint.
 /// </summary>
-public sealed class WriteHoldExceededException(string message, Exception inner) : TimeoutException(message, inner);
+internal sealed class WriteHoldExceededException(string message, Exception inner) : TimeoutException(message, inner);

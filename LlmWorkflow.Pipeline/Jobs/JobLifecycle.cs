@@ -53,7 +53,7 @@ public enum JobTransition
 }
 
 /// <summary>One row of the lifecycle table: the states a transition may start from and the state it leaves.</summary>
-public sealed record JobTransitionRule(JobTransition Transition, IReadOnlyList<JobStatus> From, JobStatus To);
+internal sealed record JobTransitionRule(JobTransition Transition, IReadOnlyList<JobStatus> From, JobStatus To);
 
 /// <summary>
 /// The job lifecycle, written once: which transition may start from which state (docs/JOB_LIFECYCLE.md shows the
@@ -61,7 +61,7 @@ public sealed record JobTransitionRule(JobTransition Transition, IReadOnlyList<J
 /// forbidden transition matches no row, and two racing transitions on one job cannot both win: the second
 /// re-checks the guard against the first one's committed row and finds it no longer matches.
 /// </summary>
-public static class JobLifecycle
+internal static class JobLifecycle
 {
     private static readonly JobStatus[] Waiting = [JobStatus.Pending, JobStatus.Queued];
     private static readonly JobStatus[] Running = [JobStatus.Processing];

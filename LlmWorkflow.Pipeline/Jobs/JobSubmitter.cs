@@ -112,7 +112,7 @@ public sealed class JobSubmitter(
 }
 
 /// <summary>Field-level checks of a submission against its workflow; every problem names its field.</summary>
-public static class SubmissionValidator
+internal static class SubmissionValidator
 {
     public const int MaxUserFieldLength = 255;
 

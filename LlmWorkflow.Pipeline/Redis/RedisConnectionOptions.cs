@@ -12,7 +12,7 @@ namespace LlmWorkflow.Pipeline.Redis;
 /// milliseconds, unknown keys ignored) and URLs (<c>redis://[user:pass@]host:port/db</c>, <c>rediss://</c> for TLS,
 /// with the same keys allowed as query parameters).
 /// </summary>
-public sealed class RedisConnectionOptions
+internal sealed class RedisConnectionOptions
 {
     public const int DefaultPort = 6379;
 
