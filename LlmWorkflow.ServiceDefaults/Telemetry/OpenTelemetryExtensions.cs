@@ -22,6 +22,9 @@ public static class OpenTelemetryExtensions
     /// <summary>The environment variable that turns the OTLP exporter on (the Aspire dashboard sets it).</summary>
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
+    /// <summary>The OTLP exporter's retry of transient export failures (off unless set).</summary>
+    public const string OtlpRetryVariable = "OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY";
+
     /// <summary>Registers tracing, metrics and OpenTelemetry logging; exports over OTLP when an endpoint is configured.</summary>
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
@@ -56,6 +59,9 @@ public static class OpenTelemetryExtensions
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointVariable]))
         {
+            // A batch the collector (or the Aspire dashboard) refuses for a moment, busy or restarting, is retried
+            // rather than dropped; setting the variable (e.g. to "disk") overrides this.
+            builder.Configuration[OtlpRetryVariable] ??= "in_memory";
             telemetry.UseOtlpExporter();
         }
 
