@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace LlmWorkflow.Pipeline.Jobs;
 
 /// <summary>A row of <c>external_api_cache</c> (the documents' migration 002): a cached external API response.</summary>
-internal sealed class ExternalApiCacheEntry
+public sealed class ExternalApiCacheEntry
 {
     public string CacheKey { get; set; } = "";
 

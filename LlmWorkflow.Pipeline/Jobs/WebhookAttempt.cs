@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace LlmWorkflow.Pipeline.Jobs;
 
 /// <summary>A row of <c>llm_webhook_attempts</c>: one delivery attempt (the documents' columns plus event identity).</summary>
-internal sealed class WebhookAttempt
+public sealed class WebhookAttempt
 {
     public Guid Id { get; set; }
 
