@@ -6,7 +6,8 @@
 #   bench/run.sh e2e 5000 1 32      # S2     bench/run.sh burst 2000 32     # S1     bench/run.sh io 500 1000     # S3
 # Environment: ROUNDS (3), CLIENTS ("dotnet node"; node applies to e2e and burst), YARDSTICK (1 for e2e), OUT;
 # BEFORE=<dir> also runs, in each round, the API and Worker published in <dir>/LlmWorkflow.Api and <dir>/LlmWorkflow.Worker
-# (an earlier commit's `dotnet publish -c Release`), so a change is measured against its base in the same sitting.
+# (an earlier commit's `dotnet publish -c Release`), last in odd rounds and first in even ones, so a change is measured
+# against its base in the same sitting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario=${1:?usage: bench/run.sh <scenario> [args...]}
@@ -39,15 +40,20 @@ yardstick_round() {
   kill "$(cat "$dir/pid")"; rm -rf "$dir"
 }
 
+before_round() {
+  LLMWF_BENCH_PUBLISHED=$BEFORE LLMWF_BENCH_BUILD=before \
+    dotnet run -c Release --no-build --project bench/LlmWorkflow.LoadTest -- "$@" | tail -n 1 | tee -a "$out"
+}
+
+# With BEFORE, the base build goes last in odd rounds and first in even ones: a run's position in the round moves
+# its figure by more than many changes do.
 for round in $(seq "$rounds"); do
+  [ -n "${BEFORE:-}" ] && [ $((round % 2)) = 0 ] && before_round "$@"
   for client in $clients; do
     LLMWF_BENCH_PUBLISHED=$published LLMWF_BENCH_CLIENT=$client \
       dotnet run -c Release --no-build --project bench/LlmWorkflow.LoadTest -- "$@" | tail -n 1 | tee -a "$out"
   done
-  if [ -n "${BEFORE:-}" ]; then
-    LLMWF_BENCH_PUBLISHED=$BEFORE LLMWF_BENCH_BUILD=before \
-      dotnet run -c Release --no-build --project bench/LlmWorkflow.LoadTest -- "$@" | tail -n 1 | tee -a "$out"
-  fi
+  [ -n "${BEFORE:-}" ] && [ $((round % 2)) = 1 ] && before_round "$@"
   [ "$yardstick" = 1 ] && yardstick_round "$@"
 done
 
