@@ -47,44 +47,40 @@ public sealed class AppHostEndToEndTests(AspireAppFixture app) : IClassFixture<A
         dashboard.DefaultRequestHeaders.Add("x-api-key", app.DashboardApiKey);
         var services = new HashSet<string>();
         var deadline = Stopwatch.StartNew();
+        var lastAnswer = HttpStatusCode.OK;
         while (!(services.Contains("api") && services.Contains("worker")) && deadline.Elapsed < TimeSpan.FromSeconds(60))
         {
             await Task.Delay(TimeSpan.FromSeconds(1), ct);
             using var response = await dashboard.GetAsync($"/api/telemetry/traces/{traceId}", ct);
             Assert.NotEqual(HttpStatusCode.Unauthorized, response.StatusCode);
+            lastAnswer = response.StatusCode;
             if (response.StatusCode == HttpStatusCode.OK)
             {
                 services = ServiceNames(await response.Content.ReadFromJsonAsync<JsonNode>(ct));
             }
         }
 
-        Assert.Contains("api", services);
-        Assert.Contains("worker", services);
+        if (!(services.Contains("api") && services.Contains("worker")))
+        {
+            Assert.Fail($"The trace {traceId} holds spans of [{string.Join(", ", services)}] after 60 s (last answer " +
+                $"{(int)lastAnswer}); the dashboard's newest spans: {await NewestSpansAsync(dashboard, ct)}");
+        }
     }
 
-    [Fact]
-    public async Task AJobWhoseWorkerIsStoppedMidJobIsFinishedByTheOther()
+    // What reached the dashboard at all, for a failure's message: its newest spans as service:name@trace.
+    private static async Task<string> NewestSpansAsync(HttpClient dashboard, CancellationToken ct)
     {
-        var ct = TestContext.Current.CancellationToken;
-        var input = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Workflows, "examples", "trip_briefing.json"), ct))!;
-        var accepted = await (await app.Api.PostAsJsonAsync("/api/v1/workflow", Submission("trip_briefing", input), ct))
-            .EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonObject>(ct);
-        var jobId = Guid.Parse((string)accepted!["job_id"]!);
+        var answer = await dashboard.GetFromJsonAsync<JsonNode>("/api/telemetry/spans?limit=20", ct);
+        var spans = new List<string>();
+        foreach (var resource in answer?["data"]?["resourceSpans"]?.AsArray() ?? [])
+        {
+            var service = ServiceNames(new JsonObject { ["resourceSpans"] = new JsonArray(resource!.DeepClone()) }).FirstOrDefault();
+            spans.AddRange((resource["scopeSpans"]?.AsArray() ?? [])
+                .SelectMany(scope => scope!["spans"]?.AsArray() ?? [])
+                .Select(span => $"{service}:{span!["name"]}@{(string?)span["traceId"]}"));
+        }
 
-        // The lease owner is the worker's id, which the AppHost makes the replica's name in the dashboard.
-        await using var database = NpgsqlDataSource.Create((await app.App.GetConnectionStringAsync("postgres", ct))!);
-        var first = await WaitForOwnerAsync(database, jobId, except: null, ct);
-        var commands = app.App.Services.GetRequiredService<ResourceCommandService>();
-        var stopped = await commands.ExecuteCommandAsync(first, KnownResourceCommands.StopCommand, ct);
-        Assert.True(stopped.Success, stopped.Message);
-
-        var second = await WaitForOwnerAsync(database, jobId, except: first, ct);
-        var status = await JobPolling.WaitForTerminalAsync(app.Api, (string)accepted["status_url"]!, TimeSpan.FromSeconds(120), ct);
-
-        Assert.Equal("completed", (string?)status["status"]);
-        Assert.StartsWith("worker-", second, StringComparison.Ordinal);
-        Assert.NotEqual(first, second);
-        await commands.ExecuteCommandAsync(first, KnownResourceCommands.StartCommand, ct);
+        return $"{answer?["totalCount"]} in all; {string.Join("; ", spans)}";
     }
 
     private static JsonObject Submission(string workflow, JsonNode input) =>
