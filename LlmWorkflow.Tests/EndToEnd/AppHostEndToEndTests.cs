@@ -41,6 +41,7 @@ public sealed class AppHostEndToEndTests(AspireAppFixture app) : IClassFixture<A
         var accepted = await (await app.Api.SendAsync(request, ct)).EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonObject>(ct);
         var status = await JobPolling.WaitForTerminalAsync(app.Api, (string)accepted!["status_url"]!, TimeSpan.FromSeconds(60), ct);
         Assert.Equal("completed", (string?)status["status"]);
+        Assert.Equal(traceId, (string?)status["trace_id"]);
 
         // The dashboard's telemetry API answers with what its OTLP endpoint received; exports are batched, so wait.
         using var dashboard = new HttpClient { BaseAddress = app.DashboardUrl };
@@ -67,7 +68,7 @@ public sealed class AppHostEndToEndTests(AspireAppFixture app) : IClassFixture<A
         }
     }
 
-    // What reached the dashboard at all, for a failure's message: its newest spans as service:name@trace.
+    // What reached the dashboard at all, for a failure's message: its newest spans as service:name@trace/parent span.
     private static async Task<string> NewestSpansAsync(HttpClient dashboard, CancellationToken ct)
     {
         var answer = await dashboard.GetFromJsonAsync<JsonNode>("/api/telemetry/spans?limit=20", ct);
@@ -77,7 +78,7 @@ public sealed class AppHostEndToEndTests(AspireAppFixture app) : IClassFixture<A
             var service = ServiceNames(new JsonObject { ["resourceSpans"] = new JsonArray(resource!.DeepClone()) }).FirstOrDefault();
             spans.AddRange((resource["scopeSpans"]?.AsArray() ?? [])
                 .SelectMany(scope => scope!["spans"]?.AsArray() ?? [])
-                .Select(span => $"{service}:{span!["name"]}@{(string?)span["traceId"]}"));
+                .Select(span => $"{service}:{span!["name"]}@{(string?)span["traceId"]}/{(string?)span["parentSpanId"]}"));
         }
 
         return $"{answer?["totalCount"]} in all; {string.Join("; ", spans)}";
