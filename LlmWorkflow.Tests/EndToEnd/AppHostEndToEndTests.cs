@@ -31,14 +31,22 @@ public sealed class AppHostEndToEndTests(AspireAppFixture app) : IClassFixture<A
     public async Task AJobsTraceReachesTheAspireDashboard()
     {
         var ct = TestContext.Current.CancellationToken;
-        // The caller starts the trace (W3C traceparent), as a main application with tracing would.
-        var traceId = ActivityTraceId.CreateRandom().ToHexString();
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/workflow")
+        // The caller's trace is current while it submits, as in a main application with tracing. Its traceparent goes
+        // in the header; when an OpenTelemetry tracer in this process (another test's in-process host) instruments
+        // HttpClient, it replaces that header with its own span's, which is then a child in the same trace.
+        var trace = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
+        var traceId = trace.TraceId.ToHexString();
+        JsonObject? accepted;
+        using (new Activity("main app: submit").SetParentId(trace.TraceId, trace.SpanId, trace.TraceFlags).Start())
         {
-            Content = JsonContent.Create(Submission("hello_transform", new JsonObject { ["name"] = "Trace" })),
-            Headers = { { "traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom().ToHexString()}-01" } },
-        };
-        var accepted = await (await app.Api.SendAsync(request, ct)).EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonObject>(ct);
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/workflow")
+            {
+                Content = JsonContent.Create(Submission("hello_transform", new JsonObject { ["name"] = "Trace" })),
+                Headers = { { "traceparent", $"00-{traceId}-{trace.SpanId.ToHexString()}-01" } },
+            };
+            accepted = await (await app.Api.SendAsync(request, ct)).EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonObject>(ct);
+        }
+
         var status = await JobPolling.WaitForTerminalAsync(app.Api, (string)accepted!["status_url"]!, TimeSpan.FromSeconds(60), ct);
         Assert.Equal("completed", (string?)status["status"]);
         Assert.Equal(traceId, (string?)status["trace_id"]);
