@@ -196,7 +196,18 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         }
 
         var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null && e.Data.Contains("Worker started", StringComparison.Ordinal)) { WorkerOutput.Enqueue(e.Data); } };
+        // LLMWF_BENCH_LOG_DIR=<dir> keeps each service's console output in <dir>/<project>-<pid>.log, for diagnosis.
+        var log = Environment.GetEnvironmentVariable("LLMWF_BENCH_LOG_DIR") is { Length: > 0 } logs
+            ? TextWriter.Synchronized(new StreamWriter(Path.Combine(Directory.CreateDirectory(logs).FullName, $"{project}-{process.Id}.log")) { AutoFlush = true })
+            : null;
+        process.OutputDataReceived += (_, e) =>
+        {
+            log?.WriteLine(e.Data);
+            if (e.Data is not null && e.Data.Contains("Worker started", StringComparison.Ordinal))
+            {
+                WorkerOutput.Enqueue(e.Data);
+            }
+        };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine($"[{dll}] {e.Data}"); } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
