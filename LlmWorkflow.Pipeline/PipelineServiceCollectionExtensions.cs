@@ -36,7 +36,7 @@ public static class PipelineServiceCollectionExtensions
             ?? throw new InvalidOperationException("ConnectionStrings:postgres is not set (environment variable ConnectionStrings__postgres).");
 
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(_ => CreateDataSource(postgres));
+        services.AddSingleton(sp => CreateDataSource(postgres, sp.GetService<ILoggerFactory>()));
         services.AddDbContextPool<LlmWorkflowDbContext>((sp, options) => options
             .UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>())
             // Migrations are written as SQL (the EF design-time package is not in our registry), so there is no
@@ -141,9 +141,15 @@ public static class PipelineServiceCollectionExtensions
     /// leaves no session state behind (settings are <c>SET LOCAL</c>, advisory locks are unlocked in <c>finally</c>;
     /// an open transaction is still rolled back). A connection string that sets either keyword itself wins.
     /// </summary>
-    public static NpgsqlDataSource CreateDataSource(string connectionString)
+    public static NpgsqlDataSource CreateDataSource(string connectionString, ILoggerFactory? loggerFactory = null)
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString).EnableDynamicJson();
+        if (loggerFactory is not null)
+        {
+            // Npgsql's own warnings (a broken connection, a failed prepare) reach the host's logs.
+            builder.UseLoggerFactory(loggerFactory);
+        }
+
         if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase))
         {
             builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
