@@ -76,6 +76,31 @@ public sealed class AppHostEndToEndTests(AspireAppFixture app) : IClassFixture<A
         }
     }
 
+    [Fact]
+    public async Task AJobWhoseWorkerIsStoppedMidJobIsFinishedByTheOther()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var input = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Workflows, "examples", "trip_briefing.json"), ct))!;
+        var accepted = await (await app.Api.PostAsJsonAsync("/api/v1/workflow", Submission("trip_briefing", input), ct))
+            .EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonObject>(ct);
+        var jobId = Guid.Parse((string)accepted!["job_id"]!);
+
+        // The lease owner is the worker's id, which the AppHost makes the replica's name in the dashboard.
+        await using var database = NpgsqlDataSource.Create((await app.App.GetConnectionStringAsync("postgres", ct))!);
+        var first = await WaitForOwnerAsync(database, jobId, except: null, ct);
+        var commands = app.App.Services.GetRequiredService<ResourceCommandService>();
+        var stopped = await commands.ExecuteCommandAsync(first, KnownResourceCommands.StopCommand, ct);
+        Assert.True(stopped.Success, stopped.Message);
+
+        var second = await WaitForOwnerAsync(database, jobId, except: first, ct);
+        var status = await JobPolling.WaitForTerminalAsync(app.Api, (string)accepted["status_url"]!, TimeSpan.FromSeconds(120), ct);
+
+        Assert.Equal("completed", (string?)status["status"]);
+        Assert.StartsWith("worker-", second, StringComparison.Ordinal);
+        Assert.NotEqual(first, second);
+        await commands.ExecuteCommandAsync(first, KnownResourceCommands.StartCommand, ct);
+    }
+
     // What reached the dashboard at all, for a failure's message: its newest spans as service:name@trace/parent span.
     private static async Task<string> NewestSpansAsync(HttpClient dashboard, CancellationToken ct)
     {
