@@ -87,8 +87,10 @@ job_id=$(sed -n 's/.*"job_id":"\([^"]*\)".*/\1/p' <<< "$answer")
 deadline=$((SECONDS + JOB_TIMEOUT))
 while :; do
   status=$(eval "${status_command//<job_id>/$job_id}") || fail "polling the status failed"
-  grep -q '"status":"completed"' <<< "$status" && break
-  grep -qE '"status":"(failed|cancelled)"' <<< "$status" && fail "the job did not complete: $status"
+  # The job's own status (its steps carry a "status" too: a completed step is not a completed job).
+  job_status=$(jq -r '.status' <<< "$status") || fail "the status answer is not JSON: $status"
+  [ "$job_status" = completed ] && break
+  [[ "$job_status" =~ ^(failed|cancelled)$ ]] && fail "the job did not complete: $status"
   [ $SECONDS -lt $deadline ] || fail "the job did not complete within ${JOB_TIMEOUT} s: $status"
   sleep 1
 done
