@@ -6,6 +6,7 @@ using LlmWorkflow.Api.Endpoints;
 using LlmWorkflow.Api.Infrastructure;
 using LlmWorkflow.Api.Infrastructure.OpenApi;
 using LlmWorkflow.Engine;
+using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Persistence;
 using LlmWorkflow.Pipeline;
 
@@ -45,6 +46,10 @@ app.Services.GetRequiredService<ApiKeyRegistry>();
 await using (var scope = app.Services.CreateAsyncScope())
 {
     await scope.ServiceProvider.GetRequiredService<DatabaseMigrator>().MigrateAsync(app.Lifetime.ApplicationStopping);
+    // Before listening rather than on the first submission: building the submitter loads and validates the workflow
+    // catalog (a broken definition stops the start with its problems), and the first wait estimate reads the queue.
+    scope.ServiceProvider.GetRequiredService<JobSubmitter>();
+    await scope.ServiceProvider.GetRequiredService<QueueWaitEstimator>().EstimateSecondsAsync(0, app.Lifetime.ApplicationStopping);
 }
 
 app.UseExceptionHandler();

@@ -33,8 +33,8 @@ public sealed class QueueWaitEstimateTests(TestServers servers) : ApiWithDatabas
               FROM generate_series(1, 690) i;
             """, Ct);
 
-        // An API takes its first snapshot while warming up (the one above did, before these rows) and keeps it for a few
-        // seconds: a host with a clock moved past that interval reads these rows whenever its warm-up ran.
+        // An API takes its first snapshot at start (the one above did, before these rows) and keeps it for a few
+        // seconds: a host with a clock moved past that interval reads these rows whatever its start read.
         var clock = new ShiftedClock();
         await using var api = Api.WithWebHostBuilder(b => b.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(clock)));
         using var caller = api.CreateClient();
