@@ -44,21 +44,9 @@ status_command=$(readme_command "curl -s http://localhost:5080/api/v1/status/<jo
 [ -n "$submit_command" ] && [ -n "$status_command" ] || fail "README lost its curl examples"
 
 echo "front door: $run_command"
-# With job control on, the command gets a process group of its own (its id is the command's pid) and does not
-# inherit the ignored SIGINT that a script's background commands otherwise get: SIGINT to that group is exactly
-# what a terminal's Ctrl+C does. A shell cannot undo a SIGINT that was already ignored when it started (CI launched
-# with nohup or from a background job): `env --default-signal=INT` restores it, as a terminal's shell would have.
-set -m
-env --default-signal=INT bash -c "exec $run_command" > "$log" 2>&1 < /dev/null &
-group=$!
-set +m
-
-deadline=$((SECONDS + START_TIMEOUT))
-until grep -q 'running; press Ctrl+C to stop' "$log"; do
-  kill -0 "$group" 2> /dev/null || fail "the AppHost exited before it was ready"
-  [ $SECONDS -lt $deadline ] || fail "not running after ${START_TIMEOUT} s"
-  sleep 2
-done
+source tools/apphost.sh
+apphost_start "$log" "$run_command" "$START_TIMEOUT" || { group=$apphost_group; fail "not running"; }
+group=$apphost_group
 echo "front door: ready after ${SECONDS} s"
 grep -m1 '^\[apphost\] postgres and redis run' "$log" || fail "no line saying where postgres and redis run"
 sed -n '/^Aspire dashboard /,/running; press Ctrl+C/p' "$log"
@@ -71,7 +59,7 @@ for server in postgres redis-server LlmWorkflow.Api LlmWorkflow.Worker; do
   ps -o args= -p "$(IFS=,; echo "${pids[*]}")" | grep -q "$server" || fail "no $server among the orchestrator's processes"
 done
 
-login_url=$(sed -n 's/^Aspire dashboard  *\(http[^ ]*\).*/\1/p' "$log" | head -1)
+login_url=$(apphost_dashboard "$log")
 [ -n "$login_url" ] || fail "no Aspire dashboard login URL printed"
 code=$(curl -s -o /dev/null -w '%{http_code}' -L -c /dev/null "$login_url") || fail "the Aspire dashboard does not answer at $login_url"
 [ "$code" = 200 ] || fail "the Aspire dashboard answered $code at $login_url"

@@ -14,8 +14,9 @@ SUBMITS=${SUBMITS:-2000}
 CONCURRENCY=${CONCURRENCY:-32}
 here=bench/proxy
 log=$(mktemp /tmp/apphost-proxy.XXXXXX.log)
+source tools/apphost.sh
 group=""
-trap '[ -n "$group" ] && kill -INT -- "-$group" 2> /dev/null; true' EXIT
+trap '[ -n "${apphost_group:-}" ] && kill -INT -- "-$apphost_group" 2> /dev/null; true' EXIT
 
 dotnet build LlmWorkflow.AppHost -v quiet > /dev/null
 
@@ -41,14 +42,8 @@ api_environment() {
 }
 
 run_arm() { # $1 round, $2 proxied (true|false)
-  set -m
-  env --default-signal=INT dotnet run --project LlmWorkflow.AppHost --no-build -- --AppHost:Proxied "$2" > "$log" 2>&1 < /dev/null &
-  group=$!
-  set +m
-  until grep -q 'running; press Ctrl+C to stop' "$log"; do
-    kill -0 "$group" 2> /dev/null || { cat "$log"; exit 1; }
-    sleep 1
-  done
+  apphost_start "$log" "dotnet run --project LlmWorkflow.AppHost --no-build -- --AppHost:Proxied $2" || { cat "$log"; exit 1; }
+  group=$apphost_group
   local environment redis postgres
   environment=$(api_environment)
   redis=$(sed -n 's/^ConnectionStrings__redis=\([^,]*\).*/\1/p' <<< "$environment")
@@ -56,8 +51,7 @@ run_arm() { # $1 round, $2 proxied (true|false)
   node "$here/round-trips.mjs" "$redis" "$postgres" "$SAMPLES" | sed "s/^/round $1 proxied=$2 /"
   node bench/node/submit.mjs http://localhost:5080 dev-api-key hello_transform 200 "$CONCURRENCY" > /dev/null
   node bench/node/submit.mjs http://localhost:5080 dev-api-key hello_transform "$SUBMITS" "$CONCURRENCY" | sed "s/^/round $1 proxied=$2 /"
-  kill -INT -- "-$group"
-  wait "$group" || true
+  apphost_stop || true
   group=""
 }
 

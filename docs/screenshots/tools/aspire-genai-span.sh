@@ -8,25 +8,18 @@ cd "$(dirname "$0")/../../.."
 out=${1:-docs/screenshots/aspire-genai-span.png}
 export AppHost__DashboardApiKey=screenshot-$RANDOM$RANDOM
 log=$(mktemp /tmp/aspire-genai-span.XXXXXX.log)
-group=""
-trap '[ -n "$group" ] && kill -INT -- "-$group" 2> /dev/null; wait; rm -f "$log"' EXIT
+trap '[ -n "${apphost_group:-}" ] && kill -INT -- "-$apphost_group" 2> /dev/null; wait; rm -f "$log"' EXIT
 
-set -m
-env --default-signal=INT dotnet run --project LlmWorkflow.AppHost > "$log" 2>&1 < /dev/null &
-group=$!
-set +m
-until grep -q 'running; press Ctrl+C to stop' "$log"; do
-  kill -0 "$group" 2> /dev/null || { cat "$log"; exit 1; }
-  sleep 2
-done
-login_url=$(sed -n 's/^Aspire dashboard  *\(http[^ ]*\).*/\1/p' "$log" | head -1)
+source tools/apphost.sh
+apphost_start "$log" "dotnet run --project LlmWorkflow.AppHost" || { cat "$log"; exit 1; }
+login_url=$(apphost_dashboard "$log")
 dashboard=${login_url%%/login*}
 
 # A ticket id of its own each time, so the mock is called rather than the response cache answering.
 input=$(jq --arg id "T-$RANDOM$RANDOM" '.ticket_id = $id' workflows/examples/support_triage.json)
 job_id=$(curl -s -X POST http://localhost:5080/api/v1/workflow -H 'Content-Type: application/json' -H 'X-API-Key: dev-api-key' \
   -d "{\"workflow_name\": \"support_triage\", \"input_data\": $input}" | jq -r .job_id)
-until curl -s -H 'X-API-Key: dev-api-key' "http://localhost:5080/api/v1/status/$job_id" | grep -q '"status":"completed"'; do sleep 1; done
+until [ "$(curl -s -H 'X-API-Key: dev-api-key' "http://localhost:5080/api/v1/status/$job_id" | jq -r .status)" = completed ]; do sleep 1; done
 # The trace whose spans carry the job id, once its chat span has reached the dashboard.
 until trace_id=$(curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/spans" \
     | jq -er --arg job "$job_id" '[.. | objects | select(has("traceId") and any(.attributes[]?; .value.stringValue? == $job)) | .traceId][0]') \
@@ -35,6 +28,4 @@ until trace_id=$(curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/a
 done
 echo "job $job_id, trace $dashboard/traces/detail/$trace_id"
 node --experimental-websocket docs/screenshots/tools/aspire-span.mjs "$login_url" "$trace_id" "chat " "$out" 1280
-kill -INT -- "-$group"
-wait "$group" || true
-group=""
+apphost_stop || true
