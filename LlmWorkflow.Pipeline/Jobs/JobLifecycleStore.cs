@@ -19,21 +19,17 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// and call these methods. Rows that statements return are read by column name into small records.
 /// </summary>
 /// <remarks>
-/// A worker's writes during a run go through its <see cref="PostgresWriteBatcher"/>, which commits many jobs' writes
-/// in one round trip; only a worker host registers one, so the methods that use it (release, progress, step and usage
-/// rows, finish) are the worker's. Every other statement runs on its own command.
+/// A run's writes (release, progress, step and usage rows, finish) are built here as statements and sent by the
+/// worker's <see cref="JobRunWriter"/> through its <see cref="PostgresWriteBatcher"/>, which commits many jobs' writes
+/// in one round trip. Every other statement runs on its own command.
 /// </remarks>
 public sealed partial class JobLifecycleStore(
     NpgsqlDataSource dataSource,
     IOptions<WebhookOptions> webhookOptions,
-    ILogger<JobLifecycleStore> logger,
-    PostgresWriteBatcher? writes = null)
+    ILogger<JobLifecycleStore> logger)
 {
     // The finish's SQL embeds the webhook payload limit, so its statement is built once per store.
     private readonly MultiRowStatement _finishRows = new("finish", FinishSql(webhookOptions.Value.MaxPayloadBytes), FinishColumns);
-
-    private PostgresWriteBatcher Writes => writes
-        ?? throw new InvalidOperationException("A run's writes go through the worker's PostgresWriteBatcher, which this host does not register.");
 
     private static readonly string SubmitSql = $"""
         INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, priority, webhook_url, webhook_secret, webhook_events,
@@ -279,26 +275,20 @@ public sealed partial class JobLifecycleStore(
         return await ReadIdsAsync(command, cancellationToken);
     }
 
-    /// <summary>Gives a job back (worker shutting down): queued again, keeping its checkpoints for the next worker.</summary>
+    /// <summary>The statement that gives a job back (worker shutting down): queued again, keeping its checkpoints.</summary>
     /// <param name="attempt">The attempt this run claimed, so a run of an attempt that was taken over (even by the same
     /// worker, after a stall) cannot release the newer one; null for any attempt.</param>
-    public async Task ReleaseAsync(Guid jobId, string workerId, CancellationToken cancellationToken, int? attempt = null)
-    {
-        List<NpgsqlParameter> p =
+    public static WriteStatement ReleaseStatement(Guid jobId, string workerId, int? attempt) =>
+        new(ReleaseSql,
         [
             new() { Value = jobId },
             new() { Value = workerId },
             new() { Value = (object?)attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer },
-        ];
-        await Writes.ExecuteAsync(jobId, ReleaseSql, p, cancellationToken);
-    }
+        ]);
 
-    /// <summary>The running step and the job's progress, for pollers; advisory, so only while the job runs.</summary>
-    public async Task UpdateProgressAsync(Guid jobId, string stepId, string stepName, int percent, CancellationToken cancellationToken)
-    {
-        List<NpgsqlParameter> p = [new() { Value = jobId }, new() { Value = stepId }, new() { Value = stepName }, new() { Value = percent }];
-        await Writes.ExecuteAsync(jobId, ProgressSql, p, cancellationToken);
-    }
+    /// <summary>The statement that records the running step and the job's progress, for pollers; advisory, so only while the job runs.</summary>
+    public static WriteStatement ProgressStatement(Guid jobId, string stepId, string stepName, int percent) =>
+        new(ProgressSql, [new() { Value = jobId }, new() { Value = stepId }, new() { Value = stepName }, new() { Value = percent }]);
 
     private static async Task<HashSet<Guid>> ReadIdsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {
@@ -317,21 +307,6 @@ public sealed partial class JobLifecycleStore(
 
     private static NpgsqlParameter Jsonbs(IEnumerable<string?> values) =>
         new() { Value = values.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb };
-
-    /// <summary>
-    /// Writes a step record. With <paramref name="checkpointOutput"/> the row also becomes the step's checkpoint and
-    /// stores the full (uncapped) output that later steps of a resumed run read.
-    /// </summary>
-    public async Task UpsertStepAsync(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint, CancellationToken cancellationToken) =>
-        await Writes.ExecuteAsync(jobId, [StepStatement(jobId, jobAttempt, record, checkpointOutput, isCheckpoint)], cancellationToken);
-
-    /// <summary>
-    /// Writes a step record (or checkpoint), the first statement, and the usage rows of the LLM calls it paid for, in
-    /// one transaction. False when the step row was refused because this run no longer owns the job's attempt (it was reclaimed,
-    /// finished or deleted); the usage rows are written regardless while the job exists, because the calls were paid.
-    /// </summary>
-    public async Task<bool> WriteStepAsync(Guid jobId, IReadOnlyList<WriteStatement> statements, CancellationToken cancellationToken) =>
-        (await Writes.ExecuteAsync(jobId, statements, cancellationToken))[0] == 1;
 
     /// <summary>The statement that writes a step record, fenced by the job's attempt so a reclaimed run cannot write.</summary>
     /// <remarks>One row of a multi-row statement: the step rows of many jobs in a batch are one INSERT.</remarks>
@@ -432,9 +407,6 @@ public sealed partial class JobLifecycleStore(
         return (output, row);
     }
 
-    public async Task InsertUsageAsync(Guid jobId, string stepId, string? workflowName, LlmCallResult call, CancellationToken cancellationToken) =>
-        await Writes.ExecuteAsync(jobId, [UsageStatement(Guid.CreateVersion7(), jobId, stepId, workflowName, call)], cancellationToken);
-
     /// <summary>
     /// The statement that records one answered LLM call. Its id is chosen by the worker when the answer arrives, so a
     /// write retried after an outage (or whose commit was not acknowledged) can never add a second row for one call.
@@ -482,19 +454,11 @@ public sealed partial class JobLifecycleStore(
         ]);
 
     /// <summary>
-    /// Stores the outcome, releases the lease and records the terminal webhook event, in one statement. Only the lease
-    /// owner of a running job can finish it; false when this worker no longer owns it.
+    /// The row of the finishing statement for one job: stores the outcome, releases the lease and records the terminal
+    /// webhook event. Only the lease owner of a running job can finish it (see <see cref="JobRunWriter.FinishAsync"/>).
     /// </summary>
-    /// <param name="attempt">The attempt this run claimed (see <see cref="ReleaseAsync"/>); null for any attempt.</param>
-    /// <param name="stepRows">Step rows the run has not written yet (<see cref="StepStatement"/>), written first in the
-    /// same transaction.</param>
     /// <remarks>One row of a multi-row statement: the finishes of many jobs in a batch are one statement, each row with
     /// its own guard, so only the rows whose guard fails lose.</remarks>
-    public async Task<bool> FinishAsync(
-        Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken, int? attempt = null, IReadOnlyList<WriteStatement>? stepRows = null) =>
-        (await Writes.ExecuteAsync(jobId, [.. stepRows ?? [], FinishStatement(jobId, workerId, outcome, attempt)], cancellationToken))[^1] == 1;
-
-    /// <summary>The row of the finishing statement for one job (see <see cref="FinishAsync"/>).</summary>
     public WriteStatement FinishStatement(Guid jobId, string workerId, JobOutcome outcome, int? attempt) =>
         _finishRows.Row(jobId,
             jobId, workerId, outcome.Status.ToWire(), JsonText(outcome.Result), outcome.ErrorMessage ?? outcome.Error?.Message,

@@ -35,7 +35,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(0, await StepRowsAsync(id));
 
         var rows = await store.TakeDeferredAsync();
-        Assert.True(await _db.Store.FinishAsync(id, "worker-a", Completed(), CancellationToken.None, attempt: 1, rows));
+        Assert.True(await _db.Run.FinishAsync(id, "worker-a", Completed(), CancellationToken.None, attempt: 1, rows));
 
         Assert.Equal(JobStatus.Completed, await _db.StatusAsync(id));
         Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND step_key = 'shape' AND is_checkpoint AND output ->> 'v' = 'shape'", id));
@@ -127,7 +127,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
         var rows = await store.TakeDeferredAsync();
         Assert.False(store.HoldsLastPaidStep);
         Assert.Equal(3, rows.Count);
-        Assert.True(await _db.Store.FinishAsync(id, "worker-a", Completed(), CancellationToken.None, attempt: 1, rows));
+        Assert.True(await _db.Run.FinishAsync(id, "worker-a", Completed(), CancellationToken.None, attempt: 1, rows));
 
         Assert.Equal(JobStatus.Completed, await _db.StatusAsync(id));
         Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND step_key = 'answer' AND is_checkpoint AND output ->> 'v' = 'answer'", id));
@@ -151,7 +151,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND step_key = 'shape'", id));
         Assert.Equal(1, await UsageRowsAsync(id));
         // The job is handed back and claimed again: the new attempt finds the answer and does not buy it again.
-        await _db.Store.ReleaseAsync(id, "worker-a", CancellationToken.None, attempt: 1);
+        await _db.Run.ReleaseAsync(id, "worker-a", CancellationToken.None, attempt: 1);
         var claimed = Assert.Single(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None)).Value;
         var resumed = Checkpoints(id, deferFor: Never, attempt: claimed.Attempt);
         var restored = await resumed.TryGetAsync(id.ToString(), "answer", CancellationToken.None);
@@ -184,7 +184,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
         // Another worker reclaims the job: attempt 2 owns it now.
         Assert.Single(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None));
 
-        Assert.False(await _db.Store.FinishAsync(id, "worker-a", Completed(), CancellationToken.None, attempt: 1, await store.TakeDeferredAsync()));
+        Assert.False(await _db.Run.FinishAsync(id, "worker-a", Completed(), CancellationToken.None, attempt: 1, await store.TakeDeferredAsync()));
 
         Assert.Equal(JobStatus.Processing, await _db.StatusAsync(id));
         Assert.Equal(0, await StepRowsAsync(id));
@@ -192,6 +192,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
 
     private PostgresCheckpointStore Checkpoints(Guid id, TimeSpan deferFor, bool deferStepRows = true, int attempt = 1) => new(
         _db.Store,
+        _db.Run,
         new ClaimedJob(id, "hello_transform", new JsonObject(), attempt, null, null, null, null, false, 5, false, []),
         new RunPersistenceFaults(),
         new HeldWrites(Options.Create(new WorkerOptions()), TimeProvider.System, NullLogger<HeldWrites>.Instance),

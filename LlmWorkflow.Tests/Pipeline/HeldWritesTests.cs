@@ -82,8 +82,8 @@ public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
         await holder.SaveAsync(id.ToString(), Checkpoint(), CancellationToken.None);
         // A usage row written twice (as after a commit whose acknowledgement was lost) is still one row.
         var again = JobLifecycleStore.UsageStatement(Guid.CreateVersion7(), id, "other", "hello_transform", Call());
-        await _db.Store.WriteStepAsync(id, [again], CancellationToken.None);
-        await _db.Store.WriteStepAsync(id, [again], CancellationToken.None);
+        await _db.Run.WriteStepAsync(id, [again], CancellationToken.None);
+        await _db.Run.WriteStepAsync(id, [again], CancellationToken.None);
 
         var claimed = Assert.Single(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None)).Value;
         var newOwner = Checkpoints(id, claimed.Attempt, () => { });
@@ -101,16 +101,17 @@ public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
         var claimed = Assert.Single(await _db.Store.ClaimAsync([id], "worker-a", TimeSpan.FromSeconds(30), CancellationToken.None)).Value;
         var outcome = new JobOutcome(JobStatus.Cancelled, null, null, 0, 0, 0m);
 
-        Assert.False(await _db.Store.FinishAsync(id, "worker-a", outcome, CancellationToken.None, attempt: 1));
-        await _db.Store.ReleaseAsync(id, "worker-a", CancellationToken.None, attempt: 1);
+        Assert.False(await _db.Run.FinishAsync(id, "worker-a", outcome, CancellationToken.None, attempt: 1));
+        await _db.Run.ReleaseAsync(id, "worker-a", CancellationToken.None, attempt: 1);
         Assert.Equal(JobStatus.Processing, await _db.StatusAsync(id));
 
-        Assert.True(await _db.Store.FinishAsync(id, "worker-a", outcome with { Status = JobStatus.Completed }, CancellationToken.None, claimed.Attempt));
+        Assert.True(await _db.Run.FinishAsync(id, "worker-a", outcome with { Status = JobStatus.Completed }, CancellationToken.None, claimed.Attempt));
         Assert.Equal(JobStatus.Completed, await _db.StatusAsync(id));
     }
 
     private PostgresCheckpointStore Checkpoints(Guid id, int attempt, Action leaseLost) => new(
         _db.Store,
+        _db.Run,
         new ClaimedJob(id, "hello_transform", new JsonObject(), attempt, null, null, null, null, false, 5, false, []),
         new RunPersistenceFaults(),
         Held(new WorkerOptions()),

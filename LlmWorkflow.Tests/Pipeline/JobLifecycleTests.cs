@@ -55,7 +55,7 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(CancelOutcome.CancelRequested, await _db.CommandsAsync(c => c.CancelAsync(id, CancellationToken.None)));
 
         // The run did not stop in time and finished: the cancel that was answered 202 still wins.
-        Assert.True(await _db.Store.FinishAsync(id, "worker-a", Outcome(outcome), CancellationToken.None));
+        Assert.True(await _db.Run.FinishAsync(id, "worker-a", Outcome(outcome), CancellationToken.None));
 
         Assert.Equal(JobStatus.Cancelled, await _db.StatusAsync(id));
         Assert.Equal([("workflow.cancelled", "cancelled")], await _db.TerminalEventsAsync(id));
@@ -88,7 +88,7 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
     {
         var id = await _db.InsertJobAsync(current);
 
-        Assert.False(await _db.Store.FinishAsync(id, "worker-a", Outcome(outcome), CancellationToken.None));
+        Assert.False(await _db.Run.FinishAsync(id, "worker-a", Outcome(outcome), CancellationToken.None));
 
         Assert.Equal(current, await _db.StatusAsync(id));
         Assert.Empty(await _db.TerminalEventsAsync(id));
@@ -99,9 +99,9 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing, leaseOwner: "worker-a");
 
-        Assert.False(await _db.Store.FinishAsync(id, "worker-b", Outcome(JobStatus.Completed), CancellationToken.None));
+        Assert.False(await _db.Run.FinishAsync(id, "worker-b", Outcome(JobStatus.Completed), CancellationToken.None));
         Assert.Equal(JobStatus.Processing, await _db.StatusAsync(id));
-        Assert.True(await _db.Store.FinishAsync(id, "worker-a", Outcome(JobStatus.Completed), CancellationToken.None));
+        Assert.True(await _db.Run.FinishAsync(id, "worker-a", Outcome(JobStatus.Completed), CancellationToken.None));
         Assert.Equal(JobStatus.Completed, await _db.StatusAsync(id));
     }
 
@@ -151,9 +151,9 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
         var id = await _db.InsertJobAsync(status);
 
         Assert.False(await _db.Store.RenewLeaseAsync(id, "worker-a", TimeSpan.FromSeconds(30), CancellationToken.None));
-        await _db.Store.ReleaseAsync(id, "worker-a", CancellationToken.None);
-        await _db.Store.UpsertStepAsync(id, 1, Step(), new JsonObject { ["x"] = 1 }, isCheckpoint: true, CancellationToken.None);
-        await _db.Store.UpdateProgressAsync(id, "late", "Late step", 50, CancellationToken.None);
+        await _db.Run.ReleaseAsync(id, "worker-a", CancellationToken.None);
+        await _db.Run.WriteStepAsync(id, [JobLifecycleStore.StepStatement(id, 1, Step(), new JsonObject { ["x"] = 1 }, isCheckpoint: true)], CancellationToken.None);
+        await _db.Run.UpdateProgressAsync(id, "late", "Late step", 50, CancellationToken.None);
 
         Assert.Equal(status, await _db.StatusAsync(id));
         Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1", id));
@@ -166,8 +166,8 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
         var id = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true);
         Assert.Single(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None));
 
-        await _db.Store.UpsertStepAsync(id, 1, Step(), new JsonObject { ["stale"] = true }, isCheckpoint: true, CancellationToken.None);
-        await _db.Store.UpsertStepAsync(id, 2, Step(), new JsonObject { ["current"] = true }, isCheckpoint: true, CancellationToken.None);
+        await _db.Run.WriteStepAsync(id, [JobLifecycleStore.StepStatement(id, 1, Step(), new JsonObject { ["stale"] = true }, isCheckpoint: true)], CancellationToken.None);
+        await _db.Run.WriteStepAsync(id, [JobLifecycleStore.StepStatement(id, 2, Step(), new JsonObject { ["current"] = true }, isCheckpoint: true)], CancellationToken.None);
 
         Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND job_attempt = 1", id));
         Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1 AND job_attempt = 2", id));
@@ -237,7 +237,7 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
             ids.Add(await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true, age: TimeSpan.FromDays(1)));
         }
 
-        var finishes = ids.Select(id => Task.Run(() => _db.Store.FinishAsync(id, "worker-a", Outcome(JobStatus.Completed), CancellationToken.None))).ToArray();
+        var finishes = ids.Select(id => Task.Run(() => _db.Run.FinishAsync(id, "worker-a", Outcome(JobStatus.Completed), CancellationToken.None))).ToArray();
         var cleanup = Task.Run(() => _db.MaintenanceAsync(async m => (await m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None)).Total));
         var finished = await Task.WhenAll(finishes);
         var cleaned = await cleanup;
@@ -260,8 +260,8 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
         for (var i = 0; i < 20; i++)
         {
             var id = await _db.InsertJobAsync(JobStatus.Processing);
-            var completed = Task.Run(() => _db.Store.FinishAsync(id, "worker-a", Outcome(JobStatus.Completed), CancellationToken.None));
-            var failed = Task.Run(() => _db.Store.FinishAsync(id, "worker-a", Outcome(JobStatus.Failed), CancellationToken.None));
+            var completed = Task.Run(() => _db.Run.FinishAsync(id, "worker-a", Outcome(JobStatus.Completed), CancellationToken.None));
+            var failed = Task.Run(() => _db.Run.FinishAsync(id, "worker-a", Outcome(JobStatus.Failed), CancellationToken.None));
             var results = await Task.WhenAll(completed, failed);
 
             Assert.Equal(1, results.Count(r => r));

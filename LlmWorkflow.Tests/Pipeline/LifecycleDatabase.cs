@@ -10,7 +10,7 @@ using LlmWorkflow.Pipeline;
 namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>
-/// The pipeline's real stores (JobLifecycleStore with the worker's write batcher, JobCommands, JobMaintenance) on a test class's own
+/// The pipeline's real stores (JobLifecycleStore, and JobRunWriter with the worker's write batcher, JobCommands, JobMaintenance) on a test class's own
 /// migrated database, with no worker running, so a test can put a job row in any state and attempt transitions on it.
 /// </summary>
 internal sealed class LifecycleDatabase : IAsyncDisposable
@@ -27,6 +27,9 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
 
     public JobLifecycleStore Store => _services.GetRequiredService<JobLifecycleStore>();
 
+    /// <summary>A run's writes, as a worker sends them (through the write batcher).</summary>
+    public JobRunWriter Run => _services.GetRequiredService<JobRunWriter>();
+
     /// <summary>A singleton of the composition, e.g. the submission batcher or the job queue.</summary>
     public T Get<T>()
         where T : notnull => _services.GetRequiredService<T>();
@@ -40,6 +43,7 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(_ =>
             StackExchange.Redis.ConnectionMultiplexer.Connect(configuration.GetConnectionString("redis") + ",abortConnect=false"));
         services.AddSingleton<PostgresWriteBatcher>();
+        services.AddSingleton<JobRunWriter>();
         var provider = services.BuildServiceProvider();
         await using (var scope = provider.CreateAsyncScope())
         {

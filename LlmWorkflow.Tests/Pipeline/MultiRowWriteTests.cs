@@ -89,7 +89,7 @@ public sealed class MultiRowWriteTests(TestServers servers) : IAsyncLifetime
         }
 
         var finishes = mine.Concat(taken)
-            .Select(id => (id, task: Task.Run(() => _db.Store.FinishAsync(id, "worker-a", Outcome(JobStatus.Completed), CancellationToken.None, attempt: 1))))
+            .Select(id => (id, task: Task.Run(() => _db.Run.FinishAsync(id, "worker-a", Outcome(JobStatus.Completed), CancellationToken.None, attempt: 1))))
             .ToArray();
         await Task.WhenAll(finishes.Select(f => f.task));
 

@@ -32,7 +32,7 @@ public sealed class TerminalOutboxTests(TestServers servers) : IAsyncLifetime
 
         await using (await RejectEventsAsync())
         {
-            await Assert.ThrowsAsync<PostgresException>(() => _db.Store.FinishAsync(id, "worker-a", outcome, CancellationToken.None));
+            await Assert.ThrowsAsync<PostgresException>(() => _db.Run.FinishAsync(id, "worker-a", outcome, CancellationToken.None));
 
             Assert.Equal(JobStatus.Processing, await _db.StatusAsync(id));
             Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND lease_owner = 'worker-a' AND completed_at IS NULL", id));
@@ -40,7 +40,7 @@ public sealed class TerminalOutboxTests(TestServers servers) : IAsyncLifetime
         }
 
         // Once the event can be written, the same finish succeeds and records exactly one event.
-        Assert.True(await _db.Store.FinishAsync(id, "worker-a", outcome, CancellationToken.None));
+        Assert.True(await _db.Run.FinishAsync(id, "worker-a", outcome, CancellationToken.None));
         Assert.Equal(JobStatus.Completed, await _db.StatusAsync(id));
         Assert.Equal(new[] { ("workflow.completed", "completed") }, await _db.TerminalEventsAsync(id));
     }
@@ -81,7 +81,7 @@ public sealed class TerminalOutboxTests(TestServers servers) : IAsyncLifetime
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing, webhookUrl: null);
 
-        Assert.True(await _db.Store.FinishAsync(id, "worker-a",
+        Assert.True(await _db.Run.FinishAsync(id, "worker-a",
             new JobOutcome(JobStatus.Failed, null, new WorkflowError { Type = "T", Category = ErrorCategory.SystemError, Message = "m" }, 0, 0, 0m),
             CancellationToken.None));
 

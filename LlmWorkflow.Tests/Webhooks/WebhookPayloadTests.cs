@@ -32,7 +32,7 @@ public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
         var id = await RunningJobAsync();
         var before = DateTimeOffset.UtcNow.AddSeconds(-5);
 
-        Assert.True(await _db.Store.FinishAsync(id, "worker-a",
+        Assert.True(await _db.Run.FinishAsync(id, "worker-a",
             new JobOutcome(JobStatus.Completed, FinishedJobs.SampleResult.DeepClone(), null, 300, 21, 0.0123m), CancellationToken.None));
 
         var payload = await PayloadAsync(id);
@@ -65,7 +65,7 @@ public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
             Retryable = true, RetryAfterSeconds = 30, StepId = "fetch_weather", Details = new JsonObject { ["service"] = "weatherapi" },
         };
 
-        Assert.True(await _db.Store.FinishAsync(id, "worker-a", new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), CancellationToken.None));
+        Assert.True(await _db.Run.FinishAsync(id, "worker-a", new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), CancellationToken.None));
 
         var payload = await PayloadAsync(id);
         Assert.Equal("workflow.failed", (string?)payload["event"]);
@@ -95,7 +95,7 @@ public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
             ["cost_data"] = new JsonObject { ["total_tokens"] = 7 },
         };
 
-        Assert.True(await _db.Store.FinishAsync(id, "worker-a", new JobOutcome(JobStatus.Completed, big, null, 3, 4, 0m), CancellationToken.None));
+        Assert.True(await _db.Run.FinishAsync(id, "worker-a", new JobOutcome(JobStatus.Completed, big, null, 3, 4, 0m), CancellationToken.None));
 
         var payload = await PayloadAsync(id);
         var output = payload["result"]!["output"]!;
@@ -111,7 +111,7 @@ public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
     {
         var id = await RunningJobAsync();
 
-        Assert.True(await _db.Store.FinishAsync(id, "worker-a",
+        Assert.True(await _db.Run.FinishAsync(id, "worker-a",
             new JobOutcome(JobStatus.Completed, FinishedJobs.SampleResult.DeepClone(), null, 1, 1, 0m), CancellationToken.None));
 
         Assert.Equal("Walk the dog.", (string?)(await PayloadAsync(id))["result"]?["output"]?["mission_plan"]);
@@ -122,7 +122,7 @@ public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
     {
         var id = await RunningJobAsync();
         var big = new JsonObject { ["output"] = new JsonObject { ["text"] = new string('x', 5000) }, ["cost_data"] = null };
-        Assert.True(await _db.Store.FinishAsync(id, "worker-a", new JobOutcome(JobStatus.Completed, big, null, 3, 4, 0m), CancellationToken.None));
+        Assert.True(await _db.Run.FinishAsync(id, "worker-a", new JobOutcome(JobStatus.Completed, big, null, 3, 4, 0m), CancellationToken.None));
         var stored = await StoredPayloadAsync(id);
 
         var first = WebhookBodies.ToUtf8(stored);

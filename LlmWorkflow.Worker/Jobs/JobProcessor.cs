@@ -18,6 +18,7 @@ namespace LlmWorkflow.Worker.Jobs;
 /// </summary>
 internal sealed partial class JobProcessor(
     JobLifecycleStore store,
+    JobRunWriter writer,
     JobQueue queue,
     LiveEventPublisher events,
     WorkflowCatalog catalog,
@@ -68,12 +69,12 @@ internal sealed partial class JobProcessor(
         var faults = new RunPersistenceFaults();
         var taken = false;
         var wantsStepEvents = claimed.HasWebhook && claimed.WebhookEvents.Contains(WebhookEventTypes.StepCompleted);
-        var checkpoints = new PostgresCheckpointStore(store, claimed, faults, held, () =>
+        var checkpoints = new PostgresCheckpointStore(store, writer, claimed, faults, held, () =>
         {
             Volatile.Write(ref taken, true);
             run.Cancel();
         }, deferStepRows: !wantsStepEvents);
-        var sink = new JobProgressSink(store, events, claimed, checkpoints, logger, run);
+        var sink = new JobProgressSink(store, writer, events, claimed, checkpoints, logger, run);
 
         // From here the worker's LeaseRenewalService keeps the job's lease (one statement for all running jobs).
         running.Add(claimed.Id, run);
@@ -171,7 +172,7 @@ internal sealed partial class JobProcessor(
     private async Task HandBackAsync(DispatchedJob dispatched, ClaimedJob claimed, PostgresCheckpointStore checkpoints, string why, Activity? activity)
     {
         await checkpoints.EndWithoutFinishAsync();
-        await store.ReleaseAsync(claimed.Id, _options.Id, CancellationToken.None, claimed.Attempt);
+        await writer.ReleaseAsync(claimed.Id, _options.Id, CancellationToken.None, claimed.Attempt);
         await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
         LogReleased(claimed.Id, why);
         activity?.SetTag("llmworkflow.job.status", "released");
@@ -198,7 +199,7 @@ internal sealed partial class JobProcessor(
 
     private async Task FinishAsync(ClaimedJob job, JobOutcome outcome, IReadOnlyList<WriteStatement> stepRows, bool holdsPaidAnswer = false)
     {
-        Task<bool> Finish() => store.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None, job.Attempt, stepRows);
+        Task<bool> Finish() => writer.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None, job.Attempt, stepRows);
         var finished = holdsPaidAnswer
             ? await held.WriteAsync(Finish, HeldWrites.EstimateBytes(stepRows), $"the last step and the finish of job {job.Id}")
             : await Finish();

@@ -16,6 +16,7 @@ namespace LlmWorkflow.Worker.Jobs;
 /// </summary>
 internal sealed partial class JobProgressSink(
     JobLifecycleStore store,
+    JobRunWriter writer,
     LiveEventPublisher events,
     ClaimedJob job,
     PostgresCheckpointStore checkpoints,
@@ -79,7 +80,7 @@ internal sealed partial class JobProgressSink(
         try
         {
             // Only a processing job is updated, so a write that lands after the job finished changes nothing.
-            await store.UpdateProgressAsync(job.Id, started.StepId, started.DisplayName, started.Percent, CancellationToken.None);
+            await writer.UpdateProgressAsync(job.Id, started.StepId, started.DisplayName, started.Percent, CancellationToken.None);
         }
         catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
         {

@@ -38,7 +38,7 @@ namespace LlmWorkflow.Worker.Jobs;
 /// <param name="deferFor">How long a deferred row waits for the run's next write before it is written alone; by
 /// default <see cref="JobProgressSink.ProgressDelay"/>, the delay after which pollers see a running step.</param>
 internal sealed class PostgresCheckpointStore(
-    JobLifecycleStore store, ClaimedJob job, RunPersistenceFaults faults, HeldWrites held, Action leaseLost,
+    JobLifecycleStore store, JobRunWriter writer, ClaimedJob job, RunPersistenceFaults faults, HeldWrites held, Action leaseLost,
     bool deferStepRows = true, TimeSpan? deferFor = null) : ICheckpointStore
 {
     private readonly TimeSpan _deferFor = deferFor ?? JobProgressSink.ProgressDelay;
@@ -131,7 +131,7 @@ internal sealed class PostgresCheckpointStore(
         if (rows is not null)
         {
             // Refused when another attempt owns the job: then its usage rows went in regardless, and the run stops anyway.
-            await faults.GuardAsync(() => held.WriteAsync(() => store.WriteStepAsync(_jobId, rows, CancellationToken.None),
+            await faults.GuardAsync(() => held.WriteAsync(() => writer.WriteStepAsync(_jobId, rows, CancellationToken.None),
                 HeldWrites.EstimateBytes(rows), $"the last step of job {_jobId}"));
         }
     }
@@ -216,7 +216,7 @@ internal sealed class PostgresCheckpointStore(
             var rows = TakeUsage(key);
             if (rows.Count > 0)
             {
-                await faults.GuardAsync(() => held.WriteAsync(() => store.WriteStepAsync(_jobId, rows, CancellationToken.None),
+                await faults.GuardAsync(() => held.WriteAsync(() => writer.WriteStepAsync(_jobId, rows, CancellationToken.None),
                     HeldWrites.EstimateBytes(rows), $"the LLM usage of step \"{key}\" of job {_jobId}"));
             }
         }
@@ -249,7 +249,7 @@ internal sealed class PostgresCheckpointStore(
         var statements = await TakeDeferredAsync();
         statements.Add(step);
         statements.AddRange(usage);
-        var written = await faults.GuardAsync(() => held.WriteAsync(() => store.WriteStepAsync(_jobId, statements, CancellationToken.None),
+        var written = await faults.GuardAsync(() => held.WriteAsync(() => writer.WriteStepAsync(_jobId, statements, CancellationToken.None),
             HeldWrites.EstimateBytes(statements), $"step \"{stepKey}\" of job {_jobId}"));
         if (!written)
         {
@@ -297,7 +297,7 @@ internal sealed class PostgresCheckpointStore(
 
         try
         {
-            if (!await store.WriteStepAsync(_jobId, rows, CancellationToken.None))
+            if (!await writer.WriteStepAsync(_jobId, rows, CancellationToken.None))
             {
                 leaseLost();
             }
