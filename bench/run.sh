@@ -4,6 +4,7 @@
 # driven by the independent Node client and with the BullMQ yardstick, each round in turn; every result is one JSON line
 # in $OUT, and the medians with their ranges are printed at the end.
 #   bench/run.sh e2e 5000 1 32      # S2     bench/run.sh burst 2000 32     # S1     bench/run.sh io 500 1000     # S3
+#   bench/run.sh events 200 1       # live events over SSE (its client is always the Node one)
 # Environment: ROUNDS (3), CLIENTS ("dotnet node"; node applies to e2e and burst), YARDSTICK (1 for e2e), OUT;
 # BEFORE=<dir> also runs, in each round, the API and Worker published in <dir>/LlmWorkflow.Api and <dir>/LlmWorkflow.Worker
 # (an earlier commit's `dotnet publish -c Release`), last in odd rounds and first in even ones, so a change is measured
@@ -26,7 +27,7 @@ if [ -z "${SKIP_PUBLISH:-}" ]; then
   done
 fi
 dotnet build bench/LlmWorkflow.LoadTest -c Release --nologo -v quiet > /dev/null
-if [[ " $clients " == *" node "* ]] || [ "$yardstick" = 1 ]; then
+if [[ " $clients " == *" node "* ]] || [ "$yardstick" = 1 ] || [ "$scenario" = events ]; then
   (cd bench/node && npm ci --no-audit --no-fund --silent)
 fi
 

@@ -232,6 +232,46 @@ internal static class Scenarios
         };
     }
 
+    /// <summary>
+    /// A job's live events as a caller watches them: the API and one worker; <paramref name="jobs"/> jobs,
+    /// <paramref name="concurrency"/> at a time, each submitted and then watched over SSE by the independent Node client
+    /// <c>bench/node/events.mjs</c> (the <c>eventsource</c> package) from its 202 to its terminal event.
+    /// </summary>
+    /// <param name="llmLatencyMs">With a value, <c>bench_llm</c> jobs whose one LLM call answers after that many ms, so
+    /// their later events arrive while the stream is open (the live path) rather than from its history.</param>
+    public static async Task<JsonObject> EventsAsync(BenchEnvironment environment, int jobs, int concurrency, int? llmLatencyMs = null)
+    {
+        await using var llm = llmLatencyMs is { } latency ? await FakeLlmServer.StartAsync(TimeSpan.FromMilliseconds(latency), https: false) : null;
+        if (llm is not null)
+        {
+            await llm.WarmUpAsync(concurrency);
+            llm.ConfigureServices(environment.Settings);
+        }
+
+        await environment.StartApiAsync();
+        StartDrainingWorkers(environment, 1);
+        await WaitForWorkersAsync(environment, 1);
+        var start = new ProcessStartInfo("node",
+        [
+            Path.GetFullPath(Path.Combine("bench", "node", "events.mjs")), environment.ApiUrl.ToString().TrimEnd('/'), BenchEnvironment.CallerKey,
+            llm is null ? "bench_transform" : "bench_llm", jobs.ToString(CultureInfo.InvariantCulture), concurrency.ToString(CultureInfo.InvariantCulture),
+        ]) { RedirectStandardOutput = true };
+        using var node = Process.Start(start)!;
+        var output = await node.StandardOutput.ReadToEndAsync();
+        await node.WaitForExitAsync();
+        if (node.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"The Node events client failed ({node.ExitCode}): {output}");
+        }
+
+        var result = JsonNode.Parse(output.Trim().Split('\n')[^1])!.AsObject();
+        result["scenario"] = "events";
+        result["client"] = "node";
+        result["fsync"] = !environment.FsyncOff;
+        result["llm_latency_ms"] = llmLatencyMs;
+        return result;
+    }
+
     /// <summary>Starts <paramref name="workers"/> worker processes with 256 slots each, as the drain scenarios run them.</summary>
     private static void StartDrainingWorkers(BenchEnvironment environment, int workers)
     {

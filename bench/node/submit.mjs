@@ -1,9 +1,12 @@
-// Independent load client: submits jobs over HTTP with fetch, as the documents' Next.js main app does
-// (document 002's POST /api/v1/workflow), with a fixed number of concurrent callers (closed loop).
+// Independent load client: submits jobs over HTTP as the documents' Next.js main app does (document 002's
+// POST /api/v1/workflow), with a fixed number of concurrent callers (closed loop), each on its own kept-alive
+// connection. CLIENT_TRANSPORT=http (default) uses node:http; =fetch uses fetch, as the main app's code does, which
+// costs this process several times the CPU per request and so, on a machine the service shares, measures the client.
 // Usage: node submit.mjs <api_url> <api_key> <workflow> <jobs> <concurrency> [latencies_file]
 // Prints one JSON line: submitted, seconds, requests_per_second, latency p50/p99/max in ms, cpu_ms of this process;
 // with latencies_file, also writes each submission's latency (ms, one per line, in the order sent) there.
 import { writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
 const [url, key, workflow, jobsArg = '5000', concurrencyArg = '32', latenciesFile] = process.argv.slice(2);
@@ -13,20 +16,48 @@ if (!url || !key || !workflow) {
 }
 const jobs = Number(jobsArg);
 const concurrency = Number(concurrencyArg);
+const transport = process.env.CLIENT_TRANSPORT ?? 'http';
+const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
 const latencies = new Array(jobs);
 let next = 0;
 let failures = 0;
 
-async function submit(i) {
-  const started = performance.now();
+function body(i) {
+  return JSON.stringify({ workflow_name: workflow, input_data: { name: `job ${i}`, question: `question ${i}` } });
+}
+
+async function postWithFetch(i) {
   const response = await fetch(`${url}/api/v1/workflow`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'X-API-Key': key },
-    body: JSON.stringify({ workflow_name: workflow, input_data: { name: `job ${i}`, question: `question ${i}` } }),
+    body: body(i),
   });
   await response.arrayBuffer();
+  return response.status;
+}
+
+function postWithHttp(i) {
+  const payload = body(i);
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${url}/api/v1/workflow`, {
+      method: 'POST',
+      agent,
+      headers: { 'Content-Type': 'application/json', 'X-API-Key': key, 'Content-Length': Buffer.byteLength(payload) },
+    }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(payload);
+  });
+}
+
+async function submit(i) {
+  const started = performance.now();
+  const status = await (transport === 'fetch' ? postWithFetch(i) : postWithHttp(i));
   latencies[i] = performance.now() - started;
-  if (response.status !== 202) {
+  if (status !== 202) {
     failures++;
   }
 }
@@ -48,7 +79,7 @@ if (latenciesFile) {
 const sorted = latencies.slice().sort((a, b) => a - b);
 const at = (p) => Number(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)].toFixed(2));
 console.log(JSON.stringify({
-  client: 'node-fetch',
+  client: `node-${transport}`,
   submitted: jobs,
   failures,
   seconds: Number(seconds.toFixed(3)),
@@ -56,6 +87,7 @@ console.log(JSON.stringify({
   latency_ms: { p50: at(50), p99: at(99), max: at(100) },
   cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
 }));
+agent.destroy();
 if (failures > 0) {
   process.exit(1);
 }

@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 
 const rows = readFileSync(process.argv[2], 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-const metrics = ['jobs_per_second', 'requests_per_second', 'p99_ms', 'submit_p99_ms', 'makespan_seconds', 'worker_peak_memory_mb', 'seconds', 'node_cpu_ms_per_job'];
+const metrics = ['jobs_per_second', 'requests_per_second', 'p99_ms', 'submit_p99_ms', 'makespan_seconds', 'worker_peak_memory_mb', 'seconds', 'node_cpu_ms_per_job',
+  'open_ms.p50', 'first_event_ms.p50', 'first_event_ms.p99', 'terminal_event_ms.p50', 'terminal_event_ms.p99'];
+const get = (row, path) => path.split('.').reduce((value, key) => value?.[key], row);
 const groups = new Map();
 for (const row of rows) {
   const key = `${row.scenario ?? row.yardstick}${row.build ? `, ${row.build} build` : ''}${row.client ? ` (${row.client} client)` : ''}`;
@@ -14,8 +16,8 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 for (const [key, group] of groups) {
-  const parts = metrics.filter((metric) => typeof group[0][metric] === 'number').map((metric) => {
-    const values = group.map((row) => row[metric]);
+  const parts = metrics.filter((metric) => typeof get(group[0], metric) === 'number').map((metric) => {
+    const values = group.map((row) => get(row, metric));
     return `${metric} ${median(values)} [${Math.min(...values)}-${Math.max(...values)}]`;
   });
   const cpu = group.map((row) => row.cpu_ms_per_job?.total ?? row.cpu_ms_per_request?.total).filter((v) => typeof v === 'number');
