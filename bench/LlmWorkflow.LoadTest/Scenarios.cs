@@ -251,19 +251,8 @@ internal static class Scenarios
         await environment.StartApiAsync();
         StartDrainingWorkers(environment, 1);
         await WaitForWorkersAsync(environment, 1);
-        var start = new ProcessStartInfo("node",
-        [
-            Path.GetFullPath(Path.Combine("bench", "node", "events.mjs")), environment.ApiUrl.ToString().TrimEnd('/'), BenchEnvironment.CallerKey,
-            llm is null ? "bench_transform" : "bench_llm", jobs.ToString(CultureInfo.InvariantCulture), concurrency.ToString(CultureInfo.InvariantCulture),
-        ]) { RedirectStandardOutput = true };
-        using var node = Process.Start(start)!;
-        var output = await node.StandardOutput.ReadToEndAsync();
-        await node.WaitForExitAsync();
-        if (node.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"The Node events client failed ({node.ExitCode}): {output}");
-        }
-
+        var output = await NodeScript.RunAsync("events.mjs", environment.ApiUrl.ToString().TrimEnd('/'), BenchEnvironment.CallerKey,
+            llm is null ? "bench_transform" : "bench_llm", jobs.ToString(CultureInfo.InvariantCulture), concurrency.ToString(CultureInfo.InvariantCulture));
         var result = JsonNode.Parse(output.Trim().Split('\n')[^1])!.AsObject();
         result["scenario"] = "events";
         result["client"] = "node";

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace LlmWorkflow.LoadTest;
@@ -24,19 +23,8 @@ internal static class SubmissionClient
         var latenciesFile = Path.GetTempFileName();
         try
         {
-            var start = new ProcessStartInfo("node",
-            [
-                Path.GetFullPath(Path.Combine("bench", "node", "submit.mjs")), apiUrl.ToString().TrimEnd('/'), BenchEnvironment.CallerKey,
-                workflow, count.ToString(CultureInfo.InvariantCulture), concurrency.ToString(CultureInfo.InvariantCulture), latenciesFile,
-            ]) { RedirectStandardOutput = true };
-            using var node = Process.Start(start)!;
-            var summary = await node.StandardOutput.ReadToEndAsync();
-            await node.WaitForExitAsync();
-            if (node.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"The Node client failed ({node.ExitCode}): {summary}");
-            }
-
+            await NodeScript.RunAsync("submit.mjs", apiUrl.ToString().TrimEnd('/'), BenchEnvironment.CallerKey,
+                workflow, count.ToString(CultureInfo.InvariantCulture), concurrency.ToString(CultureInfo.InvariantCulture), latenciesFile);
             return [.. (await File.ReadAllLinesAsync(latenciesFile)).Select(line => double.Parse(line, CultureInfo.InvariantCulture))];
         }
         finally
