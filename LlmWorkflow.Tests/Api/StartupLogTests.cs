@@ -9,7 +9,7 @@ namespace LlmWorkflow.Tests.Api;
 /// <summary>
 /// The real API and Worker processes, with their shipped appsettings.json and real PostgreSQL and Redis: a healthy first
 /// start (migrations, a first job with a signed webhook, which creates the Data Protection key) prints no warning, and
-/// the documents' LOG_LEVEL changes the level the shipped file sets.
+/// the documents' LOG_LEVEL changes the level the shipped file sets, and a broken workflow definition stops the start.
 /// </summary>
 public sealed class StartupLogTests(TestServers servers)
 {
@@ -63,6 +63,37 @@ public sealed class StartupLogTests(TestServers servers)
         await using var quiet = await ApiProcess.StartAsync(ShippedLogLevels(environment.Settings(new Dictionary<string, string?> { ["LOG_LEVEL"] = "warning" })));
         Assert.DoesNotContain("info: LlmWorkflow", quiet.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("dbug: ", quiet.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ABrokenWorkflowDefinitionStopsTheApiAtStartWithItsProblem()
+    {
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(StartupLogTests) + "Broken");
+        using var workflows = new LlmWorkflow.Tests.Hosting.TemporaryDirectory();
+        CopyDirectory(RepositoryPaths.Workflows, workflows.Path);
+        await File.WriteAllTextAsync(Path.Combine(workflows.Path, "definitions", "broken.json"), """
+            {"name": "broken", "version": "1.0", "steps": [{"id": "only", "type": "no_such_step_type"}]}
+            """, TestContext.Current.CancellationToken);
+
+        // The catalog loads before the API listens, so the start fails instead of the first submission.
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            ApiProcess.StartAsync(environment.Settings(new Dictionary<string, string?> { ["Workflows:Root"] = workflows.Path })));
+        Assert.Contains("the process exited", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("Invalid workflow definitions", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("broken.json", failure.Message, StringComparison.Ordinal);
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        foreach (var directory in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+        {
+            Directory.CreateDirectory(directory.Replace(from, to, StringComparison.Ordinal));
+        }
+
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            File.Copy(file, file.Replace(from, to, StringComparison.Ordinal));
+        }
     }
 
     /// <summary>The test settings without their log levels, so the shipped appsettings.json decides them.</summary>
