@@ -5,6 +5,7 @@ using LlmWorkflow.Contracts;
 using LlmWorkflow.Api.Endpoints;
 using LlmWorkflow.Api.Infrastructure;
 using LlmWorkflow.Api.Infrastructure.OpenApi;
+using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Persistence;
@@ -15,6 +16,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 
 builder.AddServiceDefaults();
 builder.Services.AddLlmWorkflowCore(builder.Configuration);
+builder.Services.AddApiJobServices();
 builder.EnrichLlmWorkflowDatabase();
 builder.AddLlmWorkflowRedis();
 

@@ -26,7 +26,8 @@ namespace LlmWorkflow.Pipeline;
 
 /// <summary>
 /// Registers what both the API and the Worker host (the Redis client comes from <see cref="RedisSetup"/>): storage, dispatch, webhooks' outbox, health checks, and
-/// the workflow engine with its response cache and rate limits shared through Redis.
+/// the workflow engine with its response cache and rate limits shared through Redis. What only one of them needs, each
+/// registers itself (the API's <c>AddApiJobServices</c>, the Worker's <c>AddWorkerServices</c>).
 /// </summary>
 public static class PipelineServiceCollectionExtensions
 {
@@ -46,21 +47,13 @@ public static class PipelineServiceCollectionExtensions
 
         services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section));
         services.AddSingleton<JobQueue>();
-        services.AddSingleton<QueueWaitEstimator>();
         services.AddSingleton<JobLifecycleStore>();
-        services.AddSingleton<SubmissionBatcher>();
-        services.AddScoped<JobSubmitter>();
-        services.AddScoped<JobCommands>();
-        services.AddSingleton<DeletedJobs>();
         services.AddSingleton<JobEventStream>();
         services.AddSingleton<WorkerHeartbeats>();
-        services.AddSingleton<QueueSnapshot>();
         services.AddScoped<JobMaintenance>();
         services.AddOptions<MaintenanceOptions>().Bind(configuration.GetSection(MaintenanceOptions.Section));
         services.AddSingleton<ScheduledMaintenance>();
-        services.AddScoped<UsageReport>();
         services.AddSingleton<UsageRollup>();
-        services.AddSingleton<JobTimeSeries>();
         services.AddWebhooks(configuration);
 
         var workflowsRoot = WorkflowsDirectory.Resolve(configuration["Workflows:Root"]);

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Reflection;
 using Microsoft.AspNetCore.Http.Metadata;
+using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Api.Contracts;

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Api.Jobs;
 
 namespace LlmWorkflow.Api.Endpoints;
 

@@ -3,6 +3,7 @@ using LlmWorkflow.Pipeline.Persistence;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
+using LlmWorkflow.Api.Jobs;
 
 namespace LlmWorkflow.Api.Endpoints;
 

@@ -12,6 +12,7 @@ using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Persistence;
 using LlmWorkflow.Pipeline.Redis;
 using Microsoft.Extensions.Options;
+using LlmWorkflow.Api.Jobs;
 
 namespace LlmWorkflow.Api.Endpoints;
 

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Api.Jobs;
 
 namespace LlmWorkflow.Api.Endpoints;
 

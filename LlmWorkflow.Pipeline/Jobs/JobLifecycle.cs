@@ -61,12 +61,12 @@ internal sealed record JobTransitionRule(JobTransition Transition, IReadOnlyList
 /// forbidden transition matches no row, and two racing transitions on one job cannot both win: the second
 /// re-checks the guard against the first one's committed row and finds it no longer matches.
 /// </summary>
-internal static class JobLifecycle
+public static class JobLifecycle
 {
     private static readonly JobStatus[] Waiting = [JobStatus.Pending, JobStatus.Queued];
     private static readonly JobStatus[] Running = [JobStatus.Processing];
 
-    public static IReadOnlyList<JobTransitionRule> Table { get; } =
+    internal static IReadOnlyList<JobTransitionRule> Table { get; } =
     [
         new(JobTransition.Submit, [], JobStatus.Queued),
         new(JobTransition.Dispatch, [JobStatus.Queued], JobStatus.Queued),
@@ -90,7 +90,7 @@ internal static class JobLifecycle
         r => r.Transition,
         r => r.From.Count == 0 ? "FALSE" : $"status IN ({string.Join(", ", r.From.Select(s => $"'{s.ToWire()}'"))})");
 
-    public static JobTransitionRule Rule(JobTransition transition) => ByTransition[transition];
+    internal static JobTransitionRule Rule(JobTransition transition) => ByTransition[transition];
 
     public static bool IsAllowed(JobTransition transition, JobStatus from) => ByTransition[transition].From.Contains(from);
 

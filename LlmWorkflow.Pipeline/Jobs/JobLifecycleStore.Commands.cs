@@ -7,7 +7,7 @@ namespace LlmWorkflow.Pipeline.Jobs;
 
 /// <summary>
 /// The transitions callers and operators start (Cancel, RequestCancel, Retry, bulk delete) and the housekeeping ones
-/// (StaleCleanup, retention). <see cref="JobCommands"/> and <see cref="JobMaintenance"/> decide when; the statements
+/// (StaleCleanup, retention). <c>JobCommands</c> and <see cref="JobMaintenance"/> decide when; the statements
 /// are here.
 /// </summary>
 public sealed partial class JobLifecycleStore
@@ -87,7 +87,7 @@ public sealed partial class JobLifecycleStore
     /// waiting jobs created before <paramref name="waiting"/>'s, each with that rule's message and error and its
     /// <c>workflow.failed</c> event; returns the jobs it failed.
     /// </summary>
-    public async Task<IReadOnlyList<StaleJob>> FailStaleAsync(DateTimeOffset now, StaleRule processing, StaleRule waiting, CancellationToken cancellationToken)
+    internal async Task<IReadOnlyList<StaleJob>> FailStaleAsync(DateTimeOffset now, StaleRule processing, StaleRule waiting, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(CleanupStaleSql(webhookOptions.Value.MaxPayloadBytes));
         command.Parameters.Add(new NpgsqlParameter { Value = now });
@@ -112,7 +112,7 @@ public sealed partial class JobLifecycleStore
     /// <paramref name="batchSize"/> rows per statement and transaction so no statement holds many locks or stalls the
     /// workers' writes; then the tombstones (and their outliving webhook attempts) of jobs deleted before it.
     /// </summary>
-    public async Task<RetentionResult> DeleteFinishedAsync(DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken)
+    internal async Task<RetentionResult> DeleteFinishedAsync(DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken)
     {
         var deleted = 0;
         var batches = 0;
@@ -252,7 +252,7 @@ public sealed partial class JobLifecycleStore
 /// Which jobs of one kind (running, waiting) a stale cleanup fails: started (running) or created (waiting) before
 /// <see cref="Before"/>; with the message and error they get.
 /// </summary>
-public sealed record StaleRule(DateTimeOffset Before, string Message, JsonObject Error);
+internal sealed record StaleRule(DateTimeOffset Before, string Message, JsonObject Error);
 
 /// <summary>A job a stale cleanup failed: why (<c>processing_timeout</c> or <c>never_started</c>) and its workflow.</summary>
-public sealed record StaleJob(string Reason, string WorkflowName);
+internal sealed record StaleJob(string Reason, string WorkflowName);

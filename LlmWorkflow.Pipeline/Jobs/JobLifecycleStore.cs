@@ -20,7 +20,7 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// </summary>
 /// <remarks>
 /// A run's writes (release, progress, step and usage rows, finish) are built here as statements and sent by the
-/// worker's <see cref="JobRunWriter"/> through its <see cref="PostgresWriteBatcher"/>, which commits many jobs' writes
+/// worker's <c>JobRunWriter</c> through its <c>PostgresWriteBatcher</c>, which commits many jobs' writes
 /// in one round trip. Every other statement runs on its own command.
 /// </remarks>
 public sealed partial class JobLifecycleStore(
@@ -455,7 +455,7 @@ public sealed partial class JobLifecycleStore(
 
     /// <summary>
     /// The row of the finishing statement for one job: stores the outcome, releases the lease and records the terminal
-    /// webhook event. Only the lease owner of a running job can finish it (see <see cref="JobRunWriter.FinishAsync"/>).
+    /// webhook event. Only the lease owner of a running job can finish it (see <c>JobRunWriter.FinishAsync</c>).
     /// </summary>
     /// <remarks>One row of a multi-row statement: the finishes of many jobs in a batch are one statement, each row with
     /// its own guard, so only the rows whose guard fails lose.</remarks>
@@ -533,7 +533,7 @@ public sealed partial class JobLifecycleStore(
 }
 
 /// <summary>Reads a returned row's columns by name, so a statement's column order is free to change.</summary>
-internal static class RowFields
+public static class RowFields
 {
     /// <summary>A column that is never NULL in this row.</summary>
     public static T Field<T>(this DbDataReader reader, string column) => reader.GetFieldValue<T>(reader.GetOrdinal(column));

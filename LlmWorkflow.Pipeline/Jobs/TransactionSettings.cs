@@ -3,7 +3,7 @@ using Npgsql;
 namespace LlmWorkflow.Pipeline.Jobs;
 
 /// <summary>Settings a pipeline transaction sets for itself (<c>SET LOCAL</c>: they end with it, on any pooled connection).</summary>
-internal static class TransactionSettings
+public static class TransactionSettings
 {
     /// <summary>
     /// No JIT compilation for the transaction's statements. PostgreSQL compiles a statement whose estimated cost passes

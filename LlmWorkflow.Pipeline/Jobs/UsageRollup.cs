@@ -8,7 +8,7 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// an hour at a time once the hour has been over for <see cref="Grace"/>, and kept equal to the raw rows: every call
 /// before <c>llm_usage_rollup_state.rolled_until</c> is in it (so the open day's rows hold its rolled hours), deletes
 /// of jobs subtract their calls in the same statement (<see cref="SubtractDeletedJobsSql"/>), and
-/// <see cref="UsageReport"/> sums later rows raw.
+/// <c>UsageReport</c> sums later rows raw.
 /// </summary>
 public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
 {
@@ -170,7 +170,7 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
     /// One raw usage row (<c>u</c>) with its job (<c>j</c>, left-joined) as the rollup keys it: UTC day, tenant,
     /// workflow and user group ('' for none).
     /// </summary>
-    internal const string RawCallColumns = """
+    public const string RawCallColumns = """
         (u.created_at AT TIME ZONE 'UTC')::date AS day, u.created_at, u.model, coalesce(j.tenant_id, '') AS tenant_id,
         coalesce(j.workflow_name, '') AS workflow_name, coalesce(j.user_id, '') AS user_id,
         CASE WHEN j.user_id IS NOT NULL THEN '' WHEN j.username IS NOT NULL THEN 'n:' || j.username ELSE 'none' END AS user_key,
@@ -235,7 +235,7 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
         return await command.ExecuteScalarAsync(cancellationToken) is DateTime first ? FloorHour(new DateTimeOffset(first.ToUniversalTime(), TimeSpan.Zero)) : null;
     }
 
-    internal static DateTimeOffset Midnight(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+    public static DateTimeOffset Midnight(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
 
     private static DateOnly NextMonth(DateOnly day) => new DateOnly(day.Year, day.Month, 1).AddMonths(1);
 

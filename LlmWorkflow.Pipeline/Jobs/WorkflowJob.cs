@@ -54,7 +54,7 @@ public sealed class WorkflowJob
 
     public int RetryCount { get; set; }
 
-    /// <summary>The attempts a retry ended, oldest first: JSON objects as <see cref="JobCommands.RetryAsync"/> records them; null before any retry.</summary>
+    /// <summary>The attempts a retry ended, oldest first: JSON objects as <c>JobCommands.RetryAsync</c> records them; null before any retry.</summary>
     public JsonDocument? PreviousAttempts { get; set; }
 
     public int MaxRetries { get; set; } = 3;

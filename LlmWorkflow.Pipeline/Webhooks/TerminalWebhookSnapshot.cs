@@ -9,7 +9,7 @@ namespace LlmWorkflow.Pipeline.Webhooks;
 /// wherever it is needed, and since nothing in it changes, every attempt of the event sends the same bytes.
 /// Stored in <c>llm_webhook_attempts.payload</c> under the key <see cref="WebhookBodies.SnapshotKey"/>.
 /// </summary>
-public sealed record TerminalWebhookSnapshot(
+internal sealed record TerminalWebhookSnapshot(
     Guid JobId,
     string Status,
     string WorkflowName,

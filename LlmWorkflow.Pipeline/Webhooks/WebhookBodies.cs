@@ -39,7 +39,7 @@ public static class WebhookBodies
     /// The documents' terminal body for a finished job. A body above the snapshot's size cap carries
     /// <see cref="TruncatedOutput"/> (with the full body's size) in place of <c>result.output</c>.
     /// </summary>
-    public static byte[] Terminal(TerminalWebhookSnapshot job)
+    internal static byte[] Terminal(TerminalWebhookSnapshot job)
     {
         var body = new TerminalWebhookBody(
             "workflow." + job.Status, job.JobId.ToString(), job.Status, job.WorkflowName, job.UserId, job.ResultData,

@@ -8,7 +8,7 @@ using Npgsql;
 
 namespace LlmWorkflow.Pipeline.Webhooks;
 
-/// <summary>Registers the webhook outbox, the per-job secret protector and admin access (the Worker adds the dispatcher).</summary>
+/// <summary>Registers the webhook outbox and the per-job secret protector (the API adds admin access, the Worker the dispatcher).</summary>
 public static class WebhookServiceCollectionExtensions
 {
     /// <summary>A PKCS#12 file whose certificate encrypts Data Protection's key XML at rest (optional).</summary>
@@ -60,7 +60,6 @@ public static class WebhookServiceCollectionExtensions
             });
         services.AddSingleton<WebhookSecretProtector>();
         services.AddSingleton<WebhookOutbox>();
-        services.AddSingleton<WebhookAdmin>();
         return services;
     }
 }

@@ -8,7 +8,7 @@ namespace LlmWorkflow.Pipeline.Webhooks;
 /// literal non-public address (in any spelling <see cref="Uri"/> accepts: decimal, octal, hex, IPv4-mapped IPv6) and
 /// no <c>localhost</c>. Host names are checked again at connect time against the addresses they resolve to.
 /// </summary>
-internal static class WebhookUrlPolicy
+public static class WebhookUrlPolicy
 {
     /// <summary>Why the URL is refused, or null when it is acceptable.</summary>
     public static string? Check(string url, bool allowPrivateNetworks)

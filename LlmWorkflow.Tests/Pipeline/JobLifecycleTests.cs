@@ -3,6 +3,7 @@ using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Tests.Infrastructure;
 using Npgsql;
 using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Api.Jobs;
 
 namespace LlmWorkflow.Tests.Pipeline;
 

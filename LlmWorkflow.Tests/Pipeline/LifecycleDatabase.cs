@@ -6,6 +6,8 @@ using Npgsql;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Persistence;
 using LlmWorkflow.Pipeline;
+using LlmWorkflow.Api.Jobs;
+using LlmWorkflow.Worker.Jobs;
 
 namespace LlmWorkflow.Tests.Pipeline;
 

@@ -4,6 +4,7 @@ using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Pipeline.Jobs;
 using Npgsql;
+using LlmWorkflow.Worker.Jobs;
 
 namespace LlmWorkflow.Tests.Pipeline;
 

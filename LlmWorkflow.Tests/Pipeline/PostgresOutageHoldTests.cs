@@ -8,6 +8,7 @@ using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using LlmWorkflow.Worker.Jobs;
 
 namespace LlmWorkflow.Tests.Pipeline;
 

@@ -3,6 +3,7 @@ using LlmWorkflow.Tests.Infrastructure;
 using Npgsql;
 using LlmWorkflow.Pipeline.Jobs;
 using StackExchange.Redis;
+using LlmWorkflow.Api.Jobs;
 
 namespace LlmWorkflow.Tests.Pipeline;
 

@@ -4,6 +4,7 @@ using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Webhooks;
 using Npgsql;
+using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Tests.Pipeline;

@@ -1,6 +1,7 @@
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Tests.Infrastructure;
 using Npgsql;
+using LlmWorkflow.Worker.Jobs;
 
 namespace LlmWorkflow.Tests.Pipeline;
 

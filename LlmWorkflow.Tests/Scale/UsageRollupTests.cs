@@ -5,6 +5,7 @@ using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using LlmWorkflow.Api.Jobs;
 
 namespace LlmWorkflow.Tests.Scale;
 

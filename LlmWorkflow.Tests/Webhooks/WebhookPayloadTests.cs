@@ -6,6 +6,7 @@ using LlmWorkflow.Tests.Pipeline;
 using Npgsql;
 using LlmWorkflow.Pipeline.Webhooks;
 using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Api.Jobs;
 
 namespace LlmWorkflow.Tests.Webhooks;
 

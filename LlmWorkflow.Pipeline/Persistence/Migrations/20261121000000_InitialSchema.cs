@@ -10,7 +10,7 @@ namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 /// </summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
 [Migration("20261121000000_InitialSchema")]
-public sealed class InitialSchema : Migration
+internal sealed class InitialSchema : Migration
 {
     protected override void Up(MigrationBuilder migrationBuilder)
     {

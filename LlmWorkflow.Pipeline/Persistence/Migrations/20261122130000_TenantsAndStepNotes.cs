@@ -12,7 +12,7 @@ namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 /// </summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
 [Migration("20261122130000_TenantsAndStepNotes")]
-public sealed class TenantsAndStepNotes : Migration
+internal sealed class TenantsAndStepNotes : Migration
 {
     protected override void Up(MigrationBuilder migrationBuilder)
     {

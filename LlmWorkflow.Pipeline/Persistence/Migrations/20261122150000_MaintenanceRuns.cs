@@ -7,7 +7,7 @@ namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 /// <summary>The last run of each scheduled maintenance task (stale cleanup, retention), for operators.</summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
 [Migration("20261122150000_MaintenanceRuns")]
-public sealed class MaintenanceRuns : Migration
+internal sealed class MaintenanceRuns : Migration
 {
     protected override void Up(MigrationBuilder migrationBuilder)
     {

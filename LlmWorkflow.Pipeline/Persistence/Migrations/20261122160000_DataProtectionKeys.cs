@@ -10,7 +10,7 @@ namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 /// </summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
 [Migration("20261122160000_DataProtectionKeys")]
-public sealed class DataProtectionKeys : Migration
+internal sealed class DataProtectionKeys : Migration
 {
     protected override void Up(MigrationBuilder migrationBuilder)
     {

@@ -10,7 +10,7 @@ namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 /// </summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
 [Migration("20261122170000_ApiKeys")]
-public sealed class ApiKeys : Migration
+internal sealed class ApiKeys : Migration
 {
     protected override void Up(MigrationBuilder migrationBuilder)
     {

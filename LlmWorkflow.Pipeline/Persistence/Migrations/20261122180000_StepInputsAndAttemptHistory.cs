@@ -10,7 +10,7 @@ namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 /// </summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
 [Migration("20261122180000_StepInputsAndAttemptHistory")]
-public sealed class StepInputsAndAttemptHistory : Migration
+internal sealed class StepInputsAndAttemptHistory : Migration
 {
     protected override void Up(MigrationBuilder migrationBuilder)
     {

@@ -9,7 +9,7 @@ namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 /// </summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
 [Migration("20261122190000_JobListIndexes")]
-public sealed class JobListIndexes : Migration
+internal sealed class JobListIndexes : Migration
 {
     protected override void Up(MigrationBuilder migrationBuilder)
     {

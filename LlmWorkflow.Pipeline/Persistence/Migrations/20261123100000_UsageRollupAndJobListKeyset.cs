@@ -19,7 +19,7 @@ namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 /// </summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
 [Migration("20261123100000_UsageRollupAndJobListKeyset")]
-public sealed class UsageRollupAndJobListKeyset : Migration
+internal sealed class UsageRollupAndJobListKeyset : Migration
 {
     protected override void Up(MigrationBuilder migrationBuilder)
     {

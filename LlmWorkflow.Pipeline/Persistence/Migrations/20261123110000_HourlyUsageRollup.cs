@@ -10,7 +10,7 @@ namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 /// </summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
 [Migration("20261123110000_HourlyUsageRollup")]
-public sealed class HourlyUsageRollup : Migration
+internal sealed class HourlyUsageRollup : Migration
 {
     protected override void Up(MigrationBuilder migrationBuilder)
     {

@@ -9,7 +9,7 @@ namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 /// </summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
 [Migration("20261125100000_JobTraceAndWorker")]
-public sealed class JobTraceAndWorker : Migration
+internal sealed class JobTraceAndWorker : Migration
 {
     protected override void Up(MigrationBuilder migrationBuilder)
     {

@@ -11,7 +11,7 @@ namespace LlmWorkflow.Pipeline.Persistence.Migrations;
 /// </summary>
 [DbContext(typeof(LlmWorkflowDbContext))]
 [Migration("20261125110000_DeletedJobs")]
-public sealed class DeletedJobs : Migration
+internal sealed class DeletedJobs : Migration
 {
     protected override void Up(MigrationBuilder migrationBuilder)
     {

@@ -1,4 +1,4 @@
-namespace LlmWorkflow.Pipeline.Webhooks;
+namespace LlmWorkflow.Api.Webhooks;
 
 /// <summary>What a replay request for one job did.</summary>
 public enum WebhookReplayOutcome

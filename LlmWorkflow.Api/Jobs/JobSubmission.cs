@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
+using LlmWorkflow.Pipeline.Jobs;
 
-namespace LlmWorkflow.Pipeline.Jobs;
+namespace LlmWorkflow.Api.Jobs;
 
 /// <summary>A validated-on-submit request to run a workflow (the body of <c>POST /api/v1/workflow</c>).</summary>
 public sealed record JobSubmission

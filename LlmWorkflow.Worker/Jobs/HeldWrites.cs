@@ -3,8 +3,9 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using LlmWorkflow.Pipeline.Jobs;
 
-namespace LlmWorkflow.Pipeline.Jobs;
+namespace LlmWorkflow.Worker.Jobs;
 
 /// <summary>
 /// Holds the writes that record paid work (a step's checkpoint with the usage rows of its LLM calls) while PostgreSQL

@@ -1,6 +1,6 @@
 using Npgsql;
 
-namespace LlmWorkflow.Pipeline.Jobs;
+namespace LlmWorkflow.Api.Jobs;
 
 /// <summary>Bucket sizes of the job time series; each is a PostgreSQL <c>date_trunc</c> field (buckets are UTC-aligned).</summary>
 public enum TimeBucket

@@ -1,4 +1,6 @@
-namespace LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Jobs;
+
+namespace LlmWorkflow.Worker.Jobs;
 
 /// <summary>
 /// Sends a run's writes — release, progress, step and usage rows, finish — through the worker's

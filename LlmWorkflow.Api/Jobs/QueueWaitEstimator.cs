@@ -1,6 +1,7 @@
 using Npgsql;
+using LlmWorkflow.Pipeline.Jobs;
 
-namespace LlmWorkflow.Pipeline.Jobs;
+namespace LlmWorkflow.Api.Jobs;
 
 /// <summary>
 /// Rough <c>estimated_wait_seconds</c> for a new job: queued jobs at or above its band times the recent average

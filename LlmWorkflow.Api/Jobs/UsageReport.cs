@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text;
 using Npgsql;
+using LlmWorkflow.Pipeline.Jobs;
 
-namespace LlmWorkflow.Pipeline.Jobs;
+namespace LlmWorkflow.Api.Jobs;
 
 /// <summary>One group of an aggregated usage report.</summary>
 public sealed record UsageGroup(string Key, int Calls, long InputTokens, long OutputTokens, long TotalTokens, decimal CostUsd)

@@ -2,8 +2,9 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using LlmWorkflow.Pipeline.Jobs;
 
-namespace LlmWorkflow.Pipeline.Jobs;
+namespace LlmWorkflow.Worker.Jobs;
 
 /// <summary>
 /// Group commit for the worker's hot-path writes. Concurrent jobs hand their statements here; the writer sends
@@ -334,11 +335,3 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
     [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} writes failed; retrying them one by one")]
     private partial void LogBatchFailed(Exception ex, int count);
 }
-
-/// <summary>
-/// One SQL statement with its positional parameters (it must return no rows), or one row of a
-/// <see cref="MultiRowStatement"/> (<see cref="Rows"/>, with the row's <see cref="Values"/>; made by
-/// <see cref="MultiRowStatement.Row"/>), which the batcher sends together with the other rows of its kind.
-/// </summary>
-public sealed record WriteStatement(
-    string Sql, IReadOnlyList<NpgsqlParameter> Parameters, MultiRowStatement? Rows = null, object? Key = null, object?[]? Values = null);

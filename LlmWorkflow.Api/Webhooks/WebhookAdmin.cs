@@ -1,7 +1,8 @@
 using System.Data.Common;
 using Npgsql;
+using LlmWorkflow.Pipeline.Webhooks;
 
-namespace LlmWorkflow.Pipeline.Webhooks;
+namespace LlmWorkflow.Api.Webhooks;
 
 /// <summary>
 /// Operator access to webhook deliveries: attempts per job, dead letters, and replays. A replay is a new attempt

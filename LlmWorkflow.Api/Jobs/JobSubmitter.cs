@@ -6,8 +6,9 @@ using Microsoft.Extensions.Options;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Pipeline.Persistence;
 using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Pipeline.Jobs;
 
-namespace LlmWorkflow.Pipeline.Jobs;
+namespace LlmWorkflow.Api.Jobs;
 
 /// <summary>
 /// Accepts a workflow run: validates it against the catalog and the workflow's input schema, inserts the job

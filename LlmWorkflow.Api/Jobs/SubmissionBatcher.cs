@@ -1,7 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using LlmWorkflow.Pipeline.Jobs;
 
-namespace LlmWorkflow.Pipeline.Jobs;
+namespace LlmWorkflow.Api.Jobs;
 
 /// <summary>
 /// Group commit for submissions: concurrent requests' jobs go to Postgres as one multi-row INSERT and to Redis as one

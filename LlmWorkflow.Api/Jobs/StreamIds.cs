@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace LlmWorkflow.Pipeline.Redis;
+namespace LlmWorkflow.Api.Jobs;
 
 /// <summary>Redis stream entry ids (<c>ms-seq</c>, or <c>ms</c> alone): parsing and ordering, as Redis orders them.</summary>
 public static class StreamIds

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace LlmWorkflow.Pipeline.Webhooks;
+namespace LlmWorkflow.Api.Webhooks;
 
 /// <summary>One recorded attempt as the admin API shows it (the signing secret is never stored with attempts).</summary>
 public sealed record WebhookAttemptView(

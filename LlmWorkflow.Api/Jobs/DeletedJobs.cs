@@ -1,6 +1,6 @@
 using Npgsql;
 
-namespace LlmWorkflow.Pipeline.Jobs;
+namespace LlmWorkflow.Api.Jobs;
 
 /// <summary>A deleted job's tombstone (<c>llm_deleted_jobs</c>), kept for the retention period.</summary>
 public sealed record DeletedJob(Guid JobId, string TenantId, string? UserId, string WorkflowName, DateTimeOffset DeletedAt);

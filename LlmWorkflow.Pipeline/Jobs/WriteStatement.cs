@@ -5,7 +5,7 @@ namespace LlmWorkflow.Pipeline.Jobs;
 
 /// <summary>
 /// A write that many jobs make one row at a time (a finish, a step row, a usage row), as one statement over arrays:
-/// <see cref="PostgresWriteBatcher"/> sends the rows of one kind in a batch as ONE statement (PostgreSQL parses,
+/// the worker's write batcher sends the rows of one kind in a batch as ONE statement (PostgreSQL parses,
 /// plans and starts it once, not once per job). The statement reads its rows from <c>unnest($1, …, $n, $n+1)</c>:
 /// one array per column, in <see cref="Columns"/> order, then the rows' positions (<c>ord</c>, int), and returns the
 /// <c>ord</c> of every row it wrote, so each caller learns whether its own row was written (its guard held).
@@ -38,7 +38,7 @@ public sealed class MultiRowStatement(string name, string sql, IReadOnlyList<Mul
     }
 
     /// <summary>The array parameters for <paramref name="rows"/> (values of row <c>i</c> at position <c>ords[i]</c>).</summary>
-    internal IEnumerable<NpgsqlParameter> Parameters(IReadOnlyList<WriteStatement> rows, IReadOnlyList<int> ords)
+    public IEnumerable<NpgsqlParameter> Parameters(IReadOnlyList<WriteStatement> rows, IReadOnlyList<int> ords)
     {
         for (var c = 0; c < Columns.Count; c++)
         {
@@ -61,3 +61,11 @@ public sealed record MultiRowColumn(NpgsqlDbType Type, Type ElementType)
 {
     public static MultiRowColumn Of<T>(NpgsqlDbType type) => new(type, typeof(T));
 }
+
+/// <summary>
+/// One SQL statement with its positional parameters (it must return no rows), or one row of a
+/// <see cref="MultiRowStatement"/> (<see cref="Rows"/>, with the row's <see cref="Values"/>; made by
+/// <see cref="MultiRowStatement.Row"/>), which the worker's write batcher sends together with the other rows of its kind.
+/// </summary>
+public sealed record WriteStatement(
+    string Sql, IReadOnlyList<NpgsqlParameter> Parameters, MultiRowStatement? Rows = null, object? Key = null, object?[]? Values = null);

@@ -1,6 +1,7 @@
 using StackExchange.Redis;
+using LlmWorkflow.Pipeline.Jobs;
 
-namespace LlmWorkflow.Pipeline.Jobs;
+namespace LlmWorkflow.Api.Jobs;
 
 /// <summary>One dispatch stream's state for operators.</summary>
 public sealed record StreamState(string Band, string Key, long Length, long Pending, long? Lag, double? OldestPendingIdleSeconds, IReadOnlyList<ConsumerState> Consumers);

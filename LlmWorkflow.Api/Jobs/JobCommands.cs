@@ -3,8 +3,9 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Pipeline.Jobs;
 
-namespace LlmWorkflow.Pipeline.Jobs;
+namespace LlmWorkflow.Api.Jobs;
 
 /// <summary>What happened to a cancel request.</summary>
 public enum CancelOutcome
