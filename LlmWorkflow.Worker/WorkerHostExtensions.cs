@@ -31,13 +31,13 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<HeldWrites>();
         builder.Services.AddSingleton<JobProcessor>();
         builder.Services.AddSingleton<RunningJobs>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RunningJobs>());
         builder.Services.AddSingleton<LiveEventPublisher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveEventPublisher>());
         builder.Services.AddSingleton<DispatchReconciler>();
         builder.Services.AddHostedService<JobConsumerService>();
         builder.Services.AddHostedService<DispatchReconcilerService>();
         builder.Services.AddHostedService<WorkerPresenceService>();
-        builder.Services.AddHostedService<LeaseRenewalService>();
         builder.Services.AddSingleton<WebhookDeliveryStore>();
         builder.Services.AddSingleton<WebhookRetrySchedule>();
         // No resilience handler: a retry here would be a second, unrecorded layer under the delivery schedule.
@@ -48,7 +48,7 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton(sp => new WebhookSender(
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(WebhookSender.HttpClientName), sp.GetRequiredService<IOptions<WebhookOptions>>()));
         builder.Services.AddSingleton<WebhookDispatcher>();
-        builder.Services.AddHostedService<WebhookDispatcherService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
         builder.Services.AddSingleton<QueueDepthReader>();
         builder.Services.AddHostedService<QueueMetricsService>();
         builder.Services.AddHostedService<MaintenanceService>();

@@ -190,30 +190,80 @@ internal static class JobEndpoints
             errors[field] = messages;
         }
 
-        JobListCursor? after = null;
-        if (cursor is not null)
-        {
-            after = JobListCursor.Decode(cursor);
-            if (after is null)
-            {
-                errors["cursor"] = ["cursor is not valid: pass the next_cursor of a previous page."];
-            }
-            else if (ordering is not null && ordering.Field != JobListSort.DefaultField)
-            {
-                errors["cursor"] = ["cursor pages the created_at order only: leave sort out or use sort=created_at."];
-            }
-            else if (query is not null && query.Offset != 0)
-            {
-                errors["cursor"] = ["cursor and offset cannot be combined: a cursor page starts after the cursor's job."];
-            }
-        }
-
+        var after = ParseCursor(cursor, ordering, query, errors);
         if (query is null || usage is null || ordering is null || errors.ContainsKey("cursor"))
         {
             return TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(v => v)),
                 extensions: errors.ContainsKey("limit_results") ? InvalidLimitResults(limitResults) : null);
         }
 
+        var jobs = Filter(db, scope, tenantId, query, usage);
+
+        // Counting every match costs a scan of all of them (seconds at millions of jobs); the count stops one past
+        // its limit, which is enough to say "more than that" and whether a next page exists. With a cursor it still
+        // counts the filters' matches, not only those after the cursor.
+        var countLimit = JobListCount.LimitFor(query.Offset, query.Limit);
+        var counted = await jobs.OrderByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id)
+            .Take(countLimit + 1).CountAsync(cancellationToken);
+        var (total, exact) = JobListCount.Total(counted, countLimit);
+        if (after is not null)
+        {
+            // A row-value comparison, so PostgreSQL starts the (tenant_id, …, created_at, id) index range at the cursor.
+            jobs = ordering.Descending
+                ? jobs.Where(j => EF.Functions.LessThan(ValueTuple.Create(j.CreatedAt, j.Id), ValueTuple.Create(after.CreatedAt, after.Id)))
+                : jobs.Where(j => EF.Functions.GreaterThan(ValueTuple.Create(j.CreatedAt, j.Id), ValueTuple.Create(after.CreatedAt, after.Id)));
+        }
+
+        var rows = jobs;
+        if (query.Offset > 0)
+        {
+            // Deferred join: the skipped rows are walked in the index alone (their ids), only the page's rows are read.
+            var pageIds = ordering.Apply(jobs).Skip(query.Offset).Take(query.Limit).Select(j => j.Id);
+            rows = db.Jobs.AsNoTracking().Where(j => pageIds.Contains(j.Id));
+        }
+
+        var page = await ordering.Apply(rows)
+            .Take(query.Limit)
+            .Select(j => new JobSummary(
+                j.Id, j.WorkflowName, j.Status.ToWire(), j.Priority, j.UserId, j.Username, j.Action, j.CreatedAt,
+                j.StartedAt, j.CompletedAt, j.DurationMs, j.ErrorMessage, j.CurrentStepId, j.CurrentStepName,
+                j.ProgressPercent, j.TotalTokens, j.CostUsd, j.Status == JobStatus.Failed ? j.ErrorData : null))
+            .ToListAsync(cancellationToken);
+        var next = ordering.Field == JobListSort.DefaultField && page.Count == query.Limit
+            ? new JobListCursor(page[^1].CreatedAt, page[^1].JobId).Encode()
+            : null;
+        return TypedResults.Ok(new JobListResponse(page, total, query.Limit, query.Offset, exact) { NextCursor = next });
+    }
+
+    /// <summary>The cursor of a keyset page, or null; a cursor that is invalid or combined with what it cannot page adds its error.</summary>
+    private static JobListCursor? ParseCursor(string? cursor, JobListSort? ordering, JobListQuery? query, Dictionary<string, string[]> errors)
+    {
+        if (cursor is null)
+        {
+            return null;
+        }
+
+        var after = JobListCursor.Decode(cursor);
+        if (after is null)
+        {
+            errors["cursor"] = ["cursor is not valid: pass the next_cursor of a previous page."];
+        }
+        else if (ordering is not null && ordering.Field != JobListSort.DefaultField)
+        {
+            errors["cursor"] = ["cursor pages the created_at order only: leave sort out or use sort=created_at."];
+        }
+        else if (query is not null && query.Offset != 0)
+        {
+            errors["cursor"] = ["cursor and offset cannot be combined: a cursor page starts after the cursor's job."];
+        }
+
+        return after;
+    }
+
+    /// <summary>The caller's jobs that match the list's filters (tenant scope first: a caller sees only its own tenant).</summary>
+    private static IQueryable<WorkflowJob> Filter(
+        LlmWorkflowDbContext db, CallerScope scope, string? tenantId, JobListQuery query, JobListUsageFilter usage)
+    {
         var jobs = db.Jobs.AsNoTracking();
         if (scope.Contradictory)
         {
@@ -251,19 +301,7 @@ internal static class JobEndpoints
 
         if (query.Search is { } term)
         {
-            // Any part of the id (the dashboard shows its last 8 characters, callers paste prefixes), username, user id,
-            // action or input (its JSON text), ignoring case; LIKE wildcards in the term are escaped.
-            var escaped = term.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal)
-                .Replace("_", @"\_", StringComparison.Ordinal);
-            var anywhere = "%" + escaped + "%";
-            // EF cannot turn a jsonb value into its text, so the input is matched by a subquery of its own.
-            var inputMatches = db.Database.SqlQuery<Guid>(
-                $@"SELECT id AS ""Value"" FROM llm_workflow_jobs WHERE input_data::text ILIKE {anywhere} ESCAPE '\'");
-            jobs = jobs.Where(j => EF.Functions.ILike(j.Id.ToString(), anywhere, @"\")
-                || (j.Username != null && EF.Functions.ILike(j.Username, anywhere, @"\"))
-                || (j.UserId != null && EF.Functions.ILike(j.UserId, anywhere, @"\"))
-                || (j.Action != null && EF.Functions.ILike(j.Action, anywhere, @"\"))
-                || inputMatches.Contains(j.Id));
+            jobs = Search(db, jobs, term);
         }
 
         if (usage.Username is { } name)
@@ -279,40 +317,26 @@ internal static class JobEndpoints
                 && (usage.UsageTo == null || u.CreatedAt < usage.UsageTo)));
         }
 
-        // Counting every match costs a scan of all of them (seconds at millions of jobs); the count stops one past
-        // its limit, which is enough to say "more than that" and whether a next page exists. With a cursor it still
-        // counts the filters' matches, not only those after the cursor.
-        var countLimit = JobListCount.LimitFor(query.Offset, query.Limit);
-        var counted = await jobs.OrderByDescending(j => j.CreatedAt).ThenByDescending(j => j.Id)
-            .Take(countLimit + 1).CountAsync(cancellationToken);
-        var (total, exact) = JobListCount.Total(counted, countLimit);
-        if (after is not null)
-        {
-            // A row-value comparison, so PostgreSQL starts the (tenant_id, …, created_at, id) index range at the cursor.
-            jobs = ordering.Descending
-                ? jobs.Where(j => EF.Functions.LessThan(ValueTuple.Create(j.CreatedAt, j.Id), ValueTuple.Create(after.CreatedAt, after.Id)))
-                : jobs.Where(j => EF.Functions.GreaterThan(ValueTuple.Create(j.CreatedAt, j.Id), ValueTuple.Create(after.CreatedAt, after.Id)));
-        }
+        return jobs;
+    }
 
-        var rows = jobs;
-        if (query.Offset > 0)
-        {
-            // Deferred join: the skipped rows are walked in the index alone (their ids), only the page's rows are read.
-            var pageIds = ordering.Apply(jobs).Skip(query.Offset).Take(query.Limit).Select(j => j.Id);
-            rows = db.Jobs.AsNoTracking().Where(j => pageIds.Contains(j.Id));
-        }
-
-        var page = await ordering.Apply(rows)
-            .Take(query.Limit)
-            .Select(j => new JobSummary(
-                j.Id, j.WorkflowName, j.Status.ToWire(), j.Priority, j.UserId, j.Username, j.Action, j.CreatedAt,
-                j.StartedAt, j.CompletedAt, j.DurationMs, j.ErrorMessage, j.CurrentStepId, j.CurrentStepName,
-                j.ProgressPercent, j.TotalTokens, j.CostUsd, j.Status == JobStatus.Failed ? j.ErrorData : null))
-            .ToListAsync(cancellationToken);
-        var next = ordering.Field == JobListSort.DefaultField && page.Count == query.Limit
-            ? new JobListCursor(page[^1].CreatedAt, page[^1].JobId).Encode()
-            : null;
-        return TypedResults.Ok(new JobListResponse(page, total, query.Limit, query.Offset, exact) { NextCursor = next });
+    /// <summary>
+    /// Any part of the id (the dashboard shows its last 8 characters, callers paste prefixes), username, user id,
+    /// action or input (its JSON text), ignoring case; LIKE wildcards in the term are escaped.
+    /// </summary>
+    private static IQueryable<WorkflowJob> Search(LlmWorkflowDbContext db, IQueryable<WorkflowJob> jobs, string term)
+    {
+        var escaped = term.Replace(@"\", @"\\", StringComparison.Ordinal).Replace("%", @"\%", StringComparison.Ordinal)
+            .Replace("_", @"\_", StringComparison.Ordinal);
+        var anywhere = "%" + escaped + "%";
+        // EF cannot turn a jsonb value into its text, so the input is matched by a subquery of its own.
+        var inputMatches = db.Database.SqlQuery<Guid>(
+            $@"SELECT id AS ""Value"" FROM llm_workflow_jobs WHERE input_data::text ILIKE {anywhere} ESCAPE '\'");
+        return jobs.Where(j => EF.Functions.ILike(j.Id.ToString(), anywhere, @"\")
+            || (j.Username != null && EF.Functions.ILike(j.Username, anywhere, @"\"))
+            || (j.UserId != null && EF.Functions.ILike(j.UserId, anywhere, @"\"))
+            || (j.Action != null && EF.Functions.ILike(j.Action, anywhere, @"\"))
+            || inputMatches.Contains(j.Id));
     }
 
     /// <summary>Document 003's members of the limit_results 400, kept next to the problem details ones its clients read.</summary>

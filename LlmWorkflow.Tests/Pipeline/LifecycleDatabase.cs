@@ -42,6 +42,7 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(environment.Settings(settings)).Build();
         var services = new ServiceCollection().AddLogging();
         services.AddLlmWorkflowCore(configuration);
+        services.AddApiJobServices();
         services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(_ =>
             StackExchange.Redis.ConnectionMultiplexer.Connect(configuration.GetConnectionString("redis") + ",abortConnect=false"));
         services.AddSingleton<PostgresWriteBatcher>();

@@ -64,7 +64,7 @@ internal sealed partial class JobProcessor(
             return;
         }
 
-        // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease (LeaseRenewalService).
+        // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease (RunningJobs renews the leases).
         using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
         var faults = new RunPersistenceFaults();
         var taken = false;
@@ -76,7 +76,7 @@ internal sealed partial class JobProcessor(
         }, deferStepRows: !wantsStepEvents);
         var sink = new JobProgressSink(store, writer, events, claimed, checkpoints, logger, run);
 
-        // From here the worker's LeaseRenewalService keeps the job's lease (one statement for all running jobs).
+        // From here RunningJobs keeps the job's lease (one statement for all running jobs).
         running.Add(claimed.Id, run);
 
         WorkflowRunResult result;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using LlmWorkflow.Pipeline.Jobs;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace LlmWorkflow.Worker.Jobs;
@@ -7,10 +8,20 @@ namespace LlmWorkflow.Worker.Jobs;
 /// <summary>
 /// The jobs this worker is running, each with a token that stops it. <see cref="StopCancelledAsync"/> asks Postgres
 /// in one query which of them were cancelled or deleted since, so a cancel reaches a running job within one poll
-/// interval (the worker polls twice a second) without any worker-to-worker messaging. <see cref="RenewLeasesAsync"/>
-/// extends all their leases in one statement (per worker, not per job).
+/// interval (the worker polls twice a second) without any worker-to-worker messaging.
 /// </summary>
-internal sealed class RunningJobs(NpgsqlDataSource dataSource, JobLifecycleStore store)
+/// <remarks>
+/// It also keeps their leases: every <see cref="WorkerOptions.LeaseDuration"/> / 3, one statement for all of them
+/// (<see cref="RenewLeasesAsync"/>; not a timer and a statement per job), so a lease always has at least two thirds of
+/// its duration left. A job this worker no longer owns is stopped. While PostgreSQL is unreachable the jobs keep running
+/// (a held result waits for it): nobody can take a job over meanwhile, and the next renewal after it returns succeeds
+/// (it checks the owner, not the expiry).
+/// </remarks>
+internal sealed partial class RunningJobs(
+    NpgsqlDataSource dataSource,
+    JobLifecycleStore store,
+    IOptions<WorkerOptions> options,
+    ILogger<RunningJobs> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _running = new();
 
@@ -83,4 +94,30 @@ internal sealed class RunningJobs(NpgsqlDataSource dataSource, JobLifecycleStore
 
         return stopped;
     }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var worker = options.Value;
+        using var timer = new PeriodicTimer(worker.LeaseDuration / 3);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await RenewLeasesAsync(worker.Id, worker.LeaseDuration, stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogRenewalFailed(ex, Count);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not renew the leases of {Count} running job(s)")]
+    private partial void LogRenewalFailed(Exception ex, int count);
 }

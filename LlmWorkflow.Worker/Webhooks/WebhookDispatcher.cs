@@ -7,8 +7,10 @@ using LlmWorkflow.Pipeline.Webhooks;
 namespace LlmWorkflow.Worker.Webhooks;
 
 /// <summary>
-/// One round of delivery: claim due attempts, sign and send them concurrently, record each result and schedule the
-/// next attempt or dead-letter the event. Everything it knows is in Postgres, so any worker can run any round.
+/// Delivers webhooks from the Postgres outbox, off the jobs' path: rounds back to back while there is a backlog,
+/// otherwise one round per poll interval. A round claims due attempts, signs and sends them concurrently, records each
+/// result and schedules the next attempt or dead-letters the event. Everything it knows is in Postgres and claims are
+/// exclusive, so every worker runs one and they share the work.
 /// </summary>
 internal sealed partial class WebhookDispatcher(
     WebhookDeliveryStore store,
@@ -17,7 +19,7 @@ internal sealed partial class WebhookDispatcher(
     WebhookSecretProtector secretProtector,
     IOptions<WebhookOptions> options,
     TimeProvider time,
-    ILogger<WebhookDispatcher> logger)
+    ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     /// <summary>What is recorded when neither the job nor the service has a signing secret.</summary>
     public const string NoSecretError =
@@ -25,6 +27,38 @@ internal sealed partial class WebhookDispatcher(
 
     // Past the attempt's own timeout, so a lease only lapses when its worker is gone.
     private static readonly TimeSpan LeaseMargin = TimeSpan.FromSeconds(30);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var claimed = 0;
+            try
+            {
+                claimed = await DispatchDueAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogRoundFailed(ex);
+            }
+
+            if (claimed < options.Value.BatchSize)
+            {
+                try
+                {
+                    await Task.Delay(options.Value.PollInterval, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
 
     /// <summary>Delivers the due attempts of one batch; returns how many were claimed.</summary>
     public async Task<int> DispatchDueAsync(CancellationToken cancellationToken)
@@ -124,4 +158,7 @@ internal sealed partial class WebhookDispatcher(
     [LoggerMessage(
         Message = "Webhook {EventType} of job {JobId} (event {EventId}) attempt {AttemptNumber}: {State} (HTTP {HttpStatus}) {Error}")]
     private partial void LogAttempt(LogLevel level, Guid jobId, string eventType, string eventId, int attemptNumber, string state, int? httpStatus, string? error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook dispatch round failed; will retry")]
+    private partial void LogRoundFailed(Exception ex);
 }
