@@ -36,7 +36,7 @@ public sealed class LlmProviderRegistry : IDisposable
     private readonly ConcurrentDictionary<string, ResolvedProvider?> _providers = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, IChatClient> _clients = new(StringComparer.Ordinal);
 
-    /// <summary>Calls providers over its own handler chain (as <c>AddLlmProviders</c> registers it); for rehearsals and tests.</summary>
+    /// <summary>Calls providers over its own handler chain (as <c>AddLlmProviders</c> registers it); for benchmarks and tests.</summary>
     /// <param name="environment">Reads environment variables; tests pass their own.</param>
     /// <param name="transport">Innermost HTTP handler; defaults to <see cref="CreateTransport"/>.</param>
     public LlmProviderRegistry(IOptions<LlmOptions> options, Func<string, string?>? environment = null, HttpMessageHandler? transport = null)

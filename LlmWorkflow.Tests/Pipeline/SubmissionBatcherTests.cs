@@ -10,8 +10,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// <summary>
 /// Concurrent submissions share one multi-row INSERT and one pipelined XADD per batch (real Postgres and Redis):
 /// every job is stored and dispatched once, rows written by one statement share a transaction id, an idempotency
-/// race inside one batch has one winner, a bad row fails only its own submission, and a warm-up's rehearsal runs
-/// the flush and keeps nothing.
+/// race inside one batch has one winner, and a bad row fails only its own submission.
 /// </summary>
 public sealed class SubmissionBatcherTests(TestServers servers) : IAsyncLifetime
 {
