@@ -19,6 +19,7 @@ public static class ValidationCodes
     public const string MissingProviderKey = "missing_provider_key";
     public const string InvalidPromptSource = "invalid_prompt_source";
     public const string MissingPromptFile = "missing_prompt_file";
+    public const string InvalidPrompt = "invalid_prompt";
     public const string UnknownExternalService = "unknown_external_service";
     public const string UnknownTransform = "unknown_transform";
     public const string InvalidTransformConfig = "invalid_transform_config";

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Expressions;
 using LlmWorkflow.Engine.External;
 using LlmWorkflow.Engine.Templates;
@@ -89,6 +90,55 @@ public sealed partial class WorkflowValidator(
         }
     }
 
+    /// <summary>
+    /// Inline prompts (<c>prompt</c>, <c>system</c>, <c>messages[].content</c>) are compiled as prompt files are, so a
+    /// template syntax error fails validation and the catalog's load, not the first job that renders it; the compiled
+    /// template is the one runs reuse.
+    /// </summary>
+    private void CheckInlinePrompts(JsonObject config, string configPath, ProblemList problems)
+    {
+        foreach (var (text, jsonPath) in InlinePrompts(config, configPath))
+        {
+            string? problem;
+            try
+            {
+                problem = HandlebarsRenderer.SyntaxProblem((prompts?.FromText(text) ?? PromptTemplate.FromText(text)).Body);
+            }
+            catch (WorkflowException invalid)
+            {
+                problem = invalid.Message;
+            }
+
+            if (problem is not null)
+            {
+                problems.Add(jsonPath, ValidationCodes.InvalidPrompt, $"The inline prompt does not compile: {problem}",
+                    "Close every {{#if}} and {{#each}} with {{/if}} and {{/each}}, and write variables as {{name}}.");
+            }
+        }
+    }
+
+    private static IEnumerable<(string Text, string JsonPath)> InlinePrompts(JsonObject config, string configPath)
+    {
+        foreach (var key in new[] { "prompt", "system" })
+        {
+            if (config[key] is JsonValue value && value.TryGetValue<string>(out var text))
+            {
+                yield return (text, $"{configPath}.{key}");
+            }
+        }
+
+        if (config["messages"] is JsonArray messages)
+        {
+            for (var i = 0; i < messages.Count; i++)
+            {
+                if (messages[i]?["content"] is JsonValue content && content.TryGetValue<string>(out var text))
+                {
+                    yield return (text, $"{configPath}.messages[{i}].content");
+                }
+            }
+        }
+    }
+
     private void CheckTransform(JsonObject config, string configPath, LeafConfigChecks leafChecks, ProblemList problems)
     {
         if (leafChecks.Required(config, configPath, "operation", "the name of a transform, e.g. template") is not { } operation || transforms is null)
@@ -135,6 +185,7 @@ public sealed partial class WorkflowValidator(
                     CheckPromptFile(file, filePath, problems);
                 }
 
+                CheckInlinePrompts(step.Config, configPath, problems);
                 break;
             case StepTypes.ExternalApi:
                 leafChecks.CheckExternal(step.Config, configPath);

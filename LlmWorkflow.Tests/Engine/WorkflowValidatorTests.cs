@@ -85,6 +85,10 @@ public sealed class WorkflowValidatorTests
             ["missing_prompt_file@$.steps[0].config.prompt_file", "missing_prompt_file@$.steps[1].config.prompt_file", "missing_prompt_file@$.steps[1].config.system_file"]
         },
         { "bad_transforms.json", ["unknown_transform@$.steps[0].config.operation", "invalid_transform_config@$.steps[1].config.template"] },
+        {
+            "bad_inline_prompts.json",
+            ["invalid_prompt@$.steps[0].config.prompt", "invalid_prompt@$.steps[1].config.system", "invalid_prompt@$.steps[2].config.messages[1].content"]
+        },
     };
 
     [Theory]
