@@ -249,12 +249,16 @@ public sealed partial class JobLifecycleStore(
         return claimed;
     }
 
-    /// <summary>Whether a cancel of the job was accepted (or the job is gone): checked before each paid step starts.</summary>
-    public async Task<bool> StopRequestedAsync(Guid jobId, CancellationToken cancellationToken)
+    /// <summary>Which of the jobs must stop: a cancel was accepted, or the job is gone (deleted).</summary>
+    public async Task<IReadOnlySet<Guid>> StopRequestedAsync(IReadOnlyCollection<Guid> jobIds, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT cancel_requested_at IS NULL FROM llm_workflow_jobs WHERE id = $1");
-        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
-        return await command.ExecuteScalarAsync(cancellationToken) is not true;
+        await using var command = dataSource.CreateCommand("""
+            SELECT id FROM unnest($1::uuid[]) AS id
+            EXCEPT
+            SELECT id FROM llm_workflow_jobs WHERE id = ANY($1) AND cancel_requested_at IS NULL
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = jobIds.ToArray() });
+        return await ReadIdsAsync(command, cancellationToken);
     }
 
     /// <summary>Extends the lease; false when this worker no longer owns the job (it was cancelled or reclaimed).</summary>

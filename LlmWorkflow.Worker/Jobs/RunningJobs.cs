@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using LlmWorkflow.Pipeline.Jobs;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace LlmWorkflow.Worker.Jobs;
 
@@ -18,12 +17,13 @@ namespace LlmWorkflow.Worker.Jobs;
 /// (it checks the owner, not the expiry).
 /// </remarks>
 internal sealed partial class RunningJobs(
-    NpgsqlDataSource dataSource,
     JobLifecycleStore store,
     IOptions<WorkerOptions> options,
     ILogger<RunningJobs> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _running = new();
+    private readonly Dictionary<Guid, TaskCompletionSource<bool>> _checks = [];
+    private bool _checking;
 
     public int Count => _running.Count;
 
@@ -48,18 +48,10 @@ internal sealed partial class RunningJobs(
             return 0;
         }
 
-        var ids = _running.Keys.ToArray();
-        await using var command = dataSource.CreateCommand("""
-            SELECT id FROM unnest($1::uuid[]) AS id
-            EXCEPT
-            SELECT id FROM llm_workflow_jobs WHERE id = ANY($1) AND cancel_requested_at IS NULL
-            """);
-        command.Parameters.Add(new NpgsqlParameter { Value = ids });
         var stopped = 0;
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        foreach (var id in await store.StopRequestedAsync(_running.Keys.ToArray(), cancellationToken))
         {
-            if (_running.TryGetValue(reader.GetGuid(0), out var stop))
+            if (_running.TryGetValue(id, out var stop))
             {
                 await stop.CancelAsync();
                 stopped++;
@@ -67,6 +59,70 @@ internal sealed partial class RunningJobs(
         }
 
         return stopped;
+    }
+
+    /// <summary>
+    /// Whether a cancel of the job was accepted (or the job is gone), asked before a paid step starts. The checks of
+    /// jobs starting together share one query: a burst of job starts takes no connection each. A check never joins a
+    /// query already sent, so it sees every cancel accepted before it was asked.
+    /// </summary>
+    public Task<bool> IsStopRequestedAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        TaskCompletionSource<bool>? waiter;
+        bool send;
+        lock (_checks)
+        {
+            if (!_checks.TryGetValue(jobId, out waiter))
+            {
+                waiter = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _checks[jobId] = waiter;
+            }
+
+            send = !_checking;
+            _checking = true;
+        }
+
+        if (send)
+        {
+            _ = SendChecksAsync();
+        }
+
+        return waiter.Task.WaitAsync(cancellationToken);
+    }
+
+    private async Task SendChecksAsync()
+    {
+        while (true)
+        {
+            Dictionary<Guid, TaskCompletionSource<bool>> batch;
+            lock (_checks)
+            {
+                if (_checks.Count == 0)
+                {
+                    _checking = false;
+                    return;
+                }
+
+                batch = new Dictionary<Guid, TaskCompletionSource<bool>>(_checks);
+                _checks.Clear();
+            }
+
+            try
+            {
+                var stop = await store.StopRequestedAsync(batch.Keys, CancellationToken.None);
+                foreach (var (id, waiter) in batch)
+                {
+                    waiter.TrySetResult(stop.Contains(id));
+                }
+            }
+            catch (Exception ex)
+            {
+                foreach (var waiter in batch.Values)
+                {
+                    waiter.TrySetException(ex);
+                }
+            }
+        }
     }
 
     /// <summary>
