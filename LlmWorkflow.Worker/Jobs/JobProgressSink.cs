@@ -15,7 +15,7 @@ namespace LlmWorkflow.Worker.Jobs;
 /// event stream still reports every step). Every finished step is logged with the job id, workflow, step and duration.
 /// </summary>
 internal sealed partial class JobProgressSink(
-    RunningJobs running,
+    JobLifecycleStore store,
     JobRunWriter writer,
     LiveEventPublisher events,
     ClaimedJob job,
@@ -33,7 +33,7 @@ internal sealed partial class JobProgressSink(
     public async ValueTask PublishAsync(ProgressEvent progressEvent, CancellationToken cancellationToken)
     {
         if (stop is not null && progressEvent is StepStarted { Type: StepTypes.Llm or StepTypes.ExternalApi }
-            && await running.IsStopRequestedAsync(job.Id, cancellationToken))
+            && (await store.StopRequestedAsync([job.Id], cancellationToken)).Count > 0)
         {
             // No paid step starts after a cancel was accepted, even if its notice has not reached this worker yet.
             await stop.CancelAsync();

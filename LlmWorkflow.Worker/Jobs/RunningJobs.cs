@@ -22,8 +22,6 @@ internal sealed partial class RunningJobs(
     ILogger<RunningJobs> logger) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _running = new();
-    private readonly Dictionary<Guid, TaskCompletionSource<bool>> _checks = [];
-    private bool _checking;
 
     public int Count => _running.Count;
 
@@ -59,70 +57,6 @@ internal sealed partial class RunningJobs(
         }
 
         return stopped;
-    }
-
-    /// <summary>
-    /// Whether a cancel of the job was accepted (or the job is gone), asked before a paid step starts. The checks of
-    /// jobs starting together share one query: a burst of job starts takes no connection each. A check never joins a
-    /// query already sent, so it sees every cancel accepted before it was asked.
-    /// </summary>
-    public Task<bool> IsStopRequestedAsync(Guid jobId, CancellationToken cancellationToken)
-    {
-        TaskCompletionSource<bool>? waiter;
-        bool send;
-        lock (_checks)
-        {
-            if (!_checks.TryGetValue(jobId, out waiter))
-            {
-                waiter = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-                _checks[jobId] = waiter;
-            }
-
-            send = !_checking;
-            _checking = true;
-        }
-
-        if (send)
-        {
-            _ = SendChecksAsync();
-        }
-
-        return waiter.Task.WaitAsync(cancellationToken);
-    }
-
-    private async Task SendChecksAsync()
-    {
-        while (true)
-        {
-            Dictionary<Guid, TaskCompletionSource<bool>> batch;
-            lock (_checks)
-            {
-                if (_checks.Count == 0)
-                {
-                    _checking = false;
-                    return;
-                }
-
-                batch = new Dictionary<Guid, TaskCompletionSource<bool>>(_checks);
-                _checks.Clear();
-            }
-
-            try
-            {
-                var stop = await store.StopRequestedAsync(batch.Keys, CancellationToken.None);
-                foreach (var (id, waiter) in batch)
-                {
-                    waiter.TrySetResult(stop.Contains(id));
-                }
-            }
-            catch (Exception ex)
-            {
-                foreach (var waiter in batch.Values)
-                {
-                    waiter.TrySetException(ex);
-                }
-            }
-        }
     }
 
     /// <summary>
