@@ -90,6 +90,12 @@ internal static class EventEndpoints
         return JobEventStream.TerminalTypes.Contains(lastType) && StreamIds.Compare(last.Value.Id.ToString(), lastEventId) <= 0;
     }
 
+    /// <summary>
+    /// The worker writes a run's live events in the background, so they can reach Redis shortly after the job's row
+    /// says it finished: for this long after the finish an empty stream means "not yet", not "expired".
+    /// </summary>
+    private static readonly TimeSpan LiveEventsGrace = TimeSpan.FromSeconds(2);
+
     private static async IAsyncEnumerable<SseItem<string>> ReadAsync(
         WorkflowJob job,
         string after,
@@ -117,10 +123,11 @@ internal static class EventEndpoints
                 }
             }
 
-            if (entries.Length == 0 && !sawAny && await FinishedWithoutEventsAsync(job.Id, services, cancellationToken) is { } final)
+            if (entries.Length == 0 && !sawAny && await FinishedWithoutEventsAsync(job.Id, services, cancellationToken) is { } final
+                && DateTimeOffset.UtcNow - final.FinishedAt >= LiveEventsGrace)
             {
                 // The live stream expired (or never existed); Postgres still knows how the job ended.
-                yield return final;
+                yield return final.Event;
                 yield break;
             }
 
@@ -135,7 +142,7 @@ internal static class EventEndpoints
     /// The terminal event rebuilt from the job row, with the same fields as the live one and an id derived from the
     /// completion time (a stream-style id), so a reconnect after it is recognised and answered 204.
     /// </summary>
-    private static async Task<SseItem<string>?> FinishedWithoutEventsAsync(Guid jobId, IServiceProvider services, CancellationToken cancellationToken)
+    private static async Task<(SseItem<string> Event, DateTimeOffset FinishedAt)?> FinishedWithoutEventsAsync(Guid jobId, IServiceProvider services, CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<LlmWorkflowDbContext>();
@@ -157,6 +164,6 @@ internal static class EventEndpoints
             _ => new RunFailedEvent(id, finishedAt, error, Cancelled: false, status, job.CostUsd, job.TotalTokens, FromDatabase: true),
         };
         var data = JsonSerializer.Serialize(final, WireJsonContext.Default.LiveJobEvent);
-        return new SseItem<string>(data, final.Type) { EventId = $"{finishedAt.ToUnixTimeMilliseconds()}-0" };
+        return (new SseItem<string>(data, final.Type) { EventId = $"{finishedAt.ToUnixTimeMilliseconds()}-0" }, finishedAt);
     }
 }

@@ -2,6 +2,7 @@ using System.Net.ServerSentEvents;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Contracts;
+using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
@@ -56,6 +57,43 @@ public sealed class LiveEventWireTests(TestServers servers) : IAsyncLifetime
             Assert.Equal("boom", (string?)fields["error"]?["message"]);
             Assert.Equal(status == "cancelled", (bool?)fields["cancelled"]);
         }
+    }
+
+    [Fact]
+    public async Task LiveEventsThatReachRedisJustAfterTheFinishAreServedNotRebuilt()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var admin = _api.CreateAuthenticatedClient(admin: true);
+        var database = _api.Services.GetRequiredService<NpgsqlDataSource>();
+        var id = await FinishedJobs.FinishWithWebhookAsync(database, "https://receiver.example/hook", "secret", "completed", FinishedJobs.SampleResult.DeepClone(), null);
+
+        // The worker's publisher writes in the background: the row says completed before the stream has its events.
+        var events = _api.Services.GetRequiredService<JobEventStream>();
+        var redis = _api.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().GetDatabase();
+        var late = Task.Run(async () =>
+        {
+            // Once the request subscribed to the job's notices it has read the stream, found it empty and seen the row
+            // finished: only then do the events arrive.
+            while ((long)(await redis.ExecuteAsync("PUBSUB", "NUMSUB", events.NoticeChannel(id).ToString()))[1] == 0)
+            {
+                await Task.Delay(10, ct);
+            }
+
+            await Task.Delay(200, ct);
+            await events.PublishAsync(new RunStartedEvent(id.ToString(), DateTimeOffset.UtcNow, "hello_transform", 1), ct);
+            await events.PublishAsync(new RunCompletedEvent(id.ToString(), DateTimeOffset.UtcNow, 0m, 42), ct);
+        }, ct);
+        using var response = await admin.GetAsync($"/api/v1/jobs/{id}/events", HttpCompletionOption.ResponseHeadersRead, ct);
+        await late;
+
+        var items = new List<SseItem<string>>();
+        await foreach (var item in SseParser.Create(await response.Content.ReadAsStreamAsync(ct)).EnumerateAsync(ct))
+        {
+            items.Add(item);
+        }
+
+        Assert.Equal([LiveEventTypes.RunStarted, LiveEventTypes.RunCompleted], items.Select(i => i.EventType));
+        Assert.Null(JsonNode.Parse(items[^1].Data)!["from_database"]);
     }
 
     public async ValueTask DisposeAsync() => await _api.DisposeAsync();
