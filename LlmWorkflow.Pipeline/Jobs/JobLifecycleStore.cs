@@ -249,6 +249,15 @@ public sealed partial class JobLifecycleStore(
         return claimed;
     }
 
+    /// <summary>Whether a cancel of the job was accepted (or the job is gone): checked before each paid step starts.</summary>
+    public async Task<bool> StopRequestedAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        // A point read on the key: it runs before every paid step of every job, where the array form below costs more.
+        await using var command = dataSource.CreateCommand("SELECT cancel_requested_at IS NULL FROM llm_workflow_jobs WHERE id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        return await command.ExecuteScalarAsync(cancellationToken) is not true;
+    }
+
     /// <summary>Which of the jobs must stop: a cancel was accepted, or the job is gone (deleted).</summary>
     public async Task<IReadOnlySet<Guid>> StopRequestedAsync(IReadOnlyCollection<Guid> jobIds, CancellationToken cancellationToken)
     {

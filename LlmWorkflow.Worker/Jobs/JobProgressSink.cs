@@ -33,7 +33,7 @@ internal sealed partial class JobProgressSink(
     public async ValueTask PublishAsync(ProgressEvent progressEvent, CancellationToken cancellationToken)
     {
         if (stop is not null && progressEvent is StepStarted { Type: StepTypes.Llm or StepTypes.ExternalApi }
-            && (await store.StopRequestedAsync([job.Id], cancellationToken)).Count > 0)
+            && await store.StopRequestedAsync(job.Id, cancellationToken))
         {
             // No paid step starts after a cancel was accepted, even if its notice has not reached this worker yet.
             await stop.CancelAsync();
