@@ -125,6 +125,9 @@ public static class PipelineServiceCollectionExtensions
         }
     }
 
+    /// <summary>The connections a host's data source opens at most unless its connection string says otherwise.</summary>
+    public const int DefaultMaxPoolSize = 20;
+
     /// <summary>
     /// The one Postgres data source of a host. The pipeline runs a handful of statements thousands of times, so they
     /// are prepared after a few uses (<c>Max Auto Prepare</c>): Postgres otherwise parses and plans every execution,
@@ -132,7 +135,10 @@ public static class PipelineServiceCollectionExtensions
     /// (<c>No Reset On Close</c>): with prepared statements on it, Npgsql's reset is seven statements run before the
     /// next command (CLOSE ALL, RESET ALL, UNLISTEN *, …), as many as the pipeline's own per batch, and the service
     /// leaves no session state behind (settings are <c>SET LOCAL</c>, advisory locks are unlocked in <c>finally</c>;
-    /// an open transaction is still rolled back). A connection string that sets either keyword itself wins.
+    /// an open transaction is still rolled back). A host opens at most <see cref="DefaultMaxPoolSize"/> connections
+    /// (<c>Maximum Pool Size</c>): commands queue for a free one instead of making Postgres start another backend in
+    /// the middle of a burst, and every replica's pool together must fit the server's <c>max_connections</c>. A
+    /// connection string that sets any of these keywords itself wins.
     /// </summary>
     public static NpgsqlDataSource CreateDataSource(string connectionString, ILoggerFactory? loggerFactory = null)
     {
@@ -151,6 +157,11 @@ public static class PipelineServiceCollectionExtensions
         if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase))
         {
             builder.ConnectionStringBuilder.NoResetOnClose = true;
+        }
+
+        if (!new[] { "Maximum Pool Size", "Max Pool Size", "MaxPoolSize" }.Any(keyword => connectionString.Contains(keyword, StringComparison.OrdinalIgnoreCase)))
+        {
+            builder.ConnectionStringBuilder.MaxPoolSize = DefaultMaxPoolSize;
         }
 
         return builder.Build();

@@ -60,7 +60,7 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         await Task.WhenAll(environment._postgres.StartAsync(), environment._redis.StartAsync());
         await environment._postgres.CreateDatabaseIfMissingAsync("bench", CancellationToken.None);
         // LLMWF_BENCH_PG_OPTIONS appends to the services' connection string, e.g. "Max Auto Prepare=0" to measure without it.
-        environment.PostgresConnectionString = environment._postgres.GetConnectionString("bench") + ";Maximum Pool Size=100"
+        environment.PostgresConnectionString = environment._postgres.GetConnectionString("bench")
             + (Environment.GetEnvironmentVariable("LLMWF_BENCH_PG_OPTIONS") is { Length: > 0 } options ? ";" + options : "");
         environment.Settings["ConnectionStrings__postgres"] = environment.PostgresConnectionString;
         environment.Settings["ConnectionStrings__redis"] = environment._redis.ConnectionString;
@@ -152,13 +152,36 @@ internal sealed class BenchEnvironment : IAsyncDisposable
     /// <summary>Stops one service process (a worker whose phase is over).</summary>
     public async Task StopAsync(Process process)
     {
-        if (!process.HasExited)
+        await TerminateAsync(process);
+        Services.RemoveAll(s => s.Process == process);
+    }
+
+    /// <summary>
+    /// SIGTERM and Kubernetes' 30 s grace before SIGKILL, as a container stop does, so a service's shutdown completes
+    /// (and an EventPipe trace is written out: its rundown of a composite image takes seconds).
+    /// </summary>
+    private static async Task TerminateAsync(Process process)
+    {
+        if (process.HasExited)
+        {
+            return;
+        }
+
+        using (var term = Process.Start("kill", $"-TERM {process.Id}")!)
+        {
+            await term.WaitForExitAsync();
+        }
+
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await process.WaitForExitAsync(grace.Token);
+        }
+        catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
         }
-
-        Services.RemoveAll(s => s.Process == process);
     }
 
     public Task<long> CountAsync(string sql) => ScalarAsync<long>(sql);
@@ -225,12 +248,7 @@ internal sealed class BenchEnvironment : IAsyncDisposable
     {
         foreach (var process in _processes)
         {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
-            }
-
+            await TerminateAsync(process);
             process.Dispose();
         }
 
