@@ -4,8 +4,9 @@ namespace LlmWorkflow.LoadTest;
 
 /// <summary>
 /// Who sends a scenario's submissions: this tool's own HttpClient (the default), or with
-/// <c>LLMWF_BENCH_CLIENT=node</c> the independent Node client <c>bench/node/submit.mjs</c> (fetch, as the documents'
-/// main app submits), so that a figure can be confirmed by a load client this project's code is not part of.
+/// <c>LLMWF_BENCH_CLIENT=node</c> the independent Node client <c>bench/node/submit.mjs</c> (undici, the HTTP client
+/// under Node's fetch, which the documents' main app submits with), so that a figure can be confirmed by a load client
+/// this project's code is not part of.
 /// </summary>
 internal static class SubmissionClient
 {

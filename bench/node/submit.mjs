@@ -1,6 +1,7 @@
 // Independent load client: submits jobs over HTTP as the documents' Next.js main app does (document 002's
 // POST /api/v1/workflow), with a fixed number of concurrent callers (closed loop), each on its own kept-alive
-// connection. CLIENT_TRANSPORT=http (default) uses node:http; =fetch uses fetch, as the main app's code does, which
+// connection. CLIENT_TRANSPORT=undici (default) uses undici's connection pool, the HTTP client Node's own fetch is
+// built on, without fetch's stream layers; =http uses node:http; =fetch uses fetch, as the main app's code does, which
 // costs this process several times the CPU per request and so, on a machine the service shares, measures the client.
 // Usage: node submit.mjs <api_url> <api_key> <workflow> <jobs> <concurrency> [latencies_file]
 // Prints one JSON line: submitted, seconds, requests_per_second, latency p50/p99/max in ms, cpu_ms of this process;
@@ -8,6 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
 
 const [url, key, workflow, jobsArg = '5000', concurrencyArg = '32', latenciesFile] = process.argv.slice(2);
 if (!url || !key || !workflow) {
@@ -16,8 +18,13 @@ if (!url || !key || !workflow) {
 }
 const jobs = Number(jobsArg);
 const concurrency = Number(concurrencyArg);
-const transport = process.env.CLIENT_TRANSPORT ?? 'http';
+const transport = process.env.CLIENT_TRANSPORT ?? 'undici';
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+const pool = new Pool(url, { connections: concurrency });
+if (!['undici', 'http', 'fetch'].includes(transport)) {
+  console.error(`CLIENT_TRANSPORT must be undici, http or fetch, not ${transport}`);
+  process.exit(2);
+}
 const latencies = new Array(jobs);
 let next = 0;
 let failures = 0;
@@ -34,6 +41,17 @@ async function postWithFetch(i) {
   });
   await response.arrayBuffer();
   return response.status;
+}
+
+async function postWithUndici(i) {
+  const { statusCode, body: response } = await pool.request({
+    path: '/api/v1/workflow',
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    body: body(i),
+  });
+  await response.dump();
+  return statusCode;
 }
 
 function postWithHttp(i) {
@@ -55,7 +73,8 @@ function postWithHttp(i) {
 
 async function submit(i) {
   const started = performance.now();
-  const status = await (transport === 'fetch' ? postWithFetch(i) : postWithHttp(i));
+  const post = { fetch: postWithFetch, http: postWithHttp, undici: postWithUndici }[transport];
+  const status = await post(i);
   latencies[i] = performance.now() - started;
   if (status !== 202) {
     failures++;
@@ -88,6 +107,7 @@ console.log(JSON.stringify({
   cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
 }));
 agent.destroy();
+await pool.close();
 if (failures > 0) {
   process.exit(1);
 }
