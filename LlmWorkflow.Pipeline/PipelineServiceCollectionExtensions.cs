@@ -149,21 +149,25 @@ public static class PipelineServiceCollectionExtensions
             builder.UseLoggerFactory(loggerFactory);
         }
 
-        if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase))
+        if (!Sets(connectionString, "Auto Prepare"))
         {
             builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
         }
 
-        if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase))
+        if (!Sets(connectionString, "Reset On Close"))
         {
             builder.ConnectionStringBuilder.NoResetOnClose = true;
         }
 
-        if (!new[] { "Maximum Pool Size", "Max Pool Size", "MaxPoolSize" }.Any(keyword => connectionString.Contains(keyword, StringComparison.OrdinalIgnoreCase)))
+        if (!Sets(connectionString, "Maximum Pool Size", "Max Pool Size", "MaxPoolSize"))
         {
             builder.ConnectionStringBuilder.MaxPoolSize = DefaultMaxPoolSize;
         }
 
         return builder.Build();
     }
+
+    /// <summary>Whether the connection string names any of the keywords (or their synonyms) itself.</summary>
+    private static bool Sets(string connectionString, params string[] keywords) =>
+        keywords.Any(keyword => connectionString.Contains(keyword, StringComparison.OrdinalIgnoreCase));
 }
