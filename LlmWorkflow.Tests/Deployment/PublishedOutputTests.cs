@@ -140,7 +140,7 @@ public sealed class PublishedOutputTests(TestServers servers)
                 TimeSpan.FromMinutes(20));
 
             Assert.True(IsReadyToRun(Path.Combine(Folder, app + ".r2r.dll")), "the composite ReadyToRun image is missing");
-            foreach (var assembly in new[] { app + ".dll", ownAssembly, "LlmWorkflow.Pipeline.dll", "Npgsql.dll", "System.Private.CoreLib.dll" })
+            foreach (var assembly in new[] { app + ".dll", ownAssembly, "LlmWorkflow.Pipeline.dll", "Npgsql.dll", "System.Private.CoreLib.dll", "Anthropic.dll" })
             {
                 Assert.True(IsReadyToRun(Path.Combine(Folder, assembly)), $"{assembly} in the publish output is not part of the ReadyToRun composite");
             }
