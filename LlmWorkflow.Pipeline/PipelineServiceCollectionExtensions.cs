@@ -139,8 +139,9 @@ public static class PipelineServiceCollectionExtensions
     /// (<c>Maximum Pool Size</c>): commands queue for a free one instead of making Postgres start another backend in
     /// the middle of a burst, and every replica's pool together must fit the server's <c>max_connections</c>. A
     /// connection string that sets any of these keywords itself wins. The slim builder registers only the type families
-    /// the schema uses (scalars, arrays of them, JSON) and TLS: the full builder's others (ranges, multiranges, network,
-    /// geometric, full-text) build their mapping tables on a command's first array parameter, in a service's first request.
+    /// the schema uses (scalars, arrays of them, JSON), with TLS and Kerberos/GSSAPI sign-in as before: the full builder's
+    /// other types (ranges, multiranges, network, geometric, full-text) build their mapping tables on a command's first
+    /// array parameter, in a service's first request.
     /// </summary>
     public static NpgsqlDataSource CreateDataSource(string connectionString, ILoggerFactory? loggerFactory = null)
     {
@@ -148,7 +149,8 @@ public static class PipelineServiceCollectionExtensions
             .EnableArrays()
             .EnableJsonTypes()
             .EnableDynamicJson()
-            .EnableTransportSecurity();
+            .EnableTransportSecurity()
+            .EnableIntegratedSecurity();
         if (loggerFactory is not null)
         {
             // Npgsql's own warnings (a broken connection, a failed prepare) reach the host's logs.
