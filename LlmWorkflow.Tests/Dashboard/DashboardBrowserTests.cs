@@ -273,7 +273,16 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
 
         // Retry helps here: the job runs again as attempt 2 and the page follows it.
         await page.GetByRole(AriaRole.Button, new() { Name = "Retry job" }).ClickAsync();
-        await Expect(main).ToHaveAttributeAsync("data-job-status", "completed", new() { Timeout = 90_000 });
+        try
+        {
+            await Expect(main).ToHaveAttributeAsync("data-job-status", "completed", new() { Timeout = 90_000 });
+        }
+        catch (PlaywrightException ex)
+        {
+            // The job's own status tells a page that stopped following the job from a retry that never finished.
+            throw new Xunit.Sdk.XunitException($"{ex.Message}\nThe job as the API reports it: {await fixture.Admin.GetStringAsync($"api/v1/status/{jobId}", Ct)}");
+        }
+
         await Expect(page.Locator("[data-role=attempt]")).ToHaveTextAsync("2");
         await Expect(page.Locator("[data-role=cancelled]")).ToHaveCountAsync(0);
         await Expect(page.Locator("section.attempt[data-attempt='1']")).ToHaveAttributeAsync("data-status", "cancelled");
