@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Playwright;
+using Npgsql;
 using static Microsoft.Playwright.Assertions;
 
 namespace LlmWorkflow.Tests.Dashboard;
@@ -287,6 +288,56 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         await Expect(page.Locator("[data-role=cancelled]")).ToHaveCountAsync(0);
         await Expect(page.Locator("section.attempt[data-attempt='1']")).ToHaveAttributeAsync("data-status", "cancelled");
         await Expect(page.Locator("section.attempt[data-attempt='1']")).Not.ToContainTextAsync("USER_ERROR");
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
+    public async Task PageFollowsAJobToItsEndWhenTheReadAfterItsLiveEndIsSuperseded()
+    {
+        var jobId = await fixture.SubmitAsync("dashboard_cancellable", new { service_url = fixture.SlowUrl, wait_ms = "1500" }, action: "superseded read", cancellationToken: Ct);
+        var page = await OpenAsync($"#/jobs/{jobId}");
+        var wait = page.Locator("[data-role=timeline] li[data-step-id=wait]");
+        await Expect(wait).ToHaveAttributeAsync("data-status", "running");
+
+        // The job's row held: the worker's finish waits behind this lock while the run's live end (run_completed) reaches
+        // the page, so every status read until the lock goes says processing, as a busy database can.
+        await using var connection = new NpgsqlConnection(fixture.PostgresConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var transaction = await connection.BeginTransactionAsync(Ct);
+        await using (var hold = new NpgsqlCommand("SELECT 1 FROM llm_workflow_jobs WHERE id = @id FOR UPDATE", connection, transaction))
+        {
+            hold.Parameters.AddWithValue("id", Guid.Parse(jobId));
+            await hold.ExecuteScalarAsync(Ct);
+        }
+
+        // Status answers arrive 600 ms late: the read made at the live end is still out when the read made 400 ms after the
+        // step's end replaces it (the page aborts the older one).
+        static bool IsStatus(string url) => url.Contains($"/api/v1/status/", StringComparison.Ordinal);
+        var superseded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var answeredAfter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        page.RequestFailed += (_, request) => { if (IsStatus(request.Url)) superseded.TrySetResult(); };
+        page.RequestFinished += (_, request) => { if (IsStatus(request.Url) && superseded.Task.IsCompleted) answeredAfter.TrySetResult(); };
+        await page.RouteAsync(IsStatus, async route =>
+        {
+            try
+            {
+                var response = await route.FetchAsync();
+                await Task.Delay(600);
+                await route.FulfillAsync(new() { Response = response });
+            }
+            catch (PlaywrightException)
+            {
+                // The page gave up on this read (a newer one replaced it).
+            }
+        });
+
+        await Expect(wait).ToHaveAttributeAsync("data-status", "completed");
+        await superseded.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        await answeredAfter.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        await Expect(page.Locator("main")).ToHaveAttributeAsync("data-job-status", "processing");
+
+        await transaction.RollbackAsync(Ct);
+        await Expect(page.Locator("main")).ToHaveAttributeAsync("data-job-status", "completed");
         AssertNoConsoleErrors();
     }
 

@@ -51,6 +51,7 @@ export async function renderJobDetail(main, jobId) {
     const request = statusRequests.begin();
     const { data } = await api(`/status/${jobId}`, { signal: request.signal });
     if (!request.isLatest()) return;
+    const wasRunning = job !== null && !TERMINAL.has(job.status);
     job = data;
     // Rows of every attempt: a later attempt's row of a step replaces an earlier one in the timeline (steps it did
     // not re-run keep their row from the attempt that ran them); the attempt history shows each attempt's own rows.
@@ -77,6 +78,20 @@ export async function renderJobDetail(main, jobId) {
       mergeStep(job.progress.current_step_id, { step_id: job.progress.current_step_id, display_name: job.progress.current_step_name, status: 'running' });
     }
     render();
+    follow(wasRunning);
+  }
+
+  // The newest status read decides what comes next, whichever caller made it: a read it superseded (aborted) never
+  // gets to. A finished job stops the stream and the polling; an unfinished one is followed over the stream, or polled.
+  function follow(wasRunning) {
+    if (!TERMINAL.has(job.status)) {
+      connect();
+      return;
+    }
+    disconnect();
+    clearTimeout(pollTimer);
+    liveState.textContent = `Finished: ${job.status}.`;
+    if (wasRunning && webhooksAvailable) loadWebhooks();
   }
 
   function mergeStep(key, fields) {
@@ -541,16 +556,8 @@ export async function renderJobDetail(main, jobId) {
   async function refresh() {
     try {
       await loadStatus();
-      if (TERMINAL.has(job.status)) {
-        disconnect();
-        clearTimeout(pollTimer);
-        liveState.textContent = `Finished: ${job.status}.`;
-        if (webhooksAvailable) loadWebhooks();
-      } else {
-        connect();
-      }
     } catch (error) {
-      // A newer reload superseded this one.
+      // A newer read superseded this one, and follows the job in its place.
       if (error.name === 'AbortError') return;
       replace(message, h('p', { class: 'notice error', role: 'alert' }, error.message));
     }
@@ -572,14 +579,12 @@ export async function renderJobDetail(main, jobId) {
       h('p', { class: 'notice error', role: 'alert' }, error.message));
     return () => {};
   }
-  if (TERMINAL.has(job.status)) liveState.textContent = `Finished: ${job.status}.`;
   // The definition orders sibling steps as written; without it (a removed workflow) they go by first start.
   api(`/workflows/${encodeURIComponent(job.workflow_name)}`).then(({ data }) => {
     order = definitionOrder(data);
     if (!disposed && steps.size) renderTimeline();
   }).catch(() => {});
   dashboardConfig().then((config) => { aspireUrl = config.aspire_dashboard_url; if (!disposed) render(); });
-  connect();
   loadWebhooks();
 
   return () => {
