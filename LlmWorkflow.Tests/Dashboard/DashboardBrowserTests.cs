@@ -643,9 +643,12 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         Assert.Equal((string?)last["event_id"], Assert.Single(fixture.DeliveredWebhooks[receiver]));
         Assert.DoesNotContain(jobId, await DeadLetterJobIdsAsync());
 
-        // The job that has a webhook offers a replay on its detail page.
+        // The job that has a webhook offers a replay on its detail page, whose delivery history then shows the new attempt.
         await webhooks.EvaluateAsync($"location.hash = '#/jobs/{jobId}'");
-        await Expect(webhooks.Locator("button[data-action=replay-webhook]")).ToBeVisibleAsync();
+        var deliveries = webhooks.Locator("section[aria-labelledby=webhook-title]");
+        await Expect(deliveries).ToContainTextAsync("3 attempts");
+        await webhooks.Locator("button[data-action=replay-webhook]").ClickAsync();
+        await Expect(deliveries).ToContainTextAsync("4 attempts");
         AssertNoConsoleErrors();
     }
 

@@ -51,7 +51,6 @@ export async function renderJobDetail(main, jobId) {
     const request = statusRequests.begin();
     const { data } = await api(`/status/${jobId}`, { signal: request.signal });
     if (!request.isLatest()) return;
-    const wasRunning = job !== null && !TERMINAL.has(job.status);
     job = data;
     // Rows of every attempt: a later attempt's row of a step replaces an earlier one in the timeline (steps it did
     // not re-run keep their row from the attempt that ran them); the attempt history shows each attempt's own rows.
@@ -78,12 +77,12 @@ export async function renderJobDetail(main, jobId) {
       mergeStep(job.progress.current_step_id, { step_id: job.progress.current_step_id, display_name: job.progress.current_step_name, status: 'running' });
     }
     render();
-    follow(wasRunning);
+    follow();
   }
 
   // The newest status read decides what comes next, whichever caller made it: a read it superseded (aborted) never
   // gets to. A finished job stops the stream and the polling; an unfinished one is followed over the stream, or polled.
-  function follow(wasRunning) {
+  function follow() {
     if (!TERMINAL.has(job.status)) {
       connect();
       return;
@@ -91,7 +90,8 @@ export async function renderJobDetail(main, jobId) {
     disconnect();
     clearTimeout(pollTimer);
     liveState.textContent = `Finished: ${job.status}.`;
-    if (wasRunning && webhooksAvailable) loadWebhooks();
+    // Its deliveries too (a replay just added one); the first read comes before the page knows whether it may see them.
+    if (webhooksAvailable) loadWebhooks();
   }
 
   function mergeStep(key, fields) {
