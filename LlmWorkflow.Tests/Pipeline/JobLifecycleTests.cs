@@ -222,7 +222,7 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
         }
 
         // Ten jobs' races at a time: twenty statements at once fit the data source's pool (DefaultMaxPoolSize), so no
-        // race waits for a connection; forty at once made one wait out the connection timeout on a loaded machine.
+        // race waits for a connection, which is not what this test is about.
         var outcomes = new List<(Guid Id, CancelOutcome Cancel, bool Claimed)>();
         foreach (var chunk in ids.Chunk(10))
         {
