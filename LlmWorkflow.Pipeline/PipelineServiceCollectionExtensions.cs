@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Engine.Costs;
 using LlmWorkflow.Engine.Definitions;
@@ -151,10 +150,7 @@ public static class PipelineServiceCollectionExtensions
             .EnableJsonTypes()
             .EnableDynamicJson()
             .EnableTransportSecurity()
-            .EnableIntegratedSecurity()
-            // A batch with no span around it (the worker's group commit runs in a loop of its own) is one the sampler
-            // drops (BackgroundPollingSampler); deciding here spares Npgsql joining every statement's text for it.
-            .ConfigureTracing(tracing => tracing.ConfigureBatchFilter(_ => Activity.Current is not null));
+            .EnableIntegratedSecurity();
         if (loggerFactory is not null)
         {
             // Npgsql's own warnings (a broken connection, a failed prepare) reach the host's logs.
