@@ -312,7 +312,7 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
 
         // Status answers arrive 600 ms late: the read made at the live end is still out when the read made 400 ms after the
         // step's end replaces it (the page aborts the older one).
-        static bool IsStatus(string url) => url.Contains($"/api/v1/status/", StringComparison.Ordinal);
+        static bool IsStatus(string url) => url.Contains("/api/v1/status/", StringComparison.Ordinal);
         var superseded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var answeredAfter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         page.RequestFailed += (_, request) => { if (IsStatus(request.Url)) superseded.TrySetResult(); };
