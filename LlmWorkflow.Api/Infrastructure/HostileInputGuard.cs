@@ -178,81 +178,69 @@ public static partial class HostileInputGuard
     public static Problem? CheckJsonBody(ReadOnlySpan<byte> body, int maxDepth)
     {
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = maxDepth + 1, CommentHandling = JsonCommentHandling.Disallow });
-        var path = new List<string>();
-        var keys = new Stack<HashSet<string>?>();
-        string? pendingProperty = null;
-        // The property the reader last finished or entered, to name where a syntax error is (after 'workflow_name').
-        string? lastProperty = null;
+        var walk = new JsonBodyWalk();
         try
         {
             while (reader.Read())
             {
-                switch (reader.TokenType)
+                if (walk.Visit(ref reader) is { } problem)
                 {
-                    case JsonTokenType.StartObject:
-                    case JsonTokenType.StartArray:
-                        path.Add(pendingProperty ?? (keys.Count == 0 ? "" : "[]"));
-                        keys.Push(reader.TokenType == JsonTokenType.StartObject ? new HashSet<string>(StringComparer.Ordinal) : null);
-                        pendingProperty = null;
-                        lastProperty = null;
-                        break;
-                    case JsonTokenType.EndObject:
-                    case JsonTokenType.EndArray:
-                        keys.Pop();
-                        lastProperty = path[^1] is { Length: > 0 } container && container != "[]" ? container : null;
-                        path.RemoveAt(path.Count - 1);
-                        pendingProperty = null;
-                        break;
-                    case JsonTokenType.PropertyName:
-                        var name = ReadString(ref reader, out var nameProblem);
-                        var field = Join(path, name ?? "?");
-                        if (nameProblem is not null)
-                        {
-                            return new Problem(field, $"Property name at '{field}' {nameProblem}.");
-                        }
-
-                        if (keys.Peek() is { } seen && !seen.Add(name!))
-                        {
-                            return new Problem(field, $"Property '{field}' appears more than once in the same object.");
-                        }
-
-                        pendingProperty = name;
-                        lastProperty = name;
-                        break;
-                    case JsonTokenType.String:
-                        // Unescaped UTF-8 cannot hold U+0000 (the reader refuses raw control characters) and holds a
-                        // surrogate only as invalid UTF-8, so validating the bytes spares decoding every string.
-                        var textProblem = reader.ValueIsEscaped
-                            ? ReadStringProblem(ref reader)
-                            : Utf8.IsValid(reader.ValueSpan) ? null : LoneSurrogate;
-                        if (textProblem is not null)
-                        {
-                            var at = Join(path, pendingProperty ?? "[]");
-                            return new Problem(at, $"Field '{at}' {textProblem}.");
-                        }
-
-                        pendingProperty = null;
-                        break;
-                    case JsonTokenType.Number:
-                        if (!reader.TryGetDouble(out var number) || !double.IsFinite(number))
-                        {
-                            var at = Join(path, pendingProperty ?? "[]");
-                            return new Problem(at, $"Field '{at}' is a number outside the supported range (about ±1.7e308).");
-                        }
-
-                        pendingProperty = null;
-                        break;
-                    default:
-                        pendingProperty = null;
-                        break;
+                    return problem;
                 }
             }
         }
         catch (JsonException ex)
         {
-            var at = Join(path, pendingProperty ?? lastProperty ?? "");
+            return walk.SyntaxProblem(ex, reader.CurrentDepth, maxDepth);
+        }
+
+        return null;
+    }
+
+    /// <summary>Where the reader is in a body (the JSON path, each open object's keys so far) and what is wrong there.</summary>
+    private sealed class JsonBodyWalk
+    {
+        private readonly List<string> _path = [];
+        private readonly Stack<HashSet<string>?> _keys = new();
+        private string? _pendingProperty;
+        // The property the reader last finished or entered, to name where a syntax error is (after 'workflow_name').
+        private string? _lastProperty;
+
+        public Problem? Visit(ref Utf8JsonReader reader)
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartObject:
+                case JsonTokenType.StartArray:
+                    Enter(reader.TokenType == JsonTokenType.StartObject);
+                    return null;
+                case JsonTokenType.EndObject:
+                case JsonTokenType.EndArray:
+                    Leave();
+                    return null;
+                case JsonTokenType.PropertyName:
+                    return Property(ref reader);
+                case JsonTokenType.String:
+                    // Unescaped UTF-8 cannot hold U+0000 (the reader refuses raw control characters) and holds a
+                    // surrogate only as invalid UTF-8, so validating the bytes spares decoding every string.
+                    return Value(reader.ValueIsEscaped
+                        ? ReadStringProblem(ref reader)
+                        : Utf8.IsValid(reader.ValueSpan) ? null : LoneSurrogate);
+                case JsonTokenType.Number:
+                    return Value(reader.TryGetDouble(out var number) && double.IsFinite(number)
+                        ? null
+                        : "is a number outside the supported range (about ±1.7e308)");
+                default:
+                    _pendingProperty = null;
+                    return null;
+            }
+        }
+
+        public Problem SyntaxProblem(JsonException ex, int depth, int maxDepth)
+        {
+            var at = Join(_path, _pendingProperty ?? _lastProperty ?? "");
             var field = at.Length == 0 ? "body" : at;
-            if (reader.CurrentDepth >= maxDepth)
+            if (depth >= maxDepth)
             {
                 return new Problem(field, $"The JSON body is nested deeper than {maxDepth} levels (at '{field}').");
             }
@@ -263,7 +251,53 @@ public static partial class HostileInputGuard
                 LineNumber: ex.LineNumber, BytePositionInLine: ex.BytePositionInLine);
         }
 
-        return null;
+        private void Enter(bool isObject)
+        {
+            _path.Add(_pendingProperty ?? (_keys.Count == 0 ? "" : "[]"));
+            _keys.Push(isObject ? new HashSet<string>(StringComparer.Ordinal) : null);
+            _pendingProperty = null;
+            _lastProperty = null;
+        }
+
+        private void Leave()
+        {
+            _keys.Pop();
+            _lastProperty = _path[^1] is { Length: > 0 } container && container != "[]" ? container : null;
+            _path.RemoveAt(_path.Count - 1);
+            _pendingProperty = null;
+        }
+
+        private Problem? Property(ref Utf8JsonReader reader)
+        {
+            var name = ReadString(ref reader, out var nameProblem);
+            var field = Join(_path, name ?? "?");
+            if (nameProblem is not null)
+            {
+                return new Problem(field, $"Property name at '{field}' {nameProblem}.");
+            }
+
+            if (_keys.Peek() is { } seen && !seen.Add(name!))
+            {
+                return new Problem(field, $"Property '{field}' appears more than once in the same object.");
+            }
+
+            _pendingProperty = name;
+            _lastProperty = name;
+            return null;
+        }
+
+        /// <summary>A string or number value: its problem, named by where it is, or null (and the pending property is done).</summary>
+        private Problem? Value(string? problem)
+        {
+            if (problem is not null)
+            {
+                var at = Join(_path, _pendingProperty ?? "[]");
+                return new Problem(at, $"Field '{at}' {problem}.");
+            }
+
+            _pendingProperty = null;
+            return null;
+        }
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"\s*(Path: .*?\|\s*)?LineNumber: \d+ \| BytePositionInLine: \d+\.?", System.Text.RegularExpressions.RegexOptions.Singleline)]

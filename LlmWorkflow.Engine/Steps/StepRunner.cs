@@ -79,60 +79,18 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
         var startedTimestamp = run.Time.GetTimestamp();
         var policy = step.OnError ?? OnErrorPolicy.Fail;
         var usage = new StepLlmUsage();
-        var scope = frame.CreateScope(run);
-        JsonNode? output = null;
-        WorkflowError? error = null;
-        var attempt = 0;
-        StepContext? context = null;
-        while (true)
-        {
-            attempt++;
-            context = new StepContext
-            {
-                Step = step,
-                StepKey = stepKey,
-                Frame = frame,
-                Scope = scope,
-                Run = run,
-                Runner = this,
-                TopLevelIndex = topLevelIndex,
-                LlmUsage = usage,
-            };
-            try
-            {
-                output = await ExecuteWithTimeoutAsync(handler, context, cancellationToken);
-                error = null;
-                break;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-            catch (Exception ex)
-            {
-                error = Classify(ex, step);
-            }
-
-            if (attempt >= policy.EffectiveMaxAttempts || !IsWorthRetrying(error))
-            {
-                break;
-            }
-
-            await Task.Delay(policy.BackoffBefore(attempt + 1), run.Time, cancellationToken);
-        }
+        var tried = await AttemptAsync(step, handler, stepKey, frame, run, topLevelIndex, policy, usage, cancellationToken);
 
         // Answers go to PostgreSQL as they are: a NUL (or lone surrogate) would fail every write of them, so they are
         // cleaned here, once, and the record says so.
-        output = StorableJson.Clean(output, out var cleanedCharacters);
-        var status = error is null ? StepStatus.Completed : OutcomeOf(policy, error);
-        if (status == StepStatus.Defaulted)
+        var output = StorableJson.Clean(tried.Output, out var cleanedCharacters);
+        var status = tried.Error is null ? StepStatus.Completed : OutcomeOf(policy, tried.Error);
+        output = status switch
         {
-            output = policy.Value?.DeepClone();
-        }
-        else if (status != StepStatus.Completed)
-        {
-            output = null;
-        }
+            StepStatus.Completed => output,
+            StepStatus.Defaulted => policy.Value?.DeepClone(),
+            _ => null,
+        };
 
         var record = new StepRecord
         {
@@ -141,14 +99,14 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
             DisplayName = step.Label,
             Type = step.Type,
             Status = status,
-            Attempts = attempt,
+            Attempts = tried.Count,
             StartedAt = startedAt,
             FinishedAt = run.Now,
             DurationMs = run.Time.GetElapsedTime(startedTimestamp).TotalMilliseconds,
             Output = StepOutputCap.Apply(output),
-            Error = error,
-            Input = StepInputCapture.Input(context.Input),
-            RenderedPrompt = StepInputCapture.Prompt(context.RenderedPrompt),
+            Error = tried.Error,
+            Input = StepInputCapture.Input(tried.Context.Input),
+            RenderedPrompt = StepInputCapture.Prompt(tried.Context.RenderedPrompt),
             ParentStepId = frame.ParentStepId,
             Branch = frame.Branch,
             InputTokens = usage.LastCall is null ? null : usage.InputTokens,
@@ -161,44 +119,103 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
 
         if (status != StepStatus.Failed && handler.IsCheckpointed && run.Checkpoints is { } checkpoints)
         {
-            try
-            {
-                var endsRun = isTopLevel && topLevelIndex == run.TotalTopLevelSteps - 1;
-                await checkpoints.SaveAsync(run.RunId, new StepCheckpoint(stepKey, output, record) { EndsRun = endsRun }, cancellationToken);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                // A checkpoint that cannot be written fails the step with its cause instead of crashing the run (a
-                // crashed run is reclaimed and its paid calls made again). A lost database connection is told apart
-                // by the job's persistence-fault record, which requeues the job instead of failing it.
-                error = new WorkflowError
-                {
-                    Type = "checkpoint_write_failed",
-                    Category = ErrorCategory.SystemError,
-                    Message = $"The output of step \"{step.Id}\" could not be stored: {ex.Message}",
-                    StepId = step.Id,
-                };
-                status = StepStatus.Failed;
-                output = null;
-                record = record with { Status = status, Error = error, Output = null };
-            }
+            var endsRun = isTopLevel && topLevelIndex == run.TotalTopLevelSteps - 1;
+            record = await CheckpointAsync(checkpoints, run, new StepCheckpoint(stepKey, output, record) { EndsRun = endsRun }, cancellationToken);
         }
 
+        return await FinishAsync(record, record.Status == StepStatus.Failed ? null : output, step, frame, run, isTopLevel, topLevelIndex, span, cancellationToken);
+    }
+
+    /// <summary>What a step's attempts came to: the last one's output or error, how many ran, and its context.</summary>
+    private sealed record Attempts(JsonNode? Output, WorkflowError? Error, int Count, StepContext Context);
+
+    /// <summary>Runs the handler until it succeeds, its error is not worth retrying, or on_error's attempts run out.</summary>
+    private async Task<Attempts> AttemptAsync(
+        StepDefinition step, IStepHandler handler, string stepKey, ExecutionFrame frame, RunState run, int topLevelIndex,
+        OnErrorPolicy policy, StepLlmUsage usage, CancellationToken cancellationToken)
+    {
+        var scope = frame.CreateScope(run);
+        for (var attempt = 1; ; attempt++)
+        {
+            var context = new StepContext
+            {
+                Step = step,
+                StepKey = stepKey,
+                Frame = frame,
+                Scope = scope,
+                Run = run,
+                Runner = this,
+                TopLevelIndex = topLevelIndex,
+                LlmUsage = usage,
+            };
+            WorkflowError error;
+            try
+            {
+                return new Attempts(await ExecuteWithTimeoutAsync(handler, context, cancellationToken), null, attempt, context);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception ex)
+            {
+                error = Classify(ex, step);
+            }
+
+            if (attempt >= policy.EffectiveMaxAttempts || !IsWorthRetrying(error))
+            {
+                return new Attempts(null, error, attempt, context);
+            }
+
+            await Task.Delay(policy.BackoffBefore(attempt + 1), run.Time, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Saves the step's checkpoint and returns its record. A checkpoint that cannot be written fails the step with its
+    /// cause instead of crashing the run (a crashed run is reclaimed and its paid calls made again). A lost database
+    /// connection is told apart by the job's persistence-fault record, which requeues the job instead of failing it.
+    /// </summary>
+    private static async Task<StepRecord> CheckpointAsync(ICheckpointStore checkpoints, RunState run, StepCheckpoint checkpoint, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await checkpoints.SaveAsync(run.RunId, checkpoint, cancellationToken);
+            return checkpoint.Record;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            var error = new WorkflowError
+            {
+                Type = "checkpoint_write_failed",
+                Category = ErrorCategory.SystemError,
+                Message = $"The output of step \"{checkpoint.Record.StepId}\" could not be stored: {ex.Message}",
+                StepId = checkpoint.Record.StepId,
+            };
+            return checkpoint.Record with { Status = StepStatus.Failed, Error = error, Output = null };
+        }
+    }
+
+    /// <summary>Records the finished step (run, metrics, span, outputs, progress) and returns its output or throws its error.</summary>
+    private static async Task<JsonNode?> FinishAsync(
+        StepRecord record, JsonNode? output, StepDefinition step, ExecutionFrame frame, RunState run, bool isTopLevel, int topLevelIndex,
+        Activity? span, CancellationToken cancellationToken)
+    {
         run.AddRecord(record);
-        var statusName = status.ToWire();
+        var statusName = record.Status.ToWire();
         Telemetry.StepDuration.Record(record.DurationMs / 1000.0,
             new KeyValuePair<string, object?>("workflow", run.Workflow.Name),
             new KeyValuePair<string, object?>("step_type", step.Type),
             new KeyValuePair<string, object?>("status", statusName));
 
         span?.SetTag("llmworkflow.step.status", statusName);
-        span?.SetTag("llmworkflow.step.attempts", attempt);
-        if (error is not null)
+        span?.SetTag("llmworkflow.step.attempts", record.Attempts);
+        if (record.Error is { } error)
         {
             span.RecordFailure(error.Type, error.Message);
         }
 
-        if (status != StepStatus.Failed)
+        if (record.Status != StepStatus.Failed)
         {
             frame.Outputs.Set(step.Id, output);
         }
@@ -207,7 +224,7 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
             new StepCompleted(run.RunId, run.Now, record, run.Percent(isTopLevel ? topLevelIndex + 1 : topLevelIndex)),
             cancellationToken);
 
-        return status == StepStatus.Failed ? throw new WorkflowException(error!) : output;
+        return record.Status == StepStatus.Failed ? throw new WorkflowException(record.Error!) : output;
     }
 
     /// <summary>What was changed in the step's answer so that it could be read and stored, or null.</summary>
