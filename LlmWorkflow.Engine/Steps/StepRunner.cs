@@ -123,7 +123,7 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
             record = await CheckpointAsync(checkpoints, run, new StepCheckpoint(stepKey, output, record) { EndsRun = endsRun }, cancellationToken);
         }
 
-        return await FinishAsync(record, record.Status == StepStatus.Failed ? null : output, step, frame, run, isTopLevel, topLevelIndex, span, cancellationToken);
+        return await FinishAsync(record, output, step, frame, run, isTopLevel, topLevelIndex, span, cancellationToken);
     }
 
     /// <summary>What a step's attempts came to: the last one's output or error, how many ran, and its context.</summary>
@@ -196,7 +196,7 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
         }
     }
 
-    /// <summary>Records the finished step (run, metrics, span, outputs, progress) and returns its output or throws its error.</summary>
+    /// <summary>Records the finished step (run, metrics, span, outputs, progress) and returns its output, or throws its error when it failed.</summary>
     private static async Task<JsonNode?> FinishAsync(
         StepRecord record, JsonNode? output, StepDefinition step, ExecutionFrame frame, RunState run, bool isTopLevel, int topLevelIndex,
         Activity? span, CancellationToken cancellationToken)
