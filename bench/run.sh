@@ -5,7 +5,8 @@
 # in $OUT, and the medians with their ranges are printed at the end.
 #   bench/run.sh e2e 5000 1 32      # S2     bench/run.sh burst 2000 32     # S1     bench/run.sh io 500 1000     # S3
 #   bench/run.sh events 200 1       # live events over SSE (its client is always the Node one)
-# Environment: ROUNDS (3), CLIENTS ("dotnet node"; node applies to e2e and burst), YARDSTICK (1 for e2e), OUT;
+# Environment: ROUNDS (3), CLIENTS ("dotnet node"; node applies to e2e and burst), YARDSTICK (1 for e2e and burst: BullMQ
+# for e2e, the same burst against bench/EmptyApi for burst), OUT;
 # BEFORE=<dir> also runs, in each round, the API and Worker published in <dir>/LlmWorkflow.Api and <dir>/LlmWorkflow.Worker
 # (an earlier commit's `dotnet publish -c Release`), last in odd rounds and first in even ones, so a change is measured
 # against its base in the same sitting.
@@ -15,7 +16,7 @@ scenario=${1:?usage: bench/run.sh <scenario> [args...]}
 rounds=${ROUNDS:-3}
 clients=${CLIENTS:-dotnet node}
 [ "$scenario" = e2e ] || [ "$scenario" = burst ] || clients=dotnet
-yardstick=${YARDSTICK:-$([ "$scenario" = e2e ] && echo 1 || echo 0)}
+yardstick=${YARDSTICK:-$([ "$scenario" = e2e ] || [ "$scenario" = burst ] && echo 1 || echo 0)}
 out=${OUT:-artifacts/bench/$scenario-$(date -u +%Y%m%dT%H%M%S).jsonl}
 published=artifacts/bench/publish
 mkdir -p "$(dirname "$out")"
@@ -25,13 +26,22 @@ if [ -z "${SKIP_PUBLISH:-}" ]; then
   for project in LlmWorkflow.Api LlmWorkflow.Worker; do
     dotnet publish "$project" -c Release -o "$published/$project" --nologo -v quiet > /dev/null
   done
+  if [ "$scenario" = burst ] && [ "$yardstick" = 1 ]; then
+    dotnet publish bench/EmptyApi -c Release -o "$published/EmptyApi" --nologo -v quiet > /dev/null
+  fi
 fi
 dotnet build bench/LlmWorkflow.LoadTest -c Release --nologo -v quiet > /dev/null
-if [[ " $clients " == *" node "* ]] || [ "$yardstick" = 1 ] || [ "$scenario" = events ]; then
+if [[ " $clients " == *" node "* ]] || { [ "$scenario" = e2e ] && [ "$yardstick" = 1 ]; } || [ "$scenario" = events ]; then
   (cd bench/node && npm ci --no-audit --no-fund --silent)
 fi
 
 yardstick_round() {
+  if [ "$scenario" = burst ]; then
+    # The same burst, .NET client, against a fresh bench/EmptyApi: what any fresh .NET API of that shape costs here.
+    LLMWF_BENCH_PUBLISHED=$published dotnet run -c Release --no-build --project bench/LlmWorkflow.LoadTest -- \
+      burst-empty-api "${2:-2000}" "${3:-32}" | tail -n 1 | tee -a "$out"
+    return
+  fi
   local port dir
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   dir=$(mktemp -d)

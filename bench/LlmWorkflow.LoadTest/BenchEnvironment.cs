@@ -81,11 +81,12 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         return environment;
     }
 
-    public async Task StartApiAsync()
+    /// <param name="assembly">The API to start: the product's, or the S1 yardstick's <c>EmptyApi.dll</c> (bench/EmptyApi).</param>
+    public async Task StartApiAsync(string assembly = "LlmWorkflow.Api.dll")
     {
         var port = PortAllocator.GetFreePort();
         ApiUrl = new Uri($"http://127.0.0.1:{port}");
-        Services.Add(("api", Start("LlmWorkflow.Api.dll", new() { ["ASPNETCORE_URLS"] = ApiUrl.ToString() })));
+        Services.Add(("api", Start(assembly, new() { ["ASPNETCORE_URLS"] = ApiUrl.ToString() })));
         using var http = new HttpClient { BaseAddress = ApiUrl };
         // Minutes, not seconds, on a large seeded database: the API migrates before it answers (an index on millions of rows).
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);

@@ -7,6 +7,7 @@ using LlmWorkflow.LoadTest;
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- io [jobs=500] [latency_ms=1000] [https=0|1]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- e2e [jobs=5000] [workers=2] [concurrency=32] [llm_latency_ms: one LLM call per job]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- burst [requests=2000] [concurrency=32]
+//   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- burst-empty-api [requests=2000] [concurrency=32]  (LLMWF_BENCH_PUBLISHED: bench/EmptyApi published)
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- events [jobs=200] [concurrency=1] [llm_latency_ms: one LLM call per job]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- recovery [jobs=200] [window_seconds=30]
 //   LLMWF_BENCH_PG_DIR=/var/tmp/llmwf-scale dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- scale [jobs=10000000] [rounds=3] [retention=1]
@@ -27,6 +28,7 @@ var result = scenario switch
     "io" => await Scenarios.IoConcurrencyAsync(environment, Arg(1, 500), TimeSpan.FromMilliseconds(Arg(2, 1000)), https: Arg(3, 0) == 1, waves: Arg(4, 1)),
     "e2e" => await Scenarios.EndToEndAsync(environment, Arg(1, 5_000), Arg(2, 2), Arg(3, 32), args.Length > 4 ? Arg(4, 0) : null),
     "burst" => await Scenarios.BurstAsync(environment, Arg(1, 2_000), Arg(2, 32)),
+    "burst-empty-api" => await Scenarios.BurstAsync(environment, Arg(1, 2_000), Arg(2, 32), emptyApi: true),
     "events" => await Scenarios.EventsAsync(environment, Arg(1, 200), Arg(2, 1), args.Length > 3 ? Arg(3, 0) : null),
     "recovery" => await Scenarios.RecoveryAsync(environment, Arg(1, 200), Arg(2, 30)),
     "scale" => await ScaleScenario.RunAsync(environment, args.Length > 1 ? long.Parse(args[1], CultureInfo.InvariantCulture) : 10_000_000, Arg(2, 3), Arg(3, 1) != 0),
@@ -34,7 +36,7 @@ var result = scenario switch
 };
 if (result is null)
 {
-    Console.Error.WriteLine("Usage: LlmWorkflow.LoadTest submit [rate] [seconds] [workers] | throughput [jobs] [workers] | io [jobs] [latency_ms] [https 0|1] | e2e [jobs] [workers] [concurrency] [llm_latency_ms] | burst [requests] [concurrency] | events [jobs] [concurrency] [llm_latency_ms] | recovery [jobs] [window_seconds] | scale [jobs] [rounds] [retention 0|1]");
+    Console.Error.WriteLine("Usage: LlmWorkflow.LoadTest submit [rate] [seconds] [workers] | throughput [jobs] [workers] | io [jobs] [latency_ms] [https 0|1] | e2e [jobs] [workers] [concurrency] [llm_latency_ms] | burst [requests] [concurrency] | burst-empty-api [requests] [concurrency] | events [jobs] [concurrency] [llm_latency_ms] | recovery [jobs] [window_seconds] | scale [jobs] [rounds] [retention 0|1]");
     return 2;
 }
 

@@ -200,9 +200,11 @@ internal static class Scenarios
     }
 
     /// <summary>S1: <paramref name="requests"/> submissions at <paramref name="concurrency"/> (closed loop) against a cold API, no workers.</summary>
-    public static async Task<JsonObject> BurstAsync(BenchEnvironment environment, int requests, int concurrency)
+    /// <param name="emptyApi">The yardstick instead of the API: bench/EmptyApi, which only parses each submission and
+    /// answers 202, published as the API is (what a fresh .NET process of that shape costs on this machine).</param>
+    public static async Task<JsonObject> BurstAsync(BenchEnvironment environment, int requests, int concurrency, bool emptyApi = false)
     {
-        await environment.StartApiAsync();
+        await environment.StartApiAsync(emptyApi ? "EmptyApi.dll" : "LlmWorkflow.Api.dll");
         // The API is fresh; the load generator is not part of it, so its own first requests go elsewhere.
         await LoadGeneratorWarmup.RunAsync(requests, concurrency);
         var meter = new CpuMeter(environment);
@@ -217,7 +219,7 @@ internal static class Scenarios
         double[] rest = [.. sent.Skip(concurrency).Order()];
         return new JsonObject
         {
-            ["scenario"] = "burst",
+            ["scenario"] = emptyApi ? "burst_empty_api" : "burst",
             ["client"] = SubmissionClient.IsNode ? "node" : "dotnet",
             ["fsync"] = !environment.FsyncOff,
             ["requests"] = requests,
