@@ -204,6 +204,11 @@ internal static class Scenarios
     /// answers 202, published as the API is (what a fresh .NET process of that shape costs on this machine).</param>
     public static async Task<JsonObject> BurstAsync(BenchEnvironment environment, int requests, int concurrency, bool emptyApi = false)
     {
+        if (emptyApi && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("LLMWF_BENCH_PUBLISHED")))
+        {
+            throw new InvalidOperationException("burst-empty-api runs bench/EmptyApi as published: set LLMWF_BENCH_PUBLISHED (bench/run.sh burst does).");
+        }
+
         await environment.StartApiAsync(emptyApi ? "EmptyApi.dll" : "LlmWorkflow.Api.dll");
         // The API is fresh; the load generator is not part of it, so its own first requests go elsewhere.
         await LoadGeneratorWarmup.RunAsync(requests, concurrency);
