@@ -253,8 +253,9 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
     [Fact]
     public async Task CancelledJobShowsAsCancelledAndItsRetryRunsTheRest()
     {
-        // The wait step takes 8 s (under the HTTP attempt timeout): the cancel lands while it runs; its retry waits again and completes.
-        var jobId = await fixture.SubmitAsync("dashboard_cancellable", new { service_url = fixture.SlowUrl, wait_ms = "8000" }, action: "cancel then retry", cancellationToken: Ct);
+        // The wait step is held until the cancel has landed; its retry calls the released endpoint and completes.
+        await using var hold = await HoldServer.StartAsync();
+        var jobId = await fixture.SubmitAsync("dashboard_cancellable", new { service_url = hold.Url, wait_ms = "0" }, action: "cancel then retry", cancellationToken: Ct);
         var page = await OpenAsync($"#/jobs/{jobId}");
         await Expect(page.Locator("main[data-job-status=processing] [data-role=timeline] li[data-step-id=wait][data-status=running]")).ToBeVisibleAsync();
 
@@ -273,6 +274,7 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         await Screenshot(page, "job-detail-cancelled", "light", 1280);
 
         // Retry helps here: the job runs again as attempt 2 and the page follows it.
+        hold.Release();
         await page.GetByRole(AriaRole.Button, new() { Name = "Retry job" }).ClickAsync();
         try
         {
@@ -294,7 +296,9 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
     [Fact]
     public async Task PageFollowsAJobToItsEndWhenTheReadAfterItsLiveEndIsSuperseded()
     {
-        var jobId = await fixture.SubmitAsync("dashboard_cancellable", new { service_url = fixture.SlowUrl, wait_ms = "1500" }, action: "superseded read", cancellationToken: Ct);
+        // The wait step is held until the row is locked below, so the page always sees it running first.
+        await using var hold = await HoldServer.StartAsync();
+        var jobId = await fixture.SubmitAsync("dashboard_cancellable", new { service_url = hold.Url, wait_ms = "0" }, action: "superseded read", cancellationToken: Ct);
         var page = await OpenAsync($"#/jobs/{jobId}");
         var wait = page.Locator("[data-role=timeline] li[data-step-id=wait]");
         await Expect(wait).ToHaveAttributeAsync("data-status", "running");
@@ -304,10 +308,10 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         await using var connection = new NpgsqlConnection(fixture.PostgresConnectionString);
         await connection.OpenAsync(Ct);
         await using var transaction = await connection.BeginTransactionAsync(Ct);
-        await using (var hold = new NpgsqlCommand("SELECT 1 FROM llm_workflow_jobs WHERE id = @id FOR UPDATE", connection, transaction))
+        await using (var rowLock = new NpgsqlCommand("SELECT 1 FROM llm_workflow_jobs WHERE id = @id FOR UPDATE", connection, transaction))
         {
-            hold.Parameters.AddWithValue("id", Guid.Parse(jobId));
-            await hold.ExecuteScalarAsync(Ct);
+            rowLock.Parameters.AddWithValue("id", Guid.Parse(jobId));
+            await rowLock.ExecuteScalarAsync(Ct);
         }
 
         // Status answers arrive 600 ms late: the read made at the live end is still out when the read made 400 ms after the
@@ -331,6 +335,7 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
             }
         });
 
+        hold.Release();
         await Expect(wait).ToHaveAttributeAsync("data-status", "completed");
         await superseded.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
         await answeredAfter.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);

@@ -2,9 +2,6 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Tests.Infrastructure;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 using Npgsql;
 using static Microsoft.Playwright.Assertions;
@@ -548,54 +545,4 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
     }
 
     private sealed record JobRow(string Workflow, string Status, DateTimeOffset Created, DateTimeOffset? Started, DateTimeOffset? Completed);
-
-    /// <summary>A local endpoint that holds every request open until the test ends (or the caller gives up).</summary>
-    private sealed class HoldServer : IAsyncDisposable
-    {
-        private readonly Microsoft.AspNetCore.Builder.WebApplication _app;
-        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int _waiting;
-
-        private HoldServer(Microsoft.AspNetCore.Builder.WebApplication app) => _app = app;
-
-        public string Url { get; private set; } = "";
-
-        /// <summary>Requests currently held.</summary>
-        public int Waiting => Volatile.Read(ref _waiting);
-
-        public static async Task<HoldServer> StartAsync()
-        {
-            var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.UseKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, 0));
-            var server = new HoldServer(builder.Build());
-            server._app.MapGet("/hold", async (Microsoft.AspNetCore.Http.HttpContext context) =>
-            {
-                Interlocked.Increment(ref server._waiting);
-                try
-                {
-                    await server._release.Task.WaitAsync(context.RequestAborted);
-                }
-                catch (OperationCanceledException)
-                {
-                    // The worker gave up on the call (cancelled or timed out): nothing to answer.
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref server._waiting);
-                }
-
-                return Microsoft.AspNetCore.Http.Results.Json(new { text = "released" });
-            });
-            await server._app.StartAsync();
-            server.Url = server._app.Urls.First().TrimEnd('/') + "/hold";
-            return server;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            _release.TrySetResult();
-            await _app.DisposeAsync();
-        }
-    }
 }
