@@ -57,7 +57,8 @@ internal sealed record JobTransitionRule(JobTransition Transition, IReadOnlyList
 
 /// <summary>
 /// The job lifecycle, written once: which transition may start from which state (docs/JOB_LIFECYCLE.md shows the
-/// same table). Every statement that changes a job's row puts <see cref="Guard"/> in its WHERE clause, so a
+/// same table). Every statement that changes a job's row puts <see cref="Guard"/> (or, where it finds the row by id,
+/// <see cref="KeyedGuard"/>) in its WHERE clause, so a
 /// forbidden transition matches no row, and two racing transitions on one job cannot both win: the second
 /// re-checks the guard against the first one's committed row and finds it no longer matches.
 /// </summary>
@@ -86,9 +87,7 @@ public static class JobLifecycle
     ];
 
     private static readonly Dictionary<JobTransition, JobTransitionRule> ByTransition = Table.ToDictionary(r => r.Transition);
-    private static readonly Dictionary<JobTransition, string> Guards = Table.ToDictionary(
-        r => r.Transition,
-        r => r.From.Count == 0 ? "FALSE" : $"status IN ({string.Join(", ", r.From.Select(s => $"'{s.ToWire()}'"))})");
+    private static readonly Dictionary<JobTransition, string> Guards = Table.ToDictionary(r => r.Transition, r => StatusTest(r, ""));
 
     internal static JobTransitionRule Rule(JobTransition transition) => ByTransition[transition];
 
@@ -102,6 +101,18 @@ public static class JobLifecycle
     /// constant per transition, so statements built with it keep one text and stay prepared.
     /// </summary>
     public static string Guard(JobTransition transition) => Guards[transition];
+
+    /// <summary>
+    /// <see cref="Guard"/> for a statement that finds the job's row by its id, prefixed with <paramref name="alias"/>
+    /// (e.g. <c>"j."</c>): the same test, wrapped in <c>IS TRUE</c> so that no index on <c>status</c> can serve it.
+    /// When the statistics say a state is rare (a burst of jobs before the next ANALYZE), PostgreSQL otherwise finds
+    /// one id by walking every job in that state through a status index, so each statement's cost grows with the jobs
+    /// in flight.
+    /// </summary>
+    public static string KeyedGuard(JobTransition transition, string alias = "") => $"({StatusTest(ByTransition[transition], alias)}) IS TRUE";
+
+    private static string StatusTest(JobTransitionRule rule, string alias) =>
+        rule.From.Count == 0 ? "FALSE" : $"{alias}status IN ({string.Join(", ", rule.From.Select(s => $"'{s.ToWire()}'"))})";
 
     /// <summary>The transition a worker's outcome is stored with.</summary>
     public static JobTransition ForOutcome(JobStatus outcome) => outcome switch

@@ -15,7 +15,7 @@ public sealed partial class JobLifecycleStore
     // The first request's time is kept: a repeated cancel changes nothing.
     private static readonly string RequestCancelSql = $"""
         UPDATE llm_workflow_jobs SET cancel_requested_at = COALESCE(cancel_requested_at, $2), updated_at = $2
-         WHERE id = $1 AND {JobLifecycle.Guard(JobTransition.RequestCancel)}
+         WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.RequestCancel)}
         """;
 
     // The attempt being retried is kept in previous_attempts (its outcome, error and timings), not overwritten;
@@ -29,7 +29,7 @@ public sealed partial class JobLifecycleStore
                status = 'queued', retry_count = retry_count + 1, error_message = NULL, error_data = NULL,
                started_at = NULL, completed_at = NULL, cancel_requested_at = NULL,
                queued_at = $2, dispatched_at = $2, updated_at = $2
-         WHERE id = $1 AND {JobLifecycle.Guard(JobTransition.Retry)}
+         WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Retry)}
         """;
 
     private const string PurgeTombstonesSql = """
@@ -178,7 +178,7 @@ public sealed partial class JobLifecycleStore
             SELECT id, workflow_name, 'cancelled'::text AS status, user_id, username, action, attempt, webhook_url,
                    result_data, error_data, duration_ms, total_tokens, cost_usd
               FROM llm_workflow_jobs
-             WHERE id = $1 AND {JobLifecycle.Guard(JobTransition.Cancel)}
+             WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Cancel)}
                FOR UPDATE
         ), outbox AS (
             {WebhookOutbox.TerminalEventsSql("job", maxPayloadBytes)}

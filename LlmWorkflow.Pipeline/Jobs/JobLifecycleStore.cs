@@ -78,7 +78,7 @@ public sealed partial class JobLifecycleStore(
 
     // Only a queued job loses its mark: a lapsed running job keeps waiting for its next lapse or the cutoff.
     private static readonly string ClearDispatchMarksSql =
-        $"UPDATE llm_workflow_jobs SET dispatched_at = NULL WHERE id = ANY($1) AND {JobLifecycle.Guard(JobTransition.Dispatch)}";
+        $"UPDATE llm_workflow_jobs SET dispatched_at = NULL WHERE id = ANY($1) AND {JobLifecycle.KeyedGuard(JobTransition.Dispatch)}";
 
     // Each id is one primary-key probe (a LATERAL lookup with FOR UPDATE is never flattened into a join): with
     // `id = ANY($1)` alone the prepared (generic) plan scanned every queued job through the partial index on status.
@@ -88,8 +88,8 @@ public sealed partial class JobLifecycleStore(
               FROM unnest($1::uuid[]) AS r(id) CROSS JOIN LATERAL (
                    SELECT j.id FROM llm_workflow_jobs j
                     WHERE j.id = r.id
-                      AND ((j.{JobLifecycle.Guard(JobTransition.Claim)})
-                           OR (j.{JobLifecycle.Guard(JobTransition.Reclaim)} AND j.lease_expires_at < now()))
+                      AND ({JobLifecycle.KeyedGuard(JobTransition.Claim, "j.")}
+                           OR ({JobLifecycle.KeyedGuard(JobTransition.Reclaim, "j.")} AND j.lease_expires_at < now()))
                       AND j.cancel_requested_at IS NULL
                       FOR UPDATE) j
         ), claimed AS (
@@ -112,11 +112,11 @@ public sealed partial class JobLifecycleStore(
     private static readonly string RenewSql = $"""
         WITH owned AS (
             SELECT id FROM llm_workflow_jobs
-             WHERE id = ANY($1) AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Renew)} AND cancel_requested_at IS NULL
+             WHERE id = ANY($1) AND lease_owner = $2 AND {JobLifecycle.KeyedGuard(JobTransition.Renew)} AND cancel_requested_at IS NULL
         ), renewed AS (
             UPDATE llm_workflow_jobs j SET lease_expires_at = now() + $3
               FROM (SELECT id FROM llm_workflow_jobs
-                     WHERE id = ANY($1) AND lease_owner = $2 AND {JobLifecycle.Guard(JobTransition.Renew)} AND cancel_requested_at IS NULL
+                     WHERE id = ANY($1) AND lease_owner = $2 AND {JobLifecycle.KeyedGuard(JobTransition.Renew)} AND cancel_requested_at IS NULL
                        FOR UPDATE SKIP LOCKED) free
              WHERE j.id = free.id
         )
@@ -126,12 +126,12 @@ public sealed partial class JobLifecycleStore(
     private static readonly string ReleaseSql = $"""
         UPDATE llm_workflow_jobs
            SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, updated_at = now()
-         WHERE id = $1 AND lease_owner = $2 AND ($3::int IS NULL OR attempt = $3) AND {JobLifecycle.Guard(JobTransition.Release)}
+         WHERE id = $1 AND lease_owner = $2 AND ($3::int IS NULL OR attempt = $3) AND {JobLifecycle.KeyedGuard(JobTransition.Release)}
         """;
 
     private static readonly string ProgressSql = $"""
         UPDATE llm_workflow_jobs SET current_step_id = $2, current_step_name = $3, progress_percent = $4, updated_at = now()
-         WHERE id = $1 AND {JobLifecycle.Guard(JobTransition.Checkpoint)}
+         WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Checkpoint)}
         """;
 
     /// <summary>
@@ -354,7 +354,7 @@ public sealed partial class JobLifecycleStore(
 
     // A running job's rows: only while it runs the attempt that made them.
     private static readonly string RunningAttempt =
-        $"j.attempt = r.job_attempt AND j.{JobLifecycle.Guard(JobTransition.Checkpoint)} OFFSET 0";
+        $"j.attempt = r.job_attempt AND {JobLifecycle.KeyedGuard(JobTransition.Checkpoint, "j.")} OFFSET 0";
 
     private static readonly MultiRowStatement CheckpointRows = new("step checkpoint", StepSql(CheckpointConflict, RunningAttempt), StepColumns);
 
@@ -528,7 +528,7 @@ public sealed partial class JobLifecycleStore(
     /// <summary>Each outcome may only be stored from the states its transition starts from.</summary>
     private static string OutcomeGuards() => string.Join(" OR ",
         new[] { JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled }
-        .Select(outcome => $"(r.outcome = '{outcome.ToWire()}' AND j.{JobLifecycle.Guard(JobLifecycle.ForOutcome(outcome))})"));
+        .Select(outcome => $"(r.outcome = '{outcome.ToWire()}' AND {JobLifecycle.KeyedGuard(JobLifecycle.ForOutcome(outcome), "j.")})"));
 
     private static readonly MultiRowColumn[] FinishColumns =
     [

@@ -40,6 +40,73 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EachKeyedGuardMatchesWhatItsGuardMatches()
+    {
+        foreach (var rule in JobLifecycle.Table)
+        {
+            foreach (var status in Enum.GetValues<JobStatus>())
+            {
+                await using var command = _db.Database.CreateCommand(
+                    $"SELECT count(*) FROM (VALUES ($1::text)) AS j(status) WHERE {JobLifecycle.KeyedGuard(rule.Transition, "j.")}");
+                command.Parameters.Add(new NpgsqlParameter { Value = status.ToWire() });
+                var matches = (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))! == 1;
+                Assert.True(matches == JobLifecycle.IsAllowed(rule.Transition, status), $"{rule.Transition} from {status}: keyed guard says {matches}");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AJobFoundByIdIsReadThroughThePrimaryKeyWhateverTheStatisticsSay()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var connection = await _db.Database.OpenConnectionAsync(ct);
+
+        // Statistics taken while every job was finished, then 500 jobs running: to the planner, a status index looks
+        // like the cheapest way to one running job. A temporary copy of the table (never auto-analyzed, and found
+        // before the real one) keeps those statistics still.
+        await using (var setup = new NpgsqlCommand("""
+            CREATE TEMP TABLE llm_workflow_jobs (LIKE public.llm_workflow_jobs INCLUDING ALL);
+            INSERT INTO llm_workflow_jobs (celery_task_id, workflow_name, status, input_data, tenant_id)
+            SELECT gen_random_uuid()::text, 'planned', 'completed', '{}', 'plans' FROM generate_series(1, 500);
+            ANALYZE llm_workflow_jobs;
+            UPDATE llm_workflow_jobs SET status = 'processing', lease_owner = 'w1', lease_expires_at = now() + interval '1 minute', attempt = 1;
+            """, connection))
+        {
+            await setup.ExecuteNonQueryAsync(ct);
+        }
+
+        await using var idsCommand = new NpgsqlCommand("SELECT array_agg(id) FROM llm_workflow_jobs", connection);
+        var ids = (Guid[])(await idsCommand.ExecuteScalarAsync(ct))!;
+        await using var keyCommand = new NpgsqlCommand(
+            "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'llm_workflow_jobs'::regclass AND indisprimary", connection);
+        var primaryKey = (string)(await keyCommand.ExecuteScalarAsync(ct))!;
+
+        async Task<IReadOnlyList<string>> IndexesAsync(string sql, params object[] values)
+        {
+            await using var explain = new NpgsqlCommand("EXPLAIN (FORMAT JSON) " + sql, connection);
+            foreach (var value in values)
+            {
+                explain.Parameters.Add(new NpgsqlParameter { Value = value });
+            }
+
+            var plan = (string)(await explain.ExecuteScalarAsync(ct))!;
+            return System.Text.RegularExpressions.Regex.Matches(plan, "\"Index Name\": \"([^\"]+)\"").Select(m => m.Groups[1].Value).ToList();
+        }
+
+        var point = "SELECT id FROM llm_workflow_jobs WHERE id = $1 AND {0}";
+        // The plain guard shows the hazard: the planner walks the running jobs through a status index.
+        Assert.DoesNotContain(primaryKey, await IndexesAsync(string.Format(point, JobLifecycle.Guard(JobTransition.Checkpoint)), ids[0]));
+
+        Assert.Equal([primaryKey], await IndexesAsync(string.Format(point, JobLifecycle.KeyedGuard(JobTransition.Checkpoint)), ids[0]));
+        Assert.Equal([primaryKey], await IndexesAsync($"""
+            SELECT j.id FROM unnest($1::uuid[]) AS r(id) CROSS JOIN LATERAL (
+                SELECT j.id FROM llm_workflow_jobs j
+                 WHERE j.id = r.id AND j.lease_owner = 'w1' AND {JobLifecycle.KeyedGuard(JobTransition.Finish, "j.")} FOR UPDATE) j
+            """, ids[..86]));
+        Assert.All(await IndexesAsync(JobLifecycleStore.ClaimSql, ids[..86], "w2", TimeSpan.FromMinutes(1)), index => Assert.Equal(primaryKey, index));
+    }
+
+    [Fact]
     public void EveryTransitionHasOneRuleAndFinishedJobsOnlyLeaveByRetry()
     {
         Assert.Equal(Enum.GetValues<JobTransition>().Order(), JobLifecycle.Table.Select(r => r.Transition).Order());
