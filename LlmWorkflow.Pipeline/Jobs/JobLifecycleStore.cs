@@ -93,11 +93,11 @@ public sealed partial class JobLifecycleStore(
                       AND j.cancel_requested_at IS NULL
                       FOR UPDATE) j
         ), claimed AS (
+            -- By id = ANY, not a join: on a table of a few thousand rows the planner joins by reading every row.
             UPDATE llm_workflow_jobs j
                SET status = 'processing', lease_owner = $2, worker_id = $2, lease_expires_at = now() + $3,
                    started_at = COALESCE(j.started_at, now()), attempt = j.attempt + 1, updated_at = now()
-              FROM claimable
-             WHERE j.id = claimable.id
+             WHERE j.id = ANY(ARRAY(SELECT id FROM claimable))
             RETURNING j.id, j.workflow_name, j.input_data, j.attempt, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
                       j.priority, j.webhook_url IS NOT NULL AS has_webhook, j.webhook_events
         )
@@ -521,7 +521,9 @@ public sealed partial class JobLifecycleStore(
                current_step_name = CASE WHEN job.status = 'completed' THEN NULL ELSE j.current_step_name END,
                lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
           FROM job
-         WHERE j.id = job.id
+         -- The ANY keeps the update on the primary key: on a table of a few thousand rows the planner would otherwise
+         -- join by reading every row.
+         WHERE j.id = job.id AND j.id = ANY(ARRAY(SELECT id FROM job))
         RETURNING job.ord
         """;
 
