@@ -60,30 +60,32 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
     {
         var ct = TestContext.Current.CancellationToken;
         await using var connection = await _db.Database.OpenConnectionAsync(ct);
+        // Rolled back at the end, which drops the copy below before the connection goes back to the pool.
+        await using var transaction = await connection.BeginTransactionAsync(ct);
 
         // Statistics taken while every job was finished, then 500 jobs running: to the planner, a status index looks
         // like the cheapest way to one running job. A temporary copy of the table (never auto-analyzed, and found
         // before the real one) keeps those statistics still.
         await using (var setup = new NpgsqlCommand("""
-            CREATE TEMP TABLE llm_workflow_jobs (LIKE public.llm_workflow_jobs INCLUDING ALL);
+            CREATE TEMP TABLE llm_workflow_jobs (LIKE public.llm_workflow_jobs INCLUDING ALL) ON COMMIT DROP;
             INSERT INTO llm_workflow_jobs (celery_task_id, workflow_name, status, input_data, tenant_id)
             SELECT gen_random_uuid()::text, 'planned', 'completed', '{}', 'plans' FROM generate_series(1, 500);
             ANALYZE llm_workflow_jobs;
             UPDATE llm_workflow_jobs SET status = 'processing', lease_owner = 'w1', lease_expires_at = now() + interval '1 minute', attempt = 1;
-            """, connection))
+            """, connection, transaction))
         {
             await setup.ExecuteNonQueryAsync(ct);
         }
 
-        await using var idsCommand = new NpgsqlCommand("SELECT array_agg(id) FROM llm_workflow_jobs", connection);
+        await using var idsCommand = new NpgsqlCommand("SELECT array_agg(id) FROM llm_workflow_jobs", connection, transaction);
         var ids = (Guid[])(await idsCommand.ExecuteScalarAsync(ct))!;
         await using var keyCommand = new NpgsqlCommand(
-            "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'llm_workflow_jobs'::regclass AND indisprimary", connection);
+            "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'llm_workflow_jobs'::regclass AND indisprimary", connection, transaction);
         var primaryKey = (string)(await keyCommand.ExecuteScalarAsync(ct))!;
 
         async Task<IReadOnlyList<string>> IndexesAsync(string sql, params object[] values)
         {
-            await using var explain = new NpgsqlCommand("EXPLAIN (FORMAT JSON) " + sql, connection);
+            await using var explain = new NpgsqlCommand("EXPLAIN (FORMAT JSON) " + sql, connection, transaction);
             foreach (var value in values)
             {
                 explain.Parameters.Add(new NpgsqlParameter { Value = value });
