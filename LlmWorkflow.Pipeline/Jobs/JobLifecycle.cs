@@ -58,9 +58,9 @@ internal sealed record JobTransitionRule(JobTransition Transition, IReadOnlyList
 /// <summary>
 /// The job lifecycle, written once: which transition may start from which state (docs/JOB_LIFECYCLE.md shows the
 /// same table). Every statement that changes a job's row puts <see cref="Guard"/> (or, where it finds the row by id,
-/// <see cref="KeyedGuard"/>) in its WHERE clause, so a
-/// forbidden transition matches no row, and two racing transitions on one job cannot both win: the second
-/// re-checks the guard against the first one's committed row and finds it no longer matches.
+/// <see cref="KeyedGuard"/>) in its WHERE clause, so a forbidden transition matches no row, and two racing
+/// transitions on one job cannot both win: the second re-checks the guard against the first one's committed row and
+/// finds it no longer matches.
 /// </summary>
 public static class JobLifecycle
 {
