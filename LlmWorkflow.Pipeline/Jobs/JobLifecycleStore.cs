@@ -485,15 +485,15 @@ public sealed partial class JobLifecycleStore(
     /// row. The lock makes a racing transition (a cancel, a reclaim) wait and then re-check its own guard against the
     /// finished row.
     /// </summary>
-    private static string FinishSql(int maxPayloadBytes) => $"""
+    internal static string FinishSql(int maxPayloadBytes) => $"""
         WITH r AS (
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::int[], $8::int[],
                                  $9::numeric[], $10::int[], $11::int[])
                 AS r(id, worker, outcome, result_data, error_message, error_data, input_tokens, output_tokens, cost_usd, claimed_attempt,
                      ord)
         ), job AS (
-            -- A LATERAL lookup per row (FOR UPDATE keeps it from being flattened into a join): each row is one primary-key
-            -- probe, never a scan of every running job through the partial index on status.
+            -- A LATERAL lookup per row (FOR UPDATE keeps it from being flattened into a join) with keyed guards: each row
+            -- is one primary-key probe, never a scan of every running job through an index on status.
             -- An accepted cancel wins over the run's own outcome: the job ends cancelled (its usage rows are written anyway).
             SELECT j.id, j.workflow_name, CASE WHEN j.cancel_requested_at IS NULL THEN r.outcome ELSE 'cancelled' END AS status,
                    j.user_id, j.username, j.action, j.attempt, j.webhook_url,
