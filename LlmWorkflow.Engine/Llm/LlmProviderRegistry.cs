@@ -34,7 +34,8 @@ public sealed class LlmProviderRegistry : IDisposable
     private readonly bool _ownsHttp;
     private readonly MockChatClient _mock;
     private readonly ConcurrentDictionary<string, ResolvedProvider?> _providers = new(StringComparer.OrdinalIgnoreCase);
-    private readonly ConcurrentDictionary<string, IChatClient> _clients = new(StringComparer.Ordinal);
+    // Lazy: GetOrAdd alone runs the factory once per concurrent caller, so a burst of first calls built a client each.
+    private readonly ConcurrentDictionary<string, Lazy<IChatClient>> _clients = new(StringComparer.Ordinal);
 
     /// <summary>Calls providers over its own handler chain (as <c>AddLlmProviders</c> registers it); for benchmarks and tests.</summary>
     /// <param name="environment">Reads environment variables; tests pass their own.</param>
@@ -110,7 +111,10 @@ public sealed class LlmProviderRegistry : IDisposable
             return _mock;
         }
 
-        return _clients.GetOrAdd(model.ToString(), _ => Create(Find(model.Provider)!, model.Model));
+        var resolved = Find(model.Provider)!;
+        var baseUrl = resolved.BaseUrl ?? throw WorkflowException.Config(
+            "missing_base_url", $"LLM provider '{resolved.Name}' has no base URL: set Llm:Providers:{resolved.Name}:BaseUrl.");
+        return _clients.GetOrAdd(model.ToString(), _ => new(() => Create(resolved, baseUrl, model.Model))).Value;
     }
 
     public IEnumerable<string> KnownProviders() =>
@@ -165,14 +169,10 @@ public sealed class LlmProviderRegistry : IDisposable
     private static string MissingKeyMessage(ResolvedProvider provider) =>
         $"Missing API key for LLM provider '{provider.Name}': set {provider.ApiKeySource}.";
 
-    private IChatClient Create(ResolvedProvider provider, string model)
-    {
-        var baseUrl = provider.BaseUrl ?? throw WorkflowException.Config(
-            "missing_base_url", $"LLM provider '{provider.Name}' has no base URL: set Llm:Providers:{provider.Name}:BaseUrl.");
-        return provider.Kind == ProviderKind.Anthropic
+    private IChatClient Create(ResolvedProvider provider, Uri baseUrl, string model) =>
+        provider.Kind == ProviderKind.Anthropic
             ? CreateAnthropic(provider, baseUrl, model)
             : CreateOpenAiCompatible(provider, baseUrl, model);
-    }
 
     private IChatClient CreateAnthropic(ResolvedProvider provider, Uri baseUrl, string model)
     {
