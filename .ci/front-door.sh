@@ -52,7 +52,8 @@ grep -m1 '^\[apphost\] postgres and redis run' "$log" || fail "no line saying wh
 sed -n '/^Aspire dashboard /,/running; press Ctrl+C/p' "$log"
 # The orchestrator (DCP) detaches from our process group; it watches the AppHost's pid, and runs everything else.
 descendants() { local pid; for pid in "$@"; do echo "$pid"; descendants $(pgrep -P "$pid"); done; }
-orchestrator=$(for pid in $(pgrep -g "$group"); do pgrep -f -- "start-apiserver --monitor $pid( |$)"; done)
+# (Each pgrep that finds nothing exits 1; under set -e the loop's last one would end the script with no message.)
+orchestrator=$(for pid in $(pgrep -g "$group"); do pgrep -f -- "start-apiserver --monitor $pid( |$)" || true; done)
 [ -n "$orchestrator" ] || fail "found no orchestrator process watching the AppHost"
 mapfile -t pids < <(descendants $orchestrator)
 for server in postgres redis-server LlmWorkflow.Api LlmWorkflow.Worker; do
