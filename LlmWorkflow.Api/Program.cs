@@ -17,7 +17,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 builder.AddServiceDefaults();
 builder.Services.AddLlmWorkflowCore(builder.Configuration);
 builder.Services.AddApiJobServices();
-builder.EnrichLlmWorkflowDatabase();
+builder.EnrichLlmWorkflowDatabase(retryTransientFailures: false);
 builder.AddLlmWorkflowRedis();
 
 var maxJsonDepth = builder.Configuration.GetValue("Api:MaxJsonDepth", 32);

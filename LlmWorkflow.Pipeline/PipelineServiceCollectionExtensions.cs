@@ -20,6 +20,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 
 namespace LlmWorkflow.Pipeline;
@@ -102,7 +103,15 @@ public static class PipelineServiceCollectionExtensions
 
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
-            .AddCheck<WorkersHealthCheck>("workers", tags: ["ready"]);
+            .AddCheck<WorkersHealthCheck>("workers", tags: ["ready"])
+            .AddCheck<DispatchHealthCheck>("dispatch", tags: ["ready"]);
+        services.PostConfigure<HealthCheckServiceOptions>(health =>
+        {
+            // A stalled PostgreSQL stops submissions (unhealthy); a stalled Redis only delays dispatch (degraded).
+            TimeBoundHealthCheck.Apply(health, "database", HealthStatus.Unhealthy, "postgresql");
+            TimeBoundHealthCheck.Apply(health, "workers", HealthStatus.Degraded, "redis (worker heartbeats)");
+            TimeBoundHealthCheck.Apply(health, "dispatch", HealthStatus.Degraded, "redis (worker heartbeats)");
+        });
         return services;
     }
 
@@ -124,6 +133,9 @@ public static class PipelineServiceCollectionExtensions
             services.PostConfigure<LlmOptions>(options => options.Mock.ResponsesDirectory = mockResponses);
         }
     }
+
+    /// <summary>Seconds to wait for a new connection (and for a free one in a full pool) unless the connection string says otherwise.</summary>
+    public const int DefaultConnectTimeoutSeconds = 5;
 
     /// <summary>The connections a host's data source opens at most unless its connection string says otherwise.</summary>
     public const int DefaultMaxPoolSize = 20;
@@ -170,6 +182,13 @@ public static class PipelineServiceCollectionExtensions
         if (!Sets(connectionString, "Maximum Pool Size", "Max Pool Size", "MaxPoolSize"))
         {
             builder.ConnectionStringBuilder.MaxPoolSize = DefaultMaxPoolSize;
+        }
+
+        if (!new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.ContainsKey("Timeout"))
+        {
+            // Npgsql waits 15 s for a connection by default: an API request would wait that long to answer 503 when the
+            // server is unreachable (not refusing, e.g. during a failover).
+            builder.ConnectionStringBuilder.Timeout = DefaultConnectTimeoutSeconds;
         }
 
         return builder.Build();

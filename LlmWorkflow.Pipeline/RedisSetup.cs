@@ -36,6 +36,9 @@ public static class RedisSetup
                 check.Name = ConnectionName;
                 check.Tags.Add("ready");
             }
+
+            // Refused or unauthenticated stays unhealthy; merely slow (a paused server) is degraded: jobs are still accepted.
+            Health.TimeBoundHealthCheck.Apply(health, ConnectionName, HealthStatus.Degraded, "redis");
         });
         return builder;
     }

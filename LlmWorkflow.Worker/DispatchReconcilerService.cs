@@ -5,9 +5,10 @@ using LlmWorkflow.Worker.Jobs;
 namespace LlmWorkflow.Worker;
 
 /// <summary>
-/// Postgres alone decides whether a job exists: periodically re-dispatches queued jobs whose stream entry may have
-/// been lost (Redis restarted without persistence, or the API could not reach Redis when it accepted the job).
-/// A duplicate entry is harmless: the claim in Postgres lets only one worker run a job.
+/// Runs <see cref="DispatchReconciler.ReconcileAsync"/> every <see cref="WorkerOptions.ReconcileInterval"/>: Postgres
+/// alone decides whether a job exists, and jobs whose stream entry may be missing (Redis lost its data, or the API
+/// could not reach Redis when it accepted the job) are dispatched again. A duplicate entry is harmless: the claim in
+/// Postgres lets only one worker run a job.
 /// </summary>
 internal sealed partial class DispatchReconcilerService(
     DispatchReconciler reconciler,
@@ -21,7 +22,7 @@ internal sealed partial class DispatchReconcilerService(
         {
             try
             {
-                var count = await reconciler.RedispatchStaleAsync(stoppingToken);
+                var count = await reconciler.ReconcileAsync(stoppingToken);
                 if (count > 0)
                 {
                     LogRedispatched(count);
@@ -35,7 +36,7 @@ internal sealed partial class DispatchReconcilerService(
         while (await timer.WaitForNextTickAsync(stoppingToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default));
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Re-dispatched {Count} queued job(s) missing from the dispatch streams")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Re-dispatched {Count} job(s) whose dispatch entry may be missing")]
     private partial void LogRedispatched(int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dispatch reconciliation failed; will retry")]

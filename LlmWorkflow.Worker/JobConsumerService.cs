@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Worker.Jobs;
+using StackExchange.Redis;
 
 namespace LlmWorkflow.Worker;
 
@@ -14,6 +15,8 @@ namespace LlmWorkflow.Worker;
 internal sealed partial class JobConsumerService(
     JobQueue queue,
     JobProcessor processor,
+    DispatchReconciler reconciler,
+    DispatchReadHealth readHealth,
     IOptions<WorkerOptions> options,
     ILogger<JobConsumerService> logger) : BackgroundService
 {
@@ -22,7 +25,8 @@ internal sealed partial class JobConsumerService(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await queue.EnsureConsumerGroupsAsync(stoppingToken);
+        // No group is created here: the first read meets the missing group (NOGROUP) and heals it like any later loss,
+        // re-dispatching every queued job, so a worker starting after Redis lost its data finds the jobs accepted before.
         LogStarted(_options.Id, _options.MaxConcurrentJobs);
 
         var slots = new SemaphoreSlim(_options.MaxConcurrentJobs, _options.MaxConcurrentJobs);
@@ -57,6 +61,7 @@ internal sealed partial class JobConsumerService(
                 }
 
                 backoff = TimeSpan.FromMilliseconds(200);
+                readHealth.Succeeded();
                 await StartBatchAsync(batch, slots, inFlight, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -65,7 +70,15 @@ internal sealed partial class JobConsumerService(
             }
             catch (Exception ex)
             {
+                if (JobQueue.IsMissingGroup(ex) && await TryHealAsync(stoppingToken))
+                {
+                    // The group was gone (a first start, or Redis lost its data): recreated, and every queued job
+                    // dispatched again; read on at once.
+                    continue;
+                }
+
                 // Redis or Postgres unavailable: keep the worker alive and retry with backoff.
+                readHealth.Failed(ex);
                 LogReadFailed(ex, backoff.TotalMilliseconds);
                 await Task.Delay(backoff, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
                 backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 5_000));
@@ -73,6 +86,21 @@ internal sealed partial class JobConsumerService(
         }
 
         await DrainAsync(inFlight);
+    }
+
+    /// <summary>Heals a missing consumer group; false (the read counts as failed) when that fails too.</summary>
+    private async Task<bool> TryHealAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await reconciler.HealLostGroupsAsync(stoppingToken);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogHealFailed(ex);
+            return false;
+        }
     }
 
     /// <summary>Claims a batch's jobs, acknowledges its entries, and starts the claimed runs.</summary>
@@ -86,7 +114,17 @@ internal sealed partial class JobConsumerService(
         var claims = await processor.ClaimAsync(batch, stoppingToken);
         // The claim decided who runs each job; the Postgres lease records it from here on. Until this ack the entries
         // are pending, so a worker dying between the read and the claim loses none of them.
-        await queue.AckAsync(batch);
+        try
+        {
+            await queue.AckAsync(batch);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // The claimed jobs run anyway: their lease records them. An entry left pending is reclaimed later and
+            // its claim finds the job taken; an entry gone with Redis's data needs nothing.
+            LogAckFailed(ex, batch.Count);
+        }
+
         // A job id can appear twice in one batch (a re-dispatched entry): only the first entry runs it.
         var started = new HashSet<Guid>();
         foreach (var entry in batch)
@@ -165,6 +203,12 @@ internal sealed partial class JobConsumerService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the dispatch streams failed; retrying in {DelayMs} ms")]
     private partial void LogReadFailed(Exception ex, double delayMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Acknowledging {Count} claimed dispatch entries failed; the claimed jobs run anyway")]
+    private partial void LogAckFailed(Exception ex, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The dispatch consumer group is missing and could not be recreated; retrying")]
+    private partial void LogHealFailed(Exception ex);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Draining {Count} in-flight job(s), waiting up to {Seconds} s")]
     private partial void LogDraining(int count, double seconds);

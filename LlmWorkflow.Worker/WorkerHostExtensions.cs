@@ -16,7 +16,7 @@ public static class WorkerHostExtensions
     {
         builder.AddServiceDefaults();
         builder.Services.AddLlmWorkflowCore(builder.Configuration);
-        builder.EnrichLlmWorkflowDatabase();
+        builder.EnrichLlmWorkflowDatabase(retryTransientFailures: true);
         builder.AddLlmWorkflowRedis();
 
         var workerSection = builder.Configuration.GetSection(WorkerOptions.Section);
@@ -35,6 +35,7 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<LiveEventPublisher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveEventPublisher>());
         builder.Services.AddSingleton<DispatchReconciler>();
+        builder.Services.AddSingleton<DispatchReadHealth>();
         builder.Services.AddHostedService<JobConsumerService>();
         builder.Services.AddHostedService<DispatchReconcilerService>();
         builder.Services.AddHostedService<WorkerPresenceService>();

@@ -12,6 +12,7 @@ internal sealed partial class WorkerPresenceService(
     RunningJobs running,
     JobQueue queue,
     WorkerHeartbeats heartbeats,
+    DispatchReadHealth dispatchHealth,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<WorkerPresenceService> logger) : BackgroundService
@@ -23,6 +24,7 @@ internal sealed partial class WorkerPresenceService(
         var started = time.GetUtcNow();
         await WatchCancelsAsync(stoppingToken);
         var nextBeat = DateTimeOffset.MinValue;
+        string? reportedDispatchError = null;
         using var timer = new PeriodicTimer(CancelPollInterval);
         try
         {
@@ -31,11 +33,14 @@ internal sealed partial class WorkerPresenceService(
                 try
                 {
                     await running.StopCancelledAsync(stoppingToken);
-                    if (time.GetUtcNow() >= nextBeat)
+                    // A change of the dispatch state is reported at once, not at the next beat: /health follows it.
+                    var dispatchError = dispatchHealth.Error;
+                    if (time.GetUtcNow() >= nextBeat || dispatchError != reportedDispatchError)
                     {
                         await heartbeats.BeatAsync(new WorkerHeartbeat(
                             options.Value.Id, Environment.MachineName, Environment.ProcessId, started, time.GetUtcNow(),
-                            running.Count, options.Value.MaxConcurrentJobs));
+                            running.Count, options.Value.MaxConcurrentJobs, dispatchError));
+                        reportedDispatchError = dispatchError;
                         nextBeat = time.GetUtcNow() + WorkerHeartbeats.Interval;
                     }
                 }

@@ -75,8 +75,9 @@ internal static class EventEndpoints
 
     /// <summary>
     /// True when the client already has the terminal event: the live stream's last entry is terminal and not after
-    /// <paramref name="lastEventId"/>, or the live stream is gone (expired) for a finished job — any resuming client
-    /// was then served the ending already, live or rebuilt from the database.
+    /// <paramref name="lastEventId"/>; or the job is finished and the client holds an id past the stream's last entry
+    /// (the ending rebuilt from the database); or the live stream is gone (expired) for a finished job — any resuming
+    /// client was then served the ending already, live or rebuilt from the database.
     /// </summary>
     private static async Task<bool> ClientSawTheEndAsync(WorkflowJob job, string lastEventId, JobEventStream events, CancellationToken cancellationToken)
     {
@@ -87,7 +88,12 @@ internal static class EventEndpoints
         }
 
         var lastType = (string?)last.Value[JobEventStream.TypeField] ?? "message";
-        return JobEventStream.TerminalTypes.Contains(lastType) && StreamIds.Compare(last.Value.Id.ToString(), lastEventId) <= 0;
+        var lastId = last.Value.Id.ToString();
+        return JobEventStream.TerminalTypes.Contains(lastType)
+            ? StreamIds.Compare(lastId, lastEventId) <= 0
+            // A stream without its ending (the job finished while Redis was unreachable): only the ending rebuilt
+            // from the database carries an id past the stream's last entry.
+            : job.Status.IsTerminal() && StreamIds.Compare(lastEventId, lastId) > 0;
     }
 
     /// <summary>
@@ -103,8 +109,8 @@ internal static class EventEndpoints
         IServiceProvider services,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var sawAny = false;
         var poll = services.GetRequiredService<IOptions<QueueOptions>>().Value.PollInterval;
+        var nextDatabaseCheck = DateTimeOffset.MinValue;
         await using var watch = await events.WatchAsync(job.Id);
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -113,7 +119,6 @@ internal static class EventEndpoints
             var entries = await events.ReadAsync(job.Id, after, cancellationToken);
             foreach (var entry in entries)
             {
-                sawAny = true;
                 after = entry.Id.ToString();
                 var type = (string?)entry[JobEventStream.TypeField] ?? "message";
                 yield return new SseItem<string>((string?)entry[JobEventStream.DataField] ?? "{}", type) { EventId = after };
@@ -123,16 +128,20 @@ internal static class EventEndpoints
                 }
             }
 
-            if (entries.Length == 0 && !sawAny && await FinishedWithoutEventsAsync(job.Id, services, cancellationToken) is { } final
+            if (entries.Length == 0 && DateTimeOffset.UtcNow >= nextDatabaseCheck
+                && await FinishedWithoutEventsAsync(job.Id, after, services, cancellationToken) is { } final
                 && DateTimeOffset.UtcNow - final.FinishedAt >= LiveEventsGrace)
             {
-                // The live stream expired (or never existed); Postgres still knows how the job ended.
+                // The live stream holds no ending: it expired, never existed, or lost its last events (the job finished
+                // while Redis was unreachable). Postgres still knows how the job ended, so every reader gets the end.
                 yield return final.Event;
                 yield break;
             }
 
             if (entries.Length == 0)
             {
+                // A quiet stream (a long LLM call) asks the database at most once per grace period, not on every wake-up.
+                nextDatabaseCheck = DateTimeOffset.UtcNow + LiveEventsGrace;
                 await written.WaitAsync(poll, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
@@ -140,9 +149,11 @@ internal static class EventEndpoints
 
     /// <summary>
     /// The terminal event rebuilt from the job row, with the same fields as the live one and an id derived from the
-    /// completion time (a stream-style id), so a reconnect after it is recognised and answered 204.
+    /// completion time (a stream-style id, and past <paramref name="lastSentId"/>), so a reconnect after it is
+    /// recognised and answered 204.
     /// </summary>
-    private static async Task<(SseItem<string> Event, DateTimeOffset FinishedAt)?> FinishedWithoutEventsAsync(Guid jobId, IServiceProvider services, CancellationToken cancellationToken)
+    private static async Task<(SseItem<string> Event, DateTimeOffset FinishedAt)?> FinishedWithoutEventsAsync(
+        Guid jobId, string lastSentId, IServiceProvider services, CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<LlmWorkflowDbContext>();
@@ -164,6 +175,13 @@ internal static class EventEndpoints
             _ => new RunFailedEvent(id, finishedAt, error, Cancelled: false, status, job.CostUsd, job.TotalTokens, FromDatabase: true),
         };
         var data = JsonSerializer.Serialize(final, WireJsonContext.Default.LiveJobEvent);
-        return (new SseItem<string>(data, final.Type) { EventId = $"{finishedAt.ToUnixTimeMilliseconds()}-0" }, finishedAt);
+        // After every id the reader was sent, so a reconnect with it is recognised as past the stream's end.
+        var eventId = $"{finishedAt.ToUnixTimeMilliseconds()}-0";
+        if (StreamIds.Compare(eventId, lastSentId) <= 0)
+        {
+            eventId = StreamIds.Next(lastSentId);
+        }
+
+        return (new SseItem<string>(data, final.Type) { EventId = eventId }, finishedAt);
     }
 }

@@ -11,6 +11,7 @@ namespace LlmWorkflow.Api.Jobs;
 public sealed class QueueWaitEstimator(NpgsqlDataSource dataSource, WorkerHeartbeats heartbeats, TimeProvider time)
 {
     private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan HeartbeatReadTimeout = TimeSpan.FromMilliseconds(250);
 
     private static readonly string QueuedSql =
         $"SELECT priority, count(*) FROM llm_workflow_jobs WHERE status = '{JobStatus.Queued.ToWire()}' GROUP BY priority";
@@ -91,8 +92,18 @@ public sealed class QueueWaitEstimator(NpgsqlDataSource dataSource, WorkerHeartb
             averageMs = reader.IsDBNull(0) ? null : reader.GetDouble(0);
         }
 
-        // With no live worker, estimate as if one default worker were about to start.
-        var slots = (await heartbeats.ListAsync()).Sum(w => w.MaxConcurrentJobs);
+        // With no live worker, estimate as if one default worker were about to start. A stalled Redis must not hold the
+        // submission that refreshes the estimate: past a short wait the last known capacity stands.
+        int slots;
+        try
+        {
+            slots = (await heartbeats.ListAsync().WaitAsync(HeartbeatReadTimeout, cancellationToken)).Sum(w => w.MaxConcurrentJobs);
+        }
+        catch (Exception ex) when (ex is TimeoutException or StackExchange.Redis.RedisException)
+        {
+            slots = _snapshot.Capacity;
+        }
+
         return new Snapshot(time.GetUtcNow(), QueuedAhead(byBand), averageMs is { } ms ? ms / 1000.0 : 1.0,
             slots > 0 ? slots : new WorkerOptions().MaxConcurrentJobs);
     }

@@ -36,4 +36,8 @@ public static class StreamIds
 
         return a.Ms != b.Ms ? a.Ms.CompareTo(b.Ms) : a.Seq.CompareTo(b.Seq);
     }
+
+    /// <summary>The smallest id after <paramref name="id"/> (same milliseconds, next sequence); it must parse.</summary>
+    public static string Next(string id) =>
+        TryParse(id, out var parsed) ? $"{parsed.Ms}-{parsed.Seq + 1}" : throw new FormatException($"Not a stream id: '{id}'.");
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using LlmWorkflow.Pipeline.Jobs;
 
@@ -10,7 +11,7 @@ namespace LlmWorkflow.Api.Jobs;
 /// request pays no extra latency); requests that arrive while a batch is in flight wait for it and go together in the
 /// next one, so batches grow exactly when the database is the bottleneck.
 /// </summary>
-public sealed partial class SubmissionBatcher(JobLifecycleStore store, JobQueue queue, ILogger<SubmissionBatcher> logger)
+public sealed partial class SubmissionBatcher(JobLifecycleStore store, JobQueue queue, IOptions<QueueOptions> queueOptions, ILogger<SubmissionBatcher> logger)
 {
     public const int MaxBatch = 256;
 
@@ -20,8 +21,9 @@ public sealed partial class SubmissionBatcher(JobLifecycleStore store, JobQueue 
 
     /// <summary>
     /// Inserts the job (status queued) and dispatches it. False when the row was not inserted because another job
-    /// holds its unique key (two requests with one idempotency key raced). A dispatch that fails is logged and left
-    /// to the reconciler: the job is stored, so it is not lost.
+    /// holds its unique key (two requests with one idempotency key raced). A dispatch that fails, or that Redis has not
+    /// taken within <see cref="QueueOptions.SubmitDispatchTimeout"/> (a stalled Redis), is logged and left to the
+    /// reconciler: the job is stored, so it is not lost, and the caller is not kept waiting.
     /// </summary>
     public Task<bool> InsertAndDispatchAsync(WorkflowJob job, JobDispatch dispatch, CancellationToken cancellationToken)
     {
@@ -97,7 +99,7 @@ public sealed partial class SubmissionBatcher(JobLifecycleStore store, JobQueue 
         var dispatches = batch.Where(p => inserted.Contains(p.Job.Id)).Select(p => p.Dispatch).ToArray();
         try
         {
-            await queue.EnqueueManyAsync(dispatches, CancellationToken.None);
+            await queue.EnqueueManyAsync(dispatches, CancellationToken.None).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
         }
         catch (Exception ex)
         {

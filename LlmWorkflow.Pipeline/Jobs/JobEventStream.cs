@@ -8,7 +8,7 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// <summary>
 /// The per-job live event stream in Redis (<c>{prefix}:events:{jobId}</c>) that the API serves as Server-Sent
 /// Events. Entry ids double as SSE ids, so a client resumes with <c>Last-Event-ID</c>. Streams expire an hour after
-/// the terminal event; Postgres keeps the durable record. Every write is followed by a notice on the job's channel
+/// the terminal event (a day after the first one at the latest); Postgres keeps the durable record. Every write is followed by a notice on the job's channel
 /// (<see cref="NoticeChannel"/>), which wakes the requests reading the stream (the multiplexer refuses a blocking XREAD).
 /// </summary>
 public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueOptions> options)
@@ -17,6 +17,12 @@ public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueO
     public const string DataField = "data";
     private const int MaxEventsPerJob = 5_000;
     private static readonly TimeSpan RetentionAfterEnd = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// The expiry a stream gets with its first event, shortened to <see cref="RetentionAfterEnd"/> by the terminal one:
+    /// a job that finishes while Redis is unreachable never writes its terminal event, and its stream must still go.
+    /// </summary>
+    private static readonly TimeSpan RetentionWhileRunning = TimeSpan.FromDays(1);
 
     public static IReadOnlySet<string> TerminalTypes => LiveEventTypes.Terminal;
 
@@ -33,7 +39,7 @@ public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueO
     private async Task PublishAsync(Guid jobId, string type, string data, CancellationToken cancellationToken)
     {
         var batch = redis.GetDatabase().CreateBatch();
-        var writes = new List<Task>(3) { AddTo(batch, jobId, type, data) };
+        var writes = new List<Task>(3) { AddTo(batch, jobId, type, data), ExpireUnlessSet(batch, jobId) };
         writes.Add(batch.PublishAsync(NoticeChannel(jobId), type));
         batch.Execute();
         await Task.WhenAll(writes);
@@ -46,6 +52,12 @@ public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueO
         var add = batch.StreamAddAsync(key, [new(TypeField, type), new(DataField, data)], maxLength: MaxEventsPerJob, useApproximateMaxLength: true);
         return TerminalTypes.Contains(type) ? Task.WhenAll(add, batch.KeyExpireAsync(key, RetentionAfterEnd)) : add;
     }
+
+    /// <summary>
+    /// Queues the stream's expiry of <see cref="RetentionWhileRunning"/> when it has none yet (EXPIRE NX, Redis 7), after
+    /// the batch's XADDs: one per job and batch, and a no-op once a terminal event set the shorter one.
+    /// </summary>
+    public Task ExpireUnlessSet(IBatch batch, Guid jobId) => batch.KeyExpireAsync(Key(jobId), RetentionWhileRunning, ExpireWhen.HasNoExpiry);
 
     /// <summary>Forgets a job's live events (a retried job starts a fresh stream).</summary>
     public async Task DeleteAsync(Guid jobId) => await redis.GetDatabase().KeyDeleteAsync(Key(jobId));

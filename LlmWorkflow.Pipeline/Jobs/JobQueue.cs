@@ -51,22 +51,36 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<QueueOptions
     /// <summary>Where entries delivered too many times go, with the reason; their jobs are failed.</summary>
     public string DeadLetterKey => $"{_options.KeyPrefix}:jobs:dead";
 
-    /// <summary>Creates the consumer group on every stream (idempotent).</summary>
-    public async Task EnsureConsumerGroupsAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the consumer group on every stream where it is missing (idempotent) and returns the streams where it
+    /// was: on a running system that means Redis lost its data (FLUSHALL, or a restart without persistence), and
+    /// every queued job needs its entry again (<c>DispatchReconciler</c> sends them).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> EnsureConsumerGroupsAsync(CancellationToken cancellationToken)
     {
+        using var untraced = RedisSetup.Untraced();
+        var created = new List<string>();
         foreach (var key in StreamKeys)
         {
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
+                // "$" would skip entries the API added after the loss (into a stream without the group); "0" reads them.
                 await Db.StreamCreateConsumerGroupAsync(key, _options.ConsumerGroup, "0", createStream: true);
+                created.Add(key);
             }
             catch (RedisServerException ex) when (ex.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal))
             {
                 // Another worker (or an earlier start) created it.
             }
         }
+
+        return created;
     }
+
+    /// <summary>True for the error a read, claim or ack gets when its stream or consumer group is gone.</summary>
+    public static bool IsMissingGroup(Exception exception) =>
+        exception is RedisServerException { Message: var message } && message.StartsWith("NOGROUP", StringComparison.Ordinal);
 
     public Task EnqueueAsync(JobDispatch dispatch, CancellationToken cancellationToken = default) => EnqueueManyAsync([dispatch], cancellationToken);
 
@@ -150,6 +164,36 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<QueueOptions
     }
 
     /// <summary>
+    /// Trims each stream up to its group's oldest entry still pending (or, with none pending, past its last delivered
+    /// entry): what lies before it was acknowledged, so no reader needs it; entries not yet delivered stay. XTRIM MINID, not XDEL: deleting entries
+    /// leaves tombstones that make Redis report the group's lag as unknown, and the lag is what KEDA scales on.
+    /// Returns the entries removed.
+    /// </summary>
+    public async Task<long> TrimAcknowledgedAsync()
+    {
+        using var untraced = RedisSetup.Untraced();
+        long trimmed = 0;
+        foreach (var key in StreamKeys)
+        {
+            var groups = await Db.StreamGroupInfoAsync(key);
+            if (groups.FirstOrDefault(g => g.Name == _options.ConsumerGroup) is not { LastDeliveredId: { } lastDelivered } group)
+            {
+                continue;
+            }
+
+            var keepFrom = group.PendingMessageCount > 0
+                ? (string?)(await Db.StreamPendingAsync(key, _options.ConsumerGroup)).LowestPendingMessageId
+                : AfterId(lastDelivered);
+            if (!string.IsNullOrEmpty(keepFrom) && keepFrom != "0-0")
+            {
+                trimmed += (long)await Db.ExecuteAsync("XTRIM", key, "MINID", keepFrom);
+            }
+        }
+
+        return trimmed;
+    }
+
+    /// <summary>
     /// Takes over entries idle longer than <paramref name="minIdle"/>: read by a worker that died before its claim
     /// statement decided them (entries are acked right after it). Entries whose stream data was trimmed are
     /// acknowledged and dropped: Postgres and the reconciler still know the job.
@@ -182,6 +226,13 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<QueueOptions
             new("entry_id", job.EntryId),
             new("reason", reason),
         ], maxLength: (int)Math.Min(int.MaxValue, _options.MaxStreamLength), useApproximateMaxLength: true);
+    }
+
+    /// <summary>The smallest stream id after <paramref name="id"/> (<c>ms-seq</c>): what MINID keeps to drop the id itself.</summary>
+    private static string AfterId(string id)
+    {
+        var dash = id.IndexOf('-', StringComparison.Ordinal);
+        return dash < 0 ? $"{id}-1" : $"{id[..dash]}-{ulong.Parse(id.AsSpan(dash + 1), System.Globalization.CultureInfo.InvariantCulture) + 1}";
     }
 
     private IReadOnlyList<PriorityBand> NextReadOrder()

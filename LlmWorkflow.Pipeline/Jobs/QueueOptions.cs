@@ -23,6 +23,16 @@ public sealed class QueueOptions
     /// </summary>
     public int LowPriorityEveryNthRead { get; set; } = 10;
 
-    /// <summary>Approximate cap per dispatch stream (acknowledged entries are trimmed first by Redis).</summary>
+    /// <summary>
+    /// Approximate cap per dispatch stream, a backstop only: entries are deleted as they are acknowledged (at claim),
+    /// so a stream holds just the entries no worker has claimed yet. The cap would drop the oldest of those.
+    /// </summary>
     public long MaxStreamLength { get; set; } = 1_000_000;
+
+    /// <summary>
+    /// The longest the API waits for Redis to take a new job's dispatch entry. Past it the submission is answered
+    /// anyway (the job is stored in PostgreSQL) and the worker's reconciler dispatches it on its next tick, so a stalled
+    /// Redis delays jobs, never the caller.
+    /// </summary>
+    public TimeSpan SubmitDispatchTimeout { get; set; } = TimeSpan.FromSeconds(1);
 }

@@ -5,7 +5,10 @@ using StackExchange.Redis;
 
 namespace LlmWorkflow.Pipeline.Jobs;
 
-/// <summary>A worker's self-report, refreshed every few seconds; it expires when the worker stops or dies.</summary>
+/// <summary>
+/// A worker's self-report, refreshed every few seconds; it expires when the worker stops or dies. <c>dispatch_error</c>
+/// is set while the worker's reads of the dispatch streams fail.
+/// </summary>
 public sealed record WorkerHeartbeat(
     [property: JsonPropertyName("worker_id")] string WorkerId,
     [property: JsonPropertyName("host")] string Host,
@@ -13,7 +16,8 @@ public sealed record WorkerHeartbeat(
     [property: JsonPropertyName("started_at")] DateTimeOffset StartedAt,
     [property: JsonPropertyName("last_seen_at")] DateTimeOffset LastSeenAt,
     [property: JsonPropertyName("in_flight")] int InFlight,
-    [property: JsonPropertyName("max_concurrent_jobs")] int MaxConcurrentJobs);
+    [property: JsonPropertyName("max_concurrent_jobs")] int MaxConcurrentJobs,
+    [property: JsonPropertyName("dispatch_error"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? DispatchError = null);
 
 /// <summary>
 /// Worker heartbeats in one Redis hash (<c>{prefix}:workers</c>, a field per worker), read by /health, the dashboard

@@ -35,11 +35,11 @@ public sealed class LapsedLeaseDispatchTests(TestServers servers) : IAsyncLifeti
         var stopping = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true, age: age);
         await _db.CountAsync("WITH u AS (UPDATE llm_workflow_jobs SET cancel_requested_at = now() WHERE id = $1 RETURNING 1) SELECT count(*) FROM u", stopping);
 
-        Assert.Equal(1, await reconciler.RedispatchStaleAsync(ct));
+        Assert.Equal(1, await reconciler.ReconcileAsync(ct));
         Assert.Equal([dead], await DispatchedJobIdsAsync());
 
         // Once per lapse: the next ticks leave the entry alone while the job waits for a worker to reclaim it.
-        Assert.Equal(0, await reconciler.RedispatchStaleAsync(ct));
+        Assert.Equal(0, await reconciler.ReconcileAsync(ct));
         Assert.Equal([dead], await DispatchedJobIdsAsync());
 
         // Reclaimed by another worker which then died too: its lease lapses after the last entry, so one more entry.
@@ -49,7 +49,7 @@ public sealed class LapsedLeaseDispatchTests(TestServers servers) : IAsyncLifeti
                         WHERE id = $1 RETURNING 1)
             SELECT count(*) FROM u
             """, dead);
-        Assert.Equal(1, await reconciler.RedispatchStaleAsync(ct));
+        Assert.Equal(1, await reconciler.ReconcileAsync(ct));
         Assert.Equal([dead, dead], await DispatchedJobIdsAsync());
         Assert.Equal(JobStatus.Processing, await _db.StatusAsync(alive));
     }
@@ -65,16 +65,17 @@ public sealed class LapsedLeaseDispatchTests(TestServers servers) : IAsyncLifeti
         await _db.InsertJobAsync(JobStatus.Queued, age: TimeSpan.FromSeconds(30));
         await _db.InsertJobAsync(JobStatus.Completed, age: TimeSpan.FromMinutes(5));
 
-        Assert.Equal(2, await reconciler.RedispatchStaleAsync(ct));
+        Assert.Equal(2, await reconciler.ReconcileAsync(ct));
         Assert.Equal([older, old], await DispatchedJobIdsAsync());
 
         // Marked as dispatched by the same statement: the next tick leaves them alone.
-        Assert.Equal(0, await reconciler.RedispatchStaleAsync(ct));
+        Assert.Equal(0, await reconciler.ReconcileAsync(ct));
         Assert.Equal([older, old], await DispatchedJobIdsAsync());
     }
 
     private DispatchReconciler NewReconciler() => new(
-        _db.Store, _db.Get<JobQueue>(), _db.Get<IConnectionMultiplexer>(), Options.Create(new WorkerOptions()), TimeProvider.System);
+        _db.Store, _db.Get<JobQueue>(), Options.Create(new WorkerOptions()), TimeProvider.System,
+        Microsoft.Extensions.Logging.Abstractions.NullLogger<DispatchReconciler>.Instance);
 
     private async Task<List<Guid>> DispatchedJobIdsAsync()
     {

@@ -57,6 +57,52 @@ public sealed class JobQueueReadTests(LocalRedisFixture redis) : IClassFixture<L
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(10), $"the read took {started.Elapsed} (poll interval 30 s)");
     }
 
+    [Fact]
+    public async Task AcknowledgedEntriesAreTrimmedAndTheGroupsLagStaysKnown()
+    {
+        var queue = new JobQueue(_client, Options.Create(new QueueOptions { KeyPrefix = LocalRedisFixture.UniqueKey("trim"), PollInterval = TimeSpan.FromMilliseconds(50) }));
+        await queue.EnsureConsumerGroupsAsync(_ct);
+        var key = queue.StreamKey(PriorityBand.Normal);
+        var db = _client.GetDatabase();
+        await EnqueueAsync(queue, priority: 5, count: 10);
+
+        var first = await queue.ReadAsync("worker-1", 4, _ct);
+        var second = await queue.ReadAsync("worker-2", 2, _ct);
+        await queue.AckAsync(first);
+        Assert.Equal(4, await queue.TrimAcknowledgedAsync());
+        Assert.Equal(6, await db.StreamLengthAsync(key)); // worker-2's two pending entries and the four not yet read
+
+        await queue.AckAsync(second);
+        Assert.Equal(2, await queue.TrimAcknowledgedAsync());
+        Assert.Equal(4, await db.StreamLengthAsync(key));
+        // KEDA scales on the group's lag: trimming (unlike XDEL) must leave Redis able to report it.
+        var group = Assert.Single(await db.StreamGroupInfoAsync(key));
+        Assert.Equal(4, group.Lag);
+
+        await queue.AckAsync(await queue.ReadAsync("worker-1", 10, _ct));
+        await queue.TrimAcknowledgedAsync();
+        Assert.Equal(0, await db.StreamLengthAsync(key));
+        Assert.Equal(0, Assert.Single(await db.StreamGroupInfoAsync(key)).Lag);
+    }
+
+    [Fact]
+    public async Task AMissingGroupIsReportedAsSuchAndRecreatedOnlyWhereItIsMissing()
+    {
+        var queue = new JobQueue(_client, Options.Create(new QueueOptions { KeyPrefix = LocalRedisFixture.UniqueKey("lost"), PollInterval = TimeSpan.FromMilliseconds(50) }));
+        Assert.Equal(queue.StreamKeys, await queue.EnsureConsumerGroupsAsync(_ct));
+        Assert.Empty(await queue.EnsureConsumerGroupsAsync(_ct));
+
+        // What FLUSHALL leaves behind once the API's next XADD recreates a stream: the key, without the group.
+        var high = queue.StreamKey(PriorityBand.High);
+        await _client.GetDatabase().KeyDeleteAsync(high);
+        var sent = await EnqueueAsync(queue, priority: 9, count: 1);
+        var error = await Assert.ThrowsAnyAsync<RedisException>(() => queue.ReadAsync("worker-1", 10, _ct));
+        Assert.True(JobQueue.IsMissingGroup(error), error.Message);
+
+        Assert.Equal([high], await queue.EnsureConsumerGroupsAsync(_ct));
+        Assert.Equal(sent, await ReadAsync(queue, 10)); // the group starts at 0: the entry added before it is read
+    }
+
     private async Task<Guid[]> EnqueueAsync(JobQueue queue, int priority, int count)
     {
         JobDispatch[] dispatches = [.. Enumerable.Range(0, count).Select(_ => new JobDispatch(Guid.NewGuid(), priority))];

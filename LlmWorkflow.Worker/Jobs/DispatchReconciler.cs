@@ -1,38 +1,90 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
+using LlmWorkflow.Engine;
 using LlmWorkflow.Pipeline.Jobs;
 using StackExchange.Redis;
 
 namespace LlmWorkflow.Worker.Jobs;
 
 /// <summary>
-/// Re-dispatches queued jobs that Redis may have lost, and running jobs whose worker died. Queued jobs dispatched
-/// longer ago than <see cref="WorkerOptions.RedispatchAfter"/> are written to their stream again; when the consumer
-/// group itself is gone (Redis came back empty) every queued job is re-dispatched at once. A running job whose
-/// Postgres lease lapsed gets a new entry once per lapse (the lease is the one record of who runs a job; entries are
-/// acked at claim), and a worker then reclaims it with the Claim statement.
+/// Keeps the dispatch streams in step with PostgreSQL, which alone decides whether a job exists. Each pass: the
+/// consumer group exists on every stream (when it had to be created, Redis lost its data — FLUSHALL, or a restart
+/// without persistence — and every queued job is dispatched again at once); acknowledged entries are trimmed; queued
+/// jobs dispatched longer ago than <see cref="WorkerOptions.RedispatchAfter"/> are written to their stream again; a
+/// running job whose Postgres lease lapsed gets a new entry once per lapse (the lease is the one record of who runs a
+/// job; entries are acked at claim), and a worker then reclaims it with the Claim statement. A reader that meets a
+/// missing group (NOGROUP) calls <see cref="HealLostGroupsAsync"/> instead of waiting for the next pass.
 /// </summary>
-internal sealed class DispatchReconciler(
+internal sealed partial class DispatchReconciler(
     JobLifecycleStore store,
     JobQueue queue,
-    IConnectionMultiplexer redis,
     IOptions<WorkerOptions> options,
-    TimeProvider time)
+    TimeProvider time,
+    ILogger<DispatchReconciler> logger)
 {
     private const int BatchSize = 1_000;
 
-    public async Task<int> RedispatchStaleAsync(CancellationToken cancellationToken)
-    {
-        var redisLostState = await ConsumerGroupMissingAsync();
-        if (redisLostState)
-        {
-            await queue.EnsureConsumerGroupsAsync(cancellationToken);
-        }
+    private static readonly Counter<long> Redispatched = Telemetry.Meter.CreateCounter<long>(
+        "llmworkflow.dispatch.redispatched", unit: "{job}",
+        description: "Jobs whose dispatch entry was written again by the reconciler, by reason (redis_lost_state, stale, lease_lapsed).");
 
-        var now = time.GetUtcNow();
-        var redispatchBefore = now - options.Value.RedispatchAfter;
-        // Redis came back empty: every queued job needs its entry again, now.
-        return await SendMarkedAsync(store.MarkQueuedForDispatchAsync, redisLostState ? now : redispatchBefore, cancellationToken)
-            + await SendMarkedAsync(store.MarkLapsedForDispatchAsync, redispatchBefore, cancellationToken);
+    private readonly SemaphoreSlim _healing = new(1, 1);
+
+    /// <summary>One reconciliation pass; returns the jobs dispatched again.</summary>
+    public async Task<int> ReconcileAsync(CancellationToken cancellationToken)
+    {
+        var count = await HealLostGroupsAsync(cancellationToken);
+        await queue.TrimAcknowledgedAsync();
+
+        var redispatchBefore = time.GetUtcNow() - options.Value.RedispatchAfter;
+        var stale = await SendMarkedAsync(store.MarkQueuedForDispatchAsync, redispatchBefore, cancellationToken);
+        var lapsed = await SendMarkedAsync(store.MarkLapsedForDispatchAsync, redispatchBefore, cancellationToken);
+        Count(stale, "stale");
+        Count(lapsed, "lease_lapsed");
+        return count + stale + lapsed;
+    }
+
+    /// <summary>
+    /// Recreates consumer groups that are gone and, when any was, dispatches every queued job again: their entries
+    /// went with Redis's data. Concurrent callers in this process (the reader that hit NOGROUP and the periodic pass)
+    /// run it one at a time; across workers a job may be sent twice, which the claim makes harmless.
+    /// </summary>
+    public async Task<int> HealLostGroupsAsync(CancellationToken cancellationToken)
+    {
+        await _healing.WaitAsync(cancellationToken);
+        try
+        {
+            var recreated = await queue.EnsureConsumerGroupsAsync(cancellationToken);
+            if (recreated.Count == 0)
+            {
+                return 0;
+            }
+
+            var count = await SendMarkedAsync(store.MarkQueuedForDispatchAsync, time.GetUtcNow(), cancellationToken);
+            Count(count, "redis_lost_state");
+            if (count > 0)
+            {
+                LogGroupsRecreated(string.Join(", ", recreated), count);
+            }
+            else
+            {
+                LogGroupsCreated(string.Join(", ", recreated));
+            }
+
+            return count;
+        }
+        finally
+        {
+            _healing.Release();
+        }
+    }
+
+    private static void Count(int count, string reason)
+    {
+        if (count > 0)
+        {
+            Redispatched.Add(count, new KeyValuePair<string, object?>("reason", reason));
+        }
     }
 
     /// <summary>Marks jobs with <paramref name="mark"/> (Dispatch or DispatchLapsed), a batch at a time, and writes their stream entries.</summary>
@@ -68,17 +120,10 @@ internal sealed class DispatchReconciler(
         return total;
     }
 
-    private async Task<bool> ConsumerGroupMissingAsync()
-    {
-        using var untraced = LlmWorkflow.Pipeline.RedisSetup.Untraced();
-        foreach (var key in queue.StreamKeys)
-        {
-            if (!await redis.GetDatabase().KeyExistsAsync(key))
-            {
-                return true;
-            }
-        }
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Redis lost the dispatch consumer group on {Streams} (its data was flushed or lost); recreated it and re-dispatched {Count} queued job(s)")]
+    private partial void LogGroupsRecreated(string streams, int count);
 
-        return false;
-    }
+    [LoggerMessage(Level = LogLevel.Information, Message = "Created the dispatch consumer group on {Streams} (a first start, or Redis lost its data); no queued job needed dispatching again")]
+    private partial void LogGroupsCreated(string streams);
 }

@@ -56,13 +56,16 @@ internal sealed partial class LiveEventPublisher(IConnectionMultiplexer redis, J
             var batch = redis.GetDatabase().CreateBatch();
             var item = first;
             var count = 0;
+            var types = new HashSet<string>(StringComparer.Ordinal);
             do
             {
                 writes.Add(events.AddTo(batch, item.JobId, item.Type, item.Data));
                 jobs.Add(item.JobId);
+                types.Add(item.Type);
             }
             while (++count < MaxBatch && _pending.Reader.TryRead(out item!));
 
+            writes.AddRange(jobs.Select(job => events.ExpireUnlessSet(batch, job)));
             writes.AddRange(jobs.Select(job => batch.PublishAsync(events.NoticeChannel(job), count)));
             batch.Execute();
             try
@@ -71,7 +74,7 @@ internal sealed partial class LiveEventPublisher(IConnectionMultiplexer redis, J
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
-                LogWriteFailed(ex, count);
+                LogWriteFailed(ex, count, jobs.Count, string.Join(", ", types));
             }
         }
     }
@@ -81,6 +84,6 @@ internal sealed partial class LiveEventPublisher(IConnectionMultiplexer redis, J
     [LoggerMessage(Level = LogLevel.Warning, Message = "Live event buffer full: dropped {Type} of job {JobId}")]
     private partial void LogDropped(string type, Guid jobId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write {Count} live event(s) to Redis; they are dropped (Postgres keeps the record)")]
-    private partial void LogWriteFailed(Exception ex, int count);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not write {Count} live event(s) of {Jobs} job(s) to Redis ({Types}); they are dropped (Postgres keeps the record, and readers get a finished job's ending from it)")]
+    private partial void LogWriteFailed(Exception ex, int count, int jobs, string types);
 }

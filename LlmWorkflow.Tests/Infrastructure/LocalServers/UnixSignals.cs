@@ -8,6 +8,12 @@ internal static partial class UnixSignals
     /// <summary>Asks a process to terminate cleanly.</summary>
     public const int Terminate = 15;
 
+    /// <summary>Freezes a process (it cannot catch this), as a stalled host or a long GC pause would (Linux's number).</summary>
+    public const int Stop = 19;
+
+    /// <summary>Resumes a process frozen with <see cref="Stop"/> (Linux's number).</summary>
+    public const int Continue = 18;
+
     /// <summary>Sends <paramref name="signal"/> to the process; false when it no longer exists.</summary>
     public static bool Send(int processId, int signal) => Kill(processId, signal) == 0;
 
@@ -22,6 +28,8 @@ internal static partial class UnixSignals
         11 => "SEGV",
         13 => "PIPE",
         15 => "TERM",
+        18 => "CONT",
+        19 => "STOP",
         _ => signal.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
