@@ -37,8 +37,14 @@ public static class RedisSetup
                 check.Tags.Add("ready");
             }
 
-            // Refused or unauthenticated stays unhealthy; merely slow (a paused server) is degraded: jobs are still accepted.
+            // Not connected (refused, unauthenticated) is unhealthy at once: StackExchange.Redis would hold the check's
+            // PING until its command timeout. Connected but slow (a paused server) is degraded: jobs are still accepted.
             Health.TimeBoundHealthCheck.Apply(health, ConnectionName, HealthStatus.Degraded, "redis");
+            foreach (var check in health.Registrations.Where(r => r.Name == ConnectionName))
+            {
+                var timeBound = check.Factory;
+                check.Factory = services => new ConnectedRedisHealthCheck(services.GetRequiredService<IConnectionMultiplexer>(), timeBound(services));
+            }
         });
         return builder;
     }
@@ -56,4 +62,13 @@ public static class RedisSetup
         parent.ActivityTraceFlags = ActivityTraceFlags.None;
         return parent.Start();
     }
+}
+
+/// <summary>Unhealthy without asking Redis when the multiplexer has no connection; otherwise the wrapped check decides.</summary>
+internal sealed class ConnectedRedisHealthCheck(IConnectionMultiplexer redis, IHealthCheck inner) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        redis.IsConnected
+            ? inner.CheckHealthAsync(context, cancellationToken)
+            : Task.FromResult(HealthCheckResult.Unhealthy("redis unreachable: no connection (refused, unauthenticated or not yet established)."));
 }

@@ -128,20 +128,28 @@ internal static class EventEndpoints
                 }
             }
 
-            if (entries.Length == 0 && DateTimeOffset.UtcNow >= nextDatabaseCheck
-                && await FinishedWithoutEventsAsync(job.Id, after, services, cancellationToken) is { } final
-                && DateTimeOffset.UtcNow - final.FinishedAt >= LiveEventsGrace)
+            if (entries.Length == 0 && DateTimeOffset.UtcNow >= nextDatabaseCheck)
             {
-                // The live stream holds no ending: it expired, never existed, or lost its last events (the job finished
-                // while Redis was unreachable). Postgres still knows how the job ended, so every reader gets the end.
-                yield return final.Event;
-                yield break;
+                // A quiet stream (a long LLM call) asks the database at most once per grace period, not on every wake-up.
+                nextDatabaseCheck = DateTimeOffset.UtcNow + LiveEventsGrace;
+                var final = await FinishedWithoutEventsAsync(job.Id, after, services, cancellationToken);
+                if (final is not null && DateTimeOffset.UtcNow - final.Value.FinishedAt < LiveEventsGrace)
+                {
+                    // Finished just now: its last events may still be on their way; look again when the grace ends.
+                    nextDatabaseCheck = final.Value.FinishedAt + LiveEventsGrace;
+                }
+                else if (final is not null)
+                {
+                    // The live stream holds no ending: it expired, never existed, or lost its last events (the job
+                    // finished while Redis was unreachable). Postgres still knows how the job ended, so every reader
+                    // gets the end.
+                    yield return final.Value.Event;
+                    yield break;
+                }
             }
 
             if (entries.Length == 0)
             {
-                // A quiet stream (a long LLM call) asks the database at most once per grace period, not on every wake-up.
-                nextDatabaseCheck = DateTimeOffset.UtcNow + LiveEventsGrace;
                 await written.WaitAsync(poll, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }

@@ -78,6 +78,27 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<QueueOptions
         return created;
     }
 
+    /// <summary>
+    /// When the oldest entry of <paramref name="keys"/> was added (stream ids are Redis's clock in milliseconds), or
+    /// null when they are empty. After a loss, the streams were recreated by XADDs made since: a job dispatched before
+    /// this time has lost its entry, one dispatched after it has one.
+    /// </summary>
+    public async Task<DateTimeOffset?> OldestEntryTimeAsync(IEnumerable<string> keys)
+    {
+        DateTimeOffset? oldest = null;
+        foreach (var key in keys)
+        {
+            if (await Db.StreamRangeAsync(key, "-", "+", count: 1) is [var first, ..])
+            {
+                var id = first.Id.ToString();
+                var at = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(id.AsSpan(0, id.IndexOf('-', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture));
+                oldest = oldest is { } known && known < at ? known : at;
+            }
+        }
+
+        return oldest;
+    }
+
     /// <summary>True for the error a read, claim or ack gets when its stream or consumer group is gone.</summary>
     public static bool IsMissingGroup(Exception exception) =>
         exception is RedisServerException { Message: var message } && message.StartsWith("NOGROUP", StringComparison.Ordinal);

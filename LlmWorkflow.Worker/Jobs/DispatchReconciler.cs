@@ -45,8 +45,9 @@ internal sealed partial class DispatchReconciler(
     }
 
     /// <summary>
-    /// Recreates consumer groups that are gone and, when any was, dispatches every queued job again: their entries
-    /// went with Redis's data. Concurrent callers in this process (the reader that hit NOGROUP and the periodic pass)
+    /// Recreates consumer groups that are gone and, when any was, dispatches again every queued job last dispatched
+    /// before the recreated streams' oldest entry: their entries went with Redis's data. (A job dispatched by a host
+    /// whose clock runs ahead of Redis's may be missed here; the stale pass sends it after RedispatchAfter.) Concurrent callers in this process (the reader that hit NOGROUP and the periodic pass)
     /// run it one at a time; across workers a job may be sent twice, which the claim makes harmless.
     /// </summary>
     public async Task<int> HealLostGroupsAsync(CancellationToken cancellationToken)
@@ -60,7 +61,11 @@ internal sealed partial class DispatchReconciler(
                 return 0;
             }
 
-            var count = await SendMarkedAsync(store.MarkQueuedForDispatchAsync, time.GetUtcNow(), cancellationToken);
+            // Jobs dispatched since the streams were recreated have their entries (the group starts at the first one);
+            // sending them again would only make duplicates, which also bend the bands' read order.
+            var now = time.GetUtcNow();
+            var lostBefore = await queue.OldestEntryTimeAsync(recreated) is { } oldest && oldest < now ? oldest : now;
+            var count = await SendMarkedAsync(store.MarkQueuedForDispatchAsync, lostBefore, cancellationToken);
             Count(count, "redis_lost_state");
             if (count > 0)
             {
