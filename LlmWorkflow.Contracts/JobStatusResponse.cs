@@ -27,6 +27,9 @@ public sealed record JobStatusResponse
 
     public DateTimeOffset QueuedAt { get; init; }
 
+    /// <summary>When a delayed job is (or was) due: its <c>run_at</c>; null for a job queued at once.</summary>
+    public DateTimeOffset? RunAt { get; init; }
+
     public DateTimeOffset? StartedAt { get; init; }
 
     public DateTimeOffset? CompletedAt { get; init; }

@@ -15,3 +15,13 @@ public sealed record BulkDeleteResponse(int Deleted, IReadOnlyList<Guid> Deleted
 
 /// <summary>The answer to a cancel or retry request.</summary>
 public sealed record JobActionResponse(Guid JobId, string Status, string Message);
+
+/// <summary>Body of <c>PATCH /api/v1/jobs/{job_id}</c>: a scheduled job's new time, as a submission gives it.</summary>
+public sealed record RescheduleJobRequest
+{
+    [System.ComponentModel.Description("The new time to run the job: RFC 3339 with an offset, in the future, at most a year ahead. Not with delay_seconds.")]
+    public string? RunAt { get; init; }
+
+    [System.ComponentModel.Description("Run this many seconds from now instead (1-31536000). Not with run_at.")]
+    public long? DelaySeconds { get; init; }
+}

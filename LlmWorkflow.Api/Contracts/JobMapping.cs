@@ -9,7 +9,7 @@ namespace LlmWorkflow.Api.Contracts;
 internal static class JobMapping
 {
     public static JobAcceptedResponse ToAccepted(this WorkflowJob job, int estimatedWaitSeconds) => new(
-        job.Id, job.Status.ToWire(), job.WorkflowName, job.CreatedAt, StatusUrl(job.Id), estimatedWaitSeconds);
+        job.Id, job.Status.ToWire(), job.WorkflowName, job.CreatedAt, StatusUrl(job.Id), estimatedWaitSeconds, job.RunAt);
 
     public static string StatusUrl(Guid jobId) => $"/api/v1/status/{jobId}";
 
@@ -25,6 +25,7 @@ internal static class JobMapping
         Priority = job.Priority,
         CreatedAt = job.CreatedAt,
         QueuedAt = job.QueuedAt,
+        RunAt = job.RunAt,
         StartedAt = job.StartedAt,
         CompletedAt = job.CompletedAt,
         DurationMs = job.DurationMs,

@@ -38,4 +38,11 @@ public sealed record SubmitWorkflowRequest
 
     [Description("Budget for this job in USD, 0-9999.999999; overrides the workflow's max_cost_usd.")]
     public decimal? BudgetUsd { get; init; }
+
+    [Description("Run no earlier than this time: RFC 3339 with an offset, e.g. 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00; " +
+                 "in the future, at most a year ahead. The job is 'scheduled' until then, holding no worker slot. Not with delay_seconds.")]
+    public string? RunAt { get; init; }
+
+    [Description("Run this many seconds from now (1-31536000). The job is 'scheduled' until then. Not with run_at.")]
+    public long? DelaySeconds { get; init; }
 }

@@ -43,7 +43,7 @@ internal static class JobEndpoints
         api.MapGet("/jobs", ListAsync)
             .WithName("ListJobs")
             .WithSummary("List jobs (newest first unless sorted)")
-            .WithDescription("Filters: status_filter (all|running|pending|queued|processing|completed|failed|cancelled; running = processing), user_id, limit (1-200, default 50), " +
+            .WithDescription("Filters: status_filter (all|running|pending|queued|processing|completed|failed|cancelled|scheduled; running = processing), user_id, limit (1-200, default 50), " +
                              "offset, limit_results: a count \"1\"-\"500\" (overrides limit) or a period \"Today\" (since 00:00 UTC), \"7 Days\", \"30 Days\"; " +
                              "workflow_name (exact); search: part of the job id (a prefix, or the short id the dashboard shows), username, user id, action or input_data (its JSON text) (case-insensitive); " +
                              "username (exact); model, usage_from, usage_to (ISO 8601, years 2000-9000): only jobs with an LLM call (of that model) recorded in [usage_from, usage_to), " +
@@ -71,6 +71,13 @@ internal static class JobEndpoints
                              "webhook is sent (it is delivered after the job is gone); then the job, its steps and usage are deleted. " +
                              "A deleted job's status URL answers 410 Gone for the retention period (Maintenance:Retention, default 7 days), then 404.");
 
+        api.MapPatch("/jobs/{jobId:guid}", RescheduleAsync)
+            .WithName("RescheduleJob")
+            .WithSummary("Move a scheduled job's run_at")
+            .WithDescription("Body: run_at (RFC 3339 with an offset) or delay_seconds, as on submit. 200 with the job's status; " +
+                             "409 when the job is not scheduled (it already started, finished or was cancelled); 400 naming the field for a " +
+                             "bad, past or missing time. " + JobProblemDescription);
+
         api.MapPost("/jobs/{jobId:guid}/retry", RetryAsync)
             .WithName("RetryJob")
             .WithSummary("Queue a failed or cancelled job again")
@@ -83,6 +90,7 @@ internal static class JobEndpoints
         [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
         JobSubmitter submitter,
         QueueWaitEstimator waitEstimator,
+        TimeProvider time,
         HttpContext http,
         CancellationToken cancellationToken)
     {
@@ -95,6 +103,14 @@ internal static class JobEndpoints
         if (!string.IsNullOrEmpty(headerUser) && request.UserId is { Length: > 0 } bodyUser && bodyUser != headerUser && CallerScope.BoundUser(http) is null)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["user_id"] = [$"user_id must match the {CallerScope.UserHeader} header when both are sent."] });
+        }
+
+        var (runAt, timingProblems) = RunAtInput.Resolve(request.RunAt, request.DelaySeconds, time.GetUtcNow());
+        if (timingProblems.Count > 0)
+        {
+            return TypedResults.ValidationProblem(
+                timingProblems.ToDictionary(p => p.Field, p => new[] { p.Message }),
+                detail: string.Join(" ", timingProblems.Select(p => $"{p.Field}: {p.Message}")));
         }
 
         var activity = System.Diagnostics.Activity.Current;
@@ -115,6 +131,7 @@ internal static class JobEndpoints
             DebugMode = request.DebugMode ?? false,
             BudgetUsd = request.BudgetUsd,
             IdempotencyKey = string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey,
+            RunAt = runAt,
             TraceParent = activity?.Id,
             TraceState = activity?.TraceStateString,
         };
@@ -127,7 +144,8 @@ internal static class JobEndpoints
                 detail: string.Join(" ", result.Problems.Select(p => $"{p.Field}: {p.Message}")));
         }
 
-        var body = job.ToAccepted(await waitEstimator.EstimateSecondsAsync(job.Priority, cancellationToken));
+        var untilDue = job.RunAt is { } due ? (int)Math.Ceiling(Math.Max(0, (due - time.GetUtcNow()).TotalSeconds)) : 0;
+        var body = job.ToAccepted(untilDue + await waitEstimator.EstimateSecondsAsync(job.Priority, cancellationToken));
         if (!result.Created)
         {
             return TypedResults.Ok(body);
@@ -369,6 +387,50 @@ internal static class JobEndpoints
             CancelOutcome.AlreadyFinished => TypedResults.Conflict(new JobActionResponse(jobId, "finished", "The job already finished; nothing to cancel.")),
             _ => await MissingAsync(jobId, true, deletedJobs, http, cancellationToken),
         };
+    }
+
+    private static async Task<Results<Ok<JobStatusResponse>, JobProblemResult, Conflict<JobActionResponse>, ValidationProblem>> RescheduleAsync(
+        Guid jobId,
+        [FromBody] RescheduleJobRequest request,
+        LlmWorkflowDbContext db,
+        JobLifecycleStore store,
+        JobQueue queue,
+        DeletedJobs deletedJobs,
+        TimeProvider time,
+        HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        if (await VisibleAsync(db, jobId, http, cancellationToken) is not true and var visible)
+        {
+            return await MissingAsync(jobId, visible is null, deletedJobs, http, cancellationToken);
+        }
+
+        var (runAt, problems) = RunAtInput.Resolve(request.RunAt, request.DelaySeconds, time.GetUtcNow());
+        if (runAt is not { } due)
+        {
+            problems = problems.Count > 0 ? problems : [new SubmissionProblem("run_at", "Send the new time as run_at (or delay_seconds).")];
+            return TypedResults.ValidationProblem(problems.ToDictionary(p => p.Field, p => new[] { p.Message }),
+                detail: string.Join(" ", problems.Select(p => $"{p.Field}: {p.Message}")));
+        }
+
+        if (!await store.RescheduleAsync(jobId, due, cancellationToken))
+        {
+            return TypedResults.Conflict(new JobActionResponse(jobId, "not_scheduled", "The job is not scheduled any more (it started, finished or was cancelled); its time cannot change."));
+        }
+
+        try
+        {
+            // Only an earlier time needs telling: a waker sleeping until the old one finds nothing due then, and reads the next.
+            await queue.AnnounceDueAsync(due).WaitAsync(TimeSpan.FromSeconds(1), cancellationToken);
+        }
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            // The reconciler's pass wakes it when due.
+        }
+
+        var job = await db.Jobs.AsNoTracking().FirstAsync(j => j.Id == jobId, cancellationToken);
+        var steps = await db.JobSteps.AsNoTracking().Where(s => s.JobId == jobId).ToListAsync(cancellationToken);
+        return TypedResults.Ok(job.ToStatus(steps));
     }
 
     private static async Task<Results<Ok<BulkDeleteResponse>, ValidationProblem>> BulkDeleteAsync(

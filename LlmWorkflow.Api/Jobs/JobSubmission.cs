@@ -33,6 +33,9 @@ public sealed record JobSubmission
 
     public string? IdempotencyKey { get; init; }
 
+    /// <summary>When to run it (resolved from run_at or delay_seconds); null runs it at once.</summary>
+    public DateTimeOffset? RunAt { get; init; }
+
     public string? TraceParent { get; init; }
 
     public string? TraceState { get; init; }

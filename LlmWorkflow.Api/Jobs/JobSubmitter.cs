@@ -88,7 +88,8 @@ public sealed class JobSubmitter(
             UserId = submission.UserId,
             Username = submission.Username,
             Action = submission.Action,
-            Status = JobStatus.Queued,
+            Status = submission.RunAt is null ? JobStatus.Queued : JobStatus.Scheduled,
+            RunAt = submission.RunAt,
             InputData = JsonSerializer.SerializeToDocument(submission.InputData),
             DebugMode = submission.DebugMode,
             BudgetUsd = submission.BudgetUsd,
@@ -96,8 +97,8 @@ public sealed class JobSubmitter(
             TraceId = System.Diagnostics.ActivityContext.TryParse(submission.TraceParent, submission.TraceState, out var trace)
                 ? trace.TraceId.ToHexString()
                 : null,
-            QueuedAt = now,
-            DispatchedAt = now,
+            QueuedAt = submission.RunAt ?? now,
+            DispatchedAt = submission.RunAt is null ? now : null,
             CreatedAt = now,
             UpdatedAt = now,
         };

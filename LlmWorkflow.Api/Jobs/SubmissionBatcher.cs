@@ -96,7 +96,12 @@ public sealed partial class SubmissionBatcher(JobLifecycleStore store, JobQueue 
     {
         var inserted = await store.SubmitAsync([.. batch.Select(p => p.Job)], CancellationToken.None);
 
-        var dispatches = batch.Where(p => inserted.Contains(p.Job.Id)).Select(p => p.Dispatch).ToArray();
+        var dispatches = batch.Where(p => inserted.Contains(p.Job.Id) && p.Job.RunAt is null).Select(p => p.Dispatch).ToArray();
+        if (batch.Where(p => inserted.Contains(p.Job.Id)).Min(p => p.Job.RunAt) is { } earliestDue)
+        {
+            await AnnounceDueAsync(earliestDue);
+        }
+
         try
         {
             await queue.EnqueueManyAsync(dispatches, CancellationToken.None).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
@@ -113,10 +118,29 @@ public sealed partial class SubmissionBatcher(JobLifecycleStore store, JobQueue 
         }
     }
 
+    /// <summary>
+    /// Tells the workers' wakers of a scheduled job's time, bounded like a dispatch: a lost notice only makes the job
+    /// wait for a waker's next read of PostgreSQL or the reconciler's pass (seconds).
+    /// </summary>
+    private async Task AnnounceDueAsync(DateTimeOffset dueAt)
+    {
+        try
+        {
+            await queue.AnnounceDueAsync(dueAt).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
+        }
+        catch (Exception ex)
+        {
+            LogDueNoticeFailed(ex);
+        }
+    }
+
     private sealed record Pending(WorkflowJob Job, JobDispatch Dispatch, TaskCompletionSource<bool> Completion);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} submissions failed; retrying them one by one")]
     private partial void LogBatchFailed(Exception ex, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A scheduled job's due-time notice could not be published; the reconciler wakes it when due")]
+    private partial void LogDueNoticeFailed(Exception ex);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} stored job(s) could not be dispatched; the reconciler will dispatch them")]
     private partial void LogDispatchFailed(Exception ex, int count);

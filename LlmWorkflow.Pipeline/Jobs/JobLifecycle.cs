@@ -6,6 +6,15 @@ public enum JobTransition
     /// <summary>The API inserts the job (no earlier state).</summary>
     Submit,
 
+    /// <summary>The API inserts a job with a <c>run_at</c> ahead: it waits, holding no slot, until it is due.</summary>
+    SubmitScheduled,
+
+    /// <summary>The caller moves a scheduled job's <c>run_at</c>.</summary>
+    Reschedule,
+
+    /// <summary>A scheduled job's time came: it is queued (and dispatched in the same pass) like a new job.</summary>
+    Wake,
+
     /// <summary>The reconciler re-writes a queued job's stream entry (Redis may have lost it).</summary>
     Dispatch,
 
@@ -64,12 +73,15 @@ internal sealed record JobTransitionRule(JobTransition Transition, IReadOnlyList
 /// </summary>
 public static class JobLifecycle
 {
-    private static readonly JobStatus[] Waiting = [JobStatus.Pending, JobStatus.Queued];
+    private static readonly JobStatus[] Waiting = [JobStatus.Pending, JobStatus.Queued, JobStatus.Scheduled];
     private static readonly JobStatus[] Running = [JobStatus.Processing];
 
     internal static IReadOnlyList<JobTransitionRule> Table { get; } =
     [
         new(JobTransition.Submit, [], JobStatus.Queued),
+        new(JobTransition.SubmitScheduled, [], JobStatus.Scheduled),
+        new(JobTransition.Reschedule, [JobStatus.Scheduled], JobStatus.Scheduled),
+        new(JobTransition.Wake, [JobStatus.Scheduled], JobStatus.Queued),
         new(JobTransition.Dispatch, [JobStatus.Queued], JobStatus.Queued),
         new(JobTransition.DispatchLapsed, Running, JobStatus.Processing),
         new(JobTransition.Claim, [JobStatus.Queued], JobStatus.Processing),

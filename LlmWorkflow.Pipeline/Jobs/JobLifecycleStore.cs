@@ -34,15 +34,20 @@ public sealed partial class JobLifecycleStore(
     private static readonly string SubmitSql = $"""
         INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, priority, webhook_url, webhook_secret, webhook_events,
                                        user_id, username, action, status, input_data, debug_mode, budget_usd, idempotency_key,
-                                       queued_at, dispatched_at, created_at, updated_at, tenant_id, trace_id)
+                                       queued_at, dispatched_at, created_at, updated_at, tenant_id, trace_id, run_at)
         SELECT r.id, r.id::text, r.workflow_name, r.priority, r.webhook_url, r.webhook_secret,
                CASE WHEN r.webhook_events IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.webhook_events)) END,
-               r.user_id, r.username, r.action, '{JobLifecycle.Rule(JobTransition.Submit).To.ToWire()}', r.input_data, r.debug_mode,
-               r.budget_usd, r.idempotency_key, r.created_at, r.created_at, r.created_at, r.created_at, r.tenant_id, r.trace_id
+               r.user_id, r.username, r.action,
+               CASE WHEN r.run_at IS NULL THEN '{JobLifecycle.Rule(JobTransition.Submit).To.ToWire()}'
+                    ELSE '{JobLifecycle.Rule(JobTransition.SubmitScheduled).To.ToWire()}' END,
+               r.input_data, r.debug_mode, r.budget_usd, r.idempotency_key,
+               COALESCE(r.run_at, r.created_at), CASE WHEN r.run_at IS NULL THEN r.created_at END, r.created_at, r.created_at,
+               r.tenant_id, r.trace_id, r.run_at
           FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::text[],
-                      $10::jsonb[], $11::bool[], $12::numeric[], $13::text[], $14::timestamptz[], $15::text[], $16::text[])
+                      $10::jsonb[], $11::bool[], $12::numeric[], $13::text[], $14::timestamptz[], $15::text[], $16::text[],
+                      $17::timestamptz[])
                AS r(id, workflow_name, priority, webhook_url, webhook_secret, webhook_events, user_id, username, action,
-                    input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id, trace_id)
+                    input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id, trace_id, run_at)
         ON CONFLICT DO NOTHING
         RETURNING id
         """;
@@ -135,7 +140,8 @@ public sealed partial class JobLifecycleStore(
         """;
 
     /// <summary>
-    /// Submit: inserts the jobs (status queued) in one multi-row statement; returns the ids inserted. A job whose
+    /// Submit (status queued) or SubmitScheduled (status scheduled, for a job with a <c>run_at</c>): inserts the jobs in
+    /// one multi-row statement; returns the ids inserted. A job whose
     /// unique key another job holds (two requests with one idempotency key raced) is not inserted.
     /// </summary>
     public async Task<HashSet<Guid>> SubmitAsync(IReadOnlyList<WorkflowJob> jobs, CancellationToken cancellationToken)
@@ -158,6 +164,7 @@ public sealed partial class JobLifecycleStore(
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.CreatedAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         p.Add(Texts(jobs.Select(j => j.TenantId)));
         p.Add(Texts(jobs.Select(j => j.TraceId)));
+        p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.RunAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         return await ReadIdsAsync(command, cancellationToken);
     }
 

@@ -48,6 +48,22 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<QueueOptions
             }
         });
 
+    /// <summary>Where the API announces a scheduled job's due time (Unix milliseconds), so a waker sleeping past it wakes earlier.</summary>
+    private RedisChannel DueChannel => RedisChannel.Literal($"{_options.KeyPrefix}:jobs:due");
+
+    /// <summary>Tells the workers' wakers that a job is due at <paramref name="dueAt"/> (they also re-read PostgreSQL, as a safety net).</summary>
+    public async Task AnnounceDueAsync(DateTimeOffset dueAt) => await redis.GetSubscriber().PublishAsync(DueChannel, dueAt.ToUnixTimeMilliseconds());
+
+    /// <summary>Calls <paramref name="onDue"/> with every due time announced from now on.</summary>
+    public async Task WatchDueAsync(Action<DateTimeOffset> onDue) =>
+        await redis.GetSubscriber().SubscribeAsync(DueChannel, (_, message) =>
+        {
+            if (message.TryParse(out long milliseconds))
+            {
+                onDue(DateTimeOffset.FromUnixTimeMilliseconds(milliseconds));
+            }
+        });
+
     /// <summary>Where entries delivered too many times go, with the reason; their jobs are failed.</summary>
     public string DeadLetterKey => $"{_options.KeyPrefix}:jobs:dead";
 

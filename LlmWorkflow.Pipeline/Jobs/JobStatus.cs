@@ -9,6 +9,9 @@ public enum JobStatus
     Completed,
     Failed,
     Cancelled,
+
+    /// <summary>Accepted with a <c>run_at</c> still ahead: it holds no worker slot and is queued when it is due.</summary>
+    Scheduled,
 }
 
 public static class JobStatusNames
@@ -21,6 +24,7 @@ public static class JobStatusNames
         JobStatus.Completed => "completed",
         JobStatus.Failed => "failed",
         JobStatus.Cancelled => "cancelled",
+        JobStatus.Scheduled => "scheduled",
         _ => throw new ArgumentOutOfRangeException(nameof(status)),
     };
 

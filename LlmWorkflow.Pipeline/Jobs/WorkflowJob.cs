@@ -43,6 +43,9 @@ public sealed class WorkflowJob
 
     public DateTimeOffset QueuedAt { get; set; }
 
+    /// <summary>When a scheduled job is due (the caller's <c>run_at</c> or <c>delay_seconds</c>); null for a job queued at once.</summary>
+    public DateTimeOffset? RunAt { get; set; }
+
     /// <summary>When the job id was last written to a dispatch stream; the reconciler re-dispatches stale queued jobs.</summary>
     public DateTimeOffset? DispatchedAt { get; set; }
 

@@ -48,6 +48,7 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.HasIndex(j => new { j.TenantId, j.UserId, j.CreatedAt, j.Id }).HasDatabaseName("idx_workflow_jobs_tenant_user_created_at_id");
         job.HasIndex(j => j.LeaseExpiresAt).HasFilter("status = 'processing'").HasDatabaseName("idx_workflow_jobs_lease");
         job.HasIndex(j => j.DispatchedAt).HasFilter("status = 'queued'").HasDatabaseName("idx_workflow_jobs_queued");
+        job.HasIndex(j => j.RunAt).HasFilter("status = 'scheduled'").HasDatabaseName("idx_workflow_jobs_due");
     }
 
     private static JobStatus ParseStatus(string text) =>

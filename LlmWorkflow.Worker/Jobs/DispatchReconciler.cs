@@ -28,6 +28,10 @@ internal sealed partial class DispatchReconciler(
         "llmworkflow.dispatch.redispatched", unit: "{job}",
         description: "Jobs whose dispatch entry was written again by the reconciler, by reason (redis_lost_state, stale, lease_lapsed).");
 
+    private static readonly Histogram<double> WakeLateness = Telemetry.Meter.CreateHistogram<double>(
+        "llmworkflow.jobs.wake_lateness", unit: "s",
+        description: "How long after its run_at a scheduled job was queued (the time a worker then takes to start it is not included).");
+
     private readonly SemaphoreSlim _healing = new(1, 1);
 
     /// <summary>One reconciliation pass; returns the jobs dispatched again.</summary>
@@ -35,6 +39,8 @@ internal sealed partial class DispatchReconciler(
     {
         var count = await HealLostGroupsAsync(cancellationToken);
         await queue.TrimAcknowledgedAsync();
+        // The waker wakes scheduled jobs on time; this catches any whose notice was lost.
+        count += await WakeDueAsync(cancellationToken);
 
         var redispatchBefore = time.GetUtcNow() - options.Value.RedispatchAfter;
         var stale = await SendMarkedAsync(store.MarkQueuedForDispatchAsync, redispatchBefore, cancellationToken);
@@ -82,6 +88,22 @@ internal sealed partial class DispatchReconciler(
         {
             _healing.Release();
         }
+    }
+
+    /// <summary>Wakes every scheduled job that is due (Wake: queued and dispatched); returns how many.</summary>
+    public async Task<int> WakeDueAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        return await SendMarkedAsync(async (_, limit, ct) =>
+        {
+            var woken = await store.WakeDueAsync(limit, ct);
+            foreach (var job in woken)
+            {
+                WakeLateness.Record(Math.Max(0, (now - job.WaitingSince).TotalSeconds));
+            }
+
+            return woken;
+        }, now, cancellationToken);
     }
 
     private static void Count(int count, string reason)

@@ -27,13 +27,14 @@ internal static class OpenApiSchemaShapes
             AdditionalProperties = new OpenApiSchema(),
         },
         ["JobStatus"] = StringEnum(
-            "Lifecycle state of a job. A job whose workflow makes no LLM or external API call is never processing: it is queued until its outcome is stored.",
+            "Lifecycle state of a job. scheduled: accepted with a run_at still ahead (no worker slot held); it becomes queued when due. " +
+            "A job whose workflow makes no LLM or external API call is never processing: it is queued until its outcome is stored.",
             JobStatusNames.All),
         ["StepStatus"] = StringEnum("How a step ended.", Enum.GetValues<StepStatus>().Select(s => s.ToWire())),
         ["ErrorCategory"] = StringEnum("Error taxonomy: who can fix it.", Enum.GetValues<ErrorCategory>().Select(c => c.ToWire())),
         ["WebhookAttemptState"] = StringEnum("State of one webhook delivery attempt.",
             [WebhookAttemptStates.Pending, WebhookAttemptStates.Delivered, WebhookAttemptStates.Failed, WebhookAttemptStates.DeadLettered, WebhookAttemptStates.Gone]),
-        ["JobActionStatus"] = StringEnum("Outcome of a cancel or retry request.", ["cancelled", "processing", "finished", "queued", "not_retryable"]),
+        ["JobActionStatus"] = StringEnum("Outcome of a cancel, retry or reschedule request.", ["cancelled", "processing", "finished", "queued", "not_retryable", "not_scheduled"]),
         ["ApiKeyRole"] = StringEnum("caller: its tenant's jobs only; admin: every tenant and the admin routes.", LlmWorkflow.Api.Auth.StoredApiKey.Roles),
         ["ApiKeyState"] = StringEnum("active; rotated (a successor exists, valid until expires_at); expired; revoked.", LlmWorkflow.Api.Auth.StoredApiKey.States),
         ["OnErrorMode"] = StringEnum("What the runner does when a step fails.", ["fail", "continue", "retry", "default"]),

@@ -13,7 +13,7 @@ type OpenApiDocument = { paths: Record<string, Record<string, any>>; components:
 const addFormats = (addFormatsModule as unknown as { default: (ajv: Ajv2020) => Ajv2020 }).default;
 
 export interface Call {
-  method: "GET" | "POST" | "DELETE" | "OPTIONS";
+  method: "GET" | "POST" | "DELETE" | "OPTIONS" | "PATCH";
   /** The route as the document names it, e.g. /api/v1/status/{jobId}. */
   route: string;
   path?: Record<string, string>;

@@ -89,8 +89,21 @@ if (cancelled.status === "cancelled") {
 await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/retry", path: { jobId: trip } }, 409);
 await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/retry", path: { jobId: missing } }, 404);
 
+// Delayed runs: scheduled on submit, rescheduled (200), refused times (400 naming the field), 409 once not scheduled.
+const later = await api.expect({ method: "POST", route: "/api/v1/workflow", body: { workflow_name: "hello_transform", input_data: { name: "Later" }, delay_seconds: 3600 } }, 202);
+const laterId = later.json?.job_id as string;
+if (later.json?.status !== "scheduled" || typeof later.json?.run_at !== "string") api.failures.push(`delay_seconds: expected a scheduled job with run_at, got ${later.text}`);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}", path: { jobId: laterId } }, 200);
+await api.expect({ method: "PATCH", route: "/api/v1/jobs/{jobId}", path: { jobId: laterId }, body: { run_at: new Date(Date.now() + 7_200_000).toISOString() } }, 200);
+await api.expect({ method: "PATCH", route: "/api/v1/jobs/{jobId}", path: { jobId: laterId }, body: { run_at: "2020-01-01T00:00:00Z" } }, 400);
+await api.expect({ method: "PATCH", route: "/api/v1/jobs/{jobId}", path: { jobId: missing }, body: { delay_seconds: 60 } }, 404);
+await api.expect({ method: "POST", route: "/api/v1/workflow", body: { workflow_name: "hello_transform", input_data: { name: "x" }, run_at: "2030-01-01T00:00:00" } }, 400);
+await api.expect({ method: "POST", route: "/api/v1/workflow", body: { workflow_name: "hello_transform", input_data: { name: "x" }, run_at: "2030-01-01T00:00:00Z", delay_seconds: 5 } }, 400);
+await api.expect({ method: "DELETE", route: "/api/v1/workflow/{jobId}", path: { jobId: laterId } }, 200);
+await api.expect({ method: "PATCH", route: "/api/v1/jobs/{jobId}", path: { jobId: laterId }, body: { delay_seconds: 60 } }, 409);
+
 // Lists: every status_filter (document 003's all and running included), limit_results counts and periods, 400s.
-for (const status_filter of ["all", "running", "pending", "queued", "processing", "completed", "failed", "cancelled"]) {
+for (const status_filter of ["all", "running", "pending", "queued", "processing", "completed", "failed", "cancelled", "scheduled"]) {
   await api.expect({ method: "GET", route: "/api/v1/jobs", query: { status_filter } }, 200);
 }
 for (const limit_results of ["25", "500", "Today", "7 Days", "30 Days"]) {

@@ -1,0 +1,61 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace LlmWorkflow.Api.Jobs;
+
+/// <summary>
+/// Reads when a job should run from <c>run_at</c> (RFC 3339 with an offset) or <c>delay_seconds</c>, as a submission
+/// and a reschedule (<c>PATCH /api/v1/jobs/{id}</c>) accept them; every problem names its field.
+/// </summary>
+public static partial class RunAtInput
+{
+    /// <summary>The farthest ahead a job may be scheduled: a year, <c>delay_seconds</c>'s upper bound.</summary>
+    public const long MaxDelaySeconds = 31_536_000;
+
+    /// <summary>
+    /// The due time, null when neither field is given, or the problems. A <c>run_at</c> must carry its offset (a time
+    /// without one means a different instant on every host), be in the future and at most a year ahead.
+    /// </summary>
+    public static (DateTimeOffset? RunAt, IReadOnlyList<SubmissionProblem> Problems) Resolve(string? runAt, long? delaySeconds, DateTimeOffset now)
+    {
+        if (runAt is not null && delaySeconds is not null)
+        {
+            const string both = "Send either run_at or delay_seconds, not both.";
+            return (null, [new("run_at", both), new("delay_seconds", both)]);
+        }
+
+        if (delaySeconds is { } delay)
+        {
+            return delay is < 1 or > MaxDelaySeconds
+                ? (null, [new("delay_seconds", $"delay_seconds must be between 1 and {MaxDelaySeconds} (a year); got {delay}.")])
+                : (now.ToUniversalTime().AddSeconds(delay), []);
+        }
+
+        if (runAt is null)
+        {
+            return (null, []);
+        }
+
+        if (!Rfc3339().IsMatch(runAt)
+            || !DateTimeOffset.TryParse(runAt, CultureInfo.InvariantCulture, DateTimeStyles.None, out var due))
+        {
+            return (null, [new("run_at", $"run_at must be an RFC 3339 time with an offset, e.g. 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00; got '{Shorten(runAt)}'.")]);
+        }
+
+        if (due <= now)
+        {
+            return (null, [new("run_at", $"run_at is in the past ({due.ToUniversalTime():O}; now {now.ToUniversalTime():O}). Omit it to run the job now.")]);
+        }
+
+        return due > now.AddSeconds(MaxDelaySeconds)
+            ? (null, [new("run_at", "run_at must be at most a year ahead.")])
+            // Stored and answered in UTC (timestamptz keeps the instant, not the offset).
+            : (due.ToUniversalTime(), []);
+    }
+
+    private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
+
+    // date "T" time, optional fraction, then Z or ±hh:mm (RFC 3339 section 5.6; "t"/"z" and a space are allowed there too).
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", RegexOptions.CultureInvariant)]
+    private static partial Regex Rfc3339();
+}
