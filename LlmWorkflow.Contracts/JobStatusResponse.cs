@@ -27,8 +27,11 @@ public sealed record JobStatusResponse
 
     public DateTimeOffset QueuedAt { get; init; }
 
-    /// <summary>When a delayed job is (or was) due: its <c>run_at</c>; null for a job queued at once.</summary>
+    /// <summary>When a delayed job is (or was) due, or a waiting job resumes; null for a job queued at once that never waited.</summary>
     public DateTimeOffset? RunAt { get; init; }
+
+    /// <summary>While the job is <c>waiting</c>: the step it waits at, the kind of wait and until when; otherwise null.</summary>
+    public JobWait? WaitingFor { get; init; }
 
     public DateTimeOffset? StartedAt { get; init; }
 
@@ -109,3 +112,9 @@ public sealed record JobStepResponse(
     [property: Description("An llm step's messages as sent, one [role] block each, secrets redacted; cut after 32768 characters with a '… [truncated: n more characters]' marker. Null for other steps.")] string? RenderedPrompt = null,
     [property: Description("The control-flow step (parallel, for_each, condition) this step ran inside, by step id; null at top level.")] string? ParentStepId = null,
     [property: Description("Where inside the parent: then/else, the parallel branch id, or the for_each item index (\"0\", \"1\", ...); null at top level.")] string? Branch = null);
+
+/// <summary>What a waiting job waits for.</summary>
+/// <param name="StepId">The step that parked it.</param>
+/// <param name="Kind">"sleep".</param>
+/// <param name="Until">When it resumes.</param>
+public sealed record JobWait(string StepId, string Kind, DateTimeOffset Until);

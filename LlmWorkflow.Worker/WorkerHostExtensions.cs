@@ -38,7 +38,8 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<DispatchReadHealth>();
         builder.Services.AddHostedService<JobConsumerService>();
         builder.Services.AddHostedService<DispatchReconcilerService>();
-        builder.Services.AddHostedService<DueJobWaker>();
+        builder.Services.AddSingleton<DueJobWaker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DueJobWaker>());
         builder.Services.AddHostedService<WorkerPresenceService>();
         builder.Services.AddSingleton<WebhookDeliveryStore>();
         builder.Services.AddSingleton<WebhookRetrySchedule>();

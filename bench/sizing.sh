@@ -8,12 +8,14 @@
 #   pg_bytes_per_job          pg_database_size() growth / N (heap, indexes, TOAST, free space left by the job's
 #                             own updates; WAL is not in it)
 #   pg_wal_bytes_per_job      WAL written per job (what replication and point-in-time backups carry)
-#   pg_tables                 the largest tables: growth per job in bytes (pg_total_relation_size) and rows per job
+#   pg_tables                 the tables that grew, largest first: bytes per job (pg_total_relation_size: heap, TOAST
+#                             and indexes), of which indexes, and rows per job
 #   redis_bytes_per_job       INFO memory used_memory growth / N while the jobs' live event streams still exist
 #                             (llmwf:events:<job>, kept 1 hour after a job ends)
 #   redis_bytes_per_job_after_events
 #                             the same once the event streams are gone (the script deletes them, as their expiry would)
 #   redis_dbsize, redis_keys  key count, and count/bytes (MEMORY USAGE) per key pattern (ids folded to *)
+#   redis_events_ttl_s        one event stream's remaining time to live when measured
 #   submit_per_s, jobs_per_s  submission rate, and jobs finished per second from the first submission to the last end
 # Workflows: hello_transform (one transform step) and support_triage (offline `mock` LLM steps), or WORKFLOWS="...".
 #
@@ -69,6 +71,7 @@ cleanup() {
   tmp=""
 }
 trap cleanup EXIT
+trap 'echo "$0: failed at line $LINENO" >&2' ERR
 trap 'exit 130' INT TERM
 
 psql_() { "$pg_bin/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d sizing -c "$1"; }
@@ -78,7 +81,7 @@ now() { date +%s.%N; }
 
 # Growth per table (total relation size, rows): a JSON object by table name.
 table_sizes() {
-  psql_ "SELECT coalesce(json_object_agg(c.relname, json_build_object('bytes', pg_total_relation_size(c.oid), 'rows', s.n_live_tup)), '{}')
+  psql_ "SELECT coalesce(json_object_agg(c.relname, json_build_object('bytes', pg_total_relation_size(c.oid), 'index_bytes', pg_indexes_size(c.oid), 'rows', s.n_live_tup)), '{}')
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
          WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
 }
@@ -155,7 +158,8 @@ measure() { # measure <workflow>
 
   # PostgreSQL: defaults (fsync on), loopback only, trust authentication for postgres.
   mkdir "$tmp/pg" "$tmp/pg-socket" "$tmp/redis"
-  [ "$(id -u)" = 0 ] && chown postgres "$tmp/pg" "$tmp/pg-socket"
+  touch "$tmp/postgres.log"
+  [ "$(id -u)" = 0 ] && chown postgres "$tmp/pg" "$tmp/pg-socket" "$tmp/postgres.log"
   as_postgres "$pg_bin/initdb" -D "$tmp/pg" -U postgres -E UTF8 --locale=C --auth=trust > "$tmp/initdb.log" 2>&1
   as_postgres "$pg_bin/pg_ctl" -D "$tmp/pg" -l "$tmp/postgres.log" -w \
     -o "-p $pg_port -c listen_addresses=127.0.0.1 -c 'unix_socket_directories=$tmp/pg-socket'" start > /dev/null
@@ -206,13 +210,14 @@ measure() { # measure <workflow>
   sleep 7
 
   psql_ "VACUUM ANALYZE"
-  local pg_after wal_bytes tables_after redis_after dbsize keys redis_without_events
+  local pg_after wal_bytes tables_after redis_after dbsize keys events_ttl redis_without_events
   pg_after=$(psql_ "SELECT pg_database_size(current_database())")
   wal_bytes=$(psql_ "SELECT pg_current_wal_lsn() - '$wal_before'::pg_lsn")
   tables_after=$(table_sizes)
   redis_after=$(used_memory)
   dbsize=$(rcli DBSIZE)
   keys=$(redis_keys)
+  events_ttl=$(grep -m 1 ':events:' "$tmp/keys" | xargs -r redis-cli -p "$redis_port" TTL || true)
   # What is left once the event streams have expired (1 hour after each job's end): delete them now.
   rcli --scan --pattern '*:events:*' | xargs -r -n 500 redis-cli -p "$redis_port" DEL > /dev/null
   sleep 1
@@ -223,16 +228,17 @@ measure() { # measure <workflow>
     --argjson pg0 "$pg_before" --argjson pg1 "$pg_after" --argjson wal "$wal_bytes" \
     --argjson tb "$tables_before" --argjson ta "$tables_after" \
     --argjson r0 "$redis_before" --argjson r1 "$redis_after" --argjson r2 "$redis_without_events" \
-    --argjson dbsize "$dbsize" --argjson keys "$keys" '
+    --argjson dbsize "$dbsize" --argjson keys "$keys" --argjson ttl "${events_ttl:-null}" '
     def r: . * 10 | round / 10;
     {workflow: $w, jobs: $n, submitted: $submitted, statuses: $statuses,
      submit_per_s: ($n / ($t1 - $t0) | round), jobs_per_s: ($n / ($t2 - $t0) | round),
      pg_bytes_per_job: (($pg1 - $pg0) / $n | round), pg_wal_bytes_per_job: ($wal / $n | round),
      pg_tables: ([$ta | to_entries[] | {table: .key, bytes_per_job: ((.value.bytes - ($tb[.key].bytes // 0)) / $n | round),
+                                         index_bytes_per_job: ((.value.index_bytes - ($tb[.key].index_bytes // 0)) / $n | round),
                                          rows_per_job: ((.value.rows - ($tb[.key].rows // 0)) / $n | r)}]
-                 | sort_by(-.bytes_per_job) | .[:6]),
+                 | map(select(.bytes_per_job > 0)) | sort_by(-.bytes_per_job) | .[:6]),
      redis_bytes_per_job: (($r1 - $r0) / $n | round), redis_bytes_per_job_after_events: (($r2 - $r0) / $n | round),
-     redis_dbsize: $dbsize, redis_keys: $keys}'
+     redis_dbsize: $dbsize, redis_keys: $keys, redis_events_ttl_s: $ttl}'
 
   cleanup
 }

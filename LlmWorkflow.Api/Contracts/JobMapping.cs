@@ -26,6 +26,9 @@ internal static class JobMapping
         CreatedAt = job.CreatedAt,
         QueuedAt = job.QueuedAt,
         RunAt = job.RunAt,
+        WaitingFor = job.Status == JobStatus.Waiting && job.WaitData?.RootElement is { ValueKind: JsonValueKind.Object } wait
+            ? new JobWait(wait.GetProperty("step_id").GetString()!, wait.GetProperty("kind").GetString()!, wait.GetProperty("until").GetDateTimeOffset())
+            : null,
         StartedAt = job.StartedAt,
         CompletedAt = job.CompletedAt,
         DurationMs = job.DurationMs,

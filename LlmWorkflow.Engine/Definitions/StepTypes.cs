@@ -13,7 +13,10 @@ public static class StepTypes
     public const string Parallel = "parallel";
     public const string ForEach = "for_each";
 
-    public static IReadOnlyList<string> All { get; } = [Llm, ExternalApi, Transform, Conditional, Parallel, ForEach];
+    /// <summary>Waits durably for a time: the job parks (status waiting, no worker slot) and resumes on any worker when due.</summary>
+    public const string Sleep = "sleep";
+
+    public static IReadOnlyList<string> All { get; } = [Llm, ExternalApi, Transform, Conditional, Parallel, ForEach, Sleep];
 
     public static bool IsKnown(string type) => All.Contains(type, StringComparer.Ordinal);
 }

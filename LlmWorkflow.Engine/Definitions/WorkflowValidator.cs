@@ -158,6 +158,45 @@ public sealed partial class WorkflowValidator(
         }
     }
 
+    /// <summary>
+    /// A sleep needs exactly one of <c>seconds</c> (a number, or an expression) and <c>until</c> (an expression or an
+    /// RFC 3339 time), and runs at the top level: a run parks between top-level steps, not inside a branch or loop.
+    /// </summary>
+    private static void CheckSleep(StepLocation location, string configPath, ProblemList problems)
+    {
+        var config = location.Step.Config;
+        var (seconds, until) = (config["seconds"], config["until"]);
+        if (seconds is null == until is null)
+        {
+            problems.Add(configPath, ValidationCodes.MissingConfigProperty, "A sleep step needs exactly one of seconds and until.",
+                "E.g. {\"seconds\": 3600} or {\"until\": \"${input.send_at}\"}.");
+        }
+        else if (seconds is JsonValue number && number.GetValueKind() == JsonValueKind.Number && number.ToJsonString().StartsWith('-'))
+        {
+            problems.Add($"{configPath}.seconds", ValidationCodes.InvalidConfigValue, "seconds must be 0 or more.", "E.g. 3600 for an hour.");
+        }
+        else if (seconds is not null and not JsonValue)
+        {
+            problems.Add($"{configPath}.seconds", ValidationCodes.InvalidConfigValue, "seconds must be a number or an expression.", "E.g. 3600 or \"${input.delay}\".");
+        }
+        else if (until is not null && !(until is JsonValue text && text.TryGetValue<string>(out _)))
+        {
+            problems.Add($"{configPath}.until", ValidationCodes.InvalidConfigValue, "until must be a string: an RFC 3339 time with an offset or an expression.", "E.g. \"${input.send_at}\".");
+        }
+
+        foreach (var key in config.Select(p => p.Key).Where(k => k is not ("seconds" or "until")))
+        {
+            problems.Add($"{configPath}.{key}", ValidationCodes.UnknownConfigProperty, $"A sleep step has no \"{key}\".", "Use seconds or until.");
+        }
+
+        if (location.Depth > 0)
+        {
+            problems.Add($"{location.JsonPath}.type", ValidationCodes.InvalidConfigValue,
+                "A sleep step runs at the top level of steps, not inside a conditional, parallel or for_each step.",
+                "Move it to the workflow's steps list.");
+        }
+    }
+
     private void CheckStep(StepLocation location, LeafConfigChecks leafChecks, ProblemList problems)
     {
         var (step, path) = (location.Step, location.JsonPath);
@@ -201,6 +240,9 @@ public sealed partial class WorkflowValidator(
                 break;
             case StepTypes.ForEach when step.ControlFlow is ForEachStepConfig forEach:
                 CheckForEach(forEach, configPath, problems);
+                break;
+            case StepTypes.Sleep:
+                CheckSleep(location, configPath, problems);
                 break;
             case var type when !StepTypes.IsKnown(type):
                 problems.Add($"{path}.type", ValidationCodes.UnknownStepType, $"Unknown step type \"{type}\".", $"Use one of: {string.Join(", ", StepTypes.All)}.");

@@ -11,6 +11,9 @@ public sealed record WorkflowRunResult
     /// <summary>The resolved <c>output</c> template; null unless completed.</summary>
     public JsonNode? Output { get; init; }
 
+    /// <summary>What the run waits for when <see cref="Status"/> is <see cref="WorkflowRunStatus.Waiting"/>.</summary>
+    public RunWait? Wait { get; init; }
+
     public WorkflowError? Error { get; init; }
 
     /// <summary>Records in the order steps finished; kept also when the run failed (partial results).</summary>

@@ -42,6 +42,7 @@ public sealed class WorkflowRunner
             [StepTypes.Conditional] = new ConditionalStepHandler(),
             [StepTypes.Parallel] = new ParallelStepHandler(),
             [StepTypes.ForEach] = new ForEachStepHandler(),
+            [StepTypes.Sleep] = new SleepStepHandler(),
         });
     }
 
@@ -57,6 +58,7 @@ public sealed class WorkflowRunner
             Checkpoints = options.Checkpoints,
             Usage = new RunUsage(options.MaxCostUsd ?? workflow.MaxCostUsd),
             Time = _time,
+            ResumedWait = options.ResumedWait,
         };
         var startedAt = run.Now;
         using var workflowTimeout = workflow.TimeoutSeconds is { } seconds ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds), _time) : null;
@@ -72,6 +74,11 @@ public sealed class WorkflowRunner
             var result = Result(run, startedAt, WorkflowRunStatus.Completed, output, null);
             await run.Progress.PublishAsync(new RunCompleted(run.RunId, result.FinishedAt, output, result.CostUsd, result.TotalTokens), CancellationToken.None);
             return result;
+        }
+        catch (RunParkedException parked)
+        {
+            // Not an ending: no terminal event. The steps before it are checkpointed; the caller stores the wait.
+            return Result(run, startedAt, WorkflowRunStatus.Waiting, null, null) with { Wait = parked.Wait };
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -157,6 +157,11 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
             {
                 throw;
             }
+            catch (RunParkedException)
+            {
+                // Not a failure: the run stops here and resumes when the wait is over (no retry, no on_error).
+                throw;
+            }
             catch (Exception ex)
             {
                 error = Classify(ex, step);

@@ -12,8 +12,11 @@ public enum JobTransition
     /// <summary>The caller moves a scheduled job's <c>run_at</c>.</summary>
     Reschedule,
 
-    /// <summary>A scheduled job's time came: it is queued (and dispatched in the same pass) like a new job.</summary>
+    /// <summary>A scheduled or waiting job's time came: it is queued (and dispatched in the same pass) like a new job.</summary>
     Wake,
+
+    /// <summary>The lease owner parks a running job on a step's wait (a sleep): it gives up its lease and slot.</summary>
+    Park,
 
     /// <summary>The reconciler re-writes a queued job's stream entry (Redis may have lost it).</summary>
     Dispatch,
@@ -73,7 +76,7 @@ internal sealed record JobTransitionRule(JobTransition Transition, IReadOnlyList
 /// </summary>
 public static class JobLifecycle
 {
-    private static readonly JobStatus[] Waiting = [JobStatus.Pending, JobStatus.Queued, JobStatus.Scheduled];
+    private static readonly JobStatus[] Waiting = [JobStatus.Pending, JobStatus.Queued, JobStatus.Scheduled, JobStatus.Waiting];
     private static readonly JobStatus[] Running = [JobStatus.Processing];
 
     internal static IReadOnlyList<JobTransitionRule> Table { get; } =
@@ -81,7 +84,8 @@ public static class JobLifecycle
         new(JobTransition.Submit, [], JobStatus.Queued),
         new(JobTransition.SubmitScheduled, [], JobStatus.Scheduled),
         new(JobTransition.Reschedule, [JobStatus.Scheduled], JobStatus.Scheduled),
-        new(JobTransition.Wake, [JobStatus.Scheduled], JobStatus.Queued),
+        new(JobTransition.Wake, [JobStatus.Scheduled, JobStatus.Waiting], JobStatus.Queued),
+        new(JobTransition.Park, Running, JobStatus.Waiting),
         new(JobTransition.Dispatch, [JobStatus.Queued], JobStatus.Queued),
         new(JobTransition.DispatchLapsed, Running, JobStatus.Processing),
         new(JobTransition.Claim, [JobStatus.Queued], JobStatus.Processing),

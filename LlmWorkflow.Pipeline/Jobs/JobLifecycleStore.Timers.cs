@@ -14,7 +14,8 @@ public sealed partial class JobLifecycleStore
     // measure from then.
     private static readonly string WakeSql = $"""
         UPDATE llm_workflow_jobs SET status = '{JobLifecycle.Rule(JobTransition.Wake).To.ToWire()}',
-               queued_at = run_at, dispatched_at = now(), updated_at = now()
+               queued_at = CASE WHEN status = '{JobStatus.Scheduled.ToWire()}' THEN run_at ELSE queued_at END,
+               dispatched_at = now(), updated_at = now()
          WHERE id IN (SELECT id FROM llm_workflow_jobs
                        WHERE {JobLifecycle.Guard(JobTransition.Wake)} AND run_at <= now()
                        ORDER BY run_at
@@ -29,6 +30,28 @@ public sealed partial class JobLifecycleStore
         UPDATE llm_workflow_jobs SET run_at = $2, queued_at = $2, updated_at = now()
          WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Reschedule)}
         """;
+
+    // A park gives the attempt back (the resumed run's claim takes it again): waiting is not a failed attempt, and a job
+    // that sleeps often must not reach Worker:MaxAttempts. A job asked to stop is not parked (its worker finishes it
+    // cancelled instead).
+    private static readonly string ParkSql = $"""
+        UPDATE llm_workflow_jobs
+           SET status = '{JobLifecycle.Rule(JobTransition.Park).To.ToWire()}', run_at = $4, wait_data = $5::jsonb,
+               lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, attempt = attempt - 1, updated_at = now()
+         WHERE id = $1 AND lease_owner = $2 AND ($3::int IS NULL OR attempt = $3) AND cancel_requested_at IS NULL
+           AND {JobLifecycle.KeyedGuard(JobTransition.Park)}
+        """;
+
+    /// <summary>Park: the statement that parks a running job on <paramref name="wait"/> (written after its last step rows).</summary>
+    public static WriteStatement ParkStatement(Guid jobId, string workerId, int? attempt, LlmWorkflow.Engine.Execution.RunWait wait) =>
+        new(ParkSql,
+        [
+            new() { Value = jobId },
+            new() { Value = workerId },
+            new() { Value = (object?)attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer },
+            new() { Value = wait.Until.ToUniversalTime() },
+            new() { Value = System.Text.Json.JsonSerializer.Serialize(new { step_id = wait.StepId, step_key = wait.StepKey, kind = wait.Kind, until = wait.Until.ToUniversalTime() }) },
+        ]);
 
     /// <summary>
     /// Wake: queues up to <paramref name="limit"/> scheduled jobs whose time has come, marked dispatched now, and returns

@@ -104,7 +104,7 @@ public sealed partial class JobLifecycleStore(
                    started_at = COALESCE(j.started_at, now()), attempt = j.attempt + 1, updated_at = now()
              WHERE j.id = ANY(ARRAY(SELECT id FROM claimable))
             RETURNING j.id, j.workflow_name, j.input_data, j.attempt, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
-                      j.priority, j.webhook_url IS NOT NULL AS has_webhook, j.webhook_events
+                      j.priority, j.webhook_url IS NOT NULL AS has_webhook, j.webhook_events, j.wait_data
         )
         SELECT * FROM claimed
         """;
@@ -249,11 +249,26 @@ public sealed partial class JobLifecycleStore(
                 reader.Field<bool>("debug_mode"),
                 reader.Field<int>("priority"),
                 reader.Field<bool>("has_webhook"),
-                reader.FieldOrNull<string[]>("webhook_events") ?? []);
+                reader.FieldOrNull<string[]>("webhook_events") ?? [])
+            {
+                ResumedWait = ReadWait(reader.FieldOrNull<string>("wait_data")),
+            };
             claimed[job.Id] = job;
         }
 
         return claimed;
+    }
+
+    /// <summary>The wait a job was parked on (the Park statement's <c>wait_data</c>), or null.</summary>
+    private static RunWait? ReadWait(string? waitData)
+    {
+        if (waitData is null || JsonNode.Parse(waitData) is not JsonObject wait)
+        {
+            return null;
+        }
+
+        return new RunWait((string)wait["step_id"]!, (string)wait["step_key"]!, (string)wait["kind"]!,
+            DateTimeOffset.Parse((string)wait["until"]!, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>Whether a cancel of the job was accepted (or the job is gone): checked before each paid step starts.</summary>
@@ -577,7 +592,11 @@ public sealed record MarkedDispatch(JobDispatch Dispatch, DateTimeOffset Waiting
 /// <param name="WebhookEvents">Opt-in events beyond the terminal ones, e.g. <c>workflow.step_completed</c>.</param>
 public sealed record ClaimedJob(
     Guid Id, string WorkflowName, JsonNode? Input, int Attempt, string? UserId, string? Username, string? Action,
-    decimal? BudgetUsd, bool DebugMode, int Priority, bool HasWebhook, IReadOnlyList<string> WebhookEvents);
+    decimal? BudgetUsd, bool DebugMode, int Priority, bool HasWebhook, IReadOnlyList<string> WebhookEvents)
+{
+    /// <summary>The wait the job was last parked on (its step finds its time came), or null.</summary>
+    public RunWait? ResumedWait { get; init; }
+}
 
 /// <summary>The final state a worker writes for a job.</summary>
 /// <param name="ErrorMessage">The <c>error_message</c> column; defaults to the error's own message.</param>

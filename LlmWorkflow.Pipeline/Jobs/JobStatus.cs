@@ -12,6 +12,9 @@ public enum JobStatus
 
     /// <summary>Accepted with a <c>run_at</c> still ahead: it holds no worker slot and is queued when it is due.</summary>
     Scheduled,
+
+    /// <summary>Parked mid-run by a step (a <c>sleep</c>) until its time: no worker slot held; queued again when due.</summary>
+    Waiting,
 }
 
 public static class JobStatusNames
@@ -25,6 +28,7 @@ public static class JobStatusNames
         JobStatus.Failed => "failed",
         JobStatus.Cancelled => "cancelled",
         JobStatus.Scheduled => "scheduled",
+        JobStatus.Waiting => "waiting",
         _ => throw new ArgumentOutOfRangeException(nameof(status)),
     };
 

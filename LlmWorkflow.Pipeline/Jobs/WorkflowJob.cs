@@ -43,8 +43,14 @@ public sealed class WorkflowJob
 
     public DateTimeOffset QueuedAt { get; set; }
 
-    /// <summary>When a scheduled job is due (the caller's <c>run_at</c> or <c>delay_seconds</c>); null for a job queued at once.</summary>
+    /// <summary>
+    /// When a scheduled job is due (the caller's <c>run_at</c> or <c>delay_seconds</c>), or a waiting job resumes (its
+    /// step's wait); null for a job queued at once that never waited.
+    /// </summary>
     public DateTimeOffset? RunAt { get; set; }
+
+    /// <summary>The wait a running job was last parked on: <c>{step_id, step_key, kind, until}</c>; null when it never waited.</summary>
+    public JsonDocument? WaitData { get; set; }
 
     /// <summary>When the job id was last written to a dispatch stream; the reconciler re-dispatches stale queued jobs.</summary>
     public DateTimeOffset? DispatchedAt { get; set; }

@@ -32,6 +32,7 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.Property(j => j.ResultData).HasColumnType("jsonb");
         job.Property(j => j.ErrorData).HasColumnType("jsonb");
         job.Property(j => j.PreviousAttempts).HasColumnType("jsonb");
+        job.Property(j => j.WaitData).HasColumnType("jsonb");
         job.Property(j => j.QueuedAt).HasDefaultValueSql("now()");
         job.Property(j => j.CreatedAt).HasDefaultValueSql("now()");
         job.Property(j => j.UpdatedAt).HasDefaultValueSql("now()");
@@ -48,7 +49,7 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.HasIndex(j => new { j.TenantId, j.UserId, j.CreatedAt, j.Id }).HasDatabaseName("idx_workflow_jobs_tenant_user_created_at_id");
         job.HasIndex(j => j.LeaseExpiresAt).HasFilter("status = 'processing'").HasDatabaseName("idx_workflow_jobs_lease");
         job.HasIndex(j => j.DispatchedAt).HasFilter("status = 'queued'").HasDatabaseName("idx_workflow_jobs_queued");
-        job.HasIndex(j => j.RunAt).HasFilter("status = 'scheduled'").HasDatabaseName("idx_workflow_jobs_due");
+        job.HasIndex(j => j.RunAt).HasFilter("status IN ('scheduled', 'waiting')").HasDatabaseName("idx_workflow_jobs_due");
     }
 
     private static JobStatus ParseStatus(string text) =>

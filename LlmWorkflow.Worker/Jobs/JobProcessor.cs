@@ -26,6 +26,7 @@ internal sealed partial class JobProcessor(
     RunningJobs running,
     WebhookOutbox webhooks,
     HeldWrites held,
+    DueJobWaker waker,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<JobProcessor> logger)
@@ -91,6 +92,7 @@ internal sealed partial class JobProcessor(
                     : sink,
                 Checkpoints = checkpoints,
                 MaxCostUsd = claimed.BudgetUsd,
+                ResumedWait = claimed.ResumedWait,
             }, run.Token);
         }
         finally
@@ -113,6 +115,12 @@ internal sealed partial class JobProcessor(
         if (shuttingDown || (result.Status != WorkflowRunStatus.Completed && faults.First is not null))
         {
             await HandBackAsync(dispatched, claimed, checkpoints, shuttingDown ? "shutdown" : "database unavailable during the run", activity);
+            return;
+        }
+
+        if (result is { Status: WorkflowRunStatus.Waiting, Wait: { } wait })
+        {
+            await ParkAsync(claimed, wait, await checkpoints.TakeDeferredAsync(), activity);
             return;
         }
 
@@ -176,6 +184,32 @@ internal sealed partial class JobProcessor(
         await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
         LogReleased(claimed.Id, why);
         activity?.SetTag("llmworkflow.job.status", "released");
+    }
+
+    /// <summary>
+    /// A step parked the run: the job waits, holding no slot, until <paramref name="wait"/>'s time, when a waker queues it
+    /// and any worker resumes it from its checkpoints. This worker's waker and the others' (over Redis) hear of the time.
+    /// </summary>
+    private async Task ParkAsync(ClaimedJob claimed, RunWait wait, IReadOnlyList<WriteStatement> stepRows, Activity? activity)
+    {
+        if (!await writer.ParkAsync(claimed.Id, _options.Id, claimed.Attempt, wait, stepRows))
+        {
+            // Its cancel was requested while it ran (or another attempt owns it, and then this finish matches nothing).
+            await FinishAsync(claimed, new JobOutcome(JobStatus.Cancelled, null, null, 0, 0, 0m), []);
+            return;
+        }
+
+        activity?.SetTag("llmworkflow.job.status", JobStatus.Waiting.ToWire());
+        LogParked(claimed.Id, wait.StepId, wait.Until);
+        waker.Announce(wait.Until);
+        try
+        {
+            await queue.AnnounceDueAsync(wait.Until);
+        }
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            // This worker's waker knows; the others read PostgreSQL within a minute.
+        }
     }
 
     private static void RecordFinished(Activity? activity, ClaimedJob claimed, JobOutcome outcome, WorkflowRunResult result)
@@ -269,6 +303,9 @@ internal sealed partial class JobProcessor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} ({Workflow}) finished: {Status}")]
     private partial void LogFinished(Guid jobId, string workflow, string status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} waits at step {StepId} until {Until:O}, holding no worker slot")]
+    private partial void LogParked(Guid jobId, string stepId, DateTimeOffset until);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} released for another worker ({Reason})")]
     private partial void LogReleased(Guid jobId, string reason);

@@ -26,6 +26,13 @@ public sealed class JobRunWriter(JobLifecycleStore store, PostgresWriteBatcher w
         (await writes.ExecuteAsync(jobId, statements, cancellationToken))[0] == 1;
 
     /// <summary>
+    /// Parks the running job on a step's wait after its unwritten step rows, in one transaction; false when this worker
+    /// no longer owns the job or its cancel was requested meanwhile.
+    /// </summary>
+    public async Task<bool> ParkAsync(Guid jobId, string workerId, int attempt, LlmWorkflow.Engine.Execution.RunWait wait, IReadOnlyList<WriteStatement> stepRows) =>
+        (await writes.ExecuteAsync(jobId, [.. stepRows, JobLifecycleStore.ParkStatement(jobId, workerId, attempt, wait)], CancellationToken.None))[^1] == 1;
+
+    /// <summary>
     /// Stores the outcome, releases the lease and records the terminal webhook event, in one statement; false when this
     /// worker no longer owns the running job.
     /// </summary>

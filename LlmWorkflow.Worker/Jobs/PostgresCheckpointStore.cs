@@ -49,6 +49,9 @@ internal sealed class PostgresCheckpointStore(
     private readonly Guid _jobId = job.Id;
     private readonly int _jobAttempt = job.Attempt;
 
+    // A job resumed from a wait runs its first attempt again (a park gives the attempt back) and has checkpoints.
+    private readonly bool _mayHaveCheckpoints = job.Attempt > 1 || job.ResumedWait is not null;
+
     // Guarded by _deferred: which deferral the pending delayed write belongs to, and that write while it runs.
     private int _deferral;
     private Task _delayedWrite = Task.CompletedTask;
@@ -61,8 +64,9 @@ internal sealed class PostgresCheckpointStore(
 
     public async ValueTask<StepCheckpoint?> TryGetAsync(string runId, string stepKey, CancellationToken cancellationToken)
     {
-        // A job's first attempt has no earlier checkpoints: skip the lookup (one query less per step on the hot path).
-        if (_jobAttempt == 1)
+        // A job's first attempt has no earlier checkpoints, unless it waited: skip the lookup (one query less per step
+        // on the hot path).
+        if (!_mayHaveCheckpoints)
         {
             return null;
         }

@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Expressions;
+
+namespace LlmWorkflow.Engine.Steps;
+
+/// <summary>
+/// <c>sleep</c>: <c>{"seconds": 3600}</c> or <c>{"until": "${input.send_at}"}</c> (RFC 3339 with an offset). The first
+/// time it runs it works out its time and parks the run (<see cref="RunParkedException"/>); the job then holds no
+/// worker slot. The resumed run passes the parked wait back, so the time is the one first worked out (a relative
+/// <c>seconds</c> does not start again), and the step completes with <c>{"slept_until": …}</c>. A time already past
+/// completes at once.
+/// </summary>
+internal sealed class SleepStepHandler : IStepHandler
+{
+    public const string Kind = "sleep";
+
+    public bool IsCheckpointed => true;
+
+    public ValueTask<JsonNode?> ExecuteAsync(StepContext context, CancellationToken cancellationToken)
+    {
+        var until = context.Run.ResumedWait is { Kind: Kind } resumed && resumed.StepKey == context.StepKey
+            ? resumed.Until
+            : Due(context);
+        context.Input = new JsonObject { ["until"] = until.ToString("O", CultureInfo.InvariantCulture) };
+        if (context.Run.Now >= until)
+        {
+            return ValueTask.FromResult<JsonNode?>(new JsonObject { ["slept_until"] = until.ToString("O", CultureInfo.InvariantCulture) });
+        }
+
+        throw new RunParkedException(new RunWait(context.Step.Id, context.StepKey, Kind, until));
+    }
+
+    private static DateTimeOffset Due(StepContext context)
+    {
+        var config = context.Step.Config;
+        if (config["seconds"] is { } secondsNode)
+        {
+            var seconds = ValueResolver.Resolve(secondsNode, context.Scope);
+            return seconds is JsonValue { } value && value.GetValueKind() == System.Text.Json.JsonValueKind.Number
+                && double.Parse(value.ToJsonString(), CultureInfo.InvariantCulture) is var number && number >= 0
+                ? context.Run.Now.AddSeconds(number)
+                : throw WorkflowException.Config("invalid_sleep", $"Step \"{context.Step.Id}\": seconds must be a number of seconds (0 or more); got {seconds?.ToJsonString() ?? "null"}.");
+        }
+
+        var until = config["until"] is { } untilNode ? ValueResolver.Resolve(untilNode, context.Scope) : null;
+        return until is JsonValue text && text.TryGetValue<string>(out var time)
+            && DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at) && HasOffset(time)
+            ? at.ToUniversalTime()
+            : throw WorkflowException.Config("invalid_sleep", $"Step \"{context.Step.Id}\": until must be an RFC 3339 time with an offset, e.g. 2026-12-01T09:00:00Z; got {until?.ToJsonString() ?? "null"}.");
+    }
+
+    private static bool HasOffset(string time) =>
+        time.EndsWith('Z') || time.EndsWith('z') || (time.Length > 6 && time[^6] is '+' or '-' && time[^3] == ':');
+}

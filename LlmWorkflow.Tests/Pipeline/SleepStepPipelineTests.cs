@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Tests.Fakes;
+using LlmWorkflow.Tests.Infrastructure;
+
+namespace LlmWorkflow.Tests.Pipeline;
+
+/// <summary>
+/// A <c>sleep</c> step on real servers: the job is <c>waiting</c> (what it waits for and until when on its status),
+/// holds no worker slot — a one-slot worker runs another job meanwhile — and resumes on time from its checkpoints,
+/// its first LLM call not made again; a worker killed while the job sleeps loses nothing: a new worker resumes it.
+/// The shipped reconcile interval (3 s) is kept, so the wake-up is the waker's push, not the safety-net pass.
+/// </summary>
+public sealed class SleepStepPipelineTests(TestServers servers)
+{
+    private static readonly TimeSpan Lateness = TimeSpan.FromSeconds(1);
+
+    [Fact]
+    public async Task ASleepingJobHoldsNoSlotAndResumesOnTimeWithoutPayingAgain()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var llm = await FakeOpenAiServer.StartAsync();
+        var settings = await SettingsAsync(llm, nameof(ASleepingJobHoldsNoSlotAndResumesOnTimeWithoutPayingAgain));
+        await using var api = new ApiFactory(settings);
+        using var client = api.CreateAuthenticatedClient();
+        await using var worker = await WorkerHost.StartAsync(settings, ct);
+
+        var sleeper = await SubmitAsync(client, new { workflow_name = "llm_sleep_llm", input_data = new { topic = "sleeper", seconds = 3 } }, ct);
+        var waiting = await WaitForStatusAsync(client, sleeper, "waiting", ct);
+        var waitingFor = waiting["waiting_for"]!;
+        Assert.Equal(("nap", "sleep"), ((string?)waitingFor["step_id"], (string?)waitingFor["kind"]));
+        var until = DateTimeOffset.Parse((string)waitingFor["until"]!, CultureInfo.InvariantCulture);
+
+        // The only slot is free while it sleeps: another job runs and finishes before it wakes.
+        var other = await SubmitAsync(client, new { workflow_name = "one_llm_step", input_data = new { question = "meanwhile" } }, ct);
+        var otherDone = await JobPolling.WaitForTerminalAsync(client, other, TimeSpan.FromSeconds(30), ct);
+        Assert.Equal("completed", (string?)otherDone["status"]);
+        Assert.True(DateTimeOffset.Parse((string)otherDone["completed_at"]!, CultureInfo.InvariantCulture) < until, "the other job waited for the sleeper's slot");
+
+        var done = await JobPolling.WaitForTerminalAsync(client, sleeper, TimeSpan.FromSeconds(30), ct);
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal(1, (int)done["attempt"]!);
+        Assert.Equal(until, DateTimeOffset.Parse((string)done["result"]!["output"]!["slept_until"]!, CultureInfo.InvariantCulture));
+        var second = done["steps"]!.AsArray().Single(s => (string?)s!["step_id"] == "second")!;
+        var resumedAfter = DateTimeOffset.Parse((string)second["started_at"]!, CultureInfo.InvariantCulture) - until;
+        Assert.True(resumedAfter >= TimeSpan.Zero && resumedAfter < Lateness, $"the step after the sleep started {resumedAfter.TotalMilliseconds:F0} ms after its time");
+        Assert.Equal(1, PipelineTestWorkflows.CallsContaining(llm, "FIRST: write one sentence about sleeper."));
+        Assert.Equal(1, PipelineTestWorkflows.CallsContaining(llm, "SECOND: about sleeper,"));
+    }
+
+    [Fact]
+    public async Task AJobSleepingWhenItsWorkerDiesIsResumedByTheNextWorker()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var llm = await FakeOpenAiServer.StartAsync();
+        var settings = await SettingsAsync(llm, nameof(AJobSleepingWhenItsWorkerDiesIsResumedByTheNextWorker));
+        await using var api = new ApiFactory(settings);
+        using var client = api.CreateAuthenticatedClient();
+        var job = "";
+        await using (var first = await WorkerHost.StartAsync(settings, ct))
+        {
+            job = await SubmitAsync(client, new { workflow_name = "llm_sleep_llm", input_data = new { topic = "restart", seconds = 2 } }, ct);
+            await WaitForStatusAsync(client, job, "waiting", ct);
+        }
+
+        var status = await client.GetFromJsonAsync<JsonObject>(job, ct);
+        Assert.Equal("waiting", (string?)status!["status"]);
+        var until = DateTimeOffset.Parse((string)status["waiting_for"]!["until"]!, CultureInfo.InvariantCulture);
+        await WorkerCrashTests.WaitUntilAsync(() => Task.FromResult(DateTimeOffset.UtcNow > until), TimeSpan.FromSeconds(10));
+
+        await using var next = await WorkerHost.StartAsync(settings, ct);
+        var done = await JobPolling.WaitForTerminalAsync(client, job, TimeSpan.FromSeconds(30), ct);
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal(1, PipelineTestWorkflows.CallsContaining(llm, "FIRST: write one sentence about restart."));
+        Assert.Equal(1, PipelineTestWorkflows.CallsContaining(llm, "SECOND: about restart,"));
+    }
+
+    private async Task<Dictionary<string, string?>> SettingsAsync(FakeOpenAiServer llm, string name) =>
+        (await TestEnvironment.CreateAsync(servers, name)).Settings(PipelineTestWorkflows.Settings(llm, new Dictionary<string, string?>
+        {
+            ["Worker:MaxConcurrentJobs"] = "1",
+            ["Worker:ReconcileInterval"] = "00:00:03",
+        }));
+
+    private static async Task<string> SubmitAsync(HttpClient client, object body, CancellationToken ct)
+    {
+        using var response = await client.PostAsJsonAsync("/api/v1/workflow", body, ct);
+        var answer = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, answer?.ToJsonString());
+        return (string)answer!["status_url"]!;
+    }
+
+    private static async Task<JsonObject> WaitForStatusAsync(HttpClient client, string statusUrl, string status, CancellationToken ct)
+    {
+        JsonObject? last = null;
+        await WorkerCrashTests.WaitUntilAsync(async () =>
+        {
+            last = await client.GetFromJsonAsync<JsonObject>(statusUrl, ct);
+            return (string?)last?["status"] == status;
+        }, TimeSpan.FromSeconds(30));
+        return last!;
+    }
+}
