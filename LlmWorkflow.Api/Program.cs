@@ -83,7 +83,7 @@ if (rateLimits.Enabled)
     api.RequireRateLimiting(RateLimitingSetup.Policy);
 }
 
-api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints();
+api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints().MapSignalEndpoints();
 api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints();
 api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints().MapAnalyticsEndpoints().MapDashboardEndpoints();
 api.MapGroup("/admin/keys").WithTags("API keys").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapApiKeyEndpoints();

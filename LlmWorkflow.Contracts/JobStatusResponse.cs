@@ -115,6 +115,7 @@ public sealed record JobStepResponse(
 
 /// <summary>What a waiting job waits for.</summary>
 /// <param name="StepId">The step that parked it.</param>
-/// <param name="Kind">"sleep".</param>
-/// <param name="Until">When it resumes.</param>
-public sealed record JobWait(string StepId, string Kind, DateTimeOffset Until);
+/// <param name="Kind">"sleep" or "event" (a wait_for_event step).</param>
+/// <param name="Until">When it resumes: the sleep's end, or the wait's timeout.</param>
+/// <param name="Event">The signal an "event" wait waits for (<c>POST /api/v1/jobs/{id}/signals/{event}</c>).</param>
+public sealed record JobWait(string StepId, string Kind, DateTimeOffset Until, string? Event = null);

@@ -38,6 +38,7 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<DispatchReadHealth>();
         builder.Services.AddHostedService<JobConsumerService>();
         builder.Services.AddHostedService<DispatchReconcilerService>();
+        builder.Services.AddSingleton<PostgresSignalInbox>();
         builder.Services.AddSingleton<DueJobWaker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DueJobWaker>());
         builder.Services.AddHostedService<WorkerPresenceService>();

@@ -27,7 +27,8 @@ internal static class JobMapping
         QueuedAt = job.QueuedAt,
         RunAt = job.RunAt,
         WaitingFor = job.Status == JobStatus.Waiting && job.WaitData?.RootElement is { ValueKind: JsonValueKind.Object } wait
-            ? new JobWait(wait.GetProperty("step_id").GetString()!, wait.GetProperty("kind").GetString()!, wait.GetProperty("until").GetDateTimeOffset())
+            ? new JobWait(wait.GetProperty("step_id").GetString()!, wait.GetProperty("kind").GetString()!, wait.GetProperty("until").GetDateTimeOffset(),
+                wait.TryGetProperty("event", out var eventName) && eventName.ValueKind == JsonValueKind.String ? eventName.GetString() : null)
             : null,
         StartedAt = job.StartedAt,
         CompletedAt = job.CompletedAt,

@@ -108,9 +108,7 @@ internal static class JobEndpoints
         var (runAt, timingProblems) = RunAtInput.Resolve(request.RunAt, request.DelaySeconds, time.GetUtcNow());
         if (timingProblems.Count > 0)
         {
-            return TypedResults.ValidationProblem(
-                timingProblems.ToDictionary(p => p.Field, p => new[] { p.Message }),
-                detail: string.Join(" ", timingProblems.Select(p => $"{p.Field}: {p.Message}")));
+            return SubmissionProblem.ToResult(timingProblems);
         }
 
         var activity = System.Diagnostics.Activity.Current;
@@ -139,9 +137,7 @@ internal static class JobEndpoints
         var result = await submitter.SubmitAsync(submission, cancellationToken);
         if (result.Job is not { } job)
         {
-            return TypedResults.ValidationProblem(
-                result.Problems.GroupBy(p => p.Field).ToDictionary(g => g.Key, g => g.Select(p => p.Message).ToArray()),
-                detail: string.Join(" ", result.Problems.Select(p => $"{p.Field}: {p.Message}")));
+            return SubmissionProblem.ToResult(result.Problems);
         }
 
         var untilDue = job.RunAt is { } due ? (int)Math.Ceiling(Math.Max(0, (due - time.GetUtcNow()).TotalSeconds)) : 0;
@@ -408,9 +404,7 @@ internal static class JobEndpoints
         var (runAt, problems) = RunAtInput.Resolve(request.RunAt, request.DelaySeconds, time.GetUtcNow());
         if (runAt is not { } due)
         {
-            problems = problems.Count > 0 ? problems : [new SubmissionProblem("run_at", "Send the new time as run_at (or delay_seconds).")];
-            return TypedResults.ValidationProblem(problems.ToDictionary(p => p.Field, p => new[] { p.Message }),
-                detail: string.Join(" ", problems.Select(p => $"{p.Field}: {p.Message}")));
+            return SubmissionProblem.ToResult(problems.Count > 0 ? problems : [new SubmissionProblem("run_at", "Send the new time as run_at (or delay_seconds).")]);
         }
 
         if (!await store.RescheduleAsync(jobId, due, cancellationToken))
@@ -475,7 +469,7 @@ internal static class JobEndpoints
     }
 
     /// <summary>Whether the caller may see the job; null when there is no such job (row).</summary>
-    private static async Task<bool?> VisibleAsync(LlmWorkflowDbContext db, Guid jobId, HttpContext http, CancellationToken cancellationToken)
+    internal static async Task<bool?> VisibleAsync(LlmWorkflowDbContext db, Guid jobId, HttpContext http, CancellationToken cancellationToken)
     {
         var scope = CallerScope.From(http);
         var owner = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.TenantId, j.UserId }).FirstOrDefaultAsync(cancellationToken);
@@ -486,7 +480,7 @@ internal static class JobEndpoints
     /// 410 for a job this caller could see that was deleted (its tombstone is kept for the retention period), else 404,
     /// also for another tenant's or user's job, which is reported exactly like a missing one.
     /// </summary>
-    private static async Task<JobProblemResult> MissingAsync(Guid jobId, bool noRow, DeletedJobs deletedJobs, HttpContext http, CancellationToken cancellationToken) =>
+    internal static async Task<JobProblemResult> MissingAsync(Guid jobId, bool noRow, DeletedJobs deletedJobs, HttpContext http, CancellationToken cancellationToken) =>
         noRow && await deletedJobs.FindAsync(jobId, cancellationToken) is { } deleted && CallerScope.From(http).CanSee(deleted.TenantId, deleted.UserId)
             ? new JobProblemResult(JobProblem.Gone(deleted))
             : new JobProblemResult(JobProblem.NotFound(jobId));

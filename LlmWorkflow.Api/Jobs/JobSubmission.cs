@@ -42,7 +42,17 @@ public sealed record JobSubmission
 }
 
 /// <summary>One reason a submission was refused, naming the offending field (e.g. <c>input_data.city</c>).</summary>
-public sealed record SubmissionProblem(string Field, string Message);
+public sealed record SubmissionProblem(string Field, string Message)
+{
+    /// <summary>The 400 that names each field with its messages, and all of them in <c>detail</c>.</summary>
+    public static Microsoft.AspNetCore.Http.HttpResults.ValidationProblem ToResult(IEnumerable<SubmissionProblem> problems)
+    {
+        var list = problems.ToList();
+        return Microsoft.AspNetCore.Http.TypedResults.ValidationProblem(
+            list.GroupBy(p => p.Field).ToDictionary(g => g.Key, g => g.Select(p => p.Message).ToArray()),
+            detail: string.Join(" ", list.Select(p => $"{p.Field}: {p.Message}")));
+    }
+}
 
 /// <summary>The outcome of a submission: a new job, the existing job for a repeated idempotency key, or problems.</summary>
 public sealed record SubmissionResult(WorkflowJob? Job, bool Created, IReadOnlyList<SubmissionProblem> Problems, bool WorkflowNotFound = false)

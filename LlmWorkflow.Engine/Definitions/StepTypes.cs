@@ -16,7 +16,13 @@ public static class StepTypes
     /// <summary>Waits durably for a time: the job parks (status waiting, no worker slot) and resumes on any worker when due.</summary>
     public const string Sleep = "sleep";
 
-    public static IReadOnlyList<string> All { get; } = [Llm, ExternalApi, Transform, Conditional, Parallel, ForEach, Sleep];
+    /// <summary>
+    /// Waits durably for a signal (<c>POST /api/v1/jobs/{id}/signals/{event}</c>) or its timeout: parked like a sleep;
+    /// the signal's body becomes the step's output.
+    /// </summary>
+    public const string WaitForEvent = "wait_for_event";
+
+    public static IReadOnlyList<string> All { get; } = [Llm, ExternalApi, Transform, Conditional, Parallel, ForEach, Sleep, WaitForEvent];
 
     public static bool IsKnown(string type) => All.Contains(type, StringComparer.Ordinal);
 }

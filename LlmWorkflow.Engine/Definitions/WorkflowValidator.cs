@@ -189,13 +189,61 @@ public sealed partial class WorkflowValidator(
             problems.Add($"{configPath}.{key}", ValidationCodes.UnknownConfigProperty, $"A sleep step has no \"{key}\".", "Use seconds or until.");
         }
 
+        CheckTopLevelWait(location, problems);
+    }
+
+    /// <summary>
+    /// A wait needs an <c>event</c> name (what <c>POST /api/v1/jobs/{id}/signals/{event}</c> names), a positive
+    /// <c>timeout_seconds</c> if any, an <c>on_timeout</c> of fail, continue or default (with <c>default</c>), and runs
+    /// at the top level.
+    /// </summary>
+    private static void CheckWaitForEvent(StepLocation location, string configPath, ProblemList problems)
+    {
+        var config = location.Step.Config;
+        if (config["event"] is not JsonValue name || !name.TryGetValue<string>(out var eventName) || !EventNamePattern().IsMatch(eventName))
+        {
+            problems.Add($"{configPath}.event", ValidationCodes.MissingConfigProperty,
+                "A wait_for_event step needs an event name: 1-100 letters, digits, '_', '-', '.' or ':'.", "E.g. \"approval\".");
+        }
+
+        if (config["timeout_seconds"] is { } timeout
+            && !(timeout is JsonValue number && number.GetValueKind() == JsonValueKind.Number && !number.ToJsonString().StartsWith('-') && number.ToJsonString() != "0"))
+        {
+            problems.Add($"{configPath}.timeout_seconds", ValidationCodes.InvalidConfigValue, "timeout_seconds must be a positive number.", "E.g. 86400 for a day.");
+        }
+
+        var onTimeout = (string?)(config["on_timeout"] as JsonValue);
+        if (config["on_timeout"] is not null && onTimeout is not ("fail" or "continue" or "default"))
+        {
+            problems.Add($"{configPath}.on_timeout", ValidationCodes.InvalidConfigValue, "on_timeout must be fail, continue or default.", "fail (the default) fails the step at the timeout.");
+        }
+
+        if (config["default"] is not null && onTimeout != "default")
+        {
+            problems.Add($"{configPath}.default", ValidationCodes.InvalidConfigValue, "default is used only with on_timeout: default.", "Set on_timeout to default, or remove default.");
+        }
+
+        foreach (var key in config.Select(p => p.Key).Where(k => k is not ("event" or "timeout_seconds" or "on_timeout" or "default")))
+        {
+            problems.Add($"{configPath}.{key}", ValidationCodes.UnknownConfigProperty, $"A wait_for_event step has no \"{key}\".", "Use event, timeout_seconds, on_timeout and default.");
+        }
+
+        CheckTopLevelWait(location, problems);
+    }
+
+    private static void CheckTopLevelWait(StepLocation location, ProblemList problems)
+    {
         if (location.Depth > 0)
         {
             problems.Add($"{location.JsonPath}.type", ValidationCodes.InvalidConfigValue,
-                "A sleep step runs at the top level of steps, not inside a conditional, parallel or for_each step.",
+                $"A {location.Step.Type} step runs at the top level of steps, not inside a conditional, parallel or for_each step.",
                 "Move it to the workflow's steps list.");
         }
     }
+
+    /// <summary>What a signal's event may be called (a URL path segment).</summary>
+    [GeneratedRegex("^[A-Za-z0-9_.:-]{1,100}$")]
+    public static partial Regex EventNamePattern();
 
     private void CheckStep(StepLocation location, LeafConfigChecks leafChecks, ProblemList problems)
     {
@@ -243,6 +291,9 @@ public sealed partial class WorkflowValidator(
                 break;
             case StepTypes.Sleep:
                 CheckSleep(location, configPath, problems);
+                break;
+            case StepTypes.WaitForEvent:
+                CheckWaitForEvent(location, configPath, problems);
                 break;
             case var type when !StepTypes.IsKnown(type):
                 problems.Add($"{path}.type", ValidationCodes.UnknownStepType, $"Unknown step type \"{type}\".", $"Use one of: {string.Join(", ", StepTypes.All)}.");

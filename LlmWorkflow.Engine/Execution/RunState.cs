@@ -25,6 +25,9 @@ internal sealed class RunState
 
     public required TimeProvider Time { get; init; }
 
+    /// <summary>The job's signals (<see cref="WorkflowRunOptions.Signals"/>).</summary>
+    public ISignalInbox? Signals { get; init; }
+
     /// <summary>The wait an earlier run parked on (<see cref="WorkflowRunOptions.ResumedWait"/>).</summary>
     public RunWait? ResumedWait { get; init; }
 

@@ -6,9 +6,22 @@ namespace LlmWorkflow.Engine.Execution;
 /// </summary>
 /// <param name="StepId">The step's id, for status and events.</param>
 /// <param name="StepKey">The step's checkpoint key (for_each iterations prefix it).</param>
-/// <param name="Kind">"sleep".</param>
-/// <param name="Until">When the run is to resume.</param>
-public sealed record RunWait(string StepId, string StepKey, string Kind, DateTimeOffset Until);
+/// <param name="Kind">"sleep" or "event".</param>
+/// <param name="Until">When the run is to resume: a sleep's end, or a wait's timeout.</param>
+/// <param name="Event">The signal an "event" wait waits for; null for a sleep.</param>
+public sealed record RunWait(string StepId, string StepKey, string Kind, DateTimeOffset Until, string? Event = null);
+
+/// <summary>
+/// The signals sent to a run (the job's inbox). <see cref="TakeAsync"/> hands a step the oldest unclaimed signal of an
+/// event, once: the same step asking again (its run resumed after a crash) gets the same one back.
+/// </summary>
+public interface ISignalInbox
+{
+    ValueTask<RunSignal?> TakeAsync(string runId, string eventName, string stepKey, CancellationToken cancellationToken);
+}
+
+/// <summary>A signal taken by a step: its body (any JSON, null included).</summary>
+public sealed record RunSignal(System.Text.Json.Nodes.JsonNode? Payload);
 
 /// <summary>Thrown by a step that parks the run; the runner turns it into a <see cref="WorkflowRunStatus.Waiting"/> result.</summary>
 public sealed class RunParkedException(RunWait wait) : Exception($"The run waits until {wait.Until:O} at step \"{wait.StepId}\".")

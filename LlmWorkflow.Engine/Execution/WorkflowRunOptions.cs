@@ -18,6 +18,9 @@ public sealed record WorkflowRunOptions
     /// <summary>Overrides the workflow's <c>max_cost_usd</c>.</summary>
     public decimal? MaxCostUsd { get; init; }
 
+    /// <summary>The job's signals, for <c>wait_for_event</c> steps; without one they only time out.</summary>
+    public ISignalInbox? Signals { get; init; }
+
     /// <summary>The wait an earlier run of this job parked on (its step then finds its time came), or null.</summary>
     public RunWait? ResumedWait { get; init; }
 }

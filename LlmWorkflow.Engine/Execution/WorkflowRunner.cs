@@ -43,6 +43,7 @@ public sealed class WorkflowRunner
             [StepTypes.Parallel] = new ParallelStepHandler(),
             [StepTypes.ForEach] = new ForEachStepHandler(),
             [StepTypes.Sleep] = new SleepStepHandler(),
+            [StepTypes.WaitForEvent] = new WaitForEventStepHandler(),
         });
     }
 
@@ -59,6 +60,7 @@ public sealed class WorkflowRunner
             Usage = new RunUsage(options.MaxCostUsd ?? workflow.MaxCostUsd),
             Time = _time,
             ResumedWait = options.ResumedWait,
+            Signals = options.Signals,
         };
         var startedAt = run.Now;
         using var workflowTimeout = workflow.TimeoutSeconds is { } seconds ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds), _time) : null;

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using LlmWorkflow.Pipeline.Jobs;
-using StackExchange.Redis;
 
 namespace LlmWorkflow.Pipeline.Health;
 
@@ -13,18 +12,16 @@ internal sealed class DispatchHealthCheck(WorkerHeartbeats heartbeats) : IHealth
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        try
+        if (await heartbeats.TryListAsync() is not { } workers)
         {
-            var failing = (await heartbeats.ListAsync()).Where(w => w.DispatchError is not null).ToArray();
-            return failing.Length == 0
-                ? HealthCheckResult.Healthy("Workers read the dispatch streams.")
-                : HealthCheckResult.Unhealthy(
-                    $"{failing.Length} worker(s) cannot read the dispatch streams: {failing[0].WorkerId}: {failing[0].DispatchError}",
-                    data: failing.ToDictionary(w => w.WorkerId, w => (object)w.DispatchError!));
+            return WorkersHealthCheck.Unreadable;
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            return HealthCheckResult.Degraded("Worker heartbeats are unreadable (redis unreachable).");
-        }
+
+        var failing = workers.Where(w => w.DispatchError is not null).ToArray();
+        return failing.Length == 0
+            ? HealthCheckResult.Healthy("Workers read the dispatch streams.")
+            : HealthCheckResult.Unhealthy(
+                $"{failing.Length} worker(s) cannot read the dispatch streams: {failing[0].WorkerId}: {failing[0].DispatchError}",
+                data: failing.ToDictionary(w => w.WorkerId, w => (object)w.DispatchError!));
     }
 }

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using LlmWorkflow.Pipeline.Jobs;
-using StackExchange.Redis;
 
 namespace LlmWorkflow.Pipeline.Health;
 
@@ -10,23 +9,23 @@ namespace LlmWorkflow.Pipeline.Health;
 /// </summary>
 internal sealed class WorkersHealthCheck(WorkerHeartbeats heartbeats) : IHealthCheck
 {
+    /// <summary>What both heartbeat checks answer when Redis cannot be read.</summary>
+    public static readonly HealthCheckResult Unreadable = HealthCheckResult.Degraded("Worker heartbeats are unreadable (redis unreachable).");
+
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        try
+        if (await heartbeats.TryListAsync() is not { } workers)
         {
-            var workers = await heartbeats.ListAsync();
-            var data = new Dictionary<string, object>
-            {
-                ["workers"] = workers.Count,
-                ["in_flight"] = workers.Sum(w => w.InFlight),
-            };
-            return workers.Count > 0
-                ? HealthCheckResult.Healthy($"{workers.Count} worker(s)", data)
-                : HealthCheckResult.Degraded("No live worker heartbeat: jobs are queued until a worker starts.", data: data);
+            return Unreadable;
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+
+        var data = new Dictionary<string, object>
         {
-            return HealthCheckResult.Degraded("Worker heartbeats are unreadable (redis unreachable).");
-        }
+            ["workers"] = workers.Count,
+            ["in_flight"] = workers.Sum(w => w.InFlight),
+        };
+        return workers.Count > 0
+            ? HealthCheckResult.Healthy($"{workers.Count} worker(s)", data)
+            : HealthCheckResult.Degraded("No live worker heartbeat: jobs are queued until a worker starts.", data: data);
     }
 }

@@ -15,8 +15,11 @@ public enum JobTransition
     /// <summary>A scheduled or waiting job's time came: it is queued (and dispatched in the same pass) like a new job.</summary>
     Wake,
 
-    /// <summary>The lease owner parks a running job on a step's wait (a sleep): it gives up its lease and slot.</summary>
+    /// <summary>The lease owner parks a running job on a step's wait (a sleep, a wait for a signal): it gives up its lease and slot.</summary>
     Park,
+
+    /// <summary>A signal the waiting job waits for is in its inbox: it is queued (and dispatched) at once.</summary>
+    Resume,
 
     /// <summary>The reconciler re-writes a queued job's stream entry (Redis may have lost it).</summary>
     Dispatch,
@@ -86,6 +89,7 @@ public static class JobLifecycle
         new(JobTransition.Reschedule, [JobStatus.Scheduled], JobStatus.Scheduled),
         new(JobTransition.Wake, [JobStatus.Scheduled, JobStatus.Waiting], JobStatus.Queued),
         new(JobTransition.Park, Running, JobStatus.Waiting),
+        new(JobTransition.Resume, [JobStatus.Waiting], JobStatus.Queued),
         new(JobTransition.Dispatch, [JobStatus.Queued], JobStatus.Queued),
         new(JobTransition.DispatchLapsed, Running, JobStatus.Processing),
         new(JobTransition.Claim, [JobStatus.Queued], JobStatus.Processing),

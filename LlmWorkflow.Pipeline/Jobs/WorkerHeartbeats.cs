@@ -17,7 +17,7 @@ public sealed record WorkerHeartbeat(
     [property: JsonPropertyName("last_seen_at")] DateTimeOffset LastSeenAt,
     [property: JsonPropertyName("in_flight")] int InFlight,
     [property: JsonPropertyName("max_concurrent_jobs")] int MaxConcurrentJobs,
-    [property: JsonPropertyName("dispatch_error"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? DispatchError = null);
+    [property: JsonPropertyName("dispatch_error")] string? DispatchError = null);
 
 /// <summary>
 /// Worker heartbeats in one Redis hash (<c>{prefix}:workers</c>, a field per worker), read by /health, the dashboard
@@ -40,6 +40,19 @@ public sealed class WorkerHeartbeats(IConnectionMultiplexer redis, IOptions<Queu
     }
 
     public async Task RemoveAsync(string workerId) => await redis.GetDatabase().HashDeleteAsync(Key, workerId);
+
+    /// <summary>The live heartbeats, or null when Redis cannot be read (for health checks, which report that as degraded).</summary>
+    public async Task<IReadOnlyList<WorkerHeartbeat>?> TryListAsync()
+    {
+        try
+        {
+            return await ListAsync();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return null;
+        }
+    }
 
     public async Task<IReadOnlyList<WorkerHeartbeat>> ListAsync()
     {

@@ -36,7 +36,7 @@ public sealed partial class DashboardBrowserTests
         Assert.Equal("completed", (string?)status["status"]);
 
         var page = await OpenAsync($"#/jobs/{jobId}");
-        await Expect(page.Locator("main[data-job-status=completed] [data-role=timeline] li[data-step-key='suggest_activities[2]/activity_line']")).ToBeVisibleAsync();
+        await Expect(page.Locator("main[data-job-status=completed][data-step-order=definition] [data-role=timeline] li[data-step-key='suggest_activities[2]/activity_line']")).ToBeVisibleAsync();
         var shown = await AssertTimelineMatchesRecordsAsync(page, status);
 
         // Three iterations, each labelled with its index as the CLI prints it, holding that iteration's two steps.

@@ -27,6 +27,7 @@ internal sealed partial class JobProcessor(
     WebhookOutbox webhooks,
     HeldWrites held,
     DueJobWaker waker,
+    PostgresSignalInbox signals,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<JobProcessor> logger)
@@ -93,6 +94,7 @@ internal sealed partial class JobProcessor(
                 Checkpoints = checkpoints,
                 MaxCostUsd = claimed.BudgetUsd,
                 ResumedWait = claimed.ResumedWait,
+                Signals = signals,
             }, run.Token);
         }
         finally
@@ -201,6 +203,13 @@ internal sealed partial class JobProcessor(
 
         activity?.SetTag("llmworkflow.job.status", JobStatus.Waiting.ToWire());
         LogParked(claimed.Id, wait.StepId, wait.Until);
+        if (wait.Event is { } eventName && await store.ResumeOnSignalAsync(claimed.Id, eventName, CancellationToken.None) is { } resumed)
+        {
+            // The signal came while the run was on its way to the wait (its request found the job still running).
+            await queue.EnqueueAsync(resumed, CancellationToken.None);
+            return;
+        }
+
         waker.Announce(wait.Until);
         try
         {

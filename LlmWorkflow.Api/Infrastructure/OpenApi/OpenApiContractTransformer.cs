@@ -101,6 +101,15 @@ internal sealed class OpenApiContractTransformer : IOpenApiDocumentTransformer
                 AddProblem(document, operation, "503", "PostgreSQL or Redis is unreachable; retry after Retry-After seconds.");
                 if (operation.RequestBody is not null)
                 {
+                    // A body of any JSON (a signal's) is declared as any JSON, not as .NET's JsonNode type.
+                    foreach (var media in operation.RequestBody.Content?.Values ?? [])
+                    {
+                        if (media.Schema is OpenApiSchemaReference { Reference.Id: "JsonNode" })
+                        {
+                            media.Schema = OpenApiSchemaShapes.AnyJson("Any JSON value.");
+                        }
+                    }
+
                     AddProblem(document, operation, "400", "Malformed JSON or invalid fields; errors names each field.", schema: "HttpValidationProblemDetails");
                     AddProblem(document, operation, "413", "The body exceeds Api:MaxRequestBodyBytes.");
                 }

@@ -99,6 +99,15 @@ await api.expect({ method: "PATCH", route: "/api/v1/jobs/{jobId}", path: { jobId
 await api.expect({ method: "PATCH", route: "/api/v1/jobs/{jobId}", path: { jobId: missing }, body: { delay_seconds: 60 } }, 404);
 await api.expect({ method: "POST", route: "/api/v1/workflow", body: { workflow_name: "hello_transform", input_data: { name: "x" }, run_at: "2030-01-01T00:00:00" } }, 400);
 await api.expect({ method: "POST", route: "/api/v1/workflow", body: { workflow_name: "hello_transform", input_data: { name: "x" }, run_at: "2030-01-01T00:00:00Z", delay_seconds: 5 } }, 400);
+// Signals: kept in the inbox of a job not (yet) waiting for them, listed; 409 finished, 404 missing, 400 bad name.
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: laterId, event: "approval" }, body: { approved: true } }, 202);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: laterId, event: "approval" }, headers: { "Idempotency-Key": "sig-1" }, body: {} }, 202);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: laterId, event: "approval" }, headers: { "Idempotency-Key": "sig-1" }, body: {} }, 200);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/signals", path: { jobId: laterId } }, 200);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/signals", path: { jobId: missing } }, 404);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: trip, event: "approval" }, body: {} }, 409);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: missing, event: "approval" }, body: {} }, 404);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: laterId, event: "not ok" }, body: {} }, 400);
 await api.expect({ method: "DELETE", route: "/api/v1/workflow/{jobId}", path: { jobId: laterId } }, 200);
 await api.expect({ method: "PATCH", route: "/api/v1/jobs/{jobId}", path: { jobId: laterId }, body: { delay_seconds: 60 } }, 409);
 

@@ -20,6 +20,8 @@ function check(condition: unknown, message: string): asserts condition {
 function describe(status: JobStatus): string {
   switch (status) {
     case "pending": case "queued": return "waiting";
+    case "scheduled": return "waiting for its run_at";
+    case "waiting": return "parked (sleep or signal)";
     case "processing": return "running";
     case "completed": return "done";
     case "failed": case "cancelled": return "stopped";

@@ -152,7 +152,10 @@ export async function renderJobDetail(main, jobId) {
       : job.status === 'completed' ? 'Completed — 100%'
         : job.status === 'failed' ? `Failed${name ? ` at “${name}”` : ''}`
           : job.status === 'cancelled' ? 'Cancelled'
-            : `Waiting for a worker (${job.status})`;
+            : job.status === 'scheduled' ? `Scheduled for ${formatDate(job.run_at)} (no worker slot held)`
+              : job.status === 'waiting' && job.waiting_for
+                ? `Waiting at “${job.waiting_for.step_id}” (${job.waiting_for.kind}) until ${formatDate(job.waiting_for.until)} — no worker slot held`
+                : `Waiting for a worker (${job.status})`;
   }
 
   function renderTimeline() {
@@ -583,6 +586,8 @@ export async function renderJobDetail(main, jobId) {
   api(`/workflows/${encodeURIComponent(job.workflow_name)}`).then(({ data }) => {
     order = definitionOrder(data);
     if (!disposed && steps.size) renderTimeline();
+    // Says the timeline's siblings now follow the definition (pages and tests read the order only after this).
+    main.dataset.stepOrder = 'definition';
   }).catch(() => {});
   dashboardConfig().then((config) => { aspireUrl = config.aspire_dashboard_url; if (!disposed) render(); });
   loadWebhooks();

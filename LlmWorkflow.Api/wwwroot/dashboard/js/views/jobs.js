@@ -11,7 +11,7 @@ import { tenantField, tenantState, withTenant } from '../tenant.js';
 import { bulkPanel } from './jobs-bulk.js';
 
 export const LIMIT_RESULTS = ['25', '50', '100', '200', 'Today', '7 Days', '30 Days'];
-const STATUS_NAMES = ['pending', 'queued', 'processing', 'completed', 'failed', 'cancelled'];
+const STATUS_NAMES = ['pending', 'queued', 'scheduled', 'processing', 'waiting', 'completed', 'failed', 'cancelled'];
 const STATUSES = [['', 'All statuses'], ...STATUS_NAMES];
 // Counts per status cost one capped count each: read when the filters change, and every few refreshes.
 const COUNTS_EVERY = 5;

@@ -1,0 +1,164 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Api.Contracts;
+using LlmWorkflow.Api.Jobs;
+using WorkflowValidator = LlmWorkflow.Engine.Definitions.WorkflowValidator;
+using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Persistence;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+
+namespace LlmWorkflow.Api.Endpoints;
+
+/// <summary>
+/// Signals: <c>POST /api/v1/jobs/{id}/signals/{event}</c> puts a JSON body in the job's inbox and, when the job waits
+/// for that event (a <c>wait_for_event</c> step), queues it at once; a signal sent before the job reaches its wait is
+/// kept for it. <c>GET /api/v1/jobs/{id}/signals</c> lists the inbox.
+/// </summary>
+internal static class SignalEndpoints
+{
+    /// <summary>The largest signal body: 64 KiB.</summary>
+    public const int MaxBodyBytes = 64 * 1024;
+
+    public static RouteGroupBuilder MapSignalEndpoints(this RouteGroupBuilder api)
+    {
+        api.MapPost("/jobs/{jobId:guid}/signals/{event}", SendAsync)
+            .WithName("SendSignal")
+            .WithSummary("Send a signal (any JSON body, at most 64 KiB) to a job")
+            .WithDescription("The body becomes the output of the job's wait_for_event step for that event. 202 with status \"resumed\" when the " +
+                             "job was waiting for it (it is queued at once), \"stored\" when it is kept in the job's inbox for a wait still to " +
+                             "come; 200 with status \"duplicate\" for an Idempotency-Key already used for this job and event (nothing added, " +
+                             "nothing resumed again). 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of " +
+                             "letters, digits, '_', '-', '.', ':' or a body that is not JSON; 404 for an unknown job or another tenant's.")
+            .Accepts<JsonNode>("application/json");
+        api.MapGet("/jobs/{jobId:guid}/signals", ListAsync)
+            .WithName("ListSignals")
+            .WithSummary("The job's signal inbox, oldest first: which were taken by which step, which still wait for one");
+        return api;
+    }
+
+    private static async Task<Results<Accepted<SignalResponse>, Ok<SignalResponse>, JobProblemResult, Conflict<JobActionResponse>, ValidationProblem, ProblemHttpResult>> SendAsync(
+        Guid jobId,
+        [FromRoute(Name = "event")] string eventName,
+        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        LlmWorkflowDbContext db,
+        JobLifecycleStore store,
+        JobQueue queue,
+        DeletedJobs deletedJobs,
+        HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        if (!WorkflowValidator.EventNamePattern().IsMatch(eventName))
+        {
+            return Invalid("event", "The event name must be 1-100 letters, digits, '_', '-', '.' or ':'.");
+        }
+
+        if (idempotencyKey is { Length: > 255 })
+        {
+            return Invalid("Idempotency-Key", "Idempotency-Key must be at most 255 characters.");
+        }
+
+        var (body, tooLarge) = http.Request.ContentLength > MaxBodyBytes ? ("", true) : await ReadBodyAsync(http.Request, cancellationToken);
+        if (tooLarge)
+        {
+            return TypedResults.Problem(title: "Payload too large", detail: $"A signal's body is at most {MaxBodyBytes / 1024} KiB.", statusCode: StatusCodes.Status413PayloadTooLarge);
+        }
+
+        if (body.Length > 0 && !IsJson(body))
+        {
+            return Invalid("body", "The signal's body must be JSON (or empty).");
+        }
+
+        if (await JobEndpoints.VisibleAsync(db, jobId, http, cancellationToken) is not true and var visible)
+        {
+            return await JobEndpoints.MissingAsync(jobId, visible is null, deletedJobs, http, cancellationToken);
+        }
+
+        var status = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => j.Status).FirstAsync(cancellationToken);
+        if (status.IsTerminal())
+        {
+            return TypedResults.Conflict(new JobActionResponse(jobId, "finished", $"The job is {status.ToWire()}; it waits for no signal."));
+        }
+
+        var added = await store.AddSignalAsync(jobId, eventName, body.Length == 0 ? null : body, string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey, cancellationToken);
+        if (added.Duplicate)
+        {
+            return TypedResults.Ok(new SignalResponse(added.Id, jobId, eventName, "duplicate", added.ReceivedAt));
+        }
+
+        var resumed = await store.ResumeOnSignalAsync(jobId, eventName, cancellationToken);
+        if (resumed is not null)
+        {
+            try
+            {
+                await queue.EnqueueAsync(resumed, cancellationToken);
+            }
+            catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+            {
+                // Queued in PostgreSQL: the reconciler dispatches it.
+                await store.ClearDispatchMarksAsync([jobId]);
+            }
+        }
+
+        var answer = new SignalResponse(added.Id, jobId, eventName, resumed is null ? "stored" : "resumed", added.ReceivedAt);
+        return TypedResults.Accepted(JobMapping.StatusUrl(jobId), answer);
+    }
+
+    private static async Task<Results<Ok<SignalListResponse>, JobProblemResult>> ListAsync(
+        Guid jobId, LlmWorkflowDbContext db, JobLifecycleStore store, DeletedJobs deletedJobs, HttpContext http, CancellationToken cancellationToken)
+    {
+        if (await JobEndpoints.VisibleAsync(db, jobId, http, cancellationToken) is not true and var visible)
+        {
+            return await JobEndpoints.MissingAsync(jobId, visible is null, deletedJobs, http, cancellationToken);
+        }
+
+        var signals = await store.ListSignalsAsync(jobId, cancellationToken);
+        return TypedResults.Ok(new SignalListResponse(jobId,
+            [.. signals.Select(s => new SignalSummary(s.Id, s.Event, s.ReceivedAt, s.IdempotencyKey, s.TakenByStep, s.TakenAt))]));
+    }
+
+    private static ValidationProblem Invalid(string field, string message) => SubmissionProblem.ToResult([new SubmissionProblem(field, message)]);
+
+    /// <summary>The body as text, or (empty, true) once it passes <see cref="MaxBodyBytes"/> (a chunked body has no length to check first).</summary>
+    private static async Task<(string Body, bool TooLarge)> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                return ("", true);
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return (Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length), false);
+    }
+
+    private static bool IsJson(string text)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>The answer to a signal: which one it is and what it did (resumed, stored, duplicate).</summary>
+public sealed record SignalResponse(Guid SignalId, Guid JobId, string Event, string Status, DateTimeOffset ReceivedAt);
+
+/// <summary>A job's signal inbox.</summary>
+public sealed record SignalListResponse(Guid JobId, IReadOnlyList<SignalSummary> Signals);
+
+/// <summary>One signal: when it came, and which step took it (null while it waits for one).</summary>
+public sealed record SignalSummary(Guid SignalId, string Event, DateTimeOffset ReceivedAt, string? IdempotencyKey, string? TakenByStep, DateTimeOffset? TakenAt);

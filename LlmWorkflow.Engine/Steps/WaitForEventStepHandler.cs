@@ -1,0 +1,62 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Execution;
+
+namespace LlmWorkflow.Engine.Steps;
+
+/// <summary>
+/// <c>wait_for_event</c>: <c>{"event": "approval", "timeout_seconds": 86400, "on_timeout": "fail" | "continue" |
+/// "default", "default": {…}}</c>. A signal of that event already in the job's inbox (sent before the run got here)
+/// is taken at once and its body is the step's output. Otherwise the run parks until a signal arrives (the signal's
+/// request queues the job) or the timeout passes; the resumed run keeps the timeout first worked out. At the timeout:
+/// <c>fail</c> (the default) fails the step, <c>continue</c> goes on with a null output, <c>default</c> with
+/// <c>default</c>.
+/// </summary>
+internal sealed class WaitForEventStepHandler : IStepHandler
+{
+    public const string Kind = "event";
+
+    /// <summary>When <c>timeout_seconds</c> is left out: a week.</summary>
+    public const double DefaultTimeoutSeconds = 7 * 24 * 3600;
+
+    public bool IsCheckpointed => true;
+
+    public async ValueTask<JsonNode?> ExecuteAsync(StepContext context, CancellationToken cancellationToken)
+    {
+        var config = context.Step.Config;
+        var eventName = (string?)config["event"]
+            ?? throw WorkflowException.Config("invalid_wait", $"Step \"{context.Step.Id}\": event is required.");
+        context.Input = new JsonObject { ["event"] = eventName };
+        if (context.Run.Signals is { } inbox && await inbox.TakeAsync(context.Run.RunId, eventName, context.StepKey, cancellationToken) is { } signal)
+        {
+            return signal.Payload?.DeepClone();
+        }
+
+        var until = context.Run.ResumedWait is { Kind: Kind } resumed && resumed.StepKey == context.StepKey
+            ? resumed.Until
+            : context.Run.Now.AddSeconds(TimeoutSeconds(context));
+        if (context.Run.Now < until)
+        {
+            throw new RunParkedException(new RunWait(context.Step.Id, context.StepKey, Kind, until, eventName));
+        }
+
+        return (string?)config["on_timeout"] switch
+        {
+            "continue" => null,
+            "default" => config["default"]?.DeepClone(),
+            _ => throw new WorkflowException(new WorkflowError
+            {
+                Type = "wait_timeout",
+                Category = ErrorCategory.UserError,
+                Message = $"No \"{eventName}\" signal arrived by {until.ToString("O", CultureInfo.InvariantCulture)}.",
+                StepId = context.Step.Id,
+                Details = new JsonObject { ["event"] = eventName, ["until"] = until.ToString("O", CultureInfo.InvariantCulture) },
+            }),
+        };
+    }
+
+    private static double TimeoutSeconds(StepContext context) =>
+        context.Step.Config["timeout_seconds"] is JsonValue value && value.GetValueKind() == System.Text.Json.JsonValueKind.Number
+            ? double.Parse(value.ToJsonString(), CultureInfo.InvariantCulture)
+            : DefaultTimeoutSeconds;
+}

@@ -1,0 +1,181 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Tests.Fakes;
+using LlmWorkflow.Tests.Infrastructure;
+
+namespace LlmWorkflow.Tests.Pipeline;
+
+/// <summary>
+/// <c>wait_for_event</c> and <c>POST /api/v1/jobs/{id}/signals/{event}</c> on real servers: a waiting job is resumed by
+/// its signal (the body is the step's output) within a second, its first LLM call not made again; a signal sent before
+/// the run reaches its wait is kept and taken there; five clients signalling at once resume it once, and a repeated
+/// Idempotency-Key adds nothing; a wait that times out goes on with its default; a finished job answers 409, another
+/// tenant 404, a body over 64 KiB 413, a bad event name 400.
+/// </summary>
+public sealed class SignalTests(TestServers servers) : IAsyncLifetime
+{
+    private const string OtherTenantKey = "other-tenant-key";
+    private FakeOpenAiServer _llm = null!;
+    private ApiFactory _api = null!;
+    private WorkerHost _worker = null!;
+    private HttpClient _client = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _llm = await FakeOpenAiServer.StartAsync();
+        var settings = (await TestEnvironment.CreateAsync(servers, nameof(SignalTests))).Settings(PipelineTestWorkflows.Settings(_llm, new Dictionary<string, string?>
+        {
+            ["Worker:ReconcileInterval"] = "00:00:03",
+            ["Auth:ApiKeys:2:Name"] = "other",
+            ["Auth:ApiKeys:2:Key"] = OtherTenantKey,
+            ["Auth:ApiKeys:2:Tenant"] = "other-app",
+        }));
+        _api = new ApiFactory(settings);
+        _client = _api.CreateAuthenticatedClient();
+        _worker = await WorkerHost.StartAsync(settings, TestContext.Current.CancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _worker.DisposeAsync();
+        _client.Dispose();
+        await _api.DisposeAsync();
+        await _llm.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task ASignalResumesTheWaitingJobAndItsBodyIsTheStepsOutput()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var job = await SubmitAsync("llm_wait_llm", new { topic = "resume" }, ct);
+        var waiting = await WaitForStatusAsync(job, "waiting", ct);
+        Assert.Equal(("approve", "event", "approval"), ((string?)waiting["waiting_for"]!["step_id"], (string?)waiting["waiting_for"]!["kind"], (string?)waiting["waiting_for"]!["event"]));
+
+        var (status, answer) = await SignalAsync(job, "approval", """{"approved": true, "comment": "ship it"}""", null, ct);
+        var answeredAt = DateTimeOffset.UtcNow;
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal("resumed", (string?)answer["status"]);
+
+        var done = await JobPolling.WaitForTerminalAsync(_client, StatusUrl(job), TimeSpan.FromSeconds(30), ct);
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal("ship it", (string?)done["result"]!["output"]!["approval"]!["comment"]);
+        var second = done["steps"]!.AsArray().Single(s => (string?)s!["step_id"] == "second")!;
+        var resumedAfter = DateTimeOffset.Parse((string)second["started_at"]!, CultureInfo.InvariantCulture) - answeredAt;
+        Assert.True(resumedAfter < TimeSpan.FromSeconds(1), $"the step after the wait started {resumedAfter.TotalMilliseconds:F0} ms after the signal's 202");
+        Assert.Equal(1, PipelineTestWorkflows.CallsContaining(_llm, "FIRST: draft about resume."));
+        Assert.Equal(1, PipelineTestWorkflows.CallsContaining(_llm, "SECOND: about resume, apply: ship it"));
+    }
+
+    [Fact]
+    public async Task ASignalSentBeforeTheWaitIsKeptAndTakenThere()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var release = new TaskCompletionSource();
+        _llm.AnswerGate = release.Task;
+        var job = await SubmitAsync("llm_wait_llm", new { topic = "early" }, ct);
+        await WorkerCrashTests.WaitUntilAsync(() => Task.FromResult(PipelineTestWorkflows.CallsContaining(_llm, "FIRST: draft about early.") == 1), TimeSpan.FromSeconds(30));
+
+        var (status, answer) = await SignalAsync(job, "approval", """{"comment": "early bird"}""", null, ct);
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal("stored", (string?)answer["status"]);
+        _llm.AnswerGate = Task.CompletedTask;
+        release.SetResult();
+
+        var done = await JobPolling.WaitForTerminalAsync(_client, StatusUrl(job), TimeSpan.FromSeconds(30), ct);
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal("early bird", (string?)done["result"]!["output"]!["approval"]!["comment"]);
+        var inbox = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{job}/signals", ct);
+        var signal = Assert.Single(inbox!["signals"]!.AsArray())!;
+        Assert.Equal("approve", (string?)signal["taken_by_step"]);
+    }
+
+    [Fact]
+    public async Task FiveClientsSignallingAtOnceResumeTheJobOnceAndARepeatedKeyAddsNothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var job = await SubmitAsync("llm_wait_llm", new { topic = "race" }, ct);
+        await WaitForStatusAsync(job, "waiting", ct);
+        // The resumed run is held at its next LLM call, so the job cannot finish (and answer 409) while clients signal.
+        var release = new TaskCompletionSource();
+        _llm.AnswerGate = release.Task;
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 5).Select(i => SignalAsync(job, "approval", $$"""{"comment": "client {{i}}"}""", $"client-{i}", ct)));
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.Accepted, a.Status));
+        Assert.Equal(1, answers.Count(a => (string?)a.Answer["status"] == "resumed"));
+        var (repeatStatus, repeat) = await SignalAsync(job, "approval", """{"comment": "again"}""", "client-0", ct);
+        Assert.Equal(HttpStatusCode.OK, repeatStatus);
+        Assert.Equal("duplicate", (string?)repeat["status"]);
+        _llm.AnswerGate = Task.CompletedTask;
+        release.SetResult();
+
+        var done = await JobPolling.WaitForTerminalAsync(_client, StatusUrl(job), TimeSpan.FromSeconds(30), ct);
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal(1, PipelineTestWorkflows.CallsContaining(_llm, "SECOND: about race,"));
+        var inbox = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{job}/signals", ct);
+        Assert.Equal(5, inbox!["signals"]!.AsArray().Count);
+        Assert.Single(inbox["signals"]!.AsArray(), s => s!["taken_by_step"] is not null);
+    }
+
+    [Fact]
+    public async Task ATimedOutWaitGoesOnWithItsDefaultAndBadSignalsAreRefused()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var job = await SubmitAsync("wait_briefly", new { }, ct);
+        var done = await JobPolling.WaitForTerminalAsync(_client, StatusUrl(job), TimeSpan.FromSeconds(30), ct);
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal(false, (bool?)done["result"]!["output"]!["ping"]!["pong"]);
+
+        Assert.Equal(HttpStatusCode.Conflict, (await SignalAsync(job, "ping", "{}", null, ct)).Status);
+
+        var waiting = await SubmitAsync("llm_wait_llm", new { topic = "refusals" }, ct);
+        await WaitForStatusAsync(waiting, "waiting", ct);
+        using var other = _api.CreateClient();
+        other.DefaultRequestHeaders.Add("X-API-Key", OtherTenantKey);
+        using var foreign = await other.PostAsync($"/api/v1/jobs/{waiting}/signals/approval", Json("{}"), ct);
+        Assert.Equal(HttpStatusCode.NotFound, foreign.StatusCode);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await SignalAsync(waiting, "approval", $$"""{"text": "{{new string('x', 70_000)}}"}""", null, ct)).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await SignalAsync(waiting, "not ok!", "{}", null, ct)).Status);
+        Assert.Equal(HttpStatusCode.BadRequest, (await SignalAsync(waiting, "approval", "{not json", null, ct)).Status);
+        Assert.Equal("waiting", (string?)(await _client.GetFromJsonAsync<JsonObject>(StatusUrl(waiting), ct))!["status"]);
+        Assert.Empty((await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{waiting}/signals", ct))!["signals"]!.AsArray());
+    }
+
+    private static string StatusUrl(string jobId) => $"/api/v1/status/{jobId}";
+
+    private static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
+
+    private async Task<string> SubmitAsync(string workflow, object input, CancellationToken ct)
+    {
+        using var response = await _client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = workflow, input_data = input }, ct);
+        var answer = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, answer?.ToJsonString());
+        return (string)answer!["job_id"]!;
+    }
+
+    private async Task<(HttpStatusCode Status, JsonObject Answer)> SignalAsync(string jobId, string eventName, string body, string? idempotencyKey, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/jobs/{jobId}/signals/{Uri.EscapeDataString(eventName)}") { Content = Json(body) };
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        using var response = await _client.SendAsync(request, ct);
+        var text = await response.Content.ReadAsStringAsync(ct);
+        return (response.StatusCode, text.Length > 0 && text.TrimStart().StartsWith('{') ? JsonNode.Parse(text)!.AsObject() : []);
+    }
+
+    private async Task<JsonObject> WaitForStatusAsync(string jobId, string status, CancellationToken ct)
+    {
+        JsonObject? last = null;
+        await WorkerCrashTests.WaitUntilAsync(async () =>
+        {
+            last = await _client.GetFromJsonAsync<JsonObject>(StatusUrl(jobId), ct);
+            return (string?)last?["status"] == status;
+        }, TimeSpan.FromSeconds(30));
+        return last!;
+    }
+}
