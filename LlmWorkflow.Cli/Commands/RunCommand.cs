@@ -19,9 +19,15 @@ internal static class RunCommand
         var mock = CommonOptions.Mock();
         var json = CommonOptions.Json("Print only the result JSON {workflow_name, status, output, error, duration_ms, cost_data, steps[]}; no progress.");
         var budget = new Option<decimal?>("--max-cost") { Description = "Budget in USD for this run; overrides the workflow's max_cost_usd." };
+        var signals = new Option<string[]>("--signal")
+        {
+            Description = "A signal for a wait_for_event step, as event=JSON (repeatable), e.g. --signal 'approval={\"approved\": true}'. " +
+                          "Sleeps are slept; a wait without its signal waits until its timeout.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var command = new Command("run", "Run a workflow locally with the real providers (API keys from the environment) or --mock.")
         {
-            workflow, workflows, input, mock, json, budget,
+            workflow, workflows, input, mock, json, budget, signals,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -29,11 +35,15 @@ internal static class RunCommand
             var data = WorkflowInput.Read(parse.GetValue(input), reference, console);
             await using var engine = LocalEngine.Create(reference.Folder, parse.GetValue(mock));
             var options = new WorkflowRunOptions { RunId = $"local-{Guid.NewGuid():N}", MaxCostUsd = parse.GetValue(budget) };
+            var waits = new LocalWaits(parse.GetValue(signals) ?? []);
+            void Waiting(RunWait wait) => console.Error.WriteLine(wait.Event is { } name
+                ? $"Waiting at step \"{wait.StepId}\" for the \"{name}\" signal until {wait.Until:u} (give it with --signal {name}=JSON)."
+                : $"Sleeping at step \"{wait.StepId}\" until {wait.Until:u}.");
 
             WorkflowRunResult result;
             if (parse.GetValue(json))
             {
-                result = await engine.Runner.RunAsync(reference.Definition, data, options, cancellationToken);
+                result = await waits.RunAsync(engine.Runner, reference.Definition, data, options, Waiting, TimeProvider.System, cancellationToken);
                 await console.Out.WriteLineAsync(RunResultJson.ToJson(reference.Definition.Name, result).ToJsonString(CliJson.Indented));
             }
             else
@@ -43,7 +53,7 @@ internal static class RunCommand
                 RunProgress shown;
                 try
                 {
-                    result = await engine.Runner.RunAsync(reference.Definition, data, options with { Progress = sink }, cancellationToken);
+                    result = await waits.RunAsync(engine.Runner, reference.Definition, data, options with { Progress = sink }, Waiting, TimeProvider.System, cancellationToken);
                 }
                 finally
                 {

@@ -27,6 +27,31 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task SleepsAreSleptAndWaitsTakeTheSignalsGivenWithSignal()
+    {
+        _project.Definition("waits.json", """
+            {"name": "waits", "steps": [
+              {"id": "nap", "type": "sleep", "config": {"seconds": 1}},
+              {"id": "approve", "type": "wait_for_event", "config": {"event": "approval", "timeout_seconds": 60}},
+              {"id": "verdict", "type": "transform", "config": {"operation": "template", "template": "approved: ${steps.approve.output.approved}"}}
+            ]}
+            """);
+        var started = DateTimeOffset.UtcNow;
+
+        var result = await CliHarness.RunAsync(_project.Root, "run", "waits", "--input", "{}", "--signal", """approval={"approved": true}""", "--json");
+
+        Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
+        Assert.Equal("approved: true", (string?)result.Json["output"]);
+        Assert.True(DateTimeOffset.UtcNow - started >= TimeSpan.FromSeconds(1), "the sleep was not slept");
+        Assert.Contains("Sleeping at step \"nap\"", result.Error, StringComparison.Ordinal);
+        Assert.Equal(["nap", "approve", "verdict"], result.Json["steps"]!.AsArray().Select(s => (string?)s!["step_id"]));
+
+        var bad = await CliHarness.RunAsync(_project.Root, "run", "waits", "--input", "{}", "--signal", "approval={not json");
+        Assert.Equal(ExitCodes.UsageError, bad.ExitCode);
+        Assert.Contains("--signal approval", bad.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task JsonResultHasOutputStepsAndCostData()
     {
         var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, "run", "hello_transform", "--input", """{"name": "Ada"}""", "--json");
