@@ -16,6 +16,7 @@ namespace LlmWorkflow.Contracts;
 [JsonDerivedType(typeof(RunCompletedEvent), LiveEventTypes.RunCompleted)]
 [JsonDerivedType(typeof(RunFailedEvent), LiveEventTypes.RunFailed)]
 [JsonDerivedType(typeof(JobCancelledEvent), LiveEventTypes.Cancelled)]
+[JsonDerivedType(typeof(RunWaitingEvent), LiveEventTypes.RunWaiting)]
 public record LiveJobEvent(
     [property: JsonPropertyOrder(-2)] string JobId,
     [property: JsonPropertyOrder(-1)] DateTimeOffset Timestamp)
@@ -32,6 +33,7 @@ public record LiveJobEvent(
         RunCompletedEvent => LiveEventTypes.RunCompleted,
         RunFailedEvent => LiveEventTypes.RunFailed,
         JobCancelledEvent => LiveEventTypes.Cancelled,
+        RunWaitingEvent => LiveEventTypes.RunWaiting,
         _ => null,
     };
 }
@@ -48,9 +50,18 @@ public static class LiveEventTypes
     public const string RunFailed = "run_failed";
     public const string Cancelled = "cancelled";
 
+    /// <summary>The run parked at a sleep or a wait for a signal; the stream goes on when it resumes.</summary>
+    public const string RunWaiting = "run_waiting";
+
     /// <summary>The kinds after which a job's stream ends.</summary>
     public static IReadOnlySet<string> Terminal { get; } = new HashSet<string>(StringComparer.Ordinal) { RunCompleted, RunFailed, Cancelled };
 }
+
+/// <param name="Kind">"sleep" or "event".</param>
+/// <param name="Until">When it resumes: the sleep's end or the wait's timeout.</param>
+/// <param name="Event">The signal an "event" wait waits for.</param>
+public sealed record RunWaitingEvent(string JobId, DateTimeOffset Timestamp, string StepId, string Kind, DateTimeOffset Until, string? Event)
+    : LiveJobEvent(JobId, Timestamp);
 
 /// <param name="TotalSteps">Number of top-level steps, the denominator of the percentages.</param>
 public sealed record RunStartedEvent(string JobId, DateTimeOffset Timestamp, string WorkflowName, int TotalSteps)

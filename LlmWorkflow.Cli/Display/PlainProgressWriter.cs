@@ -46,6 +46,9 @@ internal static class PlainProgressWriter
         StepStartedEvent started => $"{Indent(started.ParentStepId)}[{started.Index + 1}/{started.Total}] {started.DisplayName} ({started.StepId}, {started.StepType}) started",
         StepCompletedEvent completed => $"{Indent(completed.ParentStepId)}[{progress.Percent,3}%] {completed.DisplayName} ({completed.StepId}) {completed.Status} in {Format.Duration(completed.DurationMs)}{Usage(completed)}{Error(completed)}",
         RunCompletedEvent completed => $"run completed: {completed.TotalTokens} tokens, {Format.Cost(completed.CostUsd, unpriced: false)}",
+        RunWaitingEvent waiting => waiting.Event is { } name
+            ? $"waiting at {waiting.StepId} for the \"{name}\" signal until {waiting.Until:u}"
+            : $"sleeping at {waiting.StepId} until {waiting.Until:u}",
         RunFailedEvent or JobCancelledEvent => $"run {(progress.Outcome == "cancelled" ? "cancelled" : "failed")}"
             + (progress.ErrorMessage is { } message && stepErrors.Contains(message) ? " (the step's error is above)" : $": {progress.ErrorMessage}"),
         _ => null,

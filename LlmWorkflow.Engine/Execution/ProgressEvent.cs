@@ -73,3 +73,10 @@ public sealed record RunFailed(string RunId, DateTimeOffset Timestamp, WorkflowE
 {
     public override string Kind => "run_failed";
 }
+
+/// <summary>The run parked at <paramref name="Wait"/> (a sleep or a wait for a signal); it resumes from its checkpoints.</summary>
+public sealed record RunWaiting(string RunId, DateTimeOffset Timestamp, RunWait Wait)
+    : ProgressEvent(RunId, Timestamp)
+{
+    public override string Kind => "run_waiting";
+}

@@ -22,6 +22,7 @@ public static class ProgressEventJson
             c.Result.InputTokens, c.Result.OutputTokens, c.Result.CostUsd, c.Result.CacheHit),
         RunCompleted c => new RunCompletedEvent(c.RunId, c.Timestamp, c.CostUsd, c.TotalTokens),
         RunFailed f => new RunFailedEvent(f.RunId, f.Timestamp, JobErrors.ToJson(f.Error), f.Cancelled),
+        RunWaiting w => new RunWaitingEvent(w.RunId, w.Timestamp, w.Wait.StepId, w.Wait.Kind, w.Wait.Until, w.Wait.Event),
         _ => new LiveJobEvent(e.RunId, e.Timestamp),
     };
 

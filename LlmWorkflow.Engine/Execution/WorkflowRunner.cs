@@ -80,7 +80,9 @@ public sealed class WorkflowRunner
         catch (RunParkedException parked)
         {
             // Not an ending: no terminal event. The steps before it are checkpointed; the caller stores the wait.
-            return Result(run, startedAt, WorkflowRunStatus.Waiting, null, null) with { Wait = parked.Wait };
+            var result = Result(run, startedAt, WorkflowRunStatus.Waiting, null, null) with { Wait = parked.Wait };
+            await run.Progress.PublishAsync(new RunWaiting(run.RunId, result.FinishedAt, parked.Wait), CancellationToken.None);
+            return result;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

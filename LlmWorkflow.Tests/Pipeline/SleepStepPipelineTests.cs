@@ -48,6 +48,19 @@ public sealed class SleepStepPipelineTests(TestServers servers)
         Assert.True(resumedAfter >= TimeSpan.Zero && resumedAfter < Lateness, $"the step after the sleep started {resumedAfter.TotalMilliseconds:F0} ms after its time");
         Assert.Equal(1, PipelineTestWorkflows.CallsContaining(llm, "FIRST: write one sentence about sleeper."));
         Assert.Equal(1, PipelineTestWorkflows.CallsContaining(llm, "SECOND: about sleeper,"));
+
+        // One event stream over both runs: the park is an event, the stream goes on and ends once.
+        var types = new List<string>();
+        using var events = await client.GetAsync($"/api/v1/jobs/{done["job_id"]}/events", HttpCompletionOption.ResponseHeadersRead, ct);
+        await foreach (var item in System.Net.ServerSentEvents.SseParser.Create(await events.Content.ReadAsStreamAsync(ct)).EnumerateAsync(ct))
+        {
+            types.Add(item.EventType);
+        }
+
+        var waited = types.IndexOf("run_waiting");
+        Assert.True(waited > 0 && types.IndexOf("step_started", waited) > waited, string.Join(", ", types));
+        Assert.Equal("run_completed", types[^1]);
+        Assert.Single(types, t => t == "run_completed");
     }
 
     [Fact]

@@ -466,7 +466,7 @@ export async function renderJobDetail(main, jobId) {
       try { data = JSON.parse(event.data); } catch { /* keep {} */ }
       onEvent(type, data);
     };
-    for (const type of ['run_started', 'step_started', 'step_completed', 'llm_delta', 'llm_call_completed', 'run_completed', 'run_failed', 'cancelled']) {
+    for (const type of ['run_started', 'step_started', 'step_completed', 'llm_delta', 'llm_call_completed', 'run_waiting', 'run_completed', 'run_failed', 'cancelled']) {
       source.addEventListener(type, handle(type));
     }
     source.onerror = () => {
@@ -534,6 +534,10 @@ export async function renderJobDetail(main, jobId) {
         else renderTimeline();
         break;
       }
+      case 'run_waiting':
+        // Parked at a sleep or a wait for a signal: the status says what it waits for and until when.
+        reloadSoon();
+        break;
       case 'run_completed':
       case 'run_failed':
       case 'cancelled':
