@@ -25,3 +25,10 @@ public sealed record RescheduleJobRequest
     [System.ComponentModel.Description("Run this many seconds from now instead (1-31536000). Not with run_at.")]
     public long? DelaySeconds { get; init; }
 }
+
+/// <summary>Optional body of <c>POST /api/v1/jobs/{job_id}/retry</c>.</summary>
+public sealed record RetryJobRequest
+{
+    [System.ComponentModel.Description("Rerun from this top-level step: the steps before it keep their checkpointed outputs (not paid again), it and those after it run again. Any finished job, completed included.")]
+    public string? FromStep { get; init; }
+}

@@ -80,8 +80,11 @@ internal static class JobEndpoints
 
         api.MapPost("/jobs/{jobId:guid}/retry", RetryAsync)
             .WithName("RetryJob")
-            .WithSummary("Queue a failed or cancelled job again")
-            .WithDescription("The job resumes from its checkpoints: steps that finished before are not run (or paid for) again. " + JobProblemDescription);
+            .WithSummary("Queue a failed or cancelled job again, or rerun a finished one from a step")
+            .WithDescription("The job resumes from its checkpoints: steps that finished before are not run (or paid for) again. " +
+                             "With a body {\"from_step\": \"<top-level step id>\"} any finished job (completed too) runs again from that step: the steps " +
+                             "before it keep their checkpointed outputs, it and every step after it run again; 400 names from_step when it is not a " +
+                             "top-level step of the job's workflow. The ended attempt is kept in previous_attempts. " + JobProblemDescription);
         return api;
     }
 
@@ -446,8 +449,9 @@ internal static class JobEndpoints
         return TypedResults.Ok(new BulkDeleteResponse(deleted.Count, deleted, notFound));
     }
 
-    private static async Task<Results<Accepted<JobActionResponse>, JobProblemResult, Conflict<JobActionResponse>>> RetryAsync(
+    private static async Task<Results<Accepted<JobActionResponse>, JobProblemResult, Conflict<JobActionResponse>, ValidationProblem>> RetryAsync(
         Guid jobId,
+        [FromBody] RetryJobRequest? request,
         LlmWorkflowDbContext db,
         JobCommands commands,
         DeletedJobs deletedJobs,
@@ -459,11 +463,17 @@ internal static class JobEndpoints
             return await MissingAsync(jobId, visible is null, deletedJobs, http, cancellationToken);
         }
 
-        return await commands.RetryAsync(jobId, cancellationToken) switch
+        var fromStep = string.IsNullOrWhiteSpace(request?.FromStep) ? null : request.FromStep;
+        return await commands.RetryAsync(jobId, fromStep, cancellationToken) switch
         {
-            RetryOutcome.Requeued => TypedResults.Accepted(JobMapping.StatusUrl(jobId),
-                new JobActionResponse(jobId, "queued", "Queued again; finished steps are reused from checkpoints.")),
-            RetryOutcome.NotRetryable => TypedResults.Conflict(new JobActionResponse(jobId, "not_retryable", "Only failed or cancelled jobs can be retried.")),
+            RetryOutcome.Requeued => TypedResults.Accepted(JobMapping.StatusUrl(jobId), new JobActionResponse(jobId, "queued", fromStep is null
+                ? "Queued again; finished steps are reused from checkpoints."
+                : $"Queued again from step \"{fromStep}\"; the steps before it are reused from checkpoints, it and those after it run again.")),
+            RetryOutcome.NotRetryable => TypedResults.Conflict(new JobActionResponse(jobId, "not_retryable", fromStep is null
+                ? "Only failed or cancelled jobs can be retried."
+                : "Only a finished job can be rerun from a step; this one is still waiting or running.")),
+            RetryOutcome.UnknownStep => SubmissionProblem.ToResult([new SubmissionProblem("from_step",
+                $"\"{fromStep}\" is not a top-level step of the job's workflow.")]),
             _ => await MissingAsync(jobId, true, deletedJobs, http, cancellationToken),
         };
     }

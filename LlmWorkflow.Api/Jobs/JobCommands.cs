@@ -1,3 +1,4 @@
+using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Contracts;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
@@ -27,8 +28,11 @@ public enum RetryOutcome
 {
     NotFound,
 
-    /// <summary>Only failed and cancelled jobs can be retried.</summary>
+    /// <summary>Only failed and cancelled jobs can be retried (and only finished ones rerun from a step).</summary>
     NotRetryable,
+
+    /// <summary><c>from_step</c> names no top-level step of the job's workflow.</summary>
+    UnknownStep,
 
     Requeued,
 }
@@ -43,6 +47,7 @@ public sealed class JobCommands(
     JobLifecycleStore store,
     JobQueue queue,
     JobEventStream events,
+    WorkflowCatalog catalog,
     TimeProvider time,
     ILogger<JobCommands> logger)
 {
@@ -141,15 +146,30 @@ public sealed class JobCommands(
     }
 
     /// <summary>Queues a failed or cancelled job again; it resumes from its checkpoints, so finished steps are not re-run.</summary>
-    public async Task<RetryOutcome> RetryAsync(Guid jobId, CancellationToken cancellationToken)
+    /// <param name="fromStep">
+    /// A top-level step id: rerun the job from it (a completed job too). The steps before it keep their checkpoints
+    /// and are not run or paid for again; it and every step after it (nested ones included) run again.
+    /// </param>
+    public async Task<RetryOutcome> RetryAsync(Guid jobId, string? fromStep, CancellationToken cancellationToken)
     {
-        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.Priority }).FirstOrDefaultAsync(cancellationToken);
+        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.Priority, j.WorkflowName }).FirstOrDefaultAsync(cancellationToken);
         if (job is null)
         {
             return RetryOutcome.NotFound;
         }
 
-        if (!await store.RetryAsync(jobId, time.GetUtcNow(), cancellationToken))
+        IReadOnlyCollection<string>? rerun = null;
+        if (fromStep is not null)
+        {
+            if (!catalog.TryGet(job.WorkflowName, out var workflow) || StepsFrom(workflow, fromStep) is not { } steps)
+            {
+                return RetryOutcome.UnknownStep;
+            }
+
+            rerun = steps;
+        }
+
+        if (!await store.RetryAsync(jobId, time.GetUtcNow(), cancellationToken, rerun))
         {
             return RetryOutcome.NotRetryable;
         }
@@ -166,6 +186,29 @@ public sealed class JobCommands(
         }
 
         return RetryOutcome.Requeued;
+    }
+
+    /// <summary>The ids of the top-level step <paramref name="fromStep"/>, the top-level steps after it and every step nested in them; null when it is not a top-level step.</summary>
+    public static IReadOnlyCollection<string>? StepsFrom(WorkflowDefinition workflow, string fromStep)
+    {
+        var index = workflow.Steps.ToList().FindIndex(s => s.Id == fromStep);
+        if (index < 0)
+        {
+            return null;
+        }
+
+        var rerun = workflow.Steps.Skip(index).Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var location in WorkflowWalker.Walk(workflow).Where(l => l.Depth > 0))
+        {
+            // "$.steps[3].config.then[0]": nested under top-level step 3.
+            var top = int.Parse(location.JsonPath.AsSpan(8, location.JsonPath.IndexOf(']', StringComparison.Ordinal) - 8), System.Globalization.CultureInfo.InvariantCulture);
+            if (top >= index)
+            {
+                rerun.Add(location.Step.Id);
+            }
+        }
+
+        return rerun;
     }
 
     private async Task PublishCancelledAsync(Guid jobId)

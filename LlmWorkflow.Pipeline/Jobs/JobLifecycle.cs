@@ -63,6 +63,12 @@ public enum JobTransition
     /// <summary>A failed or cancelled job is queued again (it resumes from its checkpoints).</summary>
     Retry,
 
+    /// <summary>
+    /// A finished job (completed included) is queued again from a chosen step: the steps before it keep their
+    /// checkpoints, that step and the ones after it run again.
+    /// </summary>
+    Rerun,
+
     /// <summary>The admin cleanup fails jobs stuck without a live worker or waiting too long.</summary>
     StaleCleanup,
 }
@@ -103,6 +109,7 @@ public static class JobLifecycle
         new(JobTransition.RequestCancel, Running, JobStatus.Processing),
         new(JobTransition.FinishCancelled, Running, JobStatus.Cancelled),
         new(JobTransition.Retry, [JobStatus.Failed, JobStatus.Cancelled], JobStatus.Queued),
+        new(JobTransition.Rerun, [JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled], JobStatus.Queued),
         new(JobTransition.StaleCleanup, [JobStatus.Pending, JobStatus.Queued, JobStatus.Processing], JobStatus.Failed),
     ];
 

@@ -21,15 +21,31 @@ public sealed partial class JobLifecycleStore
     // The attempt being retried is kept in previous_attempts (its outcome, error and timings), not overwritten;
     // started_at restarts with the next claim so the new attempt's timings are its own. Its step rows stay too
     // (keyed by job_attempt).
-    private static readonly string RetrySql = $"""
+    private static readonly string RetrySql = RequeueSql(JobTransition.Retry);
+
+    // A rerun first takes the checkpoints of the chosen step and those after it out of use (their rows stay, as
+    // history): the new attempt runs them again and reuses only the steps before.
+    private static readonly string RerunSql = $"""
+        WITH uncheckpointed AS (
+            UPDATE llm_job_steps SET is_checkpoint = FALSE
+             WHERE job_id = $1 AND step_id = ANY($3) AND is_checkpoint
+               AND EXISTS (SELECT 1 FROM llm_workflow_jobs WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Rerun)})
+        )
+        {RequeueSql(JobTransition.Rerun)}
+        """;
+
+    // The attempt being retried is kept in previous_attempts (its outcome, error and timings), not overwritten;
+    // started_at restarts with the next claim so the new attempt's timings are its own. Its step rows stay too
+    // (keyed by job_attempt). A wait it had parked on is forgotten: a sleep run again sleeps again.
+    private static string RequeueSql(JobTransition transition) => $"""
         UPDATE llm_workflow_jobs
            SET previous_attempts = COALESCE(previous_attempts, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
                    'attempt', attempt, 'status', status, 'error_message', error_message, 'error', error_data,
                    'started_at', started_at, 'completed_at', completed_at, 'duration_ms', duration_ms, 'retried_at', $2::timestamptz)),
-               status = 'queued', retry_count = retry_count + 1, error_message = NULL, error_data = NULL,
-               started_at = NULL, completed_at = NULL, cancel_requested_at = NULL,
+               status = 'queued', retry_count = retry_count + 1, error_message = NULL, error_data = NULL, result_data = NULL,
+               started_at = NULL, completed_at = NULL, cancel_requested_at = NULL, wait_data = NULL,
                queued_at = $2, dispatched_at = $2, updated_at = $2
-         WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Retry)}
+         WHERE id = $1 AND {JobLifecycle.KeyedGuard(transition)}
         """;
 
     private const string PurgeTombstonesSql = """
@@ -58,12 +74,21 @@ public sealed partial class JobLifecycleStore
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    /// <summary>Retry: a failed or cancelled job is queued again (marked dispatched now); false when it was neither.</summary>
-    public async Task<bool> RetryAsync(Guid jobId, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Retry: a failed or cancelled job is queued again (marked dispatched now); false when it was neither. With
+    /// <paramref name="rerunStepIds"/>, Rerun: a finished job (completed included) is queued again and those steps'
+    /// checkpoints are taken out of use, so they run again while the others are reused.
+    /// </summary>
+    public async Task<bool> RetryAsync(Guid jobId, DateTimeOffset now, CancellationToken cancellationToken, IReadOnlyCollection<string>? rerunStepIds = null)
     {
-        await using var command = dataSource.CreateCommand(RetrySql);
+        await using var command = dataSource.CreateCommand(rerunStepIds is null ? RetrySql : RerunSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         command.Parameters.Add(new NpgsqlParameter { Value = now });
+        if (rerunStepIds is not null)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = rerunStepIds.ToArray() });
+        }
+
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 

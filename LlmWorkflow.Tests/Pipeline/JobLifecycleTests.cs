@@ -120,11 +120,11 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
     }
 
     [Fact]
-    public void EveryTransitionHasOneRuleAndFinishedJobsOnlyLeaveByRetry()
+    public void EveryTransitionHasOneRuleAndFinishedJobsOnlyLeaveByACallersRetryOrRerun()
     {
         Assert.Equal(Enum.GetValues<JobTransition>().Order(), JobLifecycle.Table.Select(r => r.Transition).Order());
         var leavingFinished = JobLifecycle.Table.Where(r => r.From.Any(Finished.Contains)).Select(r => r.Transition);
-        Assert.Equal(new[] { JobTransition.Retry }, leavingFinished);
+        Assert.Equal(new[] { JobTransition.Retry, JobTransition.Rerun }, leavingFinished);
     }
 
     [Fact]
@@ -213,7 +213,7 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
     {
         var id = await _db.InsertJobAsync(status);
 
-        Assert.Equal(RetryOutcome.NotRetryable, await _db.CommandsAsync(c => c.RetryAsync(id, CancellationToken.None)));
+        Assert.Equal(RetryOutcome.NotRetryable, await _db.CommandsAsync(c => c.RetryAsync(id, null, CancellationToken.None)));
 
         Assert.Equal(status, await _db.StatusAsync(id));
         Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND retry_count > 0", id));
@@ -383,7 +383,7 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
         {
             var id = await _db.InsertJobAsync(JobStatus.Failed);
             var results = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ =>
-                Task.Run(() => _db.CommandsAsync(c => c.RetryAsync(id, CancellationToken.None)))));
+                Task.Run(() => _db.CommandsAsync(c => c.RetryAsync(id, null, CancellationToken.None)))));
 
             Assert.Equal(1, results.Count(r => r == RetryOutcome.Requeued));
             Assert.Equal(1, await _db.CountAsync("SELECT retry_count::bigint FROM llm_workflow_jobs WHERE id = $1", id));
