@@ -57,15 +57,21 @@ internal sealed partial class LiveEventPublisher(IConnectionMultiplexer redis, J
             var item = first;
             var count = 0;
             var types = new HashSet<string>(StringComparer.Ordinal);
+            var ending = new HashSet<Guid>();
             do
             {
                 writes.Add(events.AddTo(batch, item.JobId, item.Type, item.Data));
                 jobs.Add(item.JobId);
                 types.Add(item.Type);
+                if (JobEventStream.TerminalTypes.Contains(item.Type))
+                {
+                    ending.Add(item.JobId);
+                }
             }
             while (++count < MaxBatch && _pending.Reader.TryRead(out item!));
 
-            writes.AddRange(jobs.Select(job => events.ExpireUnlessSet(batch, job)));
+            // A stream whose terminal event is in this batch gets its expiry with it; the others get theirs here.
+            writes.AddRange(jobs.Where(job => !ending.Contains(job)).Select(job => events.ExpireUnlessSet(batch, job)));
             writes.AddRange(jobs.Select(job => batch.PublishAsync(events.NoticeChannel(job), count)));
             batch.Execute();
             try
