@@ -31,4 +31,29 @@ public static class JobPolling
             throw new TimeoutException($"Job at {statusUrl} did not finish within {timeout}; last state: {last?.ToJsonString()}");
         }
     }
+
+    /// <summary>Polls until the job is in <paramref name="status"/> (a waiting state, say) and returns that status body.</summary>
+    public static async Task<JsonObject> WaitForStatusAsync(HttpClient client, string statusUrl, string status, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        JsonObject? last = null;
+        try
+        {
+            while (true)
+            {
+                last = await client.GetFromJsonAsync<JsonObject>(statusUrl, deadline.Token);
+                if ((string?)last?["status"] == status)
+                {
+                    return last!;
+                }
+
+                await Task.Delay(50, deadline.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Job at {statusUrl} was not {status} within {timeout}; last state: {last?.ToJsonString()}");
+        }
+    }
 }

@@ -168,14 +168,6 @@ public sealed class SignalTests(TestServers servers) : IAsyncLifetime
         return (response.StatusCode, text.Length > 0 && text.TrimStart().StartsWith('{') ? JsonNode.Parse(text)!.AsObject() : []);
     }
 
-    private async Task<JsonObject> WaitForStatusAsync(string jobId, string status, CancellationToken ct)
-    {
-        JsonObject? last = null;
-        await WorkerCrashTests.WaitUntilAsync(async () =>
-        {
-            last = await _client.GetFromJsonAsync<JsonObject>(StatusUrl(jobId), ct);
-            return (string?)last?["status"] == status;
-        }, TimeSpan.FromSeconds(30));
-        return last!;
-    }
+    private Task<JsonObject> WaitForStatusAsync(string jobId, string status, CancellationToken ct) =>
+        JobPolling.WaitForStatusAsync(_client, StatusUrl(jobId), status, TimeSpan.FromSeconds(30), ct);
 }

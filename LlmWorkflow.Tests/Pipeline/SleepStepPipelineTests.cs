@@ -105,14 +105,6 @@ public sealed class SleepStepPipelineTests(TestServers servers)
         return (string)answer!["status_url"]!;
     }
 
-    private static async Task<JsonObject> WaitForStatusAsync(HttpClient client, string statusUrl, string status, CancellationToken ct)
-    {
-        JsonObject? last = null;
-        await WorkerCrashTests.WaitUntilAsync(async () =>
-        {
-            last = await client.GetFromJsonAsync<JsonObject>(statusUrl, ct);
-            return (string?)last?["status"] == status;
-        }, TimeSpan.FromSeconds(30));
-        return last!;
-    }
+    private static Task<JsonObject> WaitForStatusAsync(HttpClient client, string statusUrl, string status, CancellationToken ct) =>
+        JobPolling.WaitForStatusAsync(client, statusUrl, status, TimeSpan.FromSeconds(30), ct);
 }

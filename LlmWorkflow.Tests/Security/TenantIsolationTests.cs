@@ -235,6 +235,9 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
         Assert.Contains("GET /api/v1/jobs/{jobId}/events", covered);
         Assert.Contains("POST /api/v1/jobs/{jobId}/retry", covered);
         Assert.Contains("DELETE /api/v1/workflow/{jobId}", covered);
+        Assert.Contains("PATCH /api/v1/jobs/{jobId}", covered);
+        Assert.Contains("POST /api/v1/jobs/{jobId}/signals/{event}", covered);
+        Assert.Contains("GET /api/v1/jobs/{jobId}/signals", covered);
     }
 
     [Fact]
@@ -252,7 +255,7 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
     private async Task<HttpStatusCode> SendAsync(Actor actor, OpenApiOperation operation, string jobId, CancellationToken ct)
     {
         // Key routes are admin routes: any key id shows whether a non-admin is refused.
-        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = Guid.NewGuid().ToString() });
+        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = Guid.NewGuid().ToString(), ["event"] = "approval" });
         var body = operation.HasBody ? "{}" : null;
         if (operation.Key == "POST /api/v1/admin/webhooks/replay")
         {
