@@ -57,6 +57,7 @@ await using (var scope = app.Services.CreateAsyncScope())
 app.UseExceptionHandler();
 app.UseBodySizeLimit(maxBodyBytes);
 app.UseStatusCodePages();
+app.UseMalformedJobIdAnswers();
 // Operations dashboard (wwwroot/dashboard; /dashboard redirects to /dashboard/):
 // files are looked up only outside /api, so API requests do not pay for the file lookups.
 app.UseWhen(context => !context.Request.Path.StartsWithSegments("/api"), files => files.UseDefaultFiles().UseStaticFiles());

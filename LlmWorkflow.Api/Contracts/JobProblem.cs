@@ -27,7 +27,8 @@ public sealed record JobProblem
     [Description("The HTTP status code: 404 or 410.")]
     public required int HttpStatus { get; init; }
 
-    public required Guid JobId { get; init; }
+    [Description("The job id asked for; null when the path's id is not a UUID (then nothing was looked up).")]
+    public required Guid? JobId { get; init; }
 
     [Description("Why there is no job to show, for pollers that show error_message.")]
     public required string ErrorMessage { get; init; }
@@ -48,6 +49,25 @@ public sealed record JobProblem
         JobId = jobId,
         ErrorMessage = $"No job with id {jobId}.",
     };
+
+    /// <summary>A job route whose id is not a UUID: answered like a missing job, so pollers stop the same way.</summary>
+    public static JobProblem MalformedId(string text)
+    {
+        var message = $"'{Shorten(text)}' is not a job id: job ids are UUIDs, e.g. 3f2b8c1e-0d4a-4c7e-9b1a-2e5f6a7b8c9d.";
+        return new JobProblem
+        {
+            Type = "https://tools.ietf.org/html/rfc9110#section-15.5.5",
+            Title = "Job not found",
+            Detail = message,
+            Status = "not_found",
+            HttpStatus = StatusCodes.Status404NotFound,
+            JobId = null,
+            ErrorMessage = message,
+        };
+    }
+
+    // An id is echoed for the caller's benefit, but never a whole megabyte of it.
+    private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
 
     public static JobProblem Gone(DeletedJob deleted)
     {

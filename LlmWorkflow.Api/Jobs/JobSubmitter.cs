@@ -142,6 +142,11 @@ internal static class SubmissionValidator
             problems.Add(new("webhook_url", webhookProblem));
         }
 
+        if (submission.WebhookEvents?.Where(name => !WebhookEventTypes.All.Contains(name)).ToList() is { Count: > 0 } unknown)
+        {
+            problems.Add(new("webhook_events", $"Unknown webhook event {string.Join(", ", unknown.Select(name => $"\"{name}\""))}; the events are {string.Join(", ", WebhookEventTypes.All)}."));
+        }
+
         if (submission.BudgetUsd is < 0 or > MaxBudgetUsd)
         {
             problems.Add(new("budget_usd", $"budget_usd must be between 0 and {MaxBudgetUsd}."));

@@ -86,7 +86,7 @@ public sealed partial class WorkflowValidator(
 
         foreach (var message in prompts?.Check(file) ?? [])
         {
-            problems.Add(jsonPath, ValidationCodes.MissingPromptFile, message, $"Create the file under {prompts!.PromptsRoot} or fix the path (includes too).");
+            problems.Add(jsonPath, ValidationCodes.MissingPromptFile, message, $"Create the file under {PromptLibrary.FolderName}/ or fix the path (includes too).");
         }
     }
 

@@ -23,6 +23,9 @@ public sealed class PromptLibrary
 
     public string PromptsRoot { get; }
 
+    /// <summary>How messages name the folder: never the absolute path, which would tell API callers the server's layout.</summary>
+    public const string FolderName = "workflows/prompts";
+
     /// <summary>
     /// The template at <paramref name="relativePath"/>, includes expanded and syntax checked. Throws a CONFIG_ERROR
     /// <c>invalid_prompt</c> for a missing file or include, a cycle, bad front matter or bad template syntax.
@@ -41,7 +44,7 @@ public sealed class PromptLibrary
         var fullPath = includes.FullPath(path);
         if (fullPath is null || !File.Exists(fullPath))
         {
-            problems.Add(fullPath is null ? $"Prompt '{path}' is outside the prompts folder" : $"Prompt '{path}' does not exist in {PromptsRoot}");
+            problems.Add(fullPath is null ? $"Prompt '{path}' is outside the prompts folder" : $"Prompt '{path}' does not exist in {FolderName}");
             return problems;
         }
 
@@ -78,7 +81,7 @@ public sealed class PromptLibrary
             ?? throw WorkflowException.Config("invalid_prompt", $"Prompt '{path}' is outside the prompts folder");
         if (!File.Exists(fullPath))
         {
-            throw WorkflowException.Config("invalid_prompt", $"Prompt '{path}' does not exist in {PromptsRoot}", "Check the step's prompt_template path");
+            throw WorkflowException.Config("invalid_prompt", $"Prompt '{path}' does not exist in {FolderName}", "Check the step's prompt_template path");
         }
 
         var frontMatter = PromptFrontMatter.Split(File.ReadAllText(fullPath), path, out var body);

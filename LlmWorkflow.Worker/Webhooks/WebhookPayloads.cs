@@ -1,3 +1,4 @@
+using LlmWorkflow.Pipeline.Webhooks;
 using LlmWorkflow.Contracts;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Pipeline.Jobs;

@@ -1,9 +1,9 @@
 using LlmWorkflow.Pipeline.Jobs;
 
-namespace LlmWorkflow.Worker.Webhooks;
+namespace LlmWorkflow.Pipeline.Webhooks;
 
 /// <summary>The event names sent in <c>X-Webhook-Event</c> and the payload's <c>event</c> field.</summary>
-internal static class WebhookEventTypes
+public static class WebhookEventTypes
 {
     public const string Completed = "workflow.completed";
 
@@ -13,6 +13,9 @@ internal static class WebhookEventTypes
 
     /// <summary>Opt-in: sent only when the job's <c>webhook_events</c> lists it.</summary>
     public const string StepCompleted = "workflow.step_completed";
+
+    /// <summary>Every name a job's <c>webhook_events</c> may list; a submission naming another is refused (400).</summary>
+    public static readonly IReadOnlyList<string> All = [Completed, Failed, Cancelled, StepCompleted];
 
     /// <summary>The terminal event for a finished job; null while the job is not finished.</summary>
     public static string? ForStatus(JobStatus status) => status switch
