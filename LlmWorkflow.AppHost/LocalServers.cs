@@ -116,15 +116,16 @@ public static class LocalServers
             ?? throw Missing("the PostgreSQL server programs (initdb, postgres)", "PG_BIN, /usr/lib/postgresql/*/bin or PATH");
     }
 
+    // A variable naming a missing file is a mistake to report, not a reason to look elsewhere.
     private static string? FindOnPath(string variable, string program) =>
         Environment.GetEnvironmentVariable(variable) is { Length: > 0 } explicitPath
-            ? explicitPath
+            ? File.Exists(explicitPath) ? explicitPath : throw new MissingProgramException($"{variable} names {explicitPath}, which does not exist.")
             : PathDirectories().Select(dir => Path.Combine(dir, program)).FirstOrDefault(File.Exists);
 
     private static IEnumerable<string> PathDirectories() =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
 
-    private static FileNotFoundException Missing(string what, string where) =>
+    private static MissingProgramException Missing(string what, string where) =>
         new($"Found no {what} in {where}: install them (Debian/Ubuntu: sudo apt-get install -y postgresql redis-server) " +
             "or run postgres and redis as containers (AppHost:Infrastructure=containers).");
 
@@ -142,3 +143,6 @@ public static class LocalServers
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
+
+/// <summary>A server program the local run needs is not installed: reported in one line (see Program.cs), not as a crash.</summary>
+internal sealed class MissingProgramException(string message) : Exception(message);

@@ -2,6 +2,16 @@ using LlmWorkflow.AppHost;
 
 // The local distributed application: `dotnet run --project LlmWorkflow.AppHost [-- --workers 3]`.
 // `-- --publisher manifest --output-path <file>` writes the same model as an Aspire manifest instead of running it.
+// A missing server program is the newcomer's most likely first problem: one line saying what to install, not a stack trace.
+AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+{
+    if (e.ExceptionObject is MissingProgramException missing)
+    {
+        Console.Error.WriteLine($"Cannot start: {missing.Message}");
+        Environment.Exit(1);
+    }
+};
+
 var builder = DistributedApplication.CreateBuilder(args);
 var settings = AppHostSettings.From(builder.Configuration);
 

@@ -1,3 +1,4 @@
+using LlmWorkflow.ServiceDefaults;
 using LlmWorkflow.ServiceDefaults.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -14,6 +15,7 @@ public static class ServiceDefaultsExtensions
         where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
+        StartupRefusals.ReportInOneLine();
         PlatformEnvironmentVariables.AddFallbacks(builder.Configuration);
         builder.ConfigureConsoleLogging();
         builder.RedactEmailsInLogs();

@@ -83,6 +83,24 @@ public sealed class StartupLogTests(TestServers servers)
         Assert.Contains("broken.json", failure.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AWebhookUrlWithoutASecretRefusesTheStartInOneLineNamingTheSetting()
+    {
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(StartupLogTests) + "Refused");
+        var settings = environment.Settings(new Dictionary<string, string?> { ["WEBHOOK_URL"] = "https://hooks.example.com/llm" });
+        foreach (var secret in settings.Keys.Where(k => k.StartsWith("Webhooks:Secret", StringComparison.Ordinal) || k == "LLM_WEBHOOK_SECRET").ToList())
+        {
+            settings.Remove(secret);
+        }
+
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => ApiProcess.StartAsync(settings));
+
+        Assert.Contains("the process exited with 1 first", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("Start refused: Webhooks:DefaultUrl (WEBHOOK_URL) is set but no signing secret is", failure.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", failure.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", failure.Message, StringComparison.Ordinal);
+    }
+
     private static void CopyDirectory(string from, string to)
     {
         foreach (var directory in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))

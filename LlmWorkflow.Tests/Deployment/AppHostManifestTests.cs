@@ -124,6 +124,31 @@ public sealed partial class AppHostManifestTests
         }
     }
 
+    [Fact]
+    public async Task AMissingServerProgramStopsTheLocalRunInOneLine()
+    {
+        var data = Directory.CreateTempSubdirectory("llmwf-missing-");
+        try
+        {
+            var output = await ExternalCommand.RunAsync(
+                "dotnet",
+                ["run", "--project", Path.Combine(RepositoryPaths.Root, "LlmWorkflow.AppHost"), "--no-build", "-c", ExternalCommand.BuildConfiguration,
+                 "--", "--data", data.FullName],
+                TimeSpan.FromSeconds(120),
+                environment: new Dictionary<string, string> { ["REDIS_SERVER"] = "/nonexistent/redis-server" },
+                workingDirectory: RepositoryPaths.Root,
+                allowFailure: true);
+
+            Assert.Contains("Cannot start: REDIS_SERVER names /nonexistent/redis-server, which does not exist.", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
+    }
+
     private static Task<string> ValidateAsync(string document, bool expectValid = true) =>
         ExternalCommand.RunAsync(
             "node",
