@@ -40,9 +40,12 @@ public static class OpenTelemetryExtensions
             ? configured
             : builder.Environment.ApplicationName;
         var environmentName = builder.Environment.EnvironmentName;
+        // Aspire names each replica in OTEL_RESOURCE_ATTRIBUTES (the worker's id is built from the same value), so the
+        // dashboard files traces, logs and metrics under the resource it lists; a random id only when none is given.
+        var instanceId = ResourceAttribute(builder.Configuration["OTEL_RESOURCE_ATTRIBUTES"], "service.instance.id");
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource
-                .AddService(serviceName, serviceInstanceId: Guid.NewGuid().ToString())
+                .AddService(serviceName, serviceInstanceId: instanceId ?? Guid.NewGuid().ToString())
                 .AddAttributes([new("deployment.environment.name", environmentName)]))
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
@@ -67,6 +70,14 @@ public static class OpenTelemetryExtensions
 
         return builder;
     }
+
+    /// <summary>One attribute of an OTEL_RESOURCE_ATTRIBUTES value (<c>key1=value1,key2=value2</c>, values percent-encoded).</summary>
+    internal static string? ResourceAttribute(string? attributes, string key) =>
+        (attributes ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(pair => pair.Split('=', 2))
+            .Where(pair => pair.Length == 2 && pair[0].Trim() == key && pair[1].Trim().Length > 0)
+            .Select(pair => Uri.UnescapeDataString(pair[1].Trim()))
+            .LastOrDefault();
 
     private static bool IsHealthProbe(PathString path) =>
         HealthEndpointPaths.All.Any(probe => path.Equals(probe, StringComparison.OrdinalIgnoreCase));

@@ -116,6 +116,21 @@ public sealed class ServiceDefaultsTests
         Assert.Equal(host.Services.GetRequiredService<IHostEnvironment>().EnvironmentName, resource["deployment.environment.name"]);
     }
 
+    [Fact]
+    public void TelemetryCarriesTheReplicaInstanceIdAspireGives()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration["OTEL_SERVICE_NAME"] = "worker";
+        builder.Configuration["OTEL_RESOURCE_ATTRIBUTES"] = "service.instance.id=bxzkgxrr,service.namespace=llm%20workflow";
+        builder.AddServiceDefaults();
+        using var host = builder.Build();
+
+        var resource = host.Services.GetRequiredService<TracerProvider>().GetResource().Attributes.ToDictionary();
+
+        Assert.Equal("worker", resource["service.name"]);
+        Assert.Equal("bxzkgxrr", resource["service.instance.id"]);
+    }
+
     private static Task<LoopbackWebApp> StartAppAsync(CollectingActivityExporter exporter, CancellationToken ct) =>
         LoopbackWebApp.StartAsync(
             builder =>
