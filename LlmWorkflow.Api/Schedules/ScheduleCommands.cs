@@ -222,7 +222,8 @@ public sealed partial class ScheduleCommands(
         {
             InputData = inputObject.ToJsonString(),
             WebhookSecret = secretProtector.Protect(string.IsNullOrEmpty(webhookSecret) ? null : webhookSecret),
-            NextRunAt = timingChanged ? next!.Value : draft.NextRunAt,
+            // Cronos answers in the zone's offset; PostgreSQL's timestamptz takes UTC only.
+            NextRunAt = timingChanged ? next!.Value.ToUniversalTime() : draft.NextRunAt,
         }, problems);
     }
 

@@ -28,7 +28,8 @@ public static class TickPlanner
         DateTimeOffset? last = null;
         DateTimeOffset? firstOld = null;
         var oldCount = 0;
-        foreach (var tick in cron.GetOccurrences(schedule.NextRunAt, now, zone, fromInclusive: true, toInclusive: true))
+        // Cronos answers in the zone's offset; PostgreSQL's timestamptz takes UTC only.
+        foreach (var tick in cron.GetOccurrences(schedule.NextRunAt, now, zone, fromInclusive: true, toInclusive: true).Select(t => t.ToUniversalTime()))
         {
             if (tick < windowStart)
             {
@@ -59,7 +60,7 @@ public static class TickPlanner
         }
 
         var following = last is { } decided ? cron.GetNextOccurrence(decided, zone) : cron.GetNextOccurrence(now, zone);
-        return new TickPlan(ticks, following ?? now + Never);
+        return new TickPlan(ticks, (following ?? now + Never).ToUniversalTime());
     }
 
     private static PlannedTick Decide(Schedule schedule, DateTimeOffset tick, bool isLatest, DateTimeOffset now, ScheduleOptions options)
