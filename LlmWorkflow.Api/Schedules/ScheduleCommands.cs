@@ -38,11 +38,6 @@ public sealed partial class ScheduleCommands(
             problems.Add(new("workflow_name", "workflow_name is required."));
         }
 
-        if (string.IsNullOrWhiteSpace(request.Cron))
-        {
-            problems.Add(new("cron", "cron is required, e.g. \"0 9 * * 1-5\"."));
-        }
-
         CheckName(problems, request.Name, required: true);
         if (idempotencyKey is { Length: > SubmissionValidator.MaxUserFieldLength })
         {
@@ -152,7 +147,7 @@ public sealed partial class ScheduleCommands(
     {
         var problems = new List<SubmissionProblem>();
         var cron = ScheduleCron.Parse(draft.Cron, out var cronProblem);
-        if (draft.Cron.Length > 0 && cron is null)
+        if (cron is null)
         {
             problems.Add(new("cron", cronProblem!));
         }
@@ -199,6 +194,7 @@ public sealed partial class ScheduleCommands(
                 WorkflowName = draft.WorkflowName,
                 InputData = inputObject,
                 TenantId = draft.TenantId,
+                UserId = draft.UserId,
                 WebhookUrl = draft.WebhookUrl,
                 WebhookSecret = webhookSecret,
                 Priority = draft.Priority,

@@ -10,10 +10,19 @@ namespace LlmWorkflow.Pipeline.Schedules;
 /// </summary>
 public static class ScheduleCron
 {
+    /// <summary>The longest expression stored (<c>llm_schedules.cron</c>).</summary>
+    public const int MaxLength = 200;
+
     /// <summary>The expression, or null with the reason it is refused.</summary>
     public static CronExpression? Parse(string? expression, out string? problem)
     {
         problem = null;
+        if (expression is { Length: > MaxLength })
+        {
+            problem = $"cron must be at most {MaxLength} characters.";
+            return null;
+        }
+
         var fields = expression?.Split(' ', '\t').Count(f => f.Length > 0) ?? 0;
         if (fields is not (5 or 6))
         {

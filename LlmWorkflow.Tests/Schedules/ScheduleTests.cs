@@ -87,6 +87,8 @@ public sealed class ScheduleTests(TestServers servers)
             (new JsonObject { ["cron"] = "61 * * * *" }, ["cron"]),
             (new JsonObject { ["cron"] = "* * *" }, ["cron"]),
             (new JsonObject { ["cron"] = "0 0 30 2 *" }, ["cron"]),
+            (new JsonObject { ["cron"] = "" }, ["cron"]),
+            (new JsonObject { ["cron"] = null }, ["cron"]),
             (new JsonObject { ["timezone"] = "Mars/Olympus_Mons" }, ["timezone"]),
             (new JsonObject { ["overlap"] = "sometimes" }, ["overlap"]),
             (new JsonObject { ["catch_up"] = "everything" }, ["catch_up"]),
