@@ -262,7 +262,7 @@ internal static class JobEndpoints
             .Select(j => new JobSummary(
                 j.Id, j.WorkflowName, j.Status.ToWire(), j.Priority, j.UserId, j.Username, j.Action, j.CreatedAt,
                 j.StartedAt, j.CompletedAt, j.DurationMs, j.ErrorMessage, j.CurrentStepId, j.CurrentStepName,
-                j.ProgressPercent, j.TotalTokens, j.CostUsd, j.Status == JobStatus.Failed ? j.ErrorData : null))
+                j.ProgressPercent, j.TotalTokens, j.CostUsd, j.Status == JobStatus.Failed ? j.ErrorData : null) { ScheduleId = j.ScheduleId })
             .ToListAsync(cancellationToken);
         var next = ordering.Field == JobListSort.DefaultField && page.Count == query.Limit
             ? new JobListCursor(page[^1].CreatedAt, page[^1].JobId).Encode()

@@ -176,6 +176,7 @@ public sealed class ScheduleTests(TestServers servers)
         Assert.Equal("cancelled", (string?)(await rig.Client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{firstJob}", ct))!["status"]);
 
         var jobs = await rig.Client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?schedule_id={id}", ct);
+        Assert.All(jobs!["jobs"]!.AsArray(), j => Assert.Equal(id, (string?)j!["schedule_id"]));
         Assert.Equal(new[] { (string)ticks[0]["job_id"]!, firstJob }.Order(), jobs!["jobs"]!.AsArray().Select(j => (string)j!["job_id"]!).Order());
         using var badFilter = await rig.Client.GetAsync("/api/v1/jobs?schedule_id=nope", ct);
         Assert.Equal(["schedule_id"], await ProblemFieldsAsync(badFilter, ct));
