@@ -86,6 +86,7 @@ if (rateLimits.Enabled)
 
 api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints().MapSignalEndpoints();
 api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints();
+api.MapGroup("").WithTags("Schedules").MapScheduleEndpoints();
 api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints().MapAnalyticsEndpoints().MapDashboardEndpoints();
 api.MapGroup("/admin/keys").WithTags("API keys").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapApiKeyEndpoints();
 api.MapGroup("/admin/webhooks").WithTags("Webhooks").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapWebhookEndpoints();

@@ -30,6 +30,9 @@ public sealed record JobStatusResponse
     /// <summary>When a delayed job is (or was) due, or a waiting job resumes; null for a job queued at once that never waited.</summary>
     public DateTimeOffset? RunAt { get; init; }
 
+    /// <summary>The schedule whose tick started the job; null for a job submitted directly.</summary>
+    public Guid? ScheduleId { get; init; }
+
     /// <summary>While the job is <c>waiting</c>: the step it waits at, the kind of wait and until when; otherwise null.</summary>
     public JobWait? WaitingFor { get; init; }
 

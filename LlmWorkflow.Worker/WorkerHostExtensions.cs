@@ -2,6 +2,7 @@ using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Persistence;
 using LlmWorkflow.Pipeline;
 using LlmWorkflow.Worker.Jobs;
+using LlmWorkflow.Worker.Schedules;
 using LlmWorkflow.Worker.Webhooks;
 using LlmWorkflow.Pipeline.Webhooks;
 using Microsoft.Extensions.Options;
@@ -41,6 +42,8 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<PostgresSignalInbox>();
         builder.Services.AddSingleton<DueJobWaker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DueJobWaker>());
+        builder.Services.AddSingleton<ScheduleTicker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ScheduleTicker>());
         builder.Services.AddHostedService<WorkerPresenceService>();
         builder.Services.AddSingleton<WebhookDeliveryStore>();
         builder.Services.AddSingleton<WebhookRetrySchedule>();

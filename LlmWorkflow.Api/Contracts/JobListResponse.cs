@@ -34,4 +34,8 @@ public sealed record JobSummary(
     int TotalTokens,
     decimal CostUsd,
     [property: System.ComponentModel.Description("The structured error of a failed job (type, category, retryable, ...), so a list can tell which failures a retry may fix.")]
-    System.Text.Json.JsonDocument? Error = null);
+    System.Text.Json.JsonDocument? Error = null)
+{
+    [System.ComponentModel.Description("The schedule whose tick started the job; null for a job submitted directly.")]
+    public Guid? ScheduleId { get; init; }
+}

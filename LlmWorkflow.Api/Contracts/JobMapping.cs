@@ -26,6 +26,7 @@ internal static class JobMapping
         CreatedAt = job.CreatedAt,
         QueuedAt = job.QueuedAt,
         RunAt = job.RunAt,
+        ScheduleId = job.ScheduleId,
         WaitingFor = job.Status == JobStatus.Waiting && job.WaitData?.RootElement is { ValueKind: JsonValueKind.Object } wait
             ? new JobWait(wait.GetProperty("step_id").GetString()!, wait.GetProperty("kind").GetString()!, wait.GetProperty("until").GetDateTimeOffset(),
                 wait.TryGetProperty("event", out var eventName) && eventName.ValueKind == JsonValueKind.String ? eventName.GetString() : null)

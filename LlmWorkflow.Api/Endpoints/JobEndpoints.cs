@@ -45,7 +45,7 @@ internal static class JobEndpoints
             .WithSummary("List jobs (newest first unless sorted)")
             .WithDescription("Filters: status_filter (all|running|pending|queued|processing|completed|failed|cancelled|scheduled; running = processing), user_id, limit (1-200, default 50), " +
                              "offset, limit_results: a count \"1\"-\"500\" (overrides limit) or a period \"Today\" (since 00:00 UTC), \"7 Days\", \"30 Days\"; " +
-                             "workflow_name (exact); search: part of the job id (a prefix, or the short id the dashboard shows), username, user id, action or input_data (its JSON text) (case-insensitive); " +
+                             "workflow_name (exact); schedule_id: the jobs a schedule's ticks started; search: part of the job id (a prefix, or the short id the dashboard shows), username, user id, action or input_data (its JSON text) (case-insensitive); " +
                              "username (exact); model, usage_from, usage_to (ISO 8601, years 2000-9000): only jobs with an LLM call (of that model) recorded in [usage_from, usage_to), " +
                              "the rows GET /admin/usage sums, so a figure of the usage report drills down to its jobs. " +
                              "Order: sort (created_at|status|workflow_name|username|priority|duration_ms|total_tokens|cost_usd, default created_at) and order (asc|desc, default desc); " +
@@ -182,6 +182,7 @@ internal static class JobEndpoints
         [FromQuery(Name = "limit_results")] string? limitResults,
         [FromQuery(Name = "tenant_id")] string? tenantId,
         [FromQuery(Name = "workflow_name")] string? workflowName,
+        [FromQuery(Name = "schedule_id")] string? scheduleId,
         string? search,
         string? username,
         string? model,
@@ -207,14 +208,31 @@ internal static class JobEndpoints
             errors[field] = messages;
         }
 
+        Guid? schedule = null;
+        if (!string.IsNullOrEmpty(scheduleId))
+        {
+            if (Guid.TryParse(scheduleId, out var parsedSchedule))
+            {
+                schedule = parsedSchedule;
+            }
+            else
+            {
+                errors["schedule_id"] = ["schedule_id must be a schedule's id (a UUID)."];
+            }
+        }
+
         var after = ParseCursor(cursor, ordering, query, errors);
-        if (query is null || usage is null || ordering is null || errors.ContainsKey("cursor"))
+        if (query is null || usage is null || ordering is null || errors.ContainsKey("cursor") || errors.ContainsKey("schedule_id"))
         {
             return TypedResults.ValidationProblem(errors, detail: string.Join(" ", errors.Values.SelectMany(v => v)),
                 extensions: errors.ContainsKey("limit_results") ? InvalidLimitResults(limitResults) : null);
         }
 
         var jobs = Filter(db, scope, tenantId, query, usage);
+        if (schedule is { } fromSchedule)
+        {
+            jobs = jobs.Where(j => j.ScheduleId == fromSchedule);
+        }
 
         // Counting every match costs a scan of all of them (seconds at millions of jobs); the count stops one past
         // its limit, which is enough to say "more than that" and whether a next page exists. With a cursor it still
@@ -244,7 +262,7 @@ internal static class JobEndpoints
             .Select(j => new JobSummary(
                 j.Id, j.WorkflowName, j.Status.ToWire(), j.Priority, j.UserId, j.Username, j.Action, j.CreatedAt,
                 j.StartedAt, j.CompletedAt, j.DurationMs, j.ErrorMessage, j.CurrentStepId, j.CurrentStepName,
-                j.ProgressPercent, j.TotalTokens, j.CostUsd, j.Status == JobStatus.Failed ? j.ErrorData : null))
+                j.ProgressPercent, j.TotalTokens, j.CostUsd, j.Status == JobStatus.Failed ? j.ErrorData : null) { ScheduleId = j.ScheduleId })
             .ToListAsync(cancellationToken);
         var next = ordering.Field == JobListSort.DefaultField && page.Count == query.Limit
             ? new JobListCursor(page[^1].CreatedAt, page[^1].JobId).Encode()

@@ -12,6 +12,7 @@ public static class ApiJobServices
         services.AddSingleton<SubmissionBatcher>();
         services.AddScoped<JobSubmitter>();
         services.AddScoped<JobCommands>();
+        services.AddSingleton<Schedules.ScheduleCommands>();
         services.AddSingleton<DeletedJobs>();
         services.AddSingleton<QueueSnapshot>();
         services.AddScoped<UsageReport>();

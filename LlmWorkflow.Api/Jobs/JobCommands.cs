@@ -40,46 +40,26 @@ public enum RetryOutcome
 /// <summary>
 /// Operator and caller actions on existing jobs: cancel, bulk delete, retry. Running jobs are stopped through
 /// Postgres (the job's worker watches for cancel requests and deleted rows), so no worker address is needed. The
-/// statements are <see cref="JobLifecycleStore"/>'s; this class orders them and tells Redis.
+/// statements are <see cref="JobLifecycleStore"/>'s; this class orders them and tells Redis (a cancel through
+/// <see cref="JobCancellation"/>, the path a schedule's cancel_previous takes too).
 /// </summary>
 public sealed class JobCommands(
     LlmWorkflowDbContext db,
     JobLifecycleStore store,
     JobQueue queue,
     JobEventStream events,
+    JobCancellation cancellation,
     WorkflowCatalog catalog,
     TimeProvider time,
     ILogger<JobCommands> logger)
 {
-    public async Task<CancelOutcome> CancelAsync(Guid jobId, CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        if (await store.CancelWaitingAsync(jobId, now, cancellationToken))
+    public async Task<CancelOutcome> CancelAsync(Guid jobId, CancellationToken cancellationToken) =>
+        await cancellation.CancelAsync(jobId, cancellationToken) switch
         {
-            var workflow = await db.Jobs.Where(j => j.Id == jobId).Select(j => j.WorkflowName).FirstOrDefaultAsync(cancellationToken);
-            Telemetry.JobsFinished.Add(1, new KeyValuePair<string, object?>("workflow", workflow), new KeyValuePair<string, object?>("status", "cancelled"));
-            await PublishCancelledAsync(jobId);
-            return CancelOutcome.Cancelled;
-        }
-
-        if (await store.RequestCancelAsync(jobId, now, cancellationToken))
-        {
-            // From this commit on the job ends cancelled: its worker's finish stores "cancelled" whatever the run's
-            // outcome, and checks before each paid step. The notice only makes the worker stop at once.
-            try
-            {
-                await queue.AnnounceCancelAsync(jobId);
-            }
-            catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
-            {
-                logger.LogWarning(ex, "Could not announce the cancel of job {JobId}; its worker sees it at its next poll", jobId);
-            }
-
-            return CancelOutcome.CancelRequested;
-        }
-
-        return await db.Jobs.AnyAsync(j => j.Id == jobId, cancellationToken) ? CancelOutcome.AlreadyFinished : CancelOutcome.NotFound;
-    }
+            CancelStep.Cancelled => CancelOutcome.Cancelled,
+            CancelStep.CancelRequested => CancelOutcome.CancelRequested,
+            _ => await db.Jobs.AnyAsync(j => j.Id == jobId, cancellationToken) ? CancelOutcome.AlreadyFinished : CancelOutcome.NotFound,
+        };
 
     /// <summary>How long a delete waits for the workers of running jobs to record their cancel before deleting them.</summary>
     public static readonly TimeSpan CancelBeforeDeleteWait = TimeSpan.FromSeconds(5);
@@ -127,7 +107,7 @@ public sealed class JobCommands(
 
         foreach (var id in ids)
         {
-            await PublishCancelledAsync(id);
+            await cancellation.PublishCancelledAsync(id);
         }
 
         return ids;
@@ -209,17 +189,5 @@ public sealed class JobCommands(
         }
 
         return rerun;
-    }
-
-    private async Task PublishCancelledAsync(Guid jobId)
-    {
-        try
-        {
-            await events.PublishAsync(new JobCancelledEvent(jobId.ToString(), time.GetUtcNow()));
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            logger.LogWarning(ex, "Could not publish the cancelled event of job {JobId}", jobId);
-        }
     }
 }

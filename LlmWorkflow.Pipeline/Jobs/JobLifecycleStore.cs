@@ -34,7 +34,7 @@ public sealed partial class JobLifecycleStore(
     private static readonly string SubmitSql = $"""
         INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, priority, webhook_url, webhook_secret, webhook_events,
                                        user_id, username, action, status, input_data, debug_mode, budget_usd, idempotency_key,
-                                       queued_at, dispatched_at, created_at, updated_at, tenant_id, trace_id, run_at)
+                                       queued_at, dispatched_at, created_at, updated_at, tenant_id, trace_id, run_at, schedule_id)
         SELECT r.id, r.id::text, r.workflow_name, r.priority, r.webhook_url, r.webhook_secret,
                CASE WHEN r.webhook_events IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.webhook_events)) END,
                r.user_id, r.username, r.action,
@@ -42,12 +42,12 @@ public sealed partial class JobLifecycleStore(
                     ELSE '{JobLifecycle.Rule(JobTransition.SubmitScheduled).To.ToWire()}' END,
                r.input_data, r.debug_mode, r.budget_usd, r.idempotency_key,
                COALESCE(r.run_at, r.created_at), CASE WHEN r.run_at IS NULL THEN r.created_at END, r.created_at, r.created_at,
-               r.tenant_id, r.trace_id, r.run_at
+               r.tenant_id, r.trace_id, r.run_at, r.schedule_id
           FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::text[],
                       $10::jsonb[], $11::bool[], $12::numeric[], $13::text[], $14::timestamptz[], $15::text[], $16::text[],
-                      $17::timestamptz[])
+                      $17::timestamptz[], $18::uuid[])
                AS r(id, workflow_name, priority, webhook_url, webhook_secret, webhook_events, user_id, username, action,
-                    input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id, trace_id, run_at)
+                    input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id, trace_id, run_at, schedule_id)
         ON CONFLICT DO NOTHING
         RETURNING id
         """;
@@ -144,9 +144,16 @@ public sealed partial class JobLifecycleStore(
     /// one multi-row statement; returns the ids inserted. A job whose
     /// unique key another job holds (two requests with one idempotency key raced) is not inserted.
     /// </summary>
-    public async Task<HashSet<Guid>> SubmitAsync(IReadOnlyList<WorkflowJob> jobs, CancellationToken cancellationToken)
+    public Task<HashSet<Guid>> SubmitAsync(IReadOnlyList<WorkflowJob> jobs, CancellationToken cancellationToken) =>
+        SubmitAsync(jobs, null, cancellationToken);
+
+    /// <summary>
+    /// Submit, inside <paramref name="transaction"/> when one is given: a schedule's tick inserts its job in the same
+    /// transaction that records the tick, so a tick and its job commit together or not at all.
+    /// </summary>
+    public async Task<HashSet<Guid>> SubmitAsync(IReadOnlyList<WorkflowJob> jobs, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(SubmitSql);
+        await using var command = transaction is null ? dataSource.CreateCommand(SubmitSql) : new NpgsqlCommand(SubmitSql, transaction.Connection, transaction);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.Id).ToArray() });
         p.Add(Texts(jobs.Select(j => j.WorkflowName)));
@@ -165,6 +172,7 @@ public sealed partial class JobLifecycleStore(
         p.Add(Texts(jobs.Select(j => j.TenantId)));
         p.Add(Texts(jobs.Select(j => j.TraceId)));
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.RunAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.ScheduleId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
         return await ReadIdsAsync(command, cancellationToken);
     }
 

@@ -114,4 +114,7 @@ public sealed class WorkflowJob
     public string[]? WebhookEvents { get; set; }
 
     public DateTimeOffset? CancelRequestedAt { get; set; }
+
+    /// <summary>The schedule whose tick started this job; null for a job submitted directly.</summary>
+    public Guid? ScheduleId { get; set; }
 }

@@ -71,8 +71,9 @@ public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
         var jobId = await SubmitCancelledJobAsync(ct);
         var eventsJobId = await SubmitCancelledJobAsync(ct);
         var keyId = await CreateDatabaseKeyAsync(ct);
+        var scheduleId = await CreateScheduleAsync(ct);
         var requests = operations
-            .SelectMany(o => Variants(o, o.Path.EndsWith("/events", StringComparison.Ordinal) ? eventsJobId : jobId, keyId))
+            .SelectMany(o => Variants(o, o.Path.EndsWith("/events", StringComparison.Ordinal) ? eventsJobId : jobId, keyId, scheduleId))
             .ToList();
 
         var stopwatch = Stopwatch.StartNew();
@@ -235,9 +236,12 @@ public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
         return response.StatusCode;
     }
 
-    private static IEnumerable<FuzzRequest> Variants(OpenApiOperation operation, string jobId, string keyId)
+    private static IEnumerable<FuzzRequest> Variants(OpenApiOperation operation, string jobId, string keyId, string scheduleId)
     {
-        var validPath = new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = keyId, ["event"] = "approval" };
+        var validPath = new Dictionary<string, string>
+        {
+            ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = keyId, ["event"] = "approval", ["scheduleId"] = scheduleId,
+        };
         var basePath = operation.Fill(validPath);
         var validBody = operation.HasBody ? ValidBody(operation) : null;
 
@@ -289,10 +293,25 @@ public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
     private static string ValidBody(OpenApiOperation operation) => operation.Path switch
     {
         _ when operation.Path.Contains("bulk", StringComparison.Ordinal) => """{"job_ids": ["00000000-0000-0000-0000-000000000001"]}""",
+        _ when operation.Path.Contains("/schedules", StringComparison.Ordinal) =>
+            """{"name": "fuzz", "workflow_name": "hello_transform", "cron": "*/5 * * * *", "timezone": "Europe/Berlin", "input_data": {"name": "fuzz"}, "overlap": "allow", "catch_up": "all", "priority": 1}""",
         _ when operation.Path.Contains("/admin/keys", StringComparison.Ordinal) =>
             """{"name": "fuzz", "tenant_id": "fuzz", "role": "caller", "user_id": "u", "expires_at": "2030-01-01T00:00:00Z"}""",
         _ => """{"workflow_name": "hello_transform", "input_data": {"name": "fuzz"}, "user_id": "u", "username": "n", "action": "a", "priority": 1}""",
     };
+
+    /// <summary>A schedule whose id the schedule routes are fuzzed with (changed and deleted along the way).</summary>
+    private async Task<string> CreateScheduleAsync(CancellationToken ct)
+    {
+        using var create = new HttpRequestMessage(HttpMethod.Post, "/api/v1/schedules")
+        {
+            Content = JsonContent.Create(new { name = "fuzz-target", workflow_name = "hello_transform", cron = "0 * * * *", input_data = new { name = "fuzz" } }),
+        };
+        create.Headers.Add("X-API-Key", TestEnvironment.CallerKey);
+        using var response = await _http.SendAsync(create, ct);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["schedule_id"]!;
+    }
 
     /// <summary>A database key whose id the key routes are fuzzed with (rotated and revoked along the way).</summary>
     private async Task<string> CreateDatabaseKeyAsync(CancellationToken ct)

@@ -55,6 +55,8 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
         new("database key of tenant app-a, as alice", _databaseKeyA, "alice"),
     ];
 
+    /// <summary>Alice's schedule in tenant app-a, probed by the routes with a {scheduleId}.</summary>
+    private string _scheduleId = Guid.Empty.ToString();
     private string _databaseKeyA = null!;
     private string _databaseKeyB = null!;
     private string _databaseKeyABoundToBob = null!;
@@ -112,13 +114,14 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
 
         var idempotencyKey = "idem-" + Guid.NewGuid().ToString("N");
         var jobId = await SubmitAsync(new Actor("owner", KeyA, "alice"), "/api/v1/workflow", idempotencyKey, "alice", ct);
+        _scheduleId = await TryCreateScheduleAsync(Owners[0], idempotencyKey, ct) ?? throw new Xunit.Sdk.XunitException("the owner's schedule was refused");
         var failures = new List<string>();
         var covered = new List<string>();
 
         // 1. Intruders on every route, before anything changes the job.
         foreach (var operation in operations)
         {
-            if (operation.PathParameters.Contains("jobId"))
+            if (operation.PathParameters.Contains("jobId") || operation.PathParameters.Contains("scheduleId"))
             {
                 foreach (var intruder in Intruders)
                 {
@@ -159,6 +162,26 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
                     if (replayed == jobId)
                     {
                         failures.Add($"{operation.Key} as '{intruder.Name}' replayed the owner's Idempotency-Key and got the owner's job");
+                    }
+                }
+            }
+            else if (operation.Key == "GET /api/v1/schedules")
+            {
+                foreach (var intruder in Intruders)
+                {
+                    if ((await ListSchedulesAsync(intruder, ct)).Contains(_scheduleId))
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}' lists the schedule");
+                    }
+                }
+            }
+            else if (operation.Key == "POST /api/v1/schedules")
+            {
+                foreach (var intruder in Intruders)
+                {
+                    if (await TryCreateScheduleAsync(intruder, idempotencyKey, ct) == _scheduleId)
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}' replayed the owner's Idempotency-Key and got the owner's schedule");
                     }
                 }
             }
@@ -217,6 +240,35 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
             }
         }
 
+        // The schedule too: whoever may see it reads and changes it; its owner deletes it last.
+        foreach (var operation in operations.Where(o => o.PathParameters.Contains("scheduleId") && o.Method != "DELETE"))
+        {
+            foreach (var actor in Owners)
+            {
+                var status = await SendAsync(actor, operation, jobId, ct);
+                if (status is HttpStatusCode.NotFound or HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
+                {
+                    failures.Add($"{operation.Key} as '{actor.Name}': {(int)status}, expected access");
+                }
+            }
+
+            covered.Add(operation.Key);
+        }
+
+        foreach (var actor in Owners)
+        {
+            if (!(await ListSchedulesAsync(actor, ct)).Contains(_scheduleId))
+            {
+                failures.Add($"GET /api/v1/schedules as '{actor.Name}' does not list the schedule");
+            }
+        }
+
+        Assert.Equal(_scheduleId, await TryCreateScheduleAsync(Owners[0], idempotencyKey, ct));
+        using (var deleted = await SendRawAsync(Owners[0], HttpMethod.Delete, $"/api/v1/schedules/{_scheduleId}", null, ct))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
         foreach (var actor in Owners)
         {
             var query = actor.Key == TestEnvironment.AdminKey ? "tenant_id=app-a" : null;
@@ -238,6 +290,12 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
         Assert.Contains("PATCH /api/v1/jobs/{jobId}", covered);
         Assert.Contains("POST /api/v1/jobs/{jobId}/signals/{event}", covered);
         Assert.Contains("GET /api/v1/jobs/{jobId}/signals", covered);
+        Assert.Contains("GET /api/v1/schedules", covered);
+        Assert.Contains("POST /api/v1/schedules", covered);
+        Assert.Contains("GET /api/v1/schedules/{scheduleId}", covered);
+        Assert.Contains("PATCH /api/v1/schedules/{scheduleId}", covered);
+        Assert.Contains("DELETE /api/v1/schedules/{scheduleId}", covered);
+        Assert.Contains("GET /api/v1/schedules/{scheduleId}/ticks", covered);
     }
 
     [Fact]
@@ -255,7 +313,7 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
     private async Task<HttpStatusCode> SendAsync(Actor actor, OpenApiOperation operation, string jobId, CancellationToken ct)
     {
         // Key routes are admin routes: any key id shows whether a non-admin is refused.
-        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = Guid.NewGuid().ToString(), ["event"] = "approval" });
+        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = Guid.NewGuid().ToString(), ["event"] = "approval", ["scheduleId"] = _scheduleId });
         var body = operation.HasBody ? "{}" : null;
         if (operation.Key == "POST /api/v1/admin/webhooks/replay")
         {
@@ -318,6 +376,38 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
         var text = await response.Content.ReadAsStringAsync(ct);
         Assert.True(response.IsSuccessStatusCode || (int)response.StatusCode is >= 400 and < 500, $"submit as '{actor.Name}': {(int)response.StatusCode} {text}");
         return response.IsSuccessStatusCode ? (string?)JsonNode.Parse(text)!["job_id"] : null;
+    }
+
+    /// <summary>Creates an hourly schedule; its id, or null when the API refused the request with a 4xx.</summary>
+    private async Task<string?> TryCreateScheduleAsync(Actor actor, string idempotencyKey, CancellationToken ct)
+    {
+        var body = new JsonObject
+        {
+            ["name"] = "isolation",
+            ["workflow_name"] = "hello_transform",
+            ["cron"] = "0 * * * *",
+            ["input_data"] = new JsonObject { ["name"] = "isolation" },
+        }.ToJsonString();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/schedules") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-API-Key", actor.Key);
+        request.Headers.Add("Idempotency-Key", idempotencyKey);
+        if (actor.HeaderUser is { } headerUser)
+        {
+            request.Headers.Add("X-User-Id", headerUser);
+        }
+
+        using var response = await _http.SendAsync(request, ct);
+        var text = await response.Content.ReadAsStringAsync(ct);
+        Assert.True(response.IsSuccessStatusCode || (int)response.StatusCode is >= 400 and < 500, $"schedule as '{actor.Name}': {(int)response.StatusCode} {text}");
+        return response.IsSuccessStatusCode ? (string?)JsonNode.Parse(text)!["schedule_id"] : null;
+    }
+
+    private async Task<List<string>> ListSchedulesAsync(Actor actor, CancellationToken ct)
+    {
+        using var response = await SendRawAsync(actor, HttpMethod.Get, "/api/v1/schedules?limit=200", null, ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var page = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+        return page!["schedules"]!.AsArray().Select(j => (string)j!["schedule_id"]!).ToList();
     }
 
     private async Task<List<string>> ListAsync(Actor actor, string? query, CancellationToken ct)

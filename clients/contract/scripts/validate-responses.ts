@@ -111,6 +111,27 @@ await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}"
 await api.expect({ method: "DELETE", route: "/api/v1/workflow/{jobId}", path: { jobId: laterId } }, 200);
 await api.expect({ method: "PATCH", route: "/api/v1/jobs/{jobId}", path: { jobId: laterId }, body: { delay_seconds: 60 } }, 409);
 
+// Schedules: created (201, the same again for a repeated Idempotency-Key: 200), listed, read, paused, ticks, their jobs, deleted (204); 400s, 404s.
+const scheduleBody = { name: "contract digest", workflow_name: "hello_transform", cron: "0 9 * * 1-5", timezone: "Europe/Berlin", input_data: { name: "Digest" } };
+const schedule = await api.expect({ method: "POST", route: "/api/v1/schedules", headers: { "Idempotency-Key": "schedule-1" }, body: scheduleBody }, 201);
+const scheduleId = schedule.json?.schedule_id as string;
+if (schedule.json?.next_runs?.length !== 5) api.failures.push(`POST /api/v1/schedules: expected five next_runs, got ${schedule.text}`);
+await api.expect({ method: "POST", route: "/api/v1/schedules", headers: { "Idempotency-Key": "schedule-1" }, body: scheduleBody }, 200);
+await api.expect({ method: "POST", route: "/api/v1/schedules", body: { ...scheduleBody, cron: "61 * * * *", timezone: "Mars/Base" } }, 400);
+await api.expect({ method: "GET", route: "/api/v1/schedules" }, 200);
+await api.expect({ method: "GET", route: "/api/v1/schedules", query: { limit: "0" } }, 400);
+await api.expect({ method: "GET", route: "/api/v1/schedules/{scheduleId}", path: { scheduleId } }, 200);
+await api.expect({ method: "GET", route: "/api/v1/schedules/{scheduleId}", path: { scheduleId: missing } }, 404);
+await api.expect({ method: "PATCH", route: "/api/v1/schedules/{scheduleId}", path: { scheduleId }, body: { paused: true, overlap: "allow" } }, 200);
+await api.expect({ method: "PATCH", route: "/api/v1/schedules/{scheduleId}", path: { scheduleId }, body: { catch_up: "sometimes" } }, 400);
+await api.expect({ method: "PATCH", route: "/api/v1/schedules/{scheduleId}", path: { scheduleId: missing }, body: { paused: true } }, 404);
+await api.expect({ method: "GET", route: "/api/v1/schedules/{scheduleId}/ticks", path: { scheduleId } }, 200);
+await api.expect({ method: "GET", route: "/api/v1/schedules/{scheduleId}/ticks", path: { scheduleId: missing } }, 404);
+await api.expect({ method: "GET", route: "/api/v1/jobs", query: { schedule_id: scheduleId } }, 200);
+await api.expect({ method: "GET", route: "/api/v1/jobs", query: { schedule_id: "nope" } }, 400);
+await api.expect({ method: "DELETE", route: "/api/v1/schedules/{scheduleId}", path: { scheduleId } }, 204);
+await api.expect({ method: "DELETE", route: "/api/v1/schedules/{scheduleId}", path: { scheduleId } }, 404);
+
 // Lists: every status_filter (document 003's all and running included), limit_results counts and periods, 400s.
 for (const status_filter of ["all", "running", "pending", "queued", "processing", "completed", "failed", "cancelled", "scheduled"]) {
   await api.expect({ method: "GET", route: "/api/v1/jobs", query: { status_filter } }, 200);

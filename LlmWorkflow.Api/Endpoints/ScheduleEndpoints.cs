@@ -1,0 +1,165 @@
+using LlmWorkflow.Api.Auth;
+using LlmWorkflow.Api.Contracts;
+using LlmWorkflow.Api.Jobs;
+using LlmWorkflow.Api.Schedules;
+using LlmWorkflow.Pipeline.Schedules;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace LlmWorkflow.Api.Endpoints;
+
+/// <summary>
+/// Schedules: a workflow run started on every tick of a cron expression in a time zone. Tenant-scoped like jobs:
+/// another tenant's (or, for a caller narrowed to a user, another user's) schedule answers 404 like a missing one.
+/// </summary>
+internal static class ScheduleEndpoints
+{
+    private const string Dst =
+        "Daylight-saving time follows the zone's wall clock: a tick whose local time a spring-forward skips runs at the " +
+        "transition's first valid instant; a tick whose local time a fall-back repeats runs once, while a schedule every " +
+        "so many minutes or seconds keeps ticking through both repeated hours.";
+
+    public static RouteGroupBuilder MapScheduleEndpoints(this RouteGroupBuilder api)
+    {
+        api.MapPost("/schedules", CreateAsync)
+            .WithName("CreateSchedule")
+            .WithSummary("Create a schedule: a workflow run on every tick of a cron expression in a time zone")
+            .WithDescription("201 with the schedule and its next five ticks (UTC and local). A repeated Idempotency-Key returns the " +
+                             "schedule it created with 200. 400 names each invalid field: workflow_name (unknown), cron (not 5 or 6 " +
+                             "fields, invalid, or never ticking), timezone (not an IANA id), overlap, catch_up, input_data (not an " +
+                             "object, or not matching the workflow's input_schema), priority, webhook_url (the webhook URL policy). " +
+                             "Exactly one job starts per tick whatever the number of API and worker processes; a tick skipped " +
+                             "(paused, overlap, missed) is recorded with its reason (GET …/ticks). " + Dst);
+        api.MapGet("/schedules", ListAsync)
+            .WithName("ListSchedules")
+            .WithSummary("List the caller's schedules, oldest first")
+            .WithDescription("limit (1-200, default 50) and offset page them; only the caller key's tenant's schedules are listed " +
+                             "(narrowed to the caller's user when one is named).");
+        api.MapGet("/schedules/{scheduleId:guid}", GetAsync)
+            .WithName("GetSchedule")
+            .WithSummary("A schedule with its next five ticks in UTC and in its zone")
+            .WithDescription("404 for an unknown schedule or another tenant's. " + Dst);
+        api.MapPatch("/schedules/{scheduleId:guid}", UpdateAsync)
+            .WithName("UpdateSchedule")
+            .WithSummary("Pause, resume or change a schedule")
+            .WithDescription("Only the fields sent change: paused (true pauses: ticks are recorded skipped with reason paused; false " +
+                             "resumes), name, cron, timezone (either computes the next tick from now), input_data, priority, " +
+                             "webhook_url, webhook_secret, overlap, catch_up. 200 with the schedule; 400 naming the field; 404 for " +
+                             "an unknown schedule or another tenant's.");
+        api.MapDelete("/schedules/{scheduleId:guid}", DeleteAsync)
+            .WithName("DeleteSchedule")
+            .WithSummary("Delete a schedule (its jobs stay, and keep its schedule_id)")
+            .WithDescription("204; no tick runs after it. Jobs it already started are not cancelled. 404 for an unknown schedule or another tenant's.");
+        api.MapGet("/schedules/{scheduleId:guid}/ticks", ListTicksAsync)
+            .WithName("ListScheduleTicks")
+            .WithSummary("The schedule's decided ticks, newest first: started (with job_id) or skipped (with the reason)")
+            .WithDescription("limit 1-500, default 100. Reasons: paused, overlap (the previous job had not finished, overlap skip), " +
+                             "missed (the service was down at the tick's time and catch_up did not run it; ticks older than " +
+                             "Schedules:CatchUpWindow are one row, tick_count says how many). 404 for an unknown schedule or another tenant's.");
+        return api;
+    }
+
+    private static async Task<Results<Created<ScheduleResponse>, Ok<ScheduleResponse>, ValidationProblem>> CreateAsync(
+        CreateScheduleRequest request,
+        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        ScheduleCommands commands,
+        HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        var scope = CallerScope.From(http);
+        var headerUser = http.Request.Headers[CallerScope.UserHeader].FirstOrDefault();
+        var user = CallerScope.BoundUser(http) ?? (string.IsNullOrEmpty(headerUser) ? null : headerUser);
+        var result = await commands.CreateAsync(request, scope.TenantId, user, idempotencyKey, cancellationToken);
+        if (result.Schedule is not { } schedule)
+        {
+            return SubmissionProblem.ToResult(result.Problems);
+        }
+
+        var body = commands.ToResponse(schedule);
+        return result.Created ? TypedResults.Created($"/api/v1/schedules/{schedule.Id}", body) : TypedResults.Ok(body);
+    }
+
+    private static async Task<Results<Ok<ScheduleListResponse>, ValidationProblem>> ListAsync(
+        int? limit, int? offset, ScheduleStore store, ScheduleCommands commands, HttpContext http, CancellationToken cancellationToken)
+    {
+        var problems = new List<SubmissionProblem>();
+        if (limit is < 1 or > 200)
+        {
+            problems.Add(new("limit", "limit must be between 1 and 200."));
+        }
+
+        if (offset is < 0)
+        {
+            problems.Add(new("offset", "offset must be 0 or more."));
+        }
+
+        if (problems.Count > 0)
+        {
+            return SubmissionProblem.ToResult(problems);
+        }
+
+        var scope = CallerScope.From(http);
+        var (page, total) = scope.Contradictory
+            ? ([], 0)
+            : await store.ListAsync(scope.TenantFilter, scope.IsAdmin ? null : scope.UserId, limit ?? 50, offset ?? 0, cancellationToken);
+        return TypedResults.Ok(new ScheduleListResponse([.. page.Select(commands.ToResponse)], total, limit ?? 50, offset ?? 0));
+    }
+
+    private static async Task<Results<Ok<ScheduleResponse>, NotFoundProblem>> GetAsync(
+        Guid scheduleId, ScheduleStore store, ScheduleCommands commands, HttpContext http, CancellationToken cancellationToken) =>
+        await VisibleAsync(store, scheduleId, http, cancellationToken) is { } schedule
+            ? TypedResults.Ok(commands.ToResponse(schedule))
+            : NotFoundProblems.Schedule(scheduleId);
+
+    private static async Task<Results<Ok<ScheduleResponse>, NotFoundProblem, ValidationProblem>> UpdateAsync(
+        Guid scheduleId,
+        [FromBody] UpdateScheduleRequest request,
+        ScheduleStore store,
+        ScheduleCommands commands,
+        HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        if (await VisibleAsync(store, scheduleId, http, cancellationToken) is not { } current)
+        {
+            return NotFoundProblems.Schedule(scheduleId);
+        }
+
+        var result = await commands.UpdateAsync(current, request, cancellationToken);
+        if (result.Problems.Count > 0)
+        {
+            return SubmissionProblem.ToResult(result.Problems);
+        }
+
+        return result.Schedule is { } updated ? TypedResults.Ok(commands.ToResponse(updated)) : NotFoundProblems.Schedule(scheduleId);
+    }
+
+    private static async Task<Results<NoContent, NotFoundProblem>> DeleteAsync(
+        Guid scheduleId, ScheduleStore store, HttpContext http, CancellationToken cancellationToken) =>
+        await VisibleAsync(store, scheduleId, http, cancellationToken) is not null && await store.DeleteAsync(scheduleId, cancellationToken)
+            ? TypedResults.NoContent()
+            : NotFoundProblems.Schedule(scheduleId);
+
+    private static async Task<Results<Ok<ScheduleTickListResponse>, NotFoundProblem, ValidationProblem>> ListTicksAsync(
+        Guid scheduleId, int? limit, ScheduleStore store, HttpContext http, CancellationToken cancellationToken)
+    {
+        if (limit is < 1 or > 500)
+        {
+            return SubmissionProblem.ToResult([new SubmissionProblem("limit", "limit must be between 1 and 500.")]);
+        }
+
+        if (await VisibleAsync(store, scheduleId, http, cancellationToken) is null)
+        {
+            return NotFoundProblems.Schedule(scheduleId);
+        }
+
+        var ticks = await store.ListTicksAsync(scheduleId, limit ?? 100, cancellationToken);
+        return TypedResults.Ok(new ScheduleTickListResponse(scheduleId,
+            [.. ticks.Select(t => new ScheduleTickView(t.TickAt, t.Outcome, t.Reason, t.JobId, t.Count, t.RecordedAt))]));
+    }
+
+    /// <summary>The schedule when the caller may see it; null when there is none or it is another tenant's (or user's).</summary>
+    private static async Task<Schedule?> VisibleAsync(ScheduleStore store, Guid scheduleId, HttpContext http, CancellationToken cancellationToken) =>
+        await store.GetAsync(scheduleId, cancellationToken) is { } schedule && CallerScope.From(http).CanSee(schedule.TenantId, schedule.UserId)
+            ? schedule
+            : null;
+}

@@ -1,0 +1,195 @@
+using System.Data.Common;
+using LlmWorkflow.Pipeline.Jobs;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace LlmWorkflow.Pipeline.Schedules;
+
+/// <summary>
+/// The statements on <c>llm_schedules</c> and <c>llm_schedule_ticks</c> the API's routes need (the ticker's are
+/// <see cref="ScheduleTickRunner"/>'s). Tenant scoping is the caller's: it reads a schedule, checks its owner, then acts.
+/// </summary>
+public sealed class ScheduleStore(NpgsqlDataSource dataSource)
+{
+    internal const string Columns =
+        "id, tenant_id, user_id, name, workflow_name, cron, timezone, input_data::text AS input_data, priority, webhook_url, " +
+        "webhook_secret, overlap, catch_up, paused, next_run_at, idempotency_key, created_at, updated_at";
+
+    /// <summary>Inserts the schedule; false when another one of the caller holds its idempotency key.</summary>
+    public async Task<bool> InsertAsync(Schedule schedule, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            INSERT INTO llm_schedules (id, tenant_id, user_id, name, workflow_name, cron, timezone, input_data, priority, webhook_url,
+                                       webhook_secret, overlap, catch_up, paused, next_run_at, idempotency_key, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """);
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter { Value = schedule.Id });
+        p.Add(new NpgsqlParameter { Value = schedule.TenantId });
+        p.Add(Text(schedule.UserId));
+        p.Add(new NpgsqlParameter { Value = schedule.Name });
+        p.Add(new NpgsqlParameter { Value = schedule.WorkflowName });
+        p.Add(new NpgsqlParameter { Value = schedule.Cron });
+        p.Add(new NpgsqlParameter { Value = schedule.TimeZone });
+        p.Add(new NpgsqlParameter { Value = schedule.InputData });
+        p.Add(new NpgsqlParameter { Value = schedule.Priority });
+        p.Add(Text(schedule.WebhookUrl));
+        p.Add(Text(schedule.WebhookSecret));
+        p.Add(new NpgsqlParameter { Value = schedule.Overlap });
+        p.Add(new NpgsqlParameter { Value = schedule.CatchUp });
+        p.Add(new NpgsqlParameter { Value = schedule.Paused });
+        p.Add(new NpgsqlParameter { Value = schedule.NextRunAt });
+        p.Add(Text(schedule.IdempotencyKey));
+        p.Add(new NpgsqlParameter { Value = schedule.CreatedAt });
+        return await command.ExecuteScalarAsync(cancellationToken) is Guid;
+    }
+
+    public async Task<Schedule?> FindByIdempotencyKeyAsync(string tenantId, string? userId, string key, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"SELECT {Columns} FROM llm_schedules WHERE tenant_id = $1 AND COALESCE(user_id, '') = COALESCE($2, '') AND idempotency_key = $3");
+        command.Parameters.Add(new NpgsqlParameter { Value = tenantId });
+        command.Parameters.Add(Text(userId));
+        command.Parameters.Add(new NpgsqlParameter { Value = key });
+        return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
+    }
+
+    public async Task<Schedule?> GetAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM llm_schedules WHERE id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
+    }
+
+    /// <summary>A page of schedules, oldest first, and how many match.</summary>
+    /// <param name="tenantId">Only this tenant's (null: every tenant, for admins).</param>
+    /// <param name="userId">Only this user's (null: any user of the tenant).</param>
+    public async Task<(IReadOnlyList<Schedule> Page, long Total)> ListAsync(string? tenantId, string? userId, int limit, int offset, CancellationToken cancellationToken)
+    {
+        const string Where = "($1::text IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR user_id = $2)";
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT {Columns} FROM llm_schedules WHERE {Where} ORDER BY created_at, id LIMIT $3 OFFSET $4")
+        {
+            Parameters = { Text(tenantId), Text(userId), new NpgsqlParameter { Value = limit }, new NpgsqlParameter { Value = offset } },
+        });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT count(*) FROM llm_schedules WHERE {Where}")
+        {
+            Parameters = { Text(tenantId), Text(userId) },
+        });
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        var page = new List<Schedule>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            page.Add(Read(reader));
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (page, reader.GetInt64(0));
+    }
+
+    /// <summary>
+    /// Writes the schedule's changeable fields. The next tick is written only when <paramref name="timingChanged"/>
+    /// (cron or zone): otherwise the ticker may have moved it since the caller read the row, and its value stands.
+    /// Null when the schedule is gone.
+    /// </summary>
+    public async Task<Schedule?> UpdateAsync(Schedule schedule, bool timingChanged, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            UPDATE llm_schedules
+               SET name = $2, cron = $3, timezone = $4, input_data = $5::jsonb, priority = $6, webhook_url = $7, webhook_secret = $8,
+                   overlap = $9, catch_up = $10, paused = $11, next_run_at = CASE WHEN $12 THEN $13 ELSE next_run_at END, updated_at = $14
+             WHERE id = $1
+            RETURNING {Columns}
+            """);
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter { Value = schedule.Id });
+        p.Add(new NpgsqlParameter { Value = schedule.Name });
+        p.Add(new NpgsqlParameter { Value = schedule.Cron });
+        p.Add(new NpgsqlParameter { Value = schedule.TimeZone });
+        p.Add(new NpgsqlParameter { Value = schedule.InputData });
+        p.Add(new NpgsqlParameter { Value = schedule.Priority });
+        p.Add(Text(schedule.WebhookUrl));
+        p.Add(Text(schedule.WebhookSecret));
+        p.Add(new NpgsqlParameter { Value = schedule.Overlap });
+        p.Add(new NpgsqlParameter { Value = schedule.CatchUp });
+        p.Add(new NpgsqlParameter { Value = schedule.Paused });
+        p.Add(new NpgsqlParameter { Value = timingChanged });
+        p.Add(new NpgsqlParameter { Value = schedule.NextRunAt });
+        p.Add(new NpgsqlParameter { Value = schedule.UpdatedAt });
+        return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
+    }
+
+    /// <summary>Deletes the schedule and its tick records; its jobs stay (and keep its id). False when it was gone.</summary>
+    public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("DELETE FROM llm_schedules WHERE id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
+    /// <summary>The schedule's most recent decided ticks, newest first.</summary>
+    public async Task<IReadOnlyList<ScheduleTick>> ListTicksAsync(Guid id, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT schedule_id, tick_at, outcome, reason, job_id, tick_count, recorded_at
+              FROM llm_schedule_ticks WHERE schedule_id = $1 ORDER BY tick_at DESC LIMIT $2
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        command.Parameters.Add(new NpgsqlParameter { Value = limit });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var ticks = new List<ScheduleTick>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            ticks.Add(new ScheduleTick(reader.Field<Guid>("schedule_id"), reader.Field<DateTimeOffset>("tick_at"), reader.Field<string>("outcome"),
+                reader.FieldOrNull<string>("reason"), reader.FieldOrNull<Guid?>("job_id"), reader.Field<int>("tick_count"), reader.Field<DateTimeOffset>("recorded_at")));
+        }
+
+        return ticks;
+    }
+
+    /// <summary>The earliest next tick of any schedule (paused ones too: their ticks are recorded skipped), or null.</summary>
+    public async Task<DateTimeOffset?> EarliestNextRunAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT min(next_run_at) FROM llm_schedules");
+        return await command.ExecuteScalarAsync(cancellationToken) is DateTime at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null;
+    }
+
+    internal static async Task<List<Schedule>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var schedules = new List<Schedule>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            schedules.Add(Read(reader));
+        }
+
+        return schedules;
+    }
+
+    private static Schedule Read(DbDataReader reader) => new()
+    {
+        Id = reader.Field<Guid>("id"),
+        TenantId = reader.Field<string>("tenant_id"),
+        UserId = reader.FieldOrNull<string>("user_id"),
+        Name = reader.Field<string>("name"),
+        WorkflowName = reader.Field<string>("workflow_name"),
+        Cron = reader.Field<string>("cron"),
+        TimeZone = reader.Field<string>("timezone"),
+        InputData = reader.Field<string>("input_data"),
+        Priority = reader.Field<int>("priority"),
+        WebhookUrl = reader.FieldOrNull<string>("webhook_url"),
+        WebhookSecret = reader.FieldOrNull<string>("webhook_secret"),
+        Overlap = reader.Field<string>("overlap"),
+        CatchUp = reader.Field<string>("catch_up"),
+        Paused = reader.Field<bool>("paused"),
+        NextRunAt = reader.Field<DateTimeOffset>("next_run_at"),
+        IdempotencyKey = reader.FieldOrNull<string>("idempotency_key"),
+        CreatedAt = reader.Field<DateTimeOffset>("created_at"),
+        UpdatedAt = reader.Field<DateTimeOffset>("updated_at"),
+    };
+
+    private static NpgsqlParameter Text(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };
+}
