@@ -99,7 +99,10 @@ public sealed partial class ScheduleCommands(
         var problems = new List<SubmissionProblem>();
         CheckName(problems, request.Name, required: false);
         var now = time.GetUtcNow();
-        var timingChanged = (request.Cron is not null && request.Cron.Trim() != current.Cron)
+        var resuming = current.Paused && request.Paused == false;
+        // A resumed schedule starts from now: the ticks of its pause are recorded skipped, never run late.
+        var timingChanged = resuming
+            || (request.Cron is not null && request.Cron.Trim() != current.Cron)
             || (request.Timezone is not null && request.Timezone.Trim() != current.TimeZone);
         var draft = current with
         {
@@ -122,6 +125,11 @@ public sealed partial class ScheduleCommands(
             return new ScheduleResult(null, false, problems);
         }
 
+        if (resuming)
+        {
+            await RecordPausedTicksAsync(current, now, cancellationToken);
+        }
+
         var updated = await store.UpdateAsync(schedule, timingChanged, cancellationToken);
         if (updated is not null && timingChanged)
         {
@@ -129,6 +137,22 @@ public sealed partial class ScheduleCommands(
         }
 
         return new ScheduleResult(updated, false, []);
+    }
+
+    // Before the update that resumes: a crash between the two leaves the schedule paused and the PATCH repeatable.
+    private async Task RecordPausedTicksAsync(Schedule paused, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        // Cronos refuses a range that ends before it starts: nothing fell due.
+        if (paused.NextRunAt > now || ScheduleCron.Parse(paused.Cron, out _) is not { } cron || ScheduleCron.FindZone(paused.TimeZone) is not { } zone)
+        {
+            return;
+        }
+
+        var ticks = cron.GetOccurrences(paused.NextRunAt, now, zone, fromInclusive: true, toInclusive: true).ToList();
+        if (ticks.Count > 0)
+        {
+            await store.RecordPausedTicksAsync(paused.Id, ticks[0].ToUniversalTime(), ticks.Count, now, cancellationToken);
+        }
     }
 
     /// <summary>The schedule as answered: its fields (never the secret) and the next five ticks from now.</summary>

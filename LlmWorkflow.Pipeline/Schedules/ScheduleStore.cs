@@ -130,6 +130,24 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
 
+    /// <summary>
+    /// Records the ticks that fell due while the schedule was paused as one skipped row (reason paused) standing for
+    /// <paramref name="count"/> ticks from <paramref name="firstTickAt"/>. A repeated resume records nothing twice.
+    /// </summary>
+    public async Task RecordPausedTicksAsync(Guid id, DateTimeOffset firstTickAt, int count, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            INSERT INTO llm_schedule_ticks (schedule_id, tick_at, outcome, reason, job_id, tick_count, recorded_at)
+            VALUES ($1, $2, 'skipped', '{TickReasons.Paused}', NULL, $3, $4)
+            ON CONFLICT DO NOTHING
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        command.Parameters.Add(new NpgsqlParameter { Value = firstTickAt });
+        command.Parameters.Add(new NpgsqlParameter { Value = count });
+        command.Parameters.Add(new NpgsqlParameter { Value = now });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     /// <summary>The schedule's most recent decided ticks, newest first.</summary>
     public async Task<IReadOnlyList<ScheduleTick>> ListTicksAsync(Guid id, int limit, CancellationToken cancellationToken)
     {
@@ -150,10 +168,14 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         return ticks;
     }
 
-    /// <summary>The earliest next tick of any schedule (paused ones too: their ticks are recorded skipped), or null.</summary>
+    /// <summary>
+    /// The earliest next tick of any active schedule, or null. Paused schedules wake no ticker (a paused every-second
+    /// schedule would otherwise cost every worker a wake-up and a row each second); their ticks are recorded as one
+    /// skipped row when they resume (<see cref="RecordPausedTicksAsync"/>).
+    /// </summary>
     public async Task<DateTimeOffset?> EarliestNextRunAsync(CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT min(next_run_at) FROM llm_schedules");
+        await using var command = dataSource.CreateCommand("SELECT min(next_run_at) FROM llm_schedules WHERE NOT paused");
         return await command.ExecuteScalarAsync(cancellationToken) is DateTime at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null;
     }
 

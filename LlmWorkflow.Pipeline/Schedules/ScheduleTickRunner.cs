@@ -125,7 +125,7 @@ public sealed partial class ScheduleTickRunner(
     private static async Task<Schedule?> ClaimDueAsync(NpgsqlTransaction transaction, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
-            $"SELECT {ScheduleStore.Columns} FROM llm_schedules WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+            $"SELECT {ScheduleStore.Columns} FROM llm_schedules WHERE next_run_at <= $1 AND NOT paused ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED",
             transaction.Connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = now });
         return (await ScheduleStore.ReadAsync(command, cancellationToken)).FirstOrDefault();

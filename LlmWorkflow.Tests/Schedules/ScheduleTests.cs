@@ -243,6 +243,30 @@ public sealed class ScheduleTests(TestServers servers)
         AssertOneJobPerTick(started, all, await rig.ScheduleJobsAsync(id, ct));
     }
 
+    [Fact]
+    public async Task APausedScheduleWakesNoTickerAndItsResumeRecordsThePausedTicksAsOneSkippedRow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await Rig.StartAsync(servers, nameof(APausedScheduleWakesNoTickerAndItsResumeRecordsThePausedTicksAsOneSkippedRow), ct);
+        await rig.StartWorkersAsync(1, ct);
+        var schedule = await rig.CreateAsync(new { cron = "* * * * * *", paused = true }, ct);
+        var id = (string)schedule["schedule_id"]!;
+        var due = DateTimeOffset.Parse((string)schedule["next_run_at"]!, CultureInfo.InvariantCulture);
+
+        // Two ticks fall due during the pause; the worker's ticker decides none of them.
+        await WorkerCrashTests.WaitUntilAsync(() => Task.FromResult(DateTimeOffset.UtcNow > due.AddSeconds(1.2)), TimeSpan.FromSeconds(10));
+        Assert.Empty(await rig.TicksAsync(id, ct));
+
+        using var resumed = await rig.Client.PatchAsJsonAsync($"/api/v1/schedules/{id}", new { paused = false }, ct);
+        var after = await ReadAsync(resumed, HttpStatusCode.OK, ct);
+        var resumedAt = DateTimeOffset.UtcNow;
+        var paused = Assert.Single(await rig.TicksAsync(id, ct), t => (string?)t["reason"] == "paused");
+        Assert.Equal(("skipped", due), ((string?)paused["outcome"], DateTimeOffset.Parse((string)paused["tick_at"]!, CultureInfo.InvariantCulture)));
+        Assert.InRange((int)paused["tick_count"]!, 2, 60);
+        Assert.True(DateTimeOffset.Parse((string)after["next_run_at"]!, CultureInfo.InvariantCulture) > resumedAt.AddSeconds(-1), "a resumed schedule starts from now");
+        Assert.DoesNotContain(await rig.TicksAsync(id, ct), t => (string?)t["outcome"] == "started" && DateTimeOffset.Parse((string)t["tick_at"]!, CultureInfo.InvariantCulture) < resumedAt.AddSeconds(-1));
+    }
+
     /// <summary>Every second from the first decided tick to the last is one tick, each started one distinct job, and the schedule has no other job.</summary>
     private static void AssertOneJobPerTick(JsonObject[] started, JsonObject[] all, string[] jobs)
     {
@@ -350,8 +374,9 @@ public sealed class ScheduleTests(TestServers servers)
             [.. (await Client.GetFromJsonAsync<JsonObject>($"/api/v1/schedules/{scheduleId}/ticks?limit=500", ct))!["ticks"]!.AsArray().Select(t => t!.AsObject())];
 
         /// <summary>
-        /// Runs an every-second schedule until <paramref name="minimumStarted"/> ticks started, then pauses it and waits
-        /// for a tick skipped as paused (the pause is in force: no tick starts after it). Returns the started ticks and all.
+        /// Runs an every-second schedule until <paramref name="minimumStarted"/> ticks started, then pauses it. The pause's
+        /// UPDATE waits for the row lock of a tick being decided, so when it returns every tick is final and no ticker
+        /// takes the paused schedule again. Returns the started ticks and all.
         /// </summary>
         public async Task<(string Id, JsonObject[] Started, JsonObject[] All)> RunEverySecondAsync(int minimumStarted, CancellationToken ct)
         {
@@ -361,7 +386,6 @@ public sealed class ScheduleTests(TestServers servers)
                 TimeSpan.FromSeconds(minimumStarted + 20));
             using var paused = await Client.PatchAsJsonAsync($"/api/v1/schedules/{id}", new { paused = true }, ct);
             Assert.Equal(HttpStatusCode.OK, paused.StatusCode);
-            await WorkerCrashTests.WaitUntilAsync(async () => (await TicksAsync(id, ct)).Any(t => (string?)t["reason"] == "paused"), TimeSpan.FromSeconds(20));
             var all = await TicksAsync(id, ct);
             Assert.DoesNotContain(all, t => (string?)t["reason"] is "overlap" or "missed");
             return (id, [.. all.Where(t => (string?)t["outcome"] == "started")], all);
