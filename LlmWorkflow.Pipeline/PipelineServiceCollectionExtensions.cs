@@ -49,6 +49,7 @@ public static class PipelineServiceCollectionExtensions
         services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section));
         services.AddSingleton<JobQueue>();
         services.AddSingleton<JobLifecycleStore>();
+        services.AddSingleton<Versions.WorkflowVersions>();
         services.AddSingleton<JobEventStream>();
         services.AddSingleton<WorkerHeartbeats>();
         services.AddScoped<JobMaintenance>();
