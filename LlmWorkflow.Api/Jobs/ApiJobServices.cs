@@ -12,6 +12,8 @@ public static class ApiJobServices
         services.AddSingleton<SubmissionBatcher>();
         services.AddScoped<JobSubmitter>();
         services.AddScoped<JobCommands>();
+        services.AddScoped<JobForks>();
+        services.AddScoped<JobComparison>();
         services.AddSingleton<DeletedJobs>();
         services.AddSingleton<QueueSnapshot>();
         services.AddScoped<UsageReport>();

@@ -88,6 +88,33 @@ public sealed class WorkflowVersions(NpgsqlDataSource dataSource, WorkflowCatalo
         return _byHash.GetOrAdd(hash, version);
     }
 
+    /// <summary>
+    /// The versions of <paramref name="workflowName"/> that jobs ran, newest use first, with how many jobs of
+    /// <paramref name="tenantId"/> (null: every tenant) ran each and when they were first and last submitted.
+    /// </summary>
+    public async Task<IReadOnlyList<WorkflowVersionUsage>> UsageAsync(string workflowName, string? tenantId, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT j.definition_hash AS hash, v.first_seen_at, count(*) AS jobs, min(j.created_at) AS first_used, max(j.created_at) AS last_used
+              FROM llm_workflow_jobs j
+              LEFT JOIN llm_workflow_versions v ON v.hash = j.definition_hash
+             WHERE j.workflow_name = $1 AND j.definition_hash IS NOT NULL AND ($2::text IS NULL OR j.tenant_id = $2)
+             GROUP BY j.definition_hash, v.first_seen_at
+             ORDER BY max(j.created_at) DESC
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = workflowName });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)tenantId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        var usage = new List<WorkflowVersionUsage>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            usage.Add(new WorkflowVersionUsage(reader.Field<string>("hash"), reader.FieldOrNull<DateTimeOffset?>("first_seen_at"),
+                reader.Field<long>("jobs"), reader.Field<DateTimeOffset>("first_used"), reader.Field<DateTimeOffset>("last_used")));
+        }
+
+        return usage;
+    }
+
     private async Task InsertAsync(WorkflowVersion version)
     {
         await using var command = dataSource.CreateCommand("""
@@ -104,3 +131,6 @@ public sealed class WorkflowVersions(NpgsqlDataSource dataSource, WorkflowCatalo
         await command.ExecuteNonQueryAsync(CancellationToken.None);
     }
 }
+
+/// <summary>How a tenant's jobs used one version of a workflow.</summary>
+public sealed record WorkflowVersionUsage(string Hash, DateTimeOffset? FirstSeenAt, long JobCount, DateTimeOffset? FirstUsedAt, DateTimeOffset? LastUsedAt);
