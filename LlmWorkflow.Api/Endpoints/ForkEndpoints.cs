@@ -38,7 +38,7 @@ internal static class ForkEndpoints
             .WithName("ListWorkflowVersions")
             .WithSummary("The versions of a workflow that the caller's jobs ran, with job counts")
             .WithDescription("Each version is the SHA-256 of the workflow's definition, prompt files and price rows as a job was submitted with them " +
-                             "(jobs keep running that version after the files change). Counts and first/last use are over the caller's tenant's jobs; " +
+                             "(jobs keep running that version after the files change). Counts and first/last use are over the caller's tenant's jobs (its user's, for a key bound to a user or with X-User-Id); " +
                              "current marks the catalog's version now. 404 for a workflow neither in the catalog nor run by the caller.");
         return api;
     }
@@ -98,7 +98,8 @@ internal static class ForkEndpoints
         CancellationToken cancellationToken)
     {
         var scope = CallerScope.From(http);
-        var usage = scope.Contradictory ? [] : await versions.UsageAsync(name, scope.TenantFilter, cancellationToken);
+        // Counted over the jobs the caller may see: its tenant's, narrowed to its user's when the key or X-User-Id names one.
+        var usage = scope.Contradictory ? [] : await versions.UsageAsync(name, scope.TenantFilter, scope.IsAdmin ? null : scope.UserId, cancellationToken);
         var current = versions.Current(name);
         if (current is null && usage.Count == 0)
         {

@@ -90,20 +90,23 @@ public sealed class WorkflowVersions(NpgsqlDataSource dataSource, WorkflowCatalo
 
     /// <summary>
     /// The versions of <paramref name="workflowName"/> that jobs ran, newest use first, with how many jobs of
-    /// <paramref name="tenantId"/> (null: every tenant) ran each and when they were first and last submitted.
+    /// <paramref name="tenantId"/> (null: every tenant), narrowed to <paramref name="userId"/>'s when given, ran each and
+    /// when they were first and last submitted.
     /// </summary>
-    public async Task<IReadOnlyList<WorkflowVersionUsage>> UsageAsync(string workflowName, string? tenantId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<WorkflowVersionUsage>> UsageAsync(string workflowName, string? tenantId, string? userId, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
             SELECT j.definition_hash AS hash, v.first_seen_at, count(*) AS jobs, min(j.created_at) AS first_used, max(j.created_at) AS last_used
               FROM llm_workflow_jobs j
               LEFT JOIN llm_workflow_versions v ON v.hash = j.definition_hash
              WHERE j.workflow_name = $1 AND j.definition_hash IS NOT NULL AND ($2::text IS NULL OR j.tenant_id = $2)
+               AND ($3::text IS NULL OR j.user_id = $3)
              GROUP BY j.definition_hash, v.first_seen_at
              ORDER BY max(j.created_at) DESC
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = workflowName });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)tenantId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)userId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         var usage = new List<WorkflowVersionUsage>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

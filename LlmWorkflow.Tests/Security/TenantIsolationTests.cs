@@ -173,6 +173,21 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
                     }
                 }
             }
+            else if (operation.Key == "GET /api/v1/workflows/{name}/versions")
+            {
+                // The owner's job is pinned to a version of hello_transform; an intruder counts only the jobs it can list
+                // (its own submissions of the probes above), never the owner's.
+                foreach (var intruder in Intruders)
+                {
+                    using var response = await SendRawAsync(intruder, HttpMethod.Get, "/api/v1/workflows/hello_transform/versions", null, ct);
+                    var versions = (await response.Content.ReadFromJsonAsync<JsonObject>(ct))?["versions"]?.AsArray() ?? [];
+                    var visible = (await ListAsync(intruder, null, ct)).Count;
+                    if (response.StatusCode != HttpStatusCode.OK || versions.Sum(v => (long)v!["job_count"]!) != visible)
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}': {(int)response.StatusCode}, counts the owner's job");
+                    }
+                }
+            }
             else if (!TenantNeutral.Contains(operation.Key))
             {
                 failures.Add($"{operation.Key} has no tenant-isolation probe: add one to {nameof(TenantIsolationTests)}");
@@ -238,6 +253,9 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
         Assert.Contains("PATCH /api/v1/jobs/{jobId}", covered);
         Assert.Contains("POST /api/v1/jobs/{jobId}/signals/{event}", covered);
         Assert.Contains("GET /api/v1/jobs/{jobId}/signals", covered);
+        Assert.Contains("POST /api/v1/jobs/{jobId}/fork", covered);
+        Assert.Contains("GET /api/v1/jobs/{jobId}/compare/{otherId}", covered);
+        Assert.Contains("GET /api/v1/workflows/{name}/versions", covered);
     }
 
     [Fact]
@@ -255,7 +273,7 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
     private async Task<HttpStatusCode> SendAsync(Actor actor, OpenApiOperation operation, string jobId, CancellationToken ct)
     {
         // Key routes are admin routes: any key id shows whether a non-admin is refused.
-        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = Guid.NewGuid().ToString(), ["event"] = "approval" });
+        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = Guid.NewGuid().ToString(), ["event"] = "approval", ["otherId"] = jobId });
         var body = operation.HasBody ? "{}" : null;
         if (operation.Key == "POST /api/v1/admin/webhooks/replay")
         {
