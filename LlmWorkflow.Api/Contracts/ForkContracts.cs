@@ -64,3 +64,16 @@ public sealed record WorkflowVersionSummary(
 
 /// <summary><c>GET /api/v1/workflows/{name}/versions</c>.</summary>
 public sealed record WorkflowVersionsResponse(string WorkflowName, string? CurrentHash, IReadOnlyList<WorkflowVersionSummary> Versions);
+
+/// <summary><c>GET /api/v1/workflows/{name}/versions/{hash}</c>: one pinned version and how it differs from the current one.</summary>
+public sealed record WorkflowVersionDetail(
+    string Hash,
+    string ShortHash,
+    string WorkflowName,
+    bool Current,
+    string? CurrentHash,
+    [property: Description("The canonical definition JSON of this version.")] JsonObject Definition,
+    [property: Description("The prompt files its steps use: relative path -> raw text.")] JsonObject Prompts,
+    [property: Description("The price rows of its models (per million tokens); null for an unpriced model.")] JsonObject Prices,
+    [property: Description("From this version to the current one: per step (its differing fields), workflow field, prompt file and price row; empty when it is the current one.")]
+    IReadOnlyList<LlmWorkflow.Pipeline.Versions.VersionDifference> DifferencesToCurrent);

@@ -40,7 +40,34 @@ internal static class ForkEndpoints
             .WithDescription("Each version is the SHA-256 of the workflow's definition, prompt files and price rows as a job was submitted with them " +
                              "(jobs keep running that version after the files change). Counts and first/last use are over the caller's tenant's jobs (its user's, for a key bound to a user or with X-User-Id); " +
                              "current marks the catalog's version now. 404 for a workflow neither in the catalog nor run by the caller.");
+        api.MapGet("/workflows/{name}/versions/{hash}", VersionAsync)
+            .WithName("GetWorkflowVersion")
+            .WithSummary("One pinned version of a workflow (definition, prompt files, prices) and its differences to the current version")
+            .WithDescription("hash: the 64-hex definition_hash a job status shows. The differences are per step (with the fields that differ), " +
+                             "workflow field, prompt file and price row, from this version to the current one. 404 unless it is the current version " +
+                             "or one of the caller's jobs ran it.");
         return api;
+    }
+
+    private static async Task<Results<Ok<WorkflowVersionDetail>, NotFoundProblem>> VersionAsync(
+        string name,
+        string hash,
+        WorkflowVersions versions,
+        HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        var scope = CallerScope.From(http);
+        var current = versions.Current(name);
+        var visible = hash == current?.Hash || (!scope.Contradictory && hash.Length == 64 && hash.All(char.IsAsciiHexDigitLower)
+            && (await versions.UsageAsync(name, scope.TenantFilter, scope.IsAdmin ? null : scope.UserId, cancellationToken)).Any(u => u.Hash == hash));
+        if (!visible || await versions.FindAsync(name, hash, cancellationToken) is not { } version || version.WorkflowName != name)
+        {
+            return new NotFoundProblem(new ProblemDetails { Title = "Workflow version not found", Detail = $"No version {hash} of workflow '{name}' that you can see.", Status = 404 });
+        }
+
+        return TypedResults.Ok(new WorkflowVersionDetail(version.Hash, version.ShortHash, name, version.Hash == current?.Hash, current?.Hash,
+            version.DefinitionJson, version.Prompts, version.Prices,
+            current is null || current.Hash == version.Hash ? [] : VersionDiff.Between(version, current)));
     }
 
     private static async Task<Results<Accepted<ForkAcceptedResponse>, JobProblemResult, Conflict<JobActionResponse>, Microsoft.AspNetCore.Http.HttpResults.ValidationProblem>> ForkAsync(

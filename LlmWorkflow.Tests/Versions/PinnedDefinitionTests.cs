@@ -64,12 +64,23 @@ public sealed class PinnedDefinitionTests(TestServers servers)
             Assert.Equal((1L, true), ((long)listed[current]["job_count"]!, (bool)listed[current]["current"]!));
             Assert.NotNull(listed[pinned]["first_seen_at"]);
 
+            // The pinned version against the current one: the inline prompts and the prompt file changed.
+            var detail = await client.GetFromJsonAsync<JsonObject>($"/api/v1/workflows/pinned_steps/versions/{pinned}", ct);
+            Assert.False((bool)detail!["current"]!);
+            Assert.Contains("ONE-v1", (string?)detail["prompts"]!["pinned/one.md"]);
+            var differences = detail["differences_to_current"]!.AsArray().Select(d => $"{d!["kind"]}:{d["id"]}:{d["change"]}:{string.Join(",", d["fields"]!.AsArray())}").ToList();
+            Assert.Contains("step:two:changed:config.prompt", differences);
+            Assert.Contains("prompt:pinned/one.md:changed:", differences);
+            Assert.DoesNotContain(differences, d => d.StartsWith("step:one:", StringComparison.Ordinal)); // its prompt_file path is the same
+
             // Another tenant sees no job of this tenant's on any version: only the current one, unused.
             using var other = api.CreateClient();
             other.DefaultRequestHeaders.Add("X-API-Key", OtherTenantKey);
             var theirs = await other.GetFromJsonAsync<JsonObject>("/api/v1/workflows/pinned_steps/versions", ct);
             var only = Assert.Single(theirs!["versions"]!.AsArray());
             Assert.Equal((current, 0L), ((string?)only!["hash"], (long)only["job_count"]!));
+            using var theirDetail = await other.GetAsync($"/api/v1/workflows/pinned_steps/versions/{pinned}", ct);
+            Assert.Equal(HttpStatusCode.NotFound, theirDetail.StatusCode);
             using var unknown = await client.GetAsync("/api/v1/workflows/no_such_workflow/versions", ct);
             Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         }
