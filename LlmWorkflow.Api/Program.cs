@@ -84,8 +84,8 @@ if (rateLimits.Enabled)
     api.RequireRateLimiting(RateLimitingSetup.Policy);
 }
 
-api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints().MapSignalEndpoints();
-api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints();
+api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints().MapSignalEndpoints().MapForkEndpoints();
+api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints().MapWorkflowVersionEndpoints();
 api.MapGroup("").WithTags("Schedules").MapScheduleEndpoints();
 api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints().MapAnalyticsEndpoints().MapDashboardEndpoints();
 api.MapGroup("/admin/keys").WithTags("API keys").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapApiKeyEndpoints();

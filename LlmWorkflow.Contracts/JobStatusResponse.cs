@@ -76,7 +76,44 @@ public sealed record JobStatusResponse
 
     [Description("The attempts that a retry ended, oldest first: each attempt's outcome, error and timings as they were when the job was retried. Empty when the job was never retried.")]
     public IReadOnlyList<JobAttemptSummary> PreviousAttempts { get; init; } = [];
+
+    [Description("SHA-256 (64 hex) of the workflow version the job runs (its definition, prompt files and price rows as submitted); resumes, retries, wake-ups and forks run this version even if the files changed since. Null for jobs from before pinning (they run the current definition). GET /api/v1/workflows/{name}/versions lists the versions.")]
+    public string? DefinitionHash { get; init; }
+
+    [Description("The job this one was forked from and the step it runs from (POST /api/v1/jobs/{job_id}/fork); null for a job that is not a fork.")]
+    public JobForkLink? ForkedFrom { get; init; }
+
+    [Description("The forks of this job, oldest first.")]
+    public IReadOnlyList<JobForkSummary> Forks { get; init; } = [];
+
+    [Description("What the job's cost is made of: paid by this job, and reused (checkpoints of earlier attempts after a retry, or the source's steps in a fork, not paid again).")]
+    public JobCostBreakdown? CostBreakdown { get; init; }
 }
+
+/// <summary>A fork's source: the job and the top-level step the fork runs from.</summary>
+public sealed record JobForkLink(Guid JobId, string Step);
+
+/// <summary>One fork of a job.</summary>
+public sealed record JobForkSummary(Guid JobId, string FromStep, string Status, DateTimeOffset CreatedAt);
+
+/// <summary>
+/// A job's cost split into what this job paid and what it reused. <c>cost_usd</c> of the job counts checkpoints of its
+/// earlier attempts (reused after a retry) but not a fork's copies of its source's steps (reused at $0).
+/// </summary>
+public sealed record JobCostBreakdown(
+    [property: Description("USD paid by this job's calls (its current attempt, or every attempt's calls the job made itself).")] decimal PaidUsd,
+    [property: Description("USD of the reused steps' original calls, not paid again by this job.")] decimal ReusedUsd,
+    [property: Description("The reused steps: checkpoints restored instead of run.")] IReadOnlyList<JobReusedStep> ReusedSteps);
+
+/// <summary>A step whose checkpoint the job reused instead of running it.</summary>
+public sealed record JobReusedStep(
+    string StepKey,
+    string StepId,
+    [property: Description("What the step's calls cost when they were made (not paid again).")] decimal? CostUsd,
+    int InputTokens,
+    int OutputTokens,
+    [property: Description("The job whose run made the step: this job (an earlier attempt) or a fork's source.")] Guid FromJobId,
+    [property: Description("The attempt that made it; 0 for a fork's copy of its source's step.")] int FromAttempt);
 
 /// <summary>One earlier attempt of a retried job, as it stood when the retry was requested.</summary>
 public sealed record JobAttemptSummary(
@@ -114,7 +151,8 @@ public sealed record JobStepResponse(
     JsonNode? Input = null,
     [property: Description("An llm step's messages as sent, one [role] block each, secrets redacted; cut after 32768 characters with a '… [truncated: n more characters]' marker. Null for other steps.")] string? RenderedPrompt = null,
     [property: Description("The control-flow step (parallel, for_each, condition) this step ran inside, by step id; null at top level.")] string? ParentStepId = null,
-    [property: Description("Where inside the parent: then/else, the parallel branch id, or the for_each item index (\"0\", \"1\", ...); null at top level.")] string? Branch = null);
+    [property: Description("Where inside the parent: then/else, the parallel branch id, or the for_each item index (\"0\", \"1\", ...); null at top level.")] string? Branch = null,
+    [property: Description("In a fork: the source job this checkpoint was copied from (reused at $0; its tokens and cost are the source's); null for a step this job ran.")] Guid? ReusedFromJobId = null);
 
 /// <summary>What a waiting job waits for.</summary>
 /// <param name="StepId">The step that parked it.</param>

@@ -50,6 +50,7 @@ public static class PipelineServiceCollectionExtensions
         services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section));
         services.AddSingleton<JobQueue>();
         services.AddSingleton<JobLifecycleStore>();
+        services.AddSingleton<Versions.WorkflowVersions>();
         services.AddSingleton<JobEventStream>();
         services.AddSingleton<JobCancellation>();
         services.AddOptions<ScheduleOptions>().Bind(configuration.GetSection(ScheduleOptions.Section));

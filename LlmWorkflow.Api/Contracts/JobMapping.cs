@@ -13,7 +13,7 @@ internal static class JobMapping
 
     public static string StatusUrl(Guid jobId) => $"/api/v1/status/{jobId}";
 
-    public static JobStatusResponse ToStatus(this WorkflowJob job, IReadOnlyList<JobStep> steps) => new()
+    public static JobStatusResponse ToStatus(this WorkflowJob job, IReadOnlyList<JobStep> steps, IReadOnlyList<JobForkSummary>? forks = null) => new()
     {
         JobId = job.Id,
         Status = job.Status.ToWire(),
@@ -48,13 +48,38 @@ internal static class JobMapping
         Steps = steps.Select(ToResponse).ToArray(),
         // previous_attempts is written by SQL (jsonb_build_object) in the wire's snake_case.
         PreviousAttempts = job.PreviousAttempts?.Deserialize(WireJsonContext.Default.JobAttemptSummaryArray) ?? [],
+        DefinitionHash = job.DefinitionHash,
+        ForkedFrom = job.ForkedFromJobId is { } source ? new JobForkLink(source, job.ForkedFromStep ?? "") : null,
+        Forks = forks ?? [],
+        CostBreakdown = CostBreakdown(job, steps),
     };
+
+    /// <summary>
+    /// The reused steps are the checkpoints the job's current attempt restored rather than ran: the newest checkpoint of
+    /// each step key, when an earlier attempt wrote it (after a retry or a resume) or it was copied from a fork's source.
+    /// Only llm steps' rows carry usage (a control-flow step's row would count its nested steps twice).
+    /// </summary>
+    internal static JobCostBreakdown CostBreakdown(WorkflowJob job, IReadOnlyList<JobStep> steps)
+    {
+        var reused = steps.Where(s => s.IsCheckpoint)
+            .GroupBy(s => s.StepKey, StringComparer.Ordinal)
+            .Select(g => g.MaxBy(s => s.JobAttempt)!)
+            .Where(s => s.ReusedFromJobId is not null || s.JobAttempt < job.Attempt)
+            .OrderBy(s => s.StartedAt)
+            .ToList();
+        static decimal Cost(IEnumerable<JobStep> rows) => rows.Where(s => s.Model is not null).Sum(s => s.CostUsd ?? 0m);
+
+        // The job's cost_usd counts its earlier attempts' reused checkpoints but not a fork's copies (restored at $0).
+        var paid = Math.Max(0m, job.CostUsd - Cost(reused.Where(s => s.ReusedFromJobId is null)));
+        return new JobCostBreakdown(paid, Cost(reused), [.. reused.Select(s => new JobReusedStep(
+            s.StepKey, s.StepId, s.CostUsd, s.InputTokens, s.OutputTokens, s.ReusedFromJobId ?? job.Id, s.JobAttempt))]);
+    }
 
     private static JobStepResponse ToResponse(JobStep step) => new(
         step.StepKey, step.StepId, step.DisplayName, step.StepType, step.Status, step.Attempts,
         step.StartedAt, step.FinishedAt, step.DurationMs, step.Model, step.InputTokens, step.OutputTokens,
         step.CostUsd, ToNode(step.Output), ToNode(step.Error), step.Notes, step.JobAttempt, ToNode(step.Input), step.RenderedPrompt,
-        step.ParentStepId, step.Branch);
+        step.ParentStepId, step.Branch, step.ReusedFromJobId);
 
     private static JsonNode? ToNode(System.Text.Json.JsonDocument? document) =>
         document is null ? null : JsonNode.Parse(document.RootElement.GetRawText());

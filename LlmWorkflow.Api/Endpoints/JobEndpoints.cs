@@ -14,7 +14,7 @@ namespace LlmWorkflow.Api.Endpoints;
 /// <summary>Submission and status routes of the v1 contract.</summary>
 internal static class JobEndpoints
 {
-    private const string JobProblemDescription =
+    internal const string JobProblemDescription =
         "404 for an unknown job (or another tenant's or user's); 410 Gone for a deleted job during the retention period. Both bodies " +
         "are problem+json whose status is a string, never a number (callers read a job's status from it): \"not_found\" on 404, " +
         "\"failed\" on 410 (with deleted_at and error.type job_deleted), so pollers that stop on completed/failed stop; the HTTP " +
@@ -171,7 +171,13 @@ internal static class JobEndpoints
             .Where(s => s.JobId == jobId)
             .OrderBy(s => s.StartedAt).ThenBy(s => s.CreatedAt)
             .ToListAsync(cancellationToken);
-        return TypedResults.Ok(job.ToStatus(steps));
+        // The forks of a job are its tenant's (a fork copies its source's tenant).
+        var forks = await db.Jobs.AsNoTracking()
+            .Where(j => j.ForkedFromJobId == jobId)
+            .OrderBy(j => j.CreatedAt)
+            .Select(j => new JobForkSummary(j.Id, j.ForkedFromStep ?? "", j.Status.ToWire(), j.CreatedAt))
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(job.ToStatus(steps, forks));
     }
 
     private static async Task<Results<Ok<JobListResponse>, ValidationProblem>> ListAsync(

@@ -13,6 +13,8 @@ public static class ApiJobServices
         services.AddScoped<JobSubmitter>();
         services.AddScoped<JobCommands>();
         services.AddSingleton<Schedules.ScheduleCommands>();
+        services.AddScoped<JobForks>();
+        services.AddScoped<JobComparison>();
         services.AddSingleton<DeletedJobs>();
         services.AddSingleton<QueueSnapshot>();
         services.AddScoped<UsageReport>();

@@ -50,6 +50,7 @@ public sealed class JobCommands(
     JobEventStream events,
     JobCancellation cancellation,
     WorkflowCatalog catalog,
+    LlmWorkflow.Pipeline.Versions.WorkflowVersions versions,
     TimeProvider time,
     ILogger<JobCommands> logger)
 {
@@ -132,7 +133,7 @@ public sealed class JobCommands(
     /// </param>
     public async Task<RetryOutcome> RetryAsync(Guid jobId, string? fromStep, CancellationToken cancellationToken)
     {
-        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.Priority, j.WorkflowName }).FirstOrDefaultAsync(cancellationToken);
+        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.Priority, j.WorkflowName, j.DefinitionHash }).FirstOrDefaultAsync(cancellationToken);
         if (job is null)
         {
             return RetryOutcome.NotFound;
@@ -141,7 +142,11 @@ public sealed class JobCommands(
         IReadOnlyCollection<string>? rerun = null;
         if (fromStep is not null)
         {
-            if (!catalog.TryGet(job.WorkflowName, out var workflow) || StepsFrom(workflow, fromStep) is not { } steps)
+            // The steps of the version the job is pinned to (the one its rerun runs), not of the files as they are now.
+            var workflow = job.DefinitionHash is { } hash
+                ? (await versions.FindAsync(job.WorkflowName, hash, cancellationToken))?.Definition
+                : catalog.TryGet(job.WorkflowName, out var current) ? current : null;
+            if (workflow is null || StepsFrom(workflow, fromStep) is not { } steps)
             {
                 return RetryOutcome.UnknownStep;
             }

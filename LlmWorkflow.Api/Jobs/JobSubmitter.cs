@@ -20,6 +20,7 @@ public sealed class JobSubmitter(
     IServiceProvider services,
     SubmissionBatcher submissions,
     WorkflowCatalog catalog,
+    LlmWorkflow.Pipeline.Versions.WorkflowVersions versions,
     TimeProvider time,
     IOptions<WebhookOptions> webhookOptions,
     WebhookSecretProtector secretProtector)
@@ -56,8 +57,14 @@ public sealed class JobSubmitter(
             return new SubmissionResult(existing, Created: false, []);
         }
 
+        // The job is pinned to the catalog's version of its workflow: hashed once per loaded definition, its row
+        // stored once per process, so this costs a submission nothing after the first.
+        var version = versions.Current(workflow);
+        await versions.EnsureStoredAsync(version, cancellationToken);
+
         // Inserted and dispatched together with concurrent submissions (one INSERT and one pipelined XADD per batch).
         var (job, dispatch) = NewJob(submission, workflow);
+        job.DefinitionHash = version.Hash;
         if (!await submissions.InsertAndDispatchAsync(job, dispatch, cancellationToken))
         {
             // Two requests with the same key raced; the other one won, so answer with its job.

@@ -31,6 +31,9 @@ internal sealed class RunState
     /// <summary>The wait an earlier run parked on (<see cref="WorkflowRunOptions.ResumedWait"/>).</summary>
     public RunWait? ResumedWait { get; init; }
 
+    /// <summary>The pinned version's prompt files (see <see cref="WorkflowRunOptions.Prompts"/>), or null.</summary>
+    public Templates.PromptLibrary? Prompts { get; init; }
+
     public int TotalTopLevelSteps => Workflow.Steps.Count;
 
     public DateTimeOffset Now => Time.GetUtcNow();

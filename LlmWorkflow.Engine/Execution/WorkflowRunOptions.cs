@@ -21,6 +21,12 @@ public sealed record WorkflowRunOptions
     /// <summary>The job's signals, for <c>wait_for_event</c> steps; without one they only time out.</summary>
     public ISignalInbox? Signals { get; init; }
 
+    /// <summary>
+    /// The prompt files of a pinned workflow version; null runs the runner's library (the prompts folder). Set, a job
+    /// runs the prompts it was submitted with even if the files changed since.
+    /// </summary>
+    public Templates.PromptLibrary? Prompts { get; init; }
+
     /// <summary>The wait an earlier run of this job parked on (its step then finds its time came), or null.</summary>
     public RunWait? ResumedWait { get; init; }
 }

@@ -61,6 +61,7 @@ public sealed class WorkflowRunner
             Time = _time,
             ResumedWait = options.ResumedWait,
             Signals = options.Signals,
+            Prompts = options.Prompts,
         };
         var startedAt = run.Now;
         using var workflowTimeout = workflow.TimeoutSeconds is { } seconds ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds), _time) : null;

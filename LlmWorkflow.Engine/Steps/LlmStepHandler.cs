@@ -28,7 +28,7 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
         var config = WithInlineExpressions(StepConfigReader.Read(step, DefinitionJsonContext.Default.LlmStepConfig), context.Scope);
         var variables = ValueResolver.Resolve(config.Variables, context.Scope) ?? context.Scope.Input;
         context.Input = variables?.DeepClone();
-        var prompt = LlmPromptRenderer.Render(config, prompts, variables);
+        var prompt = LlmPromptRenderer.Render(config, context.Run.Prompts ?? prompts, variables);
         context.RenderedPrompt = string.Join("\n\n", prompt.Messages.Select(m => $"[{m.Role.Value}]\n{m.Text}"));
         var models = config.Model.Count > 0 ? config.Model
             : prompt.FrontMatter.Model is { } fromFile ? [fromFile]

@@ -8,7 +8,7 @@ namespace LlmWorkflow.Engine.Templates;
 /// Handlebars sees the text (<c>include:</c> is not Handlebars syntax). Paths are relative to the prompts root and
 /// may not leave it. A cycle fails with the cycle's path (<c>a.md -&gt; b.md -&gt; a.md</c>).
 /// </summary>
-internal sealed class IncludeExpander(string promptsRoot, Func<string, string> readFile)
+internal sealed class IncludeExpander(string promptsRoot, Func<string, string> readFile, Func<string, bool>? fileExists = null)
 {
     private const string Marker = "{{include:";
 
@@ -68,7 +68,7 @@ internal sealed class IncludeExpander(string promptsRoot, Func<string, string> r
             return Fail($"Prompt '{includer}' includes '{included}', which is outside the prompts folder", problems);
         }
 
-        if (!File.Exists(fullPath))
+        if (!(fileExists ?? File.Exists)(fullPath))
         {
             return Fail($"Prompt '{includer}' includes '{included}', which does not exist", problems);
         }

@@ -15,10 +15,82 @@ public sealed class PromptLibrary
     private readonly ConcurrentDictionary<string, PromptTemplate> cache = new(StringComparer.Ordinal);
     private readonly IncludeExpander includes;
 
+    // Full path -> text, or null when there is no such file: the disk, or a pinned version's snapshot.
+    private readonly Func<string, string?> readFile;
+
     public PromptLibrary(string promptsRoot)
+        : this(promptsRoot, path => File.Exists(path) ? File.ReadAllText(path) : null)
+    {
+    }
+
+    private PromptLibrary(string promptsRoot, Func<string, string?> readFile)
     {
         PromptsRoot = Path.GetFullPath(promptsRoot);
-        includes = new IncludeExpander(PromptsRoot, File.ReadAllText);
+        this.readFile = readFile;
+        includes = new IncludeExpander(PromptsRoot,
+            path => readFile(path) ?? throw new FileNotFoundException($"Prompt file {path} does not exist.", path),
+            path => readFile(path) is not null);
+    }
+
+    /// <summary>
+    /// A library over a snapshot of prompt files (relative path -> raw text, front matter included) rather than the
+    /// disk: a pinned workflow version runs the prompts it was submitted with, whatever the folder holds now.
+    /// </summary>
+    public static PromptLibrary FromFiles(string promptsRoot, IReadOnlyDictionary<string, string> files)
+    {
+        var root = Path.GetFullPath(promptsRoot);
+        return new PromptLibrary(root, path =>
+            files.TryGetValue(IncludeExpander.NormalizePath(Path.GetRelativePath(root, path)), out var text) ? text : null);
+    }
+
+    /// <summary>
+    /// The raw text of every prompt file <paramref name="paths"/> name and every file they or
+    /// <paramref name="inlineTexts"/> include (recursively), keyed by relative path; missing files are left out (the
+    /// validator reports them).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> FilesUsed(IEnumerable<string> paths, IEnumerable<string> inlineTexts)
+    {
+        var used = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        string? Record(string fullPath)
+        {
+            var text = readFile(fullPath);
+            if (text is not null)
+            {
+                used[IncludeExpander.NormalizePath(Path.GetRelativePath(PromptsRoot, fullPath))] = text;
+            }
+
+            return text;
+        }
+
+        var recorder = new IncludeExpander(PromptsRoot, path => Record(path) ?? "", path => readFile(path) is not null);
+        var ignored = new List<string>();
+        foreach (var path in paths.Select(IncludeExpander.NormalizePath))
+        {
+            if (recorder.FullPath(path) is { } full && Record(full) is { } text)
+            {
+                PromptFrontMatterBody(text, path, recorder, ignored);
+            }
+        }
+
+        foreach (var text in inlineTexts)
+        {
+            PromptFrontMatterBody(text, PromptTemplate.InlinePath, recorder, ignored);
+        }
+
+        return used;
+    }
+
+    private static void PromptFrontMatterBody(string text, string path, IncludeExpander recorder, List<string> problems)
+    {
+        try
+        {
+            PromptFrontMatter.Split(text, path, out var body);
+            recorder.Expand(body, path, problems);
+        }
+        catch (WorkflowException)
+        {
+            // Bad front matter: the validator reports it; the file itself is recorded.
+        }
     }
 
     public string PromptsRoot { get; }
@@ -42,7 +114,7 @@ public sealed class PromptLibrary
         var path = IncludeExpander.NormalizePath(relativePath);
         var problems = new List<string>();
         var fullPath = includes.FullPath(path);
-        if (fullPath is null || !File.Exists(fullPath))
+        if (fullPath is null || readFile(fullPath) is not { } text)
         {
             problems.Add(fullPath is null ? $"Prompt '{path}' is outside the prompts folder" : $"Prompt '{path}' does not exist in {FolderName}");
             return problems;
@@ -50,7 +122,7 @@ public sealed class PromptLibrary
 
         try
         {
-            PromptFrontMatter.Split(File.ReadAllText(fullPath), path, out var body);
+            PromptFrontMatter.Split(text, path, out var body);
             var expanded = includes.Expand(body, path, problems);
             if (HandlebarsRenderer.SyntaxProblem(expanded) is { } syntax)
             {
@@ -79,12 +151,9 @@ public sealed class PromptLibrary
     {
         var fullPath = includes.FullPath(path)
             ?? throw WorkflowException.Config("invalid_prompt", $"Prompt '{path}' is outside the prompts folder");
-        if (!File.Exists(fullPath))
-        {
-            throw WorkflowException.Config("invalid_prompt", $"Prompt '{path}' does not exist in {FolderName}", "Check the step's prompt_template path");
-        }
-
-        var frontMatter = PromptFrontMatter.Split(File.ReadAllText(fullPath), path, out var body);
+        var text = readFile(fullPath)
+            ?? throw WorkflowException.Config("invalid_prompt", $"Prompt '{path}' does not exist in {FolderName}", "Check the step's prompt_template path");
+        var frontMatter = PromptFrontMatter.Split(text, path, out var body);
         return Compiled(new PromptTemplate(path, includes.Expand(body, path, problems: null), frontMatter));
     }
 

@@ -69,6 +69,12 @@ public enum JobTransition
     /// </summary>
     Rerun,
 
+    /// <summary>
+    /// The API inserts a fork of a finished job (no earlier state): a new queued job of the same tenant that starts
+    /// with copies of its source's checkpoints before the chosen step, and runs from that step on.
+    /// </summary>
+    Fork,
+
     /// <summary>The admin cleanup fails jobs stuck without a live worker or waiting too long.</summary>
     StaleCleanup,
 }
@@ -110,6 +116,7 @@ public static class JobLifecycle
         new(JobTransition.FinishCancelled, Running, JobStatus.Cancelled),
         new(JobTransition.Retry, [JobStatus.Failed, JobStatus.Cancelled], JobStatus.Queued),
         new(JobTransition.Rerun, [JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled], JobStatus.Queued),
+        new(JobTransition.Fork, [], JobStatus.Queued),
         new(JobTransition.StaleCleanup, [JobStatus.Pending, JobStatus.Queued, JobStatus.Processing], JobStatus.Failed),
     ];
 

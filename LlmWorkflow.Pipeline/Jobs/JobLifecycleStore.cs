@@ -34,7 +34,7 @@ public sealed partial class JobLifecycleStore(
     private static readonly string SubmitSql = $"""
         INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, priority, webhook_url, webhook_secret, webhook_events,
                                        user_id, username, action, status, input_data, debug_mode, budget_usd, idempotency_key,
-                                       queued_at, dispatched_at, created_at, updated_at, tenant_id, trace_id, run_at, schedule_id)
+                                       queued_at, dispatched_at, created_at, updated_at, tenant_id, trace_id, run_at, schedule_id, definition_hash)
         SELECT r.id, r.id::text, r.workflow_name, r.priority, r.webhook_url, r.webhook_secret,
                CASE WHEN r.webhook_events IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.webhook_events)) END,
                r.user_id, r.username, r.action,
@@ -42,12 +42,12 @@ public sealed partial class JobLifecycleStore(
                     ELSE '{JobLifecycle.Rule(JobTransition.SubmitScheduled).To.ToWire()}' END,
                r.input_data, r.debug_mode, r.budget_usd, r.idempotency_key,
                COALESCE(r.run_at, r.created_at), CASE WHEN r.run_at IS NULL THEN r.created_at END, r.created_at, r.created_at,
-               r.tenant_id, r.trace_id, r.run_at, r.schedule_id
+               r.tenant_id, r.trace_id, r.run_at, r.schedule_id, r.definition_hash
           FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::text[],
                       $10::jsonb[], $11::bool[], $12::numeric[], $13::text[], $14::timestamptz[], $15::text[], $16::text[],
-                      $17::timestamptz[], $18::uuid[])
+                      $17::timestamptz[], $18::uuid[], $19::text[])
                AS r(id, workflow_name, priority, webhook_url, webhook_secret, webhook_events, user_id, username, action,
-                    input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id, trace_id, run_at, schedule_id)
+                    input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id, trace_id, run_at, schedule_id, definition_hash)
         ON CONFLICT DO NOTHING
         RETURNING id
         """;
@@ -104,7 +104,8 @@ public sealed partial class JobLifecycleStore(
                    started_at = COALESCE(j.started_at, now()), attempt = j.attempt + 1, updated_at = now()
              WHERE j.id = ANY(ARRAY(SELECT id FROM claimable))
             RETURNING j.id, j.workflow_name, j.input_data, j.attempt, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
-                      j.priority, j.webhook_url IS NOT NULL AS has_webhook, j.webhook_events, j.wait_data
+                      j.priority, j.webhook_url IS NOT NULL AS has_webhook, j.webhook_events, j.wait_data,
+                      j.definition_hash, j.forked_from_job_id IS NOT NULL AS is_fork
         )
         SELECT * FROM claimed
         """;
@@ -173,6 +174,7 @@ public sealed partial class JobLifecycleStore(
         p.Add(Texts(jobs.Select(j => j.TraceId)));
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.RunAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.ScheduleId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+        p.Add(Texts(jobs.Select(j => j.DefinitionHash)));
         return await ReadIdsAsync(command, cancellationToken);
     }
 
@@ -260,6 +262,8 @@ public sealed partial class JobLifecycleStore(
                 reader.FieldOrNull<string[]>("webhook_events") ?? [])
             {
                 ResumedWait = ReadWait(reader.FieldOrNull<string>("wait_data")),
+                DefinitionHash = reader.FieldOrNull<string>("definition_hash"),
+                IsFork = reader.Field<bool>("is_fork"),
             };
             claimed[job.Id] = job;
         }
@@ -425,7 +429,7 @@ public sealed partial class JobLifecycleStore(
     {
         await using var command = dataSource.CreateCommand("""
             SELECT output, step_id, display_name, step_type, status, attempts, started_at, finished_at, duration_ms,
-                   parent_step_id, branch, provider, model, input_tokens, output_tokens, cost_usd
+                   parent_step_id, branch, provider, model, input_tokens, output_tokens, cost_usd, reused_from_job_id
               FROM llm_job_steps
              WHERE job_id = $1 AND step_key = $2 AND is_checkpoint
              ORDER BY job_attempt DESC
@@ -446,7 +450,10 @@ public sealed partial class JobLifecycleStore(
             reader.FieldOrNull<DateTimeOffset?>("finished_at"), reader.FieldOrNull<int?>("duration_ms") ?? 0,
             reader.FieldOrNull<string>("parent_step_id"), reader.FieldOrNull<string>("branch"),
             reader.FieldOrNull<string>("provider"), reader.FieldOrNull<string>("model"),
-            reader.Field<int>("input_tokens"), reader.Field<int>("output_tokens"), reader.FieldOrNull<decimal?>("cost_usd"));
+            reader.Field<int>("input_tokens"), reader.Field<int>("output_tokens"), reader.FieldOrNull<decimal?>("cost_usd"))
+        {
+            ReusedFromJobId = reader.FieldOrNull<Guid?>("reused_from_job_id"),
+        };
         return (output, row);
     }
 
@@ -604,6 +611,12 @@ public sealed record ClaimedJob(
 {
     /// <summary>The wait the job was last parked on (its step finds its time came), or null.</summary>
     public RunWait? ResumedWait { get; init; }
+
+    /// <summary>The pinned workflow version the job runs; null for jobs from before pinning (they run the current definition).</summary>
+    public string? DefinitionHash { get; init; }
+
+    /// <summary>A fork: its first attempt already has checkpoints (copied from its source).</summary>
+    public bool IsFork { get; init; }
 }
 
 /// <summary>The final state a worker writes for a job.</summary>
@@ -614,4 +627,8 @@ public sealed record JobOutcome(JobStatus Status, JsonNode? Result, WorkflowErro
 public sealed record StepRecordRow(
     string StepId, string DisplayName, string Type, string Status, int Attempts, DateTimeOffset StartedAt,
     DateTimeOffset? FinishedAt, int DurationMs, string? ParentStepId, string? Branch, string? Provider, string? Model,
-    int InputTokens, int OutputTokens, decimal? CostUsd);
+    int InputTokens, int OutputTokens, decimal? CostUsd)
+{
+    /// <summary>In a fork: the source job the row was copied from; its usage was paid there, not by this job.</summary>
+    public Guid? ReusedFromJobId { get; init; }
+}

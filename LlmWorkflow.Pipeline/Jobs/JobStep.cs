@@ -63,4 +63,7 @@ public sealed class JobStep
     public string? Notes { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>In a fork: the source job this checkpoint was copied from (reused, not paid again); null for a step run here.</summary>
+    public Guid? ReusedFromJobId { get; set; }
 }

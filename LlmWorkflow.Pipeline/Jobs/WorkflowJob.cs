@@ -117,4 +117,13 @@ public sealed class WorkflowJob
 
     /// <summary>The schedule whose tick started this job; null for a job submitted directly.</summary>
     public Guid? ScheduleId { get; set; }
+
+    /// <summary>SHA-256 (hex) of the workflow version the job runs (<c>llm_workflow_versions</c>); null for jobs from before pinning.</summary>
+    public string? DefinitionHash { get; set; }
+
+    /// <summary>The job this one was forked from (<c>POST /api/v1/jobs/{id}/fork</c>), or null.</summary>
+    public Guid? ForkedFromJobId { get; set; }
+
+    /// <summary>The top-level step of the source job the fork runs from; the steps before it were reused.</summary>
+    public string? ForkedFromStep { get; set; }
 }

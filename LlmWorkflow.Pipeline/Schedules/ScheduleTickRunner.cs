@@ -1,3 +1,4 @@
+using LlmWorkflow.Pipeline.Versions;
 using System.Text.Json;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Pipeline.Jobs;
@@ -23,6 +24,7 @@ public sealed partial class ScheduleTickRunner(
     JobLifecycleStore jobs,
     JobQueue queue,
     JobCancellation cancellation,
+    WorkflowVersions versions,
     IOptions<ScheduleOptions> options,
     TimeProvider time,
     ILogger<ScheduleTickRunner> logger)
@@ -96,6 +98,13 @@ public sealed partial class ScheduleTickRunner(
 
         if (started.Count > 0)
         {
+            // A tick's job is pinned like a submitted one: it runs the version current at its tick (see WorkflowVersions).
+            if (versions.Current(schedule.WorkflowName) is { } version)
+            {
+                await versions.EnsureStoredAsync(version, cancellationToken);
+                started.ForEach(job => job.DefinitionHash = version.Hash);
+            }
+
             await jobs.SubmitAsync(started, transaction, cancellationToken);
         }
 

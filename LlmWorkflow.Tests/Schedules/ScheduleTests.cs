@@ -354,7 +354,8 @@ public sealed class ScheduleTests(TestServers servers)
         {
             var services = _api.Services;
             return new ScheduleTickRunner(services.GetRequiredService<NpgsqlDataSource>(), services.GetRequiredService<JobLifecycleStore>(),
-                services.GetRequiredService<JobQueue>(), services.GetRequiredService<JobCancellation>(), Options.Create(options), clock,
+                services.GetRequiredService<JobQueue>(), services.GetRequiredService<JobCancellation>(),
+                services.GetRequiredService<LlmWorkflow.Pipeline.Versions.WorkflowVersions>(), Options.Create(options), clock,
                 NullLogger<ScheduleTickRunner>.Instance);
         }
 

@@ -196,6 +196,36 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
                     }
                 }
             }
+            else if (operation.Key == "GET /api/v1/workflows/{name}/versions")
+            {
+                // The owner's job is pinned to a version of hello_transform; an intruder counts only the jobs it can list
+                // (its own submissions of the probes above), never the owner's.
+                foreach (var intruder in Intruders)
+                {
+                    using var response = await SendRawAsync(intruder, HttpMethod.Get, "/api/v1/workflows/hello_transform/versions", null, ct);
+                    var versions = (await response.Content.ReadFromJsonAsync<JsonObject>(ct))?["versions"]?.AsArray() ?? [];
+                    var visible = (await ListAsync(intruder, null, ct)).Count;
+                    if (response.StatusCode != HttpStatusCode.OK || versions.Sum(v => (long)v!["job_count"]!) != visible)
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}': {(int)response.StatusCode}, counts the owner's job");
+                    }
+                }
+            }
+            else if (operation.Key == "GET /api/v1/workflows/{name}/versions/{hash}")
+            {
+                // The owner's version is the catalog's (public like the definition); an unknown one is 404 for everyone.
+                using var owned = await SendRawAsync(Owners[0], HttpMethod.Get, $"/api/v1/jobs/{jobId}", null, ct);
+                var hash = (string)(await owned.Content.ReadFromJsonAsync<JsonObject>(ct))!["definition_hash"]!;
+                foreach (var intruder in Intruders)
+                {
+                    using var unknown = await SendRawAsync(intruder, HttpMethod.Get, $"/api/v1/workflows/hello_transform/versions/{new string('0', 64)}", null, ct);
+                    using var current = await SendRawAsync(intruder, HttpMethod.Get, $"/api/v1/workflows/hello_transform/versions/{hash}", null, ct);
+                    if (unknown.StatusCode != HttpStatusCode.NotFound || current.StatusCode != HttpStatusCode.OK)
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}': {(int)unknown.StatusCode} for an unknown version, {(int)current.StatusCode} for the current one");
+                    }
+                }
+            }
             else if (!TenantNeutral.Contains(operation.Key))
             {
                 failures.Add($"{operation.Key} has no tenant-isolation probe: add one to {nameof(TenantIsolationTests)}");
@@ -296,6 +326,10 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
         Assert.Contains("PATCH /api/v1/schedules/{scheduleId}", covered);
         Assert.Contains("DELETE /api/v1/schedules/{scheduleId}", covered);
         Assert.Contains("GET /api/v1/schedules/{scheduleId}/ticks", covered);
+        Assert.Contains("POST /api/v1/jobs/{jobId}/fork", covered);
+        Assert.Contains("GET /api/v1/jobs/{jobId}/compare/{otherId}", covered);
+        Assert.Contains("GET /api/v1/workflows/{name}/versions", covered);
+        Assert.Contains("GET /api/v1/workflows/{name}/versions/{hash}", covered);
     }
 
     [Fact]
@@ -313,7 +347,7 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
     private async Task<HttpStatusCode> SendAsync(Actor actor, OpenApiOperation operation, string jobId, CancellationToken ct)
     {
         // Key routes are admin routes: any key id shows whether a non-admin is refused.
-        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = Guid.NewGuid().ToString(), ["event"] = "approval", ["scheduleId"] = _scheduleId });
+        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = Guid.NewGuid().ToString(), ["event"] = "approval", ["scheduleId"] = _scheduleId, ["otherId"] = jobId, ["hash"] = new string('0', 64) });
         var body = operation.HasBody ? "{}" : null;
         if (operation.Key == "POST /api/v1/admin/webhooks/replay")
         {

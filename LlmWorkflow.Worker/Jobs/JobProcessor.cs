@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Pipeline.Versions;
 using LlmWorkflow.Pipeline.Webhooks;
 using LlmWorkflow.Worker.Webhooks;
 
@@ -22,6 +23,7 @@ internal sealed partial class JobProcessor(
     JobQueue queue,
     LiveEventPublisher events,
     WorkflowCatalog catalog,
+    WorkflowVersions versions,
     WorkflowRunner runner,
     RunningJobs running,
     WebhookOutbox webhooks,
@@ -61,7 +63,7 @@ internal sealed partial class JobProcessor(
 
         activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
-        if (await WorkflowToRunAsync(dispatched, claimed, activity) is not { } workflow)
+        if (await WorkflowToRunAsync(dispatched, claimed, activity) is not var (workflow, prompts))
         {
             return;
         }
@@ -95,6 +97,7 @@ internal sealed partial class JobProcessor(
                 MaxCostUsd = claimed.BudgetUsd,
                 ResumedWait = claimed.ResumedWait,
                 Signals = signals,
+                Prompts = prompts,
             }, run.Token);
         }
         finally
@@ -135,10 +138,13 @@ internal sealed partial class JobProcessor(
     }
 
     /// <summary>
-    /// The job's workflow, or null when the job must not run: started too often (dead-lettered) or not in this
-    /// worker's catalog; either way it is failed here.
+    /// The job's workflow and the prompt files it runs with (null: the prompts folder), or null when the job must not
+    /// run: started too often (dead-lettered), or its workflow is neither in this worker's catalog nor stored as its
+    /// pinned version; either way it is failed here. A pinned job runs its version even if the files changed since it
+    /// was submitted; a job from before pinning (no hash) runs the catalog's current definition.
     /// </summary>
-    private async Task<WorkflowDefinition?> WorkflowToRunAsync(DispatchedJob dispatched, ClaimedJob claimed, Activity? activity)
+    private async Task<(WorkflowDefinition Workflow, Engine.Templates.PromptLibrary? Prompts)?> WorkflowToRunAsync(
+        DispatchedJob dispatched, ClaimedJob claimed, Activity? activity)
     {
         if (claimed.Attempt > _options.MaxAttempts)
         {
@@ -150,15 +156,26 @@ internal sealed partial class JobProcessor(
             return null;
         }
 
-        if (!catalog.TryGet(claimed.WorkflowName, out var workflow))
+        if (claimed.DefinitionHash is { } hash)
         {
-            var error = WorkflowException.Config("unknown_workflow", $"Workflow '{claimed.WorkflowName}' is not in this worker's catalog.").Error;
-            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), []);
-            activity.RecordFailure(error.Type, error.Message);
-            return null;
+            if (await versions.FindAsync(claimed.WorkflowName, hash, CancellationToken.None) is { } version)
+            {
+                activity?.SetTag("llmworkflow.definition_hash", version.ShortHash);
+                return (version.Definition, version.PromptLibrary(versions.PromptsRoot));
+            }
+        }
+        else if (catalog.TryGet(claimed.WorkflowName, out var workflow))
+        {
+            return (workflow, null);
         }
 
-        return workflow;
+        var missing = claimed.DefinitionHash is null
+            ? $"Workflow '{claimed.WorkflowName}' is not in this worker's catalog."
+            : $"Workflow '{claimed.WorkflowName}' version {claimed.DefinitionHash[..12]} is neither in this worker's catalog nor stored.";
+        var unknown = WorkflowException.Config("unknown_workflow", missing).Error;
+        await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, unknown, 0, 0, 0m), []);
+        activity.RecordFailure(unknown.Type, unknown.Message);
+        return null;
     }
 
     private static async Task FlushUsageAsync(PostgresCheckpointStore checkpoints)

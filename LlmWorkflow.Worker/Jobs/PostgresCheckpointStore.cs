@@ -50,7 +50,8 @@ internal sealed class PostgresCheckpointStore(
     private readonly int _jobAttempt = job.Attempt;
 
     // A job resumed from a wait runs its first attempt again (a park gives the attempt back) and has checkpoints.
-    private readonly bool _mayHaveCheckpoints = job.Attempt > 1 || job.ResumedWait is not null;
+    // A fork starts with its source's checkpoints of the steps before its from_step.
+    private readonly bool _mayHaveCheckpoints = job.Attempt > 1 || job.ResumedWait is not null || job.IsFork;
 
     // Guarded by _deferred: which deferral the pending delayed write belongs to, and that write while it runs.
     private int _deferral;
@@ -76,6 +77,8 @@ internal sealed class PostgresCheckpointStore(
             return null;
         }
 
+        // A fork's copied checkpoint was paid by its source job: reused here at $0, so its usage is not counted again.
+        var paidHere = row.ReusedFromJobId is null;
         var record = new StepRecord
         {
             StepKey = stepKey,
@@ -91,9 +94,9 @@ internal sealed class PostgresCheckpointStore(
             ParentStepId = row.ParentStepId,
             Branch = row.Branch,
             FromCheckpoint = true,
-            InputTokens = row.InputTokens,
-            OutputTokens = row.OutputTokens,
-            CostUsd = row.CostUsd,
+            InputTokens = paidHere ? row.InputTokens : 0,
+            OutputTokens = paidHere ? row.OutputTokens : 0,
+            CostUsd = paidHere ? row.CostUsd : 0m,
             Provider = row.Provider,
             Model = row.Model,
         };

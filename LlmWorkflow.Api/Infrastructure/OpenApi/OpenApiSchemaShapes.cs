@@ -34,7 +34,7 @@ internal static class OpenApiSchemaShapes
         ["ErrorCategory"] = StringEnum("Error taxonomy: who can fix it.", Enum.GetValues<ErrorCategory>().Select(c => c.ToWire())),
         ["WebhookAttemptState"] = StringEnum("State of one webhook delivery attempt.",
             [WebhookAttemptStates.Pending, WebhookAttemptStates.Delivered, WebhookAttemptStates.Failed, WebhookAttemptStates.DeadLettered, WebhookAttemptStates.Gone]),
-        ["JobActionStatus"] = StringEnum("Outcome of a cancel, retry or reschedule request.", ["cancelled", "processing", "finished", "queued", "not_retryable", "not_scheduled"]),
+        ["JobActionStatus"] = StringEnum("Outcome of a cancel, retry, reschedule or fork request.", ["cancelled", "processing", "finished", "queued", "not_retryable", "not_scheduled", "not_finished", "workflow_unavailable"]),
         ["ApiKeyRole"] = StringEnum("caller: its tenant's jobs only; admin: every tenant and the admin routes.", LlmWorkflow.Api.Auth.StoredApiKey.Roles),
         ["ApiKeyState"] = StringEnum("active; rotated (a successor exists, valid until expires_at); expired; revoked.", LlmWorkflow.Api.Auth.StoredApiKey.States),
         ["OnErrorMode"] = StringEnum("What the runner does when a step fails.", ["fail", "continue", "retry", "default"]),

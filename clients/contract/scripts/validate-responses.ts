@@ -97,6 +97,25 @@ await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}", path: { jobId: 
 await api.expect({ method: "PATCH", route: "/api/v1/jobs/{jobId}", path: { jobId: laterId }, body: { run_at: new Date(Date.now() + 7_200_000).toISOString() } }, 200);
 await api.expect({ method: "PATCH", route: "/api/v1/jobs/{jobId}", path: { jobId: laterId }, body: { run_at: "2020-01-01T00:00:00Z" } }, 400);
 await api.expect({ method: "PATCH", route: "/api/v1/jobs/{jobId}", path: { jobId: missing }, body: { delay_seconds: 60 } }, 404);
+
+// Fork, compare and versions: the finished trip forked from its first step (202), a bad from_step or override (400), an
+// unfinished source (409), a missing one (404); the two compared; the versions the caller's jobs ran.
+const tripDefinition = await api.expect({ method: "GET", route: "/api/v1/workflows/{name}", path: { name: "trip_briefing" } }, 200);
+const firstStep: string = tripDefinition.json?.steps?.[0]?.id ?? "missing";
+const fork = await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/fork", path: { jobId: trip }, body: { from_step: firstStep } }, 202);
+const forkId = (fork.json?.job_id as string) ?? missing;
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/fork", path: { jobId: trip }, body: { from_step: "no_such_step" } }, 400);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/fork", path: { jobId: trip }, body: { from_step: firstStep, overrides: { "steps.nope.model": "openai/gpt-4o" } } }, 400);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/fork", path: { jobId: laterId }, body: { from_step: firstStep } }, 409);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/fork", path: { jobId: missing }, body: { from_step: firstStep } }, 404);
+await finished(forkId);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}", path: { jobId: forkId } }, 200);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/compare/{otherId}", path: { jobId: trip, otherId: forkId } }, 200);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/compare/{otherId}", path: { jobId: trip, otherId: missing } }, 404);
+const versions = await api.expect({ method: "GET", route: "/api/v1/workflows/{name}/versions", path: { name: "trip_briefing" } }, 200);
+await api.expect({ method: "GET", route: "/api/v1/workflows/{name}/versions/{hash}", path: { name: "trip_briefing", hash: (versions.json?.current_hash as string) ?? "0".repeat(64) } }, 200);
+await api.expect({ method: "GET", route: "/api/v1/workflows/{name}/versions/{hash}", path: { name: "trip_briefing", hash: "0".repeat(64) } }, 404);
+await api.expect({ method: "GET", route: "/api/v1/workflows/{name}/versions", path: { name: "no_such_workflow" } }, 404);
 await api.expect({ method: "POST", route: "/api/v1/workflow", body: { workflow_name: "hello_transform", input_data: { name: "x" }, run_at: "2030-01-01T00:00:00" } }, 400);
 await api.expect({ method: "POST", route: "/api/v1/workflow", body: { workflow_name: "hello_transform", input_data: { name: "x" }, run_at: "2030-01-01T00:00:00Z", delay_seconds: 5 } }, 400);
 // Signals: kept in the inbox of a job not (yet) waiting for them, listed; 409 finished, 404 missing, 400 bad name.

@@ -1,6 +1,8 @@
 // Job detail: live progress over Server-Sent Events (step timeline, streamed LLM text), per-step detail (input,
 // rendered prompt, output, tokens, cost, model, attempts, timings), the history of a retried job's attempts, result,
-// actionable error, webhook deliveries, and the actions cancel / retry / replay webhook / copy curl.
+// actionable error, webhook deliveries, and the actions cancel / retry / replay webhook / copy curl. The lineage card
+// shows the job's pinned workflow version (and how it differs from the current one), its fork source and forks, what
+// its cost reused, and compares it with a fork or its source step by step.
 import { api, ApiError, eventsUrl, offers } from '../api.js';
 import { h, replace, toast, table } from '../dom.js';
 import { formatCost, formatDate, formatDuration, formatJson, formatTokens, retryCanHelp, shortId, TERMINAL } from '../format.js';
@@ -33,6 +35,9 @@ export async function renderJobDetail(main, jobId) {
   const inputBox = h('div');
   const webhookBox = h('div');
   const attemptsBox = h('div');
+  const lineageBox = h('div');
+  const compareBox = h('div');
+  let versionDetail = null; // the pinned version against the current one, loaded once
   const curlBox = h('div');
   const message = h('div');
 
@@ -42,7 +47,7 @@ export async function renderJobDetail(main, jobId) {
     h('section', { class: 'card', 'aria-labelledby': 'progress-title' },
       h('h2', { id: 'progress-title' }, 'Progress'), progressBar, progressText, liveState,
       h('h3', null, 'Steps'), timeline),
-    errorBox, resultBox, attemptsBox, header, inputBox, webhookBox);
+    errorBox, resultBox, lineageBox, compareBox, attemptsBox, header, inputBox, webhookBox);
 
   const statusRequests = latestRequest();
 
@@ -125,7 +130,94 @@ export async function renderJobDetail(main, jobId) {
     renderResult();
     renderError();
     renderAttempts();
+    renderLineage();
     renderInput();
+  }
+
+  /** Version, fork links and reused cost; the version's differences to the current one are loaded once. */
+  function renderLineage() {
+    const hash = job.definition_hash;
+    const forks = job.forks ?? [];
+    const breakdown = job.cost_breakdown;
+    const reused = breakdown?.reused_steps ?? [];
+    if (!hash && !job.forked_from && !forks.length && !reused.length) {
+      replace(lineageBox);
+      return;
+    }
+    if (hash && versionDetail === null) {
+      versionDetail = false;
+      api(`/workflows/${encodeURIComponent(job.workflow_name)}/versions/${hash}`)
+        .then(({ data }) => { versionDetail = data; renderLineage(); }, () => {});
+    }
+    const differences = versionDetail?.differences_to_current ?? [];
+    replace(lineageBox, h('section', { class: 'card', 'aria-labelledby': 'lineage-title', 'data-role': 'lineage' },
+      h('h2', { id: 'lineage-title' }, 'Version and lineage'),
+      h('dl', { class: 'facts wide' },
+        fact('Workflow version', hash
+          ? [h('code', { 'data-role': 'definition-hash', title: hash }, hash.slice(0, 12)), ' ',
+            versionDetail ? h('span', { class: 'muted', 'data-role': 'version-state' }, versionDetail.current ? '(current)' : '(differs from the current version)') : null]
+          : 'not pinned (submitted before pinning; runs the current definition)'),
+        job.forked_from ? fact('Forked from', [h('a', { href: `#/jobs/${job.forked_from.job_id}`, 'data-role': 'forked-from' }, shortId(job.forked_from.job_id)),
+          ` at step “${job.forked_from.step}” `,
+          h('button', { type: 'button', class: 'button secondary', 'data-action': 'compare-source', onclick: () => compareWith(job.forked_from.job_id) }, 'Compare with source')]) : null,
+        breakdown && reused.length ? fact('Cost', h('span', { 'data-role': 'cost-breakdown' },
+          `${formatCost(breakdown.paid_usd)} paid by this job; ${formatCost(breakdown.reused_usd)} reused (${reused.length} step${reused.length === 1 ? '' : 's'}, not paid again)`)) : null),
+      differences.length
+        ? table({
+          caption: 'Differences from this version to the current one',
+          attrs: { 'data-role': 'version-diff' },
+          columns: [
+            { label: 'What', cell: (d) => d.kind },
+            { label: 'Which', cell: (d) => h('code', null, d.id) },
+            { label: 'Change', cell: (d) => d.change },
+            { label: 'Fields', cell: (d) => (d.fields?.length ? d.fields.join(', ') : '—') },
+          ],
+          rows: differences,
+        })
+        : null,
+      forks.length
+        ? table({
+          caption: `Forks (${forks.length})`,
+          attrs: { 'data-role': 'forks' },
+          columns: [
+            { label: 'Fork', cell: (f) => h('a', { href: `#/jobs/${f.job_id}` }, shortId(f.job_id)) },
+            { label: 'From step', cell: (f) => f.from_step },
+            { label: 'Status', cell: (f) => statusBadge(f.status) },
+            { label: 'Created', cell: (f) => formatDate(f.created_at) },
+            { label: '', cell: (f) => h('button', { type: 'button', class: 'button secondary', 'data-action': 'compare-fork', onclick: () => compareWith(f.job_id) }, 'Compare') },
+          ],
+          rows: forks,
+        })
+        : null));
+  }
+
+  /** This job and another side by side, per top-level step (GET /jobs/{id}/compare/{other}). */
+  async function compareWith(otherId) {
+    try {
+      const { data } = await api(`/jobs/${jobId}/compare/${otherId}`);
+      const side = (s) => (s ? [statusBadge(s.status), ' ', s.model ?? '', s.reused ? ' (reused)' : ''] : '—');
+      replace(compareBox, h('section', { class: 'card', 'aria-labelledby': 'compare-title', 'data-role': 'compare' },
+        h('h2', { id: 'compare-title' }, 'Compare with ', h('a', { href: `#/jobs/${otherId}` }, shortId(otherId))),
+        table({
+          caption: `This job: ${formatCost(data.job.cost_usd)}, ${formatTokens(data.job.total_tokens)} tokens; the other: ${formatCost(data.other.cost_usd)}, ${formatTokens(data.other.total_tokens)} tokens`,
+          attrs: { 'data-role': 'compare-steps' },
+          columns: [
+            { label: 'Step', cell: (c) => c.display_name ?? c.step_id },
+            { label: 'This job', cell: (c) => side(c.job) },
+            { label: 'Other', cell: (c) => side(c.other) },
+            { label: 'Cost (this / other)', num: true, cell: (c) => `${formatCost(c.job?.cost_usd)} / ${formatCost(c.other?.cost_usd)}` },
+            { label: 'Tokens (this / other)', num: true, cell: (c) => `${formatTokens((c.job?.input_tokens ?? 0) + (c.job?.output_tokens ?? 0))} / ${formatTokens((c.other?.input_tokens ?? 0) + (c.other?.output_tokens ?? 0))}` },
+            { label: 'Duration (this / other)', num: true, cell: (c) => `${formatDuration(c.job?.duration_ms)} / ${formatDuration(c.other?.duration_ms)}` },
+            { label: 'Output', cell: (c) => (c.output_equal ? 'same' : `differs: ${c.output_differences.join(', ')}`) },
+          ],
+          rows: data.steps,
+          rowAttrs: (c) => ({ 'data-step-id': c.step_id }),
+        })));
+      compareBox.querySelector('h2')?.scrollIntoView?.({ block: 'nearest' });
+    } catch (error) {
+      if (error instanceof ApiError) toast(error.message);
+      else throw error;
+    }
   }
 
   /** The trace id, linked to its page in the Aspire dashboard when the API names one (AspireDashboard:Url). */
@@ -261,7 +353,8 @@ export async function renderJobDetail(main, jobId) {
    */
   function renderAttempts() {
     const previous = job.previous_attempts ?? [];
-    const rows = job.steps ?? [];
+    // A fork's copies of its source's steps (job_attempt 0) belong to no attempt of this job.
+    const rows = (job.steps ?? []).filter((r) => !r.reused_from_job_id);
     // After a retry and before a worker claims the job, the attempt to come is one past the last one that ended.
     const upcoming = Math.max(job.attempt || 1, ...previous.map((a) => a.attempt + 1));
     const numbers = [...new Set([...previous.map((a) => a.attempt), ...rows.map((r) => r.job_attempt ?? 1), upcoming])].sort((a, b) => a - b);
