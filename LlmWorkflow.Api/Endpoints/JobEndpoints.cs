@@ -158,6 +158,7 @@ internal static class JobEndpoints
         Guid jobId,
         LlmWorkflowDbContext db,
         DeletedJobs deletedJobs,
+        LlmWorkflow.Pipeline.Approvals.ApprovalLinks approvalLinks,
         HttpContext http,
         CancellationToken cancellationToken)
     {
@@ -171,7 +172,7 @@ internal static class JobEndpoints
             .Where(s => s.JobId == jobId)
             .OrderBy(s => s.StartedAt).ThenBy(s => s.CreatedAt)
             .ToListAsync(cancellationToken);
-        return TypedResults.Ok(job.ToStatus(steps));
+        return TypedResults.Ok(job.ToStatus(steps, approvalLinks, JobMapping.BaseUrl(http.Request)));
     }
 
     private static async Task<Results<Ok<JobListResponse>, ValidationProblem>> ListAsync(

@@ -14,6 +14,9 @@ internal static class WebhookEventTypes
     /// <summary>Opt-in: sent only when the job's <c>webhook_events</c> lists it.</summary>
     public const string StepCompleted = "workflow.step_completed";
 
+    /// <summary>Opt-in: the job parked at a sleep, a wait_for_event or an approval step (what it waits for, an approval's links).</summary>
+    public const string Waiting = "workflow.waiting";
+
     /// <summary>The terminal event for a finished job; null while the job is not finished.</summary>
     public static string? ForStatus(JobStatus status) => status switch
     {
