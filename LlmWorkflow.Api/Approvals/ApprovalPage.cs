@@ -71,7 +71,7 @@ internal static class ApprovalPage
     private static string Button(string value, string label, bool chosen) =>
         $"<button type=\"submit\" name=\"decision\" value=\"{value}\" class=\"{value}{(chosen ? " chosen" : "")}\"{(chosen ? " autofocus" : "")}>{label}</button>";
 
-    private static string Usd(decimal amount) => "$" + amount.ToString("0.0000", CultureInfo.InvariantCulture);
+    private static string Usd(decimal amount) => "$" + amount.ToString("0.00####", CultureInfo.InvariantCulture);
 
     private static string Encode(string text) => WebUtility.HtmlEncode(text);
 
