@@ -237,7 +237,7 @@ public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
 
     private static IEnumerable<FuzzRequest> Variants(OpenApiOperation operation, string jobId, string keyId)
     {
-        var validPath = new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = keyId, ["event"] = "approval" };
+        var validPath = new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = keyId, ["event"] = "approval", ["token"] = "CfDJ8made-up-token" };
         var basePath = operation.Fill(validPath);
         var validBody = operation.HasBody ? ValidBody(operation) : null;
 
