@@ -42,7 +42,7 @@ public sealed class DashboardWaitingBrowserTests(DashboardFixture fixture) : ICl
         await Expect(row).ToHaveAttributeAsync("data-kind", "approval");
         await Expect(row.Locator("[data-role=prompt]")).ToHaveTextAsync("Publish the draft about approve-me?");
 
-        await row.GetByLabel($"Comment on job {approved[..8]}").FillAsync("looks good");
+        await row.Locator("input[name=comment]").FillAsync("looks good");
         await row.Locator("button[data-action=approve]").ClickAsync();
         var done = await fixture.WaitForTerminalAsync(approved, Ct);
         var decision = done["result"]!["output"]!["decision"]!;

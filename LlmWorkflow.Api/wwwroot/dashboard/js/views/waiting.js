@@ -73,8 +73,8 @@ export async function renderWaiting(main) {
   }
 
   function signalForm(job, eventName) {
-    const name = h('input', { type: 'text', name: 'event', value: eventName ?? '', required: true, pattern: '[A-Za-z0-9_.:\\-]{1,100}', 'aria-label': 'Event' });
-    const body = h('textarea', { name: 'body', rows: 2, spellcheck: 'false', 'aria-label': 'JSON body' }, '{}');
+    const name = h('input', { type: 'text', name: 'event', value: eventName ?? '', required: true, pattern: '[A-Za-z0-9_.:\\-]{1,100}' });
+    const body = h('textarea', { name: 'body', rows: 2, spellcheck: 'false' }, '{}');
     const button = h('button', { type: 'submit', class: 'button secondary small', 'data-action': 'send-signal' }, 'Send signal');
     return h('details', null, h('summary', null, 'Send any signal'),
       h('form', {
