@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LlmWorkflow.Api.Approvals;
 using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Contracts;
@@ -89,6 +90,8 @@ api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints().MapWorkflowVersion
 api.MapGroup("").WithTags("Schedules").MapScheduleEndpoints();
 api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints().MapAnalyticsEndpoints().MapDashboardEndpoints();
 api.MapGroup("/admin/keys").WithTags("API keys").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapApiKeyEndpoints();
+// Decision links carry their own capability (a signed token): no API key, outside /api/v1.
+app.MapApprovalEndpoints();
 api.MapGroup("/admin/webhooks").WithTags("Webhooks").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapWebhookEndpoints();
 
 await app.RunAsync();

@@ -156,7 +156,21 @@ public sealed record JobStepResponse(
 
 /// <summary>What a waiting job waits for.</summary>
 /// <param name="StepId">The step that parked it.</param>
-/// <param name="Kind">"sleep" or "event" (a wait_for_event step).</param>
+/// <param name="Kind">"sleep", "event" (a wait_for_event step) or "approval" (an approval step).</param>
 /// <param name="Until">When it resumes: the sleep's end, or the wait's timeout.</param>
-/// <param name="Event">The signal an "event" wait waits for (<c>POST /api/v1/jobs/{id}/signals/{event}</c>).</param>
-public sealed record JobWait(string StepId, string Kind, DateTimeOffset Until, string? Event = null);
+/// <param name="Event">The signal an "event" or "approval" wait waits for (<c>POST /api/v1/jobs/{id}/signals/{event}</c>).</param>
+/// <param name="Prompt">An approval's question.</param>
+/// <param name="DecisionUrl">An approval's decision page: signed, single-use, expiring; works without an API key.</param>
+/// <param name="ApproveUrl">The decision page with Approve chosen (opening it decides nothing; the page's button does).</param>
+/// <param name="RejectUrl">The decision page with Reject chosen.</param>
+/// <param name="LinksExpireAt">When the decision links stop working: the approval's timeout, at most 30 days (Approvals:MaxLinkLifetime) after they were issued.</param>
+public sealed record JobWait(
+    string StepId,
+    string Kind,
+    DateTimeOffset Until,
+    string? Event = null,
+    string? Prompt = null,
+    string? DecisionUrl = null,
+    string? ApproveUrl = null,
+    string? RejectUrl = null,
+    DateTimeOffset? LinksExpireAt = null);

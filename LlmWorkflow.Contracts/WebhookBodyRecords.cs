@@ -48,3 +48,17 @@ public sealed record StepWebhookStep(string StepId, string DisplayName, string T
 
 /// <summary>The caller identity a step webhook carries.</summary>
 public sealed record StepWebhookMetadata(string? Username, string? Action, int Attempt);
+
+/// <summary>
+/// The body of a <c>workflow.waiting</c> webhook (opt-in): the job parked at a sleep, a wait_for_event or an approval
+/// step, and what it waits for (an approval's decision links included).
+/// </summary>
+public sealed record WaitingWebhookBody(
+    string Event,
+    string JobId,
+    string Status,
+    string WorkflowName,
+    string? UserId,
+    JobWait WaitingFor,
+    StepWebhookMetadata Metadata,
+    DateTimeOffset Timestamp);

@@ -13,6 +13,7 @@ namespace LlmWorkflow.Contracts;
     AllowOutOfOrderMetadataProperties = true)]
 [JsonSerializable(typeof(LiveJobEvent))]
 [JsonSerializable(typeof(StepWebhookBody))]
+[JsonSerializable(typeof(WaitingWebhookBody))]
 [JsonSerializable(typeof(TerminalWebhookBody))]
 [JsonSerializable(typeof(TruncatedOutput))]
 [JsonSerializable(typeof(JobStatusResponse))]

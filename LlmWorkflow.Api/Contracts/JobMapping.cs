@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Contracts;
+using LlmWorkflow.Pipeline.Approvals;
 using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Api.Contracts;
@@ -13,7 +14,9 @@ internal static class JobMapping
 
     public static string StatusUrl(Guid jobId) => $"/api/v1/status/{jobId}";
 
-    public static JobStatusResponse ToStatus(this WorkflowJob job, IReadOnlyList<JobStep> steps, IReadOnlyList<JobForkSummary>? forks = null) => new()
+    /// <param name="links">Issues an approval wait's decision links; without it <c>waiting_for</c> carries none.</param>
+    /// <param name="baseUrl">Where the caller reached the service, for links when <c>Approvals:PublicBaseUrl</c> is not set.</param>
+    public static JobStatusResponse ToStatus(this WorkflowJob job, IReadOnlyList<JobStep> steps, ApprovalLinks? links = null, string? baseUrl = null, IReadOnlyList<JobForkSummary>? forks = null) => new()
     {
         JobId = job.Id,
         Status = job.Status.ToWire(),
@@ -27,10 +30,7 @@ internal static class JobMapping
         QueuedAt = job.QueuedAt,
         RunAt = job.RunAt,
         ScheduleId = job.ScheduleId,
-        WaitingFor = job.Status == JobStatus.Waiting && job.WaitData?.RootElement is { ValueKind: JsonValueKind.Object } wait
-            ? new JobWait(wait.GetProperty("step_id").GetString()!, wait.GetProperty("kind").GetString()!, wait.GetProperty("until").GetDateTimeOffset(),
-                wait.TryGetProperty("event", out var eventName) && eventName.ValueKind == JsonValueKind.String ? eventName.GetString() : null)
-            : null,
+        WaitingFor = WaitingFor(job, links, baseUrl),
         StartedAt = job.StartedAt,
         CompletedAt = job.CompletedAt,
         DurationMs = job.DurationMs,
@@ -74,6 +74,20 @@ internal static class JobMapping
         return new JobCostBreakdown(paid, Cost(reused), [.. reused.Select(s => new JobReusedStep(
             s.StepKey, s.StepId, s.CostUsd, s.InputTokens, s.OutputTokens, s.ReusedFromJobId ?? job.Id, s.JobAttempt))]);
     }
+
+    /// <summary>What a waiting job waits for, from the wait its Park recorded; null unless it is waiting.</summary>
+    public static JobWait? WaitingFor(WorkflowJob job, ApprovalLinks? links, string? baseUrl)
+    {
+        if (job.Status != JobStatus.Waiting || JobLifecycleStore.ReadWait(job.WaitData?.RootElement.GetRawText()) is not { } wait)
+        {
+            return null;
+        }
+
+        return links is null ? new JobWait(wait.StepId, wait.Kind, wait.Until, wait.Event) : WaitDescriptions.Describe(job.Id, wait, links, baseUrl);
+    }
+
+    /// <summary>The address the caller reached this service at (scheme, host, path base).</summary>
+    public static string BaseUrl(Microsoft.AspNetCore.Http.HttpRequest request) => $"{request.Scheme}://{request.Host}{request.PathBase}";
 
     private static JobStepResponse ToResponse(JobStep step) => new(
         step.StepKey, step.StepId, step.DisplayName, step.StepType, step.Status, step.Attempts,

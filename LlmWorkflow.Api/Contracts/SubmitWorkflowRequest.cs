@@ -27,7 +27,7 @@ public sealed record SubmitWorkflowRequest
     [Description("HMAC secret for this job's webhook signatures (else the service-wide LLM_WEBHOOK_SECRET). Never returned.")]
     public string? WebhookSecret { get; init; }
 
-    [Description("Opt-in webhook events besides the terminal ones (workflow.completed, workflow.failed and workflow.cancelled are always sent), e.g. [\"workflow.step_completed\"]. A name that is none of these is a 400 listing the valid ones.")]
+    [Description("Opt-in webhook events besides the terminal ones (workflow.completed, workflow.failed and workflow.cancelled are always sent): \"workflow.step_completed\" (each finished top-level step), \"workflow.waiting\" (the job parked at a sleep, a wait_for_event or an approval step, with what it waits for and an approval's decision links). A name that is none of these is a 400 listing the valid ones.")]
     public IReadOnlyList<string>? WebhookEvents { get; init; }
 
     [Description("0-10, higher runs first. Default 0.")]

@@ -158,6 +158,7 @@ internal static class JobEndpoints
         Guid jobId,
         LlmWorkflowDbContext db,
         DeletedJobs deletedJobs,
+        LlmWorkflow.Pipeline.Approvals.ApprovalLinks approvalLinks,
         HttpContext http,
         CancellationToken cancellationToken)
     {
@@ -177,7 +178,7 @@ internal static class JobEndpoints
             .OrderBy(j => j.CreatedAt)
             .Select(j => new JobForkSummary(j.Id, j.ForkedFromStep ?? "", j.Status.ToWire(), j.CreatedAt))
             .ToListAsync(cancellationToken);
-        return TypedResults.Ok(job.ToStatus(steps, forks));
+        return TypedResults.Ok(job.ToStatus(steps, approvalLinks, JobMapping.BaseUrl(http.Request), forks));
     }
 
     private static async Task<Results<Ok<JobListResponse>, ValidationProblem>> ListAsync(

@@ -82,10 +82,28 @@ internal static class SignalEndpoints
             return TypedResults.Conflict(new JobActionResponse(jobId, "finished", $"The job is {status.ToWire()}; it waits for no signal."));
         }
 
-        var added = await store.AddSignalAsync(jobId, eventName, body.Length == 0 ? null : body, string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey, cancellationToken);
+        var (added, resumed) = await DeliverAsync(store, queue, jobId, eventName, body.Length == 0 ? null : body,
+            string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey, cancellationToken);
         if (added.Duplicate)
         {
             return TypedResults.Ok(new SignalResponse(added.Id, jobId, eventName, "duplicate", added.ReceivedAt));
+        }
+
+        var answer = new SignalResponse(added.Id, jobId, eventName, resumed ? "resumed" : "stored", added.ReceivedAt);
+        return TypedResults.Accepted(JobMapping.StatusUrl(jobId), answer);
+    }
+
+    /// <summary>
+    /// Puts a signal in the job's inbox and, when the job waits for its event, queues it (the API's signals and decision
+    /// links both come here). A duplicate (same idempotency key) adds and resumes nothing.
+    /// </summary>
+    public static async Task<(AddedSignal Added, bool Resumed)> DeliverAsync(
+        JobLifecycleStore store, JobQueue queue, Guid jobId, string eventName, string? bodyJson, string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        var added = await store.AddSignalAsync(jobId, eventName, bodyJson, idempotencyKey, cancellationToken);
+        if (added.Duplicate)
+        {
+            return (added, false);
         }
 
         var resumed = await store.ResumeOnSignalAsync(jobId, eventName, cancellationToken);
@@ -102,8 +120,7 @@ internal static class SignalEndpoints
             }
         }
 
-        var answer = new SignalResponse(added.Id, jobId, eventName, resumed is null ? "stored" : "resumed", added.ReceivedAt);
-        return TypedResults.Accepted(JobMapping.StatusUrl(jobId), answer);
+        return (added, resumed is not null);
     }
 
     private static async Task<Results<Ok<SignalListResponse>, JobProblemResult>> ListAsync(

@@ -22,7 +22,13 @@ public static class StepTypes
     /// </summary>
     public const string WaitForEvent = "wait_for_event";
 
-    public static IReadOnlyList<string> All { get; } = [Llm, ExternalApi, Transform, Conditional, Parallel, ForEach, Sleep, WaitForEvent];
+    /// <summary>
+    /// Waits durably for a person's decision: a <c>wait_for_event</c> of the <c>approval</c> event whose wait carries a
+    /// prompt and what to show, from which the service issues signed decision links; the decision is the step's output.
+    /// </summary>
+    public const string Approval = "approval";
+
+    public static IReadOnlyList<string> All { get; } = [Llm, ExternalApi, Transform, Conditional, Parallel, ForEach, Sleep, WaitForEvent, Approval];
 
     public static bool IsKnown(string type) => All.Contains(type, StringComparer.Ordinal);
 }

@@ -206,6 +206,47 @@ public sealed partial class WorkflowValidator(
                 "A wait_for_event step needs an event name: 1-100 letters, digits, '_', '-', '.' or ':'.", "E.g. \"approval\".");
         }
 
+        CheckTimeout(config, configPath, problems);
+        foreach (var key in config.Select(p => p.Key).Where(k => k is not ("event" or "timeout_seconds" or "on_timeout" or "default")))
+        {
+            problems.Add($"{configPath}.{key}", ValidationCodes.UnknownConfigProperty, $"A wait_for_event step has no \"{key}\".", "Use event, timeout_seconds, on_timeout and default.");
+        }
+
+        CheckTopLevelWait(location, problems);
+    }
+
+    /// <summary>
+    /// An approval needs a <c>prompt</c> (a string: the question the person answers), may have <c>show</c> (any value or
+    /// expression: what is being approved) and an <c>event</c> (default <c>approval</c>), and times out like a wait.
+    /// </summary>
+    private static void CheckApproval(StepLocation location, string configPath, ProblemList problems)
+    {
+        var config = location.Step.Config;
+        if (config["prompt"] is not JsonValue prompt || !prompt.TryGetValue<string>(out var text) || string.IsNullOrWhiteSpace(text))
+        {
+            problems.Add($"{configPath}.prompt", ValidationCodes.MissingConfigProperty, "An approval step needs a prompt: the question the approver answers.",
+                "E.g. \"Publish this draft?\".");
+        }
+
+        if (config["event"] is { } eventNode && !(eventNode is JsonValue name && name.TryGetValue<string>(out var eventName) && EventNamePattern().IsMatch(eventName)))
+        {
+            problems.Add($"{configPath}.event", ValidationCodes.InvalidConfigValue,
+                "event must be 1-100 letters, digits, '_', '-', '.' or ':'.", "Leave it out for \"approval\".");
+        }
+
+        CheckTimeout(config, configPath, problems);
+        foreach (var key in config.Select(p => p.Key).Where(k => k is not ("prompt" or "show" or "event" or "timeout_seconds" or "on_timeout" or "default")))
+        {
+            problems.Add($"{configPath}.{key}", ValidationCodes.UnknownConfigProperty, $"An approval step has no \"{key}\".",
+                "Use prompt, show, event, timeout_seconds, on_timeout and default.");
+        }
+
+        CheckTopLevelWait(location, problems);
+    }
+
+    /// <summary>A wait's positive <c>timeout_seconds</c>, its <c>on_timeout</c> of fail, continue or default, and <c>default</c> only with the latter.</summary>
+    private static void CheckTimeout(JsonObject config, string configPath, ProblemList problems)
+    {
         if (config["timeout_seconds"] is { } timeout
             && !(timeout is JsonValue number && number.GetValueKind() == JsonValueKind.Number && !number.ToJsonString().StartsWith('-') && number.ToJsonString() != "0"))
         {
@@ -222,13 +263,6 @@ public sealed partial class WorkflowValidator(
         {
             problems.Add($"{configPath}.default", ValidationCodes.InvalidConfigValue, "default is used only with on_timeout: default.", "Set on_timeout to default, or remove default.");
         }
-
-        foreach (var key in config.Select(p => p.Key).Where(k => k is not ("event" or "timeout_seconds" or "on_timeout" or "default")))
-        {
-            problems.Add($"{configPath}.{key}", ValidationCodes.UnknownConfigProperty, $"A wait_for_event step has no \"{key}\".", "Use event, timeout_seconds, on_timeout and default.");
-        }
-
-        CheckTopLevelWait(location, problems);
     }
 
     private static void CheckTopLevelWait(StepLocation location, ProblemList problems)
@@ -294,6 +328,9 @@ public sealed partial class WorkflowValidator(
                 break;
             case StepTypes.WaitForEvent:
                 CheckWaitForEvent(location, configPath, problems);
+                break;
+            case StepTypes.Approval:
+                CheckApproval(location, configPath, problems);
                 break;
             case var type when !StepTypes.IsKnown(type):
                 problems.Add($"{path}.type", ValidationCodes.UnknownStepType, $"Unknown step type \"{type}\".", $"Use one of: {string.Join(", ", StepTypes.All)}.");

@@ -6,10 +6,14 @@ namespace LlmWorkflow.Engine.Execution;
 /// </summary>
 /// <param name="StepId">The step's id, for status and events.</param>
 /// <param name="StepKey">The step's checkpoint key (for_each iterations prefix it).</param>
-/// <param name="Kind">"sleep" or "event".</param>
+/// <param name="Kind">"sleep", "event" or "approval".</param>
 /// <param name="Until">When the run is to resume: a sleep's end, or a wait's timeout.</param>
-/// <param name="Event">The signal an "event" wait waits for; null for a sleep.</param>
-public sealed record RunWait(string StepId, string StepKey, string Kind, DateTimeOffset Until, string? Event = null);
+/// <param name="Event">The signal an "event" or "approval" wait waits for; null for a sleep.</param>
+/// <param name="Approval">
+/// An approval's <c>{prompt, show, nonce}</c>: what its decision page shows, and the random value its decision links
+/// carry (one decision per wait). Null for other waits.
+/// </param>
+public sealed record RunWait(string StepId, string StepKey, string Kind, DateTimeOffset Until, string? Event = null, System.Text.Json.Nodes.JsonObject? Approval = null);
 
 /// <summary>
 /// The signals sent to a run (the job's inbox). <see cref="TakeAsync"/> hands a step the oldest unclaimed signal of an

@@ -44,6 +44,7 @@ public sealed class WorkflowRunner
             [StepTypes.ForEach] = new ForEachStepHandler(),
             [StepTypes.Sleep] = new SleepStepHandler(),
             [StepTypes.WaitForEvent] = new WaitForEventStepHandler(),
+            [StepTypes.Approval] = new ApprovalStepHandler(),
         });
     }
 

@@ -12,7 +12,7 @@ namespace LlmWorkflow.Engine.Steps;
 /// <c>fail</c> (the default) fails the step, <c>continue</c> goes on with a null output, <c>default</c> with
 /// <c>default</c>.
 /// </summary>
-internal sealed class WaitForEventStepHandler : IStepHandler
+internal class WaitForEventStepHandler : IStepHandler
 {
     public const string Kind = "event";
 
@@ -24,20 +24,19 @@ internal sealed class WaitForEventStepHandler : IStepHandler
     public async ValueTask<JsonNode?> ExecuteAsync(StepContext context, CancellationToken cancellationToken)
     {
         var config = context.Step.Config;
-        var eventName = (string?)config["event"]
-            ?? throw WorkflowException.Config("invalid_wait", $"Step \"{context.Step.Id}\": event is required.");
+        var eventName = EventName(context);
         context.Input = new JsonObject { ["event"] = eventName };
         if (context.Run.Signals is { } inbox && await inbox.TakeAsync(context.Run.RunId, eventName, context.StepKey, cancellationToken) is { } signal)
         {
-            return signal.Payload?.DeepClone();
+            return FromSignal(signal.Payload, context);
         }
 
-        var until = context.Run.ResumedWait is { Kind: Kind } resumed && resumed.StepKey == context.StepKey
+        var until = context.Run.ResumedWait is { } resumed && resumed.Kind == WaitKind && resumed.StepKey == context.StepKey
             ? resumed.Until
             : context.Run.Now.AddSeconds(TimeoutSeconds(context));
         if (context.Run.Now < until)
         {
-            throw new RunParkedException(new RunWait(context.Step.Id, context.StepKey, Kind, until, eventName));
+            throw new RunParkedException(new RunWait(context.Step.Id, context.StepKey, WaitKind, until, eventName, Describe(context)));
         }
 
         return (string?)config["on_timeout"] switch
@@ -54,6 +53,19 @@ internal sealed class WaitForEventStepHandler : IStepHandler
             }),
         };
     }
+
+    /// <summary>The <c>kind</c> of the parked wait (what a resumed run and the status report).</summary>
+    protected virtual string WaitKind => Kind;
+
+    /// <summary>The signal's event this step takes.</summary>
+    protected virtual string EventName(StepContext context) => (string?)context.Step.Config["event"]
+        ?? throw WorkflowException.Config("invalid_wait", $"Step \"{context.Step.Id}\": event is required.");
+
+    /// <summary>The step's output for a signal's body: the body itself.</summary>
+    protected virtual JsonNode? FromSignal(JsonNode? payload, StepContext context) => payload?.DeepClone();
+
+    /// <summary>What the parked wait carries besides its time and event (an approval's prompt and what it shows); null for none.</summary>
+    protected virtual JsonObject? Describe(StepContext context) => null;
 
     private static double TimeoutSeconds(StepContext context) =>
         context.Step.Config["timeout_seconds"] is JsonValue value && value.GetValueKind() == System.Text.Json.JsonValueKind.Number

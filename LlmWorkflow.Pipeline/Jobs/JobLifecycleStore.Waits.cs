@@ -50,14 +50,14 @@ public sealed partial class JobLifecycleStore
             new() { Value = workerId },
             new() { Value = (object?)attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer },
             new() { Value = wait.Until.ToUniversalTime() },
-            new() { Value = System.Text.Json.JsonSerializer.Serialize(new { step_id = wait.StepId, step_key = wait.StepKey, kind = wait.Kind, until = wait.Until.ToUniversalTime(), @event = wait.Event }) },
+            new() { Value = System.Text.Json.JsonSerializer.Serialize(new { step_id = wait.StepId, step_key = wait.StepKey, kind = wait.Kind, until = wait.Until.ToUniversalTime(), @event = wait.Event, approval = wait.Approval }) },
         ]);
 
     // Both the signal's request and the worker that just parked the job try this (one of them sees the other's
     // commit), so a signal sent while the run was on its way to the wait is never left unanswered; the guard lets one win.
     private static readonly string ResumeSql = $"""
         UPDATE llm_workflow_jobs SET status = '{JobLifecycle.Rule(JobTransition.Resume).To.ToWire()}', dispatched_at = now(), updated_at = now()
-         WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Resume)} AND wait_data->>'kind' = 'event' AND wait_data->>'event' = $2
+         WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Resume)} AND wait_data->>'kind' IN ('event', 'approval') AND wait_data->>'event' = $2
            AND EXISTS (SELECT 1 FROM llm_job_signals s WHERE s.job_id = $1 AND s.event = $2 AND s.taken_by_step IS NULL)
         RETURNING id, priority
         """;

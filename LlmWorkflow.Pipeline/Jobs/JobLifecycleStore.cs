@@ -272,7 +272,7 @@ public sealed partial class JobLifecycleStore(
     }
 
     /// <summary>The wait a job was parked on (the Park statement's <c>wait_data</c>), or null.</summary>
-    private static RunWait? ReadWait(string? waitData)
+    public static RunWait? ReadWait(string? waitData)
     {
         if (waitData is null || JsonNode.Parse(waitData) is not JsonObject wait)
         {
@@ -280,7 +280,8 @@ public sealed partial class JobLifecycleStore(
         }
 
         return new RunWait((string)wait["step_id"]!, (string)wait["step_key"]!, (string)wait["kind"]!,
-            DateTimeOffset.Parse((string)wait["until"]!, System.Globalization.CultureInfo.InvariantCulture), (string?)wait["event"]);
+            DateTimeOffset.Parse((string)wait["until"]!, System.Globalization.CultureInfo.InvariantCulture), (string?)wait["event"],
+            wait["approval"] as JsonObject);
     }
 
     /// <summary>Whether a cancel of the job was accepted (or the job is gone): checked before each paid step starts.</summary>

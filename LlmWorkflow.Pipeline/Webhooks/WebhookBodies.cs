@@ -59,4 +59,7 @@ public static class WebhookBodies
 
     /// <summary>A step event's body as stored (it is rendered when the step finishes and stored whole).</summary>
     public static string Step(StepWebhookBody body) => JsonSerializer.Serialize(body, WireJsonContext.Default.StepWebhookBody);
+
+    /// <summary>A waiting event's body as stored (rendered when the job parks and stored whole).</summary>
+    public static string Waiting(WaitingWebhookBody body) => JsonSerializer.Serialize(body, WireJsonContext.Default.WaitingWebhookBody);
 }

@@ -56,7 +56,14 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource, IOptions<WebhookO
     }
 
     /// <summary>Inserts the first attempt of a new step event (new <c>webhook-id</c>), due immediately; the body is stored whole.</summary>
-    public async Task EnqueueAsync(Guid jobId, string webhookUrl, StepWebhookBody body, CancellationToken cancellationToken)
+    public Task EnqueueAsync(Guid jobId, string webhookUrl, StepWebhookBody body, CancellationToken cancellationToken) =>
+        EnqueueAsync(jobId, webhookUrl, body.Event, WebhookBodies.Step(body), cancellationToken);
+
+    /// <summary>Inserts the first attempt of a new waiting event, due immediately; the body is stored whole.</summary>
+    public Task EnqueueAsync(Guid jobId, string webhookUrl, WaitingWebhookBody body, CancellationToken cancellationToken) =>
+        EnqueueAsync(jobId, webhookUrl, body.Event, WebhookBodies.Waiting(body), cancellationToken);
+
+    private async Task EnqueueAsync(Guid jobId, string webhookUrl, string eventType, string bodyJson, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
             INSERT INTO llm_webhook_attempts (job_id, event_id, event_type, attempt_number, webhook_url, payload, attempted_at, next_retry_at, state)
@@ -64,9 +71,9 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource, IOptions<WebhookO
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         command.Parameters.Add(new NpgsqlParameter { Value = NewEventId() });
-        command.Parameters.Add(new NpgsqlParameter { Value = body.Event });
+        command.Parameters.Add(new NpgsqlParameter { Value = eventType });
         command.Parameters.Add(new NpgsqlParameter { Value = webhookUrl });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = WebhookBodies.Step(body) });
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Jsonb, Value = bodyJson });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

@@ -59,6 +59,11 @@ public static class WebhookServiceCollectionExtensions
                 options.XmlEncryptor ??= new NullXmlEncryptor();
             });
         services.AddSingleton<WebhookSecretProtector>();
+        // Decision links are protected by the same key ring: the worker issues them, the API reads them.
+        services.AddOptions<Approvals.ApprovalOptions>().Bind(configuration.GetSection(Approvals.ApprovalOptions.Section))
+            .Validate(o => o.MaxLinkLifetime > TimeSpan.Zero, "Approvals:MaxLinkLifetime must be positive.")
+            .Validate(o => o.PublicBaseUrl is null || Uri.TryCreate(o.PublicBaseUrl, UriKind.Absolute, out _), "Approvals:PublicBaseUrl must be an absolute URL.");
+        services.AddSingleton<Approvals.ApprovalLinks>();
         services.AddSingleton<WebhookOutbox>();
         return services;
     }

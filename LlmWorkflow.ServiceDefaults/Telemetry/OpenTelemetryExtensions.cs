@@ -57,7 +57,18 @@ public static class OpenTelemetryExtensions
                 .SetSampler(new BackgroundPollingSampler(new ParentBasedSampler(new AlwaysOnSampler())))
                 .AddSource([.. TelemetryNames.ActivitySources])
                 // Orchestrators probe every few seconds; a filtered request also drops its children (the checks' pings).
-                .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = context => !IsHealthProbe(context.Request.Path))
+                .AddAspNetCoreInstrumentation(aspNetCore =>
+                {
+                    aspNetCore.Filter = context => !IsHealthProbe(context.Request.Path);
+                    // A decision link's token is a capability: the span keeps the route, not the token.
+                    aspNetCore.EnrichWithHttpRequest = (activity, request) =>
+                    {
+                        if (LlmWorkflow.ServiceDefaults.Logging.DecisionLinkRedactor.MayContainLink(request.Path.Value))
+                        {
+                            activity.SetTag("url.path", LlmWorkflow.ServiceDefaults.Logging.DecisionLinkRedactor.Redact(request.Path.Value!));
+                        }
+                    };
+                })
                 .AddHttpClientInstrumentation());
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration[OtlpEndpointVariable]))

@@ -52,6 +52,23 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task AnApprovalTakesTheDecisionGivenWithSignal()
+    {
+        _project.Definition("approve.json", """
+            {"name": "approve", "steps": [
+              {"id": "draft", "type": "transform", "config": {"operation": "template", "template": "Draft"}},
+              {"id": "review", "type": "approval", "config": {"prompt": "Publish?", "show": "${steps.draft.output}", "timeout_seconds": 60}}
+            ], "output": "${steps.review.output}"}
+            """);
+
+        var result = await CliHarness.RunAsync(_project.Root, "run", "approve", "--input", "{}", "--signal", """approval={"approved": true, "comment": "yes"}""", "--json");
+
+        Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
+        Assert.Equal((true, "yes"), ((bool?)result.Json["output"]!["approved"], (string?)result.Json["output"]!["comment"]));
+        Assert.NotNull((string?)result.Json["output"]!["decided_at"]);
+    }
+
+    [Fact]
     public async Task JsonResultHasOutputStepsAndCostData()
     {
         var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, "run", "hello_transform", "--input", """{"name": "Ada"}""", "--json");

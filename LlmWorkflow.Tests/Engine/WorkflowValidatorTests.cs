@@ -89,6 +89,16 @@ public sealed class WorkflowValidatorTests
             "bad_inline_prompts.json",
             ["invalid_prompt@$.steps[0].config.prompt", "invalid_prompt@$.steps[1].config.system", "invalid_prompt@$.steps[2].config.messages[1].content"]
         },
+        {
+            "bad_approvals.json",
+            [
+                "missing_config_property@$.steps[0].config.prompt",
+                "invalid_config_value@$.steps[0].config.event",
+                "invalid_config_value@$.steps[0].config.timeout_seconds",
+                "unknown_config_property@$.steps[0].config.colour",
+                "invalid_config_value@$.steps[1].config.default",
+            ]
+        },
     };
 
     [Theory]

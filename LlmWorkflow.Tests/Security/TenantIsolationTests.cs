@@ -226,6 +226,19 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
                     }
                 }
             }
+            else if (operation.PathParameters.Contains("token"))
+            {
+                // Decision links: the signed token is the capability, whoever holds it; with a key but a made-up token, nothing.
+                foreach (var intruder in Intruders)
+                {
+                    // The probe's JSON body meets the decision route's form-only 415 first; either answer tells nothing.
+                    var status = await SendAsync(intruder, operation, jobId, ct);
+                    if (status is not (HttpStatusCode.NotFound or HttpStatusCode.UnsupportedMediaType))
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}' with a made-up token: {(int)status}, expected 404 (or 415 for the JSON body)");
+                    }
+                }
+            }
             else if (!TenantNeutral.Contains(operation.Key))
             {
                 failures.Add($"{operation.Key} has no tenant-isolation probe: add one to {nameof(TenantIsolationTests)}");
@@ -330,6 +343,8 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
         Assert.Contains("GET /api/v1/jobs/{jobId}/compare/{otherId}", covered);
         Assert.Contains("GET /api/v1/workflows/{name}/versions", covered);
         Assert.Contains("GET /api/v1/workflows/{name}/versions/{hash}", covered);
+        Assert.Contains("GET /approvals/{token}", covered);
+        Assert.Contains("POST /approvals/{token}", covered);
     }
 
     [Fact]
@@ -347,7 +362,7 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
     private async Task<HttpStatusCode> SendAsync(Actor actor, OpenApiOperation operation, string jobId, CancellationToken ct)
     {
         // Key routes are admin routes: any key id shows whether a non-admin is refused.
-        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = Guid.NewGuid().ToString(), ["event"] = "approval", ["scheduleId"] = _scheduleId, ["otherId"] = jobId, ["hash"] = new string('0', 64) });
+        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = Guid.NewGuid().ToString(), ["event"] = "approval", ["scheduleId"] = _scheduleId, ["otherId"] = jobId, ["hash"] = new string('0', 64), ["token"] = "CfDJ8made-up-token" });
         var body = operation.HasBody ? "{}" : null;
         if (operation.Key == "POST /api/v1/admin/webhooks/replay")
         {

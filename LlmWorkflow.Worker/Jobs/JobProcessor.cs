@@ -30,6 +30,7 @@ internal sealed partial class JobProcessor(
     HeldWrites held,
     DueJobWaker waker,
     PostgresSignalInbox signals,
+    LlmWorkflow.Pipeline.Approvals.ApprovalLinks approvalLinks,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<JobProcessor> logger)
@@ -227,6 +228,7 @@ internal sealed partial class JobProcessor(
             return;
         }
 
+        await RecordWaitingEventAsync(claimed, wait);
         waker.Announce(wait.Until);
         try
         {
@@ -235,6 +237,31 @@ internal sealed partial class JobProcessor(
         catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
         {
             // This worker's waker knows; the others read PostgreSQL within a minute.
+        }
+    }
+
+    /// <summary>
+    /// The opt-in <c>workflow.waiting</c> webhook event of a parked job: what it waits for and, for an approval, its
+    /// decision links. Best effort like step events: the job's wait does not depend on it.
+    /// </summary>
+    private async Task RecordWaitingEventAsync(ClaimedJob claimed, RunWait wait)
+    {
+        if (!claimed.HasWebhook || !claimed.WebhookEvents.Contains(WebhookEventTypes.Waiting))
+        {
+            return;
+        }
+
+        try
+        {
+            if (await webhooks.FindOptInUrlAsync(claimed.Id, WebhookEventTypes.Waiting, CancellationToken.None) is { } url)
+            {
+                var waitingFor = LlmWorkflow.Pipeline.Approvals.WaitDescriptions.Describe(claimed.Id, wait, approvalLinks);
+                await webhooks.EnqueueAsync(claimed.Id, url, WebhookPayloads.Waiting(claimed, waitingFor, time.GetUtcNow()), CancellationToken.None);
+            }
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or System.Security.Cryptography.CryptographicException)
+        {
+            LogWaitingEventFailed(ex, claimed.Id);
         }
     }
 
@@ -332,6 +359,9 @@ internal sealed partial class JobProcessor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} waits at step {StepId} until {Until:O}, holding no worker slot")]
     private partial void LogParked(Guid jobId, string stepId, DateTimeOffset until);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the workflow.waiting webhook event of job {JobId}")]
+    private partial void LogWaitingEventFailed(Exception ex, Guid jobId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} released for another worker ({Reason})")]
     private partial void LogReleased(Guid jobId, string reason);

@@ -20,4 +20,14 @@ internal static class WebhookPayloads
         new StepWebhookStep(step.StepId, step.DisplayName, step.Type, step.Status.ToWire(), (int)Math.Round(step.DurationMs), percent),
         new StepWebhookMetadata(job.Username, job.Action, job.Attempt),
         timestamp);
+
+    public static WaitingWebhookBody Waiting(ClaimedJob job, JobWait waitingFor, DateTimeOffset timestamp) => new(
+        WebhookEventTypes.Waiting,
+        job.Id.ToString(),
+        JobStatus.Waiting.ToWire(),
+        job.WorkflowName,
+        job.UserId,
+        waitingFor,
+        new StepWebhookMetadata(job.Username, job.Action, job.Attempt),
+        timestamp);
 }

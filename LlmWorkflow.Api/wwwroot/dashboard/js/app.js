@@ -8,6 +8,7 @@ import { renderCosts } from './views/costs.js';
 import { renderActivity } from './views/activity.js';
 import { renderWorkflows } from './views/workflows.js';
 import { renderWebhooks } from './views/webhooks.js';
+import { renderWaiting } from './views/waiting.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -16,6 +17,7 @@ const logout = document.getElementById('logout');
 const ROUTES = [
   { pattern: /^#\/jobs\/([0-9a-f-]{36})$/i, view: 'jobs', render: (m) => renderJobDetail(main, m[1]) },
   { pattern: /^#\/jobs(?:\?(.*))?$/, view: 'jobs', render: (m) => renderJobs(main, m[1]) },
+  { pattern: /^#\/waiting$/, view: 'waiting', render: () => renderWaiting(main) },
   { pattern: /^#\/queue$/, view: 'queue', render: () => renderQueue(main) },
   { pattern: /^#\/costs$/, view: 'costs', render: () => renderCosts(main) },
   { pattern: /^#\/activity$/, view: 'activity', render: () => renderActivity(main) },
