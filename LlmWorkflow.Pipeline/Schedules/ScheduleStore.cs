@@ -19,7 +19,7 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
     public async Task<bool> InsertAsync(Schedule schedule, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
-            INSERT INTO llm_schedules (id, tenant_id, user_id, name, workflow_name, cron, timezone, input_data, priority, webhook_url,
+            INSERT INTO llm_schedules (id, tenant_id, user_id, workflow_name, name, cron, timezone, input_data, priority, webhook_url,
                                        webhook_secret, overlap, catch_up, paused, next_run_at, idempotency_key, created_at, updated_at)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
             ON CONFLICT DO NOTHING
@@ -29,17 +29,8 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter { Value = schedule.Id });
         p.Add(new NpgsqlParameter { Value = schedule.TenantId });
         p.Add(Text(schedule.UserId));
-        p.Add(new NpgsqlParameter { Value = schedule.Name });
         p.Add(new NpgsqlParameter { Value = schedule.WorkflowName });
-        p.Add(new NpgsqlParameter { Value = schedule.Cron });
-        p.Add(new NpgsqlParameter { Value = schedule.TimeZone });
-        p.Add(new NpgsqlParameter { Value = schedule.InputData });
-        p.Add(new NpgsqlParameter { Value = schedule.Priority });
-        p.Add(Text(schedule.WebhookUrl));
-        p.Add(Text(schedule.WebhookSecret));
-        p.Add(new NpgsqlParameter { Value = schedule.Overlap });
-        p.Add(new NpgsqlParameter { Value = schedule.CatchUp });
-        p.Add(new NpgsqlParameter { Value = schedule.Paused });
+        AddChangeable(p, schedule);
         p.Add(new NpgsqlParameter { Value = schedule.NextRunAt });
         p.Add(Text(schedule.IdempotencyKey));
         p.Add(new NpgsqlParameter { Value = schedule.CreatedAt });
@@ -106,6 +97,16 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
             """);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter { Value = schedule.Id });
+        AddChangeable(p, schedule);
+        p.Add(new NpgsqlParameter { Value = timingChanged });
+        p.Add(new NpgsqlParameter { Value = schedule.NextRunAt });
+        p.Add(new NpgsqlParameter { Value = schedule.UpdatedAt });
+        return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
+    }
+
+    /// <summary>The fields a PATCH may change, in the order both statements take them (name … paused, 10 parameters).</summary>
+    private static void AddChangeable(NpgsqlParameterCollection p, Schedule schedule)
+    {
         p.Add(new NpgsqlParameter { Value = schedule.Name });
         p.Add(new NpgsqlParameter { Value = schedule.Cron });
         p.Add(new NpgsqlParameter { Value = schedule.TimeZone });
@@ -116,10 +117,6 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter { Value = schedule.Overlap });
         p.Add(new NpgsqlParameter { Value = schedule.CatchUp });
         p.Add(new NpgsqlParameter { Value = schedule.Paused });
-        p.Add(new NpgsqlParameter { Value = timingChanged });
-        p.Add(new NpgsqlParameter { Value = schedule.NextRunAt });
-        p.Add(new NpgsqlParameter { Value = schedule.UpdatedAt });
-        return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
     }
 
     /// <summary>Deletes the schedule and its tick records; its jobs stay (and keep its id). False when it was gone.</summary>

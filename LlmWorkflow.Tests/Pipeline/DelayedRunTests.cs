@@ -74,7 +74,8 @@ public sealed class DelayedRunTests(TestServers servers)
         var ct = TestContext.Current.CancellationToken;
         await using var rig = await Rig.StartAsync(servers, nameof(ARescheduleToSoonerRunsItThenAndACancelWhileScheduledEndsIt), worker: true, ct);
         var moved = await rig.SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "moved" }, delay_seconds = 3600 }, ct);
-        var dropped = await rig.SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "dropped" }, delay_seconds = 1 }, ct);
+        // An hour away, so the cancel below meets it scheduled however slow the machine (a 1-s delay raced the cancel).
+        var dropped = await rig.SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "dropped" }, delay_seconds = 3600 }, ct);
 
         using var cancel = await rig.Client.DeleteAsync($"/api/v1/workflow/{dropped["job_id"]}", ct);
         Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
