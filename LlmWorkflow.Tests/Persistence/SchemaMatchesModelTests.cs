@@ -103,6 +103,7 @@ public sealed class SchemaMatchesModelTests(TestServers servers)
         return m switch
         {
             _ when m.StartsWith("character varying", StringComparison.Ordinal) => database == "character varying",
+            _ when m.StartsWith("character(", StringComparison.Ordinal) => database == "character",
             _ when m.StartsWith("numeric", StringComparison.Ordinal) => database == "numeric",
             "timestamp with time zone" => database == "timestamp with time zone",
             "text[]" => database == "ARRAY",
