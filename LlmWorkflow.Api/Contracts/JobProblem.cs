@@ -39,32 +39,22 @@ public sealed record JobProblem
     [Description("The job's error object on 410 (type job_deleted, category USER_ERROR, not retryable); null on 404.")]
     public JobProblemError? Error { get; init; }
 
-    public static JobProblem NotFound(Guid jobId) => new()
+    public static JobProblem NotFound(Guid jobId) => NotFound(jobId, $"No job with id {jobId}.");
+
+    /// <summary>A job route whose id is not a UUID: answered like a missing job, so pollers stop the same way.</summary>
+    public static JobProblem MalformedId(string text) =>
+        NotFound(null, $"'{Shorten(text)}' is not a job id: job ids are UUIDs, e.g. 3f2b8c1e-0d4a-4c7e-9b1a-2e5f6a7b8c9d.");
+
+    private static JobProblem NotFound(Guid? jobId, string message) => new()
     {
         Type = "https://tools.ietf.org/html/rfc9110#section-15.5.5",
         Title = "Job not found",
-        Detail = $"No job with id {jobId}.",
+        Detail = message,
         Status = "not_found",
         HttpStatus = StatusCodes.Status404NotFound,
         JobId = jobId,
-        ErrorMessage = $"No job with id {jobId}.",
+        ErrorMessage = message,
     };
-
-    /// <summary>A job route whose id is not a UUID: answered like a missing job, so pollers stop the same way.</summary>
-    public static JobProblem MalformedId(string text)
-    {
-        var message = $"'{Shorten(text)}' is not a job id: job ids are UUIDs, e.g. 3f2b8c1e-0d4a-4c7e-9b1a-2e5f6a7b8c9d.";
-        return new JobProblem
-        {
-            Type = "https://tools.ietf.org/html/rfc9110#section-15.5.5",
-            Title = "Job not found",
-            Detail = message,
-            Status = "not_found",
-            HttpStatus = StatusCodes.Status404NotFound,
-            JobId = null,
-            ErrorMessage = message,
-        };
-    }
 
     // An id is echoed for the caller's benefit, but never a whole megabyte of it.
     private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
