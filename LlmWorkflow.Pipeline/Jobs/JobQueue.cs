@@ -74,25 +74,34 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<QueueOptions
     /// </summary>
     public async Task<IReadOnlyList<string>> EnsureConsumerGroupsAsync(CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         using var untraced = RedisSetup.Untraced();
-        var created = new List<string>();
-        foreach (var key in StreamKeys)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            try
-            {
-                // "$" would skip entries the API added after the loss (into a stream without the group); "0" reads them.
-                await Db.StreamCreateConsumerGroupAsync(key, _options.ConsumerGroup, "0", createStream: true);
-                created.Add(key);
-            }
-            catch (RedisServerException ex) when (ex.Message.StartsWith("BUSYGROUP", StringComparison.Ordinal))
-            {
-                // Another worker (or an earlier start) created it.
-            }
-        }
-
-        return created;
+        var keys = StreamKeys.Select(key => (RedisKey)key).ToArray();
+        var created = (RedisResult[]?)await Db.ScriptEvaluateAsync(CreateMissingGroupsScript, keys, [_options.ConsumerGroup]);
+        return created?.Select(key => (string)key!).ToArray() ?? [];
     }
+
+    // One round trip that looks before it creates: every worker runs this every few seconds, and XGROUP CREATE on an
+    // existing group would answer BUSYGROUP (an error reply, logged by Redis's error stats) each time.
+    // "$" would skip entries the API added after a loss (into a stream without the group); "0" reads them.
+    private const string CreateMissingGroupsScript = """
+        local created = {}
+        for _, key in ipairs(KEYS) do
+          local found = false
+          if redis.call('EXISTS', key) == 1 then
+            for _, group in ipairs(redis.call('XINFO', 'GROUPS', key)) do
+              for i = 1, #group, 2 do
+                if group[i] == 'name' and group[i + 1] == ARGV[1] then found = true end
+              end
+            end
+          end
+          if not found then
+            redis.call('XGROUP', 'CREATE', key, ARGV[1], '0', 'MKSTREAM')
+            table.insert(created, key)
+          end
+        end
+        return created
+        """;
 
     /// <summary>
     /// When the oldest entry of <paramref name="keys"/> was added (stream ids are Redis's clock in milliseconds), or
