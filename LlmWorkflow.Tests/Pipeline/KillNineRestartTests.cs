@@ -40,19 +40,10 @@ public sealed class KillNineRestartTests(TestServers servers)
         var worker = await fleet.StartWorkerAsync("first");
         using var client = api.CreateClient();
 
-        // Due times after the kill: the "down" ones while every process is dead, the "after" ones once they are back.
-        var now = DateTimeOffset.UtcNow;
-        var jobs = new List<Parked>();
-        foreach (var (group, seconds) in new[] { ("down", 20), ("after", 45) })
-        {
-            for (var i = 0; i < 3; i++)
-            {
-                jobs.Add(new Parked(await SubmitAsync(client, new { workflow_name = "one_llm_step", input_data = new { question = Topic($"run-at-{group}", i) }, run_at = now.AddSeconds(seconds) }, ct), Kind.RunAt, Topic($"run-at-{group}", i)));
-                jobs.Add(new Parked(await SubmitAsync(client, new { workflow_name = "llm_sleep_llm", input_data = new { topic = Topic($"sleep-{group}", i), seconds = seconds - 2 } }, ct), Kind.Sleep, Topic($"sleep-{group}", i)));
-            }
-        }
-
+        // Waiting jobs first (no due time), then sleepers whose first call is held until everything else is parked, so
+        // their wake-ups fall after the kill: the "down" ones while every process is dead, the "after" ones once back.
         var waiters = new Dictionary<string, List<Parked>>();
+        var jobs = new List<Parked>();
         foreach (var (group, count) in new[] { ("worker-dead", 3), ("api-killed", 5), ("after", 3) })
         {
             waiters[group] = [];
@@ -65,21 +56,39 @@ public sealed class KillNineRestartTests(TestServers servers)
             jobs.AddRange(waiters[group]);
         }
 
-        foreach (var job in jobs.Where(j => j.Kind != Kind.RunAt))
+        await WaitForParkedAsync(client, jobs, ct);
+        var release = new TaskCompletionSource();
+        llm.AnswerGate = release.Task;
+        var sleepers = new List<Parked>();
+        foreach (var (group, seconds) in new[] { ("down", 15), ("after", 50) })
         {
-            var waiting = await JobPolling.WaitForStatusAsync(client, StatusUrl(job.Id), "waiting", Patience, ct);
-            job.DueAt = job.Kind == Kind.Sleep ? Time(waiting["waiting_for"]!["until"]) : null;
+            for (var i = 0; i < 3; i++)
+            {
+                var topic = Topic($"sleep-{group}", i);
+                sleepers.Add(new Parked(await SubmitAsync(client, new { workflow_name = "llm_sleep_llm", input_data = new { topic, seconds } }, ct), Kind.Sleep, topic));
+            }
         }
 
-        foreach (var job in jobs.Where(j => j.Kind == Kind.RunAt))
+        await WorkerCrashTests.WaitUntilAsync(() => Task.FromResult(sleepers.All(j => PipelineTestWorkflows.CallsContaining(llm, $"about {j.Topic}.") == 1)), Patience);
+        llm.AnswerGate = Task.CompletedTask;
+        release.SetResult();
+        await WaitForParkedAsync(client, sleepers, ct);
+        jobs.AddRange(sleepers);
+        var now = DateTimeOffset.UtcNow;
+        foreach (var (group, seconds) in new[] { ("down", 6), ("after", 45) })
         {
-            var scheduled = await client.GetFromJsonAsync<JsonObject>(StatusUrl(job.Id), ct);
-            Assert.Equal("scheduled", (string?)scheduled!["status"]);
-            job.DueAt = Time(scheduled["run_at"]);
+            for (var i = 0; i < 3; i++)
+            {
+                var topic = Topic($"run-at-{group}", i);
+                var id = await SubmitAsync(client, new { workflow_name = "one_llm_step", input_data = new { question = topic }, run_at = now.AddSeconds(seconds) }, ct);
+                jobs.Add(new Parked(id, Kind.RunAt, topic) { DueAt = now.AddSeconds(seconds) });
+            }
         }
 
         // The worker dies; signals still arrive at the API (stored, the jobs queued for any worker).
         await worker.KillAsync();
+        var killedAt = DateTimeOffset.UtcNow;
+        Assert.All(jobs.Where(j => j.DueAt is not null), j => Assert.True(j.DueAt > killedAt, $"{j.Topic} was due before the kill: the machine is too slow for this test's margins"));
         foreach (var job in waiters["worker-dead"])
         {
             var (status, answer) = await SignalAsync(client, job.Id, $"dead-{job.Topic}", job.Topic, ct);
@@ -92,7 +101,7 @@ public sealed class KillNineRestartTests(TestServers servers)
         var firstTries = await Task.WhenAll(inFlight);
 
         // Every process is dead past the "down" due times; then a new API and a new worker.
-        var downDue = jobs.Where(j => j.Kind != Kind.Signal).Select(j => j.DueAt!.Value).Where(d => d < now.AddSeconds(30)).Max();
+        var downDue = jobs.Where(j => j.Topic.Contains("-down-", StringComparison.Ordinal)).Max(j => j.DueAt!.Value);
         await WorkerCrashTests.WaitUntilAsync(() => Task.FromResult(DateTimeOffset.UtcNow > downDue.AddMilliseconds(500)), Patience);
         api = await fleet.StartApiAsync();
         using var back = api.CreateClient();
@@ -197,6 +206,16 @@ public sealed class KillNineRestartTests(TestServers servers)
     }
 
     private static string Topic(string group, int i) => $"k9-{group}-{i}-end";
+
+    /// <summary>Waits until every job of <paramref name="parked"/> is waiting; a sleeper's due time is its wake-up.</summary>
+    private static async Task WaitForParkedAsync(HttpClient client, List<Parked> parked, CancellationToken ct)
+    {
+        foreach (var job in parked)
+        {
+            var waiting = await JobPolling.WaitForStatusAsync(client, StatusUrl(job.Id), "waiting", Patience, ct);
+            job.DueAt = job.Kind == Kind.Sleep ? Time(waiting["waiting_for"]!["until"]) : null;
+        }
+    }
 
     private static string StatusUrl(string jobId) => $"/api/v1/status/{jobId}";
 
