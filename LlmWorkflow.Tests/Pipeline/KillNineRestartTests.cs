@@ -23,8 +23,11 @@ public sealed class KillNineRestartTests(TestServers servers)
     /// <summary>A bound on "at its time" on a loaded CI machine — a correctness check; bench/timers.sh measures lateness.</summary>
     private static readonly TimeSpan OnTime = TimeSpan.FromSeconds(2);
 
-    /// <summary>How soon after the restarted worker is ready a job due during the outage must start.</summary>
-    private static readonly TimeSpan SoonAfterRestart = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How soon after the restarted worker says it started a job due during the outage must start: a cold process on a
+    /// loaded CI machine takes seconds over its first jobs (it is seconds, not the next reconcile pass or a lease).
+    /// </summary>
+    private static readonly TimeSpan SoonAfterRestart = TimeSpan.FromSeconds(15);
 
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
 
@@ -122,13 +125,16 @@ public sealed class KillNineRestartTests(TestServers servers)
             Assert.Equal(HttpStatusCode.Accepted, status);
         }
 
+        var late = new List<string>();
         foreach (var job in jobs)
         {
             var done = await JobPolling.WaitForTerminalAsync(back, StatusUrl(job.Id), Patience, ct);
             Assert.True((string?)done["status"] == "completed", $"{job.Topic}: {done.ToJsonString()}");
-            AssertStartedAtItsTime(job, done, restartingAt, backUpAt);
+            late.AddRange(StartedOutOfTime(job, done, restartingAt, backUpAt));
             AssertEachLlmCallMadeOnce(llm, job);
         }
+
+        Assert.True(late.Count == 0, string.Join("\n", late));
 
         foreach (var job in waiters.Values.SelectMany(w => w))
         {
@@ -222,19 +228,26 @@ public sealed class KillNineRestartTests(TestServers servers)
     private static DateTimeOffset Time(JsonNode? value) => DateTimeOffset.Parse((string)value!, CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// A job started at or after its due time, within <see cref="OnTime"/> of it when the service was up then, within
-    /// <see cref="SoonAfterRestart"/> of the worker's restart when it was down (a signal sent to a dead worker is due
-    /// when the new worker starts).
+    /// Whether a job started at or after its due time, within <see cref="OnTime"/> of it when the service was up then,
+    /// within <see cref="SoonAfterRestart"/> of the worker's restart when it was down (a signal sent to a dead worker
+    /// is due when the new worker starts); a description of each breach.
     /// </summary>
-    private static void AssertStartedAtItsTime(Parked job, JsonObject done, DateTimeOffset restartingAt, DateTimeOffset backUpAt)
+    private static IEnumerable<string> StartedOutOfTime(Parked job, JsonObject done, DateTimeOffset restartingAt, DateTimeOffset backUpAt)
     {
         var started = job.Kind == Kind.RunAt
             ? Time(done["started_at"])
             : Time(done["steps"]!.AsArray().Single(s => (string?)s!["step_id"] == "second")!["started_at"]);
         var due = job.DueAt ?? restartingAt;
-        Assert.True(started >= due.AddMilliseconds(-5), $"{job.Topic} started {(due - started).TotalMilliseconds:F0} ms before its time");
+        if (started < due.AddMilliseconds(-5))
+        {
+            yield return $"{job.Topic} started {(due - started).TotalMilliseconds:F0} ms before its time";
+        }
+
         var late = due > backUpAt ? started - due : started - backUpAt;
-        Assert.True(late < (due > backUpAt ? OnTime : SoonAfterRestart), $"{job.Topic} started {late.TotalMilliseconds:F0} ms late (due {due:O}, service back {backUpAt:O})");
+        if (late >= (due > backUpAt ? OnTime : SoonAfterRestart))
+        {
+            yield return $"{job.Topic} started {late.TotalMilliseconds:F0} ms late (due {due:O}, service back {backUpAt:O})";
+        }
     }
 
     private static void AssertEachLlmCallMadeOnce(FakeOpenAiServer llm, Parked job)

@@ -80,7 +80,9 @@ public sealed class TerminalWebhookValidatorTests(TestServers servers) : IAsyncL
         var ct = TestContext.Current.CancellationToken;
         await using var llm = await FakeOpenAiServer.StartAsync();
         await using var receiver = await WebhookReceiver.StartAsync("validator-secret-2");
-        var settings = _environment.Settings(PipelineTestWorkflows.Settings(llm, new Dictionary<string, string?>
+        // An environment of its own: the class's worker runs the repository's workflows, not the pipeline test ones.
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(StandardWebhooksAndAjvAcceptARealWaitingDeliveryWithItsDecisionLinks));
+        var settings = environment.Settings(PipelineTestWorkflows.Settings(llm, new Dictionary<string, string?>
         {
             ["Webhooks:AllowPrivateNetworks"] = "true",
             ["Webhooks:PollInterval"] = "00:00:00.050",
