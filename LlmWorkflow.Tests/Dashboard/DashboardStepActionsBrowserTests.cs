@@ -42,7 +42,7 @@ public sealed class DashboardStepActionsBrowserTests(DashboardFixture fixture) :
         await Expect(page.Locator("[data-role=forked-from]")).ToBeVisibleAsync();
 
         // Retry the source from its "review" step: a second attempt runs review and what follows; the draft keeps attempt 1.
-        await SignInAsync(page, $"#/jobs/{source}");
+        await page.GotoAsync($"dashboard/#/jobs/{source}");
         await page.Locator("[data-role=timeline] > li[data-step-id=review] button[data-action=retry-from]").ClickAsync();
         var retried = await WaitForAttemptAsync(source, 2);
         Assert.Equal("completed", (string?)retried["status"]);
