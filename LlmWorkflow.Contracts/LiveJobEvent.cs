@@ -60,7 +60,24 @@ public static class LiveEventTypes
 /// <param name="Kind">"sleep" or "event".</param>
 /// <param name="Until">When it resumes: the sleep's end or the wait's timeout.</param>
 /// <param name="Event">The signal an "event" wait waits for.</param>
-public sealed record RunWaitingEvent(string JobId, DateTimeOffset Timestamp, string StepId, string Kind, DateTimeOffset Until, string? Event)
+/// <param name="Prompt">An approval wait's prompt; absent for other waits.</param>
+/// <param name="DecisionUrl">An approval wait's signed decision page (single use, expiring; no API key), as the
+/// <c>workflow.waiting</c> webhook and the status's <c>waiting_for</c> carry it; absent for other waits.</param>
+/// <param name="ApproveUrl">The decision page with Approve chosen.</param>
+/// <param name="RejectUrl">The decision page with Reject chosen.</param>
+/// <param name="LinksExpireAt">When the decision links stop working.</param>
+public sealed record RunWaitingEvent(
+    string JobId,
+    DateTimeOffset Timestamp,
+    string StepId,
+    string Kind,
+    DateTimeOffset Until,
+    string? Event,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Prompt = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? DecisionUrl = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ApproveUrl = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? RejectUrl = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? LinksExpireAt = null)
     : LiveJobEvent(JobId, Timestamp);
 
 /// <param name="TotalSteps">Number of top-level steps, the denominator of the percentages.</param>

@@ -4,16 +4,20 @@ namespace LlmWorkflow.Worker;
 
 /// <summary>
 /// Reads the dispatch streams' depth and oldest-entry age every <see cref="Interval"/> for the queue gauges
-/// (<c>llmworkflow.queue.depth</c>, <c>llmworkflow.queue.oldest_age</c>). Its Redis calls are background polling
-/// and are not traced.
+/// (<c>llmworkflow.queue.depth</c>, <c>llmworkflow.queue.oldest_age</c>), and the parked jobs every
+/// <see cref="ParkedInterval"/> (<c>llmworkflow.jobs.parked</c>: a count over PostgreSQL, so less often). Its Redis
+/// calls are background polling and are not traced.
 /// </summary>
-internal sealed partial class QueueMetricsService(QueueDepthReader reader, ILogger<QueueMetricsService> logger) : BackgroundService
+internal sealed partial class QueueMetricsService(QueueDepthReader reader, Pipeline.Jobs.JobLifecycleStore store, ILogger<QueueMetricsService> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+
+    public static readonly TimeSpan ParkedInterval = TimeSpan.FromSeconds(30);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(Interval);
+        var ticks = 0L;
         try
         {
             do
@@ -21,6 +25,10 @@ internal sealed partial class QueueMetricsService(QueueDepthReader reader, ILogg
                 try
                 {
                     QueueReading.Current.Update(await reader.ReadAsync(stoppingToken));
+                    if (ticks++ % (long)(ParkedInterval / Interval) == 0)
+                    {
+                        ParkedJobsReading.Current.Update(await store.CountParkedAsync(stoppingToken));
+                    }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {

@@ -31,8 +31,9 @@ internal static class EventEndpoints
         api.MapGet("/jobs/{jobId:guid}/events", StreamAsync)
             .WithName("StreamJobEvents")
             .WithSummary("Live progress as Server-Sent Events")
-            .WithDescription("Events: run_started, step_started, step_completed, llm_delta, llm_call_completed, run_waiting (the job parked at a sleep or a wait " +
-                             "for a signal; the stream goes on when it resumes), run_completed, run_failed, cancelled. " +
+            .WithDescription("Events: run_started, step_started, step_completed, llm_delta, llm_call_completed, run_waiting (the job parked at a sleep, a wait " +
+                             "for a signal or an approval: step_id, kind, until, event; an approval's also prompt, decision_url, approve_url, " +
+                             "reject_url and links_expire_at, the workflow.waiting webhook's links; the stream goes on when it resumes), run_completed, run_failed, cancelled. " +
                              "Every event has an id; resume with the Last-Event-ID header (or ?last_event_id=). The stream closes after the " +
                              "terminal event, and a request resuming at or after the terminal event answers 204 No Content, which ends " +
                              "EventSource's reconnects. EventSource cannot send headers, so browsers may pass the key as ?api_key=.")

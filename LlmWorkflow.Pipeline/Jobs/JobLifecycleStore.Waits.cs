@@ -26,6 +26,12 @@ public sealed partial class JobLifecycleStore
 
     private static readonly string NextDueSql = $"SELECT min(run_at) FROM llm_workflow_jobs WHERE {JobLifecycle.Guard(JobTransition.Wake)}";
 
+    // The due-time index holds exactly the scheduled and waiting jobs, so the count reads no other row.
+    private const string CountParkedSql = """
+        SELECT count(*) FILTER (WHERE status = 'scheduled'), count(*) FILTER (WHERE status = 'waiting')
+          FROM llm_workflow_jobs WHERE status IN ('scheduled', 'waiting')
+        """;
+
     private static readonly string RescheduleSql = $"""
         UPDATE llm_workflow_jobs SET run_at = $2, queued_at = $2, updated_at = now()
          WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Reschedule)}
@@ -186,6 +192,15 @@ public sealed partial class JobLifecycleStore
         await using var command = dataSource.CreateCommand(NextDueSql);
         // Npgsql reads timestamptz as a UTC DateTime.
         return await command.ExecuteScalarAsync(cancellationToken) is DateTime due ? new DateTimeOffset(due, TimeSpan.Zero) : null;
+    }
+
+    /// <summary>How many jobs are scheduled and how many are waiting, over every tenant (the parked-jobs gauge).</summary>
+    public async Task<(long Scheduled, long Waiting)> CountParkedAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(CountParkedSql);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
     /// <summary>Reschedule: moves a scheduled job's due time; false when the job is not scheduled (any more).</summary>

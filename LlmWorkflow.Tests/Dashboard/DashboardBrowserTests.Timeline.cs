@@ -115,7 +115,7 @@ public sealed partial class DashboardBrowserTests
         var traceId = Assert.IsType<string>((string?)status["trace_id"]);
         Assert.Matches("^[0-9a-f]{32}$", traceId);
         var workerId = Assert.IsType<string>((string?)status["worker_id"]);
-        var page = await fixture.NewPageAsync(ColorScheme.Light, 1280, 800, _contexts, _consoleErrors);
+        var page = await fixture.NewPageAsync(ColorScheme.Light, 1280, 800, Contexts, ConsoleErrors);
         await SignInAsync(page, $"#/jobs/{jobId}");
         var details = page.Locator("section[aria-labelledby=details-title]");
         await Expect(details.Locator("[data-role=tenant]")).ToHaveTextAsync((string)status["tenant_id"]!);

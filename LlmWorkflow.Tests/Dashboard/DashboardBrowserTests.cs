@@ -13,20 +13,12 @@ namespace LlmWorkflow.Tests.Dashboard;
 /// sign-in, the jobs list and its filters compared with the API, live progress over SSE, cancel, retry, costs, and
 /// screenshots of every view (light and dark, desktop and phone). Every page must log no console error.
 /// </summary>
-public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IClassFixture<DashboardFixture>, IAsyncLifetime
+public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : DashboardBrowserTestBase, IClassFixture<DashboardFixture>
 {
     private static readonly string[] LimitResultsOptions = ["25", "50", "100", "200", "Today", "7 Days", "30 Days"];
 
-    private readonly List<string> _consoleErrors = [];
-    private readonly List<IBrowserContext> _contexts = [];
+    protected override DashboardFixture Fixture => fixture;
 
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    public ValueTask InitializeAsync()
-    {
-        SetDefaultExpectTimeout(20_000);
-        return ValueTask.CompletedTask;
-    }
 
     [Fact]
     public async Task SignInWithTheAdminKeyShowsSubmittedJobs()
@@ -740,7 +732,7 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
 
     private async Task<IPage> OpenAsync(string hash, bool signIn = true, ColorScheme scheme = ColorScheme.Light, int width = 1280)
     {
-        var page = await fixture.NewPageAsync(scheme, width, width < 600 ? 812 : 800, _contexts, _consoleErrors);
+        var page = await NewPageAsync(scheme, width, width < 600 ? 812 : 800);
 
         if (signIn)
         {
@@ -752,15 +744,6 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         }
 
         return page;
-    }
-
-    /// <summary>Signs in through the form, as a person would; the key then lives in this context's sessionStorage.</summary>
-    private static async Task SignInAsync(IPage page, string hash)
-    {
-        await page.GotoAsync("dashboard/" + hash);
-        await page.GetByLabel("Admin API key").FillAsync(TestEnvironment.AdminKey);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await Expect(page.Locator("#nav")).ToBeVisibleAsync();
     }
 
     /// <summary>
@@ -788,19 +771,4 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : IC
         }
     }
 
-    private void AssertNoConsoleErrors()
-    {
-        lock (_consoleErrors)
-        {
-            Assert.True(_consoleErrors.Count == 0, "Console errors:\n" + string.Join("\n", _consoleErrors));
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var context in _contexts)
-        {
-            await context.CloseAsync();
-        }
-    }
 }

@@ -11,18 +11,9 @@ namespace LlmWorkflow.Tests.Dashboard;
 /// with its prompt, the operator approves it with a comment (through the API with the admin key, decided_by
 /// "dashboard") and the job completes with that decision; another is sent a signal with a JSON body from the form.
 /// </summary>
-public sealed class DashboardWaitingBrowserTests(DashboardFixture fixture) : IClassFixture<DashboardFixture>, IAsyncLifetime
+public sealed class DashboardWaitingBrowserTests(DashboardFixture fixture) : DashboardBrowserTestBase, IClassFixture<DashboardFixture>
 {
-    private readonly List<string> _consoleErrors = [];
-    private readonly List<IBrowserContext> _contexts = [];
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    public ValueTask InitializeAsync()
-    {
-        SetDefaultExpectTimeout(20_000);
-        return ValueTask.CompletedTask;
-    }
+    protected override DashboardFixture Fixture => fixture;
 
     [Fact]
     public async Task AnOperatorApprovesAWaitingJobAndSendsASignalFromTheWaitingView()
@@ -34,10 +25,8 @@ public sealed class DashboardWaitingBrowserTests(DashboardFixture fixture) : ICl
             await JobPolling.WaitForStatusAsync(fixture.Admin, $"api/v1/status/{id}", "waiting", TimeSpan.FromSeconds(60), Ct);
         }
 
-        var page = await fixture.NewPageAsync(ColorScheme.Light, 1280, 800, _contexts, _consoleErrors);
-        await page.GotoAsync("dashboard/#/waiting");
-        await page.GetByLabel("Admin API key").FillAsync(TestEnvironment.AdminKey);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        var page = await NewPageAsync();
+        await SignInAsync(page, "#/waiting");
         var row = page.Locator($"tr[data-job-id='{approved}']");
         await Expect(row).ToHaveAttributeAsync("data-kind", "approval");
         await Expect(row.Locator("[data-role=prompt]")).ToHaveTextAsync("Publish the draft about approve-me?");
@@ -55,10 +44,7 @@ public sealed class DashboardWaitingBrowserTests(DashboardFixture fixture) : ICl
         await other.Locator("button[data-action=send-signal]").ClickAsync();
         var rejected = (await fixture.WaitForTerminalAsync(signalled, Ct))["result"]!["output"]!["decision"]!;
         Assert.Equal((false, "by hand", "api"), ((bool?)rejected["approved"], (string?)rejected["comment"], (string?)rejected["decided_by"]));
-        lock (_consoleErrors)
-        {
-            Assert.True(_consoleErrors.Count == 0, "Console errors:\n" + string.Join("\n", _consoleErrors));
-        }
+        AssertNoConsoleErrors();
     }
 
     private async Task<string> SubmitAsync(string topic)
@@ -66,13 +52,5 @@ public sealed class DashboardWaitingBrowserTests(DashboardFixture fixture) : ICl
         using var response = await fixture.Admin.PostAsJsonAsync("api/v1/workflow", new { workflow_name = "dashboard_approval", input_data = new { topic } }, Ct);
         response.EnsureSuccessStatusCode();
         return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(Ct))!["job_id"]!;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var context in _contexts)
-        {
-            await context.CloseAsync();
-        }
     }
 }

@@ -55,6 +55,9 @@ public sealed partial class ApiProcess : IAsyncDisposable
         return client;
     }
 
+    /// <summary>SIGKILL: no drain, no graceful shutdown — exactly a crash.</summary>
+    public Task KillAsync() => _process.KillAsync();
+
     public ValueTask DisposeAsync() => _process.DisposeAsync();
 
     [GeneratedRegex(@"Now listening on: (http://\S+)")]

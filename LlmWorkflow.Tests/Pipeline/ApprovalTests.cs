@@ -74,6 +74,7 @@ public sealed class ApprovalTests(TestServers servers) : IAsyncLifetime
         Assert.StartsWith("http://localhost/approvals/", decisionUrl, StringComparison.Ordinal);
         Assert.Equal(decisionUrl + "?decision=approve", (string?)hookWait["approve_url"]);
         Assert.Equal(decisionUrl + "?decision=reject", (string?)hookWait["reject_url"]);
+        await AssertRunWaitingEventCarriesTheLinksAsync(job, ct);
 
         using var page = await _anonymous.GetAsync(PathOf((string)hookWait["approve_url"]!), ct);
         var html = await page.Content.ReadAsStringAsync(ct);
@@ -202,6 +203,35 @@ public sealed class ApprovalTests(TestServers servers) : IAsyncLifetime
 
         using var response = await _anonymous.PostAsync(PathOf(url), new FormUrlEncodedContent(fields), ct);
         return (response.StatusCode, await response.Content.ReadAsStringAsync(ct));
+    }
+
+    /// <summary>
+    /// The job's <c>run_waiting</c> live event names the approval's prompt and carries decision links of the same wait
+    /// (the webhook's, with the same expiry), so a main app that watches the stream need not poll for them.
+    /// </summary>
+    private async Task AssertRunWaitingEventCarriesTheLinksAsync(string job, CancellationToken ct)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        stop.CancelAfter(Wait);
+        using var events = await _client.GetAsync($"/api/v1/jobs/{job}/events", HttpCompletionOption.ResponseHeadersRead, stop.Token);
+        JsonNode? waiting = null;
+        await foreach (var item in System.Net.ServerSentEvents.SseParser.Create(await events.Content.ReadAsStreamAsync(stop.Token)).EnumerateAsync(stop.Token))
+        {
+            if (item.EventType == "run_waiting")
+            {
+                waiting = JsonNode.Parse(item.Data);
+                break;
+            }
+        }
+
+        Assert.NotNull(waiting);
+        Assert.Equal(("review", "approval", "Publish the draft about launch?"), ((string?)waiting["step_id"], (string?)waiting["kind"], (string?)waiting["prompt"]));
+        var decisionUrl = (string)waiting["decision_url"]!;
+        Assert.StartsWith("http://localhost/approvals/", decisionUrl, StringComparison.Ordinal);
+        Assert.Equal((decisionUrl + "?decision=approve", decisionUrl + "?decision=reject"), ((string?)waiting["approve_url"], (string?)waiting["reject_url"]));
+        Assert.Equal((string?)waiting["until"], (string?)waiting["links_expire_at"]);
+        using var page = await _anonymous.GetAsync(PathOf(decisionUrl), ct);
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
     }
 
     private async Task<string> SubmitAsync(string workflow, object input, CancellationToken ct)

@@ -1,5 +1,9 @@
 using System.Text.Json.Nodes;
+using System.Net.Http.Json;
+using LlmWorkflow.Pipeline.Webhooks;
 using LlmWorkflow.Tests.Contract;
+using LlmWorkflow.Tests.Fakes;
+using LlmWorkflow.Tests.Pipeline;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -62,25 +66,70 @@ public sealed class TerminalWebhookValidatorTests(TestServers servers) : IAsyncL
 
         var requests = await _receiver.WaitForRequestsAsync(jobs.Length, Wait);
 
+        var text = await VerifyWithNodeAsync(requests, _receiver.Secret, request => expected[(string)request.Json!["job_id"]!]);
+        Assert.Contains($"verified {jobs.Length} terminal webhook bodies (1 truncated)", text, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A real <c>workflow.waiting</c> delivery — an approval job parked by a worker after its LLM draft — verified by the
+    /// standardwebhooks package and validated against schemas/waiting-webhook.schema.json (written from docs/WEBHOOKS.md).
+    /// </summary>
+    [Fact]
+    public async Task StandardWebhooksAndAjvAcceptARealWaitingDeliveryWithItsDecisionLinks()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var llm = await FakeOpenAiServer.StartAsync();
+        await using var receiver = await WebhookReceiver.StartAsync("validator-secret-2");
+        // An environment of its own: the class's worker runs the repository's workflows, not the pipeline test ones.
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(StandardWebhooksAndAjvAcceptARealWaitingDeliveryWithItsDecisionLinks));
+        var settings = environment.Settings(PipelineTestWorkflows.Settings(llm, new Dictionary<string, string?>
+        {
+            ["Webhooks:AllowPrivateNetworks"] = "true",
+            ["Webhooks:PollInterval"] = "00:00:00.050",
+            [WebhookOptions.SecretEnvironmentVariable] = receiver.Secret,
+            ["Approvals:PublicBaseUrl"] = "https://llm.example.com",
+        }));
+        await using var api = new ApiFactory(settings);
+        using var client = api.CreateAuthenticatedClient();
+        await using var worker = await WorkerHost.StartAsync(settings, ct);
+        using var submitted = await client.PostAsJsonAsync("/api/v1/workflow", new
+        {
+            workflow_name = "llm_approval_llm",
+            input_data = new { topic = "validator" },
+            webhook_url = receiver.HookUrl,
+            webhook_events = new[] { "workflow.waiting" },
+        }, ct);
+        Assert.Equal(System.Net.HttpStatusCode.Accepted, submitted.StatusCode);
+
+        var requests = await receiver.WaitForRequestsAsync(1, Wait);
+        var waiting = Assert.Single(requests);
+        Assert.Equal("workflow.waiting", waiting.Header("X-Webhook-Event"));
+        Assert.StartsWith("https://llm.example.com/approvals/", (string?)waiting.Json!["waiting_for"]!["decision_url"], StringComparison.Ordinal);
+        var text = await VerifyWithNodeAsync(requests, receiver.Secret, _ => false);
+        Assert.Contains("verified 0 terminal webhook bodies (0 truncated) and 1 workflow.waiting bodies", text, StringComparison.Ordinal);
+    }
+
+    /// <summary>Hands the deliveries, as received, to clients/contract/scripts/verify-webhook-bodies.ts; returns what it printed.</summary>
+    private static async Task<string> VerifyWithNodeAsync(IEnumerable<RecordedRequest> requests, string secret, Func<RecordedRequest, bool> expectTruncated)
+    {
         var deliveries = new JsonArray([.. requests.Select(request => (JsonNode)new JsonObject
         {
             ["headers"] = new JsonObject([.. new[] { "webhook-id", "webhook-timestamp", "webhook-signature", "x-webhook-event" }
                 .Select(name => KeyValuePair.Create(name, (JsonNode?)request.Header(name)))]),
             ["body"] = request.Body,
-            ["expect_truncated"] = expected[(string)request.Json!["job_id"]!],
+            ["expect_truncated"] = expectTruncated(request),
         })]);
-        var file = Path.Combine(Path.GetTempPath(), $"terminal-webhooks-{Guid.NewGuid():N}.json");
+        var file = Path.Combine(Path.GetTempPath(), $"webhooks-{Guid.NewGuid():N}.json");
         await File.WriteAllTextAsync(file, new JsonObject
         {
-            ["secret"] = _receiver.Secret,
+            ["secret"] = secret,
             ["max_payload_bytes"] = MaxPayloadBytes,
             ["deliveries"] = deliveries,
         }.ToJsonString(), TestContext.Current.CancellationToken);
         try
         {
-            var text = await NodeScripts.RunAsync("tsx", [Path.Combine("scripts", "verify-webhook-bodies.ts")],
+            return await NodeScripts.RunAsync("tsx", [Path.Combine("scripts", "verify-webhook-bodies.ts")],
                 new Dictionary<string, string> { ["WEBHOOK_DELIVERIES"] = file }, TimeSpan.FromMinutes(2));
-            Assert.Contains($"verified {jobs.Length} terminal webhook bodies (1 truncated)", text, StringComparison.Ordinal);
         }
         finally
         {

@@ -79,7 +79,7 @@ internal sealed partial class JobProcessor(
             Volatile.Write(ref taken, true);
             run.Cancel();
         }, deferStepRows: !wantsStepEvents);
-        var sink = new JobProgressSink(store, writer, events, claimed, checkpoints, logger, run);
+        var sink = new JobProgressSink(store, writer, events, claimed, checkpoints, logger, run, approvalLinks);
 
         // From here RunningJobs keeps the job's lease (one statement for all running jobs).
         running.Add(claimed.Id, run);

@@ -1,8 +1,10 @@
 using System.Text.Json.Nodes;
+using LlmWorkflow.Contracts;
 using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.Execution;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using LlmWorkflow.Pipeline.Approvals;
 using LlmWorkflow.Pipeline.Jobs;
 
 namespace LlmWorkflow.Worker.Jobs;
@@ -21,7 +23,8 @@ internal sealed partial class JobProgressSink(
     ClaimedJob job,
     PostgresCheckpointStore checkpoints,
     ILogger? logger = null,
-    CancellationTokenSource? stop = null) : IProgressSink
+    CancellationTokenSource? stop = null,
+    ApprovalLinks? approvalLinks = null) : IProgressSink
 {
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
 
@@ -66,7 +69,36 @@ internal sealed partial class JobProgressSink(
                 break;
         }
 
+        if (progressEvent is RunWaiting { Wait.Approval: not null } waiting && WithDecisionLinks(waiting) is { } wire)
+        {
+            events.Publish(job.Id, wire);
+            return;
+        }
+
         events.Publish(job.Id, progressEvent);
+    }
+
+    /// <summary>
+    /// An approval wait's <c>run_waiting</c> with its decision links, as the <c>workflow.waiting</c> webhook carries them,
+    /// so a main app watching the stream can put them in front of a person; null (the plain event) when they cannot be issued.
+    /// </summary>
+    private RunWaitingEvent? WithDecisionLinks(RunWaiting waiting)
+    {
+        if (approvalLinks is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var described = WaitDescriptions.Describe(job.Id, waiting.Wait, approvalLinks);
+            return new RunWaitingEvent(waiting.RunId, waiting.Timestamp, described.StepId, described.Kind, described.Until, described.Event,
+                described.Prompt, described.DecisionUrl, described.ApproveUrl, described.RejectUrl, described.LinksExpireAt);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return null; // the key ring is unreadable: the wait stands, its links are on the status once it is
+        }
     }
 
     private async Task WriteProgressLaterAsync(int version, StepStarted started)

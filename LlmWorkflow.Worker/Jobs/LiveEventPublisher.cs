@@ -1,4 +1,6 @@
+using System.Text.Json;
 using System.Threading.Channels;
+using LlmWorkflow.Contracts;
 using LlmWorkflow.Engine.Execution;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -20,11 +22,17 @@ internal sealed partial class LiveEventPublisher(IConnectionMultiplexer redis, J
         new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
     /// <summary>Queues the event, already serialized: it is not read again, so its JSON is fixed when it happens.</summary>
-    public void Publish(Guid jobId, ProgressEvent progressEvent)
+    public void Publish(Guid jobId, ProgressEvent progressEvent) => Enqueue(jobId, progressEvent.Kind, ProgressEventJson.ToUtf8(progressEvent));
+
+    /// <summary>Queues a wire event the worker completed beyond what the engine knows (an approval's decision links).</summary>
+    public void Publish(Guid jobId, LiveJobEvent wire) =>
+        Enqueue(jobId, wire.Type!, JsonSerializer.SerializeToUtf8Bytes(wire, WireJsonContext.Default.LiveJobEvent));
+
+    private void Enqueue(Guid jobId, string kind, byte[] json)
     {
-        if (!_pending.Writer.TryWrite(new LiveEvent(jobId, progressEvent.Kind, ProgressEventJson.ToUtf8(progressEvent))))
+        if (!_pending.Writer.TryWrite(new LiveEvent(jobId, kind, json)))
         {
-            LogDropped(progressEvent.Kind, jobId);
+            LogDropped(kind, jobId);
         }
     }
 

@@ -38,3 +38,27 @@ internal sealed class QueueReading
 /// <param name="Depth">Entries not yet acknowledged: waiting for a worker plus being run.</param>
 /// <param name="OldestAgeSeconds">Age of the oldest of them (0 when there is none).</param>
 internal sealed record BandReading(string Band, long Depth, double OldestAgeSeconds);
+
+/// <summary>
+/// The latest count of parked jobs (scheduled for a run_at, waiting at a sleep, a signal or an approval), written by
+/// the queue metrics reader every <see cref="QueueMetricsService.ParkedInterval"/> and observed by the
+/// <c>llmworkflow.jobs.parked</c> gauge at export time.
+/// </summary>
+internal sealed class ParkedJobsReading
+{
+    public static ParkedJobsReading Current { get; } = new();
+
+    static ParkedJobsReading()
+    {
+        Telemetry.Meter.CreateObservableGauge("llmworkflow.jobs.parked", Current.Counts, unit: "{job}",
+            description: "Jobs parked without a worker slot, by status: scheduled (waiting for run_at) and waiting (a sleep, a signal or an approval).");
+    }
+
+    private volatile Tuple<long, long>? _counts;
+
+    public void Update((long Scheduled, long Waiting) counts) => _counts = Tuple.Create(counts.Scheduled, counts.Waiting);
+
+    internal IEnumerable<Measurement<long>> Counts() => _counts is { } counts
+        ? [new(counts.Item1, new KeyValuePair<string, object?>("status", "scheduled")), new(counts.Item2, new KeyValuePair<string, object?>("status", "waiting"))]
+        : [];
+}

@@ -1,4 +1,4 @@
-// Delayed-run lateness, as the service's callers see it: submits <jobs> hello_transform jobs, each with its own run_at
+// Delayed-run lateness, as the service's callers see it: submits <jobs> bench_transform jobs, each with its own run_at
 // spread evenly over the next <spread> seconds (the first one <lead> seconds ahead), <parallel> requests at a time,
 // then waits until all ran and reads each job's status: lateness = started_at - run_at (the worker's claim after the
 // waker queued it). Prints one JSON line: p50, p99, max, in ms.
@@ -15,7 +15,7 @@ async function submitLane() {
     const runAt = new Date(start + Math.round((i * spread * 1000) / jobs)).toISOString();
     const response = await fetch(`${api}/api/v1/workflow`, {
       method: 'POST', headers,
-      body: JSON.stringify({ workflow_name: 'hello_transform', input_data: { name: `timer ${i}` }, run_at: runAt }),
+      body: JSON.stringify({ workflow_name: 'bench_transform', input_data: { name: `timer ${i}` }, run_at: runAt }),
     });
     if (response.status !== 202) throw new Error(`submit answered ${response.status}: ${await response.text()}`);
     ids.push((await response.json()).job_id);

@@ -1,7 +1,8 @@
-// Checks terminal webhook deliveries that a real worker sent to the xunit receiver, as a receiver that only has
-// the documents would: the standardwebhooks package verifies each signature over the raw body, and ajv (strict,
-// JSON Schema 2020-12) validates the body against schemas/terminal-webhook.schema.json, written from
-// docs/WEBHOOKS.md. A delivery recorded as over the size cap must carry the truncated output and fit under the cap.
+// Checks webhook deliveries that a real worker sent to the xunit receiver, as a receiver that only has the documents
+// would: the standardwebhooks package verifies each signature over the raw body, and ajv (strict, JSON Schema
+// 2020-12) validates the body against schemas/terminal-webhook.schema.json or, for workflow.waiting,
+// schemas/waiting-webhook.schema.json, both written from docs/WEBHOOKS.md. A delivery recorded as over the size cap
+// must carry the truncated output and fit under the cap.
 // Input: WEBHOOK_DELIVERIES, a JSON file of { secret, max_payload_bytes, deliveries: [{ headers, body, expect_truncated }] }.
 import { readFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
@@ -24,15 +25,18 @@ const file = process.env.WEBHOOK_DELIVERIES;
 check(file, "WEBHOOK_DELIVERIES is not set (the script is run by LlmWorkflow.Tests/Webhooks/TerminalWebhookValidatorTests)");
 const recorded = JSON.parse(readFileSync(file, "utf8")) as Recorded;
 const schema = JSON.parse(readFileSync(new URL("../schemas/terminal-webhook.schema.json", import.meta.url), "utf8"));
+const waitingSchema = JSON.parse(readFileSync(new URL("../schemas/waiting-webhook.schema.json", import.meta.url), "utf8"));
 
 const ajv = new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true });
 addFormats(ajv);
 const validateBody = ajv.compile(schema);
 const validateTruncated = ajv.compile({ $ref: `${schema.$id}#/$defs/truncated_output` });
+const validateWaiting = ajv.compile(waitingSchema);
 // A secret that is not whsec_ is used as its UTF-8 bytes (docs/WEBHOOKS.md); the package takes base64 key bytes.
 const standard = new Webhook(Buffer.from(recorded.secret, "utf8").toString("base64"));
 
 let truncated = 0;
+let waiting = 0;
 for (const delivery of recorded.deliveries) {
   const headers = {
     "webhook-id": delivery.headers["webhook-id"],
@@ -41,9 +45,14 @@ for (const delivery of recorded.deliveries) {
   };
   standard.verify(delivery.body, headers);
   const body = JSON.parse(delivery.body) as TerminalBody;
+  check(body.event === delivery.headers["x-webhook-event"], `${headers["webhook-id"]}: event ${body.event} sent as ${delivery.headers["x-webhook-event"]}`);
+  if (body.event === "workflow.waiting") {
+    check(validateWaiting(body), `${headers["webhook-id"]}: ${ajv.errorsText(validateWaiting.errors)}\n${delivery.body.slice(0, 2000)}`);
+    waiting++;
+    continue;
+  }
   const valid = validateBody(body);
   check(valid, `${headers["webhook-id"]}: ${ajv.errorsText(validateBody.errors)}\n${delivery.body.slice(0, 2000)}`);
-  check(body.event === delivery.headers["x-webhook-event"], `${headers["webhook-id"]}: event ${body.event} sent as ${delivery.headers["x-webhook-event"]}`);
   const isTruncated = validateTruncated(body.result?.output);
   check(isTruncated === delivery.expect_truncated, `${headers["webhook-id"]}: truncated output ${isTruncated}, expected ${delivery.expect_truncated}`);
   if (isTruncated) {
@@ -56,4 +65,4 @@ for (const delivery of recorded.deliveries) {
 }
 
 check(recorded.deliveries.length > 0, "no deliveries to verify");
-console.log(`verified ${recorded.deliveries.length} terminal webhook bodies (${truncated} truncated) with standardwebhooks and ajv`);
+console.log(`verified ${recorded.deliveries.length - waiting} terminal webhook bodies (${truncated} truncated) and ${waiting} workflow.waiting bodies with standardwebhooks and ajv`);

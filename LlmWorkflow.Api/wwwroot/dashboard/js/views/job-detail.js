@@ -1,6 +1,7 @@
 // Job detail: live progress over Server-Sent Events (step timeline, streamed LLM text), per-step detail (input,
 // rendered prompt, output, tokens, cost, model, attempts, timings), the history of a retried job's attempts, result,
-// actionable error, webhook deliveries, and the actions cancel / retry / replay webhook / copy curl. The lineage card
+// actionable error, webhook deliveries, and the actions cancel / retry / replay webhook / copy curl, and on each
+// top-level step of a finished job retry from here / fork from here (with a model override). The lineage card
 // shows the job's pinned workflow version (and how it differs from the current one), its fork source and forks, what
 // its cost reused, and compares it with a fork or its source step by step.
 import { api, ApiError, eventsUrl, offers } from '../api.js';
@@ -289,6 +290,7 @@ export async function renderJobDetail(main, jobId) {
       timingBar(step, span),
       step.error ? h('p', { class: 'notice error' }, step.error.message ?? formatJson(step.error)) : null,
       stream ?? null,
+      stepActions(step),
       stepDetail(step, opened.has(step.key)),
       node.groups.length
         ? h('ol', { class: 'timeline-groups', 'aria-label': `Inside ${step.display_name ?? step.step_id}` }, node.groups.map((group) => {
@@ -298,6 +300,47 @@ export async function renderJobDetail(main, jobId) {
             h('ol', { class: 'timeline nested' }, group.children.map((child) => stepItem(child, span, opened))));
         }))
         : null);
+  }
+
+  /**
+   * Retry from here (POST /jobs/{id}/retry {from_step}: the steps before it keep their outputs) and fork from here
+   * (POST /jobs/{id}/fork: a new job reusing them at $0, optionally with another model for an LLM step from here on)
+   * for each top-level step of a finished job — the states a rerun starts from.
+   */
+  function stepActions(step) {
+    if (!TERMINAL.has(job?.status) || step.parent_step_id || step.placeholder) return null;
+    const rank = (id) => order.get(id) ?? Number.MAX_SAFE_INTEGER;
+    const llmSteps = [...steps.values()].filter((s) => s.type === 'llm' && !s.parent_step_id && rank(s.step_id) >= rank(step.step_id));
+    const target = h('select', { name: 'step', 'aria-label': `LLM step whose model the fork from ${step.step_id} changes` },
+      llmSteps.map((s) => h('option', { value: s.step_id }, `${s.display_name ?? s.step_id}${s.model ? ` (${s.model})` : ''}`)));
+    const model = h('input', { name: 'model', type: 'text', placeholder: 'provider/model', 'aria-label': `Model for the fork from ${step.step_id}` });
+    const fork = async (event) => {
+      event.preventDefault();
+      const button = event.currentTarget.querySelector('button');
+      button.disabled = true;
+      const overrides = llmSteps.length && model.value.trim() ? { [`steps.${target.value}.model`]: model.value.trim() } : {};
+      try {
+        const { data } = await api(`/jobs/${jobId}/fork`, { method: 'POST', body: { from_step: step.step_id, overrides } });
+        toast(`Forked as job ${shortId(data.job_id)}.`);
+        location.hash = `#/jobs/${data.job_id}`;
+      } catch (error) {
+        button.disabled = false;
+        replace(message, h('p', { class: 'notice error', role: 'alert' }, formatProblem(error)));
+      }
+    };
+    return h('div', { class: 'actions step-actions', 'data-role': 'step-actions' },
+      h('button', { type: 'button', class: 'button secondary', 'data-action': 'retry-from',
+        onclick: (e) => run(e.currentTarget, () => api(`/jobs/${jobId}/retry`, { method: 'POST', body: { from_step: step.step_id } })) }, 'Retry from here'),
+      h('details', { class: 'fork-from', 'data-role': 'fork-from' }, h('summary', null, 'Fork from here'),
+        h('form', { 'data-role': 'fork-form', onsubmit: fork },
+          llmSteps.length ? [h('label', null, 'Step ', target), h('label', null, 'Model ', model)] : h('p', { class: 'muted small-text' }, 'No LLM step from here on: the fork reruns the same definition.'),
+          h('button', { type: 'submit', class: 'button', 'data-action': 'fork' }, 'Fork'))));
+  }
+
+  /** A problem answer's message, with the fields it names (a fork's invalid override). */
+  function formatProblem(error) {
+    const fields = Object.entries(error.body?.errors ?? {}).map(([field, problems]) => `${field}: ${[].concat(problems).join(' ')}`);
+    return [error.body?.message ?? error.body?.title ?? error.message, ...fields].join(' ');
   }
 
   /** What a step was given and produced, and when it ran, folded away until asked for. */
