@@ -7,14 +7,16 @@ namespace LlmWorkflow.Engine.Transforms;
 /// <c>extract_fields</c>: picks fields by path from one object, or from every item of an array.
 /// <c>fields</c> maps output names to paths (<c>{"name": "name", "lat": "geometry.location.lat", "types": "types[*]"}</c>)
 /// or lists paths (<c>["name", "rating"]</c>, named after their text). A path that does not exist yields null;
-/// <c>[*]</c> projects into an array (<c>reviews[*].author</c>).
+/// <c>[*]</c> projects into an array (<c>reviews[*].author</c>). A JSONPath query — recursive descent (<c>$..name</c>) or a
+/// filter (<c>results[?(@.rating &gt;= 4)].name</c>) — yields the array of its matches.
 /// </summary>
 internal sealed class ExtractFieldsTransform : TransformBase
 {
     public override string Name => "extract_fields";
 
     public override string Description =>
-        "Pick fields by path from an object or each array item: {\"fields\": {\"name\": \"name\", \"lat\": \"geometry.location.lat\", \"types\": \"types[*]\"}}";
+        "Pick fields by path from an object or each array item: {\"fields\": {\"name\": \"name\", \"lat\": \"geometry.location.lat\", \"types\": \"types[*]\"}}; " +
+        "JSONPath queries yield arrays of their matches: \"$..name\", \"results[?(@.rating >= 4)].name\"";
 
     protected override JsonNode? Apply(TransformCall call)
     {
