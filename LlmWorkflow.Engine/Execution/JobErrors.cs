@@ -37,8 +37,10 @@ public static class JobErrors
     private static string ServiceOf(JsonObject details)
     {
         var config = details["config"] as JsonObject;
+        // An llm step's model is "provider/model", or a fallback chain of them: the first names the provider.
+        var model = Text(config?["model"]) ?? Text((config?["model"] as JsonArray)?.FirstOrDefault());
         return Text(details["service"]) ?? Text(config?["service"]) ?? Text(details["provider"])
-            ?? (Text(config?["model"]) is { } model && model.Contains('/', StringComparison.Ordinal) ? model[..model.IndexOf('/', StringComparison.Ordinal)] : null)
+            ?? (model is not null && model.Contains('/', StringComparison.Ordinal) ? model[..model.IndexOf('/', StringComparison.Ordinal)] : null)
             ?? Text(details["step_type"])
             ?? OwnService;
     }

@@ -8,14 +8,16 @@ namespace LlmWorkflow.Engine.Expressions;
 /// A path relative to a value, e.g. <c>geometry.location.lat</c>, <c>types[0]</c>, <c>results[*].name</c>,
 /// <c>items[-1]</c> or <c>['key with spaces']</c>. <c>[*]</c> projects: it applies the rest of the path to every
 /// element and collects the results that exist into an array. An empty path (or <c>$</c>) selects the value itself.
-/// A path with recursive descent (<c>$..name</c>) or a filter (<c>items[?(@.rating &gt;= 4)].name</c>) is a full
-/// JSONPath query (<see cref="JsonPathQuery"/>) and, like <c>[*]</c>, yields an array of its matches.
+/// Where <see cref="ParseQuery"/> reads it, a path with recursive descent (<c>$..name</c>) or a filter
+/// (<c>items[?(@.rating &gt;= 4)].name</c>) is a full JSONPath query (<see cref="JsonPathQuery"/>) and, like <c>[*]</c>,
+/// yields an array of its matches.
 /// Parsed paths are cached by text.
 /// </summary>
 public sealed class FieldPath
 {
     private const int CacheLimit = 10_000;
     private static readonly ConcurrentDictionary<string, FieldPath> Cache = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, FieldPath> QueryCache = new(StringComparer.Ordinal);
 
     private readonly JsonPathQuery? _query;
 
@@ -161,13 +163,33 @@ public sealed class FieldPath
         return false;
     }
 
-    private static FieldPath ParseUncached(string text)
+    /// <summary>
+    /// Parses a path that may also be a full JSONPath query (recursive descent, filters): where transforms pick values
+    /// (<c>extract_fields</c>), as the documents' JSONPath support has it. Throws <see cref="ExpressionSyntaxException"/>.
+    /// </summary>
+    public static FieldPath ParseQuery(string text)
     {
-        if (JsonPathQuery.IsQuery(text))
+        if (!JsonPathQuery.IsQuery(text))
         {
-            return new FieldPath(JsonPathQuery.Parse(text));
+            return Parse(text);
         }
 
+        if (QueryCache.TryGetValue(text, out var cached))
+        {
+            return cached;
+        }
+
+        var parsed = new FieldPath(JsonPathQuery.Parse(text));
+        if (QueryCache.Count < CacheLimit)
+        {
+            QueryCache.TryAdd(text, parsed);
+        }
+
+        return parsed;
+    }
+
+    private static FieldPath ParseUncached(string text)
+    {
         var pos = 0;
         if (text.StartsWith('$'))
         {

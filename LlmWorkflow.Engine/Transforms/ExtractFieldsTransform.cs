@@ -38,11 +38,11 @@ internal sealed class ExtractFieldsTransform : TransformBase
                 return [new TransformProblem("$.fields", $"{Name}: 'fields' is required", hint)];
             case JsonObject fields:
                 return fields.SelectMany(field => JsonValueSemantics.TryGetString(field.Value, out var path)
-                    ? ConfigChecks.FieldPathProblem($"$.fields.{field.Key}", Name, $"fields.{field.Key}", path)
+                    ? ConfigChecks.FieldPathProblem($"$.fields.{field.Key}", Name, $"fields.{field.Key}", path, query: true)
                     : [new TransformProblem($"$.fields.{field.Key}", $"{Name}: 'fields.{field.Key}' must be a path string")]);
             case JsonArray paths:
                 return paths.SelectMany((path, i) => JsonValueSemantics.TryGetString(path, out var text)
-                    ? ConfigChecks.FieldPathProblem($"$.fields[{i}]", Name, $"fields[{i}]", text)
+                    ? ConfigChecks.FieldPathProblem($"$.fields[{i}]", Name, $"fields[{i}]", text, query: true)
                     : [new TransformProblem($"$.fields[{i}]", $"{Name}: 'fields[{i}]' must be a path string")]);
             default:
                 return [new TransformProblem("$.fields", $"{Name}: 'fields' must be an object or an array of paths", hint)];
@@ -85,7 +85,7 @@ internal sealed class ExtractFieldsTransform : TransformBase
 
         try
         {
-            return FieldPath.Parse(text);
+            return FieldPath.ParseQuery(text);
         }
         catch (ExpressionSyntaxException syntax)
         {
