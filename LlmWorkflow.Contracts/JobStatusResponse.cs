@@ -56,8 +56,20 @@ public sealed record JobStatusResponse
     /// <summary>The input the job was submitted with.</summary>
     public JsonNode? InputData { get; init; }
 
-    /// <summary><c>{output, cost_data}</c> once the job completed.</summary>
+    /// <summary>
+    /// <c>{output, cost_data}</c> once the job completed, and (document 000's shape) each member of an object output
+    /// beside them, e.g. <c>result.contacts</c> as well as <c>result.output.contacts</c>.
+    /// </summary>
     public JsonNode? Result { get; init; }
+
+    [Description("Document 000's dispatch id (its Celery task id); here it equals job_id.")]
+    public string? CeleryTaskId { get; init; }
+
+    [Description("Document 001's top-level output: the same value as result.output; null until the job completed.")]
+    public JsonNode? Output { get; init; }
+
+    [Description("Document 001's run totals: duration_ms, tokens and total_cost_usd (USD, the same figure as result.cost_data.cost_usd of a priced run); zero until the job ran.")]
+    public JobRunMetadata? Metadata { get; init; }
 
     public string? ErrorMessage { get; init; }
 
@@ -95,6 +107,14 @@ public sealed record JobForkLink(Guid JobId, string Step);
 
 /// <summary>One fork of a job.</summary>
 public sealed record JobForkSummary(Guid JobId, string FromStep, string Status, DateTimeOffset CreatedAt);
+
+/// <summary>A job's run totals in document 001's shape (<c>metadata</c> of <c>GET /api/v1/jobs/{job_id}</c>).</summary>
+public sealed record JobRunMetadata(
+    [property: Description("Milliseconds from start to finish; null until the job finished.")] int? DurationMs,
+    int InputTokens,
+    int OutputTokens,
+    int TotalTokens,
+    [property: Description("USD of every LLM call the job made (cost_usd of the job).")] decimal TotalCostUsd);
 
 /// <summary>
 /// A job's cost split into what this job paid and what it reused. <c>cost_usd</c> of the job counts checkpoints of its

@@ -27,7 +27,11 @@ public sealed record TerminalWebhookMetadata(
     decimal CostUsd,
     string? Username,
     string? Action,
-    int Attempt);
+    int Attempt)
+{
+    /// <summary>Document 001's name for <see cref="CostUsd"/> (the same figure); both are sent.</summary>
+    public decimal TotalCostUsd => CostUsd;
+}
 
 /// <summary>What replaces an output too large for the webhook: fetch it from the status URL.</summary>
 public sealed record TruncatedOutput(bool Truncated, int SizeBytes, string StatusUrl);

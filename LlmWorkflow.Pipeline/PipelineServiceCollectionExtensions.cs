@@ -75,6 +75,7 @@ public static class PipelineServiceCollectionExtensions
             sp.GetRequiredService<IOptions<ExternalServicesOptions>>().Value.MemoryCacheMaxTtl,
             sp.GetRequiredService<ILogger<TieredResponseCache>>()));
         services.AddSingleton<IServiceRateLimiter>(sp => new RedisRateLimiter(sp.GetRequiredService<IConnectionMultiplexer>()));
+        services.AddSingleton<IExternalCacheLedger, PostgresExternalCacheLedger>();
         services.AddExternalServices(configuration);
         services.AddLlmProviders(configuration);
         services.AddOutboundHttpResilience(configuration);
@@ -110,14 +111,16 @@ public static class PipelineServiceCollectionExtensions
 
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
-            .AddCheck<WorkersHealthCheck>("workers", tags: ["ready"])
+            // Document 001 reads the workers as services.celery (status and a numeric workers count): the alias tag
+            // makes /health and /api/v1/health report this check under that name too.
+            .AddCheck<WorkersHealthCheck>("workers", tags: ["ready", WorkersHealthCheck.CeleryAlias])
             .AddCheck<DispatchHealthCheck>("dispatch", tags: ["ready"]);
         services.PostConfigure<HealthCheckServiceOptions>(health =>
         {
             // A stalled PostgreSQL stops submissions (unhealthy); a stalled Redis only delays dispatch (degraded).
-            TimeBoundHealthCheck.Apply(health, "database", HealthStatus.Unhealthy, "postgresql");
-            TimeBoundHealthCheck.Apply(health, "workers", HealthStatus.Degraded, "redis (worker heartbeats)");
-            TimeBoundHealthCheck.Apply(health, "dispatch", HealthStatus.Degraded, "redis (worker heartbeats)");
+            TimeBoundHealthCheck.Apply(health, "database", HealthStatus.Unhealthy, "postgresql", "postgresql");
+            TimeBoundHealthCheck.Apply(health, "workers", HealthStatus.Degraded, "redis (worker heartbeats)", "llmworkflow_worker");
+            TimeBoundHealthCheck.Apply(health, "dispatch", HealthStatus.Degraded, "redis (worker heartbeats)", "redis_streams");
         });
         return services;
     }

@@ -39,7 +39,7 @@ public static class RedisSetup
 
             // Not connected (refused, unauthenticated) is unhealthy at once: StackExchange.Redis would hold the check's
             // PING until its command timeout. Connected but slow (a paused server) is degraded: jobs are still accepted.
-            Health.TimeBoundHealthCheck.Apply(health, ConnectionName, HealthStatus.Degraded, "redis");
+            Health.TimeBoundHealthCheck.Apply(health, ConnectionName, HealthStatus.Degraded, "redis", "redis");
             foreach (var check in health.Registrations.Where(r => r.Name == ConnectionName))
             {
                 var timeBound = check.Factory;

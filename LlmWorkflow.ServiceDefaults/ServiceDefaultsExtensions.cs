@@ -17,6 +17,7 @@ public static class ServiceDefaultsExtensions
         ArgumentNullException.ThrowIfNull(builder);
         StartupRefusals.ReportInOneLine();
         PlatformEnvironmentVariables.AddFallbacks(builder.Configuration);
+        PlatformEnvironmentVariables.ApplyEnvironmentName(builder);
         builder.ConfigureConsoleLogging();
         builder.RedactEmailsInLogs();
         builder.ConfigureOpenTelemetry();

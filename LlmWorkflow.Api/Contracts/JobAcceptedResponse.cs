@@ -11,4 +11,9 @@ public sealed record JobAcceptedResponse(
     DateTimeOffset CreatedAt,
     string StatusUrl,
     int EstimatedWaitSeconds,
-    DateTimeOffset? RunAt = null);
+    DateTimeOffset? RunAt = null)
+{
+    /// <summary>Document 000's dispatch id (its Celery task id); here it equals <c>job_id</c>.</summary>
+    [System.ComponentModel.Description("Document 000's celery_task_id: the job's dispatch id, equal to job_id (kept for clients written from that document).")]
+    public string CeleryTaskId { get; init; } = JobId.ToString();
+}

@@ -10,7 +10,10 @@ namespace LlmWorkflow.Api.Contracts;
 internal static class JobMapping
 {
     public static JobAcceptedResponse ToAccepted(this WorkflowJob job, int estimatedWaitSeconds) => new(
-        job.Id, job.Status.ToWire(), job.WorkflowName, job.CreatedAt, StatusUrl(job.Id), estimatedWaitSeconds, job.RunAt);
+        job.Id, job.Status.ToWire(), job.WorkflowName, job.CreatedAt, StatusUrl(job.Id), estimatedWaitSeconds, job.RunAt)
+    {
+        CeleryTaskId = job.CeleryTaskId,
+    };
 
     public static string StatusUrl(Guid jobId) => $"/api/v1/status/{jobId}";
 
@@ -39,7 +42,10 @@ internal static class JobMapping
         CurrentStepName = job.CurrentStepName,
         ProgressPercent = job.ProgressPercent,
         InputData = ToNode(job.InputData),
-        Result = ToNode(job.ResultData),
+        Result = WithOutputMembers(ToNode(job.ResultData)),
+        CeleryTaskId = job.CeleryTaskId,
+        Output = (ToNode(job.ResultData) as JsonObject)?["output"],
+        Metadata = new JobRunMetadata(job.DurationMs, job.InputTokens, job.OutputTokens, job.TotalTokens, job.CostUsd),
         ErrorMessage = job.ErrorMessage,
         Error = ToNode(job.ErrorData),
         Attempt = job.Attempt,
@@ -73,6 +79,24 @@ internal static class JobMapping
         var paid = Math.Max(0m, job.CostUsd - Cost(reused.Where(s => s.ReusedFromJobId is null)));
         return new JobCostBreakdown(paid, Cost(reused), [.. reused.Select(s => new JobReusedStep(
             s.StepKey, s.StepId, s.CostUsd, s.InputTokens, s.OutputTokens, s.ReusedFromJobId ?? job.Id, s.JobAttempt))]);
+    }
+
+    /// <summary>
+    /// Document 000's result shape added to ours: each member of an object output also beside <c>output</c> and
+    /// <c>cost_data</c> (<c>result.contacts</c> as well as <c>result.output.contacts</c>), unless a member of that name is
+    /// already there. Additive, so clients that read <c>result.output</c> keep working.
+    /// </summary>
+    internal static JsonNode? WithOutputMembers(JsonNode? result)
+    {
+        if (result is JsonObject fields && fields["output"] is JsonObject output)
+        {
+            foreach (var (name, value) in output)
+            {
+                fields.TryAdd(name, value?.DeepClone());
+            }
+        }
+
+        return result;
     }
 
     /// <summary>What a waiting job waits for, from the wait its Park recorded; null unless it is waiting.</summary>

@@ -48,3 +48,17 @@ internal static class ProblemResults
     public static void Declare(EndpointBuilder builder, int status) =>
         builder.Metadata.Add(new ProducesResponseTypeMetadata(status, typeof(ProblemDetails), [ContentType]));
 }
+
+/// <summary>A 422 with an <c>application/problem+json</c> body, declared so in the OpenAPI document.</summary>
+public sealed class UnprocessableProblem(ProblemDetails problem) : IResult, IStatusCodeHttpResult, IValueHttpResult<ProblemDetails>, IValueHttpResult, IEndpointMetadataProvider
+{
+    public int? StatusCode => StatusCodes.Status422UnprocessableEntity;
+
+    public ProblemDetails Value => problem;
+
+    object? IValueHttpResult.Value => problem;
+
+    public Task ExecuteAsync(HttpContext httpContext) => ProblemResults.WriteAsync(httpContext, problem, StatusCodes.Status422UnprocessableEntity);
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) => ProblemResults.Declare(builder, StatusCodes.Status422UnprocessableEntity);
+}

@@ -1,6 +1,7 @@
 using System.Reflection;
 using LlmWorkflow.Api.Contracts;
 using Microsoft.AspNetCore.Http.HttpResults;
+using LlmWorkflow.ServiceDefaults.Health;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace LlmWorkflow.Api.Endpoints;
@@ -21,7 +22,9 @@ internal static class HealthEndpoints
             .WithTags("Health")
             .WithName("ApiHealth")
             .WithSummary("Service health: database, redis and workers, with the service version")
-            .WithDescription("200 when healthy or degraded, 503 when a dependency is unhealthy. No API key needed.");
+            .WithDescription("200 when healthy or degraded, 503 when a dependency is unhealthy. No API key needed. services has database " +
+                             "(type postgresql), redis, workers and dispatch, and celery: document 001's name for the workers, with the " +
+                             "same status and its numeric workers count.");
         return app;
     }
 
@@ -29,9 +32,8 @@ internal static class HealthEndpoints
         HealthCheckService health, TimeProvider time, CancellationToken cancellationToken)
     {
         var report = await health.CheckHealthAsync(cancellationToken);
-        var services = report.Entries
-            .Where(e => e.Key != "self")
-            .ToDictionary(e => e.Key, e => new ServiceHealth(Wire(e.Value.Status), e.Value.Description, e.Value.Exception?.Message));
+        var services = DocumentServiceHealth.From(report)
+            .ToDictionary(s => s.Name, s => new ServiceHealth(Enum.Parse<HealthState>(s.Status, ignoreCase: true), s.Description, s.Error, s.Type, s.Workers));
         var body = new ApiHealthResponse(Wire(report.Status), Version, time.GetUtcNow(), services);
         return report.Status == HealthStatus.Unhealthy
             ? TypedResults.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable)

@@ -26,7 +26,9 @@ internal static class JobEndpoints
             .WithName("SubmitWorkflow")
             .WithSummary("Submit a workflow run")
             .WithDescription("Validates the workflow name and input against the workflow's input_schema, stores the job and queues it. " +
-                             "Returns 202 with the job id at once; a repeated Idempotency-Key returns the original job with 200.");
+                             "Returns 202 with the job id at once. A repeated Idempotency-Key (same tenant and user) with the same body gets the " +
+                             "original answer again: 202 with the same body (created_at, status and estimated_wait_seconds as first answered), " +
+                             "whatever the job's status is now; the same key with a different body is a 422 problem (error idempotency_key_conflict).");
         api.MapPost("/jobs", SubmitAsync)
             .WithName("SubmitJob")
             .WithSummary("Submit a workflow run (alias of POST /api/v1/workflow)");
@@ -88,11 +90,10 @@ internal static class JobEndpoints
         return api;
     }
 
-    private static async Task<Results<Accepted<JobAcceptedResponse>, Ok<JobAcceptedResponse>, ValidationProblem>> SubmitAsync(
+    private static async Task<Results<Accepted<JobAcceptedResponse>, ValidationProblem, UnprocessableProblem>> SubmitAsync(
         SubmitWorkflowRequest request,
         [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
         JobSubmitter submitter,
-        QueueWaitEstimator waitEstimator,
         TimeProvider time,
         HttpContext http,
         CancellationToken cancellationToken)
@@ -116,13 +117,15 @@ internal static class JobEndpoints
 
         var activity = System.Diagnostics.Activity.Current;
         var scope = CallerScope.From(http);
+        // A key bound to a user submits as that user whatever the request says.
+        var userId = CallerScope.BoundUser(http) ?? (string.IsNullOrEmpty(headerUser) ? request.UserId : headerUser);
+        var key = string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey;
         var submission = new JobSubmission
         {
             WorkflowName = request.WorkflowName,
             InputData = request.InputData ?? [],
             TenantId = scope.TenantId,
-            // A key bound to a user submits as that user whatever the request says.
-            UserId = CallerScope.BoundUser(http) ?? (string.IsNullOrEmpty(headerUser) ? request.UserId : headerUser),
+            UserId = userId,
             Username = request.Username,
             Action = request.Action,
             WebhookUrl = request.WebhookUrl,
@@ -131,26 +134,26 @@ internal static class JobEndpoints
             Priority = request.Priority ?? 0,
             DebugMode = request.DebugMode ?? false,
             BudgetUsd = request.BudgetUsd,
-            IdempotencyKey = string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey,
+            IdempotencyKey = key,
+            // The request as it acts: with the user it runs as, so a bound key's ignored user_id changes nothing.
+            RequestFingerprint = key is null ? null : IdempotentRequests.Fingerprint(request with { UserId = userId }),
             RunAt = runAt,
             TraceParent = activity?.Id,
             TraceState = activity?.TraceStateString,
         };
 
         var result = await submitter.SubmitAsync(submission, cancellationToken);
-        if (result.Job is not { } job)
+        if (result.KeyConflict)
+        {
+            return IdempotentRequests.Conflict(key!, "submission");
+        }
+
+        if (result.Accepted is not { } body)
         {
             return SubmissionProblem.ToResult(result.Problems);
         }
 
-        var untilDue = job.RunAt is { } due ? (int)Math.Ceiling(Math.Max(0, (due - time.GetUtcNow()).TotalSeconds)) : 0;
-        var body = job.ToAccepted(untilDue + await waitEstimator.EstimateSecondsAsync(job.Priority, cancellationToken));
-        if (!result.Created)
-        {
-            return TypedResults.Ok(body);
-        }
-
-        http.Response.Headers.Location = body.StatusUrl;
+        // A repeated Idempotency-Key gets the first answer again: the same 202, body and Location.
         return TypedResults.Accepted(body.StatusUrl, body);
     }
 

@@ -24,8 +24,9 @@ internal static class ScheduleEndpoints
         api.MapPost("/schedules", CreateAsync)
             .WithName("CreateSchedule")
             .WithSummary("Create a schedule: a workflow run on every tick of a cron expression in a time zone")
-            .WithDescription("201 with the schedule and its next five ticks (UTC and local). A repeated Idempotency-Key returns the " +
-                             "schedule it created with 200. 400 names each invalid field: workflow_name (unknown), cron (not 5 or 6 " +
+            .WithDescription("201 with the schedule and its next five ticks (UTC and local). A repeated Idempotency-Key with the same " +
+                             "body gets the original answer again (201, the same body); the same key with a different body is a 422 problem " +
+                             "(error idempotency_key_conflict). 400 names each invalid field: workflow_name (unknown), cron (not 5 or 6 " +
                              "fields, invalid, or never ticking), timezone (not an IANA id), overlap, catch_up, input_data (not an " +
                              "object, or not matching the workflow's input_schema), priority, webhook_url (the webhook URL policy). " +
                              "Exactly one job starts per tick whatever the number of API and worker processes; a tick skipped " +
@@ -59,7 +60,7 @@ internal static class ScheduleEndpoints
         return api;
     }
 
-    private static async Task<Results<Created<ScheduleResponse>, Ok<ScheduleResponse>, ValidationProblem>> CreateAsync(
+    private static async Task<Results<Created<ScheduleResponse>, ValidationProblem, UnprocessableProblem>> CreateAsync(
         CreateScheduleRequest request,
         [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
         ScheduleCommands commands,
@@ -69,14 +70,21 @@ internal static class ScheduleEndpoints
         var scope = CallerScope.From(http);
         var headerUser = http.Request.Headers[CallerScope.UserHeader].FirstOrDefault();
         var user = CallerScope.BoundUser(http) ?? (string.IsNullOrEmpty(headerUser) ? null : headerUser);
-        var result = await commands.CreateAsync(request, scope.TenantId, user, idempotencyKey, cancellationToken);
-        if (result.Schedule is not { } schedule)
+        var key = string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey;
+        var fingerprint = key is null ? null : IdempotentRequests.Fingerprint(request);
+        var result = await commands.CreateAsync(request, scope.TenantId, user, key, fingerprint, cancellationToken);
+        if (result.KeyConflict)
+        {
+            return IdempotentRequests.Conflict(key!, "schedule");
+        }
+
+        if (result is not { Schedule: { } schedule, Answer: { } body })
         {
             return SubmissionProblem.ToResult(result.Problems);
         }
 
-        var body = commands.ToResponse(schedule);
-        return result.Created ? TypedResults.Created($"/api/v1/schedules/{schedule.Id}", body) : TypedResults.Ok(body);
+        // A repeated Idempotency-Key gets the first answer again: 201 with the same body.
+        return TypedResults.Created($"/api/v1/schedules/{schedule.Id}", body);
     }
 
     private static async Task<Results<Ok<ScheduleListResponse>, ValidationProblem>> ListAsync(

@@ -33,6 +33,9 @@ public sealed record JobSubmission
 
     public string? IdempotencyKey { get; init; }
 
+    /// <summary>SHA-256 of the request's canonical body (<see cref="IdempotentRequests.Fingerprint"/>): a repeated key with another one is a conflict.</summary>
+    public string? RequestFingerprint { get; init; }
+
     /// <summary>When to run it (resolved from run_at or delay_seconds); null runs it at once.</summary>
     public DateTimeOffset? RunAt { get; init; }
 
@@ -54,8 +57,17 @@ public sealed record SubmissionProblem(string Field, string Message)
     }
 }
 
-/// <summary>The outcome of a submission: a new job, the existing job for a repeated idempotency key, or problems.</summary>
-public sealed record SubmissionResult(WorkflowJob? Job, bool Created, IReadOnlyList<SubmissionProblem> Problems, bool WorkflowNotFound = false)
+/// <summary>
+/// The outcome of a submission: a new job, the existing job for a repeated idempotency key (with the answer its first
+/// request got), a key reused with another request (<paramref name="KeyConflict"/>), or problems.
+/// </summary>
+public sealed record SubmissionResult(
+    WorkflowJob? Job,
+    bool Created,
+    IReadOnlyList<SubmissionProblem> Problems,
+    LlmWorkflow.Api.Contracts.JobAcceptedResponse? Accepted = null,
+    bool KeyConflict = false,
+    bool WorkflowNotFound = false)
 {
     public bool Succeeded => Job is not null;
 }

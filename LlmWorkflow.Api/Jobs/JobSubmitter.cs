@@ -7,6 +7,7 @@ using LlmWorkflow.Engine;
 using LlmWorkflow.Pipeline.Persistence;
 using LlmWorkflow.Pipeline.Webhooks;
 using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Api.Contracts;
 
 namespace LlmWorkflow.Api.Jobs;
 
@@ -23,7 +24,8 @@ public sealed class JobSubmitter(
     LlmWorkflow.Pipeline.Versions.WorkflowVersions versions,
     TimeProvider time,
     IOptions<WebhookOptions> webhookOptions,
-    WebhookSecretProtector secretProtector)
+    WebhookSecretProtector secretProtector,
+    QueueWaitEstimator waitEstimator)
 {
     public async Task<SubmissionResult> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken)
     {
@@ -54,7 +56,7 @@ public sealed class JobSubmitter(
 
         if (submission.IdempotencyKey is not null && await FindByIdempotencyKeyAsync(submission, cancellationToken) is { } existing)
         {
-            return new SubmissionResult(existing, Created: false, []);
+            return Repeat(existing, submission);
         }
 
         // The job is pinned to the catalog's version of its workflow: hashed once per loaded definition, its row
@@ -65,22 +67,54 @@ public sealed class JobSubmitter(
         // Inserted and dispatched together with concurrent submissions (one INSERT and one pipelined XADD per batch).
         var (job, dispatch) = NewJob(submission, workflow);
         job.DefinitionHash = version.Hash;
+        var accepted = job.ToAccepted(await EstimateWaitSecondsAsync(job, cancellationToken));
+        if (submission.IdempotencyKey is not null)
+        {
+            // The answer is kept as sent, so a repeat of the request gets these very bytes' worth of JSON.
+            job.IdempotencyFingerprint = submission.RequestFingerprint;
+            job.IdempotentResponse = JsonSerializer.Serialize(accepted, SubmitJsonContext.Default.JobAcceptedResponse);
+        }
+
         if (!await submissions.InsertAndDispatchAsync(job, dispatch, cancellationToken))
         {
-            // Two requests with the same key raced; the other one won, so answer with its job.
+            // Two requests with the same key raced; the other one won, so answer as it was answered.
             var winner = submission.IdempotencyKey is null ? null : await FindByIdempotencyKeyAsync(submission, cancellationToken);
             return winner is null
                 ? throw new InvalidOperationException($"Job {job.Id} was not inserted and no job holds its idempotency key.")
-                : new SubmissionResult(winner, Created: false, []);
+                : Repeat(winner, submission);
         }
 
         Telemetry.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("workflow", job.WorkflowName));
-        return new SubmissionResult(job, Created: true, []);
+        return new SubmissionResult(job, Created: true, [], accepted);
+    }
+
+    /// <summary>
+    /// The answer to a repeated Idempotency-Key: the first request's answer when this request is the same (its
+    /// fingerprint), a key conflict when it is not. A job stored before answers were kept is answered from its row.
+    /// </summary>
+    private static SubmissionResult Repeat(WorkflowJob existing, JobSubmission submission)
+    {
+        if (submission.RequestFingerprint is { } fingerprint && !IdempotentRequests.SameRequest(existing.IdempotencyFingerprint, fingerprint))
+        {
+            return new SubmissionResult(null, Created: false, [], KeyConflict: true);
+        }
+
+        var original = existing.IdempotentResponse is { } stored
+            ? JsonSerializer.Deserialize(stored, SubmitJsonContext.Default.JobAcceptedResponse)
+            : existing.ToAccepted(0);
+        return new SubmissionResult(existing, Created: false, [], original);
+    }
+
+    /// <summary>Seconds until a worker is expected to start the job: until its run_at (if any), then the queue's wait.</summary>
+    private async Task<int> EstimateWaitSecondsAsync(WorkflowJob job, CancellationToken cancellationToken)
+    {
+        var untilDue = job.RunAt is { } due ? (int)Math.Ceiling(Math.Max(0, (due - time.GetUtcNow()).TotalSeconds)) : 0;
+        return untilDue + await waitEstimator.EstimateSecondsAsync(job.Priority, cancellationToken);
     }
 
     private (WorkflowJob Job, JobDispatch Dispatch) NewJob(JobSubmission submission, WorkflowDefinition workflow)
     {
-        var now = time.GetUtcNow();
+        var now = IdempotentRequests.AsStored(time.GetUtcNow());
         var id = Guid.CreateVersion7(now);
         var job = new WorkflowJob
         {

@@ -9,8 +9,11 @@ using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Api.Schedules;
 
-/// <summary>The outcome of a create or update: the schedule (new or, for a repeated idempotency key, existing) or problems.</summary>
-public sealed record ScheduleResult(Schedule? Schedule, bool Created, IReadOnlyList<SubmissionProblem> Problems);
+/// <summary>
+/// The outcome of a create or update: the schedule (new or, for a repeated idempotency key, existing, with the answer
+/// its first request got in <paramref name="Answer"/>), a key reused with another request, or problems.
+/// </summary>
+public sealed record ScheduleResult(Schedule? Schedule, bool Created, IReadOnlyList<SubmissionProblem> Problems, ScheduleResponse? Answer = null, bool KeyConflict = false);
 
 /// <summary>
 /// Creates and changes schedules: validates every field as a job submission is validated (the workflow's input schema,
@@ -25,12 +28,15 @@ public sealed partial class ScheduleCommands(
     TimeProvider time,
     IOptions<WebhookOptions> webhookOptions,
     WebhookSecretProtector secretProtector,
+    IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> jsonOptions,
     ILogger<ScheduleCommands> logger)
 {
     public const int MaxNameLength = 200;
     public const string DefaultTimezone = "UTC";
 
-    public async Task<ScheduleResult> CreateAsync(CreateScheduleRequest request, string tenantId, string? userId, string? idempotencyKey, CancellationToken cancellationToken)
+    /// <param name="fingerprint">The request's <see cref="IdempotentRequests.Fingerprint"/>, when it carries an idempotency key.</param>
+    public async Task<ScheduleResult> CreateAsync(
+        CreateScheduleRequest request, string tenantId, string? userId, string? idempotencyKey, string? fingerprint, CancellationToken cancellationToken)
     {
         var problems = new List<SubmissionProblem>();
         if (string.IsNullOrWhiteSpace(request.WorkflowName))
@@ -44,7 +50,7 @@ public sealed partial class ScheduleCommands(
             problems.Add(new("Idempotency-Key", $"Idempotency-Key must be at most {SubmissionValidator.MaxUserFieldLength} characters."));
         }
 
-        var now = time.GetUtcNow();
+        var now = IdempotentRequests.AsStored(time.GetUtcNow());
         var draft = new Schedule
         {
             Id = Guid.CreateVersion7(now),
@@ -77,7 +83,13 @@ public sealed partial class ScheduleCommands(
 
         if (schedule.IdempotencyKey is { } key && await store.FindByIdempotencyKeyAsync(tenantId, userId, key, cancellationToken) is { } existing)
         {
-            return new ScheduleResult(existing, false, []);
+            return Repeat(existing, fingerprint);
+        }
+
+        var answer = ToResponse(schedule);
+        if (schedule.IdempotencyKey is not null)
+        {
+            schedule = schedule with { IdempotencyFingerprint = fingerprint, IdempotentResponse = JsonSerializer.Serialize(answer, jsonOptions.Value.SerializerOptions) };
         }
 
         if (!await store.InsertAsync(schedule, cancellationToken))
@@ -86,11 +98,25 @@ public sealed partial class ScheduleCommands(
             var winner = schedule.IdempotencyKey is { } raced ? await store.FindByIdempotencyKeyAsync(tenantId, userId, raced, cancellationToken) : null;
             return winner is null
                 ? throw new InvalidOperationException($"Schedule {schedule.Id} was not inserted and no schedule holds its idempotency key.")
-                : new ScheduleResult(winner, false, []);
+                : Repeat(winner, fingerprint);
         }
 
         await AnnounceAsync(schedule.NextRunAt);
-        return new ScheduleResult(schedule, true, []);
+        return new ScheduleResult(schedule, true, [], answer);
+    }
+
+    /// <summary>A repeated key: the first request's answer for the same request, a conflict for another one.</summary>
+    private ScheduleResult Repeat(Schedule existing, string? fingerprint)
+    {
+        if (fingerprint is not null && !IdempotentRequests.SameRequest(existing.IdempotencyFingerprint, fingerprint))
+        {
+            return new ScheduleResult(null, false, [], KeyConflict: true);
+        }
+
+        var answer = existing.IdempotentResponse is { } stored
+            ? JsonSerializer.Deserialize<ScheduleResponse>(stored, jsonOptions.Value.SerializerOptions)
+            : ToResponse(existing);
+        return new ScheduleResult(existing, false, [], answer);
     }
 
     /// <summary>Applies the fields the request sends to <paramref name="current"/>; null schedule with problems when one is invalid, or when it was deleted meanwhile (no problems).</summary>

@@ -56,6 +56,10 @@ public static partial class JsonErrorText
         return DotNetTypeName().IsMatch(message) ? WrongType : message;
     }
 
+    /// <summary>The member an "unknown property" error names; null for any other error.</summary>
+    public static string? UnknownMember(JsonException ex) =>
+        UnmappedProperty().Match(ex.Message) is { Success: true } unknown ? unknown.Groups[1].Value : null;
+
     /// <summary>The JSON kind a .NET type is read from; null for the definition's own records and anything unknown.</summary>
     private static string? JsonKind(string type) => type switch
     {

@@ -32,7 +32,8 @@ public static class WorkflowDefinitionLoader
         }
         catch (JsonException ex)
         {
-            return new(null, [ProblemFrom(ex, source, "$")]);
+            var all = StructuralProblems(document, source);
+            return new(null, all.Count > 0 ? all : [ProblemFrom(ex, source, "$")]);
         }
 
         if (definition is null)
@@ -90,6 +91,95 @@ public static class WorkflowDefinitionLoader
             problems.Add(ProblemFrom(ex, source, configPath));
             return null;
         }
+    }
+
+    /// <summary>Required members, and a stand-in of the right JSON kind used while the rest is checked.</summary>
+    private static readonly Dictionary<string, Func<JsonNode>> RequiredStandIns = new(StringComparer.Ordinal)
+    {
+        ["name"] = () => JsonValue.Create("stand_in"),
+        ["steps"] = () => new JsonArray(),
+        ["id"] = () => JsonValue.Create("stand_in"),
+        ["type"] = () => JsonValue.Create("transform"),
+    };
+
+    /// <summary>
+    /// Every structural problem of a definition the serializer refused, not only the first it met: the workflow's own
+    /// members (its steps set aside), then each top-level step on its own. After each problem the offending member is
+    /// set aside (a required one replaced by a stand-in of its kind) and the object is read again.
+    /// </summary>
+    private static List<ValidationProblem> StructuralProblems(JsonNode? document, string source)
+    {
+        if (document is not JsonObject workflow)
+        {
+            return [];
+        }
+
+        var withoutSteps = workflow.DeepClone().AsObject();
+        var steps = withoutSteps["steps"] as JsonArray;
+        if (steps is not null)
+        {
+            withoutSteps["steps"] = new JsonArray();
+        }
+
+        var problems = ReadEach(withoutSteps, DefinitionJsonContext.Default.WorkflowDefinition, source, "$");
+        for (var i = 0; steps is not null && i < steps.Count; i++)
+        {
+            problems.AddRange(steps[i] is JsonObject step
+                ? ReadEach(step.DeepClone().AsObject(), DefinitionJsonContext.Default.StepDefinition, source, $"$.steps[{i}]")
+                : [new ValidationProblem(source, $"$.steps[{i}]", InvalidDefinitionCode, "Expected an object here.", "Each step is an object with id, type and config.")]);
+        }
+
+        return problems;
+    }
+
+    /// <summary>Reads <paramref name="item"/> until it reads, recording each problem and setting its member aside.</summary>
+    private static List<ValidationProblem> ReadEach<T>(JsonObject item, JsonTypeInfo<T> typeInfo, string source, string basePath)
+    {
+        var problems = new List<ValidationProblem>();
+        for (var attempt = 0; attempt < 64; attempt++)
+        {
+            try
+            {
+                item.Deserialize(typeInfo);
+                return problems;
+            }
+            catch (JsonException ex)
+            {
+                problems.Add(ProblemFrom(ex, source, basePath));
+                if (!SetAside(item, ex))
+                {
+                    return problems;
+                }
+            }
+        }
+
+        return problems;
+    }
+
+    /// <summary>Removes (or stands in for) what the serializer refused; false when nothing is left to set aside.</summary>
+    private static bool SetAside(JsonObject item, JsonException ex)
+    {
+        var member = JsonErrorText.UnknownMember(ex)
+            ?? (ex.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..].Split('.', '[')[0] : null);
+        if (member is not null && item.ContainsKey(member))
+        {
+            item.Remove(member);
+            if (RequiredStandIns.TryGetValue(member, out var standIn))
+            {
+                item[member] = standIn();
+            }
+
+            return true;
+        }
+
+        // A missing required member is reported at the object itself: stand in for every one that is missing.
+        var missing = RequiredStandIns.Keys.Where(name => !item.ContainsKey(name) && ex.Message.Contains($"'{name}'", StringComparison.Ordinal)).ToList();
+        foreach (var name in missing)
+        {
+            item[name] = RequiredStandIns[name]();
+        }
+
+        return missing.Count > 0;
     }
 
     /// <summary>Rebases the serializer's path (relative to what it read) onto the definition's path.</summary>

@@ -8,12 +8,18 @@ namespace LlmWorkflow.Engine.Expressions;
 /// A path relative to a value, e.g. <c>geometry.location.lat</c>, <c>types[0]</c>, <c>results[*].name</c>,
 /// <c>items[-1]</c> or <c>['key with spaces']</c>. <c>[*]</c> projects: it applies the rest of the path to every
 /// element and collects the results that exist into an array. An empty path (or <c>$</c>) selects the value itself.
+/// Where <see cref="ParseQuery"/> reads it, a path with recursive descent (<c>$..name</c>) or a filter
+/// (<c>items[?(@.rating &gt;= 4)].name</c>) is a full JSONPath query (<see cref="JsonPathQuery"/>) and, like <c>[*]</c>,
+/// yields an array of its matches.
 /// Parsed paths are cached by text.
 /// </summary>
 public sealed class FieldPath
 {
     private const int CacheLimit = 10_000;
     private static readonly ConcurrentDictionary<string, FieldPath> Cache = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, FieldPath> QueryCache = new(StringComparer.Ordinal);
+
+    private readonly JsonPathQuery? _query;
 
     internal FieldPath(PathSegment[] segments)
     {
@@ -21,12 +27,19 @@ public sealed class FieldPath
         HasWildcard = segments.Any(s => s.Kind == PathSegmentKind.Wildcard);
     }
 
+    private FieldPath(JsonPathQuery query)
+        : this([])
+    {
+        _query = query;
+        HasWildcard = true;
+    }
+
     /// <summary>The path that selects the value itself.</summary>
     public static FieldPath Self { get; } = new([]);
 
     public IReadOnlyList<PathSegment> Segments { get; }
 
-    /// <summary>True when the path contains <c>[*]</c> and so always yields an array.</summary>
+    /// <summary>True when the path contains <c>[*]</c> (or is a JSONPath query) and so always yields an array.</summary>
     public bool HasWildcard { get; }
 
     /// <summary>Parses (or takes from the cache) a relative path; throws <see cref="ExpressionSyntaxException"/>.</summary>
@@ -52,7 +65,7 @@ public sealed class FieldPath
     /// <summary>Selects the value; false when a segment does not exist (a present JSON null is found).</summary>
     public bool TrySelect(JsonNode? node, out JsonNode? value) => TryWalk(node, 0, out value, out _, out _);
 
-    public override string ToString() => Describe(Segments.Count);
+    public override string ToString() => _query?.Text ?? Describe(Segments.Count);
 
     /// <summary>The first <paramref name="count"/> segments as path text, e.g. <c>location.city</c>.</summary>
     internal string Describe(int count)
@@ -78,6 +91,14 @@ public sealed class FieldPath
     /// </summary>
     internal bool TryWalk(JsonNode? node, int from, out JsonNode? value, out int failedAt, out JsonNode? container)
     {
+        if (_query is not null)
+        {
+            value = _query.Select(node);
+            failedAt = -1;
+            container = null;
+            return true;
+        }
+
         for (var i = from; i < Segments.Count; i++)
         {
             var segment = Segments[i];
@@ -140,6 +161,31 @@ public sealed class FieldPath
         failedAt = at;
         container = node;
         return false;
+    }
+
+    /// <summary>
+    /// Parses a path that may also be a full JSONPath query (recursive descent, filters): where transforms pick values
+    /// (<c>extract_fields</c>), as the documents' JSONPath support has it. Throws <see cref="ExpressionSyntaxException"/>.
+    /// </summary>
+    public static FieldPath ParseQuery(string text)
+    {
+        if (!JsonPathQuery.IsQuery(text))
+        {
+            return Parse(text);
+        }
+
+        if (QueryCache.TryGetValue(text, out var cached))
+        {
+            return cached;
+        }
+
+        var parsed = new FieldPath(JsonPathQuery.Parse(text));
+        if (QueryCache.Count < CacheLimit)
+        {
+            QueryCache.TryAdd(text, parsed);
+        }
+
+        return parsed;
     }
 
     private static FieldPath ParseUncached(string text)

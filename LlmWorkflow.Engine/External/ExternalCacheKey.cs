@@ -9,15 +9,16 @@ public static class ExternalCacheKey
 {
     public static string For(string service, string operation, JsonObject parameters)
     {
-        var normalized = Normalize(parameters)?.ToJsonString() ?? "null";
+        var normalized = Canonical(parameters)?.ToJsonString() ?? "null";
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(normalized)));
         return $"ext:{service}:{operation}:{hash}";
     }
 
-    private static JsonNode? Normalize(JsonNode? node) => node switch
+    /// <summary>A copy of the JSON with object keys sorted at every level (ordinal): equal data, equal text.</summary>
+    public static JsonNode? Canonical(JsonNode? node) => node switch
     {
-        JsonObject obj => new JsonObject(obj.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, Normalize(p.Value)))),
-        JsonArray array => new JsonArray([.. array.Select(Normalize)]),
+        JsonObject obj => new JsonObject(obj.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, Canonical(p.Value)))),
+        JsonArray array => new JsonArray([.. array.Select(Canonical)]),
         _ => node?.DeepClone(),
     };
 }

@@ -21,6 +21,7 @@ public sealed partial class ExternalServiceGateway : IExternalServiceGateway
     private readonly ExternalServiceMetrics _metrics;
     private readonly ILogger<ExternalServiceGateway> _logger;
     private readonly ResiliencePipeline _retry;
+    private readonly IExternalCacheLedger? _ledger;
 
     public ExternalServiceGateway(
         IEnumerable<IExternalService> services,
@@ -28,8 +29,10 @@ public sealed partial class ExternalServiceGateway : IExternalServiceGateway
         IResponseCache cache,
         IServiceRateLimiter rateLimiter,
         ExternalServiceMetrics metrics,
-        ILogger<ExternalServiceGateway> logger)
+        ILogger<ExternalServiceGateway> logger,
+        IExternalCacheLedger? ledger = null)
     {
+        _ledger = ledger;
         _services = services.ToDictionary(s => s.Name, StringComparer.OrdinalIgnoreCase);
         _options = options.Value;
         _cache = cache;
@@ -69,6 +72,11 @@ public sealed partial class ExternalServiceGateway : IExternalServiceGateway
                 if (await _cache.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } cached)
                 {
                     _metrics.CacheHit(target.Name, operation);
+                    if (_ledger is not null)
+                    {
+                        await _ledger.HitAsync(key, cancellationToken).ConfigureAwait(false);
+                    }
+
                     return JsonNode.Parse(cached);
                 }
 
@@ -90,7 +98,12 @@ public sealed partial class ExternalServiceGateway : IExternalServiceGateway
 
             if (key is not null)
             {
-                await _cache.SetAsync(key, result?.ToJsonString() ?? "null", ttl, cancellationToken).ConfigureAwait(false);
+                var answer = result?.ToJsonString() ?? "null";
+                await _cache.SetAsync(key, answer, ttl, cancellationToken).ConfigureAwait(false);
+                if (_ledger is not null)
+                {
+                    await _ledger.StoredAsync(target.Name, operation, key, answer, ttl, cancellationToken).ConfigureAwait(false);
+                }
             }
 
             return result;
@@ -105,8 +118,9 @@ public sealed partial class ExternalServiceGateway : IExternalServiceGateway
     private TimeSpan CacheTtl(IExternalService service, string operation)
     {
         var configured = _options.For(service.Name);
+        var builtIn = service.DefaultCacheTtl(operation);
         return configured.OperationCacheTtl.TryGetValue(operation, out var ttl) ? ttl
-            : configured.CacheTtl ?? service.DefaultCacheTtl(operation);
+            : configured.CacheTtl ?? (builtIn > TimeSpan.Zero && _options.DefaultCacheTtl is { } shared ? shared : builtIn);
     }
 
     private static WorkflowException WithContext(WorkflowException failure, IExternalService service, string operation)

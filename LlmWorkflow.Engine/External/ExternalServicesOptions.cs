@@ -20,6 +20,13 @@ public sealed class ExternalServicesOptions
 
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The lifetime of cached answers of the services that cache by default (weatherapi, google_places), in place of
+    /// their built-in lifetimes; a service's or operation's own CacheTtl still wins, and services that do not cache by
+    /// default (http) stay uncached. Null keeps the built-in lifetimes. Document 001's <c>CACHE_DEFAULT_TTL</c> (seconds).
+    /// </summary>
+    public TimeSpan? DefaultCacheTtl { get; set; }
+
     /// <summary>Upper bound on how long the in-process level keeps an entry (Redis keeps the full TTL).</summary>
     public TimeSpan MemoryCacheMaxTtl { get; set; } = TimeSpan.FromMinutes(5);
 

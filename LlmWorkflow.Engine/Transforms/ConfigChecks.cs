@@ -55,11 +55,12 @@ internal static class ConfigChecks
             ? FieldPathProblem($"$.{name}", operation, name, text)
             : [];
 
-    public static IEnumerable<TransformProblem> FieldPathProblem(string jsonPath, string operation, string name, string text)
+    /// <param name="query">Whether a full JSONPath query is accepted (<see cref="FieldPath.ParseQuery"/>).</param>
+    public static IEnumerable<TransformProblem> FieldPathProblem(string jsonPath, string operation, string name, string text, bool query = false)
     {
         try
         {
-            FieldPath.Parse(text);
+            _ = query ? FieldPath.ParseQuery(text) : FieldPath.Parse(text);
             return [];
         }
         catch (ExpressionSyntaxException syntax)

@@ -7,14 +7,16 @@ namespace LlmWorkflow.Engine.Transforms;
 /// <c>extract_fields</c>: picks fields by path from one object, or from every item of an array.
 /// <c>fields</c> maps output names to paths (<c>{"name": "name", "lat": "geometry.location.lat", "types": "types[*]"}</c>)
 /// or lists paths (<c>["name", "rating"]</c>, named after their text). A path that does not exist yields null;
-/// <c>[*]</c> projects into an array (<c>reviews[*].author</c>).
+/// <c>[*]</c> projects into an array (<c>reviews[*].author</c>). A JSONPath query — recursive descent (<c>$..name</c>) or a
+/// filter (<c>results[?(@.rating &gt;= 4)].name</c>) — yields the array of its matches.
 /// </summary>
 internal sealed class ExtractFieldsTransform : TransformBase
 {
     public override string Name => "extract_fields";
 
     public override string Description =>
-        "Pick fields by path from an object or each array item: {\"fields\": {\"name\": \"name\", \"lat\": \"geometry.location.lat\", \"types\": \"types[*]\"}}";
+        "Pick fields by path from an object or each array item: {\"fields\": {\"name\": \"name\", \"lat\": \"geometry.location.lat\", \"types\": \"types[*]\"}}; " +
+        "JSONPath queries yield arrays of their matches: \"$..name\", \"results[?(@.rating >= 4)].name\"";
 
     protected override JsonNode? Apply(TransformCall call)
     {
@@ -36,11 +38,11 @@ internal sealed class ExtractFieldsTransform : TransformBase
                 return [new TransformProblem("$.fields", $"{Name}: 'fields' is required", hint)];
             case JsonObject fields:
                 return fields.SelectMany(field => JsonValueSemantics.TryGetString(field.Value, out var path)
-                    ? ConfigChecks.FieldPathProblem($"$.fields.{field.Key}", Name, $"fields.{field.Key}", path)
+                    ? ConfigChecks.FieldPathProblem($"$.fields.{field.Key}", Name, $"fields.{field.Key}", path, query: true)
                     : [new TransformProblem($"$.fields.{field.Key}", $"{Name}: 'fields.{field.Key}' must be a path string")]);
             case JsonArray paths:
                 return paths.SelectMany((path, i) => JsonValueSemantics.TryGetString(path, out var text)
-                    ? ConfigChecks.FieldPathProblem($"$.fields[{i}]", Name, $"fields[{i}]", text)
+                    ? ConfigChecks.FieldPathProblem($"$.fields[{i}]", Name, $"fields[{i}]", text, query: true)
                     : [new TransformProblem($"$.fields[{i}]", $"{Name}: 'fields[{i}]' must be a path string")]);
             default:
                 return [new TransformProblem("$.fields", $"{Name}: 'fields' must be an object or an array of paths", hint)];
@@ -83,7 +85,7 @@ internal sealed class ExtractFieldsTransform : TransformBase
 
         try
         {
-            return FieldPath.Parse(text);
+            return FieldPath.ParseQuery(text);
         }
         catch (ExpressionSyntaxException syntax)
         {

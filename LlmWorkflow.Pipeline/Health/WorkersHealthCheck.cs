@@ -9,6 +9,12 @@ namespace LlmWorkflow.Pipeline.Health;
 /// </summary>
 internal sealed class WorkersHealthCheck(WorkerHeartbeats heartbeats) : IHealthCheck
 {
+    /// <summary>
+    /// The tag that also names this check <c>celery</c> in the health answers: document 001's clients read the workers
+    /// (here LlmWorkflow worker processes, its Celery workers' equivalent) as <c>services.celery.workers</c>.
+    /// </summary>
+    public const string CeleryAlias = "alias:celery";
+
     /// <summary>What both heartbeat checks answer when Redis cannot be read.</summary>
     public static readonly HealthCheckResult Unreadable = HealthCheckResult.Degraded("Worker heartbeats are unreadable (redis unreachable).");
 

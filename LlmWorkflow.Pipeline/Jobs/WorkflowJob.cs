@@ -84,6 +84,12 @@ public sealed class WorkflowJob
 
     public string? IdempotencyKey { get; set; }
 
+    /// <summary>SHA-256 (hex) of the canonical body of the request that created the job with <see cref="IdempotencyKey"/>.</summary>
+    public string? IdempotencyFingerprint { get; set; }
+
+    /// <summary>The answer (JSON text, kept as sent) that request got; a repeat of it gets the same. Null without a key.</summary>
+    public string? IdempotentResponse { get; set; }
+
     public string? LeaseOwner { get; set; }
 
     /// <summary>The W3C trace id (32 lowercase hex) of the job's trace, started by its submit request; null when untraced.</summary>

@@ -23,6 +23,8 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.Property(j => j.CurrentStepId).HasMaxLength(200);
         job.Property(j => j.CurrentStepName).HasMaxLength(255);
         job.Property(j => j.IdempotencyKey).HasMaxLength(255);
+        job.Property(j => j.IdempotencyFingerprint).HasMaxLength(64).IsFixedLength();
+        job.Property(j => j.IdempotentResponse).HasColumnType("json");
         job.Property(j => j.LeaseOwner).HasMaxLength(200);
         job.Property(j => j.TraceId).HasMaxLength(32);
         job.Property(j => j.WorkerId).HasMaxLength(200);

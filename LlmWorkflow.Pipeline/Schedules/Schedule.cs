@@ -42,6 +42,12 @@ public sealed record Schedule
 
     public string? IdempotencyKey { get; init; }
 
+    /// <summary>SHA-256 (hex) of the canonical body of the request that created the schedule with <see cref="IdempotencyKey"/>.</summary>
+    public string? IdempotencyFingerprint { get; init; }
+
+    /// <summary>The answer (JSON text, kept as sent) that request got; a repeat of it gets the same. Null without a key.</summary>
+    public string? IdempotentResponse { get; init; }
+
     public required DateTimeOffset CreatedAt { get; init; }
 
     public required DateTimeOffset UpdatedAt { get; init; }

@@ -13,15 +13,17 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
 {
     internal const string Columns =
         "id, tenant_id, user_id, name, workflow_name, cron, timezone, input_data::text AS input_data, priority, webhook_url, " +
-        "webhook_secret, overlap, catch_up, paused, next_run_at, idempotency_key, created_at, updated_at";
+        "webhook_secret, overlap, catch_up, paused, next_run_at, idempotency_key, created_at, updated_at, " +
+        "idempotency_fingerprint, idempotent_response::text AS idempotent_response";
 
     /// <summary>Inserts the schedule; false when another one of the caller holds its idempotency key.</summary>
     public async Task<bool> InsertAsync(Schedule schedule, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
             INSERT INTO llm_schedules (id, tenant_id, user_id, workflow_name, name, cron, timezone, input_data, priority, webhook_url,
-                                       webhook_secret, overlap, catch_up, paused, next_run_at, idempotency_key, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+                                       webhook_secret, overlap, catch_up, paused, next_run_at, idempotency_key, created_at, updated_at,
+                                       idempotency_fingerprint, idempotent_response)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19::json)
             ON CONFLICT DO NOTHING
             RETURNING id
             """);
@@ -34,6 +36,8 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter { Value = schedule.NextRunAt });
         p.Add(Text(schedule.IdempotencyKey));
         p.Add(new NpgsqlParameter { Value = schedule.CreatedAt });
+        p.Add(Text(schedule.IdempotencyFingerprint));
+        p.Add(Text(schedule.IdempotentResponse));
         return await command.ExecuteScalarAsync(cancellationToken) is Guid;
     }
 
@@ -206,6 +210,8 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         Paused = reader.Field<bool>("paused"),
         NextRunAt = reader.Field<DateTimeOffset>("next_run_at"),
         IdempotencyKey = reader.FieldOrNull<string>("idempotency_key"),
+        IdempotencyFingerprint = reader.FieldOrNull<string>("idempotency_fingerprint"),
+        IdempotentResponse = reader.FieldOrNull<string>("idempotent_response"),
         CreatedAt = reader.Field<DateTimeOffset>("created_at"),
         UpdatedAt = reader.Field<DateTimeOffset>("updated_at"),
     };

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace LlmWorkflow.ServiceDefaults.Configuration;
@@ -25,6 +26,8 @@ public static class PlatformEnvironmentVariables
         ("WEBHOOK_TIMEOUT", "Webhooks:Timeout", value => TimeSpan.FromSeconds(double.Parse(value, CultureInfo.InvariantCulture)).ToString("c", CultureInfo.InvariantCulture)),
         ("WEBHOOK_URL", "Webhooks:DefaultUrl", value => value),
         ("CORS_ALLOWED_ORIGINS", "Cors:AllowedOrigins", value => value),
+        // Document 001's default lifetime of cached external API answers, in seconds (see ExternalServicesOptions.DefaultCacheTtl).
+        ("CACHE_DEFAULT_TTL", "External:DefaultCacheTtl", value => Seconds(value).ToString("c", CultureInfo.InvariantCulture)),
     ];
 
     /// <summary>
@@ -36,7 +39,7 @@ public static class PlatformEnvironmentVariables
         var fallbacks = new Dictionary<string, string?>();
         foreach (var (variable, setting, translate) in Mappings)
         {
-            if (configuration[variable] is not { Length: > 0 } value || GivenOutsideSettingsFiles(configuration, setting))
+            if (ValueOf(configuration, variable) is not { Length: > 0 } value || GivenOutsideSettingsFiles(configuration, setting))
             {
                 continue;
             }
@@ -62,6 +65,51 @@ public static class PlatformEnvironmentVariables
     }
 
     private const string LogLevelSetting = "Logging:LogLevel:Default";
+
+    /// <summary>
+    /// A document variable's value. Document 001's <c>DEBUG_MODE=true</c> ("detailed logging") stands for
+    /// <c>LOG_LEVEL=debug</c> when LOG_LEVEL itself is not set; an explicit LOG_LEVEL wins.
+    /// </summary>
+    private static string? ValueOf(IConfiguration configuration, string variable) =>
+        variable == "LOG_LEVEL" && string.IsNullOrEmpty(configuration[variable]) && IsTrue(configuration["DEBUG_MODE"])
+            ? "debug"
+            : configuration[variable];
+
+    private static bool IsTrue(string? value) =>
+        value?.Trim().ToLowerInvariant() is "true" or "1" or "yes" or "on";
+
+    /// <summary>
+    /// Document 001's <c>ENVIRONMENT</c> (production, development, test) as the host's environment name (Production,
+    /// Development, Test; any other value as given), which ASP.NET Core and OpenTelemetry's
+    /// <c>deployment.environment.name</c> read. ASPNETCORE_ENVIRONMENT or DOTNET_ENVIRONMENT, when set, win.
+    /// </summary>
+    public static void ApplyEnvironmentName(IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT"))
+            || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT"))
+            || builder.Configuration["ENVIRONMENT"] is not { Length: > 0 } value)
+        {
+            return;
+        }
+
+        builder.Environment.EnvironmentName = EnvironmentName(value);
+    }
+
+    /// <summary>The .NET spelling of a document's environment name.</summary>
+    public static string EnvironmentName(string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "production" or "prod" => Environments.Production,
+        "development" or "dev" => Environments.Development,
+        "staging" => Environments.Staging,
+        "test" or "testing" => "Test",
+        _ => value.Trim(),
+    };
+
+    private static TimeSpan Seconds(string value) =>
+        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds >= 0
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new FormatException($"'{value}' is not a number of seconds");
 
     /// <summary>Whether the value that wins for <paramref name="setting"/> comes from a source other than a settings file.</summary>
     private static bool GivenOutsideSettingsFiles(IConfigurationManager configuration, string setting)

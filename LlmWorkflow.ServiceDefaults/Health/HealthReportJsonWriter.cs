@@ -6,7 +6,9 @@ namespace LlmWorkflow.ServiceDefaults.Health;
 
 /// <summary>
 /// Writes a health report as JSON: overall status and, per check, status, description, duration, tags, data and
-/// the error message, so a dashboard can show which dependency is failing and why.
+/// the error message, so a dashboard can show which dependency is failing and why. Beside them, <c>services</c> in
+/// document 001's shape (<see cref="DocumentServiceHealth"/>: lower-case status, type, workers, <c>celery</c>), added
+/// for clients written from that document; the members above keep their names and values.
 /// </summary>
 public static class HealthReportJsonWriter
 {
@@ -54,9 +56,33 @@ public static class HealthReportJsonWriter
             }
 
             json.WriteEndObject();
+            WriteServices(json, report);
             json.WriteEndObject();
         }
 
         await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), context.RequestAborted);
+    }
+
+    private static void WriteServices(Utf8JsonWriter json, HealthReport report)
+    {
+        json.WriteStartObject("services");
+        foreach (var service in DocumentServiceHealth.From(report))
+        {
+            json.WriteStartObject(service.Name);
+            json.WriteString("status", service.Status);
+            if (service.Type is { } type)
+            {
+                json.WriteString("type", type);
+            }
+
+            if (service.Workers is { } workers)
+            {
+                json.WriteNumber("workers", workers);
+            }
+
+            json.WriteEndObject();
+        }
+
+        json.WriteEndObject();
     }
 }

@@ -64,6 +64,41 @@ public sealed class PlatformEnvironmentVariablesTests
         Assert.Equal("https://app.example.com", configuration["Cors:AllowedOrigins"]);
     }
 
+    [Fact]
+    public void DebugModeMeansDebugLoggingUnlessLogLevelSaysOtherwise()
+    {
+        Assert.Equal("Debug", Configure(new() { ["DEBUG_MODE"] = "true" })["Logging:LogLevel:Default"]);
+        Assert.Equal("Warning", Configure(new() { ["DEBUG_MODE"] = "true", ["LOG_LEVEL"] = "warning" })["Logging:LogLevel:Default"]);
+        Assert.Null(Configure(new() { ["DEBUG_MODE"] = "false" })["Logging:LogLevel:Default"]);
+    }
+
+    [Fact]
+    public void CacheDefaultTtlIsTheExternalCacheLifetimeInSeconds()
+    {
+        var configuration = Configure(new() { ["CACHE_DEFAULT_TTL"] = "3600" });
+        Assert.Equal(TimeSpan.FromHours(1), configuration.GetValue<TimeSpan>("External:DefaultCacheTtl"));
+        var refused = Assert.Throws<InvalidOperationException>(() => Configure(new() { ["CACHE_DEFAULT_TTL"] = "an hour" }));
+        Assert.Contains("CACHE_DEFAULT_TTL", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("production", "Production")]
+    [InlineData("development", "Development")]
+    [InlineData("test", "Test")]
+    [InlineData("Staging", "Staging")]
+    [InlineData("qa-eu", "qa-eu")]
+    public void EnvironmentBecomesTheHostEnvironmentName(string value, string expected)
+    {
+        Assert.Equal(expected, PlatformEnvironmentVariables.EnvironmentName(value));
+        if (Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") is null && Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") is null)
+        {
+            var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new Microsoft.Extensions.Hosting.HostApplicationBuilderSettings { EnvironmentName = "Before" });
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["ENVIRONMENT"] = value });
+            PlatformEnvironmentVariables.ApplyEnvironmentName(builder);
+            Assert.Equal(expected, builder.Environment.EnvironmentName);
+        }
+    }
+
     [Theory]
     [InlineData("LlmWorkflow.Api")]
     [InlineData("LlmWorkflow.Worker")]

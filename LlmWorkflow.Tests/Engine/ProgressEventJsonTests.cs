@@ -32,7 +32,7 @@ public sealed class ProgressEventJsonTests
         },
         {
             "step_completed", new StepCompleted(RunId, At, Record() with { Status = StepStatus.Failed, Error = Error(), Notes = "gave up" }, 100),
-            ""","step_id":"draft","step_key":"draft","display_name":"Draft","status":"failed","duration_ms":1003.25,"attempts":1,"input_tokens":null,"output_tokens":null,"cost_usd":null,"model":null,"percent":100,"parent_step_id":null,"error":{"type":"rate_limited","category":"EXTERNAL_ERROR","message":"Slow down","retryable":true,"retry_after":2.5,"step_id":"draft","details":{"status":429},"suggestions":["wait"]},"notes":"gave up"}"""
+            ""","step_id":"draft","step_key":"draft","display_name":"Draft","status":"failed","duration_ms":1003.25,"attempts":1,"input_tokens":null,"output_tokens":null,"cost_usd":null,"model":null,"percent":100,"parent_step_id":null,"error":{"type":"rate_limited","category":"EXTERNAL_ERROR","message":"Slow down","retryable":true,"retry_after":2.5,"step_id":"draft","details":{"status":429,"service":"llm_workflow","suggestions":["wait"]},"suggestions":["wait"]},"notes":"gave up"}"""
         },
         {
             "llm_delta", new LlmDelta(RunId, At, "draft", "Olá <b>\"mundo\"</b> ✓"),
@@ -48,7 +48,7 @@ public sealed class ProgressEventJsonTests
         },
         {
             "run_failed", new RunFailed(RunId, At, Error() with { Details = null, Suggestions = [], RetryAfterSeconds = null }, Cancelled: false),
-            ""","error":{"type":"rate_limited","category":"EXTERNAL_ERROR","message":"Slow down","retryable":true,"retry_after":null,"step_id":"draft","details":null,"suggestions":[]},"cancelled":false}"""
+            ""","error":{"type":"rate_limited","category":"EXTERNAL_ERROR","message":"Slow down","retryable":true,"retry_after":null,"step_id":"draft","details":{"service":"llm_workflow","suggestions":[]},"suggestions":[]},"cancelled":false}"""
         },
     };
 

@@ -31,7 +31,8 @@ internal static class TestExternalGateways
         IReadOnlyDictionary<string, string>? environment = null,
         IResponseCache? cache = null,
         IServiceRateLimiter? rateLimiter = null,
-        ExternalServiceMetrics? metrics = null)
+        ExternalServiceMetrics? metrics = null,
+        IExternalCacheLedger? ledger = null)
     {
         environment ??= new Dictionary<string, string> { [WeatherApiService.KeyVariable] = WeatherKey, ["GOOGLE_PLACES_API_KEY"] = PlacesKey };
         var http = new ExternalHttp(new HttpClient(), options.Timeout);
@@ -47,6 +48,7 @@ internal static class TestExternalGateways
             cache ?? new MemoryResponseCache(new MemoryCache(new MemoryCacheOptions())),
             rateLimiter ?? new LocalRateLimiter(),
             metrics ?? new ExternalServiceMetrics(),
-            NullLogger<ExternalServiceGateway>.Instance);
+            NullLogger<ExternalServiceGateway>.Instance,
+            ledger);
     }
 }

@@ -120,8 +120,16 @@ public sealed class ScheduleTests(TestServers servers)
         var ct = TestContext.Current.CancellationToken;
         await using var rig = await Rig.StartAsync(servers, nameof(AnotherTenantsScheduleIsNotFoundAndARepeatedIdempotencyKeyReturnsTheSameSchedule), ct);
         var first = await CreateWithKeyAsync(rig.Client, "nightly-1", HttpStatusCode.Created, ct);
-        var again = await CreateWithKeyAsync(rig.Client, "nightly-1", HttpStatusCode.OK, ct);
-        Assert.Equal((string?)first["schedule_id"], (string?)again["schedule_id"]);
+        var again = await CreateWithKeyAsync(rig.Client, "nightly-1", HttpStatusCode.Created, ct);
+        // The original answer again (the IETF idempotency-key draft): the same status and the same body.
+        Assert.Equal(first.ToJsonString(), again.ToJsonString());
+        using (var conflicting = new HttpRequestMessage(HttpMethod.Post, "/api/v1/schedules") { Content = JsonContent.Create(Renamed(ValidBody(), "another")) })
+        {
+            conflicting.Headers.Add("Idempotency-Key", "nightly-1");
+            using var refused = await rig.Client.SendAsync(conflicting, ct);
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
+            Assert.Equal("idempotency_key_conflict", (string?)(await ReadAsync(refused, HttpStatusCode.UnprocessableEntity, ct))["error"]);
+        }
 
         using var other = rig.CreateClient(OtherTenantKey);
         var theirs = await CreateWithKeyAsync(other, "nightly-1", HttpStatusCode.Created, ct);
@@ -284,6 +292,12 @@ public sealed class ScheduleTests(TestServers servers)
         ["cron"] = "0 * * * *",
         ["input_data"] = new JsonObject { ["name"] = "tick" },
     };
+
+    private static JsonObject Renamed(JsonObject body, string name)
+    {
+        body["name"] = name;
+        return body;
+    }
 
     private static async Task<JsonObject> CreateWithKeyAsync(HttpClient client, string key, HttpStatusCode expected, CancellationToken ct)
     {

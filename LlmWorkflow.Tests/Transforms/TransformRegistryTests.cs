@@ -41,7 +41,7 @@ public sealed class TransformRegistryTests
 
     [Theory]
     [InlineData("""{"operation": "filter", "condition": "item.x >"}""", "$.input", "$.condition")]
-    [InlineData("""{"operation": "extract_fields", "input": "${input}", "fields": {"a": "b..c"}}""", "$.fields.a")]
+    [InlineData("""{"operation": "extract_fields", "input": "${input}", "fields": {"a": "b[?(@.c"}}""", "$.fields.a")]
     [InlineData("""{"operation": "sort", "input": "${input}", "direction": "down", "by": "a["}""", "$.by", "$.direction")]
     [InlineData("""{"operation": "regex_extract", "input": "${input}", "pattern": "(unclosed"}""", "$.pattern")]
     [InlineData("""{"operation": "split", "input": "${input}", "trim": "yes"}""", "$.trim")]

@@ -48,7 +48,7 @@ public sealed class TerminalWebhookValidatorTests(TestServers servers) : IAsyncL
         };
         var error = JsonNode.Parse("""
             {"type":"TimeoutError","category":"EXTERNAL_ERROR","message":"API request timed out","retryable":true,
-             "retry_after":30,"step_id":"fetch_weather","details":{"service":"weatherapi"},"suggestions":["retry later"]}
+             "retry_after":30,"step_id":"fetch_weather","details":{"service":"weatherapi","suggestions":["retry later"]},"suggestions":["retry later"]}
             """);
         var jobs = new (string Status, JsonNode? Result, JsonNode? Error, bool Truncated)[]
         {

@@ -48,6 +48,7 @@ public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
         Assert.InRange((int)metadata["duration_ms"]!, 1400, 120_000);
         Assert.Equal(321, (int?)metadata["total_tokens"]);
         Assert.Equal(0.0123m, (decimal?)metadata["cost_usd"]);
+        Assert.Equal(0.0123m, (decimal?)metadata["total_cost_usd"]); // document 001's name, beside ours
         Assert.Equal("ada", (string?)metadata["username"]);
         Assert.Equal("generate", (string?)metadata["action"]);
         Assert.Equal(1, (int?)metadata["attempt"]);
@@ -64,6 +65,7 @@ public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
         {
             Type = "TimeoutError", Category = ErrorCategory.ExternalError, Message = "API request timed out",
             Retryable = true, RetryAfterSeconds = 30, StepId = "fetch_weather", Details = new JsonObject { ["service"] = "weatherapi" },
+            Suggestions = ["Retry after 30s", "Check service status"],
         };
 
         Assert.True(await _db.Run.FinishAsync(id, "worker-a", new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), CancellationToken.None));
@@ -72,6 +74,9 @@ public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
         Assert.Equal("workflow.failed", (string?)payload["event"]);
         Assert.Null(payload["result"]);
         Assert.True(JsonNode.DeepEquals(JobErrors.ToJson(error), payload["error"]), payload["error"]?.ToJsonString());
+        // Document 001's failure payload: details.service and details.suggestions.
+        Assert.Equal("weatherapi", (string?)payload["error"]!["details"]!["service"]);
+        Assert.Equal(["Retry after 30s", "Check service status"], payload["error"]!["details"]!["suggestions"]!.AsArray().Select(s => (string?)s));
     }
 
     [Fact]

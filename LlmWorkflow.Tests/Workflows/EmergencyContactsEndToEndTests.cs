@@ -103,6 +103,15 @@ public sealed class EmergencyContactsEndToEndTests(TestServers servers) : IAsync
         Assert.Equal(expectedCost, cost["cost_usd"]!.GetValue<decimal>());
         Assert.Equal(expectedCost, output["llm_usage"]!["cost_usd"]!.GetValue<decimal>());
 
+        // Documents 000 and 001's shapes, beside ours: result.contacts, celery_task_id, top-level output and metadata.
+        Assert.True(JsonNode.DeepEquals(contacts, status["result"]!["contacts"]), "result.contacts is result.output.contacts");
+        Assert.True(JsonNode.DeepEquals(output, status["output"]), "output is result.output");
+        Assert.Equal((string?)status["job_id"], (string?)status["celery_task_id"]);
+        var metadata = status["metadata"]!;
+        Assert.Equal(expectedCost, metadata["total_cost_usd"]!.GetValue<decimal>());
+        Assert.Equal(PromptTokens + CompletionTokens, metadata["total_tokens"]!.GetValue<int>());
+        Assert.Equal((int?)status["duration_ms"], (int?)metadata["duration_ms"]);
+
         // Progress: the top-level steps start in order under their display names; every nested step reports too.
         var events = await _stack.EventsAsync((string)status["job_id"]!, ct);
         Assert.Equal("run_started", events[0].Type);

@@ -82,7 +82,8 @@ internal static class OpenApiSchemaShapes
                 },
             ],
         },
-        ["JobResult"] = Object("What a completed job produced.", new()
+        ["JobResult"] = Object("What a completed job produced. Each member of an object output is also here beside output and cost_data " +
+                               "(document 000's shape: result.contacts as well as result.output.contacts), unless a member of that name is already here.", new()
         {
             ["output"] = AnyJson("The workflow's output (its definition's output mapping)."),
             ["cost_data"] = Ref("CostData", document),
@@ -106,6 +107,7 @@ internal static class OpenApiSchemaShapes
         [("JobStatusResponse", "status")] = Ref("JobStatus", document),
         [("JobStatusResponse", "input_data")] = Ref(AnyJsonObject, document),
         [("JobStatusResponse", "result")] = Nullable(Ref("JobResult", document), "Set once the job completed."),
+        [("JobStatusResponse", "output")] = AnyJson("Document 001's top-level output: the same value as result.output; null until the job completed."),
         [("JobStatusResponse", "error")] = Nullable(Ref("JobError", document), "Set when the job failed; a cancelled job has none (error_message says it was cancelled)."),
         [("JobSummary", "status")] = Ref("JobStatus", document),
         [("JobSummary", "error")] = Nullable(Ref("JobError", document), "Set when the job failed."),

@@ -1,7 +1,9 @@
 // (c) The documents' main-app code (../seeds) against the service: the submit proxy that sends only
 // workflow_name and input_data (the service's default webhook URL brings the result back), the client library, the
 // progress poller reading top-level current_step_id, the webhook route and handler (signatures checked by hand as
-// document 001 says and by the standardwebhooks package), and the LLM Queue tab's status_filter=all|running.
+// document 001 says and by the standardwebhooks package), and the LLM Queue tab's status_filter=all|running; then
+// documents 000 and 001's shapes as their clients read them (../seeds/documents-000-001.ts): celery_task_id,
+// result.contacts, output and metadata, the webhooks' total_cost_usd and details.service/suggestions, /health's celery.
 import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { Webhook } from "standardwebhooks";
@@ -12,6 +14,7 @@ import { createPoll } from "../seeds/job-status-poller.ts";
 import { fetchLLMJobs } from "../seeds/llm-queue-tab.ts";
 import * as callback from "../seeds/webhook-route.ts";
 import type { LLMJobProgress } from "../seeds/types.ts";
+import { health001, job001, status000, submit000, type WebhookFailure001, type WebhookSuccess001 } from "../seeds/documents-000-001.ts";
 
 function check(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
@@ -146,11 +149,46 @@ try {
   const again = await submitWorkflow("hello_transform", { name: "Bo" });
   check((await cancelJob(again.jobId)).deleted, "cancelJob deleted the job");
 
+  // 5. Documents 000 and 001's clients, reading the fields as those documents print them, from real answers and webhooks.
+  const contactsInput = JSON.parse(readFileSync(new URL("../../../workflows/examples/emergency_contacts.json", import.meta.url), "utf8"));
+  const accepted000 = await submit000("emergency_contacts", contactsInput);
+  check(accepted000.celery_task_id === accepted000.job_id && accepted000.status === "queued", `000's submit answer: ${JSON.stringify(accepted000)}`);
+  const status = await until("the emergency_contacts job", async () => {
+    const answer = await status000(accepted000.job_id);
+    return answer.status === "completed" || answer.status === "failed" ? answer : undefined;
+  });
+  const contacts = status.result?.contacts as { name: string; phone: string }[] | undefined;
+  check(status.status === "completed" && Array.isArray(contacts) && contacts.length > 0 && contacts[0].name && status.result!.cost_data.total_tokens >= 0,
+    `000's client reads result.contacts and result.cost_data: ${JSON.stringify(status).slice(0, 800)}`);
+  const job = await job001(accepted000.job_id);
+  check(Array.isArray(job.output?.contacts) && typeof job.metadata.total_cost_usd === "number" && typeof job.metadata.total_tokens === "number"
+    && typeof job.metadata.duration_ms === "number", `001's client reads output and metadata: ${JSON.stringify(job.metadata)}`);
+  const success = await until("the emergency_contacts webhook", () => callback.received.find(p => p.job_id === accepted000.job_id)) as WebhookSuccess001;
+  check(success.event === "workflow.completed" && typeof success.metadata.total_cost_usd === "number"
+    && success.metadata.total_cost_usd === (success.metadata as unknown as { cost_usd: number }).cost_usd, `001's success payload: ${JSON.stringify(success.metadata)}`);
+  // A budget below the model's worst case fails the llm step before it is called: 001's failure payload.
+  const overBudget = await fetch(`${process.env.LLM_SERVICE_URL}/api/v1/workflow`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-API-Key": process.env.LLM_SERVICE_API_SECRET! },
+    body: JSON.stringify({ workflow_name: "emergency_contacts", input_data: contactsInput, budget_usd: 0.000001 }),
+  });
+  const { job_id: failingId } = await overBudget.json() as { job_id: string };
+  const failure = await until("the failed job's webhook", () => callback.received.find(p => p.job_id === failingId && p.event === "workflow.failed")) as WebhookFailure001;
+  check(typeof failure.error.details?.service === "string" && failure.error.details.service.length > 0 && Array.isArray(failure.error.details.suggestions)
+    && failure.error.details.suggestions.length > 0, `001's failure payload: ${JSON.stringify(failure.error)}`);
+  for (const path of ["/health", "/api/v1/health"] as const) {
+    const health = await health001(path);
+    check(typeof health.services.celery.workers === "number" && health.services.celery.workers >= 1 && health.services.celery.status === "healthy"
+      && health.services.database.type === "postgresql", `001's client reads ${path}: ${JSON.stringify(health.services)}`);
+  }
+
   check(standardVerified === callback.received.length && standardVerified >= 2,
     `standardwebhooks verified ${standardVerified} of ${callback.received.length} deliveries`);
   console.log(`main app: progress shown ${steps.join(" -> ")}; ${callback.received.length} webhooks received, ` +
     `all verified by hand-made HMAC and standardwebhooks; report ${report.status} with ${report.reportData.metadata.tokensUsed} tokens; ` +
-    `the poller of a job deleted while running stopped after ${polls} poll(s) with "${deletedError}"`);
+    `the poller of a job deleted while running stopped after ${polls} poll(s) with "${deletedError}"; ` +
+    `documents 000/001: ${contacts.length} result.contacts, metadata.total_cost_usd ${job.metadata.total_cost_usd}, ` +
+    `failure details.service ${failure.error.details!.service}, celery workers ${(await health001("/health")).services.celery.workers}`);
 } finally {
   server.close();
 }

@@ -46,7 +46,8 @@ await api.expect({ method: "GET", route: "/api/v1/workflows", key: "not-a-key" }
 const hello = await submit("hello_transform", { name: "Ada" }, { user_id: "contract-user", username: "ada", action: "contract test" });
 const idempotency = { "Idempotency-Key": `contract-${Date.now()}` };
 await api.expect({ method: "POST", route: "/api/v1/workflow", headers: idempotency, body: { workflow_name: "hello_transform", input_data: { name: "Idem" } } }, 202);
-await api.expect({ method: "POST", route: "/api/v1/workflow", headers: idempotency, body: { workflow_name: "hello_transform", input_data: { name: "Idem" } } }, 200);
+await api.expect({ method: "POST", route: "/api/v1/workflow", headers: idempotency, body: { workflow_name: "hello_transform", input_data: { name: "Idem" } } }, 202);
+await api.expect({ method: "POST", route: "/api/v1/workflow", headers: idempotency, body: { workflow_name: "hello_transform", input_data: { name: "Other" } } }, 422);
 await api.expect({ method: "POST", route: "/api/v1/jobs", body: { workflow_name: "hello_transform", input_data: { name: "Alias" } } }, 202);
 await api.expect({ method: "POST", route: "/api/v1/jobs", body: { workflow_name: "hello_transform", input_data: {} } }, 400);
 for (const body of [
@@ -130,12 +131,13 @@ await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}"
 await api.expect({ method: "DELETE", route: "/api/v1/workflow/{jobId}", path: { jobId: laterId } }, 200);
 await api.expect({ method: "PATCH", route: "/api/v1/jobs/{jobId}", path: { jobId: laterId }, body: { delay_seconds: 60 } }, 409);
 
-// Schedules: created (201, the same again for a repeated Idempotency-Key: 200), listed, read, paused, ticks, their jobs, deleted (204); 400s, 404s.
+// Schedules: created (201, the same answer again for a repeated Idempotency-Key, 422 for another body with it), listed, read, paused, ticks, their jobs, deleted (204); 400s, 404s.
 const scheduleBody = { name: "contract digest", workflow_name: "hello_transform", cron: "0 9 * * 1-5", timezone: "Europe/Berlin", input_data: { name: "Digest" } };
 const schedule = await api.expect({ method: "POST", route: "/api/v1/schedules", headers: { "Idempotency-Key": "schedule-1" }, body: scheduleBody }, 201);
 const scheduleId = schedule.json?.schedule_id as string;
 if (schedule.json?.next_runs?.length !== 5) api.failures.push(`POST /api/v1/schedules: expected five next_runs, got ${schedule.text}`);
-await api.expect({ method: "POST", route: "/api/v1/schedules", headers: { "Idempotency-Key": "schedule-1" }, body: scheduleBody }, 200);
+await api.expect({ method: "POST", route: "/api/v1/schedules", headers: { "Idempotency-Key": "schedule-1" }, body: scheduleBody }, 201);
+await api.expect({ method: "POST", route: "/api/v1/schedules", headers: { "Idempotency-Key": "schedule-1" }, body: { ...scheduleBody, name: "another" } }, 422);
 await api.expect({ method: "POST", route: "/api/v1/schedules", body: { ...scheduleBody, cron: "61 * * * *", timezone: "Mars/Base" } }, 400);
 await api.expect({ method: "GET", route: "/api/v1/schedules" }, 200);
 await api.expect({ method: "GET", route: "/api/v1/schedules", query: { limit: "0" } }, 400);
