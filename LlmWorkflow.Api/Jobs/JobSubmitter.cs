@@ -23,7 +23,8 @@ public sealed class JobSubmitter(
     LlmWorkflow.Pipeline.Versions.WorkflowVersions versions,
     TimeProvider time,
     IOptions<WebhookOptions> webhookOptions,
-    WebhookSecretProtector secretProtector)
+    WebhookSecretProtector secretProtector,
+    WorkflowPauses pauses)
 {
     public async Task<SubmissionResult> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken)
     {
@@ -55,6 +56,13 @@ public sealed class JobSubmitter(
         if (submission.IdempotencyKey is not null && await FindByIdempotencyKeyAsync(submission, cancellationToken) is { } existing)
         {
             return new SubmissionResult(existing, Created: false, []);
+        }
+
+        if (submission.RunAt is null && await pauses.IsPausedAsync(workflow.Name, cancellationToken))
+        {
+            // Its workflow is paused: the job is accepted as a scheduled job due now, which the wakers hold until the
+            // resume. (The Submit statement holds it too when this view is a second behind a pause.)
+            submission = submission with { RunAt = time.GetUtcNow() };
         }
 
         // The job is pinned to the catalog's version of its workflow: hashed once per loaded definition, its row
