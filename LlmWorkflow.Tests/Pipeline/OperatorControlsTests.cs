@@ -92,7 +92,9 @@ public sealed class OperatorControlsTests(TestServers servers)
         Assert.Contains((string?)openai["circuit_state"], new[] { "open", "half_open" });
         var model = openai["models"]!.AsArray().Single()!;
         Assert.Equal("gpt-4o-mini", (string?)model["model"]);
-        Assert.Equal(0.75, (double)model["error_rate"]!, 2);
+        // The 401 failed too (it is no outage, and the breaker does not count it, but it is an error of the model).
+        Assert.Equal(1.0, (double)model["error_rate"]!, 2);
+        Assert.Equal(1, (int)model["failures_by_type"]!["invalid_api_key"]!);
         var lastError = model["last_errors"]!.AsArray()[0]!;
         Assert.Equal("provider_unavailable", (string?)lastError["type"]);
 
