@@ -187,20 +187,7 @@ internal static class OperatorEndpoints
         var statuses = filter.Status is { Count: > 0 } wanted
             ? wanted.Select(s => JobStatusNames.TryParse(s, out var parsed) ? parsed : JobStatus.Failed).Distinct().ToArray()
             : [JobStatus.Failed];
-        var jobs = db.Jobs.AsNoTracking().Where(j => statuses.Contains(j.Status));
-        if (scope.Contradictory)
-        {
-            jobs = jobs.Where(_ => false);
-        }
-
-        if (scope.TenantFilter is { } tenant)
-        {
-            jobs = jobs.Where(j => j.TenantId == tenant);
-        }
-        else if (filter.TenantId is { Length: > 0 } adminTenant)
-        {
-            jobs = jobs.Where(j => j.TenantId == adminTenant);
-        }
+        var jobs = JobEndpoints.InTenantScope(db.Jobs.AsNoTracking(), scope, filter.TenantId).Where(j => statuses.Contains(j.Status));
 
         if (scope.UserId is { } user)
         {

@@ -28,28 +28,8 @@ public sealed class ProviderHealthReports(IConnectionMultiplexer redis, IOptions
     public async Task<IReadOnlyList<WorkerProviderHealth>> ListAsync()
     {
         var now = time.GetUtcNow();
-        var db = redis.GetDatabase();
-        var live = new List<WorkerProviderHealth>();
-        var dead = new List<RedisValue>();
-        foreach (var entry in await db.HashGetAllAsync(Key))
-        {
-            if (JsonSerializer.Deserialize<WorkerProviderHealth>((string)entry.Value!) is { } report
-                && now - report.Snapshot.ReportedAt <= WorkerHeartbeats.TimeToLive)
-            {
-                live.Add(report);
-            }
-            else
-            {
-                dead.Add(entry.Name);
-            }
-        }
-
-        if (dead.Count > 0)
-        {
-            await db.HashDeleteAsync(Key, dead.ToArray());
-        }
-
-        return live;
+        return await WorkerHeartbeats.ReadLiveAsync<WorkerProviderHealth>(
+            redis.GetDatabase(), Key, report => now - report.Snapshot.ReportedAt <= WorkerHeartbeats.TimeToLive);
     }
 }
 

@@ -95,7 +95,7 @@ public sealed class DashboardOperatorBrowserTests(DashboardFixture fixture) : IC
 
             // The outage ends; once the breaker lets a probe through, the failed jobs are retried by filter.
             fixture.FakeProvider.OutageStatus = null;
-            await WaitForCircuitNotOpenAsync();
+            await CloseCircuitAsync();
             await card.Locator("[data-action=retry-provider]").ClickAsync();
             var retryBox = page.Locator("[data-role=bulk-retry]");
             await Expect(retryBox.GetByLabel("Provider")).ToHaveValueAsync("fakeai");
@@ -146,6 +146,26 @@ public sealed class DashboardOperatorBrowserTests(DashboardFixture fixture) : IC
         await page.ReloadAsync();
         await Expect(page.Locator("[data-role=pause-card]")).ToHaveAttributeAsync("data-paused", "false");
         AssertNoConsoleErrors();
+    }
+
+    /// <summary>
+    /// What an operator waits for before a bulk retry: the breaker closed again. A half-open breaker lets one probe
+    /// call through and refuses the others, so probe jobs are sent (one at a time, once the break is over) until one
+    /// is answered, which closes it.
+    /// </summary>
+    private async Task CloseCircuitAsync()
+    {
+        for (var probe = 0; probe < 10; probe++)
+        {
+            await WaitForCircuitNotOpenAsync();
+            var jobId = await fixture.SubmitAsync("dashboard_provider", new { question = "probe" }, action: "probe", cancellationToken: Ct);
+            if ((string?)(await fixture.WaitForTerminalAsync(jobId, Ct))["status"] == "completed")
+            {
+                return;
+            }
+        }
+
+        Assert.Fail("No probe call got through the fakeai circuit breaker after the outage ended.");
     }
 
     /// <summary>The breaker lets the next call through (half-open or closed) once its break is over.</summary>

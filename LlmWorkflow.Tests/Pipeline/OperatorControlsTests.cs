@@ -102,7 +102,14 @@ public sealed class OperatorControlsTests(TestServers servers)
         await rig.ExpectProblemAsync(new { dry_run = true }, "filter", ct);
         await rig.ExpectProblemAsync(new { filter = new { status = new[] { "completed" }, error_type = "provider_unavailable" }, dry_run = true }, "filter.status", ct);
 
-        var filter = new { error_type = "provider_unavailable", provider = "openai", since = failed.Min(j => (DateTimeOffset)j["created_at"]!) };
+        // The outage's window: a probe refused by a half-open breaker after it (below) is not one of these jobs.
+        var filter = new
+        {
+            error_type = "provider_unavailable",
+            provider = "openai",
+            since = failed.Min(j => (DateTimeOffset)j["created_at"]!),
+            until = failed.Max(j => (DateTimeOffset)j["completed_at"]!).AddMilliseconds(1),
+        };
         var count = await rig.PostAsync("/api/v1/jobs/retry", new { filter, dry_run = true }, ct);
         Assert.Equal(3, (int)count["matched"]!);
         Assert.Equal(0, (int)count["retried"]!);
@@ -114,9 +121,22 @@ public sealed class OperatorControlsTests(TestServers servers)
             Assert.Equal(0, (int)(await other.Content.ReadFromJsonAsync<JsonObject>(ct))!["matched"]!);
         }
 
+        // The outage ends; a half-open breaker lets one probe through and refuses the rest, so a probe job closes it
+        // before the retry (what an operator waits for in the Providers view).
         llm.OutageStatus = null;
-        await WaitForAsync(rig, "/api/v1/admin/providers/health",
-            h => h["providers"]!.AsArray().Single(p => (string?)p!["provider"] == "openai")!["circuit_state"]!.GetValue<string>() != "open", ct);
+        for (var probe = 0; ; probe++)
+        {
+            await WaitForAsync(rig, "/api/v1/admin/providers/health",
+                h => h["providers"]!.AsArray().Single(p => (string?)p!["provider"] == "openai")!["circuit_state"]!.GetValue<string>() != "open", ct);
+            var answered = await rig.WaitForTerminalAsync(await rig.SubmitAsync("one_llm_step", new { question = "probe" }, ct), ct);
+            if ((string?)answered["status"] == "completed")
+            {
+                break;
+            }
+
+            Assert.True(probe < 10, "No probe got through the breaker after the outage ended.");
+        }
+
         var retried = await rig.PostAsync("/api/v1/jobs/retry", new { filter, dry_run = false }, ct);
         Assert.Equal(3, (int)retried["retried"]!);
         foreach (var job in failed)
