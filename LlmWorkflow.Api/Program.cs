@@ -93,5 +93,7 @@ api.MapGroup("/admin/keys").WithTags("API keys").RequireAuthorization(AuthServic
 // Decision links carry their own capability (a signed token): no API key, outside /api/v1.
 app.MapApprovalEndpoints();
 api.MapGroup("/admin/webhooks").WithTags("Webhooks").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapWebhookEndpoints();
+api.MapGroup("").WithTags("Operators").MapOperatorEndpoints();
+api.MapGroup("/admin").WithTags("Operators").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapOperatorAdminEndpoints();
 
 await app.RunAsync();

@@ -77,8 +77,11 @@ public sealed record JobStatusResponse
 
     public int Attempt { get; init; }
 
-    [Description("The W3C trace id (32 lowercase hex) of the job's trace, which its submit request started; null when the submission was not traced.")]
+    [Description("The W3C trace id (32 lowercase hex) of the job's latest run attempt (attempt_traces' last entry); before any traced run, the trace its submit request started; null when neither was traced.")]
     public string? TraceId { get; init; }
+
+    [Description("Each run attempt's trace, oldest first (a retry, a crash recovery and a resume after a wait each start a run): its attempt number, W3C trace id, worker and start. A retried job's attempts are separate traces; trace_id is the latest. Empty before the first traced run.")]
+    public IReadOnlyList<JobAttemptTrace> AttemptTraces { get; init; } = [];
 
     [Description("The worker that ran (or is running) the job's latest attempt; kept after the job ends; null until a worker claims it.")]
     public string? WorkerId { get; init; }
@@ -145,6 +148,13 @@ public sealed record JobAttemptSummary(
     [property: Description("When the attempt ended.")] DateTimeOffset? CompletedAt,
     [property: Description("How long the attempt ran, in milliseconds.")] int? DurationMs,
     [property: Description("When the retry was requested.")] DateTimeOffset RetriedAt);
+
+/// <summary>One run attempt's trace, as the worker recorded it when the run started.</summary>
+public sealed record JobAttemptTrace(
+    [property: Description("The job attempt number (the job_attempt of the run's steps; a resume after a wait keeps its attempt).")] int Attempt,
+    [property: Description("The W3C trace id (32 lowercase hex) of the run's job.run span.")] string TraceId,
+    [property: Description("The worker that ran it.")] string? WorkerId,
+    [property: Description("When the run started.")] DateTimeOffset StartedAt);
 
 /// <summary>Where a running job is: the current step's id, friendly name and overall percent.</summary>
 public sealed record JobProgress(string? CurrentStepId, string? CurrentStepName, int Percent);

@@ -18,4 +18,5 @@ namespace LlmWorkflow.Contracts;
 [JsonSerializable(typeof(TruncatedOutput))]
 [JsonSerializable(typeof(JobStatusResponse))]
 [JsonSerializable(typeof(JobAttemptSummary[]))]
+[JsonSerializable(typeof(JobAttemptTrace[]))]
 public sealed partial class WireJsonContext : JsonSerializerContext;

@@ -53,11 +53,13 @@ public static class PipelineServiceCollectionExtensions
         services.AddSingleton<Versions.WorkflowVersions>();
         services.AddSingleton<JobEventStream>();
         services.AddSingleton<JobCancellation>();
+        services.AddSingleton<WorkflowPauses>();
         services.AddOptions<ScheduleOptions>().Bind(configuration.GetSection(ScheduleOptions.Section));
         services.AddSingleton<ScheduleStore>();
         services.AddSingleton<ScheduleNotices>();
         services.AddSingleton<ScheduleTickRunner>();
         services.AddSingleton<WorkerHeartbeats>();
+        services.AddSingleton<ProviderHealthReports>();
         services.AddScoped<JobMaintenance>();
         services.AddOptions<MaintenanceOptions>().Bind(configuration.GetSection(MaintenanceOptions.Section));
         services.AddSingleton<ScheduledMaintenance>();

@@ -12,6 +12,9 @@ internal sealed partial class WorkerPresenceService(
     RunningJobs running,
     JobQueue queue,
     WorkerHeartbeats heartbeats,
+    ProviderHealthReports providerReports,
+    LlmWorkflow.Engine.Llm.ProviderHealthTracker providerHealth,
+    LlmWorkflow.Engine.Llm.LlmProviderRegistry providers,
     DispatchReadHealth dispatchHealth,
     TimeProvider time,
     IOptions<WorkerOptions> options,
@@ -42,6 +45,7 @@ internal sealed partial class WorkerPresenceService(
                             running.Count, options.Value.MaxConcurrentJobs, dispatchError));
                         reportedDispatchError = dispatchError;
                         nextBeat = time.GetUtcNow() + WorkerHeartbeats.Interval;
+                        await PublishProviderHealthAsync();
                     }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
@@ -58,10 +62,21 @@ internal sealed partial class WorkerPresenceService(
         try
         {
             await heartbeats.RemoveAsync(options.Value.Id);
+            await providerReports.RemoveAsync(options.Value.Id);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogPresenceFailed(ex);
+        }
+    }
+
+    /// <summary>This worker's provider calls of the last minutes, for the provider health view (nothing until it called one).</summary>
+    private async Task PublishProviderHealthAsync()
+    {
+        var snapshot = providerHealth.Snapshot(provider => providers.Find(provider)?.BaseUrl?.ToString());
+        if (snapshot.Models.Count > 0)
+        {
+            await providerReports.PublishAsync(options.Value.Id, snapshot);
         }
     }
 

@@ -47,9 +47,10 @@ internal static class JobMapping
         Output = (ToNode(job.ResultData) as JsonObject)?["output"],
         Metadata = new JobRunMetadata(job.DurationMs, job.InputTokens, job.OutputTokens, job.TotalTokens, job.CostUsd),
         ErrorMessage = job.ErrorMessage,
-        Error = ToNode(job.ErrorData),
+        Error = WithAdvice(ToNode(job.ErrorData)),
         Attempt = job.Attempt,
-        TraceId = job.TraceId,
+        TraceId = AttemptTraces(job) is [.., var latest] ? latest.TraceId : job.TraceId,
+        AttemptTraces = AttemptTraces(job),
         WorkerId = job.WorkerId,
         Steps = steps.Select(ToResponse).ToArray(),
         // previous_attempts is written by SQL (jsonb_build_object) in the wire's snake_case.
@@ -59,6 +60,27 @@ internal static class JobMapping
         Forks = forks ?? [],
         CostBreakdown = CostBreakdown(job, steps),
     };
+
+    /// <summary>
+    /// The error with <c>advice</c>: one sentence for the operator on what to do about its type (read from the error
+    /// taxonomy now, so jobs that failed before an advice was written get it too).
+    /// </summary>
+    internal static JsonNode? WithAdvice(JsonNode? error)
+    {
+        if (error is JsonObject body && !body.ContainsKey("advice")
+            && LlmWorkflow.Engine.Execution.ErrorSuggestions.AdviceFor(Text(body["type"]), Text(body["category"])) is { } advice)
+        {
+            body["advice"] = advice;
+        }
+
+        return error;
+
+        static string? Text(JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
+    }
+
+    /// <summary>The run attempts' traces (written by SQL, jsonb_build_object, in the wire's snake_case), oldest first.</summary>
+    private static JobAttemptTrace[] AttemptTraces(WorkflowJob job) =>
+        job.AttemptTraces?.Deserialize(WireJsonContext.Default.JobAttemptTraceArray) ?? [];
 
     /// <summary>
     /// The reused steps are the checkpoints the job's current attempt restored rather than ran: the newest checkpoint of

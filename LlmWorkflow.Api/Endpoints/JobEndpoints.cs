@@ -305,11 +305,12 @@ internal static class JobEndpoints
         return after;
     }
 
-    /// <summary>The caller's jobs that match the list's filters (tenant scope first: a caller sees only its own tenant).</summary>
-    private static IQueryable<WorkflowJob> Filter(
-        LlmWorkflowDbContext db, CallerScope scope, string? tenantId, JobListQuery query, JobListUsageFilter usage)
+    /// <summary>
+    /// The jobs of the caller's tenant (none when its user is named twice differently); an admin's of every tenant, or
+    /// of <paramref name="adminTenant"/> when it names one.
+    /// </summary>
+    internal static IQueryable<WorkflowJob> InTenantScope(IQueryable<WorkflowJob> jobs, CallerScope scope, string? adminTenant)
     {
-        var jobs = db.Jobs.AsNoTracking();
         if (scope.Contradictory)
         {
             jobs = jobs.Where(_ => false);
@@ -317,13 +318,17 @@ internal static class JobEndpoints
 
         if (scope.TenantFilter is { } tenant)
         {
-            jobs = jobs.Where(j => j.TenantId == tenant);
-        }
-        else if (tenantId is { Length: > 0 } adminTenant)
-        {
-            jobs = jobs.Where(j => j.TenantId == adminTenant);
+            return jobs.Where(j => j.TenantId == tenant);
         }
 
+        return adminTenant is { Length: > 0 } named ? jobs.Where(j => j.TenantId == named) : jobs;
+    }
+
+    /// <summary>The caller's jobs that match the list's filters (tenant scope first: a caller sees only its own tenant).</summary>
+    private static IQueryable<WorkflowJob> Filter(
+        LlmWorkflowDbContext db, CallerScope scope, string? tenantId, JobListQuery query, JobListUsageFilter usage)
+    {
+        var jobs = InTenantScope(db.Jobs.AsNoTracking(), scope, tenantId);
         if (query.Status is { } status)
         {
             jobs = jobs.Where(j => j.Status == status);

@@ -162,7 +162,9 @@ public sealed class JobCommands(
         try
         {
             await events.DeleteAsync(jobId);
-            await queue.EnqueueAsync(new JobDispatch(jobId, job.Priority), cancellationToken);
+            // The retried run's trace continues the retry request's (not an unlinked root trace); the job lists it.
+            var request = System.Diagnostics.Activity.Current;
+            await queue.EnqueueAsync(new JobDispatch(jobId, job.Priority, request?.Id, request?.TraceStateString), cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -25,7 +25,8 @@ public sealed class JobSubmitter(
     TimeProvider time,
     IOptions<WebhookOptions> webhookOptions,
     WebhookSecretProtector secretProtector,
-    QueueWaitEstimator waitEstimator)
+    QueueWaitEstimator waitEstimator,
+    WorkflowPauses pauses)
 {
     public async Task<SubmissionResult> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken)
     {
@@ -57,6 +58,13 @@ public sealed class JobSubmitter(
         if (submission.IdempotencyKey is not null && await FindByIdempotencyKeyAsync(submission, cancellationToken) is { } existing)
         {
             return Repeat(existing, submission);
+        }
+
+        if (submission.RunAt is null && await pauses.IsPausedAsync(workflow.Name, cancellationToken))
+        {
+            // Its workflow is paused: the job is accepted as a scheduled job due now, which the wakers hold until the
+            // resume. (The Submit statement holds it too when this view is a second behind a pause.)
+            submission = submission with { RunAt = time.GetUtcNow() };
         }
 
         // The job is pinned to the catalog's version of its workflow: hashed once per loaded definition, its row

@@ -28,8 +28,12 @@ public sealed partial class LlmGateway : ILlmGateway
     private readonly ILogger<LlmGateway> _logger;
     private readonly ResiliencePipeline _resilience;
 
-    public LlmGateway(LlmProviderRegistry providers, IPriceTable prices, IResponseCache cache, ILogger<LlmGateway> logger)
+    private readonly ProviderHealthTracker? _health;
+
+    /// <param name="health">Told of every HTTP attempt's outcome, for the operators' provider health view (hosts register one).</param>
+    public LlmGateway(LlmProviderRegistry providers, IPriceTable prices, IResponseCache cache, ILogger<LlmGateway> logger, ProviderHealthTracker? health = null)
     {
+        _health = health;
         _providers = providers;
         _prices = prices;
         _cache = cache;
@@ -168,12 +172,19 @@ public sealed partial class LlmGateway : ILlmGateway
         try
         {
             response = await _resilience.ExecuteAsync(
-                async token => await InvokeOnceAsync(client, model, request, options, token).ConfigureAwait(false),
+                async token =>
+                {
+                    var answer = await InvokeOnceAsync(client, model, request, options, token).ConfigureAwait(false);
+                    _health?.Answered(model);
+                    return answer;
+                },
                 cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutRejectedException timeout)
         {
-            throw LlmErrorClassifier.Classify(timeout, model, _providers.Find(model.Provider));
+            var classified = LlmErrorClassifier.Classify(timeout, model, _providers.Find(model.Provider));
+            _health?.Failed(model, classified.Error);
+            throw classified;
         }
 
         var result = Price(model, request, response) with { InvalidUtf8Replaced = repairs.Replaced };
@@ -223,6 +234,7 @@ public sealed partial class LlmGateway : ILlmGateway
         catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
         {
             var classified = LlmErrorClassifier.Classify(exception, model, _providers.Find(model.Provider));
+            _health?.Failed(model, classified.Error);
             // Once text has reached the listener a retry would repeat it; fail over instead.
             return deltas > 0 && classified.Error.Retryable
                 ? throw new WorkflowException(classified.Error with { Retryable = false, Type = "stream_interrupted" }, exception)

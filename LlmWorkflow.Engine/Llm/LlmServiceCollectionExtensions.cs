@@ -41,6 +41,7 @@ public static class LlmServiceCollectionExtensions
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(LlmProviderRegistry.HttpClientName)));
         services.TryAddSingleton<ModelCatalog>();
         services.TryAddSingleton<IModelCatalog>(sp => sp.GetRequiredService<ModelCatalog>());
+        services.TryAddSingleton(sp => new ProviderHealthTracker(sp.GetService<TimeProvider>() ?? TimeProvider.System));
         services.TryAddSingleton<ILlmGateway, LlmGateway>();
         return services;
     }

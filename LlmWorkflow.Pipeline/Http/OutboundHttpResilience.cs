@@ -25,7 +25,7 @@ internal static class OutboundHttpResilience
     public static IServiceCollection AddOutboundHttpResilience(this IServiceCollection services, IConfiguration configuration)
     {
         AddBreaker(services, LlmProviderRegistry.HttpClientName, configuration.GetSection("Llm:CircuitBreaker"),
-            provider => provider.GetRequiredService<IOptions<LlmOptions>>().Value.AttemptTimeout);
+            provider => provider.GetRequiredService<IOptions<LlmOptions>>().Value.AttemptTimeout, reportsCircuit: true);
         foreach (var client in (string[])[ExternalHttp.ServicesClientName, ExternalHttp.GuardedClientName])
         {
             AddBreaker(services, client, configuration.GetSection("External:CircuitBreaker"),
@@ -35,7 +35,8 @@ internal static class OutboundHttpResilience
         return services;
     }
 
-    private static void AddBreaker(IServiceCollection services, string client, IConfiguration settings, Func<IServiceProvider, TimeSpan> attemptTimeout) =>
+    /// <param name="reportsCircuit">Tell the <see cref="ProviderHealthTracker"/> of the breakers' state changes (the provider health view).</param>
+    private static void AddBreaker(IServiceCollection services, string client, IConfiguration settings, Func<IServiceProvider, TimeSpan> attemptTimeout, bool reportsCircuit = false) =>
         // Not the standard handler: the gateways already retry (LLMs: attempts per model, then the fallback chain;
         // external APIs: attempts honouring Retry-After), and a second, hidden retry here would multiply the calls paid for.
         services.AddHttpClient(client)
@@ -48,6 +49,27 @@ internal static class OutboundHttpResilience
                         HttpClientResiliencePredicates.IsTransient(args.Outcome) && args.Outcome.Result?.StatusCode != HttpStatusCode.TooManyRequests),
                 };
                 settings.Bind(breaker);
+                if (reportsCircuit && context.ServiceProvider.GetService<ProviderHealthTracker>() is { } health)
+                {
+                    // The instance name is the breaker's key, the host's authority (SelectPipelineByAuthority).
+                    var authority = context.InstanceName;
+                    breaker.OnOpened = args =>
+                    {
+                        health.CircuitChanged(authority, "open", DateTimeOffset.UtcNow + args.BreakDuration);
+                        return ValueTask.CompletedTask;
+                    };
+                    breaker.OnHalfOpened = _ =>
+                    {
+                        health.CircuitChanged(authority, "half_open", null);
+                        return ValueTask.CompletedTask;
+                    };
+                    breaker.OnClosed = _ =>
+                    {
+                        health.CircuitChanged(authority, "closed", null);
+                        return ValueTask.CompletedTask;
+                    };
+                }
+
                 pipeline.AddCircuitBreaker(breaker)
                     .AddTimeout(new HttpTimeoutStrategyOptions { Timeout = attemptTimeout(context.ServiceProvider) + BackstopMargin });
             })

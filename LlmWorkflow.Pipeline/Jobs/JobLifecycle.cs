@@ -12,6 +12,12 @@ public enum JobTransition
     /// <summary>The caller moves a scheduled job's <c>run_at</c>.</summary>
     Reschedule,
 
+    /// <summary>
+    /// Its workflow was paused: a queued job no worker has taken yet is held as scheduled (due at once, but not woken
+    /// while the workflow is paused; its resume wakes it).
+    /// </summary>
+    Hold,
+
     /// <summary>A scheduled or waiting job's time came: it is queued (and dispatched in the same pass) like a new job.</summary>
     Wake,
 
@@ -99,6 +105,7 @@ public static class JobLifecycle
         new(JobTransition.Submit, [], JobStatus.Queued),
         new(JobTransition.SubmitScheduled, [], JobStatus.Scheduled),
         new(JobTransition.Reschedule, [JobStatus.Scheduled], JobStatus.Scheduled),
+        new(JobTransition.Hold, [JobStatus.Queued], JobStatus.Scheduled),
         new(JobTransition.Wake, [JobStatus.Scheduled, JobStatus.Waiting], JobStatus.Queued),
         new(JobTransition.Park, Running, JobStatus.Waiting),
         new(JobTransition.Resume, [JobStatus.Waiting], JobStatus.Queued),

@@ -9,6 +9,9 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// </summary>
 public sealed partial class JobLifecycleStore
 {
+    // A paused workflow's jobs are held (JobLifecycleStore.Pauses.cs): the waker neither wakes them nor waits for them.
+    private const string NotPaused = "NOT EXISTS (SELECT 1 FROM llm_workflow_pauses p WHERE p.workflow_name = llm_workflow_jobs.workflow_name)";
+
     // Woken jobs are queued and marked dispatched in the same statement, so two wakers racing wake each job once (SKIP
     // LOCKED) and the reconciler does not send it again; queued_at becomes the time it was due, so queue-wait figures
     // measure from then.
@@ -17,14 +20,14 @@ public sealed partial class JobLifecycleStore
                queued_at = CASE WHEN status = '{JobStatus.Scheduled.ToWire()}' THEN run_at ELSE queued_at END,
                dispatched_at = now(), updated_at = now()
          WHERE id IN (SELECT id FROM llm_workflow_jobs
-                       WHERE {JobLifecycle.Guard(JobTransition.Wake)} AND run_at <= now()
+                       WHERE {JobLifecycle.Guard(JobTransition.Wake)} AND run_at <= now() AND {NotPaused}
                        ORDER BY run_at
                        LIMIT $1
                        FOR UPDATE SKIP LOCKED)
         RETURNING id, priority, run_at AS waiting_since
         """;
 
-    private static readonly string NextDueSql = $"SELECT min(run_at) FROM llm_workflow_jobs WHERE {JobLifecycle.Guard(JobTransition.Wake)}";
+    private static readonly string NextDueSql = $"SELECT min(run_at) FROM llm_workflow_jobs WHERE {JobLifecycle.Guard(JobTransition.Wake)} AND {NotPaused}";
 
     // The due-time index holds exactly the scheduled and waiting jobs, so the count reads no other row.
     private const string CountParkedSql = """

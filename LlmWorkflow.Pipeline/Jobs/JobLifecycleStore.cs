@@ -39,17 +39,19 @@ public sealed partial class JobLifecycleStore(
         SELECT r.id, r.id::text, r.workflow_name, r.priority, r.webhook_url, r.webhook_secret,
                CASE WHEN r.webhook_events IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.webhook_events)) END,
                r.user_id, r.username, r.action,
-               CASE WHEN r.run_at IS NULL THEN '{JobLifecycle.Rule(JobTransition.Submit).To.ToWire()}'
+               CASE WHEN r.run_at IS NULL AND NOT r.held THEN '{JobLifecycle.Rule(JobTransition.Submit).To.ToWire()}'
                     ELSE '{JobLifecycle.Rule(JobTransition.SubmitScheduled).To.ToWire()}' END,
                r.input_data, r.debug_mode, r.budget_usd, r.idempotency_key,
-               COALESCE(r.run_at, r.created_at), CASE WHEN r.run_at IS NULL THEN r.created_at END, r.created_at, r.created_at,
-               r.tenant_id, r.trace_id, r.run_at, r.schedule_id, r.definition_hash, r.idempotency_fingerprint, r.idempotent_response
-          FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::text[],
-                      $10::jsonb[], $11::bool[], $12::numeric[], $13::text[], $14::timestamptz[], $15::text[], $16::text[],
-                      $17::timestamptz[], $18::uuid[], $19::text[], $20::text[], $21::json[])
-               AS r(id, workflow_name, priority, webhook_url, webhook_secret, webhook_events, user_id, username, action,
-                    input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id, trace_id, run_at, schedule_id, definition_hash,
-                    idempotency_fingerprint, idempotent_response)
+               COALESCE(r.run_at, r.created_at), CASE WHEN r.run_at IS NULL AND NOT r.held THEN r.created_at END, r.created_at, r.created_at,
+               r.tenant_id, r.trace_id, COALESCE(r.run_at, CASE WHEN r.held THEN r.created_at END), r.schedule_id, r.definition_hash,
+               r.idempotency_fingerprint, r.idempotent_response
+          FROM (SELECT u.*, EXISTS (SELECT 1 FROM llm_workflow_pauses p WHERE p.workflow_name = u.workflow_name) AS held
+                  FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::text[],
+                              $10::jsonb[], $11::bool[], $12::numeric[], $13::text[], $14::timestamptz[], $15::text[], $16::text[],
+                              $17::timestamptz[], $18::uuid[], $19::text[], $20::text[], $21::json[])
+                       AS u(id, workflow_name, priority, webhook_url, webhook_secret, webhook_events, user_id, username, action,
+                            input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id, trace_id, run_at, schedule_id, definition_hash,
+                            idempotency_fingerprint, idempotent_response)) AS r
         ON CONFLICT DO NOTHING
         RETURNING id
         """;

@@ -56,16 +56,24 @@ public sealed class WorkerHeartbeats(IConnectionMultiplexer redis, IOptions<Queu
 
     public async Task<IReadOnlyList<WorkerHeartbeat>> ListAsync()
     {
-        var db = redis.GetDatabase();
         var now = time.GetUtcNow();
-        var live = new List<WorkerHeartbeat>();
+        var live = await ReadLiveAsync<WorkerHeartbeat>(redis.GetDatabase(), Key, beat => now - beat.LastSeenAt <= TimeToLive);
+        return live.OrderBy(b => b.WorkerId, StringComparer.Ordinal).ToArray();
+    }
+
+    /// <summary>
+    /// The reports of a hash of per-worker JSON fields (heartbeats, provider health) that are still live; the fields of
+    /// workers that stopped without removing theirs are deleted as they are found.
+    /// </summary>
+    internal static async Task<List<T>> ReadLiveAsync<T>(IDatabase db, RedisKey key, Func<T, bool> isLive) where T : class
+    {
+        var live = new List<T>();
         var dead = new List<RedisValue>();
-        foreach (var entry in await db.HashGetAllAsync(Key))
+        foreach (var entry in await db.HashGetAllAsync(key))
         {
-            var beat = JsonSerializer.Deserialize<WorkerHeartbeat>((string)entry.Value!);
-            if (beat is not null && now - beat.LastSeenAt <= TimeToLive)
+            if (JsonSerializer.Deserialize<T>((string)entry.Value!) is { } report && isLive(report))
             {
-                live.Add(beat);
+                live.Add(report);
             }
             else
             {
@@ -75,9 +83,9 @@ public sealed class WorkerHeartbeats(IConnectionMultiplexer redis, IOptions<Queu
 
         if (dead.Count > 0)
         {
-            await db.HashDeleteAsync(Key, dead.ToArray());
+            await db.HashDeleteAsync(key, dead.ToArray());
         }
 
-        return live.OrderBy(b => b.WorkerId, StringComparer.Ordinal).ToArray();
+        return live;
     }
 }

@@ -95,6 +95,12 @@ public sealed class WorkflowJob
     /// <summary>The W3C trace id (32 lowercase hex) of the job's trace, started by its submit request; null when untraced.</summary>
     public string? TraceId { get; set; }
 
+    /// <summary>
+    /// Each run attempt's trace, oldest first: <c>{attempt, trace_id, worker_id, started_at}</c> as the worker records it
+    /// when the attempt starts; null before the first traced run. A retried job's attempts are separate traces.
+    /// </summary>
+    public JsonDocument? AttemptTraces { get; set; }
+
     /// <summary>The worker that ran (or runs) the job's latest attempt; kept after the job ends.</summary>
     public string? WorkerId { get; set; }
 

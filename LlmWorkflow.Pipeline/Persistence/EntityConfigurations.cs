@@ -37,6 +37,7 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.Property(j => j.ErrorData).HasColumnType("jsonb");
         job.Property(j => j.PreviousAttempts).HasColumnType("jsonb");
         job.Property(j => j.WaitData).HasColumnType("jsonb");
+        job.Property(j => j.AttemptTraces).HasColumnType("jsonb");
         job.Property(j => j.QueuedAt).HasDefaultValueSql("now()");
         job.Property(j => j.CreatedAt).HasDefaultValueSql("now()");
         job.Property(j => j.UpdatedAt).HasDefaultValueSql("now()");

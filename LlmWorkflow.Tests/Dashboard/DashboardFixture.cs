@@ -33,6 +33,9 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
 
     public RealApiHost Api { get; private set; } = null!;
 
+    /// <summary>The LLM provider <c>fakeai</c> (workflow dashboard_provider): an in-process fake a test can take down (OutageStatus).</summary>
+    public LlmWorkflow.Tests.Fakes.FakeOpenAiServer FakeProvider { get; private set; } = null!;
+
     public IBrowser Browser { get; private set; } = null!;
 
     public HttpClient Admin { get; private set; } = null!;
@@ -57,6 +60,7 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         SlowUrl = await StartSlowServerAsync();
+        FakeProvider = await LlmWorkflow.Tests.Fakes.FakeOpenAiServer.StartAsync();
         var environment = await TestEnvironment.CreateAsync(servers, "dashboard");
         _workflowsRoot = CreateWorkflowsRoot();
         PostgresConnectionString = environment.PostgresConnectionString;
@@ -69,6 +73,14 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
             // The pipeline's streamed mock LLM step: its text arrives in chunks over about two seconds.
             ["Llm:Mock:LatencyMs"] = "2000",
             ["Worker:Id"] = "dashboard-worker",
+            // The fake provider of dashboard_provider; one try per call, and a breaker that opens after two failures,
+            // so an outage shows in the Providers view within a few jobs (and closes again soon after it ends).
+            ["Llm:Providers:fakeai:BaseUrl"] = FakeProvider.ApiUrl.ToString(),
+            ["Llm:Providers:fakeai:ApiKey"] = "sk-fake",
+            ["Llm:Retry:MaxAttempts"] = "1",
+            ["Llm:CircuitBreaker:MinimumThroughput"] = "2",
+            ["Llm:CircuitBreaker:FailureRatio"] = "0.5",
+            ["Llm:CircuitBreaker:BreakDuration"] = "00:00:03",
             ["Worker:MaxConcurrentJobs"] = "8",
             // Webhooks to the local receiver below, retried once after 200 ms, so a refused delivery dead-letters quickly.
             ["Webhooks:AllowPrivateNetworks"] = "true",
@@ -194,6 +206,11 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
         }
 
         Admin?.Dispose();
+        if (FakeProvider is not null)
+        {
+            await FakeProvider.DisposeAsync();
+        }
+
         if (_slowServer is not null)
         {
             await _slowServer.DisposeAsync();

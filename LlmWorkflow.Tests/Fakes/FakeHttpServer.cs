@@ -46,6 +46,12 @@ public abstract class FakeHttpServer : IAsyncDisposable
     /// <summary>Completes with the first request whose connection the client closed before the answer ended.</summary>
     public Task<RecordedRequest> RequestAborted => _aborted.Task;
 
+    /// <summary>
+    /// An outage: while set, every request is answered with this status and this API's error body (before anything
+    /// scripted); null (the default) answers normally.
+    /// </summary>
+    public int? OutageStatus { get; set; }
+
     /// <summary>Answers the next request with <paramref name="response"/> (queued, first in first out).</summary>
     public void Enqueue(FakeResponse response) => _scripted.Enqueue(response);
 
@@ -125,7 +131,11 @@ public abstract class FakeHttpServer : IAsyncDisposable
                 await Task.Delay(Latency, context.RequestAborted);
             }
 
-            if (_scripted.TryDequeue(out var scripted))
+            if (OutageStatus is { } outage)
+            {
+                await WriteJsonAsync(context, ErrorBody(outage, "The fake provider is down (a test's outage)."), outage);
+            }
+            else if (_scripted.TryDequeue(out var scripted))
             {
                 await WriteScriptedAsync(context, scripted);
             }

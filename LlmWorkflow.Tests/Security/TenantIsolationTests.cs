@@ -239,6 +239,29 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
                     }
                 }
             }
+            else if (operation.Key is "POST /api/v1/workflows/{name}/pause" or "POST /api/v1/workflows/{name}/resume")
+            {
+                // Operator-scoped: a pause holds every tenant's jobs, so only admin keys may set or lift one.
+                foreach (var intruder in Intruders)
+                {
+                    var status = await SendAsync(intruder, operation, jobId, ct);
+                    if (status != HttpStatusCode.Forbidden)
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}': {(int)status}, expected 403");
+                    }
+                }
+            }
+            else if (operation.Key == "POST /api/v1/jobs/retry")
+            {
+                foreach (var intruder in Intruders)
+                {
+                    var touched = await RetryByFilterAsync(intruder, ct);
+                    if (touched.Contains(jobId))
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}' matched the owner's job");
+                    }
+                }
+            }
             else if (!TenantNeutral.Contains(operation.Key))
             {
                 failures.Add($"{operation.Key} has no tenant-isolation probe: add one to {nameof(TenantIsolationTests)}");
@@ -474,6 +497,20 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var result = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
         return result!["deleted_job_ids"]!.AsArray().Select(j => (string)j!).ToList();
+    }
+
+    /// <summary>The ids a dry-run retry by filter of failed or cancelled hello_transform jobs matches for <paramref name="actor"/>.</summary>
+    private async Task<List<string>> RetryByFilterAsync(Actor actor, CancellationToken ct)
+    {
+        var body = new JsonObject
+        {
+            ["filter"] = new JsonObject { ["status"] = new JsonArray("failed", "cancelled"), ["workflow_name"] = "hello_transform" },
+            ["dry_run"] = true,
+        };
+        using var response = await SendRawAsync(actor, HttpMethod.Post, "/api/v1/jobs/retry", body.ToJsonString(), ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var result = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+        return result!["job_ids"]!.AsArray().Select(j => (string)j!).ToList();
     }
 
     /// <summary>A caller: its key, the X-User-Id it sends, and a user_id query parameter it adds.</summary>

@@ -64,6 +64,7 @@ internal sealed partial class JobProcessor(
 
         activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
+        RecordAttemptTrace(claimed, activity);
         if (await WorkflowToRunAsync(dispatched, claimed, activity) is not var (workflow, prompts))
         {
             return;
@@ -344,6 +345,21 @@ internal sealed partial class JobProcessor(
         ["debug_mode"] = job.DebugMode,
     };
 
+    /// <summary>
+    /// Records this attempt's trace on the job without waiting for it: it rides the write batcher with other jobs'
+    /// writes, and a lost record costs a link on the job page, never the run.
+    /// </summary>
+    private void RecordAttemptTrace(ClaimedJob claimed, Activity? activity)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        _ = writer.RecordAttemptTraceAsync(claimed.Id, claimed.Attempt, activity.TraceId.ToHexString(), _options.Id)
+            .ContinueWith(t => LogTraceNotRecorded(t.Exception!, claimed.Id), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+    }
+
     private static Activity? StartActivity(DispatchedJob dispatched)
     {
         ActivityContext.TryParse(dispatched.Dispatch.TraceParent, dispatched.Dispatch.TraceState, out var parent);
@@ -353,6 +369,9 @@ internal sealed partial class JobProcessor(
         activity?.SetTag("messaging.destination.name", dispatched.StreamKey);
         return activity;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: the trace of this attempt could not be recorded")]
+    private partial void LogTraceNotRecorded(Exception ex, Guid jobId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} ({Workflow}) finished: {Status}")]
     private partial void LogFinished(Guid jobId, string workflow, string status);

@@ -13,6 +13,10 @@ public sealed class JobRunWriter(JobLifecycleStore store, PostgresWriteBatcher w
     public Task ReleaseAsync(Guid jobId, string workerId, CancellationToken cancellationToken, int? attempt = null) =>
         writes.ExecuteAsync(jobId, [JobLifecycleStore.ReleaseStatement(jobId, workerId, attempt)], cancellationToken);
 
+    /// <summary>Records the trace of the run attempt that just started (the job page links every attempt's trace).</summary>
+    public Task RecordAttemptTraceAsync(Guid jobId, int attempt, string traceId, string workerId) =>
+        writes.ExecuteAsync(jobId, [JobLifecycleStore.AttemptTraceStatement(jobId, attempt, traceId, workerId)], CancellationToken.None);
+
     /// <summary>The running step and the job's progress, for pollers.</summary>
     public Task UpdateProgressAsync(Guid jobId, string stepId, string stepName, int percent, CancellationToken cancellationToken) =>
         writes.ExecuteAsync(jobId, [JobLifecycleStore.ProgressStatement(jobId, stepId, stepName, percent)], cancellationToken);

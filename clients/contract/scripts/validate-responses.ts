@@ -207,6 +207,17 @@ await api.expect({ method: "POST", route: "/api/v1/admin/usage/rebuild", query: 
 await api.expect({ method: "POST", route: "/api/v1/admin/usage/rebuild", query: { from: "2026-01-01", to: "2026-02-01" } }, 403);
 await api.expect({ method: "GET", route: "/api/v1/admin/queue", ...admin }, 200);
 await api.expect({ method: "GET", route: "/api/v1/admin/queue" }, 403);
+
+// Operators: provider health, pause/resume (admin), retry by filter (dry run, and 400 naming the field).
+await api.expect({ method: "GET", route: "/api/v1/admin/providers/health", ...admin }, 200);
+await api.expect({ method: "GET", route: "/api/v1/admin/providers/health" }, 403);
+await api.expect({ method: "POST", route: "/api/v1/workflows/{name}/pause", path: { name: "hello_transform" }, body: { reason: "contract" }, ...admin }, 200);
+await api.expect({ method: "GET", route: "/api/v1/admin/pauses", ...admin }, 200);
+await api.expect({ method: "POST", route: "/api/v1/workflows/{name}/resume", path: { name: "hello_transform" }, ...admin }, 200);
+await api.expect({ method: "POST", route: "/api/v1/workflows/{name}/pause", path: { name: "hello_transform" } }, 403);
+await api.expect({ method: "POST", route: "/api/v1/workflows/{name}/pause", path: { name: "no_such_workflow" }, ...admin }, 404);
+await api.expect({ method: "POST", route: "/api/v1/jobs/retry", body: { filter: { error_type: "provider_unavailable" }, dry_run: true } }, 200);
+await api.expect({ method: "POST", route: "/api/v1/jobs/retry", body: { filter: { status: ["completed"], workflow_name: "hello_transform" }, dry_run: true } }, 400);
 await api.expect({ method: "GET", route: "/api/v1/admin/tenants", ...admin }, 200);
 await api.expect({ method: "GET", route: "/api/v1/admin/tenants" }, 403);
 await api.expect({ method: "GET", route: "/api/v1/admin/metrics/jobs", ...admin }, 200);

@@ -9,6 +9,7 @@ import { renderActivity } from './views/activity.js';
 import { renderWorkflows } from './views/workflows.js';
 import { renderWebhooks } from './views/webhooks.js';
 import { renderWaiting } from './views/waiting.js';
+import { renderProviders } from './views/providers.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -19,6 +20,7 @@ const ROUTES = [
   { pattern: /^#\/jobs(?:\?(.*))?$/, view: 'jobs', render: (m) => renderJobs(main, m[1]) },
   { pattern: /^#\/waiting$/, view: 'waiting', render: () => renderWaiting(main) },
   { pattern: /^#\/queue$/, view: 'queue', render: () => renderQueue(main) },
+  { pattern: /^#\/providers$/, view: 'providers', render: () => renderProviders(main) },
   { pattern: /^#\/costs$/, view: 'costs', render: () => renderCosts(main) },
   { pattern: /^#\/activity$/, view: 'activity', render: () => renderActivity(main) },
   { pattern: /^#\/webhooks$/, view: 'webhooks', render: () => renderWebhooks(main) },

@@ -19,10 +19,12 @@ export function barChart(rows, title) {
  * A time-series line chart: one line per series over shared time buckets, with y gridlines and x labels. It is
  * role="img" with a summary as its name; views put the same numbers in a table (the accessible, exact form).
  * @param {{name: string, points: {t: number, v: number}[]}[]} series  t in ms since the epoch; missing buckets are gaps in the data, not zeros
- * @param {{title: string, from: number, to: number, width?: number, height?: number, format?: (v: number) => string, timeLabel?: (t: number) => string, integer?: boolean}} options
+ * @param {{title: string, from: number, to: number, width?: number, height?: number, format?: (v: number) => string, timeLabel?: (t: number) => string, integer?: boolean, step?: number}} options
  *   integer: counts, so the scale tops at an even whole number and the middle gridline is whole too
+ *   step: the bucket length in ms: each point is drawn flat across its bucket and a change is a vertical jump at the
+ *   bucket's edge (a jump within a minute is a jump, not a slope to the next point); a missing bucket breaks the line
  */
-export function lineChart(series, { title, from, to, width = 640, height = 220, format = String, timeLabel = (t) => new Date(t).toISOString(), integer = false }) {
+export function lineChart(series, { title, from, to, width = 640, height = 220, format = String, timeLabel = (t) => new Date(t).toISOString(), integer = false, step = 0 }) {
   const left = 64;
   const right = 12;
   const top = 10;
@@ -47,7 +49,8 @@ export function lineChart(series, { title, from, to, width = 640, height = 220, 
   series.forEach((line, i) => {
     const points = [...line.points].sort((a, b) => a.t - b.t);
     const group = s('g', { class: `series series-${i % 6}`, 'data-series': line.name });
-    if (points.length > 1) group.append(s('polyline', { points: points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ') }));
+    if (step > 0 && points.length > 0) group.append(s('path', { class: 'steps', style: 'fill:none;stroke-width:2', d: stepPath(points, step, x, y, to) }));
+    else if (points.length > 1) group.append(s('polyline', { points: points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ') }));
     for (const p of points) {
       group.append(s('circle', { cx: x(p.t).toFixed(1), cy: y(p.v).toFixed(1), r: points.length > 120 ? 1.5 : 3 },
         s('title', null, `${line.name}, ${timeLabel(p.t)}: ${format(p.v)}`)));
@@ -55,6 +58,17 @@ export function lineChart(series, { title, from, to, width = 640, height = 220, 
     svg.append(group);
   });
   return svg;
+}
+
+/** SVG path data of a step line: flat across each bucket, vertical at bucket edges, broken where a bucket is missing. */
+function stepPath(points, step, x, y, to) {
+  const parts = [];
+  points.forEach((p, i) => {
+    const contiguous = i > 0 && p.t - points[i - 1].t <= step;
+    parts.push(contiguous ? `V${y(p.v).toFixed(1)}` : `M${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`);
+    parts.push(`H${x(Math.min(p.t + step, to)).toFixed(1)}`);
+  });
+  return parts.join(' ');
 }
 
 /** The legend of a lineChart: the series names with their colours (the colour is never the only cue: names are listed). */

@@ -8,6 +8,7 @@ import { latestRequest } from '../latest.js';
 import { tenantField, withTenant } from '../tenant.js';
 
 const HOUR = 3_600_000;
+const BUCKET_MS = { minute: 60_000, hour: HOUR, day: 24 * HOUR };
 const PERIODS = {
   '1h': { label: 'Last hour (per minute)', span: HOUR, bucket: 'minute' },
   '24h': { label: 'Last 24 hours (per hour)', span: 24 * HOUR, bucket: 'hour' },
@@ -67,7 +68,8 @@ export async function renderActivity(main) {
     const finished = totals.completed + totals.failed;
     summary.textContent = `${new Date(r.from).toLocaleString()} – ${new Date(r.to).toLocaleString()}, ${buckets.length} buckets of one ${per}`;
     const busy = buckets.filter((b) => b.submitted + b.completed + b.failed + b.cancelled > 0);
-    const opts = { from, to, width: chartWidth(), timeLabel };
+    // Steps, not slopes: a bucket's figure holds for its whole bucket (a jump within a minute draws as a jump).
+    const opts = { from, to, width: chartWidth(), timeLabel, step: BUCKET_MS[r.bucket] ?? 0 };
 
     const throughputChart = lineChart(
       ['submitted', 'completed', 'failed'].map((key) => ({ name: key, points: buckets.map((b) => ({ t: b.t, v: b[key] })) })),

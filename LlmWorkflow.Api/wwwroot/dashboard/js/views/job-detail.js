@@ -12,6 +12,7 @@ import { latestRequest } from '../latest.js';
 import { renderOutput } from '../markdown.js';
 import { buildTree, definitionOrder } from '../step-tree.js';
 import { dashboardConfig, traceUrl } from '../config.js';
+import { attemptTraceList } from '../attempt-traces.js';
 
 export async function renderJobDetail(main, jobId) {
   let job = null;
@@ -119,6 +120,7 @@ export async function renderJobDetail(main, jobId) {
       fact('Tenant', h('span', { 'data-role': 'tenant' }, job.tenant_id ?? '—')),
       fact('Worker', h('code', { 'data-role': 'worker-id' }, job.worker_id ?? '—')),
       fact('Trace', traceFact()),
+      (job.attempt_traces?.length ?? 0) > 1 ? fact('Attempt traces', attemptTraceList(job, aspireUrl)) : null,
       fact('Priority', String(job.priority)),
       fact('Created', formatDate(job.created_at)),
       fact('Started', formatDate(job.started_at)),
@@ -536,6 +538,7 @@ export async function renderJobDetail(main, jobId) {
     replace(errorBox, h('section', { class: 'card', role: 'region', 'aria-labelledby': 'error-title', 'data-role': 'error' },
       h('h2', { id: 'error-title' }, 'Error'),
       h('p', { class: 'notice error' }, error?.message ?? job.error_message),
+      error?.advice ? h('p', { class: 'notice warn', 'data-role': 'advice' }, h('strong', null, 'What to do: '), error.advice) : null,
       h('dl', { class: 'facts' },
         fact('Category', error?.category ?? '—'),
         fact('Type', error?.type ?? '—'),

@@ -4,6 +4,7 @@ import { h, replace, field, table, toast } from '../dom.js';
 import { formatCost, formatJson } from '../format.js';
 import { renderDiagram, mermaidFromSteps } from '../diagram.js';
 import { latestRequest } from '../latest.js';
+import { pauseCard } from '../pause-control.js';
 
 export async function renderWorkflows(main, name) {
   return name ? renderWorkflow(main, name) : renderCatalog(main);
@@ -71,6 +72,7 @@ async function renderWorkflow(main, name) {
   }
 
   const diagramBox = h('section', { class: 'card', 'aria-labelledby': 'diagram-title' }, h('h2', { id: 'diagram-title' }, 'Diagram'));
+  if (definition && (await offers('POST', '/workflows/{}/pause'))) content.append(pauseCard(name));
   content.append(diagramBox);
   let mermaid = null;
   let note = null;
