@@ -29,6 +29,10 @@ public sealed record WebhookDelivery(string Event, JsonObject Body)
 /// </summary>
 public static class LlmWorkflowWebhooks
 {
+    private const string IdHeader = "webhook-id";
+    private const string TimestampHeader = "webhook-timestamp";
+    private const string SignatureHeader = "webhook-signature";
+
     /// <summary>
     /// Reads the raw body of an ASP.NET Core request and verifies it against any of <paramref name="secrets"/> (pass
     /// the old and the new one while rotating). Throws <see cref="WebhookVerificationException"/> when none matches.
@@ -50,19 +54,48 @@ public static class LlmWorkflowWebhooks
         WebhookVerificationException? failure = null;
         foreach (var secret in secrets)
         {
-            try
+            var webhook = WebhookFor(secret);
+            foreach (var single in OneSignatureEach(headers))
             {
-                WebhookFor(secret).Verify(body, headers);
-                var json = JsonNode.Parse(body) as JsonObject ?? throw new WebhookVerificationException("The webhook body is not a JSON object.");
-                return new WebhookDelivery((string?)json["event"] ?? "", json);
-            }
-            catch (WebhookVerificationException error)
-            {
-                failure = error;
+                try
+                {
+                    webhook.Verify(body, single);
+                    var json = JsonNode.Parse(body) as JsonObject ?? throw new WebhookVerificationException("The webhook body is not a JSON object.");
+                    return new WebhookDelivery((string?)json["event"] ?? "", json);
+                }
+                catch (WebhookVerificationException error)
+                {
+                    failure = error;
+                }
             }
         }
 
         throw failure ?? new WebhookVerificationException("No webhook secret was given.");
+    }
+
+    /// <summary>
+    /// The headers once per signature of a space-separated <c>webhook-signature</c> (the service sends one per secret
+    /// while its secret is rotated). StandardWebhooks 1.1.2 compares only the first of several signatures correctly
+    /// (its loop takes the whole header for the last one), so each is handed to it alone.
+    /// </summary>
+    private static IEnumerable<IHeaderDictionary> OneSignatureEach(IHeaderDictionary headers)
+    {
+        var signatures = headers[SignatureHeader].ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (signatures.Length <= 1)
+        {
+            yield return headers;
+            yield break;
+        }
+
+        foreach (var signature in signatures)
+        {
+            yield return new HeaderDictionary
+            {
+                [IdHeader] = headers[IdHeader],
+                [TimestampHeader] = headers[TimestampHeader],
+                [SignatureHeader] = signature,
+            };
+        }
     }
 
     /// <summary>
