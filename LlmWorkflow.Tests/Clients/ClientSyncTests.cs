@@ -19,6 +19,9 @@ public sealed class ClientSyncTests(ContractFixture fixture, ITestOutputHelper o
 {
     private static readonly string[] Methods = ["get", "put", "post", "delete", "patch"];
 
+    /// <summary>Where the live document is saved for regenerating the clients from it.</summary>
+    private static string LiveDocumentPath { get; } = Path.Combine(AppContext.BaseDirectory, "clients-out", "openapi.json");
+
     private async Task<JsonObject> LiveDocumentAsync()
     {
         using var http = new HttpClient { BaseAddress = fixture.Api.BaseAddress };
@@ -30,19 +33,13 @@ public sealed class ClientSyncTests(ContractFixture fixture, ITestOutputHelper o
     public async Task GeneratedFilesOfBothClientsMatchTheLiveOpenApiDocument()
     {
         var document = await LiveDocumentAsync();
-        var file = Path.Combine(Path.GetTempPath(), $"llmworkflow-openapi-{Guid.NewGuid():N}.json");
-        await File.WriteAllTextAsync(file, document.ToJsonString(), TestContext.Current.CancellationToken);
-        try
-        {
-            var text = await ExternalCommand.RunAsync("node", [Path.Combine("scripts", "generate.mjs"), "--check", file],
-                TimeSpan.FromMinutes(2), workingDirectory: TypeScriptPackage.Directory, allowFailure: true);
-            output.WriteLine(text);
-            Assert.Contains("in sync (TypeScript and .NET)", text, StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
+        // Kept after the run: on a failure, `npm run generate -- <this file>` in clients/typescript regenerates both clients.
+        Directory.CreateDirectory(Path.GetDirectoryName(LiveDocumentPath)!);
+        await File.WriteAllTextAsync(LiveDocumentPath, document.ToJsonString(), TestContext.Current.CancellationToken);
+        var text = await ExternalCommand.RunAsync("node", [Path.Combine("scripts", "generate.mjs"), "--check", LiveDocumentPath],
+            TimeSpan.FromMinutes(2), workingDirectory: TypeScriptPackage.Directory, allowFailure: true);
+        output.WriteLine(text);
+        Assert.True(text.Contains("in sync (TypeScript and .NET)", StringComparison.Ordinal), text);
     }
 
     [Fact]
@@ -50,7 +47,7 @@ public sealed class ClientSyncTests(ContractFixture fixture, ITestOutputHelper o
     {
         var document = await LiveDocumentAsync();
         var missing = MissingRoutes(document).Concat(MissingFields(document)).ToList();
-        Assert.True(missing.Count == 0, "The .NET client lags the OpenAPI document (run `npm run generate` in clients/typescript):\n" + string.Join('\n', missing));
+        Assert.True(missing.Count == 0, $"The .NET client lags the OpenAPI document (run `npm run generate -- {LiveDocumentPath}` in clients/typescript after GeneratedFilesOfBothClientsMatchTheLiveOpenApiDocument saved it):\n" + string.Join('\n', missing));
     }
 
     private static IEnumerable<string> MissingRoutes(JsonObject document)

@@ -13,16 +13,32 @@ const contractsTypes = new Set([
   "JobCostBreakdown", "JobReusedStep",
 ]);
 
-/** Operations whose answer is not JSON for an app, served by a hand-written method or by none (pages for people). */
+/** Operations served by a hand-written method. */
 const handWritten = {
   StreamJobEvents: { method: "EventsAsync", reason: "Server-Sent Events: EventsAsync (resumable IAsyncEnumerable)" },
-  ShowApproval: { method: null, reason: "an HTML page for people (an approval's signed decision link), not an API for apps" },
-  DecideApproval: { method: null, reason: "an HTML form for people (an approval's signed decision link), not an API for apps" },
 };
+
+/** Why an operation gets no generated method, from what it answers; null when it gets one. */
+function notGenerated(operation) {
+  const special = handWritten[operation.operationId];
+  if (special) return special;
+  const answers = Object.entries(operation.responses ?? {}).filter(([code]) => code.startsWith("2")).flatMap(([, r]) => Object.keys(r.content ?? {}));
+  const bodies = Object.keys(operation.requestBody?.content ?? {});
+  if (answers.includes("text/event-stream")) return { method: null, reason: "a Server-Sent Events stream: read it with SseParser as EventsAsync does" };
+  if (answers.includes("text/html") || bodies.includes("application/x-www-form-urlencoded")) {
+    return { method: null, reason: "an HTML page or form for people, not an API for apps" };
+  }
+  return null;
+}
+
+/** The operation's method name: its operationId, or the HTTP method and path when it has none. */
+const operationName = (method, path, operation) =>
+  operation.operationId ? pascal(operation.operationId) : pascal(`${method} ${path.replace(/[{}]/g, "")}`.replace(/\//g, " "));
 
 const keywords = new Set(["event", "object", "string", "class", "params", "base", "operator", "checked", "fixed", "lock", "out", "ref", "default"]);
 const pascal = s => s.replace(/(^|[_\-\s.])([a-zA-Z0-9])/g, (_, __, c) => c.toUpperCase()).replace(/[^A-Za-z0-9]/g, "");
-const camel = s => { const p = pascal(s); const c = p[0].toLowerCase() + p.slice(1); return keywords.has(c) ? `@${c}` : c; };
+const identifier = s => (/^[0-9]/.test(s) ? `_${s}` : s);
+const camel = s => { const p = identifier(pascal(s)); const c = p[0].toLowerCase() + p.slice(1); return keywords.has(c) ? `@${c}` : c; };
 const refName = ref => ref.split("/").at(-1);
 const doc = text => (text ?? "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\s+/g, " ").trim();
 
@@ -102,7 +118,7 @@ function recordSource(schemas, name) {
   for (const [json, schema] of Object.entries(properties)) {
     const t = typeOf(schemas, schema);
     const isRequired = required.includes(json);
-    let property = pascal(json);
+    let property = identifier(pascal(json));
     while (used.has(property)) property += "Value";
     used.add(property);
     const nullable = t.nullable || !isRequired;
@@ -145,7 +161,7 @@ function responseOf(schemas, operation) {
 }
 
 function methodSource(schemas, { path, method, operation }) {
-  const id = operation.operationId;
+  const id = operationName(method, path, operation);
   const parameters = operation.parameters ?? [];
   const response = responseOf(schemas, operation);
   const args = [], pathArgs = {}, query = [], headers = [];
@@ -204,7 +220,7 @@ export function generateDotnet(document) {
 
   const operations = operationsOf(document);
   const client = [...header, "using System.Text.Json.Nodes;", "", "namespace LlmWorkflow.Client;", "", "public partial class LlmWorkflowClient", "{"];
-  for (const op of operations) if (!handWritten[op.operation.operationId]) client.push(methodSource(schemas, op));
+  for (const op of operations) if (!notGenerated(op.operation)) client.push(methodSource(schemas, op));
   if (client.at(-1) === "") client.pop();
   client.push("}", "");
 
@@ -212,8 +228,8 @@ export function generateDotnet(document) {
     "    /// <summary>Every operation of the OpenAPI document the client was generated from, with the method that calls it.</summary>",
     "    public static IReadOnlyList<LlmWorkflowRoute> All { get; } =", "    ["];
   for (const { path, method, operation } of operations) {
-    const id = operation.operationId;
-    const special = handWritten[id];
+    const id = operationName(method, path, operation);
+    const special = notGenerated(operation);
     const clientMethod = special ? (special.method ? `nameof(LlmWorkflowClient.${special.method})` : "null") : `nameof(LlmWorkflowClient.${id}Async)`;
     const reason = special ? `"${special.reason}"` : "null";
     routes.push(`        new("${method.toUpperCase()}", "${path}", "${id}", ${clientMethod}, ${reason}),`);

@@ -57,8 +57,8 @@ public static partial class LlmWorkflowRoutes
         new("GET", "/api/v1/workflows/{name}/diagram", "GetWorkflowDiagram", nameof(LlmWorkflowClient.GetWorkflowDiagramAsync), null),
         new("GET", "/api/v1/workflows/{name}/versions", "ListWorkflowVersions", nameof(LlmWorkflowClient.ListWorkflowVersionsAsync), null),
         new("GET", "/api/v1/workflows/{name}/versions/{hash}", "GetWorkflowVersion", nameof(LlmWorkflowClient.GetWorkflowVersionAsync), null),
-        new("GET", "/approvals/{token}", "ShowApproval", null, "an HTML page for people (an approval's signed decision link), not an API for apps"),
-        new("POST", "/approvals/{token}", "DecideApproval", null, "an HTML form for people (an approval's signed decision link), not an API for apps"),
+        new("GET", "/approvals/{token}", "ShowApproval", null, "an HTML page or form for people, not an API for apps"),
+        new("POST", "/approvals/{token}", "DecideApproval", null, "an HTML page or form for people, not an API for apps"),
     ];
 
     /// <summary>Each schema of that document and the .NET type the client reads it as (null: a string enum or free JSON).</summary>
