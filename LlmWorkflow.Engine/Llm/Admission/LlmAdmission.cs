@@ -29,6 +29,8 @@ public sealed partial class LlmAdmission(
         var scopes = current.ScopesFor(model).ToList();
         if (scopes.Count == 0)
         {
+            // No budget, but a paused provider still holds its calls back (a zero budget).
+            await ThrowIfPausedAsync(model, current.Admission).ConfigureAwait(false);
             return AdmissionLease.None;
         }
 
@@ -69,6 +71,26 @@ public sealed partial class LlmAdmission(
             AdmissionMetrics.Deferred.Add(1, scopeTag, new("llmworkflow.admission.reason", verdict.Reason), new("llmworkflow.admission.parked", true));
             var until = _time.GetUtcNow() + (verdict.Wait ?? current.Admission.ReleaseWait);
             throw new AdmissionDeferredException(verdict.Scope ?? scopes[0].Scope, verdict.Reason ?? "budget", until);
+        }
+    }
+
+    private async Task ThrowIfPausedAsync(ModelId model, AdmissionSettings settings)
+    {
+        bool paused;
+        try
+        {
+            paused = await _store.IsPausedAsync(model.Provider).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogStoreUnreachable(ex, model.ToString());
+            return;
+        }
+
+        if (paused)
+        {
+            AdmissionMetrics.Deferred.Add(1, AdmissionMetrics.Scope(model.Provider), new("llmworkflow.admission.reason", "paused"), new("llmworkflow.admission.parked", true));
+            throw new AdmissionDeferredException(model.Provider, "paused", _time.GetUtcNow() + settings.ReleaseWait);
         }
     }
 
