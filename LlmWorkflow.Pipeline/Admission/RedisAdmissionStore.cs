@@ -46,7 +46,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
     // KEYS per scope: log, amt, fly, meta; then the pause key. ARGV: window_ms, lease, lease_ttl_ms, need r/i/o, n,
     // then per scope caps req, tokens, input, output, concurrent (-1 = unlimited). Returns {wait_ms, scope, reason}:
     // wait 0 = reserved, -1 = no known end (full concurrency, paused, zero budget).
-    private const string ReserveScript = Common + """
+    private const string ReserveScript = Common + "\n" + """
         local window_ms = tonumber(ARGV[1])
         local lease = ARGV[2]
         local ttl = tonumber(ARGV[3])
@@ -131,7 +131,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
     // KEYS per scope: log, amt, meta. ARGV: window_ms, blocked_ms, remaining r/t/i/o (-1 unknown), n, caps per scope
     // (req, tokens, input, output). What the provider says is left lowers what is left here: a synthetic entry makes
     // up the difference; a 429 blocks the scope until its retry-after.
-    private const string ShrinkScript = Common + """
+    private const string ShrinkScript = Common + "\n" + """
         local window_ms = tonumber(ARGV[1])
         local blocked_ms = tonumber(ARGV[2])
         local remaining = {tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])}
@@ -169,7 +169,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         """;
 
     // KEYS: log, amt, fly, meta, pause. ARGV: window_ms. Returns {requests, input, output, in_flight, paused, blocked_ms}.
-    private const string UsageScript = Common + """
+    private const string UsageScript = Common + "\n" + """
         local used = window(KEYS[1], KEYS[2], tonumber(ARGV[1]))
         redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
         local blocked = tonumber(redis.call('HGET', KEYS[4], 'blocked_until') or '0') - now

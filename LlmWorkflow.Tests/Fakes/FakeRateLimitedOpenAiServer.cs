@@ -65,6 +65,14 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
     /// <summary>How many answered calls have <paramref name="marker"/> in their prompt.</summary>
     public int AnsweredContaining(string marker) => Accepted.Count(c => c.Body.Contains(marker, StringComparison.Ordinal));
 
+    /// <summary>A message's text: a string, or the text parts of an array of content parts.</summary>
+    private static string Text(JsonNode? content) => content switch
+    {
+        JsonValue value => value.GetValue<string>(),
+        JsonArray parts => string.Concat(parts.Select(p => (string?)p?["text"])),
+        _ => "",
+    };
+
     protected override string ErrorBody(int statusCode, string message) => new JsonObject
     {
         ["error"] = new JsonObject { ["message"] = message, ["type"] = "tokens", ["code"] = "rate_limit_exceeded" },
@@ -74,7 +82,7 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
     {
         var body = (JsonObject)request.Json!;
         var model = body["model"]?.GetValue<string>() ?? "gpt-4o-mini";
-        var messages = body["messages"]!.AsArray().Select(m => new ChatMessage(ChatRole.User, m!["content"]?.GetValue<string>() ?? "")).ToList();
+        var messages = body["messages"]!.AsArray().Select(m => new ChatMessage(ChatRole.User, Text(m!["content"]))).ToList();
         var promptTokens = PromptTokenCounter.Count(new ModelId("openai", model), messages);
         var tokens = promptTokens + CompletionTokens;
         var now = DateTimeOffset.UtcNow;
