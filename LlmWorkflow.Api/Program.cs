@@ -89,6 +89,7 @@ api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints().MapSigna
 api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints().MapWorkflowVersionEndpoints();
 api.MapGroup("").WithTags("Schedules").MapScheduleEndpoints();
 api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints().MapAnalyticsEndpoints().MapDashboardEndpoints();
+api.MapGroup("/providers").WithTags("Providers").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapProviderEndpoints();
 api.MapGroup("/admin/keys").WithTags("API keys").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapApiKeyEndpoints();
 // Decision links carry their own capability (a signed token): no API key, outside /api/v1.
 app.MapApprovalEndpoints();

@@ -186,7 +186,7 @@ public sealed record JobStepResponse(
 
 /// <summary>What a waiting job waits for.</summary>
 /// <param name="StepId">The step that parked it.</param>
-/// <param name="Kind">"sleep", "event" (a wait_for_event step) or "approval" (an approval step).</param>
+/// <param name="Kind">"sleep", "event" (a wait_for_event step), "approval" (an approval step) or "budget" (an LLM call waiting for a provider budget, docs/ADMISSION.md).</param>
 /// <param name="Until">When it resumes: the sleep's end, or the wait's timeout.</param>
 /// <param name="Event">The signal an "event" or "approval" wait waits for (<c>POST /api/v1/jobs/{id}/signals/{event}</c>).</param>
 /// <param name="Prompt">An approval's question.</param>

@@ -12,6 +12,7 @@ using LlmWorkflow.Pipeline.Http;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Pipeline.Persistence;
 using LlmWorkflow.Pipeline.Schedules;
+using LlmWorkflow.Pipeline.Admission;
 using StackExchange.Redis;
 using LlmWorkflow.Pipeline.Webhooks;
 using Microsoft.EntityFrameworkCore;
@@ -79,6 +80,7 @@ public static class PipelineServiceCollectionExtensions
         services.AddSingleton<IServiceRateLimiter>(sp => new RedisRateLimiter(sp.GetRequiredService<IConnectionMultiplexer>()));
         services.AddSingleton<IExternalCacheLedger, PostgresExternalCacheLedger>();
         services.AddExternalServices(configuration);
+        services.AddRedisLlmAdmission();
         services.AddLlmProviders(configuration);
         services.AddOutboundHttpResilience(configuration);
         WorkflowsDirectory.UseDataFilesOf(services, configuration, workflowsRoot);

@@ -42,6 +42,7 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<PostgresSignalInbox>();
         builder.Services.AddSingleton<DueJobWaker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DueJobWaker>());
+        builder.Services.AddHostedService<BudgetWaiterWaker>();
         builder.Services.AddSingleton<ScheduleTicker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScheduleTicker>());
         builder.Services.AddHostedService<WorkerPresenceService>();

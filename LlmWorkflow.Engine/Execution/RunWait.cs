@@ -6,14 +6,16 @@ namespace LlmWorkflow.Engine.Execution;
 /// </summary>
 /// <param name="StepId">The step's id, for status and events.</param>
 /// <param name="StepKey">The step's checkpoint key (for_each iterations prefix it).</param>
-/// <param name="Kind">"sleep", "event" or "approval".</param>
+/// <param name="Kind">"sleep", "event", "approval" or "budget" (an LLM call waiting for a provider budget to fit).</param>
 /// <param name="Until">When the run is to resume: a sleep's end, or a wait's timeout.</param>
 /// <param name="Event">The signal an "event" or "approval" wait waits for; null for a sleep.</param>
 /// <param name="Approval">
 /// An approval's <c>{prompt, show, nonce}</c>: what its decision page shows, and the random value its decision links
 /// carry (one decision per wait). Null for other waits.
 /// </param>
-public sealed record RunWait(string StepId, string StepKey, string Kind, DateTimeOffset Until, string? Event = null, System.Text.Json.Nodes.JsonObject? Approval = null);
+/// <param name="Budget">A "budget" wait's <c>{scope, reason}</c>: which budget (<c>openai</c>, <c>openai/gpt-4o-mini</c>) did not fit and why.</param>
+public sealed record RunWait(string StepId, string StepKey, string Kind, DateTimeOffset Until, string? Event = null, System.Text.Json.Nodes.JsonObject? Approval = null,
+    System.Text.Json.Nodes.JsonObject? Budget = null);
 
 /// <summary>
 /// The signals sent to a run (the job's inbox). <see cref="TakeAsync"/> hands a step the oldest unclaimed signal of an

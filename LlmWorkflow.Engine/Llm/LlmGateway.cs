@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Costs;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.External;
+using LlmWorkflow.Engine.Llm.Admission;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Polly;
@@ -27,17 +28,21 @@ public sealed partial class LlmGateway : ILlmGateway
     private readonly IResponseCache _cache;
     private readonly ILogger<LlmGateway> _logger;
     private readonly ResiliencePipeline _resilience;
+    private readonly ILlmAdmission _admission;
 
     private readonly ProviderHealthTracker? _health;
 
     /// <param name="health">Told of every HTTP attempt's outcome, for the operators' provider health view (hosts register one).</param>
-    public LlmGateway(LlmProviderRegistry providers, IPriceTable prices, IResponseCache cache, ILogger<LlmGateway> logger, ProviderHealthTracker? health = null)
+    /// <param name="admission">Reserves provider budget before each call (docs/ADMISSION.md); without one every call is admitted.</param>
+    public LlmGateway(LlmProviderRegistry providers, IPriceTable prices, IResponseCache cache, ILogger<LlmGateway> logger,
+        ProviderHealthTracker? health = null, ILlmAdmission? admission = null)
     {
         _health = health;
         _providers = providers;
         _prices = prices;
         _cache = cache;
         _logger = logger;
+        _admission = admission ?? new UnlimitedAdmission();
         _resilience = BuildResilience(providers.Options);
     }
 
@@ -166,15 +171,19 @@ public sealed partial class LlmGateway : ILlmGateway
             };
         }
 
+        // Admission first (it may defer the call: the step parks); the lease is released however the call ends.
+        await using var lease = await _admission.AdmitAsync(model, request, cancellationToken).ConfigureAwait(false);
         ChatResponse response;
         var repairs = new AnswerRepairs();
         AnswerGuard.Current = repairs;
+        var headers = new RateLimitCapture();
+        RateLimitCapture.Current = headers;
         try
         {
             response = await _resilience.ExecuteAsync(
                 async token =>
                 {
-                    var answer = await InvokeOnceAsync(client, model, request, options, token).ConfigureAwait(false);
+                    var answer = await InvokeAdmittedAsync(client, model, request, options, lease, headers, token).ConfigureAwait(false);
                     _health?.Answered(model);
                     return answer;
                 },
@@ -188,6 +197,7 @@ public sealed partial class LlmGateway : ILlmGateway
         }
 
         var result = Price(model, request, response) with { InvalidUtf8Replaced = repairs.Replaced };
+        await lease.ReconcileAsync(result.InputTokens, result.OutputTokens, headers.Last).ConfigureAwait(false);
         if (cacheKey is not null)
         {
             var entry = new CachedLlmResponse(result.Text, result.Provider, result.Model, result.InputTokens, result.OutputTokens, result.UsageEstimated);
@@ -195,6 +205,29 @@ public sealed partial class LlmGateway : ILlmGateway
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// One attempt of an admitted call: a 429 shrinks the shared budget and defers the call (the step parks until the
+    /// provider's retry-after) instead of burning a retry; without a budget store the retries handle it as before.
+    /// </summary>
+    private async ValueTask<ChatResponse> InvokeAdmittedAsync(
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, AdmissionLease lease, RateLimitCapture headers, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await InvokeOnceAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WorkflowException failure) when (failure.Error.Type == "rate_limited" && lease != AdmissionLease.None)
+        {
+            var retryAfter = failure.Error.RetryAfterSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
+            if (await lease.RateLimitedAsync(retryAfter, headers.Last).ConfigureAwait(false) is { } until)
+            {
+                throw new AdmissionDeferredException(model.ToString(), "rate_limited", until);
+            }
+
+            throw;
+        }
     }
 
     /// <summary>One HTTP attempt; failures leave here classified so the retry strategy can tell retryable ones.</summary>

@@ -31,6 +31,8 @@ public static class LlmServiceCollectionExtensions
         services.AddHttpClient(LlmProviderRegistry.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(LlmProviderRegistry.CreateTransport)
             .AddHttpMessageHandler(sp => new ProviderErrorHandler(sp.GetRequiredService<IOptions<LlmOptions>>().Value.MaxAnswerBytes))
+            // Inside the error handler, so the headers of a 429 are read too.
+            .AddHttpMessageHandler(() => new LlmWorkflow.Engine.Llm.Admission.RateLimitHeaderReader())
             .AddHttpMessageHandler(() => new PreferHttp2Handler())
             // The registry keeps its client for the process's life; the transport renews connections itself.
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
@@ -42,6 +44,10 @@ public static class LlmServiceCollectionExtensions
         services.TryAddSingleton<ModelCatalog>();
         services.TryAddSingleton<IModelCatalog>(sp => sp.GetRequiredService<ModelCatalog>());
         services.TryAddSingleton(sp => new ProviderHealthTracker(sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        services.AddOptions<LlmWorkflow.Engine.Llm.Admission.AdmissionOptions>().Bind(configuration.GetSection(LlmOptions.SectionName)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LlmWorkflow.Engine.Llm.Admission.AdmissionOptions>, LlmWorkflow.Engine.Llm.Admission.AdmissionOptionsValidator>());
+        // Without a budget store (the CLI, hosts without Redis) every call is admitted; the pipeline registers Redis's.
+        services.TryAddSingleton<LlmWorkflow.Engine.Llm.Admission.ILlmAdmission, LlmWorkflow.Engine.Llm.Admission.UnlimitedAdmission>();
         services.TryAddSingleton<ILlmGateway, LlmGateway>();
         return services;
     }

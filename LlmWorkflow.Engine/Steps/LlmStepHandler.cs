@@ -6,6 +6,7 @@ using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Expressions;
 using LlmWorkflow.Engine.Llm;
+using LlmWorkflow.Engine.Llm.Admission;
 using LlmWorkflow.Engine.Templates;
 using Microsoft.Extensions.AI;
 
@@ -19,6 +20,9 @@ namespace LlmWorkflow.Engine.Steps;
 /// </summary>
 internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, IPriceTable? prices) : IStepHandler
 {
+    /// <summary>The kind of wait of a step whose LLM call waits for a provider budget (docs/ADMISSION.md).</summary>
+    public const string BudgetWaitKind = "budget";
+
     public bool IsCheckpointed => true;
 
     public async ValueTask<JsonNode?> ExecuteAsync(StepContext context, CancellationToken cancellationToken)
@@ -57,6 +61,12 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
                     StepId: step.Id,
                     OnRefusedAnswer: call => LazyInitializer.EnsureInitialized(ref refused).Enqueue(call)),
                 cancellationToken);
+        }
+        catch (AdmissionDeferredException deferred)
+        {
+            // Not a failure: the job parks (no worker slot) and this step runs again when the budget fits.
+            throw new RunParkedException(new RunWait(step.Id, context.StepKey, BudgetWaitKind, deferred.Until,
+                Budget: new JsonObject { ["scope"] = deferred.Scope, ["reason"] = deferred.Reason }));
         }
         finally
         {

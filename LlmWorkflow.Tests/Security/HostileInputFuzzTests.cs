@@ -84,7 +84,9 @@ public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
             async (request, token) =>
             {
                 // Admin routes with the admin key, so the input reaches the handlers instead of stopping at 403.
-                var key = request.PathAndQuery.StartsWith("/api/v1/admin", StringComparison.Ordinal) ? TestEnvironment.AdminKey : TestEnvironment.CallerKey;
+                var key = request.PathAndQuery.StartsWith("/api/v1/admin", StringComparison.Ordinal) || request.PathAndQuery.StartsWith("/api/v1/providers", StringComparison.Ordinal)
+                    ? TestEnvironment.AdminKey
+                    : TestEnvironment.CallerKey;
                 try
                 {
                     var status = await SendAsync(request, key, token);

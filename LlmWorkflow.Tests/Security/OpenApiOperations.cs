@@ -12,7 +12,8 @@ public sealed record OpenApiOperation(
 {
     public string Key => $"{Method} {Path}";
 
-    public bool IsAdmin => Path.StartsWith("/api/v1/admin", StringComparison.Ordinal);
+    /// <summary>Operator routes (the admin key's): /api/v1/admin/… and the LLM providers' pause, resume and limits.</summary>
+    public bool IsAdmin => Path.StartsWith("/api/v1/admin", StringComparison.Ordinal) || Path.StartsWith("/api/v1/providers", StringComparison.Ordinal);
 
     public IEnumerable<string> PathParameters => Parameters.Where(p => p.In == "path").Select(p => p.Name);
 

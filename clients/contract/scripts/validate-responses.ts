@@ -220,6 +220,12 @@ await api.expect({ method: "POST", route: "/api/v1/jobs/retry", body: { filter: 
 await api.expect({ method: "POST", route: "/api/v1/jobs/retry", body: { filter: { status: ["completed"], workflow_name: "hello_transform" }, dry_run: true } }, 400);
 await api.expect({ method: "GET", route: "/api/v1/admin/tenants", ...admin }, 200);
 await api.expect({ method: "GET", route: "/api/v1/admin/tenants" }, 403);
+await api.expect({ method: "GET", route: "/api/v1/providers/limits", ...admin }, 200);
+await api.expect({ method: "GET", route: "/api/v1/providers/limits" }, 403);
+// anthropic: no contract workflow calls it, so its pause holds nothing back.
+await api.expect({ method: "POST", route: "/api/v1/providers/{name}/pause", path: { name: "anthropic" }, ...admin }, 200);
+await api.expect({ method: "POST", route: "/api/v1/providers/{name}/resume", path: { name: "anthropic" }, ...admin }, 200);
+await api.expect({ method: "POST", route: "/api/v1/providers/{name}/pause", path: { name: "no_such_provider" }, ...admin }, 404);
 await api.expect({ method: "GET", route: "/api/v1/admin/metrics/jobs", ...admin }, 200);
 await api.expect({ method: "GET", route: "/api/v1/admin/metrics/jobs", query: { bucket: "minute", from: new Date(Date.now() - 3_600_000).toISOString() }, ...admin }, 200);
 await api.expect({ method: "GET", route: "/api/v1/admin/metrics/jobs", query: { bucket: "week" }, ...admin }, 400);

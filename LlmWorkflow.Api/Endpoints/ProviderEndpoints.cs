@@ -1,0 +1,94 @@
+using LlmWorkflow.Engine.Llm;
+using LlmWorkflow.Engine.Llm.Admission;
+using LlmWorkflow.Pipeline.Jobs;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace LlmWorkflow.Api.Endpoints;
+
+/// <summary>
+/// Operator routes for the LLM admission (docs/ADMISSION.md): pause and resume a provider (a zero budget: its steps
+/// wait parked, they do not fail) and the budgets with what each has used, reserved and kept waiting.
+/// </summary>
+internal static class ProviderEndpoints
+{
+    public static RouteGroupBuilder MapProviderEndpoints(this RouteGroupBuilder providers)
+    {
+        providers.MapGet("/limits", LimitsAsync)
+            .WithName("ProviderLimits")
+            .WithSummary("LLM budgets per provider and model: limits, what the current window used, calls in flight, pauses and waiting jobs")
+            .WithDescription("One entry per configured scope (Llm:Limits:<provider or provider/model>) and per paused provider. used counts the " +
+                             "sliding window of window_seconds (reserved estimates of calls in flight, real usage of answered ones); blocked_for_ms is " +
+                             "the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a budget, by scope and reason.");
+        providers.MapPost("/{name}/pause", PauseAsync)
+            .WithName("PauseProvider")
+            .WithSummary("Pause an LLM provider: its calls are not made, its steps wait parked (status waiting, kind budget) until it is resumed")
+            .WithDescription("name: a provider (openai, anthropic, openrouter, mock or one configured under Llm:Providers); 404 for another. " +
+                             "A step already calling the provider finishes. The pause is held in Redis: a Redis that loses its data forgets it.");
+        providers.MapPost("/{name}/resume", ResumeAsync)
+            .WithName("ResumeProvider")
+            .WithSummary("Resume a paused LLM provider: the steps waiting for it are woken at once, highest priority first");
+        return providers;
+    }
+
+    private static async Task<Ok<ProviderLimitsResponse>> LimitsAsync(
+        IOptionsMonitor<AdmissionOptions> options, IAdmissionStore store, LlmProviderRegistry registry, JobLifecycleStore jobs, CancellationToken cancellationToken)
+    {
+        var current = options.CurrentValue;
+        var scopes = new List<ProviderScopeLimits>();
+        foreach (var (scope, limit) in current.Limits.OrderBy(l => l.Key, StringComparer.Ordinal))
+        {
+            var used = await store.UsageAsync(scope.ToLowerInvariant(), current.Admission);
+            scopes.Add(new ProviderScopeLimits(scope.ToLowerInvariant(), new ProviderLimitValues(limit.RequestsPerMinute, limit.TokensPerMinute,
+                limit.InputTokensPerMinute, limit.OutputTokensPerMinute, limit.ConcurrentCalls),
+                new ProviderWindowUse(used.Requests, used.InputTokens, used.OutputTokens, used.InFlight), used.Paused, used.BlockedForMs));
+        }
+
+        foreach (var provider in registry.KnownProviders().Where(p => !current.Limits.ContainsKey(p)).Order(StringComparer.Ordinal))
+        {
+            if (await store.IsPausedAsync(provider))
+            {
+                scopes.Add(new ProviderScopeLimits(provider, new ProviderLimitValues(null, null, null, null, null), new ProviderWindowUse(0, 0, 0, 0), true, 0));
+            }
+        }
+
+        var waiting = (await jobs.BudgetWaitersAsync(cancellationToken)).Select(w => new ProviderBudgetWaiters(w.Scope, w.Reason, w.Jobs)).ToList();
+        return TypedResults.Ok(new ProviderLimitsResponse(current.Admission.Window.TotalSeconds, scopes, waiting));
+    }
+
+    private static Task<Results<Ok<ProviderPauseResponse>, NotFound<ProviderProblem>>> PauseAsync(string name, IAdmissionStore store, LlmProviderRegistry registry) =>
+        SetPausedAsync(name, true, store, registry);
+
+    private static Task<Results<Ok<ProviderPauseResponse>, NotFound<ProviderProblem>>> ResumeAsync(string name, IAdmissionStore store, LlmProviderRegistry registry) =>
+        SetPausedAsync(name, false, store, registry);
+
+    private static async Task<Results<Ok<ProviderPauseResponse>, NotFound<ProviderProblem>>> SetPausedAsync(
+        string name, bool paused, IAdmissionStore store, LlmProviderRegistry registry)
+    {
+        var provider = name.ToLowerInvariant();
+        if (!registry.KnownProviders().Contains(provider, StringComparer.OrdinalIgnoreCase))
+        {
+            return TypedResults.NotFound(new ProviderProblem("provider_not_found",
+                $"No LLM provider is named '{(name.Length > 100 ? name[..100] : name)}'.", [.. registry.KnownProviders().Order(StringComparer.Ordinal)]));
+        }
+
+        await store.SetPausedAsync(provider, paused);
+        return TypedResults.Ok(new ProviderPauseResponse(provider, paused));
+    }
+}
+
+internal sealed record ProviderPauseResponse(string Provider, bool Paused);
+
+/// <param name="ValidProviders">The providers that exist here.</param>
+internal sealed record ProviderProblem(string Error, string Message, IReadOnlyList<string> ValidProviders);
+
+internal sealed record ProviderLimitsResponse(double WindowSeconds, IReadOnlyList<ProviderScopeLimits> Scopes, IReadOnlyList<ProviderBudgetWaiters> Waiting);
+
+internal sealed record ProviderScopeLimits(string Scope, ProviderLimitValues Limits, ProviderWindowUse Used, bool Paused, long BlockedForMs);
+
+/// <summary>Null = not limited.</summary>
+internal sealed record ProviderLimitValues(int? RequestsPerMinute, int? TokensPerMinute, int? InputTokensPerMinute, int? OutputTokensPerMinute, int? ConcurrentCalls);
+
+internal sealed record ProviderWindowUse(long Requests, long InputTokens, long OutputTokens, long InFlight);
+
+internal sealed record ProviderBudgetWaiters(string Scope, string Reason, long Jobs);

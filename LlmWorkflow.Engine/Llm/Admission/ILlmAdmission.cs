@@ -1,0 +1,90 @@
+namespace LlmWorkflow.Engine.Llm.Admission;
+
+/// <summary>
+/// Admits LLM calls against the budgets every worker shares. <see cref="AdmitAsync"/> reserves a call's estimate or
+/// throws <see cref="AdmissionDeferredException"/>; the lease it returns reconciles with the real usage, learns from
+/// the provider's rate-limit headers and a 429, and releases the call's concurrency slot when disposed.
+/// </summary>
+public interface ILlmAdmission
+{
+    ValueTask<AdmissionLease> AdmitAsync(ModelId model, LlmCallRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>A reservation's numbers: one request, its estimated input and output tokens.</summary>
+public readonly record struct AdmissionAmounts(int Requests, int InputTokens, int OutputTokens)
+{
+    public int Tokens => InputTokens + OutputTokens;
+}
+
+/// <summary>
+/// Where the budgets live (Redis in a deployed service, so every worker sees the same ones). Every method is atomic;
+/// a store that cannot be reached throws, and the admission then lets the call through (today's per-call retries).
+/// </summary>
+public interface IAdmissionStore
+{
+    /// <summary>Reserves <paramref name="amounts"/> in every scope, or none: the wait until they fit, or zero when reserved.</summary>
+    Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings);
+
+    /// <summary>Replaces the reservation by what the call used (stamped now: the provider counted it no earlier).</summary>
+    Task ReconcileAsync(string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings);
+
+    /// <summary>Frees the call's concurrency slot; true when steps were parked waiting for one (then they are woken).</summary>
+    Task<bool> ReleaseAsync(string leaseId, IReadOnlyList<string> scopes);
+
+    /// <summary>Lowers what is left in the window to what the provider says is left, and blocks until <paramref name="blockedFor"/> ends.</summary>
+    Task ShrinkAsync(IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, RateLimitSnapshot snapshot, TimeSpan? blockedFor, AdmissionSettings settings);
+
+    /// <summary>Pauses or resumes a provider (a zero budget); paused steps wait parked.</summary>
+    Task SetPausedAsync(string provider, bool paused);
+
+    Task<bool> IsPausedAsync(string provider);
+
+    /// <summary>What each scope has used and reserved in the current window, for operators.</summary>
+    Task<AdmissionUsage> UsageAsync(string scope, AdmissionSettings settings);
+}
+
+/// <summary>A reservation's answer: reserved (<see cref="Wait"/> zero), or which limit is full and for how long.</summary>
+/// <param name="Wait">Zero when reserved; null when the wait has no known end (a full concurrency limit, a paused provider).</param>
+public sealed record AdmissionVerdict(TimeSpan? Wait, string? Scope = null, string? Reason = null)
+{
+    public static readonly AdmissionVerdict Reserved = new(TimeSpan.Zero);
+
+    public bool IsReserved => Wait == TimeSpan.Zero;
+}
+
+/// <summary>A scope's window now: requests, tokens (input, output) and calls in flight.</summary>
+public sealed record AdmissionUsage(long Requests, long InputTokens, long OutputTokens, long InFlight, bool Paused, long BlockedForMs);
+
+/// <summary>
+/// A call's reservation. Reconcile once with the answer's usage; report a 429; dispose to release the concurrency slot.
+/// </summary>
+public abstract class AdmissionLease : IAsyncDisposable
+{
+    /// <summary>A lease of a call no budget limits.</summary>
+    public static readonly AdmissionLease None = new NoLease();
+
+    /// <param name="headers">The answer's rate-limit headers, if it sent any: the budget re-syncs from them.</param>
+    public virtual Task ReconcileAsync(int inputTokens, int outputTokens, RateLimitSnapshot? headers) => Task.CompletedTask;
+
+    /// <summary>The provider answered 429: the budget shrinks to what it says is left, until its retry-after passes.</summary>
+    /// <returns>When the call may be tried again; null when the admission does not handle the 429 (the retries do).</returns>
+    public virtual Task<DateTimeOffset?> RateLimitedAsync(TimeSpan? retryAfter, RateLimitSnapshot? headers) => Task.FromResult<DateTimeOffset?>(null);
+
+    public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private sealed class NoLease : AdmissionLease;
+}
+
+/// <summary>No budgets (the CLI, a host without Redis): every call is admitted.</summary>
+public sealed class UnlimitedAdmission : ILlmAdmission
+{
+    public ValueTask<AdmissionLease> AdmitAsync(ModelId model, LlmCallRequest request, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(AdmissionLease.None);
+}
+
+/// <summary>The output tokens a step's past answers used (its p95), to estimate the next call's.</summary>
+public interface IOutputTokenHistory
+{
+    /// <summary>The 95th percentile of the step's recent answers' output tokens with <paramref name="model"/>; null without history.</summary>
+    ValueTask<int?> P95Async(string workflowName, string stepId, string model, CancellationToken cancellationToken);
+}

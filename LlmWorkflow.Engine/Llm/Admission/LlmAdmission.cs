@@ -1,0 +1,183 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LlmWorkflow.Engine.Llm.Admission;
+
+/// <summary>
+/// The one owner of LLM admission: estimates a call (prompt tokens by the model's tokenizer; output by the step's
+/// p95 of past answers, capped by max_tokens), reserves it in every scope whose limits apply, waits in the worker for
+/// a short wait and defers a longer one (the step parks). A store that cannot be reached lets the call through: the
+/// provider's 429s and the per-call retries are then what limits it, as before admission existed.
+/// </summary>
+public sealed partial class LlmAdmission(
+    IOptionsMonitor<AdmissionOptions> options,
+    IAdmissionStore store,
+    IOutputTokenHistory history,
+    TimeProvider time,
+    ILogger<LlmAdmission> logger) : ILlmAdmission
+{
+    /// <summary>Short waits in the worker before the step is parked instead (another worker may keep taking the budget).</summary>
+    private const int MaxInlineWaits = 3;
+
+    private readonly IOptionsMonitor<AdmissionOptions> _options = options;
+    private readonly IAdmissionStore _store = store;
+    private readonly TimeProvider _time = time;
+
+    public async ValueTask<AdmissionLease> AdmitAsync(ModelId model, LlmCallRequest request, CancellationToken cancellationToken)
+    {
+        var current = _options.CurrentValue;
+        var scopes = current.ScopesFor(model).ToList();
+        if (scopes.Count == 0)
+        {
+            // No budget, but a paused provider still holds its calls back (a zero budget).
+            await ThrowIfPausedAsync(model, current.Admission).ConfigureAwait(false);
+            return AdmissionLease.None;
+        }
+
+        var amounts = new AdmissionAmounts(1, PromptTokenCounter.Count(model, request.Messages), await OutputEstimateAsync(model, request, current.Admission, cancellationToken).ConfigureAwait(false));
+        var leaseId = Guid.CreateVersion7().ToString("N");
+        for (var inline = 0; ; inline++)
+        {
+            AdmissionVerdict verdict;
+            try
+            {
+                verdict = await _store.ReserveAsync(leaseId, scopes, amounts, current.Admission).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                AdmissionMetrics.Degraded.Add(1, AdmissionMetrics.Scope(scopes[0].Scope));
+                LogStoreUnreachable(ex, model.ToString());
+                return AdmissionLease.None;
+            }
+
+            if (verdict.IsReserved)
+            {
+                foreach (var (scope, _) in scopes)
+                {
+                    AdmissionMetrics.Reserved.Add(amounts.Tokens, AdmissionMetrics.Scope(scope));
+                }
+
+                return new StoredLease(this, leaseId, scopes);
+            }
+
+            var scopeTag = AdmissionMetrics.Scope(verdict.Scope ?? scopes[0].Scope);
+            if (verdict.Wait is { } wait && wait <= current.Admission.InlineWait && inline < MaxInlineWaits)
+            {
+                AdmissionMetrics.Deferred.Add(1, scopeTag, new("llmworkflow.admission.reason", verdict.Reason), new("llmworkflow.admission.parked", false));
+                await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            AdmissionMetrics.Deferred.Add(1, scopeTag, new("llmworkflow.admission.reason", verdict.Reason), new("llmworkflow.admission.parked", true));
+            var until = _time.GetUtcNow() + (verdict.Wait ?? current.Admission.ReleaseWait);
+            throw new AdmissionDeferredException(verdict.Scope ?? scopes[0].Scope, verdict.Reason ?? "budget", until);
+        }
+    }
+
+    private async Task ThrowIfPausedAsync(ModelId model, AdmissionSettings settings)
+    {
+        bool paused;
+        try
+        {
+            paused = await _store.IsPausedAsync(model.Provider).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogStoreUnreachable(ex, model.ToString());
+            return;
+        }
+
+        if (paused)
+        {
+            AdmissionMetrics.Deferred.Add(1, AdmissionMetrics.Scope(model.Provider), new("llmworkflow.admission.reason", "paused"), new("llmworkflow.admission.parked", true));
+            throw new AdmissionDeferredException(model.Provider, "paused", _time.GetUtcNow() + settings.ReleaseWait);
+        }
+    }
+
+    /// <summary>The step's p95 of past answers when known, else max_tokens, else the default; never above max_tokens.</summary>
+    private async ValueTask<int> OutputEstimateAsync(ModelId model, LlmCallRequest request, AdmissionSettings settings, CancellationToken cancellationToken)
+    {
+        int? learned = null;
+        if (request.WorkflowName is { } workflow && request.StepId is { } step)
+        {
+            try
+            {
+                learned = await history.P95Async(workflow, step, model.ToString(), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogHistoryUnreadable(ex, workflow, step);
+            }
+        }
+
+        var estimate = learned ?? request.MaxTokens ?? settings.DefaultOutputTokens;
+        return request.MaxTokens is { } cap ? Math.Min(estimate, cap) : estimate;
+    }
+
+    /// <summary>Runs a store write after the call; a failure there costs accuracy, never the answer.</summary>
+    private async Task<T?> AfterCallAsync<T>(Func<Task<T>> write, string what)
+    {
+        try
+        {
+            return await write().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogAfterCallFailed(ex, what);
+            return default;
+        }
+    }
+
+    private sealed class StoredLease(LlmAdmission owner, string leaseId, List<(string Scope, LlmLimit Limit)> scopes) : AdmissionLease
+    {
+        private readonly string[] _names = [.. scopes.Select(s => s.Scope)];
+
+        public override async Task ReconcileAsync(int inputTokens, int outputTokens, RateLimitSnapshot? headers)
+        {
+            var used = new AdmissionAmounts(1, inputTokens, outputTokens);
+            var settings = owner._options.CurrentValue.Admission;
+            await owner.AfterCallAsync(async () => { await owner._store.ReconcileAsync(leaseId, _names, used, settings).ConfigureAwait(false); return true; }, "reconcile").ConfigureAwait(false);
+            if (headers is not null)
+            {
+                await owner.AfterCallAsync(async () => { await owner._store.ShrinkAsync(scopes, headers, null, settings).ConfigureAwait(false); return true; }, "re-sync from headers").ConfigureAwait(false);
+            }
+
+            foreach (var scope in _names)
+            {
+                AdmissionMetrics.Used.Add(used.Tokens, AdmissionMetrics.Scope(scope));
+            }
+        }
+
+        public override async Task<DateTimeOffset?> RateLimitedAsync(TimeSpan? retryAfter, RateLimitSnapshot? headers)
+        {
+            var settings = owner._options.CurrentValue.Admission;
+            // The refused call used no tokens; the provider's own count (its headers) is what fills the window now.
+            var blockedFor = retryAfter ?? headers?.RetryAfter ?? TimeSpan.FromSeconds(1);
+            var stored = await owner.AfterCallAsync(async () =>
+            {
+                await owner._store.ReconcileAsync(leaseId, _names, new AdmissionAmounts(1, 0, 0), settings).ConfigureAwait(false);
+                await owner._store.ShrinkAsync(scopes, headers ?? new RateLimitSnapshot(null, null, null, null, blockedFor), blockedFor, settings).ConfigureAwait(false);
+                return true;
+            }, "shrink after a 429").ConfigureAwait(false);
+            foreach (var scope in _names)
+            {
+                AdmissionMetrics.RateLimited.Add(1, AdmissionMetrics.Scope(scope));
+            }
+
+            // Without the store the per-call retries handle the 429, as before admission.
+            return stored ? owner._time.GetUtcNow() + blockedFor : null;
+        }
+
+        public override async ValueTask DisposeAsync() =>
+            await owner.AfterCallAsync(() => owner._store.ReleaseAsync(leaseId, _names), "release").ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The LLM budget store could not be reached; {Model} is called without admission (the provider's 429s and retries limit it)")]
+    private partial void LogStoreUnreachable(Exception ex, string model);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The output history of {Workflow}/{Step} could not be read; max_tokens is the estimate")]
+    private partial void LogHistoryUnreadable(Exception ex, string workflow, string step);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The LLM budget store failed to {What}; the budget is approximate until the window passes")]
+    private partial void LogAfterCallFailed(Exception ex, string what);
+}

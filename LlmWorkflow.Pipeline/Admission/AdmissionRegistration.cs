@@ -1,0 +1,22 @@
+using LlmWorkflow.Engine.Llm.Admission;
+using LlmWorkflow.Pipeline.Jobs;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace LlmWorkflow.Pipeline.Admission;
+
+/// <summary>Registers the admission with its budgets in Redis and its output history in PostgreSQL.</summary>
+public static class AdmissionRegistration
+{
+    /// <summary>Before <c>AddLlmProviders</c>: the engine registers an unlimited admission only when none is.</summary>
+    public static IServiceCollection AddRedisLlmAdmission(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => new RedisAdmissionStore(
+            sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<IOptions<QueueOptions>>().Value.KeyPrefix + ":"));
+        services.AddSingleton<IAdmissionStore>(sp => sp.GetRequiredService<RedisAdmissionStore>());
+        services.AddSingleton<IOutputTokenHistory, PostgresOutputTokenHistory>();
+        services.AddSingleton<ILlmAdmission, LlmAdmission>();
+        return services;
+    }
+}

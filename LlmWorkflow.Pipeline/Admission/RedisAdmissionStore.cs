@@ -1,0 +1,282 @@
+using System.Globalization;
+using LlmWorkflow.Engine.Llm.Admission;
+using StackExchange.Redis;
+
+namespace LlmWorkflow.Pipeline.Admission;
+
+/// <summary>
+/// The budgets in Redis, shared by every worker. Each scope keeps a sliding-window log (a sorted set of calls by time,
+/// a hash of their requests/input/output tokens), its calls in flight (a sorted set by lease expiry) and a meta hash
+/// (blocked-until after a 429, whether steps wait for a slot). Each operation is one Lua script, so a reservation in
+/// several scopes (provider and model) is all or nothing. Server time (TIME) keeps workers with skewed clocks
+/// consistent. A flushed Redis starts every window empty: the provider's 429s then shrink it again. Hand-written
+/// because no .NET package keeps multi-dimension token windows with reserve/reconcile in Redis.
+/// </summary>
+public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string keyPrefix) : IAdmissionStore
+{
+    /// <summary>Published when a call frees a concurrency slot steps wait for (or a provider resumes): the scopes.</summary>
+    public RedisChannel ReleasedChannel => RedisChannel.Literal(keyPrefix + "admission:released");
+
+    // Shared Lua: the clock and one scope's window sums (purging what fell out of the window).
+    private const string Common = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local function amounts(v)
+          local r, i, o = string.match(v or '0:0:0', '(-?%d+):(-?%d+):(-?%d+)')
+          return tonumber(r), tonumber(i), tonumber(o)
+        end
+        local function window(log, amt, window_ms)
+          local old = redis.call('ZRANGEBYSCORE', log, '-inf', '(' .. (now - window_ms))
+          if #old > 0 then
+            redis.call('ZREMRANGEBYSCORE', log, '-inf', '(' .. (now - window_ms))
+            redis.call('HDEL', amt, unpack(old))
+          end
+          local entries = redis.call('ZRANGE', log, 0, -1, 'WITHSCORES')
+          local used = {0, 0, 0, 0}
+          local list = {}
+          for k = 1, #entries, 2 do
+            local r, i, o = amounts(redis.call('HGET', amt, entries[k]))
+            used[1] = used[1] + r; used[2] = used[2] + i + o; used[3] = used[3] + i; used[4] = used[4] + o
+            list[#list + 1] = {tonumber(entries[k + 1]), r, i + o, i, o}
+          end
+          return used, list
+        end
+        """;
+
+    // KEYS per scope: log, amt, fly, meta; then the pause key. ARGV: window_ms, lease, lease_ttl_ms, need r/i/o, n,
+    // then per scope caps req, tokens, input, output, concurrent (-1 = unlimited). Returns {wait_ms, scope, reason}:
+    // wait 0 = reserved, -1 = no known end (full concurrency, paused, zero budget).
+    private const string ReserveScript = Common + "\n" + """
+        local window_ms = tonumber(ARGV[1])
+        local lease = ARGV[2]
+        local ttl = tonumber(ARGV[3])
+        local need = {tonumber(ARGV[4]), tonumber(ARGV[5]) + tonumber(ARGV[6]), tonumber(ARGV[5]), tonumber(ARGV[6])}
+        local n = tonumber(ARGV[7])
+        local names = {'requests', 'tokens', 'input_tokens', 'output_tokens'}
+        if redis.call('EXISTS', KEYS[4 * n + 1]) == 1 then return {-1, 1, 'paused'} end
+        local worst, worst_scope, worst_reason = 0, 0, ''
+        for s = 1, n do
+          local log, amt, fly, meta = KEYS[4*s-3], KEYS[4*s-2], KEYS[4*s-1], KEYS[4*s]
+          local base = 7 + (s - 1) * 5
+          local blocked = tonumber(redis.call('HGET', meta, 'blocked_until') or '0')
+          if blocked > now and blocked - now > worst then worst, worst_scope, worst_reason = blocked - now, s, 'rate_limited' end
+          local conc = tonumber(ARGV[base + 5])
+          if conc >= 0 then
+            redis.call('ZREMRANGEBYSCORE', fly, '-inf', now)
+            if redis.call('ZCARD', fly) >= conc then
+              redis.call('HSET', meta, 'waiters', '1')
+              redis.call('PEXPIRE', meta, window_ms + ttl)
+              return {-1, s, 'concurrency'}
+            end
+          end
+          local used, list = window(log, amt, window_ms)
+          for d = 1, 4 do
+            local cap = tonumber(ARGV[base + d])
+            if cap == 0 and need[d] > 0 then return {-1, s, 'zero_budget'} end
+            if cap > 0 then
+              local want = math.min(need[d], cap)
+              if used[d] + want > cap then
+                -- When enough of the oldest calls leave the window for this one to fit.
+                local wait = window_ms
+                local freed = 0
+                for k = 1, #list do
+                  freed = freed + list[k][d + 1]
+                  if used[d] - freed + want <= cap then wait = list[k][1] + window_ms - now + 1; break end
+                end
+                if wait > worst then worst, worst_scope, worst_reason = wait, s, names[d] end
+              end
+            end
+          end
+        end
+        if worst > 0 then return {worst, worst_scope, worst_reason} end
+        local value = ARGV[4] .. ':' .. ARGV[5] .. ':' .. ARGV[6]
+        for s = 1, n do
+          local log, amt, fly = KEYS[4*s-3], KEYS[4*s-2], KEYS[4*s-1]
+          redis.call('ZADD', log, now, lease)
+          redis.call('HSET', amt, lease, value)
+          redis.call('PEXPIRE', log, window_ms + ttl)
+          redis.call('PEXPIRE', amt, window_ms + ttl)
+          if tonumber(ARGV[7 + (s - 1) * 5 + 5]) >= 0 then
+            redis.call('ZADD', fly, now + ttl, lease)
+            redis.call('PEXPIRE', fly, ttl)
+          end
+        end
+        return {0, 0, ''}
+        """;
+
+    // KEYS per scope: log, amt. ARGV: lease, r, i, o, window_ms, ttl_ms. Stamped now: the provider counted the call no
+    // earlier, so it leaves this window no sooner than the provider's.
+    private const string ReconcileScript = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        for s = 1, #KEYS / 2 do
+          redis.call('ZADD', KEYS[2*s-1], now, ARGV[1])
+          redis.call('HSET', KEYS[2*s], ARGV[1], ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4])
+          redis.call('PEXPIRE', KEYS[2*s-1], tonumber(ARGV[5]) + tonumber(ARGV[6]))
+          redis.call('PEXPIRE', KEYS[2*s], tonumber(ARGV[5]) + tonumber(ARGV[6]))
+        end
+        return 1
+        """;
+
+    // KEYS per scope: fly, meta. ARGV: lease. Returns 1 when steps were waiting for a slot.
+    private const string ReleaseScript = """
+        local woke = 0
+        for s = 1, #KEYS / 2 do
+          redis.call('ZREM', KEYS[2*s-1], ARGV[1])
+          if redis.call('HDEL', KEYS[2*s], 'waiters') == 1 then woke = 1 end
+        end
+        return woke
+        """;
+
+    // KEYS per scope: log, amt, meta. ARGV: window_ms, blocked_ms, remaining r/t/i/o (-1 unknown), n, caps per scope
+    // (req, tokens, input, output). What the provider says is left lowers what is left here: a synthetic entry makes
+    // up the difference; a 429 blocks the scope until its retry-after.
+    private const string ShrinkScript = Common + "\n" + """
+        local window_ms = tonumber(ARGV[1])
+        local blocked_ms = tonumber(ARGV[2])
+        local remaining = {tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])}
+        local n = tonumber(ARGV[7])
+        for s = 1, n do
+          local log, amt, meta = KEYS[3*s-2], KEYS[3*s-1], KEYS[3*s]
+          local used = window(log, amt, window_ms)
+          local extra = {0, 0, 0, 0}
+          local any = false
+          for d = 1, 4 do
+            local cap = tonumber(ARGV[7 + (s - 1) * 4 + d])
+            if cap > 0 and remaining[d] >= 0 and cap - remaining[d] > used[d] then
+              extra[d] = cap - remaining[d] - used[d]
+              any = true
+            end
+          end
+          if any then
+            -- tokens (d = 2) count as input unless input/output were given apart.
+            local input = math.max(extra[3], extra[2] - extra[4])
+            local id = 'sync:' .. now .. ':' .. math.random(1000000)
+            redis.call('ZADD', log, now, id)
+            redis.call('HSET', amt, id, extra[1] .. ':' .. input .. ':' .. extra[4])
+            redis.call('PEXPIRE', log, window_ms * 2)
+            redis.call('PEXPIRE', amt, window_ms * 2)
+          end
+          if blocked_ms > 0 then
+            local until_ms = now + blocked_ms
+            if until_ms > tonumber(redis.call('HGET', meta, 'blocked_until') or '0') then
+              redis.call('HSET', meta, 'blocked_until', until_ms)
+              redis.call('PEXPIRE', meta, window_ms + blocked_ms)
+            end
+          end
+        end
+        return 1
+        """;
+
+    // KEYS: log, amt, fly, meta, pause. ARGV: window_ms. Returns {requests, input, output, in_flight, paused, blocked_ms}.
+    private const string UsageScript = Common + "\n" + """
+        local used = window(KEYS[1], KEYS[2], tonumber(ARGV[1]))
+        redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+        local blocked = tonumber(redis.call('HGET', KEYS[4], 'blocked_until') or '0') - now
+        return {used[1], used[3], used[4], redis.call('ZCARD', KEYS[3]), redis.call('EXISTS', KEYS[5]), math.max(0, blocked)}
+        """;
+
+    public async Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings)
+    {
+        var keys = new List<RedisKey>(scopes.Count * 4 + 1);
+        var args = new List<RedisValue>
+        {
+            Ms(settings.Window), leaseId, Ms(settings.LeaseTimeout), amounts.Requests, amounts.InputTokens, amounts.OutputTokens, scopes.Count,
+        };
+        foreach (var (scope, limit) in scopes)
+        {
+            keys.AddRange([Key(scope, "log"), Key(scope, "amt"), Key(scope, "fly"), Key(scope, "meta")]);
+            args.AddRange([Cap(limit.RequestsPerMinute), Cap(limit.TokensPerMinute), Cap(limit.InputTokensPerMinute), Cap(limit.OutputTokensPerMinute), Cap(limit.ConcurrentCalls)]);
+        }
+
+        keys.Add(PauseKey(ProviderOf(scopes[0].Scope)));
+        var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, [.. keys], [.. args]).ConfigureAwait(false))!;
+        var wait = (long)result[0];
+        if (wait == 0)
+        {
+            return AdmissionVerdict.Reserved;
+        }
+
+        return new AdmissionVerdict(wait < 0 ? null : TimeSpan.FromMilliseconds(wait), scopes[(int)result[1] - 1].Scope, (string?)result[2]);
+    }
+
+    public async Task ReconcileAsync(string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings)
+    {
+        RedisKey[] keys = [.. scopes.SelectMany(s => new[] { Key(s, "log"), Key(s, "amt") })];
+        await redis.GetDatabase().ScriptEvaluateAsync(ReconcileScript, keys,
+            [leaseId, used.Requests, used.InputTokens, used.OutputTokens, Ms(settings.Window), Ms(settings.LeaseTimeout)]).ConfigureAwait(false);
+    }
+
+    public async Task<bool> ReleaseAsync(string leaseId, IReadOnlyList<string> scopes)
+    {
+        RedisKey[] keys = [.. scopes.SelectMany(s => new[] { Key(s, "fly"), Key(s, "meta") })];
+        var woke = (long)(await redis.GetDatabase().ScriptEvaluateAsync(ReleaseScript, keys, [leaseId]).ConfigureAwait(false)) == 1;
+        if (woke)
+        {
+            await AnnounceReleasedAsync(scopes, 1).ConfigureAwait(false);
+        }
+
+        return woke;
+    }
+
+    public async Task ShrinkAsync(IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, RateLimitSnapshot snapshot, TimeSpan? blockedFor, AdmissionSettings settings)
+    {
+        var keys = new List<RedisKey>(scopes.Count * 3);
+        var args = new List<RedisValue>
+        {
+            Ms(settings.Window), blockedFor is { } blocked ? Ms(blocked) : 0,
+            snapshot.Requests ?? -1, snapshot.Tokens ?? -1, snapshot.InputTokens ?? -1, snapshot.OutputTokens ?? -1, scopes.Count,
+        };
+        foreach (var (scope, limit) in scopes)
+        {
+            keys.AddRange([Key(scope, "log"), Key(scope, "amt"), Key(scope, "meta")]);
+            args.AddRange([Cap(limit.RequestsPerMinute), Cap(limit.TokensPerMinute), Cap(limit.InputTokensPerMinute), Cap(limit.OutputTokensPerMinute)]);
+        }
+
+        await redis.GetDatabase().ScriptEvaluateAsync(ShrinkScript, [.. keys], [.. args]).ConfigureAwait(false);
+    }
+
+    public async Task SetPausedAsync(string provider, bool paused)
+    {
+        var database = redis.GetDatabase();
+        if (paused)
+        {
+            await database.StringSetAsync(PauseKey(provider), DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture)).ConfigureAwait(false);
+            return;
+        }
+
+        await database.KeyDeleteAsync(PauseKey(provider)).ConfigureAwait(false);
+        await AnnounceReleasedAsync([provider], ResumeWakes).ConfigureAwait(false);
+    }
+
+    public async Task<bool> IsPausedAsync(string provider) => await redis.GetDatabase().KeyExistsAsync(PauseKey(provider)).ConfigureAwait(false);
+
+    public async Task<AdmissionUsage> UsageAsync(string scope, AdmissionSettings settings)
+    {
+        RedisKey[] keys = [Key(scope, "log"), Key(scope, "amt"), Key(scope, "fly"), Key(scope, "meta"), PauseKey(ProviderOf(scope))];
+        var r = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(UsageScript, keys, [Ms(settings.Window)]).ConfigureAwait(false))!;
+        return new AdmissionUsage((long)r[0], (long)r[1], (long)r[2], (long)r[3], (long)r[4] == 1, (long)r[5]);
+    }
+
+    /// <summary>"&lt;jobs to wake&gt; &lt;scope&gt;…": one freed slot wakes one waiter per worker; a resumed provider wakes many.</summary>
+    private Task AnnounceReleasedAsync(IEnumerable<string> scopes, int wake) =>
+        redis.GetSubscriber().PublishAsync(ReleasedChannel, $"{wake} {string.Join(' ', scopes)}");
+
+    /// <summary>Parses a <see cref="ReleasedChannel"/> notice; null when it is not one.</summary>
+    public static (int Wake, string[] Scopes)? ReadNotice(string? notice) =>
+        notice?.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [var count, .. var scopes] && int.TryParse(count, CultureInfo.InvariantCulture, out var wake) && scopes.Length > 0
+            ? (wake, scopes)
+            : null;
+
+    private const int ResumeWakes = 1000;
+
+    private RedisKey Key(string scope, string part) => $"{keyPrefix}admission:{scope.ToLowerInvariant()}:{part}";
+
+    private RedisKey PauseKey(string provider) => $"{keyPrefix}admission:paused:{provider.ToLowerInvariant()}";
+
+    private static string ProviderOf(string scope) => scope.Split('/', 2)[0];
+
+    private static long Ms(TimeSpan span) => (long)Math.Ceiling(span.TotalMilliseconds);
+
+    private static long Cap(int? limit) => limit ?? -1;
+}

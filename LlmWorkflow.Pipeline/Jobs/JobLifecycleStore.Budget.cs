@@ -1,0 +1,47 @@
+using Npgsql;
+
+namespace LlmWorkflow.Pipeline.Jobs;
+
+/// <summary>
+/// Jobs parked on a provider budget (wait kind <c>budget</c>): a released concurrency slot or a resumed provider moves
+/// their due time to now, highest priority first, so the due-job waker queues them at once instead of at the end of
+/// their wait. Only the due time moves; the Wake transition stays the waker's.
+/// </summary>
+public sealed partial class JobLifecycleStore
+{
+    private static readonly string HurryBudgetWaitersSql = $"""
+        UPDATE llm_workflow_jobs SET run_at = now(), updated_at = now()
+         WHERE id IN (SELECT id FROM llm_workflow_jobs
+                       WHERE status = '{JobStatus.Waiting.ToWire()}' AND wait_data->>'kind' = 'budget' AND run_at > now()
+                         AND (wait_data->'budget'->>'scope' = ANY($1) OR split_part(wait_data->'budget'->>'scope', '/', 1) = ANY($1))
+                       ORDER BY priority DESC, run_at
+                       LIMIT $2
+                       FOR UPDATE SKIP LOCKED)
+        """;
+
+    /// <summary>Makes up to <paramref name="limit"/> jobs waiting for the budget of <paramref name="scopes"/> (or their providers) due now.</summary>
+    public async Task<int> HurryBudgetWaitersAsync(IReadOnlyList<string> scopes, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(HurryBudgetWaitersSql);
+        command.Parameters.Add(new NpgsqlParameter { Value = scopes.ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = limit });
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>How many jobs wait for a budget, by scope and reason (for operators).</summary>
+    public async Task<IReadOnlyList<(string Scope, string Reason, long Jobs)>> BudgetWaitersAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            SELECT wait_data->'budget'->>'scope', coalesce(wait_data->'budget'->>'reason', ''), count(*) FROM llm_workflow_jobs
+             WHERE status = '{JobStatus.Waiting.ToWire()}' AND wait_data->>'kind' = 'budget' GROUP BY 1, 2 ORDER BY 1, 2
+            """);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var waiting = new List<(string, string, long)>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            waiting.Add((reader.IsDBNull(0) ? "" : reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+        }
+
+        return waiting;
+    }
+}

@@ -1,0 +1,61 @@
+using LlmWorkflow.Engine.Llm;
+using LlmWorkflow.Engine.Llm.Admission;
+using Microsoft.Extensions.AI;
+
+namespace LlmWorkflow.Tests.Admission;
+
+/// <summary>Prompt tokens by the model's tokenizer (or about four characters a token), and the settings' checks.</summary>
+public sealed class AdmissionEstimateTests
+{
+    [Fact]
+    public void AnOpenAiModelsPromptIsCountedWithItsTokenizerAndAnUnknownModelsByCharacters()
+    {
+        ChatMessage[] messages = [new(ChatRole.User, "Hello world")];
+        var framing = PromptTokenCounter.TokensPerReply + PromptTokenCounter.TokensPerMessage;
+
+        // o200k_base (gpt-4o) and cl100k_base (gpt-4) both count "Hello world" as 2 tokens.
+        Assert.Equal(framing + 2, PromptTokenCounter.Count(ModelId.Parse("openai/gpt-4o-mini"), messages));
+        Assert.Equal(framing + 2, PromptTokenCounter.Count(ModelId.Parse("openrouter/openai/gpt-4"), messages));
+        Assert.NotNull(PromptTokenCounter.TokenizerFor("gpt-4o"));
+        Assert.Null(PromptTokenCounter.TokenizerFor("claude-3-5-haiku"));
+        Assert.Equal(framing + 3, PromptTokenCounter.Count(ModelId.Parse("anthropic/claude-3-5-haiku"), messages));
+    }
+
+    [Fact]
+    public void InvalidLimitsAreRefusedNamingTheSetting()
+    {
+        var options = new AdmissionOptions
+        {
+            Limits = new(StringComparer.OrdinalIgnoreCase)
+            {
+                ["openai"] = new LlmLimit { TokensPerMinute = -5 },
+                ["openai/"] = new LlmLimit { RequestsPerMinute = 1 },
+            },
+            Admission = new AdmissionSettings { Window = TimeSpan.Zero },
+        };
+
+        var problems = new AdmissionOptionsValidator().Validate(null, options).Failures!.ToList();
+
+        Assert.Contains("Llm:Limits:openai:TokensPerMinute must be 0 or more; got -5.", problems);
+        Assert.Contains(problems, p => p.StartsWith("Llm:Limits:openai/: the name must be", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("Llm:Admission:Window must be", StringComparison.Ordinal));
+        Assert.True(new AdmissionOptionsValidator().Validate(null, new AdmissionOptions()).Succeeded);
+    }
+
+    [Fact]
+    public void TheLimitsOfAModelAreItsProvidersAndItsOwn()
+    {
+        var options = new AdmissionOptions
+        {
+            Limits = new(StringComparer.OrdinalIgnoreCase)
+            {
+                ["openai"] = new LlmLimit { TokensPerMinute = 1 },
+                ["openai/gpt-4o"] = new LlmLimit { TokensPerMinute = 2 },
+            },
+        };
+
+        Assert.Equal(["openai", "openai/gpt-4o"], options.ScopesFor(ModelId.Parse("openai/gpt-4o")).Select(s => s.Scope));
+        Assert.Equal(["openai"], options.ScopesFor(ModelId.Parse("openai/gpt-4o-mini")).Select(s => s.Scope));
+        Assert.Empty(options.ScopesFor(ModelId.Parse("anthropic/claude-3-5-haiku")));
+    }
+}

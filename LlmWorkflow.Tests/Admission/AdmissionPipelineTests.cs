@@ -1,0 +1,183 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using LlmWorkflow.Tests.Fakes;
+using LlmWorkflow.Tests.Infrastructure;
+using LlmWorkflow.Tests.LocalServers;
+using LlmWorkflow.Tests.Pipeline;
+using StackExchange.Redis;
+
+namespace LlmWorkflow.Tests.Admission;
+
+/// <summary>
+/// Admission on real servers, two workers, against a fake provider that enforces a token window and answers 429 above
+/// it (the per-minute limit scaled to a 5-second window, Llm:Admission:Window likewise). Without budgets the workers
+/// meet 429s (measured); with them none, and the provider's window is used to within 10 % of its limit. Redis losing
+/// its data mid-run loses no job and pays no call twice. A paused provider's steps wait parked, not fail.
+/// </summary>
+public sealed class AdmissionPipelineTests(TestServers servers)
+{
+    // bench/admission.sh runs the full version (500 jobs, 60,000 tokens a minute) through these variables.
+    private static readonly int TokensPerWindow = FromEnvironment("ADMISSION_TOKENS", 3_000);
+    private static readonly int Jobs = FromEnvironment("ADMISSION_JOBS", 24);
+    private static readonly TimeSpan Window = TimeSpan.FromSeconds(FromEnvironment("ADMISSION_WINDOW_SECONDS", 5));
+    private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(60) + (Window * (Jobs * 330 / TokensPerWindow + 2));
+
+    [Fact]
+    public async Task WithBudgetsTwoWorkersMeetNo429AndUseTheWindowToWithin10PercentWhereWithoutThemTheyMeet429s()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var unlimited = await FakeRateLimitedOpenAiServer.StartAsync(TokensPerWindow, Window);
+        // Today's behaviour: each worker retries its own 429s after their retry-after.
+        var without = await RunAsync(unlimited, "without", new() { ["Llm:Retry:MaxAttempts"] = "6", ["Llm:Retry:UseJitter"] = "false" }, ct);
+
+        await using var limited = await FakeRateLimitedOpenAiServer.StartAsync(TokensPerWindow, Window);
+        var with = await RunAsync(limited, "with", Budget(), ct);
+
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"without budgets: {unlimited.RateLimited} x 429, {without.Failed} failed, peak {unlimited.PeakWindowTokens()} tokens/window, {without.Elapsed.TotalSeconds:F1} s; " +
+            $"with budgets: {limited.RateLimited} x 429, {with.Failed} failed, peak {limited.PeakWindowTokens()} tokens/window, {with.Elapsed.TotalSeconds:F1} s");
+        Assert.True(unlimited.RateLimited > 0, "without budgets the provider never said 429: the run does not test admission");
+        Assert.Equal(0, limited.RateLimited);
+        Assert.Equal(0, with.Failed);
+        Assert.Equal(Jobs, limited.Accepted.Count);
+        Assert.InRange(limited.PeakWindowTokens(), (int)(TokensPerWindow * 0.9), TokensPerWindow);
+    }
+
+    [Fact]
+    public async Task ARedisThatLosesItsDataMidRunLosesNoJobAndPaysNoCallTwice()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var folder = Directory.CreateTempSubdirectory("llmwf-admission-flush-");
+        await using var redis = new LocalRedis(new LocalRedisOptions { DataDirectory = folder.FullName });
+        await redis.StartAsync(ct);
+        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(TokensPerWindow, Window);
+        var settings = Budget();
+        settings["ConnectionStrings:redis"] = redis.ConnectionString;
+
+        var run = await RunAsync(llm, "flush", settings, ct, async () =>
+        {
+            await WorkerCrashTests.WaitUntilAsync(() => Task.FromResult(llm.Accepted.Count >= Jobs / 3), JobTimeout);
+            await using var admin = await ConnectionMultiplexer.ConnectAsync($"{redis.ConnectionString},allowAdmin=true");
+            await admin.GetServers()[0].FlushAllDatabasesAsync();
+        });
+
+        TestContext.Current.TestOutputHelper?.WriteLine($"flushed mid-run: {llm.RateLimited} x 429 after the flush, {run.Failed} failed, {run.Elapsed.TotalSeconds:F1} s");
+        Assert.Equal(0, run.Failed);
+        for (var i = 0; i < Jobs; i++)
+        {
+            Assert.Equal(1, llm.AnsweredContaining(Marker("flush", i)));
+        }
+    }
+
+    [Fact]
+    public async Task APausedProvidersStepWaitsParkedAndRunsWhenTheProviderIsResumed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(TokensPerWindow, Window);
+        var settings = (await TestEnvironment.CreateAsync(servers, nameof(APausedProvidersStepWaitsParkedAndRunsWhenTheProviderIsResumed)))
+            .Settings(Settings(llm, new() { ["Llm:Admission:ReleaseWait"] = "00:05:00" }));
+        await using var api = new ApiFactory(settings);
+        using var admin = api.CreateAuthenticatedClient(admin: true);
+        using var client = api.CreateAuthenticatedClient();
+        await using var worker = await WorkerHost.StartAsync(settings, ct);
+
+        using (var unknown = await admin.PostAsync("/api/v1/providers/nosuch/pause", null, ct))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        }
+
+        using (var caller = await client.PostAsync("/api/v1/providers/openai/pause", null, ct))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, caller.StatusCode);
+        }
+
+        (await admin.PostAsync("/api/v1/providers/openai/pause", null, ct)).EnsureSuccessStatusCode();
+        var job = await SubmitAsync(client, Marker("paused", 0), ct);
+        var waiting = await JobPolling.WaitForStatusAsync(client, job, "waiting", TimeSpan.FromSeconds(30), ct);
+        Assert.Equal(("answer", "budget"), ((string?)waiting["waiting_for"]!["step_id"], (string?)waiting["waiting_for"]!["kind"]));
+        var limits = await admin.GetFromJsonAsync<JsonObject>("/api/v1/providers/limits", ct);
+        Assert.Contains(limits!["scopes"]!.AsArray(), s => (string?)s!["scope"] == "openai" && (bool)s["paused"]!);
+        Assert.Contains(limits["waiting"]!.AsArray(), w => (string?)w!["scope"] == "openai" && (string?)w["reason"] == "paused" && (long)w["jobs"]! == 1);
+        Assert.Equal(0, llm.CallCount);
+
+        // Resume wakes it at once (pushed), long before its own due time (Llm:Admission:ReleaseWait, 5 minutes).
+        (await admin.PostAsync("/api/v1/providers/openai/resume", null, ct)).EnsureSuccessStatusCode();
+        var done = await JobPolling.WaitForTerminalAsync(client, job, TimeSpan.FromSeconds(20), ct);
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal(1, llm.AnsweredContaining(Marker("paused", 0)));
+    }
+
+    private static Dictionary<string, string?> Budget() => new()
+    {
+        ["Llm:Limits:openai:TokensPerMinute"] = TokensPerWindow.ToString(CultureInfo.InvariantCulture),
+        ["Llm:Admission:Window"] = Window.ToString("c", CultureInfo.InvariantCulture),
+    };
+
+    private static Dictionary<string, string?> Settings(FakeRateLimitedOpenAiServer llm, Dictionary<string, string?> extra)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Workflows:Root"] = PipelineTestWorkflows.Root,
+            ["Pricing:FilePath"] = Path.Combine(RepositoryPaths.Workflows, "pricing.json"),
+            ["Llm:Providers:openai:BaseUrl"] = llm.ApiUrl.ToString(),
+            ["Llm:Providers:openai:ApiKey"] = "sk-test",
+            ["Llm:Retry:MaxAttempts"] = "1",
+            ["Worker:MaxConcurrentJobs"] = "8",
+            ["Worker:ReconcileInterval"] = "00:00:03",
+        };
+        foreach (var (key, value) in extra)
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+
+    /// <summary>Submits <see cref="Jobs"/> one-call jobs to two workers and waits for all of them to end.</summary>
+    private async Task<RunFigures> RunAsync(FakeRateLimitedOpenAiServer llm, string name, Dictionary<string, string?> extra, CancellationToken ct, Func<Task>? meanwhile = null)
+    {
+        var environment = await TestEnvironment.CreateAsync(servers, $"admission_{name}");
+        var settings = environment.Settings(Settings(llm, extra));
+        await using var api = new ApiFactory(settings);
+        using var client = api.CreateAuthenticatedClient();
+        await using var first = await WorkerHost.StartAsync(settings, ct);
+        await using var second = await WorkerHost.StartAsync(settings, ct);
+        var started = DateTimeOffset.UtcNow;
+        var jobs = new List<string>();
+        for (var i = 0; i < Jobs; i++)
+        {
+            jobs.Add(await SubmitAsync(client, Marker(name, i), ct));
+        }
+
+        if (meanwhile is not null)
+        {
+            await meanwhile();
+        }
+
+        var failed = 0;
+        foreach (var job in jobs)
+        {
+            var done = await JobPolling.WaitForTerminalAsync(client, job, JobTimeout, ct);
+            failed += (string?)done["status"] == "completed" ? 0 : 1;
+        }
+
+        return new RunFigures(failed, DateTimeOffset.UtcNow - started);
+    }
+
+    private static int FromEnvironment(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : fallback;
+
+    private static string Marker(string run, int job) => $"[{run}-{job:D3}]";
+
+    private static async Task<string> SubmitAsync(HttpClient client, string question, CancellationToken ct)
+    {
+        using var response = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = "budgeted_llm_step", input_data = new { question } }, ct);
+        var answer = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, answer?.ToJsonString());
+        return (string)answer!["status_url"]!;
+    }
+
+    private sealed record RunFigures(int Failed, TimeSpan Elapsed);
+}

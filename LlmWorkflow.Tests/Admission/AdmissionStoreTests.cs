@@ -1,0 +1,117 @@
+using LlmWorkflow.Engine.Llm.Admission;
+using LlmWorkflow.Pipeline.Admission;
+using LlmWorkflow.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace LlmWorkflow.Tests.Admission;
+
+/// <summary>
+/// The budgets' Lua scripts on a real redis-server: all-or-nothing reservations over provider and model, the wait
+/// until the oldest calls leave the window, reconciling with real usage, concurrency slots and the release notice,
+/// re-syncing from a provider's remaining tokens, a 429's block, and a paused provider.
+/// </summary>
+public sealed class AdmissionStoreTests(TestServers servers) : IAsyncLifetime
+{
+    private static readonly AdmissionSettings Settings = new() { Window = TimeSpan.FromSeconds(10), LeaseTimeout = TimeSpan.FromSeconds(30) };
+    private ConnectionMultiplexer _redis = null!;
+    private RedisAdmissionStore _store = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _redis = await ConnectionMultiplexer.ConnectAsync(servers.Redis.ConnectionString);
+        _store = new RedisAdmissionStore(_redis, $"t-{Guid.NewGuid():N}:");
+    }
+
+    public async ValueTask DisposeAsync() => await _redis.DisposeAsync();
+
+    [Fact]
+    public async Task AReservationThatDoesNotFitWaitsUntilTheOldestCallsLeaveTheWindowAndReservesNothing()
+    {
+        var scopes = Scopes(("openai", new LlmLimit { TokensPerMinute = 1_000 }));
+        Assert.True((await _store.ReserveAsync("a", scopes, new(1, 300, 300), Settings)).IsReserved);
+        Assert.True((await _store.ReserveAsync("b", scopes, new(1, 200, 100), Settings)).IsReserved);
+
+        var refused = await _store.ReserveAsync("c", scopes, new(1, 150, 100), Settings);
+        Assert.False(refused.IsReserved);
+        Assert.Equal(("openai", "tokens"), (refused.Scope, refused.Reason));
+        // The first call leaving the window (in about 10 s) frees enough.
+        Assert.InRange(refused.Wait!.Value, TimeSpan.FromSeconds(9), TimeSpan.FromSeconds(10.1));
+        Assert.Equal(900, (await _store.UsageAsync("openai", Settings)) is var used ? used.InputTokens + used.OutputTokens : 0);
+    }
+
+    [Fact]
+    public async Task ReconcilingWithTheRealUsageGivesBackWhatTheEstimateOverstated()
+    {
+        var scopes = Scopes(("openai", new LlmLimit { OutputTokensPerMinute = 500 }));
+        Assert.True((await _store.ReserveAsync("a", scopes, new(1, 50, 400), Settings)).IsReserved);
+        Assert.False((await _store.ReserveAsync("b", scopes, new(1, 50, 400), Settings)).IsReserved);
+
+        await _store.ReconcileAsync("a", ["openai"], new(1, 50, 80), Settings);
+
+        Assert.True((await _store.ReserveAsync("b", scopes, new(1, 50, 400), Settings)).IsReserved);
+        Assert.Equal(480, (await _store.UsageAsync("openai", Settings)).OutputTokens);
+    }
+
+    [Fact]
+    public async Task AReservationInAProviderAndOneOfItsModelsIsAllOrNothing()
+    {
+        var scopes = Scopes(("openai", new LlmLimit { RequestsPerMinute = 10 }), ("openai/gpt-4o", new LlmLimit { RequestsPerMinute = 1 }));
+        Assert.True((await _store.ReserveAsync("a", scopes, new(1, 1, 1), Settings)).IsReserved);
+
+        var refused = await _store.ReserveAsync("b", scopes, new(1, 1, 1), Settings);
+
+        Assert.Equal(("openai/gpt-4o", "requests"), (refused.Scope, refused.Reason));
+        Assert.Equal(1, (await _store.UsageAsync("openai", Settings)).Requests);
+    }
+
+    [Fact]
+    public async Task AFullConcurrencyLimitWaitsWithoutAnEndAndItsReleaseIsAnnounced()
+    {
+        var scopes = Scopes(("anthropic", new LlmLimit { ConcurrentCalls = 1 }));
+        var notices = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await _redis.GetSubscriber().SubscribeAsync(_store.ReleasedChannel, (_, message) => notices.TrySetResult(message!));
+        Assert.True((await _store.ReserveAsync("a", scopes, new(1, 10, 10), Settings)).IsReserved);
+
+        var refused = await _store.ReserveAsync("b", scopes, new(1, 10, 10), Settings);
+        Assert.Equal((null, "concurrency"), (refused.Wait, refused.Reason));
+
+        Assert.True(await _store.ReleaseAsync("a", ["anthropic"]));
+        Assert.Equal("1 anthropic", await notices.Task.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken));
+        Assert.True((await _store.ReserveAsync("b", scopes, new(1, 10, 10), Settings)).IsReserved);
+        Assert.False(await _store.ReleaseAsync("b", ["anthropic"]));
+    }
+
+    [Fact]
+    public async Task TheProvidersRemainingTokensAndA429ShrinkTheBudget()
+    {
+        var limit = new LlmLimit { TokensPerMinute = 1_000 };
+        var scopes = Scopes(("openai", limit));
+        Assert.True((await _store.ReserveAsync("a", scopes, new(1, 100, 0), Settings)).IsReserved);
+
+        // The provider counts 700 used (another client of the same key, or a Redis that lost its data).
+        await _store.ShrinkAsync(scopes, new RateLimitSnapshot(null, 300, null, null, null), null, Settings);
+        var used = await _store.UsageAsync("openai", Settings);
+        Assert.Equal(700, used.InputTokens + used.OutputTokens);
+        Assert.False((await _store.ReserveAsync("b", scopes, new(1, 400, 0), Settings)).IsReserved);
+
+        await _store.ShrinkAsync(scopes, new RateLimitSnapshot(null, null, null, null, null), TimeSpan.FromSeconds(3), Settings);
+        var blocked = await _store.ReserveAsync("c", scopes, new(1, 1, 0), Settings);
+        Assert.Equal("rate_limited", blocked.Reason);
+        Assert.InRange(blocked.Wait!.Value, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
+    public async Task APausedProviderAdmitsNothingUntilResumedAndAZeroBudgetAdmitsNothing()
+    {
+        var scopes = Scopes(("openrouter", new LlmLimit { RequestsPerMinute = 100 }));
+        await _store.SetPausedAsync("openrouter", paused: true);
+        Assert.True(await _store.IsPausedAsync("openrouter"));
+        Assert.Equal((null, "paused"), (await _store.ReserveAsync("a", scopes, new(1, 1, 1), Settings)) is var v ? (v.Wait, v.Reason) : default);
+
+        await _store.SetPausedAsync("openrouter", paused: false);
+        Assert.True((await _store.ReserveAsync("a", scopes, new(1, 1, 1), Settings)).IsReserved);
+        Assert.Equal("zero_budget", (await _store.ReserveAsync("z", Scopes(("mock", new LlmLimit { TokensPerMinute = 0 })), new(1, 1, 1), Settings)).Reason);
+    }
+
+    private static List<(string Scope, LlmLimit Limit)> Scopes(params (string Scope, LlmLimit Limit)[] scopes) => [.. scopes];
+}
