@@ -79,6 +79,34 @@ public sealed class WebhookSsrfTests
     public void AddressesAreClassifiedIncludingEmbeddedIPv4(string address, string? range) =>
         Assert.Equal(range, NetworkAddressPolicy.BlockedRange(IPAddress.Parse(address)));
 
+    [Theory]
+    [InlineData("http://169.254.169.254/latest/meta-data/")]
+    [InlineData("http://169.254.1.1:8080/hook")]
+    [InlineData("http://[::ffff:169.254.169.254]/")]
+    [InlineData("http://[fd00:ec2::254]/latest/meta-data/")]
+    [InlineData("http://[fe80::1]/hook")]
+    [InlineData("http://100.100.100.200/latest/meta-data/")]
+    [InlineData("http://metadata.google.internal/computeMetadata/v1/")]
+    [InlineData("http://0xA9FEA9FE/")]
+    public void LinkLocalAndCloudMetadataAddressesAreRefusedEvenWhenPrivateNetworksAreAllowed(string url)
+    {
+        var refusal = WebhookUrlPolicy.Check(url, allowPrivateNetworks: true);
+        Assert.NotNull(refusal);
+        Assert.Contains("never allowed", refusal, StringComparison.Ordinal);
+        Assert.Null(WebhookUrlPolicy.Check("http://10.0.0.5:9000/hook", allowPrivateNetworks: true));
+    }
+
+    [Theory]
+    [InlineData("169.254.169.254")]
+    [InlineData("fd00:ec2::254")]
+    [InlineData("::ffff:169.254.169.254")]
+    public async Task ConnectionsToMetadataAddressesAreRefusedWithPrivateNetworksAllowed(string address)
+    {
+        var refused = await Assert.ThrowsAsync<WebhookDestinationBlockedException>(() => GuardedConnector.ConnectAsync(
+            new DnsEndPoint(address, 80), allowPrivateNetworks: true, TestContext.Current.CancellationToken, "External:Http:AllowPrivateNetworks").AsTask());
+        Assert.Contains("never allowed", refused.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task HostNameResolvingToLoopbackIsRefusedAtConnectTime()
     {
