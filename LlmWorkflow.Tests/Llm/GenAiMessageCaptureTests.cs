@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Engine;
+using EngineTelemetry = LlmWorkflow.Engine.Telemetry;
 using LlmWorkflow.Engine.Llm;
 
 namespace LlmWorkflow.Tests.Llm;
@@ -36,7 +36,7 @@ public sealed class GenAiMessageCaptureTests
         var spans = new ConcurrentQueue<Activity>();
         using var listener = new ActivityListener
         {
-            ShouldListenTo = source => source.Name == Telemetry.ActivitySource.Name,
+            ShouldListenTo = source => source.Name == EngineTelemetry.ActivitySource.Name,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = spans.Enqueue,
         };
