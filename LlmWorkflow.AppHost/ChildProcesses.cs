@@ -9,9 +9,9 @@ namespace LlmWorkflow.AppHost;
 /// Ctrl+C returns only when everything has stopped. The orchestrator stops the resources' processes (postgres,
 /// redis-server, the api and the workers) after the AppHost's own host has returned, so without this the prompt came
 /// back while they still ran for seconds — and a start typed at once found postgres's lock file taken. When the
-/// application starts stopping, this takes the AppHost's descendant processes (read from <c>/proc</c>: Linux only;
-/// elsewhere it does nothing) and, after the host has returned, waits for each of them to end, saying so in one line;
-/// those still running after <see cref="Patience"/>, or when Ctrl+C is pressed again, are killed.
+/// application starts stopping, this takes the AppHost's processes (<see cref="OfAppHost"/>, read from <c>/proc</c>:
+/// Linux only; elsewhere it does nothing) and, after the host has returned, waits for each of them to end, saying so
+/// in one line; those still running after <see cref="Patience"/>, or when Ctrl+C is pressed again, are killed.
 /// </summary>
 public sealed class ChildProcesses
 {
@@ -26,7 +26,7 @@ public sealed class ChildProcesses
         var watch = new ChildProcesses();
         if (OperatingSystem.IsLinux())
         {
-            app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => watch._stopping = Descendants(Environment.ProcessId));
+            app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => watch._stopping = OfAppHost(Environment.ProcessId));
         }
 
         return watch;
@@ -68,10 +68,45 @@ public sealed class ChildProcesses
     /// <summary>A process as read from <c>/proc/[pid]/stat</c>; its start time tells it from a later process with the same id.</summary>
     public sealed record ProcessEntry(int Pid, int ParentPid, string Name, long StartTime);
 
-    /// <summary>Every process below <paramref name="root"/>, children first seen first.</summary>
-    public static IReadOnlyList<ProcessEntry> Descendants(int root)
+    /// <summary>
+    /// Every process an AppHost started: its descendants, and Aspire's orchestrator (dcp), which detaches from the
+    /// AppHost (so it is no descendant) but watches it (<c>--monitor &lt;pid&gt;</c>), with all the orchestrator started
+    /// (postgres, redis-server, the api, the workers).
+    /// </summary>
+    public static IReadOnlyList<ProcessEntry> OfAppHost(int appHostPid)
     {
-        var byParent = All().ToLookup(p => p.ParentPid);
+        var all = All().ToList();
+        var monitors = all.Where(p => Monitors(p.Pid, appHostPid)).ToList();
+        return [.. Descendants(all, appHostPid).Concat(monitors).Concat(monitors.SelectMany(m => Descendants(all, m.Pid))).DistinctBy(p => p.Pid)];
+    }
+
+    // The orchestrator's command line names the process it watches: "--monitor <pid>" or "--monitor=<pid>".
+    private static bool Monitors(int pid, int watched)
+    {
+        string[] args;
+        try
+        {
+            args = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+
+        var text = watched.ToString(CultureInfo.InvariantCulture);
+        return args.Select((arg, i) => arg == $"--monitor={text}" || (arg == "--monitor" && i + 1 < args.Length && args[i + 1] == text)).Any(match => match);
+    }
+
+    /// <summary>Every process below <paramref name="root"/>, children first seen first.</summary>
+    public static IReadOnlyList<ProcessEntry> Descendants(int root) => Descendants(All().ToList(), root);
+
+    private static IReadOnlyList<ProcessEntry> Descendants(IReadOnlyList<ProcessEntry> all, int root)
+    {
+        var byParent = all.ToLookup(p => p.ParentPid);
         var found = new List<ProcessEntry>();
         var queue = new Queue<int>([root]);
         while (queue.TryDequeue(out var parent))

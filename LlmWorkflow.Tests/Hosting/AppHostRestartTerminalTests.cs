@@ -40,7 +40,7 @@ public sealed partial class AppHostRestartTerminalTests
         using var terminal = TmuxTerminal.Start(RepositoryPaths.Root, $"{TmuxTerminal.WithoutProviderKeys}{start}; echo FIRST=$?; {start}");
 
         await terminal.WaitForScreenAsync(screen => Count(terminal, StartupSummary.ReadyLine) == 1, StartTimeout);
-        var firstRun = ChildProcesses.Descendants(terminal.PanePid());
+        var firstRun = AppHostProcesses(terminal);
         AssertHasTheServers(firstRun, "first run");
         terminal.Press("C-c");
         await terminal.WaitForScreenAsync(screen => terminal.CaptureHistory().Contains("FIRST=", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
@@ -50,7 +50,7 @@ public sealed partial class AppHostRestartTerminalTests
         Assert.Contains("FIRST=0", terminal.CaptureHistory(), StringComparison.Ordinal);
 
         await terminal.WaitForScreenAsync(screen => Count(terminal, StartupSummary.ReadyLine) == 2, StartTimeout);
-        var secondRun = ChildProcesses.Descendants(terminal.PanePid());
+        var secondRun = AppHostProcesses(terminal);
         AssertHasTheServers(secondRun, "second run");
         // Ctrl+C twice, as an impatient person does.
         terminal.Press("C-c");
@@ -64,6 +64,15 @@ public sealed partial class AppHostRestartTerminalTests
         Assert.False(StackFrame().IsMatch(history), $"A stack trace in the terminal:\n{history}");
         Assert.DoesNotContain("TaskCanceledException", history, StringComparison.Ordinal);
         Assert.DoesNotContain("postmaster.pid", history, StringComparison.Ordinal);
+    }
+
+    /// <summary>The running AppHost (below the pane's shell and dotnet run) and everything it started.</summary>
+    private static IReadOnlyList<ChildProcesses.ProcessEntry> AppHostProcesses(TmuxTerminal terminal)
+    {
+        var inPane = ChildProcesses.Descendants(terminal.PanePid());
+        var appHost = inPane.Where(p => p.Name.StartsWith("LlmWorkflow.App", StringComparison.Ordinal)).ToList();
+        Assert.True(appHost.Count == 1, $"One AppHost in the pane: {Describe(inPane)}");
+        return [.. inPane, .. ChildProcesses.OfAppHost(appHost[0].Pid).Where(p => inPane.All(q => q.Pid != p.Pid))];
     }
 
     private static void AssertHasTheServers(IReadOnlyList<ChildProcesses.ProcessEntry> processes, string run)
