@@ -22,6 +22,12 @@ var adminKey = builder.AddParameter("admin-key", DevelopmentKey("ADMIN_API_KEY",
 // The API refuses webhook_url without a signing secret; the workers sign with the same one.
 var webhookSecret = builder.AddParameter("webhook-secret", DevelopmentKey("LLM_WEBHOOK_SECRET", "dev-webhook-secret"), secret: true);
 
+// Servers of an earlier run still stopping (or a stale postgres lock): say so, wait for them, or say what to do.
+if (builder.ExecutionContext.IsRunMode && !EarlierRun.SettleLocalServers(settings.DataDirectory))
+{
+    return 1;
+}
+
 var (database, redis) = Infrastructure.Add(builder, settings);
 
 var api = builder.AddProject<Projects.LlmWorkflow_Api>("api")
@@ -52,6 +58,12 @@ var worker = builder.AddProject<Projects.LlmWorkflow_Worker>("worker")
     .WithReplicas(settings.Workers)
     .WithEnvironment("LLM_WEBHOOK_SECRET", webhookSecret);
 
+// Prompt and answer capture for the Aspire dashboard's GenAI view: opt-in (`-- --Llm:Telemetry:CaptureMessages true`).
+if (builder.Configuration["Llm:Telemetry:CaptureMessages"] is { Length: > 0 } captureMessages)
+{
+    worker.WithEnvironment("Llm__Telemetry__CaptureMessages", captureMessages);
+}
+
 if (builder.ExecutionContext.IsRunMode)
 {
     // Local webhook receivers listen on loopback, which production refuses.
@@ -74,7 +86,20 @@ if (builder.ExecutionContext.IsRunMode)
     ]));
 }
 
-builder.Build().Run();
+var app = builder.Build();
+var children = ChildProcesses.Watch(app);
+try
+{
+    app.Run();
+}
+catch (OperationCanceledException)
+{
+    // Ctrl+C while the resources were still starting: the same stop, not a stack trace.
+    Console.WriteLine("[apphost] stopped before everything had started");
+}
+
+// Only when the servers, the api and the workers have exited does the prompt come back.
+return children.WaitForAll() ? 0 : 1;
 
 static string DevelopmentKey(string variable, string developmentValue) =>
     Environment.GetEnvironmentVariable(variable) ?? developmentValue;

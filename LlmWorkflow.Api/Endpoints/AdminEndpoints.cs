@@ -38,10 +38,13 @@ internal static class AdminEndpoints
             .WithName("UsageReport")
             .WithSummary("Spend and tokens grouped by model, workflow, user and day")
             .WithDescription("Period: from/to (ISO 8601, UTC, years 2000-9000) or days (1-366, default 30) back from now. " +
-                             "tenant_id (optional): only that tenant's jobs. by_user groups by user id (or username when a job named none) and carries user_id and username; " +
+                             "tenant_id (optional): only that tenant's calls. by_user groups by user id (or username when a job named none) and carries user_id and username; " +
                              "it lists the user_limit (1-10000, default 100) most expensive users after skipping user_offset (0-1000000, default 0), ordered by cost then key, " +
                              "followed, when other users had usage, by one group with key \"(others)\" summing every user not listed; user_count says how many users had usage. " +
                              "Full days are summed from a daily/monthly rollup and the rest from the raw calls, so the figures always equal the sum of the calls. " +
+                             "Deleting a job does not delete its spend: its calls stay counted under its tenant, workflow and user until the usage retention " +
+                             "(usage_retention_days) ends; deleted_job_calls and deleted_job_cost_usd (on total, by_model, by_workflow and by_day) say how much of a figure " +
+                             "came from deleted jobs, and counts says in a sentence what the report counts. " +
                              "GET /jobs with user_id/username, workflow_name, model and usage_from/usage_to lists the jobs behind any figure.");
         admin.MapPost("/usage/rebuild", RebuildUsageAsync)
             .WithName("RebuildUsageRollup")
@@ -102,7 +105,10 @@ internal static class AdminEndpoints
         var settings = options.Value;
         return TypedResults.Ok(new MaintenanceResponse(
             settings.Enabled, settings.Interval.TotalSeconds, settings.StaleProcessingAfter.TotalSeconds, settings.StaleWaitingAfter.TotalSeconds,
-            settings.Retention.TotalSeconds, await scheduled.LastRunsAsync(cancellationToken)));
+            settings.Retention.TotalSeconds, await scheduled.LastRunsAsync(cancellationToken))
+        {
+            UsageRetentionSeconds = settings.UsageRetention.TotalSeconds,
+        });
     }
 
     private static async Task<Results<Ok<UsageReportResult>, ValidationProblem>> UsageAsync(
@@ -199,7 +205,11 @@ internal static class AdminEndpoints
 /// <summary>The maintenance schedule as the API's configuration says (workers read the same section) and the last runs.</summary>
 internal sealed record MaintenanceResponse(
     bool Enabled, double IntervalSeconds, double StaleProcessingAfterSeconds, double StaleWaitingAfterSeconds, double RetentionSeconds,
-    IReadOnlyList<MaintenanceRun> LastRuns);
+    IReadOnlyList<MaintenanceRun> LastRuns)
+{
+    /// <summary>How long LLM calls are kept, deleted jobs' included (<see cref="MaintenanceOptions.UsageRetention"/>).</summary>
+    public double UsageRetentionSeconds { get; init; }
+}
 
 /// <summary>A rebuild of the usage rollup: the days asked for and what it reached (<see cref="UsageRollupRebuild"/>).</summary>
 internal sealed record UsageRebuildResponse(DateOnly From, DateOnly To, DateTimeOffset? RebuiltUntil, DateTimeOffset? RolledUntil);

@@ -13,6 +13,15 @@ public sealed record UsageGroup(string Key, int Calls, long InputTokens, long Ou
 
     /// <summary>By user only: the username its jobs were submitted with (the most recent one if it changed).</summary>
     public string? Username { get; init; }
+
+    /// <summary>
+    /// Of <see cref="Calls"/>, those whose job has been deleted since (still counted: what a provider billed stays in
+    /// the ledger); null in by_user.
+    /// </summary>
+    public int? DeletedJobCalls { get; init; }
+
+    /// <summary>Of <see cref="CostUsd"/>, the cost of <see cref="DeletedJobCalls"/>; null in by_user.</summary>
+    public decimal? DeletedJobCostUsd { get; init; }
 }
 
 /// <summary>Spend and tokens over a period, grouped four ways, from <c>llm_provider_usage</c>.</summary>
@@ -27,6 +36,12 @@ public sealed record UsageReportResult(
 {
     /// <summary>How many user groups had usage in the period (<see cref="ByUser"/> lists a page of them).</summary>
     public int UserCount { get; init; }
+
+    /// <summary>What the figures count, in a sentence (the Costs view shows it).</summary>
+    public string Counts { get; init; } = "";
+
+    /// <summary>How long calls are kept (<c>Maintenance:UsageRetention</c>): a period reaching further back counts fewer.</summary>
+    public int UsageRetentionDays { get; init; }
 }
 
 /// <summary>
@@ -35,7 +50,7 @@ public sealed record UsageReportResult(
 /// everything since the rollup's last day) from the raw rows; all summed by PostgreSQL. The answer equals summing the
 /// raw rows of the period.
 /// </summary>
-public sealed class UsageReport(NpgsqlDataSource dataSource)
+public sealed class UsageReport(NpgsqlDataSource dataSource, Microsoft.Extensions.Options.IOptions<MaintenanceOptions> maintenance)
 {
     /// <summary>Users listed by default (the most expensive first); the rest are summed in one "(others)" group.</summary>
     public const int DefaultUserLimit = 100;
@@ -45,9 +60,10 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
     /// <summary>The key of the group summing the users after the listed page.</summary>
     public const string OthersKey = "(others)";
 
-    private const string DeletedWorkflow = "(deleted)";
+    // Calls recorded without a job (none are written so; imports): no tenant or workflow.
+    private const string NoJobWorkflow = "(no job)";
 
-    /// <param name="tenantId">Only this tenant's jobs (calls of deleted jobs have no tenant and are left out); null: all.</param>
+    /// <param name="tenantId">Only this tenant's calls (deleted jobs' calls included); null: all.</param>
     /// <param name="userLimit">Users listed in <see cref="UsageReportResult.ByUser"/>, most expensive first.</param>
     /// <param name="userOffset">Users skipped before the listed ones (paging through <see cref="UsageReportResult.UserCount"/>).</param>
     public async Task<UsageReportResult> BuildAsync(
@@ -71,6 +87,7 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
         }
 
         var plan = Plan(start, end, rolledUntil);
+        var retentionDays = (int)Math.Round(maintenance.Value.UsageRetention.TotalDays);
 
         var cells = await DimensionCellsAsync(connection, plan, tenantId, cancellationToken);
         var (users, userCount) = await UsersAsync(connection, plan, tenantId, userLimit, userOffset, cancellationToken);
@@ -79,14 +96,22 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
             start, end,
             Sum("total", cells),
             By(cells, c => c.Model),
-            By(cells, c => c.Workflow.Length == 0 ? DeletedWorkflow : c.Workflow),
+            By(cells, c => c.Workflow.Length == 0 ? NoJobWorkflow : c.Workflow),
             users,
             cells.GroupBy(c => c.Day).OrderBy(g => g.Key)
                 .Select(g => Sum(g.Key.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), g)).ToArray())
         {
             UserCount = userCount,
+            UsageRetentionDays = retentionDays,
+            Counts = CountsSentence(retentionDays),
         };
     }
+
+    /// <summary>The report's statement of what it counts (<see cref="UsageReportResult.Counts"/>).</summary>
+    public static string CountsSentence(int retentionDays) =>
+        "Every answered LLM call in the period, at the price recorded with it (cached answers at $0), including the calls of jobs " +
+        $"deleted since (deleted_job_calls, deleted_job_cost_usd: their share); calls are kept {retentionDays} days (the usage retention), " +
+        "whatever happens to their jobs.";
 
     /// <summary>
     /// Which parts of [start, end) come from where: the days [FirstDay, EndDay) from the rollup (per-user sums from
@@ -192,13 +217,14 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
     private static async Task<List<Cell>> DimensionCellsAsync(NpgsqlConnection connection, ReportPlan plan, string? tenantId, CancellationToken cancellationToken)
     {
         var sql = new StringBuilder($"""
-            SELECT day, model, workflow_name, sum(calls)::int, sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(total_tokens)::bigint, sum(cost_usd)
-              FROM (SELECT day, model, workflow_name, calls, input_tokens, output_tokens, total_tokens, cost_usd
+            SELECT day, model, workflow_name, sum(calls)::int, sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(total_tokens)::bigint, sum(cost_usd),
+                   sum(deleted_calls)::int, sum(deleted_cost_usd)
+              FROM (SELECT day, model, workflow_name, calls, input_tokens, output_tokens, total_tokens, cost_usd, deleted_calls, deleted_cost_usd
                       FROM llm_usage_daily WHERE day >= @first_day AND day < @end_day{(tenantId is null ? "" : " AND tenant_id = @tenant")}
             """);
         AppendRaw(sql, plan, tenantId,
-            "day, model, workflow_name, 1, input_tokens, output_tokens, total_tokens, cost_usd",
-            "day, model, workflow_name, -1, -input_tokens, -output_tokens, -total_tokens, -cost_usd");
+            "day, model, workflow_name, 1, input_tokens, output_tokens, total_tokens, cost_usd, job_deleted::int, CASE WHEN job_deleted THEN cost_usd ELSE 0 END",
+            "day, model, workflow_name, -1, -input_tokens, -output_tokens, -total_tokens, -cost_usd, -job_deleted::int, CASE WHEN job_deleted THEN -cost_usd ELSE 0 END");
         sql.Append(") x GROUP BY day, model, workflow_name HAVING sum(calls) <> 0");
         await using var command = Command(connection, sql.ToString(), plan, tenantId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -206,7 +232,7 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken))
         {
             cells.Add(new Cell(reader.GetFieldValue<DateOnly>(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3),
-                reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetDecimal(7)));
+                reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetDecimal(7), reader.GetInt32(8), reader.GetDecimal(9)));
         }
 
         return cells;
@@ -299,7 +325,7 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
                 SELECT {selected} FROM (
                     SELECT {UsageRollup.RawCallColumns}
                       FROM llm_provider_usage u LEFT JOIN llm_workflow_jobs j ON j.id = u.job_id
-                     WHERE u.created_at >= @{name}_from AND u.created_at < @{name}_to{(tenantId is null ? "" : " AND j.tenant_id = @tenant")}) {name}
+                     WHERE u.created_at >= @{name}_from AND u.created_at < @{name}_to) {name}{(tenantId is null ? "" : " WHERE tenant_id = @tenant")}
                 """);
         }
     }
@@ -333,14 +359,19 @@ public sealed class UsageReport(NpgsqlDataSource dataSource)
     {
         var list = cells as IReadOnlyCollection<Cell> ?? cells.ToList();
         return new UsageGroup(key, list.Sum(c => c.Calls), list.Sum(c => c.InputTokens), list.Sum(c => c.OutputTokens), list.Sum(c => c.TotalTokens),
-            list.Sum(c => c.CostUsd));
+            list.Sum(c => c.CostUsd))
+        {
+            DeletedJobCalls = list.Sum(c => c.DeletedCalls),
+            DeletedJobCostUsd = list.Sum(c => c.DeletedCostUsd),
+        };
     }
 
     private static IReadOnlyList<UsageGroup> By(IEnumerable<Cell> cells, Func<Cell, string> key) =>
         cells.GroupBy(key).Select(g => Sum(g.Key, g))
             .OrderByDescending(g => g.CostUsd).ThenBy(g => g.Key, StringComparer.Ordinal).ToArray();
 
-    private sealed record Cell(DateOnly Day, string Model, string Workflow, int Calls, long InputTokens, long OutputTokens, long TotalTokens, decimal CostUsd);
+    private sealed record Cell(DateOnly Day, string Model, string Workflow, int Calls, long InputTokens, long OutputTokens, long TotalTokens, decimal CostUsd,
+        int DeletedCalls, decimal DeletedCostUsd);
 }
 
 /// <summary>Where each part of a report's period is summed from (see <see cref="UsageReport.Plan"/>).</summary>

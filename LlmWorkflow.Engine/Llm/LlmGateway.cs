@@ -101,10 +101,21 @@ public sealed partial class LlmGateway : ILlmGateway
             span.SetTag("llmworkflow.step.id", request.StepId);
         }
 
+        var capture = _providers.Options.Telemetry.CaptureMessages && span is { IsAllDataRequested: true };
+        if (capture)
+        {
+            span!.SetTag(GenAiMessages.InputAttribute, GenAiMessages.Input(request.Messages));
+        }
+
         try
         {
             var result = await CallModelCoreAsync(model, request, promptHash, cancellationToken).ConfigureAwait(false);
             Record(span, result);
+            if (capture)
+            {
+                span!.SetTag(GenAiMessages.OutputAttribute, GenAiMessages.Output(result.Text));
+            }
+
             return result;
         }
         catch (WorkflowException failure)

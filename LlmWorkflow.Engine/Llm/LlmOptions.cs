@@ -23,4 +23,19 @@ public sealed class LlmOptions
     /// without being read further: the step fails with <c>answer_too_large</c> and the call is not repeated.
     /// </summary>
     public long MaxAnswerBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>What the LLM call spans carry beyond the GenAI conventions' model, usage and cost.</summary>
+    public LlmTelemetryOptions Telemetry { get; set; } = new();
+}
+
+/// <summary>Section <c>Llm:Telemetry</c>.</summary>
+public sealed class LlmTelemetryOptions
+{
+    /// <summary>
+    /// Opt-in (off by default): each <c>chat</c> span carries the prompt (<c>gen_ai.input.messages</c>) and the answer
+    /// (<c>gen_ai.output.messages</c>) in the OpenTelemetry GenAI conventions' JSON, which the Aspire dashboard's GenAI
+    /// view shows. Redacted as the logs are (e-mail addresses, API keys, decision links) before export; prompts may
+    /// still hold personal data, so turn it on where the telemetry store may keep it.
+    /// </summary>
+    public bool CaptureMessages { get; set; }
 }

@@ -5,7 +5,7 @@ namespace LlmWorkflow.Engine.Network;
 
 /// <summary>
 /// The <see cref="SocketsHttpHandler.ConnectCallback"/> of webhook deliveries and of the generic <c>http</c> step: resolves the host once, refuses the
-/// connection if any resolved address is non-public (unless allowed), and connects to exactly the addresses it
+/// connection if any resolved address is link-local or cloud metadata (always) or non-public (unless allowed), and connects to exactly the addresses it
 /// checked, so a DNS answer that changes between check and connect (rebinding) cannot slip through.
 /// </summary>
 public static class GuardedConnector
@@ -22,15 +22,18 @@ public static class GuardedConnector
             throw new SocketException((int)SocketError.HostNotFound);
         }
 
-        if (!allowPrivateNetworks)
+        foreach (var address in addresses)
         {
-            foreach (var address in addresses)
+            if (NetworkAddressPolicy.NeverAllowedRange(address) is { } never)
             {
-                if (NetworkAddressPolicy.BlockedRange(address) is { } range)
-                {
-                    throw new WebhookDestinationBlockedException(
-                        $"Host '{endpoint.Host}' resolves to {address} ({range}); private networks are not allowed ({setting}).");
-                }
+                throw new WebhookDestinationBlockedException(
+                    $"Host '{endpoint.Host}' resolves to {address} ({never}); link-local and cloud metadata addresses are never allowed.");
+            }
+
+            if (!allowPrivateNetworks && NetworkAddressPolicy.BlockedRange(address) is { } range)
+            {
+                throw new WebhookDestinationBlockedException(
+                    $"Host '{endpoint.Host}' resolves to {address} ({range}); private networks are not allowed ({setting}).");
             }
         }
 

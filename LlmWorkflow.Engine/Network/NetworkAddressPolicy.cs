@@ -7,10 +7,72 @@ namespace LlmWorkflow.Engine.Network;
 /// <summary>
 /// Which addresses a webhook may not reach unless private networks are allowed: everything that is not a public
 /// unicast address (loopback, private, link-local incl. cloud metadata, CGNAT, multicast, reserved, IPv6 unique-local),
-/// including IPv4 addresses hidden in IPv6 forms (IPv4-mapped, IPv4-compatible, NAT64).
+/// including IPv4 addresses hidden in IPv6 forms (IPv4-mapped, IPv4-compatible, NAT64). Link-local and cloud metadata
+/// addresses are refused even where private networks are allowed (<see cref="NeverAllowedRange"/>): a development setting
+/// that lets webhooks reach a local receiver must not let them read a cloud VM's credentials.
 /// </summary>
 public static class NetworkAddressPolicy
 {
+    /// <summary>Instance metadata services outside 169.254.0.0/16: AWS over IPv6, Alibaba Cloud.</summary>
+    private static readonly IPAddress[] MetadataAddresses = [IPAddress.Parse("fd00:ec2::254"), IPAddress.Parse("100.100.100.200")];
+
+    /// <summary>Host names of metadata services (they resolve to a link-local address, refused anyway at connect time).</summary>
+    private static readonly string[] MetadataHosts = ["metadata.google.internal", "metadata.goog", "instance-data.ec2.internal"];
+
+    /// <summary>
+    /// The name of the range of an address no setting allows (link-local IPv4 and IPv6, cloud metadata addresses, in
+    /// any IPv6 form that embeds IPv4), or null.
+    /// </summary>
+    public static string? NeverAllowedRange(IPAddress address)
+    {
+        var ipv4 = EmbeddedIPv4(address);
+        if (MetadataAddresses.Any(m => m.Equals(address) || m.Equals(ipv4)))
+        {
+            return $"cloud metadata ({ipv4 ?? address})";
+        }
+
+        if (ipv4 is not null)
+        {
+            Span<byte> four = stackalloc byte[4];
+            ipv4.TryWriteBytes(four, out _);
+            return four[0] == 169 && four[1] == 254 ? "link-local (169.254.0.0/16, cloud metadata)" : null;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        return address.AddressFamily == AddressFamily.InterNetworkV6 && bytes[0] == 0xFE && (bytes[1] & 0xC0) == 0x80
+            ? "link-local (fe80::/10)"
+            : null;
+    }
+
+    /// <summary>Whether a host name is that of a cloud metadata service.</summary>
+    public static bool IsMetadataHost(string host) =>
+        MetadataHosts.Contains(host.TrimEnd('.'), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The IPv4 address an address is or embeds (IPv4-mapped, IPv4-compatible, NAT64), or null.</summary>
+    private static IPAddress? EmbeddedIPv4(IPAddress address)
+    {
+        if (address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            return address;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6 || address.Equals(IPAddress.IPv6Loopback) || address.Equals(IPAddress.IPv6Any))
+        {
+            return null;
+        }
+
+        var bytes = address.GetAddressBytes();
+        var isCompatible = bytes.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0;
+        var isNat64 = bytes.AsSpan(0, 12).SequenceEqual(new byte[] { 0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0 });
+        return isCompatible || isNat64 ? new IPAddress(bytes.AsSpan(12)) : null;
+    }
+
     private static readonly (uint Network, int Prefix, string Name)[] BlockedIPv4 =
     [
         (0x00000000, 8, "this-network (0.0.0.0/8)"),

@@ -93,8 +93,9 @@ public sealed partial class JobLifecycleStore
     }
 
     /// <summary>
-    /// Deletes jobs in one statement: the jobs (their steps and usage rows by cascade), their tombstones, their settled
-    /// webhook attempts, the cancelled events of jobs still unfinished, and their calls' share of the usage rollup.
+    /// Deletes jobs in one statement: the jobs (their steps by cascade), their tombstones, their settled webhook
+    /// attempts and the cancelled events of jobs still unfinished. Their calls stay in the ledger, marked as from
+    /// deleted jobs (<see cref="UsageRollup.KeepDeletedJobsUsageSql"/>).
     /// </summary>
     public async Task DeleteAsync(Guid[] jobIds, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -181,7 +182,8 @@ public sealed partial class JobLifecycleStore
         return batch;
     }
 
-    // The usage rollup loses the deleted jobs' calls in the same statement (UsageRollup.SubtractDeletedJobsSql).
+    // The deleted jobs' calls stay in the ledger, marked as from deleted jobs, in the same statement
+    // (UsageRollup.KeepDeletedJobsUsageSql); the usage retention removes them later.
     private static readonly string RetentionSql = $"""
         WITH doomed AS (
             DELETE FROM llm_workflow_jobs
@@ -193,7 +195,7 @@ public sealed partial class JobLifecycleStore
                AND status IN ('completed', 'failed', 'cancelled')
             RETURNING id, created_at, tenant_id, workflow_name, user_id, username),
         attempts AS (DELETE FROM llm_webhook_attempts WHERE job_id IN (SELECT id FROM doomed)),
-        {UsageRollup.SubtractDeletedJobsSql("doomed")}
+        {UsageRollup.KeepDeletedJobsUsageSql("doomed", "now()")}
         SELECT count(*) AS deleted, max(created_at) AS last_created_at FROM doomed
         """;
 
@@ -237,7 +239,7 @@ public sealed partial class JobLifecycleStore
             ON CONFLICT (job_id) DO NOTHING),
         settled_attempts AS (
             DELETE FROM llm_webhook_attempts WHERE job_id IN (SELECT id FROM doomed) AND state <> 'pending'),
-        {UsageRollup.SubtractDeletedJobsSql("doomed")}
+        {UsageRollup.KeepDeletedJobsUsageSql("doomed", "$2")}
         SELECT count(*) FROM doomed
         """;
 

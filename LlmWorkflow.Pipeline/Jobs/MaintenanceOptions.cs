@@ -23,6 +23,12 @@ public sealed class MaintenanceOptions
     /// <summary>Finished (completed, failed, cancelled) jobs older than this are deleted (documents: 7 days).</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>
+    /// How long the LLM calls (usage rows, what the providers billed) are kept, deleted jobs' calls included: the usage
+    /// report counts them until then. Purged by whole UTC months, the months that ended before now minus this.
+    /// </summary>
+    public TimeSpan UsageRetention { get; set; } = TimeSpan.FromDays(400);
+
     /// <summary>Rows per DELETE statement of the retention run.</summary>
     public int DeleteBatchSize { get; set; } = 1000;
 }

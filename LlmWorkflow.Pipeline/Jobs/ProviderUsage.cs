@@ -27,4 +27,19 @@ public sealed class ProviderUsage
     public JsonDocument? Metadata { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>The deleted job's tenant, copied when the job is deleted (null while the job exists: read it from the job).</summary>
+    public string? TenantId { get; set; }
+
+    /// <summary>The deleted job's workflow, copied with <see cref="TenantId"/>.</summary>
+    public string? WorkflowName { get; set; }
+
+    /// <summary>The deleted job's user id, copied with <see cref="TenantId"/>.</summary>
+    public string? UserId { get; set; }
+
+    /// <summary>The deleted job's username, copied with <see cref="TenantId"/>.</summary>
+    public string? Username { get; set; }
+
+    /// <summary>When the call's job was deleted: the call still counts in every report, as from a deleted job.</summary>
+    public DateTimeOffset? JobDeletedAt { get; set; }
 }

@@ -8,7 +8,8 @@ using NpgsqlTypes;
 namespace LlmWorkflow.Pipeline.Jobs;
 
 /// <summary>
-/// The workers' scheduled maintenance: stale-job cleanup, the usage rollup of closed hours, then retention. Every worker checks regularly; a Postgres
+/// The workers' scheduled maintenance: stale-job cleanup, the usage rollup of closed hours, then retention (finished jobs, then
+/// the usage retention's whole months of LLM calls). Every worker checks regularly; a Postgres
 /// advisory lock lets one run at a time, and the last run recorded in <c>llm_maintenance_runs</c> tells the others
 /// that the work is done for this interval.
 /// </summary>
@@ -67,10 +68,14 @@ public sealed partial class ScheduledMaintenance(
             await RunTaskAsync(connection, RetentionTask, runner, async () =>
             {
                 var retention = await maintenance.DeleteFinishedAsync(settings.Retention, cancellationToken, settings.DeleteBatchSize);
+                var usagePurged = await scope.ServiceProvider.GetRequiredService<UsageRollup>()
+                    .PurgeBeforeAsync(time.GetUtcNow() - settings.UsageRetention, settings.DeleteBatchSize, cancellationToken);
                 return (retention.Deleted, new JsonObject
                 {
                     ["batches"] = retention.Batches,
                     ["retention_seconds"] = settings.Retention.TotalSeconds,
+                    ["usage_calls_purged"] = usagePurged,
+                    ["usage_retention_seconds"] = settings.UsageRetention.TotalSeconds,
                 });
             }, cancellationToken);
             return true;

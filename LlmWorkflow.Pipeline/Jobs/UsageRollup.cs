@@ -7,7 +7,8 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// tenant and user group) and per month (by tenant and user group). Built off the hot path by scheduled maintenance,
 /// an hour at a time once the hour has been over for <see cref="Grace"/>, and kept equal to the raw rows: every call
 /// before <c>llm_usage_rollup_state.rolled_until</c> is in it (so the open day's rows hold its rolled hours), deletes
-/// of jobs subtract their calls in the same statement (<see cref="SubtractDeletedJobsSql"/>), and
+/// of jobs keep their calls and mark them as from deleted jobs in the same statement
+/// (<see cref="KeepDeletedJobsUsageSql"/>), the usage retention removes whole months (<see cref="PurgeBeforeAsync"/>), and
 /// <c>UsageReport</c> sums later rows raw.
 /// </summary>
 public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
@@ -113,10 +114,13 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
                   FROM llm_provider_usage u LEFT JOIN llm_workflow_jobs j ON j.id = u.job_id
                  WHERE u.created_at >= $1 AND u.created_at < $2
             ), by_dimension AS (
-                INSERT INTO llm_usage_daily AS r (day, tenant_id, model, workflow_name, calls, input_tokens, output_tokens, total_tokens, cost_usd)
-                SELECT day, tenant_id, model, workflow_name, count(*), sum(input_tokens), sum(output_tokens), sum(total_tokens), sum(cost_usd)
+                INSERT INTO llm_usage_daily AS r (day, tenant_id, model, workflow_name, calls, input_tokens, output_tokens, total_tokens, cost_usd,
+                                                  deleted_calls, deleted_cost_usd)
+                SELECT day, tenant_id, model, workflow_name, count(*), sum(input_tokens), sum(output_tokens), sum(total_tokens), sum(cost_usd),
+                       count(*) FILTER (WHERE job_deleted), coalesce(sum(cost_usd) FILTER (WHERE job_deleted), 0)
                   FROM calls GROUP BY day, tenant_id, model, workflow_name
-                ON CONFLICT (day, tenant_id, model, workflow_name) DO UPDATE SET {AddSums}
+                ON CONFLICT (day, tenant_id, model, workflow_name) DO UPDATE SET {AddSums},
+                   deleted_calls = r.deleted_calls + excluded.deleted_calls, deleted_cost_usd = r.deleted_cost_usd + excluded.deleted_cost_usd
             ){(rebuild ? "" : $"""
             , by_user_month AS (
                 {UserSumsSql("llm_usage_user_monthly", "date_trunc('month', day::timestamp)::date", "month")}
@@ -168,66 +172,87 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
 
     /// <summary>
     /// One raw usage row (<c>u</c>) with its job (<c>j</c>, left-joined) as the rollup keys it: UTC day, tenant,
-    /// workflow and user group ('' for none).
+    /// workflow and user group ('' for none) — the job's, or for a deleted job those copied into the row — and whether
+    /// the job was deleted.
     /// </summary>
     public const string RawCallColumns = """
-        (u.created_at AT TIME ZONE 'UTC')::date AS day, u.created_at, u.model, coalesce(j.tenant_id, '') AS tenant_id,
-        coalesce(j.workflow_name, '') AS workflow_name, coalesce(j.user_id, '') AS user_id,
-        CASE WHEN j.user_id IS NOT NULL THEN '' WHEN j.username IS NOT NULL THEN 'n:' || j.username ELSE 'none' END AS user_key,
-        j.username, u.input_tokens, u.output_tokens, u.total_tokens, u.cost_usd
+        (u.created_at AT TIME ZONE 'UTC')::date AS day, u.created_at, u.model, coalesce(j.tenant_id, u.tenant_id, '') AS tenant_id,
+        coalesce(j.workflow_name, u.workflow_name, '') AS workflow_name, coalesce(j.user_id, u.user_id, '') AS user_id,
+        CASE WHEN coalesce(j.user_id, u.user_id) IS NOT NULL THEN '' WHEN coalesce(j.username, u.username) IS NOT NULL
+             THEN 'n:' || coalesce(j.username, u.username) ELSE 'none' END AS user_key,
+        coalesce(j.username, u.username) AS username, u.input_tokens, u.output_tokens, u.total_tokens, u.cost_usd,
+        u.job_deleted_at IS NOT NULL AS job_deleted
         """;
 
     /// <summary>
-    /// CTEs that subtract from the rollup the calls of the jobs a DELETE removes (their usage rows go by cascade):
-    /// <paramref name="doomed"/> names an earlier CTE returning the deleted jobs' <c>id, tenant_id, workflow_name,
-    /// user_id, username</c>. The state row is read FOR SHARE, so a rollup of the same days waits or is waited for.
+    /// CTEs that keep the calls of the jobs a DELETE removes in the ledger: <paramref name="doomed"/> names an earlier
+    /// CTE returning the deleted jobs' <c>id, tenant_id, workflow_name, user_id, username</c>. Their usage rows take
+    /// those keys (so every report still counts them under the same tenant, workflow and user) and
+    /// <paramref name="deletedAt"/> as <c>job_deleted_at</c>; the rollup's day rows that hold them already count them as
+    /// from deleted jobs. The state row is read FOR SHARE, so a rollup of the same days waits or is waited for.
     /// </summary>
-    public static string SubtractDeletedJobsSql(string doomed) => $"""
+    public static string KeepDeletedJobsUsageSql(string doomed, string deletedAt) => $"""
         rollup_state AS (SELECT rolled_until FROM llm_usage_rollup_state FOR SHARE),
-        gone AS (
-            -- month as a plain column: grouped by it, the planner probes the monthly table's primary key per group
-            -- (grouped by the expression it scanned and hashed the whole table on every batch).
-            SELECT {RawCallColumns}, date_trunc('month', u.created_at AT TIME ZONE 'UTC')::date AS month
-              FROM llm_provider_usage u JOIN {doomed} j ON u.job_id = j.id, rollup_state s
-             WHERE u.created_at < s.rolled_until
+        orphaned AS (
+            UPDATE llm_provider_usage u
+               SET tenant_id = j.tenant_id, workflow_name = j.workflow_name, user_id = j.user_id, username = j.username,
+                   job_deleted_at = {deletedAt}
+              FROM {doomed} j
+             WHERE u.job_id = j.id
+            RETURNING (u.created_at AT TIME ZONE 'UTC')::date AS day, u.created_at, u.model, u.tenant_id, u.workflow_name, u.cost_usd
         ),
-        {SubtractSql("gone_daily", "llm_usage_daily", null, "day", "tenant_id", "model", "workflow_name")},
-        {SubtractSql("gone_user_daily", "llm_usage_user_daily", ("day", "interval '1 day'", doomed), "day", "tenant_id", "user_id", "user_key")},
-        {SubtractSql("gone_user_monthly", "llm_usage_user_monthly", ("month", "interval '1 month'", doomed), "month", "tenant_id", "user_id", "user_key")}
-        """;
-
-    /// <summary>
-    /// One rollup table's UPDATE: the <c>gone</c> calls summed per the table's key, subtracted from its rows. For a
-    /// per-user table (<paramref name="user"/>: the row's period column and length, and the deleted jobs' CTE), a user-id
-    /// row whose latest username came from a deleted call takes the latest username among its remaining calls (none
-    /// when no call remains), so the report's username is still that of the period's latest call.
-    /// </summary>
-    private static string SubtractSql(string name, string table, (string Period, string Length, string Doomed)? user, params string[] keys) => $"""
-        {name} AS (
-            UPDATE {table} r
-               SET calls = r.calls - g.calls, input_tokens = r.input_tokens - g.input_tokens, output_tokens = r.output_tokens - g.output_tokens,
-                   total_tokens = r.total_tokens - g.total_tokens, cost_usd = r.cost_usd - g.cost_usd{(user is not { } u ? "" : $"""
-        ,
-                   (username, username_at) = (
-                       SELECT r.username, r.username_at WHERE (r.user_key = '' AND g.username_at >= r.username_at) IS NOT TRUE
-                       UNION ALL
-                       (SELECT j.username, u.created_at
-                          FROM llm_workflow_jobs j JOIN llm_provider_usage u ON u.job_id = j.id
-                         WHERE (r.user_key = '' AND g.username_at >= r.username_at) IS TRUE AND r.calls > g.calls
-                           AND j.tenant_id = r.tenant_id AND j.user_id = r.user_id AND j.username IS NOT NULL
-                           AND j.created_at < least((r.{u.Period} + {u.Length})::timestamp AT TIME ZONE 'UTC', s.rolled_until)
-                           AND u.created_at >= r.{u.Period}::timestamp AT TIME ZONE 'UTC'
-                           AND u.created_at < least((r.{u.Period} + {u.Length})::timestamp AT TIME ZONE 'UTC', s.rolled_until)
-                           AND j.id NOT IN (SELECT id FROM {u.Doomed})
-                         ORDER BY u.created_at DESC LIMIT 1))
-        """)}
-              FROM (SELECT {string.Join(", ", keys)}, count(*) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-                           sum(total_tokens) AS total_tokens, sum(cost_usd) AS cost_usd,
-                           max(created_at) FILTER (WHERE username IS NOT NULL) AS username_at
-                      FROM gone GROUP BY {string.Join(", ", keys)}) g, rollup_state s
-             WHERE {string.Join(" AND ", keys.Select(k => $"r.{k} = g.{k}"))}
+        deleted_daily AS (
+            UPDATE llm_usage_daily r
+               SET deleted_calls = r.deleted_calls + g.calls, deleted_cost_usd = r.deleted_cost_usd + g.cost_usd
+              FROM (SELECT o.day, o.tenant_id, o.model, o.workflow_name, count(*) AS calls, sum(o.cost_usd) AS cost_usd
+                      FROM orphaned o, rollup_state s
+                     WHERE o.created_at < s.rolled_until
+                     GROUP BY o.day, o.tenant_id, o.model, o.workflow_name) g
+             WHERE r.day = g.day AND r.tenant_id = g.tenant_id AND r.model = g.model AND r.workflow_name = g.workflow_name
         )
         """;
+
+    /// <summary>
+    /// The usage retention: deletes the calls, and the rollup rows, of the calendar months (UTC) that ended before
+    /// <paramref name="cutoff"/>'s month began — whole months, so no report's month or day is left half counted — in
+    /// statements of at most <paramref name="batchSize"/> calls; returns the calls deleted.
+    /// </summary>
+    public async Task<int> PurgeBeforeAsync(DateTimeOffset cutoff, int batchSize, CancellationToken cancellationToken)
+    {
+        var monthStart = new DateOnly(cutoff.UtcDateTime.Year, cutoff.UtcDateTime.Month, 1);
+        var before = Midnight(monthStart);
+        var purged = 0;
+        int batch;
+        do
+        {
+            await using var command = dataSource.CreateCommand("""
+                DELETE FROM llm_provider_usage
+                 WHERE id IN (SELECT id FROM llm_provider_usage WHERE created_at < $1 ORDER BY created_at LIMIT $2)
+                """);
+            command.Parameters.Add(new NpgsqlParameter { Value = before });
+            command.Parameters.Add(new NpgsqlParameter { Value = batchSize });
+            batch = await command.ExecuteNonQueryAsync(cancellationToken);
+            purged += batch;
+        }
+        while (batch == batchSize);
+
+        await using (var rollup = dataSource.CreateBatch())
+        {
+            foreach (var sql in new[]
+                     {
+                         "DELETE FROM llm_usage_daily WHERE day < $1",
+                         "DELETE FROM llm_usage_user_daily WHERE day < $1",
+                         "DELETE FROM llm_usage_user_monthly WHERE month < $1",
+                     })
+            {
+                rollup.BatchCommands.Add(new NpgsqlBatchCommand(sql) { Parameters = { new NpgsqlParameter { Value = monthStart } } });
+            }
+
+            await rollup.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return purged;
+    }
 
     private async Task<DateTimeOffset?> FirstUsageHourAsync(CancellationToken cancellationToken)
     {

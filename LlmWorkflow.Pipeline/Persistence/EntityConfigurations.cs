@@ -99,7 +99,11 @@ internal sealed class ProviderUsageConfiguration : IEntityTypeConfiguration<Prov
         usage.Property(u => u.CostUsd).HasPrecision(10, 6);
         usage.Property(u => u.Metadata).HasColumnType("jsonb");
         usage.Property(u => u.CreatedAt).HasDefaultValueSql("now()");
-        usage.HasOne<WorkflowJob>().WithMany().HasForeignKey(u => u.JobId).OnDelete(DeleteBehavior.Cascade);
+        usage.Property(u => u.TenantId).HasMaxLength(100);
+        usage.Property(u => u.WorkflowName).HasMaxLength(100);
+        usage.Property(u => u.UserId).HasMaxLength(255);
+        usage.Property(u => u.Username).HasMaxLength(255);
+        // No foreign key: a deleted job's calls outlive it until the usage retention (migration UsageOutlivesJobs).
         usage.HasIndex(u => u.JobId).HasDatabaseName("idx_provider_usage_job_id");
         usage.HasIndex(u => u.CreatedAt).HasDatabaseName("idx_provider_usage_created_at");
     }

@@ -4,7 +4,8 @@ using LlmWorkflow.Engine.Network;
 namespace LlmWorkflow.Pipeline.Webhooks;
 
 /// <summary>
-/// The submission-time check of a <c>webhook_url</c>: http(s) only, and, unless private networks are allowed, no
+/// The submission-time check of a <c>webhook_url</c>: http(s) only, never a link-local or cloud metadata address or
+/// metadata host name, and, unless private networks are allowed, no
 /// literal non-public address (in any spelling <see cref="Uri"/> accepts: decimal, octal, hex, IPv4-mapped IPv6) and
 /// no <c>localhost</c>. Host names are checked again at connect time against the addresses they resolve to.
 /// </summary>
@@ -18,19 +19,27 @@ public static class WebhookUrlPolicy
             return "webhook_url must be an absolute http:// or https:// URL.";
         }
 
+        var literal = uri.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6 && IPAddress.TryParse(uri.DnsSafeHost, out var parsed)
+            ? parsed
+            : null;
+        var host = uri.IdnHost.TrimEnd('.');
+        if ((literal is not null ? NetworkAddressPolicy.NeverAllowedRange(literal) : NetworkAddressPolicy.IsMetadataHost(host) ? "cloud metadata" : null) is { } never)
+        {
+            return $"webhook_url points to a {never} address; link-local and cloud metadata addresses are never allowed, whatever Webhooks:AllowPrivateNetworks says.";
+        }
+
         if (allowPrivateNetworks)
         {
             return null;
         }
 
-        if (uri.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6 && IPAddress.TryParse(uri.DnsSafeHost, out var address))
+        if (literal is { } address)
         {
             return NetworkAddressPolicy.BlockedRange(address) is { } range
                 ? $"webhook_url points to a non-public address ({address}, {range}); private networks are not allowed for webhooks."
                 : null;
         }
 
-        var host = uri.IdnHost.TrimEnd('.');
         return host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
             ? "webhook_url points to localhost; private networks are not allowed for webhooks."
             : null;

@@ -33,10 +33,10 @@ internal sealed class RedactingLogger(ILogger inner) : ILogger
         inner.Log(logLevel, eventId, redacted, exception, static (s, _) => s.Message);
     }
 
-    private static bool MayNeedRedaction(string text) =>
+    internal static bool MayNeedRedaction(string text) =>
         EmailRedactor.MayContainEmail(text) || ApiKeyRedactor.MayContainKey(text) || DecisionLinkRedactor.MayContainLink(text);
 
-    private static string Redact(string text) => DecisionLinkRedactor.Redact(ApiKeyRedactor.Redact(EmailRedactor.Redact(text)));
+    internal static string Redact(string text) => DecisionLinkRedactor.Redact(ApiKeyRedactor.Redact(EmailRedactor.Redact(text)));
 }
 
 /// <summary>A log line's state after redaction: the arguments as structured pairs and the already formatted message.</summary>

@@ -56,6 +56,8 @@ public static class OpenTelemetryExtensions
                 // Idle background loops (stream reads, heartbeats, outbox polling) start no trace of their own.
                 .SetSampler(new BackgroundPollingSampler(new ParentBasedSampler(new AlwaysOnSampler())))
                 .AddSource([.. TelemetryNames.ActivitySources])
+                // Before any exporter: captured prompts and answers are redacted as the logs are.
+                .AddProcessor(new GenAiContentRedactor())
                 // Orchestrators probe every few seconds; a filtered request also drops its children (the checks' pings).
                 .AddAspNetCoreInstrumentation(aspNetCore =>
                 {

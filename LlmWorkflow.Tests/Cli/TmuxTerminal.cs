@@ -28,6 +28,12 @@ public sealed class TmuxTerminal : IDisposable
 
     public string Capture() => Tmux("capture-pane", "-p", "-t", "cli");
 
+    /// <summary>The whole pane, its scrolled-off history included.</summary>
+    public string CaptureHistory() => Tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "cli");
+
+    /// <summary>The process id of the pane's shell (the command's processes are its descendants).</summary>
+    public int PanePid() => int.Parse(Tmux("display-message", "-p", "-t", "cli", "#{pane_pid}").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Types <paramref name="text"/> literally (no key names), as a person would.</summary>
     public void Type(string text) => Tmux("send-keys", "-t", "cli", "-l", text);
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Deque.AxeCore.Playwright;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Playwright;
 using Npgsql;
@@ -213,6 +214,11 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
         var jobOutput = page.Locator("[data-role=output][data-format=fields]");
         await Expect(jobOutput.Locator("dd[data-field=report] h4")).ToHaveTextAsync("Report for Ada");
         await Expect(jobOutput.Locator("dd[data-field=name]")).ToHaveTextAsync("Ada");
+        // Markdown nested in an object (an llm step's parsed_sections) is rendered too, under its key, not shown escaped.
+        var sections = jobOutput.Locator("dd[data-field=parsed_sections]");
+        await Expect(sections.Locator("dd[data-field=summary] h4")).ToHaveTextAsync("Report for Ada");
+        await Expect(sections.Locator("dd[data-field=summary] li strong")).ToHaveTextAsync("Bold");
+        await Expect(sections.Locator("dd[data-field=author]")).ToHaveTextAsync("Ada");
         await jobOutput.GetByText("As JSON").ClickAsync();
         var raw = jobOutput.Locator("[data-role=raw-json]");
         await Expect(raw).ToBeVisibleAsync();
@@ -487,6 +493,9 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
         await fixture.RecordUsageAsync(done, "openai/gpt-4o-mini", 2400, 600, 0.00072m);
         await fixture.RecordUsageAsync(done, "anthropic/claude-haiku-4-5", 1800, 900, 0.0063m);
         await fixture.RecordUsageAsync(running, "openrouter/meta-llama/llama-3.1-8b-instruct", 3000, 500, 0.00021m);
+        // A dead-lettered delivery, so the Webhooks view shows its table (and its job links) to the checks.
+        const string receiver = "every-view-refusing";
+        var deadLettered = await DeadLetteredJobAsync(receiver);
 
         var views = new (string Name, string Hash, string Ready)[]
         {
@@ -495,9 +504,13 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
             ("queue", "#/queue", "[data-role=queue-stats]"),
             ("costs", "#/costs", "[data-role=totals]"),
             ("activity", "#/activity", "[data-role=activity-totals]"),
-            ("webhooks", "#/webhooks", "main h1"),
+            ("webhooks", "#/webhooks", $"table[data-role=dead-letters] a[href='#/jobs/{deadLettered}']"),
             ("workflows", "#/workflows", "main h1"),
             ("workflow", "#/workflows/dashboard_pipeline", "[data-role=diagram][data-state=drawn]"),
+            ("waiting", "#/waiting", "main h1"),
+            // A status-count chip while active (its filter chosen): the chip's badge stays readable on the accent.
+            ("jobs-failed", "#/jobs?status_filter=failed", "[data-role=status-counts] a[data-count-status=failed][aria-current=true]"),
+            ("job-detail-failed", $"#/jobs/{failed}", "main[data-job-status=failed] [data-role=error]"),
         };
 
         foreach (var scheme in new[] { ColorScheme.Light, ColorScheme.Dark })
@@ -507,6 +520,11 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
             {
                 var page = await OpenAsync("#/jobs", scheme: scheme, width: width);
                 await Expect(page.Locator($"tr[data-job-id='{running}']")).ToBeVisibleAsync();
+                if (width == 1280)
+                {
+                    await AssertEveryNavigationViewIsCheckedAsync(page, views.Select(v => v.Name));
+                }
+
                 foreach (var (name, hash, ready) in views)
                 {
                     await page.EvaluateAsync($"location.hash = '{hash}'");
@@ -525,6 +543,12 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
                     {
                         await AssertDiagramContrastAsync(page, $"{width}px {schemeName}", dark: scheme == ColorScheme.Dark);
                     }
+
+                    // axe-core on every view in both themes (once per theme: contrast and names do not change with width).
+                    if (width == 1280)
+                    {
+                        await AssertNoSeriousAccessibilityViolationsAsync(page, $"{name} {schemeName}");
+                    }
                 }
             }
         }
@@ -532,7 +556,40 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
         var login = await OpenAsync("#/jobs", signIn: false, scheme: ColorScheme.Light, width: 1280);
         await Expect(login.GetByLabel("Admin API key")).ToBeVisibleAsync();
         await Screenshot(login, "login", "light", 1280);
+        await AssertNoSeriousAccessibilityViolationsAsync(login, "login light");
+        var darkLogin = await OpenAsync("#/jobs", signIn: false, scheme: ColorScheme.Dark, width: 1280);
+        await Expect(darkLogin.GetByLabel("Admin API key")).ToBeVisibleAsync();
+        await AssertNoSeriousAccessibilityViolationsAsync(darkLogin, "login dark");
+
+        // The dead letter is delivered now, so the views of the other tests start from an empty list.
+        fixture.AcceptingReceivers[receiver] = true;
+        Assert.True((await fixture.Admin.PostAsync($"api/v1/admin/webhooks/{deadLettered}/replay", null, Ct)).IsSuccessStatusCode);
+        await WaitUntilAsync(async () => !(await DeadLetterJobIdsAsync()).Contains(deadLettered), "the replayed dead letter to leave the list");
         AssertNoConsoleErrors();
+    }
+
+    /// <summary>
+    /// axe-core (WCAG 2.x A/AA rules and best practices) finds no serious or critical violation on the page as it is
+    /// now; the message names each rule and the first elements it flagged.
+    /// </summary>
+    private static async Task AssertNoSeriousAccessibilityViolationsAsync(IPage page, string context)
+    {
+        var result = await page.RunAxe();
+        var serious = result.Violations.Where(v => v.Impact is "serious" or "critical").ToList();
+        Assert.True(serious.Count == 0, $"{context}: axe found " + string.Join(" | ", serious.Select(v =>
+            $"{v.Id} ({v.Impact}, {v.Nodes.Length} elements): {string.Join("; ", v.Nodes.Take(3).Select(n => n.Html))}")));
+    }
+
+    /// <summary>
+    /// Every view the navigation leads to is in the list the accessibility and layout checks walk, so a view added
+    /// later is checked too (its name, as the navigation's <c>data-view</c>, must be listed).
+    /// </summary>
+    private static async Task AssertEveryNavigationViewIsCheckedAsync(IPage page, IEnumerable<string> checkedViews)
+    {
+        var navigation = await page.EvaluateAsync<string[]>("() => [...document.querySelectorAll('#nav a[data-view]')].map((a) => a.dataset.view)");
+        Assert.NotEmpty(navigation);
+        var missing = navigation.Except(checkedViews).ToList();
+        Assert.True(missing.Count == 0, $"Views the navigation leads to that the accessibility check does not visit: {string.Join(", ", missing)}");
     }
 
     /// <summary>

@@ -36,7 +36,7 @@ public sealed class UsageRollupTests(TestServers servers) : ApiWithDatabase(serv
             SELECT md5('rollup-' || i)::uuid, 'fake', (ARRAY['m-one', 'm-two'])[1 + (i + k) % 2], 10 * i + k, i + k, 11 * i + 2 * k,
                    round(((i * k) % 97) * 0.000137, 6), now() - i * interval '4 hours 7 minutes' + k * interval '41 minutes'
               FROM generate_series(1, 400) i, generate_series(1, 1 + i % 3) k;
-            -- Calls of jobs that are gone (job_id NULL): no tenant, workflow "(deleted)".
+            -- Calls of jobs that are gone (job_id NULL): no tenant, workflow "(no job)".
             INSERT INTO llm_provider_usage (job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, created_at)
             SELECT NULL, 'fake', 'm-one', 5, 5, 10, 0.000321, now() - i * interval '3 days 2 hours'
               FROM generate_series(1, 20) i;
@@ -186,9 +186,10 @@ public sealed class UsageRollupTests(TestServers servers) : ApiWithDatabase(serv
     private async Task AssertRollupEqualsRawAsync()
     {
         const string raw = """
-            SELECT (u.created_at AT TIME ZONE 'UTC')::date AS day, coalesce(j.tenant_id, '') AS tenant_id, u.model, coalesce(j.workflow_name, '') AS workflow_name,
-                   coalesce(j.user_id, '') AS user_id,
-                   CASE WHEN j.user_id IS NOT NULL THEN '' WHEN j.username IS NOT NULL THEN 'n:' || j.username ELSE 'none' END AS user_key,
+            SELECT (u.created_at AT TIME ZONE 'UTC')::date AS day, coalesce(j.tenant_id, u.tenant_id, '') AS tenant_id, u.model,
+                   coalesce(j.workflow_name, u.workflow_name, '') AS workflow_name, coalesce(j.user_id, u.user_id, '') AS user_id,
+                   CASE WHEN coalesce(j.user_id, u.user_id) IS NOT NULL THEN '' WHEN coalesce(j.username, u.username) IS NOT NULL
+                        THEN 'n:' || coalesce(j.username, u.username) ELSE 'none' END AS user_key,
                    u.input_tokens, u.output_tokens, u.total_tokens, u.cost_usd
               FROM llm_provider_usage u LEFT JOIN llm_workflow_jobs j ON j.id = u.job_id
              WHERE u.created_at < (SELECT rolled_until FROM llm_usage_rollup_state)
@@ -307,7 +308,7 @@ public sealed class UsageRollupTests(TestServers servers) : ApiWithDatabase(serv
             ["total"] = [Line("total", null, null, rows)],
             ["user_count"] = [users.Count.ToString(CultureInfo.InvariantCulture)],
             ["by_model"] = By(rows, r => r.Model),
-            ["by_workflow"] = By(rows, r => r.Workflow ?? "(deleted)"),
+            ["by_workflow"] = By(rows, r => r.Workflow ?? "(no job)"),
             ["by_user"] = users.Select(u => u.Line).ToList(),
             ["by_day"] = rows.GroupBy(r => r.CreatedAt.UtcDateTime.Date).OrderBy(g => g.Key)
                 .Select(g => Line(g.Key.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), null, null, g.ToList())).ToList(),
@@ -319,7 +320,8 @@ public sealed class UsageRollupTests(TestServers servers) : ApiWithDatabase(serv
         await using var connection = new NpgsqlConnection(Postgres);
         await connection.OpenAsync(Ct);
         await using var command = new NpgsqlCommand("""
-            SELECT u.model, j.tenant_id, j.workflow_name, j.user_id, j.username, u.created_at, u.input_tokens, u.output_tokens, u.total_tokens, u.cost_usd
+            SELECT u.model, coalesce(j.tenant_id, u.tenant_id), coalesce(j.workflow_name, u.workflow_name), coalesce(j.user_id, u.user_id),
+                   coalesce(j.username, u.username), u.created_at, u.input_tokens, u.output_tokens, u.total_tokens, u.cost_usd
               FROM llm_provider_usage u LEFT JOIN llm_workflow_jobs j ON j.id = u.job_id
             """, connection);
         await using var reader = await command.ExecuteReaderAsync(Ct);

@@ -19,13 +19,14 @@ namespace LlmWorkflow.Tests.Telemetry;
 
 /// <summary>
 /// An OTLP/HTTP receiver speaking protobuf, as the Aspire dashboard and collectors do: it decodes each export with
-/// classes protoc generated from the OTLP specification and keeps every span and metric with the exporting service.
-/// Logs are accepted and ignored.
+/// classes protoc generated from the OTLP specification and keeps every span and metric with the exporting service,
+/// and for every signal (traces, metrics, logs) the resources that sent it (<see cref="Senders"/>).
 /// </summary>
 public sealed class OtlpReceiver : IAsyncDisposable
 {
     private readonly ConcurrentQueue<ReceivedSpan> _spans = new();
     private readonly ConcurrentQueue<ReceivedMetric> _metrics = new();
+    private readonly ConcurrentDictionary<(string Signal, string Sender), int> _senders = new();
     private readonly WebApplication _app;
 
     private OtlpReceiver(WebApplication app) => _app = app;
@@ -46,7 +47,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
         var receiver = new OtlpReceiver(app);
         app.MapPost("/v1/traces", receiver.ReceiveTracesAsync);
         app.MapPost("/v1/metrics", receiver.ReceiveMetricsAsync);
-        app.MapPost("/v1/logs", () => Results.Bytes([], "application/x-protobuf"));
+        app.MapPost("/v1/logs", receiver.ReceiveLogsAsync);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         receiver.Endpoint = new Uri(address.TrimEnd('/'));
@@ -59,6 +60,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
         foreach (var resource in export.ResourceSpans)
         {
             var service = ServiceName(resource.Resource.Attributes);
+            Count("traces", resource.Resource.Attributes);
             foreach (var scope in resource.ScopeSpans)
             {
                 foreach (var span in scope.Spans)
@@ -77,6 +79,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
         foreach (var resource in export.ResourceMetrics)
         {
             var service = ServiceName(resource.Resource.Attributes);
+            Count("metrics", resource.Resource.Attributes);
             foreach (var scope in resource.ScopeMetrics)
             {
                 foreach (var metric in scope.Metrics)
@@ -87,6 +90,55 @@ public sealed class OtlpReceiver : IAsyncDisposable
         }
 
         return Results.Bytes(new ExportMetricsServiceResponse().ToByteArray(), "application/x-protobuf");
+    }
+
+    // ExportLogsServiceRequest { repeated ResourceLogs resource_logs = 1 }, ResourceLogs { Resource resource = 1 }: only
+    // the resource is read, with the common Resource type (the logs protos are not compiled here).
+    private async Task<IResult> ReceiveLogsAsync(HttpRequest request)
+    {
+        foreach (var resourceLogs in LengthDelimitedFields(await ReadProtobufAsync(request), 1))
+        {
+            foreach (var resource in LengthDelimitedFields(resourceLogs, 1))
+            {
+                Count("logs", OpenTelemetry.Proto.Resource.V1.Resource.Parser.ParseFrom(resource).Attributes);
+            }
+        }
+
+        return Results.Bytes([], "application/x-protobuf");
+    }
+
+    /// <summary>
+    /// The resources that sent <paramref name="signal"/> (traces, metrics, logs), each as
+    /// <c>service.name-service.instance.id</c> (the name of an Aspire replica), with how many exports each sent.
+    /// </summary>
+    public IReadOnlyDictionary<string, int> Senders(string signal) =>
+        _senders.Where(s => s.Key.Signal == signal).ToDictionary(s => s.Key.Sender, s => s.Value);
+
+    private void Count(string signal, IEnumerable<KeyValue> attributes)
+    {
+        var list = attributes.ToList();
+        var instance = list.FirstOrDefault(a => a.Key == "service.instance.id")?.Value.StringValue ?? "";
+        _senders.AddOrUpdate((signal, $"{ServiceName(list)}-{instance}"), 1, (_, n) => n + 1);
+    }
+
+    private static List<byte[]> LengthDelimitedFields(byte[] message, int field)
+    {
+        var found = new List<byte[]>();
+        var input = new CodedInputStream(message);
+        uint tag;
+        while ((tag = input.ReadTag()) != 0)
+        {
+            if (WireFormat.GetTagFieldNumber(tag) == field && WireFormat.GetTagWireType(tag) == WireFormat.WireType.LengthDelimited)
+            {
+                found.Add(input.ReadBytes().ToByteArray());
+            }
+            else
+            {
+                input.SkipLastField();
+            }
+        }
+
+        return found;
     }
 
     private static async Task<byte[]> ReadProtobufAsync(HttpRequest request)

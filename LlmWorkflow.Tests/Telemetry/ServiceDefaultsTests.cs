@@ -84,6 +84,29 @@ public sealed class ServiceDefaultsTests
     }
 
     [Fact]
+    public async Task CapturedPromptsAndAnswersAreRedactedAsLogsAreBeforeExport()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var exporter = new CollectingActivityExporter();
+        await using var app = await StartAppAsync(exporter, ct);
+        using var source = new ActivitySource("LlmWorkflow");
+        var marker = Guid.NewGuid().ToString();
+
+        using (source.StartActivity("chat echo")?.SetTag("test.marker", marker)
+                   .SetTag("gen_ai.input.messages", """[{"role":"user","parts":[{"type":"text","content":"Mail ada@example.org, see https://x.test/?api_key=topsecret99"}]}]""")
+                   .SetTag("gen_ai.output.messages", """[{"role":"assistant","parts":[{"type":"text","content":"Done for ada@example.org"}]}]"""))
+        {
+        }
+
+        var exported = await exporter.WaitForAsync(a => (string?)a.GetTagItem("test.marker") == marker, ct);
+        var input = (string)exported.GetTagItem("gen_ai.input.messages")!;
+        var output = (string)exported.GetTagItem("gen_ai.output.messages")!;
+        Assert.DoesNotContain("ada@example.org", input + output, StringComparison.Ordinal);
+        Assert.DoesNotContain("topsecret99", input, StringComparison.Ordinal);
+        Assert.Contains("\"role\":\"user\"", input, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ConsoleLogsAreJsonWithUtcTimestampsUnlessAFormatterIsChosen()
     {
         var defaults = Host.CreateApplicationBuilder();

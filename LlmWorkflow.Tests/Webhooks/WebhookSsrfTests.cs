@@ -17,7 +17,6 @@ public sealed class WebhookSsrfTests
     [InlineData("http://172.16.0.1/hook")]
     [InlineData("http://172.31.255.255/hook")]
     [InlineData("http://192.168.1.20/hook")]
-    [InlineData("http://169.254.169.254/latest/meta-data/")]
     [InlineData("http://100.64.0.1/hook")]
     [InlineData("http://0.0.0.0/hook")]
     [InlineData("http://224.0.0.1/hook")]
@@ -31,14 +30,13 @@ public sealed class WebhookSsrfTests
     [InlineData("http://[::1]/hook")]
     [InlineData("http://[::]/hook")]
     [InlineData("http://[::ffff:127.0.0.1]/hook")]
-    [InlineData("http://[::ffff:a9fe:a9fe]/hook")]
     [InlineData("http://[fc00::1]/hook")]
     [InlineData("http://[fd12:3456::1]/hook")]
-    [InlineData("http://[fe80::1]/hook")]
     [InlineData("http://[64:ff9b::10.0.0.1]/hook")]
     [InlineData("http://localhost/hook")]
     [InlineData("https://LOCALHOST:8443/hook")]
     [InlineData("http://api.localhost/hook")]
+    // Link-local and metadata addresses: refused even with private networks allowed (the theory after the next).
     public void NonPublicDestinationsAreRefusedAtSubmission(string url)
     {
         var problem = WebhookUrlPolicy.Check(url, allowPrivateNetworks: false);
@@ -78,6 +76,35 @@ public sealed class WebhookSsrfTests
     [InlineData("2001:4860:4860::8888", null)]
     public void AddressesAreClassifiedIncludingEmbeddedIPv4(string address, string? range) =>
         Assert.Equal(range, NetworkAddressPolicy.BlockedRange(IPAddress.Parse(address)));
+
+    [Theory]
+    [InlineData("http://169.254.169.254/latest/meta-data/")]
+    [InlineData("http://169.254.1.1:8080/hook")]
+    [InlineData("http://[::ffff:169.254.169.254]/")]
+    [InlineData("http://[::ffff:a9fe:a9fe]/hook")]
+    [InlineData("http://[fd00:ec2::254]/latest/meta-data/")]
+    [InlineData("http://[fe80::1]/hook")]
+    [InlineData("http://100.100.100.200/latest/meta-data/")]
+    [InlineData("http://metadata.google.internal/computeMetadata/v1/")]
+    [InlineData("http://0xA9FEA9FE/")]
+    public void LinkLocalAndCloudMetadataAddressesAreRefusedEvenWhenPrivateNetworksAreAllowed(string url)
+    {
+        var refusal = WebhookUrlPolicy.Check(url, allowPrivateNetworks: true);
+        Assert.NotNull(refusal);
+        Assert.Contains("never allowed", refusal, StringComparison.Ordinal);
+        Assert.Null(WebhookUrlPolicy.Check("http://10.0.0.5:9000/hook", allowPrivateNetworks: true));
+    }
+
+    [Theory]
+    [InlineData("169.254.169.254")]
+    [InlineData("fd00:ec2::254")]
+    [InlineData("::ffff:169.254.169.254")]
+    public async Task ConnectionsToMetadataAddressesAreRefusedWithPrivateNetworksAllowed(string address)
+    {
+        var refused = await Assert.ThrowsAsync<WebhookDestinationBlockedException>(() => GuardedConnector.ConnectAsync(
+            new DnsEndPoint(address, 80), allowPrivateNetworks: true, TestContext.Current.CancellationToken, "External:Http:AllowPrivateNetworks").AsTask());
+        Assert.Contains("never allowed", refused.Message, StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task HostNameResolvingToLoopbackIsRefusedAtConnectTime()

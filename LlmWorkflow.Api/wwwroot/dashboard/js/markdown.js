@@ -67,28 +67,51 @@ function jsonBlock(value, attrs = {}) {
   return pre;
 }
 
+/** How deep objects and lists are opened into labelled blocks; deeper values stay JSON. */
+const MAX_DEPTH = 4;
+
+/** Whether a value holds text worth rendering as Markdown, at any depth up to MAX_DEPTH (e.g. parsed_sections). */
+function holdsMarkdown(value, depth = 0) {
+  if (typeof value === 'string') return looksLikeMarkdown(value);
+  if (depth >= MAX_DEPTH || !value || typeof value !== 'object') return false;
+  return Object.values(value).some((v) => holdsMarkdown(v, depth + 1));
+}
+
+/** One field's value: text as Markdown (or a paragraph), an object or list holding Markdown opened, the rest JSON. */
+function renderField(value, depth) {
+  if (typeof value === 'string') return looksLikeMarkdown(value) ? renderMarkdown(value) : h('p', null, value);
+  if (depth < MAX_DEPTH && holdsMarkdown(value, depth)) {
+    return Array.isArray(value)
+      ? h('ol', { class: 'output-items' }, value.map((item) => h('li', null, renderField(item, depth + 1))))
+      : fieldList(value, depth + 1);
+  }
+  return jsonBlock(value);
+}
+
+function fieldList(object, depth) {
+  return h('dl', { class: 'output-fields' }, Object.entries(object).map(([key, v]) => [
+    h('dt', null, h('code', null, key)),
+    h('dd', { 'data-field': key }, renderField(v, depth)),
+  ]));
+}
+
 /**
  * A step's or job's output, readable: text as Markdown; an llm step's {"text": "...", ...} as its Markdown; an object
- * whose fields hold text as one labelled block per field (Markdown for text, indented JSON for the rest), with the
- * raw JSON folded beneath; anything else as indented JSON.
+ * holding text (at any depth, e.g. an llm step's parsed_sections) as one labelled block per field (Markdown for text,
+ * nested objects and lists holding text opened the same way, indented JSON for the rest), with the raw JSON folded
+ * beneath; anything else as indented JSON.
  */
 export function renderOutput(value, attrs = {}) {
   if (typeof value === 'string') return h('div', { ...attrs, 'data-format': 'markdown' }, renderMarkdown(value));
   const isObject = value && typeof value === 'object' && !Array.isArray(value);
   const entries = isObject ? Object.entries(value) : [];
-  const textual = entries.filter(([, v]) => typeof v === 'string' && looksLikeMarkdown(v));
   // An llm step's answer: its text first, the model, usage and the rest folded beneath.
   if (typeof value?.text === 'string') {
     return h('div', { ...attrs, 'data-format': 'markdown' }, renderMarkdown(value.text),
       entries.length > 1 ? h('details', { class: 'raw-json' }, h('summary', null, 'Model, usage and the whole output as JSON'), jsonBlock(value, { 'data-role': 'raw-json' })) : null);
   }
-  if (textual.length === 0) return jsonBlock(value, { ...attrs, 'data-format': 'json' });
+  if (!isObject || !holdsMarkdown(value)) return jsonBlock(value, { ...attrs, 'data-format': 'json' });
   return h('div', { ...attrs, 'data-format': 'fields' },
-    h('dl', { class: 'output-fields' }, entries.map(([key, v]) => [
-      h('dt', null, h('code', null, key)),
-      h('dd', { 'data-field': key }, typeof v === 'string'
-        ? (looksLikeMarkdown(v) ? renderMarkdown(v) : h('p', null, v))
-        : jsonBlock(v)),
-    ])),
+    fieldList(value, 1),
     h('details', { class: 'raw-json' }, h('summary', null, 'As JSON'), jsonBlock(value, { 'data-role': 'raw-json' })));
 }

@@ -56,7 +56,7 @@ export async function renderCosts(main) {
     let from = r.from;
     let to = r.to;
     if (key === 'by_model') params.set('model', row.key);
-    else if (key === 'by_workflow') { if (row.key === '(deleted)') return null; params.set('workflow_name', row.key); }
+    else if (key === 'by_workflow') { if (row.key === '(no job)') return null; params.set('workflow_name', row.key); }
     else if (key === 'by_user') {
       if (row.user_id) params.set('user_id', row.user_id);
       else if (row.username) params.set('username', row.username);
@@ -103,7 +103,11 @@ export async function renderCosts(main) {
         stat('LLM calls', formatTokens(t.calls), 'calls', t.calls),
         stat('Input tokens', formatTokens(t.input_tokens), 'input_tokens', t.input_tokens),
         stat('Output tokens', formatTokens(t.output_tokens), 'output_tokens', t.output_tokens),
-        stat('Total tokens', formatTokens(t.total_tokens), 'total_tokens', t.total_tokens)),
+        stat('Total tokens', formatTokens(t.total_tokens), 'total_tokens', t.total_tokens),
+        // Deleting a job keeps its spend: the figures above include it, this says how much of them it is.
+        stat('Of which deleted jobs', `${formatCost(t.deleted_job_cost_usd ?? 0)} (${formatTokens(t.deleted_job_calls ?? 0)} calls)`,
+          'deleted_job_cost_usd', t.deleted_job_cost_usd ?? 0)),
+      h('p', { class: 'muted', 'data-role': 'counts' }, r.counts ?? ''),
       h('div', { class: 'grid-2' },
         group(r, 'By day', 'by_day', r.by_day),
         group(r, 'By model', 'by_model', r.by_model),

@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using LlmWorkflow.AppHost;
+using LlmWorkflow.Tests.Cli;
+using LlmWorkflow.Tests.Engine;
+using PortAllocator = LlmWorkflow.Tests.LocalServers.PortAllocator;
+
+namespace LlmWorkflow.Tests.Hosting;
+
+/// <summary>
+/// A newcomer's restart in a real terminal (tmux): <c>dotnet run --project LlmWorkflow.AppHost</c> until it runs,
+/// Ctrl+C, and the same command again at once (Up, Enter). Ctrl+C returns only when postgres, redis-server, the api,
+/// the workers and the orchestrator have all exited; the second start finds nothing of the first in its way and runs;
+/// a double Ctrl+C stops it too; no stack trace anywhere, nothing left running.
+/// </summary>
+public sealed partial class AppHostRestartTerminalTests
+{
+    // Generous: on a 2-core machine shared with other builds a start took 3-4 minutes (27 s idle).
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(8);
+
+    [Fact]
+    public async Task CtrlCStopsEverythingAndAStartRightAfterRuns()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Assert.Fail("The terminal test reads processes from /proc: run it on Linux.");
+        }
+
+        using var data = new TemporaryDirectory();
+        // Ports of its own, so the test runs beside a developer's AppHost and the other tests; no launch profile, so
+        // these win over launchSettings.json (which sets the same variables to the developer's fixed ports).
+        var environment = string.Join(' ', new[]
+        {
+            "ASPNETCORE_ENVIRONMENT=Development", "DOTNET_ENVIRONMENT=Development", "ASPIRE_ALLOW_UNSECURED_TRANSPORT=true",
+            $"ASPNETCORE_URLS=http://localhost:{Port()}", $"ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL=http://localhost:{Port()}",
+            $"ASPIRE_DASHBOARD_MCP_ENDPOINT_URL=http://localhost:{Port()}", $"ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL=http://localhost:{Port()}",
+        });
+        var start = $"{environment} dotnet run --no-build --no-launch-profile --project LlmWorkflow.AppHost -- " +
+            $"--workers 2 --api-port {Port()} --data {data.Path} --AppHost:Infrastructure=local";
+        // The second run starts the moment the first returns, as Up and Enter typed at once would.
+        using var terminal = TmuxTerminal.Start(RepositoryPaths.Root, $"{TmuxTerminal.WithoutProviderKeys}{start}; echo FIRST=$?; {start}");
+
+        await terminal.WaitForScreenAsync(screen => Count(terminal, StartupSummary.ReadyLine) == 1, StartTimeout);
+        var firstRun = AppHostProcesses(terminal);
+        AssertHasTheServers(firstRun, "first run");
+        terminal.Press("C-c");
+        await terminal.WaitForScreenAsync(screen => terminal.CaptureHistory().Contains("FIRST=", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        // The prompt came back: at that moment nothing of the first run runs any more.
+        var leftOver = ChildProcesses.Alive(firstRun);
+        Assert.True(leftOver.Count == 0, $"Still running after the first Ctrl+C returned: {Describe(leftOver)}");
+        Assert.Contains("FIRST=0", terminal.CaptureHistory(), StringComparison.Ordinal);
+
+        await terminal.WaitForScreenAsync(screen => Count(terminal, StartupSummary.ReadyLine) == 2, StartTimeout);
+        var secondRun = AppHostProcesses(terminal);
+        AssertHasTheServers(secondRun, "second run");
+        // Ctrl+C twice, as an impatient person does.
+        terminal.Press("C-c");
+        await Task.Delay(TimeSpan.FromMilliseconds(300), TestContext.Current.CancellationToken);
+        terminal.Press("C-c");
+        await terminal.WaitForScreenAsync(screen => screen.Contains("EXIT=", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        leftOver = ChildProcesses.Alive(secondRun);
+        Assert.True(leftOver.Count == 0, $"Still running after the second run's Ctrl+C returned: {Describe(leftOver)}");
+
+        var history = terminal.CaptureHistory();
+        Assert.False(StackFrame().IsMatch(history), $"A stack trace in the terminal:\n{history}");
+        Assert.DoesNotContain("TaskCanceledException", history, StringComparison.Ordinal);
+        // The orchestrator may stop postgres hard, leaving its lock file: the next start removes it, saying so in one line.
+        Assert.DoesNotContain("lock file \"postmaster.pid\" already exists", history, StringComparison.Ordinal);
+    }
+
+    /// <summary>The running AppHost (below the pane's shell and dotnet run) and everything it started.</summary>
+    private static IReadOnlyList<ChildProcesses.ProcessEntry> AppHostProcesses(TmuxTerminal terminal)
+    {
+        var inPane = ChildProcesses.Descendants(terminal.PanePid());
+        var appHost = inPane.Where(p => p.Name.StartsWith("LlmWorkflow.App", StringComparison.Ordinal)).ToList();
+        Assert.True(appHost.Count == 1, $"One AppHost in the pane: {Describe(inPane)}");
+        return [.. inPane, .. ChildProcesses.OfAppHost(appHost[0].Pid).Where(p => inPane.All(q => q.Pid != p.Pid))];
+    }
+
+    private static void AssertHasTheServers(IReadOnlyList<ChildProcesses.ProcessEntry> processes, string run)
+    {
+        // The api and the workers may run as "dotnet": only the servers are named; with them at least api, 2 workers, dcp.
+        Assert.True(processes.Count >= 6, $"{run}: only {Describe(processes)}");
+        foreach (var name in new[] { "postgres", "redis-server" })
+        {
+            Assert.True(processes.Any(p => p.Name.StartsWith(name, StringComparison.Ordinal)), $"{run}: no {name} among {Describe(processes)}");
+        }
+    }
+
+    private static int Count(TmuxTerminal terminal, string line) =>
+        Regex.Matches(terminal.CaptureHistory(), Regex.Escape(line)).Count;
+
+    private static string Describe(IEnumerable<ChildProcesses.ProcessEntry> processes) =>
+        string.Join(", ", processes.Select(p => $"{p.Name} ({p.Pid.ToString(CultureInfo.InvariantCulture)})"));
+
+    private static string Port() => PortAllocator.GetFreePort().ToString(CultureInfo.InvariantCulture);
+
+    // "   at Namespace.Type.Method(...)" lines of a .NET stack trace.
+    [GeneratedRegex(@"^\s+at \S+\(.*\)", RegexOptions.Multiline)]
+    private static partial Regex StackFrame();
+}
