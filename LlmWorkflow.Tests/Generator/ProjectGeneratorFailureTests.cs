@@ -12,57 +12,39 @@ namespace LlmWorkflow.Tests.Generator;
 /// </summary>
 public sealed class ProjectGeneratorFailureTests(TestServers servers) : IAsyncLifetime
 {
-    private readonly string _csvDirectory = Path.Combine(Path.GetTempPath(), "llmwf-csv-" + Guid.NewGuid().ToString("N"));
-    private ApiFactory _api = null!;
-    private WorkerHost _worker = null!;
-    private HttpClient _client = null!;
+    private GeneratorPipeline _pipeline = null!;
 
-    public async ValueTask InitializeAsync()
+    public async ValueTask InitializeAsync() => _pipeline = await GeneratorPipeline.StartAsync(servers, nameof(ProjectGeneratorFailureTests), new Dictionary<string, string?>
     {
-        var settings = (await TestEnvironment.CreateAsync(servers, nameof(ProjectGeneratorFailureTests))).Settings(new Dictionary<string, string?>
-        {
-            ["Llm:Mock:ServeAllModels"] = "true",
-            ["Llm:Mock:Responses:generate_project:section_sec_02"] = "Sorry, I cannot write this section.",
-            ["RunLogs:CsvDirectory"] = _csvDirectory,
-        });
-        _api = new ApiFactory(settings);
-        _client = _api.CreateAuthenticatedClient();
-        _worker = await WorkerHost.StartAsync(settings, TestContext.Current.CancellationToken);
-    }
+        ["Llm:Mock:Responses:generate_project:section_sec_02"] = "Sorry, I cannot write this section.",
+    });
 
-    public async ValueTask DisposeAsync()
-    {
-        await _worker.DisposeAsync();
-        _client.Dispose();
-        await _api.DisposeAsync();
-        if (Directory.Exists(_csvDirectory))
-        {
-            Directory.Delete(_csvDirectory, recursive: true);
-        }
-    }
+    public ValueTask DisposeAsync() => _pipeline.DisposeAsync();
 
     [Fact]
     public async Task AFailedSectionStreamsErrorAndTheDocumentKeepsTheSectionsBeforeIt()
     {
         var ct = TestContext.Current.CancellationToken;
         var projectId = "proj-" + Guid.NewGuid().ToString("N")[..8];
-        using var started = await ProjectGeneratorTests.StartAsync(_client, projectId, "chat-fail", ct);
+        using var started = await ProjectGeneratorTests.StartAsync(_pipeline.Client, projectId, "chat-fail", ct);
         Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
         var runId = (string)(await started.Content.ReadFromJsonAsync<JsonObject>(ct))!["run_id"]!;
 
-        var events = await ProjectGeneratorTests.StreamAsync(_client, runId, null, ct);
-        Assert.Equal(["run_started", "section_started", "section_completed", "section_started", "error"], events.Select(e => e.EventType));
+        var events = await ProjectGeneratorTests.StreamAsync(_pipeline.Client, runId, null, ct);
+        Assert.Equal(["run_started", "section_started", "section_completed", "section_started"], events.Take(4).Select(e => e.EventType));
+        Assert.Equal("error", events[^1].EventType);
+        Assert.Equal(["sec_01"], events.Where(e => e.EventType == "section_completed").Select(e => (string?)JsonNode.Parse(e.Data)!["section_id"]));
         var error = JsonNode.Parse(events[^1].Data)!;
         Assert.Equal("error", (string?)error["status"]);
-        Assert.Equal("json_parse_error", (string?)error["error"]!["type"]);
+        Assert.Equal(("json_parse_error", "section_sec_02"), ((string?)error["error"]!["type"], (string?)error["error"]!["step_id"]));
 
-        var document = await _client.GetFromJsonAsync<JsonObject>($"/generator/status/{projectId}", ct);
+        var document = await _pipeline.Client.GetFromJsonAsync<JsonObject>($"/generator/status/{projectId}", ct);
         Assert.Equal("error", (string?)document!["status"]);
         Assert.Equal(["sec_01"], document["sections"]!.AsObject().Select(s => s.Key));
         Assert.Equal("json_parse_error", (string?)document["error"]!["type"]);
         Assert.Null(document["validator"]);
 
-        var rows = await ProjectGeneratorTests.RowsWhenEndedAsync(Path.Combine(_csvDirectory, runId + ".csv"), ct);
+        var rows = await ProjectGeneratorTests.RowsWhenEndedAsync(Path.Combine(_pipeline.CsvDirectory, runId + ".csv"), ct);
         Assert.Equal("error", rows[^1]["stage"]);
         Assert.Contains("section_sec_02", rows[^1]["decision_summary"], StringComparison.Ordinal);
     }

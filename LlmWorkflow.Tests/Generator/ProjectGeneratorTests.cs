@@ -19,51 +19,35 @@ public sealed class ProjectGeneratorTests(TestServers servers) : IAsyncLifetime
 {
     private const string OtherTenantKey = "generator-other-tenant";
     private const string OwnerEmail = "teacher@school.ae";
-    private readonly string _csvDirectory = Path.Combine(Path.GetTempPath(), "llmwf-csv-" + Guid.NewGuid().ToString("N"));
-    private ApiFactory _api = null!;
-    private WorkerHost _worker = null!;
-    private HttpClient _client = null!;
+    private GeneratorPipeline _pipeline = null!;
 
-    public async ValueTask InitializeAsync()
-    {
-        var settings = (await TestEnvironment.CreateAsync(servers, nameof(ProjectGeneratorTests))).Settings(new Dictionary<string, string?>
-        {
-            ["Llm:Mock:ServeAllModels"] = "true",
-            ["CSV_LOG_DIR"] = _csvDirectory,
-            ["MODEL_PRIMARY"] = "openai/gpt-4o-mini",
-            ["Auth:ApiKeys:2:Name"] = "other",
-            ["Auth:ApiKeys:2:Key"] = OtherTenantKey,
-            ["Auth:ApiKeys:2:Tenant"] = "other-app",
-        });
-        _api = new ApiFactory(settings);
-        _client = _api.CreateAuthenticatedClient();
-        _worker = await WorkerHost.StartAsync(settings, TestContext.Current.CancellationToken);
-    }
+    private HttpClient Client => _pipeline.Client;
 
-    public async ValueTask DisposeAsync()
+    private string CsvDirectory => _pipeline.CsvDirectory;
+
+    public async ValueTask InitializeAsync() => _pipeline = await GeneratorPipeline.StartAsync(servers, nameof(ProjectGeneratorTests), new Dictionary<string, string?>
     {
-        await _worker.DisposeAsync();
-        _client.Dispose();
-        await _api.DisposeAsync();
-        if (Directory.Exists(_csvDirectory))
-        {
-            Directory.Delete(_csvDirectory, recursive: true);
-        }
-    }
+        ["MODEL_PRIMARY"] = "openai/gpt-4o-mini",
+        ["Auth:ApiKeys:2:Name"] = "other",
+        ["Auth:ApiKeys:2:Key"] = OtherTenantKey,
+        ["Auth:ApiKeys:2:Tenant"] = "other-app",
+    });
+
+    public ValueTask DisposeAsync() => _pipeline.DisposeAsync();
 
     [Fact]
     public async Task ARunStartsOnceStreamsFourOhFoursEventsAndServesEverySectionInProjV1()
     {
         var ct = TestContext.Current.CancellationToken;
         var projectId = "proj-" + Guid.NewGuid().ToString("N")[..8];
-        using var first = await StartAsync(_client, projectId, "chat_456", ct);
+        using var first = await StartAsync(Client, projectId, "chat_456", ct);
         Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
         var runId = (string)(await first.Content.ReadFromJsonAsync<JsonObject>(ct))!["run_id"]!;
-        using var again = await StartAsync(_client, projectId, "chat_456", ct);
+        using var again = await StartAsync(Client, projectId, "chat_456", ct);
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         Assert.Equal(runId, (string?)(await again.Content.ReadFromJsonAsync<JsonObject>(ct))!["run_id"]);
 
-        var events = await StreamAsync(_client, runId, null, ct);
+        var events = await StreamAsync(Client, runId, null, ct);
         Assert.Equal(
             ["run_started", "section_started", "section_completed", "section_started", "section_completed", "section_started", "section_completed", "run_completed"],
             events.Select(e => e.EventType));
@@ -71,16 +55,16 @@ public sealed class ProjectGeneratorTests(TestServers servers) : IAsyncLifetime
         Assert.All(events, e => Assert.Equal(runId, (string?)JsonNode.Parse(e.Data)!["run_id"]));
 
         // Resuming after the second section's completion replays only what came after it; after the end, 204.
-        var resumed = await StreamAsync(_client, runId, events[4].EventId, ct);
+        var resumed = await StreamAsync(Client, runId, events[4].EventId, ct);
         Assert.Equal(events.Skip(5).Select(e => e.EventId), resumed.Select(e => e.EventId));
         using (var request = new HttpRequestMessage(HttpMethod.Get, $"/generator/events/stream?run_id={runId}"))
         {
             request.Headers.Add("Last-Event-ID", events[^1].EventId);
-            using var ended = await _client.SendAsync(request, ct);
+            using var ended = await Client.SendAsync(request, ct);
             Assert.Equal(HttpStatusCode.NoContent, ended.StatusCode);
         }
 
-        var document = await _client.GetFromJsonAsync<JsonObject>($"/generator/status/{projectId}", ct);
+        var document = await Client.GetFromJsonAsync<JsonObject>($"/generator/status/{projectId}", ct);
         Assert.Equal("proj.v1", (string?)document!["schema_version"]);
         Assert.Equal(runId, (string?)document["run_id"]);
         Assert.Equal("chat_456", (string?)document["chat_id"]);
@@ -93,7 +77,7 @@ public sealed class ProjectGeneratorTests(TestServers servers) : IAsyncLifetime
         Assert.True((bool)document["validator"]!["ok"]!);
 
         // MODEL_PRIMARY: every llm step of the run was asked of that model.
-        var job = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{runId}", ct);
+        var job = await Client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{runId}", ct);
         var llmSteps = job!["steps"]!.AsArray().Select(s => (string?)s!["model"]).Where(m => m is not null).ToList();
         Assert.Equal(5, llmSteps.Count);
         Assert.All(llmSteps, model => Assert.Contains("gpt-4o-mini", model, StringComparison.Ordinal));
@@ -104,12 +88,12 @@ public sealed class ProjectGeneratorTests(TestServers servers) : IAsyncLifetime
     {
         var ct = TestContext.Current.CancellationToken;
         var projectId = "proj-" + Guid.NewGuid().ToString("N")[..8];
-        using var started = await StartAsync(_client, projectId, "chat-csv", ct, title: $"Ask {OwnerEmail} for the price cards");
+        using var started = await StartAsync(Client, projectId, "chat-csv", ct, title: $"Ask {OwnerEmail} for the price cards");
         var runId = (string)(await started.Content.ReadFromJsonAsync<JsonObject>(ct))!["run_id"]!;
-        var done = await JobPolling.WaitForTerminalAsync(_client, $"/api/v1/jobs/{runId}", TimeSpan.FromSeconds(60), ct);
+        var done = await JobPolling.WaitForTerminalAsync(Client, $"/api/v1/jobs/{runId}", TimeSpan.FromSeconds(60), ct);
         Assert.Equal("completed", (string?)done["status"]);
 
-        var path = Path.Combine(_csvDirectory, runId + ".csv");
+        var path = Path.Combine(CsvDirectory, runId + ".csv");
         var rows = await RowsWhenEndedAsync(path, ct);
         Assert.Equal(
             ["timestamp", "run_id", "stage", "model", "temperature", "prompt_tokens", "completion_tokens", "cost_est", "decision_summary", "input_path", "output_path", "warning"],
@@ -125,9 +109,9 @@ public sealed class ProjectGeneratorTests(TestServers servers) : IAsyncLifetime
         Assert.True(int.Parse(plan["prompt_tokens"], CultureInfo.InvariantCulture) > 0);
 
         // The title (with the e-mail) is in the plan's prompt: the prompt file has it redacted, like every file of the run.
-        var prompt = await File.ReadAllTextAsync(Path.Combine(_csvDirectory, plan["input_path"]), ct);
+        var prompt = await File.ReadAllTextAsync(Path.Combine(CsvDirectory, plan["input_path"]), ct);
         Assert.Contains("[REDACTED_EMAIL] for the price cards", prompt, StringComparison.Ordinal);
-        foreach (var file in Directory.EnumerateFiles(_csvDirectory, "*", SearchOption.AllDirectories).Where(f => f.Contains(runId, StringComparison.Ordinal)))
+        foreach (var file in Directory.EnumerateFiles(CsvDirectory, "*", SearchOption.AllDirectories).Where(f => f.Contains(runId, StringComparison.Ordinal)))
         {
             Assert.DoesNotContain(OwnerEmail, await File.ReadAllTextAsync(file, ct), StringComparison.OrdinalIgnoreCase);
         }
@@ -138,10 +122,10 @@ public sealed class ProjectGeneratorTests(TestServers servers) : IAsyncLifetime
     {
         var ct = TestContext.Current.CancellationToken;
         var projectId = "proj-" + Guid.NewGuid().ToString("N")[..8];
-        using var started = await StartAsync(_client, projectId, "chat-x", ct);
+        using var started = await StartAsync(Client, projectId, "chat-x", ct);
         var runId = (string)(await started.Content.ReadFromJsonAsync<JsonObject>(ct))!["run_id"]!;
 
-        using var other = _api.CreateClient();
+        using var other = _pipeline.Api.CreateClient();
         other.DefaultRequestHeaders.Add("X-API-Key", OtherTenantKey);
         Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"/generator/status/{projectId}", ct)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"/generator/events/stream?run_id={runId}", ct)).StatusCode);
@@ -149,7 +133,7 @@ public sealed class ProjectGeneratorTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Accepted, theirs.StatusCode);
         Assert.NotEqual(runId, (string?)(await theirs.Content.ReadFromJsonAsync<JsonObject>(ct))!["run_id"]);
 
-        using var anonymous = _api.CreateClient();
+        using var anonymous = _pipeline.Api.CreateClient();
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync($"/generator/status/{projectId}", ct)).StatusCode);
         Assert.Equal("""{"ok":true}""", await anonymous.GetStringAsync("/generator/health", ct));
     }
@@ -158,16 +142,16 @@ public sealed class ProjectGeneratorTests(TestServers servers) : IAsyncLifetime
     public async Task AStartWithMissingOrWrongFieldsIsRefusedNamingThem()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var response = await _client.PostAsJsonAsync("/generator/start", new { chat_id = "c", topic = "Fractions", life_skill = "Teamwork", group_size = 40, duration_min = 45 }, ct);
+        using var response = await Client.PostAsJsonAsync("/generator/start", new { chat_id = "c", topic = "Fractions", life_skill = "Teamwork", group_size = 40, duration_min = 45 }, ct);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var errors = (await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["errors"]!.AsObject();
         Assert.Contains("project_id", errors.Select(e => e.Key));
 
-        using var tooMany = await _client.PostAsJsonAsync("/generator/start", new { project_id = "p", chat_id = "c", topic = "Fractions", life_skill = "Teamwork", group_size = 40, duration_min = 45 }, ct);
+        using var tooMany = await Client.PostAsJsonAsync("/generator/start", new { project_id = "p", chat_id = "c", topic = "Fractions", life_skill = "Teamwork", group_size = 40, duration_min = 45 }, ct);
         Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
         Assert.Equal(["group_size"], (await tooMany.Content.ReadFromJsonAsync<JsonObject>(ct))!["errors"]!.AsObject().Select(e => e.Key));
 
-        using var badRun = await _client.GetAsync("/generator/events/stream?run_id=not-a-run", ct);
+        using var badRun = await Client.GetAsync("/generator/events/stream?run_id=not-a-run", ct);
         Assert.Equal(HttpStatusCode.BadRequest, badRun.StatusCode);
     }
 

@@ -253,13 +253,13 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
                     }
                 }
 
-                foreach (var owner in Owners.Where(o => o.Key != TestEnvironment.AdminKey))
+                foreach (var reader in Owners.Where(o => o.Key != TestEnvironment.AdminKey))
                 {
-                    using var status = await SendRawAsync(owner, HttpMethod.Get, "/generator/status/proj_123", null, ct);
+                    using var status = await SendRawAsync(reader, HttpMethod.Get, "/generator/status/proj_123", null, ct);
                     var document = status.IsSuccessStatusCode ? await status.Content.ReadFromJsonAsync<JsonObject>(ct) : null;
                     if ((string?)document?["run_id"] != _ownersRun)
                     {
-                        failures.Add($"GET /generator/status/{{projectId}} as '{owner.Name}': {(int)status.StatusCode}, expected alice's run");
+                        failures.Add($"GET /generator/status/{{projectId}} as '{reader.Name}': {(int)status.StatusCode}, expected alice's run");
                     }
                 }
             }
