@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Pipeline.Versions;
@@ -19,11 +21,9 @@ internal sealed record StartOutcome(Guid? RunId, bool Created, IReadOnlyList<Sub
 internal sealed class ProjectGenerator(
     JobSubmitter submitter,
     ProjectRunStore runs,
-    WorkflowVersions versions,
-    WorkflowCatalog catalog,
+    PrimaryModelVersion primaryModel,
     IOptions<ProjectGeneratorOptions> options)
 {
-    private (string CatalogHash, WorkflowVersion Pinned)? _withPrimaryModel;
 
     public async Task<StartOutcome> StartAsync(StartProjectRequest request, string tenantId, string? userId, CancellationToken cancellationToken)
     {
@@ -46,7 +46,7 @@ internal sealed class ProjectGenerator(
             UserId = userId,
             Action = "generator.start",
             IdempotencyKey = StartKey(projectId, chatId),
-            Version = PinnedVersion(),
+            Version = primaryModel.Current(),
         }, cancellationToken);
         if (result.Job is not { } job)
         {
@@ -76,26 +76,18 @@ internal sealed class ProjectGenerator(
         return problems;
     }
 
-    /// <summary>The job's input: the start's body, the fields it sent (the workflow's input schema says which are required).</summary>
-    private static JsonObject Input(StartProjectRequest request)
+    private static readonly JsonSerializerOptions InputJson = new()
     {
-        var input = new JsonObject { ["project_id"] = request.ProjectId, ["chat_id"] = request.ChatId };
-        void Optional(string name, JsonNode? value)
-        {
-            if (value is not null)
-            {
-                input[name] = value;
-            }
-        }
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
 
-        Optional("title", request.Title);
-        Optional("topic", request.Topic);
-        Optional("life_skill", request.LifeSkill);
-        Optional("group_size", request.GroupSize);
-        Optional("duration_min", request.DurationMin);
-        Optional("owner_email", request.OwnerEmail);
-        return input;
-    }
+    /// <summary>
+    /// The job's input: the fields the start sent (the workflow's input schema says which are required). Parsed from
+    /// JSON text, as a submitted input_data is: the input schema checks read numbers as JSON numbers.
+    /// </summary>
+    private static JsonObject Input(StartProjectRequest request) =>
+        JsonNode.Parse(JsonSerializer.Serialize(request, InputJson))!.AsObject();
 
     private static ProjectMeta Meta(StartProjectRequest request) => new(
         GradeBand: null, request.ProjectId!, request.Title, request.Topic ?? "", request.LifeSkill ?? "",
@@ -104,9 +96,18 @@ internal sealed class ProjectGenerator(
     /// <summary>The job idempotency key of a (project_id, chat_id): hashed, so any ids fit the key's 255 characters.</summary>
     private static string StartKey(string projectId, string chatId) =>
         "generator:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(projectId + "\n" + chatId)));
+}
 
-    /// <summary>The catalog's version with every llm step on MODEL_PRIMARY; null (the catalog's) when it is unset.</summary>
-    private WorkflowVersion? PinnedVersion()
+/// <summary>
+/// The version generator runs are pinned to when MODEL_PRIMARY is set: the catalog's version of the workflow with
+/// every llm step on that model, derived once per catalog version.
+/// </summary>
+internal sealed class PrimaryModelVersion(WorkflowVersions versions, WorkflowCatalog catalog, IOptions<ProjectGeneratorOptions> options)
+{
+    private (string CatalogHash, WorkflowVersion Pinned)? _derived;
+
+    /// <summary>Null (the catalog's version) when MODEL_PRIMARY is unset.</summary>
+    public WorkflowVersion? Current()
     {
         if (options.Value.ModelPrimary is not { } model || !catalog.TryGet(options.Value.WorkflowName, out var workflow))
         {
@@ -114,13 +115,13 @@ internal sealed class ProjectGenerator(
         }
 
         var current = versions.Current(workflow);
-        if (_withPrimaryModel is { } cached && cached.CatalogHash == current.Hash)
+        if (_derived is { } cached && cached.CatalogHash == current.Hash)
         {
             return cached.Pinned;
         }
 
         var pinned = versions.Derive(current, definition => UseModel(definition["steps"] as JsonArray, model));
-        _withPrimaryModel = (current.Hash, pinned);
+        _derived = (current.Hash, pinned);
         return pinned;
     }
 

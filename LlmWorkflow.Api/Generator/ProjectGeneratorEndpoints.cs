@@ -31,7 +31,8 @@ internal static class ProjectGeneratorEndpoints
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<ProjectGeneratorOptions>, ProjectGeneratorOptionsValidation>();
         services.AddSingleton<ProjectRunStore>();
-        services.AddSingleton<ProjectGenerator>();
+        services.AddSingleton<PrimaryModelVersion>();
+        services.AddScoped<ProjectGenerator>();
         services.AddScoped<ProjectDocumentReader>();
         return services;
     }
