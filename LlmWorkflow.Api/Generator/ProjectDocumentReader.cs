@@ -61,9 +61,7 @@ internal sealed class ProjectDocumentReader(LlmWorkflowDbContext db)
             sections,
             answers.GetValueOrDefault(ValidateStep),
             new ProjectLogs(CsvUrl: null, EventsReplayable: true),
-            job.Status is JobStatus.Failed or JobStatus.Cancelled && job.ErrorData is { } error
-                ? JsonNode.Parse(error.RootElement.GetRawText()) as JsonObject
-                : null);
+            Error(job.Status, job.ErrorData));
     }
 
     /// <summary>004's status values from the job's status and the steps it has persisted.</summary>
@@ -74,6 +72,14 @@ internal sealed class ProjectDocumentReader(LlmWorkflowDbContext db)
         _ when !planned => "planning",
         _ when !allSectionsWritten => "generating",
         _ => "validating",
+    };
+
+    /// <summary>The job's error for a run that ended in error; a cancellation without one says so.</summary>
+    private static JsonObject? Error(JobStatus status, JsonDocument? error) => status switch
+    {
+        JobStatus.Failed or JobStatus.Cancelled when error is not null => JsonNode.Parse(error.RootElement.GetRawText()) as JsonObject,
+        JobStatus.Cancelled => new JsonObject { ["type"] = "cancelled", ["message"] = "The run was cancelled." },
+        _ => null,
     };
 
     /// <summary>An llm step's JSON answer (its output's <c>json</c>).</summary>
