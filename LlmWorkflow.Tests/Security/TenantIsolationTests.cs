@@ -406,7 +406,9 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
         using var response = await SendRawAsync(intruder, probe.Method, probe.Path, probe.Body, ct);
         var text = await response.Content.ReadAsStringAsync(ct);
         // An intruder that started the same project_id itself reads its own run; it must never get alice's.
-        return text.Contains(ownersRun, StringComparison.Ordinal) ? $"{(int)response.StatusCode} with alice's run" : null;
+        return operation.Key == "GET /generator/events/stream"
+            ? response.StatusCode == HttpStatusCode.NotFound ? null : $"{(int)response.StatusCode}, expected 404"
+            : text.Contains(ownersRun, StringComparison.Ordinal) ? $"{(int)response.StatusCode} with alice's run" : null;
     }
 
     private async Task<HttpStatusCode> SendAsync(Actor actor, OpenApiOperation operation, string jobId, CancellationToken ct)
