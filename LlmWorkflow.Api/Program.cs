@@ -4,6 +4,7 @@ using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Contracts;
 using LlmWorkflow.Api.Endpoints;
+using LlmWorkflow.Api.Generator;
 using LlmWorkflow.Api.Infrastructure;
 using LlmWorkflow.Api.Infrastructure.OpenApi;
 using LlmWorkflow.Api.Jobs;
@@ -40,6 +41,7 @@ builder.Services.AddLlmWorkflowOpenApi();
 builder.Services.AddApiKeyAuth(builder.Configuration);
 builder.Services.AddCallerRateLimits(builder.Configuration);
 builder.Services.AddConfiguredCors(builder.Configuration);
+builder.Services.AddProjectGenerator(builder.Configuration);
 
 var app = builder.Build();
 
@@ -91,6 +93,8 @@ api.MapGroup("").WithTags("Schedules").MapScheduleEndpoints();
 api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints().MapAnalyticsEndpoints().MapDashboardEndpoints();
 api.MapGroup("/providers").WithTags("Providers").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapProviderEndpoints();
 api.MapGroup("/admin/keys").WithTags("API keys").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapApiKeyEndpoints();
+// Document 004's project generator, beside /api/v1 under its own prefix (its /health would clash with the service's).
+app.MapProjectGenerator(rateLimits.Enabled);
 // Decision links carry their own capability (a signed token): no API key, outside /api/v1.
 app.MapApprovalEndpoints();
 api.MapGroup("/admin/webhooks").WithTags("Webhooks").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapWebhookEndpoints();

@@ -31,6 +31,9 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<JobRunWriter>();
         builder.Services.AddSingleton<HeldWrites>();
         builder.Services.AddSingleton<JobProcessor>();
+        builder.Services.AddOptions<LlmWorkflow.Worker.RunLogs.CsvRunLogOptions>().Bind(builder.Configuration.GetSection(LlmWorkflow.Worker.RunLogs.CsvRunLogOptions.SectionName))
+            .PostConfigure(o => o.CsvDirectory ??= builder.Configuration[LlmWorkflow.Worker.RunLogs.CsvRunLogOptions.DirectoryVariable] is { Length: > 0 } dir ? dir : null);
+        builder.Services.AddSingleton<LlmWorkflow.Worker.RunLogs.CsvRunLogs>();
         builder.Services.AddSingleton<RunningJobs>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RunningJobs>());
         builder.Services.AddSingleton<LiveEventPublisher>();

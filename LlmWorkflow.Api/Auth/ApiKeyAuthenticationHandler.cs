@@ -35,8 +35,10 @@ public sealed class ApiKeyAuthenticationHandler(
             }
         }
 
-        // EventSource cannot send headers, so the live events route also accepts ?api_key=.
-        if (presented is null && Request.Path.Value?.EndsWith("/events", StringComparison.Ordinal) == true
+        // EventSource cannot send headers, so the live events routes (/api/v1's and the generator's /events/stream)
+        // also accept ?api_key=.
+        if (presented is null && Request.Path.Value is { } path
+            && (path.EndsWith("/events", StringComparison.Ordinal) || path.EndsWith("/events/stream", StringComparison.Ordinal))
             && Request.Query.TryGetValue("api_key", out var queryKey) && !string.IsNullOrEmpty(queryKey))
         {
             presented = queryKey.ToString();

@@ -42,19 +42,36 @@ internal static class EventEndpoints
         return api;
     }
 
-    private static async Task<Results<ServerSentEventsResult<string>, NoContent, NotFoundProblem, ValidationProblem>> StreamAsync(
+    private static Task<Results<ServerSentEventsResult<string>, NoContent, NotFoundProblem, ValidationProblem>> StreamAsync(
         Guid jobId,
         [FromHeader(Name = "Last-Event-ID")] string? lastEventIdHeader,
         [FromQuery(Name = "last_event_id")] string? lastEventIdQuery,
         LlmWorkflowDbContext db,
         JobEventStream events,
         HttpContext http,
+        CancellationToken cancellationToken) =>
+        StreamJobAsync(jobId, lastEventIdHeader, lastEventIdQuery, db, events, http, static items => items, NotFoundProblems.Job, cancellationToken);
+
+    /// <summary>
+    /// The job's live events with resume, 204 after the end and the ending rebuilt from the database, passed through
+    /// <paramref name="view"/>: another surface (document 004's <c>/generator/events/stream</c>) renames or drops events
+    /// there and keeps the entry ids, so Last-Event-ID resumes work the same.
+    /// </summary>
+    internal static async Task<Results<ServerSentEventsResult<string>, NoContent, NotFoundProblem, ValidationProblem>> StreamJobAsync(
+        Guid jobId,
+        string? lastEventIdHeader,
+        string? lastEventIdQuery,
+        LlmWorkflowDbContext db,
+        JobEventStream events,
+        HttpContext http,
+        Func<IAsyncEnumerable<SseItem<string>>, IAsyncEnumerable<SseItem<string>>> view,
+        Func<Guid, NotFoundProblem> notFound,
         CancellationToken cancellationToken)
     {
         var job = await db.Jobs.AsNoTracking().FirstOrDefaultAsync(j => j.Id == jobId, cancellationToken);
         if (job is null || !CallerScope.From(http).CanSee(job))
         {
-            return NotFoundProblems.Job(jobId);
+            return notFound(jobId);
         }
 
         var resumeFrom = string.IsNullOrEmpty(lastEventIdHeader) ? lastEventIdQuery : lastEventIdHeader;
@@ -72,7 +89,7 @@ internal static class EventEndpoints
         }
 
         // An empty Last-Event-ID (or ?last_event_id=) means from the start, like none at all.
-        return TypedResults.ServerSentEvents(ReadAsync(job, string.IsNullOrEmpty(resumeFrom) ? "0" : resumeFrom, events, http.RequestServices, cancellationToken));
+        return TypedResults.ServerSentEvents(view(ReadAsync(job, string.IsNullOrEmpty(resumeFrom) ? "0" : resumeFrom, events, http.RequestServices, cancellationToken)));
     }
 
     /// <summary>

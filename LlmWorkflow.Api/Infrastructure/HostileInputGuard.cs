@@ -17,7 +17,8 @@ public static partial class HostileInputGuard
     public static IApplicationBuilder UseHostileInputGuard(this IApplicationBuilder app, int maxJsonDepth) =>
         app.Use(async (context, next) =>
         {
-            if (!context.Request.Path.StartsWithSegments("/api"))
+            // The API and document 004's generator surface beside it.
+            if (!context.Request.Path.StartsWithSegments("/api") && !context.Request.Path.StartsWithSegments("/generator"))
             {
                 await next(context);
                 return;

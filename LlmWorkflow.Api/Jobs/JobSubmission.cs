@@ -39,6 +39,12 @@ public sealed record JobSubmission
     /// <summary>When to run it (resolved from run_at or delay_seconds); null runs it at once.</summary>
     public DateTimeOffset? RunAt { get; init; }
 
+    /// <summary>
+    /// The workflow version to pin the job to instead of the catalog's (the project generator's MODEL_PRIMARY derives
+    /// one with its model); null pins the catalog's.
+    /// </summary>
+    public LlmWorkflow.Pipeline.Versions.WorkflowVersion? Version { get; init; }
+
     public string? TraceParent { get; init; }
 
     public string? TraceState { get; init; }

@@ -69,7 +69,7 @@ public sealed class JobSubmitter(
 
         // The job is pinned to the catalog's version of its workflow: hashed once per loaded definition, its row
         // stored once per process, so this costs a submission nothing after the first.
-        var version = versions.Current(workflow);
+        var version = submission.Version ?? versions.Current(workflow);
         await versions.EnsureStoredAsync(version, cancellationToken);
 
         // Inserted and dispatched together with concurrent submissions (one INSERT and one pipelined XADD per batch).

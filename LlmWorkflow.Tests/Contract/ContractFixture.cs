@@ -22,6 +22,9 @@ public sealed class ContractFixture(TestServers servers) : IAsyncLifetime
     /// <summary>The port reserved for the Node receiver that stands in for the main app's /api/webhooks/llm-callback.</summary>
     public int ReceiverPort { get; private set; }
 
+    /// <summary>Where the worker writes document 004's CSV run logs (CSV_LOG_DIR), for the generator flow to read.</summary>
+    public string CsvLogDirectory { get; } = Path.Combine(Path.GetTempPath(), "llmwf-contract-csv-" + Guid.NewGuid().ToString("N"));
+
     public async ValueTask InitializeAsync()
     {
         ReceiverPort = PortAllocator.GetFreePort();
@@ -38,6 +41,7 @@ public sealed class ContractFixture(TestServers servers) : IAsyncLifetime
             ["Cors:AllowedOrigins"] = BrowserOrigin,
             ["Worker:Id"] = "contract-worker",
             ["Worker:MaxConcurrentJobs"] = "8",
+            ["CSV_LOG_DIR"] = CsvLogDirectory,
         });
         Api = RealApiHost.Start(settings);
         _worker = await WorkerHost.StartAsync(settings);

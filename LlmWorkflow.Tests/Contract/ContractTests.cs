@@ -21,6 +21,7 @@ public sealed class ContractTests(ContractFixture fixture, ITestOutputHelper out
         ["WEBHOOK_RECEIVER_PORT"] = fixture.ReceiverPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["BROWSER_ORIGIN"] = ContractFixture.BrowserOrigin,
         ["OUT_DIR"] = OutDirectory,
+        ["CSV_LOG_DIR"] = fixture.CsvLogDirectory,
     };
 
     /// <summary>Where the scripts write the downloaded document and generated client (per test run, outside the repo).</summary>
@@ -74,6 +75,14 @@ public sealed class ContractTests(ContractFixture fixture, ITestOutputHelper out
     {
         var text = await RunScriptAsync("seeds-main-app.ts");
         Assert.Contains("main app: ", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DocumentFourClientFlowsWorkAgainstTheGeneratorSurface()
+    {
+        var text = await RunScriptAsync("generator-004.ts");
+        Assert.Contains("generator 004: run ", text, StringComparison.Ordinal);
+        Assert.Contains("e-mail redacted", text, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -242,7 +242,7 @@ public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
     {
         var validPath = new Dictionary<string, string>
         {
-            ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = keyId, ["event"] = "approval", ["scheduleId"] = scheduleId, ["otherId"] = jobId, ["hash"] = new string('0', 64), ["token"] = "CfDJ8made-up-token",
+            ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = keyId, ["event"] = "approval", ["scheduleId"] = scheduleId, ["otherId"] = jobId, ["hash"] = new string('0', 64), ["token"] = "CfDJ8made-up-token", ["projectId"] = "proj_123",
         };
         var basePath = operation.Fill(validPath);
         var validBody = operation.HasBody ? ValidBody(operation) : null;

@@ -27,6 +27,7 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
         "GET /api/v1/workflows/{name}",
         "GET /api/v1/workflows/{name}/diagram",
         "POST /api/v1/workflow/validate",
+        "GET /generator/health",
     ];
 
     private static readonly string[] SubmitRoutes = ["POST /api/v1/workflow", "POST /api/v1/jobs"];
@@ -262,6 +263,29 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
                     }
                 }
             }
+            else if (operation.Path.StartsWith("/generator/", StringComparison.Ordinal) && !TenantNeutral.Contains(operation.Key))
+            {
+                // Document 004's surface: alice's project and run are invisible to every intruder, whose start of the same
+                // project_id and chat_id is a run of its own (or refused), never alice's.
+                _ownersRun ??= await StartProjectAsync(Owners[0], ct);
+                foreach (var intruder in Intruders)
+                {
+                    if (await GeneratorProbeAsync(intruder, operation, _ownersRun, ct) is { } failure)
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}': {failure}");
+                    }
+                }
+
+                foreach (var reader in Owners.Where(o => o.Key != TestEnvironment.AdminKey))
+                {
+                    using var status = await SendRawAsync(reader, HttpMethod.Get, "/generator/status/proj_123", null, ct);
+                    var document = status.IsSuccessStatusCode ? await status.Content.ReadFromJsonAsync<JsonObject>(ct) : null;
+                    if ((string?)document?["run_id"] != _ownersRun)
+                    {
+                        failures.Add($"GET /generator/status/{{projectId}} as '{reader.Name}': {(int)status.StatusCode}, expected alice's run");
+                    }
+                }
+            }
             else if (!TenantNeutral.Contains(operation.Key))
             {
                 failures.Add($"{operation.Key} has no tenant-isolation probe: add one to {nameof(TenantIsolationTests)}");
@@ -382,10 +406,38 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
         Assert.Contains(jobId, await ListAsync(new Actor("bob", KeyA, "bob"), null, ct));
     }
 
+    private const string ProjectStart = """{"project_id": "proj_123", "chat_id": "chat_456", "topic": "Fractions", "life_skill": "Problem Solving", "group_size": 3, "duration_min": 45}""";
+
+    private string? _ownersRun;
+
+    private async Task<string> StartProjectAsync(Actor actor, CancellationToken ct)
+    {
+        using var response = await SendRawAsync(actor, HttpMethod.Post, "/generator/start", ProjectStart, ct);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["run_id"]!;
+    }
+
+    /// <summary>Null when the intruder learns nothing of alice's project run; else what it got.</summary>
+    private async Task<string?> GeneratorProbeAsync(Actor intruder, OpenApiOperation operation, string ownersRun, CancellationToken ct)
+    {
+        (HttpMethod Method, string Path, string? Body) probe = operation.Key switch
+        {
+            "POST /generator/start" => (HttpMethod.Post, "/generator/start", ProjectStart),
+            "GET /generator/events/stream" => (HttpMethod.Get, $"/generator/events/stream?run_id={ownersRun}", null),
+            _ => (new HttpMethod(operation.Method), operation.Fill(new Dictionary<string, string> { ["projectId"] = "proj_123" }), null),
+        };
+        using var response = await SendRawAsync(intruder, probe.Method, probe.Path, probe.Body, ct);
+        var text = await response.Content.ReadAsStringAsync(ct);
+        // An intruder that started the same project_id itself reads its own run; it must never get alice's.
+        return operation.Key == "GET /generator/events/stream"
+            ? response.StatusCode == HttpStatusCode.NotFound ? null : $"{(int)response.StatusCode}, expected 404"
+            : text.Contains(ownersRun, StringComparison.Ordinal) ? $"{(int)response.StatusCode} with alice's run" : null;
+    }
+
     private async Task<HttpStatusCode> SendAsync(Actor actor, OpenApiOperation operation, string jobId, CancellationToken ct)
     {
         // Key routes are admin routes: any key id shows whether a non-admin is refused.
-        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = Guid.NewGuid().ToString(), ["event"] = "approval", ["scheduleId"] = _scheduleId, ["otherId"] = jobId, ["hash"] = new string('0', 64), ["token"] = "CfDJ8made-up-token" });
+        var path = operation.Fill(new Dictionary<string, string> { ["jobId"] = jobId, ["name"] = "hello_transform", ["keyId"] = Guid.NewGuid().ToString(), ["event"] = "approval", ["scheduleId"] = _scheduleId, ["otherId"] = jobId, ["hash"] = new string('0', 64), ["token"] = "CfDJ8made-up-token", ["projectId"] = "proj_123" });
         var body = operation.HasBody ? "{}" : null;
         if (operation.Key == "POST /api/v1/admin/webhooks/replay")
         {

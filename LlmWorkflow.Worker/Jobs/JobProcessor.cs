@@ -31,6 +31,7 @@ internal sealed partial class JobProcessor(
     DueJobWaker waker,
     PostgresSignalInbox signals,
     LlmWorkflow.Pipeline.Approvals.ApprovalLinks approvalLinks,
+    LlmWorkflow.Worker.RunLogs.CsvRunLogs csvRunLogs,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<JobProcessor> logger)
@@ -92,9 +93,9 @@ internal sealed partial class JobProcessor(
             {
                 RunId = claimed.Id.ToString(),
                 Context = RunContext(claimed),
-                Progress = wantsStepEvents
+                Progress = csvRunLogs.Wrap(wantsStepEvents
                     ? await WebhookStepEventSink.ForJobAsync(sink, webhooks, claimed, time, logger, abort)
-                    : sink,
+                    : sink, claimed),
                 Checkpoints = checkpoints,
                 MaxCostUsd = claimed.BudgetUsd,
                 ResumedWait = claimed.ResumedWait,

@@ -91,6 +91,11 @@ internal sealed class OpenApiContractTransformer : IOpenApiDocumentTransformer
                     continue;
                 }
 
+                if (OpenApiDocumentSetup.AnonymousPaths.Contains(path))
+                {
+                    continue;
+                }
+
                 AddProblem(document, operation, "401", "No API key, or an unknown one (X-API-Key or X-API-Secret).");
                 if (path.StartsWith("/api/v1/admin", StringComparison.Ordinal))
                 {
@@ -132,6 +137,12 @@ internal sealed class OpenApiContractTransformer : IOpenApiDocumentTransformer
                 {
                     DescribeEventStream(operation);
                 }
+                else if (path == "/generator/events/stream")
+                {
+                    DescribeEventStream(operation, "The run's events under document 004's names as Server-Sent Events: `id:` (the stream entry id), " +
+                                                   "`event:` (run_started, section_started, section_completed, run_completed or error) and `data:` " +
+                                                   "(a JSON object with run_id, status, timestamp and the event's fields). Ends after run_completed or error.");
+                }
             }
         }
     }
@@ -164,11 +175,11 @@ internal sealed class OpenApiContractTransformer : IOpenApiDocumentTransformer
         };
     }
 
-    private static void DescribeEventStream(OpenApiOperation operation)
+    private static void DescribeEventStream(OpenApiOperation operation, string? description = null)
     {
         if (operation.Responses!.TryGetValue("200", out var ok) && ok is OpenApiResponse okResponse)
         {
-            okResponse.Description = "The job's events as Server-Sent Events: `id:` (the stream entry id), `event:` (the type) and " +
+            okResponse.Description = description ?? "The job's events as Server-Sent Events: `id:` (the stream entry id), `event:` (the type) and " +
                                      "`data:` (a JSON object with type, job_id, timestamp and the event's fields). Ends after run_completed, run_failed or cancelled.";
             okResponse.Content = new Dictionary<string, OpenApiMediaType>
             {

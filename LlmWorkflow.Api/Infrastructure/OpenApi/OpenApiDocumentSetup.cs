@@ -36,17 +36,25 @@ internal static class OpenApiDocumentSetup
                 tag.Description ??= TagDescriptions.GetValueOrDefault(tag.Name ?? "");
             }
 
-            // The health alias is anonymous, like the probes.
-            if (document.Paths.TryGetValue("/api/v1/health", out var health) && health.Operations?.GetValueOrDefault(HttpMethod.Get) is { } check)
+            // The health alias and document 004's health are anonymous, like the probes.
+            foreach (var path in AnonymousPaths)
             {
-                check.Security = [];
+                if (document.Paths.TryGetValue(path, out var health) && health.Operations?.GetValueOrDefault(HttpMethod.Get) is { } check)
+                {
+                    check.Security = [];
+                }
             }
 
             return Task.CompletedTask;
         }).AddDocumentTransformer<OpenApiContractTransformer>());
 
+    /// <summary>The routes that need no key.</summary>
+    public static readonly IReadOnlySet<string> AnonymousPaths = new HashSet<string>(StringComparer.Ordinal) { "/api/v1/health", "/generator/health" };
+
     private static readonly Dictionary<string, string> TagDescriptions = new()
     {
+        [Generator.ProjectGeneratorEndpoints.Tag] = "Document 004's project generator service (POST /start, GET /events/stream, GET /status/{project_id}, " +
+                                                   "GET /health) under /generator, with the same keys and tenants as /api/v1. See docs/PROJECT_GENERATOR.md.",
         ["Jobs"] = "Submit workflow runs and follow them: status, list, cancel, retry, delete, live events.",
         ["Workflows"] = "The workflow catalog, diagrams and the dry run.",
         ["Admin"] = "Housekeeping, usage and queue state (admin key).",

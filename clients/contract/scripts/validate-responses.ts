@@ -265,6 +265,20 @@ await api.expect({ method: "POST", route: "/api/v1/admin/keys/{keyId}/revoke", p
 await api.expect({ method: "POST", route: "/api/v1/admin/keys/{keyId}/revoke", path: { keyId } }, 403);
 await api.expect({ method: "GET", route: "/api/v1/jobs", key: secret }, 401);
 
+// Document 004's generator surface: health (anonymous), start (202, the repeat 200, 400s), status (200, 404, 401),
+// the stream's 400 and 404.
+await api.expect({ method: "GET", route: "/generator/health", key: null }, 200);
+const projectStart = { project_id: "contract-project", chat_id: "contract-chat", topic: "Fractions", life_skill: "Problem Solving", group_size: 3, duration_min: 45, owner_email: "teacher@school.ae" };
+await api.expect({ method: "POST", route: "/generator/start", body: projectStart }, 202);
+await api.expect({ method: "POST", route: "/generator/start", body: projectStart }, 200);
+await api.expect({ method: "POST", route: "/generator/start", body: { ...projectStart, chat_id: "contract-chat-2", group_size: 40 } }, 400);
+await api.expect({ method: "POST", route: "/generator/start", body: { chat_id: "contract-chat-3" } }, 400);
+await api.expect({ method: "GET", route: "/generator/status/{projectId}", path: { projectId: "contract-project" } }, 200);
+await api.expect({ method: "GET", route: "/generator/status/{projectId}", path: { projectId: "no-such-project" } }, 404);
+await api.expect({ method: "GET", route: "/generator/status/{projectId}", path: { projectId: "contract-project" }, key: null }, 401);
+await api.expect({ method: "GET", route: "/generator/events/stream", query: { run_id: "not-a-run" } }, 400);
+await api.expect({ method: "GET", route: "/generator/events/stream", query: { run_id: missing } }, 404);
+
 console.log(api.summary());
 if (api.failures.length > 0) {
   console.error(`${api.failures.length} contract failures:\n- ${api.failures.join("\n- ")}`);
