@@ -153,7 +153,12 @@ internal static class JobEndpoints
             return SubmissionProblem.ToResult(result.Problems);
         }
 
-        // A repeated Idempotency-Key gets the first answer again: the same 202, body and Location.
+        // A repeated Idempotency-Key gets the first answer again: the same 202, body and Location, marked as a replay.
+        if (!result.Created)
+        {
+            IdempotentRequests.MarkReplayed(http.Response);
+        }
+
         return TypedResults.Accepted(body.StatusUrl, body);
     }
 

@@ -83,7 +83,12 @@ internal static class ScheduleEndpoints
             return SubmissionProblem.ToResult(result.Problems);
         }
 
-        // A repeated Idempotency-Key gets the first answer again: 201 with the same body.
+        // A repeated Idempotency-Key gets the first answer again: 201 with the same body, marked as a replay.
+        if (!result.Created)
+        {
+            IdempotentRequests.MarkReplayed(http.Response);
+        }
+
         return TypedResults.Created($"/api/v1/schedules/{schedule.Id}", body);
     }
 

@@ -37,6 +37,12 @@ internal static class IdempotentRequests
     public static bool SameRequest(string? storedFingerprint, string fingerprint) =>
         storedFingerprint is null || string.Equals(storedFingerprint.Trim(), fingerprint, StringComparison.Ordinal);
 
+    /// <summary>The header a repeated answer carries (Stripe's name), since its status and body are the first answer's.</summary>
+    public const string ReplayedHeader = "Idempotent-Replayed";
+
+    /// <summary>Marks the answer as the replay of an earlier request with the same key.</summary>
+    public static void MarkReplayed(HttpResponse response) => response.Headers[ReplayedHeader] = "true";
+
     /// <summary>The 422 for a key reused with another request: the problem names the header and the conflict.</summary>
     public static UnprocessableProblem Conflict(string key, string what) => new(new ProblemDetails
     {

@@ -47,7 +47,7 @@ public static class InputSchemaValidator
                 CheckLength(schema, scalar.GetValue<string>(), path, problems);
                 break;
             case JsonValue scalar when scalar.GetValueKind() == JsonValueKind.Number:
-                CheckRange(schema, scalar.GetValue<double>(), path, problems);
+                CheckRange(schema, AsDouble(scalar), path, problems);
                 break;
         }
     }
@@ -112,11 +112,16 @@ public static class InputSchemaValidator
         ("array", JsonValueKind.Array) => true,
         ("string", JsonValueKind.String) => true,
         ("number", JsonValueKind.Number) => true,
-        ("integer", JsonValueKind.Number) => double.IsInteger(value!.GetValue<double>()),
+        ("integer", JsonValueKind.Number) => double.IsInteger(AsDouble(value!.AsValue())),
         ("boolean", JsonValueKind.True or JsonValueKind.False) => true,
         ("null", null or JsonValueKind.Null) => true,
         _ => false,
     };
+
+    // A number parsed from JSON reads as any numeric type, but one built in code (JsonValue.Create(3)) holds its CLR type
+    // (int, long, decimal …) and refuses GetValue<double>; its JSON text reads the same for both.
+    private static double AsDouble(JsonValue number) =>
+        number.TryGetValue<double>(out var value) ? value : double.Parse(number.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Describe(JsonNode? value) => value?.GetValueKind() switch
     {

@@ -502,6 +502,7 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
             ("jobs", "#/jobs", "table[data-role=jobs] tbody tr[data-job-id]"),
             ("job-detail", $"#/jobs/{done}", "main[data-job-status=completed] li[data-step-id=summarize]"),
             ("queue", "#/queue", "[data-role=queue-stats]"),
+            ("providers", "#/providers", "[data-role=pause-form]"),
             ("costs", "#/costs", "[data-role=totals]"),
             ("activity", "#/activity", "[data-role=activity-totals]"),
             ("webhooks", "#/webhooks", $"table[data-role=dead-letters] a[href='#/jobs/{deadLettered}']"),

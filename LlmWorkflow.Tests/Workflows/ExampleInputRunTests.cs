@@ -42,7 +42,7 @@ public sealed class ExampleInputRunTests(TestServers servers) : IAsyncLifetime
             Assert.Equal(0m, status["result"]!["cost_data"]!["cost_usd"]!.GetValue<decimal>());
         }
 
-        Assert.Equal(5, outputs.Count);
+        Assert.Equal(6, outputs.Count);
         Assert.Equal("Hello, Ada!", (string?)outputs["hello_transform"]["greeting"]);
 
         var contacts = outputs["emergency_contacts"];

@@ -15,7 +15,7 @@ public sealed class ShippedWorkflowTests
     public void TheProductionAndExampleWorkflowsAreShipped()
     {
         Assert.Equal(
-            ["emergency_contacts", "hello_transform", "mission_generation", "support_triage", "trip_briefing"],
+            ["emergency_contacts", "generate_project", "hello_transform", "mission_generation", "support_triage", "trip_briefing"],
             ExampleFiles.WorkflowNames);
     }
 

@@ -97,7 +97,7 @@ internal sealed class OpenApiContractTransformer : IOpenApiDocumentTransformer
                 }
 
                 AddProblem(document, operation, "401", "No API key, or an unknown one (X-API-Key or X-API-Secret).");
-                if (path.StartsWith("/api/v1/admin", StringComparison.Ordinal))
+                if (IsAdminOnly(path))
                 {
                     AddProblem(document, operation, "403", "The key is not an admin key.");
                 }
@@ -192,4 +192,11 @@ internal sealed class OpenApiContractTransformer : IOpenApiDocumentTransformer
             noContentResponse.Description = "The request resumed at or after the terminal event: nothing more will come (EventSource stops reconnecting).";
         }
     }
+
+    // Admin-only routes: the /admin group, plus the operators' pause and resume of providers and workflows (kept beside
+    // the objects they act on) and the provider limits.
+    private static bool IsAdminOnly(string path) =>
+        path.StartsWith("/api/v1/admin", StringComparison.Ordinal)
+        || path.StartsWith("/api/v1/providers", StringComparison.Ordinal)
+        || (path.StartsWith("/api/v1/workflows/", StringComparison.Ordinal) && (path.EndsWith("/pause", StringComparison.Ordinal) || path.EndsWith("/resume", StringComparison.Ordinal)));
 }

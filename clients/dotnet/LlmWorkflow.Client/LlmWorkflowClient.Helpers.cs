@@ -8,7 +8,7 @@ namespace LlmWorkflow.Client;
 
 /// <summary>A submission's answer, with the Idempotency-Key that was sent and whether it was a replay.</summary>
 /// <param name="IdempotencyKey">The key sent (given or generated): send it again to retry the same submission safely.</param>
-/// <param name="Replayed">True when the service answered 200: the key was seen before and this is the original job.</param>
+/// <param name="Replayed">True when the answer carried <c>Idempotent-Replayed: true</c>: the key was seen before and this is the original job.</param>
 public sealed record SubmittedJob(JobAcceptedResponse Job, string IdempotencyKey, bool Replayed);
 
 /// <summary>How <see cref="LlmWorkflowClient.WaitForCompletionAsync"/> polls.</summary>

@@ -105,5 +105,7 @@ public partial class LlmWorkflowClient(HttpClient http)
         _ => value.ToString(),
     };
 
-    private static bool IsReplay(HttpResponseMessage response) => response.StatusCode == HttpStatusCode.OK;
+    // The service marks the answer to a repeated Idempotency-Key (same status and body as the first) with this header.
+    private static bool IsReplay(HttpResponseMessage response) =>
+        response.Headers.TryGetValues("Idempotent-Replayed", out var values) && values.Contains("true", StringComparer.OrdinalIgnoreCase);
 }

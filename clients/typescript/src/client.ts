@@ -96,7 +96,7 @@ export class LlmWorkflowClient {
       params: { header: { "Idempotency-Key": idempotencyKey } },
       signal: options.signal,
     });
-    return { ...data!, idempotencyKey, replayed: response.status === 200 };
+    return { ...data!, idempotencyKey, replayed: response.headers.get("Idempotent-Replayed") === "true" };
   }
 
   /** The job's full state (`GET /api/v1/status/{job_id}`). */

@@ -81,6 +81,20 @@ public partial class LlmWorkflowClient
             headers: [],
             body: null, cancellationToken);
 
+    /// <summary>The paused workflows: since when, by whom, why, and how many jobs each holds (<c>GET /api/v1/admin/pauses</c>).</summary>
+    public Task<WorkflowPausesResponse> PausedWorkflowsAsync(CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<WorkflowPausesResponse>(HttpMethod.Get, $"/api/v1/admin/pauses",
+            query: [],
+            headers: [],
+            body: null, cancellationToken);
+
+    /// <summary>LLM provider health: calls, error rate, last errors and circuit state per provider and model, from every live worker (<c>GET /api/v1/admin/providers/health</c>).</summary>
+    public Task<ProviderHealthResponse> ProviderHealthAsync(CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<ProviderHealthResponse>(HttpMethod.Get, $"/api/v1/admin/providers/health",
+            query: [],
+            headers: [],
+            body: null, cancellationToken);
+
     /// <summary>Dispatch streams per priority band, pending entries, consumers, worker heartbeats, dead letters (<c>GET /api/v1/admin/queue</c>).</summary>
     public Task<QueueState> QueueStateAsync(CancellationToken cancellationToken = default) =>
         SendForJsonAsync<QueueState>(HttpMethod.Get, $"/api/v1/admin/queue",
@@ -214,6 +228,34 @@ public partial class LlmWorkflowClient
             headers: [],
             body: body, cancellationToken);
 
+    /// <summary>Retry every failed (or cancelled) job that matches a filter; dry_run counts them first (<c>POST /api/v1/jobs/retry</c>).</summary>
+    public Task<BulkRetryResponse> RetryJobsByFilterAsync(BulkRetryRequest body, CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<BulkRetryResponse>(HttpMethod.Post, $"/api/v1/jobs/retry",
+            query: [],
+            headers: [],
+            body: body, cancellationToken);
+
+    /// <summary>Pause an LLM provider: its calls are not made, its steps wait parked (status waiting, kind budget) until it is resumed (<c>POST /api/v1/providers/{name}/pause</c>).</summary>
+    public Task<ProviderPauseResponse> PauseProviderAsync(string name, CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<ProviderPauseResponse>(HttpMethod.Post, $"/api/v1/providers/{Escape(name)}/pause",
+            query: [],
+            headers: [],
+            body: null, cancellationToken);
+
+    /// <summary>Resume a paused LLM provider: the steps waiting for it are woken at once, highest priority first (<c>POST /api/v1/providers/{name}/resume</c>).</summary>
+    public Task<ProviderPauseResponse> ResumeProviderAsync(string name, CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<ProviderPauseResponse>(HttpMethod.Post, $"/api/v1/providers/{Escape(name)}/resume",
+            query: [],
+            headers: [],
+            body: null, cancellationToken);
+
+    /// <summary>LLM budgets per provider and model: limits, what the current window used, calls in flight, pauses and waiting jobs (<c>GET /api/v1/providers/limits</c>).</summary>
+    public Task<ProviderLimitsResponse> ProviderLimitsAsync(CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<ProviderLimitsResponse>(HttpMethod.Get, $"/api/v1/providers/limits",
+            query: [],
+            headers: [],
+            body: null, cancellationToken);
+
     /// <summary>List the caller's schedules, oldest first (<c>GET /api/v1/schedules</c>).</summary>
     public Task<ScheduleListResponse> ListSchedulesAsync(int? limit = null, int? offset = null, CancellationToken cancellationToken = default) =>
         SendForJsonAsync<ScheduleListResponse>(HttpMethod.Get, $"/api/v1/schedules",
@@ -305,6 +347,20 @@ public partial class LlmWorkflowClient
             headers: [],
             body: null, cancellationToken);
 
+    /// <summary>Pause a workflow (admin): hold its new and queued jobs, let running ones finish (<c>POST /api/v1/workflows/{name}/pause</c>).</summary>
+    public Task<WorkflowPauseResponse> PauseWorkflowAsync(string name, PauseWorkflowRequest? body = null, CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<WorkflowPauseResponse>(HttpMethod.Post, $"/api/v1/workflows/{Escape(name)}/pause",
+            query: [],
+            headers: [],
+            body: body, cancellationToken);
+
+    /// <summary>Resume a paused workflow (admin): its held jobs are queued at once, oldest first (<c>POST /api/v1/workflows/{name}/resume</c>).</summary>
+    public Task<WorkflowPauseResponse> ResumeWorkflowAsync(string name, CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<WorkflowPauseResponse>(HttpMethod.Post, $"/api/v1/workflows/{Escape(name)}/resume",
+            query: [],
+            headers: [],
+            body: null, cancellationToken);
+
     /// <summary>The versions of a workflow that the caller's jobs ran, with job counts (<c>GET /api/v1/workflows/{name}/versions</c>).</summary>
     public Task<WorkflowVersionsResponse> ListWorkflowVersionsAsync(string name, CancellationToken cancellationToken = default) =>
         SendForJsonAsync<WorkflowVersionsResponse>(HttpMethod.Get, $"/api/v1/workflows/{Escape(name)}/versions",
@@ -315,6 +371,27 @@ public partial class LlmWorkflowClient
     /// <summary>One pinned version of a workflow (definition, prompt files, prices) and its differences to the current version (<c>GET /api/v1/workflows/{name}/versions/{hash}</c>).</summary>
     public Task<WorkflowVersionDetail> GetWorkflowVersionAsync(string name, string hash, CancellationToken cancellationToken = default) =>
         SendForJsonAsync<WorkflowVersionDetail>(HttpMethod.Get, $"/api/v1/workflows/{Escape(name)}/versions/{Escape(hash)}",
+            query: [],
+            headers: [],
+            body: null, cancellationToken);
+
+    /// <summary>Document 004's health check: {"ok": true} (no key needed) (<c>GET /generator/health</c>).</summary>
+    public Task<GeneratorHealthResponse> GeneratorHealthAsync(CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<GeneratorHealthResponse>(HttpMethod.Get, $"/generator/health",
+            query: [],
+            headers: [],
+            body: null, cancellationToken);
+
+    /// <summary>Start generating a project (document 004's POST /start) (<c>POST /generator/start</c>).</summary>
+    public Task<StartProjectResponse> GeneratorStartAsync(StartProjectRequest body, CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<StartProjectResponse>(HttpMethod.Post, $"/generator/start",
+            query: [],
+            headers: [],
+            body: body, cancellationToken);
+
+    /// <summary>The project's proj.v1 document (its newest run), section by section as each completes (<c>GET /generator/status/{projectId}</c>).</summary>
+    public Task<ProjectDocument> GeneratorStatusAsync(string projectId, CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<ProjectDocument>(HttpMethod.Get, $"/generator/status/{Escape(projectId)}",
             query: [],
             headers: [],
             body: null, cancellationToken);

@@ -141,6 +141,78 @@ public sealed record BulkDeleteResponse
     public required IReadOnlyList<Guid> NotFound { get; init; }
 }
 
+public sealed record BulkRetryFilter
+{
+    /// <summary>The jobs' status: failed, cancelled or both (the states a retry starts from); default ["failed"].</summary>
+    [JsonPropertyName("status")]
+    public IReadOnlyList<string>? Status { get; init; }
+
+    /// <summary>The error's type, e.g. provider_unavailable, rate_limited, timeout.</summary>
+    [JsonPropertyName("error_type")]
+    public string? ErrorType { get; init; }
+
+    /// <summary>The error's category: EXTERNAL_ERROR, CONFIG_ERROR, USER_ERROR or SYSTEM_ERROR.</summary>
+    [JsonPropertyName("error_category")]
+    public string? ErrorCategory { get; init; }
+
+    /// <summary>The workflow's name.</summary>
+    [JsonPropertyName("workflow_name")]
+    public string? WorkflowName { get; init; }
+
+    /// <summary>The LLM provider the failing call went to (error.details.provider), e.g. openrouter.</summary>
+    [JsonPropertyName("provider")]
+    public string? Provider { get; init; }
+
+    /// <summary>Jobs that ended at or after this time (RFC 3339 with an offset).</summary>
+    [JsonPropertyName("since")]
+    public DateTimeOffset? Since { get; init; }
+
+    /// <summary>Jobs that ended before this time (RFC 3339 with an offset).</summary>
+    [JsonPropertyName("until")]
+    public DateTimeOffset? Until { get; init; }
+
+    /// <summary>Admins only: only this tenant's jobs (callers always act on their own tenant).</summary>
+    [JsonPropertyName("tenant_id")]
+    public string? TenantId { get; init; }
+}
+
+public sealed record BulkRetryRequest
+{
+    [JsonPropertyName("filter")]
+    public BulkRetryFilter? Filter { get; init; }
+
+    /// <summary>true: only count the matching jobs (and list the first ids); nothing is queued.</summary>
+    [JsonPropertyName("dry_run")]
+    public required bool DryRun { get; init; }
+}
+
+public sealed record BulkRetryResponse
+{
+    /// <summary>Whether this was only a count.</summary>
+    [JsonPropertyName("dry_run")]
+    public required bool DryRun { get; init; }
+
+    /// <summary>How many jobs match the filter (at most max_jobs are acted on per request).</summary>
+    [JsonPropertyName("matched")]
+    public required int Matched { get; init; }
+
+    /// <summary>How many were queued again (0 on a dry run).</summary>
+    [JsonPropertyName("retried")]
+    public required int Retried { get; init; }
+
+    /// <summary>Matched jobs that could not be retried (they changed state meanwhile).</summary>
+    [JsonPropertyName("skipped")]
+    public required int Skipped { get; init; }
+
+    /// <summary>The ids of the jobs acted on (a dry run: the first ones that would be), oldest first.</summary>
+    [JsonPropertyName("job_ids")]
+    public required IReadOnlyList<Guid> JobIds { get; init; }
+
+    /// <summary>The most jobs one request retries; send it again for the rest.</summary>
+    [JsonPropertyName("max_jobs")]
+    public required int MaxJobs { get; init; }
+}
+
 public sealed record CleanupResponse
 {
     [JsonPropertyName("affected")]
@@ -393,6 +465,12 @@ public sealed record ForkJobRequest
     public JsonObject? Overrides { get; init; }
 }
 
+public sealed record GeneratorHealthResponse
+{
+    [JsonPropertyName("ok")]
+    public required bool Ok { get; init; }
+}
+
 /// <summary>The values of HealthState</summary>
 public static class HealthStateValues
 {
@@ -490,6 +568,10 @@ public sealed record JobAcceptedResponse
 
     [JsonPropertyName("run_at")]
     public DateTimeOffset? RunAt { get; init; }
+
+    /// <summary>Document 000's celery_task_id: the job's dispatch id, equal to job_id (kept for clients written from that document).</summary>
+    [JsonPropertyName("celery_task_id")]
+    public required string CeleryTaskId { get; init; }
 }
 
 public sealed record JobActionResponse
@@ -517,6 +599,25 @@ public static class JobActionStatusValues
     public const string WorkflowUnavailable = "workflow_unavailable";
 
     public static IReadOnlyList<string> All { get; } = ["cancelled", "processing", "finished", "queued", "not_retryable", "not_scheduled", "not_finished", "workflow_unavailable"];
+}
+
+public sealed record JobAttemptTrace
+{
+    /// <summary>The job attempt number (the job_attempt of the run's steps; a resume after a wait keeps its attempt).</summary>
+    [JsonPropertyName("attempt")]
+    public required int Attempt { get; init; }
+
+    /// <summary>The W3C trace id (32 lowercase hex) of the run's job.run span.</summary>
+    [JsonPropertyName("trace_id")]
+    public required string TraceId { get; init; }
+
+    /// <summary>The worker that ran it.</summary>
+    [JsonPropertyName("worker_id")]
+    public string? WorkerId { get; init; }
+
+    /// <summary>When the run started.</summary>
+    [JsonPropertyName("started_at")]
+    public required DateTimeOffset StartedAt { get; init; }
 }
 
 public sealed record JobComparisonResponse
@@ -669,7 +770,7 @@ public sealed record JobProblemError
     public required bool Retryable { get; init; }
 }
 
-/// <summary>What a completed job produced.</summary>
+/// <summary>What a completed job produced. Each member of an object output is also here beside output and cost_data (document 000's shape: result.contacts as well as result.output.contacts), unless a member of that name is already here.</summary>
 public sealed record JobResult
 {
     /// <summary>The workflow's output (its definition's output mapping).</summary>
@@ -678,6 +779,26 @@ public sealed record JobResult
 
     [JsonPropertyName("cost_data")]
     public required CostData CostData { get; init; }
+}
+
+public sealed record JobRunMetadata
+{
+    /// <summary>Milliseconds from start to finish; null until the job finished.</summary>
+    [JsonPropertyName("duration_ms")]
+    public int? DurationMs { get; init; }
+
+    [JsonPropertyName("input_tokens")]
+    public required int InputTokens { get; init; }
+
+    [JsonPropertyName("output_tokens")]
+    public required int OutputTokens { get; init; }
+
+    [JsonPropertyName("total_tokens")]
+    public required int TotalTokens { get; init; }
+
+    /// <summary>USD of every LLM call the job made (cost_usd of the job).</summary>
+    [JsonPropertyName("total_cost_usd")]
+    public required double TotalCostUsd { get; init; }
 }
 
 /// <summary>The values of JobStatus: Lifecycle state of a job. scheduled: accepted with a run_at still ahead (no worker slot held); it becomes queued when due. A job whose workflow makes no LLM or external API call is never processing: it is queued until its outcome is stored.</summary>
@@ -815,6 +936,9 @@ public sealed record MaintenanceResponse
 
     [JsonPropertyName("last_runs")]
     public required IReadOnlyList<MaintenanceRun> LastRuns { get; init; }
+
+    [JsonPropertyName("usage_retention_seconds")]
+    public required double UsageRetentionSeconds { get; init; }
 }
 
 public sealed record MaintenanceRun
@@ -839,6 +963,32 @@ public sealed record MaintenanceRun
 
     [JsonPropertyName("error")]
     public string? Error { get; init; }
+}
+
+public sealed record ModelHealthEntry
+{
+    [JsonPropertyName("model")]
+    public required string Model { get; init; }
+
+    [JsonPropertyName("calls")]
+    public required int Calls { get; init; }
+
+    [JsonPropertyName("failures")]
+    public required int Failures { get; init; }
+
+    [JsonPropertyName("error_rate")]
+    public double? ErrorRate { get; init; }
+
+    /// <summary>Failed calls by error type.</summary>
+    [JsonPropertyName("failures_by_type")]
+    public required IReadOnlyDictionary<string, int> FailuresByType { get; init; }
+
+    [JsonPropertyName("last_answered_at")]
+    public DateTimeOffset? LastAnsweredAt { get; init; }
+
+    /// <summary>The latest errors of any worker, newest first.</summary>
+    [JsonPropertyName("last_errors")]
+    public required IReadOnlyList<ProviderErrorEntry> LastErrors { get; init; }
 }
 
 /// <summary>The values of OnErrorMode: What the runner does when a step fails.</summary>
@@ -872,6 +1022,13 @@ public sealed record OnErrorPolicy
     public JsonNode? Value { get; init; }
 }
 
+public sealed record PauseWorkflowRequest
+{
+    /// <summary>Why, shown to other operators (at most 500 characters).</summary>
+    [JsonPropertyName("reason")]
+    public string? Reason { get; init; }
+}
+
 public sealed record ProblemDetails
 {
     [JsonPropertyName("type")]
@@ -888,6 +1045,253 @@ public sealed record ProblemDetails
 
     [JsonPropertyName("instance")]
     public string? Instance { get; init; }
+}
+
+public sealed record ProjectDocument
+{
+    /// <summary>Always proj.v1.</summary>
+    [JsonPropertyName("schema_version")]
+    public required string SchemaVersion { get; init; }
+
+    [JsonPropertyName("run_id")]
+    public required Guid RunId { get; init; }
+
+    [JsonPropertyName("chat_id")]
+    public required string ChatId { get; init; }
+
+    /// <summary>planning (the plan step has not finished), generating (sections), validating, complete or error.</summary>
+    [JsonPropertyName("status")]
+    public required string Status { get; init; }
+
+    [JsonPropertyName("meta")]
+    public required ProjectMeta Meta { get; init; }
+
+    [JsonPropertyName("plan")]
+    public JsonObject? Plan { get; init; }
+
+    /// <summary>Each finished section by id (sec_01, ...): teacher, shared and seats by number.</summary>
+    [JsonPropertyName("sections")]
+    public required JsonObject Sections { get; init; }
+
+    [JsonPropertyName("validator")]
+    public JsonObject? Validator { get; init; }
+
+    [JsonPropertyName("logs")]
+    public required ProjectLogs Logs { get; init; }
+
+    [JsonPropertyName("error")]
+    public JsonObject? Error { get; init; }
+}
+
+public sealed record ProjectLogs
+{
+    /// <summary>Always null: CSV run logs are files in the workers' CSV_LOG_DIR, not served over HTTP.</summary>
+    [JsonPropertyName("csv_url")]
+    public string? CsvUrl { get; init; }
+
+    /// <summary>True: GET /generator/events/stream replays a run's events from the start, or after Last-Event-ID.</summary>
+    [JsonPropertyName("events_replayable")]
+    public required bool EventsReplayable { get; init; }
+}
+
+public sealed record ProjectMeta
+{
+    /// <summary>From the plan; null while planning.</summary>
+    [JsonPropertyName("grade_band")]
+    public string? GradeBand { get; init; }
+
+    [JsonPropertyName("project_id")]
+    public required string ProjectId { get; init; }
+
+    [JsonPropertyName("title")]
+    public string? Title { get; init; }
+
+    [JsonPropertyName("topic")]
+    public required string Topic { get; init; }
+
+    [JsonPropertyName("life_skill")]
+    public required string LifeSkill { get; init; }
+
+    [JsonPropertyName("group_size")]
+    public required int GroupSize { get; init; }
+
+    [JsonPropertyName("duration_min")]
+    public required int DurationMin { get; init; }
+
+    [JsonPropertyName("owner_email")]
+    public string? OwnerEmail { get; init; }
+
+    /// <summary>From the plan; null while planning.</summary>
+    [JsonPropertyName("uae_context")]
+    public bool? UaeContext { get; init; }
+}
+
+public sealed record ProviderBudgetWaiters
+{
+    [JsonPropertyName("scope")]
+    public required string Scope { get; init; }
+
+    [JsonPropertyName("reason")]
+    public required string Reason { get; init; }
+
+    [JsonPropertyName("jobs")]
+    public required long Jobs { get; init; }
+}
+
+public sealed record ProviderErrorEntry
+{
+    [JsonPropertyName("at")]
+    public required DateTimeOffset At { get; init; }
+
+    [JsonPropertyName("type")]
+    public required string Type { get; init; }
+
+    [JsonPropertyName("message")]
+    public required string Message { get; init; }
+
+    [JsonPropertyName("http_status")]
+    public int? HttpStatus { get; init; }
+
+    [JsonPropertyName("worker_id")]
+    public required string WorkerId { get; init; }
+}
+
+public sealed record ProviderHealthEntry
+{
+    [JsonPropertyName("provider")]
+    public required string Provider { get; init; }
+
+    [JsonPropertyName("calls")]
+    public required int Calls { get; init; }
+
+    [JsonPropertyName("failures")]
+    public required int Failures { get; init; }
+
+    /// <summary>failures / calls in the window; null without calls.</summary>
+    [JsonPropertyName("error_rate")]
+    public double? ErrorRate { get; init; }
+
+    /// <summary>closed, open, half_open, or unknown (no breaker state reported yet: no call has been refused).</summary>
+    [JsonPropertyName("circuit_state")]
+    public required string CircuitState { get; init; }
+
+    /// <summary>The workers whose breaker for this provider is open.</summary>
+    [JsonPropertyName("open_on_workers")]
+    public required IReadOnlyList<string> OpenOnWorkers { get; init; }
+
+    /// <summary>When the latest open breaker lets a probe call through.</summary>
+    [JsonPropertyName("open_until")]
+    public DateTimeOffset? OpenUntil { get; init; }
+
+    /// <summary>What to do, for the most frequent error type (null when nothing failed).</summary>
+    [JsonPropertyName("advice")]
+    public string? Advice { get; init; }
+
+    [JsonPropertyName("models")]
+    public required IReadOnlyList<ModelHealthEntry> Models { get; init; }
+}
+
+public sealed record ProviderHealthResponse
+{
+    /// <summary>When the view was merged.</summary>
+    [JsonPropertyName("generated_at")]
+    public required DateTimeOffset GeneratedAt { get; init; }
+
+    /// <summary>How far back the counts look, in seconds.</summary>
+    [JsonPropertyName("window_seconds")]
+    public required double WindowSeconds { get; init; }
+
+    /// <summary>The live workers that reported.</summary>
+    [JsonPropertyName("workers")]
+    public required IReadOnlyList<string> Workers { get; init; }
+
+    /// <summary>Providers, the most failing first.</summary>
+    [JsonPropertyName("providers")]
+    public required IReadOnlyList<ProviderHealthEntry> Providers { get; init; }
+}
+
+public sealed record ProviderLimitValues
+{
+    [JsonPropertyName("requests_per_minute")]
+    public int? RequestsPerMinute { get; init; }
+
+    [JsonPropertyName("tokens_per_minute")]
+    public int? TokensPerMinute { get; init; }
+
+    [JsonPropertyName("input_tokens_per_minute")]
+    public int? InputTokensPerMinute { get; init; }
+
+    [JsonPropertyName("output_tokens_per_minute")]
+    public int? OutputTokensPerMinute { get; init; }
+
+    [JsonPropertyName("concurrent_calls")]
+    public int? ConcurrentCalls { get; init; }
+}
+
+public sealed record ProviderLimitsResponse
+{
+    [JsonPropertyName("window_seconds")]
+    public required double WindowSeconds { get; init; }
+
+    [JsonPropertyName("scopes")]
+    public required IReadOnlyList<ProviderScopeLimits> Scopes { get; init; }
+
+    [JsonPropertyName("waiting")]
+    public required IReadOnlyList<ProviderBudgetWaiters> Waiting { get; init; }
+}
+
+public sealed record ProviderPauseResponse
+{
+    [JsonPropertyName("provider")]
+    public required string Provider { get; init; }
+
+    [JsonPropertyName("paused")]
+    public required bool Paused { get; init; }
+}
+
+public sealed record ProviderProblem
+{
+    [JsonPropertyName("error")]
+    public required string Error { get; init; }
+
+    [JsonPropertyName("message")]
+    public required string Message { get; init; }
+
+    [JsonPropertyName("valid_providers")]
+    public required IReadOnlyList<string> ValidProviders { get; init; }
+}
+
+public sealed record ProviderScopeLimits
+{
+    [JsonPropertyName("scope")]
+    public required string Scope { get; init; }
+
+    [JsonPropertyName("limits")]
+    public required ProviderLimitValues Limits { get; init; }
+
+    [JsonPropertyName("used")]
+    public required ProviderWindowUse Used { get; init; }
+
+    [JsonPropertyName("paused")]
+    public required bool Paused { get; init; }
+
+    [JsonPropertyName("blocked_for_ms")]
+    public required long BlockedForMs { get; init; }
+}
+
+public sealed record ProviderWindowUse
+{
+    [JsonPropertyName("requests")]
+    public required long Requests { get; init; }
+
+    [JsonPropertyName("input_tokens")]
+    public required long InputTokens { get; init; }
+
+    [JsonPropertyName("output_tokens")]
+    public required long OutputTokens { get; init; }
+
+    [JsonPropertyName("in_flight")]
+    public required long InFlight { get; init; }
 }
 
 public sealed record QueueState
@@ -1057,6 +1461,14 @@ public sealed record ServiceHealth
 
     [JsonPropertyName("error")]
     public string? Error { get; init; }
+
+    /// <summary>What the dependency is: postgresql, redis, redis_streams, llmworkflow_worker (the workers, Celery's equivalent); null when its check did not answer with one.</summary>
+    [JsonPropertyName("type")]
+    public string? Type { get; init; }
+
+    /// <summary>Live worker processes (their heartbeats), on workers and celery; null for the other services and when Redis cannot be read.</summary>
+    [JsonPropertyName("workers")]
+    public int? Workers { get; init; }
 }
 
 public sealed record SignalListResponse
@@ -1105,6 +1517,47 @@ public sealed record SignalSummary
 
     [JsonPropertyName("taken_at")]
     public DateTimeOffset? TakenAt { get; init; }
+}
+
+public sealed record StartProjectRequest
+{
+    /// <summary>The main app's project id; GET /generator/status/{project_id} reads its newest run.</summary>
+    [JsonPropertyName("project_id")]
+    public string? ProjectId { get; init; }
+
+    /// <summary>The chat the project was asked for in. A repeated start with the same project_id and chat_id answers 200 with the first run_id.</summary>
+    [JsonPropertyName("chat_id")]
+    public string? ChatId { get; init; }
+
+    [JsonPropertyName("title")]
+    public string? Title { get; init; }
+
+    /// <summary>The maths topic, e.g. Fractions.</summary>
+    [JsonPropertyName("topic")]
+    public string? Topic { get; init; }
+
+    /// <summary>The life skill the project practises, e.g. Problem Solving.</summary>
+    [JsonPropertyName("life_skill")]
+    public string? LifeSkill { get; init; }
+
+    /// <summary>Students per group (1-8): one seat each.</summary>
+    [JsonPropertyName("group_size")]
+    public int? GroupSize { get; init; }
+
+    /// <summary>Lesson time in minutes (10-600).</summary>
+    [JsonPropertyName("duration_min")]
+    public int? DurationMin { get; init; }
+
+    /// <summary>The teacher's e-mail: kept in the document's meta, redacted in the CSV run logs.</summary>
+    [JsonPropertyName("owner_email")]
+    public string? OwnerEmail { get; init; }
+}
+
+public sealed record StartProjectResponse
+{
+    /// <summary>The run's id; it is also the job id under /api/v1/jobs/{job_id}.</summary>
+    [JsonPropertyName("run_id")]
+    public required Guid RunId { get; init; }
 }
 
 public sealed record StepComparison
@@ -1377,6 +1830,12 @@ public sealed record UsageGroup
 
     [JsonPropertyName("username")]
     public string? Username { get; init; }
+
+    [JsonPropertyName("deleted_job_calls")]
+    public int? DeletedJobCalls { get; init; }
+
+    [JsonPropertyName("deleted_job_cost_usd")]
+    public double? DeletedJobCostUsd { get; init; }
 }
 
 public sealed record UsageRebuildResponse
@@ -1419,6 +1878,12 @@ public sealed record UsageReportResult
 
     [JsonPropertyName("user_count")]
     public required int UserCount { get; init; }
+
+    [JsonPropertyName("counts")]
+    public required string Counts { get; init; }
+
+    [JsonPropertyName("usage_retention_days")]
+    public required int UsageRetentionDays { get; init; }
 }
 
 public sealed record ValidateWorkflowRequest
@@ -1592,6 +2057,55 @@ public sealed record WorkflowLatency
 
     [JsonPropertyName("buckets")]
     public required IReadOnlyList<LatencyBucket> Buckets { get; init; }
+}
+
+public sealed record WorkflowPauseResponse
+{
+    /// <summary>The workflow.</summary>
+    [JsonPropertyName("workflow_name")]
+    public required string WorkflowName { get; init; }
+
+    /// <summary>Whether it is paused now.</summary>
+    [JsonPropertyName("paused")]
+    public required bool Paused { get; init; }
+
+    /// <summary>Since when (null when not paused).</summary>
+    [JsonPropertyName("paused_at")]
+    public DateTimeOffset? PausedAt { get; init; }
+
+    /// <summary>Jobs held: on pause, the queued jobs it held then; on resume, 0 (the held jobs are queued now).</summary>
+    [JsonPropertyName("held_jobs")]
+    public required int HeldJobs { get; init; }
+
+    /// <summary>What happens now, in a sentence.</summary>
+    [JsonPropertyName("message")]
+    public required string Message { get; init; }
+}
+
+public sealed record WorkflowPauseSummary
+{
+    [JsonPropertyName("workflow_name")]
+    public required string WorkflowName { get; init; }
+
+    [JsonPropertyName("paused_at")]
+    public required DateTimeOffset PausedAt { get; init; }
+
+    /// <summary>The key name (or tenant) that paused it.</summary>
+    [JsonPropertyName("paused_by")]
+    public string? PausedBy { get; init; }
+
+    [JsonPropertyName("reason")]
+    public string? Reason { get; init; }
+
+    /// <summary>Its jobs that are due and held, waiting for the resume.</summary>
+    [JsonPropertyName("held_jobs")]
+    public required int HeldJobs { get; init; }
+}
+
+public sealed record WorkflowPausesResponse
+{
+    [JsonPropertyName("paused")]
+    public required IReadOnlyList<WorkflowPauseSummary> Paused { get; init; }
 }
 
 public sealed record WorkflowSummary

@@ -10,7 +10,7 @@ export interface paths {
         };
         /**
          * Service health: database, redis and workers, with the service version
-         * @description 200 when healthy or degraded, 503 when a dependency is unhealthy. No API key needed.
+         * @description 200 when healthy or degraded, 503 when a dependency is unhealthy. No API key needed. services has database (type postgresql), redis, workers and dispatch, and celery: document 001's name for the workers, with the same status and its numeric workers count.
          */
         get: operations["ApiHealth"];
         put?: never;
@@ -32,7 +32,7 @@ export interface paths {
         put?: never;
         /**
          * Submit a workflow run
-         * @description Validates the workflow name and input against the workflow's input_schema, stores the job and queues it. Returns 202 with the job id at once; a repeated Idempotency-Key returns the original job with 200.
+         * @description Validates the workflow name and input against the workflow's input_schema, stores the job and queues it. Returns 202 with the job id at once. A repeated Idempotency-Key (same tenant and user) with the same body gets the original answer again: 202 with the same body (created_at, status and estimated_wait_seconds as first answered), whatever the job's status is now; the same key with a different body is a 422 problem (error idempotency_key_conflict).
          */
         post: operations["SubmitWorkflow"];
         delete?: never;
@@ -175,7 +175,7 @@ export interface paths {
         };
         /**
          * Live progress as Server-Sent Events
-         * @description Events: run_started, step_started, step_completed, llm_delta, llm_call_completed, run_waiting (the job parked at a sleep or a wait for a signal; the stream goes on when it resumes), run_completed, run_failed, cancelled. Every event has an id; resume with the Last-Event-ID header (or ?last_event_id=). The stream closes after the terminal event, and a request resuming at or after the terminal event answers 204 No Content, which ends EventSource's reconnects. EventSource cannot send headers, so browsers may pass the key as ?api_key=.
+         * @description Events: run_started, step_started, step_completed, llm_delta, llm_call_completed, run_waiting (the job parked at a sleep, a wait for a signal or an approval: step_id, kind, until, event; an approval's also prompt, decision_url, approve_url, reject_url and links_expire_at, the workflow.waiting webhook's links; the stream goes on when it resumes), run_completed, run_failed, cancelled. Every event has an id; resume with the Last-Event-ID header (or ?last_event_id=). The stream closes after the terminal event, and a request resuming at or after the terminal event answers 204 No Content, which ends EventSource's reconnects. EventSource cannot send headers, so browsers may pass the key as ?api_key=.
          */
         get: operations["StreamJobEvents"];
         put?: never;
@@ -389,7 +389,7 @@ export interface paths {
         put?: never;
         /**
          * Create a schedule: a workflow run on every tick of a cron expression in a time zone
-         * @description 201 with the schedule and its next five ticks (UTC and local). A repeated Idempotency-Key returns the schedule it created with 200. 400 names each invalid field: workflow_name (unknown), cron (not 5 or 6 fields, invalid, or never ticking), timezone (not an IANA id), overlap, catch_up, input_data (not an object, or not matching the workflow's input_schema), priority, webhook_url (the webhook URL policy). Exactly one job starts per tick whatever the number of API and worker processes; a tick skipped (paused, overlap, missed) is recorded with its reason (GET …/ticks). Daylight-saving time follows the zone's wall clock: a tick whose local time a spring-forward skips runs at the transition's first valid instant; a tick whose local time a fall-back repeats runs once, while a schedule every so many minutes or seconds keeps ticking through both repeated hours.
+         * @description 201 with the schedule and its next five ticks (UTC and local). A repeated Idempotency-Key with the same body gets the original answer again (201, the same body); the same key with a different body is a 422 problem (error idempotency_key_conflict). 400 names each invalid field: workflow_name (unknown), cron (not 5 or 6 fields, invalid, or never ticking), timezone (not an IANA id), overlap, catch_up, input_data (not an object, or not matching the workflow's input_schema), priority, webhook_url (the webhook URL policy). Exactly one job starts per tick whatever the number of API and worker processes; a tick skipped (paused, overlap, missed) is recorded with its reason (GET …/ticks). Daylight-saving time follows the zone's wall clock: a tick whose local time a spring-forward skips runs at the transition's first valid instant; a tick whose local time a fall-back repeats runs once, while a schedule every so many minutes or seconds keeps ticking through both repeated hours.
          */
         post: operations["CreateSchedule"];
         delete?: never;
@@ -509,7 +509,7 @@ export interface paths {
         };
         /**
          * Spend and tokens grouped by model, workflow, user and day
-         * @description Period: from/to (ISO 8601, UTC, years 2000-9000) or days (1-366, default 30) back from now. tenant_id (optional): only that tenant's jobs. by_user groups by user id (or username when a job named none) and carries user_id and username; it lists the user_limit (1-10000, default 100) most expensive users after skipping user_offset (0-1000000, default 0), ordered by cost then key, followed, when other users had usage, by one group with key "(others)" summing every user not listed; user_count says how many users had usage. Full days are summed from a daily/monthly rollup and the rest from the raw calls, so the figures always equal the sum of the calls. GET /jobs with user_id/username, workflow_name, model and usage_from/usage_to lists the jobs behind any figure.
+         * @description Period: from/to (ISO 8601, UTC, years 2000-9000) or days (1-366, default 30) back from now. tenant_id (optional): only that tenant's calls. by_user groups by user id (or username when a job named none) and carries user_id and username; it lists the user_limit (1-10000, default 100) most expensive users after skipping user_offset (0-1000000, default 0), ordered by cost then key, followed, when other users had usage, by one group with key "(others)" summing every user not listed; user_count says how many users had usage. Full days are summed from a daily/monthly rollup and the rest from the raw calls, so the figures always equal the sum of the calls. Deleting a job does not delete its spend: its calls stay counted under its tenant, workflow and user until the usage retention (usage_retention_days) ends; deleted_job_calls and deleted_job_cost_usd (on total, by_model, by_workflow and by_day) say how much of a figure came from deleted jobs, and counts says in a sentence what the report counts. GET /jobs with user_id/username, workflow_name, model and usage_from/usage_to lists the jobs behind any figure.
          */
         get: operations["UsageReport"];
         put?: never;
@@ -611,6 +611,63 @@ export interface paths {
         get: operations["DashboardConfig"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/providers/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * LLM budgets per provider and model: limits, what the current window used, calls in flight, pauses and waiting jobs
+         * @description One entry per configured scope (Llm:Limits:<provider or provider/model>) and per paused provider. used counts the sliding window of window_seconds (reserved estimates of calls in flight, real usage of answered ones); blocked_for_ms is the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a budget, by scope and reason.
+         */
+        get: operations["ProviderLimits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/providers/{name}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause an LLM provider: its calls are not made, its steps wait parked (status waiting, kind budget) until it is resumed
+         * @description name: a provider (openai, anthropic, openrouter, mock or one configured under Llm:Providers); 404 for another. A step already calling the provider finishes. The pause is held in Redis: a Redis that loses its data forgets it.
+         */
+        post: operations["PauseProvider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/providers/{name}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resume a paused LLM provider: the steps waiting for it are woken at once, highest priority first */
+        post: operations["ResumeProvider"];
         delete?: never;
         options?: never;
         head?: never;
@@ -778,6 +835,177 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows/{name}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause a workflow (admin): hold its new and queued jobs, let running ones finish
+         * @description Operator-scoped: an admin key pauses the workflow for every tenant. New jobs are accepted (202, status "scheduled", run_at now) and wait without a worker slot; jobs queued but not yet started are held the same way; running jobs finish; due scheduled jobs and jobs waking from a sleep are held too. Pausing a paused workflow keeps its first pause time. Body (optional): {"reason": "..."} (at most 500 characters). 404 for an unknown workflow.
+         */
+        post: operations["PauseWorkflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{name}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a paused workflow (admin): its held jobs are queued at once, oldest first
+         * @description The workers' wakers are told at once (a Redis notice), so held jobs start within a second; paused: false and a message saying so when it was not paused. 404 for an unknown workflow.
+         */
+        post: operations["ResumeWorkflow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry every failed (or cancelled) job that matches a filter; dry_run counts them first
+         * @description Body: {"filter": {status, error_type, error_category, workflow_name, provider, since, until, tenant_id}, "dry_run": true|false}. Every filter field narrows (AND); status is failed, cancelled or both (default failed); since/until bound when the job ended. A dry run answers matched and the first job ids and queues nothing; otherwise up to 1000 matching jobs, oldest first, are queued again (each resumes from its checkpoints, as POST /jobs/{job_id}/retry). Callers act on their own tenant's jobs (and their user's, when the key or request names one); admins on every tenant's, or tenant_id's. 400 names the field (filter.status, filter.since, ...).
+         */
+        post: operations["RetryJobsByFilter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/providers/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * LLM provider health: calls, error rate, last errors and circuit state per provider and model, from every live worker
+         * @description Each worker reports its provider calls of the last window_seconds (every HTTP attempt, answered or failed) with its heartbeat; this merges the live workers' reports. circuit_state is the host's circuit breaker (open: calls are refused until open_until, half_open: the next call probes, closed, unknown: no state change reported yet). advice says what to do about the most frequent error type.
+         */
+        get: operations["ProviderHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/pauses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The paused workflows: since when, by whom, why, and how many jobs each holds */
+        get: operations["PausedWorkflows"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/generator/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Document 004's health check: {"ok": true} (no key needed) */
+        get: operations["GeneratorHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/generator/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start generating a project (document 004's POST /start)
+         * @description Runs the generate_project workflow for the body's project. 202 {run_id} for a new run; 200 with the same run_id when this project_id and chat_id already started one (idempotent). The run_id is also the job id under /api/v1/jobs.
+         */
+        post: operations["GeneratorStart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/generator/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A run's progress as Server-Sent Events (document 004's event names)
+         * @description Events: run_started, section_started, section_completed, run_completed, error. Each data is JSON with run_id and status; the section events carry section_id; error carries the job's error. Every event has an id; resume with the Last-Event-ID header (or ?last_event_id=). The stream closes after run_completed or error, and a request resuming after it answers 204 No Content, which ends EventSource's reconnects. EventSource cannot send headers, so browsers may pass the key as ?api_key=.
+         */
+        get: operations["GeneratorEventStream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/generator/status/{projectId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's proj.v1 document (its newest run), section by section as each completes */
+        get: operations["GeneratorStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/approvals/{token}": {
         parameters: {
             query?: never;
@@ -872,6 +1100,61 @@ export interface components {
             deleted: number;
             deleted_job_ids: string[];
             not_found: string[];
+        };
+        BulkRetryFilter: {
+            /** @description The jobs' status: failed, cancelled or both (the states a retry starts from); default ["failed"]. */
+            status: null | string[];
+            /** @description The error's type, e.g. provider_unavailable, rate_limited, timeout. */
+            error_type: null | string;
+            /** @description The error's category: EXTERNAL_ERROR, CONFIG_ERROR, USER_ERROR or SYSTEM_ERROR. */
+            error_category: null | string;
+            /** @description The workflow's name. */
+            workflow_name: null | string;
+            /** @description The LLM provider the failing call went to (error.details.provider), e.g. openrouter. */
+            provider: null | string;
+            /**
+             * Format: date-time
+             * @description Jobs that ended at or after this time (RFC 3339 with an offset).
+             */
+            since: null | string;
+            /**
+             * Format: date-time
+             * @description Jobs that ended before this time (RFC 3339 with an offset).
+             */
+            until: null | string;
+            /** @description Admins only: only this tenant's jobs (callers always act on their own tenant). */
+            tenant_id: null | string;
+        };
+        BulkRetryRequest: {
+            filter: null | components["schemas"]["BulkRetryFilter"];
+            /** @description true: only count the matching jobs (and list the first ids); nothing is queued. */
+            dry_run: boolean;
+        };
+        BulkRetryResponse: {
+            /** @description Whether this was only a count. */
+            dry_run: boolean;
+            /**
+             * Format: int32
+             * @description How many jobs match the filter (at most max_jobs are acted on per request).
+             */
+            matched: number;
+            /**
+             * Format: int32
+             * @description How many were queued again (0 on a dry run).
+             */
+            retried: number;
+            /**
+             * Format: int32
+             * @description Matched jobs that could not be retried (they changed state meanwhile).
+             */
+            skipped: number;
+            /** @description The ids of the jobs acted on (a dry run: the first ones that would be), oldest first. */
+            job_ids: string[];
+            /**
+             * Format: int32
+             * @description The most jobs one request retries; send it again for the rest.
+             */
+            max_jobs: number;
         };
         CleanupResponse: {
             /** Format: int32 */
@@ -1007,6 +1290,9 @@ export interface components {
             from_step: null | string;
             overrides: null | components["schemas"]["JsonObject"];
         };
+        GeneratorHealthResponse: {
+            ok: boolean;
+        };
         /** @enum {unknown} */
         HealthState: "healthy" | "degraded" | "unhealthy";
         HttpValidationProblemDetails: {
@@ -1045,6 +1331,8 @@ export interface components {
             estimated_wait_seconds: number;
             /** Format: date-time */
             run_at: null | string;
+            /** @description Document 000's celery_task_id: the job's dispatch id, equal to job_id (kept for clients written from that document). */
+            celery_task_id: string;
         };
         JobActionResponse: {
             /** Format: uuid */
@@ -1088,6 +1376,22 @@ export interface components {
              * @description When the retry was requested.
              */
             retried_at: string;
+        };
+        JobAttemptTrace: {
+            /**
+             * Format: int32
+             * @description The job attempt number (the job_attempt of the run's steps; a resume after a wait keeps its attempt).
+             */
+            attempt: number;
+            /** @description The W3C trace id (32 lowercase hex) of the run's job.run span. */
+            trace_id: string;
+            /** @description The worker that ran it. */
+            worker_id: null | string;
+            /**
+             * Format: date-time
+             * @description When the run started.
+             */
+            started_at: string;
         };
         JobComparisonResponse: {
             job: components["schemas"]["JobComparisonSide"];
@@ -1203,7 +1507,7 @@ export interface components {
             /** Format: int32 */
             percent: number;
         };
-        /** @description What a completed job produced. */
+        /** @description What a completed job produced. Each member of an object output is also here beside output and cost_data (document 000's shape: result.contacts as well as result.output.contacts), unless a member of that name is already here. */
         JobResult: {
             /** @description The workflow's output (its definition's output mapping). */
             output: unknown;
@@ -1231,6 +1535,24 @@ export interface components {
              * @description The attempt that made it; 0 for a fork's copy of its source's step.
              */
             from_attempt: number;
+        };
+        JobRunMetadata: {
+            /**
+             * Format: int32
+             * @description Milliseconds from start to finish; null until the job finished.
+             */
+            duration_ms: null | number;
+            /** Format: int32 */
+            input_tokens: number;
+            /** Format: int32 */
+            output_tokens: number;
+            /** Format: int32 */
+            total_tokens: number;
+            /**
+             * Format: double
+             * @description USD of every LLM call the job made (cost_usd of the job).
+             */
+            total_cost_usd: number;
         };
         /**
          * @description Lifecycle state of a job. scheduled: accepted with a run_at still ahead (no worker slot held); it becomes queued when due. A job whose workflow makes no LLM or external API call is never processing: it is queued until its outcome is stored.
@@ -1272,13 +1594,20 @@ export interface components {
             input_data: components["schemas"]["JsonObject"];
             /** @description Set once the job completed. */
             result: null | components["schemas"]["JobResult"];
+            /** @description Document 000's dispatch id (its Celery task id); here it equals job_id. */
+            celery_task_id: null | string;
+            /** @description Document 001's top-level output: the same value as result.output; null until the job completed. */
+            output: unknown;
+            metadata: null | components["schemas"]["JobRunMetadata"];
             error_message: null | string;
             /** @description Set when the job failed; a cancelled job has none (error_message says it was cancelled). */
             error: null | components["schemas"]["JobError"];
             /** Format: int32 */
             attempt: number;
-            /** @description The W3C trace id (32 lowercase hex) of the job's trace, which its submit request started; null when the submission was not traced. */
+            /** @description The W3C trace id (32 lowercase hex) of the job's latest run attempt (attempt_traces' last entry); before any traced run, the trace its submit request started; null when neither was traced. */
             trace_id: null | string;
+            /** @description Each run attempt's trace, oldest first (a retry, a crash recovery and a resume after a wait each start a run): its attempt number, W3C trace id, worker and start. A retried job's attempts are separate traces; trace_id is the latest. Empty before the first traced run. */
+            attempt_traces: components["schemas"]["JobAttemptTrace"][];
             /** @description The worker that ran (or is running) the job's latest attempt; kept after the job ends; null until a worker claims it. */
             worker_id: null | string;
             steps: components["schemas"]["JobStepResponse"][];
@@ -1422,6 +1751,8 @@ export interface components {
             /** Format: double */
             retention_seconds: number;
             last_runs: components["schemas"]["MaintenanceRun"][];
+            /** Format: double */
+            usage_retention_seconds: number;
         };
         MaintenanceRun: {
             task: string;
@@ -1434,6 +1765,23 @@ export interface components {
             affected: number;
             details: null | components["schemas"]["JsonObject"];
             error: null | string;
+        };
+        ModelHealthEntry: {
+            model: string;
+            /** Format: int32 */
+            calls: number;
+            /** Format: int32 */
+            failures: number;
+            /** Format: double */
+            error_rate: null | number;
+            /** @description Failed calls by error type. */
+            failures_by_type: {
+                [key: string]: number;
+            };
+            /** Format: date-time */
+            last_answered_at: null | string;
+            /** @description The latest errors of any worker, newest first. */
+            last_errors: components["schemas"]["ProviderErrorEntry"][];
         };
         /**
          * @description What the runner does when a step fails.
@@ -1452,6 +1800,10 @@ export interface components {
             /** @description The output used with mode default. */
             value?: unknown;
         };
+        PauseWorkflowRequest: {
+            /** @description Why, shown to other operators (at most 500 characters). */
+            reason: null | string;
+        };
         ProblemDetails: {
             type: null | string;
             title: null | string;
@@ -1459,6 +1811,143 @@ export interface components {
             status: null | number;
             detail?: null | string;
             instance?: null | string;
+        };
+        ProjectDocument: {
+            /** @description Always proj.v1. */
+            schema_version: string;
+            /** Format: uuid */
+            run_id: string;
+            chat_id: string;
+            /** @description planning (the plan step has not finished), generating (sections), validating, complete or error. */
+            status: string;
+            meta: components["schemas"]["ProjectMeta"];
+            plan: null | components["schemas"]["JsonObject"];
+            /** @description Each finished section by id (sec_01, ...): teacher, shared and seats by number. */
+            sections: components["schemas"]["JsonObject"];
+            validator: null | components["schemas"]["JsonObject"];
+            logs: components["schemas"]["ProjectLogs"];
+            error: null | components["schemas"]["JsonObject"];
+        };
+        ProjectLogs: {
+            /** @description Always null: CSV run logs are files in the workers' CSV_LOG_DIR, not served over HTTP. */
+            csv_url: null | string;
+            /** @description True: GET /generator/events/stream replays a run's events from the start, or after Last-Event-ID. */
+            events_replayable: boolean;
+        };
+        ProjectMeta: {
+            /** @description From the plan; null while planning. */
+            grade_band: null | string;
+            project_id: string;
+            title: null | string;
+            topic: string;
+            life_skill: string;
+            /** Format: int32 */
+            group_size: number;
+            /** Format: int32 */
+            duration_min: number;
+            owner_email: null | string;
+            /** @description From the plan; null while planning. */
+            uae_context: null | boolean;
+        };
+        ProviderBudgetWaiters: {
+            scope: string;
+            reason: string;
+            /** Format: int64 */
+            jobs: number;
+        };
+        ProviderErrorEntry: {
+            /** Format: date-time */
+            at: string;
+            type: string;
+            message: string;
+            /** Format: int32 */
+            http_status: null | number;
+            worker_id: string;
+        };
+        ProviderHealthEntry: {
+            provider: string;
+            /** Format: int32 */
+            calls: number;
+            /** Format: int32 */
+            failures: number;
+            /**
+             * Format: double
+             * @description failures / calls in the window; null without calls.
+             */
+            error_rate: null | number;
+            /** @description closed, open, half_open, or unknown (no breaker state reported yet: no call has been refused). */
+            circuit_state: string;
+            /** @description The workers whose breaker for this provider is open. */
+            open_on_workers: string[];
+            /**
+             * Format: date-time
+             * @description When the latest open breaker lets a probe call through.
+             */
+            open_until: null | string;
+            /** @description What to do, for the most frequent error type (null when nothing failed). */
+            advice: null | string;
+            models: components["schemas"]["ModelHealthEntry"][];
+        };
+        ProviderHealthResponse: {
+            /**
+             * Format: date-time
+             * @description When the view was merged.
+             */
+            generated_at: string;
+            /**
+             * Format: double
+             * @description How far back the counts look, in seconds.
+             */
+            window_seconds: number;
+            /** @description The live workers that reported. */
+            workers: string[];
+            /** @description Providers, the most failing first. */
+            providers: components["schemas"]["ProviderHealthEntry"][];
+        };
+        ProviderLimitValues: {
+            /** Format: int32 */
+            requests_per_minute: null | number;
+            /** Format: int32 */
+            tokens_per_minute: null | number;
+            /** Format: int32 */
+            input_tokens_per_minute: null | number;
+            /** Format: int32 */
+            output_tokens_per_minute: null | number;
+            /** Format: int32 */
+            concurrent_calls: null | number;
+        };
+        ProviderLimitsResponse: {
+            /** Format: double */
+            window_seconds: number;
+            scopes: components["schemas"]["ProviderScopeLimits"][];
+            waiting: components["schemas"]["ProviderBudgetWaiters"][];
+        };
+        ProviderPauseResponse: {
+            provider: string;
+            paused: boolean;
+        };
+        ProviderProblem: {
+            error: string;
+            message: string;
+            valid_providers: string[];
+        };
+        ProviderScopeLimits: {
+            scope: string;
+            limits: components["schemas"]["ProviderLimitValues"];
+            used: components["schemas"]["ProviderWindowUse"];
+            paused: boolean;
+            /** Format: int64 */
+            blocked_for_ms: number;
+        };
+        ProviderWindowUse: {
+            /** Format: int64 */
+            requests: number;
+            /** Format: int64 */
+            input_tokens: number;
+            /** Format: int64 */
+            output_tokens: number;
+            /** Format: int64 */
+            in_flight: number;
         };
         QueueState: {
             streams: components["schemas"]["StreamState"][];
@@ -1557,6 +2046,13 @@ export interface components {
             status: components["schemas"]["HealthState"];
             description: null | string;
             error: null | string;
+            /** @description What the dependency is: postgresql, redis, redis_streams, llmworkflow_worker (the workers, Celery's equivalent); null when its check did not answer with one. */
+            type: null | string;
+            /**
+             * Format: int32
+             * @description Live worker processes (their heartbeats), on workers and celery; null for the other services and when Redis cannot be read.
+             */
+            workers: null | number;
         };
         SignalListResponse: {
             /** Format: uuid */
@@ -1583,6 +2079,36 @@ export interface components {
             taken_by_step: null | string;
             /** Format: date-time */
             taken_at: null | string;
+        };
+        StartProjectRequest: {
+            /** @description The main app's project id; GET /generator/status/{project_id} reads its newest run. */
+            project_id: null | string;
+            /** @description The chat the project was asked for in. A repeated start with the same project_id and chat_id answers 200 with the first run_id. */
+            chat_id: null | string;
+            title: null | string;
+            /** @description The maths topic, e.g. Fractions. */
+            topic: null | string;
+            /** @description The life skill the project practises, e.g. Problem Solving. */
+            life_skill: null | string;
+            /**
+             * Format: int32
+             * @description Students per group (1-8): one seat each.
+             */
+            group_size: null | number;
+            /**
+             * Format: int32
+             * @description Lesson time in minutes (10-600).
+             */
+            duration_min: null | number;
+            /** @description The teacher's e-mail: kept in the document's meta, redacted in the CSV run logs. */
+            owner_email: null | string;
+        };
+        StartProjectResponse: {
+            /**
+             * Format: uuid
+             * @description The run's id; it is also the job id under /api/v1/jobs/{job_id}.
+             */
+            run_id: string;
         };
         StepComparison: {
             step_id: string;
@@ -1737,6 +2263,10 @@ export interface components {
             cost_usd: number;
             user_id: null | string;
             username: null | string;
+            /** Format: int32 */
+            deleted_job_calls: null | number;
+            /** Format: double */
+            deleted_job_cost_usd: null | number;
         };
         UsageRebuildResponse: {
             /** Format: date */
@@ -1760,6 +2290,9 @@ export interface components {
             by_day: components["schemas"]["UsageGroup"][];
             /** Format: int32 */
             user_count: number;
+            counts: string;
+            /** Format: int32 */
+            usage_retention_days: number;
         };
         ValidateWorkflowRequest: {
             workflow_name?: null | string;
@@ -1842,6 +2375,40 @@ export interface components {
         WorkflowLatency: {
             workflow_name: string;
             buckets: components["schemas"]["LatencyBucket"][];
+        };
+        WorkflowPauseResponse: {
+            /** @description The workflow. */
+            workflow_name: string;
+            /** @description Whether it is paused now. */
+            paused: boolean;
+            /**
+             * Format: date-time
+             * @description Since when (null when not paused).
+             */
+            paused_at: null | string;
+            /**
+             * Format: int32
+             * @description Jobs held: on pause, the queued jobs it held then; on resume, 0 (the held jobs are queued now).
+             */
+            held_jobs: number;
+            /** @description What happens now, in a sentence. */
+            message: string;
+        };
+        WorkflowPauseSummary: {
+            workflow_name: string;
+            /** Format: date-time */
+            paused_at: string;
+            /** @description The key name (or tenant) that paused it. */
+            paused_by: null | string;
+            reason: null | string;
+            /**
+             * Format: int32
+             * @description Its jobs that are due and held, waiting for the resume.
+             */
+            held_jobs: number;
+        };
+        WorkflowPausesResponse: {
+            paused: components["schemas"]["WorkflowPauseSummary"][];
         };
         WorkflowSummary: {
             name: string;
@@ -1941,15 +2508,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["JobAcceptedResponse"];
-                };
-            };
             /** @description Accepted */
             202: {
                 headers: {
@@ -1979,6 +2537,15 @@ export interface operations {
             };
             /** @description The body exceeds Api:MaxRequestBodyBytes. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2094,15 +2661,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["JobAcceptedResponse"];
-                };
-            };
             /** @description Accepted */
             202: {
                 headers: {
@@ -2132,6 +2690,15 @@ export interface operations {
             };
             /** @description The body exceeds Api:MaxRequestBodyBytes. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3496,15 +4063,6 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ScheduleResponse"];
-                };
-            };
             /** @description Created */
             201: {
                 headers: {
@@ -3534,6 +4092,15 @@ export interface operations {
             };
             /** @description The body exceeds Api:MaxRequestBodyBytes. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4394,6 +4961,196 @@ export interface operations {
             };
         };
     };
+    ProviderLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderLimitsResponse"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The key is not an admin key. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    PauseProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderPauseResponse"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The key is not an admin key. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderProblem"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ResumeProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderPauseResponse"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The key is not an admin key. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderProblem"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
     ListApiKeys: {
         parameters: {
             query?: {
@@ -4992,6 +5749,576 @@ export interface operations {
             };
             /** @description The key is not an admin key. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    PauseWorkflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": null | components["schemas"]["PauseWorkflowRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowPauseResponse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The key is not an admin key. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body exceeds Api:MaxRequestBodyBytes. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ResumeWorkflow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowPauseResponse"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The key is not an admin key. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    RetryJobsByFilter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkRetryRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkRetryResponse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body exceeds Api:MaxRequestBodyBytes. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ProviderHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderHealthResponse"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The key is not an admin key. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    PausedWorkflows: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowPausesResponse"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The key is not an admin key. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    GeneratorHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GeneratorHealthResponse"];
+                };
+            };
+        };
+    };
+    GeneratorStart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartProjectRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StartProjectResponse"];
+                };
+            };
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StartProjectResponse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body exceeds Api:MaxRequestBodyBytes. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    GeneratorEventStream: {
+        parameters: {
+            query?: {
+                run_id?: string;
+                last_event_id?: string;
+            };
+            header?: {
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The run's events under document 004's names as Server-Sent Events: `id:` (the stream entry id), `event:` (run_started, section_started, section_completed, run_completed or error) and `data:` (a JSON object with run_id, status, timestamp and the event's fields). Ends after run_completed or error. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description The request resumed at or after the terminal event: nothing more will come (EventSource stops reconnecting). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    GeneratorStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                projectId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectDocument"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -55,6 +55,16 @@ export const routes = [
   },
   {
     "method": "GET",
+    "path": "/api/v1/admin/pauses",
+    "operationId": "PausedWorkflows"
+  },
+  {
+    "method": "GET",
+    "path": "/api/v1/admin/providers/health",
+    "operationId": "ProviderHealth"
+  },
+  {
+    "method": "GET",
     "path": "/api/v1/admin/queue",
     "operationId": "QueueState"
   },
@@ -154,6 +164,26 @@ export const routes = [
     "operationId": "BulkDeleteJobs"
   },
   {
+    "method": "POST",
+    "path": "/api/v1/jobs/retry",
+    "operationId": "RetryJobsByFilter"
+  },
+  {
+    "method": "POST",
+    "path": "/api/v1/providers/{name}/pause",
+    "operationId": "PauseProvider"
+  },
+  {
+    "method": "POST",
+    "path": "/api/v1/providers/{name}/resume",
+    "operationId": "ResumeProvider"
+  },
+  {
+    "method": "GET",
+    "path": "/api/v1/providers/limits",
+    "operationId": "ProviderLimits"
+  },
+  {
     "method": "GET",
     "path": "/api/v1/schedules",
     "operationId": "ListSchedules"
@@ -219,6 +249,16 @@ export const routes = [
     "operationId": "GetWorkflowDiagram"
   },
   {
+    "method": "POST",
+    "path": "/api/v1/workflows/{name}/pause",
+    "operationId": "PauseWorkflow"
+  },
+  {
+    "method": "POST",
+    "path": "/api/v1/workflows/{name}/resume",
+    "operationId": "ResumeWorkflow"
+  },
+  {
     "method": "GET",
     "path": "/api/v1/workflows/{name}/versions",
     "operationId": "ListWorkflowVersions"
@@ -237,6 +277,26 @@ export const routes = [
     "method": "POST",
     "path": "/approvals/{token}",
     "operationId": "DecideApproval"
+  },
+  {
+    "method": "GET",
+    "path": "/generator/events/stream",
+    "operationId": "GeneratorEventStream"
+  },
+  {
+    "method": "GET",
+    "path": "/generator/health",
+    "operationId": "GeneratorHealth"
+  },
+  {
+    "method": "POST",
+    "path": "/generator/start",
+    "operationId": "GeneratorStart"
+  },
+  {
+    "method": "GET",
+    "path": "/generator/status/{projectId}",
+    "operationId": "GeneratorStatus"
   }
 ] as const;
 
@@ -287,6 +347,28 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "deleted",
     "deleted_job_ids",
     "not_found"
+  ],
+  "BulkRetryFilter": [
+    "error_category",
+    "error_type",
+    "provider",
+    "since",
+    "status",
+    "tenant_id",
+    "until",
+    "workflow_name"
+  ],
+  "BulkRetryRequest": [
+    "dry_run",
+    "filter"
+  ],
+  "BulkRetryResponse": [
+    "dry_run",
+    "job_ids",
+    "matched",
+    "max_jobs",
+    "retried",
+    "skipped"
   ],
   "CleanupResponse": [
     "affected"
@@ -373,6 +455,9 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "from_step",
     "overrides"
   ],
+  "GeneratorHealthResponse": [
+    "ok"
+  ],
   "HealthState": [],
   "HttpValidationProblemDetails": [
     "detail",
@@ -388,6 +473,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   ],
   "InvalidLimitResultsProblem": [],
   "JobAcceptedResponse": [
+    "celery_task_id",
     "created_at",
     "estimated_wait_seconds",
     "job_id",
@@ -411,6 +497,12 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "retried_at",
     "started_at",
     "status"
+  ],
+  "JobAttemptTrace": [
+    "attempt",
+    "started_at",
+    "trace_id",
+    "worker_id"
   ],
   "JobComparisonResponse": [
     "job",
@@ -497,10 +589,19 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "step_id",
     "step_key"
   ],
+  "JobRunMetadata": [
+    "duration_ms",
+    "input_tokens",
+    "output_tokens",
+    "total_cost_usd",
+    "total_tokens"
+  ],
   "JobStatus": [],
   "JobStatusResponse": [
     "action",
     "attempt",
+    "attempt_traces",
+    "celery_task_id",
     "completed_at",
     "cost_breakdown",
     "created_at",
@@ -514,6 +615,8 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "forks",
     "input_data",
     "job_id",
+    "metadata",
+    "output",
     "previous_attempts",
     "priority",
     "progress",
@@ -611,7 +714,8 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "last_runs",
     "retention_seconds",
     "stale_processing_after_seconds",
-    "stale_waiting_after_seconds"
+    "stale_waiting_after_seconds",
+    "usage_retention_seconds"
   ],
   "MaintenanceRun": [
     "affected",
@@ -622,6 +726,15 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "started_at",
     "task"
   ],
+  "ModelHealthEntry": [
+    "calls",
+    "error_rate",
+    "failures",
+    "failures_by_type",
+    "last_answered_at",
+    "last_errors",
+    "model"
+  ],
   "OnErrorMode": [],
   "OnErrorPolicy": [
     "backoff_multiplier",
@@ -630,12 +743,105 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "mode",
     "value"
   ],
+  "PauseWorkflowRequest": [
+    "reason"
+  ],
   "ProblemDetails": [
     "detail",
     "instance",
     "status",
     "title",
     "type"
+  ],
+  "ProjectDocument": [
+    "chat_id",
+    "error",
+    "logs",
+    "meta",
+    "plan",
+    "run_id",
+    "schema_version",
+    "sections",
+    "status",
+    "validator"
+  ],
+  "ProjectLogs": [
+    "csv_url",
+    "events_replayable"
+  ],
+  "ProjectMeta": [
+    "duration_min",
+    "grade_band",
+    "group_size",
+    "life_skill",
+    "owner_email",
+    "project_id",
+    "title",
+    "topic",
+    "uae_context"
+  ],
+  "ProviderBudgetWaiters": [
+    "jobs",
+    "reason",
+    "scope"
+  ],
+  "ProviderErrorEntry": [
+    "at",
+    "http_status",
+    "message",
+    "type",
+    "worker_id"
+  ],
+  "ProviderHealthEntry": [
+    "advice",
+    "calls",
+    "circuit_state",
+    "error_rate",
+    "failures",
+    "models",
+    "open_on_workers",
+    "open_until",
+    "provider"
+  ],
+  "ProviderHealthResponse": [
+    "generated_at",
+    "providers",
+    "window_seconds",
+    "workers"
+  ],
+  "ProviderLimitsResponse": [
+    "scopes",
+    "waiting",
+    "window_seconds"
+  ],
+  "ProviderLimitValues": [
+    "concurrent_calls",
+    "input_tokens_per_minute",
+    "output_tokens_per_minute",
+    "requests_per_minute",
+    "tokens_per_minute"
+  ],
+  "ProviderPauseResponse": [
+    "paused",
+    "provider"
+  ],
+  "ProviderProblem": [
+    "error",
+    "message",
+    "valid_providers"
+  ],
+  "ProviderScopeLimits": [
+    "blocked_for_ms",
+    "limits",
+    "paused",
+    "scope",
+    "used"
+  ],
+  "ProviderWindowUse": [
+    "in_flight",
+    "input_tokens",
+    "output_tokens",
+    "requests"
   ],
   "QueueState": [
     "dead_letters",
@@ -698,7 +904,9 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   "ServiceHealth": [
     "description",
     "error",
-    "status"
+    "status",
+    "type",
+    "workers"
   ],
   "SignalListResponse": [
     "job_id",
@@ -718,6 +926,19 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "signal_id",
     "taken_at",
     "taken_by_step"
+  ],
+  "StartProjectRequest": [
+    "chat_id",
+    "duration_min",
+    "group_size",
+    "life_skill",
+    "owner_email",
+    "project_id",
+    "title",
+    "topic"
+  ],
+  "StartProjectResponse": [
+    "run_id"
   ],
   "StepComparison": [
     "display_name",
@@ -801,6 +1022,8 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   "UsageGroup": [
     "calls",
     "cost_usd",
+    "deleted_job_calls",
+    "deleted_job_cost_usd",
     "input_tokens",
     "key",
     "output_tokens",
@@ -819,9 +1042,11 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "by_model",
     "by_user",
     "by_workflow",
+    "counts",
     "from",
     "to",
     "total",
+    "usage_retention_days",
     "user_count"
   ],
   "ValidateWorkflowRequest": [
@@ -883,6 +1108,23 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   ],
   "WorkflowLatency": [
     "buckets",
+    "workflow_name"
+  ],
+  "WorkflowPauseResponse": [
+    "held_jobs",
+    "message",
+    "paused",
+    "paused_at",
+    "workflow_name"
+  ],
+  "WorkflowPausesResponse": [
+    "paused"
+  ],
+  "WorkflowPauseSummary": [
+    "held_jobs",
+    "paused_at",
+    "paused_by",
+    "reason",
     "workflow_name"
   ],
   "WorkflowSummary": [
