@@ -34,6 +34,9 @@ internal sealed class RunState
     /// <summary>The pinned version's prompt files (see <see cref="WorkflowRunOptions.Prompts"/>), or null.</summary>
     public Templates.PromptLibrary? Prompts { get; init; }
 
+    /// <summary>The pinned version's prices (see <see cref="WorkflowRunOptions.Prices"/>), or null.</summary>
+    public Costs.IPriceTable? Prices { get; init; }
+
     public int TotalTopLevelSteps => Workflow.Steps.Count;
 
     public DateTimeOffset Now => Time.GetUtcNow();

@@ -27,6 +27,12 @@ public sealed record WorkflowRunOptions
     /// </summary>
     public Templates.PromptLibrary? Prompts { get; init; }
 
+    /// <summary>
+    /// The price rows of a pinned workflow version (in front of the current table); null bills at the runner's table.
+    /// Set, a resume, a retry or a wake-up bills the job's calls at the prices it was submitted with.
+    /// </summary>
+    public Costs.IPriceTable? Prices { get; init; }
+
     /// <summary>The wait an earlier run of this job parked on (its step then finds its time came), or null.</summary>
     public RunWait? ResumedWait { get; init; }
 }

@@ -63,6 +63,7 @@ public sealed class WorkflowRunner
             ResumedWait = options.ResumedWait,
             Signals = options.Signals,
             Prompts = options.Prompts,
+            Prices = options.Prices,
         };
         var startedAt = run.Now;
         using var workflowTimeout = workflow.TimeoutSeconds is { } seconds ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds), _time) : null;

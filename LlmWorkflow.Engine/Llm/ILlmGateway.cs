@@ -1,3 +1,4 @@
+using LlmWorkflow.Engine.Costs;
 using Microsoft.Extensions.AI;
 
 namespace LlmWorkflow.Engine.Llm;
@@ -19,6 +20,7 @@ public interface ILlmGateway
 /// Receives a call that was answered (and so paid) but whose answer was refused (over <c>Llm:MaxAnswerBytes</c>),
 /// with estimated usage, so it is recorded even though the step does not get an answer.
 /// </param>
+/// <param name="Prices">The job's pinned prices (its workflow version's rows); null bills at the gateway's table.</param>
 public sealed record LlmCallRequest(
     IReadOnlyList<string> Models,
     IReadOnlyList<ChatMessage> Messages,
@@ -30,7 +32,8 @@ public sealed record LlmCallRequest(
     TimeSpan? CacheTtl = null,
     string? WorkflowName = null,
     string? StepId = null,
-    Action<LlmCallResult>? OnRefusedAnswer = null);
+    Action<LlmCallResult>? OnRefusedAnswer = null,
+    IPriceTable? Prices = null);
 
 /// <summary>One model tried in a fallback chain and why it did not answer (null Error = it answered).</summary>
 public sealed record ModelAttempt(string Model, string? Error, double DurationMs);

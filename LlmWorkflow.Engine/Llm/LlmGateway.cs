@@ -296,7 +296,7 @@ public sealed partial class LlmGateway : ILlmGateway
         var reported = ProviderCost.Get(response.AdditionalProperties);
         var cost = reported is { } providerCost
             ? Math.Round(providerCost, 6, MidpointRounding.AwayFromZero)
-            : _prices.Cost(model.ToString(), input, output, (int)(usage?.CachedInputTokenCount ?? 0));
+            : (request.Prices ?? _prices).Cost(model.ToString(), input, output, (int)(usage?.CachedInputTokenCount ?? 0));
         return new LlmCallResult
         {
             Text = text,
@@ -322,7 +322,7 @@ public sealed partial class LlmGateway : ILlmGateway
         var bytes = failure.Error.Details?["answer_bytes_read"]?.GetValue<long>() ?? 0;
         var input = TokenEstimator.Estimate(request.Messages);
         var output = (int)Math.Min(int.MaxValue, bytes / 4);
-        var cost = _prices.Cost(model.ToString(), input, output, 0);
+        var cost = (request.Prices ?? _prices).Cost(model.ToString(), input, output, 0);
         return new LlmCallResult
         {
             Text = string.Empty,

@@ -59,7 +59,8 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
                     CacheTtl: config.CacheTtlSeconds is { } ttl ? TimeSpan.FromSeconds(ttl) : null,
                     WorkflowName: context.Run.Workflow.Name,
                     StepId: step.Id,
-                    OnRefusedAnswer: call => LazyInitializer.EnsureInitialized(ref refused).Enqueue(call)),
+                    OnRefusedAnswer: call => LazyInitializer.EnsureInitialized(ref refused).Enqueue(call),
+                    Prices: context.Run.Prices),
                 cancellationToken);
         }
         catch (AdmissionDeferredException deferred)
@@ -117,13 +118,13 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
     /// <summary>Reserves the call's worst-case cost against the budget; null when there is no budget or no price to check.</summary>
     private decimal? Reserve(StepContext context, IReadOnlyList<string> models, IReadOnlyList<ChatMessage> messages, int? maxTokens)
     {
-        if (context.Run.Usage.MaxCostUsd is not { } max || prices is null)
+        if (context.Run.Usage.MaxCostUsd is not { } max || (context.Run.Prices ?? prices) is not { } table)
         {
             return null;
         }
 
         var inputTokens = LlmCostEstimator.EstimateTokens(string.Concat(messages.Select(m => m.Text)));
-        if (LlmCostEstimator.MaxCost(prices, models, inputTokens, maxTokens ?? LlmCostEstimator.DefaultMaxOutputTokens) is not { } estimate)
+        if (LlmCostEstimator.MaxCost(table, models, inputTokens, maxTokens ?? LlmCostEstimator.DefaultMaxOutputTokens) is not { } estimate)
         {
             return null;
         }

@@ -16,6 +16,7 @@ namespace LlmWorkflow.Pipeline.Versions;
 public sealed class WorkflowVersion
 {
     private PromptLibrary? _promptLibrary;
+    private PinnedPriceTable? _priceTable;
 
     private WorkflowVersion(string hash, WorkflowDefinition definition, JsonObject definitionJson, JsonObject prompts, JsonObject prices)
     {
@@ -49,6 +50,20 @@ public sealed class WorkflowVersion
     public PromptLibrary PromptLibrary(string promptsRoot) =>
         _promptLibrary ??= Engine.Templates.PromptLibrary.FromFiles(promptsRoot,
             Prompts.ToDictionary(p => p.Key, p => (string?)p.Value ?? "", StringComparer.Ordinal));
+
+    /// <summary>The prices of this version in front of <paramref name="current"/> (for models it does not name).</summary>
+    public IPriceTable PriceTable(IPriceTable current) =>
+        _priceTable ??= new PinnedPriceTable(
+            Prices.ToDictionary(
+                p => p.Key,
+                p => p.Value is JsonObject row
+                    ? new ModelPrice(
+                        (decimal)row["input_per_million"]!,
+                        (decimal)row["output_per_million"]!,
+                        (decimal?)row["cached_input_per_million"])
+                    : null,
+                StringComparer.OrdinalIgnoreCase),
+            current);
 
     /// <summary>The version of a loaded definition, with its prompt files read through <paramref name="prompts"/> and its prices from <paramref name="prices"/>.</summary>
     public static WorkflowVersion Of(WorkflowDefinition definition, PromptLibrary prompts, IPriceTable prices)

@@ -25,6 +25,9 @@ public sealed class WorkflowVersions(NpgsqlDataSource dataSource, WorkflowCatalo
     /// <summary>The prompts folder a version's prompt paths are relative to.</summary>
     public string PromptsRoot => prompts.PromptsRoot;
 
+    /// <summary>The prices a pinned version's calls are billed at: its snapshot's rows, today's for models it does not name.</summary>
+    public IPriceTable PricesOf(WorkflowVersion version) => version.PriceTable(prices);
+
     /// <summary>The version of a loaded definition (hashed on first use, then cached with the definition).</summary>
     public WorkflowVersion Current(WorkflowDefinition workflow) => _current.GetValue(workflow, definition =>
     {

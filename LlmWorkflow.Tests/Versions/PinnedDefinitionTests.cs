@@ -121,6 +121,50 @@ public sealed class PinnedDefinitionTests(TestServers servers)
         }
     }
 
+    [Fact]
+    public async Task AJobThatSleptThroughAPriceChangeIsBilledAtItsPinnedPrices()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var files = PinnedWorkflowFiles.Create();
+        await using var llm = await FakeOpenAiServer.StartAsync();
+        var settings = (await TestEnvironment.CreateAsync(servers, nameof(PinnedDefinitionTests) + "_prices")).Settings(files.Settings(llm));
+        SetPrice(settings, 1000m);
+
+        var (api, worker) = await StartAsync(settings, ct);
+        var client = api.CreateAuthenticatedClient();
+        try
+        {
+            var job = await SubmitAsync(client, "pinned_sleep", new { topic = "prices", seconds = 2 }, ct);
+            await JobPolling.WaitForStatusAsync(client, $"/api/v1/status/{job}", "waiting", TimeSpan.FromSeconds(30), ct);
+            await worker.DisposeAsync();
+
+            // The price rises tenfold while the job sleeps: its second call, made after the wake-up, is still billed
+            // at the price the job was submitted with.
+            SetPrice(settings, 10_000m);
+            worker = await WorkerHost.StartAsync(settings, ct);
+            var done = await JobPolling.WaitForTerminalAsync(client, $"/api/v1/status/{job}", TimeSpan.FromSeconds(30), ct);
+            Assert.Equal("completed", (string?)done["status"]);
+            var calls = done["steps"]!.AsArray().Where(s => (string?)s!["type"] == "llm").ToList();
+            Assert.Equal(["one", "two"], calls.Select(s => (string?)s!["step_id"]));
+            foreach (var call in calls)
+            {
+                var tokens = (int)call!["input_tokens"]! + (int)call["output_tokens"]!;
+                Assert.Equal(Math.Round(tokens * 1000m / 1_000_000m, 6), (decimal)call["cost_usd"]!);
+            }
+        }
+        finally
+        {
+            client.Dispose();
+            await StopAsync(api, worker);
+        }
+    }
+
+    private static void SetPrice(Dictionary<string, string?> settings, decimal perMillion)
+    {
+        settings["Pricing:Models:openai/gpt-4o-mini:InputPerMillion"] = perMillion.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        settings["Pricing:Models:openai/gpt-4o-mini:OutputPerMillion"] = perMillion.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     internal static readonly Dictionary<string, string?> OtherTenant = new()
     {
         ["Auth:ApiKeys:2:Name"] = "other",

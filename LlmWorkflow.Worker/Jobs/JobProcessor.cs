@@ -66,7 +66,7 @@ internal sealed partial class JobProcessor(
         activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
         RecordAttemptTrace(claimed, activity);
-        if (await WorkflowToRunAsync(dispatched, claimed, activity) is not var (workflow, prompts))
+        if (await WorkflowToRunAsync(dispatched, claimed, activity) is not var (workflow, prompts, prices))
         {
             return;
         }
@@ -101,6 +101,7 @@ internal sealed partial class JobProcessor(
                 ResumedWait = claimed.ResumedWait,
                 Signals = signals,
                 Prompts = prompts,
+                Prices = prices,
             }, run.Token);
         }
         finally
@@ -141,12 +142,12 @@ internal sealed partial class JobProcessor(
     }
 
     /// <summary>
-    /// The job's workflow and the prompt files it runs with (null: the prompts folder), or null when the job must not
+    /// The job's workflow and the prompt files and prices it runs with (null: the prompts folder, today's prices), or null when the job must not
     /// run: started too often (dead-lettered), or its workflow is neither in this worker's catalog nor stored as its
     /// pinned version; either way it is failed here. A pinned job runs its version even if the files changed since it
     /// was submitted; a job from before pinning (no hash) runs the catalog's current definition.
     /// </summary>
-    private async Task<(WorkflowDefinition Workflow, Engine.Templates.PromptLibrary? Prompts)?> WorkflowToRunAsync(
+    private async Task<(WorkflowDefinition Workflow, Engine.Templates.PromptLibrary? Prompts, Engine.Costs.IPriceTable? Prices)?> WorkflowToRunAsync(
         DispatchedJob dispatched, ClaimedJob claimed, Activity? activity)
     {
         if (claimed.Attempt > _options.MaxAttempts)
@@ -164,12 +165,12 @@ internal sealed partial class JobProcessor(
             if (await versions.FindAsync(claimed.WorkflowName, hash, CancellationToken.None) is { } version)
             {
                 activity?.SetTag("llmworkflow.definition_hash", version.ShortHash);
-                return (version.Definition, version.PromptLibrary(versions.PromptsRoot));
+                return (version.Definition, version.PromptLibrary(versions.PromptsRoot), versions.PricesOf(version));
             }
         }
         else if (catalog.TryGet(claimed.WorkflowName, out var workflow))
         {
-            return (workflow, null);
+            return (workflow, null, null);
         }
 
         var missing = claimed.DefinitionHash is null
