@@ -24,7 +24,9 @@ public sealed class ChildProcesses
     public static ChildProcesses Watch(IHost app)
     {
         var watch = new ChildProcesses();
-        if (OperatingSystem.IsLinux())
+        // Only as a program of its own: under Aspire.Hosting.Testing the AppHost runs inside the test host, whose other
+        // children (the tests' own postgres, redis-server, browsers) and other AppHosts' orchestrators are not its to take.
+        if (OperatingSystem.IsLinux() && System.Reflection.Assembly.GetEntryAssembly() == typeof(ChildProcesses).Assembly)
         {
             app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => watch._stopping = OfAppHost(Environment.ProcessId));
         }

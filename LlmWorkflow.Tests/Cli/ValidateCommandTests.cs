@@ -48,7 +48,12 @@ public sealed class ValidateCommandTests : IDisposable
         Assert.All(warnings, w =>
         {
             Assert.Equal("missing_provider_key", (string?)w!["code"]);
-            Assert.Contains("OPENROUTER_API_KEY", (string?)w["message"], StringComparison.Ordinal);
+            // Each warning names the environment variable of the provider it is about (openrouter, or openai for
+            // generate_project's default model).
+            var message = (string?)w["message"] ?? "";
+            var provider = System.Text.RegularExpressions.Regex.Match(message, "LLM provider '([a-z]+)'").Groups[1].Value;
+            Assert.Contains(provider, new[] { "openrouter", "openai" });
+            Assert.Contains($"{provider.ToUpperInvariant()}_API_KEY", message, StringComparison.Ordinal);
             Assert.Contains("Llm__Mock__ServeAllModels=true", (string?)w["hint"], StringComparison.Ordinal);
         });
     }

@@ -13,18 +13,9 @@ namespace LlmWorkflow.Tests.Dashboard;
 /// a workflow is paused (its new job is held) and resumed (the job runs), the failed jobs are retried by filter after
 /// the count is confirmed, and a retried job's page links each attempt's trace.
 /// </summary>
-public sealed class DashboardOperatorBrowserTests(DashboardFixture fixture) : IClassFixture<DashboardFixture>, IAsyncLifetime
+public sealed class DashboardOperatorBrowserTests(DashboardFixture fixture) : DashboardBrowserTestBase, IClassFixture<DashboardFixture>
 {
-    private readonly List<string> _consoleErrors = [];
-    private readonly List<IBrowserContext> _contexts = [];
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    public ValueTask InitializeAsync()
-    {
-        SetDefaultExpectTimeout(20_000);
-        return ValueTask.CompletedTask;
-    }
+    protected override DashboardFixture Fixture => fixture;
 
     [Fact]
     public async Task ARetriedJobsPageLinksEachAttemptsTraceWithTheLatestAsTheTrace()
@@ -192,27 +183,8 @@ public sealed class DashboardOperatorBrowserTests(DashboardFixture fixture) : IC
 
     private async Task<IPage> OpenAsync(string hash)
     {
-        var page = await fixture.NewPageAsync(ColorScheme.Light, 1280, 900, _contexts, _consoleErrors);
-        await page.GotoAsync("dashboard/" + hash);
-        await page.GetByLabel("Admin API key").FillAsync(TestEnvironment.AdminKey);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await Expect(page.Locator("#nav")).ToBeVisibleAsync();
+        var page = await NewPageAsync(ColorScheme.Light, 1280, 900);
+        await SignInAsync(page, hash);
         return page;
-    }
-
-    private void AssertNoConsoleErrors()
-    {
-        lock (_consoleErrors)
-        {
-            Assert.True(_consoleErrors.Count == 0, "Console errors:\n" + string.Join("\n", _consoleErrors));
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var context in _contexts)
-        {
-            await context.CloseAsync();
-        }
     }
 }
