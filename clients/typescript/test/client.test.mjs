@@ -23,10 +23,11 @@ function clientWith(answer) {
   return { client: new LlmWorkflowClient({ baseUrl: "http://service", apiKey: "k", fetch }), requests };
 }
 
-test("submit sends a generated Idempotency-Key and reports a replay on 200", async () => {
+test("submit sends a generated Idempotency-Key and reports a replay marked Idempotent-Replayed", async () => {
+  // The service repeats the first answer (the same 202 and body) and marks it with Idempotent-Replayed: true.
   const { client, requests } = clientWith((_, n) => Response.json(
     { job_id: jobId, status: "queued", workflow_name: "w", created_at: "2026-01-01T00:00:00Z", status_url: "/x", estimated_wait_seconds: 0, run_at: null },
-    { status: n === 1 ? 202 : 200 }));
+    { status: 202, headers: n === 1 ? {} : { "Idempotent-Replayed": "true" } }));
   const first = await client.submit({ workflow_name: "w" });
   const again = await client.submit({ workflow_name: "w" }, { idempotencyKey: first.idempotencyKey });
   assert.match(first.idempotencyKey, /^[0-9a-f-]{36}$/);
