@@ -95,18 +95,13 @@ internal static class SignalEndpoints
 
     /// <summary>
     /// Puts a signal in the job's inbox and, when the job waits for its event, queues it (the API's signals and decision
-    /// links both come here). A duplicate (same idempotency key) adds and resumes nothing.
+    /// links both come here). A duplicate (same idempotency key) adds nothing; it resumes the job only if the first
+    /// signal's request was cut off before the job was queued.
     /// </summary>
     public static async Task<(AddedSignal Added, bool Resumed)> DeliverAsync(
         JobLifecycleStore store, JobQueue queue, Guid jobId, string eventName, string? bodyJson, string? idempotencyKey, CancellationToken cancellationToken)
     {
-        var added = await store.AddSignalAsync(jobId, eventName, bodyJson, idempotencyKey, cancellationToken);
-        if (added.Duplicate)
-        {
-            return (added, false);
-        }
-
-        var resumed = await store.ResumeOnSignalAsync(jobId, eventName, cancellationToken);
+        var (added, resumed) = await store.AddSignalAsync(jobId, eventName, bodyJson, idempotencyKey, cancellationToken);
         if (resumed is not null)
         {
             try

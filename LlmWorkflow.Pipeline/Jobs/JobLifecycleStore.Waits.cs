@@ -71,11 +71,23 @@ public sealed partial class JobLifecycleStore
         RETURNING id, priority
         """;
 
-    private const string AddSignalSql = """
-        INSERT INTO llm_job_signals (id, job_id, event, payload, idempotency_key, received_at)
-        VALUES ($1, $2, $3, $4::jsonb, $5, now())
-        ON CONFLICT (job_id, event, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-        RETURNING id, received_at
+    // The signal and the resume it causes commit together: a request cut off between them (the API killed) must not leave
+    // the signal in the inbox with its job still waiting. A repeated key adds nothing but still resumes a job that waits
+    // for the event while an untaken signal of it is in the inbox (it cannot resume twice: the first resume took the wait).
+    private static readonly string AddSignalSql = $"""
+        WITH added AS (
+            INSERT INTO llm_job_signals (id, job_id, event, payload, idempotency_key, received_at)
+            VALUES ($1, $2, $3, $4::jsonb, $5, now())
+            ON CONFLICT (job_id, event, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+            RETURNING id, received_at
+        ), resumed AS (
+            UPDATE llm_workflow_jobs SET status = '{JobLifecycle.Rule(JobTransition.Resume).To.ToWire()}', dispatched_at = now(), updated_at = now()
+             WHERE id = $2 AND {JobLifecycle.KeyedGuard(JobTransition.Resume)} AND wait_data->>'kind' IN ('event', 'approval') AND wait_data->>'event' = $3
+               AND (EXISTS (SELECT 1 FROM added)
+                    OR EXISTS (SELECT 1 FROM llm_job_signals s WHERE s.job_id = $2 AND s.event = $3 AND s.taken_by_step IS NULL))
+            RETURNING priority
+        )
+        SELECT (SELECT id FROM added) AS id, (SELECT received_at FROM added) AS received_at, (SELECT priority FROM resumed) AS priority
         """;
 
     private const string FindSignalSql = """
@@ -104,11 +116,14 @@ public sealed partial class JobLifecycleStore
         """;
 
     /// <summary>
-    /// Puts a signal in the job's inbox; with an <paramref name="idempotencyKey"/> seen before for that event, nothing is
-    /// added and the first one is returned (<see cref="AddedSignal.Duplicate"/>).
+    /// Puts a signal in the job's inbox and, in the same statement, resumes the job when it waits for that event (the
+    /// returned dispatch: queue it). With an <paramref name="idempotencyKey"/> seen before for that event, nothing is added
+    /// and the first signal is returned (<see cref="AddedSignal.Duplicate"/>).
     /// </summary>
-    public async Task<AddedSignal> AddSignalAsync(Guid jobId, string eventName, string? payloadJson, string? idempotencyKey, CancellationToken cancellationToken)
+    public async Task<(AddedSignal Added, JobDispatch? Resumed)> AddSignalAsync(
+        Guid jobId, string eventName, string? payloadJson, string? idempotencyKey, CancellationToken cancellationToken)
     {
+        JobDispatch? resumed;
         await using (var insert = dataSource.CreateCommand(AddSignalSql))
         {
             insert.Parameters.Add(new NpgsqlParameter { Value = Guid.CreateVersion7() });
@@ -117,9 +132,11 @@ public sealed partial class JobLifecycleStore
             insert.Parameters.Add(new NpgsqlParameter { Value = (object?)payloadJson ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
             insert.Parameters.Add(new NpgsqlParameter { Value = (object?)idempotencyKey ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
             await using var reader = await insert.ExecuteReaderAsync(cancellationToken);
-            if (await reader.ReadAsync(cancellationToken))
+            await reader.ReadAsync(cancellationToken);
+            resumed = reader.FieldOrNull<int?>("priority") is { } priority ? new JobDispatch(jobId, priority) : null;
+            if (reader.FieldOrNull<Guid?>("id") is { } id)
             {
-                return new AddedSignal(reader.Field<Guid>("id"), reader.Field<DateTimeOffset>("received_at"), Duplicate: false);
+                return (new AddedSignal(id, reader.Field<DateTimeOffset>("received_at"), Duplicate: false), resumed);
             }
         }
 
@@ -129,7 +146,7 @@ public sealed partial class JobLifecycleStore
         find.Parameters.Add(new NpgsqlParameter { Value = idempotencyKey! });
         await using var existing = await find.ExecuteReaderAsync(cancellationToken);
         await existing.ReadAsync(cancellationToken);
-        return new AddedSignal(existing.Field<Guid>("id"), existing.Field<DateTimeOffset>("received_at"), Duplicate: true);
+        return (new AddedSignal(existing.Field<Guid>("id"), existing.Field<DateTimeOffset>("received_at"), Duplicate: true), resumed);
     }
 
     /// <summary>Resume: queues the job when it waits for <paramref name="eventName"/> and a signal of it is untaken; null otherwise.</summary>

@@ -22,11 +22,14 @@ public sealed class SignalTests(TestServers servers) : IAsyncLifetime
     private ApiFactory _api = null!;
     private WorkerHost _worker = null!;
     private HttpClient _client = null!;
+    private string _postgres = null!;
 
     public async ValueTask InitializeAsync()
     {
         _llm = await FakeOpenAiServer.StartAsync();
-        var settings = (await TestEnvironment.CreateAsync(servers, nameof(SignalTests))).Settings(PipelineTestWorkflows.Settings(_llm, new Dictionary<string, string?>
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(SignalTests));
+        _postgres = environment.PostgresConnectionString;
+        var settings = environment.Settings(PipelineTestWorkflows.Settings(_llm, new Dictionary<string, string?>
         {
             ["Worker:ReconcileInterval"] = "00:00:03",
             ["Auth:ApiKeys:2:Name"] = "other",
@@ -117,6 +120,28 @@ public sealed class SignalTests(TestServers servers) : IAsyncLifetime
         var inbox = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{job}/signals", ct);
         Assert.Equal(5, inbox!["signals"]!.AsArray().Count);
         Assert.Single(inbox["signals"]!.AsArray(), s => s!["taken_by_step"] is not null);
+    }
+
+    [Fact]
+    public async Task ARetriedSignalResumesAJobItsFirstRequestLeftWaiting()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var job = await SubmitAsync("llm_wait_llm", new { topic = "cut off" }, ct);
+        await WaitForStatusAsync(job, "waiting", ct);
+        // What a request cut off between storing its signal and resuming the job would leave (an API killed mid-request
+        // before the two were one statement): the signal in the inbox, the job still waiting.
+        await TestSql.ExecuteAsync(_postgres, """
+            INSERT INTO llm_job_signals (id, job_id, event, payload, idempotency_key, received_at)
+            VALUES (gen_random_uuid(), @job, 'approval', '{"comment": "first try"}'::jsonb, 'cut-off', now())
+            """, ct, ("job", Guid.Parse(job)));
+
+        var (status, answer) = await SignalAsync(job, "approval", """{"comment": "first try"}""", "cut-off", ct);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("duplicate", (string?)answer["status"]);
+        var done = await JobPolling.WaitForTerminalAsync(_client, StatusUrl(job), TimeSpan.FromSeconds(30), ct);
+        Assert.Equal("completed", (string?)done["status"]);
+        Assert.Equal("first try", (string?)done["result"]!["output"]!["approval"]!["comment"]);
+        Assert.Single((await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{job}/signals", ct))!["signals"]!.AsArray());
     }
 
     [Fact]

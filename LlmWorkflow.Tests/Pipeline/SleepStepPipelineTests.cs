@@ -90,6 +90,36 @@ public sealed class SleepStepPipelineTests(TestServers servers)
         Assert.Equal(1, PipelineTestWorkflows.CallsContaining(llm, "SECOND: about restart,"));
     }
 
+    [Fact]
+    public async Task AClientThatReadsTheJobOnHearingItsOutcomeSeesThatOutcome()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var llm = await FakeOpenAiServer.StartAsync();
+        var settings = await SettingsAsync(llm, nameof(AClientThatReadsTheJobOnHearingItsOutcomeSeesThatOutcome));
+        await using var api = new ApiFactory(settings);
+        using var client = api.CreateAuthenticatedClient();
+        await using var worker = await WorkerHost.StartAsync(settings, ct);
+
+        // What a main app does on an event: read the job. run_waiting must find it waiting, run_completed completed.
+        var heard = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            var statusUrl = await SubmitAsync(client, new { workflow_name = "llm_sleep_llm", input_data = new { topic = $"outcome {i}", seconds = 1 } }, ct);
+            var jobId = statusUrl[(statusUrl.LastIndexOf('/') + 1)..];
+            using var events = await client.GetAsync($"/api/v1/jobs/{jobId}/events", HttpCompletionOption.ResponseHeadersRead, ct);
+            await foreach (var item in System.Net.ServerSentEvents.SseParser.Create(await events.Content.ReadAsStreamAsync(ct)).EnumerateAsync(ct))
+            {
+                if (item.EventType is "run_waiting" or "run_completed")
+                {
+                    var status = (string?)(await client.GetFromJsonAsync<JsonObject>(statusUrl, ct))!["status"];
+                    heard.Add($"{item.EventType} -> {status}");
+                }
+            }
+        }
+
+        Assert.Equal(Enumerable.Repeat(new[] { "run_waiting -> waiting", "run_completed -> completed" }, 4).SelectMany(x => x), heard);
+    }
+
     private async Task<Dictionary<string, string?>> SettingsAsync(FakeOpenAiServer llm, string name) =>
         (await TestEnvironment.CreateAsync(servers, name)).Settings(PipelineTestWorkflows.Settings(llm, new Dictionary<string, string?>
         {

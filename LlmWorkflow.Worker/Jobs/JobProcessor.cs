@@ -129,7 +129,11 @@ internal sealed partial class JobProcessor(
 
         if (result is { Status: WorkflowRunStatus.Waiting, Wait: { } wait })
         {
-            await ParkAsync(claimed, wait, await checkpoints.TakeDeferredAsync(), activity);
+            if (await ParkAsync(claimed, wait, await checkpoints.TakeDeferredAsync(), activity))
+            {
+                sink.PublishOutcome();
+            }
+
             return;
         }
 
@@ -137,7 +141,11 @@ internal sealed partial class JobProcessor(
         // The finish writes the step rows still deferred (transforms, control flow, the last step) first, in its own
         // transaction; when the last step called out, that is a paid answer, held like a checkpoint through an outage.
         var holdsPaidAnswer = checkpoints.HoldsLastPaidStep;
-        await FinishAsync(claimed, outcome, await checkpoints.TakeDeferredAsync(), holdsPaidAnswer);
+        if (await FinishAsync(claimed, outcome, await checkpoints.TakeDeferredAsync(), holdsPaidAnswer))
+        {
+            sink.PublishOutcome();
+        }
+
         RecordFinished(activity, claimed, outcome, result);
     }
 
@@ -213,13 +221,14 @@ internal sealed partial class JobProcessor(
     /// A step parked the run: the job waits, holding no slot, until <paramref name="wait"/>'s time, when a waker queues it
     /// and any worker resumes it from its checkpoints. This worker's waker and the others' (over Redis) hear of the time.
     /// </summary>
-    private async Task ParkAsync(ClaimedJob claimed, RunWait wait, IReadOnlyList<WriteStatement> stepRows, Activity? activity)
+    /// <returns>Whether the job is parked (false: cancelled instead, or resumed at once by a signal that came first).</returns>
+    private async Task<bool> ParkAsync(ClaimedJob claimed, RunWait wait, IReadOnlyList<WriteStatement> stepRows, Activity? activity)
     {
         if (!await writer.ParkAsync(claimed.Id, _options.Id, claimed.Attempt, wait, stepRows))
         {
             // Its cancel was requested while it ran (or another attempt owns it, and then this finish matches nothing).
             await FinishAsync(claimed, new JobOutcome(JobStatus.Cancelled, null, null, 0, 0, 0m), []);
-            return;
+            return false;
         }
 
         activity?.SetTag("llmworkflow.job.status", JobStatus.Waiting.ToWire());
@@ -228,7 +237,7 @@ internal sealed partial class JobProcessor(
         {
             // The signal came while the run was on its way to the wait (its request found the job still running).
             await queue.EnqueueAsync(resumed, CancellationToken.None);
-            return;
+            return false;
         }
 
         await RecordWaitingEventAsync(claimed, wait);
@@ -241,6 +250,8 @@ internal sealed partial class JobProcessor(
         {
             // This worker's waker knows; the others read PostgreSQL within a minute.
         }
+
+        return true;
     }
 
     /// <summary>
@@ -287,7 +298,8 @@ internal sealed partial class JobProcessor(
         }
     }
 
-    private async Task FinishAsync(ClaimedJob job, JobOutcome outcome, IReadOnlyList<WriteStatement> stepRows, bool holdsPaidAnswer = false)
+    /// <returns>Whether this attempt finished the job (false: another attempt owns it, or it was already finished).</returns>
+    private async Task<bool> FinishAsync(ClaimedJob job, JobOutcome outcome, IReadOnlyList<WriteStatement> stepRows, bool holdsPaidAnswer = false)
     {
         Task<bool> Finish() => writer.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None, job.Attempt, stepRows);
         var finished = holdsPaidAnswer
@@ -301,6 +313,8 @@ internal sealed partial class JobProcessor(
             // The terminal webhook event was recorded by the same statement (JobLifecycleStore.FinishAsync).
             LogFinished(job.Id, job.WorkflowName, outcome.Status.ToWire());
         }
+
+        return finished;
     }
 
     private static JobOutcome ToOutcome(WorkflowRunResult result)

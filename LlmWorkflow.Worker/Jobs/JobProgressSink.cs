@@ -69,13 +69,34 @@ internal sealed partial class JobProgressSink(
                 break;
         }
 
-        if (progressEvent is RunWaiting { Wait.Approval: not null } waiting && WithDecisionLinks(waiting) is { } wire)
+        if (progressEvent is RunCompleted or RunFailed or RunWaiting)
+        {
+            // The run's last event says what the job row will say; it waits for that write (PublishOutcome), so a client
+            // that reads the job on hearing it sees the same state, and a run handed back on shutdown announces nothing.
+            _outcome = progressEvent;
+            return;
+        }
+
+        events.Publish(job.Id, progressEvent);
+    }
+
+    private ProgressEvent? _outcome;
+
+    /// <summary>Publishes the run's last event (completed, failed, waiting) once the job row holds the state it reports.</summary>
+    public void PublishOutcome()
+    {
+        if (Interlocked.Exchange(ref _outcome, null) is not { } outcome)
+        {
+            return;
+        }
+
+        if (outcome is RunWaiting { Wait.Approval: not null } waiting && WithDecisionLinks(waiting) is { } wire)
         {
             events.Publish(job.Id, wire);
             return;
         }
 
-        events.Publish(job.Id, progressEvent);
+        events.Publish(job.Id, outcome);
     }
 
     /// <summary>
