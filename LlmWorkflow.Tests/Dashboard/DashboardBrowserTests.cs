@@ -538,6 +538,8 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
                     {
                         var clipped = await page.EvaluateAsync<string[]>(ClippedScript);
                         Assert.True(clipped.Length == 0, $"{name} at {width}px {schemeName} clips: {string.Join(" | ", clipped)}");
+                        var squeezed = await page.EvaluateAsync<string[]>(SqueezedScript);
+                        Assert.True(squeezed.Length == 0, $"{name} at {width}px {schemeName} has columns too narrow for their figures: {string.Join(" | ", squeezed)}");
                     }
 
                     if (name == "workflow")
@@ -597,6 +599,27 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
     /// Every visible table cell and chart label whose content is wider than its box (scrollWidth above clientWidth),
     /// every table box that scrolls, and every SVG chart text that sticks out of its chart, described for the message.
     /// </summary>
+    // A column too narrow for what it holds: a time or a figure in a table broken over lines (the review found the jobs
+    // table's Created column three lines tall at 1024 px).
+    private const string SqueezedScript = """
+        () => {
+          // The lines its text is laid out on: the distinct tops of its non-blank text nodes' boxes.
+          const lines = (el) => {
+            const tops = new Set();
+            const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+              if (!node.textContent.trim()) continue;
+              const range = document.createRange(); range.selectNodeContents(node);
+              for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top / 4));
+            }
+            return tops.size;
+          };
+          return [...document.querySelectorAll('main td time, main td.num')]
+            .filter((el) => el.getClientRects().length > 0 && !el.closest('details:not([open])') && lines(el) > 1)
+            .map((el) => `${el.closest('table')?.dataset.role ?? 'table'} ${el.closest('td')?.dataset.label ?? ''}: "${el.textContent.trim().slice(0, 30)}" on ${lines(el)} lines`);
+        }
+        """;
+
     private const string ClippedScript = """
         () => {
           const where = (el) => `${el.closest('[data-group]')?.dataset.group ?? el.closest('table')?.dataset.role ?? el.closest('section')?.getAttribute('aria-labelledby') ?? el.tagName}: "${el.textContent.trim().slice(0, 40)}" (${el.scrollWidth} > ${el.clientWidth})`;

@@ -9,6 +9,27 @@ export function formatDate(value) {
   return Number.isNaN(date.getTime()) ? String(value) : dateTime.format(date);
 }
 
+const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+const dayAndTime = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+const dayOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+
+/**
+ * A time for a table cell, one short line: today's as a time, this year's as day and minute, older ones as a date.
+ * The full time is the cell's title (formatDate), so nothing is lost by the narrow column.
+ */
+export function formatShortDate(value, now = new Date()) {
+  if (!value) return '—';
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  if (date.toDateString() === now.toDateString()) return timeOnly.format(date);
+  return (date.getFullYear() === now.getFullYear() ? dayAndTime : dayOnly).format(date);
+}
+
+/** A <time> element for a table cell: the short form shown, the full one on hover and to assistive technology. */
+export function timeCell(h, value) {
+  return value ? h('time', { datetime: value, title: formatDate(value) }, formatShortDate(value)) : '—';
+}
+
 export function formatDuration(ms) {
   if (ms == null) return '—';
   if (ms < 1000) return `${Math.round(ms)} ms`;

@@ -6,7 +6,7 @@
 import { api } from '../api.js';
 import { latestRequest } from '../latest.js';
 import { h, replace, select, field, toast, tableRow } from '../dom.js';
-import { formatCost, formatDate, formatDuration, formatTokens, retryCanHelp, shortId, ACTIVE } from '../format.js';
+import { formatCost, formatDate, formatDuration, formatTokens, retryCanHelp, shortId, timeCell, ACTIVE } from '../format.js';
 import { tenantField, tenantState, withTenant } from '../tenant.js';
 import { bulkPanel } from './jobs-bulk.js';
 
@@ -69,7 +69,7 @@ const COLUMNS = [
   // Username with the action beneath it: one column instead of two keeps the table within 1024 px.
   { label: 'User', sort: 'username', cell: (j) => [j.username ?? j.user_id ?? '—', j.action ? h('div', { class: 'muted small-text', 'data-role': 'action' }, j.action) : null] },
   { label: 'Priority', sort: 'priority', num: true, cell: (j) => String(j.priority) },
-  { label: 'Created', sort: 'created_at', cell: (j) => h('time', { datetime: j.created_at }, formatDate(j.created_at)) },
+  { label: 'Created', sort: 'created_at', cell: (j) => timeCell(h, j.created_at) },
   { label: 'Duration', sort: 'duration_ms', num: true, cell: (j) => formatDuration(j.duration_ms) },
   { label: 'Tokens', sort: 'total_tokens', num: true, cell: (j) => formatTokens(j.total_tokens) },
   { label: 'Cost', sort: 'cost_usd', num: true, cell: (j) => formatCost(j.cost_usd) },

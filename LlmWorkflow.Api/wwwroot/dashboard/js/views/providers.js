@@ -4,7 +4,7 @@
 // (POST /jobs/retry). Pause itself is on each workflow's page and here.
 import { api, offers } from '../api.js';
 import { h, replace, field, select, table, toast } from '../dom.js';
-import { formatDate } from '../format.js';
+import { formatDate, timeCell } from '../format.js';
 import { latestRequest } from '../latest.js';
 import { pauseWorkflow, resumeWorkflow } from '../pause-control.js';
 
@@ -124,7 +124,7 @@ export async function renderProviders(main) {
           attrs: { 'data-role': 'paused-table' },
           columns: [
             { label: 'Workflow', cell: (p) => h('a', { href: `#/workflows/${encodeURIComponent(p.workflow_name)}` }, p.workflow_name) },
-            { label: 'Paused', cell: (p) => h('time', { datetime: p.paused_at }, formatDate(p.paused_at)) },
+            { label: 'Paused', cell: (p) => timeCell(h, p.paused_at) },
             { label: 'By', cell: (p) => p.paused_by ?? '—' },
             { label: 'Reason', cell: (p) => p.reason ?? '—' },
             { label: 'Held jobs', num: true, cell: (p) => h('span', { 'data-role': 'held' }, String(p.held_jobs)) },

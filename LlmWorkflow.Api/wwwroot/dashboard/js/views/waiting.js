@@ -3,7 +3,7 @@
 // decided_by "dashboard", through the operator's key), and any waiting job can be sent a signal with a JSON body.
 import { api } from '../api.js';
 import { h, replace, table, field, toast, select } from '../dom.js';
-import { formatDate, shortId } from '../format.js';
+import { shortId, timeCell } from '../format.js';
 import { latestRequest } from '../latest.js';
 
 const KINDS = [['', 'All waits'], ['approval', 'Approvals'], ['event', 'Signals (wait_for_event)'], ['sleep', 'Sleeps']];
@@ -45,7 +45,7 @@ export async function renderWaiting(main) {
   const COLUMNS = [
     { label: 'Job', cell: (j) => [h('a', { href: `#/jobs/${j.job_id}` }, j.workflow_name), h('div', { class: 'muted small-text mono' }, shortId(j.job_id))] },
     { label: 'Waits for', cell: (j) => describe(j.waiting_for) },
-    { label: 'Until', cell: (j) => h('time', { datetime: j.waiting_for.until }, formatDate(j.waiting_for.until)) },
+    { label: 'Until', cell: (j) => timeCell(h, j.waiting_for.until) },
     { label: 'Actions', cell: (j) => actions(j) },
   ];
 
