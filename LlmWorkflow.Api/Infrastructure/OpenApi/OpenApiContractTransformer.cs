@@ -11,7 +11,7 @@ namespace LlmWorkflow.Api.Infrastructure.OpenApi;
 /// <c>anyOf</c> (a <c>oneOf</c> with <c>null</c> and an open schema is ambiguous), problem+json error bodies, the
 /// 401/403/429/503 answers every protected route can give, and the event stream's media type.
 /// </summary>
-internal sealed class OpenApiContractTransformer : IOpenApiDocumentTransformer
+internal sealed partial class OpenApiContractTransformer : IOpenApiDocumentTransformer
 {
     private const string ProblemJson = "application/problem+json";
 
@@ -20,7 +20,7 @@ internal sealed class OpenApiContractTransformer : IOpenApiDocumentTransformer
         document.Components ??= new OpenApiComponents();
         document.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
         FixSchemas(document);
-        FixOperations(document);
+        FixOperations(document, AdminOnlyOperations(context));
         foreach (var server in document.Servers ?? [])
         {
             server.Url = server.Url?.TrimEnd('/');
@@ -70,7 +70,7 @@ internal sealed class OpenApiContractTransformer : IOpenApiDocumentTransformer
 
     private static bool IsNull(IOpenApiSchema schema) => schema is OpenApiSchema { Type: JsonSchemaType.Null };
 
-    private static void FixOperations(OpenApiDocument document)
+    private static void FixOperations(OpenApiDocument document, HashSet<string> adminOnly)
     {
         foreach (var (path, item) in document.Paths)
         {
@@ -97,7 +97,7 @@ internal sealed class OpenApiContractTransformer : IOpenApiDocumentTransformer
                 }
 
                 AddProblem(document, operation, "401", "No API key, or an unknown one (X-API-Key or X-API-Secret).");
-                if (IsAdminOnly(path))
+                if (adminOnly.Contains(OperationKey(method.Method, path)))
                 {
                     AddProblem(document, operation, "403", "The key is not an admin key.");
                 }
@@ -193,10 +193,20 @@ internal sealed class OpenApiContractTransformer : IOpenApiDocumentTransformer
         }
     }
 
-    // Admin-only routes: the /admin group, plus the operators' pause and resume of providers and workflows (kept beside
-    // the objects they act on) and the provider limits.
-    private static bool IsAdminOnly(string path) =>
-        path.StartsWith("/api/v1/admin", StringComparison.Ordinal)
-        || path.StartsWith("/api/v1/providers", StringComparison.Ordinal)
-        || (path.StartsWith("/api/v1/workflows/", StringComparison.Ordinal) && (path.EndsWith("/pause", StringComparison.Ordinal) || path.EndsWith("/resume", StringComparison.Ordinal)));
+    /// <summary>
+    /// The operations whose endpoint requires the admin policy, read from the endpoints' own authorization metadata (a
+    /// group's or the route's), so a new admin route is declared 403 wherever it is mapped.
+    /// </summary>
+    private static HashSet<string> AdminOnlyOperations(OpenApiDocumentTransformerContext context) =>
+        context.DescriptionGroups.SelectMany(group => group.Items)
+            .Where(api => api.ActionDescriptor.EndpointMetadata.OfType<Microsoft.AspNetCore.Authorization.IAuthorizeData>()
+                .Any(a => a.Policy == Auth.AuthServiceCollectionExtensions.AdminPolicy))
+            .Select(api => OperationKey(api.HttpMethod ?? "", "/" + RouteParameter().Replace(api.RelativePath ?? "", "{$1}").TrimEnd('/')))
+            .ToHashSet(StringComparer.Ordinal);
+
+    private static string OperationKey(string method, string path) => $"{method.ToUpperInvariant()} {path}";
+
+    // A route template's parameter as the document writes it: {jobId:guid} and {name?} are {jobId} and {name}.
+    [System.Text.RegularExpressions.GeneratedRegex(@"\{([^}:?]+)[^}]*\}")]
+    private static partial System.Text.RegularExpressions.Regex RouteParameter();
 }
