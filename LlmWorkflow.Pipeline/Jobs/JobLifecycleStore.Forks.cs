@@ -55,6 +55,6 @@ public sealed partial class JobLifecycleStore
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)fork.InputData ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Jsonb });
         command.Parameters.Add(new NpgsqlParameter { Value = fork.RerunStepIds.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) && reader.GetInt64(0) == 1;
+        return await reader.ReadAsync(cancellationToken) && reader.Field<long>("forked") == 1;
     }
 }

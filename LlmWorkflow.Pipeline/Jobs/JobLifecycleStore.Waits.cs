@@ -31,7 +31,7 @@ public sealed partial class JobLifecycleStore
 
     // The due-time index holds exactly the scheduled and waiting jobs, so the count reads no other row.
     private const string CountParkedSql = """
-        SELECT count(*) FILTER (WHERE status = 'scheduled'), count(*) FILTER (WHERE status = 'waiting')
+        SELECT count(*) FILTER (WHERE status = 'scheduled') AS scheduled, count(*) FILTER (WHERE status = 'waiting') AS waiting
           FROM llm_workflow_jobs WHERE status IN ('scheduled', 'waiting')
         """;
 
@@ -220,7 +220,7 @@ public sealed partial class JobLifecycleStore
         await using var command = dataSource.CreateCommand(CountParkedSql);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return (reader.GetInt64(0), reader.GetInt64(1));
+        return (reader.Field<long>("scheduled"), reader.Field<long>("waiting"));
     }
 
     /// <summary>Reschedule: moves a scheduled job's due time; false when the job is not scheduled (any more).</summary>

@@ -144,6 +144,26 @@ public sealed partial class JobLifecycleStore(
          WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Checkpoint)}
         """;
 
+    // $1 job id.
+    private const string StopRequestedSql = "SELECT cancel_requested_at IS NULL AS running FROM llm_workflow_jobs WHERE id = $1";
+
+    // $1 job ids.
+    private const string StopsRequestedSql = """
+        SELECT id FROM unnest($1::uuid[]) AS id
+        EXCEPT
+        SELECT id FROM llm_workflow_jobs WHERE id = ANY($1) AND cancel_requested_at IS NULL
+        """;
+
+    // $1 job id, $2 step key.
+    private const string CheckpointSql = """
+        SELECT output, step_id, display_name, step_type, status, attempts, started_at, finished_at, duration_ms,
+               parent_step_id, branch, provider, model, input_tokens, output_tokens, cost_usd, reused_from_job_id
+          FROM llm_job_steps
+         WHERE job_id = $1 AND step_key = $2 AND is_checkpoint
+         ORDER BY job_attempt DESC
+         LIMIT 1
+        """;
+
     /// <summary>
     /// Submit (status queued) or SubmitScheduled (status scheduled, for a job with a <c>run_at</c>): inserts the jobs in
     /// one multi-row statement; returns the ids inserted. A job whose
@@ -294,7 +314,7 @@ public sealed partial class JobLifecycleStore(
     public async Task<bool> StopRequestedAsync(Guid jobId, CancellationToken cancellationToken)
     {
         // A point read on the key: it runs before every paid step of every job, where the array form below costs more.
-        await using var command = dataSource.CreateCommand("SELECT cancel_requested_at IS NULL FROM llm_workflow_jobs WHERE id = $1");
+        await using var command = dataSource.CreateCommand(StopRequestedSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         return await command.ExecuteScalarAsync(cancellationToken) is not true;
     }
@@ -302,11 +322,7 @@ public sealed partial class JobLifecycleStore(
     /// <summary>Which of the jobs must stop: a cancel was accepted, or the job is gone (deleted).</summary>
     public async Task<IReadOnlySet<Guid>> StopRequestedAsync(IReadOnlyCollection<Guid> jobIds, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            SELECT id FROM unnest($1::uuid[]) AS id
-            EXCEPT
-            SELECT id FROM llm_workflow_jobs WHERE id = ANY($1) AND cancel_requested_at IS NULL
-            """);
+        await using var command = dataSource.CreateCommand(StopsRequestedSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobIds.ToArray() });
         return await ReadIdsAsync(command, cancellationToken);
     }
@@ -434,14 +450,7 @@ public sealed partial class JobLifecycleStore(
     /// <summary>The newest checkpoint of a step from any earlier attempt of the job.</summary>
     public async Task<(JsonNode? Output, StepRecordRow Row)?> TryGetCheckpointAsync(Guid jobId, string stepKey, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            SELECT output, step_id, display_name, step_type, status, attempts, started_at, finished_at, duration_ms,
-                   parent_step_id, branch, provider, model, input_tokens, output_tokens, cost_usd, reused_from_job_id
-              FROM llm_job_steps
-             WHERE job_id = $1 AND step_key = $2 AND is_checkpoint
-             ORDER BY job_attempt DESC
-             LIMIT 1
-            """);
+        await using var command = dataSource.CreateCommand(CheckpointSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         command.Parameters.Add(new NpgsqlParameter { Value = stepKey });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
