@@ -77,7 +77,7 @@ public sealed class UsageReport(NpgsqlDataSource dataSource, Microsoft.Extension
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
         DateTimeOffset? rolledUntil = null;
         await using (var state = TransactionSettings.Batch(connection, transaction,
-            ["SET LOCAL work_mem = '64MB'", TransactionSettings.NoJit], "SELECT rolled_until FROM llm_usage_rollup_state"))
+            ["SET LOCAL work_mem = '64MB'", TransactionSettings.NoJit], UsageRollup.RolledUntilSql))
         await using (var reader = await state.ExecuteReaderAsync(cancellationToken))
         {
             if (await reader.ReadAsync(cancellationToken))

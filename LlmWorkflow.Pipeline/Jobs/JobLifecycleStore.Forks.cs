@@ -14,6 +14,8 @@ public sealed partial class JobLifecycleStore
     // and copies of the source's checkpoints of the reused steps (the newest of each step key), under job_attempt 0 so
     // the fork's own attempts never collide with them, marked with the job they came from. Their usage rows are not
     // copied: the calls were paid by the source. Matches nothing unless the source is finished (the Rerun states).
+    // $1 fork id, $2 source job id, $3 from step, $4 now, $5 definition hash, $6 input (jsonb; NULL: the source's),
+    // $7 the step ids run again.
     private static readonly string ForkSql = $"""
         WITH source AS (
             SELECT * FROM llm_workflow_jobs WHERE id = $2 AND {JobLifecycle.KeyedGuard(JobTransition.Rerun)}

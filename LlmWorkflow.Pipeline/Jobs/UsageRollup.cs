@@ -20,8 +20,8 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
     /// </summary>
     public static readonly TimeSpan Grace = TimeSpan.FromMinutes(10);
 
-    // No parameters.
-    private const string RolledUntilSql = "SELECT rolled_until FROM llm_usage_rollup_state";
+    // No parameters. The usage report reads it too, in its own transaction.
+    public const string RolledUntilSql = "SELECT rolled_until FROM llm_usage_rollup_state";
 
     // No parameters.
     private const string FirstUsageSql = "SELECT min(created_at) AS first_at FROM llm_provider_usage";
