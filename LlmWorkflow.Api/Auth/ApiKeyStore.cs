@@ -159,17 +159,10 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
     }
 
     private static StoredApiKey Read(NpgsqlDataReader reader) => new(
-        reader.Field<Guid>("id"),
-        reader.Field<string>("tenant_id"),
-        reader.Field<string>("name"),
-        reader.Field<string>("role"),
-        reader.FieldOrNull<string>("user_id"),
-        reader.Field<string>("prefix"),
-        reader.Field<byte[]>("secret_hash"),
-        reader.Field<DateTimeOffset>("created_at"),
-        reader.FieldOrNull<DateTimeOffset?>("expires_at"),
-        reader.FieldOrNull<DateTimeOffset?>("revoked_at"),
-        reader.FieldOrNull<DateTimeOffset?>("last_used_at"),
+        reader.Field<Guid>("id"), reader.Field<string>("tenant_id"), reader.Field<string>("name"), reader.Field<string>("role"),
+        reader.FieldOrNull<string>("user_id"), reader.Field<string>("prefix"), reader.Field<byte[]>("secret_hash"),
+        reader.Field<DateTimeOffset>("created_at"), reader.FieldOrNull<DateTimeOffset?>("expires_at"),
+        reader.FieldOrNull<DateTimeOffset?>("revoked_at"), reader.FieldOrNull<DateTimeOffset?>("last_used_at"),
         reader.FieldOrNull<Guid?>("rotated_to"));
 }
 

@@ -111,19 +111,10 @@ public sealed class WebhookAdmin(NpgsqlDataSource dataSource)
     }
 
     private static WebhookAttemptView Read(DbDataReader reader) => new(
-        reader.Field<Guid>("id"),
-        reader.Field<Guid>("job_id"),
-        reader.Field<string>("event_id"),
-        reader.Field<string>("event_type"),
-        reader.Field<int>("attempt_number"),
-        reader.Field<string>("webhook_url"),
-        reader.Field<string>("state"),
-        reader.FieldOrNull<int?>("http_status"),
-        reader.FieldOrNull<string>("response_body"),
-        reader.FieldOrNull<string>("error_message"),
-        reader.Field<DateTimeOffset>("attempted_at"),
-        reader.FieldOrNull<int?>("duration_ms"),
-        reader.FieldOrNull<DateTimeOffset?>("next_retry_at"),
-        reader.Field<DateTimeOffset>("created_at"),
+        reader.Field<Guid>("id"), reader.Field<Guid>("job_id"), reader.Field<string>("event_id"), reader.Field<string>("event_type"),
+        reader.Field<int>("attempt_number"), reader.Field<string>("webhook_url"), reader.Field<string>("state"),
+        reader.FieldOrNull<int?>("http_status"), reader.FieldOrNull<string>("response_body"), reader.FieldOrNull<string>("error_message"),
+        reader.Field<DateTimeOffset>("attempted_at"), reader.FieldOrNull<int?>("duration_ms"),
+        reader.FieldOrNull<DateTimeOffset?>("next_retry_at"), reader.Field<DateTimeOffset>("created_at"),
         WebhookBodies.ToNode(reader.Field<string>("payload")));
 }
