@@ -1,3 +1,4 @@
+using LlmWorkflow.Pipeline.Jobs;
 using Npgsql;
 
 namespace LlmWorkflow.Api.Auth;
@@ -8,6 +9,39 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
     private const string Columns =
         "id, tenant_id, name, role, user_id, prefix, secret_hash, created_at, expires_at, revoked_at, last_used_at, rotated_to";
 
+    // $1 secret digest.
+    private const string FindByDigestSql = $"SELECT {Columns} FROM llm_api_keys WHERE secret_hash = $1";
+
+    // $1 id.
+    private const string GetSql = $"SELECT {Columns} FROM llm_api_keys WHERE id = $1";
+
+    // $1 tenant (NULL: every tenant).
+    private const string ListSql = $"SELECT {Columns} FROM llm_api_keys WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY created_at DESC, id";
+
+    // $1 id.
+    private const string LockSql = $"SELECT {Columns} FROM llm_api_keys WHERE id = $1 FOR UPDATE";
+
+    // $1 id, $2 successor id, $3 the old key's new expiry.
+    private const string MarkRotatedSql = $"""
+        UPDATE llm_api_keys SET rotated_to = $2, expires_at = LEAST(COALESCE(expires_at, 'infinity'), $3)
+        WHERE id = $1 RETURNING {Columns}
+        """;
+
+    // $1 id, $2 now.
+    private const string RevokeSql = $"UPDATE llm_api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING {Columns}";
+
+    // $1 ids, $2 times (one per id).
+    private const string RecordUseSql = """
+        UPDATE llm_api_keys k SET last_used_at = GREATEST(k.last_used_at, u.at)
+        FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at) WHERE k.id = u.id
+        """;
+
+    // $1 tenant, $2 name, $3 role, $4 user, $5 prefix, $6 secret digest, $7 created at, $8 expires at.
+    private const string InsertSql = $"""
+        INSERT INTO llm_api_keys (tenant_id, name, role, user_id, prefix, secret_hash, created_at, expires_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {Columns}
+        """;
+
     public async Task<StoredApiKey> InsertAsync(StoredApiKey key, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -16,14 +50,14 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
 
     public async Task<StoredApiKey?> FindByDigestAsync(byte[] digest, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM llm_api_keys WHERE secret_hash = $1");
+        await using var command = dataSource.CreateCommand(FindByDigestSql);
         command.Parameters.Add(new NpgsqlParameter { Value = digest });
         return await ReadOneAsync(command, cancellationToken);
     }
 
     public async Task<StoredApiKey?> GetAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM llm_api_keys WHERE id = $1");
+        await using var command = dataSource.CreateCommand(GetSql);
         command.Parameters.Add(new NpgsqlParameter { Value = id });
         return await ReadOneAsync(command, cancellationToken);
     }
@@ -31,8 +65,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
     /// <summary>Every key (revoked and expired ones too), newest first, optionally of one tenant.</summary>
     public async Task<IReadOnlyList<StoredApiKey>> ListAsync(string? tenantId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            $"SELECT {Columns} FROM llm_api_keys WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY created_at DESC, id");
+        await using var command = dataSource.CreateCommand(ListSql);
         command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = tenantId, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var keys = new List<StoredApiKey>();
@@ -54,7 +87,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         StoredApiKey? old;
-        await using (var select = new NpgsqlCommand($"SELECT {Columns} FROM llm_api_keys WHERE id = $1 FOR UPDATE", connection, transaction))
+        await using (var select = new NpgsqlCommand(LockSql, connection, transaction))
         {
             select.Parameters.Add(new NpgsqlParameter { Value = id });
             old = await ReadOneAsync(select, cancellationToken);
@@ -74,11 +107,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
         {
             TenantId = old.TenantId, Name = old.Name, Role = old.Role, UserId = old.UserId,
         }, cancellationToken);
-        await using (var update = new NpgsqlCommand(
-            $"""
-            UPDATE llm_api_keys SET rotated_to = $2, expires_at = LEAST(COALESCE(expires_at, 'infinity'), $3)
-            WHERE id = $1 RETURNING {Columns}
-            """, connection, transaction))
+        await using (var update = new NpgsqlCommand(MarkRotatedSql, connection, transaction))
         {
             update.Parameters.Add(new NpgsqlParameter { Value = id });
             update.Parameters.Add(new NpgsqlParameter { Value = created.Id });
@@ -93,8 +122,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
     /// <summary>Sets revoked_at (once: revoking again keeps the first time); null for an unknown id.</summary>
     public async Task<StoredApiKey?> RevokeAsync(Guid id, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            $"UPDATE llm_api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING {Columns}");
+        await using var command = dataSource.CreateCommand(RevokeSql);
         command.Parameters.Add(new NpgsqlParameter { Value = id });
         command.Parameters.Add(new NpgsqlParameter { Value = now });
         return await ReadOneAsync(command, cancellationToken);
@@ -103,10 +131,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
     /// <summary>One statement for many keys' last use; a time never moves backwards.</summary>
     public async Task RecordUseAsync(Guid[] ids, DateTimeOffset[] times, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            UPDATE llm_api_keys k SET last_used_at = GREATEST(k.last_used_at, u.at)
-            FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at) WHERE k.id = u.id
-            """);
+        await using var command = dataSource.CreateCommand(RecordUseSql);
         command.Parameters.Add(new NpgsqlParameter { Value = ids });
         command.Parameters.Add(new NpgsqlParameter { Value = times });
         await command.ExecuteNonQueryAsync(cancellationToken);
@@ -115,11 +140,7 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
     private static async Task<StoredApiKey> InsertAsync(
         NpgsqlConnection connection, NpgsqlTransaction? transaction, StoredApiKey key, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(
-            $"""
-            INSERT INTO llm_api_keys (tenant_id, name, role, user_id, prefix, secret_hash, created_at, expires_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {Columns}
-            """, connection, transaction);
+        await using var command = new NpgsqlCommand(InsertSql, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = key.TenantId });
         command.Parameters.Add(new NpgsqlParameter { Value = key.Name });
         command.Parameters.Add(new NpgsqlParameter { Value = key.Role });
@@ -138,18 +159,11 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource)
     }
 
     private static StoredApiKey Read(NpgsqlDataReader reader) => new(
-        reader.GetGuid(0),
-        reader.GetString(1),
-        reader.GetString(2),
-        reader.GetString(3),
-        reader.IsDBNull(4) ? null : reader.GetString(4),
-        reader.GetString(5),
-        reader.GetFieldValue<byte[]>(6),
-        reader.GetFieldValue<DateTimeOffset>(7),
-        reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
-        reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9),
-        reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
-        reader.IsDBNull(11) ? null : reader.GetGuid(11));
+        reader.Field<Guid>("id"), reader.Field<string>("tenant_id"), reader.Field<string>("name"), reader.Field<string>("role"),
+        reader.FieldOrNull<string>("user_id"), reader.Field<string>("prefix"), reader.Field<byte[]>("secret_hash"),
+        reader.Field<DateTimeOffset>("created_at"), reader.FieldOrNull<DateTimeOffset?>("expires_at"),
+        reader.FieldOrNull<DateTimeOffset?>("revoked_at"), reader.FieldOrNull<DateTimeOffset?>("last_used_at"),
+        reader.FieldOrNull<Guid?>("rotated_to"));
 }
 
 public enum RotateOutcome

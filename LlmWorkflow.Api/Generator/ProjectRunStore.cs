@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmWorkflow.Api.Auth;
+using LlmWorkflow.Pipeline.Jobs;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -18,10 +19,26 @@ internal sealed class ProjectRunStore(NpgsqlDataSource dataSource)
 
     private const string Columns = "run_id, tenant_id, user_id, project_id, chat_id, meta";
 
+    // $1 tenant, $2 user, $3 project id, $4 chat id.
+    private const string FindStartedSql =
+        $"SELECT {Columns} FROM llm_project_documents WHERE tenant_id = $1 AND user_id = $2 AND project_id = $3 AND chat_id = $4";
+
+    // $1 run id, $2 tenant, $3 user, $4 project id, $5 chat id, $6 meta (jsonb).
+    private const string InsertSql = $"""
+        INSERT INTO llm_project_documents ({Columns}) VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (tenant_id, user_id, project_id, chat_id) DO NOTHING
+        """;
+
+    // $1 project id, $2 tenant (NULL: every tenant), $3 user (NULL: any user).
+    private const string LatestSql = $"""
+        SELECT {Columns} FROM llm_project_documents
+        WHERE project_id = $1 AND ($2::text IS NULL OR tenant_id = $2) AND ($3::text IS NULL OR user_id = $3)
+        ORDER BY created_at DESC, run_id DESC LIMIT 1
+        """;
+
     public async Task<ProjectRun?> FindStartedAsync(string tenantId, string userId, string projectId, string chatId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            $"SELECT {Columns} FROM llm_project_documents WHERE tenant_id = $1 AND user_id = $2 AND project_id = $3 AND chat_id = $4");
+        await using var command = dataSource.CreateCommand(FindStartedSql);
         Add(command, tenantId, userId, projectId, chatId);
         return await ReadOneAsync(command, cancellationToken);
     }
@@ -29,10 +46,7 @@ internal sealed class ProjectRunStore(NpgsqlDataSource dataSource)
     /// <summary>Records the run unless the same start is already recorded (a concurrent start won).</summary>
     public async Task InsertAsync(ProjectRun run, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"""
-            INSERT INTO llm_project_documents ({Columns}) VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT (tenant_id, user_id, project_id, chat_id) DO NOTHING
-            """);
+        await using var command = dataSource.CreateCommand(InsertSql);
         command.Parameters.Add(new NpgsqlParameter { Value = run.RunId });
         Add(command, run.TenantId, run.UserId, run.ProjectId, run.ChatId);
         command.Parameters.Add(new NpgsqlParameter { Value = JsonSerializer.Serialize(run.Meta, MetaJson), NpgsqlDbType = NpgsqlDbType.Jsonb });
@@ -47,11 +61,7 @@ internal sealed class ProjectRunStore(NpgsqlDataSource dataSource)
             return null;
         }
 
-        await using var command = dataSource.CreateCommand($"""
-            SELECT {Columns} FROM llm_project_documents
-            WHERE project_id = $1 AND ($2::text IS NULL OR tenant_id = $2) AND ($3::text IS NULL OR user_id = $3)
-            ORDER BY created_at DESC, run_id DESC LIMIT 1
-            """);
+        await using var command = dataSource.CreateCommand(LatestSql);
         command.Parameters.Add(new NpgsqlParameter { Value = projectId });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)scope.TenantFilter ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)(scope.IsAdmin ? null : scope.UserId) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
@@ -75,7 +85,7 @@ internal sealed class ProjectRunStore(NpgsqlDataSource dataSource)
         }
 
         return new ProjectRun(
-            reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-            JsonSerializer.Deserialize<ProjectMeta>(reader.GetString(5), MetaJson)!);
+            reader.Field<Guid>("run_id"), reader.Field<string>("tenant_id"), reader.Field<string>("user_id"), reader.Field<string>("project_id"),
+            reader.Field<string>("chat_id"), JsonSerializer.Deserialize<ProjectMeta>(reader.Field<string>("meta"), MetaJson)!);
     }
 }

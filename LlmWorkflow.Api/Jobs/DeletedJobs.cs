@@ -1,3 +1,4 @@
+using LlmWorkflow.Pipeline.Jobs;
 using Npgsql;
 
 namespace LlmWorkflow.Api.Jobs;
@@ -8,15 +9,17 @@ public sealed record DeletedJob(Guid JobId, string TenantId, string? UserId, str
 /// <summary>Reads tombstones; <see cref="JobCommands.DeleteAsync"/> writes them and retention purges them.</summary>
 public sealed class DeletedJobs(NpgsqlDataSource dataSource)
 {
+    // $1 job id.
+    private const string FindSql = "SELECT tenant_id, user_id, workflow_name, deleted_at FROM llm_deleted_jobs WHERE job_id = $1";
+
     public async Task<DeletedJob?> FindAsync(Guid jobId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            "SELECT tenant_id, user_id, workflow_name, deleted_at FROM llm_deleted_jobs WHERE job_id = $1");
+        await using var command = dataSource.CreateCommand(FindSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
-            ? new DeletedJob(jobId, reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2),
-                reader.GetFieldValue<DateTimeOffset>(3))
+            ? new DeletedJob(jobId, reader.Field<string>("tenant_id"), reader.FieldOrNull<string>("user_id"), reader.Field<string>("workflow_name"),
+                reader.Field<DateTimeOffset>("deleted_at"))
             : null;
     }
 }

@@ -1,3 +1,4 @@
+using LlmWorkflow.Pipeline.Jobs;
 using Npgsql;
 
 namespace LlmWorkflow.Api.Jobs;
@@ -76,7 +77,7 @@ public sealed class JobTimeSeries(NpgsqlDataSource dataSource)
         // Submitted by created_at; finished by completed_at and final status.
         const string filter = "(@tenant::text IS NULL OR tenant_id = @tenant) AND (@workflow::text IS NULL OR workflow_name = @workflow)";
         var counts =
-            $"SELECT date_trunc('{field}', created_at, 'UTC'), 'submitted', count(*) FROM llm_workflow_jobs " +
+            $"SELECT date_trunc('{field}', created_at, 'UTC') AS bucket, 'submitted' AS kind, count(*) AS jobs FROM llm_workflow_jobs " +
             $"WHERE created_at >= @from AND created_at < @to AND {filter} GROUP BY 1 " +
             $"UNION ALL SELECT date_trunc('{field}', completed_at, 'UTC'), status, count(*) FROM llm_workflow_jobs " +
             $"WHERE completed_at >= @from AND completed_at < @to AND status IN ('completed', 'failed', 'cancelled') AND {filter} GROUP BY 1, 2";
@@ -85,11 +86,11 @@ public sealed class JobTimeSeries(NpgsqlDataSource dataSource)
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                var at = new DateTimeOffset(reader.GetFieldValue<DateTime>(0), TimeSpan.Zero);
-                var column = reader.GetString(1) switch { "submitted" => 0, "completed" => 1, "failed" => 2, _ => 3 };
+                var at = new DateTimeOffset(reader.Field<DateTime>("bucket"), TimeSpan.Zero);
+                var column = reader.Field<string>("kind") switch { "submitted" => 0, "completed" => 1, "failed" => 2, _ => 3 };
                 if (throughput.TryGetValue(at, out var row))
                 {
-                    row[column] += (int)reader.GetInt64(2);
+                    row[column] += (int)reader.Field<long>("jobs");
                 }
             }
         }
@@ -100,9 +101,9 @@ public sealed class JobTimeSeries(NpgsqlDataSource dataSource)
             "FROM llm_workflow_jobs WHERE completed_at >= @from AND completed_at < @to AND status IN ('completed', 'failed') " +
             $"AND started_at IS NOT NULL AND {filter}), " +
             $"top AS (SELECT workflow_name FROM finished GROUP BY 1 ORDER BY count(*) DESC, workflow_name LIMIT {MaxWorkflows}) " +
-            "SELECT workflow_name, t, count(*), " +
-            "percentile_cont(0.5) WITHIN GROUP (ORDER BY greatest(wait_ms, 0)), percentile_cont(0.95) WITHIN GROUP (ORDER BY greatest(wait_ms, 0)), " +
-            "percentile_cont(0.5) WITHIN GROUP (ORDER BY greatest(run_ms, 0)), percentile_cont(0.95) WITHIN GROUP (ORDER BY greatest(run_ms, 0)) " +
+            "SELECT workflow_name, t, count(*) AS jobs, " +
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY greatest(wait_ms, 0)) AS wait_p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY greatest(wait_ms, 0)) AS wait_p95, " +
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY greatest(run_ms, 0)) AS run_p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY greatest(run_ms, 0)) AS run_p95 " +
             "FROM finished WHERE workflow_name IN (SELECT workflow_name FROM top) GROUP BY 1, 2 ORDER BY 1, 2";
         var byWorkflow = new SortedDictionary<string, List<LatencyBucket>>(StringComparer.Ordinal);
         await using (var command = Command(latency, from, to, tenantId, workflowName))
@@ -110,10 +111,9 @@ public sealed class JobTimeSeries(NpgsqlDataSource dataSource)
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                var list = byWorkflow.TryGetValue(reader.GetString(0), out var existing) ? existing : byWorkflow[reader.GetString(0)] = [];
-                list.Add(new LatencyBucket(
-                    new DateTimeOffset(reader.GetFieldValue<DateTime>(1), TimeSpan.Zero), (int)reader.GetInt64(2),
-                    Math.Round(reader.GetDouble(3), 1), Math.Round(reader.GetDouble(4), 1), Math.Round(reader.GetDouble(5), 1), Math.Round(reader.GetDouble(6), 1)));
+                var workflow = reader.Field<string>("workflow_name");
+                var list = byWorkflow.TryGetValue(workflow, out var existing) ? existing : byWorkflow[workflow] = [];
+                list.Add(ReadLatency(reader));
             }
         }
 
@@ -123,6 +123,11 @@ public sealed class JobTimeSeries(NpgsqlDataSource dataSource)
                 p.Value[1] + p.Value[2] == 0 ? null : Math.Round((double)p.Value[2] / (p.Value[1] + p.Value[2]), 4))).ToArray(),
             byWorkflow.Select(p => new WorkflowLatency(p.Key, p.Value)).ToArray());
     }
+
+    private static LatencyBucket ReadLatency(NpgsqlDataReader reader) => new(
+        new DateTimeOffset(reader.Field<DateTime>("t"), TimeSpan.Zero), (int)reader.Field<long>("jobs"),
+        Math.Round(reader.Field<double>("wait_p50"), 1), Math.Round(reader.Field<double>("wait_p95"), 1),
+        Math.Round(reader.Field<double>("run_p50"), 1), Math.Round(reader.Field<double>("run_p95"), 1));
 
     private NpgsqlCommand Command(string sql, DateTimeOffset from, DateTimeOffset to, string? tenantId, string? workflowName)
     {

@@ -13,8 +13,9 @@ public sealed class QueueWaitEstimator(NpgsqlDataSource dataSource, WorkerHeartb
     private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan HeartbeatReadTimeout = TimeSpan.FromMilliseconds(250);
 
+    // No parameters.
     private static readonly string QueuedSql =
-        $"SELECT priority, count(*) FROM llm_workflow_jobs WHERE status = '{JobStatus.Queued.ToWire()}' GROUP BY priority";
+        $"SELECT priority, count(*) AS jobs FROM llm_workflow_jobs WHERE status = '{JobStatus.Queued.ToWire()}' GROUP BY priority";
 
     /// <summary>
     /// The average run time of the 100 most recently submitted completed jobs. Ordered by <c>created_at</c>, which an
@@ -22,7 +23,7 @@ public sealed class QueueWaitEstimator(NpgsqlDataSource dataSource, WorkerHeartb
     /// sorted every completed job — at 10 M jobs a parallel scan of the table every few seconds, on the submit path.
     /// </summary>
     private static readonly string RecentRunSql = $"""
-        SELECT avg(duration_ms)::float8 FROM (
+        SELECT avg(duration_ms)::float8 AS average_ms FROM (
             SELECT duration_ms FROM llm_workflow_jobs
              WHERE status = '{JobStatus.Completed.ToWire()}' AND duration_ms IS NOT NULL
              ORDER BY created_at DESC LIMIT 100) recent
@@ -83,13 +84,13 @@ public sealed class QueueWaitEstimator(NpgsqlDataSource dataSource, WorkerHeartb
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                var band = PriorityBands.ForPriority(reader.GetInt32(0));
-                byBand[band] = byBand.GetValueOrDefault(band) + (int)reader.GetInt64(1);
+                var band = PriorityBands.ForPriority(reader.Field<int>("priority"));
+                byBand[band] = byBand.GetValueOrDefault(band) + (int)reader.Field<long>("jobs");
             }
 
             await reader.NextResultAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
-            averageMs = reader.IsDBNull(0) ? null : reader.GetDouble(0);
+            averageMs = reader.FieldOrNull<double?>("average_ms");
         }
 
         // With no live worker, estimate as if one default worker were about to start. A stalled Redis must not hold the

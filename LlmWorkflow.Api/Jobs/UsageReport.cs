@@ -77,12 +77,12 @@ public sealed class UsageReport(NpgsqlDataSource dataSource, Microsoft.Extension
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
         DateTimeOffset? rolledUntil = null;
         await using (var state = TransactionSettings.Batch(connection, transaction,
-            ["SET LOCAL work_mem = '64MB'", TransactionSettings.NoJit], "SELECT rolled_until FROM llm_usage_rollup_state"))
+            ["SET LOCAL work_mem = '64MB'", TransactionSettings.NoJit], UsageRollup.RolledUntilSql))
         await using (var reader = await state.ExecuteReaderAsync(cancellationToken))
         {
             if (await reader.ReadAsync(cancellationToken))
             {
-                rolledUntil = reader.GetFieldValue<DateTimeOffset>(0);
+                rolledUntil = reader.Field<DateTimeOffset>("rolled_until");
             }
         }
 
@@ -217,8 +217,9 @@ public sealed class UsageReport(NpgsqlDataSource dataSource, Microsoft.Extension
     private static async Task<List<Cell>> DimensionCellsAsync(NpgsqlConnection connection, ReportPlan plan, string? tenantId, CancellationToken cancellationToken)
     {
         var sql = new StringBuilder($"""
-            SELECT day, model, workflow_name, sum(calls)::int, sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(total_tokens)::bigint, sum(cost_usd),
-                   sum(deleted_calls)::int, sum(deleted_cost_usd)
+            SELECT day, model, workflow_name, sum(calls)::int AS calls, sum(input_tokens)::bigint AS input_tokens,
+                   sum(output_tokens)::bigint AS output_tokens, sum(total_tokens)::bigint AS total_tokens, sum(cost_usd) AS cost_usd,
+                   sum(deleted_calls)::int AS deleted_calls, sum(deleted_cost_usd) AS deleted_cost_usd
               FROM (SELECT day, model, workflow_name, calls, input_tokens, output_tokens, total_tokens, cost_usd, deleted_calls, deleted_cost_usd
                       FROM llm_usage_daily WHERE day >= @first_day AND day < @end_day{(tenantId is null ? "" : " AND tenant_id = @tenant")}
             """);
@@ -231,8 +232,7 @@ public sealed class UsageReport(NpgsqlDataSource dataSource, Microsoft.Extension
         var cells = new List<Cell>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            cells.Add(new Cell(reader.GetFieldValue<DateOnly>(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3),
-                reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetDecimal(7), reader.GetInt32(8), reader.GetDecimal(9)));
+            cells.Add(Cell.Read(reader));
         }
 
         return cells;
@@ -274,7 +274,8 @@ public sealed class UsageReport(NpgsqlDataSource dataSource, Microsoft.Extension
             ), ranked AS MATERIALIZED (
                 SELECT *, row_number() OVER (ORDER BY cost_usd DESC, key COLLATE "C") AS rank, count(*) OVER () AS user_count FROM users
             )
-            SELECT key, user_key, username, calls::int, input_tokens::bigint, output_tokens::bigint, total_tokens::bigint, cost_usd, rank, user_count::int
+            SELECT key, user_key, username, calls::int AS calls, input_tokens::bigint AS input_tokens, output_tokens::bigint AS output_tokens,
+                   total_tokens::bigint AS total_tokens, cost_usd, rank, user_count::int AS user_count
               FROM ranked WHERE rank > @offset AND rank <= @offset + @limit
             UNION ALL
             SELECT NULL, NULL, NULL, sum(calls)::int, sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(total_tokens)::bigint, sum(cost_usd),
@@ -296,13 +297,14 @@ public sealed class UsageReport(NpgsqlDataSource dataSource, Microsoft.Extension
         var count = 0;
         while (await reader.ReadAsync(cancellationToken))
         {
-            count = reader.GetInt32(9);
-            var listed = !reader.IsDBNull(0);
-            var key = listed ? reader.GetString(0) : OthersKey;
-            users.Add(new UsageGroup(key, reader.GetInt32(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetInt64(6), reader.GetDecimal(7))
+            count = reader.Field<int>("user_count");
+            var listed = reader.FieldOrNull<string>("key") is not null;
+            var key = reader.FieldOrNull<string>("key") ?? OthersKey;
+            users.Add(new UsageGroup(key, reader.Field<int>("calls"), reader.Field<long>("input_tokens"), reader.Field<long>("output_tokens"),
+                reader.Field<long>("total_tokens"), reader.Field<decimal>("cost_usd"))
             {
-                UserId = listed && reader.GetString(1).Length == 0 ? key : null,
-                Username = reader.IsDBNull(2) ? null : reader.GetString(2),
+                UserId = listed && reader.Field<string>("user_key").Length == 0 ? key : null,
+                Username = reader.FieldOrNull<string>("username"),
             });
         }
 
@@ -371,7 +373,13 @@ public sealed class UsageReport(NpgsqlDataSource dataSource, Microsoft.Extension
             .OrderByDescending(g => g.CostUsd).ThenBy(g => g.Key, StringComparer.Ordinal).ToArray();
 
     private sealed record Cell(DateOnly Day, string Model, string Workflow, int Calls, long InputTokens, long OutputTokens, long TotalTokens, decimal CostUsd,
-        int DeletedCalls, decimal DeletedCostUsd);
+        int DeletedCalls, decimal DeletedCostUsd)
+    {
+        public static Cell Read(NpgsqlDataReader reader) => new(
+            reader.Field<DateOnly>("day"), reader.Field<string>("model"), reader.Field<string>("workflow_name"), reader.Field<int>("calls"),
+            reader.Field<long>("input_tokens"), reader.Field<long>("output_tokens"), reader.Field<long>("total_tokens"),
+            reader.Field<decimal>("cost_usd"), reader.Field<int>("deleted_calls"), reader.Field<decimal>("deleted_cost_usd"));
+    }
 }
 
 /// <summary>Where each part of a report's period is summed from (see <see cref="UsageReport.Plan"/>).</summary>

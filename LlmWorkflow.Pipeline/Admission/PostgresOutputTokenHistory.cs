@@ -15,8 +15,9 @@ internal sealed class PostgresOutputTokenHistory(NpgsqlDataSource dataSource, Ti
     private static readonly TimeSpan Fresh = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan FreshWithoutHistory = TimeSpan.FromSeconds(2);
 
+    // $1 workflow name, $2 step id, $3 model.
     private static readonly string P95Sql = $"""
-        SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY output_tokens)::int FROM (
+        SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY output_tokens)::int AS p95 FROM (
             SELECT output_tokens FROM llm_provider_usage
              WHERE metadata->>'workflow_name' = $1 AND metadata->>'step_id' = $2 AND model = $3
                AND coalesce(metadata->>'cache_hit', 'false') <> 'true'

@@ -13,6 +13,7 @@ namespace LlmWorkflow.Pipeline.External;
 /// </summary>
 internal sealed partial class PostgresExternalCacheLedger(NpgsqlDataSource dataSource, ILogger<PostgresExternalCacheLedger> logger) : IExternalCacheLedger
 {
+    // $1 cache key, $2 service, $3 operation, $4 answer (JSON text), $5 lifetime (interval).
     private const string StoreSql = """
         INSERT INTO external_api_cache (cache_key, service, operation, response_data, hit_count, created_at, expires_at)
         VALUES ($1, $2, $3, $4::jsonb, 0, now(), now() + $5)
@@ -20,8 +21,10 @@ internal sealed partial class PostgresExternalCacheLedger(NpgsqlDataSource dataS
            SET response_data = excluded.response_data, created_at = excluded.created_at, expires_at = excluded.expires_at, hit_count = 0
         """;
 
+    // No parameters.
     private const string ExpireSql = "DELETE FROM external_api_cache WHERE expires_at < now()";
 
+    // $1 cache key.
     private const string HitSql = "UPDATE external_api_cache SET hit_count = hit_count + 1 WHERE cache_key = $1";
 
     public async ValueTask StoredAsync(string service, string operation, string key, string answerJson, TimeSpan ttl, CancellationToken cancellationToken)

@@ -31,6 +31,9 @@ public sealed partial class JobCancellation(
     TimeProvider time,
     ILogger<JobCancellation> logger)
 {
+    // $1 job id.
+    private const string WorkflowNameSql = "SELECT workflow_name FROM llm_workflow_jobs WHERE id = $1";
+
     public async Task<CancelStep> CancelAsync(Guid jobId, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
@@ -76,7 +79,7 @@ public sealed partial class JobCancellation(
 
     private async Task<string?> WorkflowNameAsync(Guid jobId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT workflow_name FROM llm_workflow_jobs WHERE id = $1");
+        await using var command = dataSource.CreateCommand(WorkflowNameSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         return await command.ExecuteScalarAsync(cancellationToken) as string;
     }

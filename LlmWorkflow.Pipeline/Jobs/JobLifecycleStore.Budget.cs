@@ -9,6 +9,7 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// </summary>
 public sealed partial class JobLifecycleStore
 {
+    // $1 scopes (text[]: "provider/model" or "provider"), $2 limit.
     private static readonly string HurryBudgetWaitersSql = $"""
         UPDATE llm_workflow_jobs SET run_at = now(), updated_at = now()
          WHERE id IN (SELECT id FROM llm_workflow_jobs
@@ -17,6 +18,13 @@ public sealed partial class JobLifecycleStore
                        ORDER BY priority DESC, run_at
                        LIMIT $2
                        FOR UPDATE SKIP LOCKED)
+        """;
+
+    // No parameters.
+    private static readonly string BudgetWaitersSql = $"""
+        SELECT wait_data->'budget'->>'scope' AS scope, coalesce(wait_data->'budget'->>'reason', '') AS reason, count(*) AS jobs
+          FROM llm_workflow_jobs
+         WHERE status = '{JobStatus.Waiting.ToWire()}' AND wait_data->>'kind' = 'budget' GROUP BY 1, 2 ORDER BY 1, 2
         """;
 
     /// <summary>Makes up to <paramref name="limit"/> jobs waiting for the budget of <paramref name="scopes"/> (or their providers) due now.</summary>
@@ -31,15 +39,12 @@ public sealed partial class JobLifecycleStore
     /// <summary>How many jobs wait for a budget, by scope and reason (for operators).</summary>
     public async Task<IReadOnlyList<(string Scope, string Reason, long Jobs)>> BudgetWaitersAsync(CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"""
-            SELECT wait_data->'budget'->>'scope', coalesce(wait_data->'budget'->>'reason', ''), count(*) FROM llm_workflow_jobs
-             WHERE status = '{JobStatus.Waiting.ToWire()}' AND wait_data->>'kind' = 'budget' GROUP BY 1, 2 ORDER BY 1, 2
-            """);
+        await using var command = dataSource.CreateCommand(BudgetWaitersSql);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var waiting = new List<(string, string, long)>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            waiting.Add((reader.IsDBNull(0) ? "" : reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+            waiting.Add((reader.FieldOrNull<string>("scope") ?? "", reader.Field<string>("reason"), reader.Field<long>("jobs")));
         }
 
         return waiting;

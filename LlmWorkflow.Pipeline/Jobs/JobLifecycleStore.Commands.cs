@@ -13,6 +13,7 @@ namespace LlmWorkflow.Pipeline.Jobs;
 public sealed partial class JobLifecycleStore
 {
     // The first request's time is kept: a repeated cancel changes nothing.
+    // $1 job id, $2 now.
     private static readonly string RequestCancelSql = $"""
         UPDATE llm_workflow_jobs SET cancel_requested_at = COALESCE(cancel_requested_at, $2), updated_at = $2
          WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.RequestCancel)}
@@ -21,10 +22,12 @@ public sealed partial class JobLifecycleStore
     // The attempt being retried is kept in previous_attempts (its outcome, error and timings), not overwritten;
     // started_at restarts with the next claim so the new attempt's timings are its own. Its step rows stay too
     // (keyed by job_attempt).
+    // $1 job id, $2 now (RequeueSql).
     private static readonly string RetrySql = RequeueSql(JobTransition.Retry);
 
     // A rerun first takes the checkpoints of the chosen step and those after it out of use (their rows stay, as
     // history): the new attempt runs them again and reuses only the steps before.
+    // $1 job id, $2 now, $3 the step ids run again.
     private static readonly string RerunSql = $"""
         WITH uncheckpointed AS (
             UPDATE llm_job_steps SET is_checkpoint = FALSE
@@ -48,9 +51,103 @@ public sealed partial class JobLifecycleStore
          WHERE id = $1 AND {JobLifecycle.KeyedGuard(transition)}
         """;
 
+    // $1 cutoff.
     private const string PurgeTombstonesSql = """
         WITH purged AS (DELETE FROM llm_deleted_jobs WHERE deleted_at < $1 RETURNING job_id)
         DELETE FROM llm_webhook_attempts WHERE job_id IN (SELECT job_id FROM purged)
+        """;
+
+    // The deleted jobs' calls stay in the ledger, marked as from deleted jobs, in the same statement
+    // (UsageRollup.KeepDeletedJobsUsageSql); the usage retention removes them later.
+    // $1 cutoff (created before), $2 batch size, $3 from (created at or after: where the last batch ended).
+    private static readonly string RetentionSql = $"""
+        WITH doomed AS (
+            DELETE FROM llm_workflow_jobs
+             WHERE id IN (SELECT id FROM llm_workflow_jobs
+                           WHERE created_at >= $3 AND created_at < $1 AND status IN ('completed', 'failed', 'cancelled')
+                           ORDER BY created_at
+                           LIMIT $2)
+               -- Re-checked on the row itself: a job retried meanwhile is not finished any more.
+               AND status IN ('completed', 'failed', 'cancelled')
+            RETURNING id, created_at, tenant_id, workflow_name, user_id, username),
+        attempts AS (DELETE FROM llm_webhook_attempts WHERE job_id IN (SELECT id FROM doomed)),
+        {UsageRollup.KeepDeletedJobsUsageSql("doomed", "now()")}
+        SELECT count(*) AS deleted, max(created_at) AS last_created_at FROM doomed
+        """;
+
+    /// <summary>Cancels a waiting job and records its terminal webhook event in the same statement (as the finish does).</summary>
+    // $1 job id, $2 now.
+    private static string CancelWaitingSql(int maxPayloadBytes) => $"""
+        WITH job AS (
+            SELECT id, workflow_name, 'cancelled'::text AS status, user_id, username, action, attempt, webhook_url,
+                   result_data, error_data, duration_ms, total_tokens, cost_usd
+              FROM llm_workflow_jobs
+             WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Cancel)}
+               FOR UPDATE
+        ), outbox AS (
+            {WebhookOutbox.TerminalEventsSql("job", maxPayloadBytes)}
+        )
+        UPDATE llm_workflow_jobs j
+           SET status = job.status, cancel_requested_at = $2, completed_at = $2, updated_at = $2
+          FROM job
+         WHERE j.id = job.id
+        """;
+
+    // $1 job ids, $2 now.
+    private static string DeleteSql(int maxPayloadBytes) => $"""
+        WITH doomed AS (
+            DELETE FROM llm_workflow_jobs WHERE id = ANY($1)
+            RETURNING id, tenant_id, workflow_name, status, user_id, username, action, attempt, webhook_url, webhook_secret,
+                      result_data, error_data, duration_ms, total_tokens, cost_usd),
+        unfinished AS (
+            SELECT id, workflow_name, 'cancelled'::text AS status, user_id, username, action, attempt, webhook_url,
+                   result_data, error_data, duration_ms, total_tokens, cost_usd
+              FROM doomed WHERE status NOT IN ('completed', 'failed', 'cancelled')),
+        cancelled_events AS (
+            {WebhookOutbox.TerminalEventsSql("unfinished", maxPayloadBytes)}),
+        tombstones AS (
+            -- The secret is kept only while an event of the job may still be sent.
+            INSERT INTO llm_deleted_jobs (job_id, tenant_id, user_id, workflow_name, webhook_secret, deleted_at)
+            SELECT d.id, d.tenant_id, d.user_id, d.workflow_name,
+                   CASE WHEN d.status NOT IN ('completed', 'failed', 'cancelled')
+                          OR EXISTS (SELECT 1 FROM llm_webhook_attempts a WHERE a.job_id = d.id AND a.state = 'pending')
+                        THEN d.webhook_secret END,
+                   $2
+              FROM doomed d
+            ON CONFLICT (job_id) DO NOTHING),
+        settled_attempts AS (
+            DELETE FROM llm_webhook_attempts WHERE job_id IN (SELECT id FROM doomed) AND state <> 'pending'),
+        {UsageRollup.KeepDeletedJobsUsageSql("doomed", "$2")}
+        SELECT count(*) AS deleted FROM doomed
+        """;
+
+    /// <summary>
+    /// One statement: claims the stale rows (skipping any another transaction holds, e.g. a worker finishing it now),
+    /// records their terminal webhook events with the stale error, and fails them.
+    /// </summary>
+    // $1 now, $2 running jobs started before, $3 waiting jobs created before, $4 and $5 their error messages,
+    // $6 and $7 their errors (jsonb).
+    private static string CleanupStaleSql(int maxPayloadBytes) => $"""
+        WITH job AS (
+            SELECT id, workflow_name, 'failed'::text AS status, user_id, username, action, attempt, webhook_url,
+                   result_data, CASE WHEN status = 'processing' THEN $6::jsonb ELSE $7::jsonb END AS error_data,
+                   duration_ms, total_tokens, cost_usd,
+                   CASE WHEN status = 'processing' THEN 'processing_timeout' ELSE 'never_started' END AS stale_reason
+              FROM llm_workflow_jobs
+             WHERE {JobLifecycle.Guard(JobTransition.StaleCleanup)}
+               AND ((status = 'processing' AND started_at < $2 AND (lease_expires_at IS NULL OR lease_expires_at < $1))
+                    OR (status IN ('pending', 'queued') AND created_at < $3))
+               FOR UPDATE SKIP LOCKED
+        ), outbox AS (
+            {WebhookOutbox.TerminalEventsSql("job", maxPayloadBytes)}
+        )
+        UPDATE llm_workflow_jobs j
+           SET status = job.status, is_stale = TRUE, stale_reason = job.stale_reason, error_data = job.error_data,
+               error_message = CASE WHEN job.stale_reason = 'processing_timeout' THEN $4 ELSE $5 END,
+               completed_at = $1, lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
+          FROM job
+         WHERE j.id = job.id
+        RETURNING job.stale_reason, job.workflow_name
         """;
 
     /// <summary>Cancel: a waiting job is cancelled, with its terminal webhook event; false when it was not waiting.</summary>
@@ -181,94 +278,6 @@ public sealed partial class JobLifecycleStore
         await transaction.CommitAsync(cancellationToken);
         return batch;
     }
-
-    // The deleted jobs' calls stay in the ledger, marked as from deleted jobs, in the same statement
-    // (UsageRollup.KeepDeletedJobsUsageSql); the usage retention removes them later.
-    private static readonly string RetentionSql = $"""
-        WITH doomed AS (
-            DELETE FROM llm_workflow_jobs
-             WHERE id IN (SELECT id FROM llm_workflow_jobs
-                           WHERE created_at >= $3 AND created_at < $1 AND status IN ('completed', 'failed', 'cancelled')
-                           ORDER BY created_at
-                           LIMIT $2)
-               -- Re-checked on the row itself: a job retried meanwhile is not finished any more.
-               AND status IN ('completed', 'failed', 'cancelled')
-            RETURNING id, created_at, tenant_id, workflow_name, user_id, username),
-        attempts AS (DELETE FROM llm_webhook_attempts WHERE job_id IN (SELECT id FROM doomed)),
-        {UsageRollup.KeepDeletedJobsUsageSql("doomed", "now()")}
-        SELECT count(*) AS deleted, max(created_at) AS last_created_at FROM doomed
-        """;
-
-    /// <summary>Cancels a waiting job and records its terminal webhook event in the same statement (as the finish does).</summary>
-    private static string CancelWaitingSql(int maxPayloadBytes) => $"""
-        WITH job AS (
-            SELECT id, workflow_name, 'cancelled'::text AS status, user_id, username, action, attempt, webhook_url,
-                   result_data, error_data, duration_ms, total_tokens, cost_usd
-              FROM llm_workflow_jobs
-             WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Cancel)}
-               FOR UPDATE
-        ), outbox AS (
-            {WebhookOutbox.TerminalEventsSql("job", maxPayloadBytes)}
-        )
-        UPDATE llm_workflow_jobs j
-           SET status = job.status, cancel_requested_at = $2, completed_at = $2, updated_at = $2
-          FROM job
-         WHERE j.id = job.id
-        """;
-
-    private static string DeleteSql(int maxPayloadBytes) => $"""
-        WITH doomed AS (
-            DELETE FROM llm_workflow_jobs WHERE id = ANY($1)
-            RETURNING id, tenant_id, workflow_name, status, user_id, username, action, attempt, webhook_url, webhook_secret,
-                      result_data, error_data, duration_ms, total_tokens, cost_usd),
-        unfinished AS (
-            SELECT id, workflow_name, 'cancelled'::text AS status, user_id, username, action, attempt, webhook_url,
-                   result_data, error_data, duration_ms, total_tokens, cost_usd
-              FROM doomed WHERE status NOT IN ('completed', 'failed', 'cancelled')),
-        cancelled_events AS (
-            {WebhookOutbox.TerminalEventsSql("unfinished", maxPayloadBytes)}),
-        tombstones AS (
-            -- The secret is kept only while an event of the job may still be sent.
-            INSERT INTO llm_deleted_jobs (job_id, tenant_id, user_id, workflow_name, webhook_secret, deleted_at)
-            SELECT d.id, d.tenant_id, d.user_id, d.workflow_name,
-                   CASE WHEN d.status NOT IN ('completed', 'failed', 'cancelled')
-                          OR EXISTS (SELECT 1 FROM llm_webhook_attempts a WHERE a.job_id = d.id AND a.state = 'pending')
-                        THEN d.webhook_secret END,
-                   $2
-              FROM doomed d
-            ON CONFLICT (job_id) DO NOTHING),
-        settled_attempts AS (
-            DELETE FROM llm_webhook_attempts WHERE job_id IN (SELECT id FROM doomed) AND state <> 'pending'),
-        {UsageRollup.KeepDeletedJobsUsageSql("doomed", "$2")}
-        SELECT count(*) FROM doomed
-        """;
-
-    /// <summary>
-    /// One statement: claims the stale rows (skipping any another transaction holds, e.g. a worker finishing it now),
-    /// records their terminal webhook events with the stale error, and fails them.
-    /// </summary>
-    private static string CleanupStaleSql(int maxPayloadBytes) => $"""
-        WITH job AS (
-            SELECT id, workflow_name, 'failed'::text AS status, user_id, username, action, attempt, webhook_url,
-                   result_data, CASE WHEN status = 'processing' THEN $6::jsonb ELSE $7::jsonb END AS error_data,
-                   duration_ms, total_tokens, cost_usd,
-                   CASE WHEN status = 'processing' THEN 'processing_timeout' ELSE 'never_started' END AS stale_reason
-              FROM llm_workflow_jobs
-             WHERE {JobLifecycle.Guard(JobTransition.StaleCleanup)}
-               AND ((status = 'processing' AND started_at < $2 AND (lease_expires_at IS NULL OR lease_expires_at < $1))
-                    OR (status IN ('pending', 'queued') AND created_at < $3))
-               FOR UPDATE SKIP LOCKED
-        ), outbox AS (
-            {WebhookOutbox.TerminalEventsSql("job", maxPayloadBytes)}
-        )
-        UPDATE llm_workflow_jobs j
-           SET status = job.status, is_stale = TRUE, stale_reason = job.stale_reason, error_data = job.error_data,
-               error_message = CASE WHEN job.stale_reason = 'processing_timeout' THEN $4 ELSE $5 END,
-               completed_at = $1, lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
-          FROM job
-         WHERE j.id = job.id
-        RETURNING job.stale_reason, job.workflow_name
-        """;
 
     private static NpgsqlParameter Jsonb(JsonNode node) => new() { Value = node.ToJsonString(), NpgsqlDbType = NpgsqlDbType.Jsonb };
 

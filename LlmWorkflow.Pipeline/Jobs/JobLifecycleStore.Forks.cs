@@ -14,6 +14,8 @@ public sealed partial class JobLifecycleStore
     // and copies of the source's checkpoints of the reused steps (the newest of each step key), under job_attempt 0 so
     // the fork's own attempts never collide with them, marked with the job they came from. Their usage rows are not
     // copied: the calls were paid by the source. Matches nothing unless the source is finished (the Rerun states).
+    // $1 fork id, $2 source job id, $3 from step, $4 now, $5 definition hash, $6 input (jsonb; NULL: the source's),
+    // $7 the step ids run again.
     private static readonly string ForkSql = $"""
         WITH source AS (
             SELECT * FROM llm_workflow_jobs WHERE id = $2 AND {JobLifecycle.KeyedGuard(JobTransition.Rerun)}
@@ -55,6 +57,6 @@ public sealed partial class JobLifecycleStore
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)fork.InputData ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Jsonb });
         command.Parameters.Add(new NpgsqlParameter { Value = fork.RerunStepIds.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) && reader.GetInt64(0) == 1;
+        return await reader.ReadAsync(cancellationToken) && reader.Field<long>("forked") == 1;
     }
 }

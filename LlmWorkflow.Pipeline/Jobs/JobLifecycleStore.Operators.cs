@@ -10,6 +10,7 @@ namespace LlmWorkflow.Pipeline.Jobs;
 public sealed partial class JobLifecycleStore
 {
     // The attempt's own row only: a run that lost its lease records nothing.
+    // $1 job id, $2 attempt, $3 trace id, $4 worker id.
     private static readonly string AttemptTraceSql = $"""
         UPDATE llm_workflow_jobs
            SET attempt_traces = COALESCE(attempt_traces, '[]'::jsonb)
@@ -18,6 +19,7 @@ public sealed partial class JobLifecycleStore
         """;
 
     // The pause row and the hold in one statement, so a job queued before the pause is either held or already claimed.
+    // $1 workflow name, $2 paused by, $3 reason.
     private static readonly string PauseSql = $"""
         WITH paused AS (
             INSERT INTO llm_workflow_pauses (workflow_name, paused_at, paused_by, reason) VALUES ($1, now(), $2, $3)
@@ -32,8 +34,10 @@ public sealed partial class JobLifecycleStore
         SELECT (SELECT paused_at FROM paused) AS paused_at, (SELECT count(*) FROM held)::int AS held
         """;
 
+    // $1 workflow name.
     private const string ResumeWorkflowSql = "DELETE FROM llm_workflow_pauses WHERE workflow_name = $1 RETURNING paused_at";
 
+    // No parameters.
     private static readonly string ListPausesSql = $"""
         SELECT p.workflow_name, p.paused_at, p.paused_by, p.reason,
                (SELECT count(*) FROM llm_workflow_jobs j WHERE j.workflow_name = p.workflow_name

@@ -15,6 +15,7 @@ public sealed partial class JobLifecycleStore
     // Woken jobs are queued and marked dispatched in the same statement, so two wakers racing wake each job once (SKIP
     // LOCKED) and the reconciler does not send it again; queued_at becomes the time it was due, so queue-wait figures
     // measure from then.
+    // $1 limit.
     private static readonly string WakeSql = $"""
         UPDATE llm_workflow_jobs SET status = '{JobLifecycle.Rule(JobTransition.Wake).To.ToWire()}',
                queued_at = CASE WHEN status = '{JobStatus.Scheduled.ToWire()}' THEN run_at ELSE queued_at END,
@@ -27,14 +28,17 @@ public sealed partial class JobLifecycleStore
         RETURNING id, priority, run_at AS waiting_since
         """;
 
-    private static readonly string NextDueSql = $"SELECT min(run_at) FROM llm_workflow_jobs WHERE {JobLifecycle.Guard(JobTransition.Wake)} AND {NotPaused}";
+    // No parameters.
+    private static readonly string NextDueSql = $"SELECT min(run_at) AS next_due FROM llm_workflow_jobs WHERE {JobLifecycle.Guard(JobTransition.Wake)} AND {NotPaused}";
 
     // The due-time index holds exactly the scheduled and waiting jobs, so the count reads no other row.
+    // No parameters.
     private const string CountParkedSql = """
-        SELECT count(*) FILTER (WHERE status = 'scheduled'), count(*) FILTER (WHERE status = 'waiting')
+        SELECT count(*) FILTER (WHERE status = 'scheduled') AS scheduled, count(*) FILTER (WHERE status = 'waiting') AS waiting
           FROM llm_workflow_jobs WHERE status IN ('scheduled', 'waiting')
         """;
 
+    // $1 job id, $2 run at.
     private static readonly string RescheduleSql = $"""
         UPDATE llm_workflow_jobs SET run_at = $2, queued_at = $2, updated_at = now()
          WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Reschedule)}
@@ -43,6 +47,7 @@ public sealed partial class JobLifecycleStore
     // A park gives the attempt back (the resumed run's claim takes it again): waiting is not a failed attempt, and a job
     // that sleeps often must not reach Worker:MaxAttempts. A job asked to stop is not parked (its worker finishes it
     // cancelled instead).
+    // $1 job id, $2 worker id, $3 the attempt claimed (NULL: any), $4 due at, $5 the wait (jsonb).
     private static readonly string ParkSql = $"""
         UPDATE llm_workflow_jobs
            SET status = '{JobLifecycle.Rule(JobTransition.Park).To.ToWire()}', run_at = $4, wait_data = $5::jsonb,
@@ -64,6 +69,7 @@ public sealed partial class JobLifecycleStore
 
     // Both the signal's request and the worker that just parked the job try this (one of them sees the other's
     // commit), so a signal sent while the run was on its way to the wait is never left unanswered; the guard lets one win.
+    // $1 job id, $2 event.
     private static readonly string ResumeSql = $"""
         UPDATE llm_workflow_jobs SET status = '{JobLifecycle.Rule(JobTransition.Resume).To.ToWire()}', dispatched_at = now(), updated_at = now()
          WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Resume)} AND wait_data->>'kind' IN ('event', 'approval') AND wait_data->>'event' = $2
@@ -74,6 +80,7 @@ public sealed partial class JobLifecycleStore
     // The signal and the resume it causes commit together: a request cut off between them (the API killed) must not leave
     // the signal in the inbox with its job still waiting. A repeated key adds nothing but still resumes a job that waits
     // for the event while an untaken signal of it is in the inbox (it cannot resume twice: the first resume took the wait).
+    // $1 signal id, $2 job id, $3 event, $4 payload (jsonb), $5 idempotency key.
     private static readonly string AddSignalSql = $"""
         WITH added AS (
             INSERT INTO llm_job_signals (id, job_id, event, payload, idempotency_key, received_at)
@@ -90,12 +97,14 @@ public sealed partial class JobLifecycleStore
         SELECT (SELECT id FROM added) AS id, (SELECT received_at FROM added) AS received_at, (SELECT priority FROM resumed) AS priority
         """;
 
+    // $1 job id, $2 event, $3 idempotency key.
     private const string FindSignalSql = """
         SELECT id, received_at FROM llm_job_signals WHERE job_id = $1 AND event = $2 AND idempotency_key = $3
         """;
 
     // The step's own signal first (its run resumed after a crash between taking and checkpointing it), else the oldest
     // untaken one of the event, taken for the step.
+    // $1 job id, $2 event, $3 step key.
     private const string TakeSignalSql = """
         WITH mine AS (
             SELECT payload FROM llm_job_signals WHERE job_id = $1 AND taken_by_step = $3 LIMIT 1
@@ -110,6 +119,7 @@ public sealed partial class JobLifecycleStore
         SELECT payload::text AS payload FROM mine UNION ALL SELECT payload::text FROM taken
         """;
 
+    // $1 job id.
     private const string ListSignalsSql = """
         SELECT id, event, received_at, idempotency_key, taken_by_step, taken_at FROM llm_job_signals
          WHERE job_id = $1 ORDER BY received_at, id
@@ -220,7 +230,7 @@ public sealed partial class JobLifecycleStore
         await using var command = dataSource.CreateCommand(CountParkedSql);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return (reader.GetInt64(0), reader.GetInt64(1));
+        return (reader.Field<long>("scheduled"), reader.Field<long>("waiting"));
     }
 
     /// <summary>Reschedule: moves a scheduled job's due time; false when the job is not scheduled (any more).</summary>

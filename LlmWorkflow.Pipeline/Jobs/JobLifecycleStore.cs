@@ -31,6 +31,10 @@ public sealed partial class JobLifecycleStore(
     // The finish's SQL embeds the webhook payload limit, so its statement is built once per store.
     private readonly MultiRowStatement _finishRows = new("finish", FinishSql(webhookOptions.Value.MaxPayloadBytes), FinishColumns);
 
+    // One array per column, one element per job: $1 ids, $2 workflow names, $3 priorities, $4 webhook URLs, $5 webhook secrets,
+    // $6 webhook events (jsonb), $7 user ids, $8 usernames, $9 actions, $10 inputs, $11 debug modes, $12 budgets, $13 idempotency
+    // keys, $14 created at, $15 tenants, $16 trace ids, $17 run at, $18 schedule ids, $19 definition hashes, $20 idempotency
+    // fingerprints, $21 idempotent responses.
     private static readonly string SubmitSql = $"""
         INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, priority, webhook_url, webhook_secret, webhook_events,
                                        user_id, username, action, status, input_data, debug_mode, budget_usd, idempotency_key,
@@ -61,6 +65,7 @@ public sealed partial class JobLifecycleStore(
 
     // Running jobs whose lease lapsed: dispatched_at older than the lease means "not yet for this lapse", and the
     // cutoff covers an entry Redis lost. A job asked to stop is not run again (as the Claim statement).
+    // $1 sent before (an entry sent earlier may be lost), $2 limit.
     private static readonly string DispatchLapsedSql = $"""
         UPDATE llm_workflow_jobs SET dispatched_at = now()
          WHERE id IN (SELECT id FROM llm_workflow_jobs
@@ -74,6 +79,7 @@ public sealed partial class JobLifecycleStore(
         """;
 
     // Queued jobs whose entry Redis may have lost: never sent, or sent longer ago than the cutoff.
+    // $1 sent before, $2 limit.
     private static readonly string DispatchSql = $"""
         UPDATE llm_workflow_jobs SET dispatched_at = now()
          WHERE id IN (SELECT id FROM llm_workflow_jobs
@@ -86,11 +92,13 @@ public sealed partial class JobLifecycleStore(
         """;
 
     // Only a queued job loses its mark: a lapsed running job keeps waiting for its next lapse or the cutoff.
+    // $1 job ids.
     private static readonly string ClearDispatchMarksSql =
         $"UPDATE llm_workflow_jobs SET dispatched_at = NULL WHERE id = ANY($1) AND {JobLifecycle.KeyedGuard(JobTransition.Dispatch)}";
 
     // Each id is one primary-key probe (a LATERAL lookup with FOR UPDATE is never flattened into a join): with
     // `id = ANY($1)` alone the prepared (generic) plan scanned every queued job through the partial index on status.
+    // $1 job ids, $2 worker id (the lease owner), $3 lease (interval).
     internal static readonly string ClaimSql = $"""
         WITH claimable AS (
             SELECT j.id
@@ -119,6 +127,7 @@ public sealed partial class JobLifecycleStore(
     // the renewal and a batch lock the same jobs in opposite orders and deadlock. Ownership is read from the
     // statement's snapshot, so a skipped job still counts as owned; if that transaction takes it away, the next
     // renewal says so.
+    // $1 job ids, $2 worker id, $3 lease (interval).
     private static readonly string RenewSql = $"""
         WITH owned AS (
             SELECT id FROM llm_workflow_jobs
@@ -133,15 +142,37 @@ public sealed partial class JobLifecycleStore(
         SELECT id FROM owned
         """;
 
+    // $1 job id, $2 worker id, $3 the attempt claimed (NULL: any).
     private static readonly string ReleaseSql = $"""
         UPDATE llm_workflow_jobs
            SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, dispatched_at = NULL, updated_at = now()
          WHERE id = $1 AND lease_owner = $2 AND ($3::int IS NULL OR attempt = $3) AND {JobLifecycle.KeyedGuard(JobTransition.Release)}
         """;
 
+    // $1 job id, $2 step id, $3 step name, $4 percent.
     private static readonly string ProgressSql = $"""
         UPDATE llm_workflow_jobs SET current_step_id = $2, current_step_name = $3, progress_percent = $4, updated_at = now()
          WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Checkpoint)}
+        """;
+
+    // $1 job id.
+    private const string StopRequestedSql = "SELECT cancel_requested_at IS NULL AS running FROM llm_workflow_jobs WHERE id = $1";
+
+    // $1 job ids.
+    private const string StopsRequestedSql = """
+        SELECT id FROM unnest($1::uuid[]) AS id
+        EXCEPT
+        SELECT id FROM llm_workflow_jobs WHERE id = ANY($1) AND cancel_requested_at IS NULL
+        """;
+
+    // $1 job id, $2 step key.
+    private const string CheckpointSql = """
+        SELECT output, step_id, display_name, step_type, status, attempts, started_at, finished_at, duration_ms,
+               parent_step_id, branch, provider, model, input_tokens, output_tokens, cost_usd, reused_from_job_id
+          FROM llm_job_steps
+         WHERE job_id = $1 AND step_key = $2 AND is_checkpoint
+         ORDER BY job_attempt DESC
+         LIMIT 1
         """;
 
     /// <summary>
@@ -294,7 +325,7 @@ public sealed partial class JobLifecycleStore(
     public async Task<bool> StopRequestedAsync(Guid jobId, CancellationToken cancellationToken)
     {
         // A point read on the key: it runs before every paid step of every job, where the array form below costs more.
-        await using var command = dataSource.CreateCommand("SELECT cancel_requested_at IS NULL FROM llm_workflow_jobs WHERE id = $1");
+        await using var command = dataSource.CreateCommand(StopRequestedSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         return await command.ExecuteScalarAsync(cancellationToken) is not true;
     }
@@ -302,11 +333,7 @@ public sealed partial class JobLifecycleStore(
     /// <summary>Which of the jobs must stop: a cancel was accepted, or the job is gone (deleted).</summary>
     public async Task<IReadOnlySet<Guid>> StopRequestedAsync(IReadOnlyCollection<Guid> jobIds, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            SELECT id FROM unnest($1::uuid[]) AS id
-            EXCEPT
-            SELECT id FROM llm_workflow_jobs WHERE id = ANY($1) AND cancel_requested_at IS NULL
-            """);
+        await using var command = dataSource.CreateCommand(StopsRequestedSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobIds.ToArray() });
         return await ReadIdsAsync(command, cancellationToken);
     }
@@ -406,6 +433,10 @@ public sealed partial class JobLifecycleStore(
     /// attempt that made it: <see cref="JobTransition.Checkpoint"/>); returns the <c>ord</c> of every row written
     /// (inserted or updated).
     /// </summary>
+    // One array per column (StepColumns): $1 job ids, $2 attempts, $3 step keys, $4 step ids, $5 parents, $6 branches,
+    // $7 display names, $8 types, $9 statuses, $10 attempts, $11 started, $12 finished, $13 durations, $14 outputs, $15 errors,
+    // $16 providers, $17 models, $18 input tokens, $19 output tokens, $20 costs, $21 checkpoint flags, $22 notes, $23 inputs,
+    // $24 rendered prompts; $25 the rows' ord.
     private static string StepSql(string onConflict, string jobGuard) => $"""
         WITH r AS (
             SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
@@ -434,14 +465,7 @@ public sealed partial class JobLifecycleStore(
     /// <summary>The newest checkpoint of a step from any earlier attempt of the job.</summary>
     public async Task<(JsonNode? Output, StepRecordRow Row)?> TryGetCheckpointAsync(Guid jobId, string stepKey, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            SELECT output, step_id, display_name, step_type, status, attempts, started_at, finished_at, duration_ms,
-                   parent_step_id, branch, provider, model, input_tokens, output_tokens, cost_usd, reused_from_job_id
-              FROM llm_job_steps
-             WHERE job_id = $1 AND step_key = $2 AND is_checkpoint
-             ORDER BY job_attempt DESC
-             LIMIT 1
-            """);
+        await using var command = dataSource.CreateCommand(CheckpointSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         command.Parameters.Add(new NpgsqlParameter { Value = stepKey });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -487,6 +511,8 @@ public sealed partial class JobLifecycleStore(
             call.TotalTokens, call.CostUsd ?? 0m, (int)Math.Round(call.DurationMs), JsonText(metadata));
     }
 
+    // One array per column: $1 usage ids, $2 job ids, $3 providers, $4 models, $5 input, $6 output, $7 total tokens,
+    // $8 costs, $9 durations (ms), $10 metadata; $11 the rows' ord.
     private static readonly MultiRowStatement UsageRows = new("usage", """
         WITH r AS (
             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[], $8::numeric[],
@@ -529,6 +555,8 @@ public sealed partial class JobLifecycleStore(
     /// row. The lock makes a racing transition (a cancel, a reclaim) wait and then re-check its own guard against the
     /// finished row.
     /// </summary>
+    // One array per column (FinishColumns): $1 job ids, $2 worker ids, $3 outcomes, $4 results, $5 error messages, $6 errors,
+    // $7 input tokens, $8 output tokens, $9 costs, $10 attempts claimed (NULL: any); $11 the rows' ord.
     internal static string FinishSql(int maxPayloadBytes) => $"""
         WITH r AS (
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::int[], $8::int[],

@@ -27,6 +27,27 @@ public sealed partial class ScheduledMaintenance(
     // Arbitrary constant shared by every worker: "LLMWFMNT" in ASCII.
     private const long LockKey = 0x4C4C4D57464D4E54;
 
+    // $1 lock key (bigint).
+    private const string TryLockSql = "SELECT pg_try_advisory_lock($1)";
+
+    // $1 lock key (bigint).
+    private const string UnlockSql = "SELECT pg_advisory_unlock($1)";
+
+    // $1 task.
+    private const string LastFinishedSql = "SELECT finished_at FROM llm_maintenance_runs WHERE task = $1";
+
+    // No parameters.
+    private const string LastRunsSql =
+        "SELECT task, runner, started_at, finished_at, affected, details::text AS details, error FROM llm_maintenance_runs ORDER BY task";
+
+    // $1 task, $2 runner, $3 started at, $4 finished at, $5 affected, $6 details (jsonb or NULL), $7 error (or NULL).
+    private const string RecordRunSql = """
+        INSERT INTO llm_maintenance_runs (task, runner, started_at, finished_at, affected, details, error)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (task) DO UPDATE SET runner = EXCLUDED.runner, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+                                         affected = EXCLUDED.affected, details = EXCLUDED.details, error = EXCLUDED.error
+        """;
+
     /// <summary>Runs maintenance if it is due and no other worker is running it; returns whether this call ran it.</summary>
     public async Task<bool> RunIfDueAsync(string runner, CancellationToken cancellationToken)
     {
@@ -82,7 +103,7 @@ public sealed partial class ScheduledMaintenance(
         }
         finally
         {
-            await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock($1)", connection);
+            await using var unlock = new NpgsqlCommand(UnlockSql, connection);
             unlock.Parameters.Add(new NpgsqlParameter { Value = LockKey });
             await unlock.ExecuteNonQueryAsync(CancellationToken.None);
         }
@@ -91,15 +112,15 @@ public sealed partial class ScheduledMaintenance(
     /// <summary>The last run of each task, for the admin API and the dashboard.</summary>
     public async Task<IReadOnlyList<MaintenanceRun>> LastRunsAsync(CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            "SELECT task, runner, started_at, finished_at, affected, details::text, error FROM llm_maintenance_runs ORDER BY task");
+        await using var command = dataSource.CreateCommand(LastRunsSql);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var runs = new List<MaintenanceRun>();
         while (await reader.ReadAsync(cancellationToken))
         {
             runs.Add(new MaintenanceRun(
-                reader.GetString(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetFieldValue<DateTimeOffset>(3),
-                reader.GetInt32(4), reader.IsDBNull(5) ? null : JsonNode.Parse(reader.GetString(5))?.AsObject(), reader.IsDBNull(6) ? null : reader.GetString(6)));
+                reader.Field<string>("task"), reader.Field<string>("runner"), reader.Field<DateTimeOffset>("started_at"),
+                reader.Field<DateTimeOffset>("finished_at"), reader.Field<int>("affected"),
+                reader.FieldOrNull<string>("details") is { } details ? JsonNode.Parse(details)?.AsObject() : null, reader.FieldOrNull<string>("error")));
         }
 
         return runs;
@@ -122,12 +143,7 @@ public sealed partial class ScheduledMaintenance(
             LogTaskFailed(ex, task);
         }
 
-        await using var command = new NpgsqlCommand("""
-            INSERT INTO llm_maintenance_runs (task, runner, started_at, finished_at, affected, details, error)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            ON CONFLICT (task) DO UPDATE SET runner = EXCLUDED.runner, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
-                                             affected = EXCLUDED.affected, details = EXCLUDED.details, error = EXCLUDED.error
-            """, connection);
+        await using var command = new NpgsqlCommand(RecordRunSql, connection);
         command.Parameters.Add(new NpgsqlParameter { Value = task });
         command.Parameters.Add(new NpgsqlParameter { Value = runner });
         command.Parameters.Add(new NpgsqlParameter { Value = started });
@@ -140,7 +156,7 @@ public sealed partial class ScheduledMaintenance(
 
     private static async Task<bool> TryLockAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection);
+        await using var command = new NpgsqlCommand(TryLockSql, connection);
         command.Parameters.Add(new NpgsqlParameter { Value = LockKey });
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
@@ -148,10 +164,10 @@ public sealed partial class ScheduledMaintenance(
     /// <summary>When the last complete run ended (the retention task is the last one of a run).</summary>
     private static async Task<DateTimeOffset?> LastFinishedAtAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("SELECT finished_at FROM llm_maintenance_runs WHERE task = $1", connection);
+        await using var command = new NpgsqlCommand(LastFinishedSql, connection);
         command.Parameters.Add(new NpgsqlParameter { Value = RetentionTask });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? reader.GetFieldValue<DateTimeOffset>(0) : null;
+        return await reader.ReadAsync(cancellationToken) ? reader.Field<DateTimeOffset>("finished_at") : null;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Maintenance {Task}: {Affected} job(s)")]

@@ -20,12 +20,72 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
     /// </summary>
     public static readonly TimeSpan Grace = TimeSpan.FromMinutes(10);
 
+    // No parameters. The usage report reads it too, in its own transaction.
+    public const string RolledUntilSql = "SELECT rolled_until FROM llm_usage_rollup_state";
+
+    // No parameters.
+    private const string FirstUsageSql = "SELECT min(created_at) AS first_at FROM llm_provider_usage";
+
+    // $1 rolled until (the first rollup's start).
+    private const string StartStateSql = """
+        INSERT INTO llm_usage_rollup_state (rolled_until, updated_at) VALUES ($1, now())
+        ON CONFLICT (id) DO NOTHING
+        """;
+
+    // $1 rolled until (used only when the row is new): holds the state row for the transaction.
+    private const string HoldStateSql = """
+        INSERT INTO llm_usage_rollup_state (rolled_until, updated_at) VALUES ($1, now())
+        ON CONFLICT (id) DO UPDATE SET updated_at = now()
+        """;
+
+    // $1 rolled until.
+    private const string AdvanceStateSql = "UPDATE llm_usage_rollup_state SET rolled_until = $1";
+
+    private const string RollupWorkMemSql = "SET LOCAL work_mem = '64MB'";
+
+    // $1 first day, $2 end day (exclusive).
+    private const string ClearDailySql = "DELETE FROM llm_usage_daily WHERE day >= $1 AND day < $2";
+
+    // $1 first day, $2 end day (exclusive).
+    private const string ClearUserDailySql = "DELETE FROM llm_usage_user_daily WHERE day >= $1 AND day < $2";
+
+    // $1 month.
+    private const string ClearUserMonthSql = "DELETE FROM llm_usage_user_monthly WHERE month = $1";
+
+    // $1 month, $2 next month: the month's per-user rows from its days.
+    private const string UserMonthFromDaysSql = """
+        INSERT INTO llm_usage_user_monthly (month, tenant_id, user_id, user_key, calls, input_tokens, output_tokens, total_tokens, cost_usd, username, username_at)
+        SELECT $1, tenant_id, user_id, user_key, sum(calls), sum(input_tokens), sum(output_tokens), sum(total_tokens), sum(cost_usd),
+               (array_agg(username ORDER BY username_at DESC) FILTER (WHERE username IS NOT NULL))[1], max(username_at)
+          FROM llm_usage_user_daily WHERE day >= $1 AND day < $2
+         GROUP BY tenant_id, user_id, user_key
+        """;
+
+    // $1 before (timestamptz), $2 batch size.
+    private const string PurgeCallsSql = """
+        DELETE FROM llm_provider_usage
+         WHERE id IN (SELECT id FROM llm_provider_usage WHERE created_at < $1 ORDER BY created_at LIMIT $2)
+        """;
+
+    // $1 first month kept (each of the three).
+    private const string PurgeDailySql = "DELETE FROM llm_usage_daily WHERE day < $1";
+
+    private const string PurgeUserDailySql = "DELETE FROM llm_usage_user_daily WHERE day < $1";
+
+    private const string PurgeUserMonthlySql = "DELETE FROM llm_usage_user_monthly WHERE month < $1";
+
+    // $1 from, $2 until (timestamptz, within one month): adds the calls' sums to their days' and month's rows.
+    private static readonly string RollForwardSql = RollSql(rebuild: false);
+
+    // $1 from, $2 until (midnights, within one month): the days' rows anew (the month's per-user rows are recomputed after).
+    private static readonly string RebuildDaysSql = RollSql(rebuild: true);
+
     /// <summary>The instant up to which every call is in the rollup (an hour boundary), or null before the first run.</summary>
     public async Task<DateTimeOffset?> RolledUntilAsync(CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT rolled_until FROM llm_usage_rollup_state");
+        await using var command = dataSource.CreateCommand(RolledUntilSql);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? reader.GetFieldValue<DateTimeOffset>(0) : null;
+        return await reader.ReadAsync(cancellationToken) ? reader.Field<DateTimeOffset>("rolled_until") : null;
     }
 
     /// <summary>
@@ -48,10 +108,7 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
         if (hours == 0)
         {
             // Nothing to roll (e.g. no usage yet): the state still records that every call before this hour is "in" it.
-            await using var command = dataSource.CreateCommand("""
-                INSERT INTO llm_usage_rollup_state (rolled_until, updated_at) VALUES ($1, now())
-                ON CONFLICT (id) DO NOTHING
-                """);
+            await using var command = dataSource.CreateCommand(StartStateSql);
             command.Parameters.Add(new NpgsqlParameter { Value = from });
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -94,58 +151,51 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await ExecuteAsync(connection, transaction, """
-            INSERT INTO llm_usage_rollup_state (rolled_until, updated_at) VALUES ($1, now())
-            ON CONFLICT (id) DO UPDATE SET updated_at = now()
-            """, cancellationToken, from);
-        await ExecuteAsync(connection, transaction, "SET LOCAL work_mem = '64MB'", cancellationToken);
+        await ExecuteAsync(connection, transaction, HoldStateSql, cancellationToken, from);
+        await ExecuteAsync(connection, transaction, RollupWorkMemSql, cancellationToken);
         var firstDay = DateOnly.FromDateTime(from.UtcDateTime);
         var month = new DateOnly(firstDay.Year, firstDay.Month, 1);
         if (rebuild)
         {
             var endDay = DateOnly.FromDateTime((until - TimeSpan.FromTicks(1)).UtcDateTime).AddDays(1);
-            await ExecuteAsync(connection, transaction, "DELETE FROM llm_usage_daily WHERE day >= $1 AND day < $2", cancellationToken, firstDay, endDay);
-            await ExecuteAsync(connection, transaction, "DELETE FROM llm_usage_user_daily WHERE day >= $1 AND day < $2", cancellationToken, firstDay, endDay);
+            await ExecuteAsync(connection, transaction, ClearDailySql, cancellationToken, firstDay, endDay);
+            await ExecuteAsync(connection, transaction, ClearUserDailySql, cancellationToken, firstDay, endDay);
         }
 
-        await ExecuteAsync(connection, transaction, $"""
-            WITH calls AS MATERIALIZED (
-                SELECT {RawCallColumns}
-                  FROM llm_provider_usage u LEFT JOIN llm_workflow_jobs j ON j.id = u.job_id
-                 WHERE u.created_at >= $1 AND u.created_at < $2
-            ), by_dimension AS (
-                INSERT INTO llm_usage_daily AS r (day, tenant_id, model, workflow_name, calls, input_tokens, output_tokens, total_tokens, cost_usd,
-                                                  deleted_calls, deleted_cost_usd)
-                SELECT day, tenant_id, model, workflow_name, count(*), sum(input_tokens), sum(output_tokens), sum(total_tokens), sum(cost_usd),
-                       count(*) FILTER (WHERE job_deleted), coalesce(sum(cost_usd) FILTER (WHERE job_deleted), 0)
-                  FROM calls GROUP BY day, tenant_id, model, workflow_name
-                ON CONFLICT (day, tenant_id, model, workflow_name) DO UPDATE SET {AddSums},
-                   deleted_calls = r.deleted_calls + excluded.deleted_calls, deleted_cost_usd = r.deleted_cost_usd + excluded.deleted_cost_usd
-            ){(rebuild ? "" : $"""
-            , by_user_month AS (
-                {UserSumsSql("llm_usage_user_monthly", "date_trunc('month', day::timestamp)::date", "month")}
-            )
-            """)}
-            {UserSumsSql("llm_usage_user_daily", "day", "day")}
-            """, cancellationToken, from, until);
+        await ExecuteAsync(connection, transaction, rebuild ? RebuildDaysSql : RollForwardSql, cancellationToken, from, until);
         if (rebuild)
         {
-            await ExecuteAsync(connection, transaction, "DELETE FROM llm_usage_user_monthly WHERE month = $1", cancellationToken, month);
-            await ExecuteAsync(connection, transaction, """
-                INSERT INTO llm_usage_user_monthly (month, tenant_id, user_id, user_key, calls, input_tokens, output_tokens, total_tokens, cost_usd, username, username_at)
-                SELECT $1, tenant_id, user_id, user_key, sum(calls), sum(input_tokens), sum(output_tokens), sum(total_tokens), sum(cost_usd),
-                       (array_agg(username ORDER BY username_at DESC) FILTER (WHERE username IS NOT NULL))[1], max(username_at)
-                  FROM llm_usage_user_daily WHERE day >= $1 AND day < $2
-                 GROUP BY tenant_id, user_id, user_key
-                """, cancellationToken, month, NextMonth(month));
+            await ExecuteAsync(connection, transaction, ClearUserMonthSql, cancellationToken, month);
+            await ExecuteAsync(connection, transaction, UserMonthFromDaysSql, cancellationToken, month, NextMonth(month));
         }
         else
         {
-            await ExecuteAsync(connection, transaction, "UPDATE llm_usage_rollup_state SET rolled_until = $1", cancellationToken, until);
+            await ExecuteAsync(connection, transaction, AdvanceStateSql, cancellationToken, until);
         }
 
         await transaction.CommitAsync(cancellationToken);
     }
+
+    private static string RollSql(bool rebuild) => $"""
+        WITH calls AS MATERIALIZED (
+            SELECT {RawCallColumns}
+              FROM llm_provider_usage u LEFT JOIN llm_workflow_jobs j ON j.id = u.job_id
+             WHERE u.created_at >= $1 AND u.created_at < $2
+        ), by_dimension AS (
+            INSERT INTO llm_usage_daily AS r (day, tenant_id, model, workflow_name, calls, input_tokens, output_tokens, total_tokens, cost_usd,
+                                              deleted_calls, deleted_cost_usd)
+            SELECT day, tenant_id, model, workflow_name, count(*), sum(input_tokens), sum(output_tokens), sum(total_tokens), sum(cost_usd),
+                   count(*) FILTER (WHERE job_deleted), coalesce(sum(cost_usd) FILTER (WHERE job_deleted), 0)
+              FROM calls GROUP BY day, tenant_id, model, workflow_name
+            ON CONFLICT (day, tenant_id, model, workflow_name) DO UPDATE SET {AddSums},
+               deleted_calls = r.deleted_calls + excluded.deleted_calls, deleted_cost_usd = r.deleted_cost_usd + excluded.deleted_cost_usd
+        ){(rebuild ? "" : $"""
+        , by_user_month AS (
+            {UserSumsSql("llm_usage_user_monthly", "date_trunc('month', day::timestamp)::date", "month")}
+        )
+        """)}
+        {UserSumsSql("llm_usage_user_daily", "day", "day")}
+        """;
 
     /// <summary>A rollup row takes in more calls of its key: the sums add up.</summary>
     private const string AddSums = """
@@ -225,10 +275,7 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
         int batch;
         do
         {
-            await using var command = dataSource.CreateCommand("""
-                DELETE FROM llm_provider_usage
-                 WHERE id IN (SELECT id FROM llm_provider_usage WHERE created_at < $1 ORDER BY created_at LIMIT $2)
-                """);
+            await using var command = dataSource.CreateCommand(PurgeCallsSql);
             command.Parameters.Add(new NpgsqlParameter { Value = before });
             command.Parameters.Add(new NpgsqlParameter { Value = batchSize });
             batch = await command.ExecuteNonQueryAsync(cancellationToken);
@@ -240,9 +287,7 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
         {
             foreach (var sql in new[]
                      {
-                         "DELETE FROM llm_usage_daily WHERE day < $1",
-                         "DELETE FROM llm_usage_user_daily WHERE day < $1",
-                         "DELETE FROM llm_usage_user_monthly WHERE month < $1",
+                         PurgeDailySql, PurgeUserDailySql, PurgeUserMonthlySql,
                      })
             {
                 rollup.BatchCommands.Add(new NpgsqlBatchCommand(sql) { Parameters = { new NpgsqlParameter { Value = monthStart } } });
@@ -256,7 +301,7 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
 
     private async Task<DateTimeOffset?> FirstUsageHourAsync(CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT min(created_at) FROM llm_provider_usage");
+        await using var command = dataSource.CreateCommand(FirstUsageSql);
         return await command.ExecuteScalarAsync(cancellationToken) is DateTime first ? FloorHour(new DateTimeOffset(first.ToUniversalTime(), TimeSpan.Zero)) : null;
     }
 

@@ -16,17 +16,63 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         "webhook_secret, overlap, catch_up, paused, next_run_at, idempotency_key, created_at, updated_at, " +
         "idempotency_fingerprint, idempotent_response::text AS idempotent_response";
 
+    // $1 id, $2 tenant, $3 user, $4 workflow, then the changeable fields ($5 name … $14 paused, see AddChangeable),
+    // $15 next run at, $16 idempotency key, $17 created at (also updated at), $18 idempotency fingerprint, $19 idempotent response.
+    private const string InsertSql = """
+        INSERT INTO llm_schedules (id, tenant_id, user_id, workflow_name, name, cron, timezone, input_data, priority, webhook_url,
+                                   webhook_secret, overlap, catch_up, paused, next_run_at, idempotency_key, created_at, updated_at,
+                                   idempotency_fingerprint, idempotent_response)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19::json)
+        ON CONFLICT DO NOTHING
+        RETURNING id
+        """;
+
+    // $1 tenant, $2 user (or NULL), $3 idempotency key.
+    private const string FindByIdempotencyKeySql =
+        $"SELECT {Columns} FROM llm_schedules WHERE tenant_id = $1 AND COALESCE(user_id, '') = COALESCE($2, '') AND idempotency_key = $3";
+
+    // $1 id.
+    private const string GetSql = $"SELECT {Columns} FROM llm_schedules WHERE id = $1";
+
+    // $1 tenant (NULL: every tenant), $2 user (NULL: any user); the page also $3 limit, $4 offset.
+    private const string ListWhere = "($1::text IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR user_id = $2)";
+
+    private const string ListPageSql = $"SELECT {Columns} FROM llm_schedules WHERE {ListWhere} ORDER BY created_at, id LIMIT $3 OFFSET $4";
+
+    private const string ListCountSql = $"SELECT count(*) AS total FROM llm_schedules WHERE {ListWhere}";
+
+    // $1 id, the changeable fields ($2 name … $11 paused, see AddChangeable), $12 timing changed, $13 next run at, $14 updated at.
+    private const string UpdateSql = $"""
+        UPDATE llm_schedules
+           SET name = $2, cron = $3, timezone = $4, input_data = $5::jsonb, priority = $6, webhook_url = $7, webhook_secret = $8,
+               overlap = $9, catch_up = $10, paused = $11, next_run_at = CASE WHEN $12 THEN $13 ELSE next_run_at END, updated_at = $14
+         WHERE id = $1
+        RETURNING {Columns}
+        """;
+
+    // $1 id.
+    private const string DeleteSql = "DELETE FROM llm_schedules WHERE id = $1";
+
+    // $1 schedule id, $2 first tick, $3 tick count, $4 recorded at.
+    private const string RecordPausedTicksSql = $"""
+        INSERT INTO llm_schedule_ticks (schedule_id, tick_at, outcome, reason, job_id, tick_count, recorded_at)
+        VALUES ($1, $2, 'skipped', '{TickReasons.Paused}', NULL, $3, $4)
+        ON CONFLICT DO NOTHING
+        """;
+
+    // $1 schedule id, $2 limit.
+    private const string ListTicksSql = """
+        SELECT schedule_id, tick_at, outcome, reason, job_id, tick_count, recorded_at
+          FROM llm_schedule_ticks WHERE schedule_id = $1 ORDER BY tick_at DESC LIMIT $2
+        """;
+
+    // No parameters.
+    private const string EarliestNextRunSql = "SELECT min(next_run_at) AS next_run_at FROM llm_schedules WHERE NOT paused";
+
     /// <summary>Inserts the schedule; false when another one of the caller holds its idempotency key.</summary>
     public async Task<bool> InsertAsync(Schedule schedule, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            INSERT INTO llm_schedules (id, tenant_id, user_id, workflow_name, name, cron, timezone, input_data, priority, webhook_url,
-                                       webhook_secret, overlap, catch_up, paused, next_run_at, idempotency_key, created_at, updated_at,
-                                       idempotency_fingerprint, idempotent_response)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19::json)
-            ON CONFLICT DO NOTHING
-            RETURNING id
-            """);
+        await using var command = dataSource.CreateCommand(InsertSql);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter { Value = schedule.Id });
         p.Add(new NpgsqlParameter { Value = schedule.TenantId });
@@ -43,8 +89,7 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
 
     public async Task<Schedule?> FindByIdempotencyKeyAsync(string tenantId, string? userId, string key, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            $"SELECT {Columns} FROM llm_schedules WHERE tenant_id = $1 AND COALESCE(user_id, '') = COALESCE($2, '') AND idempotency_key = $3");
+        await using var command = dataSource.CreateCommand(FindByIdempotencyKeySql);
         command.Parameters.Add(new NpgsqlParameter { Value = tenantId });
         command.Parameters.Add(Text(userId));
         command.Parameters.Add(new NpgsqlParameter { Value = key });
@@ -53,7 +98,7 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
 
     public async Task<Schedule?> GetAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM llm_schedules WHERE id = $1");
+        await using var command = dataSource.CreateCommand(GetSql);
         command.Parameters.Add(new NpgsqlParameter { Value = id });
         return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
     }
@@ -63,13 +108,12 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
     /// <param name="userId">Only this user's (null: any user of the tenant).</param>
     public async Task<(IReadOnlyList<Schedule> Page, long Total)> ListAsync(string? tenantId, string? userId, int limit, int offset, CancellationToken cancellationToken)
     {
-        const string Where = "($1::text IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR user_id = $2)";
         await using var batch = dataSource.CreateBatch();
-        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT {Columns} FROM llm_schedules WHERE {Where} ORDER BY created_at, id LIMIT $3 OFFSET $4")
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(ListPageSql)
         {
             Parameters = { Text(tenantId), Text(userId), new NpgsqlParameter { Value = limit }, new NpgsqlParameter { Value = offset } },
         });
-        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT count(*) FROM llm_schedules WHERE {Where}")
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(ListCountSql)
         {
             Parameters = { Text(tenantId), Text(userId) },
         });
@@ -82,7 +126,7 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
 
         await reader.NextResultAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return (page, reader.GetInt64(0));
+        return (page, reader.Field<long>("total"));
     }
 
     /// <summary>
@@ -92,13 +136,7 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<Schedule?> UpdateAsync(Schedule schedule, bool timingChanged, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"""
-            UPDATE llm_schedules
-               SET name = $2, cron = $3, timezone = $4, input_data = $5::jsonb, priority = $6, webhook_url = $7, webhook_secret = $8,
-                   overlap = $9, catch_up = $10, paused = $11, next_run_at = CASE WHEN $12 THEN $13 ELSE next_run_at END, updated_at = $14
-             WHERE id = $1
-            RETURNING {Columns}
-            """);
+        await using var command = dataSource.CreateCommand(UpdateSql);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter { Value = schedule.Id });
         AddChangeable(p, schedule);
@@ -126,7 +164,7 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
     /// <summary>Deletes the schedule and its tick records; its jobs stay (and keep its id). False when it was gone.</summary>
     public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("DELETE FROM llm_schedules WHERE id = $1");
+        await using var command = dataSource.CreateCommand(DeleteSql);
         command.Parameters.Add(new NpgsqlParameter { Value = id });
         return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
     }
@@ -137,11 +175,7 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task RecordPausedTicksAsync(Guid id, DateTimeOffset firstTickAt, int count, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"""
-            INSERT INTO llm_schedule_ticks (schedule_id, tick_at, outcome, reason, job_id, tick_count, recorded_at)
-            VALUES ($1, $2, 'skipped', '{TickReasons.Paused}', NULL, $3, $4)
-            ON CONFLICT DO NOTHING
-            """);
+        await using var command = dataSource.CreateCommand(RecordPausedTicksSql);
         command.Parameters.Add(new NpgsqlParameter { Value = id });
         command.Parameters.Add(new NpgsqlParameter { Value = firstTickAt });
         command.Parameters.Add(new NpgsqlParameter { Value = count });
@@ -152,10 +186,7 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
     /// <summary>The schedule's most recent decided ticks, newest first.</summary>
     public async Task<IReadOnlyList<ScheduleTick>> ListTicksAsync(Guid id, int limit, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            SELECT schedule_id, tick_at, outcome, reason, job_id, tick_count, recorded_at
-              FROM llm_schedule_ticks WHERE schedule_id = $1 ORDER BY tick_at DESC LIMIT $2
-            """);
+        await using var command = dataSource.CreateCommand(ListTicksSql);
         command.Parameters.Add(new NpgsqlParameter { Value = id });
         command.Parameters.Add(new NpgsqlParameter { Value = limit });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -176,7 +207,7 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<DateTimeOffset?> EarliestNextRunAsync(CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT min(next_run_at) FROM llm_schedules WHERE NOT paused");
+        await using var command = dataSource.CreateCommand(EarliestNextRunSql);
         return await command.ExecuteScalarAsync(cancellationToken) is DateTime at ? new DateTimeOffset(DateTime.SpecifyKind(at, DateTimeKind.Utc)) : null;
     }
 

@@ -32,6 +32,23 @@ public sealed partial class ScheduleTickRunner(
     private static readonly string UnfinishedStatuses = string.Join(", ",
         Enum.GetValues<JobStatus>().Where(s => !s.IsTerminal()).Select(s => $"'{s.ToWire()}'"));
 
+    // $1 now.
+    private static readonly string ClaimDueSql =
+        $"SELECT {ScheduleStore.Columns} FROM llm_schedules WHERE next_run_at <= $1 AND NOT paused ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED";
+
+    // $1 schedule id.
+    private static readonly string UnfinishedJobsSql =
+        $"SELECT id FROM llm_workflow_jobs WHERE schedule_id = $1 AND status IN ({UnfinishedStatuses})";
+
+    // One array per column: $1 schedule ids, $2 tick times, $3 outcomes, $4 reasons, $5 job ids, $6 tick counts, $7 recorded at.
+    private const string RecordTicksSql = """
+        INSERT INTO llm_schedule_ticks (schedule_id, tick_at, outcome, reason, job_id, tick_count, recorded_at)
+        SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[], $6::int[], $7::timestamptz[])
+        """;
+
+    // $1 next tick, $2 schedule id, $3 the tick that was read.
+    private const string MoveNextSql = "UPDATE llm_schedules SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3";
+
     /// <summary>Decides every tick due now, schedule by schedule; returns how many ticks were recorded.</summary>
     public async Task<int> RunDueAsync(CancellationToken cancellationToken)
     {
@@ -133,23 +150,20 @@ public sealed partial class ScheduleTickRunner(
 
     private static async Task<Schedule?> ClaimDueAsync(NpgsqlTransaction transaction, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(
-            $"SELECT {ScheduleStore.Columns} FROM llm_schedules WHERE next_run_at <= $1 AND NOT paused ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-            transaction.Connection, transaction);
+        await using var command = new NpgsqlCommand(ClaimDueSql, transaction.Connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = now });
         return (await ScheduleStore.ReadAsync(command, cancellationToken)).FirstOrDefault();
     }
 
     private static async Task<List<Guid>> UnfinishedJobsAsync(NpgsqlTransaction transaction, Guid scheduleId, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(
-            $"SELECT id FROM llm_workflow_jobs WHERE schedule_id = $1 AND status IN ({UnfinishedStatuses})", transaction.Connection, transaction);
+        await using var command = new NpgsqlCommand(UnfinishedJobsSql, transaction.Connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = scheduleId });
         var ids = new List<Guid>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            ids.Add(reader.GetGuid(0));
+            ids.Add(reader.Field<Guid>("id"));
         }
 
         return ids;
@@ -158,10 +172,7 @@ public sealed partial class ScheduleTickRunner(
     private static async Task RecordTicksAsync(NpgsqlTransaction transaction, List<ScheduleTick> ticks, CancellationToken cancellationToken)
     {
         // No ON CONFLICT: a tick recorded twice is a violation that rolls back the second decision, job included.
-        await using var command = new NpgsqlCommand("""
-            INSERT INTO llm_schedule_ticks (schedule_id, tick_at, outcome, reason, job_id, tick_count, recorded_at)
-            SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[], $6::int[], $7::timestamptz[])
-            """, transaction.Connection, transaction);
+        await using var command = new NpgsqlCommand(RecordTicksSql, transaction.Connection, transaction);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter { Value = ticks.Select(t => t.ScheduleId).ToArray() });
         p.Add(new NpgsqlParameter { Value = ticks.Select(t => t.TickAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
@@ -176,8 +187,7 @@ public sealed partial class ScheduleTickRunner(
     /// <summary>Moves next_run_at past the decided ticks, only if it still holds the tick that was read.</summary>
     private static async Task<bool> MoveNextAsync(NpgsqlTransaction transaction, Schedule schedule, DateTimeOffset next, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(
-            "UPDATE llm_schedules SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3", transaction.Connection, transaction);
+        await using var command = new NpgsqlCommand(MoveNextSql, transaction.Connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = next });
         command.Parameters.Add(new NpgsqlParameter { Value = schedule.Id });
         command.Parameters.Add(new NpgsqlParameter { Value = schedule.NextRunAt });

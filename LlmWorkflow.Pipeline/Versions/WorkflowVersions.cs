@@ -18,6 +18,27 @@ namespace LlmWorkflow.Pipeline.Versions;
 /// </summary>
 public sealed class WorkflowVersions(NpgsqlDataSource dataSource, WorkflowCatalog catalog, PromptLibrary prompts, IPriceTable prices, TimeProvider time)
 {
+    // $1 hash.
+    private const string FindSql = "SELECT definition, prompts, prices FROM llm_workflow_versions WHERE hash = $1";
+
+    // $1 workflow name, $2 tenant (NULL: every tenant), $3 user (NULL: any user).
+    private const string UsageSql = """
+        SELECT j.definition_hash AS hash, v.first_seen_at, count(*) AS jobs, min(j.created_at) AS first_used, max(j.created_at) AS last_used
+          FROM llm_workflow_jobs j
+          LEFT JOIN llm_workflow_versions v ON v.hash = j.definition_hash
+         WHERE j.workflow_name = $1 AND j.definition_hash IS NOT NULL AND ($2::text IS NULL OR j.tenant_id = $2)
+           AND ($3::text IS NULL OR j.user_id = $3)
+         GROUP BY j.definition_hash, v.first_seen_at
+         ORDER BY max(j.created_at) DESC
+        """;
+
+    // $1 hash, $2 workflow name, $3 definition, $4 prompts, $5 prices (jsonb), $6 first seen at.
+    private const string InsertSql = """
+        INSERT INTO llm_workflow_versions (hash, workflow_name, definition, prompts, prices, first_seen_at)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (hash) DO NOTHING
+        """;
+
     private readonly ConditionalWeakTable<WorkflowDefinition, WorkflowVersion> _current = new();
     private readonly ConcurrentDictionary<string, WorkflowVersion> _byHash = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task>> _stored = new(StringComparer.Ordinal);
@@ -75,7 +96,7 @@ public sealed class WorkflowVersions(NpgsqlDataSource dataSource, WorkflowCatalo
             return cached;
         }
 
-        await using var command = dataSource.CreateCommand("SELECT definition, prompts, prices FROM llm_workflow_versions WHERE hash = $1");
+        await using var command = dataSource.CreateCommand(FindSql);
         command.Parameters.Add(new NpgsqlParameter { Value = hash });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
@@ -98,15 +119,7 @@ public sealed class WorkflowVersions(NpgsqlDataSource dataSource, WorkflowCatalo
     /// </summary>
     public async Task<IReadOnlyList<WorkflowVersionUsage>> UsageAsync(string workflowName, string? tenantId, string? userId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            SELECT j.definition_hash AS hash, v.first_seen_at, count(*) AS jobs, min(j.created_at) AS first_used, max(j.created_at) AS last_used
-              FROM llm_workflow_jobs j
-              LEFT JOIN llm_workflow_versions v ON v.hash = j.definition_hash
-             WHERE j.workflow_name = $1 AND j.definition_hash IS NOT NULL AND ($2::text IS NULL OR j.tenant_id = $2)
-               AND ($3::text IS NULL OR j.user_id = $3)
-             GROUP BY j.definition_hash, v.first_seen_at
-             ORDER BY max(j.created_at) DESC
-            """);
+        await using var command = dataSource.CreateCommand(UsageSql);
         command.Parameters.Add(new NpgsqlParameter { Value = workflowName });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)tenantId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)userId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
@@ -123,11 +136,7 @@ public sealed class WorkflowVersions(NpgsqlDataSource dataSource, WorkflowCatalo
 
     private async Task InsertAsync(WorkflowVersion version)
     {
-        await using var command = dataSource.CreateCommand("""
-            INSERT INTO llm_workflow_versions (hash, workflow_name, definition, prompts, prices, first_seen_at)
-            VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT (hash) DO NOTHING
-            """);
+        await using var command = dataSource.CreateCommand(InsertSql);
         command.Parameters.Add(new NpgsqlParameter { Value = version.Hash });
         command.Parameters.Add(new NpgsqlParameter { Value = version.WorkflowName });
         command.Parameters.Add(new NpgsqlParameter { Value = version.DefinitionJson.ToJsonString(), NpgsqlDbType = NpgsqlDbType.Jsonb });

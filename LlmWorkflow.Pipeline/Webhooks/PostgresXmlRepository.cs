@@ -1,5 +1,6 @@
 using System.Xml.Linq;
 using Microsoft.AspNetCore.DataProtection.Repositories;
+using LlmWorkflow.Pipeline.Jobs;
 using Npgsql;
 
 namespace LlmWorkflow.Pipeline.Webhooks;
@@ -10,14 +11,20 @@ namespace LlmWorkflow.Pipeline.Webhooks;
 /// </summary>
 internal sealed class PostgresXmlRepository(NpgsqlDataSource dataSource) : IXmlRepository
 {
+    // No parameters.
+    private const string AllKeysSql = "SELECT xml FROM llm_data_protection_keys ORDER BY id";
+
+    // $1 friendly name, $2 the key's XML.
+    private const string StoreKeySql = "INSERT INTO llm_data_protection_keys (friendly_name, xml) VALUES ($1, $2)";
+
     public IReadOnlyCollection<XElement> GetAllElements()
     {
-        using var command = dataSource.CreateCommand("SELECT xml FROM llm_data_protection_keys ORDER BY id");
+        using var command = dataSource.CreateCommand(AllKeysSql);
         using var reader = command.ExecuteReader();
         var elements = new List<XElement>();
         while (reader.Read())
         {
-            elements.Add(XElement.Parse(reader.GetString(0)));
+            elements.Add(XElement.Parse(reader.Field<string>("xml")));
         }
 
         return elements;
@@ -25,8 +32,7 @@ internal sealed class PostgresXmlRepository(NpgsqlDataSource dataSource) : IXmlR
 
     public void StoreElement(XElement element, string friendlyName)
     {
-        using var command = dataSource.CreateCommand(
-            "INSERT INTO llm_data_protection_keys (friendly_name, xml) VALUES ($1, $2)");
+        using var command = dataSource.CreateCommand(StoreKeySql);
         command.Parameters.Add(new NpgsqlParameter { Value = friendlyName });
         command.Parameters.Add(new NpgsqlParameter { Value = element.ToString(SaveOptions.DisableFormatting) });
         command.ExecuteNonQuery();

@@ -12,6 +12,24 @@ namespace LlmWorkflow.Pipeline.Webhooks;
 /// </summary>
 public sealed class WebhookOutbox(NpgsqlDataSource dataSource, IOptions<WebhookOptions> options)
 {
+    // $1 job id, $2 event id, $3 event type, $4 webhook URL, $5 body (jsonb).
+    private const string EnqueueSql = """
+        INSERT INTO llm_webhook_attempts (job_id, event_id, event_type, attempt_number, webhook_url, payload, attempted_at, next_retry_at, state)
+        VALUES ($1, $2, $3, 1, $4, $5, now(), now(), 'pending')
+        """;
+
+    // $1 job id, $2 event type.
+    private const string OptInUrlSql = """
+        SELECT webhook_url FROM llm_workflow_jobs
+         WHERE id = $1 AND webhook_url IS NOT NULL AND $2 = ANY(webhook_events)
+        """;
+
+    // $1 job id (the statement embeds the payload limit).
+    private static string EnqueueTerminalSql(int maxPayloadBytes) => $"""
+        WITH job AS (SELECT * FROM llm_workflow_jobs WHERE id = $1)
+        {TerminalEventsSql("job", maxPayloadBytes)}
+        """;
+
     /// <summary>
     /// The terminal-event half of a terminal transition: an <c>INSERT … SELECT</c> that records one
     /// <c>workflow.completed | failed | cancelled</c> event, due now, for each row of <paramref name="finishedJobs"/>
@@ -47,10 +65,7 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource, IOptions<WebhookO
     /// </summary>
     public async Task EnqueueTerminalAsync(Guid jobId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"""
-            WITH job AS (SELECT * FROM llm_workflow_jobs WHERE id = $1)
-            {TerminalEventsSql("job", options.Value.MaxPayloadBytes)}
-            """);
+        await using var command = dataSource.CreateCommand(EnqueueTerminalSql(options.Value.MaxPayloadBytes));
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
@@ -65,10 +80,7 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource, IOptions<WebhookO
 
     private async Task EnqueueAsync(Guid jobId, string webhookUrl, string eventType, string bodyJson, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            INSERT INTO llm_webhook_attempts (job_id, event_id, event_type, attempt_number, webhook_url, payload, attempted_at, next_retry_at, state)
-            VALUES ($1, $2, $3, 1, $4, $5, now(), now(), 'pending')
-            """);
+        await using var command = dataSource.CreateCommand(EnqueueSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         command.Parameters.Add(new NpgsqlParameter { Value = NewEventId() });
         command.Parameters.Add(new NpgsqlParameter { Value = eventType });
@@ -80,10 +92,7 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource, IOptions<WebhookO
     /// <summary>The webhook URL of a job that opted in to <paramref name="eventType"/>; null otherwise.</summary>
     public async Task<string?> FindOptInUrlAsync(Guid jobId, string eventType, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            SELECT webhook_url FROM llm_workflow_jobs
-             WHERE id = $1 AND webhook_url IS NOT NULL AND $2 = ANY(webhook_events)
-            """);
+        await using var command = dataSource.CreateCommand(OptInUrlSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         command.Parameters.Add(new NpgsqlParameter { Value = eventType });
         return await command.ExecuteScalarAsync(cancellationToken) as string;
