@@ -174,25 +174,8 @@ public sealed class TenantBudgetPipelineTests(TestServers servers)
         ["Tenants:tests:Budgets:DailyUsd"] = dailyUsd.ToString(CultureInfo.InvariantCulture),
     };
 
-    private static Dictionary<string, string?> Settings(FakeRateLimitedOpenAiServer llm, Dictionary<string, string?> extra)
-    {
-        var settings = new Dictionary<string, string?>
-        {
-            ["Workflows:Root"] = PipelineTestWorkflows.Root,
-            ["Pricing:FilePath"] = Path.Combine(RepositoryPaths.Workflows, "pricing.json"),
-            ["Llm:Providers:openai:BaseUrl"] = llm.ApiUrl.ToString(),
-            ["Llm:Providers:openai:ApiKey"] = "sk-test",
-            ["Llm:Retry:MaxAttempts"] = "1",
-            ["Worker:MaxConcurrentJobs"] = "12",
-            ["Worker:ReconcileInterval"] = "00:00:03",
-        };
-        foreach (var (key, value) in extra)
-        {
-            settings[key] = value;
-        }
-
-        return settings;
-    }
+    private static Dictionary<string, string?> Settings(FakeRateLimitedOpenAiServer llm, Dictionary<string, string?> extra) =>
+        AdmissionPipelineTests.Settings(llm, new Dictionary<string, string?>(extra) { ["Worker:MaxConcurrentJobs"] = "12" });
 
     /// <summary>Submits <see cref="Jobs"/> jobs at once to two workers and waits for all of them to end.</summary>
     private async Task<RunResult> RunAsync(FakeRateLimitedOpenAiServer llm, string workflow, Dictionary<string, string?> extra, CancellationToken ct)
@@ -218,13 +201,8 @@ public sealed class TenantBudgetPipelineTests(TestServers servers)
 
     private static string Marker(string run, int job) => $"[{run}-{job:D3}]";
 
-    private static async Task<string> SubmitAsync(HttpClient client, string workflow, string question, CancellationToken ct)
-    {
-        using var response = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = workflow, input_data = new { question } }, ct);
-        var answer = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
-        Assert.True(response.StatusCode == HttpStatusCode.Accepted, answer?.ToJsonString());
-        return (string)answer!["status_url"]!;
-    }
+    private static Task<string> SubmitAsync(HttpClient client, string workflow, string question, CancellationToken ct) =>
+        AdmissionPipelineTests.SubmitAsync(client, question, ct, workflow);
 
     /// <summary>The jobs as they ended; the API stays up for the report (disposed with the result).</summary>
     private sealed record RunResult(ApiFactory Api, HttpClient Client, IReadOnlyList<JsonObject> Ended, TimeSpan Elapsed) : IAsyncDisposable
