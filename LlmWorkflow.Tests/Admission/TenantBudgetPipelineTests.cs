@@ -97,6 +97,37 @@ public sealed class TenantBudgetPipelineTests(TestServers servers)
     }
 
     [Fact]
+    public async Task APerUserDailyBudgetHoldsBackThatUserOnly()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(10_000_000, TimeSpan.FromMinutes(1));
+        var environment = await TestEnvironment.CreateAsync(servers, "dollar_budget_per_user");
+        // Two calls of about $0.0021 fit $0.005; a third does not.
+        var settings = environment.Settings(Settings(llm, new() { ["Tenants:tests:Budgets:PerUserDailyUsd"] = "0.005" }));
+        await using var api = new ApiFactory(settings);
+        using var client = api.CreateAuthenticatedClient();
+        await using var worker = await WorkerHost.StartAsync(settings, ct);
+
+        var ended = new List<(string User, JsonObject Job)>();
+        foreach (var user in new[] { "u1", "u1", "u1", "u2" })
+        {
+            using var response = await client.PostAsJsonAsync("/api/v1/workflow",
+                new { workflow_name = "dollar_budget_fail", user_id = user, input_data = new { question = Marker(user, ended.Count) } }, ct);
+            var statusUrl = (string)(await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["status_url"]!;
+            ended.Add((user, await JobPolling.WaitForTerminalAsync(client, statusUrl, JobTimeout, ct)));
+        }
+
+        Assert.Equal(["completed", "completed", "failed", "completed"], ended.Select(e => (string?)e.Job["status"]));
+        Assert.Contains("tenant:tests:user:u1:daily", (string?)ended[2].Job["error"]!["message"], StringComparison.Ordinal);
+        using var u1 = api.CreateAuthenticatedClient();
+        u1.DefaultRequestHeaders.Add("X-User-Id", "u1");
+        var report = await u1.GetFromJsonAsync<JsonObject>("/api/v1/usage/budget", ct);
+        var perUser = Assert.Single(report!["budgets"]!.AsArray())!;
+        Assert.Equal(("per_user_daily", "u1"), ((string?)perUser["budget"], (string?)perUser["user_id"]));
+        Assert.Equal(ended.Take(2).Sum(e => Cost(e.Job)), (decimal)perUser["spent_usd"]!);
+    }
+
+    [Fact]
     public async Task ADefinitionWithAnUnknownOnBudgetIsRefusedWith400NamingTheField()
     {
         var ct = TestContext.Current.CancellationToken;
