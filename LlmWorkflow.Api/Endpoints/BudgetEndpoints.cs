@@ -29,7 +29,7 @@ internal static class BudgetEndpoints
         {
             var usage = await budgets.UsageAsync(scope, cancellationToken);
             entries.Add(new BudgetUsageEntry(
-                scope.UserId is null ? scope.Scope[(scope.Scope.LastIndexOf(':') + 1)..] : "per_user_daily", scope.Scope, scope.UserId,
+                scope.Kind, scope.Scope, scope.UserId,
                 scope.LimitUsd, usage.SettledUsd, usage.ReservedUsd, Math.Max(0, scope.LimitUsd - usage.SettledUsd - usage.ReservedUsd),
                 scope.Window.TotalSeconds));
         }

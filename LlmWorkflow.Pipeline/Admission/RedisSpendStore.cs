@@ -5,7 +5,11 @@ namespace LlmWorkflow.Pipeline.Admission;
 
 /// <summary>A dollar budget's window: its name, its cap and its length.</summary>
 /// <param name="Scope"><c>tenant:&lt;id&gt;:daily</c>, <c>tenant:&lt;id&gt;:monthly</c> or <c>tenant:&lt;id&gt;:user:&lt;user&gt;:daily</c>.</param>
-public sealed record SpendScope(string Scope, decimal LimitUsd, TimeSpan Window, string TenantId, string? UserId);
+public sealed record SpendScope(string Scope, decimal LimitUsd, TimeSpan Window, string TenantId, string? UserId)
+{
+    /// <summary>Which budget: <c>daily</c>, <c>monthly</c> or <c>per_user_daily</c>.</summary>
+    public string Kind => UserId is null ? Scope[(Scope.LastIndexOf(':') + 1)..] : "per_user_daily";
+}
 
 /// <summary>What a window holds now: spend settled (paid calls) and reserved (calls in flight), in US dollars.</summary>
 public sealed record SpendUsage(decimal SettledUsd, decimal ReservedUsd);

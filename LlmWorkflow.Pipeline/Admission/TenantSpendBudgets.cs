@@ -28,7 +28,7 @@ public sealed partial class TenantSpendBudgets(
 
     private static readonly Counter<long> Refused = Telemetry.Meter.CreateCounter<long>(
         "llmworkflow.budget.refused", unit: "{step}",
-        description: "llm steps whose forecast cost did not fit a tenant's or user's dollar budget, by outcome (pending, exceeded).");
+        description: "llm steps whose forecast cost did not fit a tenant's or user's dollar budget (then on_budget decides), by tenant and budget (daily, monthly, per_user_daily).");
 
     private static readonly Counter<long> Degraded = Telemetry.Meter.CreateCounter<long>(
         "llmworkflow.budget.degraded", unit: "{step}", description: "llm steps let through unchecked because the dollar budgets' store (Redis) could not be reached.");
@@ -99,9 +99,12 @@ public sealed partial class TenantSpendBudgets(
                 var result = await store.ReserveAsync(leaseId, scopes, estimateUsd).ConfigureAwait(false);
                 if (result.Verdict is { } verdict)
                 {
-                    if (verdict.Outcome != SpendOutcome.Reserved)
+                    if (verdict.Outcome == SpendOutcome.Exceeded)
                     {
-                        Refused.Add(1, new KeyValuePair<string, object?>("outcome", verdict.Outcome == SpendOutcome.Pending ? "pending" : "exceeded"));
+                        // By tenant and kind of budget, not by scope: a user's id in a tag would grow the series without bound.
+                        var refused = scopes.First(s => s.Scope == verdict.Scope);
+                        Refused.Add(1, new KeyValuePair<string, object?>("llmworkflow.tenant", refused.TenantId),
+                            new KeyValuePair<string, object?>("llmworkflow.budget", refused.Kind));
                     }
 
                     return verdict;
