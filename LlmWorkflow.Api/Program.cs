@@ -90,6 +90,7 @@ if (rateLimits.Enabled)
 api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints().MapSignalEndpoints().MapForkEndpoints();
 api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints().MapWorkflowVersionEndpoints();
 api.MapGroup("").WithTags("Schedules").MapScheduleEndpoints();
+api.MapGroup("").WithTags("Usage").MapBudgetEndpoints();
 api.MapGroup("/admin").WithTags("Admin").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapAdminEndpoints().MapAnalyticsEndpoints().MapDashboardEndpoints();
 api.MapGroup("/providers").WithTags("Providers").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapProviderEndpoints();
 api.MapGroup("/admin/keys").WithTags("API keys").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapApiKeyEndpoints();

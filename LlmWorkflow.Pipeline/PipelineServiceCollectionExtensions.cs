@@ -80,7 +80,7 @@ public static class PipelineServiceCollectionExtensions
         services.AddSingleton<IServiceRateLimiter>(sp => new RedisRateLimiter(sp.GetRequiredService<IConnectionMultiplexer>()));
         services.AddSingleton<IExternalCacheLedger, PostgresExternalCacheLedger>();
         services.AddExternalServices(configuration);
-        services.AddRedisLlmAdmission();
+        services.AddRedisLlmAdmission(configuration);
         services.AddLlmProviders(configuration);
         services.AddOutboundHttpResilience(configuration);
         WorkflowsDirectory.UseDataFilesOf(services, configuration, workflowsRoot);

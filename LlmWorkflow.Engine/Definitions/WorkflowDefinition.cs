@@ -41,4 +41,16 @@ public sealed record WorkflowDefinition
     /// <summary>Budget for the whole run; LLM steps whose worst-case cost would exceed it are not started.</summary>
     [JsonPropertyName("max_cost_usd")]
     public decimal? MaxCostUsd { get; init; }
+
+    /// <summary>
+    /// What an llm step does when its forecast cost does not fit the tenant's (or user's) dollar budget:
+    /// <c>fail</c> (the default), <c>downgrade</c> (run on <see cref="DowngradeModel"/>) or <c>wait</c> (park until the
+    /// window has room). See <see cref="LlmWorkflow.Engine.Llm.Budgets.OnBudget"/> and docs/ADMISSION.md.
+    /// </summary>
+    [JsonPropertyName("on_budget")]
+    public string? OnBudget { get; init; }
+
+    /// <summary>The cheaper model (provider/model) a step runs on when <c>on_budget</c> is <c>downgrade</c>.</summary>
+    [JsonPropertyName("downgrade_model")]
+    public string? DowngradeModel { get; init; }
 }

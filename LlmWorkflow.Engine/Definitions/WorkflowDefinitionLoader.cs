@@ -41,6 +41,12 @@ public static class WorkflowDefinitionLoader
             return new(null, [new(source, "$", InvalidDefinitionCode, "The file holds null instead of a workflow object.", "Write a JSON object with name and steps.")]);
         }
 
+        // A wrong on_budget is refused like a wrong member: the definition does not load (400 naming the field).
+        if (Llm.Budgets.OnBudget.Problems(definition, source).ToList() is { Count: > 0 } budgetProblems)
+        {
+            return new(null, budgetProblems);
+        }
+
         var problems = new List<ValidationProblem>();
         var steps = AttachAll(definition.Steps, "$.steps", source, problems);
         return new(definition with { Steps = steps }, problems);

@@ -37,6 +37,9 @@ internal sealed class RunState
     /// <summary>The pinned version's prices (see <see cref="WorkflowRunOptions.Prices"/>), or null.</summary>
     public Costs.IPriceTable? Prices { get; init; }
 
+    /// <summary>The job's tenant and user dollar budgets (see <see cref="WorkflowRunOptions.SpendBudget"/>), or null.</summary>
+    public Llm.Budgets.ISpendBudget? SpendBudget { get; init; }
+
     public int TotalTopLevelSteps => Workflow.Steps.Count;
 
     public DateTimeOffset Now => Time.GetUtcNow();

@@ -33,6 +33,12 @@ public sealed record WorkflowRunOptions
     /// </summary>
     public Costs.IPriceTable? Prices { get; init; }
 
+    /// <summary>
+    /// The job's tenant and user dollar budgets, shared by every worker: each paid llm step reserves its forecast cost
+    /// first and the workflow's <c>on_budget</c> says what happens when it does not fit. Null = no dollar budget.
+    /// </summary>
+    public Llm.Budgets.ISpendBudget? SpendBudget { get; init; }
+
     /// <summary>The wait an earlier run of this job parked on (its step then finds its time came), or null.</summary>
     public RunWait? ResumedWait { get; init; }
 }

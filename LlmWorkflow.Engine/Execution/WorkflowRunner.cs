@@ -64,6 +64,7 @@ public sealed class WorkflowRunner
             Signals = options.Signals,
             Prompts = options.Prompts,
             Prices = options.Prices,
+            SpendBudget = options.SpendBudget,
         };
         var startedAt = run.Now;
         using var workflowTimeout = workflow.TimeoutSeconds is { } seconds ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds), _time) : null;

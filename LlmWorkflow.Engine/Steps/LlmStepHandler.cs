@@ -40,11 +40,23 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
         var maxTokens = config.MaxTokens ?? prompt.FrontMatter.MaxTokens;
 
         var reserved = Reserve(context, models, prompt.Messages, maxTokens);
+        SpendReservation? spend;
+        try
+        {
+            spend = await StepSpend.ReserveAsync(context, models, prompt.Messages, maxTokens, prices, cancellationToken);
+        }
+        catch
+        {
+            ReleaseJobBudget(context, reserved);
+            throw;
+        }
+
+        models = spend?.Models ?? models;
         var deltas = config.Stream ? Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true }) : null;
         var pump = deltas is null ? Task.CompletedTask : PublishDeltasAsync(context, deltas.Reader, cancellationToken);
         // Created only when an answer is refused (rare): an empty queue per call cost a segment of 32 slots.
         System.Collections.Concurrent.ConcurrentQueue<LlmCallResult>? refused = null;
-        LlmCallResult result;
+        LlmCallResult? result = null;
         try
         {
             result = await gateway.CompleteAsync(
@@ -73,9 +85,11 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
         {
             deltas?.Writer.TryComplete();
             await pump;
-            if (reserved is { } amount)
+            ReleaseJobBudget(context, reserved);
+            if (spend is not null)
             {
-                context.Run.Usage.Release(amount);
+                // What the calls cost (a cache hit, a deferral or a failure cost nothing; a refused answer was paid).
+                await spend.SettleAsync((result?.CostUsd ?? 0m) + (refused?.Sum(c => c.CostUsd ?? 0m) ?? 0m));
             }
 
             // Answers refused for their size were paid for: recorded like any answered call, whatever happens next.
@@ -89,7 +103,22 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
         }
 
         await RecordAsync(context, result, cancellationToken);
-        return Shape(result, config);
+        var output = Shape(result, config);
+        if (spend?.DowngradedFrom is { } original)
+        {
+            // on_budget: downgrade ran the step on the cheaper model; its output says which model it was meant for.
+            output["downgraded_from"] = original;
+        }
+
+        return output;
+    }
+
+    private static void ReleaseJobBudget(StepContext context, decimal? reserved)
+    {
+        if (reserved is { } amount)
+        {
+            context.Run.Usage.Release(amount);
+        }
     }
 
     /// <summary>Counts a paid call against the step and the run, and publishes it (the pipeline writes its usage row).</summary>

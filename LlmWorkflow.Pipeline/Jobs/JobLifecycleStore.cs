@@ -117,7 +117,7 @@ public sealed partial class JobLifecycleStore(
              WHERE j.id = ANY(ARRAY(SELECT id FROM claimable))
             RETURNING j.id, j.workflow_name, j.input_data, j.attempt, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
                       j.priority, j.webhook_url IS NOT NULL AS has_webhook, j.webhook_events, j.wait_data,
-                      j.definition_hash, j.forked_from_job_id IS NOT NULL AS is_fork
+                      j.definition_hash, j.forked_from_job_id IS NOT NULL AS is_fork, j.tenant_id
         )
         SELECT * FROM claimed
         """;
@@ -301,6 +301,7 @@ public sealed partial class JobLifecycleStore(
                 ResumedWait = ReadWait(reader.FieldOrNull<string>("wait_data")),
                 DefinitionHash = reader.FieldOrNull<string>("definition_hash"),
                 IsFork = reader.Field<bool>("is_fork"),
+                TenantId = reader.Field<string>("tenant_id"),
             };
             claimed[job.Id] = job;
         }
@@ -652,6 +653,9 @@ public sealed record ClaimedJob(
 
     /// <summary>A fork: its first attempt already has checkpoints (copied from its source).</summary>
     public bool IsFork { get; init; }
+
+    /// <summary>The job's tenant: its steps spend from that tenant's dollar budgets (Tenants:&lt;id&gt;:Budgets).</summary>
+    public string? TenantId { get; init; }
 }
 
 /// <summary>The final state a worker writes for a job.</summary>

@@ -115,7 +115,8 @@ public sealed class AdmissionPipelineTests(TestServers servers)
         ["Llm:Admission:Window"] = Window.ToString("c", CultureInfo.InvariantCulture),
     };
 
-    private static Dictionary<string, string?> Settings(FakeRateLimitedOpenAiServer llm, Dictionary<string, string?> extra)
+    /// <summary>The settings of a run against <paramref name="llm"/> on the test workflows, <paramref name="extra"/> on top.</summary>
+    internal static Dictionary<string, string?> Settings(FakeRateLimitedOpenAiServer llm, Dictionary<string, string?> extra)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -171,9 +172,10 @@ public sealed class AdmissionPipelineTests(TestServers servers)
 
     private static string Marker(string run, int job) => $"[{run}-{job:D3}]";
 
-    private static async Task<string> SubmitAsync(HttpClient client, string question, CancellationToken ct)
+    /// <summary>Submits one job of <paramref name="workflow"/> asking <paramref name="question"/>; its status URL.</summary>
+    internal static async Task<string> SubmitAsync(HttpClient client, string question, CancellationToken ct, string workflow = "budgeted_llm_step")
     {
-        using var response = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = "budgeted_llm_step", input_data = new { question } }, ct);
+        using var response = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = workflow, input_data = new { question } }, ct);
         var answer = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
         Assert.True(response.StatusCode == HttpStatusCode.Accepted, answer?.ToJsonString());
         return (string)answer!["status_url"]!;

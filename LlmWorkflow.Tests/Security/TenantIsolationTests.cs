@@ -84,6 +84,7 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
             ["Auth:ApiKeys:6:Name"] = "app-a-second",
             ["Auth:ApiKeys:6:Key"] = KeyASecond,
             ["Auth:ApiKeys:6:Tenant"] = "app-a",
+            ["Tenants:app-a:Budgets:PerUserDailyUsd"] = "1",
         }));
         _http = _api.CreateClient();
         _databaseKeyA = await CreateDatabaseKeyAsync("""{"name": "app-a-db", "tenant_id": "app-a"}""");
@@ -249,6 +250,21 @@ public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
                     if (status != HttpStatusCode.Forbidden)
                     {
                         failures.Add($"{operation.Key} as '{intruder.Name}': {(int)status}, expected 403");
+                    }
+                }
+            }
+            else if (operation.Key == "GET /api/v1/usage/budget")
+            {
+                // Always the caller's own tenant, and a user's budget only for the user the caller may act as.
+                foreach (var intruder in Intruders)
+                {
+                    using var response = await SendRawAsync(intruder, HttpMethod.Get, "/api/v1/usage/budget", null, ct);
+                    var budget = response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<JsonObject>(ct) : null;
+                    var shown = budget?["budgets"]?.AsArray().Select(b => (string?)b!["scope"]).ToList() ?? [];
+                    if (response.StatusCode != HttpStatusCode.OK || ((string?)budget?["tenant_id"] == "app-a" && (string?)budget["user_id"] == "alice")
+                        || shown.Any(scope => scope!.Contains("user:alice", StringComparison.Ordinal)))
+                    {
+                        failures.Add($"{operation.Key} as '{intruder.Name}': {(int)response.StatusCode}, showed alice's budget");
                     }
                 }
             }

@@ -32,6 +32,7 @@ internal sealed partial class JobProcessor(
     PostgresSignalInbox signals,
     LlmWorkflow.Pipeline.Approvals.ApprovalLinks approvalLinks,
     LlmWorkflow.Worker.RunLogs.CsvRunLogs csvRunLogs,
+    LlmWorkflow.Pipeline.Admission.TenantSpendBudgets spendBudgets,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<JobProcessor> logger)
@@ -98,6 +99,7 @@ internal sealed partial class JobProcessor(
                     : sink, claimed),
                 Checkpoints = checkpoints,
                 MaxCostUsd = claimed.BudgetUsd,
+                SpendBudget = spendBudgets.For(claimed.TenantId, claimed.UserId),
                 ResumedWait = claimed.ResumedWait,
                 Signals = signals,
                 Prompts = prompts,

@@ -95,24 +95,9 @@ public sealed partial class LlmAdmission(
     }
 
     /// <summary>The step's p95 of past answers when known, else max_tokens, else the default; never above max_tokens.</summary>
-    private async ValueTask<int> OutputEstimateAsync(ModelId model, LlmCallRequest request, AdmissionSettings settings, CancellationToken cancellationToken)
-    {
-        int? learned = null;
-        if (request.WorkflowName is { } workflow && request.StepId is { } step)
-        {
-            try
-            {
-                learned = await history.P95Async(workflow, step, model.ToString(), cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogHistoryUnreadable(ex, workflow, step);
-            }
-        }
-
-        var estimate = learned ?? request.MaxTokens ?? settings.DefaultOutputTokens;
-        return request.MaxTokens is { } cap ? Math.Min(estimate, cap) : estimate;
-    }
+    private ValueTask<int> OutputEstimateAsync(ModelId model, LlmCallRequest request, AdmissionSettings settings, CancellationToken cancellationToken) =>
+        OutputTokenForecast.ForecastAsync(history, request.WorkflowName, request.StepId, model, request.MaxTokens, settings.DefaultOutputTokens,
+            ex => LogHistoryUnreadable(ex, request.WorkflowName!, request.StepId!), cancellationToken);
 
     /// <summary>Runs a store write after the call; a failure there costs accuracy, never the answer.</summary>
     private async Task<T?> AfterCallAsync<T>(Func<Task<T>> write, string what)

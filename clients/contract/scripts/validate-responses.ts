@@ -39,6 +39,8 @@ await api.expect({ method: "POST", route: "/api/v1/workflow/validate", body: { w
 await api.expect({ method: "POST", route: "/api/v1/workflow/validate", body: {} }, 400);
 await api.expect({ method: "POST", route: "/api/v1/workflow/validate", body: { workflow: { name: "broken", steps: [{ id: "x" }] } } }, 400);
 await api.expect({ method: "POST", route: "/api/v1/workflow/validate", rawBody: "{not json" }, 400);
+await api.expect({ method: "POST", route: "/api/v1/workflow/validate", body: { workflow: { name: "bad_budget", on_budget: "explode", steps: [] } } }, 400);
+await api.expect({ method: "GET", route: "/api/v1/usage/budget" }, 200);
 await api.expect({ method: "GET", route: "/api/v1/workflows", key: null }, 401);
 await api.expect({ method: "GET", route: "/api/v1/workflows", key: "not-a-key" }, 401);
 

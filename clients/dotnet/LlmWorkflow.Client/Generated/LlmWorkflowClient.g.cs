@@ -305,6 +305,13 @@ public partial class LlmWorkflowClient
             headers: [],
             body: null, cancellationToken);
 
+    /// <summary>The caller's tenant's dollar budgets and what their rolling windows have spent and reserved (<c>GET /api/v1/usage/budget</c>).</summary>
+    public Task<BudgetUsageResponse> UsageBudgetAsync(CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<BudgetUsageResponse>(HttpMethod.Get, $"/api/v1/usage/budget",
+            query: [],
+            headers: [],
+            body: null, cancellationToken);
+
     /// <summary>Submit a workflow run (<c>POST /api/v1/workflow</c>).</summary>
     public Task<JobAcceptedResponse> SubmitWorkflowAsync(SubmitWorkflowRequest body, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         SendForJsonAsync<JobAcceptedResponse>(HttpMethod.Post, $"/api/v1/workflow",

@@ -123,6 +123,45 @@ public sealed record ApprovalForm
     public string? Comment { get; init; }
 }
 
+public sealed record BudgetUsageEntry
+{
+    [JsonPropertyName("budget")]
+    public required string Budget { get; init; }
+
+    [JsonPropertyName("scope")]
+    public required string Scope { get; init; }
+
+    [JsonPropertyName("user_id")]
+    public string? UserId { get; init; }
+
+    [JsonPropertyName("limit_usd")]
+    public required double LimitUsd { get; init; }
+
+    [JsonPropertyName("spent_usd")]
+    public required double SpentUsd { get; init; }
+
+    [JsonPropertyName("reserved_usd")]
+    public required double ReservedUsd { get; init; }
+
+    [JsonPropertyName("remaining_usd")]
+    public required double RemainingUsd { get; init; }
+
+    [JsonPropertyName("window_seconds")]
+    public required double WindowSeconds { get; init; }
+}
+
+public sealed record BudgetUsageResponse
+{
+    [JsonPropertyName("tenant_id")]
+    public required string TenantId { get; init; }
+
+    [JsonPropertyName("user_id")]
+    public string? UserId { get; init; }
+
+    [JsonPropertyName("budgets")]
+    public required IReadOnlyList<BudgetUsageEntry> Budgets { get; init; }
+}
+
 public sealed record BulkDeleteRequest
 {
     [JsonPropertyName("job_ids")]
@@ -2048,6 +2087,12 @@ public sealed record WorkflowDefinition
 
     [JsonPropertyName("max_cost_usd")]
     public double? MaxCostUsd { get; init; }
+
+    [JsonPropertyName("on_budget")]
+    public string? OnBudget { get; init; }
+
+    [JsonPropertyName("downgrade_model")]
+    public string? DowngradeModel { get; init; }
 }
 
 public sealed record WorkflowLatency

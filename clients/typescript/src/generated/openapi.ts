@@ -446,6 +446,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage/budget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's tenant's dollar budgets and what their rolling windows have spent and reserved
+         * @description One entry per budget set for the caller's own tenant (Tenants__<tenant>__Budgets__DailyUsd, MonthlyUsd, and PerUserDailyUsd for the caller's user: the key's bound user, else X-User-Id, else user_id). spent_usd is what paid calls cost within the last window_seconds, reserved_usd the forecasts of calls in flight; remaining_usd is what a new step's forecast must fit in. The windows are shared by every worker (Redis) and re-seeded from the usage rows when Redis has no state. A tenant without budgets gets an empty list.
+         */
+        get: operations["UsageBudget"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/cleanup/stale": {
         parameters: {
             query?: never;
@@ -1091,6 +1111,26 @@ export interface components {
         ApprovalForm: {
             decision: string;
             comment: null | string;
+        };
+        BudgetUsageEntry: {
+            budget: string;
+            scope: string;
+            user_id: null | string;
+            /** Format: double */
+            limit_usd: number;
+            /** Format: double */
+            spent_usd: number;
+            /** Format: double */
+            reserved_usd: number;
+            /** Format: double */
+            remaining_usd: number;
+            /** Format: double */
+            window_seconds: number;
+        };
+        BudgetUsageResponse: {
+            tenant_id: string;
+            user_id: null | string;
+            budgets: components["schemas"]["BudgetUsageEntry"][];
         };
         BulkDeleteRequest: {
             job_ids: null | string[];
@@ -2371,6 +2411,8 @@ export interface components {
             timeout_seconds: null | number;
             /** Format: double */
             max_cost_usd: null | number;
+            on_budget: null | string;
+            downgrade_model: null | string;
         };
         WorkflowLatency: {
             workflow_name: string;
@@ -4364,6 +4406,53 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    UsageBudget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetUsageResponse"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -219,6 +219,11 @@ export const routes = [
     "operationId": "GetJobStatus"
   },
   {
+    "method": "GET",
+    "path": "/api/v1/usage/budget",
+    "operationId": "UsageBudget"
+  },
+  {
     "method": "POST",
     "path": "/api/v1/workflow",
     "operationId": "SubmitWorkflow"
@@ -339,6 +344,21 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   "ApprovalForm": [
     "comment",
     "decision"
+  ],
+  "BudgetUsageEntry": [
+    "budget",
+    "limit_usd",
+    "remaining_usd",
+    "reserved_usd",
+    "scope",
+    "spent_usd",
+    "user_id",
+    "window_seconds"
+  ],
+  "BudgetUsageResponse": [
+    "budgets",
+    "tenant_id",
+    "user_id"
   ],
   "BulkDeleteRequest": [
     "job_ids"
@@ -1098,9 +1118,11 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   "WorkflowDefinition": [
     "$schema",
     "description",
+    "downgrade_model",
     "input_schema",
     "max_cost_usd",
     "name",
+    "on_budget",
     "output",
     "steps",
     "timeout_seconds",

@@ -1,0 +1,118 @@
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Costs;
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Llm;
+using LlmWorkflow.Engine.Llm.Admission;
+using LlmWorkflow.Engine.Llm.Budgets;
+using Microsoft.Extensions.AI;
+
+namespace LlmWorkflow.Engine.Steps;
+
+/// <summary>A step's reservation in its tenant's and user's dollar budgets, and the models it may call under it.</summary>
+/// <param name="DowngradedFrom">The step's own first model when <c>on_budget: downgrade</c> replaced it; else null.</param>
+internal sealed record SpendReservation(ISpendBudget Budget, string LeaseId, IReadOnlyList<string> Models, string? DowngradedFrom, decimal EstimateUsd)
+{
+    /// <summary>Replaces the reservation by what the step's calls cost (0 when none was paid).</summary>
+    public Task SettleAsync(decimal costUsd) => Budget.SettleAsync(LeaseId, costUsd);
+}
+
+/// <summary>
+/// The dollar-budget check before a paid llm call: forecasts the call (prompt tokens by the model's tokenizer times
+/// the input price, plus the step's expected output — p95 of past answers, else max_tokens — times the output price;
+/// the dearest model of a fallback chain) and reserves it. When it does not fit, the workflow's <c>on_budget</c>
+/// decides: fail the job, run on the cheaper <c>downgrade_model</c>, or park the job until the window has room.
+/// </summary>
+internal static class StepSpend
+{
+    /// <summary>How often a step asks again while only other steps' reservations (not yet settled) are in its way.</summary>
+    private static readonly TimeSpan PendingPoll = TimeSpan.FromMilliseconds(150);
+
+    /// <summary>The reservation, or null when the job has no dollar budget or no model of the chain is priced.</summary>
+    public static async Task<SpendReservation?> ReserveAsync(
+        StepContext context, IReadOnlyList<string> models, IReadOnlyList<ChatMessage> messages, int? maxTokens, IPriceTable? prices, CancellationToken cancellationToken)
+    {
+        if (context.Run.SpendBudget is not { } budget || (context.Run.Prices ?? prices) is not { } table)
+        {
+            return null;
+        }
+
+        var leaseId = Guid.CreateVersion7().ToString("N");
+        string? downgradedFrom = null;
+        var since = context.Run.Now;
+        while (true)
+        {
+            if (await ForecastAsync(budget, table, context, models, messages, maxTokens, cancellationToken) is not { } estimate)
+            {
+                return null; // an unpriced call is billed at 0 in the ledger: nothing to hold back
+            }
+
+            var verdict = await budget.ReserveAsync(leaseId, estimate, cancellationToken);
+            if (verdict.Outcome == SpendOutcome.Reserved)
+            {
+                return new SpendReservation(budget, leaseId, models, downgradedFrom, estimate);
+            }
+
+            if (verdict.Outcome == SpendOutcome.Pending)
+            {
+                // Only reservations of calls in flight are in the way: they settle (usually lower) within a call's time.
+                if (context.Run.Now - since < budget.PendingWait)
+                {
+                    await Task.Delay(PendingPoll, context.Run.Time, cancellationToken);
+                    continue;
+                }
+
+                throw Park(context, verdict, estimate, context.Run.Now + TimeSpan.FromSeconds(1));
+            }
+
+            var onBudget = OnBudget.Of(context.Run.Workflow);
+            if (onBudget == OnBudget.Downgrade && downgradedFrom is null && context.Run.Workflow.DowngradeModel is { } cheaper)
+            {
+                downgradedFrom = models[0];
+                models = [cheaper];
+                continue;
+            }
+
+            if (onBudget == OnBudget.Wait && verdict.Until is { } until)
+            {
+                throw Park(context, verdict, estimate, until);
+            }
+
+            throw BudgetGuard.TenantExceeded(context.Step.Id, verdict, estimate, onBudget);
+        }
+    }
+
+    /// <summary>The dearest priced model's forecast; null when none of the chain is priced.</summary>
+    private static async Task<decimal?> ForecastAsync(
+        ISpendBudget budget, IPriceTable table, StepContext context, IReadOnlyList<string> models, IReadOnlyList<ChatMessage> messages, int? maxTokens,
+        CancellationToken cancellationToken)
+    {
+        decimal? dearest = null;
+        foreach (var id in models)
+        {
+            if (!ModelId.TryParse(id, out var model))
+            {
+                continue;
+            }
+
+            var output = await OutputTokenForecast.ForecastAsync(budget.OutputHistory, context.Run.Workflow.Name, context.Step.Id, model, maxTokens,
+                budget.DefaultOutputTokens, null, cancellationToken);
+            if (table.Cost(id, PromptTokenCounter.Count(model, messages), output) is { } cost && (dearest is null || cost > dearest))
+            {
+                dearest = cost;
+            }
+        }
+
+        return dearest;
+    }
+
+    /// <summary>Not a failure: the job parks (no worker slot) and the step asks again at <paramref name="until"/>.</summary>
+    private static RunParkedException Park(StepContext context, SpendVerdict verdict, decimal estimate, DateTimeOffset until) =>
+        new(new RunWait(context.Step.Id, context.StepKey, LlmStepHandler.BudgetWaitKind, until, Budget: new JsonObject
+        {
+            ["scope"] = verdict.Scope,
+            ["reason"] = verdict.Outcome == SpendOutcome.Pending ? "usd_reserved" : "usd",
+            ["limit_usd"] = verdict.LimitUsd,
+            ["spent_usd"] = verdict.SpentUsd,
+            ["estimated_step_cost_usd"] = estimate,
+        }));
+}
