@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Engine.Llm.Admission;
 using LlmWorkflow.Engine.Llm.Budgets;
+using LlmWorkflow.Pipeline.Jobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -35,6 +36,7 @@ public sealed partial class TenantSpendBudgets(
 
     // Spend of the scope's window in the seed's buckets: a usage row belongs to its job's tenant and user, or (the job
     // deleted) to the tenant and user copied into the row.
+    // $1 window start, $2 tenant id, $3 user id (NULL: the tenant's whole spend), $4 bucket length in ms.
     private const string SeedSql = """
         SELECT floor(extract(epoch FROM u.created_at) * 1000 / $4)::bigint AS bucket, sum(u.cost_usd) AS usd
           FROM llm_provider_usage u LEFT JOIN llm_workflow_jobs j ON j.id = u.job_id
@@ -149,7 +151,7 @@ public sealed partial class TenantSpendBudgets(
         {
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                buckets.Add((reader.GetInt64(0), reader.GetDecimal(1)));
+                buckets.Add((reader.Field<long>("bucket"), reader.Field<decimal>("usd")));
             }
         }
 

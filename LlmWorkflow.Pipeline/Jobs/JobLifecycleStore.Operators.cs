@@ -9,12 +9,23 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// </summary>
 public sealed partial class JobLifecycleStore
 {
-    // The attempt's own row only: a run that lost its lease records nothing.
+    /// <summary>
+    /// The newest run starts a job keeps the traces of: every resume of a waiting job is a run start, so a job that
+    /// sleeps in a loop would otherwise grow its row without bound.
+    /// </summary>
+    public const int MaxAttemptTraces = 50;
+
+    // The attempt's own row only: a run that lost its lease records nothing. The oldest entries beyond MaxAttemptTraces go.
     // $1 job id, $2 attempt, $3 trace id, $4 worker id.
     private static readonly string AttemptTraceSql = $"""
         UPDATE llm_workflow_jobs
-           SET attempt_traces = COALESCE(attempt_traces, '[]'::jsonb)
-                 || jsonb_build_array(jsonb_build_object('attempt', $2::int, 'trace_id', $3::text, 'worker_id', $4::text, 'started_at', now()))
+           SET attempt_traces = (
+                 SELECT jsonb_agg(entry ORDER BY position)
+                   FROM (SELECT entry, position
+                           FROM jsonb_array_elements(COALESCE(attempt_traces, '[]'::jsonb)
+                                  || jsonb_build_array(jsonb_build_object('attempt', $2::int, 'trace_id', $3::text, 'worker_id', $4::text, 'started_at', now())))
+                                WITH ORDINALITY AS t(entry, position)
+                          ORDER BY position DESC LIMIT {MaxAttemptTraces}) AS newest)
          WHERE id = $1 AND attempt = $2 AND lease_owner = $4 AND {JobLifecycle.KeyedGuard(JobTransition.Checkpoint)}
         """;
 

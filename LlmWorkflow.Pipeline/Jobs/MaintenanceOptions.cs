@@ -20,7 +20,10 @@ public sealed class MaintenanceOptions
     /// <summary>A pending or queued job older than this is failed as stale (documents: 72 hours).</summary>
     public TimeSpan StaleWaitingAfter { get; set; } = TimeSpan.FromHours(72);
 
-    /// <summary>Finished (completed, failed, cancelled) jobs older than this are deleted (documents: 7 days).</summary>
+    /// <summary>
+    /// Finished (completed, failed, cancelled) jobs older than this are deleted (documents: 7 days), and so are the
+    /// schedules' tick records for times before it.
+    /// </summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>

@@ -67,6 +67,13 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         """;
 
     // No parameters.
+    // Retention of the tick history, a batch at a time (idx_schedule_ticks_tick_at).
+    // $1 ticks before this time go, $2 batch size.
+    private const string PurgeTicksSql = """
+        DELETE FROM llm_schedule_ticks
+         WHERE ctid = ANY (ARRAY(SELECT ctid FROM llm_schedule_ticks WHERE tick_at < $1 LIMIT $2))
+        """;
+
     private const string EarliestNextRunSql = "SELECT min(next_run_at) AS next_run_at FROM llm_schedules WHERE NOT paused";
 
     /// <summary>Inserts the schedule; false when another one of the caller holds its idempotency key.</summary>
@@ -205,6 +212,27 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
     /// schedule would otherwise cost every worker a wake-up and a row each second); their ticks are recorded as one
     /// skipped row when they resume (<see cref="RecordPausedTicksAsync"/>).
     /// </summary>
+    /// <summary>
+    /// Deletes the ticks recorded for times before <paramref name="before"/> (the finished jobs' retention: a tick's job
+    /// is gone by then), in batches of <paramref name="batchSize"/>; returns how many went.
+    /// </summary>
+    public async Task<int> PurgeTicksBeforeAsync(DateTimeOffset before, int batchSize, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        int deleted;
+        do
+        {
+            await using var command = dataSource.CreateCommand(PurgeTicksSql);
+            command.Parameters.Add(new NpgsqlParameter { Value = before });
+            command.Parameters.Add(new NpgsqlParameter { Value = batchSize });
+            deleted = await command.ExecuteNonQueryAsync(cancellationToken);
+            total += deleted;
+        }
+        while (deleted == batchSize);
+
+        return total;
+    }
+
     public async Task<DateTimeOffset?> EarliestNextRunAsync(CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(EarliestNextRunSql);

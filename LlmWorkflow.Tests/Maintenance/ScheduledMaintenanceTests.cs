@@ -50,6 +50,14 @@ public sealed class ScheduledMaintenanceTests(TestServers servers)
         }
 
         var recentDone = await InsertJobAsync(environment, "completed", created: "1 day", completed: "1 day");
+        // A schedule's tick history: three ticks past the retention go (with a batch of 2, in two statements), one stays.
+        var schedule = Guid.CreateVersion7();
+        await TestSql.ExecuteAsync(environment.PostgresConnectionString, """
+            INSERT INTO llm_schedules (id, tenant_id, name, workflow_name, cron, timezone, input_data, overlap, catch_up, next_run_at, created_at, updated_at)
+            VALUES (@id, 'tests', 'nightly', 'hello_transform', '0 3 * * *', 'UTC', '{}', 'skip', 'last', now() + interval '1 day', now() - interval '9 days', now());
+            INSERT INTO llm_schedule_ticks (schedule_id, tick_at, outcome, recorded_at)
+            SELECT @id, now() - d * interval '1 day', 'started', now() - d * interval '1 day' FROM unnest(ARRAY[8, 9, 10, 1]) AS d;
+            """, ct, ("id", schedule));
 
         var maintaining = new Dictionary<string, string?>(settings)
         {
@@ -74,6 +82,8 @@ public sealed class ScheduledMaintenanceTests(TestServers servers)
         Assert.False((await ReadJobAsync(environment, recentQueued)).IsStale);
         Assert.Equal(0, await CountAsync(environment, "SELECT count(*) FROM llm_workflow_jobs WHERE id = ANY($1)", old.ToArray()));
         Assert.Equal("completed", (await ReadJobAsync(environment, recentDone)).Status);
+        Assert.Equal(1, await CountAsync(environment, "SELECT count(*) FROM llm_schedule_ticks WHERE schedule_id = ANY($1) AND tick_at > now() - interval '2 days'", [schedule]));
+        Assert.Equal(1, await CountAsync(environment, "SELECT count(*) FROM llm_schedule_ticks WHERE schedule_id = ANY($1)", [schedule]));
 
         // The stale job's workflow.failed webhook, signed, sent once although two workers maintain.
         var requests = await hooks.WaitForRequestsAsync(1, Wait);
@@ -87,6 +97,7 @@ public sealed class ScheduledMaintenanceTests(TestServers servers)
         var stale = Assert.Single(runs, r => r.Task == ScheduledMaintenance.StaleCleanupTask);
         var retention = Assert.Single(runs, r => r.Task == ScheduledMaintenance.RetentionTask);
         Assert.Equal((2, 5, 3), (stale.Affected, retention.Affected, (int)retention.Details!["batches"]!));
+        Assert.Equal(3, (int)retention.Details!["schedule_ticks_purged"]!);
         Assert.Equal(stale.Runner, retention.Runner);
         Assert.Contains(stale.Runner, new[] { "maintenance-a", "maintenance-b" });
         Assert.False(await second.Services.GetRequiredService<ScheduledMaintenance>().RunIfDueAsync("maintenance-b", ct));

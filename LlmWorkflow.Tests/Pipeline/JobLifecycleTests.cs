@@ -25,6 +25,26 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
     public ValueTask DisposeAsync() => _db.DisposeAsync();
 
     [Fact]
+    public async Task AJobKeepsTheTracesOfItsNewestRunStartsOnly()
+    {
+        // Every resume of a waiting job starts a run (with the attempt it gave back), so a job sleeping in a loop records
+        // a trace per wake-up: the row keeps the newest MaxAttemptTraces of them.
+        var job = await _db.InsertJobAsync(JobStatus.Processing);
+        var starts = JobLifecycleStore.MaxAttemptTraces + 10;
+        for (var i = 0; i < starts; i++)
+        {
+            await _db.Run.RecordAttemptTraceAsync(job, 1, $"trace-{i:D3}", "worker-a");
+        }
+
+        await using var read = _db.Database.CreateCommand("SELECT attempt_traces::text FROM llm_workflow_jobs WHERE id = $1");
+        read.Parameters.Add(new NpgsqlParameter { Value = job });
+        var traces = JsonNode.Parse((string)(await read.ExecuteScalarAsync(TestContext.Current.CancellationToken))!)!.AsArray();
+        Assert.Equal(
+            Enumerable.Range(starts - JobLifecycleStore.MaxAttemptTraces, JobLifecycleStore.MaxAttemptTraces).Select(i => $"trace-{i:D3}"),
+            traces.Select(t => (string)t!["trace_id"]!));
+    }
+
+    [Fact]
     public async Task EachGuardMatchesExactlyTheStatesTheTableAllows()
     {
         foreach (var rule in JobLifecycle.Table)

@@ -1,8 +1,10 @@
 // Jobs that wait, as the service's callers see them (bench/timers.sh runs it against bench/workflows):
 //   sleep <jobs> <spread> <lead> <parallel>   bench_sleep jobs sleeping until times spread over <spread> s starting
 //        <lead> s ahead; wake-up lateness = the started_at of the step after the sleep - its until.
-//   signal <jobs> <parallel>                  bench_wait jobs parked on the event 'go'; once all wait, one signal each,
+//   signal <jobs> <parallel> [spread]         bench_wait jobs parked on the event 'go'; once all wait, one signal each,
 //        <parallel> clients at a time; latency = the started_at of the step after the wait - when the 202 arrived.
+//        With <spread> s, the signals are paced evenly over it (scenario signal_paced: one signal's own path, as a
+//        main app sends them); without, they go as fast as the clients can (a burst: the resumes queue behind each other).
 //   park <jobs> <parallel>                    <jobs> parked jobs, half sleeping for a day, half waiting for 'go';
 //        returns once they are submitted (the shell script counts them waiting and measures what they cost).
 // Prints one JSON line.
@@ -61,10 +63,12 @@ async function sleepLateness(jobs, spread, lead, parallel) {
   return { scenario: 'sleep', jobs, spread_s: spread, lateness_ms: percentiles(lateness) };
 }
 
-async function signalLatency(jobs, parallel) {
+async function signalLatency(jobs, parallel, spread = 0) {
   const ids = await lanes(jobs, parallel, () => submit({ workflow_name: 'bench_wait', input_data: {} }));
   await lanes(jobs, parallel, (i) => until(ids[i], (j) => j.status === 'waiting', 'waiting'));
+  const start = Date.now();
   const answered = await lanes(jobs, parallel, async (i) => {
+    await pause(Math.max(0, start + (i * spread * 1000) / jobs - Date.now()));
     const response = await fetch(`${api}/api/v1/jobs/${ids[i]}/signals/go`, { method: 'POST', headers, body: JSON.stringify({ note: `go ${i}` }) });
     const at = Date.now();
     if (response.status !== 202) throw new Error(`signal answered ${response.status}: ${await response.text()}`);
@@ -72,7 +76,7 @@ async function signalLatency(jobs, parallel) {
     return at;
   });
   const latency = await lanes(jobs, parallel, async (i) => stepStart(await until(ids[i], (j) => j.status === 'completed', 'completed'), 'after') - answered[i]);
-  return { scenario: 'signal', jobs, parallel, resume_after_202_ms: percentiles(latency) };
+  return { scenario: spread > 0 ? 'signal_paced' : 'signal', jobs, parallel, ...(spread > 0 ? { spread_s: spread } : {}), resume_after_202_ms: percentiles(latency) };
 }
 
 async function park(jobs, parallel) {
