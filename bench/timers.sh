@@ -7,8 +7,9 @@
 #   run_at  bench/node/timers.mjs: JOBS bench_transform jobs whose run_at are spread over SPREAD s; started_at - run_at.
 #   sleep   bench/node/waits.mjs sleep: JOBS bench_sleep jobs whose wake-ups are spread over SPREAD s; the started_at
 #           of the step after the sleep - its until.
-#   signal  bench/node/waits.mjs signal: JOBS bench_wait jobs parked on 'go', then one signal each (4 clients); the
-#           started_at of the step after the wait - when the client had the 202.
+#   signal  bench/node/waits.mjs signal: JOBS bench_wait jobs parked on 'go', then one signal each (4 clients, as fast
+#           as they can: a burst); the started_at of the step after the wait - when the client had the 202.
+#   signal_paced  the same with the signals paced evenly over SPREAD s (one signal's own path).
 # and, in PARK_ROUNDS more fresh systems, "park": the CPU of each process (API, worker, PostgreSQL, Redis) over
 # IDLE_WINDOW s of an idle service, then PARKED jobs parked (half sleeping a day, half waiting for a signal), a
 # bench_transform probe job run meanwhile (the worker has 64 slots: it runs only if parked jobs hold none), the same
@@ -16,7 +17,7 @@
 # Medians over the rounds with their ranges come last.
 # Usage:   bench/timers.sh [published-dir]      (default artifacts/bench/publish, as bench/run.sh and sizing.sh)
 #   for p in LlmWorkflow.Api LlmWorkflow.Worker; do dotnet publish $p -c Release -o artifacts/bench/publish/$p; done
-# Environment: ROUNDS (3), JOBS (300), SPREAD (20 s), SCENARIOS ("run_at sleep signal"), PARK_ROUNDS (3),
+# Environment: ROUNDS (3), JOBS (300), SPREAD (20 s), SCENARIOS ("run_at sleep signal signal_paced"), PARK_ROUNDS (3),
 #   PARKED (20000), IDLE_WINDOW (30 s), PG_BIN. Needs what bench/sizing.sh needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,7 +88,7 @@ park_round() {
   cleanup
 }
 
-scenarios=${SCENARIOS:-run_at sleep signal}
+scenarios=${SCENARIOS:-run_at sleep signal signal_paced}
 results=()
 for round in $(seq "$rounds"); do
   [ -n "$scenarios" ] || break
@@ -101,6 +102,7 @@ for round in $(seq "$rounds"); do
       run_at) line=$(node bench/node/timers.mjs "http://127.0.0.1:$api_port" "$api_key" "$jobs" "$spread" 5 16) ;;
       sleep) line=$(node bench/node/waits.mjs "http://127.0.0.1:$api_port" "$api_key" sleep "$jobs" "$spread" 5 16) ;;
       signal) line=$(node bench/node/waits.mjs "http://127.0.0.1:$api_port" "$api_key" signal "$jobs" 4) ;;
+      signal_paced) line=$(node bench/node/waits.mjs "http://127.0.0.1:$api_port" "$api_key" signal "$jobs" 4 "$spread") ;;
       *) echo "unknown scenario $scenario" >&2; exit 2 ;;
     esac
     echo "round $round: $line"
