@@ -20,7 +20,7 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// </summary>
 /// <remarks>
 /// A run's writes (release, progress, step and usage rows, finish) are built here as statements and sent by the
-/// worker's <c>JobRunWriter</c> through its <c>PostgresWriteBatcher</c>, which commits many jobs' writes
+/// worker's <c>JobRunStore</c> through its <c>PostgresWriteBatcher</c>, which commits many jobs' writes
 /// in one round trip. Every other statement runs on its own command.
 /// </remarks>
 public sealed partial class JobLifecycleStore(
@@ -539,7 +539,7 @@ public sealed partial class JobLifecycleStore(
 
     /// <summary>
     /// The row of the finishing statement for one job: stores the outcome, releases the lease and records the terminal
-    /// webhook event. Only the lease owner of a running job can finish it (see <c>JobRunWriter.FinishAsync</c>).
+    /// webhook event. Only the lease owner of a running job can finish it (see <c>JobRunStore.FinishAsync</c>).
     /// </summary>
     /// <remarks>One row of a multi-row statement: the finishes of many jobs in a batch are one statement, each row with
     /// its own guard, so only the rows whose guard fails lose.</remarks>
