@@ -28,7 +28,7 @@ public static class WorkerHostExtensions
         // The write batcher is registered (and so started) before the consumer, and stops after it has drained.
         builder.Services.AddSingleton<PostgresWriteBatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PostgresWriteBatcher>());
-        builder.Services.AddSingleton<JobRunWriter>();
+        builder.Services.AddSingleton<JobRunStore>();
         builder.Services.AddSingleton<HeldWrites>();
         builder.Services.AddSingleton<JobProcessor>();
         builder.Services.AddOptions<LlmWorkflow.Worker.RunLogs.CsvRunLogOptions>().Bind(builder.Configuration.GetSection(LlmWorkflow.Worker.RunLogs.CsvRunLogOptions.SectionName))

@@ -57,7 +57,7 @@ public sealed partial class JobLifecycleStore
         """;
 
     /// <summary>The statement that records a run attempt's trace (sent through the worker's write batcher when the run starts).</summary>
-    public static WriteStatement AttemptTraceStatement(Guid jobId, int attempt, string traceId, string workerId) =>
+    internal static WriteStatement AttemptTraceStatement(Guid jobId, int attempt, string traceId, string workerId) =>
         new(AttemptTraceSql,
         [
             new() { Value = jobId },

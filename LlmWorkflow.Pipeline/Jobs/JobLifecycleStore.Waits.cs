@@ -57,7 +57,7 @@ public sealed partial class JobLifecycleStore
         """;
 
     /// <summary>Park: the statement that parks a running job on <paramref name="wait"/> (written after its last step rows).</summary>
-    public static WriteStatement ParkStatement(Guid jobId, string workerId, int? attempt, LlmWorkflow.Engine.Execution.RunWait wait) =>
+    internal static WriteStatement ParkStatement(Guid jobId, string workerId, int? attempt, LlmWorkflow.Engine.Execution.RunWait wait) =>
         new(ParkSql,
         [
             new() { Value = jobId },
@@ -160,7 +160,7 @@ public sealed partial class JobLifecycleStore
     }
 
     /// <summary>Resume: queues the job when it waits for <paramref name="eventName"/> and a signal of it is untaken; null otherwise.</summary>
-    public async Task<JobDispatch?> ResumeOnSignalAsync(Guid jobId, string eventName, CancellationToken cancellationToken)
+    internal async Task<JobDispatch?> ResumeOnSignalAsync(Guid jobId, string eventName, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(ResumeSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });

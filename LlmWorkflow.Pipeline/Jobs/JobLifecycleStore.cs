@@ -20,8 +20,10 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// </summary>
 /// <remarks>
 /// A run's writes (release, progress, step and usage rows, finish) are built here as statements and sent by the
-/// worker's <c>JobRunWriter</c> through its <c>PostgresWriteBatcher</c>, which commits many jobs' writes
-/// in one round trip. Every other statement runs on its own command.
+/// worker's <c>JobRunStore</c> through its <c>PostgresWriteBatcher</c>, which commits many jobs' writes
+/// in one round trip. Every other statement runs on its own command. The run's statements and reads (claim, renew,
+/// stop check, checkpoint read, step and usage rows, park, release, finish) are internal, visible to the Worker and the
+/// tests only, so the Api cannot claim or finish a job.
 /// </remarks>
 public sealed partial class JobLifecycleStore(
     NpgsqlDataSource dataSource,
@@ -273,7 +275,7 @@ public sealed partial class JobLifecycleStore(
     /// Claims jobs in one statement: each queued one, or processing one whose lease lapsed (its worker died). Jobs
     /// that are finished, cancelled, owned by a live worker or missing are simply absent from the result.
     /// </summary>
-    public async Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(
+    internal async Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(
         IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(ClaimSql);
@@ -323,7 +325,7 @@ public sealed partial class JobLifecycleStore(
     }
 
     /// <summary>Whether a cancel of the job was accepted (or the job is gone): checked before each paid step starts.</summary>
-    public async Task<bool> StopRequestedAsync(Guid jobId, CancellationToken cancellationToken)
+    internal async Task<bool> StopRequestedAsync(Guid jobId, CancellationToken cancellationToken)
     {
         // A point read on the key: it runs before every paid step of every job, where the array form below costs more.
         await using var command = dataSource.CreateCommand(StopRequestedSql);
@@ -332,7 +334,7 @@ public sealed partial class JobLifecycleStore(
     }
 
     /// <summary>Which of the jobs must stop: a cancel was accepted, or the job is gone (deleted).</summary>
-    public async Task<IReadOnlySet<Guid>> StopRequestedAsync(IReadOnlyCollection<Guid> jobIds, CancellationToken cancellationToken)
+    internal async Task<IReadOnlySet<Guid>> StopRequestedAsync(IReadOnlyCollection<Guid> jobIds, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(StopsRequestedSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobIds.ToArray() });
@@ -340,7 +342,7 @@ public sealed partial class JobLifecycleStore(
     }
 
     /// <summary>Extends the lease; false when this worker no longer owns the job (it was cancelled or reclaimed).</summary>
-    public async Task<bool> RenewLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken) =>
+    internal async Task<bool> RenewLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken) =>
         (await RenewLeasesAsync([jobId], workerId, lease, cancellationToken)).Contains(jobId);
 
     /// <summary>
@@ -348,7 +350,7 @@ public sealed partial class JobLifecycleStore(
     /// were cancelled, deleted or reclaimed). A job whose row another transaction holds at that moment is not extended
     /// this time, but still counts as owned.
     /// </summary>
-    public async Task<IReadOnlySet<Guid>> RenewLeasesAsync(IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken)
+    internal async Task<IReadOnlySet<Guid>> RenewLeasesAsync(IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(RenewSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobIds.ToArray() });
@@ -360,7 +362,7 @@ public sealed partial class JobLifecycleStore(
     /// <summary>The statement that gives a job back (worker shutting down): queued again, keeping its checkpoints.</summary>
     /// <param name="attempt">The attempt this run claimed, so a run of an attempt that was taken over (even by the same
     /// worker, after a stall) cannot release the newer one; null for any attempt.</param>
-    public static WriteStatement ReleaseStatement(Guid jobId, string workerId, int? attempt) =>
+    internal static WriteStatement ReleaseStatement(Guid jobId, string workerId, int? attempt) =>
         new(ReleaseSql,
         [
             new() { Value = jobId },
@@ -369,7 +371,7 @@ public sealed partial class JobLifecycleStore(
         ]);
 
     /// <summary>The statement that records the running step and the job's progress, for pollers; advisory, so only while the job runs.</summary>
-    public static WriteStatement ProgressStatement(Guid jobId, string stepId, string stepName, int percent) =>
+    internal static WriteStatement ProgressStatement(Guid jobId, string stepId, string stepName, int percent) =>
         new(ProgressSql, [new() { Value = jobId }, new() { Value = stepId }, new() { Value = stepName }, new() { Value = percent }]);
 
     private static async Task<HashSet<Guid>> ReadIdsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
@@ -392,7 +394,7 @@ public sealed partial class JobLifecycleStore(
 
     /// <summary>The statement that writes a step record, fenced by the job's attempt so a reclaimed run cannot write.</summary>
     /// <remarks>One row of a multi-row statement: the step rows of many jobs in a batch are one INSERT.</remarks>
-    public static WriteStatement StepStatement(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint) =>
+    internal static WriteStatement StepStatement(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint) =>
         (isCheckpoint ? CheckpointRows : StepRecordRows).Row(
             (jobId, record.StepKey, jobAttempt),
             jobId, jobAttempt, record.StepKey, record.StepId, record.ParentStepId, record.Branch, record.DisplayName, record.Type,
@@ -464,7 +466,7 @@ public sealed partial class JobLifecycleStore(
         """;
 
     /// <summary>The newest checkpoint of a step from any earlier attempt of the job.</summary>
-    public async Task<(JsonNode? Output, StepRecordRow Row)?> TryGetCheckpointAsync(Guid jobId, string stepKey, CancellationToken cancellationToken)
+    internal async Task<(JsonNode? Output, StepRecordRow Row)?> TryGetCheckpointAsync(Guid jobId, string stepKey, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(CheckpointSql);
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
@@ -495,7 +497,7 @@ public sealed partial class JobLifecycleStore(
     /// Not fenced by the lease: a paid call is recorded whoever owns the job now; only a deleted job's is dropped.
     /// One row of a multi-row statement: the usage rows of many calls in a batch are one INSERT.
     /// </summary>
-    public static WriteStatement UsageStatement(Guid usageId, Guid jobId, string stepId, string? workflowName, LlmCallResult call)
+    internal static WriteStatement UsageStatement(Guid usageId, Guid jobId, string stepId, string? workflowName, LlmCallResult call)
     {
         var metadata = new JsonObject
         {
@@ -539,11 +541,11 @@ public sealed partial class JobLifecycleStore(
 
     /// <summary>
     /// The row of the finishing statement for one job: stores the outcome, releases the lease and records the terminal
-    /// webhook event. Only the lease owner of a running job can finish it (see <c>JobRunWriter.FinishAsync</c>).
+    /// webhook event. Only the lease owner of a running job can finish it (see <c>JobRunStore.FinishAsync</c>).
     /// </summary>
     /// <remarks>One row of a multi-row statement: the finishes of many jobs in a batch are one statement, each row with
     /// its own guard, so only the rows whose guard fails lose.</remarks>
-    public WriteStatement FinishStatement(Guid jobId, string workerId, JobOutcome outcome, int? attempt) =>
+    internal WriteStatement FinishStatement(Guid jobId, string workerId, JobOutcome outcome, int? attempt) =>
         _finishRows.Row(jobId,
             jobId, workerId, outcome.Status.ToWire(), JsonText(outcome.Result), outcome.ErrorMessage ?? outcome.Error?.Message,
             JsonText(outcome.Error is null ? null : JobErrors.ToJson(outcome.Error)), outcome.InputTokens, outcome.OutputTokens,

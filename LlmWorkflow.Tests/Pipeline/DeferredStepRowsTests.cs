@@ -4,14 +4,12 @@ using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Pipeline.Jobs;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Worker.Jobs;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>
 /// The row of a step that costs nothing to run again (a transform, a control-flow step) waits for the run's next write
-/// (<see cref="PostgresCheckpointStore"/>), on a real PostgreSQL: it commits in the finish's transaction or in the next
+/// (<see cref="JobRun"/>), on a real PostgreSQL: it commits in the finish's transaction or in the next
 /// paid step's (the same <c>xmin</c>), it is written alone when nothing follows in time, and a run that is handed back
 /// never writes it late. Rows of steps that call out are written at once.
 /// </summary>
@@ -29,7 +27,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
     public async Task ATransformsRowCommitsInTheFinishsTransaction()
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing);
-        var store = Checkpoints(id, deferFor: Never);
+        using var store = Checkpoints(id, deferFor: Never);
 
         await store.SaveAsync(id.ToString(), Checkpoint("shape", "transform"), CancellationToken.None);
         Assert.Equal(0, await StepRowsAsync(id));
@@ -46,7 +44,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
     public async Task ADeferredRowGoesFirstInTheNextPaidStepsWrite()
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing);
-        var store = Checkpoints(id, deferFor: Never);
+        using var store = Checkpoints(id, deferFor: Never);
 
         await store.SaveAsync(id.ToString(), Checkpoint("shape", "transform"), CancellationToken.None);
         store.AddUsage("answer", "answer", Call());
@@ -64,7 +62,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
     public async Task ADeferredRowIsWrittenAloneWhenTheRunWritesNothingElseInTime()
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing);
-        var store = Checkpoints(id, deferFor: TimeSpan.FromMilliseconds(50));
+        using var store = Checkpoints(id, deferFor: TimeSpan.FromMilliseconds(50));
 
         await store.SaveAsync(id.ToString(), Checkpoint("shape", "transform"), CancellationToken.None);
 
@@ -77,7 +75,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
     public async Task TheDeferredRowsOfARunThatIsHandedBackAreNeverWritten()
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing);
-        var store = Checkpoints(id, deferFor: TimeSpan.FromMilliseconds(50));
+        using var store = Checkpoints(id, deferFor: TimeSpan.FromMilliseconds(50));
 
         await store.SaveAsync(id.ToString(), Checkpoint("dropped", "transform"), CancellationToken.None);
         await store.EndWithoutFinishAsync();
@@ -98,7 +96,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
     public async Task RowsOfStepsThatCallOutAndRowsOfJobsThatWantStepEventsAreWrittenAtOnce(string stepType, bool deferStepRows)
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing);
-        var store = Checkpoints(id, deferFor: Never, deferStepRows);
+        using var store = Checkpoints(id, deferFor: Never, deferStepRows);
 
         await store.SaveAsync(id.ToString(), Checkpoint("step", stepType), CancellationToken.None);
         // A job that wants step events gets even its last step's row at once.
@@ -115,7 +113,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
     public async Task TheLastStepsCheckpointAndUsageCommitInTheFinishsTransactionAfterTheDeferredRows(string stepType)
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing);
-        var store = Checkpoints(id, deferFor: Never);
+        using var store = Checkpoints(id, deferFor: Never);
 
         await store.SaveAsync(id.ToString(), Checkpoint("shape", "transform"), CancellationToken.None);
         store.AddUsage("answer", "answer", Call());
@@ -139,7 +137,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
     public async Task ALastPaidStepOfARunThatIsHandedBackIsWrittenSoTheResumedRunSkipsTheCall()
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing);
-        var store = Checkpoints(id, deferFor: Never);
+        using var store = Checkpoints(id, deferFor: Never);
         await store.SaveAsync(id.ToString(), Checkpoint("shape", "transform"), CancellationToken.None);
         store.AddUsage("answer", "answer", Call());
         await store.SaveAsync(id.ToString(), Checkpoint("answer", "llm") with { EndsRun = true }, CancellationToken.None);
@@ -153,7 +151,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
         // The job is handed back and claimed again: the new attempt finds the answer and does not buy it again.
         await _db.Run.ReleaseAsync(id, "worker-a", CancellationToken.None, attempt: 1);
         var claimed = Assert.Single(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None)).Value;
-        var resumed = Checkpoints(id, deferFor: Never, attempt: claimed.Attempt);
+        using var resumed = Checkpoints(id, deferFor: Never, attempt: claimed.Attempt);
         var restored = await resumed.TryGetAsync(id.ToString(), "answer", CancellationToken.None);
         Assert.Equal("answer", (string?)restored!.Output!["v"]);
         Assert.Null(await resumed.TryGetAsync(id.ToString(), "shape", CancellationToken.None));
@@ -163,7 +161,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
     public async Task ALastPaidStepOfAnAttemptThatWasTakenOverIsRefusedButItsCallIsStillRecorded()
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true);
-        var store = Checkpoints(id, deferFor: Never);
+        using var store = Checkpoints(id, deferFor: Never);
         store.AddUsage("answer", "answer", Call());
         await store.SaveAsync(id.ToString(), Checkpoint("answer", "llm") with { EndsRun = true }, CancellationToken.None);
         Assert.Single(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None));
@@ -179,7 +177,7 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
     public async Task ADeferredRowOfAnAttemptThatWasTakenOverIsRefusedWithTheFinish()
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true);
-        var store = Checkpoints(id, deferFor: Never);
+        using var store = Checkpoints(id, deferFor: Never);
         await store.SaveAsync(id.ToString(), Checkpoint("shape", "transform"), CancellationToken.None);
         // Another worker reclaims the job: attempt 2 owns it now.
         Assert.Single(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None));
@@ -190,13 +188,12 @@ public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(0, await StepRowsAsync(id));
     }
 
-    private PostgresCheckpointStore Checkpoints(Guid id, TimeSpan deferFor, bool deferStepRows = true, int attempt = 1) => new(
-        _db.Store,
+    private JobRun Checkpoints(Guid id, TimeSpan deferFor, bool deferStepRows = true, int attempt = 1) => new(
         _db.Run,
+        _db.Get<LiveEventPublisher>(),
         new ClaimedJob(id, "hello_transform", new JsonObject(), attempt, null, null, null, null, false, 5, false, []),
-        new RunPersistenceFaults(),
-        new HeldWrites(Options.Create(new WorkerOptions()), TimeProvider.System, NullLogger<HeldWrites>.Instance),
-        () => throw new InvalidOperationException("The lease was not expected to be lost."),
+        "worker-a",
+        CancellationToken.None,
         deferStepRows,
         deferFor);
 

@@ -59,8 +59,7 @@ public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
     public async Task AHeldResultOfAnAttemptThatWasTakenOverIsRefusedTheRunStopsAndTheCallIsStillRecorded()
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true);
-        var lost = false;
-        var holder = Checkpoints(id, attempt: 1, () => lost = true);
+        using var holder = Checkpoints(id, attempt: 1);
         holder.AddUsage("answer", "answer", Call());
 
         // The job was reclaimed (attempt 2) before the held result reached PostgreSQL.
@@ -68,7 +67,8 @@ public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
         await Assert.ThrowsAsync<OperationCanceledException>(async () =>
             await holder.SaveAsync(id.ToString(), Checkpoint(), CancellationToken.None));
 
-        Assert.True(lost);
+        Assert.True(holder.TakenOver);
+        Assert.True(holder.Stop.IsCancellationRequested);
         Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1", id));
         Assert.Equal(1, await _db.CountAsync("SELECT count(*) FROM llm_provider_usage WHERE job_id = $1", id));
     }
@@ -77,16 +77,17 @@ public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
     public async Task AHeldResultWrittenBeforeTheTakeOverIsTheNewOwnersCheckpointAndIsRecordedOnce()
     {
         var id = await _db.InsertJobAsync(JobStatus.Processing, leaseLapsed: true);
-        var holder = Checkpoints(id, attempt: 1, () => throw new InvalidOperationException("not taken over"));
+        using var holder = Checkpoints(id, attempt: 1);
         holder.AddUsage("answer", "answer", Call());
         await holder.SaveAsync(id.ToString(), Checkpoint(), CancellationToken.None);
+        Assert.False(holder.TakenOver);
         // A usage row written twice (as after a commit whose acknowledgement was lost) is still one row.
         var again = JobLifecycleStore.UsageStatement(Guid.CreateVersion7(), id, "other", "hello_transform", Call());
         await _db.Run.WriteStepAsync(id, [again], CancellationToken.None);
         await _db.Run.WriteStepAsync(id, [again], CancellationToken.None);
 
         var claimed = Assert.Single(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None)).Value;
-        var newOwner = Checkpoints(id, claimed.Attempt, () => { });
+        using var newOwner = Checkpoints(id, claimed.Attempt);
         var restored = await newOwner.TryGetAsync(id.ToString(), "answer", CancellationToken.None);
 
         Assert.Equal("held", (string?)restored!.Output!["text"]);
@@ -109,13 +110,13 @@ public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(JobStatus.Completed, await _db.StatusAsync(id));
     }
 
-    private PostgresCheckpointStore Checkpoints(Guid id, int attempt, Action leaseLost) => new(
-        _db.Store,
+    /// <summary>A worker's run of the job (its checkpoints and held writes) as <c>worker-a</c>'s attempt <paramref name="attempt"/>.</summary>
+    private JobRun Checkpoints(Guid id, int attempt) => new(
         _db.Run,
+        _db.Get<LiveEventPublisher>(),
         new ClaimedJob(id, "hello_transform", new JsonObject(), attempt, null, null, null, null, false, 5, false, []),
-        new RunPersistenceFaults(),
-        Held(new WorkerOptions()),
-        leaseLost);
+        "worker-a",
+        CancellationToken.None);
 
     private static HeldWrites Held(WorkerOptions options) => new(Options.Create(options), TimeProvider.System, NullLogger<HeldWrites>.Instance);
 

@@ -12,7 +12,7 @@ using LlmWorkflow.Worker.Jobs;
 namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>
-/// The pipeline's real stores (JobLifecycleStore, and JobRunWriter with the worker's write batcher, JobCommands, JobMaintenance) on a test class's own
+/// The pipeline's real stores (JobLifecycleStore, and JobRunStore with the worker's write batcher and held writes, JobCommands, JobMaintenance) on a test class's own
 /// migrated database, with no worker running, so a test can put a job row in any state and attempt transitions on it.
 /// </summary>
 internal sealed class LifecycleDatabase : IAsyncDisposable
@@ -30,7 +30,7 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
     public JobLifecycleStore Store => _services.GetRequiredService<JobLifecycleStore>();
 
     /// <summary>A run's writes, as a worker sends them (through the write batcher).</summary>
-    public JobRunWriter Run => _services.GetRequiredService<JobRunWriter>();
+    public JobRunStore Run => _services.GetRequiredService<JobRunStore>();
 
     /// <summary>A singleton of the composition, e.g. the submission batcher or the job queue.</summary>
     public T Get<T>()
@@ -46,7 +46,9 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(_ =>
             StackExchange.Redis.ConnectionMultiplexer.Connect(configuration.GetConnectionString("redis") + ",abortConnect=false"));
         services.AddSingleton<PostgresWriteBatcher>();
-        services.AddSingleton<JobRunWriter>();
+        services.AddSingleton<HeldWrites>();
+        services.AddSingleton<JobRunStore>();
+        services.AddSingleton<LiveEventPublisher>();
         var provider = services.BuildServiceProvider();
         await using (var scope = provider.CreateAsyncScope())
         {

@@ -19,7 +19,7 @@ namespace LlmWorkflow.Worker.Jobs;
 /// </summary>
 internal sealed partial class JobProcessor(
     JobLifecycleStore store,
-    JobRunWriter writer,
+    JobRunStore runStore,
     JobQueue queue,
     LiveEventPublisher events,
     WorkflowCatalog catalog,
@@ -27,7 +27,6 @@ internal sealed partial class JobProcessor(
     WorkflowRunner runner,
     RunningJobs running,
     WebhookOutbox webhooks,
-    HeldWrites held,
     DueJobWaker waker,
     PostgresSignalInbox signals,
     LlmWorkflow.Pipeline.Approvals.ApprovalLinks approvalLinks,
@@ -66,26 +65,17 @@ internal sealed partial class JobProcessor(
 
         activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
-        RecordAttemptTrace(claimed, activity);
-        if (await WorkflowToRunAsync(dispatched, claimed, activity) is not var (workflow, prompts, prices))
+        var wantsStepEvents = claimed.HasWebhook && claimed.WebhookEvents.Contains(WebhookEventTypes.StepCompleted);
+        // The run owns every write of this job from here: step rows, usage, progress, live events and its end.
+        using var run = new JobRun(runStore, events, claimed, _options.Id, abort, deferStepRows: !wantsStepEvents, logger: logger, approvalLinks: approvalLinks);
+        run.RecordAttemptTrace(activity);
+        if (await WorkflowToRunAsync(dispatched, claimed, run, activity) is not var (workflow, prompts, prices))
         {
             return;
         }
 
-        // Stopped by: worker shutdown (abort), a cancel request or deletion (RunningJobs), or a lost lease (RunningJobs renews the leases).
-        using var run = CancellationTokenSource.CreateLinkedTokenSource(abort);
-        var faults = new RunPersistenceFaults();
-        var taken = false;
-        var wantsStepEvents = claimed.HasWebhook && claimed.WebhookEvents.Contains(WebhookEventTypes.StepCompleted);
-        var checkpoints = new PostgresCheckpointStore(store, writer, claimed, faults, held, () =>
-        {
-            Volatile.Write(ref taken, true);
-            run.Cancel();
-        }, deferStepRows: !wantsStepEvents);
-        var sink = new JobProgressSink(store, writer, events, claimed, checkpoints, logger, run, approvalLinks);
-
-        // From here RunningJobs keeps the job's lease (one statement for all running jobs).
-        running.Add(claimed.Id, run);
+        // From here RunningJobs keeps the job's lease (one statement for all running jobs) and stops the run on a cancel.
+        running.Add(claimed.Id, run.Stop);
 
         WorkflowRunResult result;
         try
@@ -95,26 +85,27 @@ internal sealed partial class JobProcessor(
                 RunId = claimed.Id.ToString(),
                 Context = RunContext(claimed),
                 Progress = csvRunLogs.Wrap(wantsStepEvents
-                    ? await WebhookStepEventSink.ForJobAsync(sink, webhooks, claimed, time, logger, abort)
-                    : sink, claimed),
-                Checkpoints = checkpoints,
+                    ? await WebhookStepEventSink.ForJobAsync(run, webhooks, claimed, time, logger, abort)
+                    : run, claimed),
+                Checkpoints = run,
                 MaxCostUsd = claimed.BudgetUsd,
                 SpendBudget = spendBudgets.For(claimed.TenantId, claimed.UserId),
                 ResumedWait = claimed.ResumedWait,
                 Signals = signals,
                 Prompts = prompts,
                 Prices = prices,
-            }, run.Token);
+            }, run.Stop.Token);
         }
         finally
         {
             running.Remove(claimed.Id);
         }
 
-        await FlushUsageAsync(checkpoints);
-        if (Volatile.Read(ref taken))
+        // Usage of a call whose step never recorded (the run was cancelled inside it) is still a paid call.
+        await run.FlushUsageAsync();
+        if (run.TakenOver)
         {
-            await checkpoints.EndWithoutFinishAsync();
+            await run.EndWithoutFinishAsync();
             // A step row of this attempt was refused: a newer attempt (another worker, or this one after a stall) owns
             // the job and its stream entry now. Nothing of this run is written; the owner finishes the job.
             LogTakenOver(claimed.Id, claimed.Attempt);
@@ -123,31 +114,24 @@ internal sealed partial class JobProcessor(
         }
 
         var shuttingDown = result.Status == WorkflowRunStatus.Cancelled && abort.IsCancellationRequested;
-        if (shuttingDown || (result.Status != WorkflowRunStatus.Completed && faults.First is not null))
+        if (shuttingDown || (result.Status != WorkflowRunStatus.Completed && run.PersistenceFault is not null))
         {
-            await HandBackAsync(dispatched, claimed, checkpoints, shuttingDown ? "shutdown" : "database unavailable during the run", activity);
+            await HandBackAsync(dispatched, claimed, run, shuttingDown ? "shutdown" : "database unavailable during the run", activity);
             return;
         }
 
         if (result is { Status: WorkflowRunStatus.Waiting, Wait: { } wait })
         {
-            if (await ParkAsync(claimed, wait, await checkpoints.TakeDeferredAsync(), activity))
+            if (await ParkAsync(claimed, run, wait, activity))
             {
-                sink.PublishOutcome();
+                run.PublishOutcome();
             }
 
             return;
         }
 
         var outcome = ToOutcome(result);
-        // The finish writes the step rows still deferred (transforms, control flow, the last step) first, in its own
-        // transaction; when the last step called out, that is a paid answer, held like a checkpoint through an outage.
-        var holdsPaidAnswer = checkpoints.HoldsLastPaidStep;
-        if (await FinishAsync(claimed, outcome, await checkpoints.TakeDeferredAsync(), holdsPaidAnswer))
-        {
-            sink.PublishOutcome();
-        }
-
+        await run.FinishAsync(outcome);
         RecordFinished(activity, claimed, outcome, result);
     }
 
@@ -158,13 +142,13 @@ internal sealed partial class JobProcessor(
     /// was submitted; a job from before pinning (no hash) runs the catalog's current definition.
     /// </summary>
     private async Task<(WorkflowDefinition Workflow, Engine.Templates.PromptLibrary? Prompts, Engine.Costs.IPriceTable? Prices)?> WorkflowToRunAsync(
-        DispatchedJob dispatched, ClaimedJob claimed, Activity? activity)
+        DispatchedJob dispatched, ClaimedJob claimed, JobRun run, Activity? activity)
     {
         if (claimed.Attempt > _options.MaxAttempts)
         {
             var reason = $"The job was started {claimed.Attempt - 1} times and never finished (its workers stopped each time); it was dead-lettered.";
             var error = WorkflowException.System("too_many_attempts", reason).Error;
-            await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m), []);
+            await run.FinishAsync(new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m));
             await queue.DeadLetterAsync(dispatched, reason);
             activity.RecordFailure(error.Type, reason);
             return null;
@@ -187,22 +171,9 @@ internal sealed partial class JobProcessor(
             ? $"Workflow '{claimed.WorkflowName}' is not in this worker's catalog."
             : $"Workflow '{claimed.WorkflowName}' version {claimed.DefinitionHash[..12]} is neither in this worker's catalog nor stored.";
         var unknown = WorkflowException.Config("unknown_workflow", missing).Error;
-        await FinishAsync(claimed, new JobOutcome(JobStatus.Failed, null, unknown, 0, 0, 0m), []);
+        await run.FinishAsync(new JobOutcome(JobStatus.Failed, null, unknown, 0, 0, 0m));
         activity.RecordFailure(unknown.Type, unknown.Message);
         return null;
-    }
-
-    private static async Task FlushUsageAsync(PostgresCheckpointStore checkpoints)
-    {
-        try
-        {
-            // Usage of a call whose step never recorded (the run was cancelled inside it) is still a paid call.
-            await checkpoints.FlushUsageAsync();
-        }
-        catch (TimeoutException)
-        {
-            // Held past Worker:HoldWritesFor (logged, and recorded as a persistence fault): the job is handed back by the caller.
-        }
     }
 
     /// <summary>
@@ -210,10 +181,9 @@ internal sealed partial class JobProcessor(
     /// resumes it from its checkpoints. If Postgres is still down this throws and the job keeps its lease until it
     /// lapses; the reconciler then re-dispatches it.
     /// </summary>
-    private async Task HandBackAsync(DispatchedJob dispatched, ClaimedJob claimed, PostgresCheckpointStore checkpoints, string why, Activity? activity)
+    private async Task HandBackAsync(DispatchedJob dispatched, ClaimedJob claimed, JobRun run, string why, Activity? activity)
     {
-        await checkpoints.EndWithoutFinishAsync();
-        await writer.ReleaseAsync(claimed.Id, _options.Id, CancellationToken.None, claimed.Attempt);
+        await run.HandBackAsync();
         await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
         LogReleased(claimed.Id, why);
         activity?.SetTag("llmworkflow.job.status", "released");
@@ -224,13 +194,11 @@ internal sealed partial class JobProcessor(
     /// and any worker resumes it from its checkpoints. This worker's waker and the others' (over Redis) hear of the time.
     /// </summary>
     /// <returns>Whether the job is parked (false: cancelled instead, or resumed at once by a signal that came first).</returns>
-    private async Task<bool> ParkAsync(ClaimedJob claimed, RunWait wait, IReadOnlyList<WriteStatement> stepRows, Activity? activity)
+    private async Task<bool> ParkAsync(ClaimedJob claimed, JobRun run, RunWait wait, Activity? activity)
     {
-        if (!await writer.ParkAsync(claimed.Id, _options.Id, claimed.Attempt, wait, stepRows))
+        if (!await run.ParkAsync(wait))
         {
-            // Its cancel was requested while it ran (or another attempt owns it, and then this finish matches nothing).
-            await FinishAsync(claimed, new JobOutcome(JobStatus.Cancelled, null, null, 0, 0, 0m), []);
-            return false;
+            return false; // finished as cancelled instead: its cancel was requested while it ran
         }
 
         activity?.SetTag("llmworkflow.job.status", JobStatus.Waiting.ToWire());
@@ -300,25 +268,6 @@ internal sealed partial class JobProcessor(
         }
     }
 
-    /// <returns>Whether this attempt finished the job (false: another attempt owns it, or it was already finished).</returns>
-    private async Task<bool> FinishAsync(ClaimedJob job, JobOutcome outcome, IReadOnlyList<WriteStatement> stepRows, bool holdsPaidAnswer = false)
-    {
-        Task<bool> Finish() => writer.FinishAsync(job.Id, _options.Id, outcome, CancellationToken.None, job.Attempt, stepRows);
-        var finished = holdsPaidAnswer
-            ? await held.WriteAsync(Finish, HeldWrites.EstimateBytes(stepRows), $"the last step and the finish of job {job.Id}")
-            : await Finish();
-        if (finished)
-        {
-            Telemetry.JobsFinished.Add(1,
-                new KeyValuePair<string, object?>("workflow", job.WorkflowName),
-                new KeyValuePair<string, object?>("status", outcome.Status.ToWire()));
-            // The terminal webhook event was recorded by the same statement (JobLifecycleStore.FinishAsync).
-            LogFinished(job.Id, job.WorkflowName, outcome.Status.ToWire());
-        }
-
-        return finished;
-    }
-
     private static JobOutcome ToOutcome(WorkflowRunResult result)
     {
         var status = result.Status switch
@@ -363,21 +312,6 @@ internal sealed partial class JobProcessor(
         ["debug_mode"] = job.DebugMode,
     };
 
-    /// <summary>
-    /// Records this attempt's trace on the job without waiting for it: it rides the write batcher with other jobs'
-    /// writes, and a lost record costs a link on the job page, never the run.
-    /// </summary>
-    private void RecordAttemptTrace(ClaimedJob claimed, Activity? activity)
-    {
-        if (activity is null)
-        {
-            return;
-        }
-
-        _ = writer.RecordAttemptTraceAsync(claimed.Id, claimed.Attempt, activity.TraceId.ToHexString(), _options.Id)
-            .ContinueWith(t => LogTraceNotRecorded(t.Exception!, claimed.Id), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-    }
-
     private static Activity? StartActivity(DispatchedJob dispatched)
     {
         ActivityContext.TryParse(dispatched.Dispatch.TraceParent, dispatched.Dispatch.TraceState, out var parent);
@@ -387,12 +321,6 @@ internal sealed partial class JobProcessor(
         activity?.SetTag("messaging.destination.name", dispatched.StreamKey);
         return activity;
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: the trace of this attempt could not be recorded")]
-    private partial void LogTraceNotRecorded(Exception ex, Guid jobId);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} ({Workflow}) finished: {Status}")]
-    private partial void LogFinished(Guid jobId, string workflow, string status);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} waits at step {StepId} until {Until:O}, holding no worker slot")]
     private partial void LogParked(Guid jobId, string stepId, DateTimeOffset until);
