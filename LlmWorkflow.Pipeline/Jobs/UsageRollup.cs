@@ -271,17 +271,7 @@ public sealed class UsageRollup(NpgsqlDataSource dataSource, TimeProvider time)
     {
         var monthStart = new DateOnly(cutoff.UtcDateTime.Year, cutoff.UtcDateTime.Month, 1);
         var before = Midnight(monthStart);
-        var purged = 0;
-        int batch;
-        do
-        {
-            await using var command = dataSource.CreateCommand(PurgeCallsSql);
-            command.Parameters.Add(new NpgsqlParameter { Value = before });
-            command.Parameters.Add(new NpgsqlParameter { Value = batchSize });
-            batch = await command.ExecuteNonQueryAsync(cancellationToken);
-            purged += batch;
-        }
-        while (batch == batchSize);
+        var purged = await Persistence.BatchedDelete.RunAsync(dataSource, PurgeCallsSql, before, batchSize, cancellationToken);
 
         await using (var rollup = dataSource.CreateBatch())
         {

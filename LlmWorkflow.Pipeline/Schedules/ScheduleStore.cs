@@ -216,22 +216,8 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
     /// Deletes the ticks recorded for times before <paramref name="before"/> (the finished jobs' retention: a tick's job
     /// is gone by then), in batches of <paramref name="batchSize"/>; returns how many went.
     /// </summary>
-    public async Task<int> PurgeTicksBeforeAsync(DateTimeOffset before, int batchSize, CancellationToken cancellationToken)
-    {
-        var total = 0;
-        int deleted;
-        do
-        {
-            await using var command = dataSource.CreateCommand(PurgeTicksSql);
-            command.Parameters.Add(new NpgsqlParameter { Value = before });
-            command.Parameters.Add(new NpgsqlParameter { Value = batchSize });
-            deleted = await command.ExecuteNonQueryAsync(cancellationToken);
-            total += deleted;
-        }
-        while (deleted == batchSize);
-
-        return total;
-    }
+    public Task<int> PurgeTicksBeforeAsync(DateTimeOffset before, int batchSize, CancellationToken cancellationToken) =>
+        Persistence.BatchedDelete.RunAsync(dataSource, PurgeTicksSql, before, batchSize, cancellationToken);
 
     public async Task<DateTimeOffset?> EarliestNextRunAsync(CancellationToken cancellationToken)
     {
