@@ -18,6 +18,9 @@ public sealed class ChildProcesses
     /// <summary>How long the AppHost waits for its processes to stop on their own (postgres's fast shutdown, the workers' drain).</summary>
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a killed process may take to be gone (SIGKILL cannot be refused; this is the kernel's teardown).</summary>
+    private static readonly TimeSpan KillGrace = TimeSpan.FromSeconds(5);
+
     private IReadOnlyList<ProcessEntry> _stopping = [];
 
     /// <summary>Takes the descendants when <paramref name="app"/> starts stopping.</summary>
@@ -57,6 +60,8 @@ public sealed class ChildProcesses
             {
                 Console.WriteLine($"[apphost] {(again.IsSet ? "Ctrl+C again" : $"still running after {Patience.TotalSeconds:0} s")}: killing {Describe(remaining)}");
                 Kill(remaining);
+                // A kill is delivered, not done: the prompt comes back only once the killed processes are gone.
+                remaining.ForEach(entry => WaitForExit(entry, KillGrace));
                 return false;
             }
 
