@@ -30,7 +30,7 @@ internal static class SignalEndpoints
             .WithDescription("The body becomes the output of the job's wait_for_event step for that event. 202 with status \"resumed\" when the " +
                              "job was waiting for it (it is queued at once), \"stored\" when it is kept in the job's inbox for a wait still to " +
                              "come; 200 with status \"duplicate\" for an Idempotency-Key already used for this job and event (nothing added, " +
-                             "nothing resumed again). 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of " +
+                             "nothing resumed again), also after the job has finished. 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of " +
                              "letters, digits, '_', '-', '.', ':' or a body that is not JSON; 404 for an unknown job or another tenant's.")
             .Accepts<JsonNode>("application/json");
         api.MapGet("/jobs/{jobId:guid}/signals", ListAsync)
@@ -76,14 +76,18 @@ internal static class SignalEndpoints
             return await JobEndpoints.MissingAsync(jobId, visible is null, deletedJobs, http, cancellationToken);
         }
 
+        var key = string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey;
         var status = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => j.Status).FirstAsync(cancellationToken);
         if (status.IsTerminal())
         {
-            return TypedResults.Conflict(new JobActionResponse(jobId, "finished", $"The job is {status.ToWire()}; it waits for no signal."));
+            // A client retrying a request whose answer it lost (the API killed mid-request) gets the first answer's
+            // duplicate, even when the signal it did deliver has since let the job finish.
+            return key is not null && await store.FindSignalAsync(jobId, eventName, key, cancellationToken) is { } first
+                ? TypedResults.Ok(new SignalResponse(first.Id, jobId, eventName, "duplicate", first.ReceivedAt))
+                : TypedResults.Conflict(new JobActionResponse(jobId, "finished", $"The job is {status.ToWire()}; it waits for no signal."));
         }
 
-        var (added, resumed) = await DeliverAsync(store, queue, jobId, eventName, body.Length == 0 ? null : body,
-            string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey, cancellationToken);
+        var (added, resumed) = await DeliverAsync(store, queue, jobId, eventName, body.Length == 0 ? null : body, key, cancellationToken);
         if (added.Duplicate)
         {
             return TypedResults.Ok(new SignalResponse(added.Id, jobId, eventName, "duplicate", added.ReceivedAt));

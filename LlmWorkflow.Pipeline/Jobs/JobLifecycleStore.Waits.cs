@@ -150,13 +150,22 @@ public sealed partial class JobLifecycleStore
             }
         }
 
+        var first = await FindSignalAsync(jobId, eventName, idempotencyKey!, cancellationToken)
+                    ?? throw new InvalidOperationException($"The signal with key {idempotencyKey} conflicted on insert but is not in job {jobId}'s inbox.");
+        return (first, resumed);
+    }
+
+    /// <summary>The signal first sent with <paramref name="idempotencyKey"/> for that job and event; null when there is none.</summary>
+    public async Task<AddedSignal?> FindSignalAsync(Guid jobId, string eventName, string idempotencyKey, CancellationToken cancellationToken)
+    {
         await using var find = dataSource.CreateCommand(FindSignalSql);
         find.Parameters.Add(new NpgsqlParameter { Value = jobId });
         find.Parameters.Add(new NpgsqlParameter { Value = eventName });
-        find.Parameters.Add(new NpgsqlParameter { Value = idempotencyKey! });
+        find.Parameters.Add(new NpgsqlParameter { Value = idempotencyKey });
         await using var existing = await find.ExecuteReaderAsync(cancellationToken);
-        await existing.ReadAsync(cancellationToken);
-        return (new AddedSignal(existing.Field<Guid>("id"), existing.Field<DateTimeOffset>("received_at"), Duplicate: true), resumed);
+        return await existing.ReadAsync(cancellationToken)
+            ? new AddedSignal(existing.Field<Guid>("id"), existing.Field<DateTimeOffset>("received_at"), Duplicate: true)
+            : null;
     }
 
     /// <summary>Resume: queues the job when it waits for <paramref name="eventName"/> and a signal of it is untaken; null otherwise.</summary>

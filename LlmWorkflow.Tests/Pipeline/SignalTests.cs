@@ -120,6 +120,13 @@ public sealed class SignalTests(TestServers servers) : IAsyncLifetime
         var inbox = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{job}/signals", ct);
         Assert.Equal(5, inbox!["signals"]!.AsArray().Count);
         Assert.Single(inbox["signals"]!.AsArray(), s => s!["taken_by_step"] is not null);
+
+        // A client that lost its answer retries after the job finished: the first answer again, not a 409.
+        var (lateStatus, late) = await SignalAsync(job, "approval", """{"comment": "client 3"}""", "client-3", ct);
+        Assert.Equal(HttpStatusCode.OK, lateStatus);
+        Assert.Equal("duplicate", (string?)late["status"]);
+        Assert.Equal((string?)answers[3].Answer["signal_id"], (string?)late["signal_id"]);
+        Assert.Equal(HttpStatusCode.Conflict, (await SignalAsync(job, "approval", "{}", "client-new", ct)).Status);
     }
 
     [Fact]

@@ -197,7 +197,7 @@ export interface paths {
         put?: never;
         /**
          * Send a signal (any JSON body, at most 64 KiB) to a job
-         * @description The body becomes the output of the job's wait_for_event step for that event. 202 with status "resumed" when the job was waiting for it (it is queued at once), "stored" when it is kept in the job's inbox for a wait still to come; 200 with status "duplicate" for an Idempotency-Key already used for this job and event (nothing added, nothing resumed again). 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of letters, digits, '_', '-', '.', ':' or a body that is not JSON; 404 for an unknown job or another tenant's.
+         * @description The body becomes the output of the job's wait_for_event step for that event. 202 with status "resumed" when the job was waiting for it (it is queued at once), "stored" when it is kept in the job's inbox for a wait still to come; 200 with status "duplicate" for an Idempotency-Key already used for this job and event (nothing added, nothing resumed again), also after the job has finished. 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of letters, digits, '_', '-', '.', ':' or a body that is not JSON; 404 for an unknown job or another tenant's.
          */
         post: operations["SendSignal"];
         delete?: never;
