@@ -185,9 +185,9 @@ public sealed record JobStepResponse(
     [property: Description("In a fork: the source job this checkpoint was copied from (reused at $0; its tokens and cost are the source's); null for a step this job ran.")] Guid? ReusedFromJobId = null);
 
 /// <summary>What a waiting job waits for.</summary>
-/// <param name="StepId">The step that parked it.</param>
-/// <param name="Kind">"sleep", "event" (a wait_for_event step), "approval" (an approval step) or "budget" (an LLM call waiting for a provider budget, docs/ADMISSION.md).</param>
-/// <param name="Until">When it resumes: the sleep's end, or the wait's timeout.</param>
+/// <param name="StepId">The step that parked it; for a "slot" wait the step it resumes at, empty for a job that has not started.</param>
+/// <param name="Kind">"sleep", "event" (a wait_for_event step), "approval" (an approval step), "budget" (an LLM call waiting for a provider budget, docs/ADMISSION.md) or "slot" (its tenant runs its Tenants:&lt;id&gt;:MaxConcurrentJobs already; a slot freed queues it at once).</param>
+/// <param name="Until">When it resumes: the sleep's end, or the wait's timeout; for a "slot" wait, when the reconciler looks again at the latest.</param>
 /// <param name="Event">The signal an "event" or "approval" wait waits for (<c>POST /api/v1/jobs/{id}/signals/{event}</c>).</param>
 /// <param name="Prompt">An approval's question.</param>
 /// <param name="DecisionUrl">An approval's decision page: signed, single-use, expiring; works without an API key.</param>

@@ -171,6 +171,7 @@ internal sealed partial class JobConsumerService(
         {
             await Task.Yield();
             await processor.ProcessAsync(job, claimed, _abortJobs.Token);
+            await processor.ReleaseTenantSlotAsync(claimed);
         }
         catch (Exception ex)
         {

@@ -27,6 +27,15 @@ public enum JobTransition
     /// <summary>A signal the waiting job waits for is in its inbox: it is queued (and dispatched) at once.</summary>
     Resume,
 
+    /// <summary>
+    /// A worker's claim finds the job's tenant at its <c>MaxConcurrentJobs</c>: the job waits for one of the tenant's
+    /// slots, holding none of the worker's (docs/ADMISSION.md, "Concurrent jobs per tenant").
+    /// </summary>
+    WaitForSlot,
+
+    /// <summary>One of the tenant's running jobs ended: its next job waiting for a slot (by priority, then age) is queued.</summary>
+    ResumeForSlot,
+
     /// <summary>The reconciler re-writes a queued job's stream entry (Redis may have lost it).</summary>
     Dispatch,
 
@@ -109,6 +118,8 @@ public static class JobLifecycle
         new(JobTransition.Wake, [JobStatus.Scheduled, JobStatus.Waiting], JobStatus.Queued),
         new(JobTransition.Park, Running, JobStatus.Waiting),
         new(JobTransition.Resume, [JobStatus.Waiting], JobStatus.Queued),
+        new(JobTransition.WaitForSlot, [JobStatus.Queued], JobStatus.Waiting),
+        new(JobTransition.ResumeForSlot, [JobStatus.Waiting], JobStatus.Queued),
         new(JobTransition.Dispatch, [JobStatus.Queued], JobStatus.Queued),
         new(JobTransition.DispatchLapsed, Running, JobStatus.Processing),
         new(JobTransition.Claim, [JobStatus.Queued], JobStatus.Processing),

@@ -286,30 +286,34 @@ public sealed partial class JobLifecycleStore(
         var claimed = new Dictionary<Guid, ClaimedJob>(jobIds.Count);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var job = new ClaimedJob(
-                reader.Field<Guid>("id"),
-                reader.Field<string>("workflow_name"),
-                JsonNode.Parse(reader.Field<string>("input_data")),
-                reader.Field<int>("attempt"),
-                reader.FieldOrNull<string>("user_id"),
-                reader.FieldOrNull<string>("username"),
-                reader.FieldOrNull<string>("action"),
-                reader.FieldOrNull<decimal?>("budget_usd"),
-                reader.Field<bool>("debug_mode"),
-                reader.Field<int>("priority"),
-                reader.Field<bool>("has_webhook"),
-                reader.FieldOrNull<string[]>("webhook_events") ?? [])
-            {
-                ResumedWait = ReadWait(reader.FieldOrNull<string>("wait_data")),
-                DefinitionHash = reader.FieldOrNull<string>("definition_hash"),
-                IsFork = reader.Field<bool>("is_fork"),
-                TenantId = reader.Field<string>("tenant_id"),
-            };
+            var job = ReadClaimed(reader);
             claimed[job.Id] = job;
         }
 
         return claimed;
     }
+
+    /// <summary>A row of the Claim statement's RETURNING list.</summary>
+    private static ClaimedJob ReadClaimed(NpgsqlDataReader reader) =>
+        new ClaimedJob(
+            reader.Field<Guid>("id"),
+            reader.Field<string>("workflow_name"),
+            JsonNode.Parse(reader.Field<string>("input_data")),
+            reader.Field<int>("attempt"),
+            reader.FieldOrNull<string>("user_id"),
+            reader.FieldOrNull<string>("username"),
+            reader.FieldOrNull<string>("action"),
+            reader.FieldOrNull<decimal?>("budget_usd"),
+            reader.Field<bool>("debug_mode"),
+            reader.Field<int>("priority"),
+            reader.Field<bool>("has_webhook"),
+            reader.FieldOrNull<string[]>("webhook_events") ?? [])
+        {
+            ResumedWait = ReadWait(reader.FieldOrNull<string>("wait_data")),
+            DefinitionHash = reader.FieldOrNull<string>("definition_hash"),
+            IsFork = reader.Field<bool>("is_fork"),
+            TenantId = reader.Field<string>("tenant_id"),
+        };
 
     /// <summary>The wait a job was parked on (the Park statement's <c>wait_data</c>), or null.</summary>
     public static RunWait? ReadWait(string? waitData)

@@ -18,6 +18,7 @@ namespace LlmWorkflow.Worker.Jobs;
 internal sealed partial class DispatchReconciler(
     JobLifecycleStore store,
     JobQueue queue,
+    TenantConcurrency tenantCaps,
     IOptions<WorkerOptions> options,
     TimeProvider time,
     ILogger<DispatchReconciler> logger)
@@ -26,7 +27,7 @@ internal sealed partial class DispatchReconciler(
 
     private static readonly Counter<long> Redispatched = Telemetry.Meter.CreateCounter<long>(
         "llmworkflow.dispatch.redispatched", unit: "{job}",
-        description: "Jobs whose dispatch entry was written again by the reconciler, by reason (redis_lost_state, stale, lease_lapsed).");
+        description: "Jobs whose dispatch entry was written again by the reconciler, by reason (redis_lost_state, stale, lease_lapsed, slot_freed).");
 
     private static readonly Histogram<double> WakeLateness = Telemetry.Meter.CreateHistogram<double>(
         "llmworkflow.jobs.wake_lateness", unit: "s",
@@ -41,13 +42,16 @@ internal sealed partial class DispatchReconciler(
         await queue.TrimAcknowledgedAsync();
         // The waker wakes scheduled jobs on time; this catches any whose notice was lost.
         count += await WakeDueAsync(cancellationToken);
+        // A tenant slot freed by a worker that died before queuing the tenant's next job (or whose cap was lifted).
+        var slots = await SendMarkedAsync((_, limit, ct) => store.ResumeFreeSlotsAsync(tenantCaps, limit, ct), time.GetUtcNow(), cancellationToken);
+        Count(slots, "slot_freed");
 
         var redispatchBefore = time.GetUtcNow() - options.Value.RedispatchAfter;
         var stale = await SendMarkedAsync(store.MarkQueuedForDispatchAsync, redispatchBefore, cancellationToken);
         var lapsed = await SendMarkedAsync(store.MarkLapsedForDispatchAsync, redispatchBefore, cancellationToken);
         Count(stale, "stale");
         Count(lapsed, "lease_lapsed");
-        return count + stale + lapsed;
+        return count + slots + stale + lapsed;
     }
 
     /// <summary>

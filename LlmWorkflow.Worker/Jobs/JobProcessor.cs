@@ -32,16 +32,63 @@ internal sealed partial class JobProcessor(
     LlmWorkflow.Pipeline.Approvals.ApprovalLinks approvalLinks,
     LlmWorkflow.Worker.RunLogs.CsvRunLogs csvRunLogs,
     LlmWorkflow.Pipeline.Admission.TenantSpendBudgets spendBudgets,
+    TenantConcurrency tenantCaps,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<JobProcessor> logger)
 {
     private readonly WorkerOptions _options = options.Value;
 
-    /// <summary>Claims the jobs of a batch of entries in one statement; entries whose job is absent need no run.</summary>
-    public Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(IReadOnlyList<DispatchedJob> batch, CancellationToken cancellationToken) =>
-        store.ClaimAsync(batch.Select(d => d.Dispatch.JobId).Where(id => id != Guid.Empty).Distinct().ToArray(),
-            _options.Id, _options.LeaseDuration, cancellationToken);
+    private static readonly System.Diagnostics.Metrics.Counter<long> SlotWaits = Telemetry.Meter.CreateCounter<long>(
+        "llmworkflow.jobs.slot_waits", unit: "{job}",
+        description: "Jobs a worker's claim parked because their tenant ran its Tenants:<id>:MaxConcurrentJobs already.");
+
+    /// <summary>
+    /// Claims the jobs of a batch of entries in one statement; entries whose job is absent need no run. With tenant
+    /// caps set, jobs past their tenant's cap are parked as slot waits instead (absent too).
+    /// </summary>
+    public async Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(IReadOnlyList<DispatchedJob> batch, CancellationToken cancellationToken)
+    {
+        var ids = batch.Select(d => d.Dispatch.JobId).Where(id => id != Guid.Empty).Distinct().ToArray();
+        if (!tenantCaps.Any)
+        {
+            return await store.ClaimAsync(ids, _options.Id, _options.LeaseDuration, cancellationToken);
+        }
+
+        var (claimed, held) = await store.ClaimWithinCapsAsync(ids, _options.Id, _options.LeaseDuration, tenantCaps,
+            time.GetUtcNow() + _options.ReconcileInterval, cancellationToken);
+        if (held > 0)
+        {
+            SlotWaits.Add(held);
+        }
+
+        return claimed;
+    }
+
+    /// <summary>
+    /// The job left <c>processing</c> (finished, parked, handed back): when its tenant is capped, the tenant's next slot
+    /// wait is queued at once. A failure here is the reconciler's backstop's to repair, within its interval.
+    /// </summary>
+    public async Task ReleaseTenantSlotAsync(ClaimedJob claimed)
+    {
+        if (claimed.TenantId is not { } tenantId || tenantCaps.CapOf(tenantId) is not { } cap)
+        {
+            return;
+        }
+
+        try
+        {
+            var resumed = await store.ResumeForSlotAsync(tenantId, cap, atMost: 1, CancellationToken.None);
+            foreach (var job in resumed)
+            {
+                await queue.EnqueueAsync(job.Dispatch, CancellationToken.None);
+            }
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or StackExchange.Redis.RedisException or TimeoutException)
+        {
+            LogSlotReleaseFailed(ex, tenantId);
+        }
+    }
 
     /// <summary>
     /// Whether the job's workflow waits on the network (an <c>llm</c> or <c>external_api</c> step anywhere in it), so
@@ -330,6 +377,9 @@ internal sealed partial class JobProcessor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} released for another worker ({Reason})")]
     private partial void LogReleased(Guid jobId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A slot of tenant {TenantId} was freed but its next waiting job could not be queued; the reconciler queues it within its interval")]
+    private partial void LogSlotReleaseFailed(Exception ex, string tenantId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: attempt {Attempt} was taken over by a newer attempt; this run stopped without writing")]
     private partial void LogTakenOver(Guid jobId, int attempt);

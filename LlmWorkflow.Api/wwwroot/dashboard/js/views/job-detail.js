@@ -249,7 +249,9 @@ export async function renderJobDetail(main, jobId) {
           : job.status === 'cancelled' ? 'Cancelled'
             : job.status === 'scheduled' ? `Scheduled for ${formatDate(job.run_at)} (no worker slot held)`
               : job.status === 'waiting' && job.waiting_for
-                ? `Waiting at “${job.waiting_for.step_id}” (${job.waiting_for.kind}) until ${formatDate(job.waiting_for.until)} — no worker slot held`
+                ? (job.waiting_for.kind === 'slot'
+                  ? 'Waiting for a slot of its tenant (it runs its MaxConcurrentJobs already) — no worker slot held'
+                  : `Waiting at “${job.waiting_for.step_id}” (${job.waiting_for.kind}) until ${formatDate(job.waiting_for.until)} — no worker slot held`)
                 : `Waiting for a worker (${job.status})`;
   }
 

@@ -1,4 +1,4 @@
-// Waiting: jobs parked at a sleep, a wait_for_event or an approval step, with what each waits for and until when.
+// Waiting: jobs parked at a sleep, a wait_for_event or an approval step, on a budget or for a tenant slot, with what each waits for and until when.
 // An approval can be decided here (Approve / Reject with a comment: POST /jobs/{id}/signals/{event} with
 // decided_by "dashboard", through the operator's key), and any waiting job can be sent a signal with a JSON body.
 import { api } from '../api.js';
@@ -6,7 +6,8 @@ import { h, replace, table, field, toast, select } from '../dom.js';
 import { shortId, timeCell } from '../format.js';
 import { latestRequest } from '../latest.js';
 
-const KINDS = [['', 'All waits'], ['approval', 'Approvals'], ['event', 'Signals (wait_for_event)'], ['sleep', 'Sleeps']];
+const KINDS = [['', 'All waits'], ['approval', 'Approvals'], ['event', 'Signals (wait_for_event)'], ['sleep', 'Sleeps'],
+  ['budget', 'Budgets (LLM calls that did not fit)'], ['slot', 'Tenant slots (MaxConcurrentJobs)']];
 const LIMIT = 50;
 const REFRESH_MS = 5000;
 const state = { kind: 'approval' };
@@ -53,6 +54,8 @@ export async function renderWaiting(main) {
     switch (wait.kind) {
       case 'approval': return [h('strong', null, 'Approval'), ` at “${wait.step_id}”`, wait.prompt ? h('div', { 'data-role': 'prompt' }, wait.prompt) : null];
       case 'event': return [h('strong', null, 'Signal'), ` “${wait.event}” at “${wait.step_id}”`];
+      case 'budget': return [h('strong', null, 'Budget'), ` at “${wait.step_id}”`];
+      case 'slot': return [h('strong', null, 'Tenant slot'), ' (its tenant runs its MaxConcurrentJobs)'];
       default: return [h('strong', null, 'Sleep'), ` at “${wait.step_id}”`];
     }
   }
@@ -68,7 +71,7 @@ export async function renderWaiting(main) {
         h('button', { type: 'button', class: 'button small', 'data-action': 'approve', onclick: decide(true) }, 'Approve'),
         h('button', { type: 'button', class: 'button danger small', 'data-action': 'reject', onclick: decide(false) }, 'Reject')));
     }
-    if (wait.kind !== 'sleep') parts.push(signalForm(job, wait.event));
+    if (wait.kind === 'event' || wait.kind === 'approval') parts.push(signalForm(job, wait.event));
     return parts;
   }
 
