@@ -171,7 +171,7 @@ internal sealed partial class JobConsumerService(
         {
             await Task.Yield();
             await processor.ProcessAsync(job, claimed, _abortJobs.Token);
-            await processor.ReleaseTenantSlotAsync(claimed);
+            await processor.ReleaseSlotAsync(claimed);
         }
         catch (Exception ex)
         {

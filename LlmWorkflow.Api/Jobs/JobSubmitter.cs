@@ -50,6 +50,7 @@ public sealed class JobSubmitter(
                 "webhook_url needs a signing secret and this service has none: send webhook_secret, or set LLM_WEBHOOK_SECRET (Webhooks:Secret) on the service.")];
         }
 
+        var concurrencyKey = ConcurrencyKeyOf(submission, workflow, ref problems);
         if (problems.Count > 0)
         {
             return new SubmissionResult(null, false, problems);
@@ -75,6 +76,8 @@ public sealed class JobSubmitter(
         // Inserted and dispatched together with concurrent submissions (one INSERT and one pipelined XADD per batch).
         var (job, dispatch) = NewJob(submission, workflow);
         job.DefinitionHash = version.Hash;
+        job.ConcurrencyKey = concurrencyKey;
+        job.ConcurrencyLimit = concurrencyKey is null ? null : workflow.Concurrency!.Limit;
         var accepted = job.ToAccepted(await EstimateWaitSecondsAsync(job, cancellationToken));
         if (submission.IdempotencyKey is not null)
         {
@@ -111,6 +114,40 @@ public sealed class JobSubmitter(
             ? JsonSerializer.Deserialize(stored, SubmitJsonContext.Default.JobAcceptedResponse)
             : existing.ToAccepted(0);
         return new SubmissionResult(existing, Created: false, [], original);
+    }
+
+    /// <summary>
+    /// The job's concurrency key, scoped by tenant and workflow (<c>tenant/workflow/key</c>), when its workflow declares
+    /// <c>concurrency</c>; a key that resolves to nothing or is too long is a problem naming <c>input_data</c>.
+    /// </summary>
+    private static string? ConcurrencyKeyOf(JobSubmission submission, WorkflowDefinition workflow, ref IReadOnlyList<SubmissionProblem> problems)
+    {
+        if (workflow.Concurrency is not { } concurrency)
+        {
+            return null;
+        }
+
+        var context = new System.Text.Json.Nodes.JsonObject
+        {
+            ["user_id"] = submission.UserId,
+            ["username"] = submission.Username,
+            ["action"] = submission.Action,
+            ["priority"] = submission.Priority,
+        };
+        var key = concurrency.KeyFor(submission.InputData, context);
+        var problem = key switch
+        {
+            null => $"The workflow runs at most {concurrency.Limit} job(s) per {concurrency.Key} at once, and this input gives it no value.",
+            { Length: > WorkflowConcurrency.MaxKeyLength } => $"{concurrency.Key} (the workflow's concurrency key) is {key.Length} characters for this input; at most {WorkflowConcurrency.MaxKeyLength}.",
+            _ => null,
+        };
+        if (problem is not null)
+        {
+            problems = [.. problems, new SubmissionProblem("input_data", problem)];
+            return null;
+        }
+
+        return $"{submission.TenantId}/{workflow.Name}/{key}";
     }
 
     /// <summary>Seconds until a worker is expected to start the job: until its run_at (if any), then the queue's wait.</summary>

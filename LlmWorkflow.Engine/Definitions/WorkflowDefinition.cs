@@ -53,4 +53,8 @@ public sealed record WorkflowDefinition
     /// <summary>The cheaper model (provider/model) a step runs on when <c>on_budget</c> is <c>downgrade</c>.</summary>
     [JsonPropertyName("downgrade_model")]
     public string? DowngradeModel { get; init; }
+
+    /// <summary>At most so many of this workflow's jobs with the same key run at once (<see cref="WorkflowConcurrency"/>).</summary>
+    [JsonPropertyName("concurrency")]
+    public WorkflowConcurrency? Concurrency { get; init; }
 }

@@ -41,10 +41,10 @@ public static class WorkflowDefinitionLoader
             return new(null, [new(source, "$", InvalidDefinitionCode, "The file holds null instead of a workflow object.", "Write a JSON object with name and steps.")]);
         }
 
-        // A wrong on_budget is refused like a wrong member: the definition does not load (400 naming the field).
-        if (Llm.Budgets.OnBudget.Problems(definition, source).ToList() is { Count: > 0 } budgetProblems)
+        // A wrong on_budget or concurrency is refused like a wrong member: the definition does not load (400 naming the field).
+        if (Llm.Budgets.OnBudget.Problems(definition, source).Concat(WorkflowConcurrency.Problems(definition, source)).ToList() is { Count: > 0 } definitionProblems)
         {
-            return new(null, budgetProblems);
+            return new(null, definitionProblems);
         }
 
         var problems = new List<ValidationProblem>();

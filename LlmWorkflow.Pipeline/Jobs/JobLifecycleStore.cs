@@ -36,12 +36,12 @@ public sealed partial class JobLifecycleStore(
     // One array per column, one element per job: $1 ids, $2 workflow names, $3 priorities, $4 webhook URLs, $5 webhook secrets,
     // $6 webhook events (jsonb), $7 user ids, $8 usernames, $9 actions, $10 inputs, $11 debug modes, $12 budgets, $13 idempotency
     // keys, $14 created at, $15 tenants, $16 trace ids, $17 run at, $18 schedule ids, $19 definition hashes, $20 idempotency
-    // fingerprints, $21 idempotent responses.
+    // fingerprints, $21 idempotent responses, $22 concurrency keys, $23 concurrency limits.
     private static readonly string SubmitSql = $"""
         INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, priority, webhook_url, webhook_secret, webhook_events,
                                        user_id, username, action, status, input_data, debug_mode, budget_usd, idempotency_key,
                                        queued_at, dispatched_at, created_at, updated_at, tenant_id, trace_id, run_at, schedule_id, definition_hash,
-                                       idempotency_fingerprint, idempotent_response)
+                                       idempotency_fingerprint, idempotent_response, concurrency_key, concurrency_limit)
         SELECT r.id, r.id::text, r.workflow_name, r.priority, r.webhook_url, r.webhook_secret,
                CASE WHEN r.webhook_events IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.webhook_events)) END,
                r.user_id, r.username, r.action,
@@ -50,14 +50,14 @@ public sealed partial class JobLifecycleStore(
                r.input_data, r.debug_mode, r.budget_usd, r.idempotency_key,
                COALESCE(r.run_at, r.created_at), CASE WHEN r.run_at IS NULL AND NOT r.held THEN r.created_at END, r.created_at, r.created_at,
                r.tenant_id, r.trace_id, COALESCE(r.run_at, CASE WHEN r.held THEN r.created_at END), r.schedule_id, r.definition_hash,
-               r.idempotency_fingerprint, r.idempotent_response
+               r.idempotency_fingerprint, r.idempotent_response, r.concurrency_key, r.concurrency_limit
           FROM (SELECT u.*, EXISTS (SELECT 1 FROM llm_workflow_pauses p WHERE p.workflow_name = u.workflow_name) AS held
                   FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::text[],
                               $10::jsonb[], $11::bool[], $12::numeric[], $13::text[], $14::timestamptz[], $15::text[], $16::text[],
-                              $17::timestamptz[], $18::uuid[], $19::text[], $20::text[], $21::json[])
+                              $17::timestamptz[], $18::uuid[], $19::text[], $20::text[], $21::json[], $22::text[], $23::int[])
                        AS u(id, workflow_name, priority, webhook_url, webhook_secret, webhook_events, user_id, username, action,
                             input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id, trace_id, run_at, schedule_id, definition_hash,
-                            idempotency_fingerprint, idempotent_response)) AS r
+                            idempotency_fingerprint, idempotent_response, concurrency_key, concurrency_limit)) AS r
         ON CONFLICT DO NOTHING
         RETURNING id
         """;
@@ -119,7 +119,7 @@ public sealed partial class JobLifecycleStore(
              WHERE j.id = ANY(ARRAY(SELECT id FROM claimable))
             RETURNING j.id, j.workflow_name, j.input_data, j.attempt, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
                       j.priority, j.webhook_url IS NOT NULL AS has_webhook, j.webhook_events, j.wait_data,
-                      j.definition_hash, j.forked_from_job_id IS NOT NULL AS is_fork, j.tenant_id
+                      j.definition_hash, j.forked_from_job_id IS NOT NULL AS is_fork, j.tenant_id, j.concurrency_key, j.concurrency_limit
         )
         SELECT * FROM claimed
         """;
@@ -214,6 +214,8 @@ public sealed partial class JobLifecycleStore(
         p.Add(Texts(jobs.Select(j => j.DefinitionHash)));
         p.Add(Texts(jobs.Select(j => j.IdempotencyFingerprint)));
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.IdempotentResponse).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Json });
+        p.Add(Texts(jobs.Select(j => j.ConcurrencyKey)));
+        p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.ConcurrencyLimit).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
         return await ReadIdsAsync(command, cancellationToken);
     }
 
@@ -313,6 +315,8 @@ public sealed partial class JobLifecycleStore(
             DefinitionHash = reader.FieldOrNull<string>("definition_hash"),
             IsFork = reader.Field<bool>("is_fork"),
             TenantId = reader.Field<string>("tenant_id"),
+            ConcurrencyKey = reader.FieldOrNull<string>("concurrency_key"),
+            ConcurrencyLimit = reader.FieldOrNull<int?>("concurrency_limit"),
         };
 
     /// <summary>The wait a job was parked on (the Park statement's <c>wait_data</c>), or null.</summary>
@@ -662,6 +666,11 @@ public sealed record ClaimedJob(
 
     /// <summary>The job's tenant: its steps spend from that tenant's dollar budgets (Tenants:&lt;id&gt;:Budgets).</summary>
     public string? TenantId { get; init; }
+
+    /// <summary>The job's concurrency key (<see cref="WorkflowJob.ConcurrencyKey"/>) and its limit; null without one.</summary>
+    public string? ConcurrencyKey { get; init; }
+
+    public int? ConcurrencyLimit { get; init; }
 }
 
 /// <summary>The final state a worker writes for a job.</summary>

@@ -133,6 +133,14 @@ public sealed class WorkflowJob
     /// <summary>SHA-256 (hex) of the workflow version the job runs (<c>llm_workflow_versions</c>); null for jobs from before pinning.</summary>
     public string? DefinitionHash { get; set; }
 
+    /// <summary>
+    /// The workflow's <c>concurrency.key</c> resolved for this job, scoped as <c>tenant/workflow/key</c>: at most
+    /// <see cref="ConcurrencyLimit"/> jobs with it run at once. Null when the workflow declares no concurrency.
+    /// </summary>
+    public string? ConcurrencyKey { get; set; }
+
+    public int? ConcurrencyLimit { get; set; }
+
     /// <summary>The job this one was forked from (<c>POST /api/v1/jobs/{id}/fork</c>), or null.</summary>
     public Guid? ForkedFromJobId { get; set; }
 

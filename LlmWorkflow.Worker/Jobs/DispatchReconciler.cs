@@ -42,7 +42,7 @@ internal sealed partial class DispatchReconciler(
         await queue.TrimAcknowledgedAsync();
         // The waker wakes scheduled jobs on time; this catches any whose notice was lost.
         count += await WakeDueAsync(cancellationToken);
-        // A tenant slot freed by a worker that died before queuing the tenant's next job (or whose cap was lifted).
+        // A slot (of a capped tenant, of a concurrency key) freed by a worker that died before queuing the next job it held, or a cap lifted.
         var slots = await SendMarkedAsync((_, limit, ct) => store.ResumeFreeSlotsAsync(tenantCaps, limit, ct), time.GetUtcNow(), cancellationToken);
         Count(slots, "slot_freed");
 

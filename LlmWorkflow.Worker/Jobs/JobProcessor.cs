@@ -41,21 +41,22 @@ internal sealed partial class JobProcessor(
 
     private static readonly System.Diagnostics.Metrics.Counter<long> SlotWaits = Telemetry.Meter.CreateCounter<long>(
         "llmworkflow.jobs.slot_waits", unit: "{job}",
-        description: "Jobs a worker's claim parked because their tenant ran its Tenants:<id>:MaxConcurrentJobs already.");
+        description: "Jobs a worker's claim parked because their tenant ran its Tenants:<id>:MaxConcurrentJobs, or their concurrency key its limit, already.");
 
     /// <summary>
     /// Claims the jobs of a batch of entries in one statement; entries whose job is absent need no run. With tenant
-    /// caps set, jobs past their tenant's cap are parked as slot waits instead (absent too).
+    /// caps set or a workflow declaring <c>concurrency</c>, jobs past their tenant's cap or their key's limit are parked
+    /// as slot waits instead (absent too).
     /// </summary>
     public async Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(IReadOnlyList<DispatchedJob> batch, CancellationToken cancellationToken)
     {
         var ids = batch.Select(d => d.Dispatch.JobId).Where(id => id != Guid.Empty).Distinct().ToArray();
-        if (!tenantCaps.Any)
+        if (!tenantCaps.Any && !catalog.All.Any(w => w.Concurrency is not null))
         {
             return await store.ClaimAsync(ids, _options.Id, _options.LeaseDuration, cancellationToken);
         }
 
-        var (claimed, held) = await store.ClaimWithinCapsAsync(ids, _options.Id, _options.LeaseDuration, tenantCaps,
+        var (claimed, held) = await store.ClaimWithinLimitsAsync(ids, _options.Id, _options.LeaseDuration, tenantCaps,
             time.GetUtcNow() + _options.ReconcileInterval, cancellationToken);
         if (held > 0)
         {
@@ -66,19 +67,21 @@ internal sealed partial class JobProcessor(
     }
 
     /// <summary>
-    /// The job left <c>processing</c> (finished, parked, handed back): when its tenant is capped, the tenant's next slot
-    /// wait is queued at once. A failure here is the reconciler's backstop's to repair, within its interval.
+    /// The job left <c>processing</c> (finished, parked, handed back): when its tenant is capped or it has a
+    /// concurrency key, the next job they held is queued at once. A failure here is the reconciler's backstop's to
+    /// repair, within its interval.
     /// </summary>
-    public async Task ReleaseTenantSlotAsync(ClaimedJob claimed)
+    public async Task ReleaseSlotAsync(ClaimedJob claimed)
     {
-        if (claimed.TenantId is not { } tenantId || tenantCaps.CapOf(tenantId) is not { } cap)
+        var tenantCap = tenantCaps.CapOf(claimed.TenantId);
+        if (tenantCap is null && claimed.ConcurrencyKey is null)
         {
             return;
         }
 
         try
         {
-            var resumed = await store.ResumeForSlotAsync(tenantId, cap, atMost: 1, CancellationToken.None);
+            var resumed = await store.ResumeForSlotAsync(claimed.TenantId, tenantCap, claimed.ConcurrencyKey, claimed.ConcurrencyLimit, CancellationToken.None);
             foreach (var job in resumed)
             {
                 await queue.EnqueueAsync(job.Dispatch, CancellationToken.None);
@@ -86,7 +89,7 @@ internal sealed partial class JobProcessor(
         }
         catch (Exception ex) when (ex is Npgsql.NpgsqlException or StackExchange.Redis.RedisException or TimeoutException)
         {
-            LogSlotReleaseFailed(ex, tenantId);
+            LogSlotReleaseFailed(ex, claimed.Id);
         }
     }
 
@@ -378,8 +381,8 @@ internal sealed partial class JobProcessor(
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} released for another worker ({Reason})")]
     private partial void LogReleased(Guid jobId, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A slot of tenant {TenantId} was freed but its next waiting job could not be queued; the reconciler queues it within its interval")]
-    private partial void LogSlotReleaseFailed(Exception ex, string tenantId);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} freed a slot but the next job waiting for it could not be queued; the reconciler queues it within its interval")]
+    private partial void LogSlotReleaseFailed(Exception ex, Guid jobId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: attempt {Attempt} was taken over by a newer attempt; this run stopped without writing")]
     private partial void LogTakenOver(Guid jobId, int attempt);
