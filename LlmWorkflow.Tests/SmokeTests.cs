@@ -2,6 +2,8 @@ using LlmWorkflow.Engine.Execution;
 
 namespace LlmWorkflow.Tests;
 
+[UnitTest]
+
 public sealed class SmokeTests
 {
     [Fact]

@@ -3,6 +3,8 @@ using LlmWorkflow.Engine.Execution;
 
 namespace LlmWorkflow.Tests.Engine;
 
+[UnitTest]
+
 public sealed class ErrorSanitizerTests
 {
     [Theory]

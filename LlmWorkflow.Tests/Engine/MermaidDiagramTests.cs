@@ -2,6 +2,8 @@ using LlmWorkflow.Engine.Diagrams;
 
 namespace LlmWorkflow.Tests.Engine;
 
+[UnitTest]
+
 public sealed class MermaidDiagramTests
 {
     [Fact]

@@ -4,6 +4,8 @@ using LlmWorkflow.Engine.Execution;
 
 namespace LlmWorkflow.Tests.Engine;
 
+[UnitTest]
+
 public sealed class StepInputCaptureTests
 {
     [Fact]

@@ -2,6 +2,8 @@ using LlmWorkflow.Engine.Definitions;
 
 namespace LlmWorkflow.Tests.Engine;
 
+[UnitTest]
+
 public sealed class WorkflowDefinitionLoaderTests
 {
     [Fact]

@@ -3,6 +3,8 @@ using LlmWorkflow.Engine.Llm;
 
 namespace LlmWorkflow.Tests.Llm;
 
+[UnitTest]
+
 public sealed class ModelIdTests
 {
     [Theory]

@@ -7,6 +7,8 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmWorkflow.Tests.Llm;
 
+[UnitTest]
+
 public sealed class ServiceRegistrationTests
 {
     [Fact]

@@ -2,6 +2,8 @@ using LlmWorkflow.Pipeline.Redis;
 
 namespace LlmWorkflow.Tests.Redis;
 
+[UnitTest]
+
 public sealed class RedisConnectionOptionsTests
 {
     [Fact]

@@ -3,6 +3,8 @@ using LlmWorkflow.Engine.Execution;
 
 namespace LlmWorkflow.Tests.Transforms;
 
+[UnitTest]
+
 public sealed class MarkdownToJsonTransformTests
 {
     private const string EmergencyConfig = """

@@ -4,6 +4,8 @@ using LlmWorkflow.Engine.Expressions;
 
 namespace LlmWorkflow.Tests.Transforms;
 
+[UnitTest]
+
 public sealed class TextTransformTests
 {
     [Fact]

@@ -3,6 +3,8 @@ using LlmWorkflow.Engine.Transforms;
 
 namespace LlmWorkflow.Tests.Transforms;
 
+[UnitTest]
+
 public sealed class TransformRegistryTests
 {
     [Fact]
