@@ -19,22 +19,16 @@ public sealed class TestServers : IAsyncDisposable
 
     public TestServers()
     {
-        _postgres = new(() => StartOnce(async () =>
-        {
-            var postgres = new LocalPostgres(new LocalPostgresOptions
+        _postgres = new(() => StartOnce(
+            () => new LocalPostgres(new LocalPostgresOptions
             {
                 DataDirectory = Path.Combine(_root.Value, "postgres"),
                 TradeDurabilityForSpeed = true,
-            });
-            await postgres.StartAsync();
-            return postgres;
-        }));
-        _redis = new(() => StartOnce(async () =>
-        {
-            var redis = new LocalRedis(new LocalRedisOptions { DataDirectory = Path.Combine(_root.Value, "redis") });
-            await redis.StartAsync();
-            return redis;
-        }));
+            }),
+            postgres => postgres.StartAsync()));
+        _redis = new(() => StartOnce(
+            () => new LocalRedis(new LocalRedisOptions { DataDirectory = Path.Combine(_root.Value, "redis") }),
+            redis => redis.StartAsync()));
     }
 
     /// <summary>Whether either server was asked for (and so started, or tried to).</summary>
@@ -98,11 +92,26 @@ public sealed class TestServers : IAsyncDisposable
     /// Starts a server for the whole run outside the asking test's execution context: that test's cancellation and
     /// output belong to it alone, the server to every test.
     /// </summary>
-    private static Task<T> StartOnce<T>(Func<Task<T>> start)
+    private static Task<T> StartOnce<T>(Func<T> create, Func<T, Task> start)
+        where T : IAsyncDisposable
     {
         using (ExecutionContext.SuppressFlow())
         {
-            return Task.Run(start);
+            return Task.Run(async () =>
+            {
+                var server = create();
+                try
+                {
+                    await start(server);
+                    return server;
+                }
+                catch
+                {
+                    // What did start (a process that never became ready) must not outlive the run.
+                    await server.DisposeAsync();
+                    throw;
+                }
+            });
         }
     }
 
