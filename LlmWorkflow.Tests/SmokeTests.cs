@@ -3,7 +3,6 @@ using LlmWorkflow.Engine.Execution;
 namespace LlmWorkflow.Tests;
 
 [UnitTest]
-
 public sealed class SmokeTests
 {
     [Fact]

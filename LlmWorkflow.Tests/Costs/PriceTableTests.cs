@@ -5,7 +5,6 @@ using LlmWorkflow.Tests.Llm;
 namespace LlmWorkflow.Tests.Costs;
 
 [UnitTest]
-
 public sealed class PriceTableTests
 {
     private static readonly PriceTable Prices = TestGateways.Prices;

@@ -4,7 +4,6 @@ using LlmWorkflow.Engine.Execution;
 namespace LlmWorkflow.Tests.Engine;
 
 [UnitTest]
-
 public sealed class ErrorSanitizerTests
 {
     [Theory]

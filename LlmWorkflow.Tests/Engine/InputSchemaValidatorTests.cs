@@ -4,7 +4,6 @@ using LlmWorkflow.Engine.Definitions;
 namespace LlmWorkflow.Tests.Engine;
 
 [UnitTest]
-
 public sealed class InputSchemaValidatorTests
 {
     private static readonly JsonObject Schema = JsonNode.Parse("""

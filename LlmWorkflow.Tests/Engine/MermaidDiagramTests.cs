@@ -3,7 +3,6 @@ using LlmWorkflow.Engine.Diagrams;
 namespace LlmWorkflow.Tests.Engine;
 
 [UnitTest]
-
 public sealed class MermaidDiagramTests
 {
     [Fact]

@@ -5,7 +5,6 @@ using LlmWorkflow.Engine.Execution;
 namespace LlmWorkflow.Tests.Engine;
 
 [UnitTest]
-
 public sealed class StepInputCaptureTests
 {
     [Fact]

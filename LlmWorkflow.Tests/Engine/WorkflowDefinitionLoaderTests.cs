@@ -3,7 +3,6 @@ using LlmWorkflow.Engine.Definitions;
 namespace LlmWorkflow.Tests.Engine;
 
 [UnitTest]
-
 public sealed class WorkflowDefinitionLoaderTests
 {
     [Fact]

@@ -7,7 +7,6 @@ using static LlmWorkflow.Tests.Engine.TestWorkflows;
 namespace LlmWorkflow.Tests.Engine;
 
 [UnitTest]
-
 public sealed class WorkflowRunnerControlFlowTests
 {
     private static readonly WorkflowRunOptions Options = new() { RunId = "run-1" };

@@ -10,7 +10,6 @@ using static LlmWorkflow.Tests.Engine.TestWorkflows;
 namespace LlmWorkflow.Tests.Engine;
 
 [UnitTest]
-
 public sealed class WorkflowRunnerLlmTests : IDisposable
 {
     private static readonly WorkflowRunOptions Options = new() { RunId = "run-1" };

@@ -4,7 +4,6 @@ using LlmWorkflow.Engine.Expressions;
 namespace LlmWorkflow.Tests.Expressions;
 
 [UnitTest]
-
 public sealed class ConditionTests
 {
     private readonly ExpressionScope scope = ScopeFixtures.Create()

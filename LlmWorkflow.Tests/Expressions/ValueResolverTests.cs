@@ -5,7 +5,6 @@ using LlmWorkflow.Engine.Expressions;
 namespace LlmWorkflow.Tests.Expressions;
 
 [UnitTest]
-
 public sealed class ValueResolverTests
 {
     private readonly ExpressionScope scope = ScopeFixtures.Create();

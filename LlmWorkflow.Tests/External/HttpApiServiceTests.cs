@@ -5,7 +5,6 @@ using LlmWorkflow.Tests.Fakes;
 namespace LlmWorkflow.Tests.External;
 
 [IntegrationTest]
-
 public sealed class HttpApiServiceTests
 {
     [Fact]

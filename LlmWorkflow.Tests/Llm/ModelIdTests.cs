@@ -4,7 +4,6 @@ using LlmWorkflow.Engine.Llm;
 namespace LlmWorkflow.Tests.Llm;
 
 [UnitTest]
-
 public sealed class ModelIdTests
 {
     [Theory]

@@ -8,7 +8,6 @@ using Microsoft.Extensions.DependencyInjection;
 namespace LlmWorkflow.Tests.Llm;
 
 [UnitTest]
-
 public sealed class ServiceRegistrationTests
 {
     [Fact]

@@ -3,7 +3,6 @@ using LlmWorkflow.Pipeline.Redis;
 namespace LlmWorkflow.Tests.Redis;
 
 [UnitTest]
-
 public sealed class RedisConnectionOptionsTests
 {
     [Fact]

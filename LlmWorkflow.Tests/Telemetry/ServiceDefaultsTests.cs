@@ -14,7 +14,6 @@ using OpenTelemetry.Trace;
 namespace LlmWorkflow.Tests.Telemetry;
 
 [IntegrationTest]
-
 public sealed class ServiceDefaultsTests
 {
     [Fact]

@@ -5,7 +5,6 @@ using LlmWorkflow.Engine.Templates;
 namespace LlmWorkflow.Tests.Templates;
 
 [UnitTest]
-
 public sealed class PromptLibraryTests : IDisposable
 {
     private readonly TempPromptFolder folder = new();

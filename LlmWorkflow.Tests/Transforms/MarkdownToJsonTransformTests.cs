@@ -4,7 +4,6 @@ using LlmWorkflow.Engine.Execution;
 namespace LlmWorkflow.Tests.Transforms;
 
 [UnitTest]
-
 public sealed class MarkdownToJsonTransformTests
 {
     private const string EmergencyConfig = """

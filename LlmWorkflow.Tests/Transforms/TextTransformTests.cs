@@ -5,7 +5,6 @@ using LlmWorkflow.Engine.Expressions;
 namespace LlmWorkflow.Tests.Transforms;
 
 [UnitTest]
-
 public sealed class TextTransformTests
 {
     [Fact]

@@ -4,7 +4,6 @@ using LlmWorkflow.Engine.Transforms;
 namespace LlmWorkflow.Tests.Transforms;
 
 [UnitTest]
-
 public sealed class TransformRegistryTests
 {
     [Fact]
