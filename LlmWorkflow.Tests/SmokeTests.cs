@@ -2,6 +2,7 @@ using LlmWorkflow.Engine.Execution;
 
 namespace LlmWorkflow.Tests;
 
+[UnitTest]
 public sealed class SmokeTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using Microsoft.Extensions.AI;
 namespace LlmWorkflow.Tests.Admission;
 
 /// <summary>Prompt tokens by the model's tokenizer (or about four characters a token), and the settings' checks.</summary>
+[UnitTest]
 public sealed class AdmissionEstimateTests
 {
     [Fact]

@@ -16,6 +16,7 @@ namespace LlmWorkflow.Tests.Admission;
 /// meet 429s (measured); with them none, and the provider's window is used to within 10 % of its limit. Redis losing
 /// its data mid-run loses no job and pays no call twice. A paused provider's steps wait parked, not fail.
 /// </summary>
+[IntegrationTest]
 public sealed class AdmissionPipelineTests(TestServers servers)
 {
     // bench/admission.sh runs the full version (500 jobs, 60,000 tokens a minute) through these variables.

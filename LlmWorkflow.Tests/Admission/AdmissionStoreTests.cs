@@ -10,6 +10,7 @@ namespace LlmWorkflow.Tests.Admission;
 /// until the oldest calls leave the window, reconciling with real usage, concurrency slots and the release notice,
 /// re-syncing from a provider's remaining tokens, a 429's block, and a paused provider.
 /// </summary>
+[IntegrationTest]
 public sealed class AdmissionStoreTests(TestServers servers) : IAsyncLifetime
 {
     private static readonly AdmissionSettings Settings = new() { Window = TimeSpan.FromSeconds(10), LeaseTimeout = TimeSpan.FromSeconds(30) };
@@ -18,7 +19,7 @@ public sealed class AdmissionStoreTests(TestServers servers) : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        _redis = await ConnectionMultiplexer.ConnectAsync(servers.Redis.ConnectionString);
+        _redis = await ConnectionMultiplexer.ConnectAsync((await servers.RedisAsync()).ConnectionString);
         _store = new RedisAdmissionStore(_redis, $"t-{Guid.NewGuid():N}:");
     }
 

@@ -15,6 +15,7 @@ namespace LlmWorkflow.Tests.Admission;
 /// tokens (a gpt-4o call costs about $0.0022; its forecast before any history, max_tokens 250, about $0.0027). The
 /// test caller's tenant is <c>tests</c>.
 /// </summary>
+[IntegrationTest]
 public sealed class TenantBudgetPipelineTests(TestServers servers)
 {
     private const int Jobs = 20;

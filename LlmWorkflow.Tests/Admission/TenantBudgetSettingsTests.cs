@@ -4,6 +4,7 @@ using LlmWorkflow.Engine.Llm.Budgets;
 namespace LlmWorkflow.Tests.Admission;
 
 /// <summary>The budget settings and a definition's on_budget are checked when they are read, naming what is wrong.</summary>
+[UnitTest]
 public sealed class TenantBudgetSettingsTests
 {
     private const string Steps = """ "steps": [{"id": "a", "type": "transform", "config": {"operation": "uppercase", "input": "x"}}] """;

@@ -8,6 +8,7 @@ using LlmWorkflow.Tests.Infrastructure;
 namespace LlmWorkflow.Tests.Api;
 
 /// <summary>The v1 HTTP contract against a real API on real Postgres + Redis (no worker: jobs stay queued).</summary>
+[IntegrationTest]
 public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
 {
     private ApiFactory _api = null!;

@@ -9,6 +9,7 @@ namespace LlmWorkflow.Tests.Api;
 /// Answers a client written from the documents can act on: a malformed job id gets the job problem body, an unknown
 /// webhook event name is refused with the valid names, and no answer names a path on the server.
 /// </summary>
+[IntegrationTest]
 public sealed class ClearErrorTests(TestServers servers) : IAsyncLifetime
 {
     private ApiFactory _api = null!;

@@ -14,6 +14,7 @@ namespace LlmWorkflow.Tests.Api;
 /// and another body with it 422 (the IETF draft); the health answers in document 001's shape; a dry run of an ad-hoc
 /// definition lists every structural problem; external_api_cache answers document 001's cache statistics query.
 /// </summary>
+[IntegrationTest]
 public sealed class DocumentShapesTests(TestServers servers) : ApiWithDatabase(servers)
 {
     private const string HelloAda = """{"workflow_name": "hello_transform", "input_data": {"name": "Ada"}}""";

@@ -12,6 +12,7 @@ namespace LlmWorkflow.Tests.Api;
 /// real Postgres (no worker: the test writes the jobs' timestamps and figures itself, then compares every answer with
 /// what it computes from the rows it reads back from the database).
 /// </summary>
+[IntegrationTest]
 public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : ApiWithDatabase(servers)
 {
     private static readonly string[] SortFields = ["created_at", "status", "workflow_name", "username", "priority", "duration_ms", "total_tokens", "cost_usd"];

@@ -14,6 +14,7 @@ namespace LlmWorkflow.Tests.Api;
 /// The terminal live event the API rebuilds from the job row when the job's Redis stream is gone (expired, or never
 /// written): the shared <see cref="LiveJobEvent"/> record, with the fields clients have always been sent.
 /// </summary>
+[IntegrationTest]
 public sealed class LiveEventWireTests(TestServers servers) : IAsyncLifetime
 {
     private ApiFactory _api = null!;

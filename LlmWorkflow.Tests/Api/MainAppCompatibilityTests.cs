@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Api;
 /// Postgres and Redis: webhook secrets checked at submit, the default webhook URL, CORS preflights, per-user rate
 /// limits keyed on the body's user_id, and the documents' environment variable names.
 /// </summary>
+[IntegrationTest]
 public sealed class MainAppCompatibilityTests(TestServers servers)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

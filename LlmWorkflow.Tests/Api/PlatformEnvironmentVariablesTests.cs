@@ -6,6 +6,7 @@ using LlmWorkflow.Pipeline.Redis;
 namespace LlmWorkflow.Tests.Api;
 
 /// <summary>The documents' environment variable names translated into this service's settings.</summary>
+[UnitTest]
 public sealed class PlatformEnvironmentVariablesTests
 {
     private static ConfigurationManager Configure(Dictionary<string, string?> variables)

@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Api;
 /// start (migrations, a first job with a signed webhook, which creates the Data Protection key) prints no warning, and
 /// the documents' LOG_LEVEL changes the level the shipped file sets, and a broken workflow definition stops the start.
 /// </summary>
+[SystemTest]
 public sealed class StartupLogTests(TestServers servers)
 {
     /// <summary>The console formatter's prefixes of warning, error and critical lines.</summary>

@@ -6,6 +6,7 @@ namespace LlmWorkflow.Tests.Cli;
 /// What an author configures is what runs: <c>${...}</c> in inline prompts is substituted, validate finds prompt
 /// files where run does, JSON syntax errors name the line an editor shows, and cost_data breaks usage down by model.
 /// </summary>
+[SystemTest]
 public sealed class AuthoringConsistencyTests : IDisposable
 {
     private readonly TempWorkflows _project = new();

@@ -3,6 +3,7 @@ using LlmWorkflow.Cli;
 namespace LlmWorkflow.Tests.Cli;
 
 /// <summary>The authoring loop on a scaffold: <c>new</c> → <c>validate</c> → <c>dry-run</c> → <c>diagram</c> → <c>run --mock</c>.</summary>
+[SystemTest]
 public sealed class AuthoringLoopTests : IDisposable
 {
     private readonly TempWorkflows _project = new();

@@ -8,6 +8,7 @@ namespace LlmWorkflow.Tests.Cli;
 /// <see cref="CliHarness.ToolPath"/>, which the process tests run), so a project reference that drags them back in
 /// fails here.
 /// </summary>
+[SystemTest]
 public sealed class CliDependenciesTests
 {
     private static readonly string[] ForbiddenLibraryPrefixes =

@@ -4,6 +4,7 @@ using LlmWorkflow.Tests.Infrastructure;
 namespace LlmWorkflow.Tests.Cli;
 
 /// <summary>The editor's model of a definition: the step tree over every kind of block, edits, undo and an unchanged save.</summary>
+[UnitTest]
 public sealed class DefinitionDocumentTests
 {
     private static DefinitionDocument Open(string workflow)

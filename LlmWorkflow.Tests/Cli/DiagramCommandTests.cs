@@ -3,6 +3,7 @@ using LlmWorkflow.Cli;
 namespace LlmWorkflow.Tests.Cli;
 
 /// <summary><c>llmwf diagram</c>: Mermaid and markdown output, to standard output or a file.</summary>
+[SystemTest]
 public sealed class DiagramCommandTests : IDisposable
 {
     private readonly TempWorkflows _project = new();

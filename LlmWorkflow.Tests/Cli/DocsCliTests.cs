@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Cli;
 /// page shows (as a redirected process, without provider keys; a block ending in <c>...</c> is an excerpt of the
 /// first lines); every command of the tool is documented; every <c>llmwf</c> line of a bash example parses.
 /// </summary>
+[SystemTest]
 public sealed partial class DocsCliTests : IDisposable
 {
     private static readonly string CliDoc = Path.Combine(RepositoryPaths.Root, "docs", "CLI.md");

@@ -9,6 +9,7 @@ namespace LlmWorkflow.Tests.Cli;
 /// (every change reported), validates, is priced through OpenRouter and runs with --mock; document 000's
 /// emergency_contacts needs no upgrade and runs with --mock.
 /// </summary>
+[SystemTest]
 public sealed class DocumentDefinitionTests : IDisposable
 {
     /// <summary>Document 001, "Workflow System / Quick Example", as printed there.</summary>

@@ -4,6 +4,7 @@ using LlmWorkflow.Cli;
 namespace LlmWorkflow.Tests.Cli;
 
 /// <summary><c>llmwf dry-run</c>: the planner's steps and min/expected/max costs, as a table and as JSON.</summary>
+[SystemTest]
 public sealed class DryRunCommandTests : IDisposable
 {
     private readonly TempWorkflows _project = new();

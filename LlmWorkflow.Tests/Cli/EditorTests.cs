@@ -9,6 +9,7 @@ namespace LlmWorkflow.Tests.Cli;
 /// Python's json module: key order and formatting of untouched parts kept); a problem shows beside the step and a
 /// definition with problems is not saved without confirmation. Menus are driven by typing to search, as a user can.
 /// </summary>
+[SystemTest]
 public sealed class EditorTests : IDisposable
 {
     private static readonly TimeSpan ScreenTimeout = TimeSpan.FromSeconds(60);

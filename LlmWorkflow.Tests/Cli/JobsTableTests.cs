@@ -5,6 +5,7 @@ using Spectre.Console;
 namespace LlmWorkflow.Tests.Cli;
 
 /// <summary>The <c>jobs</c> table keeps each job id on one line (it is copied into watch/status/retry) on narrow terminals.</summary>
+[UnitTest]
 public sealed class JobsTableTests
 {
     [Theory]

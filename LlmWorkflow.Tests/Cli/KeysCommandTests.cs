@@ -9,6 +9,7 @@ namespace LlmWorkflow.Tests.Cli;
 /// on a real database: the secret is printed once and works, lists never show it, rotation and revocation take
 /// effect, and the commands need an admin key.
 /// </summary>
+[SystemTest]
 public sealed class KeysCommandTests(TestServers servers) : IAsyncLifetime
 {
     private const string Url = "http://localhost";

@@ -3,6 +3,7 @@ using LlmWorkflow.Cli;
 namespace LlmWorkflow.Tests.Cli;
 
 /// <summary>The built tool as a separate process (<c>dotnet llmwf.dll</c>), output redirected as in CI.</summary>
+[SystemTest]
 public sealed class ProcessTests : IDisposable
 {
     private readonly TempWorkflows _project = new();

@@ -5,6 +5,7 @@ using LlmWorkflow.Tests.Infrastructure;
 namespace LlmWorkflow.Tests.Cli;
 
 /// <summary><c>llmwf run</c> in-process: every shipped workflow with --mock, result JSON, plain progress, input errors.</summary>
+[SystemTest]
 public sealed class RunCommandTests : IDisposable
 {
     private readonly TempWorkflows _project = new();

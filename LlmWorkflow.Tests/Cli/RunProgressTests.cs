@@ -5,6 +5,7 @@ using LlmWorkflow.Cli.Display;
 namespace LlmWorkflow.Tests.Cli;
 
 /// <summary>The display model both run and watch feed with wire events (read through the shared records).</summary>
+[UnitTest]
 public sealed class RunProgressTests
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace LlmWorkflow.Tests.Cli;
 /// submit, status, watch, jobs and cancel against the real API (in-process, its handler injected into the CLI) and
 /// a real Worker, on the shared Postgres and Redis.
 /// </summary>
+[SystemTest]
 public sealed class ServiceCommandTests(TestServers servers) : IAsyncLifetime
 {
     private const string Url = "http://localhost";

@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Cli;
 /// <c>run</c> and <c>watch</c> under a real pseudo-terminal (tmux): the live display (bars, spinner, streamed text)
 /// renders while the workflow runs and ends cleanly; piped, the same command prints plain lines.
 /// </summary>
+[SystemTest]
 public sealed class TerminalTests(TestServers servers) : IDisposable
 {
     private static readonly TimeSpan ScreenTimeout = TimeSpan.FromSeconds(60);

@@ -4,6 +4,7 @@ namespace LlmWorkflow.Tests.Cli;
 /// A workflow author with document 001 in hand, in a real terminal (tmux) on a machine without provider keys: the
 /// document's example, exactly as printed, is upgraded and then validates (the missing key is a warning, not a failure).
 /// </summary>
+[SystemTest]
 public sealed class UpgradeTerminalTests : IDisposable
 {
     private static readonly TimeSpan ScreenTimeout = TimeSpan.FromSeconds(60);

@@ -4,6 +4,7 @@ using LlmWorkflow.Cli;
 namespace LlmWorkflow.Tests.Cli;
 
 /// <summary><c>llmwf validate</c> in-process: exit codes, file:jsonpath locations and the JSON shape.</summary>
+[SystemTest]
 public sealed class ValidateCommandTests : IDisposable
 {
     private const string Broken = """

@@ -10,6 +10,7 @@ namespace LlmWorkflow.Tests.Clients;
 /// sample console app runs with LlmWorkflow.Client. Each submits a job twice with one idempotency key, follows it
 /// live with a resume, reads a typed 404, and verifies the service's real webhook delivery on its own endpoint.
 /// </summary>
+[SystemTest]
 public sealed class ClientPackagesTests(ContractFixture fixture, ITestOutputHelper output) : IClassFixture<ContractFixture>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(4);

@@ -15,6 +15,7 @@ namespace LlmWorkflow.Tests.Clients;
 /// table, methods and records). A route or field added to the service without <c>npm run generate</c> in
 /// clients/typescript fails here, naming it.
 /// </summary>
+[SystemTest]
 public sealed class ClientSyncTests(ContractFixture fixture, ITestOutputHelper output) : IClassFixture<ContractFixture>
 {
     private static readonly string[] Methods = ["get", "put", "post", "delete", "patch"];

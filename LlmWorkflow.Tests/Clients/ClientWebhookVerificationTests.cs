@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Clients;
 /// its base64-decoded bytes and any other as its UTF-8 bytes, and accepts a delivery signed during a rotation with
 /// either secret. Signed here by the Worker's own signer; the samples verify real deliveries.
 /// </summary>
+[UnitTest]
 public sealed class ClientWebhookVerificationTests
 {
     private const string Body = """{"event":"workflow.completed","job_id":"6f1c2b1e-8a3d-4d7e-9a51-0c3b9e2f4a10","status":"completed"}""";

@@ -4,6 +4,7 @@ using LlmWorkflow.Tests.Infrastructure;
 namespace LlmWorkflow.Tests.Clients;
 
 /// <summary><c>dotnet pack</c> makes one LlmWorkflow.Client package that carries the Contracts records it exposes.</summary>
+[SystemTest]
 public sealed class DotnetPackageTests(ITestOutputHelper output)
 {
     [Fact]

@@ -6,6 +6,7 @@ namespace LlmWorkflow.Tests.Clients;
 /// The TypeScript package's own unit tests (clients/typescript/test, node's test runner, a fake fetch): idempotency
 /// keys, typed errors, backoff to a failed job's category, event resume over a dropped stream, webhook rotation.
 /// </summary>
+[SystemTest]
 public sealed class TypeScriptPackageUnitTests(ITestOutputHelper output)
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace LlmWorkflow.Tests.Contract;
 /// The Scalar API reference at <c>/scalar/</c> (Scalar.AspNetCore) in headless Chromium: it renders the live OpenAPI document from the
 /// service's own files, and asks nothing of any other host (every request leaving 127.0.0.1 is refused and recorded).
 /// </summary>
+[SystemTest]
 public sealed class ApiReferenceBrowserTests(ContractFixture fixture) : IClassFixture<ContractFixture>
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace LlmWorkflow.Tests.Contract;
 /// openapi-typescript + openapi-fetch and checked by tsc, the requirement documents' own TypeScript client, poller
 /// and webhook handler, the <c>eventsource</c> package, and Redocly's linter.
 /// </summary>
+[SystemTest]
 public sealed class ContractTests(ContractFixture fixture, ITestOutputHelper output) : IClassFixture<ContractFixture>
 {
     private static readonly TimeSpan ScriptTimeout = TimeSpan.FromMinutes(4);

@@ -14,6 +14,7 @@ namespace LlmWorkflow.Tests.Costs;
 /// in the rollup when the job went or are rolled up after — until the usage retention purges their month.
 /// Real API, real PostgreSQL.
 /// </summary>
+[IntegrationTest]
 public sealed class DeletedJobSpendTests(TestServers servers) : ApiWithDatabase(servers)
 {
     private const string Tenant = "t-ledger";

@@ -4,6 +4,7 @@ using LlmWorkflow.Tests.Llm;
 
 namespace LlmWorkflow.Tests.Costs;
 
+[UnitTest]
 public sealed class PriceTableTests
 {
     private static readonly PriceTable Prices = TestGateways.Prices;

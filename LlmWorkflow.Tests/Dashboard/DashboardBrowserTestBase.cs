@@ -9,6 +9,7 @@ namespace LlmWorkflow.Tests.Dashboard;
 /// errors they logged (a test ends by asserting there were none), the sign-in a person does, and the expect timeout
 /// of a loaded CI machine.
 /// </summary>
+[SystemTest]
 public abstract class DashboardBrowserTestBase : IAsyncLifetime
 {
     /// <summary>Console errors of every page the test opened (each context's listener adds under this lock).</summary>

@@ -14,6 +14,7 @@ namespace LlmWorkflow.Tests.Dashboard;
 /// its jobs, the activity charts and the tenant filter (layout at every width: DashboardBrowserTests). Every figure is compared
 /// with what the API or the database holds, never with numbers written into the test.
 /// </summary>
+[SystemTest]
 public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClassFixture<DashboardFixture>, IAsyncLifetime
 {
     private static readonly string[] SortColumns = ["status", "workflow_name", "username", "priority", "created_at", "duration_ms", "total_tokens", "cost_usd"];

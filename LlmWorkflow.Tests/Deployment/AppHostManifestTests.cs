@@ -9,6 +9,7 @@ namespace LlmWorkflow.Tests.Deployment;
 /// writes the model the AppHost runs, valid against the published aspire-8.0 schema (checked by Ajv, not by our code),
 /// and starts nothing.
 /// </summary>
+[SystemTest]
 public sealed partial class AppHostManifestTests
 {
     private static readonly string Schema = Path.Combine(RepositoryPaths.Root, "LlmWorkflow.Tests", "Deployment", "Schemas", "aspire-8.0.json");

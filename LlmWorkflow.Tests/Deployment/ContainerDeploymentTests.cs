@@ -15,6 +15,7 @@ namespace LlmWorkflow.Tests.Deployment;
 /// the job to the other. Everything the test starts is removed.
 /// </summary>
 [Collection(PublishesApiAndWorker.Name)]
+[SystemTest]
 public sealed class ContainerDeploymentTests(TestServers servers, ITestOutputHelper output)
 {
     private const string BaseImage = "localhost/dotnet/aspnet:10.0";

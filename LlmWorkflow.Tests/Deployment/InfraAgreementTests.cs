@@ -18,6 +18,7 @@ namespace LlmWorkflow.Tests.Deployment;
 /// setting the services read in production gets a value, stream and group names are the code's, probes hit mapped
 /// routes, module calls pass every required parameter, and the connection strings Key Vault stores parse as intended.
 /// </summary>
+[IntegrationTest]
 public sealed partial class InfraAgreementTests(TestServers servers)
 {
     private static readonly string Infra = Path.Combine(RepositoryPaths.Root, "infra");

@@ -15,6 +15,7 @@ namespace LlmWorkflow.Tests.Deployment;
 /// connection string infra/ stores (<c>SSL Mode=Require</c>) reaches Npgsql unchanged: the services migrate and
 /// query over TLS against a real server that accepts TLS only.
 /// </summary>
+[IntegrationTest]
 public sealed class PostgresSslTests
 {
     [Fact]

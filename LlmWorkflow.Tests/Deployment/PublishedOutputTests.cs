@@ -14,6 +14,7 @@ namespace LlmWorkflow.Tests.Deployment;
 /// stays on (tiered PGO off); each is started through its apphost, as the image's entrypoint starts it.
 /// </summary>
 [Collection(PublishesApiAndWorker.Name)]
+[SystemTest]
 public sealed class PublishedOutputTests(TestServers servers)
 {
     [Fact]

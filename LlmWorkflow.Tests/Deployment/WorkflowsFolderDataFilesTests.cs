@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Deployment;
 /// A mounted workflows folder (Workflows:Root) brings its own pricing file and mock answers, as the image's copy
 /// does; explicit Pricing:FilePath / Llm:Mock:ResponsesDirectory settings still win.
 /// </summary>
+[UnitTest]
 public sealed class WorkflowsFolderDataFilesTests
 {
     [Fact]

@@ -16,6 +16,7 @@ namespace LlmWorkflow.Tests.EndToEnd;
 /// the AppHost's own model: the README's first job, its trace in the Aspire dashboard, and a worker replica stopped
 /// in the middle of a job.
 /// </summary>
+[SystemTest]
 public sealed class AppHostEndToEndTests(AspireAppFixture app) : IClassFixture<AspireAppFixture>
 {
     [Fact]

@@ -6,6 +6,7 @@ using LlmWorkflow.Tests.Infrastructure;
 namespace LlmWorkflow.Tests.EndToEnd;
 
 /// <summary>One job the whole way: API → Postgres + Redis stream → Worker → Postgres → status endpoint.</summary>
+[IntegrationTest]
 public sealed class WalkingSkeletonTests(TestServers servers) : IAsyncLifetime
 {
     private ApiFactory _api = null!;

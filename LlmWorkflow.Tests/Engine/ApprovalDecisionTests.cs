@@ -7,6 +7,7 @@ namespace LlmWorkflow.Tests.Engine;
 /// An approval's output from whatever sent the decision (a link, the API, the dashboard), and the redaction of decision
 /// links in log lines (the token is a capability).
 /// </summary>
+[UnitTest]
 public sealed class ApprovalDecisionTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 27, 5, 0, 0, TimeSpan.Zero);

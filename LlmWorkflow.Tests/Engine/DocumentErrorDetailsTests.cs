@@ -4,6 +4,7 @@ using LlmWorkflow.Engine.Execution;
 namespace LlmWorkflow.Tests.Engine;
 
 /// <summary>Document 001's <c>error.details.service</c> and <c>error.details.suggestions</c> on every stored error.</summary>
+[UnitTest]
 public sealed class DocumentErrorDetailsTests
 {
     [Theory]

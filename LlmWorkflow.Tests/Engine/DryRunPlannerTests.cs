@@ -7,6 +7,7 @@ using LlmWorkflow.Tests.Engine.Fakes;
 
 namespace LlmWorkflow.Tests.Engine;
 
+[UnitTest]
 public sealed class DryRunPlannerTests
 {
     private static readonly DryRunPlanner Planner = new(

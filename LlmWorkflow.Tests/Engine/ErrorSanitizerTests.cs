@@ -3,6 +3,7 @@ using LlmWorkflow.Engine.Execution;
 
 namespace LlmWorkflow.Tests.Engine;
 
+[UnitTest]
 public sealed class ErrorSanitizerTests
 {
     [Theory]

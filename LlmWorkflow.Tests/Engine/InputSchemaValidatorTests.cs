@@ -3,6 +3,7 @@ using LlmWorkflow.Engine.Definitions;
 
 namespace LlmWorkflow.Tests.Engine;
 
+[UnitTest]
 public sealed class InputSchemaValidatorTests
 {
     private static readonly JsonObject Schema = JsonNode.Parse("""

@@ -2,6 +2,7 @@ using LlmWorkflow.Engine.Diagrams;
 
 namespace LlmWorkflow.Tests.Engine;
 
+[UnitTest]
 public sealed class MermaidDiagramTests
 {
     [Fact]

@@ -6,6 +6,7 @@ namespace LlmWorkflow.Tests.Engine;
 /// <see cref="NetworkSteps"/>: which workflows the worker treats as waiting on the network when it starts a batch of
 /// jobs (it lets each such job's request leave before it starts the next).
 /// </summary>
+[UnitTest]
 public sealed class NetworkStepsTests
 {
     private const string Transform = """{"id": "shape", "type": "transform", "config": {"input": "${input}", "operations": [{"type": "pick", "fields": ["a"]}]}}""";

@@ -9,6 +9,7 @@ namespace LlmWorkflow.Tests.Engine;
 /// The live events' wire form, byte for byte: what the worker stores in Redis and SSE clients (the documents'
 /// TypeScript, the dashboard, the CLI) parse. Field order, nulls and escaping are the contract's.
 /// </summary>
+[UnitTest]
 public sealed class ProgressEventJsonTests
 {
     private const string RunId = "0193a1b2-0000-7000-8000-000000000001";

@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Engine;
 /// resumed run keeps the time first worked out (a relative sleep does not start again), skips the finished steps and
 /// completes; a time already past completes at once; a sleep needs exactly one of seconds and until, at the top level.
 /// </summary>
+[UnitTest]
 public sealed class SleepStepTests
 {
     private static readonly string Steps = """

@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Engine;
 /// states it, its own copy (a run that changes its copy changes no other run's), and a config of the wrong shape is a
 /// CONFIG_ERROR naming the step and the field.
 /// </summary>
+[UnitTest]
 public sealed class StepConfigReaderTests
 {
     private static StepDefinition Step(string configJson) => new()

@@ -4,6 +4,7 @@ using LlmWorkflow.Engine.Execution;
 
 namespace LlmWorkflow.Tests.Engine;
 
+[UnitTest]
 public sealed class StepInputCaptureTests
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace LlmWorkflow.Tests.Engine;
 /// The size a step output is capped by: the UTF-8 length of its compact JSON, as the framework's own
 /// <c>JsonNode.ToJsonString</c> writes it (escapes included), counted without building that string.
 /// </summary>
+[UnitTest]
 public sealed class StepOutputCapTests
 {
     public static TheoryData<string> Outputs => new()

@@ -6,6 +6,7 @@ using static LlmWorkflow.Tests.Engine.TestWorkflows;
 namespace LlmWorkflow.Tests.Engine;
 
 /// <summary>Document 001's taxonomy: SYSTEM_ERROR is not retryable, neither by on_error retry nor in what callers are told.</summary>
+[UnitTest]
 public sealed class SystemErrorTaxonomyTests
 {
     [Fact]

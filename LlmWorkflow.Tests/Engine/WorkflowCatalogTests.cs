@@ -5,6 +5,7 @@ using LlmWorkflow.Engine.Transforms;
 
 namespace LlmWorkflow.Tests.Engine;
 
+[UnitTest]
 public sealed class WorkflowCatalogTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("catalog-").FullName;

@@ -2,6 +2,7 @@ using LlmWorkflow.Engine.Definitions;
 
 namespace LlmWorkflow.Tests.Engine;
 
+[UnitTest]
 public sealed class WorkflowDefinitionLoaderTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using static LlmWorkflow.Tests.Engine.TestWorkflows;
 
 namespace LlmWorkflow.Tests.Engine;
 
+[UnitTest]
 public sealed class WorkflowRunnerControlFlowTests
 {
     private static readonly WorkflowRunOptions Options = new() { RunId = "run-1" };

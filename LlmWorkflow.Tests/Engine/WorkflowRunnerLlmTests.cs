@@ -9,6 +9,7 @@ using static LlmWorkflow.Tests.Engine.TestWorkflows;
 
 namespace LlmWorkflow.Tests.Engine;
 
+[UnitTest]
 public sealed class WorkflowRunnerLlmTests : IDisposable
 {
     private static readonly WorkflowRunOptions Options = new() { RunId = "run-1" };

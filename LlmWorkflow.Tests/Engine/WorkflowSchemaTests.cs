@@ -8,6 +8,7 @@ using LlmWorkflow.Tests.Infrastructure;
 namespace LlmWorkflow.Tests.Engine;
 
 /// <summary>Keeps workflows/workflow.schema.json and the C# definition model in step.</summary>
+[SystemTest]
 public sealed class WorkflowSchemaTests
 {
     private static readonly JsonObject Schema =

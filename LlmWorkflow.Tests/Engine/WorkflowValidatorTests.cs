@@ -6,6 +6,7 @@ using LlmWorkflow.Tests.Engine.Fakes;
 namespace LlmWorkflow.Tests.Engine;
 
 /// <summary>Each broken file in BrokenWorkflows/ must produce exactly the listed problems (code@path), in order.</summary>
+[UnitTest]
 public sealed class WorkflowValidatorTests
 {
     public static TheoryData<string, string[]> BrokenFiles => new()

@@ -3,6 +3,7 @@ using LlmWorkflow.Engine.Expressions;
 
 namespace LlmWorkflow.Tests.Expressions;
 
+[UnitTest]
 public sealed class ConditionTests
 {
     private readonly ExpressionScope scope = ScopeFixtures.Create()

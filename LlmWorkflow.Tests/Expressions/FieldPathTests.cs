@@ -3,6 +3,7 @@ using LlmWorkflow.Engine.Expressions;
 
 namespace LlmWorkflow.Tests.Expressions;
 
+[UnitTest]
 public sealed class FieldPathTests
 {
     private static readonly JsonNode Place = JsonNode.Parse("""

@@ -4,6 +4,7 @@ using LlmWorkflow.Engine.Expressions;
 
 namespace LlmWorkflow.Tests.Expressions;
 
+[UnitTest]
 public sealed class ValueResolverTests
 {
     private readonly ExpressionScope scope = ScopeFixtures.Create();

@@ -8,6 +8,7 @@ namespace LlmWorkflow.Tests.External;
 /// What the gateway tells the cache ledger (document 001's <c>external_api_cache</c>) and the lifetime document 001's
 /// <c>CACHE_DEFAULT_TTL</c> (<c>External:DefaultCacheTtl</c>) gives cached answers.
 /// </summary>
+[IntegrationTest]
 public sealed class ExternalCacheLedgerTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -4,6 +4,7 @@ using LlmWorkflow.Tests.Fakes;
 
 namespace LlmWorkflow.Tests.External;
 
+[IntegrationTest]
 public sealed class GooglePlacesServiceTests
 {
     [Fact]

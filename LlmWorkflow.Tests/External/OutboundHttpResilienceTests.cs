@@ -23,6 +23,7 @@ namespace LlmWorkflow.Tests.External;
 /// gateway's attempts, the external gateway's attempts, the webhook schedule's one attempt per delivery), and an open
 /// circuit breaker pauses calls to the failing host only.
 /// </summary>
+[IntegrationTest]
 public sealed class OutboundHttpResilienceTests
 {
     [Fact]

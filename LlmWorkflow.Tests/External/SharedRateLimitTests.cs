@@ -9,6 +9,7 @@ using LlmWorkflow.Pipeline.External;
 namespace LlmWorkflow.Tests.External;
 
 /// <summary>Token buckets in a real Redis, shared by two gateway instances (two "workers").</summary>
+[IntegrationTest]
 public sealed class SharedRateLimitTests(LocalRedisFixture redis) : IClassFixture<LocalRedisFixture>
 {
     private readonly string _prefix = LocalRedisFixture.UniqueKey("ratelimit") + ":";

@@ -12,6 +12,7 @@ using LlmWorkflow.Pipeline.External;
 namespace LlmWorkflow.Tests.External;
 
 /// <summary>Two gateway instances (two "workers") with their own memory but one real Redis.</summary>
+[IntegrationTest]
 public sealed class SharedRedisCacheTests(LocalRedisFixture redis) : IClassFixture<LocalRedisFixture>
 {
     private readonly string _prefix = LocalRedisFixture.UniqueKey("cache") + ":";

@@ -10,6 +10,7 @@ namespace LlmWorkflow.Tests.Generator;
 /// stream ends with 004's <c>error</c> event, the status document says <c>error</c> with the job's error and keeps the
 /// section that was persisted before the failure, and the CSV run log ends with an <c>error</c> row.
 /// </summary>
+[IntegrationTest]
 public sealed class ProjectGeneratorFailureTests(TestServers servers) : IAsyncLifetime
 {
     private GeneratorPipeline _pipeline = null!;

@@ -15,6 +15,7 @@ namespace LlmWorkflow.Tests.Generator;
 /// with every section; the CSV run log has a row per event with the owner's e-mail redacted; MODEL_PRIMARY picks the
 /// model; another tenant sees none of it.
 /// </summary>
+[IntegrationTest]
 public sealed class ProjectGeneratorTests(TestServers servers) : IAsyncLifetime
 {
     private const string OtherTenantKey = "generator-other-tenant";

@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Hosting;
 /// the workers and the orchestrator have all exited; the second start finds nothing of the first in its way and runs;
 /// a double Ctrl+C stops it too; no stack trace anywhere, nothing left running.
 /// </summary>
+[SystemTest]
 public sealed partial class AppHostRestartTerminalTests
 {
     // Generous: on a 2-core machine shared with other builds a start took 3-4 minutes (27 s idle).

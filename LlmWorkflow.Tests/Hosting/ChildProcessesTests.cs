@@ -9,6 +9,7 @@ namespace LlmWorkflow.Tests.Hosting;
 /// Inside a test host (Aspire.Hosting.Testing runs the AppHost in-process) the host's other children are the tests'
 /// servers and browsers: an AppHost test's stop once killed them and failed every browser test after it.
 /// </summary>
+[IntegrationTest]
 public sealed class ChildProcessesTests
 {
     [Fact]

@@ -20,6 +20,7 @@ namespace LlmWorkflow.Tests.Hosting;
 /// that resource's name (<c>service.name</c>) and the replica's instance id (<c>service.instance.id</c>), so that
 /// name-id is a resource the AppHost runs (<c>worker-bxzkgxrr</c>) — not a random id no dashboard page knows.
 /// </summary>
+[SystemTest]
 public sealed class ResourceTelemetryIdentityTests
 {
     private static readonly string[] Signals = ["traces", "logs", "metrics"];

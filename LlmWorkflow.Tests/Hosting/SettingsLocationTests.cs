@@ -10,6 +10,7 @@ namespace LlmWorkflow.Tests.Hosting;
 /// so the migration each host runs at start-up logs no <c>Executed DbCommand</c> line (without the file the default
 /// level, Information, logs every command); the control run raises that level through the environment and sees them.
 /// </summary>
+[SystemTest]
 public sealed partial class SettingsLocationTests(TestServers servers) : IAsyncLifetime
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);

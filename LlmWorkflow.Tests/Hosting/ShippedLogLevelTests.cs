@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Hosting;
 /// makes: the HTTP resilience pipeline's per-call "executed" line (Polly, Information) and the Redis client's
 /// connection chatter stay below the shipped level; per-step detail is Debug and in the trace.
 /// </summary>
+[IntegrationTest]
 public sealed class ShippedLogLevelTests(TestServers servers)
 {
     [Fact]

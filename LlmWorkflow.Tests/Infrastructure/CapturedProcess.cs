@@ -28,6 +28,7 @@ public sealed class CapturedProcess : IAsyncDisposable
     /// <summary>Starts <paramref name="start"/> with both of its streams redirected into <see cref="Lines"/>.</summary>
     public static CapturedProcess Start(ProcessStartInfo start)
     {
+        TestKindGuard.RefuseInUnitTest($"it starts the process {start.FileName}");
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
         var captured = new CapturedProcess(new Process { StartInfo = start });

@@ -3,6 +3,7 @@ using System.Diagnostics;
 namespace LlmWorkflow.Tests.Infrastructure;
 
 /// <summary>The child-process helper every out-of-process test starts through: both streams, exits and hangs.</summary>
+[IntegrationTest]
 public sealed class CapturedProcessTests
 {
     [Fact]

@@ -23,12 +23,15 @@ public sealed class TestEnvironment
 
     public const string AdminKey = "test-admin-key";
 
-    public static async Task<TestEnvironment> CreateAsync(TestServers servers, string name) =>
-        new(await servers.CreateDatabaseAsync(name), servers.Redis.ConnectionString, $"t-{Guid.NewGuid():N}");
+    public static async Task<TestEnvironment> CreateAsync(TestServers servers, string name)
+    {
+        var redis = servers.RedisAsync();
+        return new(await servers.CreateDatabaseAsync(name), (await redis).ConnectionString, $"t-{Guid.NewGuid():N}");
+    }
 
     /// <summary>For a test with a PostgreSQL of its own (other server settings): that database, the shared Redis.</summary>
-    public static TestEnvironment OnDatabase(string postgres, TestServers servers) =>
-        new(postgres, servers.Redis.ConnectionString, $"t-{Guid.NewGuid():N}");
+    public static async Task<TestEnvironment> OnDatabaseAsync(string postgres, TestServers servers) =>
+        new(postgres, (await servers.RedisAsync()).ConnectionString, $"t-{Guid.NewGuid():N}");
 
     /// <summary>Settings shared by the API and the Worker; callers add their own on top.</summary>
     public Dictionary<string, string?> Settings(IDictionary<string, string?>? extra = null)

@@ -7,50 +7,125 @@ namespace LlmWorkflow.Tests.Infrastructure;
 
 /// <summary>
 /// One real PostgreSQL and one real redis-server per test run, started from the local binaries in a temporary
-/// folder. Test classes isolate themselves with their own database and Redis key prefix (<see cref="TestEnvironment"/>).
+/// folder when a test first asks for one (a run of unit tests starts neither). Test classes isolate themselves with
+/// their own database and Redis key prefix (<see cref="TestEnvironment"/>).
 /// </summary>
-public sealed class TestServers : IAsyncLifetime
+public sealed class TestServers : IAsyncDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("llmwf-tests-").FullName;
+    private readonly Lazy<string> _root = new(() => Directory.CreateTempSubdirectory("llmwf-tests-").FullName);
+    private readonly Lazy<Task<LocalPostgres>> _postgres;
+    private readonly Lazy<Task<LocalRedis>> _redis;
     private int _databases;
 
-    public LocalPostgres Postgres { get; private set; } = null!;
-
-    public LocalRedis Redis { get; private set; } = null!;
-
-    public async ValueTask InitializeAsync()
+    public TestServers()
     {
-        Postgres = new LocalPostgres(new LocalPostgresOptions
-        {
-            DataDirectory = Path.Combine(_root, "postgres"),
-            TradeDurabilityForSpeed = true,
-        });
-        Redis = new LocalRedis(new LocalRedisOptions { DataDirectory = Path.Combine(_root, "redis") });
-        await Task.WhenAll(Postgres.StartAsync(), Redis.StartAsync());
+        _postgres = new(() => StartOnce(
+            () => new LocalPostgres(new LocalPostgresOptions
+            {
+                DataDirectory = Path.Combine(_root.Value, "postgres"),
+                TradeDurabilityForSpeed = true,
+            }),
+            postgres => postgres.StartAsync()));
+        _redis = new(() => StartOnce(
+            () => new LocalRedis(new LocalRedisOptions { DataDirectory = Path.Combine(_root.Value, "redis") }),
+            redis => redis.StartAsync()));
+    }
+
+    /// <summary>Whether either server was asked for (and so started, or tried to).</summary>
+    public bool Started => _postgres.IsValueCreated || _redis.IsValueCreated;
+
+    /// <summary>The shared PostgreSQL, started on first use.</summary>
+    public Task<LocalPostgres> PostgresAsync()
+    {
+        TestKindGuard.RefuseInUnitTest("it asks for the shared PostgreSQL (TestServers)");
+        return _postgres.Value;
+    }
+
+    /// <summary>The shared redis-server, started on first use.</summary>
+    public Task<LocalRedis> RedisAsync()
+    {
+        TestKindGuard.RefuseInUnitTest("it asks for the shared redis-server (TestServers)");
+        return _redis.Value;
     }
 
     /// <summary>Creates an empty database for one test class and returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync(string hint)
     {
+        var postgres = await PostgresAsync();
         var name = $"t{Interlocked.Increment(ref _databases)}_{new string(hint.ToLowerInvariant().Where(char.IsLetterOrDigit).Take(40).ToArray())}";
-        await using var connection = new NpgsqlConnection(Postgres.ConnectionString);
+        await using var connection = new NpgsqlConnection(postgres.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
         await command.ExecuteNonQueryAsync();
-        return Postgres.GetConnectionString(name);
+        return postgres.GetConnectionString(name);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await Redis.DisposeAsync();
-        await Postgres.DisposeAsync();
+        // Only what was started is stopped: disposing never starts a server.
+        if (_redis.IsValueCreated && await SucceededAsync(_redis.Value) is { } redis)
+        {
+            await redis.DisposeAsync();
+        }
+
+        if (_postgres.IsValueCreated && await SucceededAsync(_postgres.Value) is { } postgres)
+        {
+            await postgres.DisposeAsync();
+        }
+
+        if (!_root.IsValueCreated)
+        {
+            return;
+        }
+
         try
         {
-            Directory.Delete(_root, recursive: true);
+            Directory.Delete(_root.Value, recursive: true);
         }
         catch (IOException)
         {
             // A server may still be releasing files; the temp folder is cleaned by the OS later.
+        }
+    }
+
+    /// <summary>
+    /// Starts a server for the whole run outside the asking test's execution context: that test's cancellation and
+    /// output belong to it alone, the server to every test.
+    /// </summary>
+    private static Task<T> StartOnce<T>(Func<T> create, Func<T, Task> start)
+        where T : IAsyncDisposable
+    {
+        using (ExecutionContext.SuppressFlow())
+        {
+            return Task.Run(async () =>
+            {
+                var server = create();
+                try
+                {
+                    await start(server);
+                    return server;
+                }
+                catch
+                {
+                    // What did start (a process that never became ready) must not outlive the run.
+                    await server.DisposeAsync();
+                    throw;
+                }
+            });
+        }
+    }
+
+    /// <summary>The server when its start succeeded; a failed start was already reported to the tests that asked.</summary>
+    private static async Task<T?> SucceededAsync<T>(Task<T> start)
+        where T : class
+    {
+        try
+        {
+            return await start;
+        }
+        catch (Exception)
+        {
+            return null;
         }
     }
 }

@@ -10,6 +10,7 @@ namespace LlmWorkflow.Tests.Llm;
 /// replaced, counted); a response disposed while its read waits on the network gets no buffer back until that read
 /// has ended, so the late bytes land in a buffer no other reader holds.
 /// </summary>
+[UnitTest]
 public sealed class AnswerGuardTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using LlmWorkflow.Tests.Fakes;
 
 namespace LlmWorkflow.Tests.Llm;
 
+[IntegrationTest]
 public sealed class AnthropicProviderTests
 {
     private const string Key = "sk-ant-test-0123456789";

@@ -10,6 +10,7 @@ namespace LlmWorkflow.Tests.Llm;
 /// The Aspire dashboard's GenAI view: with <c>Llm:Telemetry:CaptureMessages</c> (off by default) an LLM call's span
 /// carries its prompt and answer in the OpenTelemetry GenAI conventions' attributes; without it, neither.
 /// </summary>
+[UnitTest]
 public sealed class GenAiMessageCaptureTests
 {
     [Fact]

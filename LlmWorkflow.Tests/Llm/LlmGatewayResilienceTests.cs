@@ -5,6 +5,7 @@ using LlmWorkflow.Tests.Fakes;
 
 namespace LlmWorkflow.Tests.Llm;
 
+[IntegrationTest]
 public sealed class LlmGatewayResilienceTests
 {
     private const string Key = "sk-test-openai-0123456789";

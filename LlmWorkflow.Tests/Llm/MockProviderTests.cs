@@ -4,6 +4,7 @@ using Microsoft.Extensions.AI;
 
 namespace LlmWorkflow.Tests.Llm;
 
+[UnitTest]
 public sealed class MockProviderTests
 {
     private readonly LlmGateway _gateway = TestGateways.Create(TestGateways.Options());

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Tests.Llm;
 
+[UnitTest]
 public sealed class ModelCatalogTests
 {
     private static ModelCatalog Catalog(LlmOptions options, params (string Name, string Value)[] environment)

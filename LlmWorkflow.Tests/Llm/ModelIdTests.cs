@@ -3,6 +3,7 @@ using LlmWorkflow.Engine.Llm;
 
 namespace LlmWorkflow.Tests.Llm;
 
+[UnitTest]
 public sealed class ModelIdTests
 {
     [Theory]

@@ -4,6 +4,7 @@ using LlmWorkflow.Tests.Fakes;
 
 namespace LlmWorkflow.Tests.Llm;
 
+[IntegrationTest]
 public sealed class OpenAiCompatibleProviderTests
 {
     private const string OpenAiKey = "sk-test-openai-0123456789";

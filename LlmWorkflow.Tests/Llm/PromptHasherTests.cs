@@ -7,6 +7,7 @@ namespace LlmWorkflow.Tests.Llm;
 /// The prompt hash (usage rows' <c>prompt_hash</c>, the response cache's key) against digests computed by coreutils'
 /// <c>sha256sum</c> of the same bytes: each message's role, a newline, its text and a record separator (0x1E).
 /// </summary>
+[UnitTest]
 public sealed class PromptHasherTests
 {
     [Fact]

@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Llm;
 /// against a real Kestrel fake: over TLS they agree on HTTP/2 and share connections, and calls past the server's
 /// stream limit open another connection instead of waiting; over plain http they stay on HTTP/1.1.
 /// </summary>
+[IntegrationTest]
 public sealed class ProviderHttpVersionTests
 {
     private static readonly Dictionary<string, string> Keys = new() { ["OPENAI_API_KEY"] = "sk-test-openai-0123456789" };

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 namespace LlmWorkflow.Tests.Llm;
 
 /// <summary>How <see cref="LlmProviderRegistry"/> hands out the clients of configured providers.</summary>
+[UnitTest]
 public sealed class ProviderRegistryTests
 {
     [Fact]

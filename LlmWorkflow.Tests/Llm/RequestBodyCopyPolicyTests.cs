@@ -16,6 +16,7 @@ namespace LlmWorkflow.Tests.Llm;
 /// call waits for its answer, each returned exactly once (the pool's own events, read with an <see cref="EventListener"/>).
 /// </summary>
 [Collection(PoolEventsCollection.Name)]
+[UnitTest]
 public sealed class RequestBodyCopyPolicyTests
 {
     private const string Completion = """

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmWorkflow.Tests.Llm;
 
+[UnitTest]
 public sealed class ServiceRegistrationTests
 {
     [Fact]

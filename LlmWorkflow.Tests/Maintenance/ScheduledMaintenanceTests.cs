@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Maintenance;
 /// are failed with an error and their webhook, finished jobs past the retention are deleted in batches, and the
 /// last runs are visible on the admin API.
 /// </summary>
+[IntegrationTest]
 public sealed class ScheduledMaintenanceTests(TestServers servers)
 {
     private const string Secret = "maintenance-webhook-secret";

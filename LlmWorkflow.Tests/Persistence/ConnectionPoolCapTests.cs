@@ -9,6 +9,7 @@ namespace LlmWorkflow.Tests.Persistence;
 /// connections however many commands arrive at once: the rest wait for a free one. Counted by PostgreSQL itself
 /// (<c>pg_stat_activity</c>), with a connection string that sets its own maximum as the control.
 /// </summary>
+[IntegrationTest]
 public sealed class ConnectionPoolCapTests(TestServers servers)
 {
     private const int Concurrent = 60;

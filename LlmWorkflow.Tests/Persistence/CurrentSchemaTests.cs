@@ -12,6 +12,7 @@ namespace LlmWorkflow.Tests.Persistence;
 /// Core alone (its model and migrator would stay resident in the process); on a schema that lacks a migration it
 /// migrates through EF Core as before. <see cref="DatabaseMigrator.IsCurrentAsync"/> decides, against real PostgreSQL.
 /// </summary>
+[IntegrationTest]
 public sealed class CurrentSchemaTests(TestServers servers)
 {
     private const string EntityFrameworkStarted = "initialized 'LlmWorkflowDbContext'";

@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Persistence;
 /// Services started before PostgreSQL (as containers often are) wait for it instead of crashing: while nothing listens,
 /// and while a server listens but still refuses sessions because it is starting up (<c>57P03</c>).
 /// </summary>
+[IntegrationTest]
 public sealed class MigratorStartupTests
 {
     [Fact]

@@ -7,6 +7,7 @@ namespace LlmWorkflow.Tests.Persistence;
 /// The hosts' data source logs through the host's logger factory, so Npgsql's own warnings (a broken connection, a
 /// failed prepare) reach the service's logs and its OpenTelemetry export; the shipped settings keep it at Warning.
 /// </summary>
+[IntegrationTest]
 public sealed class NpgsqlLoggingTests(TestServers servers)
 {
     [Fact]

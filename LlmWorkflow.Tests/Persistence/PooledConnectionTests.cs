@@ -15,6 +15,7 @@ namespace LlmWorkflow.Tests.Persistence;
 /// own. What the reset would have cleared must then never be left behind: an open transaction is still rolled back,
 /// and the session advisory locks of maintenance and migrations are released by the product itself.
 /// </summary>
+[IntegrationTest]
 public sealed class PooledConnectionTests(TestServers servers) : IAsyncLifetime
 {
     private static readonly string[] ResetStatements =
@@ -42,7 +43,7 @@ public sealed class PooledConnectionTests(TestServers servers) : IAsyncLifetime
         Assert.Contains(control, s => s.Query.Contains("RESET ALL", StringComparison.Ordinal));
         await _postgres.ResetAsync(Ct);
 
-        var settings = TestEnvironment.OnDatabase(_postgres.ConnectionString, servers).Settings();
+        var settings = (await TestEnvironment.OnDatabaseAsync(_postgres.ConnectionString, servers)).Settings();
         await using var api = new ApiFactory(settings);
         using var client = api.CreateAuthenticatedClient();
         await using var worker = await WorkerHost.StartAsync(settings, Ct);
@@ -101,7 +102,7 @@ public sealed class PooledConnectionTests(TestServers servers) : IAsyncLifetime
     public async Task MaintenanceAndMigrationsLeaveNoAdvisoryLockOnAPooledConnection()
     {
         // Starting migrates a fresh database under the migration lock; maintenance is run here, not on its schedule.
-        await using var worker = await WorkerHost.StartAsync(TestEnvironment.OnDatabase(_postgres.ConnectionString, servers).Settings(), Ct);
+        await using var worker = await WorkerHost.StartAsync((await TestEnvironment.OnDatabaseAsync(_postgres.ConnectionString, servers)).Settings(), Ct);
         var scheduled = worker.Services.GetRequiredService<ScheduledMaintenance>();
         Assert.True(await scheduled.RunIfDueAsync("pooled-a", Ct));
         Assert.False(await scheduled.RunIfDueAsync("pooled-b", Ct)); // not due again: it returns from inside the lock

@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Persistence;
 /// The migrations are hand-written SQL (no EF design-time package here), so this guards the EF model against drift:
 /// every mapped column exists with a compatible type, every mapped index exists, and Down removes everything.
 /// </summary>
+[IntegrationTest]
 public sealed class SchemaMatchesModelTests(TestServers servers)
 {
     [Fact]

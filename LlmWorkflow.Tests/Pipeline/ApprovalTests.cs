@@ -15,6 +15,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// of that wait is refused (409), an expired link 410, a tampered one 404; a decision through the API (the dashboard's
 /// way) is the same output with its decided_by.
 /// </summary>
+[IntegrationTest]
 public sealed class ApprovalTests(TestServers servers) : IAsyncLifetime
 {
     private const string Secret = "approval-webhook-secret";

@@ -14,6 +14,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// status reads made just before, give or take the machine's noise, every job ends cancelled, and no step of a job
 /// starts after its cancel was accepted (its second, paid, step never runs).
 /// </summary>
+[IntegrationTest]
 public sealed class CancelBurstTests(TestServers servers)
 {
     private const int Jobs = 60;

@@ -7,6 +7,7 @@ using LlmWorkflow.Tests.Infrastructure;
 namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>Cancelling a running job stops it within about a second and aborts its in-flight LLM request.</summary>
+[IntegrationTest]
 public sealed class CancellationTests(TestServers servers)
 {
     [Fact]

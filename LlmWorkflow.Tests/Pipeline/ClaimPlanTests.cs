@@ -12,6 +12,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// every queued job each time (it did: 500 ids against 500 queued jobs read 250,000 rows). The jobs are not analysed, as in a table filled
 /// since its last ANALYZE (a fresh deployment's first minutes, a burst): that is when the planner chose that index.
 /// </summary>
+[IntegrationTest]
 public sealed class ClaimPlanTests(TestServers servers) : IAsyncLifetime
 {
     private const int Queued = 3_000;

@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// paid step's (the same <c>xmin</c>), it is written alone when nothing follows in time, and a run that is handed back
 /// never writes it late. Rows of steps that call out are written at once.
 /// </summary>
+[IntegrationTest]
 public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
 {
     private static readonly TimeSpan Never = TimeSpan.FromHours(1);

@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// a cancel while scheduled ends it, bad times are refused naming the field, and a job that fell due while no worker
 /// ran starts as soon as one does.
 /// </summary>
+[IntegrationTest]
 public sealed class DelayedRunTests(TestServers servers)
 {
     /// <summary>Generous for a loaded CI machine; the bench measures the 50 ms target.</summary>

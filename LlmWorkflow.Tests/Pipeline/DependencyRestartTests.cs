@@ -10,6 +10,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// <summary>
 /// Redis or PostgreSQL restarting mid-run loses no accepted job. These tests own their servers (the shared ones stay up).
 /// </summary>
+[IntegrationTest]
 public sealed class DependencyRestartTests(TestServers servers)
 {
     private const int Jobs = 12;

@@ -15,6 +15,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// The bounds of a held result and the fencing between a run holding one and a worker that took the job over, on a
 /// real PostgreSQL (and, for the bounds, a real refused connection).
 /// </summary>
+[IntegrationTest]
 public sealed class HeldWritesTests(TestServers servers) : IAsyncLifetime
 {
     private LifecycleDatabase _db = null!;

@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// forbidden transition changes nothing (and records no webhook event), and transitions racing on one job never
 /// both win.
 /// </summary>
+[IntegrationTest]
 public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
 {
     private static readonly JobStatus[] Finished = [JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled];

@@ -9,6 +9,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// bulk <c>ExecuteUpdate</c>/<c>ExecuteDelete</c> on <c>Jobs</c>. The load-test tool under bench/ seeds its own rows
 /// and is not production code; the tests' own fixtures are not either.
 /// </summary>
+[UnitTest]
 public sealed partial class JobRowWritersTests
 {
     private const string StoreFiles = "JobLifecycleStore";

@@ -8,6 +8,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// A job's status names its trace (the one its submit request started, continued from the caller's traceparent) and
 /// the worker that ran it, and keeps both after the job ended: GET /api/v1/status/{id} and GET /api/v1/jobs/{id}.
 /// </summary>
+[IntegrationTest]
 public sealed class JobTraceAndWorkerTests(TestServers servers)
 {
     [Fact]

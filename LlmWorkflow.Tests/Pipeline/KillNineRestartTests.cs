@@ -18,6 +18,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// workers through kill -9 of some and then all workers: one job per tick, every tick recorded (the outage's ticks as
 /// skipped, reason <c>missed</c>), no tick decided twice.
 /// </summary>
+[SystemTest]
 public sealed class KillNineRestartTests(TestServers servers)
 {
     /// <summary>A bound on "at its time" on a loaded CI machine — a correctness check; bench/timers.sh measures lateness.</summary>

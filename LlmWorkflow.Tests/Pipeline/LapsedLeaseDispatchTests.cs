@@ -12,6 +12,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// per lapse, and never for a job whose lease still holds or whose caller asked it to stop. A queued job whose entry
 /// may be lost gets a new one once per <see cref="WorkerOptions.RedispatchAfter"/>.
 /// </summary>
+[IntegrationTest]
 public sealed class LapsedLeaseDispatchTests(TestServers servers) : IAsyncLifetime
 {
     private LifecycleDatabase _db = null!;

@@ -15,6 +15,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// and then the ending rebuilt from PostgreSQL, and the response ends; reconnecting with the last id gets 204, which
 /// stops EventSource's reconnects.
 /// </summary>
+[IntegrationTest]
 public sealed class LiveEventsAfterRedisOutageTests(TestServers servers)
 {
     [Fact]

@@ -14,6 +14,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// learns its own answer, and the webhook outbox holds exactly one event per finished job and none for a loser. Statements handed
 /// over as one write always share a batch, so these tests put several jobs' rows into one statement for certain.
 /// </summary>
+[IntegrationTest]
 public sealed class MultiRowWriteTests(TestServers servers) : IAsyncLifetime
 {
     private LifecycleDatabase _db = null!;

@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// the open circuit), and retry the failed jobs by filter after a dry count — each retried job then lists both
 /// attempts' traces, the latest as its trace_id.
 /// </summary>
+[IntegrationTest]
 public sealed class OperatorControlsTests(TestServers servers)
 {
     [Fact]

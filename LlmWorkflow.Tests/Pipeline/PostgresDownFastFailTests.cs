@@ -15,6 +15,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// and Retry-After — instead of sitting through EF Core's retries (about a minute). The routes are taken from the API's
 /// own endpoint table, so a route added later is covered without editing this test.
 /// </summary>
+[IntegrationTest]
 public sealed class PostgresDownFastFailTests(TestServers servers)
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);
@@ -28,7 +29,7 @@ public sealed class PostgresDownFastFailTests(TestServers servers)
         await postgres.StartAsync(ct);
         try
         {
-            var environment = TestEnvironment.OnDatabase(await postgres.CreateDatabaseIfMissingAsync("fastfail", ct), servers);
+            var environment = await TestEnvironment.OnDatabaseAsync(await postgres.CreateDatabaseIfMissingAsync("fastfail", ct), servers);
             await using var api = new ApiFactory(environment.Settings());
             using var admin = api.CreateAuthenticatedClient(admin: true);
             var submitted = await admin.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = "hello_transform", input_data = new { name = "before" } }, ct);

@@ -17,6 +17,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// bought twice and every call has exactly one usage row. The test owns its PostgreSQL (defaults, fsync on) and stops
 /// it for real; the fake provider counts calls and releases its answers only once PostgreSQL is confirmed down.
 /// </summary>
+[IntegrationTest]
 public sealed class PostgresOutageHoldTests(TestServers servers)
 {
     private const int Jobs = 50;

@@ -9,6 +9,7 @@ using LlmWorkflow.Pipeline.Persistence;
 namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>With a backlog in every band, a worker starts high-priority jobs before normal and low ones.</summary>
+[IntegrationTest]
 public sealed class PriorityTests(TestServers servers)
 {
     [Fact]

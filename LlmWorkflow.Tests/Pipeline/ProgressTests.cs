@@ -5,6 +5,7 @@ using LlmWorkflow.Tests.Infrastructure;
 namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>A poller sees which step a running job is on (display name and percent) and the step's record when it ends.</summary>
+[IntegrationTest]
 public sealed class ProgressTests(TestServers servers)
 {
     [Fact]

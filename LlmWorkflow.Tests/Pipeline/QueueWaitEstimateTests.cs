@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// the average run time of the most recent completed jobs, over the job slots of the live workers (64, one default
 /// worker, when none is live). Rows written straight into PostgreSQL; the answer read from the real API.
 /// </summary>
+[IntegrationTest]
 public sealed class QueueWaitEstimateTests(TestServers servers) : ApiWithDatabase(servers)
 {
     [Fact]

@@ -4,6 +4,7 @@ using LlmWorkflow.Tests.Infrastructure;
 namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>Per-user limits (when enabled) answer 429 with Retry-After, and one user's burst does not limit another.</summary>
+[IntegrationTest]
 public sealed class RateLimitTests(TestServers servers)
 {
     [Fact]

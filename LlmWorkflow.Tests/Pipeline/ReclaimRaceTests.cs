@@ -14,6 +14,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// The job must not be orphaned in `processing`: once the lease lapses, the reconciler re-dispatches it
 /// (DispatchLapsed) and the survivor runs it.
 /// </summary>
+[IntegrationTest]
 public sealed class ReclaimRaceTests(TestServers servers)
 {
     [Fact]

@@ -16,6 +16,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// redispatch (2 minutes) and the reconcile interval are kept, so the stale-entry pass cannot be what saves them.
 /// A fault the worker cannot heal keeps /health's dispatch check unhealthy for as long as it lasts.
 /// </summary>
+[IntegrationTest]
 public sealed class RedisDataLossTests(TestServers servers)
 {
     private const int JobsPerBand = 4;

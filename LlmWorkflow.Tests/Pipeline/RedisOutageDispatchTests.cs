@@ -10,6 +10,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// Jobs accepted while Redis is down start within seconds of its return, not after the 2-minute redispatch. Redis
 /// keeps its streams across the restart (append-only file), so only the API's failed XADD can lose the dispatch.
 /// </summary>
+[IntegrationTest]
 public sealed class RedisOutageDispatchTests(TestServers servers)
 {
     private const int JobsDuringOutage = 5;

@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// submission is answered within 3 s (202: stored in PostgreSQL, dispatch left to the reconciler), /health answers
 /// within a second and reports Redis as degraded, and once Redis resumes every accepted job completes, none lost.
 /// </summary>
+[IntegrationTest]
 public sealed class RedisStallTests(TestServers servers)
 {
     private static readonly TimeSpan Stall = TimeSpan.FromSeconds(20);

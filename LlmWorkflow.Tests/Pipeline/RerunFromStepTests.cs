@@ -12,6 +12,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// again), it and the ones after it run again; the ended attempt is kept; a step that is not a top-level step is a 400
 /// naming from_step.
 /// </summary>
+[IntegrationTest]
 public sealed class RerunFromStepTests(TestServers servers)
 {
     [Fact]

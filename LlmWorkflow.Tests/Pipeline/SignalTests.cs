@@ -15,6 +15,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// Idempotency-Key adds nothing; a wait that times out goes on with its default; a finished job answers 409, another
 /// tenant 404, a body over 64 KiB 413, a bad event name 400.
 /// </summary>
+[IntegrationTest]
 public sealed class SignalTests(TestServers servers) : IAsyncLifetime
 {
     private const string OtherTenantKey = "other-tenant-key";

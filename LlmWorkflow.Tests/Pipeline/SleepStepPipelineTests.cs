@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// its first LLM call not made again; a worker killed while the job sleeps loses nothing: a new worker resumes it.
 /// The shipped reconcile interval (3 s) is kept, so the wake-up is the waker's push, not the safety-net pass.
 /// </summary>
+[IntegrationTest]
 public sealed class SleepStepPipelineTests(TestServers servers)
 {
     private static readonly TimeSpan Lateness = TimeSpan.FromSeconds(1);

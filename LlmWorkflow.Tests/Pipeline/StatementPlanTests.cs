@@ -19,6 +19,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// chooses as on a real table. No plan may read the jobs table sequentially; and every status a statement guards on
 /// is one of the lifecycle table's.
 /// </summary>
+[IntegrationTest]
 public sealed partial class StatementPlanTests(TestServers servers) : IAsyncLifetime
 {
     private const int Jobs = 20_000;

@@ -12,6 +12,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// every job is stored and dispatched once, rows written by one statement share a transaction id, an idempotency
 /// race inside one batch has one winner, and a bad row fails only its own submission.
 /// </summary>
+[IntegrationTest]
 public sealed class SubmissionBatcherTests(TestServers servers) : IAsyncLifetime
 {
     private LifecycleDatabase _db = null!;

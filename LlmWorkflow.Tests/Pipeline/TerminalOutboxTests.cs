@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// The webhook outbox is transactional: a terminal transition and its event row commit together or not at all, so
 /// no crash can leave a finished job without its event and no sweeper is needed to repair one.
 /// </summary>
+[SystemTest]
 public sealed class TerminalOutboxTests(TestServers servers) : IAsyncLifetime
 {
     // Rows for this URL are rejected by a CHECK constraint the tests add: the event INSERT fails like a crash would.

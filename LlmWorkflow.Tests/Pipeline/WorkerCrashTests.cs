@@ -14,6 +14,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// worker reclaims it, resumes from the checkpoint of the first step, and the first step's (paid) LLM call is not
 /// made again.
 /// </summary>
+[SystemTest]
 public sealed class WorkerCrashTests(TestServers servers)
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// write in flight, never past a write that names no job. A batch is held in flight by an advisory lock the test
 /// keeps, so what may and may not pass it is decided by the rules, not by timing.
 /// </summary>
+[IntegrationTest]
 public sealed class WriteBatchConcurrencyTests(TestServers servers) : IAsyncLifetime
 {
     private const long HeldLock = 4242;

@@ -10,6 +10,7 @@ namespace LlmWorkflow.Tests.Redis;
 /// acked); every Nth read starts at the lowest band; with every band empty it waits for the poll interval, then returns
 /// nothing, unless a dispatch's notice wakes it first.
 /// </summary>
+[IntegrationTest]
 public sealed class JobQueueReadTests(LocalRedisFixture redis) : IClassFixture<LocalRedisFixture>
 {
     private readonly IConnectionMultiplexer _client = redis.Client;

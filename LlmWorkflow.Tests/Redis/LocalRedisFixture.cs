@@ -17,6 +17,7 @@ public sealed class LocalRedisFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        TestKindGuard.RefuseInUnitTest("it starts a redis-server (LocalRedisFixture)");
         await Server.StartAsync(TestContext.Current.CancellationToken);
         Client = await ConnectionMultiplexer.ConnectAsync(Server.ConnectionString);
     }

@@ -2,6 +2,7 @@ using LlmWorkflow.Pipeline.Redis;
 
 namespace LlmWorkflow.Tests.Redis;
 
+[UnitTest]
 public sealed class RedisConnectionOptionsTests
 {
     [Fact]

@@ -12,6 +12,7 @@ namespace LlmWorkflow.Tests.Redis;
 /// real servers: a URL with a password and a database (REDIS_URL's form), managed Redis's form (password over TLS),
 /// and the health check that readiness reports as <c>redis</c>.
 /// </summary>
+[IntegrationTest]
 public sealed class RedisSetupTests(PasswordRedisFixture password, TlsRedisFixture tls) : IClassFixture<PasswordRedisFixture>, IClassFixture<TlsRedisFixture>
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace LlmWorkflow.Tests.Scale;
 /// neither repeat nor skip a job when many jobs share a created_at and jobs are inserted between pages, the pages
 /// equal the offset pages, and bad cursors get a 400 naming the field.
 /// </summary>
+[IntegrationTest]
 public sealed class JobListCursorTests(TestServers servers) : ApiWithDatabase(servers)
 {
 

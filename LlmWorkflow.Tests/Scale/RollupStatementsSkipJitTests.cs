@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Scale;
 /// compiled each execution for up to 1.75 s. Proved on a PostgreSQL of its own, with pg_stat_statements loaded and
 /// <c>jit_above_cost = 0</c> on the database, so that every other statement is compiled (the control query shows it).
 /// </summary>
+[IntegrationTest]
 public sealed class RollupStatementsSkipJitTests(TestServers servers) : IAsyncLifetime
 {
     private StatementStatsPostgres _postgres = null!;
@@ -26,7 +27,7 @@ public sealed class RollupStatementsSkipJitTests(TestServers servers) : IAsyncLi
         _postgres = await StatementStatsPostgres.StartAsync("jit", Ct);
         _connectionString = _postgres.ConnectionString;
         await TestSql.ExecuteAsync(_postgres.ServerConnectionString, $"ALTER DATABASE {_postgres.Database} SET jit_above_cost = 0", Ct);
-        _api = new ApiFactory(TestEnvironment.OnDatabase(_connectionString, servers).Settings());
+        _api = new ApiFactory((await TestEnvironment.OnDatabaseAsync(_connectionString, servers)).Settings());
     }
 
     public async ValueTask DisposeAsync()

@@ -17,6 +17,7 @@ namespace LlmWorkflow.Tests.Scale;
 /// username going with them), and after a back-dated call was rebuilt in. Real API, real Postgres; the expected
 /// figures are computed here from the rows read back, the way the report summed them before the rollup existed.
 /// </summary>
+[IntegrationTest]
 public sealed class UsageRollupTests(TestServers servers) : ApiWithDatabase(servers)
 {
 

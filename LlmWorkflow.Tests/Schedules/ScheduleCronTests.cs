@@ -7,6 +7,7 @@ namespace LlmWorkflow.Tests.Schedules;
 /// skips runs at the transition; a local time a fall-back repeats runs once; an interval keeps ticking through both
 /// repeated hours. And the planner's pause and catch-up decisions, as a pure function of the clock.
 /// </summary>
+[UnitTest]
 public sealed class ScheduleCronTests
 {
     private static readonly TimeZoneInfo Berlin = ScheduleCron.FindZone("Europe/Berlin")!;

@@ -19,6 +19,7 @@ namespace LlmWorkflow.Tests.Schedules;
 /// catch-up none, last and all within the window), and real workers: an every-second schedule starts one job per
 /// tick, and two workers' tickers together still start exactly one job per tick.
 /// </summary>
+[IntegrationTest]
 public sealed class ScheduleTests(TestServers servers)
 {
     private const string OtherTenantKey = "other-tenant-key";

@@ -18,6 +18,7 @@ namespace LlmWorkflow.Tests.Security;
 /// tenant of its own (or shares the one it names), a key bound to a user is that user, rotation overlaps, revocation,
 /// no secret in answers, rows or logs, and only admin keys manage keys. Expiry is reached by moving the API's clock.
 /// </summary>
+[IntegrationTest]
 public sealed class DatabaseApiKeyTests(TestServers servers) : IAsyncLifetime
 {
     private readonly ShiftedClock _clock = new();

@@ -14,6 +14,7 @@ namespace LlmWorkflow.Tests.Security;
 /// types; deep nesting; a 10 MB body; bad headers. The service must answer every request below 500 and stay healthy.
 /// The inputs are a fixed list (no randomness), so a failure names a reproducible request.
 /// </summary>
+[IntegrationTest]
 public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
 {
     /// <summary>Query and header values as they go on the wire (already escaped): NUL, invalid UTF-8, overflows, odd dates.</summary>

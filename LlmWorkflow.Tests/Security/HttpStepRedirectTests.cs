@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Security;
 /// SSRF through the generic http step: every redirect hop is checked like the first URL, and allowed names that
 /// resolve to internal addresses are refused at connect time. Real sockets; the refused listener counts connections.
 /// </summary>
+[IntegrationTest]
 public sealed class HttpStepRedirectTests
 {
     [Fact]

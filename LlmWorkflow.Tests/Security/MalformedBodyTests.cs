@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Security;
 /// its JSON path, says the JSON type expected where a value had the wrong type, and carries no .NET type name and no
 /// path of the server's disk.
 /// </summary>
+[IntegrationTest]
 public sealed class MalformedBodyTests(TestServers servers) : IAsyncLifetime
 {
     private const string Submit = "/api/v1/workflow";

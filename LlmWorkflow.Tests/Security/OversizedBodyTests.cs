@@ -10,6 +10,7 @@ namespace LlmWorkflow.Tests.Security;
 /// before it reads (real Kestrel, a raw socket): the API reads and discards the body first, so every write succeeds,
 /// the answer arrives, and the connection serves the next request. A body past the drain bound is answered at once.
 /// </summary>
+[IntegrationTest]
 public sealed class OversizedBodyTests(TestServers servers)
 {
     [Fact]

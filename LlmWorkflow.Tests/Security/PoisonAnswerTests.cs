@@ -12,6 +12,7 @@ namespace LlmWorkflow.Tests.Security;
 /// Postgres and Redis against the fake OpenAI server: it is cleaned before storage (or refused over the size limit),
 /// stored once, paid once (the fake counts calls, Postgres counts usage rows) and the step record says what happened.
 /// </summary>
+[IntegrationTest]
 public sealed class PoisonAnswerTests(TestServers servers)
 {
     [Fact]

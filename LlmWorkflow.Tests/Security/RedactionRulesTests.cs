@@ -5,6 +5,7 @@ using LlmWorkflow.Engine.External;
 namespace LlmWorkflow.Tests.Security;
 
 /// <summary>One rule list decides what is a secret, for error details, headers and query parameters alike.</summary>
+[UnitTest]
 public sealed class RedactionRulesTests
 {
     [Theory]

@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Security;
 /// Routes that take a job id are probed generically (every intruder gets 404, or 403 on admin routes, and the job is
 /// unchanged); routes without one need a named probe below, so a new route fails this test until it is covered.
 /// </summary>
+[IntegrationTest]
 public sealed class TenantIsolationTests(TestServers servers) : IAsyncLifetime
 {
     private const string KeyA = "key-app-a";

@@ -10,6 +10,7 @@ using LlmWorkflow.Engine;
 namespace LlmWorkflow.Tests.Telemetry;
 
 /// <summary>A job whose LLM call is rejected: its run, step and call spans end with error status and exception events.</summary>
+[IntegrationTest]
 public sealed class FailedJobTelemetryTests(TestServers servers)
 {
     [Fact]

@@ -7,6 +7,7 @@ using LlmWorkflow.Engine;
 namespace LlmWorkflow.Tests.Telemetry;
 
 /// <summary>Document 004: e-mail addresses never reach a log provider, in the message or in the structured arguments.</summary>
+[UnitTest]
 public sealed class LogRedactionTests
 {
     [Fact]

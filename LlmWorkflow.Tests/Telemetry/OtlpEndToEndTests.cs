@@ -14,6 +14,7 @@ namespace LlmWorkflow.Tests.Telemetry;
 /// protoc-generated classes: one job's trace tree (POST → job.run → steps → LLM call → HTTP), an idle minute that
 /// exports no spans, no span from the processes' start-up (their warm-ups included), and the metrics with their values.
 /// </summary>
+[SystemTest]
 public sealed class OtlpEndToEndTests(TestServers servers)
 {
     private const string Workflow = "telemetry_three_steps";

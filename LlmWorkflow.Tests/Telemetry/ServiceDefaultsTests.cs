@@ -13,6 +13,7 @@ using OpenTelemetry.Trace;
 
 namespace LlmWorkflow.Tests.Telemetry;
 
+[IntegrationTest]
 public sealed class ServiceDefaultsTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using LlmWorkflow.Engine.Templates;
 
 namespace LlmWorkflow.Tests.Templates;
 
+[UnitTest]
 public sealed class PromptLibraryTests : IDisposable
 {
     private readonly TempPromptFolder folder = new();

@@ -4,6 +4,7 @@ using LlmWorkflow.Engine.Expressions;
 
 namespace LlmWorkflow.Tests.Transforms;
 
+[UnitTest]
 public sealed class CollectionTransformTests
 {
     private const string Places = """

@@ -6,6 +6,7 @@ namespace LlmWorkflow.Tests.Transforms;
 /// Document 000's <c>extract_fields</c> "with JSONPath support": recursive descent and filters, run by Json.NET's
 /// SelectTokens, each yielding the array of its matches; a malformed query is a validation problem where it is.
 /// </summary>
+[UnitTest]
 public sealed class JsonPathQueryTests
 {
     private const string Search = """

@@ -3,6 +3,7 @@ using LlmWorkflow.Engine.Execution;
 
 namespace LlmWorkflow.Tests.Transforms;
 
+[UnitTest]
 public sealed class MarkdownToJsonTransformTests
 {
     private const string EmergencyConfig = """

@@ -3,6 +3,7 @@ using LlmWorkflow.Engine.Transforms;
 
 namespace LlmWorkflow.Tests.Transforms;
 
+[UnitTest]
 public sealed class TransformRegistryTests
 {
     [Fact]

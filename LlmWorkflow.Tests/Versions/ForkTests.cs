@@ -13,6 +13,7 @@ namespace LlmWorkflow.Tests.Versions;
 /// both ways and compares side by side; every bad override is a 400 naming it; an unfinished source is 409; another
 /// tenant gets 404 for fork and compare.
 /// </summary>
+[IntegrationTest]
 public sealed class ForkTests(TestServers servers) : IAsyncLifetime
 {
     private PinnedWorkflowFiles _files = null!;

@@ -12,6 +12,7 @@ namespace LlmWorkflow.Tests.Versions;
 /// API and worker restart on the new files), a rerun from a step and a wake-up from a sleep still run the pinned
 /// version, while a new job runs the new one. The versions endpoint counts the caller's jobs per version only.
 /// </summary>
+[IntegrationTest]
 public sealed class PinnedDefinitionTests(TestServers servers)
 {
     private const string OtherTenantKey = "other-tenant-key";

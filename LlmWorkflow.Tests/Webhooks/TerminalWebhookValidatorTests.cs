@@ -15,6 +15,7 @@ namespace LlmWorkflow.Tests.Webhooks;
 /// validators this team did not write: the <c>standardwebhooks</c> package verifies the signatures and ajv (strict)
 /// validates each body against a JSON Schema written from docs/WEBHOOKS.md (clients/contract, verify-webhook-bodies.ts).
 /// </summary>
+[SystemTest]
 public sealed class TerminalWebhookValidatorTests(TestServers servers) : IAsyncLifetime
 {
     private const int MaxPayloadBytes = 4096;

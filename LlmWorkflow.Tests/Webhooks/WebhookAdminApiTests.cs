@@ -8,6 +8,7 @@ using LlmWorkflow.Worker.Webhooks;
 namespace LlmWorkflow.Tests.Webhooks;
 
 /// <summary>The API side (no worker running): submission checks, the cancelled event of a queued job, admin routes.</summary>
+[IntegrationTest]
 public sealed class WebhookAdminApiTests(TestServers servers) : IAsyncLifetime
 {
     private ApiFactory _api = null!;

@@ -16,6 +16,7 @@ namespace LlmWorkflow.Tests.Webhooks;
 /// Retry-After, the missing-secret refusal, dead letters and admin replay. Jobs here carry their own secret
 /// (the service has none).
 /// </summary>
+[IntegrationTest]
 public sealed class WebhookDeliveryTests(TestServers servers) : IAsyncLifetime
 {
     private static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(200);

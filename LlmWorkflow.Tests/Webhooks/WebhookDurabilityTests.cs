@@ -6,6 +6,7 @@ using LlmWorkflow.Pipeline.Webhooks;
 namespace LlmWorkflow.Tests.Webhooks;
 
 /// <summary>The retry schedule lives in Postgres: a worker that is killed or stopped loses no delivery; another worker sends it.</summary>
+[SystemTest]
 public sealed class WebhookDurabilityTests(TestServers servers) : IAsyncLifetime
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);

@@ -9,6 +9,7 @@ using LlmWorkflow.Worker.Webhooks;
 namespace LlmWorkflow.Tests.Webhooks;
 
 /// <summary>API → worker → webhook: a submitted job's receiver gets signed events it can verify.</summary>
+[IntegrationTest]
 public sealed class WebhookEndToEndTests(TestServers servers) : IAsyncLifetime
 {
     // A Standard Webhooks secret as the service-wide one, with a plain secret being rotated out.

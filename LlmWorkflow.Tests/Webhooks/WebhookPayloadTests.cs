@@ -15,6 +15,7 @@ namespace LlmWorkflow.Tests.Webhooks;
 /// statement stores a snapshot of the finished row and <see cref="WebhookBodies"/> renders the body from it, so these
 /// tests finish real job rows in Postgres and render the recorded event as the dispatcher does.
 /// </summary>
+[IntegrationTest]
 public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
 {
     private const int MaxPayloadBytes = 4096;

@@ -16,6 +16,7 @@ namespace LlmWorkflow.Tests.Webhooks;
 /// Per-job webhook secrets are encrypted at rest by the API and decrypted by a separate Worker host (own service
 /// provider, same Postgres key ring); rows written in clear text before encryption still sign.
 /// </summary>
+[IntegrationTest]
 public sealed class WebhookSecretEncryptionTests(TestServers servers) : IAsyncLifetime
 {
     private const string JobSecret = "s3cret";

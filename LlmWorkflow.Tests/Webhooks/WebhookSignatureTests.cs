@@ -4,6 +4,7 @@ using LlmWorkflow.Worker.Webhooks;
 namespace LlmWorkflow.Tests.Webhooks;
 
 /// <summary>Signature vectors (computed independently with Python's hmac) and what a Standard Webhooks receiver accepts.</summary>
+[UnitTest]
 public sealed class WebhookSignatureTests
 {
     // The Standard Webhooks specification's own test vector.

@@ -8,6 +8,7 @@ using LlmWorkflow.Worker.Webhooks;
 namespace LlmWorkflow.Tests.Webhooks;
 
 /// <summary>Private-network protection: refused at submission for literal hosts and localhost, at connect time otherwise.</summary>
+[IntegrationTest]
 public sealed class WebhookSsrfTests
 {
     [Theory]

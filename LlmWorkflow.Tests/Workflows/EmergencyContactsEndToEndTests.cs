@@ -8,6 +8,7 @@ namespace LlmWorkflow.Tests.Workflows;
 /// emergency_contacts through the API and a Worker on real Postgres + Redis, with a fake Google Places and a fake
 /// OpenAI-compatible server standing in for OpenRouter.
 /// </summary>
+[IntegrationTest]
 public sealed class EmergencyContactsEndToEndTests(TestServers servers) : IAsyncLifetime
 {
     private const int PromptTokens = 5210;

@@ -7,6 +7,7 @@ namespace LlmWorkflow.Tests.Workflows;
 /// Every example input under workflows/examples/ runs through the API and a Worker with the offline mock provider
 /// serving every model (<c>Llm:Mock:ServeAllModels=true</c>) and no API keys: the README's quick start.
 /// </summary>
+[IntegrationTest]
 public sealed class ExampleInputRunTests(TestServers servers) : IAsyncLifetime
 {
     private WorkflowStack _stack = null!;

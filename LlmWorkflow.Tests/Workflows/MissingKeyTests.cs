@@ -6,6 +6,7 @@ using LlmWorkflow.Tests.Infrastructure;
 namespace LlmWorkflow.Tests.Workflows;
 
 /// <summary>A deployment without the OpenRouter key: the dry run reports it, and a job fails with CONFIG_ERROR.</summary>
+[IntegrationTest]
 public sealed class MissingKeyTests(TestServers servers) : IAsyncLifetime
 {
     private const string UnsetVariable = "LLMWF_TEST_OPENROUTER_KEY_THAT_IS_NEVER_SET";

@@ -11,6 +11,7 @@ namespace LlmWorkflow.Tests.Workflows;
 /// OpenAI-compatible server (as OpenRouter) and the result delivered to a webhook receiver the way document 002's
 /// handler reads it.
 /// </summary>
+[IntegrationTest]
 public sealed class MissionGenerationEndToEndTests(TestServers servers) : IAsyncLifetime
 {
     private const int PromptTokens = 3412;

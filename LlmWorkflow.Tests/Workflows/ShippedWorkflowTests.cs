@@ -7,6 +7,7 @@ using LlmWorkflow.Engine.Transforms;
 namespace LlmWorkflow.Tests.Workflows;
 
 /// <summary>Static checks of everything shipped under workflows/: definitions, prompts, examples, mock answers.</summary>
+[UnitTest]
 public sealed class ShippedWorkflowTests
 {
     public static TheoryData<string> Workflows() => [.. ExampleFiles.WorkflowNames];
