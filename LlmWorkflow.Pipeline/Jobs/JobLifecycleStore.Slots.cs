@@ -101,7 +101,7 @@ public sealed partial class JobLifecycleStore
             SELECT $2 - count(*) AS slots FROM llm_workflow_jobs WHERE tenant_id = $1 AND status = 'processing'
         ), next AS (
             SELECT id FROM llm_workflow_jobs
-             WHERE tenant_id = $1 AND status = 'waiting' AND wait_data->>'kind' = '{SlotWaitKind}' AND wait_data->'slot'->>'by' <> 'key'
+             WHERE tenant_id = $1 AND status = 'waiting' AND wait_data->>'kind' = '{SlotWaitKind}' AND wait_data->'slot'->>'by' IS DISTINCT FROM 'key'
              ORDER BY priority DESC, queued_at, id
              LIMIT GREATEST(LEAST((SELECT slots FROM free), $3), 0)
              FOR UPDATE SKIP LOCKED
@@ -116,7 +116,7 @@ public sealed partial class JobLifecycleStore
             SELECT $2 - count(*) AS slots FROM llm_workflow_jobs WHERE concurrency_key = $1 AND status = 'processing'
         ), next AS (
             SELECT id FROM llm_workflow_jobs
-             WHERE concurrency_key = $1 AND status = 'waiting' AND wait_data->>'kind' = '{SlotWaitKind}' AND wait_data->'slot'->>'by' <> 'tenant'
+             WHERE concurrency_key = $1 AND status = 'waiting' AND wait_data->>'kind' = '{SlotWaitKind}' AND wait_data->'slot'->>'by' IS DISTINCT FROM 'tenant'
              ORDER BY priority DESC, queued_at, id
              LIMIT GREATEST(LEAST((SELECT slots FROM free), $3), 0)
              FOR UPDATE SKIP LOCKED
@@ -131,7 +131,7 @@ public sealed partial class JobLifecycleStore
     private static readonly string ResumeFreeTenantSlotsSql = $"""
         WITH tenants AS (
             SELECT DISTINCT tenant_id FROM llm_workflow_jobs
-             WHERE status = 'waiting' AND wait_data->>'kind' = '{SlotWaitKind}' AND wait_data->'slot'->>'by' <> 'key'
+             WHERE status = 'waiting' AND wait_data->>'kind' = '{SlotWaitKind}' AND wait_data->'slot'->>'by' IS DISTINCT FROM 'key'
         ), free AS (
             SELECT t.tenant_id, COALESCE(c.cap, 2147483647)
                    - (SELECT count(*) FROM llm_workflow_jobs w WHERE w.tenant_id = t.tenant_id AND w.status IN ('processing', 'queued')) AS slots
@@ -139,7 +139,7 @@ public sealed partial class JobLifecycleStore
         ), next AS (
             SELECT w.id FROM free f CROSS JOIN LATERAL (
                 SELECT id FROM llm_workflow_jobs w
-                 WHERE w.tenant_id = f.tenant_id AND w.status = 'waiting' AND w.wait_data->>'kind' = '{SlotWaitKind}' AND w.wait_data->'slot'->>'by' <> 'key'
+                 WHERE w.tenant_id = f.tenant_id AND w.status = 'waiting' AND w.wait_data->>'kind' = '{SlotWaitKind}' AND w.wait_data->'slot'->>'by' IS DISTINCT FROM 'key'
                  ORDER BY priority DESC, queued_at, id
                  LIMIT GREATEST(f.slots, 0)
                  FOR UPDATE SKIP LOCKED) w
@@ -153,7 +153,7 @@ public sealed partial class JobLifecycleStore
     private static readonly string ResumeFreeKeySlotsSql = $"""
         WITH keys AS (
             SELECT DISTINCT concurrency_key, concurrency_limit FROM llm_workflow_jobs
-             WHERE status = 'waiting' AND wait_data->>'kind' = '{SlotWaitKind}' AND wait_data->'slot'->>'by' <> 'tenant' AND concurrency_key IS NOT NULL
+             WHERE status = 'waiting' AND wait_data->>'kind' = '{SlotWaitKind}' AND wait_data->'slot'->>'by' IS DISTINCT FROM 'tenant' AND concurrency_key IS NOT NULL
         ), free AS (
             SELECT k.concurrency_key, k.concurrency_limit
                    - (SELECT count(*) FROM llm_workflow_jobs w WHERE w.concurrency_key = k.concurrency_key AND w.status IN ('processing', 'queued')) AS slots
@@ -162,7 +162,7 @@ public sealed partial class JobLifecycleStore
             SELECT w.id FROM free f CROSS JOIN LATERAL (
                 SELECT id FROM llm_workflow_jobs w
                  WHERE w.concurrency_key = f.concurrency_key AND w.status = 'waiting' AND w.wait_data->>'kind' = '{SlotWaitKind}'
-                   AND w.wait_data->'slot'->>'by' <> 'tenant'
+                   AND w.wait_data->'slot'->>'by' IS DISTINCT FROM 'tenant'
                  ORDER BY priority DESC, queued_at, id
                  LIMIT GREATEST(f.slots, 0)
                  FOR UPDATE SKIP LOCKED) w

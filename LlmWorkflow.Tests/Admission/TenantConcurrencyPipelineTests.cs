@@ -12,6 +12,7 @@ namespace LlmWorkflow.Tests.Admission;
 /// answering every call after <see cref="Latency"/>. The test caller's tenant (<c>tests</c>) is capped at 2; the tenant
 /// <c>small-app</c> has no cap.
 /// </summary>
+[IntegrationTest]
 public sealed class TenantConcurrencyPipelineTests(TestServers servers) : IAsyncLifetime
 {
     private const string SmallTenantKey = "small-tenant-key";
@@ -117,7 +118,8 @@ public sealed class TenantConcurrencyPipelineTests(TestServers servers) : IAsync
         // What a worker killed between a job's end and the wake of the next would leave: a slot wait and no running job.
         await TestSql.ExecuteAsync(_postgres, $$"""
             UPDATE llm_workflow_jobs SET status = 'waiting', run_at = NULL, queued_at = now(),
-                   wait_data = jsonb_build_object('kind', '{{JobLifecycleStore.SlotWaitKind}}', 'step_id', '', 'step_key', '', 'until', now(), 'resumes', NULL)
+                   wait_data = jsonb_build_object('kind', '{{JobLifecycleStore.SlotWaitKind}}', 'step_id', '', 'step_key', '', 'until', now(),
+                                              'slot', jsonb_build_object('by', 'tenant', 'tenant_id', tenant_id), 'resumes', NULL)
              WHERE id = @job
             """, ct, ("job", Guid.Parse(jobId)));
 
@@ -125,6 +127,62 @@ public sealed class TenantConcurrencyPipelineTests(TestServers servers) : IAsync
 
         Assert.Equal("completed", (string?)done["status"]);
         Assert.Equal(1, PipelineTestWorkflows.CallsContaining(_llm, "[lost-release]"));
+    }
+
+    [Fact]
+    public async Task AConcurrencyKeyRunsOneJobPerUserAtATimeAndUsersInParallel()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var jobs = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            foreach (var user in new[] { "ann", "bob" })
+            {
+                jobs.Add(await SubmitKeyedAsync(_small, new { user, question = $"[keyed-{user}-{i}]" }, ct));
+            }
+        }
+
+        var ended = new List<JsonObject>();
+        foreach (var job in jobs)
+        {
+            ended.Add(await JobPolling.WaitForTerminalAsync(_small, job, JobTimeout, ct));
+        }
+
+        var calls = _llm.Requests.Where(r => r.Body.Contains("[keyed-", StringComparison.Ordinal)).OrderBy(r => r.ReceivedAt).ToList();
+        int Peak(IReadOnlyList<Fakes.RecordedRequest> of) => of.Max(r => of.Count(q => q.ReceivedAt <= r.ReceivedAt && r.ReceivedAt < q.ReceivedAt + Latency));
+        var perUser = new[] { "ann", "bob" }.ToDictionary(u => u, u => Peak([.. calls.Where(c => c.Body.Contains($"[keyed-{u}-", StringComparison.Ordinal))]));
+        TestContext.Current.TestOutputHelper?.WriteLine($"peak calls at once: ann {perUser["ann"]}, bob {perUser["bob"]}, both {Peak(calls)}");
+        Assert.All(ended, j => Assert.Equal("completed", (string?)j["status"]));
+        Assert.Equal(8, calls.Count);
+        Assert.Equal((1, 1), (perUser["ann"], perUser["bob"]));
+        Assert.Equal(2, Peak(calls));
+    }
+
+    [Fact]
+    public async Task AJobWithoutAValueForItsConcurrencyKeyOrAnInvalidLimitIsRefusedNamingTheField()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var missing = await _small.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = "keyed_llm_step", input_data = new { question = "who?" } }, ct);
+        var problem = await missing.Content.ReadFromJsonAsync<JsonObject>(ct);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, missing.StatusCode);
+        Assert.Contains("${input.user}", (string?)problem!["errors"]!["input_data"]![0], StringComparison.Ordinal);
+
+        var workflow = JsonNode.Parse("""
+            {"name": "bad_key", "concurrency": {"key": "${steps.a.output}", "limit": 0},
+             "steps": [{"id": "a", "type": "transform", "config": {"operation": "uppercase", "input": "x"}}]}
+            """);
+        using var invalid = await _small.PostAsJsonAsync("/api/v1/workflow/validate", new { workflow, input_data = new { } }, ct);
+        var errors = (await invalid.Content.ReadFromJsonAsync<JsonObject>(ct))!["errors"]!.AsObject();
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, invalid.StatusCode);
+        Assert.Contains("between 1 and", (string?)errors["workflow.concurrency.limit"]![0], StringComparison.Ordinal);
+        Assert.Contains("input and context only", (string?)errors["workflow.concurrency.key"]![0], StringComparison.Ordinal);
+    }
+
+    private static async Task<string> SubmitKeyedAsync(HttpClient client, object input, CancellationToken ct)
+    {
+        using var response = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = "keyed_llm_step", input_data = input }, ct);
+        response.EnsureSuccessStatusCode();
+        return (string)(await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["status_url"]!;
     }
 
     private async Task<JsonObject> WaitForSlotWaitAsync(CancellationToken ct)
