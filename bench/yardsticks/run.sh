@@ -45,6 +45,7 @@ start_postgres "$tmp" "$pg_port" yardstick
 
 case $yardstick in
   hangfire)
+    label=hangfire
     [ -n "$published" ] && [ -x "$published/HangfireApp/HangfireApp" ] \
       || { echo "no published HangfireApp: dotnet publish bench/yardsticks/HangfireApp -c Release -o artifacts/bench/publish/HangfireApp" >&2; exit 2; }
     version="Hangfire $(sed -n 's/.*Include="Hangfire.Core" Version="\([^"]*\)".*/\1/p' Directory.Packages.props), Hangfire.PostgreSql $(sed -n 's/.*Include="Hangfire.PostgreSql" Version="\([^"]*\)".*/\1/p' Directory.Packages.props)"
@@ -55,6 +56,7 @@ case $yardstick in
     pid=$!
     ;;
   graphile)
+    label=graphile-worker
     version="graphile-worker $(node -p 'require("./bench/node/node_modules/graphile-worker/package.json").version')"
     settings="one process: node:http + runner, defaults but concurrency ${GRAPHILE_CONCURRENCY:-10}"
     (NODE_ENV=production exec node bench/node/graphile.mjs "postgres://postgres@127.0.0.1:$pg_port/yardstick" "$port" \
@@ -105,7 +107,7 @@ wait_until 600 "the drain" succeeded_at_least $(( warmup + jobs ))
 finished_ms=$(date +%s%3N)
 yardstick_after=$(ticks "$pid"); postgres_after=$(postgres_ticks)
 
-jq -n -c --argjson client "$line" --arg yardstick "$yardstick" --arg version "$version" --arg settings "$settings" \
+jq -n -c --argjson client "$line" --arg yardstick "$label" --arg version "$version" --arg settings "$settings" \
   --argjson jobs "$jobs" --argjson concurrency "$concurrency" --argjson warmup "$warmup" --argjson finished "$finished_ms" \
   --argjson yardstick_ticks $(( yardstick_after - yardstick_before )) --argjson postgres_ticks $(( postgres_after - postgres_before )) '
   ((($finished - $client.started_at_ms) / 1000)) as $seconds
