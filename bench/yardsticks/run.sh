@@ -113,7 +113,7 @@ jq -n -c --argjson client "$line" --arg yardstick "$label" --arg version "$versi
   ((($finished - $client.started_at_ms) / 1000)) as $seconds
   | ($yardstick_ticks * 10 / $jobs) as $y | ($postgres_ticks * 10 / $jobs) as $p | ($client.cpu_ms / $jobs) as $c
   | def r(n): (n * 1000 | round) / 1000;
-  {yardstick: $yardstick, version: $version, settings: $settings, scenario: "end_to_end", client: "node", fsync: true,
+  {yardstick: $yardstick, version: $version, settings: $settings, scenario: "end_to_end", client: "node", client_transport: $client.client, fsync: true,
    jobs: $jobs, concurrency: $concurrency, warmup: $warmup,
    jobs_per_second: ((($jobs / $seconds) * 10 | round) / 10), seconds: r($seconds),
    submit_rps: $client.requests_per_second, submit_p50_ms: $client.latency_ms.p50, submit_p99_ms: $client.latency_ms.p99,
