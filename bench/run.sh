@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # One command per figure on bench/README.md: publishes the API and the Worker as their images ship (Release,
 # self-contained composite ReadyToRun), then runs a load-tool scenario ROUNDS times, interleaved with the same scenario
-# driven by the independent Node client and with the BullMQ yardstick, each round in turn; every result is one JSON line
-# in $OUT, and the medians with their ranges are printed at the end.
+# driven by the independent Node client and with the yardsticks, each round in turn; every result is one JSON line
+# in $OUT, and the medians with their ranges (and for e2e the ratio of ours to each yardstick) are printed at the end.
 #   bench/run.sh e2e 5000 1 32      # S2     bench/run.sh burst 2000 32     # S1     bench/run.sh io 500 1000     # S3
 #   bench/run.sh events 200 1       # live events over SSE (its client is always the Node one)
 # Environment: ROUNDS (3), CLIENTS ("dotnet node"; node applies to e2e and burst), YARDSTICK (1 for e2e and burst: BullMQ
-# for e2e, the same burst against bench/EmptyApi for burst), OUT;
+# for e2e, the same burst against bench/EmptyApi for burst), YARDSTICKS ("hangfire graphile" for e2e without an LLM
+# latency: the durable yardsticks, each run by bench/yardsticks/run.sh after BullMQ, "" for none), OUT;
 # BEFORE=<dir> also runs, in each round, the API and Worker published in <dir>/LlmWorkflow.Api and <dir>/LlmWorkflow.Worker
 # (an earlier commit's `dotnet publish -c Release`), last in odd rounds and first in even ones, so a change is measured
 # against its base in the same sitting.
@@ -17,6 +18,7 @@ rounds=${ROUNDS:-3}
 clients=${CLIENTS:-dotnet node}
 [ "$scenario" = e2e ] || [ "$scenario" = burst ] || clients=dotnet
 yardstick=${YARDSTICK:-$([ "$scenario" = e2e ] || [ "$scenario" = burst ] && echo 1 || echo 0)}
+yardsticks=${YARDSTICKS-$([ "$scenario" = e2e ] && [ -z "${5:-}" ] && echo hangfire graphile || true)}
 out=${OUT:-artifacts/bench/$scenario-$(date -u +%Y%m%dT%H%M%S).jsonl}
 published=artifacts/bench/publish
 mkdir -p "$(dirname "$out")"
@@ -30,8 +32,12 @@ if [ -z "${SKIP_PUBLISH:-}" ]; then
     dotnet publish bench/EmptyApi -c Release -o "$published/EmptyApi" --nologo -v quiet > /dev/null
   fi
 fi
+if [[ " $yardsticks " == *" hangfire "* ]] && { [ -z "${SKIP_PUBLISH:-}" ] || [ ! -d "$published/HangfireApp" ]; }; then
+  dotnet publish bench/yardsticks/HangfireApp -c Release -o "$published/HangfireApp" --nologo -v quiet > /dev/null
+fi
 dotnet build bench/LlmWorkflow.LoadTest -c Release --nologo -v quiet > /dev/null
-if [[ " $clients " == *" node "* ]] || { [ "$scenario" = e2e ] && [ "$yardstick" = 1 ]; } || [ "$scenario" = events ]; then
+if [[ " $clients " == *" node "* ]] || { [ "$scenario" = e2e ] && [ "$yardstick" = 1 ]; } || [ "$scenario" = events ] \
+  || [ -n "$yardsticks" ]; then
   (cd bench/node && npm ci --no-audit --no-fund --silent)
 fi
 
@@ -66,6 +72,10 @@ for round in $(seq "$rounds"); do
   done
   [ -n "${BEFORE:-}" ] && [ $((round % 2)) = 1 ] && before_round "$@"
   [ "$yardstick" = 1 ] && yardstick_round "$@"
+  for name in $yardsticks; do
+    # The same N and concurrency as ours, from the same Node client (bench/node/submit.mjs).
+    PUBLISHED=$published bench/yardsticks/run.sh "$name" "${2:-5000}" "${4:-32}" | tee -a "$out"
+  done
 done
 
 node bench/node/summary.mjs "$out"

@@ -11,8 +11,8 @@ worker_dir=$(cd "$(service_dir LlmWorkflow.Worker worker)" && pwd)
 if [ -d "$api_dir/workflows/definitions" ]; then workflows_root=$api_dir/workflows; else workflows_root=$PWD/workflows; fi
 [ -x "$pg_bin/initdb" ] || { echo "no PostgreSQL binaries (set PG_BIN)" >&2; exit 2; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# shellcheck source=bench/lib/postgres.sh
+source "$(dirname "${BASH_SOURCE[0]}")/postgres.sh"
 
 tmp=""
 pids=()
@@ -26,7 +26,7 @@ cleanup() {
   pids=()
   if [ -n "$tmp" ] && [ -d "$tmp" ]; then
     [ -f "$tmp/redis.pid" ] && kill "$(cat "$tmp/redis.pid")" 2> /dev/null || true
-    [ -f "$tmp/pg/postmaster.pid" ] && as_postgres "$pg_bin/pg_ctl" -D "$tmp/pg" -m immediate -w stop > /dev/null 2>&1 || true
+    stop_postgres "$tmp"
     if [ -n "${KEEP_LOGS:-}" ]; then mkdir -p "$KEEP_LOGS" && cp "$tmp"/*.log "$KEEP_LOGS"/ 2> /dev/null || true; fi
     rm -rf "$tmp"
   fi
@@ -85,13 +85,8 @@ start_system() { # start_system: a fresh system; sets tmp, pg_port, redis_port, 
   pg_port=$(free_port); redis_port=$(free_port); api_port=$(free_port)
 
   # PostgreSQL: defaults (fsync on), loopback only, trust authentication for postgres.
-  mkdir "$tmp/pg" "$tmp/pg-socket" "$tmp/redis"
-  touch "$tmp/postgres.log"
-  [ "$(id -u)" = 0 ] && chown postgres "$tmp/pg" "$tmp/pg-socket" "$tmp/postgres.log"
-  as_postgres "$pg_bin/initdb" -D "$tmp/pg" -U postgres -E UTF8 --locale=C --auth=trust > "$tmp/initdb.log" 2>&1
-  as_postgres "$pg_bin/pg_ctl" -D "$tmp/pg" -l "$tmp/postgres.log" -w \
-    -o "-p $pg_port -c listen_addresses=127.0.0.1 -c 'unix_socket_directories=$tmp/pg-socket'" start > /dev/null
-  "$pg_bin/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "CREATE DATABASE $db_name" > /dev/null
+  start_postgres "$tmp" "$pg_port" "$db_name"
+  mkdir "$tmp/redis"
 
   redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$tmp/redis" --save '' --appendonly no \
     --daemonize yes --pidfile "$tmp/redis.pid" --logfile "$tmp/redis.log"

@@ -4,8 +4,10 @@
 // built on, without fetch's stream layers; =http uses node:http; =fetch uses fetch, as the main app's code does, which
 // costs this process several times the CPU per request and so, on a machine the service shares, measures the client.
 // Usage: node submit.mjs <api_url> <api_key> <workflow> <jobs> <concurrency> [latencies_file]
-// Prints one JSON line: submitted, seconds, requests_per_second, latency p50/p99/max in ms, cpu_ms of this process;
-// with latencies_file, also writes each submission's latency (ms, one per line, in the order sent) there.
+// Prints one JSON line: submitted, seconds, requests_per_second, latency p50/p99/max in ms, cpu_ms of this process,
+// started_at_ms (the wall clock when the first submission left); with latencies_file, also writes each submission's
+// latency (ms, one per line, in the order sent) there. SUBMIT_PATH (default /api/v1/workflow) posts the same body
+// elsewhere: the S2 yardsticks' POST /jobs (bench/yardsticks/run.sh).
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -19,6 +21,7 @@ if (!url || !key || !workflow) {
 const jobs = Number(jobsArg);
 const concurrency = Number(concurrencyArg);
 const transport = process.env.CLIENT_TRANSPORT ?? 'undici';
+const path = process.env.SUBMIT_PATH ?? '/api/v1/workflow';
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
 const pool = new Pool(url, { connections: concurrency });
 if (!['undici', 'http', 'fetch'].includes(transport)) {
@@ -34,7 +37,7 @@ function body(i) {
 }
 
 async function postWithFetch(i) {
-  const response = await fetch(`${url}/api/v1/workflow`, {
+  const response = await fetch(`${url}${path}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'X-API-Key': key },
     body: body(i),
@@ -45,7 +48,7 @@ async function postWithFetch(i) {
 
 async function postWithUndici(i) {
   const { statusCode, body: response } = await pool.request({
-    path: '/api/v1/workflow',
+    path,
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': key },
     body: body(i),
@@ -57,7 +60,7 @@ async function postWithUndici(i) {
 function postWithHttp(i) {
   const payload = body(i);
   return new Promise((resolve, reject) => {
-    const request = http.request(`${url}/api/v1/workflow`, {
+    const request = http.request(`${url}${path}`, {
       method: 'POST',
       agent,
       headers: { 'Content-Type': 'application/json', 'X-API-Key': key, 'Content-Length': Buffer.byteLength(payload) },
@@ -88,6 +91,7 @@ async function caller() {
 }
 
 const cpuBefore = process.cpuUsage();
+const startedAt = Date.now();
 const started = performance.now();
 await Promise.all(Array.from({ length: concurrency }, caller));
 const seconds = (performance.now() - started) / 1000;
@@ -105,6 +109,7 @@ console.log(JSON.stringify({
   requests_per_second: Math.round(jobs / seconds),
   latency_ms: { p50: at(50), p99: at(99), max: at(100) },
   cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
+  started_at_ms: startedAt,
 }));
 agent.destroy();
 await pool.close();

@@ -1,4 +1,5 @@
-// Medians and ranges of the JSON lines bench/run.sh wrote, grouped by scenario and client.
+// Medians and ranges of the JSON lines bench/run.sh wrote, grouped by scenario (or yardstick) and client; for e2e, the
+// ratio of ours to each yardstick's jobs/s, round by round (the k-th run of each is from the k-th round).
 import { readFileSync } from 'node:fs';
 
 const rows = readFileSync(process.argv[2], 'utf8').trim().split('\n').map((line) => JSON.parse(line));
@@ -7,7 +8,7 @@ const metrics = ['jobs_per_second', 'requests_per_second', 'p99_ms', 'submit_p99
 const get = (row, path) => path.split('.').reduce((value, key) => value?.[key], row);
 const groups = new Map();
 for (const row of rows) {
-  const key = `${row.scenario ?? row.yardstick}${row.build ? `, ${row.build} build` : ''}${row.client ? ` (${row.client} client)` : ''}`;
+  const key = `${row.yardstick ?? row.scenario}${row.build ? `, ${row.build} build` : ''}${row.client ? ` (${row.client} client)` : ''}`;
   groups.set(key, [...(groups.get(key) ?? []), row]);
 }
 const median = (values) => {
@@ -25,4 +26,16 @@ for (const [key, group] of groups) {
     parts.push(`cpu_ms_total ${median(cpu)} [${Math.min(...cpu)}-${Math.max(...cpu)}]`);
   }
   console.log(`${key}, ${group.length} runs: ${parts.join(', ')}`);
+}
+// Ours: the end-to-end runs of the head build; each yardstick's runs (BullMQ, Hangfire, graphile-worker) beside them.
+const jobsPerSecond = (group) => group.map((row) => row.jobs_per_second);
+const ours = [...groups].filter(([, group]) => group[0].scenario === 'end_to_end' && !group[0].yardstick && !group[0].build);
+const yardsticks = [...groups].filter(([, group]) => group[0].yardstick && typeof group[0].jobs_per_second === 'number');
+for (const [oursKey, oursGroup] of ours) {
+  for (const [key, group] of yardsticks) {
+    const ratios = jobsPerSecond(oursGroup).slice(0, group.length)
+      .map((value, round) => Number((value / group[round].jobs_per_second).toFixed(2)));
+    const ofMedians = (median(jobsPerSecond(oursGroup)) / median(jobsPerSecond(group))).toFixed(2);
+    console.log(`${oursKey} / ${key}: ${ofMedians}x (medians); by round ${median(ratios).toFixed(2)}x [${Math.min(...ratios)}-${Math.max(...ratios)}]`);
+  }
 }
