@@ -39,7 +39,10 @@ public static partial class SecretRedactor
     /// <summary>True for parameter or header names that carry credentials, by the one rule list in <see cref="SecretNames"/>.</summary>
     public static bool IsSecretName(string name) => SecretNames.IsSecret(name);
 
-    [GeneratedRegex(@"(?<name>[?&;]?[\w.-]+)=[^&\s""']+")]
+    // A name starts where a run of name characters starts (the look-behind) and is taken whole (atomic): without
+    // both, a long run with no '=' after it (40 KB of step input) was retried from each of its characters, in
+    // quadratic time. Neither changes what matches: the leftmost start of a run is the only one that can.
+    [GeneratedRegex(@"(?<name>[?&;]?(?<![\w.-])(?>[\w.-]+))=[^&\s""']+")]
     private static partial Regex QueryParameter();
 
     [GeneratedRegex(@"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,}|\bAIza[0-9A-Za-z_\-]{20,}")]

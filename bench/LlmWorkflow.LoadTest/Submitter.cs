@@ -8,9 +8,10 @@ internal sealed class Submitter(Uri apiUrl) : IDisposable
 {
     private readonly HttpClient _http = new(new SocketsHttpHandler { MaxConnectionsPerServer = 512 }) { BaseAddress = apiUrl };
 
-    public Submitter Configure()
+    /// <param name="apiKey">The caller's key (its tenant's); the bench caller's by default.</param>
+    public Submitter Configure(string? apiKey = null)
     {
-        _http.DefaultRequestHeaders.Add("X-API-Key", BenchEnvironment.CallerKey);
+        _http.DefaultRequestHeaders.Add("X-API-Key", apiKey ?? BenchEnvironment.CallerKey);
         return this;
     }
 
