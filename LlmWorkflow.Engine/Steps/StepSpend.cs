@@ -24,8 +24,11 @@ internal sealed record SpendReservation(ISpendBudget Budget, string LeaseId, IRe
 /// </summary>
 internal static class StepSpend
 {
-    /// <summary>How often a step asks again while only other steps' reservations (not yet settled) are in its way.</summary>
-    private static readonly TimeSpan PendingPoll = TimeSpan.FromMilliseconds(150);
+    /// <summary>
+    /// The longest a step waits for a settlement notice while only other steps' reservations are in its way before it
+    /// asks again (a notice lost with a Redis connection costs no more).
+    /// </summary>
+    private static readonly TimeSpan SettlementWaitCap = TimeSpan.FromSeconds(1);
 
     /// <summary>The reservation, or null when the job has no dollar budget or no model of the chain is priced.</summary>
     public static async Task<SpendReservation?> ReserveAsync(
@@ -46,6 +49,7 @@ internal static class StepSpend
                 return null; // an unpriced call is billed at 0 in the ledger: nothing to hold back
             }
 
+            var seen = budget.SettlementsSeen;
             var verdict = await budget.ReserveAsync(leaseId, estimate, cancellationToken);
             if (verdict.Outcome == SpendOutcome.Reserved)
             {
@@ -54,10 +58,11 @@ internal static class StepSpend
 
             if (verdict.Outcome == SpendOutcome.Pending)
             {
-                // Only reservations of calls in flight are in the way: they settle (usually lower) within a call's time.
+                // Only reservations of calls in flight are in the way: they settle (usually lower) within a call's time,
+                // and each settlement is announced, so the step asks again as soon as one frees room.
                 if (context.Run.Now - since < budget.PendingWait)
                 {
-                    await Task.Delay(PendingPoll, context.Run.Time, cancellationToken);
+                    await budget.WaitForSettlementAsync(seen, SettlementWaitCap, cancellationToken);
                     continue;
                 }
 

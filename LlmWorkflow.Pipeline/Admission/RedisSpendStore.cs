@@ -171,12 +171,25 @@ public sealed class RedisSpendStore(IConnectionMultiplexer redis, string keyPref
         };
     }
 
+    /// <summary>
+    /// Where settlements are announced (the message: the budgets' scopes, space-separated), so that steps waiting in a
+    /// worker for reservations to settle ask again (<see cref="TenantSpendBudgets"/>) and the workers'
+    /// <c>BudgetWaiterWaker</c> wakes a job parked on those reservations (reason <c>usd_reserved</c>) at once.
+    /// </summary>
+    public RedisChannel SettledChannel => RedisChannel.Literal(keyPrefix + "budget:settled");
+
     public async Task SettleAsync(string leaseId, IReadOnlyList<SpendScope> scopes, decimal costUsd)
     {
         var args = new List<RedisValue> { leaseId, Micro(costUsd), Ms(ReservationTimeout), scopes.Count };
         args.AddRange(scopes.Select(s => (RedisValue)Ms(s.Window)));
         await redis.GetDatabase().ScriptEvaluateAsync(SettleScript, [.. scopes.SelectMany(Keys)], [.. args]).ConfigureAwait(false);
+        // Fire and forget: a lost notice costs a waiter its own due time or the in-worker cap, never a job.
+        _ = redis.GetSubscriber().PublishAsync(SettledChannel, string.Join(' ', scopes.Select(s => s.Scope)), CommandFlags.FireAndForget);
     }
+
+    /// <summary>Calls <paramref name="onSettled"/> with the scopes of every settlement announced from now on (any worker's).</summary>
+    public Task SubscribeSettledAsync(Action<string[]> onSettled) =>
+        redis.GetSubscriber().SubscribeAsync(SettledChannel, (_, message) => onSettled(((string?)message ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)));
 
     /// <summary>Seeds a scope with the spend PostgreSQL recorded in its window, by bucket; false when another worker did.</summary>
     public async Task<bool> SeedAsync(SpendScope scope, IReadOnlyList<(long Bucket, decimal Usd)> buckets)

@@ -26,6 +26,10 @@ public sealed partial class TenantSpendBudgets(
     private readonly IOutputTokenHistory _history = history;
     private readonly IOptionsMonitor<AdmissionOptions> _admission = admission;
     private readonly IOptionsMonitor<TenantBudgetOptions> _options = options;
+    private readonly object _settlementGate = new();
+    private Task? _subscription;
+    private long _settlements;
+    private TaskCompletionSource _nextSettlement = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private static readonly Counter<long> Refused = Telemetry.Meter.CreateCounter<long>(
         "llmworkflow.budget.refused", unit: "{step}",
@@ -161,8 +165,79 @@ public sealed partial class TenantSpendBudgets(
         }
     }
 
+    /// <summary>See <see cref="ISpendBudget.SettlementsSeen"/>; the first read subscribes to the notices.</summary>
+    private long SettlementsSeen
+    {
+        get
+        {
+            lock (_settlementGate)
+            {
+                _subscription ??= SubscribeAsync();
+                return _settlements;
+            }
+        }
+    }
+
+    private async Task SubscribeAsync()
+    {
+        try
+        {
+            await store.SubscribeSettledAsync(_ => OnSettled()).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            // Waiting steps ask again after the cap instead; the next read tries to subscribe again.
+            LogSubscribeFailed(ex);
+            lock (_settlementGate)
+            {
+                _subscription = null;
+            }
+        }
+    }
+
+    private void OnSettled()
+    {
+        TaskCompletionSource settled;
+        lock (_settlementGate)
+        {
+            _settlements++;
+            settled = _nextSettlement;
+            _nextSettlement = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        settled.TrySetResult();
+    }
+
+    private async Task WaitForSettlementAsync(long seen, TimeSpan max, CancellationToken cancellationToken)
+    {
+        Task next;
+        lock (_settlementGate)
+        {
+            if (_settlements != seen)
+            {
+                return;
+            }
+
+            next = _nextSettlement.Task;
+        }
+
+        try
+        {
+            await next.WaitAsync(max, time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // No notice within the cap: the caller asks again anyway.
+        }
+    }
+
     private sealed class JobSpendBudget(TenantSpendBudgets owner, IReadOnlyList<SpendScope> scopes) : ISpendBudget
     {
+        public long SettlementsSeen => owner.SettlementsSeen;
+
+        public Task WaitForSettlementAsync(long seen, TimeSpan max, CancellationToken cancellationToken) =>
+            owner.WaitForSettlementAsync(seen, max, cancellationToken);
+
         public IOutputTokenHistory? OutputHistory => owner._history;
 
         public int DefaultOutputTokens => owner._admission.CurrentValue.Admission.DefaultOutputTokens;
@@ -180,6 +255,9 @@ public sealed partial class TenantSpendBudgets(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A step's cost could not be settled in the dollar budgets of tenant {Tenant}; the next seed from the usage rows corrects it")]
     private partial void LogSettleFailed(Exception ex, string tenant);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Subscribing to the dollar budgets' settlement notices failed; steps waiting for a settlement ask again every second instead")]
+    private partial void LogSubscribeFailed(Exception ex);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Dollar budget {Scope} seeded from PostgreSQL: ${SpentUsd} in its window")]
     private partial void LogSeeded(string scope, decimal spentUsd);

@@ -9,12 +9,14 @@ namespace LlmWorkflow.Pipeline.Jobs;
 /// </summary>
 public sealed partial class JobLifecycleStore
 {
-    // $1 scopes (text[]: "provider/model" or "provider"), $2 limit.
+    // $1 scopes (text[]: "provider/model", "provider", or a dollar budget's "tenant:acme:daily"), $2 limit, $3 only waits
+    // with this reason (NULL: any).
     private static readonly string HurryBudgetWaitersSql = $"""
         UPDATE llm_workflow_jobs SET run_at = now(), updated_at = now()
          WHERE id IN (SELECT id FROM llm_workflow_jobs
                        WHERE status = '{JobStatus.Waiting.ToWire()}' AND wait_data->>'kind' = 'budget' AND run_at > now()
                          AND (wait_data->'budget'->>'scope' = ANY($1) OR split_part(wait_data->'budget'->>'scope', '/', 1) = ANY($1))
+                         AND ($3::text IS NULL OR wait_data->'budget'->>'reason' = $3)
                        ORDER BY priority DESC, run_at
                        LIMIT $2
                        FOR UPDATE SKIP LOCKED)
@@ -28,11 +30,12 @@ public sealed partial class JobLifecycleStore
         """;
 
     /// <summary>Makes up to <paramref name="limit"/> jobs waiting for the budget of <paramref name="scopes"/> (or their providers) due now.</summary>
-    public async Task<int> HurryBudgetWaitersAsync(IReadOnlyList<string> scopes, int limit, CancellationToken cancellationToken)
+    public async Task<int> HurryBudgetWaitersAsync(IReadOnlyList<string> scopes, int limit, CancellationToken cancellationToken, string? reason = null)
     {
         await using var command = dataSource.CreateCommand(HurryBudgetWaitersSql);
         command.Parameters.Add(new NpgsqlParameter { Value = scopes.ToArray() });
         command.Parameters.Add(new NpgsqlParameter { Value = limit });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)reason ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

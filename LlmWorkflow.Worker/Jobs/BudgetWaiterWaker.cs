@@ -8,11 +8,15 @@ namespace LlmWorkflow.Worker.Jobs;
 /// Wakes jobs parked on a provider budget when it frees up, pushed, not polled: a released concurrency slot or a
 /// resumed provider is announced over Redis (<see cref="RedisAdmissionStore.ReleasedChannel"/>); this makes the
 /// highest-priority waiters of that scope due now and tells the due-job waker, which queues them. A lost notice costs
-/// only time: every budget wait has a due time of its own (Llm:Admission:ReleaseWait at most).
+/// only time: every budget wait has a due time of its own (Llm:Admission:ReleaseWait at most). A settled dollar
+/// reservation (<see cref="RedisSpendStore.SettledChannel"/>) wakes one job parked because of unsettled reservations on
+/// that budget (reason <c>usd_reserved</c>); a job parked because the window's spend is full is not woken by it, since a
+/// settlement only adds spend.
 /// </summary>
 internal sealed partial class BudgetWaiterWaker(
     IConnectionMultiplexer redis,
     RedisAdmissionStore admission,
+    RedisSpendStore spend,
     JobLifecycleStore store,
     DueJobWaker waker,
     TimeProvider time,
@@ -26,6 +30,7 @@ internal sealed partial class BudgetWaiterWaker(
             {
                 // StackExchange.Redis renews the subscription after a reconnect.
                 await redis.GetSubscriber().SubscribeAsync(admission.ReleasedChannel, (channel, message) => _ = HurryAsync(message, stoppingToken));
+                await spend.SubscribeSettledAsync(scopes => _ = HurryAsync(scopes, 1, "usd_reserved", stoppingToken));
                 return;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
@@ -38,21 +43,29 @@ internal sealed partial class BudgetWaiterWaker(
 
     private async Task HurryAsync(RedisValue message, CancellationToken cancellationToken)
     {
-        if (RedisAdmissionStore.ReadNotice(message) is not { } notice)
+        if (RedisAdmissionStore.ReadNotice(message) is { } notice)
+        {
+            await HurryAsync(notice.Scopes, notice.Wake, reason: null, cancellationToken);
+        }
+    }
+
+    private async Task HurryAsync(string[] scopes, int wake, string? reason, CancellationToken cancellationToken)
+    {
+        if (scopes.Length == 0)
         {
             return;
         }
 
         try
         {
-            if (await store.HurryBudgetWaitersAsync(notice.Scopes, notice.Wake, cancellationToken) > 0)
+            if (await store.HurryBudgetWaitersAsync(scopes, wake, cancellationToken, reason) > 0)
             {
                 waker.Announce(time.GetUtcNow());
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            LogHurryFailed(ex, string.Join(' ', notice.Scopes));
+            LogHurryFailed(ex, string.Join(' ', scopes));
         }
     }
 

@@ -22,6 +22,15 @@ public interface ISpendBudget
 
     /// <summary>Replaces the reservation by what the call cost (0 releases it: no call was paid).</summary>
     Task SettleAsync(string leaseId, decimal costUsd);
+
+    /// <summary>How many settlements this process has been told of so far (any worker's): read before a reservation.</summary>
+    long SettlementsSeen { get; }
+
+    /// <summary>
+    /// Returns when a settlement after <paramref name="seen"/> is announced (at once if one was), or after
+    /// <paramref name="max"/> (a lost notice costs no more than that).
+    /// </summary>
+    Task WaitForSettlementAsync(long seen, TimeSpan max, CancellationToken cancellationToken);
 }
 
 public enum SpendOutcome
