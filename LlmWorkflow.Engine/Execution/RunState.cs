@@ -40,6 +40,9 @@ internal sealed class RunState
     /// <summary>The job's tenant and user dollar budgets (see <see cref="WorkflowRunOptions.SpendBudget"/>), or null.</summary>
     public Llm.Budgets.ISpendBudget? SpendBudget { get; init; }
 
+    /// <summary>The job's tenant (see <see cref="WorkflowRunOptions.TenantId"/>), or null.</summary>
+    public string? TenantId { get; init; }
+
     public int TotalTopLevelSteps => Workflow.Steps.Count;
 
     public DateTimeOffset Now => Time.GetUtcNow();

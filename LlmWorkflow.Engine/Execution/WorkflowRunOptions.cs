@@ -41,4 +41,7 @@ public sealed record WorkflowRunOptions
 
     /// <summary>The wait an earlier run of this job parked on (its step then finds its time came), or null.</summary>
     public RunWait? ResumedWait { get; init; }
+
+    /// <summary>The job's tenant: its llm calls count against its own token limits too (<c>Tenants:&lt;id&gt;:Limits</c>).</summary>
+    public string? TenantId { get; init; }
 }

@@ -65,6 +65,7 @@ public sealed class WorkflowRunner
             Prompts = options.Prompts,
             Prices = options.Prices,
             SpendBudget = options.SpendBudget,
+            TenantId = options.TenantId,
         };
         var startedAt = run.Now;
         using var workflowTimeout = workflow.TimeoutSeconds is { } seconds ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds), _time) : null;

@@ -33,7 +33,8 @@ public sealed record LlmCallRequest(
     string? WorkflowName = null,
     string? StepId = null,
     Action<LlmCallResult>? OnRefusedAnswer = null,
-    IPriceTable? Prices = null);
+    IPriceTable? Prices = null,
+    string? TenantId = null);
 
 /// <summary>One model tried in a fallback chain and why it did not answer (null Error = it answered).</summary>
 public sealed record ModelAttempt(string Model, string? Error, double DurationMs);

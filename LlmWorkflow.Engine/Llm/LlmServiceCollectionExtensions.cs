@@ -44,7 +44,18 @@ public static class LlmServiceCollectionExtensions
         services.TryAddSingleton<ModelCatalog>();
         services.TryAddSingleton<IModelCatalog>(sp => sp.GetRequiredService<ModelCatalog>());
         services.TryAddSingleton(sp => new ProviderHealthTracker(sp.GetService<TimeProvider>() ?? TimeProvider.System));
-        services.AddOptions<LlmWorkflow.Engine.Llm.Admission.AdmissionOptions>().Bind(configuration.GetSection(LlmOptions.SectionName)).ValidateOnStart();
+        services.AddOptions<LlmWorkflow.Engine.Llm.Admission.AdmissionOptions>().Bind(configuration.GetSection(LlmOptions.SectionName))
+            .Configure(o =>
+            {
+                // Tenants:<id>:Limits (the tenant's budgets and cap sit beside them).
+                foreach (var tenant in configuration.GetSection("Tenants").GetChildren().Where(t => t.GetSection("Limits").Exists()))
+                {
+                    var limit = new LlmWorkflow.Engine.Llm.Admission.LlmLimit();
+                    tenant.GetSection("Limits").Bind(limit);
+                    o.TenantLimits[tenant.Key] = limit;
+                }
+            })
+            .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LlmWorkflow.Engine.Llm.Admission.AdmissionOptions>, LlmWorkflow.Engine.Llm.Admission.AdmissionOptionsValidator>());
         // Without a budget store (the CLI, hosts without Redis) every call is admitted; the pipeline registers Redis's.
         services.TryAddSingleton<LlmWorkflow.Engine.Llm.Admission.ILlmAdmission, LlmWorkflow.Engine.Llm.Admission.UnlimitedAdmission>();

@@ -72,7 +72,8 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
                     WorkflowName: context.Run.Workflow.Name,
                     StepId: step.Id,
                     OnRefusedAnswer: call => LazyInitializer.EnsureInitialized(ref refused).Enqueue(call),
-                    Prices: context.Run.Prices),
+                    Prices: context.Run.Prices,
+                    TenantId: context.Run.TenantId),
                 cancellationToken);
         }
         catch (AdmissionDeferredException deferred)

@@ -140,6 +140,7 @@ internal sealed partial class JobProcessor(
                 Checkpoints = run,
                 MaxCostUsd = claimed.BudgetUsd,
                 SpendBudget = spendBudgets.For(claimed.TenantId, claimed.UserId),
+                TenantId = claimed.TenantId,
                 ResumedWait = claimed.ResumedWait,
                 Signals = signals,
                 Prompts = prompts,

@@ -11,8 +11,22 @@ public sealed class AdmissionOptions
 
     public AdmissionSettings Admission { get; set; } = new();
 
-    /// <summary>The scopes whose limits apply to <paramref name="model"/>: its provider's and its own, when set.</summary>
-    public IEnumerable<(string Scope, LlmLimit Limit)> ScopesFor(ModelId model)
+    /// <summary>
+    /// A tenant's own limits over every provider (<c>Tenants:&lt;id&gt;:Limits:…</c>), so that one tenant cannot take a
+    /// whole provider budget; its calls count against the provider's budgets too.
+    /// </summary>
+    public Dictionary<string, LlmLimit> TenantLimits { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The scope name of a tenant's limits: never a provider's, and never re-synced from a provider's headers.</summary>
+    public static string TenantScope(string tenantId) => $"{TenantScopePrefix}{tenantId}";
+
+    public const string TenantScopePrefix = "tenant:";
+
+    /// <summary>
+    /// The scopes whose limits apply to <paramref name="model"/>: its provider's and its own, when set, and the
+    /// calling tenant's.
+    /// </summary>
+    public IEnumerable<(string Scope, LlmLimit Limit)> ScopesFor(ModelId model, string? tenantId = null)
     {
         if (Limits.TryGetValue(model.Provider, out var provider))
         {
@@ -24,11 +38,24 @@ public sealed class AdmissionOptions
         {
             yield return (full.ToLowerInvariant(), own);
         }
+
+        if (tenantId is not null && TenantLimits.TryGetValue(tenantId, out var tenant))
+        {
+            yield return (TenantScope(tenantId), tenant);
+        }
     }
 
     /// <summary>Problems with the settings, in the settings' own names (empty when they are valid).</summary>
     public IEnumerable<string> Problems()
     {
+        foreach (var (tenant, limit) in TenantLimits)
+        {
+            foreach (var (name, value) in limit.Values().Where(v => v.Value is < 0))
+            {
+                yield return $"Tenants:{tenant}:Limits:{name} must be 0 or more; got {value}.";
+            }
+        }
+
         foreach (var (scope, limit) in Limits)
         {
             var slash = scope.IndexOf('/');

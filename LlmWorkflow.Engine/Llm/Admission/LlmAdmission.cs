@@ -26,7 +26,7 @@ public sealed partial class LlmAdmission(
     public async ValueTask<AdmissionLease> AdmitAsync(ModelId model, LlmCallRequest request, CancellationToken cancellationToken)
     {
         var current = _options.CurrentValue;
-        var scopes = current.ScopesFor(model).ToList();
+        var scopes = current.ScopesFor(model, request.TenantId).ToList();
         if (scopes.Count == 0)
         {
             // No budget, but a paused provider still holds its calls back (a zero budget).
@@ -117,6 +117,10 @@ public sealed partial class LlmAdmission(
     {
         private readonly string[] _names = [.. scopes.Select(s => s.Scope)];
 
+        // A provider's rate-limit headers say nothing about a tenant's own limits: those are never shrunk by them.
+        private readonly List<(string Scope, LlmLimit Limit)> _providerScopes =
+            [.. scopes.Where(s => !s.Scope.StartsWith(AdmissionOptions.TenantScopePrefix, StringComparison.Ordinal))];
+
         public override async Task ReconcileAsync(int inputTokens, int outputTokens, RateLimitSnapshot? headers)
         {
             var used = new AdmissionAmounts(1, inputTokens, outputTokens);
@@ -124,7 +128,7 @@ public sealed partial class LlmAdmission(
             await owner.AfterCallAsync(async () => { await owner._store.ReconcileAsync(leaseId, _names, used, settings).ConfigureAwait(false); return true; }, "reconcile").ConfigureAwait(false);
             if (headers is not null)
             {
-                await owner.AfterCallAsync(async () => { await owner._store.ShrinkAsync(scopes, headers, null, settings).ConfigureAwait(false); return true; }, "re-sync from headers").ConfigureAwait(false);
+                await owner.AfterCallAsync(async () => { await owner._store.ShrinkAsync(_providerScopes, headers, null, settings).ConfigureAwait(false); return true; }, "re-sync from headers").ConfigureAwait(false);
             }
 
             foreach (var scope in _names)
@@ -141,7 +145,7 @@ public sealed partial class LlmAdmission(
             var stored = await owner.AfterCallAsync(async () =>
             {
                 await owner._store.ReconcileAsync(leaseId, _names, new AdmissionAmounts(1, 0, 0), settings).ConfigureAwait(false);
-                await owner._store.ShrinkAsync(scopes, headers ?? new RateLimitSnapshot(null, null, null, null, blockedFor), blockedFor, settings).ConfigureAwait(false);
+                await owner._store.ShrinkAsync(_providerScopes, headers ?? new RateLimitSnapshot(null, null, null, null, blockedFor), blockedFor, settings).ConfigureAwait(false);
                 return true;
             }, "shrink after a 429").ConfigureAwait(false);
             foreach (var scope in _names)
