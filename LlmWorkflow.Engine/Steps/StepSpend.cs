@@ -82,6 +82,13 @@ internal static class StepSpend
                 throw Park(context, verdict, estimate, until);
             }
 
+            if (onBudget == OnBudget.WaitForApproval)
+            {
+                // Approved: the call runs over the budget and its cost is still counted (settled without a reservation).
+                await ApprovedOverBudgetAsync(context, verdict, estimate, cancellationToken);
+                return new SpendReservation(budget, leaseId, models, downgradedFrom, estimate);
+            }
+
             throw BudgetGuard.TenantExceeded(context.Step.Id, verdict, estimate, onBudget);
         }
     }
@@ -108,6 +115,58 @@ internal static class StepSpend
         }
 
         return dearest;
+    }
+
+    /// <summary>How long a person has to decide on a step over budget (<c>on_budget: wait_for_approval</c>).</summary>
+    public static readonly TimeSpan ApprovalTimeout = TimeSpan.FromDays(7);
+
+    /// <summary>The signal that decides on the step over budget: <c>budget.&lt;step id&gt;</c>.</summary>
+    public static string ApprovalEvent(string stepId) => $"budget.{stepId}";
+
+    /// <summary>
+    /// <c>on_budget: wait_for_approval</c>: returns when a person approved running the step over budget (its decision in
+    /// the job's inbox); parks the job as an approval wait, with decision links showing the forecast, until one does;
+    /// fails the step as over budget when the decision is a rejection or none came in time.
+    /// </summary>
+    private static async Task ApprovedOverBudgetAsync(StepContext context, SpendVerdict verdict, decimal estimate, CancellationToken cancellationToken)
+    {
+        var eventName = ApprovalEvent(context.Step.Id);
+        if (context.Run.Signals is { } inbox && await inbox.TakeAsync(context.Run.RunId, eventName, context.StepKey, cancellationToken) is { } signal)
+        {
+            var decision = ApprovalStepHandler.Decision(signal.Payload, context.Run.Now);
+            // The decision stays in the job's inbox, taken by this step (GET /api/v1/jobs/{id}/signals).
+            if ((bool?)decision["approved"] == true)
+            {
+                return;
+            }
+
+            throw BudgetGuard.TenantExceeded(context.Step.Id, verdict, estimate, OnBudget.WaitForApproval);
+        }
+
+        var until = context.Run.ResumedWait is { Kind: ApprovalStepHandler.Kind } resumed && resumed.StepKey == context.StepKey
+            ? resumed.Until
+            : context.Run.Now + ApprovalTimeout;
+        if (context.Run.Now >= until)
+        {
+            throw BudgetGuard.TenantExceeded(context.Step.Id, verdict, estimate, OnBudget.WaitForApproval);
+        }
+
+        var left = Math.Max(0, verdict.LimitUsd - verdict.SpentUsd);
+        throw new RunParkedException(new RunWait(context.Step.Id, context.StepKey, ApprovalStepHandler.Kind, until, eventName, new JsonObject
+        {
+            ["prompt"] = $"Step \"{context.Step.Id}\" is forecast to cost ${estimate:0.######}, and the budget {verdict.Scope} has ${left:0.######} " +
+                         $"of ${verdict.LimitUsd:0.######} left. Run it anyway? Its cost is counted in the budget either way.",
+            ["show"] = new JsonObject
+            {
+                ["budget"] = verdict.Scope,
+                ["limit_usd"] = verdict.LimitUsd,
+                ["spent_usd"] = verdict.SpentUsd,
+                ["remaining_usd"] = left,
+                ["estimated_step_cost_usd"] = estimate,
+                ["fits_at"] = verdict.Until?.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            },
+            ["nonce"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant(),
+        }));
     }
 
     /// <summary>Not a failure: the job parks (no worker slot) and the step asks again at <paramref name="until"/>.</summary>

@@ -98,6 +98,44 @@ public sealed class TenantBudgetPipelineTests(TestServers servers)
     }
 
     [Fact]
+    public async Task WithOnBudgetWaitForApprovalTheJobWaitsForAPersonAndRunsOverBudgetOnlyWhenApproved()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(10_000_000, TimeSpan.FromMinutes(1));
+        // $0.001 holds no gpt-4o call (about $0.0027 forecast).
+        var environment = await TestEnvironment.CreateAsync(servers, "dollar_budget_approval");
+        var settings = environment.Settings(Settings(llm, Budget(0.001m)));
+        await using var api = new ApiFactory(settings);
+        using var client = api.CreateAuthenticatedClient();
+        await using var worker = await WorkerHost.StartAsync(settings, ct);
+
+        var approved = await SubmitAsync(client, "dollar_budget_approval", "[approve-me]", ct);
+        var rejected = await SubmitAsync(client, "dollar_budget_approval", "[reject-me]", ct);
+        foreach (var (job, approve) in new[] { (approved, true), (rejected, false) })
+        {
+            var waiting = await JobPolling.WaitForStatusAsync(client, job, "waiting", JobTimeout, ct);
+            var wait = waiting["waiting_for"]!;
+            Assert.Equal(("approval", "budget.answer"), ((string?)wait["kind"], (string?)wait["event"]));
+            Assert.Contains("is forecast to cost $", (string?)wait["prompt"], StringComparison.Ordinal);
+            Assert.NotNull((string?)wait["decision_url"]);
+            var jobId = (string)waiting["job_id"]!;
+            using var decision = await client.PostAsJsonAsync($"/api/v1/jobs/{jobId}/signals/budget.answer", new { approved = approve, comment = "test" }, ct);
+            Assert.Equal(HttpStatusCode.Accepted, decision.StatusCode);
+        }
+
+        var approvedDone = await JobPolling.WaitForTerminalAsync(client, approved, JobTimeout, ct);
+        var rejectedDone = await JobPolling.WaitForTerminalAsync(client, rejected, JobTimeout, ct);
+        Assert.Equal("completed", (string?)approvedDone["status"]);
+        Assert.Equal(("failed", "budget_exceeded"), ((string?)rejectedDone["status"], (string?)rejectedDone["error"]!["type"]));
+        Assert.Equal(1, llm.AnsweredContaining("[approve-me]"));
+        Assert.Equal(0, llm.AnsweredContaining("[reject-me]"));
+        // The approved call is counted in the budget it ran over.
+        var report = await client.GetFromJsonAsync<JsonObject>("/api/v1/usage/budget", ct);
+        var daily = report!["budgets"]!.AsArray().Single(b => (string?)b!["budget"] == "daily")!;
+        Assert.Equal(Cost(approvedDone), (decimal)daily["spent_usd"]!);
+    }
+
+    [Fact]
     public async Task APerUserDailyBudgetHoldsBackThatUserOnly()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -12,9 +12,12 @@ public static class OnBudget
     public const string Downgrade = "downgrade";
     public const string Wait = "wait";
 
+    /// <summary>Park the job for a person's decision (an approval wait, decision links showing the forecast): run over budget, or fail.</summary>
+    public const string WaitForApproval = "wait_for_approval";
+
     public const string InvalidCode = "invalid_on_budget";
 
-    private static readonly string[] Values = [Fail, Downgrade, Wait];
+    private static readonly string[] Values = [Fail, Downgrade, Wait, WaitForApproval];
 
     /// <summary>The workflow's choice, <c>fail</c> when it makes none.</summary>
     public static string Of(WorkflowDefinition workflow) => workflow.OnBudget ?? Fail;
@@ -26,7 +29,7 @@ public static class OnBudget
         {
             yield return new(source, "$.on_budget", InvalidCode,
                 $"on_budget must be one of {string.Join(", ", Values)}; got \"{value}\".",
-                "Use fail (the default), downgrade with downgrade_model, or wait.");
+                "Use fail (the default), downgrade with downgrade_model, wait, or wait_for_approval.");
         }
 
         if (workflow.OnBudget == Downgrade && !ModelId.TryParse(workflow.DowngradeModel ?? "", out _))
