@@ -96,33 +96,11 @@ public sealed partial class JobLifecycleStore
 
     // The tenant's free slots (its cap less its running jobs) go to the jobs its cap held, by priority then age, at most $3.
     // $1 tenant id, $2 its cap, $3 at most.
-    private static readonly string ResumeForTenantSlotSql = $"""
-        WITH free AS (
-            SELECT $2 - count(*) AS slots FROM llm_workflow_jobs WHERE tenant_id = $1 AND status = 'processing'
-        ), next AS (
-            SELECT id FROM llm_workflow_jobs
-             WHERE tenant_id = $1 AND status = 'waiting' AND wait_data->>'kind' = '{SlotWaitKind}' AND wait_data->'slot'->>'by' IS DISTINCT FROM 'key'
-             ORDER BY priority DESC, queued_at, id
-             LIMIT GREATEST(LEAST((SELECT slots FROM free), $3), 0)
-             FOR UPDATE SKIP LOCKED
-        )
-        {ResumeForSlotUpdate()}
-        """;
+    private static readonly string ResumeForTenantSlotSql = ResumeForOneSlotSql("tenant_id", notHeldBy: "key");
 
     // The key's free slots (its limit less its running jobs) go to the jobs its limit held, by priority then age, at most $3.
     // $1 concurrency key, $2 its limit, $3 at most.
-    private static readonly string ResumeForKeySlotSql = $"""
-        WITH free AS (
-            SELECT $2 - count(*) AS slots FROM llm_workflow_jobs WHERE concurrency_key = $1 AND status = 'processing'
-        ), next AS (
-            SELECT id FROM llm_workflow_jobs
-             WHERE concurrency_key = $1 AND status = 'waiting' AND wait_data->>'kind' = '{SlotWaitKind}' AND wait_data->'slot'->>'by' IS DISTINCT FROM 'tenant'
-             ORDER BY priority DESC, queued_at, id
-             LIMIT GREATEST(LEAST((SELECT slots FROM free), $3), 0)
-             FOR UPDATE SKIP LOCKED
-        )
-        {ResumeForSlotUpdate()}
-        """;
+    private static readonly string ResumeForKeySlotSql = ResumeForOneSlotSql("concurrency_key", notHeldBy: "tenant");
 
     // The backstop (the reconciler's pass) for a release that never ran (its worker died between the end and the
     // wake): every tenant with jobs its cap held gets its cap less its running and queued jobs; a tenant whose cap was
@@ -167,6 +145,21 @@ public sealed partial class JobLifecycleStore
                  LIMIT GREATEST(f.slots, 0)
                  FOR UPDATE SKIP LOCKED) w
              LIMIT $1
+        )
+        {ResumeForSlotUpdate()}
+        """;
+
+    // The two release statements differ only in the column their slots are counted by (each has its index).
+    private static string ResumeForOneSlotSql(string column, string notHeldBy) => $"""
+        WITH free AS (
+            SELECT $2 - count(*) AS slots FROM llm_workflow_jobs WHERE {column} = $1 AND status = 'processing'
+        ), next AS (
+            SELECT id FROM llm_workflow_jobs
+             WHERE {column} = $1 AND status = 'waiting' AND wait_data->>'kind' = '{SlotWaitKind}'
+               AND wait_data->'slot'->>'by' IS DISTINCT FROM '{notHeldBy}'
+             ORDER BY priority DESC, queued_at, id
+             LIMIT GREATEST(LEAST((SELECT slots FROM free), $3), 0)
+             FOR UPDATE SKIP LOCKED
         )
         {ResumeForSlotUpdate()}
         """;

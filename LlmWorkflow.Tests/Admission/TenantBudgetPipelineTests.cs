@@ -83,11 +83,8 @@ public sealed class TenantBudgetPipelineTests(TestServers servers)
         var ct = TestContext.Current.CancellationToken;
         await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(10_000_000, TimeSpan.FromMinutes(1));
         // $0.001 holds no gpt-4o call (about $0.0027 forecast) but several gpt-4o-mini ones (about $0.00016).
-        var environment = await TestEnvironment.CreateAsync(servers, "dollar_budget_downgrade");
-        var settings = environment.Settings(Settings(llm, Budget(0.001m)));
-        await using var api = new ApiFactory(settings);
-        using var client = api.CreateAuthenticatedClient();
-        await using var worker = await WorkerHost.StartAsync(settings, ct);
+        await using var service = await OneWorkerAsync(llm, "dollar_budget_downgrade", Budget(0.001m), ct);
+        var client = service.Client;
 
         var done = await JobPolling.WaitForTerminalAsync(client, await SubmitAsync(client, "dollar_budget_downgrade", "[downgrade]", ct), JobTimeout, ct);
 
@@ -103,11 +100,8 @@ public sealed class TenantBudgetPipelineTests(TestServers servers)
         var ct = TestContext.Current.CancellationToken;
         await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(10_000_000, TimeSpan.FromMinutes(1));
         // $0.001 holds no gpt-4o call (about $0.0027 forecast).
-        var environment = await TestEnvironment.CreateAsync(servers, "dollar_budget_approval");
-        var settings = environment.Settings(Settings(llm, Budget(0.001m)));
-        await using var api = new ApiFactory(settings);
-        using var client = api.CreateAuthenticatedClient();
-        await using var worker = await WorkerHost.StartAsync(settings, ct);
+        await using var service = await OneWorkerAsync(llm, "dollar_budget_approval", Budget(0.001m), ct);
+        var client = service.Client;
 
         var approved = await SubmitAsync(client, "dollar_budget_approval", "[approve-me]", ct);
         var rejected = await SubmitAsync(client, "dollar_budget_approval", "[reject-me]", ct);
@@ -265,6 +259,24 @@ public sealed class TenantBudgetPipelineTests(TestServers servers)
         }
 
         return new RunResult(api, client, ended, DateTimeOffset.UtcNow - started);
+    }
+
+    /// <summary>An API and one worker on a database of their own; disposed together.</summary>
+    private async Task<OneWorker> OneWorkerAsync(FakeRateLimitedOpenAiServer llm, string name, Dictionary<string, string?> extra, CancellationToken ct)
+    {
+        var settings = (await TestEnvironment.CreateAsync(servers, name)).Settings(Settings(llm, extra));
+        var api = new ApiFactory(settings);
+        return new OneWorker(api, api.CreateAuthenticatedClient(), await WorkerHost.StartAsync(settings, ct));
+    }
+
+    private sealed record OneWorker(ApiFactory Api, HttpClient Client, WorkerHost Worker) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Worker.DisposeAsync();
+            Client.Dispose();
+            await Api.DisposeAsync();
+        }
     }
 
     private static decimal Cost(JsonObject job) => (decimal)job["result"]!["cost_data"]!["cost_usd"]!;
