@@ -188,6 +188,7 @@ public static partial class LlmWorkflowRoutes
         ["WebhookAttemptState"] = null,
         ["WebhookAttemptView"] = typeof(WebhookAttemptView),
         ["WorkerHeartbeat"] = typeof(WorkerHeartbeat),
+        ["WorkflowConcurrency"] = typeof(WorkflowConcurrency),
         ["WorkflowDefinition"] = typeof(WorkflowDefinition),
         ["WorkflowLatency"] = typeof(WorkflowLatency),
         ["WorkflowPauseResponse"] = typeof(WorkflowPauseResponse),

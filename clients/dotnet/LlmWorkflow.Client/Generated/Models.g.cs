@@ -2058,6 +2058,15 @@ public sealed record WorkerHeartbeat
     public string? DispatchError { get; init; }
 }
 
+public sealed record WorkflowConcurrency
+{
+    [JsonPropertyName("key")]
+    public required string Key { get; init; }
+
+    [JsonPropertyName("limit")]
+    public required int Limit { get; init; }
+}
+
 public sealed record WorkflowDefinition
 {
     [JsonPropertyName("$schema")]
@@ -2093,6 +2102,9 @@ public sealed record WorkflowDefinition
 
     [JsonPropertyName("downgrade_model")]
     public string? DowngradeModel { get; init; }
+
+    [JsonPropertyName("concurrency")]
+    public WorkflowConcurrency? Concurrency { get; init; }
 }
 
 public sealed record WorkflowLatency

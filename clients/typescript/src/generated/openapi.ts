@@ -2398,6 +2398,11 @@ export interface components {
             max_concurrent_jobs: number;
             dispatch_error: null | string;
         };
+        WorkflowConcurrency: {
+            key: string;
+            /** Format: int32 */
+            limit: number;
+        };
         WorkflowDefinition: {
             $schema: null | string;
             name: string;
@@ -2413,6 +2418,7 @@ export interface components {
             max_cost_usd: null | number;
             on_budget: null | string;
             downgrade_model: null | string;
+            concurrency: null | components["schemas"]["WorkflowConcurrency"];
         };
         WorkflowLatency: {
             workflow_name: string;

@@ -1115,8 +1115,13 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "started_at",
     "worker_id"
   ],
+  "WorkflowConcurrency": [
+    "key",
+    "limit"
+  ],
   "WorkflowDefinition": [
     "$schema",
+    "concurrency",
     "description",
     "downgrade_model",
     "input_schema",
