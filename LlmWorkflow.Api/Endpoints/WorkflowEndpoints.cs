@@ -72,6 +72,12 @@ internal static class WorkflowEndpoints
             return NotFoundProblems.Workflow(request.WorkflowName);
         }
 
+        // A submission of this input would be refused for its concurrency key: the dry run says so the same way.
+        if (workflow.Concurrency?.Resolve(request.InputData ?? [], []) is { Problem: { } keyProblem })
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["input_data"] = [keyProblem] });
+        }
+
         return TypedResults.Ok(planner.Plan(workflow, request.InputData ?? []));
     }
 }

@@ -134,13 +134,7 @@ public sealed class JobSubmitter(
             ["action"] = submission.Action,
             ["priority"] = submission.Priority,
         };
-        var key = concurrency.KeyFor(submission.InputData, context);
-        var problem = key switch
-        {
-            null => $"The workflow runs at most {concurrency.Limit} job(s) per {concurrency.Key} at once, and this input gives it no value.",
-            { Length: > WorkflowConcurrency.MaxKeyLength } => $"{concurrency.Key} (the workflow's concurrency key) is {key.Length} characters for this input; at most {WorkflowConcurrency.MaxKeyLength}.",
-            _ => null,
-        };
+        var (key, problem) = concurrency.Resolve(submission.InputData, context);
         if (problem is not null)
         {
             problems = [.. problems, new SubmissionProblem("input_data", problem)];

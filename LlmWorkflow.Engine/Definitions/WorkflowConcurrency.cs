@@ -53,6 +53,17 @@ public sealed record WorkflowConcurrency
         return string.IsNullOrWhiteSpace(key) ? null : key;
     }
 
+    /// <summary>
+    /// The key of a job with this input and context, or why it has none (a field the input lacks, or a key longer than
+    /// <see cref="MaxKeyLength"/>): what a submission is refused with, naming <c>input_data</c>.
+    /// </summary>
+    public (string? Key, string? Problem) Resolve(JsonNode? input, JsonObject context) => KeyFor(input, context) switch
+    {
+        null => (null, $"The workflow runs at most {Limit} job(s) per {Key} at once, and this input gives it no value."),
+        { Length: > MaxKeyLength } key => (null, $"{Key} (the workflow's concurrency key) is {key.Length} characters for this input; at most {MaxKeyLength}."),
+        var key => (key, null),
+    };
+
     private static string? KeyProblem(string key)
     {
         if (string.IsNullOrWhiteSpace(key) || !TextTemplate.MayContainExpression(key))
