@@ -70,15 +70,20 @@ internal sealed partial class JobConsumerService(
             }
             catch (Exception ex)
             {
-                if (JobQueue.IsMissingGroup(ex) && await TryHealAsync(stoppingToken))
+                var failure = ex;
+                if (JobQueue.IsMissingGroup(ex))
                 {
                     // The group was gone (a first start, or Redis lost its data): recreated, and every queued job
-                    // dispatched again; read on at once.
-                    continue;
+                    // dispatched again; read on at once. When recreating fails, that failure is the cause to report.
+                    failure = await TryHealAsync(stoppingToken);
+                    if (failure is null)
+                    {
+                        continue;
+                    }
                 }
 
                 // Redis or Postgres unavailable: keep the worker alive and retry with backoff.
-                readHealth.Failed(ex);
+                readHealth.Failed(failure);
                 LogReadFailed(ex, backoff.TotalMilliseconds);
                 await Task.Delay(backoff, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
                 backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 5_000));
@@ -88,18 +93,18 @@ internal sealed partial class JobConsumerService(
         await DrainAsync(inFlight);
     }
 
-    /// <summary>Heals a missing consumer group; false (the read counts as failed) when that fails too.</summary>
-    private async Task<bool> TryHealAsync(CancellationToken stoppingToken)
+    /// <summary>Heals a missing consumer group; returns why it could not (the read then counts as failed), or null.</summary>
+    private async Task<Exception?> TryHealAsync(CancellationToken stoppingToken)
     {
         try
         {
             await reconciler.HealLostGroupsAsync(stoppingToken);
-            return true;
+            return null;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogHealFailed(ex);
-            return false;
+            return ex;
         }
     }
 
