@@ -27,7 +27,7 @@ public sealed partial class TenantSpendBudgets(
     private readonly IOptionsMonitor<AdmissionOptions> _admission = admission;
     private readonly IOptionsMonitor<TenantBudgetOptions> _options = options;
     private readonly object _settlementGate = new();
-    private Task? _subscription;
+    private Task<bool>? _subscription;
     private long _settlements;
     private TaskCompletionSource _nextSettlement = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -172,26 +172,29 @@ public sealed partial class TenantSpendBudgets(
         {
             lock (_settlementGate)
             {
-                _subscription ??= SubscribeAsync();
+                // A failed subscription (even one that failed before its first await) is tried again by the next read.
+                if (_subscription is null || _subscription is { IsCompletedSuccessfully: true, Result: false })
+                {
+                    _subscription = SubscribeAsync();
+                }
+
                 return _settlements;
             }
         }
     }
 
-    private async Task SubscribeAsync()
+    /// <summary>Subscribes to the settlement notices; false when Redis refused (waiting steps then ask again after the cap).</summary>
+    private async Task<bool> SubscribeAsync()
     {
         try
         {
             await store.SubscribeSettledAsync(_ => OnSettled()).ConfigureAwait(false);
+            return true;
         }
         catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
         {
-            // Waiting steps ask again after the cap instead; the next read tries to subscribe again.
             LogSubscribeFailed(ex);
-            lock (_settlementGate)
-            {
-                _subscription = null;
-            }
+            return false;
         }
     }
 

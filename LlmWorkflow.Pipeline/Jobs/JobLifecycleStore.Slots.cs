@@ -45,14 +45,7 @@ public sealed partial class JobLifecycleStore
     // $1 job ids, $2 worker id, $3 lease (interval), $4 capped tenant ids, $5 their caps, $6 the backstop's recheck time.
     private static readonly string ClaimWithinLimitsSql = $"""
         WITH claimable AS (
-            SELECT j.id, j.tenant_id, j.status, j.priority, j.queued_at, j.concurrency_key, j.concurrency_limit
-              FROM unnest($1::uuid[]) AS r(id) CROSS JOIN LATERAL (
-                   SELECT j.id, j.tenant_id, j.status, j.priority, j.queued_at, j.concurrency_key, j.concurrency_limit FROM llm_workflow_jobs j
-                    WHERE j.id = r.id
-                      AND ({JobLifecycle.KeyedGuard(JobTransition.Claim, "j.")}
-                           OR ({JobLifecycle.KeyedGuard(JobTransition.Reclaim, "j.")} AND j.lease_expires_at < now()))
-                      AND j.cancel_requested_at IS NULL
-                      FOR UPDATE) j
+            {ClaimableJobsSql("j.id, j.tenant_id, j.status, j.priority, j.queued_at, j.concurrency_key, j.concurrency_limit")}
         ), caps AS (
             SELECT c.tenant_id, c.cap,
                    (SELECT count(*) FROM llm_workflow_jobs w WHERE w.tenant_id = c.tenant_id AND w.status = 'processing') AS running
@@ -82,13 +75,7 @@ public sealed partial class JobLifecycleStore
              WHERE j.id = ANY(ARRAY(SELECT id FROM decided WHERE held))
             RETURNING j.id
         ), claimed AS (
-            UPDATE llm_workflow_jobs j
-               SET status = 'processing', lease_owner = $2, worker_id = $2, lease_expires_at = now() + $3,
-                   started_at = COALESCE(j.started_at, now()), attempt = j.attempt + 1, updated_at = now()
-             WHERE j.id = ANY(ARRAY(SELECT id FROM decided WHERE NOT held))
-            RETURNING j.id, j.workflow_name, j.input_data, j.attempt, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
-                      j.priority, j.webhook_url IS NOT NULL AS has_webhook, j.webhook_events, j.wait_data,
-                      j.definition_hash, j.forked_from_job_id IS NOT NULL AS is_fork, j.tenant_id, j.concurrency_key, j.concurrency_limit
+            {ClaimJobsSql("SELECT id FROM decided WHERE NOT held")}
         )
         -- One row at least, so the count of held jobs arrives when none was claimed.
         SELECT h.held, c.* FROM (SELECT count(*) AS held FROM held) h LEFT JOIN claimed c ON TRUE

@@ -101,26 +101,36 @@ public sealed partial class JobLifecycleStore(
 
     // Each id is one primary-key probe (a LATERAL lookup with FOR UPDATE is never flattened into a join): with
     // `id = ANY($1)` alone the prepared (generic) plan scanned every queued job through the partial index on status.
+    // The ids of $1 that may be claimed, locked, with `columns`: shared with the claim that enforces limits.
+    internal static string ClaimableJobsSql(string columns) => $"""
+        SELECT {columns}
+          FROM unnest($1::uuid[]) AS r(id) CROSS JOIN LATERAL (
+               SELECT {columns} FROM llm_workflow_jobs j
+                WHERE j.id = r.id
+                  AND ({JobLifecycle.KeyedGuard(JobTransition.Claim, "j.")}
+                       OR ({JobLifecycle.KeyedGuard(JobTransition.Reclaim, "j.")} AND j.lease_expires_at < now()))
+                  AND j.cancel_requested_at IS NULL
+                  FOR UPDATE) j
+        """;
+
+    // The claim of the jobs `ids` selects, returning what a run needs (ClaimedJob); $2 worker id, $3 lease (interval).
+    // By id = ANY, not a join: on a table of a few thousand rows the planner joins by reading every row.
+    internal static string ClaimJobsSql(string ids) => $"""
+        UPDATE llm_workflow_jobs j
+           SET status = 'processing', lease_owner = $2, worker_id = $2, lease_expires_at = now() + $3,
+               started_at = COALESCE(j.started_at, now()), attempt = j.attempt + 1, updated_at = now()
+         WHERE j.id = ANY(ARRAY({ids}))
+        RETURNING j.id, j.workflow_name, j.input_data, j.attempt, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
+                  j.priority, j.webhook_url IS NOT NULL AS has_webhook, j.webhook_events, j.wait_data,
+                  j.definition_hash, j.forked_from_job_id IS NOT NULL AS is_fork, j.tenant_id, j.concurrency_key, j.concurrency_limit
+        """;
+
     // $1 job ids, $2 worker id (the lease owner), $3 lease (interval).
     internal static readonly string ClaimSql = $"""
         WITH claimable AS (
-            SELECT j.id
-              FROM unnest($1::uuid[]) AS r(id) CROSS JOIN LATERAL (
-                   SELECT j.id FROM llm_workflow_jobs j
-                    WHERE j.id = r.id
-                      AND ({JobLifecycle.KeyedGuard(JobTransition.Claim, "j.")}
-                           OR ({JobLifecycle.KeyedGuard(JobTransition.Reclaim, "j.")} AND j.lease_expires_at < now()))
-                      AND j.cancel_requested_at IS NULL
-                      FOR UPDATE) j
+            {ClaimableJobsSql("j.id")}
         ), claimed AS (
-            -- By id = ANY, not a join: on a table of a few thousand rows the planner joins by reading every row.
-            UPDATE llm_workflow_jobs j
-               SET status = 'processing', lease_owner = $2, worker_id = $2, lease_expires_at = now() + $3,
-                   started_at = COALESCE(j.started_at, now()), attempt = j.attempt + 1, updated_at = now()
-             WHERE j.id = ANY(ARRAY(SELECT id FROM claimable))
-            RETURNING j.id, j.workflow_name, j.input_data, j.attempt, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
-                      j.priority, j.webhook_url IS NOT NULL AS has_webhook, j.webhook_events, j.wait_data,
-                      j.definition_hash, j.forked_from_job_id IS NOT NULL AS is_fork, j.tenant_id, j.concurrency_key, j.concurrency_limit
+            {ClaimJobsSql("SELECT id FROM claimable")}
         )
         SELECT * FROM claimed
         """;
