@@ -51,6 +51,11 @@ public static class PipelineServiceCollectionExtensions
         services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section));
         services.AddSingleton<JobQueue>();
         services.AddSingleton<JobLifecycleStore>();
+        // Tenants:<id>:MaxConcurrentJobs (the tenant's budgets sit beside it): the API holds jobs past it from their
+        // submission, the workers' claims enforce it.
+        services.AddOptions<TenantConcurrencyOptions>().Configure(o => configuration.GetSection("Tenants").Bind(o.Tenants)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TenantConcurrencyOptions>, TenantConcurrencyOptionsValidator>();
+        services.AddSingleton<TenantConcurrency>();
         services.AddSingleton<Versions.WorkflowVersions>();
         services.AddSingleton<JobEventStream>();
         services.AddSingleton<JobCancellation>();

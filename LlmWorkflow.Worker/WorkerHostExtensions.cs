@@ -31,10 +31,6 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<JobRunStore>();
         builder.Services.AddSingleton<HeldWrites>();
         builder.Services.AddSingleton<JobProcessor>();
-        // Tenants:<id>:MaxConcurrentJobs (the tenant's budgets sit beside it).
-        builder.Services.AddOptions<TenantConcurrencyOptions>().Configure(o => builder.Configuration.GetSection("Tenants").Bind(o.Tenants)).ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<TenantConcurrencyOptions>, TenantConcurrencyOptionsValidator>();
-        builder.Services.AddSingleton<TenantConcurrency>();
         builder.Services.AddOptions<LlmWorkflow.Worker.RunLogs.CsvRunLogOptions>().Bind(builder.Configuration.GetSection(LlmWorkflow.Worker.RunLogs.CsvRunLogOptions.SectionName))
             .PostConfigure(o => o.CsvDirectory ??= builder.Configuration[LlmWorkflow.Worker.RunLogs.CsvRunLogOptions.DirectoryVariable] is { Length: > 0 } dir ? dir : null);
         builder.Services.AddSingleton<LlmWorkflow.Worker.RunLogs.CsvRunLogs>();

@@ -11,7 +11,8 @@ namespace LlmWorkflow.Api.Jobs;
 /// request pays no extra latency); requests that arrive while a batch is in flight wait for it and go together in the
 /// next one, so batches grow exactly when the database is the bottleneck.
 /// </summary>
-public sealed partial class SubmissionBatcher(JobLifecycleStore store, JobQueue queue, IOptions<QueueOptions> queueOptions, ILogger<SubmissionBatcher> logger)
+public sealed partial class SubmissionBatcher(
+    JobLifecycleStore store, JobQueue queue, TenantConcurrency limits, IOptions<QueueOptions> queueOptions, ILogger<SubmissionBatcher> logger)
 {
     public const int MaxBatch = 256;
 
@@ -94,9 +95,16 @@ public sealed partial class SubmissionBatcher(JobLifecycleStore store, JobQueue 
 
     private async Task FlushAsync(Pending[] batch)
     {
-        var inserted = await store.SubmitAsync([.. batch.Select(p => p.Job)], CancellationToken.None);
+        // A capped tenant's (or a concurrency key's) job past its limit waits for a slot from the start: no stream entry,
+        // so another tenant's job is never queued behind that backlog; a release of the tenant's (key's) slot queues it.
+        var (inserted, waitingForSlot) = await store.SubmitAsync([.. batch.Select(p => p.Job)], CancellationToken.None, limits);
+        if (waitingForSlot.Count > 0)
+        {
+            TenantConcurrency.SlotWaits.Add(waitingForSlot.Count, new KeyValuePair<string, object?>("at", "submit"));
+        }
 
-        var dispatches = batch.Where(p => inserted.Contains(p.Job.Id) && p.Job.RunAt is null).Select(p => p.Dispatch).ToArray();
+        var dispatches = batch.Where(p => inserted.Contains(p.Job.Id) && p.Job.RunAt is null && !waitingForSlot.Contains(p.Job.Id))
+            .Select(p => p.Dispatch).ToArray();
         if (batch.Where(p => inserted.Contains(p.Job.Id)).Min(p => p.Job.RunAt) is { } earliestDue)
         {
             await AnnounceDueAsync(earliestDue);

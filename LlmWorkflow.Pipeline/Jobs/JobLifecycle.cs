@@ -9,6 +9,13 @@ public enum JobTransition
     /// <summary>The API inserts a job with a <c>run_at</c> ahead: it waits, holding no slot, until it is due.</summary>
     SubmitScheduled,
 
+    /// <summary>
+    /// The API inserts a job whose tenant (or concurrency key) already has as many jobs queued and running as its limit:
+    /// it waits for a slot from the start, never entering the dispatch stream, so another tenant's new job is not queued
+    /// behind the backlog (docs/ADMISSION.md, "Concurrent jobs per tenant").
+    /// </summary>
+    SubmitForSlot,
+
     /// <summary>The caller moves a scheduled job's <c>run_at</c>.</summary>
     Reschedule,
 
@@ -113,6 +120,7 @@ public static class JobLifecycle
     [
         new(JobTransition.Submit, [], JobStatus.Queued),
         new(JobTransition.SubmitScheduled, [], JobStatus.Scheduled),
+        new(JobTransition.SubmitForSlot, [], JobStatus.Waiting),
         new(JobTransition.Reschedule, [JobStatus.Scheduled], JobStatus.Scheduled),
         new(JobTransition.Hold, [JobStatus.Queued], JobStatus.Scheduled),
         new(JobTransition.Wake, [JobStatus.Scheduled, JobStatus.Waiting], JobStatus.Queued),

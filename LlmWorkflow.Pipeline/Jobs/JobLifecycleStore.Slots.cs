@@ -70,7 +70,7 @@ public sealed partial class JobLifecycleStore
                    wait_data = jsonb_build_object('kind', '{SlotWaitKind}', 'step_id', COALESCE(j.wait_data->>'step_id', ''),
                        'step_key', COALESCE(j.wait_data->>'step_key', ''), 'until', $6::timestamptz,
                        'slot', jsonb_build_object('by', (SELECT d.held_by FROM decided d WHERE d.id = j.id), 'tenant_id', j.tenant_id,
-                                                  'concurrency_key', j.concurrency_key),
+                                                  'concurrency_key', j.concurrency_key, 'at', 'claim'),
                        'resumes', j.wait_data)
              WHERE j.id = ANY(ARRAY(SELECT id FROM decided WHERE held))
             RETURNING j.id

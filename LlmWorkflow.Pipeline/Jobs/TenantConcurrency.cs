@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using LlmWorkflow.Engine;
 using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Pipeline.Jobs;
@@ -36,6 +38,18 @@ public sealed class TenantConcurrencyOptionsValidator : IValidateOptions<TenantC
 /// <summary>The tenants' caps as the slot statements take them: two parallel arrays, sorted by tenant id.</summary>
 public sealed class TenantConcurrency
 {
+    /// <summary>
+    /// What a job held from its submission shows as <c>waiting_for.until</c>: when the workers' reconciler looks at it
+    /// at the latest (its default interval; the API does not know the workers' setting). A release wakes it sooner.
+    /// </summary>
+    public static readonly TimeSpan SlotRecheckAfter = TimeSpan.FromSeconds(3);
+
+    /// <summary>Jobs held for a slot, by where (<c>at</c>): <c>submit</c> (the API) or <c>claim</c> (a worker).</summary>
+    public static readonly Counter<long> SlotWaits = Telemetry.Meter.CreateCounter<long>(
+        "llmworkflow.jobs.slot_waits", unit: "{job}",
+        description: "Jobs held waiting for a slot because their tenant had Tenants:<id>:MaxConcurrentJobs, or their concurrency key its limit, "
+            + "queued or running already; at = submit (held from the start) or claim (parked by a worker's claim).");
+
     private readonly Dictionary<string, int> _caps;
 
     public TenantConcurrency(IOptions<TenantConcurrencyOptions> options)

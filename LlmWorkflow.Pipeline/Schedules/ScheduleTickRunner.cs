@@ -13,7 +13,7 @@ namespace LlmWorkflow.Pipeline.Schedules;
 /// Decides due schedule ticks, exactly once whatever the number of tickers: each schedule is taken with a row lock
 /// (<c>FOR UPDATE SKIP LOCKED</c>: a second ticker passes it by), its due ticks are recorded in
 /// <c>llm_schedule_ticks</c> (primary key schedule + tick time: a second record of one tick fails the whole
-/// transaction), the jobs of the started ones are inserted by <see cref="JobLifecycleStore.SubmitAsync(IReadOnlyList{WorkflowJob}, NpgsqlTransaction?, CancellationToken)"/>
+/// transaction), the jobs of the started ones are inserted by <see cref="JobLifecycleStore.SubmitAsync(IReadOnlyList{WorkflowJob}, NpgsqlTransaction?, CancellationToken, TenantConcurrency?)"/>
 /// in the same transaction, and <c>next_run_at</c> moves past them only if it still holds the tick that was read.
 /// All of it commits together or not at all, so a ticker killed mid-way leaves the tick to the next one. Only then are
 /// the jobs dispatched (a lost dispatch is the reconciler's, as for any stored job) and, under <c>cancel_previous</c>,

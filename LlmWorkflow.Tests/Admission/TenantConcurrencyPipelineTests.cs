@@ -77,6 +77,10 @@ public sealed class TenantConcurrencyPipelineTests(TestServers servers) : IAsync
         var urgent = await SubmitAsync(_client, "[big-urgent]", priority: 5, ct);
         var parked = await WaitForSlotWaitAsync(ct);
         Assert.Equal(("slot", ""), ((string?)parked["waiting_for"]!["kind"], (string?)parked["waiting_for"]!["step_id"]));
+        // Past the cap the backlog waits from its submission (the API counts the tenant's queued and running jobs), so
+        // it never enters the dispatch stream ahead of the other tenant's job; a claim parks only what slipped past.
+        var heldAtSubmit = (long)(await TestSql.ScalarAsync(_postgres, "SELECT count(*) FROM llm_workflow_jobs WHERE wait_data->'slot'->>'at' = 'submit'", ct))!;
+        Assert.True(heldAtSubmit >= Backlog / 2, $"{heldAtSubmit} of {Backlog + 1} jobs were held from their submission");
 
         var smallSubmitted = DateTimeOffset.UtcNow;
         var smallJob = await SubmitAsync(_small, "[small-0]", priority: 0, ct);
@@ -196,7 +200,8 @@ public sealed class TenantConcurrencyPipelineTests(TestServers servers) : IAsync
                 found = await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{(string?)job["job_id"]}", ct);
             }
 
-            return found is not null;
+            // A freed slot may have queued the listed job before its read: then another waiting one is read.
+            return (string?)found?["status"] == "waiting";
         }, JobTimeout);
         return found!;
     }

@@ -39,10 +39,6 @@ internal sealed partial class JobProcessor(
 {
     private readonly WorkerOptions _options = options.Value;
 
-    private static readonly System.Diagnostics.Metrics.Counter<long> SlotWaits = Telemetry.Meter.CreateCounter<long>(
-        "llmworkflow.jobs.slot_waits", unit: "{job}",
-        description: "Jobs a worker's claim parked because their tenant ran its Tenants:<id>:MaxConcurrentJobs, or their concurrency key its limit, already.");
-
     /// <summary>
     /// Claims the jobs of a batch of entries in one statement; entries whose job is absent need no run. With tenant
     /// caps set or a workflow declaring <c>concurrency</c>, jobs past their tenant's cap or their key's limit are parked
@@ -60,7 +56,7 @@ internal sealed partial class JobProcessor(
             time.GetUtcNow() + _options.ReconcileInterval, cancellationToken);
         if (held > 0)
         {
-            SlotWaits.Add(held);
+            TenantConcurrency.SlotWaits.Add(held, new KeyValuePair<string, object?>("at", "claim"));
         }
 
         return claimed;
