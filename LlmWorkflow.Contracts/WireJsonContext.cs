@@ -19,5 +19,4 @@ namespace LlmWorkflow.Contracts;
 [JsonSerializable(typeof(JobStatusResponse))]
 [JsonSerializable(typeof(JobAttemptSummary[]))]
 [JsonSerializable(typeof(JobAttemptTrace[]))]
-[JsonSerializable(typeof(JobAttemptTrace))]
 public sealed partial class WireJsonContext : JsonSerializerContext;

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using LlmWorkflow.Contracts;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -17,23 +15,17 @@ public sealed partial class JobLifecycleStore
     /// </summary>
     public const int MaxAttemptTraces = 50;
 
-    /// <summary>
-    /// The jsonb expression that appends <paramref name="entry"/> (a jsonb attempt trace) to <paramref name="traces"/>,
-    /// keeping the newest <see cref="MaxAttemptTraces"/>: shared by the statement that records a running attempt's
-    /// trace and the finish that carries it for a run that ended before that.
-    /// </summary>
-    internal static string AppendAttemptTrace(string traces, string entry) => $"""
-        (SELECT jsonb_agg(e ORDER BY position)
-           FROM (SELECT e, position
-                   FROM jsonb_array_elements(COALESCE({traces}, '[]'::jsonb) || jsonb_build_array({entry})) WITH ORDINALITY AS t(e, position)
-                  ORDER BY position DESC LIMIT {MaxAttemptTraces}) AS newest)
-        """;
-
-    // The attempt's own row only: a run that lost its lease records nothing.
-    // $1 job id, $2 attempt, $3 the trace entry (jsonb), $4 worker id.
+    // The attempt's own row only: a run that lost its lease records nothing. The oldest entries beyond MaxAttemptTraces go.
+    // $1 job id, $2 attempt, $3 trace id, $4 worker id.
     private static readonly string AttemptTraceSql = $"""
         UPDATE llm_workflow_jobs
-           SET attempt_traces = {AppendAttemptTrace("attempt_traces", "$3::jsonb")}
+           SET attempt_traces = (
+                 SELECT jsonb_agg(entry ORDER BY position)
+                   FROM (SELECT entry, position
+                           FROM jsonb_array_elements(COALESCE(attempt_traces, '[]'::jsonb)
+                                  || jsonb_build_array(jsonb_build_object('attempt', $2::int, 'trace_id', $3::text, 'worker_id', $4::text, 'started_at', now())))
+                                WITH ORDINALITY AS t(entry, position)
+                          ORDER BY position DESC LIMIT {MaxAttemptTraces}) AS newest)
          WHERE id = $1 AND attempt = $2 AND lease_owner = $4 AND {JobLifecycle.KeyedGuard(JobTransition.Checkpoint)}
         """;
 
@@ -64,19 +56,15 @@ public sealed partial class JobLifecycleStore
           FROM llm_workflow_pauses p ORDER BY p.workflow_name
         """;
 
-    /// <summary>The statement that records a running attempt's trace (sent through the worker's write batcher).</summary>
-    internal static WriteStatement AttemptTraceStatement(Guid jobId, string workerId, JobAttemptTrace trace) =>
+    /// <summary>The statement that records a run attempt's trace (sent through the worker's write batcher when the run starts).</summary>
+    internal static WriteStatement AttemptTraceStatement(Guid jobId, int attempt, string traceId, string workerId) =>
         new(AttemptTraceSql,
         [
             new() { Value = jobId },
-            new() { Value = trace.Attempt, NpgsqlDbType = NpgsqlDbType.Integer },
-            new() { Value = AttemptTraceJson(trace), NpgsqlDbType = NpgsqlDbType.Jsonb },
+            new() { Value = attempt, NpgsqlDbType = NpgsqlDbType.Integer },
+            new() { Value = traceId, NpgsqlDbType = NpgsqlDbType.Text },
             new() { Value = workerId, NpgsqlDbType = NpgsqlDbType.Text },
         ]);
-
-    /// <summary>An attempt trace as the row stores it (the wire's snake_case, read back by the job status).</summary>
-    internal static string? AttemptTraceJson(JobAttemptTrace? trace) =>
-        trace is null ? null : JsonSerializer.Serialize(trace, WireJsonContext.Default.JobAttemptTrace);
 
     /// <summary>Pauses a workflow (again: keeps the first pause's time) and holds its queued jobs; returns how many it held.</summary>
     public async Task<(DateTimeOffset PausedAt, int Held)> PauseWorkflowAsync(string workflowName, string? pausedBy, string? reason, CancellationToken cancellationToken)

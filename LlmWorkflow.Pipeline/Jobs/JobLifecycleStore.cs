@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Contracts;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Llm;
 using Microsoft.Extensions.Logging;
@@ -651,13 +650,11 @@ public sealed partial class JobLifecycleStore(
     /// </summary>
     /// <remarks>One row of a multi-row statement: the finishes of many jobs in a batch are one statement, each row with
     /// its own guard, so only the rows whose guard fails lose.</remarks>
-    /// <param name="attemptTrace">The run's trace when it was not recorded while the run went on (a short run's trace
-    /// rides its finish: one row version per job less), else null.</param>
-    internal WriteStatement FinishStatement(Guid jobId, string workerId, JobOutcome outcome, int? attempt, JobAttemptTrace? attemptTrace = null) =>
+    internal WriteStatement FinishStatement(Guid jobId, string workerId, JobOutcome outcome, int? attempt) =>
         _finishRows.Row(jobId,
             jobId, workerId, outcome.Status.ToWire(), JsonText(outcome.Result), outcome.ErrorMessage ?? outcome.Error?.Message,
             JsonText(outcome.Error is null ? null : JobErrors.ToJson(outcome.Error)), outcome.InputTokens, outcome.OutputTokens,
-            outcome.CostUsd, attempt, AttemptTraceJson(attemptTrace));
+            outcome.CostUsd, attempt);
 
     /// <summary>
     /// The finishing statement, for many jobs at once: <c>job</c> locks each owned running row (the lease owner, the
@@ -667,14 +664,13 @@ public sealed partial class JobLifecycleStore(
     /// finished row.
     /// </summary>
     // One array per column (FinishColumns): $1 job ids, $2 worker ids, $3 outcomes, $4 results, $5 error messages, $6 errors,
-    // $7 input tokens, $8 output tokens, $9 costs, $10 attempts claimed (NULL: any), $11 attempt traces not yet recorded
-    // (NULL: none); $12 the rows' ord.
+    // $7 input tokens, $8 output tokens, $9 costs, $10 attempts claimed (NULL: any); $11 the rows' ord.
     internal static string FinishSql(int maxPayloadBytes) => $"""
         WITH r AS (
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::jsonb[], $7::int[], $8::int[],
-                                 $9::numeric[], $10::int[], $11::jsonb[], $12::int[])
+                                 $9::numeric[], $10::int[], $11::int[])
                 AS r(id, worker, outcome, result_data, error_message, error_data, input_tokens, output_tokens, cost_usd, claimed_attempt,
-                     attempt_trace, ord)
+                     ord)
         ), job AS (
             -- A LATERAL lookup per row (FOR UPDATE keeps it from being flattened into a join) with keyed guards: each row
             -- is one primary-key probe, never a scan of every running job through an index on status.
@@ -685,7 +681,7 @@ public sealed partial class JobLifecycleStore(
                    r.error_data, r.error_message, r.input_tokens, r.output_tokens,
                    j.started_at,
                    (EXTRACT(EPOCH FROM (now() - j.started_at)) * 1000)::int AS duration_ms,
-                   r.input_tokens + r.output_tokens AS total_tokens, r.cost_usd, r.attempt_trace, r.ord
+                   r.input_tokens + r.output_tokens AS total_tokens, r.cost_usd, r.ord
               FROM r CROSS JOIN LATERAL (
                    SELECT j.id, j.workflow_name, j.user_id, j.username, j.action, j.attempt, j.webhook_url, j.started_at, j.cancel_requested_at
                      FROM llm_workflow_jobs j
@@ -703,8 +699,6 @@ public sealed partial class JobLifecycleStore(
                progress_percent = CASE WHEN job.status = 'completed' THEN 100 ELSE j.progress_percent END,
                current_step_id = CASE WHEN job.status = 'completed' THEN NULL ELSE j.current_step_id END,
                current_step_name = CASE WHEN job.status = 'completed' THEN NULL ELSE j.current_step_name END,
-               attempt_traces = CASE WHEN job.attempt_trace IS NULL THEN j.attempt_traces
-                                     ELSE {AppendAttemptTrace("j.attempt_traces", "job.attempt_trace")} END,
                lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
           FROM job
          -- The ANY keeps the update on the primary key: on a table of a few thousand rows the planner would otherwise
@@ -725,7 +719,6 @@ public sealed partial class JobLifecycleStore(
         MultiRowColumn.Of<string>(NpgsqlDbType.Text), MultiRowColumn.Of<string>(NpgsqlDbType.Jsonb),
         MultiRowColumn.Of<int>(NpgsqlDbType.Integer), MultiRowColumn.Of<int>(NpgsqlDbType.Integer),
         MultiRowColumn.Of<decimal>(NpgsqlDbType.Numeric), MultiRowColumn.Of<int?>(NpgsqlDbType.Integer),
-        MultiRowColumn.Of<string>(NpgsqlDbType.Jsonb),
     ];
 
     /// <summary>A jsonb value as text; text PostgreSQL cannot store (NUL, lone surrogates) is cleaned rather than failing the write.</summary>

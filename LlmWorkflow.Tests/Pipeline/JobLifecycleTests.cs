@@ -1,4 +1,3 @@
-using LlmWorkflow.Contracts;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Tests.Infrastructure;
@@ -35,7 +34,7 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
         var starts = JobLifecycleStore.MaxAttemptTraces + 10;
         for (var i = 0; i < starts; i++)
         {
-            await _db.Run.RecordAttemptTraceAsync(job, "worker-a", new JobAttemptTrace(1, $"trace-{i:D3}", "worker-a", DateTimeOffset.UtcNow));
+            await _db.Run.RecordAttemptTraceAsync(job, 1, $"trace-{i:D3}", "worker-a");
         }
 
         await using var read = _db.Database.CreateCommand("SELECT attempt_traces::text FROM llm_workflow_jobs WHERE id = $1");
@@ -44,30 +43,6 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(
             Enumerable.Range(starts - JobLifecycleStore.MaxAttemptTraces, JobLifecycleStore.MaxAttemptTraces).Select(i => $"trace-{i:D3}"),
             traces.Select(t => (string)t!["trace_id"]!));
-    }
-
-    [Fact]
-    public async Task AFinishStoresTheTraceOfARunThatEndedBeforeItsTraceWasWrittenAndKeepsTheOthers()
-    {
-        // A run still going after a moment wrote its trace alone; a short run's trace rides its finish.
-        var id = await _db.InsertJobAsync(JobStatus.Processing);
-        await _db.Run.RecordAttemptTraceAsync(id, "worker-a", new JobAttemptTrace(1, "running-trace", "worker-a", DateTimeOffset.UtcNow));
-        var finishing = new JobAttemptTrace(1, "finish-trace", "worker-a", DateTimeOffset.UtcNow);
-        Assert.True(await _db.Run.FinishAsync(id, "worker-a", new JobOutcome(JobStatus.Completed, new JsonObject(), null, 0, 0, 0m),
-            CancellationToken.None, attempt: 1, attemptTrace: finishing));
-
-        await using var read = _db.Database.CreateCommand("SELECT attempt_traces::text FROM llm_workflow_jobs WHERE id = $1");
-        read.Parameters.Add(new NpgsqlParameter { Value = id });
-        var traces = JsonNode.Parse((string)(await read.ExecuteScalarAsync(TestContext.Current.CancellationToken))!)!.AsArray();
-        Assert.Equal(["running-trace", "finish-trace"], traces.Select(t => (string)t!["trace_id"]!));
-        Assert.Equal("worker-a", (string?)traces[1]!["worker_id"]);
-
-        // A finish without a trace (it was written while the run went on) leaves them as they are.
-        var other = await _db.InsertJobAsync(JobStatus.Processing);
-        await _db.Run.RecordAttemptTraceAsync(other, "worker-a", new JobAttemptTrace(1, "only-trace", "worker-a", DateTimeOffset.UtcNow));
-        Assert.True(await _db.Run.FinishAsync(other, "worker-a", new JobOutcome(JobStatus.Completed, new JsonObject(), null, 0, 0, 0m),
-            CancellationToken.None, attempt: 1));
-        Assert.Equal(1, await _db.CountAsync("SELECT jsonb_array_length(attempt_traces)::bigint FROM llm_workflow_jobs WHERE id = $1", other));
     }
 
     [Fact]
@@ -160,7 +135,7 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
         static NpgsqlParameter Json(int count) => new() { Value = Enumerable.Repeat("{}", count).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb };
         var finish = await IndexesAsync(JobLifecycleStore.FinishSql(262_144), ids[..86], Enumerable.Repeat("w1", 86).ToArray(),
             Enumerable.Repeat("completed", 86).ToArray(), Json(86), new string?[86], Json(86), new int[86], new int[86], new decimal[86],
-            Enumerable.Repeat(1, 86).ToArray(), Json(86), Enumerable.Range(0, 86).ToArray());
+            Enumerable.Repeat(1, 86).ToArray(), Enumerable.Range(0, 86).ToArray());
         Assert.Contains(primaryKey, finish);
         Assert.All(finish, index => Assert.Equal(primaryKey, index));
     }

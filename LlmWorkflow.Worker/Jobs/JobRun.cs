@@ -29,9 +29,8 @@ namespace LlmWorkflow.Worker.Jobs;
 /// commits its answer and its outcome in one transaction, held like a checkpoint through an outage.</item>
 /// <item>The job row's current step is written only for top-level steps still running after <see cref="ProgressDelay"/>:
 /// fast steps cost no statement, and pollers still see every step slow enough to be seen (live events report them all).</item>
-/// <item>The attempt's trace rides the run's end (finish or park) and is written alone only for a run still going after
-/// <see cref="ProgressDelay"/> (<see cref="RecordAttemptTrace"/>): a short job's row gets one version less, and the job
-/// page still links a long run's trace while it runs. A lost one costs a link on the job page, never the run.</item>
+/// <item>The attempt's trace is not awaited (<see cref="RecordAttemptTrace"/>): it rides another job's commit, and a lost
+/// one costs a link on the job page, never the run.</item>
 /// </list>
 /// <para>
 /// Not deferrals but rules of the same writes: a call's usage row waits for its step's row and goes in the same
@@ -80,7 +79,6 @@ internal sealed partial class JobRun(
     private ProgressEvent? _outcome;
     private Exception? _fault;
     private bool _takenOver;
-    private JobAttemptTrace? _attemptTrace;
 
     /// <summary>
     /// Stops the run: worker shutdown (the abort it was made with), a cancel request or deletion (<see cref="RunningJobs"/>),
@@ -208,8 +206,8 @@ internal sealed partial class JobRun(
     }
 
     /// <summary>
-    /// Keeps this attempt's trace for the run's end to store, and writes it alone (not awaited) if the run is still
-    /// going after <see cref="ProgressDelay"/>, so the job page links a running attempt's trace.
+    /// Records this attempt's trace on the job without waiting for it: it rides the store's group commit with other
+    /// jobs' writes, and a lost record costs a link on the job page, never the run.
     /// </summary>
     public void RecordAttemptTrace(Activity? activity)
     {
@@ -218,28 +216,10 @@ internal sealed partial class JobRun(
             return;
         }
 
-        _attemptTrace = new JobAttemptTrace(job.Attempt, activity.TraceId.ToHexString(), workerId, DateTimeOffset.UtcNow);
-        _ = WriteAttemptTraceLaterAsync();
+        _ = store.RecordAttemptTraceAsync(job.Id, job.Attempt, activity.TraceId.ToHexString(), workerId)
+            .ContinueWith(t => LogTraceNotRecorded(_logger, t.Exception!, job.Id), CancellationToken.None,
+                TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
     }
-
-    private async Task WriteAttemptTraceLaterAsync()
-    {
-        await Task.Delay(ProgressDelay, CancellationToken.None);
-        if (TakeAttemptTrace() is { } trace)
-        {
-            try
-            {
-                await store.RecordAttemptTraceAsync(job.Id, workerId, trace);
-            }
-            catch (Exception ex)
-            {
-                LogTraceNotRecorded(_logger, ex, job.Id);
-            }
-        }
-    }
-
-    /// <summary>The attempt's trace if nobody has written it yet; whoever takes it writes it.</summary>
-    private JobAttemptTrace? TakeAttemptTrace() => Interlocked.Exchange(ref _attemptTrace, null);
 
     // ---- Checkpoints, step rows and usage rows (ICheckpointStore) ----
 
@@ -535,13 +515,7 @@ internal sealed partial class JobRun(
     /// <returns>Whether the job is parked.</returns>
     public async Task<bool> ParkAsync(RunWait wait)
     {
-        IReadOnlyList<WriteStatement> rows = await TakeDeferredAsync();
-        if (TakeAttemptTrace() is { } trace)
-        {
-            rows = [JobRunStore.AttemptTraceRow(job.Id, workerId, trace), .. rows];
-        }
-
-        if (await store.ParkAsync(job.Id, workerId, job.Attempt, wait, rows))
+        if (await store.ParkAsync(job.Id, workerId, job.Attempt, wait, await TakeDeferredAsync()))
         {
             return true;
         }
@@ -558,7 +532,7 @@ internal sealed partial class JobRun(
     public async Task HandBackAsync()
     {
         await EndWithoutFinishAsync();
-        await store.ReleaseAsync(job.Id, workerId, CancellationToken.None, job.Attempt, TakeAttemptTrace());
+        await store.ReleaseAsync(job.Id, workerId, CancellationToken.None, job.Attempt);
     }
 
     /// <summary>
@@ -587,7 +561,7 @@ internal sealed partial class JobRun(
 
     private async Task<bool> CommitFinishAsync(JobOutcome outcome, IReadOnlyList<WriteStatement> stepRows, string? heldAs)
     {
-        var finished = await store.FinishAsync(job.Id, workerId, outcome, CancellationToken.None, job.Attempt, stepRows, heldAs, TakeAttemptTrace());
+        var finished = await store.FinishAsync(job.Id, workerId, outcome, CancellationToken.None, job.Attempt, stepRows, heldAs);
         if (finished)
         {
             Telemetry.JobsFinished.Add(1,

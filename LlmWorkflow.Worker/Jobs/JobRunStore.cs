@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using LlmWorkflow.Contracts;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Pipeline.Jobs;
@@ -31,21 +30,12 @@ public sealed class JobRunStore(JobLifecycleStore statements, PostgresWriteBatch
         statements.TryGetCheckpointAsync(jobId, stepKey, cancellationToken);
 
     /// <summary>Gives a job back (worker shutting down); see <see cref="JobLifecycleStore.ReleaseStatement"/>.</summary>
-    /// <param name="attemptTrace">The run's trace when it was not recorded yet: stored before the release, in its transaction.</param>
-    public Task ReleaseAsync(Guid jobId, string workerId, CancellationToken cancellationToken, int? attempt = null, JobAttemptTrace? attemptTrace = null) =>
-        writes.ExecuteAsync(jobId,
-            attemptTrace is null
-                ? [JobLifecycleStore.ReleaseStatement(jobId, workerId, attempt)]
-                : [AttemptTraceRow(jobId, workerId, attemptTrace), JobLifecycleStore.ReleaseStatement(jobId, workerId, attempt)],
-            cancellationToken);
+    public Task ReleaseAsync(Guid jobId, string workerId, CancellationToken cancellationToken, int? attempt = null) =>
+        writes.ExecuteAsync(jobId, [JobLifecycleStore.ReleaseStatement(jobId, workerId, attempt)], cancellationToken);
 
-    /// <summary>Records the trace of a run attempt still going (the job page links every attempt's trace).</summary>
-    public Task RecordAttemptTraceAsync(Guid jobId, string workerId, JobAttemptTrace trace) =>
-        writes.ExecuteAsync(jobId, [AttemptTraceRow(jobId, workerId, trace)], CancellationToken.None);
-
-    /// <summary>The statement that records a run attempt's trace, to write with other rows (before a park).</summary>
-    public static WriteStatement AttemptTraceRow(Guid jobId, string workerId, JobAttemptTrace trace) =>
-        JobLifecycleStore.AttemptTraceStatement(jobId, workerId, trace);
+    /// <summary>Records the trace of the run attempt that just started (the job page links every attempt's trace).</summary>
+    public Task RecordAttemptTraceAsync(Guid jobId, int attempt, string traceId, string workerId) =>
+        writes.ExecuteAsync(jobId, [JobLifecycleStore.AttemptTraceStatement(jobId, attempt, traceId, workerId)], CancellationToken.None);
 
     /// <summary>The running step and the job's progress, for pollers.</summary>
     public Task UpdateProgressAsync(Guid jobId, string stepId, string stepName, int percent, CancellationToken cancellationToken) =>
@@ -81,12 +71,11 @@ public sealed class JobRunStore(JobLifecycleStore statements, PostgresWriteBatch
     /// <param name="attempt">The attempt this run claimed (see <see cref="ReleaseAsync"/>); null for any attempt.</param>
     /// <param name="stepRows">Step rows the run has not written yet (<see cref="StepRow"/>), written first in the same transaction.</param>
     /// <param name="heldAs">When the step rows carry a paid answer: the name the write is held under through an outage.</param>
-    /// <param name="attemptTrace">The run's trace when it was not recorded yet: the finish stores it.</param>
     public async Task<bool> FinishAsync(
         Guid jobId, string workerId, JobOutcome outcome, CancellationToken cancellationToken, int? attempt = null,
-        IReadOnlyList<WriteStatement>? stepRows = null, string? heldAs = null, JobAttemptTrace? attemptTrace = null)
+        IReadOnlyList<WriteStatement>? stepRows = null, string? heldAs = null)
     {
-        IReadOnlyList<WriteStatement> rows = [.. stepRows ?? [], statements.FinishStatement(jobId, workerId, outcome, attempt, attemptTrace)];
+        IReadOnlyList<WriteStatement> rows = [.. stepRows ?? [], statements.FinishStatement(jobId, workerId, outcome, attempt)];
         async Task<bool> Finish() => (await writes.ExecuteAsync(jobId, rows, cancellationToken))[^1] == 1;
         return heldAs is null ? await Finish() : await held.WriteAsync(Finish, HeldWrites.EstimateBytes(stepRows ?? []), heldAs);
     }
