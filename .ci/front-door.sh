@@ -89,12 +89,16 @@ echo "front door: job $job_id completed: Hello, Ada!"
 # The worker's job span carries the job id; the dashboard's telemetry API lists what its OTLP endpoint received
 # (unfiltered: the dashboard names each worker replica on its own).
 deadline=$((SECONDS + TRACE_TIMEOUT))
-until curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/spans" | grep -q "$job_id"; do
+# The span that carries the job id as an attribute (the worker's job.run); the api's status polls name the job in their
+# url.path and may arrive first, so the lookup is repeated until that span is there.
+job_trace() {
+  curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/spans" \
+    | jq -r --arg job "$job_id" '[.. | objects | select(has("traceId") and any(.attributes[]?; .value.stringValue? == $job)) | .traceId][0] // empty'
+}
+until trace_id=$(job_trace) && [ -n "$trace_id" ]; do
   [ $SECONDS -lt $deadline ] || fail "the job's trace did not reach the Aspire dashboard within ${TRACE_TIMEOUT} s"
   sleep 2
 done
-trace_id=$(curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/spans" \
-  | jq -r --arg job "$job_id" '[.. | objects | select(has("traceId") and any(.attributes[]?; .value.stringValue? == $job)) | .traceId][0]')
 # Each service's exporter sends its own batch, so the api's request span may arrive after the worker's spans.
 until trace=$(curl -s -H "x-api-key: $AppHost__DashboardApiKey" "$dashboard/api/telemetry/traces/$trace_id") \
     && grep -q '"stringValue":"api"' <<< "$trace"; do
