@@ -17,6 +17,11 @@ public sealed partial class JobLifecycleStore
     /// <summary>A slot wait's <c>wait_data.kind</c>.</summary>
     public const string SlotWaitKind = "slot";
 
+    // The advisory lock names of a tenant's and a key's slots (LockSlotsOfJobsSql builds the same names in SQL).
+    private static string TenantSlotLock(string tenantId) => $"llmworkflow:slots:t:{tenantId}";
+
+    private static string KeySlotLock(string concurrencyKey) => $"llmworkflow:slots:k:{concurrencyKey}";
+
     // The advisory locks of the tenants (capped ones) and concurrency keys of the batch's jobs, taken in name order so
     // two claims never wait on each other crosswise; held until the batch's implicit transaction ends.
     // $1 job ids, $2 capped tenant ids.
@@ -217,7 +222,7 @@ public sealed partial class JobLifecycleStore
         batch.BatchCommands.Add(new NpgsqlBatchCommand(LockSlotsSql));
         if (concurrencyKey is not null && keyLimit is { } limit)
         {
-            locks.Add($"llmworkflow:slots:k:{concurrencyKey}");
+            locks.Add(KeySlotLock(concurrencyKey));
             batch.BatchCommands.Add(new NpgsqlBatchCommand(ResumeForKeySlotSql)
             {
                 Parameters = { new NpgsqlParameter { Value = concurrencyKey }, new NpgsqlParameter { Value = limit }, new NpgsqlParameter { Value = 1 } },
@@ -226,7 +231,7 @@ public sealed partial class JobLifecycleStore
 
         if (tenantId is not null && tenantCap is { } cap)
         {
-            locks.Add($"llmworkflow:slots:t:{tenantId}");
+            locks.Add(TenantSlotLock(tenantId));
             batch.BatchCommands.Add(new NpgsqlBatchCommand(ResumeForTenantSlotSql)
             {
                 Parameters = { new NpgsqlParameter { Value = tenantId }, new NpgsqlParameter { Value = cap }, new NpgsqlParameter { Value = 1 } },

@@ -311,8 +311,8 @@ public sealed partial class JobLifecycleStore(
         [.. jobs.Where(j => j.RunAt is null)
             .SelectMany(j => new[]
             {
-                limits.CapOf(j.TenantId) is null ? null : $"llmworkflow:slots:t:{j.TenantId}",
-                j.ConcurrencyKey is null ? null : $"llmworkflow:slots:k:{j.ConcurrencyKey}",
+                limits.CapOf(j.TenantId) is null ? null : TenantSlotLock(j.TenantId!),
+                j.ConcurrencyKey is null ? null : KeySlotLock(j.ConcurrencyKey),
             })
             .OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
 
