@@ -44,4 +44,7 @@ public sealed record WorkflowRunOptions
 
     /// <summary>The job's tenant: its llm calls count against its own token limits too (<c>Tenants:&lt;id&gt;:Limits</c>).</summary>
     public string? TenantId { get; init; }
+
+    /// <summary>The job's user_id: its llm calls count against its tenant's per-user limits (<c>Tenants:&lt;id&gt;:PerUserLimits</c>).</summary>
+    public string? UserId { get; init; }
 }

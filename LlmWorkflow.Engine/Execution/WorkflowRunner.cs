@@ -66,6 +66,7 @@ public sealed class WorkflowRunner
             Prices = options.Prices,
             SpendBudget = options.SpendBudget,
             TenantId = options.TenantId,
+            UserId = options.UserId,
         };
         var startedAt = run.Now;
         using var workflowTimeout = workflow.TimeoutSeconds is { } seconds ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds), _time) : null;

@@ -34,7 +34,8 @@ public sealed record LlmCallRequest(
     string? StepId = null,
     Action<LlmCallResult>? OnRefusedAnswer = null,
     IPriceTable? Prices = null,
-    string? TenantId = null);
+    string? TenantId = null,
+    string? UserId = null);
 
 /// <summary>One model tried in a fallback chain and why it did not answer (null Error = it answered).</summary>
 public sealed record ModelAttempt(string Model, string? Error, double DurationMs);

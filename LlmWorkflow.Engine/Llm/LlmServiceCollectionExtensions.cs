@@ -47,12 +47,11 @@ public static class LlmServiceCollectionExtensions
         services.AddOptions<LlmWorkflow.Engine.Llm.Admission.AdmissionOptions>().Bind(configuration.GetSection(LlmOptions.SectionName))
             .Configure(o =>
             {
-                // Tenants:<id>:Limits (the tenant's budgets and cap sit beside them).
-                foreach (var tenant in configuration.GetSection("Tenants").GetChildren().Where(t => t.GetSection("Limits").Exists()))
+                // Tenants:<id>:Limits and :PerUserLimits (the tenant's budgets and cap sit beside them).
+                foreach (var tenant in configuration.GetSection("Tenants").GetChildren())
                 {
-                    var limit = new LlmWorkflow.Engine.Llm.Admission.LlmLimit();
-                    tenant.GetSection("Limits").Bind(limit);
-                    o.TenantLimits[tenant.Key] = limit;
+                    BindLimit(tenant.GetSection("Limits"), o.TenantLimits, tenant.Key);
+                    BindLimit(tenant.GetSection("PerUserLimits"), o.PerUserLimits, tenant.Key);
                 }
             })
             .ValidateOnStart();
@@ -61,5 +60,15 @@ public static class LlmServiceCollectionExtensions
         services.TryAddSingleton<LlmWorkflow.Engine.Llm.Admission.ILlmAdmission, LlmWorkflow.Engine.Llm.Admission.UnlimitedAdmission>();
         services.TryAddSingleton<ILlmGateway, LlmGateway>();
         return services;
+    }
+
+    private static void BindLimit(IConfigurationSection section, Dictionary<string, LlmWorkflow.Engine.Llm.Admission.LlmLimit> limits, string tenant)
+    {
+        if (section.Exists())
+        {
+            var limit = new LlmWorkflow.Engine.Llm.Admission.LlmLimit();
+            section.Bind(limit);
+            limits[tenant] = limit;
+        }
     }
 }

@@ -73,7 +73,8 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
                     StepId: step.Id,
                     OnRefusedAnswer: call => LazyInitializer.EnsureInitialized(ref refused).Enqueue(call),
                     Prices: context.Run.Prices,
-                    TenantId: context.Run.TenantId),
+                    TenantId: context.Run.TenantId,
+                    UserId: context.Run.UserId),
                 cancellationToken);
         }
         catch (AdmissionDeferredException deferred)

@@ -1,6 +1,9 @@
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Engine.Llm.Admission;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Tests.Admission;
 
@@ -58,5 +61,40 @@ public sealed class AdmissionEstimateTests
         Assert.Equal(["openai", "openai/gpt-4o"], options.ScopesFor(ModelId.Parse("openai/gpt-4o")).Select(s => s.Scope));
         Assert.Equal(["openai"], options.ScopesFor(ModelId.Parse("openai/gpt-4o-mini")).Select(s => s.Scope));
         Assert.Empty(options.ScopesFor(ModelId.Parse("anthropic/claude-3-5-haiku")));
+    }
+
+    [Fact]
+    public void ATenantsPerUserLimitsGiveEachUserAScopeOfTheirOwnBoundFromConfiguration()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Llm:Limits:openai:TokensPerMinute"] = "1000",
+            ["Tenants:acme:Limits:RequestsPerMinute"] = "60",
+            ["Tenants:acme:PerUserLimits:RequestsPerMinute"] = "5",
+            ["Tenants:acme:PerUserLimits:ConcurrentCalls"] = "1",
+            ["Tenants:beta:MaxConcurrentJobs"] = "4",
+        }).Build();
+        using var provider = new ServiceCollection().AddLlmProviders(configuration).BuildServiceProvider();
+        var options = provider.GetRequiredService<IOptions<AdmissionOptions>>().Value;
+        var model = ModelId.Parse("openai/gpt-4o-mini");
+
+        var scopes = options.ScopesFor(model, "acme", "ana maría/1").ToList();
+
+        Assert.Equal(["openai", "tenant:acme", "tenant:acme:user:ana%20mar%C3%ADa%2F1"], scopes.Select(s => s.Scope));
+        Assert.Equal(5, scopes[2].Limit.RequestsPerMinute);
+        Assert.Equal(1, scopes[2].Limit.ConcurrentCalls);
+        Assert.Equal(["openai", "tenant:acme"], options.ScopesFor(model, "acme").Select(s => s.Scope));
+        Assert.Equal(["openai"], options.ScopesFor(model, "beta", "ana").Select(s => s.Scope));
+        Assert.True(AdmissionOptions.IsTenantScope(scopes[2].Scope));
+    }
+
+    [Fact]
+    public void ANegativePerUserLimitIsRefusedNamingTheSetting()
+    {
+        var options = new AdmissionOptions { PerUserLimits = { ["acme"] = new LlmLimit { TokensPerMinute = -1 } } };
+
+        var problems = new AdmissionOptionsValidator().Validate(null, options).Failures!;
+
+        Assert.Contains("Tenants:acme:PerUserLimits:TokensPerMinute must be 0 or more; got -1.", problems);
     }
 }

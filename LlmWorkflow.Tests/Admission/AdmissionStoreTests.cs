@@ -116,3 +116,50 @@ public sealed class AdmissionStoreTests(TestServers servers) : IAsyncLifetime
 
     private static List<(string Scope, LlmLimit Limit)> Scopes(params (string Scope, LlmLimit Limit)[] scopes) => [.. scopes];
 }
+
+/// <summary>
+/// A paused provider holds back the calls of a tenant (or a tenant's user) whose own limits are the only ones that
+/// apply: the store's reservation checks the pause of its first scope's provider, which a tenant's scope does not name.
+/// </summary>
+[IntegrationTest]
+public sealed class TenantScopePauseTests(TestServers servers)
+{
+    [Fact]
+    public async Task APausedProviderHoldsBackACallWhoseOnlyLimitsAreItsTenantsAndItsUsers()
+    {
+        await using var redis = await ConnectionMultiplexer.ConnectAsync((await servers.RedisAsync()).ConnectionString);
+        var store = new RedisAdmissionStore(redis, $"t-{Guid.NewGuid():N}:");
+        var options = new AdmissionOptions
+        {
+            TenantLimits = { ["acme"] = new LlmLimit { RequestsPerMinute = 100 } },
+            PerUserLimits = { ["acme"] = new LlmLimit { RequestsPerMinute = 10 } },
+        };
+        var admission = new LlmAdmission(new StaticOptionsMonitor<AdmissionOptions>(options), store, new NoOutputHistory(),
+            TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<LlmAdmission>.Instance);
+        var model = LlmWorkflow.Engine.Llm.ModelId.Parse("openai/gpt-4o-mini");
+        var request = new LlmWorkflow.Engine.Llm.LlmCallRequest([model.ToString()], [new(Microsoft.Extensions.AI.ChatRole.User, "hi")], TenantId: "acme", UserId: "u1");
+
+        await store.SetPausedAsync("openai", paused: true);
+        var deferred = await Assert.ThrowsAsync<AdmissionDeferredException>(async () => await admission.AdmitAsync(model, request, CancellationToken.None));
+        Assert.Equal("paused", deferred.Reason);
+
+        await store.SetPausedAsync("openai", paused: false);
+        var lease = await admission.AdmitAsync(model, request, CancellationToken.None);
+        Assert.Equal(1, (await store.UsageAsync(AdmissionOptions.UserScope("acme", "u1"), options.Admission)).Requests);
+        await lease.DisposeAsync();
+    }
+
+    private sealed class StaticOptionsMonitor<T>(T value) : Microsoft.Extensions.Options.IOptionsMonitor<T>
+    {
+        public T CurrentValue => value;
+
+        public T Get(string? name) => value;
+
+        public IDisposable? OnChange(Action<T, string?> listener) => null;
+    }
+
+    private sealed class NoOutputHistory : IOutputTokenHistory
+    {
+        public ValueTask<int?> P95Async(string workflowName, string stepId, string model, CancellationToken cancellationToken) => ValueTask.FromResult<int?>(null);
+    }
+}

@@ -137,6 +137,7 @@ internal sealed partial class JobProcessor(
                 MaxCostUsd = claimed.BudgetUsd,
                 SpendBudget = spendBudgets.For(claimed.TenantId, claimed.UserId),
                 TenantId = claimed.TenantId,
+                UserId = claimed.UserId,
                 ResumedWait = claimed.ResumedWait,
                 Signals = signals,
                 Prompts = prompts,

@@ -17,16 +17,28 @@ public sealed class AdmissionOptions
     /// </summary>
     public Dictionary<string, LlmLimit> TenantLimits { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Limits every user of a tenant has on their own (<c>Tenants:&lt;id&gt;:PerUserLimits:…</c>), so that one user
+    /// cannot take the tenant's whole budget; a job's user is its <c>user_id</c>.
+    /// </summary>
+    public Dictionary<string, LlmLimit> PerUserLimits { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>The scope name of a tenant's limits: never a provider's, and never re-synced from a provider's headers.</summary>
     public static string TenantScope(string tenantId) => $"{TenantScopePrefix}{tenantId}";
+
+    /// <summary>
+    /// The scope name of one user's limits within a tenant. The user id is escaped: scopes travel space-separated in
+    /// the release notices and become Redis key parts.
+    /// </summary>
+    public static string UserScope(string tenantId, string userId) => $"{TenantScope(tenantId)}:user:{Uri.EscapeDataString(userId)}";
 
     public const string TenantScopePrefix = "tenant:";
 
     /// <summary>
-    /// The scopes whose limits apply to <paramref name="model"/>: its provider's and its own, when set, and the
-    /// calling tenant's.
+    /// The scopes whose limits apply to <paramref name="model"/>: its provider's and its own, when set, then the
+    /// calling tenant's and its user's.
     /// </summary>
-    public IEnumerable<(string Scope, LlmLimit Limit)> ScopesFor(ModelId model, string? tenantId = null)
+    public IEnumerable<(string Scope, LlmLimit Limit)> ScopesFor(ModelId model, string? tenantId = null, string? userId = null)
     {
         if (Limits.TryGetValue(model.Provider, out var provider))
         {
@@ -43,16 +55,27 @@ public sealed class AdmissionOptions
         {
             yield return (TenantScope(tenantId), tenant);
         }
+
+        if (tenantId is not null && userId is not null && PerUserLimits.TryGetValue(tenantId, out var user))
+        {
+            yield return (UserScope(tenantId, userId), user);
+        }
     }
+
+    /// <summary>True when a scope is a tenant's or a tenant's user's: set by us, never by a provider's headers.</summary>
+    public static bool IsTenantScope(string scope) => scope.StartsWith(TenantScopePrefix, StringComparison.Ordinal);
 
     /// <summary>Problems with the settings, in the settings' own names (empty when they are valid).</summary>
     public IEnumerable<string> Problems()
     {
-        foreach (var (tenant, limit) in TenantLimits)
+        foreach (var (section, limits) in new[] { ("Limits", TenantLimits), ("PerUserLimits", PerUserLimits) })
         {
-            foreach (var (name, value) in limit.Values().Where(v => v.Value is < 0))
+            foreach (var (tenant, limit) in limits)
             {
-                yield return $"Tenants:{tenant}:Limits:{name} must be 0 or more; got {value}.";
+                foreach (var (name, value) in limit.Values().Where(v => v.Value is < 0))
+                {
+                    yield return $"Tenants:{tenant}:{section}:{name} must be 0 or more; got {value}.";
+                }
             }
         }
 

@@ -26,12 +26,16 @@ public sealed partial class LlmAdmission(
     public async ValueTask<AdmissionLease> AdmitAsync(ModelId model, LlmCallRequest request, CancellationToken cancellationToken)
     {
         var current = _options.CurrentValue;
-        var scopes = current.ScopesFor(model, request.TenantId).ToList();
-        if (scopes.Count == 0)
+        var scopes = current.ScopesFor(model, request.TenantId, request.UserId).ToList();
+        if (scopes.Count == 0 || AdmissionOptions.IsTenantScope(scopes[0].Scope))
         {
-            // No budget, but a paused provider still holds its calls back (a zero budget).
+            // No provider budget, but a paused provider still holds its calls back (a zero budget). The store's
+            // reservation checks the pause of its first scope's provider, which a tenant's scope does not name.
             await ThrowIfPausedAsync(model, current.Admission).ConfigureAwait(false);
-            return AdmissionLease.None;
+            if (scopes.Count == 0)
+            {
+                return AdmissionLease.None;
+            }
         }
 
         var amounts = new AdmissionAmounts(1, PromptTokenCounter.Count(model, request.Messages), await OutputEstimateAsync(model, request, current.Admission, cancellationToken).ConfigureAwait(false));
@@ -119,7 +123,7 @@ public sealed partial class LlmAdmission(
 
         // A provider's rate-limit headers say nothing about a tenant's own limits: those are never shrunk by them.
         private readonly List<(string Scope, LlmLimit Limit)> _providerScopes =
-            [.. scopes.Where(s => !s.Scope.StartsWith(AdmissionOptions.TenantScopePrefix, StringComparison.Ordinal))];
+            [.. scopes.Where(s => !AdmissionOptions.IsTenantScope(s.Scope))];
 
         public override async Task ReconcileAsync(int inputTokens, int outputTokens, RateLimitSnapshot? headers)
         {
