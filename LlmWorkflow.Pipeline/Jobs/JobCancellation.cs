@@ -24,24 +24,22 @@ public enum CancelStep
 /// event of a waiting job, the stop notice to a running job's worker).
 /// </summary>
 public sealed partial class JobCancellation(
-    NpgsqlDataSource dataSource,
     JobLifecycleStore store,
     JobQueue queue,
     JobEventStream events,
+    TenantConcurrency tenantCaps,
     TimeProvider time,
     ILogger<JobCancellation> logger)
 {
-    // $1 job id.
-    private const string WorkflowNameSql = "SELECT workflow_name FROM llm_workflow_jobs WHERE id = $1";
-
     public async Task<CancelStep> CancelAsync(Guid jobId, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        if (await store.CancelWaitingAsync(jobId, now, cancellationToken))
+        if (await store.CancelWaitingAsync(jobId, now, cancellationToken) is { } cancelled)
         {
-            Telemetry.JobsFinished.Add(1, new KeyValuePair<string, object?>("workflow", await WorkflowNameAsync(jobId, cancellationToken)),
+            Telemetry.JobsFinished.Add(1, new KeyValuePair<string, object?>("workflow", cancelled.WorkflowName),
                 new KeyValuePair<string, object?>("status", "cancelled"));
             await PublishCancelledAsync(jobId);
+            await ReleaseSlotAsync(jobId, cancelled);
             return CancelStep.Cancelled;
         }
 
@@ -77,15 +75,37 @@ public sealed partial class JobCancellation(
         }
     }
 
-    private async Task<string?> WorkflowNameAsync(Guid jobId, CancellationToken cancellationToken)
+    /// <summary>
+    /// A queued job of a capped tenant (or with a concurrency key) held one of their slots: the next job they hold is
+    /// queued now, as a worker does when a job ends. A failure is left to the reconciler's backstop, within its interval.
+    /// </summary>
+    private async Task ReleaseSlotAsync(Guid jobId, CancelledWaitingJob cancelled)
     {
-        await using var command = dataSource.CreateCommand(WorkflowNameSql);
-        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
-        return await command.ExecuteScalarAsync(cancellationToken) as string;
+        var tenantCap = tenantCaps.CapOf(cancelled.TenantId);
+        if (!cancelled.WasQueued || (tenantCap is null && cancelled.ConcurrencyKey is null))
+        {
+            return;
+        }
+
+        try
+        {
+            var resumed = await store.ResumeForSlotAsync(cancelled.TenantId, tenantCap, cancelled.ConcurrencyKey, cancelled.ConcurrencyLimit, CancellationToken.None);
+            foreach (var job in resumed)
+            {
+                await queue.EnqueueAsync(job.Dispatch, CancellationToken.None);
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or StackExchange.Redis.RedisException or TimeoutException)
+        {
+            LogSlotReleaseFailed(ex, jobId);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not announce the cancel of job {JobId}; its worker sees it at its next poll")]
     private partial void LogAnnounceFailed(Exception ex, Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not queue the job waiting for the slot cancelled job {JobId} held; the reconciler will")]
+    private partial void LogSlotReleaseFailed(Exception ex, Guid jobId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not publish the cancelled event of job {JobId}")]
     private partial void LogPublishFailed(Exception ex, Guid jobId);

@@ -79,8 +79,8 @@ public sealed partial class JobLifecycleStore
     // $1 job id, $2 now.
     private static string CancelWaitingSql(int maxPayloadBytes) => $"""
         WITH job AS (
-            SELECT id, workflow_name, 'cancelled'::text AS status, user_id, username, action, attempt, webhook_url,
-                   result_data, error_data, duration_ms, total_tokens, cost_usd
+            SELECT id, workflow_name, 'cancelled'::text AS status, status AS previous_status, user_id, username, action,
+                   attempt, webhook_url, result_data, error_data, duration_ms, total_tokens, cost_usd
               FROM llm_workflow_jobs
              WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Cancel)}
                FOR UPDATE
@@ -91,6 +91,7 @@ public sealed partial class JobLifecycleStore
            SET status = job.status, cancel_requested_at = $2, completed_at = $2, updated_at = $2
           FROM job
          WHERE j.id = job.id
+        RETURNING job.workflow_name, job.previous_status, j.tenant_id, j.concurrency_key, j.concurrency_limit
         """;
 
     // $1 job ids, $2 now.
@@ -150,13 +151,24 @@ public sealed partial class JobLifecycleStore
         RETURNING job.stale_reason, job.workflow_name
         """;
 
-    /// <summary>Cancel: a waiting job is cancelled, with its terminal webhook event; false when it was not waiting.</summary>
-    public async Task<bool> CancelWaitingAsync(Guid jobId, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>Cancel: a waiting job is cancelled, with its terminal webhook event; null when it was not waiting.</summary>
+    public async Task<CancelledWaitingJob?> CancelWaitingAsync(Guid jobId, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(CancelWaitingSql(webhookOptions.Value.MaxPayloadBytes));
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         command.Parameters.Add(new NpgsqlParameter { Value = now });
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        return new CancelledWaitingJob(
+            reader.Field<string>("workflow_name"),
+            reader.Field<string>("previous_status") == JobStatus.Queued.ToWire(),
+            reader.Field<string>("tenant_id"),
+            reader.FieldOrNull<string>("concurrency_key"),
+            reader.FieldOrNull<int?>("concurrency_limit"));
     }
 
     /// <summary>
@@ -292,3 +304,6 @@ internal sealed record StaleRule(DateTimeOffset Before, string Message, JsonObje
 
 /// <summary>A job a stale cleanup failed: why (<c>processing_timeout</c> or <c>never_started</c>) and its workflow.</summary>
 internal sealed record StaleJob(string Reason, string WorkflowName);
+
+/// <summary>A job cancelled before it ran. <paramref name="WasQueued"/>: it held one of its tenant's (key's) slots.</summary>
+public sealed record CancelledWaitingJob(string WorkflowName, bool WasQueued, string TenantId, string? ConcurrencyKey, int? ConcurrencyLimit);
