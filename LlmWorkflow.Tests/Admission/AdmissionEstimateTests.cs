@@ -86,6 +86,8 @@ public sealed class AdmissionEstimateTests
         Assert.Equal(["openai", "tenant:acme"], options.ScopesFor(model, "acme").Select(s => s.Scope));
         Assert.Equal(["openai"], options.ScopesFor(model, "beta", "ana").Select(s => s.Scope));
         Assert.True(AdmissionOptions.IsTenantScope(scopes[2].Scope));
+        // Metrics are tagged by the tenant only for a user's scope: a user id per series would grow without bound.
+        Assert.Equal(["openai", "tenant:acme", "tenant:acme:user"], scopes.Select(s => (string?)AdmissionMetrics.Scope(s.Scope).Value));
     }
 
     [Fact]

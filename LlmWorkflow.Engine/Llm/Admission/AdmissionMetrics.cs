@@ -21,5 +21,15 @@ internal static class AdmissionMetrics
     public static readonly Counter<long> Degraded = Telemetry.Meter.CreateCounter<long>(
         "llmworkflow.admission.degraded", unit: "{call}", description: "Calls let through unchecked because the budget store (Redis) could not be reached.");
 
-    public static KeyValuePair<string, object?> Scope(string scope) => new("llmworkflow.admission.scope", scope);
+    /// <summary>
+    /// The scope's tag. A user's scope is tagged by its tenant only (<c>tenant:acme:user</c>): a user's id in a tag
+    /// would grow the series without bound.
+    /// </summary>
+    public static KeyValuePair<string, object?> Scope(string scope)
+    {
+        var user = scope.IndexOf(UserPart, StringComparison.Ordinal);
+        return new("llmworkflow.admission.scope", AdmissionOptions.IsTenantScope(scope) && user > 0 ? scope[..(user + UserPart.Length - 1)] : scope);
+    }
+
+    private const string UserPart = ":user:";
 }
