@@ -27,11 +27,7 @@ internal static class BudgetEndpoints
         var entries = new List<BudgetUsageEntry>();
         foreach (var scope in budgets.Scopes(caller.TenantId, user))
         {
-            var usage = await budgets.UsageAsync(scope, cancellationToken);
-            entries.Add(new BudgetUsageEntry(
-                scope.Kind, scope.Scope, scope.UserId,
-                scope.LimitUsd, usage.SettledUsd, usage.ReservedUsd, Math.Max(0, scope.LimitUsd - usage.SettledUsd - usage.ReservedUsd),
-                scope.Window.TotalSeconds));
+            entries.Add(BudgetUsageEntry.From(scope, await budgets.UsageAsync(scope, cancellationToken)));
         }
 
         return TypedResults.Ok(new BudgetUsageResponse(caller.TenantId, user, entries));
@@ -43,4 +39,9 @@ internal sealed record BudgetUsageResponse(string TenantId, string? UserId, IRea
 
 /// <summary>One budget: <c>daily</c>, <c>monthly</c> or <c>per_user_daily</c>, its limit and its window's spend.</summary>
 internal sealed record BudgetUsageEntry(
-    string Budget, string Scope, string? UserId, decimal LimitUsd, decimal SpentUsd, decimal ReservedUsd, decimal RemainingUsd, double WindowSeconds);
+    string Budget, string Scope, string? UserId, decimal LimitUsd, decimal SpentUsd, decimal ReservedUsd, decimal RemainingUsd, double WindowSeconds)
+{
+    public static BudgetUsageEntry From(SpendScope scope, SpendUsage usage) => new(
+        scope.Kind, scope.Scope, scope.UserId, scope.LimitUsd, usage.SettledUsd, usage.ReservedUsd,
+        Math.Max(0, scope.LimitUsd - usage.SettledUsd - usage.ReservedUsd), scope.Window.TotalSeconds);
+}

@@ -1,5 +1,7 @@
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Engine.Llm.Admission;
+using LlmWorkflow.Engine.Llm.Budgets;
+using LlmWorkflow.Pipeline.Admission;
 using LlmWorkflow.Pipeline.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -16,10 +18,13 @@ internal static class ProviderEndpoints
     {
         providers.MapGet("/limits", LimitsAsync)
             .WithName("ProviderLimits")
-            .WithSummary("LLM budgets per provider and model: limits, what the current window used, calls in flight, pauses and waiting jobs")
-            .WithDescription("One entry per configured scope (Llm:Limits:<provider or provider/model>) and per paused provider. used counts the " +
-                             "sliding window of window_seconds (reserved estimates of calls in flight, real usage of answered ones); blocked_for_ms is " +
-                             "the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a budget, by scope and reason.");
+            .WithSummary("LLM budgets per provider, model and tenant: limits, what the current window used, calls in flight, pauses, waiting jobs and tenants' dollar spend")
+            .WithDescription("One entry per configured scope (Llm:Limits:<provider or provider/model>, Tenants:<id>:Limits as tenant:<id>) and per " +
+                             "paused provider. used counts the sliding window of window_seconds (reserved estimates of calls in flight, real usage of " +
+                             "answered ones); blocked_for_ms is the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a " +
+                             "budget, by scope and reason (a user's scope, tenant:<id>:user:<user>, appears there while one of its jobs waits). " +
+                             "tenant_spend lists every tenant's daily and monthly dollar budget (Tenants:<id>:Budgets) with what its rolling window " +
+                             "spent and reserved and what is left; per-user budgets are each user's own and are read by GET /usage/budget.");
         providers.MapPost("/{name}/pause", PauseAsync)
             .WithName("PauseProvider")
             .WithSummary("Pause an LLM provider: its calls are not made, its steps wait parked (status waiting, kind budget) until it is resumed")
@@ -32,14 +37,17 @@ internal static class ProviderEndpoints
     }
 
     private static async Task<Ok<ProviderLimitsResponse>> LimitsAsync(
-        IOptionsMonitor<AdmissionOptions> options, IAdmissionStore store, LlmProviderRegistry registry, JobLifecycleStore jobs, CancellationToken cancellationToken)
+        IOptionsMonitor<AdmissionOptions> options, IAdmissionStore store, LlmProviderRegistry registry, JobLifecycleStore jobs,
+        TenantSpendBudgets spend, IOptionsMonitor<TenantBudgetOptions> budgets, CancellationToken cancellationToken)
     {
         var current = options.CurrentValue;
         var scopes = new List<ProviderScopeLimits>();
-        foreach (var (scope, limit) in current.Limits.OrderBy(l => l.Key, StringComparer.Ordinal))
+        var configured = current.Limits.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => (Scope: l.Key.ToLowerInvariant(), Limit: l.Value))
+            .Concat(current.TenantLimits.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => (Scope: AdmissionOptions.TenantScope(l.Key), Limit: l.Value)));
+        foreach (var (scope, limit) in configured)
         {
-            var used = await store.UsageAsync(scope.ToLowerInvariant(), current.Admission);
-            scopes.Add(new ProviderScopeLimits(scope.ToLowerInvariant(), new ProviderLimitValues(limit.RequestsPerMinute, limit.TokensPerMinute,
+            var used = await store.UsageAsync(scope, current.Admission);
+            scopes.Add(new ProviderScopeLimits(scope, new ProviderLimitValues(limit.RequestsPerMinute, limit.TokensPerMinute,
                 limit.InputTokensPerMinute, limit.OutputTokensPerMinute, limit.ConcurrentCalls),
                 new ProviderWindowUse(used.Requests, used.InputTokens, used.OutputTokens, used.InFlight), used.Paused, used.BlockedForMs));
         }
@@ -53,7 +61,23 @@ internal static class ProviderEndpoints
         }
 
         var waiting = (await jobs.BudgetWaitersAsync(cancellationToken)).Select(w => new ProviderBudgetWaiters(w.Scope, w.Reason, w.Jobs)).ToList();
-        return TypedResults.Ok(new ProviderLimitsResponse(current.Admission.Window.TotalSeconds, scopes, waiting));
+        return TypedResults.Ok(new ProviderLimitsResponse(current.Admission.Window.TotalSeconds, scopes, waiting,
+            await TenantSpendAsync(spend, budgets.CurrentValue, cancellationToken)));
+    }
+
+    /// <summary>Every tenant's daily and monthly dollar budgets, as <c>GET /usage/budget</c> reports its caller's.</summary>
+    private static async Task<IReadOnlyList<TenantSpend>> TenantSpendAsync(TenantSpendBudgets spend, TenantBudgetOptions budgets, CancellationToken cancellationToken)
+    {
+        var tenants = new List<TenantSpend>();
+        foreach (var tenant in budgets.Tenants.Keys.Order(StringComparer.Ordinal))
+        {
+            foreach (var scope in spend.Scopes(tenant, userId: null))
+            {
+                tenants.Add(new TenantSpend(tenant, BudgetUsageEntry.From(scope, await spend.UsageAsync(scope, cancellationToken))));
+            }
+        }
+
+        return tenants;
     }
 
     private static Task<Results<Ok<ProviderPauseResponse>, NotFound<ProviderProblem>>> PauseAsync(string name, IAdmissionStore store, LlmProviderRegistry registry) =>
@@ -82,7 +106,11 @@ internal sealed record ProviderPauseResponse(string Provider, bool Paused);
 /// <param name="ValidProviders">The providers that exist here.</param>
 internal sealed record ProviderProblem(string Error, string Message, IReadOnlyList<string> ValidProviders);
 
-internal sealed record ProviderLimitsResponse(double WindowSeconds, IReadOnlyList<ProviderScopeLimits> Scopes, IReadOnlyList<ProviderBudgetWaiters> Waiting);
+internal sealed record ProviderLimitsResponse(
+    double WindowSeconds, IReadOnlyList<ProviderScopeLimits> Scopes, IReadOnlyList<ProviderBudgetWaiters> Waiting, IReadOnlyList<TenantSpend> TenantSpend);
+
+/// <summary>One tenant's dollar budget and its window's spend.</summary>
+internal sealed record TenantSpend(string TenantId, BudgetUsageEntry Budget);
 
 internal sealed record ProviderScopeLimits(string Scope, ProviderLimitValues Limits, ProviderWindowUse Used, bool Paused, long BlockedForMs);
 

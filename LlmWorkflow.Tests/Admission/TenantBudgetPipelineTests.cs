@@ -51,6 +51,12 @@ public sealed class TenantBudgetPipelineTests(TestServers servers)
         var daily = report!["budgets"]!.AsArray().Single(b => (string?)b!["budget"] == "daily")!;
         Assert.Equal(("tests", budget, 0m), ((string?)report["tenant_id"], (decimal)daily["limit_usd"]!, (decimal)daily["reserved_usd"]!));
         Assert.InRange((decimal)daily["spent_usd"]!, spent, spent + 0.00001m * run.Completed.Count);
+
+        // The operators' view of every tenant's spend reports the same window.
+        using var admin = run.Api.CreateAuthenticatedClient(admin: true);
+        var limits = await admin.GetFromJsonAsync<JsonObject>("/api/v1/providers/limits", ct);
+        var tenantDaily = limits!["tenant_spend"]!.AsArray().Single(t => (string?)t!["tenant_id"] == "tests" && (string?)t["budget"]!["budget"] == "daily")!["budget"]!;
+        Assert.Equal(((decimal)daily["limit_usd"]!, (decimal)daily["spent_usd"]!), ((decimal)tenantDaily["limit_usd"]!, (decimal)tenantDaily["spent_usd"]!));
     }
 
     [Fact]

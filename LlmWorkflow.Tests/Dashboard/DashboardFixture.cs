@@ -82,6 +82,9 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
             ["Llm:CircuitBreaker:FailureRatio"] = "0.5",
             ["Llm:CircuitBreaker:BreakDuration"] = "00:00:03",
             ["Worker:MaxConcurrentJobs"] = "8",
+            // An LLM budget on the mock provider and a dollar budget of a tenant no test calls as, for the budgets panel.
+            ["Llm:Limits:mock:RequestsPerMinute"] = "1000",
+            ["Tenants:budget-shown:Budgets:DailyUsd"] = "25",
             // Webhooks to the local receiver below, retried once after 200 ms, so a refused delivery dead-letters quickly.
             ["Webhooks:AllowPrivateNetworks"] = "true",
             ["Webhooks:PollInterval"] = "00:00:00.100",

@@ -50,6 +50,25 @@ public sealed class DashboardOperatorBrowserTests(DashboardFixture fixture) : Da
     }
 
     [Fact]
+    public async Task TheProvidersViewShowsTheLlmBudgetsWithTheWindowsUseAndTheTenantsDollarBudgets()
+    {
+        // dashboard_flaky's mock call is made (and counted) before its http step, whatever that step then does.
+        var jobId = await fixture.SubmitAsync("dashboard_flaky", new { topic = "budgets", service_url = fixture.SlowUrl + "?ms=1&step=fetch", api_key = "k" },
+            action: "budget panel", cancellationToken: Ct);
+        await fixture.WaitForTerminalAsync(jobId, Ct);
+
+        var page = await OpenAsync("#/providers");
+        var panel = page.Locator("[data-role=llm-budgets]");
+        // The job's call counts in the mock provider's window: "<n> / 1000" requests.
+        await Expect(panel.Locator("tr[data-scope=mock] [data-role=requests]")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^[1-9]\d* / 1000$"));
+        await Expect(panel.Locator("tr[data-scope=mock] [data-role=state]")).ToHaveTextAsync("Admitting");
+        var spend = panel.Locator("table[data-role=tenant-spend] tr[data-tenant=budget-shown][data-budget=daily]");
+        await Expect(spend.Locator("[data-role=left]")).ToHaveTextAsync("$25.00");
+        await Expect(spend.Locator("progress")).ToHaveAttributeAsync("max", "25");
+        AssertNoConsoleErrors();
+    }
+
+    [Fact]
     public async Task TheProvidersViewShowsAFakeProvidersOutageAndTheFailedJobsAreRetriedByFilter()
     {
         var since = DateTimeOffset.UtcNow;

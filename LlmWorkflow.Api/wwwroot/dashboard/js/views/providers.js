@@ -1,8 +1,10 @@
 // Providers: what an operator needs in a provider outage, in one view. Provider health per provider and model (GET
-// /admin/providers/health, merged from every live worker's calls of the last minutes, refreshed every 5 s), the
-// paused workflows with Resume (GET /admin/pauses), and retry of failed jobs by filter with a dry count first
-// (POST /jobs/retry). Pause itself is on each workflow's page and here.
+// /admin/providers/health, merged from every live worker's calls of the last minutes, refreshed every 5 s), the LLM
+// budgets and tenants' spend (budgets-panel.js, refreshed with it), the paused workflows with Resume (GET
+// /admin/pauses), and retry of failed jobs by filter with a dry count first (POST /jobs/retry). Pause itself is on
+// each workflow's page and here.
 import { api, offers } from '../api.js';
+import { budgetsPanel } from './budgets-panel.js';
 import { h, replace, field, select, table, toast } from '../dom.js';
 import { formatDate, timeCell } from '../format.js';
 import { latestRequest } from '../latest.js';
@@ -16,13 +18,16 @@ const percent = (rate) => (rate == null ? '—' : `${(rate * 100).toFixed(rate >
 export async function renderProviders(main) {
   let disposed = false;
   const requests = latestRequest();
+  const budgetRequests = latestRequest();
+  const budgets = budgetsPanel();
   const healthBox = h('div', { 'data-role': 'provider-health' });
   const pausesBox = h('div', { 'data-role': 'pauses' });
   const retryBox = h('section', { class: 'card', 'aria-labelledby': 'bulk-retry-title', 'data-role': 'bulk-retry' });
   replace(main,
     h('h1', { tabindex: '-1' }, 'Providers'),
-    h('p', { class: 'muted' }, 'LLM provider calls of the last minutes from every live worker, the paused workflows, and retry of failed jobs by filter.'),
+    h('p', { class: 'muted' }, 'LLM provider calls of the last minutes from every live worker, the LLM budgets, the paused workflows, and retry of failed jobs by filter.'),
     h('section', { class: 'card', 'aria-labelledby': 'health-title' }, h('h2', { id: 'health-title' }, 'Provider health'), healthBox),
+    budgets.section,
     h('section', { class: 'card', 'aria-labelledby': 'pauses-title' }, h('h2', { id: 'pauses-title' }, 'Paused workflows'), pausesBox),
     retryBox);
 
@@ -223,9 +228,14 @@ export async function renderProviders(main) {
     confirm.focus();
   }
 
-  await Promise.all([loadHealth(), loadPauses()]);
-  const timer = setInterval(() => { if (!document.hidden) loadHealth(); }, REFRESH_MS);
-  return () => { disposed = true; clearInterval(timer); requests.cancel(); };
+  function loadBudgets() {
+    const request = budgetRequests.begin();
+    return budgets.load(request.signal, () => !disposed && request.isLatest());
+  }
+
+  await Promise.all([loadHealth(), loadBudgets(), loadPauses()]);
+  const timer = setInterval(() => { if (!document.hidden) { loadHealth(); loadBudgets(); } }, REFRESH_MS);
+  return () => { disposed = true; clearInterval(timer); requests.cancel(); budgetRequests.cancel(); };
 }
 
 async function workflowNames() {

@@ -1,0 +1,105 @@
+// The LLM budgets an operator watches (GET /providers/limits, docs/ADMISSION.md): per provider, model and tenant
+// scope the limits against what the current window used, calls in flight, a pause or a 429's block, and the jobs
+// parked on it by reason; then each tenant's dollar budgets against their rolling spend. Part of the Providers view.
+import { api } from '../api.js';
+import { h, replace, table } from '../dom.js';
+import { formatCost, formatTokens } from '../format.js';
+
+const REASONS = {
+  requests: 'requests', tokens: 'tokens', input_tokens: 'input tokens', output_tokens: 'output tokens',
+  concurrency: 'concurrency', rate_limited: '429 block', paused: 'paused', zero_budget: 'zero budget',
+};
+
+export function budgetsPanel() {
+  const box = h('div', { 'data-role': 'llm-budgets' });
+  const section = h('section', { class: 'card', 'aria-labelledby': 'budgets-title' }, h('h2', { id: 'budgets-title' }, 'LLM budgets'), box);
+
+  async function load(signal, isCurrent) {
+    try {
+      const { data } = await api('/providers/limits', { signal });
+      if (isCurrent()) render(data);
+    } catch (error) {
+      if (isCurrent() && error.name !== 'AbortError') replace(box, h('p', { class: 'notice error', role: 'alert' }, error.message));
+    }
+  }
+
+  function render(data) {
+    const rows = scopeRows(data);
+    if (rows.length === 0 && data.tenant_spend.length === 0) {
+      replace(box, h('p', { class: 'muted', 'data-role': 'no-budgets' },
+        'No LLM budget is set (Llm__Limits__<provider>__…, Tenants__<id>__Limits__…, Tenants__<id>__Budgets__…): every call is admitted.'));
+      return;
+    }
+    replace(box,
+      h('p', { class: 'muted small-text' }, `Used counts the sliding window of ${data.window_seconds} s, shared by every worker.`),
+      rows.length ? scopeTable(rows) : null,
+      data.tenant_spend.length ? spendTable(data.tenant_spend) : null);
+  }
+
+  return { section, load };
+}
+
+// One row per configured scope, plus a scope that only has waiting jobs (a user's scope, a removed limit).
+function scopeRows(data) {
+  const rows = new Map(data.scopes.map((s) => [s.scope, { ...s, waiting: [] }]));
+  for (const w of data.waiting) {
+    if (!rows.has(w.scope)) rows.set(w.scope, { scope: w.scope, limits: null, used: null, paused: false, blocked_for_ms: 0, waiting: [] });
+    rows.get(w.scope).waiting.push(w);
+  }
+  return [...rows.values()];
+}
+
+function scopeTable(rows) {
+  const against = (used, limit, format = String) => (used == null ? '—' : limit == null ? format(used) : `${format(used)} / ${format(limit)}`);
+  return table({
+    caption: 'Budgets per scope: used in the window / limit',
+    attrs: { 'data-role': 'budget-scopes' },
+    columns: [
+      { label: 'Scope', cell: (s) => h('code', { class: 'wrap-anywhere' }, s.scope) },
+      { label: 'Requests', num: true, cell: (s) => h('span', { 'data-role': 'requests' }, against(s.used?.requests, s.limits?.requests_per_minute)) },
+      { label: 'Tokens', num: true, cell: (s) => against(s.used && s.used.input_tokens + s.used.output_tokens, s.limits?.tokens_per_minute, formatTokens) },
+      { label: 'Input', num: true, cell: (s) => against(s.used?.input_tokens, s.limits?.input_tokens_per_minute, formatTokens) },
+      { label: 'Output', num: true, cell: (s) => against(s.used?.output_tokens, s.limits?.output_tokens_per_minute, formatTokens) },
+      { label: 'In flight', num: true, cell: (s) => against(s.used?.in_flight, s.limits?.concurrent_calls) },
+      { label: 'State', cell: (s) => h('span', { 'data-role': 'state' }, state(s)) },
+      { label: 'Waiting jobs', cell: (s) => h('span', { 'data-role': 'waiting' }, waitingText(s.waiting)) },
+    ],
+    rows,
+    rowAttrs: (s) => ({ 'data-scope': s.scope }),
+  });
+}
+
+function state(s) {
+  if (s.paused) return 'Paused';
+  if (s.blocked_for_ms > 0) return `429: blocked ${Math.ceil(s.blocked_for_ms / 1000)} s`;
+  return s.limits ? 'Admitting' : '—';
+}
+
+function waitingText(waiting) {
+  if (waiting.length === 0) return '—';
+  return waiting.map((w) => `${w.jobs} (${REASONS[w.reason] ?? w.reason})`).join(', ');
+}
+
+function spendTable(spend) {
+  return table({
+    caption: "Tenants' dollar budgets over their rolling windows",
+    attrs: { 'data-role': 'tenant-spend' },
+    columns: [
+      { label: 'Tenant', cell: (t) => t.tenant_id },
+      { label: 'Budget', cell: (t) => t.budget.budget },
+      { label: 'Limit', num: true, cell: (t) => formatCost(t.budget.limit_usd) },
+      { label: 'Spent', num: true, cell: (t) => h('span', { 'data-role': 'spent' }, formatCost(t.budget.spent_usd)) },
+      { label: 'Reserved', num: true, cell: (t) => formatCost(t.budget.reserved_usd) },
+      { label: 'Left', num: true, cell: (t) => h('span', { 'data-role': 'left' }, formatCost(t.budget.remaining_usd)) },
+      {
+        label: 'Used',
+        cell: (t) => h('progress', {
+          max: String(t.budget.limit_usd || 1), value: String(Math.min(t.budget.spent_usd + t.budget.reserved_usd, t.budget.limit_usd)),
+          'aria-label': `${t.tenant_id} ${t.budget.budget} budget used`,
+        }),
+      },
+    ],
+    rows: spend,
+    rowAttrs: (t) => ({ 'data-tenant': t.tenant_id, 'data-budget': t.budget.budget }),
+  });
+}
