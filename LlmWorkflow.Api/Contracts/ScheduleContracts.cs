@@ -104,11 +104,11 @@ public sealed record ScheduleListResponse(IReadOnlyList<ScheduleResponse> Schedu
 /// <summary>A schedule's decided ticks, newest first.</summary>
 public sealed record ScheduleTickListResponse(Guid ScheduleId, IReadOnlyList<ScheduleTickView> Ticks);
 
-/// <summary>One decided tick: started (with its job) or skipped (with the reason: paused, overlap, missed).</summary>
+/// <summary>One decided tick: started (with its job) or skipped (with the reason: paused, overlap, missed, no_concurrency_key).</summary>
 public sealed record ScheduleTickView(
     DateTimeOffset TickAt,
     [property: Description("started | skipped")] string Outcome,
-    [property: Description("Why a tick was skipped: paused, overlap (the previous job had not finished), missed (the service was down at its time); null when started.")] string? Reason,
+    [property: Description("Why a tick was skipped: paused, overlap (the previous job had not finished), missed (the service was down at its time), no_concurrency_key (the schedule's input no longer gives its workflow's concurrency key); null when started.")] string? Reason,
     Guid? JobId,
     [property: Description("How many ticks from tick_at this row stands for: 1, or more for ticks missed beyond the catch-up window, recorded as one.")] int TickCount,
     DateTimeOffset RecordedAt);

@@ -127,13 +127,7 @@ public sealed class JobSubmitter(
             return null;
         }
 
-        var context = new System.Text.Json.Nodes.JsonObject
-        {
-            ["user_id"] = submission.UserId,
-            ["username"] = submission.Username,
-            ["action"] = submission.Action,
-            ["priority"] = submission.Priority,
-        };
+        var context = WorkflowConcurrency.KeyContext(submission.UserId, submission.Username, submission.Action, submission.Priority);
         var (key, problem) = concurrency.Resolve(submission.InputData, context);
         if (problem is not null)
         {
@@ -141,7 +135,7 @@ public sealed class JobSubmitter(
             return null;
         }
 
-        return $"{submission.TenantId}/{workflow.Name}/{key}";
+        return WorkflowConcurrency.Scoped(submission.TenantId, workflow.Name, key!);
     }
 
     /// <summary>Seconds until a worker is expected to start the job: until its run_at (if any), then the queue's wait.</summary>

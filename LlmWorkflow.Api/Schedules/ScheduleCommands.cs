@@ -251,6 +251,12 @@ public sealed partial class ScheduleCommands(
             };
             problems.AddRange(SubmissionValidator.Validate(asSubmission, workflow, webhookOptions.Value.AllowPrivateNetworks)
                 .Where(p => input is JsonObject || !p.Field.StartsWith("input_data", StringComparison.Ordinal)));
+            // A tick's job takes its workflow's concurrency key from this input, as a submitted job does.
+            if (workflow.Concurrency is { } concurrency
+                && concurrency.Resolve(inputObject, WorkflowConcurrency.KeyContext(draft.UserId, null, null, draft.Priority)).Problem is { } keyProblem)
+            {
+                problems.Add(new("input_data", keyProblem));
+            }
         }
 
         if (draft.WebhookUrl is not null && !webhookOptions.Value.CanSign(webhookSecret))

@@ -64,6 +64,21 @@ public sealed record WorkflowConcurrency
         var key => (key, null),
     };
 
+    /// <summary>
+    /// A job's key as stored: scoped to its tenant and workflow, so that equal keys of two tenants (or two workflows)
+    /// never share a limit.
+    /// </summary>
+    public static string Scoped(string tenantId, string workflowName, string key) => $"{tenantId}/{workflowName}/{key}";
+
+    /// <summary>What a key's <c>context</c> may reference: the job's user_id, username, action and priority.</summary>
+    public static JsonObject KeyContext(string? userId, string? username, string? action, int? priority) => new()
+    {
+        ["user_id"] = userId,
+        ["username"] = username,
+        ["action"] = action,
+        ["priority"] = priority,
+    };
+
     private static string? KeyProblem(string key)
     {
         if (string.IsNullOrWhiteSpace(key) || !TextTemplate.MayContainExpression(key))

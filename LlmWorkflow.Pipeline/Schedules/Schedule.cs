@@ -89,6 +89,9 @@ public static class TickReasons
     public const string Paused = "paused";
     public const string Overlap = "overlap";
     public const string Missed = "missed";
+
+    /// <summary>The schedule's input no longer gives its workflow's concurrency key (the definition changed since).</summary>
+    public const string NoConcurrencyKey = "no_concurrency_key";
 }
 
 /// <summary>A decided tick: <c>started</c> with its job, or <c>skipped</c> with its reason; <see cref="Count"/> ticks from <see cref="TickAt"/>.</summary>

@@ -1,6 +1,7 @@
-using LlmWorkflow.Pipeline.Versions;
 using System.Text.Json;
 using LlmWorkflow.Engine;
+using LlmWorkflow.Engine.Definitions;
+using LlmWorkflow.Pipeline.Versions;
 using LlmWorkflow.Pipeline.Jobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -108,6 +109,12 @@ public sealed partial class ScheduleTickRunner(
             }
 
             var job = NewJob(schedule, now);
+            if (!TakeConcurrencyKey(job, schedule))
+            {
+                ticks.Add(new ScheduleTick(schedule.Id, planned.TickAt, ScheduleTick.Skipped, TickReasons.NoConcurrencyKey, null, 1, now));
+                continue;
+            }
+
             started.Add(job);
             unfinished.Add(job.Id);
             ticks.Add(new ScheduleTick(schedule.Id, planned.TickAt, ScheduleTick.Started, null, job.Id, 1, now));
@@ -192,6 +199,29 @@ public sealed partial class ScheduleTickRunner(
         command.Parameters.Add(new NpgsqlParameter { Value = schedule.Id });
         command.Parameters.Add(new NpgsqlParameter { Value = schedule.NextRunAt });
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>
+    /// Gives a tick's job its workflow's concurrency key, as a submission does, so that the key's limit holds for
+    /// scheduled jobs too; false when the schedule's input no longer gives one (the definition changed since).
+    /// </summary>
+    private bool TakeConcurrencyKey(WorkflowJob job, Schedule schedule)
+    {
+        if (versions.Current(schedule.WorkflowName)?.Definition is not { Concurrency: { } concurrency } workflow)
+        {
+            return true;
+        }
+
+        var (key, _) = concurrency.Resolve(System.Text.Json.Nodes.JsonNode.Parse(schedule.InputData),
+            WorkflowConcurrency.KeyContext(schedule.UserId, null, null, schedule.Priority));
+        if (key is null)
+        {
+            return false;
+        }
+
+        job.ConcurrencyKey = WorkflowConcurrency.Scoped(schedule.TenantId, workflow.Name, key);
+        job.ConcurrencyLimit = concurrency.Limit;
+        return true;
     }
 
     private static WorkflowJob NewJob(Schedule schedule, DateTimeOffset now)

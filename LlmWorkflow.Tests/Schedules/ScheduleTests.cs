@@ -229,6 +229,33 @@ public sealed class ScheduleTests(TestServers servers)
     }
 
     [Fact]
+    public async Task AScheduledJobOfAKeyedWorkflowTakesItsConcurrencyKeyAndAnInputGivingNoKeyIsRefused()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var rig = await Rig.StartAsync(servers, nameof(AScheduledJobOfAKeyedWorkflowTakesItsConcurrencyKeyAndAnInputGivingNoKeyIsRefused), ct,
+            workflowsRoot: PipelineTestWorkflows.Root);
+        var body = ValidBody();
+        body["workflow_name"] = "keyed_llm_step";
+        body["input_data"] = new JsonObject { ["question"] = "no user" };
+        using (var refused = await rig.Client.PostAsJsonAsync("/api/v1/schedules", body, ct))
+        {
+            Assert.Equal(["input_data"], await ProblemFieldsAsync(refused, ct));
+        }
+
+        var schedule = await rig.CreateAsync(new { workflow_name = "keyed_llm_step", cron = "0 * * * *", input_data = new { user = "u1", question = "q" } }, ct);
+        var due = DateTimeOffset.Parse((string)schedule["next_run_at"]!, CultureInfo.InvariantCulture);
+        await rig.Runner(new ManualClock(due + TimeSpan.FromMinutes(1)), new ScheduleOptions()).RunDueAsync(ct);
+
+        var tick = Assert.Single(await rig.TicksAsync((string)schedule["schedule_id"]!, ct));
+        Assert.Equal("started", (string?)tick["outcome"]);
+        await using var command = rig.Services.GetRequiredService<NpgsqlDataSource>()
+            .CreateCommand("SELECT concurrency_key || ' ' || concurrency_limit FROM llm_workflow_jobs WHERE id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = Guid.Parse((string)tick["job_id"]!) });
+        // The same key a submitted job with this input gets: its limit holds for scheduled and submitted jobs alike.
+        Assert.Equal("tests/keyed_llm_step/u1 1", await command.ExecuteScalarAsync(ct) as string);
+    }
+
+    [Fact]
     public async Task AnEverySecondScheduleStartsOneJobPerTickOnAWorker()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -336,11 +363,14 @@ public sealed class ScheduleTests(TestServers servers)
 
         public HttpClient Client { get; }
 
-        public static async Task<Rig> StartAsync(TestServers servers, string name, CancellationToken ct)
+        public IServiceProvider Services => _api.Services;
+
+        public static async Task<Rig> StartAsync(TestServers servers, string name, CancellationToken ct, string? workflowsRoot = null)
         {
             var environment = await TestEnvironment.CreateAsync(servers, name);
             return new Rig(environment.Settings(new Dictionary<string, string?>
             {
+                ["Workflows:Root"] = workflowsRoot ?? RepositoryPaths.Workflows,
                 // The shipped reconcile interval: the tickers' push, not a safety net, must start the ticks' jobs.
                 ["Worker:ReconcileInterval"] = "00:00:03",
                 ["Auth:ApiKeys:2:Name"] = "other",
