@@ -27,4 +27,4 @@ for mode in "${modes[@]}"; do
   filter+="${filter:+|}FullyQualifiedName~AdmissionPipelineTests.${tests[$mode]}"
 done
 dotnet test LlmWorkflow.Tests --no-build --filter "$filter" --logger "console;verbosity=detailed" 2>&1 \
-  | grep -E "without budgets:|header change:|flushed mid-run:|Passed|Failed" || true
+  | grep -E "without budgets:|header change:|  429 at|flushed mid-run:|Passed|Failed" || true

@@ -70,6 +70,12 @@ public sealed class AdmissionPipelineTests(TestServers servers)
             $"header change: {Workers} workers, {Jobs} jobs, {TokensPerWindow} -> {lowered} tokens per {Window.TotalSeconds} s after {Jobs / 3} answers: " +
             $"{rateLimitedAt.Count(at => at < change)} x 429 before the change, {atTheChange} within a window of it, {rateLimitedAt.Count(at => at >= change + Window)} after; " +
             $"{run.Failed} failed, {AnsweredTwice(llm, "lowered")} answered twice, peak after the change {Peak(llm, lowered, change)}, {run.Elapsed.TotalSeconds:F1} s");
+        foreach (var (at, used, tokens, body) in llm.RateLimitedCalls)
+        {
+            var marker = System.Text.RegularExpressions.Regex.Match(body, @"\[lowered-\d+\]").Value;
+            TestContext.Current.TestOutputHelper?.WriteLine($"  429 at {(at - change).TotalSeconds:F2} s after the change: {marker}, {used} + {tokens} tokens over {lowered}");
+        }
+
         Assert.Equal(rateLimitedAt.Count, atTheChange);
         Assert.InRange(atTheChange, 0, Workers * 8);
         Assert.Equal(0, run.Failed);

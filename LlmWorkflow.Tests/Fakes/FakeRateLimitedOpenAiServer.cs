@@ -19,7 +19,7 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
 {
     private readonly Lock _gate = new();
     private readonly List<(DateTimeOffset At, int Tokens, string Body)> _accepted = [];
-    private readonly List<DateTimeOffset> _rateLimitedAt = [];
+    private readonly List<(DateTimeOffset At, int Used, int Tokens, string Body)> _rateLimitedAt = [];
     private int _tokensPerWindow;
     private (int AfterAnswers, int Tokens)? _lowering;
 
@@ -54,7 +54,10 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
     public int RateLimited => RateLimitedAt.Count;
 
     /// <summary>When each 429 was sent.</summary>
-    public IReadOnlyList<DateTimeOffset> RateLimitedAt
+    public IReadOnlyList<DateTimeOffset> RateLimitedAt => [.. RateLimitedCalls.Select(c => c.At)];
+
+    /// <summary>Each 429: when, the tokens the window held, the refused call's tokens, its request body.</summary>
+    public IReadOnlyList<(DateTimeOffset At, int Used, int Tokens, string Body)> RateLimitedCalls
     {
         get
         {
@@ -158,7 +161,7 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
             var used = inWindow.Sum(c => c.Tokens);
             if (used + tokens > limit)
             {
-                _rateLimitedAt.Add(now);
+                _rateLimitedAt.Add((now, used, tokens, request.Body));
                 // Until enough of the oldest calls have left the window.
                 var freed = 0;
                 foreach (var call in inWindow)
