@@ -147,7 +147,8 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
 
     // KEYS per scope: log, amt, meta. ARGV: window_ms, blocked_ms, remaining r/t/i/o (-1 unknown), the provider's
     // limits r/t/i/o (-1 unknown), said_ttl_ms, n, caps per scope (req, tokens, input, output). A limit the provider
-    // says is lower than a configured one replaces it (until an answer says otherwise, or said_ttl_ms without one);
+    // says is lower than a configured one replaces it (until answers a window later say otherwise, or said_ttl_ms
+    // without one);
     // what the provider says is left, measured against that limit, lowers what is left here: a synthetic entry makes
     // up the difference; a 429 blocks the scope until its retry-after.
     private const string ShrinkScript = Common + "\n" + """
@@ -162,18 +163,25 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
           local used = window(log, amt, window_ms)
           local extra = {0, 0, 0, 0}
           local any = false
+          local said = said_limits(meta)
           for d = 1, 4 do
             local configured = tonumber(ARGV[12 + (s - 1) * 4 + d])
             if configured > 0 and limits[d] > 0 then
-              if limits[d] < configured then
-                redis.call('HSET', meta, said_fields[d], limits[d])
-                extend(meta, said_ttl_ms)
-              else
-                redis.call('HDEL', meta, said_fields[d])
+              -- Lowered at once; raised (or ended) only once the held limit was last said a window ago: answers are
+              -- re-synced in no set order, and one sent before the provider lowered its limit still says the old one.
+              local value = math.min(limits[d], configured)
+              local said_at = tonumber(redis.call('HGET', meta, said_fields[d] .. '_at') or '0')
+              if said[d] < 0 or value <= said[d] or now - said_at >= window_ms then
+                if value < configured then
+                  redis.call('HSET', meta, said_fields[d], value, said_fields[d] .. '_at', now)
+                  extend(meta, said_ttl_ms)
+                else
+                  redis.call('HDEL', meta, said_fields[d], said_fields[d] .. '_at')
+                end
+                said[d] = value
               end
             end
           end
-          local said = said_limits(meta)
           for d = 1, 4 do
             local cap = lowered(tonumber(ARGV[12 + (s - 1) * 4 + d]), said[d])
             if cap > 0 and remaining[d] >= 0 and cap - remaining[d] > used[d] then
@@ -307,8 +315,8 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
 
     /// <summary>
     /// How long a lowered limit a provider said is kept after the last answer that said it. Every answer with the
-    /// header refreshes it or, saying a limit at or above the configured one, ends it at once; this only bounds how
-    /// long it outlives a provider that stopped sending the header.
+    /// header refreshes it or, saying a higher limit a window after the last one that said the lower, raises or ends
+    /// it; this only bounds how long it outlives a provider that stopped sending the header.
     /// </summary>
     private static readonly TimeSpan SaidLimitLifetime = TimeSpan.FromHours(1);
 

@@ -104,7 +104,7 @@ public sealed class AdmissionStoreTests(TestServers servers) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ALimitTheProviderSaysIsBelowTheConfiguredOneIsFollowedPastTheWindowUntilItSaysOtherwise()
+    public async Task ALimitTheProviderSaysIsBelowTheConfiguredOneIsFollowedPastTheWindowUntilAWindowOfAnswersSayOtherwise()
     {
         var settings = new AdmissionSettings { Window = TimeSpan.FromSeconds(1), LeaseTimeout = TimeSpan.FromSeconds(30) };
         var scopes = Scopes(("openai", new LlmLimit { TokensPerMinute = 1_000 }));
@@ -115,6 +115,8 @@ public sealed class AdmissionStoreTests(TestServers servers) : IAsyncLifetime
         // Measured against 500, not the configured 1,000: nothing is made up in the window (it would expire with it).
         var used = await _store.UsageAsync("openai", settings);
         Assert.Equal(100, used.InputTokens + used.OutputTokens);
+        // An answer to a call sent before the lowering, re-synced after it, still says 1,000: it does not raise it.
+        await _store.ShrinkAsync(scopes, new RateLimitSnapshot(null, 900, null, null, null) { Limits = new(null, 1_000, null, null) }, null, settings);
 
         // A window later, with no answer since, the budget is still the provider's 500.
         await WorkerCrashTests.WaitUntilAsync(async () => (await _store.UsageAsync("openai", settings)).Requests == 0, TimeSpan.FromSeconds(10));
@@ -122,9 +124,12 @@ public sealed class AdmissionStoreTests(TestServers servers) : IAsyncLifetime
         var refused = await _store.ReserveAsync("c", scopes, new(1, 200, 0), settings);
         Assert.Equal(("openai", "tokens"), (refused.Scope, refused.Reason));
 
-        // The provider raises it again (an answer saying 1,000): the configured limit applies at once.
-        await _store.ShrinkAsync(scopes, new RateLimitSnapshot(null, 600, null, null, null) { Limits = new(null, 1_000, null, null) }, null, settings);
-        Assert.True((await _store.ReserveAsync("c", scopes, new(1, 200, 0), settings)).IsReserved);
+        // The provider raised it again: an answer saying 1,000 a window after the last one that said 500 ends it.
+        await WorkerCrashTests.WaitUntilAsync(async () =>
+        {
+            await _store.ShrinkAsync(scopes, new RateLimitSnapshot(null, 600, null, null, null) { Limits = new(null, 1_000, null, null) }, null, settings);
+            return (await _store.ReserveAsync("c", scopes, new(1, 200, 0), settings)).IsReserved;
+        }, TimeSpan.FromSeconds(5));
     }
 
     [Fact]
