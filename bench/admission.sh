@@ -8,7 +8,7 @@
 #                  only in its x-ratelimit-* headers (the service stays configured with TOKENS)
 #   flush          with budgets; Redis flushed (FLUSHALL) once a third of the calls are answered
 # Prints each run's 429s, failed jobs, calls answered twice, peak tokens in any window (% of the limit), wall time.
-# Usage:   bench/admission.sh            (JOBS=500 TOKENS=60000 WINDOW=60 WORKERS=2: the figures, ~2 min a run)
+# Usage:   bench/admission.sh            (JOBS=500 TOKENS=60000 WINDOW=60 WORKERS=2: the figures, 2-5 min a run)
 #          WORKERS=3 MODE=header-change bench/admission.sh
 #          JOBS=24 TOKENS=3000 WINDOW=5 bench/admission.sh   (the test's scaled-down run, about 40 s)
 # Needs the test project built: dotnet build LlmWorkflow.Tests (local postgres and redis-server binaries).
