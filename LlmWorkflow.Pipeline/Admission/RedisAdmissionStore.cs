@@ -7,7 +7,8 @@ namespace LlmWorkflow.Pipeline.Admission;
 /// <summary>
 /// The budgets in Redis, shared by every worker. Each scope keeps a sliding-window log (a sorted set of calls by time,
 /// a hash of their requests/input/output tokens), its calls in flight (a sorted set by lease expiry) and a meta hash
-/// (blocked-until after a 429, whether steps wait for a slot). Each operation is one Lua script, so a reservation in
+/// (blocked-until after a 429, whether steps wait for a slot, the limits the provider last said when lower than the
+/// configured ones). Each operation is one Lua script, so a reservation in
 /// several scopes (provider and model) is all or nothing. Server time (TIME) keeps workers with skewed clocks
 /// consistent. A flushed Redis starts every window empty: the provider's 429s then shrink it again. Hand-written
 /// because no .NET package keeps multi-dimension token windows with reserve/reconcile in Redis.
@@ -17,8 +18,23 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
     /// <summary>Published when a call frees a concurrency slot steps wait for (or a provider resumes): the scopes.</summary>
     public RedisChannel ReleasedChannel => RedisChannel.Literal(keyPrefix + "admission:released");
 
-    // Shared Lua: the clock and one scope's window sums (purging what fell out of the window).
+    // Shared Lua: the clock, one scope's window sums (purging what fell out of the window), its caps lowered to what the
+    // provider last said its limits are, and an expiry that only ever lengthens (meta holds fields of different lives).
     private const string Common = """
+        local said_fields = {'said_requests', 'said_tokens', 'said_input_tokens', 'said_output_tokens'}
+        local function said_limits(meta)
+          local said = redis.call('HMGET', meta, unpack(said_fields))
+          for d = 1, 4 do said[d] = tonumber(said[d] or '-1') end
+          return said
+        end
+        local function lowered(cap, said)
+          if cap > 0 and said > 0 and said < cap then return said end
+          return cap
+        end
+        local function extend(key, ms)
+          local left = redis.call('PTTL', key)
+          if left == -1 or (left >= 0 and left < ms) then redis.call('PEXPIRE', key, ms) end
+        end
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local function amounts(v)
@@ -60,18 +76,19 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
           local base = 7 + (s - 1) * 5
           local blocked = tonumber(redis.call('HGET', meta, 'blocked_until') or '0')
           if blocked > now and blocked - now > worst then worst, worst_scope, worst_reason = blocked - now, s, 'rate_limited' end
+          local said = said_limits(meta)
           local conc = tonumber(ARGV[base + 5])
           if conc >= 0 then
             redis.call('ZREMRANGEBYSCORE', fly, '-inf', now)
             if redis.call('ZCARD', fly) >= conc then
               redis.call('HSET', meta, 'waiters', '1')
-              redis.call('PEXPIRE', meta, window_ms + ttl)
+              extend(meta, window_ms + ttl)
               return {-1, s, 'concurrency'}
             end
           end
           local used, list = window(log, amt, window_ms)
           for d = 1, 4 do
-            local cap = tonumber(ARGV[base + d])
+            local cap = lowered(tonumber(ARGV[base + d]), said[d])
             if cap == 0 and need[d] > 0 then return {-1, s, 'zero_budget'} end
             if cap > 0 then
               local want = math.min(need[d], cap)
@@ -128,21 +145,45 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         return woke
         """;
 
-    // KEYS per scope: log, amt, meta. ARGV: window_ms, blocked_ms, remaining r/t/i/o (-1 unknown), n, caps per scope
-    // (req, tokens, input, output). What the provider says is left lowers what is left here: a synthetic entry makes
+    // KEYS per scope: log, amt, meta. ARGV: window_ms, blocked_ms, remaining r/t/i/o (-1 unknown), the provider's
+    // limits r/t/i/o (-1 unknown), said_ttl_ms, n, caps per scope (req, tokens, input, output). A limit the provider
+    // says is lower than a configured one replaces it (until answers a window later say otherwise, or said_ttl_ms
+    // without one);
+    // what the provider says is left, measured against that limit, lowers what is left here: a synthetic entry makes
     // up the difference; a 429 blocks the scope until its retry-after.
     private const string ShrinkScript = Common + "\n" + """
         local window_ms = tonumber(ARGV[1])
         local blocked_ms = tonumber(ARGV[2])
         local remaining = {tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])}
-        local n = tonumber(ARGV[7])
+        local limits = {tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])}
+        local said_ttl_ms = tonumber(ARGV[11])
+        local n = tonumber(ARGV[12])
         for s = 1, n do
           local log, amt, meta = KEYS[3*s-2], KEYS[3*s-1], KEYS[3*s]
           local used = window(log, amt, window_ms)
           local extra = {0, 0, 0, 0}
           local any = false
+          local said = said_limits(meta)
           for d = 1, 4 do
-            local cap = tonumber(ARGV[7 + (s - 1) * 4 + d])
+            local configured = tonumber(ARGV[12 + (s - 1) * 4 + d])
+            if configured > 0 and limits[d] > 0 then
+              -- Lowered at once; raised (or ended) only once the held limit was last said a window ago: answers are
+              -- re-synced in no set order, and one sent before the provider lowered its limit still says the old one.
+              local value = math.min(limits[d], configured)
+              local said_at = tonumber(redis.call('HGET', meta, said_fields[d] .. '_at') or '0')
+              if said[d] < 0 or value <= said[d] or now - said_at >= window_ms then
+                if value < configured then
+                  redis.call('HSET', meta, said_fields[d], value, said_fields[d] .. '_at', now)
+                  extend(meta, said_ttl_ms)
+                else
+                  redis.call('HDEL', meta, said_fields[d], said_fields[d] .. '_at')
+                end
+                said[d] = value
+              end
+            end
+          end
+          for d = 1, 4 do
+            local cap = lowered(tonumber(ARGV[12 + (s - 1) * 4 + d]), said[d])
             if cap > 0 and remaining[d] >= 0 and cap - remaining[d] > used[d] then
               extra[d] = cap - remaining[d] - used[d]
               any = true
@@ -161,7 +202,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
             local until_ms = now + blocked_ms
             if until_ms > tonumber(redis.call('HGET', meta, 'blocked_until') or '0') then
               redis.call('HSET', meta, 'blocked_until', until_ms)
-              redis.call('PEXPIRE', meta, window_ms + blocked_ms)
+              extend(meta, window_ms + blocked_ms)
             end
           end
         end
@@ -222,10 +263,12 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
     public async Task ShrinkAsync(IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, RateLimitSnapshot snapshot, TimeSpan? blockedFor, AdmissionSettings settings)
     {
         var keys = new List<RedisKey>(scopes.Count * 3);
+        var said = snapshot.Limits;
         var args = new List<RedisValue>
         {
             Ms(settings.Window), blockedFor is { } blocked ? Ms(blocked) : 0,
-            snapshot.Requests ?? -1, snapshot.Tokens ?? -1, snapshot.InputTokens ?? -1, snapshot.OutputTokens ?? -1, scopes.Count,
+            snapshot.Requests ?? -1, snapshot.Tokens ?? -1, snapshot.InputTokens ?? -1, snapshot.OutputTokens ?? -1,
+            said?.Requests ?? -1, said?.Tokens ?? -1, said?.InputTokens ?? -1, said?.OutputTokens ?? -1, Ms(SaidLimitLifetime), scopes.Count,
         };
         foreach (var (scope, limit) in scopes)
         {
@@ -269,6 +312,13 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
             : null;
 
     private const int ResumeWakes = 1000;
+
+    /// <summary>
+    /// How long a lowered limit a provider said is kept after the last answer that said it. Every answer with the
+    /// header refreshes it or, saying a higher limit a window after the last one that said the lower, raises or ends
+    /// it; this only bounds how long it outlives a provider that stopped sending the header.
+    /// </summary>
+    private static readonly TimeSpan SaidLimitLifetime = TimeSpan.FromHours(1);
 
     private RedisKey Key(string scope, string part) => $"{keyPrefix}admission:{scope.ToLowerInvariant()}:{part}";
 

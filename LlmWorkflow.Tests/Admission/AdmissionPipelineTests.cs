@@ -11,10 +11,11 @@ using StackExchange.Redis;
 namespace LlmWorkflow.Tests.Admission;
 
 /// <summary>
-/// Admission on real servers, two workers, against a fake provider that enforces a token window and answers 429 above
-/// it (the per-minute limit scaled to a 5-second window, Llm:Admission:Window likewise). Without budgets the workers
-/// meet 429s (measured); with them none, and the provider's window is used to within 10 % of its limit. Redis losing
-/// its data mid-run loses no job and pays no call twice. A paused provider's steps wait parked, not fail.
+/// Admission on real servers, two workers (ADMISSION_WORKERS), against a fake provider that enforces a token window and
+/// answers 429 above it (the per-minute limit scaled to a 5-second window, Llm:Admission:Window likewise). Without
+/// budgets the workers meet 429s (measured); with them none, and the provider's window is used to within 10 % of its
+/// limit. A provider that halves its limit mid-run is followed through its headers. Redis losing its data mid-run loses
+/// no job and pays no call twice. A paused provider's steps wait parked, not fail.
 /// </summary>
 [IntegrationTest]
 public sealed class AdmissionPipelineTests(TestServers servers)
@@ -23,10 +24,11 @@ public sealed class AdmissionPipelineTests(TestServers servers)
     private static readonly int TokensPerWindow = FromEnvironment("ADMISSION_TOKENS", 3_000);
     private static readonly int Jobs = FromEnvironment("ADMISSION_JOBS", 24);
     private static readonly TimeSpan Window = TimeSpan.FromSeconds(FromEnvironment("ADMISSION_WINDOW_SECONDS", 5));
-    private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(60) + (Window * (Jobs * 330 / TokensPerWindow + 2));
+    private static readonly int Workers = FromEnvironment("ADMISSION_WORKERS", 2);
+    private static readonly TimeSpan JobTimeout = TimeoutFor(TokensPerWindow);
 
     [Fact]
-    public async Task WithBudgetsTwoWorkersMeetNo429AndUseTheWindowToWithin10PercentWhereWithoutThemTheyMeet429s()
+    public async Task WithBudgetsTheWorkersMeetNo429AndUseTheWindowToWithin10PercentWhereWithoutThemTheyMeet429s()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var unlimited = await FakeRateLimitedOpenAiServer.StartAsync(TokensPerWindow, Window);
@@ -37,13 +39,53 @@ public sealed class AdmissionPipelineTests(TestServers servers)
         var with = await RunAsync(limited, "with", Budget(), ct);
 
         TestContext.Current.TestOutputHelper?.WriteLine(
-            $"without budgets: {unlimited.RateLimited} x 429, {without.Failed} failed, peak {unlimited.PeakWindowTokens()} tokens/window, {without.Elapsed.TotalSeconds:F1} s; " +
-            $"with budgets: {limited.RateLimited} x 429, {with.Failed} failed, peak {limited.PeakWindowTokens()} tokens/window, {with.Elapsed.TotalSeconds:F1} s");
+            $"{Workers} workers, {Jobs} jobs, {TokensPerWindow} tokens per {Window.TotalSeconds} s: " +
+            $"without budgets: {unlimited.RateLimited} x 429, {without.Failed} failed, {AnsweredTwice(unlimited, "without")} answered twice, peak {Peak(unlimited, TokensPerWindow)}, {without.Elapsed.TotalSeconds:F1} s; " +
+            $"with budgets: {limited.RateLimited} x 429, {with.Failed} failed, {AnsweredTwice(limited, "with")} answered twice, peak {Peak(limited, TokensPerWindow)}, {with.Elapsed.TotalSeconds:F1} s");
         Assert.True(unlimited.RateLimited > 0, "without budgets the provider never said 429: the run does not test admission");
         Assert.Equal(0, limited.RateLimited);
         Assert.Equal(0, with.Failed);
         Assert.Equal(Jobs, limited.Accepted.Count);
         Assert.InRange(limited.PeakWindowTokens(), (int)(TokensPerWindow * 0.9), TokensPerWindow);
+    }
+
+    [Fact]
+    public async Task WithBudgetsALimitTheProviderHalvesMidRunIsFollowedThroughItsHeaders()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(TokensPerWindow, Window);
+        // The service is configured with the old limit; only the answers' x-ratelimit-limit-tokens say the new one.
+        var lowered = TokensPerWindow / 2;
+        llm.LowerLimitAfter(Jobs / 3, lowered);
+
+        var run = await RunAsync(llm, "lowered", Budget(), ct, timeout: TimeoutFor(lowered));
+
+        var change = llm.LimitLoweredAt ?? throw new InvalidOperationException("the provider never lowered its limit");
+        var rateLimitedAt = llm.RateLimitedAt;
+        // Calls already sent when the provider changed its limit cannot know it: those meet 429s within a window of
+        // the change. Every call reserved after an answer carried the new limit fits it.
+        var atTheChange = rateLimitedAt.Count(at => at >= change && at < change + Window);
+        var peak = llm.PeakWindowTokens(change);
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"header change: {Workers} workers, {Jobs} jobs, {TokensPerWindow} -> {lowered} tokens per {Window.TotalSeconds} s after {Jobs / 3} answers: " +
+            $"{rateLimitedAt.Count(at => at < change)} x 429 before the change, {atTheChange} within a window of it, {rateLimitedAt.Count(at => at >= change + Window)} after; " +
+            $"{run.Failed} failed, {AnsweredTwice(llm, "lowered")} answered twice, peak after the change {Peak(llm, lowered, change)}, {run.Elapsed.TotalSeconds:F1} s");
+        foreach (var (at, used, tokens, body) in llm.RateLimitedCalls)
+        {
+            var marker = System.Text.RegularExpressions.Regex.Match(body, @"\[lowered-\d+\]").Value;
+            TestContext.Current.TestOutputHelper?.WriteLine($"  429 at {(at - change).TotalSeconds:F2} s after the change: {marker}, {used} + {tokens} tokens over {lowered}");
+        }
+
+        Assert.Equal(rateLimitedAt.Count, atTheChange);
+        Assert.InRange(atTheChange, 0, Workers * 8);
+        Assert.Equal(0, run.Failed);
+        for (var i = 0; i < Jobs; i++)
+        {
+            Assert.Equal(1, llm.AnsweredContaining(Marker("lowered", i)));
+        }
+
+        // Within the new limit, and short of it by less than one more call: the service used what it was given.
+        Assert.InRange(peak, lowered - llm.Accepted.Max(c => c.Tokens), lowered);
     }
 
     [Fact]
@@ -137,15 +179,35 @@ public sealed class AdmissionPipelineTests(TestServers servers)
         return settings;
     }
 
-    /// <summary>Submits <see cref="Jobs"/> one-call jobs to two workers and waits for all of them to end.</summary>
-    private async Task<RunFigures> RunAsync(FakeRateLimitedOpenAiServer llm, string name, Dictionary<string, string?> extra, CancellationToken ct, Func<Task>? meanwhile = null)
+    /// <summary>Submits <see cref="Jobs"/> one-call jobs to <see cref="Workers"/> workers and waits for all of them to end.</summary>
+    private async Task<RunFigures> RunAsync(
+        FakeRateLimitedOpenAiServer llm, string name, Dictionary<string, string?> extra, CancellationToken ct, Func<Task>? meanwhile = null, TimeSpan? timeout = null)
     {
         var environment = await TestEnvironment.CreateAsync(servers, $"admission_{name}");
         var settings = environment.Settings(Settings(llm, extra));
         await using var api = new ApiFactory(settings);
         using var client = api.CreateAuthenticatedClient();
-        await using var first = await WorkerHost.StartAsync(settings, ct);
-        await using var second = await WorkerHost.StartAsync(settings, ct);
+        var workers = new List<WorkerHost>();
+        try
+        {
+            for (var i = 0; i < Workers; i++)
+            {
+                workers.Add(await WorkerHost.StartAsync(settings, ct));
+            }
+
+            return await SubmitAndAwaitAsync(client, name, ct, meanwhile, timeout ?? JobTimeout);
+        }
+        finally
+        {
+            foreach (var worker in workers)
+            {
+                await worker.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<RunFigures> SubmitAndAwaitAsync(HttpClient client, string name, CancellationToken ct, Func<Task>? meanwhile, TimeSpan timeout)
+    {
         var started = DateTimeOffset.UtcNow;
         var jobs = new List<string>();
         for (var i = 0; i < Jobs; i++)
@@ -161,12 +223,22 @@ public sealed class AdmissionPipelineTests(TestServers servers)
         var failed = 0;
         foreach (var job in jobs)
         {
-            var done = await JobPolling.WaitForTerminalAsync(client, job, JobTimeout, ct);
+            var done = await JobPolling.WaitForTerminalAsync(client, job, timeout, ct);
             failed += (string?)done["status"] == "completed" ? 0 : 1;
         }
 
         return new RunFigures(failed, DateTimeOffset.UtcNow - started);
     }
+
+    /// <summary>Time enough for every job at about 330 tokens a call (prompt and answer) against <paramref name="tokensPerWindow"/>.</summary>
+    private static TimeSpan TimeoutFor(int tokensPerWindow) => TimeSpan.FromSeconds(60) + (Window * (Jobs * 330 / tokensPerWindow + 2));
+
+    /// <summary>Jobs of the run <paramref name="run"/> whose call the provider answered more than once (paid twice).</summary>
+    private static int AnsweredTwice(FakeRateLimitedOpenAiServer llm, string run) =>
+        Enumerable.Range(0, Jobs).Count(i => llm.AnsweredContaining(Marker(run, i)) > 1);
+
+    private static string Peak(FakeRateLimitedOpenAiServer llm, int limit, DateTimeOffset? since = null) =>
+        llm.PeakWindowTokens(since) is var peak ? $"{peak}/{limit} tokens/window ({peak * 100.0 / limit:F1} %)" : "";
 
     private static int FromEnvironment(string name, int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : fallback;

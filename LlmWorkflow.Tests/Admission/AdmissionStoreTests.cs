@@ -1,6 +1,7 @@
 using LlmWorkflow.Engine.Llm.Admission;
 using LlmWorkflow.Pipeline.Admission;
 using LlmWorkflow.Tests.Infrastructure;
+using LlmWorkflow.Tests.Pipeline;
 using StackExchange.Redis;
 
 namespace LlmWorkflow.Tests.Admission;
@@ -8,7 +9,8 @@ namespace LlmWorkflow.Tests.Admission;
 /// <summary>
 /// The budgets' Lua scripts on a real redis-server: all-or-nothing reservations over provider and model, the wait
 /// until the oldest calls leave the window, reconciling with real usage, concurrency slots and the release notice,
-/// re-syncing from a provider's remaining tokens, a 429's block, and a paused provider.
+/// re-syncing from a provider's remaining tokens, following a limit the provider says is lower than the configured one,
+/// a 429's block, and a paused provider.
 /// </summary>
 [IntegrationTest]
 public sealed class AdmissionStoreTests(TestServers servers) : IAsyncLifetime
@@ -99,6 +101,35 @@ public sealed class AdmissionStoreTests(TestServers servers) : IAsyncLifetime
         var blocked = await _store.ReserveAsync("c", scopes, new(1, 1, 0), Settings);
         Assert.Equal("rate_limited", blocked.Reason);
         Assert.InRange(blocked.Wait!.Value, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
+    public async Task ALimitTheProviderSaysIsBelowTheConfiguredOneIsFollowedPastTheWindowUntilAWindowOfAnswersSayOtherwise()
+    {
+        var settings = new AdmissionSettings { Window = TimeSpan.FromSeconds(1), LeaseTimeout = TimeSpan.FromSeconds(30) };
+        var scopes = Scopes(("openai", new LlmLimit { TokensPerMinute = 1_000 }));
+        Assert.True((await _store.ReserveAsync("a", scopes, new(1, 100, 0), settings)).IsReserved);
+
+        // The key was moved to a lower tier: 500 a window, of which the provider counts the 100 of "a" (400 left).
+        await _store.ShrinkAsync(scopes, new RateLimitSnapshot(null, 400, null, null, null) { Limits = new(null, 500, null, null) }, null, settings);
+        // Measured against 500, not the configured 1,000: nothing is made up in the window (it would expire with it).
+        var used = await _store.UsageAsync("openai", settings);
+        Assert.Equal(100, used.InputTokens + used.OutputTokens);
+        // An answer to a call sent before the lowering, re-synced after it, still says 1,000: it does not raise it.
+        await _store.ShrinkAsync(scopes, new RateLimitSnapshot(null, 900, null, null, null) { Limits = new(null, 1_000, null, null) }, null, settings);
+
+        // A window later, with no answer since, the budget is still the provider's 500.
+        await WorkerCrashTests.WaitUntilAsync(async () => (await _store.UsageAsync("openai", settings)).Requests == 0, TimeSpan.FromSeconds(10));
+        Assert.True((await _store.ReserveAsync("b", scopes, new(1, 400, 0), settings)).IsReserved);
+        var refused = await _store.ReserveAsync("c", scopes, new(1, 200, 0), settings);
+        Assert.Equal(("openai", "tokens"), (refused.Scope, refused.Reason));
+
+        // The provider raised it again: an answer saying 1,000 a window after the last one that said 500 ends it.
+        await WorkerCrashTests.WaitUntilAsync(async () =>
+        {
+            await _store.ShrinkAsync(scopes, new RateLimitSnapshot(null, 600, null, null, null) { Limits = new(null, 1_000, null, null) }, null, settings);
+            return (await _store.ReserveAsync("c", scopes, new(1, 200, 0), settings)).IsReserved;
+        }, TimeSpan.FromSeconds(5));
     }
 
     [Fact]

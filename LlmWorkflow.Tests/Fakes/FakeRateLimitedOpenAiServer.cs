@@ -11,21 +11,38 @@ namespace LlmWorkflow.Tests.Fakes;
 /// A fake OpenAI chat-completions endpoint that enforces a tokens-per-window limit the way a provider does: a sliding
 /// window of the tokens it accepted (prompt tokens counted with the model's tokenizer, plus the answer's
 /// <see cref="CompletionTokens"/>); a request that would go over it is answered 429 with <c>retry-after</c> and
-/// <c>x-ratelimit-remaining-tokens</c>, and is not counted. Answers send the remaining tokens too.
+/// <c>x-ratelimit-remaining-tokens</c>, and is not counted. Every answer says the limit as OpenAI does:
+/// <c>x-ratelimit-limit-tokens</c>, <c>x-ratelimit-remaining-tokens</c> and <c>x-ratelimit-reset-tokens</c>. The limit
+/// can be lowered mid-run (<see cref="LowerLimitAfter"/>), as a provider does when it changes a key's tier.
 /// </summary>
 public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
 {
     private readonly Lock _gate = new();
     private readonly List<(DateTimeOffset At, int Tokens, string Body)> _accepted = [];
-    private int _rateLimited;
+    private readonly List<(DateTimeOffset At, int Used, int Tokens, string Body)> _rateLimitedAt = [];
+    private int _tokensPerWindow;
+    private (int AfterAnswers, int Tokens)? _lowering;
 
     private FakeRateLimitedOpenAiServer(int tokensPerWindow, TimeSpan window)
     {
-        TokensPerWindow = tokensPerWindow;
+        _tokensPerWindow = tokensPerWindow;
         Window = window;
     }
 
-    public int TokensPerWindow { get; }
+    /// <summary>The limit now (lower after <see cref="LowerLimitAfter"/> took effect).</summary>
+    public int TokensPerWindow
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _tokensPerWindow;
+            }
+        }
+    }
+
+    /// <summary>When the limit was lowered; null before.</summary>
+    public DateTimeOffset? LimitLoweredAt { get; private set; }
 
     public TimeSpan Window { get; }
 
@@ -34,7 +51,22 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
     public Uri ApiUrl => new(BaseUrl, "v1/");
 
     /// <summary>429 answers sent.</summary>
-    public int RateLimited => Volatile.Read(ref _rateLimited);
+    public int RateLimited => RateLimitedAt.Count;
+
+    /// <summary>When each 429 was sent.</summary>
+    public IReadOnlyList<DateTimeOffset> RateLimitedAt => [.. RateLimitedCalls.Select(c => c.At)];
+
+    /// <summary>Each 429: when, the tokens the window held, the refused call's tokens, its request body.</summary>
+    public IReadOnlyList<(DateTimeOffset At, int Used, int Tokens, string Body)> RateLimitedCalls
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _rateLimitedAt];
+            }
+        }
+    }
 
     /// <summary>Answered calls: when, how many tokens, the request body.</summary>
     public IReadOnlyList<(DateTimeOffset At, int Tokens, string Body)> Accepted
@@ -55,15 +87,45 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
         return server;
     }
 
-    /// <summary>The most tokens answered within any one window (each window starting at an answered call).</summary>
-    public int PeakWindowTokens()
+    /// <summary>Lowers the limit to <paramref name="tokens"/> once <paramref name="answers"/> calls have been answered.</summary>
+    public void LowerLimitAfter(int answers, int tokens)
     {
-        var calls = Accepted;
+        lock (_gate)
+        {
+            _lowering = (answers, tokens);
+        }
+    }
+
+    /// <summary>
+    /// The most tokens answered within any one window (each window starting at an answered call), counting only the
+    /// calls answered from <paramref name="since"/> on.
+    /// </summary>
+    public int PeakWindowTokens(DateTimeOffset? since = null)
+    {
+        var calls = Accepted.Where(c => c.At >= (since ?? DateTimeOffset.MinValue)).ToList();
         return calls.Count == 0 ? 0 : calls.Max(start => calls.Where(c => c.At >= start.At && c.At < start.At + Window).Sum(c => c.Tokens));
     }
 
     /// <summary>How many answered calls have <paramref name="marker"/> in their prompt.</summary>
     public int AnsweredContaining(string marker) => Accepted.Count(c => c.Body.Contains(marker, StringComparison.Ordinal));
+
+    private void LowerLimitIfDue(DateTimeOffset now)
+    {
+        if (_lowering is { } lowering && _accepted.Count >= lowering.AfterAnswers)
+        {
+            _tokensPerWindow = lowering.Tokens;
+            _lowering = null;
+            LimitLoweredAt = now;
+        }
+    }
+
+    /// <summary>OpenAI's reset headers' form: <c>6m0s</c>, <c>1.5s</c>, <c>20ms</c>.</summary>
+    private static string OpenAiDuration(TimeSpan span) => span switch
+    {
+        { TotalSeconds: < 1 } => $"{Math.Max(0, (int)span.TotalMilliseconds)}ms",
+        { TotalMinutes: < 1 } => string.Create(CultureInfo.InvariantCulture, $"{span.TotalSeconds:0.###}s"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{(int)span.TotalMinutes}m{span.Seconds}s"),
+    };
 
     /// <summary>A message's text: a string, or the text parts of an array of content parts.</summary>
     private static string Text(JsonNode? content) => content switch
@@ -85,22 +147,27 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
         var messages = body["messages"]!.AsArray().Select(m => new ChatMessage(ChatRole.User, Text(m!["content"]))).ToList();
         var promptTokens = PromptTokenCounter.Count(new ModelId("openai", model), messages);
         var tokens = promptTokens + CompletionTokens;
-        var now = DateTimeOffset.UtcNow;
-        int remaining;
+        DateTimeOffset now;
+        int limit, remaining;
+        TimeSpan reset;
         TimeSpan? retryAfter = null;
         lock (_gate)
         {
+            // Taken under the lock, so calls are stamped in the order they were counted (a lowered limit is checked
+            // against every call stamped after it).
+            now = DateTimeOffset.UtcNow;
+            limit = _tokensPerWindow;
             var inWindow = _accepted.Where(c => c.At > now - Window).ToList();
             var used = inWindow.Sum(c => c.Tokens);
-            if (used + tokens > TokensPerWindow)
+            if (used + tokens > limit)
             {
-                _rateLimited++;
+                _rateLimitedAt.Add((now, used, tokens, request.Body));
                 // Until enough of the oldest calls have left the window.
                 var freed = 0;
                 foreach (var call in inWindow)
                 {
                     freed += call.Tokens;
-                    if (used - freed + tokens <= TokensPerWindow)
+                    if (used - freed + tokens <= limit)
                     {
                         retryAfter = call.At + Window - now;
                         break;
@@ -112,18 +179,25 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
             else
             {
                 _accepted.Add((now, tokens, request.Body));
+                inWindow.Add((now, tokens, request.Body));
                 used += tokens;
+                LowerLimitIfDue(now);
             }
 
-            remaining = Math.Max(0, TokensPerWindow - used);
+            // The answer already says the lowered limit: the provider's count is what it is now held to.
+            remaining = Math.Max(0, _tokensPerWindow - used);
+            limit = _tokensPerWindow;
+            // OpenAI: the time until the window is back to its whole limit, when the newest call leaves it.
+            reset = inWindow.Count == 0 ? TimeSpan.Zero : inWindow.Max(c => c.At) + Window - now;
         }
 
-        context.Response.Headers["x-ratelimit-limit-tokens"] = TokensPerWindow.ToString(CultureInfo.InvariantCulture);
+        context.Response.Headers["x-ratelimit-limit-tokens"] = limit.ToString(CultureInfo.InvariantCulture);
         context.Response.Headers["x-ratelimit-remaining-tokens"] = remaining.ToString(CultureInfo.InvariantCulture);
+        context.Response.Headers["x-ratelimit-reset-tokens"] = OpenAiDuration(reset);
         if (retryAfter is { } wait)
         {
             context.Response.Headers["retry-after-ms"] = Math.Ceiling(wait.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
-            await WriteJsonAsync(context, ErrorBody(429, $"Rate limit reached for {model}: {TokensPerWindow} tokens per {Window.TotalSeconds} s."), 429);
+            await WriteJsonAsync(context, ErrorBody(429, $"Rate limit reached for {model}: {limit} tokens per {Window.TotalSeconds} s."), 429);
             return;
         }
 
