@@ -43,6 +43,9 @@ internal sealed class RunState
     /// <summary>The job's tenant (see <see cref="WorkflowRunOptions.TenantId"/>), or null.</summary>
     public string? TenantId { get; init; }
 
+    /// <summary>The job's service tier (see <see cref="WorkflowRunOptions.ServiceTier"/>), or null.</summary>
+    public Llm.ServiceTierRequest? ServiceTier { get; init; }
+
     public int TotalTopLevelSteps => Workflow.Steps.Count;
 
     public DateTimeOffset Now => Time.GetUtcNow();

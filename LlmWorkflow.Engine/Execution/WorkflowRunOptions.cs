@@ -44,4 +44,7 @@ public sealed record WorkflowRunOptions
 
     /// <summary>The job's tenant: its llm calls count against its own token limits too (<c>Tenants:&lt;id&gt;:Limits</c>).</summary>
     public string? TenantId { get; init; }
+
+    /// <summary>The job's service tier and deadline (docs/ADMISSION.md, "Service tiers"); null = standard.</summary>
+    public Llm.ServiceTierRequest? ServiceTier { get; init; }
 }

@@ -66,6 +66,7 @@ public sealed class WorkflowRunner
             Prices = options.Prices,
             SpendBudget = options.SpendBudget,
             TenantId = options.TenantId,
+            ServiceTier = options.ServiceTier,
         };
         var startedAt = run.Now;
         using var workflowTimeout = workflow.TimeoutSeconds is { } seconds ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds), _time) : null;
@@ -145,6 +146,8 @@ public sealed class WorkflowRunner
         Provider = run.Usage.Provider,
         Model = run.Usage.Model,
         Models = run.Usage.Models,
+        ListCostUsd = run.Usage.ListCostUsd,
+        RequestedServiceTier = run.ServiceTier is { Tier: not Llm.ServiceTiers.Standard } tier ? tier.Tier : null,
         StartedAt = startedAt,
         FinishedAt = _time.GetUtcNow(),
     };
