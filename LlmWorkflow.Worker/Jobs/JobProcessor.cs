@@ -137,6 +137,7 @@ internal sealed partial class JobProcessor(
                 MaxCostUsd = claimed.BudgetUsd,
                 SpendBudget = spendBudgets.For(claimed.TenantId, claimed.UserId),
                 TenantId = claimed.TenantId,
+                ServiceTier = claimed.ServiceTier,
                 ResumedWait = claimed.ResumedWait,
                 Signals = signals,
                 Prompts = prompts,
