@@ -1,6 +1,7 @@
 using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Engine.Costs;
 using LlmWorkflow.Engine.Llm;
+using LlmWorkflow.Tests.Llm;
 
 namespace LlmWorkflow.Tests.Costs;
 
