@@ -163,6 +163,8 @@ internal static class OpenApiSchemaShapes
         ["HttpValidationProblemDetails"] = ["type", "title", "status"],
         ["OnErrorPolicy"] = ["mode"],
         ["JobError"] = ["type", "category", "message", "retryable"],
+        // The tier members are there only for jobs of a cheaper tier: a standard job's cost data is as it always was.
+        ["CostData"] = ["provider", "model", "input_tokens", "output_tokens", "total_tokens", "cost_usd", "unpriced"],
         ["SubmitWorkflowRequest"] = ["workflow_name"],
         ["ValidateWorkflowRequest"] = [],
         ["BulkDeleteRequest"] = ["job_ids"],
