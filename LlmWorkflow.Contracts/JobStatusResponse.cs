@@ -23,6 +23,12 @@ public sealed record JobStatusResponse
 
     public int Priority { get; init; }
 
+    [Description("The price tier the job's LLM calls ask for: \"standard\" or \"flex\" (each llm step's usage says which tier served it).")]
+    public string ServiceTier { get; init; } = "standard";
+
+    [Description("A flex job's deadline: refused flex calls are retried until shortly before it, then sent at standard; null without one.")]
+    public DateTimeOffset? Deadline { get; init; }
+
     public DateTimeOffset CreatedAt { get; init; }
 
     public DateTimeOffset QueuedAt { get; init; }

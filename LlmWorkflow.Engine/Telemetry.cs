@@ -37,6 +37,9 @@ public static class Telemetry
     public static readonly Counter<double> LlmCost = Meter.CreateCounter<double>(
         "llmworkflow.llm.cost", unit: "USD", description: "Cost of answered, priced LLM calls, by provider and model.");
 
+    public static readonly Counter<long> FlexRefusals = Meter.CreateCounter<long>(
+        "llmworkflow.llm.flex_refusals", unit: "{call}", description: "Flex calls refused for capacity (429 resource unavailable), by what followed (llmworkflow.flex.action: retry, park, fallback).");
+
     public static readonly Counter<long> WebhookDeliveries = Meter.CreateCounter<long>(
         "llmworkflow.webhooks.deliveries", unit: "{attempt}", description: "Webhook delivery attempts, by event type and outcome (delivered, failed, dead_lettered, gone).");
 

@@ -29,6 +29,8 @@ internal static class JobMapping
         Action = job.Action,
         TenantId = job.TenantId,
         Priority = job.Priority,
+        ServiceTier = job.ServiceTier,
+        Deadline = job.Deadline,
         CreatedAt = job.CreatedAt,
         QueuedAt = job.QueuedAt,
         RunAt = job.RunAt,

@@ -110,9 +110,10 @@ internal static class JobEndpoints
         }
 
         var (runAt, timingProblems) = RunAtInput.Resolve(request.RunAt, request.DelaySeconds, time.GetUtcNow());
-        if (timingProblems.Count > 0)
+        var (tier, tierProblems) = ServiceTierInput.Resolve(request.ServiceTier, request.Deadline, runAt, time.GetUtcNow());
+        if (timingProblems.Count > 0 || tierProblems.Count > 0)
         {
-            return SubmissionProblem.ToResult(timingProblems);
+            return SubmissionProblem.ToResult([.. timingProblems, .. tierProblems]);
         }
 
         var activity = System.Diagnostics.Activity.Current;
@@ -138,6 +139,7 @@ internal static class JobEndpoints
             // The request as it acts: with the user it runs as, so a bound key's ignored user_id changes nothing.
             RequestFingerprint = key is null ? null : IdempotentRequests.Fingerprint(request with { UserId = userId }),
             RunAt = runAt,
+            ServiceTier = tier,
             TraceParent = activity?.Id,
             TraceState = activity?.TraceStateString,
         };

@@ -36,6 +36,9 @@ public sealed record JobSubmission
     /// <summary>SHA-256 of the request's canonical body (<see cref="IdempotentRequests.Fingerprint"/>): a repeated key with another one is a conflict.</summary>
     public string? RequestFingerprint { get; init; }
 
+    /// <summary>The job's tier and flex deadline (resolved from service_tier and deadline); null = standard.</summary>
+    public LlmWorkflow.Engine.Llm.ServiceTierRequest? ServiceTier { get; init; }
+
     /// <summary>When to run it (resolved from run_at or delay_seconds); null runs it at once.</summary>
     public DateTimeOffset? RunAt { get; init; }
 

@@ -167,6 +167,8 @@ public sealed class JobSubmitter(
             InputData = JsonSerializer.SerializeToDocument(submission.InputData),
             DebugMode = submission.DebugMode,
             BudgetUsd = submission.BudgetUsd,
+            ServiceTier = submission.ServiceTier?.Tier ?? LlmWorkflow.Engine.Llm.ServiceTiers.Standard,
+            Deadline = submission.ServiceTier?.Deadline,
             IdempotencyKey = submission.IdempotencyKey,
             TraceId = System.Diagnostics.ActivityContext.TryParse(submission.TraceParent, submission.TraceState, out var trace)
                 ? trace.TraceId.ToHexString()

@@ -36,8 +36,7 @@ public static partial class RunAtInput
             return (null, []);
         }
 
-        if (!Rfc3339().IsMatch(runAt)
-            || !DateTimeOffset.TryParse(runAt, CultureInfo.InvariantCulture, DateTimeStyles.None, out var due))
+        if (!TryParseRfc3339(runAt, out var due))
         {
             return (null, [new("run_at", $"run_at must be an RFC 3339 time with an offset, e.g. 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00; got '{Shorten(runAt)}'.")]);
         }
@@ -53,7 +52,14 @@ public static partial class RunAtInput
             : (due.ToUniversalTime(), []);
     }
 
-    private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
+    /// <summary>Reads an RFC 3339 time with its offset (Z or ±hh:mm); false for anything else, a time without an offset included.</summary>
+    internal static bool TryParseRfc3339(string text, out DateTimeOffset time)
+    {
+        time = default;
+        return Rfc3339().IsMatch(text) && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out time);
+    }
+
+    internal static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
 
     // date "T" time, optional fraction, then Z or ±hh:mm (RFC 3339 section 5.6; "t"/"z" and a space are allowed there too).
     [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", RegexOptions.CultureInvariant)]

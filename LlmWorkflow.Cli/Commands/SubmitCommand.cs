@@ -20,10 +20,12 @@ internal static class SubmitCommand
         var action = new Option<string?>("--action") { Description = "What the user was doing (informational)." };
         var webhook = new Option<string?>("--webhook-url") { Description = "Where the service POSTs the signed result." };
         var budget = new Option<decimal?>("--max-cost") { Description = "Budget in USD (budget_usd)." };
+        var tier = new Option<string?>("--service-tier") { Description = "service_tier: standard (default) or flex (OpenAI's flex processing, half price, may wait)." };
+        var deadline = new Option<string?>("--deadline") { Description = "deadline for flex (RFC 3339, e.g. 2026-12-01T09:00:00Z); alone it implies flex." };
         var watch = new Option<bool>("--watch", "-w") { Description = "Follow the job's progress until it ends (like `watch`)." };
         var json = CommonOptions.Json("Print the service's JSON answer (with --watch: the final status).");
         var service = new ServiceOptions();
-        var command = new Command("submit", "Submit a job to a running service.") { workflow, input, workflows, priority, userId, username, action, webhook, budget, watch, json };
+        var command = new Command("submit", "Submit a job to a running service.") { workflow, input, workflows, priority, userId, username, action, webhook, budget, tier, deadline, watch, json };
         service.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -44,6 +46,8 @@ internal static class SubmitCommand
                 ["action"] = parse.GetValue(action),
                 ["webhook_url"] = parse.GetValue(webhook),
                 ["budget_usd"] = parse.GetValue(budget),
+                ["service_tier"] = parse.GetValue(tier),
+                ["deadline"] = parse.GetValue(deadline),
             };
             using var client = service.Connect(parse, console);
             var accepted = await client.SubmitAsync(request, cancellationToken);

@@ -34,6 +34,21 @@ public sealed record CostData
     [JsonPropertyName("unpriced")]
     public bool Unpriced { get; init; }
 
+    /// <summary>The tier the job asked for (flex); absent for standard jobs. Each step's usage says which tier served it.</summary>
+    [JsonPropertyName("requested_service_tier")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? RequestedServiceTier { get; init; }
+
+    /// <summary>The priced calls at list (standard) prices; with <see cref="DiscountUsd"/>, only for jobs of a cheaper tier.</summary>
+    [JsonPropertyName("list_cost_usd")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public decimal? ListCostUsd { get; init; }
+
+    /// <summary>What the cheaper tier saved: <see cref="ListCostUsd"/> minus <see cref="CostUsd"/>.</summary>
+    [JsonPropertyName("discount_usd")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public decimal? DiscountUsd { get; init; }
+
     [JsonPropertyName("models")]
     public IReadOnlyList<ModelCost> Models { get; init; } = [];
 
@@ -47,6 +62,9 @@ public sealed record CostData
         CostUsd = result.CostUsd ?? (result.Unpriced ? null : 0m),
         Unpriced = result.Unpriced,
         Models = result.Models,
+        RequestedServiceTier = result.RequestedServiceTier,
+        ListCostUsd = result.RequestedServiceTier is null ? null : result.ListCostUsd ?? 0m,
+        DiscountUsd = result.RequestedServiceTier is null ? null : (result.ListCostUsd ?? 0m) - (result.CostUsd ?? 0m),
     };
 
     public JsonObject ToJson() => JsonSerializer.SerializeToNode(this, CostDataJsonContext.Default.CostData)!.AsObject();

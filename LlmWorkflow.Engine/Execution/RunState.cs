@@ -46,6 +46,9 @@ internal sealed class RunState
     /// <summary>The job's user (see <see cref="WorkflowRunOptions.UserId"/>), or null.</summary>
     public string? UserId { get; init; }
 
+    /// <summary>The job's service tier (see <see cref="WorkflowRunOptions.ServiceTier"/>), or null.</summary>
+    public Llm.ServiceTierRequest? ServiceTier { get; init; }
+
     public int TotalTopLevelSteps => Workflow.Steps.Count;
 
     public DateTimeOffset Now => Time.GetUtcNow();

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Costs;
 using LlmWorkflow.Engine.Llm;
 
@@ -20,6 +21,9 @@ internal sealed class RunUsage(decimal? maxCostUsd)
     public int OutputTokens { get; private set; }
 
     public decimal? CostUsd { get; private set; }
+
+    /// <summary>The priced calls at list price (what a cheaper tier saved is this minus <see cref="CostUsd"/>).</summary>
+    public decimal? ListCostUsd { get; private set; }
 
     public bool Unpriced { get; private set; }
 
@@ -65,7 +69,11 @@ internal sealed class RunUsage(decimal? maxCostUsd)
         }
     }
 
-    public void Add(LlmCallResult call) => Add(call.InputTokens, call.OutputTokens, call.CostUsd, call.Provider, call.Model);
+    public void Add(LlmCallResult call)
+    {
+        Add(call.InputTokens, call.OutputTokens, call.CostUsd, call.Provider, call.Model);
+        AddList(call.ListCostUsd ?? call.CostUsd);
+    }
 
     /// <summary>Adds usage restored from a checkpointed record.</summary>
     public void Add(StepRecord record)
@@ -73,6 +81,22 @@ internal sealed class RunUsage(decimal? maxCostUsd)
         if (record.Model is not null)
         {
             Add(record.InputTokens ?? 0, record.OutputTokens ?? 0, record.CostUsd, record.Provider, record.Model);
+            // A checkpointed flex call's list price is in its output's usage (LlmStepHandler); others were billed at list.
+            AddList(ListCostOf(record) ?? record.CostUsd);
+        }
+    }
+
+    private static decimal? ListCostOf(StepRecord record) =>
+        record.Output?["usage"]?["list_cost_usd"] is JsonValue list && list.TryGetValue(out decimal usd) ? usd : null;
+
+    private void AddList(decimal? listCost)
+    {
+        if (listCost is { } usd)
+        {
+            lock (_lock)
+            {
+                ListCostUsd = (ListCostUsd ?? 0) + usd;
+            }
         }
     }
 

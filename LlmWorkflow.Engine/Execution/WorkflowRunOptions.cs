@@ -47,4 +47,7 @@ public sealed record WorkflowRunOptions
 
     /// <summary>The job's user_id: its llm calls count against its tenant's per-user limits (<c>Tenants:&lt;id&gt;:PerUserLimits</c>).</summary>
     public string? UserId { get; init; }
+
+    /// <summary>The job's service tier and deadline (docs/ADMISSION.md, "Service tiers"); null = standard.</summary>
+    public Llm.ServiceTierRequest? ServiceTier { get; init; }
 }

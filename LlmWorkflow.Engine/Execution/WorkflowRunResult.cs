@@ -40,6 +40,12 @@ public sealed record WorkflowRunResult
     /// <summary>The same usage per <c>provider/model</c>, in first-use order.</summary>
     public IReadOnlyList<ModelCost> Models { get; init; } = [];
 
+    /// <summary>The priced calls at their list (standard) prices: above <see cref="CostUsd"/> by what cheaper tiers saved.</summary>
+    public decimal? ListCostUsd { get; init; }
+
+    /// <summary>The tier the job asked for when not standard (flex); null for standard jobs.</summary>
+    public string? RequestedServiceTier { get; init; }
+
     public DateTimeOffset StartedAt { get; init; }
 
     public DateTimeOffset FinishedAt { get; init; }

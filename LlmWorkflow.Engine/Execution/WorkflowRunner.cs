@@ -67,6 +67,7 @@ public sealed class WorkflowRunner
             SpendBudget = options.SpendBudget,
             TenantId = options.TenantId,
             UserId = options.UserId,
+            ServiceTier = options.ServiceTier,
         };
         var startedAt = run.Now;
         using var workflowTimeout = workflow.TimeoutSeconds is { } seconds ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds), _time) : null;
@@ -146,6 +147,8 @@ public sealed class WorkflowRunner
         Provider = run.Usage.Provider,
         Model = run.Usage.Model,
         Models = run.Usage.Models,
+        ListCostUsd = run.Usage.ListCostUsd,
+        RequestedServiceTier = run.ServiceTier is { Tier: not Llm.ServiceTiers.Standard } tier ? tier.Tier : null,
         StartedAt = startedAt,
         FinishedAt = _time.GetUtcNow(),
     };

@@ -21,6 +21,7 @@ public interface ILlmGateway
 /// with estimated usage, so it is recorded even though the step does not get an answer.
 /// </param>
 /// <param name="Prices">The job's pinned prices (its workflow version's rows); null bills at the gateway's table.</param>
+/// <param name="ServiceTier">The job's service tier (and deadline); null = standard.</param>
 public sealed record LlmCallRequest(
     IReadOnlyList<string> Models,
     IReadOnlyList<ChatMessage> Messages,
@@ -35,7 +36,8 @@ public sealed record LlmCallRequest(
     Action<LlmCallResult>? OnRefusedAnswer = null,
     IPriceTable? Prices = null,
     string? TenantId = null,
-    string? UserId = null);
+    string? UserId = null,
+    ServiceTierRequest? ServiceTier = null);
 
 /// <summary>One model tried in a fallback chain and why it did not answer (null Error = it answered).</summary>
 public sealed record ModelAttempt(string Model, string? Error, double DurationMs);
@@ -75,6 +77,18 @@ public sealed record LlmCallResult
     public string? PromptHash { get; init; }
 
     public IReadOnlyList<ModelAttempt> Attempts { get; init; } = [];
+
+    /// <summary>The tier the call was served and billed at (<see cref="ServiceTiers"/>); standard unless flex answered.</summary>
+    public string ServiceTier { get; init; } = ServiceTiers.Standard;
+
+    /// <summary>The tier the job asked for, when it asked for one; null for jobs of the standard tier.</summary>
+    public string? RequestedServiceTier { get; init; }
+
+    /// <summary>What the call would have cost at the list (standard) price; equals <see cref="CostUsd"/> at standard.</summary>
+    public decimal? ListCostUsd { get; init; }
+
+    /// <summary>What the tier saved: <see cref="ListCostUsd"/> minus <see cref="CostUsd"/>.</summary>
+    public decimal? DiscountUsd => ListCostUsd - CostUsd;
 
     /// <summary>Bytes of the answer that were not valid UTF-8 and were replaced by U+FFFD before it was parsed.</summary>
     public int InvalidUtf8Replaced { get; init; }

@@ -34,6 +34,11 @@ internal static class LlmErrorClassifier
         if (Find<ProviderHttpException>(exception) is { } http)
         {
             details["http_status"] = (int)http.StatusCode;
+            if (http.ProviderCode is { } code)
+            {
+                details["provider_code"] = code;
+            }
+
             return WithDetails(FromStatus(http, model, provider), details, exception);
         }
 

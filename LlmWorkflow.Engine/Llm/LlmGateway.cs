@@ -28,6 +28,8 @@ public sealed partial class LlmGateway : ILlmGateway
     private readonly IResponseCache _cache;
     private readonly ILogger<LlmGateway> _logger;
     private readonly ResiliencePipeline _resilience;
+    private readonly ResiliencePipeline _flexResilience;
+    private readonly TimeProvider _time = TimeProvider.System;
     private readonly ILlmAdmission _admission;
 
     private readonly ProviderHealthTracker? _health;
@@ -43,7 +45,8 @@ public sealed partial class LlmGateway : ILlmGateway
         _cache = cache;
         _logger = logger;
         _admission = admission ?? new UnlimitedAdmission();
-        _resilience = BuildResilience(providers.Options);
+        _resilience = BuildResilience(providers.Options, providers.Options.AttemptTimeout);
+        _flexResilience = BuildResilience(providers.Options, providers.Options.Flex.AttemptTimeout);
     }
 
     public async Task<LlmCallResult> CompleteAsync(LlmCallRequest request, CancellationToken cancellationToken)
@@ -185,20 +188,14 @@ public sealed partial class LlmGateway : ILlmGateway
         // Admission first (it may defer the call: the step parks); the lease is released however the call ends.
         await using var lease = await _admission.AdmitAsync(model, request, cancellationToken).ConfigureAwait(false);
         ChatResponse response;
+        bool sentFlex;
         var repairs = new AnswerRepairs();
         AnswerGuard.Current = repairs;
         var headers = new RateLimitCapture();
         RateLimitCapture.Current = headers;
         try
         {
-            response = await _resilience.ExecuteAsync(
-                async token =>
-                {
-                    var answer = await InvokeAdmittedAsync(client, model, request, options, lease, headers, token).ConfigureAwait(false);
-                    _health?.Answered(model);
-                    return answer;
-                },
-                cancellationToken).ConfigureAwait(false);
+            (response, sentFlex) = await CallAtTierAsync(client, model, request, options, lease, headers, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutRejectedException timeout)
         {
@@ -207,7 +204,7 @@ public sealed partial class LlmGateway : ILlmGateway
             throw classified;
         }
 
-        var result = Price(model, request, response) with { InvalidUtf8Replaced = repairs.Replaced };
+        var result = Price(model, request, response, sentFlex) with { InvalidUtf8Replaced = repairs.Replaced };
         await lease.ReconcileAsync(result.InputTokens, result.OutputTokens, headers.Last).ConfigureAwait(false);
         if (cacheKey is not null)
         {
@@ -223,11 +220,17 @@ public sealed partial class LlmGateway : ILlmGateway
     /// provider's retry-after) instead of burning a retry; without a budget store the retries handle it as before.
     /// </summary>
     private async ValueTask<ChatResponse> InvokeAdmittedAsync(
-        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, AdmissionLease lease, RateLimitCapture headers, CancellationToken cancellationToken)
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, AdmissionLease lease, RateLimitCapture headers, bool flex,
+        CancellationToken cancellationToken)
     {
         try
         {
             return await InvokeOnceAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WorkflowException failure) when (flex && IsFlexRefusal(failure))
+        {
+            // Flex capacity, not the key's limit: the budget stays as it is, and the tier's own rules decide what next.
+            throw FlexUnavailable(model, failure);
         }
         catch (WorkflowException failure) when (failure.Error.Type == "rate_limited" && lease != AdmissionLease.None)
         {
@@ -273,6 +276,13 @@ public sealed partial class LlmGateway : ILlmGateway
                 response.AdditionalProperties = properties;
             }
 
+            if (updates.Select(u => ServiceTiers.Answered(u.AdditionalProperties)).LastOrDefault(t => t is not null) is { } tier)
+            {
+                var properties = response.AdditionalProperties;
+                ServiceTiers.SetAnswered(ref properties, tier);
+                response.AdditionalProperties = properties;
+            }
+
             return response;
         }
         catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
@@ -286,17 +296,14 @@ public sealed partial class LlmGateway : ILlmGateway
         }
     }
 
-    private LlmCallResult Price(ModelId model, LlmCallRequest request, ChatResponse response)
+    private LlmCallResult Price(ModelId model, LlmCallRequest request, ChatResponse response, bool sentFlex)
     {
         var text = response.Text;
         var usage = response.Usage;
         var estimated = usage?.InputTokenCount is null || usage.OutputTokenCount is null;
         var input = (int)(usage?.InputTokenCount ?? TokenEstimator.Estimate(request.Messages));
         var output = (int)(usage?.OutputTokenCount ?? TokenEstimator.Estimate(text));
-        var reported = ProviderCost.Get(response.AdditionalProperties);
-        var cost = reported is { } providerCost
-            ? Math.Round(providerCost, 6, MidpointRounding.AwayFromZero)
-            : (request.Prices ?? _prices).Cost(model.ToString(), input, output, (int)(usage?.CachedInputTokenCount ?? 0));
+        var (cost, list, tier) = PriceAtTier(model, request, response, input, output, sentFlex);
         return new LlmCallResult
         {
             Text = text,
@@ -306,7 +313,10 @@ public sealed partial class LlmGateway : ILlmGateway
             OutputTokens = output,
             UsageEstimated = estimated,
             CostUsd = cost,
-            CostSource = reported is not null ? CostSources.Provider : cost is not null ? CostSources.PriceTable : null,
+            CostSource = ProviderCost.Get(response.AdditionalProperties) is not null ? CostSources.Provider : cost is not null ? CostSources.PriceTable : null,
+            ServiceTier = tier,
+            RequestedServiceTier = request.ServiceTier is { Tier: not ServiceTiers.Standard } asked ? asked.Tier : null,
+            ListCostUsd = list,
         };
     }
 
@@ -381,7 +391,7 @@ public sealed partial class LlmGateway : ILlmGateway
         return new WorkflowException(last.Error with { Message = message, Details = details }, last);
     }
 
-    private static ResiliencePipeline BuildResilience(LlmOptions options)
+    private static ResiliencePipeline BuildResilience(LlmOptions options, TimeSpan attemptTimeout)
     {
         var builder = new ResiliencePipelineBuilder();
         // MaxAttempts = 1 means no retries (Polly rejects a retry strategy with zero retries).
@@ -408,7 +418,7 @@ public sealed partial class LlmGateway : ILlmGateway
             });
         }
 
-        return builder.AddTimeout(options.AttemptTimeout).Build();
+        return builder.AddTimeout(attemptTimeout).Build();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "LLM model {Model} failed ({ErrorType}): {ErrorMessage}")]

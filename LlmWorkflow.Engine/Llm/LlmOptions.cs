@@ -15,6 +15,9 @@ public sealed class LlmOptions
 
     public LlmRetryOptions Retry { get; set; } = new();
 
+    /// <summary>Flex processing: its retries, fallback margin, attempt timeout and price (<c>Llm:Flex</c>).</summary>
+    public FlexOptions Flex { get; set; } = new();
+
     /// <summary>Limit for one HTTP attempt (a retry gets a fresh one).</summary>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(120);
 

@@ -23,6 +23,13 @@ public sealed class LlmProviderOptions
     /// <summary>OpenRouter's <c>X-Title</c> attribution header.</summary>
     public string? Title { get; set; }
 
+    /// <summary>
+    /// Whether jobs of the flex tier send <c>service_tier: "flex"</c> to this provider. Default: true for the
+    /// <c>openai</c> kind, false for every other; true is honoured only by OpenAI-protocol providers (<c>openai</c>,
+    /// <c>openai-compatible</c>, e.g. a gateway in front of OpenAI). Elsewhere flex jobs run at standard and say so.
+    /// </summary>
+    public bool? FlexTier { get; set; }
+
     /// <summary>Extra request headers (e.g. a gateway's routing header).</summary>
     public Dictionary<string, string> Headers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }

@@ -197,7 +197,9 @@ public sealed class LlmProviderRegistry : IDisposable
             Endpoint = baseUrl,
             Transport = new HttpClientPipelineTransport(_http),
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-            NetworkTimeout = _options.AttemptTimeout + TimeSpan.FromSeconds(30),
+            // The gateway's per-attempt timeout is the real limit; a flex attempt may take Llm:Flex:AttemptTimeout.
+            NetworkTimeout = (provider.SupportsFlex ? TimeSpan.FromTicks(Math.Max(_options.AttemptTimeout.Ticks, _options.Flex.AttemptTimeout.Ticks)) : _options.AttemptTimeout)
+                + TimeSpan.FromSeconds(30),
         };
         var headers = new Dictionary<string, string>(provider.Options.Headers, StringComparer.OrdinalIgnoreCase);
         if (provider.Kind == ProviderKind.OpenRouter)

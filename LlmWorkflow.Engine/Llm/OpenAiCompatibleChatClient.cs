@@ -28,6 +28,15 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
             Usage = completion.Usage is { } usage ? ToAi(usage) : null,
         };
         AddReportedCost(completion.Usage, response);
+#pragma warning disable OPENAI001 // service_tier of the answer is marked experimental in the SDK; it is what flex is billed by.
+        if (completion.ServiceTier is { } tier)
+#pragma warning restore OPENAI001
+        {
+            var properties = response.AdditionalProperties;
+            ServiceTiers.SetAnswered(ref properties, tier.ToString());
+            response.AdditionalProperties = properties;
+        }
+
         return response;
     }
 
@@ -59,6 +68,15 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
                 FinishReason = update.FinishReason is { } reason ? ToAi(reason) : null,
             };
             AddReportedCost(update.Usage, aiUpdate);
+#pragma warning disable OPENAI001 // see GetResponseAsync
+            if (update.ServiceTier is { } tier)
+#pragma warning restore OPENAI001
+            {
+                var properties = aiUpdate.AdditionalProperties;
+                ServiceTiers.SetAnswered(ref properties, tier.ToString());
+                aiUpdate.AdditionalProperties = properties;
+            }
+
             yield return aiUpdate;
         }
     }
@@ -94,6 +112,12 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
             {
                 result.Patch.Set("$.max_tokens"u8, maxTokens);
             }
+        }
+
+        if (ServiceTiers.Requested(options) is { } serviceTier)
+        {
+            // The gateway asks for a tier only of providers that offer it (ResolvedProvider.SupportsFlex).
+            result.Patch.Set("$.service_tier"u8, serviceTier);
         }
 
         if (dialect == OpenAiDialect.OpenRouter)

@@ -49,7 +49,7 @@ internal sealed class ProviderErrorHandler : DelegatingHandler
             var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
             var secrets = request.Headers.Authorization?.Parameter is { } bearer ? [bearer, .. ApiKeyHeaders(request)] : ApiKeyHeaders(request);
             var message = SecretRedactor.Redact(ExtractMessage(body, response.ReasonPhrase), secrets);
-            throw new ProviderHttpException(response.StatusCode, Truncate(message), RetryAfter(response.Headers));
+            throw new ProviderHttpException(response.StatusCode, Truncate(message), RetryAfter(response.Headers), ExtractCode(body));
         }
     }
 
@@ -98,6 +98,32 @@ internal sealed class ProviderErrorHandler : DelegatingHandler
         }
 
         return string.IsNullOrWhiteSpace(body) ? reason ?? "no message" : body;
+    }
+
+    /// <summary>
+    /// The error's machine-readable code: what tells a 429 of the key's rate limit (<c>rate_limit_exceeded</c>) from
+    /// one of flex capacity. Only short word-like values are kept, so a body never smuggles text into logs through it.
+    /// </summary>
+    internal static string? ExtractCode(string body)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("error", out var error)
+                && error.ValueKind == JsonValueKind.Object)
+            {
+                var code = error.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()
+                    : error.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()
+                    : null;
+                return code is { Length: > 0 and <= 64 } && code.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '_' or '-' or '.') ? code : null;
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: no code.
+        }
+
+        return null;
     }
 
     private static string Truncate(string text) => text.Length <= MaxMessageLength ? text : text[..MaxMessageLength] + "…";

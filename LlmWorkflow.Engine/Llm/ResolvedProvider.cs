@@ -12,4 +12,7 @@ public sealed record ResolvedProvider(
     LlmProviderOptions Options)
 {
     public bool HasUsableKey => !RequiresApiKey || !string.IsNullOrEmpty(ApiKey);
+
+    /// <summary>Sends flex jobs' calls at <c>service_tier: "flex"</c> (see <see cref="LlmProviderOptions.FlexTier"/>).</summary>
+    public bool SupportsFlex => Kind is ProviderKind.OpenAi or ProviderKind.OpenAiCompatible && (Options.FlexTier ?? Kind == ProviderKind.OpenAi);
 }

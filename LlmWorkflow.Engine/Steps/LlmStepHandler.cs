@@ -74,7 +74,8 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
                     OnRefusedAnswer: call => LazyInitializer.EnsureInitialized(ref refused).Enqueue(call),
                     Prices: context.Run.Prices,
                     TenantId: context.Run.TenantId,
-                    UserId: context.Run.UserId),
+                    UserId: context.Run.UserId,
+                    ServiceTier: context.Run.ServiceTier),
                 cancellationToken);
         }
         catch (AdmissionDeferredException deferred)
@@ -194,8 +195,25 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
             ["estimated"] = result.UsageEstimated,
             ["duration_ms"] = Math.Round(result.DurationMs, 1),
         };
+        if (result.RequestedServiceTier is { } requested)
+        {
+            AddTier(output["usage"]!.AsObject(), result, requested);
+        }
+
         output["cache_hit"] = result.CacheHit;
         return output;
+    }
+
+    /// <summary>
+    /// A job that asked for a tier sees which one served the call, the list price and what the tier saved; a provider
+    /// without that tier ran it at standard, and <c>requested_service_tier</c> says what was asked.
+    /// </summary>
+    private static void AddTier(JsonObject usage, LlmCallResult result, string requested)
+    {
+        usage["service_tier"] = result.ServiceTier;
+        usage["requested_service_tier"] = requested;
+        usage["list_cost_usd"] = result.ListCostUsd;
+        usage["discount_usd"] = result.DiscountUsd;
     }
 
     /// <summary>Parses a JSON answer, tolerating the ```json fences models like to add.</summary>

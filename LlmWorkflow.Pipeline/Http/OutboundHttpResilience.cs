@@ -25,7 +25,7 @@ internal static class OutboundHttpResilience
     public static IServiceCollection AddOutboundHttpResilience(this IServiceCollection services, IConfiguration configuration)
     {
         AddBreaker(services, LlmProviderRegistry.HttpClientName, configuration.GetSection("Llm:CircuitBreaker"),
-            provider => provider.GetRequiredService<IOptions<LlmOptions>>().Value.AttemptTimeout, reportsCircuit: true);
+            provider => LongestLlmAttempt(provider.GetRequiredService<IOptions<LlmOptions>>().Value), reportsCircuit: true);
         foreach (var client in (string[])[ExternalHttp.ServicesClientName, ExternalHttp.GuardedClientName])
         {
             AddBreaker(services, client, configuration.GetSection("External:CircuitBreaker"),
@@ -34,6 +34,10 @@ internal static class OutboundHttpResilience
 
         return services;
     }
+
+    /// <summary>A flex attempt may outlast a standard one (<c>Llm:Flex:AttemptTimeout</c>): the backstop waits for the longer.</summary>
+    private static TimeSpan LongestLlmAttempt(LlmOptions options) =>
+        options.Flex.AttemptTimeout > options.AttemptTimeout ? options.Flex.AttemptTimeout : options.AttemptTimeout;
 
     /// <param name="reportsCircuit">Tell the <see cref="ProviderHealthTracker"/> of the breakers' state changes (the provider health view).</param>
     private static void AddBreaker(IServiceCollection services, string client, IConfiguration settings, Func<IServiceProvider, TimeSpan> attemptTimeout, bool reportsCircuit = false) =>

@@ -23,10 +23,12 @@ public sealed partial class JobLifecycleStore
             INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, priority, webhook_url, webhook_secret, webhook_events,
                                            user_id, username, action, status, input_data, debug_mode, budget_usd,
                                            queued_at, dispatched_at, created_at, updated_at, tenant_id, trace_id,
-                                           definition_hash, forked_from_job_id, forked_from_step, concurrency_key, concurrency_limit)
+                                           definition_hash, forked_from_job_id, forked_from_step, concurrency_key, concurrency_limit,
+                                           service_tier, deadline)
             SELECT $1, $1::text, s.workflow_name, s.priority, s.webhook_url, s.webhook_secret, s.webhook_events,
                    s.user_id, s.username, s.action, '{JobLifecycle.Rule(JobTransition.Fork).To.ToWire()}', COALESCE($6::jsonb, s.input_data),
-                   s.debug_mode, s.budget_usd, $4, $4, $4, $4, s.tenant_id, NULL, $5, s.id, $3, s.concurrency_key, s.concurrency_limit
+                   s.debug_mode, s.budget_usd, $4, $4, $4, $4, s.tenant_id, NULL, $5, s.id, $3, s.concurrency_key, s.concurrency_limit,
+                   s.service_tier, s.deadline
               FROM source s
             RETURNING id
         ), reused AS (

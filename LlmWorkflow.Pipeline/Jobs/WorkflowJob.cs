@@ -122,6 +122,12 @@ public sealed class WorkflowJob
 
     public bool DebugMode { get; set; }
 
+    /// <summary>The tier its LLM calls ask for: <c>standard</c> or <c>flex</c> (<see cref="Engine.Llm.ServiceTiers"/>).</summary>
+    public string ServiceTier { get; set; } = Engine.Llm.ServiceTiers.Standard;
+
+    /// <summary>A flex job's deadline: refused flex calls are retried until shortly before it, then sent at standard.</summary>
+    public DateTimeOffset? Deadline { get; set; }
+
     /// <summary>Opt-in webhook events beyond the terminal ones, e.g. <c>workflow.step_completed</c>.</summary>
     public string[]? WebhookEvents { get; set; }
 

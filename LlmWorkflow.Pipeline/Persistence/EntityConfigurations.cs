@@ -31,6 +31,7 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.Property(j => j.DefinitionHash).HasMaxLength(64).IsFixedLength();
         job.Property(j => j.ForkedFromStep).HasMaxLength(255);
         job.Property(j => j.ConcurrencyKey).HasMaxLength(600);
+        job.Property(j => j.ServiceTier).HasMaxLength(20).HasDefaultValue(Engine.Llm.ServiceTiers.Standard);
         job.Property(j => j.CostUsd).HasPrecision(10, 6);
         job.Property(j => j.BudgetUsd).HasPrecision(10, 6);
         job.Property(j => j.InputData).HasColumnType("jsonb");

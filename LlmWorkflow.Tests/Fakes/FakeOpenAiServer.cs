@@ -5,13 +5,23 @@ namespace LlmWorkflow.Tests.Fakes;
 
 /// <summary>
 /// Fake OpenAI-compatible chat completions (<c>POST {prefix}/chat/completions</c>), JSON and SSE streaming, with
-/// OpenRouter's <c>usage.cost</c> when asked for. Use <see cref="ApiUrl"/> as the provider's base URL.
+/// OpenRouter's <c>usage.cost</c> when asked for. Use <see cref="ApiUrl"/> as the provider's base URL. Answers carry
+/// <c>service_tier</c> as OpenAI's do (<c>flex</c> for a flex request, else <c>default</c>), and flex requests can be
+/// refused with flex's "429 resource unavailable" (<see cref="RefuseFlex"/>).
 /// </summary>
 public sealed class FakeOpenAiServer : FakeHttpServer
 {
     private FakeOpenAiServer(FakeOpenAiOptions options) => Options = options;
 
     public FakeOpenAiOptions Options { get; set; }
+
+    private int _flexRefusals;
+
+    /// <summary>The next <paramref name="times"/> flex requests are refused: 429, code <c>resource_unavailable</c>.</summary>
+    public void RefuseFlex(int times) => Interlocked.Add(ref _flexRefusals, times);
+
+    /// <summary>The <c>service_tier</c> a recorded request asked for, or null when it named none.</summary>
+    public static string? ServiceTierOf(RecordedRequest request) => request.Json?["service_tier"]?.GetValue<string>();
 
     /// <summary>The API root clients are configured with, e.g. <c>http://127.0.0.1:5000/v1/</c>.</summary>
     public Uri ApiUrl => new(BaseUrl, Options.ApiPrefix.Trim('/') + "/");
@@ -38,9 +48,16 @@ public sealed class FakeOpenAiServer : FakeHttpServer
 
         var options = Options;
         var model = body["model"]?.GetValue<string>() ?? "unknown";
+        var tier = body["service_tier"]?.GetValue<string>() == "flex" ? "flex" : "default";
+        if (tier == "flex" && TakeFlexRefusal())
+        {
+            await WriteJsonAsync(context, FlexUnavailableBody, 429);
+            return;
+        }
+
         if (body["stream"]?.GetValue<bool>() == true)
         {
-            await StreamAsync(context, body, options, model);
+            await StreamAsync(context, body, options, model, tier);
             return;
         }
 
@@ -50,6 +67,7 @@ public sealed class FakeOpenAiServer : FakeHttpServer
             ["object"] = "chat.completion",
             ["created"] = 1_700_000_000,
             ["model"] = model,
+            ["service_tier"] = tier,
             ["choices"] = new JsonArray(new JsonObject
             {
                 ["index"] = 0,
@@ -65,22 +83,41 @@ public sealed class FakeOpenAiServer : FakeHttpServer
         await WriteJsonAsync(context, completion.ToJsonString());
     }
 
-    private static async Task StreamAsync(HttpContext context, JsonObject body, FakeOpenAiOptions options, string model)
+    // OpenAI's flex guide names the refusal "429 Resource Unavailable"; the code is this fake's, not OpenAI's documented one.
+    private static readonly string FlexUnavailableBody = new JsonObject
+    {
+        ["error"] = new JsonObject { ["message"] = "Resource unavailable: flex capacity is exhausted, try again later.", ["type"] = "server_error", ["code"] = "resource_unavailable" },
+    }.ToJsonString();
+
+    private bool TakeFlexRefusal()
+    {
+        while (Volatile.Read(ref _flexRefusals) is var left and > 0)
+        {
+            if (Interlocked.CompareExchange(ref _flexRefusals, left - 1, left) == left)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static async Task StreamAsync(HttpContext context, JsonObject body, FakeOpenAiOptions options, string model, string tier)
     {
         context.Response.ContentType = "text/event-stream";
         foreach (var chunk in options.Chunks)
         {
-            await WriteEventAsync(context, Chunk(model, new JsonObject { ["content"] = chunk }, null));
+            await WriteEventAsync(context, Chunk(model, new JsonObject { ["content"] = chunk }, null, tier));
             if (options.ChunkDelay > TimeSpan.Zero)
             {
                 await Task.Delay(options.ChunkDelay, context.RequestAborted);
             }
         }
 
-        await WriteEventAsync(context, Chunk(model, new JsonObject(), "stop"));
+        await WriteEventAsync(context, Chunk(model, new JsonObject(), "stop", tier));
         if (options.IncludeUsage && body["stream_options"]?["include_usage"]?.GetValue<bool>() == true)
         {
-            var usageChunk = Chunk(model, null, null);
+            var usageChunk = Chunk(model, null, null, tier);
             usageChunk["usage"] = Usage(body, options);
             await WriteEventAsync(context, usageChunk);
         }
@@ -88,12 +125,13 @@ public sealed class FakeOpenAiServer : FakeHttpServer
         await context.Response.WriteAsync("data: [DONE]\n\n", context.RequestAborted);
     }
 
-    private static JsonObject Chunk(string model, JsonObject? delta, string? finishReason) => new()
+    private static JsonObject Chunk(string model, JsonObject? delta, string? finishReason, string tier) => new()
     {
         ["id"] = "chatcmpl-fake",
         ["object"] = "chat.completion.chunk",
         ["created"] = 1_700_000_000,
         ["model"] = model,
+        ["service_tier"] = tier,
         ["choices"] = delta is null
             ? new JsonArray()
             : new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finishReason }),

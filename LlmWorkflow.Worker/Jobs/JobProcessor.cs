@@ -138,6 +138,7 @@ internal sealed partial class JobProcessor(
                 SpendBudget = spendBudgets.For(claimed.TenantId, claimed.UserId),
                 TenantId = claimed.TenantId,
                 UserId = claimed.UserId,
+                ServiceTier = claimed.ServiceTier,
                 ResumedWait = claimed.ResumedWait,
                 Signals = signals,
                 Prompts = prompts,

@@ -62,6 +62,9 @@ internal static class OpenApiSchemaShapes
             ["total_tokens"] = Integer(),
             ["cost_usd"] = new OpenApiSchema { Type = JsonSchemaType.Number | JsonSchemaType.Null, Description = "USD; null when a model used is unpriced." },
             ["unpriced"] = new OpenApiSchema { Type = JsonSchemaType.Boolean },
+            ["requested_service_tier"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Only for a job of a cheaper tier: the tier it asked for (flex). Each llm step's usage says the tier that served it." },
+            ["list_cost_usd"] = new OpenApiSchema { Type = JsonSchemaType.Number, Description = "Only for a job of a cheaper tier: its priced calls at the list (standard) price." },
+            ["discount_usd"] = new OpenApiSchema { Type = JsonSchemaType.Number, Description = "Only for a job of a cheaper tier: list_cost_usd minus cost_usd." },
         }),
         ["InvalidLimitResultsProblem"] = new OpenApiSchema
         {
@@ -160,6 +163,8 @@ internal static class OpenApiSchemaShapes
         ["HttpValidationProblemDetails"] = ["type", "title", "status"],
         ["OnErrorPolicy"] = ["mode"],
         ["JobError"] = ["type", "category", "message", "retryable"],
+        // The tier members are there only for jobs of a cheaper tier: a standard job's cost data is as it always was.
+        ["CostData"] = ["provider", "model", "input_tokens", "output_tokens", "total_tokens", "cost_usd", "unpriced"],
         ["SubmitWorkflowRequest"] = ["workflow_name"],
         ["ValidateWorkflowRequest"] = [],
         ["BulkDeleteRequest"] = ["job_ids"],

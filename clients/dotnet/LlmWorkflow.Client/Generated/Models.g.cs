@@ -296,6 +296,18 @@ public sealed record CostData
 
     [JsonPropertyName("unpriced")]
     public required bool Unpriced { get; init; }
+
+    /// <summary>Only for a job of a cheaper tier: the tier it asked for (flex). Each llm step's usage says the tier that served it.</summary>
+    [JsonPropertyName("requested_service_tier")]
+    public string? RequestedServiceTier { get; init; }
+
+    /// <summary>Only for a job of a cheaper tier: its priced calls at the list (standard) price.</summary>
+    [JsonPropertyName("list_cost_usd")]
+    public double? ListCostUsd { get; init; }
+
+    /// <summary>Only for a job of a cheaper tier: list_cost_usd minus cost_usd.</summary>
+    [JsonPropertyName("discount_usd")]
+    public double? DiscountUsd { get; init; }
 }
 
 public sealed record CreateApiKeyRequest
@@ -1764,6 +1776,14 @@ public sealed record SubmitWorkflowRequest
     /// <summary>Run this many seconds from now (1-31536000). The job is 'scheduled' until then. Not with run_at.</summary>
     [JsonPropertyName("delay_seconds")]
     public long? DelaySeconds { get; init; }
+
+    /// <summary>The price tier of the job's LLM calls: "standard" (default) or "flex" (OpenAI's flex processing: slower, sometimes refused for capacity, billed at half the list price; providers without it run the call at standard and say so). "batch" (the Batch API tier) is refused: not available yet. Any other value is a 400 listing the valid ones.</summary>
+    [JsonPropertyName("service_tier")]
+    public string? ServiceTier { get; init; }
+
+    /// <summary>For flex: the time the job's calls must be answered by, RFC 3339 with an offset, in the future (after run_at, at most a year ahead). A flex call refused for capacity is asked again with backoff while the deadline leaves more than Llm:Flex:FallbackMargin, then sent at standard; without a deadline it is sent at standard at once. A deadline alone implies "flex"; with "standard" it is a 400.</summary>
+    [JsonPropertyName("deadline")]
+    public string? Deadline { get; init; }
 }
 
 public sealed record TenantListResponse

@@ -1222,6 +1222,12 @@ export interface components {
             /** @description USD; null when a model used is unpriced. */
             cost_usd: null | number;
             unpriced: boolean;
+            /** @description Only for a job of a cheaper tier: the tier it asked for (flex). Each llm step's usage says the tier that served it. */
+            requested_service_tier?: string;
+            /** @description Only for a job of a cheaper tier: its priced calls at the list (standard) price. */
+            list_cost_usd?: number;
+            /** @description Only for a job of a cheaper tier: list_cost_usd minus cost_usd. */
+            discount_usd?: number;
         };
         CreateApiKeyRequest: {
             name: null | string;
@@ -1611,6 +1617,13 @@ export interface components {
             tenant_id: null | string;
             /** Format: int32 */
             priority: number;
+            /** @description The price tier the job's LLM calls ask for: "standard" or "flex" (each llm step's usage says which tier served it). */
+            service_tier: string;
+            /**
+             * Format: date-time
+             * @description A flex job's deadline: refused flex calls are retried until shortly before it, then sent at standard; null without one.
+             */
+            deadline: null | string;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -2242,6 +2255,10 @@ export interface components {
              * @description Run this many seconds from now (1-31536000). The job is 'scheduled' until then. Not with run_at.
              */
             delay_seconds?: null | number;
+            /** @description The price tier of the job's LLM calls: "standard" (default) or "flex" (OpenAI's flex processing: slower, sometimes refused for capacity, billed at half the list price; providers without it run the call at standard and say so). "batch" (the Batch API tier) is refused: not available yet. Any other value is a 400 listing the valid ones. */
+            service_tier?: null | string;
+            /** @description For flex: the time the job's calls must be answered by, RFC 3339 with an offset, in the future (after run_at, at most a year ahead). A flex call refused for capacity is asked again with backoff while the deadline leaves more than Llm:Flex:FallbackMargin, then sent at standard; without a deadline it is sent at standard at once. A deadline alone implies "flex"; with "standard" it is a 400. */
+            deadline?: null | string;
         };
         TenantListResponse: {
             tenants: components["schemas"]["TenantSummary"][];
