@@ -176,6 +176,7 @@ public static partial class LlmWorkflowRoutes
         ["StreamState"] = typeof(StreamState),
         ["SubmitWorkflowRequest"] = typeof(SubmitWorkflowRequest),
         ["TenantListResponse"] = typeof(TenantListResponse),
+        ["TenantSpend"] = typeof(TenantSpend),
         ["TenantSummary"] = typeof(TenantSummary),
         ["ThroughputBucket"] = typeof(ThroughputBucket),
         ["UpdateScheduleRequest"] = typeof(UpdateScheduleRequest),

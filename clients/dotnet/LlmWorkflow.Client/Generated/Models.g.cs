@@ -1289,6 +1289,9 @@ public sealed record ProviderLimitsResponse
 
     [JsonPropertyName("waiting")]
     public required IReadOnlyList<ProviderBudgetWaiters> Waiting { get; init; }
+
+    [JsonPropertyName("tenant_spend")]
+    public required IReadOnlyList<TenantSpend> TenantSpend { get; init; }
 }
 
 public sealed record ProviderPauseResponse
@@ -1487,7 +1490,7 @@ public sealed record ScheduleTickView
     [JsonPropertyName("outcome")]
     public required string Outcome { get; init; }
 
-    /// <summary>Why a tick was skipped: paused, overlap (the previous job had not finished), missed (the service was down at its time); null when started.</summary>
+    /// <summary>Why a tick was skipped: paused, overlap (the previous job had not finished), missed (the service was down at its time), no_concurrency_key (the schedule's input no longer gives its workflow's concurrency key); null when started.</summary>
     [JsonPropertyName("reason")]
     public string? Reason { get; init; }
 
@@ -1790,6 +1793,15 @@ public sealed record TenantListResponse
 {
     [JsonPropertyName("tenants")]
     public required IReadOnlyList<TenantSummary> Tenants { get; init; }
+}
+
+public sealed record TenantSpend
+{
+    [JsonPropertyName("tenant_id")]
+    public required string TenantId { get; init; }
+
+    [JsonPropertyName("budget")]
+    public required BudgetUsageEntry Budget { get; init; }
 }
 
 public sealed record TenantSummary

@@ -645,8 +645,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * LLM budgets per provider and model: limits, what the current window used, calls in flight, pauses and waiting jobs
-         * @description One entry per configured scope (Llm:Limits:<provider or provider/model>) and per paused provider. used counts the sliding window of window_seconds (reserved estimates of calls in flight, real usage of answered ones); blocked_for_ms is the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a budget, by scope and reason.
+         * LLM budgets per provider, model and tenant: limits, what the current window used, calls in flight, pauses, waiting jobs and tenants' dollar spend
+         * @description One entry per configured scope (Llm:Limits:<provider or provider/model>, Tenants:<id>:Limits as tenant:<id>) and per paused provider. used counts the sliding window of window_seconds (reserved estimates of calls in flight, real usage of answered ones); blocked_for_ms is the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a budget, by scope and reason (a user's scope, tenant:<id>:user:<user>, appears there while one of its jobs waits). tenant_spend lists every tenant's daily and monthly dollar budget (Tenants:<id>:Budgets) with what its rolling window spent and reserved and what is left; per-user budgets are each user's own and are read by GET /usage/budget.
          */
         get: operations["ProviderLimits"];
         put?: never;
@@ -1974,6 +1974,7 @@ export interface components {
             window_seconds: number;
             scopes: components["schemas"]["ProviderScopeLimits"][];
             waiting: components["schemas"]["ProviderBudgetWaiters"][];
+            tenant_spend: components["schemas"]["TenantSpend"][];
         };
         ProviderPauseResponse: {
             provider: string;
@@ -2083,7 +2084,7 @@ export interface components {
             tick_at: string;
             /** @description started | skipped */
             outcome: string;
-            /** @description Why a tick was skipped: paused, overlap (the previous job had not finished), missed (the service was down at its time); null when started. */
+            /** @description Why a tick was skipped: paused, overlap (the previous job had not finished), missed (the service was down at its time), no_concurrency_key (the schedule's input no longer gives its workflow's concurrency key); null when started. */
             reason: null | string;
             /** Format: uuid */
             job_id: null | string;
@@ -2262,6 +2263,10 @@ export interface components {
         };
         TenantListResponse: {
             tenants: components["schemas"]["TenantSummary"][];
+        };
+        TenantSpend: {
+            tenant_id: string;
+            budget: components["schemas"]["BudgetUsageEntry"];
         };
         TenantSummary: {
             tenant_id: string;

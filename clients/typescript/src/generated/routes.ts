@@ -836,6 +836,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   ],
   "ProviderLimitsResponse": [
     "scopes",
+    "tenant_spend",
     "waiting",
     "window_seconds"
   ],
@@ -1021,6 +1022,10 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   ],
   "TenantListResponse": [
     "tenants"
+  ],
+  "TenantSpend": [
+    "budget",
+    "tenant_id"
   ],
   "TenantSummary": [
     "jobs",
