@@ -43,6 +43,12 @@ public sealed partial class LlmGateway
             {
                 return (await CallOnceAsync(client, model, request, options, lease, headers, flex, cancellationToken).ConfigureAwait(false), flex);
             }
+            catch (WorkflowException refused) when (flex && IsFlexNotOffered(refused))
+            {
+                // Flex is in beta for some models only; another model's flex request is a 400 and is not billed.
+                LogFlexNotOffered(model.ToString());
+                flex = false;
+            }
             catch (WorkflowException refused) when (flex && refused.Error.Type == FlexUnavailableType)
             {
                 var decision = FlexRetryPolicy.Decide(request.ServiceTier!.Deadline, _time.GetUtcNow(), retries, _providers.Options.Flex);
@@ -94,6 +100,15 @@ public sealed partial class LlmGateway
         failure.Error is { Type: "rate_limited", Details: { } details }
         && details["http_status"]?.GetValue<int>() == 429
         && !(details["provider_code"]?.GetValue<string>() is { } code && KeyLimitCodes.Contains(code));
+
+    /// <summary>
+    /// A 400 to a flex request that names <c>service_tier</c> (or flex): this model has no flex tier (OpenAI and Azure refuse
+    /// such a request rather than serve it at standard), so the call is sent again at standard.
+    /// </summary>
+    private static bool IsFlexNotOffered(WorkflowException failure) =>
+        failure.Error.Details?["http_status"]?.GetValue<int>() == 400
+        && (failure.Error.Message.Contains("service_tier", StringComparison.OrdinalIgnoreCase)
+            || failure.Error.Message.Contains("flex", StringComparison.OrdinalIgnoreCase));
 
     private static WorkflowException FlexUnavailable(ModelId model, WorkflowException refused) =>
         new(WorkflowException.External(FlexUnavailableType, $"{model.Provider} has no flex capacity for {model} now: {refused.Error.Message}", retryable: false).Error with

@@ -56,6 +56,20 @@ public sealed class FlexTierGatewayTests
     }
 
     [Fact]
+    public async Task AModelWithoutFlexRefusingTheTierWith400IsAskedAgainAtStandardAndBilledAtTheListPrice()
+    {
+        await using var fake = await FakeOpenAiServer.StartAsync(new FakeOpenAiOptions { PromptTokens = 10_000, CompletionTokens = 1_000 });
+        // OpenAI's (and Azure's) answer to a flex request for a model without flex: a 400 naming the parameter.
+        fake.Enqueue(new FakeResponse(400, """{"error":{"message":"Invalid service_tier argument: flex is not available for this model.","type":"invalid_request_error","param":"service_tier","code":null}}"""));
+        var gateway = TestGateways.Create(TestGateways.Options(("openai", new LlmProviderOptions { BaseUrl = fake.ApiUrl.ToString() })), Keys);
+
+        var result = await gateway.CompleteAsync(TestGateways.Ask("openai/gpt-4o-mini") with { ServiceTier = Flex }, TestContext.Current.CancellationToken);
+
+        Assert.Equal(["flex", null], fake.Requests.Select(FakeOpenAiServer.ServiceTierOf));
+        Assert.Equal((ServiceTiers.Standard, "flex", 0.0021m, 0m), (result.ServiceTier, result.RequestedServiceTier, result.CostUsd, result.DiscountUsd));
+    }
+
+    [Fact]
     public async Task AKeyRateLimitOnAFlexCallStaysARateLimit()
     {
         await using var fake = await FakeOpenAiServer.StartAsync();
