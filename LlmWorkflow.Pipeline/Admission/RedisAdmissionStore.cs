@@ -217,7 +217,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         return {used[1], used[3], used[4], redis.call('ZCARD', KEYS[3]), redis.call('EXISTS', KEYS[5]), math.max(0, blocked)}
         """;
 
-    public async Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings)
+    public async Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings, string? provider = null)
     {
         var keys = new List<RedisKey>(scopes.Count * 4 + 1);
         var args = new List<RedisValue>
@@ -230,7 +230,8 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
             args.AddRange([Cap(limit.RequestsPerMinute), Cap(limit.TokensPerMinute), Cap(limit.InputTokensPerMinute), Cap(limit.OutputTokensPerMinute), Cap(limit.ConcurrentCalls)]);
         }
 
-        keys.Add(PauseKey(ProviderOf(scopes[0].Scope)));
+        provider ??= ProviderOf(scopes[0].Scope);
+        keys.Add(PauseKey(provider));
         var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, [.. keys], [.. args]).ConfigureAwait(false))!;
         var wait = (long)result[0];
         if (wait == 0)
@@ -238,7 +239,9 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
             return AdmissionVerdict.Reserved;
         }
 
-        return new AdmissionVerdict(wait < 0 ? null : TimeSpan.FromMilliseconds(wait), scopes[(int)result[1] - 1].Scope, (string?)result[2]);
+        // A pause is the provider's, whatever scope came first (a tenant's may): its resume wakes the provider's waiters.
+        var reason = (string?)result[2];
+        return new AdmissionVerdict(wait < 0 ? null : TimeSpan.FromMilliseconds(wait), reason == "paused" ? provider : scopes[(int)result[1] - 1].Scope, reason);
     }
 
     public async Task ReconcileAsync(string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings)

@@ -172,7 +172,8 @@ public sealed class TenantScopePauseTests(TestServers servers)
 
         await store.SetPausedAsync("openai", paused: true);
         var deferred = await Assert.ThrowsAsync<AdmissionDeferredException>(async () => await admission.AdmitAsync(model, request, CancellationToken.None));
-        Assert.Equal("paused", deferred.Reason);
+        // Parked on the provider's scope, which the provider's resume wakes.
+        Assert.Equal(("openai", "paused"), (deferred.Scope, deferred.Reason));
 
         await store.SetPausedAsync("openai", paused: false);
         var lease = await admission.AdmitAsync(model, request, CancellationToken.None);

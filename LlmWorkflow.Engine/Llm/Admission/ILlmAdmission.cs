@@ -22,8 +22,11 @@ public readonly record struct AdmissionAmounts(int Requests, int InputTokens, in
 /// </summary>
 public interface IAdmissionStore
 {
-    /// <summary>Reserves <paramref name="amounts"/> in every scope, or none: the wait until they fit, or zero when reserved.</summary>
-    Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings);
+    /// <summary>
+    /// Reserves <paramref name="amounts"/> in every scope, or none: the wait until they fit, or zero when reserved.
+    /// Nothing is reserved while <paramref name="provider"/> (the called model's; null: the first scope's) is paused.
+    /// </summary>
+    Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings, string? provider = null);
 
     /// <summary>Replaces the reservation by what the call used (stamped now: the provider counted it no earlier).</summary>
     Task ReconcileAsync(string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings);

@@ -27,15 +27,11 @@ public sealed partial class LlmAdmission(
     {
         var current = _options.CurrentValue;
         var scopes = current.ScopesFor(model, request.TenantId, request.UserId).ToList();
-        if (scopes.Count == 0 || AdmissionOptions.IsTenantScope(scopes[0].Scope))
+        if (scopes.Count == 0)
         {
-            // No provider budget, but a paused provider still holds its calls back (a zero budget). The store's
-            // reservation checks the pause of its first scope's provider, which a tenant's scope does not name.
+            // No budget, but a paused provider still holds its calls back (a zero budget).
             await ThrowIfPausedAsync(model, current.Admission).ConfigureAwait(false);
-            if (scopes.Count == 0)
-            {
-                return AdmissionLease.None;
-            }
+            return AdmissionLease.None;
         }
 
         var amounts = new AdmissionAmounts(1, PromptTokenCounter.Count(model, request.Messages), await OutputEstimateAsync(model, request, current.Admission, cancellationToken).ConfigureAwait(false));
@@ -45,7 +41,7 @@ public sealed partial class LlmAdmission(
             AdmissionVerdict verdict;
             try
             {
-                verdict = await _store.ReserveAsync(leaseId, scopes, amounts, current.Admission).ConfigureAwait(false);
+                verdict = await _store.ReserveAsync(leaseId, scopes, amounts, current.Admission, model.Provider).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
