@@ -21,26 +21,26 @@ public sealed class LocalServerResource(string name, string command, string work
 /// </summary>
 public static class LocalServers
 {
-    private const string PostgresAccount = "postgres";
-
     /// <summary>postgres on a free loopback port, its cluster in <paramref name="dataDirectory"/>; the connection string names <paramref name="database"/>.</summary>
     public static IResourceBuilder<IResourceWithConnectionString> AddLocalPostgres(
         this IDistributedApplicationBuilder builder, string name, string dataDirectory, string database, bool proxied)
     {
-        var bin = FindPostgresBinDirectory();
+        var bin = LocalServerPrograms.PostgresBinDirectory();
         var port = FreeLoopbackPort();
         var listenPort = proxied ? FreeLoopbackPort() : port;
         var connectionString = $"Host=127.0.0.1;Port={port.ToString(CultureInfo.InvariantCulture)};Username=postgres;Database={database}";
 
         // As root the server must run as the postgres account; setpriv execs, so the orchestrator signals postgres itself.
-        string[] server = [Path.Combine(bin, "postgres"), "-D", dataDirectory, "-p", listenPort.ToString(CultureInfo.InvariantCulture),
-            "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="];
+        string[] server = [Path.Combine(bin, "postgres"), "-D", dataDirectory,
+            .. LocalServerPrograms.PostgresSettings(listenPort).Append("unix_socket_directories=").SelectMany(setting => new[] { "-c", setting })];
+        var account = LocalServerPrograms.PostgresAccount;
         var asAccount = Environment.UserName == "root"
-            ? new[] { $"--reuid={PostgresAccount}", $"--regid={PostgresAccount}", "--init-groups", "--" }
+            ? new[] { $"--reuid={account}", $"--regid={account}", "--init-groups", "--" }
             : [];
         var resource = new LocalServerResource(name, asAccount.Length > 0 ? "setpriv" : server[0], "/", connectionString);
 
-        var init = builder.AddExecutable($"{name}-init", "bash", "/", "-c", InitScript, $"{name}-init", dataDirectory, bin, database, PostgresAccount)
+        var init = builder.AddExecutable($"{name}-init", "bash", "/", ["-c", InitScript, $"{name}-init", dataDirectory, bin, database, account,
+                .. LocalServerPrograms.InitdbArguments(dataDirectory)])
             .WithParentRelationship(resource);
 
         var healthCheck = $"{name}_check";
@@ -58,8 +58,7 @@ public static class LocalServers
     public static IResourceBuilder<IResourceWithConnectionString> AddLocalRedis(
         this IDistributedApplicationBuilder builder, string name, string dataDirectory, bool proxied)
     {
-        var program = FindOnPath("REDIS_SERVER", "redis-server")
-            ?? throw Missing("redis-server", "REDIS_SERVER or PATH");
+        var program = LocalServerPrograms.RedisServer();
         var port = FreeLoopbackPort();
         var listenPort = proxied ? FreeLoopbackPort() : port;
         var connectionString = $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}";
@@ -67,10 +66,8 @@ public static class LocalServers
 
         var healthCheck = $"{name}_check";
         builder.Services.AddHealthChecks().AddRedis(connectionString, name: healthCheck);
-        // `save ""` (two quote characters, as redis-server reads its arguments as config lines): no RDB snapshots.
         return builder.AddResource(new LocalServerResource(name, program, dataDirectory, connectionString))
-            .WithArgs("--port", listenPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", dataDirectory,
-                "--appendonly", "yes", "--appendfsync", "everysec", "--save", "\"\"")
+            .WithArgs([.. LocalServerPrograms.RedisArguments(listenPort, dataDirectory, noSnapshots: "\"\"")])
             .WithServerEndpoint(port, listenPort, proxied)
             .WithHealthCheck(healthCheck)
             .WithIconName("Memory");
@@ -82,6 +79,7 @@ public static class LocalServers
     private const string InitScript = """
         set -eu
         data=$1 bin=$2 database=$3 account=$4
+        shift 4
         if [ -f "$data/PG_VERSION" ]; then echo "reusing the PostgreSQL cluster in $data"; exit 0; fi
         mkdir -p "$data"
         run=""
@@ -91,43 +89,10 @@ public static class LocalServers
           while [ "$dir" != / ]; do chmod o+x "$dir"; dir=$(dirname "$dir"); done
           run="setpriv --reuid=$account --regid=$account --init-groups --"
         fi
-        $run "$bin/initdb" -D "$data" -U postgres -E UTF8 --locale=C --auth=trust
+        $run "$bin/initdb" "$@"
         echo "CREATE DATABASE \"$database\"" | $run "$bin/postgres" --single -D "$data" postgres > /dev/null
         echo "initialised a PostgreSQL cluster with the database $database in $data"
         """;
-
-    private static string FindPostgresBinDirectory()
-    {
-        var candidates = new List<string>();
-        if (Environment.GetEnvironmentVariable("PG_BIN") is { Length: > 0 } explicitDirectory)
-        {
-            candidates.Add(explicitDirectory);
-        }
-
-        if (Directory.Exists("/usr/lib/postgresql"))
-        {
-            candidates.AddRange(Directory.GetDirectories("/usr/lib/postgresql")
-                .OrderByDescending(dir => int.TryParse(Path.GetFileName(dir), CultureInfo.InvariantCulture, out var major) ? major : -1)
-                .Select(dir => Path.Combine(dir, "bin")));
-        }
-
-        candidates.AddRange(PathDirectories());
-        return candidates.FirstOrDefault(dir => File.Exists(Path.Combine(dir, "initdb")) && File.Exists(Path.Combine(dir, "postgres")))
-            ?? throw Missing("the PostgreSQL server programs (initdb, postgres)", "PG_BIN, /usr/lib/postgresql/*/bin or PATH");
-    }
-
-    // A variable naming a missing file is a mistake to report, not a reason to look elsewhere.
-    private static string? FindOnPath(string variable, string program) =>
-        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } explicitPath
-            ? File.Exists(explicitPath) ? explicitPath : throw new MissingProgramException($"{variable} names {explicitPath}, which does not exist.")
-            : PathDirectories().Select(dir => Path.Combine(dir, program)).FirstOrDefault(File.Exists);
-
-    private static IEnumerable<string> PathDirectories() =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
-
-    private static MissingProgramException Missing(string what, string where) =>
-        new($"Found no {what} in {where}: install them (Debian/Ubuntu: sudo apt-get install -y postgresql redis-server) " +
-            "or run postgres and redis as containers (AppHost:Infrastructure=containers).");
 
     // Clients (the connection string, the health check) always use `port`. Unproxied (the default) the server listens
     // there itself; proxied (AppHost:Proxied, to measure the proxy) the orchestrator's proxy listens there and forwards
@@ -143,6 +108,3 @@ public static class LocalServers
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
-
-/// <summary>A server program the local run needs is not installed: reported in one line (see Program.cs), not as a crash.</summary>
-internal sealed class MissingProgramException(string message) : Exception(message);

@@ -38,7 +38,7 @@ public sealed class TlsRedisFixture : IAsyncLifetime
         {
             await File.WriteAllTextAsync(keyFile, key.ExportPkcs8PrivateKeyPem());
         }
-        var startInfo = new ProcessStartInfo(ServerBinaries.FindRedisServer()) { UseShellExecute = false, WorkingDirectory = _directory.Path };
+        var startInfo = new ProcessStartInfo(LlmWorkflow.AppHost.LocalServerPrograms.RedisServer()) { UseShellExecute = false, WorkingDirectory = _directory.Path };
         foreach (var argument in (string[])["--port", "0", "--tls-port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
             "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-auth-clients", "no", "--save", "", "--appendonly", "no",
             "--dir", _directory.Path, "--logfile", _directory.Combine("redis.log")])

@@ -6,9 +6,6 @@ namespace LlmWorkflow.Tests.LocalServers;
 /// <summary>Runs a short-lived command to completion and captures its output.</summary>
 internal static class CommandRunner
 {
-    /// <summary>The account PostgreSQL runs under when we are root (created by Debian's postgresql package).</summary>
-    public const string PostgresAccount = "postgres";
-
     /// <summary>PostgreSQL refuses to run as root, and CI runs as root.</summary>
     [UnsupportedOSPlatformGuard("windows")]
     public static bool IsRoot => !OperatingSystem.IsWindows() && Environment.UserName == "root";
@@ -28,7 +25,7 @@ internal static class CommandRunner
         if (asPostgresAccount && IsRoot)
         {
             startInfo.FileName = "runuser";
-            foreach (var argument in (string[])["-u", PostgresAccount, "--", program])
+            foreach (var argument in (string[])["-u", LlmWorkflow.AppHost.LocalServerPrograms.PostgresAccount, "--", program])
             {
                 startInfo.ArgumentList.Add(argument);
             }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using LlmWorkflow.AppHost;
 using Npgsql;
 
 namespace LlmWorkflow.Tests.LocalServers;
@@ -11,7 +12,7 @@ namespace LlmWorkflow.Tests.LocalServers;
 /// </summary>
 public sealed partial class LocalPostgres : IAsyncDisposable
 {
-    private const string Superuser = "postgres";
+    private const string Superuser = LocalServerPrograms.PostgresAccount;
     private const int StartTimeoutSeconds = 60;
     // Unix socket paths are limited to 107 bytes; ".s.PGSQL.<port>" needs about 15 of them.
     private const int MaxSocketDirectoryLength = 90;
@@ -21,11 +22,11 @@ public sealed partial class LocalPostgres : IAsyncDisposable
     private readonly string _socketDirectory;
 
     /// <summary>Prepares a server; nothing runs until <see cref="StartAsync"/>.</summary>
-    /// <exception cref="MissingServerBinariesException">PostgreSQL is not installed.</exception>
+    /// <exception cref="MissingProgramException">PostgreSQL is not installed.</exception>
     public LocalPostgres(LocalPostgresOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _binDirectory = ServerBinaries.FindPostgresBinDirectory();
+        _binDirectory = LocalServerPrograms.PostgresBinDirectory();
         DataDirectory = Path.GetFullPath(options.DataDirectory);
         Port = options.Port == 0 ? PortAllocator.GetFreePort() : options.Port;
         _options = options;
@@ -149,10 +150,8 @@ public sealed partial class LocalPostgres : IAsyncDisposable
 
     private string ServerOptions()
     {
-        var settings = new List<string>
+        var settings = new List<string>(LocalServerPrograms.PostgresSettings(Port).Select(setting => $"-c {setting}"))
         {
-            $"-p {Port}",
-            "-c listen_addresses=127.0.0.1",
             // pg_ctl hands these to a shell, hence the quotes around the path.
             $"-c 'unix_socket_directories={_socketDirectory}'",
             $"-c max_connections={_options.MaxConnections}",
@@ -169,7 +168,7 @@ public sealed partial class LocalPostgres : IAsyncDisposable
 
     private async Task InitializeClusterAsync(CancellationToken cancellationToken)
     {
-        List<string> arguments = ["-D", DataDirectory, "-U", Superuser, "-E", "UTF8", "--locale=C", "--auth=trust"];
+        List<string> arguments = [.. LocalServerPrograms.InitdbArguments(DataDirectory)];
         if (_options.TradeDurabilityForSpeed)
         {
             arguments.Add("--no-sync");
@@ -191,7 +190,7 @@ public sealed partial class LocalPostgres : IAsyncDisposable
         foreach (var directory in new[] { DataDirectory, _socketDirectory }.Distinct())
         {
             await CommandRunner.RunCheckedAsync(
-                "chown", ["-R", $"{CommandRunner.PostgresAccount}:{CommandRunner.PostgresAccount}", directory],
+                "chown", ["-R", $"{Superuser}:{Superuser}", directory],
                 asPostgresAccount: false, cancellationToken);
             for (var parent = Path.GetDirectoryName(directory); parent is not null; parent = Path.GetDirectoryName(parent))
             {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
+using LlmWorkflow.AppHost;
 
 namespace LlmWorkflow.Tests.LocalServers;
 
@@ -19,11 +20,11 @@ public sealed class LocalRedis : IAsyncDisposable
     private Process? _process;
 
     /// <summary>Prepares a server; nothing runs until <see cref="StartAsync"/>.</summary>
-    /// <exception cref="MissingServerBinariesException">redis-server is not installed.</exception>
+    /// <exception cref="MissingProgramException">redis-server is not installed.</exception>
     public LocalRedis(LocalRedisOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _serverPath = ServerBinaries.FindRedisServer();
+        _serverPath = LocalServerPrograms.RedisServer();
         DataDirectory = Path.GetFullPath(options.DataDirectory);
         Port = options.Port == 0 ? PortAllocator.GetFreePort() : options.Port;
         _password = options.Password;
@@ -130,12 +131,7 @@ public sealed class LocalRedis : IAsyncDisposable
     {
         List<string> arguments =
         [
-            "--port", Port.ToString(CultureInfo.InvariantCulture),
-            "--bind", "127.0.0.1",
-            "--dir", DataDirectory,
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
+            .. LocalServerPrograms.RedisArguments(Port, DataDirectory),
             "--daemonize", "no",
             "--logfile", LogFile,
             "--pidfile", PidFile,
