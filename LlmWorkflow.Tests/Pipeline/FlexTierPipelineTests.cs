@@ -108,12 +108,11 @@ public sealed class FlexTierPipelineTests(TestServers servers)
         using var client = api.CreateAuthenticatedClient();
         (string Fields, string Field, string Says)[] cases =
         [
-            ("""{"service_tier": "batch"}""", "service_tier", "Batch API tier) is not available yet"),
-            ("""{"service_tier": "cheap"}""", "service_tier", "\"standard\", \"flex\""),
+            ("""{"service_tier": "cheap"}""", "service_tier", "\"standard\", \"flex\", \"batch\""),
             ("""{"service_tier": "flex", "deadline": "2020-01-01T00:00:00Z"}""", "deadline", "in the past"),
             ("""{"deadline": "next tuesday"}""", "deadline", "RFC 3339"),
             ("""{"deadline": "2099-01-01T00:00:00"}""", "deadline", "RFC 3339"),
-            ("""{"service_tier": "standard", "deadline": "2099-01-01T00:00:00Z"}""", "deadline", "flex tier"),
+            ("""{"service_tier": "standard", "deadline": "2099-01-01T00:00:00Z"}""", "deadline", "flex and batch tiers"),
         ];
 
         foreach (var (fields, field, says) in cases)
