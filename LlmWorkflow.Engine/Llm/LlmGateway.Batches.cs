@@ -38,9 +38,11 @@ public sealed partial class LlmGateway
 
     /// <summary>
     /// The batch call's next step: parks (<see cref="BatchPendingException"/>) until there is an answer, which it prices
-    /// at the batch rate; null when the batch ended unanswered and the deadline leaves time for a standard call.
+    /// at the batch rate; when the batch ended unanswered and the deadline leaves time, the answer of
+    /// <paramref name="standardCall"/>.
     /// </summary>
-    private async Task<LlmCallResult?> CallInBatchAsync(IBatchProtocol batches, ModelId model, LlmCallRequest request, CancellationToken cancellationToken)
+    private async Task<LlmCallResult> CallInBatchAsync(
+        IBatchProtocol batches, ModelId model, LlmCallRequest request, Func<Task<LlmCallResult>> standardCall, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
         var settings = _providers.Options.Batch;
@@ -48,6 +50,11 @@ public sealed partial class LlmGateway
         {
             // Nothing is created before the key is stored: the job parks with it and is due again at once.
             throw new BatchPendingException(new BatchState(BatchState.NewKey(), model.Provider, model.ToString(), null), now);
+        }
+
+        if (state.EndedAs is not null)
+        {
+            return await FallBackAsync(state, standardCall).ConfigureAwait(false); // its standard call waited for a budget
         }
 
         if (state.BatchId is null)
@@ -89,7 +96,23 @@ public sealed partial class LlmGateway
 
         CountBatch("fallback");
         LogBatchFallBack(model.ToString(), state.BatchId, poll.EndedAs!);
-        return null;
+        return await FallBackAsync(state with { EndedAs = poll.EndedAs }, standardCall).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The standard call that replaces an unanswered batch. If its budget does not fit now it parks as a batch wait that
+    /// remembers the batch ended, so the resumed step goes straight back to the standard call instead of a new batch.
+    /// </summary>
+    private static async Task<LlmCallResult> FallBackAsync(BatchState ended, Func<Task<LlmCallResult>> standardCall)
+    {
+        try
+        {
+            return await standardCall().ConfigureAwait(false);
+        }
+        catch (Admission.AdmissionDeferredException deferred)
+        {
+            throw new BatchPendingException(ended, deferred.Until);
+        }
     }
 
     /// <summary>

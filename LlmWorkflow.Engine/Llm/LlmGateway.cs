@@ -185,10 +185,9 @@ public sealed partial class LlmGateway : ILlmGateway
             };
         }
 
-        // A batch job's call goes to the provider's Batch API where it has one (null: it ended unanswered, the deadline
-        // leaves time, and the call runs at standard now).
-        var result = BatchProtocol(model, request) is { } batches && await CallInBatchAsync(batches, model, request, cancellationToken).ConfigureAwait(false) is { } batched
-            ? batched
+        // A batch job's call goes to the provider's Batch API where it has one.
+        var result = BatchProtocol(model, request) is { } batches
+            ? await CallInBatchAsync(batches, model, request, () => CallAdmittedAsync(client, model, request, options, cancellationToken), cancellationToken).ConfigureAwait(false)
             : await CallAdmittedAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
         if (cacheKey is not null)
         {

@@ -5,15 +5,16 @@ namespace LlmWorkflow.Engine.Llm.Batches;
 /// <summary>
 /// A step's batch, as its job's wait records it (<c>wait_data.batch</c>): the <paramref name="Key"/> (the batch's
 /// <c>custom_id</c>, and its OpenAI <c>metadata</c>) is stored before the batch is created, its
-/// <paramref name="BatchId"/> as soon as the provider gave one.
+/// <paramref name="BatchId"/> as soon as the provider gave one; <paramref name="EndedAs"/> once it ended unanswered and
+/// the step went on to a standard call (which may itself wait for a budget).
 /// </summary>
-public sealed record BatchState(string Key, string Provider, string Model, string? BatchId)
+public sealed record BatchState(string Key, string Provider, string Model, string? BatchId, string? EndedAs = null)
 {
-    public JsonObject ToJson() => new() { ["key"] = Key, ["provider"] = Provider, ["model"] = Model, ["batch_id"] = BatchId };
+    public JsonObject ToJson() => new() { ["key"] = Key, ["provider"] = Provider, ["model"] = Model, ["batch_id"] = BatchId, ["ended_as"] = EndedAs };
 
     public static BatchState? FromJson(JsonObject? batch) =>
         batch?["key"]?.GetValue<string>() is { } key && batch["provider"]?.GetValue<string>() is { } provider && batch["model"]?.GetValue<string>() is { } model
-            ? new BatchState(key, provider, model, batch["batch_id"]?.GetValue<string>())
+            ? new BatchState(key, provider, model, batch["batch_id"]?.GetValue<string>(), batch["ended_as"]?.GetValue<string>())
             : null;
 
     /// <summary>
