@@ -136,39 +136,19 @@ public sealed class BatchTierPipelineTests(TestServers servers)
             ("""{"service_tier": "standard", "deadline": "2099-01-01T00:00:00Z"}""", "deadline", "flex and batch tiers"),
         ];
 
-        foreach (var (fields, field, says) in cases)
-        {
-            using var response = await client.PostAsJsonAsync("/api/v1/workflow", Submission(JsonNode.Parse(fields)!.AsObject()), ct);
-
-            var problem = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
-            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{fields}: {problem?.ToJsonString()}");
-            var messages = problem!["errors"]![field]!.AsArray().Select(m => (string?)m).ToList();
-            Assert.True(messages.Any(m => m!.Contains(says, StringComparison.Ordinal)), $"{fields}: {problem.ToJsonString()}");
-        }
+        await TierSubmissions.AssertRefusedAsync(client, cases, ct);
 
         var deadline = DateTimeOffset.UtcNow.AddDays(1);
         using var accepted = await client.PostAsJsonAsync("/api/v1/workflow",
-            Submission(new JsonObject { ["service_tier"] = "batch", ["deadline"] = deadline.ToString("yyyy-MM-ddTHH:mm:ssZ") }), ct);
+            TierSubmissions.OneLlmStep(new JsonObject { ["service_tier"] = "batch", ["deadline"] = deadline.ToString("yyyy-MM-ddTHH:mm:ssZ") }), ct);
         Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
         var job = await client.GetFromJsonAsync<JsonObject>((string)(await accepted.Content.ReadFromJsonAsync<JsonObject>(ct))!["status_url"]!, ct);
         Assert.Equal(("batch", deadline.ToUnixTimeSeconds()),
             ((string?)job!["service_tier"], DateTimeOffset.Parse((string)job["deadline"]!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeSeconds()));
     }
 
-    private static JsonObject Submission(JsonObject fields)
-    {
-        fields["workflow_name"] = "one_llm_step";
-        fields["input_data"] = new JsonObject { ["question"] = "why is the sky blue?" };
-        return fields;
-    }
-
-    /// <summary>The llm step's usage names the tier that served it, the batch asked for, the list price and the discount.</summary>
-    private static void AssertUsage(JsonObject done, string tier, decimal list, decimal discount)
-    {
-        var usage = done["steps"]!.AsArray().Single(s => (string?)s!["step_id"] == "answer")!["output"]!["usage"]!;
-        Assert.Equal((tier, "batch", list, discount),
-            ((string?)usage["service_tier"], (string?)usage["requested_service_tier"], (decimal)usage["list_cost_usd"]!, (decimal)usage["discount_usd"]!));
-    }
+    private static void AssertUsage(JsonObject done, string tier, decimal list, decimal discount) =>
+        TierSubmissions.AssertUsage(done, tier, "batch", list, discount);
 
     /// <summary>
     /// The API, a worker the test may replace, and the fake OpenAI server; with <c>anthropic</c>, the provider of the
@@ -216,7 +196,7 @@ public sealed class BatchTierPipelineTests(TestServers servers)
 
         public async Task<string> SubmitAsync(object tier, CancellationToken ct)
         {
-            using var response = await Client.PostAsJsonAsync("/api/v1/workflow", Submission(System.Text.Json.JsonSerializer.SerializeToNode(tier)!.AsObject()), ct);
+            using var response = await Client.PostAsJsonAsync("/api/v1/workflow", TierSubmissions.OneLlmStep(System.Text.Json.JsonSerializer.SerializeToNode(tier)!.AsObject()), ct);
             var accepted = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
             Assert.True(response.StatusCode == HttpStatusCode.Accepted, accepted?.ToJsonString());
             return (string)accepted!["status_url"]!;
@@ -225,27 +205,10 @@ public sealed class BatchTierPipelineTests(TestServers servers)
         /// <summary>Polls until the job waits parked on a created batch; returns its waiting_for.</summary>
         public async Task<JsonObject> WaitForBatchAsync(string statusUrl, CancellationToken ct)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(JobTimeout);
-            JsonObject? job = null;
-            try
-            {
-                while (true)
-                {
-                    job = await Client.GetFromJsonAsync<JsonObject>(statusUrl, timeout.Token);
-                    if (job?["status"]?.GetValue<string>() == "waiting" && job["waiting_for"] is JsonObject { } wait
-                        && (string?)wait["kind"] == "batch" && wait["batch_id"] is not null)
-                    {
-                        return wait;
-                    }
-
-                    await Task.Delay(50, timeout.Token);
-                }
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                throw new TimeoutException($"The job did not wait on a batch within {JobTimeout}; last state: {job?.ToJsonString()}");
-            }
+            var job = await JobPolling.WaitUntilAsync(Client, statusUrl,
+                job => (string?)job["status"] == "waiting" && job["waiting_for"] is JsonObject { } wait && (string?)wait["kind"] == "batch" && wait["batch_id"] is not null,
+                "waiting on a created batch", JobTimeout, ct);
+            return job["waiting_for"]!.AsObject();
         }
 
         public async Task<JsonObject> WaitForCompletedAsync(string statusUrl, CancellationToken ct)

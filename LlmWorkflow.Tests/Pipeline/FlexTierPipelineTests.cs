@@ -115,19 +115,7 @@ public sealed class FlexTierPipelineTests(TestServers servers)
             ("""{"service_tier": "standard", "deadline": "2099-01-01T00:00:00Z"}""", "deadline", "flex and batch tiers"),
         ];
 
-        foreach (var (fields, field, says) in cases)
-        {
-            var body = JsonNode.Parse(fields)!.AsObject();
-            body["workflow_name"] = "one_llm_step";
-            body["input_data"] = new JsonObject { ["question"] = "why?" };
-
-            using var response = await client.PostAsJsonAsync("/api/v1/workflow", body, ct);
-
-            var problem = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
-            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{fields}: {problem?.ToJsonString()}");
-            var messages = problem!["errors"]![field]!.AsArray().Select(m => (string?)m).ToList();
-            Assert.True(messages.Any(m => m!.Contains(says, StringComparison.Ordinal)), $"{fields}: {problem.ToJsonString()}");
-        }
+        await TierSubmissions.AssertRefusedAsync(client, cases, ct);
     }
 
     private Task<LlmPipeline> StartAsync(string name, Action<FakeOpenAiServer> script, CancellationToken ct, Dictionary<string, string?>? extra = null) =>
@@ -150,11 +138,6 @@ public sealed class FlexTierPipelineTests(TestServers servers)
         return done;
     }
 
-    /// <summary>The llm step's usage names the tier that served it, the one asked for, the list price and the discount.</summary>
-    private static void AssertUsage(JsonObject done, string tier, decimal list, decimal discount)
-    {
-        var usage = done["steps"]!.AsArray().Single(s => (string?)s!["step_id"] == "answer")!["output"]!["usage"]!;
-        Assert.Equal((tier, "flex", list, discount),
-            ((string?)usage["service_tier"], (string?)usage["requested_service_tier"], (decimal)usage["list_cost_usd"]!, (decimal)usage["discount_usd"]!));
-    }
+    private static void AssertUsage(JsonObject done, string tier, decimal list, decimal discount) =>
+        TierSubmissions.AssertUsage(done, tier, "flex", list, discount);
 }
