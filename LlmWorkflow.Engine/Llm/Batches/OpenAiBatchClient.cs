@@ -23,7 +23,16 @@ internal sealed class OpenAiBatchClient(HttpClient http, ResolvedProvider provid
 
     public async Task<string?> FindAsync(string key, CancellationToken cancellationToken)
     {
-        var page = await SendJsonAsync(HttpMethod.Get, "batches?limit=100", null, cancellationToken).ConfigureAwait(false);
+        JsonObject page;
+        try
+        {
+            page = await SendJsonAsync(HttpMethod.Get, "batches?limit=100", null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ProviderHttpException unlisted) when (unlisted.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed)
+        {
+            return null; // a compatible gateway that serves batches but does not list them: it cannot say
+        }
+
         return (page["data"] as JsonArray ?? [])
             .FirstOrDefault(batch => batch?["metadata"]?[KeyMetadata]?.GetValue<string>() == key)?["id"]?.GetValue<string>();
     }
