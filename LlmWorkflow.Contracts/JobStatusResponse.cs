@@ -23,10 +23,10 @@ public sealed record JobStatusResponse
 
     public int Priority { get; init; }
 
-    [Description("The price tier the job's LLM calls ask for: \"standard\" or \"flex\" (each llm step's usage says which tier served it).")]
+    [Description("The price tier the job's LLM calls ask for: \"standard\", \"flex\" or \"batch\" (each llm step's usage says which tier served it).")]
     public string ServiceTier { get; init; } = "standard";
 
-    [Description("A flex job's deadline: refused flex calls are retried until shortly before it, then sent at standard; null without one.")]
+    [Description("A flex or batch job's deadline: refused flex calls are retried until shortly before it, then sent at standard; a batch that ended unanswered is replaced by a standard call unless it is close; null without one.")]
     public DateTimeOffset? Deadline { get; init; }
 
     public DateTimeOffset CreatedAt { get; init; }
@@ -192,7 +192,7 @@ public sealed record JobStepResponse(
 
 /// <summary>What a waiting job waits for.</summary>
 /// <param name="StepId">The step that parked it; for a "slot" wait the step it resumes at, empty for a job that has not started.</param>
-/// <param name="Kind">"sleep", "event" (a wait_for_event step), "approval" (an approval step), "budget" (an LLM call waiting for a provider budget, docs/ADMISSION.md) or "slot" (its tenant runs its Tenants:&lt;id&gt;:MaxConcurrentJobs already; a slot freed queues it at once).</param>
+/// <param name="Kind">"sleep", "event" (a wait_for_event step), "approval" (an approval step), "budget" (an LLM call waiting for a provider budget, docs/ADMISSION.md), "batch" (a batch job's LLM call running as a provider batch; it is looked at again at until) or "slot" (its tenant runs its Tenants:&lt;id&gt;:MaxConcurrentJobs already; a slot freed queues it at once).</param>
 /// <param name="Until">When it resumes: the sleep's end, or the wait's timeout; for a "slot" wait, when the reconciler looks again at the latest.</param>
 /// <param name="Event">The signal an "event" or "approval" wait waits for (<c>POST /api/v1/jobs/{id}/signals/{event}</c>).</param>
 /// <param name="Prompt">An approval's question.</param>
@@ -200,6 +200,8 @@ public sealed record JobStepResponse(
 /// <param name="ApproveUrl">The decision page with Approve chosen (opening it decides nothing; the page's button does).</param>
 /// <param name="RejectUrl">The decision page with Reject chosen.</param>
 /// <param name="LinksExpireAt">When the decision links stop working: the approval's timeout, at most 30 days (Approvals:MaxLinkLifetime) after they were issued.</param>
+/// <param name="Provider">A "batch" wait's provider (openai, anthropic or a configured one).</param>
+/// <param name="BatchId">A "batch" wait's batch id at the provider; null for the moment between recording its key and creating it.</param>
 public sealed record JobWait(
     string StepId,
     string Kind,
@@ -209,4 +211,6 @@ public sealed record JobWait(
     string? DecisionUrl = null,
     string? ApproveUrl = null,
     string? RejectUrl = null,
-    DateTimeOffset? LinksExpireAt = null);
+    DateTimeOffset? LinksExpireAt = null,
+    string? Provider = null,
+    string? BatchId = null);

@@ -40,6 +40,9 @@ public static class Telemetry
     public static readonly Counter<long> FlexRefusals = Meter.CreateCounter<long>(
         "llmworkflow.llm.flex_refusals", unit: "{call}", description: "Flex calls refused for capacity (429 resource unavailable), by what followed (llmworkflow.flex.action: retry, park, fallback).");
 
+    public static readonly Counter<long> Batches = Meter.CreateCounter<long>(
+        "llmworkflow.llm.batches", unit: "{batch}", description: "Batch API batches, by llmworkflow.batch.outcome: created, adopted (found at the provider after a restart), completed, errored, expired, failed, cancelled, fallback (run at standard after the batch ended unanswered).");
+
     public static readonly Counter<long> WebhookDeliveries = Meter.CreateCounter<long>(
         "llmworkflow.webhooks.deliveries", unit: "{attempt}", description: "Webhook delivery attempts, by event type and outcome (delivered, failed, dead_lettered, gone).");
 

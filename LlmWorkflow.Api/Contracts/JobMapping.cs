@@ -131,7 +131,10 @@ internal static class JobMapping
             return null;
         }
 
-        return links is null ? new JobWait(wait.StepId, wait.Kind, wait.Until, wait.Event) : WaitDescriptions.Describe(job.Id, wait, links, baseUrl);
+        var described = links is null ? new JobWait(wait.StepId, wait.Kind, wait.Until, wait.Event) : WaitDescriptions.Describe(job.Id, wait, links, baseUrl);
+        return wait.Batch is { } batch
+            ? described with { Provider = batch["provider"]?.GetValue<string>(), BatchId = batch["batch_id"]?.GetValue<string>() }
+            : described;
     }
 
     /// <summary>The address the caller reached this service at (scheme, host, path base).</summary>

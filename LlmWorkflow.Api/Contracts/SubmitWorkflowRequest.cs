@@ -46,13 +46,16 @@ public sealed record SubmitWorkflowRequest
     [Description("Run this many seconds from now (1-31536000). The job is 'scheduled' until then. Not with run_at.")]
     public long? DelaySeconds { get; init; }
 
-    [Description("The price tier of the job's LLM calls: \"standard\" (default) or \"flex\" (OpenAI's flex processing: slower, " +
-                 "sometimes refused for capacity, billed at half the list price; providers without it run the call at standard and say so). " +
-                 "\"batch\" (the Batch API tier) is refused: not available yet. Any other value is a 400 listing the valid ones.")]
+    [Description("The price tier of the job's LLM calls: \"standard\" (default), \"flex\" (OpenAI's flex processing: slower, " +
+                 "sometimes refused for capacity, billed at half the list price) or \"batch\" (OpenAI's Batch API or Anthropic's Message Batches: " +
+                 "each llm step's call is sent as a batch and the job waits, holding no worker slot, with waiting_for.kind \"batch\", until it ends; " +
+                 "billed at Llm:Batch:PriceMultiplier of the list price). Providers without the tier run the call at standard and say so. " +
+                 "Any other value is a 400 listing the valid ones.")]
     public string? ServiceTier { get; init; }
 
-    [Description("For flex: the time the job's calls must be answered by, RFC 3339 with an offset, in the future (after run_at, at most a year ahead). " +
+    [Description("For flex or batch: the time the job's calls must be answered by, RFC 3339 with an offset, in the future (after run_at, at most a year ahead). " +
                  "A flex call refused for capacity is asked again with backoff while the deadline leaves more than Llm:Flex:FallbackMargin, then sent at standard; " +
-                 "without a deadline it is sent at standard at once. A deadline alone implies \"flex\"; with \"standard\" it is a 400.")]
+                 "without a deadline it is sent at standard at once. A batch that ended unanswered (expired, failed, cancelled) is replaced by a standard call " +
+                 "unless the deadline is less than Llm:Batch:FallbackMargin away (then the step fails). A deadline alone implies \"flex\"; with \"standard\" it is a 400.")]
     public string? Deadline { get; init; }
 }

@@ -22,7 +22,8 @@ internal static class ProviderEndpoints
             .WithDescription("One entry per configured scope (Llm:Limits:<provider or provider/model>, Tenants:<id>:Limits as tenant:<id>) and per " +
                              "paused provider. used counts the sliding window of window_seconds (reserved estimates of calls in flight, real usage of " +
                              "answered ones); blocked_for_ms is the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a " +
-                             "budget, by scope and reason (a user's scope, tenant:<id>:user:<user>, appears there while one of its jobs waits). " +
+                             "budget, by scope and reason (a user's scope, tenant:<id>:user:<user>, appears there while one of its jobs waits), and the " +
+                             "batch jobs parked on a provider batch, by provider with reason \"batch\". " +
                              "tenant_spend lists every tenant's daily and monthly dollar budget (Tenants:<id>:Budgets) with what its rolling window " +
                              "spent and reserved and what is left; per-user budgets are each user's own and are read by GET /usage/budget.");
         providers.MapPost("/{name}/pause", PauseAsync)

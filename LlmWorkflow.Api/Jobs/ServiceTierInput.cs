@@ -5,7 +5,8 @@ namespace LlmWorkflow.Api.Jobs;
 /// <summary>
 /// Reads a submission's <c>service_tier</c> and <c>deadline</c> (docs/ADMISSION.md, "Service tiers"). A
 /// <c>deadline</c> alone means flex: a deadline says the job can wait, and flex is what waiting buys; with
-/// <c>"standard"</c> it is refused, since a standard call has nothing to wait for. Every problem names its field.
+/// <c>"standard"</c> it is refused, since a standard call has nothing to wait for; with <c>"batch"</c> it is when a batch
+/// that ended unanswered may still be replaced by a standard call. Every problem names its field.
 /// </summary>
 public static class ServiceTierInput
 {
@@ -26,18 +27,17 @@ public static class ServiceTierInput
 
         if (serviceTier == ServiceTiers.Standard)
         {
-            return (null, [new("deadline", "deadline is for the flex tier: omit service_tier (a deadline implies flex) or send \"service_tier\": \"flex\".")]);
+            return (null, [new("deadline", "deadline is for the flex and batch tiers: omit service_tier (a deadline implies flex) or send \"service_tier\": \"flex\" or \"batch\".")]);
         }
 
         return DeadlineProblem(deadline, runAt, now, out var due) is { } problem
             ? (null, [problem])
-            : (new ServiceTierRequest(ServiceTiers.Flex, due), []);
+            : (new ServiceTierRequest(serviceTier ?? ServiceTiers.Flex, due), []);
     }
 
     private static SubmissionProblem? TierProblem(string? serviceTier) => serviceTier switch
     {
-        null or ServiceTiers.Standard or ServiceTiers.Flex => null,
-        ServiceTiers.Batch => new("service_tier", "service_tier \"batch\" (the Batch API tier) is not available yet; use \"flex\" for cheaper calls that may wait, or \"standard\"."),
+        null or ServiceTiers.Standard or ServiceTiers.Flex or ServiceTiers.Batch => null,
         _ => new("service_tier", $"service_tier must be one of {string.Join(", ", ServiceTiers.Accepted.Select(t => $"\"{t}\""))}; got \"{RunAtInput.Shorten(serviceTier)}\"."),
     };
 

@@ -20,7 +20,7 @@ internal static class SubmitCommand
         var action = new Option<string?>("--action") { Description = "What the user was doing (informational)." };
         var webhook = new Option<string?>("--webhook-url") { Description = "Where the service POSTs the signed result." };
         var budget = new Option<decimal?>("--max-cost") { Description = "Budget in USD (budget_usd)." };
-        var tier = new Option<string?>("--service-tier") { Description = "service_tier: standard (default) or flex (OpenAI's flex processing, half price, may wait)." };
+        var tier = new Option<string?>("--service-tier") { Description = "service_tier: standard (default), flex (OpenAI's flex processing, half price, may wait) or batch (a provider batch, half price, the job waits parked until it ends)." };
         var deadline = new Option<string?>("--deadline") { Description = "deadline for flex (RFC 3339, e.g. 2026-12-01T09:00:00Z); alone it implies flex." };
         var watch = new Option<bool>("--watch", "-w") { Description = "Follow the job's progress until it ends (like `watch`)." };
         var json = CommonOptions.Json("Print the service's JSON answer (with --watch: the final status).");

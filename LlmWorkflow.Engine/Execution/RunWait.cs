@@ -6,7 +6,7 @@ namespace LlmWorkflow.Engine.Execution;
 /// </summary>
 /// <param name="StepId">The step's id, for status and events.</param>
 /// <param name="StepKey">The step's checkpoint key (for_each iterations prefix it).</param>
-/// <param name="Kind">"sleep", "event", "approval" or "budget" (an LLM call waiting for a provider budget to fit).</param>
+/// <param name="Kind">"sleep", "event", "approval", "budget" (an LLM call waiting for a provider budget to fit) or "batch" (an LLM call sent as a provider batch).</param>
 /// <param name="Until">When the run is to resume: a sleep's end, or a wait's timeout.</param>
 /// <param name="Event">The signal an "event" or "approval" wait waits for; null for a sleep.</param>
 /// <param name="Approval">
@@ -14,8 +14,12 @@ namespace LlmWorkflow.Engine.Execution;
 /// carry (one decision per wait). Null for other waits.
 /// </param>
 /// <param name="Budget">A "budget" wait's <c>{scope, reason}</c>: which budget (<c>openai</c>, <c>openai/gpt-4o-mini</c>) did not fit and why.</param>
+/// <param name="Batch">
+/// A "batch" wait's <c>{key, provider, model, batch_id}</c>: the key is recorded before the batch is created and the
+/// batch id as soon as it is, so a resumed step looks at the same batch and never creates a second one.
+/// </param>
 public sealed record RunWait(string StepId, string StepKey, string Kind, DateTimeOffset Until, string? Event = null, System.Text.Json.Nodes.JsonObject? Approval = null,
-    System.Text.Json.Nodes.JsonObject? Budget = null);
+    System.Text.Json.Nodes.JsonObject? Budget = null, System.Text.Json.Nodes.JsonObject? Batch = null);
 
 /// <summary>
 /// The signals sent to a run (the job's inbox). <see cref="TakeAsync"/> hands a step the oldest unclaimed signal of an

@@ -22,6 +22,7 @@ public interface ILlmGateway
 /// </param>
 /// <param name="Prices">The job's pinned prices (its workflow version's rows); null bills at the gateway's table.</param>
 /// <param name="ServiceTier">The job's service tier (and deadline); null = standard.</param>
+/// <param name="Batch">A batch job's step resumed from its <c>batch</c> wait: the batch it recorded (key, and id once created).</param>
 public sealed record LlmCallRequest(
     IReadOnlyList<string> Models,
     IReadOnlyList<ChatMessage> Messages,
@@ -37,7 +38,8 @@ public sealed record LlmCallRequest(
     IPriceTable? Prices = null,
     string? TenantId = null,
     string? UserId = null,
-    ServiceTierRequest? ServiceTier = null);
+    ServiceTierRequest? ServiceTier = null,
+    Batches.BatchState? Batch = null);
 
 /// <summary>One model tried in a fallback chain and why it did not answer (null Error = it answered).</summary>
 public sealed record ModelAttempt(string Model, string? Error, double DurationMs);
@@ -78,7 +80,7 @@ public sealed record LlmCallResult
 
     public IReadOnlyList<ModelAttempt> Attempts { get; init; } = [];
 
-    /// <summary>The tier the call was served and billed at (<see cref="ServiceTiers"/>); standard unless flex answered.</summary>
+    /// <summary>The tier the call was served and billed at (<see cref="ServiceTiers"/>); standard unless flex or a batch answered.</summary>
     public string ServiceTier { get; init; } = ServiceTiers.Standard;
 
     /// <summary>The tier the job asked for, when it asked for one; null for jobs of the standard tier.</summary>

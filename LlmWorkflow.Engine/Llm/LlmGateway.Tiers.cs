@@ -117,9 +117,10 @@ public sealed partial class LlmGateway
         }, refused);
 
     /// <summary>Prices the answer at the tier that served it (the answer's <c>service_tier</c> when it says).</summary>
-    private (decimal? Billed, decimal? List, string Tier) PriceAtTier(ModelId model, LlmCallRequest request, ChatResponse response, int input, int output, bool sentFlex)
+    private (decimal? Billed, decimal? List, string Tier) PriceAtTier(ModelId model, LlmCallRequest request, ChatResponse response, int input, int output, string sentTier)
     {
-        var tier = ServiceTiers.Used(sentFlex, ServiceTiers.Answered(response.AdditionalProperties));
+        // A batch's answer is billed at the batch rate whatever its body says (OpenAI's batch output says "default").
+        var tier = sentTier == ServiceTiers.Batch ? ServiceTiers.Batch : ServiceTiers.Used(sentTier == ServiceTiers.Flex, ServiceTiers.Answered(response.AdditionalProperties));
         if (ProviderCost.Get(response.AdditionalProperties) is { } reported)
         {
             // The provider billed it itself: that is the price, whatever the tier.
@@ -128,7 +129,8 @@ public sealed partial class LlmGateway
         }
 
         var list = (request.Prices ?? _prices).Cost(model.ToString(), input, output, (int)(response.Usage?.CachedInputTokenCount ?? 0));
-        return (Costs.TierPricing.Billed(list, tier, _providers.Options.Flex.PriceMultiplier), list, tier);
+        return (tier == ServiceTiers.Batch ? Costs.TierPricing.Discounted(list, _providers.Options.Batch.PriceMultiplier) : Costs.TierPricing.Billed(list, tier, _providers.Options.Flex.PriceMultiplier),
+            list, tier);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Model} offers no flex tier; the flex job's call runs at standard")]

@@ -60,7 +60,7 @@ public sealed partial class LlmGateway : ILlmGateway
         var promptHash = PromptHasher.Hash(request.Messages);
         var attempts = new List<ModelAttempt>(request.Models.Count);
         WorkflowException? lastFailure = null;
-        foreach (var id in request.Models)
+        foreach (var id in ModelsToTry(request))
         {
             var modelStarted = Stopwatch.GetTimestamp();
             try
@@ -185,6 +185,22 @@ public sealed partial class LlmGateway : ILlmGateway
             };
         }
 
+        // A batch job's call goes to the provider's Batch API where it has one.
+        var result = BatchProtocol(model, request) is { } batches
+            ? await CallInBatchAsync(batches, model, request, () => CallAdmittedAsync(client, model, request, options, cancellationToken), cancellationToken).ConfigureAwait(false)
+            : await CallAdmittedAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
+        if (cacheKey is not null)
+        {
+            var entry = new CachedLlmResponse(result.Text, result.Provider, result.Model, result.InputTokens, result.OutputTokens, result.UsageEstimated);
+            await _cache.SetAsync(cacheKey, JsonSerializer.Serialize(entry, CacheJson), request.CacheTtl!.Value, cancellationToken).ConfigureAwait(false);
+        }
+
+        return result;
+    }
+
+    /// <summary>The call at the job's tier (flex or standard), admitted against the provider's budgets first.</summary>
+    private async Task<LlmCallResult> CallAdmittedAsync(IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
+    {
         // Admission first (it may defer the call: the step parks); the lease is released however the call ends.
         await using var lease = await _admission.AdmitAsync(model, request, cancellationToken).ConfigureAwait(false);
         ChatResponse response;
@@ -204,14 +220,8 @@ public sealed partial class LlmGateway : ILlmGateway
             throw classified;
         }
 
-        var result = Price(model, request, response, sentFlex) with { InvalidUtf8Replaced = repairs.Replaced };
+        var result = Price(model, request, response, sentFlex ? ServiceTiers.Flex : ServiceTiers.Standard) with { InvalidUtf8Replaced = repairs.Replaced };
         await lease.ReconcileAsync(result.InputTokens, result.OutputTokens, headers.Last).ConfigureAwait(false);
-        if (cacheKey is not null)
-        {
-            var entry = new CachedLlmResponse(result.Text, result.Provider, result.Model, result.InputTokens, result.OutputTokens, result.UsageEstimated);
-            await _cache.SetAsync(cacheKey, JsonSerializer.Serialize(entry, CacheJson), request.CacheTtl!.Value, cancellationToken).ConfigureAwait(false);
-        }
-
         return result;
     }
 
@@ -296,14 +306,14 @@ public sealed partial class LlmGateway : ILlmGateway
         }
     }
 
-    private LlmCallResult Price(ModelId model, LlmCallRequest request, ChatResponse response, bool sentFlex)
+    private LlmCallResult Price(ModelId model, LlmCallRequest request, ChatResponse response, string sentTier)
     {
         var text = response.Text;
         var usage = response.Usage;
         var estimated = usage?.InputTokenCount is null || usage.OutputTokenCount is null;
         var input = (int)(usage?.InputTokenCount ?? TokenEstimator.Estimate(request.Messages));
         var output = (int)(usage?.OutputTokenCount ?? TokenEstimator.Estimate(text));
-        var (cost, list, tier) = PriceAtTier(model, request, response, input, output, sentFlex);
+        var (cost, list, tier) = PriceAtTier(model, request, response, input, output, sentTier);
         return new LlmCallResult
         {
             Text = text,

@@ -18,6 +18,9 @@ public sealed class LlmOptions
     /// <summary>Flex processing: its retries, fallback margin, attempt timeout and price (<c>Llm:Flex</c>).</summary>
     public FlexOptions Flex { get; set; } = new();
 
+    /// <summary>Batch API calls: how often a parked batch is looked at, when it falls back, its price (<c>Llm:Batch</c>).</summary>
+    public Batches.BatchOptions Batch { get; set; } = new();
+
     /// <summary>Limit for one HTTP attempt (a retry gets a fresh one).</summary>
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(120);
 

@@ -30,6 +30,14 @@ public sealed class LlmProviderOptions
     /// </summary>
     public bool? FlexTier { get; set; }
 
+    /// <summary>
+    /// Sends batch jobs' calls through the Batch API (<c>/files</c> + <c>/batches</c>). Null means true for the
+    /// <c>openai</c> and <c>anthropic</c> kinds (Anthropic's Message Batches), false for every other; true is honoured by
+    /// those and by <c>openai-compatible</c> (e.g. a gateway in front of OpenAI that serves its Batch API). Elsewhere
+    /// batch jobs run at standard and say so.
+    /// </summary>
+    public bool? BatchTier { get; set; }
+
     /// <summary>Extra request headers (e.g. a gateway's routing header).</summary>
     public Dictionary<string, string> Headers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }

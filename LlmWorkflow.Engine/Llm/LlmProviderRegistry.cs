@@ -62,6 +62,9 @@ public sealed class LlmProviderRegistry : IDisposable
 
     public LlmOptions Options => _options;
 
+    /// <summary>The providers' HTTP client (failures leave it as <see cref="ProviderHttpException"/>), for the Batch API calls.</summary>
+    internal HttpClient Http => _http;
+
     /// <summary>The default innermost handler of provider calls.</summary>
     internal static SocketsHttpHandler CreateTransport() => new()
     {

@@ -15,4 +15,8 @@ public sealed record ResolvedProvider(
 
     /// <summary>Sends flex jobs' calls at <c>service_tier: "flex"</c> (see <see cref="LlmProviderOptions.FlexTier"/>).</summary>
     public bool SupportsFlex => Kind is ProviderKind.OpenAi or ProviderKind.OpenAiCompatible && (Options.FlexTier ?? Kind == ProviderKind.OpenAi);
+
+    /// <summary>Sends batch jobs' calls as batches (see <see cref="LlmProviderOptions.BatchTier"/>).</summary>
+    public bool SupportsBatch => Kind is ProviderKind.OpenAi or ProviderKind.OpenAiCompatible or ProviderKind.Anthropic
+        && (Options.BatchTier ?? Kind is ProviderKind.OpenAi or ProviderKind.Anthropic);
 }

@@ -5,7 +5,8 @@ namespace LlmWorkflow.Engine.Llm;
 /// <summary>
 /// The service tiers a job may ask for (<c>service_tier</c>): <see cref="Standard"/> (the default) or
 /// <see cref="Flex"/> (OpenAI's flex processing: the same synchronous call, slower and sometimes refused with a 429,
-/// billed at the Batch API's rates). <see cref="Batch"/> is named so that it can be refused clearly: not built yet.
+/// billed at the Batch API's rates) or <see cref="Batch"/> (OpenAI's Batch API or Anthropic's Message Batches: the call is
+/// sent as a one-request batch and the job parks, holding no worker slot, until the batch ends; docs/ADMISSION.md).
 /// </summary>
 public static class ServiceTiers
 {
@@ -16,7 +17,7 @@ public static class ServiceTiers
     public const string Batch = "batch";
 
     /// <summary>The tiers a submission may name today.</summary>
-    public static readonly IReadOnlyList<string> Accepted = [Standard, Flex];
+    public static readonly IReadOnlyList<string> Accepted = [Standard, Flex, Batch];
 
     /// <summary>The key under which a chat client is told the tier to send, and reports the tier that answered.</summary>
     public const string PropertyName = "service_tier";
@@ -43,7 +44,7 @@ public static class ServiceTiers
         : Standard;
 }
 
-/// <summary>What a job asked for: its tier and, for flex, the time its calls must be answered by.</summary>
+/// <summary>What a job asked for: its tier and, for flex or batch, the time its calls must be answered by.</summary>
 /// <param name="Deadline">
 /// With flex: refused flex calls are retried (with backoff) while the deadline leaves more than
 /// <see cref="FlexOptions.FallbackMargin"/>, then sent at standard. Without one a refused flex call falls back at once.
@@ -51,4 +52,6 @@ public static class ServiceTiers
 public sealed record ServiceTierRequest(string Tier, DateTimeOffset? Deadline = null)
 {
     public bool IsFlex => Tier == ServiceTiers.Flex;
+
+    public bool IsBatch => Tier == ServiceTiers.Batch;
 }

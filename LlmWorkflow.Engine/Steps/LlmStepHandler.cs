@@ -7,6 +7,7 @@ using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Expressions;
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Engine.Llm.Admission;
+using LlmWorkflow.Engine.Llm.Batches;
 using LlmWorkflow.Engine.Templates;
 using Microsoft.Extensions.AI;
 
@@ -22,6 +23,9 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
 {
     /// <summary>The kind of wait of a step whose LLM call waits for a provider budget (docs/ADMISSION.md).</summary>
     public const string BudgetWaitKind = "budget";
+
+    /// <summary>The kind of wait of a batch job's step whose call runs as a provider batch (docs/ADMISSION.md, "Batch").</summary>
+    public const string BatchWaitKind = "batch";
 
     public bool IsCheckpointed => true;
 
@@ -75,8 +79,14 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
                     Prices: context.Run.Prices,
                     TenantId: context.Run.TenantId,
                     UserId: context.Run.UserId,
-                    ServiceTier: context.Run.ServiceTier),
+                    ServiceTier: context.Run.ServiceTier,
+                    Batch: ResumedBatch(context)),
                 cancellationToken);
+        }
+        catch (BatchPendingException pending)
+        {
+            // The batch runs at the provider: the job parks (no worker slot) with the batch recorded, and looks again then.
+            throw new RunParkedException(new RunWait(step.Id, context.StepKey, BatchWaitKind, pending.Until, Batch: pending.State.ToJson()));
         }
         catch (AdmissionDeferredException deferred)
         {
@@ -115,6 +125,10 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
 
         return output;
     }
+
+    /// <summary>The batch this step recorded when it parked (its run resumed from that wait), or null.</summary>
+    private static BatchState? ResumedBatch(StepContext context) =>
+        context.Run.ResumedWait is { Kind: BatchWaitKind } wait && wait.StepKey == context.StepKey ? BatchState.FromJson(wait.Batch) : null;
 
     private static void ReleaseJobBudget(StepContext context, decimal? reserved)
     {

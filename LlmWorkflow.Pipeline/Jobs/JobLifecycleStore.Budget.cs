@@ -22,11 +22,13 @@ public sealed partial class JobLifecycleStore
                        FOR UPDATE SKIP LOCKED)
         """;
 
+    // Jobs parked on a provider batch (wait kind batch) are listed under their provider with the reason "batch".
     // No parameters.
     private static readonly string BudgetWaitersSql = $"""
-        SELECT wait_data->'budget'->>'scope' AS scope, coalesce(wait_data->'budget'->>'reason', '') AS reason, count(*) AS jobs
+        SELECT CASE WHEN wait_data->>'kind' = 'batch' THEN wait_data->'batch'->>'provider' ELSE wait_data->'budget'->>'scope' END AS scope,
+               CASE WHEN wait_data->>'kind' = 'batch' THEN 'batch' ELSE coalesce(wait_data->'budget'->>'reason', '') END AS reason, count(*) AS jobs
           FROM llm_workflow_jobs
-         WHERE status = '{JobStatus.Waiting.ToWire()}' AND wait_data->>'kind' = 'budget' GROUP BY 1, 2 ORDER BY 1, 2
+         WHERE status = '{JobStatus.Waiting.ToWire()}' AND wait_data->>'kind' IN ('budget', 'batch') GROUP BY 1, 2 ORDER BY 1, 2
         """;
 
     /// <summary>Makes up to <paramref name="limit"/> jobs waiting for the budget of <paramref name="scopes"/> (or their providers) due now.</summary>
@@ -39,7 +41,7 @@ public sealed partial class JobLifecycleStore
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>How many jobs wait for a budget, by scope and reason (for operators).</summary>
+    /// <summary>How many jobs wait for a budget, by scope and reason, and on a batch, by provider (reason "batch"; for operators).</summary>
     public async Task<IReadOnlyList<(string Scope, string Reason, long Jobs)>> BudgetWaitersAsync(CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(BudgetWaitersSql);

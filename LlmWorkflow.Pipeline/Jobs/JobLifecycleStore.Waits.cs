@@ -64,7 +64,7 @@ public sealed partial class JobLifecycleStore
             new() { Value = workerId },
             new() { Value = (object?)attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer },
             new() { Value = wait.Until.ToUniversalTime() },
-            new() { Value = System.Text.Json.JsonSerializer.Serialize(new { step_id = wait.StepId, step_key = wait.StepKey, kind = wait.Kind, until = wait.Until.ToUniversalTime(), @event = wait.Event, approval = wait.Approval, budget = wait.Budget }) },
+            new() { Value = System.Text.Json.JsonSerializer.Serialize(new { step_id = wait.StepId, step_key = wait.StepKey, kind = wait.Kind, until = wait.Until.ToUniversalTime(), @event = wait.Event, approval = wait.Approval, budget = wait.Budget, batch = wait.Batch }) },
         ]);
 
     // Both the signal's request and the worker that just parked the job try this (one of them sees the other's

@@ -77,10 +77,19 @@ public sealed class ServiceTierPricingTests
         Assert.Equal(new ServiceTierRequest("flex", Now.AddHours(1)), ServiceTierInput.Resolve(null, "2026-11-28T12:00:00+01:00", null, Now).Tier);
     }
 
+    [Fact]
+    public void BatchIsKeptWithItsDeadlineAndPricedAtItsMultiplier()
+    {
+        Assert.Equal(new ServiceTierRequest("batch"), ServiceTierInput.Resolve("batch", null, null, Now).Tier);
+        Assert.Equal(new ServiceTierRequest("batch", Now.AddHours(1)), ServiceTierInput.Resolve("batch", "2026-11-28T12:00:00+01:00", null, Now).Tier);
+        Assert.Equal(0.00105m, TierPricing.Discounted(0.0021m, 0.5m));
+        Assert.Null(TierPricing.Discounted(null, 0.5m));
+    }
+
     [Theory]
-    [InlineData("batch", null, "service_tier", "not available yet")]
-    [InlineData("Flex", null, "service_tier", "\"standard\", \"flex\"")]
-    [InlineData("standard", "2026-11-28T12:00:00Z", "deadline", "flex tier")]
+    [InlineData("Flex", null, "service_tier", "\"standard\", \"flex\", \"batch\"")]
+    [InlineData("standard", "2026-11-28T12:00:00Z", "deadline", "flex and batch tiers")]
+    [InlineData("batch", "2026-11-28T09:00:00Z", "deadline", "in the past")]
     [InlineData("flex", "2026-11-28T09:00:00Z", "deadline", "in the past")]
     [InlineData("flex", "2026-11-28 12:00", "deadline", "RFC 3339")]
     [InlineData(null, "tomorrow", "deadline", "RFC 3339")]

@@ -33,7 +33,12 @@ public static class JobPolling
     }
 
     /// <summary>Polls until the job is in <paramref name="status"/> (a waiting state, say) and returns that status body.</summary>
-    public static async Task<JsonObject> WaitForStatusAsync(HttpClient client, string statusUrl, string status, TimeSpan timeout, CancellationToken cancellationToken)
+    public static Task<JsonObject> WaitForStatusAsync(HttpClient client, string statusUrl, string status, TimeSpan timeout, CancellationToken cancellationToken) =>
+        WaitUntilAsync(client, statusUrl, job => (string?)job["status"] == status, status, timeout, cancellationToken);
+
+    /// <summary>Polls until the job's status body satisfies <paramref name="until"/> (described as <paramref name="what"/> on timeout) and returns it.</summary>
+    public static async Task<JsonObject> WaitUntilAsync(
+        HttpClient client, string statusUrl, Func<JsonObject, bool> until, string what, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
@@ -43,9 +48,9 @@ public static class JobPolling
             while (true)
             {
                 last = await client.GetFromJsonAsync<JsonObject>(statusUrl, deadline.Token);
-                if ((string?)last?["status"] == status)
+                if (last is not null && until(last))
                 {
-                    return last!;
+                    return last;
                 }
 
                 await Task.Delay(50, deadline.Token);
@@ -53,7 +58,7 @@ public static class JobPolling
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"Job at {statusUrl} was not {status} within {timeout}; last state: {last?.ToJsonString()}");
+            throw new TimeoutException($"Job at {statusUrl} was not {what} within {timeout}; last state: {last?.ToJsonString()}");
         }
     }
 }

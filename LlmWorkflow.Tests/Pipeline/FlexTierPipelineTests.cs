@@ -108,27 +108,14 @@ public sealed class FlexTierPipelineTests(TestServers servers)
         using var client = api.CreateAuthenticatedClient();
         (string Fields, string Field, string Says)[] cases =
         [
-            ("""{"service_tier": "batch"}""", "service_tier", "Batch API tier) is not available yet"),
-            ("""{"service_tier": "cheap"}""", "service_tier", "\"standard\", \"flex\""),
+            ("""{"service_tier": "cheap"}""", "service_tier", "\"standard\", \"flex\", \"batch\""),
             ("""{"service_tier": "flex", "deadline": "2020-01-01T00:00:00Z"}""", "deadline", "in the past"),
             ("""{"deadline": "next tuesday"}""", "deadline", "RFC 3339"),
             ("""{"deadline": "2099-01-01T00:00:00"}""", "deadline", "RFC 3339"),
-            ("""{"service_tier": "standard", "deadline": "2099-01-01T00:00:00Z"}""", "deadline", "flex tier"),
+            ("""{"service_tier": "standard", "deadline": "2099-01-01T00:00:00Z"}""", "deadline", "flex and batch tiers"),
         ];
 
-        foreach (var (fields, field, says) in cases)
-        {
-            var body = JsonNode.Parse(fields)!.AsObject();
-            body["workflow_name"] = "one_llm_step";
-            body["input_data"] = new JsonObject { ["question"] = "why?" };
-
-            using var response = await client.PostAsJsonAsync("/api/v1/workflow", body, ct);
-
-            var problem = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
-            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{fields}: {problem?.ToJsonString()}");
-            var messages = problem!["errors"]![field]!.AsArray().Select(m => (string?)m).ToList();
-            Assert.True(messages.Any(m => m!.Contains(says, StringComparison.Ordinal)), $"{fields}: {problem.ToJsonString()}");
-        }
+        await TierSubmissions.AssertRefusedAsync(client, cases, ct);
     }
 
     private Task<LlmPipeline> StartAsync(string name, Action<FakeOpenAiServer> script, CancellationToken ct, Dictionary<string, string?>? extra = null) =>
@@ -151,11 +138,6 @@ public sealed class FlexTierPipelineTests(TestServers servers)
         return done;
     }
 
-    /// <summary>The llm step's usage names the tier that served it, the one asked for, the list price and the discount.</summary>
-    private static void AssertUsage(JsonObject done, string tier, decimal list, decimal discount)
-    {
-        var usage = done["steps"]!.AsArray().Single(s => (string?)s!["step_id"] == "answer")!["output"]!["usage"]!;
-        Assert.Equal((tier, "flex", list, discount),
-            ((string?)usage["service_tier"], (string?)usage["requested_service_tier"], (decimal)usage["list_cost_usd"]!, (decimal)usage["discount_usd"]!));
-    }
+    private static void AssertUsage(JsonObject done, string tier, decimal list, decimal discount) =>
+        TierSubmissions.AssertUsage(done, tier, "flex", list, discount);
 }

@@ -62,7 +62,7 @@ internal static class OpenApiSchemaShapes
             ["total_tokens"] = Integer(),
             ["cost_usd"] = new OpenApiSchema { Type = JsonSchemaType.Number | JsonSchemaType.Null, Description = "USD; null when a model used is unpriced." },
             ["unpriced"] = new OpenApiSchema { Type = JsonSchemaType.Boolean },
-            ["requested_service_tier"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Only for a job of a cheaper tier: the tier it asked for (flex). Each llm step's usage says the tier that served it." },
+            ["requested_service_tier"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Only for a job of a cheaper tier: the tier it asked for (flex or batch). Each llm step's usage says the tier that served it." },
             ["list_cost_usd"] = new OpenApiSchema { Type = JsonSchemaType.Number, Description = "Only for a job of a cheaper tier: its priced calls at the list (standard) price." },
             ["discount_usd"] = new OpenApiSchema { Type = JsonSchemaType.Number, Description = "Only for a job of a cheaper tier: list_cost_usd minus cost_usd." },
         }),

@@ -8,6 +8,7 @@ import { formatCost, formatTokens } from '../format.js';
 const REASONS = {
   requests: 'requests', tokens: 'tokens', input_tokens: 'input tokens', output_tokens: 'output tokens',
   concurrency: 'concurrency', rate_limited: '429 block', paused: 'paused', zero_budget: 'zero budget',
+  flex_unavailable: 'flex refused', batch: 'parked on a batch',
 };
 
 export function budgetsPanel() {
