@@ -297,7 +297,7 @@ public sealed record CostData
     [JsonPropertyName("unpriced")]
     public required bool Unpriced { get; init; }
 
-    /// <summary>Only for a job of a cheaper tier: the tier it asked for (flex). Each llm step's usage says the tier that served it.</summary>
+    /// <summary>Only for a job of a cheaper tier: the tier it asked for (flex or batch). Each llm step's usage says the tier that served it.</summary>
     [JsonPropertyName("requested_service_tier")]
     public string? RequestedServiceTier { get; init; }
 
@@ -1780,11 +1780,11 @@ public sealed record SubmitWorkflowRequest
     [JsonPropertyName("delay_seconds")]
     public long? DelaySeconds { get; init; }
 
-    /// <summary>The price tier of the job's LLM calls: "standard" (default) or "flex" (OpenAI's flex processing: slower, sometimes refused for capacity, billed at half the list price; providers without it run the call at standard and say so). "batch" (the Batch API tier) is refused: not available yet. Any other value is a 400 listing the valid ones.</summary>
+    /// <summary>The price tier of the job's LLM calls: "standard" (default), "flex" (OpenAI's flex processing: slower, sometimes refused for capacity, billed at half the list price) or "batch" (OpenAI's Batch API or Anthropic's Message Batches: each llm step's call is sent as a batch and the job waits, holding no worker slot, with waiting_for.kind "batch", until it ends; billed at Llm:Batch:PriceMultiplier of the list price). Providers without the tier run the call at standard and say so. Any other value is a 400 listing the valid ones.</summary>
     [JsonPropertyName("service_tier")]
     public string? ServiceTier { get; init; }
 
-    /// <summary>For flex: the time the job's calls must be answered by, RFC 3339 with an offset, in the future (after run_at, at most a year ahead). A flex call refused for capacity is asked again with backoff while the deadline leaves more than Llm:Flex:FallbackMargin, then sent at standard; without a deadline it is sent at standard at once. A deadline alone implies "flex"; with "standard" it is a 400.</summary>
+    /// <summary>For flex or batch: the time the job's calls must be answered by, RFC 3339 with an offset, in the future (after run_at, at most a year ahead). A flex call refused for capacity is asked again with backoff while the deadline leaves more than Llm:Flex:FallbackMargin, then sent at standard; without a deadline it is sent at standard at once. A batch that ended unanswered (expired, failed, cancelled) is replaced by a standard call unless the deadline is less than Llm:Batch:FallbackMargin away (then the step fails). A deadline alone implies "flex"; with "standard" it is a 400.</summary>
     [JsonPropertyName("deadline")]
     public string? Deadline { get; init; }
 }

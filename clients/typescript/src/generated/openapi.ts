@@ -646,7 +646,7 @@ export interface paths {
         };
         /**
          * LLM budgets per provider, model and tenant: limits, what the current window used, calls in flight, pauses, waiting jobs and tenants' dollar spend
-         * @description One entry per configured scope (Llm:Limits:<provider or provider/model>, Tenants:<id>:Limits as tenant:<id>) and per paused provider. used counts the sliding window of window_seconds (reserved estimates of calls in flight, real usage of answered ones); blocked_for_ms is the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a budget, by scope and reason (a user's scope, tenant:<id>:user:<user>, appears there while one of its jobs waits). tenant_spend lists every tenant's daily and monthly dollar budget (Tenants:<id>:Budgets) with what its rolling window spent and reserved and what is left; per-user budgets are each user's own and are read by GET /usage/budget.
+         * @description One entry per configured scope (Llm:Limits:<provider or provider/model>, Tenants:<id>:Limits as tenant:<id>) and per paused provider. used counts the sliding window of window_seconds (reserved estimates of calls in flight, real usage of answered ones); blocked_for_ms is the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a budget, by scope and reason (a user's scope, tenant:<id>:user:<user>, appears there while one of its jobs waits), and the batch jobs parked on a provider batch, by provider with reason "batch". tenant_spend lists every tenant's daily and monthly dollar budget (Tenants:<id>:Budgets) with what its rolling window spent and reserved and what is left; per-user budgets are each user's own and are read by GET /usage/budget.
          */
         get: operations["ProviderLimits"];
         put?: never;
@@ -1222,7 +1222,7 @@ export interface components {
             /** @description USD; null when a model used is unpriced. */
             cost_usd: null | number;
             unpriced: boolean;
-            /** @description Only for a job of a cheaper tier: the tier it asked for (flex). Each llm step's usage says the tier that served it. */
+            /** @description Only for a job of a cheaper tier: the tier it asked for (flex or batch). Each llm step's usage says the tier that served it. */
             requested_service_tier?: string;
             /** @description Only for a job of a cheaper tier: its priced calls at the list (standard) price. */
             list_cost_usd?: number;
@@ -1617,11 +1617,11 @@ export interface components {
             tenant_id: null | string;
             /** Format: int32 */
             priority: number;
-            /** @description The price tier the job's LLM calls ask for: "standard" or "flex" (each llm step's usage says which tier served it). */
+            /** @description The price tier the job's LLM calls ask for: "standard", "flex" or "batch" (each llm step's usage says which tier served it). */
             service_tier: string;
             /**
              * Format: date-time
-             * @description A flex job's deadline: refused flex calls are retried until shortly before it, then sent at standard; null without one.
+             * @description A flex or batch job's deadline: refused flex calls are retried until shortly before it, then sent at standard; a batch that ended unanswered is replaced by a standard call unless it is close; null without one.
              */
             deadline: null | string;
             /** Format: date-time */
@@ -1774,6 +1774,8 @@ export interface components {
             reject_url: null | string;
             /** Format: date-time */
             links_expire_at: null | string;
+            provider: null | string;
+            batch_id: null | string;
         };
         /** @description A JSON object with any members. */
         JsonObject: {
@@ -2256,9 +2258,9 @@ export interface components {
              * @description Run this many seconds from now (1-31536000). The job is 'scheduled' until then. Not with run_at.
              */
             delay_seconds?: null | number;
-            /** @description The price tier of the job's LLM calls: "standard" (default) or "flex" (OpenAI's flex processing: slower, sometimes refused for capacity, billed at half the list price; providers without it run the call at standard and say so). "batch" (the Batch API tier) is refused: not available yet. Any other value is a 400 listing the valid ones. */
+            /** @description The price tier of the job's LLM calls: "standard" (default), "flex" (OpenAI's flex processing: slower, sometimes refused for capacity, billed at half the list price) or "batch" (OpenAI's Batch API or Anthropic's Message Batches: each llm step's call is sent as a batch and the job waits, holding no worker slot, with waiting_for.kind "batch", until it ends; billed at Llm:Batch:PriceMultiplier of the list price). Providers without the tier run the call at standard and say so. Any other value is a 400 listing the valid ones. */
             service_tier?: null | string;
-            /** @description For flex: the time the job's calls must be answered by, RFC 3339 with an offset, in the future (after run_at, at most a year ahead). A flex call refused for capacity is asked again with backoff while the deadline leaves more than Llm:Flex:FallbackMargin, then sent at standard; without a deadline it is sent at standard at once. A deadline alone implies "flex"; with "standard" it is a 400. */
+            /** @description For flex or batch: the time the job's calls must be answered by, RFC 3339 with an offset, in the future (after run_at, at most a year ahead). A flex call refused for capacity is asked again with backoff while the deadline leaves more than Llm:Flex:FallbackMargin, then sent at standard; without a deadline it is sent at standard at once. A batch that ended unanswered (expired, failed, cancelled) is replaced by a standard call unless the deadline is less than Llm:Batch:FallbackMargin away (then the step fails). A deadline alone implies "flex"; with "standard" it is a 400. */
             deadline?: null | string;
         };
         TenantListResponse: {

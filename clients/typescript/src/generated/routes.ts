@@ -715,11 +715,13 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   ],
   "JobWait": [
     "approve_url",
+    "batch_id",
     "decision_url",
     "event",
     "kind",
     "links_expire_at",
     "prompt",
+    "provider",
     "reject_url",
     "step_id",
     "until"
