@@ -23,6 +23,12 @@ public sealed partial class LlmGateway
             return null;
         }
 
+        if (request.ServiceTier.BesideOthers)
+        {
+            LogBatchBesideOthers(model.ToString(), request.StepId);
+            return null;
+        }
+
         if (_providers.Find(model.Provider) is not { SupportsBatch: true, BaseUrl: not null } provider)
         {
             LogBatchNotOffered(model.ToString());
@@ -144,6 +150,9 @@ public sealed partial class LlmGateway
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Model} has no Batch API here; the batch job's call runs at standard")]
     private partial void LogBatchNotOffered(string model);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Step {StepId} calls {Model} beside other steps (parallel or for_each), where a job records one wait; the batch job's call runs at standard")]
+    private partial void LogBatchBesideOthers(string model, string? stepId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Batch {BatchId} holds the call to {Model} (found by its key after a restart: {Adopted})")]
     private partial void LogBatchCreated(string model, string batchId, bool adopted);

@@ -49,7 +49,12 @@ public static class ServiceTiers
 /// With flex: refused flex calls are retried (with backoff) while the deadline leaves more than
 /// <see cref="FlexOptions.FallbackMargin"/>, then sent at standard. Without one a refused flex call falls back at once.
 /// </param>
-public sealed record ServiceTierRequest(string Tier, DateTimeOffset? Deadline = null)
+/// <param name="BesideOthers">
+/// The call runs beside others (a <c>parallel</c> branch or a <c>for_each</c> iteration). A job records one wait, so two
+/// side-by-side batch steps parking together could lose one batch's record and pay for it twice: such a call is not
+/// sent as a batch (it runs at standard and says so).
+/// </param>
+public sealed record ServiceTierRequest(string Tier, DateTimeOffset? Deadline = null, bool BesideOthers = false)
 {
     public bool IsFlex => Tier == ServiceTiers.Flex;
 

@@ -79,7 +79,7 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
                     Prices: context.Run.Prices,
                     TenantId: context.Run.TenantId,
                     UserId: context.Run.UserId,
-                    ServiceTier: context.Run.ServiceTier,
+                    ServiceTier: context.Run.ServiceTier is { } tier && context.Frame.Branch is not null ? tier with { BesideOthers = true } : context.Run.ServiceTier,
                     Batch: ResumedBatch(context)),
                 cancellationToken);
         }

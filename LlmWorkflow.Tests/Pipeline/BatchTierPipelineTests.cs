@@ -122,6 +122,29 @@ public sealed class BatchTierPipelineTests(TestServers servers)
     }
 
     [Fact]
+    public async Task BatchCallsSideBySideInAParallelStepRunAtStandardAndSaySo()
+    {
+        // A job records one wait: two branches parking on their batches together could lose one batch's record.
+        var ct = TestContext.Current.CancellationToken;
+        await using var pipeline = await Harness.StartAsync(servers, nameof(BatchCallsSideBySideInAParallelStepRunAtStandardAndSaySo), anthropic: false, ct);
+        var fields = new JsonObject { ["service_tier"] = "batch" };
+        var submission = TierSubmissions.OneLlmStep(fields);
+        submission["workflow_name"] = "parallel_llm_steps";
+        using var response = await pipeline.Client.PostAsJsonAsync("/api/v1/workflow", submission, ct);
+        var accepted = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, accepted?.ToJsonString());
+
+        var done = await pipeline.WaitForCompletedAsync((string)accepted!["status_url"]!, ct);
+
+        Assert.Equal((0, 2), (pipeline.OpenAi.Batches.Created, pipeline.ChatCalls()));
+        foreach (var stepId in new[] { "answer_one", "answer_two" })
+        {
+            var usage = done["steps"]!.AsArray().Single(s => (string?)s!["step_id"] == stepId)!["output"]!["usage"]!;
+            Assert.Equal(("standard", "batch"), ((string?)usage["service_tier"], (string?)usage["requested_service_tier"]));
+        }
+    }
+
+    [Fact]
     public async Task BatchIsAcceptedWithOrWithoutADeadlineAndBadOnesAre400sNamingTheField()
     {
         var ct = TestContext.Current.CancellationToken;
