@@ -267,15 +267,19 @@ public sealed class TenantBudgetPipelineTests(TestServers servers)
         return new RunResult(api, client, ended, DateTimeOffset.UtcNow - started);
     }
 
+    private Task<OneWorker> OneWorkerAsync(FakeRateLimitedOpenAiServer llm, string name, Dictionary<string, string?> extra, CancellationToken ct) =>
+        StartOneWorkerAsync(servers, llm, name, extra, ct);
+
     /// <summary>An API and one worker on a database of their own; disposed together.</summary>
-    private async Task<OneWorker> OneWorkerAsync(FakeRateLimitedOpenAiServer llm, string name, Dictionary<string, string?> extra, CancellationToken ct)
+    internal static async Task<OneWorker> StartOneWorkerAsync(
+        TestServers servers, FakeRateLimitedOpenAiServer llm, string name, Dictionary<string, string?> extra, CancellationToken ct)
     {
         var settings = (await TestEnvironment.CreateAsync(servers, name)).Settings(Settings(llm, extra));
         var api = new ApiFactory(settings);
         return new OneWorker(api, api.CreateAuthenticatedClient(), await WorkerHost.StartAsync(settings, ct));
     }
 
-    private sealed record OneWorker(ApiFactory Api, HttpClient Client, WorkerHost Worker) : IAsyncDisposable
+    internal sealed record OneWorker(ApiFactory Api, HttpClient Client, WorkerHost Worker) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {
