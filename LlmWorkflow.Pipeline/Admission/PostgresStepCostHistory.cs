@@ -10,7 +10,8 @@ namespace LlmWorkflow.Pipeline.Admission;
 /// <summary>
 /// What a workflow's steps cost past jobs, from the usage rows (<c>llm_provider_usage</c>, the billed cost, those of
 /// deleted jobs included) of its last <see cref="Sample"/> paid or cached calls: one query per workflow, kept in memory
-/// for <see cref="Fresh"/>, so a job run asks it at most once and a burst of jobs once in all. A store that cannot be
+/// for <see cref="Fresh"/> (a workflow without history for <see cref="FreshWithoutHistory"/>: its first jobs teach it), so
+/// a job run asks it at most once and a burst of jobs once in all. A store that cannot be
 /// read gives no history (the forecast then uses the dry run's estimates).
 /// </summary>
 internal sealed partial class PostgresStepCostHistory(
@@ -19,6 +20,7 @@ internal sealed partial class PostgresStepCostHistory(
 {
     private const int Sample = 2000;
     private static readonly TimeSpan Fresh = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan FreshWithoutHistory = TimeSpan.FromSeconds(2);
 
     // $1 workflow name. Per step: the average over jobs of what the step cost each job, and per call.
     private static readonly string CostSql = $"""
@@ -40,7 +42,7 @@ internal sealed partial class PostgresStepCostHistory(
     public async ValueTask<IReadOnlyDictionary<string, LearnedStepCost>> StepCostsAsync(string workflowName, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        if (_known.TryGetValue(workflowName, out var known) && now - known.ReadAt < Fresh)
+        if (_known.TryGetValue(workflowName, out var known) && now - known.ReadAt < (known.Costs.Count == 0 ? FreshWithoutHistory : Fresh))
         {
             return known.Costs;
         }
