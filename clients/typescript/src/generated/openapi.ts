@@ -2440,6 +2440,7 @@ export interface components {
             max_cost_usd: null | number;
             on_budget: null | string;
             downgrade_model: null | string;
+            budget_check: null | string;
             concurrency: null | components["schemas"]["WorkflowConcurrency"];
         };
         WorkflowLatency: {
