@@ -24,15 +24,11 @@ public sealed class RemainingForecastPipelineTests(TestServers servers)
     [Fact]
     public async Task WithBudgetCheckRemainingAJobWhoseThreeStepsCannotFitItsBudgetStopsBeforeTheFirst()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(10_000_000, TimeSpan.FromMinutes(1));
-        await using var service = await OneWorkerAsync(llm, "remaining_forecast_check", [], ct);
-
-        var done = await JobPolling.WaitForTerminalAsync(service.Client, await SubmitAsync(service.Client, "remaining_forecast_check", "[stop-early]", JobBudget, ct), JobTimeout, ct);
+        var (done, calls) = await RunWithJobBudgetAsync("remaining_forecast_check");
 
         var error = done["error"]!;
         Assert.Equal(("failed", "budget_exceeded", "draft"), ((string?)done["status"], (string?)error["type"], (string?)error["step_id"]));
-        Assert.Empty(llm.Accepted);
+        Assert.Equal(0, calls);
         var details = error["details"]!;
         var step = (decimal)details["estimated_step_cost_usd"]!;
         var remaining = (decimal)details["remaining_forecast_usd"]!;
@@ -46,16 +42,24 @@ public sealed class RemainingForecastPipelineTests(TestServers servers)
     [Fact]
     public async Task WithoutTheOptionTheSameJobRunsUntilTheStepThatDoesNotFitAndReportsTheRemainingForecast()
     {
-        var ct = TestContext.Current.CancellationToken;
-        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(10_000_000, TimeSpan.FromMinutes(1));
-        await using var service = await OneWorkerAsync(llm, "remaining_forecast_step", [], ct);
-
-        var done = await JobPolling.WaitForTerminalAsync(service.Client, await SubmitAsync(service.Client, "remaining_forecast_step", "[as-today]", JobBudget, ct), JobTimeout, ct);
+        var (done, calls) = await RunWithJobBudgetAsync("remaining_forecast_step");
 
         var error = done["error"]!;
         Assert.Equal(("failed", "budget_exceeded", "final"), ((string?)done["status"], (string?)error["type"], (string?)error["step_id"]));
-        Assert.Equal(2, llm.AnsweredContaining("[as-today]"));
+        Assert.Equal(2, calls);
         Assert.Equal((0m, "step"), ((decimal)error["details"]!["remaining_forecast_usd"]!, (string?)error["details"]!["budget_check"]));
+    }
+
+    /// <summary>Runs one job of <paramref name="workflow"/> with <see cref="JobBudget"/> to its end: the job and the calls it made.</summary>
+    private async Task<(JsonObject Job, int Calls)> RunWithJobBudgetAsync(string workflow)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(10_000_000, TimeSpan.FromMinutes(1));
+        await using var service = await OneWorkerAsync(llm, workflow, [], ct);
+        var marker = $"[{workflow}]";
+
+        var done = await JobPolling.WaitForTerminalAsync(service.Client, await SubmitAsync(service.Client, workflow, marker, JobBudget, ct), JobTimeout, ct);
+        return (done, llm.AnsweredContaining(marker));
     }
 
     [Fact]
