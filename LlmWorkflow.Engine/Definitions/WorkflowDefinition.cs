@@ -54,6 +54,14 @@ public sealed record WorkflowDefinition
     [JsonPropertyName("downgrade_model")]
     public string? DowngradeModel { get; init; }
 
+    /// <summary>
+    /// What must fit a budget before a paid llm step: <c>step</c> (the default: the step's own forecast) or
+    /// <c>remaining</c> (the step's forecast plus the forecast of the llm steps that can still run after it, so the job
+    /// stops before the first step after which the rest could not be afforded). See <see cref="LlmWorkflow.Engine.Llm.Budgets.BudgetCheck"/>.
+    /// </summary>
+    [JsonPropertyName("budget_check")]
+    public string? BudgetCheck { get; init; }
+
     /// <summary>At most so many of this workflow's jobs with the same key run at once (<see cref="WorkflowConcurrency"/>).</summary>
     [JsonPropertyName("concurrency")]
     public WorkflowConcurrency? Concurrency { get; init; }

@@ -41,8 +41,9 @@ public static class WorkflowDefinitionLoader
             return new(null, [new(source, "$", InvalidDefinitionCode, "The file holds null instead of a workflow object.", "Write a JSON object with name and steps.")]);
         }
 
-        // A wrong on_budget or concurrency is refused like a wrong member: the definition does not load (400 naming the field).
-        if (Llm.Budgets.OnBudget.Problems(definition, source).Concat(WorkflowConcurrency.Problems(definition, source)).ToList() is { Count: > 0 } definitionProblems)
+        // A wrong on_budget, budget_check or concurrency is refused like a wrong member: the definition does not load (400 naming the field).
+        if (Llm.Budgets.OnBudget.Problems(definition, source).Concat(Llm.Budgets.BudgetCheck.Problems(definition, source))
+                .Concat(WorkflowConcurrency.Problems(definition, source)).ToList() is { Count: > 0 } definitionProblems)
         {
             return new(null, definitionProblems);
         }

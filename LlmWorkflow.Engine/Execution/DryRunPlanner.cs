@@ -22,8 +22,7 @@ public sealed class DryRunPlanner(WorkflowValidator validator, PromptLibrary? pr
 
     public DryRunPlan Plan(WorkflowDefinition workflow, JsonNode? input, JsonObject? context = null)
     {
-        var planning = new Planning(new ExpressionScope(input, new Dictionary<string, JsonNode?>(), context));
-        var total = PlanBlock(workflow.Steps, "$.steps", new Placement(0, null, null, 1, false), planning);
+        var (planning, total) = Walk(workflow, input, context);
         return new DryRunPlan
         {
             Problems = validator.Validate(workflow, workflow.Name + ".json"),
@@ -34,6 +33,19 @@ public sealed class DryRunPlanner(WorkflowValidator validator, PromptLibrary? pr
             MaxCostUsd = total.Max,
             UnpricedModels = [.. planning.Unpriced],
         };
+    }
+
+    /// <summary>
+    /// The planned steps only, without validating the workflow (it already runs): what a running job's remaining-cost
+    /// forecast (<see cref="JobCostForecast"/>) reads its prompts, token and run counts from.
+    /// </summary>
+    public IReadOnlyList<DryRunStep> PlanSteps(WorkflowDefinition workflow, JsonNode? input, JsonObject? context) =>
+        Walk(workflow, input, context).Planning.Steps;
+
+    private (Planning Planning, Cost Total) Walk(WorkflowDefinition workflow, JsonNode? input, JsonObject? context)
+    {
+        var planning = new Planning(new ExpressionScope(input, new Dictionary<string, JsonNode?>(), context));
+        return (planning, PlanBlock(workflow.Steps, "$.steps", new Placement(0, null, null, 1, false), planning));
     }
 
     /// <summary>Where a step sits and how often it runs.</summary>
@@ -146,6 +158,7 @@ public sealed class DryRunPlanner(WorkflowValidator validator, PromptLibrary? pr
             MinOutputTokens = 1,
             ExpectedOutputTokens = expectedOutput,
             MaxOutputTokens = maxOutput,
+            ConfiguredMaxTokens = config.MaxTokens ?? prompt.FrontMatter.MaxTokens,
             MinCostUsd = min,
             ExpectedCostUsd = expected,
             MaxCostUsd = max,

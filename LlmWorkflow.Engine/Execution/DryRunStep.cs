@@ -43,6 +43,10 @@ public sealed record DryRunStep
 
     public int? MaxOutputTokens { get; init; }
 
+    /// <summary>The step's own max_tokens (config or prompt front matter), null when it sets none; for the cost forecast, not the plan's answer.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int? ConfiguredMaxTokens { get; init; }
+
     /// <summary>USD for all <see cref="Runs"/>; null for non-LLM steps and unpriced models.</summary>
     public decimal? MinCostUsd { get; init; }
 

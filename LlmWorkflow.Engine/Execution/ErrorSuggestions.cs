@@ -7,7 +7,8 @@ public static class ErrorSuggestions
     {
         ["timeout"] = ["Retry the job; the step may succeed when the service is less busy.", "Raise the step's timeout_seconds if it routinely needs longer."],
         ["workflow_timeout"] = ["Raise the workflow's timeout_seconds.", "Split long work into several jobs."],
-        ["budget_exceeded"] = ["Raise the job's budget_usd when you submit it (or the workflow's max_cost_usd).", "Lower max_tokens or use a cheaper model."],
+        ["budget_exceeded"] = ["Raise the job's budget_usd when you submit it (or the workflow's max_cost_usd).", "Lower max_tokens or use a cheaper model.",
+            "With budget_check remaining the step and the rest of the job's forecast (remaining_forecast_usd) must fit; budget_check step checks each step alone."],
         ["cancelled"] = ["Submit the job again if the cancellation was unintended."],
         ["missing_value"] = ["Check the ${...} path against the input and the outputs of earlier steps.", "Append ? to the path (${input.x?}) when the value is optional."],
         ["expression_syntax"] = ["Run the validator (llmwf validate) to see every malformed expression."],

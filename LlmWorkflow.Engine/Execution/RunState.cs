@@ -40,6 +40,14 @@ internal sealed class RunState
     /// <summary>The job's tenant and user dollar budgets (see <see cref="WorkflowRunOptions.SpendBudget"/>), or null.</summary>
     public Llm.Budgets.ISpendBudget? SpendBudget { get; init; }
 
+    /// <summary>What past runs learned about the steps' cost (see <see cref="WorkflowRunOptions.CostHistory"/>), or null.</summary>
+    public Llm.Budgets.IStepCostHistory? CostHistory { get; init; }
+
+    private Task<JobCostForecast>? _costForecast;
+
+    /// <summary>The job's remaining-cost forecast, built by <paramref name="build"/> at the first paid step that asks and kept for the run.</summary>
+    public Task<JobCostForecast> CostForecast(Func<Task<JobCostForecast>> build) => LazyInitializer.EnsureInitialized(ref _costForecast, build);
+
     /// <summary>The job's tenant (see <see cref="WorkflowRunOptions.TenantId"/>), or null.</summary>
     public string? TenantId { get; init; }
 

@@ -45,13 +45,16 @@ internal sealed class RunUsage(decimal? maxCostUsd)
         }
     }
 
-    /// <summary>Reserves <paramref name="estimateUsd"/>; false (nothing reserved) when it would exceed the budget.</summary>
-    public bool TryReserve(decimal estimateUsd, out decimal spentUsd)
+    /// <summary>
+    /// Reserves <paramref name="estimateUsd"/>; false (nothing reserved) when <paramref name="requiredUsd"/> (the estimate,
+    /// or with <c>budget_check: remaining</c> the estimate and the rest of the job's forecast) would exceed the budget.
+    /// </summary>
+    public bool TryReserve(decimal estimateUsd, decimal requiredUsd, out decimal spentUsd)
     {
         lock (_lock)
         {
             spentUsd = (CostUsd ?? 0) + _reserved;
-            if (maxCostUsd is { } max && spentUsd + estimateUsd > max)
+            if (maxCostUsd is { } max && spentUsd + requiredUsd > max)
             {
                 return false;
             }

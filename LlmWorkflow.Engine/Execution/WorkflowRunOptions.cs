@@ -39,6 +39,12 @@ public sealed record WorkflowRunOptions
     /// </summary>
     public Llm.Budgets.ISpendBudget? SpendBudget { get; init; }
 
+    /// <summary>
+    /// What past runs learned about the workflow's steps' cost, for the remaining-cost forecast a budget check reports
+    /// (and, with <c>budget_check: remaining</c>, requires to fit); null = the dry run's estimates only.
+    /// </summary>
+    public Llm.Budgets.IStepCostHistory? CostHistory { get; init; }
+
     /// <summary>The wait an earlier run of this job parked on (its step then finds its time came), or null.</summary>
     public RunWait? ResumedWait { get; init; }
 

@@ -65,6 +65,7 @@ public sealed class WorkflowRunner
             Prompts = options.Prompts,
             Prices = options.Prices,
             SpendBudget = options.SpendBudget,
+            CostHistory = options.CostHistory,
             TenantId = options.TenantId,
             UserId = options.UserId,
             ServiceTier = options.ServiceTier,

@@ -43,11 +43,12 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
             : throw WorkflowException.Config("missing_model", $"llm step \"{step.Id}\" names no model.");
         var maxTokens = config.MaxTokens ?? prompt.FrontMatter.MaxTokens;
 
-        var reserved = Reserve(context, models, prompt.Messages, maxTokens);
+        var remaining = await RemainingForecastAsync(context);
+        var reserved = Reserve(context, models, prompt.Messages, maxTokens, remaining);
         SpendReservation? spend;
         try
         {
-            spend = await StepSpend.ReserveAsync(context, models, prompt.Messages, maxTokens, prices, cancellationToken);
+            spend = await StepSpend.ReserveAsync(context, models, prompt.Messages, maxTokens, prices, remaining, cancellationToken);
         }
         catch
         {
@@ -123,6 +124,12 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
             output["downgraded_from"] = original;
         }
 
+        if (remaining is { } rest)
+        {
+            // What the llm steps after this one are forecast to cost, as the budget check saw it before the call.
+            output["usage"]!["remaining_forecast_usd"] = rest;
+        }
+
         return output;
     }
 
@@ -161,8 +168,40 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
     private static string? Resolve(string? text, ExpressionScope scope) =>
         text is not null && TextTemplate.MayContainExpression(text) ? ValueResolver.ResolveText(text, scope) : text;
 
+    /// <summary>
+    /// The job's remaining-cost forecast after this step (<see cref="JobCostForecast"/>, built at the run's first paid
+    /// step); null when no budget applies to the job (nothing to check it against) or there is no price table.
+    /// </summary>
+    private async Task<decimal?> RemainingForecastAsync(StepContext context)
+    {
+        var run = context.Run;
+        if ((run.Usage.MaxCostUsd is null && run.SpendBudget is null) || (run.Prices ?? prices) is not { } table)
+        {
+            return null;
+        }
+
+        // Built once for the run and shared by its steps, so not tied to one step's cancellation.
+        var forecast = await run.CostForecast(() => BuildForecastAsync(run, table));
+        return forecast.RemainingAfter(run.Workflow, context.Step.Id);
+    }
+
+    private async Task<JobCostForecast> BuildForecastAsync(RunState run, IPriceTable table)
+    {
+        try
+        {
+            var planned = new DryRunPlanner(new WorkflowValidator(), run.Prompts ?? prompts, table).PlanSteps(run.Workflow, run.Input, run.Context);
+            return await JobCostForecast.BuildAsync(run.Workflow.Name, planned, table, run.CostHistory, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // A forecast that cannot be made (history unreachable, a plan that does not render) is reported as 0: the
+            // step's own check still applies, and a job is never failed for its forecast's sake.
+            return new JobCostForecast(new Dictionary<string, decimal>());
+        }
+    }
+
     /// <summary>Reserves the call's worst-case cost against the budget; null when there is no budget or no price to check.</summary>
-    private decimal? Reserve(StepContext context, IReadOnlyList<string> models, IReadOnlyList<ChatMessage> messages, int? maxTokens)
+    private decimal? Reserve(StepContext context, IReadOnlyList<string> models, IReadOnlyList<ChatMessage> messages, int? maxTokens, decimal? remaining)
     {
         if (context.Run.Usage.MaxCostUsd is not { } max || (context.Run.Prices ?? prices) is not { } table)
         {
@@ -175,9 +214,10 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
             return null;
         }
 
-        return context.Run.Usage.TryReserve(estimate, out var spent)
+        var forecast = new StepForecast(estimate, remaining, Llm.Budgets.BudgetCheck.ChecksRemaining(context.Run.Workflow));
+        return context.Run.Usage.TryReserve(estimate, forecast.RequiredUsd, out var spent)
             ? estimate
-            : throw BudgetGuard.Exceeded(context.Step.Id, spent, estimate, max);
+            : throw BudgetGuard.Exceeded(context.Step.Id, spent, forecast, max);
     }
 
     private static async Task PublishDeltasAsync(StepContext context, ChannelReader<string> deltas, CancellationToken cancellationToken)

@@ -32,7 +32,8 @@ internal static class StepSpend
 
     /// <summary>The reservation, or null when the job has no dollar budget or no model of the chain is priced.</summary>
     public static async Task<SpendReservation?> ReserveAsync(
-        StepContext context, IReadOnlyList<string> models, IReadOnlyList<ChatMessage> messages, int? maxTokens, IPriceTable? prices, CancellationToken cancellationToken)
+        StepContext context, IReadOnlyList<string> models, IReadOnlyList<ChatMessage> messages, int? maxTokens, IPriceTable? prices, decimal? remainingUsd,
+        CancellationToken cancellationToken)
     {
         if (context.Run.SpendBudget is not { } budget || (context.Run.Prices ?? prices) is not { } table)
         {
@@ -42,18 +43,21 @@ internal static class StepSpend
         var leaseId = Guid.CreateVersion7().ToString("N");
         string? downgradedFrom = null;
         var since = context.Run.Now;
+        var checksRemaining = BudgetCheck.ChecksRemaining(context.Run.Workflow);
         while (true)
         {
-            if (await ForecastAsync(budget, table, context, models, messages, maxTokens, cancellationToken) is not { } estimate)
+            if (await ForecastAsync(budget, table, context, models, messages, maxTokens, cancellationToken) is not { } stepEstimate)
             {
                 return null; // an unpriced call is billed at 0 in the ledger: nothing to hold back
             }
 
+            // budget_check: remaining reserves the rest of the job's forecast too, so it must all fit (held until the step settles).
+            var estimate = new StepForecast(stepEstimate, remainingUsd, checksRemaining);
             var seen = budget.SettlementsSeen;
-            var verdict = await budget.ReserveAsync(leaseId, estimate, cancellationToken);
+            var verdict = await budget.ReserveAsync(leaseId, estimate.RequiredUsd, cancellationToken);
             if (verdict.Outcome == SpendOutcome.Reserved)
             {
-                return new SpendReservation(budget, leaseId, models, downgradedFrom, estimate);
+                return new SpendReservation(budget, leaseId, models, downgradedFrom, estimate.RequiredUsd);
             }
 
             if (verdict.Outcome == SpendOutcome.Pending)
@@ -86,7 +90,7 @@ internal static class StepSpend
             {
                 // Approved: the call runs over the budget and its cost is still counted (settled without a reservation).
                 await ApprovedOverBudgetAsync(context, verdict, estimate, cancellationToken);
-                return new SpendReservation(budget, leaseId, models, downgradedFrom, estimate);
+                return new SpendReservation(budget, leaseId, models, downgradedFrom, estimate.RequiredUsd);
             }
 
             throw BudgetGuard.TenantExceeded(context.Step.Id, verdict, estimate, onBudget);
@@ -128,7 +132,7 @@ internal static class StepSpend
     /// the job's inbox); parks the job as an approval wait, with decision links showing the forecast, until one does;
     /// fails the step as over budget when the decision is a rejection or none came in time.
     /// </summary>
-    private static async Task ApprovedOverBudgetAsync(StepContext context, SpendVerdict verdict, decimal estimate, CancellationToken cancellationToken)
+    private static async Task ApprovedOverBudgetAsync(StepContext context, SpendVerdict verdict, StepForecast estimate, CancellationToken cancellationToken)
     {
         var eventName = ApprovalEvent(context.Step.Id);
         if (context.Run.Signals is { } inbox && await inbox.TakeAsync(context.Run.RunId, eventName, context.StepKey, cancellationToken) is { } signal)
@@ -154,29 +158,34 @@ internal static class StepSpend
         var left = Math.Max(0, verdict.LimitUsd - verdict.SpentUsd);
         throw new RunParkedException(new RunWait(context.Step.Id, context.StepKey, ApprovalStepHandler.Kind, until, eventName, new JsonObject
         {
-            ["prompt"] = $"Step \"{context.Step.Id}\" is forecast to cost ${estimate:0.######}, and the budget {verdict.Scope} has ${left:0.######} " +
-                         $"of ${verdict.LimitUsd:0.######} left. Run it anyway? Its cost is counted in the budget either way.",
-            ["show"] = new JsonObject
+            ["prompt"] = $"Step \"{context.Step.Id}\" is forecast to cost ${estimate.StepUsd:0.######}{RestOfJob(estimate)}, and the budget {verdict.Scope} " +
+                         $"has ${left:0.######} of ${verdict.LimitUsd:0.######} left. Run it anyway? Its cost is counted in the budget either way.",
+            ["show"] = BudgetGuard.WithForecast(new JsonObject
             {
                 ["budget"] = verdict.Scope,
                 ["limit_usd"] = verdict.LimitUsd,
                 ["spent_usd"] = verdict.SpentUsd,
                 ["remaining_usd"] = left,
-                ["estimated_step_cost_usd"] = estimate,
+                ["estimated_step_cost_usd"] = estimate.StepUsd,
                 ["fits_at"] = verdict.Until?.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
-            },
+            }, estimate),
             ["nonce"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant(),
         }));
     }
 
     /// <summary>Not a failure: the job parks (no worker slot) and the step asks again at <paramref name="until"/>.</summary>
-    private static RunParkedException Park(StepContext context, SpendVerdict verdict, decimal estimate, DateTimeOffset until) =>
-        new(new RunWait(context.Step.Id, context.StepKey, LlmStepHandler.BudgetWaitKind, until, Budget: new JsonObject
+    private static RunParkedException Park(StepContext context, SpendVerdict verdict, StepForecast estimate, DateTimeOffset until) =>
+        new(new RunWait(context.Step.Id, context.StepKey, LlmStepHandler.BudgetWaitKind, until, Budget: BudgetGuard.WithForecast(new JsonObject
         {
             ["scope"] = verdict.Scope,
             ["reason"] = verdict.Outcome == SpendOutcome.Pending ? "usd_reserved" : "usd",
             ["limit_usd"] = verdict.LimitUsd,
             ["spent_usd"] = verdict.SpentUsd,
-            ["estimated_step_cost_usd"] = estimate,
-        }));
+            ["estimated_step_cost_usd"] = estimate.StepUsd,
+        }, estimate)));
+
+    /// <summary>The approval prompt's words on the rest of the job: what it is forecast at, and whether it must fit too.</summary>
+    private static string RestOfJob(StepForecast estimate) => estimate.RemainingUsd is not { } rest ? ""
+        : estimate.ChecksRemaining ? $" and the llm steps after it ${rest:0.######} (together ${estimate.RequiredUsd:0.######}, which must fit)"
+        : $" (the llm steps after it: ${rest:0.######} more)";
 }

@@ -30,6 +30,7 @@ public static class AdmissionRegistration
             sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<IOptions<QueueOptions>>().Value.KeyPrefix + ":"));
         services.AddSingleton<IAdmissionStore>(sp => sp.GetRequiredService<RedisAdmissionStore>());
         services.AddSingleton<IOutputTokenHistory, PostgresOutputTokenHistory>();
+        services.AddSingleton<IStepCostHistory, PostgresStepCostHistory>();
         services.AddSingleton<ILlmAdmission, LlmAdmission>();
         return services;
     }

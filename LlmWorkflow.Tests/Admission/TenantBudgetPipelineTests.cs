@@ -166,23 +166,26 @@ public sealed class TenantBudgetPipelineTests(TestServers servers)
         Assert.Equal(ended.Take(2).Sum(e => Cost(e.Job)), (decimal)perUser["spent_usd"]!);
     }
 
-    [Fact]
-    public async Task ADefinitionWithAnUnknownOnBudgetIsRefusedWith400NamingTheField()
+    [Theory]
+    [InlineData("on_budget", "explode", "on_budget must be one of fail, downgrade, wait")]
+    [InlineData("budget_check", "whole_job", "budget_check must be one of step, remaining; got \"whole_job\"")]
+    public async Task ADefinitionWithAnUnknownOnBudgetOrBudgetCheckIsRefusedWith400NamingTheField(string field, string value, string message)
     {
         var ct = TestContext.Current.CancellationToken;
-        var settings = (await TestEnvironment.CreateAsync(servers, "dollar_budget_invalid")).Settings(new Dictionary<string, string?> { ["Workflows:Root"] = PipelineTestWorkflows.Root });
+        var settings = (await TestEnvironment.CreateAsync(servers, "dollar_budget_invalid_" + field)).Settings(new Dictionary<string, string?> { ["Workflows:Root"] = PipelineTestWorkflows.Root });
         await using var api = new ApiFactory(settings);
         using var client = api.CreateAuthenticatedClient();
         var workflow = JsonNode.Parse("""
-            {"name": "bad_budget", "on_budget": "explode", "steps": [{"id": "a", "type": "transform", "config": {"operation": "uppercase", "input": "x"}}]}
-            """);
+            {"name": "bad_budget", "steps": [{"id": "a", "type": "transform", "config": {"operation": "uppercase", "input": "x"}}]}
+            """)!;
+        workflow[field] = value;
 
         using var response = await client.PostAsJsonAsync("/api/v1/workflow/validate", new { workflow, input_data = new { } }, ct);
 
         var body = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var messages = body!["errors"]!["workflow.on_budget"]!.AsArray().Select(m => (string?)m).ToList();
-        Assert.Contains(messages, m => m!.Contains("on_budget must be one of fail, downgrade, wait", StringComparison.Ordinal));
+        var messages = body!["errors"]!["workflow." + field]!.AsArray().Select(m => (string?)m).ToList();
+        Assert.Contains(messages, m => m!.Contains(message, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -267,15 +270,19 @@ public sealed class TenantBudgetPipelineTests(TestServers servers)
         return new RunResult(api, client, ended, DateTimeOffset.UtcNow - started);
     }
 
+    private Task<OneWorker> OneWorkerAsync(FakeRateLimitedOpenAiServer llm, string name, Dictionary<string, string?> extra, CancellationToken ct) =>
+        StartOneWorkerAsync(servers, llm, name, extra, ct);
+
     /// <summary>An API and one worker on a database of their own; disposed together.</summary>
-    private async Task<OneWorker> OneWorkerAsync(FakeRateLimitedOpenAiServer llm, string name, Dictionary<string, string?> extra, CancellationToken ct)
+    internal static async Task<OneWorker> StartOneWorkerAsync(
+        TestServers servers, FakeRateLimitedOpenAiServer llm, string name, Dictionary<string, string?> extra, CancellationToken ct)
     {
         var settings = (await TestEnvironment.CreateAsync(servers, name)).Settings(Settings(llm, extra));
         var api = new ApiFactory(settings);
         return new OneWorker(api, api.CreateAuthenticatedClient(), await WorkerHost.StartAsync(settings, ct));
     }
 
-    private sealed record OneWorker(ApiFactory Api, HttpClient Client, WorkerHost Worker) : IAsyncDisposable
+    internal sealed record OneWorker(ApiFactory Api, HttpClient Client, WorkerHost Worker) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {

@@ -34,6 +34,30 @@ public sealed class TenantBudgetSettingsTests
         Assert.Equal(expected, OnBudget.Of(loaded.Definition!));
     }
 
+    [Theory]
+    [InlineData("""  "budget_check": "everything", """)]
+    [InlineData("""  "budget_check": "Remaining", """)]
+    public void AWrongBudgetCheckIsRefusedNamingTheField(string members)
+    {
+        var loaded = WorkflowDefinitionLoader.Parse("{\"name\": \"w\", " + members + Steps + "}", "w.json");
+
+        Assert.Null(loaded.Definition);
+        var problem = Assert.Single(loaded.Problems);
+        Assert.Equal(("$.budget_check", BudgetCheck.InvalidCode), (problem.JsonPath, problem.Code));
+        Assert.Contains("budget_check must be one of step, remaining", problem.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("", false)]
+    [InlineData("""  "budget_check": "step", """, false)]
+    [InlineData("""  "budget_check": "remaining", "on_budget": "wait", """, true)]
+    public void AValidBudgetCheckLoads(string members, bool checksRemaining)
+    {
+        var loaded = WorkflowDefinitionLoader.Parse("{\"name\": \"w\", " + members + Steps + "}", "w.json");
+
+        Assert.Equal(checksRemaining, BudgetCheck.ChecksRemaining(loaded.Definition!));
+    }
+
     [Fact]
     public void InvalidBudgetsAndWindowsAreNamedInTheSettingsOwnTerms()
     {

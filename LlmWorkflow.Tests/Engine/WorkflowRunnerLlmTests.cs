@@ -124,6 +124,43 @@ public sealed class WorkflowRunnerLlmTests : IDisposable
         Assert.Equal(0.001m, result.CostUsd);
     }
 
+    /// <summary>
+    /// Three cheap steps, each forecast at up to $0.002001 (1 prompt token, 1000 output at $2/M) and billed $0.001 by
+    /// the fake: $0.0035 holds two of them one after the other, not the third, and never the whole job's forecast.
+    /// </summary>
+    private static LlmWorkflow.Engine.Definitions.WorkflowDefinition ThreeCheapSteps(string check) => WithSteps(
+        "[" + string.Join(", ", new[] { "one", "two", "three" }.Select(id => Ask(id, """{"model": "openai/cheap", "prompt": "a", "max_tokens": 1000}"""))) + "]",
+        $"\"max_cost_usd\": 0.0035, {check}");
+
+    [Fact]
+    public async Task WithBudgetCheckRemainingTheJobStopsBeforeTheFirstStepWhenTheRestCannotFit()
+    {
+        var llm = new FakeLlmGateway();
+
+        var result = await Runner(llm).RunAsync(ThreeCheapSteps("\"budget_check\": \"remaining\","), null, Options, TestContext.Current.CancellationToken);
+
+        Assert.Equal(("budget_exceeded", "one"), (result.Error!.Type, result.Error.StepId));
+        Assert.Empty(llm.Requests);
+        var details = result.Error.Details!;
+        Assert.Equal((0.002001m, 0.004002m, "remaining"),
+            ((decimal)details["estimated_step_cost_usd"]!, (decimal)details["remaining_forecast_usd"]!, (string?)details["budget_check"]));
+        Assert.Contains("the llm steps after it $0.004002", result.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WithoutBudgetCheckTheJobRunsUntilTheStepThatDoesNotFitAndReportsTheRemainingForecast()
+    {
+        var llm = new FakeLlmGateway();
+
+        var result = await Runner(llm).RunAsync(ThreeCheapSteps(""), null, Options, TestContext.Current.CancellationToken);
+
+        Assert.Equal(("budget_exceeded", "three"), (result.Error!.Type, result.Error.StepId));
+        Assert.Equal(2, llm.Requests.Count);
+        Assert.Equal((0m, "step"), ((decimal)result.Error.Details!["remaining_forecast_usd"]!, (string?)result.Error.Details["budget_check"]));
+        // Each answered step says what the steps after it were forecast at when it was checked.
+        Assert.Equal([0.004002m, 0.002001m], result.Steps.Take(2).Select(s => (decimal)s.Output!["usage"]!["remaining_forecast_usd"]!));
+    }
+
     [Fact]
     public async Task TheRunOptionsCanOverrideTheBudget()
     {

@@ -2135,6 +2135,9 @@ public sealed record WorkflowDefinition
     [JsonPropertyName("downgrade_model")]
     public string? DowngradeModel { get; init; }
 
+    [JsonPropertyName("budget_check")]
+    public string? BudgetCheck { get; init; }
+
     [JsonPropertyName("concurrency")]
     public WorkflowConcurrency? Concurrency { get; init; }
 }

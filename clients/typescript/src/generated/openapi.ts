@@ -2442,6 +2442,7 @@ export interface components {
             max_cost_usd: null | number;
             on_budget: null | string;
             downgrade_model: null | string;
+            budget_check: null | string;
             concurrency: null | components["schemas"]["WorkflowConcurrency"];
         };
         WorkflowLatency: {

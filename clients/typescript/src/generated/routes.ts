@@ -1135,6 +1135,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   ],
   "WorkflowDefinition": [
     "$schema",
+    "budget_check",
     "concurrency",
     "description",
     "downgrade_model",

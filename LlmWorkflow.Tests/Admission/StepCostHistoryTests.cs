@@ -1,0 +1,35 @@
+using LlmWorkflow.Engine.Llm.Budgets;
+using LlmWorkflow.Tests.Infrastructure;
+using LlmWorkflow.Tests.Pipeline;
+
+namespace LlmWorkflow.Tests.Admission;
+
+/// <summary>What past jobs' usage rows teach the remaining-cost forecast, read from a real PostgreSQL.</summary>
+[IntegrationTest]
+public sealed class StepCostHistoryTests(TestServers servers)
+{
+    [Fact]
+    public async Task AStepsLearnedCostIsItsAverageCostPerJobThatRanItAndPerCall()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var db = await LifecycleDatabase.CreateAsync(servers, "step_cost_history", ct);
+        // Job a called "ask" twice ($0.001 each, a loop), job b once ($0.004); another workflow's step is not counted.
+        await using (var insert = db.Database.CreateCommand("""
+            INSERT INTO llm_provider_usage (job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, metadata)
+            VALUES (md5('a')::uuid, 'openai', 'gpt-4o', 10, 5, 15, 0.001, '{"workflow_name": "learn", "step_id": "ask"}'),
+                   (md5('a')::uuid, 'openai', 'gpt-4o', 10, 5, 15, 0.001, '{"workflow_name": "learn", "step_id": "ask"}'),
+                   (md5('b')::uuid, 'openai', 'gpt-4o', 10, 5, 15, 0.004, '{"workflow_name": "learn", "step_id": "ask"}'),
+                   (md5('c')::uuid, 'openai', 'gpt-4o', 10, 5, 15, 0.500, '{"workflow_name": "elsewhere", "step_id": "ask"}');
+            """))
+        {
+            await insert.ExecuteNonQueryAsync(ct);
+        }
+
+        var history = db.Get<IStepCostHistory>();
+        var learned = await history.StepCostsAsync("learn", ct);
+
+        Assert.Equal(new LearnedStepCost(0.003m, 0.002m, 2), Assert.Single(learned, pair => pair.Key == "ask").Value);
+        Assert.Single(learned);
+        Assert.Empty(await history.StepCostsAsync("never_ran", ct));
+    }
+}
