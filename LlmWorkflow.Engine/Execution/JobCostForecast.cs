@@ -34,9 +34,11 @@ public sealed class JobCostForecast(IReadOnlyDictionary<string, decimal> stepCos
     public static async Task<JobCostForecast> BuildAsync(
         string workflowName, IReadOnlyList<DryRunStep> planned, IPriceTable prices, IStepCostHistory? history, CancellationToken cancellationToken)
     {
-        var learned = history is null ? null : await history.StepCostsAsync(workflowName, cancellationToken);
+        var llmSteps = planned.Where(s => s.Type == StepTypes.Llm).ToList();
+        var learned = history is null ? null : await history.StepCostsAsync(
+            workflowName, [.. llmSteps.SelectMany(s => s.Models.Select(model => (s.Id, model))).Distinct()], cancellationToken);
         var costs = new Dictionary<string, decimal>(StringComparer.Ordinal);
-        foreach (var step in planned.Where(s => s.Type == StepTypes.Llm))
+        foreach (var step in llmSteps)
         {
             costs[step.Id] = learned?.GetValueOrDefault(step.Id) is { } known
                 ? Learned(step, known)

@@ -116,7 +116,8 @@ public sealed class JobCostForecastTests
 
         public int DefaultOutputTokens { get; init; } = JobCostForecast.FallbackOutputTokens;
 
-        public ValueTask<IReadOnlyDictionary<string, LearnedStepCost>> StepCostsAsync(string workflowName, CancellationToken cancellationToken) =>
+        public ValueTask<IReadOnlyDictionary<string, LearnedStepCost>> StepCostsAsync(
+            string workflowName, IReadOnlyCollection<(string StepId, string Model)> stepModels, CancellationToken cancellationToken) =>
             ValueTask.FromResult<IReadOnlyDictionary<string, LearnedStepCost>>(costs);
 
         public ValueTask<int?> P95Async(string workflowName, string stepId, string model, CancellationToken cancellationToken) =>

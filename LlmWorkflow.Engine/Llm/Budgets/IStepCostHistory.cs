@@ -8,8 +8,12 @@ namespace LlmWorkflow.Engine.Llm.Budgets;
 /// </summary>
 public interface IStepCostHistory
 {
-    /// <summary>Learned cost by step id (steps without paid history are absent).</summary>
-    ValueTask<IReadOnlyDictionary<string, LearnedStepCost>> StepCostsAsync(string workflowName, CancellationToken cancellationToken);
+    /// <summary>
+    /// Learned cost by step id (steps without paid history are absent), from the step's recent calls with the models
+    /// of its chain (<paramref name="stepModels"/>: step id and <c>provider/model</c> pairs).
+    /// </summary>
+    ValueTask<IReadOnlyDictionary<string, LearnedStepCost>> StepCostsAsync(
+        string workflowName, IReadOnlyCollection<(string StepId, string Model)> stepModels, CancellationToken cancellationToken);
 
     /// <summary>The steps' past answers, for the output forecast of a step without learned cost; null = max_tokens or the default.</summary>
     IOutputTokenHistory? OutputHistory { get; }
