@@ -10,7 +10,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// <summary>
 /// Batch jobs end to end (API, PostgreSQL, Redis, a worker, the fake providers' Batch APIs): the call goes out as one
 /// batch, the job waits parked on it (waiting_for.kind "batch") and completes when the fake ends the batch, priced at
-/// the batch rate; a worker stopped meanwhile loses nothing and creates no second batch; an expired batch falls back to
+/// the batch rate; a worker killed (SIGKILL) meanwhile loses nothing and creates no second batch; an expired batch falls back to
 /// standard before a far deadline; a provider without a Batch API runs the job at standard and says so.
 /// </summary>
 [IntegrationTest]
@@ -71,22 +71,28 @@ public sealed class BatchTierPipelineTests(TestServers servers)
     }
 
     [Fact]
-    public async Task AWorkerStoppedWhileTheJobWaitsOnItsBatchLosesNothingAndTheBatchIsNotCreatedTwice()
+    public async Task AWorkerKilledWhileTheJobWaitsOnItsBatchLosesNothingAndTheBatchIsNotCreatedTwice()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var pipeline = await Harness.StartAsync(servers, nameof(AWorkerStoppedWhileTheJobWaitsOnItsBatchLosesNothingAndTheBatchIsNotCreatedTwice), anthropic: false, ct);
-        var statusUrl = await pipeline.SubmitAsync(new { service_tier = "batch" }, ct);
-        await pipeline.WaitForBatchAsync(statusUrl, ct);
-
+        await using var pipeline = await Harness.StartAsync(servers, nameof(AWorkerKilledWhileTheJobWaitsOnItsBatchLosesNothingAndTheBatchIsNotCreatedTwice), anthropic: false, ct);
+        // The batch is created by a worker process that is then killed with SIGKILL (no shutdown code runs).
         await pipeline.Worker.DisposeAsync();
-        pipeline.OpenAi.Batches.Finish();
-        pipeline.Worker = await WorkerHost.StartAsync(pipeline.Settings, ct);
-        var done = await pipeline.WaitForCompletedAsync(statusUrl, ct);
+        var killed = await WorkerProcess.StartAsync(new Dictionary<string, string?>(pipeline.Settings) { ["Worker:Id"] = "batch-killed" });
+        await using (killed)
+        {
+            var statusUrl = await pipeline.SubmitAsync(new { service_tier = "batch" }, ct);
+            await pipeline.WaitForBatchAsync(statusUrl, ct);
+            await killed.KillAsync();
 
-        Assert.Equal(1, pipeline.OpenAi.Batches.Created);
-        Assert.Equal(0, pipeline.ChatCalls());
-        Assert.Equal(1L, await pipeline.UsageRowsAsync((string)done["job_id"]!, ct));
-        AssertUsage(done, "batch", ListCost, BatchCost);
+            pipeline.OpenAi.Batches.Finish();
+            pipeline.Worker = await WorkerHost.StartAsync(pipeline.Settings, ct);
+            var done = await pipeline.WaitForCompletedAsync(statusUrl, ct);
+
+            Assert.Equal(1, pipeline.OpenAi.Batches.Created);
+            Assert.Equal(0, pipeline.ChatCalls());
+            Assert.Equal(1L, await pipeline.UsageRowsAsync((string)done["job_id"]!, ct));
+            AssertUsage(done, "batch", ListCost, BatchCost);
+        }
     }
 
     [Fact]
