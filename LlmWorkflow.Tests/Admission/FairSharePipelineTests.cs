@@ -18,12 +18,13 @@ public sealed class FairSharePipelineTests(TestServers servers)
     private const int Backlog = 36;
     private const int OtherJobs = 3;
     private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan Window = TimeSpan.FromSeconds(5);
 
     [Fact]
     public async Task AnotherTenantsJobsDoNotWaitBehindATenantsBacklog()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(3_000, TimeSpan.FromSeconds(5));
+        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(3_000, Window);
         var environment = await TestEnvironment.CreateAsync(servers, nameof(FairSharePipelineTests));
         var settings = environment.Settings(AdmissionPipelineTests.Settings(llm, new Dictionary<string, string?>
         {
@@ -79,6 +80,8 @@ public sealed class FairSharePipelineTests(TestServers servers)
         Assert.Equal(OtherJobs, otherCalls.Count);
         Assert.Equal(Backlog, backlogCalls.Count);
         Assert.True(backlogAfter >= Backlog / 2, $"the other tenant's calls came after {Backlog - backlogAfter} of the backlog's {Backlog}");
+        // Its fair wait: the capacity the backlog held when it arrived frees within a window; it waited for no more.
+        Assert.True(otherCalls[^1] - submitted < Window * 1.5, $"the other tenant's last call came {otherCalls[^1] - submitted} after its submission");
         Assert.Equal(0, llm.RateLimited);
         var shares = scope["tenants"]!.AsArray().ToDictionary(t => (string)t!["tenant_id"]!, t => t!);
         Assert.Equal(2, (double)shares["other-app"]["weight"]!);
