@@ -151,12 +151,16 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
               end
               -- A tenant with nothing in the window is never held by its share, so every waiting tenant moves on.
               if mine and mine.used[d] > 0 and mine.used[d] + want > cap * share then
-                -- When enough of its own oldest calls leave the window, or when no other tenant waits any more.
+                -- When enough of its own oldest calls leave the window (all of them, for a call above its share), or
+                -- when no other tenant waits any more.
                 local wait = others_until - now + 1
                 local freed = 0
                 for k = 1, #mine.list do
                   freed = freed + mine.list[k][d + 1]
-                  if mine.used[d] - freed + want <= cap * share then wait = math.min(wait, mine.list[k][1] + window_ms - now + 1); break end
+                  if mine.used[d] - freed <= 0 or mine.used[d] - freed + want <= cap * share then
+                    wait = math.min(wait, mine.list[k][1] + window_ms - now + 1)
+                    break
+                  end
                 end
                 if wait > worst then worst, worst_scope, worst_reason = wait, s, 'fair_share' end
               end
