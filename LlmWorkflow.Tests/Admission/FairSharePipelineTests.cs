@@ -77,6 +77,12 @@ public sealed class FairSharePipelineTests(TestServers servers)
             $"their calls answered {(otherCalls[0] - submitted).TotalSeconds:F1}–{(otherCalls[^1] - submitted).TotalSeconds:F1} s after submission, with {backlogAfter} " +
             $"of the backlog's calls still to come (the backlog's last {(backlogCalls[^1] - submitted).TotalSeconds:F1} s after); {llm.RateLimited} x 429; " +
             $"openai scope's tenants then: {scope["tenants"]?.ToJsonString()}");
+        foreach (var (at, used, tokens, body) in llm.RateLimitedCalls)
+        {
+            var marker = System.Text.RegularExpressions.Regex.Match(body, @"\[(backlog|other)-\d+\]").Value;
+            TestContext.Current.TestOutputHelper?.WriteLine($"  429 at {(at - submitted).TotalSeconds:F2} s after the other's submission: {marker}, {used} + {tokens} tokens over 3000");
+        }
+
         Assert.Equal(OtherJobs, otherCalls.Count);
         Assert.Equal(Backlog, backlogCalls.Count);
         Assert.True(backlogAfter >= Backlog / 2, $"the other tenant's calls came after {Backlog - backlogAfter} of the backlog's {Backlog}");
