@@ -25,7 +25,10 @@ internal static class ProviderEndpoints
                              "budget, by scope and reason (a user's scope, tenant:<id>:user:<user>, appears there while one of its jobs waits), and the " +
                              "batch jobs parked on a provider batch, by provider with reason \"batch\". " +
                              "tenant_spend lists every tenant's daily and monthly dollar budget (Tenants:<id>:Budgets) with what its rolling window " +
-                             "spent and reserved and what is left; per-user budgets are each user's own and are read by GET /usage/budget.");
+                             "spent and reserved and what is left; per-user budgets are each user's own and are read by GET /usage/budget. " +
+                             "A provider's or model's scope lists its active tenants (calls in the window, or waiting) with their weight " +
+                             "(Tenants:<id>:Weight), their share of the limit among them and what they used: while another tenant waits, a " +
+                             "tenant may hold no more than its share.");
         providers.MapPost("/{name}/pause", PauseAsync)
             .WithName("PauseProvider")
             .WithSummary("Pause an LLM provider: its calls are not made, its steps wait parked (status waiting, kind budget) until it is resumed")
@@ -50,20 +53,29 @@ internal static class ProviderEndpoints
             var used = await store.UsageAsync(scope, current.Admission);
             scopes.Add(new ProviderScopeLimits(scope, new ProviderLimitValues(limit.RequestsPerMinute, limit.TokensPerMinute,
                 limit.InputTokensPerMinute, limit.OutputTokensPerMinute, limit.ConcurrentCalls),
-                new ProviderWindowUse(used.Requests, used.InputTokens, used.OutputTokens, used.InFlight), used.Paused, used.BlockedForMs));
+                new ProviderWindowUse(used.Requests, used.InputTokens, used.OutputTokens, used.InFlight), used.Paused, used.BlockedForMs,
+                Shares(used.Tenants, current)));
         }
 
         foreach (var provider in registry.KnownProviders().Where(p => !current.Limits.ContainsKey(p)).Order(StringComparer.Ordinal))
         {
             if (await store.IsPausedAsync(provider))
             {
-                scopes.Add(new ProviderScopeLimits(provider, new ProviderLimitValues(null, null, null, null, null), new ProviderWindowUse(0, 0, 0, 0), true, 0));
+                scopes.Add(new ProviderScopeLimits(provider, new ProviderLimitValues(null, null, null, null, null), new ProviderWindowUse(0, 0, 0, 0), true, 0, []));
             }
         }
 
         var waiting = (await jobs.BudgetWaitersAsync(cancellationToken)).Select(w => new ProviderBudgetWaiters(w.Scope, w.Reason, w.Jobs)).ToList();
         return TypedResults.Ok(new ProviderLimitsResponse(current.Admission.Window.TotalSeconds, scopes, waiting,
             await TenantSpendAsync(spend, budgets.CurrentValue, cancellationToken)));
+    }
+
+    /// <summary>The active tenants of a scope with their weights and their weighted shares of it (of the active ones').</summary>
+    private static IReadOnlyList<ProviderTenantShare> Shares(IReadOnlyList<TenantWindowUse> tenants, AdmissionOptions options)
+    {
+        var total = tenants.Sum(t => options.WeightOf(t.TenantId));
+        return [.. tenants.Select(t => new ProviderTenantShare(t.TenantId, options.WeightOf(t.TenantId),
+            Math.Round(options.WeightOf(t.TenantId) / total, 4), t.Requests, t.Tokens, t.Waiting))];
     }
 
     /// <summary>Every tenant's daily and monthly dollar budgets, as <c>GET /usage/budget</c> reports its caller's.</summary>
@@ -113,7 +125,15 @@ internal sealed record ProviderLimitsResponse(
 /// <summary>One tenant's dollar budget and its window's spend.</summary>
 internal sealed record TenantSpend(string TenantId, BudgetUsageEntry Budget);
 
-internal sealed record ProviderScopeLimits(string Scope, ProviderLimitValues Limits, ProviderWindowUse Used, bool Paused, long BlockedForMs);
+/// <param name="Tenants">
+/// The tenants with calls in the window or waiting on this provider's or model's scope; while more than one waits, each
+/// may hold its share of the limit (docs/ADMISSION.md, "Fair shares between tenants").
+/// </param>
+internal sealed record ProviderScopeLimits(
+    string Scope, ProviderLimitValues Limits, ProviderWindowUse Used, bool Paused, long BlockedForMs, IReadOnlyList<ProviderTenantShare> Tenants);
+
+/// <summary>One tenant's part of a scope: its weight (Tenants:&lt;id&gt;:Weight), its share of the limit among the active tenants (0–1), what its calls used in the window, and whether it waits.</summary>
+internal sealed record ProviderTenantShare(string TenantId, double Weight, double Share, long UsedRequests, long UsedTokens, bool Waiting);
 
 /// <summary>Null = not limited.</summary>
 internal sealed record ProviderLimitValues(int? RequestsPerMinute, int? TokensPerMinute, int? InputTokensPerMinute, int? OutputTokensPerMinute, int? ConcurrentCalls);

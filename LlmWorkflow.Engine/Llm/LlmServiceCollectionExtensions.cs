@@ -47,11 +47,15 @@ public static class LlmServiceCollectionExtensions
         services.AddOptions<LlmWorkflow.Engine.Llm.Admission.AdmissionOptions>().Bind(configuration.GetSection(LlmOptions.SectionName))
             .Configure(o =>
             {
-                // Tenants:<id>:Limits and :PerUserLimits (the tenant's budgets and cap sit beside them).
+                // Tenants:<id>:Limits, :PerUserLimits and :Weight (the tenant's budgets and cap sit beside them).
                 foreach (var tenant in configuration.GetSection("Tenants").GetChildren())
                 {
                     BindLimit(tenant.GetSection("Limits"), o.TenantLimits, tenant.Key);
                     BindLimit(tenant.GetSection("PerUserLimits"), o.PerUserLimits, tenant.Key);
+                    if (tenant.GetSection("Weight").Exists())
+                    {
+                        o.TenantWeights[tenant.Key] = tenant["Weight"];
+                    }
                 }
             })
             .ValidateOnStart();

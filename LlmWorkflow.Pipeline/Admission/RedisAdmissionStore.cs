@@ -8,7 +8,8 @@ namespace LlmWorkflow.Pipeline.Admission;
 /// The budgets in Redis, shared by every worker. Each scope keeps a sliding-window log (a sorted set of calls by time,
 /// a hash of their requests/input/output tokens), its calls in flight (a sorted set by lease expiry) and a meta hash
 /// (blocked-until after a 429, whether steps wait for a slot, the limits the provider last said when lower than the
-/// configured ones). Each operation is one Lua script, so a reservation in
+/// configured ones); a provider's or model's scope also keeps which tenant made each call and which tenants wait on it,
+/// with their weights, for the fair shares. Each operation is one Lua script, so a reservation in
 /// several scopes (provider and model) is all or nothing. Server time (TIME) keeps workers with skewed clocks
 /// consistent. A flushed Redis starts every window empty: the provider's 429s then shrink it again. Hand-written
 /// because no .NET package keeps multi-dimension token windows with reserve/reconcile in Redis.
@@ -41,11 +42,12 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
           local r, i, o = string.match(v or '0:0:0', '(-?%d+):(-?%d+):(-?%d+)')
           return tonumber(r), tonumber(i), tonumber(o)
         end
-        local function window(log, amt, window_ms)
+        local function window(log, amt, window_ms, own)
           local old = redis.call('ZRANGEBYSCORE', log, '-inf', '(' .. (now - window_ms))
           if #old > 0 then
             redis.call('ZREMRANGEBYSCORE', log, '-inf', '(' .. (now - window_ms))
             redis.call('HDEL', amt, unpack(old))
+            if own then redis.call('HDEL', own, unpack(old)) end
           end
           local entries = redis.call('ZRANGE', log, 0, -1, 'WITHSCORES')
           local used = {0, 0, 0, 0}
@@ -53,27 +55,62 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
           for k = 1, #entries, 2 do
             local r, i, o = amounts(redis.call('HGET', amt, entries[k]))
             used[1] = used[1] + r; used[2] = used[2] + i + o; used[3] = used[3] + i; used[4] = used[4] + o
-            list[#list + 1] = {tonumber(entries[k + 1]), r, i + o, i, o}
+            list[#list + 1] = {tonumber(entries[k + 1]), r, i + o, i, o, entries[k]}
           end
           return used, list
         end
+        -- The tenants waiting on a scope for their share: {expiry, weight} by tenant (expired registrations go).
+        local function waiters(ten)
+          local found = {}
+          local entries = redis.call('HGETALL', ten)
+          for k = 1, #entries, 2 do
+            local expiry, weight = string.match(entries[k + 1], '^(%d+):(.+)$')
+            if tonumber(expiry) <= now then redis.call('HDEL', ten, entries[k])
+            else found[entries[k]] = {tonumber(expiry), tonumber(weight)} end
+          end
+          return found
+        end
+        -- Each tenant's calls in the window (window's list, oldest first) and their sums; unowned entries (a re-sync
+        -- from the provider's headers) are nobody's.
+        local function by_tenant(own, list)
+          local result = {}
+          if #list == 0 then return result end
+          local leases = {}
+          for k = 1, #list do leases[k] = list[k][6] end
+          local owners = redis.call('HMGET', own, unpack(leases))
+          for k = 1, #list do
+            local owner = owners[k]
+            if owner then
+              local part = result[owner]
+              if not part then part = {used = {0, 0, 0, 0}, list = {}}; result[owner] = part end
+              local e = list[k]
+              part.used[1] = part.used[1] + e[2]; part.used[2] = part.used[2] + e[3]
+              part.used[3] = part.used[3] + e[4]; part.used[4] = part.used[4] + e[5]
+              part.list[#part.list + 1] = e
+            end
+          end
+          return result
+        end
         """;
 
-    // KEYS per scope: log, amt, fly, meta; then the pause key. ARGV: window_ms, lease, lease_ttl_ms, need r/i/o, n,
-    // then per scope caps req, tokens, input, output, concurrent (-1 = unlimited). Returns {wait_ms, scope, reason}:
-    // wait 0 = reserved, -1 = no known end (full concurrency, paused, zero budget).
+    // KEYS per scope: log, amt, fly, meta, own (lease -> tenant), ten (waiting tenants); then the pause key. ARGV:
+    // window_ms, lease, lease_ttl_ms, need r/i/o, n, tenant, weight, grace_ms, then per scope caps req, tokens, input,
+    // output, concurrent (-1 = unlimited) and fair (1 = a provider's or model's scope, shared by weight). Returns
+    // {wait_ms, scope, reason}: wait 0 = reserved, -1 = no known end (full concurrency, paused, zero budget).
     private const string ReserveScript = Common + "\n" + """
         local window_ms = tonumber(ARGV[1])
         local lease = ARGV[2]
         local ttl = tonumber(ARGV[3])
         local need = {tonumber(ARGV[4]), tonumber(ARGV[5]) + tonumber(ARGV[6]), tonumber(ARGV[5]), tonumber(ARGV[6])}
         local n = tonumber(ARGV[7])
+        local tenant, weight, grace = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
         local names = {'requests', 'tokens', 'input_tokens', 'output_tokens'}
-        if redis.call('EXISTS', KEYS[4 * n + 1]) == 1 then return {-1, 1, 'paused'} end
+        if redis.call('EXISTS', KEYS[6 * n + 1]) == 1 then return {-1, 1, 'paused'} end
         local worst, worst_scope, worst_reason = 0, 0, ''
         for s = 1, n do
-          local log, amt, fly, meta = KEYS[4*s-3], KEYS[4*s-2], KEYS[4*s-1], KEYS[4*s]
-          local base = 7 + (s - 1) * 5
+          local log, amt, fly, meta, own, ten = KEYS[6*s-5], KEYS[6*s-4], KEYS[6*s-3], KEYS[6*s-2], KEYS[6*s-1], KEYS[6*s]
+          local base = 10 + (s - 1) * 6
+          local fair = ARGV[base + 6] == '1'
           local blocked = tonumber(redis.call('HGET', meta, 'blocked_until') or '0')
           if blocked > now and blocked - now > worst then worst, worst_scope, worst_reason = blocked - now, s, 'rate_limited' end
           local said = said_limits(meta)
@@ -86,7 +123,17 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
               return {-1, s, 'concurrency'}
             end
           end
-          local used, list = window(log, amt, window_ms)
+          local used, list = window(log, amt, window_ms, fair and own or nil)
+          -- Fair shares apply only while another tenant waits on the scope: then this tenant may hold its weight's
+          -- part of the limit (its weight over its own and the waiting tenants' weights), no more.
+          local share, others_until, mine = 0, 0, nil
+          if fair then
+            local total = weight
+            for other, entry in pairs(waiters(ten)) do
+              if other ~= tenant then total = total + entry[2]; others_until = math.max(others_until, entry[1]) end
+            end
+            if others_until > 0 then share = weight / total; mine = by_tenant(own, list)[tenant] end
+          end
           for d = 1, 4 do
             local cap = lowered(tonumber(ARGV[base + d]), said[d])
             if cap == 0 and need[d] > 0 then return {-1, s, 'zero_budget'} end
@@ -102,18 +149,51 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
                 end
                 if wait > worst then worst, worst_scope, worst_reason = wait, s, names[d] end
               end
+              -- A tenant with nothing in the window is never held by its share, so every waiting tenant moves on.
+              if mine and mine.used[d] > 0 and mine.used[d] + want > cap * share then
+                -- When enough of its own oldest calls leave the window (all of them, for a call above its share), or
+                -- when no other tenant waits any more.
+                local wait = others_until - now + 1
+                local freed = 0
+                for k = 1, #mine.list do
+                  freed = freed + mine.list[k][d + 1]
+                  if mine.used[d] - freed <= 0 or mine.used[d] - freed + want <= cap * share then
+                    wait = math.min(wait, mine.list[k][1] + window_ms - now + 1)
+                    break
+                  end
+                end
+                if wait > worst then worst, worst_scope, worst_reason = wait, s, 'fair_share' end
+              end
             end
           end
         end
-        if worst > 0 then return {worst, worst_scope, worst_reason} end
+        if worst > 0 then
+          -- The tenant waits on its fair scopes until its retry, and a grace for it to come back: the others keep
+          -- to their shares meanwhile. A later registration never shortens an earlier one of the same tenant.
+          for s = 1, n do
+            if ARGV[10 + (s - 1) * 6 + 6] == '1' then
+              local ten = KEYS[6*s]
+              local expiry = now + worst + grace
+              local held = tonumber(string.match(redis.call('HGET', ten, tenant) or '0:', '^(%d+):'))
+              if held < expiry then redis.call('HSET', ten, tenant, expiry .. ':' .. ARGV[9]) end
+              extend(ten, worst + grace)
+            end
+          end
+          return {worst, worst_scope, worst_reason}
+        end
         local value = ARGV[4] .. ':' .. ARGV[5] .. ':' .. ARGV[6]
         for s = 1, n do
-          local log, amt, fly = KEYS[4*s-3], KEYS[4*s-2], KEYS[4*s-1]
+          local log, amt, fly, own = KEYS[6*s-5], KEYS[6*s-4], KEYS[6*s-3], KEYS[6*s-1]
+          local base = 10 + (s - 1) * 6
           redis.call('ZADD', log, now, lease)
           redis.call('HSET', amt, lease, value)
           redis.call('PEXPIRE', log, window_ms + ttl)
           redis.call('PEXPIRE', amt, window_ms + ttl)
-          if tonumber(ARGV[7 + (s - 1) * 5 + 5]) >= 0 then
+          if ARGV[base + 6] == '1' then
+            redis.call('HSET', own, lease, tenant)
+            redis.call('PEXPIRE', own, window_ms + ttl)
+          end
+          if tonumber(ARGV[base + 5]) >= 0 then
             redis.call('ZADD', fly, now + ttl, lease)
             redis.call('PEXPIRE', fly, ttl)
           end
@@ -145,7 +225,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         return woke
         """;
 
-    // KEYS per scope: log, amt, meta. ARGV: window_ms, blocked_ms, remaining r/t/i/o (-1 unknown), the provider's
+    // KEYS per scope: log, amt, meta, own. ARGV: window_ms, blocked_ms, remaining r/t/i/o (-1 unknown), the provider's
     // limits r/t/i/o (-1 unknown), said_ttl_ms, n, caps per scope (req, tokens, input, output). A limit the provider
     // says is lower than a configured one replaces it (until answers a window later say otherwise, or said_ttl_ms
     // without one);
@@ -159,8 +239,8 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         local said_ttl_ms = tonumber(ARGV[11])
         local n = tonumber(ARGV[12])
         for s = 1, n do
-          local log, amt, meta = KEYS[3*s-2], KEYS[3*s-1], KEYS[3*s]
-          local used = window(log, amt, window_ms)
+          local log, amt, meta = KEYS[4*s-3], KEYS[4*s-2], KEYS[4*s-1]
+          local used = window(log, amt, window_ms, KEYS[4*s])
           local extra = {0, 0, 0, 0}
           local any = false
           local said = said_limits(meta)
@@ -209,25 +289,42 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         return 1
         """;
 
-    // KEYS: log, amt, fly, meta, pause. ARGV: window_ms. Returns {requests, input, output, in_flight, paused, blocked_ms}.
+    // KEYS: log, amt, fly, meta, pause, own, ten. ARGV: window_ms. Returns {requests, input, output, in_flight, paused,
+    // blocked_ms}, then per active tenant (calls in the window or waiting) its id, requests, tokens and waiting (1/0).
     private const string UsageScript = Common + "\n" + """
-        local used = window(KEYS[1], KEYS[2], tonumber(ARGV[1]))
+        local used, list = window(KEYS[1], KEYS[2], tonumber(ARGV[1]), KEYS[6])
         redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
         local blocked = tonumber(redis.call('HGET', KEYS[4], 'blocked_until') or '0') - now
-        return {used[1], used[3], used[4], redis.call('ZCARD', KEYS[3]), redis.call('EXISTS', KEYS[5]), math.max(0, blocked)}
+        local result = {used[1], used[3], used[4], redis.call('ZCARD', KEYS[3]), redis.call('EXISTS', KEYS[5]), math.max(0, blocked)}
+        local parts = by_tenant(KEYS[6], list)
+        local waiting = waiters(KEYS[7])
+        for tenant, part in pairs(parts) do
+          for _, v in ipairs({tenant, part.used[1], part.used[2], waiting[tenant] and 1 or 0}) do result[#result + 1] = v end
+        end
+        for tenant, _ in pairs(waiting) do
+          if not parts[tenant] then
+            for _, v in ipairs({tenant, 0, 0, 1}) do result[#result + 1] = v end
+          end
+        end
+        return result
         """;
 
-    public async Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings, string? provider = null)
+    public async Task<AdmissionVerdict> ReserveAsync(
+        string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings, string? provider = null,
+        FairShare? fairShare = null)
     {
-        var keys = new List<RedisKey>(scopes.Count * 4 + 1);
+        var keys = new List<RedisKey>(scopes.Count * 6 + 1);
         var args = new List<RedisValue>
         {
             Ms(settings.Window), leaseId, Ms(settings.LeaseTimeout), amounts.Requests, amounts.InputTokens, amounts.OutputTokens, scopes.Count,
+            fairShare?.TenantId ?? "", (fairShare?.Weight ?? AdmissionOptions.DefaultWeight).ToString("R", CultureInfo.InvariantCulture), Ms(FairShareGrace(settings)),
         };
         foreach (var (scope, limit) in scopes)
         {
-            keys.AddRange([Key(scope, "log"), Key(scope, "amt"), Key(scope, "fly"), Key(scope, "meta")]);
-            args.AddRange([Cap(limit.RequestsPerMinute), Cap(limit.TokensPerMinute), Cap(limit.InputTokensPerMinute), Cap(limit.OutputTokensPerMinute), Cap(limit.ConcurrentCalls)]);
+            keys.AddRange([Key(scope, "log"), Key(scope, "amt"), Key(scope, "fly"), Key(scope, "meta"), Key(scope, "own"), Key(scope, "ten")]);
+            // A tenant's own scopes are its alone: shares are of the scopes tenants contend for, providers' and models'.
+            var fair = fairShare is not null && !AdmissionOptions.IsTenantScope(scope);
+            args.AddRange([Cap(limit.RequestsPerMinute), Cap(limit.TokensPerMinute), Cap(limit.InputTokensPerMinute), Cap(limit.OutputTokensPerMinute), Cap(limit.ConcurrentCalls), fair ? 1 : 0]);
         }
 
         provider ??= ProviderOf(scopes[0].Scope);
@@ -265,7 +362,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
 
     public async Task ShrinkAsync(IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, RateLimitSnapshot snapshot, TimeSpan? blockedFor, AdmissionSettings settings)
     {
-        var keys = new List<RedisKey>(scopes.Count * 3);
+        var keys = new List<RedisKey>(scopes.Count * 4);
         var said = snapshot.Limits;
         var args = new List<RedisValue>
         {
@@ -275,7 +372,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         };
         foreach (var (scope, limit) in scopes)
         {
-            keys.AddRange([Key(scope, "log"), Key(scope, "amt"), Key(scope, "meta")]);
+            keys.AddRange([Key(scope, "log"), Key(scope, "amt"), Key(scope, "meta"), Key(scope, "own")]);
             args.AddRange([Cap(limit.RequestsPerMinute), Cap(limit.TokensPerMinute), Cap(limit.InputTokensPerMinute), Cap(limit.OutputTokensPerMinute)]);
         }
 
@@ -299,9 +396,18 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
 
     public async Task<AdmissionUsage> UsageAsync(string scope, AdmissionSettings settings)
     {
-        RedisKey[] keys = [Key(scope, "log"), Key(scope, "amt"), Key(scope, "fly"), Key(scope, "meta"), PauseKey(ProviderOf(scope))];
+        RedisKey[] keys = [Key(scope, "log"), Key(scope, "amt"), Key(scope, "fly"), Key(scope, "meta"), PauseKey(ProviderOf(scope)), Key(scope, "own"), Key(scope, "ten")];
         var r = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(UsageScript, keys, [Ms(settings.Window)]).ConfigureAwait(false))!;
-        return new AdmissionUsage((long)r[0], (long)r[1], (long)r[2], (long)r[3], (long)r[4] == 1, (long)r[5]);
+        var tenants = new List<TenantWindowUse>();
+        for (var k = 6; k + 3 < r.Length; k += 4)
+        {
+            tenants.Add(new TenantWindowUse((string)r[k]!, (long)r[k + 1], (long)r[k + 2], (long)r[k + 3] == 1));
+        }
+
+        return new AdmissionUsage((long)r[0], (long)r[1], (long)r[2], (long)r[3], (long)r[4] == 1, (long)r[5])
+        {
+            Tenants = [.. tenants.OrderBy(t => t.TenantId, StringComparer.Ordinal)],
+        };
     }
 
     /// <summary>"&lt;jobs to wake&gt; &lt;scope&gt;…": one freed slot wakes one waiter per worker; a resumed provider wakes many.</summary>
@@ -322,6 +428,14 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
     /// it; this only bounds how long it outlives a provider that stopped sending the header.
     /// </summary>
     private static readonly TimeSpan SaidLimitLifetime = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// How long past its retry a deferred tenant still counts as waiting: time for its parked job to be woken and
+    /// claimed again, so another tenant does not take the capacity meanwhile. At most the window.
+    /// </summary>
+    public static TimeSpan FairShareGrace(AdmissionSettings settings) => settings.Window < MaxFairShareGrace ? settings.Window : MaxFairShareGrace;
+
+    private static readonly TimeSpan MaxFairShareGrace = TimeSpan.FromSeconds(3);
 
     private RedisKey Key(string scope, string part) => $"{keyPrefix}admission:{scope.ToLowerInvariant()}:{part}";
 

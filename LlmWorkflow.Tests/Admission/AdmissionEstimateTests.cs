@@ -99,4 +99,31 @@ public sealed class AdmissionEstimateTests
 
         Assert.Contains("Tenants:acme:PerUserLimits:TokensPerMinute must be 0 or more; got -1.", problems);
     }
+
+    [Fact]
+    public void ATenantsWeightIsBoundFromConfigurationAndDefaultsToOne()
+    {
+        using var provider = Bind(new() { ["Tenants:acme:Weight"] = "2.5", ["Tenants:beta:MaxConcurrentJobs"] = "4" });
+        var options = provider.GetRequiredService<IOptions<AdmissionOptions>>().Value;
+
+        Assert.Equal(2.5, options.WeightOf("acme"));
+        Assert.Equal(1, options.WeightOf("beta"));
+        Assert.Equal(1, options.WeightOf(null));
+    }
+
+    [Fact]
+    public void AnInvalidWeightRefusesTheStartNamingTheSetting()
+    {
+        using var provider = Bind(new() { ["Tenants:zero:Weight"] = "0", ["Tenants:huge:Weight"] = "1001", ["Tenants:word:Weight"] = "heavy", ["Tenants:ok:Weight"] = "1000" });
+
+        var refused = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<AdmissionOptions>>().Value);
+
+        Assert.Equal(
+            ["Tenants:huge:Weight must be a number above 0 and at most 1000; got '1001'.", "Tenants:word:Weight must be a number above 0 and at most 1000; got 'heavy'.",
+             "Tenants:zero:Weight must be a number above 0 and at most 1000; got '0'."],
+            refused.Failures.Order(StringComparer.Ordinal));
+    }
+
+    private static ServiceProvider Bind(Dictionary<string, string?> settings) =>
+        new ServiceCollection().AddLlmProviders(new ConfigurationBuilder().AddInMemoryCollection(settings).Build()).BuildServiceProvider();
 }

@@ -62,6 +62,8 @@ public sealed class DashboardOperatorBrowserTests(DashboardFixture fixture) : Da
         // The job's call counts in the mock provider's window: "<n> / 1000" requests.
         await Expect(panel.Locator("tr[data-scope=mock] [data-role=requests]")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^[1-9]\d* / 1000$"));
         await Expect(panel.Locator("tr[data-scope=mock] [data-role=state]")).ToHaveTextAsync("Admitting");
+        // The fair shares: each tenant with calls in the window, its weight (default 1), its share and its tokens.
+        await Expect(panel.Locator("tr[data-scope=mock] [data-role=shares]")).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"×1 \d+ % [\d,]+"));
         var spend = panel.Locator("table[data-role=tenant-spend] tr[data-tenant=budget-shown][data-budget=daily]");
         await Expect(spend.Locator("[data-role=left]")).ToHaveTextAsync("$25.00");
         await Expect(spend.Locator("progress")).ToHaveAttributeAsync("max", "25");

@@ -23,6 +23,28 @@ public sealed class AdmissionOptions
     /// </summary>
     public Dictionary<string, LlmLimit> PerUserLimits { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Each tenant's weight in the fair shares of a contended provider or model scope (<c>Tenants:&lt;id&gt;:Weight</c>,
+    /// as written: validated by <see cref="Problems"/>); a tenant without one weighs <see cref="DefaultWeight"/>.
+    /// </summary>
+    public Dictionary<string, string?> TenantWeights { get; set; } = new(StringComparer.Ordinal);
+
+    public const double DefaultWeight = 1;
+
+    public const double MaxWeight = 1000;
+
+    /// <summary>The tenant a call without one counts as in the fair shares (the CLI, a gateway called directly).</summary>
+    public const string DefaultTenant = "default";
+
+    /// <summary>The tenant's weight in the fair shares (1 unless <c>Tenants:&lt;id&gt;:Weight</c> says otherwise).</summary>
+    public double WeightOf(string? tenantId) =>
+        tenantId is not null && TenantWeights.TryGetValue(tenantId, out var raw) && ParseWeight(raw) is { } weight ? weight : DefaultWeight;
+
+    /// <summary>A weight as written, or null when it is not a number in (0, <see cref="MaxWeight"/>].</summary>
+    private static double? ParseWeight(string? raw) =>
+        double.TryParse(raw, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var weight)
+        && weight > 0 && weight <= MaxWeight ? weight : null;
+
     /// <summary>The scope name of a tenant's limits: never a provider's, and never re-synced from a provider's headers.</summary>
     public static string TenantScope(string tenantId) => $"{TenantScopePrefix}{tenantId}";
 
@@ -77,6 +99,11 @@ public sealed class AdmissionOptions
                     yield return $"Tenants:{tenant}:{section}:{name} must be 0 or more; got {value}.";
                 }
             }
+        }
+
+        foreach (var (tenant, raw) in TenantWeights.Where(w => ParseWeight(w.Value) is null))
+        {
+            yield return $"Tenants:{tenant}:Weight must be a number above 0 and at most {MaxWeight}; got '{raw}'.";
         }
 
         foreach (var (scope, limit) in Limits)

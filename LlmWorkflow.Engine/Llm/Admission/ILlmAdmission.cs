@@ -25,8 +25,10 @@ public interface IAdmissionStore
     /// <summary>
     /// Reserves <paramref name="amounts"/> in every scope, or none: the wait until they fit, or zero when reserved.
     /// Nothing is reserved while <paramref name="provider"/> (the called model's; null: the first scope's) is paused.
+    /// With <paramref name="fairShare"/>, a provider or model scope another tenant waits on admits the calling tenant
+    /// only within its weighted share of the limit (reason <c>fair_share</c>); null: first come, first served.
     /// </summary>
-    Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings, string? provider = null);
+    Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings, string? provider = null, FairShare? fairShare = null);
 
     /// <summary>Replaces the reservation by what the call used (stamped now: the provider counted it no earlier).</summary>
     Task ReconcileAsync(string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings);
@@ -55,8 +57,21 @@ public sealed record AdmissionVerdict(TimeSpan? Wait, string? Scope = null, stri
     public bool IsReserved => Wait == TimeSpan.Zero;
 }
 
-/// <summary>A scope's window now: requests, tokens (input, output) and calls in flight.</summary>
-public sealed record AdmissionUsage(long Requests, long InputTokens, long OutputTokens, long InFlight, bool Paused, long BlockedForMs);
+/// <summary>A scope's window now: requests, tokens (input, output), calls in flight, and each active tenant's part.</summary>
+public sealed record AdmissionUsage(long Requests, long InputTokens, long OutputTokens, long InFlight, bool Paused, long BlockedForMs)
+{
+    /// <summary>The tenants with calls in the window or waiting on the scope (provider and model scopes only).</summary>
+    public IReadOnlyList<TenantWindowUse> Tenants { get; init; } = [];
+}
+
+/// <summary>One tenant's part of a scope's window: its requests and tokens, and whether it waits for its share.</summary>
+public sealed record TenantWindowUse(string TenantId, long Requests, long Tokens, bool Waiting);
+
+/// <summary>
+/// Who reserves, for the fair shares of a contended scope: the calling tenant and its weight
+/// (<c>Tenants:&lt;id&gt;:Weight</c>; docs/ADMISSION.md, "Fair shares between tenants").
+/// </summary>
+public sealed record FairShare(string TenantId, double Weight);
 
 /// <summary>
 /// A call's reservation. Reconcile once with the answer's usage; report a 429; dispose to release the concurrency slot.

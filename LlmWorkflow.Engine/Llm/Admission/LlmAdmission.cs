@@ -36,12 +36,14 @@ public sealed partial class LlmAdmission(
 
         var amounts = new AdmissionAmounts(1, PromptTokenCounter.Count(model, request.Messages), await OutputEstimateAsync(model, request, current.Admission, cancellationToken).ConfigureAwait(false));
         var leaseId = Guid.CreateVersion7().ToString("N");
+        var tenant = request.TenantId ?? AdmissionOptions.DefaultTenant;
+        var fairShare = new FairShare(tenant, current.WeightOf(tenant));
         for (var inline = 0; ; inline++)
         {
             AdmissionVerdict verdict;
             try
             {
-                verdict = await _store.ReserveAsync(leaseId, scopes, amounts, current.Admission, model.Provider).ConfigureAwait(false);
+                verdict = await _store.ReserveAsync(leaseId, scopes, amounts, current.Admission, model.Provider, fairShare).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

@@ -153,6 +153,7 @@ public static partial class LlmWorkflowRoutes
         ["ProviderPauseResponse"] = typeof(ProviderPauseResponse),
         ["ProviderProblem"] = typeof(ProviderProblem),
         ["ProviderScopeLimits"] = typeof(ProviderScopeLimits),
+        ["ProviderTenantShare"] = typeof(ProviderTenantShare),
         ["ProviderWindowUse"] = typeof(ProviderWindowUse),
         ["QueueState"] = typeof(QueueState),
         ["ReplayedResponse"] = typeof(ReplayedResponse),

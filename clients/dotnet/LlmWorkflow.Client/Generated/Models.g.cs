@@ -1331,6 +1331,30 @@ public sealed record ProviderScopeLimits
 
     [JsonPropertyName("blocked_for_ms")]
     public required long BlockedForMs { get; init; }
+
+    [JsonPropertyName("tenants")]
+    public required IReadOnlyList<ProviderTenantShare> Tenants { get; init; }
+}
+
+public sealed record ProviderTenantShare
+{
+    [JsonPropertyName("tenant_id")]
+    public required string TenantId { get; init; }
+
+    [JsonPropertyName("weight")]
+    public required double Weight { get; init; }
+
+    [JsonPropertyName("share")]
+    public required double Share { get; init; }
+
+    [JsonPropertyName("used_requests")]
+    public required long UsedRequests { get; init; }
+
+    [JsonPropertyName("used_tokens")]
+    public required long UsedTokens { get; init; }
+
+    [JsonPropertyName("waiting")]
+    public required bool Waiting { get; init; }
 }
 
 public sealed record ProviderWindowUse

@@ -863,7 +863,16 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "limits",
     "paused",
     "scope",
+    "tenants",
     "used"
+  ],
+  "ProviderTenantShare": [
+    "share",
+    "tenant_id",
+    "used_requests",
+    "used_tokens",
+    "waiting",
+    "weight"
   ],
   "ProviderWindowUse": [
     "in_flight",

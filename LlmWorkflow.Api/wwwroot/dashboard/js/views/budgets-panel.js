@@ -8,7 +8,7 @@ import { formatCost, formatTokens } from '../format.js';
 const REASONS = {
   requests: 'requests', tokens: 'tokens', input_tokens: 'input tokens', output_tokens: 'output tokens',
   concurrency: 'concurrency', rate_limited: '429 block', paused: 'paused', zero_budget: 'zero budget',
-  flex_unavailable: 'flex refused', batch: 'parked on a batch',
+  flex_unavailable: 'flex refused', batch: 'parked on a batch', fair_share: 'fair share',
 };
 
 export function budgetsPanel() {
@@ -44,7 +44,7 @@ export function budgetsPanel() {
 function scopeRows(data) {
   const rows = new Map(data.scopes.map((s) => [s.scope, { ...s, waiting: [] }]));
   for (const w of data.waiting) {
-    if (!rows.has(w.scope)) rows.set(w.scope, { scope: w.scope, limits: null, used: null, paused: false, blocked_for_ms: 0, waiting: [] });
+    if (!rows.has(w.scope)) rows.set(w.scope, { scope: w.scope, limits: null, used: null, paused: false, blocked_for_ms: 0, tenants: [], waiting: [] });
     rows.get(w.scope).waiting.push(w);
   }
   return [...rows.values()];
@@ -64,6 +64,7 @@ function scopeTable(rows) {
       { label: 'In flight', num: true, cell: (s) => against(s.used?.in_flight, s.limits?.concurrent_calls) },
       { label: 'State', cell: (s) => h('span', { 'data-role': 'state' }, state(s)) },
       { label: 'Waiting jobs', cell: (s) => h('span', { 'data-role': 'waiting' }, waitingText(s.waiting)) },
+      { label: 'Tenants: weight, share, used', cell: (s) => h('span', { 'data-role': 'shares' }, sharesText(s.tenants)) },
     ],
     rows,
     rowAttrs: (s) => ({ 'data-scope': s.scope }),
@@ -79,6 +80,12 @@ function state(s) {
 function waitingText(waiting) {
   if (waiting.length === 0) return '—';
   return waiting.map((w) => `${w.jobs} (${REASONS[w.reason] ?? w.reason})`).join(', ');
+}
+
+// Each active tenant's weight, its share of the scope while tenants contend for it, and the tokens it used.
+function sharesText(tenants) {
+  if (!tenants || tenants.length === 0) return '—';
+  return tenants.map((t) => `${t.tenant_id} ×${t.weight} ${Math.round(t.share * 100)} % ${formatTokens(t.used_tokens)}${t.waiting ? ' (waiting)' : ''}`).join(', ');
 }
 
 function spendTable(spend) {
