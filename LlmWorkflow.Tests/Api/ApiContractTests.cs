@@ -9,21 +9,14 @@ namespace LlmWorkflow.Tests.Api;
 
 /// <summary>The v1 HTTP contract against a real API on real Postgres + Redis (no worker: jobs stay queued).</summary>
 [IntegrationTest]
-public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
+public sealed class ApiContractTests(ClassApi api) : IClassFixture<ClassApi>
 {
-    private ApiFactory _api = null!;
-    private HttpClient _client = null!;
-    private HttpClient _admin = null!;
-    private string _postgres = "";
-
-    public async ValueTask InitializeAsync()
-    {
-        var environment = await TestEnvironment.CreateAsync(servers, nameof(ApiContractTests));
-        _postgres = environment.PostgresConnectionString;
-        _api = new ApiFactory(environment.Settings());
-        _client = _api.CreateAuthenticatedClient();
-        _admin = _api.CreateAuthenticatedClient(admin: true);
-    }
+    // One API and database for the class: each test reads back only the jobs it submitted (its own user ids, job
+    // ids and idempotency keys), so the others' rows change nothing it asserts.
+    private readonly ApiFactory _api = api.Api;
+    private readonly HttpClient _client = api.Caller;
+    private readonly HttpClient _admin = api.Admin;
+    private readonly string _postgres = api.Postgres;
 
     [Fact]
     public async Task MissingOrWrongKeyIs401AndBothHeadersAuthenticate()
@@ -414,12 +407,5 @@ public sealed class ApiContractTests(TestServers servers) : IAsyncLifetime
         }
 
         return _client.SendAsync(request, TestContext.Current.CancellationToken);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _client.Dispose();
-        _admin.Dispose();
-        await _api.DisposeAsync();
     }
 }

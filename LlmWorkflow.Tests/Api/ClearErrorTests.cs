@@ -10,17 +10,10 @@ namespace LlmWorkflow.Tests.Api;
 /// webhook event name is refused with the valid names, and no answer names a path on the server.
 /// </summary>
 [IntegrationTest]
-public sealed class ClearErrorTests(TestServers servers) : IAsyncLifetime
+public sealed class ClearErrorTests(ClassApi api) : IClassFixture<ClassApi>
 {
-    private ApiFactory _api = null!;
-    private HttpClient _client = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        var environment = await TestEnvironment.CreateAsync(servers, nameof(ClearErrorTests));
-        _api = new ApiFactory(environment.Settings());
-        _client = _api.CreateAuthenticatedClient();
-    }
+    // Refused requests and a dry run: nothing is written, so one API serves the class.
+    private readonly HttpClient _client = api.Caller;
 
     [Theory]
     [InlineData("GET", "/api/v1/status/not-a-uuid")]
@@ -93,11 +86,5 @@ public sealed class ClearErrorTests(TestServers servers) : IAsyncLifetime
         Assert.Contains("workflows/prompts/", (string?)problem["hint"], StringComparison.Ordinal);
         Assert.DoesNotContain(RepositoryPaths.Root, text, StringComparison.Ordinal);
         Assert.DoesNotContain("\"/", text.Replace("\"/api", "", StringComparison.Ordinal), StringComparison.Ordinal);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _client.Dispose();
-        await _api.DisposeAsync();
     }
 }

@@ -15,7 +15,7 @@ namespace LlmWorkflow.Tests.Api;
 /// definition lists every structural problem; external_api_cache answers document 001's cache statistics query.
 /// </summary>
 [IntegrationTest]
-public sealed class DocumentShapesTests(TestServers servers) : ApiWithDatabase(servers)
+public sealed class DocumentShapesTests(ClassApi api) : ApiWithDatabase(api)
 {
     private const string HelloAda = """{"workflow_name": "hello_transform", "input_data": {"name": "Ada"}}""";
 

@@ -13,7 +13,7 @@ namespace LlmWorkflow.Tests.Api;
 /// what it computes from the rows it reads back from the database).
 /// </summary>
 [IntegrationTest]
-public sealed class JobListOrderAndAnalyticsTests(TestServers servers) : ApiWithDatabase(servers)
+public sealed class JobListOrderAndAnalyticsTests(ClassApi api) : ApiWithDatabase(api)
 {
     private static readonly string[] SortFields = ["created_at", "status", "workflow_name", "username", "priority", "duration_ms", "total_tokens", "cost_usd"];
 

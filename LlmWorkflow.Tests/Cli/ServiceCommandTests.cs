@@ -9,17 +9,33 @@ namespace LlmWorkflow.Tests.Cli;
 /// a real Worker, on the shared Postgres and Redis.
 /// </summary>
 [SystemTest]
-public sealed class ServiceCommandTests(TestServers servers) : IAsyncLifetime
+public sealed class ServiceCommandTests(ServiceCommandTests.Service service) : IClassFixture<ServiceCommandTests.Service>
 {
     private const string Url = "http://localhost";
-    private ApiFactory _api = null!;
-    private WorkerHost _worker = null!;
+    private readonly ApiFactory _api = service.Api;
 
-    public async ValueTask InitializeAsync()
+    /// <summary>
+    /// The API and a worker for the whole class: each test reads back the jobs it submitted (every one finished before
+    /// the test ends) or asks for what every test may share (the catalog, refusals).
+    /// </summary>
+    public sealed class Service(TestServers servers) : IAsyncLifetime
     {
-        var environment = await TestEnvironment.CreateAsync(servers, nameof(ServiceCommandTests));
-        _api = new ApiFactory(environment.Settings());
-        _worker = await WorkerHost.StartAsync(environment.Settings(new Dictionary<string, string?> { ["Worker:Id"] = "cli-worker" }));
+        private WorkerHost _worker = null!;
+
+        public ApiFactory Api { get; private set; } = null!;
+
+        public async ValueTask InitializeAsync()
+        {
+            var environment = await TestEnvironment.CreateAsync(servers, nameof(ServiceCommandTests));
+            Api = new ApiFactory(environment.Settings());
+            _worker = await WorkerHost.StartAsync(environment.Settings(new Dictionary<string, string?> { ["Worker:Id"] = "cli-worker" }));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _worker.DisposeAsync();
+            await Api.DisposeAsync();
+        }
     }
 
     [Fact]
@@ -172,12 +188,6 @@ public sealed class ServiceCommandTests(TestServers servers) : IAsyncLifetime
         {
             yield return at;
         }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _worker.DisposeAsync();
-        await _api.DisposeAsync();
     }
 
     private Task<CliResult> Cli(params string[] args) =>

@@ -15,7 +15,7 @@ namespace LlmWorkflow.Tests.Costs;
 /// Real API, real PostgreSQL.
 /// </summary>
 [IntegrationTest]
-public sealed class DeletedJobSpendTests(TestServers servers) : ApiWithDatabase(servers)
+public sealed class DeletedJobSpendTests(ClassApi api) : ApiWithDatabase(api)
 {
     private const string Tenant = "t-ledger";
 

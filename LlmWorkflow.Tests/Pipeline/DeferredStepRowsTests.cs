@@ -14,15 +14,12 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// never writes it late. Rows of steps that call out are written at once.
 /// </summary>
 [IntegrationTest]
-public sealed class DeferredStepRowsTests(TestServers servers) : IAsyncLifetime
+public sealed class DeferredStepRowsTests(ClassLifecycleDatabase database) : IClassFixture<ClassLifecycleDatabase>
 {
     private static readonly TimeSpan Never = TimeSpan.FromHours(1);
-    private LifecycleDatabase _db = null!;
 
-    public async ValueTask InitializeAsync() =>
-        _db = await LifecycleDatabase.CreateAsync(servers, nameof(DeferredStepRowsTests), TestContext.Current.CancellationToken);
-
-    public ValueTask DisposeAsync() => _db.DisposeAsync();
+    // One database for the class: every test inserts its own job and reads only that job's rows.
+    private readonly LifecycleDatabase _db = database.Database;
 
     [Fact]
     public async Task ATransformsRowCommitsInTheFinishsTransaction()

@@ -19,6 +19,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// skipped, reason <c>missed</c>), no tick decided twice.
 /// </summary>
 [SystemTest]
+[Collection(TimeBoundTests.Name)]
 public sealed class KillNineRestartTests(TestServers servers)
 {
     /// <summary>A bound on "at its time" on a loaded CI machine — a correctness check; bench/timers.sh measures lateness.</summary>

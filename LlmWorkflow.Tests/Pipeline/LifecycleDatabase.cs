@@ -140,3 +140,20 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         await _services.DisposeAsync();
     }
 }
+
+/// <summary>
+/// A <see cref="LifecycleDatabase"/> for a whole test class (<c>IClassFixture</c>), for classes whose tests each work on
+/// the jobs they insert and never count rows of the whole table (docs/TESTING.md, "Keeping the run short").
+/// </summary>
+public class ClassLifecycleDatabase(TestServers servers) : IAsyncLifetime
+{
+    internal LifecycleDatabase Database { get; private set; } = null!;
+
+    /// <summary>A subclass's settings on top of the environment's.</summary>
+    protected virtual IDictionary<string, string?>? Settings => null;
+
+    public async ValueTask InitializeAsync() =>
+        Database = await LifecycleDatabase.CreateAsync(servers, GetType().Name, TestContext.Current.CancellationToken, Settings);
+
+    public ValueTask DisposeAsync() => Database.DisposeAsync();
+}

@@ -15,14 +15,11 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// over as one write always share a batch, so these tests put several jobs' rows into one statement for certain.
 /// </summary>
 [IntegrationTest]
-public sealed class MultiRowWriteTests(TestServers servers) : IAsyncLifetime
+public sealed class MultiRowWriteTests(ClassLifecycleDatabase database) : IClassFixture<ClassLifecycleDatabase>
 {
-    private LifecycleDatabase _db = null!;
+    // One database for the class: every test inserts its own jobs and reads only their rows.
+    private readonly LifecycleDatabase _db = database.Database;
 
-    public async ValueTask InitializeAsync() =>
-        _db = await LifecycleDatabase.CreateAsync(servers, nameof(MultiRowWriteTests), TestContext.Current.CancellationToken);
-
-    public ValueTask DisposeAsync() => _db.DisposeAsync();
 
     private PostgresWriteBatcher Writes => _db.Get<PostgresWriteBatcher>();
 

@@ -12,7 +12,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// worker, when none is live). Rows written straight into PostgreSQL; the answer read from the real API.
 /// </summary>
 [IntegrationTest]
-public sealed class QueueWaitEstimateTests(TestServers servers) : ApiWithDatabase(servers)
+public sealed class QueueWaitEstimateTests(ClassApi api) : ApiWithDatabase(api)
 {
     [Fact]
     public async Task TheEstimateIsTheQueueAheadTimesTheRecentRunTimeOverTheSlots()

@@ -14,6 +14,7 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// within a second and reports Redis as degraded, and once Redis resumes every accepted job completes, none lost.
 /// </summary>
 [IntegrationTest]
+[Collection(TimeBoundTests.Name)]
 public sealed class RedisStallTests(TestServers servers)
 {
     private static readonly TimeSpan Stall = TimeSpan.FromSeconds(20);

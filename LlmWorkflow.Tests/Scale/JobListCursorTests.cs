@@ -11,7 +11,7 @@ namespace LlmWorkflow.Tests.Scale;
 /// equal the offset pages, and bad cursors get a 400 naming the field.
 /// </summary>
 [IntegrationTest]
-public sealed class JobListCursorTests(TestServers servers) : ApiWithDatabase(servers)
+public sealed class JobListCursorTests(ClassApi api) : ApiWithDatabase(api)
 {
 
     [Theory]

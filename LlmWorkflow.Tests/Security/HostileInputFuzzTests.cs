@@ -15,7 +15,7 @@ namespace LlmWorkflow.Tests.Security;
 /// The inputs are a fixed list (no randomness), so a failure names a reproducible request.
 /// </summary>
 [IntegrationTest]
-public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
+public sealed class HostileInputFuzzTests(HostileInputFuzzTests.KestrelApi api) : IClassFixture<HostileInputFuzzTests.KestrelApi>, IDisposable
 {
     /// <summary>Query and header values as they go on the wire (already escaped): NUL, invalid UTF-8, overflows, odd dates.</summary>
     private static readonly string[] HostileQueryValues =
@@ -42,25 +42,26 @@ public sealed class HostileInputFuzzTests(TestServers servers) : IAsyncLifetime
     private static readonly Lazy<byte[]> TenMegabyteBody = new(() =>
         Encoding.UTF8.GetBytes("{\"workflow_name\": \"hello_transform\", \"input_data\": {\"name\": \"" + new string('x', 10 * 1024 * 1024) + "\"}}"));
 
-    private ApiFactory _api = null!;
-    private HttpClient _http = null!;
+    // A client without a key: each request carries the key it needs.
+    private readonly HttpClient _http = api.Api.CreateClient();
 
-    public async ValueTask InitializeAsync()
+    /// <summary>
+    /// One API for the class: the fuzz run must leave the service healthy and accepting jobs (it asserts so), and the
+    /// other tests send requests that are refused before they write anything or read only the job they submitted.
+    /// </summary>
+    public sealed class KestrelApi(TestServers servers) : ClassApi(servers)
     {
-        var environment = await TestEnvironment.CreateAsync(servers, nameof(HostileInputFuzzTests));
-        _api = new ApiFactory(environment.Settings(new Dictionary<string, string?> { ["Api:MaxRequestBodyBytes"] = "1048576" }));
+        protected override IDictionary<string, string?> ExtraSettings => new Dictionary<string, string?> { ["Api:MaxRequestBodyBytes"] = "1048576" };
 
         // Real Kestrel on a loopback port, so requests go through the same HTTP parser as in production.
-        _api.UseKestrel(0);
-        _api.StartServer();
-        _http = _api.CreateClient();
+        protected override void Configure(ApiFactory api)
+        {
+            api.UseKestrel(0);
+            api.StartServer();
+        }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _http.Dispose();
-        await _api.DisposeAsync();
-    }
+    public void Dispose() => _http.Dispose();
 
     [Fact]
     public async Task NoDocumentedRouteAnswersHostileInputWith5xxAndTheServiceStaysHealthy()

@@ -12,7 +12,7 @@ namespace LlmWorkflow.Tests.Security;
 /// path of the server's disk.
 /// </summary>
 [IntegrationTest]
-public sealed class MalformedBodyTests(TestServers servers) : IAsyncLifetime
+public sealed class MalformedBodyTests(ClassApi api) : IClassFixture<ClassApi>
 {
     private const string Submit = "/api/v1/workflow";
 
@@ -61,21 +61,8 @@ public sealed class MalformedBodyTests(TestServers servers) : IAsyncLifetime
         { "/api/v1/admin/keys", "POST", """{"name": "k", "expires_at": 1732200000}""", "expires_at", "string (an ISO 8601 date-time)" },
     };
 
-    private ApiFactory _api = null!;
-    private HttpClient _admin = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        var environment = await TestEnvironment.CreateAsync(servers, nameof(MalformedBodyTests));
-        _api = new ApiFactory(environment.Settings());
-        _admin = _api.CreateAuthenticatedClient(admin: true);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _admin.Dispose();
-        await _api.DisposeAsync();
-    }
+    // Every case is a request refused before it writes anything: one API for the class.
+    private readonly HttpClient _admin = api.Admin;
 
     [Theory]
     [MemberData(nameof(Corpus))]

@@ -9,19 +9,11 @@ namespace LlmWorkflow.Tests.Webhooks;
 
 /// <summary>The API side (no worker running): submission checks, the cancelled event of a queued job, admin routes.</summary>
 [IntegrationTest]
-public sealed class WebhookAdminApiTests(TestServers servers) : IAsyncLifetime
+public sealed class WebhookAdminApiTests(ClassApi api) : IClassFixture<ClassApi>
 {
-    private ApiFactory _api = null!;
-    private HttpClient _client = null!;
-    private HttpClient _admin = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        var environment = await TestEnvironment.CreateAsync(servers, nameof(WebhookAdminApiTests));
-        _api = new ApiFactory(environment.Settings());
-        _client = _api.CreateAuthenticatedClient();
-        _admin = _api.CreateAuthenticatedClient(admin: true);
-    }
+    // One API for the class: each test reads the webhook records of the job it submitted, or of none.
+    private readonly HttpClient _client = api.Caller;
+    private readonly HttpClient _admin = api.Admin;
 
     [Theory]
     [InlineData("http://169.254.169.254/latest/meta-data/", "link-local and cloud metadata addresses are never allowed")]
@@ -80,12 +72,5 @@ public sealed class WebhookAdminApiTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, (await _admin.PostAsync("/api/v1/admin/webhooks/replay", null, ct)).StatusCode);
         var none = await _admin.GetFromJsonAsync<JsonArray>($"/api/v1/admin/webhooks/{Guid.NewGuid()}", ct);
         Assert.Empty(none!);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        _client.Dispose();
-        _admin.Dispose();
-        await _api.DisposeAsync();
     }
 }

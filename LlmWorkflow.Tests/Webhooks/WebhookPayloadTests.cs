@@ -16,17 +16,18 @@ namespace LlmWorkflow.Tests.Webhooks;
 /// tests finish real job rows in Postgres and render the recorded event as the dispatcher does.
 /// </summary>
 [IntegrationTest]
-public sealed class WebhookPayloadTests(TestServers servers) : IAsyncLifetime
+public sealed class WebhookPayloadTests(WebhookPayloadTests.CappedPayloads database) : IClassFixture<WebhookPayloadTests.CappedPayloads>
 {
     private const int MaxPayloadBytes = 4096;
 
-    private LifecycleDatabase _db = null!;
+    // One database for the class: every test finishes its own job and renders that job's event.
+    private readonly LifecycleDatabase _db = database.Database;
 
-    public async ValueTask InitializeAsync() => _db = await LifecycleDatabase.CreateAsync(
-        servers, nameof(WebhookPayloadTests), TestContext.Current.CancellationToken,
-        new Dictionary<string, string?> { ["Webhooks:MaxPayloadBytes"] = MaxPayloadBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-
-    public ValueTask DisposeAsync() => _db.DisposeAsync();
+    public sealed class CappedPayloads(TestServers servers) : ClassLifecycleDatabase(servers)
+    {
+        protected override IDictionary<string, string?> Settings =>
+            new Dictionary<string, string?> { ["Webhooks:MaxPayloadBytes"] = MaxPayloadBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+    }
 
     [Fact]
     public async Task CompletedPayloadCarriesResultMetadataAndTimestamp()
