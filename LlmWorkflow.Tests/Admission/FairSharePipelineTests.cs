@@ -24,7 +24,10 @@ public sealed class FairSharePipelineTests(TestServers servers)
     public async Task AnotherTenantsJobsDoNotWaitBehindATenantsBacklog()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(3_000, Window);
+        // The fake counts a call when it arrives, the service when it reserves (then re-stamps it at the answer): on a
+        // loaded machine the two windows drift by a call's transit, so the provider allows 10 % over the configured
+        // budget, the margin an operator keeps below a real provider's limit.
+        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(3_300, Window);
         var environment = await TestEnvironment.CreateAsync(servers, nameof(FairSharePipelineTests));
         var settings = environment.Settings(AdmissionPipelineTests.Settings(llm, new Dictionary<string, string?>
         {
@@ -80,7 +83,7 @@ public sealed class FairSharePipelineTests(TestServers servers)
         foreach (var (at, used, tokens, body) in llm.RateLimitedCalls)
         {
             var marker = System.Text.RegularExpressions.Regex.Match(body, @"\[(backlog|other)-\d+\]").Value;
-            TestContext.Current.TestOutputHelper?.WriteLine($"  429 at {(at - submitted).TotalSeconds:F2} s after the other's submission: {marker}, {used} + {tokens} tokens over 3000");
+            TestContext.Current.TestOutputHelper?.WriteLine($"  429 at {(at - submitted).TotalSeconds:F2} s after the other's submission: {marker}, {used} + {tokens} tokens over 3300");
         }
 
         Assert.Equal(OtherJobs, otherCalls.Count);

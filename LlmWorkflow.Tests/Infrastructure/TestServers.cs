@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LlmWorkflow.Tests.LocalServers;
 using Npgsql;
 
@@ -78,13 +79,16 @@ public sealed class TestServers : IAsyncDisposable
             return;
         }
 
+        // A run leaves gigabytes of databases (one per test class or case): deleting them took minutes after the last
+        // test, so a detached rm (its own session, not the test host's child to wait for) removes them while the run
+        // ends. Without setsid the OS cleans the temp folder later.
         try
         {
-            Directory.Delete(_root.Value, recursive: true);
+            using var remover = Process.Start(new ProcessStartInfo("setsid", ["rm", "-rf", _root.Value]) { UseShellExecute = false });
         }
-        catch (IOException)
+        catch (System.ComponentModel.Win32Exception)
         {
-            // A server may still be releasing files; the temp folder is cleaned by the OS later.
+            // No setsid here: the temp folder stays for the OS's own cleanup.
         }
     }
 
