@@ -118,6 +118,37 @@ public sealed class FairShareStoreTests(TestServers servers) : IAsyncLifetime
         Assert.DoesNotContain(null, bigReasons);
     }
 
+    [Fact]
+    public async Task ACallAboveItsTenantsShareWaitsOnlyUntilTheTenantsOwnCallsHaveLeftTheWindow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var scopes = Scopes(1_000);
+        Assert.True((await _store.ReserveAsync("small-first", scopes, new(1, CallTokens, 0), Settings, fairShare: Small)).IsReserved);
+        var firstAt = DateTimeOffset.UtcNow;
+        // The big tenant waits on the scope (its call does not fit beside the small tenant's), so shares apply: the
+        // small tenant's is 1/4 of 1,000 = 250, and a call of 300 is above it whatever it holds.
+        Assert.Equal("tokens", (await _store.ReserveAsync("big-large", scopes, new(1, 950, 0), Settings, fairShare: Big)).Reason);
+
+        var asked = DateTimeOffset.UtcNow;
+        var held = await _store.ReserveAsync("small-large", scopes, new(1, 300, 0), Settings, fairShare: Small);
+
+        // Told to wait until its own call leaves the window (it then holds nothing, and a tenant holding nothing is
+        // never held by its share), not until the big tenant stops waiting (its wait plus a grace: a window later).
+        Assert.Equal("fair_share", held.Reason);
+        // (Redis stamped its call before firstAt and answered this one after asked, on the same clock.)
+        Assert.InRange(held.Wait!.Value, TimeSpan.FromMilliseconds(1), firstAt + Settings.Window - asked + TimeSpan.FromMilliseconds(2));
+        var toldAt = DateTimeOffset.UtcNow;
+
+        // Asked again and again: admitted soon after that time.
+        AdmissionVerdict verdict;
+        var deadline = toldAt + held.Wait.Value + TimeSpan.FromMilliseconds(500);
+        while (!(verdict = await _store.ReserveAsync("small-large", scopes, new(1, 300, 0), Settings, fairShare: Small)).IsReserved)
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"the call above its share was still held ({verdict.Reason}) after its own call left the window");
+            await Task.Delay(20, ct);
+        }
+    }
+
     /// <summary>Reserves 100-token calls for <paramref name="tenant"/> until <paramref name="until"/>; when each was admitted.</summary>
     private async Task<List<DateTimeOffset>> ReserveUntilAsync(FairShare tenant, List<(string Scope, LlmLimit Limit)> scopes, DateTimeOffset until)
     {
