@@ -45,7 +45,8 @@ public sealed class KeyBudgetPipelineTests(TestServers servers)
         var run = await RunAsync(llm, nameof(TwoProviderEntriesWithTheirOwnKeysHaveABudgetEach), "sk-key-a", "sk-key-b", limitsOnBoth: true, ct);
 
         Assert.Equal(2, run.KeyScopes.Count);
-        Assert.Equal([AdmissionOptions.KeyScope("sk-key-a"), AdmissionOptions.KeyScope("sk-key-b")], run.KeyScopes.Select(s => (string?)s["scope"]).Order());
+        Assert.Equal(new[] { AdmissionOptions.KeyScope("sk-key-a"), AdmissionOptions.KeyScope("sk-key-b") }.Order(), run.KeyScopes.Select(s => (string?)s["scope"]).Order());
+        Assert.All(run.KeyScopes, s => Assert.Single(s["providers"]!.AsArray()));
         Assert.Equal(0, llm.RateLimited);
         Assert.True(llm.PeakWindowTokens(apiKey: "sk-key-a") <= ProviderTokens);
         Assert.True(llm.PeakWindowTokens(apiKey: "sk-key-b") <= ProviderTokens);
@@ -82,6 +83,7 @@ public sealed class KeyBudgetPipelineTests(TestServers servers)
         await using var first = await WorkerHost.StartAsync(settings, ct);
         await using var second = await WorkerHost.StartAsync(settings, ct);
 
+        var started = DateTimeOffset.UtcNow;
         var jobs = new List<string>();
         for (var i = 0; i < JobsPerProvider; i++)
         {
@@ -100,7 +102,7 @@ public sealed class KeyBudgetPipelineTests(TestServers servers)
         TestContext.Current.TestOutputHelper?.WriteLine(
             $"{name}: {llm.AnsweredContaining("[openai-")} + {llm.AnsweredContaining("[eu-")} calls answered, {llm.RateLimited} x 429; peak tokens per " +
             $"{Window.TotalSeconds} s window: {openAiKey} {llm.PeakWindowTokens(apiKey: openAiKey)}, {euKey} {llm.PeakWindowTokens(apiKey: euKey)}, " +
-            $"both {llm.PeakWindowTokens()} (key budget {KeyTokens}, the fake's {ProviderTokens} per key)");
+            $"both {llm.PeakWindowTokens()} (key budget {KeyTokens}, the fake's {ProviderTokens} per key); all done in {(DateTimeOffset.UtcNow - started).TotalSeconds:F1} s");
         Assert.Equal(JobsPerProvider, llm.AnsweredContaining("[openai-"));
         Assert.Equal(JobsPerProvider, llm.AnsweredContaining("[eu-"));
         var scopes = JsonNode.Parse(limits)!["scopes"]!.AsArray().Select(s => s!.AsObject());
