@@ -18,15 +18,16 @@ internal static class ProviderEndpoints
     {
         providers.MapGet("/limits", LimitsAsync)
             .WithName("ProviderLimits")
-            .WithSummary("LLM budgets per provider, model and tenant: limits, what the current window used, calls in flight, pauses, waiting jobs and tenants' dollar spend")
-            .WithDescription("One entry per configured scope (Llm:Limits:<provider or provider/model>, Tenants:<id>:Limits as tenant:<id>) and per " +
+            .WithSummary("LLM budgets per provider, model, API key and tenant: limits, what the current window used, calls in flight, pauses, waiting jobs and tenants' dollar spend")
+            .WithDescription("One entry per configured scope (Llm:Limits:<provider or provider/model>, Llm:Providers:<name>:KeyLimits as key:<first 12 hex " +
+                             "of the key's SHA-256> with the providers that share the key in providers, Tenants:<id>:Limits as tenant:<id>) and per " +
                              "paused provider. used counts the sliding window of window_seconds (reserved estimates of calls in flight, real usage of " +
                              "answered ones); blocked_for_ms is the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a " +
                              "budget, by scope and reason (a user's scope, tenant:<id>:user:<user>, appears there while one of its jobs waits), and the " +
                              "batch jobs parked on a provider batch, by provider with reason \"batch\". " +
                              "tenant_spend lists every tenant's daily and monthly dollar budget (Tenants:<id>:Budgets) with what its rolling window " +
                              "spent and reserved and what is left; per-user budgets are each user's own and are read by GET /usage/budget. " +
-                             "A provider's or model's scope lists its active tenants (calls in the window, or waiting) with their weight " +
+                             "A provider's, model's or key's scope lists its active tenants (calls in the window, or waiting) with their weight " +
                              "(Tenants:<id>:Weight), their share of the limit among them and what they used: while another tenant waits, a " +
                              "tenant may hold no more than its share.");
         providers.MapPost("/{name}/pause", PauseAsync)
@@ -46,15 +47,13 @@ internal static class ProviderEndpoints
     {
         var current = options.CurrentValue;
         var scopes = new List<ProviderScopeLimits>();
-        var configured = current.Limits.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => (Scope: l.Key.ToLowerInvariant(), Limit: l.Value))
-            .Concat(current.TenantLimits.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => (Scope: AdmissionOptions.TenantScope(l.Key), Limit: l.Value)));
-        foreach (var (scope, limit) in configured)
+        foreach (var (scope, limit, providers) in ConfiguredScopes(current))
         {
             var used = await store.UsageAsync(scope, current.Admission);
             scopes.Add(new ProviderScopeLimits(scope, new ProviderLimitValues(limit.RequestsPerMinute, limit.TokensPerMinute,
                 limit.InputTokensPerMinute, limit.OutputTokensPerMinute, limit.ConcurrentCalls),
                 new ProviderWindowUse(used.Requests, used.InputTokens, used.OutputTokens, used.InFlight), used.Paused, used.BlockedForMs,
-                Shares(used.Tenants, current)));
+                Shares(used.Tenants, current)) { Providers = providers });
         }
 
         foreach (var provider in registry.KnownProviders().Where(p => !current.Limits.ContainsKey(p)).Order(StringComparer.Ordinal))
@@ -69,6 +68,17 @@ internal static class ProviderEndpoints
         return TypedResults.Ok(new ProviderLimitsResponse(current.Admission.Window.TotalSeconds, scopes, waiting,
             await TenantSpendAsync(spend, budgets.CurrentValue, cancellationToken)));
     }
+
+    /// <summary>
+    /// Every configured scope: providers' and models', API keys' (by fingerprint, with the providers that share each;
+    /// never the key), then tenants'.
+    /// </summary>
+    private static IEnumerable<(string Scope, LlmLimit Limit, IReadOnlyList<string> Providers)> ConfiguredScopes(AdmissionOptions current) =>
+        current.Limits.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => (l.Key.ToLowerInvariant(), l.Value, NoProviders))
+            .Concat(current.KeyScopes())
+            .Concat(current.TenantLimits.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => (AdmissionOptions.TenantScope(l.Key), l.Value, NoProviders)));
+
+    private static readonly IReadOnlyList<string> NoProviders = [];
 
     /// <summary>The active tenants of a scope with their weights and their weighted shares of it (of the active ones').</summary>
     private static IReadOnlyList<ProviderTenantShare> Shares(IReadOnlyList<TenantWindowUse> tenants, AdmissionOptions options)
@@ -130,7 +140,11 @@ internal sealed record TenantSpend(string TenantId, BudgetUsageEntry Budget);
 /// may hold its share of the limit (docs/ADMISSION.md, "Fair shares between tenants").
 /// </param>
 internal sealed record ProviderScopeLimits(
-    string Scope, ProviderLimitValues Limits, ProviderWindowUse Used, bool Paused, long BlockedForMs, IReadOnlyList<ProviderTenantShare> Tenants);
+    string Scope, ProviderLimitValues Limits, ProviderWindowUse Used, bool Paused, long BlockedForMs, IReadOnlyList<ProviderTenantShare> Tenants)
+{
+    /// <summary>For an API key's scope (<c>key:&lt;fingerprint&gt;</c>): the providers whose calls reserve in it; empty for other scopes.</summary>
+    public IReadOnlyList<string> Providers { get; init; } = [];
+}
 
 /// <summary>One tenant's part of a scope: its weight (Tenants:&lt;id&gt;:Weight), its share of the limit among the active tenants (0–1), what its calls used in the window, and whether it waits.</summary>
 internal sealed record ProviderTenantShare(string TenantId, double Weight, double Share, long UsedRequests, long UsedTokens, bool Waiting);

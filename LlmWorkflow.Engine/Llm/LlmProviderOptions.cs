@@ -38,6 +38,12 @@ public sealed class LlmProviderOptions
     /// </summary>
     public bool? BatchTier { get; set; }
 
+    /// <summary>
+    /// The limits of the API key this provider uses (<c>Llm:Providers:&lt;name&gt;:KeyLimits:…</c>): every provider
+    /// whose key resolves to the same one reserves in one scope, <c>key:&lt;fingerprint&gt;</c> (docs/ADMISSION.md).
+    /// </summary>
+    public Admission.LlmLimit? KeyLimits { get; set; }
+
     /// <summary>Extra request headers (e.g. a gateway's routing header).</summary>
     public Dictionary<string, string> Headers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }

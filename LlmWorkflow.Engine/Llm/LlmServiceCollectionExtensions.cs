@@ -58,6 +58,8 @@ public static class LlmServiceCollectionExtensions
                     }
                 }
             })
+            // Each provider's key as the registry resolves it (ApiKey or its environment variable), fingerprinted.
+            .Configure<LlmProviderRegistry>((o, registry) => o.UseProviderKeys(registry))
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LlmWorkflow.Engine.Llm.Admission.AdmissionOptions>, LlmWorkflow.Engine.Llm.Admission.AdmissionOptionsValidator>());
         // Without a budget store (the CLI, hosts without Redis) every call is admitted; the pipeline registers Redis's.

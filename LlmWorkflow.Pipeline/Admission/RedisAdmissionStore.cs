@@ -322,7 +322,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         foreach (var (scope, limit) in scopes)
         {
             keys.AddRange([Key(scope, "log"), Key(scope, "amt"), Key(scope, "fly"), Key(scope, "meta"), Key(scope, "own"), Key(scope, "ten")]);
-            // A tenant's own scopes are its alone: shares are of the scopes tenants contend for, providers' and models'.
+            // A tenant's own scopes are its alone: shares are of the scopes tenants contend for, providers', models' and keys'.
             var fair = fairShare is not null && !AdmissionOptions.IsTenantScope(scope);
             args.AddRange([Cap(limit.RequestsPerMinute), Cap(limit.TokensPerMinute), Cap(limit.InputTokensPerMinute), Cap(limit.OutputTokensPerMinute), Cap(limit.ConcurrentCalls), fair ? 1 : 0]);
         }

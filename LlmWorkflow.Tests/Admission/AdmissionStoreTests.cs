@@ -181,7 +181,7 @@ public sealed class TenantScopePauseTests(TestServers servers)
         await lease.DisposeAsync();
     }
 
-    private sealed class StaticOptionsMonitor<T>(T value) : Microsoft.Extensions.Options.IOptionsMonitor<T>
+    internal sealed class StaticOptionsMonitor<T>(T value) : Microsoft.Extensions.Options.IOptionsMonitor<T>
     {
         public T CurrentValue => value;
 
@@ -190,7 +190,7 @@ public sealed class TenantScopePauseTests(TestServers servers)
         public IDisposable? OnChange(Action<T, string?> listener) => null;
     }
 
-    private sealed class NoOutputHistory : IOutputTokenHistory
+    internal sealed class NoOutputHistory : IOutputTokenHistory
     {
         public ValueTask<int?> P95Async(string workflowName, string stepId, string model, CancellationToken cancellationToken) => ValueTask.FromResult<int?>(null);
     }

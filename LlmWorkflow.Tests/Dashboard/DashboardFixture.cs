@@ -84,6 +84,10 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
             ["Worker:MaxConcurrentJobs"] = "8",
             // An LLM budget on the mock provider and a dollar budget of a tenant no test calls as, for the budgets panel.
             ["Llm:Limits:mock:RequestsPerMinute"] = "1000",
+            // An API key's budget, on a provider entry no test calls, for the panel's key scope row.
+            ["Llm:Providers:keyshown:BaseUrl"] = FakeProvider.ApiUrl.ToString(),
+            ["Llm:Providers:keyshown:ApiKey"] = "sk-key-shown",
+            ["Llm:Providers:keyshown:KeyLimits:TokensPerMinute"] = "5000",
             ["Tenants:budget-shown:Budgets:DailyUsd"] = "25",
             // Webhooks to the local receiver below, retried once after 200 ms, so a refused delivery dead-letters quickly.
             ["Webhooks:AllowPrivateNetworks"] = "true",

@@ -64,6 +64,8 @@ public sealed class DashboardOperatorBrowserTests(DashboardFixture fixture) : Da
         await Expect(panel.Locator("tr[data-scope=mock] [data-role=state]")).ToHaveTextAsync("Admitting");
         // The fair shares: each tenant with calls in the window, its weight (default 1), its share and its tokens.
         await Expect(panel.Locator("tr[data-scope=mock] [data-role=shares]")).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"×1 \d+ % [\d,]+"));
+        // An API key's scope is its fingerprint, with the provider entries that use the key beside it.
+        await Expect(panel.Locator("tr[data-scope^='key:'] [data-role=key-providers]")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^\s*\(keyshown\)$"));
         var spend = panel.Locator("table[data-role=tenant-spend] tr[data-tenant=budget-shown][data-budget=daily]");
         await Expect(spend.Locator("[data-role=left]")).ToHaveTextAsync("$25.00");
         await Expect(spend.Locator("progress")).ToHaveAttributeAsync("max", "25");

@@ -13,12 +13,13 @@ namespace LlmWorkflow.Tests.Fakes;
 /// <see cref="CompletionTokens"/>); a request that would go over it is answered 429 with <c>retry-after</c> and
 /// <c>x-ratelimit-remaining-tokens</c>, and is not counted. Every answer says the limit as OpenAI does:
 /// <c>x-ratelimit-limit-tokens</c>, <c>x-ratelimit-remaining-tokens</c> and <c>x-ratelimit-reset-tokens</c>. The limit
-/// can be lowered mid-run (<see cref="LowerLimitAfter"/>), as a provider does when it changes a key's tier.
+/// can be lowered mid-run (<see cref="LowerLimitAfter"/>), as a provider does when it changes a key's tier. Each API
+/// key (the bearer token) has its own window, as a provider's limits are its key's account's.
 /// </summary>
 public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
 {
     private readonly Lock _gate = new();
-    private readonly List<(DateTimeOffset At, int Tokens, string Body)> _accepted = [];
+    private readonly List<(DateTimeOffset At, int Tokens, string Body, string Key)> _accepted = [];
     private readonly List<(DateTimeOffset At, int Used, int Tokens, string Body)> _rateLimitedAt = [];
     private int _tokensPerWindow;
     private (int AfterAnswers, int Tokens)? _lowering;
@@ -75,7 +76,7 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
         {
             lock (_gate)
             {
-                return [.. _accepted];
+                return [.. _accepted.Select(c => (c.At, c.Tokens, c.Body))];
             }
         }
     }
@@ -98,11 +99,16 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
 
     /// <summary>
     /// The most tokens answered within any one window (each window starting at an answered call), counting only the
-    /// calls answered from <paramref name="since"/> on.
+    /// calls answered from <paramref name="since"/> on, and only those made with <paramref name="apiKey"/> when given.
     /// </summary>
-    public int PeakWindowTokens(DateTimeOffset? since = null)
+    public int PeakWindowTokens(DateTimeOffset? since = null, string? apiKey = null)
     {
-        var calls = Accepted.Where(c => c.At >= (since ?? DateTimeOffset.MinValue)).ToList();
+        List<(DateTimeOffset At, int Tokens, string Body, string Key)> calls;
+        lock (_gate)
+        {
+            calls = [.. _accepted.Where(c => c.At >= (since ?? DateTimeOffset.MinValue) && (apiKey is null || c.Key == apiKey))];
+        }
+
         return calls.Count == 0 ? 0 : calls.Max(start => calls.Where(c => c.At >= start.At && c.At < start.At + Window).Sum(c => c.Tokens));
     }
 
@@ -147,6 +153,8 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
         var messages = body["messages"]!.AsArray().Select(m => new ChatMessage(ChatRole.User, Text(m!["content"]))).ToList();
         var promptTokens = PromptTokenCounter.Count(new ModelId("openai", model), messages);
         var tokens = promptTokens + CompletionTokens;
+        var key = request.Headers.GetValueOrDefault("Authorization", "");
+        key = key.StartsWith("Bearer ", StringComparison.Ordinal) ? key["Bearer ".Length..] : key;
         DateTimeOffset now;
         int limit, remaining;
         TimeSpan reset;
@@ -157,7 +165,7 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
             // against every call stamped after it).
             now = DateTimeOffset.UtcNow;
             limit = _tokensPerWindow;
-            var inWindow = _accepted.Where(c => c.At > now - Window).ToList();
+            var inWindow = _accepted.Where(c => c.At > now - Window && c.Key == key).ToList();
             var used = inWindow.Sum(c => c.Tokens);
             if (used + tokens > limit)
             {
@@ -178,8 +186,8 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
             }
             else
             {
-                _accepted.Add((now, tokens, request.Body));
-                inWindow.Add((now, tokens, request.Body));
+                _accepted.Add((now, tokens, request.Body, key));
+                inWindow.Add((now, tokens, request.Body, key));
                 used += tokens;
                 LowerLimitIfDue(now);
             }

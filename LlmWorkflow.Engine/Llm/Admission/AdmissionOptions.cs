@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Text;
+
 namespace LlmWorkflow.Engine.Llm.Admission;
 
 /// <summary>
@@ -29,6 +32,13 @@ public sealed class AdmissionOptions
     /// </summary>
     public Dictionary<string, string?> TenantWeights { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Each provider's API key, as its fingerprint scope (<c>key:&lt;12 hex&gt;</c>, null without a key), and the
+    /// <c>Llm:Providers:&lt;name&gt;:KeyLimits</c> it sets, by provider name: filled by <see cref="UseProviderKeys"/>.
+    /// Never the key itself.
+    /// </summary>
+    public Dictionary<string, ProviderKey> ProviderKeys { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
     public const double DefaultWeight = 1;
 
     public const double MaxWeight = 1000;
@@ -56,9 +66,50 @@ public sealed class AdmissionOptions
 
     public const string TenantScopePrefix = "tenant:";
 
+    public const string KeyScopePrefix = "key:";
+
     /// <summary>
-    /// The scopes whose limits apply to <paramref name="model"/>: its provider's and its own, when set, then the
-    /// calling tenant's and its user's.
+    /// The scope of an API key's limits: the first 12 hex characters of its SHA-256, so scopes, Redis keys, logs and
+    /// the operators' routes never carry the key.
+    /// </summary>
+    public static string KeyScope(string apiKey) =>
+        KeyScopePrefix + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey)))[..12];
+
+    /// <summary>
+    /// Records every known provider's key (as the registry resolves it: <c>ApiKey</c> or its environment variable) as
+    /// its fingerprint, and its <c>KeyLimits</c>. The mock has no key.
+    /// </summary>
+    public void UseProviderKeys(LlmProviderRegistry registry)
+    {
+        foreach (var name in registry.KnownProviders())
+        {
+            if (registry.Find(name) is { Kind: not ProviderKind.Mock } provider)
+            {
+                ProviderKeys[provider.Name] = new ProviderKey(provider.ApiKey is null ? null : KeyScope(provider.ApiKey), provider.Options.KeyLimits);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The key scope <paramref name="provider"/>'s calls reserve in, with its limits: those of whichever provider
+    /// using the same key sets <c>KeyLimits</c> (the key's limits are the key's); null when none does.
+    /// </summary>
+    public (string Scope, LlmLimit Limit)? KeyScopeOf(string provider) =>
+        ProviderKeys.TryGetValue(provider, out var own) && own.Scope is { } scope && KeyLimitsOf(scope) is { } limit ? (scope, limit) : null;
+
+    private LlmLimit? KeyLimitsOf(string scope) =>
+        ProviderKeys.Values.FirstOrDefault(k => k.Scope == scope && k.Limits is not null)?.Limits;
+
+    /// <summary>Every key scope with limits, and the providers (names only) whose calls reserve in it.</summary>
+    public IEnumerable<(string Scope, LlmLimit Limit, IReadOnlyList<string> Providers)> KeyScopes() =>
+        ProviderKeys.Where(p => p.Value.Scope is not null).GroupBy(p => p.Value.Scope!, StringComparer.Ordinal)
+            .Select(g => (Scope: g.Key, Limit: KeyLimitsOf(g.Key), Providers: (IReadOnlyList<string>)[.. g.Select(p => p.Key).Order(StringComparer.Ordinal)]))
+            .Where(k => k.Limit is not null).OrderBy(k => k.Scope, StringComparer.Ordinal)
+            .Select(k => (k.Scope, k.Limit!, k.Providers));
+
+    /// <summary>
+    /// The scopes whose limits apply to <paramref name="model"/>: its provider's and its own, when set, its provider's
+    /// API key's, then the calling tenant's and its user's.
     /// </summary>
     public IEnumerable<(string Scope, LlmLimit Limit)> ScopesFor(ModelId model, string? tenantId = null, string? userId = null)
     {
@@ -71,6 +122,11 @@ public sealed class AdmissionOptions
         if (Limits.TryGetValue(full, out var own))
         {
             yield return (full.ToLowerInvariant(), own);
+        }
+
+        if (KeyScopeOf(model.Provider) is { } key)
+        {
+            yield return key;
         }
 
         if (tenantId is not null && TenantLimits.TryGetValue(tenantId, out var tenant))
@@ -86,6 +142,13 @@ public sealed class AdmissionOptions
 
     /// <summary>True when a scope is a tenant's or a tenant's user's: set by us, never by a provider's headers.</summary>
     public static bool IsTenantScope(string scope) => scope.StartsWith(TenantScopePrefix, StringComparison.Ordinal);
+
+    /// <summary>
+    /// True for the scopes a provider's rate-limit headers and 429s re-sync: providers' and models'. Not a tenant's
+    /// (set by us) nor a key's: OpenAI's and Anthropic's headers count per model per organization, not per key.
+    /// </summary>
+    public static bool FollowsProviderHeaders(string scope) =>
+        !IsTenantScope(scope) && !scope.StartsWith(KeyScopePrefix, StringComparison.Ordinal);
 
     /// <summary>Problems with the settings, in the settings' own names (empty when they are valid).</summary>
     public IEnumerable<string> Problems()
@@ -123,6 +186,11 @@ public sealed class AdmissionOptions
             }
         }
 
+        foreach (var problem in KeyLimitProblems())
+        {
+            yield return problem;
+        }
+
         if (Admission.Window < TimeSpan.FromSeconds(1) || Admission.Window > TimeSpan.FromHours(1))
         {
             yield return $"Llm:Admission:Window must be between 00:00:01 and 01:00:00; got {Admission.Window}.";
@@ -143,7 +211,45 @@ public sealed class AdmissionOptions
             yield return $"Llm:Admission:DefaultOutputTokens must be at least 1; got {Admission.DefaultOutputTokens}.";
         }
     }
+
+    /// <summary>
+    /// <c>Llm:Providers:&lt;name&gt;:KeyLimits</c>: values of 0 or more, set only on a provider with a key, and the same
+    /// on every provider that uses that key.
+    /// </summary>
+    private IEnumerable<string> KeyLimitProblems()
+    {
+        var withLimits = ProviderKeys.Where(p => p.Value.Limits is not null).OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
+        foreach (var (provider, key) in withLimits)
+        {
+            foreach (var (name, value) in key.Limits!.Values().Where(v => v.Value is < 0))
+            {
+                yield return $"Llm:Providers:{provider}:KeyLimits:{name} must be 0 or more; got {value}.";
+            }
+
+            if (key.Scope is null)
+            {
+                yield return $"Llm:Providers:{provider}:KeyLimits is set, but the provider has no API key (set Llm:Providers:{provider}:ApiKey or its environment variable).";
+            }
+        }
+
+        foreach (var problem in DifferingKeyLimits(withLimits))
+        {
+            yield return problem;
+        }
+    }
+
+    /// <summary>Each pair of providers that use one key but set different <c>KeyLimits</c>, named once.</summary>
+    private static IEnumerable<string> DifferingKeyLimits(List<KeyValuePair<string, ProviderKey>> withLimits) =>
+        from a in Enumerable.Range(0, withLimits.Count)
+        from b in withLimits.Skip(a + 1)
+        where b.Value.Scope is not null && b.Value.Scope == withLimits[a].Value.Scope
+            && !withLimits[a].Value.Limits!.Values().SequenceEqual(b.Value.Limits!.Values())
+        select $"Llm:Providers:{withLimits[a].Key}:KeyLimits and Llm:Providers:{b.Key}:KeyLimits differ, but both providers use the same API key "
+            + $"({b.Value.Scope}): set the same limits, or set them on one of the two only.";
 }
+
+/// <summary>A provider's API key as its scope (<c>key:&lt;fingerprint&gt;</c>, null: no key) and the <c>KeyLimits</c> it sets.</summary>
+public sealed record ProviderKey(string? Scope, LlmLimit? Limits);
 
 /// <summary>
 /// One scope's budget. The "per minute" figures are per <see cref="AdmissionSettings.Window"/> (one minute unless a

@@ -119,9 +119,10 @@ public sealed partial class LlmAdmission(
     {
         private readonly string[] _names = [.. scopes.Select(s => s.Scope)];
 
-        // A provider's rate-limit headers say nothing about a tenant's own limits: those are never shrunk by them.
+        // A provider's rate-limit headers say nothing about a tenant's own limits, nor a key's (they count per model):
+        // those are never shrunk by them.
         private readonly List<(string Scope, LlmLimit Limit)> _providerScopes =
-            [.. scopes.Where(s => !AdmissionOptions.IsTenantScope(s.Scope))];
+            [.. scopes.Where(s => AdmissionOptions.FollowsProviderHeaders(s.Scope))];
 
         public override async Task ReconcileAsync(int inputTokens, int outputTokens, RateLimitSnapshot? headers)
         {

@@ -249,7 +249,7 @@ public partial class LlmWorkflowClient
             headers: [],
             body: null, cancellationToken);
 
-    /// <summary>LLM budgets per provider, model and tenant: limits, what the current window used, calls in flight, pauses, waiting jobs and tenants' dollar spend (<c>GET /api/v1/providers/limits</c>).</summary>
+    /// <summary>LLM budgets per provider, model, API key and tenant: limits, what the current window used, calls in flight, pauses, waiting jobs and tenants' dollar spend (<c>GET /api/v1/providers/limits</c>).</summary>
     public Task<ProviderLimitsResponse> ProviderLimitsAsync(CancellationToken cancellationToken = default) =>
         SendForJsonAsync<ProviderLimitsResponse>(HttpMethod.Get, $"/api/v1/providers/limits",
             query: [],

@@ -1334,6 +1334,9 @@ public sealed record ProviderScopeLimits
 
     [JsonPropertyName("tenants")]
     public required IReadOnlyList<ProviderTenantShare> Tenants { get; init; }
+
+    [JsonPropertyName("providers")]
+    public required IReadOnlyList<string> Providers { get; init; }
 }
 
 public sealed record ProviderTenantShare

@@ -862,6 +862,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "blocked_for_ms",
     "limits",
     "paused",
+    "providers",
     "scope",
     "tenants",
     "used"

@@ -1,4 +1,4 @@
-// The LLM budgets an operator watches (GET /providers/limits, docs/ADMISSION.md): per provider, model and tenant
+// The LLM budgets an operator watches (GET /providers/limits, docs/ADMISSION.md): per provider, model, API key and tenant
 // scope the limits against what the current window used, calls in flight, a pause or a 429's block, and the jobs
 // parked on it by reason; then each tenant's dollar budgets against their rolling spend. Part of the Providers view.
 import { api } from '../api.js';
@@ -56,7 +56,7 @@ function scopeTable(rows) {
     caption: 'Budgets per scope: used in the window / limit',
     attrs: { 'data-role': 'budget-scopes' },
     columns: [
-      { label: 'Scope', cell: (s) => h('code', { class: 'wrap-anywhere' }, s.scope) },
+      { label: 'Scope', cell: (s) => scopeCell(s) },
       { label: 'Requests', num: true, cell: (s) => h('span', { 'data-role': 'requests' }, against(s.used?.requests, s.limits?.requests_per_minute)) },
       { label: 'Tokens', num: true, cell: (s) => against(s.used && s.used.input_tokens + s.used.output_tokens, s.limits?.tokens_per_minute, formatTokens) },
       { label: 'Input', num: true, cell: (s) => against(s.used?.input_tokens, s.limits?.input_tokens_per_minute, formatTokens) },
@@ -69,6 +69,12 @@ function scopeTable(rows) {
     rows,
     rowAttrs: (s) => ({ 'data-scope': s.scope }),
   });
+}
+
+// An API key's scope is a fingerprint: the providers sharing the key say which key it is.
+function scopeCell(s) {
+  const code = h('code', { class: 'wrap-anywhere' }, s.scope);
+  return s.providers?.length ? h('span', {}, code, h('span', { class: 'muted', 'data-role': 'key-providers' }, ` (${s.providers.join(', ')})`)) : code;
 }
 
 function state(s) {
