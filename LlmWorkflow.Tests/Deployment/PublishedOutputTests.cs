@@ -7,11 +7,13 @@ using LlmWorkflow.Tests.Infrastructure;
 namespace LlmWorkflow.Tests.Deployment;
 
 /// <summary>
-/// What a container image holds is the Release publish output: it must carry the workflows folder, so the published
-/// API started from an unrelated directory, with no Workflows:Root, serves the catalog and prices from its own copy,
-/// and the published Worker started the same way runs a job. As ContainerImage.props sets for a Release publish, each
-/// is self-contained, its code is one composite ReadyToRun image of the app and the frameworks, and tiered compilation
-/// stays on (tiered PGO off); each is started through its apphost, as the image's entrypoint starts it.
+/// What a container image holds is the publish output: it must carry the workflows folder, so the published API
+/// started from an unrelated directory, with no Workflows:Root, serves the catalog and prices from its own copy, and
+/// the published Worker started the same way runs a job. The Worker is published in Release, as ContainerImage.props
+/// sets for an image: self-contained, its code one composite ReadyToRun image of the app and the frameworks, tiered
+/// compilation on (tiered PGO off), started through its apphost as the image's entrypoint starts it. The API takes the
+/// same targets (its Release properties are read from MSBuild's evaluation below), so it is published the quick way,
+/// framework-dependent: a second composite would add minutes of compiling on two cores and prove nothing new.
 /// </summary>
 [Collection(PublishesApiAndWorker.Name)]
 [SystemTest]
@@ -21,7 +23,7 @@ public sealed class PublishedOutputTests(TestServers servers)
     public async Task PublishedApiRunsFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var published = await PublishedApp.PublishAsync("LlmWorkflow.Api", "Microsoft.AspNetCore.Server.Kestrel.Core.dll", ct);
+        using var published = await PublishedApp.PublishAsync("LlmWorkflow.Api", composite: false, ct);
 
         var environment = await TestEnvironment.CreateAsync(servers, nameof(PublishedOutputTests));
         var port = PortAllocator.GetFreePort();
@@ -56,7 +58,7 @@ public sealed class PublishedOutputTests(TestServers servers)
     public async Task PublishedWorkerRunsAJobFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var published = await PublishedApp.PublishAsync("LlmWorkflow.Worker", "LlmWorkflow.Engine.dll", ct);
+        using var published = await PublishedApp.PublishAsync("LlmWorkflow.Worker", composite: true, ct);
 
         // The in-process API migrates the database and takes the submission; the published worker runs the job.
         var environment = await TestEnvironment.CreateAsync(servers, nameof(PublishedWorkerRunsAJobFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder));
@@ -76,20 +78,23 @@ public sealed class PublishedOutputTests(TestServers servers)
     // turns tiered compilation off: ReadyToRun code is where a process starts, the re-compiled hot methods where it
     // runs. Read from MSBuild's evaluation: the SDK writes TieredCompilation into the runtimeconfig when it is set.
     [Theory]
-    [InlineData("Release", "true", "true")]
-    [InlineData("Debug", "false", "false")]
-    public async Task OnlyAReleasePublishOfTheWorkerIsSelfContainedAndNeitherTurnsTieringOff(string configuration, string publishing, string selfContained)
+    [InlineData("LlmWorkflow.Worker", "Release", "true", "true")]
+    [InlineData("LlmWorkflow.Worker", "Debug", "false", "false")]
+    [InlineData("LlmWorkflow.Api", "Release", "true", "true")]
+    [InlineData("LlmWorkflow.Api", "Debug", "false", "false")]
+    public async Task OnlyAReleasePublishIsSelfContainedAndCompositeAndNoneTurnsTieringOff(string app, string configuration, string publishing, string composite)
     {
         var output = await ExternalCommand.RunAsync(
             "dotnet",
-            ["msbuild", Path.Combine(RepositoryPaths.Root, "LlmWorkflow.Worker", "LlmWorkflow.Worker.csproj"),
-                "-getProperty:TieredCompilation", "-getProperty:SelfContained", "-getProperty:PublishReadyToRun",
+            ["msbuild", Path.Combine(RepositoryPaths.Root, app, app + ".csproj"),
+                "-getProperty:TieredCompilation", "-getProperty:SelfContained", "-getProperty:PublishReadyToRun", "-getProperty:PublishReadyToRunComposite",
                 $"-p:Configuration={configuration}", $"-p:_IsPublishing={publishing}"],
             TimeSpan.FromMinutes(2));
 
         var properties = JsonNode.Parse(output)!["Properties"]!;
         Assert.Equal("", (string?)properties["TieredCompilation"]);
-        Assert.Equal(selfContained, (string?)properties["SelfContained"]);
+        Assert.Equal(composite, (string?)properties["SelfContained"]);
+        Assert.Equal(composite, (string?)properties["PublishReadyToRunComposite"]);
         Assert.Equal("true", (string?)properties["PublishReadyToRun"]);
     }
 
@@ -105,19 +110,19 @@ public sealed class PublishedOutputTests(TestServers servers)
         public string Elsewhere { get; }
 
         /// <summary>
-        /// Publishes <paramref name="app"/> in Release, as `dotnet publish` and azd build the images (its own build: the
-        /// tests are built in Debug; for linux-x64, whose packs came with the solution's restore; the composite takes
-        /// minutes on two cores), and checks what the image will hold: one composite image with the native code of the
-        /// app, its packages and the frameworks it carries; tiered compilation on and tiered PGO off; every data file the
-        /// services read, in the layout WorkflowsDirectory expects.
+        /// Publishes <paramref name="app"/> (its own build: the tests are built in Debug; for linux-x64, whose packs came
+        /// with the solution's restore) and checks what the image will hold: every data file the services read, in the
+        /// layout WorkflowsDirectory expects, and for a <paramref name="composite"/> publish (Release, as `dotnet publish`
+        /// and azd build the images; minutes on two cores) one composite image with the native code of the app, its
+        /// packages and the frameworks it carries, tiered compilation on and tiered PGO off.
         /// </summary>
-        public static async Task<PublishedApp> PublishAsync(string app, string ownAssembly, CancellationToken ct)
+        public static async Task<PublishedApp> PublishAsync(string app, bool composite, CancellationToken ct)
         {
             var published = new PublishedApp(
                 Directory.CreateTempSubdirectory($"llmwf-publish-{app}-").FullName, Directory.CreateTempSubdirectory("llmwf-elsewhere-").FullName);
             try
             {
-                await published.CheckAsync(app, ownAssembly, ct);
+                await published.CheckAsync(app, composite, ct);
                 return published;
             }
             catch
@@ -133,15 +138,30 @@ public sealed class PublishedOutputTests(TestServers servers)
             Directory.Delete(Elsewhere, recursive: true);
         }
 
-        private async Task CheckAsync(string app, string ownAssembly, CancellationToken ct)
+        private async Task CheckAsync(string app, bool composite, CancellationToken ct)
         {
             await ExternalCommand.RunAsync(
                 "dotnet",
-                ["publish", Path.Combine(RepositoryPaths.Root, app, app + ".csproj"), "--no-restore", "-c", "Release", "-o", Folder],
+                ["publish", Path.Combine(RepositoryPaths.Root, app, app + ".csproj"), "--no-restore", "-c", composite ? "Release" : ExternalCommand.BuildConfiguration, "-o", Folder],
                 TimeSpan.FromMinutes(20));
 
+            if (composite)
+            {
+                await CheckCompositeAsync(app, ct);
+            }
+
+            foreach (var file in new[] { "definitions/hello_transform.json", "pricing.json", "workflow.schema.json", "mock-responses/support_triage.json" })
+            {
+                Assert.True(File.Exists(Path.Combine(Folder, "workflows", file)), $"workflows/{file} is missing from the publish output");
+            }
+
+            Assert.NotEmpty(Directory.GetFiles(Path.Combine(Folder, "workflows", "prompts"), "*.md", SearchOption.AllDirectories));
+        }
+
+        private async Task CheckCompositeAsync(string app, CancellationToken ct)
+        {
             Assert.True(IsReadyToRun(Path.Combine(Folder, app + ".r2r.dll")), "the composite ReadyToRun image is missing");
-            foreach (var assembly in new[] { app + ".dll", ownAssembly, "LlmWorkflow.Pipeline.dll", "Npgsql.dll", "System.Private.CoreLib.dll", "Anthropic.dll" })
+            foreach (var assembly in new[] { app + ".dll", "LlmWorkflow.Engine.dll", "LlmWorkflow.Pipeline.dll", "Npgsql.dll", "System.Private.CoreLib.dll", "Anthropic.dll" })
             {
                 Assert.True(IsReadyToRun(Path.Combine(Folder, assembly)), $"{assembly} in the publish output is not part of the ReadyToRun composite");
             }
@@ -150,13 +170,6 @@ public sealed class PublishedOutputTests(TestServers servers)
             Assert.NotNull(runtimeOptions["includedFrameworks"]);
             Assert.Null(runtimeOptions["configProperties"]!["System.Runtime.TieredCompilation"]);
             Assert.False((bool)runtimeOptions["configProperties"]!["System.Runtime.TieredPGO"]!);
-
-            foreach (var file in new[] { "definitions/hello_transform.json", "pricing.json", "workflow.schema.json", "mock-responses/support_triage.json" })
-            {
-                Assert.True(File.Exists(Path.Combine(Folder, "workflows", file)), $"workflows/{file} is missing from the publish output");
-            }
-
-            Assert.NotEmpty(Directory.GetFiles(Path.Combine(Folder, "workflows", "prompts"), "*.md", SearchOption.AllDirectories));
         }
     }
 
