@@ -86,6 +86,31 @@ public sealed partial class FairShareStoreTests
         Assert.Equal(["only", "x"], other.WaitingUsers.Select(u => u.UserId));
     }
 
+    [Fact]
+    public async Task ACallAboveItsUsersShareIsHeldAsUserShareUntilTheUsersOwnCallsHaveLeftTheWindow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var scopes = Scopes(1_000);
+        var light = new FairShare("acme", 1, "light", 1);
+        Assert.True((await _store.ReserveAsync("light-first", scopes, new(1, CallTokens, 0), Settings, fairShare: light)).IsReserved);
+        var firstAt = DateTimeOffset.UtcNow;
+        // Another user of the tenant (weight 3) waits: light may hold 1/4 of the tenant's 1,000 (no other tenant waits).
+        Assert.Equal("tokens", (await _store.ReserveAsync("heavy-large", scopes, new(1, 950, 0), Settings, fairShare: new("acme", 1, "heavy", 3))).Reason);
+
+        var asked = DateTimeOffset.UtcNow;
+        var held = await _store.ReserveAsync("light-large", scopes, new(1, 300, 0), Settings, fairShare: light);
+
+        Assert.Equal("user_share", held.Reason);
+        Assert.InRange(held.Wait!.Value, TimeSpan.FromMilliseconds(1), firstAt + Settings.Window - asked + TimeSpan.FromMilliseconds(2));
+        var deadline = DateTimeOffset.UtcNow + held.Wait.Value + TimeSpan.FromMilliseconds(500);
+        AdmissionVerdict verdict;
+        while (!(verdict = await _store.ReserveAsync("light-large", scopes, new(1, 300, 0), Settings, fairShare: light)).IsReserved)
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, $"the call above its user's share was still held ({verdict.Reason}) after its own call left the window");
+            await Task.Delay(20, ct);
+        }
+    }
+
     /// <summary>The tokens admitted from 1.5 to 3.5 windows after the start: two windows in which every party waited.</summary>
     private static int TokensInSecondAndThirdWindows(List<DateTimeOffset> admitted, DateTimeOffset started) =>
         admitted.Count(at => at >= started + (Settings.Window * 1.5) && at < started + (Settings.Window * 3.5)) * CallTokens;
