@@ -29,7 +29,9 @@ internal static class ProviderEndpoints
                              "spent and reserved and what is left; per-user budgets are each user's own and are read by GET /usage/budget. " +
                              "A provider's, model's or key's scope lists its active tenants (calls in the window, or waiting) with their weight " +
                              "(Tenants:<id>:Weight), their share of the limit among them and what they used: while another tenant waits, a " +
-                             "tenant may hold no more than its share.");
+                             "tenant may hold no more than its share. Each tenant lists its users waiting on the scope (users) with their weight " +
+                             "(Tenants:<id>:UserWeights:<user_id>; user_id \"\" for jobs without one), their share of the tenant's part among them " +
+                             "and what they used: while another user of the tenant waits, a user may hold no more than its share of the tenant's.");
         providers.MapPost("/{name}/pause", PauseAsync)
             .WithName("PauseProvider")
             .WithSummary("Pause an LLM provider: its calls are not made, its steps wait parked (status waiting, kind budget) until it is resumed")
@@ -85,7 +87,15 @@ internal static class ProviderEndpoints
     {
         var total = tenants.Sum(t => options.WeightOf(t.TenantId));
         return [.. tenants.Select(t => new ProviderTenantShare(t.TenantId, options.WeightOf(t.TenantId),
-            Math.Round(options.WeightOf(t.TenantId) / total, 4), t.Requests, t.Tokens, t.Waiting))];
+            Math.Round(options.WeightOf(t.TenantId) / total, 4), t.Requests, t.Tokens, t.Waiting) { Users = UserShares(t, options) })];
+    }
+
+    /// <summary>A tenant's waiting users with their weights and their weighted shares of the tenant's part (of the waiting ones').</summary>
+    private static IReadOnlyList<ProviderUserShare> UserShares(TenantWindowUse tenant, AdmissionOptions options)
+    {
+        var total = tenant.WaitingUsers.Sum(u => options.UserWeightOf(tenant.TenantId, u.UserId));
+        return [.. tenant.WaitingUsers.Select(u => new ProviderUserShare(u.UserId, options.UserWeightOf(tenant.TenantId, u.UserId),
+            Math.Round(options.UserWeightOf(tenant.TenantId, u.UserId) / total, 4), u.Requests, u.Tokens))];
     }
 
     /// <summary>Every tenant's daily and monthly dollar budgets, as <c>GET /usage/budget</c> reports its caller's.</summary>
@@ -147,7 +157,17 @@ internal sealed record ProviderScopeLimits(
 }
 
 /// <summary>One tenant's part of a scope: its weight (Tenants:&lt;id&gt;:Weight), its share of the limit among the active tenants (0–1), what its calls used in the window, and whether it waits.</summary>
-internal sealed record ProviderTenantShare(string TenantId, double Weight, double Share, long UsedRequests, long UsedTokens, bool Waiting);
+internal sealed record ProviderTenantShare(string TenantId, double Weight, double Share, long UsedRequests, long UsedTokens, bool Waiting)
+{
+    /// <summary>
+    /// The tenant's users waiting on the scope: while more than one waits, each may hold its share of the tenant's part
+    /// (docs/ADMISSION.md, "Fair shares between tenants").
+    /// </summary>
+    public IReadOnlyList<ProviderUserShare> Users { get; init; } = [];
+}
+
+/// <summary>One waiting user's part of its tenant's: its weight (Tenants:&lt;id&gt;:UserWeights:&lt;user_id&gt;), its share of the tenant's part among the tenant's waiting users (0–1), and what its calls used in the window.</summary>
+internal sealed record ProviderUserShare(string UserId, double Weight, double Share, long UsedRequests, long UsedTokens);
 
 /// <summary>Null = not limited.</summary>
 internal sealed record ProviderLimitValues(int? RequestsPerMinute, int? TokensPerMinute, int? InputTokensPerMinute, int? OutputTokensPerMinute, int? ConcurrentCalls);

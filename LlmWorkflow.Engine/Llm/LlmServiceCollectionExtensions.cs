@@ -47,7 +47,7 @@ public static class LlmServiceCollectionExtensions
         services.AddOptions<LlmWorkflow.Engine.Llm.Admission.AdmissionOptions>().Bind(configuration.GetSection(LlmOptions.SectionName))
             .Configure(o =>
             {
-                // Tenants:<id>:Limits, :PerUserLimits and :Weight (the tenant's budgets and cap sit beside them).
+                // Tenants:<id>:Limits, :PerUserLimits, :Weight and :UserWeights (the tenant's budgets and cap sit beside them).
                 foreach (var tenant in configuration.GetSection("Tenants").GetChildren())
                 {
                     BindLimit(tenant.GetSection("Limits"), o.TenantLimits, tenant.Key);
@@ -55,6 +55,11 @@ public static class LlmServiceCollectionExtensions
                     if (tenant.GetSection("Weight").Exists())
                     {
                         o.TenantWeights[tenant.Key] = tenant["Weight"];
+                    }
+
+                    if (tenant.GetSection("UserWeights").GetChildren().ToList() is { Count: > 0 } users)
+                    {
+                        o.UserWeights[tenant.Key] = users.ToDictionary(u => u.Key, u => u.Value, StringComparer.Ordinal);
                     }
                 }
             })

@@ -8,8 +8,8 @@ namespace LlmWorkflow.Pipeline.Admission;
 /// The budgets in Redis, shared by every worker. Each scope keeps a sliding-window log (a sorted set of calls by time,
 /// a hash of their requests/input/output tokens), its calls in flight (a sorted set by lease expiry) and a meta hash
 /// (blocked-until after a 429, whether steps wait for a slot, the limits the provider last said when lower than the
-/// configured ones); a provider's or model's scope also keeps which tenant made each call and which tenants wait on it,
-/// with their weights, for the fair shares. Each operation is one Lua script, so a reservation in
+/// configured ones); a provider's, model's or key's scope also keeps which tenant and user made each call and which
+/// tenants, and which users of each, wait on it, with their weights, for the fair shares. Each operation is one Lua script, so a reservation in
 /// several scopes (provider and model) is all or nothing. Server time (TIME) keeps workers with skewed clocks
 /// consistent. A flushed Redis starts every window empty: the provider's 429s then shrink it again. Hand-written
 /// because no .NET package keeps multi-dimension token windows with reserve/reconcile in Redis.
@@ -59,44 +59,56 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
           end
           return used, list
         end
-        -- The tenants waiting on a scope for their share: {expiry, weight} by tenant (expired registrations go).
-        local function waiters(ten)
+        -- Who waits on a scope for a share (`ten`: tenants; `usr`: users, as owner keys): {expiry, weight} by field
+        -- (expired registrations go).
+        local function waiters(hash)
           local found = {}
-          local entries = redis.call('HGETALL', ten)
+          local entries = redis.call('HGETALL', hash)
           for k = 1, #entries, 2 do
             local expiry, weight = string.match(entries[k + 1], '^(%d+):(.+)$')
-            if tonumber(expiry) <= now then redis.call('HDEL', ten, entries[k])
+            if tonumber(expiry) <= now then redis.call('HDEL', hash, entries[k])
             else found[entries[k]] = {tonumber(expiry), tonumber(weight)} end
           end
           return found
         end
-        -- Each tenant's calls in the window (window's list, oldest first) and their sums; unowned entries (a re-sync
-        -- from the provider's headers) are nobody's.
-        local function by_tenant(own, list)
-          local result = {}
-          if #list == 0 then return result end
+        -- A call's owner as `own` holds it: the tenant, a tab, the user's id escaped as in a URL (so it holds no tab:
+        -- the last tab splits). An entry written before users were recorded has no tab: the tenant's user "".
+        local function split_owner(owner)
+          local tenant, user = string.match(owner, '^(.*)\t([^\t]*)$')
+          if tenant then return tenant, user end
+          return owner, ''
+        end
+        local function add_call(parts, key, e)
+          local part = parts[key]
+          if not part then part = {used = {0, 0, 0, 0}, list = {}}; parts[key] = part end
+          part.used[1] = part.used[1] + e[2]; part.used[2] = part.used[2] + e[3]
+          part.used[3] = part.used[3] + e[4]; part.used[4] = part.used[4] + e[5]
+          part.list[#part.list + 1] = e
+        end
+        -- Each tenant's calls in the window (window's list, oldest first) and their sums, and each user's (keyed
+        -- tenant, tab, user); unowned entries (a re-sync from the provider's headers) are nobody's.
+        local function by_owner(own, list)
+          local tenants, users = {}, {}
+          if #list == 0 then return tenants, users end
           local leases = {}
           for k = 1, #list do leases[k] = list[k][6] end
           local owners = redis.call('HMGET', own, unpack(leases))
           for k = 1, #list do
-            local owner = owners[k]
-            if owner then
-              local part = result[owner]
-              if not part then part = {used = {0, 0, 0, 0}, list = {}}; result[owner] = part end
-              local e = list[k]
-              part.used[1] = part.used[1] + e[2]; part.used[2] = part.used[2] + e[3]
-              part.used[3] = part.used[3] + e[4]; part.used[4] = part.used[4] + e[5]
-              part.list[#part.list + 1] = e
+            if owners[k] then
+              local tenant, user = split_owner(owners[k])
+              add_call(tenants, tenant, list[k])
+              add_call(users, tenant .. '\t' .. user, list[k])
             end
           end
-          return result
+          return tenants, users
         end
         """;
 
-    // KEYS per scope: log, amt, fly, meta, own (lease -> tenant), ten (waiting tenants); then the pause key. ARGV:
-    // window_ms, lease, lease_ttl_ms, need r/i/o, n, tenant, weight, grace_ms, then per scope caps req, tokens, input,
-    // output, concurrent (-1 = unlimited) and fair (1 = a provider's or model's scope, shared by weight). Returns
-    // {wait_ms, scope, reason}: wait 0 = reserved, -1 = no known end (full concurrency, paused, zero budget).
+    // KEYS per scope: log, amt, fly, meta, own (lease -> tenant and user), ten (waiting tenants), usr (waiting users);
+    // then the pause key. ARGV: window_ms, lease, lease_ttl_ms, need r/i/o, n, tenant, weight, grace_ms, user (escaped),
+    // user weight, then per scope caps req, tokens, input, output, concurrent (-1 = unlimited) and fair (1 = a
+    // provider's, model's or key's scope, shared by weight). Returns {wait_ms, scope, reason}: wait 0 = reserved, -1 =
+    // no known end (full concurrency, paused, zero budget).
     private const string ReserveScript = Common + "\n" + """
         local window_ms = tonumber(ARGV[1])
         local lease = ARGV[2]
@@ -104,12 +116,46 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         local need = {tonumber(ARGV[4]), tonumber(ARGV[5]) + tonumber(ARGV[6]), tonumber(ARGV[5]), tonumber(ARGV[6])}
         local n = tonumber(ARGV[7])
         local tenant, weight, grace = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+        local user = tenant .. '\t' .. ARGV[11]
+        local user_weight = tonumber(ARGV[12])
         local names = {'requests', 'tokens', 'input_tokens', 'output_tokens'}
-        if redis.call('EXISTS', KEYS[6 * n + 1]) == 1 then return {-1, 1, 'paused'} end
+        -- My weight's part among the others waiting that `counts` keeps, and until when the last of them waits;
+        -- {1, 0} while none does (work-conserving: only waiters count).
+        local function share_of(waiting, me, my_weight, counts)
+          local total, last = my_weight, 0
+          for other, entry in pairs(waiting) do
+            if other ~= me and counts(other) then total = total + entry[2]; last = math.max(last, entry[1]) end
+          end
+          if last == 0 then return 1, 0 end
+          return my_weight / total, last
+        end
+        local function any_tenant() return true end
+        local function my_tenants_user(other) return (split_owner(other)) == tenant end
+        -- How long a caller whose calls in the window are `part` waits to hold `want` more within `allowed` (0: it
+        -- may): until enough of its own oldest calls leave the window (all of them, for a call above its share), or
+        -- until the others stop waiting, whichever is first. Holding nothing it is never held, so every waiter moves on.
+        local function share_wait(part, d, want, allowed, others_until)
+          if not part or part.used[d] <= 0 or part.used[d] + want <= allowed then return 0 end
+          local freed = 0
+          for k = 1, #part.list do
+            freed = freed + part.list[k][d + 1]
+            if part.used[d] - freed <= 0 or part.used[d] - freed + want <= allowed then
+              return math.min(others_until - now + 1, part.list[k][1] + window_ms - now + 1)
+            end
+          end
+          return others_until - now + 1
+        end
+        -- Records `field` as waiting on a scope until `expiry`; a later registration never shortens an earlier one.
+        local function register(hash, field, weight_text, expiry, ms)
+          local held = tonumber(string.match(redis.call('HGET', hash, field) or '0:', '^(%d+):'))
+          if held < expiry then redis.call('HSET', hash, field, expiry .. ':' .. weight_text) end
+          extend(hash, ms)
+        end
+        if redis.call('EXISTS', KEYS[7 * n + 1]) == 1 then return {-1, 1, 'paused'} end
         local worst, worst_scope, worst_reason = 0, 0, ''
         for s = 1, n do
-          local log, amt, fly, meta, own, ten = KEYS[6*s-5], KEYS[6*s-4], KEYS[6*s-3], KEYS[6*s-2], KEYS[6*s-1], KEYS[6*s]
-          local base = 10 + (s - 1) * 6
+          local log, amt, fly, meta, own = KEYS[7*s-6], KEYS[7*s-5], KEYS[7*s-4], KEYS[7*s-3], KEYS[7*s-2]
+          local base = 12 + (s - 1) * 6
           local fair = ARGV[base + 6] == '1'
           local blocked = tonumber(redis.call('HGET', meta, 'blocked_until') or '0')
           if blocked > now and blocked - now > worst then worst, worst_scope, worst_reason = blocked - now, s, 'rate_limited' end
@@ -124,15 +170,19 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
             end
           end
           local used, list = window(log, amt, window_ms, fair and own or nil)
-          -- Fair shares apply only while another tenant waits on the scope: then this tenant may hold its weight's
-          -- part of the limit (its weight over its own and the waiting tenants' weights), no more.
-          local share, others_until, mine = 0, 0, nil
+          -- While another tenant waits on the scope this tenant may hold its weight's part of the limit (its weight
+          -- over its own and the waiting tenants' weights); while another of its users waits, this user may hold its
+          -- weight's part of what the tenant may hold. The window's owners are read only while someone else waits.
+          local tenant_share, tenants_until, user_share, users_until = 1, 0, 1, 0
+          local mine, my_user = nil, nil
           if fair then
-            local total = weight
-            for other, entry in pairs(waiters(ten)) do
-              if other ~= tenant then total = total + entry[2]; others_until = math.max(others_until, entry[1]) end
+            tenant_share, tenants_until = share_of(waiters(KEYS[7*s-1]), tenant, weight, any_tenant)
+            user_share, users_until = share_of(waiters(KEYS[7*s]), user, user_weight, my_tenants_user)
+            if tenants_until > 0 or users_until > 0 then
+              local tenants, users = by_owner(own, list)
+              if tenants_until > 0 then mine = tenants[tenant] end
+              if users_until > 0 then my_user = users[user] end
             end
-            if others_until > 0 then share = weight / total; mine = by_tenant(own, list)[tenant] end
           end
           for d = 1, 4 do
             local cap = lowered(tonumber(ARGV[base + d]), said[d])
@@ -149,48 +199,34 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
                 end
                 if wait > worst then worst, worst_scope, worst_reason = wait, s, names[d] end
               end
-              -- A tenant with nothing in the window is never held by its share, so every waiting tenant moves on.
-              if mine and mine.used[d] > 0 and mine.used[d] + want > cap * share then
-                -- When enough of its own oldest calls leave the window (all of them, for a call above its share), or
-                -- when no other tenant waits any more.
-                local wait = others_until - now + 1
-                local freed = 0
-                for k = 1, #mine.list do
-                  freed = freed + mine.list[k][d + 1]
-                  if mine.used[d] - freed <= 0 or mine.used[d] - freed + want <= cap * share then
-                    wait = math.min(wait, mine.list[k][1] + window_ms - now + 1)
-                    break
-                  end
-                end
-                if wait > worst then worst, worst_scope, worst_reason = wait, s, 'fair_share' end
-              end
+              local wait = share_wait(mine, d, want, cap * tenant_share, tenants_until)
+              if wait > worst then worst, worst_scope, worst_reason = wait, s, 'fair_share' end
+              wait = share_wait(my_user, d, want, cap * tenant_share * user_share, users_until)
+              if wait > worst then worst, worst_scope, worst_reason = wait, s, 'user_share' end
             end
           end
         end
         if worst > 0 then
-          -- The tenant waits on its fair scopes until its retry, and a grace for it to come back: the others keep
-          -- to their shares meanwhile. A later registration never shortens an earlier one of the same tenant.
+          -- The tenant and its user wait on their fair scopes until the retry, and a grace for the call to come back:
+          -- the others keep to their shares meanwhile.
           for s = 1, n do
-            if ARGV[10 + (s - 1) * 6 + 6] == '1' then
-              local ten = KEYS[6*s]
-              local expiry = now + worst + grace
-              local held = tonumber(string.match(redis.call('HGET', ten, tenant) or '0:', '^(%d+):'))
-              if held < expiry then redis.call('HSET', ten, tenant, expiry .. ':' .. ARGV[9]) end
-              extend(ten, worst + grace)
+            if ARGV[12 + (s - 1) * 6 + 6] == '1' then
+              register(KEYS[7*s-1], tenant, ARGV[9], now + worst + grace, worst + grace)
+              register(KEYS[7*s], user, ARGV[12], now + worst + grace, worst + grace)
             end
           end
           return {worst, worst_scope, worst_reason}
         end
         local value = ARGV[4] .. ':' .. ARGV[5] .. ':' .. ARGV[6]
         for s = 1, n do
-          local log, amt, fly, own = KEYS[6*s-5], KEYS[6*s-4], KEYS[6*s-3], KEYS[6*s-1]
-          local base = 10 + (s - 1) * 6
+          local log, amt, fly, own = KEYS[7*s-6], KEYS[7*s-5], KEYS[7*s-4], KEYS[7*s-2]
+          local base = 12 + (s - 1) * 6
           redis.call('ZADD', log, now, lease)
           redis.call('HSET', amt, lease, value)
           redis.call('PEXPIRE', log, window_ms + ttl)
           redis.call('PEXPIRE', amt, window_ms + ttl)
           if ARGV[base + 6] == '1' then
-            redis.call('HSET', own, lease, tenant)
+            redis.call('HSET', own, lease, user)
             redis.call('PEXPIRE', own, window_ms + ttl)
           end
           if tonumber(ARGV[base + 5]) >= 0 then
@@ -289,22 +325,33 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         return 1
         """;
 
-    // KEYS: log, amt, fly, meta, pause, own, ten. ARGV: window_ms. Returns {requests, input, output, in_flight, paused,
-    // blocked_ms}, then per active tenant (calls in the window or waiting) its id, requests, tokens and waiting (1/0).
+    // KEYS: log, amt, fly, meta, pause, own, ten, usr. ARGV: window_ms. Returns {requests, input, output, in_flight,
+    // paused, blocked_ms}, then per active tenant (calls in the window or waiting) its id, requests, tokens, waiting
+    // (1/0) and its waiting users' count, followed by each of them: its id (escaped), requests and tokens.
     private const string UsageScript = Common + "\n" + """
         local used, list = window(KEYS[1], KEYS[2], tonumber(ARGV[1]), KEYS[6])
         redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
         local blocked = tonumber(redis.call('HGET', KEYS[4], 'blocked_until') or '0') - now
         local result = {used[1], used[3], used[4], redis.call('ZCARD', KEYS[3]), redis.call('EXISTS', KEYS[5]), math.max(0, blocked)}
-        local parts = by_tenant(KEYS[6], list)
+        local parts, user_parts = by_owner(KEYS[6], list)
         local waiting = waiters(KEYS[7])
-        for tenant, part in pairs(parts) do
-          for _, v in ipairs({tenant, part.used[1], part.used[2], waiting[tenant] and 1 or 0}) do result[#result + 1] = v end
+        -- The waiting users by tenant: those a tenant's users' shares are among.
+        local waiting_users = {}
+        for owner, _ in pairs(waiters(KEYS[8])) do
+          local tenant, user = split_owner(owner)
+          waiting_users[tenant] = waiting_users[tenant] or {}
+          table.insert(waiting_users[tenant], {user, user_parts[owner]})
         end
-        for tenant, _ in pairs(waiting) do
-          if not parts[tenant] then
-            for _, v in ipairs({tenant, 0, 0, 1}) do result[#result + 1] = v end
+        local function add(tenant, part)
+          local users = waiting_users[tenant] or {}
+          for _, v in ipairs({tenant, part and part.used[1] or 0, part and part.used[2] or 0, waiting[tenant] and 1 or 0, #users}) do result[#result + 1] = v end
+          for _, u in ipairs(users) do
+            for _, v in ipairs({u[1], u[2] and u[2].used[1] or 0, u[2] and u[2].used[2] or 0}) do result[#result + 1] = v end
           end
+        end
+        for tenant, part in pairs(parts) do add(tenant, part) end
+        for tenant, _ in pairs(waiting) do
+          if not parts[tenant] then add(tenant, nil) end
         end
         return result
         """;
@@ -313,15 +360,17 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings, string? provider = null,
         FairShare? fairShare = null)
     {
-        var keys = new List<RedisKey>(scopes.Count * 6 + 1);
+        var keys = new List<RedisKey>(scopes.Count * 7 + 1);
         var args = new List<RedisValue>
         {
             Ms(settings.Window), leaseId, Ms(settings.LeaseTimeout), amounts.Requests, amounts.InputTokens, amounts.OutputTokens, scopes.Count,
-            fairShare?.TenantId ?? "", (fairShare?.Weight ?? AdmissionOptions.DefaultWeight).ToString("R", CultureInfo.InvariantCulture), Ms(FairShareGrace(settings)),
+            fairShare?.TenantId ?? "", Number(fairShare?.Weight ?? AdmissionOptions.DefaultWeight), Ms(FairShareGrace(settings)),
+            // Escaped, so the owner "tenant<tab>user" splits at its last tab whatever the ids hold.
+            Uri.EscapeDataString(fairShare?.UserId ?? ""), Number(fairShare?.UserWeight ?? AdmissionOptions.DefaultWeight),
         };
         foreach (var (scope, limit) in scopes)
         {
-            keys.AddRange([Key(scope, "log"), Key(scope, "amt"), Key(scope, "fly"), Key(scope, "meta"), Key(scope, "own"), Key(scope, "ten")]);
+            keys.AddRange([Key(scope, "log"), Key(scope, "amt"), Key(scope, "fly"), Key(scope, "meta"), Key(scope, "own"), Key(scope, "ten"), Key(scope, "usr")]);
             // A tenant's own scopes are its alone: shares are of the scopes tenants contend for, providers', models' and keys'.
             var fair = fairShare is not null && !AdmissionOptions.IsTenantScope(scope);
             args.AddRange([Cap(limit.RequestsPerMinute), Cap(limit.TokensPerMinute), Cap(limit.InputTokensPerMinute), Cap(limit.OutputTokensPerMinute), Cap(limit.ConcurrentCalls), fair ? 1 : 0]);
@@ -396,12 +445,20 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
 
     public async Task<AdmissionUsage> UsageAsync(string scope, AdmissionSettings settings)
     {
-        RedisKey[] keys = [Key(scope, "log"), Key(scope, "amt"), Key(scope, "fly"), Key(scope, "meta"), PauseKey(ProviderOf(scope)), Key(scope, "own"), Key(scope, "ten")];
+        RedisKey[] keys = [Key(scope, "log"), Key(scope, "amt"), Key(scope, "fly"), Key(scope, "meta"), PauseKey(ProviderOf(scope)), Key(scope, "own"), Key(scope, "ten"), Key(scope, "usr")];
         var r = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(UsageScript, keys, [Ms(settings.Window)]).ConfigureAwait(false))!;
         var tenants = new List<TenantWindowUse>();
-        for (var k = 6; k + 3 < r.Length; k += 4)
+        for (var k = 6; k + 4 < r.Length;)
         {
-            tenants.Add(new TenantWindowUse((string)r[k]!, (long)r[k + 1], (long)r[k + 2], (long)r[k + 3] == 1));
+            var (tenant, requests, tokens, waiting, userCount) = ((string)r[k]!, (long)r[k + 1], (long)r[k + 2], (long)r[k + 3] == 1, (int)r[k + 4]);
+            k += 5;
+            var users = new List<UserWindowUse>(userCount);
+            for (var u = 0; u < userCount; u++, k += 3)
+            {
+                users.Add(new UserWindowUse(Uri.UnescapeDataString((string)r[k]!), (long)r[k + 1], (long)r[k + 2]));
+            }
+
+            tenants.Add(new TenantWindowUse(tenant, requests, tokens, waiting) { WaitingUsers = [.. users.OrderBy(u => u.UserId, StringComparer.Ordinal)] });
         }
 
         return new AdmissionUsage((long)r[0], (long)r[1], (long)r[2], (long)r[3], (long)r[4] == 1, (long)r[5])
@@ -446,4 +503,6 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
     private static long Ms(TimeSpan span) => (long)Math.Ceiling(span.TotalMilliseconds);
 
     private static long Cap(int? limit) => limit ?? -1;
+
+    private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -124,6 +124,83 @@ public sealed class AdmissionEstimateTests
             refused.Failures.Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public void AUsersWeightIsBoundFromConfigurationAndDefaultsToOne()
+    {
+        using var provider = Bind(new() { ["Tenants:acme:UserWeights:ana"] = "3", ["Tenants:acme:UserWeights:bo"] = "0.5", ["Tenants:beta:Weight"] = "2" });
+        var options = provider.GetRequiredService<IOptions<AdmissionOptions>>().Value;
+
+        Assert.Equal(3, options.UserWeightOf("acme", "ana"));
+        Assert.Equal(0.5, options.UserWeightOf("acme", "bo"));
+        Assert.Equal(1, options.UserWeightOf("acme", "cy"));
+        Assert.Equal(1, options.UserWeightOf("acme", AdmissionOptions.NoUser));
+        // A user's weight is its tenant's users' business: the same id in another tenant weighs 1.
+        Assert.Equal(1, options.UserWeightOf("beta", "ana"));
+    }
+
+    [Fact]
+    public void AnInvalidUserWeightRefusesTheStartNamingTheSetting()
+    {
+        using var provider = Bind(new()
+        {
+            ["Tenants:acme:UserWeights:zero"] = "0", ["Tenants:acme:UserWeights:huge"] = "1000.5", ["Tenants:beta:UserWeights:word"] = "lots",
+            ["Tenants:beta:UserWeights:ok"] = "1000", ["Tenants:beta:UserWeights:nested:x"] = "1",
+        });
+
+        var refused = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<AdmissionOptions>>().Value);
+
+        Assert.Equal(
+            ["Tenants:acme:UserWeights:huge must be a number above 0 and at most 1000; got '1000.5'.",
+             "Tenants:acme:UserWeights:zero must be a number above 0 and at most 1000; got '0'.",
+             "Tenants:beta:UserWeights:nested must be a number above 0 and at most 1000; got ''.",
+             "Tenants:beta:UserWeights:word must be a number above 0 and at most 1000; got 'lots'."],
+            refused.Failures.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task AJobsUserAndItsWeightAreWhoReservesInTheFairShares()
+    {
+        using var provider = Bind(new() { ["Llm:Limits:openai:TokensPerMinute"] = "1000", ["Tenants:acme:Weight"] = "2", ["Tenants:acme:UserWeights:ana"] = "3" });
+        var store = new RecordingStore();
+        var admission = new LlmAdmission(provider.GetRequiredService<IOptionsMonitor<AdmissionOptions>>(), store, new NoHistory(), TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<LlmAdmission>.Instance);
+        var model = ModelId.Parse("openai/gpt-4o-mini");
+        var ct = TestContext.Current.CancellationToken;
+
+        await admission.AdmitAsync(model, new LlmCallRequest([model.ToString()], [new(ChatRole.User, "hi")], TenantId: "acme", UserId: "ana"), ct);
+        await admission.AdmitAsync(model, new LlmCallRequest([model.ToString()], [new(ChatRole.User, "hi")], TenantId: "acme"), ct);
+
+        Assert.Equal([new FairShare("acme", 2, "ana", 3), new FairShare("acme", 2, AdmissionOptions.NoUser, 1)], store.FairShares);
+    }
+
+    private sealed class RecordingStore : IAdmissionStore
+    {
+        public List<FairShare?> FairShares { get; } = [];
+
+        public Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings, string? provider = null, FairShare? fairShare = null)
+        {
+            FairShares.Add(fairShare);
+            return Task.FromResult(AdmissionVerdict.Reserved);
+        }
+
+        public Task ReconcileAsync(string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings) => Task.CompletedTask;
+
+        public Task<bool> ReleaseAsync(string leaseId, IReadOnlyList<string> scopes) => Task.FromResult(false);
+
+        public Task ShrinkAsync(IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, RateLimitSnapshot snapshot, TimeSpan? blockedFor, AdmissionSettings settings) => Task.CompletedTask;
+
+        public Task SetPausedAsync(string provider, bool paused) => Task.CompletedTask;
+
+        public Task<bool> IsPausedAsync(string provider) => Task.FromResult(false);
+
+        public Task<AdmissionUsage> UsageAsync(string scope, AdmissionSettings settings) => Task.FromResult(new AdmissionUsage(0, 0, 0, 0, false, 0));
+    }
+
+    private sealed class NoHistory : IOutputTokenHistory
+    {
+        public ValueTask<int?> P95Async(string workflowName, string stepId, string model, CancellationToken cancellationToken) => ValueTask.FromResult<int?>(null);
+    }
+
     private static ServiceProvider Bind(Dictionary<string, string?> settings) =>
         new ServiceCollection().AddLlmProviders(new ConfigurationBuilder().AddInMemoryCollection(settings).Build()).BuildServiceProvider();
 }

@@ -11,7 +11,7 @@ namespace LlmWorkflow.Tests.Admission;
 /// whole limit; a small tenant's call behind a big tenant's backlog gets the first capacity that frees.
 /// </summary>
 [IntegrationTest]
-public sealed class FairShareStoreTests(TestServers servers) : IAsyncLifetime
+public sealed partial class FairShareStoreTests(TestServers servers) : IAsyncLifetime
 {
     private const int CallTokens = 100;
     private static readonly AdmissionSettings Settings = new() { Window = TimeSpan.FromSeconds(2), LeaseTimeout = TimeSpan.FromSeconds(30) };

@@ -10,7 +10,7 @@ public sealed class AdmissionDeferredException(string scope, string reason, Date
     /// <summary>The budget that did not fit: <c>openai</c> or <c>openai/gpt-4o-mini</c>.</summary>
     public string Scope { get; } = scope;
 
-    /// <summary>Which limit: requests, tokens, input_tokens, output_tokens, concurrency, paused, rate_limited, fair_share (the tenant is at its weighted share while another tenant waits).</summary>
+    /// <summary>Which limit: requests, tokens, input_tokens, output_tokens, concurrency, paused, rate_limited, fair_share (the tenant is at its weighted share while another tenant waits), user_share (the user is at its weighted share of its tenant's while another user of the tenant waits).</summary>
     public string Reason { get; } = reason;
 
     public DateTimeOffset Until { get; } = until;

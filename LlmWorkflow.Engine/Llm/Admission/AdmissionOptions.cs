@@ -33,6 +33,12 @@ public sealed class AdmissionOptions
     public Dictionary<string, string?> TenantWeights { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>
+    /// Each user's weight in the shares between a tenant's users (<c>Tenants:&lt;id&gt;:UserWeights:&lt;user_id&gt;</c>,
+    /// as written), by tenant then user id; a user without one weighs <see cref="DefaultWeight"/>.
+    /// </summary>
+    public Dictionary<string, Dictionary<string, string?>> UserWeights { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
     /// Each provider's API key, as its fingerprint scope (<c>key:&lt;12 hex&gt;</c>, null without a key), and the
     /// <c>Llm:Providers:&lt;name&gt;:KeyLimits</c> it sets, by provider name: filled by <see cref="UseProviderKeys"/>.
     /// Never the key itself.
@@ -46,9 +52,17 @@ public sealed class AdmissionOptions
     /// <summary>The tenant a call without one counts as in the fair shares (the CLI, a gateway called directly).</summary>
     public const string DefaultTenant = "default";
 
+    /// <summary>The user the jobs without a user_id are, together, in the shares between a tenant's users.</summary>
+    public const string NoUser = "";
+
     /// <summary>The tenant's weight in the fair shares (1 unless <c>Tenants:&lt;id&gt;:Weight</c> says otherwise).</summary>
     public double WeightOf(string? tenantId) =>
         tenantId is not null && TenantWeights.TryGetValue(tenantId, out var raw) && ParseWeight(raw) is { } weight ? weight : DefaultWeight;
+
+    /// <summary>The user's weight among its tenant's users (1 unless <c>Tenants:&lt;id&gt;:UserWeights:&lt;user_id&gt;</c> says otherwise).</summary>
+    public double UserWeightOf(string? tenantId, string? userId) =>
+        tenantId is not null && userId is not null && UserWeights.TryGetValue(tenantId, out var users)
+        && users.TryGetValue(userId, out var raw) && ParseWeight(raw) is { } weight ? weight : DefaultWeight;
 
     /// <summary>A weight as written, or null when it is not a number in (0, <see cref="MaxWeight"/>].</summary>
     private static double? ParseWeight(string? raw) =>
@@ -167,6 +181,14 @@ public sealed class AdmissionOptions
         foreach (var (tenant, raw) in TenantWeights.Where(w => ParseWeight(w.Value) is null))
         {
             yield return $"Tenants:{tenant}:Weight must be a number above 0 and at most {MaxWeight}; got '{raw}'.";
+        }
+
+        foreach (var (tenant, users) in UserWeights)
+        {
+            foreach (var (user, raw) in users.Where(w => ParseWeight(w.Value) is null))
+            {
+                yield return $"Tenants:{tenant}:UserWeights:{user} must be a number above 0 and at most {MaxWeight}; got '{raw}'.";
+            }
         }
 
         foreach (var (scope, limit) in Limits)

@@ -25,8 +25,10 @@ public interface IAdmissionStore
     /// <summary>
     /// Reserves <paramref name="amounts"/> in every scope, or none: the wait until they fit, or zero when reserved.
     /// Nothing is reserved while <paramref name="provider"/> (the called model's; null: the first scope's) is paused.
-    /// With <paramref name="fairShare"/>, a provider or model scope another tenant waits on admits the calling tenant
-    /// only within its weighted share of the limit (reason <c>fair_share</c>); null: first come, first served.
+    /// With <paramref name="fairShare"/>, a provider's, model's or key's scope another tenant waits on admits the calling
+    /// tenant only within its weighted share of the limit (reason <c>fair_share</c>), and one another user of the same
+    /// tenant waits on admits the calling user only within its weighted share of the tenant's (reason
+    /// <c>user_share</c>); null: first come, first served.
     /// </summary>
     Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings, string? provider = null, FairShare? fairShare = null);
 
@@ -65,13 +67,22 @@ public sealed record AdmissionUsage(long Requests, long InputTokens, long Output
 }
 
 /// <summary>One tenant's part of a scope's window: its requests and tokens, and whether it waits for its share.</summary>
-public sealed record TenantWindowUse(string TenantId, long Requests, long Tokens, bool Waiting);
+public sealed record TenantWindowUse(string TenantId, long Requests, long Tokens, bool Waiting)
+{
+    /// <summary>The tenant's users waiting on the scope, by user id: its users' shares are among them.</summary>
+    public IReadOnlyList<UserWindowUse> WaitingUsers { get; init; } = [];
+}
+
+/// <summary>One waiting user's part of a scope's window (<see cref="AdmissionOptions.NoUser"/> for jobs without a user_id).</summary>
+public sealed record UserWindowUse(string UserId, long Requests, long Tokens);
 
 /// <summary>
 /// Who reserves, for the fair shares of a contended scope: the calling tenant and its weight
-/// (<c>Tenants:&lt;id&gt;:Weight</c>; docs/ADMISSION.md, "Fair shares between tenants").
+/// (<c>Tenants:&lt;id&gt;:Weight</c>), and the job's user within it and that user's weight
+/// (<c>Tenants:&lt;id&gt;:UserWeights:&lt;user_id&gt;</c>; docs/ADMISSION.md, "Fair shares between tenants").
 /// </summary>
-public sealed record FairShare(string TenantId, double Weight);
+/// <param name="UserId">The job's user_id; <see cref="AdmissionOptions.NoUser"/> ("") for jobs without one, which are one user together.</param>
+public sealed record FairShare(string TenantId, double Weight, string UserId = AdmissionOptions.NoUser, double UserWeight = AdmissionOptions.DefaultWeight);
 
 /// <summary>
 /// A call's reservation. Reconcile once with the answer's usage; report a 429; dispose to release the concurrency slot.

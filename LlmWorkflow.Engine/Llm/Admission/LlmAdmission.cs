@@ -37,7 +37,8 @@ public sealed partial class LlmAdmission(
         var amounts = new AdmissionAmounts(1, PromptTokenCounter.Count(model, request.Messages), await OutputEstimateAsync(model, request, current.Admission, cancellationToken).ConfigureAwait(false));
         var leaseId = Guid.CreateVersion7().ToString("N");
         var tenant = request.TenantId ?? AdmissionOptions.DefaultTenant;
-        var fairShare = new FairShare(tenant, current.WeightOf(tenant));
+        var user = request.UserId ?? AdmissionOptions.NoUser;
+        var fairShare = new FairShare(tenant, current.WeightOf(tenant), user, current.UserWeightOf(tenant, user));
         for (var inline = 0; ; inline++)
         {
             AdmissionVerdict verdict;

@@ -154,6 +154,7 @@ public static partial class LlmWorkflowRoutes
         ["ProviderProblem"] = typeof(ProviderProblem),
         ["ProviderScopeLimits"] = typeof(ProviderScopeLimits),
         ["ProviderTenantShare"] = typeof(ProviderTenantShare),
+        ["ProviderUserShare"] = typeof(ProviderUserShare),
         ["ProviderWindowUse"] = typeof(ProviderWindowUse),
         ["QueueState"] = typeof(QueueState),
         ["ReplayedResponse"] = typeof(ReplayedResponse),

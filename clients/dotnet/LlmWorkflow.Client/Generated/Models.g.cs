@@ -1358,6 +1358,27 @@ public sealed record ProviderTenantShare
 
     [JsonPropertyName("waiting")]
     public required bool Waiting { get; init; }
+
+    [JsonPropertyName("users")]
+    public required IReadOnlyList<ProviderUserShare> Users { get; init; }
+}
+
+public sealed record ProviderUserShare
+{
+    [JsonPropertyName("user_id")]
+    public required string UserId { get; init; }
+
+    [JsonPropertyName("weight")]
+    public required double Weight { get; init; }
+
+    [JsonPropertyName("share")]
+    public required double Share { get; init; }
+
+    [JsonPropertyName("used_requests")]
+    public required long UsedRequests { get; init; }
+
+    [JsonPropertyName("used_tokens")]
+    public required long UsedTokens { get; init; }
 }
 
 public sealed record ProviderWindowUse

@@ -646,7 +646,7 @@ export interface paths {
         };
         /**
          * LLM budgets per provider, model, API key and tenant: limits, what the current window used, calls in flight, pauses, waiting jobs and tenants' dollar spend
-         * @description One entry per configured scope (Llm:Limits:<provider or provider/model>, Llm:Providers:<name>:KeyLimits as key:<first 12 hex of the key's SHA-256> with the providers that share the key in providers, Tenants:<id>:Limits as tenant:<id>) and per paused provider. used counts the sliding window of window_seconds (reserved estimates of calls in flight, real usage of answered ones); blocked_for_ms is the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a budget, by scope and reason (a user's scope, tenant:<id>:user:<user>, appears there while one of its jobs waits), and the batch jobs parked on a provider batch, by provider with reason "batch". tenant_spend lists every tenant's daily and monthly dollar budget (Tenants:<id>:Budgets) with what its rolling window spent and reserved and what is left; per-user budgets are each user's own and are read by GET /usage/budget. A provider's, model's or key's scope lists its active tenants (calls in the window, or waiting) with their weight (Tenants:<id>:Weight), their share of the limit among them and what they used: while another tenant waits, a tenant may hold no more than its share.
+         * @description One entry per configured scope (Llm:Limits:<provider or provider/model>, Llm:Providers:<name>:KeyLimits as key:<first 12 hex of the key's SHA-256> with the providers that share the key in providers, Tenants:<id>:Limits as tenant:<id>) and per paused provider. used counts the sliding window of window_seconds (reserved estimates of calls in flight, real usage of answered ones); blocked_for_ms is the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a budget, by scope and reason (a user's scope, tenant:<id>:user:<user>, appears there while one of its jobs waits), and the batch jobs parked on a provider batch, by provider with reason "batch". tenant_spend lists every tenant's daily and monthly dollar budget (Tenants:<id>:Budgets) with what its rolling window spent and reserved and what is left; per-user budgets are each user's own and are read by GET /usage/budget. A provider's, model's or key's scope lists its active tenants (calls in the window, or waiting) with their weight (Tenants:<id>:Weight), their share of the limit among them and what they used: while another tenant waits, a tenant may hold no more than its share. Each tenant lists its users waiting on the scope (users) with their weight (Tenants:<id>:UserWeights:<user_id>; user_id "" for jobs without one), their share of the tenant's part among them and what they used: while another user of the tenant waits, a user may hold no more than its share of the tenant's.
          */
         get: operations["ProviderLimits"];
         put?: never;
@@ -2008,6 +2008,18 @@ export interface components {
             /** Format: int64 */
             used_tokens: number;
             waiting: boolean;
+            users: components["schemas"]["ProviderUserShare"][];
+        };
+        ProviderUserShare: {
+            user_id: string;
+            /** Format: double */
+            weight: number;
+            /** Format: double */
+            share: number;
+            /** Format: int64 */
+            used_requests: number;
+            /** Format: int64 */
+            used_tokens: number;
         };
         ProviderWindowUse: {
             /** Format: int64 */

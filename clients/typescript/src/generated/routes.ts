@@ -872,7 +872,15 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "tenant_id",
     "used_requests",
     "used_tokens",
+    "users",
     "waiting",
+    "weight"
+  ],
+  "ProviderUserShare": [
+    "share",
+    "used_requests",
+    "used_tokens",
+    "user_id",
     "weight"
   ],
   "ProviderWindowUse": [

@@ -8,7 +8,7 @@ import { formatCost, formatTokens } from '../format.js';
 const REASONS = {
   requests: 'requests', tokens: 'tokens', input_tokens: 'input tokens', output_tokens: 'output tokens',
   concurrency: 'concurrency', rate_limited: '429 block', paused: 'paused', zero_budget: 'zero budget',
-  flex_unavailable: 'flex refused', batch: 'parked on a batch', fair_share: 'fair share',
+  flex_unavailable: 'flex refused', batch: 'parked on a batch', fair_share: 'fair share', user_share: 'user share',
 };
 
 export function budgetsPanel() {
@@ -88,10 +88,16 @@ function waitingText(waiting) {
   return waiting.map((w) => `${w.jobs} (${REASONS[w.reason] ?? w.reason})`).join(', ');
 }
 
-// Each active tenant's weight, its share of the scope while tenants contend for it, and the tokens it used.
+// Each active tenant's weight, its share of the scope while tenants contend for it, and the tokens it used; then its
+// waiting users' weights, shares of the tenant's part and tokens, in brackets.
 function sharesText(tenants) {
   if (!tenants || tenants.length === 0) return '—';
-  return tenants.map((t) => `${t.tenant_id} ×${t.weight} ${Math.round(t.share * 100)} % ${formatTokens(t.used_tokens)}${t.waiting ? ' (waiting)' : ''}`).join(', ');
+  return tenants.map((t) => `${t.tenant_id} ×${t.weight} ${Math.round(t.share * 100)} % ${formatTokens(t.used_tokens)}${t.waiting ? ' (waiting)' : ''}${usersText(t.users)}`).join(', ');
+}
+
+function usersText(users) {
+  if (!users || users.length === 0) return '';
+  return ` [${users.map((u) => `${u.user_id === '' ? '(no user)' : u.user_id} ×${u.weight} ${Math.round(u.share * 100)} % ${formatTokens(u.used_tokens)}`).join(', ')}]`;
 }
 
 function spendTable(spend) {
