@@ -9,9 +9,9 @@ using LlmWorkflow.Api.Infrastructure;
 using LlmWorkflow.Api.Infrastructure.OpenApi;
 using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Engine;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Persistence;
-using LlmWorkflow.Pipeline;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Persistence;
+using LlmWorkflow.Storage;
 
 // Settings and static files sit beside the assembly, so the API reads the same appsettings.json wherever it is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });

@@ -8,7 +8,7 @@ namespace LlmWorkflow.Worker;
 /// <see cref="ParkedInterval"/> (<c>llmworkflow.jobs.parked</c>: a count over PostgreSQL, so less often). Its Redis
 /// calls are background polling and are not traced.
 /// </summary>
-internal sealed partial class QueueMetricsService(QueueDepthReader reader, Pipeline.Jobs.JobLifecycleStore store, ILogger<QueueMetricsService> logger) : BackgroundService
+internal sealed partial class QueueMetricsService(QueueDepthReader reader, Storage.Jobs.JobLifecycleStore store, ILogger<QueueMetricsService> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
 

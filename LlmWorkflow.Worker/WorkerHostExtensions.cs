@@ -1,10 +1,10 @@
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Persistence;
-using LlmWorkflow.Pipeline;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Persistence;
+using LlmWorkflow.Storage;
 using LlmWorkflow.Worker.Jobs;
 using LlmWorkflow.Worker.Schedules;
 using LlmWorkflow.Worker.Webhooks;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Webhooks;
 using Microsoft.Extensions.Options;
 using Npgsql;
 

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Worker.Jobs;
 
 namespace LlmWorkflow.Worker;

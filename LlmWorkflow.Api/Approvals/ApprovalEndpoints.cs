@@ -4,9 +4,9 @@ using System.Text.RegularExpressions;
 using LlmWorkflow.Api.Endpoints;
 using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.Execution;
-using LlmWorkflow.Pipeline.Approvals;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Storage.Approvals;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Persistence;
 using Microsoft.EntityFrameworkCore;
 
 namespace LlmWorkflow.Api.Approvals;

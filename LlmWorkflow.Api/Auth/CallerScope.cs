@@ -1,5 +1,5 @@
 using System.Security.Claims;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Api.Auth;
 

@@ -76,4 +76,4 @@ public sealed record WorkflowVersionDetail(
     [property: Description("The prompt files its steps use: relative path -> raw text.")] JsonObject Prompts,
     [property: Description("The price rows of its models (per million tokens); null for an unpriced model.")] JsonObject Prices,
     [property: Description("From this version to the current one: per step (its differing fields), workflow field, prompt file and price row; empty when it is the current one.")]
-    IReadOnlyList<LlmWorkflow.Pipeline.Versions.VersionDifference> DifferencesToCurrent);
+    IReadOnlyList<LlmWorkflow.Storage.Versions.VersionDifference> DifferencesToCurrent);

@@ -1,5 +1,5 @@
 using System.Globalization;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Api.Contracts;
 

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Contracts;
-using LlmWorkflow.Pipeline.Approvals;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Approvals;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Api.Contracts;
 

@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Reflection;
 using Microsoft.AspNetCore.Http.Metadata;
 using LlmWorkflow.Api.Jobs;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Api.Contracts;
 

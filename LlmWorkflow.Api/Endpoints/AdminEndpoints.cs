@@ -1,8 +1,8 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Api.Jobs;
 
 namespace LlmWorkflow.Api.Endpoints;

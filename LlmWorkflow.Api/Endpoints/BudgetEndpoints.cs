@@ -1,5 +1,5 @@
 using LlmWorkflow.Api.Auth;
-using LlmWorkflow.Pipeline.Admission;
+using LlmWorkflow.Storage.Admission;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace LlmWorkflow.Api.Endpoints;

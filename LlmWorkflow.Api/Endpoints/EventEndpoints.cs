@@ -8,9 +8,9 @@ using LlmWorkflow.Api.Contracts;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Persistence;
-using LlmWorkflow.Pipeline.Redis;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Persistence;
+using LlmWorkflow.Storage.Redis;
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Api.Jobs;
 

@@ -2,8 +2,8 @@ using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Engine.Definitions;
-using LlmWorkflow.Pipeline.Persistence;
-using LlmWorkflow.Pipeline.Versions;
+using LlmWorkflow.Storage.Persistence;
+using LlmWorkflow.Storage.Versions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 

@@ -5,8 +5,8 @@ using LlmWorkflow.Api.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Api.Jobs;
 
 namespace LlmWorkflow.Api.Endpoints;
@@ -168,7 +168,7 @@ internal static class JobEndpoints
         Guid jobId,
         LlmWorkflowDbContext db,
         DeletedJobs deletedJobs,
-        LlmWorkflow.Pipeline.Approvals.ApprovalLinks approvalLinks,
+        LlmWorkflow.Storage.Approvals.ApprovalLinks approvalLinks,
         HttpContext http,
         CancellationToken cancellationToken)
     {

@@ -4,8 +4,8 @@ using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Api.Operators;
 using LlmWorkflow.Api.Auth;
 using WorkflowCatalog = LlmWorkflow.Engine.Definitions.WorkflowCatalog;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Persistence;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -182,7 +182,7 @@ internal static class OperatorEndpoints
     }
 
     /// <summary>The caller's jobs that match the filter (tenant scope first: a caller acts only on its own tenant's).</summary>
-    private static IQueryable<Pipeline.Jobs.WorkflowJob> Matching(LlmWorkflowDbContext db, CallerScope scope, BulkRetryFilter filter)
+    private static IQueryable<Storage.Jobs.WorkflowJob> Matching(LlmWorkflowDbContext db, CallerScope scope, BulkRetryFilter filter)
     {
         var statuses = filter.Status is { Count: > 0 } wanted
             ? wanted.Select(s => JobStatusNames.TryParse(s, out var parsed) ? parsed : JobStatus.Failed).Distinct().ToArray()

@@ -1,8 +1,8 @@
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Engine.Llm.Admission;
 using LlmWorkflow.Engine.Llm.Budgets;
-using LlmWorkflow.Pipeline.Admission;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Admission;
+using LlmWorkflow.Storage.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 

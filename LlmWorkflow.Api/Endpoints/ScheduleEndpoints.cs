@@ -2,7 +2,7 @@ using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Api.Schedules;
-using LlmWorkflow.Pipeline.Schedules;
+using LlmWorkflow.Storage.Schedules;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 

@@ -1,7 +1,7 @@
 using LlmWorkflow.Api.Contracts;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Webhooks;
 using LlmWorkflow.Api.Webhooks;
 
 namespace LlmWorkflow.Api.Endpoints;

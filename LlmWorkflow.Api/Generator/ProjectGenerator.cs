@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Engine.Definitions;
-using LlmWorkflow.Pipeline.Versions;
+using LlmWorkflow.Storage.Versions;
 using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Api.Generator;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using LlmWorkflow.Api.Auth;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using Npgsql;
 using NpgsqlTypes;
 

@@ -3,8 +3,8 @@ using LlmWorkflow.Contracts;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using LlmWorkflow.Engine;
-using LlmWorkflow.Pipeline.Persistence;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Persistence;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Api.Jobs;
 
@@ -50,7 +50,7 @@ public sealed class JobCommands(
     JobEventStream events,
     JobCancellation cancellation,
     WorkflowCatalog catalog,
-    LlmWorkflow.Pipeline.Versions.WorkflowVersions versions,
+    LlmWorkflow.Storage.Versions.WorkflowVersions versions,
     TimeProvider time,
     ILogger<JobCommands> logger)
 {

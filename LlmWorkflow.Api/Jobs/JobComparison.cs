@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Api.Contracts;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Persistence;
-using LlmWorkflow.Pipeline.Versions;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Persistence;
+using LlmWorkflow.Storage.Versions;
 using Microsoft.EntityFrameworkCore;
 
 namespace LlmWorkflow.Api.Jobs;

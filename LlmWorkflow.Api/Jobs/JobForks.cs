@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Engine.Definitions;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Persistence;
-using LlmWorkflow.Pipeline.Versions;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Persistence;
+using LlmWorkflow.Storage.Versions;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 

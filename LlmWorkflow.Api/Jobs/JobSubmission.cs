@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Api.Jobs;
 
@@ -46,7 +46,7 @@ public sealed record JobSubmission
     /// The workflow version to pin the job to instead of the catalog's (the project generator's MODEL_PRIMARY derives
     /// one with its model); null pins the catalog's.
     /// </summary>
-    public LlmWorkflow.Pipeline.Versions.WorkflowVersion? Version { get; init; }
+    public LlmWorkflow.Storage.Versions.WorkflowVersion? Version { get; init; }
 
     public string? TraceParent { get; init; }
 

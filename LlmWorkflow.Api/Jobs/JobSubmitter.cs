@@ -4,9 +4,9 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Engine;
-using LlmWorkflow.Pipeline.Persistence;
-using LlmWorkflow.Pipeline.Webhooks;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Persistence;
+using LlmWorkflow.Storage.Webhooks;
+using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Api.Contracts;
 
 namespace LlmWorkflow.Api.Jobs;
@@ -21,7 +21,7 @@ public sealed class JobSubmitter(
     IServiceProvider services,
     SubmissionBatcher submissions,
     WorkflowCatalog catalog,
-    LlmWorkflow.Pipeline.Versions.WorkflowVersions versions,
+    LlmWorkflow.Storage.Versions.WorkflowVersions versions,
     TimeProvider time,
     IOptions<WebhookOptions> webhookOptions,
     WebhookSecretProtector secretProtector,

@@ -1,4 +1,4 @@
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using Npgsql;
 
 namespace LlmWorkflow.Api.Jobs;

@@ -1,5 +1,5 @@
 using Npgsql;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Api.Jobs;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Npgsql;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Api.Jobs;
 

@@ -1,7 +1,7 @@
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Llm;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Api.Operators;
 

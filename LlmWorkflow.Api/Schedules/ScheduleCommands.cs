@@ -3,8 +3,8 @@ using System.Text.Json.Nodes;
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Engine.Definitions;
-using LlmWorkflow.Pipeline.Schedules;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Schedules;
+using LlmWorkflow.Storage.Webhooks;
 using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Api.Schedules;

@@ -1,7 +1,7 @@
 using System.Data.Common;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using Npgsql;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Webhooks;
 
 namespace LlmWorkflow.Api.Webhooks;
 

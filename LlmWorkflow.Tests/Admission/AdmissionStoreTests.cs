@@ -1,5 +1,5 @@
 using LlmWorkflow.Engine.Llm.Admission;
-using LlmWorkflow.Pipeline.Admission;
+using LlmWorkflow.Storage.Admission;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Pipeline;
 using StackExchange.Redis;

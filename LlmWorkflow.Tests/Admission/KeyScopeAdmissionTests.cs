@@ -1,6 +1,6 @@
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Engine.Llm.Admission;
-using LlmWorkflow.Pipeline.Admission;
+using LlmWorkflow.Storage.Admission;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -2,7 +2,7 @@ using System.Net.ServerSentEvents;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Contracts;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Webhooks;
 using Microsoft.Extensions.DependencyInjection;

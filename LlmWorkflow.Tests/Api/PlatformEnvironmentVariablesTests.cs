@@ -1,7 +1,7 @@
 using LlmWorkflow.ServiceDefaults.Configuration;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
-using LlmWorkflow.Pipeline.Redis;
+using LlmWorkflow.Storage.Redis;
 
 namespace LlmWorkflow.Tests.Api;
 

@@ -16,7 +16,7 @@ public sealed class CliDependenciesTests
         "Microsoft.EntityFrameworkCore",
         "Npgsql",
         "Microsoft.AspNetCore",
-        "LlmWorkflow.Pipeline",
+        "LlmWorkflow.Storage",
         "LlmWorkflow.Api",
         "LlmWorkflow.Worker",
     ];

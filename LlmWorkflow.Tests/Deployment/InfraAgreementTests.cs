@@ -7,9 +7,9 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Redis;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Redis;
+using LlmWorkflow.Storage.Webhooks;
 
 namespace LlmWorkflow.Tests.Deployment;
 

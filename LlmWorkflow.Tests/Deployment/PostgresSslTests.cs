@@ -5,8 +5,8 @@ using LlmWorkflow.Engine;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using LlmWorkflow.Pipeline.Persistence;
-using LlmWorkflow.Pipeline;
+using LlmWorkflow.Storage.Persistence;
+using LlmWorkflow.Storage;
 
 namespace LlmWorkflow.Tests.Deployment;
 

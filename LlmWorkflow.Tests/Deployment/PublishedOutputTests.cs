@@ -161,7 +161,7 @@ public sealed class PublishedOutputTests(TestServers servers)
         private async Task CheckCompositeAsync(string app, CancellationToken ct)
         {
             Assert.True(IsReadyToRun(Path.Combine(Folder, app + ".r2r.dll")), "the composite ReadyToRun image is missing");
-            foreach (var assembly in new[] { app + ".dll", "LlmWorkflow.Engine.dll", "LlmWorkflow.Pipeline.dll", "Npgsql.dll", "System.Private.CoreLib.dll", "Anthropic.dll" })
+            foreach (var assembly in new[] { app + ".dll", "LlmWorkflow.Engine.dll", "LlmWorkflow.Storage.dll", "Npgsql.dll", "System.Private.CoreLib.dll", "Anthropic.dll" })
             {
                 Assert.True(IsReadyToRun(Path.Combine(Folder, assembly)), $"{assembly} in the publish output is not part of the ReadyToRun composite");
             }

@@ -5,7 +5,7 @@ using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using LlmWorkflow.Pipeline;
+using LlmWorkflow.Storage;
 
 namespace LlmWorkflow.Tests.Deployment;
 

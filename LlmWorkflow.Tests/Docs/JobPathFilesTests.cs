@@ -12,7 +12,7 @@ namespace LlmWorkflow.Tests.Docs;
 public sealed partial class JobPathFilesTests(ITestOutputHelper output)
 {
     private static readonly string[] Assemblies =
-        ["LlmWorkflow.Api", "LlmWorkflow.Worker", "LlmWorkflow.Pipeline", "LlmWorkflow.Engine", "LlmWorkflow.Contracts", "LlmWorkflow.ServiceDefaults"];
+        ["LlmWorkflow.Api", "LlmWorkflow.Worker", "LlmWorkflow.Storage", "LlmWorkflow.Engine", "LlmWorkflow.Contracts", "LlmWorkflow.ServiceDefaults"];
 
     // Where a job's code starts: the submit endpoint; the worker's reader, which claims and runs it; the lease
     // renewals while it runs; the webhook dispatcher, which delivers its outcome.

@@ -4,7 +4,7 @@ using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.External;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Redis;
-using LlmWorkflow.Pipeline.External;
+using LlmWorkflow.Storage.External;
 
 namespace LlmWorkflow.Tests.External;
 

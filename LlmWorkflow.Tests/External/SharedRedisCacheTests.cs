@@ -7,7 +7,7 @@ using LlmWorkflow.Tests.Llm;
 using LlmWorkflow.Tests.Redis;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging.Abstractions;
-using LlmWorkflow.Pipeline.External;
+using LlmWorkflow.Storage.External;
 
 namespace LlmWorkflow.Tests.External;
 

@@ -4,7 +4,7 @@ using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Tests.Maintenance;
 

@@ -1,4 +1,4 @@
-using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Webhooks;
 using Microsoft.EntityFrameworkCore;

@@ -1,4 +1,4 @@
-using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Storage.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 

@@ -5,7 +5,7 @@ using System.Text;
 using LlmWorkflow.Tests.LocalServers;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging.Abstractions;
-using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Storage.Persistence;
 
 namespace LlmWorkflow.Tests.Persistence;
 

@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
-using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Storage.Persistence;
 
 namespace LlmWorkflow.Tests.Persistence;
 

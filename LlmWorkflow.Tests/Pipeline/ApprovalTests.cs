@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Webhooks;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Webhooks;

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Tests.Infrastructure;
 using Npgsql;
 

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Llm;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Worker.Jobs;
 

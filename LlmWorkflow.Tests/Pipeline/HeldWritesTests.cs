@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Tests.LocalServers;
 using LlmWorkflow.Engine.Execution;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Worker.Jobs;
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Tests.Infrastructure;

@@ -3,7 +3,7 @@ using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Tests.Infrastructure;
 using Npgsql;
 using NpgsqlTypes;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Api.Jobs;
 
 namespace LlmWorkflow.Tests.Pipeline;

@@ -1,4 +1,4 @@
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using StackExchange.Redis;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Worker.Jobs;

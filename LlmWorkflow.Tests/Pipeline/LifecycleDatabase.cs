@@ -3,9 +3,9 @@ using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Persistence;
-using LlmWorkflow.Pipeline;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Persistence;
+using LlmWorkflow.Storage;
 using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Worker.Jobs;
 
@@ -121,7 +121,7 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         var events = new List<(string, string)>();
         while (await reader.ReadAsync())
         {
-            events.Add((reader.GetString(0), (string)LlmWorkflow.Pipeline.Webhooks.WebhookBodies.ToNode(reader.GetString(1))!["status"]!));
+            events.Add((reader.GetString(0), (string)LlmWorkflow.Storage.Webhooks.WebhookBodies.ToNode(reader.GetString(1))!["status"]!));
         }
 
         return events;

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Tests.Infrastructure;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using Npgsql;
 using LlmWorkflow.Worker.Jobs;
 

@@ -3,8 +3,8 @@ using System.Text.Json.Nodes;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Persistence;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Persistence;
 
 namespace LlmWorkflow.Tests.Pipeline;
 

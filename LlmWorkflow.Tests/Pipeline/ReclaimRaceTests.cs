@@ -4,7 +4,7 @@ using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Tests.Pipeline;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using LlmWorkflow.Tests.Infrastructure;
 using Npgsql;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using StackExchange.Redis;
 using LlmWorkflow.Api.Jobs;
 

@@ -5,7 +5,7 @@ using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Webhooks;
 using Npgsql;
 using LlmWorkflow.Api.Jobs;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Tests.Pipeline;
 

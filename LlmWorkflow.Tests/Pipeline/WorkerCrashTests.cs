@@ -1,6 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using StackExchange.Redis;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;

@@ -1,4 +1,4 @@
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Tests.Infrastructure;
 using Npgsql;
 using LlmWorkflow.Worker.Jobs;

@@ -1,4 +1,4 @@
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 

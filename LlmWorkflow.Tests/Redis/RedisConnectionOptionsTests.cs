@@ -1,4 +1,4 @@
-using LlmWorkflow.Pipeline.Redis;
+using LlmWorkflow.Storage.Redis;
 
 namespace LlmWorkflow.Tests.Redis;
 

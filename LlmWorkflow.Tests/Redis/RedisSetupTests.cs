@@ -1,4 +1,4 @@
-using LlmWorkflow.Pipeline;
+using LlmWorkflow.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;

@@ -1,6 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;

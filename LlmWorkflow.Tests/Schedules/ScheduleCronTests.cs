@@ -1,4 +1,4 @@
-using LlmWorkflow.Pipeline.Schedules;
+using LlmWorkflow.Storage.Schedules;
 
 namespace LlmWorkflow.Tests.Schedules;
 

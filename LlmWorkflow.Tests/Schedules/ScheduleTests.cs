@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Schedules;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Schedules;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Pipeline;
 using Microsoft.Extensions.DependencyInjection;
@@ -400,7 +400,7 @@ public sealed class ScheduleTests(TestServers servers)
             var services = _api.Services;
             return new ScheduleTickRunner(services.GetRequiredService<NpgsqlDataSource>(), services.GetRequiredService<JobLifecycleStore>(),
                 services.GetRequiredService<JobQueue>(), services.GetRequiredService<JobCancellation>(),
-                services.GetRequiredService<LlmWorkflow.Pipeline.Versions.WorkflowVersions>(), Options.Create(options), clock,
+                services.GetRequiredService<LlmWorkflow.Storage.Versions.WorkflowVersions>(), Options.Create(options), clock,
                 NullLogger<ScheduleTickRunner>.Instance);
         }
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Net.Http.Json;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Webhooks;
 using LlmWorkflow.Tests.Contract;
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Pipeline;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Tests.Infrastructure;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Webhooks;
 using LlmWorkflow.Worker.Webhooks;
 
 namespace LlmWorkflow.Tests.Webhooks;

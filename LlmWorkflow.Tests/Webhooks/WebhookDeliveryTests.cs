@@ -6,7 +6,7 @@ using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Webhooks;
 using LlmWorkflow.Worker.Webhooks;
 
 namespace LlmWorkflow.Tests.Webhooks;

@@ -1,7 +1,7 @@
 using LlmWorkflow.Tests.Fakes;
 using LlmWorkflow.Tests.Infrastructure;
 using Npgsql;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Webhooks;
 
 namespace LlmWorkflow.Tests.Webhooks;
 

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Tests.Infrastructure;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Webhooks;
 using LlmWorkflow.Worker.Webhooks;
 
 namespace LlmWorkflow.Tests.Webhooks;

@@ -4,8 +4,8 @@ using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Pipeline;
 using Npgsql;
-using LlmWorkflow.Pipeline.Webhooks;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Webhooks;
+using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Api.Jobs;
 
 namespace LlmWorkflow.Tests.Webhooks;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Engine.Network;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Webhooks;
 using LlmWorkflow.Worker.Webhooks;
 
 namespace LlmWorkflow.Tests.Webhooks;

@@ -1,5 +1,5 @@
-using LlmWorkflow.Pipeline.Admission;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Admission;
+using LlmWorkflow.Storage.Jobs;
 using StackExchange.Redis;
 
 namespace LlmWorkflow.Worker.Jobs;

@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Engine;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using StackExchange.Redis;
 
 namespace LlmWorkflow.Worker.Jobs;

@@ -5,9 +5,9 @@ using LlmWorkflow.Engine.Execution;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Engine;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Versions;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Versions;
+using LlmWorkflow.Storage.Webhooks;
 using LlmWorkflow.Worker.Webhooks;
 
 namespace LlmWorkflow.Worker.Jobs;
@@ -29,9 +29,9 @@ internal sealed partial class JobProcessor(
     WebhookOutbox webhooks,
     DueJobWaker waker,
     PostgresSignalInbox signals,
-    LlmWorkflow.Pipeline.Approvals.ApprovalLinks approvalLinks,
+    LlmWorkflow.Storage.Approvals.ApprovalLinks approvalLinks,
     LlmWorkflow.Worker.RunLogs.CsvRunLogs csvRunLogs,
-    LlmWorkflow.Pipeline.Admission.TenantSpendBudgets spendBudgets,
+    LlmWorkflow.Storage.Admission.TenantSpendBudgets spendBudgets,
     LlmWorkflow.Engine.Llm.Budgets.IStepCostHistory costHistory,
     TenantConcurrency tenantCaps,
     TimeProvider time,
@@ -290,7 +290,7 @@ internal sealed partial class JobProcessor(
         {
             if (await webhooks.FindOptInUrlAsync(claimed.Id, WebhookEventTypes.Waiting, CancellationToken.None) is { } url)
             {
-                var waitingFor = LlmWorkflow.Pipeline.Approvals.WaitDescriptions.Describe(claimed.Id, wait, approvalLinks);
+                var waitingFor = LlmWorkflow.Storage.Approvals.WaitDescriptions.Describe(claimed.Id, wait, approvalLinks);
                 await webhooks.EnqueueAsync(claimed.Id, url, WebhookPayloads.Waiting(claimed, waitingFor, time.GetUtcNow()), CancellationToken.None);
             }
         }

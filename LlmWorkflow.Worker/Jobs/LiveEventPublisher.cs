@@ -4,7 +4,7 @@ using LlmWorkflow.Contracts;
 using LlmWorkflow.Engine.Execution;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using StackExchange.Redis;
 
 namespace LlmWorkflow.Worker.Jobs;

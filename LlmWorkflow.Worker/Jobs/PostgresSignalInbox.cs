@@ -1,5 +1,5 @@
 using LlmWorkflow.Engine.Execution;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Worker.Jobs;
 

@@ -1,4 +1,4 @@
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using StackExchange.Redis;
 
 namespace LlmWorkflow.Worker.Jobs;
@@ -11,7 +11,7 @@ internal sealed class QueueDepthReader(IConnectionMultiplexer multiplexer, JobQu
 {
     public async Task<IReadOnlyList<BandReading>> ReadAsync(CancellationToken cancellationToken)
     {
-        using var untraced = LlmWorkflow.Pipeline.RedisSetup.Untraced();
+        using var untraced = LlmWorkflow.Storage.RedisSetup.Untraced();
         var redis = multiplexer.GetDatabase();
         var readings = new List<BandReading>();
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Worker.Jobs;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using CsvHelper;
 using LlmWorkflow.Engine.Execution;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.ServiceDefaults.Logging;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

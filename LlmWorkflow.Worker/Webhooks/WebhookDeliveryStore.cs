@@ -1,5 +1,5 @@
 using System.Data.Common;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using Npgsql;
 
 namespace LlmWorkflow.Worker.Webhooks;

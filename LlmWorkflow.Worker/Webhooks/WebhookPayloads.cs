@@ -1,13 +1,13 @@
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Webhooks;
 using LlmWorkflow.Contracts;
 using LlmWorkflow.Engine.Execution;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 
 namespace LlmWorkflow.Worker.Webhooks;
 
 /// <summary>
 /// Builds the step webhook body in the documents' shape. Terminal bodies are rendered from the finishing statement's
-/// snapshot by <see cref="LlmWorkflow.Pipeline.Webhooks.WebhookBodies"/>.
+/// snapshot by <see cref="LlmWorkflow.Storage.Webhooks.WebhookBodies"/>.
 /// </summary>
 internal static class WebhookPayloads
 {

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Webhooks;
 
 namespace LlmWorkflow.Worker.Webhooks;
 

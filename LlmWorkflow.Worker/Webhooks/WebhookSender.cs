@@ -5,7 +5,7 @@ using System.Reflection;
 using System.Text;
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Engine.Network;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Webhooks;
 
 namespace LlmWorkflow.Worker.Webhooks;
 

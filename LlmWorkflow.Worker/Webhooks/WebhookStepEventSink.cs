@@ -1,7 +1,7 @@
 using LlmWorkflow.Engine.Execution;
 using Microsoft.Extensions.Logging;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Webhooks;
 
 namespace LlmWorkflow.Worker.Webhooks;
 

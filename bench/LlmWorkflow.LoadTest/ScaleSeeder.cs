@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using LlmWorkflow.Pipeline.Jobs;
+using LlmWorkflow.Storage.Jobs;
 using Npgsql;
 
 namespace LlmWorkflow.LoadTest;

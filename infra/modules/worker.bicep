@@ -25,7 +25,7 @@ param maxReplicas int = 10
 @description('Pending entries per stream (not yet delivered to the group) that justify one more replica.')
 param lagPerReplica int = 20
 
-// Queue:KeyPrefix and Queue:ConsumerGroup defaults (LlmWorkflow.Pipeline/Jobs/QueueOptions.cs); one stream per
+// Queue:KeyPrefix and Queue:ConsumerGroup defaults (LlmWorkflow.Storage/Jobs/QueueOptions.cs); one stream per
 // priority band (PriorityBands.StreamKey).
 var consumerGroup = 'workers'
 var streams = [

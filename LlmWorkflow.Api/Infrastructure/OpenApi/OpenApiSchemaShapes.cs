@@ -2,8 +2,8 @@ using LlmWorkflow.Contracts;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
 using Microsoft.OpenApi;
-using LlmWorkflow.Pipeline.Jobs;
-using LlmWorkflow.Pipeline.Webhooks;
+using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Storage.Webhooks;
 
 namespace LlmWorkflow.Api.Infrastructure.OpenApi;
 

@@ -1,0 +1,37 @@
+using LlmWorkflow.Engine.Llm.Admission;
+using LlmWorkflow.Engine.Llm.Budgets;
+using Microsoft.Extensions.Configuration;
+using LlmWorkflow.Storage.Jobs;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace LlmWorkflow.Storage.Admission;
+
+/// <summary>Registers the admission with its budgets in Redis and its output history in PostgreSQL.</summary>
+public static class AdmissionRegistration
+{
+    /// <summary>Before <c>AddLlmProviders</c>: the engine registers an unlimited admission only when none is.</summary>
+    public static IServiceCollection AddRedisLlmAdmission(this IServiceCollection services, IConfiguration configuration)
+    {
+        // Tenants:<id>:Budgets (other settings of a tenant may sit beside them) and Budgets:{DailyWindow, MonthlyWindow, PendingWait}.
+        services.AddOptions<TenantBudgetOptions>()
+            .Configure(o =>
+            {
+                configuration.GetSection("Tenants").Bind(o.Tenants);
+                configuration.GetSection("Budgets").Bind(o.Windows);
+            })
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TenantBudgetOptions>, TenantBudgetOptionsValidator>();
+        services.AddSingleton(sp => new RedisSpendStore(
+            sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<IOptions<QueueOptions>>().Value.KeyPrefix + ":"));
+        services.AddSingleton<TenantSpendBudgets>();
+        services.AddSingleton(sp => new RedisAdmissionStore(
+            sp.GetRequiredService<IConnectionMultiplexer>(), sp.GetRequiredService<IOptions<QueueOptions>>().Value.KeyPrefix + ":"));
+        services.AddSingleton<IAdmissionStore>(sp => sp.GetRequiredService<RedisAdmissionStore>());
+        services.AddSingleton<IOutputTokenHistory, PostgresOutputTokenHistory>();
+        services.AddSingleton<IStepCostHistory, PostgresStepCostHistory>();
+        services.AddSingleton<ILlmAdmission, LlmAdmission>();
+        return services;
+    }
+}

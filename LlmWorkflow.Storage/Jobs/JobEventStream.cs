@@ -1,0 +1,102 @@
+using System.Text.Json;
+using LlmWorkflow.Contracts;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace LlmWorkflow.Storage.Jobs;
+
+/// <summary>
+/// The per-job live event stream in Redis (<c>{prefix}:events:{jobId}</c>) that the API serves as Server-Sent
+/// Events. Entry ids double as SSE ids, so a client resumes with <c>Last-Event-ID</c>. Streams expire an hour after
+/// the terminal event (a day after the first one at the latest); Postgres keeps the durable record. Every write is followed by a notice on the job's channel
+/// (<see cref="NoticeChannel"/>), which wakes the requests reading the stream (the multiplexer refuses a blocking XREAD).
+/// </summary>
+public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueOptions> options)
+{
+    public const string TypeField = "type";
+    public const string DataField = "data";
+    private const int MaxEventsPerJob = 5_000;
+    private static readonly TimeSpan RetentionAfterEnd = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// The expiry a stream gets with its first event, shortened to <see cref="RetentionAfterEnd"/> by the terminal one:
+    /// a job that finishes while Redis is unreachable never writes its terminal event, and its stream must still go.
+    /// </summary>
+    private static readonly TimeSpan RetentionWhileRunning = TimeSpan.FromDays(1);
+
+    public static IReadOnlySet<string> TerminalTypes => LiveEventTypes.Terminal;
+
+    public string Key(Guid jobId) => $"{options.Value.KeyPrefix}:events:{jobId}";
+
+    /// <summary>The channel a notice goes to after the job's events were written.</summary>
+    public RedisChannel NoticeChannel(Guid jobId) => RedisChannel.Literal($"{options.Value.KeyPrefix}:events:{jobId}:written");
+
+    /// <summary>Writes one event outside the worker's batched publisher (a cancel made by the API, for one).</summary>
+    public Task PublishAsync(LiveJobEvent liveEvent, CancellationToken cancellationToken = default) =>
+        PublishAsync(Guid.Parse(liveEvent.JobId), liveEvent.Type ?? "message",
+            JsonSerializer.Serialize(liveEvent, WireJsonContext.Default.LiveJobEvent), cancellationToken);
+
+    private async Task PublishAsync(Guid jobId, string type, string data, CancellationToken cancellationToken)
+    {
+        var batch = redis.GetDatabase().CreateBatch();
+        var writes = new List<Task>(3) { AddTo(batch, jobId, type, data), ExpireUnlessSet(batch, jobId) };
+        writes.Add(batch.PublishAsync(NoticeChannel(jobId), type));
+        batch.Execute();
+        await Task.WhenAll(writes);
+    }
+
+    /// <summary>Queues the XADD of one event (and, for a terminal one, the stream's expiry) on a batch.</summary>
+    public Task AddTo(IBatch batch, Guid jobId, string type, RedisValue data)
+    {
+        var key = Key(jobId);
+        var add = batch.StreamAddAsync(key, [new(TypeField, type), new(DataField, data)], maxLength: MaxEventsPerJob, useApproximateMaxLength: true);
+        return TerminalTypes.Contains(type) ? Task.WhenAll(add, batch.KeyExpireAsync(key, RetentionAfterEnd)) : add;
+    }
+
+    /// <summary>
+    /// Queues the stream's expiry of <see cref="RetentionWhileRunning"/> when it has none yet (EXPIRE NX, Redis 7), after
+    /// the batch's XADDs: one per job and batch, and a no-op once a terminal event set the shorter one.
+    /// </summary>
+    public Task ExpireUnlessSet(IBatch batch, Guid jobId) => batch.KeyExpireAsync(Key(jobId), RetentionWhileRunning, ExpireWhen.HasNoExpiry);
+
+    /// <summary>Forgets a job's live events (a retried job starts a fresh stream).</summary>
+    public async Task DeleteAsync(Guid jobId) => await redis.GetDatabase().KeyDeleteAsync(Key(jobId));
+
+    /// <summary>The stream's newest event, or null when the stream does not exist (never written, expired or deleted).</summary>
+    public async Task<StreamEntry?> LastAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        var entries = await redis.GetDatabase().StreamRangeAsync(Key(jobId), "-", "+", count: 1, messageOrder: Order.Descending);
+        return entries.Length == 0 ? null : entries[0];
+    }
+
+    /// <summary>Events after <paramref name="afterId"/> ("0" = from the start), without waiting.</summary>
+    public async Task<StreamEntry[]> ReadAsync(Guid jobId, string afterId, CancellationToken cancellationToken) =>
+        await redis.GetDatabase().StreamReadAsync(Key(jobId), afterId, count: 100);
+
+    /// <summary>
+    /// Subscribes to the job's notices; the watch's <see cref="EventWatch.Next"/> completes at the next write. Dispose
+    /// it to unsubscribe.
+    /// </summary>
+    public async Task<EventWatch> WatchAsync(Guid jobId)
+    {
+        var watch = new EventWatch(redis.GetSubscriber(), NoticeChannel(jobId));
+        await watch.SubscribeAsync();
+        return watch;
+    }
+
+    /// <summary>One reader's subscription to a job's notices.</summary>
+    public sealed class EventWatch(ISubscriber subscriber, RedisChannel channel) : IAsyncDisposable
+    {
+        private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes at the next notice after this call.</summary>
+        public Task Next() => Volatile.Read(ref _next).Task;
+
+        internal Task SubscribeAsync() => subscriber.SubscribeAsync(channel, OnNotice);
+
+        private void OnNotice(RedisChannel _, RedisValue __) =>
+            Interlocked.Exchange(ref _next, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+        public async ValueTask DisposeAsync() => await subscriber.UnsubscribeAsync(channel, OnNotice);
+    }
+}

@@ -1,0 +1,106 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace LlmWorkflow.Storage.Jobs;
+
+/// <summary>
+/// What operators do in an outage: pause and resume a workflow (Hold; the waker skips a paused workflow's jobs, see
+/// <c>JobLifecycleStore.Waits.cs</c>, and the Submit statement holds its new ones), and the trace of each run attempt.
+/// </summary>
+public sealed partial class JobLifecycleStore
+{
+    /// <summary>
+    /// The newest run starts a job keeps the traces of: every resume of a waiting job is a run start, so a job that
+    /// sleeps in a loop would otherwise grow its row without bound.
+    /// </summary>
+    public const int MaxAttemptTraces = 50;
+
+    // The attempt's own row only: a run that lost its lease records nothing. The oldest entries beyond MaxAttemptTraces go.
+    // $1 job id, $2 attempt, $3 trace id, $4 worker id.
+    private static readonly string AttemptTraceSql = $"""
+        UPDATE llm_workflow_jobs
+           SET attempt_traces = (
+                 SELECT jsonb_agg(entry ORDER BY position)
+                   FROM (SELECT entry, position
+                           FROM jsonb_array_elements(COALESCE(attempt_traces, '[]'::jsonb)
+                                  || jsonb_build_array(jsonb_build_object('attempt', $2::int, 'trace_id', $3::text, 'worker_id', $4::text, 'started_at', now())))
+                                WITH ORDINALITY AS t(entry, position)
+                          ORDER BY position DESC LIMIT {MaxAttemptTraces}) AS newest)
+         WHERE id = $1 AND attempt = $2 AND lease_owner = $4 AND {JobLifecycle.KeyedGuard(JobTransition.Checkpoint)}
+        """;
+
+    // The pause row and the hold in one statement, so a job queued before the pause is either held or already claimed.
+    // $1 workflow name, $2 paused by, $3 reason.
+    private static readonly string PauseSql = $"""
+        WITH paused AS (
+            INSERT INTO llm_workflow_pauses (workflow_name, paused_at, paused_by, reason) VALUES ($1, now(), $2, $3)
+            ON CONFLICT (workflow_name) DO UPDATE SET reason = COALESCE(EXCLUDED.reason, llm_workflow_pauses.reason)
+            RETURNING paused_at
+        ), held AS (
+            UPDATE llm_workflow_jobs SET status = '{JobLifecycle.Rule(JobTransition.Hold).To.ToWire()}', run_at = queued_at,
+                   dispatched_at = NULL, updated_at = now()
+             WHERE workflow_name = $1 AND {JobLifecycle.Guard(JobTransition.Hold)}
+            RETURNING id
+        )
+        SELECT (SELECT paused_at FROM paused) AS paused_at, (SELECT count(*) FROM held)::int AS held
+        """;
+
+    // $1 workflow name.
+    private const string ResumeWorkflowSql = "DELETE FROM llm_workflow_pauses WHERE workflow_name = $1 RETURNING paused_at";
+
+    // No parameters.
+    private static readonly string ListPausesSql = $"""
+        SELECT p.workflow_name, p.paused_at, p.paused_by, p.reason,
+               (SELECT count(*) FROM llm_workflow_jobs j WHERE j.workflow_name = p.workflow_name
+                   AND {JobLifecycle.Guard(JobTransition.Wake)} AND j.run_at <= now())::int AS held
+          FROM llm_workflow_pauses p ORDER BY p.workflow_name
+        """;
+
+    /// <summary>The statement that records a run attempt's trace (sent through the worker's write batcher when the run starts).</summary>
+    internal static WriteStatement AttemptTraceStatement(Guid jobId, int attempt, string traceId, string workerId) =>
+        new(AttemptTraceSql,
+        [
+            new() { Value = jobId },
+            new() { Value = attempt, NpgsqlDbType = NpgsqlDbType.Integer },
+            new() { Value = traceId, NpgsqlDbType = NpgsqlDbType.Text },
+            new() { Value = workerId, NpgsqlDbType = NpgsqlDbType.Text },
+        ]);
+
+    /// <summary>Pauses a workflow (again: keeps the first pause's time) and holds its queued jobs; returns how many it held.</summary>
+    public async Task<(DateTimeOffset PausedAt, int Held)> PauseWorkflowAsync(string workflowName, string? pausedBy, string? reason, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(PauseSql);
+        command.Parameters.Add(new NpgsqlParameter { Value = workflowName });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)pausedBy ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)reason ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.Field<DateTimeOffset>("paused_at"), reader.Field<int>("held"));
+    }
+
+    /// <summary>Removes a workflow's pause; false when it was not paused. The caller tells the wakers (its held jobs are due).</summary>
+    public async Task<bool> ResumeWorkflowAsync(string workflowName, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(ResumeWorkflowSql);
+        command.Parameters.Add(new NpgsqlParameter { Value = workflowName });
+        return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    /// <summary>The paused workflows with how many jobs each holds (due, not woken).</summary>
+    public async Task<IReadOnlyList<WorkflowPause>> ListPausesAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(ListPausesSql);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var pauses = new List<WorkflowPause>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            pauses.Add(new WorkflowPause(reader.Field<string>("workflow_name"), reader.Field<DateTimeOffset>("paused_at"),
+                reader.FieldOrNull<string>("paused_by"), reader.FieldOrNull<string>("reason"), reader.Field<int>("held")));
+        }
+
+        return pauses;
+    }
+}
+
+/// <summary>A paused workflow: since when, by whom, why, and how many of its jobs it holds.</summary>
+public sealed record WorkflowPause(string WorkflowName, DateTimeOffset PausedAt, string? PausedBy, string? Reason, int HeldJobs);
