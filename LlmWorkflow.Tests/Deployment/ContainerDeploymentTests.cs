@@ -119,8 +119,7 @@ public sealed class ContainerDeploymentTests(TestServers servers, ITestOutputHel
             Assert.Equal("processing", (string?)(await GetJobAsync(client, jobId, ct))["status"]);
 
             await stopped.TerminateAsync();
-            await WaitUntilAsync(async () => (await stopped.StateAsync()).Status == "exited", stopped, $"{stopped.Name} to exit after SIGTERM");
-            Assert.Equal(0, (await stopped.StateAsync()).ExitCode);
+            Assert.Equal(0, await stopped.WaitForExitAsync());
             Mark(clock, $"{owner} stopped by SIGTERM mid-job");
 
             var final = await PollUntilTerminalAsync(client, jobId, ct);

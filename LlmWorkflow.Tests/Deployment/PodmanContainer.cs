@@ -41,13 +41,13 @@ public sealed class PodmanContainer : IAsyncDisposable
     /// <summary>Sends SIGTERM, as Kubernetes or Container Apps do on scale-in or a new revision.</summary>
     public Task TerminateAsync() => ExternalCommand.RunAsync("podman", ["kill", "--signal", "TERM", Name], CommandTimeout);
 
-    /// <summary>The container's state (<c>running</c>, <c>exited</c>) and exit code.</summary>
-    public async Task<(string Status, int ExitCode)> StateAsync()
-    {
-        var text = (await ExternalCommand.RunAsync("podman", ["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", Name], CommandTimeout)).Trim();
-        var parts = text.Split(' ');
-        return (parts[0], int.Parse(parts[1], CultureInfo.InvariantCulture));
-    }
+    /// <summary>
+    /// Waits for the container to exit and returns its exit code: <c>podman wait</c> blocks on the exit itself, where
+    /// polling <c>podman inspect</c> can meet the process between dying and being reaped ("read /proc/…/cgroup: no such
+    /// process", exit 125).
+    /// </summary>
+    public async Task<int> WaitForExitAsync() =>
+        int.Parse((await ExternalCommand.RunAsync("podman", ["wait", Name], CommandTimeout)).Trim(), CultureInfo.InvariantCulture);
 
     public async ValueTask DisposeAsync() =>
         await ExternalCommand.RunAsync("podman", ["rm", "--force", "--time", "0", Name], CommandTimeout, allowFailure: true);
