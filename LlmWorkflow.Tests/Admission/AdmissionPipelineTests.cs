@@ -92,8 +92,9 @@ public sealed class AdmissionPipelineTests(TestServers servers)
     public async Task ARedisThatLosesItsDataMidRunLosesNoJobAndPaysNoCallTwice()
     {
         var ct = TestContext.Current.CancellationToken;
-        var folder = Directory.CreateTempSubdirectory("llmwf-admission-flush-");
-        await using var redis = new LocalRedis(new LocalRedisOptions { DataDirectory = folder.FullName });
+        // Deleted after the Redis server below stops (disposed in reverse order).
+        using var folder = new LlmWorkflow.Tests.Hosting.TemporaryDirectory();
+        await using var redis = new LocalRedis(new LocalRedisOptions { DataDirectory = folder.Path });
         await redis.StartAsync(ct);
         await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(TokensPerWindow, Window);
         var settings = Budget();

@@ -193,8 +193,9 @@ public sealed class TenantBudgetPipelineTests(TestServers servers)
     {
         var ct = TestContext.Current.CancellationToken;
         const decimal budget = 0.011m; // five calls of about $0.0022
-        var folder = Directory.CreateTempSubdirectory("llmwf-budget-flush-");
-        await using var redis = new LocalRedis(new LocalRedisOptions { DataDirectory = folder.FullName });
+        // Deleted after the Redis server below stops (disposed in reverse order).
+        using var folder = new LlmWorkflow.Tests.Hosting.TemporaryDirectory();
+        await using var redis = new LocalRedis(new LocalRedisOptions { DataDirectory = folder.Path });
         await redis.StartAsync(ct);
         await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(10_000_000, TimeSpan.FromMinutes(1));
         var environment = await TestEnvironment.CreateAsync(servers, "dollar_budget_flush");

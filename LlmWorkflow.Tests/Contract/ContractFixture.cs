@@ -58,5 +58,11 @@ public sealed class ContractFixture(TestServers servers) : IAsyncLifetime
         {
             await Api.DisposeAsync();
         }
+
+        // The service's CSV logs (CSV_LOG_DIR), once the API that writes them has stopped.
+        if (Directory.Exists(CsvLogDirectory))
+        {
+            Directory.Delete(CsvLogDirectory, recursive: true);
+        }
     }
 }
