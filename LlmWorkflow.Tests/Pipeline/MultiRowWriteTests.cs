@@ -77,6 +77,36 @@ public sealed class MultiRowWriteTests(ClassLifecycleDatabase database) : IClass
     }
 
     [Fact]
+    public async Task AJobsWritesInOneBatchCommitInTheOrderGivenEvenWhenItsFinishJoinsAnEarlierJobsStatement()
+    {
+        // Job `first`'s finish opens the batch's finish statement; `traced` hands over its attempt's trace (a plain
+        // statement, guarded on the running attempt) and then its finish. Its finish must not join the statement that
+        // runs before its trace, or the trace's guard finds the job finished and the trace is lost.
+        var first = await _db.InsertJobAsync(JobStatus.Processing);
+        var traced = await _db.InsertJobAsync(JobStatus.Processing);
+        var batcher = new PostgresWriteBatcher(_db.Database, Microsoft.Extensions.Logging.Abstractions.NullLogger<PostgresWriteBatcher>.Instance);
+        var firstFinish = batcher.ExecuteAsync(first, [_db.Store.FinishStatement(first, "worker-a", Outcome(JobStatus.Completed), attempt: 1)], CancellationToken.None);
+        var trace = batcher.ExecuteAsync(traced, [JobLifecycleStore.AttemptTraceStatement(traced, 1, "0af7651916cd43dd8448eb211c80319c", "worker-a")], CancellationToken.None);
+        var tracedFinish = batcher.ExecuteAsync(traced, [_db.Store.FinishStatement(traced, "worker-a", Outcome(JobStatus.Completed), attempt: 1)], CancellationToken.None);
+
+        // Started after the three writes are queued, the writer takes them as one batch.
+        await batcher.StartAsync(CancellationToken.None);
+        try
+        {
+            Assert.Equal(new[] { 1 }, await firstFinish);
+            Assert.Equal(new[] { 1 }, await trace);
+            Assert.Equal(new[] { 1 }, await tracedFinish);
+            Assert.Equal(1, await _db.CountAsync(
+                "SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND status = 'completed' AND attempt_traces -> 0 ->> 'trace_id' = '0af7651916cd43dd8448eb211c80319c'",
+                traced));
+        }
+        finally
+        {
+            await batcher.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task ConcurrentFinishersEachLearnWhetherTheirOwnJobWasFinished()
     {
         var mine = new List<Guid>();

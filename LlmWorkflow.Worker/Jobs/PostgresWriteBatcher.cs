@@ -227,18 +227,20 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
     /// <summary>
     /// Adds the writes' statements to <paramref name="batch"/>; returns the command of each statement, by its position
     /// (its ord). Plain statements become one command each; the rows of one multi-row kind become one command, placed
-    /// where the kind first appears. A write's statements run in the order given (a step row before the finish that
-    /// follows it, whose guard would refuse it afterwards): a row joins its kind's command only if that command runs
-    /// no earlier than the write's previous statement.
+    /// where the kind first appears. A job's statements run in the order given, within a write and across its writes
+    /// in the batch (a step row before the finish that follows it, an attempt's trace before the finish, whose guards
+    /// would refuse them afterwards): a row joins its kind's command only if that command runs no earlier than the
+    /// job's previous statement.
     /// </summary>
     private static List<NpgsqlBatchCommand> AddCommands(NpgsqlBatch batch, List<PendingWrite> writes)
     {
         var commands = new List<NpgsqlBatchCommand>();
         var groups = new List<RowGroup>();
         var open = new Dictionary<MultiRowStatement, List<RowGroup>>();
+        var lastOfJob = new Dictionary<Guid, int>();
         foreach (var write in writes)
         {
-            var previous = -1;
+            var previous = write.Job is { } job ? lastOfJob.GetValueOrDefault(job, -1) : -1;
             foreach (var statement in write.Statements)
             {
                 if (statement.Rows is { } kind)
@@ -273,6 +275,11 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
                     batch.BatchCommands.Add(command);
                     commands.Add(command);
                 }
+            }
+
+            if (write.Job is { } written)
+            {
+                lastOfJob[written] = previous;
             }
         }
 
