@@ -15,19 +15,31 @@ public sealed partial class JobLifecycleStore
     /// </summary>
     public const int MaxAttemptTraces = 50;
 
-    // The attempt's own row only: a run that lost its lease records nothing. The oldest entries beyond MaxAttemptTraces go.
+    // The attempt's own row only: a run that lost its lease records nothing. Used when the claim could not record the
+    // run's trace (its dispatch carried none).
     // $1 job id, $2 attempt, $3 trace id, $4 worker id.
     private static readonly string AttemptTraceSql = $"""
         UPDATE llm_workflow_jobs
-           SET attempt_traces = (
-                 SELECT jsonb_agg(entry ORDER BY position)
-                   FROM (SELECT entry, position
-                           FROM jsonb_array_elements(COALESCE(attempt_traces, '[]'::jsonb)
-                                  || jsonb_build_array(jsonb_build_object('attempt', $2::int, 'trace_id', $3::text, 'worker_id', $4::text, 'started_at', now())))
-                                WITH ORDINALITY AS t(entry, position)
-                          ORDER BY position DESC LIMIT {MaxAttemptTraces}) AS newest)
+           SET attempt_traces = {AppendAttemptTrace("attempt_traces", "$2::int", "$3::text", "$4::text")}
          WHERE id = $1 AND attempt = $2 AND lease_owner = $4 AND {JobLifecycle.KeyedGuard(JobTransition.Checkpoint)}
         """;
+
+    /// <summary>
+    /// SQL for <paramref name="traces"/> (a jsonb array, maybe null) with one run start appended and, past
+    /// <see cref="MaxAttemptTraces"/>, its oldest entry dropped (one is added at a time, so one goes).
+    /// </summary>
+    internal static string AppendAttemptTrace(string traces, string attempt, string traceId, string workerId) => $"""
+        (CASE WHEN jsonb_array_length(COALESCE({traces}, '[]'::jsonb)) >= {MaxAttemptTraces} THEN {traces} - 0 ELSE COALESCE({traces}, '[]'::jsonb) END
+                       || jsonb_build_array(jsonb_build_object('attempt', {attempt}, 'trace_id', {traceId}, 'worker_id', {workerId}, 'started_at', now())))
+        """;
+
+    /// <summary>The claim's trace ids parameter: each of <paramref name="ids"/>' trace id, or null.</summary>
+    private static NpgsqlParameter TraceIdsParameter(Guid[] ids, IReadOnlyDictionary<Guid, string>? traceIds) =>
+        new()
+        {
+            Value = ids.Select(id => traceIds is not null && traceIds.TryGetValue(id, out var trace) ? trace : null).ToArray(),
+            NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text,
+        };
 
     // The pause row and the hold in one statement, so a job queued before the pause is either held or already claimed.
     // $1 workflow name, $2 paused by, $3 reason.

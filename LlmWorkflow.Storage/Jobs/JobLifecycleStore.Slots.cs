@@ -47,7 +47,8 @@ public sealed partial class JobLifecycleStore
     // slot wait, the rest claimed. A lapsed job reclaimed here is already counted among the running. A parked job keeps
     // the wait it was resuming from (a sleep's, a signal's) under "resumes", restored by ResumeForSlot; run_at is
     // cleared so the due-time waker leaves it.
-    // $1 job ids, $2 worker id, $3 lease (interval), $4 capped tenant ids, $5 their caps, $6 the backstop's recheck time.
+    // $1 job ids, $2 worker id, $3 lease (interval), $4 capped tenant ids, $5 their caps, $6 the backstop's recheck time,
+    // $7 each run's trace id.
     private static readonly string ClaimWithinLimitsSql = $"""
         WITH claimable AS (
             {ClaimableJobsSql("j.id, j.tenant_id, j.status, j.priority, j.queued_at, j.concurrency_key, j.concurrency_limit")}
@@ -80,7 +81,7 @@ public sealed partial class JobLifecycleStore
              WHERE j.id = ANY(ARRAY(SELECT id FROM decided WHERE held))
             RETURNING j.id
         ), claimed AS (
-            {ClaimJobsSql("SELECT id FROM decided WHERE NOT held")}
+            {ClaimJobsSql("SELECT id FROM decided WHERE NOT held", traces: "$7")}
         )
         -- One row at least, so the count of held jobs arrives when none was claimed.
         SELECT h.held, c.* FROM (SELECT count(*) AS held FROM held) h LEFT JOIN claimed c ON TRUE
@@ -171,7 +172,8 @@ public sealed partial class JobLifecycleStore
     /// another worker runs). <paramref name="recheckAt"/> is when the reconciler's backstop looks at them at the latest.
     /// </summary>
     internal async Task<(IReadOnlyDictionary<Guid, ClaimedJob> Claimed, int Held)> ClaimWithinLimitsAsync(
-        IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, TenantConcurrency caps, DateTimeOffset recheckAt, CancellationToken cancellationToken)
+        IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, TenantConcurrency caps, DateTimeOffset recheckAt, CancellationToken cancellationToken,
+        IReadOnlyDictionary<Guid, string>? traceIds = null)
     {
         var ids = jobIds.ToArray();
         // One round trip, one implicit transaction: the locks are held until the claim commits, and the claim, a
@@ -191,6 +193,7 @@ public sealed partial class JobLifecycleStore
                 new NpgsqlParameter { Value = caps.Tenants },
                 new NpgsqlParameter { Value = caps.Limits },
                 new NpgsqlParameter { Value = recheckAt.ToUniversalTime() },
+                TraceIdsParameter(ids, traceIds),
             },
         });
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);

@@ -155,12 +155,16 @@ public sealed partial class JobLifecycleStore(
                   FOR UPDATE) j
         """;
 
-    // The claim of the jobs `ids` selects, returning what a run needs (ClaimedJob); $2 worker id, $3 lease (interval).
+    // The claim of the jobs `ids` selects, returning what a run needs (ClaimedJob); $1 the batch's job ids, $2 worker
+    // id (varchar, as lease_owner), $3 lease (interval), `traces` the trace id of each of $1's runs (text[], null where unknown). Recording the
+    // run's trace here costs no statement and no row version of its own, and a run that dies still has its trace.
     // By id = ANY, not a join: on a table of a few thousand rows the planner joins by reading every row.
-    internal static string ClaimJobsSql(string ids) => $"""
+    internal static string ClaimJobsSql(string ids, string traces) => $"""
         UPDATE llm_workflow_jobs j
            SET status = 'processing', lease_owner = $2, worker_id = $2, lease_expires_at = now() + $3,
-               started_at = COALESCE(j.started_at, now()), attempt = j.attempt + 1, updated_at = now()
+               started_at = COALESCE(j.started_at, now()), attempt = j.attempt + 1, updated_at = now(),
+               attempt_traces = CASE WHEN ({traces}::text[])[array_position($1::uuid[], j.id)] IS NULL THEN j.attempt_traces
+                   ELSE {AppendAttemptTrace("j.attempt_traces", "j.attempt + 1", $"({traces}::text[])[array_position($1::uuid[], j.id)]", "$2::varchar")} END
          WHERE j.id = ANY(ARRAY({ids}))
         RETURNING j.id, j.workflow_name, j.input_data, j.attempt, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
                   j.priority, j.webhook_url IS NOT NULL AS has_webhook, j.webhook_events, j.wait_data,
@@ -168,12 +172,12 @@ public sealed partial class JobLifecycleStore(
                   j.service_tier, j.deadline
         """;
 
-    // $1 job ids, $2 worker id (the lease owner), $3 lease (interval).
+    // $1 job ids, $2 worker id (the lease owner), $3 lease (interval), $4 each run's trace id.
     internal static readonly string ClaimSql = $"""
         WITH claimable AS (
             {ClaimableJobsSql("j.id")}
         ), claimed AS (
-            {ClaimJobsSql("SELECT id FROM claimable")}
+            {ClaimJobsSql("SELECT id FROM claimable", traces: "$4")}
         )
         SELECT * FROM claimed
         """;
@@ -380,13 +384,17 @@ public sealed partial class JobLifecycleStore(
     /// Claims jobs in one statement: each queued one, or processing one whose lease lapsed (its worker died). Jobs
     /// that are finished, cancelled, owned by a live worker or missing are simply absent from the result.
     /// </summary>
+    /// <param name="traceIds">The trace id of each job's run, recorded as its attempt's trace (absent: none recorded).</param>
     internal async Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(
-        IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken)
+        IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken,
+        IReadOnlyDictionary<Guid, string>? traceIds = null)
     {
+        var ids = jobIds.ToArray();
         await using var command = dataSource.CreateCommand(ClaimSql);
-        command.Parameters.Add(new NpgsqlParameter { Value = jobIds.ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = ids });
         command.Parameters.Add(new NpgsqlParameter { Value = workerId });
         command.Parameters.Add(new NpgsqlParameter { Value = lease });
+        command.Parameters.Add(TraceIdsParameter(ids, traceIds));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var claimed = new Dictionary<Guid, ClaimedJob>(jobIds.Count);
         while (await reader.ReadAsync(cancellationToken))

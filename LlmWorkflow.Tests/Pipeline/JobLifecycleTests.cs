@@ -127,7 +127,8 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
                 SELECT j.id FROM llm_workflow_jobs j
                  WHERE j.id = r.id AND j.lease_owner = 'w1' AND {JobLifecycle.KeyedGuard(JobTransition.Finish, "j.")} FOR UPDATE) j
             """, ids[..86]));
-        var claim = await IndexesAsync(JobLifecycleStore.ClaimSql, ids[..86], "w2", TimeSpan.FromMinutes(1));
+        var claim = await IndexesAsync(JobLifecycleStore.ClaimSql, ids[..86], "w2", TimeSpan.FromMinutes(1),
+            new NpgsqlParameter { Value = Enumerable.Repeat("4bf92f3577b34da6a3ce929d0e0e4736", 86).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         Assert.Contains(primaryKey, claim);
         Assert.All(claim, index => Assert.Equal(primaryKey, index));
 
@@ -278,6 +279,37 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(status, await _db.StatusAsync(id));
         Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_job_steps WHERE job_id = $1", id));
         Assert.Equal(0, await _db.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND current_step_id IS NOT NULL", id));
+    }
+
+    [Fact]
+    public async Task TheClaimRecordsEachRunsTraceAndKeepsOnlyTheNewestRunStarts()
+    {
+        const string first = "4bf92f3577b34da6a3ce929d0e0e4736", second = "0af7651916cd43dd8448eb211c80319c";
+        var id = await _db.InsertJobAsync(JobStatus.Queued);
+        Assert.Single(await _db.Store.ClaimAsync([id], "worker-a", TimeSpan.FromSeconds(30), CancellationToken.None, new Dictionary<Guid, string> { [id] = first }));
+        Assert.Equal(1, await _db.CountAsync(
+            "SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND attempt_traces @> '[{\"trace_id\": \"4bf92f3577b34da6a3ce929d0e0e4736\", \"worker_id\": \"worker-a\"}]' AND jsonb_array_length(attempt_traces) = 1 AND (attempt_traces -> 0 ->> 'attempt')::int = attempt",
+            id));
+
+        // A reclaim (the first run's worker died) is the next run start; a claim without a trace records none.
+        await _db.CountAsync("WITH u AS (UPDATE llm_workflow_jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1 RETURNING 1) SELECT count(*) FROM u", id);
+        Assert.Single(await _db.Store.ClaimAsync([id], "worker-b", TimeSpan.FromSeconds(30), CancellationToken.None, new Dictionary<Guid, string> { [id] = second }));
+        Assert.Equal(1, await _db.CountAsync(
+            "SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND attempt = 2 AND attempt_traces -> 1 ->> 'trace_id' = '0af7651916cd43dd8448eb211c80319c' AND (attempt_traces -> 1 ->> 'attempt')::int = 2",
+            id));
+
+        // Past MaxAttemptTraces run starts the oldest goes.
+        await _db.CountAsync(
+            $"WITH u AS (UPDATE llm_workflow_jobs SET lease_expires_at = now() - interval '1 second', attempt_traces = (SELECT jsonb_agg(jsonb_build_object('attempt', n)) FROM generate_series(1, {JobLifecycleStore.MaxAttemptTraces}) n) WHERE id = $1 RETURNING 1) SELECT count(*) FROM u",
+            id);
+        Assert.Single(await _db.Store.ClaimAsync([id], "worker-c", TimeSpan.FromSeconds(30), CancellationToken.None, new Dictionary<Guid, string> { [id] = first }));
+        Assert.Equal(1, await _db.CountAsync(
+            $"SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND jsonb_array_length(attempt_traces) = {JobLifecycleStore.MaxAttemptTraces} AND (attempt_traces -> 0 ->> 'attempt')::int = 2 AND attempt_traces -> -1 ->> 'worker_id' = 'worker-c'",
+            id));
+        await _db.CountAsync("WITH u AS (UPDATE llm_workflow_jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1 RETURNING 1) SELECT count(*) FROM u", id);
+        Assert.Single(await _db.Store.ClaimAsync([id], "worker-d", TimeSpan.FromSeconds(30), CancellationToken.None));
+        Assert.Equal(1, await _db.CountAsync(
+            "SELECT count(*) FROM llm_workflow_jobs WHERE id = $1 AND attempt_traces -> -1 ->> 'worker_id' = 'worker-c'", id));
     }
 
     [Fact]

@@ -48,13 +48,14 @@ internal sealed partial class JobProcessor(
     public async Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(IReadOnlyList<DispatchedJob> batch, CancellationToken cancellationToken)
     {
         var ids = batch.Select(d => d.Dispatch.JobId).Where(id => id != Guid.Empty).Distinct().ToArray();
+        var traceIds = RunTraceIds(batch);
         if (!tenantCaps.Any && !catalog.All.Any(w => w.Concurrency is not null))
         {
-            return await store.ClaimAsync(ids, _options.Id, _options.LeaseDuration, cancellationToken);
+            return await store.ClaimAsync(ids, _options.Id, _options.LeaseDuration, cancellationToken, traceIds);
         }
 
         var (claimed, held) = await store.ClaimWithinLimitsAsync(ids, _options.Id, _options.LeaseDuration, tenantCaps,
-            time.GetUtcNow() + _options.ReconcileInterval, cancellationToken);
+            time.GetUtcNow() + _options.ReconcileInterval, cancellationToken, traceIds);
         if (held > 0)
         {
             TenantConcurrency.SlotWaits.Add(held, new KeyValuePair<string, object?>("at", "claim"));
@@ -115,7 +116,11 @@ internal sealed partial class JobProcessor(
         var wantsStepEvents = claimed.HasWebhook && claimed.WebhookEvents.Contains(WebhookEventTypes.StepCompleted);
         // The run owns every write of this job from here: step rows, usage, progress, live events and its end.
         using var run = new JobRun(runStore, events, claimed, _options.Id, abort, deferStepRows: !wantsStepEvents, logger: logger, approvalLinks: approvalLinks);
-        run.RecordAttemptTrace(activity);
+        if (activity is not null && activity.TraceId.ToHexString() != RunTraceId(dispatched))
+        {
+            run.RecordAttemptTrace(activity); // the claim recorded the dispatch's trace, not this one
+        }
+
         if (await WorkflowToRunAsync(dispatched, claimed, run, activity) is not var (workflow, prompts, prices))
         {
             return;
@@ -362,6 +367,27 @@ internal sealed partial class JobProcessor(
         ["attempt"] = job.Attempt,
         ["debug_mode"] = job.DebugMode,
     };
+
+    /// <summary>
+    /// The trace each entry's run will carry, known before the claim: its dispatch's (the run's span is its child, see
+    /// <see cref="StartActivity"/>). The claim records it as the attempt's trace.
+    /// </summary>
+    private static Dictionary<Guid, string> RunTraceIds(IReadOnlyList<DispatchedJob> batch)
+    {
+        var traces = new Dictionary<Guid, string>(batch.Count);
+        foreach (var dispatched in batch)
+        {
+            if (RunTraceId(dispatched) is { } trace)
+            {
+                traces.TryAdd(dispatched.Dispatch.JobId, trace);
+            }
+        }
+
+        return traces;
+    }
+
+    private static string? RunTraceId(DispatchedJob dispatched) =>
+        ActivityContext.TryParse(dispatched.Dispatch.TraceParent, dispatched.Dispatch.TraceState, out var parent) ? parent.TraceId.ToHexString() : null;
 
     private static Activity? StartActivity(DispatchedJob dispatched)
     {

@@ -29,8 +29,9 @@ namespace LlmWorkflow.Worker.Jobs;
 /// commits its answer and its outcome in one transaction, held like a checkpoint through an outage.</item>
 /// <item>The job row's current step is written only for top-level steps still running after <see cref="ProgressDelay"/>:
 /// fast steps cost no statement, and pollers still see every step slow enough to be seen (live events report them all).</item>
-/// <item>The attempt's trace is not awaited (<see cref="RecordAttemptTrace"/>): it rides another job's commit, and a lost
-/// one costs a link on the job page, never the run.</item>
+/// <item>The attempt's trace is recorded by the claim when the dispatch carries it (nearly always); otherwise it is not
+/// awaited (<see cref="RecordAttemptTrace"/>): it rides another job's commit, and a lost one costs a link on the job page,
+/// never the run.</item>
 /// </list>
 /// <para>
 /// Not deferrals but rules of the same writes: a call's usage row waits for its step's row and goes in the same
