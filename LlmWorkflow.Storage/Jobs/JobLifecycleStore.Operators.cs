@@ -61,6 +61,9 @@ public sealed partial class JobLifecycleStore
     private const string ResumeWorkflowSql = "DELETE FROM llm_workflow_pauses WHERE workflow_name = $1 RETURNING paused_at";
 
     // No parameters.
+    private const string PausedWorkflowNamesSql = "SELECT workflow_name FROM llm_workflow_pauses";
+
+    // No parameters.
     private static readonly string ListPausesSql = $"""
         SELECT p.workflow_name, p.paused_at, p.paused_by, p.reason,
                (SELECT count(*) FROM llm_workflow_jobs j WHERE j.workflow_name = p.workflow_name
@@ -96,6 +99,20 @@ public sealed partial class JobLifecycleStore
         await using var command = dataSource.CreateCommand(ResumeWorkflowSql);
         command.Parameters.Add(new NpgsqlParameter { Value = workflowName });
         return await command.ExecuteScalarAsync(cancellationToken) is not null;
+    }
+
+    /// <summary>The names of the paused workflows (what the submit path needs, without ListPauses' counts).</summary>
+    public async Task<IReadOnlyList<string>> PausedWorkflowNamesAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(PausedWorkflowNamesSql);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var names = new List<string>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            names.Add(reader.Field<string>("workflow_name"));
+        }
+
+        return names;
     }
 
     /// <summary>The paused workflows with how many jobs each holds (due, not woken).</summary>

@@ -14,7 +14,9 @@ public sealed partial class WorkflowPauses(JobLifecycleStore store, JobQueue que
     /// <summary>How stale the submit path's view of the paused workflows may be (it only sets the 202's status).</summary>
     public static readonly TimeSpan ViewTimeToLive = TimeSpan.FromSeconds(1);
 
+    private readonly Lock _rereadGate = new();
     private volatile PauseView _view = new([], DateTimeOffset.MinValue);
+    private Task<PauseView>? _reread;
 
     public async Task<(DateTimeOffset PausedAt, int Held)> PauseAsync(string workflowName, string? pausedBy, string? reason, CancellationToken cancellationToken)
     {
@@ -49,11 +51,33 @@ public sealed partial class WorkflowPauses(JobLifecycleStore store, JobQueue que
         var view = _view;
         if (time.GetUtcNow() - view.ReadAt > ViewTimeToLive)
         {
-            var pauses = await store.ListPausesAsync(cancellationToken);
-            view = _view = new PauseView([.. pauses.Select(p => p.WorkflowName)], time.GetUtcNow());
+            view = await RereadViewAsync().WaitAsync(cancellationToken);
         }
 
         return view.Names.Contains(workflowName);
+    }
+
+    // One reread at a time: the concurrent submissions that find the view stale together share it (each used to
+    // send its own: about 60 rereads per 3,000 jobs at S2's concurrency).
+    private Task<PauseView> RereadViewAsync()
+    {
+        lock (_rereadGate)
+        {
+            if (_reread is { IsCompleted: false } running)
+            {
+                return running;
+            }
+
+            // A caller that found the view stale just before a reread ended takes that reread's view.
+            var view = _view;
+            return time.GetUtcNow() - view.ReadAt <= ViewTimeToLive ? Task.FromResult(view) : _reread = ReadViewAsync();
+        }
+    }
+
+    private async Task<PauseView> ReadViewAsync()
+    {
+        var names = await store.PausedWorkflowNamesAsync(CancellationToken.None);
+        return _view = new PauseView([.. names], time.GetUtcNow());
     }
 
     private sealed record PauseView(HashSet<string> Names, DateTimeOffset ReadAt);
