@@ -247,9 +247,9 @@ public sealed class AdmissionPipelineTests(TestServers servers)
     private static string Marker(string run, int job) => $"[{run}-{job:D3}]";
 
     /// <summary>Submits one job of <paramref name="workflow"/> asking <paramref name="question"/>; its status URL.</summary>
-    internal static async Task<string> SubmitAsync(HttpClient client, string question, CancellationToken ct, string workflow = "budgeted_llm_step")
+    internal static async Task<string> SubmitAsync(HttpClient client, string question, CancellationToken ct, string workflow = "budgeted_llm_step", string? userId = null)
     {
-        using var response = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = workflow, input_data = new { question } }, ct);
+        using var response = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = workflow, input_data = new { question }, user_id = userId }, ct);
         var answer = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
         Assert.True(response.StatusCode == HttpStatusCode.Accepted, answer?.ToJsonString());
         return (string)answer!["status_url"]!;

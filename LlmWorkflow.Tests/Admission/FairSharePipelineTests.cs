@@ -9,7 +9,8 @@ namespace LlmWorkflow.Tests.Admission;
 /// Fair shares of a provider's token window on real servers (two workers, a fake OpenAI enforcing 3,000 tokens per
 /// 5-second window, about 330 tokens a call): the test caller's tenant (<c>tests</c>, weight 1) queues a backlog of
 /// several windows' tokens, then the tenant <c>other-app</c> (weight 2) submits a few jobs; theirs run on the first
-/// capacity that frees instead of behind the backlog, and the provider never answers 429.
+/// capacity that frees instead of behind the backlog, and the provider never answers 429. The same one level down:
+/// the backlog is user <c>heavy</c>'s, the few jobs user <c>light</c>'s (weight 2) of the same tenant.
 /// </summary>
 [IntegrationTest]
 public sealed class FairSharePipelineTests(TestServers servers)
@@ -20,10 +21,13 @@ public sealed class FairSharePipelineTests(TestServers servers)
     private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan Window = TimeSpan.FromSeconds(5);
 
-    [Fact]
-    public async Task AnotherTenantsJobsDoNotWaitBehindATenantsBacklog()
+    [Theory]
+    [InlineData("tenants")]
+    [InlineData("users")]
+    public async Task AnotherTenantsOrUsersJobsDoNotWaitBehindABacklog(string between)
     {
         var ct = TestContext.Current.CancellationToken;
+        var betweenUsers = between == "users";
         // The fake counts a call when it arrives, the service when it reserves (then re-stamps it at the answer): on a
         // loaded machine the two windows drift by a call's transit, so the provider allows 10 % over the configured
         // budget, the margin an operator keeps below a real provider's limit.
@@ -37,6 +41,7 @@ public sealed class FairSharePipelineTests(TestServers servers)
             ["Auth:ApiKeys:2:Name"] = "other",
             ["Auth:ApiKeys:2:Key"] = OtherTenantKey,
             ["Auth:ApiKeys:2:Tenant"] = "other-app",
+            ["Tenants:tests:UserWeights:light"] = "2",
         }));
         await using var api = new ApiFactory(settings);
         using var client = api.CreateAuthenticatedClient();
@@ -49,21 +54,22 @@ public sealed class FairSharePipelineTests(TestServers servers)
         var backlog = new List<string>();
         for (var i = 0; i < Backlog; i++)
         {
-            backlog.Add(await AdmissionPipelineTests.SubmitAsync(client, $"[backlog-{i:D2}]", ct));
+            backlog.Add(await AdmissionPipelineTests.SubmitAsync(client, $"[backlog-{i:D2}]", ct, userId: betweenUsers ? "heavy" : null));
         }
 
-        // The other tenant arrives once the backlog has filled the provider's window.
+        // The other tenant (or user) arrives once the backlog has filled the provider's window.
         await WaitUntilAsync(() => llm.Accepted.Count >= 8, JobTimeout, ct);
         var submitted = DateTimeOffset.UtcNow;
         var others = new List<string>();
+        var otherClient = betweenUsers ? client : other;
         for (var i = 0; i < OtherJobs; i++)
         {
-            others.Add(await AdmissionPipelineTests.SubmitAsync(other, $"[other-{i}]", ct));
+            others.Add(await AdmissionPipelineTests.SubmitAsync(otherClient, $"[other-{i}]", ct, userId: betweenUsers ? "light" : null));
         }
 
         foreach (var job in others)
         {
-            Assert.Equal("completed", (string?)(await JobPolling.WaitForTerminalAsync(other, job, JobTimeout, ct))["status"]);
+            Assert.Equal("completed", (string?)(await JobPolling.WaitForTerminalAsync(otherClient, job, JobTimeout, ct))["status"]);
         }
 
         var scope = (await admin.GetFromJsonAsync<JsonObject>("/api/v1/providers/limits", ct))!["scopes"]!.AsArray().Single(s => (string?)s!["scope"] == "openai")!;
@@ -76,7 +82,7 @@ public sealed class FairSharePipelineTests(TestServers servers)
         var otherCalls = llm.Accepted.Where(c => c.Body.Contains("[other-", StringComparison.Ordinal)).Select(c => c.At).Order().ToList();
         var backlogAfter = backlogCalls.Count(at => at > otherCalls[^1]);
         TestContext.Current.TestOutputHelper?.WriteLine(
-            $"{Backlog} backlog jobs, {OtherJobs} of the other tenant (weight 2) submitted {(submitted - backlogCalls[0]).TotalSeconds:F1} s after the first call: " +
+            $"{Backlog} backlog jobs, {OtherJobs} of the other {(betweenUsers ? "user" : "tenant")} (weight 2) submitted {(submitted - backlogCalls[0]).TotalSeconds:F1} s after the first call: " +
             $"their calls answered {(otherCalls[0] - submitted).TotalSeconds:F1}–{(otherCalls[^1] - submitted).TotalSeconds:F1} s after submission, with {backlogAfter} " +
             $"of the backlog's calls still to come (the backlog's last {(backlogCalls[^1] - submitted).TotalSeconds:F1} s after); {llm.RateLimited} x 429; " +
             $"openai scope's tenants then: {scope["tenants"]?.ToJsonString()}");
@@ -93,8 +99,11 @@ public sealed class FairSharePipelineTests(TestServers servers)
         Assert.True(otherCalls[^1] - submitted < Window * 1.5, $"the other tenant's last call came {otherCalls[^1] - submitted} after its submission");
         Assert.Equal(0, llm.RateLimited);
         var shares = scope["tenants"]!.AsArray().ToDictionary(t => (string)t!["tenant_id"]!, t => t!);
-        Assert.Equal(2, (double)shares["other-app"]["weight"]!);
         Assert.Equal(1, (double)shares["tests"]["weight"]!);
+        if (!betweenUsers)
+        {
+            Assert.Equal(2, (double)shares["other-app"]["weight"]!);
+        }
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, CancellationToken ct)
