@@ -194,10 +194,14 @@ public sealed partial class JobLifecycleStore
             SELECT tenant_id, weight FROM unnest({weightTenants}::text[], {weights}::numeric[]) AS w(tenant_id, weight)
         ), waiting AS (
             SELECT t.tenant_id, t.held, COALESCE(w.weight, 1) AS weight FROM (
+                -- Each probe is ordered as its tenant's index is, so that it is the one used: unordered, the planner
+                -- reads the queued (or waiting) jobs of every tenant for each tenant, expecting an early match.
                 SELECT t.tenant_id,
-                       EXISTS (SELECT 1 FROM llm_workflow_jobs q WHERE q.tenant_id = t.tenant_id AND q.status = 'queued') AS queued,
-                       EXISTS (SELECT 1 FROM llm_workflow_jobs s WHERE s.tenant_id = t.tenant_id AND s.status = 'waiting'
-                                  AND s.wait_data->>'kind' = '{SlotWaitKind}' AND s.wait_data->'slot'->>'by' = 'share') AS held
+                       (SELECT TRUE FROM llm_workflow_jobs q WHERE q.tenant_id = t.tenant_id AND q.status = 'queued'
+                         ORDER BY q.status, q.created_at LIMIT 1) IS NOT NULL AS queued,
+                       (SELECT TRUE FROM llm_workflow_jobs s WHERE s.tenant_id = t.tenant_id AND s.status = 'waiting'
+                           AND s.wait_data->>'kind' = '{SlotWaitKind}' AND s.wait_data->'slot'->>'by' = 'share'
+                         ORDER BY s.priority DESC, s.queued_at, s.id LIMIT 1) IS NOT NULL AS held
                   FROM tenant_ids t WHERE t.tenant_id IS NOT NULL) t
               LEFT JOIN weights w ON w.tenant_id = t.tenant_id
              WHERE t.queued OR t.held
