@@ -45,15 +45,23 @@ public sealed partial class JobLifecycleStore
         SELECT count(pg_advisory_xact_lock(hashtextextended(n.name, 0))) AS locked FROM unnest($1::text[]) WITH ORDINALITY AS n(name, i)
         """;
 
-    // The Claim statement with the limits: within the batch, a tenant's queued jobs, and a key's, are ranked by
-    // priority, then age; a job past its tenant's cap, its key's limit or (with shares) its tenant's share (counting
-    // their running jobs) is parked as a slot wait, the rest claimed. A lapsed job reclaimed here is already counted among the running. A parked job keeps
+    // The Claim statement with the limits: within the batch, a capped tenant's queued jobs, and a key's, are ranked by
+    // priority, then age; a job past its tenant's cap or its key's limit (counting their running jobs) is parked as a
+    // slot wait, the rest claimed. A lapsed job reclaimed here is already counted among the running. A parked job keeps
     // the wait it was resuming from (a sleep's, a signal's) under "resumes", restored by ResumeForSlot; run_at is
     // cleared so the due-time waker leaves it.
-    // $1 job ids, $2 worker id, $3 lease (interval), $4 capped tenant ids, $5 their caps, $6 the backstop's recheck time,
-    // $7 the workers' slots (null: shares off), $8 tenants with a weight, $9 their weights.
-    private static readonly string ClaimWithinLimitsSql = $"""
-        WITH RECURSIVE claimable AS (
+    // $1 job ids, $2 worker id, $3 lease (interval), $4 capped tenant ids, $5 their caps, $6 the backstop's recheck time.
+    private static readonly string ClaimWithinLimitsSql = ClaimWithinLimits(withShares: false);
+
+    // The same with the tenants' shares of the slots: a job past its tenant's share (counting its running jobs) is
+    // parked too. A job held by its cap or key as well as its share records the cap or key: their release wakes it,
+    // and its claim parks it again while its tenant is still past its share.
+    // $1-$6 as above, $7 the workers' slots, $8 tenants with a weight, $9 their weights.
+    private static readonly string ClaimWithinSharesSql = ClaimWithinLimits(withShares: true);
+
+    // The two claims with limits: the one without shares is the statement as it was before them.
+    private static string ClaimWithinLimits(bool withShares) => $"""
+        WITH {(withShares ? "RECURSIVE " : "")}claimable AS (
             {ClaimableJobsSql("j.id, j.tenant_id, j.status, j.priority, j.queued_at, j.concurrency_key, j.concurrency_limit")}
         ), caps AS (
             SELECT c.tenant_id, c.cap,
@@ -63,22 +71,21 @@ public sealed partial class JobLifecycleStore
             SELECT q.concurrency_key,
                    (SELECT count(*) FROM llm_workflow_jobs w WHERE w.concurrency_key = q.concurrency_key AND w.status = 'processing') AS running
               FROM (SELECT DISTINCT concurrency_key FROM claimable WHERE concurrency_key IS NOT NULL) q
-        ), {WaitingTenantsSql("$8", "$9", gate: "$7::int IS NOT NULL")}, shares AS (
-            SELECT b.tenant_id, {ShareSql("$7", "b")} AS share,
-                   (SELECT count(*) FROM llm_workflow_jobs w WHERE w.tenant_id = b.tenant_id AND w.status = 'processing') AS running
-              FROM (SELECT DISTINCT k.tenant_id, COALESCE(w.weight, 1) AS weight FROM claimable k LEFT JOIN weights w ON w.tenant_id = k.tenant_id) b
-             WHERE $7::int IS NOT NULL
-        ), ranked AS (
+        ), {(withShares ? $"""
+            {WaitingTenantsSql("$8", "$9")}, shares AS (
+                SELECT b.tenant_id, {ShareSql("$7", "b")} AS share,
+                       (SELECT count(*) FROM llm_workflow_jobs w WHERE w.tenant_id = b.tenant_id AND w.status = 'processing') AS running
+                  FROM (SELECT DISTINCT k.tenant_id, COALESCE(w.weight, 1) AS weight FROM claimable k LEFT JOIN weights w ON w.tenant_id = k.tenant_id) b
+            ),
+            """ : "")} ranked AS (
             SELECT k.id, k.status,
                    COALESCE(c.running + row_number() OVER (PARTITION BY k.tenant_id, k.status ORDER BY k.priority DESC, k.queued_at, k.id) > c.cap, FALSE) AS over_tenant,
                    COALESCE(q.running + row_number() OVER (PARTITION BY k.concurrency_key, k.status ORDER BY k.priority DESC, k.queued_at, k.id)
                             > k.concurrency_limit, FALSE) AS over_key,
-                   COALESCE(s.running + row_number() OVER (PARTITION BY k.tenant_id, k.status ORDER BY k.priority DESC, k.queued_at, k.id) > s.share, FALSE) AS over_share
+                   {(withShares ? "COALESCE(s.running + row_number() OVER (PARTITION BY k.tenant_id, k.status ORDER BY k.priority DESC, k.queued_at, k.id) > s.share, FALSE)" : "FALSE")} AS over_share
               FROM claimable k LEFT JOIN caps c ON c.tenant_id = k.tenant_id LEFT JOIN keyed q ON q.concurrency_key = k.concurrency_key
-                   LEFT JOIN shares s ON s.tenant_id = k.tenant_id
+                   {(withShares ? "LEFT JOIN shares s ON s.tenant_id = k.tenant_id" : "")}
         ), decided AS (
-            -- A job held by its cap or key as well as its share records the cap or key: their release wakes it, and its
-            -- claim parks it again while its tenant is still past its share.
             SELECT id, {JobLifecycle.KeyedGuard(JobTransition.WaitForSlot)} AND (over_tenant OR over_key OR over_share) AS held,
                    CASE WHEN over_tenant AND over_key THEN 'both' WHEN over_tenant THEN 'tenant' WHEN over_key THEN 'key' ELSE 'share' END AS held_by
               FROM ranked
@@ -159,7 +166,7 @@ public sealed partial class JobLifecycleStore
     // No lock: it only queues, and a job queued past its share is parked again by its claim.
     // $1 the workers' slots, $2 tenants with a weight, $3 their weights, $4 at most.
     private static readonly string ResumeForShareSlotSql = $"""
-        WITH RECURSIVE {WaitingTenantsSql("$2", "$3", gate: "TRUE")}, owed AS (
+        WITH RECURSIVE {WaitingTenantsSql("$2", "$3")}, owed AS (
             SELECT o.tenant_id, {ShareSql("$1", "o")} AS share, {TakenSlotsSql("o")} AS taken FROM waiting o WHERE o.held
         ), next AS (
             SELECT w.id FROM (SELECT * FROM owed WHERE taken < share ORDER BY taken::numeric / share, tenant_id LIMIT 1) f
@@ -172,7 +179,7 @@ public sealed partial class JobLifecycleStore
     // shares off ($1 null: the setting was removed) every job a share held is queued.
     // $1 the workers' slots, $2 tenants with a weight, $3 their weights, $4 at most.
     private static readonly string ResumeFreeShareSlotsSql = $"""
-        WITH RECURSIVE {WaitingTenantsSql("$2", "$3", gate: "TRUE")}, free AS (
+        WITH RECURSIVE {WaitingTenantsSql("$2", "$3")}, free AS (
             SELECT o.tenant_id, COALESCE({ShareSql("$1", "o")}, 2147483647) - {TakenSlotsSql("o")} AS slots FROM waiting o WHERE o.held
         ), next AS (
             SELECT w.id FROM free f CROSS JOIN LATERAL ({ShareWaitsSql("f", "GREATEST(f.slots, 0)")}) w
@@ -183,11 +190,10 @@ public sealed partial class JobLifecycleStore
 
     // The tenants with jobs waiting for a worker (queued, or held by their share: `held`) and their weights ($weights,
     // else 1), for the shares. The tenants are found by a skip scan of a tenant_id index, one probe per tenant that has
-    // jobs, and each is checked by two index probes: a backlog of thousands costs what one job costs. `gate` false:
-    // nothing is read (the claim with shares off).
-    private static string WaitingTenantsSql(string weightTenants, string weights, string gate) => $"""
+    // jobs, and each is checked by two index probes: a backlog of thousands costs what one job costs.
+    private static string WaitingTenantsSql(string weightTenants, string weights) => $"""
         tenant_ids AS (
-            SELECT min(tenant_id) AS tenant_id FROM llm_workflow_jobs WHERE {gate}
+            SELECT min(tenant_id) AS tenant_id FROM llm_workflow_jobs
             UNION ALL
             SELECT (SELECT min(j.tenant_id) FROM llm_workflow_jobs j WHERE j.tenant_id > t.tenant_id) FROM tenant_ids t WHERE t.tenant_id IS NOT NULL
         ), weights AS (
@@ -272,7 +278,7 @@ public sealed partial class JobLifecycleStore
         {
             Parameters = { new NpgsqlParameter { Value = ids }, new NpgsqlParameter { Value = caps.Tenants }, new NpgsqlParameter { Value = shares is not null } },
         });
-        var claim = new NpgsqlBatchCommand(ClaimWithinLimitsSql)
+        var claim = new NpgsqlBatchCommand(shares is null ? ClaimWithinLimitsSql : ClaimWithinSharesSql)
         {
             Parameters =
             {
@@ -284,7 +290,11 @@ public sealed partial class JobLifecycleStore
                 new NpgsqlParameter { Value = recheckAt.ToUniversalTime() },
             },
         };
-        claim.Parameters.AddRange(SharesParameters(shares));
+        if (shares is not null)
+        {
+            claim.Parameters.AddRange(SharesParameters(shares));
+        }
+
         batch.BatchCommands.Add(claim);
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         await reader.NextResultAsync(cancellationToken);

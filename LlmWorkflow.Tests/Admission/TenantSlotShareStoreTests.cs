@@ -82,7 +82,7 @@ public sealed class TenantSlotShareStoreTests(TestServers servers) : IAsyncLifet
     }
 
     [Fact]
-    public async Task TheClaimWithSharesCostsAFewIndexProbesMoreThanThePlainClaim()
+    public async Task TheClaimWithSharesParksABacklogPastItsShareTimedBesideTheOtherClaims()
     {
         var ct = TestContext.Current.CancellationToken;
         // A table like the plan test's: 20,000 ended jobs of 7 tenants, and two tenants' backlogs of 500 queued jobs.
