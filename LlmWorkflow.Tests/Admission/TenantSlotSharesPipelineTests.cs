@@ -78,7 +78,7 @@ public sealed class TenantSlotSharesPipelineTests(TestServers servers) : IAsyncL
         var split = full.GroupBy(s => (s.BigRunning, s.SmallRunning)).OrderByDescending(g => g.Count())
             .Select(g => $"{g.Key.BigRunning}:{g.Key.SmallRunning} ×{g.Count()}");
         TestContext.Current.TestOutputHelper?.WriteLine(
-            $"{samples.Count} samples, {settled.Count} with both waiting after the small tenant reached its share, {full.Count} with every slot busy: {string.Join(", ", split)}; " +
+            $"{samples.Count} samples, mean running {settled.Average(s => s.BigRunning + s.SmallRunning):F2} of {Slots}; {settled.Count} with both waiting after the small tenant reached its share, {full.Count} with every slot busy: {string.Join(", ", split)}; " +
             $"the others: {string.Join(", ", settled.Except(full).Select(s => $"{s.BigRunning}:{s.SmallRunning}"))}; the small tenant ran its 2 " +
             $"{tookShare?.TotalMilliseconds:F0} ms after its first submission (12 submissions, one at a time); most jobs parked at once: {samples.Max(s => s.Parked)}");
         Assert.True(full.Count >= 10, $"only {full.Count} samples with both tenants waiting and every slot busy");
@@ -112,6 +112,9 @@ public sealed class TenantSlotSharesPipelineTests(TestServers servers) : IAsyncL
         await WaitForAllAsync(_small, small, ct);
 
         // The one stream is FIFO: the small tenant's jobs wait behind the whole backlog, and no job is parked.
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{samples.Count} samples while the backlog waited: mean running {samples.Average(s => s.BigRunning + s.SmallRunning):F2} of {Slots}, " +
+            $"every slot busy in {samples.Count(s => s.BigRunning + s.SmallRunning == Slots)}");
         Assert.NotEmpty(samples);
         Assert.All(samples, s => Assert.Equal((0, 0), (s.SmallRunning, s.Parked)));
     }
