@@ -232,7 +232,8 @@ public sealed partial class JobLifecycleStore
          FOR UPDATE SKIP LOCKED
         """;
 
-    // The slot waits a tenant's cap (`tenant`) or a key's limit (`key`) held, alone or with the other (`both`).
+    // The slot waits a release of `limit` (tenant: a capped tenant's, key: a key's) may free: those it held alone or with
+    // the other (`both`), not those only the other or a share held.
     private static string HeldBy(string prefix, string limit) =>
         $"COALESCE({prefix}wait_data->'slot'->>'by', '') NOT IN ('{(limit == "tenant" ? "key" : "tenant")}', 'share')";
 
@@ -319,7 +320,7 @@ public sealed partial class JobLifecycleStore
     /// <paramref name="shares"/> the next job a share held of the tenant furthest below its share. Returns them to dispatch.
     /// </summary>
     internal async Task<IReadOnlyList<MarkedDispatch>> ResumeForSlotAsync(
-        string? tenantId, int? tenantCap, string? concurrencyKey, int? keyLimit, CancellationToken cancellationToken, SlotShares? shares = null)
+        string? tenantId, int? tenantCap, string? concurrencyKey, int? keyLimit, SlotShares? shares, CancellationToken cancellationToken)
     {
         var locks = new List<string>(2);
         await using var batch = dataSource.CreateBatch();

@@ -130,7 +130,7 @@ public sealed class TenantSlotShareStoreTests(TestServers servers) : IAsyncLifet
         _db.Store.ClaimWithinLimitsAsync(ids, "worker-a", Lease, _db.Get<TenantConcurrency>(), withShares ? Shares : null, DateTimeOffset.UtcNow.AddSeconds(3), ct);
 
     private async Task<Guid[]> ReleaseAsync(CancellationToken ct) =>
-        [.. (await _db.Store.ResumeForSlotAsync("a", null, null, null, ct, Shares)).Select(m => m.Dispatch.JobId)];
+        [.. (await _db.Store.ResumeForSlotAsync("a", null, null, null, Shares, ct)).Select(m => m.Dispatch.JobId)];
 
     private async Task<Guid[]> JobsAsync(string tenant, JobStatus status, int count)
     {

@@ -79,7 +79,7 @@ internal sealed partial class JobProcessor(
 
         try
         {
-            var resumed = await store.ResumeForSlotAsync(claimed.TenantId, tenantCap, claimed.ConcurrencyKey, claimed.ConcurrencyLimit, CancellationToken.None, slotShares.Current);
+            var resumed = await store.ResumeForSlotAsync(claimed.TenantId, tenantCap, claimed.ConcurrencyKey, claimed.ConcurrencyLimit, slotShares.Current, CancellationToken.None);
             foreach (var job in resumed)
             {
                 await queue.EnqueueAsync(job.Dispatch, CancellationToken.None);
