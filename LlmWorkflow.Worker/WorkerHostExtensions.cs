@@ -21,6 +21,11 @@ public static class WorkerHostExtensions
         builder.AddLlmWorkflowRedis();
 
         var workerSection = builder.Configuration.GetSection(WorkerOptions.Section);
+        if (TenantSlotShares.ProblemOf(workerSection["TenantSlotShares"]) is { } sharesProblem)
+        {
+            throw new InvalidOperationException(sharesProblem);
+        }
+
         builder.Services.AddOptions<WorkerOptions>().Bind(workerSection);
         var drain = workerSection.GetValue("DrainTimeout", new WorkerOptions().DrainTimeout);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(10));
@@ -30,6 +35,7 @@ public static class WorkerHostExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PostgresWriteBatcher>());
         builder.Services.AddSingleton<JobRunStore>();
         builder.Services.AddSingleton<HeldWrites>();
+        builder.Services.AddSingleton<TenantSlotShares>();
         builder.Services.AddSingleton<JobProcessor>();
         builder.Services.AddOptions<LlmWorkflow.Worker.RunLogs.CsvRunLogOptions>().Bind(builder.Configuration.GetSection(LlmWorkflow.Worker.RunLogs.CsvRunLogOptions.SectionName))
             .PostConfigure(o => o.CsvDirectory ??= builder.Configuration[LlmWorkflow.Worker.RunLogs.CsvRunLogOptions.DirectoryVariable] is { Length: > 0 } dir ? dir : null);

@@ -6,7 +6,7 @@ namespace LlmWorkflow.Worker;
 
 /// <summary>
 /// Beside the consumer: it stops a running job as soon as its cancel is announced over Redis, and, as the safety net for
-/// a notice lost, every 500 ms stops running jobs that were cancelled or deleted; every 5 s it refreshes this worker's heartbeat (id, host, start time, in-flight count) that /health and the dashboard read.
+/// a notice lost, every 500 ms stops running jobs that were cancelled or deleted; every 5 s it refreshes this worker's heartbeat (id, host, start time, in-flight count) that /health and the dashboard read, and with the tenants' slot shares on reads every live worker's slots.
 /// </summary>
 internal sealed partial class WorkerPresenceService(
     RunningJobs running,
@@ -16,6 +16,7 @@ internal sealed partial class WorkerPresenceService(
     LlmWorkflow.Engine.Llm.ProviderHealthTracker providerHealth,
     LlmWorkflow.Engine.Llm.LlmProviderRegistry providers,
     DispatchReadHealth dispatchHealth,
+    TenantSlotShares slotShares,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<WorkerPresenceService> logger) : BackgroundService
@@ -45,6 +46,11 @@ internal sealed partial class WorkerPresenceService(
                             running.Count, options.Value.MaxConcurrentJobs, dispatchError));
                         reportedDispatchError = dispatchError;
                         nextBeat = time.GetUtcNow() + WorkerHeartbeats.Interval;
+                        if (slotShares.Enabled)
+                        {
+                            slotShares.Saw(await heartbeats.ListAsync(), options.Value.MaxConcurrentJobs);
+                        }
+
                         await PublishProviderHealthAsync();
                     }
                 }

@@ -89,7 +89,7 @@ public sealed partial class JobCancellation(
 
         try
         {
-            var resumed = await store.ResumeForSlotAsync(cancelled.TenantId, tenantCap, cancelled.ConcurrencyKey, cancelled.ConcurrencyLimit, CancellationToken.None);
+            var resumed = await store.ResumeForSlotAsync(cancelled.TenantId, tenantCap, cancelled.ConcurrencyKey, cancelled.ConcurrencyLimit, shares: null, CancellationToken.None);
             foreach (var job in resumed)
             {
                 await queue.EnqueueAsync(job.Dispatch, CancellationToken.None);

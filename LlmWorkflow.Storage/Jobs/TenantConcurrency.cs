@@ -48,7 +48,8 @@ public sealed class TenantConcurrency
     public static readonly Counter<long> SlotWaits = Telemetry.Meter.CreateCounter<long>(
         "llmworkflow.jobs.slot_waits", unit: "{job}",
         description: "Jobs held waiting for a slot because their tenant had Tenants:<id>:MaxConcurrentJobs, or their concurrency key its limit, "
-            + "queued or running already; at = submit (held from the start) or claim (parked by a worker's claim).");
+            + "queued or running already, or (Worker:TenantSlotShares) their tenant ran its share of the workers' slots; "
+            + "at = submit (held from the start) or claim (parked by a worker's claim).");
 
     private readonly Dictionary<string, int> _caps;
 

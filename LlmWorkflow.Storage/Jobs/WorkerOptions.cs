@@ -40,6 +40,14 @@ public sealed class WorkerOptions
     public TimeSpan ReconcileInterval { get; set; } = TimeSpan.FromSeconds(3);
 
     /// <summary>
+    /// Weighted shares of the workers' slots between tenants: while another tenant has jobs waiting for a worker, a
+    /// tenant runs at most its weight's part of every live worker's slots (<c>Tenants:&lt;id&gt;:Weight</c>). Off by
+    /// default: with it every claim reads the waiting tenants and every job's end runs one more statement
+    /// (docs/ADMISSION.md, "Shares of worker slots between tenants").
+    /// </summary>
+    public bool TenantSlotShares { get; set; }
+
+    /// <summary>
     /// While PostgreSQL is unreachable, how long a worker holds a finished step's result (its checkpoint and the usage
     /// rows of its LLM calls) and retries writing it before giving up; the job then resumes from its last stored
     /// checkpoint and that step runs again. See docs/JOB_LIFECYCLE.md.

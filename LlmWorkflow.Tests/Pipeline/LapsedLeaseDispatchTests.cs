@@ -75,7 +75,8 @@ public sealed class LapsedLeaseDispatchTests(TestServers servers) : IAsyncLifeti
     }
 
     private DispatchReconciler NewReconciler() => new(
-        _db.Store, _db.Get<JobQueue>(), new TenantConcurrency(Options.Create(new TenantConcurrencyOptions())), Options.Create(new WorkerOptions()), TimeProvider.System,
+        _db.Store, _db.Get<JobQueue>(), new TenantConcurrency(Options.Create(new TenantConcurrencyOptions())),
+        new TenantSlotShares(Options.Create(new WorkerOptions()), Options.Create(new LlmWorkflow.Engine.Llm.Admission.AdmissionOptions())), Options.Create(new WorkerOptions()), TimeProvider.System,
         Microsoft.Extensions.Logging.Abstractions.NullLogger<DispatchReconciler>.Instance);
 
     private async Task<List<Guid>> DispatchedJobIdsAsync()

@@ -19,6 +19,7 @@ internal sealed partial class DispatchReconciler(
     JobLifecycleStore store,
     JobQueue queue,
     TenantConcurrency tenantCaps,
+    TenantSlotShares slotShares,
     IOptions<WorkerOptions> options,
     TimeProvider time,
     ILogger<DispatchReconciler> logger)
@@ -42,8 +43,9 @@ internal sealed partial class DispatchReconciler(
         await queue.TrimAcknowledgedAsync();
         // The waker wakes scheduled jobs on time; this catches any whose notice was lost.
         count += await WakeDueAsync(cancellationToken);
-        // A slot (of a capped tenant, of a concurrency key) freed by a worker that died before queuing the next job it held, or a cap lifted.
-        var slots = await SendMarkedAsync((_, limit, ct) => store.ResumeFreeSlotsAsync(tenantCaps, limit, ct), time.GetUtcNow(), cancellationToken);
+        // A slot (of a capped tenant, of a concurrency key, of a tenant's share) freed by a worker that died before
+        // queuing the next job it held, or a cap lifted, or the shares turned off.
+        var slots = await SendMarkedAsync((_, limit, ct) => store.ResumeFreeSlotsAsync(tenantCaps, slotShares.Current, limit, ct), time.GetUtcNow(), cancellationToken);
         Count(slots, "slot_freed");
 
         var redispatchBefore = time.GetUtcNow() - options.Value.RedispatchAfter;

@@ -34,6 +34,7 @@ internal sealed partial class JobProcessor(
     LlmWorkflow.Storage.Admission.TenantSpendBudgets spendBudgets,
     LlmWorkflow.Engine.Llm.Budgets.IStepCostHistory costHistory,
     TenantConcurrency tenantCaps,
+    TenantSlotShares slotShares,
     TimeProvider time,
     IOptions<WorkerOptions> options,
     ILogger<JobProcessor> logger)
@@ -42,19 +43,19 @@ internal sealed partial class JobProcessor(
 
     /// <summary>
     /// Claims the jobs of a batch of entries in one statement; entries whose job is absent need no run. With tenant
-    /// caps set or a workflow declaring <c>concurrency</c>, jobs past their tenant's cap or their key's limit are parked
-    /// as slot waits instead (absent too).
+    /// caps set, a workflow declaring <c>concurrency</c> or the tenants' slot shares on, jobs past their tenant's cap,
+    /// their key's limit or their tenant's share are parked as slot waits instead (absent too).
     /// </summary>
     public async Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(IReadOnlyList<DispatchedJob> batch, CancellationToken cancellationToken)
     {
         var ids = batch.Select(d => d.Dispatch.JobId).Where(id => id != Guid.Empty).Distinct().ToArray();
         var traceIds = RunTraceIds(batch);
-        if (!tenantCaps.Any && !catalog.All.Any(w => w.Concurrency is not null))
+        if (!tenantCaps.Any && !slotShares.Enabled && !catalog.All.Any(w => w.Concurrency is not null))
         {
             return await store.ClaimAsync(ids, _options.Id, _options.LeaseDuration, cancellationToken, traceIds);
         }
 
-        var (claimed, held) = await store.ClaimWithinLimitsAsync(ids, _options.Id, _options.LeaseDuration, tenantCaps,
+        var (claimed, held) = await store.ClaimWithinLimitsAsync(ids, _options.Id, _options.LeaseDuration, tenantCaps, slotShares.Current,
             time.GetUtcNow() + _options.ReconcileInterval, cancellationToken, traceIds);
         if (held > 0)
         {
@@ -66,20 +67,20 @@ internal sealed partial class JobProcessor(
 
     /// <summary>
     /// The job left <c>processing</c> (finished, parked, handed back): when its tenant is capped or it has a
-    /// concurrency key, the next job they held is queued at once. A failure here is the reconciler's backstop's to
-    /// repair, within its interval.
+    /// concurrency key, the next job they held is queued at once, and with the slot shares on the next job a share held
+    /// of the tenant furthest below its share. A failure here is the reconciler's backstop's to repair, within its interval.
     /// </summary>
     public async Task ReleaseSlotAsync(ClaimedJob claimed)
     {
         var tenantCap = tenantCaps.CapOf(claimed.TenantId);
-        if (tenantCap is null && claimed.ConcurrencyKey is null)
+        if (tenantCap is null && claimed.ConcurrencyKey is null && !slotShares.Enabled)
         {
             return;
         }
 
         try
         {
-            var resumed = await store.ResumeForSlotAsync(claimed.TenantId, tenantCap, claimed.ConcurrencyKey, claimed.ConcurrencyLimit, CancellationToken.None);
+            var resumed = await store.ResumeForSlotAsync(claimed.TenantId, tenantCap, claimed.ConcurrencyKey, claimed.ConcurrencyLimit, slotShares.Current, CancellationToken.None);
             foreach (var job in resumed)
             {
                 await queue.EnqueueAsync(job.Dispatch, CancellationToken.None);
