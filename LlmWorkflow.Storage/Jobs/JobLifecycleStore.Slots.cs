@@ -176,15 +176,28 @@ public sealed partial class JobLifecycleStore
         {ResumeForSlotUpdate()}
         """;
 
-    // The backstop for shares: each tenant whose share held jobs gets its share less its running and queued jobs; with
-    // shares off ($1 null: the setting was removed) every job a share held is queued.
+    // The backstop for shares: each tenant whose share held jobs gets its share less its running and queued jobs.
     // $1 the workers' slots, $2 tenants with a weight, $3 their weights, $4 at most.
     private static readonly string ResumeFreeShareSlotsSql = $"""
         WITH RECURSIVE {WaitingTenantsSql("$2", "$3")}, free AS (
-            SELECT o.tenant_id, COALESCE({ShareSql("$1", "o")}, 2147483647) - {TakenSlotsSql("o")} AS slots FROM waiting o WHERE o.held
+            SELECT o.tenant_id, {ShareSql("$1", "o")} - {TakenSlotsSql("o")} AS slots FROM waiting o WHERE o.held
         ), next AS (
             SELECT w.id FROM free f CROSS JOIN LATERAL ({ShareWaitsSql("f", "GREATEST(f.slots, 0)")}) w
              LIMIT $4
+        )
+        {ResumeForSlotUpdate()}
+        """;
+
+    // The backstop with shares off (the setting was removed): every job a share held is queued. It reads only the slot
+    // waits' partial index, so a worker without shares pays for no tenant scan on each pass.
+    // $1 at most.
+    private static readonly string ReleaseShareWaitsSql = $"""
+        WITH next AS (
+            SELECT id FROM llm_workflow_jobs w
+             WHERE w.status = 'waiting' AND w.wait_data->>'kind' = '{SlotWaitKind}' AND w.wait_data->'slot'->>'by' = 'share'
+             ORDER BY tenant_id, priority DESC, queued_at, id
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED
         )
         {ResumeForSlotUpdate()}
         """;
@@ -379,7 +392,9 @@ public sealed partial class JobLifecycleStore
             Parameters = { new NpgsqlParameter { Value = caps.Tenants }, new NpgsqlParameter { Value = caps.Limits }, new NpgsqlParameter { Value = limit } },
         });
         batch.BatchCommands.Add(new NpgsqlBatchCommand(ResumeFreeKeySlotsSql) { Parameters = { new NpgsqlParameter { Value = limit } } });
-        batch.BatchCommands.Add(SharesCommand(ResumeFreeShareSlotsSql, shares, limit));
+        batch.BatchCommands.Add(shares is null
+            ? new NpgsqlBatchCommand(ReleaseShareWaitsSql) { Parameters = { new NpgsqlParameter { Value = limit } } }
+            : SharesCommand(ResumeFreeShareSlotsSql, shares, limit));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var resumed = new List<MarkedDispatch>();
         do
@@ -391,16 +406,16 @@ public sealed partial class JobLifecycleStore
         return resumed;
     }
 
-    // The workers' slots (null: shares off), the tenants with a weight and their weights, as the share statements take them.
-    private static NpgsqlParameter[] SharesParameters(SlotShares? shares) =>
+    // The workers' slots, the tenants with a weight and their weights, as the share statements take them.
+    private static NpgsqlParameter[] SharesParameters(SlotShares shares) =>
     [
-        new NpgsqlParameter { Value = (object?)shares?.TotalSlots ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer },
-        new NpgsqlParameter { Value = shares?.Tenants ?? Array.Empty<string>() },
-        new NpgsqlParameter { Value = shares?.Weights ?? Array.Empty<decimal>() },
+        new NpgsqlParameter { Value = shares.TotalSlots, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer },
+        new NpgsqlParameter { Value = shares.Tenants },
+        new NpgsqlParameter { Value = shares.Weights },
     ];
 
     // A share statement: the shares' parameters, then at most how many jobs it queues.
-    private static NpgsqlBatchCommand SharesCommand(string sql, SlotShares? shares, int limit)
+    private static NpgsqlBatchCommand SharesCommand(string sql, SlotShares shares, int limit)
     {
         var command = new NpgsqlBatchCommand(sql);
         command.Parameters.AddRange(SharesParameters(shares));
