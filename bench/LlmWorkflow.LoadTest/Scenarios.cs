@@ -142,6 +142,11 @@ internal static class Scenarios
         };
     }
 
+    /// <summary>The client's warm-up before S2's window: <c>LLMWF_BENCH_WARMUP</c> jobs (bench/run.sh passes its
+    /// <c>WARMUP</c>, which the yardsticks read too), 50 by default as issue 59 states it.</summary>
+    private static int WarmUpJobs() =>
+        int.TryParse(Environment.GetEnvironmentVariable("LLMWF_BENCH_WARMUP"), out var jobs) && jobs > 0 ? jobs : 50;
+
     /// <summary>
     /// The product path end to end (S2): the API and <paramref name="workers"/> workers start cold (the load generator
     /// warms its own code first, against a stand-in), then
@@ -168,9 +173,9 @@ internal static class Scenarios
 
         await WaitForWorkersAsync(environment, workers);
         await LoadGeneratorWarmup.RunAsync(jobs, concurrency);
-        // A warm-up from the client, as the yardsticks get (bench/yardsticks/run.sh): 50 jobs submitted and drained
-        // before the window, which then counts only the measured jobs.
-        const int warmUp = 50;
+        // A warm-up from the client, as the yardsticks get (bench/yardsticks/run.sh): WARMUP (50) jobs submitted and
+        // drained before the window, which then counts only the measured jobs.
+        var warmUp = WarmUpJobs();
         await SubmissionClient.SubmitManyAsync(environment.ApiUrl, workflow, warmUp, input, concurrency);
         await WaitForCompletedAsync(environment, warmUp, Stopwatch.GetTimestamp());
         await using var roundTrips = await RoundTripMeter.StartAsync(environment);
@@ -196,6 +201,7 @@ internal static class Scenarios
             ["workers"] = workers,
             ["jobs"] = jobs,
             ["concurrency"] = concurrency,
+            ["warmup"] = warmUp,
             ["jobs_per_second"] = Math.Round(jobs / (window / 1000.0), 1),
             ["seconds"] = Math.Round(window / 1000.0, 2),
             ["submit_rps"] = Math.Round(jobs / submitSeconds, 1),
