@@ -174,9 +174,14 @@ public sealed partial class DashboardBrowserTests
     private static async Task ScreenshotForDocs(IPage page, ILocator part, string view)
     {
         var name = $"{view}-light-{page.ViewportSize?.Width ?? 1280}.png";
+        if (!DashboardFixture.TakesScreenshot(forDocs: true))
+        {
+            return;
+        }
+
         var path = Path.Combine(DashboardFixture.ScreenshotDirectory, name);
         await part.ScreenshotAsync(new LocatorScreenshotOptions { Path = path, Animations = ScreenshotAnimations.Disabled });
-        if (Environment.GetEnvironmentVariable("UPDATE_SCREENSHOTS") == "1")
+        if (DashboardFixture.UpdatesDocsScreenshots)
         {
             File.Copy(path, Path.Combine(RepositoryPaths.Root, "docs", "screenshots", name), overwrite: true);
         }

@@ -57,6 +57,17 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
     /// <summary>Where every screenshot is written (the test output folder).</summary>
     public static string ScreenshotDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "screenshots");
 
+    /// <summary>
+    /// Whether a view's screenshot is taken: every one with <c>SCREENSHOTS=1</c> (to look at the layouts), the docs'
+    /// ones with <c>UPDATE_SCREENSHOTS=1</c> (copied into docs/screenshots), none otherwise. A screenshot asserts
+    /// nothing, and encoding a hundred full-page PNGs cost a default run about a third of the dashboard class's time.
+    /// </summary>
+    public static bool TakesScreenshot(bool forDocs) =>
+        Environment.GetEnvironmentVariable("SCREENSHOTS") == "1" || (forDocs && UpdatesDocsScreenshots);
+
+    /// <summary>Whether the docs' screenshots are refreshed into docs/screenshots (<c>UPDATE_SCREENSHOTS=1</c>).</summary>
+    public static bool UpdatesDocsScreenshots => Environment.GetEnvironmentVariable("UPDATE_SCREENSHOTS") == "1";
+
     public async ValueTask InitializeAsync()
     {
         SlowUrl = await StartSlowServerAsync();

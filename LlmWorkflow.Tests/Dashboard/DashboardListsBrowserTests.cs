@@ -511,9 +511,14 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
     private static async Task Screenshot(IPage page, string view, string scheme, int width)
     {
         var name = $"{view}-{scheme}-{width}";
+        if (!DashboardFixture.TakesScreenshot(ForDocs.Contains(name)))
+        {
+            return;
+        }
+
         var path = Path.Combine(DashboardFixture.ScreenshotDirectory, "lists-" + name + ".png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, Animations = ScreenshotAnimations.Disabled });
-        if (ForDocs.Contains(name) && Environment.GetEnvironmentVariable("UPDATE_SCREENSHOTS") == "1")
+        if (ForDocs.Contains(name) && DashboardFixture.UpdatesDocsScreenshots)
         {
             var docs = Path.Combine(RepositoryPaths.Root, "docs", "screenshots");
             Directory.CreateDirectory(docs);
