@@ -21,7 +21,7 @@ public sealed class StartupLogTests(TestServers servers)
     public async Task AHealthyFirstStartOfApiAndWorkerPrintsNoWarning()
     {
         var ct = TestContext.Current.CancellationToken;
-        var environment = await TestEnvironment.CreateAsync(servers, nameof(StartupLogTests));
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(StartupLogTests), migrated: false);
         var settings = ShippedLogLevels(environment.Settings(new Dictionary<string, string?>
         {
             ["Webhooks:AllowPrivateNetworks"] = "true",

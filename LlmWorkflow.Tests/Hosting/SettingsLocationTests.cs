@@ -20,7 +20,7 @@ public sealed partial class SettingsLocationTests(TestServers servers) : IAsyncL
 
     public async ValueTask InitializeAsync()
     {
-        _environment = await TestEnvironment.CreateAsync(servers, nameof(SettingsLocationTests));
+        _environment = await TestEnvironment.CreateAsync(servers, nameof(SettingsLocationTests), migrated: false);
         _unrelated = new TemporaryDirectory();
     }
 

@@ -23,10 +23,15 @@ public sealed class TestEnvironment
 
     public const string AdminKey = "test-admin-key";
 
-    public static async Task<TestEnvironment> CreateAsync(TestServers servers, string name)
+    /// <summary>
+    /// A database of the class's own holding the current schema (<paramref name="migrated"/>, a copy of the run's
+    /// migrated template), or an empty one for a test of what the hosts do when they migrate at start-up.
+    /// </summary>
+    public static async Task<TestEnvironment> CreateAsync(TestServers servers, string name, bool migrated = true)
     {
         var redis = servers.RedisAsync();
-        return new(await servers.CreateDatabaseAsync(name), (await redis).ConnectionString, $"t-{Guid.NewGuid():N}");
+        var database = migrated ? await servers.CreateMigratedDatabaseAsync(name) : await servers.CreateDatabaseAsync(name);
+        return new(database, (await redis).ConnectionString, $"t-{Guid.NewGuid():N}");
     }
 
     /// <summary>For a test with a PostgreSQL of its own (other server settings): that database, the shared Redis.</summary>

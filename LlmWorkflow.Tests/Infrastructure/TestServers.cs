@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Tests.LocalServers;
+using LlmWorkflow.Tests.Persistence;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 [assembly: AssemblyFixture(typeof(LlmWorkflow.Tests.Infrastructure.TestServers))]
@@ -16,6 +19,7 @@ public sealed class TestServers : IAsyncDisposable
     private readonly Lazy<string> _root = new(() => Directory.CreateTempSubdirectory("llmwf-tests-").FullName);
     private readonly Lazy<Task<LocalPostgres>> _postgres;
     private readonly Lazy<Task<LocalRedis>> _redis;
+    private readonly Lazy<Task<string>> _migratedTemplate;
     private int _databases;
 
     public TestServers()
@@ -30,6 +34,14 @@ public sealed class TestServers : IAsyncDisposable
         _redis = new(() => StartOnce(
             () => new LocalRedis(new LocalRedisOptions { DataDirectory = Path.Combine(_root.Value, "redis") }),
             redis => redis.StartAsync()));
+        _migratedTemplate = new(() =>
+        {
+            // Made once for every test, outside the asking test's execution context (as the servers are).
+            using (ExecutionContext.SuppressFlow())
+            {
+                return Task.Run(MigrateTemplateAsync);
+            }
+        });
     }
 
     /// <summary>Whether either server was asked for (and so started, or tried to).</summary>
@@ -50,15 +62,51 @@ public sealed class TestServers : IAsyncDisposable
     }
 
     /// <summary>Creates an empty database for one test class and returns its connection string.</summary>
-    public async Task<string> CreateDatabaseAsync(string hint)
+    public Task<string> CreateDatabaseAsync(string hint) => CreateDatabaseAsync(hint, template: null);
+
+    /// <summary>
+    /// Creates a database for one test class that already holds the current schema, and returns its connection
+    /// string: a copy of a database migrated once per run, so the hosts a test starts find nothing to migrate. Each
+    /// migration from empty cost a test about 0.2 s of EF Core and DDL, several hundred times a run; a copy is a file
+    /// copy. Tests of the migration itself take an empty database (<see cref="CreateDatabaseAsync(string)"/>).
+    /// </summary>
+    public async Task<string> CreateMigratedDatabaseAsync(string hint)
+    {
+        await PostgresAsync(); // Refuses a unit test before anything starts.
+        return await CreateDatabaseAsync(hint, await _migratedTemplate.Value);
+    }
+
+    private async Task<string> CreateDatabaseAsync(string hint, string? template)
     {
         var postgres = await PostgresAsync();
         var name = $"t{Interlocked.Increment(ref _databases)}_{new string(hint.ToLowerInvariant().Where(char.IsLetterOrDigit).Take(40).ToArray())}";
         await using var connection = new NpgsqlConnection(postgres.ConnectionString);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+        var copy = template is null ? "" : $" TEMPLATE \"{template}\"";
+        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"{copy}", connection);
         await command.ExecuteNonQueryAsync();
         return postgres.GetConnectionString(name);
+    }
+
+    /// <summary>
+    /// The run's migrated template: migrated through the production migrator on an unpooled connection, so no session
+    /// is left on it (PostgreSQL copies a database only while nobody is connected to it).
+    /// </summary>
+    private async Task<string> MigrateTemplateAsync()
+    {
+        const string template = "template_migrated";
+        var postgres = await PostgresAsync();
+        await using (var connection = new NpgsqlConnection(postgres.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"CREATE DATABASE \"{template}\"", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var unpooled = new NpgsqlConnectionStringBuilder(postgres.GetConnectionString(template)) { Pooling = false }.ConnectionString;
+        await using var db = MigrationContext.Create(unpooled);
+        await new DatabaseMigrator(db, NullLogger<DatabaseMigrator>.Instance).MigrateAsync(CancellationToken.None);
+        return template;
     }
 
     public async ValueTask DisposeAsync()
