@@ -60,7 +60,7 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
     /// <summary>
     /// Whether a view's screenshot is taken: every one with <c>SCREENSHOTS=1</c> (to look at the layouts), the docs'
     /// ones with <c>UPDATE_SCREENSHOTS=1</c> (copied into docs/screenshots), none otherwise. A screenshot asserts
-    /// nothing, and encoding a hundred full-page PNGs cost a default run about a third of the dashboard class's time.
+    /// nothing, and encoding 96 full-page PNGs took the every-view test 84 s against 76 s without.
     /// </summary>
     public static bool TakesScreenshot(bool forDocs) =>
         Environment.GetEnvironmentVariable("SCREENSHOTS") == "1" || (forDocs && UpdatesDocsScreenshots);

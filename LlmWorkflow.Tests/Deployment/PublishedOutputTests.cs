@@ -62,7 +62,8 @@ public sealed class PublishedOutputTests(TestServers servers)
         var ct = TestContext.Current.CancellationToken;
         using var published = await PublishedApp.PublishAsync("LlmWorkflow.Worker", composite: true, ct);
 
-        // The in-process API migrates the database and takes the submission; the published worker runs the job.
+        // The database holds the current schema (TestEnvironment); the in-process API takes the submission and the
+        // published worker runs the job.
         var environment = await TestEnvironment.CreateAsync(servers, nameof(PublishedWorkerRunsAJobFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder));
         await using var api = new ApiFactory(environment.Settings());
         using var client = api.CreateAuthenticatedClient();

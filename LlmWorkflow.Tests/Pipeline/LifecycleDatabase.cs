@@ -4,7 +4,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using LlmWorkflow.Storage.Jobs;
-using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Storage;
 using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Worker.Jobs;
@@ -49,12 +48,8 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         services.AddSingleton<HeldWrites>();
         services.AddSingleton<JobRunStore>();
         services.AddSingleton<LiveEventPublisher>();
+        // The database already holds the current schema (TestEnvironment copies the run's migrated template).
         var provider = services.BuildServiceProvider();
-        await using (var scope = provider.CreateAsyncScope())
-        {
-            await scope.ServiceProvider.GetRequiredService<DatabaseMigrator>().MigrateAsync(ct);
-        }
-
         await provider.GetRequiredService<PostgresWriteBatcher>().StartAsync(ct);
         return new LifecycleDatabase(provider, provider.GetRequiredService<NpgsqlDataSource>());
     }
