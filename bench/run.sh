@@ -8,13 +8,14 @@
 # Environment: ROUNDS (3), CLIENTS ("dotnet node"; node applies to e2e and burst), YARDSTICK (1 for e2e and burst: BullMQ
 # for e2e, the same burst against bench/EmptyApi for burst), YARDSTICKS ("hangfire graphile" for e2e without an LLM
 # latency: the durable yardsticks, each run by bench/yardsticks/run.sh after BullMQ, "" for none), OUT, WARMUP (50: the
-# jobs each client and each durable yardstick submits and drains before e2e's window);
+# jobs each client and each durable yardstick submits and drains before e2e's window), WARMUP_REQUESTS (100: the
+# submissions each client sends before burst's window; the first wave of them is the cold row);
 # BEFORE=<dir> also runs, in each round, the API and Worker published in <dir>/LlmWorkflow.Api and <dir>/LlmWorkflow.Worker
 # (an earlier commit's `dotnet publish -c Release`), last in odd rounds and first in even ones, so a change is measured
 # against its base in the same sitting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export LLMWF_BENCH_WARMUP=${WARMUP:-50}
+export LLMWF_BENCH_WARMUP=${WARMUP:-50} LLMWF_BENCH_WARMUP_REQUESTS=${WARMUP_REQUESTS:-100}
 scenario=${1:?usage: bench/run.sh <scenario> [args...]}
 rounds=${ROUNDS:-3}
 clients=${CLIENTS:-dotnet node}

@@ -6,7 +6,8 @@ using LlmWorkflow.LoadTest;
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- throughput [jobs=20000] [workers=2]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- io [jobs=500] [latency_ms=1000] [https=0|1]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- e2e [jobs=5000] [workers=2] [concurrency=32] [llm_latency_ms: one LLM call per job]
-//   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- burst [requests=2000] [concurrency=32]
+//   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- burst [requests=2000] [concurrency=32]  (after LLMWF_BENCH_WARMUP_REQUESTS=100)
+//   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- coldstart  (a fresh worker's first queued job)
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- burst-empty-api [requests=2000] [concurrency=32]  (LLMWF_BENCH_PUBLISHED: bench/EmptyApi published)
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- events [jobs=200] [concurrency=1] [llm_latency_ms: one LLM call per job]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- recovery [jobs=200] [window_seconds=30]
@@ -28,6 +29,7 @@ var result = scenario switch
     "throughput" => await Scenarios.ThroughputAsync(environment, Arg(1, 20_000), Arg(2, 2)),
     "io" => await Scenarios.IoConcurrencyAsync(environment, Arg(1, 500), TimeSpan.FromMilliseconds(Arg(2, 1000)), https: Arg(3, 0) == 1, waves: Arg(4, 1)),
     "e2e" => await Scenarios.EndToEndAsync(environment, Arg(1, 5_000), Arg(2, 2), Arg(3, 32), args.Length > 4 ? Arg(4, 0) : null),
+    "coldstart" => await Scenarios.ColdStartAsync(environment),
     "burst" => await Scenarios.BurstAsync(environment, Arg(1, 2_000), Arg(2, 32)),
     "burst-empty-api" => await Scenarios.BurstAsync(environment, Arg(1, 2_000), Arg(2, 32), emptyApi: true),
     "events" => await Scenarios.EventsAsync(environment, Arg(1, 200), Arg(2, 1), args.Length > 3 ? Arg(3, 0) : null),

@@ -147,6 +147,11 @@ internal static class Scenarios
     private static int WarmUpJobs() =>
         int.TryParse(Environment.GetEnvironmentVariable("LLMWF_BENCH_WARMUP"), out var jobs) && jobs > 0 ? jobs : 50;
 
+    /// <summary>The client's warm-up before S1's window: <c>LLMWF_BENCH_WARMUP_REQUESTS</c> submissions (bench/run.sh
+    /// passes its <c>WARMUP_REQUESTS</c>), 100 by default as issue 59 states it; 0 measures the fresh API itself.</summary>
+    private static int WarmUpRequests() =>
+        int.TryParse(Environment.GetEnvironmentVariable("LLMWF_BENCH_WARMUP_REQUESTS"), out var requests) && requests >= 0 ? requests : 100;
+
     /// <summary>
     /// The product path end to end (S2): the API and <paramref name="workers"/> workers start cold (the load generator
     /// warms its own code first, against a stand-in), then
@@ -182,11 +187,14 @@ internal static class Scenarios
         var meter = new CpuMeter(environment);
         var cpuBefore = meter.Read();
         var started = Stopwatch.GetTimestamp();
+        // Issue 59's memory check: each service's RSS once 5,000 measured jobs are done, against its RSS at the end.
+        var rssAfter5000 = jobs > 5_000 ? ResidentSetAfterAsync(environment, warmUp + 5_000, started) : null;
         double[] latencies = [.. (await SubmissionClient.SubmitManyAsync(environment.ApiUrl, workflow, jobs, input, concurrency)).Order()];
 
         var submitSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         await WaitForCompletedAsync(environment, warmUp + jobs, started);
         var cpuAfter = meter.Read();
+        var rssAtEnd = ResidentSetMb(environment);
         var window = await environment.CountAsync($"""
             SELECT (EXTRACT(EPOCH FROM max(completed_at) - min(created_at)) * 1000)::bigint
               FROM (SELECT created_at, completed_at FROM llm_workflow_jobs ORDER BY created_at OFFSET {warmUp}) measured
@@ -209,7 +217,23 @@ internal static class Scenarios
             ["submit_p99_ms"] = Math.Round(Percentiles.Of(latencies, 99), 2),
             ["cpu_ms_per_job"] = CpuMeter.Split(cpuBefore, cpuAfter, jobs),
             ["round_trips_per_job"] = await roundTrips.PerJobAsync(jobs),
+            ["rss_mb_after_5000"] = rssAfter5000 is null ? null : await rssAfter5000,
+            ["rss_mb_at_end"] = rssAtEnd,
+            ["peak_rss_mb"] = ResidentSetMb(environment, "VmHWM:"),
         };
+    }
+
+    /// <summary>Each service's resident set (<c>VmRSS</c>, or <paramref name="field"/>) in MB, by role (the first
+    /// process of each: one API, one worker in e2e).</summary>
+    private static JsonObject ResidentSetMb(BenchEnvironment environment, string field = "VmRSS:") =>
+        new(environment.Services.GroupBy(s => s.Role)
+            .Select(g => KeyValuePair.Create(g.Key, (JsonNode?)Math.Round(StatusKb(g.First().Process.Id, field) / 1024.0, 1))));
+
+    private static async Task<JsonObject> ResidentSetAfterAsync(BenchEnvironment environment, int completed, long started)
+    {
+        // Polled once a second: this runs beside the measured window.
+        await WaitForCompletedAsync(environment, completed, started, pollMs: 1000);
+        return ResidentSetMb(environment);
     }
 
     /// <summary>S1: <paramref name="requests"/> submissions at <paramref name="concurrency"/> (closed loop) against a cold API, no workers.</summary>
@@ -225,6 +249,13 @@ internal static class Scenarios
         await environment.StartApiAsync(emptyApi ? "EmptyApi.dll" : "LlmWorkflow.Api.dll");
         // The API is fresh; the load generator is not part of it, so its own first requests go elsewhere.
         await LoadGeneratorWarmup.RunAsync(requests, concurrency);
+        // The client's warm-up (WARMUP_REQUESTS, 100 as issue 59 states it), whose first wave (the first `concurrency`
+        // requests, sent at once to the fresh API) is the cold row; the window after it is S1 warm.
+        var warmUp = WarmUpRequests();
+        var cold = warmUp > 0
+            ? await SubmissionClient.SubmitManyAsync(environment.ApiUrl, "bench_transform", warmUp, i => new { name = $"warm-up {i}" }, concurrency)
+            : [];
+        var firstWave = cold.Take(concurrency).ToArray();
         var meter = new CpuMeter(environment);
         var cpuBefore = meter.Read();
         var started = Stopwatch.GetTimestamp();
@@ -232,8 +263,7 @@ internal static class Scenarios
 
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         double[] latencies = [.. sent.Order()];
-        // The first wave (the first `concurrency` requests, sent at once to the fresh API) apart from the rest.
-        var firstWave = sent.Take(concurrency).ToArray();
+        double[] windowFirstWave = [.. sent.Take(concurrency)];
         double[] rest = [.. sent.Skip(concurrency).Order()];
         return new JsonObject
         {
@@ -242,13 +272,66 @@ internal static class Scenarios
             ["fsync"] = !environment.FsyncOff,
             ["requests"] = requests,
             ["concurrency"] = concurrency,
+            ["warmup_requests"] = warmUp,
             ["requests_per_second"] = Math.Round(requests / seconds, 1),
             ["p50_ms"] = Math.Round(Percentiles.Of(latencies, 50), 2),
             ["p99_ms"] = Math.Round(Percentiles.Of(latencies, 99), 2),
-            ["first_wave_ms_min"] = Math.Round(firstWave.Min(), 2),
-            ["first_wave_ms_max"] = Math.Round(firstWave.Max(), 2),
+            // The cold row: the fresh API's first wave (the warm-up's, or without one the window's own).
+            ["cold_first_wave_p99_ms"] = Math.Round(Percentiles.Of([.. (warmUp > 0 ? firstWave : windowFirstWave).Order()], 99), 2),
+            ["first_wave_ms_min"] = Math.Round(windowFirstWave.Min(), 2),
+            ["first_wave_ms_max"] = Math.Round(windowFirstWave.Max(), 2),
             ["after_first_wave_p99_ms"] = Math.Round(Percentiles.Of(rest, 99), 2),
             ["cpu_ms_per_request"] = CpuMeter.Split(cpuBefore, meter.Read(), requests),
+        };
+    }
+
+    /// <summary>
+    /// Cold start (issue 59), as a worker scaled out onto a running system meets it: a first worker runs one job (so
+    /// the stream's consumer group exists) and stops; one <c>bench_transform</c> job is queued while no worker runs;
+    /// then a fresh worker process starts with the shipped settings. From the moment the tool starts that process to
+    /// its "Worker started" line, to the job's claim (<c>started_at</c>) and to its <c>completed_at</c>. The tool and
+    /// PostgreSQL share the machine's clock.
+    /// </summary>
+    public static async Task<JsonObject> ColdStartAsync(BenchEnvironment environment)
+    {
+        await environment.StartApiAsync();
+        using var submitter = new Submitter(environment.ApiUrl).Configure();
+        var first = environment.StartWorker("bench-first-worker");
+        await submitter.SubmitManyAsync("bench_transform", 1, _ => new { name = "first worker" });
+        await WaitForCompletedAsync(environment, 1, Stopwatch.GetTimestamp());
+        await environment.StopAsync(first);
+        // The 202 comes after the job's row is committed and its stream entry written (SubmissionBatcher).
+        await submitter.SubmitManyAsync("bench_transform", 1, _ => new { name = "cold start" });
+        var job = await environment.ScalarAsync<Guid>("SELECT id FROM llm_workflow_jobs WHERE status = 'queued'");
+
+        var processStart = DateTimeOffset.UtcNow;
+        var started = Stopwatch.GetTimestamp();
+        environment.StartWorker("bench-cold-worker");
+        double? readyMs = null;
+        while (await environment.CountAsync($"SELECT count(*) FROM llm_workflow_jobs WHERE status = 'completed' AND id = '{job}'") < 1)
+        {
+            if (readyMs is null && WorkersStarted(environment, 2))
+            {
+                readyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            }
+
+            if (Stopwatch.GetElapsedTime(started) > TimeSpan.FromMinutes(2))
+            {
+                throw new TimeoutException("The queued job was not done within 2 minutes of the worker's start.");
+            }
+
+            await Task.Delay(5);
+        }
+
+        var startUnixMs = processStart.ToUnixTimeMilliseconds();
+        return new JsonObject
+        {
+            ["scenario"] = "cold_start",
+            ["worker_started_log_ms"] = readyMs is null ? null : Math.Round(readyMs.Value, 1),
+            ["claimed_ms"] = await environment.CountAsync(
+                $"SELECT (EXTRACT(EPOCH FROM started_at) * 1000)::bigint - {startUnixMs} FROM llm_workflow_jobs WHERE id = '{job}'"),
+            ["first_job_done_ms"] = await environment.CountAsync(
+                $"SELECT (EXTRACT(EPOCH FROM completed_at) * 1000)::bigint - {startUnixMs} FROM llm_workflow_jobs WHERE id = '{job}'"),
         };
     }
 
@@ -308,7 +391,7 @@ internal static class Scenarios
     private static bool WorkersStarted(BenchEnvironment environment, int workers) =>
         environment.WorkerOutput.Count(l => l.Contains("Worker started", StringComparison.Ordinal)) >= workers;
 
-    private static async Task WaitForCompletedAsync(BenchEnvironment environment, int jobs, long started)
+    private static async Task WaitForCompletedAsync(BenchEnvironment environment, int jobs, long started, int pollMs = 100)
     {
         while (await environment.CountAsync("SELECT count(*) FROM llm_workflow_jobs WHERE status = 'completed'") < jobs)
         {
@@ -317,7 +400,7 @@ internal static class Scenarios
                 throw new TimeoutException("Jobs did not complete within 5 minutes.");
             }
 
-            await Task.Delay(100);
+            await Task.Delay(pollMs);
         }
     }
 
@@ -515,9 +598,12 @@ internal static class Scenarios
     }
 
     /// <summary>Peak resident set size (VmHWM) of a process, from /proc.</summary>
-    private static long PeakMemoryKb(int pid)
+    private static long PeakMemoryKb(int pid) => StatusKb(pid, "VmHWM:");
+
+    /// <summary>A kB field of /proc/&lt;pid&gt;/status (<c>VmHWM:</c>, <c>VmRSS:</c>).</summary>
+    private static long StatusKb(int pid, string field)
     {
-        var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
         return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
     }
 }
