@@ -236,7 +236,8 @@ internal static class Scenarios
         return ResidentSetMb(environment);
     }
 
-    /// <summary>S1: <paramref name="requests"/> submissions at <paramref name="concurrency"/> (closed loop) against a cold API, no workers.</summary>
+    /// <summary>S1: <paramref name="requests"/> submissions at <paramref name="concurrency"/> (closed loop) to a fresh API after the
+    /// client's warm-up, no workers; the warm-up's first wave is the cold row.</summary>
     /// <param name="emptyApi">The yardstick instead of the API: bench/EmptyApi, which only parses each submission and
     /// answers 202, published as the API is (what a fresh .NET process of that shape costs on this machine).</param>
     public static async Task<JsonObject> BurstAsync(BenchEnvironment environment, int requests, int concurrency, bool emptyApi = false)
