@@ -123,13 +123,14 @@ public sealed partial class JobLifecycleStore(
         RETURNING id, priority, lease_expires_at AS waiting_since
         """;
 
-    // Queued jobs whose entry Redis may have lost: never sent, or sent longer ago than the cutoff.
-    // $1 sent before, $2 limit.
+    // Queued jobs whose entry Redis may have lost: never sent, or sent longer ago than the cutoff, and not among the
+    // jobs known to have their entry.
+    // $1 sent before, $2 limit, $3 job ids that have their entry.
     private static readonly string DispatchSql = $"""
         UPDATE llm_workflow_jobs SET dispatched_at = now()
          WHERE id IN (SELECT id FROM llm_workflow_jobs
                        WHERE {JobLifecycle.Guard(JobTransition.Dispatch)}
-                         AND (dispatched_at IS NULL OR dispatched_at < $1)
+                         AND (dispatched_at IS NULL OR dispatched_at < $1) AND id <> ALL($3)
                        ORDER BY priority DESC, queued_at
                        LIMIT $2
                        FOR UPDATE SKIP LOCKED)
@@ -328,10 +329,12 @@ public sealed partial class JobLifecycleStore(
 
     /// <summary>
     /// Dispatch: marks up to <paramref name="limit"/> queued jobs whose entry Redis may have lost (never sent, or sent
-    /// before <paramref name="sentBefore"/>) as dispatched now, and returns them for their stream entries.
+    /// before <paramref name="sentBefore"/>) as dispatched now, and returns them for their stream entries. The jobs of
+    /// <paramref name="withEntry"/> are known to have theirs and are left alone.
     /// </summary>
-    public Task<IReadOnlyList<MarkedDispatch>> MarkQueuedForDispatchAsync(DateTimeOffset sentBefore, int limit, CancellationToken cancellationToken) =>
-        MarkForDispatchAsync(DispatchSql, sentBefore, limit, cancellationToken);
+    public Task<IReadOnlyList<MarkedDispatch>> MarkQueuedForDispatchAsync(
+        DateTimeOffset sentBefore, IReadOnlyCollection<Guid> withEntry, int limit, CancellationToken cancellationToken) =>
+        MarkForDispatchAsync(DispatchSql, sentBefore, limit, cancellationToken, [.. withEntry]);
 
     /// <summary>
     /// DispatchLapsed: marks up to <paramref name="limit"/> running jobs whose lease lapsed (once per lapse, or again
@@ -340,11 +343,16 @@ public sealed partial class JobLifecycleStore(
     public Task<IReadOnlyList<MarkedDispatch>> MarkLapsedForDispatchAsync(DateTimeOffset sentBefore, int limit, CancellationToken cancellationToken) =>
         MarkForDispatchAsync(DispatchLapsedSql, sentBefore, limit, cancellationToken);
 
-    private async Task<IReadOnlyList<MarkedDispatch>> MarkForDispatchAsync(string sql, DateTimeOffset sentBefore, int limit, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<MarkedDispatch>> MarkForDispatchAsync(
+        string sql, DateTimeOffset sentBefore, int limit, CancellationToken cancellationToken, Guid[]? withEntry = null)
     {
         await using var command = dataSource.CreateCommand(sql);
         command.Parameters.Add(new NpgsqlParameter { Value = sentBefore });
         command.Parameters.Add(new NpgsqlParameter { Value = limit });
+        if (withEntry is not null)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = withEntry });
+        }
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var marked = new List<MarkedDispatch>();
         while (await reader.ReadAsync(cancellationToken))

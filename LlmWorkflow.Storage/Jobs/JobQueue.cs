@@ -104,24 +104,30 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<QueueOptions
         """;
 
     /// <summary>
-    /// When the oldest entry of <paramref name="keys"/> was added (stream ids are Redis's clock in milliseconds), or
-    /// null when they are empty. After a loss, the streams were recreated by XADDs made since: a job dispatched before
-    /// this time has lost its entry, one dispatched after it has one.
+    /// The first <paramref name="count"/> entries of each of <paramref name="keys"/>: when the oldest was added (stream
+    /// ids are Redis's clock in milliseconds; null when the streams are empty) and whose jobs they are. After a loss, the
+    /// streams were recreated by XADDs made since, so a queued job dispatched before that time lost its entry unless it
+    /// is among these jobs: its dispatch time is taken before its XADD, so on a first start, with every entry kept, it
+    /// can read a little earlier than the oldest entry.
     /// </summary>
-    public async Task<DateTimeOffset?> OldestEntryTimeAsync(IEnumerable<string> keys)
+    public async Task<FirstEntries> FirstEntriesAsync(IEnumerable<string> keys, int count)
     {
         DateTimeOffset? oldest = null;
+        var jobIds = new HashSet<Guid>();
         foreach (var key in keys)
         {
-            if (await Db.StreamRangeAsync(key, "-", "+", count: 1) is [var first, ..])
+            var entries = await Db.StreamRangeAsync(key, "-", "+", count: count);
+            if (entries is [var first, ..])
             {
                 var id = first.Id.ToString();
                 var at = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(id.AsSpan(0, id.IndexOf('-', StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture));
                 oldest = oldest is { } known && known < at ? known : at;
             }
+
+            jobIds.UnionWith(entries.Select(entry => Parse(entry).JobId));
         }
 
-        return oldest;
+        return new FirstEntries(oldest, jobIds);
     }
 
     /// <summary>True for the error a read, claim or ack gets when its stream or consumer group is gone.</summary>
@@ -315,6 +321,9 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<QueueOptions
         return new JobDispatch(jobId, priority, (string?)entry[TraceParentField], (string?)entry[TraceStateField]);
     }
 }
+
+/// <summary>When the oldest entry of some streams was added, and the jobs of their first entries.</summary>
+public sealed record FirstEntries(DateTimeOffset? Oldest, IReadOnlySet<Guid> JobIds);
 
 /// <summary>
 /// A pub/sub channel turned into a wake-up: <see cref="Next"/> returns a task that completes at the next message. The

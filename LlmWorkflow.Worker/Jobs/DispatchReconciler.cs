@@ -49,7 +49,7 @@ internal sealed partial class DispatchReconciler(
         Count(slots, "slot_freed");
 
         var redispatchBefore = time.GetUtcNow() - options.Value.RedispatchAfter;
-        var stale = await SendMarkedAsync(store.MarkQueuedForDispatchAsync, redispatchBefore, cancellationToken);
+        var stale = await SendMarkedAsync((before, limit, ct) => store.MarkQueuedForDispatchAsync(before, [], limit, ct), redispatchBefore, cancellationToken);
         var lapsed = await SendMarkedAsync(store.MarkLapsedForDispatchAsync, redispatchBefore, cancellationToken);
         Count(stale, "stale");
         Count(lapsed, "lease_lapsed");
@@ -74,10 +74,14 @@ internal sealed partial class DispatchReconciler(
             }
 
             // Jobs dispatched since the streams were recreated have their entries (the group starts at the first one);
-            // sending them again would only make duplicates, which also bend the bands' read order.
+            // sending them again would only make duplicates, which also bend the bands' read order. A job's dispatch
+            // time is taken just before its XADD, so the jobs of the first entries are left out by id: on a first
+            // start (jobs submitted before any worker ran, the stream made by their XADDs) none is sent again.
             var now = time.GetUtcNow();
-            var lostBefore = await queue.OldestEntryTimeAsync(recreated) is { } oldest && oldest < now ? oldest : now;
-            var count = await SendMarkedAsync(store.MarkQueuedForDispatchAsync, lostBefore, cancellationToken);
+            var first = await queue.FirstEntriesAsync(recreated, BatchSize);
+            var lostBefore = first.Oldest is { } oldest && oldest < now ? oldest : now;
+            var count = await SendMarkedAsync(
+                (before, limit, ct) => store.MarkQueuedForDispatchAsync(before, first.JobIds, limit, ct), lostBefore, cancellationToken);
             Count(count, "redis_lost_state");
             if (count > 0)
             {
