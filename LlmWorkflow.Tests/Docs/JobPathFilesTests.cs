@@ -11,12 +11,12 @@ namespace LlmWorkflow.Tests.Docs;
 [UnitTest]
 public sealed partial class JobPathFilesTests(ITestOutputHelper output)
 {
-    private static readonly string[] Assemblies =
+    internal static readonly string[] Assemblies =
         ["LlmWorkflow.Api", "LlmWorkflow.Worker", "LlmWorkflow.Storage", "LlmWorkflow.Engine", "LlmWorkflow.Contracts", "LlmWorkflow.ServiceDefaults"];
 
     // Where a job's code starts: the submit endpoint; the worker's reader, which claims and runs it; the lease
     // renewals while it runs; the webhook dispatcher, which delivers its outcome.
-    private static readonly (string Type, string? Method)[] Entries =
+    internal static readonly (string Type, string? Method)[] Entries =
     [
         ("LlmWorkflow.Api.Endpoints.JobEndpoints", "SubmitAsync"),
         ("LlmWorkflow.Worker.JobConsumerService", null),
@@ -53,11 +53,13 @@ public sealed partial class JobPathFilesTests(ITestOutputHelper output)
         Assert.All(named, file => Assert.Contains(file, files));
     }
 
-    private static List<string> JobPathFiles()
+    private static List<string> JobPathFiles() => RepositoryFiles(CodeReach.Load(AppContext.BaseDirectory, Assemblies).FilesReachedFrom(Entries));
+
+    /// <summary>The repository's source files among <paramref name="files"/> (no generated ones), relative and in order.</summary>
+    internal static List<string> RepositoryFiles(IEnumerable<string> files)
     {
         var root = RepositoryPaths.Root + Path.DirectorySeparatorChar;
-        return CodeReach.Load(AppContext.BaseDirectory, Assemblies)
-            .FilesReachedFrom(Entries)
+        return files
             .Where(file => file.StartsWith(root, StringComparison.Ordinal) && !file.Contains("/obj/", StringComparison.Ordinal))
             .Select(file => file[root.Length..])
             .Order(StringComparer.Ordinal)

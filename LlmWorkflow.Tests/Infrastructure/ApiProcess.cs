@@ -55,6 +55,9 @@ public sealed partial class ApiProcess : IAsyncDisposable
         return client;
     }
 
+    /// <summary>SIGTERM, then up to 30 s for the host's graceful shutdown.</summary>
+    public Task StopAsync() => _process.StopAsync(TimeSpan.FromSeconds(30));
+
     /// <summary>SIGKILL: no drain, no graceful shutdown — exactly a crash.</summary>
     public Task KillAsync() => _process.KillAsync();
 

@@ -74,6 +74,21 @@ public sealed class CapturedProcess : IAsyncDisposable
     /// <summary>The last lines, for a failure message.</summary>
     public string Tail() => string.Join('\n', _lines.TakeLast(QuotedLines));
 
+    /// <summary>
+    /// Stops the child as a platform does (SIGTERM), so it shuts down and flushes what it writes; kills it when it has
+    /// not exited within <paramref name="timeout"/>.
+    /// </summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        if (!Process.HasExited && LocalServers.UnixSignals.Send(Process.Id, LocalServers.UnixSignals.Terminate))
+        {
+            using var bounded = new CancellationTokenSource(timeout);
+            await Process.WaitForExitAsync(bounded.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+
+        await KillAsync();
+    }
+
     /// <summary>Kills the child and its own children, if still running, and waits for it to go.</summary>
     public async Task KillAsync()
     {

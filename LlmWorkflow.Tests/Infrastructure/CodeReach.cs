@@ -44,8 +44,15 @@ public sealed class CodeReach
         return reach;
     }
 
-    /// <summary>The source files reachable from the methods of each root type named as given (all of its methods when the name is null).</summary>
-    public IReadOnlySet<string> FilesReachedFrom(IEnumerable<(string TypeName, string? MethodName)> roots)
+    /// <summary>
+    /// The source files reachable from the methods of each root type named as given (all of its methods when the name is
+    /// null). With <paramref name="ran"/> (type full name as Cecil writes it, method name), only through methods that
+    /// ran: a method without a body (an interface's, an abstract one) passes, since a call through it reaches the
+    /// implementations that ran; and a file counts for its logic, not for a constructor or a property accessor alone
+    /// (a registry that builds every transform at start-up does not make each transform's file part of a job's path,
+    /// and a record's file is where its properties are read, not a step of the path).
+    /// </summary>
+    public IReadOnlySet<string> FilesReachedFrom(IEnumerable<(string TypeName, string? MethodName)> roots, Func<string, string, bool>? ran = null)
     {
         var seen = new HashSet<MethodNode>();
         var pending = new Stack<MethodNode>();
@@ -63,13 +70,19 @@ public sealed class CodeReach
 
         while (pending.TryPop(out var method))
         {
-            if (seen.Add(method))
+            if ((ran is null || !method.HasBody || ran(method.Type.FullName, method.Name)) && seen.Add(method))
             {
                 foreach (var next in Callees(method).Concat(Generated(method)))
                 {
                     pending.Push(next);
                 }
             }
+        }
+
+        if (ran is not null)
+        {
+            seen.RemoveWhere(m => m.HasBody && (m.Name is ".ctor" or ".cctor" || m.Name.StartsWith("get_", StringComparison.Ordinal)
+                || m.Name.StartsWith("set_", StringComparison.Ordinal) || m.Documents.Count == 0));
         }
 
         // A method without a body (an interface's, an abstract one) is read where its type is declared.
@@ -90,7 +103,7 @@ public sealed class CodeReach
         type.BaseNames.AddRange(definition.Interfaces.Select(i => i.InterfaceType.GetElementType().FullName));
         foreach (var method in definition.Methods)
         {
-            var node = new MethodNode(type, method.Name);
+            var node = new MethodNode(type, method.Name) { HasBody = method.HasBody };
             node.Documents.UnionWith(method.DebugInformation.SequencePoints.Where(p => !p.IsHidden).Select(p => p.Document.Url));
             if (method.HasBody)
             {
@@ -173,6 +186,8 @@ public sealed class CodeReach
         public TypeNode Type { get; } = type;
 
         public string Name { get; } = name;
+
+        public bool HasBody { get; init; }
 
         public HashSet<string> Documents { get; } = new(StringComparer.Ordinal);
 

@@ -46,6 +46,9 @@ public sealed class WorkerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGTERM, then up to 30 s for the host's graceful shutdown.</summary>
+    public Task StopAsync() => _process.StopAsync(TimeSpan.FromSeconds(30));
+
     /// <summary>SIGKILL: no drain, no lease release, no ack — exactly a crash.</summary>
     public Task KillAsync() => _process.KillAsync();
 
