@@ -26,7 +26,8 @@ internal sealed partial class JobConsumerService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // No group is created here: the first read meets the missing group (NOGROUP) and heals it like any later loss,
-        // re-dispatching every queued job, so a worker starting after Redis lost its data finds the jobs accepted before.
+        // re-dispatching every queued job whose entry went, so a worker starting after Redis lost its data finds the
+        // jobs accepted before.
         LogStarted(_options.Id, _options.MaxConcurrentJobs);
 
         var slots = new SemaphoreSlim(_options.MaxConcurrentJobs, _options.MaxConcurrentJobs);

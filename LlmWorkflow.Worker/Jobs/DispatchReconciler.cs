@@ -9,11 +9,12 @@ namespace LlmWorkflow.Worker.Jobs;
 /// <summary>
 /// Keeps the dispatch streams in step with PostgreSQL, which alone decides whether a job exists. Each pass: the
 /// consumer group exists on every stream (when it had to be created, Redis lost its data — FLUSHALL, or a restart
-/// without persistence — and every queued job is dispatched again at once); acknowledged entries are trimmed; queued
-/// jobs dispatched longer ago than <see cref="WorkerOptions.RedispatchAfter"/> are written to their stream again; a
-/// running job whose Postgres lease lapsed gets a new entry once per lapse (the lease is the one record of who runs a
-/// job; entries are acked at claim), and a worker then reclaims it with the Claim statement. A reader that meets a
-/// missing group (NOGROUP) calls <see cref="HealLostGroupsAsync"/> instead of waiting for the next pass.
+/// without persistence — or no worker had run yet, and every queued job whose entry went is dispatched again at once);
+/// acknowledged entries are trimmed; queued jobs dispatched longer ago than <see cref="WorkerOptions.RedispatchAfter"/>
+/// are written to their stream again; a running job whose Postgres lease lapsed gets a new entry once per lapse (the
+/// lease is the one record of who runs a job; entries are acked at claim), and a worker then reclaims it with the Claim
+/// statement. A reader that meets a missing group (NOGROUP) calls <see cref="HealLostGroupsAsync"/> instead of waiting
+/// for the next pass.
 /// </summary>
 internal sealed partial class DispatchReconciler(
     JobLifecycleStore store,
@@ -58,9 +59,10 @@ internal sealed partial class DispatchReconciler(
 
     /// <summary>
     /// Recreates consumer groups that are gone and, when any was, dispatches again every queued job last dispatched
-    /// before the recreated streams' oldest entry: their entries went with Redis's data. (A job dispatched by a host
-    /// whose clock runs ahead of Redis's may be missed here; the stale pass sends it after RedispatchAfter.) Concurrent callers in this process (the reader that hit NOGROUP and the periodic pass)
-    /// run it one at a time; across workers a job may be sent twice, which the claim makes harmless.
+    /// before the recreated streams' oldest entry and not among their first entries' jobs: their entries went with
+    /// Redis's data. (A job dispatched by a host whose clock runs ahead of Redis's may be missed here; the stale pass
+    /// sends it after RedispatchAfter.) Concurrent callers in this process (the reader that hit NOGROUP and the
+    /// periodic pass) run it one at a time; across workers a job may be sent twice, which the claim makes harmless.
     /// </summary>
     public async Task<int> HealLostGroupsAsync(CancellationToken cancellationToken)
     {
