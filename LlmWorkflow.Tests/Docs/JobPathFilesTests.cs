@@ -25,20 +25,26 @@ public sealed partial class JobPathFilesTests(ITestOutputHelper output)
     ];
 
     [Fact]
-    public void TheDocumentStatesHowManyFilesTheJobPathReaches()
+    public void TheDocumentStatesHowManyFilesTheJobPathReaches() =>
+        AssertDocumentStates(JobPathFiles(), StatedCount(), "reachable from the submit endpoint", "job-path-files.txt", output);
+
+    /// <summary>
+    /// docs/JOB_LIFECYCLE.md states "**N files** <paramref name="phrase"/>" with N the number of <paramref name="files"/>;
+    /// the list goes to <paramref name="listName"/> beside the test assembly, for the reader of a failure (the test
+    /// output is cut short by some runners).
+    /// </summary>
+    internal static void AssertDocumentStates(List<string> files, Regex statedCount, string phrase, string listName, ITestOutputHelper output)
     {
-        var files = JobPathFiles();
-        // The whole list, for the reader of a failure (the test output is cut short by some runners).
-        File.WriteAllLines(Path.Combine(AppContext.BaseDirectory, "job-path-files.txt"), files);
+        File.WriteAllLines(Path.Combine(AppContext.BaseDirectory, listName), files);
         var byProject = string.Join(", ", files.GroupBy(f => f[..f.IndexOf('/', StringComparison.Ordinal)]).Select(g => $"{g.Key} {g.Count()}"));
-        output.WriteLine(byProject);
+        output.WriteLine($"{files.Count} files ({byProject}):\n{string.Join('\n', files)}");
         var doc = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "docs", "JOB_LIFECYCLE.md"));
-        var stated = StatedCount().Match(doc);
-        Assert.True(stated.Success, "docs/JOB_LIFECYCLE.md must state \"<N> files reachable from the submit endpoint\".");
+        var stated = statedCount.Match(doc);
+        Assert.True(stated.Success, $"docs/JOB_LIFECYCLE.md must state \"**<N> files** {phrase}\".");
         Assert.True(
             int.Parse(stated.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) == files.Count,
-            $"docs/JOB_LIFECYCLE.md states {stated.Groups[1].Value} files; the code reaches {files.Count} ({byProject}; the list is in " +
-            "job-path-files.txt beside the test assembly).");
+            $"docs/JOB_LIFECYCLE.md states {stated.Groups[1].Value} files {phrase}; the code gives {files.Count} ({byProject}; the list is in " +
+            $"{listName} beside the test assembly).");
     }
 
     [Fact]

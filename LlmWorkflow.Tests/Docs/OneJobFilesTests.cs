@@ -32,16 +32,7 @@ public sealed partial class OneJobFilesTests(TestServers servers, ITestOutputHel
         var reach = CodeReach.Load(AppContext.BaseDirectory, JobPathFilesTests.Assemblies);
         var files = JobPathFilesTests.RepositoryFiles(reach.FilesReachedFrom(JobPathFilesTests.Entries, (type, method) => ran.Contains((type, method))));
 
-        File.WriteAllLines(Path.Combine(AppContext.BaseDirectory, "one-job-files.txt"), files);
-        var byProject = string.Join(", ", files.GroupBy(f => f[..f.IndexOf('/', StringComparison.Ordinal)]).Select(g => $"{g.Key} {g.Count()}"));
-        output.WriteLine($"{files.Count} files ({byProject}):\n{string.Join('\n', files)}");
-        var doc = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "docs", "JOB_LIFECYCLE.md"));
-        var stated = StatedCount().Match(doc);
-        Assert.True(stated.Success, "docs/JOB_LIFECYCLE.md must state \"<N> files one job passes through\".");
-        Assert.True(
-            int.Parse(stated.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) == files.Count,
-            $"docs/JOB_LIFECYCLE.md states {stated.Groups[1].Value} files; one job passed through {files.Count} ({byProject}; the list is in " +
-            "one-job-files.txt beside the test assembly).");
+        JobPathFilesTests.AssertDocumentStates(files, StatedCount(), "one job passes through", "one-job-files.txt", output);
     }
 
     /// <summary>

@@ -1,10 +1,8 @@
-using LlmWorkflow.Engine.Llm.Admission;
 using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Tests.Webhooks;
 using LlmWorkflow.Worker.Jobs;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace LlmWorkflow.Tests.Pipeline;
@@ -70,20 +68,8 @@ public sealed class ConsumerGroupCreationTests(TestServers servers) : IAsyncLife
         return id;
     }
 
-    private DispatchReconciler NewReconciler() => new(
-        _db.Store, _db.Get<JobQueue>(), new TenantConcurrency(Options.Create(new TenantConcurrencyOptions())),
-        new TenantSlotShares(Options.Create(new WorkerOptions()), Options.Create(new AdmissionOptions())), Options.Create(new WorkerOptions()),
-        TimeProvider.System, new LoggerFactory([_logs]).CreateLogger<DispatchReconciler>());
+    private DispatchReconciler NewReconciler() =>
+        LapsedLeaseDispatchTests.NewReconciler(_db, new LoggerFactory([_logs]).CreateLogger<DispatchReconciler>());
 
-    private async Task<List<Guid>> DispatchedJobIdsAsync()
-    {
-        var redis = _db.Get<IConnectionMultiplexer>().GetDatabase();
-        var ids = new List<Guid>();
-        foreach (var key in _db.Get<JobQueue>().StreamKeys)
-        {
-            ids.AddRange((await redis.StreamRangeAsync(key)).Select(e => Guid.Parse((string)e["job_id"]!)));
-        }
-
-        return ids;
-    }
+    private Task<List<Guid>> DispatchedJobIdsAsync() => LapsedLeaseDispatchTests.DispatchedJobIdsAsync(_db);
 }

@@ -2,6 +2,7 @@ using LlmWorkflow.Storage.Jobs;
 using StackExchange.Redis;
 using LlmWorkflow.Tests.Infrastructure;
 using LlmWorkflow.Worker.Jobs;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Tests.Pipeline;
@@ -74,15 +75,21 @@ public sealed class LapsedLeaseDispatchTests(TestServers servers) : IAsyncLifeti
         Assert.Equal([older, old], await DispatchedJobIdsAsync());
     }
 
-    private DispatchReconciler NewReconciler() => new(
-        _db.Store, _db.Get<JobQueue>(), new TenantConcurrency(Options.Create(new TenantConcurrencyOptions())),
-        new TenantSlotShares(Options.Create(new WorkerOptions()), Options.Create(new LlmWorkflow.Engine.Llm.Admission.AdmissionOptions())), Options.Create(new WorkerOptions()), TimeProvider.System,
-        Microsoft.Extensions.Logging.Abstractions.NullLogger<DispatchReconciler>.Instance);
+    private DispatchReconciler NewReconciler() => NewReconciler(_db);
 
-    private async Task<List<Guid>> DispatchedJobIdsAsync()
+    private Task<List<Guid>> DispatchedJobIdsAsync() => DispatchedJobIdsAsync(_db);
+
+    /// <summary>A reconciler over the test's database and Redis, with the shipped worker settings.</summary>
+    internal static DispatchReconciler NewReconciler(LifecycleDatabase db, ILogger<DispatchReconciler>? logger = null) => new(
+        db.Store, db.Get<JobQueue>(), new TenantConcurrency(Options.Create(new TenantConcurrencyOptions())),
+        new TenantSlotShares(Options.Create(new WorkerOptions()), Options.Create(new LlmWorkflow.Engine.Llm.Admission.AdmissionOptions())), Options.Create(new WorkerOptions()), TimeProvider.System,
+        logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger<DispatchReconciler>.Instance);
+
+    /// <summary>The job ids of every entry on the dispatch streams, band by band, oldest first.</summary>
+    internal static async Task<List<Guid>> DispatchedJobIdsAsync(LifecycleDatabase db)
     {
-        var queue = _db.Get<JobQueue>();
-        var redis = _db.Get<IConnectionMultiplexer>().GetDatabase();
+        var queue = db.Get<JobQueue>();
+        var redis = db.Get<IConnectionMultiplexer>().GetDatabase();
         var ids = new List<Guid>();
         foreach (var key in queue.StreamKeys)
         {
