@@ -353,6 +353,7 @@ public sealed partial class JobLifecycleStore(
         {
             command.Parameters.Add(new NpgsqlParameter { Value = withEntry });
         }
+
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var marked = new List<MarkedDispatch>();
         while (await reader.ReadAsync(cancellationToken))

@@ -106,9 +106,9 @@ public sealed class JobQueue(IConnectionMultiplexer redis, IOptions<QueueOptions
     /// <summary>
     /// The first <paramref name="count"/> entries of each of <paramref name="keys"/>: when the oldest was added (stream
     /// ids are Redis's clock in milliseconds; null when the streams are empty) and whose jobs they are. After a loss, the
-    /// streams were recreated by XADDs made since, so a queued job dispatched before that time lost its entry unless it
-    /// is among these jobs: its dispatch time is taken before its XADD, so on a first start, with every entry kept, it
-    /// can read a little earlier than the oldest entry.
+    /// streams were recreated by XADDs made since, so a queued job dispatched before that time lost its entry, unless it
+    /// is one of these jobs: a job's dispatch time is taken just before its XADD, so a job whose entry was kept (every
+    /// job, on a first start) can have been dispatched a little before the oldest entry.
     /// </summary>
     public async Task<FirstEntries> FirstEntriesAsync(IEnumerable<string> keys, int count)
     {
