@@ -80,10 +80,9 @@ public sealed class CapturedProcess : IAsyncDisposable
     /// </summary>
     public async Task StopAsync(TimeSpan timeout)
     {
-        if (!Process.HasExited && LocalServers.UnixSignals.Send(Process.Id, LocalServers.UnixSignals.Terminate))
+        if (!Process.HasExited)
         {
-            using var bounded = new CancellationTokenSource(timeout);
-            await Process.WaitForExitAsync(bounded.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+            await LocalServers.UnixSignals.TerminateAsync(Process, timeout);
         }
 
         await KillAsync();

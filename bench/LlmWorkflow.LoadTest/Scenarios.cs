@@ -321,7 +321,8 @@ internal static class Scenarios
         }
 
         // The worker's own log line (JSON, with its Timestamp, at the shipped level).
-        var startedLine = environment.WorkerOutput.LastOrDefault(l => l.Contains("bench-cold-worker", StringComparison.Ordinal));
+        var startedLine = environment.WorkerOutput.LastOrDefault(l =>
+            l.Contains("Worker started", StringComparison.Ordinal) && l.Contains("bench-cold-worker", StringComparison.Ordinal));
         var loggedAt = startedLine is null ? (DateTimeOffset?)null
             : DateTimeOffset.Parse((string)JsonNode.Parse(startedLine)!["Timestamp"]!, CultureInfo.InvariantCulture);
         var startUnixMs = processStart.ToUnixTimeMilliseconds();

@@ -105,21 +105,12 @@ public sealed class LocalRedis : IAsyncDisposable
             return;
         }
 
-        if (!kill && UnixSignals.Send(process.Id, UnixSignals.Terminate))
+        if (!kill && await UnixSignals.TerminateAsync(process, StopTimeout, cancellationToken))
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(StopTimeout);
-            try
-            {
-                await process.WaitForExitAsync(timeout.Token);
-                return;
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // It did not stop in time: fall through to SIGKILL.
-            }
+            return;
         }
 
+        // Asked to, or it did not stop in time: SIGKILL.
         process.Kill();
         await process.WaitForExitAsync(cancellationToken);
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace LlmWorkflow.Tests.LocalServers;
@@ -16,6 +17,30 @@ internal static partial class UnixSignals
 
     /// <summary>Sends <paramref name="signal"/> to the process; false when it no longer exists.</summary>
     public static bool Send(int processId, int signal) => Kill(processId, signal) == 0;
+
+    /// <summary>
+    /// Asks <paramref name="process"/> to terminate cleanly (SIGTERM) and waits up to <paramref name="timeout"/> for it
+    /// to exit; false when it did not (the caller then kills it) or could not be signalled.
+    /// </summary>
+    public static async Task<bool> TerminateAsync(Process process, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        if (!Send(process.Id, Terminate))
+        {
+            return false;
+        }
+
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(timeout);
+        try
+        {
+            await process.WaitForExitAsync(bounded.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
 
     /// <summary>The conventional name of a signal number, for messages like "(signal KILL)".</summary>
     public static string Name(int signal) => signal switch
