@@ -56,7 +56,6 @@ public static class WorkerHostExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScheduleTicker>());
         builder.Services.AddHostedService<WorkerPresenceService>();
         builder.Services.AddSingleton<WebhookDeliveryStore>();
-        builder.Services.AddSingleton<WebhookRetrySchedule>();
         // No resilience handler: a retry here would be a second, unrecorded layer under the delivery schedule.
         builder.Services.AddHttpClient(WebhookSender.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(sp => WebhookSender.CreateTransport(sp.GetRequiredService<IOptions<WebhookOptions>>().Value))

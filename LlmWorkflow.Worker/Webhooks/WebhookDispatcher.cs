@@ -10,12 +10,12 @@ namespace LlmWorkflow.Worker.Webhooks;
 /// Delivers webhooks from the Postgres outbox, off the jobs' path: rounds back to back while there is a backlog,
 /// otherwise one round per poll interval. A round claims due attempts, signs and sends them concurrently, records each
 /// result and schedules the next attempt or dead-letters the event. Everything it knows is in Postgres and claims are
-/// exclusive, so every worker runs one and they share the work.
+/// exclusive, so every worker runs one and they share the work. Its parts: <see cref="WebhookDeliveryStore"/> (the
+/// outbox's claim and record statements) and <see cref="WebhookSender"/> (the signed HTTP attempt).
 /// </summary>
 internal sealed partial class WebhookDispatcher(
     WebhookDeliveryStore store,
     WebhookSender sender,
-    WebhookRetrySchedule schedule,
     WebhookSecretProtector secretProtector,
     IOptions<WebhookOptions> options,
     TimeProvider time,
@@ -27,6 +27,9 @@ internal sealed partial class WebhookDispatcher(
 
     // Past the attempt's own timeout, so a lease only lapses when its worker is gone.
     private static readonly TimeSpan LeaseMargin = TimeSpan.FromSeconds(30);
+
+    // Each retry's delay varies by up to this share either way, so receivers recovering from an outage are not hit in lock-step.
+    private const double RetryJitter = 0.10;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -97,7 +100,7 @@ internal sealed partial class WebhookDispatcher(
             WebhookSendOutcome.Delivered => (WebhookAttemptStates.Delivered, null),
             WebhookSendOutcome.Gone => (WebhookAttemptStates.Gone, null),
             WebhookSendOutcome.PermanentFailure => (WebhookAttemptStates.DeadLettered, null),
-            _ => schedule.NextAttemptAt(delivery.AttemptNumber, result.RetryAfter, time.GetUtcNow()) is { } at
+            _ => NextAttemptAt(delivery.AttemptNumber, result.RetryAfter) is { } at
                 ? (WebhookAttemptStates.Failed, at)
                 : (WebhookAttemptStates.DeadLettered, (DateTimeOffset?)null),
         };
@@ -138,6 +141,29 @@ internal sealed partial class WebhookDispatcher(
         // A terminal event is stored as a snapshot of the finished job and rendered here, identically on every attempt.
         var body = WebhookBodies.ToUtf8(delivery.PayloadJson);
         return sender.SendAsync(new WebhookRequest(delivery.WebhookUrl, delivery.EventId, delivery.EventType, body, secrets, timestamp), cancellationToken);
+    }
+
+    /// <summary>
+    /// When the attempt after failed attempt <paramref name="attemptNumber"/> (1-based) is due: delay n of
+    /// <see cref="WebhookOptions.RetryDelays"/> with jitter, or later if the receiver's <c>Retry-After</c> (bounded) asks
+    /// for it. Null past the schedule: the event is dead-lettered.
+    /// </summary>
+    private DateTimeOffset? NextAttemptAt(int attemptNumber, TimeSpan? retryAfter)
+    {
+        var delays = options.Value.RetryDelays;
+        if (attemptNumber < 1 || attemptNumber > delays.Length)
+        {
+            return null;
+        }
+
+        var delay = delays[attemptNumber - 1] * (1 - RetryJitter + (2 * RetryJitter * Random.Shared.NextDouble()));
+        if (retryAfter is { } requested)
+        {
+            var bounded = requested < options.Value.MaxRetryAfter ? requested : options.Value.MaxRetryAfter;
+            delay = bounded > delay ? bounded : delay;
+        }
+
+        return time.GetUtcNow() + delay;
     }
 
     /// <summary>The job's own secret alone, or the service secret followed by the ones being rotated out.</summary>

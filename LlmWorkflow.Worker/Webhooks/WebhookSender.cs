@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Reflection;
+using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Engine.Network;
@@ -132,4 +133,91 @@ internal sealed class WebhookSender : IDisposable
     }
 
     private static int ElapsedMs(long started) => (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+}
+
+/// <summary>One signed POST to send: the exact body bytes, the event identity and the secrets to sign with (current first).</summary>
+internal sealed record WebhookRequest(
+    string Url,
+    string EventId,
+    string EventType,
+    ReadOnlyMemory<byte> Body,
+    IReadOnlyList<string> Secrets,
+    DateTimeOffset Timestamp);
+
+/// <summary>The record of one HTTP attempt: what the receiver answered (or why nothing was sent) and how long it took.</summary>
+internal sealed record WebhookSendResult(
+    WebhookSendOutcome Outcome,
+    int? HttpStatus,
+    string? ResponseBody,
+    string? Error,
+    int DurationMs,
+    TimeSpan? RetryAfter = null)
+{
+    public static WebhookSendResult NotSent(string error) => new(WebhookSendOutcome.PermanentFailure, null, null, error, 0);
+}
+
+/// <summary>How one delivery attempt ended, which decides the attempt's state and whether to retry.</summary>
+internal enum WebhookSendOutcome
+{
+    /// <summary>2xx.</summary>
+    Delivered,
+
+    /// <summary>410: the receiver asks not to send this event again.</summary>
+    Gone,
+
+    /// <summary>Network error, timeout, 3xx, 4xx, 5xx: retried on the schedule.</summary>
+    RetryableFailure,
+
+    /// <summary>Retrying cannot help (no signing secret, blocked destination): dead-lettered at once, replayable.</summary>
+    PermanentFailure,
+}
+
+/// <summary>
+/// The two signature schemes sent on every delivery, both over the exact body bytes:
+/// the documents' <c>X-Webhook-Signature: sha256=&lt;hex&gt;</c> and Standard Webhooks' <c>webhook-signature: v1,&lt;base64&gt;</c>.
+/// </summary>
+internal static class WebhookSignatures
+{
+    /// <summary>Prefix of Standard Webhooks secrets; the rest is the base64 of the key bytes.</summary>
+    public const string StandardSecretPrefix = "whsec_";
+
+    /// <summary><c>sha256=</c> + lowercase hex HMAC-SHA256 of the body, keyed by the secret's UTF-8 bytes (what the documents' receivers check).</summary>
+    public static string Legacy(string secret, ReadOnlySpan<byte> body) =>
+        "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body));
+
+    /// <summary>
+    /// Standard Webhooks: <c>v1,</c> + base64 HMAC-SHA256 of <c>"{id}.{timestamp}.{body}"</c>, one per secret, space-separated
+    /// (several during a rotation, so receivers holding either secret accept the delivery).
+    /// </summary>
+    public static string Standard(IEnumerable<string> secrets, string webhookId, long timestamp, ReadOnlySpan<byte> body)
+    {
+        var prefix = Encoding.UTF8.GetBytes($"{webhookId}.{timestamp}.");
+        var content = new byte[prefix.Length + body.Length];
+        prefix.CopyTo(content, 0);
+        body.CopyTo(content.AsSpan(prefix.Length));
+
+        var signatures = new List<string>();
+        foreach (var secret in secrets)
+        {
+            signatures.Add("v1," + Convert.ToBase64String(HMACSHA256.HashData(StandardKey(secret), content)));
+        }
+
+        return string.Join(' ', signatures);
+    }
+
+    /// <summary>The HMAC key of a secret: the decoded bytes of <c>whsec_&lt;base64&gt;</c>, otherwise the secret's UTF-8 bytes.</summary>
+    public static byte[] StandardKey(string secret)
+    {
+        if (secret.StartsWith(StandardSecretPrefix, StringComparison.Ordinal))
+        {
+            var encoded = secret[StandardSecretPrefix.Length..];
+            var buffer = new byte[encoded.Length];
+            if (Convert.TryFromBase64String(encoded, buffer, out var written) && written > 0)
+            {
+                return buffer[..written];
+            }
+        }
+
+        return Encoding.UTF8.GetBytes(secret);
+    }
 }
