@@ -187,11 +187,39 @@ public sealed class DashboardListsBrowserTests(DashboardFixture fixture) : IClas
             await page.Locator($"table[data-role=jobs] tr[data-job-id='{id}'] input[data-action=select]").CheckAsync();
         }
 
-        await page.Locator("[data-bulk=retry]").ClickAsync();
-        await Expect(dialog).ToContainTextAsync("Retry 3 jobs?");
-        await dialog.Locator("[data-confirm=retry]").ClickAsync();
-        summary = page.Locator("[data-role=bulk-result] .bulk-summary[data-action=retry]");
-        await Expect(summary).ToHaveAttributeAsync("data-succeeded", "2");
+        // The list's reload after the retry is held: the emptied selection must show at once (select-all unchecked, the
+        // bulk buttons disabled), or a click on a still-checked select-all before the reload answers selects nothing.
+        var reload = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        static bool IsJobList(string url) => url.Contains("/api/v1/jobs?", StringComparison.Ordinal);
+        await page.RouteAsync(IsJobList, async route =>
+        {
+            await reload.Task;
+            try
+            {
+                await route.ContinueAsync();
+            }
+            catch (PlaywrightException)
+            {
+                // The page gave up on this read (a newer one replaced it).
+            }
+        });
+        try
+        {
+            await page.Locator("[data-bulk=retry]").ClickAsync();
+            await Expect(dialog).ToContainTextAsync("Retry 3 jobs?");
+            await dialog.Locator("[data-confirm=retry]").ClickAsync();
+            summary = page.Locator("[data-role=bulk-result] .bulk-summary[data-action=retry]");
+            await Expect(summary).ToHaveAttributeAsync("data-succeeded", "2");
+            await Expect(page.Locator("[data-role=select-all]")).Not.ToBeCheckedAsync();
+            await Expect(page.Locator("[data-role=selected-count]")).ToHaveTextAsync("0 selected");
+            await Expect(page.Locator("[data-bulk=delete]")).ToBeDisabledAsync();
+        }
+        finally
+        {
+            reload.TrySetResult();
+            await page.UnrouteAsync(IsJobList);
+        }
+
         await Expect(summary.Locator($"tr[data-job-id='{finished}']")).ToHaveAttributeAsync("data-outcome", "refused");
         foreach (var id in running)
         {

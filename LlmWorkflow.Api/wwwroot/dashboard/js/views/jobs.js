@@ -175,7 +175,9 @@ export async function renderJobs(main, queryString) {
   const tableEl = h('table', { class: 'responsive jobs-table', 'data-role': 'jobs', 'aria-describedby': 'jobs-summary' },
     caption, h('thead', null, headRow), tbody);
   const drillBar = h('div', { 'data-role': 'drill-down' });
-  const bulk = bulkPanel({ state, onDone: () => load() });
+  // A bulk action or "Clear selection" empties the selection: the rows' boxes and select-all show it at once, not
+  // only when the reload answers (a click on a still-checked select-all would otherwise do nothing).
+  const bulk = bulkPanel({ state, onDone: () => { renderRows(currentJobs); load(); } });
   selectionChanged = () => { bulk.update(currentJobs); syncSelectAll(); };
   const selectAll = h('input', {
     type: 'checkbox', 'data-role': 'select-all', 'aria-label': 'Select all jobs shown',
