@@ -36,6 +36,11 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<JobRunStore>();
         builder.Services.AddSingleton<HeldWrites>();
         builder.Services.AddSingleton<TenantSlotShares>();
+        builder.Services.AddSingleton<JobClaims>();
+        builder.Services.AddSingleton<JobRuns>();
+        builder.Services.AddSingleton<RunnableWorkflows>();
+        builder.Services.AddSingleton<WorkflowRunOptionsFactory>();
+        builder.Services.AddSingleton<UnfinishedRuns>();
         builder.Services.AddSingleton<JobProcessor>();
         builder.Services.AddOptions<LlmWorkflow.Worker.RunLogs.CsvRunLogOptions>().Bind(builder.Configuration.GetSection(LlmWorkflow.Worker.RunLogs.CsvRunLogOptions.SectionName))
             .PostConfigure(o => o.CsvDirectory ??= builder.Configuration[LlmWorkflow.Worker.RunLogs.CsvRunLogOptions.DirectoryVariable] is { Length: > 0 } dir ? dir : null);
