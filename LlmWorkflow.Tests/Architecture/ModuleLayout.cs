@@ -57,7 +57,7 @@ internal sealed record ModuleLayout(string[] CoreNamespaces, CapabilityModule[] 
         var found = new HashSet<LayoutViolation>();
         foreach (var use in uses)
         {
-            if (CompositionTypes.Contains(use.From) || IsComposition(use.FromNamespace, use.From) || ModuleOf(use.ToNamespace) is not { } used)
+            if (IsComposition(use) || ModuleOf(use.ToNamespace) is not { } used)
             {
                 continue;
             }
@@ -71,6 +71,9 @@ internal sealed record ModuleLayout(string[] CoreNamespaces, CapabilityModule[] 
 
         return [.. found];
     }
+
+    /// <summary>Whether the use is made by the hosts' composition, which wires the modules to the core by design.</summary>
+    public bool IsComposition(TypeUse use) => CompositionTypes.Contains(use.From) || IsComposition(use.FromNamespace, use.From);
 
     // The hosts' DI extension classes live in Microsoft.Extensions.* namespaces by convention, or are named for what
     // they extend (a module's AddX on IServiceCollection or the host builder, its MapX on the endpoints).
