@@ -39,6 +39,21 @@ public static class StorageServiceCollectionExtensions
         var postgres = configuration.GetConnectionString("postgres")
             ?? throw new InvalidOperationException("ConnectionStrings:postgres is not set (environment variable ConnectionStrings__postgres).");
 
+        services.AddJobStore(postgres, configuration);
+        services.AddTenantCaps(configuration);
+        services.AddSingleton<Versions.WorkflowVersions>();
+        services.AddJobServices();
+        services.AddScheduleStore(configuration);
+        services.AddJobMaintenance(configuration);
+        services.AddWebhooks(configuration);
+        services.AddWorkflowEngine(configuration);
+        services.AddStorageHealthChecks();
+        return services;
+    }
+
+    /// <summary>The job core's store: PostgreSQL (data source, EF context for migrations), the queue and the lifecycle table's statements.</summary>
+    private static void AddJobStore(this IServiceCollection services, string postgres, IConfiguration configuration)
+    {
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => CreateDataSource(postgres, sp.GetService<ILoggerFactory>()));
         services.AddDbContextPool<LlmWorkflowDbContext>((sp, options) => options
@@ -51,27 +66,52 @@ public static class StorageServiceCollectionExtensions
         services.AddOptions<QueueOptions>().Bind(configuration.GetSection(QueueOptions.Section));
         services.AddSingleton<JobQueue>();
         services.AddSingleton<JobLifecycleStore>();
+    }
+
+    /// <summary>Admission's tenant caps, read by the API's submit and the workers' claims.</summary>
+    private static void AddTenantCaps(this IServiceCollection services, IConfiguration configuration)
+    {
         // Tenants:<id>:MaxConcurrentJobs (the tenant's budgets sit beside it): the API holds jobs past it from their
         // submission, the workers' claims enforce it.
         services.AddOptions<TenantConcurrencyOptions>().Configure(o => configuration.GetSection("Tenants").Bind(o.Tenants)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<TenantConcurrencyOptions>, TenantConcurrencyOptionsValidator>();
         services.AddSingleton<TenantConcurrency>();
-        services.AddSingleton<Versions.WorkflowVersions>();
+    }
+
+    /// <summary>The job core's event streams, cancel notices and pauses.</summary>
+    private static void AddJobServices(this IServiceCollection services)
+    {
         services.AddSingleton<JobEventStream>();
         services.AddSingleton<JobCancellation>();
         services.AddSingleton<WorkflowPauses>();
+    }
+
+    /// <summary>Scheduling's schedules: their store, notices and tick runner.</summary>
+    private static void AddScheduleStore(this IServiceCollection services, IConfiguration configuration)
+    {
         services.AddOptions<ScheduleOptions>().Bind(configuration.GetSection(ScheduleOptions.Section));
         services.AddSingleton<ScheduleStore>();
         services.AddSingleton<ScheduleNotices>();
         services.AddSingleton<ScheduleTickRunner>();
+    }
+
+    /// <summary>Worker heartbeats, provider health, retention and the usage rollup.</summary>
+    private static void AddJobMaintenance(this IServiceCollection services, IConfiguration configuration)
+    {
         services.AddSingleton<WorkerHeartbeats>();
         services.AddSingleton<ProviderHealthReports>();
         services.AddScoped<JobMaintenance>();
         services.AddOptions<MaintenanceOptions>().Bind(configuration.GetSection(MaintenanceOptions.Section));
         services.AddSingleton<ScheduledMaintenance>();
         services.AddSingleton<UsageRollup>();
-        services.AddWebhooks(configuration);
+    }
 
+    /// <summary>
+    /// The workflow engine: the workflows folder's catalog, prompts, prices and transforms, the providers, the
+    /// external services with their shared response cache and rate limits, the dry-run planner and the runner.
+    /// </summary>
+    private static void AddWorkflowEngine(this IServiceCollection services, IConfiguration configuration)
+    {
         var workflowsRoot = WorkflowsDirectory.Resolve(configuration["Workflows:Root"]);
         UseWorkflowsFolderForDataFiles(services, configuration, workflowsRoot);
         // Registered before the engine's own: the engine adds in-process ones only when none is registered. The LLM
@@ -117,7 +157,11 @@ public static class StorageServiceCollectionExtensions
             prompts: sp.GetRequiredService<PromptLibrary>(),
             prices: sp.GetRequiredService<IPriceTable>(),
             time: sp.GetRequiredService<TimeProvider>()));
+    }
 
+    /// <summary>The readiness checks: PostgreSQL, the workers' heartbeats, dispatch; each bounded in time.</summary>
+    private static void AddStorageHealthChecks(this IServiceCollection services)
+    {
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
             // Document 001 reads the workers as services.celery (status and a numeric workers count): the alias tag
@@ -131,7 +175,6 @@ public static class StorageServiceCollectionExtensions
             TimeBoundHealthCheck.Apply(health, "workers", HealthStatus.Degraded, "redis (worker heartbeats)", "llmworkflow_worker");
             TimeBoundHealthCheck.Apply(health, "dispatch", HealthStatus.Degraded, "redis (worker heartbeats)", "redis_streams");
         });
-        return services;
     }
 
     /// <summary>

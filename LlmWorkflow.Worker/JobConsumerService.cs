@@ -15,6 +15,7 @@ namespace LlmWorkflow.Worker;
 internal sealed partial class JobConsumerService(
     JobQueue queue,
     JobProcessor processor,
+    JobClaims claims,
     DispatchReconciler reconciler,
     DispatchReadHealth readHealth,
     IOptions<WorkerOptions> options,
@@ -117,7 +118,7 @@ internal sealed partial class JobConsumerService(
             return;
         }
 
-        var claims = await processor.ClaimAsync(batch, stoppingToken);
+        var claimed = await claims.ClaimAsync(batch, stoppingToken);
         // The claim decided who runs each job; the Postgres lease records it from here on. Until this ack the entries
         // are pending, so a worker dying between the read and the claim loses none of them.
         try
@@ -135,7 +136,7 @@ internal sealed partial class JobConsumerService(
         var started = new HashSet<Guid>();
         foreach (var entry in batch)
         {
-            if (!started.Add(entry.Dispatch.JobId) || !claims.TryGetValue(entry.Dispatch.JobId, out var claim))
+            if (!started.Add(entry.Dispatch.JobId) || !claimed.TryGetValue(entry.Dispatch.JobId, out var claim))
             {
                 continue;
             }
@@ -177,7 +178,7 @@ internal sealed partial class JobConsumerService(
         {
             await Task.Yield();
             await processor.ProcessAsync(job, claimed, _abortJobs.Token);
-            await processor.ReleaseSlotAsync(claimed);
+            await claims.ReleaseSlotAsync(claimed);
         }
         catch (Exception ex)
         {

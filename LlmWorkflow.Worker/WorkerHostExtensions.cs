@@ -2,6 +2,7 @@ using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Storage;
 using LlmWorkflow.Worker.Jobs;
+using LlmWorkflow.Worker.RunLogs;
 using LlmWorkflow.Worker.Schedules;
 using LlmWorkflow.Worker.Webhooks;
 using LlmWorkflow.Storage.Webhooks;
@@ -13,33 +14,39 @@ namespace LlmWorkflow.Worker;
 /// <summary>Composition of the worker host, shared by Program and the in-process test host.</summary>
 public static class WorkerHostExtensions
 {
+    /// <summary>The worker: the job core's stream consumer and run, then each capability module's background services.</summary>
     public static IHostApplicationBuilder AddWorkerServices(this IHostApplicationBuilder builder)
     {
         builder.AddServiceDefaults();
         builder.Services.AddLlmWorkflowCore(builder.Configuration);
         builder.EnrichLlmWorkflowDatabase(retryTransientFailures: true);
         builder.AddLlmWorkflowRedis();
+        return builder.AddJobCore().AddAdmission().AddScheduling().AddReporting().AddWebhookDelivery();
+    }
 
+    /// <summary>
+    /// The job core in a worker: the write batcher, the run's store, the processor and its collaborators, the
+    /// running jobs' leases, live events, the stream consumer and its reconciler, presence, queue metrics, maintenance.
+    /// Hosted services start in this order and stop in reverse: the write batcher starts before the consumer and
+    /// stops after it has drained.
+    /// </summary>
+    public static IHostApplicationBuilder AddJobCore(this IHostApplicationBuilder builder)
+    {
         var workerSection = builder.Configuration.GetSection(WorkerOptions.Section);
-        if (TenantSlotShares.ProblemOf(workerSection["TenantSlotShares"]) is { } sharesProblem)
-        {
-            throw new InvalidOperationException(sharesProblem);
-        }
-
         builder.Services.AddOptions<WorkerOptions>().Bind(workerSection);
         var drain = workerSection.GetValue("DrainTimeout", new WorkerOptions().DrainTimeout);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(10));
 
-        // The write batcher is registered (and so started) before the consumer, and stops after it has drained.
         builder.Services.AddSingleton<PostgresWriteBatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PostgresWriteBatcher>());
         builder.Services.AddSingleton<JobRunStore>();
         builder.Services.AddSingleton<HeldWrites>();
-        builder.Services.AddSingleton<TenantSlotShares>();
+        builder.Services.AddSingleton<JobClaims>();
+        builder.Services.AddSingleton<JobRuns>();
+        builder.Services.AddSingleton<RunnableWorkflows>();
+        builder.Services.AddSingleton<WorkflowRunOptionsFactory>();
+        builder.Services.AddSingleton<UnfinishedRuns>();
         builder.Services.AddSingleton<JobProcessor>();
-        builder.Services.AddOptions<LlmWorkflow.Worker.RunLogs.CsvRunLogOptions>().Bind(builder.Configuration.GetSection(LlmWorkflow.Worker.RunLogs.CsvRunLogOptions.SectionName))
-            .PostConfigure(o => o.CsvDirectory ??= builder.Configuration[LlmWorkflow.Worker.RunLogs.CsvRunLogOptions.DirectoryVariable] is { Length: > 0 } dir ? dir : null);
-        builder.Services.AddSingleton<LlmWorkflow.Worker.RunLogs.CsvRunLogs>();
         builder.Services.AddSingleton<RunningJobs>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RunningJobs>());
         builder.Services.AddSingleton<LiveEventPublisher>();
@@ -48,13 +55,49 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<DispatchReadHealth>();
         builder.Services.AddHostedService<JobConsumerService>();
         builder.Services.AddHostedService<DispatchReconcilerService>();
+        builder.Services.AddHostedService<WorkerPresenceService>();
+        builder.Services.AddSingleton<QueueDepthReader>();
+        builder.Services.AddHostedService<QueueMetricsService>();
+        builder.Services.AddHostedService<MaintenanceService>();
+        return builder;
+    }
+
+    /// <summary>Admission in a worker: the tenants' slot shares (checked at start) and the waker of jobs parked on a budget.</summary>
+    public static IHostApplicationBuilder AddAdmission(this IHostApplicationBuilder builder)
+    {
+        if (TenantSlotShares.ProblemOf(builder.Configuration.GetSection(WorkerOptions.Section)["TenantSlotShares"]) is { } sharesProblem)
+        {
+            throw new InvalidOperationException(sharesProblem);
+        }
+
+        builder.Services.AddSingleton<TenantSlotShares>();
+        builder.Services.AddHostedService<BudgetWaiterWaker>();
+        return builder;
+    }
+
+    /// <summary>Scheduling in a worker: the signal inbox, the waker of due jobs, the schedules' ticker.</summary>
+    public static IHostApplicationBuilder AddScheduling(this IHostApplicationBuilder builder)
+    {
         builder.Services.AddSingleton<PostgresSignalInbox>();
         builder.Services.AddSingleton<DueJobWaker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DueJobWaker>());
-        builder.Services.AddHostedService<BudgetWaiterWaker>();
         builder.Services.AddSingleton<ScheduleTicker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScheduleTicker>());
-        builder.Services.AddHostedService<WorkerPresenceService>();
+        return builder;
+    }
+
+    /// <summary>Reporting in a worker: the CSV run logs (off unless a directory is configured).</summary>
+    public static IHostApplicationBuilder AddReporting(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<CsvRunLogOptions>().Bind(builder.Configuration.GetSection(CsvRunLogOptions.SectionName))
+            .PostConfigure(o => o.CsvDirectory ??= builder.Configuration[CsvRunLogOptions.DirectoryVariable] is { Length: > 0 } dir ? dir : null);
+        builder.Services.AddSingleton<CsvRunLogs>();
+        return builder;
+    }
+
+    /// <summary>Webhooks in a worker: the delivery store, the sender's HTTP client and the dispatcher of due attempts.</summary>
+    public static IHostApplicationBuilder AddWebhookDelivery(this IHostApplicationBuilder builder)
+    {
         builder.Services.AddSingleton<WebhookDeliveryStore>();
         // No resilience handler: a retry here would be a second, unrecorded layer under the delivery schedule.
         builder.Services.AddHttpClient(WebhookSender.HttpClientName)
@@ -65,9 +108,6 @@ public static class WorkerHostExtensions
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(WebhookSender.HttpClientName), sp.GetRequiredService<IOptions<WebhookOptions>>()));
         builder.Services.AddSingleton<WebhookDispatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
-        builder.Services.AddSingleton<QueueDepthReader>();
-        builder.Services.AddHostedService<QueueMetricsService>();
-        builder.Services.AddHostedService<MaintenanceService>();
         return builder;
     }
 
