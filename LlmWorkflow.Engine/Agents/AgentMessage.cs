@@ -47,8 +47,12 @@ public sealed record AgentMessage(string Hash, string Canonical)
     public static AgentMessage FromCanonical(string canonical) =>
         new(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical))), canonical);
 
-    /// <summary>The message as Microsoft.Extensions.AI sends it: text, function calls and function results.</summary>
-    public ChatMessage ToChatMessage()
+    private ChatMessage? _chatMessage;
+
+    /// <summary>The message as Microsoft.Extensions.AI sends it (built once: every later turn sends it again).</summary>
+    public ChatMessage ToChatMessage() => _chatMessage ??= BuildChatMessage();
+
+    private ChatMessage BuildChatMessage()
     {
         var json = JsonNode.Parse(Canonical)!.AsObject();
         var message = new ChatMessage(new ChatRole((string)json["role"]!), (string?)json["text"]);
