@@ -33,9 +33,20 @@ internal sealed class AgentStepHandler(
         var opening = Opening(context, config);
         context.Input = new JsonObject { ["input"] = opening[^1].Text, ["tools"] = new JsonArray([.. config.Tools.Select(t => (JsonNode)t.Name)]) };
         context.RenderedPrompt = string.Join("\n\n", opening.Select(m => m.Canonical));
-        var toolbox = Toolbox(config);
-        var loop = new AgentLoop(new AgentLoopSetup(config, toolbox, services, gateway, prices), context);
-        return await loop.RunAsync(opening, cancellationToken).ConfigureAwait(false);
+        List<McpToolSource> mcpSources = [];
+        try
+        {
+            var toolbox = await ToolboxAsync(config, mcpSources, cancellationToken).ConfigureAwait(false);
+            var loop = new AgentLoop(new AgentLoopSetup(config, toolbox, services, gateway, prices), context);
+            return await loop.RunAsync(opening, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var source in mcpSources)
+            {
+                await source.DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 
     private static AgentStepConfig Parse(Definitions.StepDefinition step)
@@ -69,20 +80,35 @@ internal sealed class AgentStepHandler(
     private static string Resolve(string text, ExpressionScope scope) =>
         TextTemplate.MayContainExpression(text) ? ValueResolver.ResolveText(text, scope) : text;
 
-    private AgentToolbox Toolbox(AgentStepConfig config)
+    private async Task<AgentToolbox> ToolboxAsync(AgentStepConfig config, List<McpToolSource> mcpSources, CancellationToken cancellationToken)
     {
         var tools = new Dictionary<string, IAgentTool>(StringComparer.Ordinal);
         var definitions = new Dictionary<string, AgentToolDefinition>(StringComparer.Ordinal);
         foreach (var definition in config.Tools)
         {
-            IAgentTool tool = definition.Type switch
+            if (definition.Type == AgentToolDefinition.Mcp)
+            {
+                var (source, listed) = await McpToolSource.ConnectAsync(definition, services.ToolHttp, cancellationToken).ConfigureAwait(false);
+                mcpSources.Add(source);
+                foreach (var tool in listed)
+                {
+                    // A declared tool of the same name wins: the definition is explicit, a server's list may change.
+                    if (tools.TryAdd(tool.Declaration.Name, tool))
+                    {
+                        definitions[tool.Declaration.Name] = definition;
+                    }
+                }
+
+                continue;
+            }
+
+            tools[definition.Name] = definition.Type switch
             {
                 AgentToolDefinition.Http => new HttpAgentTool(definition, services.ToolHttp, services.MaxToolResultChars),
                 AgentToolDefinition.Transform => new TransformAgentTool(definition, transforms),
                 AgentToolDefinition.ExternalApi => new ExternalApiAgentTool(definition, external),
-                _ => throw WorkflowException.Config("unsupported_tool", $"Tool \"{definition.Name}\": type \"{definition.Type}\" is not supported here."),
+                _ => throw WorkflowException.Config("unsupported_tool", $"Tool \"{definition.Name}\": type \"{definition.Type}\" is not supported."),
             };
-            tools[definition.Name] = tool;
             definitions[definition.Name] = definition;
         }
 
