@@ -156,7 +156,13 @@ public static class StorageServiceCollectionExtensions
             external: sp.GetService<IExternalServiceGateway>(),
             prompts: sp.GetRequiredService<PromptLibrary>(),
             prices: sp.GetRequiredService<IPriceTable>(),
-            time: sp.GetRequiredService<TimeProvider>()));
+            time: sp.GetRequiredService<TimeProvider>(),
+            agents: sp.GetRequiredService<LlmWorkflow.Engine.Agents.AgentServices>()));
+        // The agent step's loop state in PostgreSQL; its http tools go through the generic http step's guarded client.
+        services.AddSingleton<LlmWorkflow.Engine.Agents.IAgentStore, Agents.PostgresAgentStore>();
+        services.AddSingleton(sp => new LlmWorkflow.Engine.Agents.AgentServices(
+            sp.GetRequiredService<LlmWorkflow.Engine.Agents.IAgentStore>(),
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(ExternalHttp.GuardedClientName)));
     }
 
     /// <summary>The readiness checks: PostgreSQL, the workers' heartbeats, dispatch; each bounded in time.</summary>

@@ -59,6 +59,12 @@ internal sealed class ReferenceChecks
     /// <summary>Transforms such as map and filter evaluate some options per element, where item/index are theirs.</summary>
     private bool IsItemScoped(StepDefinition step, string stepPath, ExpressionReference reference)
     {
+        if (step.Type == StepTypes.Agent)
+        {
+            // In an agent's tools, item is the model's arguments to the call (docs/AGENTS.md).
+            return IsUnder(reference.JsonPath, $"{stepPath}.config.tools");
+        }
+
         if (step.Type != StepTypes.Transform)
         {
             return false;

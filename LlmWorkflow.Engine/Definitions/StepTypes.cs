@@ -28,7 +28,10 @@ public static class StepTypes
     /// </summary>
     public const string Approval = "approval";
 
-    public static IReadOnlyList<string> All { get; } = [Llm, ExternalApi, Transform, Conditional, Parallel, ForEach, Sleep, WaitForEvent, Approval];
+    /// <summary>A model with instructions and tools, looping durably until it answers or a cap ends it (docs/AGENTS.md).</summary>
+    public const string Agent = "agent";
+
+    public static IReadOnlyList<string> All { get; } = [Llm, ExternalApi, Transform, Conditional, Parallel, ForEach, Sleep, WaitForEvent, Approval, Agent];
 
     public static bool IsKnown(string type) => All.Contains(type, StringComparer.Ordinal);
 }

@@ -332,6 +332,9 @@ public sealed partial class WorkflowValidator(
             case StepTypes.Approval:
                 CheckApproval(location, configPath, problems);
                 break;
+            case StepTypes.Agent:
+                Agents.AgentConfigChecks.Check(step.Config, configPath, problems);
+                break;
             case var type when !StepTypes.IsKnown(type):
                 problems.Add($"{path}.type", ValidationCodes.UnknownStepType, $"Unknown step type \"{type}\".", $"Use one of: {string.Join(", ", StepTypes.All)}.");
                 break;

@@ -25,13 +25,15 @@ public sealed class WorkflowRunner
     /// <param name="external">Needed by <c>external_api</c> steps.</param>
     /// <param name="prompts">Resolves <c>prompt_file</c>/<c>system_file</c> and includes; inline prompts work without it.</param>
     /// <param name="prices">Used for the budget check before LLM calls; without it budgets cannot be enforced.</param>
+    /// <param name="agents">The agent step's durable store and tool client; without it agent loops keep their state in memory.</param>
     public WorkflowRunner(
         TransformRegistry transforms,
         ILlmGateway? llm = null,
         IExternalServiceGateway? external = null,
         PromptLibrary? prompts = null,
         IPriceTable? prices = null,
-        TimeProvider? time = null)
+        TimeProvider? time = null,
+        Agents.AgentServices? agents = null)
     {
         _time = time ?? TimeProvider.System;
         _steps = new StepRunner(new Dictionary<string, IStepHandler>(StringComparer.Ordinal)
@@ -45,6 +47,7 @@ public sealed class WorkflowRunner
             [StepTypes.Sleep] = new SleepStepHandler(),
             [StepTypes.WaitForEvent] = new WaitForEventStepHandler(),
             [StepTypes.Approval] = new ApprovalStepHandler(),
+            [StepTypes.Agent] = new Agents.AgentStepHandler(llm, agents ?? Agents.AgentServices.InMemory(), transforms, external, prompts, prices),
         });
     }
 

@@ -30,6 +30,12 @@ internal sealed class MockChatClient(MockProviderOptions options, MockResponseSt
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var prompt = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
+        if (ScriptedAgentTurn(prompt, options) is { } scripted)
+        {
+            await SimulateLatency(1, cancellationToken).ConfigureAwait(false);
+            return scripted;
+        }
+
         var text = Answer(prompt, options);
         await SimulateLatency(1, cancellationToken).ConfigureAwait(false);
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, text))
@@ -67,6 +73,45 @@ internal sealed class MockChatClient(MockProviderOptions options, MockResponseSt
     public void Dispose()
     {
         // Nothing to release.
+    }
+
+    /// <summary>
+    /// An agent turn from a canned script, when tools are offered and the step's canned answer is
+    /// <c>{"agent_turns": [{"text": "…", "tool_calls": [{"name", "arguments"}]}, …]}</c>: turn N (the number of assistant
+    /// messages in the prompt) answers with element N (the last one past the end); call ids are <c>call_N_i</c>.
+    /// </summary>
+    private ChatResponse? ScriptedAgentTurn(IReadOnlyList<ChatMessage> prompt, ChatOptions? chatOptions)
+    {
+        var properties = chatOptions?.AdditionalProperties;
+        if (chatOptions?.Tools is not { Count: > 0 }
+            || cannedResponses.Find(
+                properties?.TryGetValue(WorkflowProperty, out var workflow) == true ? workflow as string : null,
+                properties?.TryGetValue(StepProperty, out var step) == true ? step as string : null) is not { } canned
+            || !canned.TrimStart().StartsWith('{')
+            || JsonNode.Parse(canned)?["agent_turns"] is not JsonArray { Count: > 0 } turns)
+        {
+            return null;
+        }
+
+        var index = prompt.Count(m => m.Role == ChatRole.Assistant);
+        var turn = turns[Math.Min(index, turns.Count - 1)] as JsonObject ?? [];
+        var answer = new ChatMessage(ChatRole.Assistant, (string?)turn["text"]);
+        var calls = turn["tool_calls"] as JsonArray ?? [];
+        for (var i = 0; i < calls.Count; i++)
+        {
+            var arguments = calls[i]?["arguments"] as JsonObject ?? [];
+            answer.Contents.Add(new FunctionCallContent($"call_{index}_{i}", (string)calls[i]!["name"]!,
+                arguments.ToDictionary(p => p.Key, p => (object?)(p.Value is null ? null : System.Text.Json.JsonSerializer.SerializeToElement(p.Value, Agents.AgentJson.Default.JsonNode)))));
+        }
+
+        var output = TokenEstimator.Estimate(answer.Text) + calls.Sum(c => TokenEstimator.Estimate(c?.ToJsonString()));
+        var input = prompt.Sum(m => TokenEstimator.Estimate(Agents.AgentMessage.From(m).Canonical));
+        return new ChatResponse(answer)
+        {
+            ModelId = chatOptions.ModelId,
+            FinishReason = calls.Count > 0 ? ChatFinishReason.ToolCalls : ChatFinishReason.Stop,
+            Usage = new UsageDetails { InputTokenCount = input, OutputTokenCount = output, TotalTokenCount = input + output },
+        };
     }
 
     internal string Answer(IReadOnlyList<ChatMessage> prompt, ChatOptions? chatOptions)

@@ -10,7 +10,7 @@ namespace LlmWorkflow.Engine.Llm;
 
 /// <summary>
 /// Thin <see cref="IChatClient"/> over the official OpenAI SDK's <see cref="ChatClient"/>, for OpenAI, OpenRouter and
-/// any OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp, LM Studio). Text chat only: what workflow steps need.
+/// any OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp, LM Studio). Text chat, and function calling for the agent step.
 /// </summary>
 internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialect dialect, ChatClientMetadata metadata) : IChatClient
 {
@@ -19,7 +19,13 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
     {
         var result = await client.CompleteChatAsync(ToOpenAi(messages), ToOpenAi(options), cancellationToken).ConfigureAwait(false);
         var completion = result.Value;
-        var response = new ChatResponse(new AiChatMessage(ChatRole.Assistant, string.Concat(completion.Content.Select(part => part.Text))))
+        var answer = new AiChatMessage(ChatRole.Assistant, string.Concat(completion.Content.Select(part => part.Text)));
+        foreach (var call in OpenAiToolMapping.ToolCalls(completion))
+        {
+            answer.Contents.Add(call);
+        }
+
+        var response = new ChatResponse(answer)
         {
             ResponseId = completion.Id,
             ModelId = completion.Model,
@@ -95,6 +101,7 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
     private ChatCompletionOptions ToOpenAi(ChatOptions? options)
     {
         var result = new ChatCompletionOptions { Temperature = options?.Temperature };
+        OpenAiToolMapping.AddTools(options, result);
         if (options?.ResponseFormat is ChatResponseFormatJson)
         {
             result.ResponseFormat = OpenAI.Chat.ChatResponseFormat.CreateJsonObjectFormat();
@@ -130,12 +137,7 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
         return result;
     }
 
-    private static List<OpenAiChatMessage> ToOpenAi(IEnumerable<AiChatMessage> messages) =>
-    [
-        .. messages.Select(message => message.Role == ChatRole.System ? new SystemChatMessage(message.Text)
-            : message.Role == ChatRole.Assistant ? new AssistantChatMessage(message.Text)
-            : (OpenAiChatMessage)new UserChatMessage(message.Text)),
-    ];
+    private static List<OpenAiChatMessage> ToOpenAi(IEnumerable<AiChatMessage> messages) => [.. messages.SelectMany(OpenAiToolMapping.ToOpenAi)];
 
     private static UsageDetails ToAi(ChatTokenUsage usage) => new()
     {

@@ -176,6 +176,15 @@ public sealed class WorkflowVersion
             }
         }
 
+        foreach (var step in WorkflowWalker.Walk(definition).Where(l => l.Step.Type == StepTypes.Agent).Select(l => l.Step))
+        {
+            // An agent step's instructions and models are pinned like an llm step's prompt and models.
+            var agent = LlmWorkflow.Engine.Agents.AgentStepConfig.Parse(step.Config, out _);
+            files.AddRange(new[] { agent.InstructionsFile }.OfType<string>());
+            inline.AddRange(new[] { agent.Instructions }.OfType<string>());
+            models.UnionWith(agent.Models);
+        }
+
         return (files, inline, models);
     }
 

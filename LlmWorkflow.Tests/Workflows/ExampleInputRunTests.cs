@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Tests.Infrastructure;
 
@@ -37,13 +38,25 @@ public sealed class ExampleInputRunTests(TestServers servers) : IAsyncLifetime
         var outputs = new Dictionary<string, JsonObject>();
         foreach (var (workflow, statusUrl) in submitted)
         {
+            if (workflow == "support_agent")
+            {
+                // The agent proposes a refund and waits for a person; approved through the signals API, the refund runs.
+                var waiting = await JobPolling.WaitForStatusAsync(_stack.Client, statusUrl, "waiting", TimeSpan.FromSeconds(60), ct);
+                using var approve = await _stack.Client.PostAsJsonAsync(
+                    $"/api/v1/jobs/{(string)waiting["job_id"]!}/signals/approval", new JsonObject { ["approved"] = true, ["comment"] = "damaged on arrival" }, ct);
+                Assert.True(approve.IsSuccessStatusCode, await approve.Content.ReadAsStringAsync(ct));
+            }
+
             var status = await JobPolling.WaitForTerminalAsync(_stack.Client, statusUrl, TimeSpan.FromSeconds(60), ct);
             Assert.True((string?)status["status"] == "completed", $"{workflow}: {status.ToJsonString()}");
             outputs[workflow] = status["result"]!["output"]!.AsObject();
             Assert.Equal(0m, status["result"]!["cost_data"]!["cost_usd"]!.GetValue<decimal>());
         }
 
-        Assert.Equal(6, outputs.Count);
+        Assert.Equal(7, outputs.Count);
+        var agent = outputs["support_agent"];
+        Assert.Equal(("answered", 3, 2), ((string?)agent["stop_reason"], (int)agent["turns"]!, (int)agent["tool_calls"]!));
+        Assert.StartsWith("Sorry about the torn strap", (string?)agent["reply"], StringComparison.Ordinal);
         Assert.Equal("Hello, Ada!", (string?)outputs["hello_transform"]["greeting"]);
 
         var contacts = outputs["emergency_contacts"];

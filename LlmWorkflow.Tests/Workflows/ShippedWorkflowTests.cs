@@ -16,7 +16,7 @@ public sealed class ShippedWorkflowTests
     public void TheProductionAndExampleWorkflowsAreShipped()
     {
         Assert.Equal(
-            ["emergency_contacts", "generate_project", "hello_transform", "mission_generation", "support_triage", "trip_briefing"],
+            ["emergency_contacts", "generate_project", "hello_transform", "mission_generation", "support_agent", "support_triage", "trip_briefing"],
             ExampleFiles.WorkflowNames);
     }
 
@@ -67,10 +67,10 @@ public sealed class ShippedWorkflowTests
             var workflow = Path.GetFileNameWithoutExtension(file);
             Assert.Contains(workflow, names);
             var stepIds = WorkflowWalker.Walk(WorkflowDefinitionLoader.LoadFile(Path.Combine(ExampleFiles.Definitions, workflow + ".json")).Definition!)
-                .Where(l => l.Step.Type == "llm").Select(l => l.Step.Id).ToHashSet();
+                .Where(l => l.Step.Type is "llm" or "agent").Select(l => l.Step.Id).ToHashSet();
             foreach (var (step, _) in JsonNode.Parse(File.ReadAllText(file))!.AsObject())
             {
-                Assert.True(stepIds.Contains(step), $"{Path.GetFileName(file)}: '{step}' is not an llm step of {workflow}");
+                Assert.True(stepIds.Contains(step), $"{Path.GetFileName(file)}: '{step}' is not an llm or agent step of {workflow}");
             }
         }
     }

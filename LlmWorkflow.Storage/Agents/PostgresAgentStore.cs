@@ -1,0 +1,183 @@
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Agents;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace LlmWorkflow.Storage.Agents;
+
+/// <summary>
+/// The agent step's state in PostgreSQL (migration <c>20261129010000_AgentState</c>): <c>llm_agent_messages</c> (each
+/// message once per job, by SHA-256 of its canonical JSON), <c>llm_agent_turns</c> (a paid turn: usage, the answer's
+/// address and the addresses it added to the turn before) and <c>llm_agent_tool_calls</c> (the tool ledger).
+/// </summary>
+public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStore
+{
+    // $1 job, $2 step key.
+    private const string TurnsSql = """
+        SELECT turn, base_turn, added_hashes, response_hash, provider, model, input_tokens, output_tokens, cost_usd, duration_ms
+          FROM llm_agent_turns WHERE job_id = $1 AND step_key = $2 ORDER BY turn
+        """;
+
+    // $1 job, $2 step key.
+    private const string ToolCallsSql = """
+        SELECT turn, call_id, tool_name, idempotency_key, arguments::text, status, result_hash, attempts
+          FROM llm_agent_tool_calls WHERE job_id = $1 AND step_key = $2 ORDER BY turn, created_at
+        """;
+
+    // $1 job, $2 step key: the messages this step's turns and ledger name.
+    private const string MessagesSql = """
+        SELECT m.hash, m.content FROM llm_agent_messages m
+         WHERE m.job_id = $1 AND m.hash IN (
+               SELECT unnest(added_hashes || response_hash::text) FROM llm_agent_turns WHERE job_id = $1 AND step_key = $2
+               UNION SELECT result_hash FROM llm_agent_tool_calls WHERE job_id = $1 AND step_key = $2 AND result_hash IS NOT NULL)
+        """;
+
+    // $1 job, $2 hashes, $3 contents.
+    private const string InsertMessagesSql = """
+        INSERT INTO llm_agent_messages (job_id, hash, content)
+        SELECT $1, h, c FROM unnest($2::text[], $3::text[]) AS m(h, c)
+        ON CONFLICT (job_id, hash) DO NOTHING
+        """;
+
+    // $1 job, $2 step key, $3 turn, $4 base turn, $5 added, $6 response, $7 provider, $8 model, $9 in, $10 out, $11 cost, $12 ms.
+    private const string InsertTurnSql = """
+        INSERT INTO llm_agent_turns (job_id, step_key, turn, base_turn, added_hashes, response_hash, provider, model, input_tokens, output_tokens, cost_usd, duration_ms)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ON CONFLICT (job_id, step_key, turn) DO NOTHING
+        """;
+
+    // $1 job, $2 step key, $3 turn, $4 call id, $5 tool, $6 key, $7 arguments. An unfinished row counts another attempt.
+    private const string BeginToolSql = """
+        INSERT INTO llm_agent_tool_calls AS t (job_id, step_key, turn, call_id, tool_name, idempotency_key, arguments, status)
+        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'started')
+        ON CONFLICT (job_id, step_key, turn, call_id) DO UPDATE
+           SET attempts = t.attempts + CASE WHEN t.status IN ('started', 'approved') THEN 1 ELSE 0 END, updated_at = now()
+        RETURNING tool_name, idempotency_key, arguments::text, status, result_hash, attempts
+        """;
+
+    // $1 job, $2 step key, $3 turn, $4 call id, $5 status, $6 result hash.
+    private const string FinishToolSql = """
+        UPDATE llm_agent_tool_calls SET status = $5, result_hash = $6, updated_at = now()
+         WHERE job_id = $1 AND step_key = $2 AND turn = $3 AND call_id = $4
+        """;
+
+    // $1 job, $2 step key, $3 turn, $4 call id, $5 status, $6 arguments.
+    private const string SetStatusSql = """
+        UPDATE llm_agent_tool_calls SET status = $5, arguments = $6::jsonb, updated_at = now()
+         WHERE job_id = $1 AND step_key = $2 AND turn = $3 AND call_id = $4
+        """;
+
+    public async Task<AgentState> LoadAsync(string runId, string stepKey, CancellationToken cancellationToken)
+    {
+        var job = Guid.Parse(runId);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var turns = new List<AgentTurn>();
+        await using (var command = Command(connection, TurnsSql, job, stepKey))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                turns.Add(new AgentTurn(reader.GetInt32(0), reader.IsDBNull(1) ? null : reader.GetInt32(1), reader.GetFieldValue<string[]>(2), reader.GetString(3),
+                    reader.GetString(4), reader.GetString(5), reader.GetInt32(6), reader.GetInt32(7), reader.IsDBNull(8) ? null : reader.GetDecimal(8), reader.GetDouble(9)));
+            }
+        }
+
+        var calls = new List<AgentToolEntry>();
+        await using (var command = Command(connection, ToolCallsSql, job, stepKey))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                calls.Add(new AgentToolEntry(reader.GetInt32(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                    JsonNode.Parse(reader.GetString(4))!.AsObject(), reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6), reader.GetInt32(7)));
+            }
+        }
+
+        var messages = new Dictionary<string, AgentMessage>(StringComparer.Ordinal);
+        await using (var command = Command(connection, MessagesSql, job, stepKey))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                messages[reader.GetString(0)] = new AgentMessage(reader.GetString(0), reader.GetString(1));
+            }
+        }
+
+        return new AgentState(turns, calls, messages);
+    }
+
+    public async Task SaveTurnAsync(string runId, string stepKey, AgentTurn turn, IReadOnlyList<AgentMessage> newMessages, CancellationToken cancellationToken)
+    {
+        var job = Guid.Parse(runId);
+        await using var batch = dataSource.CreateBatch();
+        if (newMessages.Count > 0)
+        {
+            batch.BatchCommands.Add(Messages(job, newMessages));
+        }
+
+        // One transaction: the turn never names a message that is not there.
+        batch.BatchCommands.Add(BatchCommand(InsertTurnSql, job, stepKey, turn.Turn, (object?)turn.BaseTurn ?? DBNull.Value, turn.AddedHashes.ToArray(),
+            turn.ResponseHash, turn.Provider, turn.Model, turn.InputTokens, turn.OutputTokens, (object?)turn.CostUsd ?? DBNull.Value, turn.DurationMs));
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<AgentToolEntry> BeginToolCallAsync(string runId, string stepKey, AgentToolEntry entry, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(BeginToolSql);
+        AddParameters(command.Parameters, Guid.Parse(runId), stepKey, entry.Turn, entry.CallId, entry.ToolName, entry.IdempotencyKey, Json(entry.Arguments.ToJsonString()));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return entry with
+        {
+            ToolName = reader.GetString(0),
+            IdempotencyKey = reader.GetString(1),
+            Arguments = JsonNode.Parse(reader.GetString(2))!.AsObject(),
+            Status = reader.GetString(3),
+            ResultHash = reader.IsDBNull(4) ? null : reader.GetString(4),
+            Attempts = reader.GetInt32(5),
+        };
+    }
+
+    public async Task FinishToolCallAsync(string runId, string stepKey, int turn, string callId, string status, AgentMessage result, CancellationToken cancellationToken)
+    {
+        var job = Guid.Parse(runId);
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(Messages(job, [result]));
+        batch.BatchCommands.Add(BatchCommand(FinishToolSql, job, stepKey, turn, callId, status, result.Hash));
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task SetToolCallStatusAsync(string runId, string stepKey, int turn, string callId, string status, JsonObject arguments, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(SetStatusSql);
+        AddParameters(command.Parameters, Guid.Parse(runId), stepKey, turn, callId, status, Json(arguments.ToJsonString()));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static NpgsqlBatchCommand Messages(Guid job, IReadOnlyList<AgentMessage> messages) =>
+        BatchCommand(InsertMessagesSql, job, messages.Select(m => m.Hash).ToArray(), messages.Select(m => m.Canonical).ToArray());
+
+    private static NpgsqlParameter Json(string text) => new() { Value = text, NpgsqlDbType = NpgsqlDbType.Text };
+
+    private static NpgsqlCommand Command(NpgsqlConnection connection, string sql, params object[] values)
+    {
+        var command = new NpgsqlCommand(sql, connection);
+        AddParameters(command.Parameters, values);
+        return command;
+    }
+
+    private static NpgsqlBatchCommand BatchCommand(string sql, params object[] values)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        AddParameters(command.Parameters, values);
+        return command;
+    }
+
+    private static void AddParameters(NpgsqlParameterCollection parameters, params object[] values)
+    {
+        foreach (var value in values)
+        {
+            parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value });
+        }
+    }
+}
