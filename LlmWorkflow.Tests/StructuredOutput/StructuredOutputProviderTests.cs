@@ -98,4 +98,24 @@ public sealed class StructuredOutputProviderTests
         // Both paid calls are on the run even though the step failed.
         Assert.Equal((280, 22), (result.InputTokens, result.OutputTokens));
     }
+
+    [Fact]
+    public async Task AnthropicIsSentTheSchemaAsItsNativeStructuredOutput()
+    {
+        await using var fake = await FakeAnthropicServer.StartAsync(new FakeAnthropicOptions { Chunks = ["""{"category": "bug", "urgency": 2}"""] });
+        var gateway = TestGateways.Create(TestGateways.Options(("anthropic", new LlmProviderOptions { BaseUrl = fake.BaseUrl.ToString() })), Keys);
+        var runner = new WorkflowRunner(TransformRegistry.CreateDefault(), gateway, prices: TestGateways.Prices);
+
+        var result = await runner.RunAsync(Triage("anthropic/claude-sonnet-4-5"), null, Options, TestContext.Current.CancellationToken);
+
+        Assert.Equal(WorkflowRunStatus.Completed, result.Status);
+        var body = Assert.Single(fake.Requests).Json!;
+        // The Anthropic SDK's IChatClient maps ChatResponseFormat.ForJsonSchema to the Messages API's structured outputs
+        // (output_config.format); keywords Anthropic does not enforce (minimum, maximum) go into a description, and
+        // this service's validator still enforces them.
+        var format = body["output_config"]!["format"]!;
+        Assert.Equal("json_schema", format["type"]!.GetValue<string>());
+        Assert.Equal(["category", "urgency"], format["schema"]!["required"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal("""{"category":"bug","urgency":2}""", result.Output!["json"]!.ToJsonString());
+    }
 }
