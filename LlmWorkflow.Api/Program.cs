@@ -8,6 +8,7 @@ using LlmWorkflow.Api.Generator;
 using LlmWorkflow.Api.Infrastructure;
 using LlmWorkflow.Api.Infrastructure.OpenApi;
 using LlmWorkflow.Api.Jobs;
+using LlmWorkflow.Api.Mcp;
 using LlmWorkflow.Engine;
 using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Storage.Persistence;
@@ -42,6 +43,7 @@ builder.Services.AddApiKeyAuth(builder.Configuration);
 builder.Services.AddCallerRateLimits(builder.Configuration);
 builder.Services.AddConfiguredCors(builder.Configuration);
 builder.Services.AddProjectGenerator(builder.Configuration);
+builder.Services.AddWorkflowMcpServer();
 
 var app = builder.Build();
 
@@ -98,6 +100,8 @@ api.MapGroup("/admin/keys").WithTags("API keys").RequireAuthorization(AuthServic
 app.MapProjectGenerator(rateLimits.Enabled);
 // Decision links carry their own capability (a signed token): no API key, outside /api/v1.
 app.MapApprovalEndpoints();
+// The workflows as MCP tools over Streamable HTTP (docs/MCP.md), with the same caller keys as /api/v1.
+app.MapWorkflowMcp();
 api.MapGroup("/admin/webhooks").WithTags("Webhooks").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapWebhookEndpoints();
 api.MapGroup("").WithTags("Operators").MapOperatorEndpoints();
 api.MapGroup("/admin").WithTags("Operators").RequireAuthorization(AuthServiceCollectionExtensions.AdminPolicy).MapOperatorAdminEndpoints();
