@@ -7,6 +7,7 @@ using LlmWorkflow.Api.Generator;
 using LlmWorkflow.Api.Infrastructure;
 using LlmWorkflow.Api.Infrastructure.OpenApi;
 using LlmWorkflow.Api.Jobs;
+using LlmWorkflow.Api.Mcp;
 using LlmWorkflow.Contracts;
 using LlmWorkflow.Storage;
 using LlmWorkflow.Storage.Persistence;
@@ -64,6 +65,13 @@ internal static class ApiHostExtensions
     public static WebApplicationBuilder AddGenerator(this WebApplicationBuilder builder)
     {
         builder.Services.AddProjectGenerator(builder.Configuration);
+        return builder;
+    }
+
+    /// <summary>The workflows as MCP tools over Streamable HTTP (docs/MCP.md).</summary>
+    public static WebApplicationBuilder AddMcp(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddWorkflowMcpServer();
         return builder;
     }
 
@@ -134,6 +142,8 @@ internal static class ApiHostExtensions
         app.MapProjectGenerator(rateLimited);
         // Decision links carry their own capability (a signed token): no API key, outside /api/v1.
         app.MapApprovalEndpoints();
+        // The workflows as MCP tools over Streamable HTTP (docs/MCP.md), with the same caller keys as /api/v1.
+        app.MapWorkflowMcp();
         Admin(api, "/admin/webhooks", "Webhooks").MapWebhookEndpoints();
         api.MapGroup("").WithTags("Operators").MapOperatorEndpoints();
         Admin(api, "/admin", "Operators").MapOperatorAdminEndpoints();

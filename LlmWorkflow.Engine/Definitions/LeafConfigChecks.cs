@@ -51,7 +51,15 @@ internal sealed class LeafConfigChecks(IExternalServiceGateway? services, IModel
         Expect(config, configPath, "temperature", node => Number(node) is >= 0 and <= 2, "a number from 0 to 2", "0.7");
         Expect(config, configPath, "max_tokens", node => Integer(node) is >= 1, "a positive whole number", "1024");
         Expect(config, configPath, "response_format", node => node?.GetValueKind() == JsonValueKind.String && node.GetValue<string>() is "text" or "json", "\"text\" or \"json\"", "\"json\"");
-        Expect(config, configPath, "json_schema", node => node is JsonObject, "an object (a JSON Schema with required keys)", "{\"required\": [\"contacts\"]}");
+        Expect(config, configPath, "json_schema", node => node is JsonObject, "an object (a JSON Schema)", "{\"type\": \"object\", \"required\": [\"contacts\"]}");
+        if (config["json_schema"] is JsonObject schema)
+        {
+            // Validated in full at run time: refuse now what could never be used (remote $ref, not a schema).
+            foreach (var (path, message) in StructuredOutput.StructuredOutputSchema.Problems(schema, $"{configPath}.json_schema"))
+            {
+                problems.Add(path, ValidationCodes.InvalidConfigValue, $"{path}: {message}", "Keep $ref local (\"#/$defs/name\") and the schema valid JSON Schema.");
+            }
+        }
         Expect(config, configPath, "stream", node => node?.GetValueKind() is JsonValueKind.True or JsonValueKind.False, "true or false", "true");
         Expect(config, configPath, "cache_ttl_seconds", node => Integer(node) is >= 0, "a whole number of seconds, 0 or more", "3600");
         return files;

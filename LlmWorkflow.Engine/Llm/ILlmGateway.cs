@@ -23,6 +23,11 @@ public interface ILlmGateway
 /// <param name="Prices">The job's pinned prices (its workflow version's rows); null bills at the gateway's table.</param>
 /// <param name="ServiceTier">The job's service tier (and deadline); null = standard.</param>
 /// <param name="Batch">A batch job's step resumed from its <c>batch</c> wait: the batch it recorded (key, and id once created).</param>
+/// <param name="ResponseFormat">
+/// The answer's format when it is more than <paramref name="JsonResponse"/> says: a JSON schema
+/// (<see cref="ChatResponseFormat.ForJsonSchema(System.Text.Json.JsonElement, string?, string?)"/>) that providers enforcing
+/// schemas natively are sent; null = plain JSON or text.
+/// </param>
 public sealed record LlmCallRequest(
     IReadOnlyList<string> Models,
     IReadOnlyList<ChatMessage> Messages,
@@ -39,7 +44,8 @@ public sealed record LlmCallRequest(
     string? TenantId = null,
     string? UserId = null,
     ServiceTierRequest? ServiceTier = null,
-    Batches.BatchState? Batch = null);
+    Batches.BatchState? Batch = null,
+    ChatResponseFormat? ResponseFormat = null);
 
 /// <summary>One model tried in a fallback chain and why it did not answer (null Error = it answered).</summary>
 public sealed record ModelAttempt(string Model, string? Error, double DurationMs);

@@ -366,7 +366,7 @@ public sealed partial class LlmGateway : ILlmGateway
             ModelId = model.Model,
             Temperature = request.Temperature,
             MaxOutputTokens = request.MaxTokens,
-            ResponseFormat = request.JsonResponse ? ChatResponseFormat.Json : null,
+            ResponseFormat = request.ResponseFormat ?? (request.JsonResponse ? ChatResponseFormat.Json : null),
         };
         if (model.Provider == "mock")
         {
@@ -382,7 +382,9 @@ public sealed partial class LlmGateway : ILlmGateway
 
     private static string CacheKey(ModelId model, ChatOptions options, string promptHash)
     {
-        var identity = $"{model}\n{options.Temperature?.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}\n{options.MaxOutputTokens}\n{options.ResponseFormat is ChatResponseFormatJson}\n{promptHash}";
+        var identity = $"{model}\n{options.Temperature?.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}\n{options.MaxOutputTokens}\n{options.ResponseFormat is ChatResponseFormatJson}\n{promptHash}"
+            // A schema is part of what was asked: two schemas never share an answer (a plain JSON call's key is unchanged).
+            + ((options.ResponseFormat as ChatResponseFormatJson)?.Schema is { } schema ? "\n" + schema.GetRawText() : "");
         return "llm:response:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)));
     }
 

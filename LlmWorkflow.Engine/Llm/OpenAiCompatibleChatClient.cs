@@ -102,7 +102,17 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
     {
         var result = new ChatCompletionOptions { Temperature = options?.Temperature };
         OpenAiToolMapping.AddTools(options, result);
-        if (options?.ResponseFormat is ChatResponseFormatJson)
+        if (options?.ResponseFormat is ChatResponseFormatJson { Schema: { } schema } withSchema)
+        {
+            // The provider enforces the schema itself; strict only where the schema meets OpenAI's strict rules (it
+            // refuses others as strict), the step's own validation applies either way.
+            result.ResponseFormat = OpenAI.Chat.ChatResponseFormat.CreateJsonSchemaFormat(
+                withSchema.SchemaName ?? "answer",
+                BinaryData.FromString(schema.GetRawText()),
+                withSchema.SchemaDescription,
+                jsonSchemaIsStrict: StructuredOutput.StrictSchema.IsCompatible(schema));
+        }
+        else if (options?.ResponseFormat is ChatResponseFormatJson)
         {
             result.ResponseFormat = OpenAI.Chat.ChatResponseFormat.CreateJsonObjectFormat();
         }

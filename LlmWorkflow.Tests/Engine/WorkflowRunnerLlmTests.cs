@@ -67,14 +67,54 @@ public sealed class WorkflowRunnerLlmTests : IDisposable
 
     [Theory]
     [InlineData("not json", "json_parse_error")]
-    [InlineData("{\"other\": 1}", "json_schema_mismatch")]
-    public async Task BadJsonAnswersFailRetryably(string answer, string type)
+    [InlineData("{\"other\": 1}", "schema_mismatch")]
+    public async Task BadJsonAnswersFailRetryablyAfterOneRepairTurn(string answer, string type)
     {
         var workflow = WithSteps("[" + Ask("ask", """{"model": "openai/cheap", "prompt": "list", "response_format": "json", "json_schema": {"required": ["contacts"]}}""") + "]");
+        var llm = new FakeLlmGateway(_ => answer);
 
-        var result = await Runner(new FakeLlmGateway(_ => answer)).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+        var result = await Runner(llm).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
 
         Assert.Equal((WorkflowRunStatus.Failed, type, true), (result.Status, result.Error!.Type, result.Error.Retryable));
+        // The repair turn was asked and paid: two calls, both in the step's cost.
+        Assert.Equal(2, llm.Requests.Count);
+        Assert.Equal(0.002m, result.CostUsd);
+    }
+
+    [Fact]
+    public async Task AJsonAnswerWithoutASchemaThatIsNotJsonFailsWithoutARepairTurn()
+    {
+        var workflow = WithSteps("[" + Ask("ask", """{"model": "openai/cheap", "prompt": "list", "response_format": "json"}""") + "]");
+        var llm = new FakeLlmGateway(_ => "not json");
+
+        var result = await Runner(llm).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+
+        Assert.Equal((WorkflowRunStatus.Failed, "json_parse_error"), (result.Status, result.Error!.Type));
+        Assert.Single(llm.Requests);
+    }
+
+    [Fact]
+    public async Task AnInvalidAnswerIsRepairedInOneTurnThatCarriesTheViolations()
+    {
+        var workflow = WithSteps("[" + Ask("ask", """
+            {"model": "openai/cheap", "prompt": "list", "response_format": "json",
+             "json_schema": {"type": "object", "required": ["contacts"], "properties": {"contacts": {"type": "array", "items": {"$ref": "#/$defs/contact"}}},
+                             "$defs": {"contact": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}}
+            """) + "]");
+        var llm = new FakeLlmGateway(request => request.Messages.Count == 1 ? """{"contacts": [{"name": 7}]}""" : """{"contacts": [{"name": "Ada"}]}""");
+
+        var result = await Runner(llm).RunAsync(workflow, null, Options, TestContext.Current.CancellationToken);
+
+        Assert.Equal(WorkflowRunStatus.Completed, result.Status);
+        Assert.Equal("""{"contacts":[{"name":"Ada"}]}""", result.Output!["json"]!.ToJsonString());
+        Assert.Equal(1, result.Output["repair_turns"]!.GetValue<int>());
+        var repair = llm.Requests.ToArray()[1];
+        Assert.Equal([ChatRole.User, ChatRole.Assistant, ChatRole.User], repair.Messages.Select(m => m.Role));
+        Assert.Contains("/contacts/0/name", repair.Messages[^1].Text, StringComparison.Ordinal);
+        var format = Assert.IsType<ChatResponseFormatJson>(repair.ResponseFormat);
+        Assert.Equal("ask", format.SchemaName);
+        Assert.Equal(0.002m, result.CostUsd);
+        Assert.Equal(0.002m, result.Output["usage"]!["cost_usd"]!.GetValue<decimal>());
     }
 
     [Fact]
