@@ -40,7 +40,9 @@ internal static class SignalEndpoints
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         api.MapGet("/jobs/{jobId:guid}/signals", ListAsync)
             .WithName("ListSignals")
-            .WithSummary("The job's signal inbox, oldest first: which were taken by which step, which still wait for one");
+            .WithSummary("The job's signal inbox, oldest first: which were taken by which step, which still wait for one")
+            .WithDescription("superseded_at is set on a signal whose step a rerun (POST /api/v1/jobs/{id}/retry with from_step) ran again: it " +
+                             "stays listed but is never taken again.");
         return api;
     }
 
@@ -150,7 +152,7 @@ internal static class SignalEndpoints
 
         var signals = await store.ListSignalsAsync(jobId, cancellationToken);
         return TypedResults.Ok(new SignalListResponse(jobId,
-            [.. signals.Select(s => new SignalSummary(s.Id, s.Event, s.ReceivedAt, s.IdempotencyKey, s.TakenByStep, s.TakenAt))]));
+            [.. signals.Select(s => new SignalSummary(s.Id, s.Event, s.ReceivedAt, s.IdempotencyKey, s.TakenByStep, s.TakenAt, s.SupersededAt))]));
     }
 
     private static ValidationProblem Invalid(string field, string message) => SubmissionProblem.ToResult([new SubmissionProblem(field, message)]);
@@ -242,5 +244,9 @@ public sealed record SignalResponse(Guid SignalId, Guid JobId, string Event, str
 /// <summary>A job's signal inbox.</summary>
 public sealed record SignalListResponse(Guid JobId, IReadOnlyList<SignalSummary> Signals);
 
-/// <summary>One signal: when it came, and which step took it (null while it waits for one).</summary>
-public sealed record SignalSummary(Guid SignalId, string Event, DateTimeOffset ReceivedAt, string? IdempotencyKey, string? TakenByStep, DateTimeOffset? TakenAt);
+/// <summary>
+/// One signal: when it came, which step took it (null while it waits for one), and when a rerun of that step superseded
+/// it (null unless one did: the rerun's wait does not take it again).
+/// </summary>
+public sealed record SignalSummary(Guid SignalId, string Event, DateTimeOffset ReceivedAt, string? IdempotencyKey, string? TakenByStep, DateTimeOffset? TakenAt,
+    DateTimeOffset? SupersededAt);

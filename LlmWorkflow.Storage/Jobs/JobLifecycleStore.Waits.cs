@@ -124,7 +124,7 @@ public sealed partial class JobLifecycleStore
 
     // $1 job id.
     private const string ListSignalsSql = """
-        SELECT id, event, received_at, idempotency_key, taken_by_step, taken_at FROM llm_job_signals
+        SELECT id, event, received_at, idempotency_key, taken_by_step, taken_at, superseded_at FROM llm_job_signals
          WHERE job_id = $1 ORDER BY received_at, id
         """;
 
@@ -208,7 +208,8 @@ public sealed partial class JobLifecycleStore
         while (await reader.ReadAsync(cancellationToken))
         {
             signals.Add(new StoredSignal(reader.Field<Guid>("id"), reader.Field<string>("event"), reader.Field<DateTimeOffset>("received_at"),
-                reader.FieldOrNull<string>("idempotency_key"), reader.FieldOrNull<string>("taken_by_step"), reader.FieldOrNull<DateTimeOffset?>("taken_at")));
+                reader.FieldOrNull<string>("idempotency_key"), reader.FieldOrNull<string>("taken_by_step"), reader.FieldOrNull<DateTimeOffset?>("taken_at"),
+                reader.FieldOrNull<DateTimeOffset?>("superseded_at")));
         }
 
         return signals;
@@ -262,5 +263,6 @@ public sealed partial class JobLifecycleStore
 /// <summary>A signal put in a job's inbox, or the one an idempotency key already put there (<paramref name="OtherBody"/>: with a body other than this request's).</summary>
 public sealed record AddedSignal(Guid Id, DateTimeOffset ReceivedAt, bool Duplicate, bool OtherBody = false);
 
-/// <summary>A signal in a job's inbox: taken (by which step, when) or still waiting for a step.</summary>
-public sealed record StoredSignal(Guid Id, string Event, DateTimeOffset ReceivedAt, string? IdempotencyKey, string? TakenByStep, DateTimeOffset? TakenAt);
+/// <summary>A signal in a job's inbox: taken (by which step, when; superseded when a rerun ran that step again) or still waiting for a step.</summary>
+public sealed record StoredSignal(Guid Id, string Event, DateTimeOffset ReceivedAt, string? IdempotencyKey, string? TakenByStep, DateTimeOffset? TakenAt,
+    DateTimeOffset? SupersededAt = null);

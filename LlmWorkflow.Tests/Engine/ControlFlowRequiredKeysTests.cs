@@ -38,6 +38,21 @@ public sealed class ControlFlowRequiredKeysTests
         Assert.Single(problems, p => p.JsonPath == "$.steps[0].config.then[0].config.steps");
     }
 
+    [Fact]
+    public void TheDryRunOfAnAdHocDefinitionIsNotValidWithoutThem()
+    {
+        // What POST /api/v1/workflow/validate does with a definition that loads: the planner's validator decides is_valid.
+        var loaded = WorkflowDefinitionLoader.Parse("""
+            {"name": "flow", "steps": [{"id": "fan", "type": "parallel", "config": {"branch": {"a": [{"id": "nap", "type": "sleep", "config": {"seconds": 5}}]}}}]}
+            """, "request.workflow");
+        var planner = new LlmWorkflow.Engine.Execution.DryRunPlanner(new WorkflowValidator(TransformRegistry.CreateDefault()));
+
+        var plan = planner.Plan(loaded.Definition!, new System.Text.Json.Nodes.JsonObject());
+
+        Assert.False(plan.IsValid);
+        Assert.Contains(plan.Problems, p => p.JsonPath == "$.steps[0].config.branches");
+    }
+
     private static IReadOnlyList<ValidationProblem> Check(string json)
     {
         var loaded = WorkflowDefinitionLoader.Parse(json, "flow.json");

@@ -163,6 +163,8 @@ public sealed class SignalTests(TestServers servers) : IAsyncLifetime
         var inbox = (await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{job}/signals", ct))!["signals"]!.AsArray();
         Assert.Equal(3, inbox.Count);
         Assert.All(inbox, s => Assert.Equal("approve", (string?)s!["taken_by_step"]));
+        // The two an earlier attempt took are listed as superseded by the reruns; the one the last run took is not.
+        Assert.Equal(["one", "two"], inbox.Where(s => s!["superseded_at"] is not null).Select(s => (string?)s!["idempotency_key"]));
     }
 
     private async Task<JsonObject> RerunAsync(string job, string fromStep, CancellationToken ct, string expect = "completed")
