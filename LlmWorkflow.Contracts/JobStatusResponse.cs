@@ -153,7 +153,8 @@ public sealed record JobAttemptSummary(
     [property: Description("When the attempt started running (null if it never did).")] DateTimeOffset? StartedAt,
     [property: Description("When the attempt ended.")] DateTimeOffset? CompletedAt,
     [property: Description("How long the attempt ran, in milliseconds.")] int? DurationMs,
-    [property: Description("When the retry was requested.")] DateTimeOffset RetriedAt);
+    [property: Description("When the retry was requested.")] DateTimeOffset RetriedAt,
+    [property: Description("USD of the calls this attempt paid that later attempts did not reuse (the steps a retry or rerun ran again); the job's cost_usd counts them.")] decimal? CostUsd = null);
 
 /// <summary>One run attempt's trace, as the worker recorded it when the run started.</summary>
 public sealed record JobAttemptTrace(

@@ -64,7 +64,7 @@ internal static class ApprovalPage
     private static string RenderShow(JsonNode? show) => show switch
     {
         null => "<p class=\"meta\">(nothing to show)</p>",
-        JsonValue text when text.TryGetValue<string>(out var markdown) => Markdig.Markdown.ToHtml(markdown, Markdown),
+        JsonValue text when text.TryGetValue<string>(out var markdown) => SafeMarkdown.ToHtml(markdown, Markdown),
         _ => "<pre>" + Encode(show.ToJsonString(Pretty)) + "</pre>",
     };
 

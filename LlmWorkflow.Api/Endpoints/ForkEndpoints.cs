@@ -22,7 +22,8 @@ internal static class ForkEndpoints
                              "(their calls are not made again, $0) and runs from_step and the steps after it with the overrides applied to a copy of the source's " +
                              "pinned workflow version (a new version). The fork carries forked_from {job_id, step}; the source lists it in forks. " +
                              "input_data may change only when from_step is the first step. 400 naming the field (from_step, or overrides[\"steps.x.model\"]) " +
-                             "for an unknown step or field, a wrong type or a step before from_step; 409 when the source is not completed, failed or cancelled. " +
+                             "for an unknown step or field, a wrong type, a model of a provider the service does not know (or has no key for) or a step " +
+                             "before from_step; 409 when the source is not completed, failed or cancelled. " +
                              JobEndpoints.JobProblemDescription);
         api.MapGet("/jobs/{jobId:guid}/compare/{otherId:guid}", CompareAsync)
             .WithName("CompareJobs")

@@ -86,7 +86,10 @@ internal static class JobEndpoints
             .WithDescription("The job resumes from its checkpoints: steps that finished before are not run (or paid for) again. " +
                              "With a body {\"from_step\": \"<top-level step id>\"} any finished job (completed too) runs again from that step: the steps " +
                              "before it keep their checkpointed outputs, it and every step after it run again; 400 names from_step when it is not a " +
-                             "top-level step of the job's workflow. The ended attempt is kept in previous_attempts. " + JobProblemDescription);
+                             "top-level step of the job's workflow. A rerun at or before a wait_for_event or approval step waits again: the signals " +
+                             "those steps took are superseded (never taken again), so the wait takes only a newer untaken signal or parks anew, an " +
+                             "approval with new decision links. The ended attempt is kept in previous_attempts with the cost_usd of its calls that the " +
+                             "rerun does not reuse; the job's cost_usd counts every call paid over all attempts. " + JobProblemDescription);
         return api;
     }
 

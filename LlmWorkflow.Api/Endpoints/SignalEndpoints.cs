@@ -6,6 +6,7 @@ using LlmWorkflow.Api.Jobs;
 using WorkflowValidator = LlmWorkflow.Engine.Definitions.WorkflowValidator;
 using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Storage.Persistence;
+using LlmWorkflow.Storage.Versions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -29,13 +30,19 @@ internal static class SignalEndpoints
             .WithSummary("Send a signal (any JSON body, at most 64 KiB) to a job")
             .WithDescription("The body becomes the output of the job's wait_for_event step for that event. 202 with status \"resumed\" when the " +
                              "job was waiting for it (it is queued at once), \"stored\" when it is kept in the job's inbox for a wait still to " +
-                             "come; 200 with status \"duplicate\" for an Idempotency-Key already used for this job and event (nothing added, " +
-                             "nothing resumed again), also after the job has finished. 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of " +
+                             "come; 200 with status \"duplicate\" for an Idempotency-Key already used for this job and event with the same body " +
+                             "(nothing added, nothing resumed again), also after the job has finished. 422 problem naming the Idempotency-Key header " +
+                             "(error idempotency_key_conflict) when that key was used with a different body; 422 problem naming event (error " +
+                             "event_not_awaited) for an event no wait_for_event or approval step of the job's workflow version waits for (the " +
+                             "problem lists the events it does wait for). 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of " +
                              "letters, digits, '_', '-', '.', ':' or a body that is not JSON; 404 for an unknown job or another tenant's.")
-            .Accepts<JsonNode>("application/json");
+            .Accepts<JsonNode>("application/json")
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         api.MapGet("/jobs/{jobId:guid}/signals", ListAsync)
             .WithName("ListSignals")
-            .WithSummary("The job's signal inbox, oldest first: which were taken by which step, which still wait for one");
+            .WithSummary("The job's signal inbox, oldest first: which were taken by which step, which still wait for one")
+            .WithDescription("superseded_at is set on a signal whose step a rerun (POST /api/v1/jobs/{id}/retry with from_step) ran again: it " +
+                             "stays listed but is never taken again.");
         return api;
     }
 
@@ -47,6 +54,7 @@ internal static class SignalEndpoints
         JobLifecycleStore store,
         JobQueue queue,
         DeletedJobs deletedJobs,
+        WorkflowVersions versions,
         HttpContext http,
         CancellationToken cancellationToken)
     {
@@ -77,17 +85,29 @@ internal static class SignalEndpoints
         }
 
         var key = string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey;
-        var status = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => j.Status).FirstAsync(cancellationToken);
-        if (status.IsTerminal())
+        var payload = body.Length == 0 ? null : body;
+        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.WorkflowName, j.DefinitionHash }).FirstAsync(cancellationToken);
+        if (job.Status.IsTerminal())
         {
             // A client retrying a request whose answer it lost (the API killed mid-request) gets the first answer's
             // duplicate, even when the signal it did deliver has since let the job finish.
-            return key is not null && await store.FindSignalAsync(jobId, eventName, key, cancellationToken) is { } first
-                ? TypedResults.Ok(new SignalResponse(first.Id, jobId, eventName, "duplicate", first.ReceivedAt))
-                : TypedResults.Conflict(new JobActionResponse(jobId, "finished", $"The job is {status.ToWire()}; it waits for no signal."));
+            return key is not null && await store.FindSignalAsync(jobId, eventName, key, payload, cancellationToken) is { } first
+                ? first.OtherBody ? KeyReused(key) : TypedResults.Ok(new SignalResponse(first.Id, jobId, eventName, "duplicate", first.ReceivedAt))
+                : TypedResults.Conflict(new JobActionResponse(jobId, "finished", $"The job is {job.Status.ToWire()}; it waits for no signal."));
         }
 
-        var (added, resumed) = await DeliverAsync(store, queue, jobId, eventName, body.Length == 0 ? null : body, key, cancellationToken);
+        // A signal no step will ever take would sit in the inbox for good: refused, naming what the job does wait for.
+        if (await AwaitedEventsAsync(versions, job.WorkflowName, job.DefinitionHash, cancellationToken) is { } awaited && !awaited.Contains(eventName))
+        {
+            return NotAwaited(eventName, job.WorkflowName, awaited);
+        }
+
+        var (added, resumed) = await DeliverAsync(store, queue, jobId, eventName, payload, key, cancellationToken);
+        if (added.OtherBody)
+        {
+            return KeyReused(key!);
+        }
+
         if (added.Duplicate)
         {
             return TypedResults.Ok(new SignalResponse(added.Id, jobId, eventName, "duplicate", added.ReceivedAt));
@@ -132,10 +152,58 @@ internal static class SignalEndpoints
 
         var signals = await store.ListSignalsAsync(jobId, cancellationToken);
         return TypedResults.Ok(new SignalListResponse(jobId,
-            [.. signals.Select(s => new SignalSummary(s.Id, s.Event, s.ReceivedAt, s.IdempotencyKey, s.TakenByStep, s.TakenAt))]));
+            [.. signals.Select(s => new SignalSummary(s.Id, s.Event, s.ReceivedAt, s.IdempotencyKey, s.TakenByStep, s.TakenAt, s.SupersededAt))]));
     }
 
     private static ValidationProblem Invalid(string field, string message) => SubmissionProblem.ToResult([new SubmissionProblem(field, message)]);
+
+    /// <summary>
+    /// The events the steps of the job's workflow version wait for (wait_for_event's <c>event</c>, an approval's, "approval"
+    /// by default), nested ones included; null when the version is not known here (nothing is refused then).
+    /// </summary>
+    private static async Task<IReadOnlySet<string>?> AwaitedEventsAsync(WorkflowVersions versions, string workflowName, string? hash, CancellationToken cancellationToken)
+    {
+        var version = hash is not null ? await versions.FindAsync(workflowName, hash, cancellationToken) : versions.Current(workflowName);
+        if (version is null)
+        {
+            return null;
+        }
+
+        var steps = LlmWorkflow.Engine.Definitions.WorkflowWalker.Walk(version.Definition).Select(l => l.Step).ToList();
+        var events = steps
+            .Where(s => s.Type is LlmWorkflow.Engine.Definitions.StepTypes.WaitForEvent or LlmWorkflow.Engine.Definitions.StepTypes.Approval)
+            .Select(s => (string?)s.Config["event"] ?? (s.Type == LlmWorkflow.Engine.Definitions.StepTypes.Approval ? "approval" : null))
+            .OfType<string>()
+            .ToHashSet(StringComparer.Ordinal);
+        if (LlmWorkflow.Engine.Llm.Budgets.OnBudget.Of(version.Definition) == LlmWorkflow.Engine.Llm.Budgets.OnBudget.WaitForApproval)
+        {
+            // A step over budget waits for its decision as budget.<step id> (StepSpend.ApprovalEvent).
+            events.UnionWith(steps.Select(s => "budget." + s.Id));
+        }
+
+        return events;
+    }
+
+    private static ProblemHttpResult NotAwaited(string eventName, string workflowName, IReadOnlySet<string> awaited) => TypedResults.Problem(new ProblemDetails
+    {
+        Status = StatusCodes.Status422UnprocessableEntity,
+        Title = "No step waits for this event",
+        Detail = $"No wait_for_event or approval step of workflow \"{workflowName}\" waits for the event \"{eventName}\", so no step would ever take " +
+                 (awaited.Count == 0 ? "it: the workflow waits for no event." : $"it. It waits for: {string.Join(", ", awaited.Order(StringComparer.Ordinal))}."),
+        Extensions =
+        {
+            ["error"] = "event_not_awaited",
+            ["field"] = "event",
+            ["awaited_events"] = awaited.Order(StringComparer.Ordinal).ToArray(),
+        },
+    });
+
+    private static ProblemHttpResult KeyReused(string key)
+    {
+        var problem = IdempotentRequests.Conflict(key, "signal").Value;
+        problem.Status = StatusCodes.Status422UnprocessableEntity;
+        return TypedResults.Problem(problem);
+    }
 
     /// <summary>The body as text, or (empty, true) once it passes <see cref="MaxBodyBytes"/> (a chunked body has no length to check first).</summary>
     private static async Task<(string Body, bool TooLarge)> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
@@ -176,5 +244,9 @@ public sealed record SignalResponse(Guid SignalId, Guid JobId, string Event, str
 /// <summary>A job's signal inbox.</summary>
 public sealed record SignalListResponse(Guid JobId, IReadOnlyList<SignalSummary> Signals);
 
-/// <summary>One signal: when it came, and which step took it (null while it waits for one).</summary>
-public sealed record SignalSummary(Guid SignalId, string Event, DateTimeOffset ReceivedAt, string? IdempotencyKey, string? TakenByStep, DateTimeOffset? TakenAt);
+/// <summary>
+/// One signal: when it came, which step took it (null while it waits for one), and when a rerun of that step superseded
+/// it (null unless one did: the rerun's wait does not take it again).
+/// </summary>
+public sealed record SignalSummary(Guid SignalId, string Event, DateTimeOffset ReceivedAt, string? IdempotencyKey, string? TakenByStep, DateTimeOffset? TakenAt,
+    DateTimeOffset? SupersededAt);

@@ -23,8 +23,10 @@ internal sealed class ForkOverrides
 
     /// <param name="rerun">The steps the fork runs (from_step on); overriding a step before it is refused: its output is reused.</param>
     /// <param name="firstStep">Whether from_step is the workflow's first step: only then may input_data change (no reused output was computed from the old input).</param>
+    /// <param name="callProblem">What stops a well-formed model id from being called (an unknown provider, a missing key), or null: refused now rather than failing the fork at run time.</param>
     public static (ForkOverrides Overrides, List<SubmissionProblem> Problems) Parse(
-        JsonObject? overrides, WorkflowDefinition workflow, string fromStep, IReadOnlyCollection<string> rerun, bool firstStep)
+        JsonObject? overrides, WorkflowDefinition workflow, string fromStep, IReadOnlyCollection<string> rerun, bool firstStep,
+        Func<string, string?>? callProblem = null)
     {
         var parsed = new ForkOverrides();
         var problems = new List<SubmissionProblem>();
@@ -74,7 +76,7 @@ internal sealed class ForkOverrides
             {
                 problems.Add(new(field, $"Step \"{stepId}\" is a {step.Type} step; {name} applies to llm steps."));
             }
-            else if (TypeProblem(name, value) is { } problem)
+            else if (TypeProblem(name, value, callProblem) is { } problem)
             {
                 problems.Add(new(field, problem));
             }
@@ -105,13 +107,13 @@ internal sealed class ForkOverrides
         }
     }
 
-    private static string? TypeProblem(string field, JsonNode? value) => field switch
+    private static string? TypeProblem(string field, JsonNode? value, Func<string, string?>? callProblem) => field switch
     {
         "model" => value switch
         {
-            JsonValue v when v.TryGetValue<string>(out var model) => ModelProblem(model),
+            JsonValue v when v.TryGetValue<string>(out var model) => ModelProblem(model, callProblem),
             JsonArray { Count: > 0 } list when list.All(m => m is JsonValue mv && mv.TryGetValue<string>(out _)) =>
-                list.Select(m => ModelProblem(m!.GetValue<string>())).FirstOrDefault(p => p is not null),
+                list.Select(m => ModelProblem(m!.GetValue<string>(), callProblem)).FirstOrDefault(p => p is not null),
             _ => "model must be a \"provider/model\" string or a non-empty array of them.",
         },
         "prompt" => value is JsonValue p && p.TryGetValue<string>(out var text) && !string.IsNullOrWhiteSpace(text)
@@ -123,8 +125,10 @@ internal sealed class ForkOverrides
         _ => null,
     };
 
-    private static string? ModelProblem(string model) =>
-        model.IndexOf('/', StringComparison.Ordinal) is > 0 && !model.EndsWith('/') ? null : $"\"{model}\" is not a \"provider/model\" id.";
+    private static string? ModelProblem(string model, Func<string, string?>? callProblem) =>
+        model.IndexOf('/', StringComparison.Ordinal) is > 0 && !model.EndsWith('/')
+            ? callProblem?.Invoke(model)
+            : $"\"{model}\" is not a \"provider/model\" id.";
 
     /// <summary>The step object with <paramref name="stepId"/> in a step list or the blocks nested in it (ids are unique).</summary>
     private static JsonObject? FindStep(JsonArray? steps, string stepId)

@@ -38,6 +38,7 @@ public sealed class JobForks(
     JobQueue queue,
     WorkflowVersions versions,
     TimeProvider time,
+    LlmWorkflow.Engine.Llm.LlmProviderRegistry providers,
     ILogger<JobForks> logger)
 {
     /// <param name="sourceId">A job the caller may see (checked by the endpoint).</param>
@@ -66,7 +67,8 @@ public sealed class JobForks(
                 : $"\"{fromStep}\" is not a top-level step of the job's workflow version ({string.Join(", ", version.Definition.Steps.Select(s => s.Id))})."));
         }
 
-        var (parsed, problems) = ForkOverrides.Parse(overrides, version.Definition, fromStep, rerun, version.Definition.Steps[0].Id == fromStep);
+        var (parsed, problems) = ForkOverrides.Parse(overrides, version.Definition, fromStep, rerun, version.Definition.Steps[0].Id == fromStep,
+            model => LlmWorkflow.Engine.Llm.ModelId.TryParse(model, out var id) ? providers.Problem(id) : null);
         if (parsed.InputData is { } input && version.Definition.InputSchema is { } schema)
         {
             problems.AddRange(InputSchemaValidator.Validate(schema, input).Select(p => new SubmissionProblem(

@@ -89,9 +89,23 @@ public static class WorkflowDefinitionLoader
     private static T? Read<T>(StepDefinition step, JsonTypeInfo<T> typeInfo, string configPath, string source, List<ValidationProblem> problems)
         where T : class
     {
+        // A missing required key is the validator's to report, naming the key (WorkflowValidator.ControlFlowRequiredKeys);
+        // with stand-ins for the missing keys the config is read on, so a misspelt key beside them is reported too.
+        var missing = WorkflowValidator.MissingControlFlowKeys(step);
+        var config = step.Config;
+        if (missing.Count > 0)
+        {
+            config = config.DeepClone().AsObject();
+            foreach (var key in missing)
+            {
+                config[key] = ControlFlowStandIns[key]();
+            }
+        }
+
         try
         {
-            return step.Config.Deserialize(typeInfo);
+            var read = config.Deserialize(typeInfo);
+            return missing.Count > 0 ? null : read;
         }
         catch (JsonException ex)
         {
@@ -99,6 +113,15 @@ public static class WorkflowDefinitionLoader
             return null;
         }
     }
+
+    /// <summary>Stand-ins of the right JSON kind for the control-flow keys a config may lack.</summary>
+    private static readonly Dictionary<string, Func<JsonNode>> ControlFlowStandIns = new(StringComparer.Ordinal)
+    {
+        ["condition"] = () => JsonValue.Create("true"),
+        ["branches"] = () => new JsonObject(),
+        ["items"] = () => new JsonArray(),
+        ["steps"] = () => new JsonArray(),
+    };
 
     /// <summary>Required members, and a stand-in of the right JSON kind used while the rest is checked.</summary>
     private static readonly Dictionary<string, Func<JsonNode>> RequiredStandIns = new(StringComparer.Ordinal)

@@ -175,6 +175,12 @@ public sealed partial class WorkflowValidator(
         {
             problems.Add($"{configPath}.seconds", ValidationCodes.InvalidConfigValue, "seconds must be 0 or more.", "E.g. 3600 for an hour.");
         }
+        else if (seconds is JsonValue big && big.GetValueKind() == JsonValueKind.Number && big.GetValue<double>() > Steps.SleepStepHandler.MaxSeconds)
+        {
+            problems.Add($"{configPath}.seconds", ValidationCodes.InvalidConfigValue,
+                $"seconds must be at most {Steps.SleepStepHandler.MaxSeconds} (a year), as far ahead as run_at and delay_seconds may schedule a job.",
+                "Sleep at most a year, or schedule a new job for a later time.");
+        }
         else if (seconds is not null and not JsonValue)
         {
             problems.Add($"{configPath}.seconds", ValidationCodes.InvalidConfigValue, "seconds must be a number or an expression.", "E.g. 3600 or \"${input.delay}\".");
@@ -252,6 +258,11 @@ public sealed partial class WorkflowValidator(
         {
             problems.Add($"{configPath}.timeout_seconds", ValidationCodes.InvalidConfigValue, "timeout_seconds must be a positive number.", "E.g. 86400 for a day.");
         }
+        else if (config["timeout_seconds"] is JsonValue longest && longest.GetValue<double>() > Steps.SleepStepHandler.MaxSeconds)
+        {
+            problems.Add($"{configPath}.timeout_seconds", ValidationCodes.InvalidConfigValue,
+                $"timeout_seconds must be at most {Steps.SleepStepHandler.MaxSeconds} (a year), as a sleep.", "E.g. 604800 for a week.");
+        }
 
         var onTimeout = (string?)(config["on_timeout"] as JsonValue);
         if (config["on_timeout"] is not null && onTimeout is not ("fail" or "continue" or "default"))
@@ -298,6 +309,12 @@ public sealed partial class WorkflowValidator(
         }
 
         var configPath = $"{path}.config";
+        foreach (var key in MissingControlFlowKeys(step))
+        {
+            problems.Add($"{configPath}.{key}", ValidationCodes.MissingConfigProperty, $"A {step.Type} step needs \"{key}\" in its config.",
+                ControlFlowKeyHints[key]);
+        }
+
         switch (step.Type)
         {
             case StepTypes.Llm:
@@ -439,6 +456,26 @@ public sealed partial class WorkflowValidator(
             problems.Add($"{configPath}.max_concurrency", ValidationCodes.InvalidConfigValue, "max_concurrency must be at least 1.", $"Remove it for the default of 4.");
         }
     }
+
+    /// <summary>The keys a control-flow step's config must have (the workflow schema's required members).</summary>
+    private static readonly Dictionary<string, string[]> ControlFlowRequiredKeys = new(StringComparer.Ordinal)
+    {
+        [StepTypes.Conditional] = ["condition"],
+        [StepTypes.Parallel] = ["branches"],
+        [StepTypes.ForEach] = ["items", "steps"],
+    };
+
+    private static readonly Dictionary<string, string> ControlFlowKeyHints = new(StringComparer.Ordinal)
+    {
+        ["condition"] = "E.g. \"condition\": \"input.score > 0.5\".",
+        ["branches"] = "E.g. \"branches\": {\"a\": [steps], \"b\": [steps]}.",
+        ["items"] = "E.g. \"items\": \"${input.places}\".",
+        ["steps"] = "E.g. \"steps\": [the steps to run per item].",
+    };
+
+    /// <summary>The required keys <paramref name="step"/>'s config lacks (none for a step that is not control flow).</summary>
+    internal static IReadOnlyList<string> MissingControlFlowKeys(StepDefinition step) =>
+        ControlFlowRequiredKeys.TryGetValue(step.Type, out var keys) ? [.. keys.Where(k => step.Config[k] is null)] : [];
 
     [GeneratedRegex("^[a-z][a-z0-9_-]*$")]
     private static partial Regex WorkflowNamePattern();

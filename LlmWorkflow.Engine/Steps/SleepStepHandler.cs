@@ -16,6 +16,9 @@ internal sealed class SleepStepHandler : IStepHandler
 {
     public const string Kind = "sleep";
 
+    /// <summary>The longest sleep: a year, as far ahead as <c>run_at</c> and <c>delay_seconds</c> may schedule a job.</summary>
+    public const double MaxSeconds = 31_536_000;
+
     public bool IsCheckpointed => true;
 
     public ValueTask<JsonNode?> ExecuteAsync(StepContext context, CancellationToken cancellationToken)
@@ -39,16 +42,19 @@ internal sealed class SleepStepHandler : IStepHandler
         {
             var seconds = ValueResolver.Resolve(secondsNode, context.Scope);
             return seconds is JsonValue { } value && value.GetValueKind() == System.Text.Json.JsonValueKind.Number
-                && double.Parse(value.ToJsonString(), CultureInfo.InvariantCulture) is var number && number >= 0
+                && double.Parse(value.ToJsonString(), CultureInfo.InvariantCulture) is var number && number is >= 0 and <= MaxSeconds
                 ? context.Run.Now.AddSeconds(number)
-                : throw WorkflowException.Config("invalid_sleep", $"Step \"{context.Step.Id}\": seconds must be a number of seconds (0 or more); got {seconds?.ToJsonString() ?? "null"}.");
+                : throw WorkflowException.Config("invalid_sleep", $"Step \"{context.Step.Id}\": seconds must be a number of seconds from 0 to {MaxSeconds} (a year); got {seconds?.ToJsonString() ?? "null"}.");
         }
 
         var until = config["until"] is { } untilNode ? ValueResolver.Resolve(untilNode, context.Scope) : null;
-        return until is JsonValue text && text.TryGetValue<string>(out var time)
+        var due = until is JsonValue text && text.TryGetValue<string>(out var time)
             && DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at) && HasOffset(time)
             ? at.ToUniversalTime()
             : throw WorkflowException.Config("invalid_sleep", $"Step \"{context.Step.Id}\": until must be an RFC 3339 time with an offset, e.g. 2026-12-01T09:00:00Z; got {until?.ToJsonString() ?? "null"}.");
+        return due <= context.Run.Now.AddSeconds(MaxSeconds)
+            ? due
+            : throw WorkflowException.Config("invalid_sleep", $"Step \"{context.Step.Id}\": until must be at most a year ahead; got {time}.");
     }
 
     private static bool HasOffset(string time) =>

@@ -26,30 +26,50 @@ public sealed partial class JobLifecycleStore
     private static readonly string RetrySql = RequeueSql(JobTransition.Retry);
 
     // A rerun first takes the checkpoints of the chosen step and those after it out of use (their rows stay, as
-    // history): the new attempt runs them again and reuses only the steps before.
+    // history): the new attempt runs them again and reuses only the steps before. The signals those steps took (an
+    // approval's decision, a wait's event) are superseded with them: kept in the inbox, never taken again, so a rerun
+    // wait takes only a newer signal or waits anew (an approval issues new links).
     // $1 job id, $2 now, $3 the step ids run again.
     private static readonly string RerunSql = $"""
         WITH uncheckpointed AS (
             UPDATE llm_job_steps SET is_checkpoint = FALSE
              WHERE job_id = $1 AND step_id = ANY($3) AND is_checkpoint
                AND EXISTS (SELECT 1 FROM llm_workflow_jobs WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Rerun)})
+        ), superseded AS (
+            UPDATE llm_job_signals SET superseded_at = $2
+             WHERE job_id = $1 AND taken_by_step IS NOT NULL AND superseded_at IS NULL
+               AND (taken_by_step = ANY($3) OR taken_by_step IN (SELECT step_key FROM llm_job_steps WHERE job_id = $1 AND step_id = ANY($3)))
+               AND EXISTS (SELECT 1 FROM llm_workflow_jobs WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Rerun)})
         )
-        {RequeueSql(JobTransition.Rerun)}
+        {RequeueSql(JobTransition.Rerun, stillReused: "NOT (s.step_id = ANY($3))")}
         """;
 
     // The attempt being retried is kept in previous_attempts (its outcome, error and timings), not overwritten;
     // started_at restarts with the next claim so the new attempt's timings are its own. Its step rows stay too
-    // (keyed by job_attempt). A wait it had parked on is forgotten: a sleep run again sleeps again.
-    private static string RequeueSql(JobTransition transition) => $"""
+    // (keyed by job_attempt). A wait it had parked on is forgotten: a sleep run again sleeps again. The attempt's entry
+    // carries cost_usd, what its calls cost that the next attempt does not count again (the job's cost_usd less the
+    // earlier attempts' entries and the llm checkpoints still reused), so the finish adds it back (FinishSql) and the
+    // job's cost_usd counts every call paid. <paramref name="stillReused"/> picks the checkpoints the next attempt reuses.
+    private static string RequeueSql(JobTransition transition, string stillReused = "TRUE") => $"""
         UPDATE llm_workflow_jobs
            SET previous_attempts = COALESCE(previous_attempts, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
                    'attempt', attempt, 'status', status, 'error_message', error_message, 'error', error_data,
-                   'started_at', started_at, 'completed_at', completed_at, 'duration_ms', duration_ms, 'retried_at', $2::timestamptz)),
+                   'started_at', started_at, 'completed_at', completed_at, 'duration_ms', duration_ms, 'retried_at', $2::timestamptz,
+                   'cost_usd', GREATEST(COALESCE(cost_usd, 0) - {EarlierAttemptsCostSql("previous_attempts")} - (
+                       SELECT COALESCE(sum(c.cost_usd), 0) FROM (
+                           SELECT DISTINCT ON (s.step_key) s.cost_usd, s.model, s.reused_from_job_id FROM llm_job_steps s
+                            WHERE s.job_id = $1 AND s.is_checkpoint AND {stillReused}
+                            ORDER BY s.step_key, s.job_attempt DESC) c
+                        WHERE c.model IS NOT NULL AND c.reused_from_job_id IS NULL), 0))),
                status = 'queued', retry_count = retry_count + 1, error_message = NULL, error_data = NULL, result_data = NULL,
                started_at = NULL, completed_at = NULL, cancel_requested_at = NULL, wait_data = NULL,
                queued_at = $2, dispatched_at = $2, updated_at = $2
          WHERE id = $1 AND {JobLifecycle.KeyedGuard(transition)}
         """;
+
+    /// <summary>The cost the job's earlier attempts carry (their previous_attempts entries' cost_usd), 0 for none.</summary>
+    internal static string EarlierAttemptsCostSql(string column) =>
+        $"COALESCE((SELECT sum((a->>'cost_usd')::numeric) FROM jsonb_array_elements({column}) a), 0)";
 
     // $1 cutoff.
     private const string PurgeTombstonesSql = """
@@ -126,7 +146,10 @@ public sealed partial class JobLifecycleStore
     /// One statement: claims the stale rows (skipping any another transaction holds, e.g. a worker finishing it now),
     /// records their terminal webhook events with the stale error, and fails them.
     /// </summary>
-    // $1 now, $2 running jobs started before, $3 waiting jobs created before, $4 and $5 their error messages,
+    // A queued job is measured from when it was last queued, not from its creation: queued_at (its submission, retry or
+    // schedule) or run_at (when a wait it was woken or resumed from ended), so a job queued again after a long wait is
+    // not failed as never started.
+    // $1 now, $2 running jobs started before, $3 queued jobs (re)queued before, $4 and $5 their error messages,
     // $6 and $7 their errors (jsonb).
     private static string CleanupStaleSql(int maxPayloadBytes) => $"""
         WITH job AS (
@@ -137,7 +160,7 @@ public sealed partial class JobLifecycleStore
               FROM llm_workflow_jobs
              WHERE {JobLifecycle.Guard(JobTransition.StaleCleanup)}
                AND ((status = 'processing' AND started_at < $2 AND (lease_expires_at IS NULL OR lease_expires_at < $1))
-                    OR (status IN ('pending', 'queued') AND created_at < $3))
+                    OR (status IN ('pending', 'queued') AND GREATEST(queued_at, COALESCE(run_at, queued_at)) < $3))
                FOR UPDATE SKIP LOCKED
         ), outbox AS (
             {WebhookOutbox.TerminalEventsSql("job", maxPayloadBytes)}

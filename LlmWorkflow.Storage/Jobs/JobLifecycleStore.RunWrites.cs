@@ -215,9 +215,10 @@ public sealed partial class JobLifecycleStore
                    r.error_data, r.error_message, r.input_tokens, r.output_tokens,
                    j.started_at,
                    (EXTRACT(EPOCH FROM (now() - j.started_at)) * 1000)::int AS duration_ms,
-                   r.input_tokens + r.output_tokens AS total_tokens, r.cost_usd, r.ord
+                   r.input_tokens + r.output_tokens AS total_tokens, r.cost_usd + {EarlierAttemptsCostSql("j.previous_attempts")} AS cost_usd, r.ord
               FROM r CROSS JOIN LATERAL (
-                   SELECT j.id, j.workflow_name, j.user_id, j.username, j.action, j.attempt, j.webhook_url, j.started_at, j.cancel_requested_at
+                   SELECT j.id, j.workflow_name, j.user_id, j.username, j.action, j.attempt, j.webhook_url, j.started_at, j.cancel_requested_at,
+                          j.previous_attempts
                      FROM llm_workflow_jobs j
                     WHERE j.id = r.id AND j.lease_owner = r.worker AND (r.claimed_attempt IS NULL OR j.attempt = r.claimed_attempt)
                       AND ({OutcomeGuards()})

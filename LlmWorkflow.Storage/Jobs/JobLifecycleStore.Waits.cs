@@ -69,9 +69,10 @@ public sealed partial class JobLifecycleStore
 
     // Both the signal's request and the worker that just parked the job try this (one of them sees the other's
     // commit), so a signal sent while the run was on its way to the wait is never left unanswered; the guard lets one win.
+    // run_at becomes the time the wait ended, as a woken sleep's is (the stale cleanup measures a queued job from it).
     // $1 job id, $2 event.
     private static readonly string ResumeSql = $"""
-        UPDATE llm_workflow_jobs SET status = '{JobLifecycle.Rule(JobTransition.Resume).To.ToWire()}', dispatched_at = now(), updated_at = now()
+        UPDATE llm_workflow_jobs SET status = '{JobLifecycle.Rule(JobTransition.Resume).To.ToWire()}', run_at = now(), dispatched_at = now(), updated_at = now()
          WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Resume)} AND wait_data->>'kind' IN ('event', 'approval') AND wait_data->>'event' = $2
            AND EXISTS (SELECT 1 FROM llm_job_signals s WHERE s.job_id = $1 AND s.event = $2 AND s.taken_by_step IS NULL)
         RETURNING id, priority
@@ -88,7 +89,7 @@ public sealed partial class JobLifecycleStore
             ON CONFLICT (job_id, event, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
             RETURNING id, received_at
         ), resumed AS (
-            UPDATE llm_workflow_jobs SET status = '{JobLifecycle.Rule(JobTransition.Resume).To.ToWire()}', dispatched_at = now(), updated_at = now()
+            UPDATE llm_workflow_jobs SET status = '{JobLifecycle.Rule(JobTransition.Resume).To.ToWire()}', run_at = now(), dispatched_at = now(), updated_at = now()
              WHERE id = $2 AND {JobLifecycle.KeyedGuard(JobTransition.Resume)} AND wait_data->>'kind' IN ('event', 'approval') AND wait_data->>'event' = $3
                AND (EXISTS (SELECT 1 FROM added)
                     OR EXISTS (SELECT 1 FROM llm_job_signals s WHERE s.job_id = $2 AND s.event = $3 AND s.taken_by_step IS NULL))
@@ -97,17 +98,19 @@ public sealed partial class JobLifecycleStore
         SELECT (SELECT id FROM added) AS id, (SELECT received_at FROM added) AS received_at, (SELECT priority FROM resumed) AS priority
         """;
 
-    // $1 job id, $2 event, $3 idempotency key.
+    // Whether the body is the first one's is compared as JSON (key order and spacing aside).
+    // $1 job id, $2 event, $3 idempotency key, $4 this request's payload (jsonb text; NULL for none).
     private const string FindSignalSql = """
-        SELECT id, received_at FROM llm_job_signals WHERE job_id = $1 AND event = $2 AND idempotency_key = $3
+        SELECT id, received_at, payload IS NOT DISTINCT FROM $4::jsonb AS same_body
+          FROM llm_job_signals WHERE job_id = $1 AND event = $2 AND idempotency_key = $3
         """;
 
     // The step's own signal first (its run resumed after a crash between taking and checkpointing it), else the oldest
-    // untaken one of the event, taken for the step.
+    // untaken one of the event, taken for the step. A signal a rerun superseded is neither (JobLifecycleStore.Commands.cs).
     // $1 job id, $2 event, $3 step key.
     private const string TakeSignalSql = """
         WITH mine AS (
-            SELECT payload FROM llm_job_signals WHERE job_id = $1 AND taken_by_step = $3 LIMIT 1
+            SELECT payload FROM llm_job_signals WHERE job_id = $1 AND taken_by_step = $3 AND superseded_at IS NULL LIMIT 1
         ), next AS (
             SELECT id FROM llm_job_signals
              WHERE job_id = $1 AND event = $2 AND taken_by_step IS NULL AND NOT EXISTS (SELECT 1 FROM mine)
@@ -121,14 +124,14 @@ public sealed partial class JobLifecycleStore
 
     // $1 job id.
     private const string ListSignalsSql = """
-        SELECT id, event, received_at, idempotency_key, taken_by_step, taken_at FROM llm_job_signals
+        SELECT id, event, received_at, idempotency_key, taken_by_step, taken_at, superseded_at FROM llm_job_signals
          WHERE job_id = $1 ORDER BY received_at, id
         """;
 
     /// <summary>
     /// Puts a signal in the job's inbox and, in the same statement, resumes the job when it waits for that event (the
     /// returned dispatch: queue it). With an <paramref name="idempotencyKey"/> seen before for that event, nothing is added
-    /// and the first signal is returned (<see cref="AddedSignal.Duplicate"/>).
+    /// and the first signal is returned (<see cref="AddedSignal.Duplicate"/>; <see cref="AddedSignal.OtherBody"/> when its body differs).
     /// </summary>
     public async Task<(AddedSignal Added, JobDispatch? Resumed)> AddSignalAsync(
         Guid jobId, string eventName, string? payloadJson, string? idempotencyKey, CancellationToken cancellationToken)
@@ -150,21 +153,25 @@ public sealed partial class JobLifecycleStore
             }
         }
 
-        var first = await FindSignalAsync(jobId, eventName, idempotencyKey!, cancellationToken)
+        var first = await FindSignalAsync(jobId, eventName, idempotencyKey!, payloadJson, cancellationToken)
                     ?? throw new InvalidOperationException($"The signal with key {idempotencyKey} conflicted on insert but is not in job {jobId}'s inbox.");
         return (first, resumed);
     }
 
-    /// <summary>The signal first sent with <paramref name="idempotencyKey"/> for that job and event; null when there is none.</summary>
-    public async Task<AddedSignal?> FindSignalAsync(Guid jobId, string eventName, string idempotencyKey, CancellationToken cancellationToken)
+    /// <summary>
+    /// The signal first sent with <paramref name="idempotencyKey"/> for that job and event, and whether its body differs
+    /// from <paramref name="payloadJson"/>; null when there is none.
+    /// </summary>
+    public async Task<AddedSignal?> FindSignalAsync(Guid jobId, string eventName, string idempotencyKey, string? payloadJson, CancellationToken cancellationToken)
     {
         await using var find = dataSource.CreateCommand(FindSignalSql);
         find.Parameters.Add(new NpgsqlParameter { Value = jobId });
         find.Parameters.Add(new NpgsqlParameter { Value = eventName });
         find.Parameters.Add(new NpgsqlParameter { Value = idempotencyKey });
+        find.Parameters.Add(new NpgsqlParameter { Value = (object?)payloadJson ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         await using var existing = await find.ExecuteReaderAsync(cancellationToken);
         return await existing.ReadAsync(cancellationToken)
-            ? new AddedSignal(existing.Field<Guid>("id"), existing.Field<DateTimeOffset>("received_at"), Duplicate: true)
+            ? new AddedSignal(existing.Field<Guid>("id"), existing.Field<DateTimeOffset>("received_at"), Duplicate: true, OtherBody: !existing.Field<bool>("same_body"))
             : null;
     }
 
@@ -201,7 +208,8 @@ public sealed partial class JobLifecycleStore
         while (await reader.ReadAsync(cancellationToken))
         {
             signals.Add(new StoredSignal(reader.Field<Guid>("id"), reader.Field<string>("event"), reader.Field<DateTimeOffset>("received_at"),
-                reader.FieldOrNull<string>("idempotency_key"), reader.FieldOrNull<string>("taken_by_step"), reader.FieldOrNull<DateTimeOffset?>("taken_at")));
+                reader.FieldOrNull<string>("idempotency_key"), reader.FieldOrNull<string>("taken_by_step"), reader.FieldOrNull<DateTimeOffset?>("taken_at"),
+                reader.FieldOrNull<DateTimeOffset?>("superseded_at")));
         }
 
         return signals;
@@ -252,8 +260,9 @@ public sealed partial class JobLifecycleStore
     }
 }
 
-/// <summary>A signal put in a job's inbox, or the one an idempotency key already put there.</summary>
-public sealed record AddedSignal(Guid Id, DateTimeOffset ReceivedAt, bool Duplicate);
+/// <summary>A signal put in a job's inbox, or the one an idempotency key already put there (<paramref name="OtherBody"/>: with a body other than this request's).</summary>
+public sealed record AddedSignal(Guid Id, DateTimeOffset ReceivedAt, bool Duplicate, bool OtherBody = false);
 
-/// <summary>A signal in a job's inbox: taken (by which step, when) or still waiting for a step.</summary>
-public sealed record StoredSignal(Guid Id, string Event, DateTimeOffset ReceivedAt, string? IdempotencyKey, string? TakenByStep, DateTimeOffset? TakenAt);
+/// <summary>A signal in a job's inbox: taken (by which step, when; superseded when a rerun ran that step again) or still waiting for a step.</summary>
+public sealed record StoredSignal(Guid Id, string Event, DateTimeOffset ReceivedAt, string? IdempotencyKey, string? TakenByStep, DateTimeOffset? TakenAt,
+    DateTimeOffset? SupersededAt = null);

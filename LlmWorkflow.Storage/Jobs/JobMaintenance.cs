@@ -16,7 +16,8 @@ public sealed class JobMaintenance(JobLifecycleStore store, TimeProvider time)
 
     /// <summary>
     /// Fails jobs stuck in processing longer than <paramref name="processingThreshold"/> with an expired lease, and
-    /// pending/queued jobs older than <paramref name="waitingThreshold"/> (72 h by default, as the documents say).
+    /// pending/queued jobs queued (or queued again: retried, woken, resumed) longer than <paramref name="waitingThreshold"/> ago
+    /// (72 h by default, as the documents say).
     /// Each gets <c>is_stale</c>, a <c>stale_reason</c>, an error, and its <c>workflow.failed</c> webhook.
     /// </summary>
     public async Task<StaleCleanupResult> CleanupStaleAsync(TimeSpan processingThreshold, TimeSpan waitingThreshold, CancellationToken cancellationToken)

@@ -20,8 +20,15 @@ public sealed class RunCommandTests : IDisposable
     {
         var example = Path.Combine(RepositoryPaths.Workflows, "examples", workflow + ".json");
         string[] input = File.Exists(example) ? ["--input", example] : [];
+        // The shipped workflows that wait for a person or a payment are given it, as their README shows.
+        string[] signal = workflow switch
+        {
+            "content_approval" => ["--signal", """approval={"approved": true, "comment": "Ship it."}"""],
+            "order_payment" => ["--signal", """payment.received={"paid": true, "payment_id": "pay_8QX2"}"""],
+            _ => [],
+        };
 
-        var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, ["run", workflow, "--mock", "--json", .. input]);
+        var result = await CliHarness.RunAsync(CliHarness.RepositoryRoot, ["run", workflow, "--mock", "--json", .. input, .. signal]);
 
         Assert.True(result.ExitCode == ExitCodes.Success, result.ToString());
         Assert.Equal("completed", (string?)result.Json["status"]);

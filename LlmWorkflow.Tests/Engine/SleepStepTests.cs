@@ -9,7 +9,8 @@ namespace LlmWorkflow.Tests.Engine;
 /// <summary>
 /// The <c>sleep</c> step in the engine: it parks the run with its time (Waiting), the steps before it checkpointed; the
 /// resumed run keeps the time first worked out (a relative sleep does not start again), skips the finished steps and
-/// completes; a time already past completes at once; a sleep needs exactly one of seconds and until, at the top level.
+/// completes; a time already past completes at once; a sleep needs exactly one of seconds and until, at the top level,
+/// and at most a year (as run_at and delay_seconds), checked in the definition where it is literal and at run time where not.
 /// </summary>
 [UnitTest]
 public sealed class SleepStepTests
@@ -67,10 +68,30 @@ public sealed class SleepStepTests
     }
 
     [Theory]
+    [InlineData("seconds", """{"seconds": "${input.at}"}""", "315360000")]
+    [InlineData("until", """{"until": "${input.at}"}""", "\"2036-11-27T09:00:00Z\"")]
+    public async Task ASleepOfMoreThanAYearFailsItsStepNamingTheLimit(string field, string config, string atJson)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var clock = new ManualClock(new DateTimeOffset(2026, 11, 27, 9, 0, 0, TimeSpan.Zero));
+        var runner = new WorkflowRunner(TransformRegistry.CreateDefault(), time: clock);
+        var workflow = TestWorkflows.WithSteps($$"""[{"id": "nap", "type": "sleep", "config": {{config}}}]""");
+        var input = JsonNode.Parse($$"""{"at": {{atJson}}}""")!.AsObject();
+
+        var result = await runner.RunAsync(workflow, input, new WorkflowRunOptions { RunId = "job-year-" + field }, ct);
+
+        Assert.Equal(WorkflowRunStatus.Failed, result.Status);
+        Assert.Contains(field, result.Error!.Message, StringComparison.Ordinal);
+        Assert.Contains("a year", result.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("""[{"id": "nap", "type": "sleep", "config": {}}]""", "$.steps[0].config")]
     [InlineData("""[{"id": "nap", "type": "sleep", "config": {"seconds": 5, "until": "2030-01-01T00:00:00Z"}}]""", "$.steps[0].config")]
     [InlineData("""[{"id": "nap", "type": "sleep", "config": {"seconds": -1}}]""", "$.steps[0].config.seconds")]
     [InlineData("""[{"id": "nap", "type": "sleep", "config": {"seconds": 5, "minutes": 1}}]""", "$.steps[0].config.minutes")]
+    [InlineData("""[{"id": "nap", "type": "sleep", "config": {"seconds": 315360000}}]""", "$.steps[0].config.seconds")]
+    [InlineData("""[{"id": "hold", "type": "wait_for_event", "config": {"event": "go", "timeout_seconds": 31536001}}]""", "$.steps[0].config.timeout_seconds")]
     [InlineData("""[{"id": "p", "type": "parallel", "config": {"branches": {"a": [{"id": "nap", "type": "sleep", "config": {"seconds": 5}}]}}}]""", "$.steps[0].config.branches.a[0].type")]
     public void ABadSleepIsRefusedNamingItsField(string steps, string path)
     {

@@ -115,6 +115,38 @@ public sealed class ApprovalTests(TestServers servers) : IAsyncLifetime
         Assert.Single(inbox!["signals"]!.AsArray());
     }
 
+    [Theory]
+    [InlineData("draft")]
+    [InlineData("review")]
+    public async Task ARerunAtOrBeforeTheApprovalAsksAgainWithNewLinks(string fromStep)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var topic = "rerun from " + fromStep;
+        var job = await SubmitAsync("llm_approval_llm", new { topic }, ct);
+        var first = await JobPolling.WaitForStatusAsync(_client, StatusUrl(job), "waiting", Wait, ct);
+        var firstLink = (string)first["waiting_for"]!["decision_url"]!;
+        Assert.Equal(HttpStatusCode.OK, (await DecideAsync(firstLink, "approve", "first look", ct)).Status);
+        Assert.Equal("completed", (string?)(await JobPolling.WaitForTerminalAsync(_client, StatusUrl(job), Wait, ct))["status"]);
+
+        using var rerun = await _client.PostAsJsonAsync($"/api/v1/jobs/{job}/retry", new { from_step = fromStep }, ct);
+        Assert.Equal(HttpStatusCode.Accepted, rerun.StatusCode);
+
+        // The rerun waits for a new decision with new links; the first decision neither finishes it nor pays publish again.
+        var again = await JobPolling.WaitForStatusAsync(_client, StatusUrl(job), "waiting", Wait, ct);
+        var secondLink = (string)again["waiting_for"]!["decision_url"]!;
+        Assert.NotEqual(firstLink, secondLink);
+        Assert.Equal(1, PipelineTestWorkflows.CallsContaining(_llm, $"PUBLISH: {topic}."));
+        Assert.Equal(fromStep == "draft" ? 2 : 1, PipelineTestWorkflows.CallsContaining(_llm, $"DRAFT: about {topic}."));
+        Assert.Equal(HttpStatusCode.Conflict, (await DecideAsync(firstLink, "approve", null, ct)).Status);
+
+        Assert.Equal(HttpStatusCode.OK, (await DecideAsync(secondLink, "reject", "second look", ct)).Status);
+        var done = await JobPolling.WaitForTerminalAsync(_client, StatusUrl(job), Wait, ct);
+        Assert.Equal("completed", (string?)done["status"]);
+        var decision = done["result"]!["output"]!["decision"]!;
+        Assert.Equal((false, "second look"), ((bool?)decision["approved"], (string?)decision["comment"]));
+        Assert.Equal(2, PipelineTestWorkflows.CallsContaining(_llm, $"PUBLISH: {topic}."));
+    }
+
     [Fact]
     public async Task ARejectionThroughTheLinkIsTheStepsOutput()
     {

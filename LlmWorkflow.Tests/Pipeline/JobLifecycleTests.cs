@@ -346,6 +346,29 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StaleCleanupMeasuresAQueuedJobFromWhenItWasLastQueuedNotFromItsCreation()
+    {
+        var old = TimeSpan.FromDays(10);
+        var retried = await _db.InsertJobAsync(JobStatus.Queued, age: old);
+        await _db.CountAsync("WITH u AS (UPDATE llm_workflow_jobs SET queued_at = now() - interval '1 hour' WHERE id = $1 RETURNING 1) SELECT count(*) FROM u", retried);
+        var slept = await _db.InsertJobAsync(JobStatus.Waiting, age: old);
+        await _db.CountAsync("""WITH u AS (UPDATE llm_workflow_jobs SET run_at = now() - interval '1 second', wait_data = '{"kind": "sleep", "step_id": "nap", "step_key": "nap"}' WHERE id = $1 RETURNING 1) SELECT count(*) FROM u""", slept);
+        var signalled = await _db.InsertJobAsync(JobStatus.Waiting, age: old);
+        await _db.CountAsync("""WITH u AS (UPDATE llm_workflow_jobs SET run_at = now() + interval '1 day', wait_data = '{"kind": "event", "event": "go", "step_id": "hold", "step_key": "hold"}' WHERE id = $1 RETURNING 1) SELECT count(*) FROM u""", signalled);
+        var forgotten = await _db.InsertJobAsync(JobStatus.Queued, age: old);
+
+        // Woken after a ten-day sleep and resumed by a signal after ten days of waiting: queued again just now.
+        Assert.Contains(await _db.Store.WakeDueAsync(10, CancellationToken.None), w => w.Dispatch.JobId == slept);
+        Assert.NotNull((await _db.Store.AddSignalAsync(signalled, "go", "{}", null, CancellationToken.None)).Resumed);
+        await _db.MaintenanceAsync(async m => (await m.CleanupStaleAsync(TimeSpan.FromHours(1), TimeSpan.FromHours(72), CancellationToken.None)).Total);
+
+        Assert.Equal(JobStatus.Queued, await _db.StatusAsync(retried));
+        Assert.Equal(JobStatus.Queued, await _db.StatusAsync(slept));
+        Assert.Equal(JobStatus.Queued, await _db.StatusAsync(signalled));
+        Assert.Equal(JobStatus.Failed, await _db.StatusAsync(forgotten));
+    }
+
+    [Fact]
     public async Task CancelRacingClaimOnAQueuedJobHasOneWinner()
     {
         var ids = new List<Guid>();

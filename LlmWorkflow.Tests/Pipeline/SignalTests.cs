@@ -12,8 +12,9 @@ namespace LlmWorkflow.Tests.Pipeline;
 /// <c>wait_for_event</c> and <c>POST /api/v1/jobs/{id}/signals/{event}</c> on real servers: a waiting job is resumed by
 /// its signal (the body is the step's output) within a second, its first LLM call not made again; a signal sent before
 /// the run reaches its wait is kept and taken there; five clients signalling at once resume it once, and a repeated
-/// Idempotency-Key adds nothing; a wait that times out goes on with its default; a finished job answers 409, another
-/// tenant 404, a body over 64 KiB 413, a bad event name 400.
+/// Idempotency-Key adds nothing (with another body it is a 422 naming the header); a wait that times out goes on with its
+/// default; a finished job answers 409, another tenant 404, a body over 64 KiB 413, a bad event name 400, an event the
+/// workflow never waits for 422; a rerun of the wait takes only a signal its earlier attempt did not take.
 /// </summary>
 [IntegrationTest]
 public sealed class SignalTests(TestServers servers) : IAsyncLifetime
@@ -109,9 +110,13 @@ public sealed class SignalTests(TestServers servers) : IAsyncLifetime
         var answers = await Task.WhenAll(Enumerable.Range(0, 5).Select(i => SignalAsync(job, "approval", $$"""{"comment": "client {{i}}"}""", $"client-{i}", ct)));
         Assert.All(answers, a => Assert.Equal(HttpStatusCode.Accepted, a.Status));
         Assert.Equal(1, answers.Count(a => (string?)a.Answer["status"] == "resumed"));
-        var (repeatStatus, repeat) = await SignalAsync(job, "approval", """{"comment": "again"}""", "client-0", ct);
+        var (repeatStatus, repeat) = await SignalAsync(job, "approval", """{ "comment" : "client 0" }""", "client-0", ct);
         Assert.Equal(HttpStatusCode.OK, repeatStatus);
         Assert.Equal("duplicate", (string?)repeat["status"]);
+        // The same key with another body is not a repeat of that request: refused naming the header, as submissions are.
+        var (reusedStatus, reused) = await SignalAsync(job, "approval", """{"comment": "again"}""", "client-0", ct);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, reusedStatus);
+        Assert.Equal(("Idempotency-Key", "idempotency_key_conflict"), ((string?)reused["field"], (string?)reused["error"]));
         _llm.AnswerGate = Task.CompletedTask;
         release.SetResult();
 
@@ -128,6 +133,47 @@ public sealed class SignalTests(TestServers servers) : IAsyncLifetime
         Assert.Equal("duplicate", (string?)late["status"]);
         Assert.Equal((string?)answers[3].Answer["signal_id"], (string?)late["signal_id"]);
         Assert.Equal(HttpStatusCode.Conflict, (await SignalAsync(job, "approval", "{}", "client-new", ct)).Status);
+    }
+
+    [Fact]
+    public async Task ARerunOfTheWaitTakesOnlyANewerSignalNeverTheOneItTookBefore()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var job = await SubmitAsync("llm_wait_llm", new { topic = "rerun" }, ct);
+        await WaitForStatusAsync(job, "waiting", ct);
+        // The resumed run is held at its next LLM call, so the second signal is sent while the job still runs.
+        var release = new TaskCompletionSource();
+        _llm.AnswerGate = release.Task;
+        Assert.Equal("resumed", (string?)(await SignalAsync(job, "approval", """{"comment": "one"}""", "one", ct)).Answer["status"]);
+        Assert.Equal("stored", (string?)(await SignalAsync(job, "approval", """{"comment": "two"}""", "two", ct)).Answer["status"]);
+        _llm.AnswerGate = Task.CompletedTask;
+        release.SetResult();
+        Assert.Equal("one", (string?)(await JobPolling.WaitForTerminalAsync(_client, StatusUrl(job), TimeSpan.FromSeconds(30), ct))["result"]!["output"]!["approval"]!["comment"]);
+
+        // The rerun's wait takes the newer untaken signal, not the one its first attempt took.
+        Assert.Equal("two", (string?)(await RerunAsync(job, "approve", ct))["result"]!["output"]!["approval"]!["comment"]);
+
+        // With no untaken signal left, the next rerun waits until a new one comes.
+        await RerunAsync(job, "approve", ct, expect: "waiting");
+        Assert.Equal("resumed", (string?)(await SignalAsync(job, "approval", """{"comment": "three"}""", "three", ct)).Answer["status"]);
+        var done = await JobPolling.WaitForTerminalAsync(_client, StatusUrl(job), TimeSpan.FromSeconds(30), ct);
+        Assert.Equal("three", (string?)done["result"]!["output"]!["approval"]!["comment"]);
+        Assert.Equal(1, PipelineTestWorkflows.CallsContaining(_llm, "FIRST: draft about rerun."));
+        Assert.Equal(3, PipelineTestWorkflows.CallsContaining(_llm, "SECOND: about rerun,"));
+        var inbox = (await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{job}/signals", ct))!["signals"]!.AsArray();
+        Assert.Equal(3, inbox.Count);
+        Assert.All(inbox, s => Assert.Equal("approve", (string?)s!["taken_by_step"]));
+        // The two an earlier attempt took are listed as superseded by the reruns; the one the last run took is not.
+        Assert.Equal(["one", "two"], inbox.Where(s => s!["superseded_at"] is not null).Select(s => (string?)s!["idempotency_key"]));
+    }
+
+    private async Task<JsonObject> RerunAsync(string job, string fromStep, CancellationToken ct, string expect = "completed")
+    {
+        using var rerun = await _client.PostAsJsonAsync($"/api/v1/jobs/{job}/retry", new { from_step = fromStep }, ct);
+        Assert.Equal(HttpStatusCode.Accepted, rerun.StatusCode);
+        return expect == "waiting"
+            ? await WaitForStatusAsync(job, "waiting", ct)
+            : await JobPolling.WaitForTerminalAsync(_client, StatusUrl(job), TimeSpan.FromSeconds(30), ct);
     }
 
     [Fact]
@@ -172,6 +218,11 @@ public sealed class SignalTests(TestServers servers) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await SignalAsync(waiting, "approval", $$"""{"text": "{{new string('x', 70_000)}}"}""", null, ct)).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await SignalAsync(waiting, "not ok!", "{}", null, ct)).Status);
         Assert.Equal(HttpStatusCode.BadRequest, (await SignalAsync(waiting, "approval", "{not json", null, ct)).Status);
+        // An event no step of the workflow waits for would never be taken: refused, naming the field and what it does wait for.
+        var (notAwaitedStatus, notAwaited) = await SignalAsync(waiting, "shipped", "{}", null, ct);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, notAwaitedStatus);
+        Assert.Equal(("event", "event_not_awaited"), ((string?)notAwaited["field"], (string?)notAwaited["error"]));
+        Assert.Contains("approval", (string?)notAwaited["detail"], StringComparison.Ordinal);
         Assert.Equal("waiting", (string?)(await _client.GetFromJsonAsync<JsonObject>(StatusUrl(waiting), ct))!["status"]);
         Assert.Empty((await _client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs/{waiting}/signals", ct))!["signals"]!.AsArray());
     }

@@ -105,6 +105,11 @@ public sealed class ForkTests(TestServers servers) : IAsyncLifetime
             "overrides[\"steps.three.temperature\"]", ct);
         await AssertProblemAsync(source, new { from_step = "three", overrides = new Dictionary<string, object> { ["steps.three.model"] = 4 } },
             "overrides[\"steps.three.model\"]", ct);
+        // A provider the service does not know would fail only at run time: refused now, in a fallback list too.
+        await AssertProblemAsync(source, new { from_step = "three", overrides = new Dictionary<string, object> { ["steps.three.model"] = "nosuch/model" } },
+            "overrides[\"steps.three.model\"]", ct);
+        await AssertProblemAsync(source, new { from_step = "three", overrides = new Dictionary<string, object> { ["steps.three.model"] = new[] { "openai/gpt-4o", "nosuch/model" } } },
+            "overrides[\"steps.three.model\"]", ct);
         await AssertProblemAsync(source, new { from_step = "three", overrides = new Dictionary<string, object> { ["steps.one.model"] = "openai/gpt-4o" } },
             "overrides[\"steps.one.model\"]", ct);
         await AssertProblemAsync(source, new { from_step = "three", overrides = new Dictionary<string, object> { ["input_data"] = new { topic = "x" } } },

@@ -6,7 +6,9 @@ namespace LlmWorkflow.Tests.Workflows;
 
 /// <summary>
 /// Every example input under workflows/examples/ runs through the API and a Worker with the offline mock provider
-/// serving every model (<c>Llm:Mock:ServeAllModels=true</c>) and no API keys: the README's quick start.
+/// serving every model (<c>Llm:Mock:ServeAllModels=true</c>) and no API keys: the README's quick start. The workflows
+/// that wait are given what they wait for as their users would: the decision of content_approval and the payment of
+/// order_payment as signals once they wait; follow_up sleeps its two seconds.
 /// </summary>
 [IntegrationTest]
 public sealed class ExampleInputRunTests(TestServers servers) : IAsyncLifetime
@@ -35,6 +37,22 @@ public sealed class ExampleInputRunTests(TestServers servers) : IAsyncLifetime
             submitted.Add((workflow, (string)accepted["status_url"]!));
         }
 
+        // The signals the waiting examples need, sent once each job waits for them.
+        var signals = new Dictionary<string, (string Event, string Body)>
+        {
+            ["content_approval"] = ("approval", """{"approved": true, "comment": "Ship it.", "decided_by": "dashboard"}"""),
+            ["order_payment"] = ("payment.received", """{"paid": true, "payment_id": "pay_8QX2", "amount": "EUR 142.50"}"""),
+        };
+        foreach (var (workflow, statusUrl) in submitted.Where(s => signals.ContainsKey(s.Workflow)))
+        {
+            var waiting = await JobPolling.WaitForStatusAsync(_stack.Client, statusUrl, "waiting", TimeSpan.FromSeconds(60), ct);
+            var (eventName, body) = signals[workflow];
+            Assert.Equal(eventName, (string?)waiting["waiting_for"]!["event"]);
+            using var sent = await _stack.Client.PostAsync($"/api/v1/jobs/{waiting["job_id"]}/signals/{eventName}",
+                new StringContent(body, System.Text.Encoding.UTF8, "application/json"), ct);
+            Assert.Equal(System.Net.HttpStatusCode.Accepted, sent.StatusCode);
+        }
+
         var outputs = new Dictionary<string, JsonObject>();
         foreach (var (workflow, statusUrl) in submitted)
         {
@@ -53,7 +71,7 @@ public sealed class ExampleInputRunTests(TestServers servers) : IAsyncLifetime
             Assert.Equal(0m, status["result"]!["cost_data"]!["cost_usd"]!.GetValue<decimal>());
         }
 
-        Assert.Equal(7, outputs.Count);
+        Assert.Equal(10, outputs.Count);
         var agent = outputs["support_agent"];
         Assert.Equal(("answered", 3, 2), ((string?)agent["stop_reason"], (int)agent["turns"]!, (int)agent["tool_calls"]!));
         Assert.StartsWith("Sorry about the torn strap", (string?)agent["reply"], StringComparison.Ordinal);
@@ -73,6 +91,19 @@ public sealed class ExampleInputRunTests(TestServers servers) : IAsyncLifetime
         Assert.All(sections, s => Assert.False(string.IsNullOrWhiteSpace((string?)s.Value)));
         Assert.StartsWith("# 72-Hour Earthquake and Wildfire Mission Plan", (string?)mission["mission_plan"], StringComparison.Ordinal);
         Assert.True(mission["llm_usage"]!["total_tokens"]!.GetValue<int>() > 0);
+
+        var content = outputs["content_approval"];
+        Assert.Equal((true, "Ship it.", "then"), ((bool?)content["decision"]!["approved"], (string?)content["decision"]!["comment"], (string?)content["published"]));
+        Assert.Equal(ExampleFiles.MockAnswer("content_approval", "polish_post"), (string?)content["post"]!["text"]);
+
+        var order = outputs["order_payment"];
+        Assert.Equal(("Order ORD-1042 for Sam Rivera: EUR 142.50", "pay_8QX2", "then"), ((string?)order["order"], (string?)order["payment"]!["payment_id"], (string?)order["outcome"]));
+        Assert.Equal(ExampleFiles.MockAnswer("order_payment", "confirmation_email"), (string?)order["message"]!["text"]);
+
+        var followUp = outputs["follow_up"];
+        Assert.Equal(ExampleFiles.MockAnswer("follow_up", "welcome_message"), (string?)followUp["welcome"]);
+        Assert.Equal(ExampleFiles.MockAnswer("follow_up", "follow_up_message"), (string?)followUp["follow_up"]);
+        Assert.NotNull((string?)followUp["followed_up_at"]);
 
         var triage = outputs["support_triage"];
         Assert.Equal("bug", (string?)triage["classification"]!["category"]);

@@ -16,7 +16,7 @@ public sealed class ShippedWorkflowTests
     public void TheProductionAndExampleWorkflowsAreShipped()
     {
         Assert.Equal(
-            ["emergency_contacts", "generate_project", "hello_transform", "mission_generation", "support_agent", "support_triage", "trip_briefing"],
+            ["content_approval", "emergency_contacts", "follow_up", "generate_project", "hello_transform", "mission_generation", "order_payment", "support_agent", "support_triage", "trip_briefing"],
             ExampleFiles.WorkflowNames);
     }
 

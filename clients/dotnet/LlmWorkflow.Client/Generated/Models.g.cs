@@ -1619,6 +1619,9 @@ public sealed record SignalSummary
 
     [JsonPropertyName("taken_at")]
     public DateTimeOffset? TakenAt { get; init; }
+
+    [JsonPropertyName("superseded_at")]
+    public DateTimeOffset? SupersededAt { get; init; }
 }
 
 public sealed record StartProjectRequest

@@ -157,7 +157,7 @@ export interface paths {
         put?: never;
         /**
          * Queue a failed or cancelled job again, or rerun a finished one from a step
-         * @description The job resumes from its checkpoints: steps that finished before are not run (or paid for) again. With a body {"from_step": "<top-level step id>"} any finished job (completed too) runs again from that step: the steps before it keep their checkpointed outputs, it and every step after it run again; 400 names from_step when it is not a top-level step of the job's workflow. The ended attempt is kept in previous_attempts. 404 for an unknown job (or another tenant's or user's); 410 Gone for a deleted job during the retention period. Both bodies are problem+json whose status is a string, never a number (callers read a job's status from it): "not_found" on 404, "failed" on 410 (with deleted_at and error.type job_deleted), so pollers that stop on completed/failed stop; the HTTP status is in http_status.
+         * @description The job resumes from its checkpoints: steps that finished before are not run (or paid for) again. With a body {"from_step": "<top-level step id>"} any finished job (completed too) runs again from that step: the steps before it keep their checkpointed outputs, it and every step after it run again; 400 names from_step when it is not a top-level step of the job's workflow. A rerun at or before a wait_for_event or approval step waits again: the signals those steps took are superseded (never taken again), so the wait takes only a newer untaken signal or parks anew, an approval with new decision links. The ended attempt is kept in previous_attempts with the cost_usd of its calls that the rerun does not reuse; the job's cost_usd counts every call paid over all attempts. 404 for an unknown job (or another tenant's or user's); 410 Gone for a deleted job during the retention period. Both bodies are problem+json whose status is a string, never a number (callers read a job's status from it): "not_found" on 404, "failed" on 410 (with deleted_at and error.type job_deleted), so pollers that stop on completed/failed stop; the HTTP status is in http_status.
          */
         post: operations["RetryJob"];
         delete?: never;
@@ -197,7 +197,7 @@ export interface paths {
         put?: never;
         /**
          * Send a signal (any JSON body, at most 64 KiB) to a job
-         * @description The body becomes the output of the job's wait_for_event step for that event. 202 with status "resumed" when the job was waiting for it (it is queued at once), "stored" when it is kept in the job's inbox for a wait still to come; 200 with status "duplicate" for an Idempotency-Key already used for this job and event (nothing added, nothing resumed again), also after the job has finished. 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of letters, digits, '_', '-', '.', ':' or a body that is not JSON; 404 for an unknown job or another tenant's.
+         * @description The body becomes the output of the job's wait_for_event step for that event. 202 with status "resumed" when the job was waiting for it (it is queued at once), "stored" when it is kept in the job's inbox for a wait still to come; 200 with status "duplicate" for an Idempotency-Key already used for this job and event with the same body (nothing added, nothing resumed again), also after the job has finished. 422 problem naming the Idempotency-Key header (error idempotency_key_conflict) when that key was used with a different body; 422 problem naming event (error event_not_awaited) for an event no wait_for_event or approval step of the job's workflow version waits for (the problem lists the events it does wait for). 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of letters, digits, '_', '-', '.', ':' or a body that is not JSON; 404 for an unknown job or another tenant's.
          */
         post: operations["SendSignal"];
         delete?: never;
@@ -213,7 +213,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The job's signal inbox, oldest first: which were taken by which step, which still wait for one */
+        /**
+         * The job's signal inbox, oldest first: which were taken by which step, which still wait for one
+         * @description superseded_at is set on a signal whose step a rerun (POST /api/v1/jobs/{id}/retry with from_step) ran again: it stays listed but is never taken again.
+         */
         get: operations["ListSignals"];
         put?: never;
         post?: never;
@@ -234,7 +237,7 @@ export interface paths {
         put?: never;
         /**
          * Fork a finished job from a step, with overrides
-         * @description Body: from_step (a top-level step id) and overrides ("steps.<id>.model", "steps.<id>.prompt", "steps.<id>.temperature", "input_data"). 202 with the new job's id: a job of the same tenant that reuses the source's checkpointed outputs of the steps before from_step (their calls are not made again, $0) and runs from_step and the steps after it with the overrides applied to a copy of the source's pinned workflow version (a new version). The fork carries forked_from {job_id, step}; the source lists it in forks. input_data may change only when from_step is the first step. 400 naming the field (from_step, or overrides["steps.x.model"]) for an unknown step or field, a wrong type or a step before from_step; 409 when the source is not completed, failed or cancelled. 404 for an unknown job (or another tenant's or user's); 410 Gone for a deleted job during the retention period. Both bodies are problem+json whose status is a string, never a number (callers read a job's status from it): "not_found" on 404, "failed" on 410 (with deleted_at and error.type job_deleted), so pollers that stop on completed/failed stop; the HTTP status is in http_status.
+         * @description Body: from_step (a top-level step id) and overrides ("steps.<id>.model", "steps.<id>.prompt", "steps.<id>.temperature", "input_data"). 202 with the new job's id: a job of the same tenant that reuses the source's checkpointed outputs of the steps before from_step (their calls are not made again, $0) and runs from_step and the steps after it with the overrides applied to a copy of the source's pinned workflow version (a new version). The fork carries forked_from {job_id, step}; the source lists it in forks. input_data may change only when from_step is the first step. 400 naming the field (from_step, or overrides["steps.x.model"]) for an unknown step or field, a wrong type, a model of a provider the service does not know (or has no key for) or a step before from_step; 409 when the source is not completed, failed or cancelled. 404 for an unknown job (or another tenant's or user's); 410 Gone for a deleted job during the retention period. Both bodies are problem+json whose status is a string, never a number (callers read a job's status from it): "not_found" on 404, "failed" on 410 (with deleted_at and error.type job_deleted), so pollers that stop on completed/failed stop; the HTTP status is in http_status.
          */
         post: operations["ForkJob"];
         delete?: never;
@@ -1422,6 +1425,11 @@ export interface components {
              * @description When the retry was requested.
              */
             retried_at: string;
+            /**
+             * Format: double
+             * @description USD of the calls this attempt paid that later attempts did not reuse (the steps a retry or rerun ran again); the job's cost_usd counts them.
+             */
+            cost_usd: null | number;
         };
         JobAttemptTrace: {
             /**
@@ -2161,6 +2169,8 @@ export interface components {
             taken_by_step: null | string;
             /** Format: date-time */
             taken_at: null | string;
+            /** Format: date-time */
+            superseded_at: null | string;
         };
         StartProjectRequest: {
             /** @description The main app's project id; GET /generator/status/{project_id} reads its newest run. */
@@ -3470,6 +3480,15 @@ export interface operations {
             };
             /** @description The body exceeds Api:MaxRequestBodyBytes. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

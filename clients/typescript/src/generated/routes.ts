@@ -514,6 +514,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   "JobAttemptSummary": [
     "attempt",
     "completed_at",
+    "cost_usd",
     "duration_ms",
     "error",
     "error_message",
@@ -970,6 +971,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "idempotency_key",
     "received_at",
     "signal_id",
+    "superseded_at",
     "taken_at",
     "taken_by_step"
   ],
