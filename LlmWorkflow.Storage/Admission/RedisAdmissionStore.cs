@@ -28,8 +28,9 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
           for d = 1, 4 do said[d] = tonumber(said[d] or '-1') end
           return said
         end
+        -- A configured cap lowered to what the provider said; an unconfigured one (-1) is what the provider said.
         local function lowered(cap, said)
-          if cap > 0 and said > 0 and said < cap then return said end
+          if said > 0 and (cap < 0 or said < cap) then return said end
           return cap
         end
         local function extend(key, ms)
@@ -282,13 +283,15 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
           local said = said_limits(meta)
           for d = 1, 4 do
             local configured = tonumber(ARGV[12 + (s - 1) * 4 + d])
-            if configured > 0 and limits[d] > 0 then
+            if configured ~= 0 and limits[d] > 0 then
               -- Lowered at once; raised (or ended) only once the held limit was last said a window ago: answers are
               -- re-synced in no set order, and one sent before the provider lowered its limit still says the old one.
-              local value = math.min(limits[d], configured)
+              -- Without a configured limit (-1) the provider's is the limit: learned, never ended.
+              local value = limits[d]
+              if configured > 0 then value = math.min(limits[d], configured) end
               local said_at = tonumber(redis.call('HGET', meta, said_fields[d] .. '_at') or '0')
               if said[d] < 0 or value <= said[d] or now - said_at >= window_ms then
-                if value < configured then
+                if configured < 0 or value < configured then
                   redis.call('HSET', meta, said_fields[d], value, said_fields[d] .. '_at', now)
                   extend(meta, said_ttl_ms)
                 else

@@ -145,7 +145,7 @@ public sealed partial class LlmAdmission(
         {
             var settings = owner._options.CurrentValue.Admission;
             // The refused call used no tokens; the provider's own count (its headers) is what fills the window now.
-            var blockedFor = retryAfter ?? headers?.RetryAfter ?? TimeSpan.FromSeconds(1);
+            var blockedFor = retryAfter ?? headers?.RetryAfter ?? headers?.ResetAfter ?? TimeSpan.FromSeconds(1);
             var stored = await owner.AfterCallAsync(async () =>
             {
                 await owner._store.ReconcileAsync(leaseId, _names, new AdmissionAmounts(1, 0, 0), settings).ConfigureAwait(false);
