@@ -470,6 +470,9 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         };
     }
 
+    /// <summary>Wakes every step parked on <paramref name="provider"/> (a closed outage breaker, as a resumed provider does).</summary>
+    public Task AnnounceResumedAsync(string provider) => AnnounceReleasedAsync([provider], ResumeWakes);
+
     /// <summary>"&lt;jobs to wake&gt; &lt;scope&gt;…": one freed slot wakes one waiter per worker; a resumed provider wakes many.</summary>
     private Task AnnounceReleasedAsync(IEnumerable<string> scopes, int wake) =>
         redis.GetSubscriber().PublishAsync(ReleasedChannel, $"{wake} {string.Join(' ', scopes)}");

@@ -73,7 +73,7 @@ public sealed partial class LlmAdmission(
 
             AdmissionMetrics.Deferred.Add(1, scopeTag, new("llmworkflow.admission.reason", verdict.Reason), new("llmworkflow.admission.parked", true));
             var until = _time.GetUtcNow() + (verdict.Wait ?? current.Admission.ReleaseWait);
-            throw new AdmissionDeferredException(verdict.Scope ?? scopes[0].Scope, verdict.Reason ?? "budget", until);
+            throw new AdmissionDeferredException(verdict.Scope ?? scopes[0].Scope, verdict.Reason ?? "budget", until) { Provider = model.Provider };
         }
     }
 
@@ -93,7 +93,7 @@ public sealed partial class LlmAdmission(
         if (paused)
         {
             AdmissionMetrics.Deferred.Add(1, AdmissionMetrics.Scope(model.Provider), new("llmworkflow.admission.reason", "paused"), new("llmworkflow.admission.parked", true));
-            throw new AdmissionDeferredException(model.Provider, "paused", _time.GetUtcNow() + settings.ReleaseWait);
+            throw new AdmissionDeferredException(model.Provider, "paused", _time.GetUtcNow() + settings.ReleaseWait) { Provider = model.Provider };
         }
     }
 
