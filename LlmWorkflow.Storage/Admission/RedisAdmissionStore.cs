@@ -329,13 +329,14 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         """;
 
     // KEYS: log, amt, fly, meta, pause, own, ten, usr. ARGV: window_ms. Returns {requests, input, output, in_flight,
-    // paused, blocked_ms}, then per active tenant (calls in the window or waiting) its id, requests, tokens, waiting
+    // paused, blocked_ms, the provider's said limits r/t/i/o (-1 unknown)}, then per active tenant (calls in the window or waiting) its id, requests, tokens, waiting
     // (1/0) and its waiting users' count, followed by each of them: its id (escaped), requests and tokens.
     private const string UsageScript = Common + "\n" + """
         local used, list = window(KEYS[1], KEYS[2], tonumber(ARGV[1]), KEYS[6])
         redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
         local blocked = tonumber(redis.call('HGET', KEYS[4], 'blocked_until') or '0') - now
-        local result = {used[1], used[3], used[4], redis.call('ZCARD', KEYS[3]), redis.call('EXISTS', KEYS[5]), math.max(0, blocked)}
+        local said = said_limits(KEYS[4])
+        local result = {used[1], used[3], used[4], redis.call('ZCARD', KEYS[3]), redis.call('EXISTS', KEYS[5]), math.max(0, blocked), said[1], said[2], said[3], said[4]}
         local parts, user_parts = by_owner(KEYS[6], list)
         local waiting = waiters(KEYS[7])
         -- The waiting users by tenant: those a tenant's users' shares are among.
@@ -451,7 +452,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         RedisKey[] keys = [Key(scope, "log"), Key(scope, "amt"), Key(scope, "fly"), Key(scope, "meta"), PauseKey(ProviderOf(scope)), Key(scope, "own"), Key(scope, "ten"), Key(scope, "usr")];
         var r = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(UsageScript, keys, [Ms(settings.Window)]).ConfigureAwait(false))!;
         var tenants = new List<TenantWindowUse>();
-        for (var k = 6; k + 4 < r.Length;)
+        for (var k = 10; k + 4 < r.Length;)
         {
             var (tenant, requests, tokens, waiting, userCount) = ((string)r[k]!, (long)r[k + 1], (long)r[k + 2], (long)r[k + 3] == 1, (int)r[k + 4]);
             k += 5;
@@ -464,9 +465,11 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
             tenants.Add(new TenantWindowUse(tenant, requests, tokens, waiting) { WaitingUsers = [.. users.OrderBy(u => u.UserId, StringComparer.Ordinal)] });
         }
 
+        long? Said(int k) => (long)r[k] > 0 ? (long)r[k] : null;
         return new AdmissionUsage((long)r[0], (long)r[1], (long)r[2], (long)r[3], (long)r[4] == 1, (long)r[5])
         {
             Tenants = [.. tenants.OrderBy(t => t.TenantId, StringComparer.Ordinal)],
+            Learned = new RateLimitLimits(Said(6), Said(7), Said(8), Said(9)) is { IsEmpty: false } learned ? learned : null,
         };
     }
 

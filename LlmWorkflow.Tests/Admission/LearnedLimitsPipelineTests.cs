@@ -20,11 +20,14 @@ public sealed class LearnedLimitsPipelineTests(TestServers servers)
     private const int Workers = 2;
     private static readonly TimeSpan Window = TimeSpan.FromSeconds(5);
 
-    [Fact]
-    public async Task WithNoAdmissionSettingNoJobFailsAndAtMostOnePercentOfRequestsAreRefusedAfterTheFirstWindow()
+    [Theory]
+    [InlineData(RequestsPerWindow)]
+    [InlineData(0)]
+    public async Task WithNoAdmissionSettingNoJobFailsAndAtMostOnePercentOfRequestsAreRefusedAfterTheFirstWindow(int requestsPerWindow)
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(TokensPerWindow, Window, requestsPerWindow: RequestsPerWindow);
+        // 0: the provider limits tokens only (and says nothing of requests).
+        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(TokensPerWindow, Window, requestsPerWindow: requestsPerWindow > 0 ? requestsPerWindow : null);
         var environment = await TestEnvironment.CreateAsync(servers, "learned_limits");
         // Only the window's length (a provider's per-minute limits, scaled): no limit, no budget, no admission setting.
         var settings = environment.Settings(AdmissionPipelineTests.Settings(llm, new()
@@ -37,6 +40,7 @@ public sealed class LearnedLimitsPipelineTests(TestServers servers)
         var workers = new List<WorkerHost>();
         var started = DateTimeOffset.UtcNow;
         var failed = 0;
+        var slowest = 0.0;
         try
         {
             for (var i = 0; i < Workers; i++)
@@ -55,6 +59,7 @@ public sealed class LearnedLimitsPipelineTests(TestServers servers)
             {
                 var done = await JobPolling.WaitForTerminalAsync(client, job, TimeSpan.FromSeconds(120), ct);
                 failed += (string?)done["status"] == "completed" ? 0 : 1;
+                slowest = Math.Max(slowest, ((DateTimeOffset)done["completed_at"]! - (DateTimeOffset)done["created_at"]!).TotalSeconds);
             }
         }
         finally
@@ -69,10 +74,10 @@ public sealed class LearnedLimitsPipelineTests(TestServers servers)
         var refusedAfter = llm.RateLimitedAt.Count(at => at >= first + Window);
         var requestsAfter = llm.Accepted.Count(c => c.At >= first + Window) + refusedAfter;
         TestContext.Current.TestOutputHelper?.WriteLine(
-            $"no admission setting, {Workers} workers, {Jobs} jobs, {TokensPerWindow} tokens and {RequestsPerWindow} requests per {Window.TotalSeconds} s: " +
+            $"no admission setting, {Workers} workers, {Jobs} jobs, {TokensPerWindow} tokens and {requestsPerWindow} requests per {Window.TotalSeconds} s: " +
             $"{failed} failed, {llm.RateLimited} x 429 in all, {llm.RateLimitedAt.Count(at => at < first + Window)} in the first window, " +
             $"{refusedAfter} of {requestsAfter} requests after it ({refusedAfter * 100.0 / Math.Max(1, requestsAfter):F1} %), " +
-            $"{Enumerable.Range(0, Jobs).Count(i => llm.AnsweredContaining($"[learned-{i:D3}]") > 1)} answered twice, {(DateTimeOffset.UtcNow - started).TotalSeconds:F1} s");
+            $"{Enumerable.Range(0, Jobs).Count(i => llm.AnsweredContaining($"[learned-{i:D3}]") > 1)} answered twice, {(DateTimeOffset.UtcNow - started).TotalSeconds:F1} s, slowest job {slowest:F1} s");
         Assert.Equal(0, failed);
         Assert.True(refusedAfter <= requestsAfter / 100.0, $"{refusedAfter} of {requestsAfter} requests refused after the first window");
         for (var i = 0; i < Jobs; i++)
