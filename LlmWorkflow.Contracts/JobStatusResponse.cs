@@ -201,7 +201,7 @@ public sealed record JobStepResponse(
 /// <param name="ApproveUrl">The decision page with Approve chosen (opening it decides nothing; the page's button does).</param>
 /// <param name="RejectUrl">The decision page with Reject chosen.</param>
 /// <param name="LinksExpireAt">When the decision links stop working: the approval's timeout, at most 30 days (Approvals:MaxLinkLifetime) after they were issued.</param>
-/// <param name="Provider">A "batch" wait's provider (openai, anthropic or a configured one).</param>
+/// <param name="Provider">A "batch" wait's provider (openai, anthropic or a configured one); a "budget" wait's provider when the wait is an LLM provider's.</param>
 /// <param name="BatchId">A "batch" wait's batch id at the provider; null for the moment between recording its key and creating it.</param>
 public sealed record JobWait(
     string StepId,
@@ -214,4 +214,6 @@ public sealed record JobWait(
     string? RejectUrl = null,
     DateTimeOffset? LinksExpireAt = null,
     string? Provider = null,
-    string? BatchId = null);
+    string? BatchId = null,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Reason = null,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Scope = null);

@@ -132,6 +132,17 @@ internal static class JobMapping
         }
 
         var described = links is null ? new JobWait(wait.StepId, wait.Kind, wait.Until, wait.Event) : WaitDescriptions.Describe(job.Id, wait, links, baseUrl);
+        if (wait.Budget is not null)
+        {
+            // Why it waits, and when it is expected to fit: never a time already past (a due wait is being woken now).
+            var now = DateTimeOffset.UtcNow;
+            described = described with
+            {
+                Provider = Engine.Llm.Admission.WaitReasons.Provider(wait), Reason = Engine.Llm.Admission.WaitReasons.Reason(wait),
+                Scope = (string?)wait.Budget["scope"], Until = wait.Until > now ? wait.Until : now,
+            };
+        }
+
         return wait.Batch is { } batch
             ? described with { Provider = batch["provider"]?.GetValue<string>(), BatchId = batch["batch_id"]?.GetValue<string>() }
             : described;

@@ -95,7 +95,18 @@ public sealed record ProviderHealthEntry(
     [property: Description("The workers whose breaker for this provider is open.")] IReadOnlyList<string> OpenOnWorkers,
     [property: Description("When the latest open breaker lets a probe call through.")] DateTimeOffset? OpenUntil,
     [property: Description("What to do, for the most frequent error type (null when nothing failed).")] string? Advice,
-    IReadOnlyList<ModelHealthEntry> Models);
+    IReadOnlyList<ModelHealthEntry> Models)
+{
+    [Description("The provider's outage breaker, shared by every worker (Llm:Outage): while open its steps wait parked (waiting_for.reason \"outage\").")]
+    public ProviderOutageEntry? Outage { get; init; }
+}
+
+/// <summary>A provider's shared outage breaker.</summary>
+public sealed record ProviderOutageEntry(
+    [property: Description("closed, open (steps park until open_until), or half_open (one call probes the provider).")] string State,
+    [property: Description("Failed attempts in a row (5xx, timeouts, connection failures).")] int ConsecutiveFailures,
+    [property: Description("When the outage began (the breaker opened).")] DateTimeOffset? OpenedAt,
+    [property: Description("When one call probes the provider again.")] DateTimeOffset? OpenUntil);
 
 /// <summary>One model of a provider.</summary>
 public sealed record ModelHealthEntry(

@@ -114,8 +114,9 @@ internal static class OperatorEndpoints
         TypedResults.Ok(new WorkflowPausesResponse([.. (await pauses.ListAsync(cancellationToken))
             .Select(p => new WorkflowPauseSummary(p.WorkflowName, p.PausedAt, p.PausedBy, p.Reason, p.HeldJobs))]));
 
-    private static async Task<Ok<ProviderHealthResponse>> ProviderHealthAsync(ProviderHealthReports reports, TimeProvider time) =>
-        TypedResults.Ok(ProviderHealthView.Merge(await reports.ListAsync(), time.GetUtcNow()));
+    private static async Task<Ok<ProviderHealthResponse>> ProviderHealthAsync(
+        ProviderHealthReports reports, TimeProvider time, LlmWorkflow.Engine.Llm.LlmProviderRegistry registry, LlmWorkflow.Engine.Llm.Admission.IProviderOutageStore outages) =>
+        TypedResults.Ok(await ProviderHealthView.WithOutagesAsync(ProviderHealthView.Merge(await reports.ListAsync(), time.GetUtcNow()), registry, outages));
 
     private static async Task<Results<Ok<BulkRetryResponse>, ValidationProblem>> BulkRetryAsync(
         [FromBody] BulkRetryRequest request,

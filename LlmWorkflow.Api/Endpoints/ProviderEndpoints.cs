@@ -19,7 +19,9 @@ internal static class ProviderEndpoints
         providers.MapGet("/limits", LimitsAsync)
             .WithName("ProviderLimits")
             .WithSummary("LLM budgets per provider, model, API key and tenant: limits, what the current window used, calls in flight, pauses, waiting jobs and tenants' dollar spend")
-            .WithDescription("One entry per configured scope (Llm:Limits:<provider or provider/model>, Llm:Providers:<name>:KeyLimits as key:<first 12 hex " +
+            .WithDescription("One entry per configured scope (Llm:Limits:<provider or provider/model>, and each provider nothing configures once its " +
+                             "answers said its limits: limits then all null, learned the provider's x-ratelimit-limit-* / anthropic-ratelimit-*-limit; " +
+                             "learned beside limits on any scope is what the provider said, held where lower than configured; Llm:Providers:<name>:KeyLimits as key:<first 12 hex " +
                              "of the key's SHA-256> with the providers that share the key in providers, Tenants:<id>:Limits as tenant:<id>) and per " +
                              "paused provider. used counts the sliding window of window_seconds (reserved estimates of calls in flight, real usage of " +
                              "answered ones); blocked_for_ms is the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a " +
@@ -51,24 +53,32 @@ internal static class ProviderEndpoints
         var scopes = new List<ProviderScopeLimits>();
         foreach (var (scope, limit, providers) in ConfiguredScopes(current))
         {
-            var used = await store.UsageAsync(scope, current.Admission);
-            scopes.Add(new ProviderScopeLimits(scope, new ProviderLimitValues(limit.RequestsPerMinute, limit.TokensPerMinute,
-                limit.InputTokensPerMinute, limit.OutputTokensPerMinute, limit.ConcurrentCalls),
-                new ProviderWindowUse(used.Requests, used.InputTokens, used.OutputTokens, used.InFlight), used.Paused, used.BlockedForMs,
-                Shares(used.Tenants, current)) { Providers = providers });
+            scopes.Add(await ScopeAsync(scope, limit, providers, store, current));
         }
 
+        // The providers nothing configures: their limits are learned from their answers (shown once said, or while paused).
         foreach (var provider in registry.KnownProviders().Where(p => !current.Limits.ContainsKey(p)).Order(StringComparer.Ordinal))
         {
-            if (await store.IsPausedAsync(provider))
+            var entry = await ScopeAsync(provider, new LlmLimit(), NoProviders, store, current);
+            if (entry.Paused || entry.Learned is not null || entry.Used.Requests > 0)
             {
-                scopes.Add(new ProviderScopeLimits(provider, new ProviderLimitValues(null, null, null, null, null), new ProviderWindowUse(0, 0, 0, 0), true, 0, []));
+                scopes.Add(entry);
             }
         }
 
         var waiting = (await jobs.BudgetWaitersAsync(cancellationToken)).Select(w => new ProviderBudgetWaiters(w.Scope, w.Reason, w.Jobs)).ToList();
         return TypedResults.Ok(new ProviderLimitsResponse(current.Admission.Window.TotalSeconds, scopes, waiting,
             await TenantSpendAsync(spend, budgets.CurrentValue, cancellationToken)));
+    }
+
+    private static async Task<ProviderScopeLimits> ScopeAsync(string scope, LlmLimit limit, IReadOnlyList<string> providers, IAdmissionStore store, AdmissionOptions current)
+    {
+        var used = await store.UsageAsync(scope, current.Admission);
+        var learned = used.Learned is { } said ? new ProviderLearnedLimits(said.Requests, said.Tokens, said.InputTokens, said.OutputTokens) : null;
+        return new ProviderScopeLimits(scope, new ProviderLimitValues(limit.RequestsPerMinute, limit.TokensPerMinute,
+            limit.InputTokensPerMinute, limit.OutputTokensPerMinute, limit.ConcurrentCalls),
+            new ProviderWindowUse(used.Requests, used.InputTokens, used.OutputTokens, used.InFlight), used.Paused, used.BlockedForMs,
+            Shares(used.Tenants, current)) { Providers = providers, Learned = learned };
     }
 
     /// <summary>
@@ -154,7 +164,16 @@ internal sealed record ProviderScopeLimits(
 {
     /// <summary>For an API key's scope (<c>key:&lt;fingerprint&gt;</c>): the providers whose calls reserve in it; empty for other scopes.</summary>
     public IReadOnlyList<string> Providers { get; init; } = [];
+
+    /// <summary>
+    /// The limits the provider's answers said (x-ratelimit-limit-*, anthropic-ratelimit-*-limit), which the admission
+    /// holds to: with nothing configured they are the limits; below a configured limit they replace it. Null: none said.
+    /// </summary>
+    public ProviderLearnedLimits? Learned { get; init; }
 }
+
+/// <summary>Limits learned from a provider's answers, per its window (null = not said).</summary>
+internal sealed record ProviderLearnedLimits(long? RequestsPerMinute, long? TokensPerMinute, long? InputTokensPerMinute, long? OutputTokensPerMinute);
 
 /// <summary>One tenant's part of a scope: its weight (Tenants:&lt;id&gt;:Weight), its share of the limit among the active tenants (0–1), what its calls used in the window, and whether it waits.</summary>
 internal sealed record ProviderTenantShare(string TenantId, double Weight, double Share, long UsedRequests, long UsedTokens, bool Waiting)

@@ -24,6 +24,41 @@ internal static class ProviderHealthView
         return new ProviderHealthResponse(now, window, [.. reports.Select(r => r.WorkerId).Order(StringComparer.Ordinal)], providers);
     }
 
+    /// <summary>
+    /// Lays every provider's shared outage breaker over the workers' view: an open or half-open outage is the circuit
+    /// state (steps park on it), and a provider out with no call in the window still appears.
+    /// </summary>
+    public static async Task<ProviderHealthResponse> WithOutagesAsync(ProviderHealthResponse merged, LlmProviderRegistry registry, LlmWorkflow.Engine.Llm.Admission.IProviderOutageStore outages)
+    {
+        var providers = merged.Providers.ToDictionary(p => p.Provider, StringComparer.Ordinal);
+        foreach (var name in registry.KnownProviders().Where(p => p != "mock"))
+        {
+            LlmWorkflow.Engine.Llm.Admission.ProviderOutageState outage;
+            try
+            {
+                outage = await outages.StateAsync(name);
+            }
+            catch (StackExchange.Redis.RedisException)
+            {
+                continue; // the workers' view is still worth showing
+            }
+
+            var entry = providers.GetValueOrDefault(name) ?? (outage.State == "closed" ? null
+                : new ProviderHealthEntry(name, 0, 0, null, "unknown", [], null, null, []));
+            if (entry is not null)
+            {
+                providers[name] = entry with
+                {
+                    Outage = new ProviderOutageEntry(outage.State, outage.ConsecutiveFailures, outage.OpenedAt, outage.OpenUntil),
+                    CircuitState = outage.State != "closed" ? outage.State : entry.CircuitState == "unknown" ? "closed" : entry.CircuitState,
+                    OpenUntil = outage.State == "open" ? outage.OpenUntil : entry.OpenUntil,
+                };
+            }
+        }
+
+        return merged with { Providers = [.. providers.Values.OrderByDescending(p => p.Outage?.State is "open" or "half_open").ThenByDescending(p => p.Failures).ThenBy(p => p.Provider, StringComparer.Ordinal)] };
+    }
+
     private static ProviderHealthEntry Provider(string provider, List<(string WorkerId, ModelHealth Model)> reports, DateTimeOffset now)
     {
         var models = reports.GroupBy(x => x.Model.Model, StringComparer.Ordinal)

@@ -22,7 +22,8 @@ public static class ProgressEventJson
             c.Result.InputTokens, c.Result.OutputTokens, c.Result.CostUsd, c.Result.CacheHit),
         RunCompleted c => new RunCompletedEvent(c.RunId, c.Timestamp, c.CostUsd, c.TotalTokens),
         RunFailed f => new RunFailedEvent(f.RunId, f.Timestamp, JobErrors.ToJson(f.Error), f.Cancelled),
-        RunWaiting w => new RunWaitingEvent(w.RunId, w.Timestamp, w.Wait.StepId, w.Wait.Kind, w.Wait.Until, w.Wait.Event),
+        RunWaiting w => new RunWaitingEvent(w.RunId, w.Timestamp, w.Wait.StepId, w.Wait.Kind, w.Wait.Until, w.Wait.Event,
+            Provider: Llm.Admission.WaitReasons.Provider(w.Wait), Reason: Llm.Admission.WaitReasons.Reason(w.Wait)),
         _ => new LiveJobEvent(e.RunId, e.Timestamp),
     };
 

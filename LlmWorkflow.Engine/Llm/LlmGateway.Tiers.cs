@@ -62,7 +62,7 @@ public sealed partial class LlmGateway
                     case FlexAction.Park:
                         // The refused call used no tokens; the job waits parked (no slot) and asks flex again then.
                         await lease.ReconcileAsync(0, 0, null).ConfigureAwait(false);
-                        throw new AdmissionDeferredException(model.ToString(), FlexParkReason, decision.Until);
+                        throw new AdmissionDeferredException(model.ToString(), FlexParkReason, decision.Until) { Provider = model.Provider };
                     default:
                         LogFlexFallBack(model.ToString());
                         flex = false;
@@ -81,11 +81,56 @@ public sealed partial class LlmGateway
         return await (flex ? _flexResilience : _resilience).ExecuteAsync(
             async token =>
             {
-                var answer = await InvokeAdmittedAsync(client, model, request, tierOptions, lease, headers, flex, token).ConfigureAwait(false);
+                var answer = await InvokeWatchedAsync(client, model, request, tierOptions, lease, headers, flex, token, cancellationToken).ConfigureAwait(false);
                 _health?.Answered(model);
                 return answer;
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One attempt under the provider's outage breaker: an open breaker parks the step before the call; an attempt that
+    /// opens it parks the step instead of spending the rest of its retries (none was answered, so none is paid twice).
+    /// </summary>
+    private async ValueTask<ChatResponse> InvokeWatchedAsync(
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, AdmissionLease lease, RateLimitCapture headers, bool flex,
+        CancellationToken attemptToken, CancellationToken callToken)
+    {
+        if (_outage is null)
+        {
+            return await InvokeAdmittedAsync(client, model, request, options, lease, headers, flex, attemptToken).ConfigureAwait(false);
+        }
+
+        await _outage.ThrowIfOutAsync(model, flex ? _providers.Options.Flex.AttemptTimeout : _providers.Options.AttemptTimeout).ConfigureAwait(false);
+        DateTimeOffset? openUntil;
+        try
+        {
+            var answer = await InvokeAdmittedAsync(client, model, request, options, lease, headers, flex, attemptToken).ConfigureAwait(false);
+            await _outage.AnsweredAsync(model).ConfigureAwait(false);
+            return answer;
+        }
+        catch (WorkflowException failure) when (ProviderOutageBreaker.IsOutage(failure.Error))
+        {
+            openUntil = await _outage.FailedAsync(model).ConfigureAwait(false);
+            if (openUntil is null)
+            {
+                throw;
+            }
+        }
+        catch (OperationCanceledException) when (attemptToken.IsCancellationRequested && !callToken.IsCancellationRequested)
+        {
+            // The attempt timed out (Polly cancelled it): a failure the health view and the breaker count.
+            _health?.Failed(model, WorkflowException.External("timeout", $"{model} did not answer in time.", retryable: true).Error);
+            openUntil = await _outage.FailedAsync(model).ConfigureAwait(false);
+            if (openUntil is null)
+            {
+                throw;
+            }
+        }
+
+        // Nothing was answered: the lease gives its reservation back (the call used no tokens).
+        await lease.ReconcileAsync(0, 0, null).ConfigureAwait(false);
+        throw new AdmissionDeferredException(model.Provider, ProviderOutageBreaker.Reason, openUntil.Value) { Provider = model.Provider };
     }
 
     private static ChatOptions WithFlex(ChatOptions options)

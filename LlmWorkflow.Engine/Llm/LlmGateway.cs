@@ -36,9 +36,13 @@ public sealed partial class LlmGateway : ILlmGateway
 
     /// <param name="health">Told of every HTTP attempt's outcome, for the operators' provider health view (hosts register one).</param>
     /// <param name="admission">Reserves provider budget before each call (docs/ADMISSION.md); without one every call is admitted.</param>
+    private readonly ProviderOutageBreaker? _outage;
+
+    /// <param name="outage">Parks the steps of a provider that is out (5xx, timeouts); without one outages fail over and retry as before.</param>
     public LlmGateway(LlmProviderRegistry providers, IPriceTable prices, IResponseCache cache, ILogger<LlmGateway> logger,
-        ProviderHealthTracker? health = null, ILlmAdmission? admission = null)
+        ProviderHealthTracker? health = null, ILlmAdmission? admission = null, ProviderOutageBreaker? outage = null)
     {
+        _outage = outage;
         _health = health;
         _providers = providers;
         _prices = prices;
@@ -60,6 +64,7 @@ public sealed partial class LlmGateway : ILlmGateway
         var promptHash = PromptHasher.Hash(request.Messages);
         var attempts = new List<ModelAttempt>(request.Models.Count);
         WorkflowException? lastFailure = null;
+        AdmissionDeferredException? outage = null;
         foreach (var id in ModelsToTry(request))
         {
             var modelStarted = Stopwatch.GetTimestamp();
@@ -68,6 +73,12 @@ public sealed partial class LlmGateway : ILlmGateway
                 var result = await CallModelAsync(ModelId.Parse(id), request, promptHash, cancellationToken).ConfigureAwait(false);
                 attempts.Add(new ModelAttempt(id, null, Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds));
                 return result with { Attempts = attempts, DurationMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds, PromptHash = promptHash };
+            }
+            catch (AdmissionDeferredException deferred) when (deferred.Reason == ProviderOutageBreaker.Reason)
+            {
+                // The provider is out: the next model of the fallback chain answers if it can; else the step parks.
+                attempts.Add(new ModelAttempt(id, $"{deferred.Reason}: {deferred.Message}", Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds));
+                outage ??= deferred;
             }
             catch (WorkflowException failure)
             {
@@ -82,7 +93,7 @@ public sealed partial class LlmGateway : ILlmGateway
             }
         }
 
-        throw ChainFailed(lastFailure!, attempts);
+        throw outage ?? (Exception)ChainFailed(lastFailure!, attempts);
     }
 
     /// <summary>
@@ -217,6 +228,11 @@ public sealed partial class LlmGateway : ILlmGateway
         {
             var classified = LlmErrorClassifier.Classify(timeout, model, _providers.Find(model.Provider));
             _health?.Failed(model, classified.Error);
+            if (_outage is not null && await _outage.FailedAsync(model).ConfigureAwait(false) is { } until)
+            {
+                throw new AdmissionDeferredException(model.Provider, ProviderOutageBreaker.Reason, until) { Provider = model.Provider };
+            }
+
             throw classified;
         }
 
@@ -247,7 +263,7 @@ public sealed partial class LlmGateway : ILlmGateway
             var retryAfter = failure.Error.RetryAfterSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
             if (await lease.RateLimitedAsync(retryAfter, headers.Last).ConfigureAwait(false) is { } until)
             {
-                throw new AdmissionDeferredException(model.ToString(), "rate_limited", until);
+                throw new AdmissionDeferredException(model.ToString(), "rate_limited", until) { Provider = model.Provider };
             }
 
             throw;

@@ -141,7 +141,7 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
         {
             // Not a failure: the job parks (no worker slot) and this step runs again when the budget fits.
             throw new RunParkedException(new RunWait(context.Step.Id, context.StepKey, BudgetWaitKind, deferred.Until,
-                Budget: new JsonObject { ["scope"] = deferred.Scope, ["reason"] = deferred.Reason }));
+                Budget: new JsonObject { ["scope"] = deferred.Scope, ["reason"] = deferred.Reason, ["provider"] = deferred.Provider }));
         }
         finally
         {

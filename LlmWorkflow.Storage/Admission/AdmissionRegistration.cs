@@ -32,6 +32,11 @@ public static class AdmissionRegistration
         services.AddSingleton<IOutputTokenHistory, PostgresOutputTokenHistory>();
         services.AddSingleton<IStepCostHistory, PostgresStepCostHistory>();
         services.AddSingleton<ILlmAdmission, LlmAdmission>();
+        // Llm:Outage: a provider answering 5xx or nothing parks its steps (shared by every worker, shown to operators).
+        services.AddOptions<ProviderOutageOptions>().Bind(configuration.GetSection("Llm:Outage"));
+        services.AddSingleton<IProviderOutageStore>(sp => new RedisOutageStore(sp.GetRequiredService<IConnectionMultiplexer>(),
+            sp.GetRequiredService<RedisAdmissionStore>(), sp.GetRequiredService<IOptions<QueueOptions>>().Value.KeyPrefix + ":"));
+        services.AddSingleton<ProviderOutageBreaker>();
         return services;
     }
 }

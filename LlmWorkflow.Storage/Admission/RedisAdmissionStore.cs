@@ -28,8 +28,9 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
           for d = 1, 4 do said[d] = tonumber(said[d] or '-1') end
           return said
         end
+        -- A configured cap lowered to what the provider said; an unconfigured one (-1) is what the provider said.
         local function lowered(cap, said)
-          if cap > 0 and said > 0 and said < cap then return said end
+          if said > 0 and (cap < 0 or said < cap) then return said end
           return cap
         end
         local function extend(key, ms)
@@ -282,13 +283,15 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
           local said = said_limits(meta)
           for d = 1, 4 do
             local configured = tonumber(ARGV[12 + (s - 1) * 4 + d])
-            if configured > 0 and limits[d] > 0 then
+            if configured ~= 0 and limits[d] > 0 then
               -- Lowered at once; raised (or ended) only once the held limit was last said a window ago: answers are
               -- re-synced in no set order, and one sent before the provider lowered its limit still says the old one.
-              local value = math.min(limits[d], configured)
+              -- Without a configured limit (-1) the provider's is the limit: learned, never ended.
+              local value = limits[d]
+              if configured > 0 then value = math.min(limits[d], configured) end
               local said_at = tonumber(redis.call('HGET', meta, said_fields[d] .. '_at') or '0')
               if said[d] < 0 or value <= said[d] or now - said_at >= window_ms then
-                if value < configured then
+                if configured < 0 or value < configured then
                   redis.call('HSET', meta, said_fields[d], value, said_fields[d] .. '_at', now)
                   extend(meta, said_ttl_ms)
                 else
@@ -326,13 +329,14 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         """;
 
     // KEYS: log, amt, fly, meta, pause, own, ten, usr. ARGV: window_ms. Returns {requests, input, output, in_flight,
-    // paused, blocked_ms}, then per active tenant (calls in the window or waiting) its id, requests, tokens, waiting
+    // paused, blocked_ms, the provider's said limits r/t/i/o (-1 unknown)}, then per active tenant (calls in the window or waiting) its id, requests, tokens, waiting
     // (1/0) and its waiting users' count, followed by each of them: its id (escaped), requests and tokens.
     private const string UsageScript = Common + "\n" + """
         local used, list = window(KEYS[1], KEYS[2], tonumber(ARGV[1]), KEYS[6])
         redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
         local blocked = tonumber(redis.call('HGET', KEYS[4], 'blocked_until') or '0') - now
-        local result = {used[1], used[3], used[4], redis.call('ZCARD', KEYS[3]), redis.call('EXISTS', KEYS[5]), math.max(0, blocked)}
+        local said = said_limits(KEYS[4])
+        local result = {used[1], used[3], used[4], redis.call('ZCARD', KEYS[3]), redis.call('EXISTS', KEYS[5]), math.max(0, blocked), said[1], said[2], said[3], said[4]}
         local parts, user_parts = by_owner(KEYS[6], list)
         local waiting = waiters(KEYS[7])
         -- The waiting users by tenant: those a tenant's users' shares are among.
@@ -448,7 +452,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         RedisKey[] keys = [Key(scope, "log"), Key(scope, "amt"), Key(scope, "fly"), Key(scope, "meta"), PauseKey(ProviderOf(scope)), Key(scope, "own"), Key(scope, "ten"), Key(scope, "usr")];
         var r = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(UsageScript, keys, [Ms(settings.Window)]).ConfigureAwait(false))!;
         var tenants = new List<TenantWindowUse>();
-        for (var k = 6; k + 4 < r.Length;)
+        for (var k = 10; k + 4 < r.Length;)
         {
             var (tenant, requests, tokens, waiting, userCount) = ((string)r[k]!, (long)r[k + 1], (long)r[k + 2], (long)r[k + 3] == 1, (int)r[k + 4]);
             k += 5;
@@ -461,11 +465,16 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
             tenants.Add(new TenantWindowUse(tenant, requests, tokens, waiting) { WaitingUsers = [.. users.OrderBy(u => u.UserId, StringComparer.Ordinal)] });
         }
 
+        long? Said(int k) => (long)r[k] > 0 ? (long)r[k] : null;
         return new AdmissionUsage((long)r[0], (long)r[1], (long)r[2], (long)r[3], (long)r[4] == 1, (long)r[5])
         {
             Tenants = [.. tenants.OrderBy(t => t.TenantId, StringComparer.Ordinal)],
+            Learned = new RateLimitLimits(Said(6), Said(7), Said(8), Said(9)) is { IsEmpty: false } learned ? learned : null,
         };
     }
+
+    /// <summary>Wakes every step parked on <paramref name="provider"/> (a closed outage breaker, as a resumed provider does).</summary>
+    public Task AnnounceResumedAsync(string provider) => AnnounceReleasedAsync([provider], ResumeWakes);
 
     /// <summary>"&lt;jobs to wake&gt; &lt;scope&gt;…": one freed slot wakes one waiter per worker; a resumed provider wakes many.</summary>
     private Task AnnounceReleasedAsync(IEnumerable<string> scopes, int wake) =>

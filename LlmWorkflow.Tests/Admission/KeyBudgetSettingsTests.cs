@@ -34,9 +34,11 @@ public sealed class KeyBudgetSettingsTests
 
         var key = AdmissionOptions.KeyScope("sk-shared");
         Assert.Equal(["openai", key, "tenant:acme"], viaOpenAi.Select(s => s.Scope));
-        Assert.Equal([key, "tenant:acme"], viaEu.Select(s => s.Scope));
-        Assert.Equal(5_000, viaEu[0].Limit.TokensPerMinute);
-        Assert.Empty(options.ScopesFor(ModelId.Parse("other/m")));
+        // openai-eu has no limits of its own: its scope is learned from its answers' headers (null until then).
+        Assert.Equal(["openai-eu", key, "tenant:acme"], viaEu.Select(s => s.Scope));
+        Assert.All(viaEu[0].Limit.Values(), v => Assert.Null(v.Value));
+        Assert.Equal(5_000, viaEu[1].Limit.TokensPerMinute);
+        Assert.Equal(["other"], options.ScopesFor(ModelId.Parse("other/m")).Select(s => s.Scope));
         Assert.Matches("^key:[0-9a-f]{12}$", key);
         Assert.NotEqual(key, AdmissionOptions.KeyScope("sk-other"));
         var shared = Assert.Single(options.KeyScopes());
@@ -55,7 +57,9 @@ public sealed class KeyBudgetSettingsTests
         }).Build()).BuildServiceProvider();
         var options = services.GetRequiredService<IOptions<AdmissionOptions>>().Value;
 
-        var (scope, limit) = Assert.Single(options.ScopesFor(OpenAi));
+        var scopes = options.ScopesFor(OpenAi).ToList();
+        Assert.Equal(["openai", AdmissionOptions.KeyScope("sk-bound")], scopes.Select(s => s.Scope));
+        var (scope, limit) = scopes[1];
 
         Assert.Equal((AdmissionOptions.KeyScope("sk-bound"), 4), (scope, limit.ConcurrentCalls));
         Assert.False(AdmissionOptions.FollowsProviderHeaders(scope));

@@ -92,6 +92,8 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
             ["Llm:CircuitBreaker:MinimumThroughput"] = "2",
             ["Llm:CircuitBreaker:FailureRatio"] = "0.5",
             ["Llm:CircuitBreaker:BreakDuration"] = "00:00:03",
+            // The outage test retries failed jobs by filter: the outage breaker, which would park them instead, stays closed.
+            ["Llm:Outage:ConsecutiveFailures"] = "1000",
             ["Worker:MaxConcurrentJobs"] = "8",
             // An LLM budget on the mock provider and a dollar budget of a tenant no test calls as, for the budgets panel.
             ["Llm:Limits:mock:RequestsPerMinute"] = "1000",

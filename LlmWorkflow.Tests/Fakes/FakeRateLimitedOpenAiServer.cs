@@ -49,6 +49,23 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
 
     public int CompletionTokens { get; init; } = 200;
 
+    /// <summary>Requests per window (OpenAI's RPM), enforced and said in <c>x-ratelimit-*-requests</c>; null: not limited.</summary>
+    public int? RequestsPerWindow { get; init; }
+
+    /// <summary>What the provider does now instead of answering: nothing (answers), 500s, or no answer at all.</summary>
+    public FakeOutage Outage
+    {
+        get => _outage;
+        set => _outage = value;
+    }
+
+    private volatile FakeOutage _outage;
+
+    /// <summary>Requests answered 500 or left unanswered by an <see cref="Outage"/>.</summary>
+    public int OutageRequests => _outageRequests;
+
+    private int _outageRequests;
+
     public Uri ApiUrl => new(BaseUrl, "v1/");
 
     /// <summary>429 answers sent.</summary>
@@ -81,9 +98,9 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
         }
     }
 
-    public static async Task<FakeRateLimitedOpenAiServer> StartAsync(int tokensPerWindow, TimeSpan window, int completionTokens = 200)
+    public static async Task<FakeRateLimitedOpenAiServer> StartAsync(int tokensPerWindow, TimeSpan window, int completionTokens = 200, int? requestsPerWindow = null)
     {
-        var server = new FakeRateLimitedOpenAiServer(tokensPerWindow, window) { CompletionTokens = completionTokens };
+        var server = new FakeRateLimitedOpenAiServer(tokensPerWindow, window) { CompletionTokens = completionTokens, RequestsPerWindow = requestsPerWindow };
         await server.StartServerAsync();
         return server;
     }
@@ -148,6 +165,24 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
 
     protected override async Task HandleAsync(HttpContext context, RecordedRequest request)
     {
+        switch (Outage)
+        {
+            case FakeOutage.ServerErrors:
+                Interlocked.Increment(ref _outageRequests);
+                await WriteJsonAsync(context, new JsonObject { ["error"] = new JsonObject { ["message"] = "The server had an error", ["type"] = "server_error" } }.ToJsonString(), 500);
+                return;
+            case FakeOutage.Silent:
+                Interlocked.Increment(ref _outageRequests);
+                // No answer until the caller gives up (its attempt timeout) or the outage ends.
+                while (Outage == FakeOutage.Silent && !context.RequestAborted.IsCancellationRequested)
+                {
+                    await Task.Delay(50, CancellationToken.None);
+                }
+
+                context.Abort();
+                return;
+        }
+
         var body = (JsonObject)request.Json!;
         var model = body["model"]?.GetValue<string>() ?? "gpt-4o-mini";
         var messages = body["messages"]!.AsArray().Select(m => new ChatMessage(ChatRole.User, Text(m!["content"]))).ToList();
@@ -156,7 +191,7 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
         var key = request.Headers.GetValueOrDefault("Authorization", "");
         key = key.StartsWith("Bearer ", StringComparison.Ordinal) ? key["Bearer ".Length..] : key;
         DateTimeOffset now;
-        int limit, remaining;
+        int limit, remaining, requestsInWindow;
         TimeSpan reset;
         TimeSpan? retryAfter = null;
         lock (_gate)
@@ -167,7 +202,12 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
             limit = _tokensPerWindow;
             var inWindow = _accepted.Where(c => c.At > now - Window && c.Key == key).ToList();
             var used = inWindow.Sum(c => c.Tokens);
-            if (used + tokens > limit)
+            if (RequestsPerWindow is { } rpm && inWindow.Count >= rpm)
+            {
+                _rateLimitedAt.Add((now, used, tokens, request.Body));
+                retryAfter = inWindow[inWindow.Count - rpm].At + Window - now;
+            }
+            else if (used + tokens > limit)
             {
                 _rateLimitedAt.Add((now, used, tokens, request.Body));
                 // Until enough of the oldest calls have left the window.
@@ -197,6 +237,14 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
             limit = _tokensPerWindow;
             // OpenAI: the time until the window is back to its whole limit, when the newest call leaves it.
             reset = inWindow.Count == 0 ? TimeSpan.Zero : inWindow.Max(c => c.At) + Window - now;
+            requestsInWindow = inWindow.Count;
+        }
+
+        if (RequestsPerWindow is { } requests)
+        {
+            context.Response.Headers["x-ratelimit-limit-requests"] = requests.ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers["x-ratelimit-remaining-requests"] = Math.Max(0, requests - requestsInWindow).ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers["x-ratelimit-reset-requests"] = OpenAiDuration(reset);
         }
 
         context.Response.Headers["x-ratelimit-limit-tokens"] = limit.ToString(CultureInfo.InvariantCulture);
@@ -224,4 +272,12 @@ public sealed class FakeRateLimitedOpenAiServer : FakeHttpServer
             ["usage"] = new JsonObject { ["prompt_tokens"] = promptTokens, ["completion_tokens"] = CompletionTokens, ["total_tokens"] = tokens },
         }.ToJsonString());
     }
+}
+
+/// <summary>How a fake provider is out: <see cref="None"/> (it answers), 500s to every call, or no answer at all.</summary>
+public enum FakeOutage
+{
+    None,
+    ServerErrors,
+    Silent,
 }

@@ -67,6 +67,8 @@ public sealed class OperatorControlsTests(TestServers servers)
                 ["Llm:CircuitBreaker:MinimumThroughput"] = "2",
                 ["Llm:CircuitBreaker:FailureRatio"] = "0.5",
                 ["Llm:CircuitBreaker:BreakDuration"] = "00:00:02",
+                // This test is about failed jobs retried by filter: the outage breaker, which parks them instead, stays closed.
+                ["Llm:Outage:ConsecutiveFailures"] = "1000",
             });
 
         // A job failed for another reason stays failed: the filter names the outage's error type.

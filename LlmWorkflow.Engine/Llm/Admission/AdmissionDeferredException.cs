@@ -14,4 +14,7 @@ public sealed class AdmissionDeferredException(string scope, string reason, Date
     public string Reason { get; } = reason;
 
     public DateTimeOffset Until { get; } = until;
+
+    /// <summary>The called model's provider (the scope may be a tenant's or a key's), for <c>waiting_for.provider</c>.</summary>
+    public string? Provider { get; init; }
 }

@@ -131,6 +131,12 @@ public sealed class AdmissionOptions
         {
             yield return (model.Provider, provider);
         }
+        else if (ProviderKeys.ContainsKey(model.Provider))
+        {
+            // Safe by default: a real provider with no configured limit still has a scope, unlimited until its
+            // answers' rate-limit headers say its limits (learned in the store), and parked on a 429 until it fits.
+            yield return (model.Provider.ToLowerInvariant(), Learned);
+        }
 
         var full = model.ToString();
         if (Limits.TryGetValue(full, out var own))
@@ -153,6 +159,9 @@ public sealed class AdmissionOptions
             yield return (UserScope(tenantId, userId), user);
         }
     }
+
+    /// <summary>The limit of a provider nothing configures: none until its answers' headers say one.</summary>
+    private static readonly LlmLimit Learned = new();
 
     /// <summary>True when a scope is a tenant's or a tenant's user's: set by us, never by a provider's headers.</summary>
     public static bool IsTenantScope(string scope) => scope.StartsWith(TenantScopePrefix, StringComparison.Ordinal);

@@ -64,6 +64,9 @@ public sealed record AdmissionUsage(long Requests, long InputTokens, long Output
 {
     /// <summary>The tenants with calls in the window or waiting on the scope (provider and model scopes only).</summary>
     public IReadOnlyList<TenantWindowUse> Tenants { get; init; } = [];
+
+    /// <summary>The limits the provider's answers said (held while lower than the configured ones, or with none configured); null: none said.</summary>
+    public RateLimitLimits? Learned { get; init; }
 }
 
 /// <summary>One tenant's part of a scope's window: its requests and tokens, and whether it waits for its share.</summary>

@@ -73,7 +73,7 @@ public sealed partial class LlmAdmission(
 
             AdmissionMetrics.Deferred.Add(1, scopeTag, new("llmworkflow.admission.reason", verdict.Reason), new("llmworkflow.admission.parked", true));
             var until = _time.GetUtcNow() + (verdict.Wait ?? current.Admission.ReleaseWait);
-            throw new AdmissionDeferredException(verdict.Scope ?? scopes[0].Scope, verdict.Reason ?? "budget", until);
+            throw new AdmissionDeferredException(verdict.Scope ?? scopes[0].Scope, verdict.Reason ?? "budget", until) { Provider = model.Provider };
         }
     }
 
@@ -93,7 +93,7 @@ public sealed partial class LlmAdmission(
         if (paused)
         {
             AdmissionMetrics.Deferred.Add(1, AdmissionMetrics.Scope(model.Provider), new("llmworkflow.admission.reason", "paused"), new("llmworkflow.admission.parked", true));
-            throw new AdmissionDeferredException(model.Provider, "paused", _time.GetUtcNow() + settings.ReleaseWait);
+            throw new AdmissionDeferredException(model.Provider, "paused", _time.GetUtcNow() + settings.ReleaseWait) { Provider = model.Provider };
         }
     }
 
@@ -145,7 +145,7 @@ public sealed partial class LlmAdmission(
         {
             var settings = owner._options.CurrentValue.Admission;
             // The refused call used no tokens; the provider's own count (its headers) is what fills the window now.
-            var blockedFor = retryAfter ?? headers?.RetryAfter ?? TimeSpan.FromSeconds(1);
+            var blockedFor = retryAfter ?? headers?.RetryAfter ?? headers?.ResetAfter ?? TimeSpan.FromSeconds(1);
             var stored = await owner.AfterCallAsync(async () =>
             {
                 await owner._store.ReconcileAsync(leaseId, _names, new AdmissionAmounts(1, 0, 0), settings).ConfigureAwait(false);

@@ -8,7 +8,7 @@ namespace LlmWorkflow.Engine.Llm.Admission;
 /// Anthropic's <c>anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-remaining</c>, and
 /// <c>retry-after</c>; and the limits themselves (<see cref="Limits"/>). Null fields were not sent.
 /// </summary>
-public sealed record RateLimitSnapshot(long? Requests, long? Tokens, long? InputTokens, long? OutputTokens, TimeSpan? RetryAfter)
+public sealed partial record RateLimitSnapshot(long? Requests, long? Tokens, long? InputTokens, long? OutputTokens, TimeSpan? RetryAfter)
 {
     /// <summary>
     /// What the provider says its limits are now (OpenAI's <c>x-ratelimit-limit-requests|tokens</c>, Anthropic's
@@ -16,6 +16,13 @@ public sealed record RateLimitSnapshot(long? Requests, long? Tokens, long? Input
     /// one (a key moved to a lower tier) is what the remaining counts are measured against, so the budget follows it.
     /// </summary>
     public RateLimitLimits? Limits { get; init; }
+
+    /// <summary>
+    /// When an exhausted limit (remaining 0) is whole again: OpenAI's <c>x-ratelimit-reset-requests|tokens</c>
+    /// (<c>6m0s</c>, <c>1.5s</c>, <c>20ms</c>), Anthropic's <c>anthropic-ratelimit-*-reset</c> (an RFC 3339 time);
+    /// the longest of the exhausted ones. A 429 without retry-after parks until then.
+    /// </summary>
+    public TimeSpan? ResetAfter { get; init; }
 
     public bool IsEmpty => Requests is null && Tokens is null && InputTokens is null && OutputTokens is null && RetryAfter is null && Limits is null;
 
@@ -34,9 +41,68 @@ public sealed record RateLimitSnapshot(long? Requests, long? Tokens, long? Input
             ProviderErrorHandler.RetryAfter(headers))
         {
             Limits = limits.IsEmpty ? null : limits,
+            ResetAfter = ExhaustedReset(headers),
         };
         return snapshot.IsEmpty ? null : snapshot;
     }
+
+    private static TimeSpan? ExhaustedReset(HttpResponseHeaders headers)
+    {
+        TimeSpan? longest = null;
+        foreach (var (remaining, reset) in ResetHeaders)
+        {
+            if (Number(headers, remaining) == 0 && headers.TryGetValues(reset, out var values) && ParseReset(values.FirstOrDefault()) is { } wait
+                && (longest is null || wait > longest))
+            {
+                longest = wait;
+            }
+        }
+
+        return longest;
+    }
+
+    private static readonly (string Remaining, string Reset)[] ResetHeaders =
+    [
+        ("x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"), ("x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"),
+        ("anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-reset"), ("anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset"),
+        ("anthropic-ratelimit-input-tokens-remaining", "anthropic-ratelimit-input-tokens-reset"),
+        ("anthropic-ratelimit-output-tokens-remaining", "anthropic-ratelimit-output-tokens-reset"),
+    ];
+
+    /// <summary>A reset header: OpenAI's duration (<c>1h2m3s</c>, <c>6m0s</c>, <c>1.5s</c>, <c>20ms</c>) or an RFC 3339 time; null when neither.</summary>
+    public static TimeSpan? ParseReset(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        if (value.Contains('T', StringComparison.Ordinal)
+            && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
+        {
+            return at - DateTimeOffset.UtcNow is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+        }
+
+        var total = TimeSpan.Zero;
+        var matched = false;
+        foreach (System.Text.RegularExpressions.Match part in DurationPart().Matches(value))
+        {
+            var number = double.Parse(part.Groups[1].Value, CultureInfo.InvariantCulture);
+            total += part.Groups[2].Value switch
+            {
+                "h" => TimeSpan.FromHours(number),
+                "m" => TimeSpan.FromMinutes(number),
+                "s" => TimeSpan.FromSeconds(number),
+                _ => TimeSpan.FromMilliseconds(number),
+            };
+            matched = true;
+        }
+
+        return matched ? total : null;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(\d+(?:\.\d+)?)(ms|h|m|s)", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex DurationPart();
 
     // A limit of 0 (or Azure's -1) says nothing usable about the limit: it is ignored, not followed as a zero budget.
     private static long? Positive(HttpResponseHeaders headers, string name) => Number(headers, name) is > 0 and var value ? value : null;

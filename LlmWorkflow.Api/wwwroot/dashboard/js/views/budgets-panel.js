@@ -9,6 +9,7 @@ const REASONS = {
   requests: 'requests', tokens: 'tokens', input_tokens: 'input tokens', output_tokens: 'output tokens',
   concurrency: 'concurrency', rate_limited: '429 block', paused: 'paused', zero_budget: 'zero budget',
   flex_unavailable: 'flex refused', batch: 'parked on a batch', fair_share: 'fair share', user_share: 'user share',
+  outage: 'provider out', usd: 'dollars', usd_reserved: 'dollars reserved',
 };
 
 export function budgetsPanel() {
@@ -28,7 +29,7 @@ export function budgetsPanel() {
     const rows = scopeRows(data);
     if (rows.length === 0 && data.tenant_spend.length === 0) {
       replace(box, h('p', { class: 'muted', 'data-role': 'no-budgets' },
-        'No LLM budget is set (Llm__Limits__<provider>__…, Tenants__<id>__Limits__…, Tenants__<id>__Budgets__…): every call is admitted.'));
+        'No LLM budget is set and no provider has said its limits yet: each provider\'s limits are learned from its answers (Llm__Limits__<provider>__… sets a ceiling).'));
       return;
     }
     replace(box,
@@ -51,17 +52,23 @@ function scopeRows(data) {
 }
 
 function scopeTable(rows) {
-  const against = (used, limit, format = String) => (used == null ? '—' : limit == null ? format(used) : `${format(used)} / ${format(limit)}`);
+  // The limit held to: the configured one, or the provider's own where its answers said a lower one (or nothing is configured).
+  const against = (used, limit, learned, format = String) => {
+    if (used == null) return '—';
+    const held = learned != null && (limit == null || learned < limit) ? learned : limit;
+    const text = held == null ? format(used) : `${format(used)} / ${format(held)}`;
+    return learned != null && held === learned ? h('span', { 'data-role': 'learned', title: limit == null ? 'learned from the provider' : `learned from the provider; configured ${format(limit)}` }, `${text} (learned)`) : text;
+  };
   return table({
     caption: 'Budgets per scope: used in the window / limit',
     attrs: { 'data-role': 'budget-scopes' },
     columns: [
       { label: 'Scope', cell: (s) => scopeCell(s) },
-      { label: 'Requests', num: true, cell: (s) => h('span', { 'data-role': 'requests' }, against(s.used?.requests, s.limits?.requests_per_minute)) },
-      { label: 'Tokens', num: true, cell: (s) => against(s.used && s.used.input_tokens + s.used.output_tokens, s.limits?.tokens_per_minute, formatTokens) },
-      { label: 'Input', num: true, cell: (s) => against(s.used?.input_tokens, s.limits?.input_tokens_per_minute, formatTokens) },
-      { label: 'Output', num: true, cell: (s) => against(s.used?.output_tokens, s.limits?.output_tokens_per_minute, formatTokens) },
-      { label: 'In flight', num: true, cell: (s) => against(s.used?.in_flight, s.limits?.concurrent_calls) },
+      { label: 'Requests', num: true, cell: (s) => h('span', { 'data-role': 'requests' }, against(s.used?.requests, s.limits?.requests_per_minute, s.learned?.requests_per_minute)) },
+      { label: 'Tokens', num: true, cell: (s) => h('span', { 'data-role': 'tokens' }, against(s.used && s.used.input_tokens + s.used.output_tokens, s.limits?.tokens_per_minute, s.learned?.tokens_per_minute, formatTokens)) },
+      { label: 'Input', num: true, cell: (s) => against(s.used?.input_tokens, s.limits?.input_tokens_per_minute, s.learned?.input_tokens_per_minute, formatTokens) },
+      { label: 'Output', num: true, cell: (s) => against(s.used?.output_tokens, s.limits?.output_tokens_per_minute, s.learned?.output_tokens_per_minute, formatTokens) },
+      { label: 'In flight', num: true, cell: (s) => against(s.used?.in_flight, s.limits?.concurrent_calls, null) },
       { label: 'State', cell: (s) => h('span', { 'data-role': 'state' }, state(s)) },
       { label: 'Waiting jobs', cell: (s) => h('span', { 'data-role': 'waiting' }, waitingText(s.waiting)) },
       { label: 'Tenants: weight, share, used', cell: (s) => h('span', { 'data-role': 'shares' }, sharesText(s.tenants)) },

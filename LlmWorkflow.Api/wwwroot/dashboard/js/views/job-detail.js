@@ -251,7 +251,7 @@ export async function renderJobDetail(main, jobId) {
               : job.status === 'waiting' && job.waiting_for
                 ? (job.waiting_for.kind === 'slot'
                   ? 'Waiting for a slot of its tenant (it runs its MaxConcurrentJobs already) — no worker slot held'
-                  : `Waiting at “${job.waiting_for.step_id}” (${job.waiting_for.kind}) until ${formatDate(job.waiting_for.until)} — no worker slot held`)
+                  : `Waiting at “${job.waiting_for.step_id}” (${job.waiting_for.kind}${job.waiting_for.reason ? `: ${[job.waiting_for.provider, job.waiting_for.reason].filter(Boolean).join(' ')}` : ''}) until ${formatDate(job.waiting_for.until)} — no worker slot held`)
                 : `Waiting for a worker (${job.status})`;
   }
 

@@ -12,7 +12,12 @@ import { pauseWorkflow, resumeWorkflow } from '../pause-control.js';
 
 const REFRESH_MS = 5000;
 const CIRCUIT_BADGE = { open: 'failed', half_open: 'queued', closed: 'completed', unknown: 'cancelled' };
-const CIRCUIT_TEXT = { open: 'Open — calls refused', half_open: 'Half-open — probing', closed: 'Closed', unknown: 'No state yet' };
+const CIRCUIT_TEXT = { open: 'Open — calls refused', half_open: 'Half-open — probing', closed: 'Closed', unknown: 'Closed (no failure yet)' };
+const OUTAGE_TEXT = { open: 'Out — its steps wait parked', half_open: 'Probing — one call tries it', closed: 'Answering' };
+const WAIT_REASONS = {
+  paused: 'paused', outage: 'provider out', tokens: 'tokens', input_tokens: 'input tokens', output_tokens: 'output tokens', requests: 'requests',
+  rate_limited: '429: its window is full', concurrency: 'concurrency', fair_share: 'tenant share', user_share: 'user share', flex_unavailable: 'flex refused',
+};
 const percent = (rate) => (rate == null ? '—' : `${(rate * 100).toFixed(rate > 0 && rate < 0.1 ? 1 : 0)}%`);
 
 export async function renderProviders(main) {
@@ -31,11 +36,29 @@ export async function renderProviders(main) {
     h('section', { class: 'card', 'aria-labelledby': 'pauses-title' }, h('h2', { id: 'pauses-title' }, 'Paused workflows'), pausesBox),
     retryBox);
 
+  // The providers paused through POST /providers/{name}/pause (GET /providers/limits lists them), for each card's button.
+  let pausedProviders = new Set();
+  // The jobs parked on each provider (its scope or one of its models'), by reason: why they wait.
+  let waitingByProvider = new Map();
+
   async function loadHealth() {
     const request = requests.begin();
     try {
-      const { data } = await api('/admin/providers/health', { signal: request.signal });
+      const [{ data }, limits] = await Promise.all([
+        api('/admin/providers/health', { signal: request.signal }),
+        api('/providers/limits', { signal: request.signal }).catch(() => null),
+      ]);
       if (disposed || !request.isLatest()) return;
+      if (limits) {
+        pausedProviders = new Set(limits.data.scopes.filter((s) => s.paused).map((s) => s.scope));
+        waitingByProvider = new Map();
+        for (const w of limits.data.waiting) {
+          if (w.scope.includes(':')) continue; // a tenant's or a key's budget, not one provider's
+          const provider = w.scope.split('/')[0];
+          if (!waitingByProvider.has(provider)) waitingByProvider.set(provider, []);
+          waitingByProvider.get(provider).push(w);
+        }
+      }
       renderHealth(data);
     } catch (error) {
       if (!disposed && request.isLatest() && error.name !== 'AbortError') replace(healthBox, h('p', { class: 'notice error', role: 'alert' }, error.message));
@@ -44,25 +67,57 @@ export async function renderProviders(main) {
 
   function renderHealth(data) {
     const minutes = Math.round(data.window_seconds / 60);
-    if (data.providers.length === 0) {
-      replace(healthBox, h('p', { class: 'muted', 'data-role': 'no-calls' },
-        `No LLM calls in the last ${minutes} minutes (${data.workers.length} worker(s) reporting).`));
-      return;
-    }
+    // A paused provider, or one jobs wait on, with no call in the window still gets its card (its Resume button, its waiting jobs).
+    const shown = new Set(data.providers.map((p) => p.provider));
+    const extra = new Set([...pausedProviders, ...waitingByProvider.keys()]);
+    const providers = [...data.providers, ...[...extra].filter((name) => !shown.has(name) && !name.includes('/') && !name.includes(':'))
+      .map((name) => ({ provider: name, calls: 0, failures: 0, error_rate: null, circuit_state: 'unknown', open_on_workers: [], open_until: null, advice: null, models: [] }))];
     replace(healthBox,
-      h('p', { class: 'muted small-text' }, `Last ${minutes} minutes, ${data.workers.length} worker(s): ${data.workers.join(', ')}. Updated ${formatDate(data.generated_at)}.`),
-      data.providers.map(providerCard));
+      providers.length === 0
+        ? h('p', { class: 'muted', 'data-role': 'no-calls' }, `No LLM calls in the last ${minutes} minutes (${data.workers.length} worker(s) reporting).`)
+        : h('p', { class: 'muted small-text' }, `Last ${minutes} minutes, ${data.workers.length} worker(s): ${data.workers.join(', ')}. Updated ${formatDate(data.generated_at)}.`),
+      providers.map(providerCard),
+      pauseProviderForm(shown));
+  }
+
+  // Pause any provider by name (one with no call yet has no card): its steps wait parked until it is resumed.
+  function pauseProviderForm(shown) {
+    const name = h('input', { type: 'text', name: 'pause-provider', placeholder: 'openai', spellcheck: 'false', required: true });
+    return h('form', {
+      class: 'toolbar', 'aria-label': 'Pause a provider', 'data-role': 'pause-provider-form',
+      onsubmit: async (event) => {
+        event.preventDefault();
+        if (name.value.trim()) await setProviderPaused(name.value.trim().toLowerCase(), true);
+      },
+    }, field(shown.size ? 'Another provider' : 'Provider', name), h('button', { type: 'submit', class: 'button secondary' }, 'Pause provider'));
+  }
+
+  async function setProviderPaused(provider, paused) {
+    try {
+      await api(`/providers/${encodeURIComponent(provider)}/${paused ? 'pause' : 'resume'}`, { method: 'POST' });
+      toast(paused ? `${provider} paused: its steps wait parked.` : `${provider} resumed: its waiting steps are woken.`);
+    } catch (error) {
+      toast(error.message);
+    }
+    await Promise.all([loadHealth(), loadBudgets()]);
   }
 
   function providerCard(p) {
     const id = `provider-${p.provider.replace(/[^a-z0-9_-]/gi, '-')}`;
     return h('section', { class: 'attempt', 'aria-labelledby': id, 'data-provider': p.provider, 'data-circuit': p.circuit_state },
       h('h3', { id }, p.provider, ' ', h('span', { class: `badge ${CIRCUIT_BADGE[p.circuit_state] ?? 'cancelled'}`, 'data-role': 'circuit' },
-        `Circuit: ${CIRCUIT_TEXT[p.circuit_state] ?? p.circuit_state}`)),
+        `Circuit: ${CIRCUIT_TEXT[p.circuit_state] ?? p.circuit_state}`),
+        pausedProviders.has(p.provider) ? h('span', { class: 'badge queued', 'data-role': 'provider-paused' }, 'Paused') : null),
+      h('div', { class: 'toolbar' }, pausedProviders.has(p.provider)
+        ? h('button', { type: 'button', class: 'button small', 'data-action': 'resume-provider', 'aria-label': `Resume ${p.provider}`, onclick: () => setProviderPaused(p.provider, false) }, 'Resume provider')
+        : h('button', { type: 'button', class: 'button secondary small', 'data-action': 'pause-provider', 'aria-label': `Pause ${p.provider}`, onclick: () => setProviderPaused(p.provider, true) }, 'Pause provider')),
       h('dl', { class: 'facts' },
         fact('Calls', String(p.calls), 'calls'),
         fact('Failed', String(p.failures), 'failures'),
         fact('Error rate', percent(p.error_rate), 'error-rate'),
+        waitingByProvider.has(p.provider) ? fact('Waiting jobs', waitingByProvider.get(p.provider)
+          .map((w) => `${w.jobs} (${WAIT_REASONS[w.reason] ?? w.reason}${w.scope.includes('/') ? ` on ${w.scope}` : ''})`).join(', '), 'waiting-jobs') : null,
+        p.outage && p.outage.state !== 'closed' ? fact('Outage', `${OUTAGE_TEXT[p.outage.state] ?? p.outage.state} since ${formatDate(p.outage.opened_at)} (${p.outage.consecutive_failures} failures in a row)`, 'outage') : null,
         p.open_on_workers.length ? fact('Open on', p.open_on_workers.join(', '), 'open-on') : null,
         p.open_until ? fact('Probes again at', formatDate(p.open_until), 'open-until') : null),
       p.advice ? h('p', { class: 'notice warn', 'data-role': 'advice' }, h('strong', null, 'What to do: '), p.advice) : null,
