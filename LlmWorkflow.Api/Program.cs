@@ -14,7 +14,7 @@ using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Storage;
 
 // Settings and static files sit beside the assembly, so the API reads the same appsettings.json wherever it is started from.
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory, EnvironmentName = LlmWorkflow.ServiceDefaults.Configuration.PlatformEnvironmentVariables.HostEnvironmentName() });
 
 builder.AddServiceDefaults();
 builder.Services.AddLlmWorkflowCore(builder.Configuration);
