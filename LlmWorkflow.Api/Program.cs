@@ -1,7 +1,7 @@
 using LlmWorkflow.Api;
 
 // Settings and static files sit beside the assembly, so the API reads the same appsettings.json wherever it is started from.
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory, EnvironmentName = LlmWorkflow.ServiceDefaults.Configuration.PlatformEnvironmentVariables.HostEnvironmentName() });
 builder.AddServiceDefaults();
 builder.AddJobCore().AddHttpConventions().AddCallers().AddGenerator().AddMcp();
 

@@ -29,7 +29,9 @@ internal sealed class ProjectGenerator(
     {
         if (RequiredIds(request) is { Count: > 0 } missing)
         {
-            return new StartOutcome(null, false, missing);
+            // A missing id does not hide the body's other problems: the input schema's checks are reported with it.
+            var others = submitter.Problems(new JobSubmission { WorkflowName = options.Value.WorkflowName, InputData = Input(request), TenantId = tenantId });
+            return new StartOutcome(null, false, [.. missing, .. BodyFields(others).Where(p => missing.All(m => m.Field != p.Field))]);
         }
 
         var (projectId, chatId) = (request.ProjectId!, request.ChatId!);
@@ -51,12 +53,15 @@ internal sealed class ProjectGenerator(
         if (result.Job is not { } job)
         {
             // The workflow's input schema checks the fields; 004's body is the input, so its problems name the body's fields.
-            return new StartOutcome(null, false, [.. result.Problems.Select(p => p with { Field = p.Field.StartsWith("input_data.", StringComparison.Ordinal) ? p.Field["input_data.".Length..] : p.Field })]);
+            return new StartOutcome(null, false, BodyFields(result.Problems));
         }
 
         await runs.InsertAsync(new ProjectRun(job.Id, tenantId, userId ?? "", projectId, chatId, Meta(request)), cancellationToken);
         return new StartOutcome(job.Id, result.Created, []);
     }
+
+    private static IReadOnlyList<SubmissionProblem> BodyFields(IEnumerable<SubmissionProblem> problems) =>
+        [.. problems.Select(p => p with { Field = p.Field.StartsWith("input_data.", StringComparison.Ordinal) ? p.Field["input_data.".Length..] : p.Field })];
 
     private static List<SubmissionProblem> RequiredIds(StartProjectRequest request)
     {

@@ -28,6 +28,12 @@ public sealed class JobSubmitter(
     QueueWaitEstimator waitEstimator,
     WorkflowPauses pauses)
 {
+    /// <summary>What a submission of this would be refused for (its fields' checks and its workflow's input schema), submitting nothing.</summary>
+    public IReadOnlyList<SubmissionProblem> Problems(JobSubmission submission) =>
+        catalog.TryGet(submission.WorkflowName, out var workflow)
+            ? SubmissionValidator.Validate(submission, workflow, webhookOptions.Value.AllowPrivateNetworks)
+            : [new SubmissionProblem("workflow_name", $"Unknown workflow '{submission.WorkflowName}'.")];
+
     public async Task<SubmissionResult> SubmitAsync(JobSubmission submission, CancellationToken cancellationToken)
     {
         if (!catalog.TryGet(submission.WorkflowName, out var workflow))

@@ -96,6 +96,19 @@ public static class PlatformEnvironmentVariables
         builder.Environment.EnvironmentName = EnvironmentName(value);
     }
 
+    /// <summary>
+    /// The host environment name document 001's <c>ENVIRONMENT</c> variable asks for, or null when it is not set or
+    /// ASPNETCORE_ENVIRONMENT / DOTNET_ENVIRONMENT is. Given to the builder when it is created
+    /// (<c>WebApplicationOptions.EnvironmentName</c>): set afterwards, a web application's <c>IHostEnvironment</c> kept
+    /// "Production" and <c>appsettings.Development.json</c> was never read.
+    /// </summary>
+    public static string? HostEnvironmentName() =>
+        string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT"))
+            && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT"))
+            && Environment.GetEnvironmentVariable("ENVIRONMENT") is { Length: > 0 } value
+            ? EnvironmentName(value)
+            : null;
+
     /// <summary>The .NET spelling of a document's environment name.</summary>
     public static string EnvironmentName(string value) => value.Trim().ToLowerInvariant() switch
     {

@@ -49,6 +49,21 @@ public sealed class StartupLogTests(TestServers servers)
     }
 
     [Fact]
+    public async Task TheDocumentsEnvironmentVariableIsTheHostingEnvironment()
+    {
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(StartupLogTests) + "Environment");
+        // As document 001 deploys it: ENVIRONMENT=development and no ASPNETCORE_ENVIRONMENT.
+        await using var api = await ApiProcess.StartAsync(environment.Settings(new Dictionary<string, string?>
+        {
+            ["ENVIRONMENT"] = "development",
+            ["ASPNETCORE_ENVIRONMENT"] = null,
+        }));
+        // The host's own line (IHostEnvironment), which said "Production" when the name was changed after the builder.
+        await api.WaitForOutputAsync("Hosting environment: Development", TimeSpan.FromSeconds(30));
+        Assert.DoesNotContain("Hosting environment: Production", api.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task LogLevelFromTheEnvironmentOverridesTheShippedAppsettings()
     {
         var environment = await TestEnvironment.CreateAsync(servers, nameof(StartupLogTests) + "Level");

@@ -45,6 +45,26 @@ public sealed partial class AppHostRestartTerminalTests
         var firstRun = AppHostProcesses(terminal);
         AssertHasTheServers(firstRun, "first run");
         terminal.Press("C-c");
+        // PostgreSQL gets a fast shutdown (not the orchestrator's kill after its smart shutdown waited 15 s for clients):
+        // gone within seconds, its cluster marked "shut down", read before the second start can open it again.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var postgres = firstRun.Where(p => p.Name.StartsWith("postgres", StringComparison.Ordinal)).ToList();
+        while (ChildProcesses.Alive(postgres).Count > 0 && clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(50), TestContext.Current.CancellationToken);
+        }
+
+        var postgresStop = clock.Elapsed;
+        var clusterState = ClusterState(Path.Combine(data.Path, "postgres"));
+        while (ChildProcesses.Alive(firstRun).Count > 0 && clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(50), TestContext.Current.CancellationToken);
+        }
+
+        var wholeStop = clock.Elapsed;
+        TestContext.Current.TestOutputHelper?.WriteLine($"Ctrl+C: postgres stopped in {postgresStop.TotalSeconds:0.0} s, everything in {wholeStop.TotalSeconds:0.0} s");
+        Assert.Equal("shut down", clusterState);
+        Assert.True(postgresStop < TimeSpan.FromSeconds(5), $"postgres took {postgresStop.TotalSeconds:0.0} s to stop after Ctrl+C");
         await terminal.WaitForScreenAsync(screen => terminal.CaptureHistory().Contains("FIRST=", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
         // The prompt came back: at that moment nothing of the first run runs any more.
         var leftOver = ChildProcesses.Alive(firstRun);
@@ -65,8 +85,25 @@ public sealed partial class AppHostRestartTerminalTests
         var history = terminal.CaptureHistory();
         Assert.False(StackFrame().IsMatch(history), $"A stack trace in the terminal:\n{history}");
         Assert.DoesNotContain("TaskCanceledException", history, StringComparison.Ordinal);
-        // The orchestrator may stop postgres hard, leaving its lock file: the next start removes it, saying so in one line.
         Assert.DoesNotContain("lock file \"postmaster.pid\" already exists", history, StringComparison.Ordinal);
+        // A clean stop leaves no lock file for the next start to remove (it did after every stop when postgres was killed).
+        Assert.DoesNotContain("removing the stale PostgreSQL lock", history, StringComparison.Ordinal);
+    }
+
+    /// <summary>pg_controldata's "Database cluster state" of the cluster (as root, as the account that owns it).</summary>
+    private static string ClusterState(string cluster)
+    {
+        var program = Path.Combine(LocalServerPrograms.PostgresBinDirectory(), "pg_controldata");
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, [cluster])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment = { ["LC_ALL"] = "C" },
+        })!;
+        var output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("Database cluster state:", StringComparison.Ordinal));
+        return line?["Database cluster state:".Length..].Trim() ?? $"(no state in: {output})";
     }
 
     /// <summary>The running AppHost (below the pane's shell and dotnet run) and everything it started.</summary>

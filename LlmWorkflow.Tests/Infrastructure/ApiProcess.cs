@@ -24,12 +24,20 @@ public sealed partial class ApiProcess : IAsyncDisposable
         {
             WorkingDirectory = RepositoryPaths.Root,
         };
+        // A setting given as null removes the variable (ASPNETCORE_ENVIRONMENT: to start with the document's ENVIRONMENT).
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
+        start.Environment.Remove("DOTNET_ENVIRONMENT");
         foreach (var (key, value) in settings)
         {
+            if (value is null)
+            {
+                start.Environment.Remove(key.Replace(":", "__", StringComparison.Ordinal));
+                continue;
+            }
+
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
 
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
         start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
         start.Environment["Logging__Console__FormatterName"] = "simple";
         start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
@@ -46,6 +54,10 @@ public sealed partial class ApiProcess : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>Waits until the process prints a line containing <paramref name="text"/>.</summary>
+    public Task<string> WaitForOutputAsync(string text, TimeSpan timeout) =>
+        _process.WaitForLineAsync(line => line.Contains(text, StringComparison.Ordinal), timeout, $"The API printed no '{text}'");
 
     /// <summary>A plain HTTP client with the caller key (or the admin key).</summary>
     public HttpClient CreateClient(bool admin = false)

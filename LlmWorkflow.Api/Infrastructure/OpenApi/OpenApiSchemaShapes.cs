@@ -169,6 +169,17 @@ internal static class OpenApiSchemaShapes
         ["ValidateWorkflowRequest"] = [],
         ["BulkDeleteRequest"] = ["job_ids"],
         ["CreateApiKeyRequest"] = ["name"],
+        // Request bodies whose members may be left out (a client sends {} or only what it changes): optional, not
+        // required-nullable, so a typed client (openapi-typescript under tsc --strict) accepts `body: {}`.
+        ["RescheduleJobRequest"] = [],
+        ["RetryJobRequest"] = [],
+        ["ForkJobRequest"] = ["from_step"],
+        ["StartProjectRequest"] = ["project_id", "chat_id", "topic", "life_skill", "group_size", "duration_min"],
+        ["CreateScheduleRequest"] = ["name", "workflow_name", "cron"],
+        ["UpdateScheduleRequest"] = [],
+        ["PauseWorkflowRequest"] = [],
+        ["BulkRetryRequest"] = [],
+        ["BulkRetryFilter"] = [],
     };
 
     public static IOpenApiSchema Ref(string id, OpenApiDocument document) => new OpenApiSchemaReference(id, document);
