@@ -4,6 +4,7 @@ using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.External;
 using LlmWorkflow.Engine.Llm;
+using LlmWorkflow.Engine.Steps;
 using LlmWorkflow.Engine.Templates;
 using LlmWorkflow.Engine.Transforms;
 using LlmWorkflow.Storage.External;
@@ -157,12 +158,7 @@ public static class StorageServiceCollectionExtensions
             prompts: sp.GetRequiredService<PromptLibrary>(),
             prices: sp.GetRequiredService<IPriceTable>(),
             time: sp.GetRequiredService<TimeProvider>(),
-            agents: sp.GetRequiredService<LlmWorkflow.Engine.Agents.AgentServices>()));
-        // The agent step's loop state in PostgreSQL; its http tools go through the generic http step's guarded client.
-        services.AddSingleton<LlmWorkflow.Engine.Agents.IAgentStore, Agents.PostgresAgentStore>();
-        services.AddSingleton(sp => new LlmWorkflow.Engine.Agents.AgentServices(
-            sp.GetRequiredService<LlmWorkflow.Engine.Agents.IAgentStore>(),
-            sp.GetRequiredService<IHttpClientFactory>().CreateClient(ExternalHttp.GuardedClientName)));
+            modules: sp.GetServices<StepModule>()));
     }
 
     /// <summary>The readiness checks: PostgreSQL, the workers' heartbeats, dispatch; each bounded in time.</summary>

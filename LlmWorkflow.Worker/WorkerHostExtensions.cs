@@ -1,3 +1,4 @@
+using LlmWorkflow.Storage.Agents;
 using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Storage;
@@ -21,7 +22,7 @@ public static class WorkerHostExtensions
         builder.Services.AddLlmWorkflowCore(builder.Configuration);
         builder.EnrichLlmWorkflowDatabase(retryTransientFailures: true);
         builder.AddLlmWorkflowRedis();
-        return builder.AddJobCore().AddAdmission().AddScheduling().AddReporting().AddWebhookDelivery();
+        return builder.AddJobCore().AddAdmission().AddScheduling().AddReporting().AddWebhookDelivery().AddAgents();
     }
 
     /// <summary>
@@ -83,6 +84,13 @@ public static class WorkerHostExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DueJobWaker>());
         builder.Services.AddSingleton<ScheduleTicker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScheduleTicker>());
+        return builder;
+    }
+
+    /// <summary>Agents in a worker: the <c>agent</c> step and its durable loop state (docs/AGENTS.md).</summary>
+    public static IHostApplicationBuilder AddAgents(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddAgentSteps();
         return builder;
     }
 

@@ -171,8 +171,10 @@ internal static class SignalEndpoints
 
         var steps = LlmWorkflow.Engine.Definitions.WorkflowWalker.Walk(version.Definition).Select(l => l.Step).ToList();
         var events = steps
-            .Where(s => s.Type is LlmWorkflow.Engine.Definitions.StepTypes.WaitForEvent or LlmWorkflow.Engine.Definitions.StepTypes.Approval)
-            .Select(s => (string?)s.Config["event"] ?? (s.Type == LlmWorkflow.Engine.Definitions.StepTypes.Approval ? "approval" : null))
+            .Where(s => s.Type is LlmWorkflow.Engine.Definitions.StepTypes.WaitForEvent or LlmWorkflow.Engine.Definitions.StepTypes.Approval
+                || (s.Type == LlmWorkflow.Engine.Definitions.StepTypes.Agent && HasToolNeedingApproval(s)))
+            .Select(s => s.Type == LlmWorkflow.Engine.Definitions.StepTypes.Agent ? "approval"
+                : (string?)s.Config["event"] ?? (s.Type == LlmWorkflow.Engine.Definitions.StepTypes.Approval ? "approval" : null))
             .OfType<string>()
             .ToHashSet(StringComparer.Ordinal);
         if (LlmWorkflow.Engine.Llm.Budgets.OnBudget.Of(version.Definition) == LlmWorkflow.Engine.Llm.Budgets.OnBudget.WaitForApproval)
@@ -183,6 +185,11 @@ internal static class SignalEndpoints
 
         return events;
     }
+
+    /// <summary>An agent step with a <c>requires_approval</c> tool waits for "approval" decisions (docs/AGENTS.md).</summary>
+    private static bool HasToolNeedingApproval(LlmWorkflow.Engine.Definitions.StepDefinition step) =>
+        step.Config["tools"] is System.Text.Json.Nodes.JsonArray tools
+        && tools.Any(t => t?["requires_approval"] is System.Text.Json.Nodes.JsonValue flag && flag.TryGetValue<bool>(out var needed) && needed);
 
     private static ProblemHttpResult NotAwaited(string eventName, string workflowName, IReadOnlySet<string> awaited) => TypedResults.Problem(new ProblemDetails
     {

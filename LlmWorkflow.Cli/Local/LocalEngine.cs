@@ -26,7 +26,8 @@ public sealed class LocalEngine : IAsyncDisposable
         var prompts = folder is null ? null : new PromptLibrary(folder.Prompts);
         var external = services.GetRequiredService<IExternalServiceGateway>();
         Validator = new WorkflowValidator(transforms, prompts, external, services.GetRequiredService<IModelCatalog>(), promptsRequired: true);
-        Runner = new WorkflowRunner(transforms, services.GetRequiredService<ILlmGateway>(), external, prompts, Prices);
+        Runner = new WorkflowRunner(transforms, services.GetRequiredService<ILlmGateway>(), external, prompts, Prices,
+            modules: [new Engine.Agents.AgentStepModule()]);
         Planner = new DryRunPlanner(Validator, prompts, Prices);
     }
 

@@ -25,7 +25,7 @@ public sealed class WorkflowRunner
     /// <param name="external">Needed by <c>external_api</c> steps.</param>
     /// <param name="prompts">Resolves <c>prompt_file</c>/<c>system_file</c> and includes; inline prompts work without it.</param>
     /// <param name="prices">Used for the budget check before LLM calls; without it budgets cannot be enforced.</param>
-    /// <param name="agents">The agent step's durable store and tool client; without it agent loops keep their state in memory.</param>
+    /// <param name="modules">Step types of capability modules (the agent step's <c>AgentStepModule</c>); a type no one adds is refused.</param>
     public WorkflowRunner(
         TransformRegistry transforms,
         ILlmGateway? llm = null,
@@ -33,10 +33,10 @@ public sealed class WorkflowRunner
         PromptLibrary? prompts = null,
         IPriceTable? prices = null,
         TimeProvider? time = null,
-        Agents.AgentServices? agents = null)
+        IEnumerable<StepModule>? modules = null)
     {
         _time = time ?? TimeProvider.System;
-        _steps = new StepRunner(new Dictionary<string, IStepHandler>(StringComparer.Ordinal)
+        var handlers = new Dictionary<string, IStepHandler>(StringComparer.Ordinal)
         {
             [StepTypes.Llm] = new LlmStepHandler(llm, prompts, prices),
             [StepTypes.Transform] = new TransformStepHandler(transforms),
@@ -47,8 +47,14 @@ public sealed class WorkflowRunner
             [StepTypes.Sleep] = new SleepStepHandler(),
             [StepTypes.WaitForEvent] = new WaitForEventStepHandler(),
             [StepTypes.Approval] = new ApprovalStepHandler(),
-            [StepTypes.Agent] = new Agents.AgentStepHandler(llm, agents ?? Agents.AgentServices.InMemory(), transforms, external, prompts, prices),
-        });
+        };
+        var services = new StepServices(transforms, llm, external, prompts, prices);
+        foreach (var module in modules ?? [])
+        {
+            handlers[module.StepType] = module.CreateHandler(services);
+        }
+
+        _steps = new StepRunner(handlers);
     }
 
     public async Task<WorkflowRunResult> RunAsync(WorkflowDefinition workflow, JsonNode? input, WorkflowRunOptions options, CancellationToken cancellationToken)

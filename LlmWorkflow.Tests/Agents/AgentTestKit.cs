@@ -31,7 +31,7 @@ internal static class AgentTestKit
             new Dictionary<string, string> { ["ANTHROPIC_API_KEY"] = AnthropicKey }, prices: Prices);
 
     public static WorkflowRunner Runner(ILlmGateway gateway, AgentServices agents) =>
-        new(TransformRegistry.CreateDefault(), gateway, prices: Prices, agents: agents);
+        new(TransformRegistry.CreateDefault(), gateway, prices: Prices, modules: [new AgentStepModule(agents)]);
 
     /// <summary>An agent workflow named <c>test</c> with one step <c>agent</c>; <paramref name="extraConfig"/> is spliced into its config.</summary>
     public static WorkflowDefinition Workflow(string model, Uri toolServer, string extraConfig = "", bool refundNeedsApproval = false) =>
