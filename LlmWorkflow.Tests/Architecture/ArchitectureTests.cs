@@ -36,6 +36,7 @@ public sealed class ArchitectureTests(ITestOutputHelper output)
         ["LlmWorkflow.Storage.Jobs.JobLifecycleStore -> Webhooks"] = "the finish writes the terminal webhook event in its own statement (one transaction, docs/JOB_LIFECYCLE.md)",
         ["LlmWorkflow.Storage.Jobs.ScheduledMaintenance -> Scheduling"] = "maintenance also prunes the schedules' tick history; give Scheduling its own maintenance task",
         ["LlmWorkflow.Storage.Schedules.ScheduleTickRunner -> Versions"] = "a schedule's tick pins the version its jobs run",
+        ["LlmWorkflow.Storage.Versions.WorkflowVersion -> Agents"] = "a pinned version holds the agent step's instruction files as it holds an llm step's prompts; a step module should name its files",
         ["LlmWorkflow.Worker.Jobs.BudgetWaiterWaker -> Admission"] = "the waker of budget-parked jobs sits in Worker/Jobs; it belongs to Admission",
         ["LlmWorkflow.Worker.Jobs.JobRun -> Scheduling"] = "a parked run's wait description and approval links (the waiting event)",
         ["LlmWorkflow.Worker.Jobs.JobRuns -> Scheduling"] = "hands the approval links to the run for its wait description",
