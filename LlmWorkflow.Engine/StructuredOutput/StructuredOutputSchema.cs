@@ -36,38 +36,39 @@ public sealed class StructuredOutputSchema
     /// </summary>
     public static StructuredOutputSchema Build(JsonObject schema, string fieldPath)
     {
-        if (Problems(schema, fieldPath) is [var problem, ..])
-        {
-            throw WorkflowException.Config("invalid_json_schema", $"{problem.Path}: {problem.Message}", "Keep $ref local (\"#/$defs/name\") and the schema valid JSON Schema.");
-        }
-
-        var source = JsonSerializer.SerializeToElement(schema, StructuredOutputJsonContext.Default.JsonObject);
-        return new StructuredOutputSchema(BuildSchema(source), source);
+        var (problems, built, source) = Inspect(schema, fieldPath);
+        return problems.Count > 0 || built is null
+            ? throw WorkflowException.Config("invalid_json_schema", $"{problems[0].Path}: {problems[0].Message}", "Keep $ref local (\"#/$defs/name\") and the schema valid JSON Schema.")
+            : new StructuredOutputSchema(built, source);
     }
 
     /// <summary>
     /// What makes <paramref name="schema"/> unusable, each with the JSON path of the offending field: a remote or relative
-    /// <c>$ref</c>/<c>$dynamicRef</c>, or a schema JsonSchema.Net refuses to build. Empty when it is fine.
+    /// <c>$ref</c>/<c>$dynamicRef</c>, a local pointer that lands on nothing, or a schema JsonSchema.Net refuses to build.
+    /// Empty when it is fine.
     /// </summary>
-    public static IReadOnlyList<(string Path, string Message)> Problems(JsonObject schema, string fieldPath)
+    public static IReadOnlyList<(string Path, string Message)> Problems(JsonObject schema, string fieldPath) => Inspect(schema, fieldPath).Problems;
+
+    /// <summary>Checks the references, then builds the schema once (a step pays one build, about half a millisecond).</summary>
+    private static (List<(string Path, string Message)> Problems, JsonSchema? Built, JsonElement Source) Inspect(JsonObject schema, string fieldPath)
     {
         var problems = new List<(string, string)>();
         FindRemoteReferences(schema, schema, fieldPath, problems);
+        var source = JsonSerializer.SerializeToElement(schema, StructuredOutputJsonContext.Default.JsonObject);
         if (problems.Count > 0)
         {
-            return problems;
+            return (problems, null, source);
         }
 
         try
         {
-            BuildSchema(JsonSerializer.SerializeToElement(schema, StructuredOutputJsonContext.Default.JsonObject));
+            return (problems, BuildSchema(source), source);
         }
         catch (Exception ex) when (ex is JsonSchemaException or RefResolutionException or JsonException or ArgumentException or InvalidOperationException or FormatException)
         {
             problems.Add((fieldPath, $"not a usable JSON Schema: {ex.Message}"));
+            return (problems, null, source);
         }
-
-        return problems;
     }
 
     /// <summary>The answer's violations of the schema, at most <see cref="MaxReported"/>; empty when it conforms.</summary>

@@ -152,6 +152,20 @@ public sealed class WorkflowValidatorTests
         Assert.Equal(("$.steps[0].config.model[1]", ValidationCodes.UnknownModel, "acme/unpriced is not priced."), (problem.JsonPath, problem.Code, problem.Message));
     }
 
+    [Fact]
+    public void AJsonSchemaWithARemoteReferenceIsRefusedNamingTheField()
+    {
+        var workflow = TestWorkflows.Parse("""
+            {"name": "remote", "steps": [{"id": "ask", "type": "llm", "config": {"model": "openai/gpt-4o-mini", "prompt": "hi", "response_format": "json",
+              "json_schema": {"type": "object", "properties": {"a": {"$ref": "https://example.com/a.json"}, "b": {"$ref": "#/$defs/b"}}, "$defs": {"b": {"type": "string"}}}}}]}
+            """);
+
+        var problem = Assert.Single(new WorkflowValidator().Validate(workflow, "remote.json"));
+
+        Assert.Equal(("$.steps[0].config.json_schema.properties.a.$ref", ValidationCodes.InvalidConfigValue), (problem.JsonPath, problem.Code));
+        Assert.Contains("only local references", problem.Message, StringComparison.Ordinal);
+    }
+
     private sealed class RejectingModelCatalog(string rejected) : IModelCatalog
     {
         public ModelProblem? Check(string modelId) =>

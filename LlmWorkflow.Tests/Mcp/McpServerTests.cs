@@ -40,20 +40,7 @@ public sealed class McpServerTests(TestServers servers) : IAsyncLifetime
         await _api.DisposeAsync();
     }
 
-    private Task<McpClient> ConnectAsync(string? key, CancellationToken cancellationToken)
-    {
-        var options = new HttpClientTransportOptions
-        {
-            Endpoint = new Uri(_api.Server.BaseAddress, "/mcp"),
-            TransportMode = HttpTransportMode.StreamableHttp,
-            AdditionalHeaders = key is null ? null : new Dictionary<string, string> { ["X-API-Key"] = key },
-        };
-        var transport = new HttpClientTransport(options, _api.CreateClient(), ownsHttpClient: true);
-        return McpClient.CreateAsync(transport, cancellationToken: cancellationToken);
-    }
-
-    private static JsonObject Body(CallToolResult result) =>
-        JsonNode.Parse(Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text)!.AsObject();
+    private Task<McpClient> ConnectAsync(string? key, CancellationToken cancellationToken) => McpTestClients.ConnectAsync(_api, key, cancellationToken);
 
     [Fact]
     public async Task TheWorkflowsAreToolsWithTheirInputSchemasAndACallRunsAJobToItsResult()
@@ -75,12 +62,12 @@ public sealed class McpServerTests(TestServers servers) : IAsyncLifetime
         var submitted = await client.CallToolAsync("support_triage", input, cancellationToken: ct);
 
         Assert.NotEqual(true, submitted.IsError);
-        var accepted = Body(submitted);
+        var accepted = McpTestClients.Body(submitted);
         var jobId = (string)accepted["job_id"]!;
         Assert.Equal(("queued", "working"), ((string?)accepted["status"], (string?)accepted["mcp_task_status"]));
         Assert.EndsWith($"/api/v1/status/{jobId}", (string)accepted["status_url"]!, StringComparison.Ordinal);
 
-        var done = await FollowAsync(client, jobId, ct);
+        var done = await McpTestClients.FollowToEndAsync(client, jobId, ct);
         Assert.Equal(("completed", "completed"), ((string?)done["status"], (string?)done["mcp_task_status"]));
         Assert.NotNull(done["result"]!["output"]);
         Assert.NotNull(done["result"]!["cost_data"]);
@@ -108,7 +95,7 @@ public sealed class McpServerTests(TestServers servers) : IAsyncLifetime
         await using var owner = await ConnectAsync(TestEnvironment.CallerKey, ct);
         await using var other = await ConnectAsync(OtherTenantKey, ct);
         var submitted = await owner.CallToolAsync("hello_transform", new Dictionary<string, object?> { ["name"] = "Ada" }, cancellationToken: ct);
-        var jobId = (string)Body(submitted)["job_id"]!;
+        var jobId = (string)McpTestClients.Body(submitted)["job_id"]!;
 
         var seen = await other.CallToolAsync("get_job", new Dictionary<string, object?> { ["job_id"] = jobId }, cancellationToken: ct);
         var cancelled = await other.CallToolAsync("cancel_job", new Dictionary<string, object?> { ["job_id"] = jobId }, cancellationToken: ct);
@@ -116,7 +103,7 @@ public sealed class McpServerTests(TestServers servers) : IAsyncLifetime
         Assert.True(seen.IsError);
         Assert.Contains("No job", Assert.IsType<TextContentBlock>(Assert.Single(seen.Content)).Text, StringComparison.Ordinal);
         Assert.True(cancelled.IsError);
-        var mine = await FollowAsync(owner, jobId, ct);
+        var mine = await McpTestClients.FollowToEndAsync(owner, jobId, ct);
         Assert.Equal("completed", (string?)mine["status"]);
     }
 
@@ -130,22 +117,5 @@ public sealed class McpServerTests(TestServers servers) : IAsyncLifetime
 
         Assert.True(result.IsError);
         Assert.Contains("input_data.customer_name", Assert.IsType<TextContentBlock>(Assert.Single(result.Content)).Text, StringComparison.Ordinal);
-    }
-
-    /// <summary>Calls get_job until the job ends (the MCP client's view of a long-running job), within 60 s.</summary>
-    private static async Task<JsonObject> FollowAsync(McpClient client, string jobId, CancellationToken cancellationToken)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(TimeSpan.FromSeconds(60));
-        while (true)
-        {
-            var status = Body(await client.CallToolAsync("get_job", new Dictionary<string, object?> { ["job_id"] = jobId }, cancellationToken: deadline.Token));
-            if ((string?)status["mcp_task_status"] is "completed" or "failed" or "cancelled")
-            {
-                return status;
-            }
-
-            await Task.Delay(100, deadline.Token);
-        }
     }
 }

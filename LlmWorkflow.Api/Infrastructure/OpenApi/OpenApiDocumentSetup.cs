@@ -18,7 +18,8 @@ internal static class OpenApiDocumentSetup
                 Title = "LlmWorkflow API",
                 Version = "v1",
                 Description = "Submit JSON-defined LLM workflows, follow them by polling, Server-Sent Events or signed webhooks, " +
-                              "and operate the service. Authenticate with X-API-Key (or X-API-Secret); /admin routes need an admin key.",
+                              "and operate the service. Authenticate with X-API-Key (or X-API-Secret); /admin routes need an admin key. " +
+                              "The same workflows are MCP tools over Streamable HTTP at /mcp, with the same keys (docs/MCP.md).",
             };
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
