@@ -86,7 +86,7 @@ internal static class SignalEndpoints
 
         var key = string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey;
         var payload = body.Length == 0 ? null : body;
-        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.WorkflowName, j.DefinitionHash }).FirstAsync(cancellationToken);
+        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.WorkflowName, j.DefinitionHash, j.WaitData }).FirstAsync(cancellationToken);
         if (job.Status.IsTerminal())
         {
             // A client retrying a request whose answer it lost (the API killed mid-request) gets the first answer's
@@ -96,8 +96,10 @@ internal static class SignalEndpoints
                 : TypedResults.Conflict(new JobActionResponse(jobId, "finished", $"The job is {job.Status.ToWire()}; it waits for no signal."));
         }
 
-        // A signal no step will ever take would sit in the inbox for good: refused, naming what the job does wait for.
-        if (await AwaitedEventsAsync(versions, job.WorkflowName, job.DefinitionHash, cancellationToken) is { } awaited && !awaited.Contains(eventName))
+        // A signal no step will ever take would sit in the inbox for good: refused, naming what the job does wait for. The
+        // event the job waits for now is always taken, whatever parked it.
+        if (!WaitsNowFor(job.WaitData, eventName)
+            && await AwaitedEventsAsync(versions, job.WorkflowName, job.DefinitionHash, cancellationToken) is { } awaited && !awaited.Contains(eventName))
         {
             return NotAwaited(eventName, job.WorkflowName, awaited);
         }
@@ -183,6 +185,10 @@ internal static class SignalEndpoints
 
         return events;
     }
+
+    private static bool WaitsNowFor(JsonDocument? waitData, string eventName) =>
+        waitData?.RootElement is { ValueKind: JsonValueKind.Object } wait && wait.TryGetProperty("event", out var waiting)
+        && waiting.ValueKind == JsonValueKind.String && waiting.GetString() == eventName;
 
     private static ProblemHttpResult NotAwaited(string eventName, string workflowName, IReadOnlySet<string> awaited) => TypedResults.Problem(new ProblemDetails
     {
