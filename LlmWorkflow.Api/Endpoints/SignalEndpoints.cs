@@ -3,7 +3,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Api.Jobs;
+using OnBudget = LlmWorkflow.Engine.Llm.Budgets.OnBudget;
+using StepTypes = LlmWorkflow.Engine.Definitions.StepTypes;
 using WorkflowValidator = LlmWorkflow.Engine.Definitions.WorkflowValidator;
+using WorkflowWalker = LlmWorkflow.Engine.Definitions.WorkflowWalker;
 using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Storage.Versions;
@@ -171,13 +174,13 @@ internal static class SignalEndpoints
             return null;
         }
 
-        var steps = LlmWorkflow.Engine.Definitions.WorkflowWalker.Walk(version.Definition).Select(l => l.Step).ToList();
+        var steps = WorkflowWalker.Walk(version.Definition).Select(l => l.Step).ToList();
         var events = steps
-            .Where(s => s.Type is LlmWorkflow.Engine.Definitions.StepTypes.WaitForEvent or LlmWorkflow.Engine.Definitions.StepTypes.Approval)
-            .Select(s => (string?)s.Config["event"] ?? (s.Type == LlmWorkflow.Engine.Definitions.StepTypes.Approval ? "approval" : null))
+            .Where(s => s.Type is StepTypes.WaitForEvent or StepTypes.Approval)
+            .Select(s => (string?)s.Config["event"] ?? (s.Type == StepTypes.Approval ? "approval" : null))
             .OfType<string>()
             .ToHashSet(StringComparer.Ordinal);
-        if (LlmWorkflow.Engine.Llm.Budgets.OnBudget.Of(version.Definition) == LlmWorkflow.Engine.Llm.Budgets.OnBudget.WaitForApproval)
+        if (OnBudget.Of(version.Definition) == OnBudget.WaitForApproval)
         {
             // A step over budget waits for its decision as budget.<step id> (StepSpend.ApprovalEvent).
             events.UnionWith(steps.Select(s => "budget." + s.Id));
