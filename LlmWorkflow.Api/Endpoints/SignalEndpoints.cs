@@ -3,7 +3,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Api.Jobs;
+using OnBudget = LlmWorkflow.Engine.Llm.Budgets.OnBudget;
+using StepTypes = LlmWorkflow.Engine.Definitions.StepTypes;
 using WorkflowValidator = LlmWorkflow.Engine.Definitions.WorkflowValidator;
+using WorkflowWalker = LlmWorkflow.Engine.Definitions.WorkflowWalker;
 using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Storage.Versions;
@@ -86,7 +89,7 @@ internal static class SignalEndpoints
 
         var key = string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey;
         var payload = body.Length == 0 ? null : body;
-        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.WorkflowName, j.DefinitionHash }).FirstAsync(cancellationToken);
+        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.WorkflowName, j.DefinitionHash, j.WaitData }).FirstAsync(cancellationToken);
         if (job.Status.IsTerminal())
         {
             // A client retrying a request whose answer it lost (the API killed mid-request) gets the first answer's
@@ -96,8 +99,10 @@ internal static class SignalEndpoints
                 : TypedResults.Conflict(new JobActionResponse(jobId, "finished", $"The job is {job.Status.ToWire()}; it waits for no signal."));
         }
 
-        // A signal no step will ever take would sit in the inbox for good: refused, naming what the job does wait for.
-        if (await AwaitedEventsAsync(versions, job.WorkflowName, job.DefinitionHash, cancellationToken) is { } awaited && !awaited.Contains(eventName))
+        // A signal no step will ever take would sit in the inbox for good: refused, naming what the job does wait for. The
+        // event the job waits for now is always taken, whatever parked it.
+        if (!WaitsNowFor(job.WaitData, eventName)
+            && await AwaitedEventsAsync(versions, job.WorkflowName, job.DefinitionHash, cancellationToken) is { } awaited && !awaited.Contains(eventName))
         {
             return NotAwaited(eventName, job.WorkflowName, awaited);
         }
@@ -169,15 +174,13 @@ internal static class SignalEndpoints
             return null;
         }
 
-        var steps = LlmWorkflow.Engine.Definitions.WorkflowWalker.Walk(version.Definition).Select(l => l.Step).ToList();
+        var steps = WorkflowWalker.Walk(version.Definition).Select(l => l.Step).ToList();
         var events = steps
-            .Where(s => s.Type is LlmWorkflow.Engine.Definitions.StepTypes.WaitForEvent or LlmWorkflow.Engine.Definitions.StepTypes.Approval
-                || (s.Type == LlmWorkflow.Engine.Definitions.StepTypes.Agent && HasToolNeedingApproval(s)))
-            .Select(s => s.Type == LlmWorkflow.Engine.Definitions.StepTypes.Agent ? "approval"
-                : (string?)s.Config["event"] ?? (s.Type == LlmWorkflow.Engine.Definitions.StepTypes.Approval ? "approval" : null))
+            .Where(s => s.Type is StepTypes.WaitForEvent or StepTypes.Approval || (s.Type == StepTypes.Agent && HasToolNeedingApproval(s)))
+            .Select(s => s.Type == StepTypes.Agent ? "approval" : (string?)s.Config["event"] ?? (s.Type == StepTypes.Approval ? "approval" : null))
             .OfType<string>()
             .ToHashSet(StringComparer.Ordinal);
-        if (LlmWorkflow.Engine.Llm.Budgets.OnBudget.Of(version.Definition) == LlmWorkflow.Engine.Llm.Budgets.OnBudget.WaitForApproval)
+        if (OnBudget.Of(version.Definition) == OnBudget.WaitForApproval)
         {
             // A step over budget waits for its decision as budget.<step id> (StepSpend.ApprovalEvent).
             events.UnionWith(steps.Select(s => "budget." + s.Id));
@@ -187,9 +190,13 @@ internal static class SignalEndpoints
     }
 
     /// <summary>An agent step with a <c>requires_approval</c> tool waits for "approval" decisions (docs/AGENTS.md).</summary>
-    private static bool HasToolNeedingApproval(LlmWorkflow.Engine.Definitions.StepDefinition step) =>
+    private static bool HasToolNeedingApproval(StepDefinition step) =>
         step.Config["tools"] is System.Text.Json.Nodes.JsonArray tools
         && tools.Any(t => t?["requires_approval"] is System.Text.Json.Nodes.JsonValue flag && flag.TryGetValue<bool>(out var needed) && needed);
+
+    private static bool WaitsNowFor(JsonDocument? waitData, string eventName) =>
+        waitData?.RootElement is { ValueKind: JsonValueKind.Object } wait && wait.TryGetProperty("event", out var waiting)
+        && waiting.ValueKind == JsonValueKind.String && waiting.GetString() == eventName;
 
     private static ProblemHttpResult NotAwaited(string eventName, string workflowName, IReadOnlySet<string> awaited) => TypedResults.Problem(new ProblemDetails
     {

@@ -14,11 +14,17 @@ public sealed record WorkflowReference(string File, WorkflowDefinition Definitio
     {
         var file = FindFile(nameOrPath, workflowsOption, console);
         var loaded = WorkflowDefinitionLoader.LoadFile(file);
-        if (loaded.Definition is not { } definition || loaded.Problems.Count > 0)
+        // A control-flow step without its required key loads (the validator names the key) but cannot run.
+        var problems = loaded.Definition is { } loadedDefinition
+            ? loaded.Problems.Concat(WorkflowWalker.Walk(loadedDefinition).SelectMany(l => WorkflowValidator.MissingControlFlowKeys(l.Step)
+                .Select(key => new ValidationProblem(Path.GetFileName(file), $"{l.JsonPath}.config.{key}", ValidationCodes.MissingConfigProperty,
+                    $"A {l.Step.Type} step needs \"{key}\" in its config.", "")))).ToList()
+            : loaded.Problems.ToList();
+        if (loaded.Definition is not { } definition || problems.Count > 0)
         {
             var where = console.DisplayPath(file);
             throw new UsageException(string.Join(Environment.NewLine,
-                loaded.Problems.Select(p => $"{where}:{p.JsonPath}: {p.Message}").Prepend($"{where} is not a valid workflow definition (run `llmwf validate {where}`):")));
+                problems.Select(p => $"{where}:{p.JsonPath}: {p.Message}").Prepend($"{where} is not a valid workflow definition (run `llmwf validate {where}`):")));
         }
 
         return new WorkflowReference(file, definition, FolderFor(file, workflowsOption, console));

@@ -474,7 +474,7 @@ public sealed partial class WorkflowValidator(
     };
 
     /// <summary>The required keys <paramref name="step"/>'s config lacks (none for a step that is not control flow).</summary>
-    internal static IReadOnlyList<string> MissingControlFlowKeys(StepDefinition step) =>
+    public static IReadOnlyList<string> MissingControlFlowKeys(StepDefinition step) =>
         ControlFlowRequiredKeys.TryGetValue(step.Type, out var keys) ? [.. keys.Where(k => step.Config[k] is null)] : [];
 
     [GeneratedRegex("^[a-z][a-z0-9_-]*$")]

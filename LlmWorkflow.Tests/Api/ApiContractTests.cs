@@ -382,7 +382,7 @@ public sealed class ApiContractTests(ClassApi api) : IClassFixture<ClassApi>
         Assert.Contains("[REDACTED]", (string?)step["input"]!["description"], StringComparison.Ordinal);
         Assert.False(string.IsNullOrWhiteSpace((string?)schemas["JobStatusResponse"]!["properties"]!["previous_attempts"]!["description"]));
         var attempt = schemas["JobAttemptSummary"]!["properties"]!.AsObject();
-        Assert.Equal(["attempt", "status", "error_message", "error", "started_at", "completed_at", "duration_ms", "retried_at"], attempt.Select(p => p.Key));
+        Assert.Equal(["attempt", "status", "error_message", "error", "started_at", "completed_at", "duration_ms", "retried_at", "cost_usd"], attempt.Select(p => p.Key));
     }
 
     [Fact]

@@ -60,6 +60,19 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task AControlFlowStepWithoutItsRequiredKeyIsRefusedBeforeItRuns()
+    {
+        _project.Definition("fan.json", """
+            {"name": "fan", "steps": [{"id": "fan", "type": "parallel", "config": {"branch": {"a": [{"id": "nap", "type": "sleep", "config": {"seconds": 1}}]}}}]}
+            """);
+
+        var result = await CliHarness.RunAsync(_project.Root, "run", "fan", "--input", "{}");
+
+        Assert.Equal(ExitCodes.UsageError, result.ExitCode);
+        Assert.Contains("$.steps[0].config.branches: A parallel step needs \"branches\"", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AnApprovalTakesTheDecisionGivenWithSignal()
     {
         _project.Definition("approve.json", """

@@ -121,16 +121,22 @@ await api.expect({ method: "GET", route: "/api/v1/workflows/{name}/versions/{has
 await api.expect({ method: "GET", route: "/api/v1/workflows/{name}/versions", path: { name: "no_such_workflow" } }, 404);
 await api.expect({ method: "POST", route: "/api/v1/workflow", body: { workflow_name: "hello_transform", input_data: { name: "x" }, run_at: "2030-01-01T00:00:00" } }, 400);
 await api.expect({ method: "POST", route: "/api/v1/workflow", body: { workflow_name: "hello_transform", input_data: { name: "x" }, run_at: "2030-01-01T00:00:00Z", delay_seconds: 5 } }, 400);
-// Signals: kept in the inbox of a job not (yet) waiting for them, listed; 409 finished, 404 missing, 400 bad name.
-await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: laterId, event: "approval" }, body: { approved: true } }, 202);
-await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: laterId, event: "approval" }, headers: { "Idempotency-Key": "sig-1" }, body: {} }, 202);
-await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: laterId, event: "approval" }, headers: { "Idempotency-Key": "sig-1" }, body: {} }, 200);
-await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/signals", path: { jobId: laterId } }, 200);
+// Signals: kept in the inbox of a job not (yet) waiting for them, listed; 422 for an event its workflow never waits for
+// and for a key reused with another body; 409 finished, 404 missing, 400 bad name.
+const review = await api.expect({ method: "POST", route: "/api/v1/workflow", body: { workflow_name: "content_approval", input_data: example("content_approval"), delay_seconds: 3600 } }, 202);
+const reviewId = review.json?.job_id as string;
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: reviewId, event: "approval" }, body: { approved: true } }, 202);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: reviewId, event: "approval" }, headers: { "Idempotency-Key": "sig-1" }, body: {} }, 202);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: reviewId, event: "approval" }, headers: { "Idempotency-Key": "sig-1" }, body: {} }, 200);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: reviewId, event: "approval" }, headers: { "Idempotency-Key": "sig-1" }, body: { approved: false } }, 422);
+await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: laterId, event: "approval" }, body: {} }, 422);
+await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/signals", path: { jobId: reviewId } }, 200);
 await api.expect({ method: "GET", route: "/api/v1/jobs/{jobId}/signals", path: { jobId: missing } }, 404);
 await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: trip, event: "approval" }, body: {} }, 409);
 await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: missing, event: "approval" }, body: {} }, 404);
 await api.expect({ method: "POST", route: "/api/v1/jobs/{jobId}/signals/{event}", path: { jobId: laterId, event: "not ok" }, body: {} }, 400);
 await api.expect({ method: "DELETE", route: "/api/v1/workflow/{jobId}", path: { jobId: laterId } }, 200);
+await api.expect({ method: "DELETE", route: "/api/v1/workflow/{jobId}", path: { jobId: reviewId } }, 200);
 await api.expect({ method: "PATCH", route: "/api/v1/jobs/{jobId}", path: { jobId: laterId }, body: { delay_seconds: 60 } }, 409);
 
 // Schedules: created (201, the same answer again for a repeated Idempotency-Key, 422 for another body with it), listed, read, paused, ticks, their jobs, deleted (204); 400s, 404s.
