@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Api.Jobs;
 using OnBudget = LlmWorkflow.Engine.Llm.Budgets.OnBudget;
+using StepDefinition = LlmWorkflow.Engine.Definitions.StepDefinition;
 using StepTypes = LlmWorkflow.Engine.Definitions.StepTypes;
 using WorkflowValidator = LlmWorkflow.Engine.Definitions.WorkflowValidator;
 using WorkflowWalker = LlmWorkflow.Engine.Definitions.WorkflowWalker;
@@ -191,8 +192,8 @@ internal static class SignalEndpoints
 
     /// <summary>An agent step with a <c>requires_approval</c> tool waits for "approval" decisions (docs/AGENTS.md).</summary>
     private static bool HasToolNeedingApproval(StepDefinition step) =>
-        step.Config["tools"] is System.Text.Json.Nodes.JsonArray tools
-        && tools.Any(t => t?["requires_approval"] is System.Text.Json.Nodes.JsonValue flag && flag.TryGetValue<bool>(out var needed) && needed);
+        step.Config["tools"] is JsonArray tools
+        && tools.Any(t => t?["requires_approval"] is JsonValue flag && flag.TryGetValue<bool>(out var needed) && needed);
 
     private static bool WaitsNowFor(JsonDocument? waitData, string eventName) =>
         waitData?.RootElement is { ValueKind: JsonValueKind.Object } wait && wait.TryGetProperty("event", out var waiting)
