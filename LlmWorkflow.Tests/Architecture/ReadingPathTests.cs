@@ -36,7 +36,7 @@ public sealed partial class ReadingPathTests(ITestOutputHelper output)
     public void NoFileOnTheReadingPathUsesACapabilityTheJobDoesNotUse()
     {
         var path = ReadingPath();
-        var uses = TypeUses.Of(ProductionCode.Assemblies)
+        var uses = TypeUses.OfProduction()
             .Where(use => use.File is not null && path.Contains(use.File) && !ModuleLayout.Current.IsComposition(use))
             .Select(use => (use.File, Module: ModuleLayout.Current.ModuleOf(use.ToNamespace)?.Name, use.To))
             .Where(use => use.Module is not null && !UsedByTheJob.Contains(use.Module))
