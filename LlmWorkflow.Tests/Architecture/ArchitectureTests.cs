@@ -52,7 +52,7 @@ public sealed class ArchitectureTests(ITestOutputHelper output)
     [Fact]
     public void TheCoreUsesNoModuleAndNoModuleUsesAnother()
     {
-        var violations = ModuleLayout.Current.Violations(TypeUses.Of(ProductionCode.Assemblies));
+        var violations = ModuleLayout.Current.Violations(TypeUses.OfProduction());
         foreach (var group in violations.GroupBy(v => v.Key).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             output.WriteLine($"{group.Key}  ({group.First().FromPlace}; {string.Join(", ", group.Select(v => v.To).Distinct())})");

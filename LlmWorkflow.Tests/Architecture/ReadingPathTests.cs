@@ -27,7 +27,6 @@ public sealed partial class ReadingPathTests(ITestOutputHelper output)
         ["LlmWorkflow.Engine/Steps/LlmStepHandler.cs -> Admission"] = "budget checks, admission deferrals and batches in the LLM step; to become chat-client middleware",
         ["LlmWorkflow.Worker/Jobs/JobRun.Checkpoints.cs -> Scheduling"] = "a parked run's approval links (the JobRun's constructor parameter)",
         ["LlmWorkflow.Worker/Jobs/JobRun.cs -> Scheduling"] = "a parked run's wait description and approval links (the waiting event)",
-        ["LlmWorkflow.Worker/Jobs/JobRuns.cs -> Scheduling"] = "hands the approval links to the run",
         ["LlmWorkflow.Worker/Jobs/RunnableWorkflows.cs -> Versions"] = "a pinned job runs its stored version",
         ["LlmWorkflow.Worker/Jobs/WorkflowRunOptionsFactory.cs -> Admission"] = "the run options carry the tenant's spend budget; to become a chat-client middleware",
         ["LlmWorkflow.Worker/Jobs/WorkflowRunOptionsFactory.cs -> Reporting"] = "the CSV run log wraps the run's progress; to become a progress sink the module registers",
@@ -37,7 +36,7 @@ public sealed partial class ReadingPathTests(ITestOutputHelper output)
     public void NoFileOnTheReadingPathUsesACapabilityTheJobDoesNotUse()
     {
         var path = ReadingPath();
-        var uses = TypeUses.Of(ProductionCode.Assemblies)
+        var uses = TypeUses.OfProduction()
             .Where(use => use.File is not null && path.Contains(use.File) && !ModuleLayout.Current.IsComposition(use))
             .Select(use => (use.File, Module: ModuleLayout.Current.ModuleOf(use.ToNamespace)?.Name, use.To))
             .Where(use => use.Module is not null && !UsedByTheJob.Contains(use.Module))

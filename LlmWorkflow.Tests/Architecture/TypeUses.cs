@@ -14,6 +14,11 @@ internal sealed record TypeUse(string From, string FromNamespace, string? File, 
 /// </summary>
 internal static class TypeUses
 {
+    private static readonly Lazy<List<TypeUse>> ProductionUses = new(() => Of(ProductionCode.Assemblies));
+
+    /// <summary>The production assemblies' uses, read once per test run (two test classes ask).</summary>
+    public static List<TypeUse> OfProduction() => ProductionUses.Value;
+
     public static List<TypeUse> Of(IEnumerable<string> assemblies)
     {
         var found = new List<TypeUse>();

@@ -9,6 +9,7 @@ using LlmWorkflow.Storage.Approvals;
 using LlmWorkflow.Storage.Jobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace LlmWorkflow.Worker.Jobs;
@@ -233,4 +234,14 @@ internal sealed partial class JobRun(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: the trace of this attempt could not be recorded")]
     private static partial void LogTraceNotRecorded(ILogger logger, Exception ex, Guid jobId);
+}
+
+/// <summary>Starts the <see cref="JobRun"/> that owns a claimed job's writes in this worker.</summary>
+internal sealed class JobRuns(JobRunStore runStore, LiveEventPublisher events, ApprovalLinks approvalLinks, IOptions<WorkerOptions> options, ILogger<JobProcessor> logger)
+{
+    private readonly string _workerId = options.Value.Id;
+
+    /// <param name="deferStepRows">Whether step rows wait for the next write (no opt-in step webhook event needs them at once).</param>
+    public JobRun Start(ClaimedJob claimed, CancellationToken abort, bool deferStepRows) =>
+        new(runStore, events, claimed, _workerId, abort, deferStepRows: deferStepRows, logger: logger, approvalLinks: approvalLinks);
 }

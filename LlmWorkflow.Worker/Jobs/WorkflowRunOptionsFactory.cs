@@ -24,13 +24,18 @@ internal sealed class WorkflowRunOptionsFactory(
     ILogger<JobProcessor> logger)
 {
     /// <param name="wantsStepEvents">Whether the job's webhook opted in to <c>workflow.step_completed</c>.</param>
-    public async Task<WorkflowRunOptions> ForAsync(ClaimedJob claimed, JobRun run, WorkflowToRun toRun, bool wantsStepEvents, CancellationToken abort) => new()
+    /// <remarks>Synchronous unless the job wants step events (their sink reads the job's webhook first): a plain job pays no state machine here.</remarks>
+    public ValueTask<WorkflowRunOptions> ForAsync(ClaimedJob claimed, JobRun run, WorkflowToRun toRun, bool wantsStepEvents, CancellationToken abort) =>
+        wantsStepEvents ? WithStepEventsAsync(claimed, run, toRun, abort) : ValueTask.FromResult(Build(claimed, run, toRun, run));
+
+    private async ValueTask<WorkflowRunOptions> WithStepEventsAsync(ClaimedJob claimed, JobRun run, WorkflowToRun toRun, CancellationToken abort) =>
+        Build(claimed, run, toRun, await WebhookStepEventSink.ForJobAsync(run, webhooks, claimed, time, logger, abort));
+
+    private WorkflowRunOptions Build(ClaimedJob claimed, JobRun run, WorkflowToRun toRun, IProgressSink progress) => new()
     {
         RunId = claimed.Id.ToString(),
         Context = RunContext(claimed),
-        Progress = csvRunLogs.Wrap(wantsStepEvents
-            ? await WebhookStepEventSink.ForJobAsync(run, webhooks, claimed, time, logger, abort)
-            : run, claimed),
+        Progress = csvRunLogs.Wrap(progress, claimed),
         Checkpoints = run,
         MaxCostUsd = claimed.BudgetUsd,
         SpendBudget = spendBudgets.For(claimed.TenantId, claimed.UserId),
