@@ -196,6 +196,37 @@ public sealed partial class ScheduleCommands(
     private (Schedule? Schedule, List<SubmissionProblem> Problems) Validate(Schedule draft, JsonNode? input, string? webhookSecret, bool timingChanged, DateTimeOffset now)
     {
         var problems = new List<SubmissionProblem>();
+        var next = CheckTiming(draft, now, problems);
+        if (input is not JsonObject inputObject)
+        {
+            problems.Add(new("input_data", "input_data must be a JSON object."));
+            inputObject = [];
+        }
+
+        CheckWorkflow(draft, input, inputObject, webhookSecret, problems);
+        if (draft.WebhookUrl is not null && !webhookOptions.Value.CanSign(webhookSecret))
+        {
+            problems.Add(new("webhook_secret",
+                "webhook_url needs a signing secret and this service has none: send webhook_secret, or set LLM_WEBHOOK_SECRET (Webhooks:Secret) on the service."));
+        }
+
+        if (problems.Count > 0)
+        {
+            return (null, problems);
+        }
+
+        return (draft with
+        {
+            InputData = inputObject.ToJsonString(),
+            WebhookSecret = secretProtector.Protect(string.IsNullOrEmpty(webhookSecret) ? null : webhookSecret),
+            // Cronos answers in the zone's offset; PostgreSQL's timestamptz takes UTC only.
+            NextRunAt = timingChanged ? next!.Value.ToUniversalTime() : draft.NextRunAt,
+        }, problems);
+    }
+
+    /// <summary>Checks cron, time zone, overlap and catch_up; returns the next tick when cron and zone are valid.</summary>
+    private static DateTimeOffset? CheckTiming(Schedule draft, DateTimeOffset now, List<SubmissionProblem> problems)
+    {
         var cron = ScheduleCron.Parse(draft.Cron, out var cronProblem);
         if (cron is null)
         {
@@ -224,12 +255,12 @@ public sealed partial class ScheduleCommands(
             problems.Add(new("catch_up", $"Invalid catch_up '{draft.CatchUp}'. Valid values: {string.Join(", ", ScheduleCatchUp.Values)}."));
         }
 
-        if (input is not JsonObject inputObject)
-        {
-            problems.Add(new("input_data", "input_data must be a JSON object."));
-            inputObject = [];
-        }
+        return next;
+    }
 
+    /// <summary>The workflow must exist, and a tick's job must be one <c>POST /api/v1/workflow</c> would accept.</summary>
+    private void CheckWorkflow(Schedule draft, JsonNode? input, JsonObject inputObject, string? webhookSecret, List<SubmissionProblem> problems)
+    {
         WorkflowDefinition? workflow = null;
         if (draft.WorkflowName.Length > 0 && !catalog.TryGet(draft.WorkflowName, out workflow))
         {
@@ -258,25 +289,6 @@ public sealed partial class ScheduleCommands(
                 problems.Add(new("input_data", keyProblem));
             }
         }
-
-        if (draft.WebhookUrl is not null && !webhookOptions.Value.CanSign(webhookSecret))
-        {
-            problems.Add(new("webhook_secret",
-                "webhook_url needs a signing secret and this service has none: send webhook_secret, or set LLM_WEBHOOK_SECRET (Webhooks:Secret) on the service."));
-        }
-
-        if (problems.Count > 0)
-        {
-            return (null, problems);
-        }
-
-        return (draft with
-        {
-            InputData = inputObject.ToJsonString(),
-            WebhookSecret = secretProtector.Protect(string.IsNullOrEmpty(webhookSecret) ? null : webhookSecret),
-            // Cronos answers in the zone's offset; PostgreSQL's timestamptz takes UTC only.
-            NextRunAt = timingChanged ? next!.Value.ToUniversalTime() : draft.NextRunAt,
-        }, problems);
     }
 
     private static void CheckName(List<SubmissionProblem> problems, string? name, bool required)

@@ -85,6 +85,49 @@ public sealed partial class ScheduleTickRunner(
 
         var plan = TickPlanner.Plan(schedule, cron, zone, now, options.Value);
         var unfinished = await UnfinishedJobsAsync(transaction, schedule.Id, cancellationToken);
+        var (started, ticks, toCancel) = Decide(schedule, plan, unfinished, now);
+        if (started.Count > 0)
+        {
+            // A tick's job is pinned like a submitted one: it runs the version current at its tick (see WorkflowVersions).
+            if (versions.Current(schedule.WorkflowName) is { } version)
+            {
+                await versions.EnsureStoredAsync(version, cancellationToken);
+                started.ForEach(job => job.DefinitionHash = version.Hash);
+            }
+
+            await jobs.SubmitAsync(started, transaction, cancellationToken);
+        }
+
+        await RecordTicksAsync(transaction, ticks, cancellationToken);
+        if (!await MoveNextAsync(transaction, schedule, plan.NextRunAt, cancellationToken))
+        {
+            // Unreachable under the row lock; kept so that a tick is never decided against a moved next_run_at.
+            await transaction.RollbackAsync(cancellationToken);
+            return 0;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        foreach (var job in started)
+        {
+            Telemetry.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("workflow", job.WorkflowName));
+        }
+
+        await DispatchAsync(started);
+        foreach (var previous in toCancel)
+        {
+            await cancellation.CancelAsync(previous, cancellationToken);
+        }
+
+        return ticks.Count;
+    }
+
+    /// <summary>
+    /// What each planned tick does under the schedule's overlap rule: skipped (with its reason) or started as a new job;
+    /// <c>cancel_previous</c> also names the unfinished jobs to cancel once the transaction commits.
+    /// </summary>
+    private (List<WorkflowJob> Started, List<ScheduleTick> Ticks, List<Guid> ToCancel) Decide(
+        Schedule schedule, TickPlan plan, List<Guid> unfinished, DateTimeOffset now)
+    {
         var toCancel = new List<Guid>();
         var started = new List<WorkflowJob>();
         var ticks = new List<ScheduleTick>();
@@ -120,39 +163,7 @@ public sealed partial class ScheduleTickRunner(
             ticks.Add(new ScheduleTick(schedule.Id, planned.TickAt, ScheduleTick.Started, null, job.Id, 1, now));
         }
 
-        if (started.Count > 0)
-        {
-            // A tick's job is pinned like a submitted one: it runs the version current at its tick (see WorkflowVersions).
-            if (versions.Current(schedule.WorkflowName) is { } version)
-            {
-                await versions.EnsureStoredAsync(version, cancellationToken);
-                started.ForEach(job => job.DefinitionHash = version.Hash);
-            }
-
-            await jobs.SubmitAsync(started, transaction, cancellationToken);
-        }
-
-        await RecordTicksAsync(transaction, ticks, cancellationToken);
-        if (!await MoveNextAsync(transaction, schedule, plan.NextRunAt, cancellationToken))
-        {
-            // Unreachable under the row lock; kept so that a tick is never decided against a moved next_run_at.
-            await transaction.RollbackAsync(cancellationToken);
-            return 0;
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-        foreach (var job in started)
-        {
-            Telemetry.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("workflow", job.WorkflowName));
-        }
-
-        await DispatchAsync(started);
-        foreach (var previous in toCancel)
-        {
-            await cancellation.CancelAsync(previous, cancellationToken);
-        }
-
-        return ticks.Count;
+        return (started, ticks, toCancel);
     }
 
     private static async Task<Schedule?> ClaimDueAsync(NpgsqlTransaction transaction, DateTimeOffset now, CancellationToken cancellationToken)
