@@ -165,14 +165,37 @@ public sealed class UsageReport(NpgsqlDataSource dataSource, Microsoft.Extension
             && headDay < DateOnly.FromDateTime(rolled.UtcDateTime);
         var rollupFirstDay = subtractHead ? headDay : firstDay;
 
+        var (months, plusDays, minusDays) = RollupRows(rollupFirstDay, endDay, rolledDays);
+
+        var raw = new List<(DateTimeOffset, DateTimeOffset)>();
+        if (!subtractHead && start < UsageRollup.Midnight(firstDay))
+        {
+            raw.Add((start, UsageRollup.Midnight(firstDay)));
+        }
+
+        if (rawTail < end)
+        {
+            raw.Add((rawTail, end));
+        }
+
+        return new ReportPlan(start, rollupFirstDay, endDay, months, plusDays, minusDays, raw);
+    }
+
+    /// <summary>
+    /// The rollup rows that cover [<paramref name="firstDay"/>, <paramref name="endDay"/>): whole month rows (less the
+    /// days before the period) where that reads fewer rows, the period's day rows otherwise.
+    /// </summary>
+    private static (List<DateOnly> Months, List<DateOnly> PlusDays, List<DateOnly> MinusDays) RollupRows(
+        DateOnly firstDay, DateOnly endDay, DateOnly rolledDays)
+    {
         var months = new List<DateOnly>();
         var plusDays = new List<DateOnly>();
         var minusDays = new List<DateOnly>();
-        for (var month = new DateOnly(rollupFirstDay.Year, rollupFirstDay.Month, 1); month < endDay; month = month.AddMonths(1))
+        for (var month = new DateOnly(firstDay.Year, firstDay.Month, 1); month < endDay; month = month.AddMonths(1))
         {
             // The month row holds the month's rolled days: [month, min(next month, rolled until)).
             var monthEnd = month.AddMonths(1) < rolledDays ? month.AddMonths(1) : rolledDays;
-            var partStart = rollupFirstDay > month ? rollupFirstDay : month;
+            var partStart = firstDay > month ? firstDay : month;
             var partEnd = endDay < monthEnd ? endDay : monthEnd;
             var inside = partEnd.DayNumber - partStart.DayNumber;
             var outside = monthEnd.DayNumber - month.DayNumber - inside;
@@ -199,18 +222,7 @@ public sealed class UsageReport(NpgsqlDataSource dataSource, Microsoft.Extension
             }
         }
 
-        var raw = new List<(DateTimeOffset, DateTimeOffset)>();
-        if (!subtractHead && start < UsageRollup.Midnight(firstDay))
-        {
-            raw.Add((start, UsageRollup.Midnight(firstDay)));
-        }
-
-        if (rawTail < end)
-        {
-            raw.Add((rawTail, end));
-        }
-
-        return new ReportPlan(start, rollupFirstDay, endDay, months, plusDays, minusDays, raw);
+        return (months, plusDays, minusDays);
     }
 
     /// <summary>Sums per (day, model, workflow) of the period: rollup days plus raw ranges.</summary>
