@@ -23,6 +23,9 @@ public static class ProgressEventJson
         RunCompleted c => new RunCompletedEvent(c.RunId, c.Timestamp, c.CostUsd, c.TotalTokens),
         RunFailed f => new RunFailedEvent(f.RunId, f.Timestamp, JobErrors.ToJson(f.Error), f.Cancelled),
         RunWaiting w => new RunWaitingEvent(w.RunId, w.Timestamp, w.Wait.StepId, w.Wait.Kind, w.Wait.Until, w.Wait.Event),
+        Agents.AgentTurnProgress t => new AgentTurnEvent(t.RunId, t.Timestamp, t.StepId, t.StepKey, t.Turn, t.Model, t.InputTokens, t.OutputTokens, t.CostUsd, t.ToolCalls),
+        Agents.AgentToolProgress { Status: "calling" } c => new AgentToolEvent(c.RunId, c.Timestamp, c.StepId, c.StepKey, c.Turn, c.CallId, c.Tool, c.Detail),
+        Agents.AgentToolProgress r => new AgentToolResultEvent(r.RunId, r.Timestamp, r.StepId, r.StepKey, r.Turn, r.CallId, r.Tool, r.Status, r.Detail),
         _ => new LiveJobEvent(e.RunId, e.Timestamp),
     };
 
