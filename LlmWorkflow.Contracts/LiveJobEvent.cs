@@ -17,6 +17,9 @@ namespace LlmWorkflow.Contracts;
 [JsonDerivedType(typeof(RunFailedEvent), LiveEventTypes.RunFailed)]
 [JsonDerivedType(typeof(JobCancelledEvent), LiveEventTypes.Cancelled)]
 [JsonDerivedType(typeof(RunWaitingEvent), LiveEventTypes.RunWaiting)]
+[JsonDerivedType(typeof(AgentTurnEvent), LiveEventTypes.AgentTurn)]
+[JsonDerivedType(typeof(AgentToolEvent), LiveEventTypes.AgentToolCall)]
+[JsonDerivedType(typeof(AgentToolResultEvent), LiveEventTypes.AgentToolResult)]
 public record LiveJobEvent(
     [property: JsonPropertyOrder(-2)] string JobId,
     [property: JsonPropertyOrder(-1)] DateTimeOffset Timestamp)
@@ -34,6 +37,9 @@ public record LiveJobEvent(
         RunFailedEvent => LiveEventTypes.RunFailed,
         JobCancelledEvent => LiveEventTypes.Cancelled,
         RunWaitingEvent => LiveEventTypes.RunWaiting,
+        AgentTurnEvent => LiveEventTypes.AgentTurn,
+        AgentToolEvent => LiveEventTypes.AgentToolCall,
+        AgentToolResultEvent => LiveEventTypes.AgentToolResult,
         _ => null,
     };
 }
@@ -52,6 +58,15 @@ public static class LiveEventTypes
 
     /// <summary>The run parked at a sleep or a wait for a signal; the stream goes on when it resumes.</summary>
     public const string RunWaiting = "run_waiting";
+
+    /// <summary>An agent step's model turn answered (its usage and the tools it asked for).</summary>
+    public const string AgentTurn = "agent_turn";
+
+    /// <summary>An agent step starts a tool call (its arguments).</summary>
+    public const string AgentToolCall = "agent_tool_call";
+
+    /// <summary>An agent step's tool call ended: finished, failed or rejected (its result).</summary>
+    public const string AgentToolResult = "agent_tool_result";
 
     /// <summary>The kinds after which a job's stream ends.</summary>
     public static IReadOnlySet<string> Terminal { get; } = new HashSet<string>(StringComparer.Ordinal) { RunCompleted, RunFailed, Cancelled };
@@ -168,4 +183,19 @@ public sealed record JobCancelledEvent(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? FromDatabase = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonNode? Error = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Cancelled = null)
+    : LiveJobEvent(JobId, Timestamp);
+
+/// <summary>An agent step's model turn: what it cost and which tools the model asked for.</summary>
+public sealed record AgentTurnEvent(
+    string JobId, DateTimeOffset Timestamp, string StepId, string StepKey, int Turn, string Model, int InputTokens, int OutputTokens, decimal? CostUsd,
+    IReadOnlyList<string> ToolCalls)
+    : LiveJobEvent(JobId, Timestamp);
+
+/// <summary>An agent step's tool call starting, with its arguments (cut at 4 KB).</summary>
+public sealed record AgentToolEvent(string JobId, DateTimeOffset Timestamp, string StepId, string StepKey, int Turn, string CallId, string Tool, JsonNode? Arguments)
+    : LiveJobEvent(JobId, Timestamp);
+
+/// <param name="Status">finished, failed or rejected.</param>
+public sealed record AgentToolResultEvent(
+    string JobId, DateTimeOffset Timestamp, string StepId, string StepKey, int Turn, string CallId, string Tool, string Status, JsonNode? Result)
     : LiveJobEvent(JobId, Timestamp);

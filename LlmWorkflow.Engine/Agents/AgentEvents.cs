@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using LlmWorkflow.Contracts;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Steps;
 
@@ -10,6 +11,8 @@ public sealed record AgentTurnProgress(
     IReadOnlyList<string> ToolCalls) : ProgressEvent(RunId, Timestamp)
 {
     public override string Kind => "agent_turn";
+
+    public override LiveJobEvent ToWire() => new AgentTurnEvent(RunId, Timestamp, StepId, StepKey, Turn, Model, InputTokens, OutputTokens, CostUsd, ToolCalls);
 }
 
 /// <summary>A tool call starting (<c>agent_tool_call</c>, status <c>calling</c>) or its result (<c>agent_tool_result</c>).</summary>
@@ -18,6 +21,10 @@ public sealed record AgentToolProgress(
     : ProgressEvent(RunId, Timestamp)
 {
     public override string Kind => Status == "calling" ? "agent_tool_call" : "agent_tool_result";
+
+    public override LiveJobEvent ToWire() => Status == "calling"
+        ? new AgentToolEvent(RunId, Timestamp, StepId, StepKey, Turn, CallId, Tool, Detail)
+        : new AgentToolResultEvent(RunId, Timestamp, StepId, StepKey, Turn, CallId, Tool, Status, Detail);
 }
 
 /// <summary>The agent loop's live events, through the job's own progress sink (its SSE stream).</summary>

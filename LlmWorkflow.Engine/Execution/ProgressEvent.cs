@@ -10,6 +10,12 @@ namespace LlmWorkflow.Engine.Execution;
 public abstract record ProgressEvent(string RunId, DateTimeOffset Timestamp)
 {
     public abstract string Kind { get; }
+
+    /// <summary>
+    /// The wire record of an event a capability module adds (the agent step's turns and tool calls), so the engine's
+    /// own mapping (<see cref="ProgressEventJson"/>) names no module; null for the engine's events.
+    /// </summary>
+    public virtual Contracts.LiveJobEvent? ToWire() => null;
 }
 
 /// <param name="TotalSteps">Number of top-level steps, the denominator of the percentages.</param>

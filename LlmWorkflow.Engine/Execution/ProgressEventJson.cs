@@ -24,7 +24,8 @@ public static class ProgressEventJson
         RunFailed f => new RunFailedEvent(f.RunId, f.Timestamp, JobErrors.ToJson(f.Error), f.Cancelled),
         RunWaiting w => new RunWaitingEvent(w.RunId, w.Timestamp, w.Wait.StepId, w.Wait.Kind, w.Wait.Until, w.Wait.Event,
             Provider: Llm.Admission.WaitReasons.Provider(w.Wait), Reason: Llm.Admission.WaitReasons.Reason(w.Wait)),
-        _ => new LiveJobEvent(e.RunId, e.Timestamp),
+        // A capability module's own events (the agent step's) say what they are on the wire themselves.
+        _ => e.ToWire() ?? new LiveJobEvent(e.RunId, e.Timestamp),
     };
 
     /// <summary>The event's JSON as UTF-8 bytes, the form the worker stores in Redis.</summary>

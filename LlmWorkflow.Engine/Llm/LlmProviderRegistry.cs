@@ -32,7 +32,7 @@ public sealed class LlmProviderRegistry : IDisposable
     private readonly Func<string, string?> _environment;
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
-    private readonly IChatClient _mock;
+    private readonly MockChatClient _mock;
     private readonly ConcurrentDictionary<string, ResolvedProvider?> _providers = new(StringComparer.OrdinalIgnoreCase);
     // Lazy: GetOrAdd alone runs the factory once per concurrent caller, so a burst of first calls built a client each.
     private readonly ConcurrentDictionary<string, Lazy<IChatClient>> _clients = new(StringComparer.Ordinal);
@@ -54,8 +54,7 @@ public sealed class LlmProviderRegistry : IDisposable
         _http = http;
         // Attempt timeouts are the gateway's job (per attempt, with cancellation), not HttpClient's.
         _http.Timeout = Timeout.InfiniteTimeSpan;
-        // Every provider's client ends in the agent capability's middleware: a no-op unless an agent turn offers tools.
-        _mock = new Agents.AgentToolsChatClient(new MockChatClient(_options.Mock, new MockResponseStore(_options.Mock)));
+        _mock = new MockChatClient(_options.Mock, new MockResponseStore(_options.Mock));
     }
 
     /// <summary>The IHttpClientFactory name of the provider calls' client (the hosts add its resilience handler).</summary>
@@ -112,14 +111,23 @@ public sealed class LlmProviderRegistry : IDisposable
 
         if (_options.Mock.ServeAllModels || model.Provider == "mock")
         {
-            return _mock;
+            return Decorated(_mock);
         }
 
         var resolved = Find(model.Provider)!;
         var baseUrl = resolved.BaseUrl ?? throw WorkflowException.Config(
             "missing_base_url", $"LLM provider '{resolved.Name}' has no base URL: set Llm:Providers:{resolved.Name}:BaseUrl.");
-        return _clients.GetOrAdd(model.ToString(), _ => new(() => new Agents.AgentToolsChatClient(Create(resolved, baseUrl, model.Model)))).Value;
+        return Decorated(_clients.GetOrAdd(model.ToString(), _ => new(() => Create(resolved, baseUrl, model.Model))).Value);
     }
+
+    /// <summary>
+    /// Set by a capability for the calls on its own async flow (the agent step offers its tools through it, see
+    /// Agents/AgentToolCalling.cs): wraps each client those calls get in its middleware. Null — every other call — leaves
+    /// the clients as they are.
+    /// </summary>
+    public static AsyncLocal<Func<IChatClient, IChatClient>?> ClientDecorator { get; } = new();
+
+    private static IChatClient Decorated(IChatClient client) => ClientDecorator.Value is { } decorate ? decorate(client) : client;
 
     public IEnumerable<string> KnownProviders() =>
         BuiltIn.Keys.Append("mock").Concat(_options.Providers.Keys).Distinct(StringComparer.OrdinalIgnoreCase);

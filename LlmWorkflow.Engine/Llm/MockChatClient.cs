@@ -105,7 +105,10 @@ internal sealed class MockChatClient(MockProviderOptions options, MockResponseSt
         }
 
         var output = TokenEstimator.Estimate(answer.Text) + calls.Sum(c => TokenEstimator.Estimate(c?.ToJsonString()));
-        var input = prompt.Sum(m => TokenEstimator.Estimate(Agents.AgentMessage.From(m).Canonical));
+        // Characters / 4 of the texts and tool results (not a serialization of every message: that cost the fake model
+        // more than the loop it serves, turn after turn).
+        var input = prompt.Sum(m => TokenEstimator.Estimate(m.Text)
+            + m.Contents.Sum(c => c is FunctionResultContent result ? TokenEstimator.Estimate(result.Result?.ToString()) : c is FunctionCallContent ? 8 : 0));
         return new ChatResponse(answer)
         {
             ModelId = chatOptions.ModelId,

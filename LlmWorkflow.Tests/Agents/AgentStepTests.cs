@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -24,6 +25,14 @@ public sealed class AgentStepTests
         provider.Enqueue(ToolCallWire.OpenAiToolCall("call_abc", "lookup_order", new JsonObject { ["order_id"] = "A-17" }));
         provider.Enqueue(ToolCallWire.OpenAiText("Order A-17 was delivered.", promptTokens: 180, completionTokens: 9));
         var sink = new RecordingSink();
+        var spans = new System.Collections.Concurrent.ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == LlmWorkflow.Engine.Telemetry.ActivitySource.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
 
         var result = await Runner(OpenAiGateway(provider.ApiUrl), AgentServices.InMemory(allowPrivateNetworks: true))
             .RunAsync(Workflow("fakeai/gpt-4o-mini", tools.BaseUrl), Question(), Options("run-openai", sink), ct);
@@ -45,6 +54,15 @@ public sealed class AgentStepTests
         Assert.Equal(280 * 1e-6m + 29 * 2e-6m, result.CostUsd);
         Assert.Equal(["agent_turn", "agent_tool_call", "agent_tool_result", "agent_turn"],
             sink.Events.Where(e => e.Kind.StartsWith("agent_", StringComparison.Ordinal)).Select(e => e.Kind));
+        var wire = ProgressEventJson.ToJson(sink.Events.OfType<AgentToolProgress>().Last());
+        Assert.Equal(("agent_tool_result", "lookup_order", "finished"), ((string?)wire["type"], (string?)wire["tool"], (string?)wire["status"]));
+        // GenAI spans: invoke_agent over two chat turns and one execute_tool, in one trace.
+        var agentSpan = Assert.Single(spans, s => (string?)s.GetTagItem("llmworkflow.job_id") == "run-openai" && s.OperationName == "invoke_agent agent");
+        var trace = spans.Where(s => s.TraceId == agentSpan.TraceId).ToList();
+        Assert.Equal("invoke_agent", agentSpan.GetTagItem("gen_ai.operation.name"));
+        Assert.Equal(2, trace.Count(s => (string?)s.GetTagItem("gen_ai.operation.name") == "chat" && s.ParentSpanId == agentSpan.SpanId));
+        var toolSpan = Assert.Single(trace, s => (string?)s.GetTagItem("gen_ai.operation.name") == "execute_tool");
+        Assert.Equal(("lookup_order", "call_abc"), ((string?)toolSpan.GetTagItem("gen_ai.tool.name"), (string?)toolSpan.GetTagItem("gen_ai.tool.call.id")));
     }
 
     [Fact]

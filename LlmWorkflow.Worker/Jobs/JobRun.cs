@@ -103,7 +103,7 @@ internal sealed partial class JobRun(
 
     public async ValueTask PublishAsync(ProgressEvent progressEvent, CancellationToken cancellationToken)
     {
-        if (progressEvent is StepStarted { Type: StepTypes.Llm or StepTypes.ExternalApi }
+        if (progressEvent is StepStarted { Type: StepTypes.Llm or StepTypes.ExternalApi or StepTypes.Agent }
             && await store.StopRequestedAsync(job.Id, cancellationToken))
         {
             // No paid step starts after a cancel was accepted, even if its notice has not reached this worker yet.
