@@ -98,13 +98,14 @@ public static class LocalServers
     // The orchestrator stops an executable with SIGTERM, which is postgres's smart shutdown: it waits for every client
     // to disconnect, the orchestrator's patience ran out first and it killed postgres (a 15.5 s Ctrl+C, and a cluster
     // left "in production" that the next start had to recover). This runs postgres as its child and answers SIGTERM or
-    // SIGINT with SIGINT, the fast shutdown (sessions ended, a checkpoint, "shut down" in pg_control: well under a
-    // second when idle), then waits until postgres has exited. Its exit code is postgres's. (A background command of a
-    // script starts with SIGINT ignored, but postgres sets its own handler for it.)
+    // SIGINT with the smart shutdown for 3 s (the api and the workers, stopping at the same time, finish their last
+    // writes on the connections they hold), then SIGINT, the fast shutdown (sessions ended, a checkpoint, "shut down"
+    // in pg_control: well under a second when idle), and waits until postgres has exited. Its exit code is postgres's.
+    // (A background command of a script starts with SIGINT ignored, but postgres sets its own handler for it.)
     private const string FastShutdownScript = """
         "$@" &
         server=$!
-        trap 'kill -INT "$server" 2> /dev/null' TERM INT
+        trap 'kill -TERM "$server" 2> /dev/null; (sleep 3; kill -INT "$server" 2> /dev/null) &' TERM INT
         while kill -0 "$server" 2> /dev/null; do wait "$server"; done
         wait "$server"
         """;

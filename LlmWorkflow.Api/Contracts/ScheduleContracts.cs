@@ -112,3 +112,6 @@ public sealed record ScheduleTickView(
     Guid? JobId,
     [property: Description("How many ticks from tick_at this row stands for: 1, or more for ticks missed beyond the catch-up window, recorded as one.")] int TickCount,
     DateTimeOffset RecordedAt);
+
+/// <summary>Why a schedule action was refused (409).</summary>
+public sealed record ScheduleActionResponse(Guid ScheduleId, string Status, string Message);

@@ -51,6 +51,13 @@ internal static class ScheduleEndpoints
             .WithName("DeleteSchedule")
             .WithSummary("Delete a schedule (its jobs stay, and keep its schedule_id)")
             .WithDescription("204; no tick runs after it. Jobs it already started are not cancelled. 404 for an unknown schedule or another tenant's.");
+        api.MapPost("/schedules/{scheduleId:guid}/trigger", TriggerAsync)
+            .WithName("TriggerSchedule")
+            .WithSummary("Run a tick of the schedule now")
+            .WithDescription("202 with the schedule: its next tick is now, so a ticker decides it within moments, as any tick " +
+                             "(the overlap policy applies; GET …/ticks shows it started with its job_id, or skipped with the reason). " +
+                             "The cron's upcoming ticks stay as they were. 409 when the schedule is paused (resume it first); " +
+                             "404 for an unknown schedule or another tenant's.");
         api.MapGet("/schedules/{scheduleId:guid}/ticks", ListTicksAsync)
             .WithName("ListScheduleTicks")
             .WithSummary("The schedule's decided ticks, newest first: started (with job_id) or skipped (with the reason)")
@@ -151,6 +158,19 @@ internal static class ScheduleEndpoints
         await VisibleAsync(store, scheduleId, http, cancellationToken) is not null && await store.DeleteAsync(scheduleId, cancellationToken)
             ? TypedResults.NoContent()
             : NotFoundProblems.Schedule(scheduleId);
+
+    private static async Task<Results<Accepted<ScheduleResponse>, NotFoundProblem, Conflict<ScheduleActionResponse>>> TriggerAsync(
+        Guid scheduleId, ScheduleStore store, ScheduleCommands commands, HttpContext http, CancellationToken cancellationToken)
+    {
+        if (await VisibleAsync(store, scheduleId, http, cancellationToken) is not { } schedule)
+        {
+            return NotFoundProblems.Schedule(scheduleId);
+        }
+
+        return await commands.TriggerAsync(schedule, store, cancellationToken) is { } triggered
+            ? TypedResults.Accepted($"/api/v1/schedules/{scheduleId}/ticks", commands.ToResponse(triggered))
+            : TypedResults.Conflict(new ScheduleActionResponse(scheduleId, "paused", "The schedule is paused: resume it (PATCH paused false) to run a tick."));
+    }
 
     private static async Task<Results<Ok<ScheduleTickListResponse>, NotFoundProblem, ValidationProblem>> ListTicksAsync(
         Guid scheduleId, int? limit, ScheduleStore store, HttpContext http, CancellationToken cancellationToken)

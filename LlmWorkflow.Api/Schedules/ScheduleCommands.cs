@@ -299,6 +299,20 @@ public sealed partial class ScheduleCommands(
         }
     }
 
+    /// <summary>Runs a tick of the schedule now (its next cron tick stays); null when it is paused or gone.</summary>
+    public async Task<Schedule?> TriggerAsync(Schedule schedule, ScheduleStore store, CancellationToken cancellationToken)
+    {
+        // Whole milliseconds, as stored: the tick's time is part of its record's key.
+        var now = IdempotentRequests.AsStored(time.GetUtcNow());
+        if (await store.TriggerAsync(schedule.Id, now, cancellationToken) is not { } triggered)
+        {
+            return null;
+        }
+
+        await AnnounceAsync(now);
+        return triggered;
+    }
+
     private async Task AnnounceAsync(DateTimeOffset nextRunAt)
     {
         try

@@ -50,6 +50,14 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         RETURNING {Columns}
         """;
 
+    // $1 id, $2 now: the next tick becomes now (an unpaused schedule only), so the tickers decide it at once; after it
+    // the next tick is the cron's first after now again, the one it held before.
+    private const string TriggerSql = $"""
+        UPDATE llm_schedules SET next_run_at = $2, updated_at = $2
+         WHERE id = $1 AND NOT paused
+        RETURNING {Columns}
+        """;
+
     // $1 id.
     private const string DeleteSql = "DELETE FROM llm_schedules WHERE id = $1";
 
@@ -166,6 +174,15 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter { Value = schedule.Overlap });
         p.Add(new NpgsqlParameter { Value = schedule.CatchUp });
         p.Add(new NpgsqlParameter { Value = schedule.Paused });
+    }
+
+    /// <summary>Makes the schedule's next tick <paramref name="now"/>; null when it is gone or paused.</summary>
+    public async Task<Schedule?> TriggerAsync(Guid id, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(TriggerSql);
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        command.Parameters.Add(new NpgsqlParameter { Value = now });
+        return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
     }
 
     /// <summary>Deletes the schedule and its tick records; its jobs stay (and keep its id). False when it was gone.</summary>

@@ -59,6 +59,15 @@ public static class TickPlanner
             ticks.Add(new PlannedTick(onlyOld, false, schedule.Paused ? TickReasons.Paused : TickReasons.Missed, oldCount));
         }
 
+        // A trigger (POST /schedules/{id}/trigger) set next_run_at to its own moment, which no cron occurrence is: that
+        // moment is one more tick, started whatever the catch-up policy (skipped while paused).
+        if (schedule.NextRunAt <= now && !cron.GetOccurrences(schedule.NextRunAt, schedule.NextRunAt, zone, fromInclusive: true, toInclusive: true).Any())
+        {
+            ticks.Insert(0, schedule.Paused
+                ? new PlannedTick(schedule.NextRunAt, false, TickReasons.Paused)
+                : new PlannedTick(schedule.NextRunAt, true, null));
+        }
+
         var following = last is { } decided ? cron.GetNextOccurrence(decided, zone) : cron.GetNextOccurrence(now, zone);
         return new TickPlan(ticks, (following ?? now + Never).ToUniversalTime());
     }

@@ -484,6 +484,8 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
         // A dead-lettered delivery, so the Webhooks view shows its table (and its job links) to the checks.
         const string receiver = "every-view-refusing";
         var deadLettered = await DeadLetteredJobAsync(receiver);
+        // A schedule (yearly: no tick during the test), so the Schedules view shows its table to the checks.
+        var schedule = await DashboardSchedulesBrowserTests.CreateScheduleAsync(fixture.Admin, "every-view yearly", "0 0 1 1 *", Ct);
 
         var views = new (string Name, string Hash, string Ready)[]
         {
@@ -497,6 +499,7 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
             ("workflows", "#/workflows", "main h1"),
             ("workflow", "#/workflows/dashboard_pipeline", "[data-role=diagram][data-state=drawn]"),
             ("waiting", "#/waiting", "main h1"),
+            ("schedules", "#/schedules", $"tr[data-schedule-id='{schedule}']"),
             // A status-count chip while active (its filter chosen): the chip's badge stays readable on the accent.
             ("jobs-failed", "#/jobs?status_filter=failed", "[data-role=status-counts] a[data-count-status=failed][aria-current=true]"),
             ("job-detail-failed", $"#/jobs/{failed}", "main[data-job-status=failed] [data-role=error]"),
@@ -563,7 +566,7 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
     /// axe-core (WCAG 2.x A/AA rules and best practices) finds no serious or critical violation on the page as it is
     /// now; the message names each rule and the first elements it flagged.
     /// </summary>
-    private static async Task AssertNoSeriousAccessibilityViolationsAsync(IPage page, string context)
+    internal static async Task AssertNoSeriousAccessibilityViolationsAsync(IPage page, string context)
     {
         var result = await page.RunAxe();
         var serious = result.Violations.Where(v => v.Impact is "serious" or "critical").ToList();

@@ -146,6 +146,20 @@ public sealed class ScheduleCronTests
         Assert.DoesNotContain(first.Ticks.Concat(second.Ticks), t => t.Start);
     }
 
+    [Theory]
+    [InlineData(ScheduleCatchUp.None)]
+    [InlineData(ScheduleCatchUp.Last)]
+    public void ATriggeredMomentIsOneStartedTickAndTheCronsNextTickStays(string catchUp)
+    {
+        // POST …/trigger at 10:17 made next_run_at 10:17, which the hourly cron never is: that moment runs, 11:00 follows.
+        var triggered = Due.AddMinutes(17);
+        var plan = Plan(Hourly(catchUp) with { NextRunAt = triggered }, triggered.AddSeconds(1), new ScheduleOptions());
+
+        var tick = Assert.Single(plan.Ticks);
+        Assert.Equal((triggered, true), (tick.TickAt, tick.Start));
+        Assert.Equal(Due.AddHours(1), plan.NextRunAt);
+    }
+
     private static TickPlan Plan(Schedule schedule, DateTimeOffset now, ScheduleOptions options) =>
         TickPlanner.Plan(schedule, ScheduleCron.Parse(schedule.Cron, out _)!, ScheduleCron.FindZone(schedule.TimeZone)!, now, options);
 

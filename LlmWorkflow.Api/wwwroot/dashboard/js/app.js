@@ -10,6 +10,7 @@ import { renderWorkflows } from './views/workflows.js';
 import { renderWebhooks } from './views/webhooks.js';
 import { renderWaiting } from './views/waiting.js';
 import { renderProviders } from './views/providers.js';
+import { renderSchedules } from './views/schedules.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -19,6 +20,7 @@ const ROUTES = [
   { pattern: /^#\/jobs\/([0-9a-f-]{36})$/i, view: 'jobs', render: (m) => renderJobDetail(main, m[1]) },
   { pattern: /^#\/jobs(?:\?(.*))?$/, view: 'jobs', render: (m) => renderJobs(main, m[1]) },
   { pattern: /^#\/waiting$/, view: 'waiting', render: () => renderWaiting(main) },
+  { pattern: /^#\/schedules$/, view: 'schedules', render: () => renderSchedules(main) },
   { pattern: /^#\/queue$/, view: 'queue', render: () => renderQueue(main) },
   { pattern: /^#\/providers$/, view: 'providers', render: () => renderProviders(main) },
   { pattern: /^#\/costs$/, view: 'costs', render: () => renderCosts(main) },

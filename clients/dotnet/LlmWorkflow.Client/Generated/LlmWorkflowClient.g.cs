@@ -298,6 +298,13 @@ public partial class LlmWorkflowClient
             headers: [],
             body: null, cancellationToken);
 
+    /// <summary>Run a tick of the schedule now (<c>POST /api/v1/schedules/{scheduleId}/trigger</c>).</summary>
+    public Task<ScheduleResponse> TriggerScheduleAsync(Guid scheduleId, CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<ScheduleResponse>(HttpMethod.Post, $"/api/v1/schedules/{Escape(scheduleId)}/trigger",
+            query: [],
+            headers: [],
+            body: null, cancellationToken);
+
     /// <summary>Status, progress, per-step records, result and cost data of a job (<c>GET /api/v1/status/{jobId}</c>).</summary>
     public Task<global::LlmWorkflow.Contracts.JobStatusResponse> GetJobStatusAsync(Guid jobId, CancellationToken cancellationToken = default) =>
         SendForJsonAsync<global::LlmWorkflow.Contracts.JobStatusResponse>(HttpMethod.Get, $"/api/v1/status/{Escape(jobId)}",

@@ -222,7 +222,7 @@ public sealed record BulkRetryRequest
 
     /// <summary>true: only count the matching jobs (and list the first ids); nothing is queued.</summary>
     [JsonPropertyName("dry_run")]
-    public required bool DryRun { get; init; }
+    public bool? DryRun { get; init; }
 }
 
 public sealed record BulkRetryResponse
@@ -1433,6 +1433,18 @@ public sealed record RetryJobRequest
     /// <summary>Rerun from this top-level step: the steps before it keep their checkpointed outputs (not paid again), it and those after it run again. Any finished job, completed included.</summary>
     [JsonPropertyName("from_step")]
     public string? FromStep { get; init; }
+}
+
+public sealed record ScheduleActionResponse
+{
+    [JsonPropertyName("schedule_id")]
+    public required Guid ScheduleId { get; init; }
+
+    [JsonPropertyName("status")]
+    public required string Status { get; init; }
+
+    [JsonPropertyName("message")]
+    public required string Message { get; init; }
 }
 
 public sealed record ScheduleListResponse

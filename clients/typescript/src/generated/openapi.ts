@@ -429,6 +429,26 @@ export interface paths {
         patch: operations["UpdateSchedule"];
         trace?: never;
     };
+    "/api/v1/schedules/{scheduleId}/trigger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a tick of the schedule now
+         * @description 202 with the schedule: its next tick is now, so a ticker decides it within moments, as any tick (the overlap policy applies; GET …/ticks shows it started with its job_id, or skipped with the reason). The cron's upcoming ticks stay as they were. 409 when the schedule is paused (resume it first); 404 for an unknown schedule or another tenant's.
+         */
+        post: operations["TriggerSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/schedules/{scheduleId}/ticks": {
         parameters: {
             query?: never;
@@ -1146,32 +1166,32 @@ export interface components {
         };
         BulkRetryFilter: {
             /** @description The jobs' status: failed, cancelled or both (the states a retry starts from); default ["failed"]. */
-            status: null | string[];
+            status?: null | string[];
             /** @description The error's type, e.g. provider_unavailable, rate_limited, timeout. */
-            error_type: null | string;
+            error_type?: null | string;
             /** @description The error's category: EXTERNAL_ERROR, CONFIG_ERROR, USER_ERROR or SYSTEM_ERROR. */
-            error_category: null | string;
+            error_category?: null | string;
             /** @description The workflow's name. */
-            workflow_name: null | string;
+            workflow_name?: null | string;
             /** @description The LLM provider the failing call went to (error.details.provider), e.g. openrouter. */
-            provider: null | string;
+            provider?: null | string;
             /**
              * Format: date-time
              * @description Jobs that ended at or after this time (RFC 3339 with an offset).
              */
-            since: null | string;
+            since?: null | string;
             /**
              * Format: date-time
              * @description Jobs that ended before this time (RFC 3339 with an offset).
              */
-            until: null | string;
+            until?: null | string;
             /** @description Admins only: only this tenant's jobs (callers always act on their own tenant). */
-            tenant_id: null | string;
+            tenant_id?: null | string;
         };
         BulkRetryRequest: {
-            filter: null | components["schemas"]["BulkRetryFilter"];
+            filter?: null | components["schemas"]["BulkRetryFilter"];
             /** @description true: only count the matching jobs (and list the first ids); nothing is queued. */
-            dry_run: boolean;
+            dry_run?: boolean;
         };
         BulkRetryResponse: {
             /** @description Whether this was only a count. */
@@ -1249,23 +1269,23 @@ export interface components {
             /** @description Cron expression: 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, e.g. "0 9 * * 1-5" or "*\/10 * * * * *". */
             cron: null | string;
             /** @description IANA time zone whose wall clock the cron expression reads, e.g. Europe/Berlin. Default UTC. */
-            timezone: null | string;
-            input_data: unknown;
+            timezone?: null | string;
+            input_data?: unknown;
             /**
              * Format: int32
              * @description 0-10, higher runs first. Default 0.
              */
-            priority: null | number;
+            priority?: null | number;
             /** @description Where to POST each tick's job result (the webhook URL policy applies). */
-            webhook_url: null | string;
+            webhook_url?: null | string;
             /** @description HMAC secret for the jobs' webhook signatures (else the service-wide LLM_WEBHOOK_SECRET). Never returned. */
-            webhook_secret: null | string;
+            webhook_secret?: null | string;
             /** @description While the previous job of this schedule has not finished: skip (record the tick skipped, the default), allow (start anyway), cancel_previous (cancel it, then start). */
-            overlap: null | string;
+            overlap?: null | string;
             /** @description Ticks missed while the service was down: none (record them skipped), last (run only the latest, the default), all (run each within Schedules:CatchUpWindow, oldest first). */
-            catch_up: null | string;
+            catch_up?: null | string;
             /** @description Create it paused: its ticks are recorded skipped (reason paused) until it is resumed. Default false. */
-            paused: null | boolean;
+            paused?: null | boolean;
         };
         DashboardConfigResponse: {
             /** @description Base URL of the Aspire dashboard (traces, logs), without a trailing slash; null when not configured. */
@@ -1337,7 +1357,7 @@ export interface components {
         ForkJobRequest: {
             /** @description The top-level step the fork runs from: the steps before it reuse the source's checkpointed outputs ($0, not called again); it and those after it run. */
             from_step: null | string;
-            overrides: null | components["schemas"]["JsonObject"];
+            overrides?: null | components["schemas"]["JsonObject"];
         };
         GeneratorHealthResponse: {
             ok: boolean;
@@ -1865,7 +1885,7 @@ export interface components {
         };
         PauseWorkflowRequest: {
             /** @description Why, shown to other operators (at most 500 characters). */
-            reason: null | string;
+            reason?: null | string;
         };
         ProblemDetails: {
             type: null | string;
@@ -2053,16 +2073,22 @@ export interface components {
         };
         RescheduleJobRequest: {
             /** @description The new time to run the job: RFC 3339 with an offset, in the future, at most a year ahead. Not with delay_seconds. */
-            run_at: null | string;
+            run_at?: null | string;
             /**
              * Format: int64
              * @description Run this many seconds from now instead (1-31536000). Not with run_at.
              */
-            delay_seconds: null | number;
+            delay_seconds?: null | number;
         };
         RetryJobRequest: {
             /** @description Rerun from this top-level step: the steps before it keep their checkpointed outputs (not paid again), it and those after it run again. Any finished job, completed included. */
-            from_step: null | string;
+            from_step?: null | string;
+        };
+        ScheduleActionResponse: {
+            /** Format: uuid */
+            schedule_id: string;
+            status: string;
+            message: string;
         };
         ScheduleListResponse: {
             schedules: components["schemas"]["ScheduleResponse"][];
@@ -2177,7 +2203,7 @@ export interface components {
             project_id: null | string;
             /** @description The chat the project was asked for in. A repeated start with the same project_id and chat_id answers 200 with the first run_id. */
             chat_id: null | string;
-            title: null | string;
+            title?: null | string;
             /** @description The maths topic, e.g. Fractions. */
             topic: null | string;
             /** @description The life skill the project practises, e.g. Problem Solving. */
@@ -2193,7 +2219,7 @@ export interface components {
              */
             duration_min: null | number;
             /** @description The teacher's e-mail: kept in the document's meta, redacted in the CSV run logs. */
-            owner_email: null | string;
+            owner_email?: null | string;
         };
         StartProjectResponse: {
             /**
@@ -2327,27 +2353,27 @@ export interface components {
         };
         UpdateScheduleRequest: {
             /** @description A new name. */
-            name: null | string;
+            name?: null | string;
             /** @description A new cron expression; the next tick is computed from now. */
-            cron: null | string;
+            cron?: null | string;
             /** @description A new IANA time zone; the next tick is computed from now. */
-            timezone: null | string;
-            input_data: unknown;
+            timezone?: null | string;
+            input_data?: unknown;
             /**
              * Format: int32
              * @description A new priority, 0-10.
              */
-            priority: null | number;
+            priority?: null | number;
             /** @description A new webhook URL; an empty string removes it. */
-            webhook_url: null | string;
+            webhook_url?: null | string;
             /** @description A new webhook signing secret; an empty string removes it. */
-            webhook_secret: null | string;
+            webhook_secret?: null | string;
             /** @description skip | allow | cancel_previous. */
-            overlap: null | string;
+            overlap?: null | string;
             /** @description none | last | all. */
-            catch_up: null | string;
+            catch_up?: null | string;
             /** @description true pauses the schedule (its ticks are recorded skipped, reason paused), false resumes it. */
-            paused: null | boolean;
+            paused?: null | boolean;
         };
         UsageGroup: {
             key: string;
@@ -4418,6 +4444,73 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    TriggerSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                scheduleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleResponse"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleActionResponse"];
                 };
             };
             /** @description Rate limit exceeded (when enabled); see Retry-After. */

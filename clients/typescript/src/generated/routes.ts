@@ -214,6 +214,11 @@ export const routes = [
     "operationId": "ListScheduleTicks"
   },
   {
+    "method": "POST",
+    "path": "/api/v1/schedules/{scheduleId}/trigger",
+    "operationId": "TriggerSchedule"
+  },
+  {
     "method": "GET",
     "path": "/api/v1/status/{jobId}",
     "operationId": "GetJobStatus"
@@ -905,6 +910,11 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   ],
   "RetryJobRequest": [
     "from_step"
+  ],
+  "ScheduleActionResponse": [
+    "message",
+    "schedule_id",
+    "status"
   ],
   "ScheduleListResponse": [
     "limit",

@@ -7,7 +7,7 @@ import { formatCost, formatTokens } from '../format.js';
 import { barChart } from '../charts.js';
 import { latestRequest } from '../latest.js';
 
-const PERIODS = [['1', 'Last 24 hours'], ['7', 'Last 7 days'], ['30', 'Last 30 days'], ['90', 'Last 90 days'], ['365', 'Last 365 days'], ['custom', 'Custom range']];
+const PERIODS = [['today', 'Today (UTC)'], ['1', 'Last 24 hours'], ['7', 'Last 7 days'], ['30', 'Last 30 days'], ['90', 'Last 90 days'], ['365', 'Last 365 days'], ['custom', 'Custom range']];
 const state = { period: '30', metric: 'cost', from: '', to: '' };
 
 export async function renderCosts(main) {
@@ -39,7 +39,12 @@ export async function renderCosts(main) {
 
   function query() {
     let q;
-    if (state.period === 'custom' && state.from && state.to) {
+    if (state.period === 'today') {
+      // From today's UTC midnight to now: the day's spend so far, as the by-day table's last row counts it.
+      const midnight = new Date();
+      midnight.setUTCHours(0, 0, 0, 0);
+      q = `from=${encodeURIComponent(midnight.toISOString())}&to=${encodeURIComponent(new Date().toISOString())}`;
+    } else if (state.period === 'custom' && state.from && state.to) {
       const end = new Date(`${state.to}T00:00:00Z`);
       end.setUTCDate(end.getUTCDate() + 1);
       q = `from=${encodeURIComponent(`${state.from}T00:00:00Z`)}&to=${encodeURIComponent(end.toISOString())}`;

@@ -13,6 +13,7 @@ import { renderOutput } from '../markdown.js';
 import { buildTree, definitionOrder } from '../step-tree.js';
 import { dashboardConfig, traceUrl } from '../config.js';
 import { attemptTraceList } from '../attempt-traces.js';
+import { pauseHolding, scheduledActions, scheduledText } from '../scheduled-job.js';
 
 export async function renderJobDetail(main, jobId) {
   let job = null;
@@ -53,12 +54,14 @@ export async function renderJobDetail(main, jobId) {
 
   const statusRequests = latestRequest();
 
+  let holdingPause = null;
   async function loadStatus() {
     // Polls, live events and button presses all reload; an older answer must not overwrite a newer one.
     const request = statusRequests.begin();
     const { data } = await api(`/status/${jobId}`, { signal: request.signal });
     if (!request.isLatest()) return;
     job = data;
+    holdingPause = await pauseHolding(job);
     // Rows of every attempt: a later attempt's row of a step replaces an earlier one in the timeline (steps it did
     // not re-run keep their row from the attempt that ran them); the attempt history shows each attempt's own rows.
     const rows = [...(job.steps ?? [])].sort((a, b) => (a.job_attempt ?? 1) - (b.job_attempt ?? 1));
@@ -117,6 +120,7 @@ export async function renderJobDetail(main, jobId) {
       fact('User', job.user_id ?? '—'),
       fact('Username', job.username ?? '—'),
       fact('Action', job.action ?? '—'),
+      job.schedule_id ? fact('Schedule', h('a', { href: `#/jobs?schedule_id=${job.schedule_id}`, 'data-role': 'schedule-id', title: 'Started by a tick of this schedule: its jobs' }, shortId(job.schedule_id))) : null,
       fact('Tenant', h('span', { 'data-role': 'tenant' }, job.tenant_id ?? '—')),
       fact('Worker', h('code', { 'data-role': 'worker-id' }, job.worker_id ?? '—')),
       fact('Trace', traceFact()),
@@ -247,7 +251,7 @@ export async function renderJobDetail(main, jobId) {
       : job.status === 'completed' ? 'Completed — 100%'
         : job.status === 'failed' ? `Failed${name ? ` at “${name}”` : ''}`
           : job.status === 'cancelled' ? 'Cancelled'
-            : job.status === 'scheduled' ? `Scheduled for ${formatDate(job.run_at)} (no worker slot held)`
+            : job.status === 'scheduled' ? scheduledText(job, holdingPause)
               : job.status === 'waiting' && job.waiting_for
                 ? (job.waiting_for.kind === 'slot'
                   ? 'Waiting for a slot of its tenant (it runs its MaxConcurrentJobs already) — no worker slot held'
@@ -332,9 +336,11 @@ export async function renderJobDetail(main, jobId) {
         replace(message, h('p', { class: 'notice error', role: 'alert' }, formatProblem(error)));
       }
     };
+    // Where the page says retry is not offered (a budget failure), no step offers it either; a fork stays possible.
+    const retryOffered = job.status === 'completed' || retryCanHelp(job);
     return h('div', { class: 'actions step-actions', 'data-role': 'step-actions' },
-      h('button', { type: 'button', class: 'button secondary', 'data-action': 'retry-from',
-        onclick: (e) => run(e.currentTarget, () => api(`/jobs/${jobId}/retry`, { method: 'POST', body: { from_step: step.step_id } })) }, 'Retry from here'),
+      retryOffered ? h('button', { type: 'button', class: 'button secondary', 'data-action': 'retry-from',
+        onclick: (e) => run(e.currentTarget, () => api(`/jobs/${jobId}/retry`, { method: 'POST', body: { from_step: step.step_id } })) }, 'Retry from here') : null,
       h('details', { class: 'fork-from', 'data-role': 'fork-from' }, h('summary', null, 'Fork from here'),
         h('form', { 'data-role': 'fork-form', onsubmit: fork },
           llmSteps.length ? [h('label', null, 'Step ', target), h('label', null, 'Model ', model)] : h('p', { class: 'muted small-text' }, 'No LLM step from here on: the fork reruns the same definition.'),
@@ -455,6 +461,7 @@ export async function renderJobDetail(main, jobId) {
     if (!TERMINAL.has(job.status)) {
       buttons.push(h('button', { type: 'button', class: 'button danger', 'data-action': 'cancel', onclick: (e) => run(e.currentTarget, () => api(`/workflow/${jobId}`, { method: 'DELETE' })) }, 'Cancel job'));
     }
+    if (job.status === 'scheduled') buttons.push(...scheduledActions(job, run));
     if (retryCanHelp(job)) {
       buttons.push(h('button', { type: 'button', class: 'button', 'data-action': 'retry', onclick: (e) => run(e.currentTarget, () => api(`/jobs/${jobId}/retry`, { method: 'POST' })) }, 'Retry job'));
     }

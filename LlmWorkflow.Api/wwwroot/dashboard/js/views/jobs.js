@@ -18,7 +18,7 @@ const COUNTS_EVERY = 5;
 const REFRESH_MS = 3000;
 
 // The drill-down filters a cost figure links to; they are shown (and cleared) above the table.
-export const DRILL_DOWN = [['user_id', 'User id'], ['username', 'Username'], ['model', 'Model'], ['usage_from', 'LLM calls from'], ['usage_to', 'LLM calls before']];
+export const DRILL_DOWN = [['user_id', 'User id'], ['username', 'Username'], ['model', 'Model'], ['usage_from', 'LLM calls from'], ['usage_to', 'LLM calls before'], ['schedule_id', 'Schedule']];
 
 // Filters survive navigating to a job and back. In the created-time order pages go by the API's cursor (a page
 // costs the same however deep, and stays put while new jobs arrive); `cursors` holds the pages before this one.

@@ -7,10 +7,12 @@ import { shortId, timeCell } from '../format.js';
 import { latestRequest } from '../latest.js';
 
 const KINDS = [['', 'All waits'], ['approval', 'Approvals'], ['event', 'Signals (wait_for_event)'], ['sleep', 'Sleeps'],
-  ['budget', 'Budgets (LLM calls that did not fit)'], ['slot', 'Tenant slots (MaxConcurrentJobs)']];
+  ['budget', 'Budgets and providers (LLM calls parked)'], ['batch', 'Provider batches'], ['slot', 'Tenant slots (MaxConcurrentJobs)']];
 const LIMIT = 50;
 const REFRESH_MS = 5000;
-const state = { kind: 'approval' };
+const PREVIEW_CHARS = 240;
+// Every wait by default: the Jobs list's "waiting" count and this view's agree (it opened on Approvals and hid the rest).
+const state = { kind: '' };
 
 export async function renderWaiting(main) {
   let disposed = false;
@@ -32,37 +34,64 @@ export async function renderWaiting(main) {
       // The list's summaries do not say what a job waits for; its status does (at most LIMIT reads).
       const jobs = await Promise.all((data?.jobs ?? []).map((j) => api(`/jobs/${j.job_id}`, { signal: request.signal }).then((r) => r.data).catch(() => null)));
       if (!request.isLatest() || disposed) return;
-      const rows = jobs.filter((j) => j?.status === 'waiting' && j.waiting_for && (!state.kind || j.waiting_for.kind === state.kind));
+      // A job the list calls waiting stays a row even when its status read fails or names no wait (shown as such).
+      const waiting = (data?.jobs ?? []).map((summary, i) => jobs[i] ?? summary).filter((j) => j.status === 'waiting');
+      const rows = waiting.filter((j) => !state.kind || j.waiting_for?.kind === state.kind);
+      const total = data?.total ?? waiting.length;
       replace(message);
       replace(content, rows.length === 0
-        ? h('p', { class: 'muted', 'data-role': 'waiting-empty' }, state.kind === 'approval' ? 'No job waits for an approval.' : 'No job is waiting.')
-        : table({ caption: `${rows.length} waiting job(s)`, columns: COLUMNS, rows, rowAttrs: (j) => ({ 'data-job-id': j.job_id, 'data-kind': j.waiting_for.kind }) }));
+        ? h('p', { class: 'muted', 'data-role': 'waiting-empty' }, state.kind === 'approval' ? 'No job waits for an approval.' : state.kind ? 'No job waits this way.' : 'No job is waiting.')
+        : table({ caption: caption(rows.length, waiting.length, total), columns: COLUMNS, rows, rowAttrs: (j) => ({ 'data-job-id': j.job_id, 'data-kind': j.waiting_for?.kind ?? 'unknown' }) }));
     } catch (error) {
       if (error.name === 'AbortError' || disposed) return;
       replace(message, h('p', { class: 'notice error', role: 'alert' }, error.message));
     }
   }
 
+  function caption(shown, read, total) {
+    const of = total > read ? ` (the newest ${read} of ${total} read)` : '';
+    return state.kind ? `${shown} of ${read} waiting job(s) wait this way${of}` : `${total} waiting job(s)${of}`;
+  }
+
   const COLUMNS = [
     { label: 'Job', cell: (j) => [h('a', { href: `#/jobs/${j.job_id}` }, j.workflow_name), h('div', { class: 'muted small-text mono' }, shortId(j.job_id))] },
-    { label: 'Waits for', cell: (j) => describe(j.waiting_for) },
-    { label: 'Until', cell: (j) => timeCell(h, j.waiting_for.until) },
+    { label: 'Waits for', cell: (j) => describe(j) },
+    { label: 'Until', cell: (j) => (j.waiting_for ? timeCell(h, j.waiting_for.until) : '—') },
     { label: 'Actions', cell: (j) => actions(j) },
   ];
 
-  function describe(wait) {
+  function describe(job) {
+    const wait = job.waiting_for;
+    if (!wait) return [h('strong', null, 'Waiting'), ' (open the job for what it waits for)'];
     switch (wait.kind) {
-      case 'approval': return [h('strong', null, 'Approval'), ` at “${wait.step_id}”`, wait.prompt ? h('div', { 'data-role': 'prompt' }, wait.prompt) : null];
+      case 'approval': return [h('strong', null, 'Approval'), ` at “${wait.step_id}”`, wait.prompt ? h('div', { 'data-role': 'prompt' }, wait.prompt) : null, approving(job)];
       case 'event': return [h('strong', null, 'Signal'), ` “${wait.event}” at “${wait.step_id}”`];
-      case 'budget': return [h('strong', null, 'Budget'), ` at “${wait.step_id}”`];
+      case 'budget': return [h('strong', null, 'Parked LLM call'), ` at “${wait.step_id}”: its provider's budget or pause (Providers view)`];
+      case 'batch': return [h('strong', null, 'Provider batch'), ` at “${wait.step_id}”${wait.provider ? ` (${wait.provider})` : ''}`];
       case 'slot': return [h('strong', null, 'Tenant slot'), ' (its tenant runs its MaxConcurrentJobs)'];
-      default: return [h('strong', null, 'Sleep'), ` at “${wait.step_id}”`];
+      case 'sleep': return [h('strong', null, 'Sleep'), ` at “${wait.step_id}”`];
+      default: return [h('strong', null, wait.kind), ` at “${wait.step_id}”`];
     }
+  }
+
+  /** What the approval decides on: the output of the step that finished last before it, shortened, and the page that shows it whole. */
+  function approving(job) {
+    const done = (job.steps ?? []).filter((st) => st.status === 'completed' && st.output != null && st.step_id !== job.waiting_for.step_id);
+    const last = done.sort((a, b) => Date.parse(b.finished_at ?? 0) - Date.parse(a.finished_at ?? 0))[0];
+    const link = job.waiting_for.decision_url
+      ? h('a', { href: job.waiting_for.decision_url, target: '_blank', rel: 'noopener', 'data-role': 'decision-page' }, 'Open the decision page')
+      : h('a', { href: `#/jobs/${job.job_id}` }, 'Open the job');
+    if (!last) return h('div', { class: 'small-text' }, link);
+    const text = typeof last.output === 'string' ? last.output : JSON.stringify(last.output);
+    return h('div', { class: 'small-text', 'data-role': 'approving' },
+      h('span', { class: 'muted' }, `Approving the output of “${last.display_name ?? last.step_id}”: `),
+      h('q', { class: 'wrap-anywhere' }, text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text), ' ', link);
   }
 
   function actions(job) {
     const wait = job.waiting_for;
     const parts = [];
+    if (!wait) return parts;
     if (wait.kind === 'approval') {
       const comment = h('input', { type: 'text', name: 'comment', maxlength: 2000, placeholder: 'Comment (optional)', 'aria-label': `Comment on job ${shortId(job.job_id)}` });
       const decide = (approved) => (e) => send(e.currentTarget, job, wait.event, { approved, comment: comment.value || null, decided_by: 'dashboard' });
@@ -79,7 +108,8 @@ export async function renderWaiting(main) {
     const name = h('input', { type: 'text', name: 'event', value: eventName ?? '', required: true, pattern: '[A-Za-z0-9_.:\\-]{1,100}' });
     const body = h('textarea', { name: 'body', rows: 2, spellcheck: 'false' }, '{}');
     const button = h('button', { type: 'submit', class: 'button secondary small', 'data-action': 'send-signal' }, 'Send signal');
-    return h('details', null, h('summary', null, 'Send any signal'),
+    // target-size: the summary is a control (WCAG 2.2 target size, at least 24 px tall).
+    return h('details', null, h('summary', { class: 'target-size' }, 'Send any signal'),
       h('form', {
         onsubmit: (e) => {
           e.preventDefault();
