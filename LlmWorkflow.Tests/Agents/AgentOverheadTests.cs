@@ -38,7 +38,7 @@ public sealed class AgentOverheadTests(TestServers servers)
 
         script.Add(new JsonObject { ["text"] = "done" });
         options.Mock.Responses["test"] = new() { ["agent"] = new JsonObject { ["agent_turns"] = script }.ToJsonString() };
-        var runner = new WorkflowRunner(TransformRegistry.CreateDefault(), TestGateways.Create(options), agents: new AgentServices(store, new HttpClient()));
+        var runner = new WorkflowRunner(TransformRegistry.CreateDefault(), TestGateways.Create(options), modules: [new AgentStepModule(new AgentServices(store, new HttpClient()))]);
         var workflow = Engine.TestWorkflows.Parse("""
             {"name": "test", "steps": [{"id": "agent", "type": "agent", "config": {"model": "mock/agent", "input": "go", "max_turns": 500,
               "tools": [{"name": "echo", "type": "transform", "parameters": {"type": "object", "properties": {"n": {"type": "integer"}}},
