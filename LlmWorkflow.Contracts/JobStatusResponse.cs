@@ -216,5 +216,5 @@ public sealed record JobWait(
     DateTimeOffset? LinksExpireAt = null,
     string? Provider = null,
     string? BatchId = null,
-    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Reason = null,
-    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Scope = null);
+    string? Reason = null,
+    string? Scope = null);

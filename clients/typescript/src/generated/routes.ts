@@ -722,7 +722,9 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "links_expire_at",
     "prompt",
     "provider",
+    "reason",
     "reject_url",
+    "scope",
     "step_id",
     "until"
   ],
@@ -828,6 +830,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "models",
     "open_on_workers",
     "open_until",
+    "outage",
     "provider"
   ],
   "ProviderHealthResponse": [
@@ -835,6 +838,12 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "providers",
     "window_seconds",
     "workers"
+  ],
+  "ProviderLearnedLimits": [
+    "input_tokens_per_minute",
+    "output_tokens_per_minute",
+    "requests_per_minute",
+    "tokens_per_minute"
   ],
   "ProviderLimitsResponse": [
     "scopes",
@@ -849,6 +858,12 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "requests_per_minute",
     "tokens_per_minute"
   ],
+  "ProviderOutageEntry": [
+    "consecutive_failures",
+    "open_until",
+    "opened_at",
+    "state"
+  ],
   "ProviderPauseResponse": [
     "paused",
     "provider"
@@ -860,6 +875,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   ],
   "ProviderScopeLimits": [
     "blocked_for_ms",
+    "learned",
     "limits",
     "paused",
     "providers",
