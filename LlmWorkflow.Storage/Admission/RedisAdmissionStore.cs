@@ -120,7 +120,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         local user = tenant .. '\t' .. ARGV[11]
         local user_weight = tonumber(ARGV[12])
         -- The burst reserve: while another tenant used a fair scope within seen_ms, a tenant above its weighted share
-        -- leaves room for the others' use of the window and one more call, at most `reserve` of the limit.
+        -- leaves the others at least `reserve` of the limit, used or free.
         local reserve, seen_ms = tonumber(ARGV[12 + 6 * n + 1]), tonumber(ARGV[12 + 6 * n + 2])
         local names = {'requests', 'tokens', 'input_tokens', 'output_tokens'}
         -- My weight's part among the others waiting that `counts` keeps, and until when the last of them waits;
@@ -220,21 +220,13 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
               if wait > worst then worst, worst_scope, worst_reason = wait, s, 'fair_share' end
               wait = share_wait(my_user, d, want, cap * tenant_share * user_share, users_until)
               if wait > worst then worst, worst_scope, worst_reason = wait, s, 'user_share' end
-              -- The room kept: what the other tenants used in the window and one more call of this size, at most the
-              -- reserve; so a tenant above its share fills what the others leave, short of their next call.
+              -- The others keep at least `reserve` of the limit (used or free): a tenant above its share may hold
+              -- no more than what is left of the limit beside the larger of that and what the others use.
               local my_used = reserve_mine and reserve_mine.used[d] or 0
-              local ceiling = cap - math.min(cap * reserve, used[d] - my_used + want)
-              if reserve_part and want <= ceiling and my_used + want > cap * reserve_part and used[d] + want > ceiling then
-                -- Above its share and into the reserve: until the window's oldest calls leave room under the ceiling,
-                -- or its own calls leave it within its share, whichever is first.
-                wait = window_ms
-                local freed = 0
-                for k = 1, #list do
-                  freed = freed + list[k][d + 1]
-                  if used[d] - freed + want <= ceiling then wait = list[k][1] + window_ms - now + 1; break end
-                end
-                local own_wait = share_wait(reserve_mine, d, want, cap * reserve_part, now + window_ms)
-                if own_wait > 0 and own_wait < wait then wait = own_wait end
+              local allowed = cap - math.max(cap * reserve, used[d] - my_used)
+              if reserve_part and my_used + want > cap * reserve_part and my_used + want > allowed then
+                -- Until enough of its own oldest calls leave the window (holding nothing, it is never held).
+                wait = share_wait(reserve_mine, d, want, allowed, now + window_ms)
                 if wait > worst then worst, worst_scope, worst_reason = wait, s, 'fair_share' end
               end
             end

@@ -7,9 +7,9 @@ namespace LlmWorkflow.Tests.Admission;
 /// A small tenant is not stuck behind a burst (issue 79): the small tenant (<c>other-app</c>) submits a job every 2.5 s,
 /// first alone, then while the test caller's tenant floods the provider (40 jobs at once, 4.4 windows of tokens; a
 /// fake enforcing 3,300 tokens per 5-s window, 3,000 configured). With the burst reserve
-/// (<c>Llm:Admission:BurstReserve</c>) the flood leaves room for the small tenant's use of the window and one more call
-/// while the small tenant has used the provider recently, so the small tenant's p95 stays within 3× its idle p95 and the
-/// window is still used ≥ 90 %.
+/// (<c>Llm:Admission:BurstReserve</c>) the flood leaves the small tenant a quarter of the window (used or free) while the
+/// small tenant has used the provider recently, so the small tenant's p95 stays within 3× its idle p95 and the window is
+/// still used ≥ 90 %.
 /// </summary>
 [IntegrationTest]
 public sealed class TenantBurstPipelineTests(TestServers servers)

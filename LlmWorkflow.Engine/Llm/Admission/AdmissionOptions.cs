@@ -334,10 +334,9 @@ public sealed class AdmissionSettings
     public int DefaultOutputTokens { get; set; } = 1024;
 
     /// <summary>
-    /// The most of a provider's, model's or key's window kept for the tenants under their weighted share while more
-    /// than one tenant used the scope in the last five windows: a tenant above its share (a burst) leaves room for what
-    /// the others used in the window and one more call, at most this part of the limit. 0 turns it off; a scope only one
-    /// tenant uses is never held back.
+    /// The part of a provider's, model's or key's window kept for the other tenants while more than one tenant used the
+    /// scope in the last five windows: a tenant above its weighted share (a burst) leaves them at least this part of the
+    /// limit, used or free. 0 turns it off; a scope only one tenant uses is never held back.
     /// </summary>
     public double BurstReserve { get; set; } = 0.1;
 }
