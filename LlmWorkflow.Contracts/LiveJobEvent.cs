@@ -81,6 +81,8 @@ public static class LiveEventTypes
 /// <param name="ApproveUrl">The decision page with Approve chosen.</param>
 /// <param name="RejectUrl">The decision page with Reject chosen.</param>
 /// <param name="LinksExpireAt">When the decision links stop working.</param>
+/// <param name="Provider">A "budget" wait's provider, when the wait is an LLM provider's.</param>
+/// <param name="Reason">Why a "budget" wait waits (paused, tokens, requests, dollars, share, outage, …; docs/ADMISSION.md, "Waiting").</param>
 public sealed record RunWaitingEvent(
     string JobId,
     DateTimeOffset Timestamp,

@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export ADMISSION_JOBS=${JOBS:-500} ADMISSION_TOKENS=${TOKENS:-60000} ADMISSION_WINDOW_SECONDS=${WINDOW:-60} ADMISSION_WORKERS=${WORKERS:-2}
 declare -A tests=(
-  [budgets]=WithBudgetsTheWorkersMeetNo429AndUseTheWindowToWithin10PercentWhereWithoutThemTheyMeet429s
+  [budgets]=WithBudgetsTheWorkersMeetNo429AndUseTheWindowToWithin10PercentAndWithoutThemNoJobFails
   [header-change]=WithBudgetsALimitTheProviderHalvesMidRunIsFollowedThroughItsHeaders
   [flush]=ARedisThatLosesItsDataMidRunLosesNoJobAndPaysNoCallTwice
 )

@@ -78,10 +78,12 @@ public sealed partial class LlmGateway
         CancellationToken cancellationToken)
     {
         var tierOptions = flex ? WithFlex(options) : options;
+        var attempts = 0;
         return await (flex ? _flexResilience : _resilience).ExecuteAsync(
             async token =>
             {
-                var answer = await InvokeWatchedAsync(client, model, request, tierOptions, lease, headers, flex, token, cancellationToken).ConfigureAwait(false);
+                // The first attempt passed the breaker before its admission; a retry asks it again.
+                var answer = await InvokeWatchedAsync(client, model, request, tierOptions, lease, headers, flex, attempts++ > 0, token, cancellationToken).ConfigureAwait(false);
                 _health?.Answered(model);
                 return answer;
             },
@@ -94,14 +96,18 @@ public sealed partial class LlmGateway
     /// </summary>
     private async ValueTask<ChatResponse> InvokeWatchedAsync(
         IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, AdmissionLease lease, RateLimitCapture headers, bool flex,
-        CancellationToken attemptToken, CancellationToken callToken)
+        bool retry, CancellationToken attemptToken, CancellationToken callToken)
     {
         if (_outage is null)
         {
             return await InvokeAdmittedAsync(client, model, request, options, lease, headers, flex, attemptToken).ConfigureAwait(false);
         }
 
-        await _outage.ThrowIfOutAsync(model, flex ? _providers.Options.Flex.AttemptTimeout : _providers.Options.AttemptTimeout).ConfigureAwait(false);
+        if (retry)
+        {
+            await _outage.ThrowIfOutAsync(model, ProbeTimeout(flex)).ConfigureAwait(false);
+        }
+
         DateTimeOffset? openUntil;
         try
         {
@@ -132,6 +138,9 @@ public sealed partial class LlmGateway
         await lease.ReconcileAsync(0, 0, null).ConfigureAwait(false);
         throw new AdmissionDeferredException(model.Provider, ProviderOutageBreaker.Reason, openUntil.Value) { Provider = model.Provider };
     }
+
+    /// <summary>How long a probe call holds the breaker's probe: its attempt's timeout.</summary>
+    private TimeSpan ProbeTimeout(bool flex) => flex ? _providers.Options.Flex.AttemptTimeout : _providers.Options.AttemptTimeout;
 
     private static ChatOptions WithFlex(ChatOptions options)
     {

@@ -212,7 +212,13 @@ public sealed partial class LlmGateway : ILlmGateway
     /// <summary>The call at the job's tier (flex or standard), admitted against the provider's budgets first.</summary>
     private async Task<LlmCallResult> CallAdmittedAsync(IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
     {
-        // Admission first (it may defer the call: the step parks); the lease is released however the call ends.
+        // A provider that is out parks the step before anything is reserved; then admission (it may defer the call:
+        // the step parks); the lease is released however the call ends.
+        if (_outage is not null)
+        {
+            await _outage.ThrowIfOutAsync(model, ProbeTimeout(SendsFlex(model, request))).ConfigureAwait(false);
+        }
+
         await using var lease = await _admission.AdmitAsync(model, request, cancellationToken).ConfigureAwait(false);
         ChatResponse response;
         bool sentFlex;

@@ -119,6 +119,9 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         local tenant, weight, grace = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
         local user = tenant .. '\t' .. ARGV[11]
         local user_weight = tonumber(ARGV[12])
+        -- The burst reserve: while another tenant used a fair scope within seen_ms, a tenant above its weighted share
+        -- leaves the others at least `reserve` of the limit, used or free.
+        local reserve, seen_ms = tonumber(ARGV[12 + 6 * n + 1]), tonumber(ARGV[12 + 6 * n + 2])
         local names = {'requests', 'tokens', 'input_tokens', 'output_tokens'}
         -- My weight's part among the others waiting that `counts` keeps, and until when the last of them waits;
         -- {1, 0} while none does (work-conserving: only waiters count).
@@ -185,6 +188,19 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
               if users_until > 0 then my_user = users[user] end
             end
           end
+          local reserve_part, reserve_mine = nil, nil
+          if fair and reserve > 0 then
+            local seen = KEYS[7 * n + 1 + s]
+            local others_weight = 0
+            for other, entry in pairs(waiters(seen)) do
+              if other ~= tenant then others_weight = others_weight + entry[2] end
+            end
+            register(seen, tenant, ARGV[9], now + seen_ms, seen_ms)
+            if others_weight > 0 then
+              local tenants = by_owner(own, list)
+              reserve_part, reserve_mine = weight / (weight + others_weight), tenants[tenant]
+            end
+          end
           for d = 1, 4 do
             local cap = lowered(tonumber(ARGV[base + d]), said[d])
             if cap == 0 and need[d] > 0 then return {-1, s, 'zero_budget'} end
@@ -204,6 +220,15 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
               if wait > worst then worst, worst_scope, worst_reason = wait, s, 'fair_share' end
               wait = share_wait(my_user, d, want, cap * tenant_share * user_share, users_until)
               if wait > worst then worst, worst_scope, worst_reason = wait, s, 'user_share' end
+              -- The others keep at least `reserve` of the limit (used or free): a tenant above its share may hold
+              -- no more than what is left of the limit beside the larger of that and what the others use.
+              local my_used = reserve_mine and reserve_mine.used[d] or 0
+              local allowed = cap - math.max(cap * reserve, used[d] - my_used)
+              if reserve_part and my_used + want > cap * reserve_part and my_used + want > allowed then
+                -- Until enough of its own oldest calls leave the window (holding nothing, it is never held).
+                wait = share_wait(reserve_mine, d, want, allowed, now + window_ms)
+                if wait > worst then worst, worst_scope, worst_reason = wait, s, 'fair_share' end
+              end
             end
           end
         end
@@ -382,6 +407,8 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
 
         provider ??= ProviderOf(scopes[0].Scope);
         keys.Add(PauseKey(provider));
+        keys.AddRange(scopes.Select(s => Key(s.Scope, "seen")));
+        args.AddRange([Number(settings.BurstReserve), Ms(settings.Window * SeenWindows)]);
         var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(ReserveScript, [.. keys], [.. args]).ConfigureAwait(false))!;
         var wait = (long)result[0];
         if (wait == 0)
@@ -487,6 +514,9 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
             : null;
 
     private const int ResumeWakes = 1000;
+
+    /// <summary>How many windows a tenant that used a fair scope counts as one of its tenants, for the burst reserve.</summary>
+    private const int SeenWindows = 5;
 
     /// <summary>
     /// How long a lowered limit a provider said is kept after the last answer that said it. Every answer with the

@@ -14,7 +14,8 @@ namespace LlmWorkflow.Tests.Admission;
 public sealed partial class FairShareStoreTests(TestServers servers) : IAsyncLifetime
 {
     private const int CallTokens = 100;
-    private static readonly AdmissionSettings Settings = new() { Window = TimeSpan.FromSeconds(2), LeaseTimeout = TimeSpan.FromSeconds(30) };
+    // The shares between waiting tenants alone; the burst reserve is measured on its own below.
+    private static readonly AdmissionSettings Settings = new() { Window = TimeSpan.FromSeconds(2), LeaseTimeout = TimeSpan.FromSeconds(30), BurstReserve = 0 };
     private static readonly FairShare Big = new("big", 3);
     private static readonly FairShare Small = new("small", 1);
     private ConnectionMultiplexer _redis = null!;
@@ -167,6 +168,41 @@ public sealed partial class FairShareStoreTests(TestServers servers) : IAsyncLif
         }
 
         return admitted;
+    }
+
+    [Fact]
+    public async Task ATenantAboveItsShareLeavesTheBurstReserveToATenantThatUsedTheScopeRecently()
+    {
+        var settings = new AdmissionSettings { Window = TimeSpan.FromSeconds(10), LeaseTimeout = TimeSpan.FromSeconds(30), BurstReserve = 0.2 };
+        var scopes = Scopes(1_000);
+        Task<AdmissionVerdict> Reserve(FairShare tenant) => _store.ReserveAsync(Guid.NewGuid().ToString("N"), scopes, new(1, CallTokens, 0), settings, fairShare: tenant);
+
+        // The small tenant used the scope; then the big one bursts: it leaves the others 20 % of the limit (used or free).
+        Assert.True((await Reserve(Small)).IsReserved);
+        var burst = 0;
+        AdmissionVerdict held;
+        while ((held = await Reserve(Big)).IsReserved)
+        {
+            burst++;
+        }
+
+        Assert.Equal((8, "fair_share"), (burst, held.Reason));
+        // The small tenant (weight 1 of 4: 250 tokens), under its share, still gets the reserve at once; then the window
+        // is full for everyone.
+        Assert.True((await Reserve(Small)).IsReserved);
+        Assert.False((await Reserve(Small)).IsReserved);
+        Assert.Equal(1_000, (await _store.UsageAsync("openai", settings)).InputTokens);
+
+        // A tenant alone is never held back by the reserve: it fills the whole limit.
+        var alone = new FairShare("alone", 1);
+        var lone = new List<(string Scope, LlmLimit Limit)> { ("openai/alone", new LlmLimit { TokensPerMinute = 1_000 }) };
+        var admitted = 0;
+        while ((await _store.ReserveAsync(Guid.NewGuid().ToString("N"), lone, new(1, CallTokens, 0), settings, fairShare: alone)).IsReserved)
+        {
+            admitted++;
+        }
+
+        Assert.Equal(10, admitted);
     }
 
     private Task<AdmissionVerdict> ReserveAsync(FairShare tenant, List<(string Scope, LlmLimit Limit)> scopes) =>

@@ -237,6 +237,11 @@ public sealed class AdmissionOptions
             yield return $"Llm:Admission:ReleaseWait must be at least 00:00:01; got {Admission.ReleaseWait}.";
         }
 
+        if (Admission.BurstReserve is < 0 or > 0.5 || double.IsNaN(Admission.BurstReserve))
+        {
+            yield return $"Llm:Admission:BurstReserve must be between 0 and 0.5; got {Admission.BurstReserve}.";
+        }
+
         if (Admission.DefaultOutputTokens < 1)
         {
             yield return $"Llm:Admission:DefaultOutputTokens must be at least 1; got {Admission.DefaultOutputTokens}.";
@@ -327,6 +332,13 @@ public sealed class AdmissionSettings
 
     /// <summary>The output estimate of a step with no history and no max_tokens.</summary>
     public int DefaultOutputTokens { get; set; } = 1024;
+
+    /// <summary>
+    /// The part of a provider's, model's or key's window kept for the other tenants while more than one tenant used the
+    /// scope in the last five windows: a tenant above its weighted share (a burst) leaves them at least this part of the
+    /// limit, used or free. 0 turns it off; a scope only one tenant uses is never held back.
+    /// </summary>
+    public double BurstReserve { get; set; } = 0.1;
 }
 
 /// <summary>Refuses the start on invalid limits, naming each setting (see <see cref="AdmissionOptions.Problems"/>).</summary>

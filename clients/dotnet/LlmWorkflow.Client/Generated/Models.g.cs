@@ -1240,6 +1240,9 @@ public sealed record ProviderHealthEntry
 
     [JsonPropertyName("models")]
     public required IReadOnlyList<ModelHealthEntry> Models { get; init; }
+
+    [JsonPropertyName("outage")]
+    public ProviderOutageEntry? Outage { get; init; }
 }
 
 public sealed record ProviderHealthResponse
@@ -1259,6 +1262,21 @@ public sealed record ProviderHealthResponse
     /// <summary>Providers, the most failing first.</summary>
     [JsonPropertyName("providers")]
     public required IReadOnlyList<ProviderHealthEntry> Providers { get; init; }
+}
+
+public sealed record ProviderLearnedLimits
+{
+    [JsonPropertyName("requests_per_minute")]
+    public long? RequestsPerMinute { get; init; }
+
+    [JsonPropertyName("tokens_per_minute")]
+    public long? TokensPerMinute { get; init; }
+
+    [JsonPropertyName("input_tokens_per_minute")]
+    public long? InputTokensPerMinute { get; init; }
+
+    [JsonPropertyName("output_tokens_per_minute")]
+    public long? OutputTokensPerMinute { get; init; }
 }
 
 public sealed record ProviderLimitValues
@@ -1292,6 +1310,25 @@ public sealed record ProviderLimitsResponse
 
     [JsonPropertyName("tenant_spend")]
     public required IReadOnlyList<TenantSpend> TenantSpend { get; init; }
+}
+
+public sealed record ProviderOutageEntry
+{
+    /// <summary>closed, open (steps park until open_until), or half_open (one call probes the provider).</summary>
+    [JsonPropertyName("state")]
+    public required string State { get; init; }
+
+    /// <summary>Failed attempts in a row (5xx, timeouts, connection failures).</summary>
+    [JsonPropertyName("consecutive_failures")]
+    public required int ConsecutiveFailures { get; init; }
+
+    /// <summary>When the outage began (the breaker opened).</summary>
+    [JsonPropertyName("opened_at")]
+    public DateTimeOffset? OpenedAt { get; init; }
+
+    /// <summary>When one call probes the provider again.</summary>
+    [JsonPropertyName("open_until")]
+    public DateTimeOffset? OpenUntil { get; init; }
 }
 
 public sealed record ProviderPauseResponse
@@ -1337,6 +1374,9 @@ public sealed record ProviderScopeLimits
 
     [JsonPropertyName("providers")]
     public required IReadOnlyList<string> Providers { get; init; }
+
+    [JsonPropertyName("learned")]
+    public ProviderLearnedLimits? Learned { get; init; }
 }
 
 public sealed record ProviderTenantShare

@@ -669,7 +669,7 @@ export interface paths {
         };
         /**
          * LLM budgets per provider, model, API key and tenant: limits, what the current window used, calls in flight, pauses, waiting jobs and tenants' dollar spend
-         * @description One entry per configured scope (Llm:Limits:<provider or provider/model>, Llm:Providers:<name>:KeyLimits as key:<first 12 hex of the key's SHA-256> with the providers that share the key in providers, Tenants:<id>:Limits as tenant:<id>) and per paused provider. used counts the sliding window of window_seconds (reserved estimates of calls in flight, real usage of answered ones); blocked_for_ms is the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a budget, by scope and reason (a user's scope, tenant:<id>:user:<user>, appears there while one of its jobs waits), and the batch jobs parked on a provider batch, by provider with reason "batch". tenant_spend lists every tenant's daily and monthly dollar budget (Tenants:<id>:Budgets) with what its rolling window spent and reserved and what is left; per-user budgets are each user's own and are read by GET /usage/budget. A provider's, model's or key's scope lists its active tenants (calls in the window, or waiting) with their weight (Tenants:<id>:Weight), their share of the limit among them and what they used: while another tenant waits, a tenant may hold no more than its share. Each tenant lists its users waiting on the scope (users) with their weight (Tenants:<id>:UserWeights:<user_id>; user_id "" for jobs without one), their share of the tenant's part among them and what they used: while another user of the tenant waits, a user may hold no more than its share of the tenant's.
+         * @description One entry per configured scope (Llm:Limits:<provider or provider/model>, and each provider nothing configures once its answers said its limits: limits then all null, learned the provider's x-ratelimit-limit-* / anthropic-ratelimit-*-limit; learned beside limits on any scope is what the provider said, held where lower than configured; Llm:Providers:<name>:KeyLimits as key:<first 12 hex of the key's SHA-256> with the providers that share the key in providers, Tenants:<id>:Limits as tenant:<id>) and per paused provider. used counts the sliding window of window_seconds (reserved estimates of calls in flight, real usage of answered ones); blocked_for_ms is the rest of a provider's retry-after after a 429. waiting lists the jobs parked on a budget, by scope and reason (a user's scope, tenant:<id>:user:<user>, appears there while one of its jobs waits), and the batch jobs parked on a provider batch, by provider with reason "batch". tenant_spend lists every tenant's daily and monthly dollar budget (Tenants:<id>:Budgets) with what its rolling window spent and reserved and what is left; per-user budgets are each user's own and are read by GET /usage/budget. A provider's, model's or key's scope lists its active tenants (calls in the window, or waiting) with their weight (Tenants:<id>:Weight), their share of the limit among them and what they used: while another tenant waits, a tenant may hold no more than its share. Each tenant lists its users waiting on the scope (users) with their weight (Tenants:<id>:UserWeights:<user_id>; user_id "" for jobs without one), their share of the tenant's part among them and what they used: while another user of the tenant waits, a user may hold no more than its share of the tenant's.
          */
         get: operations["ProviderLimits"];
         put?: never;
@@ -1804,6 +1804,8 @@ export interface components {
             links_expire_at: null | string;
             provider: null | string;
             batch_id: null | string;
+            reason: null | string;
+            scope: null | string;
         };
         /** @description A JSON object with any members. */
         JsonObject: {
@@ -1970,6 +1972,7 @@ export interface components {
             /** @description What to do, for the most frequent error type (null when nothing failed). */
             advice: null | string;
             models: components["schemas"]["ModelHealthEntry"][];
+            outage: null | components["schemas"]["ProviderOutageEntry"];
         };
         ProviderHealthResponse: {
             /**
@@ -1986,6 +1989,16 @@ export interface components {
             workers: string[];
             /** @description Providers, the most failing first. */
             providers: components["schemas"]["ProviderHealthEntry"][];
+        };
+        ProviderLearnedLimits: {
+            /** Format: int64 */
+            requests_per_minute: null | number;
+            /** Format: int64 */
+            tokens_per_minute: null | number;
+            /** Format: int64 */
+            input_tokens_per_minute: null | number;
+            /** Format: int64 */
+            output_tokens_per_minute: null | number;
         };
         ProviderLimitValues: {
             /** Format: int32 */
@@ -2006,6 +2019,25 @@ export interface components {
             waiting: components["schemas"]["ProviderBudgetWaiters"][];
             tenant_spend: components["schemas"]["TenantSpend"][];
         };
+        ProviderOutageEntry: {
+            /** @description closed, open (steps park until open_until), or half_open (one call probes the provider). */
+            state: string;
+            /**
+             * Format: int32
+             * @description Failed attempts in a row (5xx, timeouts, connection failures).
+             */
+            consecutive_failures: number;
+            /**
+             * Format: date-time
+             * @description When the outage began (the breaker opened).
+             */
+            opened_at: null | string;
+            /**
+             * Format: date-time
+             * @description When one call probes the provider again.
+             */
+            open_until: null | string;
+        };
         ProviderPauseResponse: {
             provider: string;
             paused: boolean;
@@ -2024,6 +2056,7 @@ export interface components {
             blocked_for_ms: number;
             tenants: components["schemas"]["ProviderTenantShare"][];
             providers: string[];
+            learned: null | components["schemas"]["ProviderLearnedLimits"];
         };
         ProviderTenantShare: {
             tenant_id: string;

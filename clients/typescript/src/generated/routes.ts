@@ -728,7 +728,9 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "links_expire_at",
     "prompt",
     "provider",
+    "reason",
     "reject_url",
+    "scope",
     "step_id",
     "until"
   ],
@@ -834,6 +836,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "models",
     "open_on_workers",
     "open_until",
+    "outage",
     "provider"
   ],
   "ProviderHealthResponse": [
@@ -841,6 +844,12 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "providers",
     "window_seconds",
     "workers"
+  ],
+  "ProviderLearnedLimits": [
+    "input_tokens_per_minute",
+    "output_tokens_per_minute",
+    "requests_per_minute",
+    "tokens_per_minute"
   ],
   "ProviderLimitsResponse": [
     "scopes",
@@ -855,6 +864,12 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "requests_per_minute",
     "tokens_per_minute"
   ],
+  "ProviderOutageEntry": [
+    "consecutive_failures",
+    "open_until",
+    "opened_at",
+    "state"
+  ],
   "ProviderPauseResponse": [
     "paused",
     "provider"
@@ -866,6 +881,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   ],
   "ProviderScopeLimits": [
     "blocked_for_ms",
+    "learned",
     "limits",
     "paused",
     "providers",

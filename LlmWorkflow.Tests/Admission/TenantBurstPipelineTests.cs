@@ -1,0 +1,105 @@
+using LlmWorkflow.Tests.Fakes;
+using LlmWorkflow.Tests.Infrastructure;
+
+namespace LlmWorkflow.Tests.Admission;
+
+/// <summary>
+/// A small tenant is not stuck behind a burst (issue 79): the small tenant (<c>other-app</c>) submits a job every 2.5 s,
+/// first alone, then while the test caller's tenant floods the provider (40 jobs at once, 4.4 windows of tokens; a
+/// fake enforcing 3,300 tokens per 5-s window, 3,000 configured). With the burst reserve
+/// (<c>Llm:Admission:BurstReserve</c>) the flood leaves the small tenant a quarter of the window (used or free) while the
+/// small tenant has used the provider recently, so the small tenant's p95 stays within 3× its idle p95 and the window is
+/// still used ≥ 90 %.
+/// </summary>
+[IntegrationTest]
+public sealed class TenantBurstPipelineTests(TestServers servers)
+{
+    private const string SmallTenantKey = "burst-small-key";
+    private const int Flood = 40;
+    private const int SmallJobs = 8;
+    private static readonly TimeSpan Window = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan SmallEvery = TimeSpan.FromSeconds(2.5);
+
+    [Fact]
+    public async Task ASmallTenantsP95BehindAFloodStaysWithinThreeTimesItsIdleP95()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var llm = await FakeRateLimitedOpenAiServer.StartAsync(3_300, Window);
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(TenantBurstPipelineTests));
+        var settings = environment.Settings(AdmissionPipelineTests.Settings(llm, new Dictionary<string, string?>
+        {
+            ["Llm:Limits:openai:TokensPerMinute"] = "3000",
+            ["Llm:Admission:Window"] = "00:00:05",
+            // At most a quarter of the window: room for the small tenant's two calls a window (about 330 tokens each).
+            ["Llm:Admission:BurstReserve"] = "0.25",
+            ["Auth:ApiKeys:2:Name"] = "small",
+            ["Auth:ApiKeys:2:Key"] = SmallTenantKey,
+            ["Auth:ApiKeys:2:Tenant"] = "other-app",
+        }));
+        await using var api = new ApiFactory(settings);
+        using var client = api.CreateAuthenticatedClient();
+        using var small = api.CreateClient();
+        small.DefaultRequestHeaders.Add("X-API-Key", SmallTenantKey);
+        await using var first = await WorkerHost.StartAsync(settings, ct);
+        await using var second = await WorkerHost.StartAsync(settings, ct);
+
+        // Warmed (the first job of a worker pays its start), then alone.
+        await RunOneAsync(small, "[small-warm]", ct);
+        var idle = await SmallTenantAsync(small, "idle", ct);
+
+        var floodStarted = DateTimeOffset.UtcNow;
+        var flood = new List<string>();
+        for (var i = 0; i < Flood; i++)
+        {
+            flood.Add(await AdmissionPipelineTests.SubmitAsync(client, $"[flood-{i:D2}]", ct));
+        }
+
+        var behind = await SmallTenantAsync(small, "behind", ct);
+        var failed = 0;
+        foreach (var job in flood)
+        {
+            failed += (string?)(await JobPolling.WaitForTerminalAsync(client, job, TimeSpan.FromSeconds(120), ct))["status"] == "completed" ? 0 : 1;
+        }
+
+        var (idleP95, behindP95) = (P95(idle), P95(behind));
+        var peak = llm.PeakWindowTokens(floodStarted);
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"small tenant alone: p50 {P50(idle):F2} s, p95 {idleP95:F2} s; behind a {Flood}-job flood: p50 {P50(behind):F2} s, p95 {behindP95:F2} s, " +
+            $"max {behind.Max():F2} s ({behindP95 / idleP95:F1}x at p95); peak window {peak}/3000 tokens ({peak / 30.0:F1} %); " +
+            $"{llm.RateLimited} x 429; {failed} flood jobs failed");
+        Assert.Equal(0, failed);
+        Assert.True(behindP95 <= 3 * idleP95, $"behind the flood p95 {behindP95:F2} s, alone {idleP95:F2} s");
+        Assert.InRange(peak, 2_700, 3_300);
+    }
+
+    /// <summary>The small tenant's jobs, one every <see cref="SmallEvery"/>: each one's seconds from submission to completion.</summary>
+    private static async Task<List<double>> SmallTenantAsync(HttpClient small, string run, CancellationToken ct)
+    {
+        var jobs = new List<Task<double>>();
+        for (var i = 0; i < SmallJobs; i++)
+        {
+            jobs.Add(RunOneAsync(small, $"[small-{run}-{i}]", ct));
+            await Task.Delay(SmallEvery, ct);
+        }
+
+        return [.. await Task.WhenAll(jobs)];
+    }
+
+    private static async Task<double> RunOneAsync(HttpClient small, string question, CancellationToken ct)
+    {
+        var job = await AdmissionPipelineTests.SubmitAsync(small, question, ct);
+        var done = await JobPolling.WaitForTerminalAsync(small, job, TimeSpan.FromSeconds(120), ct);
+        Assert.Equal("completed", (string?)done["status"]);
+        return ((DateTimeOffset)done["completed_at"]! - (DateTimeOffset)done["created_at"]!).TotalSeconds;
+    }
+
+    private static double P95(List<double> seconds) => Percentile(seconds, 0.95);
+
+    private static double P50(List<double> seconds) => Percentile(seconds, 0.5);
+
+    private static double Percentile(List<double> seconds, double p)
+    {
+        var sorted = seconds.Order().ToList();
+        return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+    }
+}
