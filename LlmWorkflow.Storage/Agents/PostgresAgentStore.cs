@@ -20,7 +20,7 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
 
     // $1 job, $2 step key.
     private const string ToolCallsSql = """
-        SELECT turn, call_id, tool_name, idempotency_key, arguments::text, status, result_hash, attempts
+        SELECT turn, call_id, tool_name, idempotency_key, arguments::text, call_status, result_hash, attempts
           FROM llm_agent_tool_calls WHERE job_id = $1 AND step_key = $2 ORDER BY turn, created_at
         """;
 
@@ -48,22 +48,22 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
 
     // $1 job, $2 step key, $3 turn, $4 call id, $5 tool, $6 key, $7 arguments. An unfinished row counts another attempt.
     private const string BeginToolSql = """
-        INSERT INTO llm_agent_tool_calls AS t (job_id, step_key, turn, call_id, tool_name, idempotency_key, arguments, status)
+        INSERT INTO llm_agent_tool_calls AS t (job_id, step_key, turn, call_id, tool_name, idempotency_key, arguments, call_status)
         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'started')
         ON CONFLICT (job_id, step_key, turn, call_id) DO UPDATE
-           SET attempts = t.attempts + CASE WHEN t.status IN ('started', 'approved') THEN 1 ELSE 0 END, updated_at = now()
-        RETURNING tool_name, idempotency_key, arguments::text, status, result_hash, attempts
+           SET attempts = t.attempts + CASE WHEN t.call_status IN ('started', 'approved') THEN 1 ELSE 0 END, updated_at = now()
+        RETURNING tool_name, idempotency_key, arguments::text, call_status, result_hash, attempts
         """;
 
     // $1 job, $2 step key, $3 turn, $4 call id, $5 status, $6 result hash.
     private const string FinishToolSql = """
-        UPDATE llm_agent_tool_calls SET status = $5, result_hash = $6, updated_at = now()
+        UPDATE llm_agent_tool_calls SET call_status = $5, result_hash = $6, updated_at = now()
          WHERE job_id = $1 AND step_key = $2 AND turn = $3 AND call_id = $4
         """;
 
     // $1 job, $2 step key, $3 turn, $4 call id, $5 status, $6 arguments.
     private const string SetStatusSql = """
-        UPDATE llm_agent_tool_calls SET status = $5, arguments = $6::jsonb, updated_at = now()
+        UPDATE llm_agent_tool_calls SET call_status = $5, arguments = $6::jsonb, updated_at = now()
          WHERE job_id = $1 AND step_key = $2 AND turn = $3 AND call_id = $4
         """;
 

@@ -146,7 +146,7 @@ public sealed class AgentDurabilityTests(TestServers servers) : IAsyncLifetime
 
     private async Task<(string Status, long Attempts)> LedgerAsync(string job, string callId)
     {
-        await using var command = _dataSource.CreateCommand("SELECT status, attempts::bigint FROM llm_agent_tool_calls WHERE job_id = $1 AND call_id = $2");
+        await using var command = _dataSource.CreateCommand("SELECT call_status, attempts::bigint FROM llm_agent_tool_calls WHERE job_id = $1 AND call_id = $2");
         command.Parameters.Add(new NpgsqlParameter { Value = Guid.Parse(job) });
         command.Parameters.Add(new NpgsqlParameter { Value = callId });
         await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);

@@ -45,7 +45,7 @@ internal sealed class AgentState : Migration
                 tool_name VARCHAR(64) NOT NULL,
                 idempotency_key CHAR(64) NOT NULL,
                 arguments JSONB NOT NULL,
-                status VARCHAR(20) NOT NULL,
+                call_status VARCHAR(20) NOT NULL,
                 result_hash CHAR(64),
                 attempts INTEGER NOT NULL DEFAULT 1,
                 created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
