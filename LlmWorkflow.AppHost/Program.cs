@@ -66,6 +66,37 @@ if (builder.Configuration["Llm:Telemetry:CaptureMessages"] is { Length: > 0 } ca
 
 if (builder.ExecutionContext.IsRunMode)
 {
+    ConfigureLocalRun(builder, settings, api, worker);
+}
+
+var app = builder.Build();
+var children = ChildProcesses.Watch(app);
+try
+{
+    app.Run();
+}
+catch (OperationCanceledException)
+{
+    // Ctrl+C while the resources were still starting: the same stop, not a stack trace.
+    Console.WriteLine("[apphost] stopped before everything had started");
+}
+
+// Only when the servers, the api and the workers have exited does the prompt come back.
+return children.WaitForAll() ? 0 : 1;
+
+static string DevelopmentKey(string variable, string developmentValue) =>
+    Environment.GetEnvironmentVariable(variable) ?? developmentValue;
+
+// Development keys are printed so a newcomer can use them; keys from the environment are real secrets and are not.
+static string Shown(string variable, string developmentValue) =>
+    Environment.GetEnvironmentVariable(variable) is null ? developmentValue : $"from ${variable} (not shown)";
+
+// What only a local run sets: loopback webhook receivers, short telemetry export timeouts, worker ids that name the
+// replica in the Aspire dashboard, the trace link and the summary printed once everything runs.
+static void ConfigureLocalRun(
+    IDistributedApplicationBuilder builder, AppHostSettings settings,
+    IResourceBuilder<ProjectResource> api, IResourceBuilder<ProjectResource> worker)
+{
     // Local webhook receivers listen on loopback, which production refuses.
     api.WithEnvironment("Webhooks__AllowPrivateNetworks", "true");
     worker.WithEnvironment("Webhooks__AllowPrivateNetworks", "true");
@@ -90,25 +121,3 @@ if (builder.ExecutionContext.IsRunMode)
         ("Webhook secret", $"{Shown("LLM_WEBHOOK_SECRET", "dev-webhook-secret")} (signs webhooks: verify them with it)"),
     ]));
 }
-
-var app = builder.Build();
-var children = ChildProcesses.Watch(app);
-try
-{
-    app.Run();
-}
-catch (OperationCanceledException)
-{
-    // Ctrl+C while the resources were still starting: the same stop, not a stack trace.
-    Console.WriteLine("[apphost] stopped before everything had started");
-}
-
-// Only when the servers, the api and the workers have exited does the prompt come back.
-return children.WaitForAll() ? 0 : 1;
-
-static string DevelopmentKey(string variable, string developmentValue) =>
-    Environment.GetEnvironmentVariable(variable) ?? developmentValue;
-
-// Development keys are printed so a newcomer can use them; keys from the environment are real secrets and are not.
-static string Shown(string variable, string developmentValue) =>
-    Environment.GetEnvironmentVariable(variable) is null ? developmentValue : $"from ${variable} (not shown)";

@@ -18,7 +18,19 @@ internal static class OpenApiSchemaShapes
     public const string AnyJsonObject = "JsonObject";
 
     /// <summary>Components this class adds, by name.</summary>
-    public static Dictionary<string, IOpenApiSchema> Components(OpenApiDocument document) => new()
+    public static Dictionary<string, IOpenApiSchema> Components(OpenApiDocument document)
+    {
+        var components = Enums();
+        foreach (var (name, schema) in Objects(document))
+        {
+            components[name] = schema;
+        }
+
+        return components;
+    }
+
+    /// <summary>The named string enums and the any-object schema.</summary>
+    private static Dictionary<string, IOpenApiSchema> Enums() => new()
     {
         [AnyJsonObject] = new OpenApiSchema
         {
@@ -38,6 +50,11 @@ internal static class OpenApiSchemaShapes
         ["ApiKeyRole"] = StringEnum("caller: its tenant's jobs only; admin: every tenant and the admin routes.", LlmWorkflow.Api.Auth.StoredApiKey.Roles),
         ["ApiKeyState"] = StringEnum("active; rotated (a successor exists, valid until expires_at); expired; revoked.", LlmWorkflow.Api.Auth.StoredApiKey.States),
         ["OnErrorMode"] = StringEnum("What the runner does when a step fails.", ["fail", "continue", "retry", "default"]),
+    };
+
+    /// <summary>The named object schemas: error policy, cost data, the list's 400, a job's result and error.</summary>
+    private static Dictionary<string, IOpenApiSchema> Objects(OpenApiDocument document) => new()
+    {
         ["OnErrorPolicy"] = new OpenApiSchema
         {
             Type = JsonSchemaType.Object,
