@@ -109,8 +109,8 @@ export async function renderProviders(main) {
         `Circuit: ${CIRCUIT_TEXT[p.circuit_state] ?? p.circuit_state}`),
         pausedProviders.has(p.provider) ? h('span', { class: 'badge queued', 'data-role': 'provider-paused' }, 'Paused') : null),
       h('div', { class: 'toolbar' }, pausedProviders.has(p.provider)
-        ? h('button', { type: 'button', class: 'button small', 'data-action': 'resume-provider', 'aria-label': `Resume ${p.provider}`, onclick: () => setProviderPaused(p.provider, false) }, 'Resume provider')
-        : h('button', { type: 'button', class: 'button secondary small', 'data-action': 'pause-provider', 'aria-label': `Pause ${p.provider}`, onclick: () => setProviderPaused(p.provider, true) }, 'Pause provider')),
+        ? h('button', { type: 'button', class: 'button small', 'data-action': 'resume-provider', 'aria-label': `Resume provider ${p.provider}`, onclick: () => setProviderPaused(p.provider, false) }, 'Resume provider')
+        : h('button', { type: 'button', class: 'button secondary small', 'data-action': 'pause-provider', 'aria-label': `Pause provider ${p.provider}`, onclick: () => setProviderPaused(p.provider, true) }, 'Pause provider')),
       h('dl', { class: 'facts' },
         fact('Calls', String(p.calls), 'calls'),
         fact('Failed', String(p.failures), 'failures'),
