@@ -56,6 +56,8 @@ internal sealed class LocalWaits : ISignalInbox
         return ValueTask.FromResult(signal);
     }
 
+    private bool HasSignalFor(RunWait wait) => wait.Event is { } eventName && _signals.TryGetValue(eventName, out var queue) && queue.Count > 0;
+
     /// <summary>Runs the workflow, sleeping through each wait and resuming it, until the run ends.</summary>
     public async Task<WorkflowRunResult> RunAsync(
         WorkflowRunner runner, Engine.Definitions.WorkflowDefinition workflow, JsonNode? input, WorkflowRunOptions options,
@@ -72,7 +74,9 @@ internal sealed class LocalWaits : ISignalInbox
 
             waiting(wait);
             var left = wait.Until - time.GetUtcNow();
-            if (left > TimeSpan.Zero)
+            // A step that parks before it looks at the inbox (an agent's tool waiting for approval) resumes at once
+            // when the signal it waits for was given; otherwise the wait is slept to its end, as the service would.
+            if (left > TimeSpan.Zero && !HasSignalFor(wait))
             {
                 await Task.Delay(left, time, cancellationToken);
             }

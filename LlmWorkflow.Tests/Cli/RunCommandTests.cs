@@ -20,11 +20,13 @@ public sealed class RunCommandTests : IDisposable
     {
         var example = Path.Combine(RepositoryPaths.Workflows, "examples", workflow + ".json");
         string[] input = File.Exists(example) ? ["--input", example] : [];
-        // The shipped workflows that wait for a person or a payment are given it, as their README shows.
+        // The shipped workflows that wait for a person or a payment are given it, as their README shows (support_agent's
+        // refund tool asks for approval).
         string[] signal = workflow switch
         {
             "content_approval" => ["--signal", """approval={"approved": true, "comment": "Ship it."}"""],
             "order_payment" => ["--signal", """payment.received={"paid": true, "payment_id": "pay_8QX2"}"""],
+            "support_agent" => ["--signal", """approval={"approved": true, "comment": "damaged on arrival"}"""],
             _ => [],
         };
 
