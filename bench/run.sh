@@ -60,9 +60,13 @@ yardstick_round() {
   kill "$(cat "$dir/pid")"; rm -rf "$dir"
 }
 
+# The base build is driven by the same clients as the head, so each client's figures compare like with like.
 before_round() {
-  LLMWF_BENCH_PUBLISHED=$BEFORE LLMWF_BENCH_BUILD=before \
-    dotnet run -c Release --no-build --project bench/LlmWorkflow.LoadTest -- "$@" | tail -n 1 | tee -a "$out"
+  local client
+  for client in $clients; do
+    LLMWF_BENCH_PUBLISHED=$BEFORE LLMWF_BENCH_BUILD=before LLMWF_BENCH_CLIENT=$client \
+      dotnet run -c Release --no-build --project bench/LlmWorkflow.LoadTest -- "$@" | tail -n 1 | tee -a "$out"
+  done
 }
 
 # With BEFORE, the base build goes last in odd rounds and first in even ones: a run's position in the round moves
