@@ -22,7 +22,7 @@ internal static class AgentEndpoints
             .WithName("GetAgentTurns")
             .WithSummary("An agent step's loop turn by turn: usage and cost per turn, and each turn's tool calls")
             .WithDescription("step_key is the step record's step_key (the step id at the top level; inside a for_each, e.g. \"items[2]/agent\"). " +
-                             "Each turn: turn, provider, model, input_tokens, output_tokens, cost_usd (null when the model is unpriced), duration_ms, " +
+                             "Each turn: turn (0 for the first, as the live agent_turn events number them), provider, model, input_tokens, output_tokens, cost_usd (null when the model is unpriced), duration_ms, " +
                              "recorded_at, finish_reason (tool_calls when the answer asked for tools, else stop), text (the model's text, untrusted: " +
                              "render it as text) and tool_calls: call_id, tool, arguments (as run, a person's edit included), status (started, " +
                              "awaiting_approval, approved, finished, failed, rejected, or not_started when the loop has not reached it), attempts, " +

@@ -134,7 +134,7 @@ public sealed record AgentTurnsResponse(
     Guid JobId, string StepKey, int TurnCount, int InputTokens, int OutputTokens, decimal? CostUsd, IReadOnlyList<AgentTurnView> Turns);
 
 /// <summary>
-/// One paid model turn. <c>finish_reason</c> is read from the answer: <c>tool_calls</c> when it asked for tools, else
+/// One paid model turn, numbered from 0 like the loop's live events. <c>finish_reason</c> is read from the answer: <c>tool_calls</c> when it asked for tools, else
 /// <c>stop</c> (the loop's last turn, or one a cap ended after). <c>text</c> is the model's text, untrusted.
 /// </summary>
 public sealed record AgentTurnView(
