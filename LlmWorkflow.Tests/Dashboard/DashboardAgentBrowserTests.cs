@@ -58,10 +58,28 @@ public sealed class DashboardAgentBrowserTests(DashboardFixture fixture) : Dashb
         await Expect(panel.Locator("tr[data-turn='2'] [data-role=turn-text]")).ToContainTextAsync("refunded");
 
         await DashboardBrowserTests.AssertNoSeriousAccessibilityViolationsAsync(page, "agent job finished");
+        await ScreenshotForDocsAsync(page, "job-detail-agent-light-1280");
         await page.SetViewportSizeAsync(1024, 800);
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"),
             "the agent's turns scroll the page sideways at 1024 px");
         AssertNoConsoleErrors();
+    }
+
+    /// <summary>The docs' screenshot of the agent's turns, refreshed with <c>UPDATE_SCREENSHOTS=1</c> (nothing is taken otherwise).</summary>
+    private static async Task ScreenshotForDocsAsync(IPage page, string name)
+    {
+        if (!DashboardFixture.TakesScreenshot(forDocs: true))
+        {
+            return;
+        }
+
+        var path = Path.Combine(DashboardFixture.ScreenshotDirectory, name + ".png");
+        await page.Locator("[data-role=agent-turns]").ScrollIntoViewIfNeededAsync();
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, Animations = ScreenshotAnimations.Disabled });
+        if (DashboardFixture.UpdatesDocsScreenshots)
+        {
+            File.Copy(path, Path.Combine(RepositoryPaths.Root, "docs", "screenshots", name + ".png"), overwrite: true);
+        }
     }
 
     /// <summary>Each row against the API's turn: model, tokens, cost as the page formats it, how it ended, its tool calls in order.</summary>
@@ -89,7 +107,7 @@ public sealed class DashboardAgentBrowserTests(DashboardFixture fixture) : Dashb
         await Expect(panel.Locator("caption")).ToContainTextAsync(read["cost_usd"] is null ? "cost unknown" : Cost((decimal?)read["cost_usd"]));
     }
 
-    private static string Tokens(JsonNode? count) => ((int)count!).ToString("N0", CultureInfo.GetCultureInfo("en-US"));
+    private static string Tokens(JsonNode? count) => ((int)count!).ToString("N0", CultureInfo.InvariantCulture);
 
     // format.js's formatCost: two decimals from $1, four from a cent, six below.
     private static string Cost(decimal? usd) => usd switch

@@ -13,6 +13,15 @@ const STATUS_LOOK = {
   started: 'running', approved: 'running', not_started: 'pending',
 };
 
+/**
+ * The definition's top-level agent steps: id -> display name. A parked agent step has no record yet; at the top level
+ * its key is its id, which the wait names (a nested one's key is not known until its record comes).
+ */
+export function agentSteps(definition) {
+  return new Map((definition?.steps ?? []).filter((step) => step?.type === 'agent' && typeof step.id === 'string')
+    .map((step) => [step.id, step.display_name ?? step.id]));
+}
+
 /** A panel that (re)reads the step's turns when asked, at most every 300 ms; its element stays the same node. */
 export function agentTurnsPanel(jobId, stepKey, stepName) {
   const element = h('section', { class: 'agent-turns', 'data-role': 'agent-turns', 'data-agent-step': stepKey, 'aria-label': `Agent turns of ${stepName}` },
@@ -52,17 +61,23 @@ function turnsTable(data, stepName) {
   return table({
     caption,
     attrs: { 'data-role': 'agent-turns-table' },
+    rows: data.turns,
     rowAttrs: (turn) => ({ 'data-turn': turn.turn, 'data-finish-reason': turn.finish_reason }),
     columns: [
       // The loop numbers turns from 0 (as its live events do); people count from 1.
       { label: 'Turn', num: true, cell: (t) => h('span', { 'data-role': 'turn-number' }, String(t.turn + 1)) },
-      { label: 'Model', cell: (t) => h('code', { 'data-role': 'turn-model' }, t.model) },
+      { label: 'Model', cell: (t) => h('code', { class: 'turn-model', 'data-role': 'turn-model' }, modelParts(t.model)) },
       { label: 'Tokens in / out', num: true, cell: (t) => h('span', { 'data-role': 'turn-tokens' }, `${formatTokens(t.input_tokens)} / ${formatTokens(t.output_tokens)}`) },
       { label: 'Cost', num: true, cell: (t) => h('span', { 'data-role': 'turn-cost' }, formatCost(t.cost_usd)) },
       { label: 'Ended with', cell: (t) => h('span', { 'data-role': 'turn-finish' }, t.finish_reason === 'tool_calls' ? 'tool calls' : 'answer') },
       { label: 'Answer and tool calls', cell: (t) => turnBody(t) },
     ],
   });
+}
+
+/** A model name that may wrap after its slashes only (provider/vendor/model), never inside a word. */
+function modelParts(model) {
+  return model.split('/').flatMap((part, i) => (i === 0 ? [part] : ['/', h('wbr'), part]));
 }
 
 function turnBody(turn) {

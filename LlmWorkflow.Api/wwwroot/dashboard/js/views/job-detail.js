@@ -14,7 +14,7 @@ import { buildTree, definitionOrder } from '../step-tree.js';
 import { dashboardConfig, traceUrl } from '../config.js';
 import { attemptTraceList } from '../attempt-traces.js';
 import { pauseHolding, scheduledActions, scheduledText } from '../scheduled-job.js';
-import { agentTurnsPanel } from '../agent-turns.js';
+import { agentSteps, agentTurnsPanel } from '../agent-turns.js';
 
 export async function renderJobDetail(main, jobId) {
   let job = null;
@@ -27,6 +27,7 @@ export async function renderJobDetail(main, jobId) {
   let aspireUrl = null; // the Aspire dashboard, where a job's trace and logs are
   const streams = new Map(); // step_key -> <pre> of streamed text
   const agentPanels = new Map(); // step_key -> an agent step's turns panel (agent-turns.js), kept across redraws
+  let definedAgents = new Map(); // the definition's agent steps: id -> display name
 
   const heading = h('h1', { tabindex: '-1' }, 'Job');
   const header = h('div');
@@ -85,6 +86,7 @@ export async function renderJobDetail(main, jobId) {
         parent_step_id: step.parent_step_id, branch: step.branch, first_started_at: firstStart.get(key),
       });
     }
+    showParkedAgent();
     if (job.status === 'processing' && job.progress?.current_step_id && ![...steps.values()].some((s) => s.step_id === job.progress.current_step_id)) {
       mergeStep(job.progress.current_step_id, { step_id: job.progress.current_step_id, display_name: job.progress.current_step_name, status: 'running' });
     }
@@ -106,6 +108,16 @@ export async function renderJobDetail(main, jobId) {
     liveState.textContent = `Finished: ${job.status}.`;
     // Its deliveries too (a replay just added one); the first read comes before the page knows whether it may see them.
     if (webhooksAvailable) loadWebhooks();
+  }
+
+  /**
+   * A job parked by its agent step (a tool waiting for approval) has no record of that step yet: the step is shown as
+   * waiting, so its turns so far can be read. Its key is its id (the wait names the step, not its key).
+   */
+  function showParkedAgent() {
+    const id = job?.status === 'waiting' ? job.waiting_for?.step_id : null;
+    if (!id || !definedAgents.has(id) || [...steps.values()].some((s) => s.step_id === id)) return;
+    mergeStep(id, { step_id: id, display_name: definedAgents.get(id), status: 'waiting', type: 'agent' });
   }
 
   function mergeStep(key, fields) {
@@ -761,6 +773,8 @@ export async function renderJobDetail(main, jobId) {
   // The definition orders sibling steps as written; without it (a removed workflow) they go by first start.
   api(`/workflows/${encodeURIComponent(job.workflow_name)}`).then(({ data }) => {
     order = definitionOrder(data);
+    definedAgents = agentSteps(data);
+    if (job) showParkedAgent();
     if (!disposed && steps.size) renderTimeline();
     // Says the timeline's siblings now follow the definition (pages and tests read the order only after this).
     main.dataset.stepOrder = 'definition';
