@@ -43,15 +43,15 @@ internal static class AgentEndpoints
         HttpContext http,
         CancellationToken cancellationToken)
     {
+        if (await JobEndpoints.VisibleAsync(db, jobId, http, cancellationToken) is not true and var visible)
+        {
+            return await JobEndpoints.MissingAsync(jobId, visible is null, deletedJobs, http, cancellationToken);
+        }
+
         if (string.IsNullOrWhiteSpace(stepKey) || stepKey.Length > MaxStepKeyChars)
         {
             return SubmissionProblem.ToResult([new SubmissionProblem("step_key",
                 $"step_key is required: the agent step's step_key from GET /api/v1/status/{{job_id}} (at most {MaxStepKeyChars} characters).")]);
-        }
-
-        if (await JobEndpoints.VisibleAsync(db, jobId, http, cancellationToken) is not true and var visible)
-        {
-            return await JobEndpoints.MissingAsync(jobId, visible is null, deletedJobs, http, cancellationToken);
         }
 
         return TypedResults.Ok(await reader.ReadAsync(jobId, stepKey, cancellationToken));

@@ -35,8 +35,8 @@ internal static class SignalEndpoints
                              "come; 200 with status \"duplicate\" for an Idempotency-Key already used for this job and event with the same body " +
                              "(nothing added, nothing resumed again), also after the job has finished. 422 problem naming the Idempotency-Key header " +
                              "(error idempotency_key_conflict) when that key was used with a different body; 422 problem naming event (error " +
-                             "event_not_awaited) for an event no wait_for_event or approval step of the job's workflow version waits for (the " +
-                             "problem lists the events it does wait for). 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of " +
+                             "event_not_awaited) for an event no step of the job's workflow version waits for (a wait_for_event or approval step, an " +
+                             "agent step's tool needing approval: the step types answer which; the problem lists them in awaited_events). 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of " +
                              "letters, digits, '_', '-', '.', ':' or a body that is not JSON; 404 for an unknown job or another tenant's.")
             .Accepts<JsonNode>("application/json")
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
@@ -181,7 +181,7 @@ internal static class SignalEndpoints
     {
         Status = StatusCodes.Status422UnprocessableEntity,
         Title = "No step waits for this event",
-        Detail = $"No wait_for_event or approval step of workflow \"{workflowName}\" waits for the event \"{eventName}\", so no step would ever take " +
+        Detail = $"No step of workflow \"{workflowName}\" waits for the event \"{eventName}\", so no step would ever take " +
                  (awaited.Count == 0 ? "it: the workflow waits for no event." : $"it. It waits for: {string.Join(", ", awaited.Order(StringComparer.Ordinal))}."),
         Extensions =
         {
