@@ -13,7 +13,7 @@ namespace LlmWorkflow.Tests.Dashboard;
 /// <c>support_agent</c> on the mock provider: parked on its refund approval the page shows one row per paid turn with
 /// its tokens and cost, the tool calls nested in their turn (the refund waiting for approval); after the approval the
 /// page follows the run live to its third turn. Every row is compared with <c>GET /jobs/{id}/agent/turns</c>; the
-/// approver's comment, markup in it included, is shown as text; axe finds nothing serious, waiting or finished.
+/// approver's comment, markup in it included, is shown as text; axe finds nothing serious, waiting or finished, light or dark.
 /// </summary>
 public sealed class DashboardAgentBrowserTests(DashboardFixture fixture) : DashboardBrowserTestBase, IClassFixture<DashboardFixture>
 {
@@ -59,6 +59,10 @@ public sealed class DashboardAgentBrowserTests(DashboardFixture fixture) : Dashb
 
         await DashboardBrowserTests.AssertNoSeriousAccessibilityViolationsAsync(page, "agent job finished");
         await ScreenshotForDocsAsync(page, "job-detail-agent-light-1280");
+        var dark = await NewPageAsync(ColorScheme.Dark, width: 1024);
+        await SignInAsync(dark, $"#/jobs/{job}");
+        await Expect(dark.Locator("[data-role=agent-turns] tbody > tr")).ToHaveCountAsync(3);
+        await DashboardBrowserTests.AssertNoSeriousAccessibilityViolationsAsync(dark, "agent job finished, dark, 1024 px");
         await page.SetViewportSizeAsync(1024, 800);
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"),
             "the agent's turns scroll the page sideways at 1024 px");
