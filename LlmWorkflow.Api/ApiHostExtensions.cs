@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LlmWorkflow.Api.Agents;
 using LlmWorkflow.Api.Approvals;
 using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Contracts;
@@ -10,6 +11,7 @@ using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Api.Mcp;
 using LlmWorkflow.Contracts;
 using LlmWorkflow.Storage;
+using LlmWorkflow.Storage.Agents;
 using LlmWorkflow.Storage.Persistence;
 
 namespace LlmWorkflow.Api;
@@ -65,6 +67,17 @@ internal static class ApiHostExtensions
     public static WebApplicationBuilder AddGenerator(this WebApplicationBuilder builder)
     {
         builder.Services.AddProjectGenerator(builder.Configuration);
+        return builder;
+    }
+
+    /// <summary>
+    /// The agent step's module: the signal endpoint asks it which events an agent step waits for, and the job page
+    /// reads its turns (docs/AGENTS.md). The API runs no step; the module's handler is only built by workers.
+    /// </summary>
+    public static WebApplicationBuilder AddAgents(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddAgentSteps();
+        builder.Services.AddSingleton<AgentTurnsReader>();
         return builder;
     }
 
@@ -131,7 +144,7 @@ internal static class ApiHostExtensions
             api.RequireRateLimiting(RateLimitingSetup.Policy);
         }
 
-        api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints().MapSignalEndpoints().MapForkEndpoints();
+        api.MapGroup("").WithTags("Jobs").MapJobEndpoints().MapEventEndpoints().MapSignalEndpoints().MapForkEndpoints().MapAgentEndpoints();
         api.MapGroup("").WithTags("Workflows").MapWorkflowEndpoints().MapWorkflowVersionEndpoints();
         api.MapGroup("").WithTags("Schedules").MapScheduleEndpoints();
         api.MapGroup("").WithTags("Usage").MapBudgetEndpoints();

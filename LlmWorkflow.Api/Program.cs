@@ -3,7 +3,7 @@ using LlmWorkflow.Api;
 // Settings and static files sit beside the assembly, so the API reads the same appsettings.json wherever it is started from.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory, EnvironmentName = LlmWorkflow.ServiceDefaults.Configuration.PlatformEnvironmentVariables.HostEnvironmentName() });
 builder.AddServiceDefaults();
-builder.AddJobCore().AddHttpConventions().AddCallers().AddGenerator().AddMcp();
+builder.AddJobCore().AddHttpConventions().AddCallers().AddGenerator().AddMcp().AddAgents();
 
 var app = builder.Build();
 await app.PrepareAsync();

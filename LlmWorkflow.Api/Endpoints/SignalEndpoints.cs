@@ -3,11 +3,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Api.Jobs;
-using OnBudget = LlmWorkflow.Engine.Llm.Budgets.OnBudget;
-using StepDefinition = LlmWorkflow.Engine.Definitions.StepDefinition;
-using StepTypes = LlmWorkflow.Engine.Definitions.StepTypes;
+using AwaitedEvents = LlmWorkflow.Engine.Steps.AwaitedEvents;
+using StepModule = LlmWorkflow.Engine.Steps.StepModule;
 using WorkflowValidator = LlmWorkflow.Engine.Definitions.WorkflowValidator;
-using WorkflowWalker = LlmWorkflow.Engine.Definitions.WorkflowWalker;
 using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Storage.Versions;
@@ -37,8 +35,8 @@ internal static class SignalEndpoints
                              "come; 200 with status \"duplicate\" for an Idempotency-Key already used for this job and event with the same body " +
                              "(nothing added, nothing resumed again), also after the job has finished. 422 problem naming the Idempotency-Key header " +
                              "(error idempotency_key_conflict) when that key was used with a different body; 422 problem naming event (error " +
-                             "event_not_awaited) for an event no wait_for_event or approval step of the job's workflow version waits for (the " +
-                             "problem lists the events it does wait for). 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of " +
+                             "event_not_awaited) for an event no step of the job's workflow version waits for (a wait_for_event or approval step, an " +
+                             "agent step's tool needing approval: the step types answer which; the problem lists them in awaited_events). 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of " +
                              "letters, digits, '_', '-', '.', ':' or a body that is not JSON; 404 for an unknown job or another tenant's.")
             .Accepts<JsonNode>("application/json")
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
@@ -59,6 +57,7 @@ internal static class SignalEndpoints
         JobQueue queue,
         DeletedJobs deletedJobs,
         WorkflowVersions versions,
+        IEnumerable<StepModule> modules,
         HttpContext http,
         CancellationToken cancellationToken)
     {
@@ -103,7 +102,7 @@ internal static class SignalEndpoints
         // A signal no step will ever take would sit in the inbox for good: refused, naming what the job does wait for. The
         // event the job waits for now is always taken, whatever parked it.
         if (!WaitsNowFor(job.WaitData, eventName)
-            && await AwaitedEventsAsync(versions, job.WorkflowName, job.DefinitionHash, cancellationToken) is { } awaited && !awaited.Contains(eventName))
+            && await AwaitedEventsAsync(versions, modules, job.WorkflowName, job.DefinitionHash, cancellationToken) is { } awaited && !awaited.Contains(eventName))
         {
             return NotAwaited(eventName, job.WorkflowName, awaited);
         }
@@ -164,36 +163,15 @@ internal static class SignalEndpoints
     private static ValidationProblem Invalid(string field, string message) => SubmissionProblem.ToResult([new SubmissionProblem(field, message)]);
 
     /// <summary>
-    /// The events the steps of the job's workflow version wait for (wait_for_event's <c>event</c>, an approval's, "approval"
-    /// by default), nested ones included; null when the version is not known here (nothing is refused then).
+    /// The events the steps of the job's workflow version can wait for, as the engine and the step modules this host
+    /// runs answer it (<see cref="AwaitedEvents"/>); null when the version is not known here (nothing is refused then).
     /// </summary>
-    private static async Task<IReadOnlySet<string>?> AwaitedEventsAsync(WorkflowVersions versions, string workflowName, string? hash, CancellationToken cancellationToken)
+    private static async Task<IReadOnlySet<string>?> AwaitedEventsAsync(
+        WorkflowVersions versions, IEnumerable<StepModule> modules, string workflowName, string? hash, CancellationToken cancellationToken)
     {
         var version = hash is not null ? await versions.FindAsync(workflowName, hash, cancellationToken) : versions.Current(workflowName);
-        if (version is null)
-        {
-            return null;
-        }
-
-        var steps = WorkflowWalker.Walk(version.Definition).Select(l => l.Step).ToList();
-        var events = steps
-            .Where(s => s.Type is StepTypes.WaitForEvent or StepTypes.Approval || (s.Type == StepTypes.Agent && HasToolNeedingApproval(s)))
-            .Select(s => s.Type == StepTypes.Agent ? "approval" : (string?)s.Config["event"] ?? (s.Type == StepTypes.Approval ? "approval" : null))
-            .OfType<string>()
-            .ToHashSet(StringComparer.Ordinal);
-        if (OnBudget.Of(version.Definition) == OnBudget.WaitForApproval)
-        {
-            // A step over budget waits for its decision as budget.<step id> (StepSpend.ApprovalEvent).
-            events.UnionWith(steps.Select(s => "budget." + s.Id));
-        }
-
-        return events;
+        return version is null ? null : AwaitedEvents.Of(version.Definition, modules);
     }
-
-    /// <summary>An agent step with a <c>requires_approval</c> tool waits for "approval" decisions (docs/AGENTS.md).</summary>
-    private static bool HasToolNeedingApproval(StepDefinition step) =>
-        step.Config["tools"] is JsonArray tools
-        && tools.Any(t => t?["requires_approval"] is JsonValue flag && flag.TryGetValue<bool>(out var needed) && needed);
 
     private static bool WaitsNowFor(JsonDocument? waitData, string eventName) =>
         waitData?.RootElement is { ValueKind: JsonValueKind.Object } wait && wait.TryGetProperty("event", out var waiting)
@@ -203,7 +181,7 @@ internal static class SignalEndpoints
     {
         Status = StatusCodes.Status422UnprocessableEntity,
         Title = "No step waits for this event",
-        Detail = $"No wait_for_event or approval step of workflow \"{workflowName}\" waits for the event \"{eventName}\", so no step would ever take " +
+        Detail = $"No step of workflow \"{workflowName}\" waits for the event \"{eventName}\", so no step would ever take " +
                  (awaited.Count == 0 ? "it: the workflow waits for no event." : $"it. It waits for: {string.Join(", ", awaited.Order(StringComparer.Ordinal))}."),
         Extensions =
         {

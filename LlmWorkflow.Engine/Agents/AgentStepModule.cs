@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.Steps;
 
@@ -13,4 +14,10 @@ public sealed class AgentStepModule(AgentServices? services = null) : StepModule
 
     internal override IStepHandler CreateHandler(StepServices engine) => new AgentStepHandler(
         engine.Llm, services ?? AgentServices.InMemory(), engine.Transforms, engine.External, engine.Prompts, engine.Prices);
+
+    /// <summary>A step with a <c>requires_approval</c> tool (or tool source) parks on "approval" decisions (<see cref="AgentApproval"/>).</summary>
+    protected override IEnumerable<string> EventsAwaitedBy(StepDefinition step) =>
+        step.Config["tools"] is JsonArray tools && tools.Any(t => t?["requires_approval"] is JsonValue flag && flag.TryGetValue<bool>(out var needed) && needed)
+            ? [AgentApproval.EventName]
+            : [];
 }

@@ -1,4 +1,5 @@
 using LlmWorkflow.Engine.Costs;
+using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.External;
 using LlmWorkflow.Engine.Llm;
 using LlmWorkflow.Engine.Templates;
@@ -17,6 +18,14 @@ public abstract class StepModule
     internal abstract string StepType { get; }
 
     internal abstract IStepHandler CreateHandler(StepServices services);
+
+    /// <summary>
+    /// The signal events a step of this module's type may park on (the agent's tool approvals wait for "approval"); the
+    /// signal endpoint refuses any event no step awaits (<see cref="AwaitedEvents"/>). None unless the module says so.
+    /// </summary>
+    protected virtual IEnumerable<string> EventsAwaitedBy(StepDefinition step) => [];
+
+    internal IEnumerable<string> EventsOf(StepDefinition step) => step.Type == StepType ? EventsAwaitedBy(step) : [];
 }
 
 /// <summary>The engine's services a module's step handler may use; each is null where the host has none.</summary>

@@ -122,7 +122,7 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
     }
 
     /// <summary>
-    /// The test workflows plus the shipped trip_briefing and the prompts it reads, in a folder of their own (the API
+    /// The test workflows plus the shipped trip_briefing and support_agent and the prompts they read, in a folder of their own (the API
     /// reads one workflows root).
     /// </summary>
     private static string CreateWorkflowsRoot()
@@ -134,7 +134,11 @@ public sealed class DashboardFixture(TestServers servers) : IAsyncLifetime
             File.Copy(file, Path.Combine(definitions, Path.GetFileName(file)));
         }
 
-        File.Copy(Path.Combine(RepositoryPaths.Root, "workflows", "definitions", "trip_briefing.json"), Path.Combine(definitions, "trip_briefing.json"));
+        foreach (var shipped in new[] { "trip_briefing.json", "support_agent.json" })
+        {
+            File.Copy(Path.Combine(RepositoryPaths.Root, "workflows", "definitions", shipped), Path.Combine(definitions, shipped));
+        }
+
         var prompts = Path.Combine(RepositoryPaths.Root, "workflows", "prompts");
         foreach (var file in Directory.GetFiles(prompts, "*", SearchOption.AllDirectories))
         {

@@ -186,6 +186,13 @@ public partial class LlmWorkflowClient
             headers: [],
             body: body, cancellationToken);
 
+    /// <summary>An agent step's loop turn by turn: usage and cost per turn, and each turn's tool calls (<c>GET /api/v1/jobs/{jobId}/agent/turns</c>).</summary>
+    public Task<AgentTurnsResponse> GetAgentTurnsAsync(Guid jobId, string? stepKey = null, CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<AgentTurnsResponse>(HttpMethod.Get, $"/api/v1/jobs/{Escape(jobId)}/agent/turns",
+            query: [("step_key", Format(stepKey))],
+            headers: [],
+            body: null, cancellationToken);
+
     /// <summary>Two jobs side by side per top-level step (<c>GET /api/v1/jobs/{jobId}/compare/{otherId}</c>).</summary>
     public Task<JobComparisonResponse> CompareJobsAsync(Guid jobId, Guid otherId, CancellationToken cancellationToken = default) =>
         SendForJsonAsync<JobComparisonResponse>(HttpMethod.Get, $"/api/v1/jobs/{Escape(jobId)}/compare/{Escape(otherId)}",

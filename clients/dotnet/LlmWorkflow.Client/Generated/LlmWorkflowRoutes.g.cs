@@ -37,6 +37,7 @@ public static partial class LlmWorkflowRoutes
         new("POST", "/api/v1/jobs", "SubmitJob", nameof(LlmWorkflowClient.SubmitJobAsync), null),
         new("GET", "/api/v1/jobs/{jobId}", "GetJob", nameof(LlmWorkflowClient.GetJobAsync), null),
         new("PATCH", "/api/v1/jobs/{jobId}", "RescheduleJob", nameof(LlmWorkflowClient.RescheduleJobAsync), null),
+        new("GET", "/api/v1/jobs/{jobId}/agent/turns", "GetAgentTurns", nameof(LlmWorkflowClient.GetAgentTurnsAsync), null),
         new("GET", "/api/v1/jobs/{jobId}/compare/{otherId}", "CompareJobs", nameof(LlmWorkflowClient.CompareJobsAsync), null),
         new("GET", "/api/v1/jobs/{jobId}/events", "StreamJobEvents", nameof(LlmWorkflowClient.EventsAsync), "Server-Sent Events: EventsAsync (resumable IAsyncEnumerable)"),
         new("POST", "/api/v1/jobs/{jobId}/fork", "ForkJob", nameof(LlmWorkflowClient.ForkJobAsync), null),
@@ -78,6 +79,10 @@ public static partial class LlmWorkflowRoutes
     /// <summary>Each schema of that document and the .NET type the client reads it as (null: a string enum or free JSON).</summary>
     public static IReadOnlyDictionary<string, Type?> Schemas { get; } = new Dictionary<string, Type?>
     {
+        ["AgentApprovalView"] = typeof(AgentApprovalView),
+        ["AgentToolCallView"] = typeof(AgentToolCallView),
+        ["AgentTurnView"] = typeof(AgentTurnView),
+        ["AgentTurnsResponse"] = typeof(AgentTurnsResponse),
         ["ApiHealthResponse"] = typeof(ApiHealthResponse),
         ["ApiKeyIssued"] = typeof(ApiKeyIssued),
         ["ApiKeyList"] = typeof(ApiKeyList),

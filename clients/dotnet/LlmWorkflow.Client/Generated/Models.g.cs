@@ -10,6 +10,111 @@ using System.Text.Json.Serialization;
 
 namespace LlmWorkflow.Client;
 
+public sealed record AgentApprovalView
+{
+    [JsonPropertyName("decision")]
+    public required string Decision { get; init; }
+
+    [JsonPropertyName("comment")]
+    public string? Comment { get; init; }
+
+    [JsonPropertyName("decided_by")]
+    public string? DecidedBy { get; init; }
+
+    [JsonPropertyName("decided_at")]
+    public string? DecidedAt { get; init; }
+
+    [JsonPropertyName("arguments_edited")]
+    public required bool ArgumentsEdited { get; init; }
+}
+
+public sealed record AgentToolCallView
+{
+    [JsonPropertyName("call_id")]
+    public required string CallId { get; init; }
+
+    [JsonPropertyName("tool")]
+    public required string Tool { get; init; }
+
+    [JsonPropertyName("arguments")]
+    public required JsonObject Arguments { get; init; }
+
+    [JsonPropertyName("status")]
+    public required string Status { get; init; }
+
+    [JsonPropertyName("attempts")]
+    public required int Attempts { get; init; }
+
+    [JsonPropertyName("result_summary")]
+    public string? ResultSummary { get; init; }
+
+    [JsonPropertyName("result_chars")]
+    public int? ResultChars { get; init; }
+
+    [JsonPropertyName("approval")]
+    public AgentApprovalView? Approval { get; init; }
+}
+
+public sealed record AgentTurnView
+{
+    [JsonPropertyName("turn")]
+    public required int Turn { get; init; }
+
+    [JsonPropertyName("provider")]
+    public required string Provider { get; init; }
+
+    [JsonPropertyName("model")]
+    public required string Model { get; init; }
+
+    [JsonPropertyName("input_tokens")]
+    public required int InputTokens { get; init; }
+
+    [JsonPropertyName("output_tokens")]
+    public required int OutputTokens { get; init; }
+
+    [JsonPropertyName("cost_usd")]
+    public double? CostUsd { get; init; }
+
+    [JsonPropertyName("duration_ms")]
+    public required double DurationMs { get; init; }
+
+    [JsonPropertyName("recorded_at")]
+    public required DateTimeOffset RecordedAt { get; init; }
+
+    [JsonPropertyName("finish_reason")]
+    public required string FinishReason { get; init; }
+
+    [JsonPropertyName("text")]
+    public string? Text { get; init; }
+
+    [JsonPropertyName("tool_calls")]
+    public required IReadOnlyList<AgentToolCallView> ToolCalls { get; init; }
+}
+
+public sealed record AgentTurnsResponse
+{
+    [JsonPropertyName("job_id")]
+    public required Guid JobId { get; init; }
+
+    [JsonPropertyName("step_key")]
+    public required string StepKey { get; init; }
+
+    [JsonPropertyName("turn_count")]
+    public required int TurnCount { get; init; }
+
+    [JsonPropertyName("input_tokens")]
+    public required int InputTokens { get; init; }
+
+    [JsonPropertyName("output_tokens")]
+    public required int OutputTokens { get; init; }
+
+    [JsonPropertyName("cost_usd")]
+    public double? CostUsd { get; init; }
+
+    [JsonPropertyName("turns")]
+    public required IReadOnlyList<AgentTurnView> Turns { get; init; }
+}
+
 public sealed record ApiHealthResponse
 {
     [JsonPropertyName("status")]

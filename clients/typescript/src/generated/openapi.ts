@@ -197,7 +197,7 @@ export interface paths {
         put?: never;
         /**
          * Send a signal (any JSON body, at most 64 KiB) to a job
-         * @description The body becomes the output of the job's wait_for_event step for that event. 202 with status "resumed" when the job was waiting for it (it is queued at once), "stored" when it is kept in the job's inbox for a wait still to come; 200 with status "duplicate" for an Idempotency-Key already used for this job and event with the same body (nothing added, nothing resumed again), also after the job has finished. 422 problem naming the Idempotency-Key header (error idempotency_key_conflict) when that key was used with a different body; 422 problem naming event (error event_not_awaited) for an event no wait_for_event or approval step of the job's workflow version waits for (the problem lists the events it does wait for). 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of letters, digits, '_', '-', '.', ':' or a body that is not JSON; 404 for an unknown job or another tenant's.
+         * @description The body becomes the output of the job's wait_for_event step for that event. 202 with status "resumed" when the job was waiting for it (it is queued at once), "stored" when it is kept in the job's inbox for a wait still to come; 200 with status "duplicate" for an Idempotency-Key already used for this job and event with the same body (nothing added, nothing resumed again), also after the job has finished. 422 problem naming the Idempotency-Key header (error idempotency_key_conflict) when that key was used with a different body; 422 problem naming event (error event_not_awaited) for an event no step of the job's workflow version waits for (a wait_for_event or approval step, an agent step's tool needing approval: the step types answer which; the problem lists them in awaited_events). 409 for a finished job, 413 over 64 KiB, 400 for an event name that is not 1-100 of letters, digits, '_', '-', '.', ':' or a body that is not JSON; 404 for an unknown job or another tenant's.
          */
         post: operations["SendSignal"];
         delete?: never;
@@ -258,6 +258,26 @@ export interface paths {
          * @description Per top-level step: each job's status, model, tokens, cost, duration, output, whether the step was reused, and where the outputs differ. Both jobs must be the caller's; otherwise 404.
          */
         get: operations["CompareJobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{jobId}/agent/turns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An agent step's loop turn by turn: usage and cost per turn, and each turn's tool calls
+         * @description step_key is the step record's step_key (the step id at the top level; inside a for_each, e.g. "items[2]/agent"). Each turn: turn (0 for the first, as the live agent_turn events number them), provider, model, input_tokens, output_tokens, cost_usd (null when the model is unpriced), duration_ms, recorded_at, finish_reason (tool_calls when the answer asked for tools, else stop), text (the model's text, untrusted: render it as text) and tool_calls: call_id, tool, arguments (as run, a person's edit included), status (started, awaiting_approval, approved, finished, failed, rejected, or not_started when the loop has not reached it), attempts, result_summary (the first 280 characters of the tool's result), result_chars and approval (null when the call needed none; else decision approved, rejected, pending or expired, comment, decided_by, decided_at, arguments_edited). Totals over the turns beside them. An empty list for a step that has no paid turn (yet, or not an agent step). 400 naming step_key when it is missing or longer than 500 characters; 404 for an unknown job or another tenant's.
+         */
+        get: operations["GetAgentTurns"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1077,6 +1097,58 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AgentApprovalView: {
+            decision: string;
+            comment: null | string;
+            decided_by: null | string;
+            decided_at: null | string;
+            arguments_edited: boolean;
+        };
+        AgentToolCallView: {
+            call_id: string;
+            tool: string;
+            arguments: components["schemas"]["JsonObject"];
+            status: string;
+            /** Format: int32 */
+            attempts: number;
+            result_summary: null | string;
+            /** Format: int32 */
+            result_chars: null | number;
+            approval: null | components["schemas"]["AgentApprovalView"];
+        };
+        AgentTurnView: {
+            /** Format: int32 */
+            turn: number;
+            provider: string;
+            model: string;
+            /** Format: int32 */
+            input_tokens: number;
+            /** Format: int32 */
+            output_tokens: number;
+            /** Format: double */
+            cost_usd: null | number;
+            /** Format: double */
+            duration_ms: number;
+            /** Format: date-time */
+            recorded_at: string;
+            finish_reason: string;
+            text: null | string;
+            tool_calls: components["schemas"]["AgentToolCallView"][];
+        };
+        AgentTurnsResponse: {
+            /** Format: uuid */
+            job_id: string;
+            step_key: string;
+            /** Format: int32 */
+            turn_count: number;
+            /** Format: int32 */
+            input_tokens: number;
+            /** Format: int32 */
+            output_tokens: number;
+            /** Format: double */
+            cost_usd: null | number;
+            turns: components["schemas"]["AgentTurnView"][];
+        };
         ApiHealthResponse: {
             status: components["schemas"]["HealthState"];
             version: string;
@@ -3759,6 +3831,84 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobComparisonResponse"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["JobProblem"];
+                };
+            };
+            /** @description Gone */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["JobProblem"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    GetAgentTurns: {
+        parameters: {
+            query?: {
+                step_key?: string;
+            };
+            header?: never;
+            path: {
+                jobId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentTurnsResponse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
                 };
             };
             /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */

@@ -130,6 +130,11 @@ export const routes = [
   },
   {
     "method": "GET",
+    "path": "/api/v1/jobs/{jobId}/agent/turns",
+    "operationId": "GetAgentTurns"
+  },
+  {
+    "method": "GET",
     "path": "/api/v1/jobs/{jobId}/compare/{otherId}",
     "operationId": "CompareJobs"
   },
@@ -312,6 +317,45 @@ export const routes = [
 
 /** Each schema's fields (JSON names) in that document. */
 export const schemaFields: Readonly<Record<string, readonly string[]>> = {
+  "AgentApprovalView": [
+    "arguments_edited",
+    "comment",
+    "decided_at",
+    "decided_by",
+    "decision"
+  ],
+  "AgentToolCallView": [
+    "approval",
+    "arguments",
+    "attempts",
+    "call_id",
+    "result_chars",
+    "result_summary",
+    "status",
+    "tool"
+  ],
+  "AgentTurnsResponse": [
+    "cost_usd",
+    "input_tokens",
+    "job_id",
+    "output_tokens",
+    "step_key",
+    "turn_count",
+    "turns"
+  ],
+  "AgentTurnView": [
+    "cost_usd",
+    "duration_ms",
+    "finish_reason",
+    "input_tokens",
+    "model",
+    "output_tokens",
+    "provider",
+    "recorded_at",
+    "text",
+    "tool_calls",
+    "turn"
+  ],
   "ApiHealthResponse": [
     "services",
     "status",

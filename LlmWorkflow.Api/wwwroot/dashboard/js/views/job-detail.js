@@ -14,6 +14,7 @@ import { buildTree, definitionOrder } from '../step-tree.js';
 import { dashboardConfig, traceUrl } from '../config.js';
 import { attemptTraceList } from '../attempt-traces.js';
 import { pauseHolding, scheduledActions, scheduledText } from '../scheduled-job.js';
+import { agentSteps, agentTurnsPanel } from '../agent-turns.js';
 
 export async function renderJobDetail(main, jobId) {
   let job = null;
@@ -25,6 +26,8 @@ export async function renderJobDetail(main, jobId) {
   let order = new Map(); // step id -> position in the workflow definition (empty until it has loaded)
   let aspireUrl = null; // the Aspire dashboard, where a job's trace and logs are
   const streams = new Map(); // step_key -> <pre> of streamed text
+  const agentPanels = new Map(); // step_key -> an agent step's turns panel (agent-turns.js), kept across redraws
+  let definedAgents = new Map(); // the definition's agent steps: id -> display name
 
   const heading = h('h1', { tabindex: '-1' }, 'Job');
   const header = h('div');
@@ -83,10 +86,13 @@ export async function renderJobDetail(main, jobId) {
         parent_step_id: step.parent_step_id, branch: step.branch, first_started_at: firstStart.get(key),
       });
     }
+    showParkedAgent();
     if (job.status === 'processing' && job.progress?.current_step_id && ![...steps.values()].some((s) => s.step_id === job.progress.current_step_id)) {
       mergeStep(job.progress.current_step_id, { step_id: job.progress.current_step_id, display_name: job.progress.current_step_name, status: 'running' });
     }
     render();
+    // An agent step's turns are read beside the status: each status read (a step's end, a poll, the run's end) re-reads them.
+    for (const panel of agentPanels.values()) panel.refresh();
     follow();
   }
 
@@ -102,6 +108,16 @@ export async function renderJobDetail(main, jobId) {
     liveState.textContent = `Finished: ${job.status}.`;
     // Its deliveries too (a replay just added one); the first read comes before the page knows whether it may see them.
     if (webhooksAvailable) loadWebhooks();
+  }
+
+  /**
+   * A job parked by its agent step (a tool waiting for approval) has no record of that step yet: the step is shown as
+   * waiting, so its turns so far can be read. Its key is its id (the wait names the step, not its key).
+   */
+  function showParkedAgent() {
+    const id = job?.status === 'waiting' ? job.waiting_for?.step_id : null;
+    if (!id || !definedAgents.has(id) || [...steps.values()].some((s) => s.step_id === id)) return;
+    mergeStep(id, { step_id: id, display_name: definedAgents.get(id), status: 'waiting', type: 'agent' });
   }
 
   function mergeStep(key, fields) {
@@ -298,6 +314,7 @@ export async function renderJobDetail(main, jobId) {
       timingBar(step, span),
       step.error ? h('p', { class: 'notice error' }, step.error.message ?? formatJson(step.error)) : null,
       stream ?? null,
+      agentPanel(step),
       stepActions(step),
       stepDetail(step, opened.has(step.key)),
       node.groups.length
@@ -308,6 +325,18 @@ export async function renderJobDetail(main, jobId) {
             h('ol', { class: 'timeline nested' }, group.children.map((child) => stepItem(child, span, opened))));
         }))
         : null);
+  }
+
+  /** An agent step's loop, turn by turn with its tool calls; the same node across redraws, so it does not flicker. */
+  function agentPanel(step) {
+    if (step.type !== 'agent') return null;
+    let panel = agentPanels.get(step.key);
+    if (!panel) {
+      panel = agentTurnsPanel(jobId, step.key, step.display_name ?? step.step_id);
+      agentPanels.set(step.key, panel);
+      panel.refresh();
+    }
+    return panel.element;
   }
 
   /**
@@ -614,7 +643,8 @@ export async function renderJobDetail(main, jobId) {
       try { data = JSON.parse(event.data); } catch { /* keep {} */ }
       onEvent(type, data);
     };
-    for (const type of ['run_started', 'step_started', 'step_completed', 'llm_delta', 'llm_call_completed', 'run_waiting', 'run_completed', 'run_failed', 'cancelled']) {
+    for (const type of ['run_started', 'step_started', 'step_completed', 'llm_delta', 'llm_call_completed', 'run_waiting', 'run_completed', 'run_failed', 'cancelled',
+      'agent_turn', 'agent_tool_call', 'agent_tool_result']) {
       source.addEventListener(type, handle(type));
     }
     source.onerror = () => {
@@ -682,6 +712,12 @@ export async function renderJobDetail(main, jobId) {
         else renderTimeline();
         break;
       }
+      case 'agent_turn':
+      case 'agent_tool_call':
+      case 'agent_tool_result':
+        // A turn paid or a tool called: the step's turns are read again (the events carry a summary only).
+        agentPanels.get(key)?.refresh();
+        break;
       case 'run_waiting':
         // Parked at a sleep or a wait for a signal: the status says what it waits for and until when.
         reloadSoon();
@@ -737,6 +773,8 @@ export async function renderJobDetail(main, jobId) {
   // The definition orders sibling steps as written; without it (a removed workflow) they go by first start.
   api(`/workflows/${encodeURIComponent(job.workflow_name)}`).then(({ data }) => {
     order = definitionOrder(data);
+    definedAgents = agentSteps(data);
+    if (job) showParkedAgent();
     if (!disposed && steps.size) renderTimeline();
     // Says the timeline's siblings now follow the definition (pages and tests read the order only after this).
     main.dataset.stepOrder = 'definition';
@@ -747,6 +785,7 @@ export async function renderJobDetail(main, jobId) {
   return () => {
     disposed = true;
     disconnect();
+    for (const panel of agentPanels.values()) panel.dispose();
     clearTimeout(pollTimer);
     clearTimeout(reloadTimer);
     document.title = 'LlmWorkflow dashboard';
