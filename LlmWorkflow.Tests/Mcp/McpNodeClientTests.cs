@@ -9,8 +9,10 @@ namespace LlmWorkflow.Tests.Mcp;
 /// <summary>
 /// The official MCP TypeScript SDK (<c>@modelcontextprotocol/sdk</c>, <c>clients/mcp-node</c>) under Node against the
 /// API on a real port and a worker: with a tenant-bound API key it connects over Streamable HTTP, lists the tools,
-/// sees a call that breaks the input schema refused, runs <c>hello_transform</c> and follows the job with
-/// <c>get_job</c> to its end. The job is that tenant's: another tenant's key cannot see it.
+/// sees a call that breaks the input schema refused, runs the shipped <c>support_agent</c> (an agent step on the mock
+/// provider whose refund waits for a person) and follows the job with <c>get_job</c>: <c>input_required</c> while the
+/// refund waits (the script approves it through the signed decision link in <c>waiting_for</c>), then <c>completed</c>
+/// with the agent's reply. The job is that tenant's: another tenant's key cannot see it.
 /// </summary>
 [SystemTest]
 public sealed class McpNodeClientTests(TestServers servers, ITestOutputHelper output)
@@ -39,8 +41,9 @@ public sealed class McpNodeClientTests(TestServers servers, ITestOutputHelper ou
         {
             ["MCP_URL"] = new Uri(api.BaseAddress, "mcp").ToString(),
             ["LLMWF_API_KEY"] = TenantKey,
-            ["WORKFLOW"] = "hello_transform",
-            ["INPUT"] = """{"name": "Ada"}""",
+            ["WORKFLOW"] = "support_agent",
+            ["INPUT"] = await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Workflows, "examples", "support_agent.json"), ct),
+            ["APPROVE"] = "1",
         }, Directory);
         output.WriteLine(text);
         var seen = JsonNode.Parse(text.Split('\n').Last(l => l.StartsWith('{')))!.AsObject();
@@ -50,18 +53,21 @@ public sealed class McpNodeClientTests(TestServers servers, ITestOutputHelper ou
         Assert.Contains("cancel_job", tools);
         Assert.Contains("support_agent", tools);
         using var caller = api.CreateClient(admin: false);
-        var catalog = await caller.GetFromJsonAsync<JsonObject>("/api/v1/workflows/hello_transform", ct);
+        var catalog = await caller.GetFromJsonAsync<JsonObject>("/api/v1/workflows/support_agent", ct);
         Assert.True(JsonNode.DeepEquals(catalog!["input_schema"], seen["input_schema"]), seen["input_schema"]!.ToJsonString());
 
         Assert.True((bool)seen["refused"]!["is_error"]!);
-        Assert.Contains("name", (string)seen["refused"]!["text"]!, StringComparison.Ordinal);
+        Assert.Contains("input_data.customer_name", (string)seen["refused"]!["text"]!, StringComparison.Ordinal);
 
         var jobId = (string)seen["accepted"]!["job_id"]!;
         Assert.Equal(("queued", "working"), ((string?)seen["accepted"]!["status"], (string?)seen["accepted"]!["mcp_task_status"]));
         var final = seen["final"]!;
         Assert.Equal(("completed", "completed"), ((string?)final["status"], (string?)final["mcp_task_status"]));
-        Assert.Equal("Hello, Ada!", (string?)final["result"]!["output"]!["greeting"]);
-        Assert.Equal("completed", (string?)seen["task_statuses"]!.AsArray()[^1]);
+        var reply = final["result"]!["output"]!;
+        Assert.Equal(("answered", 2), ((string?)reply["stop_reason"], (int)reply["tool_calls"]!));
+        Assert.False(string.IsNullOrWhiteSpace((string?)reply["reply"]), reply.ToJsonString());
+        var statuses = seen["task_statuses"]!.AsArray().Select(s => (string)s!).ToList();
+        Assert.Equal(["input_required", "completed"], statuses.Where(s => s != "working"));
 
         // Tenancy: the default tenant's key does not see the node tenant's job; the node tenant's key does (REST agrees with MCP).
         using var other = await caller.GetAsync($"/api/v1/status/{jobId}", ct);

@@ -1,8 +1,10 @@
 // The official MCP TypeScript SDK's client against LlmWorkflow's /mcp over Streamable HTTP, with a tenant API key:
 // lists the tools, checks the workflow tool's input schema is enforced, runs the workflow, and follows the job with
-// get_job until its MCP task status is final. Prints one JSON line with what it saw (LlmWorkflow.Tests reads it).
+// get_job until its MCP task status is final. A job that needs a person (input_required: an approval) is approved
+// through its signed decision link when APPROVE=1, as the person would on the page. Prints one JSON line with what it
+// saw (LlmWorkflow.Tests reads it).
 //
-//   MCP_URL=http://127.0.0.1:5080/mcp LLMWF_API_KEY=... WORKFLOW=hello_transform INPUT='{"name":"Ada"}' node follow-workflow.mjs
+//   MCP_URL=http://127.0.0.1:5080/mcp LLMWF_API_KEY=... WORKFLOW=support_agent INPUT="$(cat ../../workflows/examples/support_agent.json)" APPROVE=1 node follow-workflow.mjs
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
@@ -35,6 +37,10 @@ for (;;) {
   status = answer(await client.callTool({ name: "get_job", arguments: { job_id: jobId } }));
   if (seen.at(-1) !== status.mcp_task_status) seen.push(status.mcp_task_status);
   if (["completed", "failed", "cancelled"].includes(status.mcp_task_status)) break;
+  if (status.mcp_task_status === "input_required" && process.env.APPROVE === "1" && status.waiting_for?.decision_url) {
+    const decided = await fetch(status.waiting_for.decision_url, { method: "POST", body: new URLSearchParams({ decision: "approve", comment: "node client" }) });
+    if (!decided.ok) fail(`the decision link answered ${decided.status}`);
+  }
   if (Date.now() > deadline) fail(`job ${jobId} still ${status.status} at the deadline`);
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
