@@ -38,8 +38,8 @@ public sealed class CatalogChildWorkflows(Func<string, WorkflowDefinition?> find
 /// the arguments (<c>${item.x}</c>), or the arguments themselves; it must pass the child's <c>input_schema</c>. The
 /// model gets <c>{"workflow", "status", "output"}</c> (or <c>"error"</c>). Like every tool the call goes through the
 /// ledger: a finished child is never run again; a child interrupted by a crash runs again from its start under the
-/// same run id (derived from the call's idempotency key). Its LLM usage is added to the agent step's. A child cannot
-/// wait (sleep, signals, approvals) and cannot contain an agent step.
+/// same run id (derived from the call's idempotency key). Its LLM usage is added to the agent step's, and the job's
+/// remaining <c>max_cost_usd</c> is its own. A child cannot wait (sleep, signals, approvals) and cannot contain an agent step.
 /// </summary>
 internal sealed class WorkflowAgentTool(AgentToolDefinition definition, IChildWorkflows? workflows, StepContext parent) : DeclaredAgentTool(definition)
 {
@@ -66,7 +66,6 @@ internal sealed class WorkflowAgentTool(AgentToolDefinition definition, IChildWo
             Context = run.Context,
             Prompts = run.Prompts,
             Prices = run.Prices,
-            SpendBudget = run.SpendBudget,
             TenantId = run.TenantId,
             UserId = run.UserId,
             ServiceTier = run.ServiceTier,
