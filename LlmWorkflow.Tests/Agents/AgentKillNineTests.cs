@@ -42,8 +42,7 @@ public sealed class AgentKillNineTests(TestServers servers)
         var settings = environment.Settings(Settings(provider));
         await using var api = new ApiFactory(settings);
         using var client = api.CreateAuthenticatedClient();
-        var doomed = await WorkerProcess.StartAsync(new Dictionary<string, string?>(settings) { ["Worker:Id"] = "agent-k9-doomed" });
-        await using var doomedProcess = doomed;
+        await using var doomed = await WorkerProcess.StartAsync(new Dictionary<string, string?>(settings) { ["Worker:Id"] = "agent-k9-doomed" });
 
         var heldTurn = provider.Hold(InModelTurn, turn: 1);
         var heldTool = tools.Hold("orders", InToolCall);
