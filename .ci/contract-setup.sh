@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Node packages the tests drive, exactly as locked: the contract suite's independent clients
 # (clients/contract, for LlmWorkflow.Tests/Contract) and the TypeScript client package (clients/typescript, for
-# LlmWorkflow.Tests/Clients), which is then built to dist/ with tsc.
+# LlmWorkflow.Tests/Clients), which is then built to dist/ with tsc, and the official MCP TypeScript SDK (clients/mcp-node,
+# for LlmWorkflow.Tests/Mcp/McpNodeClientTests).
 # Idempotent: skips npm ci where node_modules already matches the lockfile.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -25,6 +26,7 @@ install_locked() {
 
 install_locked clients/contract
 install_locked clients/typescript
+install_locked clients/mcp-node
 cd "$root/clients/typescript"
 npm run --silent build
 echo "contract-setup: built clients/typescript/dist"

@@ -20,6 +20,9 @@ public sealed class AgentServices(IAgentStore store, HttpClient toolHttp)
 
     public int MaxToolResultChars { get; init; } = DefaultMaxToolResultChars;
 
+    /// <summary>Finds and runs the workflows <c>workflow</c> tools name; a host without a catalog has none.</summary>
+    public IChildWorkflows? Workflows { get; init; }
+
     /// <summary>In-memory state and a guarded client that refuses private networks (the safe default of engine-only runs).</summary>
     public static AgentServices InMemory(bool allowPrivateNetworks = false) => new(
         new InMemoryAgentStore(),

@@ -36,7 +36,7 @@ internal sealed class AgentStepHandler(
         List<McpToolSource> mcpSources = [];
         try
         {
-            var toolbox = await ToolboxAsync(config, mcpSources, cancellationToken).ConfigureAwait(false);
+            var toolbox = await ToolboxAsync(config, context, mcpSources, cancellationToken).ConfigureAwait(false);
             var loop = new AgentLoop(new AgentLoopSetup(config, toolbox, services, gateway, prices), context);
             return await loop.RunAsync(opening, cancellationToken).ConfigureAwait(false);
         }
@@ -80,7 +80,7 @@ internal sealed class AgentStepHandler(
     private static string Resolve(string text, ExpressionScope scope) =>
         TextTemplate.MayContainExpression(text) ? ValueResolver.ResolveText(text, scope) : text;
 
-    private async Task<AgentToolbox> ToolboxAsync(AgentStepConfig config, List<McpToolSource> mcpSources, CancellationToken cancellationToken)
+    private async Task<AgentToolbox> ToolboxAsync(AgentStepConfig config, StepContext context, List<McpToolSource> mcpSources, CancellationToken cancellationToken)
     {
         var tools = new Dictionary<string, IAgentTool>(StringComparer.Ordinal);
         var definitions = new Dictionary<string, AgentToolDefinition>(StringComparer.Ordinal);
@@ -107,6 +107,7 @@ internal sealed class AgentStepHandler(
                 AgentToolDefinition.Http => new HttpAgentTool(definition, services.ToolHttp, services.MaxToolResultChars),
                 AgentToolDefinition.Transform => new TransformAgentTool(definition, transforms),
                 AgentToolDefinition.ExternalApi => new ExternalApiAgentTool(definition, external),
+                AgentToolDefinition.Workflow => new WorkflowAgentTool(definition, services.Workflows, context),
                 _ => throw WorkflowException.Config("unsupported_tool", $"Tool \"{definition.Name}\": type \"{definition.Type}\" is not supported."),
             };
             definitions[definition.Name] = definition;

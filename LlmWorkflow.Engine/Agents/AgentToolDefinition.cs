@@ -15,8 +15,9 @@ public sealed partial record AgentToolDefinition
     public const string Transform = "transform";
     public const string ExternalApi = "external_api";
     public const string Mcp = "mcp";
+    public const string Workflow = "workflow";
 
-    public static IReadOnlyList<string> Types { get; } = [Http, Transform, ExternalApi, Mcp];
+    public static IReadOnlyList<string> Types { get; } = [Http, Transform, ExternalApi, Mcp, Workflow];
 
     private static readonly string[] Methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 
@@ -130,6 +131,13 @@ public sealed partial record AgentToolDefinition
                 if (AgentStepConfig.Text(spec, "url", problems, path) is null)
                 {
                     problems.Add($"{path}.url is required for an mcp tool source (the server's Streamable HTTP endpoint).");
+                }
+
+                break;
+            case Workflow:
+                if (AgentStepConfig.Text(spec, "workflow", problems, path) is null)
+                {
+                    problems.Add($"{path}.workflow is required for a workflow tool (the name of the workflow it runs).");
                 }
 
                 break;
