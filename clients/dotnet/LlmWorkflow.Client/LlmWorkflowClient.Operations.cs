@@ -35,9 +35,12 @@ public partial class LlmWorkflowClient
     public Task<LlmWorkflow.Contracts.JobStatusResponse> RescheduleAsync(Guid jobId, DateTimeOffset runAt, CancellationToken cancellationToken = default) =>
         RescheduleJobAsync(jobId, new RescheduleJobRequest { RunAt = runAt.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture) }, cancellationToken);
 
-    /// <summary>Moves a scheduled job to run <paramref name="delay"/> from now (whole seconds; <see cref="TimeSpan.Zero"/> runs it now).</summary>
+    /// <summary>
+    /// Moves a scheduled job to run <paramref name="delay"/> from now, in whole seconds rounded up. The service's shortest
+    /// delay is one second, so <see cref="TimeSpan.Zero"/> (run it now) asks for that, as the dashboard's Run now does.
+    /// </summary>
     public Task<LlmWorkflow.Contracts.JobStatusResponse> RescheduleAsync(Guid jobId, TimeSpan delay, CancellationToken cancellationToken = default) =>
-        RescheduleJobAsync(jobId, new RescheduleJobRequest { DelaySeconds = (long)delay.TotalSeconds }, cancellationToken);
+        RescheduleJobAsync(jobId, new RescheduleJobRequest { DelaySeconds = Math.Max(1, (long)Math.Ceiling(delay.TotalSeconds)) }, cancellationToken);
 
     /// <summary>Pauses a schedule: its ticks are recorded skipped (reason paused) until it is resumed.</summary>
     public Task<ScheduleResponse> PauseScheduleAsync(Guid scheduleId, CancellationToken cancellationToken = default) =>

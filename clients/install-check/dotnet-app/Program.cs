@@ -16,7 +16,7 @@ var order = await llm.SubmitAsync(new SubmitWorkflowRequest
     WorkflowName = "order_payment",
     InputData = new JsonObject { ["order_id"] = "A-2", ["customer_name"] = "Grace", ["items"] = new JsonArray("coffee"), ["total"] = "EUR 3.20" },
 });
-var signal = await llm.SignalAsync(order.Job.JobId, "payment.received", new { paid = true }, idempotencyKey: $"pay-{order.Job.JobId}");
+var signal = await llm.SignalAsync(order.Job.JobId, "payment.received", new { paid = true, payment_id = "pay_dotnet_1" }, idempotencyKey: $"pay-{order.Job.JobId}");
 var paid = await llm.WaitForCompletionAsync(order.Job.JobId, wait);
 Console.WriteLine($"dotnet app: signal {signal.Event} {signal.Status}, order job {paid.Status}");
 

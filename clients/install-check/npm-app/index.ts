@@ -16,12 +16,12 @@ const order = await llm.submit({
   workflow_name: "order_payment",
   input_data: { order_id: "A-1", customer_name: "Ada", items: ["tea"], total: "EUR 4.50" },
 });
-const signal = await llm.signal(order.job_id, "payment.received", { paid: true }, { idempotencyKey: `pay-${order.job_id}` });
+const signal = await llm.signal(order.job_id, "payment.received", { paid: true, payment_id: "pay_npm_1" }, { idempotencyKey: `pay-${order.job_id}` });
 const paid = await llm.waitForCompletion(order.job_id, waitOptions);
 console.log(`npm app: signal ${signal.event} ${signal.status}, order job ${paid.status}`);
 
 const later = await llm.submit({ workflow_name: "hello_transform", input_data: { name: "later" }, delay_seconds: 3600 });
-await llm.reschedule(later.job_id, { delaySeconds: 0 });
+await llm.reschedule(later.job_id, { delaySeconds: 1 });
 console.log(`npm app: rescheduled job ${(await llm.waitForCompletion(later.job_id, waitOptions)).status}`);
 
 const schedule = await llm.createSchedule({ name: `npm-${Date.now()}`, workflow_name: "hello_transform", cron: "0 3 * * *", input_data: { name: "cron" } });

@@ -16,7 +16,7 @@ export type ScheduleListResponse = Schemas["ScheduleListResponse"];
 export type StartProjectRequest = Schemas["StartProjectRequest"];
 export type ProjectDocument = Schemas["ProjectDocument"];
 
-/** When a scheduled job runs instead: at a time (ISO 8601 or a Date), or after a delay (0 runs it now). */
+/** When a scheduled job runs instead: at a future time (ISO 8601 or a Date), or after 1 s or more (1 runs it now). */
 export type RescheduleTo = { runAt: string | Date } | { delaySeconds: number };
 
 /** The statuses a job does not leave. */
@@ -149,7 +149,10 @@ export class LlmWorkflowClient {
     return data!;
   }
 
-  /** Moves a scheduled (not yet started) job (`PATCH /api/v1/jobs/{jobId}`): `{ runAt }` or `{ delaySeconds }`. */
+  /**
+   * Moves a scheduled (not yet started) job (`PATCH /api/v1/jobs/{jobId}`): `{ runAt }` (in the future) or
+   * `{ delaySeconds }` (1 to a year; `{ delaySeconds: 1 }` runs it now, as the dashboard's Run now does).
+   */
   async reschedule(jobId: string, to: RescheduleTo, signal?: AbortSignal): Promise<JobStatusResponse> {
     const body = "runAt" in to
       ? { run_at: to.runAt instanceof Date ? to.runAt.toISOString() : to.runAt }

@@ -103,7 +103,7 @@ test("signal, reschedule and the schedule helpers send the routes and bodies the
     { status: request.method === "POST" && request.url.endsWith("/schedules") ? 201 : 200 }));
   await client.signal(jobId, "payment.received", { paid: true }, { idempotencyKey: "pay-1" });
   await client.reschedule(jobId, { runAt: new Date("2026-02-01T10:00:00Z") });
-  await client.reschedule(jobId, { delaySeconds: 0 });
+  await client.reschedule(jobId, { delaySeconds: 1 });
   await client.createSchedule({ name: "n", workflow_name: "w", cron: "0 3 * * *" }, { idempotencyKey: "s-1" });
   await client.listSchedules({ limit: 5 });
   await client.triggerSchedule(jobId);
@@ -112,7 +112,7 @@ test("signal, reschedule and the schedule helpers send the routes and bodies the
   assert.deepEqual(sent, [
     ["POST", `/api/v1/jobs/${jobId}/signals/payment.received`, "pay-1", '{"paid":true}'],
     ["PATCH", `/api/v1/jobs/${jobId}`, null, '{"run_at":"2026-02-01T10:00:00.000Z"}'],
-    ["PATCH", `/api/v1/jobs/${jobId}`, null, '{"delay_seconds":0}'],
+    ["PATCH", `/api/v1/jobs/${jobId}`, null, '{"delay_seconds":1}'],
     ["POST", "/api/v1/schedules", "s-1", '{"name":"n","workflow_name":"w","cron":"0 3 * * *"}'],
     ["GET", "/api/v1/schedules?limit=5", null, null],
     ["POST", `/api/v1/schedules/${jobId}/trigger`, null, null],
