@@ -413,7 +413,7 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
 
             withCalls++;
             await Expect(row).ToHaveCountAsync(1);
-            await Expect(row.Locator("td").Nth(1)).ToHaveTextAsync(calls.ToString("N0", CultureInfo.GetCultureInfo("en-US")));
+            await Expect(row.Locator("td").Nth(1)).ToHaveTextAsync(calls.ToString("N0", CultureInfo.InvariantCulture));
         }
 
         Assert.True(withCalls > 0, "a tenant had calls in the period");
