@@ -98,14 +98,30 @@ public static class LocalServers
     // The orchestrator stops an executable with SIGTERM, which is postgres's smart shutdown: it waits for every client
     // to disconnect, the orchestrator's patience ran out first and it killed postgres (a 15.5 s Ctrl+C, and a cluster
     // left "in production" that the next start had to recover). This runs postgres as its child and answers SIGTERM or
-    // SIGINT with the smart shutdown for 3 s (the api and the workers, stopping at the same time, finish their last
-    // writes on the connections they hold), then SIGINT, the fast shutdown (sessions ended, a checkpoint, "shut down"
-    // in pg_control: well under a second when idle), and waits until postgres has exited. Its exit code is postgres's.
+    // SIGINT by waiting, for up to 3 s, until no client is connected (a backend is a child of postgres whose title
+    // holds the client's address, "postgres: user db 127.0.0.1(port) idle"), then SIGINT, the fast shutdown (a
+    // checkpoint and "shut down" in pg_control: well under a second when idle), and waits until postgres has exited.
+    // The api and the workers stop at the same time and their last writes need the server: the smart shutdown refused
+    // them a new connection, so they retried until the fast shutdown cut them off (a worker's stop took 7-12 s under
+    // load); now the server takes their connections until they have gone. Its exit code is postgres's.
     // (A background command of a script starts with SIGINT ignored, but postgres sets its own handler for it.)
     private const string FastShutdownScript = """
         "$@" &
         server=$!
-        trap 'kill -TERM "$server" 2> /dev/null; (sleep 3; kill -INT "$server" 2> /dev/null) &' TERM INT
+        clients() {
+          local children title
+          read -r -a children < "/proc/$server/task/$server/children" 2> /dev/null || return 1
+          for child in "${children[@]}"; do
+            IFS= read -r -d '' title < "/proc/$child/cmdline" 2> /dev/null
+            case "$title" in *"("*")"*) return 0 ;; esac
+          done
+          return 1
+        }
+        stop() {
+          for _ in $(seq 30); do clients || break; sleep 0.1; done
+          kill -INT "$server" 2> /dev/null
+        }
+        trap 'stop &' TERM INT
         while kill -0 "$server" 2> /dev/null; do wait "$server"; done
         wait "$server"
         """;

@@ -58,10 +58,13 @@ public static class OpenTelemetryExtensions
                 .AddSource([.. TelemetryNames.ActivitySources])
                 // Before any exporter: captured prompts and answers are redacted as the logs are.
                 .AddProcessor(new GenAiContentRedactor())
-                // Orchestrators probe every few seconds; a filtered request also drops its children (the checks' pings).
+                // Before any exporter too: a worker's no-op stream entries export no job.run (QuietTraceFilter).
+                .AddProcessor(new QuietTraceFilter())
+                // Orchestrators probe every few seconds and the operator dashboard re-reads its view as often; a filtered
+                // request also drops its children (the checks' pings, the reads' queries).
                 .AddAspNetCoreInstrumentation(aspNetCore =>
                 {
-                    aspNetCore.Filter = context => !IsHealthProbe(context.Request.Path);
+                    aspNetCore.Filter = context => !IsHealthProbe(context.Request.Path) && !QuietTraceFilter.IsDashboardRead(context.Request);
                     // A decision link's token is a capability: the span keeps the route, not the token.
                     aspNetCore.EnrichWithHttpRequest = (activity, request) =>
                     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Deque.AxeCore.Playwright;
 using LlmWorkflow.Tests.Infrastructure;
 using Microsoft.Playwright;
@@ -380,7 +381,43 @@ public sealed partial class DashboardBrowserTests(DashboardFixture fixture) : Da
 
         await Expect(page.Locator("[data-group=by_user]")).ToContainTextAsync("linus");
         await Expect(page.Locator("[data-group=by_model]")).ToContainTextAsync("anthropic/claude-haiku-4-5");
+        await AssertTenantRowsAsync(page, "days=7");
+
+        // Today: from today's UTC midnight to now, the same figures as the report of that range.
+        await page.GetByLabel("Period", new() { Exact = true }).SelectOptionAsync("today");
+        await Expect(page.Locator("main [data-query]")).ToHaveAttributeAsync("data-query", new Regex("^from=.*&to="));
+        var today = await page.Locator("main [data-query]").GetAttributeAsync("data-query");
+        var todays = await fixture.Admin.GetFromJsonAsync<JsonObject>($"api/v1/admin/usage?{today}", Ct);
+        Assert.Equal((decimal)todays!["total"]!["calls"]!, decimal.Parse((await page.Locator("[data-total=calls]").GetAttributeAsync("data-value"))!, CultureInfo.InvariantCulture));
+        await AssertTenantRowsAsync(page, today!);
+        await AssertNoSeriousAccessibilityViolationsAsync(page, "costs with the by-tenant table");
         AssertNoConsoleErrors();
+    }
+
+    /// <summary>The by-tenant table: a row per tenant with calls in the period, each the tenant's own report's figures.</summary>
+    private async Task AssertTenantRowsAsync(IPage page, string query)
+    {
+        var tenants = await fixture.Admin.GetFromJsonAsync<JsonObject>("api/v1/admin/tenants", Ct);
+        var withCalls = 0;
+        foreach (var tenant in tenants!["tenants"]!.AsArray())
+        {
+            var id = (string)tenant!["tenant_id"]!;
+            var own = await fixture.Admin.GetFromJsonAsync<JsonObject>($"api/v1/admin/usage?{query}&tenant_id={Uri.EscapeDataString(id)}", Ct);
+            var calls = (int)own!["total"]!["calls"]!;
+            var row = page.Locator("[data-group=by_tenant] tbody tr").Filter(new() { Has = page.Locator($"a[href*='tenant_id={Uri.EscapeDataString(id)}']") });
+            if (calls == 0)
+            {
+                await Expect(row).ToHaveCountAsync(0);
+                continue;
+            }
+
+            withCalls++;
+            await Expect(row).ToHaveCountAsync(1);
+            await Expect(row.Locator("td").Nth(1)).ToHaveTextAsync(calls.ToString("N0", CultureInfo.InvariantCulture));
+        }
+
+        Assert.True(withCalls > 0, "a tenant had calls in the period");
+        await Expect(page.Locator("[data-group=by_tenant] tbody tr:not([data-key='(other tenants)'])")).ToHaveCountAsync(withCalls);
     }
 
     [Fact]

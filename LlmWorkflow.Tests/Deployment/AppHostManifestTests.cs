@@ -153,7 +153,7 @@ public sealed partial class AppHostManifestTests
     private static Task<string> ValidateAsync(string document, bool expectValid = true) =>
         ExternalCommand.RunAsync(
             "node",
-            [Path.Combine(RepositoryPaths.Root, "tools", "json-schema-validator", "validate.mjs"), Schema, document],
+            [SetupScripts.JsonSchemaValidator, Schema, document],
             TimeSpan.FromSeconds(60),
             allowFailure: !expectValid);
 

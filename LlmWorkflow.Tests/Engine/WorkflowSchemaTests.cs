@@ -90,7 +90,7 @@ public sealed class WorkflowSchemaTests
     private static Task<string> AjvAsync(IEnumerable<string> documents, bool expectValid = true) =>
         ExternalCommand.RunAsync(
             "node",
-            [Path.Combine(RepositoryPaths.Root, "tools", "json-schema-validator", "validate.mjs"), "--strict",
+            [SetupScripts.JsonSchemaValidator, "--strict",
                 Path.Combine(RepositoryPaths.Workflows, "workflow.schema.json"), .. documents],
             TimeSpan.FromSeconds(60),
             allowFailure: !expectValid);

@@ -63,7 +63,7 @@ public sealed class OtlpEndToEndTests(TestServers servers)
         await hooks.WaitForRequestsAsync(1, Wait);
 
         // The trace tree of the job.
-        var run = await WaitForSpanAsync(receiver, s => s.Name == "job.run" && s.Attribute("llmworkflow.job_id")?.StringValue == jobId);
+        var run = await WaitForSpanAsync(receiver, s => s.Name == $"job.run {Workflow}" && s.Attribute("llmworkflow.job_id")?.StringValue == jobId);
         // Each process exports in its own batches: wait for the API's root span as well as the worker's steps.
         await Eventually.TrueAsync(() => Task.FromResult(
                 receiver.Spans.Count(s => s.TraceId == run.TraceId && s.Name.StartsWith("step ", StringComparison.Ordinal)) == 3
@@ -106,7 +106,7 @@ public sealed class OtlpEndToEndTests(TestServers servers)
         Assert.DoesNotContain(trace, s => s.Service == "worker" && IsRedis(s) && s.Name == "XACK");
         Assert.Contains(trace, s => s.Scope == "Npgsql" && s.ParentSpanId == root.SpanId);
         var ours = trace.Where(s => s.Scope == "LlmWorkflow").Select(s => s.Name).Order().ToList();
-        Assert.Equal(["chat gpt-4o-mini", "job.run", "step finish", "step prepare", "step write"], ours);
+        Assert.Equal(["chat gpt-4o-mini", $"job.run {Workflow}", "step finish", "step prepare", "step write"], ours);
         TestContext.Current.TestOutputHelper?.WriteLine(
             $"Spans of one three-step job: {trace.Count} ({string.Join(", ", trace.GroupBy(s => s.Scope).Select(g => $"{g.Key} {g.Count()}"))})");
 

@@ -42,6 +42,7 @@ internal sealed partial class JobProcessor(
         }
 
         activity?.SetTag("llmworkflow.workflow", claimed.WorkflowName);
+        activity?.DisplayName = $"job.run {claimed.WorkflowName}"; // the trace list names the job, not the stream
         activity?.SetTag("llmworkflow.attempt", claimed.Attempt);
         var wantsStepEvents = claimed.HasWebhook && claimed.WebhookEvents.Contains(WebhookEventTypes.StepCompleted);
         // The run owns every write of this job from here: step rows, usage, progress, live events and its end.
@@ -167,7 +168,6 @@ internal sealed partial class JobProcessor(
         ActivityContext.TryParse(dispatched.Dispatch.TraceParent, dispatched.Dispatch.TraceState, out var parent);
         var activity = Telemetry.ActivitySource.StartActivity("job.run", ActivityKind.Consumer, parent);
         activity?.SetTag("llmworkflow.job_id", dispatched.Dispatch.JobId.ToString());
-        activity?.SetTag("messaging.system", "redis");
         activity?.SetTag("messaging.destination.name", dispatched.StreamKey);
         return activity;
     }

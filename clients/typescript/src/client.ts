@@ -9,6 +9,15 @@ export type SubmitRequest = Schemas["SubmitWorkflowRequest"];
 export type JobAccepted = Schemas["JobAcceptedResponse"];
 export type JobStatusResponse = Schemas["JobStatusResponse"];
 export type JobStatus = Schemas["JobStatus"];
+export type SignalResponse = Schemas["SignalResponse"];
+export type CreateScheduleRequest = Schemas["CreateScheduleRequest"];
+export type ScheduleResponse = Schemas["ScheduleResponse"];
+export type ScheduleListResponse = Schemas["ScheduleListResponse"];
+export type StartProjectRequest = Schemas["StartProjectRequest"];
+export type ProjectDocument = Schemas["ProjectDocument"];
+
+/** When a scheduled job runs instead: at a future time (ISO 8601 or a Date), or after 1 s or more (1 runs it now). */
+export type RescheduleTo = { runAt: string | Date } | { delaySeconds: number };
 
 /** The statuses a job does not leave. */
 export const terminalStatuses: ReadonlySet<JobStatus> = new Set<JobStatus>(["completed", "failed", "cancelled"]);
@@ -31,7 +40,7 @@ export interface SubmitOptions {
 export interface Submitted extends JobAccepted {
   /** The key sent (the one given, or the generated one): send it again to retry the same submission. */
   idempotencyKey: string;
-  /** True when the service answered 200: the key was seen before and this is the original job. */
+  /** True when the answer carried `Idempotent-Replayed: true`: the key was seen before and this is the original job (its 202 again). */
   replayed: boolean;
 }
 
@@ -122,6 +131,78 @@ export class LlmWorkflowClient {
         return status;
       }
       if (Date.now() + pause > deadline) throw new Error(`job ${jobId} still ${status.status} after ${timeoutMs} ms`);
+      await delay(pause, options.signal);
+    }
+  }
+
+  /**
+   * Sends the signal `event` to a job (`POST /api/v1/jobs/{jobId}/signals/{event}`): a `wait_for_event` step waiting
+   * for it takes it; one sent earlier waits in the job's inbox. Pass an idempotency key so that a retried call is not
+   * a second signal.
+   */
+  async signal(jobId: string, event: string, payload: unknown = {}, options: SubmitOptions = {}): Promise<SignalResponse> {
+    const { data } = await this.api.POST("/api/v1/jobs/{jobId}/signals/{event}", {
+      params: { path: { jobId, event }, header: options.idempotencyKey ? { "Idempotency-Key": options.idempotencyKey } : {} },
+      body: payload,
+      signal: options.signal,
+    });
+    return data!;
+  }
+
+  /**
+   * Moves a scheduled (not yet started) job (`PATCH /api/v1/jobs/{jobId}`): `{ runAt }` (in the future) or
+   * `{ delaySeconds }` (1 to a year; `{ delaySeconds: 1 }` runs it now, as the dashboard's Run now does).
+   */
+  async reschedule(jobId: string, to: RescheduleTo, signal?: AbortSignal): Promise<JobStatusResponse> {
+    const body = "runAt" in to
+      ? { run_at: to.runAt instanceof Date ? to.runAt.toISOString() : to.runAt }
+      : { delay_seconds: to.delaySeconds };
+    const { data } = await this.api.PATCH("/api/v1/jobs/{jobId}", { params: { path: { jobId } }, body, signal });
+    return data!;
+  }
+
+  /** Creates a schedule: the workflow runs on every tick of `cron` in `timezone` (`POST /api/v1/schedules`). */
+  async createSchedule(request: CreateScheduleRequest, options: SubmitOptions = {}): Promise<ScheduleResponse> {
+    const { data } = await this.api.POST("/api/v1/schedules", {
+      body: request,
+      params: { header: options.idempotencyKey ? { "Idempotency-Key": options.idempotencyKey } : {} },
+      signal: options.signal,
+    });
+    return data!;
+  }
+
+  /** The caller's schedules, oldest first, with each one's next ticks (`GET /api/v1/schedules`). */
+  async listSchedules(page: { limit?: number; offset?: number } = {}, signal?: AbortSignal): Promise<ScheduleListResponse> {
+    const { data } = await this.api.GET("/api/v1/schedules", { params: { query: page }, signal });
+    return data!;
+  }
+
+  /** Runs a tick of the schedule now (`POST /api/v1/schedules/{scheduleId}/trigger`). */
+  async triggerSchedule(scheduleId: string, signal?: AbortSignal): Promise<ScheduleResponse> {
+    const { data } = await this.api.POST("/api/v1/schedules/{scheduleId}/trigger", { params: { path: { scheduleId } }, signal });
+    return data!;
+  }
+
+  /** Pauses a schedule (its ticks are recorded skipped, reason paused) or, with `paused: false`, resumes it. */
+  async pauseSchedule(scheduleId: string, paused = true, signal?: AbortSignal): Promise<ScheduleResponse> {
+    const { data } = await this.api.PATCH("/api/v1/schedules/{scheduleId}", { params: { path: { scheduleId } }, body: { paused }, signal });
+    return data!;
+  }
+
+  /** Document 004's `POST /start` (`/generator/start`): starts generating a project; `replayed` when it already ran. */
+  async startProject(request: StartProjectRequest, signal?: AbortSignal): Promise<{ run_id: string; replayed: boolean }> {
+    const { data, response } = await this.api.POST("/generator/start", { body: request, signal });
+    return { run_id: data!.run_id, replayed: response.status === 200 };
+  }
+
+  /** Polls document 004's `GET /status/{project_id}` with backoff until the project is `complete` or `error`. */
+  async waitForProject(projectId: string, options: Omit<WaitOptions, "onStatus" | "throwOnFailure"> = {}): Promise<ProjectDocument> {
+    const { timeoutMs = 600_000, initialDelayMs = 500, maxDelayMs = 5_000, factor = 1.5 } = options;
+    const deadline = Date.now() + timeoutMs;
+    for (let pause = initialDelayMs; ; pause = Math.min(pause * factor, maxDelayMs)) {
+      const { data } = await this.api.GET("/generator/status/{projectId}", { params: { path: { projectId } }, signal: options.signal });
+      if (data!.status === "complete" || data!.status === "error") return data!;
+      if (Date.now() + pause > deadline) throw new Error(`project ${projectId} still ${data!.status} after ${timeoutMs} ms`);
       await delay(pause, options.signal);
     }
   }

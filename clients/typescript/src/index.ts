@@ -1,6 +1,7 @@
 export { LlmWorkflowClient, terminalStatuses } from "./client.js";
 export type {
-  EventsOptions, JobAccepted, JobStatus, JobStatusResponse, LlmWorkflowClientOptions, Schemas, SubmitOptions, SubmitRequest,
+  CreateScheduleRequest, EventsOptions, JobAccepted, JobStatus, JobStatusResponse, LlmWorkflowClientOptions, ProjectDocument,
+  RescheduleTo, ScheduleListResponse, ScheduleResponse, Schemas, SignalResponse, StartProjectRequest, SubmitOptions, SubmitRequest,
   Submitted, WaitOptions,
 } from "./client.js";
 export {

@@ -95,3 +95,40 @@ test("verifyWebhook accepts either form of secret and either secret of a rotatio
   assert.throws(() => verifyWebhookPayload(body, headers, "another secret"), WebhookVerificationError);
   assert.throws(() => verifyWebhookPayload(body.replace("completed", "failed"), headers, fresh), WebhookVerificationError);
 });
+
+test("signal, reschedule and the schedule helpers send the routes and bodies the service reads", async () => {
+  const { client, requests } = clientWith(request => Response.json(
+    request.url.includes("/signals/") ? { signal_id: jobId, job_id: jobId, event: "payment.received", status: "stored", received_at: "2026-01-01T00:00:00Z" }
+      : { schedule_id: jobId, paused: request.method === "PATCH" && !request.url.includes("/jobs/") },
+    { status: request.method === "POST" && request.url.endsWith("/schedules") ? 201 : 200 }));
+  await client.signal(jobId, "payment.received", { paid: true }, { idempotencyKey: "pay-1" });
+  await client.reschedule(jobId, { runAt: new Date("2026-02-01T10:00:00Z") });
+  await client.reschedule(jobId, { delaySeconds: 1 });
+  await client.createSchedule({ name: "n", workflow_name: "w", cron: "0 3 * * *" }, { idempotencyKey: "s-1" });
+  await client.listSchedules({ limit: 5 });
+  await client.triggerSchedule(jobId);
+  const paused = await client.pauseSchedule(jobId);
+  const sent = await Promise.all(requests.map(async r => [r.method, new URL(r.url).pathname + new URL(r.url).search, r.headers.get("Idempotency-Key"), r.body ? await r.text() : null]));
+  assert.deepEqual(sent, [
+    ["POST", `/api/v1/jobs/${jobId}/signals/payment.received`, "pay-1", '{"paid":true}'],
+    ["PATCH", `/api/v1/jobs/${jobId}`, null, '{"run_at":"2026-02-01T10:00:00.000Z"}'],
+    ["PATCH", `/api/v1/jobs/${jobId}`, null, '{"delay_seconds":1}'],
+    ["POST", "/api/v1/schedules", "s-1", '{"name":"n","workflow_name":"w","cron":"0 3 * * *"}'],
+    ["GET", "/api/v1/schedules?limit=5", null, null],
+    ["POST", `/api/v1/schedules/${jobId}/trigger`, null, null],
+    ["PATCH", `/api/v1/schedules/${jobId}`, null, '{"paused":true}'],
+  ]);
+  assert.equal(paused.paused, true);
+});
+
+test("startProject tells a replay (200) from a new run (202), and waitForProject polls to complete", async () => {
+  const statuses = ["generating", "complete"];
+  const { client } = clientWith((request, n) => request.method === "POST"
+    ? Response.json({ run_id: jobId }, { status: n === 1 ? 202 : 200 })
+    : Response.json({ schema_version: "proj.v1", run_id: jobId, status: statuses[n - 3] }));
+  const first = await client.startProject({ project_id: "p", chat_id: "c", topic: "t", life_skill: "l", group_size: 3 });
+  const again = await client.startProject({ project_id: "p", chat_id: "c", topic: "t", life_skill: "l", group_size: 3 });
+  assert.deepEqual([first.replayed, again.replayed], [false, true]);
+  const project = await client.waitForProject("p", { initialDelayMs: 1 });
+  assert.equal(project.status, "complete");
+});

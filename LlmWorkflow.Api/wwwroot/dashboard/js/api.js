@@ -17,7 +17,8 @@ export class ApiError extends Error {
 
 /** Calls /api/v1{path}; throws ApiError with a readable message on any non-2xx answer. */
 export async function api(path, { method = 'GET', body, signal, key } = {}) {
-  const headers = { 'X-API-Key': key ?? getKey() ?? '', Accept: 'application/json' };
+  // X-LlmWorkflow-Dashboard: the service traces none of the dashboard's reads (it repeats them every few seconds).
+  const headers = { 'X-API-Key': key ?? getKey() ?? '', Accept: 'application/json', 'X-LlmWorkflow-Dashboard': '1' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {

@@ -12,6 +12,9 @@ function loadTenants() {
   return tenants;
 }
 
+/** The tenants that have jobs, as GET /admin/tenants lists them ({ tenant_id, jobs }). */
+export const tenantList = () => loadTenants();
+
 /**
  * A labelled "Tenant" select ("All tenants" plus every tenant with jobs); onChange runs after tenantState changes.
  * Returns the field element; the options arrive asynchronously.

@@ -1,8 +1,8 @@
-// Costs: spend and tokens by day, model, workflow and user over a chosen period (GET /admin/usage). Every figure links
+// Costs: spend and tokens by day, model, workflow, user and tenant over a chosen period (GET /admin/usage). Every figure links
 // to the jobs behind it: the jobs list filtered to the LLM calls the figure sums (model/user/workflow, usage period).
 import { api } from '../api.js';
 import { h, replace, select, field, table } from '../dom.js';
-import { tenantField, withTenant } from '../tenant.js';
+import { tenantField, tenantState, withTenant, tenantList } from '../tenant.js';
 import { formatCost, formatTokens } from '../format.js';
 import { barChart } from '../charts.js';
 import { latestRequest } from '../latest.js';
@@ -60,7 +60,8 @@ export async function renderCosts(main) {
     const params = withTenant(new URLSearchParams());
     let from = r.from;
     let to = r.to;
-    if (key === 'by_model') params.set('model', row.key);
+    if (key === 'by_tenant') { if (row.key === '(other tenants)') return null; params.set('tenant_id', row.key); }
+    else if (key === 'by_model') params.set('model', row.key);
     else if (key === 'by_workflow') { if (row.key === '(no job)') return null; params.set('workflow_name', row.key); }
     else if (key === 'by_user') {
       if (row.user_id) params.set('user_id', row.user_id);
@@ -90,10 +91,12 @@ export async function renderCosts(main) {
     try {
       const { data } = await api(`/admin/usage?${q}`, { signal: request.signal });
       if (disposed || !request.isLatest()) return;
-      report = data;
+      const tenants = await tenantRows(q, data, request);
+      if (disposed || !request.isLatest()) return;
+      report = { ...data, by_tenant: tenants };
       content.dataset.query = q;
       replace(message);
-      render(data);
+      render(report);
     } catch (error) {
       if (!disposed && request.isLatest()) replace(message, h('p', { class: 'notice error', role: 'alert' }, error.message));
     }
@@ -117,7 +120,27 @@ export async function renderCosts(main) {
         group(r, 'By day', 'by_day', r.by_day),
         group(r, 'By model', 'by_model', r.by_model),
         group(r, 'By workflow', 'by_workflow', r.by_workflow),
-        group(r, 'By user', 'by_user', r.by_user)));
+        group(r, 'By user', 'by_user', r.by_user),
+        group(r, 'By tenant', 'by_tenant', r.by_tenant)));
+  }
+
+  /**
+   * The by-tenant rows of the period: the same report asked once per tenant with jobs (GET /admin/tenants), most
+   * expensive first, and "(other tenants)" for the rest of the total (tenants whose jobs were all deleted). With a
+   * tenant chosen, that tenant's row is the report itself.
+   */
+  async function tenantRows(q, all, request) {
+    const row = (key, t) => ({ key, calls: t.calls, input_tokens: t.input_tokens, output_tokens: t.output_tokens, total_tokens: t.total_tokens, cost_usd: t.cost_usd });
+    if (tenantState.tenant) return all.total.calls ? [row(tenantState.tenant, all.total)] : [];
+    const names = (await tenantList()).map((t) => t.tenant_id);
+    const base = q.split('&').filter((p) => !p.startsWith('tenant_id=')).join('&');
+    const reports = await Promise.all(names.map((name) =>
+      api(`/admin/usage?${base}&tenant_id=${encodeURIComponent(name)}`, { signal: request.signal }).then(({ data }) => row(name, data.total))));
+    const rows = reports.filter((r) => r.calls !== 0).sort((a, b) => Number(b.cost_usd) - Number(a.cost_usd) || a.key.localeCompare(b.key));
+    const rest = ['calls', 'input_tokens', 'output_tokens', 'total_tokens', 'cost_usd']
+      .reduce((o, k) => ({ ...o, [k]: Number(all.total[k]) - rows.reduce((sum, r) => sum + Number(r[k]), 0) }), {});
+    if (rest.calls > 0) rows.push({ key: '(other tenants)', ...rest, cost_usd: Math.round(rest.cost_usd * 1e6) / 1e6 });
+    return rows;
   }
 
   function stat(name, display, key, value, href) {
