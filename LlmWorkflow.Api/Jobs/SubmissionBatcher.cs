@@ -12,7 +12,8 @@ namespace LlmWorkflow.Api.Jobs;
 /// next one, so batches grow exactly when the database is the bottleneck.
 /// </summary>
 public sealed partial class SubmissionBatcher(
-    JobLifecycleStore store, JobQueue queue, TenantConcurrency limits, IOptions<QueueOptions> queueOptions, ILogger<SubmissionBatcher> logger)
+    JobLifecycleStore store, JobQueue queue, TenantConcurrency limits, IOptions<QueueOptions> queueOptions,
+    LlmWorkflow.Storage.Schedules.JobExpiryNotices expiryNotices, ILogger<SubmissionBatcher> logger)
 {
     public const int MaxBatch = 256;
 
@@ -110,6 +111,11 @@ public sealed partial class SubmissionBatcher(
             await AnnounceDueAsync(earliestDue);
         }
 
+        if (batch.Where(p => inserted.Contains(p.Job.Id)).Min(p => p.Job.StartBy) is { } earliestExpiry)
+        {
+            await AnnounceExpiryAsync(earliestExpiry);
+        }
+
         try
         {
             await queue.EnqueueManyAsync(dispatches, CancellationToken.None).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
@@ -135,6 +141,19 @@ public sealed partial class SubmissionBatcher(
         try
         {
             await queue.AnnounceDueAsync(dueAt).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
+        }
+        catch (Exception ex)
+        {
+            LogDueNoticeFailed(ex);
+        }
+    }
+
+    /// <summary>Tells the workers' expirers of a job's start_by, bounded like a dispatch: a lost notice only delays its expiry, never lets it run.</summary>
+    private async Task AnnounceExpiryAsync(DateTimeOffset startBy)
+    {
+        try
+        {
+            await expiryNotices.AnnounceAsync(startBy).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
         }
         catch (Exception ex)
         {
