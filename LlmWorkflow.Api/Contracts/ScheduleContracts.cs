@@ -38,6 +38,15 @@ public sealed record CreateScheduleRequest
 
     [Description("Create it paused: its ticks are recorded skipped (reason paused) until it is resumed. Default false.")]
     public bool? Paused { get; init; }
+
+    [Description("Each tick's job starts up to this many seconds after the tick (0-3600, default 0), the same offset for a tick whichever worker decides it: spreads schedules that share a time. The job is 'scheduled' until then.")]
+    public int? JitterSeconds { get; init; }
+
+    [Description("No tick before this time (RFC 3339 with an offset); the first run is the cron's first tick at or after it.")]
+    public string? StartAt { get; init; }
+
+    [Description("No tick after this time (RFC 3339 with an offset, after start_at); past it the schedule stays but never runs again.")]
+    public string? EndAt { get; init; }
 }
 
 /// <summary>Body of <c>PATCH /api/v1/schedules/{schedule_id}</c>: only the fields sent change.</summary>
@@ -72,6 +81,15 @@ public sealed record UpdateScheduleRequest
 
     [Description("true pauses the schedule (its ticks are recorded skipped, reason paused), false resumes it.")]
     public bool? Paused { get; init; }
+
+    [Description("Each tick's job starts up to this many seconds after the tick (0-3600, default 0), the same offset for a tick whichever worker decides it: spreads schedules that share a time. The job is 'scheduled' until then.")]
+    public int? JitterSeconds { get; init; }
+
+    [Description("No tick before this time (RFC 3339 with an offset); the first run is the cron's first tick at or after it. An empty string removes it.")]
+    public string? StartAt { get; init; }
+
+    [Description("No tick after this time (RFC 3339 with an offset, after start_at); past it the schedule stays but never runs again. An empty string removes it.")]
+    public string? EndAt { get; init; }
 }
 
 /// <summary>A schedule, with its next five ticks.</summary>
@@ -93,7 +111,10 @@ public sealed record ScheduleResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     [property: Description("The jobs this schedule started: GET /api/v1/jobs?schedule_id=…")] string JobsUrl,
-    [property: Description("The schedule's decided ticks: GET /api/v1/schedules/{schedule_id}/ticks")] string TicksUrl);
+    [property: Description("The schedule's decided ticks: GET /api/v1/schedules/{schedule_id}/ticks")] string TicksUrl,
+    [property: Description("Each tick's job starts up to this many seconds after its tick.")] int JitterSeconds = 0,
+    [property: Description("No tick before this time; null: from creation.")] DateTimeOffset? StartAt = null,
+    [property: Description("No tick after this time; null: without end.")] DateTimeOffset? EndAt = null);
 
 /// <summary>One coming tick: the instant in UTC and the same instant on the schedule's wall clock.</summary>
 public sealed record ScheduleRunTime(DateTimeOffset Utc, DateTimeOffset Local);
