@@ -136,3 +136,19 @@ public sealed record ScheduleTickView(
 
 /// <summary>Why a schedule action was refused (409).</summary>
 public sealed record ScheduleActionResponse(Guid ScheduleId, string Status, string Message);
+
+/// <summary>Body of <c>POST /api/v1/schedules/{schedule_id}/backfill</c>.</summary>
+public sealed record BackfillScheduleRequest
+{
+    [Description("The first moment of the range (RFC 3339 with an offset); its ticks at or after it are backfilled.")]
+    public string? From { get; init; }
+
+    [Description("The last moment of the range (RFC 3339 with an offset, not in the future); ticks at or before it are backfilled.")]
+    public string? To { get; init; }
+}
+
+/// <summary>What a backfill did: the ticks it started now, and those already started before (left alone).</summary>
+public sealed record ScheduleBackfillResponse(
+    Guid ScheduleId,
+    [property: Description("The ticks started by this backfill, each with its new job (action schedule.backfill).")] IReadOnlyList<ScheduleTickView> Started,
+    [property: Description("The range's ticks a tick or an earlier backfill had already started: no second job.")] IReadOnlyList<DateTimeOffset> AlreadyStarted);

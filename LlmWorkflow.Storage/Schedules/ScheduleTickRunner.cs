@@ -187,10 +187,10 @@ public sealed partial class ScheduleTickRunner(
         return ids;
     }
 
-    private static async Task RecordTicksAsync(NpgsqlTransaction transaction, List<ScheduleTick> ticks, CancellationToken cancellationToken)
+    private static async Task RecordTicksAsync(NpgsqlTransaction transaction, List<ScheduleTick> ticks, CancellationToken cancellationToken, string sql = RecordTicksSql)
     {
         // No ON CONFLICT: a tick recorded twice is a violation that rolls back the second decision, job included.
-        await using var command = new NpgsqlCommand(RecordTicksSql, transaction.Connection, transaction);
+        await using var command = new NpgsqlCommand(sql, transaction.Connection, transaction);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter { Value = ticks.Select(t => t.ScheduleId).ToArray() });
         p.Add(new NpgsqlParameter { Value = ticks.Select(t => t.TickAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });

@@ -65,6 +65,46 @@ public sealed class ScheduleExtrasTests(TestServers servers)
         Assert.Equal(["end_at", "jitter_seconds", "start_at"], problem["errors"]!.AsObject().Select(e => e.Key).Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public async Task ABackfillStartsEachPastTickOnceAndARepeatStartsNothing()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(ABackfillStartsEachPastTickOnceAndARepeatStartsNothing));
+        await using var api = new ApiFactory(environment.Settings(new Dictionary<string, string?>()));
+        using var client = api.CreateAuthenticatedClient();
+        using var created = await client.PostAsJsonAsync("/api/v1/schedules", new
+        {
+            name = "hourly", workflow_name = "hello_transform", cron = "0 * * * *", input_data = new { name = "b" },
+        }, ct);
+        var schedule = JsonNode.Parse(await created.Content.ReadAsStringAsync(ct))!;
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (string)schedule["schedule_id"]!;
+        var now = DateTimeOffset.UtcNow;
+        var range = new { from = Rfc3339(now.AddHours(-3)), to = Rfc3339(now) };
+
+        using var first = await client.PostAsJsonAsync($"/api/v1/schedules/{id}/backfill", range, ct);
+        var filled = JsonNode.Parse(await first.Content.ReadAsStringAsync(ct))!;
+        Assert.True(first.StatusCode == HttpStatusCode.OK, filled.ToJsonString());
+        var started = filled["started"]!.AsArray();
+        Assert.Equal(3, started.Count);
+        Assert.All(started, t => Assert.Equal(0, DateTimeOffset.Parse((string)t!["tick_at"]!, CultureInfo.InvariantCulture).Minute));
+        Assert.Empty(filled["already_started"]!.AsArray());
+
+        using var repeat = await client.PostAsJsonAsync($"/api/v1/schedules/{id}/backfill", range, ct);
+        var again = JsonNode.Parse(await repeat.Content.ReadAsStringAsync(ct))!;
+        Assert.Empty(again["started"]!.AsArray());
+        Assert.Equal(3, again["already_started"]!.AsArray().Count);
+
+        var jobs = (await client.GetFromJsonAsync<JsonObject>($"/api/v1/jobs?schedule_id={id}&status_filter=all", ct))!["jobs"]!.AsArray();
+        Assert.Equal(started.Select(t => (string?)t!["job_id"]).Order(), jobs.Select(j => (string?)j!["job_id"]).Order());
+        var ticks = (await client.GetFromJsonAsync<JsonObject>($"/api/v1/schedules/{id}/ticks", ct))!["ticks"]!.AsArray();
+        Assert.Equal(3, ticks.Count(t => (string?)t!["outcome"] == "started"));
+
+        using var future = await client.PostAsJsonAsync($"/api/v1/schedules/{id}/backfill", new { from = range.from, to = Rfc3339(now.AddHours(1)) }, ct);
+        Assert.Equal(HttpStatusCode.BadRequest, future.StatusCode);
+        Assert.Equal(["to"], JsonNode.Parse(await future.Content.ReadAsStringAsync(ct))!["errors"]!.AsObject().Select(e => e.Key));
+    }
+
     private static async Task<JsonArray> WaitForJobsAsync(HttpClient client, string jobsUrl, CancellationToken ct)
     {
         var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
