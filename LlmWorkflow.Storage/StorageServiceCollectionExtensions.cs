@@ -93,7 +93,6 @@ public static class StorageServiceCollectionExtensions
         services.AddOptions<ScheduleOptions>().Bind(configuration.GetSection(ScheduleOptions.Section));
         services.AddSingleton<ScheduleStore>();
         services.AddSingleton<ScheduleNotices>();
-        services.AddSingleton<JobExpiryNotices>();
         services.AddSingleton<ScheduleTickRunner>();
     }
 

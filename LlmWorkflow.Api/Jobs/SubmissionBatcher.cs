@@ -12,8 +12,7 @@ namespace LlmWorkflow.Api.Jobs;
 /// next one, so batches grow exactly when the database is the bottleneck.
 /// </summary>
 public sealed partial class SubmissionBatcher(
-    JobLifecycleStore store, JobQueue queue, TenantConcurrency limits, IOptions<QueueOptions> queueOptions,
-    LlmWorkflow.Storage.Schedules.JobExpiryNotices expiryNotices, ILogger<SubmissionBatcher> logger)
+    JobLifecycleStore store, JobQueue queue, TenantConcurrency limits, IOptions<QueueOptions> queueOptions, ILogger<SubmissionBatcher> logger)
 {
     public const int MaxBatch = 256;
 
@@ -153,7 +152,7 @@ public sealed partial class SubmissionBatcher(
     {
         try
         {
-            await expiryNotices.AnnounceAsync(startBy).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
+            await queue.AnnounceExpiryAsync(startBy).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
         }
         catch (Exception ex)
         {

@@ -1,6 +1,5 @@
 using LlmWorkflow.Engine;
 using LlmWorkflow.Storage.Jobs;
-using LlmWorkflow.Storage.Schedules;
 
 namespace LlmWorkflow.Worker.Schedules;
 
@@ -12,7 +11,7 @@ namespace LlmWorkflow.Worker.Schedules;
 /// </summary>
 internal sealed class JobExpirer(
     JobLifecycleStore store,
-    JobExpiryNotices notices,
+    JobQueue queue,
     TimeProvider time,
     ILogger<JobExpirer> logger) : DueTimeLoop(time, logger)
 {
@@ -43,5 +42,5 @@ internal sealed class JobExpirer(
 
     protected override Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken) => store.NextExpiryAsync(cancellationToken);
 
-    protected override Task WatchNoticesAsync(Action<DateTimeOffset> announce) => notices.WatchAsync(announce);
+    protected override Task WatchNoticesAsync(Action<DateTimeOffset> announce) => queue.WatchExpiryAsync(announce);
 }

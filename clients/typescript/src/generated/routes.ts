@@ -209,6 +209,11 @@ export const routes = [
     "operationId": "UpdateSchedule"
   },
   {
+    "method": "POST",
+    "path": "/api/v1/schedules/{scheduleId}/backfill",
+    "operationId": "BackfillSchedule"
+  },
+  {
     "method": "GET",
     "path": "/api/v1/schedules/{scheduleId}/ticks",
     "operationId": "ListScheduleTicks"
@@ -350,6 +355,10 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "comment",
     "decision"
   ],
+  "BackfillScheduleRequest": [
+    "from",
+    "to"
+  ],
   "BudgetUsageEntry": [
     "budget",
     "limit_usd",
@@ -425,11 +434,14 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   "CreateScheduleRequest": [
     "catch_up",
     "cron",
+    "end_at",
     "input_data",
+    "jitter_seconds",
     "name",
     "overlap",
     "paused",
     "priority",
+    "start_at",
     "timezone",
     "webhook_secret",
     "webhook_url",
@@ -656,6 +668,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "run_at",
     "schedule_id",
     "service_tier",
+    "start_by",
     "started_at",
     "status",
     "steps",
@@ -932,6 +945,11 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "schedule_id",
     "status"
   ],
+  "ScheduleBackfillResponse": [
+    "already_started",
+    "schedule_id",
+    "started"
+  ],
   "ScheduleListResponse": [
     "limit",
     "offset",
@@ -942,7 +960,9 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "catch_up",
     "created_at",
     "cron",
+    "end_at",
     "input_data",
+    "jitter_seconds",
     "jobs_url",
     "name",
     "next_run_at",
@@ -951,6 +971,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "paused",
     "priority",
     "schedule_id",
+    "start_at",
     "ticks_url",
     "timezone",
     "updated_at",
@@ -1061,6 +1082,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "priority",
     "run_at",
     "service_tier",
+    "ttl_seconds",
     "user_id",
     "username",
     "webhook_events",
@@ -1090,11 +1112,14 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   "UpdateScheduleRequest": [
     "catch_up",
     "cron",
+    "end_at",
     "input_data",
+    "jitter_seconds",
     "name",
     "overlap",
     "paused",
     "priority",
+    "start_at",
     "timezone",
     "webhook_secret",
     "webhook_url"
