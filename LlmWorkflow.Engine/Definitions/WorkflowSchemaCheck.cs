@@ -100,8 +100,8 @@ public static class WorkflowSchemaCheck
     {
         // Below a place the loader named (a step without its type, say), the schema's findings follow from it: a step
         // without a type matches every type's config rule.
-        var named = loaderProblems.Select(p => p.JsonPath).Where(p => p != "$").ToList();
-        return [.. loaderProblems, .. schemaProblems.Where(p => !named.Any(n => p.JsonPath == n || p.JsonPath.StartsWith(n + ".", StringComparison.Ordinal)))];
+        var named = loaderProblems.Select(p => p.JsonPath).ToList();
+        return [.. loaderProblems, .. schemaProblems.Where(p => !named.Any(n => p.JsonPath == n || (n != "$" && p.JsonPath.StartsWith(n + ".", StringComparison.Ordinal))))];
     }
 
     /// <summary>A JSON Pointer (<c>/steps/0/config</c>) as the JSON path the other problems use (<c>$.steps[0].config</c>).</summary>
