@@ -29,6 +29,9 @@ public sealed record JobStatusResponse
     [Description("A flex or batch job's deadline: refused flex calls are retried until shortly before it, then sent at standard; a batch that ended unanswered is replaced by a standard call unless it is close; null without one.")]
     public DateTimeOffset? Deadline { get; init; }
 
+    [Description("When the job expires if no worker has started it by then (its ttl_seconds counted from when it was due); null without a ttl. An expired job is 'failed' with error.type \"expired\".")]
+    public DateTimeOffset? StartBy { get; init; }
+
     public DateTimeOffset CreatedAt { get; init; }
 
     public DateTimeOffset QueuedAt { get; init; }

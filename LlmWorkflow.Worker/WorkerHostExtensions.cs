@@ -76,7 +76,7 @@ public static class WorkerHostExtensions
         return builder;
     }
 
-    /// <summary>Scheduling in a worker: the signal inbox, the waker of due jobs, the schedules' ticker.</summary>
+    /// <summary>Scheduling in a worker: the signal inbox, the waker of due jobs, the schedules' ticker, the expirer of jobs not started in time.</summary>
     public static IHostApplicationBuilder AddScheduling(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<PostgresSignalInbox>();
@@ -84,6 +84,7 @@ public static class WorkerHostExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DueJobWaker>());
         builder.Services.AddSingleton<ScheduleTicker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScheduleTicker>());
+        builder.Services.AddHostedService<JobExpirer>();
         return builder;
     }
 

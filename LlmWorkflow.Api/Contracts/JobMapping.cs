@@ -31,6 +31,7 @@ internal static class JobMapping
         Priority = job.Priority,
         ServiceTier = job.ServiceTier,
         Deadline = job.Deadline,
+        StartBy = job.StartBy,
         CreatedAt = job.CreatedAt,
         QueuedAt = job.QueuedAt,
         RunAt = job.RunAt,

@@ -38,6 +38,15 @@ public sealed record CreateScheduleRequest
 
     [Description("Create it paused: its ticks are recorded skipped (reason paused) until it is resumed. Default false.")]
     public bool? Paused { get; init; }
+
+    [Description("Each tick's job starts up to this many seconds after the tick (0-3600, default 0), the same offset for a tick whichever worker decides it: spreads schedules that share a time. The job is 'scheduled' until then.")]
+    public int? JitterSeconds { get; init; }
+
+    [Description("No tick before this time (RFC 3339 with an offset); the first run is the cron's first tick at or after it.")]
+    public string? StartAt { get; init; }
+
+    [Description("No tick after this time (RFC 3339 with an offset, after start_at); past it the schedule stays but never runs again.")]
+    public string? EndAt { get; init; }
 }
 
 /// <summary>Body of <c>PATCH /api/v1/schedules/{schedule_id}</c>: only the fields sent change.</summary>
@@ -72,6 +81,15 @@ public sealed record UpdateScheduleRequest
 
     [Description("true pauses the schedule (its ticks are recorded skipped, reason paused), false resumes it.")]
     public bool? Paused { get; init; }
+
+    [Description("Each tick's job starts up to this many seconds after the tick (0-3600, default 0), the same offset for a tick whichever worker decides it: spreads schedules that share a time. The job is 'scheduled' until then.")]
+    public int? JitterSeconds { get; init; }
+
+    [Description("No tick before this time (RFC 3339 with an offset); the first run is the cron's first tick at or after it. An empty string removes it.")]
+    public string? StartAt { get; init; }
+
+    [Description("No tick after this time (RFC 3339 with an offset, after start_at); past it the schedule stays but never runs again. An empty string removes it.")]
+    public string? EndAt { get; init; }
 }
 
 /// <summary>A schedule, with its next five ticks.</summary>
@@ -93,7 +111,10 @@ public sealed record ScheduleResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     [property: Description("The jobs this schedule started: GET /api/v1/jobs?schedule_id=…")] string JobsUrl,
-    [property: Description("The schedule's decided ticks: GET /api/v1/schedules/{schedule_id}/ticks")] string TicksUrl);
+    [property: Description("The schedule's decided ticks: GET /api/v1/schedules/{schedule_id}/ticks")] string TicksUrl,
+    [property: Description("Each tick's job starts up to this many seconds after its tick.")] int JitterSeconds = 0,
+    [property: Description("No tick before this time; null: from creation.")] DateTimeOffset? StartAt = null,
+    [property: Description("No tick after this time; null: without end.")] DateTimeOffset? EndAt = null);
 
 /// <summary>One coming tick: the instant in UTC and the same instant on the schedule's wall clock.</summary>
 public sealed record ScheduleRunTime(DateTimeOffset Utc, DateTimeOffset Local);
@@ -115,3 +136,19 @@ public sealed record ScheduleTickView(
 
 /// <summary>Why a schedule action was refused (409).</summary>
 public sealed record ScheduleActionResponse(Guid ScheduleId, string Status, string Message);
+
+/// <summary>Body of <c>POST /api/v1/schedules/{schedule_id}/backfill</c>.</summary>
+public sealed record BackfillScheduleRequest
+{
+    [Description("The first moment of the range (RFC 3339 with an offset); its ticks at or after it are backfilled.")]
+    public string? From { get; init; }
+
+    [Description("The last moment of the range (RFC 3339 with an offset, not in the future); ticks at or before it are backfilled.")]
+    public string? To { get; init; }
+}
+
+/// <summary>What a backfill did: the ticks it started now, and those already started before (left alone).</summary>
+public sealed record ScheduleBackfillResponse(
+    Guid ScheduleId,
+    [property: Description("The ticks started by this backfill, each with its new job (action schedule.backfill).")] IReadOnlyList<ScheduleTickView> Started,
+    [property: Description("The range's ticks a tick or an earlier backfill had already started: no second job.")] IReadOnlyList<DateTimeOffset> AlreadyStarted);

@@ -46,6 +46,12 @@ public sealed record SubmitWorkflowRequest
     [Description("Run this many seconds from now (1-31536000). The job is 'scheduled' until then. Not with run_at.")]
     public long? DelaySeconds { get; init; }
 
+    [Description("Time-to-live before the job starts, in seconds (1-31536000), counted from when it is due (now, or run_at / delay_seconds): " +
+                 "a job no worker has started by then is never run; it ends 'failed' with error.type \"expired\" (its start_by in the message and " +
+                 "error.details.start_by) and its workflow.failed webhook. A job that started is not affected, even when it later waits. " +
+                 "The status shows the time as start_by. A retry clears it.")]
+    public long? TtlSeconds { get; init; }
+
     [Description("The price tier of the job's LLM calls: \"standard\" (default), \"flex\" (OpenAI's flex processing: slower, " +
                  "sometimes refused for capacity, billed at half the list price) or \"batch\" (OpenAI's Batch API or Anthropic's Message Batches: " +
                  "each llm step's call is sent as a batch and the job waits, holding no worker slot, with waiting_for.kind \"batch\", until it ends; " +

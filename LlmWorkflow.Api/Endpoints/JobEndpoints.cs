@@ -114,9 +114,10 @@ internal static class JobEndpoints
 
         var (runAt, timingProblems) = RunAtInput.Resolve(request.RunAt, request.DelaySeconds, time.GetUtcNow());
         var (tier, tierProblems) = ServiceTierInput.Resolve(request.ServiceTier, request.Deadline, runAt, time.GetUtcNow());
-        if (timingProblems.Count > 0 || tierProblems.Count > 0)
+        var (startBy, ttlProblems) = RunAtInput.ResolveStartBy(request.TtlSeconds, runAt, time.GetUtcNow());
+        if (timingProblems.Count > 0 || tierProblems.Count > 0 || ttlProblems.Count > 0)
         {
-            return SubmissionProblem.ToResult([.. timingProblems, .. tierProblems]);
+            return SubmissionProblem.ToResult([.. timingProblems, .. tierProblems, .. ttlProblems]);
         }
 
         var activity = System.Diagnostics.Activity.Current;
@@ -142,6 +143,7 @@ internal static class JobEndpoints
             // The request as it acts: with the user it runs as, so a bound key's ignored user_id changes nothing.
             RequestFingerprint = key is null ? null : IdempotentRequests.Fingerprint(request with { UserId = userId }),
             RunAt = runAt,
+            StartBy = startBy,
             ServiceTier = tier,
             TraceParent = activity?.Id,
             TraceState = activity?.TraceStateString,

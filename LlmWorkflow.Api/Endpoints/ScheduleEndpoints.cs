@@ -58,6 +58,15 @@ internal static class ScheduleEndpoints
                              "(the overlap policy applies; GET …/ticks shows it started with its job_id, or skipped with the reason). " +
                              "The cron's upcoming ticks stay as they were. 409 when the schedule is paused (resume it first); " +
                              "404 for an unknown schedule or another tenant's.");
+        api.MapPost("/schedules/{scheduleId:guid}/backfill", BackfillAsync)
+            .WithName("BackfillSchedule")
+            .WithSummary("Start the jobs of a past range's ticks that never started")
+            .WithDescription("Body {from, to}: RFC 3339 times with an offset, from <= to, to not in the future, at most " +
+                             "1000 ticks of the cron between them (inside the schedule's start_at/end_at). Each tick of the range " +
+                             "that no tick or earlier backfill started gets one job now (action schedule.backfill; a tick recorded " +
+                             "skipped becomes started); a repeat starts nothing twice. The overlap policy does not apply and a paused " +
+                             "schedule may be backfilled. 200 with the ticks started and those already started; 400 naming the field; " +
+                             "404 for an unknown schedule or another tenant's.");
         api.MapGet("/schedules/{scheduleId:guid}/ticks", ListTicksAsync)
             .WithName("ListScheduleTicks")
             .WithSummary("The schedule's decided ticks, newest first: started (with job_id) or skipped (with the reason)")
@@ -170,6 +179,27 @@ internal static class ScheduleEndpoints
         return await commands.TriggerAsync(schedule, store, cancellationToken) is { } triggered
             ? TypedResults.Accepted($"/api/v1/schedules/{scheduleId}/ticks", commands.ToResponse(triggered))
             : TypedResults.Conflict(new ScheduleActionResponse(scheduleId, "paused", "The schedule is paused: resume it (PATCH paused false) to run a tick."));
+    }
+
+    private static async Task<Results<Ok<ScheduleBackfillResponse>, NotFoundProblem, ValidationProblem>> BackfillAsync(
+        Guid scheduleId, BackfillScheduleRequest request, ScheduleStore store, ScheduleTickRunner runner, TimeProvider time, HttpContext http,
+        CancellationToken cancellationToken)
+    {
+        if (await VisibleAsync(store, scheduleId, http, cancellationToken) is not { } schedule)
+        {
+            return NotFoundProblems.Schedule(scheduleId);
+        }
+
+        var (ticks, problems) = ScheduleBackfillInput.Ticks(schedule, request.From, request.To, time.GetUtcNow());
+        if (problems.Count > 0)
+        {
+            return SubmissionProblem.ToResult(problems);
+        }
+
+        return await runner.BackfillAsync(scheduleId, ticks, cancellationToken) is { } result
+            ? TypedResults.Ok(new ScheduleBackfillResponse(scheduleId,
+                [.. result.Started.Select(t => new ScheduleTickView(t.TickAt, t.Outcome, t.Reason, t.JobId, t.Count, t.RecordedAt))], result.AlreadyStarted))
+            : NotFoundProblems.Schedule(scheduleId);
     }
 
     private static async Task<Results<Ok<ScheduleTickListResponse>, NotFoundProblem, ValidationProblem>> ListTicksAsync(

@@ -25,12 +25,13 @@ internal sealed class ProjectGenerator(
     IOptions<ProjectGeneratorOptions> options)
 {
 
-    public async Task<StartOutcome> StartAsync(StartProjectRequest request, string tenantId, string? userId, CancellationToken cancellationToken)
+    public async Task<StartOutcome> StartAsync(
+        StartProjectRequest request, string tenantId, string? userId, CancellationToken cancellationToken, JsonObject? input = null)
     {
         if (RequiredIds(request) is { Count: > 0 } missing)
         {
             // A missing id does not hide the body's other problems: the input schema's checks are reported with it.
-            var others = submitter.Problems(new JobSubmission { WorkflowName = options.Value.WorkflowName, InputData = Input(request), TenantId = tenantId });
+            var others = submitter.Problems(new JobSubmission { WorkflowName = options.Value.WorkflowName, InputData = input ?? Input(request), TenantId = tenantId });
             return new StartOutcome(null, false, [.. missing, .. BodyFields(others).Where(p => missing.All(m => m.Field != p.Field))]);
         }
 
@@ -43,7 +44,7 @@ internal sealed class ProjectGenerator(
         var result = await submitter.SubmitAsync(new JobSubmission
         {
             WorkflowName = options.Value.WorkflowName,
-            InputData = Input(request),
+            InputData = input ?? Input(request),
             TenantId = tenantId,
             UserId = userId,
             Action = "generator.start",

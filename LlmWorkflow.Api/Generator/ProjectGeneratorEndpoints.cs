@@ -52,6 +52,7 @@ internal static class ProjectGeneratorEndpoints
         }
 
         routes.MapPost("/start", StartAsync)
+            .Accepts<StartProjectRequest>("application/json")
             .WithName("GeneratorStart")
             .WithSummary("Start generating a project (document 004's POST /start)")
             .WithDescription("Runs the generate_project workflow for the body's project. 202 {run_id} for a new run; 200 with the same run_id " +
@@ -71,9 +72,17 @@ internal static class ProjectGeneratorEndpoints
         return app;
     }
 
+    // The body is read here, not bound: binding stops at the first field of the wrong JSON kind, and would hide every
+    // other problem of the body (a missing id, a value out of range) behind it (issue 80).
     private static async Task<Results<Accepted<StartProjectResponse>, Ok<StartProjectResponse>, ValidationProblem>> StartAsync(
-        StartProjectRequest request, ProjectGenerator generator, HttpContext http, CancellationToken cancellationToken)
+        ProjectGenerator generator, HttpContext http, CancellationToken cancellationToken)
     {
+        var (request, input, bodyProblem) = await StartProjectBody.ReadAsync(http.Request, cancellationToken);
+        if (bodyProblem is not null)
+        {
+            return SubmissionProblem.ToResult([bodyProblem]);
+        }
+
         // The run belongs to the caller's user as a job would: the key's bound user, else X-User-Id, else ?user_id=.
         var scope = CallerScope.From(http);
         if (scope.Contradictory)
@@ -81,7 +90,7 @@ internal static class ProjectGeneratorEndpoints
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["user_id"] = [$"The key's user, {CallerScope.UserHeader} and user_id name different users."] });
         }
 
-        var outcome = await generator.StartAsync(request, scope.TenantId, scope.UserId, cancellationToken);
+        var outcome = await generator.StartAsync(request!, scope.TenantId, scope.UserId, cancellationToken, input);
         if (outcome.RunId is not { } runId)
         {
             return SubmissionProblem.ToResult(outcome.Problems);

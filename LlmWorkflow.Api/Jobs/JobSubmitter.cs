@@ -175,6 +175,7 @@ public sealed class JobSubmitter(
             BudgetUsd = submission.BudgetUsd,
             ServiceTier = submission.ServiceTier?.Tier ?? LlmWorkflow.Engine.Llm.ServiceTiers.Standard,
             Deadline = submission.ServiceTier?.Deadline,
+            StartBy = submission.StartBy,
             IdempotencyKey = submission.IdempotencyKey,
             TraceId = System.Diagnostics.ActivityContext.TryParse(submission.TraceParent, submission.TraceState, out var trace)
                 ? trace.TraceId.ToHexString()

@@ -52,6 +52,18 @@ public static partial class RunAtInput
             : (due.ToUniversalTime(), []);
     }
 
+    /// <summary>
+    /// The time a job expires if no worker started it: <paramref name="ttlSeconds"/> after it is due (<paramref name="runAt"/>,
+    /// or now); null without a ttl. The ttl is bounded like a delay (1 s to a year).
+    /// </summary>
+    public static (DateTimeOffset? StartBy, IReadOnlyList<SubmissionProblem> Problems) ResolveStartBy(long? ttlSeconds, DateTimeOffset? runAt, DateTimeOffset now) =>
+        ttlSeconds switch
+        {
+            null => (null, []),
+            < 1 or > MaxDelaySeconds => (null, [new("ttl_seconds", $"ttl_seconds must be between 1 and {MaxDelaySeconds} (a year); got {ttlSeconds}.")]),
+            { } ttl => ((runAt ?? now.ToUniversalTime()).AddSeconds(ttl), []),
+        };
+
     /// <summary>Reads an RFC 3339 time with its offset (Z or ±hh:mm); false for anything else, a time without an offset included.</summary>
     internal static bool TryParseRfc3339(string text, out DateTimeOffset time)
     {

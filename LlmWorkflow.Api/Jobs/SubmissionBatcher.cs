@@ -110,6 +110,11 @@ public sealed partial class SubmissionBatcher(
             await AnnounceDueAsync(earliestDue);
         }
 
+        if (batch.Where(p => inserted.Contains(p.Job.Id)).Min(p => p.Job.StartBy) is { } earliestExpiry)
+        {
+            await AnnounceExpiryAsync(earliestExpiry);
+        }
+
         try
         {
             await queue.EnqueueManyAsync(dispatches, CancellationToken.None).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
@@ -135,6 +140,19 @@ public sealed partial class SubmissionBatcher(
         try
         {
             await queue.AnnounceDueAsync(dueAt).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
+        }
+        catch (Exception ex)
+        {
+            LogDueNoticeFailed(ex);
+        }
+    }
+
+    /// <summary>Tells the workers' expirers of a job's start_by, bounded like a dispatch: a lost notice only delays its expiry, never lets it run.</summary>
+    private async Task AnnounceExpiryAsync(DateTimeOffset startBy)
+    {
+        try
+        {
+            await queue.AnnounceExpiryAsync(startBy).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
         }
         catch (Exception ex)
         {

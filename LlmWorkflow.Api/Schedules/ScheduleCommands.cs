@@ -74,6 +74,7 @@ public sealed partial class ScheduleCommands(
             CreatedAt = now,
             UpdatedAt = now,
         };
+        draft = ScheduleWindowInput.Apply(draft, request.JitterSeconds, request.StartAt, request.EndAt, problems);
         var (schedule, more) = Validate(draft, request.InputData ?? new JsonObject(), request.WebhookSecret, timingChanged: true, now);
         problems.AddRange(more);
         if (problems.Count > 0 || schedule is null)
@@ -127,7 +128,7 @@ public sealed partial class ScheduleCommands(
         var now = time.GetUtcNow();
         var resuming = current.Paused && request.Paused == false;
         // A resumed schedule starts from now: the ticks of its pause are recorded skipped, never run late.
-        var timingChanged = resuming
+        var timingChanged = resuming || request.StartAt is not null || request.EndAt is not null
             || (request.Cron is not null && request.Cron.Trim() != current.Cron)
             || (request.Timezone is not null && request.Timezone.Trim() != current.TimeZone);
         var draft = current with
@@ -142,6 +143,7 @@ public sealed partial class ScheduleCommands(
             Paused = request.Paused ?? current.Paused,
             UpdatedAt = now,
         };
+        draft = ScheduleWindowInput.Apply(draft, request.JitterSeconds, request.StartAt, request.EndAt, problems);
         var input = request.InputData ?? JsonNode.Parse(current.InputData);
         // Unchanged secret: kept as stored (protected); a new one is protected again below.
         var (schedule, more) = Validate(draft, input, request.WebhookSecret ?? secretProtector.Unprotect(current.WebhookSecret), timingChanged, now);
@@ -185,11 +187,13 @@ public sealed partial class ScheduleCommands(
     public ScheduleResponse ToResponse(Schedule schedule)
     {
         var nextRuns = ScheduleCron.Parse(schedule.Cron, out _) is { } cron && ScheduleCron.FindZone(schedule.TimeZone) is { } zone
-            ? ScheduleCron.NextRuns(cron, zone, time.GetUtcNow(), 5).Select(r => new ScheduleRunTime(r.ToUniversalTime(), r)).ToArray()
+            ? ScheduleCron.NextRuns(cron, zone, schedule.StartAt is { } start && start > time.GetUtcNow() ? start.AddTicks(-1) : time.GetUtcNow(), 5)
+                .Where(r => TickPlanner.InWindow(schedule, r)).Select(r => new ScheduleRunTime(r.ToUniversalTime(), r)).ToArray()
             : [];
         return new ScheduleResponse(schedule.Id, schedule.Name, schedule.WorkflowName, schedule.Cron, schedule.TimeZone, JsonNode.Parse(schedule.InputData),
             schedule.Priority, schedule.WebhookUrl, schedule.Overlap, schedule.CatchUp, schedule.Paused, schedule.NextRunAt, nextRuns, schedule.UserId,
-            schedule.CreatedAt, schedule.UpdatedAt, $"/api/v1/jobs?schedule_id={schedule.Id}", $"/api/v1/schedules/{schedule.Id}/ticks");
+            schedule.CreatedAt, schedule.UpdatedAt, $"/api/v1/jobs?schedule_id={schedule.Id}", $"/api/v1/schedules/{schedule.Id}/ticks",
+            schedule.JitterSeconds, schedule.StartAt, schedule.EndAt);
     }
 
     /// <summary>Checks the draft's fields; returns it completed (input, protected secret, next tick when the timing changed) or the problems.</summary>
@@ -239,10 +243,12 @@ public sealed partial class ScheduleCommands(
             problems.Add(new("timezone", $"Unknown time zone '{draft.TimeZone}': use an IANA id such as Europe/Berlin, America/New_York or UTC."));
         }
 
-        DateTimeOffset? next = cron is not null && zone is not null ? cron.GetNextOccurrence(now, zone) : null;
+        DateTimeOffset? next = cron is not null && zone is not null ? TickPlanner.NextInWindow(draft, cron, zone, now) : null;
         if (cron is not null && zone is not null && next is null)
         {
-            problems.Add(new("cron", "cron has no tick after now: it would never run."));
+            problems.Add(draft.EndAt is null
+                ? new("cron", "cron has no tick after now: it would never run.")
+                : new("end_at", "cron has no tick between now (or start_at) and end_at: it would never run."));
         }
 
         if (!ScheduleOverlap.Values.Contains(draft.Overlap))

@@ -33,7 +33,8 @@ public static class WorkflowDefinitionLoader
         catch (JsonException ex)
         {
             var all = StructuralProblems(document, source);
-            return new(null, all.Count > 0 ? all : [ProblemFrom(ex, source, "$")]);
+            // The schema finds what the serializer never reached: a nested step's or a config's problems (issue 80).
+            return new(null, WorkflowSchemaCheck.Merge(all.Count > 0 ? all : [ProblemFrom(ex, source, "$")], WorkflowSchemaCheck.Problems(document, source)));
         }
 
         if (definition is null)

@@ -99,6 +99,12 @@ public enum JobTransition
 
     /// <summary>The admin cleanup fails jobs stuck without a live worker or waiting too long.</summary>
     StaleCleanup,
+
+    /// <summary>
+    /// A job submitted with <c>ttl_seconds</c> that no worker started by its <c>start_by</c> fails as expired (the
+    /// claim skips it; the workers' expirer ends it at that time).
+    /// </summary>
+    Expire,
 }
 
 /// <summary>One row of the lifecycle table: the states a transition may start from and the state it leaves.</summary>
@@ -144,6 +150,7 @@ public static class JobLifecycle
         new(JobTransition.Rerun, [JobStatus.Completed, JobStatus.Failed, JobStatus.Cancelled], JobStatus.Queued),
         new(JobTransition.Fork, [], JobStatus.Queued),
         new(JobTransition.StaleCleanup, [JobStatus.Pending, JobStatus.Queued, JobStatus.Processing], JobStatus.Failed),
+        new(JobTransition.Expire, Waiting, JobStatus.Failed),
     ];
 
     private static readonly Dictionary<JobTransition, JobTransitionRule> ByTransition = Table.ToDictionary(r => r.Transition);

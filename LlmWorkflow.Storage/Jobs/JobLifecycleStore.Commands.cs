@@ -46,7 +46,8 @@ public sealed partial class JobLifecycleStore
 
     // The attempt being retried is kept in previous_attempts (its outcome, error and timings), not overwritten;
     // started_at restarts with the next claim so the new attempt's timings are its own. Its step rows stay too
-    // (keyed by job_attempt). A wait it had parked on is forgotten: a sleep run again sleeps again. The attempt's entry
+    // (keyed by job_attempt). A wait it had parked on is forgotten: a sleep run again sleeps again; so is a time-to-live
+    // (start_by), which would otherwise expire the retried job at once. The attempt's entry
     // carries cost_usd, what its calls cost that the next attempt does not count again (the job's cost_usd less the
     // earlier attempts' entries and the llm checkpoints still reused), so the finish adds it back (FinishSql) and the
     // job's cost_usd counts every call paid. <paramref name="stillReused"/> picks the checkpoints the next attempt reuses.
@@ -62,7 +63,7 @@ public sealed partial class JobLifecycleStore
                             ORDER BY s.step_key, s.job_attempt DESC) c
                         WHERE c.model IS NOT NULL AND c.reused_from_job_id IS NULL), 0))),
                status = 'queued', retry_count = retry_count + 1, error_message = NULL, error_data = NULL, result_data = NULL,
-               started_at = NULL, completed_at = NULL, cancel_requested_at = NULL, wait_data = NULL,
+               started_at = NULL, completed_at = NULL, cancel_requested_at = NULL, wait_data = NULL, start_by = NULL,
                queued_at = $2, dispatched_at = $2, updated_at = $2
          WHERE id = $1 AND {JobLifecycle.KeyedGuard(transition)}
         """;

@@ -16,8 +16,8 @@ public sealed partial class JobLifecycleStore
     // One array per column, one element per job: $1 ids, $2 workflow names, $3 priorities, $4 webhook URLs, $5 webhook secrets,
     // $6 webhook events (jsonb), $7 user ids, $8 usernames, $9 actions, $10 inputs, $11 debug modes, $12 budgets, $13 idempotency
     // keys, $14 created at, $15 tenants, $16 trace ids, $17 run at, $18 schedule ids, $19 definition hashes, $20 idempotency
-    // fingerprints, $21 idempotent responses, $22 concurrency keys, $23 concurrency limits, $24 service tiers, $25 deadlines;
-    // within limits also $26 capped tenant ids, $27 their caps, $28 the slot waits' recheck time.
+    // fingerprints, $21 idempotent responses, $22 concurrency keys, $23 concurrency limits, $24 service tiers, $25 deadlines,
+    // $26 start-by times (ttl_seconds); within limits also $27 capped tenant ids, $28 their caps, $29 the slot waits' recheck time.
     // `r` is the submissions with `slot_by`: null, or what holds the job from the start (SubmitForSlot: tenant, key or both).
     private static string SubmitSql(bool withinLimits) => $"""
         WITH u AS (
@@ -25,10 +25,10 @@ public sealed partial class JobLifecycleStore
               FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::text[],
                           $10::jsonb[], $11::bool[], $12::numeric[], $13::text[], $14::timestamptz[], $15::text[], $16::text[],
                           $17::timestamptz[], $18::uuid[], $19::text[], $20::text[], $21::json[], $22::text[], $23::int[], $24::text[],
-                          $25::timestamptz[])
+                          $25::timestamptz[], $26::timestamptz[])
                    AS u(id, workflow_name, priority, webhook_url, webhook_secret, webhook_events, user_id, username, action,
                         input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id, trace_id, run_at, schedule_id, definition_hash,
-                        idempotency_fingerprint, idempotent_response, concurrency_key, concurrency_limit, service_tier, deadline)
+                        idempotency_fingerprint, idempotent_response, concurrency_key, concurrency_limit, service_tier, deadline, start_by)
         ), r AS (
             {(withinLimits ? SubmitSlots() : "SELECT u.*, NULL::text AS slot_by FROM u")}
         )
@@ -36,7 +36,7 @@ public sealed partial class JobLifecycleStore
                                        user_id, username, action, status, input_data, debug_mode, budget_usd, idempotency_key,
                                        queued_at, dispatched_at, created_at, updated_at, tenant_id, trace_id, run_at, schedule_id, definition_hash,
                                        idempotency_fingerprint, idempotent_response, concurrency_key, concurrency_limit, wait_data,
-                                       service_tier, deadline)
+                                       service_tier, deadline, start_by)
         SELECT r.id, r.id::text, r.workflow_name, r.priority, r.webhook_url, r.webhook_secret,
                CASE WHEN r.webhook_events IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(r.webhook_events)) END,
                r.user_id, r.username, r.action,
@@ -49,7 +49,7 @@ public sealed partial class JobLifecycleStore
                r.tenant_id, r.trace_id, COALESCE(r.run_at, CASE WHEN r.held THEN r.created_at END), r.schedule_id, r.definition_hash,
                r.idempotency_fingerprint, r.idempotent_response, r.concurrency_key, r.concurrency_limit,
                {(withinLimits ? SubmitSlotWait() : "NULL::jsonb")},
-               COALESCE(r.service_tier, 'standard'), r.deadline
+               COALESCE(r.service_tier, 'standard'), r.deadline, r.start_by
           FROM r
         ON CONFLICT DO NOTHING
         RETURNING id, status
@@ -69,7 +69,7 @@ public sealed partial class JobLifecycleStore
                   FROM u
                   LEFT JOIN (SELECT c.tenant_id, c.cap,
                                     (SELECT count(*) FROM llm_workflow_jobs w WHERE w.tenant_id = c.tenant_id AND w.status IN ('queued', 'processing')) AS taken
-                               FROM unnest($26::text[], $27::int[]) AS c(tenant_id, cap)) c ON c.tenant_id = u.tenant_id
+                               FROM unnest($27::text[], $28::int[]) AS c(tenant_id, cap)) c ON c.tenant_id = u.tenant_id
                   LEFT JOIN (SELECT q.concurrency_key,
                                     (SELECT count(*) FROM llm_workflow_jobs w WHERE w.concurrency_key = q.concurrency_key AND w.status IN ('queued', 'processing')) AS taken
                                FROM (SELECT DISTINCT concurrency_key FROM u WHERE concurrency_key IS NOT NULL) q) k ON k.concurrency_key = u.concurrency_key) v
@@ -77,7 +77,7 @@ public sealed partial class JobLifecycleStore
 
     // The slot wait of a job held from the start, as a claim's WaitForSlot writes it (nothing to resume).
     private static string SubmitSlotWait() => $"""
-        CASE WHEN r.slot_by IS NOT NULL THEN jsonb_build_object('kind', '{SlotWaitKind}', 'step_id', '', 'step_key', '', 'until', $28::timestamptz,
+        CASE WHEN r.slot_by IS NOT NULL THEN jsonb_build_object('kind', '{SlotWaitKind}', 'step_id', '', 'step_key', '', 'until', $29::timestamptz,
                   'slot', jsonb_build_object('by', r.slot_by, 'tenant_id', r.tenant_id, 'concurrency_key', r.concurrency_key, 'at', 'submit'),
                   'resumes', NULL) END
         """;
@@ -140,6 +140,7 @@ public sealed partial class JobLifecycleStore
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.ConcurrencyLimit).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
         p.Add(Texts(jobs.Select(j => j.ServiceTier)));
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.Deadline).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.StartBy).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         if (slotLocks.Length > 0)
         {
             p.Add(new NpgsqlParameter { Value = limits!.Tenants });

@@ -81,6 +81,7 @@ public sealed partial class JobLifecycleStore(
                   AND ({JobLifecycle.KeyedGuard(JobTransition.Claim, "j.")}
                        OR ({JobLifecycle.KeyedGuard(JobTransition.Reclaim, "j.")} AND j.lease_expires_at < now()))
                   AND j.cancel_requested_at IS NULL
+                  AND {StartableSql("j.")}
                   FOR UPDATE) j
         """;
 

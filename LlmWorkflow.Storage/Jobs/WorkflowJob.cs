@@ -128,6 +128,12 @@ public sealed class WorkflowJob
     /// <summary>A flex job's deadline: refused flex calls are retried until shortly before it, then sent at standard.</summary>
     public DateTimeOffset? Deadline { get; set; }
 
+    /// <summary>
+    /// When a job no worker has started by then ends expired (its <c>ttl_seconds</c> counted from its due time); null:
+    /// it waits as long as it takes. Kept after the start for the record; a retry clears it.
+    /// </summary>
+    public DateTimeOffset? StartBy { get; set; }
+
     /// <summary>Opt-in webhook events beyond the terminal ones, e.g. <c>workflow.step_completed</c>.</summary>
     public string[]? WebhookEvents { get; set; }
 

@@ -57,6 +57,9 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.HasIndex(j => j.LeaseExpiresAt).HasFilter("status = 'processing'").HasDatabaseName("idx_workflow_jobs_lease");
         job.HasIndex(j => j.DispatchedAt).HasFilter("status = 'queued'").HasDatabaseName("idx_workflow_jobs_queued");
         job.HasIndex(j => j.RunAt).HasFilter("status IN ('scheduled', 'waiting')").HasDatabaseName("idx_workflow_jobs_due");
+        job.HasIndex(j => j.StartBy)
+            .HasFilter("start_by IS NOT NULL AND started_at IS NULL AND status IN ('pending', 'queued', 'scheduled', 'waiting')")
+            .HasDatabaseName("idx_workflow_jobs_start_by");
     }
 
     private static JobStatus ParseStatus(string text) =>

@@ -38,6 +38,15 @@ public sealed record Schedule
 
     public bool Paused { get; init; }
 
+    /// <summary>Each tick's job starts up to this many seconds after the tick (0: on the tick), spreading schedules that share a time.</summary>
+    public int JitterSeconds { get; init; }
+
+    /// <summary>No tick before this time; null: from creation.</summary>
+    public DateTimeOffset? StartAt { get; init; }
+
+    /// <summary>No tick after this time; null: without end.</summary>
+    public DateTimeOffset? EndAt { get; init; }
+
     public required DateTimeOffset NextRunAt { get; init; }
 
     public string? IdempotencyKey { get; init; }

@@ -14,15 +14,16 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
     internal const string Columns =
         "id, tenant_id, user_id, name, workflow_name, cron, timezone, input_data::text AS input_data, priority, webhook_url, " +
         "webhook_secret, overlap, catch_up, paused, next_run_at, idempotency_key, created_at, updated_at, " +
-        "idempotency_fingerprint, idempotent_response::text AS idempotent_response";
+        "idempotency_fingerprint, idempotent_response::text AS idempotent_response, jitter_seconds, start_at, end_at";
 
     // $1 id, $2 tenant, $3 user, $4 workflow, then the changeable fields ($5 name … $14 paused, see AddChangeable),
-    // $15 next run at, $16 idempotency key, $17 created at (also updated at), $18 idempotency fingerprint, $19 idempotent response.
+    // $15 next run at, $16 idempotency key, $17 created at (also updated at), $18 idempotency fingerprint, $19 idempotent response,
+    // $20 … $22 the window and jitter (AddWindow).
     private const string InsertSql = """
         INSERT INTO llm_schedules (id, tenant_id, user_id, workflow_name, name, cron, timezone, input_data, priority, webhook_url,
                                    webhook_secret, overlap, catch_up, paused, next_run_at, idempotency_key, created_at, updated_at,
-                                   idempotency_fingerprint, idempotent_response)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19::json)
+                                   idempotency_fingerprint, idempotent_response, jitter_seconds, start_at, end_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19::json, $20, $21, $22)
         ON CONFLICT DO NOTHING
         RETURNING id
         """;
@@ -41,11 +42,13 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
 
     private const string ListCountSql = $"SELECT count(*) AS total FROM llm_schedules WHERE {ListWhere}";
 
-    // $1 id, the changeable fields ($2 name … $11 paused, see AddChangeable), $12 timing changed, $13 next run at, $14 updated at.
+    // $1 id, the changeable fields ($2 name … $11 paused, see AddChangeable), $12 timing changed, $13 next run at, $14 updated at,
+    // $15 … $17 the window and jitter (AddWindow).
     private const string UpdateSql = $"""
         UPDATE llm_schedules
            SET name = $2, cron = $3, timezone = $4, input_data = $5::jsonb, priority = $6, webhook_url = $7, webhook_secret = $8,
-               overlap = $9, catch_up = $10, paused = $11, next_run_at = CASE WHEN $12 THEN $13 ELSE next_run_at END, updated_at = $14
+               overlap = $9, catch_up = $10, paused = $11, next_run_at = CASE WHEN $12 THEN $13 ELSE next_run_at END, updated_at = $14,
+               jitter_seconds = $15, start_at = $16, end_at = $17
          WHERE id = $1
         RETURNING {Columns}
         """;
@@ -99,6 +102,7 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter { Value = schedule.CreatedAt });
         p.Add(Text(schedule.IdempotencyFingerprint));
         p.Add(Text(schedule.IdempotentResponse));
+        AddWindow(p, schedule);
         return await command.ExecuteScalarAsync(cancellationToken) is Guid;
     }
 
@@ -158,6 +162,7 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter { Value = timingChanged });
         p.Add(new NpgsqlParameter { Value = schedule.NextRunAt });
         p.Add(new NpgsqlParameter { Value = schedule.UpdatedAt });
+        AddWindow(p, schedule);
         return (await ReadAsync(command, cancellationToken)).FirstOrDefault();
     }
 
@@ -174,6 +179,14 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         p.Add(new NpgsqlParameter { Value = schedule.Overlap });
         p.Add(new NpgsqlParameter { Value = schedule.CatchUp });
         p.Add(new NpgsqlParameter { Value = schedule.Paused });
+    }
+
+    /// <summary>The jitter and the window (start_at, end_at), last in both statements.</summary>
+    private static void AddWindow(NpgsqlParameterCollection p, Schedule schedule)
+    {
+        p.Add(new NpgsqlParameter { Value = schedule.JitterSeconds });
+        p.Add(new NpgsqlParameter { Value = (object?)schedule.StartAt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        p.Add(new NpgsqlParameter { Value = (object?)schedule.EndAt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
     }
 
     /// <summary>Makes the schedule's next tick <paramref name="now"/>; null when it is gone or paused.</summary>
@@ -276,6 +289,9 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         IdempotentResponse = reader.FieldOrNull<string>("idempotent_response"),
         CreatedAt = reader.Field<DateTimeOffset>("created_at"),
         UpdatedAt = reader.Field<DateTimeOffset>("updated_at"),
+        JitterSeconds = reader.Field<int>("jitter_seconds"),
+        StartAt = reader.FieldOrNull<DateTimeOffset?>("start_at"),
+        EndAt = reader.FieldOrNull<DateTimeOffset?>("end_at"),
     };
 
     private static NpgsqlParameter Text(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };

@@ -151,7 +151,7 @@ public sealed partial class ScheduleTickRunner(
                 unfinished.Clear();
             }
 
-            var job = NewJob(schedule, now);
+            var job = NewJob(schedule, planned.TickAt, now);
             if (!TakeConcurrencyKey(job, schedule))
             {
                 ticks.Add(new ScheduleTick(schedule.Id, planned.TickAt, ScheduleTick.Skipped, TickReasons.NoConcurrencyKey, null, 1, now));
@@ -187,10 +187,10 @@ public sealed partial class ScheduleTickRunner(
         return ids;
     }
 
-    private static async Task RecordTicksAsync(NpgsqlTransaction transaction, List<ScheduleTick> ticks, CancellationToken cancellationToken)
+    private static async Task RecordTicksAsync(NpgsqlTransaction transaction, List<ScheduleTick> ticks, CancellationToken cancellationToken, string sql = RecordTicksSql)
     {
         // No ON CONFLICT: a tick recorded twice is a violation that rolls back the second decision, job included.
-        await using var command = new NpgsqlCommand(RecordTicksSql, transaction.Connection, transaction);
+        await using var command = new NpgsqlCommand(sql, transaction.Connection, transaction);
         var p = command.Parameters;
         p.Add(new NpgsqlParameter { Value = ticks.Select(t => t.ScheduleId).ToArray() });
         p.Add(new NpgsqlParameter { Value = ticks.Select(t => t.TickAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
@@ -235,9 +235,12 @@ public sealed partial class ScheduleTickRunner(
         return true;
     }
 
-    private static WorkflowJob NewJob(Schedule schedule, DateTimeOffset now)
+    // Under jitter_seconds the job waits scheduled (SubmitScheduled) until its tick plus its jitter, as a job submitted
+    // with run_at does; a tick decided late (catch-up) whose jitter already passed runs at once.
+    private static WorkflowJob NewJob(Schedule schedule, DateTimeOffset tickAt, DateTimeOffset now)
     {
         var id = Guid.CreateVersion7(now);
+        DateTimeOffset? runAt = tickAt + TickPlanner.JitterOf(schedule, tickAt) is { } due && due > now ? due : null;
         return new WorkflowJob
         {
             Id = id,
@@ -248,18 +251,33 @@ public sealed partial class ScheduleTickRunner(
             WebhookSecret = schedule.WebhookSecret,
             TenantId = schedule.TenantId,
             UserId = schedule.UserId,
-            Status = JobStatus.Queued,
+            Status = runAt is null ? JobStatus.Queued : JobStatus.Scheduled,
+            RunAt = runAt,
             InputData = JsonDocument.Parse(schedule.InputData),
-            QueuedAt = now,
-            DispatchedAt = now,
+            QueuedAt = runAt ?? now,
+            DispatchedAt = runAt is null ? now : null,
             CreatedAt = now,
             UpdatedAt = now,
             ScheduleId = schedule.Id,
         };
     }
 
-    private async Task DispatchAsync(List<WorkflowJob> started)
+    private async Task DispatchAsync(List<WorkflowJob> jobsStarted)
     {
+        if (jobsStarted.Where(j => j.RunAt is not null).Min(j => j.RunAt) is { } earliestJittered)
+        {
+            try
+            {
+                // The wakers sleep until their next due time: a jittered job's time wakes them (a lost notice: their minute's reread).
+                await queue.AnnounceDueAsync(earliestJittered);
+            }
+            catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+            {
+                LogDispatchFailed(ex, 0);
+            }
+        }
+
+        var started = jobsStarted.Where(j => j.RunAt is null).ToList();
         if (started.Count == 0)
         {
             return;

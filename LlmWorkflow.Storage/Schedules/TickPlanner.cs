@@ -13,7 +13,8 @@ public sealed record TickPlan(IReadOnlyList<PlannedTick> Ticks, DateTimeOffset N
 /// <summary>
 /// Decides a schedule's due ticks (those in [next_run_at, now]) by its pause and catch-up policies: a pure function of
 /// the schedule and the clock, so every ticker decides the same. Ticks older than the catch-up window are one skipped
-/// entry (reason missed); a paused schedule skips every tick (reason paused); of the rest, <c>none</c> starts only a
+/// entry (reason missed); a paused schedule skips every tick (reason paused); ticks outside its window (start_at,
+/// end_at) do not exist; of the rest, <c>none</c> starts only a
 /// tick decided on time (the latest, within the misfire grace), <c>last</c> only the latest, <c>all</c> each.
 /// </summary>
 public static class TickPlanner
@@ -29,7 +30,9 @@ public static class TickPlanner
         DateTimeOffset? firstOld = null;
         var oldCount = 0;
         // Cronos answers in the zone's offset; PostgreSQL's timestamptz takes UTC only.
-        foreach (var tick in cron.GetOccurrences(schedule.NextRunAt, now, zone, fromInclusive: true, toInclusive: true).Select(t => t.ToUniversalTime()))
+        // Outside the schedule's window (start_at, end_at) there are no ticks at all: none is recorded.
+        foreach (var tick in cron.GetOccurrences(schedule.NextRunAt, now, zone, fromInclusive: true, toInclusive: true)
+                     .Select(t => t.ToUniversalTime()).Where(t => InWindow(schedule, t)))
         {
             if (tick < windowStart)
             {
@@ -68,8 +71,44 @@ public static class TickPlanner
                 : new PlannedTick(schedule.NextRunAt, true, null));
         }
 
-        var following = last is { } decided ? cron.GetNextOccurrence(decided, zone) : cron.GetNextOccurrence(now, zone);
-        return new TickPlan(ticks, (following ?? now + Never).ToUniversalTime());
+        var following = NextInWindow(schedule, cron, zone, last ?? now);
+        return new TickPlan(ticks, following ?? now + Never);
+    }
+
+    /// <summary>Whether <paramref name="tick"/> lies in the schedule's window: not before start_at, not after end_at.</summary>
+    public static bool InWindow(Schedule schedule, DateTimeOffset tick) =>
+        (schedule.StartAt is not { } start || tick >= start) && (schedule.EndAt is not { } end || tick <= end);
+
+    /// <summary>
+    /// The schedule's first tick after <paramref name="after"/> within its window (UTC): a window not yet open starts at
+    /// its first tick at or after start_at; null when no tick is left before end_at (or in the expression).
+    /// </summary>
+    public static DateTimeOffset? NextInWindow(Schedule schedule, CronExpression cron, TimeZoneInfo zone, DateTimeOffset after)
+    {
+        var next = schedule.StartAt is { } start && start > after
+            ? cron.GetNextOccurrence(start, zone, inclusive: true)
+            : cron.GetNextOccurrence(after, zone);
+        return next is { } tick && (schedule.EndAt is not { } end || tick <= end) ? tick.ToUniversalTime() : null;
+    }
+
+    /// <summary>
+    /// How long after its tick a tick's job starts under <c>jitter_seconds</c>: 0 to the jitter, drawn from the schedule
+    /// and the tick (not a random generator), so every ticker, and a retried decision, picks the same offset.
+    /// </summary>
+    public static TimeSpan JitterOf(Schedule schedule, DateTimeOffset tick)
+    {
+        if (schedule.JitterSeconds <= 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        Span<byte> key = stackalloc byte[24];
+        schedule.Id.TryWriteBytes(key);
+        BitConverter.TryWriteBytes(key[16..], tick.ToUnixTimeMilliseconds());
+        Span<byte> digest = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(key, digest);
+        var hash = BitConverter.ToUInt64(digest);
+        return TimeSpan.FromMilliseconds((double)(hash % ((ulong)schedule.JitterSeconds * 1000 + 1)));
     }
 
     private static PlannedTick Decide(Schedule schedule, DateTimeOffset tick, bool isLatest, DateTimeOffset now, ScheduleOptions options)

@@ -149,6 +149,14 @@ public sealed class ProjectGeneratorTests(TestServers servers) : IAsyncLifetime
         // The missing id does not hide the body's other problem (group_size 40 is over the schema's 8).
         Assert.Equal(["group_size", "project_id"], errors.Select(e => e.Key).Order(StringComparer.Ordinal));
 
+        // A field of the wrong JSON kind stopped the body's binding, hiding the missing id and every other problem (issue 80).
+        using var wrongKinds = await Client.PostAsJsonAsync("/generator/start", new { chat_id = "c", topic = "", group_size = "three", duration_min = 5000 }, ct);
+        var wrongKindsText = await wrongKinds.Content.ReadAsStringAsync(ct);
+        Assert.True(wrongKinds.StatusCode == HttpStatusCode.BadRequest, wrongKindsText);
+        var allErrors = JsonNode.Parse(wrongKindsText)!["errors"]!.AsObject();
+        Assert.Equal(["duration_min", "group_size", "life_skill", "project_id", "topic"], allErrors.Select(e => e.Key).Order(StringComparer.Ordinal));
+        Assert.Contains("integer", (string?)allErrors["group_size"]![0], StringComparison.Ordinal);
+
         using var tooMany = await Client.PostAsJsonAsync("/generator/start", new { project_id = "p", chat_id = "c", topic = "Fractions", life_skill = "Teamwork", group_size = 40, duration_min = 45 }, ct);
         Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
         Assert.Equal(["group_size"], (await tooMany.Content.ReadFromJsonAsync<JsonObject>(ct))!["errors"]!.AsObject().Select(e => e.Key));

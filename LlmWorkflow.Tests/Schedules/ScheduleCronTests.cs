@@ -160,6 +160,34 @@ public sealed class ScheduleCronTests
         Assert.Equal(Due.AddHours(1), plan.NextRunAt);
     }
 
+    [Fact]
+    public void NoTickLiesOutsideTheWindowAndTheNextTickWaitsForItToOpen()
+    {
+        // Window 11:30-13:00 over an hourly cron: 10:00 and 11:00 are before it, 12:00 and 13:00 in it, 14:00 after it.
+        var windowed = Hourly(ScheduleCatchUp.All) with { StartAt = Due.AddMinutes(90), EndAt = Due.AddHours(3) };
+        var beforeIt = Plan(windowed, Due.AddHours(1).AddSeconds(1), new ScheduleOptions());
+        Assert.Empty(beforeIt.Ticks);
+        Assert.Equal(Due.AddHours(2), beforeIt.NextRunAt);
+
+        var inIt = Plan(windowed with { NextRunAt = Due.AddHours(2) }, Due.AddHours(3).AddSeconds(1), new ScheduleOptions());
+        Assert.Equal([Due.AddHours(2), Due.AddHours(3)], inIt.Ticks.Select(t => t.TickAt));
+        Assert.All(inIt.Ticks, t => Assert.True(t.Start));
+        // After end_at no tick is left: the next one is "never", so no ticker wakes for it.
+        Assert.True(inIt.NextRunAt > Due.AddYears(50), inIt.NextRunAt.ToString("O"));
+        Assert.Null(TickPlanner.NextInWindow(windowed, ScheduleCron.Parse(windowed.Cron, out _)!, TimeZoneInfo.Utc, Due.AddHours(3)));
+    }
+
+    [Fact]
+    public void JitterIsWithinItsBoundTheSameForOneTickAndSpreadOverTicks()
+    {
+        var jittered = Hourly(ScheduleCatchUp.Last) with { JitterSeconds = 60 };
+        var offsets = Enumerable.Range(0, 50).Select(h => TickPlanner.JitterOf(jittered, Due.AddHours(h))).ToList();
+        Assert.All(offsets, o => Assert.InRange(o, TimeSpan.Zero, TimeSpan.FromSeconds(60)));
+        Assert.True(offsets.Distinct().Count() > 40, "the offsets should differ from tick to tick");
+        Assert.Equal(offsets[7], TickPlanner.JitterOf(jittered with { }, Due.AddHours(7)));
+        Assert.Equal(TimeSpan.Zero, TickPlanner.JitterOf(jittered with { JitterSeconds = 0 }, Due));
+    }
+
     private static TickPlan Plan(Schedule schedule, DateTimeOffset now, ScheduleOptions options) =>
         TickPlanner.Plan(schedule, ScheduleCron.Parse(schedule.Cron, out _)!, ScheduleCron.FindZone(schedule.TimeZone)!, now, options);
 

@@ -298,6 +298,13 @@ public partial class LlmWorkflowClient
             headers: [],
             body: body, cancellationToken);
 
+    /// <summary>Start the jobs of a past range's ticks that never started (<c>POST /api/v1/schedules/{scheduleId}/backfill</c>).</summary>
+    public Task<ScheduleBackfillResponse> BackfillScheduleAsync(Guid scheduleId, BackfillScheduleRequest body, CancellationToken cancellationToken = default) =>
+        SendForJsonAsync<ScheduleBackfillResponse>(HttpMethod.Post, $"/api/v1/schedules/{Escape(scheduleId)}/backfill",
+            query: [],
+            headers: [],
+            body: body, cancellationToken);
+
     /// <summary>The schedule's decided ticks, newest first: started (with job_id) or skipped (with the reason) (<c>GET /api/v1/schedules/{scheduleId}/ticks</c>).</summary>
     public Task<ScheduleTickListResponse> ListScheduleTicksAsync(Guid scheduleId, int? limit = null, CancellationToken cancellationToken = default) =>
         SendForJsonAsync<ScheduleTickListResponse>(HttpMethod.Get, $"/api/v1/schedules/{Escape(scheduleId)}/ticks",

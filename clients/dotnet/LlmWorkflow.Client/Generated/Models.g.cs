@@ -228,6 +228,17 @@ public sealed record ApprovalForm
     public string? Comment { get; init; }
 }
 
+public sealed record BackfillScheduleRequest
+{
+    /// <summary>The first moment of the range (RFC 3339 with an offset); its ticks at or after it are backfilled.</summary>
+    [JsonPropertyName("from")]
+    public string? From { get; init; }
+
+    /// <summary>The last moment of the range (RFC 3339 with an offset, not in the future); ticks at or before it are backfilled.</summary>
+    [JsonPropertyName("to")]
+    public string? To { get; init; }
+}
+
 public sealed record BudgetUsageEntry
 {
     [JsonPropertyName("budget")]
@@ -478,6 +489,18 @@ public sealed record CreateScheduleRequest
     /// <summary>Create it paused: its ticks are recorded skipped (reason paused) until it is resumed. Default false.</summary>
     [JsonPropertyName("paused")]
     public bool? Paused { get; init; }
+
+    /// <summary>Each tick's job starts up to this many seconds after the tick (0-3600, default 0), the same offset for a tick whichever worker decides it: spreads schedules that share a time. The job is 'scheduled' until then.</summary>
+    [JsonPropertyName("jitter_seconds")]
+    public int? JitterSeconds { get; init; }
+
+    /// <summary>No tick before this time (RFC 3339 with an offset); the first run is the cron's first tick at or after it.</summary>
+    [JsonPropertyName("start_at")]
+    public string? StartAt { get; init; }
+
+    /// <summary>No tick after this time (RFC 3339 with an offset, after start_at); past it the schedule stays but never runs again.</summary>
+    [JsonPropertyName("end_at")]
+    public string? EndAt { get; init; }
 }
 
 public sealed record DashboardConfigResponse
@@ -1592,6 +1615,20 @@ public sealed record ScheduleActionResponse
     public required string Message { get; init; }
 }
 
+public sealed record ScheduleBackfillResponse
+{
+    [JsonPropertyName("schedule_id")]
+    public required Guid ScheduleId { get; init; }
+
+    /// <summary>The ticks started by this backfill, each with its new job (action schedule.backfill).</summary>
+    [JsonPropertyName("started")]
+    public required IReadOnlyList<ScheduleTickView> Started { get; init; }
+
+    /// <summary>The range's ticks a tick or an earlier backfill had already started: no second job.</summary>
+    [JsonPropertyName("already_started")]
+    public required IReadOnlyList<DateTimeOffset> AlreadyStarted { get; init; }
+}
+
 public sealed record ScheduleListResponse
 {
     [JsonPropertyName("schedules")]
@@ -1666,6 +1703,18 @@ public sealed record ScheduleResponse
     /// <summary>The schedule's decided ticks: GET /api/v1/schedules/{schedule_id}/ticks</summary>
     [JsonPropertyName("ticks_url")]
     public required string TicksUrl { get; init; }
+
+    /// <summary>Each tick's job starts up to this many seconds after its tick.</summary>
+    [JsonPropertyName("jitter_seconds")]
+    public required int JitterSeconds { get; init; }
+
+    /// <summary>No tick before this time; null: from creation.</summary>
+    [JsonPropertyName("start_at")]
+    public DateTimeOffset? StartAt { get; init; }
+
+    /// <summary>No tick after this time; null: without end.</summary>
+    [JsonPropertyName("end_at")]
+    public DateTimeOffset? EndAt { get; init; }
 }
 
 public sealed record ScheduleRunTime
@@ -1988,6 +2037,10 @@ public sealed record SubmitWorkflowRequest
     [JsonPropertyName("delay_seconds")]
     public long? DelaySeconds { get; init; }
 
+    /// <summary>Time-to-live before the job starts, in seconds (1-31536000), counted from when it is due (now, or run_at / delay_seconds): a job no worker has started by then is never run; it ends 'failed' with error.type "expired" (its start_by in the message and error.details.start_by) and its workflow.failed webhook. A job that started is not affected, even when it later waits. The status shows the time as start_by. A retry clears it.</summary>
+    [JsonPropertyName("ttl_seconds")]
+    public long? TtlSeconds { get; init; }
+
     /// <summary>The price tier of the job's LLM calls: "standard" (default), "flex" (OpenAI's flex processing: slower, sometimes refused for capacity, billed at half the list price) or "batch" (OpenAI's Batch API or Anthropic's Message Batches: each llm step's call is sent as a batch and the job waits, holding no worker slot, with waiting_for.kind "batch", until it ends; billed at Llm:Batch:PriceMultiplier of the list price). Providers without the tier run the call at standard and say so. Any other value is a 400 listing the valid ones.</summary>
     [JsonPropertyName("service_tier")]
     public string? ServiceTier { get; init; }
@@ -2082,6 +2135,18 @@ public sealed record UpdateScheduleRequest
     /// <summary>true pauses the schedule (its ticks are recorded skipped, reason paused), false resumes it.</summary>
     [JsonPropertyName("paused")]
     public bool? Paused { get; init; }
+
+    /// <summary>Each tick's job starts up to this many seconds after the tick (0-3600, default 0), the same offset for a tick whichever worker decides it: spreads schedules that share a time. The job is 'scheduled' until then.</summary>
+    [JsonPropertyName("jitter_seconds")]
+    public int? JitterSeconds { get; init; }
+
+    /// <summary>No tick before this time (RFC 3339 with an offset); the first run is the cron's first tick at or after it. An empty string removes it.</summary>
+    [JsonPropertyName("start_at")]
+    public string? StartAt { get; init; }
+
+    /// <summary>No tick after this time (RFC 3339 with an offset, after start_at); past it the schedule stays but never runs again. An empty string removes it.</summary>
+    [JsonPropertyName("end_at")]
+    public string? EndAt { get; init; }
 }
 
 public sealed record UsageGroup

@@ -469,6 +469,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/schedules/{scheduleId}/backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start the jobs of a past range's ticks that never started
+         * @description Body {from, to}: RFC 3339 times with an offset, from <= to, to not in the future, at most 1000 ticks of the cron between them (inside the schedule's start_at/end_at). Each tick of the range that no tick or earlier backfill started gets one job now (action schedule.backfill; a tick recorded skipped becomes started); a repeat starts nothing twice. The overlap policy does not apply and a paused schedule may be backfilled. 200 with the ticks started and those already started; 400 naming the field; 404 for an unknown schedule or another tenant's.
+         */
+        post: operations["BackfillSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/schedules/{scheduleId}/ticks": {
         parameters: {
             query?: never;
@@ -1207,6 +1227,12 @@ export interface components {
             decision: string;
             comment: null | string;
         };
+        BackfillScheduleRequest: {
+            /** @description The first moment of the range (RFC 3339 with an offset); its ticks at or after it are backfilled. */
+            from: null | string;
+            /** @description The last moment of the range (RFC 3339 with an offset, not in the future); ticks at or before it are backfilled. */
+            to: null | string;
+        };
         BudgetUsageEntry: {
             budget: string;
             scope: string;
@@ -1358,6 +1384,15 @@ export interface components {
             catch_up?: null | string;
             /** @description Create it paused: its ticks are recorded skipped (reason paused) until it is resumed. Default false. */
             paused?: null | boolean;
+            /**
+             * Format: int32
+             * @description Each tick's job starts up to this many seconds after the tick (0-3600, default 0), the same offset for a tick whichever worker decides it: spreads schedules that share a time. The job is 'scheduled' until then.
+             */
+            jitter_seconds?: null | number;
+            /** @description No tick before this time (RFC 3339 with an offset); the first run is the cron's first tick at or after it. */
+            start_at?: null | string;
+            /** @description No tick after this time (RFC 3339 with an offset, after start_at); past it the schedule stays but never runs again. */
+            end_at?: null | string;
         };
         DashboardConfigResponse: {
             /** @description Base URL of the Aspire dashboard (traces, logs), without a trailing slash; null when not configured. */
@@ -1724,6 +1759,11 @@ export interface components {
              * @description A flex or batch job's deadline: refused flex calls are retried until shortly before it, then sent at standard; a batch that ended unanswered is replaced by a standard call unless it is close; null without one.
              */
             deadline: null | string;
+            /**
+             * Format: date-time
+             * @description When the job expires if no worker has started it by then (its ttl_seconds counted from when it was due); null without a ttl. An expired job is 'failed' with error.type "expired".
+             */
+            start_by: null | string;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -2195,6 +2235,14 @@ export interface components {
             status: string;
             message: string;
         };
+        ScheduleBackfillResponse: {
+            /** Format: uuid */
+            schedule_id: string;
+            /** @description The ticks started by this backfill, each with its new job (action schedule.backfill). */
+            started: components["schemas"]["ScheduleTickView"][];
+            /** @description The range's ticks a tick or an earlier backfill had already started: no second job. */
+            already_started: string[];
+        };
         ScheduleListResponse: {
             schedules: components["schemas"]["ScheduleResponse"][];
             /** Format: int64 */
@@ -2234,6 +2282,22 @@ export interface components {
             jobs_url: string;
             /** @description The schedule's decided ticks: GET /api/v1/schedules/{schedule_id}/ticks */
             ticks_url: string;
+            /**
+             * Format: int32
+             * @description Each tick's job starts up to this many seconds after its tick.
+             * @default 0
+             */
+            jitter_seconds: number;
+            /**
+             * Format: date-time
+             * @description No tick before this time; null: from creation.
+             */
+            start_at: null | string;
+            /**
+             * Format: date-time
+             * @description No tick after this time; null: without end.
+             */
+            end_at: null | string;
         };
         ScheduleRunTime: {
             /** Format: date-time */
@@ -2425,6 +2489,11 @@ export interface components {
              * @description Run this many seconds from now (1-31536000). The job is 'scheduled' until then. Not with run_at.
              */
             delay_seconds?: null | number;
+            /**
+             * Format: int64
+             * @description Time-to-live before the job starts, in seconds (1-31536000), counted from when it is due (now, or run_at / delay_seconds): a job no worker has started by then is never run; it ends 'failed' with error.type "expired" (its start_by in the message and error.details.start_by) and its workflow.failed webhook. A job that started is not affected, even when it later waits. The status shows the time as start_by. A retry clears it.
+             */
+            ttl_seconds?: null | number;
             /** @description The price tier of the job's LLM calls: "standard" (default), "flex" (OpenAI's flex processing: slower, sometimes refused for capacity, billed at half the list price) or "batch" (OpenAI's Batch API or Anthropic's Message Batches: each llm step's call is sent as a batch and the job waits, holding no worker slot, with waiting_for.kind "batch", until it ends; billed at Llm:Batch:PriceMultiplier of the list price). Providers without the tier run the call at standard and say so. Any other value is a 400 listing the valid ones. */
             service_tier?: null | string;
             /** @description For flex or batch: the time the job's calls must be answered by, RFC 3339 with an offset, in the future (after run_at, at most a year ahead). A flex call refused for capacity is asked again with backoff while the deadline leaves more than Llm:Flex:FallbackMargin, then sent at standard; without a deadline it is sent at standard at once. A batch that ended unanswered (expired, failed, cancelled) is replaced by a standard call unless the deadline is less than Llm:Batch:FallbackMargin away (then the step fails). A deadline alone implies "flex"; with "standard" it is a 400. */
@@ -2479,6 +2548,15 @@ export interface components {
             catch_up?: null | string;
             /** @description true pauses the schedule (its ticks are recorded skipped, reason paused), false resumes it. */
             paused?: null | boolean;
+            /**
+             * Format: int32
+             * @description Each tick's job starts up to this many seconds after the tick (0-3600, default 0), the same offset for a tick whichever worker decides it: spreads schedules that share a time. The job is 'scheduled' until then.
+             */
+            jitter_seconds?: null | number;
+            /** @description No tick before this time (RFC 3339 with an offset); the first run is the cron's first tick at or after it. An empty string removes it. */
+            start_at?: null | string;
+            /** @description No tick after this time (RFC 3339 with an offset, after start_at); past it the schedule stays but never runs again. An empty string removes it. */
+            end_at?: null | string;
         };
         UsageGroup: {
             key: string;
@@ -4694,6 +4772,86 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ScheduleActionResponse"];
+                };
+            };
+            /** @description Rate limit exceeded (when enabled); see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description PostgreSQL or Redis is unreachable; retry after Retry-After seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    BackfillSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                scheduleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackfillScheduleRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleBackfillResponse"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["HttpValidationProblemDetails"];
+                };
+            };
+            /** @description No API key, or an unknown one (X-API-Key or X-API-Secret). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description The body exceeds Api:MaxRequestBodyBytes. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
                 };
             };
             /** @description Rate limit exceeded (when enabled); see Retry-After. */

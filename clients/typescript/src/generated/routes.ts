@@ -214,6 +214,11 @@ export const routes = [
     "operationId": "UpdateSchedule"
   },
   {
+    "method": "POST",
+    "path": "/api/v1/schedules/{scheduleId}/backfill",
+    "operationId": "BackfillSchedule"
+  },
+  {
     "method": "GET",
     "path": "/api/v1/schedules/{scheduleId}/ticks",
     "operationId": "ListScheduleTicks"
@@ -394,6 +399,10 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "comment",
     "decision"
   ],
+  "BackfillScheduleRequest": [
+    "from",
+    "to"
+  ],
   "BudgetUsageEntry": [
     "budget",
     "limit_usd",
@@ -469,11 +478,14 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   "CreateScheduleRequest": [
     "catch_up",
     "cron",
+    "end_at",
     "input_data",
+    "jitter_seconds",
     "name",
     "overlap",
     "paused",
     "priority",
+    "start_at",
     "timezone",
     "webhook_secret",
     "webhook_url",
@@ -700,6 +712,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "run_at",
     "schedule_id",
     "service_tier",
+    "start_by",
     "started_at",
     "status",
     "steps",
@@ -976,6 +989,11 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "schedule_id",
     "status"
   ],
+  "ScheduleBackfillResponse": [
+    "already_started",
+    "schedule_id",
+    "started"
+  ],
   "ScheduleListResponse": [
     "limit",
     "offset",
@@ -986,7 +1004,9 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "catch_up",
     "created_at",
     "cron",
+    "end_at",
     "input_data",
+    "jitter_seconds",
     "jobs_url",
     "name",
     "next_run_at",
@@ -995,6 +1015,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "paused",
     "priority",
     "schedule_id",
+    "start_at",
     "ticks_url",
     "timezone",
     "updated_at",
@@ -1105,6 +1126,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "priority",
     "run_at",
     "service_tier",
+    "ttl_seconds",
     "user_id",
     "username",
     "webhook_events",
@@ -1134,11 +1156,14 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
   "UpdateScheduleRequest": [
     "catch_up",
     "cron",
+    "end_at",
     "input_data",
+    "jitter_seconds",
     "name",
     "overlap",
     "paused",
     "priority",
+    "start_at",
     "timezone",
     "webhook_secret",
     "webhook_url"
