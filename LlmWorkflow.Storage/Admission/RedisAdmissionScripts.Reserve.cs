@@ -141,10 +141,12 @@ internal static partial class RedisAdmissionScripts
               if wait > worst then worst, worst_scope, worst_reason = wait, s, 'fair_share' end
               wait = share_wait(my_user, d, want, cap * tenant_share * user_share, users_until)
               if wait > worst then worst, worst_scope, worst_reason = wait, s, 'user_share' end
-              -- The others keep at least `reserve` of the limit (used or free): a tenant above its share may hold
-              -- no more than what is left of the limit beside the larger of that and what the others use.
+              -- The others keep at least `reserve` of the limit (used or free), and room for one more call (of this
+              -- call's size) beside what they use: a tenant above its share may hold no more than what is left of the
+              -- limit beside the larger of the two. The floor alone left a small tenant whose calls in the sliding
+              -- window already filled it waiting for the flood's calls to leave.
               local my_used = reserve_mine and reserve_mine.used[d] or 0
-              local allowed = cap - math.max(cap * reserve, used[d] - my_used)
+              local allowed = cap - math.max(cap * reserve, used[d] - my_used + want)
               if reserve_part and my_used + want > cap * reserve_part and my_used + want > allowed then
                 -- Until enough of its own oldest calls leave the window (holding nothing, it is never held).
                 wait = share_wait(reserve_mine, d, want, allowed, now + window_ms)

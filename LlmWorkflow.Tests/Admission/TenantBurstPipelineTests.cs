@@ -5,13 +5,18 @@ using LlmWorkflow.Tests.Infrastructure;
 namespace LlmWorkflow.Tests.Admission;
 
 /// <summary>
-/// A small tenant is not stuck behind a burst (issue 79): the small tenant (<c>other-app</c>) submits a job every 2.5 s,
-/// first alone, then while the test caller's tenant floods the provider (40 jobs at once, 4.4 windows of tokens; a
-/// fake enforcing 3,300 tokens per 5-s window, 3,000 configured). With the burst reserve
-/// (<c>Llm:Admission:BurstReserve</c>) the flood leaves the small tenant a quarter of the window (used or free) while the
-/// small tenant has used the provider recently, so the small tenant's p95 stays within 3× its idle p95 and the window is
-/// still used ≥ 90 %. Its bound is wall-clock (an idle p95 of tens of milliseconds), so it runs alone
-/// (<see cref="TimeBoundTests"/>): beside the parallel classes of a CI run it once measured 4.97 s behind the flood.
+/// A small tenant is not stuck behind a burst (issue 79): the small tenant (<c>other-app</c>) submits a job every half
+/// window, first alone, then while the test caller's tenant floods the provider (4.4 windows of tokens at once; a fake
+/// enforcing 3,300 tokens per 5-s window, 3,000 configured). With the burst reserve (<c>Llm:Admission:BurstReserve</c>)
+/// the flood leaves the small tenant a quarter of the window (used or free), and room for one more call beside what it
+/// uses, while the small tenant has used the provider recently, so the small tenant's p95 stays within 3× its idle p95,
+/// the window is still used ≥ 90 % and the provider refuses nothing. Its bound is wall-clock (an idle p95 of tens of
+/// milliseconds), so it runs alone (<see cref="TimeBoundTests"/>). It once measured 4.97 s behind the flood (not
+/// reproduced since: 0 × 429 in every run, one beside a load average of 60); the cause the arithmetic shows: the small
+/// tenant's calls are stamped at their answers, so at each of its reservations its two previous calls are still in the
+/// sliding window (660 of the 750 reserved) and its third did not fit until one of them or a flood call left — a wait
+/// that a loaded machine's slow answers lengthened past the inline wait, into a park. The reserve now also keeps room
+/// for one more call beside what the others use.
 /// </summary>
 [IntegrationTest]
 [Collection(TimeBoundTests.Name)]
@@ -40,7 +45,7 @@ public sealed class TenantBurstPipelineTests(TestServers servers)
             ["Llm:Limits:openai:TokensPerMinute"] = Limit.ToString(CultureInfo.InvariantCulture),
             ["Llm:Admission:Window"] = Window.ToString("c", CultureInfo.InvariantCulture),
             // At most a quarter of the window: room for the small tenant's two calls a window (about 330 tokens each).
-            ["Llm:Admission:BurstReserve"] = "0.34",
+            ["Llm:Admission:BurstReserve"] = "0.25",
             ["Auth:ApiKeys:2:Name"] = "small",
             ["Auth:ApiKeys:2:Key"] = SmallTenantKey,
             ["Auth:ApiKeys:2:Tenant"] = "other-app",
@@ -77,6 +82,8 @@ public sealed class TenantBurstPipelineTests(TestServers servers)
             $"max {behind.Max():F2} s ({behindP95 / idleP95:F1}x at p95); peak window {peak}/{Limit} tokens ({peak * 100.0 / Limit:F1} %); " +
             $"{llm.RateLimited} x 429; {failed} flood jobs failed");
         Assert.Equal(0, failed);
+        // Within the configured limit, 10 % under the provider's: a 429 would block the scope for everyone, the small tenant too.
+        Assert.Equal(0, llm.RateLimited);
         Assert.True(behindP95 <= 3 * idleP95, $"behind the flood p95 {behindP95:F2} s, alone {idleP95:F2} s");
         Assert.InRange(peak, Limit * 9 / 10, Limit * 11 / 10);
     }
