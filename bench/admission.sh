@@ -13,7 +13,7 @@
 #   outage         60 s of 500s, then 60 s without an answer (Llm:AttemptTimeout 20 s), 100 jobs, one worker, shipped
 #                  breaker and probe settings: when the breaker opened, failed jobs, calls answered twice (JOBS=100 OUTAGE=60)
 #   burst          two tenants: the small one submits a job every half window, alone and then behind a flood of 4.4
-#                  windows of tokens (20,000 a minute configured, the fake allows 10 % more, BurstReserve 0.25): its
+#                  windows of tokens (20,000 a minute configured, the fake allows 10 % more, the shipped BurstReserve): its
 #                  p95 both ways, the busiest window's use, 429s (TOKENS=20000 WINDOW=60; about 10 minutes)
 # Prints each run's summary line (the test's output) and Passed/Failed.
 # Usage:   bench/admission.sh                     (the issue-61 figures, 2-5 min a run)

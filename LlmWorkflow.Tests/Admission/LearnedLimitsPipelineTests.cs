@@ -9,7 +9,8 @@ namespace LlmWorkflow.Tests.Admission;
 /// Safe by default (issue 79): with no <c>Llm:Limits</c> at all, two workers learn a saturated provider's limits from
 /// its <c>x-ratelimit-*</c> answers and park a refused call until the window says it fits, instead of spending
 /// retries. The fake enforces tokens and requests per sliding window (a minute scaled to 5 s; <c>Llm:Admission:Window</c>
-/// likewise, the operator's setting for a provider whose window is not a minute) and counts refused requests.
+/// likewise, the operator's setting for a provider whose window is not a minute) and counts refused requests. Every
+/// eighth job is a second tenant's, as in the issue's run (so the shipped burst reserve is in play too).
 /// </summary>
 [IntegrationTest]
 public sealed class LearnedLimitsPipelineTests(TestServers servers)

@@ -75,9 +75,10 @@ public sealed class PriorityBandPipelineTests(TestServers servers)
             $"{llm.RateLimited} x 429; {failed} flood jobs failed");
         Assert.Equal(0, failed);
         Assert.Equal(0, llm.RateLimited);
-        // The bound: the first within one window (its tokens leave the window), plus a second for its wake-up and run;
-        // while the band holds, the others at once (half of them within the inline wait, 1 s).
-        Assert.All(waits, wait => Assert.True(wait <= Window.TotalSeconds + 1, $"a high-priority job took {wait:F2} s behind the flood"));
+        // The bound: the first within one window (until its tokens leave the window; 4.9 s measured), plus half a window
+        // for its wake-up and run on a loaded machine; while the band holds, the others at once (half of them within the
+        // inline wait, 1 s; without the band their p50 was 2.5 s). The flood's last job is 4.4 windows away.
+        Assert.All(waits, wait => Assert.True(wait <= Window.TotalSeconds * 1.5, $"a high-priority job took {wait:F2} s behind the flood"));
         Assert.True(later[later.Count / 2] <= 1, $"high-priority p50 {later[later.Count / 2]:F2} s while the band held");
         Assert.InRange(peak, Limit * 9 / 10, Limit * 11 / 10);
     }
