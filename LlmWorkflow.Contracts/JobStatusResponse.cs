@@ -206,7 +206,7 @@ public sealed record JobStepResponse(
 /// <param name="LinksExpireAt">When the decision links stop working: the approval's timeout, at most 30 days (Approvals:MaxLinkLifetime) after they were issued.</param>
 /// <param name="Provider">A "batch" wait's provider (openai, anthropic or a configured one); a "budget" wait's provider when the wait is an LLM provider's.</param>
 /// <param name="BatchId">A "batch" wait's batch id at the provider; null for the moment between recording its key and creating it.</param>
-/// <param name="Reason">Why a "budget" wait waits: paused, tokens, requests, dollars, share, outage; or rate_limited (the provider said 429), concurrency, zero_budget, flex_unavailable (docs/ADMISSION.md, "Waiting"). Until is then when it is expected to fit, never a time already past.</param>
+/// <param name="Reason">Why a "budget" wait waits: paused, tokens, requests, dollars, share, outage, priority (kept out of the priority band); or rate_limited (the provider said 429), concurrency, zero_budget, flex_unavailable (docs/ADMISSION.md, "Waiting"). Until is then when it is expected to fit, never a time already past.</param>
 /// <param name="Scope">A "budget" wait's budget that did not fit: a provider (openai), a model (openai/gpt-4o-mini), a key (key:&lt;fingerprint&gt;), a tenant's or a user's scope, or a dollar budget.</param>
 public sealed record JobWait(
     string StepId,

@@ -242,7 +242,8 @@ public sealed class AdmissionPipelineTests(TestServers servers)
     private static string Peak(FakeRateLimitedOpenAiServer llm, int limit, DateTimeOffset? since = null) =>
         llm.PeakWindowTokens(since) is var peak ? $"{peak}/{limit} tokens/window ({peak * 100.0 / limit:F1} %)" : "";
 
-    private static int FromEnvironment(string name, int fallback) =>
+    /// <summary>A figure bench/admission.sh sets to run a test at the scale; <paramref name="fallback"/> in the suite.</summary>
+    internal static int FromEnvironment(string name, int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : fallback;
 
     private static string Marker(string run, int job) => $"[{run}-{job:D3}]";

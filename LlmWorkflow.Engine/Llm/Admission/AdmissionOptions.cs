@@ -242,6 +242,11 @@ public sealed class AdmissionOptions
             yield return $"Llm:Admission:BurstReserve must be between 0 and 0.5; got {Admission.BurstReserve}.";
         }
 
+        if (Admission.PriorityReserve is < 0 or > 0.5 || double.IsNaN(Admission.PriorityReserve))
+        {
+            yield return $"Llm:Admission:PriorityReserve must be between 0 and 0.5; got {Admission.PriorityReserve}.";
+        }
+
         if (Admission.DefaultOutputTokens < 1)
         {
             yield return $"Llm:Admission:DefaultOutputTokens must be at least 1; got {Admission.DefaultOutputTokens}.";
@@ -339,6 +344,13 @@ public sealed class AdmissionSettings
     /// limit, used or free. 0 turns it off; a scope only one tenant uses is never held back.
     /// </summary>
     public double BurstReserve { get; set; } = 0.1;
+
+    /// <summary>
+    /// The priority band: the part of every scope's window kept free for high-priority calls (jobs of priority
+    /// <see cref="Execution.JobPriority.High"/> or more) while one used or waited on the scope in the last two windows; the
+    /// others may fill no more than the rest. 0 turns it off; with no high-priority call lately nothing is held back.
+    /// </summary>
+    public double PriorityReserve { get; set; } = 0.2;
 }
 
 /// <summary>Refuses the start on invalid limits, naming each setting (see <see cref="AdmissionOptions.Problems"/>).</summary>

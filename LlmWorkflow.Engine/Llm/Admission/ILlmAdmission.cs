@@ -80,12 +80,19 @@ public sealed record TenantWindowUse(string TenantId, long Requests, long Tokens
 public sealed record UserWindowUse(string UserId, long Requests, long Tokens);
 
 /// <summary>
-/// Who reserves, for the fair shares of a contended scope: the calling tenant and its weight
+/// Who reserves, for the fair shares of a contended scope and the priority band: the calling tenant and its weight
 /// (<c>Tenants:&lt;id&gt;:Weight</c>), and the job's user within it and that user's weight
 /// (<c>Tenants:&lt;id&gt;:UserWeights:&lt;user_id&gt;</c>; docs/ADMISSION.md, "Fair shares between tenants").
 /// </summary>
 /// <param name="UserId">The job's user_id; <see cref="AdmissionOptions.NoUser"/> ("") for jobs without one, which are one user together.</param>
-public sealed record FairShare(string TenantId, double Weight, string UserId = AdmissionOptions.NoUser, double UserWeight = AdmissionOptions.DefaultWeight);
+public sealed record FairShare(string TenantId, double Weight, string UserId = AdmissionOptions.NoUser, double UserWeight = AdmissionOptions.DefaultWeight)
+{
+    /// <summary>
+    /// The call is interactive work (its job's priority is in the high band, <see cref="Execution.JobPriority.High"/> or more):
+    /// it may use the priority band (<see cref="AdmissionSettings.PriorityReserve"/>) the others leave free.
+    /// </summary>
+    public bool HighPriority { get; init; }
+}
 
 /// <summary>
 /// A call's reservation. Reconcile once with the answer's usage; report a 429; dispose to release the concurrency slot.

@@ -4,8 +4,9 @@ namespace LlmWorkflow.Engine.Llm.Admission;
 
 /// <summary>
 /// Why a "budget" wait waits, in the words operators read (<c>waiting_for.reason</c>, the <c>run_waiting</c> event):
-/// <c>paused</c>, <c>tokens</c>, <c>requests</c>, <c>dollars</c>, <c>share</c>, <c>outage</c>; and, where none of those
-/// fits, <c>rate_limited</c> (the provider said 429), <c>concurrency</c>, <c>zero_budget</c>, <c>flex_unavailable</c>.
+/// <c>paused</c>, <c>tokens</c>, <c>requests</c>, <c>dollars</c>, <c>share</c>, <c>outage</c>, <c>priority</c> (kept out
+/// of the priority band); and, where none of those fits, <c>rate_limited</c> (the provider said 429),
+/// <c>concurrency</c>, <c>zero_budget</c>, <c>flex_unavailable</c>.
 /// </summary>
 public static class WaitReasons
 {

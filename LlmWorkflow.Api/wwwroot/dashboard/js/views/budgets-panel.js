@@ -9,7 +9,7 @@ const REASONS = {
   requests: 'requests', tokens: 'tokens', input_tokens: 'input tokens', output_tokens: 'output tokens',
   concurrency: 'concurrency', rate_limited: '429 block', paused: 'paused', zero_budget: 'zero budget',
   flex_unavailable: 'flex refused', batch: 'parked on a batch', fair_share: 'fair share', user_share: 'user share',
-  outage: 'provider out', usd: 'dollars', usd_reserved: 'dollars reserved',
+  outage: 'provider out', usd: 'dollars', usd_reserved: 'dollars reserved', priority: 'priority band',
 };
 
 export function budgetsPanel() {

@@ -17,6 +17,7 @@ const OUTAGE_TEXT = { open: 'Out — its steps wait parked', half_open: 'Probing
 const WAIT_REASONS = {
   paused: 'paused', outage: 'provider out', tokens: 'tokens', input_tokens: 'input tokens', output_tokens: 'output tokens', requests: 'requests',
   rate_limited: '429: its window is full', concurrency: 'concurrency', fair_share: 'tenant share', user_share: 'user share', flex_unavailable: 'flex refused',
+  priority: 'priority band',
 };
 const percent = (rate) => (rate == null ? '—' : `${(rate * 100).toFixed(rate > 0 && rate < 0.1 ? 1 : 0)}%`);
 

@@ -1,0 +1,188 @@
+namespace LlmWorkflow.Storage.Admission;
+
+internal static partial class RedisAdmissionScripts
+{
+    // KEYS per scope: log, amt, fly, meta, own (lease -> tenant and user), ten (waiting tenants), usr (waiting users);
+    // then the pause key, then per scope seen (tenants that used it lately). ARGV: window_ms, lease, lease_ttl_ms, need
+    // r/i/o, n, tenant, weight, grace_ms, user (escaped), user weight, then per scope caps req, tokens, input, output,
+    // concurrent (-1 = unlimited) and fair (1 = a provider's, model's or key's scope, shared by weight), then the burst
+    // reserve, seen_ms, the priority band, band_ms and whether the call is high-priority (1/0). Returns {wait_ms, scope,
+    // reason}: wait 0 = reserved, -1 = no known end (full concurrency, paused, zero budget).
+    internal const string ReserveScript = Common + "\n" + """
+        local window_ms = tonumber(ARGV[1])
+        local lease = ARGV[2]
+        local ttl = tonumber(ARGV[3])
+        local need = {tonumber(ARGV[4]), tonumber(ARGV[5]) + tonumber(ARGV[6]), tonumber(ARGV[5]), tonumber(ARGV[6])}
+        local n = tonumber(ARGV[7])
+        local tenant, weight, grace = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+        local user = tenant .. '\t' .. ARGV[11]
+        local user_weight = tonumber(ARGV[12])
+        -- The burst reserve: while another tenant used a fair scope within seen_ms, a tenant above its weighted share
+        -- leaves the others at least `reserve` of the limit, used or free.
+        local reserve, seen_ms = tonumber(ARGV[12 + 6 * n + 1]), tonumber(ARGV[12 + 6 * n + 2])
+        -- The priority band: while a high-priority call used or waited on a scope within band_ms (meta's
+        -- `priority_until`), the others may fill no more than 1 - band of its limit, so the band is free for it.
+        local band, band_ms, high = tonumber(ARGV[12 + 6 * n + 3]), tonumber(ARGV[12 + 6 * n + 4]), ARGV[12 + 6 * n + 5] == '1'
+        local names = {'requests', 'tokens', 'input_tokens', 'output_tokens'}
+        -- How long until enough of the window's oldest calls leave for `want` more to fit within `allowed`.
+        local function fits_after(list, used_d, d, want, allowed)
+          local freed = 0
+          for k = 1, #list do
+            freed = freed + list[k][d + 1]
+            if used_d - freed + want <= allowed then return list[k][1] + window_ms - now + 1 end
+          end
+          return window_ms
+        end
+        -- My weight's part among the others waiting that `counts` keeps, and until when the last of them waits;
+        -- {1, 0} while none does (work-conserving: only waiters count).
+        local function share_of(waiting, me, my_weight, counts)
+          local total, last = my_weight, 0
+          for other, entry in pairs(waiting) do
+            if other ~= me and counts(other) then total = total + entry[2]; last = math.max(last, entry[1]) end
+          end
+          if last == 0 then return 1, 0 end
+          return my_weight / total, last
+        end
+        local function any_tenant() return true end
+        local function my_tenants_user(other) return (split_owner(other)) == tenant end
+        -- How long a caller whose calls in the window are `part` waits to hold `want` more within `allowed` (0: it
+        -- may): until enough of its own oldest calls leave the window (all of them, for a call above its share), or
+        -- until the others stop waiting, whichever is first. Holding nothing it is never held, so every waiter moves on.
+        local function share_wait(part, d, want, allowed, others_until)
+          if not part or part.used[d] <= 0 or part.used[d] + want <= allowed then return 0 end
+          local freed = 0
+          for k = 1, #part.list do
+            freed = freed + part.list[k][d + 1]
+            if part.used[d] - freed <= 0 or part.used[d] - freed + want <= allowed then
+              return math.min(others_until - now + 1, part.list[k][1] + window_ms - now + 1)
+            end
+          end
+          return others_until - now + 1
+        end
+        -- Records `field` as waiting on a scope until `expiry`; a later registration never shortens an earlier one.
+        local function register(hash, field, weight_text, expiry, ms)
+          local held = tonumber(string.match(redis.call('HGET', hash, field) or '0:', '^(%d+):'))
+          if held < expiry then redis.call('HSET', hash, field, expiry .. ':' .. weight_text) end
+          extend(hash, ms)
+        end
+        if redis.call('EXISTS', KEYS[7 * n + 1]) == 1 then return {-1, 1, 'paused'} end
+        local worst, worst_scope, worst_reason = 0, 0, ''
+        for s = 1, n do
+          local log, amt, fly, meta, own = KEYS[7*s-6], KEYS[7*s-5], KEYS[7*s-4], KEYS[7*s-3], KEYS[7*s-2]
+          local base = 12 + (s - 1) * 6
+          local fair = ARGV[base + 6] == '1'
+          local blocked = tonumber(redis.call('HGET', meta, 'blocked_until') or '0')
+          if blocked > now and blocked - now > worst then worst, worst_scope, worst_reason = blocked - now, s, 'rate_limited' end
+          local said = said_limits(meta)
+          local conc = tonumber(ARGV[base + 5])
+          if conc >= 0 then
+            redis.call('ZREMRANGEBYSCORE', fly, '-inf', now)
+            if redis.call('ZCARD', fly) >= conc then
+              redis.call('HSET', meta, 'waiters', '1')
+              extend(meta, window_ms + ttl)
+              return {-1, s, 'concurrency'}
+            end
+          end
+          local used, list = window(log, amt, window_ms, fair and own or nil)
+          -- While another tenant waits on the scope this tenant may hold its weight's part of the limit (its weight
+          -- over its own and the waiting tenants' weights); while another of its users waits, this user may hold its
+          -- weight's part of what the tenant may hold. The window's owners are read only while someone else waits.
+          local tenant_share, tenants_until, user_share, users_until = 1, 0, 1, 0
+          local mine, my_user = nil, nil
+          if fair then
+            tenant_share, tenants_until = share_of(waiters(KEYS[7*s-1]), tenant, weight, any_tenant)
+            user_share, users_until = share_of(waiters(KEYS[7*s]), user, user_weight, my_tenants_user)
+            if tenants_until > 0 or users_until > 0 then
+              local tenants, users = by_owner(own, list)
+              if tenants_until > 0 then mine = tenants[tenant] end
+              if users_until > 0 then my_user = users[user] end
+            end
+          end
+          local reserve_part, reserve_mine = nil, nil
+          if fair and reserve > 0 then
+            local seen = KEYS[7 * n + 1 + s]
+            local others_weight = 0
+            for other, entry in pairs(waiters(seen)) do
+              if other ~= tenant then others_weight = others_weight + entry[2] end
+            end
+            register(seen, tenant, ARGV[9], now + seen_ms, seen_ms)
+            if others_weight > 0 then
+              local tenants = by_owner(own, list)
+              reserve_part, reserve_mine = weight / (weight + others_weight), tenants[tenant]
+            end
+          end
+          local band_held = false
+          if band > 0 then
+            local held = tonumber(redis.call('HGET', meta, 'priority_until') or '0')
+            if high and held < now + band_ms then
+              redis.call('HSET', meta, 'priority_until', now + band_ms)
+              extend(meta, band_ms)
+            end
+            band_held = not high and held > now
+          end
+          for d = 1, 4 do
+            local cap = lowered(tonumber(ARGV[base + d]), said[d])
+            if cap == 0 and need[d] > 0 then return {-1, s, 'zero_budget'} end
+            if cap > 0 then
+              local want = math.min(need[d], cap)
+              if used[d] + want > cap then
+                -- When enough of the oldest calls leave the window for this one to fit.
+                local wait = fits_after(list, used[d], d, want, cap)
+                if wait > worst then worst, worst_scope, worst_reason = wait, s, names[d] end
+              end
+              -- The band is kept free of lower-priority calls (one larger than the rest of the limit is held by the
+              -- limit alone, or it would never fit).
+              local below_band = cap * (1 - band)
+              if band_held and want <= below_band and used[d] + want > below_band then
+                local wait = fits_after(list, used[d], d, want, below_band)
+                if wait > worst then worst, worst_scope, worst_reason = wait, s, 'priority' end
+              end
+              local wait = share_wait(mine, d, want, cap * tenant_share, tenants_until)
+              if wait > worst then worst, worst_scope, worst_reason = wait, s, 'fair_share' end
+              wait = share_wait(my_user, d, want, cap * tenant_share * user_share, users_until)
+              if wait > worst then worst, worst_scope, worst_reason = wait, s, 'user_share' end
+              -- The others keep at least `reserve` of the limit (used or free), and room for one more call (of this
+              -- call's size) beside what they use: a tenant above its share may hold no more than what is left of the
+              -- limit beside the larger of the two. The floor alone left a small tenant whose calls in the sliding
+              -- window already filled it waiting for the flood's calls to leave.
+              local my_used = reserve_mine and reserve_mine.used[d] or 0
+              local allowed = cap - math.max(cap * reserve, used[d] - my_used + want)
+              if reserve_part and my_used + want > cap * reserve_part and my_used + want > allowed then
+                -- Until enough of its own oldest calls leave the window (holding nothing, it is never held).
+                wait = share_wait(reserve_mine, d, want, allowed, now + window_ms)
+                if wait > worst then worst, worst_scope, worst_reason = wait, s, 'fair_share' end
+              end
+            end
+          end
+        end
+        if worst > 0 then
+          -- The tenant and its user wait on their fair scopes until the retry, and a grace for the call to come back:
+          -- the others keep to their shares meanwhile.
+          for s = 1, n do
+            if ARGV[12 + (s - 1) * 6 + 6] == '1' then
+              register(KEYS[7*s-1], tenant, ARGV[9], now + worst + grace, worst + grace)
+              register(KEYS[7*s], user, ARGV[12], now + worst + grace, worst + grace)
+            end
+          end
+          return {worst, worst_scope, worst_reason}
+        end
+        local value = ARGV[4] .. ':' .. ARGV[5] .. ':' .. ARGV[6]
+        for s = 1, n do
+          local log, amt, fly, own = KEYS[7*s-6], KEYS[7*s-5], KEYS[7*s-4], KEYS[7*s-2]
+          local base = 12 + (s - 1) * 6
+          redis.call('ZADD', log, now, lease)
+          redis.call('HSET', amt, lease, value)
+          redis.call('PEXPIRE', log, window_ms + ttl)
+          redis.call('PEXPIRE', amt, window_ms + ttl)
+          if ARGV[base + 6] == '1' then
+            redis.call('HSET', own, lease, user)
+            redis.call('PEXPIRE', own, window_ms + ttl)
+          end
+          if tonumber(ARGV[base + 5]) >= 0 then
+            redis.call('ZADD', fly, now + ttl, lease)
+            redis.call('PEXPIRE', fly, ttl)
+          end
+        end
+        return {0, 0, ''}
+        """;
+}
