@@ -22,8 +22,6 @@ public sealed class FileLengthTests(ITestOutputHelper output)
     private static readonly Dictionary<string, string> AllowedLonger = new(StringComparer.Ordinal)
     {
         ["LlmWorkflow.Storage/Admission/RedisAdmissionStore.cs"] = "508 lines; Admission's store is being reworked (providers)",
-        ["LlmWorkflow.Api/Endpoints/JobEndpoints.cs"] = "537 lines; its handlers are being edited (retry, waits)",
-        ["LlmWorkflow.Cli/Editing/WorkflowEditor.cs"] = "639 lines; the CLI's editor, outside issue 81's first pass",
     };
 
     [Fact]

@@ -18,7 +18,6 @@ public sealed partial class ReadingPathTests(ITestOutputHelper output)
     // "file -> module" → why it is still on the plain job's path. Remove an entry when its use goes.
     private static readonly Dictionary<string, string> KnownUses = new(StringComparer.Ordinal)
     {
-        ["LlmWorkflow.Api/Endpoints/JobEndpoints.cs -> Scheduling"] = "the status answer adds an approval's decision links to a waiting job",
         ["LlmWorkflow.Api/Jobs/JobSubmission.cs -> Versions"] = "the submission carries the definition's stored version (pinning)",
         ["LlmWorkflow.Api/Jobs/JobSubmitter.cs -> Versions"] = "the submit stores and pins the definition's version",
         ["LlmWorkflow.Engine/Execution/WorkflowRunOptions.cs -> Admission"] = "the run options carry the spend budget and cost history; to become a chat-client middleware",
