@@ -14,6 +14,41 @@ namespace LlmWorkflow.Api.Endpoints;
 /// <summary>The routes that act on a job: cancel, reschedule, bulk delete, retry.</summary>
 internal static partial class JobEndpoints
 {
+    /// <summary>The routes that act on a job, in the order the OpenAPI document lists them.</summary>
+    private static void MapCommandRoutes(RouteGroupBuilder api)
+    {
+        api.MapDelete("/workflow/{jobId:guid}", CancelAsync)
+            .WithName("CancelJob")
+            .WithSummary("Cancel a job")
+            .WithDescription("A queued job is cancelled at once; a running job's worker stops it (in-flight LLM and HTTP calls are aborted) within about a second. " +
+                             "Either way a workflow.cancelled webhook is sent. " + JobProblemDescription);
+
+        api.MapDelete("/jobs/bulk", BulkDeleteAsync)
+            .WithName("BulkDeleteJobs")
+            .WithSummary("Delete jobs by id (queued and running ones are cancelled first)")
+            .WithDescription("A queued or running job is cancelled first, as DELETE /api/v1/workflow/{job_id} does, so its workflow.cancelled " +
+                             "webhook is sent (it is delivered after the job is gone); then the job, its steps and usage are deleted. " +
+                             "A deleted job's status URL answers 410 Gone for the retention period (Maintenance:Retention, default 7 days), then 404.");
+
+        api.MapPatch("/jobs/{jobId:guid}", RescheduleAsync)
+            .WithName("RescheduleJob")
+            .WithSummary("Move a scheduled job's run_at")
+            .WithDescription("Body: run_at (RFC 3339 with an offset) or delay_seconds, as on submit. 200 with the job's status; " +
+                             "409 when the job is not scheduled (it already started, finished or was cancelled); 400 naming the field for a " +
+                             "bad, past or missing time. " + JobProblemDescription);
+
+        api.MapPost("/jobs/{jobId:guid}/retry", RetryAsync)
+            .WithName("RetryJob")
+            .WithSummary("Queue a failed or cancelled job again, or rerun a finished one from a step")
+            .WithDescription("The job resumes from its checkpoints: steps that finished before are not run (or paid for) again. " +
+                             "With a body {\"from_step\": \"<top-level step id>\"} any finished job (completed too) runs again from that step: the steps " +
+                             "before it keep their checkpointed outputs, it and every step after it run again; 400 names from_step when it is not a " +
+                             "top-level step of the job's workflow. A rerun at or before a wait_for_event or approval step waits again: the signals " +
+                             "those steps took are superseded (never taken again), so the wait takes only a newer untaken signal or parks anew, an " +
+                             "approval with new decision links. The ended attempt is kept in previous_attempts with the cost_usd of its calls that the " +
+                             "rerun does not reuse; the job's cost_usd counts every call paid over all attempts. " + JobProblemDescription);
+    }
+
     private static async Task<Results<Ok<JobActionResponse>, Accepted<JobActionResponse>, JobProblemResult, Conflict<JobActionResponse>>> CancelAsync(
         Guid jobId,
         LlmWorkflowDbContext db,

@@ -14,6 +14,37 @@ namespace LlmWorkflow.Api.Endpoints;
 /// <summary>The job status and list routes: what a caller reads about its jobs.</summary>
 internal static partial class JobEndpoints
 {
+    /// <summary>The status and list routes (an approval's decision links ride on a waiting job's status).</summary>
+    private static void MapReadRoutes(RouteGroupBuilder api)
+    {
+        api.MapGet("/status/{jobId:guid}", GetStatusAsync)
+            .WithName("GetJobStatus")
+            .WithSummary("Status, progress, per-step records, result and cost data of a job")
+            .WithDescription(JobProblemDescription);
+        api.MapGet("/jobs/{jobId:guid}", GetStatusAsync)
+            .WithName("GetJob")
+            .WithSummary("Same as GET /api/v1/status/{job_id}")
+            .WithDescription(JobProblemDescription);
+
+        api.MapGet("/jobs", ListAsync)
+            .WithName("ListJobs")
+            .WithSummary("List jobs (newest first unless sorted)")
+            .WithDescription("Filters: status_filter (all|running|pending|queued|processing|completed|failed|cancelled|scheduled; running = processing), user_id, limit (1-200, default 50), " +
+                             "offset, limit_results: a count \"1\"-\"500\" (overrides limit) or a period \"Today\" (since 00:00 UTC), \"7 Days\", \"30 Days\"; " +
+                             "workflow_name (exact); schedule_id: the jobs a schedule's ticks started; search: part of the job id (a prefix, or the short id the dashboard shows), username, user id, action or input_data (its JSON text) (case-insensitive); " +
+                             "username (exact); model, usage_from, usage_to (ISO 8601, years 2000-9000): only jobs with an LLM call (of that model) recorded in [usage_from, usage_to), " +
+                             "the rows GET /admin/usage sums, so a figure of the usage report drills down to its jobs. " +
+                             "Order: sort (created_at|status|workflow_name|username|priority|duration_ms|total_tokens|cost_usd, default created_at) and order (asc|desc, default desc); " +
+                             "ties are broken by created time and job id, so offset pages neither repeat nor skip a job; empty durations sort last. " +
+                             "Keyset paging (created_at order only): a full page carries next_cursor; pass it as cursor (without offset) for the next page, which starts " +
+                             "strictly after the previous page's last job, so jobs added or deleted meanwhile neither repeat nor skip one, and a deep page reads only its own rows. " +
+                             "offset keeps working (it reads every skipped entry). " +
+                             "Only the caller key's tenant's jobs are listed; user_id narrows within it (it cannot widen a key bound to a user or X-User-Id). " +
+                             "Admin keys see every tenant and may filter with tenant_id. " +
+                             $"total is exact up to {JobListCount.ExactUpTo:N0} matching jobs (or offset + limit, if larger); beyond that total_exact is false and total is a lower bound (more pages follow). " +
+                             "Invalid values get 400 listing the valid ones; a bad limit_results also carries document 003's error: \"InvalidLimitResults\" and valid_values.");
+    }
+
     private static async Task<Results<Ok<JobStatusResponse>, JobProblemResult>> GetStatusAsync(
         Guid jobId,
         LlmWorkflowDbContext db,

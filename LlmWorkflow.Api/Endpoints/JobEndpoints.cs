@@ -33,63 +33,9 @@ internal static partial class JobEndpoints
             .WithName("SubmitJob")
             .WithSummary("Submit a workflow run (alias of POST /api/v1/workflow)");
 
-        api.MapGet("/status/{jobId:guid}", GetStatusAsync)
-            .WithName("GetJobStatus")
-            .WithSummary("Status, progress, per-step records, result and cost data of a job")
-            .WithDescription(JobProblemDescription);
-        api.MapGet("/jobs/{jobId:guid}", GetStatusAsync)
-            .WithName("GetJob")
-            .WithSummary("Same as GET /api/v1/status/{job_id}")
-            .WithDescription(JobProblemDescription);
-
-        api.MapGet("/jobs", ListAsync)
-            .WithName("ListJobs")
-            .WithSummary("List jobs (newest first unless sorted)")
-            .WithDescription("Filters: status_filter (all|running|pending|queued|processing|completed|failed|cancelled|scheduled; running = processing), user_id, limit (1-200, default 50), " +
-                             "offset, limit_results: a count \"1\"-\"500\" (overrides limit) or a period \"Today\" (since 00:00 UTC), \"7 Days\", \"30 Days\"; " +
-                             "workflow_name (exact); schedule_id: the jobs a schedule's ticks started; search: part of the job id (a prefix, or the short id the dashboard shows), username, user id, action or input_data (its JSON text) (case-insensitive); " +
-                             "username (exact); model, usage_from, usage_to (ISO 8601, years 2000-9000): only jobs with an LLM call (of that model) recorded in [usage_from, usage_to), " +
-                             "the rows GET /admin/usage sums, so a figure of the usage report drills down to its jobs. " +
-                             "Order: sort (created_at|status|workflow_name|username|priority|duration_ms|total_tokens|cost_usd, default created_at) and order (asc|desc, default desc); " +
-                             "ties are broken by created time and job id, so offset pages neither repeat nor skip a job; empty durations sort last. " +
-                             "Keyset paging (created_at order only): a full page carries next_cursor; pass it as cursor (without offset) for the next page, which starts " +
-                             "strictly after the previous page's last job, so jobs added or deleted meanwhile neither repeat nor skip one, and a deep page reads only its own rows. " +
-                             "offset keeps working (it reads every skipped entry). " +
-                             "Only the caller key's tenant's jobs are listed; user_id narrows within it (it cannot widen a key bound to a user or X-User-Id). " +
-                             "Admin keys see every tenant and may filter with tenant_id. " +
-                             $"total is exact up to {JobListCount.ExactUpTo:N0} matching jobs (or offset + limit, if larger); beyond that total_exact is false and total is a lower bound (more pages follow). " +
-                             "Invalid values get 400 listing the valid ones; a bad limit_results also carries document 003's error: \"InvalidLimitResults\" and valid_values.");
-
-        api.MapDelete("/workflow/{jobId:guid}", CancelAsync)
-            .WithName("CancelJob")
-            .WithSummary("Cancel a job")
-            .WithDescription("A queued job is cancelled at once; a running job's worker stops it (in-flight LLM and HTTP calls are aborted) within about a second. " +
-                             "Either way a workflow.cancelled webhook is sent. " + JobProblemDescription);
-
-        api.MapDelete("/jobs/bulk", BulkDeleteAsync)
-            .WithName("BulkDeleteJobs")
-            .WithSummary("Delete jobs by id (queued and running ones are cancelled first)")
-            .WithDescription("A queued or running job is cancelled first, as DELETE /api/v1/workflow/{job_id} does, so its workflow.cancelled " +
-                             "webhook is sent (it is delivered after the job is gone); then the job, its steps and usage are deleted. " +
-                             "A deleted job's status URL answers 410 Gone for the retention period (Maintenance:Retention, default 7 days), then 404.");
-
-        api.MapPatch("/jobs/{jobId:guid}", RescheduleAsync)
-            .WithName("RescheduleJob")
-            .WithSummary("Move a scheduled job's run_at")
-            .WithDescription("Body: run_at (RFC 3339 with an offset) or delay_seconds, as on submit. 200 with the job's status; " +
-                             "409 when the job is not scheduled (it already started, finished or was cancelled); 400 naming the field for a " +
-                             "bad, past or missing time. " + JobProblemDescription);
-
-        api.MapPost("/jobs/{jobId:guid}/retry", RetryAsync)
-            .WithName("RetryJob")
-            .WithSummary("Queue a failed or cancelled job again, or rerun a finished one from a step")
-            .WithDescription("The job resumes from its checkpoints: steps that finished before are not run (or paid for) again. " +
-                             "With a body {\"from_step\": \"<top-level step id>\"} any finished job (completed too) runs again from that step: the steps " +
-                             "before it keep their checkpointed outputs, it and every step after it run again; 400 names from_step when it is not a " +
-                             "top-level step of the job's workflow. A rerun at or before a wait_for_event or approval step waits again: the signals " +
-                             "those steps took are superseded (never taken again), so the wait takes only a newer untaken signal or parks anew, an " +
-                             "approval with new decision links. The ended attempt is kept in previous_attempts with the cost_usd of its calls that the " +
-                             "rerun does not reuse; the job's cost_usd counts every call paid over all attempts. " + JobProblemDescription);
+        // Status and list (JobEndpoints.Status.cs), then the commands (JobEndpoints.Commands.cs).
+        MapReadRoutes(api);
+        MapCommandRoutes(api);
         return api;
     }
 
