@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using LlmWorkflow.Engine.Execution;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmWorkflow.Engine.Llm.Admission;
 
@@ -94,7 +95,12 @@ public sealed class AdmissionChatClient(IChatClient inner, ModelId model, Resolv
 }
 
 /// <summary>Wraps each provider's client in <see cref="AdmissionChatClient"/>; registered by the admission module only.</summary>
-public sealed class AdmissionMiddleware(ILlmAdmission admission) : IProviderClientMiddleware
+/// <remarks>
+/// The admission is resolved at the first call, not with the provider registry: the admission's options read the
+/// registry (its providers' keys), so resolving one inside the other's construction would wait on itself.
+/// </remarks>
+public sealed class AdmissionMiddleware(IServiceProvider services) : IProviderClientMiddleware
 {
-    public IChatClient Wrap(IChatClient client, ModelId model, ResolvedProvider? provider) => new AdmissionChatClient(client, model, provider, admission);
+    public IChatClient Wrap(IChatClient client, ModelId model, ResolvedProvider? provider) =>
+        new AdmissionChatClient(client, model, provider, services.GetRequiredService<ILlmAdmission>());
 }
