@@ -127,6 +127,8 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IExternalCacheLedger, PostgresExternalCacheLedger>();
         services.AddExternalServices(configuration);
         services.AddRedisLlmAdmission(configuration);
+        // Admission's budgets as chat-client middleware around each provider's client (the gateway knows none of it).
+        services.AddSingleton<IProviderClientMiddleware, LlmWorkflow.Engine.Llm.Admission.AdmissionMiddleware>();
         services.AddLlmProviders(configuration);
         services.AddOutboundHttpResilience(configuration);
         WorkflowsDirectory.UseDataFilesOf(services, configuration, workflowsRoot);

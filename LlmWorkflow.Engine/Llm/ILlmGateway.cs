@@ -45,7 +45,20 @@ public sealed record LlmCallRequest(
     string? UserId = null,
     ServiceTierRequest? ServiceTier = null,
     Batches.BatchState? Batch = null,
-    ChatResponseFormat? ResponseFormat = null);
+    ChatResponseFormat? ResponseFormat = null)
+{
+    private static readonly AsyncLocal<LlmCallRequest?> CurrentCall = new();
+
+    /// <summary>
+    /// The call the gateway makes on this async flow, for the middleware around the provider's client (admission reads
+    /// its tenant, user and step); null outside a gateway call.
+    /// </summary>
+    public static LlmCallRequest? Current
+    {
+        get => CurrentCall.Value;
+        internal set => CurrentCall.Value = value;
+    }
+}
 
 /// <summary>One model tried in a fallback chain and why it did not answer (null Error = it answered).</summary>
 public sealed record ModelAttempt(string Model, string? Error, double DurationMs);

@@ -29,7 +29,7 @@ public sealed partial class LlmGateway
 
     /// <summary>The call at the job's tier: flex where offered, with its retries and its fallback to standard.</summary>
     private async Task<(ChatResponse Response, bool SentFlex)> CallAtTierAsync(
-        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, AdmissionLease lease, RateLimitCapture headers, CancellationToken cancellationToken)
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
     {
         var flex = SendsFlex(model, request);
         if (!flex && request.ServiceTier is { IsFlex: true })
@@ -41,7 +41,7 @@ public sealed partial class LlmGateway
         {
             try
             {
-                return (await CallOnceAsync(client, model, request, options, lease, headers, flex, cancellationToken).ConfigureAwait(false), flex);
+                return (await CallOnceAsync(client, model, request, options, flex, cancellationToken).ConfigureAwait(false), flex);
             }
             catch (WorkflowException refused) when (flex && IsFlexNotOffered(refused))
             {
@@ -61,7 +61,6 @@ public sealed partial class LlmGateway
                         break;
                     case FlexAction.Park:
                         // The refused call used no tokens; the job waits parked (no slot) and asks flex again then.
-                        await lease.ReconcileAsync(0, 0, null).ConfigureAwait(false);
                         throw new AdmissionDeferredException(model.ToString(), FlexParkReason, decision.Until) { Provider = model.Provider };
                     default:
                         LogFlexFallBack(model.ToString());
@@ -74,8 +73,7 @@ public sealed partial class LlmGateway
 
     /// <summary>One call (with the retries of its tier's pipeline): flex attempts get flex's longer timeout.</summary>
     private async Task<ChatResponse> CallOnceAsync(
-        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, AdmissionLease lease, RateLimitCapture headers, bool flex,
-        CancellationToken cancellationToken)
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, CancellationToken cancellationToken)
     {
         var tierOptions = flex ? WithFlex(options) : options;
         var attempts = 0;
@@ -83,7 +81,7 @@ public sealed partial class LlmGateway
             async token =>
             {
                 // The first attempt passed the breaker before its admission; a retry asks it again.
-                var answer = await InvokeWatchedAsync(client, model, request, tierOptions, lease, headers, flex, attempts++ > 0, token, cancellationToken).ConfigureAwait(false);
+                var answer = await InvokeWatchedAsync(client, model, request, tierOptions, flex, attempts++ > 0, token, cancellationToken).ConfigureAwait(false);
                 _health?.Answered(model);
                 return answer;
             },
@@ -95,12 +93,12 @@ public sealed partial class LlmGateway
     /// opens it parks the step instead of spending the rest of its retries (none was answered, so none is paid twice).
     /// </summary>
     private async ValueTask<ChatResponse> InvokeWatchedAsync(
-        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, AdmissionLease lease, RateLimitCapture headers, bool flex,
-        bool retry, CancellationToken attemptToken, CancellationToken callToken)
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, bool retry, CancellationToken attemptToken,
+        CancellationToken callToken)
     {
         if (_outage is null)
         {
-            return await InvokeAdmittedAsync(client, model, request, options, lease, headers, flex, attemptToken).ConfigureAwait(false);
+            return await InvokeAtTierAsync(client, model, request, options, flex, attemptToken).ConfigureAwait(false);
         }
 
         if (retry)
@@ -111,7 +109,7 @@ public sealed partial class LlmGateway
         DateTimeOffset? openUntil;
         try
         {
-            var answer = await InvokeAdmittedAsync(client, model, request, options, lease, headers, flex, attemptToken).ConfigureAwait(false);
+            var answer = await InvokeAtTierAsync(client, model, request, options, flex, attemptToken).ConfigureAwait(false);
             await _outage.AnsweredAsync(model).ConfigureAwait(false);
             return answer;
         }
@@ -134,8 +132,7 @@ public sealed partial class LlmGateway
             }
         }
 
-        // Nothing was answered: the lease gives its reservation back (the call used no tokens).
-        await lease.ReconcileAsync(0, 0, null).ConfigureAwait(false);
+        // Nothing was answered (admission's middleware gave the attempt's reservation back).
         throw new AdmissionDeferredException(model.Provider, ProviderOutageBreaker.Reason, openUntil.Value) { Provider = model.Provider };
     }
 
@@ -150,7 +147,7 @@ public sealed partial class LlmGateway
     }
 
     /// <summary>A 429 to a flex request that is not one of the key's limits: flex has no capacity now.</summary>
-    private static bool IsFlexRefusal(WorkflowException failure) =>
+    internal static bool IsFlexRefusal(WorkflowException failure) =>
         failure.Error is { Type: "rate_limited", Details: { } details }
         && details["http_status"]?.GetValue<int>() == 429
         && !(details["provider_code"]?.GetValue<string>() is { } code && KeyLimitCodes.Contains(code));

@@ -30,17 +30,14 @@ public sealed partial class LlmGateway : ILlmGateway
     private readonly ResiliencePipeline _resilience;
     private readonly ResiliencePipeline _flexResilience;
     private readonly TimeProvider _time = TimeProvider.System;
-    private readonly ILlmAdmission _admission;
-
     private readonly ProviderHealthTracker? _health;
-
-    /// <param name="health">Told of every HTTP attempt's outcome, for the operators' provider health view (hosts register one).</param>
-    /// <param name="admission">Reserves provider budget before each call (docs/ADMISSION.md); without one every call is admitted.</param>
     private readonly ProviderOutageBreaker? _outage;
 
+    /// <param name="health">Told of every HTTP attempt's outcome, for the operators' provider health view (hosts register one).</param>
     /// <param name="outage">Parks the steps of a provider that is out (5xx, timeouts); without one outages fail over and retry as before.</param>
+    /// <remarks>Budgets are not the gateway's: admission wraps the provider clients as middleware (<c>AdmissionChatClient</c>).</remarks>
     public LlmGateway(LlmProviderRegistry providers, IPriceTable prices, IResponseCache cache, ILogger<LlmGateway> logger,
-        ProviderHealthTracker? health = null, ILlmAdmission? admission = null, ProviderOutageBreaker? outage = null)
+        ProviderHealthTracker? health = null, ProviderOutageBreaker? outage = null)
     {
         _outage = outage;
         _health = health;
@@ -48,7 +45,6 @@ public sealed partial class LlmGateway : ILlmGateway
         _prices = prices;
         _cache = cache;
         _logger = logger;
-        _admission = admission ?? new UnlimitedAdmission();
         _resilience = BuildResilience(providers.Options, providers.Options.AttemptTimeout);
         _flexResilience = BuildResilience(providers.Options, providers.Options.Flex.AttemptTimeout);
     }
@@ -172,6 +168,8 @@ public sealed partial class LlmGateway : ILlmGateway
     {
         var client = _providers.GetClient(model);
         var options = ChatOptionsFor(model, request);
+        // The provider client's middleware (admission, when the host adds it) reads the call it serves from here.
+        LlmCallRequest.Current = request;
         var cacheKey = request.CacheTtl is null ? null : CacheKey(model, options, promptHash);
         if (cacheKey is not null && await _cache.GetAsync(cacheKey, cancellationToken).ConfigureAwait(false) is { } cachedJson
             && JsonSerializer.Deserialize<CachedLlmResponse>(cachedJson, CacheJson) is { } cached)
@@ -198,8 +196,8 @@ public sealed partial class LlmGateway : ILlmGateway
 
         // A batch job's call goes to the provider's Batch API where it has one.
         var result = BatchProtocol(model, request) is { } batches
-            ? await CallInBatchAsync(batches, model, request, () => CallAdmittedAsync(client, model, request, options, cancellationToken), cancellationToken).ConfigureAwait(false)
-            : await CallAdmittedAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
+            ? await CallInBatchAsync(batches, model, request, () => CallProviderAsync(client, model, request, options, cancellationToken), cancellationToken).ConfigureAwait(false)
+            : await CallProviderAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
         if (cacheKey is not null)
         {
             var entry = new CachedLlmResponse(result.Text, result.Provider, result.Model, result.InputTokens, result.OutputTokens, result.UsageEstimated);
@@ -209,26 +207,22 @@ public sealed partial class LlmGateway : ILlmGateway
         return result;
     }
 
-    /// <summary>The call at the job's tier (flex or standard), admitted against the provider's budgets first.</summary>
-    private async Task<LlmCallResult> CallAdmittedAsync(IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
+    /// <summary>The call at the job's tier (flex or standard), after the provider's outage breaker.</summary>
+    private async Task<LlmCallResult> CallProviderAsync(IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
     {
-        // A provider that is out parks the step before anything is reserved; then admission (it may defer the call:
-        // the step parks); the lease is released however the call ends.
+        // A provider that is out parks the step before anything is sent (or reserved by admission's middleware).
         if (_outage is not null)
         {
             await _outage.ThrowIfOutAsync(model, ProbeTimeout(SendsFlex(model, request))).ConfigureAwait(false);
         }
 
-        await using var lease = await _admission.AdmitAsync(model, request, cancellationToken).ConfigureAwait(false);
         ChatResponse response;
         bool sentFlex;
         var repairs = new AnswerRepairs();
         AnswerGuard.Current = repairs;
-        var headers = new RateLimitCapture();
-        RateLimitCapture.Current = headers;
         try
         {
-            (response, sentFlex) = await CallAtTierAsync(client, model, request, options, lease, headers, cancellationToken).ConfigureAwait(false);
+            (response, sentFlex) = await CallAtTierAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutRejectedException timeout)
         {
@@ -242,18 +236,12 @@ public sealed partial class LlmGateway : ILlmGateway
             throw classified;
         }
 
-        var result = Price(model, request, response, sentFlex ? ServiceTiers.Flex : ServiceTiers.Standard) with { InvalidUtf8Replaced = repairs.Replaced };
-        await lease.ReconcileAsync(result.InputTokens, result.OutputTokens, headers.Last).ConfigureAwait(false);
-        return result;
+        return Price(model, request, response, sentFlex ? ServiceTiers.Flex : ServiceTiers.Standard) with { InvalidUtf8Replaced = repairs.Replaced };
     }
 
-    /// <summary>
-    /// One attempt of an admitted call: a 429 shrinks the shared budget and defers the call (the step parks until the
-    /// provider's retry-after) instead of burning a retry; without a budget store the retries handle it as before.
-    /// </summary>
-    private async ValueTask<ChatResponse> InvokeAdmittedAsync(
-        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, AdmissionLease lease, RateLimitCapture headers, bool flex,
-        CancellationToken cancellationToken)
+    /// <summary>One attempt at the call's tier: a flex refusal is flex's capacity, which the tier's own rules handle.</summary>
+    private async ValueTask<ChatResponse> InvokeAtTierAsync(
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, CancellationToken cancellationToken)
     {
         try
         {
@@ -263,16 +251,6 @@ public sealed partial class LlmGateway : ILlmGateway
         {
             // Flex capacity, not the key's limit: the budget stays as it is, and the tier's own rules decide what next.
             throw FlexUnavailable(model, failure);
-        }
-        catch (WorkflowException failure) when (failure.Error.Type == "rate_limited" && lease != AdmissionLease.None)
-        {
-            var retryAfter = failure.Error.RetryAfterSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : (TimeSpan?)null;
-            if (await lease.RateLimitedAsync(retryAfter, headers.Last).ConfigureAwait(false) is { } until)
-            {
-                throw new AdmissionDeferredException(model.ToString(), "rate_limited", until) { Provider = model.Provider };
-            }
-
-            throw;
         }
     }
 
@@ -317,7 +295,7 @@ public sealed partial class LlmGateway : ILlmGateway
 
             return response;
         }
-        catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception exception) when (!cancellationToken.IsCancellationRequested && exception is not AdmissionDeferredException)
         {
             var classified = LlmErrorClassifier.Classify(exception, model, _providers.Find(model.Provider));
             _health?.Failed(model, classified.Error);
@@ -352,35 +330,6 @@ public sealed partial class LlmGateway : ILlmGateway
         };
     }
 
-    /// <summary>The error type of an answer refused for its size (<see cref="LlmOptions.MaxAnswerBytes"/>).</summary>
-    public const string AnswerTooLargeType = "answer_too_large";
-
-    /// <summary>
-    /// A refused answer was still paid for: its usage, estimated (the provider's usage is at the end of the body, which
-    /// is not read) from the prompt and the bytes read, a lower bound of the answer.
-    /// </summary>
-    private LlmCallResult RefusedCall(ModelId model, LlmCallRequest request, WorkflowException failure, string promptHash, double durationMs)
-    {
-        var bytes = failure.Error.Details?["answer_bytes_read"]?.GetValue<long>() ?? 0;
-        var input = TokenEstimator.Estimate(request.Messages);
-        var output = (int)Math.Min(int.MaxValue, bytes / 4);
-        var cost = (request.Prices ?? _prices).Cost(model.ToString(), input, output, 0);
-        return new LlmCallResult
-        {
-            Text = string.Empty,
-            Provider = model.Provider,
-            Model = model.ToString(),
-            InputTokens = input,
-            OutputTokens = output,
-            UsageEstimated = true,
-            CostUsd = cost,
-            CostSource = cost is null ? null : CostSources.PriceTable,
-            DurationMs = durationMs,
-            PromptHash = promptHash,
-            Attempts = [new ModelAttempt(model.ToString(), $"{failure.Error.Type}: {failure.Error.Message}", durationMs)],
-        };
-    }
-
     private static ChatOptions ChatOptionsFor(ModelId model, LlmCallRequest request)
     {
         var options = new ChatOptions
@@ -408,21 +357,6 @@ public sealed partial class LlmGateway : ILlmGateway
             // A schema is part of what was asked: two schemas never share an answer (a plain JSON call's key is unchanged).
             + ((options.ResponseFormat as ChatResponseFormatJson)?.Schema is { } schema ? "\n" + schema.GetRawText() : "");
         return "llm:response:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)));
-    }
-
-    private static WorkflowException ChainFailed(WorkflowException last, List<ModelAttempt> attempts)
-    {
-        var details = last.Error.Details?.DeepClone().AsObject() ?? [];
-        details["attempts"] = new JsonArray([.. attempts.Select(a => (JsonNode)new JsonObject
-        {
-            ["model"] = a.Model,
-            ["error"] = a.Error,
-            ["duration_ms"] = Math.Round(a.DurationMs, 1),
-        })]);
-        var message = attempts.Count == 1
-            ? last.Error.Message
-            : $"All {attempts.Count} models of the fallback chain failed; last ({attempts[^1].Model}): {last.Error.Message}";
-        return new WorkflowException(last.Error with { Message = message, Details = details }, last);
     }
 
     private static ResiliencePipeline BuildResilience(LlmOptions options, TimeSpan attemptTimeout)

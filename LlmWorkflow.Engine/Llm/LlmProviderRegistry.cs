@@ -36,6 +36,13 @@ public sealed class LlmProviderRegistry : IDisposable
     private readonly ConcurrentDictionary<string, ResolvedProvider?> _providers = new(StringComparer.OrdinalIgnoreCase);
     // Lazy: GetOrAdd alone runs the factory once per concurrent caller, so a burst of first calls built a client each.
     private readonly ConcurrentDictionary<string, Lazy<IChatClient>> _clients = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<IChatClient>> _wrapped = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The middleware each provider's client is wrapped in, outermost first: what the capabilities a host adds put
+    /// between the gateway and the provider (admission's budgets, <c>AdmissionMiddleware</c>). None unless registered.
+    /// </summary>
+    public IReadOnlyList<IProviderClientMiddleware> Middleware { get; init; } = [];
 
     /// <summary>Calls providers over its own handler chain (as <c>AddLlmProviders</c> registers it); for benchmarks and tests.</summary>
     /// <param name="environment">Reads environment variables; tests pass their own.</param>
@@ -111,14 +118,21 @@ public sealed class LlmProviderRegistry : IDisposable
 
         if (_options.Mock.ServeAllModels || model.Provider == "mock")
         {
-            return Decorated(_mock);
+            return Decorated(WithMiddleware(_mock, model));
         }
 
         var resolved = Find(model.Provider)!;
         var baseUrl = resolved.BaseUrl ?? throw WorkflowException.Config(
             "missing_base_url", $"LLM provider '{resolved.Name}' has no base URL: set Llm:Providers:{resolved.Name}:BaseUrl.");
-        return Decorated(_clients.GetOrAdd(model.ToString(), _ => new(() => Create(resolved, baseUrl, model.Model))).Value);
+        return Decorated(WithMiddleware(_clients.GetOrAdd(model.ToString(), _ => new(() => Create(resolved, baseUrl, model.Model))).Value, model));
     }
+
+    private IChatClient WithMiddleware(IChatClient client, ModelId model) => Middleware.Count == 0 ? client
+        : _wrapped.GetOrAdd(model.ToString(), _ => new(() =>
+        {
+            var provider = Find(model.Provider);
+            return Middleware.Reverse().Aggregate(client, (inner, middleware) => middleware.Wrap(inner, model, provider));
+        })).Value;
 
     /// <summary>
     /// Set by a capability for the calls on its own async flow (the agent step offers its tools through it, see
@@ -244,4 +258,10 @@ public sealed class LlmProviderRegistry : IDisposable
         };
         return new OpenAiCompatibleChatClient(chatClient, dialect, new ChatClientMetadata(provider.Name, baseUrl, model));
     }
+}
+
+/// <summary>A capability's chat-client middleware around each provider's client (a <see cref="DelegatingChatClient"/>).</summary>
+public interface IProviderClientMiddleware
+{
+    IChatClient Wrap(IChatClient client, ModelId model, ResolvedProvider? provider);
 }

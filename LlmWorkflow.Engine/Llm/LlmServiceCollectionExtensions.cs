@@ -40,7 +40,11 @@ public static class LlmServiceCollectionExtensions
             .RemoveAllLoggers();
         services.TryAddSingleton(sp => new LlmProviderRegistry(
             sp.GetRequiredService<IOptions<LlmOptions>>(),
-            sp.GetRequiredService<IHttpClientFactory>().CreateClient(LlmProviderRegistry.HttpClientName)));
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(LlmProviderRegistry.HttpClientName))
+        {
+            // A capability's middleware (admission's, when the host adds it) wraps each provider's client.
+            Middleware = [.. sp.GetServices<IProviderClientMiddleware>()],
+        });
         services.TryAddSingleton<ModelCatalog>();
         services.TryAddSingleton<IModelCatalog>(sp => sp.GetRequiredService<ModelCatalog>());
         services.TryAddSingleton(sp => new ProviderHealthTracker(sp.GetService<TimeProvider>() ?? TimeProvider.System));

@@ -6,8 +6,6 @@ using LlmWorkflow.Engine.Definitions;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Expressions;
 using LlmWorkflow.Engine.Llm;
-using LlmWorkflow.Engine.Llm.Admission;
-using LlmWorkflow.Engine.Llm.Batches;
 using LlmWorkflow.Engine.StructuredOutput;
 using LlmWorkflow.Engine.Templates;
 using Microsoft.Extensions.AI;
@@ -22,14 +20,8 @@ namespace LlmWorkflow.Engine.Steps;
 /// <c>response_format: json</c> and a <c>json_schema</c>, the schema is sent to the provider and the answer validated in
 /// full; an invalid answer gets one repair turn (docs/STRUCTURED_OUTPUT.md).
 /// </summary>
-internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, IPriceTable? prices) : IStepHandler
+internal sealed partial class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, IPriceTable? prices) : IStepHandler
 {
-    /// <summary>The kind of wait of a step whose LLM call waits for a provider budget (docs/ADMISSION.md).</summary>
-    public const string BudgetWaitKind = "budget";
-
-    /// <summary>The kind of wait of a batch job's step whose call runs as a provider batch (docs/ADMISSION.md, "Batch").</summary>
-    public const string BatchWaitKind = "batch";
-
     public bool IsCheckpointed => true;
 
     public async ValueTask<JsonNode?> ExecuteAsync(StepContext context, CancellationToken cancellationToken)
@@ -104,24 +96,13 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
     }
 
     /// <summary>
-    /// One paid call of the step: reserves its worst case against the job's and the tenant's budgets, calls the gateway
-    /// (parking the job on a provider budget or batch), settles and records what it cost.
+    /// One paid call of the step: holds its worst case against the job's and the tenant's dollar budgets when it has
+    /// them (LlmStepHandler.Budgets.cs), calls the gateway, and records what it cost.
     /// </summary>
     private async Task<(LlmCallResult Result, string? DowngradedFrom)> CallAsync(
         StepContext context, ILlmGateway gateway, LlmStepPlan plan, IReadOnlyList<ChatMessage> messages, decimal? remaining, CancellationToken cancellationToken)
     {
-        var reserved = Reserve(context, plan.Models, messages, plan.MaxTokens, remaining);
-        SpendReservation? spend;
-        try
-        {
-            spend = await StepSpend.ReserveAsync(context, plan.Models, messages, plan.MaxTokens, prices, remaining, cancellationToken);
-        }
-        catch
-        {
-            ReleaseJobBudget(context, reserved);
-            throw;
-        }
-
+        var budget = await ReserveBudgetsAsync(context, plan, messages, remaining, cancellationToken);
         var deltas = plan.Config.Stream ? Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true }) : null;
         var pump = deltas is null ? Task.CompletedTask : PublishDeltasAsync(context, deltas.Reader, cancellationToken);
         // Created only when an answer is refused (rare): an empty queue per call cost a segment of 32 slots.
@@ -129,30 +110,28 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
         LlmCallResult? result = null;
         try
         {
-            var request = Request(context, plan, messages, spend?.Models ?? plan.Models, deltas?.Writer, call => LazyInitializer.EnsureInitialized(ref refused).Enqueue(call));
-            result = await gateway.CompleteAsync(request, cancellationToken);
+            var request = Request(context, plan, messages, budget.Models ?? plan.Models, deltas?.Writer, call => LazyInitializer.EnsureInitialized(ref refused).Enqueue(call));
+            result = await gateway.CompleteAsync(ResumingWait(context, request), cancellationToken);
         }
-        catch (BatchPendingException pending)
+        catch (Exception waits) when (ParkFor(context, waits) is { } parked)
         {
-            // The batch runs at the provider: the job parks (no worker slot) with the batch recorded, and looks again then.
-            throw new RunParkedException(new RunWait(context.Step.Id, context.StepKey, BatchWaitKind, pending.Until, Batch: pending.State.ToJson()));
-        }
-        catch (AdmissionDeferredException deferred)
-        {
-            // Not a failure: the job parks (no worker slot) and this step runs again when the budget fits.
-            throw new RunParkedException(new RunWait(context.Step.Id, context.StepKey, BudgetWaitKind, deferred.Until,
-                Budget: new JsonObject { ["scope"] = deferred.Scope, ["reason"] = deferred.Reason, ["provider"] = deferred.Provider }));
+            // Not a failure: the job parks (no worker slot) and this step runs again when the budget fits or the batch is done.
+            throw parked;
         }
         finally
         {
             deltas?.Writer.TryComplete();
             await pump;
-            ReleaseJobBudget(context, reserved);
-            await SettleAsync(context, spend, result, refused, cancellationToken);
+            await budget.SettleAsync(context, (result?.CostUsd ?? 0m) + (refused?.Sum(c => c.CostUsd ?? 0m) ?? 0m));
+            // Answers refused for their size were paid for: recorded like any answered call, whatever happens next.
+            foreach (var call in refused ?? [])
+            {
+                await RecordAsync(context, call, cancellationToken);
+            }
         }
 
         await RecordAsync(context, result, cancellationToken);
-        return (result, spend?.DowngradedFrom);
+        return (result, budget.DowngradedFrom);
     }
 
     private static LlmCallRequest Request(
@@ -173,40 +152,7 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
             TenantId: context.Run.TenantId,
             UserId: context.Run.UserId,
             ServiceTier: context.Run.ServiceTier is { } tier && context.Frame.Branch is not null ? tier with { BesideOthers = true } : context.Run.ServiceTier,
-            Batch: ResumedBatch(context),
             ResponseFormat: plan.Format);
-
-    /// <summary>Settles the tenant reservation at what was paid and records answers refused for their size (paid too).</summary>
-    private static async Task SettleAsync(
-        StepContext context, SpendReservation? spend, LlmCallResult? result, System.Collections.Concurrent.ConcurrentQueue<LlmCallResult>? refused, CancellationToken cancellationToken)
-    {
-        if (spend is not null)
-        {
-            // What the calls cost (a cache hit, a deferral or a failure cost nothing; a refused answer was paid).
-            await spend.SettleAsync((result?.CostUsd ?? 0m) + (refused?.Sum(c => c.CostUsd ?? 0m) ?? 0m));
-        }
-
-        // Answers refused for their size were paid for: recorded like any answered call, whatever happens next.
-        if (refused is not null)
-        {
-            foreach (var call in refused)
-            {
-                await RecordAsync(context, call, cancellationToken);
-            }
-        }
-    }
-
-    /// <summary>The batch this step recorded when it parked (its run resumed from that wait), or null.</summary>
-    private static BatchState? ResumedBatch(StepContext context) =>
-        context.Run.ResumedWait is { Kind: BatchWaitKind } wait && wait.StepKey == context.StepKey ? BatchState.FromJson(wait.Batch) : null;
-
-    private static void ReleaseJobBudget(StepContext context, decimal? reserved)
-    {
-        if (reserved is { } amount)
-        {
-            context.Run.Usage.Release(amount);
-        }
-    }
 
     /// <summary>Counts a paid call against the step and the run, and publishes it (the pipeline writes its usage row).</summary>
     private static async Task RecordAsync(StepContext context, LlmCallResult call, CancellationToken cancellationToken)
@@ -230,58 +176,6 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
 
     private static string? Resolve(string? text, ExpressionScope scope) =>
         text is not null && TextTemplate.MayContainExpression(text) ? ValueResolver.ResolveText(text, scope) : text;
-
-    /// <summary>
-    /// The job's remaining-cost forecast after this step (<see cref="JobCostForecast"/>, built at the run's first paid
-    /// step); null when no budget applies to the job (nothing to check it against) or there is no price table.
-    /// </summary>
-    private async Task<decimal?> RemainingForecastAsync(StepContext context)
-    {
-        var run = context.Run;
-        if ((run.Usage.MaxCostUsd is null && run.SpendBudget is null) || (run.Prices ?? prices) is not { } table)
-        {
-            return null;
-        }
-
-        // Built once for the run and shared by its steps, so not tied to one step's cancellation.
-        var forecast = await run.CostForecast(() => BuildForecastAsync(run, table));
-        return forecast.RemainingAfter(run.Workflow, context.Step.Id);
-    }
-
-    private async Task<JobCostForecast> BuildForecastAsync(RunState run, IPriceTable table)
-    {
-        try
-        {
-            var planned = new DryRunPlanner(new WorkflowValidator(), run.Prompts ?? prompts, table).PlanSteps(run.Workflow, run.Input, run.Context);
-            return await JobCostForecast.BuildAsync(run.Workflow.Name, planned, table, run.CostHistory, CancellationToken.None);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // A forecast that cannot be made (history unreachable, a plan that does not render) is reported as 0: the
-            // step's own check still applies, and a job is never failed for its forecast's sake.
-            return new JobCostForecast(new Dictionary<string, decimal>());
-        }
-    }
-
-    /// <summary>Reserves the call's worst-case cost against the budget; null when there is no budget or no price to check.</summary>
-    private decimal? Reserve(StepContext context, IReadOnlyList<string> models, IReadOnlyList<ChatMessage> messages, int? maxTokens, decimal? remaining)
-    {
-        if (context.Run.Usage.MaxCostUsd is not { } max || (context.Run.Prices ?? prices) is not { } table)
-        {
-            return null;
-        }
-
-        var inputTokens = LlmCostEstimator.EstimateTokens(string.Concat(messages.Select(m => m.Text)));
-        if (LlmCostEstimator.MaxCost(table, models, inputTokens, maxTokens ?? LlmCostEstimator.DefaultMaxOutputTokens) is not { } estimate)
-        {
-            return null;
-        }
-
-        var forecast = new StepForecast(estimate, remaining, Llm.Budgets.BudgetCheck.ChecksRemaining(context.Run.Workflow));
-        return context.Run.Usage.TryReserve(estimate, forecast.RequiredUsd, out var spent)
-            ? estimate
-            : throw BudgetGuard.Exceeded(context.Step.Id, spent, forecast, max);
-    }
 
     private static async Task PublishDeltasAsync(StepContext context, ChannelReader<string> deltas, CancellationToken cancellationToken)
     {
@@ -328,17 +222,6 @@ internal sealed class LlmStepHandler(ILlmGateway? llm, PromptLibrary? prompts, I
         return output;
     }
 
-    /// <summary>
-    /// A job that asked for a tier sees which one served the call, the list price and what the tier saved; a provider
-    /// without that tier ran it at standard, and <c>requested_service_tier</c> says what was asked.
-    /// </summary>
-    private static void AddTier(JsonObject usage, LlmCallResult result, string requested)
-    {
-        usage["service_tier"] = result.ServiceTier;
-        usage["requested_service_tier"] = requested;
-        usage["list_cost_usd"] = result.ListCostUsd;
-        usage["discount_usd"] = result.DiscountUsd;
-    }
 }
 
 /// <summary>An llm step's call as its config and prompt file decide it.</summary>

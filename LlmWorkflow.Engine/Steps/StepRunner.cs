@@ -10,7 +10,7 @@ namespace LlmWorkflow.Engine.Steps;
 /// Runs steps: checkpoint lookup, progress events, per-step timeout, the on_error policy (retry with backoff,
 /// continue, default) and the step record. Control-flow handlers call back into it for their nested blocks.
 /// </summary>
-internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handlers)
+internal sealed partial class StepRunner(IReadOnlyDictionary<string, IStepHandler> handlers)
 {
     /// <summary>Runs a list of steps in order and returns the last one's output.</summary>
     public async Task<JsonNode?> RunBlockAsync(IReadOnlyList<StepDefinition> steps, ExecutionFrame frame, RunState run, CancellationToken cancellationToken)
@@ -247,46 +247,6 @@ internal sealed class StepRunner(IReadOnlyDictionary<string, IStepHandler> handl
         }
 
         return notes.Count == 0 ? null : string.Join(" ", notes);
-    }
-
-    /// <summary>Records the steps of a block that will not run (the branch of a conditional not taken), nested ones included.</summary>
-    public async Task MarkSkippedAsync(IReadOnlyList<StepDefinition> steps, ExecutionFrame frame, RunState run, int topLevelIndex, CancellationToken cancellationToken)
-    {
-        foreach (var step in steps)
-        {
-            var now = run.Now;
-            var record = new StepRecord
-            {
-                StepKey = frame.KeyPrefix + step.Id,
-                StepId = step.Id,
-                DisplayName = step.Label,
-                Type = step.Type,
-                Status = StepStatus.Skipped,
-                StartedAt = now,
-                FinishedAt = now,
-                ParentStepId = frame.ParentStepId,
-                Branch = frame.Branch,
-            };
-            run.AddRecord(record);
-            await run.Progress.PublishAsync(new StepCompleted(run.RunId, now, record, run.Percent(topLevelIndex)), cancellationToken);
-            foreach (var block in step.Blocks)
-            {
-                await MarkSkippedAsync(block.Steps, frame.ForBlock(step.Id, block.Key, topLevelIndex), run, topLevelIndex, cancellationToken);
-            }
-        }
-    }
-
-    private static async Task<JsonNode?> RestoreAsync(
-        StepCheckpoint checkpoint, StepDefinition step, ExecutionFrame frame, RunState run, int topLevelIndex, bool isTopLevel, CancellationToken cancellationToken)
-    {
-        var record = checkpoint.Record with { FromCheckpoint = true };
-        frame.Outputs.Set(step.Id, checkpoint.Output);
-        run.Usage.Add(record);
-        run.AddRecord(record);
-        await run.Progress.PublishAsync(
-            new StepCompleted(run.RunId, run.Now, record, run.Percent(isTopLevel ? topLevelIndex + 1 : topLevelIndex)),
-            cancellationToken);
-        return checkpoint.Output;
     }
 
     private static async Task<JsonNode?> ExecuteWithTimeoutAsync(IStepHandler handler, StepContext context, CancellationToken cancellationToken)

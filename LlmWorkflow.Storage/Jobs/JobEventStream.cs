@@ -8,7 +8,8 @@ namespace LlmWorkflow.Storage.Jobs;
 /// <summary>
 /// The per-job live event stream in Redis (<c>{prefix}:events:{jobId}</c>) that the API serves as Server-Sent
 /// Events. Entry ids double as SSE ids, so a client resumes with <c>Last-Event-ID</c>. Streams expire an hour after
-/// the terminal event (a day after the first one at the latest); Postgres keeps the durable record. Every write is followed by a notice on the job's channel
+/// the terminal event (the worker's publisher: an hour to an hour and ten minutes; a day after a run parks, and the
+/// first event's expiry stands when the terminal one is lost); Postgres keeps the durable record. Every write is followed by a notice on the job's channel
 /// (<see cref="NoticeChannel"/>), which wakes the requests reading the stream (the multiplexer refuses a blocking XREAD).
 /// </summary>
 public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueOptions> options)
@@ -16,13 +17,22 @@ public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueO
     public const string TypeField = "type";
     public const string DataField = "data";
     private const int MaxEventsPerJob = 5_000;
-    private static readonly TimeSpan RetentionAfterEnd = TimeSpan.FromHours(1);
+    public static readonly TimeSpan RetentionAfterEnd = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// How often the worker's publisher renews a running job's expiry (<see cref="RetentionWhileWriting"/>): a job that
+    /// ends within it needs no other EXPIRE, its stream already lives an hour past the end.
+    /// </summary>
+    public static readonly TimeSpan RenewExpiryAfter = TimeSpan.FromMinutes(10);
+
+    /// <summary>The expiry the worker's publisher gives a stream it writes: an hour past its end, whenever that comes.</summary>
+    public static readonly TimeSpan RetentionWhileWriting = RetentionAfterEnd + RenewExpiryAfter;
 
     /// <summary>
     /// The expiry a stream gets with its first event, shortened to <see cref="RetentionAfterEnd"/> by the terminal one:
     /// a job that finishes while Redis is unreachable never writes its terminal event, and its stream must still go.
     /// </summary>
-    private static readonly TimeSpan RetentionWhileRunning = TimeSpan.FromDays(1);
+    public static readonly TimeSpan RetentionWhileRunning = TimeSpan.FromDays(1);
 
     public static IReadOnlySet<string> TerminalTypes => LiveEventTypes.Terminal;
 
@@ -52,6 +62,13 @@ public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueO
         var add = batch.StreamAddAsync(key, [new(TypeField, type), new(DataField, data)], maxLength: MaxEventsPerJob, useApproximateMaxLength: true);
         return TerminalTypes.Contains(type) ? Task.WhenAll(add, batch.KeyExpireAsync(key, RetentionAfterEnd)) : add;
     }
+
+    /// <summary>Queues the XADD of one event alone: the worker's publisher sets the stream's expiry itself.</summary>
+    public Task AddOnly(IBatch batch, Guid jobId, string type, RedisValue data) =>
+        batch.StreamAddAsync(Key(jobId), [new(TypeField, type), new(DataField, data)], maxLength: MaxEventsPerJob, useApproximateMaxLength: true);
+
+    /// <summary>Queues the stream's expiry.</summary>
+    public Task Expire(IBatch batch, Guid jobId, TimeSpan expiry) => batch.KeyExpireAsync(Key(jobId), expiry);
 
     /// <summary>
     /// Queues the stream's expiry of <see cref="RetentionWhileRunning"/> when it has none yet (EXPIRE NX, Redis 7), after

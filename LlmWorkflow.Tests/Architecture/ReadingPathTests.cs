@@ -18,13 +18,12 @@ public sealed partial class ReadingPathTests(ITestOutputHelper output)
     // "file -> module" → why it is still on the plain job's path. Remove an entry when its use goes.
     private static readonly Dictionary<string, string> KnownUses = new(StringComparer.Ordinal)
     {
-        ["LlmWorkflow.Api/Endpoints/JobEndpoints.cs -> Scheduling"] = "the status answer adds an approval's decision links to a waiting job",
         ["LlmWorkflow.Api/Jobs/JobSubmission.cs -> Versions"] = "the submission carries the definition's stored version (pinning)",
         ["LlmWorkflow.Api/Jobs/JobSubmitter.cs -> Versions"] = "the submit stores and pins the definition's version",
         ["LlmWorkflow.Engine/Execution/WorkflowRunOptions.cs -> Admission"] = "the run options carry the spend budget and cost history; to become a chat-client middleware",
         ["LlmWorkflow.Engine/Execution/WorkflowRunner.cs -> Admission"] = "the runner passes the spend budget and cost history on; to become a chat-client middleware",
-        ["LlmWorkflow.Engine/Llm/LlmGateway.cs -> Admission"] = "admission leases, rate-limit capture and batches inside the gateway; to become chat-client middleware",
-        ["LlmWorkflow.Engine/Steps/LlmStepHandler.cs -> Admission"] = "budget checks, admission deferrals and batches in the LLM step; to become chat-client middleware",
+        ["LlmWorkflow.Engine/Llm/LlmGateway.cs -> Admission"] = "the outage breaker, its deferral and the batches are still in the gateway (admission's budgets are middleware now, AdmissionChatClient)",
+        ["LlmWorkflow.Engine/Steps/LlmStepHandler.cs -> Admission"] = "the gateway's request record carries a resumed batch (its budgets and parks are in LlmStepHandler.Budgets.cs)",
         ["LlmWorkflow.Worker/Jobs/JobRun.Checkpoints.cs -> Scheduling"] = "a parked run's approval links (the JobRun's constructor parameter)",
         ["LlmWorkflow.Worker/Jobs/JobRun.cs -> Scheduling"] = "a parked run's wait description and approval links (the waiting event)",
         ["LlmWorkflow.Worker/Jobs/RunnableWorkflows.cs -> Versions"] = "a pinned job runs its stored version",

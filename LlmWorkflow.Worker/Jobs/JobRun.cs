@@ -165,29 +165,6 @@ internal sealed partial class JobRun(
         events.Publish(job.Id, outcome);
     }
 
-    /// <summary>
-    /// An approval wait's <c>run_waiting</c> with its decision links, as the <c>workflow.waiting</c> webhook carries them,
-    /// so a main app watching the stream can put them in front of a person; null (the plain event) when they cannot be issued.
-    /// </summary>
-    private RunWaitingEvent? WithDecisionLinks(RunWaiting waiting)
-    {
-        if (approvalLinks is null)
-        {
-            return null;
-        }
-
-        try
-        {
-            var described = WaitDescriptions.Describe(job.Id, waiting.Wait, approvalLinks);
-            return new RunWaitingEvent(waiting.RunId, waiting.Timestamp, described.StepId, described.Kind, described.Until, described.Event,
-                described.Prompt, described.DecisionUrl, described.ApproveUrl, described.RejectUrl, described.LinksExpireAt);
-        }
-        catch (System.Security.Cryptography.CryptographicException)
-        {
-            return null; // the key ring is unreadable: the wait stands, its links are on the status once it is
-        }
-    }
-
     private async Task WriteProgressLaterAsync(int version, StepStarted started)
     {
         await Task.Delay(ProgressDelay);
@@ -234,6 +211,42 @@ internal sealed partial class JobRun(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: the trace of this attempt could not be recorded")]
     private static partial void LogTraceNotRecorded(ILogger logger, Exception ex, Guid jobId);
+
+    // ---- The run's finish (park, hand-back and take-over: JobRun.Waits.cs) ----
+
+    /// <summary>
+    /// Stores the outcome with the step rows still deferred (free steps, the last step) first, in one transaction, then
+    /// publishes the run's last live event. When the last step called out, that is a paid answer, held like a checkpoint
+    /// through an outage.
+    /// </summary>
+    /// <returns>Whether this attempt finished the job (false: another attempt owns it, or it was already finished).</returns>
+    public async Task<bool> FinishAsync(JobOutcome outcome)
+    {
+        var holdsPaidAnswer = HoldsLastPaidStep;
+        var rows = await TakeDeferredAsync();
+        var finished = await CommitFinishAsync(outcome, rows, holdsPaidAnswer ? $"the last step and the finish of job {job.Id}" : null);
+        if (finished)
+        {
+            PublishOutcome();
+        }
+
+        return finished;
+    }
+
+    private async Task<bool> CommitFinishAsync(JobOutcome outcome, IReadOnlyList<WriteStatement> stepRows, string? heldAs)
+    {
+        var finished = await store.FinishAsync(job.Id, workerId, outcome, CancellationToken.None, job.Attempt, stepRows, heldAs);
+        if (finished)
+        {
+            Telemetry.JobsFinished.Add(1,
+                new KeyValuePair<string, object?>("workflow", job.WorkflowName),
+                new KeyValuePair<string, object?>("status", outcome.Status.ToWire()));
+            // The terminal webhook event was recorded by the same statement (JobLifecycleStore.FinishStatement).
+            LogFinished(_logger, job.Id, job.WorkflowName, outcome.Status.ToWire());
+        }
+
+        return finished;
+    }
 }
 
 /// <summary>Starts the <see cref="JobRun"/> that owns a claimed job's writes in this worker.</summary>

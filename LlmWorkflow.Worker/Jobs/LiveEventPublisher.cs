@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
 using LlmWorkflow.Contracts;
@@ -18,6 +19,11 @@ namespace LlmWorkflow.Worker.Jobs;
 internal sealed partial class LiveEventPublisher(IConnectionMultiplexer redis, JobEventStream events, ILogger<LiveEventPublisher> logger) : BackgroundService
 {
     private const int MaxBatch = 256;
+
+    // When this publisher last gave each running job's stream its expiry (the writer loop's alone): a job gets one
+    // EXPIRE with its first events and none at its end while that one still reaches an hour past it.
+    private readonly Dictionary<Guid, long> _expirySetAt = [];
+    private long _lastPrune = Stopwatch.GetTimestamp();
     private readonly Channel<LiveEvent> _pending = Channel.CreateBounded<LiveEvent>(
         new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
@@ -56,31 +62,34 @@ internal sealed partial class LiveEventPublisher(IConnectionMultiplexer redis, J
 
     private async Task FlushAsync(List<Task> writes)
     {
-        var jobs = new HashSet<Guid>();
         while (_pending.Reader.TryRead(out var first))
         {
             writes.Clear();
-            jobs.Clear();
             var batch = redis.GetDatabase().CreateBatch();
             var item = first;
             var count = 0;
             var types = new HashSet<string>(StringComparer.Ordinal);
-            var ending = new HashSet<Guid>();
+            var jobs = new Dictionary<Guid, string>(); // each job of the batch → its last event's type (an end stays last)
             do
             {
-                writes.Add(events.AddTo(batch, item.JobId, item.Type, item.Data));
-                jobs.Add(item.JobId);
+                writes.Add(events.AddOnly(batch, item.JobId, item.Type, item.Data));
                 types.Add(item.Type);
-                if (JobEventStream.TerminalTypes.Contains(item.Type))
+                if (!jobs.TryGetValue(item.JobId, out var last) || !JobEventStream.TerminalTypes.Contains(last))
                 {
-                    ending.Add(item.JobId);
+                    jobs[item.JobId] = item.Type;
                 }
             }
             while (++count < MaxBatch && _pending.Reader.TryRead(out item!));
 
-            // A stream whose terminal event is in this batch gets its expiry with it; the others get theirs here.
-            writes.AddRange(jobs.Where(job => !ending.Contains(job)).Select(job => events.ExpireUnlessSet(batch, job)));
-            writes.AddRange(jobs.Select(job => batch.PublishAsync(events.NoticeChannel(job), count)));
+            foreach (var (job, type) in jobs)
+            {
+                if (ExpiryFor(job, type) is { } expiry)
+                {
+                    writes.Add(events.Expire(batch, job, expiry));
+                }
+            }
+
+            writes.AddRange(jobs.Keys.Select(job => batch.PublishAsync(events.NoticeChannel(job), count)));
             batch.Execute();
             try
             {
@@ -90,6 +99,48 @@ internal sealed partial class LiveEventPublisher(IConnectionMultiplexer redis, J
             {
                 LogWriteFailed(ex, count, jobs.Count, string.Join(", ", types));
             }
+        }
+    }
+
+    /// <summary>
+    /// The expiry the job's stream needs after this batch, or null when the one it has will do: an hour and ten minutes
+    /// with the first events (renewed every ten minutes while the run writes), so a job ending within that needs no
+    /// EXPIRE at its end, and one that finishes while Redis is unreachable still expires; an hour from a later end; a
+    /// day from a park (a waiting job's stream outlives its wait, as its record does).
+    /// </summary>
+    private TimeSpan? ExpiryFor(Guid job, string lastType)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var set = _expirySetAt.TryGetValue(job, out var at);
+        if (JobEventStream.TerminalTypes.Contains(lastType) || lastType == LiveEventTypes.RunWaiting)
+        {
+            _expirySetAt.Remove(job);
+            return lastType == LiveEventTypes.RunWaiting ? JobEventStream.RetentionWhileRunning
+                : set && Stopwatch.GetElapsedTime(at, now) < JobEventStream.RenewExpiryAfter ? null : JobEventStream.RetentionAfterEnd;
+        }
+
+        PruneLostRuns(now);
+        if (set && Stopwatch.GetElapsedTime(at, now) < JobEventStream.RenewExpiryAfter)
+        {
+            return null;
+        }
+
+        _expirySetAt[job] = now;
+        return JobEventStream.RetentionWhileWriting;
+    }
+
+    /// <summary>Forgets the runs that stopped writing without an end here (handed back, moved to another worker).</summary>
+    private void PruneLostRuns(long now)
+    {
+        if (Stopwatch.GetElapsedTime(_lastPrune, now) < JobEventStream.RenewExpiryAfter)
+        {
+            return;
+        }
+
+        _lastPrune = now;
+        foreach (var job in _expirySetAt.Where(e => Stopwatch.GetElapsedTime(e.Value, now) >= JobEventStream.RetentionWhileWriting).Select(e => e.Key).ToList())
+        {
+            _expirySetAt.Remove(job);
         }
     }
 

@@ -10,33 +10,16 @@ using LlmWorkflow.Storage.Jobs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using Microsoft.Extensions.Options;
 
 namespace LlmWorkflow.Worker.Jobs;
 
-/// <summary>The run's end: finish, park, hand back, or end without writing when a newer attempt took the job over.</summary>
+/// <summary>
+/// The run's ends other than its finish, which a job that runs once straight through never meets: a park on a wait
+/// (with an approval's decision links in its live event), a hand-back, and the end of a run another attempt took over.
+/// </summary>
 internal sealed partial class JobRun
 {
-    // ---- The run's end: finish, park, hand back, or taken over ----
-
-    /// <summary>
-    /// Stores the outcome with the step rows still deferred (free steps, the last step) first, in one transaction, then
-    /// publishes the run's last live event. When the last step called out, that is a paid answer, held like a checkpoint
-    /// through an outage.
-    /// </summary>
-    /// <returns>Whether this attempt finished the job (false: another attempt owns it, or it was already finished).</returns>
-    public async Task<bool> FinishAsync(JobOutcome outcome)
-    {
-        var holdsPaidAnswer = HoldsLastPaidStep;
-        var rows = await TakeDeferredAsync();
-        var finished = await CommitFinishAsync(outcome, rows, holdsPaidAnswer ? $"the last step and the finish of job {job.Id}" : null);
-        if (finished)
-        {
-            PublishOutcome();
-        }
-
-        return finished;
-    }
-
     /// <summary>
     /// Parks the job on <paramref name="wait"/> after the step rows still deferred, in one transaction; when the park is
     /// refused (its cancel was requested while it ran), the job is finished as cancelled instead. The caller publishes
@@ -89,18 +72,26 @@ internal sealed partial class JobRun
         }
     }
 
-    private async Task<bool> CommitFinishAsync(JobOutcome outcome, IReadOnlyList<WriteStatement> stepRows, string? heldAs)
+    /// <summary>
+    /// An approval wait's <c>run_waiting</c> with its decision links, as the <c>workflow.waiting</c> webhook carries them,
+    /// so a main app watching the stream can put them in front of a person; null (the plain event) when they cannot be issued.
+    /// </summary>
+    private RunWaitingEvent? WithDecisionLinks(RunWaiting waiting)
     {
-        var finished = await store.FinishAsync(job.Id, workerId, outcome, CancellationToken.None, job.Attempt, stepRows, heldAs);
-        if (finished)
+        if (approvalLinks is null)
         {
-            Telemetry.JobsFinished.Add(1,
-                new KeyValuePair<string, object?>("workflow", job.WorkflowName),
-                new KeyValuePair<string, object?>("status", outcome.Status.ToWire()));
-            // The terminal webhook event was recorded by the same statement (JobLifecycleStore.FinishStatement).
-            LogFinished(_logger, job.Id, job.WorkflowName, outcome.Status.ToWire());
+            return null;
         }
 
-        return finished;
+        try
+        {
+            var described = WaitDescriptions.Describe(job.Id, waiting.Wait, approvalLinks);
+            return new RunWaitingEvent(waiting.RunId, waiting.Timestamp, described.StepId, described.Kind, described.Until, described.Event,
+                described.Prompt, described.DecisionUrl, described.ApproveUrl, described.RejectUrl, described.LinksExpireAt);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return null; // the key ring is unreadable: the wait stands, its links are on the status once it is
+        }
     }
 }
