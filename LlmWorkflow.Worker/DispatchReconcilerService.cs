@@ -22,7 +22,9 @@ internal sealed partial class DispatchReconcilerService(
         {
             try
             {
-                var count = await reconciler.ReconcileAsync(stoppingToken);
+                // A pass is a backstop that the next worker repeats, so a stop abandons it rather than wait for a Redis
+                // command that the gone redis-server of a whole-system stop answers only by the client's timeout.
+                var count = await reconciler.ReconcileAsync(stoppingToken).WaitAsync(stoppingToken);
                 if (count > 0)
                 {
                     LogRedispatched(count);

@@ -67,14 +67,18 @@ internal sealed partial class WorkerPresenceService(
 
         try
         {
-            await heartbeats.RemoveAsync(options.Value.Id);
-            await providerReports.RemoveAsync(options.Value.Id);
+            // Bounded: at a whole-system stop (the AppHost's Ctrl+C) redis-server may already be gone, and each command
+            // would then wait out the client's 5-s timeout, holding the worker's exit; what is left behind expires by age.
+            await Task.WhenAll(heartbeats.RemoveAsync(options.Value.Id), providerReports.RemoveAsync(options.Value.Id)).WaitAsync(GoodbyeTimeout);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             LogPresenceFailed(ex);
         }
     }
+
+    /// <summary>How long a stopping worker tries to take its heartbeat and provider report out of Redis.</summary>
+    private static readonly TimeSpan GoodbyeTimeout = TimeSpan.FromMilliseconds(500);
 
     /// <summary>This worker's provider calls of the last minutes, for the provider health view (nothing until it called one).</summary>
     private async Task PublishProviderHealthAsync()

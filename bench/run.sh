@@ -60,11 +60,16 @@ yardstick_round() {
   kill "$(cat "$dir/pid")"; rm -rf "$dir"
 }
 
-# The base build is driven by the same clients as the head, so each client's figures compare like with like.
+# The base build is driven by the same clients as the head, so each client's figures compare like with like; it loads
+# only the definitions every earlier build can (the sleep and wait ones use step types it may lack).
+before_workflows=$(mktemp -d)
+mkdir -p "$before_workflows/definitions"
+cp -r bench/workflows/prompts "$before_workflows/"
+cp bench/workflows/definitions/bench_transform.json bench/workflows/definitions/bench_llm.json "$before_workflows/definitions/"
 before_round() {
   local client
   for client in $clients; do
-    LLMWF_BENCH_PUBLISHED=$BEFORE LLMWF_BENCH_BUILD=before LLMWF_BENCH_CLIENT=$client \
+    LLMWF_BENCH_PUBLISHED=$BEFORE LLMWF_BENCH_BUILD=before LLMWF_BENCH_CLIENT=$client LLMWF_BENCH_WORKFLOWS=$before_workflows \
       dotnet run -c Release --no-build --project bench/LlmWorkflow.LoadTest -- "$@" | tail -n 1 | tee -a "$out"
   done
 }

@@ -15,7 +15,9 @@ using LlmWorkflow.LoadTest;
 //   LLMWF_BENCH_PG_DIR=/var/tmp/llmwf-scale dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- scale [jobs=10000000] [rounds=3] [retention=1]
 var scenario = args.FirstOrDefault() ?? "";
 int Arg(int index, int fallback) => args.Length > index ? int.Parse(args[index], CultureInfo.InvariantCulture) : fallback;
-var workflowsRoot = Path.GetFullPath(Path.Combine("bench", "workflows"));
+// LLMWF_BENCH_WORKFLOWS: another workflows folder (bench/run.sh gives an earlier build only the definitions it can load).
+var workflowsRoot = Path.GetFullPath(Environment.GetEnvironmentVariable("LLMWF_BENCH_WORKFLOWS") is { Length: > 0 } folder
+    ? folder : Path.Combine("bench", "workflows"));
 if (!Directory.Exists(workflowsRoot))
 {
     Console.Error.WriteLine("Run from the repository root (bench/workflows not found).");
