@@ -92,6 +92,7 @@ public static class StorageServiceCollectionExtensions
     {
         services.AddOptions<ScheduleOptions>().Bind(configuration.GetSection(ScheduleOptions.Section));
         services.AddSingleton<ScheduleStore>();
+        services.AddSingleton<IRetentionPurge, ScheduleTickRetention>();
         services.AddSingleton<ScheduleNotices>();
         services.AddSingleton<ScheduleTickRunner>();
     }

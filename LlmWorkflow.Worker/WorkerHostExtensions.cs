@@ -2,6 +2,7 @@ using LlmWorkflow.Storage.Agents;
 using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Storage;
+using LlmWorkflow.Worker.Admission;
 using LlmWorkflow.Worker.Jobs;
 using LlmWorkflow.Worker.RunLogs;
 using LlmWorkflow.Worker.Schedules;

@@ -91,16 +91,19 @@ public sealed partial class ScheduledMaintenance(
                 var retention = await maintenance.DeleteFinishedAsync(settings.Retention, cancellationToken, settings.DeleteBatchSize);
                 var usagePurged = await scope.ServiceProvider.GetRequiredService<UsageRollup>()
                     .PurgeBeforeAsync(time.GetUtcNow() - settings.UsageRetention, settings.DeleteBatchSize, cancellationToken);
-                var ticksPurged = await scope.ServiceProvider.GetRequiredService<Schedules.ScheduleStore>()
-                    .PurgeTicksBeforeAsync(time.GetUtcNow() - settings.Retention, settings.DeleteBatchSize, cancellationToken);
-                return (retention.Deleted, new JsonObject
+                var details = new JsonObject
                 {
                     ["batches"] = retention.Batches,
                     ["retention_seconds"] = settings.Retention.TotalSeconds,
                     ["usage_calls_purged"] = usagePurged,
                     ["usage_retention_seconds"] = settings.UsageRetention.TotalSeconds,
-                    ["schedule_ticks_purged"] = ticksPurged,
-                });
+                };
+                foreach (var purge in scope.ServiceProvider.GetServices<IRetentionPurge>())
+                {
+                    details[purge.DetailName] = await purge.PurgeBeforeAsync(time.GetUtcNow() - settings.Retention, settings.DeleteBatchSize, cancellationToken);
+                }
+
+                return (retention.Deleted, details);
             }, cancellationToken);
             return true;
         }

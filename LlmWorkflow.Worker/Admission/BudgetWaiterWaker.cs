@@ -1,8 +1,9 @@
 using LlmWorkflow.Storage.Admission;
 using LlmWorkflow.Storage.Jobs;
+using LlmWorkflow.Worker.Jobs;
 using StackExchange.Redis;
 
-namespace LlmWorkflow.Worker.Jobs;
+namespace LlmWorkflow.Worker.Admission;
 
 /// <summary>
 /// Wakes jobs parked on a provider budget when it frees up, pushed, not polled: a released concurrency slot or a
