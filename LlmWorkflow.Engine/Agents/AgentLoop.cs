@@ -145,7 +145,7 @@ internal sealed class AgentLoop(AgentLoopSetup setup, StepContext context)
                     new LlmCallRequest(
                         _config.Models, [.. _history.Select(m => m.ToChatMessage())], _config.Temperature, _config.MaxOutputTokens,
                         WorkflowName: context.Run.Workflow.Name, StepId: context.Step.Id, Prices: context.Run.Prices,
-                        TenantId: context.Run.TenantId, UserId: context.Run.UserId),
+                        TenantId: context.Run.TenantId, UserId: context.Run.UserId, Priority: context.Run.Priority),
                     cancellationToken).ConfigureAwait(false);
             }
         }

@@ -69,6 +69,7 @@ internal sealed class WorkflowAgentTool(AgentToolDefinition definition, IChildWo
             TenantId = run.TenantId,
             UserId = run.UserId,
             ServiceTier = run.ServiceTier,
+            Priority = run.Priority,
             MaxCostUsd = run.Usage.MaxCostUsd is { } max ? Math.Max(0m, max - (run.Usage.CostUsd ?? 0m)) : null,
         }, cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();

@@ -54,6 +54,9 @@ internal sealed class RunState
     /// <summary>The job's user (see <see cref="WorkflowRunOptions.UserId"/>), or null.</summary>
     public string? UserId { get; init; }
 
+    /// <summary>The job's priority (see <see cref="WorkflowRunOptions.Priority"/>), or null.</summary>
+    public int? Priority { get; init; }
+
     /// <summary>The job's service tier (see <see cref="WorkflowRunOptions.ServiceTier"/>), or null.</summary>
     public Llm.ServiceTierRequest? ServiceTier { get; init; }
 

@@ -57,6 +57,9 @@ public sealed record WorkflowRunOptions
 
     /// <summary>The job's service tier and deadline (docs/ADMISSION.md, "Service tiers"); null = standard.</summary>
     public Llm.ServiceTierRequest? ServiceTier { get; init; }
+
+    /// <summary>The job's priority (0-10): its llm calls carry it (<see cref="Llm.LlmCallRequest.Priority"/>); null outside a job.</summary>
+    public int? Priority { get; init; }
 }
 
 /// <summary>Everything a run produced: status, output, error, step records and usage totals (the documents' <c>cost_data</c>).</summary>

@@ -78,6 +78,7 @@ public sealed class WorkflowRunner
             TenantId = options.TenantId,
             UserId = options.UserId,
             ServiceTier = options.ServiceTier,
+            Priority = options.Priority,
         };
         var startedAt = run.Now;
         using var workflowTimeout = workflow.TimeoutSeconds is { } seconds ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds), _time) : null;

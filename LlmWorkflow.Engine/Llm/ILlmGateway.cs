@@ -22,6 +22,7 @@ public interface ILlmGateway
 /// </param>
 /// <param name="Prices">The job's pinned prices (its workflow version's rows); null bills at the gateway's table.</param>
 /// <param name="ServiceTier">The job's service tier (and deadline); null = standard.</param>
+/// <param name="Priority">The job's priority (0-10), which the admission's priority band reads; null outside a job.</param>
 /// <param name="Batch">A batch job's step resumed from its <c>batch</c> wait: the batch it recorded (key, and id once created).</param>
 /// <param name="ResponseFormat">
 /// The answer's format when it is more than <paramref name="JsonResponse"/> says: a JSON schema
@@ -45,8 +46,15 @@ public sealed record LlmCallRequest(
     string? UserId = null,
     ServiceTierRequest? ServiceTier = null,
     Batches.BatchState? Batch = null,
-    ChatResponseFormat? ResponseFormat = null)
+    ChatResponseFormat? ResponseFormat = null,
+    int? Priority = null)
 {
+    /// <summary>The lowest priority of the high band (7-10), the band the dispatch queue reads first (PriorityBands).</summary>
+    public const int HighPriorityBand = 7;
+
+    /// <summary>Whether the call is a high-band job's (<see cref="HighPriorityBand"/> or more): interactive work.</summary>
+    public bool IsHighPriority => Priority >= HighPriorityBand;
+
     private static readonly AsyncLocal<LlmCallRequest?> CurrentCall = new();
 
     /// <summary>

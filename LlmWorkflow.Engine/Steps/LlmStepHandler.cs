@@ -151,6 +151,7 @@ internal sealed partial class LlmStepHandler(ILlmGateway? llm, PromptLibrary? pr
             Prices: context.Run.Prices,
             TenantId: context.Run.TenantId,
             UserId: context.Run.UserId,
+            Priority: context.Run.Priority,
             ServiceTier: context.Run.ServiceTier is { } tier && context.Frame.Branch is not null ? tier with { BesideOthers = true } : context.Run.ServiceTier,
             ResponseFormat: plan.Format);
 

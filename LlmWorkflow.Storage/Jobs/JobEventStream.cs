@@ -9,8 +9,9 @@ namespace LlmWorkflow.Storage.Jobs;
 /// The per-job live event stream in Redis (<c>{prefix}:events:{jobId}</c>) that the API serves as Server-Sent
 /// Events. Entry ids double as SSE ids, so a client resumes with <c>Last-Event-ID</c>. Streams expire an hour after
 /// the terminal event (the worker's publisher: an hour to an hour and ten minutes; a day after a run parks, and the
-/// first event's expiry stands when the terminal one is lost); Postgres keeps the durable record. Every write is followed by a notice on the job's channel
-/// (<see cref="NoticeChannel"/>), which wakes the requests reading the stream (the multiplexer refuses a blocking XREAD).
+/// first event's expiry stands when the terminal one is lost); Postgres keeps the durable record. Every batch of writes is
+/// followed by one notice naming its jobs on one channel (<see cref="NoticeChannel"/>: one PUBLISH per batch, not per job),
+/// which wakes the requests reading those streams (the multiplexer refuses a blocking XREAD).
 /// </summary>
 public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueOptions> options)
 {
@@ -38,8 +39,26 @@ public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueO
 
     public string Key(Guid jobId) => $"{options.Value.KeyPrefix}:events:{jobId}";
 
-    /// <summary>The channel a notice goes to after the job's events were written.</summary>
-    public RedisChannel NoticeChannel(Guid jobId) => RedisChannel.Literal($"{options.Value.KeyPrefix}:events:{jobId}:written");
+    /// <summary>The channel a notice goes to after events were written: its message is the jobs' ids, 16 bytes each.</summary>
+    public RedisChannel NoticeChannel => RedisChannel.Literal($"{options.Value.KeyPrefix}:events:written");
+
+    // This process's readers by job, woken by the notices of the one subscription the first reader makes.
+    private readonly Dictionary<Guid, List<EventWatch>> _watches = [];
+    private Task? _subscribed;
+
+    /// <summary>The notice naming <paramref name="jobIds"/>.</summary>
+    public static RedisValue Notice(IReadOnlyCollection<Guid> jobIds)
+    {
+        var notice = new byte[jobIds.Count * 16];
+        var at = 0;
+        foreach (var id in jobIds)
+        {
+            id.TryWriteBytes(notice.AsSpan(at));
+            at += 16;
+        }
+
+        return notice;
+    }
 
     /// <summary>Writes one event outside the worker's batched publisher (a cancel made by the API, for one).</summary>
     public Task PublishAsync(LiveJobEvent liveEvent, CancellationToken cancellationToken = default) =>
@@ -50,7 +69,7 @@ public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueO
     {
         var batch = redis.GetDatabase().CreateBatch();
         var writes = new List<Task>(3) { AddTo(batch, jobId, type, data), ExpireUnlessSet(batch, jobId) };
-        writes.Add(batch.PublishAsync(NoticeChannel(jobId), type));
+        writes.Add(batch.PublishAsync(NoticeChannel, Notice([jobId])));
         batch.Execute();
         await Task.WhenAll(writes);
     }
@@ -91,29 +110,84 @@ public sealed class JobEventStream(IConnectionMultiplexer redis, IOptions<QueueO
         await redis.GetDatabase().StreamReadAsync(Key(jobId), afterId, count: 100);
 
     /// <summary>
-    /// Subscribes to the job's notices; the watch's <see cref="EventWatch.Next"/> completes at the next write. Dispose
-    /// it to unsubscribe.
+    /// Watches the job's notices; the watch's <see cref="EventWatch.Next"/> completes at the next write. Dispose it to
+    /// stop. The process subscribes to the notice channel once, with its first reader, and keeps the subscription.
     /// </summary>
     public async Task<EventWatch> WatchAsync(Guid jobId)
     {
-        var watch = new EventWatch(redis.GetSubscriber(), NoticeChannel(jobId));
-        await watch.SubscribeAsync();
+        var watch = new EventWatch(this, jobId);
+        lock (_watches)
+        {
+            _watches.TryGetValue(jobId, out var list);
+            (_watches[jobId] = list ?? []).Add(watch);
+            // A failed subscribe is tried again by the next reader (once made, the multiplexer renews it on reconnect).
+            _subscribed = _subscribed is { IsFaulted: false } ? _subscribed : redis.GetSubscriber().SubscribeAsync(NoticeChannel, OnNotice);
+        }
+
+        try
+        {
+            await _subscribed;
+        }
+        catch
+        {
+            Forget(watch);
+            throw;
+        }
+
         return watch;
     }
 
-    /// <summary>One reader's subscription to a job's notices.</summary>
-    public sealed class EventWatch(ISubscriber subscriber, RedisChannel channel) : IAsyncDisposable
+    /// <summary>Whether a reader in this process watches the job's notices.</summary>
+    internal bool IsWatched(Guid jobId)
+    {
+        lock (_watches)
+        {
+            return _watches.ContainsKey(jobId);
+        }
+    }
+
+    private void OnNotice(RedisChannel _, RedisValue notice)
+    {
+        var ids = ((ReadOnlyMemory<byte>)notice).Span;
+        lock (_watches)
+        {
+            for (var at = 0; at + 16 <= ids.Length; at += 16)
+            {
+                if (_watches.TryGetValue(new Guid(ids.Slice(at, 16)), out var watches))
+                {
+                    watches.ForEach(watch => watch.Wake());
+                }
+            }
+        }
+    }
+
+    private void Forget(EventWatch watch)
+    {
+        lock (_watches)
+        {
+            if (_watches.TryGetValue(watch.JobId, out var list) && list.Remove(watch) && list.Count == 0)
+            {
+                _watches.Remove(watch.JobId);
+            }
+        }
+    }
+
+    /// <summary>One reader's watch of a job's notices.</summary>
+    public sealed class EventWatch(JobEventStream stream, Guid jobId) : IAsyncDisposable
     {
         private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        internal Guid JobId => jobId;
 
         /// <summary>Completes at the next notice after this call.</summary>
         public Task Next() => Volatile.Read(ref _next).Task;
 
-        internal Task SubscribeAsync() => subscriber.SubscribeAsync(channel, OnNotice);
+        internal void Wake() => Interlocked.Exchange(ref _next, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
-        private void OnNotice(RedisChannel _, RedisValue __) =>
-            Interlocked.Exchange(ref _next, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-
-        public async ValueTask DisposeAsync() => await subscriber.UnsubscribeAsync(channel, OnNotice);
+        public ValueTask DisposeAsync()
+        {
+            stream.Forget(this);
+            return ValueTask.CompletedTask;
+        }
     }
 }

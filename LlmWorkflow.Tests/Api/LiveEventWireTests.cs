@@ -70,12 +70,11 @@ public sealed class LiveEventWireTests(TestServers servers) : IAsyncLifetime
 
         // The worker's publisher writes in the background: the row says completed before the stream has its events.
         var events = _api.Services.GetRequiredService<JobEventStream>();
-        var redis = _api.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().GetServers()[0];
         var late = Task.Run(async () =>
         {
-            // Once the request subscribed to the job's notices it has read the stream, found it empty and seen the row
+            // Once the request watches the job's notices it has read the stream, found it empty and seen the row
             // finished: only then do the events arrive.
-            while (await redis.SubscriptionSubscriberCountAsync(events.NoticeChannel(id)) == 0)
+            while (!events.IsWatched(id))
             {
                 await Task.Delay(10, ct);
             }

@@ -64,8 +64,6 @@ internal sealed partial class JobProcessor(
         try
         {
             var options = await runOptions.ForAsync(claimed, run, toRun, wantsStepEvents, abort);
-            // What plugs in beside the run reads the job's priority (admission's priority band); this flow is the job's alone.
-            JobPriority.Current = claimed.Priority;
             result = await runner.RunAsync(toRun.Workflow, claimed.Input, options, run.Stop.Token);
         }
         finally

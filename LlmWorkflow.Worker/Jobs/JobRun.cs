@@ -61,7 +61,7 @@ internal sealed partial class JobRun(
 
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
     private readonly TimeSpan _deferFor = deferFor ?? ProgressDelay;
-    private readonly ConcurrentDictionary<string, bool> _saved = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _saved = new(1, 1, StringComparer.Ordinal); // rarely written: 1 lock
     private readonly Dictionary<string, List<WriteStatement>> _usage = new(StringComparer.Ordinal);
     private readonly List<WriteStatement> _deferred = [];
 

@@ -13,7 +13,7 @@ namespace LlmWorkflow.Worker.Jobs;
 /// <summary>
 /// Writes the worker's live progress events to the per-job Redis streams in the background, pipelining many events
 /// per round trip, so a job never waits on Redis to report progress. A single writer keeps each job's events in
-/// order; after each batch one notice per job wakes the requests serving its events. Live events are best effort: Postgres keeps the durable record, and when Redis is unreachable (or the
+/// order; after each batch one notice naming its jobs wakes the requests serving their events. Live events are best effort: Postgres keeps the durable record, and when Redis is unreachable (or the
 /// buffer is full) events are dropped with a warning rather than slowing jobs down.
 /// </summary>
 internal sealed partial class LiveEventPublisher(IConnectionMultiplexer redis, JobEventStream events, ILogger<LiveEventPublisher> logger) : BackgroundService
@@ -89,7 +89,7 @@ internal sealed partial class LiveEventPublisher(IConnectionMultiplexer redis, J
                 }
             }
 
-            writes.AddRange(jobs.Keys.Select(job => batch.PublishAsync(events.NoticeChannel(job), count)));
+            writes.Add(batch.PublishAsync(events.NoticeChannel, JobEventStream.Notice(jobs.Keys)));
             batch.Execute();
             try
             {

@@ -43,6 +43,7 @@ internal sealed class WorkflowRunOptionsFactory(
         TenantId = claimed.TenantId,
         UserId = claimed.UserId,
         ServiceTier = claimed.ServiceTier,
+        Priority = claimed.Priority,
         ResumedWait = claimed.ResumedWait,
         Signals = signals,
         Prompts = toRun.Prompts,

@@ -347,7 +347,7 @@ public sealed class AdmissionSettings
 
     /// <summary>
     /// The priority band: the part of every scope's window kept free for high-priority calls (jobs of priority
-    /// <see cref="Execution.JobPriority.High"/> or more) while one used or waited on the scope in the last two windows; the
+    /// <see cref="LlmCallRequest.HighPriorityBand"/> or more) while one used or waited on the scope in the last two windows; the
     /// others may fill no more than the rest. 0 turns it off; with no high-priority call lately nothing is held back.
     /// </summary>
     public double PriorityReserve { get; set; } = 0.2;

@@ -88,7 +88,7 @@ public sealed record UserWindowUse(string UserId, long Requests, long Tokens);
 public sealed record FairShare(string TenantId, double Weight, string UserId = AdmissionOptions.NoUser, double UserWeight = AdmissionOptions.DefaultWeight)
 {
     /// <summary>
-    /// The call is interactive work (its job's priority is in the high band, <see cref="Execution.JobPriority.High"/> or more):
+    /// The call is interactive work (its job's priority is in the high band, <see cref="LlmCallRequest.HighPriorityBand"/> or more):
     /// it may use the priority band (<see cref="AdmissionSettings.PriorityReserve"/>) the others leave free.
     /// </summary>
     public bool HighPriority { get; init; }

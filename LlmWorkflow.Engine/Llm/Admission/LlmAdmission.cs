@@ -38,7 +38,7 @@ public sealed partial class LlmAdmission(
         var leaseId = Guid.CreateVersion7().ToString("N");
         var tenant = request.TenantId ?? AdmissionOptions.DefaultTenant;
         var user = request.UserId ?? AdmissionOptions.NoUser;
-        var fairShare = new FairShare(tenant, current.WeightOf(tenant), user, current.UserWeightOf(tenant, user)) { HighPriority = Execution.JobPriority.IsHigh };
+        var fairShare = new FairShare(tenant, current.WeightOf(tenant), user, current.UserWeightOf(tenant, user)) { HighPriority = request.IsHighPriority };
         for (var inline = 0; ; inline++)
         {
             AdmissionVerdict verdict;
