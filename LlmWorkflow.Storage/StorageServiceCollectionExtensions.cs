@@ -41,7 +41,8 @@ public static class StorageServiceCollectionExtensions
             ?? throw new InvalidOperationException("ConnectionStrings:postgres is not set (environment variable ConnectionStrings__postgres).");
 
         services.AddJobStore(postgres, configuration);
-        services.AddTenantCaps(configuration);
+        // The capabilities the core's submit and claim still read (tenant caps, pinned versions), each module's own.
+        services.AddRedisLlmAdmission(configuration);
         services.AddSingleton<Versions.WorkflowVersions>();
         services.AddJobServices();
         services.AddScheduleStore(configuration);
@@ -69,31 +70,12 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<JobLifecycleStore>();
     }
 
-    /// <summary>Admission's tenant caps, read by the API's submit and the workers' claims.</summary>
-    private static void AddTenantCaps(this IServiceCollection services, IConfiguration configuration)
-    {
-        // Tenants:<id>:MaxConcurrentJobs (the tenant's budgets sit beside it): the API holds jobs past it from their
-        // submission, the workers' claims enforce it.
-        services.AddOptions<TenantConcurrencyOptions>().Configure(o => configuration.GetSection("Tenants").Bind(o.Tenants)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<TenantConcurrencyOptions>, TenantConcurrencyOptionsValidator>();
-        services.AddSingleton<TenantConcurrency>();
-    }
-
     /// <summary>The job core's event streams, cancel notices and pauses.</summary>
     private static void AddJobServices(this IServiceCollection services)
     {
         services.AddSingleton<JobEventStream>();
         services.AddSingleton<JobCancellation>();
         services.AddSingleton<WorkflowPauses>();
-    }
-
-    /// <summary>Scheduling's schedules: their store, notices and tick runner.</summary>
-    private static void AddScheduleStore(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<ScheduleOptions>().Bind(configuration.GetSection(ScheduleOptions.Section));
-        services.AddSingleton<ScheduleStore>();
-        services.AddSingleton<ScheduleNotices>();
-        services.AddSingleton<ScheduleTickRunner>();
     }
 
     /// <summary>Worker heartbeats, provider health, retention and the usage rollup.</summary>
@@ -126,9 +108,6 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IServiceRateLimiter>(sp => new RedisRateLimiter(sp.GetRequiredService<IConnectionMultiplexer>()));
         services.AddSingleton<IExternalCacheLedger, PostgresExternalCacheLedger>();
         services.AddExternalServices(configuration);
-        services.AddRedisLlmAdmission(configuration);
-        // Admission's budgets as chat-client middleware around each provider's client (the gateway knows none of it).
-        services.AddSingleton<IProviderClientMiddleware, LlmWorkflow.Engine.Llm.Admission.AdmissionMiddleware>();
         services.AddLlmProviders(configuration);
         services.AddOutboundHttpResilience(configuration);
         WorkflowsDirectory.UseDataFilesOf(services, configuration, workflowsRoot);

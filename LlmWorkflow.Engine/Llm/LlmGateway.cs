@@ -1,8 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Costs;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.External;
@@ -21,8 +17,6 @@ namespace LlmWorkflow.Engine.Llm;
 /// </summary>
 public sealed partial class LlmGateway : ILlmGateway
 {
-    private static readonly JsonSerializerOptions CacheJson = new(JsonSerializerDefaults.Web);
-
     private readonly LlmProviderRegistry _providers;
     private readonly IPriceTable _prices;
     private readonly IResponseCache _cache;
@@ -170,42 +164,16 @@ public sealed partial class LlmGateway : ILlmGateway
         var options = ChatOptionsFor(model, request);
         // The provider client's middleware (admission, when the host adds it) reads the call it serves from here.
         LlmCallRequest.Current = request;
-        var cacheKey = request.CacheTtl is null ? null : CacheKey(model, options, promptHash);
-        if (cacheKey is not null && await _cache.GetAsync(cacheKey, cancellationToken).ConfigureAwait(false) is { } cachedJson
-            && JsonSerializer.Deserialize<CachedLlmResponse>(cachedJson, CacheJson) is { } cached)
-        {
-            if (request.Stream)
-            {
-                // Live viewers still see the answer, in one delta.
-                request.OnDelta?.Invoke(cached.Text);
-            }
-
-            return new LlmCallResult
-            {
-                Text = cached.Text,
-                Provider = cached.Provider,
-                Model = cached.Model,
-                InputTokens = cached.InputTokens,
-                OutputTokens = cached.OutputTokens,
-                UsageEstimated = cached.UsageEstimated,
-                CostUsd = 0m,
-                CostSource = CostSources.Cache,
-                CacheHit = true,
-            };
-        }
-
-        // A batch job's call goes to the provider's Batch API where it has one.
-        var result = BatchProtocol(model, request) is { } batches
-            ? await CallInBatchAsync(batches, model, request, () => CallProviderAsync(client, model, request, options, cancellationToken), cancellationToken).ConfigureAwait(false)
-            : await CallProviderAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
-        if (cacheKey is not null)
-        {
-            var entry = new CachedLlmResponse(result.Text, result.Provider, result.Model, result.InputTokens, result.OutputTokens, result.UsageEstimated);
-            await _cache.SetAsync(cacheKey, JsonSerializer.Serialize(entry, CacheJson), request.CacheTtl!.Value, cancellationToken).ConfigureAwait(false);
-        }
-
-        return result;
+        return request.CacheTtl is null
+            ? await CallUncachedAsync(client, model, request, options, cancellationToken).ConfigureAwait(false)
+            : await CallCachedAsync(client, model, request, options, promptHash, cancellationToken).ConfigureAwait(false);
     }
+
+    private Task<LlmCallResult> CallUncachedAsync(IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken) =>
+        // A batch job's call goes to the provider's Batch API where it has one.
+        BatchProtocol(model, request) is { } batches
+            ? CallInBatchAsync(batches, model, request, () => CallProviderAsync(client, model, request, options, cancellationToken), cancellationToken)
+            : CallProviderAsync(client, model, request, options, cancellationToken);
 
     /// <summary>The call at the job's tier (flex or standard), after the provider's outage breaker.</summary>
     private async Task<LlmCallResult> CallProviderAsync(IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
@@ -279,18 +247,10 @@ public sealed partial class LlmGateway : ILlmGateway
             }
 
             var response = updates.ToChatResponse();
-            if (updates.Select(u => ProviderCost.Get(u.AdditionalProperties)).LastOrDefault(c => c is not null) is { } cost)
+            // What the provider says it billed (its cost, the tier that served) rides on the chunks: keep it on the answer.
+            foreach (var property in updates.SelectMany(u => u.AdditionalProperties ?? []))
             {
-                var properties = response.AdditionalProperties;
-                ProviderCost.Set(ref properties, cost);
-                response.AdditionalProperties = properties;
-            }
-
-            if (updates.Select(u => ServiceTiers.Answered(u.AdditionalProperties)).LastOrDefault(t => t is not null) is { } tier)
-            {
-                var properties = response.AdditionalProperties;
-                ServiceTiers.SetAnswered(ref properties, tier);
-                response.AdditionalProperties = properties;
+                (response.AdditionalProperties ??= [])[property.Key] = property.Value;
             }
 
             return response;
@@ -349,14 +309,6 @@ public sealed partial class LlmGateway : ILlmGateway
         }
 
         return options;
-    }
-
-    private static string CacheKey(ModelId model, ChatOptions options, string promptHash)
-    {
-        var identity = $"{model}\n{options.Temperature?.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}\n{options.MaxOutputTokens}\n{options.ResponseFormat is ChatResponseFormatJson}\n{promptHash}"
-            // A schema is part of what was asked: two schemas never share an answer (a plain JSON call's key is unchanged).
-            + ((options.ResponseFormat as ChatResponseFormatJson)?.Schema is { } schema ? "\n" + schema.GetRawText() : "");
-        return "llm:response:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)));
     }
 
     private static ResiliencePipeline BuildResilience(LlmOptions options, TimeSpan attemptTimeout)

@@ -102,7 +102,7 @@ public enum JobTransition
 
     /// <summary>
     /// A job submitted with <c>ttl_seconds</c> that no worker started by its <c>start_by</c> fails as expired (the
-    /// claim skips it; the workers' expirer ends it at that time).
+    /// claim skips it; Scheduling's expiry, run by the due-job waker, ends it at that time).
     /// </summary>
     Expire,
 }
