@@ -23,7 +23,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 
 namespace LlmWorkflow.Storage;
@@ -140,24 +139,6 @@ public static class StorageServiceCollectionExtensions
             prices: sp.GetRequiredService<IPriceTable>(),
             time: sp.GetRequiredService<TimeProvider>(),
             modules: sp.GetServices<StepModule>()));
-    }
-
-    /// <summary>The readiness checks: PostgreSQL, the workers' heartbeats, dispatch; each bounded in time.</summary>
-    private static void AddStorageHealthChecks(this IServiceCollection services)
-    {
-        services.AddHealthChecks()
-            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
-            // Document 001 reads the workers as services.celery (status and a numeric workers count): the alias tag
-            // makes /health and /api/v1/health report this check under that name too.
-            .AddCheck<WorkersHealthCheck>("workers", tags: ["ready", WorkersHealthCheck.CeleryAlias])
-            .AddCheck<DispatchHealthCheck>("dispatch", tags: ["ready"]);
-        services.PostConfigure<HealthCheckServiceOptions>(health =>
-        {
-            // A stalled PostgreSQL stops submissions (unhealthy); a stalled Redis only delays dispatch (degraded).
-            TimeBoundHealthCheck.Apply(health, "database", HealthStatus.Unhealthy, "postgresql", "postgresql");
-            TimeBoundHealthCheck.Apply(health, "workers", HealthStatus.Degraded, "redis (worker heartbeats)", "llmworkflow_worker");
-            TimeBoundHealthCheck.Apply(health, "dispatch", HealthStatus.Degraded, "redis (worker heartbeats)", "redis_streams");
-        });
     }
 
     /// <summary>
