@@ -13,8 +13,18 @@ internal sealed class JobExpiry(JobLifecycleStore store, TimeProvider time) : ID
 {
     private const int BatchSize = 500;
 
+    // The earliest start_by the waker's last pass read; the first pass runs (a worker starting after an outage ends
+    // what expired meanwhile).
+    private DateTimeOffset? _next = DateTimeOffset.MinValue;
+
     public async Task<int> RunDueAsync(CancellationToken cancellationToken)
     {
+        // Only once a start_by has come: the waker's passes for run_at and sleeps cost no Expire statement.
+        if (_next is not { } due || due > time.GetUtcNow())
+        {
+            return 0;
+        }
+
         var total = 0;
         while (true)
         {
@@ -32,5 +42,5 @@ internal sealed class JobExpiry(JobLifecycleStore store, TimeProvider time) : ID
         }
     }
 
-    public Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken) => store.NextExpiryAsync(cancellationToken);
+    public async Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken) => _next = await store.NextExpiryAsync(cancellationToken);
 }
