@@ -175,13 +175,14 @@ public sealed partial class LlmGateway : ILlmGateway
             ? CallInBatchAsync(batches, model, request, () => CallProviderAsync(client, model, request, options, cancellationToken), cancellationToken)
             : CallProviderAsync(client, model, request, options, cancellationToken);
 
-    /// <summary>The call at the job's tier (flex or standard), after the provider's outage breaker.</summary>
+    /// <summary>The call at the job's tier (a flex job's: <c>.Tiers.cs</c>), after the provider's outage breaker (<c>.Outage.cs</c>).</summary>
     private async Task<LlmCallResult> CallProviderAsync(IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
     {
+        var flexJob = request.ServiceTier is { IsFlex: true };
         // A provider that is out parks the step before anything is sent (or reserved by admission's middleware).
         if (_outage is not null)
         {
-            await _outage.ThrowIfOutAsync(model, ProbeTimeout(SendsFlex(model, request))).ConfigureAwait(false);
+            await _outage.ThrowIfOutAsync(model, ProbeTimeout(flexJob && SendsFlex(model, request))).ConfigureAwait(false);
         }
 
         ChatResponse response;
@@ -190,7 +191,9 @@ public sealed partial class LlmGateway : ILlmGateway
         AnswerGuard.Current = repairs;
         try
         {
-            (response, sentFlex) = await CallAtTierAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
+            (response, sentFlex) = flexJob
+                ? await CallAtTierAsync(client, model, request, options, cancellationToken).ConfigureAwait(false)
+                : (await CallOnceAsync(client, model, request, options, flex: false, cancellationToken).ConfigureAwait(false), false);
         }
         catch (TimeoutRejectedException timeout)
         {
@@ -207,20 +210,27 @@ public sealed partial class LlmGateway : ILlmGateway
         return Price(model, request, response, sentFlex ? ServiceTiers.Flex : ServiceTiers.Standard) with { InvalidUtf8Replaced = repairs.Replaced };
     }
 
-    /// <summary>One attempt at the call's tier: a flex refusal is flex's capacity, which the tier's own rules handle.</summary>
-    private async ValueTask<ChatResponse> InvokeAtTierAsync(
+    /// <summary>One call (with the retries of its tier's pipeline): flex attempts get flex's longer timeout.</summary>
+    private async Task<ChatResponse> CallOnceAsync(
         IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, CancellationToken cancellationToken)
     {
-        try
-        {
-            return await InvokeOnceAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
-        }
-        catch (WorkflowException failure) when (flex && IsFlexRefusal(failure))
-        {
-            // Flex capacity, not the key's limit: the budget stays as it is, and the tier's own rules decide what next.
-            throw FlexUnavailable(model, failure);
-        }
+        var tierOptions = flex ? WithFlex(options) : options;
+        var attempts = 0;
+        return await (flex ? _flexResilience : _resilience).ExecuteAsync(
+            async token =>
+            {
+                // The first attempt passed the breaker before its admission; a retry asks it again.
+                var answer = await InvokeWatchedAsync(client, model, request, tierOptions, flex, attempts++ > 0, token, cancellationToken).ConfigureAwait(false);
+                _health?.Answered(model);
+                return answer;
+            },
+            cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>One attempt; a flex one under its tier's rules (<c>.Tiers.cs</c>).</summary>
+    private ValueTask<ChatResponse> InvokeAsync(
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, CancellationToken cancellationToken) =>
+        flex ? InvokeFlexAsync(client, model, request, options, cancellationToken) : InvokeOnceAsync(client, model, request, options, cancellationToken);
 
     /// <summary>One HTTP attempt; failures leave here classified so the retry strategy can tell retryable ones.</summary>
     private async ValueTask<ChatResponse> InvokeOnceAsync(
@@ -288,6 +298,23 @@ public sealed partial class LlmGateway : ILlmGateway
             RequestedServiceTier = request.ServiceTier is { Tier: not ServiceTiers.Standard } asked ? asked.Tier : null,
             ListCostUsd = list,
         };
+    }
+
+    /// <summary>Prices the answer at the tier that served it (the answer's <c>service_tier</c> when it says).</summary>
+    private (decimal? Billed, decimal? List, string Tier) PriceAtTier(ModelId model, LlmCallRequest request, ChatResponse response, int input, int output, string sentTier)
+    {
+        // A batch's answer is billed at the batch rate whatever its body says (OpenAI's batch output says "default").
+        var tier = sentTier == ServiceTiers.Batch ? ServiceTiers.Batch : ServiceTiers.Used(sentTier == ServiceTiers.Flex, ServiceTiers.Answered(response.AdditionalProperties));
+        if (ProviderCost.Get(response.AdditionalProperties) is { } reported)
+        {
+            // The provider billed it itself: that is the price, whatever the tier.
+            var cost = Math.Round(reported, 6, MidpointRounding.AwayFromZero);
+            return (cost, cost, tier);
+        }
+
+        var list = (request.Prices ?? _prices).Cost(model.ToString(), input, output, (int)(response.Usage?.CachedInputTokenCount ?? 0));
+        return (tier == ServiceTiers.Batch ? Costs.TierPricing.Discounted(list, _providers.Options.Batch.PriceMultiplier) : Costs.TierPricing.Billed(list, tier, _providers.Options.Flex.PriceMultiplier),
+            list, tier);
     }
 
     private static ChatOptions ChatOptionsFor(ModelId model, LlmCallRequest request)

@@ -22,6 +22,7 @@ public sealed partial class ReadingPathTests(ITestOutputHelper output)
         ["LlmWorkflow.Api/Jobs/JobSubmitter.cs -> Versions"] = "the submit stores and pins the definition's version",
         ["LlmWorkflow.Engine/Execution/WorkflowRunOptions.cs -> Admission"] = "the run options carry the spend budget and cost history; to become a chat-client middleware",
         ["LlmWorkflow.Engine/Execution/WorkflowRunner.cs -> Admission"] = "the runner passes the spend budget and cost history on; to become a chat-client middleware",
+        ["LlmWorkflow.Engine/Llm/LlmGateway.Outage.cs -> Admission"] = "the outage breaker wraps each attempt (its code was in LlmGateway.Tiers.cs, which the table left out though every call ran it); to become a chat-client middleware as the budgets are",
         ["LlmWorkflow.Engine/Llm/LlmGateway.cs -> Admission"] = "the outage breaker, its deferral and the batches are still in the gateway (admission's budgets are middleware now, AdmissionChatClient)",
         ["LlmWorkflow.Engine/Steps/LlmStepHandler.cs -> Admission"] = "the gateway's request record carries a resumed batch (its budgets and parks are in LlmStepHandler.Budgets.cs)",
         ["LlmWorkflow.Worker/Jobs/JobRun.Checkpoints.cs -> Scheduling"] = "a parked run's approval links (the JobRun's constructor parameter)",
