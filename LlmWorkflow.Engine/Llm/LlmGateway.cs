@@ -55,7 +55,8 @@ public sealed partial class LlmGateway : ILlmGateway
         var attempts = new List<ModelAttempt>(request.Models.Count);
         WorkflowException? lastFailure = null;
         AdmissionDeferredException? outage = null;
-        foreach (var id in ModelsToTry(request))
+        // A step resumed on its batch starts at the batch's model (.Batches.cs).
+        foreach (var id in request.Batch is null ? request.Models : ModelsToTry(request))
         {
             var modelStarted = Stopwatch.GetTimestamp();
             try
@@ -170,8 +171,8 @@ public sealed partial class LlmGateway : ILlmGateway
     }
 
     private Task<LlmCallResult> CallUncachedAsync(IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken) =>
-        // A batch job's call goes to the provider's Batch API where it has one.
-        BatchProtocol(model, request) is { } batches
+        // A batch job's call goes to the provider's Batch API where it has one (.Batches.cs).
+        request.ServiceTier is { IsBatch: true } && BatchProtocol(model, request) is { } batches
             ? CallInBatchAsync(batches, model, request, () => CallProviderAsync(client, model, request, options, cancellationToken), cancellationToken)
             : CallProviderAsync(client, model, request, options, cancellationToken);
 
