@@ -11,7 +11,6 @@ using LlmWorkflow.Api.Jobs;
 using LlmWorkflow.Api.Mcp;
 using LlmWorkflow.Contracts;
 using LlmWorkflow.Storage;
-using LlmWorkflow.Storage.Agents;
 using LlmWorkflow.Storage.Persistence;
 
 namespace LlmWorkflow.Api;
@@ -60,31 +59,6 @@ internal static class ApiHostExtensions
         builder.Services.AddApiKeyAuth(builder.Configuration);
         builder.Services.AddCallerRateLimits(builder.Configuration);
         builder.Services.AddConfiguredCors(builder.Configuration);
-        return builder;
-    }
-
-    /// <summary>Document 004's project generator.</summary>
-    public static WebApplicationBuilder AddGenerator(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddProjectGenerator(builder.Configuration);
-        return builder;
-    }
-
-    /// <summary>
-    /// The agent step's module: the signal endpoint asks it which events an agent step waits for, and the job page
-    /// reads its turns (docs/AGENTS.md). The API runs no step; the module's handler is only built by workers.
-    /// </summary>
-    public static WebApplicationBuilder AddAgents(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddAgentSteps();
-        builder.Services.AddSingleton<AgentTurnsReader>();
-        return builder;
-    }
-
-    /// <summary>The workflows as MCP tools over Streamable HTTP (docs/MCP.md).</summary>
-    public static WebApplicationBuilder AddMcp(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddWorkflowMcpServer();
         return builder;
     }
 

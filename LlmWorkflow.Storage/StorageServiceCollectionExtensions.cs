@@ -23,7 +23,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 
 namespace LlmWorkflow.Storage;
@@ -41,7 +40,8 @@ public static class StorageServiceCollectionExtensions
             ?? throw new InvalidOperationException("ConnectionStrings:postgres is not set (environment variable ConnectionStrings__postgres).");
 
         services.AddJobStore(postgres, configuration);
-        services.AddTenantCaps(configuration);
+        // The capabilities the core's submit and claim still read (tenant caps, pinned versions), each module's own.
+        services.AddRedisLlmAdmission(configuration);
         services.AddSingleton<Versions.WorkflowVersions>();
         services.AddJobServices();
         services.AddScheduleStore(configuration);
@@ -69,32 +69,12 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<JobLifecycleStore>();
     }
 
-    /// <summary>Admission's tenant caps, read by the API's submit and the workers' claims.</summary>
-    private static void AddTenantCaps(this IServiceCollection services, IConfiguration configuration)
-    {
-        // Tenants:<id>:MaxConcurrentJobs (the tenant's budgets sit beside it): the API holds jobs past it from their
-        // submission, the workers' claims enforce it.
-        services.AddOptions<TenantConcurrencyOptions>().Configure(o => configuration.GetSection("Tenants").Bind(o.Tenants)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<TenantConcurrencyOptions>, TenantConcurrencyOptionsValidator>();
-        services.AddSingleton<TenantConcurrency>();
-    }
-
     /// <summary>The job core's event streams, cancel notices and pauses.</summary>
     private static void AddJobServices(this IServiceCollection services)
     {
         services.AddSingleton<JobEventStream>();
         services.AddSingleton<JobCancellation>();
         services.AddSingleton<WorkflowPauses>();
-    }
-
-    /// <summary>Scheduling's schedules: their store, notices and tick runner.</summary>
-    private static void AddScheduleStore(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<ScheduleOptions>().Bind(configuration.GetSection(ScheduleOptions.Section));
-        services.AddSingleton<ScheduleStore>();
-        services.AddSingleton<IRetentionPurge, ScheduleTickRetention>();
-        services.AddSingleton<ScheduleNotices>();
-        services.AddSingleton<ScheduleTickRunner>();
     }
 
     /// <summary>Worker heartbeats, provider health, retention and the usage rollup.</summary>
@@ -127,9 +107,6 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IServiceRateLimiter>(sp => new RedisRateLimiter(sp.GetRequiredService<IConnectionMultiplexer>()));
         services.AddSingleton<IExternalCacheLedger, PostgresExternalCacheLedger>();
         services.AddExternalServices(configuration);
-        services.AddRedisLlmAdmission(configuration);
-        // Admission's budgets as chat-client middleware around each provider's client (the gateway knows none of it).
-        services.AddSingleton<IProviderClientMiddleware, LlmWorkflow.Engine.Llm.Admission.AdmissionMiddleware>();
         services.AddLlmProviders(configuration);
         services.AddOutboundHttpResilience(configuration);
         WorkflowsDirectory.UseDataFilesOf(services, configuration, workflowsRoot);
@@ -162,24 +139,6 @@ public static class StorageServiceCollectionExtensions
             prices: sp.GetRequiredService<IPriceTable>(),
             time: sp.GetRequiredService<TimeProvider>(),
             modules: sp.GetServices<StepModule>()));
-    }
-
-    /// <summary>The readiness checks: PostgreSQL, the workers' heartbeats, dispatch; each bounded in time.</summary>
-    private static void AddStorageHealthChecks(this IServiceCollection services)
-    {
-        services.AddHealthChecks()
-            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
-            // Document 001 reads the workers as services.celery (status and a numeric workers count): the alias tag
-            // makes /health and /api/v1/health report this check under that name too.
-            .AddCheck<WorkersHealthCheck>("workers", tags: ["ready", WorkersHealthCheck.CeleryAlias])
-            .AddCheck<DispatchHealthCheck>("dispatch", tags: ["ready"]);
-        services.PostConfigure<HealthCheckServiceOptions>(health =>
-        {
-            // A stalled PostgreSQL stops submissions (unhealthy); a stalled Redis only delays dispatch (degraded).
-            TimeBoundHealthCheck.Apply(health, "database", HealthStatus.Unhealthy, "postgresql", "postgresql");
-            TimeBoundHealthCheck.Apply(health, "workers", HealthStatus.Degraded, "redis (worker heartbeats)", "llmworkflow_worker");
-            TimeBoundHealthCheck.Apply(health, "dispatch", HealthStatus.Degraded, "redis (worker heartbeats)", "redis_streams");
-        });
     }
 
     /// <summary>

@@ -127,3 +127,16 @@ internal abstract partial class DueTimeLoop(TimeProvider time, ILogger logger) :
     [LoggerMessage(Level = LogLevel.Warning, Message = "Subscribing to the notices for {Work} failed; retrying")]
     private partial void LogWatchFailed(Exception ex, string work);
 }
+
+/// <summary>
+/// A capability's work at the due-job waker's times (Scheduling's expiry of jobs past their <c>ttl_seconds</c>): it runs
+/// in the waker's passes and its next due time shortens the waker's sleep, so it adds no loop and no reread of its own.
+/// </summary>
+public interface IDueTimeWork
+{
+    /// <summary>Runs what is due now; returns how much it did.</summary>
+    Task<int> RunDueAsync(CancellationToken cancellationToken);
+
+    /// <summary>The earliest due time PostgreSQL holds for this work, or null.</summary>
+    Task<DateTimeOffset?> NextDueAsync(CancellationToken cancellationToken);
+}

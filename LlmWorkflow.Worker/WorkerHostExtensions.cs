@@ -23,7 +23,10 @@ public static class WorkerHostExtensions
         builder.Services.AddLlmWorkflowCore(builder.Configuration);
         builder.EnrichLlmWorkflowDatabase(retryTransientFailures: true);
         builder.AddLlmWorkflowRedis();
-        return builder.AddJobCore().AddAdmission().AddScheduling().AddReporting().AddWebhookDelivery().AddAgents();
+        builder.AddJobCore().AddAdmission().AddScheduling().AddReporting().AddWebhookDelivery();
+        // Agents: the agent step and its durable loop state (docs/AGENTS.md).
+        builder.Services.AddAgentSteps();
+        return builder;
     }
 
     /// <summary>
@@ -61,47 +64,6 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<QueueDepthReader>();
         builder.Services.AddHostedService<QueueMetricsService>();
         builder.Services.AddHostedService<MaintenanceService>();
-        return builder;
-    }
-
-    /// <summary>Admission in a worker: the tenants' slot shares (checked at start) and the waker of jobs parked on a budget.</summary>
-    public static IHostApplicationBuilder AddAdmission(this IHostApplicationBuilder builder)
-    {
-        if (TenantSlotShares.ProblemOf(builder.Configuration.GetSection(WorkerOptions.Section)["TenantSlotShares"]) is { } sharesProblem)
-        {
-            throw new InvalidOperationException(sharesProblem);
-        }
-
-        builder.Services.AddSingleton<TenantSlotShares>();
-        builder.Services.AddHostedService<BudgetWaiterWaker>();
-        return builder;
-    }
-
-    /// <summary>Scheduling in a worker: the signal inbox, the waker of due jobs, the schedules' ticker, the expirer of jobs not started in time.</summary>
-    public static IHostApplicationBuilder AddScheduling(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddSingleton<PostgresSignalInbox>();
-        builder.Services.AddSingleton<DueJobWaker>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<DueJobWaker>());
-        builder.Services.AddSingleton<ScheduleTicker>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<ScheduleTicker>());
-        builder.Services.AddHostedService<JobExpirer>();
-        return builder;
-    }
-
-    /// <summary>Agents in a worker: the <c>agent</c> step and its durable loop state (docs/AGENTS.md).</summary>
-    public static IHostApplicationBuilder AddAgents(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddAgentSteps();
-        return builder;
-    }
-
-    /// <summary>Reporting in a worker: the CSV run logs (off unless a directory is configured).</summary>
-    public static IHostApplicationBuilder AddReporting(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<CsvRunLogOptions>().Bind(builder.Configuration.GetSection(CsvRunLogOptions.SectionName))
-            .PostConfigure(o => o.CsvDirectory ??= builder.Configuration[CsvRunLogOptions.DirectoryVariable] is { Length: > 0 } dir ? dir : null);
-        builder.Services.AddSingleton<CsvRunLogs>();
         return builder;
     }
 

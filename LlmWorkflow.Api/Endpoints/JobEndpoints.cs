@@ -1,12 +1,8 @@
-using LlmWorkflow.Contracts;
 using LlmWorkflow.Api.Auth;
 using LlmWorkflow.Api.Contracts;
 using LlmWorkflow.Api.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.EntityFrameworkCore;
-using LlmWorkflow.Storage.Jobs;
-using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Api.Jobs;
 
 namespace LlmWorkflow.Api.Endpoints;
@@ -14,12 +10,6 @@ namespace LlmWorkflow.Api.Endpoints;
 /// <summary>Submission and status routes of the v1 contract.</summary>
 internal static partial class JobEndpoints
 {
-    internal const string JobProblemDescription =
-        "404 for an unknown job (or another tenant's or user's); 410 Gone for a deleted job during the retention period. Both bodies " +
-        "are problem+json whose status is a string, never a number (callers read a job's status from it): \"not_found\" on 404, " +
-        "\"failed\" on 410 (with deleted_at and error.type job_deleted), so pollers that stop on completed/failed stop; the HTTP " +
-        "status is in http_status.";
-
     public static RouteGroupBuilder MapJobEndpoints(this RouteGroupBuilder api)
     {
         api.MapPost("/workflow", SubmitAsync)
@@ -114,21 +104,4 @@ internal static partial class JobEndpoints
 
         return TypedResults.Accepted(body.StatusUrl, body);
     }
-
-    /// <summary>Whether the caller may see the job; null when there is no such job (row).</summary>
-    internal static async Task<bool?> VisibleAsync(LlmWorkflowDbContext db, Guid jobId, HttpContext http, CancellationToken cancellationToken)
-    {
-        var scope = CallerScope.From(http);
-        var owner = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.TenantId, j.UserId }).FirstOrDefaultAsync(cancellationToken);
-        return owner is null ? null : scope.CanSee(owner.TenantId, owner.UserId);
-    }
-
-    /// <summary>
-    /// 410 for a job this caller could see that was deleted (its tombstone is kept for the retention period), else 404,
-    /// also for another tenant's or user's job, which is reported exactly like a missing one.
-    /// </summary>
-    internal static async Task<JobProblemResult> MissingAsync(Guid jobId, bool noRow, DeletedJobs deletedJobs, HttpContext http, CancellationToken cancellationToken) =>
-        noRow && await deletedJobs.FindAsync(jobId, cancellationToken) is { } deleted && CallerScope.From(http).CanSee(deleted.TenantId, deleted.UserId)
-            ? new JobProblemResult(JobProblem.Gone(deleted))
-            : new JobProblemResult(JobProblem.NotFound(jobId));
 }

@@ -105,14 +105,10 @@ public sealed partial class SubmissionBatcher(
 
         var dispatches = batch.Where(p => inserted.Contains(p.Job.Id) && p.Job.RunAt is null && !waitingForSlot.Contains(p.Job.Id))
             .Select(p => p.Dispatch).ToArray();
-        if (batch.Where(p => inserted.Contains(p.Job.Id)).Min(p => p.Job.RunAt) is { } earliestDue)
+        // A job's start_by (ttl_seconds) is a due time of the same waker as its run_at (Scheduling's expiry).
+        if (batch.Where(p => inserted.Contains(p.Job.Id)).Select(p => p.Job.RunAt ?? p.Job.StartBy).Min() is { } earliestDue)
         {
             await AnnounceDueAsync(earliestDue);
-        }
-
-        if (batch.Where(p => inserted.Contains(p.Job.Id)).Min(p => p.Job.StartBy) is { } earliestExpiry)
-        {
-            await AnnounceExpiryAsync(earliestExpiry);
         }
 
         try
@@ -140,19 +136,6 @@ public sealed partial class SubmissionBatcher(
         try
         {
             await queue.AnnounceDueAsync(dueAt).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
-        }
-        catch (Exception ex)
-        {
-            LogDueNoticeFailed(ex);
-        }
-    }
-
-    /// <summary>Tells the workers' expirers of a job's start_by, bounded like a dispatch: a lost notice only delays its expiry, never lets it run.</summary>
-    private async Task AnnounceExpiryAsync(DateTimeOffset startBy)
-    {
-        try
-        {
-            await queue.AnnounceExpiryAsync(startBy).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
         }
         catch (Exception ex)
         {

@@ -71,73 +71,20 @@ public sealed partial class LlmGateway
         }
     }
 
-    /// <summary>One call (with the retries of its tier's pipeline): flex attempts get flex's longer timeout.</summary>
-    private async Task<ChatResponse> CallOnceAsync(
-        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, CancellationToken cancellationToken)
+    /// <summary>One flex attempt: a flex refusal is flex's capacity, which the tier's own rules handle.</summary>
+    private async ValueTask<ChatResponse> InvokeFlexAsync(
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
     {
-        var tierOptions = flex ? WithFlex(options) : options;
-        var attempts = 0;
-        return await (flex ? _flexResilience : _resilience).ExecuteAsync(
-            async token =>
-            {
-                // The first attempt passed the breaker before its admission; a retry asks it again.
-                var answer = await InvokeWatchedAsync(client, model, request, tierOptions, flex, attempts++ > 0, token, cancellationToken).ConfigureAwait(false);
-                _health?.Answered(model);
-                return answer;
-            },
-            cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// One attempt under the provider's outage breaker: an open breaker parks the step before the call; an attempt that
-    /// opens it parks the step instead of spending the rest of its retries (none was answered, so none is paid twice).
-    /// </summary>
-    private async ValueTask<ChatResponse> InvokeWatchedAsync(
-        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, bool retry, CancellationToken attemptToken,
-        CancellationToken callToken)
-    {
-        if (_outage is null)
-        {
-            return await InvokeAtTierAsync(client, model, request, options, flex, attemptToken).ConfigureAwait(false);
-        }
-
-        if (retry)
-        {
-            await _outage.ThrowIfOutAsync(model, ProbeTimeout(flex)).ConfigureAwait(false);
-        }
-
-        DateTimeOffset? openUntil;
         try
         {
-            var answer = await InvokeAtTierAsync(client, model, request, options, flex, attemptToken).ConfigureAwait(false);
-            await _outage.AnsweredAsync(model).ConfigureAwait(false);
-            return answer;
+            return await InvokeOnceAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
         }
-        catch (WorkflowException failure) when (ProviderOutageBreaker.IsOutage(failure.Error))
+        catch (WorkflowException failure) when (IsFlexRefusal(failure))
         {
-            openUntil = await _outage.FailedAsync(model).ConfigureAwait(false);
-            if (openUntil is null)
-            {
-                throw;
-            }
+            // Flex capacity, not the key's limit: the budget stays as it is, and the tier's own rules decide what next.
+            throw FlexUnavailable(model, failure);
         }
-        catch (OperationCanceledException) when (attemptToken.IsCancellationRequested && !callToken.IsCancellationRequested)
-        {
-            // The attempt timed out (Polly cancelled it): a failure the health view and the breaker count.
-            _health?.Failed(model, WorkflowException.External("timeout", $"{model} did not answer in time.", retryable: true).Error);
-            openUntil = await _outage.FailedAsync(model).ConfigureAwait(false);
-            if (openUntil is null)
-            {
-                throw;
-            }
-        }
-
-        // Nothing was answered (admission's middleware gave the attempt's reservation back).
-        throw new AdmissionDeferredException(model.Provider, ProviderOutageBreaker.Reason, openUntil.Value) { Provider = model.Provider };
     }
-
-    /// <summary>How long a probe call holds the breaker's probe: its attempt's timeout.</summary>
-    private TimeSpan ProbeTimeout(bool flex) => flex ? _providers.Options.Flex.AttemptTimeout : _providers.Options.AttemptTimeout;
 
     private static ChatOptions WithFlex(ChatOptions options)
     {
@@ -166,23 +113,6 @@ public sealed partial class LlmGateway
         {
             Details = refused.Error.Details?.DeepClone().AsObject() ?? new JsonObject(),
         }, refused);
-
-    /// <summary>Prices the answer at the tier that served it (the answer's <c>service_tier</c> when it says).</summary>
-    private (decimal? Billed, decimal? List, string Tier) PriceAtTier(ModelId model, LlmCallRequest request, ChatResponse response, int input, int output, string sentTier)
-    {
-        // A batch's answer is billed at the batch rate whatever its body says (OpenAI's batch output says "default").
-        var tier = sentTier == ServiceTiers.Batch ? ServiceTiers.Batch : ServiceTiers.Used(sentTier == ServiceTiers.Flex, ServiceTiers.Answered(response.AdditionalProperties));
-        if (ProviderCost.Get(response.AdditionalProperties) is { } reported)
-        {
-            // The provider billed it itself: that is the price, whatever the tier.
-            var cost = Math.Round(reported, 6, MidpointRounding.AwayFromZero);
-            return (cost, cost, tier);
-        }
-
-        var list = (request.Prices ?? _prices).Cost(model.ToString(), input, output, (int)(response.Usage?.CachedInputTokenCount ?? 0));
-        return (tier == ServiceTiers.Batch ? Costs.TierPricing.Discounted(list, _providers.Options.Batch.PriceMultiplier) : Costs.TierPricing.Billed(list, tier, _providers.Options.Flex.PriceMultiplier),
-            list, tier);
-    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Model} offers no flex tier; the flex job's call runs at standard")]
     private partial void LogFlexNotOffered(string model);

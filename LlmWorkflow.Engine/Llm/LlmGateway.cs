@@ -1,8 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Costs;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.External;
@@ -21,8 +17,6 @@ namespace LlmWorkflow.Engine.Llm;
 /// </summary>
 public sealed partial class LlmGateway : ILlmGateway
 {
-    private static readonly JsonSerializerOptions CacheJson = new(JsonSerializerDefaults.Web);
-
     private readonly LlmProviderRegistry _providers;
     private readonly IPriceTable _prices;
     private readonly IResponseCache _cache;
@@ -61,7 +55,8 @@ public sealed partial class LlmGateway : ILlmGateway
         var attempts = new List<ModelAttempt>(request.Models.Count);
         WorkflowException? lastFailure = null;
         AdmissionDeferredException? outage = null;
-        foreach (var id in ModelsToTry(request))
+        // A step resumed on its batch starts at the batch's model (.Batches.cs).
+        foreach (var id in request.Batch is null ? request.Models : ModelsToTry(request))
         {
             var modelStarted = Stopwatch.GetTimestamp();
             try
@@ -170,50 +165,25 @@ public sealed partial class LlmGateway : ILlmGateway
         var options = ChatOptionsFor(model, request);
         // The provider client's middleware (admission, when the host adds it) reads the call it serves from here.
         LlmCallRequest.Current = request;
-        var cacheKey = request.CacheTtl is null ? null : CacheKey(model, options, promptHash);
-        if (cacheKey is not null && await _cache.GetAsync(cacheKey, cancellationToken).ConfigureAwait(false) is { } cachedJson
-            && JsonSerializer.Deserialize<CachedLlmResponse>(cachedJson, CacheJson) is { } cached)
-        {
-            if (request.Stream)
-            {
-                // Live viewers still see the answer, in one delta.
-                request.OnDelta?.Invoke(cached.Text);
-            }
-
-            return new LlmCallResult
-            {
-                Text = cached.Text,
-                Provider = cached.Provider,
-                Model = cached.Model,
-                InputTokens = cached.InputTokens,
-                OutputTokens = cached.OutputTokens,
-                UsageEstimated = cached.UsageEstimated,
-                CostUsd = 0m,
-                CostSource = CostSources.Cache,
-                CacheHit = true,
-            };
-        }
-
-        // A batch job's call goes to the provider's Batch API where it has one.
-        var result = BatchProtocol(model, request) is { } batches
-            ? await CallInBatchAsync(batches, model, request, () => CallProviderAsync(client, model, request, options, cancellationToken), cancellationToken).ConfigureAwait(false)
-            : await CallProviderAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
-        if (cacheKey is not null)
-        {
-            var entry = new CachedLlmResponse(result.Text, result.Provider, result.Model, result.InputTokens, result.OutputTokens, result.UsageEstimated);
-            await _cache.SetAsync(cacheKey, JsonSerializer.Serialize(entry, CacheJson), request.CacheTtl!.Value, cancellationToken).ConfigureAwait(false);
-        }
-
-        return result;
+        return request.CacheTtl is null
+            ? await CallUncachedAsync(client, model, request, options, cancellationToken).ConfigureAwait(false)
+            : await CallCachedAsync(client, model, request, options, promptHash, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The call at the job's tier (flex or standard), after the provider's outage breaker.</summary>
+    private Task<LlmCallResult> CallUncachedAsync(IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken) =>
+        // A batch job's call goes to the provider's Batch API where it has one (.Batches.cs).
+        request.ServiceTier is { IsBatch: true } && BatchProtocol(model, request) is { } batches
+            ? CallInBatchAsync(batches, model, request, () => CallProviderAsync(client, model, request, options, cancellationToken), cancellationToken)
+            : CallProviderAsync(client, model, request, options, cancellationToken);
+
+    /// <summary>The call at the job's tier (a flex job's: <c>.Tiers.cs</c>), after the provider's outage breaker (<c>.Outage.cs</c>).</summary>
     private async Task<LlmCallResult> CallProviderAsync(IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
     {
+        var flexJob = request.ServiceTier is { IsFlex: true };
         // A provider that is out parks the step before anything is sent (or reserved by admission's middleware).
         if (_outage is not null)
         {
-            await _outage.ThrowIfOutAsync(model, ProbeTimeout(SendsFlex(model, request))).ConfigureAwait(false);
+            await _outage.ThrowIfOutAsync(model, ProbeTimeout(flexJob && SendsFlex(model, request))).ConfigureAwait(false);
         }
 
         ChatResponse response;
@@ -222,7 +192,9 @@ public sealed partial class LlmGateway : ILlmGateway
         AnswerGuard.Current = repairs;
         try
         {
-            (response, sentFlex) = await CallAtTierAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
+            (response, sentFlex) = flexJob
+                ? await CallAtTierAsync(client, model, request, options, cancellationToken).ConfigureAwait(false)
+                : (await CallOnceAsync(client, model, request, options, flex: false, cancellationToken).ConfigureAwait(false), false);
         }
         catch (TimeoutRejectedException timeout)
         {
@@ -239,20 +211,27 @@ public sealed partial class LlmGateway : ILlmGateway
         return Price(model, request, response, sentFlex ? ServiceTiers.Flex : ServiceTiers.Standard) with { InvalidUtf8Replaced = repairs.Replaced };
     }
 
-    /// <summary>One attempt at the call's tier: a flex refusal is flex's capacity, which the tier's own rules handle.</summary>
-    private async ValueTask<ChatResponse> InvokeAtTierAsync(
+    /// <summary>One call (with the retries of its tier's pipeline): flex attempts get flex's longer timeout.</summary>
+    private async Task<ChatResponse> CallOnceAsync(
         IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, CancellationToken cancellationToken)
     {
-        try
-        {
-            return await InvokeOnceAsync(client, model, request, options, cancellationToken).ConfigureAwait(false);
-        }
-        catch (WorkflowException failure) when (flex && IsFlexRefusal(failure))
-        {
-            // Flex capacity, not the key's limit: the budget stays as it is, and the tier's own rules decide what next.
-            throw FlexUnavailable(model, failure);
-        }
+        var tierOptions = flex ? WithFlex(options) : options;
+        var attempts = 0;
+        return await (flex ? _flexResilience : _resilience).ExecuteAsync(
+            async token =>
+            {
+                // The first attempt passed the breaker before its admission; a retry asks it again.
+                var answer = await InvokeWatchedAsync(client, model, request, tierOptions, flex, attempts++ > 0, token, cancellationToken).ConfigureAwait(false);
+                _health?.Answered(model);
+                return answer;
+            },
+            cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>One attempt; a flex one under its tier's rules (<c>.Tiers.cs</c>).</summary>
+    private ValueTask<ChatResponse> InvokeAsync(
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, CancellationToken cancellationToken) =>
+        flex ? InvokeFlexAsync(client, model, request, options, cancellationToken) : InvokeOnceAsync(client, model, request, options, cancellationToken);
 
     /// <summary>One HTTP attempt; failures leave here classified so the retry strategy can tell retryable ones.</summary>
     private async ValueTask<ChatResponse> InvokeOnceAsync(
@@ -279,18 +258,10 @@ public sealed partial class LlmGateway : ILlmGateway
             }
 
             var response = updates.ToChatResponse();
-            if (updates.Select(u => ProviderCost.Get(u.AdditionalProperties)).LastOrDefault(c => c is not null) is { } cost)
+            // What the provider says it billed (its cost, the tier that served) rides on the chunks: keep it on the answer.
+            foreach (var property in updates.SelectMany(u => u.AdditionalProperties ?? []))
             {
-                var properties = response.AdditionalProperties;
-                ProviderCost.Set(ref properties, cost);
-                response.AdditionalProperties = properties;
-            }
-
-            if (updates.Select(u => ServiceTiers.Answered(u.AdditionalProperties)).LastOrDefault(t => t is not null) is { } tier)
-            {
-                var properties = response.AdditionalProperties;
-                ServiceTiers.SetAnswered(ref properties, tier);
-                response.AdditionalProperties = properties;
+                (response.AdditionalProperties ??= [])[property.Key] = property.Value;
             }
 
             return response;
@@ -330,6 +301,23 @@ public sealed partial class LlmGateway : ILlmGateway
         };
     }
 
+    /// <summary>Prices the answer at the tier that served it (the answer's <c>service_tier</c> when it says).</summary>
+    private (decimal? Billed, decimal? List, string Tier) PriceAtTier(ModelId model, LlmCallRequest request, ChatResponse response, int input, int output, string sentTier)
+    {
+        // A batch's answer is billed at the batch rate whatever its body says (OpenAI's batch output says "default").
+        var tier = sentTier == ServiceTiers.Batch ? ServiceTiers.Batch : ServiceTiers.Used(sentTier == ServiceTiers.Flex, ServiceTiers.Answered(response.AdditionalProperties));
+        if (ProviderCost.Get(response.AdditionalProperties) is { } reported)
+        {
+            // The provider billed it itself: that is the price, whatever the tier.
+            var cost = Math.Round(reported, 6, MidpointRounding.AwayFromZero);
+            return (cost, cost, tier);
+        }
+
+        var list = (request.Prices ?? _prices).Cost(model.ToString(), input, output, (int)(response.Usage?.CachedInputTokenCount ?? 0));
+        return (tier == ServiceTiers.Batch ? Costs.TierPricing.Discounted(list, _providers.Options.Batch.PriceMultiplier) : Costs.TierPricing.Billed(list, tier, _providers.Options.Flex.PriceMultiplier),
+            list, tier);
+    }
+
     private static ChatOptions ChatOptionsFor(ModelId model, LlmCallRequest request)
     {
         var options = new ChatOptions
@@ -349,14 +337,6 @@ public sealed partial class LlmGateway : ILlmGateway
         }
 
         return options;
-    }
-
-    private static string CacheKey(ModelId model, ChatOptions options, string promptHash)
-    {
-        var identity = $"{model}\n{options.Temperature?.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}\n{options.MaxOutputTokens}\n{options.ResponseFormat is ChatResponseFormatJson}\n{promptHash}"
-            // A schema is part of what was asked: two schemas never share an answer (a plain JSON call's key is unchanged).
-            + ((options.ResponseFormat as ChatResponseFormatJson)?.Schema is { } schema ? "\n" + schema.GetRawText() : "");
-        return "llm:response:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)));
     }
 
     private static ResiliencePipeline BuildResilience(LlmOptions options, TimeSpan attemptTimeout)

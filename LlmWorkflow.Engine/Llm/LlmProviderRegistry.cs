@@ -1,7 +1,6 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Collections.Concurrent;
-using Anthropic;
 using LlmWorkflow.Engine.Execution;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
@@ -17,9 +16,6 @@ namespace LlmWorkflow.Engine.Llm;
 /// </summary>
 public sealed class LlmProviderRegistry : IDisposable
 {
-    /// <summary>Anthropic requires max_tokens; used when a step sets none.</summary>
-    private const int AnthropicDefaultMaxTokens = 4096;
-
     private static readonly Dictionary<string, (ProviderKind Kind, string BaseUrl, string EnvironmentVariable)> BuiltIn =
         new(StringComparer.OrdinalIgnoreCase)
         {
@@ -197,24 +193,8 @@ public sealed class LlmProviderRegistry : IDisposable
 
     private IChatClient Create(ResolvedProvider provider, Uri baseUrl, string model) =>
         provider.Kind == ProviderKind.Anthropic
-            ? CreateAnthropic(provider, baseUrl, model)
+            ? AnthropicClients.Create(provider, baseUrl, model, _http, _options.AttemptTimeout)
             : CreateOpenAiCompatible(provider, baseUrl, model);
-
-    private IChatClient CreateAnthropic(ResolvedProvider provider, Uri baseUrl, string model)
-    {
-        var client = new AnthropicClient(new Anthropic.Core.ClientOptions
-        {
-            ApiKey = provider.ApiKey,
-            BaseUrl = baseUrl.ToString().TrimEnd('/'),
-            HttpClient = _http,
-            MaxRetries = 0,
-            Timeout = _options.AttemptTimeout + TimeSpan.FromSeconds(30),
-            // This SDK sends the key as a bearer token; x-api-key is the Messages API's documented header, which
-            // Anthropic-compatible gateways and older API versions require.
-            ExtraHeaders = provider.ApiKey is null ? [] : new Dictionary<string, string> { ["x-api-key"] = provider.ApiKey },
-        });
-        return client.AsIChatClient(model, AnthropicDefaultMaxTokens);
-    }
 
     private OpenAiCompatibleChatClient CreateOpenAiCompatible(ResolvedProvider provider, Uri baseUrl, string model)
     {

@@ -25,25 +25,17 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
             answer.Contents.Add(call);
         }
 
-        var response = new ChatResponse(answer)
+#pragma warning disable OPENAI001 // service_tier of the answer is marked experimental in the SDK; it is what flex is billed by.
+        return new ChatResponse(answer)
         {
             ResponseId = completion.Id,
             ModelId = completion.Model,
             CreatedAt = completion.CreatedAt,
             FinishReason = ToAi(completion.FinishReason),
             Usage = completion.Usage is { } usage ? ToAi(usage) : null,
+            AdditionalProperties = Billing(completion.Usage, completion.ServiceTier?.ToString()),
         };
-        AddReportedCost(completion.Usage, response);
-#pragma warning disable OPENAI001 // service_tier of the answer is marked experimental in the SDK; it is what flex is billed by.
-        if (completion.ServiceTier is { } tier)
 #pragma warning restore OPENAI001
-        {
-            var properties = response.AdditionalProperties;
-            ServiceTiers.SetAnswered(ref properties, tier.ToString());
-            response.AdditionalProperties = properties;
-        }
-
-        return response;
     }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
@@ -67,23 +59,15 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
                 contents.Add(new UsageContent(ToAi(usage)));
             }
 
-            var aiUpdate = new ChatResponseUpdate(ChatRole.Assistant, contents)
+#pragma warning disable OPENAI001 // see GetResponseAsync
+            yield return new ChatResponseUpdate(ChatRole.Assistant, contents)
             {
                 ResponseId = update.CompletionId,
                 ModelId = update.Model,
                 FinishReason = update.FinishReason is { } reason ? ToAi(reason) : null,
+                AdditionalProperties = Billing(update.Usage, update.ServiceTier?.ToString()),
             };
-            AddReportedCost(update.Usage, aiUpdate);
-#pragma warning disable OPENAI001 // see GetResponseAsync
-            if (update.ServiceTier is { } tier)
 #pragma warning restore OPENAI001
-            {
-                var properties = aiUpdate.AdditionalProperties;
-                ServiceTiers.SetAnswered(ref properties, tier.ToString());
-                aiUpdate.AdditionalProperties = properties;
-            }
-
-            yield return aiUpdate;
         }
     }
 
@@ -165,24 +149,21 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
         _ => AiFinishReason.Stop,
     };
 
-    private void AddReportedCost(ChatTokenUsage? usage, ChatResponse response)
+    /// <summary>What the answer says it was billed: OpenRouter's reported cost and the tier that served it; null when neither.</summary>
+    private AdditionalPropertiesDictionary? Billing(ChatTokenUsage? usage, string? answeredTier)
     {
+        AdditionalPropertiesDictionary? properties = null;
         if (ReportedCost(usage) is { } cost)
         {
-            var properties = response.AdditionalProperties;
             ProviderCost.Set(ref properties, cost);
-            response.AdditionalProperties = properties;
         }
-    }
 
-    private void AddReportedCost(ChatTokenUsage? usage, ChatResponseUpdate update)
-    {
-        if (ReportedCost(usage) is { } cost)
+        if (answeredTier is not null)
         {
-            var properties = update.AdditionalProperties;
-            ProviderCost.Set(ref properties, cost);
-            update.AdditionalProperties = properties;
+            ServiceTiers.SetAnswered(ref properties, answeredTier);
         }
+
+        return properties;
     }
 
     private decimal? ReportedCost(ChatTokenUsage? usage)

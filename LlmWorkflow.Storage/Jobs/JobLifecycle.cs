@@ -102,7 +102,7 @@ public enum JobTransition
 
     /// <summary>
     /// A job submitted with <c>ttl_seconds</c> that no worker started by its <c>start_by</c> fails as expired (the
-    /// claim skips it; the workers' expirer ends it at that time).
+    /// claim skips it; Scheduling's expiry, run by the due-job waker, ends it at that time).
     /// </summary>
     Expire,
 }
@@ -223,20 +223,10 @@ public static class JobStatusNames
         _ => throw new ArgumentOutOfRangeException(nameof(status)),
     };
 
-    public static bool TryParse(string? text, out JobStatus status)
-    {
-        foreach (var candidate in Enum.GetValues<JobStatus>())
-        {
-            if (string.Equals(candidate.ToWire(), text, StringComparison.OrdinalIgnoreCase))
-            {
-                status = candidate;
-                return true;
-            }
-        }
+    private static readonly Dictionary<string, JobStatus> ByWire =
+        Enum.GetValues<JobStatus>().ToDictionary(s => s.ToWire(), StringComparer.OrdinalIgnoreCase);
 
-        status = default;
-        return false;
-    }
+    public static bool TryParse(string? text, out JobStatus status) => ByWire.TryGetValue(text ?? "", out status);
 
     public static bool IsTerminal(this JobStatus status) =>
         status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;

@@ -2,14 +2,8 @@ using System.Data.Common;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Llm;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
-using Npgsql;
-using NpgsqlTypes;
-using LlmWorkflow.Storage.Webhooks;
 
 namespace LlmWorkflow.Storage.Jobs;
-
 
 /// <summary>Reads a returned row's columns by name, so a statement's column order is free to change.</summary>
 public static class RowFields
@@ -57,11 +51,11 @@ public sealed record ClaimedJob(
     public ServiceTierRequest? ServiceTier { get; init; }
 }
 
-/// <summary>The final state a worker writes for a job.</summary>
-/// <param name="ErrorMessage">The <c>error_message</c> column; defaults to the error's own message.</param>
 /// <summary>What a submit inserted: every job's id, and of them those that wait for a slot from the start (no dispatch).</summary>
 public sealed record SubmittedJobs(HashSet<Guid> Inserted, HashSet<Guid> WaitingForSlot);
 
+/// <summary>The final state a worker writes for a job.</summary>
+/// <param name="ErrorMessage">The <c>error_message</c> column; defaults to the error's own message.</param>
 public sealed record JobOutcome(JobStatus Status, JsonNode? Result, WorkflowError? Error, int InputTokens, int OutputTokens, decimal CostUsd, string? ErrorMessage = null);
 
 /// <summary>A checkpointed step row, turned back into a <see cref="StepRecord"/> by the checkpoint store.</summary>

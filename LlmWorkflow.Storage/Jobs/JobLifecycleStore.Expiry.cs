@@ -9,8 +9,8 @@ namespace LlmWorkflow.Storage.Jobs;
 /// <summary>
 /// Expire: a job submitted with <c>ttl_seconds</c> that no worker started by its <c>start_by</c> ends failed with an
 /// <c>expired</c> error and its <c>workflow.failed</c> webhook (Trigger.dev's <c>ttl</c>, Inngest's
-/// <c>timeouts.start</c>). The claim skips such a job (<see cref="StartableSql"/>), so it never runs late even when the
-/// sweep (the workers' <c>JobExpirer</c>, woken at the earliest <c>start_by</c>) has not ended it yet.
+/// <c>timeouts.start</c>). The claim skips such a job, so it never runs late even when the sweep (Scheduling's
+/// <c>JobExpiry</c>, run by the due-job waker at the earliest <c>start_by</c>) has not ended it yet.
 /// </summary>
 public sealed partial class JobLifecycleStore
 {
@@ -54,13 +54,6 @@ public sealed partial class JobLifecycleStore
          WHERE j.id = job.id
         RETURNING job.id, job.workflow_name
         """;
-
-    /// <summary>
-    /// The claim's test that a job may still start: it has no time-to-live, started before, or its <c>start_by</c> has
-    /// not passed. <paramref name="alias"/> prefixes the columns (e.g. <c>"j."</c>).
-    /// </summary>
-    internal static string StartableSql(string alias) =>
-        $"({alias}start_by IS NULL OR {alias}started_at IS NOT NULL OR {alias}start_by > now())";
 
     /// <summary>The earliest <c>start_by</c> of a job that may still expire, or null.</summary>
     public async Task<DateTimeOffset?> NextExpiryAsync(CancellationToken cancellationToken)

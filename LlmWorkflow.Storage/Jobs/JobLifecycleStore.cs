@@ -36,6 +36,8 @@ public sealed partial class JobLifecycleStore(
     // Each id is one primary-key probe (a LATERAL lookup with FOR UPDATE is never flattened into a join): with
     // `id = ANY($1)` alone the prepared (generic) plan scanned every queued job through the partial index on status.
     // The ids of $1 that may be claimed, locked, with `columns`: shared with the claim that enforces limits.
+    // A job past its ttl (start_by) that never started is refused here: only the claim can promise it never starts late
+    // (the expiry's pass may come after another worker's read of its stream entry), at the cost of three column tests.
     internal static string ClaimableJobsSql(string columns) => $"""
         SELECT {columns}
           FROM unnest($1::uuid[]) AS r(id) CROSS JOIN LATERAL (
@@ -44,7 +46,7 @@ public sealed partial class JobLifecycleStore(
                   AND ({JobLifecycle.KeyedGuard(JobTransition.Claim, "j.")}
                        OR ({JobLifecycle.KeyedGuard(JobTransition.Reclaim, "j.")} AND j.lease_expires_at < now()))
                   AND j.cancel_requested_at IS NULL
-                  AND {StartableSql("j.")}
+                  AND (j.start_by IS NULL OR j.started_at IS NOT NULL OR j.start_by > now())
                   FOR UPDATE) j
         """;
 

@@ -8,7 +8,7 @@ namespace LlmWorkflow.Tests.Architecture;
 /// webhook; a plain job must pass through no capability it does not use. This parses the list from the document and
 /// fails when a file on it uses a capability module other than Webhooks (the job's one capability), the hosts' composition aside (it wires the modules in by design), read with Mono.Cecil
 /// (<see cref="TypeUses"/>, each use placed in the file of the method or type that makes it). The uses that remain are
-/// listed below with why; the list may only shrink.
+/// listed below with why; the list may only shrink. The table's line counts and their sum are held to the files.
 /// </summary>
 [UnitTest]
 public sealed partial class ReadingPathTests(ITestOutputHelper output)
@@ -22,6 +22,7 @@ public sealed partial class ReadingPathTests(ITestOutputHelper output)
         ["LlmWorkflow.Api/Jobs/JobSubmitter.cs -> Versions"] = "the submit stores and pins the definition's version",
         ["LlmWorkflow.Engine/Execution/WorkflowRunOptions.cs -> Admission"] = "the run options carry the spend budget and cost history; to become a chat-client middleware",
         ["LlmWorkflow.Engine/Execution/WorkflowRunner.cs -> Admission"] = "the runner passes the spend budget and cost history on; to become a chat-client middleware",
+        ["LlmWorkflow.Engine/Llm/LlmGateway.Outage.cs -> Admission"] = "the outage breaker wraps each attempt (its code was in LlmGateway.Tiers.cs, which the table left out though every call ran it); to become a chat-client middleware as the budgets are",
         ["LlmWorkflow.Engine/Llm/LlmGateway.cs -> Admission"] = "the outage breaker, its deferral and the batches are still in the gateway (admission's budgets are middleware now, AdmissionChatClient)",
         ["LlmWorkflow.Engine/Steps/LlmStepHandler.cs -> Admission"] = "the gateway's request record carries a resumed batch (its budgets and parks are in LlmStepHandler.Budgets.cs)",
         ["LlmWorkflow.Worker/Jobs/JobRun.Checkpoints.cs -> Scheduling"] = "a parked run's approval links (the JobRun's constructor parameter)",
@@ -61,18 +62,40 @@ public sealed partial class ReadingPathTests(ITestOutputHelper output)
         Assert.All(path, file => Assert.True(File.Exists(Path.Combine(RepositoryPaths.Root, file)), $"{file} is on the reading path but does not exist."));
     }
 
+    [Fact]
+    public void TheTableStatesEachFilesLinesAndTheirSum()
+    {
+        var section = Section();
+        var rows = TableRow().Matches(section).Select(m => (File: m.Groups[1].Value, Stated: Number(m.Groups[2].Value))).ToList();
+        var counted = rows.Select(r => (r.File, r.Stated, Lines: File.ReadAllLines(Path.Combine(RepositoryPaths.Root, r.File)).Length)).ToList();
+        var wrong = counted.Where(r => r.Stated != r.Lines).Select(r => $"{r.File}: {r.Stated} stated, {r.Lines} in the file").ToList();
+        Assert.True(wrong.Count == 0, $"The reading path's line counts drifted from the code:\n{string.Join('\n', wrong)}");
+        var totals = Totals().Match(section);
+        Assert.True(totals.Success, "The reading path must state \"**<N> files, <M> lines**\".");
+        Assert.Equal(rows.Count, Number(totals.Groups[1].Value));
+        Assert.Equal(counted.Sum(r => r.Lines), Number(totals.Groups[2].Value));
+    }
+
     /// <summary>The files of the table under "## Reading path" in docs/JOB_LIFECYCLE.md.</summary>
-    private static HashSet<string> ReadingPath()
+    private static HashSet<string> ReadingPath() =>
+        TableRow().Matches(Section()).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The "## Reading path" section of docs/JOB_LIFECYCLE.md.</summary>
+    private static string Section()
     {
         var doc = File.ReadAllText(Path.Combine(RepositoryPaths.Root, "docs", "JOB_LIFECYCLE.md"));
         var start = doc.IndexOf("\n## Reading path", StringComparison.Ordinal);
         Assert.True(start >= 0, "docs/JOB_LIFECYCLE.md has no \"## Reading path\" section.");
         var section = doc[(start + 1)..];
         var end = section.IndexOf("\n## ", StringComparison.Ordinal);
-        section = end < 0 ? section : section[..end];
-        return TableFile().Matches(section).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+        return end < 0 ? section : section[..end];
     }
 
-    [GeneratedRegex(@"^\| \d+ \| `([^`]+\.cs)`", RegexOptions.Multiline)]
-    private static partial Regex TableFile();
+    private static int Number(string text) => int.Parse(text, System.Globalization.NumberStyles.AllowThousands, System.Globalization.CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"^\| \d+ \| `([^`]+\.cs)` \| ([\d,]+) \|", RegexOptions.Multiline)]
+    private static partial Regex TableRow();
+
+    [GeneratedRegex(@"\*\*(\d+) files, ([\d,]+) lines\*\*")]
+    private static partial Regex Totals();
 }

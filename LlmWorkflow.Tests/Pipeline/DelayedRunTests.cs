@@ -23,7 +23,7 @@ public sealed class DelayedRunTests(TestServers servers)
     public async Task ADelayedJobIsScheduledUntilDueThenRunsOnceOnTime()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await Rig.StartAsync(servers, nameof(ADelayedJobIsScheduledUntilDueThenRunsOnceOnTime), worker: true, ct);
+        await using var rig = await ApiWorkerRig.StartAsync(servers, nameof(ADelayedJobIsScheduledUntilDueThenRunsOnceOnTime), worker: true, ct);
         var inOneHour = DateTimeOffset.UtcNow.AddHours(1).ToOffset(TimeSpan.FromHours(1)).ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture);
         var far = await rig.SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "far" }, run_at = inOneHour }, ct);
         Assert.Equal("scheduled", (string?)far["status"]);
@@ -47,7 +47,7 @@ public sealed class DelayedRunTests(TestServers servers)
     public async Task BadTimesAreRefusedNamingTheField()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await Rig.StartAsync(servers, nameof(BadTimesAreRefusedNamingTheField), worker: false, ct);
+        await using var rig = await ApiWorkerRig.StartAsync(servers, nameof(BadTimesAreRefusedNamingTheField), worker: false, ct);
         (object Body, string[] Fields)[] cases =
         [
             (new { workflow_name = "hello_transform", input_data = new { name = "x" }, run_at = "2020-01-01T00:00:00Z" }, ["run_at"]),
@@ -73,7 +73,7 @@ public sealed class DelayedRunTests(TestServers servers)
     public async Task ARescheduleToSoonerRunsItThenAndACancelWhileScheduledEndsIt()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await Rig.StartAsync(servers, nameof(ARescheduleToSoonerRunsItThenAndACancelWhileScheduledEndsIt), worker: true, ct);
+        await using var rig = await ApiWorkerRig.StartAsync(servers, nameof(ARescheduleToSoonerRunsItThenAndACancelWhileScheduledEndsIt), worker: true, ct);
         var moved = await rig.SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "moved" }, delay_seconds = 3600 }, ct);
         // An hour away, so the cancel below meets it scheduled however slow the machine (a 1-s delay raced the cancel).
         var dropped = await rig.SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "dropped" }, delay_seconds = 3600 }, ct);
@@ -107,7 +107,7 @@ public sealed class DelayedRunTests(TestServers servers)
     public async Task AJobThatFellDueWhileNoWorkerRanStartsOnceAWorkerStarts()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await Rig.StartAsync(servers, nameof(AJobThatFellDueWhileNoWorkerRanStartsOnceAWorkerStarts), worker: false, ct);
+        await using var rig = await ApiWorkerRig.StartAsync(servers, nameof(AJobThatFellDueWhileNoWorkerRanStartsOnceAWorkerStarts), worker: false, ct);
         var job = await rig.SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "missed" }, delay_seconds = 1 }, ct);
         var runAt = DateTimeOffset.Parse((string)job["run_at"]!, CultureInfo.InvariantCulture);
         await WorkerCrashTests.WaitUntilAsync(() => Task.FromResult(DateTimeOffset.UtcNow > runAt.AddSeconds(1)), TimeSpan.FromSeconds(10));
@@ -120,58 +120,5 @@ public sealed class DelayedRunTests(TestServers servers)
         Assert.Equal(1, (int)done["attempt"]!);
         var started = DateTimeOffset.Parse((string)done["started_at"]!, CultureInfo.InvariantCulture);
         Assert.True(started - workerStarted < TimeSpan.FromSeconds(5), $"started {(started - workerStarted).TotalSeconds:F1} s after the worker");
-    }
-
-    private sealed class Rig : IAsyncDisposable
-    {
-        private readonly Dictionary<string, string?> _settings;
-        private readonly ApiFactory _api;
-        private WorkerHost? _worker;
-
-        private Rig(Dictionary<string, string?> settings)
-        {
-            _settings = settings;
-            _api = new ApiFactory(settings);
-            Client = _api.CreateAuthenticatedClient();
-        }
-
-        public HttpClient Client { get; }
-
-        public static async Task<Rig> StartAsync(TestServers servers, string name, bool worker, CancellationToken ct)
-        {
-            var environment = await TestEnvironment.CreateAsync(servers, name);
-            // The shipped reconcile interval: the safety-net pass must not be what wakes jobs on time.
-            var rig = new Rig(environment.Settings(new Dictionary<string, string?> { ["Worker:ReconcileInterval"] = "00:00:03" }));
-            if (worker)
-            {
-                await rig.StartWorkerAsync(ct);
-            }
-
-            return rig;
-        }
-
-        public async Task StartWorkerAsync(CancellationToken ct) => _worker = await WorkerHost.StartAsync(_settings, ct);
-
-        public async Task<JsonObject> SubmitAsync(object body, CancellationToken ct)
-        {
-            using var response = await Client.PostAsJsonAsync("/api/v1/workflow", body, ct);
-            var answer = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
-            Assert.True(response.StatusCode == HttpStatusCode.Accepted, answer?.ToJsonString());
-            return answer!;
-        }
-
-        public async Task<JsonObject> StatusAsync(JsonObject accepted, CancellationToken ct) =>
-            (await Client.GetFromJsonAsync<JsonObject>((string)accepted["status_url"]!, ct))!;
-
-        public async ValueTask DisposeAsync()
-        {
-            if (_worker is not null)
-            {
-                await _worker.DisposeAsync();
-            }
-
-            Client.Dispose();
-            await _api.DisposeAsync();
-        }
     }
 }

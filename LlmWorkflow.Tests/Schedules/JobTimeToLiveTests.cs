@@ -15,15 +15,16 @@ namespace LlmWorkflow.Tests.Schedules;
 /// <summary>
 /// A job's time-to-live before it starts (<c>ttl_seconds</c>, issue 80 item 8a; Trigger.dev's <c>ttl</c>, Inngest's
 /// <c>timeouts.start</c>): a job no worker started by its <c>start_by</c> never runs; it ends failed with error type
-/// <c>expired</c> and its <c>workflow.failed</c> webhook, on time because the API's notice wakes the workers' expirer
-/// (which otherwise rereads PostgreSQL only once a minute), and the claim skips it even before the sweep ends it.
+/// <c>expired</c> and its <c>workflow.failed</c> webhook, on time because its <c>start_by</c> is a due time of the
+/// workers' due-job waker (the API's notice cuts its sleep short, as for a <c>run_at</c>; it otherwise rereads
+/// PostgreSQL only once a minute), and the claim skips it even before the waker's pass ends it.
 /// </summary>
 [IntegrationTest]
 public sealed class JobTimeToLiveTests(TestServers servers)
 {
     private const string Secret = "ttl-webhook-secret";
 
-    /// <summary>Generous for a loaded CI machine; without the notice the expirer would sleep up to a minute.</summary>
+    /// <summary>Generous for a loaded CI machine; without the notice the waker would sleep up to a minute.</summary>
     private static readonly TimeSpan Lateness = TimeSpan.FromSeconds(2);
 
     [Fact]
@@ -31,7 +32,7 @@ public sealed class JobTimeToLiveTests(TestServers servers)
     {
         var ct = TestContext.Current.CancellationToken;
         await using var receiver = await WebhookReceiver.StartAsync(Secret);
-        await using var rig = await Rig.StartAsync(servers, nameof(AHeldJobNotStartedByItsStartByExpiresOnTimeWithItsWebhookAndAJobWithoutTtlStillRuns), worker: true, ct);
+        await using var rig = await StartAsync(nameof(AHeldJobNotStartedByItsStartByExpiresOnTimeWithItsWebhookAndAJobWithoutTtlStillRuns), worker: true, ct);
         // A paused workflow holds its new jobs (scheduled, due now): no worker may start them, so only the ttl ends one.
         using (var paused = await rig.Admin.PostAsJsonAsync("/api/v1/workflows/hello_transform/pause", new { reason = "ttl test" }, ct))
         {
@@ -74,14 +75,14 @@ public sealed class JobTimeToLiveTests(TestServers servers)
     public async Task TheClaimSkipsAQueuedJobPastItsStartByAndARetryOfTheExpiredJobRunsIt()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await Rig.StartAsync(servers, nameof(TheClaimSkipsAQueuedJobPastItsStartByAndARetryOfTheExpiredJobRunsIt), worker: false, ct);
+        await using var rig = await StartAsync(nameof(TheClaimSkipsAQueuedJobPastItsStartByAndARetryOfTheExpiredJobRunsIt), worker: false, ct);
         var job = await rig.SubmitAsync(new { workflow_name = "hello_transform", input_data = new { name = "stale" }, ttl_seconds = 1 }, ct);
         Assert.Equal("queued", (string?)job["status"]);
         var jobId = Guid.Parse((string)job["job_id"]!);
         var startBy = DateTimeOffset.Parse((string)(await rig.StatusAsync(job, ct))["start_by"]!, CultureInfo.InvariantCulture);
         await WorkerCrashTests.WaitUntilAsync(() => Task.FromResult(DateTimeOffset.UtcNow > startBy.AddMilliseconds(200)), TimeSpan.FromSeconds(10));
 
-        // No expirer runs (no worker): a worker's claim that meets the job's stream entry now takes nothing.
+        // No waker runs (no worker): a worker's claim that meets the job's stream entry now takes nothing.
         var store = rig.Services.GetRequiredService<JobLifecycleStore>();
         Assert.Empty(await store.ClaimAsync([jobId], "ttl-test-worker", TimeSpan.FromMinutes(1), ct));
         Assert.Equal("queued", (string?)(await rig.StatusAsync(job, ct))["status"]);
@@ -107,7 +108,7 @@ public sealed class JobTimeToLiveTests(TestServers servers)
     public async Task ABadTtlIsRefusedNamingTheFieldAndTheTtlCountsFromRunAt()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var rig = await Rig.StartAsync(servers, nameof(ABadTtlIsRefusedNamingTheFieldAndTheTtlCountsFromRunAt), worker: false, ct);
+        await using var rig = await StartAsync(nameof(ABadTtlIsRefusedNamingTheFieldAndTheTtlCountsFromRunAt), worker: false, ct);
         foreach (var ttl in new long[] { 0, -5, 31_536_001 })
         {
             using var response = await rig.Client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = "hello_transform", input_data = new { name = "x" }, ttl_seconds = ttl }, ct);
@@ -122,68 +123,11 @@ public sealed class JobTimeToLiveTests(TestServers servers)
         Assert.Equal(runAt.AddSeconds(60), DateTimeOffset.Parse((string)status["start_by"]!, CultureInfo.InvariantCulture));
     }
 
-    private sealed class Rig : IAsyncDisposable
-    {
-        private readonly Dictionary<string, string?> _settings;
-        private readonly ApiFactory _api;
-        private WorkerHost? _worker;
-
-        private Rig(Dictionary<string, string?> settings)
+    private Task<ApiWorkerRig> StartAsync(string name, bool worker, CancellationToken ct) =>
+        ApiWorkerRig.StartAsync(servers, name, worker, ct, new Dictionary<string, string?>
         {
-            _settings = settings;
-            _api = new ApiFactory(settings);
-            Client = _api.CreateAuthenticatedClient();
-            Admin = _api.CreateAuthenticatedClient(admin: true);
-        }
-
-        public HttpClient Client { get; }
-
-        public HttpClient Admin { get; }
-
-        public IServiceProvider Services => _api.Services;
-
-        public static async Task<Rig> StartAsync(TestServers servers, string name, bool worker, CancellationToken ct)
-        {
-            var environment = await TestEnvironment.CreateAsync(servers, name);
-            var rig = new Rig(environment.Settings(new Dictionary<string, string?>
-            {
-                // The shipped reconcile interval: no safety-net pass may be what ends a job on time.
-                ["Worker:ReconcileInterval"] = "00:00:03",
-                ["Webhooks:AllowPrivateNetworks"] = "true",
-                ["Webhooks:PollInterval"] = "00:00:00.050",
-                [WebhookOptions.SecretEnvironmentVariable] = Secret,
-            }));
-            if (worker)
-            {
-                await rig.StartWorkerAsync(ct);
-            }
-
-            return rig;
-        }
-
-        public async Task StartWorkerAsync(CancellationToken ct) => _worker = await WorkerHost.StartAsync(_settings, ct);
-
-        public async Task<JsonObject> SubmitAsync(object body, CancellationToken ct)
-        {
-            using var response = await Client.PostAsJsonAsync("/api/v1/workflow", body, ct);
-            var answer = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
-            Assert.True(response.StatusCode == HttpStatusCode.Accepted, answer?.ToJsonString());
-            return answer!;
-        }
-
-        public async Task<JsonObject> StatusAsync(JsonObject accepted, CancellationToken ct) =>
-            (await Client.GetFromJsonAsync<JsonObject>((string)accepted["status_url"]!, ct))!;
-
-        public async ValueTask DisposeAsync()
-        {
-            if (_worker is not null)
-            {
-                await _worker.DisposeAsync();
-            }
-
-            Client.Dispose();
-            Admin.Dispose();
-            await _api.DisposeAsync();
-        }
-    }
+            ["Webhooks:AllowPrivateNetworks"] = "true",
+            ["Webhooks:PollInterval"] = "00:00:00.050",
+            [WebhookOptions.SecretEnvironmentVariable] = Secret,
+        });
 }

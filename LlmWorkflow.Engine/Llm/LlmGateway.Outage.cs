@@ -1,0 +1,63 @@
+using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Llm.Admission;
+using Microsoft.Extensions.AI;
+
+namespace LlmWorkflow.Engine.Llm;
+
+/// <summary>
+/// Admission's outage breaker (<see cref="ProviderOutageBreaker"/>, docs/ADMISSION.md) around each attempt, when a host
+/// registered one: a provider answering 5xx or nothing parks its steps instead of failing them.
+/// </summary>
+public sealed partial class LlmGateway
+{
+    /// <summary>
+    /// One attempt under the provider's outage breaker: an open breaker parks the step before the call; an attempt that
+    /// opens it parks the step instead of spending the rest of its retries (none was answered, so none is paid twice).
+    /// </summary>
+    private async ValueTask<ChatResponse> InvokeWatchedAsync(
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, bool retry, CancellationToken attemptToken,
+        CancellationToken callToken)
+    {
+        if (_outage is null)
+        {
+            return await InvokeAsync(client, model, request, options, flex, attemptToken).ConfigureAwait(false);
+        }
+
+        if (retry)
+        {
+            await _outage.ThrowIfOutAsync(model, ProbeTimeout(flex)).ConfigureAwait(false);
+        }
+
+        DateTimeOffset? openUntil;
+        try
+        {
+            var answer = await InvokeAsync(client, model, request, options, flex, attemptToken).ConfigureAwait(false);
+            await _outage.AnsweredAsync(model).ConfigureAwait(false);
+            return answer;
+        }
+        catch (WorkflowException failure) when (ProviderOutageBreaker.IsOutage(failure.Error))
+        {
+            openUntil = await _outage.FailedAsync(model).ConfigureAwait(false);
+            if (openUntil is null)
+            {
+                throw;
+            }
+        }
+        catch (OperationCanceledException) when (attemptToken.IsCancellationRequested && !callToken.IsCancellationRequested)
+        {
+            // The attempt timed out (Polly cancelled it): a failure the health view and the breaker count.
+            _health?.Failed(model, WorkflowException.External("timeout", $"{model} did not answer in time.", retryable: true).Error);
+            openUntil = await _outage.FailedAsync(model).ConfigureAwait(false);
+            if (openUntil is null)
+            {
+                throw;
+            }
+        }
+
+        // Nothing was answered (admission's middleware gave the attempt's reservation back).
+        throw new AdmissionDeferredException(model.Provider, ProviderOutageBreaker.Reason, openUntil.Value) { Provider = model.Provider };
+    }
+
+    /// <summary>How long a probe call holds the breaker's probe: its attempt's timeout.</summary>
+    private TimeSpan ProbeTimeout(bool flex) => flex ? _providers.Options.Flex.AttemptTimeout : _providers.Options.AttemptTimeout;
+}
