@@ -18,8 +18,27 @@ namespace LlmWorkflow.Engine.Execution;
 /// A "batch" wait's <c>{key, provider, model, batch_id}</c>: the key is recorded before the batch is created and the
 /// batch id as soon as it is, so a resumed step looks at the same batch and never creates a second one.
 /// </param>
+/// <param name="Pending">
+/// When blocks of a <c>parallel</c> or <c>for_each</c> parked on more than one wait: every one of them, this one
+/// included, each with its own step key and time (<see cref="NestedWaits.Combine"/>); null for a single wait. The run
+/// then waits until the earliest of their times (<paramref name="Until"/>) or a signal of any of their events.
+/// </param>
 public sealed record RunWait(string StepId, string StepKey, string Kind, DateTimeOffset Until, string? Event = null, System.Text.Json.Nodes.JsonObject? Approval = null,
-    System.Text.Json.Nodes.JsonObject? Budget = null, System.Text.Json.Nodes.JsonObject? Batch = null);
+    System.Text.Json.Nodes.JsonObject? Budget = null, System.Text.Json.Nodes.JsonObject? Batch = null, IReadOnlyList<RunWait>? Pending = null)
+{
+    /// <summary>
+    /// The wait the step <paramref name="stepKey"/> parked on in the run this one resumes (with its own time), or null
+    /// when that step did not park: how a resumed wait step keeps the time it first worked out.
+    /// </summary>
+    public RunWait? Of(string stepKey) => Pending is { } pending
+        ? pending.FirstOrDefault(wait => wait.StepKey == stepKey)
+        : StepKey == stepKey ? this : null;
+
+    /// <summary>The signal events the run waits for: this wait's and every pending one's.</summary>
+    public IReadOnlyList<string> Events => Pending is { } pending
+        ? [.. pending.Select(wait => wait.Event).OfType<string>().Distinct(StringComparer.Ordinal)]
+        : Event is { } single ? [single] : [];
+}
 
 /// <summary>
 /// The signals sent to a run (the job's inbox). <see cref="TakeAsync"/> hands a step the oldest unclaimed signal of an
