@@ -79,6 +79,36 @@ public sealed class NestedWaitPipelineTests(TestServers servers)
     }
 
     [Fact]
+    public async Task ASignalForTheWaitNotShownThatCameBeforeTheParkStillWakesTheJob()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var llm = await FakeOpenAiServer.StartAsync();
+        var settings = await SettingsAsync(llm, nameof(ASignalForTheWaitNotShownThatCameBeforeTheParkStillWakesTheJob));
+        await using var api = new ApiFactory(settings);
+        using var client = api.CreateAuthenticatedClient();
+        await using var worker = await WorkerHost.StartAsync(settings, ct);
+
+        // The LLM branch is held while both wait branches look in the inbox and find nothing; "later" comes then, while
+        // the job still runs (stored, not resumed). The park that follows shows "go", yet the stored "later" wakes the job.
+        var release = new TaskCompletionSource();
+        llm.AnswerGate = release.Task;
+        var job = await SubmitAsync(client, "parallel_waits_events", new { topic = "race" }, ct);
+        await WorkerCrashTests.WaitUntilAsync(() => Task.FromResult(PipelineTestWorkflows.CallsContaining(llm, "WORK: about race.") == 1), Wait);
+        var (status, answer) = await SignalAsync(client, job, "later", """{"note": "early"}""", ct);
+        Assert.Equal((HttpStatusCode.Accepted, "stored"), (status, (string?)answer["status"]));
+        llm.AnswerGate = Task.CompletedTask;
+        release.SetResult();
+
+        await WorkerCrashTests.WaitUntilAsync(async () =>
+        {
+            var now = await client.GetFromJsonAsync<JsonObject>(StatusUrl(job), ct);
+            return (string?)now!["status"] == "waiting" && now["steps"]!.AsArray().Any(s => (string?)s!["step_id"] == "wait_later" && (string?)s["status"] == "completed");
+        }, Wait);
+        var waiting = await client.GetFromJsonAsync<JsonObject>(StatusUrl(job), ct);
+        Assert.Equal("go", (string?)waiting!["waiting_for"]!["event"]);
+    }
+
+    [Fact]
     public async Task ApprovalsInAForEachBodyAreDecidedOneAtATimeThroughTheirLinks()
     {
         var ct = TestContext.Current.CancellationToken;
