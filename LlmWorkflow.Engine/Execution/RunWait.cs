@@ -72,13 +72,26 @@ public static class NestedWaits
     /// </summary>
     public static RunWait Combine(IEnumerable<RunWait> parked)
     {
-        var waits = parked.SelectMany(wait => wait.Pending ?? [wait]).ToList();
+        var waits = parked.SelectMany(Flatten).ToList();
         if (waits.Count == 1)
         {
             return waits[0];
         }
 
         var shown = waits.FirstOrDefault(wait => wait.Event is not null) ?? waits.MinBy(wait => wait.Until)!;
-        return shown with { Until = waits.Min(wait => wait.Until), Pending = waits };
+        return shown with { Until = waits.Min(wait => wait.Until), Pending = [.. waits.Select(NonceOnly)] };
     }
+
+    /// <summary>
+    /// A pending approval keeps only its nonce: a step shown later works out its prompt and what it shows again, so a
+    /// for_each of many approvals does not store each one's subject (up to 256 KiB) in the job's wait.
+    /// </summary>
+    private static RunWait NonceOnly(RunWait wait) => wait.Approval is { } approval
+        ? wait with { Approval = new System.Text.Json.Nodes.JsonObject { ["nonce"] = approval["nonce"]?.DeepClone() } }
+        : wait;
+
+    /// <summary>The waits of an inner combined wait, its shown one whole again (the pending entries hold only nonces).</summary>
+    private static IEnumerable<RunWait> Flatten(RunWait wait) => wait.Pending is { } pending
+        ? pending.Select(entry => entry.StepKey == wait.StepKey ? wait with { Until = entry.Until, Pending = null } : entry)
+        : [wait];
 }

@@ -143,6 +143,26 @@ public sealed class NestedWaitTests
     }
 
     [Fact]
+    public async Task AnApprovalInALoopInsideABranchIsShownWholeAndThePendingOnesKeepOnlyTheirNonces()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var runner = new WorkflowRunner(TransformRegistry.CreateDefault(), time: new ManualClock(Start));
+        var workflow = TestWorkflows.WithSteps("""
+            [{"id": "p", "type": "parallel", "config": {"branches": {
+               "nap": [{"id": "nap", "type": "sleep", "config": {"seconds": 10}}],
+               "ask": [{"id": "each", "type": "for_each", "config": {"items": "${input.items}", "steps": [{"id": "ok", "type": "approval", "config": {"prompt": "Ship ${item}?", "show": "${item}", "timeout_seconds": 60}}]}}]}}}]
+            """);
+
+        var result = await runner.RunAsync(workflow, new JsonObject { ["items"] = new JsonArray("x", "y") }, Options(new InMemoryCheckpointStore(), null), ct);
+
+        var wait = result.Wait!;
+        Assert.Equal(("each[0]/ok", "Ship x?", "x", Start.AddSeconds(10)), (wait.StepKey, (string?)wait.Approval!["prompt"], (string?)wait.Approval["show"], wait.Until));
+        Assert.Equal(["nap", "each[0]/ok", "each[1]/ok"], wait.Pending!.Select(w => w.StepKey));
+        Assert.Equal(Start.AddSeconds(60), wait.Of("each[0]/ok")!.Until);
+        Assert.All(wait.Pending!.Where(w => w.Approval is not null), w => Assert.Equal(["nonce"], w.Approval!.Select(p => p.Key)));
+    }
+
+    [Fact]
     public async Task AFailingBranchFailsTheRunThoughAnotherParked()
     {
         var ct = TestContext.Current.CancellationToken;
