@@ -151,7 +151,8 @@ internal static partial class ApprovalEndpoints
             return (null, []);
         }
 
-        var approvalIndex = workflow.Steps.ToList().FindIndex(s => s.Id == approvalStepId);
+        // A nested approval (in a parallel branch or a for_each body) counts from the top-level step that holds it.
+        var approvalIndex = WorkflowWalker.Walk(workflow).FirstOrDefault(l => l.Step.Id == approvalStepId) is { } location ? TopLevelIndex(location.JsonPath) : -1;
         try
         {
             var plan = planner.Plan(workflow, JsonNode.Parse(job.InputData.RootElement.GetRawText()));

@@ -56,7 +56,8 @@ internal sealed class LocalWaits : ISignalInbox
         return ValueTask.FromResult(signal);
     }
 
-    private bool HasSignalFor(RunWait wait) => wait.Event is { } eventName && _signals.TryGetValue(eventName, out var queue) && queue.Count > 0;
+    // Any event the run awaits: several branches of a parallel or for_each may wait at once (RunWait.Events).
+    private bool HasSignalFor(RunWait wait) => wait.Events.Any(eventName => _signals.TryGetValue(eventName, out var queue) && queue.Count > 0);
 
     /// <summary>Runs the workflow, sleeping through each wait and resuming it, until the run ends.</summary>
     public async Task<WorkflowRunResult> RunAsync(

@@ -160,7 +160,8 @@ public sealed partial class WorkflowValidator(
 
     /// <summary>
     /// A sleep needs exactly one of <c>seconds</c> (a number, or an expression) and <c>until</c> (an expression or an
-    /// RFC 3339 time), and runs at the top level: a run parks between top-level steps, not inside a branch or loop.
+    /// RFC 3339 time). It may sit at any depth: inside a <c>parallel</c> branch or a <c>for_each</c> body the run parks once on
+    /// every block's wait (docs/JOB_LIFECYCLE.md, "Waits inside parallel and for_each").
     /// </summary>
     private static void CheckSleep(StepLocation location, string configPath, ProblemList problems)
     {
@@ -194,8 +195,6 @@ public sealed partial class WorkflowValidator(
         {
             problems.Add($"{configPath}.{key}", ValidationCodes.UnknownConfigProperty, $"A sleep step has no \"{key}\".", "Use seconds or until.");
         }
-
-        CheckTopLevelWait(location, problems);
     }
 
     /// <summary>
@@ -217,8 +216,6 @@ public sealed partial class WorkflowValidator(
         {
             problems.Add($"{configPath}.{key}", ValidationCodes.UnknownConfigProperty, $"A wait_for_event step has no \"{key}\".", "Use event, timeout_seconds, on_timeout and default.");
         }
-
-        CheckTopLevelWait(location, problems);
     }
 
     /// <summary>
@@ -246,8 +243,6 @@ public sealed partial class WorkflowValidator(
             problems.Add($"{configPath}.{key}", ValidationCodes.UnknownConfigProperty, $"An approval step has no \"{key}\".",
                 "Use prompt, show, event, timeout_seconds, on_timeout and default.");
         }
-
-        CheckTopLevelWait(location, problems);
     }
 
     /// <summary>A wait's positive <c>timeout_seconds</c>, its <c>on_timeout</c> of fail, continue or default, and <c>default</c> only with the latter.</summary>
@@ -273,16 +268,6 @@ public sealed partial class WorkflowValidator(
         if (config["default"] is not null && onTimeout != "default")
         {
             problems.Add($"{configPath}.default", ValidationCodes.InvalidConfigValue, "default is used only with on_timeout: default.", "Set on_timeout to default, or remove default.");
-        }
-    }
-
-    private static void CheckTopLevelWait(StepLocation location, ProblemList problems)
-    {
-        if (location.Depth > 0)
-        {
-            problems.Add($"{location.JsonPath}.type", ValidationCodes.InvalidConfigValue,
-                $"A {location.Step.Type} step runs at the top level of steps, not inside a conditional, parallel or for_each step.",
-                "Move it to the workflow's steps list.");
         }
     }
 

@@ -33,7 +33,7 @@ internal sealed class ApprovalStepHandler : WaitForEventStepHandler
 
     protected override JsonNode? FromSignal(JsonNode? payload, StepContext context) => Decision(payload, context.Run.Now);
 
-    protected override JsonObject Describe(StepContext context)
+    protected override JsonObject Describe(StepContext context, RunWait? resumed)
     {
         var config = context.Step.Config;
         var prompt = config["prompt"] is { } promptNode ? ValueResolver.Resolve(promptNode, context.Scope) : null;
@@ -47,7 +47,8 @@ internal sealed class ApprovalStepHandler : WaitForEventStepHandler
         {
             ["prompt"] = prompt is JsonValue text && text.TryGetValue<string>(out var s) ? s : prompt?.ToJsonString(),
             ["show"] = show,
-            ["nonce"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant(),
+            // Parked again before its decision (woken for a sibling branch's wait), it keeps its nonce: the links sent stay good.
+            ["nonce"] = (string?)resumed?.Approval?["nonce"] ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant(),
         };
     }
 

@@ -5,7 +5,9 @@ namespace LlmWorkflow.Engine.Steps;
 /// <summary>
 /// Runs <c>count</c> blocks concurrently, at most <c>maxConcurrency</c> at once, as <c>parallel</c> and <c>for_each</c>
 /// do. The first <see cref="WorkflowException"/> is rethrown once every block has stopped; with
-/// <paramref name="failFast"/> it also cancels the blocks still running or waiting.
+/// <paramref name="failFast"/> it also cancels the blocks still running or waiting. A block that parks on a wait (a
+/// sleep, a signal, an approval) does not stop the others: they run until they finish or park too, and then the run
+/// parks once on all their waits (<see cref="NestedWaits.Combine"/>). A failure wins over a park.
 /// </summary>
 internal static class BoundedFanOut
 {
@@ -20,6 +22,7 @@ internal static class BoundedFanOut
         using var siblings = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var token = failFast ? siblings.Token : cancellationToken;
         WorkflowException? firstFailure = null;
+        var parked = new RunWait?[count];
 
         async Task RunOneAsync(int index)
         {
@@ -27,6 +30,10 @@ internal static class BoundedFanOut
             try
             {
                 await runBlock(index, token);
+            }
+            catch (RunParkedException park)
+            {
+                parked[index] = park.Wait;
             }
             catch (WorkflowException failure)
             {
@@ -51,6 +58,11 @@ internal static class BoundedFanOut
         if (firstFailure is not null)
         {
             throw firstFailure;
+        }
+
+        if (parked.Any(wait => wait is not null))
+        {
+            throw new RunParkedException(NestedWaits.Combine(parked.OfType<RunWait>()));
         }
     }
 }

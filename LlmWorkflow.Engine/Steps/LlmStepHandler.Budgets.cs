@@ -87,7 +87,7 @@ internal sealed partial class LlmStepHandler
 
     /// <summary>The request with the batch this step recorded when it parked (its run resumed from that wait), if any.</summary>
     private static LlmCallRequest ResumingWait(StepContext context, LlmCallRequest request) =>
-        context.Run.ResumedWait is { Kind: BatchWaitKind } wait && wait.StepKey == context.StepKey ? request with { Batch = BatchState.FromJson(wait.Batch) } : request;
+        context.Run.ResumedWait?.Of(context.StepKey) is { Kind: BatchWaitKind } wait ? request with { Batch = BatchState.FromJson(wait.Batch) } : request;
 
     /// <summary>
     /// The job's remaining-cost forecast after this step (<see cref="JobCostForecast"/>, built at the run's first paid

@@ -10,7 +10,8 @@ namespace LlmWorkflow.Engine.Steps;
 /// time it runs it works out its time and parks the run (<see cref="RunParkedException"/>); the job then holds no
 /// worker slot. The resumed run passes the parked wait back, so the time is the one first worked out (a relative
 /// <c>seconds</c> does not start again), and the step completes with <c>{"slept_until": …}</c>. A time already past
-/// completes at once.
+/// completes at once. Inside a <c>parallel</c> branch or a <c>for_each</c> iteration the time is kept per step key
+/// (<see cref="RunWait.Of"/>), so an iteration woken early by another's wait does not sleep again from the start.
 /// </summary>
 internal sealed class SleepStepHandler : IStepHandler
 {
@@ -23,7 +24,7 @@ internal sealed class SleepStepHandler : IStepHandler
 
     public ValueTask<JsonNode?> ExecuteAsync(StepContext context, CancellationToken cancellationToken)
     {
-        var until = context.Run.ResumedWait is { Kind: Kind } resumed && resumed.StepKey == context.StepKey
+        var until = context.Run.ResumedWait?.Of(context.StepKey) is { Kind: Kind } resumed
             ? resumed.Until
             : Due(context);
         context.Input = new JsonObject { ["until"] = until.ToString("O", CultureInfo.InvariantCulture) };

@@ -147,7 +147,7 @@ internal static class StepSpend
             throw BudgetGuard.TenantExceeded(context.Step.Id, verdict, estimate, OnBudget.WaitForApproval);
         }
 
-        var until = context.Run.ResumedWait is { Kind: ApprovalStepHandler.Kind } resumed && resumed.StepKey == context.StepKey
+        var until = context.Run.ResumedWait?.Of(context.StepKey) is { Kind: ApprovalStepHandler.Kind } resumed
             ? resumed.Until
             : context.Run.Now + ApprovalTimeout;
         if (context.Run.Now >= until)

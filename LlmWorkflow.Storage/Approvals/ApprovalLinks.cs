@@ -84,7 +84,8 @@ public static class WaitDescriptions
             return described;
         }
 
-        var issued = links.Issue(jobId, wait.StepKey, nonce, wait.Until, baseUrl);
+        // Parked beside other blocks' waits, the job wakes at the earliest of them; the links last until this wait's own time.
+        var issued = links.Issue(jobId, wait.StepKey, nonce, (wait.Of(wait.StepKey) ?? wait).Until, baseUrl);
         return described with
         {
             Prompt = (string?)approval["prompt"],

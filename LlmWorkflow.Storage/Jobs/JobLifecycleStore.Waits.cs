@@ -64,17 +64,27 @@ public sealed partial class JobLifecycleStore
             new() { Value = workerId },
             new() { Value = (object?)attempt ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer },
             new() { Value = wait.Until.ToUniversalTime() },
-            new() { Value = System.Text.Json.JsonSerializer.Serialize(new { step_id = wait.StepId, step_key = wait.StepKey, kind = wait.Kind, until = wait.Until.ToUniversalTime(), @event = wait.Event, approval = wait.Approval, budget = wait.Budget, batch = wait.Batch }) },
+            new() { Value = System.Text.Json.JsonSerializer.Serialize(WaitData(wait)) },
         ]);
+
+    // pending and events: the waits of the blocks of a parallel or for_each that parked together (RunWait.Pending).
+    private static object WaitData(LlmWorkflow.Engine.Execution.RunWait wait) => new
+    {
+        step_id = wait.StepId, step_key = wait.StepKey, kind = wait.Kind, until = wait.Until.ToUniversalTime(), @event = wait.Event, approval = wait.Approval,
+        budget = wait.Budget, batch = wait.Batch, pending = wait.Pending?.Select(WaitData), events = wait.Pending is null ? null : wait.Events,
+    };
 
     // Both the signal's request and the worker that just parked the job try this (one of them sees the other's
     // commit), so a signal sent while the run was on its way to the wait is never left unanswered; the guard lets one win.
     // run_at becomes the time the wait ended, as a woken sleep's is (the stale cleanup measures a queued job from it).
+    // Parked on several blocks' waits, an untaken signal of any of their events resumes it (the worker asks with the shown one's).
     // $1 job id, $2 event.
     private static readonly string ResumeSql = $"""
         UPDATE llm_workflow_jobs SET status = '{JobLifecycle.Rule(JobTransition.Resume).To.ToWire()}', run_at = now(), dispatched_at = now(), updated_at = now()
-         WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Resume)} AND wait_data->>'kind' IN ('event', 'approval') AND wait_data->>'event' = $2
-           AND EXISTS (SELECT 1 FROM llm_job_signals s WHERE s.job_id = $1 AND s.event = $2 AND s.taken_by_step IS NULL)
+         WHERE id = $1 AND {JobLifecycle.KeyedGuard(JobTransition.Resume)}
+           AND (wait_data->>'kind' IN ('event', 'approval') AND wait_data->>'event' = $2
+                AND EXISTS (SELECT 1 FROM llm_job_signals s WHERE s.job_id = $1 AND s.event = $2 AND s.taken_by_step IS NULL)
+                OR EXISTS (SELECT 1 FROM llm_job_signals s WHERE s.job_id = $1 AND s.taken_by_step IS NULL AND wait_data->'events' @> jsonb_build_array(s.event)))
         RETURNING id, priority
         """;
 
@@ -90,7 +100,7 @@ public sealed partial class JobLifecycleStore
             RETURNING id, received_at
         ), resumed AS (
             UPDATE llm_workflow_jobs SET status = '{JobLifecycle.Rule(JobTransition.Resume).To.ToWire()}', run_at = now(), dispatched_at = now(), updated_at = now()
-             WHERE id = $2 AND {JobLifecycle.KeyedGuard(JobTransition.Resume)} AND wait_data->>'kind' IN ('event', 'approval') AND wait_data->>'event' = $3
+             WHERE id = $2 AND {JobLifecycle.KeyedGuard(JobTransition.Resume)} AND (wait_data->>'kind' IN ('event', 'approval') AND wait_data->>'event' = $3 OR wait_data->'events' @> jsonb_build_array($3::text))
                AND (EXISTS (SELECT 1 FROM added)
                     OR EXISTS (SELECT 1 FROM llm_job_signals s WHERE s.job_id = $2 AND s.event = $3 AND s.taken_by_step IS NULL))
             RETURNING priority

@@ -182,7 +182,8 @@ public sealed partial class JobLifecycleStore(
 
         return new RunWait((string)wait["step_id"]!, (string)wait["step_key"]!, (string)wait["kind"]!,
             DateTimeOffset.Parse((string)wait["until"]!, System.Globalization.CultureInfo.InvariantCulture), (string?)wait["event"],
-            wait["approval"] as JsonObject, wait["budget"] as JsonObject, wait["batch"] as JsonObject);
+            wait["approval"] as JsonObject, wait["budget"] as JsonObject, wait["batch"] as JsonObject,
+            wait["pending"] is JsonArray pending ? [.. pending.Select(entry => ReadWait(entry!.ToJsonString())!)] : null);
     }
 
     /// <summary>Whether a cancel of the job was accepted (or the job is gone): checked before each paid step starts.</summary>

@@ -9,7 +9,7 @@ namespace LlmWorkflow.Tests.Engine;
 /// <summary>
 /// The <c>sleep</c> step in the engine: it parks the run with its time (Waiting), the steps before it checkpointed; the
 /// resumed run keeps the time first worked out (a relative sleep does not start again), skips the finished steps and
-/// completes; a time already past completes at once; a sleep needs exactly one of seconds and until, at the top level,
+/// completes; a time already past completes at once; a sleep needs exactly one of seconds and until (at any depth: a nested bad one is named by its own path),
 /// and at most a year (as run_at and delay_seconds), checked in the definition where it is literal and at run time where not.
 /// </summary>
 [UnitTest]
@@ -92,7 +92,7 @@ public sealed class SleepStepTests
     [InlineData("""[{"id": "nap", "type": "sleep", "config": {"seconds": 5, "minutes": 1}}]""", "$.steps[0].config.minutes")]
     [InlineData("""[{"id": "nap", "type": "sleep", "config": {"seconds": 315360000}}]""", "$.steps[0].config.seconds")]
     [InlineData("""[{"id": "hold", "type": "wait_for_event", "config": {"event": "go", "timeout_seconds": 31536001}}]""", "$.steps[0].config.timeout_seconds")]
-    [InlineData("""[{"id": "p", "type": "parallel", "config": {"branches": {"a": [{"id": "nap", "type": "sleep", "config": {"seconds": 5}}]}}}]""", "$.steps[0].config.branches.a[0].type")]
+    [InlineData("""[{"id": "p", "type": "parallel", "config": {"branches": {"a": [{"id": "nap", "type": "sleep", "config": {"seconds": -5}}]}}}]""", "$.steps[0].config.branches.a[0].config.seconds")]
     public void ABadSleepIsRefusedNamingItsField(string steps, string path)
     {
         var problems = new WorkflowValidator().Validate(TestWorkflows.WithSteps(steps), "sleep.json");
