@@ -79,7 +79,7 @@ internal static partial class JobEndpoints
             // The request as it acts: with the user it runs as, so a bound key's ignored user_id changes nothing.
             RequestFingerprint = key is null ? null : IdempotentRequests.Fingerprint(request with { UserId = userId }),
             RunAt = runAt,
-            StartBy = startBy,
+            TimeToLive = startBy is null ? null : TimeSpan.FromSeconds(request.TtlSeconds!.Value),
             ServiceTier = tier,
             TraceParent = activity?.Id,
             TraceState = activity?.TraceStateString,

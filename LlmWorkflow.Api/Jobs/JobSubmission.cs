@@ -42,8 +42,11 @@ public sealed record JobSubmission
     /// <summary>When to run it (resolved from run_at or delay_seconds); null runs it at once.</summary>
     public DateTimeOffset? RunAt { get; init; }
 
-    /// <summary>When it expires if no worker started it (its due time plus ttl_seconds); null waits as long as it takes.</summary>
-    public DateTimeOffset? StartBy { get; init; }
+    /// <summary>
+    /// How long after it is due it may still start (ttl_seconds); null waits as long as it takes. Its start_by is taken
+    /// from the same instant as its created_at when the row is built, so the two never drift apart under load.
+    /// </summary>
+    public TimeSpan? TimeToLive { get; init; }
 
     /// <summary>
     /// The workflow version to pin the job to instead of the catalog's (the project generator's MODEL_PRIMARY derives

@@ -175,7 +175,7 @@ public sealed class JobSubmitter(
             BudgetUsd = submission.BudgetUsd,
             ServiceTier = submission.ServiceTier?.Tier ?? LlmWorkflow.Engine.Llm.ServiceTiers.Standard,
             Deadline = submission.ServiceTier?.Deadline,
-            StartBy = submission.StartBy,
+            StartBy = submission.TimeToLive is { } ttl ? (submission.RunAt ?? now) + ttl : null,
             IdempotencyKey = submission.IdempotencyKey,
             TraceId = System.Diagnostics.ActivityContext.TryParse(submission.TraceParent, submission.TraceState, out var trace)
                 ? trace.TraceId.ToHexString()
