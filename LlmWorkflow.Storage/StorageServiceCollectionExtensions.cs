@@ -93,6 +93,7 @@ public static class StorageServiceCollectionExtensions
         services.AddOptions<ScheduleOptions>().Bind(configuration.GetSection(ScheduleOptions.Section));
         services.AddSingleton<ScheduleStore>();
         services.AddSingleton<ScheduleNotices>();
+        services.AddSingleton<ScheduleBufferNotices>();
         services.AddSingleton<ScheduleTickRunner>();
     }
 
