@@ -42,6 +42,7 @@ public static class WorkerHostExtensions
         var drain = workerSection.GetValue("DrainTimeout", new WorkerOptions().DrainTimeout);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(10));
 
+        builder.Services.AddHostedService<RedisStopGuard>();
         builder.Services.AddSingleton<PostgresWriteBatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PostgresWriteBatcher>());
         builder.Services.AddSingleton<JobRunStore>();

@@ -30,7 +30,7 @@ public sealed record CreateScheduleRequest
     [Description("HMAC secret for the jobs' webhook signatures (else the service-wide LLM_WEBHOOK_SECRET). Never returned.")]
     public string? WebhookSecret { get; init; }
 
-    [Description("While the previous job of this schedule has not finished: skip (record the tick skipped, the default), allow (start anyway), cancel_previous (cancel it, then start).")]
+    [Description("While the previous job of this schedule has not finished: skip (record the tick skipped, the default), allow (start anyway), cancel_previous (cancel it, then start), buffer_one (record the tick buffered and start its job as soon as the previous job ends; a tick while one is buffered is skipped, reason overlap).")]
     public string? Overlap { get; init; }
 
     [Description("Ticks missed while the service was down: none (record them skipped), last (run only the latest, the default), all (run each within Schedules:CatchUpWindow, oldest first).")]
@@ -73,7 +73,7 @@ public sealed record UpdateScheduleRequest
     [Description("A new webhook signing secret; an empty string removes it.")]
     public string? WebhookSecret { get; init; }
 
-    [Description("skip | allow | cancel_previous.")]
+    [Description("skip | allow | cancel_previous | buffer_one (see CreateScheduleRequest.overlap).")]
     public string? Overlap { get; init; }
 
     [Description("none | last | all.")]
@@ -114,7 +114,8 @@ public sealed record ScheduleResponse(
     [property: Description("The schedule's decided ticks: GET /api/v1/schedules/{schedule_id}/ticks")] string TicksUrl,
     [property: Description("Each tick's job starts up to this many seconds after its tick.")] int JitterSeconds = 0,
     [property: Description("No tick before this time; null: from creation.")] DateTimeOffset? StartAt = null,
-    [property: Description("No tick after this time; null: without end.")] DateTimeOffset? EndAt = null);
+    [property: Description("No tick after this time; null: without end.")] DateTimeOffset? EndAt = null,
+    [property: Description("Under overlap buffer_one: the tick waiting for the previous job to end (its job starts then); null when none waits.")] DateTimeOffset? BufferedTickAt = null);
 
 /// <summary>One coming tick: the instant in UTC and the same instant on the schedule's wall clock.</summary>
 public sealed record ScheduleRunTime(DateTimeOffset Utc, DateTimeOffset Local);
@@ -125,11 +126,11 @@ public sealed record ScheduleListResponse(IReadOnlyList<ScheduleResponse> Schedu
 /// <summary>A schedule's decided ticks, newest first.</summary>
 public sealed record ScheduleTickListResponse(Guid ScheduleId, IReadOnlyList<ScheduleTickView> Ticks);
 
-/// <summary>One decided tick: started (with its job) or skipped (with the reason: paused, overlap, missed, no_concurrency_key).</summary>
+/// <summary>One decided tick: started (with its job), skipped (with the reason: paused, overlap, missed, no_concurrency_key) or buffered.</summary>
 public sealed record ScheduleTickView(
     DateTimeOffset TickAt,
-    [property: Description("started | skipped")] string Outcome,
-    [property: Description("Why a tick was skipped: paused, overlap (the previous job had not finished), missed (the service was down at its time), no_concurrency_key (the schedule's input no longer gives its workflow's concurrency key); null when started.")] string? Reason,
+    [property: Description("started | skipped | buffered (overlap buffer_one: waiting for the previous job to end, then started with its job)")] string Outcome,
+    [property: Description("Why a tick was skipped: paused, overlap (the previous job had not finished; under buffer_one, another tick was already buffered), missed (the service was down at its time), no_concurrency_key (the schedule's input no longer gives its workflow's concurrency key); null when started.")] string? Reason,
     Guid? JobId,
     [property: Description("How many ticks from tick_at this row stands for: 1, or more for ticks missed beyond the catch-up window, recorded as one.")] int TickCount,
     DateTimeOffset RecordedAt);

@@ -30,7 +30,9 @@ internal static class ScheduleEndpoints
                              "fields, invalid, or never ticking), timezone (not an IANA id), overlap, catch_up, input_data (not an " +
                              "object, or not matching the workflow's input_schema), priority, webhook_url (the webhook URL policy). " +
                              "Exactly one job starts per tick whatever the number of API and worker processes; a tick skipped " +
-                             "(paused, overlap, missed) is recorded with its reason (GET …/ticks). " + Dst);
+                             "(paused, overlap, missed) is recorded with its reason (GET …/ticks). overlap buffer_one (Temporal's " +
+                             "BUFFER_ONE) records the first tick that comes while the previous job runs as buffered (buffered_tick_at) " +
+                             "and starts its job as soon as that job ends; a further tick meanwhile is skipped (reason overlap). " + Dst);
         api.MapGet("/schedules", ListAsync)
             .WithName("ListSchedules")
             .WithSummary("List the caller's schedules, oldest first")
@@ -69,8 +71,10 @@ internal static class ScheduleEndpoints
                              "404 for an unknown schedule or another tenant's.");
         api.MapGet("/schedules/{scheduleId:guid}/ticks", ListTicksAsync)
             .WithName("ListScheduleTicks")
-            .WithSummary("The schedule's decided ticks, newest first: started (with job_id) or skipped (with the reason)")
-            .WithDescription("limit 1-500, default 100. Reasons: paused, overlap (the previous job had not finished, overlap skip), " +
+            .WithSummary("The schedule's decided ticks, newest first: started (with job_id), skipped (with the reason) or buffered")
+            .WithDescription("limit 1-500, default 100. buffered: overlap buffer_one holds the tick until the previous job ends, " +
+                             "then it is started with its job_id. Reasons: paused, overlap (the previous job had not finished, " +
+                             "overlap skip or buffer_one with a tick already buffered), " +
                              "missed (the service was down at the tick's time and catch_up did not run it; ticks older than " +
                              "Schedules:CatchUpWindow are one row, tick_count says how many). 404 for an unknown schedule or another tenant's.");
         return api;

@@ -193,7 +193,7 @@ public sealed partial class ScheduleCommands(
         return new ScheduleResponse(schedule.Id, schedule.Name, schedule.WorkflowName, schedule.Cron, schedule.TimeZone, JsonNode.Parse(schedule.InputData),
             schedule.Priority, schedule.WebhookUrl, schedule.Overlap, schedule.CatchUp, schedule.Paused, schedule.NextRunAt, nextRuns, schedule.UserId,
             schedule.CreatedAt, schedule.UpdatedAt, $"/api/v1/jobs?schedule_id={schedule.Id}", $"/api/v1/schedules/{schedule.Id}/ticks",
-            schedule.JitterSeconds, schedule.StartAt, schedule.EndAt);
+            schedule.JitterSeconds, schedule.StartAt, schedule.EndAt, schedule.BufferedTickAt);
     }
 
     /// <summary>Checks the draft's fields; returns it completed (input, protected secret, next tick when the timing changed) or the problems.</summary>

@@ -49,6 +49,9 @@ public sealed record Schedule
 
     public required DateTimeOffset NextRunAt { get; init; }
 
+    /// <summary>Under <c>buffer_one</c>: the one tick waiting for the previous job to end (recorded <c>buffered</c>); null when none waits.</summary>
+    public DateTimeOffset? BufferedTickAt { get; init; }
+
     public string? IdempotencyKey { get; init; }
 
     /// <summary>SHA-256 (hex) of the canonical body of the request that created the schedule with <see cref="IdempotencyKey"/>.</summary>
@@ -74,7 +77,13 @@ public static class ScheduleOverlap
     /// <summary>The unfinished jobs are cancelled (the cancel command's path) and the tick starts a job.</summary>
     public const string CancelPrevious = "cancel_previous";
 
-    public static IReadOnlyList<string> Values { get; } = [Skip, Allow, CancelPrevious];
+    /// <summary>
+    /// Temporal's BUFFER_ONE: the tick is recorded <c>buffered</c> and its job starts as soon as the unfinished jobs end
+    /// (their terminal transition tells the tickers); a tick while one is buffered is recorded skipped (reason <c>overlap</c>).
+    /// </summary>
+    public const string BufferOne = "buffer_one";
+
+    public static IReadOnlyList<string> Values { get; } = [Skip, Allow, CancelPrevious, BufferOne];
 }
 
 /// <summary>What happens to ticks that fell due while no ticker ran (downtime).</summary>
@@ -103,9 +112,13 @@ public static class TickReasons
     public const string NoConcurrencyKey = "no_concurrency_key";
 }
 
-/// <summary>A decided tick: <c>started</c> with its job, or <c>skipped</c> with its reason; <see cref="Count"/> ticks from <see cref="TickAt"/>.</summary>
+/// <summary>
+/// A decided tick: <c>started</c> with its job, <c>skipped</c> with its reason, or <c>buffered</c> (under <c>buffer_one</c>,
+/// until the previous job ends: then it is <c>started</c> with its job); <see cref="Count"/> ticks from <see cref="TickAt"/>.
+/// </summary>
 public sealed record ScheduleTick(Guid ScheduleId, DateTimeOffset TickAt, string Outcome, string? Reason, Guid? JobId, int Count, DateTimeOffset RecordedAt)
 {
     public const string Started = "started";
     public const string Skipped = "skipped";
+    public const string Buffered = "buffered";
 }

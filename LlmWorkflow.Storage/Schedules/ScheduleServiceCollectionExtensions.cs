@@ -13,6 +13,7 @@ public static class ScheduleServiceCollectionExtensions
         services.AddSingleton<ScheduleStore>();
         services.AddSingleton<IRetentionPurge, ScheduleTickRetention>();
         services.AddSingleton<ScheduleNotices>();
+        services.AddSingleton<ScheduleBufferNotices>();
         services.AddSingleton<ScheduleTickRunner>();
         return services;
     }

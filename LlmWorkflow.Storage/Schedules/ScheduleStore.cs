@@ -14,7 +14,7 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
     internal const string Columns =
         "id, tenant_id, user_id, name, workflow_name, cron, timezone, input_data::text AS input_data, priority, webhook_url, " +
         "webhook_secret, overlap, catch_up, paused, next_run_at, idempotency_key, created_at, updated_at, " +
-        "idempotency_fingerprint, idempotent_response::text AS idempotent_response, jitter_seconds, start_at, end_at";
+        "idempotency_fingerprint, idempotent_response::text AS idempotent_response, jitter_seconds, start_at, end_at, buffered_tick_at";
 
     // $1 id, $2 tenant, $3 user, $4 workflow, then the changeable fields ($5 name … $14 paused, see AddChangeable),
     // $15 next run at, $16 idempotency key, $17 created at (also updated at), $18 idempotency fingerprint, $19 idempotent response,
@@ -292,6 +292,7 @@ public sealed class ScheduleStore(NpgsqlDataSource dataSource)
         JitterSeconds = reader.Field<int>("jitter_seconds"),
         StartAt = reader.FieldOrNull<DateTimeOffset?>("start_at"),
         EndAt = reader.FieldOrNull<DateTimeOffset?>("end_at"),
+        BufferedTickAt = reader.FieldOrNull<DateTimeOffset?>("buffered_tick_at"),
     };
 
     private static NpgsqlParameter Text(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };

@@ -11,7 +11,8 @@ public sealed record BackfillResult(IReadOnlyList<ScheduleTick> Started, IReadOn
 /// Backfill (Temporal's): every tick of the schedule's cron in a past range, within its window, that no earlier
 /// decision started gets its job now, as a tick's job (action <c>schedule.backfill</c>). Exactly once per tick: the
 /// schedule's row lock orders it with the tickers and with other backfills, a tick recorded started is left alone,
-/// and a tick recorded skipped (missed, overlap, paused) is recorded started with its new job.
+/// and a tick recorded skipped (missed, overlap, paused) is recorded started with its new job; a buffered tick is left
+/// to start when the schedule's previous job ends (buffer_one).
 /// </summary>
 public sealed partial class ScheduleTickRunner
 {
@@ -23,7 +24,7 @@ public sealed partial class ScheduleTickRunner
 
     // $1 schedule id, $2 from, $3 to.
     private const string StartedTicksSql = """
-        SELECT tick_at FROM llm_schedule_ticks WHERE schedule_id = $1 AND tick_at BETWEEN $2 AND $3 AND outcome = 'started'
+        SELECT tick_at FROM llm_schedule_ticks WHERE schedule_id = $1 AND tick_at BETWEEN $2 AND $3 AND outcome IN ('started', 'buffered')
         """;
 
     // One array per column, as RecordTicksSql; a skipped tick becomes started with the backfill's job.

@@ -33,9 +33,15 @@ public sealed partial class ScheduleTickRunner(
     private static readonly string UnfinishedStatuses = string.Join(", ",
         Enum.GetValues<JobStatus>().Where(s => !s.IsTerminal()).Select(s => $"'{s.ToWire()}'"));
 
-    // $1 now.
-    private static readonly string ClaimDueSql =
-        $"SELECT {ScheduleStore.Columns} FROM llm_schedules WHERE next_run_at <= $1 AND NOT paused ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED";
+    // $1 now. Due: its next tick came, or (buffer_one) its buffered tick's previous jobs all ended.
+    private static readonly string ClaimDueSql = $"""
+        SELECT {ScheduleStore.Columns} FROM llm_schedules s
+         WHERE NOT paused
+           AND (next_run_at <= $1
+                OR (buffered_tick_at IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM llm_workflow_jobs j WHERE j.schedule_id = s.id AND j.status IN ({UnfinishedStatuses}))))
+         ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED
+        """;
 
     // $1 schedule id.
     private static readonly string UnfinishedJobsSql =
@@ -47,8 +53,8 @@ public sealed partial class ScheduleTickRunner(
         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[], $6::int[], $7::timestamptz[])
         """;
 
-    // $1 next tick, $2 schedule id, $3 the tick that was read.
-    private const string MoveNextSql = "UPDATE llm_schedules SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3";
+    // $1 next tick, $2 schedule id, $3 the tick that was read, $4 the buffered tick (buffer_one) or NULL.
+    private const string MoveNextSql = "UPDATE llm_schedules SET next_run_at = $1, buffered_tick_at = $4 WHERE id = $2 AND next_run_at = $3";
 
     /// <summary>Decides every tick due now, schedule by schedule; returns how many ticks were recorded.</summary>
     public async Task<int> RunDueAsync(CancellationToken cancellationToken)
@@ -78,14 +84,22 @@ public sealed partial class ScheduleTickRunner(
         {
             // Validated on every write; only a zone the host's tz database lost lands here. Parked, not spun on.
             LogUnreadable(schedule.Id, schedule.TimeZone);
-            await MoveNextAsync(transaction, schedule, now + TimeSpan.FromHours(1), cancellationToken);
+            await MoveNextAsync(transaction, schedule, now + TimeSpan.FromHours(1), schedule.BufferedTickAt, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             return 0;
         }
 
-        var plan = TickPlanner.Plan(schedule, cron, zone, now, options.Value);
+        // Claimed for its buffered tick alone, its next tick still ahead: nothing to plan.
+        var plan = schedule.NextRunAt <= now ? TickPlanner.Plan(schedule, cron, zone, now, options.Value) : new TickPlan([], schedule.NextRunAt);
         var unfinished = await UnfinishedJobsAsync(transaction, schedule.Id, cancellationToken);
-        var (started, ticks, toCancel) = Decide(schedule, plan, unfinished, now);
+        var (bufferedJob, bufferedTick) = StartBuffered(schedule, unfinished, now);
+        var buffered = bufferedTick is null ? schedule.BufferedTickAt : null;
+        var (started, ticks, toCancel) = Decide(schedule, plan, unfinished, now, ref buffered);
+        if (bufferedJob is not null)
+        {
+            started.Insert(0, bufferedJob);
+        }
+
         if (started.Count > 0)
         {
             // A tick's job is pinned like a submitted one: it runs the version current at its tick (see WorkflowVersions).
@@ -98,8 +112,17 @@ public sealed partial class ScheduleTickRunner(
             await jobs.SubmitAsync(started, transaction, cancellationToken);
         }
 
-        await RecordTicksAsync(transaction, ticks, cancellationToken);
-        if (!await MoveNextAsync(transaction, schedule, plan.NextRunAt, cancellationToken))
+        if (ticks.Count > 0)
+        {
+            await RecordTicksAsync(transaction, ticks, cancellationToken);
+        }
+
+        if (bufferedTick is not null)
+        {
+            await RecordBufferedStartAsync(transaction, bufferedTick, cancellationToken);
+        }
+
+        if (!await MoveNextAsync(transaction, schedule, plan.NextRunAt, buffered, cancellationToken))
         {
             // Unreachable under the row lock; kept so that a tick is never decided against a moved next_run_at.
             await transaction.RollbackAsync(cancellationToken);
@@ -118,15 +141,16 @@ public sealed partial class ScheduleTickRunner(
             await cancellation.CancelAsync(previous, cancellationToken);
         }
 
-        return ticks.Count;
+        return ticks.Count + (bufferedTick is null ? 0 : 1);
     }
 
     /// <summary>
     /// What each planned tick does under the schedule's overlap rule: skipped (with its reason) or started as a new job;
-    /// <c>cancel_previous</c> also names the unfinished jobs to cancel once the transaction commits.
+    /// <c>cancel_previous</c> also names the unfinished jobs to cancel once the transaction commits; <c>buffer_one</c>
+    /// buffers the first tick that overlaps (<paramref name="buffered"/>, null when none waits) and skips the next.
     /// </summary>
     private (List<WorkflowJob> Started, List<ScheduleTick> Ticks, List<Guid> ToCancel) Decide(
-        Schedule schedule, TickPlan plan, List<Guid> unfinished, DateTimeOffset now)
+        Schedule schedule, TickPlan plan, List<Guid> unfinished, DateTimeOffset now, ref DateTimeOffset? buffered)
     {
         var toCancel = new List<Guid>();
         var started = new List<WorkflowJob>();
@@ -139,7 +163,14 @@ public sealed partial class ScheduleTickRunner(
                 continue;
             }
 
-            if (schedule.Overlap == ScheduleOverlap.Skip && unfinished.Count > 0)
+            if (schedule.Overlap == ScheduleOverlap.BufferOne && unfinished.Count > 0 && buffered is null)
+            {
+                buffered = planned.TickAt;
+                ticks.Add(new ScheduleTick(schedule.Id, planned.TickAt, ScheduleTick.Buffered, null, null, 1, now));
+                continue;
+            }
+
+            if (schedule.Overlap is ScheduleOverlap.Skip or ScheduleOverlap.BufferOne && unfinished.Count > 0)
             {
                 ticks.Add(new ScheduleTick(schedule.Id, planned.TickAt, ScheduleTick.Skipped, TickReasons.Overlap, null, 1, now));
                 continue;
@@ -203,12 +234,14 @@ public sealed partial class ScheduleTickRunner(
     }
 
     /// <summary>Moves next_run_at past the decided ticks, only if it still holds the tick that was read.</summary>
-    private static async Task<bool> MoveNextAsync(NpgsqlTransaction transaction, Schedule schedule, DateTimeOffset next, CancellationToken cancellationToken)
+    private static async Task<bool> MoveNextAsync(
+        NpgsqlTransaction transaction, Schedule schedule, DateTimeOffset next, DateTimeOffset? buffered, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(MoveNextSql, transaction.Connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = next });
         command.Parameters.Add(new NpgsqlParameter { Value = schedule.Id });
         command.Parameters.Add(new NpgsqlParameter { Value = schedule.NextRunAt });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)buffered ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 

@@ -74,10 +74,10 @@ public sealed partial class AppHostRestartTerminalTests
             $"the orchestrator ended in {wholeStop.TotalSeconds:0.0} s");
         Assert.Equal("shut down", clusterState);
         Assert.True(postgresStop < TimeSpan.FromSeconds(5), $"postgres took {postgresStop.TotalSeconds:0.0} s to stop after Ctrl+C");
-        // Issue 80 asks for < 5 s; measured 0.8-7.5 s on the idle machine: a worker caught mid-command to redis-server,
-        // which stops at the same moment, waits out the Redis client's 5-s timeout (its heartbeat removal and the
-        // reconciler's pass no longer do). This bound holds that, and fails on the 13 s the unbounded goodbye took.
-        Assert.True(promptBack < TimeSpan.FromSeconds(10), $"Ctrl+C took {promptBack.TotalSeconds:0.0} s to give the prompt back");
+        // Issue 80's 5 s. redis-server stops first (0.5 s); a worker's Redis command issued after that waited in the
+        // client's backlog for its 5-s timeout (6.5-9.1 s worker exits, an 8.4 s prompt) until RedisStopGuard closed
+        // the client at a stop with Redis lost: workers gone in 1.1-1.4 s, the prompt back in about 3.4 s under load.
+        Assert.True(promptBack < TimeSpan.FromSeconds(5), $"Ctrl+C took {promptBack.TotalSeconds:0.0} s to give the prompt back");
         Assert.True(leftOver.Count == 0, $"Still running after the first Ctrl+C returned: {Describe(leftOver)}");
         Assert.True(ChildProcesses.Alive(firstRun).Count == 0, $"The orchestrator still ran a minute after Ctrl+C: {Describe(ChildProcesses.Alive(firstRun))}");
         Assert.Contains("FIRST=0", terminal.CaptureHistory(), StringComparison.Ordinal);

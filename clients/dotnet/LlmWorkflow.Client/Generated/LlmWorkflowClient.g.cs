@@ -305,7 +305,7 @@ public partial class LlmWorkflowClient
             headers: [],
             body: body, cancellationToken);
 
-    /// <summary>The schedule's decided ticks, newest first: started (with job_id) or skipped (with the reason) (<c>GET /api/v1/schedules/{scheduleId}/ticks</c>).</summary>
+    /// <summary>The schedule's decided ticks, newest first: started (with job_id), skipped (with the reason) or buffered (<c>GET /api/v1/schedules/{scheduleId}/ticks</c>).</summary>
     public Task<ScheduleTickListResponse> ListScheduleTicksAsync(Guid scheduleId, int? limit = null, CancellationToken cancellationToken = default) =>
         SendForJsonAsync<ScheduleTickListResponse>(HttpMethod.Get, $"/api/v1/schedules/{Escape(scheduleId)}/ticks",
             query: [("limit", Format(limit))],

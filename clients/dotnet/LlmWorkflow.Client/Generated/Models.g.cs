@@ -478,7 +478,7 @@ public sealed record CreateScheduleRequest
     [JsonPropertyName("webhook_secret")]
     public string? WebhookSecret { get; init; }
 
-    /// <summary>While the previous job of this schedule has not finished: skip (record the tick skipped, the default), allow (start anyway), cancel_previous (cancel it, then start).</summary>
+    /// <summary>While the previous job of this schedule has not finished: skip (record the tick skipped, the default), allow (start anyway), cancel_previous (cancel it, then start), buffer_one (record the tick buffered and start its job as soon as the previous job ends; a tick while one is buffered is skipped, reason overlap).</summary>
     [JsonPropertyName("overlap")]
     public string? Overlap { get; init; }
 
@@ -1715,6 +1715,10 @@ public sealed record ScheduleResponse
     /// <summary>No tick after this time; null: without end.</summary>
     [JsonPropertyName("end_at")]
     public DateTimeOffset? EndAt { get; init; }
+
+    /// <summary>Under overlap buffer_one: the tick waiting for the previous job to end (its job starts then); null when none waits.</summary>
+    [JsonPropertyName("buffered_tick_at")]
+    public DateTimeOffset? BufferedTickAt { get; init; }
 }
 
 public sealed record ScheduleRunTime
@@ -1740,11 +1744,11 @@ public sealed record ScheduleTickView
     [JsonPropertyName("tick_at")]
     public required DateTimeOffset TickAt { get; init; }
 
-    /// <summary>started | skipped</summary>
+    /// <summary>started | skipped | buffered (overlap buffer_one: waiting for the previous job to end, then started with its job)</summary>
     [JsonPropertyName("outcome")]
     public required string Outcome { get; init; }
 
-    /// <summary>Why a tick was skipped: paused, overlap (the previous job had not finished), missed (the service was down at its time), no_concurrency_key (the schedule's input no longer gives its workflow's concurrency key); null when started.</summary>
+    /// <summary>Why a tick was skipped: paused, overlap (the previous job had not finished; under buffer_one, another tick was already buffered), missed (the service was down at its time), no_concurrency_key (the schedule's input no longer gives its workflow's concurrency key); null when started.</summary>
     [JsonPropertyName("reason")]
     public string? Reason { get; init; }
 
@@ -2124,7 +2128,7 @@ public sealed record UpdateScheduleRequest
     [JsonPropertyName("webhook_secret")]
     public string? WebhookSecret { get; init; }
 
-    /// <summary>skip | allow | cancel_previous.</summary>
+    /// <summary>skip | allow | cancel_previous | buffer_one (see CreateScheduleRequest.overlap).</summary>
     [JsonPropertyName("overlap")]
     public string? Overlap { get; init; }
 

@@ -412,7 +412,7 @@ export interface paths {
         put?: never;
         /**
          * Create a schedule: a workflow run on every tick of a cron expression in a time zone
-         * @description 201 with the schedule and its next five ticks (UTC and local). A repeated Idempotency-Key with the same body gets the original answer again (201, the same body); the same key with a different body is a 422 problem (error idempotency_key_conflict). 400 names each invalid field: workflow_name (unknown), cron (not 5 or 6 fields, invalid, or never ticking), timezone (not an IANA id), overlap, catch_up, input_data (not an object, or not matching the workflow's input_schema), priority, webhook_url (the webhook URL policy). Exactly one job starts per tick whatever the number of API and worker processes; a tick skipped (paused, overlap, missed) is recorded with its reason (GET …/ticks). Daylight-saving time follows the zone's wall clock: a tick whose local time a spring-forward skips runs at the transition's first valid instant; a tick whose local time a fall-back repeats runs once, while a schedule every so many minutes or seconds keeps ticking through both repeated hours.
+         * @description 201 with the schedule and its next five ticks (UTC and local). A repeated Idempotency-Key with the same body gets the original answer again (201, the same body); the same key with a different body is a 422 problem (error idempotency_key_conflict). 400 names each invalid field: workflow_name (unknown), cron (not 5 or 6 fields, invalid, or never ticking), timezone (not an IANA id), overlap, catch_up, input_data (not an object, or not matching the workflow's input_schema), priority, webhook_url (the webhook URL policy). Exactly one job starts per tick whatever the number of API and worker processes; a tick skipped (paused, overlap, missed) is recorded with its reason (GET …/ticks). overlap buffer_one (Temporal's BUFFER_ONE) records the first tick that comes while the previous job runs as buffered (buffered_tick_at) and starts its job as soon as that job ends; a further tick meanwhile is skipped (reason overlap). Daylight-saving time follows the zone's wall clock: a tick whose local time a spring-forward skips runs at the transition's first valid instant; a tick whose local time a fall-back repeats runs once, while a schedule every so many minutes or seconds keeps ticking through both repeated hours.
          */
         post: operations["CreateSchedule"];
         delete?: never;
@@ -497,8 +497,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The schedule's decided ticks, newest first: started (with job_id) or skipped (with the reason)
-         * @description limit 1-500, default 100. Reasons: paused, overlap (the previous job had not finished, overlap skip), missed (the service was down at the tick's time and catch_up did not run it; ticks older than Schedules:CatchUpWindow are one row, tick_count says how many). 404 for an unknown schedule or another tenant's.
+         * The schedule's decided ticks, newest first: started (with job_id), skipped (with the reason) or buffered
+         * @description limit 1-500, default 100. buffered: overlap buffer_one holds the tick until the previous job ends, then it is started with its job_id. Reasons: paused, overlap (the previous job had not finished, overlap skip or buffer_one with a tick already buffered), missed (the service was down at the tick's time and catch_up did not run it; ticks older than Schedules:CatchUpWindow are one row, tick_count says how many). 404 for an unknown schedule or another tenant's.
          */
         get: operations["ListScheduleTicks"];
         put?: never;
@@ -1378,7 +1378,7 @@ export interface components {
             webhook_url?: null | string;
             /** @description HMAC secret for the jobs' webhook signatures (else the service-wide LLM_WEBHOOK_SECRET). Never returned. */
             webhook_secret?: null | string;
-            /** @description While the previous job of this schedule has not finished: skip (record the tick skipped, the default), allow (start anyway), cancel_previous (cancel it, then start). */
+            /** @description While the previous job of this schedule has not finished: skip (record the tick skipped, the default), allow (start anyway), cancel_previous (cancel it, then start), buffer_one (record the tick buffered and start its job as soon as the previous job ends; a tick while one is buffered is skipped, reason overlap). */
             overlap?: null | string;
             /** @description Ticks missed while the service was down: none (record them skipped), last (run only the latest, the default), all (run each within Schedules:CatchUpWindow, oldest first). */
             catch_up?: null | string;
@@ -2298,6 +2298,11 @@ export interface components {
              * @description No tick after this time; null: without end.
              */
             end_at: null | string;
+            /**
+             * Format: date-time
+             * @description Under overlap buffer_one: the tick waiting for the previous job to end (its job starts then); null when none waits.
+             */
+            buffered_tick_at: null | string;
         };
         ScheduleRunTime: {
             /** Format: date-time */
@@ -2313,9 +2318,9 @@ export interface components {
         ScheduleTickView: {
             /** Format: date-time */
             tick_at: string;
-            /** @description started | skipped */
+            /** @description started | skipped | buffered (overlap buffer_one: waiting for the previous job to end, then started with its job) */
             outcome: string;
-            /** @description Why a tick was skipped: paused, overlap (the previous job had not finished), missed (the service was down at its time), no_concurrency_key (the schedule's input no longer gives its workflow's concurrency key); null when started. */
+            /** @description Why a tick was skipped: paused, overlap (the previous job had not finished; under buffer_one, another tick was already buffered), missed (the service was down at its time), no_concurrency_key (the schedule's input no longer gives its workflow's concurrency key); null when started. */
             reason: null | string;
             /** Format: uuid */
             job_id: null | string;
@@ -2542,7 +2547,7 @@ export interface components {
             webhook_url?: null | string;
             /** @description A new webhook signing secret; an empty string removes it. */
             webhook_secret?: null | string;
-            /** @description skip | allow | cancel_previous. */
+            /** @description skip | allow | cancel_previous | buffer_one (see CreateScheduleRequest.overlap). */
             overlap?: null | string;
             /** @description none | last | all. */
             catch_up?: null | string;

@@ -1001,6 +1001,7 @@ export const schemaFields: Readonly<Record<string, readonly string[]>> = {
     "total"
   ],
   "ScheduleResponse": [
+    "buffered_tick_at",
     "catch_up",
     "created_at",
     "cron",
