@@ -89,11 +89,13 @@ public sealed class AgentOverheadTests(TestServers servers)
 
         public Task<AgentState> LoadAsync(string runId, string stepKey, CancellationToken cancellationToken) => inner.LoadAsync(runId, stepKey, cancellationToken);
 
-        public async Task SaveTurnAsync(string runId, string stepKey, AgentTurn turn, IReadOnlyList<AgentMessage> newMessages, CancellationToken cancellationToken)
+        public async Task<AgentToolEntry?> SaveTurnAsync(
+            string runId, string stepKey, AgentTurn turn, IReadOnlyList<AgentMessage> newMessages, AgentToolEntry? firstCall, CancellationToken cancellationToken)
         {
             var started = Stopwatch.GetTimestamp();
-            await inner.SaveTurnAsync(runId, stepKey, turn, newMessages, cancellationToken);
+            var begun = await inner.SaveTurnAsync(runId, stepKey, turn, newMessages, firstCall, cancellationToken);
             TurnMs += Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            return begun;
         }
 
         public async Task<AgentToolEntry> BeginToolCallAsync(string runId, string stepKey, AgentToolEntry entry, CancellationToken cancellationToken)
@@ -104,11 +106,13 @@ public sealed class AgentOverheadTests(TestServers servers)
             return begun;
         }
 
-        public async Task FinishToolCallAsync(string runId, string stepKey, int turn, string callId, string status, AgentMessage result, CancellationToken cancellationToken)
+        public async Task<AgentToolEntry?> FinishToolCallAsync(
+            string runId, string stepKey, int turn, string callId, string status, AgentMessage result, AgentToolEntry? nextCall, CancellationToken cancellationToken)
         {
             var started = Stopwatch.GetTimestamp();
-            await inner.FinishToolCallAsync(runId, stepKey, turn, callId, status, result, cancellationToken);
+            var begun = await inner.FinishToolCallAsync(runId, stepKey, turn, callId, status, result, nextCall, cancellationToken);
             ToolCallMs += Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            return begun;
         }
 
         public Task SetToolCallStatusAsync(string runId, string stepKey, int turn, string callId, string status, JsonObject arguments, CancellationToken cancellationToken) =>
