@@ -14,7 +14,7 @@ namespace LlmWorkflow.Tests.Agents;
 /// <summary>
 /// The agent step's own cost per turn, the model excluded: the offline mock answers each turn at once with a scripted
 /// tool call and the tool is a transform, so what is measured is the loop — the gateway call path, the turn checkpoint,
-/// the ledger's two writes, the events — on the PostgreSQL store. Prints CPU ms per turn and the ledger's ms per tool
+/// the ledger's write (a call's finish, which begins the next call; the first call is begun with the turn), the events — on the PostgreSQL store. Prints CPU ms per turn and the ledger's ms per tool
 /// call (docs/AGENTS.md quotes a Release run of it). It runs alone (<see cref="TimeBoundTests"/>): the CPU it reads is the
 /// whole test process's, so classes running beside it would count as the loop's.
 /// </summary>
