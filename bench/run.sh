@@ -5,6 +5,7 @@
 # in $OUT, and the medians with their ranges (and for e2e the ratio of ours to each yardstick) are printed at the end.
 #   bench/run.sh e2e 5000 1 32      # S2     bench/run.sh burst 2000 32     # S1     bench/run.sh io 500 1000     # S3
 #   bench/run.sh events 200 1       # live events over SSE (its client is always the Node one)
+#   bench/run.sh agent 50 21 1      # the agent step's CPU per turn and latency per tool call (fake OpenAI-compatible agent)
 # Environment: ROUNDS (3), CLIENTS ("dotnet node"; node applies to e2e and burst), YARDSTICK (1 for e2e and burst: BullMQ
 # for e2e, the same burst against bench/EmptyApi for burst), YARDSTICKS ("hangfire graphile" for e2e without an LLM
 # latency: the durable yardsticks, each run by bench/yardsticks/run.sh after BullMQ, "" for none), OUT, WARMUP (50: the
@@ -66,6 +67,8 @@ before_workflows=$(mktemp -d)
 mkdir -p "$before_workflows/definitions"
 cp -r bench/workflows/prompts "$before_workflows/"
 cp bench/workflows/definitions/bench_transform.json bench/workflows/definitions/bench_llm.json "$before_workflows/definitions/"
+# The agent scenario's base must have the agent step (99fb973 and later).
+[ "$scenario" = agent ] && cp bench/workflows/definitions/bench_agent.json "$before_workflows/definitions/"
 before_round() {
   local client
   for client in $clients; do

@@ -46,6 +46,8 @@ internal sealed class AgentLoop(AgentLoopSetup setup, StepContext context)
         for (var turn = 0; ; turn++)
         {
             AgentMessage answer;
+            // The ledger row of the call about to run, when the write before it (the turn's, the previous call's) began it.
+            AgentToolEntry? begun = null;
             if (recorded.TryGetValue(turn, out var done) && _state.Messages.TryGetValue(done.ResponseHash, out var stored))
             {
                 answer = stored;
@@ -58,7 +60,7 @@ internal sealed class AgentLoop(AgentLoopSetup setup, StepContext context)
                     return Finish(stop, null, turn, span);
                 }
 
-                answer = await CallModelAsync(turn, cancellationToken).ConfigureAwait(false);
+                (answer, begun) = await CallModelAsync(turn, cancellationToken).ConfigureAwait(false);
             }
 
             _previousSent = _history.Count;
@@ -70,13 +72,19 @@ internal sealed class AgentLoop(AgentLoopSetup setup, StepContext context)
                 return Finish("answered", answer.Text, turn + 1, span);
             }
 
-            foreach (var call in calls)
+            for (var i = 0; i < calls.Count; i++)
             {
-                _history.Add(await setup.Tools.RunAsync(this, turn, call, cancellationToken).ConfigureAwait(false));
+                var next = i + 1 < calls.Count ? calls[i + 1] : null;
+                var (result, nextBegun) = await setup.Tools.RunAsync(this, turn, calls[i], begun, next, cancellationToken).ConfigureAwait(false);
+                _history.Add(result);
+                begun = nextBegun;
                 _toolCalls++;
             }
         }
     }
+
+    /// <summary>A new ledger row for a call of <paramref name="turn"/> (status <c>started</c>, its idempotency key).</summary>
+    internal AgentToolEntry LedgerEntry(int turn, AgentToolCall call) => new(turn, call.CallId, call.Name, IdempotencyKey(turn, call.CallId), call.Arguments);
 
     internal StepContext Context => context;
 
@@ -127,9 +135,10 @@ internal sealed class AgentLoop(AgentLoopSetup setup, StepContext context)
 
     /// <summary>The next turn's worst case: the conversation's characters / 4 (plus the tool declarations) in, max_output_tokens out.</summary>
     private (int Input, int Output) Estimate() =>
-        (_history.Sum(m => TokenEstimator.Estimate(m.Canonical)) + setup.Tools.DeclarationTokens, _config.MaxOutputTokens);
+        (_history.Sum(m => m.EstimatedTokens) + setup.Tools.DeclarationTokens, _config.MaxOutputTokens);
 
-    private async Task<AgentMessage> CallModelAsync(int turn, CancellationToken cancellationToken)
+    /// <returns>The answer, and the ledger row of its first tool call, begun with the turn's own write.</returns>
+    private async Task<(AgentMessage Answer, AgentToolEntry? FirstCall)> CallModelAsync(int turn, CancellationToken cancellationToken)
     {
         using var span = AgentTelemetry.Chat(context, _config, turn);
         var (inputEstimate, outputEstimate) = Estimate();
@@ -168,13 +177,16 @@ internal sealed class AgentLoop(AgentLoopSetup setup, StepContext context)
         var record = new AgentTurn(turn, turn == 0 ? null : turn - 1, [.. _history.Skip(turn == 0 ? 0 : _previousSent).Select(m => m.Hash)], answer.Hash,
             call.Provider, call.Model, call.InputTokens, call.OutputTokens, call.CostUsd, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         // The paid answer is stored before anything acts on it, whatever cancellation says: a resumed loop reads it back.
-        await _store.SaveTurnAsync(RunId, StepKey, record, added, CancellationToken.None).ConfigureAwait(false);
+        // Its first tool call's ledger row is begun in the same write (the call runs next; a resume counts another attempt).
+        var calls = answer.Calls();
+        var firstCall = await _store.SaveTurnAsync(RunId, StepKey, record, added, calls.Count > 0 ? LedgerEntry(turn, calls[0]) : null,
+            CancellationToken.None).ConfigureAwait(false);
         AgentTelemetry.Answered(span, call, answer);
         Count(record, restored: false, call);
         await context.Run.Progress.PublishAsync(
             new LlmCallCompleted(RunId, context.Run.Now, context.Step.Id, call) { StepKey = StepKey }, cancellationToken).ConfigureAwait(false);
         await AgentEvents.TurnAsync(context, record, answer, cancellationToken).ConfigureAwait(false);
-        return answer;
+        return (answer, firstCall);
     }
 
     /// <summary>The provider's answer as one assistant message (text and tool calls); the gateway's text when no middleware saw it.</summary>

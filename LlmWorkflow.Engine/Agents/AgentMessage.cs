@@ -69,15 +69,27 @@ public sealed record AgentMessage(string Hash, string Canonical)
         return message;
     }
 
-    /// <summary>The function calls of an assistant message, in order.</summary>
-    public IReadOnlyList<AgentToolCall> Calls()
-    {
-        var json = JsonNode.Parse(Canonical)!.AsObject();
-        return [.. (json["calls"]?.AsArray() ?? []).Select(call => new AgentToolCall(
-            (string)call!["id"]!, (string)call["name"]!, call["arguments"] as JsonObject ?? []))];
-    }
+    private (IReadOnlyList<AgentToolCall> Calls, string? Text)? _parsed;
 
-    public string? Text => (string?)JsonNode.Parse(Canonical)!["text"];
+    /// <summary>The function calls of an assistant message, in order (parsed once: the loop and its events all ask).</summary>
+    public IReadOnlyList<AgentToolCall> Calls() => Parsed().Calls;
+
+    public string? Text => Parsed().Text;
+
+    private int? _tokens;
+
+    /// <summary>What the message adds to a prompt by the chars/4 rule (counted once: every later turn sends it again).</summary>
+    public int EstimatedTokens => _tokens ??= Llm.TokenEstimator.Estimate(Canonical);
+
+    private (IReadOnlyList<AgentToolCall> Calls, string? Text) Parsed() => _parsed ??= Parse(Canonical);
+
+    private static (IReadOnlyList<AgentToolCall>, string?) Parse(string canonical)
+    {
+        var json = JsonNode.Parse(canonical)!.AsObject();
+        IReadOnlyList<AgentToolCall> calls = [.. (json["calls"]?.AsArray() ?? []).Select(call => new AgentToolCall(
+            (string)call!["id"]!, (string)call["name"]!, call["arguments"] as JsonObject ?? []))];
+        return (calls, (string?)json["text"]);
+    }
 
     /// <summary>Arguments as one JSON object, whatever the provider's SDK parsed them into.</summary>
     public static JsonObject Arguments(IDictionary<string, object?>? arguments)

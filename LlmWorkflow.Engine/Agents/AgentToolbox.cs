@@ -22,22 +22,29 @@ internal sealed class AgentToolbox(IReadOnlyDictionary<string, IAgentTool> tools
 
     public IReadOnlyCollection<string> Names => [.. tools.Keys];
 
-    /// <summary>Runs (or reads back) one call and returns the tool-result message the model gets.</summary>
-    public async Task<AgentMessage> RunAsync(AgentLoop loop, int turn, AgentToolCall call, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs (or reads back) one call and returns the tool-result message the model gets, and the ledger row of
+    /// <paramref name="next"/> (the turn's next call) when this call's finish began it.
+    /// </summary>
+    /// <param name="begun">This call's ledger row when the write before it began it; else it is begun here.</param>
+    public async Task<(AgentMessage Result, AgentToolEntry? NextBegun)> RunAsync(
+        AgentLoop loop, int turn, AgentToolCall call, AgentToolEntry? begun, AgentToolCall? next, CancellationToken cancellationToken)
     {
         var context = loop.Context;
         var (runId, stepKey) = (context.Run.RunId, context.StepKey);
-        var entry = await Begin(loop, turn, call, cancellationToken).ConfigureAwait(false);
+        var entry = begun is { } row && row.Turn == turn && row.CallId == call.CallId
+            ? row
+            : await loop.Store.BeginToolCallAsync(runId, stepKey, loop.LedgerEntry(turn, call), cancellationToken).ConfigureAwait(false);
         if (entry.IsDone && entry.ResultHash is { } hash && loop.State.Messages.TryGetValue(hash, out var recorded))
         {
             loop.LogToolCall(turn, call.CallId, call.Name, entry.Status + " (recorded)");
-            return recorded;
+            return (recorded, null);
         }
 
         if (!tools.TryGetValue(call.Name, out var tool))
         {
             return await FinishAsync(loop, turn, call, AgentToolEntry.Failed,
-                Error("unknown_tool", $"There is no tool \"{call.Name}\"; the tools are: {string.Join(", ", tools.Keys)}."), cancellationToken).ConfigureAwait(false);
+                Error("unknown_tool", $"There is no tool \"{call.Name}\"; the tools are: {string.Join(", ", tools.Keys)}."), next, cancellationToken).ConfigureAwait(false);
         }
 
         var arguments = entry.Arguments;
@@ -46,7 +53,7 @@ internal sealed class AgentToolbox(IReadOnlyDictionary<string, IAgentTool> tools
             var decision = await AgentApproval.DecideAsync(loop, turn, call, entry, cancellationToken).ConfigureAwait(false);
             if (decision.Rejection is { } rejection)
             {
-                return await FinishAsync(loop, turn, call, AgentToolEntry.Rejected, rejection, cancellationToken).ConfigureAwait(false);
+                return await FinishAsync(loop, turn, call, AgentToolEntry.Rejected, rejection, next, cancellationToken).ConfigureAwait(false);
             }
 
             arguments = decision.Arguments;
@@ -74,22 +81,21 @@ internal sealed class AgentToolbox(IReadOnlyDictionary<string, IAgentTool> tools
             span?.SetTag("error.type", failure.GetType().Name);
         }
 
-        return await FinishAsync(loop, turn, call, status, result, cancellationToken).ConfigureAwait(false);
+        return await FinishAsync(loop, turn, call, status, result, next, cancellationToken).ConfigureAwait(false);
     }
 
-    private static Task<AgentToolEntry> Begin(AgentLoop loop, int turn, AgentToolCall call, CancellationToken cancellationToken) =>
-        loop.Store.BeginToolCallAsync(loop.Context.Run.RunId, loop.Context.StepKey,
-            new AgentToolEntry(turn, call.CallId, call.Name, loop.IdempotencyKey(turn, call.CallId), call.Arguments), cancellationToken);
-
-    private static async Task<AgentMessage> FinishAsync(AgentLoop loop, int turn, AgentToolCall call, string status, JsonNode? result, CancellationToken cancellationToken)
+    private static async Task<(AgentMessage Result, AgentToolEntry? NextBegun)> FinishAsync(
+        AgentLoop loop, int turn, AgentToolCall call, string status, JsonNode? result, AgentToolCall? next, CancellationToken cancellationToken)
     {
         var context = loop.Context;
         var message = AgentMessage.From(new ChatMessage(ChatRole.Tool, [new FunctionResultContent(call.CallId, result?.ToJsonString() ?? "null")]));
         // Done is done: the ledger row is written even if the run is being cancelled, so the call is never made again.
-        await loop.Store.FinishToolCallAsync(context.Run.RunId, context.StepKey, turn, call.CallId, status, message, CancellationToken.None).ConfigureAwait(false);
+        // The next call's row is begun in the same write (one round trip per call, not two).
+        var nextBegun = await loop.Store.FinishToolCallAsync(context.Run.RunId, context.StepKey, turn, call.CallId, status, message,
+            next is null ? null : loop.LedgerEntry(turn, next), CancellationToken.None).ConfigureAwait(false);
         loop.LogToolCall(turn, call.CallId, call.Name, status);
         await AgentEvents.ToolResultAsync(context, turn, call, status, result, cancellationToken).ConfigureAwait(false);
-        return message;
+        return (message, nextBegun);
     }
 
     private static JsonObject Error(string type, string message) => new() { ["error"] = new JsonObject { ["type"] = type, ["message"] = message } };

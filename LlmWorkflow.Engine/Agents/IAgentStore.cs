@@ -13,8 +13,13 @@ public interface IAgentStore
     /// <summary>Everything recorded for one agent step of one run.</summary>
     Task<AgentState> LoadAsync(string runId, string stepKey, CancellationToken cancellationToken);
 
-    /// <summary>Stores a finished (paid) turn with the messages it introduced; messages already stored are kept as they are.</summary>
-    Task SaveTurnAsync(string runId, string stepKey, AgentTurn turn, IReadOnlyList<AgentMessage> newMessages, CancellationToken cancellationToken);
+    /// <summary>
+    /// Stores a finished (paid) turn with the messages it introduced (messages already stored are kept as they are)
+    /// and, given <paramref name="firstCall"/>, begins that tool call's ledger row in the same transaction, as
+    /// <see cref="BeginToolCallAsync"/> would, returning it: a turn and its first call cost one round trip.
+    /// </summary>
+    Task<AgentToolEntry?> SaveTurnAsync(
+        string runId, string stepKey, AgentTurn turn, IReadOnlyList<AgentMessage> newMessages, AgentToolEntry? firstCall, CancellationToken cancellationToken);
 
     /// <summary>
     /// The ledger row of a tool call: created (status <c>started</c>, attempt 1) when there is none, else the existing
@@ -22,8 +27,13 @@ public interface IAgentStore
     /// </summary>
     Task<AgentToolEntry> BeginToolCallAsync(string runId, string stepKey, AgentToolEntry entry, CancellationToken cancellationToken);
 
-    /// <summary>Marks a tool call done (<c>finished</c>, <c>failed</c> or <c>rejected</c>) with its result message.</summary>
-    Task FinishToolCallAsync(string runId, string stepKey, int turn, string callId, string status, AgentMessage result, CancellationToken cancellationToken);
+    /// <summary>
+    /// Marks a tool call done (<c>finished</c>, <c>failed</c> or <c>rejected</c>) with its result message and, given
+    /// <paramref name="nextCall"/> (the turn's next call), begins that call's ledger row in the same transaction, as
+    /// <see cref="BeginToolCallAsync"/> would, returning it.
+    /// </summary>
+    Task<AgentToolEntry?> FinishToolCallAsync(
+        string runId, string stepKey, int turn, string callId, string status, AgentMessage result, AgentToolEntry? nextCall, CancellationToken cancellationToken);
 
     /// <summary>Records a call parked for approval (<c>awaiting_approval</c>) or its decided arguments (<c>approved</c>, edited or not).</summary>
     Task SetToolCallStatusAsync(string runId, string stepKey, int turn, string callId, string status, JsonObject arguments, CancellationToken cancellationToken);
@@ -74,7 +84,8 @@ public sealed class InMemoryAgentStore : IAgentStore
         return Task.FromResult(new AgentState(turns, tools, new Dictionary<string, AgentMessage>(_messages, StringComparer.Ordinal)));
     }
 
-    public Task SaveTurnAsync(string runId, string stepKey, AgentTurn turn, IReadOnlyList<AgentMessage> newMessages, CancellationToken cancellationToken)
+    public async Task<AgentToolEntry?> SaveTurnAsync(
+        string runId, string stepKey, AgentTurn turn, IReadOnlyList<AgentMessage> newMessages, AgentToolEntry? firstCall, CancellationToken cancellationToken)
     {
         foreach (var message in newMessages)
         {
@@ -86,19 +97,20 @@ public sealed class InMemoryAgentStore : IAgentStore
             _turns.GetOrAdd((runId, stepKey), _ => []).Add(turn);
         }
 
-        return Task.CompletedTask;
+        return firstCall is null ? null : await BeginToolCallAsync(runId, stepKey, firstCall, cancellationToken).ConfigureAwait(false);
     }
 
     public Task<AgentToolEntry> BeginToolCallAsync(string runId, string stepKey, AgentToolEntry entry, CancellationToken cancellationToken) =>
         Task.FromResult(_tools.AddOrUpdate((runId, stepKey, entry.Turn, entry.CallId), entry,
             (_, existing) => existing.IsDone || existing.Status == AgentToolEntry.AwaitingApproval ? existing : existing with { Attempts = existing.Attempts + 1 }));
 
-    public Task FinishToolCallAsync(string runId, string stepKey, int turn, string callId, string status, AgentMessage result, CancellationToken cancellationToken)
+    public async Task<AgentToolEntry?> FinishToolCallAsync(
+        string runId, string stepKey, int turn, string callId, string status, AgentMessage result, AgentToolEntry? nextCall, CancellationToken cancellationToken)
     {
         _messages.TryAdd(result.Hash, result);
         _tools.AddOrUpdate((runId, stepKey, turn, callId), _ => throw new InvalidOperationException("No ledger row for " + callId),
             (_, existing) => existing with { Status = status, ResultHash = result.Hash });
-        return Task.CompletedTask;
+        return nextCall is null ? null : await BeginToolCallAsync(runId, stepKey, nextCall, cancellationToken).ConfigureAwait(false);
     }
 
     public Task SetToolCallStatusAsync(string runId, string stepKey, int turn, string callId, string status, JsonObject arguments, CancellationToken cancellationToken)

@@ -106,7 +106,8 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
         return new AgentState(turns, calls, messages);
     }
 
-    public async Task SaveTurnAsync(string runId, string stepKey, AgentTurn turn, IReadOnlyList<AgentMessage> newMessages, CancellationToken cancellationToken)
+    public async Task<AgentToolEntry?> SaveTurnAsync(
+        string runId, string stepKey, AgentTurn turn, IReadOnlyList<AgentMessage> newMessages, AgentToolEntry? firstCall, CancellationToken cancellationToken)
     {
         var job = Guid.Parse(runId);
         await using var batch = dataSource.CreateBatch();
@@ -115,19 +116,44 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
             batch.BatchCommands.Add(Messages(job, newMessages));
         }
 
-        // One transaction: the turn never names a message that is not there.
+        // One transaction: the turn never names a message that is not there, and its first call's ledger row rides along.
         batch.BatchCommands.Add(BatchCommand(InsertTurnSql, job, stepKey, turn.Turn, (object?)turn.BaseTurn ?? DBNull.Value, turn.AddedHashes.ToArray(),
             turn.ResponseHash, turn.Provider, turn.Model, turn.InputTokens, turn.OutputTokens, (object?)turn.CostUsd ?? DBNull.Value, turn.DurationMs));
-        await batch.ExecuteNonQueryAsync(cancellationToken);
+        return await ExecuteBeginningAsync(batch, job, stepKey, firstCall, cancellationToken);
     }
 
     public async Task<AgentToolEntry> BeginToolCallAsync(string runId, string stepKey, AgentToolEntry entry, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(BeginToolSql);
-        AddParameters(command.Parameters, Guid.Parse(runId), stepKey, entry.Turn, entry.CallId, entry.ToolName, entry.IdempotencyKey, Json(entry.Arguments.ToJsonString()));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await using var batch = dataSource.CreateBatch();
+        return (await ExecuteBeginningAsync(batch, Guid.Parse(runId), stepKey, entry, cancellationToken))!;
+    }
+
+    public async Task<AgentToolEntry?> FinishToolCallAsync(
+        string runId, string stepKey, int turn, string callId, string status, AgentMessage result, AgentToolEntry? nextCall, CancellationToken cancellationToken)
+    {
+        var job = Guid.Parse(runId);
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(Messages(job, [result]));
+        batch.BatchCommands.Add(BatchCommand(FinishToolSql, job, stepKey, turn, callId, status, result.Hash));
+        return await ExecuteBeginningAsync(batch, job, stepKey, nextCall, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="batch"/> (one round trip, one transaction) with the ledger row of <paramref name="call"/>
+    /// begun first in it, and returns that row as the database has it; without a call, just runs the batch.
+    /// </summary>
+    private static async Task<AgentToolEntry?> ExecuteBeginningAsync(NpgsqlBatch batch, Guid job, string stepKey, AgentToolEntry? call, CancellationToken cancellationToken)
+    {
+        if (call is null)
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+            return null;
+        }
+
+        batch.BatchCommands.Insert(0, BatchCommand(BeginToolSql, job, stepKey, call.Turn, call.CallId, call.ToolName, call.IdempotencyKey, Json(call.Arguments.ToJsonString())));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return entry with
+        var begun = call with
         {
             ToolName = reader.GetString(0),
             IdempotencyKey = reader.GetString(1),
@@ -136,15 +162,12 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
             ResultHash = reader.IsDBNull(4) ? null : reader.GetString(4),
             Attempts = reader.GetInt32(5),
         };
-    }
+        // The statements after the first run as the reader moves on: their errors surface here, not lost.
+        while (await reader.NextResultAsync(cancellationToken))
+        {
+        }
 
-    public async Task FinishToolCallAsync(string runId, string stepKey, int turn, string callId, string status, AgentMessage result, CancellationToken cancellationToken)
-    {
-        var job = Guid.Parse(runId);
-        await using var batch = dataSource.CreateBatch();
-        batch.BatchCommands.Add(Messages(job, [result]));
-        batch.BatchCommands.Add(BatchCommand(FinishToolSql, job, stepKey, turn, callId, status, result.Hash));
-        await batch.ExecuteNonQueryAsync(cancellationToken);
+        return begun;
     }
 
     public async Task SetToolCallStatusAsync(string runId, string stepKey, int turn, string callId, string status, JsonObject arguments, CancellationToken cancellationToken)

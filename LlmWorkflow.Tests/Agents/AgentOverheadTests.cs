@@ -14,7 +14,7 @@ namespace LlmWorkflow.Tests.Agents;
 /// <summary>
 /// The agent step's own cost per turn, the model excluded: the offline mock answers each turn at once with a scripted
 /// tool call and the tool is a transform, so what is measured is the loop — the gateway call path, the turn checkpoint,
-/// the ledger's two writes, the events — on the PostgreSQL store. Prints CPU ms per turn and the ledger's ms per tool
+/// the ledger's write (a call's finish, which begins the next call; the first call is begun with the turn), the events — on the PostgreSQL store. Prints CPU ms per turn and the ledger's ms per tool
 /// call (docs/AGENTS.md quotes a Release run of it). It runs alone (<see cref="TimeBoundTests"/>): the CPU it reads is the
 /// whole test process's, so classes running beside it would count as the loop's.
 /// </summary>
@@ -89,11 +89,13 @@ public sealed class AgentOverheadTests(TestServers servers)
 
         public Task<AgentState> LoadAsync(string runId, string stepKey, CancellationToken cancellationToken) => inner.LoadAsync(runId, stepKey, cancellationToken);
 
-        public async Task SaveTurnAsync(string runId, string stepKey, AgentTurn turn, IReadOnlyList<AgentMessage> newMessages, CancellationToken cancellationToken)
+        public async Task<AgentToolEntry?> SaveTurnAsync(
+            string runId, string stepKey, AgentTurn turn, IReadOnlyList<AgentMessage> newMessages, AgentToolEntry? firstCall, CancellationToken cancellationToken)
         {
             var started = Stopwatch.GetTimestamp();
-            await inner.SaveTurnAsync(runId, stepKey, turn, newMessages, cancellationToken);
+            var begun = await inner.SaveTurnAsync(runId, stepKey, turn, newMessages, firstCall, cancellationToken);
             TurnMs += Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            return begun;
         }
 
         public async Task<AgentToolEntry> BeginToolCallAsync(string runId, string stepKey, AgentToolEntry entry, CancellationToken cancellationToken)
@@ -104,11 +106,13 @@ public sealed class AgentOverheadTests(TestServers servers)
             return begun;
         }
 
-        public async Task FinishToolCallAsync(string runId, string stepKey, int turn, string callId, string status, AgentMessage result, CancellationToken cancellationToken)
+        public async Task<AgentToolEntry?> FinishToolCallAsync(
+            string runId, string stepKey, int turn, string callId, string status, AgentMessage result, AgentToolEntry? nextCall, CancellationToken cancellationToken)
         {
             var started = Stopwatch.GetTimestamp();
-            await inner.FinishToolCallAsync(runId, stepKey, turn, callId, status, result, cancellationToken);
+            var begun = await inner.FinishToolCallAsync(runId, stepKey, turn, callId, status, result, nextCall, cancellationToken);
             ToolCallMs += Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            return begun;
         }
 
         public Task SetToolCallStatusAsync(string runId, string stepKey, int turn, string callId, string status, JsonObject arguments, CancellationToken cancellationToken) =>

@@ -12,6 +12,7 @@ using LlmWorkflow.LoadTest;
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- events [jobs=200] [concurrency=1] [llm_latency_ms: one LLM call per job]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- recovery [jobs=200] [window_seconds=30]
 //   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- fairness [backlog=2000] [cap=0: none] [small_jobs=20] [interval_ms=500] [llm_latency_ms=200]
+//   dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- agent [jobs=100] [turns=21] [concurrency=1]  (the agent step's cost per turn)
 //   LLMWF_BENCH_PG_DIR=/var/tmp/llmwf-scale dotnet run -c Release --project bench/LlmWorkflow.LoadTest -- scale [jobs=10000000] [rounds=3] [retention=1]
 var scenario = args.FirstOrDefault() ?? "";
 int Arg(int index, int fallback) => args.Length > index ? int.Parse(args[index], CultureInfo.InvariantCulture) : fallback;
@@ -37,12 +38,13 @@ var result = scenario switch
     "events" => await Scenarios.EventsAsync(environment, Arg(1, 200), Arg(2, 1), args.Length > 3 ? Arg(3, 0) : null),
     "recovery" => await Scenarios.RecoveryAsync(environment, Arg(1, 200), Arg(2, 30)),
     "fairness" => await FairnessScenario.RunAsync(environment, Arg(1, 2_000), Arg(2, 0), Arg(3, 20), Arg(4, 500), Arg(5, 200)),
+    "agent" => await AgentScenario.RunAsync(environment, Arg(1, 100), Arg(2, 21), Arg(3, 1)),
     "scale" => await ScaleScenario.RunAsync(environment, args.Length > 1 ? long.Parse(args[1], CultureInfo.InvariantCulture) : 10_000_000, Arg(2, 3), Arg(3, 1) != 0),
     _ => null,
 };
 if (result is null)
 {
-    Console.Error.WriteLine("Usage: LlmWorkflow.LoadTest submit [rate] [seconds] [workers] | throughput [jobs] [workers] | io [jobs] [latency_ms] [https 0|1] | e2e [jobs] [workers] [concurrency] [llm_latency_ms] | burst [requests] [concurrency] | burst-empty-api [requests] [concurrency] | events [jobs] [concurrency] [llm_latency_ms] | recovery [jobs] [window_seconds] | fairness [backlog] [cap] [small_jobs] [interval_ms] [llm_latency_ms] | scale [jobs] [rounds] [retention 0|1]");
+    Console.Error.WriteLine("Usage: LlmWorkflow.LoadTest submit [rate] [seconds] [workers] | throughput [jobs] [workers] | io [jobs] [latency_ms] [https 0|1] | e2e [jobs] [workers] [concurrency] [llm_latency_ms] | burst [requests] [concurrency] | burst-empty-api [requests] [concurrency] | events [jobs] [concurrency] [llm_latency_ms] | recovery [jobs] [window_seconds] | fairness [backlog] [cap] [small_jobs] [interval_ms] [llm_latency_ms] | agent [jobs] [turns] [concurrency] | scale [jobs] [rounds] [retention 0|1]");
     return 2;
 }
 

@@ -375,7 +375,7 @@ internal static class Scenarios
         }
     }
 
-    private static async Task WaitForWorkersAsync(BenchEnvironment environment, int workers)
+    internal static async Task WaitForWorkersAsync(BenchEnvironment environment, int workers)
     {
         // A worker is ready once its consumer runs (it logs "Worker started" at Information, the shipped level).
         var started = Stopwatch.GetTimestamp();

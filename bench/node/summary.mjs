@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 
 const rows = readFileSync(process.argv[2], 'utf8').trim().split('\n').map((line) => JSON.parse(line));
 const metrics = ['jobs_per_second', 'requests_per_second', 'p99_ms', 'submit_p99_ms', 'makespan_seconds', 'worker_peak_memory_mb', 'seconds', 'node_cpu_ms_per_job',
-  'open_ms.p50', 'first_event_ms.p50', 'first_event_ms.p99', 'terminal_event_ms.p50', 'terminal_event_ms.p99'];
+  'open_ms.p50', 'first_event_ms.p50', 'first_event_ms.p99', 'terminal_event_ms.p50', 'terminal_event_ms.p99',
+  // The agent scenario (bench/LlmWorkflow.LoadTest/AgentScenario.cs).
+  'cpu_ms_per_added_turn.service', 'cpu_ms_per_added_turn.workers', 'cpu_ms_per_added_turn.postgres', 'cpu_ms_per_added_turn.redis',
+  'cpu_ms_per_added_turn.api', 'pg_transactions_per_added_turn', 'tool_call_gap_ms.p50', 'tool_call_gap_ms.p99', 'added_ms_per_turn'];
 const get = (row, path) => path.split('.').reduce((value, key) => value?.[key], row);
 const groups = new Map();
 for (const row of rows) {
