@@ -139,5 +139,7 @@ errors=$(grep -E '^(fail|crit): ' "$log" || true)
 [ -z "$errors" ] || fail "error-level lines on a healthy run:"$'\n'"$errors"
 noisy=$(tail -n "+$((stop_line + 1))" "$log" | grep -E '^warn: ' || true)
 [ -z "$noisy" ] || fail "warnings while stopping:"$'\n'"$noisy"
+# The stop as the README shows it (its sample output is what a fresh clone prints).
+grep -E '^\[apphost\] (stopping|stopped)' "$log" || true
 echo "front door: passed (started, Aspire dashboard answered, ran hello_transform, its trace reached the dashboard, stopped cleanly with exit code 0; no processes left)"
 rm -f "$log"
