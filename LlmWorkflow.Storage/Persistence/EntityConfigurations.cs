@@ -28,7 +28,9 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.Property(j => j.LeaseOwner).HasMaxLength(200);
         job.Property(j => j.TraceId).HasMaxLength(32);
         job.Property(j => j.WorkerId).HasMaxLength(200);
-        job.Property(j => j.DefinitionHash).HasMaxLength(64).IsFixedLength();
+        job.Ignore(j => j.DefinitionHash);
+        job.Property(j => j.DefinitionDigest).HasColumnName("definition_digest");
+        job.Property(j => j.LegacyDefinitionHash).HasColumnName("definition_hash").HasMaxLength(64).IsFixedLength();
         job.Property(j => j.ForkedFromStep).HasMaxLength(255);
         job.Property(j => j.ConcurrencyKey).HasMaxLength(600);
         job.Property(j => j.ServiceTier).HasMaxLength(20).HasDefaultValue(Engine.Llm.ServiceTiers.Standard);
@@ -44,7 +46,6 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.Property(j => j.CreatedAt).HasDefaultValueSql("now()");
         job.Property(j => j.UpdatedAt).HasDefaultValueSql("now()");
 
-        job.HasIndex(j => j.CeleryTaskId).IsUnique().HasDatabaseName("idx_workflow_jobs_celery_task");
         job.HasIndex(j => j.CreatedAt).HasDatabaseName("idx_workflow_jobs_created_at");
         job.HasIndex(j => j.IsStale).HasFilter("is_stale = TRUE").HasDatabaseName("idx_workflow_jobs_stale");
         job.HasIndex(j => new { j.Status, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_status_created_at");

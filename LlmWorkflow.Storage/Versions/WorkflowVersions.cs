@@ -21,14 +21,20 @@ public sealed class WorkflowVersions(NpgsqlDataSource dataSource, WorkflowCatalo
     // $1 hash.
     private const string FindSql = "SELECT definition, prompts, prices FROM llm_workflow_versions WHERE hash = $1";
 
+    // A job names its version in definition_digest (bytes) or, written by a build before 20261129085000, in
+    // definition_hash (hex). No index serves this listing (one would cost every job an entry per row version): it reads
+    // the tenant's jobs through idx_workflow_jobs_tenant_created_at_id, or every job for the admin key.
     // $1 workflow name, $2 tenant (NULL: every tenant), $3 user (NULL: any user).
     private const string UsageSql = """
-        SELECT j.definition_hash AS hash, v.first_seen_at, count(*) AS jobs, min(j.created_at) AS first_used, max(j.created_at) AS last_used
-          FROM llm_workflow_jobs j
-          LEFT JOIN llm_workflow_versions v ON v.hash = j.definition_hash
-         WHERE j.workflow_name = $1 AND j.definition_hash IS NOT NULL AND ($2::text IS NULL OR j.tenant_id = $2)
-           AND ($3::text IS NULL OR j.user_id = $3)
-         GROUP BY j.definition_hash, v.first_seen_at
+        WITH j AS (
+            SELECT COALESCE(encode(j.definition_digest, 'hex'), j.definition_hash) AS hash, j.created_at
+              FROM llm_workflow_jobs j
+             WHERE j.workflow_name = $1 AND (j.definition_digest IS NOT NULL OR j.definition_hash IS NOT NULL)
+               AND ($2::text IS NULL OR j.tenant_id = $2) AND ($3::text IS NULL OR j.user_id = $3)
+        )
+        SELECT j.hash, v.first_seen_at, count(*) AS jobs, min(j.created_at) AS first_used, max(j.created_at) AS last_used
+          FROM j LEFT JOIN llm_workflow_versions v ON v.hash = j.hash
+         GROUP BY j.hash, v.first_seen_at
          ORDER BY max(j.created_at) DESC
         """;
 
