@@ -32,11 +32,11 @@ internal sealed class CompactJobRow : Migration
             """);
     }
 
+    // A rollback drops the digests: jobs pinned since read as from before pinning (they run the current definition).
     protected override void Down(MigrationBuilder migrationBuilder)
     {
         migrationBuilder.Sql("""
             CREATE UNIQUE INDEX IF NOT EXISTS idx_workflow_jobs_celery_task ON llm_workflow_jobs(celery_task_id);
-            UPDATE llm_workflow_jobs SET definition_hash = encode(definition_digest, 'hex') WHERE definition_digest IS NOT NULL;
             DROP INDEX IF EXISTS idx_workflow_jobs_version_ended;
             ALTER TABLE llm_workflow_jobs DROP COLUMN IF EXISTS definition_digest;
             """);
