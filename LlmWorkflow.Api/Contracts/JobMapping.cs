@@ -81,9 +81,14 @@ internal static class JobMapping
         static string? Text(JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
     }
 
-    /// <summary>The run attempts' traces (written by SQL, jsonb_build_object, in the wire's snake_case), oldest first.</summary>
+    /// <summary>
+    /// The run attempts' traces (written by SQL, jsonb_build_object, in the wire's snake_case), oldest first. A NULL
+    /// column after a run started is the first run continuing the submit's trace, which the claim does not write
+    /// (JobLifecycleStore.ClaimedAttemptTraces): its entry is the row's own trace id, worker and start.
+    /// </summary>
     private static JobAttemptTrace[] AttemptTraces(WorkflowJob job) =>
-        job.AttemptTraces?.Deserialize(WireJsonContext.Default.JobAttemptTraceArray) ?? [];
+        job.AttemptTraces?.Deserialize(WireJsonContext.Default.JobAttemptTraceArray)
+        ?? (job is { StartedAt: { } started, TraceId: { } trace, WorkerId: { } worker } ? [new JobAttemptTrace(1, trace, worker, started)] : []);
 
     /// <summary>
     /// The reused steps are the checkpoints the job's current attempt restored rather than ran: the newest checkpoint of

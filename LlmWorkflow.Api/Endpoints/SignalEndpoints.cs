@@ -89,7 +89,7 @@ internal static class SignalEndpoints
 
         var key = string.IsNullOrWhiteSpace(idempotencyKey) ? null : idempotencyKey;
         var payload = body.Length == 0 ? null : body;
-        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.WorkflowName, j.DefinitionHash, j.WaitData }).FirstAsync(cancellationToken);
+        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.WorkflowName, DefinitionHash = WorkflowJob.HashOf(j.DefinitionDigest, j.LegacyDefinitionHash), j.WaitData }).FirstAsync(cancellationToken);
         if (job.Status.IsTerminal())
         {
             // A client retrying a request whose answer it lost (the API killed mid-request) gets the first answer's

@@ -133,7 +133,7 @@ public sealed class JobCommands(
     /// </param>
     public async Task<RetryOutcome> RetryAsync(Guid jobId, string? fromStep, CancellationToken cancellationToken)
     {
-        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.Priority, j.WorkflowName, j.DefinitionHash }).FirstOrDefaultAsync(cancellationToken);
+        var job = await db.Jobs.AsNoTracking().Where(j => j.Id == jobId).Select(j => new { j.Status, j.Priority, j.WorkflowName, DefinitionHash = WorkflowJob.HashOf(j.DefinitionDigest, j.LegacyDefinitionHash) }).FirstOrDefaultAsync(cancellationToken);
         if (job is null)
         {
             return RetryOutcome.NotFound;

@@ -45,7 +45,7 @@ public sealed class JobForks(
     public async Task<ForkResult> ForkAsync(Guid sourceId, string? fromStep, JsonObject? overrides, CancellationToken cancellationToken)
     {
         var source = await db.Jobs.AsNoTracking().Where(j => j.Id == sourceId)
-            .Select(j => new { j.Status, j.WorkflowName, j.DefinitionHash, j.Priority }).FirstAsync(cancellationToken);
+            .Select(j => new { j.Status, j.WorkflowName, DefinitionHash = WorkflowJob.HashOf(j.DefinitionDigest, j.LegacyDefinitionHash), j.Priority }).FirstAsync(cancellationToken);
         if (!JobLifecycle.IsAllowed(JobTransition.Rerun, source.Status))
         {
             return new ForkResult(ForkOutcome.NotFinished);

@@ -45,12 +45,13 @@ public sealed partial class JobLifecycleStore
         """;
 
     // The attempt being retried is kept in previous_attempts (its outcome, error and timings), not overwritten;
-    // started_at restarts with the next claim so the new attempt's timings are its own. Its step rows stay too
-    // (keyed by job_attempt). A wait it had parked on is forgotten: a sleep run again sleeps again; so is a time-to-live
-    // (start_by), which would otherwise expire the retried job at once. The attempt's entry
-    // carries cost_usd, what its calls cost that the next attempt does not count again (the job's cost_usd less the
-    // earlier attempts' entries and the llm checkpoints still reused), so the finish adds it back (FinishSql) and the
-    // job's cost_usd counts every call paid. <paramref name="stillReused"/> picks the checkpoints the next attempt reuses.
+    // started_at restarts with the next claim so the new attempt's timings are its own (the first run's implied trace
+    // entry is written out first, see RecordedAttemptTraces). Its step rows stay too (keyed by job_attempt). A wait it
+    // had parked on is forgotten: a sleep run again sleeps again; so is a time-to-live (start_by), which would otherwise
+    // expire the retried job at once. The attempt's entry carries cost_usd, what its calls cost that the next attempt
+    // does not count again (the job's cost_usd less the earlier attempts' entries and the llm checkpoints still reused),
+    // so the finish adds it back (FinishSql) and the job's cost_usd counts every call paid. <paramref name="stillReused"/>
+    // picks the checkpoints the next attempt reuses.
     private static string RequeueSql(JobTransition transition, string stillReused = "TRUE") => $"""
         UPDATE llm_workflow_jobs
            SET previous_attempts = COALESCE(previous_attempts, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
@@ -62,6 +63,7 @@ public sealed partial class JobLifecycleStore
                             WHERE s.job_id = $1 AND s.is_checkpoint AND {stillReused}
                             ORDER BY s.step_key, s.job_attempt DESC) c
                         WHERE c.model IS NOT NULL AND c.reused_from_job_id IS NULL), 0))),
+               attempt_traces = {RecordedAttemptTraces("")},
                status = 'queued', retry_count = retry_count + 1, error_message = NULL, error_data = NULL, result_data = NULL,
                started_at = NULL, completed_at = NULL, cancel_requested_at = NULL, wait_data = NULL, start_by = NULL,
                queued_at = $2, dispatched_at = $2, updated_at = $2

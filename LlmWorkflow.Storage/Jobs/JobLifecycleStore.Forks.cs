@@ -14,7 +14,7 @@ public sealed partial class JobLifecycleStore
     // and copies of the source's checkpoints of the reused steps (the newest of each step key), under job_attempt 0 so
     // the fork's own attempts never collide with them, marked with the job they came from. Their usage rows are not
     // copied: the calls were paid by the source. Matches nothing unless the source is finished (the Rerun states).
-    // $1 fork id, $2 source job id, $3 from step, $4 now, $5 definition hash, $6 input (jsonb; NULL: the source's),
+    // $1 fork id, $2 source job id, $3 from step, $4 now, $5 definition digest (bytea), $6 input (jsonb; NULL: the source's),
     // $7 the step ids run again.
     private static readonly string ForkSql = $"""
         WITH source AS (
@@ -23,11 +23,11 @@ public sealed partial class JobLifecycleStore
             INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, priority, webhook_url, webhook_secret, webhook_events,
                                            user_id, username, action, status, input_data, debug_mode, budget_usd,
                                            queued_at, dispatched_at, created_at, updated_at, tenant_id, trace_id,
-                                           definition_hash, forked_from_job_id, forked_from_step, concurrency_key, concurrency_limit,
+                                           definition_digest, forked_from_job_id, forked_from_step, concurrency_key, concurrency_limit,
                                            service_tier, deadline)
             SELECT $1, $1::text, s.workflow_name, s.priority, s.webhook_url, s.webhook_secret, s.webhook_events,
                    s.user_id, s.username, s.action, '{JobLifecycle.Rule(JobTransition.Fork).To.ToWire()}', COALESCE($6::jsonb, s.input_data),
-                   s.debug_mode, s.budget_usd, $4, $4, $4, $4, s.tenant_id, NULL, $5, s.id, $3, s.concurrency_key, s.concurrency_limit,
+                   s.debug_mode, s.budget_usd, $4, $4, $4, $4, s.tenant_id, NULL, $5::bytea, s.id, $3, s.concurrency_key, s.concurrency_limit,
                    s.service_tier, s.deadline
               FROM source s
             RETURNING id
@@ -55,7 +55,7 @@ public sealed partial class JobLifecycleStore
         command.Parameters.Add(new NpgsqlParameter { Value = fork.SourceJobId });
         command.Parameters.Add(new NpgsqlParameter { Value = fork.FromStep });
         command.Parameters.Add(new NpgsqlParameter { Value = now });
-        command.Parameters.Add(new NpgsqlParameter { Value = fork.DefinitionHash });
+        command.Parameters.Add(new NpgsqlParameter { Value = Convert.FromHexString(fork.DefinitionHash), NpgsqlDbType = NpgsqlDbType.Bytea });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)fork.InputData ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Jsonb });
         command.Parameters.Add(new NpgsqlParameter { Value = fork.RerunStepIds.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

@@ -20,7 +20,7 @@ public sealed partial class JobLifecycleStore
     // $1 job id, $2 attempt, $3 trace id, $4 worker id.
     private static readonly string AttemptTraceSql = $"""
         UPDATE llm_workflow_jobs
-           SET attempt_traces = {AppendAttemptTrace("attempt_traces", "$2::int", "$3::text", "$4::text")}
+           SET attempt_traces = {AppendAttemptTrace(RecordedAttemptTraces(""), "$2::int", "$3::text", "$4::text")}
          WHERE id = $1 AND attempt = $2 AND lease_owner = $4 AND {JobLifecycle.KeyedGuard(JobTransition.Checkpoint)}
         """;
 
@@ -31,6 +31,30 @@ public sealed partial class JobLifecycleStore
     internal static string AppendAttemptTrace(string traces, string attempt, string traceId, string workerId) => $"""
         (CASE WHEN jsonb_array_length(COALESCE({traces}, '[]'::jsonb)) >= {MaxAttemptTraces} THEN {traces} - 0 ELSE COALESCE({traces}, '[]'::jsonb) END
                        || jsonb_build_array(jsonb_build_object('attempt', {attempt}, 'trace_id', {traceId}, 'worker_id', {workerId}, 'started_at', now())))
+        """;
+
+    /// <summary>
+    /// SQL for the claim's new <c>attempt_traces</c> (<c>j</c> the row before it, <paramref name="trace"/> the run's trace
+    /// id or NULL, <c>$2</c> the worker). A job's first run that continues its submit's trace is not written: the row's
+    /// <c>trace_id</c>, <c>worker_id</c> and <c>started_at</c> say it (<see cref="RecordedAttemptTraces"/>), so neither
+    /// the claim nor the finish writes it. A run whose trace is unknown records none, as before; '[]' then says
+    /// "nothing recorded" where NULL would read as the implied entry.
+    /// </summary>
+    internal static string ClaimedAttemptTraces(string trace) => $"""
+        CASE WHEN {trace} IS NULL THEN COALESCE({RecordedAttemptTraces("j.")}, '[]'::jsonb)
+             WHEN j.attempt_traces IS NULL AND j.started_at IS NULL AND j.attempt = 0 AND {trace} = j.trace_id THEN NULL
+             ELSE {AppendAttemptTrace(RecordedAttemptTraces("j."), "j.attempt + 1", trace, "$2::varchar")} END
+        """;
+
+    /// <summary>
+    /// SQL for the run starts a row records (<paramref name="alias"/> its table alias with its dot, or empty): its
+    /// <c>attempt_traces</c>, or when that is NULL the first run's entry its own columns imply (see
+    /// <see cref="ClaimedAttemptTraces"/>). Every statement that changes <c>worker_id</c> or <c>started_at</c> writes
+    /// this first (the claim, the retry), so the implied entry never outlives the values it is read from.
+    /// </summary>
+    internal static string RecordedAttemptTraces(string alias) => $"""
+        COALESCE({alias}attempt_traces, CASE WHEN {alias}started_at IS NOT NULL AND {alias}trace_id IS NOT NULL AND {alias}worker_id IS NOT NULL
+            THEN jsonb_build_array(jsonb_build_object('attempt', 1, 'trace_id', {alias}trace_id, 'worker_id', {alias}worker_id, 'started_at', {alias}started_at)) END)
         """;
 
     /// <summary>The claim's trace ids parameter: each of <paramref name="ids"/>' trace id, or null.</summary>

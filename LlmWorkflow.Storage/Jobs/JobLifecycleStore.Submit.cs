@@ -15,7 +15,7 @@ public sealed partial class JobLifecycleStore
 {
     // One array per column, one element per job: $1 ids, $2 workflow names, $3 priorities, $4 webhook URLs, $5 webhook secrets,
     // $6 webhook events (jsonb), $7 user ids, $8 usernames, $9 actions, $10 inputs, $11 debug modes, $12 budgets, $13 idempotency
-    // keys, $14 created at, $15 tenants, $16 trace ids, $17 run at, $18 schedule ids, $19 definition hashes, $20 idempotency
+    // keys, $14 created at, $15 tenants, $16 trace ids, $17 run at, $18 schedule ids, $19 definition digests (bytea), $20 idempotency
     // fingerprints, $21 idempotent responses, $22 concurrency keys, $23 concurrency limits, $24 service tiers, $25 deadlines,
     // $26 start-by times (ttl_seconds); within limits also $27 capped tenant ids, $28 their caps, $29 the slot waits' recheck time.
     // `r` is the submissions with `slot_by`: null, or what holds the job from the start (SubmitForSlot: tenant, key or both).
@@ -24,17 +24,17 @@ public sealed partial class JobLifecycleStore
             SELECT u.*, EXISTS (SELECT 1 FROM llm_workflow_pauses p WHERE p.workflow_name = u.workflow_name) AS held
               FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::text[],
                           $10::jsonb[], $11::bool[], $12::numeric[], $13::text[], $14::timestamptz[], $15::text[], $16::text[],
-                          $17::timestamptz[], $18::uuid[], $19::text[], $20::text[], $21::json[], $22::text[], $23::int[], $24::text[],
+                          $17::timestamptz[], $18::uuid[], $19::bytea[], $20::text[], $21::json[], $22::text[], $23::int[], $24::text[],
                           $25::timestamptz[], $26::timestamptz[])
                    AS u(id, workflow_name, priority, webhook_url, webhook_secret, webhook_events, user_id, username, action,
-                        input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id, trace_id, run_at, schedule_id, definition_hash,
+                        input_data, debug_mode, budget_usd, idempotency_key, created_at, tenant_id, trace_id, run_at, schedule_id, definition_digest,
                         idempotency_fingerprint, idempotent_response, concurrency_key, concurrency_limit, service_tier, deadline, start_by)
         ), r AS (
             {(withinLimits ? SubmitSlots() : "SELECT u.*, NULL::text AS slot_by FROM u")}
         )
         INSERT INTO llm_workflow_jobs (id, celery_task_id, workflow_name, priority, webhook_url, webhook_secret, webhook_events,
                                        user_id, username, action, status, input_data, debug_mode, budget_usd, idempotency_key,
-                                       queued_at, dispatched_at, created_at, updated_at, tenant_id, trace_id, run_at, schedule_id, definition_hash,
+                                       queued_at, dispatched_at, created_at, updated_at, tenant_id, trace_id, run_at, schedule_id, definition_digest,
                                        idempotency_fingerprint, idempotent_response, concurrency_key, concurrency_limit, wait_data,
                                        service_tier, deadline, start_by)
         SELECT r.id, r.id::text, r.workflow_name, r.priority, r.webhook_url, r.webhook_secret,
@@ -46,7 +46,7 @@ public sealed partial class JobLifecycleStore
                r.input_data, r.debug_mode, r.budget_usd, r.idempotency_key,
                COALESCE(r.run_at, r.created_at), CASE WHEN r.run_at IS NULL AND NOT r.held AND r.slot_by IS NULL THEN r.created_at END,
                r.created_at, r.created_at,
-               r.tenant_id, r.trace_id, COALESCE(r.run_at, CASE WHEN r.held THEN r.created_at END), r.schedule_id, r.definition_hash,
+               r.tenant_id, r.trace_id, COALESCE(r.run_at, CASE WHEN r.held THEN r.created_at END), r.schedule_id, r.definition_digest,
                r.idempotency_fingerprint, r.idempotent_response, r.concurrency_key, r.concurrency_limit,
                {(withinLimits ? SubmitSlotWait() : "NULL::jsonb")},
                COALESCE(r.service_tier, 'standard'), r.deadline, r.start_by
@@ -133,7 +133,7 @@ public sealed partial class JobLifecycleStore
         p.Add(Texts(jobs.Select(j => j.TraceId)));
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.RunAt).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.ScheduleId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-        p.Add(Texts(jobs.Select(j => j.DefinitionHash)));
+        p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.DefinitionDigest).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
         p.Add(Texts(jobs.Select(j => j.IdempotencyFingerprint)));
         p.Add(new NpgsqlParameter { Value = jobs.Select(j => j.IdempotentResponse).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Json });
         p.Add(Texts(jobs.Select(j => j.ConcurrencyKey)));

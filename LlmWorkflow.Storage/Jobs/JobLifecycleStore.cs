@@ -58,12 +58,11 @@ public sealed partial class JobLifecycleStore(
         UPDATE llm_workflow_jobs j
            SET status = 'processing', lease_owner = $2, worker_id = $2, lease_expires_at = now() + $3,
                started_at = COALESCE(j.started_at, now()), attempt = j.attempt + 1, updated_at = now(),
-               attempt_traces = CASE WHEN ({traces}::text[])[array_position($1::uuid[], j.id)] IS NULL THEN j.attempt_traces
-                   ELSE {AppendAttemptTrace("j.attempt_traces", "j.attempt + 1", $"({traces}::text[])[array_position($1::uuid[], j.id)]", "$2::varchar")} END
+               attempt_traces = {ClaimedAttemptTraces($"({traces}::text[])[array_position($1::uuid[], j.id)]")}
          WHERE j.id = ANY(ARRAY({ids}))
         RETURNING j.id, j.workflow_name, j.input_data, j.attempt, j.user_id, j.username, j.action, j.budget_usd, j.debug_mode,
                   j.priority, j.webhook_url IS NOT NULL AS has_webhook, j.webhook_events, j.wait_data,
-                  j.definition_hash, j.forked_from_job_id IS NOT NULL AS is_fork, j.tenant_id, j.concurrency_key, j.concurrency_limit,
+                  j.definition_digest, j.definition_hash, j.forked_from_job_id IS NOT NULL AS is_fork, j.tenant_id, j.concurrency_key, j.concurrency_limit,
                   j.service_tier, j.deadline
         """;
 
@@ -164,7 +163,7 @@ public sealed partial class JobLifecycleStore(
             reader.FieldOrNull<string[]>("webhook_events") ?? [])
         {
             ResumedWait = ReadWait(reader.FieldOrNull<string>("wait_data")),
-            DefinitionHash = reader.FieldOrNull<string>("definition_hash"),
+            DefinitionHash = WorkflowJob.HashOf(reader.FieldOrNull<byte[]>("definition_digest"), reader.FieldOrNull<string>("definition_hash")),
             IsFork = reader.Field<bool>("is_fork"),
             TenantId = reader.Field<string>("tenant_id"),
             ConcurrencyKey = reader.FieldOrNull<string>("concurrency_key"),

@@ -142,8 +142,25 @@ public sealed class WorkflowJob
     /// <summary>The schedule whose tick started this job; null for a job submitted directly.</summary>
     public Guid? ScheduleId { get; set; }
 
-    /// <summary>SHA-256 (hex) of the workflow version the job runs (<c>llm_workflow_versions</c>); null for jobs from before pinning.</summary>
-    public string? DefinitionHash { get; set; }
+    /// <summary>
+    /// SHA-256 (lowercase hex) of the workflow version the job runs (<c>llm_workflow_versions</c>); null for jobs from
+    /// before pinning. Stored as the 32-byte <see cref="DefinitionDigest"/>; rows an older build wrote carry the hex in
+    /// <see cref="LegacyDefinitionHash"/> instead.
+    /// </summary>
+    public string? DefinitionHash
+    {
+        get => HashOf(DefinitionDigest, LegacyDefinitionHash);
+        set => (DefinitionDigest, LegacyDefinitionHash) = (value is null ? null : Convert.FromHexString(value), null);
+    }
+
+    /// <summary>The version's SHA-256 as bytes (<c>definition_digest</c>, 33 bytes a row where the hex took 65).</summary>
+    public byte[]? DefinitionDigest { get; set; }
+
+    /// <summary>The hex <c>definition_hash</c> builds before 20261129085000 wrote (null on rows written since).</summary>
+    public string? LegacyDefinitionHash { get; set; }
+
+    /// <summary>A row's version hash from its two columns: the digest, else the hex an older build wrote.</summary>
+    public static string? HashOf(byte[]? digest, string? legacyHash) => digest is null ? legacyHash : Convert.ToHexStringLower(digest);
 
     /// <summary>
     /// The workflow's <c>concurrency.key</c> resolved for this job, scoped as <c>tenant/workflow/key</c>: at most

@@ -28,7 +28,8 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.Property(j => j.LeaseOwner).HasMaxLength(200);
         job.Property(j => j.TraceId).HasMaxLength(32);
         job.Property(j => j.WorkerId).HasMaxLength(200);
-        job.Property(j => j.DefinitionHash).HasMaxLength(64).IsFixedLength();
+        job.Ignore(j => j.DefinitionHash);
+        job.Property(j => j.LegacyDefinitionHash).HasColumnName("definition_hash").HasMaxLength(64).IsFixedLength();
         job.Property(j => j.ForkedFromStep).HasMaxLength(255);
         job.Property(j => j.ConcurrencyKey).HasMaxLength(600);
         job.Property(j => j.ServiceTier).HasMaxLength(20).HasDefaultValue(Engine.Llm.ServiceTiers.Standard);

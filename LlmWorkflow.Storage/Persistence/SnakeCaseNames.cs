@@ -3,14 +3,15 @@ using Microsoft.EntityFrameworkCore;
 
 namespace LlmWorkflow.Storage.Persistence;
 
-/// <summary>Maps every property to a snake_case column (EFCore.NamingConventions is not in our registry).</summary>
+/// <summary>Maps every property not named by its configuration to a snake_case column (EFCore.NamingConventions is not in our registry).</summary>
 internal static class SnakeCaseNames
 {
     public static void Apply(ModelBuilder modelBuilder)
     {
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
         {
-            foreach (var property in entity.GetProperties())
+            // A name a configuration gave (HasColumnName: a column kept under its old name) stays.
+            foreach (var property in entity.GetProperties().Where(p => p.FindAnnotation(Microsoft.EntityFrameworkCore.Metadata.RelationalAnnotationNames.ColumnName) is null))
             {
                 property.SetColumnName(ToSnakeCase(property.Name));
             }

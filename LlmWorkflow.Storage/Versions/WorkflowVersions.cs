@@ -21,14 +21,26 @@ public sealed class WorkflowVersions(NpgsqlDataSource dataSource, WorkflowCatalo
     // $1 hash.
     private const string FindSql = "SELECT definition, prompts, prices FROM llm_workflow_versions WHERE hash = $1";
 
+    // A job names its version in definition_digest (bytes) or, written by a build before 20261129085000, in
+    // definition_hash (hex). Each part has its index: finished jobs' digests idx_workflow_jobs_version_ended (one entry a
+    // job: the finish's row version), unfinished jobs idx_workflow_jobs_status_created_at, the hex idx_workflow_jobs_definition.
     // $1 workflow name, $2 tenant (NULL: every tenant), $3 user (NULL: any user).
     private const string UsageSql = """
-        SELECT j.definition_hash AS hash, v.first_seen_at, count(*) AS jobs, min(j.created_at) AS first_used, max(j.created_at) AS last_used
-          FROM llm_workflow_jobs j
-          LEFT JOIN llm_workflow_versions v ON v.hash = j.definition_hash
-         WHERE j.workflow_name = $1 AND j.definition_hash IS NOT NULL AND ($2::text IS NULL OR j.tenant_id = $2)
-           AND ($3::text IS NULL OR j.user_id = $3)
-         GROUP BY j.definition_hash, v.first_seen_at
+        WITH j AS (
+            SELECT encode(definition_digest, 'hex') AS hash, created_at, tenant_id, user_id FROM llm_workflow_jobs
+             WHERE workflow_name = $1 AND definition_digest IS NOT NULL AND status IN ('completed', 'failed', 'cancelled')
+            UNION ALL
+            SELECT encode(definition_digest, 'hex'), created_at, tenant_id, user_id FROM llm_workflow_jobs
+             WHERE workflow_name = $1 AND definition_digest IS NOT NULL
+               AND status IN ('pending', 'queued', 'processing', 'scheduled', 'waiting')
+            UNION ALL
+            SELECT definition_hash, created_at, tenant_id, user_id FROM llm_workflow_jobs
+             WHERE workflow_name = $1 AND definition_hash IS NOT NULL
+        )
+        SELECT j.hash, v.first_seen_at, count(*) AS jobs, min(j.created_at) AS first_used, max(j.created_at) AS last_used
+          FROM j LEFT JOIN llm_workflow_versions v ON v.hash = j.hash
+         WHERE ($2::text IS NULL OR j.tenant_id = $2) AND ($3::text IS NULL OR j.user_id = $3)
+         GROUP BY j.hash, v.first_seen_at
          ORDER BY max(j.created_at) DESC
         """;
 
