@@ -25,7 +25,7 @@ public sealed partial class JobLifecycleStore
                        ORDER BY run_at
                        LIMIT $1
                        FOR UPDATE SKIP LOCKED)
-        RETURNING id, priority, run_at AS waiting_since
+        RETURNING id, priority, run_at AS waiting_since, trace_id
         """;
 
     // No parameters.
@@ -237,7 +237,8 @@ public sealed partial class JobLifecycleStore
         var woken = new List<MarkedDispatch>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            woken.Add(new MarkedDispatch(new JobDispatch(reader.Field<Guid>("id"), reader.Field<int>("priority")), reader.Field<DateTimeOffset>("waiting_since")));
+            var dispatch = JobDispatch.ContinuingTrace(reader.Field<Guid>("id"), reader.Field<int>("priority"), reader.FieldOrNull<string>("trace_id"));
+            woken.Add(new MarkedDispatch(dispatch, reader.Field<DateTimeOffset>("waiting_since")));
         }
 
         return woken;

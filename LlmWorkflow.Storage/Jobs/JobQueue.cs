@@ -184,7 +184,17 @@ internal sealed class DispatchNotices
 }
 
 /// <summary>What travels in a dispatch stream entry: the job id (Postgres holds everything else) and the trace context.</summary>
-public sealed record JobDispatch(Guid JobId, int Priority, string? TraceParent = null, string? TraceState = null);
+public sealed record JobDispatch(Guid JobId, int Priority, string? TraceParent = null, string? TraceState = null)
+{
+    /// <summary>
+    /// The dispatch of a run its due time starts (a <c>run_at</c>, a sleep's or a wait's timeout, a parked step's
+    /// re-check), continuing the job's own trace (<paramref name="traceId"/>, its submit's): the run joins that trace
+    /// instead of opening a new one, so a job parked for hours is one trace in the Aspire dashboard, not one per
+    /// wake-up (issue 80). The parent span id is new: the submit's is not stored. Without a trace id, none.
+    /// </summary>
+    public static JobDispatch ContinuingTrace(Guid jobId, int priority, string? traceId) =>
+        new(jobId, priority, traceId is { Length: 32 } ? $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01" : null);
+}
 
 /// <summary>A dispatch entry read from a stream, with what is needed to acknowledge it.</summary>
 public sealed record DispatchedJob(JobDispatch Dispatch, string StreamKey, string EntryId);
