@@ -38,7 +38,7 @@ public sealed class DelayedRunTests(TestServers servers)
         var listedBeforeDue = DateTimeOffset.UtcNow < runAt;
         var scheduled = listed!["jobs"]!.AsArray().Select(j => (string?)j!["job_id"]).ToList();
         Assert.Contains((string?)far["job_id"], scheduled);
-        Assert.Equal(listedBeforeDue ? 2 : scheduled.Count, scheduled.Count);
+        Assert.InRange(scheduled.Count, listedBeforeDue ? 2 : 1, 2);
 
         var done = await JobPolling.WaitForTerminalAsync(rig.Client, (string)soon["status_url"]!, TimeSpan.FromSeconds(30), ct);
         Assert.Equal("completed", (string?)done["status"]);
