@@ -8,16 +8,19 @@ namespace LlmWorkflow.Tests.Pipeline;
 
 /// <summary>
 /// Delayed runs (<c>run_at</c>, <c>delay_seconds</c>): a job is <c>scheduled</c> until due, holding no worker slot, then
-/// runs once, woken by a push (the API's notice cuts the workers' sleep short) and not by a slow poll: the shipped
-/// reconcile interval (3 s) is kept so the safety-net pass cannot be what starts it on time. A reschedule moves it,
+/// runs once, woken by a push (the API's notice cuts the workers' sleep short) and not by a slow poll: the reconcile
+/// pass is off (<see cref="ApiWorkerRig.SafetyNetOff"/>), so it cannot be what starts it. A reschedule moves it,
 /// a cancel while scheduled ends it, bad times are refused naming the field, and a job that fell due while no worker
 /// ran starts as soon as one does.
 /// </summary>
 [IntegrationTest]
 public sealed class DelayedRunTests(TestServers servers)
 {
-    /// <summary>Generous for a loaded CI machine; the bench measures the 50 ms target.</summary>
-    private static readonly TimeSpan Lateness = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// Generous for a loaded CI machine; a lost push would make the start a minute late (the due-time loop's reread).
+    /// The bench measures the 50 ms target.
+    /// </summary>
+    private static readonly TimeSpan Lateness = TimeSpan.FromSeconds(5);
 
     [Fact]
     public async Task ADelayedJobIsScheduledUntilDueThenRunsOnceOnTime()

@@ -33,7 +33,7 @@ public sealed class SignalTests(TestServers servers) : IAsyncLifetime
         _postgres = environment.PostgresConnectionString;
         var settings = environment.Settings(PipelineTestWorkflows.Settings(_llm, new Dictionary<string, string?>
         {
-            ["Worker:ReconcileInterval"] = "00:00:03",
+            ["Worker:ReconcileInterval"] = ApiWorkerRig.SafetyNetOff,
             ["Auth:ApiKeys:2:Name"] = "other",
             ["Auth:ApiKeys:2:Key"] = OtherTenantKey,
             ["Auth:ApiKeys:2:Tenant"] = "other-app",
@@ -69,7 +69,8 @@ public sealed class SignalTests(TestServers servers) : IAsyncLifetime
         Assert.Equal("ship it", (string?)done["result"]!["output"]!["approval"]!["comment"]);
         var second = done["steps"]!.AsArray().Single(s => (string?)s!["step_id"] == "second")!;
         var resumedAfter = DateTimeOffset.Parse((string)second["started_at"]!, CultureInfo.InvariantCulture) - answeredAt;
-        Assert.True(resumedAfter < TimeSpan.FromSeconds(1), $"the step after the wait started {resumedAfter.TotalMilliseconds:F0} ms after the signal's 202");
+        // Only the signal's push can resume it in this time (the safety-net pass is off); generous for a loaded machine.
+        Assert.True(resumedAfter < TimeSpan.FromSeconds(5), $"the step after the wait started {resumedAfter.TotalMilliseconds:F0} ms after the signal's 202");
         Assert.Equal(1, PipelineTestWorkflows.CallsContaining(_llm, "FIRST: draft about resume."));
         Assert.Equal(1, PipelineTestWorkflows.CallsContaining(_llm, "SECOND: about resume, apply: ship it"));
     }
