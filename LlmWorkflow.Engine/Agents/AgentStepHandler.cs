@@ -107,7 +107,7 @@ internal sealed class AgentStepHandler(
                 AgentToolDefinition.Http => new HttpAgentTool(definition, services.ToolHttp, services.MaxToolResultChars),
                 AgentToolDefinition.Transform => new TransformAgentTool(definition, transforms),
                 AgentToolDefinition.ExternalApi => new ExternalApiAgentTool(definition, external),
-                AgentToolDefinition.Workflow => new WorkflowAgentTool(definition, services.Workflows, context),
+                AgentToolDefinition.Workflow => new WorkflowAgentTool(definition, services.Workflows, services.Store, context),
                 _ => throw WorkflowException.Config("unsupported_tool", $"Tool \"{definition.Name}\": type \"{definition.Type}\" is not supported."),
             };
             definitions[definition.Name] = definition;

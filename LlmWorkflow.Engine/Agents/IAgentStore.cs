@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Execution;
 
 namespace LlmWorkflow.Engine.Agents;
 
@@ -37,6 +38,14 @@ public interface IAgentStore
 
     /// <summary>Records a call parked for approval (<c>awaiting_approval</c>) or its decided arguments (<c>approved</c>, edited or not).</summary>
     Task SetToolCallStatusAsync(string runId, string stepKey, int turn, string callId, string status, JsonObject arguments, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The checkpoints of the child run a <c>workflow</c> tool's call starts, scoped to that call (the job
+    /// <paramref name="runId"/> and the call's idempotency key <paramref name="callKey"/>): the engine's runner saves each
+    /// finished child step here and restores it when the call runs again after a crash, so the child resumes from its
+    /// last finished step instead of paying its finished LLM calls again.
+    /// </summary>
+    ICheckpointStore ChildCheckpoints(string runId, string callKey);
 }
 
 /// <param name="BaseTurn">The turn whose sent messages this one's start with (the previous turn); null for the first.</param>
@@ -71,6 +80,7 @@ public sealed class InMemoryAgentStore : IAgentStore
     private readonly ConcurrentDictionary<string, AgentMessage> _messages = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string, string), List<AgentTurn>> _turns = new();
     private readonly ConcurrentDictionary<(string, string, int, string), AgentToolEntry> _tools = new();
+    private readonly ConcurrentDictionary<(string, string), InMemoryCheckpointStore> _children = new();
 
     public Task<AgentState> LoadAsync(string runId, string stepKey, CancellationToken cancellationToken)
     {
@@ -119,4 +129,6 @@ public sealed class InMemoryAgentStore : IAgentStore
             (_, existing) => existing with { Status = status, Arguments = (JsonObject)arguments.DeepClone() });
         return Task.CompletedTask;
     }
+
+    public ICheckpointStore ChildCheckpoints(string runId, string callKey) => _children.GetOrAdd((runId, callKey), _ => new InMemoryCheckpointStore());
 }

@@ -37,11 +37,14 @@ public sealed class CatalogChildWorkflows(Func<string, WorkflowDefinition?> find
 /// <c>workflow</c>: a sub-workflow run as a tool. The child's input is the tool's <c>input</c> template resolved against
 /// the arguments (<c>${item.x}</c>), or the arguments themselves; it must pass the child's <c>input_schema</c>. The
 /// model gets <c>{"workflow", "status", "output"}</c> (or <c>"error"</c>). Like every tool the call goes through the
-/// ledger: a finished child is never run again; a child interrupted by a crash runs again from its start under the
-/// same run id (derived from the call's idempotency key). Its LLM usage is added to the agent step's, and the job's
-/// remaining <c>max_cost_usd</c> is its own. A child cannot wait (sleep, signals, approvals) and cannot contain an agent step.
+/// ledger: a finished child is never run again. Inside the call the child's steps are checkpointed on the agent store
+/// under the call's idempotency key (<see cref="IAgentStore.ChildCheckpoints"/>), so a child interrupted by a crash
+/// resumes, under the same run id, from its last finished step: a finished child LLM call is not paid again. Its LLM
+/// usage (restored steps' included, as a resumed job counts them) is added to the agent step's, and the job's remaining
+/// <c>max_cost_usd</c> is its own. A child cannot wait (sleep, signals, approvals) and cannot contain an agent step.
 /// </summary>
-internal sealed class WorkflowAgentTool(AgentToolDefinition definition, IChildWorkflows? workflows, StepContext parent) : DeclaredAgentTool(definition)
+internal sealed class WorkflowAgentTool(AgentToolDefinition definition, IChildWorkflows? workflows, IAgentStore store, StepContext parent)
+    : DeclaredAgentTool(definition)
 {
     public override async Task<JsonNode?> InvokeAsync(AgentToolInvocation invocation, CancellationToken cancellationToken)
     {
@@ -63,6 +66,7 @@ internal sealed class WorkflowAgentTool(AgentToolDefinition definition, IChildWo
         var result = await children.RunAsync(child, input, new WorkflowRunOptions
         {
             RunId = ChildRunId(invocation.IdempotencyKey),
+            Checkpoints = store.ChildCheckpoints(run.RunId, invocation.IdempotencyKey),
             Context = run.Context,
             Prompts = run.Prompts,
             Prices = run.Prices,

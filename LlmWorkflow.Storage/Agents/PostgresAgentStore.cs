@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Agents;
+using LlmWorkflow.Engine.Execution;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -8,7 +9,8 @@ namespace LlmWorkflow.Storage.Agents;
 /// <summary>
 /// The agent step's state in PostgreSQL (migration <c>20261129010000_AgentState</c>): <c>llm_agent_messages</c> (each
 /// message once per job, by SHA-256 of its canonical JSON), <c>llm_agent_turns</c> (a paid turn: usage, the answer's
-/// address and the addresses it added to the turn before) and <c>llm_agent_tool_calls</c> (the tool ledger).
+/// address and the addresses it added to the turn before) and <c>llm_agent_tool_calls</c> (the tool ledger); the
+/// checkpoints of workflow tools' child runs in <c>llm_agent_child_steps</c> (<see cref="PostgresChildCheckpoints"/>).
 /// </summary>
 public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStore
 {
@@ -176,6 +178,8 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
         AddParameters(command.Parameters, Guid.Parse(runId), stepKey, turn, callId, status, Json(arguments.ToJsonString()));
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    public ICheckpointStore ChildCheckpoints(string runId, string callKey) => new PostgresChildCheckpoints(dataSource, Guid.Parse(runId), callKey);
 
     private static NpgsqlBatchCommand Messages(Guid job, IReadOnlyList<AgentMessage> messages) =>
         BatchCommand(InsertMessagesSql, job, messages.Select(m => m.Hash).ToArray(), messages.Select(m => m.Canonical).ToArray());
