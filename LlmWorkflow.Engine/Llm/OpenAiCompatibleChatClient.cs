@@ -43,8 +43,10 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
     {
         // The SDK asks for stream_options.include_usage, so the last chunk carries the usage.
         var updates = client.CompleteChatStreamingAsync(ToOpenAi(messages), ToOpenAi(options), cancellationToken);
+        var toolCalls = new OpenAiStreamedToolCalls();
         await foreach (var update in updates.ConfigureAwait(false))
         {
+            toolCalls.Add(update.ToolCallUpdates);
             List<AIContent> contents = [];
             foreach (var part in update.ContentUpdate)
             {
@@ -68,6 +70,12 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
                 AdditionalProperties = Billing(update.Usage, update.ServiceTier?.ToString()),
             };
 #pragma warning restore OPENAI001
+        }
+
+        // Tool calls arrive as fragments (id and name first, the arguments' JSON in pieces): one update carries each whole.
+        if (toolCalls.Calls() is { Count: > 0 } calls)
+        {
+            yield return new ChatResponseUpdate(ChatRole.Assistant, calls);
         }
     }
 
