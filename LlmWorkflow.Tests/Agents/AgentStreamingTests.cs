@@ -88,6 +88,31 @@ public sealed class AgentStreamingTests
         Assert.Equal(string.Concat(AnswerChunks), string.Concat(after.OfType<AgentDeltaProgress>().Select(d => d.Text)));
     }
 
+    [Fact]
+    public async Task TheOfflineMockStreamsItsScriptedTurnsToolCallsIncluded()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var options = TestGateways.Options();
+        options.Mock.Responses["test"] = new()
+        {
+            ["agent"] = """{"agent_turns": [{"text": "Echoing one for you.", "tool_calls": [{"name": "echo", "arguments": {"n": 1}}]}, {"text": "The echo said one."}]}""",
+        };
+        var agents = AgentServices.InMemory();
+        var sink = new RecordingSink();
+        var workflow = Engine.TestWorkflows.Parse("""
+            {"name": "test", "steps": [{"id": "agent", "type": "agent", "config": {"model": "mock/agent", "input": "go", "stream": true,
+              "tools": [{"name": "echo", "type": "transform", "parameters": {"type": "object", "properties": {"n": {"type": "integer"}}},
+                         "config": {"operation": "merge", "inputs": [{"n": "${item.n}"}]}}]}}]}
+            """);
+
+        var result = await Runner(TestGateways.Create(options), agents).RunAsync(workflow, null, Options("run-mock", sink), ct);
+
+        Assert.Equal(WorkflowRunStatus.Completed, result.Status);
+        Assert.Equal(("The echo said one.", 2, 1), ((string?)result.Output!["answer"], (int)result.Output["turns"]!, (int)result.Output["tool_calls"]!));
+        AssertDeltasPrecedeTheirTurn(sink.Events, 0, "Echoing one for you.");
+        AssertDeltasPrecedeTheirTurn(sink.Events, 1, "The echo said one.");
+    }
+
     private static async Task<(WorkflowRunResult Result, IReadOnlyList<AgentTurn> Turns, IReadOnlyList<ProgressEvent> Events)> RunAsync(
         FakeOpenAiServer provider, FakeToolServer tools, string runId, bool stream, CancellationToken ct)
     {
