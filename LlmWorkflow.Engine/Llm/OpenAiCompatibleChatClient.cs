@@ -46,8 +46,7 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
         var toolCalls = new OpenAiStreamedToolCalls();
         await foreach (var update in updates.ConfigureAwait(false))
         {
-            toolCalls.Add(update.ToolCallUpdates);
-            List<AIContent> contents = [];
+            List<AIContent> contents = [.. toolCalls.CompletedBy(update)];
             foreach (var part in update.ContentUpdate)
             {
                 if (!string.IsNullOrEmpty(part.Text))
@@ -70,12 +69,6 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
                 AdditionalProperties = Billing(update.Usage, update.ServiceTier?.ToString()),
             };
 #pragma warning restore OPENAI001
-        }
-
-        // Tool calls arrive as fragments (id and name first, the arguments' JSON in pieces): one update carries each whole.
-        if (toolCalls.Calls() is { Count: > 0 } calls)
-        {
-            yield return new ChatResponseUpdate(ChatRole.Assistant, calls);
         }
     }
 

@@ -96,7 +96,14 @@ internal sealed class OpenAiStreamedToolCalls
 {
     private readonly SortedDictionary<int, (string? Id, string? Name, StringBuilder Arguments)> _calls = [];
 
-    public void Add(IEnumerable<StreamingChatToolCallUpdate> updates)
+    /// <summary>Takes the chunk's fragments; the chunk that finishes the choice gets every call, whole (none before it).</summary>
+    public List<AIContent> CompletedBy(StreamingChatCompletionUpdate chunk)
+    {
+        Add(chunk.ToolCallUpdates);
+        return chunk.FinishReason is null ? [] : Calls();
+    }
+
+    private void Add(IEnumerable<StreamingChatToolCallUpdate> updates)
     {
         foreach (var update in updates)
         {
@@ -112,6 +119,6 @@ internal sealed class OpenAiStreamedToolCalls
         }
     }
 
-    public List<AIContent> Calls() => [.. _calls.Values.Where(c => c.Name is not null).Select(c =>
+    private List<AIContent> Calls() => [.. _calls.Values.Where(c => c.Name is not null).Select(c =>
         (AIContent)new FunctionCallContent(c.Id ?? string.Empty, c.Name!, OpenAiToolMapping.ParseArguments(c.Arguments.ToString())))];
 }
