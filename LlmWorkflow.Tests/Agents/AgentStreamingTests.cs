@@ -12,7 +12,8 @@ namespace LlmWorkflow.Tests.Agents;
 /// The agent step with <c>stream: true</c> against a fake OpenAI-compatible provider streaming Chat Completions chunks
 /// (text, and tool calls in fragments): the turn recorded is the one an unstreamed call records, the text goes out as
 /// coalesced <c>agent_delta</c>s before the turn's <c>agent_turn</c>, and a provider failing mid-stream is followed by
-/// <c>agent_turn_restarted</c> and the fallback model's deltas, nothing of the failed attempt recorded.
+/// <c>agent_turn_restarted</c> and the fallback model's deltas, nothing of the failed attempt recorded (a stream that
+/// stalls, the same: its timeout's retry on the same model restarts the turn); the offline mock streams its scripted turns.
 /// </summary>
 [IntegrationTest]
 public sealed class AgentStreamingTests
@@ -86,6 +87,31 @@ public sealed class AgentStreamingTests
         Assert.IsType<AgentTurnProgress>(after[^1]);
         Assert.All(after.SkipLast(1), e => Assert.Equal(1, Assert.IsType<AgentDeltaProgress>(e).Attempt));
         Assert.Equal(string.Concat(AnswerChunks), string.Concat(after.OfType<AgentDeltaProgress>().Select(d => d.Text)));
+    }
+
+    [Fact]
+    public async Task AStreamThatStallsIsRetriedOnTheSameModelAfterARestartEvent()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var provider = await FakeOpenAiServer.StartAsync();
+        provider.Enqueue(FakeOpenAiStream.BrokenAfter(["Order A-17 ", "is lo"]) with { AbortAfterEvents = false, HangAfterEvents = true });
+        provider.Enqueue(FakeOpenAiStream.Answer(AnswerChunks));
+        var options = TestGateways.Options(("fakeai", new LlmProviderOptions { BaseUrl = provider.ApiUrl.ToString() }));
+        options.AttemptTimeout = TimeSpan.FromSeconds(1);
+        var agents = AgentServices.InMemory();
+        var sink = new RecordingSink();
+        var workflow = Engine.TestWorkflows.Parse("""
+            {"name": "test", "steps": [{"id": "agent", "type": "agent", "config": {"model": "fakeai/gpt-4o-mini", "input": "${input.question}", "stream": true}}]}
+            """);
+
+        var result = await Runner(TestGateways.Create(options, prices: Prices), agents).RunAsync(workflow, Question(), Options("run-stall", sink), ct);
+
+        Assert.Equal(WorkflowRunStatus.Completed, result.Status);
+        Assert.Equal(2, provider.CallCount);
+        var restart = Assert.Single(sink.Events.OfType<AgentTurnRestartedProgress>());
+        Assert.Equal((1, "Order A-17 is lo".Length), (restart.Attempt, restart.DiscardedChars));
+        Assert.Equal(string.Concat(AnswerChunks), string.Concat(sink.Events.OfType<AgentDeltaProgress>().Where(d => d.Attempt == 1).Select(d => d.Text)));
+        Assert.Equal("fakeai/gpt-4o-mini", Assert.Single((await agents.Store.LoadAsync("run-stall", "agent", ct)).Turns).Model);
     }
 
     [Fact]

@@ -200,5 +200,9 @@ public abstract class FakeHttpServer : IAsyncDisposable
         {
             context.Abort();
         }
+        else if (response.HangAfterEvents)
+        {
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        }
     }
 }

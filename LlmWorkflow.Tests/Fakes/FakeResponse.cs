@@ -25,6 +25,9 @@ public sealed record FakeResponse(int StatusCode, string Body = "", string Conte
     /// <summary>After the events, drop the connection instead of ending the stream (a provider failing mid-answer).</summary>
     public bool AbortAfterEvents { get; init; }
 
+    /// <summary>After the events, keep the stream open and silent until the client gives up (a provider stalled mid-answer).</summary>
+    public bool HangAfterEvents { get; init; }
+
     public static FakeResponse Hanging() => new(200) { Hang = true };
 
     public FakeResponse WithRetryAfter(TimeSpan retryAfter) =>
