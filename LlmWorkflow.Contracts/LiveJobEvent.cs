@@ -20,6 +20,8 @@ namespace LlmWorkflow.Contracts;
 [JsonDerivedType(typeof(AgentTurnEvent), LiveEventTypes.AgentTurn)]
 [JsonDerivedType(typeof(AgentToolEvent), LiveEventTypes.AgentToolCall)]
 [JsonDerivedType(typeof(AgentToolResultEvent), LiveEventTypes.AgentToolResult)]
+[JsonDerivedType(typeof(AgentDeltaEvent), LiveEventTypes.AgentDelta)]
+[JsonDerivedType(typeof(AgentTurnRestartedEvent), LiveEventTypes.AgentTurnRestarted)]
 public record LiveJobEvent(
     [property: JsonPropertyOrder(-2)] string JobId,
     [property: JsonPropertyOrder(-1)] DateTimeOffset Timestamp)
@@ -40,6 +42,8 @@ public record LiveJobEvent(
         AgentTurnEvent => LiveEventTypes.AgentTurn,
         AgentToolEvent => LiveEventTypes.AgentToolCall,
         AgentToolResultEvent => LiveEventTypes.AgentToolResult,
+        AgentDeltaEvent => LiveEventTypes.AgentDelta,
+        AgentTurnRestartedEvent => LiveEventTypes.AgentTurnRestarted,
         _ => null,
     };
 }
@@ -67,6 +71,12 @@ public static class LiveEventTypes
 
     /// <summary>An agent step's tool call ended: finished, failed or rejected (its result).</summary>
     public const string AgentToolResult = "agent_tool_result";
+
+    /// <summary>Streamed text of an agent step's model turn (<c>stream: true</c>), coalesced; not durable.</summary>
+    public const string AgentDelta = "agent_delta";
+
+    /// <summary>An agent turn's streamed attempt was abandoned (retry or fallback): its deltas so far are void.</summary>
+    public const string AgentTurnRestarted = "agent_turn_restarted";
 
     /// <summary>The kinds after which a job's stream ends.</summary>
     public static IReadOnlySet<string> Terminal { get; } = new HashSet<string>(StringComparer.Ordinal) { RunCompleted, RunFailed, Cancelled };
@@ -200,4 +210,21 @@ public sealed record AgentToolEvent(string JobId, DateTimeOffset Timestamp, stri
 /// <param name="Status">finished, failed or rejected.</param>
 public sealed record AgentToolResultEvent(
     string JobId, DateTimeOffset Timestamp, string StepId, string StepKey, int Turn, string CallId, string Tool, string Status, JsonNode? Result)
+    : LiveJobEvent(JobId, Timestamp);
+
+/// <summary>
+/// Streamed text of an agent step's model turn (steps with <c>stream: true</c>), several tokens per event. The turn's
+/// text is the concatenation of the deltas of its latest <paramref name="Attempt"/>; its <c>agent_turn</c> follows them.
+/// </summary>
+/// <param name="Attempt">The provider call of the turn that streamed it (0 first; a retry or fallback counts up).</param>
+public sealed record AgentDeltaEvent(string JobId, DateTimeOffset Timestamp, string StepId, string StepKey, int Turn, int Attempt, string Text)
+    : LiveJobEvent(JobId, Timestamp);
+
+/// <summary>
+/// The attempt of an agent turn that streamed deltas was abandoned (a retry of the model or a fallback to the next
+/// one): drop the turn's text so far; the deltas of <paramref name="Attempt"/> follow. Nothing of the abandoned attempt is recorded.
+/// </summary>
+/// <param name="Attempt">The attempt that starts now.</param>
+/// <param name="DiscardedChars">Characters of text the abandoned attempts had streamed.</param>
+public sealed record AgentTurnRestartedEvent(string JobId, DateTimeOffset Timestamp, string StepId, string StepKey, int Turn, int Attempt, int DiscardedChars)
     : LiveJobEvent(JobId, Timestamp);

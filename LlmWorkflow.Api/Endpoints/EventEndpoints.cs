@@ -33,7 +33,11 @@ internal static class EventEndpoints
             .WithSummary("Live progress as Server-Sent Events")
             .WithDescription("Events: run_started, step_started, step_completed, llm_delta, llm_call_completed, run_waiting (the job parked at a sleep, a wait " +
                              "for a signal or an approval: step_id, kind, until, event; an approval's also prompt, decision_url, approve_url, " +
-                             "reject_url and links_expire_at, the workflow.waiting webhook's links; the stream goes on when it resumes), run_completed, run_failed, cancelled. " +
+                             "reject_url and links_expire_at, the workflow.waiting webhook's links; the stream goes on when it resumes), " +
+                             "agent_turn, agent_tool_call, agent_tool_result, agent_delta (an agent step with stream: true: step_id, step_key, turn, attempt, " +
+                             "text, coalesced, every delta of a turn before its agent_turn; live only, never replayed), agent_turn_restarted (turn, attempt, " +
+                             "discarded_chars: the turn's streamed text so far is void, its provider failed mid-stream and the fallback's deltas follow), " +
+                             "run_completed, run_failed, cancelled. " +
                              "Every event has an id; resume with the Last-Event-ID header (or ?last_event_id=). The stream closes after the " +
                              "terminal event, and a request resuming at or after the terminal event answers 204 No Content, which ends " +
                              "EventSource's reconnects. EventSource cannot send headers, so browsers may pass the key as ?api_key=.")

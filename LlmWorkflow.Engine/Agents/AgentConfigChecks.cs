@@ -7,7 +7,7 @@ namespace LlmWorkflow.Engine.Agents;
 internal static class AgentConfigChecks
 {
     private static readonly string[] Properties =
-        ["model", "instructions", "instructions_file", "input", "variables", "tools", "max_turns", "max_tokens", "max_cost_usd", "max_output_tokens", "temperature"];
+        ["model", "instructions", "instructions_file", "input", "variables", "tools", "max_turns", "max_tokens", "max_cost_usd", "max_output_tokens", "temperature", "stream"];
 
     public static void Check(JsonObject config, string configPath, ProblemList problems)
     {

@@ -143,7 +143,9 @@ internal sealed class AgentLoop(AgentLoopSetup setup, StepContext context)
         using var span = AgentTelemetry.Chat(context, _config, turn);
         var (inputEstimate, outputEstimate) = Estimate();
         var reserved = ReserveJobBudget(inputEstimate, outputEstimate);
-        var scope = new AgentToolCallScope(setup.Tools.Declarations);
+        // A streamed turn's text goes live as it comes; the turn recorded below is rebuilt from the whole stream.
+        var deltas = _config.Stream ? new AgentTurnDeltas(context, turn, cancellationToken) : null;
+        var scope = new AgentToolCallScope(setup.Tools.Declarations) { StreamStarted = deltas is null ? null : deltas.AttemptStarted };
         var started = Stopwatch.GetTimestamp();
         LlmCallResult call;
         try
@@ -153,6 +155,7 @@ internal sealed class AgentLoop(AgentLoopSetup setup, StepContext context)
                 call = await setup.Gateway.CompleteAsync(
                     new LlmCallRequest(
                         _config.Models, [.. _history.Select(m => m.ToChatMessage())], _config.Temperature, _config.MaxOutputTokens,
+                        Stream: deltas is not null, OnDelta: deltas is null ? null : deltas.Text,
                         WorkflowName: context.Run.Workflow.Name, StepId: context.Step.Id, Prices: context.Run.Prices,
                         TenantId: context.Run.TenantId, UserId: context.Run.UserId, Priority: context.Run.Priority),
                     cancellationToken).ConfigureAwait(false);
@@ -169,6 +172,12 @@ internal sealed class AgentLoop(AgentLoopSetup setup, StepContext context)
             if (reserved is { } amount)
             {
                 context.Run.Usage.Release(amount);
+            }
+
+            // Every delta is out before the turn's llm_call_completed and agent_turn.
+            if (deltas is not null)
+            {
+                await deltas.CompleteAsync().ConfigureAwait(false);
             }
         }
 

@@ -5,7 +5,7 @@ namespace LlmWorkflow.Engine.Agents;
 
 /// <summary>
 /// An <c>agent</c> step's config: <c>{"model", "instructions" | "instructions_file", "input", "variables", "tools":[…],
-/// "max_turns", "max_tokens", "max_cost_usd", "max_output_tokens", "temperature"}</c>. Parsed from the definition's
+/// "max_turns", "max_tokens", "max_cost_usd", "max_output_tokens", "temperature", "stream"}</c>. Parsed from the definition's
 /// JSON by hand so every problem names its field in JSON terms (<c>config.tools[1].url</c>).
 /// </summary>
 public sealed record AgentStepConfig
@@ -39,6 +39,9 @@ public sealed record AgentStepConfig
     public int MaxOutputTokens { get; init; } = DefaultMaxOutputTokens;
 
     public float? Temperature { get; init; }
+
+    /// <summary>Stream each model turn and send its text to the live events as <c>agent_delta</c>s (as the llm step's <c>stream</c>; off by default).</summary>
+    public bool Stream { get; init; }
 
     /// <summary>The config, or the list of what is wrong with it (each naming its field).</summary>
     public static AgentStepConfig Parse(JsonObject config, out List<string> problems)
@@ -95,6 +98,7 @@ public sealed record AgentStepConfig
             MaxCostUsd = Money(config, "max_cost_usd", problems),
             MaxOutputTokens = Integer(config, "max_output_tokens", 1, 1_000_000, problems) ?? DefaultMaxOutputTokens,
             Temperature = Number(config, "temperature", problems) is { } t ? (float)t : null,
+            Stream = Boolean(config, "stream", problems) ?? false,
         };
     }
 
@@ -143,6 +147,22 @@ public sealed record AgentStepConfig
         }
 
         problems.Add($"{path}.{name} must be an integer from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}.");
+        return null;
+    }
+
+    private static bool? Boolean(JsonObject json, string name, List<string> problems)
+    {
+        if (json[name] is not { } node)
+        {
+            return null;
+        }
+
+        if (node is JsonValue value && value.TryGetValue<bool>(out var flag))
+        {
+            return flag;
+        }
+
+        problems.Add($"config.{name} must be true or false.");
         return null;
     }
 

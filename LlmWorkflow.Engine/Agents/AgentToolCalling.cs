@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LlmWorkflow.Engine.Llm;
 using Microsoft.Extensions.AI;
 
@@ -17,6 +18,12 @@ public sealed class AgentToolCallScope(IList<AITool> tools)
 
     /// <summary>The last answer a provider gave inside the scope (a fallback model's when the first one failed).</summary>
     public ChatResponse? Response { get; internal set; }
+
+    /// <summary>
+    /// Told when a streamed provider call of the turn begins (each retry and fallback is one), before its first update:
+    /// the turn's live deltas mark an abandoned attempt by it (<see cref="AgentTurnDeltas"/>).
+    /// </summary>
+    public Action? StreamStarted { get; init; }
 
     /// <summary>Offers this scope's tools to the calls made on this async flow until the returned handle is disposed.</summary>
     public IDisposable Enter()
@@ -43,9 +50,22 @@ public sealed class AgentToolsChatClient(IChatClient inner, AgentToolCallScope s
         return response;
     }
 
-    public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
-        IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-        base.GetStreamingResponseAsync(messages, WithTools(options), cancellationToken);
+    /// <summary>A streamed turn: its updates pass through as they come, and the whole answer is rebuilt from them at the end.</summary>
+    public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
+        IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        scope.StreamStarted?.Invoke();
+        List<ChatResponseUpdate> updates = [];
+        await foreach (var update in base.GetStreamingResponseAsync(messages, WithTools(options), cancellationToken).ConfigureAwait(false))
+        {
+            updates.Add(update);
+            yield return update;
+        }
+
+        // Only an attempt streamed to its end is the turn's answer (text and tool calls, as a non-streamed call returns
+        // them); an abandoned one never reaches here, so none of it can be recorded.
+        scope.Response = updates.ToChatResponse();
+    }
 
     private ChatOptions WithTools(ChatOptions? options)
     {

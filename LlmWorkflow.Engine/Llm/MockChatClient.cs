@@ -50,6 +50,25 @@ internal sealed class MockChatClient(MockProviderOptions options, MockResponseSt
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var prompt = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
+        if (ScriptedAgentTurn(prompt, options) is { } scripted)
+        {
+            // A streamed agent turn: its text in chunks, then its tool calls and usage, as providers stream them.
+            var scriptedChunks = Chunk(scripted.Text);
+            foreach (var chunk in scriptedChunks.Where(c => c.Length > 0))
+            {
+                await SimulateLatency(scriptedChunks.Count, cancellationToken).ConfigureAwait(false);
+                yield return new ChatResponseUpdate(ChatRole.Assistant, chunk) { ModelId = options?.ModelId };
+            }
+
+            yield return new ChatResponseUpdate(ChatRole.Assistant,
+                [.. scripted.Messages[0].Contents.OfType<FunctionCallContent>(), new UsageContent(scripted.Usage!)])
+            {
+                ModelId = options?.ModelId,
+                FinishReason = scripted.FinishReason,
+            };
+            yield break;
+        }
+
         var text = Answer(prompt, options);
         var chunks = Chunk(text);
         foreach (var chunk in chunks)

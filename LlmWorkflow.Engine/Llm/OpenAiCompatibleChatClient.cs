@@ -43,9 +43,10 @@ internal sealed class OpenAiCompatibleChatClient(ChatClient client, OpenAiDialec
     {
         // The SDK asks for stream_options.include_usage, so the last chunk carries the usage.
         var updates = client.CompleteChatStreamingAsync(ToOpenAi(messages), ToOpenAi(options), cancellationToken);
+        var toolCalls = new OpenAiStreamedToolCalls();
         await foreach (var update in updates.ConfigureAwait(false))
         {
-            List<AIContent> contents = [];
+            List<AIContent> contents = [.. toolCalls.CompletedBy(update)];
             foreach (var part in update.ContentUpdate)
             {
                 if (!string.IsNullOrEmpty(part.Text))

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using OpenAI.Chat;
@@ -63,7 +64,7 @@ internal static class OpenAiToolMapping
         completion.ToolCalls.Where(call => call.Kind == ChatToolCallKind.Function).Select(call => (AIContent)new FunctionCallContent(
             call.Id, call.FunctionName, ParseArguments(call.FunctionArguments.ToString())));
 
-    private static Dictionary<string, object?> ParseArguments(string json)
+    internal static Dictionary<string, object?> ParseArguments(string json)
     {
         try
         {
@@ -84,4 +85,40 @@ internal static class OpenAiToolMapping
         JsonElement element => element.GetRawText(),
         _ => JsonSerializer.Serialize(result),
     };
+}
+
+/// <summary>
+/// The tool calls of a streamed Chat Completions answer, put together from their fragments (<c>delta.tool_calls[]</c>
+/// by <c>index</c>: the id and name once, the arguments' JSON in pieces), as <see cref="FunctionCallContent"/>s the way
+/// <see cref="OpenAiToolMapping.ToolCalls"/> gives a whole answer's.
+/// </summary>
+internal sealed class OpenAiStreamedToolCalls
+{
+    private readonly SortedDictionary<int, (string? Id, string? Name, StringBuilder Arguments)> _calls = [];
+
+    /// <summary>Takes the chunk's fragments; the chunk that finishes the choice gets every call, whole (none before it).</summary>
+    public List<AIContent> CompletedBy(StreamingChatCompletionUpdate chunk)
+    {
+        Add(chunk.ToolCallUpdates);
+        return chunk.FinishReason is null ? [] : Calls();
+    }
+
+    private void Add(IEnumerable<StreamingChatToolCallUpdate> updates)
+    {
+        foreach (var update in updates)
+        {
+            var call = _calls.TryGetValue(update.Index, out var known) ? known : (null, null, new StringBuilder());
+            call.Id ??= update.ToolCallId;
+            call.Name ??= update.FunctionName;
+            if (update.FunctionArgumentsUpdate is { } fragment && !fragment.IsEmpty)
+            {
+                call.Arguments.Append(fragment.ToString());
+            }
+
+            _calls[update.Index] = call;
+        }
+    }
+
+    private List<AIContent> Calls() => [.. _calls.Values.Where(c => c.Name is not null).Select(c =>
+        (AIContent)new FunctionCallContent(c.Id ?? string.Empty, c.Name!, OpenAiToolMapping.ParseArguments(c.Arguments.ToString())))];
 }

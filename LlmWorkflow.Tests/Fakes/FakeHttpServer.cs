@@ -169,6 +169,12 @@ public abstract class FakeHttpServer : IAsyncDisposable
             context.Response.Headers[name] = value;
         }
 
+        if (response.Events is { } events)
+        {
+            await WriteEventsAsync(context, response, events);
+            return;
+        }
+
         if (response.BodyBytes is { } bytes)
         {
             await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
@@ -176,5 +182,27 @@ public abstract class FakeHttpServer : IAsyncDisposable
         }
 
         await context.Response.WriteAsync(response.Body, context.RequestAborted);
+    }
+
+    private static async Task WriteEventsAsync(HttpContext context, FakeResponse response, IReadOnlyList<string> events)
+    {
+        foreach (var data in events)
+        {
+            await context.Response.WriteAsync($"data: {data}\n\n", context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            if (response.EventDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(response.EventDelay, context.RequestAborted);
+            }
+        }
+
+        if (response.AbortAfterEvents)
+        {
+            context.Abort();
+        }
+        else if (response.HangAfterEvents)
+        {
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        }
     }
 }
