@@ -67,6 +67,15 @@ public sealed class LiveEventWireTests(TestServers servers) : IAsyncLifetime
         using var admin = _api.CreateAuthenticatedClient(admin: true);
         var database = _api.Services.GetRequiredService<NpgsqlDataSource>();
         var id = await FinishedJobs.FinishWithWebhookAsync(database, "https://receiver.example/hook", "secret", "completed", FinishedJobs.SampleResult.DeepClone(), null);
+        // The grace for late events runs from the finish; a loaded machine can take longer than it to bring the request
+        // below to its database check (it took 14 s once), which then rightly rebuilds the end from the row. A finish
+        // stamped a minute ahead (a worker whose clock runs ahead of the API's) keeps the request inside the grace.
+        await using (var ahead = database.CreateCommand("UPDATE llm_workflow_jobs SET completed_at = now() + interval '1 minute' WHERE id = $1"))
+        {
+            ahead.Parameters.Add(new NpgsqlParameter { Value = id });
+            await ahead.ExecuteNonQueryAsync(ct);
+        }
+
 
         // The worker's publisher writes in the background: the row says completed before the stream has its events.
         var events = _api.Services.GetRequiredService<JobEventStream>();
