@@ -44,11 +44,12 @@ internal static partial class RedisAdmissionScripts
           return owner, ''
         end
         -- A scope's totals are fields of its amt hash, so they live and go (expiry, FLUSHALL) with the amounts they sum:
-        -- TOTAL for all its calls, '\tt' .. tenant and '\tu' .. tenant .. '\t' .. user for each owner's, '\tat' when
-        -- they were last recounted from the calls. Each is 'requests:input:output'; an owner's goes when it is 0.
-        local TOTAL, RECOUNTED = '\ttot', '\tat'
-        local function tenant_total(tenant) return '\tt' .. tenant end
-        local function user_total(owner) return '\tu' .. owner end
+        -- TOTAL for all its calls, '\tt:' .. tenant and '\tu:' .. tenant .. '\t' .. user for each owner's (no tenant id
+        -- can make one the other's), RECOUNTED when they were last recounted from the calls. Each is
+        -- 'requests:input:output'; an owner's goes when it is 0. A tab starts no lease id.
+        local TOTAL, RECOUNTED = '\tall', '\tat'
+        local function tenant_total(tenant) return '\tt:' .. tenant end
+        local function user_total(owner) return '\tu:' .. owner end
         -- Adds each change {requests, input, output, owner or false} to the totals: one HMGET and one HSET.
         local function add_totals(amt, changes)
           local deltas, fields = {}, {}
