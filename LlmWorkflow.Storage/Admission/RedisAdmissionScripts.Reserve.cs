@@ -24,14 +24,14 @@ internal static partial class RedisAdmissionScripts
         -- `priority_until`), the others may fill no more than 1 - band of its limit, so the band is free for it.
         local band, band_ms, high = tonumber(ARGV[12 + 6 * n + 3]), tonumber(ARGV[12 + 6 * n + 4]), ARGV[12 + 6 * n + 5] == '1'
         local names = {'requests', 'tokens', 'input_tokens', 'output_tokens'}
-        -- How long until enough of the window's oldest calls leave for `want` more to fit within `allowed`.
-        local function fits_after(list, used_d, d, want, allowed)
+        -- How long until enough of the window's oldest calls (of `scope`, {log, amt, own}) leave for `want` more to
+        -- fit within `allowed`.
+        local function fits_after(scope, used_d, d, want, allowed)
           local freed = 0
-          for k = 1, #list do
-            freed = freed + list[k][d + 1]
-            if used_d - freed + want <= allowed then return list[k][1] + window_ms - now + 1 end
-          end
-          return window_ms
+          return oldest_first(scope[1], scope[2], scope[3], function(at, amount)
+            freed = freed + amount[d]
+            if used_d - freed + want <= allowed then return at + window_ms - now + 1 end
+          end) or window_ms
         end
         -- My weight's part among the others waiting that `counts` keeps, and until when the last of them waits;
         -- {1, 0} while none does (work-conserving: only waiters count).
@@ -44,20 +44,26 @@ internal static partial class RedisAdmissionScripts
           return my_weight / total, last
         end
         local function any_tenant() return true end
-        local function my_tenants_user(other) return (split_owner(other)) == tenant end
-        -- How long a caller whose calls in the window are `part` waits to hold `want` more within `allowed` (0: it
-        -- may): until enough of its own oldest calls leave the window (all of them, for a call above its share), or
-        -- until the others stop waiting, whichever is first. Holding nothing it is never held, so every waiter moves on.
-        local function share_wait(part, d, want, allowed, others_until)
-          if not part or part.used[d] <= 0 or part.used[d] + want <= allowed then return 0 end
+        local function is_my_tenant(owner) return (split_owner(owner)) == tenant end
+        local function is_me(owner)
+          local owner_tenant, owner_user = split_owner(owner)
+          return owner_tenant .. '\t' .. owner_user == user
+        end
+        -- How long a caller whose calls in the window (those `is_mine` owns) sum to `part` waits to hold `want` more
+        -- within `allowed` (0: it may): until enough of its own oldest calls leave the window (all of them, for a call
+        -- above its share), or until the others stop waiting, whichever is first. Holding nothing it is never held, so
+        -- every waiter moves on. Only a call that waits reads the calls.
+        local function share_wait(scope, part, is_mine, d, want, allowed, others_until)
+          if not part or part[d] <= 0 or part[d] + want <= allowed then return 0 end
           local freed = 0
-          for k = 1, #part.list do
-            freed = freed + part.list[k][d + 1]
-            if part.used[d] - freed <= 0 or part.used[d] - freed + want <= allowed then
-              return math.min(others_until - now + 1, part.list[k][1] + window_ms - now + 1)
+          return oldest_first(scope[1], scope[2], scope[3], function(at, amount, owner)
+            if owner and is_mine(owner) then
+              freed = freed + amount[d]
+              if part[d] - freed <= 0 or part[d] - freed + want <= allowed then
+                return math.min(others_until - now + 1, at + window_ms - now + 1)
+              end
             end
-          end
-          return others_until - now + 1
+          end) or others_until - now + 1
         end
         -- Records `field` as waiting on a scope until `expiry`; a later registration never shortens an earlier one.
         local function register(hash, field, weight_text, expiry, ms)
@@ -83,20 +89,18 @@ internal static partial class RedisAdmissionScripts
               return {-1, s, 'concurrency'}
             end
           end
-          local used, list = window(log, amt, window_ms, fair and own or nil)
+          local scope = {log, amt, own}
+          local used, owned = window(log, amt, window_ms, own, fair and {tenant_total(tenant), user_total(user)} or nil)
           -- While another tenant waits on the scope this tenant may hold its weight's part of the limit (its weight
           -- over its own and the waiting tenants' weights); while another of its users waits, this user may hold its
-          -- weight's part of what the tenant may hold. The window's owners are read only while someone else waits.
+          -- weight's part of what the tenant may hold.
           local tenant_share, tenants_until, user_share, users_until = 1, 0, 1, 0
           local mine, my_user = nil, nil
           if fair then
             tenant_share, tenants_until = share_of(waiters(KEYS[7*s-1]), tenant, weight, any_tenant)
-            user_share, users_until = share_of(waiters(KEYS[7*s]), user, user_weight, my_tenants_user)
-            if tenants_until > 0 or users_until > 0 then
-              local tenants, users = by_owner(own, list)
-              if tenants_until > 0 then mine = tenants[tenant] end
-              if users_until > 0 then my_user = users[user] end
-            end
+            user_share, users_until = share_of(waiters(KEYS[7*s]), user, user_weight, is_my_tenant)
+            if tenants_until > 0 then mine = owned[tenant_total(tenant)] end
+            if users_until > 0 then my_user = owned[user_total(user)] end
           end
           local reserve_part, reserve_mine = nil, nil
           if fair and reserve > 0 then
@@ -107,8 +111,7 @@ internal static partial class RedisAdmissionScripts
             end
             register(seen, tenant, ARGV[9], now + seen_ms, seen_ms)
             if others_weight > 0 then
-              local tenants = by_owner(own, list)
-              reserve_part, reserve_mine = weight / (weight + others_weight), tenants[tenant]
+              reserve_part, reserve_mine = weight / (weight + others_weight), owned[tenant_total(tenant)]
             end
           end
           local band_held = false
@@ -127,29 +130,29 @@ internal static partial class RedisAdmissionScripts
               local want = math.min(need[d], cap)
               if used[d] + want > cap then
                 -- When enough of the oldest calls leave the window for this one to fit.
-                local wait = fits_after(list, used[d], d, want, cap)
+                local wait = fits_after(scope, used[d], d, want, cap)
                 if wait > worst then worst, worst_scope, worst_reason = wait, s, names[d] end
               end
               -- The band is kept free of lower-priority calls (one larger than the rest of the limit is held by the
               -- limit alone, or it would never fit).
               local below_band = cap * (1 - band)
               if band_held and want <= below_band and used[d] + want > below_band then
-                local wait = fits_after(list, used[d], d, want, below_band)
+                local wait = fits_after(scope, used[d], d, want, below_band)
                 if wait > worst then worst, worst_scope, worst_reason = wait, s, 'priority' end
               end
-              local wait = share_wait(mine, d, want, cap * tenant_share, tenants_until)
+              local wait = share_wait(scope, mine, is_my_tenant, d, want, cap * tenant_share, tenants_until)
               if wait > worst then worst, worst_scope, worst_reason = wait, s, 'fair_share' end
-              wait = share_wait(my_user, d, want, cap * tenant_share * user_share, users_until)
+              wait = share_wait(scope, my_user, is_me, d, want, cap * tenant_share * user_share, users_until)
               if wait > worst then worst, worst_scope, worst_reason = wait, s, 'user_share' end
               -- The others keep at least `reserve` of the limit (used or free), and room for one more call (of this
               -- call's size) beside what they use: a tenant above its share may hold no more than what is left of the
               -- limit beside the larger of the two. The floor alone left a small tenant whose calls in the sliding
               -- window already filled it waiting for the flood's calls to leave.
-              local my_used = reserve_mine and reserve_mine.used[d] or 0
+              local my_used = reserve_mine and reserve_mine[d] or 0
               local allowed = cap - math.max(cap * reserve, used[d] - my_used + want)
               if reserve_part and my_used + want > cap * reserve_part and my_used + want > allowed then
                 -- Until enough of its own oldest calls leave the window (holding nothing, it is never held).
-                wait = share_wait(reserve_mine, d, want, allowed, now + window_ms)
+                wait = share_wait(scope, reserve_mine, is_my_tenant, d, want, allowed, now + window_ms)
                 if wait > worst then worst, worst_scope, worst_reason = wait, s, 'fair_share' end
               end
             end
@@ -166,18 +169,14 @@ internal static partial class RedisAdmissionScripts
           end
           return {worst, worst_scope, worst_reason}
         end
-        local value = ARGV[4] .. ':' .. ARGV[5] .. ':' .. ARGV[6]
         for s = 1, n do
           local log, amt, fly, own = KEYS[7*s-6], KEYS[7*s-5], KEYS[7*s-4], KEYS[7*s-2]
           local base = 12 + (s - 1) * 6
-          redis.call('ZADD', log, now, lease)
-          redis.call('HSET', amt, lease, value)
+          local fair = ARGV[base + 6] == '1'
+          put_call(log, amt, own, lease, need[1], need[3], need[4], fair and user or nil)
           redis.call('PEXPIRE', log, window_ms + ttl)
           redis.call('PEXPIRE', amt, window_ms + ttl)
-          if ARGV[base + 6] == '1' then
-            redis.call('HSET', own, lease, user)
-            redis.call('PEXPIRE', own, window_ms + ttl)
-          end
+          if fair then redis.call('PEXPIRE', own, window_ms + ttl) end
           if tonumber(ARGV[base + 5]) >= 0 then
             redis.call('ZADD', fly, now + ttl, lease)
             redis.call('PEXPIRE', fly, ttl)

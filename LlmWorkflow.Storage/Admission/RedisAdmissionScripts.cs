@@ -1,3 +1,8 @@
+// Data layout per scope: `log` (sorted set lease -> when counted), `amt` (hash lease -> "requests:input:output", plus the
+// running totals of those: all calls', each tenant's and each user's, and when they were last recounted), `own` (lease
+// -> tenant and user). A reservation reads the totals (one HMGET) and removes only the calls that left the window
+// (ZRANGEBYSCORE from the oldest, each taken off the totals once), so its Redis work is O(1) amortized whatever the
+// window holds; the calls themselves are read only to say how long a refused call waits, and by a recount once a window.
 namespace LlmWorkflow.Storage.Admission;
 
 /// <summary>
@@ -31,31 +36,144 @@ internal static partial class RedisAdmissionScripts
           local r, i, o = string.match(v or '0:0:0', '(-?%d+):(-?%d+):(-?%d+)')
           return tonumber(r), tonumber(i), tonumber(o)
         end
-        local function window(log, amt, window_ms, own)
-          local old = redis.call('ZRANGEBYSCORE', log, '-inf', '(' .. (now - window_ms))
-          if #old > 0 then
-            redis.call('ZREMRANGEBYSCORE', log, '-inf', '(' .. (now - window_ms))
-            redis.call('HDEL', amt, unpack(old))
-            if own then redis.call('HDEL', own, unpack(old)) end
+        -- A call's owner as `own` holds it: the tenant, a tab, the user's id escaped as in a URL (so it holds no tab:
+        -- the last tab splits). An entry written before users were recorded has no tab: the tenant's user "".
+        local function split_owner(owner)
+          local tenant, user = string.match(owner, '^(.*)\t([^\t]*)$')
+          if tenant then return tenant, user end
+          return owner, ''
+        end
+        -- A scope's totals are fields of its amt hash, so they live and go (expiry, FLUSHALL) with the amounts they sum:
+        -- TOTAL for all its calls, '\tt:' .. tenant and '\tu:' .. tenant .. '\t' .. user for each owner's (no tenant id
+        -- can make one the other's), RECOUNTED when they were last recounted from the calls. Each is
+        -- 'requests:input:output'; an owner's goes when it is 0. A tab starts no lease id.
+        local TOTAL, RECOUNTED = '\tall', '\tat'
+        local function tenant_total(tenant) return '\tt:' .. tenant end
+        local function user_total(owner) return '\tu:' .. owner end
+        -- Adds each change {requests, input, output, owner or false} to the totals: one HMGET and one HSET.
+        local function add_totals(amt, changes)
+          local deltas, fields = {}, {}
+          local function add(field, c)
+            local d = deltas[field]
+            if not d then d = {0, 0, 0}; deltas[field] = d; fields[#fields + 1] = field end
+            d[1] = d[1] + c[1]; d[2] = d[2] + c[2]; d[3] = d[3] + c[3]
           end
-          local entries = redis.call('ZRANGE', log, 0, -1, 'WITHSCORES')
-          local used = {0, 0, 0, 0}
-          local list = {}
-          -- The calls' amounts in one HMGET per 1,000 calls, not one HGET each: a busy scope's window holds
-          -- thousands of calls, and each redis.call costs more than the sums (1,000 keeps unpack within Lua's stack).
-          local calls = #entries / 2
-          for first = 1, calls, 1000 do
-            local last = math.min(calls, first + 999)
-            local fields = {}
-            for c = first, last do fields[#fields + 1] = entries[2 * c - 1] end
-            local values = redis.call('HMGET', amt, unpack(fields))
-            for c = first, last do
-              local r, i, o = amounts(values[c - first + 1])
-              used[1] = used[1] + r; used[2] = used[2] + i + o; used[3] = used[3] + i; used[4] = used[4] + o
-              list[#list + 1] = {tonumber(entries[2 * c]), r, i + o, i, o, entries[2 * c - 1]}
+          for _, c in ipairs(changes) do
+            add(TOTAL, c)
+            if c[4] then
+              local tenant, user = split_owner(c[4])
+              add(tenant_total(tenant), c)
+              add(user_total(tenant .. '\t' .. user), c)
             end
           end
-          return used, list
+          local held = redis.call('HMGET', amt, unpack(fields))
+          local set, gone = {}, {}
+          for k, field in ipairs(fields) do
+            local r, i, o = amounts(held[k])
+            local d = deltas[field]
+            r, i, o = r + d[1], i + d[2], o + d[3]
+            if field ~= TOTAL and r == 0 and i == 0 and o == 0 then gone[#gone + 1] = field
+            else set[#set + 1] = field; set[#set + 1] = string.format('%d:%d:%d', r, i, o) end
+          end
+          if #set > 0 then redis.call('HSET', amt, unpack(set)) end
+          if #gone > 0 then redis.call('HDEL', amt, unpack(gone)) end
+        end
+        -- The calls `leases` as changes to the totals, their amounts times `sign`.
+        local function changes_of(amt, own, leases, sign)
+          local values = redis.call('HMGET', amt, unpack(leases))
+          local owners = redis.call('HMGET', own, unpack(leases))
+          local changes = {}
+          for k = 1, #leases do
+            local r, i, o = amounts(values[k])
+            changes[k] = {sign * r, sign * i, sign * o, owners[k]}
+          end
+          return changes
+        end
+        -- Writes a call stamped now (new, or replacing what its lease held) and moves the totals by the difference.
+        local function put_call(log, amt, own, lease, r, i, o, owner)
+          local held = changes_of(amt, own, {lease}, -1)[1]
+          redis.call('ZADD', log, now, lease)
+          redis.call('HSET', amt, lease, string.format('%d:%d:%d', r, i, o))
+          if owner then redis.call('HSET', own, lease, owner) end
+          add_totals(amt, {held, {r, i, o, owner or held[4]}})
+        end
+        -- Removes the calls that left the window, a page at a time, taking them off the totals: each call is removed
+        -- once, so over a window this costs what its calls cost to add.
+        local function purge(log, amt, own, window_ms)
+          local before = '(' .. (now - window_ms)
+          repeat
+            local old = redis.call('ZRANGEBYSCORE', log, '-inf', before, 'LIMIT', 0, 1000)
+            if #old > 0 then
+              add_totals(amt, changes_of(amt, own, old, -1))
+              redis.call('ZREM', log, unpack(old))
+              redis.call('HDEL', amt, unpack(old))
+              redis.call('HDEL', own, unpack(old))
+            end
+          until #old < 1000
+        end
+        -- Sums every call anew (drops the totals, adds each call): the first time a window is read without totals
+        -- (written before they were kept, or lost apart from the calls), then once a window, so a total that drifted
+        -- from its calls (a script stopped half-way, a worker of an older version) heals within a window. Once a
+        -- window, it adds no more per call than reading each call once.
+        local function recount(log, amt, own)
+          local totals = {}
+          for _, field in ipairs(redis.call('HKEYS', amt)) do
+            if string.byte(field, 1) == 9 then totals[#totals + 1] = field end
+          end
+          for first = 1, #totals, 1000 do redis.call('HDEL', amt, unpack(totals, first, math.min(#totals, first + 999))) end
+          local calls = redis.call('ZRANGE', log, 0, -1)
+          for first = 1, #calls, 1000 do
+            add_totals(amt, changes_of(amt, own, {unpack(calls, first, math.min(#calls, first + 999))}, 1))
+          end
+          redis.call('HSET', amt, RECOUNTED, now)
+          -- A recount of calls whose amounts were lost makes amt anew: it goes with its calls.
+          local left = redis.call('PTTL', log)
+          if left > 0 then extend(amt, left) end
+        end
+        local function sums(value)
+          local r, i, o = amounts(value)
+          return {r, i + o, i, o}
+        end
+        -- One scope's window after removing the calls that left it: its sums {requests, tokens, input, output} and
+        -- each of `owners` (fields of the totals)' sums, by field. Reads the totals, not the calls.
+        local function window(log, amt, window_ms, own, owners)
+          purge(log, amt, own, window_ms)
+          local found = {}
+          -- No calls: amounts left without their calls (the log lost apart from them) count for nothing, as they never did.
+          if redis.call('EXISTS', log) == 0 then
+            redis.call('DEL', amt)
+            return {0, 0, 0, 0}, found
+          end
+          local fields = {RECOUNTED, TOTAL}
+          for _, field in ipairs(owners or {}) do fields[#fields + 1] = field end
+          local held = redis.call('HMGET', amt, unpack(fields))
+          if not held[1] or now - tonumber(held[1]) >= window_ms then
+            recount(log, amt, own)
+            held = redis.call('HMGET', amt, unpack(fields))
+          end
+          for k = 3, #fields do found[fields[k]] = sums(held[k]) end
+          return sums(held[2]), found
+        end
+        -- The window's calls oldest first, a page at a time, until `visit(at, sums, owner)` returns a value: a wait
+        -- that the oldest few calls decide reads only those. Only a call that waits reads the calls.
+        local function oldest_first(log, amt, own, visit)
+          local from, size = 0, 50
+          while true do
+            local entries = redis.call('ZRANGE', log, from, from + size - 1, 'WITHSCORES')
+            local calls = #entries / 2
+            if calls == 0 then return nil end
+            local leases = {}
+            for c = 1, calls do leases[c] = entries[2 * c - 1] end
+            local values = redis.call('HMGET', amt, unpack(leases))
+            local owners = redis.call('HMGET', own, unpack(leases))
+            for c = 1, calls do
+              local found = visit(tonumber(entries[2 * c]), sums(values[c]), owners[c])
+              if found then return found end
+            end
+            if calls < size then return nil end
+            from = from + size
+            size = math.min(size * 4, 1000)
+          end
         end
         -- Who waits on a scope for a share (`ten`: tenants; `usr`: users, as owner keys): {expiry, weight} by field
         -- (expired registrations go).
@@ -69,49 +187,35 @@ internal static partial class RedisAdmissionScripts
           end
           return found
         end
-        -- A call's owner as `own` holds it: the tenant, a tab, the user's id escaped as in a URL (so it holds no tab:
-        -- the last tab splits). An entry written before users were recorded has no tab: the tenant's user "".
-        local function split_owner(owner)
-          local tenant, user = string.match(owner, '^(.*)\t([^\t]*)$')
-          if tenant then return tenant, user end
-          return owner, ''
-        end
-        local function add_call(parts, key, e)
-          local part = parts[key]
-          if not part then part = {used = {0, 0, 0, 0}, list = {}}; parts[key] = part end
-          part.used[1] = part.used[1] + e[2]; part.used[2] = part.used[2] + e[3]
-          part.used[3] = part.used[3] + e[4]; part.used[4] = part.used[4] + e[5]
-          part.list[#part.list + 1] = e
-        end
-        -- Each tenant's calls in the window (window's list, oldest first) and their sums, and each user's (keyed
-        -- tenant, tab, user); unowned entries (a re-sync from the provider's headers) are nobody's.
-        local function by_owner(own, list)
+        -- Each tenant's sums in the window, and each user's (keyed tenant, tab, user); unowned entries (a re-sync from
+        -- the provider's headers) are nobody's. Reads every call: for the usage endpoint, not for a reservation.
+        local function by_owner(log, amt, own)
           local tenants, users = {}, {}
-          if #list == 0 then return tenants, users end
-          local leases = {}
-          for k = 1, #list do leases[k] = list[k][6] end
-          local owners = redis.call('HMGET', own, unpack(leases))
-          for k = 1, #list do
-            if owners[k] then
-              local tenant, user = split_owner(owners[k])
-              add_call(tenants, tenant, list[k])
-              add_call(users, tenant .. '\t' .. user, list[k])
-            end
+          local function add(parts, key, used)
+            local part = parts[key] or {used = {0, 0, 0, 0}}
+            parts[key] = part
+            for d = 1, 4 do part.used[d] = part.used[d] + used[d] end
           end
+          oldest_first(log, amt, own, function(_, used, owner)
+            if owner then
+              local tenant, user = split_owner(owner)
+              add(tenants, tenant, used)
+              add(users, tenant .. '\t' .. user, used)
+            end
+          end)
           return tenants, users
         end
         """;
 
-    // KEYS per scope: log, amt. ARGV: lease, r, i, o, window_ms, ttl_ms. Stamped now: the provider counted the call no
-    // earlier, so it leaves this window no sooner than the provider's.
-    internal const string ReconcileScript = """
-        local t = redis.call('TIME')
-        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        for s = 1, #KEYS / 2 do
-          redis.call('ZADD', KEYS[2*s-1], now, ARGV[1])
-          redis.call('HSET', KEYS[2*s], ARGV[1], ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4])
-          redis.call('PEXPIRE', KEYS[2*s-1], tonumber(ARGV[5]) + tonumber(ARGV[6]))
-          redis.call('PEXPIRE', KEYS[2*s], tonumber(ARGV[5]) + tonumber(ARGV[6]))
+    // KEYS per scope: log, amt, own. ARGV: lease, r, i, o, window_ms, ttl_ms. Stamped now: the provider counted the
+    // call no earlier, so it leaves this window no sooner than the provider's. What the call used replaces what it
+    // reserved in the totals (a refund when it used less), under the same owner.
+    internal const string ReconcileScript = Common + "\n" + """
+        for s = 1, #KEYS / 3 do
+          local log, amt, own = KEYS[3*s-2], KEYS[3*s-1], KEYS[3*s]
+          put_call(log, amt, own, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), nil)
+          redis.call('PEXPIRE', log, tonumber(ARGV[5]) + tonumber(ARGV[6]))
+          redis.call('PEXPIRE', amt, tonumber(ARGV[5]) + tonumber(ARGV[6]))
         end
         return 1
         """;
@@ -176,8 +280,7 @@ internal static partial class RedisAdmissionScripts
             -- tokens (d = 2) count as input unless input/output were given apart.
             local input = math.max(extra[3], extra[2] - extra[4])
             local id = 'sync:' .. now .. ':' .. math.random(1000000)
-            redis.call('ZADD', log, now, id)
-            redis.call('HSET', amt, id, extra[1] .. ':' .. input .. ':' .. extra[4])
+            put_call(log, amt, KEYS[4*s], id, extra[1], input, extra[4], nil)
             redis.call('PEXPIRE', log, window_ms * 2)
             redis.call('PEXPIRE', amt, window_ms * 2)
           end
@@ -196,12 +299,12 @@ internal static partial class RedisAdmissionScripts
     // paused, blocked_ms, the provider's said limits r/t/i/o (-1 unknown)}, then per active tenant (calls in the window or waiting) its id, requests, tokens, waiting
     // (1/0) and its waiting users' count, followed by each of them: its id (escaped), requests and tokens.
     internal const string UsageScript = Common + "\n" + """
-        local used, list = window(KEYS[1], KEYS[2], tonumber(ARGV[1]), KEYS[6])
+        local used = window(KEYS[1], KEYS[2], tonumber(ARGV[1]), KEYS[6])
         redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
         local blocked = tonumber(redis.call('HGET', KEYS[4], 'blocked_until') or '0') - now
         local said = said_limits(KEYS[4])
         local result = {used[1], used[3], used[4], redis.call('ZCARD', KEYS[3]), redis.call('EXISTS', KEYS[5]), math.max(0, blocked), said[1], said[2], said[3], said[4]}
-        local parts, user_parts = by_owner(KEYS[6], list)
+        local parts, user_parts = by_owner(KEYS[1], KEYS[2], KEYS[6])
         local waiting = waiters(KEYS[7])
         -- The waiting users by tenant: those a tenant's users' shares are among.
         local waiting_users = {}

@@ -6,7 +6,8 @@ namespace LlmWorkflow.Storage.Admission;
 
 /// <summary>
 /// The budgets in Redis, shared by every worker. Each scope keeps a sliding-window log (a sorted set of calls by time,
-/// a hash of their requests/input/output tokens), its calls in flight (a sorted set by lease expiry) and a meta hash
+/// a hash of their requests/input/output tokens that also holds their running totals, all calls' and each tenant's
+/// and user's, so a reservation reads sums, not calls), its calls in flight (a sorted set by lease expiry) and a meta hash
 /// (blocked-until after a 429, whether steps wait for a slot, the limits the provider last said when lower than the
 /// configured ones); a provider's, model's or key's scope also keeps which tenant and user made each call and which
 /// tenants, and which users of each, wait on it, with their weights, for the fair shares. Each operation is one Lua script, so a reservation in
@@ -58,7 +59,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
 
     public async Task ReconcileAsync(string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings)
     {
-        RedisKey[] keys = [.. scopes.SelectMany(s => new[] { Key(s, "log"), Key(s, "amt") })];
+        RedisKey[] keys = [.. scopes.SelectMany(s => new[] { Key(s, "log"), Key(s, "amt"), Key(s, "own") })];
         await redis.GetDatabase().ScriptEvaluateAsync(RedisAdmissionScripts.ReconcileScript, keys,
             [leaseId, used.Requests, used.InputTokens, used.OutputTokens, Ms(settings.Window), Ms(settings.LeaseTimeout)]).ConfigureAwait(false);
     }

@@ -17,12 +17,13 @@ public sealed class AdmissionStoreTests(TestServers servers) : IAsyncLifetime
 {
     private static readonly AdmissionSettings Settings = new() { Window = TimeSpan.FromSeconds(10), LeaseTimeout = TimeSpan.FromSeconds(30) };
     private ConnectionMultiplexer _redis = null!;
+    private readonly string _prefix = $"t-{Guid.NewGuid():N}:";
     private RedisAdmissionStore _store = null!;
 
     public async ValueTask InitializeAsync()
     {
         _redis = await ConnectionMultiplexer.ConnectAsync((await servers.RedisAsync()).ConnectionString);
-        _store = new RedisAdmissionStore(_redis, $"t-{Guid.NewGuid():N}:");
+        _store = new RedisAdmissionStore(_redis, _prefix);
     }
 
     public async ValueTask DisposeAsync() => await _redis.DisposeAsync();
@@ -143,6 +144,25 @@ public sealed class AdmissionStoreTests(TestServers servers) : IAsyncLifetime
         await _store.SetPausedAsync("openrouter", paused: false);
         Assert.True((await _store.ReserveAsync("a", scopes, new(1, 1, 1), Settings)).IsReserved);
         Assert.Equal("zero_budget", (await _store.ReserveAsync("z", Scopes(("mock", new LlmLimit { TokensPerMinute = 0 })), new(1, 1, 1), Settings)).Reason);
+    }
+
+    [Fact]
+    public async Task CallsAWorkerOfThePreviousVersionRecordedWithoutRunningTotalsCountFromTheFirstReservation()
+    {
+        // What a worker before the running totals left in Redis mid-deploy: the calls and their amounts alone.
+        var database = _redis.GetDatabase();
+        var at = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        for (var i = 0; i < 3; i++)
+        {
+            await database.SortedSetAddAsync($"{_prefix}admission:openai:log", $"old-{i}", at);
+            await database.HashSetAsync($"{_prefix}admission:openai:amt", $"old-{i}", "1:200:100");
+        }
+
+        var scopes = Scopes(("openai", new LlmLimit { TokensPerMinute = 1_000 }));
+        Assert.Equal("tokens", (await _store.ReserveAsync("a", scopes, new(1, 150, 100), Settings)).Reason);
+        Assert.True((await _store.ReserveAsync("b", scopes, new(1, 50, 50), Settings)).IsReserved);
+        await _store.ReconcileAsync("b", ["openai"], new(1, 50, 0), Settings);
+        Assert.Equal((4L, 650L, 300L), (await _store.UsageAsync("openai", Settings)) is var used ? (used.Requests, used.InputTokens, used.OutputTokens) : default);
     }
 
     private static List<(string Scope, LlmLimit Limit)> Scopes(params (string Scope, LlmLimit Limit)[] scopes) => [.. scopes];
