@@ -11,6 +11,7 @@ public static class ApiJobServices
         services.AddSingleton<QueueWaitEstimator>();
         services.AddSingleton<SubmissionBatcher>();
         services.AddScoped<JobSubmitter>();
+        services.AddScoped<IdempotentSubmissions>();
         services.AddScoped<JobCommands>();
         services.AddSingleton<Schedules.ScheduleCommands>();
         services.AddScoped<JobForks>();

@@ -18,45 +18,11 @@ internal sealed partial class JobRun
 {
     // ---- Checkpoints, step rows and usage rows (ICheckpointStore) ----
 
-    public async ValueTask<StepCheckpoint?> TryGetAsync(string runId, string stepKey, CancellationToken cancellationToken)
-    {
+    /// <summary>A step's checkpoint, when the run may have one: a resumed, retried or forked run's (<c>JobRun.Restore.cs</c>).</summary>
+    public ValueTask<StepCheckpoint?> TryGetAsync(string runId, string stepKey, CancellationToken cancellationToken) =>
         // A job's first attempt has no earlier checkpoints, unless it waited: skip the lookup (one query less per step
         // on the hot path).
-        if (!_mayHaveCheckpoints)
-        {
-            return null;
-        }
-
-        if (await GuardAsync(() => store.TryGetCheckpointAsync(job.Id, stepKey, cancellationToken)) is not var (output, row))
-        {
-            return null;
-        }
-
-        // A fork's copied checkpoint was paid by its source job: reused here at $0, so its usage is not counted again.
-        var paidHere = row.ReusedFromJobId is null;
-        var record = new StepRecord
-        {
-            StepKey = stepKey,
-            StepId = row.StepId,
-            DisplayName = row.DisplayName,
-            Type = row.Type,
-            Status = ParseStatus(row.Status),
-            Attempts = row.Attempts,
-            StartedAt = row.StartedAt,
-            FinishedAt = row.FinishedAt ?? row.StartedAt,
-            DurationMs = row.DurationMs,
-            Output = StepOutputCap.Apply(output),
-            ParentStepId = row.ParentStepId,
-            Branch = row.Branch,
-            FromCheckpoint = true,
-            InputTokens = paidHere ? row.InputTokens : 0,
-            OutputTokens = paidHere ? row.OutputTokens : 0,
-            CostUsd = paidHere ? row.CostUsd : 0m,
-            Provider = row.Provider,
-            Model = row.Model,
-        };
-        return new StepCheckpoint(stepKey, output, record);
-    }
+        _mayHaveCheckpoints ? new(ReadCheckpointAsync(stepKey, cancellationToken)) : default;
 
     /// <summary>
     /// Writes the checkpoint with the step's usage rows, and the rows deferred before it; the run waits here while the
@@ -277,7 +243,4 @@ internal sealed partial class JobRun
             throw;
         }
     }
-
-    private static StepStatus ParseStatus(string text) =>
-        Enum.GetValues<StepStatus>().FirstOrDefault(s => s.ToWire() == text);
 }
