@@ -77,17 +77,6 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<WorkflowPauses>();
     }
 
-    /// <summary>Worker heartbeats, provider health, retention and the usage rollup.</summary>
-    private static void AddJobMaintenance(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddSingleton<WorkerHeartbeats>();
-        services.AddSingleton<ProviderHealthReports>();
-        services.AddScoped<JobMaintenance>();
-        services.AddOptions<MaintenanceOptions>().Bind(configuration.GetSection(MaintenanceOptions.Section));
-        services.AddSingleton<ScheduledMaintenance>();
-        services.AddSingleton<UsageRollup>();
-    }
-
     /// <summary>
     /// The workflow engine: the workflows folder's catalog, prompts, prices and transforms, the providers, the
     /// external services with their shared response cache and rate limits, the dry-run planner and the runner.
@@ -95,7 +84,6 @@ public static class StorageServiceCollectionExtensions
     private static void AddWorkflowEngine(this IServiceCollection services, IConfiguration configuration)
     {
         var workflowsRoot = WorkflowsDirectory.Resolve(configuration["Workflows:Root"]);
-        UseWorkflowsFolderForDataFiles(services, configuration, workflowsRoot);
         // Registered before the engine's own: the engine adds in-process ones only when none is registered. The LLM
         // gateway and the external services share this one response cache.
         services.AddMemoryCache();
@@ -139,24 +127,5 @@ public static class StorageServiceCollectionExtensions
             prices: sp.GetRequiredService<IPriceTable>(),
             time: sp.GetRequiredService<TimeProvider>(),
             modules: sp.GetServices<StepModule>()));
-    }
-
-    /// <summary>
-    /// The pricing file and the mock provider's canned answers come from the same workflows folder as the
-    /// definitions (a published app's copy, or Workflows:Root), unless their own settings name another place.
-    /// </summary>
-    private static void UseWorkflowsFolderForDataFiles(IServiceCollection services, IConfiguration configuration, string workflowsRoot)
-    {
-        var pricing = Path.Combine(workflowsRoot, "pricing.json");
-        if (configuration[$"{PricingOptions.SectionName}:{nameof(PricingOptions.FilePath)}"] is null && File.Exists(pricing))
-        {
-            services.PostConfigure<PricingOptions>(options => options.FilePath = pricing);
-        }
-
-        var mockResponses = Path.Combine(workflowsRoot, "mock-responses");
-        if (configuration[$"{LlmOptions.SectionName}:Mock:{nameof(MockProviderOptions.ResponsesDirectory)}"] is null && Directory.Exists(mockResponses))
-        {
-            services.PostConfigure<LlmOptions>(options => options.Mock.ResponsesDirectory = mockResponses);
-        }
     }
 }
