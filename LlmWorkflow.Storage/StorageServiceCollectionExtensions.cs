@@ -79,7 +79,7 @@ public static class StorageServiceCollectionExtensions
 
     /// <summary>
     /// The workflow engine: the workflows folder's catalog, prompts, prices and transforms, the providers, the
-    /// external services with their shared response cache and rate limits, the dry-run planner and the runner.
+    /// external services with their shared response cache and rate limits, and the runner (the API adds the dry-run planner).
     /// </summary>
     private static void AddWorkflowEngine(this IServiceCollection services, IConfiguration configuration)
     {
@@ -111,14 +111,6 @@ public static class StorageServiceCollectionExtensions
                 prompts: sp.GetRequiredService<PromptLibrary>(),
                 services: sp.GetService<IExternalServiceGateway>()),
             watchForChanges: configuration.GetValue("Workflows:WatchForChanges", false)));
-        services.AddSingleton(sp => new DryRunPlanner(
-            new WorkflowValidator(
-                transforms: sp.GetRequiredService<TransformRegistry>(),
-                prompts: sp.GetRequiredService<PromptLibrary>(),
-                services: sp.GetService<IExternalServiceGateway>(),
-                models: sp.GetRequiredService<ModelCatalog>()),
-            sp.GetRequiredService<PromptLibrary>(),
-            sp.GetRequiredService<IPriceTable>()));
         services.AddSingleton(sp => new WorkflowRunner(
             transforms: sp.GetRequiredService<TransformRegistry>(),
             llm: sp.GetRequiredService<ILlmGateway>(),

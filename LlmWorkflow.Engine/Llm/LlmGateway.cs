@@ -73,14 +73,8 @@ public sealed partial class LlmGateway : ILlmGateway
             }
             catch (WorkflowException failure)
             {
-                if (failure.Error.Type == AnswerTooLargeType)
-                {
-                    request.OnRefusedAnswer?.Invoke(RefusedCall(ModelId.Parse(id), request, failure, promptHash, Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds));
-                }
-
-                attempts.Add(new ModelAttempt(id, $"{failure.Error.Type}: {failure.Error.Message}", Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds));
-                LogModelFailed(id, failure.Error.Type, failure.Error.Message);
-                lastFailure = failure;
+                // The next model of the chain is tried (.Failures.cs).
+                lastFailure = ModelFailed(id, request, failure, promptHash, Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds, attempts);
             }
         }
 
@@ -359,7 +353,4 @@ public sealed partial class LlmGateway : ILlmGateway
 
         return builder.AddTimeout(attemptTimeout).Build();
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "LLM model {Model} failed ({ErrorType}): {ErrorMessage}")]
-    private partial void LogModelFailed(string model, string errorType, string errorMessage);
 }

@@ -75,30 +75,21 @@ internal sealed partial class JobRun
     /// </summary>
     public Task<List<WriteStatement>> TakeDeferredAsync() => TakeDeferredAsync(keepLastPaidStep: false);
 
-    /// <summary>Writes usage rows whose step never recorded (the run stopped inside it), so no paid call goes unrecorded.</summary>
-    public async Task FlushUsageAsync()
+    /// <summary>
+    /// Writes usage rows whose step never recorded (the run stopped inside it), so no paid call goes unrecorded
+    /// (<c>JobRun.Waits.cs</c>); a run whose every step recorded has none.
+    /// </summary>
+    public Task FlushUsageAsync()
     {
-        string[] keys;
         lock (_usage)
         {
-            keys = [.. _usage.Keys];
-        }
-
-        try
-        {
-            foreach (var key in keys)
+            if (_usage.Count == 0)
             {
-                var rows = TakeUsage(key);
-                if (rows.Count > 0)
-                {
-                    await GuardAsync(() => store.WriteHeldStepAsync(job.Id, rows, $"the LLM usage of step \"{key}\" of job {job.Id}"));
-                }
+                return Task.CompletedTask;
             }
         }
-        catch (TimeoutException)
-        {
-            // Held past Worker:HoldWritesFor (logged, and recorded as a persistence fault): the run is handed back.
-        }
+
+        return FlushUnrecordedUsageAsync();
     }
 
     private async Task WriteStepAsync(WriteStatement step, StepRecord record, bool endsRun = false)

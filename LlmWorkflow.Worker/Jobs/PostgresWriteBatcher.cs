@@ -31,10 +31,6 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
 
     private readonly Channel<PendingWrite> _pending = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
 
-    /// <summary>Queues one statement of one job; completes with its rows-affected count after the batch commits.</summary>
-    public async Task<int> ExecuteAsync(Guid job, string sql, IReadOnlyList<NpgsqlParameter> parameters, CancellationToken cancellationToken) =>
-        (await ExecuteAsync(job, [new WriteStatement(sql, parameters)], cancellationToken))[0];
-
     /// <summary>Queues statements of one job that commit together; completes with each one's rows-affected count.</summary>
     public Task<int[]> ExecuteAsync(Guid job, IReadOnlyList<WriteStatement> statements, CancellationToken cancellationToken) =>
         Enqueue(job, statements, cancellationToken);
