@@ -23,11 +23,8 @@ public sealed class IdempotentSubmissions(IServiceProvider services)
     /// <summary>Keeps a keyed job's answer as sent, so a repeat of the request gets these very bytes' worth of JSON.</summary>
     public static void KeepAnswer(WorkflowJob job, JobSubmission submission, JobAcceptedResponse accepted)
     {
-        if (submission.IdempotencyKey is not null)
-        {
-            job.IdempotencyFingerprint = submission.RequestFingerprint;
-            job.IdempotentResponse = JsonSerializer.Serialize(accepted, SubmitJsonContext.Default.JobAcceptedResponse);
-        }
+        job.IdempotencyFingerprint = submission.RequestFingerprint;
+        job.IdempotentResponse = JsonSerializer.Serialize(accepted, SubmitJsonContext.Default.JobAcceptedResponse);
     }
 
     /// <summary>

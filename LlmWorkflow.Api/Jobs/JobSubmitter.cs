@@ -53,7 +53,7 @@ public sealed class JobSubmitter(
                 "webhook_url needs a signing secret and this service has none: send webhook_secret, or set LLM_WEBHOOK_SECRET (Webhooks:Secret) on the service.")];
         }
 
-        var concurrencyKey = ConcurrencyKeyInput.KeyOf(submission, workflow, ref problems);
+        var concurrencyKey = workflow.Concurrency is null ? null : ConcurrencyKeyInput.KeyOf(submission, workflow, ref problems);
         if (problems.Count > 0)
         {
             return new SubmissionResult(null, false, problems);
@@ -82,7 +82,10 @@ public sealed class JobSubmitter(
         job.ConcurrencyKey = concurrencyKey;
         job.ConcurrencyLimit = concurrencyKey is null ? null : workflow.Concurrency!.Limit;
         var accepted = job.ToAccepted(await EstimateWaitSecondsAsync(job, cancellationToken));
-        IdempotentSubmissions.KeepAnswer(job, submission, accepted);
+        if (submission.IdempotencyKey is not null)
+        {
+            IdempotentSubmissions.KeepAnswer(job, submission, accepted);
+        }
 
         if (!await submissions.InsertAndDispatchAsync(job, dispatch, cancellationToken))
         {

@@ -162,7 +162,7 @@ public sealed partial class JobLifecycleStore(
             reader.Field<bool>("has_webhook"),
             reader.FieldOrNull<string[]>("webhook_events") ?? [])
         {
-            ResumedWait = ReadWait(reader.FieldOrNull<string>("wait_data")),
+            ResumedWait = reader.FieldOrNull<string>("wait_data") is { } waitData ? ReadWait(waitData) : null,
             DefinitionHash = WorkflowJob.HashOf(reader.FieldOrNull<byte[]>("definition_digest"), reader.FieldOrNull<string>("definition_hash")),
             IsFork = reader.Field<bool>("is_fork"),
             TenantId = reader.Field<string>("tenant_id"),
