@@ -56,7 +56,7 @@ public static class StorageServiceCollectionExtensions
     private static void AddJobStore(this IServiceCollection services, string postgres, IConfiguration configuration)
     {
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => CreateDataSource(postgres, sp.GetService<ILoggerFactory>()));
+        services.AddSingleton(sp => PostgresDataSource.Create(postgres, sp.GetService<ILoggerFactory>()));
         services.AddDbContextPool<LlmWorkflowDbContext>((sp, options) => options
             .UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>())
             // Migrations are written as SQL (the EF design-time package is not in our registry), so there is no
@@ -77,25 +77,13 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<WorkflowPauses>();
     }
 
-    /// <summary>Worker heartbeats, provider health, retention and the usage rollup.</summary>
-    private static void AddJobMaintenance(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddSingleton<WorkerHeartbeats>();
-        services.AddSingleton<ProviderHealthReports>();
-        services.AddScoped<JobMaintenance>();
-        services.AddOptions<MaintenanceOptions>().Bind(configuration.GetSection(MaintenanceOptions.Section));
-        services.AddSingleton<ScheduledMaintenance>();
-        services.AddSingleton<UsageRollup>();
-    }
-
     /// <summary>
     /// The workflow engine: the workflows folder's catalog, prompts, prices and transforms, the providers, the
-    /// external services with their shared response cache and rate limits, the dry-run planner and the runner.
+    /// external services with their shared response cache and rate limits, and the runner (the API adds the dry-run planner).
     /// </summary>
     private static void AddWorkflowEngine(this IServiceCollection services, IConfiguration configuration)
     {
         var workflowsRoot = WorkflowsDirectory.Resolve(configuration["Workflows:Root"]);
-        UseWorkflowsFolderForDataFiles(services, configuration, workflowsRoot);
         // Registered before the engine's own: the engine adds in-process ones only when none is registered. The LLM
         // gateway and the external services share this one response cache.
         services.AddMemoryCache();
@@ -123,14 +111,6 @@ public static class StorageServiceCollectionExtensions
                 prompts: sp.GetRequiredService<PromptLibrary>(),
                 services: sp.GetService<IExternalServiceGateway>()),
             watchForChanges: configuration.GetValue("Workflows:WatchForChanges", false)));
-        services.AddSingleton(sp => new DryRunPlanner(
-            new WorkflowValidator(
-                transforms: sp.GetRequiredService<TransformRegistry>(),
-                prompts: sp.GetRequiredService<PromptLibrary>(),
-                services: sp.GetService<IExternalServiceGateway>(),
-                models: sp.GetRequiredService<ModelCatalog>()),
-            sp.GetRequiredService<PromptLibrary>(),
-            sp.GetRequiredService<IPriceTable>()));
         services.AddSingleton(sp => new WorkflowRunner(
             transforms: sp.GetRequiredService<TransformRegistry>(),
             llm: sp.GetRequiredService<ILlmGateway>(),
@@ -140,87 +120,4 @@ public static class StorageServiceCollectionExtensions
             time: sp.GetRequiredService<TimeProvider>(),
             modules: sp.GetServices<StepModule>()));
     }
-
-    /// <summary>
-    /// The pricing file and the mock provider's canned answers come from the same workflows folder as the
-    /// definitions (a published app's copy, or Workflows:Root), unless their own settings name another place.
-    /// </summary>
-    private static void UseWorkflowsFolderForDataFiles(IServiceCollection services, IConfiguration configuration, string workflowsRoot)
-    {
-        var pricing = Path.Combine(workflowsRoot, "pricing.json");
-        if (configuration[$"{PricingOptions.SectionName}:{nameof(PricingOptions.FilePath)}"] is null && File.Exists(pricing))
-        {
-            services.PostConfigure<PricingOptions>(options => options.FilePath = pricing);
-        }
-
-        var mockResponses = Path.Combine(workflowsRoot, "mock-responses");
-        if (configuration[$"{LlmOptions.SectionName}:Mock:{nameof(MockProviderOptions.ResponsesDirectory)}"] is null && Directory.Exists(mockResponses))
-        {
-            services.PostConfigure<LlmOptions>(options => options.Mock.ResponsesDirectory = mockResponses);
-        }
-    }
-
-    /// <summary>Seconds to wait for a new connection (and for a free one in a full pool) unless the connection string says otherwise.</summary>
-    public const int DefaultConnectTimeoutSeconds = 5;
-
-    /// <summary>The connections a host's data source opens at most unless its connection string says otherwise.</summary>
-    public const int DefaultMaxPoolSize = 20;
-
-    /// <summary>
-    /// The one Postgres data source of a host. The pipeline runs a handful of statements thousands of times, so they
-    /// are prepared after a few uses (<c>Max Auto Prepare</c>): Postgres otherwise parses and plans every execution,
-    /// which profiling put at about 30 % of its CPU. A pooled connection is handed out again without a reset
-    /// (<c>No Reset On Close</c>): with prepared statements on it, Npgsql's reset is seven statements run before the
-    /// next command (CLOSE ALL, RESET ALL, UNLISTEN *, …), as many as the pipeline's own per batch, and the service
-    /// leaves no session state behind (settings are <c>SET LOCAL</c>, advisory locks are unlocked in <c>finally</c>;
-    /// an open transaction is still rolled back). A host opens at most <see cref="DefaultMaxPoolSize"/> connections
-    /// (<c>Maximum Pool Size</c>): commands queue for a free one instead of making Postgres start another backend in
-    /// the middle of a burst, and every replica's pool together must fit the server's <c>max_connections</c>. A
-    /// connection string that sets any of these keywords itself wins. The slim builder registers only the type families
-    /// the schema uses (scalars, arrays of them, JSON), with TLS and Kerberos/GSSAPI sign-in as before: the full builder's
-    /// other types (ranges, multiranges, network, geometric, full-text) build their mapping tables on a command's first
-    /// array parameter, in a service's first request.
-    /// </summary>
-    public static NpgsqlDataSource CreateDataSource(string connectionString, ILoggerFactory? loggerFactory = null)
-    {
-        var builder = new NpgsqlSlimDataSourceBuilder(connectionString)
-            .EnableArrays()
-            .EnableJsonTypes()
-            .EnableDynamicJson()
-            .EnableTransportSecurity()
-            .EnableIntegratedSecurity();
-        if (loggerFactory is not null)
-        {
-            // Npgsql's own warnings (a broken connection, a failed prepare) reach the host's logs.
-            builder.UseLoggerFactory(loggerFactory);
-        }
-
-        if (!Sets(connectionString, "Auto Prepare"))
-        {
-            builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
-        }
-
-        if (!Sets(connectionString, "Reset On Close"))
-        {
-            builder.ConnectionStringBuilder.NoResetOnClose = true;
-        }
-
-        if (!Sets(connectionString, "Maximum Pool Size", "Max Pool Size", "MaxPoolSize"))
-        {
-            builder.ConnectionStringBuilder.MaxPoolSize = DefaultMaxPoolSize;
-        }
-
-        if (!new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.ContainsKey("Timeout"))
-        {
-            // Npgsql waits 15 s for a connection by default: an API request would wait that long to answer 503 when the
-            // server is unreachable (not refusing, e.g. during a failover).
-            builder.ConnectionStringBuilder.Timeout = DefaultConnectTimeoutSeconds;
-        }
-
-        return builder.Build();
-    }
-
-    /// <summary>Whether the connection string names any of the keywords (or their synonyms) itself.</summary>
-    private static bool Sets(string connectionString, params string[] keywords) =>
-        keywords.Any(keyword => connectionString.Contains(keyword, StringComparison.OrdinalIgnoreCase));
 }

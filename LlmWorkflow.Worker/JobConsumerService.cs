@@ -76,7 +76,7 @@ internal sealed partial class JobConsumerService(
                 if (JobQueue.IsMissingGroup(ex))
                 {
                     // The group was gone (a first start, or Redis lost its data): recreated, and every queued job
-                    // dispatched again; read on at once. When recreating fails, that failure is the cause to report.
+                    // dispatched again (.Recovery.cs); read on at once. When recreating fails, that failure is the cause to report.
                     failure = await TryHealAsync(stoppingToken);
                     if (failure is null)
                     {
@@ -93,21 +93,6 @@ internal sealed partial class JobConsumerService(
         }
 
         await DrainAsync(inFlight);
-    }
-
-    /// <summary>Heals a missing consumer group; returns why it could not (the read then counts as failed), or null.</summary>
-    private async Task<Exception?> TryHealAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await reconciler.HealLostGroupsAsync(stoppingToken);
-            return null;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            LogHealFailed(ex);
-            return ex;
-        }
     }
 
     /// <summary>Claims a batch's jobs, acknowledges its entries, and starts the claimed runs.</summary>
@@ -214,9 +199,6 @@ internal sealed partial class JobConsumerService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Acknowledging {Count} claimed dispatch entries failed; the claimed jobs run anyway")]
     private partial void LogAckFailed(Exception ex, int count);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The dispatch consumer group is missing and could not be recreated; retrying")]
-    private partial void LogHealFailed(Exception ex);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Draining {Count} in-flight job(s), waiting up to {Seconds} s")]
     private partial void LogDraining(int count, double seconds);

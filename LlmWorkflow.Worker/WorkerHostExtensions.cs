@@ -9,7 +9,6 @@ using LlmWorkflow.Worker.Schedules;
 using LlmWorkflow.Worker.Webhooks;
 using LlmWorkflow.Storage.Webhooks;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace LlmWorkflow.Worker;
 
@@ -82,19 +81,5 @@ public static class WorkerHostExtensions
         builder.Services.AddSingleton<WebhookDispatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
         return builder;
-    }
-
-    public static async Task MigrateDatabaseAsync(this IHost host)
-    {
-        // The worker's own code uses no EF Core. When the schema is current (the API or another worker migrated it),
-        // EF's model and migrator are never built, and their code never joins the worker's resident memory (about
-        // 16 MB of its peak under 500 concurrent jobs).
-        if (await DatabaseMigrator.IsCurrentAsync(host.Services.GetRequiredService<NpgsqlDataSource>(), CancellationToken.None))
-        {
-            return;
-        }
-
-        await using var scope = host.Services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<DatabaseMigrator>().MigrateAsync(CancellationToken.None);
     }
 }

@@ -1,10 +1,7 @@
 using System.Text.Json;
 using LlmWorkflow.Engine.Definitions;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using LlmWorkflow.Engine;
-using LlmWorkflow.Storage.Persistence;
 using LlmWorkflow.Storage.Webhooks;
 using LlmWorkflow.Storage.Jobs;
 using LlmWorkflow.Api.Contracts;
@@ -18,7 +15,7 @@ namespace LlmWorkflow.Api.Jobs;
 /// dispatches it later, so an accepted job is never lost.
 /// </summary>
 public sealed class JobSubmitter(
-    IServiceProvider services,
+    IdempotentSubmissions idempotent,
     SubmissionBatcher submissions,
     WorkflowCatalog catalog,
     LlmWorkflow.Storage.Versions.WorkflowVersions versions,
@@ -56,15 +53,15 @@ public sealed class JobSubmitter(
                 "webhook_url needs a signing secret and this service has none: send webhook_secret, or set LLM_WEBHOOK_SECRET (Webhooks:Secret) on the service.")];
         }
 
-        var concurrencyKey = ConcurrencyKeyOf(submission, workflow, ref problems);
+        var concurrencyKey = workflow.Concurrency is null ? null : ConcurrencyKeyInput.KeyOf(submission, workflow, ref problems);
         if (problems.Count > 0)
         {
             return new SubmissionResult(null, false, problems);
         }
 
-        if (submission.IdempotencyKey is not null && await FindByIdempotencyKeyAsync(submission, cancellationToken) is { } existing)
+        if (submission.IdempotencyKey is not null && await idempotent.FindAsync(submission, cancellationToken) is { } existing)
         {
-            return Repeat(existing, submission);
+            return IdempotentSubmissions.Repeat(existing, submission);
         }
 
         if (submission.RunAt is null && await pauses.IsPausedAsync(workflow.Name, cancellationToken))
@@ -87,61 +84,20 @@ public sealed class JobSubmitter(
         var accepted = job.ToAccepted(await EstimateWaitSecondsAsync(job, cancellationToken));
         if (submission.IdempotencyKey is not null)
         {
-            // The answer is kept as sent, so a repeat of the request gets these very bytes' worth of JSON.
-            job.IdempotencyFingerprint = submission.RequestFingerprint;
-            job.IdempotentResponse = JsonSerializer.Serialize(accepted, SubmitJsonContext.Default.JobAcceptedResponse);
+            IdempotentSubmissions.KeepAnswer(job, submission, accepted);
         }
 
         if (!await submissions.InsertAndDispatchAsync(job, dispatch, cancellationToken))
         {
             // Two requests with the same key raced; the other one won, so answer as it was answered.
-            var winner = submission.IdempotencyKey is null ? null : await FindByIdempotencyKeyAsync(submission, cancellationToken);
+            var winner = submission.IdempotencyKey is null ? null : await idempotent.FindAsync(submission, cancellationToken);
             return winner is null
                 ? throw new InvalidOperationException($"Job {job.Id} was not inserted and no job holds its idempotency key.")
-                : Repeat(winner, submission);
+                : IdempotentSubmissions.Repeat(winner, submission);
         }
 
         Telemetry.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("workflow", job.WorkflowName));
         return new SubmissionResult(job, Created: true, [], accepted);
-    }
-
-    /// <summary>
-    /// The answer to a repeated Idempotency-Key: the first request's answer when this request is the same (its
-    /// fingerprint), a key conflict when it is not. A job stored before answers were kept is answered from its row.
-    /// </summary>
-    private static SubmissionResult Repeat(WorkflowJob existing, JobSubmission submission)
-    {
-        if (submission.RequestFingerprint is { } fingerprint && !IdempotentRequests.SameRequest(existing.IdempotencyFingerprint, fingerprint))
-        {
-            return new SubmissionResult(null, Created: false, [], KeyConflict: true);
-        }
-
-        var original = existing.IdempotentResponse is { } stored
-            ? JsonSerializer.Deserialize(stored, SubmitJsonContext.Default.JobAcceptedResponse)
-            : existing.ToAccepted(0);
-        return new SubmissionResult(existing, Created: false, [], original);
-    }
-
-    /// <summary>
-    /// The job's concurrency key, scoped by tenant and workflow (<c>tenant/workflow/key</c>), when its workflow declares
-    /// <c>concurrency</c>; a key that resolves to nothing or is too long is a problem naming <c>input_data</c>.
-    /// </summary>
-    private static string? ConcurrencyKeyOf(JobSubmission submission, WorkflowDefinition workflow, ref IReadOnlyList<SubmissionProblem> problems)
-    {
-        if (workflow.Concurrency is not { } concurrency)
-        {
-            return null;
-        }
-
-        var context = WorkflowConcurrency.KeyContext(submission.UserId, submission.Username, submission.Action, submission.Priority);
-        var (key, problem) = concurrency.Resolve(submission.InputData, context);
-        if (problem is not null)
-        {
-            problems = [.. problems, new SubmissionProblem("input_data", problem)];
-            return null;
-        }
-
-        return WorkflowConcurrency.Scoped(submission.TenantId, workflow.Name, key!);
     }
 
     /// <summary>Seconds until a worker is expected to start the job: until its run_at (if any), then the queue's wait.</summary>
@@ -188,12 +144,6 @@ public sealed class JobSubmitter(
         return (job, new JobDispatch(job.Id, job.Priority, submission.TraceParent, submission.TraceState));
     }
 
-    // The database context is taken from the request's scope only for an idempotency key: most submissions carry
-    // none, and would otherwise rent (and reset) a pooled context for nothing.
-    private Task<WorkflowJob?> FindByIdempotencyKeyAsync(JobSubmission submission, CancellationToken cancellationToken) =>
-        services.GetRequiredService<LlmWorkflowDbContext>().Jobs.AsNoTracking().FirstOrDefaultAsync(
-            j => j.IdempotencyKey == submission.IdempotencyKey && j.TenantId == submission.TenantId && j.UserId == submission.UserId,
-            cancellationToken);
 }
 
 /// <summary>Field-level checks of a submission against its workflow; every problem names its field.</summary>

@@ -67,28 +67,9 @@ public sealed partial class SubmissionBatcher(
             {
                 await FlushAsync(batch);
             }
-            catch (Exception ex) when (batch.Length > 1 && ex is NpgsqlException)
-            {
-                // One bad row fails the whole statement: retry one by one so it fails only its own request.
-                LogBatchFailed(ex, batch.Length);
-                foreach (var single in batch)
-                {
-                    try
-                    {
-                        await FlushAsync([single]);
-                    }
-                    catch (Exception singleEx)
-                    {
-                        single.Completion.TrySetException(singleEx);
-                    }
-                }
-            }
             catch (Exception ex)
             {
-                foreach (var pending in batch)
-                {
-                    pending.Completion.TrySetException(ex);
-                }
+                await BatchFailedAsync(batch, ex);
             }
         }
     }
@@ -127,29 +108,7 @@ public sealed partial class SubmissionBatcher(
         }
     }
 
-    /// <summary>
-    /// Tells the workers' wakers of a scheduled job's time, bounded like a dispatch: a lost notice only makes the job
-    /// wait for a waker's next read of PostgreSQL or the reconciler's pass (seconds).
-    /// </summary>
-    private async Task AnnounceDueAsync(DateTimeOffset dueAt)
-    {
-        try
-        {
-            await queue.AnnounceDueAsync(dueAt).WaitAsync(queueOptions.Value.SubmitDispatchTimeout);
-        }
-        catch (Exception ex)
-        {
-            LogDueNoticeFailed(ex);
-        }
-    }
-
     private sealed record Pending(WorkflowJob Job, JobDispatch Dispatch, TaskCompletionSource<bool> Completion);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} submissions failed; retrying them one by one")]
-    private partial void LogBatchFailed(Exception ex, int count);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A scheduled job's due-time notice could not be published; the reconciler wakes it when due")]
-    private partial void LogDueNoticeFailed(Exception ex);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} stored job(s) could not be dispatched; the reconciler will dispatch them")]
     private partial void LogDispatchFailed(Exception ex, int count);

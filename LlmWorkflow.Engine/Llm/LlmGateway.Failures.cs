@@ -22,6 +22,26 @@ public sealed partial class LlmGateway
     public const string AnswerTooLargeType = "answer_too_large";
 
     /// <summary>
+    /// Records a model of the chain that failed (its attempt, a warning; a refused answer, paid for, to the step) and
+    /// returns its failure, the chain's error if no later model answers.
+    /// </summary>
+    private WorkflowException ModelFailed(
+        string id, LlmCallRequest request, WorkflowException failure, string promptHash, double durationMs, List<ModelAttempt> attempts)
+    {
+        if (failure.Error.Type == AnswerTooLargeType)
+        {
+            request.OnRefusedAnswer?.Invoke(RefusedCall(ModelId.Parse(id), request, failure, promptHash, durationMs));
+        }
+
+        attempts.Add(new ModelAttempt(id, $"{failure.Error.Type}: {failure.Error.Message}", durationMs));
+        LogModelFailed(id, failure.Error.Type, failure.Error.Message);
+        return failure;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "LLM model {Model} failed ({ErrorType}): {ErrorMessage}")]
+    private partial void LogModelFailed(string model, string errorType, string errorMessage);
+
+    /// <summary>
     /// A refused answer was still paid for: its usage, estimated (the provider's usage is at the end of the body, which
     /// is not read) from the prompt and the bytes read, a lower bound of the answer.
     /// </summary>

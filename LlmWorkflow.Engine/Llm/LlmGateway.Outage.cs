@@ -58,6 +58,15 @@ public sealed partial class LlmGateway
         throw new AdmissionDeferredException(model.Provider, ProviderOutageBreaker.Reason, openUntil.Value) { Provider = model.Provider };
     }
 
+    /// <summary>A provider that is out parks the step before anything is sent (or reserved by admission's middleware).</summary>
+    private Task ThrowIfOutAsync(ModelId model, bool flex) => _outage is null ? Task.CompletedTask : _outage.ThrowIfOutAsync(model, ProbeTimeout(flex));
+
+    /// <summary>What a call whose attempts all timed out throws: the park when the failure opened the breaker, else <paramref name="failure"/>.</summary>
+    private async Task<Exception> OutageOrAsync(ModelId model, WorkflowException failure) =>
+        _outage is not null && await _outage.FailedAsync(model).ConfigureAwait(false) is { } until
+            ? new AdmissionDeferredException(model.Provider, ProviderOutageBreaker.Reason, until) { Provider = model.Provider }
+            : failure;
+
     /// <summary>How long a probe call holds the breaker's probe: its attempt's timeout.</summary>
     private TimeSpan ProbeTimeout(bool flex) => flex ? _providers.Options.Flex.AttemptTimeout : _providers.Options.AttemptTimeout;
 }

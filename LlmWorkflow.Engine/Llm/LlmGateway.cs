@@ -73,14 +73,8 @@ public sealed partial class LlmGateway : ILlmGateway
             }
             catch (WorkflowException failure)
             {
-                if (failure.Error.Type == AnswerTooLargeType)
-                {
-                    request.OnRefusedAnswer?.Invoke(RefusedCall(ModelId.Parse(id), request, failure, promptHash, Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds));
-                }
-
-                attempts.Add(new ModelAttempt(id, $"{failure.Error.Type}: {failure.Error.Message}", Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds));
-                LogModelFailed(id, failure.Error.Type, failure.Error.Message);
-                lastFailure = failure;
+                // The next model of the chain is tried (.Failures.cs).
+                lastFailure = ModelFailed(id, request, failure, promptHash, Stopwatch.GetElapsedTime(modelStarted).TotalMilliseconds, attempts);
             }
         }
 
@@ -180,11 +174,7 @@ public sealed partial class LlmGateway : ILlmGateway
     private async Task<LlmCallResult> CallProviderAsync(IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
     {
         var flexJob = request.ServiceTier is { IsFlex: true };
-        // A provider that is out parks the step before anything is sent (or reserved by admission's middleware).
-        if (_outage is not null)
-        {
-            await _outage.ThrowIfOutAsync(model, ProbeTimeout(flexJob && SendsFlex(model, request))).ConfigureAwait(false);
-        }
+        await ThrowIfOutAsync(model, flexJob && SendsFlex(model, request)).ConfigureAwait(false);
 
         ChatResponse response;
         bool sentFlex;
@@ -200,12 +190,7 @@ public sealed partial class LlmGateway : ILlmGateway
         {
             var classified = LlmErrorClassifier.Classify(timeout, model, _providers.Find(model.Provider));
             _health?.Failed(model, classified.Error);
-            if (_outage is not null && await _outage.FailedAsync(model).ConfigureAwait(false) is { } until)
-            {
-                throw new AdmissionDeferredException(model.Provider, ProviderOutageBreaker.Reason, until) { Provider = model.Provider };
-            }
-
-            throw classified;
+            throw await OutageOrAsync(model, classified).ConfigureAwait(false);
         }
 
         return Price(model, request, response, sentFlex ? ServiceTiers.Flex : ServiceTiers.Standard) with { InvalidUtf8Replaced = repairs.Replaced };
@@ -368,7 +353,4 @@ public sealed partial class LlmGateway : ILlmGateway
 
         return builder.AddTimeout(attemptTimeout).Build();
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "LLM model {Model} failed ({ErrorType}): {ErrorMessage}")]
-    private partial void LogModelFailed(string model, string errorType, string errorMessage);
 }

@@ -190,14 +190,7 @@ internal sealed partial class StepRunner(IReadOnlyDictionary<string, IStepHandle
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            var error = new WorkflowError
-            {
-                Type = "checkpoint_write_failed",
-                Category = ErrorCategory.SystemError,
-                Message = $"The output of step \"{checkpoint.Record.StepId}\" could not be stored: {ex.Message}",
-                StepId = checkpoint.Record.StepId,
-            };
-            return checkpoint.Record with { Status = StepStatus.Failed, Error = error, Output = null };
+            return NotStored(checkpoint.Record, ex);
         }
     }
 
@@ -235,27 +228,23 @@ internal sealed partial class StepRunner(IReadOnlyDictionary<string, IStepHandle
     /// <summary>What was changed in the step's answer so that it could be read and stored, or null.</summary>
     private static string? Notes(int cleanedCharacters, int invalidUtf8Bytes)
     {
-        var notes = new List<string>();
-        if (invalidUtf8Bytes > 0)
-        {
-            notes.Add($"The LLM answer held {invalidUtf8Bytes} byte sequence(s) that are not valid UTF-8 (each replaced by U+FFFD).");
-        }
-
-        if (cleanedCharacters > 0)
-        {
-            notes.Add($"The output held {cleanedCharacters} character(s) that cannot be stored (U+0000 removed, lone surrogates replaced by U+FFFD).");
-        }
-
-        return notes.Count == 0 ? null : string.Join(" ", notes);
+        var utf8 = invalidUtf8Bytes > 0
+            ? $"The LLM answer held {invalidUtf8Bytes} byte sequence(s) that are not valid UTF-8 (each replaced by U+FFFD)."
+            : null;
+        var cleaned = cleanedCharacters > 0
+            ? $"The output held {cleanedCharacters} character(s) that cannot be stored (U+0000 removed, lone surrogates replaced by U+FFFD)."
+            : null;
+        return utf8 is null ? cleaned : cleaned is null ? utf8 : utf8 + " " + cleaned;
     }
 
-    private static async Task<JsonNode?> ExecuteWithTimeoutAsync(IStepHandler handler, StepContext context, CancellationToken cancellationToken)
-    {
-        if (context.Step.TimeoutSeconds is not { } seconds)
-        {
-            return await handler.ExecuteAsync(context, cancellationToken);
-        }
+    /// <summary>The handler's run; within the step's <c>timeout_seconds</c> when it has one (no state machine of its own when not).</summary>
+    private static ValueTask<JsonNode?> ExecuteWithTimeoutAsync(IStepHandler handler, StepContext context, CancellationToken cancellationToken) =>
+        context.Step.TimeoutSeconds is { } seconds
+            ? ExecuteWithinAsync(handler, context, seconds, cancellationToken)
+            : handler.ExecuteAsync(context, cancellationToken);
 
+    private static async ValueTask<JsonNode?> ExecuteWithinAsync(IStepHandler handler, StepContext context, double seconds, CancellationToken cancellationToken)
+    {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds), context.Run.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
@@ -264,57 +253,7 @@ internal sealed partial class StepRunner(IReadOnlyDictionary<string, IStepHandle
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            // Calls to third parties time out on their side of the wire; our own work timing out is ours.
-            var category = context.Step.Type is StepTypes.Llm or StepTypes.ExternalApi ? ErrorCategory.ExternalError : ErrorCategory.SystemError;
-            throw new WorkflowException(new WorkflowError
-            {
-                Type = "timeout",
-                Category = category,
-                Message = $"Step \"{context.Step.Id}\" did not finish within {seconds} s.",
-                Retryable = category == ErrorCategory.ExternalError,
-                StepId = context.Step.Id,
-                Details = new JsonObject { ["timeout_seconds"] = seconds },
-            });
+            throw TimedOut(context.Step, seconds);
         }
     }
-
-    private static WorkflowError Classify(Exception exception, StepDefinition step)
-    {
-        var error = exception switch
-        {
-            WorkflowException workflow => workflow.Error,
-            ExpressionSyntaxException syntax => new WorkflowError
-            {
-                Type = "expression_syntax",
-                Category = ErrorCategory.ConfigError,
-                Message = syntax.Message,
-            },
-            _ => new WorkflowError
-            {
-                Type = "internal_error",
-                Category = ErrorCategory.SystemError,
-                Message = $"Step \"{step.Id}\" failed unexpectedly: {exception.Message}",
-            },
-        };
-        var details = error.Details?.DeepClone().AsObject() ?? [];
-        details.TryAdd("step_type", step.Type);
-        details.TryAdd("config", step.Config.DeepClone());
-        return ErrorSuggestions.WithDefaults(ErrorSanitizer.Sanitize(error with { StepId = error.StepId ?? step.Id, Details = details }));
-    }
-
-    /// <summary>Only failures that can go away on their own are retried; bad input or configuration will fail again.</summary>
-    /// <remarks>Document 001's taxonomy: only EXTERNAL_ERROR is retryable; SYSTEM_ERROR (our own failure) is not.
-    /// An answer refused for its size would be refused again after being paid again, so it is not retried.</remarks>
-    private static bool IsWorthRetrying(WorkflowError error) =>
-        error.Type != Llm.LlmGateway.AnswerTooLargeType
-        && (error.Category is ErrorCategory.ExternalError || (error.Retryable && error.Category is not ErrorCategory.SystemError));
-
-    /// <summary>The budget stop ends the run whatever the step's on_error says.</summary>
-    private static StepStatus OutcomeOf(OnErrorPolicy policy, WorkflowError error) => policy.Mode switch
-    {
-        _ when error.Type == BudgetGuard.BudgetExceededType => StepStatus.Failed,
-        OnErrorMode.Continue => StepStatus.ContinuedAfterError,
-        OnErrorMode.Default => StepStatus.Defaulted,
-        _ => StepStatus.Failed,
-    };
 }

@@ -13,16 +13,6 @@ namespace LlmWorkflow.Storage.Jobs;
 /// <summary>A run's writes: its step rows and checkpoints, its usage rows and its finish, each built as one row of a multi-row statement the worker's group commit sends.</summary>
 public sealed partial class JobLifecycleStore
 {
-    private const string CheckpointSql = """
-        SELECT output, step_id, display_name, step_type, status, attempts, started_at, finished_at, duration_ms,
-               parent_step_id, branch, provider, model, input_tokens, output_tokens, cost_usd, reused_from_job_id
-          FROM llm_job_steps
-         WHERE job_id = $1 AND step_key = $2 AND is_checkpoint
-         ORDER BY job_attempt DESC
-         LIMIT 1
-        """;
-
-
     /// <summary>The statement that writes a step record, fenced by the job's attempt so a reclaimed run cannot write.</summary>
     /// <remarks>One row of a multi-row statement: the step rows of many jobs in a batch are one INSERT.</remarks>
     internal static WriteStatement StepStatement(Guid jobId, int jobAttempt, StepRecord record, JsonNode? checkpointOutput, bool isCheckpoint) =>
@@ -95,32 +85,6 @@ public sealed partial class JobLifecycleStore
         )
         SELECT r.ord FROM r JOIN written w ON w.job_id = r.job_id AND w.step_key = r.step_key AND w.job_attempt = r.job_attempt
         """;
-
-    /// <summary>The newest checkpoint of a step from any earlier attempt of the job.</summary>
-    internal async Task<(JsonNode? Output, StepRecordRow Row)?> TryGetCheckpointAsync(Guid jobId, string stepKey, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(CheckpointSql);
-        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
-        command.Parameters.Add(new NpgsqlParameter { Value = stepKey });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            return null;
-        }
-
-        var output = reader.FieldOrNull<string>("output") is { } text ? JsonNode.Parse(text) : null;
-        var row = new StepRecordRow(
-            reader.Field<string>("step_id"), reader.Field<string>("display_name"), reader.Field<string>("step_type"),
-            reader.Field<string>("status"), reader.Field<int>("attempts"), reader.Field<DateTimeOffset>("started_at"),
-            reader.FieldOrNull<DateTimeOffset?>("finished_at"), reader.FieldOrNull<int?>("duration_ms") ?? 0,
-            reader.FieldOrNull<string>("parent_step_id"), reader.FieldOrNull<string>("branch"),
-            reader.FieldOrNull<string>("provider"), reader.FieldOrNull<string>("model"),
-            reader.Field<int>("input_tokens"), reader.Field<int>("output_tokens"), reader.FieldOrNull<decimal?>("cost_usd"))
-        {
-            ReusedFromJobId = reader.FieldOrNull<Guid?>("reused_from_job_id"),
-        };
-        return (output, row);
-    }
 
     /// <summary>
     /// The statement that records one answered LLM call. Its id is chosen by the worker when the answer arrives, so a

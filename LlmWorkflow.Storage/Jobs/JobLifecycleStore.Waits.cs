@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using LlmWorkflow.Engine.Execution;
 using Npgsql;
 
 namespace LlmWorkflow.Storage.Jobs;
@@ -268,6 +270,20 @@ public sealed partial class JobLifecycleStore
         command.Parameters.Add(new NpgsqlParameter { Value = jobId });
         command.Parameters.Add(new NpgsqlParameter { Value = runAt });
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <summary>The wait a job was parked on (the Park statement's <c>wait_data</c>), or null.</summary>
+    public static RunWait? ReadWait(string? waitData)
+    {
+        if (waitData is null || JsonNode.Parse(waitData) is not JsonObject wait)
+        {
+            return null;
+        }
+
+        return new RunWait((string)wait["step_id"]!, (string)wait["step_key"]!, (string)wait["kind"]!,
+            DateTimeOffset.Parse((string)wait["until"]!, System.Globalization.CultureInfo.InvariantCulture), (string?)wait["event"],
+            wait["approval"] as JsonObject, wait["budget"] as JsonObject, wait["batch"] as JsonObject,
+            wait["pending"] is JsonArray pending ? [.. pending.Select(entry => ReadWait(entry!.ToJsonString())!)] : null);
     }
 }
 

@@ -162,7 +162,7 @@ public sealed partial class JobLifecycleStore(
             reader.Field<bool>("has_webhook"),
             reader.FieldOrNull<string[]>("webhook_events") ?? [])
         {
-            ResumedWait = ReadWait(reader.FieldOrNull<string>("wait_data")),
+            ResumedWait = reader.FieldOrNull<string>("wait_data") is { } waitData ? ReadWait(waitData) : null,
             DefinitionHash = WorkflowJob.HashOf(reader.FieldOrNull<byte[]>("definition_digest"), reader.FieldOrNull<string>("definition_hash")),
             IsFork = reader.Field<bool>("is_fork"),
             TenantId = reader.Field<string>("tenant_id"),
@@ -170,20 +170,6 @@ public sealed partial class JobLifecycleStore(
             ConcurrencyLimit = reader.FieldOrNull<int?>("concurrency_limit"),
             ServiceTier = new ServiceTierRequest(reader.Field<string>("service_tier"), reader.FieldOrNull<DateTimeOffset?>("deadline")),
         };
-
-    /// <summary>The wait a job was parked on (the Park statement's <c>wait_data</c>), or null.</summary>
-    public static RunWait? ReadWait(string? waitData)
-    {
-        if (waitData is null || JsonNode.Parse(waitData) is not JsonObject wait)
-        {
-            return null;
-        }
-
-        return new RunWait((string)wait["step_id"]!, (string)wait["step_key"]!, (string)wait["kind"]!,
-            DateTimeOffset.Parse((string)wait["until"]!, System.Globalization.CultureInfo.InvariantCulture), (string?)wait["event"],
-            wait["approval"] as JsonObject, wait["budget"] as JsonObject, wait["batch"] as JsonObject,
-            wait["pending"] is JsonArray pending ? [.. pending.Select(entry => ReadWait(entry!.ToJsonString())!)] : null);
-    }
 
     /// <summary>Whether a cancel of the job was accepted (or the job is gone): checked before each paid step starts.</summary>
     internal async Task<bool> StopRequestedAsync(Guid jobId, CancellationToken cancellationToken)
@@ -201,10 +187,6 @@ public sealed partial class JobLifecycleStore(
         command.Parameters.Add(new NpgsqlParameter { Value = jobIds.ToArray() });
         return await ReadIdsAsync(command, cancellationToken);
     }
-
-    /// <summary>Extends the lease; false when this worker no longer owns the job (it was cancelled or reclaimed).</summary>
-    internal async Task<bool> RenewLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken) =>
-        (await RenewLeasesAsync([jobId], workerId, lease, cancellationToken)).Contains(jobId);
 
     /// <summary>
     /// Extends the leases of all the jobs a worker runs, in one statement; returns the jobs it still owns (the others

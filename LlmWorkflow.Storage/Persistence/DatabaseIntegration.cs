@@ -7,7 +7,7 @@ public static class DatabaseIntegration
 {
     /// <summary>
     /// Enriches the <see cref="LlmWorkflowDbContext"/> that <c>AddLlmWorkflowCore</c> pools over the shared, tuned data
-    /// source (<c>CreateDataSource</c>, <c>ConnectionStrings:postgres</c>) with Npgsql's tracing and metrics and, where
+    /// source (<c>PostgresDataSource.Create</c>, <c>ConnectionStrings:postgres</c>) with Npgsql's tracing and metrics and, where
     /// <paramref name="retryTransientFailures"/> says so, EF Core's retrying execution strategy. Aspire's DbContext
     /// health check stays off: the health contract names the database check <c>database</c> (a <c>SELECT 1</c> on the
     /// same data source), and a worker must not build EF's model just to answer a probe. Settings:

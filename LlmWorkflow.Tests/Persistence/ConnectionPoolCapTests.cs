@@ -5,7 +5,7 @@ using Npgsql;
 namespace LlmWorkflow.Tests.Persistence;
 
 /// <summary>
-/// A host's data source opens at most <see cref="StorageServiceCollectionExtensions.DefaultMaxPoolSize"/>
+/// A host's data source opens at most <see cref="PostgresDataSource.DefaultMaxPoolSize"/>
 /// connections however many commands arrive at once: the rest wait for a free one. Counted by PostgreSQL itself
 /// (<c>pg_stat_activity</c>), with a connection string that sets its own maximum as the control.
 /// </summary>
@@ -21,7 +21,7 @@ public sealed class ConnectionPoolCapTests(TestServers servers)
 
         var (completed, opened) = await BurstAsync(connectionString, "pool-default");
         Assert.Equal(Concurrent, completed);
-        Assert.Equal(StorageServiceCollectionExtensions.DefaultMaxPoolSize, opened);
+        Assert.Equal(PostgresDataSource.DefaultMaxPoolSize, opened);
 
         // The control: a connection string's own maximum wins, so the cap above is the services' default at work.
         (completed, opened) = await BurstAsync(connectionString + ";Maximum Pool Size=40", "pool-explicit");
@@ -33,7 +33,7 @@ public sealed class ConnectionPoolCapTests(TestServers servers)
     private static async Task<(int Completed, long Opened)> BurstAsync(string connectionString, string applicationName)
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var dataSource = StorageServiceCollectionExtensions.CreateDataSource($"{connectionString};Application Name={applicationName}");
+        await using var dataSource = PostgresDataSource.Create($"{connectionString};Application Name={applicationName}");
         await using var observer = NpgsqlDataSource.Create(connectionString + ";Pooling=false");
 
         var statements = Enumerable.Range(0, Concurrent).Select(async _ =>

@@ -10,7 +10,7 @@ namespace LlmWorkflow.Tests.Persistence;
 
 /// <summary>
 /// The services hand a pooled connection to its next user without Npgsql's reset (<c>No Reset On Close</c>, set by
-/// <see cref="StorageServiceCollectionExtensions.CreateDataSource"/>): with prepared statements on a connection that
+/// <see cref="PostgresDataSource.Create"/>): with prepared statements on a connection that
 /// reset is seven statements (CLOSE ALL, RESET ALL, UNLISTEN *, …) before the next command, about as many as a job's
 /// own. What the reset would have cleared must then never be left behind: an open transaction is still rolled back,
 /// and the session advisory locks of maintenance and migrations are released by the product itself.
@@ -34,7 +34,7 @@ public sealed class PooledConnectionTests(TestServers servers) : IAsyncLifetime
     {
         // The control: the same data source with the reset asked for in its connection string (which wins) sends it,
         // so the statistics below would show a reset if the services sent one.
-        await using (var resetting = StorageServiceCollectionExtensions.CreateDataSource(_postgres.ConnectionString + ";No Reset On Close=false;Maximum Pool Size=1"))
+        await using (var resetting = PostgresDataSource.Create(_postgres.ConnectionString + ";No Reset On Close=false;Maximum Pool Size=1"))
         {
             await RunPreparedTwiceAsync(resetting);
         }
@@ -76,7 +76,7 @@ public sealed class PooledConnectionTests(TestServers servers) : IAsyncLifetime
     {
         await TestSql.ExecuteAsync(_postgres.ConnectionString, "CREATE TABLE pool_probe (id int)", Ct);
         // One connection in the pool, so the second opening is the same server session as the first.
-        await using var dataSource = StorageServiceCollectionExtensions.CreateDataSource(_postgres.ConnectionString + ";Maximum Pool Size=1");
+        await using var dataSource = PostgresDataSource.Create(_postgres.ConnectionString + ";Maximum Pool Size=1");
         int firstSession;
         await using (var connection = await dataSource.OpenConnectionAsync(Ct))
         {

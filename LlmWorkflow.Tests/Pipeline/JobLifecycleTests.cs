@@ -271,7 +271,7 @@ public sealed class JobLifecycleTests(TestServers servers) : IAsyncLifetime
     {
         var id = await _db.InsertJobAsync(status);
 
-        Assert.False(await _db.Store.RenewLeaseAsync(id, "worker-a", TimeSpan.FromSeconds(30), CancellationToken.None));
+        Assert.DoesNotContain(id, await _db.Store.RenewLeasesAsync([id], "worker-a", TimeSpan.FromSeconds(30), CancellationToken.None));
         await _db.Run.ReleaseAsync(id, "worker-a", CancellationToken.None);
         await _db.Run.WriteStepAsync(id, [JobLifecycleStore.StepStatement(id, 1, Step(), new JsonObject { ["x"] = 1 }, isCheckpoint: true)], CancellationToken.None);
         await _db.Run.UpdateProgressAsync(id, "late", "Late step", 50, CancellationToken.None);

@@ -18,45 +18,11 @@ internal sealed partial class JobRun
 {
     // ---- Checkpoints, step rows and usage rows (ICheckpointStore) ----
 
-    public async ValueTask<StepCheckpoint?> TryGetAsync(string runId, string stepKey, CancellationToken cancellationToken)
-    {
+    /// <summary>A step's checkpoint, when the run may have one: a resumed, retried or forked run's (<c>JobRun.Restore.cs</c>).</summary>
+    public ValueTask<StepCheckpoint?> TryGetAsync(string runId, string stepKey, CancellationToken cancellationToken) =>
         // A job's first attempt has no earlier checkpoints, unless it waited: skip the lookup (one query less per step
         // on the hot path).
-        if (!_mayHaveCheckpoints)
-        {
-            return null;
-        }
-
-        if (await GuardAsync(() => store.TryGetCheckpointAsync(job.Id, stepKey, cancellationToken)) is not var (output, row))
-        {
-            return null;
-        }
-
-        // A fork's copied checkpoint was paid by its source job: reused here at $0, so its usage is not counted again.
-        var paidHere = row.ReusedFromJobId is null;
-        var record = new StepRecord
-        {
-            StepKey = stepKey,
-            StepId = row.StepId,
-            DisplayName = row.DisplayName,
-            Type = row.Type,
-            Status = ParseStatus(row.Status),
-            Attempts = row.Attempts,
-            StartedAt = row.StartedAt,
-            FinishedAt = row.FinishedAt ?? row.StartedAt,
-            DurationMs = row.DurationMs,
-            Output = StepOutputCap.Apply(output),
-            ParentStepId = row.ParentStepId,
-            Branch = row.Branch,
-            FromCheckpoint = true,
-            InputTokens = paidHere ? row.InputTokens : 0,
-            OutputTokens = paidHere ? row.OutputTokens : 0,
-            CostUsd = paidHere ? row.CostUsd : 0m,
-            Provider = row.Provider,
-            Model = row.Model,
-        };
-        return new StepCheckpoint(stepKey, output, record);
-    }
+        _mayHaveCheckpoints ? new(ReadCheckpointAsync(stepKey, cancellationToken)) : default;
 
     /// <summary>
     /// Writes the checkpoint with the step's usage rows, and the rows deferred before it; the run waits here while the
@@ -109,30 +75,21 @@ internal sealed partial class JobRun
     /// </summary>
     public Task<List<WriteStatement>> TakeDeferredAsync() => TakeDeferredAsync(keepLastPaidStep: false);
 
-    /// <summary>Writes usage rows whose step never recorded (the run stopped inside it), so no paid call goes unrecorded.</summary>
-    public async Task FlushUsageAsync()
+    /// <summary>
+    /// Writes usage rows whose step never recorded (the run stopped inside it), so no paid call goes unrecorded
+    /// (<c>JobRun.Waits.cs</c>); a run whose every step recorded has none.
+    /// </summary>
+    public Task FlushUsageAsync()
     {
-        string[] keys;
         lock (_usage)
         {
-            keys = [.. _usage.Keys];
-        }
-
-        try
-        {
-            foreach (var key in keys)
+            if (_usage.Count == 0)
             {
-                var rows = TakeUsage(key);
-                if (rows.Count > 0)
-                {
-                    await GuardAsync(() => store.WriteHeldStepAsync(job.Id, rows, $"the LLM usage of step \"{key}\" of job {job.Id}"));
-                }
+                return Task.CompletedTask;
             }
         }
-        catch (TimeoutException)
-        {
-            // Held past Worker:HoldWritesFor (logged, and recorded as a persistence fault): the run is handed back.
-        }
+
+        return FlushUnrecordedUsageAsync();
     }
 
     private async Task WriteStepAsync(WriteStatement step, StepRecord record, bool endsRun = false)
@@ -277,7 +234,4 @@ internal sealed partial class JobRun
             throw;
         }
     }
-
-    private static StepStatus ParseStatus(string text) =>
-        Enum.GetValues<StepStatus>().FirstOrDefault(s => s.ToWire() == text);
 }

@@ -72,6 +72,32 @@ internal sealed partial class JobRun
         }
     }
 
+    /// <summary>The usage rows of calls whose step never recorded (the run stopped inside it), each step's in its own write.</summary>
+    private async Task FlushUnrecordedUsageAsync()
+    {
+        string[] keys;
+        lock (_usage)
+        {
+            keys = [.. _usage.Keys];
+        }
+
+        try
+        {
+            foreach (var key in keys)
+            {
+                var rows = TakeUsage(key);
+                if (rows.Count > 0)
+                {
+                    await GuardAsync(() => store.WriteHeldStepAsync(job.Id, rows, $"the LLM usage of step \"{key}\" of job {job.Id}"));
+                }
+            }
+        }
+        catch (TimeoutException)
+        {
+            // Held past Worker:HoldWritesFor (logged, and recorded as a persistence fault): the run is handed back.
+        }
+    }
+
     /// <summary>
     /// An approval wait's <c>run_waiting</c> with its decision links, as the <c>workflow.waiting</c> webhook carries them,
     /// so a main app watching the stream can put them in front of a person; null (the plain event) when they cannot be issued.

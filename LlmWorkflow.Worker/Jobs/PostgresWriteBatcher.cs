@@ -31,10 +31,6 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
 
     private readonly Channel<PendingWrite> _pending = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
 
-    /// <summary>Queues one statement of one job; completes with its rows-affected count after the batch commits.</summary>
-    public async Task<int> ExecuteAsync(Guid job, string sql, IReadOnlyList<NpgsqlParameter> parameters, CancellationToken cancellationToken) =>
-        (await ExecuteAsync(job, [new WriteStatement(sql, parameters)], cancellationToken))[0];
-
     /// <summary>Queues statements of one job that commit together; completes with each one's rows-affected count.</summary>
     public Task<int[]> ExecuteAsync(Guid job, IReadOnlyList<WriteStatement> statements, CancellationToken cancellationToken) =>
         Enqueue(job, statements, cancellationToken);
@@ -172,20 +168,9 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
         {
             await ExecuteBatchAsync(batch);
         }
-        catch (Exception ex) when (batch.Count > 1 && ex is NpgsqlException)
-        {
-            LogBatchFailed(ex, batch.Count);
-            foreach (var write in batch)
-            {
-                await ExecuteOneAsync(write);
-            }
-        }
         catch (Exception ex)
         {
-            foreach (var write in batch)
-            {
-                write.Completion.TrySetException(ex);
-            }
+            await BatchFailedAsync(batch, ex);
         }
     }
 
@@ -294,18 +279,6 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
         return commands;
     }
 
-    private async Task ExecuteOneAsync(PendingWrite write)
-    {
-        try
-        {
-            await ExecuteBatchAsync([write]);
-        }
-        catch (Exception ex)
-        {
-            write.Completion.TrySetException(ex);
-        }
-    }
-
     /// <param name="Job">The job the write belongs to; null for a write of several jobs, which runs beside no other batch.</param>
     private sealed record PendingWrite(Guid? Job, IReadOnlyList<WriteStatement> Statements, TaskCompletionSource<int[]> Completion);
 
@@ -338,7 +311,4 @@ public sealed partial class PostgresWriteBatcher(NpgsqlDataSource dataSource, IL
             }
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A batch of {Count} writes failed; retrying them one by one")]
-    private partial void LogBatchFailed(Exception ex, int count);
 }

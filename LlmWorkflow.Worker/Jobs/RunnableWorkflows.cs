@@ -17,7 +17,7 @@ internal sealed record WorkflowToRun(WorkflowDefinition Workflow, PromptLibrary?
 /// Which definition a claimed job runs: its pinned version, else the catalog's current one; and the jobs that must not
 /// run at all (started too often, or a workflow this worker cannot find), which are failed here.
 /// </summary>
-internal sealed class RunnableWorkflows(WorkflowCatalog catalog, WorkflowVersions versions, JobQueue queue, IOptions<WorkerOptions> options)
+internal sealed class RunnableWorkflows(WorkflowCatalog catalog, WorkflowVersions versions, UnfinishedRuns unfinished, IOptions<WorkerOptions> options)
 {
     private readonly WorkerOptions _options = options.Value;
 
@@ -38,7 +38,7 @@ internal sealed class RunnableWorkflows(WorkflowCatalog catalog, WorkflowVersion
     {
         if (claimed.Attempt > _options.MaxAttempts)
         {
-            await DeadLetterAsync(dispatched, claimed, run, activity);
+            await unfinished.DeadLetterAsync(dispatched, claimed, run, activity);
             return null;
         }
 
@@ -62,14 +62,5 @@ internal sealed class RunnableWorkflows(WorkflowCatalog catalog, WorkflowVersion
         await run.FinishAsync(new JobOutcome(JobStatus.Failed, null, unknown, 0, 0, 0m));
         activity.RecordFailure(unknown.Type, unknown.Message);
         return null;
-    }
-
-    private async Task DeadLetterAsync(DispatchedJob dispatched, ClaimedJob claimed, JobRun run, Activity? activity)
-    {
-        var reason = $"The job was started {claimed.Attempt - 1} times and never finished (its workers stopped each time); it was dead-lettered.";
-        var error = WorkflowException.System("too_many_attempts", reason).Error;
-        await run.FinishAsync(new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m));
-        await queue.DeadLetterAsync(dispatched, reason);
-        activity.RecordFailure(error.Type, reason);
     }
 }

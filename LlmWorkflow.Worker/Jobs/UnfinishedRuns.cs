@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using LlmWorkflow.Engine;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Storage.Approvals;
 using LlmWorkflow.Storage.Jobs;
@@ -10,7 +11,7 @@ namespace LlmWorkflow.Worker.Jobs;
 
 /// <summary>
 /// A run that ends without finishing its job: handed back (shutdown, or PostgreSQL gone under it) for any worker to
-/// resume, or parked on a step's wait until a waker queues it.
+/// resume, or parked on a step's wait until a waker queues it; and a job whose runs never finished, dead-lettered.
 /// </summary>
 internal sealed partial class UnfinishedRuns(
     JobLifecycleStore store,
@@ -32,6 +33,16 @@ internal sealed partial class UnfinishedRuns(
         await queue.EnqueueAsync(dispatched.Dispatch, CancellationToken.None);
         LogReleased(claimed.Id, why);
         activity?.SetTag("llmworkflow.job.status", "released");
+    }
+
+    /// <summary>A job started too often, its workers stopping each time: failed, and its stream entry dead-lettered.</summary>
+    public async Task DeadLetterAsync(DispatchedJob dispatched, ClaimedJob claimed, JobRun run, Activity? activity)
+    {
+        var reason = $"The job was started {claimed.Attempt - 1} times and never finished (its workers stopped each time); it was dead-lettered.";
+        var error = WorkflowException.System("too_many_attempts", reason).Error;
+        await run.FinishAsync(new JobOutcome(JobStatus.Failed, null, error, 0, 0, 0m));
+        await queue.DeadLetterAsync(dispatched, reason);
+        activity.RecordFailure(error.Type, reason);
     }
 
     /// <summary>
