@@ -23,7 +23,7 @@ public sealed class DatabaseMigrator(LlmWorkflowDbContext db, ILogger<DatabaseMi
     /// check below loads none of the migrations' types (nor EF Core with them); <c>CurrentSchemaTests</c> fails when a
     /// new migration is added and this is not updated.
     /// </summary>
-    public const string NewestMigration = "20261129085000_CompactJobRow";
+    public const string NewestMigration = "20261129100000_FewerJobIndexes";
 
     /// <summary>
     /// Whether <see cref="NewestMigration"/> is recorded as applied (EF applies migrations in order, so then every one
