@@ -49,12 +49,12 @@ internal sealed class WorkflowJobConfiguration : IEntityTypeConfiguration<Workfl
         job.HasIndex(j => j.CreatedAt).HasDatabaseName("idx_workflow_jobs_created_at");
         job.HasIndex(j => j.IsStale).HasFilter("is_stale = TRUE").HasDatabaseName("idx_workflow_jobs_stale");
         job.HasIndex(j => new { j.Status, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_status_created_at");
-        job.HasIndex(j => new { j.UserId, j.CreatedAt }).HasDatabaseName("idx_workflow_jobs_user_created_at");
+        job.HasIndex(j => new { j.UserId, j.CreatedAt }).HasFilter("user_id IS NOT NULL").HasDatabaseName("idx_workflow_jobs_user_created_at");
         job.HasIndex(j => new { j.TenantId, j.UserId, j.IdempotencyKey }).IsUnique().AreNullsDistinct(false)
             .HasFilter("idempotency_key IS NOT NULL").HasDatabaseName("idx_workflow_jobs_tenant_idempotency");
         job.HasIndex(j => new { j.TenantId, j.CreatedAt, j.Id }).HasDatabaseName("idx_workflow_jobs_tenant_created_at_id");
         job.HasIndex(j => new { j.TenantId, j.Status, j.CreatedAt, j.Id }).HasDatabaseName("idx_workflow_jobs_tenant_status_created_at_id");
-        job.HasIndex(j => new { j.TenantId, j.UserId, j.CreatedAt, j.Id }).HasDatabaseName("idx_workflow_jobs_tenant_user_created_at_id");
+        job.HasIndex(j => new { j.TenantId, j.UserId, j.CreatedAt, j.Id }).HasFilter("user_id IS NOT NULL").HasDatabaseName("idx_workflow_jobs_tenant_user_created_at_id");
         job.HasIndex(j => j.LeaseExpiresAt).HasFilter("status = 'processing'").HasDatabaseName("idx_workflow_jobs_lease");
         job.HasIndex(j => j.DispatchedAt).HasFilter("status = 'queued'").HasDatabaseName("idx_workflow_jobs_queued");
         job.HasIndex(j => j.RunAt).HasFilter("status IN ('scheduled', 'waiting')").HasDatabaseName("idx_workflow_jobs_due");

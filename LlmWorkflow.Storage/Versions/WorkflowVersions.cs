@@ -22,8 +22,8 @@ public sealed class WorkflowVersions(NpgsqlDataSource dataSource, WorkflowCatalo
     private const string FindSql = "SELECT definition, prompts, prices FROM llm_workflow_versions WHERE hash = $1";
 
     // A job names its version in definition_digest (bytes) or, written by a build before 20261129085000, in
-    // definition_hash (hex). Each part has its index: finished jobs' digests idx_workflow_jobs_version_ended (one entry a
-    // job: the finish's row version), unfinished jobs idx_workflow_jobs_status_created_at, the hex idx_workflow_jobs_definition.
+    // definition_hash (hex). Finished jobs with a digest and jobs with a hex hash are read through idx_workflow_jobs_versions
+    // (one entry a job: the finish's row version), unfinished jobs through idx_workflow_jobs_status_created_at.
     // $1 workflow name, $2 tenant (NULL: every tenant), $3 user (NULL: any user).
     private const string UsageSql = """
         WITH j AS (
