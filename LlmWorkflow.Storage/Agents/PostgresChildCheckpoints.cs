@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Llm;
-using LlmWorkflow.Storage.Jobs;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -153,12 +152,32 @@ internal sealed class PostgresChildCheckpoints(NpgsqlDataSource dataSource, Guid
         command.Parameters.Add(new NpgsqlParameter { Value = usage.Select(u => Metadata(u.Call)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
     }
 
-    /// <summary>The job's usage metadata under the agent step, with the child step and the tool call it was paid in.</summary>
-    private string Metadata(LlmCallCompleted call)
+    /// <summary>
+    /// The metadata a job's usage row carries (the same keys as <c>JobLifecycleStore.UsageStatement</c>'s, kept here so
+    /// the plain job's statement is not touched), under the agent step, plus the child step and the tool call.
+    /// </summary>
+    private string Metadata(LlmCallCompleted completed)
     {
-        var metadata = JobLifecycleStore.UsageMetadata(stepId, workflowName, call.Result);
-        metadata["child_step_id"] = call.StepId;
-        metadata["tool_call_key"] = callKey;
+        var call = completed.Result;
+        var metadata = new JsonObject
+        {
+            ["step_id"] = stepId,
+            ["workflow_name"] = workflowName,
+            ["child_step_id"] = completed.StepId,
+            ["tool_call_key"] = callKey,
+            ["priced"] = call.Priced,
+            ["usage_estimated"] = call.UsageEstimated,
+            ["cache_hit"] = call.CacheHit,
+            ["prompt_hash"] = call.PromptHash,
+            ["attempts"] = new JsonArray([.. call.Attempts.Select(a => (JsonNode)new JsonObject { ["model"] = a.Model, ["error"] = a.Error, ["duration_ms"] = a.DurationMs })]),
+        };
+        if (call.RequestedServiceTier is { } requested)
+        {
+            metadata["service_tier"] = call.ServiceTier;
+            metadata["requested_service_tier"] = requested;
+            metadata["list_cost_usd"] = call.ListCostUsd;
+        }
+
         return StorableJson.Clean(metadata)!.ToJsonString();
     }
 

@@ -92,13 +92,7 @@ public sealed partial class JobLifecycleStore
     /// Not fenced by the lease: a paid call is recorded whoever owns the job now; only a deleted job's is dropped.
     /// One row of a multi-row statement: the usage rows of many calls in a batch are one INSERT.
     /// </summary>
-    internal static WriteStatement UsageStatement(Guid usageId, Guid jobId, string stepId, string? workflowName, LlmCallResult call) =>
-        UsageRows.Row(usageId,
-            usageId, jobId, Truncate(call.Provider, 50), Truncate(call.Model, 100), call.InputTokens, call.OutputTokens,
-            call.TotalTokens, call.CostUsd ?? 0m, (int)Math.Round(call.DurationMs), JsonText(UsageMetadata(stepId, workflowName, call)));
-
-    /// <summary>A usage row's <c>metadata</c>: the step and workflow it was paid for, and how the call went.</summary>
-    internal static JsonObject UsageMetadata(string stepId, string? workflowName, LlmCallResult call)
+    internal static WriteStatement UsageStatement(Guid usageId, Guid jobId, string stepId, string? workflowName, LlmCallResult call)
     {
         var metadata = new JsonObject
         {
@@ -118,7 +112,9 @@ public sealed partial class JobLifecycleStore
             metadata["list_cost_usd"] = call.ListCostUsd;
         }
 
-        return metadata;
+        return UsageRows.Row(usageId,
+            usageId, jobId, Truncate(call.Provider, 50), Truncate(call.Model, 100), call.InputTokens, call.OutputTokens,
+            call.TotalTokens, call.CostUsd ?? 0m, (int)Math.Round(call.DurationMs), JsonText(metadata));
     }
 
     // One array per column: $1 usage ids, $2 job ids, $3 providers, $4 models, $5 input, $6 output, $7 total tokens,
