@@ -43,9 +43,11 @@ public interface IAgentStore
     /// The checkpoints of the child run a <c>workflow</c> tool's call starts, scoped to that call (the job
     /// <paramref name="runId"/> and the call's idempotency key <paramref name="callKey"/>): the engine's runner saves each
     /// finished child step here and restores it when the call runs again after a crash, so the child resumes from its
-    /// last finished step instead of paying its finished LLM calls again.
+    /// last finished step instead of paying its finished LLM calls again. A store that is also an
+    /// <see cref="IProgressSink"/> is the child run's sink: a durable store writes each paid child call's usage row there
+    /// (under the agent step <paramref name="stepId"/> of the workflow <paramref name="workflowName"/>), exactly once.
     /// </summary>
-    ICheckpointStore ChildCheckpoints(string runId, string callKey);
+    ICheckpointStore ChildCheckpoints(string runId, string callKey, string stepId, string workflowName);
 }
 
 /// <param name="BaseTurn">The turn whose sent messages this one's start with (the previous turn); null for the first.</param>
@@ -130,5 +132,5 @@ public sealed class InMemoryAgentStore : IAgentStore
         return Task.CompletedTask;
     }
 
-    public ICheckpointStore ChildCheckpoints(string runId, string callKey) => _children.GetOrAdd((runId, callKey), _ => new InMemoryCheckpointStore());
+    public ICheckpointStore ChildCheckpoints(string runId, string callKey, string stepId, string workflowName) => _children.GetOrAdd((runId, callKey), _ => new InMemoryCheckpointStore());
 }

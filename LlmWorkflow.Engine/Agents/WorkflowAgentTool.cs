@@ -41,7 +41,8 @@ public sealed class CatalogChildWorkflows(Func<string, WorkflowDefinition?> find
 /// under the call's idempotency key (<see cref="IAgentStore.ChildCheckpoints"/>), so a child interrupted by a crash
 /// resumes, under the same run id, from its last finished step: a finished child LLM call is not paid again. Its LLM
 /// usage (restored steps' included, as a resumed job counts them) is added to the agent step's, and the job's remaining
-/// <c>max_cost_usd</c> is its own. A child cannot wait (sleep, signals, approvals) and cannot contain an agent step.
+/// <c>max_cost_usd</c> is its own. Each paid child call gets one <c>llm_provider_usage</c> row, written by the
+/// checkpoint store with the child step's checkpoint (<see cref="IAgentStore.ChildCheckpoints"/>). A child cannot wait (sleep, signals, approvals) and cannot contain an agent step.
 /// </summary>
 internal sealed class WorkflowAgentTool(AgentToolDefinition definition, IChildWorkflows? workflows, IAgentStore store, StepContext parent)
     : DeclaredAgentTool(definition)
@@ -63,10 +64,14 @@ internal sealed class WorkflowAgentTool(AgentToolDefinition definition, IChildWo
         }
 
         var run = parent.Run;
+        var checkpoints = store.ChildCheckpoints(run.RunId, invocation.IdempotencyKey, parent.Step.Id, run.Workflow.Name);
         var result = await children.RunAsync(child, input, new WorkflowRunOptions
         {
             RunId = ChildRunId(invocation.IdempotencyKey),
-            Checkpoints = store.ChildCheckpoints(run.RunId, invocation.IdempotencyKey),
+            Checkpoints = checkpoints,
+            // The child's events never reach the job's sink (its steps are not job steps); a durable checkpoint store
+            // takes its paid calls and writes their usage rows with the child steps' checkpoints.
+            Progress = checkpoints as IProgressSink,
             Context = run.Context,
             Prompts = run.Prompts,
             Prices = run.Prices,

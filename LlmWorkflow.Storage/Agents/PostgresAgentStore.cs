@@ -179,7 +179,8 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public ICheckpointStore ChildCheckpoints(string runId, string callKey) => new PostgresChildCheckpoints(dataSource, Guid.Parse(runId), callKey);
+    public ICheckpointStore ChildCheckpoints(string runId, string callKey, string stepId, string workflowName) =>
+        new PostgresChildCheckpoints(dataSource, Guid.Parse(runId), callKey, stepId, workflowName);
 
     private static NpgsqlBatchCommand Messages(Guid job, IReadOnlyList<AgentMessage> messages) =>
         BatchCommand(InsertMessagesSql, job, messages.Select(m => m.Hash).ToArray(), messages.Select(m => m.Canonical).ToArray());

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Llm;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -15,8 +16,19 @@ namespace LlmWorkflow.Storage.Agents;
 /// The call's rows are read in one query at the child's first step (a fresh call has none; a resumed one restores them
 /// all), not one query per step. The run id the runner passes is the child's, derived from the same call key: the scope
 /// is this store's own.
+/// <para>
+/// It is also the child run's progress sink, for one event: a child LLM call's <c>llm_call_completed</c>. Its usage row
+/// (<c>llm_provider_usage</c>, under the job and the agent step, <c>metadata.child_step_id</c> naming the child's step)
+/// is written in the same statement as that step's checkpoint, and only when the checkpoint row is new. So each paid
+/// call has one row: a crash before the checkpoint's commit loses both (the step runs again, and its new call gets its
+/// row with the new checkpoint), a crash after it keeps both (the resumed child restores the step and publishes no call
+/// for it, so no second row). A call whose step keeps no checkpoint (it failed) gets its row when the child run ends;
+/// if the worker dies before that, the step runs again and that paid call gets its row then. The child's other events
+/// go nowhere: its steps are not the job's steps.
+/// </para>
 /// </remarks>
-internal sealed class PostgresChildCheckpoints(NpgsqlDataSource dataSource, Guid jobId, string callKey) : ICheckpointStore
+internal sealed class PostgresChildCheckpoints(NpgsqlDataSource dataSource, Guid jobId, string callKey, string stepId, string workflowName)
+    : ICheckpointStore, IProgressSink
 {
     // $1 job, $2 call key.
     private const string LoadSql = """
@@ -34,6 +46,29 @@ internal sealed class PostgresChildCheckpoints(NpgsqlDataSource dataSource, Guid
         ON CONFLICT (job_id, call_key, step_key) DO NOTHING
         """;
 
+    // The step's usage rows ride on the checkpoint's insert: written only when it inserted (one statement, one commit).
+    // $20.. one array per column: ids, providers, models, input, output, total tokens, costs, durations (ms), metadata.
+    private const string SaveWithUsageSql = "WITH saved AS (" + SaveSql + " RETURNING 1)\n" + """
+        INSERT INTO llm_provider_usage (id, job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
+        SELECT u.id, $1, u.provider, u.model, u.input_tokens, u.output_tokens, u.total_tokens, u.cost_usd, u.duration_ms, u.metadata
+          FROM unnest($20::uuid[], $21::text[], $22::text[], $23::int[], $24::int[], $25::int[], $26::numeric[], $27::int[], $28::jsonb[])
+               AS u(id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
+         WHERE EXISTS (SELECT 1 FROM saved)
+        ON CONFLICT (id) DO NOTHING
+        """;
+
+    // The usage of calls whose step kept no checkpoint, at the child's end: $1 job, then the arrays as above from $2.
+    private const string UsageSql = """
+        INSERT INTO llm_provider_usage (id, job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
+        SELECT u.id, $1, u.provider, u.model, u.input_tokens, u.output_tokens, u.total_tokens, u.cost_usd, u.duration_ms, u.metadata
+          FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[], $8::numeric[], $9::int[], $10::jsonb[])
+               AS u(id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
+        ON CONFLICT (id) DO NOTHING
+        """;
+
+    // Paid calls not written yet, by the child step key they were paid in; each with the row id chosen when it was paid.
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<(Guid Id, LlmCallCompleted Call)>> _unwritten = new(StringComparer.Ordinal);
+
     // Parallel branches of the child ask at once: one query for all of them. Not cancellable (one short read); a failed
     // read fails this attempt's child, and the call's next attempt gets a store of its own.
     private readonly Lazy<Task<ConcurrentDictionary<string, StepCheckpoint>>> _saved = new(() => LoadAsync(dataSource, jobId, callKey));
@@ -46,7 +81,8 @@ internal sealed class PostgresChildCheckpoints(NpgsqlDataSource dataSource, Guid
     {
         var record = checkpoint.Record;
         var output = StorableJson.Clean(checkpoint.Output);
-        await using var command = dataSource.CreateCommand(SaveSql);
+        var usage = TakeUnwritten(checkpoint.StepKey);
+        await using var command = dataSource.CreateCommand(usage.Count > 0 ? SaveWithUsageSql : SaveSql);
         object?[] values =
         [
             jobId, callKey, checkpoint.StepKey, record.StepId, record.DisplayName, record.Type, record.Status.ToWire(), record.Attempts,
@@ -59,9 +95,93 @@ internal sealed class PostgresChildCheckpoints(NpgsqlDataSource dataSource, Guid
         }
 
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)output?.ToJsonString() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Jsonb });
+        if (usage.Count > 0)
+        {
+            AddUsageArrays(command, usage);
+        }
+
         await command.ExecuteNonQueryAsync(CancellationToken.None);
         (await _saved.Value).TryAdd(checkpoint.StepKey, checkpoint);
     }
+
+    /// <summary>Keeps a child call's usage for its step's checkpoint; at the child's end, writes what no checkpoint took.</summary>
+    public ValueTask PublishAsync(ProgressEvent progressEvent, CancellationToken cancellationToken)
+    {
+        switch (progressEvent)
+        {
+            case LlmCallCompleted call:
+                _unwritten.GetOrAdd(call.StepKey ?? call.StepId, _ => new()).Enqueue((Guid.CreateVersion7(), call));
+                return default;
+            case RunCompleted or RunFailed:
+                return new(WriteUnrecordedUsageAsync());
+            default:
+                return default;
+        }
+    }
+
+    private List<(Guid Id, LlmCallCompleted Call)> TakeUnwritten(string stepKey) =>
+        _unwritten.TryRemove(stepKey, out var calls) ? [.. calls] : [];
+
+    /// <remarks>Not cancellable, like a checkpoint: these calls were paid for.</remarks>
+    private async Task WriteUnrecordedUsageAsync()
+    {
+        var usage = _unwritten.Keys.ToList().SelectMany(TakeUnwritten).ToList();
+        if (usage.Count == 0)
+        {
+            return;
+        }
+
+        await using var command = dataSource.CreateCommand(UsageSql);
+        command.Parameters.Add(new NpgsqlParameter { Value = jobId });
+        AddUsageArrays(command, usage);
+        await command.ExecuteNonQueryAsync(CancellationToken.None);
+    }
+
+    /// <summary>The usage rows as one array per column, in <c>llm_provider_usage</c>'s order (ids, provider, model, tokens, cost, duration, metadata).</summary>
+    private void AddUsageArrays(NpgsqlCommand command, List<(Guid Id, LlmCallCompleted Call)> usage)
+    {
+        LlmCallResult[] calls = [.. usage.Select(u => u.Call.Result)];
+        command.Parameters.Add(new NpgsqlParameter { Value = usage.Select(u => u.Id).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+        command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => Truncate(c.Provider, 50)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => Truncate(c.Model, 100)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => c.InputTokens).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+        command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => c.OutputTokens).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+        command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => c.TotalTokens).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+        command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => c.CostUsd ?? 0m).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Numeric });
+        command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => (int)Math.Round(c.DurationMs)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+        command.Parameters.Add(new NpgsqlParameter { Value = usage.Select(u => Metadata(u.Call)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+    }
+
+    /// <summary>
+    /// The metadata a job's usage row carries (the same keys as <c>JobLifecycleStore.UsageStatement</c>'s, kept here so
+    /// the plain job's statement is not touched), under the agent step, plus the child step and the tool call.
+    /// </summary>
+    private string Metadata(LlmCallCompleted completed)
+    {
+        var call = completed.Result;
+        var metadata = new JsonObject
+        {
+            ["step_id"] = stepId,
+            ["workflow_name"] = workflowName,
+            ["child_step_id"] = completed.StepId,
+            ["tool_call_key"] = callKey,
+            ["priced"] = call.Priced,
+            ["usage_estimated"] = call.UsageEstimated,
+            ["cache_hit"] = call.CacheHit,
+            ["prompt_hash"] = call.PromptHash,
+            ["attempts"] = new JsonArray([.. call.Attempts.Select(a => (JsonNode)new JsonObject { ["model"] = a.Model, ["error"] = a.Error, ["duration_ms"] = a.DurationMs })]),
+        };
+        if (call.RequestedServiceTier is { } requested)
+        {
+            metadata["service_tier"] = call.ServiceTier;
+            metadata["requested_service_tier"] = requested;
+            metadata["list_cost_usd"] = call.ListCostUsd;
+        }
+
+        return StorableJson.Clean(metadata)!.ToJsonString();
+    }
+
+    private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
 
     private static async Task<ConcurrentDictionary<string, StepCheckpoint>> LoadAsync(NpgsqlDataSource dataSource, Guid jobId, string callKey)
     {

@@ -118,6 +118,7 @@ public sealed class AgentOverheadTests(TestServers servers)
         public Task SetToolCallStatusAsync(string runId, string stepKey, int turn, string callId, string status, JsonObject arguments, CancellationToken cancellationToken) =>
             inner.SetToolCallStatusAsync(runId, stepKey, turn, callId, status, arguments, cancellationToken);
 
-        public ICheckpointStore ChildCheckpoints(string runId, string callKey) => inner.ChildCheckpoints(runId, callKey);
+        public ICheckpointStore ChildCheckpoints(string runId, string callKey, string stepId, string workflowName) =>
+            inner.ChildCheckpoints(runId, callKey, stepId, workflowName);
     }
 }

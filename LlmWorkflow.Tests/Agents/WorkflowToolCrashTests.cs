@@ -13,7 +13,9 @@ namespace LlmWorkflow.Tests.Agents;
 /// the child's draft call is in flight (the provider holds it; the worker's drain ends before it and the run is
 /// dropped), after the child's outline was paid and checkpointed under the tool call's idempotency key
 /// (<c>llm_agent_child_steps</c>). A new worker completes the job: the outline's prompt was sent once, the agent's
-/// first turn was not sent again, and the job's tokens and cost count each paid call once.
+/// first turn was not sent again, and the job's tokens and cost count each paid call once. With or without the crash,
+/// each paid call — the agent's turns and the child's steps — has one <c>llm_provider_usage</c> row (a child call's is
+/// written with its step's checkpoint), summing to the job's <c>cost_data</c>, and the admin usage report counts them.
 /// </summary>
 [IntegrationTest]
 public sealed class WorkflowToolCrashTests(TestServers servers)
@@ -65,6 +67,55 @@ public sealed class WorkflowToolCrashTests(TestServers servers)
         Assert.Equal((paid.Sum(u => u.Prompt), paid.Sum(u => u.Completion)), ((int)cost["input_tokens"]!, (int)cost["output_tokens"]!));
         var expectedCost = paid.Sum(u => (u.Prompt * 0.15m + u.Completion * 0.6m) / 1_000_000m); // openai/gpt-4o-mini in workflows/pricing.json
         Assert.Equal(expectedCost, cost["cost_usd"]!.GetValue<decimal>(), 6);
+        // The outline's row was written in the first attempt with its checkpoint, turn 0's when that worker stopped.
+        await AssertOneUsageRowPerPaidCallAsync(environment, api, job, cost, ct);
+    }
+
+    [Fact]
+    public async Task EachPaidCallOfAnAgentAndItsChildRunHasOneUsageRow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var provider = await ResearchAgentProvider.StartAsync();
+        var environment = await TestEnvironment.CreateAsync(servers, nameof(WorkflowToolCrashTests) + "_usage");
+        var settings = environment.Settings(Settings(provider));
+        await using var api = new ApiFactory(settings);
+        using var client = api.CreateAuthenticatedClient();
+        await using var worker = await WorkerHost.StartAsync(settings, ct);
+
+        var job = await SubmitAsync(client, "usage rows", ct);
+        var done = await JobPolling.WaitForTerminalAsync(client, $"/api/v1/status/{job}", Patience, ct);
+
+        Assert.True((string?)done["status"] == "completed", done.ToJsonString());
+        Assert.All(ResearchAgentProvider.Usage.Keys, call => Assert.Equal(1, provider.Paid(call)));
+        await AssertOneUsageRowPerPaidCallAsync(environment, api, job, done["result"]!["cost_data"]!, ct);
+    }
+
+    /// <summary>
+    /// One usage row per paid call, all under the agent step: its two turns, and the child's outline and draft naming
+    /// their child step. Their tokens and cost are the job's <c>cost_data</c>, and <c>GET /api/v1/admin/usage</c> counts them.
+    /// </summary>
+    private static async Task AssertOneUsageRowPerPaidCallAsync(TestEnvironment environment, ApiFactory api, string job, JsonNode cost, CancellationToken ct)
+    {
+        var rows = await ScalarAsync(environment, """
+            SELECT string_agg(coalesce(metadata->>'child_step_id', '-') || ':' || input_tokens || '/' || output_tokens, ',' ORDER BY input_tokens)
+              FROM llm_provider_usage WHERE job_id = @job AND metadata->>'step_id' = 'agent'
+            """, job, ct);
+        var expected = new[] { (ResearchAgentProvider.Outline, "outline"), (ResearchAgentProvider.Draft, "draft"), (ResearchAgentProvider.AgentTurn0, "-"), (ResearchAgentProvider.AgentTurn1, "-") }
+            .Select(c => (Step: c.Item2, Usage: ResearchAgentProvider.Usage[c.Item1])).OrderBy(c => c.Usage.Prompt)
+            .Select(c => $"{c.Step}:{c.Usage.Prompt}/{c.Usage.Completion}");
+        Assert.Equal(string.Join(',', expected), (string?)rows);
+        Assert.Equal(4L, await ScalarAsync(environment, "SELECT count(*) FROM llm_provider_usage WHERE job_id = @job", job, ct));
+        var rowCost = (decimal)(await ScalarAsync(environment, "SELECT sum(cost_usd) FROM llm_provider_usage WHERE job_id = @job", job, ct))!;
+        Assert.Equal(cost["cost_usd"]!.GetValue<decimal>(), rowCost, 6);
+
+        using var admin = api.CreateAuthenticatedClient(admin: true);
+        var report = await admin.GetFromJsonAsync<JsonObject>("/api/v1/admin/usage?days=1", ct);
+        var total = report!["total"]!;
+        Assert.True(((int)total["calls"]!, (int)total["input_tokens"]!, (int)total["output_tokens"]!)
+            == (4, (int)cost["input_tokens"]!, (int)cost["output_tokens"]!), total.ToJsonString());
+        Assert.Equal(rowCost, (decimal)total["cost_usd"]!, 6);
+        var workflow = Assert.Single(report["by_workflow"]!.AsArray())!;
+        Assert.Equal(("agent_researches", 4), ((string)workflow["key"]!, (int)workflow["calls"]!));
     }
 
     private static Dictionary<string, string?> Settings(ResearchAgentProvider provider) => new()
