@@ -33,7 +33,10 @@ public sealed class AdmissionPipelineTests(TestServers servers)
         var ct = TestContext.Current.CancellationToken;
         await using var unlimited = await FakeRateLimitedOpenAiServer.StartAsync(TokensPerWindow, Window);
         // No budget: the provider's limits are learned from its answers (issue 79); 429s before the first answer park.
-        var without = await RunAsync(unlimited, "without", new() { ["Llm:Retry:MaxAttempts"] = "6", ["Llm:Retry:UseJitter"] = "false" }, ct);
+        // Learned limits count in the shipped one-minute window (providers' headers are per minute), so the fake's 3,000
+        // tokens per 5 s are spent as 3,000 a minute: the run takes about two minutes, and each job's wait is sized by that.
+        var without = await RunAsync(unlimited, "without", new() { ["Llm:Retry:MaxAttempts"] = "6", ["Llm:Retry:UseJitter"] = "false" }, ct,
+            timeout: TimeoutFor(TokensPerWindow, TimeSpan.FromMinutes(1)));
 
         await using var limited = await FakeRateLimitedOpenAiServer.StartAsync(TokensPerWindow, Window);
         var with = await RunAsync(limited, "with", Budget(), ct);
@@ -233,7 +236,8 @@ public sealed class AdmissionPipelineTests(TestServers servers)
     }
 
     /// <summary>Time enough for every job at about 330 tokens a call (prompt and answer) against <paramref name="tokensPerWindow"/>.</summary>
-    private static TimeSpan TimeoutFor(int tokensPerWindow) => TimeSpan.FromSeconds(60) + (Window * (Jobs * 330 / tokensPerWindow + 2));
+    private static TimeSpan TimeoutFor(int tokensPerWindow, TimeSpan? window = null) =>
+        TimeSpan.FromSeconds(60) + ((window ?? Window) * (Jobs * 330 / tokensPerWindow + 2));
 
     /// <summary>Jobs of the run <paramref name="run"/> whose call the provider answered more than once (paid twice).</summary>
     private static int AnsweredTwice(FakeRateLimitedOpenAiServer llm, string run) =>

@@ -26,7 +26,8 @@ public static class JobPolling
                 await Task.Delay(50, deadline.Token);
             }
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        // The in-memory server answers a request the deadline aborted with 499 rather than a cancellation: a timeout too.
+        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException && deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException($"Job at {statusUrl} did not finish within {timeout}; last state: {last?.ToJsonString()}");
         }
