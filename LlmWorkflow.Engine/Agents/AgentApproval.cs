@@ -50,7 +50,9 @@ internal static class AgentApproval
             });
         }
 
-        var resumed = context.Run.ResumedWait is { Kind: ApprovalStepHandler.Kind } wait && wait.StepKey == context.StepKey
+        // Its own wait, also when the step sits in a parallel branch and a sibling's wait woke the run: the call keeps the
+        // time and the nonce (so the links already sent) it first parked with.
+        var resumed = context.Run.ResumedWait?.Of(context.StepKey) is { Kind: ApprovalStepHandler.Kind } wait
             && (string?)wait.Approval?["call_id"] == call.CallId ? wait : null;
         var until = resumed?.Until ?? context.Run.Now.AddSeconds(TimeoutSeconds(loop, call));
         if (context.Run.Now >= until)
@@ -68,7 +70,7 @@ internal static class AgentApproval
         {
             ["prompt"] = $"The agent wants to call \"{call.Name}\". Approve to run it, reject to tell the agent no.",
             ["show"] = new JsonObject { ["tool"] = call.Name, ["arguments"] = entry.Arguments.DeepClone(), ["reason"] = loop.LastAnswerText },
-            ["nonce"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant(),
+            ["nonce"] = (string?)resumed?.Approval?["nonce"] ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant(),
             ["call_id"] = call.CallId,
             ["claim_key"] = claimKey,
         }));

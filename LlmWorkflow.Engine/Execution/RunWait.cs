@@ -83,11 +83,17 @@ public static class NestedWaits
     }
 
     /// <summary>
-    /// A pending approval keeps only its nonce: a step shown later works out its prompt and what it shows again, so a
-    /// for_each of many approvals does not store each one's subject (up to 256 KiB) in the job's wait.
+    /// A pending approval keeps only its nonce (and an agent's, the call it decides): a step shown later works out its
+    /// prompt and what it shows again, so a for_each of many approvals does not store each one's subject (up to 256 KiB)
+    /// in the job's wait, and a resumed step still knows its own links and time.
     /// </summary>
     private static RunWait NonceOnly(RunWait wait) => wait.Approval is { } approval
-        ? wait with { Approval = new System.Text.Json.Nodes.JsonObject { ["nonce"] = approval["nonce"]?.DeepClone() } }
+        ? wait with
+        {
+            Approval = approval["call_id"] is { } callId
+                ? new System.Text.Json.Nodes.JsonObject { ["nonce"] = approval["nonce"]?.DeepClone(), ["call_id"] = callId.DeepClone() }
+                : new System.Text.Json.Nodes.JsonObject { ["nonce"] = approval["nonce"]?.DeepClone() },
+        }
         : wait;
 
     /// <summary>The waits of an inner combined wait, its shown one whole again (the pending entries hold only nonces).</summary>

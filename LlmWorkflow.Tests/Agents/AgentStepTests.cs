@@ -168,6 +168,49 @@ public sealed class AgentStepTests
     }
 
     [Fact]
+    public async Task AProposedCallInAParallelBranchKeepsItsTimeAndLinksWhenASiblingsSignalWakesTheRun()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var provider = await FakeOpenAiServer.StartAsync();
+        await using var tools = await FakeToolServer.StartAsync();
+        provider.Enqueue(ToolCallWire.OpenAiToolCall("call_r", "refund", new JsonObject { ["order_id"] = "A-17", ["amount_usd"] = 50 }));
+        var agents = AgentServices.InMemory(allowPrivateNetworks: true);
+        var agent = JsonNode.Parse(AgentStep("fakeai/gpt-4o-mini", tools.BaseUrl, refundNeedsApproval: true))!;
+        var workflow = Engine.TestWorkflows.Parse(new JsonObject
+        {
+            ["name"] = "test",
+            ["steps"] = new JsonArray(new JsonObject
+            {
+                ["id"] = "fan", ["type"] = "parallel", ["config"] = new JsonObject { ["branches"] = new JsonObject
+                {
+                    ["left"] = new JsonArray(agent),
+                    ["right"] = JsonNode.Parse("""[{"id": "paid", "type": "wait_for_event", "config": {"event": "payment.received"}}]"""),
+                } },
+            }),
+        }.ToJsonString());
+
+        var parked = await Runner(OpenAiGateway(provider.ApiUrl), agents).RunAsync(workflow, Question(), Options("run-nested"), ct);
+        var first = parked.Wait!.Pending!.Single(w => w.Kind == "approval");
+        // Woken by the other branch's signal, before anyone decided the call: the call parks again on its own wait.
+        var again = await Runner(OpenAiGateway(provider.ApiUrl), agents).RunAsync(workflow, Question(),
+            Options("run-nested") with { ResumedWait = parked.Wait, Signals = new PaymentOnlyInbox() }, ct);
+
+        Assert.Equal(WorkflowRunStatus.Waiting, again.Status);
+        Assert.Equal(("approval", "call_r"), (again.Wait!.Kind, (string?)again.Wait.Approval!["call_id"]));
+        Assert.Equal(first.Until, again.Wait.Until);
+        Assert.Equal((string?)first.Approval!["nonce"], (string?)again.Wait.Approval["nonce"]);
+        Assert.Equal(1, provider.CallCount); // the turn that proposed the call was not paid again
+        Assert.Empty(tools.Requests);
+    }
+
+    /// <summary>An inbox holding only the other branch's payment signal.</summary>
+    private sealed class PaymentOnlyInbox : ISignalInbox
+    {
+        public ValueTask<RunSignal?> TakeAsync(string runId, string eventName, string stepKey, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(eventName == "payment.received" ? new RunSignal(new JsonObject { ["paid"] = true }) : null);
+    }
+
+    [Fact]
     public async Task ARejectedCallIsNotRunAndTheModelIsTold()
     {
         var ct = TestContext.Current.CancellationToken;

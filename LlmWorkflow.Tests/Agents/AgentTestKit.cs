@@ -35,8 +35,12 @@ internal static class AgentTestKit
 
     /// <summary>An agent workflow named <c>test</c> with one step <c>agent</c>; <paramref name="extraConfig"/> is spliced into its config.</summary>
     public static WorkflowDefinition Workflow(string model, Uri toolServer, string extraConfig = "", bool refundNeedsApproval = false) =>
-        Engine.TestWorkflows.Parse($$$$$"""
-            {"name": "test", "steps": [{"id": "agent", "type": "agent", "config": {
+        Engine.TestWorkflows.Parse($$"""{"name": "test", "steps": [{{AgentStep(model, toolServer, extraConfig, refundNeedsApproval)}}]}""");
+
+    /// <summary>The step <c>agent</c> of <see cref="Workflow"/>, as JSON, for workflows that place it elsewhere.</summary>
+    public static string AgentStep(string model, Uri toolServer, string extraConfig = "", bool refundNeedsApproval = false) =>
+        $$$$$"""
+            {"id": "agent", "type": "agent", "config": {
               "model": "{{{{{model}}}}}",
               "instructions": "You are a support agent. Look orders up before answering.",
               "input": "${input.question}",
@@ -49,8 +53,8 @@ internal static class AgentTestKit
                  "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}, "amount_usd": {"type": "number"}}}},
                 {"name": "read_page", "type": "http", "description": "Reads a page.", "method": "GET", "url": "{{{{{toolServer}}}}}pages/{n}",
                  "parameters": {"type": "object", "properties": {"n": {"type": "integer"}}}}
-              ]}}]}
-            """);
+              ]}}
+            """;
 
     public static WorkflowRunOptions Options(string runId, IProgressSink? progress = null) => new() { RunId = runId, Progress = progress };
 
