@@ -77,14 +77,25 @@ before_round() {
   done
 }
 
+configured_round() {
+  local client settings
+  settings=$(grep -v '^#' bench/configured.env | grep . | paste -sd ';')
+  for client in $clients; do
+    LLMWF_BENCH_PUBLISHED=$published LLMWF_BENCH_BUILD=configured LLMWF_BENCH_CLIENT=$client LLMWF_BENCH_SERVICE_ENV=$settings \
+      dotnet run -c Release --no-build --project bench/LlmWorkflow.LoadTest -- "$@" | tail -n 1 | tee -a "$out"
+  done
+}
+
 # With BEFORE, the base build goes last in odd rounds and first in even ones: a run's position in the round moves
 # its figure by more than many changes do.
 for round in $(seq "$rounds"); do
   [ -n "${BEFORE:-}" ] && [ $((round % 2)) = 0 ] && before_round "$@"
+  [ -n "${CONFIGURED:-}" ] && [ $((round % 2)) = 0 ] && configured_round "$@"
   for client in $clients; do
     LLMWF_BENCH_PUBLISHED=$published LLMWF_BENCH_CLIENT=$client \
       dotnet run -c Release --no-build --project bench/LlmWorkflow.LoadTest -- "$@" | tail -n 1 | tee -a "$out"
   done
+  [ -n "${CONFIGURED:-}" ] && [ $((round % 2)) = 1 ] && configured_round "$@"
   [ -n "${BEFORE:-}" ] && [ $((round % 2)) = 1 ] && before_round "$@"
   [ "$yardstick" = 1 ] && yardstick_round "$@"
   for name in $yardsticks; do
