@@ -3,11 +3,12 @@ namespace LlmWorkflow.Storage.Admission;
 internal static partial class RedisAdmissionScripts
 {
     // KEYS per scope: log, amt, fly, meta, own (lease -> tenant and user), ten (waiting tenants), usr (waiting users);
-    // then the pause key, then per scope seen (tenants that used it lately). ARGV: window_ms, lease, lease_ttl_ms, need
-    // r/i/o, n, tenant, weight, grace_ms, user (escaped), user weight, then per scope caps req, tokens, input, output,
-    // concurrent (-1 = unlimited) and fair (1 = a provider's, model's or key's scope, shared by weight), then the burst
-    // reserve, seen_ms, the priority band, band_ms and whether the call is high-priority (1/0). Returns {wait_ms, scope,
-    // reason}: wait 0 = reserved, -1 = no known end (full concurrency, paused, zero budget).
+    // then the pause key, then per scope seen (tenants that used it lately), then per scope pri (the high-priority calls
+    // waiting on it). ARGV: window_ms, lease, lease_ttl_ms, need r/i/o, n, tenant, weight, grace_ms, user (escaped), user
+    // weight, then per scope caps req, tokens, input, output, concurrent (-1 = unlimited) and fair (1 = a provider's,
+    // model's or key's scope, shared by weight), then the burst reserve, seen_ms, the priority band, band_ms, whether the
+    // call is high-priority (1/0) and a high-priority call's key (the same across its job's parks). Returns {wait_ms,
+    // scope, reason}: wait 0 = reserved, -1 = no known end (full concurrency, paused, zero budget).
     internal const string ReserveScript = Common + "\n" + """
         local window_ms = tonumber(ARGV[1])
         local lease = ARGV[2]
@@ -23,6 +24,10 @@ internal static partial class RedisAdmissionScripts
         -- The priority band: while a high-priority call used or waited on a scope within band_ms (meta's
         -- `priority_until`), the others may fill no more than 1 - band of its limit, so the band is free for it.
         local band, band_ms, high = tonumber(ARGV[12 + 6 * n + 3]), tonumber(ARGV[12 + 6 * n + 4]), ARGV[12 + 6 * n + 5] == '1'
+        -- A high-priority call that waits is recorded in each scope's pri (call key -> expiry:requests:input:output)
+        -- until its retry and the grace, and leaves it when it is reserved: the others leave room for it below the band.
+        local call_key = ARGV[12 + 6 * n + 6]
+        local function pri_key(s) return KEYS[8 * n + 1 + s] end
         local names = {'requests', 'tokens', 'input_tokens', 'output_tokens'}
         -- How long until enough of the window's oldest calls (of `scope`, {log, amt, own}) leave for `want` more to
         -- fit within `allowed`.
@@ -64,6 +69,21 @@ internal static partial class RedisAdmissionScripts
               end
             end
           end) or others_until - now + 1
+        end
+        -- What the high-priority calls waiting on a scope (its pri hash) will reserve: {requests, tokens, input, output}.
+        -- Expired entries (a call that got in elsewhere, gave up, or was not woken in time) go.
+        local function high_waiting(pri)
+          local total = {0, 0, 0, 0}
+          local entries = redis.call('HGETALL', pri)
+          for k = 1, #entries, 2 do
+            local expiry, amounts_text = string.match(entries[k + 1], '^(%d+):(.+)$')
+            if tonumber(expiry) <= now then redis.call('HDEL', pri, entries[k])
+            else
+              local waiting = sums(amounts_text)
+              for d = 1, 4 do total[d] = total[d] + waiting[d] end
+            end
+          end
+          return total
         end
         -- Records `field` as waiting on a scope until `expiry`; a later registration never shortens an earlier one.
         local function register(hash, field, weight_text, expiry, ms)
@@ -114,7 +134,7 @@ internal static partial class RedisAdmissionScripts
               reserve_part, reserve_mine = weight / (weight + others_weight), owned[tenant_total(tenant)]
             end
           end
-          local band_held = false
+          local band_held, waiting_high = false, nil
           if band > 0 then
             local held = tonumber(redis.call('HGET', meta, 'priority_until') or '0')
             if high and held < now + band_ms then
@@ -122,6 +142,7 @@ internal static partial class RedisAdmissionScripts
               extend(meta, band_ms)
             end
             band_held = not high and held > now
+            if band_held then waiting_high = high_waiting(pri_key(s)) end
           end
           for d = 1, 4 do
             local cap = lowered(tonumber(ARGV[base + d]), said[d])
@@ -134,10 +155,11 @@ internal static partial class RedisAdmissionScripts
                 if wait > worst then worst, worst_scope, worst_reason = wait, s, names[d] end
               end
               -- The band is kept free of lower-priority calls (one larger than the rest of the limit is held by the
-              -- limit alone, or it would never fit).
+              -- limit alone, or it would never fit), and so is what the high-priority calls waiting on the scope will
+              -- reserve: a low-priority call woken with them takes no capacity they wait for, whoever reserves first.
               local below_band = cap * (1 - band)
-              if band_held and want <= below_band and used[d] + want > below_band then
-                local wait = fits_after(scope, used[d], d, want, below_band)
+              if band_held and want <= below_band and used[d] + want > below_band - waiting_high[d] then
+                local wait = fits_after(scope, used[d], d, want, below_band - waiting_high[d])
                 if wait > worst then worst, worst_scope, worst_reason = wait, s, 'priority' end
               end
               local wait = share_wait(scope, mine, is_my_tenant, d, want, cap * tenant_share, tenants_until)
@@ -158,13 +180,18 @@ internal static partial class RedisAdmissionScripts
             end
           end
         end
+        local records_wait = high and band > 0 and call_key ~= ''
         if worst > 0 then
           -- The tenant and its user wait on their fair scopes until the retry, and a grace for the call to come back:
-          -- the others keep to their shares meanwhile.
+          -- the others keep to their shares meanwhile. So does a high-priority call, with what it will reserve.
           for s = 1, n do
             if ARGV[12 + (s - 1) * 6 + 6] == '1' then
               register(KEYS[7*s-1], tenant, ARGV[9], now + worst + grace, worst + grace)
               register(KEYS[7*s], user, ARGV[12], now + worst + grace, worst + grace)
+            end
+            if records_wait then
+              redis.call('HSET', pri_key(s), call_key, string.format('%d:%d:%d:%d', now + worst + grace, need[1], need[3], need[4]))
+              extend(pri_key(s), worst + grace)
             end
           end
           return {worst, worst_scope, worst_reason}
@@ -181,6 +208,7 @@ internal static partial class RedisAdmissionScripts
             redis.call('ZADD', fly, now + ttl, lease)
             redis.call('PEXPIRE', fly, ttl)
           end
+          if records_wait then redis.call('HDEL', pri_key(s), call_key) end
         end
         return {0, 0, ''}
         """;

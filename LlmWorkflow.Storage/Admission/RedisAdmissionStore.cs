@@ -43,8 +43,9 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         provider ??= ProviderOf(scopes[0].Scope);
         keys.Add(PauseKey(provider));
         keys.AddRange(scopes.Select(s => Key(s.Scope, "seen")));
+        keys.AddRange(scopes.Select(s => Key(s.Scope, "pri")));
         args.AddRange([Number(settings.BurstReserve), Ms(settings.Window * SeenWindows), Number(settings.PriorityReserve), Ms(settings.Window * PriorityWindows),
-            fairShare?.HighPriority == true ? 1 : 0]);
+            fairShare?.HighPriority == true ? 1 : 0, fairShare?.CallKey ?? ""]);
         var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(RedisAdmissionScripts.ReserveScript, [.. keys], [.. args]).ConfigureAwait(false))!;
         var wait = (long)result[0];
         if (wait == 0)

@@ -26,6 +26,23 @@ public sealed class AdmissionEstimateTests
     }
 
     [Fact]
+    public void AHighPriorityCallsKeyIsTheSameWhenItsJobAsksAgainAndDiffersForAnotherCall()
+    {
+        var model = ModelId.Parse("openai/gpt-4o-mini");
+        LlmCallRequest Call(string prompt, string step = "answer") =>
+            new([model.ToString()], [new(ChatRole.User, prompt)], WorkflowName: "support", StepId: step, Priority: 9);
+        var key = LlmAdmission.CallKeyOf(model, Call("Where is my order?"), "acme", "u1");
+
+        // A parked step asks again with a new lease and the same rendered prompt: the same record.
+        Assert.Equal(key, LlmAdmission.CallKeyOf(model, Call("Where is my order?"), "acme", "u1"));
+        Assert.NotEqual(key, LlmAdmission.CallKeyOf(model, Call("Where is my parcel?"), "acme", "u1"));
+        Assert.NotEqual(key, LlmAdmission.CallKeyOf(model, Call("Where is my order?", "summary"), "acme", "u1"));
+        Assert.NotEqual(key, LlmAdmission.CallKeyOf(model, Call("Where is my order?"), "acme", "u2"));
+        // Parts do not run into each other: tenant "acme" and user "u1" is not tenant "acmeu" and user "1".
+        Assert.NotEqual(key, LlmAdmission.CallKeyOf(model, Call("Where is my order?"), "acmeu", "1"));
+    }
+
+    [Fact]
     public void InvalidLimitsAreRefusedNamingTheSetting()
     {
         var options = new AdmissionOptions

@@ -348,7 +348,8 @@ public sealed class AdmissionSettings
     /// <summary>
     /// The priority band: the part of every scope's window kept free for high-priority calls (jobs of priority
     /// <see cref="LlmCallRequest.HighPriorityBand"/> or more) while one used or waited on the scope in the last two windows; the
-    /// others may fill no more than the rest. 0 turns it off; with no high-priority call lately nothing is held back.
+    /// others may fill no more than the rest, less what the high-priority calls waiting on the scope will reserve. 0 turns
+    /// it off; with no high-priority call lately nothing is held back.
     /// </summary>
     public double PriorityReserve { get; set; } = 0.2;
 }

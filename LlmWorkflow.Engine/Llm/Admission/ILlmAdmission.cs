@@ -92,6 +92,13 @@ public sealed record FairShare(string TenantId, double Weight, string UserId = A
     /// it may use the priority band (<see cref="AdmissionSettings.PriorityReserve"/>) the others leave free.
     /// </summary>
     public bool HighPriority { get; init; }
+
+    /// <summary>
+    /// A high-priority call's key, the same each time its job asks again after a park (<see cref="LlmAdmission.CallKeyOf"/>):
+    /// while it waits, the scope records what it will reserve under this key, and lower-priority calls leave room for it;
+    /// its reservation removes the record. Null: nothing is recorded.
+    /// </summary>
+    public string? CallKey { get; init; }
 }
 
 /// <summary>

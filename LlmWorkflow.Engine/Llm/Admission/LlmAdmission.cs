@@ -38,7 +38,11 @@ public sealed partial class LlmAdmission(
         var leaseId = Guid.CreateVersion7().ToString("N");
         var tenant = request.TenantId ?? AdmissionOptions.DefaultTenant;
         var user = request.UserId ?? AdmissionOptions.NoUser;
-        var fairShare = new FairShare(tenant, current.WeightOf(tenant), user, current.UserWeightOf(tenant, user)) { HighPriority = request.IsHighPriority };
+        var fairShare = new FairShare(tenant, current.WeightOf(tenant), user, current.UserWeightOf(tenant, user))
+        {
+            HighPriority = request.IsHighPriority,
+            CallKey = request.IsHighPriority && current.Admission.PriorityReserve > 0 ? CallKeyOf(model, request, tenant, user) : null,
+        };
         for (var inline = 0; ; inline++)
         {
             AdmissionVerdict verdict;
@@ -94,6 +98,35 @@ public sealed partial class LlmAdmission(
         {
             AdmissionMetrics.Deferred.Add(1, AdmissionMetrics.Scope(model.Provider), new("llmworkflow.admission.reason", "paused"), new("llmworkflow.admission.parked", true));
             throw new AdmissionDeferredException(model.Provider, "paused", _time.GetUtcNow() + settings.ReleaseWait) { Provider = model.Provider };
+        }
+    }
+
+    /// <summary>
+    /// A call's key across its job's parks (a parked step asks again with a new lease): its tenant, user, step, model and
+    /// rendered messages. Two jobs making the very same call share one key; the record then stands for one of them
+    /// (the other is recorded again when it waits again).
+    /// </summary>
+    internal static string CallKeyOf(ModelId model, LlmCallRequest request, string tenant, string user)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var part in new[] { tenant, user, request.WorkflowName ?? "", request.StepId ?? "", model.ToString() })
+        {
+            Append(hash, part);
+        }
+
+        foreach (var message in request.Messages)
+        {
+            Append(hash, message.Role.Value);
+            Append(hash, message.Text);
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset(), 0, 16);
+
+        // Each part ends with a NUL, so one part does not run into the next.
+        static void Append(System.Security.Cryptography.IncrementalHash hash, string part)
+        {
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(part));
+            hash.AppendData([0]);
         }
     }
 
