@@ -8,7 +8,8 @@ namespace LlmWorkflow.Worker.Jobs;
 
 /// <summary>
 /// The claim of a read batch and the release of a finished run's slot: with no tenant caps, no concurrency keys and no
-/// slot shares configured, the claim is the store's plain one and the release does nothing.
+/// slot shares configured, the claim is the store's plain one and the release does nothing; with caps or keys, a job
+/// neither touches is still claimed by the plain statement and its release does nothing.
 /// </summary>
 internal sealed partial class JobClaims(
     JobLifecycleStore store,
@@ -23,9 +24,8 @@ internal sealed partial class JobClaims(
     private readonly WorkerOptions _options = options.Value;
 
     /// <summary>
-    /// Claims the jobs of a batch of entries in one statement; entries whose job is absent need no run. With tenant
-    /// caps set, a workflow declaring <c>concurrency</c> or the tenants' slot shares on, jobs past their tenant's cap,
-    /// their key's limit or their tenant's share are parked as slot waits instead (absent too).
+    /// Claims the jobs of a batch of entries; entries whose job is absent need no run. With tenant caps, a workflow
+    /// declaring <c>concurrency</c> or the slot shares configured, see <see cref="ClaimWithLimitsAsync"/>.
     /// </summary>
     public async Task<IReadOnlyDictionary<Guid, ClaimedJob>> ClaimAsync(IReadOnlyList<DispatchedJob> batch, CancellationToken cancellationToken)
     {
@@ -36,14 +36,7 @@ internal sealed partial class JobClaims(
             return await store.ClaimAsync(ids, _options.Id, _options.LeaseDuration, cancellationToken, traceIds);
         }
 
-        var (claimed, held) = await store.ClaimWithinLimitsAsync(ids, _options.Id, _options.LeaseDuration, tenantCaps, slotShares.Current,
-            time.GetUtcNow() + _options.ReconcileInterval, cancellationToken, traceIds);
-        if (held > 0)
-        {
-            TenantConcurrency.SlotWaits.Add(held, new KeyValuePair<string, object?>("at", "claim"));
-        }
-
-        return claimed;
+        return await ClaimWithLimitsAsync(ids, traceIds, cancellationToken);
     }
 
     /// <summary>
@@ -59,18 +52,7 @@ internal sealed partial class JobClaims(
             return;
         }
 
-        try
-        {
-            var resumed = await store.ResumeForSlotAsync(claimed.TenantId, tenantCap, claimed.ConcurrencyKey, claimed.ConcurrencyLimit, slotShares.Current, CancellationToken.None);
-            foreach (var job in resumed)
-            {
-                await queue.EnqueueAsync(job.Dispatch, CancellationToken.None);
-            }
-        }
-        catch (Exception ex) when (ex is Npgsql.NpgsqlException or StackExchange.Redis.RedisException or TimeoutException)
-        {
-            LogSlotReleaseFailed(ex, claimed.Id);
-        }
+        await ResumeNextForSlotAsync(claimed, tenantCap);
     }
 
     /// <summary>
@@ -94,7 +76,4 @@ internal sealed partial class JobClaims(
     /// <summary>The trace id of the dispatch's traceparent, the parent of the run's span; null without one.</summary>
     public static string? RunTraceId(DispatchedJob dispatched) =>
         ActivityContext.TryParse(dispatched.Dispatch.TraceParent, dispatched.Dispatch.TraceState, out var parent) ? parent.TraceId.ToHexString() : null;
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} freed a slot but the next job waiting for it could not be queued; the reconciler queues it within its interval")]
-    private partial void LogSlotReleaseFailed(Exception ex, Guid jobId);
 }
