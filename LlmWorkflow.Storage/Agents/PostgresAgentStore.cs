@@ -34,15 +34,14 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
                UNION SELECT result_hash FROM llm_agent_tool_calls WHERE job_id = $1 AND step_key = $2 AND result_hash IS NOT NULL)
         """;
 
-    // $1 job, $2 hashes, $3 contents.
-    private const string InsertMessagesSql = """
-        INSERT INTO llm_agent_messages (job_id, hash, content)
-        SELECT $1, h, c FROM unnest($2::text[], $3::text[]) AS m(h, c)
-        ON CONFLICT (job_id, hash) DO NOTHING
-        """;
-
-    // $1 job, $2 step key, $3 turn, $4 base turn, $5 added, $6 response, $7 provider, $8 model, $9 in, $10 out, $11 cost, $12 ms.
+    // $1 job, $2 step key, $3 turn, $4 base turn, $5 added, $6 response, $7 provider, $8 model, $9 in, $10 out, $11 cost, $12 ms,
+    // $13 new messages' hashes, $14 their contents: the messages and the turn in one statement (the turn never names a
+    // message that is not there).
     private const string InsertTurnSql = """
+        WITH added AS (
+            INSERT INTO llm_agent_messages (job_id, hash, content)
+            SELECT $1, h, c FROM unnest($13::text[], $14::text[]) AS m(h, c)
+            ON CONFLICT (job_id, hash) DO NOTHING)
         INSERT INTO llm_agent_turns (job_id, step_key, turn, base_turn, added_hashes, response_hash, provider, model, input_tokens, output_tokens, cost_usd, duration_ms)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
         ON CONFLICT (job_id, step_key, turn) DO NOTHING
@@ -57,8 +56,11 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
         RETURNING tool_name, idempotency_key, arguments::text, call_status, result_hash, attempts
         """;
 
-    // $1 job, $2 step key, $3 turn, $4 call id, $5 status, $6 result hash.
+    // $1 job, $2 step key, $3 turn, $4 call id, $5 status, $6 result hash, $7 result message: one statement stores the
+    // result message and marks the row (a data-modifying CTE always runs, referenced or not).
     private const string FinishToolSql = """
+        WITH result AS (
+            INSERT INTO llm_agent_messages (job_id, hash, content) VALUES ($1, $6, $7) ON CONFLICT (job_id, hash) DO NOTHING)
         UPDATE llm_agent_tool_calls SET call_status = $5, result_hash = $6, updated_at = now()
          WHERE job_id = $1 AND step_key = $2 AND turn = $3 AND call_id = $4
         """;
@@ -113,14 +115,10 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
     {
         var job = Guid.Parse(runId);
         await using var batch = dataSource.CreateBatch();
-        if (newMessages.Count > 0)
-        {
-            batch.BatchCommands.Add(Messages(job, newMessages));
-        }
-
-        // One transaction: the turn never names a message that is not there, and its first call's ledger row rides along.
+        // One transaction: the turn and its messages are one statement, and its first call's ledger row rides along.
         batch.BatchCommands.Add(BatchCommand(InsertTurnSql, job, stepKey, turn.Turn, (object?)turn.BaseTurn ?? DBNull.Value, turn.AddedHashes.ToArray(),
-            turn.ResponseHash, turn.Provider, turn.Model, turn.InputTokens, turn.OutputTokens, (object?)turn.CostUsd ?? DBNull.Value, turn.DurationMs));
+            turn.ResponseHash, turn.Provider, turn.Model, turn.InputTokens, turn.OutputTokens, (object?)turn.CostUsd ?? DBNull.Value, turn.DurationMs,
+            newMessages.Select(m => m.Hash).ToArray(), newMessages.Select(m => m.Canonical).ToArray()));
         return await ExecuteBeginningAsync(batch, job, stepKey, firstCall, cancellationToken);
     }
 
@@ -135,8 +133,7 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
     {
         var job = Guid.Parse(runId);
         await using var batch = dataSource.CreateBatch();
-        batch.BatchCommands.Add(Messages(job, [result]));
-        batch.BatchCommands.Add(BatchCommand(FinishToolSql, job, stepKey, turn, callId, status, result.Hash));
+        batch.BatchCommands.Add(BatchCommand(FinishToolSql, job, stepKey, turn, callId, status, result.Hash, result.Canonical));
         return await ExecuteBeginningAsync(batch, job, stepKey, nextCall, cancellationToken);
     }
 
@@ -181,9 +178,6 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
 
     public ICheckpointStore ChildCheckpoints(string runId, string callKey, string stepId, string workflowName) =>
         new PostgresChildCheckpoints(dataSource, Guid.Parse(runId), callKey, stepId, workflowName);
-
-    private static NpgsqlBatchCommand Messages(Guid job, IReadOnlyList<AgentMessage> messages) =>
-        BatchCommand(InsertMessagesSql, job, messages.Select(m => m.Hash).ToArray(), messages.Select(m => m.Canonical).ToArray());
 
     private static NpgsqlParameter Json(string text) => new() { Value = text, NpgsqlDbType = NpgsqlDbType.Text };
 
