@@ -184,7 +184,10 @@ internal sealed class AgentLoop(AgentLoopSetup setup, StepContext context)
         var answer = AgentMessage.From(AnswerOf(scope.Response, call));
         var added = _history.Skip(turn == 0 ? 0 : _previousSent).Append(answer).Where(m => _stored.Add(m.Hash)).ToList();
         var record = new AgentTurn(turn, turn == 0 ? null : turn - 1, [.. _history.Skip(turn == 0 ? 0 : _previousSent).Select(m => m.Hash)], answer.Hash,
-            call.Provider, call.Model, call.InputTokens, call.OutputTokens, call.CostUsd, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            call.Provider, call.Model, call.InputTokens, call.OutputTokens, call.CostUsd, Stopwatch.GetElapsedTime(started).TotalMilliseconds)
+        {
+            Usage = new AgentTurnUsage(context.Step.Id, context.Run.Workflow.Name, call),
+        };
         // The paid answer is stored before anything acts on it, whatever cancellation says: a resumed loop reads it back.
         // Its first tool call's ledger row is begun in the same write (the call runs next; a resume counts another attempt).
         var calls = answer.Calls();
@@ -193,7 +196,8 @@ internal sealed class AgentLoop(AgentLoopSetup setup, StepContext context)
         AgentTelemetry.Answered(span, call, answer);
         Count(record, restored: false, call);
         await context.Run.Progress.PublishAsync(
-            new LlmCallCompleted(RunId, context.Run.Now, context.Step.Id, call) { StepKey = StepKey }, cancellationToken).ConfigureAwait(false);
+            new LlmCallCompleted(RunId, context.Run.Now, context.Step.Id, call) { StepKey = StepKey, UsageRecorded = _store.WritesUsageRows },
+            cancellationToken).ConfigureAwait(false);
         await AgentEvents.TurnAsync(context, record, answer, cancellationToken).ConfigureAwait(false);
         return (answer, firstCall);
     }

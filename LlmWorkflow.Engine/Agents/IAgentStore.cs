@@ -15,6 +15,12 @@ public interface IAgentStore
     Task<AgentState> LoadAsync(string runId, string stepKey, CancellationToken cancellationToken);
 
     /// <summary>
+    /// True when <see cref="SaveTurnAsync"/> writes the turn's <see cref="AgentTurn.Usage"/> as its usage row in the
+    /// turn's own transaction (so a turn paid just before a crash keeps its row); false: the job's sink writes it.
+    /// </summary>
+    bool WritesUsageRows => false;
+
+    /// <summary>
     /// Stores a finished (paid) turn with the messages it introduced (messages already stored are kept as they are)
     /// and, given <paramref name="firstCall"/>, begins that tool call's ledger row in the same transaction, as
     /// <see cref="BeginToolCallAsync"/> would, returning it: a turn and its first call cost one round trip.
@@ -54,7 +60,14 @@ public interface IAgentStore
 /// <param name="AddedHashes">The messages sent after the base turn's (its answer and the tool results), by content address.</param>
 public sealed record AgentTurn(
     int Turn, int? BaseTurn, IReadOnlyList<string> AddedHashes, string ResponseHash, string Provider, string Model,
-    int InputTokens, int OutputTokens, decimal? CostUsd, double DurationMs);
+    int InputTokens, int OutputTokens, decimal? CostUsd, double DurationMs)
+{
+    /// <summary>The paid call behind a new turn, for its usage row (null on a turn read back).</summary>
+    public AgentTurnUsage? Usage { get; init; }
+}
+
+/// <summary>A turn's paid call and where its usage row files it: the agent step and its workflow.</summary>
+public sealed record AgentTurnUsage(string StepId, string WorkflowName, LlmWorkflow.Engine.Llm.LlmCallResult Call);
 
 /// <summary>A tool ledger row. Status: started, awaiting_approval, approved, finished, failed or rejected.</summary>
 public sealed record AgentToolEntry(

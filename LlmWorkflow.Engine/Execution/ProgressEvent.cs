@@ -65,6 +65,12 @@ public sealed record LlmCallCompleted(string RunId, DateTimeOffset Timestamp, st
 
     /// <summary>The step's key (unique per foreach iteration), so the usage row is written with that step's record.</summary>
     public string? StepKey { get; init; }
+
+    /// <summary>
+    /// True when the call's usage row was already written with the step's own checkpoint of the call (an agent turn's,
+    /// in the turn's transaction): the job's sink then writes none.
+    /// </summary>
+    public bool UsageRecorded { get; init; }
 }
 
 public sealed record RunCompleted(string RunId, DateTimeOffset Timestamp, JsonNode? Output, decimal? CostUsd, int TotalTokens)

@@ -220,6 +220,21 @@ internal static partial class RedisAdmissionScripts
         return 1
         """;
 
+    // KEYS per scope: log, amt, own, fly, meta. ARGV as ReconcileScript's. The reconcile and the release of an answered
+    // call in one script (one round trip where there were two); returns 1 when steps were waiting for a slot.
+    internal const string ReconcileAndReleaseScript = Common + "\n" + """
+        local woke = 0
+        for s = 1, #KEYS / 5 do
+          local log, amt, own, fly, meta = KEYS[5*s-4], KEYS[5*s-3], KEYS[5*s-2], KEYS[5*s-1], KEYS[5*s]
+          put_call(log, amt, own, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), nil)
+          redis.call('PEXPIRE', log, tonumber(ARGV[5]) + tonumber(ARGV[6]))
+          redis.call('PEXPIRE', amt, tonumber(ARGV[5]) + tonumber(ARGV[6]))
+          redis.call('ZREM', fly, ARGV[1])
+          if redis.call('HDEL', meta, 'waiters') == 1 then woke = 1 end
+        end
+        return woke
+        """;
+
     // KEYS per scope: fly, meta. ARGV: lease. Returns 1 when steps were waiting for a slot.
     internal const string ReleaseScript = """
         local woke = 0

@@ -65,6 +65,19 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
             [leaseId, used.Requests, used.InputTokens, used.OutputTokens, Ms(settings.Window), Ms(settings.LeaseTimeout)]).ConfigureAwait(false);
     }
 
+    public async Task<bool> ReconcileAndReleaseAsync(string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings)
+    {
+        RedisKey[] keys = [.. scopes.SelectMany(s => new[] { Key(s, "log"), Key(s, "amt"), Key(s, "own"), Key(s, "fly"), Key(s, "meta") })];
+        var woke = (long)(await redis.GetDatabase().ScriptEvaluateAsync(RedisAdmissionScripts.ReconcileAndReleaseScript, keys,
+            [leaseId, used.Requests, used.InputTokens, used.OutputTokens, Ms(settings.Window), Ms(settings.LeaseTimeout)]).ConfigureAwait(false)) == 1;
+        if (woke)
+        {
+            await AnnounceReleasedAsync(scopes, 1).ConfigureAwait(false);
+        }
+
+        return woke;
+    }
+
     public async Task<bool> ReleaseAsync(string leaseId, IReadOnlyList<string> scopes)
     {
         RedisKey[] keys = [.. scopes.SelectMany(s => new[] { Key(s, "fly"), Key(s, "meta") })];

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Agents;
 using LlmWorkflow.Engine.Execution;
+using LlmWorkflow.Engine.Llm;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -14,6 +15,9 @@ namespace LlmWorkflow.Storage.Agents;
 /// </summary>
 public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStore
 {
+    /// <summary>A turn's usage row is written in the turn's own statement (so a turn paid just before a crash keeps it).</summary>
+    public bool WritesUsageRows => true;
+
     // $1 job, $2 step key.
     private const string TurnsSql = """
         SELECT turn, base_turn, added_hashes, response_hash, provider, model, input_tokens, output_tokens, cost_usd, duration_ms
@@ -34,18 +38,30 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
                UNION SELECT result_hash FROM llm_agent_tool_calls WHERE job_id = $1 AND step_key = $2 AND result_hash IS NOT NULL)
         """;
 
-    // $1 job, $2 hashes, $3 contents.
-    private const string InsertMessagesSql = """
-        INSERT INTO llm_agent_messages (job_id, hash, content)
-        SELECT $1, h, c FROM unnest($2::text[], $3::text[]) AS m(h, c)
-        ON CONFLICT (job_id, hash) DO NOTHING
+    // $1 job, $2 step key, $3 turn, $4 base turn, $5 added, $6 response, $7 provider, $8 model, $9 in, $10 out, $11 cost, $12 ms,
+    // $13 new messages' hashes, $14 their contents: the messages and the turn in one statement (the turn never names a
+    // message that is not there).
+    private const string AddedMessagesSql = """
+        WITH added AS (
+            INSERT INTO llm_agent_messages (job_id, hash, content)
+            SELECT $1, h, c FROM unnest($13::text[], $14::text[]) AS m(h, c)
+            ON CONFLICT (job_id, hash) DO NOTHING)
         """;
 
-    // $1 job, $2 step key, $3 turn, $4 base turn, $5 added, $6 response, $7 provider, $8 model, $9 in, $10 out, $11 cost, $12 ms.
-    private const string InsertTurnSql = """
+    private const string TurnRowSql = """
         INSERT INTO llm_agent_turns (job_id, step_key, turn, base_turn, added_hashes, response_hash, provider, model, input_tokens, output_tokens, cost_usd, duration_ms)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
         ON CONFLICT (job_id, step_key, turn) DO NOTHING
+        """;
+
+    private const string InsertTurnSql = AddedMessagesSql + "\n" + TurnRowSql;
+
+    // The same with the turn's usage row, written only when the turn row is new (a write retried after an unacknowledged
+    // commit adds none): $15 usage id, $16 provider, $17 model, $18 total tokens, $19 cost, $20 duration (ms), $21 metadata.
+    private const string InsertTurnWithUsageSql = AddedMessagesSql + ", turn AS (\n" + TurnRowSql + "\nRETURNING 1)\n" + """
+        INSERT INTO llm_provider_usage (id, job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
+        SELECT $15, $1, $16, $17, $9, $10, $18, $19, $20, $21::jsonb WHERE EXISTS (SELECT 1 FROM turn)
+        ON CONFLICT (id) DO NOTHING
         """;
 
     // $1 job, $2 step key, $3 turn, $4 call id, $5 tool, $6 key, $7 arguments. An unfinished row counts another attempt.
@@ -57,8 +73,11 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
         RETURNING tool_name, idempotency_key, arguments::text, call_status, result_hash, attempts
         """;
 
-    // $1 job, $2 step key, $3 turn, $4 call id, $5 status, $6 result hash.
+    // $1 job, $2 step key, $3 turn, $4 call id, $5 status, $6 result hash, $7 result message: one statement stores the
+    // result message and marks the row (a data-modifying CTE always runs, referenced or not).
     private const string FinishToolSql = """
+        WITH result AS (
+            INSERT INTO llm_agent_messages (job_id, hash, content) VALUES ($1, $6, $7) ON CONFLICT (job_id, hash) DO NOTHING)
         UPDATE llm_agent_tool_calls SET call_status = $5, result_hash = $6, updated_at = now()
          WHERE job_id = $1 AND step_key = $2 AND turn = $3 AND call_id = $4
         """;
@@ -113,14 +132,23 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
     {
         var job = Guid.Parse(runId);
         await using var batch = dataSource.CreateBatch();
-        if (newMessages.Count > 0)
+        // One transaction: the turn, its messages and its usage row are one statement, and its first call's ledger row rides along.
+        object[] values =
+        [
+            job, stepKey, turn.Turn, (object?)turn.BaseTurn ?? DBNull.Value, turn.AddedHashes.ToArray(), turn.ResponseHash, turn.Provider, turn.Model,
+            turn.InputTokens, turn.OutputTokens, (object?)turn.CostUsd ?? DBNull.Value, turn.DurationMs,
+            newMessages.Select(m => m.Hash).ToArray(), newMessages.Select(m => m.Canonical).ToArray(),
+        ];
+        if (turn.Usage is { Call: var call } usage)
         {
-            batch.BatchCommands.Add(Messages(job, newMessages));
+            values =
+            [
+                .. values, Guid.CreateVersion7(), AgentUsageRows.Truncate(call.Provider, 50), AgentUsageRows.Truncate(call.Model, 100), call.TotalTokens,
+                call.CostUsd ?? 0m, (int)Math.Round(call.DurationMs), Json(AgentUsageRows.Metadata(usage.StepId, usage.WorkflowName, call, turn.Turn)),
+            ];
         }
 
-        // One transaction: the turn never names a message that is not there, and its first call's ledger row rides along.
-        batch.BatchCommands.Add(BatchCommand(InsertTurnSql, job, stepKey, turn.Turn, (object?)turn.BaseTurn ?? DBNull.Value, turn.AddedHashes.ToArray(),
-            turn.ResponseHash, turn.Provider, turn.Model, turn.InputTokens, turn.OutputTokens, (object?)turn.CostUsd ?? DBNull.Value, turn.DurationMs));
+        batch.BatchCommands.Add(BatchCommand(turn.Usage is null ? InsertTurnSql : InsertTurnWithUsageSql, values));
         return await ExecuteBeginningAsync(batch, job, stepKey, firstCall, cancellationToken);
     }
 
@@ -135,8 +163,7 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
     {
         var job = Guid.Parse(runId);
         await using var batch = dataSource.CreateBatch();
-        batch.BatchCommands.Add(Messages(job, [result]));
-        batch.BatchCommands.Add(BatchCommand(FinishToolSql, job, stepKey, turn, callId, status, result.Hash));
+        batch.BatchCommands.Add(BatchCommand(FinishToolSql, job, stepKey, turn, callId, status, result.Hash, result.Canonical));
         return await ExecuteBeginningAsync(batch, job, stepKey, nextCall, cancellationToken);
     }
 
@@ -182,9 +209,6 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
     public ICheckpointStore ChildCheckpoints(string runId, string callKey, string stepId, string workflowName) =>
         new PostgresChildCheckpoints(dataSource, Guid.Parse(runId), callKey, stepId, workflowName);
 
-    private static NpgsqlBatchCommand Messages(Guid job, IReadOnlyList<AgentMessage> messages) =>
-        BatchCommand(InsertMessagesSql, job, messages.Select(m => m.Hash).ToArray(), messages.Select(m => m.Canonical).ToArray());
-
     private static NpgsqlParameter Json(string text) => new() { Value = text, NpgsqlDbType = NpgsqlDbType.Text };
 
     private static NpgsqlCommand Command(NpgsqlConnection connection, string sql, params object[] values)
@@ -208,4 +232,45 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
             parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value });
         }
     }
+}
+
+/// <summary>
+/// The <c>llm_provider_usage</c> rows the agent store writes itself (a turn's, with the turn; a workflow tool's child
+/// call's, with its child step's checkpoint): the metadata keys of a job's own usage row
+/// (<c>JobLifecycleStore.UsageStatement</c>'s, kept here so the plain job's statement is not touched), under the agent step.
+/// </summary>
+internal static class AgentUsageRows
+{
+    /// <param name="turn">The agent turn the call paid for (<c>agent_turn</c>); null for a child's call.</param>
+    public static JsonObject MetadataObject(string stepId, string? workflowName, LlmCallResult call, int? turn = null)
+    {
+        var metadata = new JsonObject
+        {
+            ["step_id"] = stepId,
+            ["workflow_name"] = workflowName,
+            ["priced"] = call.Priced,
+            ["usage_estimated"] = call.UsageEstimated,
+            ["cache_hit"] = call.CacheHit,
+            ["prompt_hash"] = call.PromptHash,
+            ["attempts"] = new JsonArray([.. call.Attempts.Select(a => (JsonNode)new JsonObject { ["model"] = a.Model, ["error"] = a.Error, ["duration_ms"] = a.DurationMs })]),
+        };
+        if (turn is { } number)
+        {
+            metadata["agent_turn"] = number;
+        }
+
+        if (call.RequestedServiceTier is { } requested)
+        {
+            metadata["service_tier"] = call.ServiceTier;
+            metadata["requested_service_tier"] = requested;
+            metadata["list_cost_usd"] = call.ListCostUsd;
+        }
+
+        return metadata;
+    }
+
+    public static string Metadata(string stepId, string? workflowName, LlmCallResult call, int? turn = null) =>
+        StorableJson.Clean(MetadataObject(stepId, workflowName, call, turn))!.ToJsonString();
+
+    public static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
 }

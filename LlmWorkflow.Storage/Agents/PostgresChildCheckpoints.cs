@@ -142,8 +142,8 @@ internal sealed class PostgresChildCheckpoints(NpgsqlDataSource dataSource, Guid
     {
         LlmCallResult[] calls = [.. usage.Select(u => u.Call.Result)];
         command.Parameters.Add(new NpgsqlParameter { Value = usage.Select(u => u.Id).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-        command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => Truncate(c.Provider, 50)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => Truncate(c.Model, 100)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => AgentUsageRows.Truncate(c.Provider, 50)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => AgentUsageRows.Truncate(c.Model, 100)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => c.InputTokens).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
         command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => c.OutputTokens).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
         command.Parameters.Add(new NpgsqlParameter { Value = calls.Select(c => c.TotalTokens).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
@@ -152,36 +152,14 @@ internal sealed class PostgresChildCheckpoints(NpgsqlDataSource dataSource, Guid
         command.Parameters.Add(new NpgsqlParameter { Value = usage.Select(u => Metadata(u.Call)).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
     }
 
-    /// <summary>
-    /// The metadata a job's usage row carries (the same keys as <c>JobLifecycleStore.UsageStatement</c>'s, kept here so
-    /// the plain job's statement is not touched), under the agent step, plus the child step and the tool call.
-    /// </summary>
+    /// <summary>A job's usage row metadata (<see cref="AgentUsageRows"/>), under the agent step, plus the child step and the tool call.</summary>
     private string Metadata(LlmCallCompleted completed)
     {
-        var call = completed.Result;
-        var metadata = new JsonObject
-        {
-            ["step_id"] = stepId,
-            ["workflow_name"] = workflowName,
-            ["child_step_id"] = completed.StepId,
-            ["tool_call_key"] = callKey,
-            ["priced"] = call.Priced,
-            ["usage_estimated"] = call.UsageEstimated,
-            ["cache_hit"] = call.CacheHit,
-            ["prompt_hash"] = call.PromptHash,
-            ["attempts"] = new JsonArray([.. call.Attempts.Select(a => (JsonNode)new JsonObject { ["model"] = a.Model, ["error"] = a.Error, ["duration_ms"] = a.DurationMs })]),
-        };
-        if (call.RequestedServiceTier is { } requested)
-        {
-            metadata["service_tier"] = call.ServiceTier;
-            metadata["requested_service_tier"] = requested;
-            metadata["list_cost_usd"] = call.ListCostUsd;
-        }
-
+        var metadata = AgentUsageRows.MetadataObject(stepId, workflowName, completed.Result);
+        metadata["child_step_id"] = completed.StepId;
+        metadata["tool_call_key"] = callKey;
         return StorableJson.Clean(metadata)!.ToJsonString();
     }
-
-    private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
 
     private static async Task<ConcurrentDictionary<string, StepCheckpoint>> LoadAsync(NpgsqlDataSource dataSource, Guid jobId, string callKey)
     {

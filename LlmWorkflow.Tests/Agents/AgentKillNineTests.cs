@@ -92,6 +92,7 @@ public sealed class AgentKillNineTests(TestServers servers)
             $"provider requests {provider.CallCount}");
         AssertEveryToolRanOnce(tools);
         AssertNoTurnPaidTwice(provider);
+        await AssertOneUsageRowPerPaidTurnAsync(environment, jobs, ct);
         Assert.Equal(3, refundIds.Count);
         Assert.Equal(2, provider.RequestsFor(InModelTurn, 1)); // the held request, then the new worker's
     }
@@ -147,6 +148,22 @@ public sealed class AgentKillNineTests(TestServers servers)
         var retried = tools.RequestsPerKey.Where(k => k.Value > 1).ToList();
         var lookupInFlight = tools.Requests.First(r => r.Path.EndsWith($"/orders/{InToolCall}", StringComparison.Ordinal)).Header("Idempotency-Key");
         Assert.Equal([(lookupInFlight!, 2)], retried.Select(k => (k.Key, k.Value)));
+    }
+
+    /// <summary>
+    /// Each paid turn has one usage row, those paid before the kill included: a turn's row is written in the turn's own
+    /// transaction, so the recovered loop still records what its finished turns cost (and a restored turn adds none).
+    /// </summary>
+    private static async Task AssertOneUsageRowPerPaidTurnAsync(TestEnvironment environment, Dictionary<string, string> jobs, CancellationToken ct)
+    {
+        foreach (var (order, job) in jobs)
+        {
+            var turns = await TestSql.ScalarAsync(environment.PostgresConnectionString, """
+                SELECT string_agg(coalesce(metadata->>'agent_turn', '?'), ',' ORDER BY (metadata->>'agent_turn')::int)
+                  FROM llm_provider_usage WHERE job_id = @job
+                """, ct, ("job", Guid.Parse(job)));
+            Assert.True((string?)turns == "0,1,2", $"{order}: usage rows of turns {turns}");
+        }
     }
 
     private static void AssertNoTurnPaidTwice(ScriptedAgentProvider provider)

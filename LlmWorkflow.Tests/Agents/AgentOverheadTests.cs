@@ -87,6 +87,8 @@ public sealed class AgentOverheadTests(TestServers servers)
 
         public void Reset() => (TurnMs, ToolCallMs) = (0, 0);
 
+        public bool WritesUsageRows => inner.WritesUsageRows;
+
         public Task<AgentState> LoadAsync(string runId, string stepKey, CancellationToken cancellationToken) => inner.LoadAsync(runId, stepKey, cancellationToken);
 
         public async Task<AgentToolEntry?> SaveTurnAsync(

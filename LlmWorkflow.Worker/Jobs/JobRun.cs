@@ -131,7 +131,7 @@ internal sealed partial class JobRun(
             case StepCompleted { Record.FromCheckpoint: false } completed when !_saved.ContainsKey(completed.Record.StepKey):
                 await WriteStepAsync(JobRunStore.StepRow(job.Id, job.Attempt, completed.Record, null, isCheckpoint: false), completed.Record);
                 break;
-            case LlmCallCompleted call:
+            case LlmCallCompleted { UsageRecorded: false } call:
                 // Written with its step's row (checkpoint or record), in one transaction, held through an outage.
                 AddUsage(call.StepKey ?? call.StepId, call.StepId, call.Result);
                 break;

@@ -38,6 +38,16 @@ public interface IAdmissionStore
     /// <summary>Frees the call's concurrency slot; true when steps were parked waiting for one (then they are woken).</summary>
     Task<bool> ReleaseAsync(string leaseId, IReadOnlyList<string> scopes);
 
+    /// <summary>
+    /// <see cref="ReconcileAsync"/> and then <see cref="ReleaseAsync"/> of an answered call, atomically where the store
+    /// can (Redis: one script, one round trip instead of two on every call).
+    /// </summary>
+    async Task<bool> ReconcileAndReleaseAsync(string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings)
+    {
+        await ReconcileAsync(leaseId, scopes, used, settings).ConfigureAwait(false);
+        return await ReleaseAsync(leaseId, scopes).ConfigureAwait(false);
+    }
+
     /// <summary>Lowers what is left in the window to what the provider says is left, and blocks until <paramref name="blockedFor"/> ends.</summary>
     Task ShrinkAsync(IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, RateLimitSnapshot snapshot, TimeSpan? blockedFor, AdmissionSettings settings);
 

@@ -153,6 +153,9 @@ public sealed partial class LlmAdmission(
     {
         private readonly string[] _names = [.. scopes.Select(s => s.Scope)];
 
+        // Set when the reconcile freed the slot too.
+        private bool _released;
+
         // A provider's rate-limit headers say nothing about a tenant's own limits, nor a key's (they count per model):
         // those are never shrunk by them.
         private readonly List<(string Scope, LlmLimit Limit)> _providerScopes =
@@ -162,7 +165,10 @@ public sealed partial class LlmAdmission(
         {
             var used = new AdmissionAmounts(1, inputTokens, outputTokens);
             var settings = owner._options.CurrentValue.Admission;
-            await owner.AfterCallAsync(async () => { await owner._store.ReconcileAsync(leaseId, _names, used, settings).ConfigureAwait(false); return true; }, "reconcile").ConfigureAwait(false);
+            // The answered call's slot is freed in the same script (one round trip, not two); disposing then has nothing left to do.
+            // The re-sync from headers comes after it: a step its release wakes is claimed again long after that.
+            _released = true;
+            await owner.AfterCallAsync(() => owner._store.ReconcileAndReleaseAsync(leaseId, _names, used, settings), "reconcile").ConfigureAwait(false);
             if (headers is not null)
             {
                 await owner.AfterCallAsync(async () => { await owner._store.ShrinkAsync(_providerScopes, headers, null, settings).ConfigureAwait(false); return true; }, "re-sync from headers").ConfigureAwait(false);
@@ -194,8 +200,13 @@ public sealed partial class LlmAdmission(
             return stored ? owner._time.GetUtcNow() + blockedFor : null;
         }
 
-        public override async ValueTask DisposeAsync() =>
-            await owner.AfterCallAsync(() => owner._store.ReleaseAsync(leaseId, _names), "release").ConfigureAwait(false);
+        public override async ValueTask DisposeAsync()
+        {
+            if (!_released)
+            {
+                await owner.AfterCallAsync(() => owner._store.ReleaseAsync(leaseId, _names), "release").ConfigureAwait(false);
+            }
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The LLM budget store could not be reached; {Model} is called without admission (the provider's 429s and retries limit it)")]
