@@ -41,8 +41,8 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
     // $1 job, $2 step key, $3 turn, $4 base turn, $5 added, $6 response, $7 provider, $8 model, $9 in, $10 out, $11 cost, $12 ms,
     // $13 new messages' hashes, $14 their contents: the messages and the turn in one statement (the turn never names a
     // message that is not there).
-    private const string AddedMessagesSql = """
-        WITH added AS (
+    private const string AddedMessagesCte = """
+        added AS (
             INSERT INTO llm_agent_messages (job_id, hash, content)
             SELECT $1, h, c FROM unnest($13::text[], $14::text[]) AS m(h, c)
             ON CONFLICT (job_id, hash) DO NOTHING)
@@ -54,11 +54,11 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
         ON CONFLICT (job_id, step_key, turn) DO NOTHING
         """;
 
-    private const string InsertTurnSql = AddedMessagesSql + "\n" + TurnRowSql;
+    private const string InsertTurnSql = "WITH " + AddedMessagesCte + "\n" + TurnRowSql;
 
     // The same with the turn's usage row, written only when the turn row is new (a write retried after an unacknowledged
     // commit adds none): $15 usage id, $16 provider, $17 model, $18 total tokens, $19 cost, $20 duration (ms), $21 metadata.
-    private const string InsertTurnWithUsageSql = AddedMessagesSql + ", turn AS (\n" + TurnRowSql + "\nRETURNING 1)\n" + """
+    private const string InsertTurnWithUsageSql = "WITH " + AddedMessagesCte + ", turn AS (\n" + TurnRowSql + "\nRETURNING 1)\n" + """
         INSERT INTO llm_provider_usage (id, job_id, provider, model, input_tokens, output_tokens, total_tokens, cost_usd, duration_ms, metadata)
         SELECT $15, $1, $16, $17, $9, $10, $18, $19, $20, $21::jsonb WHERE EXISTS (SELECT 1 FROM turn)
         ON CONFLICT (id) DO NOTHING

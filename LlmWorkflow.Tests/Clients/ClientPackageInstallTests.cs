@@ -160,7 +160,10 @@ public sealed class ClientPackageInstallTests(ContractFixture fixture, ITestOutp
     private async Task<string> RunAsync(string tool, string[] arguments, string directory, Dictionary<string, string>? environment = null)
     {
         var started = DateTimeOffset.UtcNow;
-        var text = await ExternalCommand.RunAsync(tool, arguments, Timeout, environment, directory);
+        // The builds at low priority (ExternalCommand.RunBuildAsync); the apps they build run at the test's.
+        var text = tool == "dotnet" && arguments is ["pack" or "build" or "add", ..]
+            ? await ExternalCommand.RunBuildAsync(arguments, Timeout, environment, directory)
+            : await ExternalCommand.RunAsync(tool, arguments, Timeout, environment, directory);
         output.WriteLine($"$ {tool} {string.Join(' ', arguments)} ({(DateTimeOffset.UtcNow - started).TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s)\n{text}");
         return text;
     }

@@ -163,8 +163,7 @@ public sealed class ContainerDeploymentTests(TestServers servers, ITestOutputHel
 
     private async Task<string> PublishImageAsync(string project, string repository, LocalRegistry registry, string tag)
     {
-        await ExternalCommand.RunAsync(
-            "dotnet",
+        await ExternalCommand.RunBuildAsync(
             [
                 "publish", Path.Combine(RepositoryPaths.Root, project, project + ".csproj"), "--no-restore", "-c", ExternalCommand.BuildConfiguration,
                 "-t:PublishContainer", $"-p:ContainerBaseImage={registry.Address}/dotnet/aspnet:10.0", $"-p:ContainerRegistry={registry.Address}",

@@ -147,7 +147,7 @@ public sealed class PublishedOutputTests(TestServers servers)
                 ? ["publish", Path.Combine(RepositoryPaths.Root, app, app + ".csproj"), "--no-restore", "-c", "Release", "-o", Folder]
                 : ["publish", Path.Combine(RepositoryPaths.Root, app, app + ".csproj"), "--no-restore", "-c", ExternalCommand.BuildConfiguration, "-o", Folder,
                     "-p:PublishReadyToRun=false"];
-            await ExternalCommand.RunAsync("dotnet", arguments, TimeSpan.FromMinutes(20));
+            await ExternalCommand.RunBuildAsync(arguments, TimeSpan.FromMinutes(20));
 
             if (composite)
             {

@@ -49,6 +49,19 @@ public static class ExternalCommand
         return text;
     }
 
+    /// <summary>
+    /// A <c>dotnet</c> build command (publish, pack, build) at low CPU priority (nice 15) in MSBuild nodes of its own: a
+    /// composite ReadyToRun compile takes both cores for minutes, and at normal priority it starved the time-bound parts
+    /// of the classes running beside it (a sleep's wake-up once came 13.6 s late in CI); a reused build node would run
+    /// it at its own priority. The rest of the suite gets the CPU first; the build the cores it leaves.
+    /// </summary>
+    public static Task<string> RunBuildAsync(
+        IEnumerable<string> dotnetArguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
+    {
+        var settings = new Dictionary<string, string>(environment ?? new Dictionary<string, string>()) { ["MSBUILDDISABLENODEREUSE"] = "1" };
+        return RunAsync("nice", ["-n", "15", "dotnet", .. dotnetArguments], timeout, settings, workingDirectory);
+    }
+
     /// <summary>The build configuration the tests were built in (Debug in CI), read from the test assembly's path.</summary>
     public static string BuildConfiguration =>
         new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
