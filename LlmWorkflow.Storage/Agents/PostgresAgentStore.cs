@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using LlmWorkflow.Engine.Agents;
 using LlmWorkflow.Engine.Execution;
 using LlmWorkflow.Engine.Llm;
+using LlmWorkflow.Storage.Jobs;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -236,34 +237,18 @@ public sealed class PostgresAgentStore(NpgsqlDataSource dataSource) : IAgentStor
 
 /// <summary>
 /// The <c>llm_provider_usage</c> rows the agent store writes itself (a turn's, with the turn; a workflow tool's child
-/// call's, with its child step's checkpoint): the metadata keys of a job's own usage row
-/// (<c>JobLifecycleStore.UsageStatement</c>'s, kept here so the plain job's statement is not touched), under the agent step.
+/// call's, with its child step's checkpoint): a job's own usage metadata (<c>JobLifecycleStore.UsageMetadata</c>), with
+/// the agent turn the call paid for.
 /// </summary>
 internal static class AgentUsageRows
 {
     /// <param name="turn">The agent turn the call paid for (<c>agent_turn</c>); null for a child's call.</param>
     public static JsonObject MetadataObject(string stepId, string? workflowName, LlmCallResult call, int? turn = null)
     {
-        var metadata = new JsonObject
-        {
-            ["step_id"] = stepId,
-            ["workflow_name"] = workflowName,
-            ["priced"] = call.Priced,
-            ["usage_estimated"] = call.UsageEstimated,
-            ["cache_hit"] = call.CacheHit,
-            ["prompt_hash"] = call.PromptHash,
-            ["attempts"] = new JsonArray([.. call.Attempts.Select(a => (JsonNode)new JsonObject { ["model"] = a.Model, ["error"] = a.Error, ["duration_ms"] = a.DurationMs })]),
-        };
+        var metadata = JobLifecycleStore.UsageMetadata(stepId, workflowName, call);
         if (turn is { } number)
         {
             metadata["agent_turn"] = number;
-        }
-
-        if (call.RequestedServiceTier is { } requested)
-        {
-            metadata["service_tier"] = call.ServiceTier;
-            metadata["requested_service_tier"] = requested;
-            metadata["list_cost_usd"] = call.ListCostUsd;
         }
 
         return metadata;
@@ -272,5 +257,5 @@ internal static class AgentUsageRows
     public static string Metadata(string stepId, string? workflowName, LlmCallResult call, int? turn = null) =>
         StorableJson.Clean(MetadataObject(stepId, workflowName, call, turn))!.ToJsonString();
 
-    public static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
+    public static string Truncate(string value, int max) => JobLifecycleStore.Truncate(value, max);
 }

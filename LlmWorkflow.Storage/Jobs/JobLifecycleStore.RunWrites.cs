@@ -94,6 +94,19 @@ public sealed partial class JobLifecycleStore
     /// </summary>
     internal static WriteStatement UsageStatement(Guid usageId, Guid jobId, string stepId, string? workflowName, LlmCallResult call)
     {
+        var metadata = UsageMetadata(stepId, workflowName, call);
+
+        return UsageRows.Row(usageId,
+            usageId, jobId, Truncate(call.Provider, 50), Truncate(call.Model, 100), call.InputTokens, call.OutputTokens,
+            call.TotalTokens, call.CostUsd ?? 0m, (int)Math.Round(call.DurationMs), JsonText(metadata));
+    }
+
+    /// <summary>
+    /// A usage row's metadata: the step, the workflow, how the call was priced and answered, its attempts, and for a
+    /// cheaper tier what was asked for and the list price (cost_usd is what was billed; the budgets settle it).
+    /// </summary>
+    internal static JsonObject UsageMetadata(string stepId, string? workflowName, LlmCallResult call)
+    {
         var metadata = new JsonObject
         {
             ["step_id"] = stepId,
@@ -106,15 +119,12 @@ public sealed partial class JobLifecycleStore
         };
         if (call.RequestedServiceTier is { } requested)
         {
-            // cost_usd is what was billed (the budgets settle it); the tier and the list price say why it is lower.
             metadata["service_tier"] = call.ServiceTier;
             metadata["requested_service_tier"] = requested;
             metadata["list_cost_usd"] = call.ListCostUsd;
         }
 
-        return UsageRows.Row(usageId,
-            usageId, jobId, Truncate(call.Provider, 50), Truncate(call.Model, 100), call.InputTokens, call.OutputTokens,
-            call.TotalTokens, call.CostUsd ?? 0m, (int)Math.Round(call.DurationMs), JsonText(metadata));
+        return metadata;
     }
 
     // One array per column: $1 usage ids, $2 job ids, $3 providers, $4 models, $5 input, $6 output, $7 total tokens,
@@ -223,5 +233,5 @@ public sealed partial class JobLifecycleStore
     /// <summary>A jsonb value as text; text PostgreSQL cannot store (NUL, lone surrogates) is cleaned rather than failing the write.</summary>
     private static string? JsonText(JsonNode? node) => node is null ? null : StorableJson.Clean(node)!.ToJsonString();
 
-    private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
+    internal static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
 }
