@@ -153,7 +153,7 @@ public sealed partial class LlmAdmission(
     {
         private readonly string[] _names = [.. scopes.Select(s => s.Scope)];
 
-        // Set when the reconcile freed the slot too.
+        // Set when the reconcile's script ran, which freed the slot too.
         private bool _released;
 
         // A provider's rate-limit headers say nothing about a tenant's own limits, nor a key's (they count per model):
@@ -165,10 +165,12 @@ public sealed partial class LlmAdmission(
         {
             var used = new AdmissionAmounts(1, inputTokens, outputTokens);
             var settings = owner._options.CurrentValue.Admission;
-            // The answered call's slot is freed in the same script (one round trip, not two); disposing then has nothing left to do.
-            // The re-sync from headers comes after it: a step its release wakes is claimed again long after that.
-            _released = true;
-            await owner.AfterCallAsync(() => owner._store.ReconcileAndReleaseAsync(leaseId, _names, used, settings), "reconcile").ConfigureAwait(false);
+            // The answered call's slot is freed in the same script (one round trip, not two); disposing then has nothing left
+            // to do unless that script failed. The re-sync from headers comes after it: a step its release wakes is claimed
+            // again long after that.
+            _released = await owner.AfterCallAsync(
+                async () => { await owner._store.ReconcileAndReleaseAsync(leaseId, _names, used, settings).ConfigureAwait(false); return true; },
+                "reconcile").ConfigureAwait(false);
             if (headers is not null)
             {
                 await owner.AfterCallAsync(async () => { await owner._store.ShrinkAsync(_providerScopes, headers, null, settings).ConfigureAwait(false); return true; }, "re-sync from headers").ConfigureAwait(false);
