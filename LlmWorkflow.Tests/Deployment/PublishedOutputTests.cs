@@ -8,14 +8,12 @@ namespace LlmWorkflow.Tests.Deployment;
 
 /// <summary>
 /// What a container image holds is the publish output: it must carry the workflows folder, so the published API
-/// started from an unrelated directory, with no Workflows:Root, serves the catalog and prices from its own copy, and
-/// the published Worker started the same way runs a job. The Worker is published in Release, as ContainerImage.props
-/// sets for an image: self-contained, its code one composite ReadyToRun image of the app and the frameworks, tiered
-/// compilation on (tiered PGO off), started through its apphost as the image's entrypoint starts it. The API takes the
-/// same targets (its Release properties are read from MSBuild's evaluation below), so it is published the quick way,
-/// framework-dependent and without ahead-of-time code: a second composite would add minutes of compiling on two cores
-/// and prove nothing new, and the Debug publish's per-assembly ReadyToRun compiled every package it carries (the
-/// Anthropic SDK's 11 MB of IL among them) for 2.5 minutes of a CI run, only to check the workflows folder.
+/// started from an unrelated directory, with no Workflows:Root, serves the catalog and prices from its own copy (the
+/// Worker's Release image: <see cref="PublishedWorkerTests"/>). The API takes the Worker's targets (its Release
+/// properties are read from MSBuild's evaluation below), so it is published the quick way, framework-dependent and
+/// without ahead-of-time code: a second composite would add minutes of compiling on two cores and prove nothing new,
+/// and the Debug publish's per-assembly ReadyToRun compiled every package it carries (the Anthropic SDK's 11 MB of IL
+/// among them) for 2.5 minutes of a CI run, only to check the workflows folder.
 /// </summary>
 [Collection(PublishesApiAndWorker.Name)]
 [SystemTest]
@@ -25,7 +23,7 @@ public sealed class PublishedOutputTests(TestServers servers)
     public async Task PublishedApiRunsFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var published = await PublishedApp.PublishAsync("LlmWorkflow.Api", composite: false, ct);
+        using var published = await PublishedApp.PublishAsync("LlmWorkflow.Api");
 
         var environment = await TestEnvironment.CreateAsync(servers, nameof(PublishedOutputTests));
         var port = PortAllocator.GetFreePort();
@@ -56,27 +54,6 @@ public sealed class PublishedOutputTests(TestServers servers)
         Assert.Empty(plan!["unpriced_models"]!.AsArray());
     }
 
-    [Fact]
-    public async Task PublishedWorkerRunsAJobFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder()
-    {
-        var ct = TestContext.Current.CancellationToken;
-        using var published = await PublishedApp.PublishAsync("LlmWorkflow.Worker", composite: true, ct);
-
-        // The database holds the current schema (TestEnvironment); the in-process API takes the submission and the
-        // published worker runs the job.
-        var environment = await TestEnvironment.CreateAsync(servers, nameof(PublishedWorkerRunsAJobFromAnUnrelatedDirectoryWithItsOwnWorkflowsFolder));
-        await using var api = new ApiFactory(environment.Settings());
-        using var client = api.CreateAuthenticatedClient();
-        var workerSettings = environment.Settings().Where(setting => setting.Key != "Workflows:Root").ToDictionary();
-        await using var worker = await WorkerProcess.StartAsync(workerSettings, published: published.Folder, workingDirectory: published.Elsewhere);
-
-        var submitted = await client.PostAsJsonAsync("/api/v1/workflow", new { workflow_name = "hello_transform", input_data = new { name = "published" } }, ct);
-        Assert.Equal(System.Net.HttpStatusCode.Accepted, submitted.StatusCode);
-        var jobId = (string)(await submitted.Content.ReadFromJsonAsync<JsonObject>(ct))!["job_id"]!;
-        var status = await JobPolling.WaitForTerminalAsync(client, $"/api/v1/status/{jobId}", TimeSpan.FromSeconds(60), ct);
-        Assert.True((string?)status["status"] == "completed", "the published worker did not complete the job: " + status + "\n" + worker.Output);
-    }
-
     // A Release publish (an image) is self-contained; a build that is not published is framework-dependent. Neither
     // turns tiered compilation off: ReadyToRun code is where a process starts, the re-compiled hot methods where it
     // runs. Read from MSBuild's evaluation: the SDK writes TieredCompilation into the runtimeconfig when it is set.
@@ -101,7 +78,7 @@ public sealed class PublishedOutputTests(TestServers servers)
         Assert.Equal("true", (string?)properties["PublishReadyToRun"]);
     }
 
-    /// <summary>A Release publish output and an unrelated directory to start it from; both are deleted on dispose.</summary>
+    /// <summary>A publish output and an unrelated directory to start it from; both are deleted on dispose.</summary>
     private sealed class PublishedApp : IDisposable
     {
         private PublishedApp(string folder, string elsewhere) => (Folder, Elsewhere) = (folder, elsewhere);
@@ -113,19 +90,20 @@ public sealed class PublishedOutputTests(TestServers servers)
         public string Elsewhere { get; }
 
         /// <summary>
-        /// Publishes <paramref name="app"/> (its own build: the tests are built in Debug; for linux-x64, whose packs came
-        /// with the solution's restore) and checks what the image will hold: every data file the services read, in the
-        /// layout WorkflowsDirectory expects, and for a <paramref name="composite"/> publish (Release, as `dotnet publish`
-        /// and azd build the images; minutes on two cores) one composite image with the native code of the app, its
-        /// packages and the frameworks it carries, tiered compilation on and tiered PGO off.
+        /// Publishes <paramref name="app"/> the quick way (framework-dependent, no ahead-of-time code, in the tests' build
+        /// configuration; for linux-x64, whose packs came with the solution's restore) and checks the workflows folder.
         /// </summary>
-        public static async Task<PublishedApp> PublishAsync(string app, bool composite, CancellationToken ct)
+        public static async Task<PublishedApp> PublishAsync(string app)
         {
             var published = new PublishedApp(
                 Directory.CreateTempSubdirectory($"llmwf-publish-{app}-").FullName, Directory.CreateTempSubdirectory("llmwf-elsewhere-").FullName);
             try
             {
-                await published.CheckAsync(app, composite, ct);
+                await ExternalCommand.RunBuildAsync(
+                    ["publish", Path.Combine(RepositoryPaths.Root, app, app + ".csproj"), "--no-restore", "-c", ExternalCommand.BuildConfiguration, "-o", published.Folder,
+                        "-p:PublishReadyToRun=false"],
+                    TimeSpan.FromMinutes(20));
+                CheckWorkflowsFolder(published.Folder);
                 return published;
             }
             catch
@@ -140,45 +118,21 @@ public sealed class PublishedOutputTests(TestServers servers)
             Directory.Delete(Folder, recursive: true);
             Directory.Delete(Elsewhere, recursive: true);
         }
+    }
 
-        private async Task CheckAsync(string app, bool composite, CancellationToken ct)
+    /// <summary>Every data file the services read, in the layout WorkflowsDirectory expects, is in the publish output.</summary>
+    internal static void CheckWorkflowsFolder(string folder)
+    {
+        foreach (var file in new[] { "definitions/hello_transform.json", "pricing.json", "workflow.schema.json", "mock-responses/support_triage.json" })
         {
-            string[] arguments = composite
-                ? ["publish", Path.Combine(RepositoryPaths.Root, app, app + ".csproj"), "--no-restore", "-c", "Release", "-o", Folder]
-                : ["publish", Path.Combine(RepositoryPaths.Root, app, app + ".csproj"), "--no-restore", "-c", ExternalCommand.BuildConfiguration, "-o", Folder,
-                    "-p:PublishReadyToRun=false"];
-            await ExternalCommand.RunBuildAsync(arguments, TimeSpan.FromMinutes(20));
-
-            if (composite)
-            {
-                await CheckCompositeAsync(app, ct);
-            }
-
-            foreach (var file in new[] { "definitions/hello_transform.json", "pricing.json", "workflow.schema.json", "mock-responses/support_triage.json" })
-            {
-                Assert.True(File.Exists(Path.Combine(Folder, "workflows", file)), $"workflows/{file} is missing from the publish output");
-            }
-
-            Assert.NotEmpty(Directory.GetFiles(Path.Combine(Folder, "workflows", "prompts"), "*.md", SearchOption.AllDirectories));
+            Assert.True(File.Exists(Path.Combine(folder, "workflows", file)), $"workflows/{file} is missing from the publish output");
         }
 
-        private async Task CheckCompositeAsync(string app, CancellationToken ct)
-        {
-            Assert.True(IsReadyToRun(Path.Combine(Folder, app + ".r2r.dll")), "the composite ReadyToRun image is missing");
-            foreach (var assembly in new[] { app + ".dll", "LlmWorkflow.Engine.dll", "LlmWorkflow.Storage.dll", "Npgsql.dll", "System.Private.CoreLib.dll", "Anthropic.dll" })
-            {
-                Assert.True(IsReadyToRun(Path.Combine(Folder, assembly)), $"{assembly} in the publish output is not part of the ReadyToRun composite");
-            }
-
-            var runtimeOptions = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(Folder, app + ".runtimeconfig.json"), ct))!["runtimeOptions"]!;
-            Assert.NotNull(runtimeOptions["includedFrameworks"]);
-            Assert.Null(runtimeOptions["configProperties"]!["System.Runtime.TieredCompilation"]);
-            Assert.False((bool)runtimeOptions["configProperties"]!["System.Runtime.TieredPGO"]!);
-        }
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(folder, "workflows", "prompts"), "*.md", SearchOption.AllDirectories));
     }
 
     /// <summary>A ReadyToRun image carries native code behind the CLI header's ManagedNativeHeader directory.</summary>
-    private static bool IsReadyToRun(string path)
+    internal static bool IsReadyToRun(string path)
     {
         using var stream = File.OpenRead(path);
         using var reader = new System.Reflection.PortableExecutable.PEReader(stream);

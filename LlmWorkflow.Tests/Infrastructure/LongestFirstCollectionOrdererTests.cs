@@ -9,7 +9,8 @@ namespace LlmWorkflow.Tests.Infrastructure;
 
 /// <summary>
 /// The order the suite's collections start in (CI's wall time depends on it): the publishing collection first, then
-/// system, integration and unit tests, ties by name, whatever order xUnit hands them over in.
+/// system, integration and unit tests, ties by name, whatever order xUnit hands them over in, and the composite
+/// publish's test last, its publish started as the run begins only when the run includes that test.
 /// </summary>
 [UnitTest]
 public sealed class LongestFirstCollectionOrdererTests
@@ -25,14 +26,26 @@ public sealed class LongestFirstCollectionOrdererTests
             OwnCollection<WorkflowPauseViewTests>() + " (id: 3f2a)", // [IntegrationTest], named with the id some modes add
             "Test collection for a class this assembly does not have",
             OwnCollection<JobPathFilesTests>(), // [UnitTest]
+            LongestFirstCollectionOrderer.CompositePublishCollection, // [SystemTest], ordered last
         ];
 
         foreach (var handedOver in new[] { expected.Reverse(), expected.Order(StringComparer.Ordinal), expected.OrderByDescending(n => n.Length) })
         {
-            var ordered = new LongestFirstCollectionOrderer().OrderTestCollections(handedOver.Select(name => new NamedCollection(name)).ToList());
+            var starts = 0;
+            var ordered = new LongestFirstCollectionOrderer(() => starts++).OrderTestCollections(handedOver.Select(name => new NamedCollection(name)).ToList());
 
             Assert.Equal(expected, ordered.Select(c => c.TestCollectionDisplayName));
+            Assert.Equal(1, starts);
         }
+    }
+
+    [Fact]
+    public void ARunWithoutTheCompositePublishsTestStartsNoPublish()
+    {
+        var starts = 0;
+        new LongestFirstCollectionOrderer(() => starts++).OrderTestCollections([new NamedCollection(PublishesApiAndWorker.Name), new NamedCollection(OwnCollection<StartupLogTests>())]);
+
+        Assert.Equal(0, starts);
     }
 
     private static string OwnCollection<T>() => $"Test collection for {typeof(T).FullName}";

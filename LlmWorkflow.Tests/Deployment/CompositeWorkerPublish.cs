@@ -1,0 +1,81 @@
+using LlmWorkflow.Tests.Infrastructure;
+
+namespace LlmWorkflow.Tests.Deployment;
+
+/// <summary>
+/// The Worker's Release publish as its image ships it (ContainerImage.props: self-contained, one composite ReadyToRun
+/// image of the app and the frameworks), made once per test run for <see cref="PublishedWorkerTests"/>. The composite
+/// takes minutes of CPU on two cores, so it starts when the run begins (<see cref="LongestFirstCollectionOrderer"/>
+/// starts it when the run includes its test) at low priority, and its test is ordered last: the compile uses the CPU
+/// the other classes leave, instead of a test slot waiting minutes for it. It builds a copy of the sources in a
+/// temporary folder, with its own obj and bin, so it shares no output with the publishes, packs and builds that run
+/// beside it (<see cref="PublishesApiAndWorker"/>), and restores for linux-x64 as `dotnet publish` does.
+/// </summary>
+public static class CompositeWorkerPublish
+{
+    private const string App = "LlmWorkflow.Worker";
+
+    /// <summary>What a Worker image builds from: the Worker, the projects it references, the shared props and the workflows folder.</summary>
+    private static readonly string[] Projects = [App, "LlmWorkflow.Storage", "LlmWorkflow.Engine", "LlmWorkflow.Contracts", "LlmWorkflow.ServiceDefaults"];
+
+    private static readonly Lazy<Task<string>> Publish = new(() => Task.Run(PublishAsync));
+
+    /// <summary>Starts the publish if it has not started (the orderer calls it when the run begins).</summary>
+    public static void Start() => _ = Publish.Value;
+
+    /// <summary>The publish output folder, once the publish has finished; the caller deletes it.</summary>
+    public static Task<string> OutputAsync() => Publish.Value;
+
+    private static async Task<string> PublishAsync()
+    {
+        var sources = Directory.CreateTempSubdirectory("llmwf-composite-src-").FullName;
+        var output = Directory.CreateTempSubdirectory($"llmwf-publish-{App}-").FullName;
+        try
+        {
+            CopySources(sources);
+            await ExternalCommand.RunBuildAsync(
+                ["publish", Path.Combine(sources, App, App + ".csproj"), "-c", "Release", "-o", output], TimeSpan.FromMinutes(25), workingDirectory: sources);
+            return output;
+        }
+        catch
+        {
+            Directory.Delete(output, recursive: true);
+            throw;
+        }
+        finally
+        {
+            Directory.Delete(sources, recursive: true);
+        }
+    }
+
+    private static void CopySources(string destination)
+    {
+        foreach (var file in Directory.GetFiles(RepositoryPaths.Root))
+        {
+            File.Copy(file, Path.Combine(destination, Path.GetFileName(file)));
+        }
+
+        foreach (var folder in Projects.Append("workflows"))
+        {
+            CopyFolder(Path.Combine(RepositoryPaths.Root, folder), Path.Combine(destination, folder));
+        }
+    }
+
+    /// <summary>Copies a source folder without its build output (bin, obj) or installed packages.</summary>
+    private static void CopyFolder(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+
+        foreach (var folder in Directory.GetDirectories(from))
+        {
+            if (Path.GetFileName(folder) is not ("bin" or "obj" or "node_modules"))
+            {
+                CopyFolder(folder, Path.Combine(to, Path.GetFileName(folder)));
+            }
+        }
+    }
+}
