@@ -6,8 +6,9 @@ namespace LlmWorkflow.Tests.Deployment;
 /// The Worker's Release publish as its image ships it (ContainerImage.props: self-contained, one composite ReadyToRun
 /// image of the app and the frameworks), made once per test run for <see cref="PublishedWorkerTests"/>. The composite
 /// takes minutes of CPU on two cores, so it starts when the run begins (<see cref="LongestFirstCollectionOrderer"/>
-/// starts it when the run includes its test) at low priority, and its test is ordered last: the compile uses the CPU
-/// the other classes leave, instead of a test slot waiting minutes for it. It builds a copy of the sources in a
+/// starts it when the run includes its test) at low priority, on a thread of its own, and its test runs after the
+/// parallel classes (<see cref="WaitsForTheCompositePublish"/>): the compile uses the CPU the other classes leave,
+/// instead of a test slot waiting minutes for it. It builds a copy of the sources in a
 /// temporary folder, with its own obj and bin, so it shares no output with the publishes, packs and builds that run
 /// beside it (<see cref="PublishesApiAndWorker"/>), and restores for linux-x64 as `dotnet publish` does.
 /// </summary>
@@ -18,7 +19,10 @@ public static class CompositeWorkerPublish
     /// <summary>What a Worker image builds from: the Worker, the projects it references, the shared props and the workflows folder.</summary>
     private static readonly string[] Projects = [App, "LlmWorkflow.Storage", "LlmWorkflow.Engine", "LlmWorkflow.Contracts", "LlmWorkflow.ServiceDefaults"];
 
-    private static readonly Lazy<Task<string>> Publish = new(() => Task.Run(PublishAsync));
+    // A thread of its own, not a pool work item: the sources are copied synchronously, and the orderer that starts it
+    // runs on the thread whose queue then receives every collection's start, in the order the orderer gave them.
+    private static readonly Lazy<Task<string>> Publish = new(() =>
+        Task.Factory.StartNew(PublishAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap());
 
     /// <summary>Starts the publish if it has not started (the orderer calls it when the run begins).</summary>
     public static void Start() => _ = Publish.Value;
@@ -78,4 +82,15 @@ public static class CompositeWorkerPublish
             }
         }
     }
+}
+
+/// <summary>
+/// The collection of <see cref="PublishedWorkerTests"/>: it runs after the parallel classes, first of those that run
+/// alone (<see cref="LongestFirstCollectionOrderer"/>), so it holds no parallel test slot while the publish begun with
+/// the run finishes, and that publish is done before the time-bound classes (<see cref="TimeBoundTests"/>) start.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class WaitsForTheCompositePublish
+{
+    public const string Name = "waits for the composite Worker publish (runs alone)";
 }

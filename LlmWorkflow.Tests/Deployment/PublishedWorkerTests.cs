@@ -9,10 +9,11 @@ namespace LlmWorkflow.Tests.Deployment;
 /// The Worker as its image ships it (<see cref="CompositeWorkerPublish"/>: Release, self-contained, its code one
 /// composite ReadyToRun image of the app and the frameworks, tiered compilation on and tiered PGO off), started through
 /// its apphost as the image's entrypoint starts it, from an unrelated directory with no Workflows:Root: it runs a job
-/// from its own workflows folder. Ordered after every other parallel class (<see cref="LongestFirstCollectionOrderer"/>),
-/// by when the publish that began with the run has finished.
+/// from its own workflows folder. It runs after the parallel classes (<see cref="WaitsForTheCompositePublish"/>), by when
+/// the publish that began with the run has finished.
 /// </summary>
 [SystemTest]
+[Collection(WaitsForTheCompositePublish.Name)]
 public sealed class PublishedWorkerTests(TestServers servers)
 {
     [Fact]

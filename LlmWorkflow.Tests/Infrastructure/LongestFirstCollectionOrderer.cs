@@ -14,16 +14,13 @@ namespace LlmWorkflow.Tests.Infrastructure;
 /// then containers: several minutes) once started four minutes in and then ran alone at the end. The order is the
 /// kinds' (system tests take seconds to minutes each, integration tests about a second, unit tests milliseconds), the
 /// publishing collection first; ties by name, so a run is repeatable. Collections that do not run in parallel
-/// (<see cref="TimeBoundTests"/>) run after the parallel ones whatever their place here. The composite Worker publish
-/// is the exception: minutes of low-priority compiling that would hold a test slot while it waits, so when the run
-/// includes <see cref="PublishedWorkerTests"/> the publish starts here, as the run begins, and that class goes last.
+/// (<see cref="TimeBoundTests"/>) run after the parallel ones, one at a time in this order. The composite Worker
+/// publish (minutes of low-priority compiling) starts here, as the run begins, when the run includes its test
+/// (<see cref="WaitsForTheCompositePublish"/>), which is ordered first so it runs first of the classes that run alone.
 /// </summary>
 public sealed class LongestFirstCollectionOrderer : ITestCollectionOrderer
 {
     private static readonly Lazy<Dictionary<string, int>> RankByCollection = new(RankCollections);
-
-    /// <summary>The collection of the test that waits for the composite publish, as xUnit names a class's own collection.</summary>
-    public static readonly string CompositePublishCollection = $"Test collection for {typeof(PublishedWorkerTests).FullName}";
 
     private readonly Action _startCompositePublish;
 
@@ -38,7 +35,7 @@ public sealed class LongestFirstCollectionOrderer : ITestCollectionOrderer
     public IReadOnlyCollection<TTestCollection> OrderTestCollections<TTestCollection>(IReadOnlyCollection<TTestCollection> testCollections)
         where TTestCollection : ITestCollection
     {
-        if (testCollections.Any(c => ClassCollectionName(c.TestCollectionDisplayName) == CompositePublishCollection))
+        if (testCollections.Any(c => ClassCollectionName(c.TestCollectionDisplayName) == WaitsForTheCompositePublish.Name))
         {
             _startCompositePublish();
         }
@@ -56,7 +53,7 @@ public sealed class LongestFirstCollectionOrderer : ITestCollectionOrderer
     /// <summary>Each collection's rank: its slowest class's kind (an explicit collection may hold several classes).</summary>
     private static Dictionary<string, int> RankCollections()
     {
-        var ranks = new Dictionary<string, int>(StringComparer.Ordinal) { [PublishesApiAndWorker.Name] = 0, [CompositePublishCollection] = LastRank };
+        var ranks = new Dictionary<string, int>(StringComparer.Ordinal) { [PublishesApiAndWorker.Name] = 0, [WaitsForTheCompositePublish.Name] = FirstRank };
         foreach (var type in typeof(LongestFirstCollectionOrderer).Assembly.GetTypes().Where(t => t is { IsClass: true, IsAbstract: false }))
         {
             var kind = type.GetCustomAttribute<TestKindAttribute>(inherit: true);
@@ -67,7 +64,7 @@ public sealed class LongestFirstCollectionOrderer : ITestCollectionOrderer
 
             // xUnit names a class's own collection "Test collection for <full name>".
             var name = type.GetCustomAttribute<CollectionAttribute>()?.Name ?? $"Test collection for {type.FullName}";
-            if (name == CompositePublishCollection)
+            if (name == WaitsForTheCompositePublish.Name)
             {
                 continue;
             }
@@ -79,7 +76,7 @@ public sealed class LongestFirstCollectionOrderer : ITestCollectionOrderer
         return ranks;
     }
 
-    private const int LastRank = 5;
+    private const int FirstRank = -1;
 
     private static int KindRank(string? kind) => kind switch
     {
