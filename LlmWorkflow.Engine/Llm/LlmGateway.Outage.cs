@@ -13,9 +13,13 @@ public sealed partial class LlmGateway
     /// <summary>
     /// One attempt under the provider's outage breaker: an open breaker parks the step before the call; an attempt that
     /// opens it parks the step instead of spending the rest of its retries (none was answered, so none is paid twice).
+    /// Where admission's middleware wraps the provider's client, the check before the call and the report of its answer
+    /// ride in admission's reservation and reconcile-and-release (one script each, no round trip of the breaker's own)
+    /// whenever those run for the attempt (<see cref="ProviderOutageAttempt"/>); the breaker's own round trips otherwise.
     /// </summary>
+    /// <param name="enter">The breaker is asked before this attempt (a retry; the first where admission asks it).</param>
     private async ValueTask<ChatResponse> InvokeWatchedAsync(
-        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, bool retry, CancellationToken attemptToken,
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, bool enter, CancellationToken attemptToken,
         CancellationToken callToken)
     {
         if (_outage is null)
@@ -23,7 +27,8 @@ public sealed partial class LlmGateway
             return await InvokeAsync(client, model, request, options, flex, attemptToken).ConfigureAwait(false);
         }
 
-        if (retry)
+        var attempt = FoldsBreaker(client) ? new ProviderOutageAttempt(_outage, model, ProbeTimeout(flex), enter) : null;
+        if (attempt is null && enter)
         {
             await _outage.ThrowIfOutAsync(model, ProbeTimeout(flex)).ConfigureAwait(false);
         }
@@ -31,8 +36,9 @@ public sealed partial class LlmGateway
         DateTimeOffset? openUntil;
         try
         {
+            ProviderOutageAttempt.Current = attempt;
             var answer = await InvokeAsync(client, model, request, options, flex, attemptToken).ConfigureAwait(false);
-            await _outage.AnsweredAsync(model).ConfigureAwait(false);
+            await (attempt?.ReportAnsweredAsync() ?? _outage.AnsweredAsync(model)).ConfigureAwait(false);
             return answer;
         }
         catch (WorkflowException failure) when (ProviderOutageBreaker.IsOutage(failure.Error))
@@ -66,6 +72,9 @@ public sealed partial class LlmGateway
         _outage is not null && await _outage.FailedAsync(model).ConfigureAwait(false) is { } until
             ? new AdmissionDeferredException(model.Provider, ProviderOutageBreaker.Reason, until) { Provider = model.Provider }
             : failure;
+
+    /// <summary>True when admission's middleware wraps <paramref name="client"/>: it then carries the breaker's checks (<see cref="ProviderOutageAttempt"/>).</summary>
+    private bool FoldsBreaker(IChatClient client) => _outage is not null && client.GetService<AdmissionChatClient>() is not null;
 
     /// <summary>How long a probe call holds the breaker's probe: its attempt's timeout.</summary>
     private TimeSpan ProbeTimeout(bool flex) => flex ? _providers.Options.Flex.AttemptTimeout : _providers.Options.AttemptTimeout;

@@ -28,8 +28,9 @@ public sealed partial class LlmGateway
         request.ServiceTier is { IsFlex: true } && _providers.Find(model.Provider) is { SupportsFlex: true };
 
     /// <summary>The call at the job's tier: flex where offered, with its retries and its fallback to standard.</summary>
+    /// <param name="enterFirst">The first call's first attempt asks the outage breaker; a fallback's is not asked again (<c>.Outage.cs</c>).</param>
     private async Task<(ChatResponse Response, bool SentFlex)> CallAtTierAsync(
-        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool enterFirst, CancellationToken cancellationToken)
     {
         var flex = SendsFlex(model, request);
         if (!flex && request.ServiceTier is { IsFlex: true })
@@ -41,7 +42,7 @@ public sealed partial class LlmGateway
         {
             try
             {
-                return (await CallOnceAsync(client, model, request, options, flex, cancellationToken).ConfigureAwait(false), flex);
+                return (await CallOnceAsync(client, model, request, options, flex, enterFirst && retries == 0, cancellationToken).ConfigureAwait(false), flex);
             }
             catch (WorkflowException refused) when (flex && IsFlexNotOffered(refused))
             {

@@ -174,7 +174,12 @@ public sealed partial class LlmGateway : ILlmGateway
     private async Task<LlmCallResult> CallProviderAsync(IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, CancellationToken cancellationToken)
     {
         var flexJob = request.ServiceTier is { IsFlex: true };
-        await ThrowIfOutAsync(model, flexJob && SendsFlex(model, request)).ConfigureAwait(false);
+        // Where admission's middleware does the breaker's work, its reservation asks the breaker for the first attempt.
+        var folded = FoldsBreaker(client);
+        if (!folded)
+        {
+            await ThrowIfOutAsync(model, flexJob && SendsFlex(model, request)).ConfigureAwait(false);
+        }
 
         ChatResponse response;
         bool sentFlex;
@@ -183,8 +188,8 @@ public sealed partial class LlmGateway : ILlmGateway
         try
         {
             (response, sentFlex) = flexJob
-                ? await CallAtTierAsync(client, model, request, options, cancellationToken).ConfigureAwait(false)
-                : (await CallOnceAsync(client, model, request, options, flex: false, cancellationToken).ConfigureAwait(false), false);
+                ? await CallAtTierAsync(client, model, request, options, folded, cancellationToken).ConfigureAwait(false)
+                : (await CallOnceAsync(client, model, request, options, flex: false, enterFirst: folded, cancellationToken).ConfigureAwait(false), false);
         }
         catch (TimeoutRejectedException timeout)
         {
@@ -197,16 +202,18 @@ public sealed partial class LlmGateway : ILlmGateway
     }
 
     /// <summary>One call (with the retries of its tier's pipeline): flex attempts get flex's longer timeout.</summary>
+    /// <param name="enterFirst">The first attempt asks the outage breaker (in admission's reservation, <c>.Outage.cs</c>).</param>
     private async Task<ChatResponse> CallOnceAsync(
-        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, CancellationToken cancellationToken)
+        IChatClient client, ModelId model, LlmCallRequest request, ChatOptions options, bool flex, bool enterFirst, CancellationToken cancellationToken)
     {
         var tierOptions = flex ? WithFlex(options) : options;
         var attempts = 0;
         return await (flex ? _flexResilience : _resilience).ExecuteAsync(
             async token =>
             {
-                // The first attempt passed the breaker before its admission; a retry asks it again.
-                var answer = await InvokeWatchedAsync(client, model, request, tierOptions, flex, attempts++ > 0, token, cancellationToken).ConfigureAwait(false);
+                // The first attempt passed the breaker before it (or asks it in admission's reservation); a retry asks it again.
+                var enter = attempts++ > 0 || enterFirst;
+                var answer = await InvokeWatchedAsync(client, model, request, tierOptions, flex, enter, token, cancellationToken).ConfigureAwait(false);
                 _health?.Answered(model);
                 return answer;
             },

@@ -7,9 +7,11 @@ internal static partial class RedisAdmissionScripts
     // waiting on it). ARGV: window_ms, lease, lease_ttl_ms, need r/i/o, n, tenant, weight, grace_ms, user (escaped), user
     // weight, then per scope caps req, tokens, input, output, concurrent (-1 = unlimited) and fair (1 = a provider's,
     // model's or key's scope, shared by weight), then the burst reserve, seen_ms, the priority band, band_ms, whether the
-    // call is high-priority (1/0) and a high-priority call's key (the same across its job's parks). Returns {wait_ms,
-    // scope, reason}: wait 0 = reserved, -1 = no known end (full concurrency, paused, zero budget).
-    internal const string ReserveScript = Common + "\n" + """
+    // call is high-priority (1/0), a high-priority call's key (the same across its job's parks) and the probe's ttl
+    // (0: the outage breaker is not asked; else KEYS ends with the provider's breaker hash and probe key). Returns
+    // {wait_ms, scope, reason}: wait 0 = reserved, -1 = no known end (full concurrency, paused, zero budget); an open
+    // breaker returns {wait_ms, 0, 'outage', wait_until_ms} and reserves nothing.
+    internal const string ReserveScript = Common + "\n" + RedisOutageScripts.Enter + "\n" + """
         local window_ms = tonumber(ARGV[1])
         local lease = ARGV[2]
         local ttl = tonumber(ARGV[3])
@@ -90,6 +92,12 @@ internal static partial class RedisAdmissionScripts
           local held = tonumber(string.match(redis.call('HGET', hash, field) or '0:', '^(%d+):'))
           if held < expiry then redis.call('HSET', hash, field, expiry .. ':' .. weight_text) end
           extend(hash, ms)
+        end
+        -- The provider's outage breaker first, as its own check did before the reservation: a call to a provider that
+        -- is out reserves nothing; once the open time passed, this call is the probe.
+        if tonumber(ARGV[12 + 6 * n + 7] or '0') > 0 then
+          local go, _, wait_until = outage_enter(KEYS[9 * n + 2], KEYS[9 * n + 3], tonumber(ARGV[12 + 6 * n + 7]))
+          if go == 0 then return {wait_until - now, 0, 'outage', wait_until} end
         end
         if redis.call('EXISTS', KEYS[7 * n + 1]) == 1 then return {-1, 1, 'paused'} end
         local worst, worst_scope, worst_reason = 0, 0, ''

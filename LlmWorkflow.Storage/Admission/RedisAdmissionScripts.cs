@@ -220,11 +220,14 @@ internal static partial class RedisAdmissionScripts
         return 1
         """;
 
-    // KEYS per scope: log, amt, own, fly, meta. ARGV as ReconcileScript's. The reconcile and the release of an answered
-    // call in one script (one round trip where there were two); returns 1 when steps were waiting for a slot.
-    internal const string ReconcileAndReleaseScript = Common + "\n" + """
+    // KEYS per scope: log, amt, own, fly, meta; then, to report the answer to the provider's outage breaker, its hash and
+    // probe key. ARGV as ReconcileScript's, then the number of scopes. The reconcile and the release of an answered call
+    // in one script (one round trip where there were two, three with the breaker's); returns {1 when steps were waiting
+    // for a slot, 1 when the answer closed an open breaker}.
+    internal const string ReconcileAndReleaseScript = Common + "\n" + RedisOutageScripts.Answered + "\n" + """
         local woke = 0
-        for s = 1, #KEYS / 5 do
+        local n = tonumber(ARGV[7])
+        for s = 1, n do
           local log, amt, own, fly, meta = KEYS[5*s-4], KEYS[5*s-3], KEYS[5*s-2], KEYS[5*s-1], KEYS[5*s]
           put_call(log, amt, own, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), nil)
           redis.call('PEXPIRE', log, tonumber(ARGV[5]) + tonumber(ARGV[6]))
@@ -232,7 +235,9 @@ internal static partial class RedisAdmissionScripts
           redis.call('ZREM', fly, ARGV[1])
           if redis.call('HDEL', meta, 'waiters') == 1 then woke = 1 end
         end
-        return woke
+        local closed = 0
+        if #KEYS > 5 * n then closed = outage_answered(KEYS[5 * n + 1], KEYS[5 * n + 2]) end
+        return {woke, closed}
         """;
 
     // KEYS per scope: fly, meta. ARGV: lease. Returns 1 when steps were waiting for a slot.

@@ -22,7 +22,7 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
 
     public async Task<AdmissionVerdict> ReserveAsync(
         string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings, string? provider = null,
-        FairShare? fairShare = null)
+        FairShare? fairShare = null, TimeSpan? outageProbeTimeout = null)
     {
         var keys = new List<RedisKey>(scopes.Count * 7 + 1);
         var args = new List<RedisValue>
@@ -45,12 +45,25 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
         keys.AddRange(scopes.Select(s => Key(s.Scope, "seen")));
         keys.AddRange(scopes.Select(s => Key(s.Scope, "pri")));
         args.AddRange([Number(settings.BurstReserve), Ms(settings.Window * SeenWindows), Number(settings.PriorityReserve), Ms(settings.Window * PriorityWindows),
-            fairShare?.HighPriority == true ? 1 : 0, fairShare?.CallKey ?? ""]);
+            fairShare?.HighPriority == true ? 1 : 0, fairShare?.CallKey ?? "", outageProbeTimeout is { } probe ? RedisOutageScripts.ProbeTtlMs(probe) : 0]);
+        if (outageProbeTimeout is not null)
+        {
+            keys.AddRange(RedisOutageScripts.Keys(keyPrefix, provider));
+        }
+
         var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(RedisAdmissionScripts.ReserveScript, [.. keys], [.. args]).ConfigureAwait(false))!;
         var wait = (long)result[0];
         if (wait == 0)
         {
             return AdmissionVerdict.Reserved;
+        }
+
+        if ((string?)result[2] == ProviderOutageBreaker.Reason)
+        {
+            return new AdmissionVerdict(TimeSpan.FromMilliseconds(wait), provider, ProviderOutageBreaker.Reason)
+            {
+                OutageUntil = DateTimeOffset.FromUnixTimeMilliseconds((long)result[3]),
+            };
         }
 
         // A pause is the provider's, whatever scope came first (a tenant's may): its resume wakes the provider's waiters.
@@ -65,17 +78,29 @@ public sealed class RedisAdmissionStore(IConnectionMultiplexer redis, string key
             [leaseId, used.Requests, used.InputTokens, used.OutputTokens, Ms(settings.Window), Ms(settings.LeaseTimeout)]).ConfigureAwait(false);
     }
 
-    public async Task<bool> ReconcileAndReleaseAsync(string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings)
+    /// <summary>Does the outage breaker's work in admission's own scripts (<see cref="RedisOutageScripts"/>): no round trip of its own.</summary>
+    public bool FoldsOutageBreaker => true;
+
+    public async Task<AnsweredRelease> ReconcileAndReleaseAsync(
+        string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings, string? outageProvider = null)
     {
-        RedisKey[] keys = [.. scopes.SelectMany(s => new[] { Key(s, "log"), Key(s, "amt"), Key(s, "own"), Key(s, "fly"), Key(s, "meta") })];
-        var woke = (long)(await redis.GetDatabase().ScriptEvaluateAsync(RedisAdmissionScripts.ReconcileAndReleaseScript, keys,
-            [leaseId, used.Requests, used.InputTokens, used.OutputTokens, Ms(settings.Window), Ms(settings.LeaseTimeout)]).ConfigureAwait(false)) == 1;
+        RedisKey[] keys = [.. scopes.SelectMany(s => new[] { Key(s, "log"), Key(s, "amt"), Key(s, "own"), Key(s, "fly"), Key(s, "meta") }),
+            .. outageProvider is null ? [] : RedisOutageScripts.Keys(keyPrefix, outageProvider)];
+        var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(RedisAdmissionScripts.ReconcileAndReleaseScript, keys,
+            [leaseId, used.Requests, used.InputTokens, used.OutputTokens, Ms(settings.Window), Ms(settings.LeaseTimeout), scopes.Count]).ConfigureAwait(false))!;
+        var (woke, closed) = ((long)result[0] == 1, (long)result[1] == 1);
         if (woke)
         {
             await AnnounceReleasedAsync(scopes, 1).ConfigureAwait(false);
         }
 
-        return woke;
+        if (closed)
+        {
+            // The breaker closed: its parked steps are woken, as the breaker's own report does (RedisOutageStore).
+            await AnnounceResumedAsync(outageProvider!).ConfigureAwait(false);
+        }
+
+        return new AnsweredRelease(woke, outageProvider is null ? null : closed);
     }
 
     public async Task<bool> ReleaseAsync(string leaseId, IReadOnlyList<string> scopes)

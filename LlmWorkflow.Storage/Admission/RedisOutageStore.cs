@@ -17,15 +17,9 @@ public sealed class RedisOutageStore(IConnectionMultiplexer redis, RedisAdmissio
         """;
 
     // KEYS: hash, probe. ARGV: probe_ttl_ms. Returns {go (1/0), probe (1/0), wait_until_ms}.
-    private const string EnterScript = Clock + """
-        local open_until = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
-        if open_until == 0 then return {1, 0, 0} end
-        if open_until > now then return {0, 0, open_until} end
-        if redis.call('SET', KEYS[2], '1', 'NX', 'PX', tonumber(ARGV[1])) then
-          redis.call('HSET', KEYS[1], 'probing', '1')
-          return {1, 1, 0}
-        end
-        return {0, 0, now + math.max(1000, redis.call('PTTL', KEYS[2]))}
+    private const string EnterScript = Clock + "\n" + RedisOutageScripts.Enter + "\n" + """
+        local go, probe, wait_until = outage_enter(KEYS[1], KEYS[2], tonumber(ARGV[1]))
+        return {go, probe, wait_until}
         """;
 
     // KEYS: hash, probe. ARGV: threshold, base_ms, max_ms. Returns open_until_ms (0: closed).
@@ -45,16 +39,13 @@ public sealed class RedisOutageStore(IConnectionMultiplexer redis, RedisAdmissio
         """;
 
     // KEYS: hash, probe. Returns 1 when the breaker was open (it closes now).
-    private const string AnsweredScript = """
-        local was = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '0')
-        redis.call('DEL', KEYS[1], KEYS[2])
-        if was > 0 then return 1 end
-        return 0
+    private const string AnsweredScript = RedisOutageScripts.Answered + "\n" + """
+        return outage_answered(KEYS[1], KEYS[2])
         """;
 
     public async Task<OutageGate> EnterAsync(string provider, TimeSpan probeTimeout)
     {
-        var r = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(EnterScript, Keys(provider), [(long)probeTimeout.TotalMilliseconds + 1000]).ConfigureAwait(false))!;
+        var r = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(EnterScript, Keys(provider), [RedisOutageScripts.ProbeTtlMs(probeTimeout)]).ConfigureAwait(false))!;
         return new OutageGate((long)r[0] == 1, (long)r[1] == 1, (long)r[2] > 0 ? DateTimeOffset.FromUnixTimeMilliseconds((long)r[2]) : null);
     }
 
@@ -93,6 +84,5 @@ public sealed class RedisOutageStore(IConnectionMultiplexer redis, RedisAdmissio
         return new ProviderOutageState(provider, state, fails, At(fields[1]), until);
     }
 
-    private RedisKey[] Keys(string provider) =>
-        [$"{keyPrefix}admission:outage:{provider.ToLowerInvariant()}", $"{keyPrefix}admission:outage:{provider.ToLowerInvariant()}:probe"];
+    private RedisKey[] Keys(string provider) => RedisOutageScripts.Keys(keyPrefix, provider);
 }

@@ -194,7 +194,8 @@ public sealed class AdmissionEstimateTests
     {
         public List<FairShare?> FairShares { get; } = [];
 
-        public Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings, string? provider = null, FairShare? fairShare = null)
+        public Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings, string? provider = null, FairShare? fairShare = null,
+            TimeSpan? outageProbeTimeout = null)
         {
             FairShares.Add(fairShare);
             return Task.FromResult(AdmissionVerdict.Reserved);

@@ -18,7 +18,8 @@ public sealed class AdmissionChatClient(IChatClient inner, ModelId model, Resolv
     public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var sent = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
-        await using var lease = await admission.AdmitAsync(model, CallOf(sent), cancellationToken).ConfigureAwait(false);
+        var outage = ProviderOutageAttempt.Current;
+        await using var lease = await AdmitAsync(sent, outage, cancellationToken).ConfigureAwait(false);
         var headers = new RateLimitCapture();
         RateLimitCapture.Current = headers;
         ChatResponse response;
@@ -31,7 +32,7 @@ public sealed class AdmissionChatClient(IChatClient inner, ModelId model, Resolv
             throw await RefusedAsync(lease, exception, options, headers).ConfigureAwait(false);
         }
 
-        await lease.ReconcileAsync(InputTokens(response.Usage, sent), OutputTokens(response.Usage, response.Text), headers.Last).ConfigureAwait(false);
+        await lease.ReconcileAnsweredAsync(InputTokens(response.Usage, sent), OutputTokens(response.Usage, response.Text), headers.Last, outage).ConfigureAwait(false);
         return response;
     }
 
@@ -39,7 +40,8 @@ public sealed class AdmissionChatClient(IChatClient inner, ModelId model, Resolv
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var sent = messages as IReadOnlyList<ChatMessage> ?? [.. messages];
-        await using var lease = await admission.AdmitAsync(model, CallOf(sent), cancellationToken).ConfigureAwait(false);
+        var outage = ProviderOutageAttempt.Current;
+        await using var lease = await AdmitAsync(sent, outage, cancellationToken).ConfigureAwait(false);
         var headers = new RateLimitCapture();
         RateLimitCapture.Current = headers;
         List<ChatResponseUpdate> updates = [];
@@ -63,7 +65,31 @@ public sealed class AdmissionChatClient(IChatClient inner, ModelId model, Resolv
         }
 
         var answer = updates.ToChatResponse();
-        await lease.ReconcileAsync(InputTokens(answer.Usage, sent), OutputTokens(answer.Usage, answer.Text), headers.Last).ConfigureAwait(false);
+        await lease.ReconcileAnsweredAsync(InputTokens(answer.Usage, sent), OutputTokens(answer.Usage, answer.Text), headers.Last, outage).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The call's reservation, which asks the provider's outage breaker where admission's store does its work; where it
+    /// did not (no budget for the call, an unreachable store, another admission), the breaker's own check runs before
+    /// the call is sent, holding nothing back that was reserved.
+    /// </summary>
+    private async Task<AdmissionLease> AdmitAsync(IReadOnlyList<ChatMessage> sent, ProviderOutageAttempt? outage, CancellationToken cancellationToken)
+    {
+        var lease = await admission.AdmitAsync(model, CallOf(sent), outage, cancellationToken).ConfigureAwait(false);
+        if (outage?.PendingEntry is not null)
+        {
+            try
+            {
+                await outage.EnterSeparatelyAsync().ConfigureAwait(false);
+            }
+            catch
+            {
+                await lease.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        return lease;
     }
 
     /// <summary>The gateway's call this request belongs to (its tenant, user, step), or one made of the request alone.</summary>

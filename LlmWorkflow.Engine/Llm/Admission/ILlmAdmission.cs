@@ -8,6 +8,14 @@ namespace LlmWorkflow.Engine.Llm.Admission;
 public interface ILlmAdmission
 {
     ValueTask<AdmissionLease> AdmitAsync(ModelId model, LlmCallRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <see cref="AdmitAsync(ModelId, LlmCallRequest, CancellationToken)"/> of an attempt the provider's outage breaker
+    /// watches: an admission whose store does the breaker's work asks it in the reservation (and reports the answer in
+    /// the reconcile), and marks <paramref name="outage"/> so; any other leaves it to the breaker's own round trips.
+    /// </summary>
+    ValueTask<AdmissionLease> AdmitAsync(ModelId model, LlmCallRequest request, ProviderOutageAttempt? outage, CancellationToken cancellationToken) =>
+        AdmitAsync(model, request, cancellationToken);
 }
 
 /// <summary>A reservation's numbers: one request, its estimated input and output tokens.</summary>
@@ -30,7 +38,19 @@ public interface IAdmissionStore
     /// tenant waits on admits the calling user only within its weighted share of the tenant's (reason
     /// <c>user_share</c>); null: first come, first served.
     /// </summary>
-    Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings, string? provider = null, FairShare? fairShare = null);
+    /// <remarks>
+    /// With <paramref name="outageProbeTimeout"/> (a store that <see cref="FoldsOutageBreaker"/>), the provider's outage
+    /// breaker is asked first, as <see cref="IProviderOutageStore.EnterAsync"/> does: while it is open nothing is reserved
+    /// (reason <c>outage</c>, <see cref="AdmissionVerdict.OutageUntil"/>); once its open time passed, this call is the probe.
+    /// </remarks>
+    Task<AdmissionVerdict> ReserveAsync(string leaseId, IReadOnlyList<(string Scope, LlmLimit Limit)> scopes, AdmissionAmounts amounts, AdmissionSettings settings,
+        string? provider = null, FairShare? fairShare = null, TimeSpan? outageProbeTimeout = null);
+
+    /// <summary>
+    /// True when the reservation and the reconcile-and-release do the outage breaker's work in their own atomic step
+    /// (Redis: the same scripts), so an attempt under both makes no round trip for the breaker.
+    /// </summary>
+    bool FoldsOutageBreaker => false;
 
     /// <summary>Replaces the reservation by what the call used (stamped now: the provider counted it no earlier).</summary>
     Task ReconcileAsync(string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings);
@@ -40,12 +60,15 @@ public interface IAdmissionStore
 
     /// <summary>
     /// <see cref="ReconcileAsync"/> and then <see cref="ReleaseAsync"/> of an answered call, atomically where the store
-    /// can (Redis: one script, one round trip instead of two on every call).
+    /// can (Redis: one script, one round trip instead of two on every call). With <paramref name="outageProvider"/> (a
+    /// store that <see cref="FoldsOutageBreaker"/>), the answer is reported to that provider's outage breaker too, as
+    /// <see cref="IProviderOutageStore.AnsweredAsync"/> does (a closed breaker's parked steps are woken).
     /// </summary>
-    async Task<bool> ReconcileAndReleaseAsync(string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings)
+    async Task<AnsweredRelease> ReconcileAndReleaseAsync(
+        string leaseId, IReadOnlyList<string> scopes, AdmissionAmounts used, AdmissionSettings settings, string? outageProvider = null)
     {
         await ReconcileAsync(leaseId, scopes, used, settings).ConfigureAwait(false);
-        return await ReleaseAsync(leaseId, scopes).ConfigureAwait(false);
+        return new AnsweredRelease(await ReleaseAsync(leaseId, scopes).ConfigureAwait(false), null);
     }
 
     /// <summary>Lowers what is left in the window to what the provider says is left, and blocks until <paramref name="blockedFor"/> ends.</summary>
@@ -66,8 +89,14 @@ public sealed record AdmissionVerdict(TimeSpan? Wait, string? Scope = null, stri
 {
     public static readonly AdmissionVerdict Reserved = new(TimeSpan.Zero);
 
+    /// <summary>When the provider's outage breaker lets a call ask again (reason <c>outage</c>); null otherwise.</summary>
+    public DateTimeOffset? OutageUntil { get; init; }
+
     public bool IsReserved => Wait == TimeSpan.Zero;
 }
+
+/// <summary>An answered call's release: whether steps waited for its slot, and whether its answer closed the provider's outage breaker (null: the breaker was not told).</summary>
+public readonly record struct AnsweredRelease(bool Woke, bool? OutageClosed);
 
 /// <summary>A scope's window now: requests, tokens (input, output), calls in flight, and each active tenant's part.</summary>
 public sealed record AdmissionUsage(long Requests, long InputTokens, long OutputTokens, long InFlight, bool Paused, long BlockedForMs)
@@ -121,6 +150,13 @@ public abstract class AdmissionLease : IAsyncDisposable
 
     /// <param name="headers">The answer's rate-limit headers, if it sent any: the budget re-syncs from them.</param>
     public virtual Task ReconcileAsync(int inputTokens, int outputTokens, RateLimitSnapshot? headers) => Task.CompletedTask;
+
+    /// <summary>
+    /// <see cref="ReconcileAsync"/> of an answered call; a lease whose store does the outage breaker's work reports the
+    /// answer to it in the same step and marks <paramref name="outage"/> (else the breaker is told by its own round trip).
+    /// </summary>
+    public virtual Task ReconcileAnsweredAsync(int inputTokens, int outputTokens, RateLimitSnapshot? headers, ProviderOutageAttempt? outage) =>
+        ReconcileAsync(inputTokens, outputTokens, headers);
 
     /// <summary>The provider answered 429: the budget shrinks to what it says is left, until its retry-after passes.</summary>
     /// <returns>When the call may be tried again; null when the admission does not handle the 429 (the retries do).</returns>

@@ -23,10 +23,23 @@ public sealed partial class LlmAdmission(
     private readonly IAdmissionStore _store = store;
     private readonly TimeProvider _time = time;
 
-    public async ValueTask<AdmissionLease> AdmitAsync(ModelId model, LlmCallRequest request, CancellationToken cancellationToken)
+    public ValueTask<AdmissionLease> AdmitAsync(ModelId model, LlmCallRequest request, CancellationToken cancellationToken) =>
+        AdmitAsync(model, request, null, cancellationToken);
+
+    /// <remarks>
+    /// With a store that <see cref="IAdmissionStore.FoldsOutageBreaker"/>, the reservation asks the provider's outage
+    /// breaker (no round trip of its own); with no budget for the call there is no reservation, so the breaker's own
+    /// check runs, before the pause's as it always did.
+    /// </remarks>
+    public async ValueTask<AdmissionLease> AdmitAsync(ModelId model, LlmCallRequest request, ProviderOutageAttempt? outage, CancellationToken cancellationToken)
     {
         var current = _options.CurrentValue;
         var scopes = current.ScopesFor(model, request.TenantId, request.UserId).ToList();
+        if (scopes.Count == 0 || (outage is not null && !_store.FoldsOutageBreaker))
+        {
+            await (outage?.EnterSeparatelyAsync() ?? Task.CompletedTask).ConfigureAwait(false);
+        }
+
         if (scopes.Count == 0)
         {
             // No budget, but a paused provider still holds its calls back (a zero budget).
@@ -48,13 +61,24 @@ public sealed partial class LlmAdmission(
             AdmissionVerdict verdict;
             try
             {
-                verdict = await _store.ReserveAsync(leaseId, scopes, amounts, current.Admission, model.Provider, fairShare).ConfigureAwait(false);
+                verdict = await _store.ReserveAsync(leaseId, scopes, amounts, current.Admission, model.Provider, fairShare, outage?.PendingEntry).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                // Nothing reserved, so nothing asked the breaker either: the middleware asks it by its own round trip.
                 AdmissionMetrics.Degraded.Add(1, AdmissionMetrics.Scope(scopes[0].Scope));
                 LogStoreUnreachable(ex, model.ToString());
                 return AdmissionLease.None;
+            }
+
+            // The script asked the breaker; a short wait's next reservation does not ask it again (its check was made).
+            outage?.Entered();
+            if (verdict.Reason == ProviderOutageBreaker.Reason)
+            {
+                throw new AdmissionDeferredException(model.Provider, ProviderOutageBreaker.Reason, verdict.OutageUntil ?? _time.GetUtcNow() + (verdict.Wait ?? current.Admission.ReleaseWait))
+                {
+                    Provider = model.Provider,
+                };
             }
 
             if (verdict.IsReserved)
@@ -161,15 +185,29 @@ public sealed partial class LlmAdmission(
         private readonly List<(string Scope, LlmLimit Limit)> _providerScopes =
             [.. scopes.Where(s => AdmissionOptions.FollowsProviderHeaders(s.Scope))];
 
-        public override async Task ReconcileAsync(int inputTokens, int outputTokens, RateLimitSnapshot? headers)
+        public override Task ReconcileAsync(int inputTokens, int outputTokens, RateLimitSnapshot? headers) =>
+            ReconcileAnsweredAsync(inputTokens, outputTokens, headers, null);
+
+        public override async Task ReconcileAnsweredAsync(int inputTokens, int outputTokens, RateLimitSnapshot? headers, ProviderOutageAttempt? outage)
         {
             var used = new AdmissionAmounts(1, inputTokens, outputTokens);
             var settings = owner._options.CurrentValue.Admission;
-            // The answered call's slot is freed in the same script (one round trip, not two); disposing then has nothing left
-            // to do unless that script failed. The re-sync from headers comes after it: a step its release wakes is claimed
+            var outageProvider = outage is not null && owner._store.FoldsOutageBreaker ? outage.Provider : null;
+            // The answered call's slot is freed in the same script (one round trip, not two), and the answer reported to the
+            // outage breaker there too; disposing then has nothing left to do unless that script failed (then the breaker
+            // is told by its own round trip). The re-sync from headers comes after it: a step its release wakes is claimed
             // again long after that.
             _released = await owner.AfterCallAsync(
-                async () => { await owner._store.ReconcileAndReleaseAsync(leaseId, _names, used, settings).ConfigureAwait(false); return true; },
+                async () =>
+                {
+                    var release = await owner._store.ReconcileAndReleaseAsync(leaseId, _names, used, settings, outageProvider).ConfigureAwait(false);
+                    if (release.OutageClosed is { } closed)
+                    {
+                        outage!.Answered(closed);
+                    }
+
+                    return true;
+                },
                 "reconcile").ConfigureAwait(false);
             if (headers is not null)
             {

@@ -49,10 +49,13 @@ public sealed partial class ProviderOutageBreaker(IProviderOutageStore store, IO
 {
     public const string Reason = "outage";
 
+    /// <summary>The provider no call is held back for (the mock answers in the process).</summary>
+    public const string UnwatchedProvider = "mock";
+
     /// <summary>Throws <see cref="AdmissionDeferredException"/> while <paramref name="model"/>'s provider is out.</summary>
     public async Task ThrowIfOutAsync(ModelId model, TimeSpan probeTimeout)
     {
-        if (model.Provider == "mock")
+        if (model.Provider == UnwatchedProvider)
         {
             return;
         }
@@ -111,6 +114,9 @@ public sealed partial class ProviderOutageBreaker(IProviderOutageStore store, IO
             LogStoreUnreachable(ex, model.Provider);
         }
     }
+
+    /// <summary>An answer that admission's script reported closed the breaker (the script woke its parked steps): logged as <see cref="AnsweredAsync"/> logs it.</summary>
+    public void ReportClosed(ModelId model) => LogClosed(model.Provider);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The outage breaker's store could not be reached for {Provider}; calls go through")]
     private partial void LogStoreUnreachable(Exception ex, string provider);
