@@ -6,7 +6,8 @@ namespace LlmWorkflow.Tests.Deployment;
 /// The Worker's Release publish as its image ships it (ContainerImage.props: self-contained, one composite ReadyToRun
 /// image of the app and the frameworks), made once per test run for <see cref="PublishedWorkerTests"/>. The composite
 /// takes minutes of CPU on two cores, so it starts when the run begins (<see cref="LongestFirstCollectionOrderer"/>
-/// starts it when the run includes its test) at low priority, on a thread of its own, and its test runs after the
+/// starts it when the run includes its test) at the lowest priority (below the other tests' builds, which then go
+/// first), on a thread of its own, and its test runs after the
 /// parallel classes (<see cref="WaitsForTheCompositePublish"/>): the compile uses the CPU the other classes leave,
 /// instead of a test slot waiting minutes for it. It builds a copy of the sources in a
 /// temporary folder, with its own obj and bin, so it shares no output with the publishes, packs and builds that run
@@ -38,7 +39,8 @@ public static class CompositeWorkerPublish
         {
             CopySources(sources);
             await ExternalCommand.RunBuildAsync(
-                ["publish", Path.Combine(sources, App, App + ".csproj"), "-c", "Release", "-o", output], TimeSpan.FromMinutes(25), workingDirectory: sources);
+                ["publish", Path.Combine(sources, App, App + ".csproj"), "-c", "Release", "-o", output], TimeSpan.FromMinutes(25), workingDirectory: sources,
+                niceness: 19);
             return output;
         }
         catch
