@@ -42,8 +42,12 @@ internal sealed class LifecycleDatabase : IAsyncDisposable
         var services = new ServiceCollection().AddLogging();
         services.AddLlmWorkflowCore(configuration);
         services.AddApiJobServices();
-        services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(_ =>
-            StackExchange.Redis.ConnectionMultiplexer.Connect(configuration.GetConnectionString("redis") + ",abortConnect=false"));
+        // Connected here, asynchronously, not by a synchronous Connect in the factory: a test's first resolve came from a
+        // burst of Task.Run submissions (SubmissionBatcherTests), whose pool threads then all blocked behind the connect
+        // until the thread pool had grown one thread at a time (15 s), and every test in the process stalled with them (a
+        // sleep's wake-up 12.9 s late beside it in CI). The provider still disposes it: it is returned by a factory.
+        var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(configuration.GetConnectionString("redis") + ",abortConnect=false");
+        services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(_ => redis);
         services.AddSingleton<PostgresWriteBatcher>();
         services.AddSingleton<HeldWrites>();
         services.AddSingleton<JobRunStore>();
