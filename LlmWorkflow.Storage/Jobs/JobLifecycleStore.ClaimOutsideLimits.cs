@@ -34,15 +34,10 @@ public sealed partial class JobLifecycleStore
         IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, TenantConcurrency caps, CancellationToken cancellationToken,
         IReadOnlyDictionary<Guid, string>? traceIds = null)
     {
-        var ids = jobIds.ToArray();
-        await using var command = dataSource.CreateCommand(ClaimOutsideLimitsSql);
-        command.Parameters.Add(new NpgsqlParameter { Value = ids });
-        command.Parameters.Add(new NpgsqlParameter { Value = workerId });
-        command.Parameters.Add(new NpgsqlParameter { Value = lease });
-        command.Parameters.Add(TraceIdsParameter(ids, traceIds));
+        await using var command = ClaimCommand(ClaimOutsideLimitsSql, jobIds, workerId, lease, traceIds);
         command.Parameters.Add(new NpgsqlParameter { Value = caps.Tenants });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var claimed = new Dictionary<Guid, ClaimedJob>(ids.Length);
+        var claimed = new Dictionary<Guid, ClaimedJob>(jobIds.Count);
         var limited = new List<Guid>();
         while (await reader.ReadAsync(cancellationToken))
         {

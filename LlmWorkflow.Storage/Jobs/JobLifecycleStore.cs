@@ -129,12 +129,7 @@ public sealed partial class JobLifecycleStore(
         IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, CancellationToken cancellationToken,
         IReadOnlyDictionary<Guid, string>? traceIds = null)
     {
-        var ids = jobIds.ToArray();
-        await using var command = dataSource.CreateCommand(ClaimSql);
-        command.Parameters.Add(new NpgsqlParameter { Value = ids });
-        command.Parameters.Add(new NpgsqlParameter { Value = workerId });
-        command.Parameters.Add(new NpgsqlParameter { Value = lease });
-        command.Parameters.Add(TraceIdsParameter(ids, traceIds));
+        await using var command = ClaimCommand(ClaimSql, jobIds, workerId, lease, traceIds);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var claimed = new Dictionary<Guid, ClaimedJob>(jobIds.Count);
         while (await reader.ReadAsync(cancellationToken))
@@ -144,6 +139,18 @@ public sealed partial class JobLifecycleStore(
         }
 
         return claimed;
+    }
+
+    /// <summary>A claim statement with the parameters every claim takes: $1 the job ids, $2 the worker, $3 the lease, $4 the trace ids.</summary>
+    private NpgsqlCommand ClaimCommand(string sql, IReadOnlyCollection<Guid> jobIds, string workerId, TimeSpan lease, IReadOnlyDictionary<Guid, string>? traceIds)
+    {
+        var ids = jobIds.ToArray();
+        var command = dataSource.CreateCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter { Value = ids });
+        command.Parameters.Add(new NpgsqlParameter { Value = workerId });
+        command.Parameters.Add(new NpgsqlParameter { Value = lease });
+        command.Parameters.Add(TraceIdsParameter(ids, traceIds));
+        return command;
     }
 
     /// <summary>A row of the Claim statement's RETURNING list.</summary>

@@ -17,9 +17,6 @@ public static class CompositeWorkerPublish
 {
     private const string App = "LlmWorkflow.Worker";
 
-    /// <summary>What a Worker image builds from: the Worker, the projects it references, the shared props and the workflows folder.</summary>
-    private static readonly string[] Projects = [App, "LlmWorkflow.Storage", "LlmWorkflow.Engine", "LlmWorkflow.Contracts", "LlmWorkflow.ServiceDefaults"];
-
     // A thread of its own, not a pool work item: the sources are copied synchronously, and the orderer that starts it
     // runs on the thread whose queue then receives every collection's start, in the order the orderer gave them.
     private static readonly Lazy<Task<string>> Publish = new(() =>
@@ -61,10 +58,33 @@ public static class CompositeWorkerPublish
             File.Copy(file, Path.Combine(destination, Path.GetFileName(file)));
         }
 
-        foreach (var folder in Projects.Append("workflows"))
+        // What a Worker image builds from: the Worker, the projects it references, the shared props and the workflows folder.
+        foreach (var folder in ProjectFolders(App).Append("workflows"))
         {
             CopyFolder(Path.Combine(RepositoryPaths.Root, folder), Path.Combine(destination, folder));
         }
+    }
+
+    /// <summary><paramref name="project"/>'s folder and those of every project it references, read from the project files.</summary>
+    private static IEnumerable<string> ProjectFolders(string project)
+    {
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>([project]);
+        while (pending.TryPop(out var name))
+        {
+            if (!found.Add(name))
+            {
+                continue;
+            }
+
+            var file = System.Xml.Linq.XDocument.Load(Path.Combine(RepositoryPaths.Root, name, name + ".csproj"));
+            foreach (var reference in file.Descendants("ProjectReference"))
+            {
+                pending.Push(Path.GetFileNameWithoutExtension(reference.Attribute("Include")!.Value.Replace('\\', '/')));
+            }
+        }
+
+        return found;
     }
 
     /// <summary>Copies a source folder without its build output (bin, obj) or installed packages.</summary>
