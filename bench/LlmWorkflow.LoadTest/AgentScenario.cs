@@ -38,6 +38,7 @@ internal static class AgentScenario
         var warmUp = Math.Max(20, jobs / 2);
         await phases.RunAsync("warm-1", warmUp, 1);
         await phases.RunAsync("warm-k", warmUp, turns);
+        var settling = await SettleAsync(environment, phases, turns, concurrency);
         provider.TakeTimings();
 
         var many = await phases.RunAsync("many", jobs, turns);
@@ -54,6 +55,7 @@ internal static class AgentScenario
             ["turns"] = turns,
             ["concurrency"] = concurrency,
             ["warmup_jobs"] = warmUp,
+            ["settling"] = settling,
             ["one_turn"] = one.Figures(),
             ["many_turns"] = many.Figures(),
             // What one more turn (one model call and one tool call) costs the services, per group and in all.
@@ -73,6 +75,46 @@ internal static class AgentScenario
             ["model_ms_p50"] = Math.Round(Percentiles.Of(modelMs, 50), 3),
             ["model_ms_p50_one_turn"] = Math.Round(Percentiles.Of([.. oneModelMs.Order()], 50), 3),
             ["load_average"] = $"{loadBefore} -> {LoadAverage()}",
+        };
+    }
+
+    /// <summary>
+    /// Runs more warm-up jobs of both kinds until the services' tier-1 recompilation has stopped: at most 2 % of a
+    /// core in <see cref="TieredCompilationWatch"/> over a window of 2 s or more. The window then measures the service as
+    /// it runs once warm, not the tail of its JIT (cold start is its own row); after 90 s it gives up and says so.
+    /// </summary>
+    private static async Task<JsonObject> SettleAsync(BenchEnvironment environment, Phases phases, int turns, int concurrency)
+    {
+        var watch = new TieredCompilationWatch(environment);
+        var started = Stopwatch.GetTimestamp();
+        var (windowTicks, windowStarted) = (watch.Ticks(), started);
+        var (rounds, quiet) = (0, false);
+        while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(90))
+        {
+            await phases.RunAsync($"settle{rounds}-many", concurrency * 4, turns);
+            await phases.RunAsync($"settle{rounds}-one", concurrency * 4, 1);
+            rounds++;
+            var seconds = Stopwatch.GetElapsedTime(windowStarted).TotalSeconds;
+            if (seconds < 2)
+            {
+                continue;
+            }
+
+            if (watch.Ticks() - windowTicks <= 2 * seconds)
+            {
+                quiet = true;
+                break;
+            }
+
+            (windowTicks, windowStarted) = (watch.Ticks(), Stopwatch.GetTimestamp());
+        }
+
+        return new JsonObject
+        {
+            ["rounds"] = rounds,
+            ["jobs"] = rounds * concurrency * 8,
+            ["seconds"] = Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 1),
+            ["jit_quiet"] = quiet,
         };
     }
 
