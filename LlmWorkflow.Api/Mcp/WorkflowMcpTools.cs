@@ -69,6 +69,9 @@ internal sealed class WorkflowMcpTools(
         return ValueTask.FromResult(new ListToolsResult { Tools = tools });
     }
 
+    /// <summary>Whether <paramref name="name"/> is a workflow's tool (they can run as MCP tasks; the job tools cannot).</summary>
+    internal static bool IsWorkflowTool(string? name) => name is { Length: > 0 } && name is not (GetJobTool or CancelJobTool);
+
     public async ValueTask<CallToolResult> CallAsync(CallToolRequestParams? request, ClaimsPrincipal? user, CancellationToken cancellationToken)
     {
         var name = request?.Name ?? "";
@@ -120,11 +123,18 @@ internal sealed class WorkflowMcpTools(
         });
     }
 
-    private async Task<CallToolResult> GetJobAsync(Guid? jobId, CallerScope caller, CancellationToken cancellationToken)
+    private async Task<CallToolResult> GetJobAsync(Guid? jobId, CallerScope caller, CancellationToken cancellationToken) =>
+        jobId is { } id && await StatusAsync(id, caller, cancellationToken) is { } found ? Success(found.Status) : UnknownJob(jobId);
+
+    /// <summary>
+    /// The job and its status body as <c>GET /api/v1/status/{id}</c> returns it, plus <c>mcp_task_status</c>; null when
+    /// the caller may not see the job. <c>get_job</c> and the tasks (<see cref="WorkflowMcpTasks"/>) read it alike.
+    /// </summary>
+    internal async Task<(WorkflowJob Job, JsonObject Status)?> StatusAsync(Guid jobId, CallerScope caller, CancellationToken cancellationToken)
     {
         if (await VisibleJobAsync(jobId, caller, cancellationToken) is not { } job)
         {
-            return UnknownJob(jobId);
+            return null;
         }
 
         var steps = await db.JobSteps.AsNoTracking().Where(s => s.JobId == job.Id)
@@ -132,7 +142,7 @@ internal sealed class WorkflowMcpTools(
         var status = job.ToStatus(steps, approvalLinks, BaseUrl());
         var body = JsonSerializer.SerializeToNode(status, LlmWorkflow.Contracts.WireJsonContext.Default.JobStatusResponse)!.AsObject();
         body["mcp_task_status"] = McpTaskStatus.Of(status.Status, status.WaitingFor?.Kind);
-        return Success(body);
+        return (job, body);
     }
 
     private async Task<CallToolResult> CancelJobAsync(Guid? jobId, CallerScope caller, CancellationToken cancellationToken)
@@ -170,7 +180,7 @@ internal sealed class WorkflowMcpTools(
             : null;
 
     /// <summary>The key's tenant and bound user (an MCP call has no X-User-Id header or query to narrow it).</summary>
-    private static CallerScope Caller(ClaimsPrincipal? user) => new(
+    internal static CallerScope Caller(ClaimsPrincipal? user) => new(
         user?.FindFirstValue(CallerScope.TenantClaim) ?? CallerScope.AnonymousTenant,
         user?.FindFirstValue(CallerScope.BoundUserClaim),
         user?.IsAdmin() ?? false);

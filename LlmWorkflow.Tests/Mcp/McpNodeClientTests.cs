@@ -76,6 +76,49 @@ public sealed class McpNodeClientTests(TestServers servers, ITestOutputHelper ou
         owner.DefaultRequestHeaders.Add("X-API-Key", TenantKey);
         var rest = await owner.GetFromJsonAsync<JsonObject>($"/api/v1/status/{jobId}", ct);
         Assert.Equal("completed", (string?)rest!["status"]);
+
+        await TheSameWorkflowRunsAsAnMcpTaskAsync(api, ct);
+    }
+
+    /// <summary>
+    /// The SDK's experimental Tasks client (<c>follow-task.mjs</c>): it calls the tool as a task only because the server
+    /// declared the <c>tasks</c> capability and the tool's <c>execution.taskSupport</c>; the task is the job, followed
+    /// through <c>input_required</c> (approved; <c>tasks/result</c> waits through it) to <c>completed</c> and its result;
+    /// a second task is cancelled.
+    /// </summary>
+    private async Task TheSameWorkflowRunsAsAnMcpTaskAsync(RealApiHost api, CancellationToken ct)
+    {
+        var text = await ExternalCommand.RunAsync("node", [Path.Combine(Directory, "follow-task.mjs")], TimeSpan.FromMinutes(2), new Dictionary<string, string>
+        {
+            ["MCP_URL"] = new Uri(api.BaseAddress, "mcp").ToString(),
+            ["LLMWF_API_KEY"] = TenantKey,
+            ["WORKFLOW"] = "support_agent",
+            ["INPUT"] = await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Workflows, "examples", "support_agent.json"), ct),
+            ["APPROVE"] = "1",
+        }, Directory);
+        output.WriteLine(text);
+        var seen = JsonNode.Parse(text.Split('\n').Last(l => l.StartsWith('{')))!.AsObject();
+
+        Assert.NotNull(seen["server_tasks_capability"]!["requests"]!["tools"]!["call"]);
+        Assert.Equal("optional", (string?)seen["tool_execution"]!["taskSupport"]);
+        Assert.Null(seen["error"]);
+        var taskId = (string)seen["task_id"]!;
+        // At input_required the SDK's stream reads tasks/result, which waits through the approval to the job's end.
+        Assert.Equal(["working", "input_required"], seen["statuses"]!.AsArray().Select(s => (string)s!));
+        Assert.Equal(("completed", taskId), ((string?)seen["task"]!["status"], (string?)seen["task"]!["taskId"]));
+        var result = seen["result"]!;
+        Assert.False((bool)result["isError"]!);
+        Assert.Equal(taskId, (string?)result["_meta"]!["io.modelcontextprotocol/related-task"]!["taskId"]);
+        Assert.Equal(("completed", "answered"), ((string?)result["structuredContent"]!["status"], (string?)result["structuredContent"]!["result"]!["output"]!["stop_reason"]));
+
+        // The task is the job: the REST status of the same id, for the same tenant.
+        using var owner = new HttpClient { BaseAddress = api.BaseAddress };
+        owner.DefaultRequestHeaders.Add("X-API-Key", TenantKey);
+        Assert.Equal("completed", (string?)(await owner.GetFromJsonAsync<JsonObject>($"/api/v1/status/{taskId}", ct))!["status"]);
+
+        var cancelled = seen["cancelled"]!;
+        Assert.Equal(("cancelled", "cancelled"), ((string?)cancelled["cancelled"]!["status"], (string?)cancelled["after"]!["status"]));
+        Assert.Contains("already cancelled", (string)cancelled["second_cancel"]!, StringComparison.Ordinal);
     }
 
     private static void RequireInstalled()

@@ -108,6 +108,46 @@ public sealed class McpServerTests(TestServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ATaskIsItsJobAndOnlyItsTenantCanReadWaitForOrCancelIt()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var owner = await ConnectAsync(TestEnvironment.CallerKey, ct);
+        await using var other = await ConnectAsync(OtherTenantKey, ct);
+        var created = await RequestAsync(owner, "tools/call", new JsonObject
+        {
+            ["name"] = "hello_transform",
+            ["arguments"] = new JsonObject { ["name"] = "Ada" },
+            ["task"] = new JsonObject { ["ttl"] = 60_000 },
+        }, ct);
+        var taskId = (string)created["task"]!["taskId"]!;
+        Assert.Equal("working", (string?)created["task"]!["status"]);
+
+        var result = await RequestAsync(owner, "tasks/result", new JsonObject { ["taskId"] = taskId }, ct);
+        var task = await RequestAsync(owner, "tasks/get", new JsonObject { ["taskId"] = taskId }, ct);
+
+        Assert.Equal((false, "completed"), ((bool)result["isError"]!, (string?)result["structuredContent"]!["status"]));
+        Assert.Equal(taskId, (string?)result["structuredContent"]!["job_id"]);
+        Assert.Equal(("completed", 500), ((string?)task["status"], (int)task["pollInterval"]!));
+        foreach (var method in new[] { "tasks/get", "tasks/result", "tasks/cancel" })
+        {
+            var refused = await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(() => RequestAsync(other, method, new JsonObject { ["taskId"] = taskId }, ct));
+            Assert.Contains($"No task {taskId}", refused.Message, StringComparison.Ordinal);
+        }
+
+        var malformed = await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(() => RequestAsync(owner, "tasks/get", new JsonObject { ["taskId"] = "nope" }, ct));
+        Assert.Contains("params.taskId", malformed.Message, StringComparison.Ordinal);
+        var ended = await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(() => RequestAsync(owner, "tasks/cancel", new JsonObject { ["taskId"] = taskId }, ct));
+        Assert.Contains("already completed", ended.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A request the C# SDK has no typed method for (the task methods), its result as JSON.</summary>
+    private static async Task<JsonObject> RequestAsync(McpClient client, string method, JsonObject parameters, CancellationToken cancellationToken)
+    {
+        var response = await client.SendRequestAsync(new JsonRpcRequest { Method = method, Params = parameters }, cancellationToken);
+        return response.Result!.AsObject();
+    }
+
+    [Fact]
     public async Task InputThatBreaksTheSchemaIsAnErrorNamingTheField()
     {
         var ct = TestContext.Current.CancellationToken;
