@@ -1,8 +1,8 @@
 namespace LlmWorkflow.Api.Mcp;
 
 /// <summary>
-/// A job's status in the MCP Tasks vocabulary (working, input_required, completed, failed, cancelled). The C# SDK
-/// 2.4.0 has no Tasks extension (no <c>tasks/get</c>), so the <c>get_job</c> tool reports it instead; a job parked on an
+/// A job's status in the MCP Tasks vocabulary (working, input_required, completed, failed, cancelled): a task's status
+/// (<see cref="WorkflowMcpTasks"/>) and <c>get_job</c>'s <c>mcp_task_status</c>; a job parked on an
 /// approval or a signal needs someone's input, every other wait (a sleep, a provider budget, a batch) is still working.
 /// </summary>
 internal static class McpTaskStatus
