@@ -90,12 +90,19 @@ internal sealed class WorkflowMcpTasks(WorkflowMcpTools tools, JobEventStream ev
     public async Task<JsonNode> CancelAsync(JsonNode? parameters, ClaimsPrincipal? user, CancellationToken cancellationToken)
     {
         var (job, status) = await ReadAsync(parameters, user, cancellationToken);
-        if (IsFinal(status))
+        if (IsFinal(status) || job.CancelRequestedAt is not null)
         {
-            throw new McpProtocolException($"Cannot cancel task {job.Id}: it is already {McpTaskStatusOf(status)}.", McpErrorCode.InvalidParams);
+            throw new McpProtocolException($"Cannot cancel task {job.Id}: it is already {TaskStatusOf(job, status)}.", McpErrorCode.InvalidParams);
         }
 
         var outcome = await commands.CancelAsync(job.Id, cancellationToken);
+        if (outcome is not (CancelOutcome.Cancelled or CancelOutcome.CancelRequested))
+        {
+            // It ended between the read and the cancel.
+            (job, status) = await ReadAsync(parameters, user, cancellationToken);
+            throw new McpProtocolException($"Cannot cancel task {job.Id}: it is already {TaskStatusOf(job, status)}.", McpErrorCode.InvalidParams);
+        }
+
         var task = TaskOf(job, status);
         task["status"] = McpTaskStatus.Cancelled;
         task["statusMessage"] = outcome == CancelOutcome.CancelRequested
@@ -142,9 +149,10 @@ internal sealed class WorkflowMcpTasks(WorkflowMcpTools tools, JobEventStream ev
 
     private static JsonObject TaskOf(WorkflowJob job, JsonObject status)
     {
-        var taskStatus = McpTaskStatusOf(status);
+        var taskStatus = TaskStatusOf(job, status);
         var message = taskStatus switch
         {
+            McpTaskStatus.Cancelled when !IsFinal(status) => "Cancelled: the job was running; its worker stops it within about a second.",
             McpTaskStatus.InputRequired => status["waiting_for"]?["decision_url"] is { } decide
                 ? $"Waiting for a person's decision: {decide}"
                 : "Waiting for a signal (see get_job's waiting_for).",
@@ -165,6 +173,13 @@ internal sealed class WorkflowMcpTasks(WorkflowMcpTools tools, JobEventStream ev
         ["ttl"] = null,
         ["pollInterval"] = PollIntervalMs,
     };
+
+    /// <summary>
+    /// The task's status: the job's, except that a running job whose cancel was asked for is already <c>cancelled</c>
+    /// (its worker stops it within about a second), so a <c>tasks/get</c> after <c>tasks/cancel</c> agrees with it.
+    /// </summary>
+    private static string TaskStatusOf(WorkflowJob job, JsonObject status) =>
+        job.CancelRequestedAt is not null && !IsFinal(status) ? McpTaskStatus.Cancelled : McpTaskStatusOf(status);
 
     private static string McpTaskStatusOf(JsonObject status) => (string?)status["mcp_task_status"] ?? McpTaskStatus.Working;
 
