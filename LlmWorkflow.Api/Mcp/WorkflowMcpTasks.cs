@@ -92,7 +92,7 @@ internal sealed class WorkflowMcpTasks(WorkflowMcpTools tools, JobEventStream ev
         var (job, status) = await ReadAsync(parameters, user, cancellationToken);
         if (IsFinal(status) || job.CancelRequestedAt is not null)
         {
-            throw new McpProtocolException($"Cannot cancel task {job.Id}: it is already {TaskStatusOf(job, status)}.", McpErrorCode.InvalidParams);
+            throw AlreadyEnded(job, status);
         }
 
         var outcome = await commands.CancelAsync(job.Id, cancellationToken);
@@ -100,7 +100,7 @@ internal sealed class WorkflowMcpTasks(WorkflowMcpTools tools, JobEventStream ev
         {
             // It ended between the read and the cancel.
             (job, status) = await ReadAsync(parameters, user, cancellationToken);
-            throw new McpProtocolException($"Cannot cancel task {job.Id}: it is already {TaskStatusOf(job, status)}.", McpErrorCode.InvalidParams);
+            throw AlreadyEnded(job, status);
         }
 
         var task = TaskOf(job, status);
@@ -134,6 +134,9 @@ internal sealed class WorkflowMcpTasks(WorkflowMcpTools tools, JobEventStream ev
             }
         }
     }
+
+    private static McpProtocolException AlreadyEnded(WorkflowJob job, JsonObject status) =>
+        new($"Cannot cancel task {job.Id}: it is already {TaskStatusOf(job, status)}.", McpErrorCode.InvalidParams);
 
     private async Task<(WorkflowJob Job, JsonObject Status)> ReadAsync(JsonNode? parameters, ClaimsPrincipal? user, CancellationToken cancellationToken)
     {

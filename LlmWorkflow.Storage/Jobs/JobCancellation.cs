@@ -33,6 +33,21 @@ public sealed partial class JobCancellation(
 {
     public async Task<CancelStep> CancelAsync(Guid jobId, CancellationToken cancellationToken)
     {
+        // A job that moved between the two statements (processing -> waiting as it parks, waiting -> processing as it
+        // resumes) matched neither guard: the pair is tried again, a few times, before the job is called finished.
+        for (var round = 0; round < 3; round++)
+        {
+            if (await TryCancelAsync(jobId, cancellationToken) is { } step)
+            {
+                return step;
+            }
+        }
+
+        return CancelStep.NotCancellable;
+    }
+
+    private async Task<CancelStep?> TryCancelAsync(Guid jobId, CancellationToken cancellationToken)
+    {
         var now = time.GetUtcNow();
         if (await store.CancelWaitingAsync(jobId, now, cancellationToken) is { } cancelled)
         {
@@ -59,7 +74,7 @@ public sealed partial class JobCancellation(
             return CancelStep.CancelRequested;
         }
 
-        return CancelStep.NotCancellable;
+        return null;
     }
 
     /// <summary>Publishes the job's cancelled live event; a failure is logged (the status and webhook still say so).</summary>

@@ -37,16 +37,7 @@ public sealed class McpNodeClientTests(TestServers servers, ITestOutputHelper ou
         await using var api = RealApiHost.Start(settings);
         await using var worker = await WorkerHost.StartAsync(settings, ct);
 
-        var text = await ExternalCommand.RunAsync("node", [Path.Combine(Directory, "follow-workflow.mjs")], TimeSpan.FromMinutes(2), new Dictionary<string, string>
-        {
-            ["MCP_URL"] = new Uri(api.BaseAddress, "mcp").ToString(),
-            ["LLMWF_API_KEY"] = TenantKey,
-            ["WORKFLOW"] = "support_agent",
-            ["INPUT"] = await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Workflows, "examples", "support_agent.json"), ct),
-            ["APPROVE"] = "1",
-        }, Directory);
-        output.WriteLine(text);
-        var seen = JsonNode.Parse(text.Split('\n').Last(l => l.StartsWith('{')))!.AsObject();
+        var seen = await RunScriptAsync("follow-workflow.mjs", api, ct);
 
         var tools = seen["tools"]!.AsArray().Select(t => (string)t!).ToList();
         Assert.Contains("get_job", tools);
@@ -88,16 +79,7 @@ public sealed class McpNodeClientTests(TestServers servers, ITestOutputHelper ou
     /// </summary>
     private async Task TheSameWorkflowRunsAsAnMcpTaskAsync(RealApiHost api, CancellationToken ct)
     {
-        var text = await ExternalCommand.RunAsync("node", [Path.Combine(Directory, "follow-task.mjs")], TimeSpan.FromMinutes(2), new Dictionary<string, string>
-        {
-            ["MCP_URL"] = new Uri(api.BaseAddress, "mcp").ToString(),
-            ["LLMWF_API_KEY"] = TenantKey,
-            ["WORKFLOW"] = "support_agent",
-            ["INPUT"] = await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Workflows, "examples", "support_agent.json"), ct),
-            ["APPROVE"] = "1",
-        }, Directory);
-        output.WriteLine(text);
-        var seen = JsonNode.Parse(text.Split('\n').Last(l => l.StartsWith('{')))!.AsObject();
+        var seen = await RunScriptAsync("follow-task.mjs", api, ct);
 
         Assert.NotNull(seen["server_tasks_capability"]!["requests"]!["tools"]!["call"]);
         Assert.Equal("optional", (string?)seen["tool_execution"]!["taskSupport"]);
@@ -119,6 +101,21 @@ public sealed class McpNodeClientTests(TestServers servers, ITestOutputHelper ou
         var cancelled = seen["cancelled"]!;
         Assert.Equal(("cancelled", "cancelled"), ((string?)cancelled["cancelled"]!["status"], (string?)cancelled["after"]!["status"]));
         Assert.Contains("already cancelled", (string)cancelled["second_cancel"]!, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs one of the client's scripts on <c>support_agent</c> (approving its refund) and reads the JSON line it prints.</summary>
+    private async Task<JsonObject> RunScriptAsync(string script, RealApiHost api, CancellationToken ct)
+    {
+        var text = await ExternalCommand.RunAsync("node", [Path.Combine(Directory, script)], TimeSpan.FromMinutes(2), new Dictionary<string, string>
+        {
+            ["MCP_URL"] = new Uri(api.BaseAddress, "mcp").ToString(),
+            ["LLMWF_API_KEY"] = TenantKey,
+            ["WORKFLOW"] = "support_agent",
+            ["INPUT"] = await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Workflows, "examples", "support_agent.json"), ct),
+            ["APPROVE"] = "1",
+        }, Directory);
+        output.WriteLine(text);
+        return JsonNode.Parse(text.Split('\n').Last(l => l.StartsWith('{')))!.AsObject();
     }
 
     private static void RequireInstalled()
